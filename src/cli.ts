@@ -1,0 +1,58 @@
+/**
+ * The entry: parse, resolve settings, run, and turn every error into an exit status — the only
+ * place that does. A UserError prints one line and a hint; anything else is a bug and prints
+ * its stack with "please report".
+ */
+import { readFileSync } from 'node:fs';
+import { helpText, parseArgs } from './args.js';
+import { readDotenv } from './dotenv.js';
+import { ExitCode, UserError } from './errors.js';
+import { knownEnvNames, resolveOptions } from './options.js';
+import { runSession } from './session/run-session.js';
+import { createLogger, type Logger } from './ui/logger.js';
+
+export interface Io {
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  stdout: NodeJS.WritableStream;
+  stdinIsTTY: boolean;
+}
+
+const defaultIo = (): Io => ({ env: process.env, cwd: process.cwd(), stdout: process.stdout, stdinIsTTY: Boolean(process.stdin.isTTY) });
+
+export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
+  let log: Logger = createLogger({ env: io.env });
+  try {
+    const args = await parseArgs(argv);
+    if (args.help) {
+      io.stdout.write(`${await helpText()}\n`);
+      return ExitCode.ok;
+    }
+    if (args.version) {
+      io.stdout.write(`${version()}\n`);
+      return ExitCode.ok;
+    }
+    const dotenv = await readDotenv(io.cwd, new Set(knownEnvNames()));
+    const options = resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
+    log = createLogger({ env: io.env, verbose: options.verbose });
+    const status = await runSession({ options, env: io.env, cwd: io.cwd, log, stdinIsTTY: io.stdinIsTTY });
+    log.summary(status === 0 ? 'done' : `finished with status ${status}`);
+    return status;
+  } catch (err) {
+    return report(err, log);
+  }
+}
+
+function report(err: unknown, log: Logger): number {
+  if (err instanceof UserError) {
+    log.error(err.message, err.hint);
+    return err.exitCode;
+  }
+  log.error(`internal error, please report it at https://github.com/ssh-ec2/ssh-ec2/issues\n${(err as Error)?.stack ?? String(err)}`);
+  return ExitCode.internal;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

@@ -1,0 +1,273 @@
+/**
+ * The only code that talks to EC2: a narrow port listing the calls ssh-ec2 makes, built from one
+ * client configuration (region, retries, user agent), pagination flattened inside. Loaded lazily
+ * so --help and --version never pay for the AWS SDK.
+ */
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  DescribeImagesCommand,
+  DescribeInstanceTypesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  paginateDescribeInstances,
+  RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+  type Instance,
+  type Tag,
+} from '@aws-sdk/client-ec2';
+import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
+import { ConfigError } from '../errors.js';
+import { DEFAULT_REGION } from '../options.js';
+import { aws, errorCode } from './errors.js';
+import { pickImage, type ImageInfo, type ImageQuery } from './image.js';
+
+export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
+
+export interface InstanceInfo {
+  id: string;
+  state: string;
+  type: string;
+  publicIp?: string;
+  privateIp?: string;
+  launchTime?: Date;
+  az?: string;
+  vpcId?: string;
+  tags: Record<string, string>;
+}
+
+export interface InstanceTypeInfo {
+  type: string;
+  architectures: string[];
+}
+
+export interface LaunchSpec {
+  imageId: string;
+  instanceType: string;
+  keyName?: string;
+  securityGroupIds: string[];
+  iamProfile?: string;
+  userData?: string;
+  rootDevice: string;
+  volumeSizeGiB: number;
+  shutdownBehavior: 'stop' | 'terminate';
+  tags: Record<string, string>;
+  /** Idempotency token: a retried RunInstances with the same token never makes a second instance. */
+  clientToken: string;
+}
+
+export interface Cloud {
+  readonly region: string;
+  findInstances(tags: Record<string, string>, states?: readonly string[]): Promise<InstanceInfo[]>;
+  describeInstance(id: string): Promise<InstanceInfo | undefined>;
+  resolveImage(query: ImageQuery): Promise<ImageInfo>;
+  describeInstanceType(type: string): Promise<InstanceTypeInfo>;
+  defaultVpc(): Promise<string>;
+  ensureSecurityGroup(vpcId: string, cidr: string, tags: Record<string, string>): Promise<string>;
+  launch(spec: LaunchSpec): Promise<InstanceInfo>;
+  start(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+  terminate(id: string): Promise<void>;
+  pushSshKey(req: { instanceId: string; osUser: string; publicKey: string; az?: string }): Promise<void>;
+}
+
+const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
+export const SECURITY_GROUP_NAME = 'ssh-ec2';
+
+export async function resolveRegion(explicit: string | undefined): Promise<string> {
+  if (explicit) return explicit;
+  try {
+    // The SDK's own resolution: AWS_REGION, then the selected profile's region.
+    const probe = new EC2Client({});
+    const region = await probe.config.region();
+    probe.destroy();
+    if (region) return region;
+  } catch {
+    // none configured
+  }
+  return DEFAULT_REGION;
+}
+
+export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
+  const region = await resolveRegion(cfg.region);
+  const clientConfig = { region, maxAttempts: 6, retryMode: 'standard', customUserAgent: [USER_AGENT] };
+  const ec2 = new EC2Client(clientConfig);
+  let connect: EC2InstanceConnectClient | undefined;
+
+  const cloud: Cloud = {
+    region,
+
+    async findInstances(tags, states = LIVE_STATES) {
+      const Filters = [
+        ...Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })),
+        { Name: 'instance-state-name', Values: [...states] },
+      ];
+      return aws('list instances', async () => {
+        const out: InstanceInfo[] = [];
+        for await (const page of paginateDescribeInstances({ client: ec2 }, { Filters })) {
+          for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) out.push(toInfo(i));
+        }
+        return out;
+      });
+    },
+
+    async describeInstance(id) {
+      return aws('describe the instance', async () => {
+        try {
+          for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: [id] })) {
+            const i = page.Reservations?.[0]?.Instances?.[0];
+            if (i) return toInfo(i);
+          }
+        } catch (err) {
+          if (errorCode(err) === 'InvalidInstanceID.NotFound') return undefined;
+          throw err;
+        }
+        return undefined;
+      });
+    },
+
+    async resolveImage(query) {
+      if (query.imageId) {
+        const r = await aws('look up the image', () => ec2.send(new DescribeImagesCommand({ ImageIds: [query.imageId!] })));
+        return pickImage(r.Images ?? [], query);
+      }
+      const r = await aws('look up the image', () =>
+        ec2.send(
+          new DescribeImagesCommand({
+            Owners: [...query.owners],
+            Filters: [
+              { Name: 'name', Values: [query.namePattern] },
+              { Name: 'state', Values: ['available'] },
+              ...(query.architecture ? [{ Name: 'architecture', Values: [query.architecture] }] : []),
+            ],
+          }),
+        ),
+      );
+      return pickImage(r.Images ?? [], query);
+    },
+
+    async describeInstanceType(type) {
+      const r = await aws(`use instance type ${type}`, () => ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [type] as never })));
+      const t = r.InstanceTypes?.[0];
+      if (!t) throw new ConfigError(`unknown instance type "${type}" in ${region}`, 'See https://aws.amazon.com/ec2/instance-types/ for the names.');
+      return { type, architectures: t.ProcessorInfo?.SupportedArchitectures ?? ['x86_64'] };
+    },
+
+    async defaultVpc() {
+      const r = await aws('find the default VPC', () => ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })));
+      const id = r.Vpcs?.[0]?.VpcId;
+      if (!id) throw new ConfigError(`no default VPC in ${region}`, 'Create one with `aws ec2 create-default-vpc`, or use another region.');
+      return id;
+    },
+
+    async ensureSecurityGroup(vpcId, cidr, tags) {
+      const found = await aws('find the security group', () =>
+        ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: [SECURITY_GROUP_NAME] }] })),
+      );
+      let group = found.SecurityGroups?.[0];
+      let groupId = group?.GroupId;
+      if (!groupId) {
+        const created = await aws('create the security group', () =>
+          ec2.send(
+            new CreateSecurityGroupCommand({
+              GroupName: SECURITY_GROUP_NAME,
+              Description: 'ssh-ec2: ssh from its users addresses only',
+              VpcId: vpcId,
+              TagSpecifications: [{ ResourceType: 'security-group', Tags: toTags(tags) }],
+            }),
+          ),
+        );
+        groupId = created.GroupId!;
+        group = undefined;
+      }
+      const open = (group?.IpPermissions ?? []).some(
+        (p) => p.IpProtocol === 'tcp' && p.FromPort === 22 && p.ToPort === 22 && (p.IpRanges ?? []).some((r) => r.CidrIp === cidr),
+      );
+      if (!open) {
+        await aws('allow ssh in the security group', async () => {
+          try {
+            await ec2.send(
+              new AuthorizeSecurityGroupIngressCommand({
+                GroupId: groupId,
+                IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: cidr, Description: `ssh-ec2 ${new Date().toISOString().slice(0, 10)}` }] }],
+              }),
+            );
+          } catch (err) {
+            if (errorCode(err) !== 'InvalidPermission.Duplicate') throw err;
+          }
+        });
+      }
+      return groupId;
+    },
+
+    async launch(spec) {
+      const tagList = toTags(spec.tags);
+      const r = await aws('launch the instance', () =>
+        ec2.send(
+          new RunInstancesCommand({
+            ImageId: spec.imageId,
+            InstanceType: spec.instanceType as never,
+            MinCount: 1,
+            MaxCount: 1,
+            KeyName: spec.keyName,
+            SecurityGroupIds: spec.securityGroupIds,
+            IamInstanceProfile: spec.iamProfile ? { Name: spec.iamProfile } : undefined,
+            UserData: spec.userData ? Buffer.from(spec.userData, 'utf8').toString('base64') : undefined,
+            InstanceInitiatedShutdownBehavior: spec.shutdownBehavior,
+            MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
+            BlockDeviceMappings: [
+              { DeviceName: spec.rootDevice, Ebs: { VolumeSize: spec.volumeSizeGiB, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } },
+            ],
+            TagSpecifications: [
+              { ResourceType: 'instance', Tags: tagList },
+              { ResourceType: 'volume', Tags: tagList },
+            ],
+            ClientToken: spec.clientToken,
+          }),
+        ),
+      );
+      const i = r.Instances?.[0];
+      if (!i?.InstanceId) throw new Error('RunInstances returned no instance');
+      return toInfo(i);
+    },
+
+    async start(id) {
+      await aws('start the instance', () => ec2.send(new StartInstancesCommand({ InstanceIds: [id] })));
+    },
+    async stop(id) {
+      await aws('stop the instance', () => ec2.send(new StopInstancesCommand({ InstanceIds: [id] })));
+    },
+    async terminate(id) {
+      await aws('terminate the instance', () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
+    },
+
+    async pushSshKey({ instanceId, osUser, publicKey, az }) {
+      connect ??= new EC2InstanceConnectClient(clientConfig);
+      await aws('push the ssh key with EC2 Instance Connect', () =>
+        connect!.send(new SendSSHPublicKeyCommand({ InstanceId: instanceId, InstanceOSUser: osUser, SSHPublicKey: publicKey, AvailabilityZone: az })),
+      );
+    },
+  };
+  return cloud;
+}
+
+function toTags(tags: Record<string, string>): Tag[] {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+function toInfo(i: Instance): InstanceInfo {
+  return {
+    id: i.InstanceId!,
+    state: i.State?.Name ?? 'unknown',
+    type: i.InstanceType ?? 'unknown',
+    publicIp: i.PublicIpAddress || undefined,
+    privateIp: i.PrivateIpAddress || undefined,
+    launchTime: i.LaunchTime,
+    az: i.Placement?.AvailabilityZone,
+    vpcId: i.VpcId,
+    tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * Every AWS error is mapped here, once, to a user-facing error with a hint. Capacity errors get
+ * their own class so the launcher can try elsewhere before giving up.
+ */
+import { CapacityError, CloudError, ConfigError, type UserError } from '../errors.js';
+
+export const CAPACITY_CODES = new Set([
+  'InsufficientInstanceCapacity',
+  'InsufficientHostCapacity',
+  'InsufficientReservedInstanceCapacity',
+  'Unsupported',
+  'InstanceLimitExceeded',
+  'VcpuLimitExceeded',
+  'MaxSpotInstanceCountExceeded',
+]);
+
+export function errorCode(err: unknown): string {
+  const e = err as { name?: string; Code?: string; code?: string };
+  return e?.Code ?? e?.name ?? e?.code ?? '';
+}
+
+export function isCapacityError(err: unknown): boolean {
+  return CAPACITY_CODES.has(errorCode(err));
+}
+
+/** `doing` completes "could not …", e.g. "launch the instance". */
+export function mapAwsError(err: unknown, doing: string): UserError | unknown {
+  const code = errorCode(err);
+  const message = (err as Error)?.message ?? String(err);
+  const opts = { cause: err };
+  if (code === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return new ConfigError(
+      'no AWS credentials found',
+      'Configure them with `aws configure` or `aws sso login` (AWS_PROFILE selects a profile), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.',
+      opts,
+    );
+  }
+  if (/ExpiredToken|TokenRefreshRequired|InvalidGrantException/.test(code) || /(token|session).*expired/i.test(message)) {
+    return new ConfigError('your AWS credentials have expired', 'Renew them (e.g. `aws sso login`) and run again.', opts);
+  }
+  if (code === 'AuthFailure' || code === 'InvalidClientTokenId' || code === 'SignatureDoesNotMatch') {
+    return new ConfigError(`AWS rejected your credentials (${code})`, 'Check AWS_PROFILE / your access keys.', opts);
+  }
+  if (code === 'UnauthorizedOperation' || code === 'AccessDeniedException' || code === 'AccessDenied') {
+    const action = /perform: ([\w:-]+)/.exec(message)?.[1];
+    return new CloudError(
+      `not allowed to ${doing}${action ? ` (${action})` : ''}`,
+      'Ask your AWS administrator for the ssh-ec2 policy (policy/ssh-ec2-iam-policy.json).',
+      code,
+      opts,
+    );
+  }
+  if (code === 'InvalidKeyPair.NotFound') {
+    return new ConfigError(`${firstSentence(message)}`, 'Import your public key as an EC2 key pair in this region, set AWS_KEY_NAME, or drop -i to use EC2 Instance Connect.', opts);
+  }
+  if (CAPACITY_CODES.has(code)) {
+    return new CapacityError(`could not ${doing}: ${firstSentence(message)}`, 'Try another instance type (--instance-type a,b) or region (--region), or ask AWS for a quota increase.', opts);
+  }
+  if (/^Invalid|MissingParameter|^Unknown/.test(code)) {
+    return new CloudError(`could not ${doing}: ${firstSentence(message)}`, undefined, code, opts);
+  }
+  if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET|socket hang up/.test(`${code} ${message}`)) {
+    return new CloudError(`could not reach AWS to ${doing}: ${firstSentence(message)}`, 'Check your network connection (and AWS_ENDPOINT_URL if you set it).', code, opts);
+  }
+  if (code && code !== 'Error' && code !== 'TypeError') {
+    return new CloudError(`could not ${doing}: ${code}: ${firstSentence(message)}`, undefined, code, opts);
+  }
+  return err;
+}
+
+function firstSentence(message: string): string {
+  return message.split('\n')[0]!.trim();
+}
+
+/** Awaits an AWS call, mapping its failure. */
+export async function aws<T>(doing: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw mapAwsError(err, doing);
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Every setting of a session, declared once: flag, aliases, environment names (the original
+ * ssh-ec2's included), default, help and parser. The `Options` type is derived from the
+ * declarations, and `resolveOptions` is the one place that spells out the merge order:
+ *   flags > environment > .env in the current directory > defaults.
+ */
+import { UsageError } from './errors.js';
+
+export type FinalState = 'terminate' | 'stop' | 'leave';
+export const FINAL_STATES: readonly FinalState[] = ['terminate', 'stop', 'leave'];
+
+export const DEFAULT_IMAGE_NAME = 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu *';
+export const DEFAULT_INSTANCE_TYPE = 'g4dn.xlarge';
+export const DEFAULT_REGION = 'eu-central-1';
+/** The original's default instance profile; used only if it exists (see cloud/launch.ts). */
+export const LEGACY_IAM_PROFILE = 'EC2ReadOnlyAccessToS3';
+
+type Kind = 'string' | 'boolean' | 'strings';
+type Group = 'Instance' | 'Connection' | 'Session' | 'Sync' | 'General';
+
+interface Spec<T> {
+  kind: Kind;
+  /** Long flag name (without --); undefined for settings read only from the environment. */
+  flag?: string;
+  alias?: readonly string[];
+  env?: readonly string[];
+  describe: string;
+  group: Group;
+  /** Value when nothing is set; settings whose default depends on others stay undefined here. */
+  default: T;
+  /** Turns a raw string (from a flag, the environment or .env) into the value. */
+  parse: (raw: string, source: string) => T;
+  hidden?: boolean;
+}
+
+function spec<T>(s: Spec<T>): Spec<T> {
+  return s;
+}
+
+const text = (raw: string) => raw;
+const optionalText = (raw: string): string | undefined => (raw === '' ? undefined : raw);
+
+function bool(raw: string, source: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  throw new UsageError(`${source}: expected true or false, got "${raw}"`);
+}
+
+function list(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function positiveInt(raw: string, source: string): number {
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) <= 0) {
+    throw new UsageError(`${source}: expected a positive whole number, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function finalState(raw: string, source: string): FinalState {
+  const v = raw.trim().toLowerCase();
+  if ((FINAL_STATES as readonly string[]).includes(v)) return v as FinalState;
+  throw new UsageError(`${source}: expected terminate, stop or leave, got "${raw}"`);
+}
+
+function cidr(raw: string, source: string): string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(raw.trim());
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
+    throw new UsageError(`${source}: expected an IPv4 CIDR such as 203.0.113.7/32, got "${raw}"`);
+  }
+  if (Number(m[5]) === 0) {
+    throw new UsageError(`${source}: refusing to open ssh to the whole internet (${raw}); give your own address, e.g. 203.0.113.7/32`);
+  }
+  return raw.trim();
+}
+
+function multiplexer(raw: string, source: string): 'none' {
+  // Only "none" (or empty, as the original's Makefile recipes set MULTIPLEX="") for now.
+  const v = raw.trim().toLowerCase();
+  if (v === '' || v === 'none') return 'none';
+  throw new UsageError(`${source}: multiplexer "${raw}" is not supported yet; use none`);
+}
+
+function forward(kind: 'L' | 'R' | 'D') {
+  return (raw: string, source: string): string[] => {
+    const ok = kind === 'D' ? /^([^\s:]+:)?\d+$/.test(raw) : /^[^\s]+:\d*:?[^\s]*$/.test(raw) && raw.includes(':');
+    if (!ok) throw new UsageError(`${source}: "${raw}" is not an ssh forward spec (e.g. ${kind === 'D' ? '1080' : '8888:localhost:8888'})`);
+    return [raw];
+  };
+}
+
+export const OPTION_SPECS = {
+  // Instance
+  region: spec({ kind: 'string', flag: 'region', env: ['AWS_REGION', 'AWS_DEFAULT_REGION'], group: 'Instance', default: undefined, parse: optionalText, describe: `AWS region (else the SDK's profile region, else ${DEFAULT_REGION})` }),
+  instanceTypes: spec({ kind: 'string', flag: 'instance-type', env: ['AWS_INSTANCE_TYPE'], group: 'Instance', default: [DEFAULT_INSTANCE_TYPE], parse: (raw, source) => { const v = list(raw); if (v.length === 0) throw new UsageError(`${source}: empty instance type`); return v; }, describe: `instance type (default ${DEFAULT_INSTANCE_TYPE})` }),
+  imageId: spec({ kind: 'string', flag: 'image-id', env: ['AWS_IMAGE_ID'], group: 'Instance', default: undefined, parse: optionalText, describe: 'image (AMI) id; skips the image lookup' }),
+  imageName: spec({ kind: 'string', flag: 'image-name', env: ['AWS_IMAGE_NAME'], group: 'Instance', default: DEFAULT_IMAGE_NAME, parse: text, describe: 'image name pattern; the newest matching image of the pinned owners is used' }),
+  imageOwners: spec({ kind: 'strings', flag: 'image-owner', env: ['SSH_EC2_IMAGE_OWNER'], group: 'Instance', default: ['amazon'], parse: list, describe: 'image owners to trust (account ids or aliases; default amazon)' }),
+  keyName: spec({ kind: 'string', flag: 'key-name', env: ['AWS_KEY_NAME'], group: 'Instance', default: undefined, parse: optionalText, describe: 'EC2 key pair name (default $TRIGRAM, then $USER); used with -i' }),
+  trigram: spec({ kind: 'string', env: ['TRIGRAM'], group: 'Instance', default: undefined, parse: optionalText, describe: "the original's per-user key name" }),
+  name: spec({ kind: 'string', flag: 'name', env: ['AWS_NAME_INSTANCE'], group: 'Instance', default: undefined, parse: optionalText, describe: 'instance Name tag (default <key name>-<directory name>)' }),
+  iamProfile: spec({ kind: 'string', flag: 'iam-profile', env: ['AWS_IAM_INSTANCE_PROFILE'], group: 'Instance', default: LEGACY_IAM_PROFILE as string | undefined, parse: optionalText, describe: `instance profile for the instance (default ${LEGACY_IAM_PROFILE} when it exists; "" for none)` }),
+  userData: spec({ kind: 'string', flag: 'user-data', env: ['AWS_USER_DATA'], group: 'Instance', default: undefined, parse: optionalText, describe: 'user data: a file path, or the script itself' }),
+  volumeSize: spec({ kind: 'string', flag: 'volume-size', env: ['SSH_EC2_VOLUME_SIZE'], group: 'Instance', default: undefined as number | undefined, parse: positiveInt, describe: 'root volume size in GiB (default: the image size, at least 100)' }),
+  sshCidr: spec({ kind: 'string', flag: 'ssh-cidr', env: ['SSH_EC2_SSH_CIDR'], group: 'Instance', default: undefined, parse: cidr, describe: 'who may reach port 22 (default: your public address /32)' }),
+  ipUrl: spec({ kind: 'string', env: ['SSH_EC2_IP_URL'], group: 'Instance', default: 'https://checkip.amazonaws.com', parse: text, describe: 'where your public address is asked' }),
+  // Connection
+  identity: spec({ kind: 'string', flag: 'identity', alias: ['i'], env: ['AWS_PEM'], group: 'Connection', default: undefined, parse: optionalText, describe: 'ssh private key of the EC2 key pair (default: a fresh key pushed with EC2 Instance Connect)' }),
+  user: spec({ kind: 'string', flag: 'user', env: ['AWS_INSTANCE_USER'], group: 'Connection', default: undefined, parse: optionalText, describe: 'login user on the instance (default from the image: ubuntu, ec2-user, …)' }),
+  sshConfig: spec({ kind: 'string', flag: 'ssh-config', env: ['SSH_EC2_SSH_CONFIG'], group: 'Connection', default: undefined, parse: optionalText, describe: 'ssh config file passed to every ssh and rsync (ssh -F)' }),
+  localForwards: spec({ kind: 'strings', flag: 'L', group: 'Connection', default: [] as string[], parse: forward('L'), describe: 'forward a local port for the session (ssh -L syntax), repeatable' }),
+  remoteForwards: spec({ kind: 'strings', flag: 'R', group: 'Connection', default: [] as string[], parse: forward('R'), describe: 'forward a remote port for the session (ssh -R syntax), repeatable' }),
+  dynamicForwards: spec({ kind: 'strings', flag: 'D', group: 'Connection', default: [] as string[], parse: forward('D'), describe: 'SOCKS proxy on a local port for the session (ssh -D syntax), repeatable' }),
+  // Session
+  finalState: spec({ kind: 'string', env: ['AWS_FINAL_STATE'], group: 'Session', default: 'terminate' as FinalState, parse: finalState, describe: 'terminate, stop or leave' }),
+  multiplex: spec({ kind: 'string', flag: 'multiplex', alias: ['multi'], env: ['MULTIPLEX'], group: 'Session', default: 'none' as const, parse: multiplexer, describe: 'how the remote session runs: none' }),
+  // Sync
+  remoteDir: spec({ kind: 'string', flag: 'remote-dir', env: ['AWS_RSYNC_DIR'], group: 'Sync', default: undefined, parse: optionalText, describe: 'directory on the instance, relative to home (default: this directory\'s name)' }),
+  rsync: spec({ kind: 'boolean', flag: 'rsync', group: 'Sync', default: true, parse: bool, describe: 'sync the directory up before and back after (--no-rsync: neither)' }),
+  verbose: spec({ kind: 'boolean', flag: 'verbose', alias: ['v'], group: 'General', default: false, parse: bool, describe: 'list transferred files and ssh details (also --no-quiet)' }),
+} as const;
+
+type SpecValue<S> = S extends Spec<infer T> ? T : never;
+export type Options = { -readonly [K in keyof typeof OPTION_SPECS]: SpecValue<(typeof OPTION_SPECS)[K]> } & {
+  /** The remote command words; empty for an interactive shell. */
+  command: string[];
+};
+export type OptionKey = keyof typeof OPTION_SPECS;
+
+/** Raw values as given on the command line (already split, before parsing). */
+export type FlagValues = Partial<Record<OptionKey, string | string[] | boolean>>;
+
+export interface Sources {
+  flags: FlagValues;
+  env: Readonly<Record<string, string | undefined>>;
+  dotenv: Readonly<Record<string, string>>;
+  command: string[];
+}
+
+/** flags > environment > .env > defaults, for every declared setting. */
+export function resolveOptions({ flags, env, dotenv, command }: Sources): Options {
+  const out: Record<string, unknown> = { command };
+  for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, Spec<unknown>][]) {
+    out[key] = resolveOne(key, s, flags, env, dotenv);
+  }
+  return out as Options;
+}
+
+function resolveOne(key: OptionKey, s: Spec<unknown>, flags: FlagValues, env: Sources['env'], dotenv: Sources['dotenv']): unknown {
+  const flagValue = flags[key];
+  if (flagValue !== undefined) {
+    const flag = s.flag ?? key;
+    const source = flag.length === 1 ? `-${flag}` : `--${flag}`;
+    if (typeof flagValue === 'boolean') return flagValue;
+    if (Array.isArray(flagValue)) {
+      return s.kind === 'strings' ? flagValue.flatMap((v) => toArray(s.parse(v, source))) : s.parse(flagValue.at(-1) ?? '', source);
+    }
+    return s.parse(flagValue, source);
+  }
+  for (const layer of [env, dotenv]) {
+    for (const name of s.env ?? []) {
+      const raw = layer[name];
+      if (raw !== undefined) return s.parse(raw, layer === env ? name : `${name} (in .env)`);
+    }
+  }
+  return s.default;
+}
+
+function toArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [v];
+}
+
+/** Names of environment variables the tool reads, for .env filtering and docs. */
+export function knownEnvNames(): string[] {
+  return Object.values(OPTION_SPECS).flatMap((s) => [...(s.env ?? [])]);
+}

@@ -1,0 +1,112 @@
+/**
+ * One ssh master connection per instance carries the sync up, the session and the sync back.
+ * Opening it is also the readiness probe: a cheap ssh retried with short backoff, never EC2
+ * status checks (they report minutes after ssh already works).
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { ConnectionError, lastLine } from '../errors.js';
+import type { Logger } from '../ui/logger.js';
+import { sleep } from '../time.js';
+import { run, runAllowFailure, runAttached, type RunResult } from './exec.js';
+import { masterControlArgv, masterStartArgv, remoteArgv, rsyncRsh, type ForwardSpecs, type SshTarget } from './ssh.js';
+
+export interface KeySource {
+  /** Private key file given to ssh, if any (else the user's own ssh configuration decides). */
+  identityFile?: string;
+  /** Makes the key acceptable for one new authentication (Instance Connect keys live 60 s). */
+  refresh(): Promise<void>;
+  dispose(): void;
+}
+
+const FATAL = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|Bad configuration option|Can't open user config file|no argument after keyword|terminating, \d+ bad configuration options/i;
+
+export class Connection {
+  private opened = false;
+
+  constructor(
+    readonly target: SshTarget,
+    private readonly keys: KeySource,
+    private readonly log: Logger,
+    private readonly stderrLog: string,
+  ) {}
+
+  /** ssh's -e for rsync, over this connection. */
+  get rsh(): string {
+    return rsyncRsh(this.target);
+  }
+
+  get remote(): string {
+    return `${this.target.user}@${this.target.host}`;
+  }
+
+  /** Waits until ssh works and the master is up. */
+  async open(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+    if (await this.alive()) {
+      this.log.detail('reusing the ssh connection already open to this instance');
+      this.opened = true;
+      return;
+    }
+    const deadline = Date.now() + opts.timeoutMs;
+    let delay = 250;
+    let attempts = 0;
+    let last = '';
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      attempts++;
+      await this.keys.refresh();
+      rmSync(this.stderrLog, { force: true });
+      const r = await runAllowFailure(masterStartArgv(this.target), { stderrFile: this.stderrLog, timeoutMs: 30_000, signal: opts.signal });
+      if (r.exitCode === 0) {
+        this.opened = true;
+        this.log.detail(`ssh ready after ${attempts} attempt${attempts > 1 ? 's' : ''}`);
+        return;
+      }
+      last = lastLine(readText(this.stderrLog)) || `ssh exit status ${r.exitCode}`;
+      if (FATAL.test(readText(this.stderrLog))) {
+        throw new ConnectionError(`ssh to ${this.target.hostKeyAlias} refused: ${last}`, hostKeyHint(this.target));
+      }
+      this.log.detail(`ssh not ready yet (${last})`);
+      if (Date.now() + delay > deadline) break;
+      await sleep(delay, opts.signal);
+      delay = Math.min(delay * 2, 2000);
+    }
+    throw new ConnectionError(
+      `could not ssh to ${this.target.user}@${this.target.host} (${this.target.hostKeyAlias}) after ${attempts} attempts: ${last}`,
+      'Check that the security group lets your address in (--ssh-cidr), the login user (--user) and your ssh configuration (--ssh-config).',
+    );
+  }
+
+  async alive(): Promise<boolean> {
+    const r = await runAllowFailure(masterControlArgv(this.target, 'check'), { timeoutMs: 10_000 });
+    return r.exitCode === 0;
+  }
+
+  /** A non-interactive command over the master (our own plumbing, never the user's command). */
+  exec(command: string, opts: { input?: string } = {}): Promise<RunResult> {
+    return run(remoteArgv(this.target, command), { input: opts.input, timeoutMs: 120_000 });
+  }
+
+  /** The user's session, attached to this terminal. */
+  attach(command: string, opts: { tty: boolean; forwards?: ForwardSpecs }) {
+    return runAttached(remoteArgv(this.target, command, opts));
+  }
+
+  /** Closes the master; `keep` leaves it for the next run (it expires on its own). */
+  async close(opts: { keep?: boolean } = {}): Promise<void> {
+    if (this.opened && !opts.keep) await runAllowFailure(masterControlArgv(this.target, 'exit'), { timeoutMs: 10_000 });
+    this.opened = false;
+    this.keys.dispose();
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function hostKeyHint(t: SshTarget): string {
+  return `The host key differs from the one recorded for ${t.hostKeyAlias} in ${t.knownHostsFile}. If you trust the change, delete that file.`;
+}

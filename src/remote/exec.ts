@@ -1,0 +1,94 @@
+/**
+ * The only module that starts other programs. Commands are argv arrays run without a shell,
+ * so shell injection is impossible by construction; failures become a typed SubprocessError.
+ */
+import { execa } from 'execa';
+import { SubprocessError } from '../errors.js';
+
+export interface RunOptions {
+  input?: string | Buffer;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+  /** Where stderr goes when it must not be a pipe (a forked ssh master would hold a pipe open). */
+  stderrFile?: string;
+  /** Aborting kills the program (SIGTERM). */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Runs a program to completion and captures its output; throws SubprocessError unless it exits 0. */
+export async function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const result = await runAllowFailure(argv, opts);
+  if (result.exitCode !== 0) {
+    throw new SubprocessError(argv, result.exitCode, result.signal, result.stderr);
+  }
+  return result;
+}
+
+/** Like run, but a non-zero exit is a result, not an error. */
+export async function runAllowFailure(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult & { signal?: string }> {
+  const [file, ...args] = argv as [string, ...string[]];
+  const r = await execa(file, args, {
+    reject: false,
+    input: opts.input,
+    stdin: opts.input === undefined ? 'ignore' : 'pipe',
+    stdout: opts.stderrFile ? 'ignore' : 'pipe',
+    stderr: opts.stderrFile ? { file: opts.stderrFile, append: true } : 'pipe',
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: opts.env === undefined,
+    timeout: opts.timeoutMs,
+    cancelSignal: opts.signal,
+    stripFinalNewline: false,
+    encoding: 'utf8',
+  });
+  if (r.failed && r.exitCode === undefined && !r.signal) {
+    // The program could not be started at all (ENOENT, EACCES).
+    throw new SubprocessError(argv, undefined, undefined, r.message ?? '');
+  }
+  return {
+    stdout: typeof r.stdout === 'string' ? r.stdout : '',
+    stderr: typeof r.stderr === 'string' ? r.stderr : '',
+    exitCode: r.exitCode ?? 128 + 15,
+    signal: r.signal ?? undefined,
+  };
+}
+
+export interface AttachedResult {
+  exitCode: number;
+  signal?: string;
+}
+
+/**
+ * Runs a program with the user's terminal (stdin, stdout, stderr inherited), for the session
+ * itself. `kill` lets the caller end it (signals during the session).
+ */
+export function runAttached(argv: readonly string[], opts: { env?: Record<string, string | undefined> } = {}): {
+  done: Promise<AttachedResult>;
+  kill: (signal?: NodeJS.Signals) => void;
+} {
+  const [file, ...args] = argv as [string, ...string[]];
+  const child = execa(file, args, { stdio: 'inherit', reject: false, env: opts.env, extendEnv: opts.env === undefined });
+  const done = child.then((r) => {
+    if (r.exitCode === undefined && !r.signal) throw new SubprocessError(argv, undefined, undefined, r.message ?? '');
+    return { exitCode: r.exitCode ?? 128 + signalNumber(r.signal), signal: r.signal ?? undefined };
+  });
+  return { done, kill: (signal = 'SIGTERM') => void child.kill(signal) };
+}
+
+function signalNumber(name: string | undefined): number {
+  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return table[name ?? ''] ?? 15;
+}
+
+/** Is a program on PATH? */
+export async function hasProgram(name: string): Promise<boolean> {
+  const r = await execa('sh', ['-c', 'command -v "$1"', 'sh', name], { reject: false });
+  return r.exitCode === 0;
+}

@@ -1,0 +1,42 @@
+/**
+ * The remote side of a session. The user's command never passes through a quoting layer of
+ * ours: it travels base64-encoded (an alphabet no shell interprets) and is handed whole to the
+ * remote login shell with `$SHELL -c`, exactly what `ssh host words...` does, after a cd into
+ * the project directory.
+ */
+
+/** POSIX single-quoting, for our own words (paths); never used for the user's command. */
+export function shQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** `~/x` and `x` both mean x under the home directory; rsync -s and cd agree on that. */
+export function normalizeRemoteDir(dir: string): string {
+  const d = dir.replace(/^~\/?/, '').replace(/\/+$/, '');
+  return d === '' ? '.' : d;
+}
+
+export function enterDir(dir: string): string {
+  const q = shQuote(dir);
+  return `mkdir -p -- ${q} && cd -- ${q}`;
+}
+
+/** The words ssh sends: enter the directory, then the user's command or an interactive login shell. */
+export function sessionCommand(dir: string, command: string | undefined): string {
+  if (command === undefined) return `${enterDir(dir)} && exec "\${SHELL:-/bin/sh}" -l`;
+  return `${enterDir(dir)} && ${assignDecoded('c', command)} && exec "\${SHELL:-/bin/sh}" -c "$c"`;
+}
+
+/**
+ * Shell words that set variable `name` to `text` exactly. $(...) strips trailing newlines, so
+ * an x is printed after the text and removed again.
+ */
+export function assignDecoded(name: string, text: string): string {
+  const b64 = Buffer.from(text, 'utf8').toString('base64');
+  return `${name}="$( (printf %s ${b64} | base64 -d) && printf x)" && ${name}="\${${name}%x}"`;
+}
+
+/** Joins command words with spaces, as ssh does. No words: undefined (interactive shell). */
+export function joinCommand(words: readonly string[]): string | undefined {
+  return words.length === 0 ? undefined : words.join(' ');
+}

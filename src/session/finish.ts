@@ -1,0 +1,107 @@
+/**
+ * The finish, written once: sync back (reconnecting if the connection was lost), then the final
+ * state. Results are never thrown away: if they could not be brought back, the instance is
+ * stopped instead of terminated, and the user is told how to get them.
+ */
+import { rmSync } from 'node:fs';
+import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
+import { describePrice } from '../cloud/prices.js';
+import { ExitCode, UserError } from '../errors.js';
+import type { FinalState, Options } from '../options.js';
+import type { Connection } from '../remote/connection.js';
+import type { Paths } from '../state/paths.js';
+import { syncBack } from '../sync/sync-back.js';
+import type { Logger } from '../ui/logger.js';
+import type { Plan } from './plan.js';
+
+export interface SessionState {
+  options: Options;
+  plan: Plan;
+  paths: Paths;
+  log: Logger;
+  cloud?: Cloud;
+  instance?: InstanceInfo;
+  /** Launched by this run: until something ran on it, it holds nothing of the user's. */
+  launched: boolean;
+  conn?: Connection;
+  connected: boolean;
+  ran: boolean;
+  connectionLost?: boolean;
+  exitCode?: number;
+  error?: unknown;
+  /** Ends the running session (signals). */
+  kill?: (signal?: NodeJS.Signals) => void;
+  /** What the finish is doing now, for messages. */
+  finishing?: string;
+}
+
+const RECONNECT_TIMEOUT_MS = 90_000;
+
+export async function finish(s: SessionState): Promise<void> {
+  const { options, log } = s;
+  if (!s.instance || !s.cloud) return;
+  const pulled = await bringResultsBack(s);
+  let final: FinalState = options.finalState;
+  if (final === 'terminate' && !pulled) {
+    final = 'stop';
+  }
+  s.finishing = final === 'leave' ? undefined : `${final === 'stop' ? 'stopping' : 'terminating'} ${s.instance.id}`;
+  try {
+    await log.phase(final, () => applyFinalState(s, final));
+  } catch (err) {
+    log.error(`could not ${final} ${s.instance.id}: ${(err as Error).message}`, `It may still be running and costing money: check with the AWS console or \`aws ec2 describe-instances --instance-ids ${s.instance.id}\`.`);
+    if (!s.error && (s.exitCode ?? 0) === 0) s.error = err instanceof UserError ? err : new UserError((err as Error).message, ExitCode.cloud);
+  }
+  if (final !== options.finalState) {
+    log.warn(
+      `the results could not be brought back, so ${s.instance.id} was stopped, not terminated: nothing is lost.\n` +
+        `  To get them: run ssh-ec2 --terminate true in ${s.plan.projectDir} (it restarts the instance, syncs back, then terminates).`,
+    );
+  }
+  await s.conn?.close({ keep: final === 'leave' });
+  s.finishing = undefined;
+}
+
+/** True when nothing is left on the instance that the user could need. */
+async function bringResultsBack(s: SessionState): Promise<boolean> {
+  const { log } = s;
+  // Nothing of the user's can be on an instance launched by this run that never ran anything.
+  const nothingThere = s.launched && !s.ran;
+  if (!s.options.rsync || nothingThere) return true;
+  if (!s.conn || !s.connected) return false;
+  s.finishing = 'syncing back';
+  try {
+    if (!(await s.conn.alive())) {
+      log.warn('the ssh connection was lost; reconnecting to bring the results back');
+      await s.conn.open({ timeoutMs: RECONNECT_TIMEOUT_MS });
+    }
+    const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, log }));
+    log.detail(`sync back: ${back.files} file(s) received`);
+    if (back.kept > 0) log.info(`${back.kept} local file(s) were replaced; their previous versions are kept in ${back.backupDir}`);
+    return true;
+  } catch (err) {
+    log.error(`sync back failed: ${(err as Error).message}`);
+    return false;
+  }
+}
+
+async function applyFinalState(s: SessionState, final: FinalState): Promise<void> {
+  const { cloud, instance, log } = s as Required<Pick<SessionState, 'cloud' | 'instance'>> & SessionState;
+  switch (final) {
+    case 'terminate':
+      await cloud.terminate(instance.id);
+      rmSync(s.paths.knownHosts(instance.id), { force: true });
+      log.info(`terminated ${instance.id}`);
+      return;
+    case 'stop':
+      await cloud.stop(instance.id);
+      log.info(`stopped ${instance.id}: its disk is kept (storage is billed); the next ssh-ec2 here restarts it`);
+      return;
+    case 'leave':
+      log.info(
+        `left ${instance.id} (${instance.type}) running, ${describePrice(cloud.region, instance.type)}.\n` +
+          `  Come back: ssh-ec2 in ${s.plan.projectDir} reuses it. End it: ssh-ec2 --terminate true there.`,
+      );
+      return;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The two ways in: the user's EC2 key pair (-i / AWS_PEM), or a fresh key made for this run and
+ * pushed with EC2 Instance Connect, which accepts it for 60 s — so it is pushed again before any
+ * new authentication after that.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
+import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
+import type { KeySource } from '../remote/connection.js';
+import { run } from '../remote/exec.js';
+import { shortHash } from '../state/paths.js';
+
+/** Instance Connect keys live 60 s; push again when the last push is older than this. */
+const PUSH_VALID_MS = 45_000;
+
+export function pemKey(path: string): KeySource {
+  if (!existsSync(path)) throw new ConfigError(`identity file ${path} not found`, 'Check -i / AWS_PEM.');
+  return { identityFile: path, refresh: async () => {}, dispose: () => {} };
+}
+
+export async function instanceConnectKey(opts: { runtimeDir: string; cloud: Cloud; instance: InstanceInfo; user: string; now?: () => number }): Promise<KeySource> {
+  const now = opts.now ?? Date.now;
+  const file = join(opts.runtimeDir, `${shortHash(`${opts.instance.id}:${process.pid}:${now()}`)}.key`);
+  await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `ssh-ec2-${opts.instance.id}`, '-f', file]);
+  const publicKey = readFileSync(`${file}.pub`, 'utf8').trim();
+  let pushedAt = -Infinity;
+  return {
+    identityFile: file,
+    async refresh() {
+      if (now() - pushedAt < PUSH_VALID_MS) return;
+      await opts.cloud.pushSshKey({ instanceId: opts.instance.id, osUser: opts.user, publicKey, az: opts.instance.az });
+      pushedAt = now();
+    },
+    dispose() {
+      rmSync(file, { force: true });
+      rmSync(`${file}.pub`, { force: true });
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * One run at a time finds-or-launches the instance of a project directory, so two runs started
+ * together end up on one instance. The lock is a file created exclusively, holding our pid; a
+ * lock whose process is gone is stale and taken over.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface Lock {
+  release(): void;
+}
+
+export async function acquireLock(path: string, opts: { onWait?: (pid: number) => void; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Lock> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + (opts.timeoutMs ?? 15 * 60_000);
+  let told = false;
+  let delay = 50;
+  for (;;) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      let held = true;
+      const release = () => {
+        if (!held) return;
+        held = false;
+        process.off('exit', release);
+        try {
+          if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+        } catch {
+          // already gone
+        }
+      };
+      process.on('exit', release);
+      return { release };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = readHolder(path);
+    // An empty lock file is one being written right now, unless it has been empty for a while.
+    const stale = holder === undefined ? ageMs(path) > 2000 : !alive(holder);
+    if (stale) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // someone else removed it first
+      }
+      continue;
+    }
+    if (!told && holder !== undefined) {
+      opts.onWait?.(holder);
+      told = true;
+    }
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for the lock ${path} held by pid ${holder ?? '?'}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 500);
+  }
+}
+
+function readHolder(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Options → who and where: the project's identity (this local user, host and absolute path),
+ * the instance's name and tags, the remote directory. Pure: everything comes in as arguments.
+ */
+import { basename } from 'node:path';
+import type { Options } from '../options.js';
+import { normalizeRemoteDir } from '../remote/remote-command.js';
+import { shortHash } from '../state/paths.js';
+
+export const TAG = {
+  project: 'ssh-ec2',
+  user: 'ssh-ec2:user',
+  host: 'ssh-ec2:host',
+  dir: 'ssh-ec2:dir',
+} as const;
+
+export interface Identity {
+  cwd: string;
+  localUser: string;
+  localHost: string;
+}
+
+export interface Plan {
+  projectDir: string;
+  /** Hash of user@host:path — the one tag value that finds this directory's instance. */
+  projectId: string;
+  keyName: string;
+  name: string;
+  remoteDir: string;
+  /** Tags that find this project's instance: the original's Name plus ours. */
+  findTags: Record<string, string>;
+  /** Tags put on everything launched for it. */
+  tags: Record<string, string>;
+}
+
+export function makePlan(opts: Options, id: Identity): Plan {
+  const dirName = basename(id.cwd) || 'root';
+  const keyName = opts.keyName ?? opts.trigram ?? id.localUser;
+  const name = opts.name ?? `${keyName}-${dirName}`;
+  const projectId = shortHash(`${id.localUser}@${id.localHost}:${id.cwd}`, 16);
+  const findTags = { Name: name, [TAG.project]: projectId };
+  return {
+    projectDir: id.cwd,
+    projectId,
+    keyName,
+    name,
+    remoteDir: normalizeRemoteDir(opts.remoteDir ?? dirName),
+    findTags,
+    tags: { ...findTags, [TAG.user]: id.localUser, [TAG.host]: id.localHost, [TAG.dir]: tagValue(id.cwd) },
+  };
+}
+
+/** EC2 tag values hold at most 256 characters; a longer path keeps its end and a hash. */
+function tagValue(v: string): string {
+  return v.length <= 256 ? v : `…${shortHash(v, 8)}${v.slice(-240)}`;
+}

@@ -1,0 +1,155 @@
+/**
+ * Find or launch: the instance belonging to this directory is found by its tags; a running one
+ * is used, a stopped one started, and only when there is none is one launched — under a local
+ * lock, so two runs started together in one directory end up on one instance.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
+import { architectureFor } from '../cloud/image.js';
+import { errorCode } from '../cloud/errors.js';
+import type { Logger } from '../ui/logger.js';
+import { LEGACY_IAM_PROFILE, type Options } from '../options.js';
+import { waitFor } from '../time.js';
+import { acquireLock } from './lock.js';
+import { TAG, type Plan } from './plan.js';
+
+export const LOGIN_TAG = 'ssh-ec2:login';
+const MIN_VOLUME_GIB = 100;
+
+export interface ProvisionContext {
+  options: Options;
+  plan: Plan;
+  cloud: Cloud;
+  log: Logger;
+  lockPath: string;
+  signal?: AbortSignal;
+  /** Called as soon as an instance id is known, before any wait (so an interrupt can clean it up). */
+  onInstance?: (i: InstanceInfo, launched: boolean) => void;
+}
+
+export interface Provisioned {
+  instance: InstanceInfo;
+  /** Launched by this run (nothing of the user's can be on it yet). */
+  launched: boolean;
+  /** Login user on the instance. */
+  user: string;
+}
+
+export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
+  const lock = await acquireLock(ctx.lockPath, {
+    signal: ctx.signal,
+    onWait: (pid) => ctx.log.info(`waiting for another ssh-ec2 in this directory (pid ${pid}) to get its instance`),
+  });
+  try {
+    const existing = pickExisting(await ctx.cloud.findInstances(ctx.plan.findTags), ctx.log);
+    if (existing) {
+      ctx.onInstance?.(existing, false);
+      const instance = await bringUp(ctx, existing);
+      return { instance, launched: false, user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu' };
+    }
+    return await launch(ctx);
+  } finally {
+    lock.release();
+  }
+}
+
+const PREFERENCE = ['running', 'pending', 'stopping', 'stopped'];
+
+function pickExisting(found: InstanceInfo[], log: Logger): InstanceInfo | undefined {
+  const sorted = [...found].sort((a, b) => PREFERENCE.indexOf(a.state) - PREFERENCE.indexOf(b.state));
+  if (sorted.length > 1) {
+    log.warn(`${sorted.length} instances belong to this directory; using ${sorted[0]!.id} (${sorted[0]!.state}). Others: ${sorted.slice(1).map((i) => `${i.id} (${i.state})`).join(', ')}`);
+  }
+  return sorted[0];
+}
+
+async function bringUp(ctx: ProvisionContext, instance: InstanceInfo): Promise<InstanceInfo> {
+  const { cloud, log, signal } = ctx;
+  if (instance.state === 'stopping') {
+    log.info(`instance ${instance.id} is stopping; waiting to restart it`);
+    await waitFor(async () => ((await cloud.describeInstance(instance.id))?.state === 'stopped' ? true : undefined), { timeoutMs: 10 * 60_000, what: `${instance.id} to stop`, signal });
+  }
+  if (instance.state === 'stopping' || instance.state === 'stopped') {
+    log.info(`starting stopped instance ${instance.id} (${instance.type})`);
+    await cloud.start(instance.id);
+  } else {
+    log.info(`using instance ${instance.id} (${instance.type}, ${instance.state})`);
+  }
+  return waitRunning(ctx, instance.id);
+}
+
+export async function waitRunning(ctx: Pick<ProvisionContext, 'cloud' | 'signal'>, id: string): Promise<InstanceInfo> {
+  return waitFor(
+    async () => {
+      const i = await ctx.cloud.describeInstance(id);
+      if (!i || ['shutting-down', 'terminated'].includes(i.state)) {
+        throw new ConfigError(`instance ${id} is ${i?.state ?? 'gone'}`, 'Run again to launch a new one.');
+      }
+      return i.state === 'running' && (i.publicIp || i.privateIp) ? i : undefined;
+    },
+    { timeoutMs: 10 * 60_000, what: `${id} to be running`, signal: ctx.signal },
+  );
+}
+
+async function launch(ctx: ProvisionContext): Promise<Provisioned> {
+  const { options: o, plan, cloud, log } = ctx;
+  const instanceType = o.instanceTypes[0]!;
+  const [image, securityGroupId] = await Promise.all([
+    cloud.describeInstanceType(instanceType).then((t) =>
+      cloud.resolveImage({ imageId: o.imageId, namePattern: o.imageName, owners: o.imageOwners, architecture: o.imageId ? undefined : architectureFor(t.architectures), region: cloud.region }),
+    ),
+    Promise.all([cloud.defaultVpc(), sshCidr(o)]).then(([vpc, cidr]) => cloud.ensureSecurityGroup(vpc, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' })),
+  ]);
+  if (o.volumeSize !== undefined && o.volumeSize < image.rootSizeGiB) {
+    throw new ConfigError(`--volume-size ${o.volumeSize} is smaller than the image's ${image.rootSizeGiB} GiB`, `Use at least ${image.rootSizeGiB}.`);
+  }
+  const user = o.user ?? image.defaultUser;
+  log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${cloud.region}`);
+  const spec = {
+    imageId: image.id,
+    instanceType,
+    keyName: o.identity || o.keyName ? plan.keyName : undefined,
+    securityGroupIds: [securityGroupId],
+    iamProfile: o.iamProfile,
+    userData: readUserData(o.userData),
+    rootDevice: image.rootDevice,
+    volumeSizeGiB: o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB),
+    // A poweroff inside the instance must not delete results unless termination was asked for.
+    shutdownBehavior: o.finalState === 'terminate' ? ('terminate' as const) : ('stop' as const),
+    tags: { ...plan.tags, [LOGIN_TAG]: user },
+    clientToken: randomUUID(),
+  };
+  let launched: InstanceInfo;
+  try {
+    launched = await cloud.launch(spec);
+  } catch (err) {
+    // The original's default instance profile is used only where it exists.
+    const cause = (err as { cause?: unknown }).cause ?? err;
+    if (o.iamProfile !== LEGACY_IAM_PROFILE || !/iamInstanceProfile|instance profile/i.test(String((cause as Error).message)) || errorCode(cause) === 'UnauthorizedOperation') throw err;
+    log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
+    launched = await cloud.launch({ ...spec, iamProfile: undefined, clientToken: randomUUID() });
+  }
+  ctx.onInstance?.(launched, true);
+  log.info(`launched ${launched.id}`);
+  return { instance: await waitRunning(ctx, launched.id), launched: true, user };
+}
+
+function readUserData(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return existsSync(value) ? readFileSync(value, 'utf8') : value;
+}
+
+/** Who may reach port 22: the given CIDR, else this machine's public address as a /32. */
+async function sshCidr(o: Options): Promise<string> {
+  if (o.sshCidr) return o.sshCidr;
+  try {
+    const r = await fetch(o.ipUrl, { signal: AbortSignal.timeout(5000) });
+    const ip = (await r.text()).trim();
+    if (!r.ok || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Error(`unexpected answer "${ip.slice(0, 40)}"`);
+    return `${ip}/32`;
+  } catch (err) {
+    throw new ConfigError(`could not find your public address from ${o.ipUrl} (${(err as Error).message})`, 'Pass --ssh-cidr with the address ssh comes from, e.g. --ssh-cidr 203.0.113.7/32.');
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Where ssh-ec2 keeps its own files: state (known hosts, locks) under the XDG state directory,
+ * and short-lived sockets and keys in a private runtime directory (unix socket paths must stay
+ * short, so names there are hashes).
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+export interface Paths {
+  state: string;
+  runtime: string;
+  knownHosts(instanceId: string): string;
+  controlPath(instanceId: string): string;
+  lock(projectId: string): string;
+}
+
+export function shortHash(text: string, length = 12): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, length);
+}
+
+export function resolvePaths(env: Readonly<Record<string, string | undefined>>): Paths {
+  const state = env.SSH_EC2_STATE_DIR || join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'ssh-ec2');
+  const runtime = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'ssh-ec2') : join(tmpdir(), `ssh-ec2-${userInfo().uid}`);
+  return {
+    state,
+    runtime,
+    knownHosts: (id) => join(state, 'known_hosts', id),
+    controlPath: (id) => join(runtime, `${shortHash(`${state}:${id}`)}.sock`),
+    lock: (projectId) => join(state, 'locks', `${projectId}.lock`),
+  };
+}
+
+/** Creates a directory only we can use; refuses one someone else made (e.g. squatting in /tmp). */
+export function privateDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== userInfo().uid || (st.mode & 0o077) !== 0) {
+    throw new Error(`${dir} must be a directory owned by you with mode 700`);
+  }
+  return dir;
+}

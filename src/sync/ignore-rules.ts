@@ -1,0 +1,154 @@
+/**
+ * `.rsyncignore` files with exactly git's `.gitignore` semantics, nested ones included, for both
+ * directions of the sync. One implementation decides what is ignored (the `ignore` package, one
+ * matcher per directory, deeper files taking precedence as in git); rsync is then handed the
+ * ignored paths as anchored excludes, so it still walks and compares the tree natively.
+ * Translating the rules into rsync filters instead would not be exact: `!` is last-match-wins in
+ * git but first-match-wins in rsync, and `a/b` is anchored in git but not in rsync.
+ */
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { isAbsolute, join, normalize, sep } from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+
+export const IGNORE_FILE = '.rsyncignore';
+/** Our own directory in the project (backups, partial files): never synced either way. */
+export const OWN_DIR = '.ssh-ec2';
+
+export type EntryType = 'dir' | 'file' | 'link';
+export interface Entry {
+  /** Relative to the project root, '/'-separated, no leading slash. */
+  path: string;
+  type: EntryType;
+}
+
+export class IgnoreRules {
+  private readonly matchers = new Map<string, Ignore | null>();
+
+  constructor(private readonly root: string) {}
+
+  /** Is this path ignored, by the rules of its own directory and every directory above? */
+  ignored(path: string, type: EntryType): boolean {
+    if (path === OWN_DIR || path.startsWith(`${OWN_DIR}/`)) return true;
+    const segments = path.split('/');
+    // git never descends into a symlink, so only a real directory gets the trailing slash
+    // that `dir/` patterns need.
+    for (let depth = segments.length - 1; depth >= 0; depth--) {
+      const base = segments.slice(0, depth).join('/');
+      const matcher = this.matcher(base);
+      if (!matcher) continue;
+      const relative = segments.slice(depth).join('/') + (type === 'dir' ? '/' : '');
+      const verdict = matcher.test(relative);
+      if (verdict.ignored) return true;
+      if (verdict.unignored) return false;
+    }
+    return false;
+  }
+
+  private matcher(dir: string): Ignore | null {
+    let m = this.matchers.get(dir);
+    if (m === undefined) {
+      m = null;
+      try {
+        const content = readFileSync(join(this.root, dir, IGNORE_FILE), 'utf8');
+        m = ignore({ allowRelativePaths: true }).add(content);
+      } catch (err) {
+        if (!['ENOENT', 'ENOTDIR', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      }
+      this.matchers.set(dir, m);
+    }
+    return m;
+  }
+}
+
+export interface LocalTree {
+  /** The topmost ignored paths (an ignored directory's content is not listed). */
+  ignored: Entry[];
+  /** Symlinks whose target lies outside the project. */
+  outsideLinks: string[];
+  /** How many non-ignored entries the walk saw. */
+  kept: number;
+}
+
+/** Walks the project, never descending into an ignored directory. */
+export function walkLocal(root: string, rules = new IgnoreRules(root)): LocalTree {
+  const tree: LocalTree = { ignored: [], outsideLinks: [], kept: 0 };
+  const visit = (dir: string) => {
+    let entries;
+    try {
+      entries = readdirSync(join(root, dir), { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EACCES') return; // rsync will report it
+      throw err;
+    }
+    for (const e of entries) {
+      const path = dir === '' ? e.name : `${dir}/${e.name}`;
+      const type: EntryType = e.isSymbolicLink() ? 'link' : e.isDirectory() ? 'dir' : 'file';
+      if (rules.ignored(path, type)) {
+        tree.ignored.push({ path, type });
+        continue;
+      }
+      tree.kept++;
+      if (type === 'link' && pointsOutside(root, path)) tree.outsideLinks.push(path);
+      if (type === 'dir') visit(path);
+    }
+  };
+  visit('');
+  return tree;
+}
+
+/** Does the symlink at `path` (relative to root) resolve outside root, or is it dangling? */
+export function pointsOutside(root: string, path: string): boolean {
+  const target = readlinkSync(join(root, path));
+  if (isAbsolute(target)) return true;
+  const resolved = normalize(join(path, '..', target));
+  return resolved === '..' || resolved.startsWith(`..${sep}`) || isAbsolute(resolved);
+}
+
+/**
+ * Classifies a listing of the remote tree (parents before children, as `find` prints it) with
+ * the local rules; returns the topmost ignored entries.
+ */
+export function ignoredInListing(entries: Iterable<Entry>, rules: IgnoreRules): Entry[] {
+  const ignoredDirs = new Set<string>();
+  const out: Entry[] = [];
+  for (const e of entries) {
+    if (underIgnoredDir(e.path, ignoredDirs)) continue;
+    if (rules.ignored(e.path, e.type)) {
+      out.push(e);
+      if (e.type === 'dir') ignoredDirs.add(e.path);
+    }
+  }
+  return out;
+}
+
+function underIgnoredDir(path: string, dirs: ReadonlySet<string>): boolean {
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+    if (dirs.has(path.slice(0, i))) return true;
+  }
+  return false;
+}
+
+/**
+ * An rsync exclude pattern matching exactly this path from the transfer root. rsync treats
+ * backslashes as escapes only in patterns with a wildcard character, so a name is escaped
+ * only when it contains one of them. A trailing slash limits the rule to directories.
+ */
+export function anchoredExclude(e: Entry): string {
+  const escaped = /[*?[]/.test(e.path) ? e.path.replace(/[\\*?[]/g, '\\$&') : e.path;
+  return `/${escaped}${e.type === 'dir' ? '/' : ''}`;
+}
+
+/** NUL-separated exclude list for `rsync --from0 --exclude-from`, which survives any file name. */
+export function excludeList(paths: Iterable<Entry>): string {
+  const patterns = [`/${OWN_DIR}/`, ...[...paths].map(anchoredExclude)];
+  return patterns.map((p) => `${p}\0`).join('');
+}
+
+/** True if `p` is a file that exists and is a directory. */
+export function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, splitAttachedValues } from '../../src/args.js';
+import { UsageError } from '../../src/errors.js';
+import { resolveOptions } from '../../src/options.js';
+
+async function options(argv: string[], env: Record<string, string> = {}, dotenv: Record<string, string> = {}) {
+  const a = await parseArgs(argv);
+  return resolveOptions({ flags: a.flags, env, dotenv, command: a.command });
+}
+
+describe('command line', () => {
+  it.each([
+    [['who', 'am', 'i'], ['who', 'am', 'i']],
+    [['--', 'ls', '-l'], ['ls', '-l']],
+    [['python', 'train.py', '--epochs', '3'], ['python', 'train.py', '--epochs', '3']],
+    [['-v', 'make', '--', 'x'], ['make', '--', 'x']],
+    [['echo', '0123', '1e3'], ['echo', '0123', '1e3']],
+    [['source activate x ; make train'], ['source activate x ; make train']],
+    [[], []],
+  ])('%j runs %j remotely', async (argv, command) => {
+    expect((await options(argv)).command).toEqual(command);
+  });
+
+  it('reads the original short flags and groups', async () => {
+    const o = await options(['-lv', '--no-rsync', 'x']);
+    expect(o.finalState).toBe('leave');
+    expect(o.verbose).toBe(true);
+    expect(o.rsync).toBe(false);
+    expect((await options(['-s'])).finalState).toBe('stop');
+    expect((await options(['--terminate'])).finalState).toBe('terminate');
+    expect((await options(['--no-quiet'])).verbose).toBe(true);
+  });
+
+  it('takes ssh-style forwards, attached or not, repeatable', async () => {
+    const o = await options(['-L', '8888:localhost:8888', '-L6006:localhost:6006', '-R9000:localhost:9000', '-D1080', 'jupyter', '-L', 'x']);
+    expect(o.localForwards).toEqual(['8888:localhost:8888', '6006:localhost:6006']);
+    expect(o.remoteForwards).toEqual(['9000:localhost:9000']);
+    expect(o.dynamicForwards).toEqual(['1080']);
+    expect(o.command).toEqual(['jupyter', '-L', 'x']);
+  });
+
+  it('splits attached values only before the command', () => {
+    expect(splitAttachedValues(['-ikey.pem', '--region', '-Lx', 'cmd', '-L1:a:1'])).toEqual(['-i', 'key.pem', '--region', '-Lx', 'cmd', '-L1:a:1']);
+  });
+
+  it.each([
+    [['--bogus']],
+    [['--region']],
+    [['-l', '-t']],
+    [['-L', 'nonsense']],
+    [['--ssh-cidr', '0.0.0.0/0']],
+    [['--ssh-cidr', '10.0.0.300/32']],
+    [['--volume-size', 'big']],
+    [['--multi', 'zellij']],
+  ])('%j is a usage error', async (argv) => {
+    await expect(options(argv)).rejects.toBeInstanceOf(UsageError);
+  });
+});
+
+describe('settings', () => {
+  it('merge flags > environment > .env > defaults', async () => {
+    const env = { AWS_INSTANCE_TYPE: 'g5.xlarge', AWS_REGION: 'us-east-1' };
+    const dotenv = { AWS_INSTANCE_TYPE: 'p3.2xlarge', AWS_RSYNC_DIR: 'work', AWS_REGION: 'eu-west-1' };
+    const o = await options(['--region', 'us-west-2'], env, dotenv);
+    expect(o.region).toBe('us-west-2');
+    expect(o.instanceTypes).toEqual(['g5.xlarge']);
+    expect(o.remoteDir).toBe('work');
+    expect(o.imageName).toMatch(/^Deep Learning/);
+    expect(o.imageOwners).toEqual(['amazon']);
+    expect(o.finalState).toBe('terminate');
+  });
+
+  it("keeps the original's variables", async () => {
+    const o = await options([], {
+      AWS_FINAL_STATE: 'leave', AWS_PEM: '/k.pem', AWS_NAME_INSTANCE: 'n', AWS_IAM_INSTANCE_PROFILE: '', AWS_KEY_NAME: 'ppr',
+      AWS_INSTANCE_USER: 'ec2-user', AWS_USER_DATA: 'echo hi', AWS_IMAGE_ID: 'ami-1', AWS_DEFAULT_REGION: 'eu-west-3', MULTIPLEX: '',
+    });
+    expect(o).toMatchObject({ finalState: 'leave', identity: '/k.pem', name: 'n', iamProfile: undefined, keyName: 'ppr', user: 'ec2-user', userData: 'echo hi', imageId: 'ami-1', region: 'eu-west-3', multiplex: 'none' });
+  });
+
+  it('reports which variable is wrong', async () => {
+    await expect(options([], { AWS_FINAL_STATE: 'explode' })).rejects.toThrow(/AWS_FINAL_STATE/);
+    await expect(options([], {}, { AWS_FINAL_STATE: 'explode' })).rejects.toThrow(/in \.env/);
+  });
+});

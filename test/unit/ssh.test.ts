@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { forwardArgs, masterStartArgv, quoteForRsync, remoteArgv, rsyncRsh, type SshTarget } from '../../src/remote/ssh.js';
+import { pullArgv, pushArgv, transferredFiles } from '../../src/remote/rsync.js';
+
+const target: SshTarget = {
+  host: '203.0.113.9',
+  user: 'ubuntu',
+  hostKeyAlias: 'i-0abc',
+  knownHostsFile: '/state/known_hosts/i-0abc',
+  controlPath: '/run/ssh-ec2/0123456789ab.sock',
+  configFile: '/home/me/my ssh config',
+  identityFile: '/k/key',
+};
+
+function opt(argv: string[], name: string): string | undefined {
+  const i = argv.findIndex((a, j) => argv[j - 1] === '-o' && a.startsWith(`${name}=`));
+  return i === -1 ? undefined : argv[i]!.slice(name.length + 1);
+}
+
+describe('ssh command lines', () => {
+  it('pin host keys per instance in our own file, never ~/.ssh/known_hosts', () => {
+    const argv = masterStartArgv(target);
+    expect(opt(argv, 'HostKeyAlias')).toBe('i-0abc');
+    expect(opt(argv, 'UserKnownHostsFile')).toBe('/state/known_hosts/i-0abc');
+    expect(opt(argv, 'StrictHostKeyChecking')).toBe('accept-new');
+    expect(opt(argv, 'UpdateHostKeys')).toBe('no');
+  });
+
+  it('open one background master with keepalives, and pass the user config', () => {
+    const argv = masterStartArgv(target);
+    expect(opt(argv, 'ControlMaster')).toBe('yes');
+    expect(opt(argv, 'ControlPath')).toBe(target.controlPath);
+    expect(opt(argv, 'ServerAliveInterval')).toBe('15');
+    expect(argv).toContain('-f');
+    expect(argv.slice(argv.indexOf('-F'), argv.indexOf('-F') + 2)).toEqual(['-F', '/home/me/my ssh config']);
+    expect(argv.slice(-2)).toEqual(['--', '203.0.113.9']);
+  });
+
+  it('run commands through the master, with a tty only when asked, forwards included', () => {
+    const argv = remoteArgv(target, 'cd x && ls', { tty: true, forwards: { local: ['8888:localhost:8888'], dynamic: ['1080'] } });
+    expect(opt(argv, 'ControlMaster')).toBe('no');
+    expect(argv).toContain('-tt');
+    expect(opt(argv, 'ExitOnForwardFailure')).toBe('yes');
+    expect(argv.slice(-3)).toEqual(['--', '203.0.113.9', 'cd x && ls']);
+    expect(remoteArgv(target, 'ls')).toContain('-T');
+    expect(forwardArgs({ remote: ['9000:localhost:9000'] })).toEqual(['-R', '9000:localhost:9000']);
+  });
+
+  it('quote rsync -e arguments the way rsync splits them', () => {
+    expect(rsyncRsh(target)).toContain("-F '/home/me/my ssh config'");
+    expect(quoteForRsync("it's")).toBe(`"it's"`);
+    expect(quoteForRsync('plain')).toBe('plain');
+    expect(() => quoteForRsync(`a'b"c`)).toThrow();
+  });
+});
+
+describe('rsync command lines', () => {
+  const common = { rsh: 'ssh', remote: 'ubuntu@h', remoteDir: 'proj', excludeFile: '/x/ex', localDir: '/p' };
+  it('push never deletes and never overwrites a newer file on the instance', () => {
+    const argv = pushArgv(common);
+    expect(argv.some((a) => a.startsWith('--delete'))).toBe(false);
+    expect(argv).toContain('--update');
+    expect(argv).toContain('--protect-args');
+    expect(argv.slice(-2)).toEqual(['/p/', 'ubuntu@h:proj/']);
+  });
+  it('pull keeps replaced local files and skips unsafe links', () => {
+    const argv = pullArgv({ ...common, backupStamp: '20260101-000000Z' });
+    expect(argv).toEqual(expect.arrayContaining(['--backup', '--backup-dir=.ssh-ec2/backups/20260101-000000Z', '--safe-links']));
+    expect(argv.some((a) => a.startsWith('--delete'))).toBe(false);
+    expect(argv.slice(-2)).toEqual(['ubuntu@h:proj/', '/p/']);
+  });
+  it('count files, not directories', () => {
+    expect(transferredFiles('a/\na/b\nc\n')).toEqual(['a/b', 'c']);
+  });
+});
