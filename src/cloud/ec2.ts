@@ -79,6 +79,7 @@ export const SECURITY_GROUP_NAME = 'ssh-ec2';
 
 export async function resolveRegion(explicit: string | undefined): Promise<string> {
   if (explicit) return explicit;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   try {
     // The SDK's own resolution: AWS_REGION, then the selected profile's region.
     const probe = new EC2Client({});
@@ -92,6 +93,8 @@ export async function resolveRegion(explicit: string | undefined): Promise<strin
 }
 
 export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
+  // The SDK warns on every run that Node 20 support ends in 2027; our users cannot act on that.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const region = await resolveRegion(cfg.region);
   const clientConfig = { region, maxAttempts: 6, retryMode: 'standard', customUserAgent: [USER_AGENT] };
   const ec2 = new EC2Client(clientConfig);

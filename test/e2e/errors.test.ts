@@ -1,0 +1,90 @@
+import { DescribeImagesCommand, DescribeSecurityGroupsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../sandbox/index.js';
+import { cli, ec2Client, instances, makeProject , launches } from './helpers.js';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox();
+});
+afterAll(async () => {
+  await sb?.stop();
+});
+
+describe('mistakes the user can make', () => {
+  it.each([[['--bogus', 'ls']], [['--ssh-cidr', '0.0.0.0/0', 'ls']], [['-l', '-s', 'ls']], [['--region']]])('%j: one line, exit 2, no AWS call', async (args) => {
+    const dir = makeProject(sb, 'usage');
+    sb.clearCalls();
+    const r = await cli(sb, args, { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/^ssh-ec2: error: .+\nssh-ec2: .+\n$/);
+    expect(sb.calls()).toHaveLength(0);
+  });
+
+  it('missing credentials: says how to configure them, launches nothing', async () => {
+    const dir = makeProject(sb, 'nocreds');
+    sb.clearCalls();
+    const r = await cli(sb, ['ls'], { cwd: dir, env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined } });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/no AWS credentials found/);
+    expect(r.stderr).toMatch(/aws configure|aws sso login/);
+    expect(sb.calls('RunInstances')).toHaveLength(0);
+  });
+
+  it('missing identity file: exit 3 before any AWS call', async () => {
+    const dir = makeProject(sb, 'nokey');
+    sb.clearCalls();
+    const r = await cli(sb, ['-i', '/nonexistent.pem', 'ls'], { cwd: dir });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/identity file \/nonexistent\.pem not found/);
+    expect(sb.calls()).toHaveLength(0);
+  });
+
+  it('unknown instance type: one clear line, nothing launched', async () => {
+    const dir = makeProject(sb, 'badtype');
+    sb.clearCalls();
+    const r = await cli(sb, ['--instance-type', 'g9zz.huge', 'ls'], { cwd: dir });
+    expect(r.exitCode).toBe(4);
+    expect(r.stderr).toMatch(/g9zz\.huge/);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    expect(sb.calls('RunInstances')).toHaveLength(0);
+  });
+});
+
+describe('what is launched', () => {
+  it('uses the newest image of the pinned owner, never a newer look-alike from anyone else', async () => {
+    const ec2 = ec2Client(sb);
+    const amazon = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: ['Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu *'] }, { Name: 'architecture', Values: ['x86_64'] }] }));
+    const expected = [...(amazon.Images ?? [])].sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0]!.ImageId;
+    await ec2.send(new RegisterImageCommand({ Name: 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch 9.9 (Ubuntu 24.04) 20991231', Architecture: 'x86_64', RootDeviceName: '/dev/sda1' }));
+    const dir = makeProject(sb, 'image');
+    sb.clearCalls();
+    const r = await cli(sb, ['true'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(launches(sb)[0]!.params.ImageId).toBe(expected);
+  });
+
+  it('requires IMDSv2, encrypts and tags its volume, sets an idempotency token and a matching shutdown behaviour', async () => {
+    const dir = makeProject(sb, 'params');
+    sb.clearCalls();
+    expect((await cli(sb, ['--stop', 'true'], { cwd: dir })).exitCode).toBe(0);
+    const p = launches(sb)[0]!.params;
+    expect(p['MetadataOptions.HttpTokens']).toBe('required');
+    expect(p['BlockDeviceMapping.1.Ebs.Encrypted']).toBe('true');
+    expect(p['BlockDeviceMapping.1.Ebs.DeleteOnTermination']).toBe('true');
+    expect(Number(p['BlockDeviceMapping.1.Ebs.VolumeSize'])).toBeGreaterThanOrEqual(100);
+    expect(p.InstanceInitiatedShutdownBehavior).toBe('stop');
+    expect(p.ClientToken).toMatch(/^[0-9a-f-]{36}$/);
+    const tagged = Object.entries(p).filter(([k, v]) => /TagSpecification\.\d+\.ResourceType/.test(k) && v).map(([, v]) => v);
+    expect(tagged.sort()).toEqual(['instance', 'volume']);
+    const live = (await instances(sb)).find((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir));
+    expect(live?.Tags?.map((t) => t.Key).sort()).toEqual(['Name', 'ssh-ec2', 'ssh-ec2:dir', 'ssh-ec2:host', 'ssh-ec2:login', 'ssh-ec2:user']);
+    await cli(sb, ['true'], { cwd: dir });
+  });
+
+  it('opens ssh only to the given address, never to the world', async () => {
+    const groups = await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }));
+    const ranges = (groups.SecurityGroups ?? []).flatMap((g) => g.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}:${r.CidrIp}`));
+    expect(ranges).toEqual(['22:127.0.0.1/32']);
+  });
+});

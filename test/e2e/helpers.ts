@@ -1,0 +1,76 @@
+/**
+ * Helpers for end-to-end tests: the built CLI run as a user would, against the sandbox
+ * (moto behind our recording proxy as EC2, a local sshd as every instance).
+ */
+import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { execa, type Options as ExecaOptions } from 'execa';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Sandbox } from '../sandbox/index.js';
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = join(REPO, 'bin', 'ssh-ec2.js');
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function cli(sb: Sandbox, args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } & Pick<ExecaOptions, 'stdin'>): Promise<CliResult> {
+  const r = await execa('node', [BIN, ...args], {
+    cwd: opts.cwd,
+    env: sb.env(opts.env),
+    extendEnv: false,
+    input: opts.input,
+    stdin: opts.input === undefined ? (opts.stdin ?? 'ignore') : undefined,
+    reject: false,
+    timeout: opts.timeoutMs ?? 90_000,
+    encoding: 'utf8',
+    stripFinalNewline: false,
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** A project directory with the given files (relative path → content). */
+export function makeProject(sb: Sandbox, name: string, files: Record<string, string> = {}): string {
+  const dir = join(sb.dir, 'projects', name);
+  mkdirSync(dir, { recursive: true });
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
+export function ec2Client(sb: Sandbox): EC2Client {
+  return new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+}
+
+/** Every instance the cloud knows, read from the API. */
+export async function instances(sb: Sandbox): Promise<Instance[]> {
+  const r = await ec2Client(sb).send(new DescribeInstancesCommand({}));
+  return (r.Reservations ?? []).flatMap((res) => res.Instances ?? []);
+}
+
+export async function instanceState(sb: Sandbox, id: string): Promise<string | undefined> {
+  return (await instances(sb)).find((i) => i.InstanceId === id)?.State?.Name;
+}
+
+/** The instance id the CLI reported (launched, using or starting). */
+export function reportedInstance(stderr: string): string {
+  const m = /\b(i-[0-9a-f]{8,})/.exec(stderr);
+  if (!m) throw new Error(`no instance id in:\n${stderr}`);
+  return m[1]!;
+}
+
+/** Where a project lands on the "instance" (the sandbox user's home). */
+export function remotePath(sb: Sandbox, remoteDir: string): string {
+  return join(sb.home, remoteDir);
+}
+
+/** RunInstances calls that launched something (a refused call launches nothing). */
+export function launches(sb: Sandbox) {
+  return sb.calls('RunInstances').filter((c) => c.status === 200);
+}

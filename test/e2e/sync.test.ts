@@ -1,0 +1,100 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../sandbox/index.js';
+import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
+import { cli, instanceState, makeProject, remotePath, reportedInstance , launches } from './helpers.js';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox();
+});
+afterAll(async () => {
+  await sb?.stop();
+});
+
+describe('sync up', () => {
+  it('sends exactly what git would keep for the same .rsyncignore rules, whatever the names', async () => {
+    const name = "tricky proj 'ü' $HOME";
+    const dir = makeTrickyTree(join(sb.dir, 'projects', name));
+    const r = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const arrived = listFiles(remotePath(sb, name));
+    expect([...arrived].sort()).toEqual([...gitKeeps(dir)].sort());
+    await cli(sb, ['true'], { cwd: dir });
+  });
+
+  it('never deletes on the instance, and --no-rsync syncs nothing either way', async () => {
+    const dir = makeProject(sb, 'no-delete', { 'a.txt': 'a' });
+    expect((await cli(sb, ['--leave', 'echo result > r.txt'], { cwd: dir })).exitCode).toBe(0);
+    rmSync(join(dir, 'r.txt'));
+    rmSync(join(dir, 'a.txt'));
+    expect((await cli(sb, ['--leave', '--no-rsync', 'cat r.txt a.txt; echo more > later.txt'], { cwd: dir })).stdout).toBe('result\na');
+    expect(existsSync(join(dir, 'later.txt'))).toBe(false);
+    expect(existsSync(join(dir, 'r.txt'))).toBe(false);
+    const last = await cli(sb, ['true'], { cwd: dir });
+    expect(last.exitCode).toBe(0);
+    expect(readFileSync(join(dir, 'later.txt'), 'utf8')).toBe('more\n');
+  });
+
+  it('never overwrites a file changed on the instance since the last sync', async () => {
+    const dir = makeProject(sb, 'newer', { 'model.txt': 'v1\n' });
+    expect((await cli(sb, ['--leave', 'true'], { cwd: dir })).exitCode).toBe(0);
+    // The instance changes it while ssh-ec2 does not bring it back...
+    expect((await cli(sb, ['--leave', '--no-rsync', 'sleep 1; echo v2 > model.txt'], { cwd: dir })).exitCode).toBe(0);
+    // ...so the next sync up must not clobber that result with the older local copy.
+    const r = await cli(sb, ['cat model.txt'], { cwd: dir });
+    expect(r.stdout).toBe('v2\n');
+    expect(readFileSync(join(dir, 'model.txt'), 'utf8')).toBe('v2\n');
+  });
+});
+
+describe('sync back', () => {
+  it('brings new and changed files, keeps the replaced local version, and never deletes locally', async () => {
+    const dir = makeProject(sb, 'back', { 'model.txt': 'old\n', 'in.txt': 'in\n', '.rsyncignore': '*.log\ncheckpoints/\n' });
+    const r = await cli(sb, ['echo new > model.txt; mkdir -p out; echo r > out/results.txt; rm in.txt; echo l > x.log; mkdir checkpoints; echo c > checkpoints/c.pt; exit 4'], { cwd: dir });
+    expect(r.exitCode).toBe(4);
+    expect(readFileSync(join(dir, 'model.txt'), 'utf8')).toBe('new\n');
+    expect(readFileSync(join(dir, 'out/results.txt'), 'utf8')).toBe('r\n');
+    expect(readFileSync(join(dir, 'in.txt'), 'utf8')).toBe('in\n');
+    expect(existsSync(join(dir, 'x.log'))).toBe(false);
+    expect(existsSync(join(dir, 'checkpoints'))).toBe(false);
+    expect(r.stderr).toMatch(/1 local file\(s\) were replaced; their previous versions are kept in .*\.ssh-ec2\/backups\//);
+    const backups = join(dir, '.ssh-ec2', 'backups');
+    const [stamp] = readdirSync(backups);
+    expect(readFileSync(join(backups, stamp!, 'model.txt'), 'utf8')).toBe('old\n');
+    expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
+  });
+
+  it('never follows remote links out of the project, nor writes through local ones', async () => {
+    const outside = join(sb.dir, 'outside-data');
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, 'data.csv'), '1,2\n');
+    const dir = makeProject(sb, 'links');
+    symlinkSync(outside, join(dir, 'data'));
+    const r = await cli(sb, ['cat data/data.csv; echo x > data/written.txt; ln -s /etc/passwd leak; ln -s ../.. up; ln -s model.txt inside; echo m > model.txt'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('1,2\n');
+    expect(existsSync(join(outside, 'written.txt'))).toBe(false);
+    expect(existsSync(join(dir, 'leak'))).toBe(false);
+    expect(existsSync(join(dir, 'up'))).toBe(false);
+    expect(readFileSync(join(dir, 'inside'), 'utf8')).toBe('m\n');
+  });
+
+  it('when it fails, stops the instance instead of terminating it, and says how to recover', async () => {
+    const dir = makeProject(sb, 'pull-fails');
+    const r = await cli(sb, ['mkdir out; echo precious > out/result.txt; chmod 000 out'], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    const id = reportedInstance(r.stderr);
+    expect(r.stderr).toMatch(/sync back failed/);
+    expect(r.stderr).toMatch(/stopped, not terminated/);
+    expect(await instanceState(sb, id)).toBe('stopped');
+    // The recovery it prints works once the cause is fixed.
+    await sb.runAsUser(`chmod 755 ${JSON.stringify(join(remotePath(sb, 'pull-fails'), 'out'))}`);
+    const again = await cli(sb, ['--terminate', 'true'], { cwd: dir });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'out/result.txt'), 'utf8')).toBe('precious\n');
+    expect(await instanceState(sb, id)).toBe('terminated');
+  });
+});
+
