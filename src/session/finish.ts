@@ -26,7 +26,6 @@ export interface SessionState {
   conn?: Connection;
   connected: boolean;
   ran: boolean;
-  connectionLost?: boolean;
   exitCode?: number;
   error?: unknown;
   /** Ends the running session (signals). */

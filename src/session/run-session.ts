@@ -103,7 +103,6 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   const result = await log.phase('run', () => session.done);
   state.kill = undefined;
   state.exitCode = result.exitCode;
-  if (result.exitCode === 255 && !(await conn.alive())) state.connectionLost = true;
 }
 
 export function syncParams(state: Pick<SessionState, 'plan' | 'paths' | 'log'>, conn: Connection) {

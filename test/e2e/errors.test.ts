@@ -1,7 +1,7 @@
 import { DescribeImagesCommand, DescribeSecurityGroupsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
-import { cli, ec2Client, instances, makeProject , launches } from './helpers.js';
+import { cli, ec2Client, instances, launches, makeProject } from './helpers.js';
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -18,6 +18,20 @@ describe('mistakes the user can make', () => {
     const r = await cli(sb, args, { cwd: dir });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/^ssh-ec2: error: .+\nssh-ec2: .+\n$/);
+    expect(sb.calls()).toHaveLength(0);
+  });
+
+  it('--help and --version answer without any AWS call', async () => {
+    const dir = makeProject(sb, 'help');
+    sb.clearCalls();
+    const help = await cli(sb, ['--help'], { cwd: dir });
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: ssh-ec2 \[options\] \[--\] \[command words\.\.\.\]/);
+    for (const flag of ['--leave', '--stop', '--terminate', '--no-rsync', '--ssh-config', '--ssh-cidr', '--user', '--identity', '--remote-dir', '--iam-profile', '--user-data', '--volume-size', '--image-owner']) {
+      expect(help.stdout).toContain(flag.replace('--no-rsync', '--rsync'));
+    }
+    const version = await cli(sb, ['--version'], { cwd: dir });
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
     expect(sb.calls()).toHaveLength(0);
   });
 

@@ -188,3 +188,40 @@ async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 30
   }
 }
 
+
+describe('one connection', () => {
+  it('carries the sync up, the command and the sync back: one ssh authentication per run', async () => {
+    const dir = makeProject(sb, 'one-conn', { 'a.txt': 'a' });
+    const log = join(sb.dir, 'sshd', 'sshd.log');
+    const accepted = () => (readFileSync(log, 'utf8').match(/Accepted publickey/g) ?? []).length;
+    const before = accepted();
+    const r = await cli(sb, ['-v', 'echo b > b.txt'], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('↑ a.txt');
+    expect(r.stderr).toContain('↓ b.txt');
+    expect(accepted() - before).toBe(1);
+  });
+});
+
+describe('when things go wrong during the command', () => {
+  it('a dropped connection: reconnects, brings the results back, exits 255', async () => {
+    const dir = makeProject(sb, 'dropped');
+    // The command writes a result, then kills the sshd process serving the connection.
+    const r = await cli(sb, ['echo saved > result.txt; kill -9 $PPID; sleep 5'], { cwd: dir });
+    expect(r.exitCode).toBe(255);
+    expect(r.stderr).toMatch(/connection was lost; reconnecting/);
+    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
+    expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
+  });
+
+  it('SIGTERM: the command is ended, results come back, the instance is terminated, exit 143', async () => {
+    const dir = makeProject(sb, 'sigterm');
+    const child = execa('node', [BIN, 'echo partial > p.txt; sleep 60'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore' });
+    await until(async () => existsSync(join(remotePath(sb, 'sigterm'), 'p.txt')), 'the command to start', 60_000);
+    child.kill('SIGTERM');
+    const r = await child;
+    expect(r.exitCode).toBe(143);
+    expect(readFileSync(join(dir, 'p.txt'), 'utf8')).toBe('partial\n');
+    expect(await instanceState(sb, reportedInstance(String(r.stderr)))).toBe('terminated');
+  });
+});

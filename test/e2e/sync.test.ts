@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
-import { cli, instanceState, makeProject, remotePath, reportedInstance , launches } from './helpers.js';
+import { cli, instanceState, makeProject, remotePath, reportedInstance } from './helpers.js';
 
 let sb: Sandbox;
 beforeAll(async () => {

@@ -1,0 +1,187 @@
+// The test bench: a fake AWS (moto behind a recording, fault-injecting proxy) and a fake
+// instance (a private sshd for a throwaway user), all on 127.0.0.1 and all below one temp dir.
+// Root only (it creates a unix user). Every sandbox is independent: parallel workers are fine.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { startMoto } from './moto.js';
+import type { Moto } from './moto.js';
+import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
+import { startProxy } from './proxy.js';
+import type { ApiCall, Fault, Proxy } from './proxy.js';
+import { createUser, newUserName, removeUser, startSshd } from './sshd.js';
+import type { InstanceConnectKey, Sshd } from './sshd.js';
+import { killGroup, killUserProcesses } from './util.js';
+
+export type { ApiCall, Fault } from './proxy.js';
+export type { InstanceConnectKey } from './sshd.js';
+export { ensurePrerequisites } from './prerequisites.js';
+
+/** How long an Instance Connect key works, as on AWS. */
+export const INSTANCE_CONNECT_TTL_MS = 60_000;
+
+export interface Sandbox {
+  dir: string;
+  endpoint: string;
+  sshConfig: string;
+  sshPort: number;
+  user: string;
+  home: string;
+  region: string;
+  /** Env for the CLI under test. Pass it with execa's `extendEnv: false`, or the developer's AWS_* leak in. */
+  env(extra?: Record<string, string | undefined>): Record<string, string>;
+  calls(action?: string): ApiCall[];
+  clearCalls(): void;
+  inject(fault: Fault): void;
+  clearFaults(): void;
+  authorizeKey(publicKeyLine: string): void;
+  /** Every key pushed with SendSSHPublicKey (also for other users, which sshd never accepts), oldest first. */
+  instanceConnectKeys(): InstanceConnectKey[];
+  /** Test hook: install a key as SendSSHPublicKey would, but with any expiry (e.g. one in the past). */
+  addInstanceConnectKey(key: string, expiresAt: number, instanceId?: string): void;
+  runAsUser(script: string): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  stop(): Promise<void>;
+}
+
+/** What a synchronous last-ditch cleanup needs; filled in as the parts come up. */
+interface Leftovers {
+  dir: string;
+  user?: string;
+  uid?: number;
+  pids: number[];
+}
+
+function cleanupSync(l: Leftovers): void {
+  for (const pid of l.pids) killGroup(pid);
+  if (l.uid !== undefined) killUserProcesses(l.uid);
+  if (l.user) {
+    try {
+      execFileSync('userdel', ['-f', l.user], { stdio: 'ignore' });
+    } catch {
+      // best effort: the process is exiting
+    }
+  }
+  rmSync(l.dir, { recursive: true, force: true });
+}
+
+export async function startSandbox(opts: { region?: string } = {}): Promise<Sandbox> {
+  await ensurePrerequisites();
+  if (!isRoot()) throw new Error('The test sandbox must run as root: it creates a throwaway unix user and runs sshd.');
+  const motoProgram = await findProgram('moto_server');
+  if (!motoProgram) throw new Error("moto_server not found: pip install 'moto[server]'");
+  const region = opts.region ?? 'eu-central-1';
+
+  // Short path: unix sockets (ssh ControlPath) below it must stay under ~100 bytes.
+  const dir = await mkdtemp(join(tmpdir(), 'sshec2-'));
+  await chmod(dir, 0o711); // the throwaway user must reach its home and authorized_keys below it
+  const home = join(dir, 'home');
+  const leftovers: Leftovers = { dir, pids: [] };
+  const onExit = (): void => cleanupSync(leftovers);
+  process.on('exit', onExit);
+
+  let moto: Moto | undefined;
+  let sshd: Sshd | undefined;
+  let proxy: Proxy | undefined;
+  const pushed: InstanceConnectKey[] = [];
+  let stopped: Promise<void> | undefined;
+
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      await proxy?.close();
+      await Promise.all([moto?.stop(), sshd?.stop()]);
+      if (leftovers.user) await removeUser(leftovers.user, leftovers.uid);
+      await rm(dir, { recursive: true, force: true });
+      process.off('exit', onExit);
+    })());
+
+  try {
+    const user = newUserName();
+    const userAndSshd = async (): Promise<Sshd> => {
+      leftovers.uid = (await createUser(user, home)).uid;
+      leftovers.user = user;
+      return startSshd({ dir, user });
+    };
+    // moto (python) is the slow part; the user and sshd come up meanwhile.
+    const [m, s] = await Promise.allSettled([startMoto({ dir, region, program: motoProgram }), userAndSshd()]);
+    if (m.status === 'fulfilled') leftovers.pids.push((moto = m.value).pid);
+    if (s.status === 'fulfilled') leftovers.pids.push((sshd = s.value).pid);
+    if (m.status === 'rejected') throw m.reason;
+    if (s.status === 'rejected') throw s.reason;
+    const started = sshd as Sshd;
+    proxy = await startProxy({
+      target: (moto as Moto).url,
+      dir,
+      region,
+      onPushedKey: ({ instanceId, osUser, key }) => {
+        const entry = { key, instanceId, osUser, expiresAt: Date.now() + INSTANCE_CONNECT_TTL_MS };
+        pushed.push(entry);
+        // Like AWS: any user name is "accepted", but only the instance's real user can log in.
+        if (osUser === user) started.addExpiringKey(entry);
+      },
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const { user } = leftovers;
+  const [p, s] = [proxy, sshd];
+  if (!user || !p || !s) throw new Error('unreachable: sandbox parts missing after start');
+  const localHome = join(dir, 'local-home');
+  mkdirSync(localHome, { recursive: true });
+
+  return {
+    dir,
+    endpoint: p.endpoint,
+    sshConfig: s.sshConfig,
+    sshPort: s.port,
+    user,
+    home,
+    region,
+    env(extra = {}) {
+      const env: Record<string, string | undefined> = {
+        PATH: process.env.PATH,
+        HOME: localHome, // the CLI keeps its state under $HOME: one per sandbox
+        USER: process.env.USER || 'root',
+        LANG: 'C.UTF-8',
+        AWS_ENDPOINT_URL: p.endpoint,
+        AWS_ACCESS_KEY_ID: 'testing',
+        AWS_SECRET_ACCESS_KEY: 'testing',
+        AWS_REGION: region,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        SSH_EC2_SSH_CONFIG: s.sshConfig,
+        AWS_INSTANCE_USER: user,
+        SSH_EC2_SSH_CIDR: '127.0.0.1/32',
+        // Never ask the internet for our address, even if a test unsets SSH_EC2_SSH_CIDR.
+        SSH_EC2_IP_URL: `${p.endpoint}/checkip`,
+        NO_COLOR: '1',
+        ...extra,
+      };
+      return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+    },
+    calls: (action) => p.calls(action),
+    clearCalls: () => p.clearCalls(),
+    inject: (fault) => p.inject(fault),
+    clearFaults: () => p.clearFaults(),
+    authorizeKey: (line) => s.authorizeKey(line),
+    instanceConnectKeys: () => pushed.map((k) => ({ ...k })),
+    addInstanceConnectKey(key, expiresAt, instanceId = 'i-test') {
+      // No pruning here, so a key that is already expired stays in the file for sshd to refuse.
+      s.addExpiringKey({ key, expiresAt, instanceId, osUser: user }, { prune: false });
+    },
+    async runAsUser(script) {
+      const r = await execa('runuser', ['-u', user, '--', 'sh', '-c', script], {
+        cwd: home,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, USER: user, LOGNAME: user, SHELL: '/bin/bash', LANG: 'C.UTF-8' },
+        extendEnv: false,
+        stdin: 'ignore',
+        reject: false,
+      });
+      return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
+    },
+    stop,
+  };
+}

@@ -1,0 +1,79 @@
+// Makes sure the programs the sandbox drives are present. As root (CI containers) it installs
+// the missing Debian packages itself; otherwise it says exactly what to install.
+import { constants } from 'node:fs';
+import { access, chmod, mkdir } from 'node:fs/promises';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { execa } from 'execa';
+
+/** Program → Debian package that provides it. */
+const DEBIAN_PROGRAMS: Record<string, string> = {
+  '/usr/sbin/sshd': 'openssh-server',
+  ssh: 'openssh-client',
+  'ssh-keygen': 'openssh-client',
+  rsync: 'rsync',
+  tmux: 'tmux',
+  screen: 'screen',
+};
+const BASE_PACKAGES = ['openssh-server', 'openssh-client', 'rsync', 'tmux', 'screen'];
+
+export const isRoot = (): boolean => process.getuid?.() === 0;
+
+export async function findProgram(name: string): Promise<string | undefined> {
+  const candidates = isAbsolute(name) ? [name] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  for (const path of candidates) {
+    try {
+      await access(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+async function missingPackages(): Promise<string[]> {
+  const missing = new Set<string>();
+  for (const [program, pkg] of Object.entries(DEBIAN_PROGRAMS)) if (!(await findProgram(program))) missing.add(pkg);
+  return [...missing];
+}
+
+let aptUpdated = false;
+
+async function install(packages: string[]): Promise<void> {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!aptUpdated) {
+    await execa('apt-get', ['update'], { env, stdin: 'ignore' });
+    aptUpdated = true;
+  }
+  await execa('apt-get', ['install', '-y', ...packages], { env, stdin: 'ignore' });
+}
+
+let pending: Promise<void> | undefined;
+
+/** Idempotent and shared: parallel callers in one process wait for the same check. */
+export function ensurePrerequisites(): Promise<void> {
+  pending ??= check().catch((err: unknown) => {
+    pending = undefined; // let a later call try again
+    throw err;
+  });
+  return pending;
+}
+
+async function check(): Promise<void> {
+  const missing = await missingPackages();
+  if (missing.length > 0) {
+    const packages = [...new Set([...BASE_PACKAGES, ...missing])];
+    if (!isRoot()) {
+      throw new Error(`The test sandbox needs ${missing.join(', ')}. Install with: sudo apt-get install -y ${packages.join(' ')}`);
+    }
+    await install(packages);
+    const still = await missingPackages();
+    if (still.length > 0) throw new Error(`apt-get install did not provide: ${still.join(', ')}`);
+  }
+  if (!(await findProgram('moto_server'))) throw new Error("moto_server not found: pip install 'moto[server]'");
+  if (isRoot()) {
+    // sshd refuses to start without its privilege-separation directory (normally made by systemd).
+    await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+    await chmod('/run/sshd', 0o755);
+  }
+}
