@@ -1,14 +1,12 @@
 import { DescribeImagesCommand, DescribeSecurityGroupsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../sandbox/index.js';
-import { cli, ec2Client, instances, launches, makeProject } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../sandbox/index.js';
+import { cli, ec2Client, instances, launches, makeProject, useSandbox } from './helpers.js';
 
+const sandbox = useSandbox();
 let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(async () => {
-  await sb?.stop();
+beforeAll(() => {
+  sb = sandbox();
 });
 
 describe('mistakes the user can make', () => {

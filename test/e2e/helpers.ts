@@ -7,7 +7,8 @@ import { execa, type Options as ExecaOptions } from 'execa';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Sandbox } from '../sandbox/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startSandbox, type Sandbox } from '../sandbox/index.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(REPO, 'bin', 'ssh-ec2.js');
@@ -73,4 +74,19 @@ export function remotePath(sb: Sandbox, remoteDir: string): string {
 /** RunInstances calls that launched something (a refused call launches nothing). */
 export function launches(sb: Sandbox) {
   return sb.calls('RunInstances').filter((c) => c.status === 200);
+}
+
+/** One sandbox for the calling test file: started before its tests, stopped after. */
+export function useSandbox(): () => Sandbox {
+  let sb: Sandbox | undefined;
+  beforeAll(async () => {
+    sb = await startSandbox();
+  });
+  afterAll(async () => {
+    await sb?.stop();
+  });
+  return () => {
+    if (!sb) throw new Error('sandbox not started');
+    return sb;
+  };
 }

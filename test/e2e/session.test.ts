@@ -4,21 +4,19 @@ import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ImportKeyPairCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../sandbox/index.js';
-import { BIN, cli, launches, ec2Client, instanceState, instances, makeProject, remotePath, reportedInstance, REPO } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../sandbox/index.js';
+import { BIN, cli, launches, ec2Client, instanceState, instances, makeProject, remotePath, reportedInstance, REPO, useSandbox } from './helpers.js';
 
+const sandbox = useSandbox();
 let sb: Sandbox;
 const rootKnownHosts = join(homedir(), '.ssh', 'known_hosts');
 const fingerprint = (p: string) => (existsSync(p) ? createHash('sha256').update(readFileSync(p)).digest('hex') : 'absent');
 let knownHostsBefore: string;
 
-beforeAll(async () => {
-  sb = await startSandbox();
+beforeAll(() => {
+  sb = sandbox();
   knownHostsBefore = fingerprint(rootKnownHosts);
-});
-afterAll(async () => {
-  await sb?.stop();
 });
 
 describe('a command', () => {

@@ -1,16 +1,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../sandbox/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../sandbox/index.js';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
-import { cli, instanceState, makeProject, remotePath, reportedInstance } from './helpers.js';
+import { cli, instanceState, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
+const sandbox = useSandbox();
 let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(async () => {
-  await sb?.stop();
+beforeAll(() => {
+  sb = sandbox();
 });
 
 describe('sync up', () => {
