@@ -10,6 +10,7 @@ import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ensurePrerequisites, startSandbox } from '../test/sandbox/index.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ssh-ec2.js');
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const TRAIN = `import json, os, random, time
 os.makedirs("models", exist_ok=True)
