@@ -116,8 +116,9 @@ async function launch(ctx: ProvisionContext): Promise<Provisioned> {
     userData: readUserData(o.userData),
     rootDevice: image.rootDevice,
     volumeSizeGiB: o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB),
-    // A poweroff inside the instance must not delete results unless termination was asked for.
-    shutdownBehavior: o.finalState === 'terminate' ? ('terminate' as const) : ('stop' as const),
+    // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
+    // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
+    shutdownBehavior: 'stop' as const,
     tags: { ...plan.tags, [LOGIN_TAG]: user },
     clientToken: randomUUID(),
   };

@@ -76,10 +76,11 @@ describe('what is launched', () => {
     expect(launches(sb)[0]!.params.ImageId).toBe(expected);
   });
 
-  it('requires IMDSv2, encrypts and tags its volume, sets an idempotency token and a matching shutdown behaviour', async () => {
+  it('requires IMDSv2, encrypts and tags its volume, sets an idempotency token and a shutdown behaviour that never deletes results', async () => {
     const dir = makeProject(sb, 'params');
     sb.clearCalls();
-    expect((await cli(sb, ['--stop', 'true'], { cwd: dir })).exitCode).toBe(0);
+    // Even when the final state is terminate: a poweroff from inside only stops.
+    expect((await cli(sb, ['true'], { cwd: dir })).exitCode).toBe(0);
     const p = launches(sb)[0]!.params;
     expect(p['MetadataOptions.HttpTokens']).toBe('required');
     expect(p['BlockDeviceMapping.1.Ebs.Encrypted']).toBe('true');
@@ -91,7 +92,6 @@ describe('what is launched', () => {
     expect(tagged.sort()).toEqual(['instance', 'volume']);
     const live = (await instances(sb)).find((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir));
     expect(live?.Tags?.map((t) => t.Key).sort()).toEqual(['Name', 'ssh-ec2', 'ssh-ec2:dir', 'ssh-ec2:host', 'ssh-ec2:login', 'ssh-ec2:user']);
-    await cli(sb, ['true'], { cwd: dir });
   });
 
   it('opens ssh only to the given address, never to the world', async () => {
