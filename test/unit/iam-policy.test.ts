@@ -1,0 +1,115 @@
+/**
+ * The least-privilege policy (policy/ssh-ec2-iam-policy.json) must allow every AWS call the code
+ * makes: a call added without its permission works for admins and fails for everyone else.
+ * The calls are found by scanning src/ for the SDK commands and paginators it uses.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const POLICY_FILE = join(REPO, 'policy', 'ssh-ec2-iam-policy.json');
+const SERVICES: Record<string, string> = {
+  '@aws-sdk/client-ec2': 'ec2',
+  '@aws-sdk/client-ec2-instance-connect': 'ec2-instance-connect',
+};
+
+interface Statement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+}
+
+/** `ec2:RunInstances`, … for every `new XCommand(` and `paginateX` imported from an SDK client. */
+function actionsUsed(source: string): string[] {
+  const imported = new Map<string, string>(); // local name → IAM service prefix
+  for (const m of source.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"]([^'"]+)['"]/g)) {
+    const service = SERVICES[m[2]!];
+    if (!service) continue;
+    for (const part of m[1]!.split(',')) {
+      const words = part.trim().replace(/^type\s+/, '').split(/\s+as\s+/);
+      if (words[0]) imported.set((words[1] ?? words[0]).trim(), service);
+    }
+  }
+  const actions = new Set<string>();
+  for (const m of source.matchAll(/\bnew\s+(\w+)Command\s*\(/g)) {
+    const service = imported.get(`${m[1]}Command`);
+    if (service) actions.add(`${service}:${m[1]}`);
+  }
+  for (const m of source.matchAll(/\bpaginate(\w+)\b/g)) {
+    const service = imported.get(`paginate${m[1]}`);
+    if (service) actions.add(`${service}:${m[1]}`);
+  }
+  return [...actions];
+}
+
+const asList = (v: string | string[]): string[] => (Array.isArray(v) ? v : [v]);
+
+describe('the IAM policy', () => {
+  const text = readFileSync(POLICY_FILE, 'utf8');
+  const policy = JSON.parse(text) as { Version: string; Statement: Statement[] };
+  const statements = policy.Statement;
+
+  it('is valid JSON in the current policy language version, with unique alphanumeric Sids', () => {
+    expect(policy.Version).toBe('2012-10-17');
+    expect(statements.length).toBeGreaterThan(0);
+    const sids = statements.map((s) => s.Sid);
+    for (const sid of sids) expect(sid).toMatch(/^[A-Za-z0-9]+$/);
+    expect(new Set(sids).size).toBe(sids.length);
+    for (const s of statements) expect(s.Effect).toBe('Allow');
+  });
+
+  it('names every action: no wildcard anywhere', () => {
+    for (const s of statements) for (const a of asList(s.Action)) expect(a, s.Sid).not.toContain('*');
+  });
+
+  it('allows every EC2 and Instance Connect call made anywhere in src/', () => {
+    const used = new Set(sourceFiles(join(REPO, 'src')).flatMap((f) => actionsUsed(readFileSync(f, 'utf8'))));
+    expect(used).toContain('ec2:RunInstances'); // the scan itself works
+    expect(used).toContain('ec2-instance-connect:SendSSHPublicKey');
+    const allowed = new Set(statements.flatMap((s) => asList(s.Action)));
+    const missing = [...used].filter((a) => !allowed.has(a));
+    expect(missing, 'add these to policy/ssh-ec2-iam-policy.json').toEqual([]);
+  });
+
+  it('already covers the calls planned next', () => {
+    const allowed = new Set(statements.flatMap((s) => asList(s.Action)));
+    for (const a of ['ec2:CreateTags', 'ec2:DescribeSubnets', 'ec2:DescribeAvailabilityZones', 'ec2:DeleteSecurityGroup', 'ec2:DescribeInstanceTypeOfferings']) {
+      expect(allowed, a).toContain(a);
+    }
+  });
+
+  it('changes only instances tagged ssh-ec2 whose ssh-ec2:user tag is the caller', () => {
+    for (const action of ['ec2:StartInstances', 'ec2:StopInstances', 'ec2:TerminateInstances', 'ec2-instance-connect:SendSSHPublicKey']) {
+      const granting = statements.filter((s) => asList(s.Action).includes(action));
+      expect(granting.length, action).toBeGreaterThan(0);
+      for (const s of granting) {
+        expect(s.Condition?.Null?.['aws:ResourceTag/ssh-ec2'], `${action} in ${s.Sid}`).toBe('false');
+        expect(s.Condition?.StringEquals?.['aws:ResourceTag/ssh-ec2:user'], `${action} in ${s.Sid}`).toBe('${aws:username}');
+      }
+    }
+  });
+
+  it('launches and creates security groups only with the ssh-ec2 tag, and passes one role to EC2 only', () => {
+    const taggedCreate = (action: string, resource: string) =>
+      statements.filter((s) => asList(s.Action).includes(action) && asList(s.Resource).some((r) => r.includes(resource)));
+    for (const s of taggedCreate('ec2:RunInstances', ':instance/')) expect(s.Condition?.Null?.['aws:RequestTag/ssh-ec2']).toBe('false');
+    for (const s of taggedCreate('ec2:CreateSecurityGroup', ':security-group/')) expect(s.Condition?.Null?.['aws:RequestTag/ssh-ec2']).toBe('false');
+    const pass = statements.filter((s) => asList(s.Action).includes('iam:PassRole'));
+    expect(pass).toHaveLength(1);
+    expect(asList(pass[0]!.Resource)).toEqual(['arn:aws:iam::*:role/EC2ReadOnlyAccessToS3']);
+    expect(pass[0]!.Condition?.StringEquals?.['iam:PassedToService']).toBe('ec2.amazonaws.com');
+  });
+
+  it('fits the managed policy size limit (6,144 characters without whitespace)', () => {
+    expect(text.replace(/\s/g, '').length).toBeLessThanOrEqual(6144);
+  });
+});
