@@ -5,16 +5,35 @@
  * ignored paths as anchored excludes, so it still walks and compares the tree natively.
  * Translating the rules into rsync filters instead would not be exact: `!` is last-match-wins in
  * git but first-match-wins in rsync, and `a/b` is anchored in git but not in rsync.
+ *
+ * For the sync up, one more rule set is consulted after the user's: files that usually hold
+ * secrets (SECRET_FILES, SECRET_DIRS) are held back unless the user's rules re-include that very
+ * path with `!`. Sending credentials to a machine others may reach is the mistake that cannot be
+ * undone, so the default is to keep them, and saying `!.env` once is the price of sending one.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 
 export const IGNORE_FILE = '.rsyncignore';
 /** Our own directory in the project (backups, partial files): never synced either way. */
 export const OWN_DIR = '.ssh-ec2';
 
+/**
+ * Names of files (and symlinks) that usually hold secrets: env files, private keys, credential
+ * stores. Matched against the name alone, at any depth. `.env.example` and the like are held back
+ * too: they are meant to hold no secrets, but often do; `!.env.example` sends one.
+ */
+export const SECRET_FILES = ['.env', '.env.*', '*.pem', '*.key', 'id_*', '!id_*.pub', '.netrc', '.git-credentials'];
+/** Directories (and symlinks to them) of credentials: held back whole. */
+export const SECRET_DIRS = ['.aws', '.ssh'];
+
+const secretFiles = ignore().add(SECRET_FILES);
+const secretDirs = ignore().add(SECRET_DIRS);
+
 export type EntryType = 'dir' | 'file' | 'link';
+/** What the rules say about a path: sent, ignored by .rsyncignore, or held back as a secret. */
+export type Verdict = 'kept' | 'ignored' | 'secret';
 export interface Entry {
   /** Relative to the project root, '/'-separated, no leading slash. */
   path: string;
@@ -23,12 +42,32 @@ export interface Entry {
 
 export class IgnoreRules {
   private readonly matchers = new Map<string, Ignore | null>();
+  private readonly holdSecrets: boolean;
 
-  constructor(private readonly root: string) {}
+  /** `holdSecrets`: for the sync up; the sync back brings whatever the instance made. */
+  constructor(
+    private readonly root: string,
+    opts: { holdSecrets?: boolean } = {},
+  ) {
+    this.holdSecrets = opts.holdSecrets ?? false;
+  }
 
-  /** Is this path ignored, by the rules of its own directory and every directory above? */
+  /** Is this path left out, by the rules of its own directory and every directory above? */
   ignored(path: string, type: EntryType): boolean {
-    if (path === OWN_DIR || path.startsWith(`${OWN_DIR}/`)) return true;
+    return this.classify(path, type) !== 'kept';
+  }
+
+  classify(path: string, type: EntryType): Verdict {
+    if (path === OWN_DIR || path.startsWith(`${OWN_DIR}/`)) return 'ignored';
+    const user = this.userVerdict(path, type);
+    if (user === 'ignored') return 'ignored';
+    // Only a `!` rule matching this very path overrides the secret rules; a re-included parent
+    // directory does not.
+    if (user !== 'unignored' && this.holdSecrets && this.looksSecret(path, type)) return 'secret';
+    return 'kept';
+  }
+
+  private userVerdict(path: string, type: EntryType): 'ignored' | 'unignored' | undefined {
     const segments = path.split('/');
     // git never descends into a symlink, so only a real directory gets the trailing slash
     // that `dir/` patterns need.
@@ -38,10 +77,21 @@ export class IgnoreRules {
       if (!matcher) continue;
       const relative = segments.slice(depth).join('/') + (type === 'dir' ? '/' : '');
       const verdict = matcher.test(relative);
-      if (verdict.ignored) return true;
-      if (verdict.unignored) return false;
+      if (verdict.ignored) return 'ignored';
+      if (verdict.unignored) return 'unignored';
     }
-    return false;
+    return undefined;
+  }
+
+  private looksSecret(path: string, type: EntryType): boolean {
+    const name = basename(path);
+    if (type === 'dir') return secretDirs.ignores(name);
+    if (secretFiles.ignores(name) || (type === 'link' && secretDirs.ignores(name))) return true;
+    if (type !== 'link') return false;
+    // A link outside the project is sent as its content: judge it by what it points at too
+    // (`creds -> ~/.aws/credentials`).
+    const target = readlinkSync(join(this.root, path)).split('/').filter((p) => p && p !== '.' && p !== '..');
+    return target.some((segment) => secretDirs.ignores(segment)) || (target.length > 0 && secretFiles.ignores(target.at(-1)!));
   }
 
   private matcher(dir: string): Ignore | null {
@@ -63,6 +113,8 @@ export class IgnoreRules {
 export interface LocalTree {
   /** The topmost ignored paths (an ignored directory's content is not listed). */
   ignored: Entry[];
+  /** Held back as secrets (only with `holdSecrets` rules); not in `ignored`. */
+  secrets: Entry[];
   /** Symlinks whose target lies outside the project. */
   outsideLinks: string[];
   /** How many non-ignored entries the walk saw. */
@@ -71,7 +123,7 @@ export interface LocalTree {
 
 /** Walks the project, never descending into an ignored directory. */
 export function walkLocal(root: string, rules = new IgnoreRules(root)): LocalTree {
-  const tree: LocalTree = { ignored: [], outsideLinks: [], kept: 0 };
+  const tree: LocalTree = { ignored: [], secrets: [], outsideLinks: [], kept: 0 };
   const visit = (dir: string) => {
     let entries;
     try {
@@ -83,8 +135,9 @@ export function walkLocal(root: string, rules = new IgnoreRules(root)): LocalTre
     for (const e of entries) {
       const path = dir === '' ? e.name : `${dir}/${e.name}`;
       const type: EntryType = e.isSymbolicLink() ? 'link' : e.isDirectory() ? 'dir' : 'file';
-      if (rules.ignored(path, type)) {
-        tree.ignored.push({ path, type });
+      const verdict = rules.classify(path, type);
+      if (verdict !== 'kept') {
+        (verdict === 'secret' ? tree.secrets : tree.ignored).push({ path, type });
         continue;
       }
       tree.kept++;

@@ -1,6 +1,7 @@
 /**
- * Sync up: the project directory to the instance, minus what .rsyncignore ignores. Nothing is
- * ever deleted on the instance.
+ * Sync up: the project directory to the instance, minus what .rsyncignore ignores and minus
+ * files that look like secrets (unless .rsyncignore re-includes them). Nothing is ever deleted
+ * on the instance.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { run } from '../remote/exec.js';
 import { enterDir } from '../remote/remote-command.js';
 import { pushArgv, transferredFiles } from '../remote/rsync.js';
 import type { Logger } from '../ui/logger.js';
-import { excludeList, walkLocal } from './ignore-rules.js';
+import { excludeList, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
 
 export interface SyncParams {
   conn: Connection;
@@ -22,9 +23,10 @@ export interface SyncParams {
 }
 
 export async function syncUp(p: SyncParams): Promise<{ files: number }> {
-  const tree = walkLocal(p.localDir);
+  const tree = walkLocal(p.localDir, new IgnoreRules(p.localDir, { holdSecrets: true }));
+  if (tree.secrets.length > 0) p.log.warn(heldBackMessage(tree.secrets));
   const excludeFile = join(p.scratchDir, `push-${process.pid}.exclude`);
-  writeFileSync(excludeFile, excludeList(tree.ignored), { mode: 0o600 });
+  writeFileSync(excludeFile, excludeList([...tree.ignored, ...tree.secrets]), { mode: 0o600 });
   if (p.remoteDir.includes('/')) await p.conn.exec(enterDir(p.remoteDir)); // rsync creates only the last level
   try {
     const r = await run(pushArgv({ rsh: p.conn.rsh, remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir }));
@@ -37,4 +39,12 @@ export async function syncUp(p: SyncParams): Promise<{ files: number }> {
     }
     throw err;
   }
+}
+
+/** One line: how many, the first few names, and how to send one anyway. */
+export function heldBackMessage(secrets: readonly Entry[], shown = 3): string {
+  const names = secrets.slice(0, shown).map((e) => (e.type === 'dir' ? `${e.path}/` : e.path));
+  const more = secrets.length > shown ? `, and ${secrets.length - shown} more` : '';
+  const example = secrets[0]!.type === 'dir' ? `${secrets[0]!.path}/` : secrets[0]!.path;
+  return `held back ${secrets.length} file(s) that may hold secrets, not sent: ${names.join(', ')}${more} (to send one, add \`!${example}\` to .rsyncignore)`;
 }
