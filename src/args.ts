@@ -109,6 +109,7 @@ export async function helpText(): Promise<string> {
 /**
  * ssh writes forwards as `-L8888:localhost:8888` and keys as `-ikey.pem`; yargs would read those
  * as groups of short flags, so the value is split off first (options only, never in the command).
+ * A switch followed by the word true or false is followed by the command `true` or `false`.
  */
 export function splitAttachedValues(argv: readonly string[]): string[] {
   const valueShorts = new Set(['i', 'L', 'R', 'D']);
@@ -124,7 +125,12 @@ export function splitAttachedValues(argv: readonly string[]): string[] {
     }
     out.push(a);
     const name = a.replace(/^--?/, '');
-    if (!a.includes('=') && (valueLongs.has(name) || valueShorts.has(name)) && i + 1 < argv.length) out.push(argv[++i]!);
+    if (!a.includes('=') && (valueLongs.has(name) || valueShorts.has(name))) {
+      if (i + 1 < argv.length) out.push(argv[++i]!);
+    } else if (!a.includes('=') && (argv[i + 1] === 'true' || argv[i + 1] === 'false')) {
+      // yargs would take `--stop true` as --stop=true; for us `true` is the command.
+      return [...out, '--', ...argv.slice(i + 1)];
+    }
   }
   return out;
 }

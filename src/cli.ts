@@ -8,6 +8,7 @@ import { helpText, parseArgs } from './args.js';
 import { readDotenv } from './dotenv.js';
 import { ExitCode, UserError } from './errors.js';
 import { knownEnvNames, resolveOptions } from './options.js';
+import { isVerb, runVerb } from './commands/verbs.js';
 import { runSession } from './session/run-session.js';
 import { createLogger, type Logger } from './ui/logger.js';
 
@@ -23,7 +24,8 @@ const defaultIo = (): Io => ({ env: process.env, cwd: process.cwd(), stdout: pro
 export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
   let log: Logger = createLogger({ env: io.env });
   try {
-    const args = await parseArgs(argv);
+    const verb = isVerb(argv[0]) ? argv[0] : undefined;
+    const args = await parseArgs(verb ? argv.slice(1) : argv);
     if (args.help) {
       io.stdout.write(`${await helpText()}\n`);
       return ExitCode.ok;
@@ -35,7 +37,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     const dotenv = await readDotenv(io.cwd, new Set(knownEnvNames()));
     const options = resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
     log = createLogger({ env: io.env, verbose: options.verbose });
-    const status = await runSession({ options, env: io.env, cwd: io.cwd, log, stdinIsTTY: io.stdinIsTTY });
+    const deps = { options, env: io.env, cwd: io.cwd, log, stdinIsTTY: io.stdinIsTTY };
+    if (verb) return await runVerb(verb, { ...deps, stdout: io.stdout });
+    const status = await runSession(deps);
     log.summary(status === 0 ? 'done' : `finished with status ${status}`);
     return status;
   } catch (err) {

@@ -12,6 +12,10 @@ export const ExitCode = {
   cloud: 4,
   capacity: 5,
   syncUp: 6,
+  /** No instance or no job for this directory (--attach, logs, pull, down): nothing was launched. */
+  nothingThere: 7,
+  /** A job is already running for this directory (--detach). */
+  jobRunning: 8,
   internal: 70,
   connectionLost: 255,
 } as const;

@@ -5,6 +5,7 @@
  *   flags > environment > .env in the current directory > defaults.
  */
 import { UsageError } from './errors.js';
+import { parseDuration } from './time.js';
 
 export type FinalState = 'terminate' | 'stop' | 'leave';
 export const FINAL_STATES: readonly FinalState[] = ['terminate', 'stop', 'leave'];
@@ -78,11 +79,23 @@ function cidr(raw: string, source: string): string {
   return raw.trim();
 }
 
-function multiplexer(raw: string, source: string): 'none' {
-  // Only "none" (or empty, as the original's Makefile recipes set MULTIPLEX="") for now.
+export type Multiplexer = 'tmux' | 'screen' | 'none';
+
+/** Empty (the original's Makefile recipes set MULTIPLEX="") means "not chosen": none, or tmux with --detach. */
+function multiplexer(raw: string, source: string): Multiplexer | undefined {
   const v = raw.trim().toLowerCase();
-  if (v === '' || v === 'none') return 'none';
-  throw new UsageError(`${source}: multiplexer "${raw}" is not supported yet; use none`);
+  if (v === '') return undefined;
+  if (v === 'tmux' || v === 'screen' || v === 'none') return v;
+  throw new UsageError(`${source}: expected tmux, screen or none, got "${raw}"`);
+}
+
+/** "90s", "15m", "2h", "1h30m" → ms; "0", "off" or "none" → 0 (no limit). */
+function duration(raw: string, source: string): number {
+  const v = raw.trim().toLowerCase();
+  if (v === '0' || v === 'off' || v === 'none') return 0;
+  const ms = parseDuration(v);
+  if (ms === undefined) throw new UsageError(`${source}: expected a duration such as 90s, 15m or 2h (or off), got "${raw}"`);
+  return ms;
 }
 
 function forward(kind: 'L' | 'R' | 'D') {
@@ -117,10 +130,19 @@ export const OPTION_SPECS = {
   dynamicForwards: spec({ kind: 'strings', flag: 'D', group: 'Connection', default: [] as string[], parse: forward('D'), describe: 'SOCKS proxy on a local port for the session (ssh -D syntax), repeatable' }),
   // Session
   finalState: spec({ kind: 'string', env: ['AWS_FINAL_STATE'], group: 'Session', default: 'terminate' as FinalState, parse: finalState, describe: 'terminate, stop or leave' }),
-  multiplex: spec({ kind: 'string', flag: 'multiplex', alias: ['multi'], env: ['MULTIPLEX'], group: 'Session', default: 'none' as const, parse: multiplexer, describe: 'how the remote session runs: none' }),
+  multiplex: spec({ kind: 'string', flag: 'multiplex', alias: ['multi'], env: ['MULTIPLEX'], group: 'Session', default: undefined as Multiplexer | undefined, parse: multiplexer, describe: 'run the session in tmux or screen (it survives a lost connection; --attach comes back), or none (default; tmux with --detach)' }),
+  detach: spec({ kind: 'boolean', flag: 'detach', alias: ['d'], group: 'Session', default: false, parse: bool, describe: 'start the command in tmux/screen and return at once; the instance keeps running' }),
+  attach: spec({ kind: 'boolean', flag: 'attach', alias: ['a', 'finish', 'f'], group: 'Session', default: false, parse: bool, describe: "reattach to this directory's job; when it has ended, sync back and apply the final state" }),
+  idleTimeout: spec({ kind: 'string', flag: 'idle-timeout', env: ['SSH_EC2_IDLE_TIMEOUT'], group: 'Session', default: undefined as number | undefined, parse: duration, describe: 'the agent stops the instance after this long with no job and no ssh session (default 1h; off to disable)' }),
+  maxTime: spec({ kind: 'string', flag: 'max-time', env: ['SSH_EC2_MAX_TIME'], group: 'Session', default: undefined as number | undefined, parse: duration, describe: 'the agent stops the instance this long after it was launched or started, job or not (default off)' }),
+  jobGrace: spec({ kind: 'string', flag: 'job-grace', env: ['SSH_EC2_JOB_GRACE'], group: 'Session', default: undefined as number | undefined, parse: duration, describe: 'after a detached job ends with nobody attached, the agent stops the instance this much later (default 10m)' }),
+  poweroffCommand: spec({ kind: 'string', env: ['SSH_EC2_POWEROFF_COMMAND'], group: 'Session', default: 'sudo shutdown -h now', parse: text, describe: 'the command the agent runs on the instance to power it off' }),
+  imdsUrl: spec({ kind: 'string', env: ['SSH_EC2_IMDS_URL'], group: 'Session', default: 'http://169.254.169.254', parse: text, describe: 'the metadata service the agent asks which instance it runs on' }),
   // Sync
   remoteDir: spec({ kind: 'string', flag: 'remote-dir', env: ['AWS_RSYNC_DIR'], group: 'Sync', default: undefined, parse: optionalText, describe: 'directory on the instance, relative to home (default: this directory\'s name)' }),
   rsync: spec({ kind: 'boolean', flag: 'rsync', group: 'Sync', default: true, parse: bool, describe: 'sync the directory up before and back after (--no-rsync: neither)' }),
+  yes: spec({ kind: 'boolean', flag: 'yes', alias: ['y'], group: 'General', default: false, parse: bool, describe: 'down: do not ask for confirmation' }),
+  all: spec({ kind: 'boolean', flag: 'all', group: 'General', default: false, parse: bool, describe: "down, ls: all of your ssh-ec2 instances, not only this directory's" }),
   verbose: spec({ kind: 'boolean', flag: 'verbose', alias: ['v'], group: 'General', default: false, parse: bool, describe: 'list transferred files and ssh details (also --no-quiet)' }),
 } as const;
 

@@ -6,9 +6,11 @@
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
+  CreateTagsCommand,
   DescribeImagesCommand,
   DescribeInstanceTypesCommand,
   DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
   DescribeVpcsCommand,
   EC2Client,
   paginateDescribeInstances,
@@ -22,7 +24,8 @@ import {
 import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_REGION } from '../options.js';
-import { aws, errorCode } from './errors.js';
+import type { Zone } from './capacity.js';
+import { aws, errorCode, isCapacityError } from './errors.js';
 import { pickImage, type ImageInfo, type ImageQuery } from './image.js';
 
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
@@ -55,6 +58,8 @@ export interface LaunchSpec {
   volumeSizeGiB: number;
   shutdownBehavior: 'stop' | 'terminate';
   tags: Record<string, string>;
+  /** A default subnet: chooses the availability zone. */
+  subnetId?: string;
   /** Idempotency token: a retried RunInstances with the same token never makes a second instance. */
   clientToken: string;
 }
@@ -66,15 +71,20 @@ export interface Cloud {
   resolveImage(query: ImageQuery): Promise<ImageInfo>;
   describeInstanceType(type: string): Promise<InstanceTypeInfo>;
   defaultVpc(): Promise<string>;
+  /** The VPC's default subnet of each availability zone, by zone name. */
+  defaultSubnets(vpcId: string): Promise<Zone[]>;
   ensureSecurityGroup(vpcId: string, cidr: string, tags: Record<string, string>): Promise<string>;
   launch(spec: LaunchSpec): Promise<InstanceInfo>;
   start(id: string): Promise<void>;
   stop(id: string): Promise<void>;
   terminate(id: string): Promise<void>;
+  /** Adds or overwrites tags on a resource. */
+  tag(id: string, tags: Record<string, string>): Promise<void>;
   pushSshKey(req: { instanceId: string; osUser: string; publicKey: string; az?: string }): Promise<void>;
 }
 
 const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
+const MAX_ATTEMPTS = 6;
 export const SECURITY_GROUP_NAME = 'ssh-ec2';
 
 export async function resolveRegion(explicit: string | undefined): Promise<string> {
@@ -96,7 +106,7 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   // The SDK warns on every run that Node 20 support ends in 2027; our users cannot act on that.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const region = await resolveRegion(cfg.region);
-  const clientConfig = { region, maxAttempts: 6, retryMode: 'standard', customUserAgent: [USER_AGENT] };
+  const clientConfig = { region, maxAttempts: MAX_ATTEMPTS, retryStrategy: retryStrategy(MAX_ATTEMPTS), customUserAgent: [USER_AGENT] };
   const ec2 = new EC2Client(clientConfig);
   let connect: EC2InstanceConnectClient | undefined;
 
@@ -166,6 +176,16 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
       return id;
     },
 
+    async defaultSubnets(vpcId) {
+      const r = await aws('list the default subnets', () =>
+        ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'default-for-az', Values: ['true'] }] })),
+      );
+      return (r.Subnets ?? [])
+        .filter((s) => s.SubnetId && s.AvailabilityZone)
+        .map((s) => ({ name: s.AvailabilityZone!, subnetId: s.SubnetId! }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    },
+
     async ensureSecurityGroup(vpcId, cidr, tags) {
       const found = await aws('find the security group', () =>
         ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: [SECURITY_GROUP_NAME] }] })),
@@ -217,6 +237,7 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
             MaxCount: 1,
             KeyName: spec.keyName,
             SecurityGroupIds: spec.securityGroupIds,
+            SubnetId: spec.subnetId,
             IamInstanceProfile: spec.iamProfile ? { Name: spec.iamProfile } : undefined,
             UserData: spec.userData ? Buffer.from(spec.userData, 'utf8').toString('base64') : undefined,
             InstanceInitiatedShutdownBehavior: spec.shutdownBehavior,
@@ -246,6 +267,9 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     async terminate(id) {
       await aws('terminate the instance', () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
     },
+    async tag(id, tags) {
+      await aws('tag the instance', () => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: toTags(tags) })));
+    },
 
     async pushSshKey({ instanceId, osUser, publicKey, az }) {
       connect ??= new EC2InstanceConnectClient(clientConfig);
@@ -272,5 +296,34 @@ function toInfo(i: Instance): InstanceInfo {
     az: i.Placement?.AvailabilityZone,
     vpcId: i.VpcId,
     tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+  };
+}
+
+interface RetryToken {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+
+/**
+ * The SDK's standard retries, spelled out: 5xx answers, timeouts and throttling
+ * (RequestLimitExceeded, 429) are retried up to `maxAttempts` in all, with exponential backoff
+ * and full jitter (bases 100 ms, and 500 ms when throttled; at most 20 s). A retry re-sends the
+ * same request, so a RunInstances keeps its ClientToken and cannot launch twice. Unlike the
+ * SDK's, capacity errors are never retried in place: EC2 answers InsufficientInstanceCapacity
+ * with a 500, and retrying the same zone only delays the fallback (capacity.ts). No retry quota
+ * (token bucket) either: one user's CLI makes a handful of calls.
+ */
+export function retryStrategy(maxAttempts: number, random: () => number = Math.random) {
+  const token = (count: number, delay: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delay });
+  return {
+    acquireInitialRetryToken: async (_scope: string) => token(0, 0),
+    refreshRetryTokenForRetry: async (previous: RetryToken, info: { error?: unknown; errorType: string }) => {
+      const retries = previous.getRetryCount();
+      const retryable = info.errorType === 'THROTTLING' || info.errorType === 'TRANSIENT';
+      if (!retryable || retries + 1 >= maxAttempts || isCapacityError(info.error)) throw new Error('not retried');
+      const base = info.errorType === 'THROTTLING' ? 500 : 100;
+      return token(retries + 1, Math.floor(random() * Math.min(20_000, base * 2 ** retries)));
+    },
+    recordSuccess: (_token: RetryToken) => {},
   };
 }

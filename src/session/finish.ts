@@ -12,6 +12,8 @@ import type { Connection } from '../remote/connection.js';
 import type { Paths } from '../state/paths.js';
 import { syncBack } from '../sync/sync-back.js';
 import type { Logger } from '../ui/logger.js';
+import { jobStatus } from './job.js';
+import type { Limits } from './limits.js';
 import type { Plan } from './plan.js';
 
 export interface SessionState {
@@ -32,6 +34,16 @@ export interface SessionState {
   kill?: (signal?: NodeJS.Signals) => void;
   /** What the finish is doing now, for messages. */
   finishing?: string;
+  /** Found stopped and started by this run. */
+  started?: boolean;
+  /** Set when the instance must be left as it is: a detached or still-running job (why). */
+  keepRunning?: string;
+  /** The agent's limits for this instance. */
+  limits?: Limits;
+  /** ssh-ec2 down: end the instance even under a running job. */
+  endJobs?: boolean;
+  /** Overrides the final state asked for (e.g. an instance started only to find no job: stopped again). */
+  finalState?: FinalState;
 }
 
 const RECONNECT_TIMEOUT_MS = 90_000;
@@ -39,8 +51,16 @@ const RECONNECT_TIMEOUT_MS = 90_000;
 export async function finish(s: SessionState): Promise<void> {
   const { options, log } = s;
   if (!s.instance || !s.cloud) return;
+  if (!s.keepRunning && !s.endJobs && (s.finalState ?? options.finalState) !== 'leave' && (await jobRunningThere(s))) {
+    s.keepRunning = 'a job is running';
+    log.warn(`a detached job is still running on ${s.instance.id}: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.`);
+  }
+  if (s.keepRunning) {
+    await s.conn?.close({ keep: true });
+    return;
+  }
   const pulled = await bringResultsBack(s);
-  let final: FinalState = options.finalState;
+  let final: FinalState = s.finalState ?? options.finalState;
   if (final === 'terminate' && !pulled) {
     final = 'stop';
   }
@@ -51,7 +71,7 @@ export async function finish(s: SessionState): Promise<void> {
     log.error(`could not ${final} ${s.instance.id}: ${(err as Error).message}`, `It may still be running and costing money: check with the AWS console or \`aws ec2 describe-instances --instance-ids ${s.instance.id}\`.`);
     if (!s.error && (s.exitCode ?? 0) === 0) s.error = err instanceof UserError ? err : new UserError((err as Error).message, ExitCode.cloud);
   }
-  if (final !== options.finalState) {
+  if (final === 'stop' && !pulled) {
     log.warn(
       `the results could not be brought back, so ${s.instance.id} was stopped, not terminated: nothing is lost.\n` +
         `  To get them: run ssh-ec2 --terminate true in ${s.plan.projectDir} (it restarts the instance, syncs back, then terminates).`,
@@ -59,6 +79,16 @@ export async function finish(s: SessionState): Promise<void> {
   }
   await s.conn?.close({ keep: final === 'leave' });
   s.finishing = undefined;
+}
+
+/** A job of this directory still runs on the instance (never stop or terminate under it). */
+async function jobRunningThere(s: SessionState): Promise<boolean> {
+  if (!s.conn || !s.connected || s.launched && !s.ran) return false;
+  try {
+    return (await jobStatus(s.conn, s.plan.projectId)).state === 'running';
+  } catch {
+    return false; // unreachable: the sync back decides what happens
+  }
 }
 
 /** True when nothing is left on the instance that the user could need. */

@@ -12,6 +12,7 @@ export const TAG = {
   user: 'ssh-ec2:user',
   host: 'ssh-ec2:host',
   dir: 'ssh-ec2:dir',
+  remoteDir: 'ssh-ec2:remote-dir',
 } as const;
 
 export interface Identity {
@@ -39,14 +40,15 @@ export function makePlan(opts: Options, id: Identity): Plan {
   const name = opts.name ?? `${keyName}-${dirName}`;
   const projectId = shortHash(`${id.localUser}@${id.localHost}:${id.cwd}`, 16);
   const findTags = { Name: name, [TAG.project]: projectId };
+  const remoteDir = normalizeRemoteDir(opts.remoteDir ?? dirName);
   return {
     projectDir: id.cwd,
     projectId,
     keyName,
     name,
-    remoteDir: normalizeRemoteDir(opts.remoteDir ?? dirName),
+    remoteDir,
     findTags,
-    tags: { ...findTags, [TAG.user]: id.localUser, [TAG.host]: id.localHost, [TAG.dir]: tagValue(id.cwd) },
+    tags: { ...findTags, [TAG.user]: id.localUser, [TAG.host]: id.localHost, [TAG.dir]: tagValue(id.cwd), [TAG.remoteDir]: tagValue(remoteDir) },
   };
 }
 

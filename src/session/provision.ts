@@ -5,10 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ExitCode, UserError } from '../errors.js';
 import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
 import { architectureFor } from '../cloud/image.js';
 import { errorCode } from '../cloud/errors.js';
+import { launchWithFallback, planAttempts, type Attempt } from '../cloud/capacity.js';
+import type { ImageInfo } from '../cloud/image.js';
+import type { InstanceTypeInfo } from '../cloud/ec2.js';
 import type { Logger } from '../ui/logger.js';
 import { LEGACY_IAM_PROFILE, type Options } from '../options.js';
 import { waitFor } from '../time.js';
@@ -27,12 +30,23 @@ export interface ProvisionContext {
   signal?: AbortSignal;
   /** Called as soon as an instance id is known, before any wait (so an interrupt can clean it up). */
   onInstance?: (i: InstanceInfo, launched: boolean) => void;
+  /** False for --attach and the verbs: an existing instance or nothing (NoInstanceError). */
+  mayLaunch?: boolean;
+}
+
+/** There is no instance for this directory, and none may be launched. */
+export class NoInstanceError extends UserError {
+  constructor(what: string, dir: string) {
+    super(`no ssh-ec2 instance for ${dir}: ${what}`, ExitCode.nothingThere, 'Nothing was launched. Run ssh-ec2 (or ssh-ec2 --detach CMD) there to start one.');
+  }
 }
 
 export interface Provisioned {
   instance: InstanceInfo;
   /** Launched by this run (nothing of the user's can be on it yet). */
   launched: boolean;
+  /** Found stopped and started by this run. */
+  started: boolean;
   /** Login user on the instance. */
   user: string;
 }
@@ -47,8 +61,9 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
     if (existing) {
       ctx.onInstance?.(existing, false);
       const instance = await bringUp(ctx, existing);
-      return { instance, launched: false, user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu' };
+      return { instance, launched: false, started: existing.state !== 'running' && existing.state !== 'pending', user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu' };
     }
+    if (ctx.mayLaunch === false) throw new NoInstanceError('nothing to attach to', ctx.plan.projectDir);
     return await launch(ctx);
   } finally {
     lock.release();
@@ -65,7 +80,7 @@ function pickExisting(found: InstanceInfo[], log: Logger): InstanceInfo | undefi
   return sorted[0];
 }
 
-async function bringUp(ctx: ProvisionContext, instance: InstanceInfo): Promise<InstanceInfo> {
+export async function bringUp(ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'signal'>, instance: InstanceInfo): Promise<InstanceInfo> {
   const { cloud, log, signal } = ctx;
   if (instance.state === 'stopping') {
     log.info(`instance ${instance.id} is stopping; waiting to restart it`);
@@ -95,46 +110,69 @@ export async function waitRunning(ctx: Pick<ProvisionContext, 'cloud' | 'signal'
 
 async function launch(ctx: ProvisionContext): Promise<Provisioned> {
   const { options: o, plan, cloud, log } = ctx;
-  const instanceType = o.instanceTypes[0]!;
-  const [image, securityGroupId] = await Promise.all([
-    cloud.describeInstanceType(instanceType).then((t) =>
-      cloud.resolveImage({ imageId: o.imageId, namePattern: o.imageName, owners: o.imageOwners, architecture: o.imageId ? undefined : architectureFor(t.architectures), region: cloud.region }),
-    ),
-    Promise.all([cloud.defaultVpc(), sshCidr(o)]).then(([vpc, cidr]) => cloud.ensureSecurityGroup(vpc, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' })),
+  const vpc = cloud.defaultVpc();
+  // Every type is checked before anything is launched: a typo in the last one of
+  // --instance-type a,b,c is reported now, not after the others found no capacity.
+  const [types, securityGroupId, zones] = await Promise.all([
+    Promise.all(o.instanceTypes.map((t) => cloud.describeInstanceType(t))),
+    Promise.all([vpc, sshCidr(o)]).then(([v, cidr]) => cloud.ensureSecurityGroup(v, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' })),
+    vpc.then((v) => cloud.defaultSubnets(v)),
   ]);
-  if (o.volumeSize !== undefined && o.volumeSize < image.rootSizeGiB) {
-    throw new ConfigError(`--volume-size ${o.volumeSize} is smaller than the image's ${image.rootSizeGiB} GiB`, `Use at least ${image.rootSizeGiB}.`);
-  }
-  const user = o.user ?? image.defaultUser;
-  log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${cloud.region}`);
-  const spec = {
-    imageId: image.id,
-    instanceType,
-    keyName: o.identity || o.keyName ? plan.keyName : undefined,
-    securityGroupIds: [securityGroupId],
-    iamProfile: o.iamProfile,
-    userData: readUserData(o.userData),
-    rootDevice: image.rootDevice,
-    volumeSizeGiB: o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB),
-    // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
-    // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
-    shutdownBehavior: 'stop' as const,
-    tags: { ...plan.tags, [LOGIN_TAG]: user },
-    clientToken: randomUUID(),
+  // One image per architecture: a fallback type of another architecture gets its own.
+  const images = new Map<string, Promise<ImageInfo>>();
+  const imageFor = (t: InstanceTypeInfo): Promise<ImageInfo> => {
+    const architecture = o.imageId ? undefined : architectureFor(t.architectures);
+    let image = images.get(architecture ?? '');
+    if (!image) {
+      image = cloud.resolveImage({ imageId: o.imageId, namePattern: o.imageName, owners: o.imageOwners, architecture, region: cloud.region });
+      images.set(architecture ?? '', image);
+    }
+    return image;
   };
-  let launched: InstanceInfo;
-  try {
-    launched = await cloud.launch(spec);
-  } catch (err) {
-    // The original's default instance profile is used only where it exists.
-    const cause = (err as { cause?: unknown }).cause ?? err;
-    if (o.iamProfile !== LEGACY_IAM_PROFILE || !/iamInstanceProfile|instance profile/i.test(String((cause as Error).message)) || errorCode(cause) === 'UnauthorizedOperation') throw err;
-    log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
-    launched = await cloud.launch({ ...spec, iamProfile: undefined, clientToken: randomUUID() });
-  }
+  const userData = readUserData(o.userData);
+  let iamProfile = o.iamProfile;
+  let announced: string | undefined;
+
+  const launchOne = async ({ instanceType, zone }: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
+    const image = await imageFor(types.find((t) => t.type === instanceType)!);
+    if (o.volumeSize !== undefined && o.volumeSize < image.rootSizeGiB) {
+      throw new ConfigError(`--volume-size ${o.volumeSize} is smaller than the image's ${image.rootSizeGiB} GiB`, `Use at least ${image.rootSizeGiB}.`);
+    }
+    const user = o.user ?? image.defaultUser;
+    if (announced !== instanceType) log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`);
+    announced = instanceType;
+    const spec = {
+      imageId: image.id,
+      instanceType,
+      subnetId: zone?.subnetId,
+      keyName: o.identity || o.keyName ? plan.keyName : undefined,
+      securityGroupIds: [securityGroupId],
+      iamProfile,
+      userData,
+      rootDevice: image.rootDevice,
+      volumeSizeGiB: o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB),
+      // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
+      // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
+      shutdownBehavior: 'stop' as const,
+      tags: { ...plan.tags, [LOGIN_TAG]: user },
+      // A new attempt is a new request; the SDK's retries of this one reuse its token.
+      clientToken: randomUUID(),
+    };
+    try {
+      return { instance: await cloud.launch(spec), user };
+    } catch (err) {
+      // The original's default instance profile is used only where it exists.
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (iamProfile !== LEGACY_IAM_PROFILE || !/iamInstanceProfile|instance profile/i.test(String((cause as Error).message)) || errorCode(cause) === 'UnauthorizedOperation') throw err;
+      log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
+      iamProfile = undefined;
+      return { instance: await cloud.launch({ ...spec, iamProfile, clientToken: randomUUID() }), user };
+    }
+  };
+  const { instance: launched, user } = await launchWithFallback(planAttempts(types.map((t) => t.type), zones), launchOne, { log, region: cloud.region });
   ctx.onInstance?.(launched, true);
   log.info(`launched ${launched.id}`);
-  return { instance: await waitRunning(ctx, launched.id), launched: true, user };
+  return { instance: await waitRunning(ctx, launched.id), launched: true, started: false, user };
 }
 
 function readUserData(value: string | undefined): string | undefined {

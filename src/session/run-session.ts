@@ -13,10 +13,13 @@ import type { SshTarget } from '../remote/ssh.js';
 import { privateDir, resolvePaths, shortHash, type Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
 import type { Logger } from '../ui/logger.js';
+import { prepareScript } from '../remote/on-instance.js';
 import { finish, type SessionState } from './finish.js';
+import { checkSessionOptions, multiplexerOf, runJob } from './job.js';
 import { instanceConnectKey, pemKey } from './keys.js';
+import { agentSettings, changedTags, formatDuration, limitTags, resolveLimits, type Limits } from './limits.js';
 import { makePlan, type Plan } from './plan.js';
-import { provision } from './provision.js';
+import { provision, type Provisioned } from './provision.js';
 import { trapSignals } from './signals.js';
 
 export interface SessionDeps {
@@ -32,14 +35,28 @@ export interface SessionDeps {
 const SSH_READY_TIMEOUT_MS = 10 * 60_000;
 
 export async function runSession(deps: SessionDeps): Promise<number> {
-  const { options, log } = deps;
+  const { options } = deps;
   if (options.identity) pemKey(options.identity); // a missing key file is reported before any AWS call
-  const plan = makePlan(options, { cwd: deps.cwd, localUser: deps.env.USER || userInfo().username, localHost: hostname() });
+  await checkSessionOptions(options);
+  return runStory(deps, newState(deps), (state, signal) => work(state, deps, signal));
+}
+
+export function newState(deps: SessionDeps, cwd = deps.cwd): SessionState {
+  const plan = makePlan(deps.options, { cwd, localUser: localUser(deps.env), localHost: hostname() });
   const paths = resolvePaths(deps.env);
   privateDir(paths.runtime);
+  return { options: deps.options, plan, paths, log: deps.log, launched: false, connected: false, ran: false };
+}
 
+export const localUser = (env: SessionDeps['env']): string => env.USER || userInfo().username;
+
+/**
+ * Runs `work` on a session state with the finish guaranteed: signals interrupt the work, never
+ * the finish (sync back, final state). Returns the exit status.
+ */
+export async function runStory(deps: SessionDeps, state: SessionState, work: (state: SessionState, signal: AbortSignal) => Promise<void>): Promise<number> {
+  const { log } = deps;
   const abort = new AbortController();
-  const state: SessionState = { options, plan, paths, log, launched: false, connected: false, ran: false };
   const trap = trapSignals(
     log,
     (signal) => {
@@ -49,9 +66,8 @@ export async function runSession(deps: SessionDeps): Promise<number> {
     () => state.finishing,
   );
   try {
-    const loadCloud = deps.loadCloud ?? (async (region) => (await import('../cloud/ec2.js')).createCloud({ region }));
-    state.cloud = await loadCloud(options.region);
-    await work(state, deps, abort.signal);
+    state.cloud ??= await loadCloud(deps);
+    await work(state, abort.signal);
   } catch (err) {
     if (!(err instanceof Interrupted) && !abort.signal.aborted) state.error = err;
   } finally {
@@ -60,6 +76,11 @@ export async function runSession(deps: SessionDeps): Promise<number> {
   }
   if (state.error) throw state.error;
   return trap.exitStatus() ?? state.exitCode ?? 0;
+}
+
+export async function loadCloud(deps: SessionDeps): Promise<Cloud> {
+  const load = deps.loadCloud ?? (async (region) => (await import('../cloud/ec2.js')).createCloud({ region }));
+  return load(deps.options.region);
 }
 
 async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal): Promise<void> {
@@ -73,6 +94,7 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
       log,
       lockPath: paths.lock(plan.projectId),
       signal,
+      mayLaunch: !options.attach,
       onInstance: (instance, launched) => {
         state.instance = instance;
         state.launched = launched;
@@ -80,6 +102,37 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
     }),
   );
   state.instance = got.instance;
+  state.started = got.started;
+  const conn = await connect(state, got, signal);
+
+  const limits = resolveLimits(options, got.instance, got.launched || got.started);
+  state.limits = limits;
+  const prepared = log.phase('agent', () => prepareInstance(state, conn, limits));
+  if (options.rsync && !options.attach) {
+    const [up] = await Promise.all([log.phase('sync up', () => syncUp(syncParams(state, conn))), prepared]);
+    log.detail(`sync up: ${up.files} file(s) sent`);
+  } else {
+    await prepared;
+  }
+  signal.throwIfAborted();
+
+  const mux = multiplexerOf(options);
+  if (mux === 'none') {
+    state.ran = true;
+    const session = conn.attach(sessionCommand(plan.remoteDir, joinCommand(options.command)), { tty: deps.stdinIsTTY, forwards: forwardsOf(options) });
+    state.kill = session.kill;
+    const result = await log.phase('run', () => session.done);
+    state.kill = undefined;
+    state.exitCode = result.exitCode;
+    return;
+  }
+  await runJob(state, conn, { mux, tty: deps.stdinIsTTY, forwards: forwardsOf(options), signal });
+}
+
+/** Connects (the readiness probe) with the user's key or a fresh Instance Connect key. */
+export async function connect(state: SessionState, got: Provisioned, signal?: AbortSignal): Promise<Connection> {
+  const { options, paths, log } = state;
+  const cloud = state.cloud!;
   const keys: KeySource = options.identity
     ? pemKey(options.identity)
     : await instanceConnectKey({ runtimeDir: paths.runtime, cloud, instance: got.instance, user: got.user });
@@ -87,22 +140,31 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   state.conn = conn;
   await log.phase('ssh', () => conn.open({ timeoutMs: SSH_READY_TIMEOUT_MS, signal }));
   state.connected = true;
+  return conn;
+}
 
-  if (options.rsync) {
-    const up = await log.phase('sync up', () => syncUp(syncParams(state, conn)));
-    log.detail(`sync up: ${up.files} file(s) sent`);
-  }
-  signal.throwIfAborted();
-  state.ran = true;
-  const command = joinCommand(options.command);
-  const session = conn.attach(sessionCommand(plan.remoteDir, command), {
-    tty: deps.stdinIsTTY,
-    forwards: { local: options.localForwards, remote: options.remoteForwards, dynamic: options.dynamicForwards },
-  });
-  state.kill = session.kill;
-  const result = await log.phase('run', () => session.done);
-  state.kill = undefined;
-  state.exitCode = result.exitCode;
+/** Installs the agent and job wrapper, gives the agent its limits, and records them as tags. */
+async function prepareInstance(state: SessionState, conn: Connection, limits: Limits): Promise<void> {
+  const { options, log } = state;
+  const instance = state.instance!;
+  const tags = changedTags(instance, limitTags(limits));
+  const [r] = await Promise.all([
+    conn.exec('sh -s', { input: prepareScript(agentSettings(options, instance.id, limits)) }),
+    Object.keys(tags).length > 0 ? state.cloud!.tag(instance.id, tags) : undefined,
+  ]);
+  const poweroff = /^poweroff (\S+) (\d+)/m.exec(r.stdout);
+  if (poweroff) log.info(`the agent had stopped ${instance.id} at ${new Date(Number(poweroff[2]) * 1000).toISOString()} (${POWEROFF_REASONS[poweroff[1]!] ?? poweroff[1]})`);
+  log.detail(`agent: idle timeout ${formatDuration(limits.idleTimeoutMs)}, max time ${formatDuration(limits.maxTimeMs)}${limits.deadline ? ` (until ${limits.deadline.toISOString()})` : ''}, after a detached job ${formatDuration(limits.jobGraceMs)}`);
+}
+
+const POWEROFF_REASONS: Record<string, string> = {
+  idle: 'no job and no ssh session for the idle timeout',
+  'job-finished': 'the detached job had ended and nobody attached',
+  'max-time': 'the --max-time limit was reached',
+};
+
+export function forwardsOf(o: Options) {
+  return { local: o.localForwards, remote: o.remoteForwards, dynamic: o.dynamicForwards };
 }
 
 export function syncParams(state: Pick<SessionState, 'plan' | 'paths' | 'log'>, conn: Connection) {

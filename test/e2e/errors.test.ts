@@ -91,7 +91,7 @@ describe('what is launched', () => {
     const tagged = Object.entries(p).filter(([k, v]) => /TagSpecification\.\d+\.ResourceType/.test(k) && v).map(([, v]) => v);
     expect(tagged.sort()).toEqual(['instance', 'volume']);
     const live = (await instances(sb)).find((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir));
-    expect(live?.Tags?.map((t) => t.Key).sort()).toEqual(['Name', 'ssh-ec2', 'ssh-ec2:dir', 'ssh-ec2:host', 'ssh-ec2:login', 'ssh-ec2:user']);
+    expect(live?.Tags?.map((t) => t.Key).sort()).toEqual(['Name', 'ssh-ec2', 'ssh-ec2:deadline', 'ssh-ec2:dir', 'ssh-ec2:host', 'ssh-ec2:idle-timeout', 'ssh-ec2:job-grace', 'ssh-ec2:login', 'ssh-ec2:max-time', 'ssh-ec2:remote-dir', 'ssh-ec2:user']);
   });
 
   it('opens ssh only to the given address, never to the world', async () => {

@@ -17,6 +17,8 @@ describe('command line', () => {
     [['echo', '0123', '1e3'], ['echo', '0123', '1e3']],
     [['source activate x ; make train'], ['source activate x ; make train']],
     [[], []],
+    [['--terminate', 'true'], ['true']],
+    [['-d', 'false', '-x'], ['false', '-x']],
   ])('%j runs %j remotely', async (argv, command) => {
     expect((await options(argv)).command).toEqual(command);
   });
@@ -75,7 +77,7 @@ describe('settings', () => {
       AWS_FINAL_STATE: 'leave', AWS_PEM: '/k.pem', AWS_NAME_INSTANCE: 'n', AWS_IAM_INSTANCE_PROFILE: '', AWS_KEY_NAME: 'ppr',
       AWS_INSTANCE_USER: 'ec2-user', AWS_USER_DATA: 'echo hi', AWS_IMAGE_ID: 'ami-1', AWS_DEFAULT_REGION: 'eu-west-3', MULTIPLEX: '',
     });
-    expect(o).toMatchObject({ finalState: 'leave', identity: '/k.pem', name: 'n', iamProfile: undefined, keyName: 'ppr', user: 'ec2-user', userData: 'echo hi', imageId: 'ami-1', region: 'eu-west-3', multiplex: 'none' });
+    expect(o).toMatchObject({ finalState: 'leave', identity: '/k.pem', name: 'n', iamProfile: undefined, keyName: 'ppr', user: 'ec2-user', userData: 'echo hi', imageId: 'ami-1', region: 'eu-west-3', multiplex: undefined });
   });
 
   it('reports which variable is wrong', async () => {

@@ -1,0 +1,159 @@
+#!/bin/sh
+# ssh-ec2's job wrapper, placed on the instance at ~/.ssh-ec2/job.sh. POSIX sh (dash), nothing
+# to install beyond tmux or screen.
+#
+# A job is one command (or an interactive login shell) run in tmux or screen for one project
+# directory, so it survives a lost connection and can be reattached. Its state is a directory
+# of small files that ssh-ec2, `ssh-ec2 ls/logs` and the agent (agent.sh) read:
+#   ~/.ssh-ec2/jobs/<id>/cmd       the command text, exactly as typed (absent: a login shell)
+#                        dir       the project directory the job runs in
+#                        mux       tmux or screen
+#                        log       path of the output log (in the project directory)
+#                        pid       pid of the shell running the command
+#                        started   epoch seconds
+#                        ended     epoch seconds, written when it ends...
+#                        status    ...then its exit status: present = finished
+#                        detached  present if started with --detach (the agent's grace rule)
+# The command never passes through a quoting layer: it arrives base64-encoded and is handed
+# whole to "$SHELL" -c, as `ssh host words...` would.
+#
+#   job.sh start ID MUX DIR DETACHED(0|1) B64CMD|-   start it (exit 75 if one is running)
+#   job.sh run ID                                    what runs inside the multiplexer
+#   job.sh attach ID                                 reattach (returns when detached or ended)
+#   job.sh follow ID                                 print the log until the job ends
+#   job.sh status ID                                 none | running PID STARTED | finished STATUS ENDED
+#   job.sh log ID                                    print the log
+set -u
+BASE="$HOME/.ssh-ec2"
+LOGNAME_IN_DIR=ssh-ec2-job.log
+
+jobdir() { printf '%s/jobs/%s' "$BASE" "$1"; }
+session() { printf 'ssh-ec2-%s' "$1"; }
+
+# running | finished | killed | none
+state() {
+  d=$(jobdir "$1")
+  [ -d "$d" ] || { echo none; return; }
+  [ -f "$d/status" ] && { echo finished; return; }
+  if [ -f "$d/pid" ] && kill -0 "$(cat "$d/pid")" 2>/dev/null; then echo running; return; fi
+  # Started less than a few seconds ago: the multiplexer has not run it yet.
+  if [ ! -f "$d/pid" ] && [ -f "$d/created" ] && [ $(( $(date +%s) - $(cat "$d/created") )) -lt 10 ]; then echo running; return; fi
+  echo killed
+}
+
+cmd_start() {
+  id=$1 mux=$2 dir=$3 detached=$4 b64=$5
+  d=$(jobdir "$id")
+  if [ "$(state "$id")" = running ]; then
+    echo "ssh-ec2: a job is already running here (pid $(cat "$d/pid" 2>/dev/null))" >&2
+    exit 75
+  fi
+  command -v "$mux" >/dev/null 2>&1 || { echo "ssh-ec2: $mux is not installed on the instance" >&2; exit 76; }
+  rm -rf "$d" && mkdir -p "$d" || exit 1
+  mkdir -p "$dir" || exit 1
+  dir=$(cd "$dir" && pwd) || exit 1
+  printf '%s\n' "$dir" >"$d/dir"
+  printf '%s\n' "$mux" >"$d/mux"
+  date +%s >"$d/created"
+  [ "$detached" = 1 ] && : >"$d/detached"
+  name=$(session "$id")
+  if [ "$b64" != - ]; then
+    printf %s "$b64" | base64 -d >"$d/cmd" || exit 1
+    log="$dir/$LOGNAME_IN_DIR"
+    printf '%s\n' "$log" >"$d/log"
+    printf '=== ssh-ec2 job started %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat "$d/cmd")" >>"$log"
+  fi
+  case $mux in
+    tmux)
+      tmux kill-session -t "=$name" 2>/dev/null
+      tmux new-session -d -s "$name" -c "$dir" -x 200 -y 50 "sh '$BASE/job.sh' run '$id'" || exit 1
+      # Logged by tmux itself, so the command keeps its terminal (colours, progress bars).
+      [ -f "$d/log" ] && tmux pipe-pane -t "=$name:" "cat >>'$log'"
+      ;;
+    screen)
+      screen -S "$name" -X quit >/dev/null 2>&1
+      rc="$BASE/screenrc"
+      { [ -f "$HOME/.screenrc" ] && echo "source $HOME/.screenrc"; echo 'logfile flush 1'; } >"$rc"
+      if [ -f "$d/log" ]; then
+        (cd "$dir" && screen -c "$rc" -L -Logfile "$log" -dmS "$name" sh "$BASE/job.sh" run "$id") || exit 1
+      else
+        (cd "$dir" && screen -c "$rc" -dmS "$name" sh "$BASE/job.sh" run "$id") || exit 1
+      fi
+      ;;
+    *) echo "ssh-ec2: unknown multiplexer $mux" >&2; exit 2 ;;
+  esac
+  : >"$d/go"
+}
+
+cmd_run() {
+  id=$1
+  d=$(jobdir "$id")
+  # The log (tmux pipe-pane) is attached right after the session starts: wait for it.
+  i=0
+  while [ ! -f "$d/go" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  cd "$(cat "$d/dir")" || exit 1
+  echo $$ >"$d/pid"
+  date +%s >"$d/started"
+  if [ -f "$d/cmd" ]; then
+    # $(...) strips trailing newlines: an x keeps them, and is removed again.
+    c=$(cat "$d/cmd"; printf x)
+    "${SHELL:-/bin/sh}" -c "${c%x}"
+  else
+    "${SHELL:-/bin/sh}" -l
+  fi
+  status=$?
+  date +%s >"$d/ended"
+  echo "$status" >"$d/status.tmp" && mv "$d/status.tmp" "$d/status"
+}
+
+cmd_attach() {
+  id=$1
+  d=$(jobdir "$id")
+  name=$(session "$id")
+  case $(cat "$d/mux" 2>/dev/null) in
+    tmux) tmux has-session -t "=$name" 2>/dev/null && exec tmux attach-session -t "=$name" ;;
+    screen) screen -ls "$name" >/dev/null 2>&1 && exec screen -x "$name" ;;
+  esac
+  exit 0
+}
+
+cmd_follow() {
+  id=$1
+  d=$(jobdir "$id")
+  [ -f "$d/log" ] || exit 0
+  log=$(cat "$d/log")
+  # Wait for the job to start (pid), then print the log until it ends.
+  i=0
+  while [ ! -f "$d/pid" ] && [ ! -f "$d/status" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  if [ "$(state "$id")" = running ]; then
+    tail -n +1 -f --pid="$(cat "$d/pid")" "$log" 2>/dev/null || cat "$log"
+  else
+    cat "$log"
+  fi
+}
+
+cmd_status() {
+  id=$1
+  d=$(jobdir "$id")
+  case $(state "$id") in
+    none) echo none ;;
+    running) echo "running $(cat "$d/pid" 2>/dev/null || echo 0) $(cat "$d/started" 2>/dev/null || cat "$d/created")" ;;
+    finished) echo "finished $(cat "$d/status") $(cat "$d/ended" 2>/dev/null || echo 0)" ;;
+    killed) echo "killed" ;;
+  esac
+}
+
+cmd_log() {
+  d=$(jobdir "$1")
+  [ -f "$d/log" ] && cat "$(cat "$d/log")"
+}
+
+case ${1:-} in
+  start) shift; cmd_start "$@" ;;
+  run) cmd_run "$2" ;;
+  attach) cmd_attach "$2" ;;
+  follow) cmd_follow "$2" ;;
+  status) cmd_status "$2" ;;
+  log) cmd_log "$2" ;;
+  *) echo "usage: job.sh start|run|attach|follow|status|log ID ..." >&2; exit 2 ;;
+esac

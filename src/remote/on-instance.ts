@@ -1,0 +1,91 @@
+/**
+ * What ssh-ec2 keeps on the instance, under ~/.ssh-ec2: the agent (agent.sh, which stops the
+ * instance when the work is done), the job wrapper (job.sh, tmux/screen jobs) and the agent's
+ * settings. Pure builders of the remote commands that use them; the scripts themselves are
+ * POSIX sh in src/agent/.
+ */
+import { readFileSync } from 'node:fs';
+import { shQuote } from './remote-command.js';
+
+export const REMOTE_DIR = '.ssh-ec2';
+const JOB = `sh ~/${REMOTE_DIR}/job.sh`;
+
+/** job.sh's exit status when a job is already running for the directory. */
+export const JOB_RUNNING_STATUS = 75;
+
+let scripts: { agent: string; job: string } | undefined;
+function agentScripts(): { agent: string; job: string } {
+  // From dist/remote/ or src/remote/ alike: the scripts ship in src/agent (package.json "files").
+  const read = (name: string) => readFileSync(new URL(`../../src/agent/${name}`, import.meta.url), 'utf8');
+  return (scripts ??= { agent: read('agent.sh'), job: read('job.sh') });
+}
+
+export interface AgentSettings {
+  instanceId: string;
+  imdsUrl: string;
+  poweroffCommand: string;
+  /** Seconds; 0 = never. */
+  idleTimeout: number;
+  /** Epoch seconds; 0 = none. */
+  deadline: number;
+  /** Seconds. */
+  jobGrace: number;
+}
+
+export function agentConf(s: AgentSettings): string {
+  const lines: [string, string | number][] = [
+    ['INSTANCE_ID', s.instanceId],
+    ['IMDS_URL', s.imdsUrl],
+    ['POWEROFF', s.poweroffCommand],
+    ['IDLE_TIMEOUT', s.idleTimeout],
+    ['DEADLINE', s.deadline],
+    ['JOB_GRACE', s.jobGrace],
+  ];
+  return lines.map(([k, v]) => `${k}=${shQuote(String(v))}\n`).join('');
+}
+
+/**
+ * One script, fed to `sh -s` on the instance: installs or updates the agent and the job
+ * wrapper, writes the agent's settings, makes sure the agent runs, and prints (then forgets)
+ * why the agent last powered the instance off, if it did.
+ */
+export function prepareScript(settings: AgentSettings): string {
+  const { agent, job } = agentScripts();
+  const file = (name: string, content: string) => {
+    const eof = 'SSH_EC2_END_OF_FILE';
+    if (content.split('\n').includes(eof)) throw new Error(`${name} contains ${eof}`);
+    return `cat > ${name}.new <<'${eof}'\n${content}${content.endsWith('\n') ? '' : '\n'}${eof}\nif cmp -s ${name}.new ${name}; then rm -f ${name}.new; else mv -f ${name}.new ${name}; fi\n`;
+  };
+  return [
+    'set -e',
+    `mkdir -p ~/${REMOTE_DIR}/jobs && chmod 700 ~/${REMOTE_DIR} && cd ~/${REMOTE_DIR}`,
+    file('agent.sh', agent),
+    file('job.sh', job),
+    file('agent.conf', agentConf(settings)),
+    'sh agent.sh start >/dev/null 2>&1 </dev/null',
+    'if [ -f poweroff ]; then printf "poweroff %s\\n" "$(cat poweroff)"; rm -f poweroff; fi',
+    '',
+  ].join('\n');
+}
+
+export function jobStartCommand(o: { id: string; mux: 'tmux' | 'screen'; dir: string; detached: boolean; command: string | undefined }): string {
+  const b64 = o.command === undefined ? '-' : Buffer.from(o.command, 'utf8').toString('base64');
+  return `${JOB} start ${o.id} ${o.mux} ${shQuote(o.dir)} ${o.detached ? 1 : 0} ${b64}`;
+}
+
+export const jobCommand = (op: 'attach' | 'follow' | 'status' | 'log', id: string): string => `${JOB} ${op} ${id}`;
+
+export type JobState =
+  | { state: 'none' }
+  | { state: 'running'; pid: number; started: number }
+  | { state: 'finished'; status: number; ended: number }
+  | { state: 'killed' };
+
+/** Parses `job.sh status`. */
+export function parseJobStatus(out: string): JobState {
+  const [word, a, b] = out.trim().split(/\s+/);
+  if (word === 'running') return { state: 'running', pid: Number(a), started: Number(b) };
+  if (word === 'finished') return { state: 'finished', status: Number(a), ended: Number(b) };
+  if (word === 'killed') return { state: 'killed' };
+  return { state: 'none' };
+}

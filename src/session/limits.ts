@@ -1,0 +1,86 @@
+/**
+ * The time limits the on-instance agent enforces, and the tags that show them (`ssh-ec2 ls`, and
+ * any reaper reading tags). A limit given on the command line (or environment, .env) wins;
+ * otherwise the one recorded on the instance by an earlier run; otherwise the default.
+ */
+import type { InstanceInfo } from '../cloud/ec2.js';
+import type { Options } from '../options.js';
+import type { AgentSettings } from '../remote/on-instance.js';
+import { parseDuration } from '../time.js';
+
+export const LIMIT_TAGS = {
+  idleTimeout: 'ssh-ec2:idle-timeout',
+  maxTime: 'ssh-ec2:max-time',
+  deadline: 'ssh-ec2:deadline',
+  jobGrace: 'ssh-ec2:job-grace',
+} as const;
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 60 * 60_000;
+export const DEFAULT_JOB_GRACE_MS = 10 * 60_000;
+
+export interface Limits {
+  idleTimeoutMs: number;
+  maxTimeMs: number;
+  jobGraceMs: number;
+  /** When the agent stops the instance whatever runs; undefined = no hard limit. */
+  deadline?: Date;
+}
+
+/**
+ * `fresh`: launched or started by this run, so max-time counts from now; otherwise from the
+ * instance's launch time (EC2's LaunchTime is the last start).
+ */
+export function resolveLimits(o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'>, instance: InstanceInfo, fresh: boolean, now = new Date()): Limits {
+  const pick = (given: number | undefined, tag: string, fallback: number) => given ?? parseTagDuration(instance.tags[tag]) ?? fallback;
+  const maxTimeMs = pick(o.maxTime, LIMIT_TAGS.maxTime, 0);
+  const since = fresh ? now : (instance.launchTime ?? now);
+  return {
+    idleTimeoutMs: pick(o.idleTimeout, LIMIT_TAGS.idleTimeout, DEFAULT_IDLE_TIMEOUT_MS),
+    maxTimeMs,
+    jobGraceMs: pick(o.jobGrace, LIMIT_TAGS.jobGrace, DEFAULT_JOB_GRACE_MS),
+    deadline: maxTimeMs > 0 ? new Date(since.getTime() + maxTimeMs) : undefined,
+  };
+}
+
+export function limitTags(l: Limits): Record<string, string> {
+  return {
+    [LIMIT_TAGS.idleTimeout]: formatDuration(l.idleTimeoutMs),
+    [LIMIT_TAGS.maxTime]: formatDuration(l.maxTimeMs),
+    [LIMIT_TAGS.jobGrace]: formatDuration(l.jobGraceMs),
+    [LIMIT_TAGS.deadline]: l.deadline ? l.deadline.toISOString().replace(/\.\d+Z$/, 'Z') : 'none',
+  };
+}
+
+/** The tags that differ from what the instance has (nothing to write most of the time). */
+export function changedTags(instance: InstanceInfo, tags: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags).filter(([k, v]) => instance.tags[k] !== v));
+}
+
+export function agentSettings(o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>, instanceId: string, l: Limits): AgentSettings {
+  return {
+    instanceId,
+    imdsUrl: o.imdsUrl,
+    poweroffCommand: o.poweroffCommand,
+    idleTimeout: Math.round(l.idleTimeoutMs / 1000),
+    deadline: l.deadline ? Math.floor(l.deadline.getTime() / 1000) : 0,
+    jobGrace: Math.round(l.jobGraceMs / 1000),
+  };
+}
+
+/** 5400000 → "1h30m"; 0 → "off". */
+export function formatDuration(ms: number): string {
+  if (ms <= 0) return 'off';
+  let s = Math.round(ms / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (s >= size) {
+      parts.push(`${Math.floor(s / size)}${unit}`);
+      s %= size;
+    }
+  }
+  return parts.join('');
+}
+
+function parseTagDuration(v: string | undefined): number | undefined {
+  return v === 'off' ? 0 : v === undefined ? undefined : parseDuration(v);
+}
