@@ -1,0 +1,102 @@
+/**
+ * Capacity fallback: when EC2 has no room for an instance type in one availability zone, the
+ * other zones of the region are tried, then the next type of `--instance-type a,b,c`. A quota
+ * (vCPU or instance limit) is regional, so it skips straight to the next type. Every attempt is a
+ * new request with its own ClientToken; only the SDK's retries of one attempt reuse its token.
+ */
+import { CapacityError } from '../errors.js';
+import type { Logger } from '../ui/logger.js';
+import { errorCode } from './errors.js';
+
+/** A default subnet: launching into it places the instance in its zone. */
+export interface Zone {
+  name: string;
+  subnetId: string;
+}
+
+export interface Attempt {
+  instanceType: string;
+  /** Undefined when the region has no default subnets: EC2 picks the zone. */
+  zone?: Zone;
+}
+
+/** No room in this zone right now: another zone may have some. */
+const ZONE_CODES = new Set(['InsufficientInstanceCapacity', 'InsufficientHostCapacity', 'Unsupported']);
+/** A regional quota: no other zone helps, another (smaller) type may. */
+const QUOTA_CODES = new Set(['VcpuLimitExceeded', 'InstanceLimitExceeded', 'MaxSpotInstanceCountExceeded']);
+
+export type NextStep = 'next-zone' | 'next-type' | 'give-up';
+
+/** What a failed attempt's error code means for the attempts that follow. */
+export function nextStep(code: string): NextStep {
+  if (ZONE_CODES.has(code)) return 'next-zone';
+  if (QUOTA_CODES.has(code)) return 'next-type';
+  return 'give-up';
+}
+
+/** Every type in every zone, types in the order given, zones in the order given. */
+export function planAttempts(types: readonly string[], zones: readonly Zone[]): Attempt[] {
+  return types.flatMap((instanceType) => (zones.length === 0 ? [{ instanceType }] : zones.map((zone) => ({ instanceType, zone }))));
+}
+
+export interface Failure {
+  attempt: Attempt;
+  code: string;
+}
+
+function where(a: Attempt, region: string): string {
+  return a.zone?.name ?? region;
+}
+
+/** "no capacity for g4dn.xlarge in eu-central-1a; trying eu-central-1b" */
+export function fallbackMessage(failed: Failure, next: Attempt, region: string): string {
+  const quota = QUOTA_CODES.has(failed.code);
+  // A quota is the region's, whatever zone the attempt named.
+  const what = quota ? `quota reached (${failed.code}) for ${failed.attempt.instanceType} in ${region}` : `no capacity for ${failed.attempt.instanceType} in ${where(failed.attempt, region)}`;
+  const to = next.instanceType === failed.attempt.instanceType ? where(next, region) : `${next.instanceType}${next.zone ? ` in ${next.zone.name}` : ''}`;
+  return `${what}; trying ${to}`;
+}
+
+/** The one error when every attempt failed: every (type, zone) tried, grouped by type. */
+export function exhaustedError(failures: readonly Failure[], region: string, cause: unknown): CapacityError {
+  const byType = new Map<string, string[]>();
+  for (const f of failures) {
+    const list = byType.get(f.attempt.instanceType) ?? [];
+    list.push(`${where(f.attempt, region)} (${f.code})`);
+    byType.set(f.attempt.instanceType, list);
+  }
+  const tried = [...byType].map(([type, places]) => `${type} in ${places.join(', ')}`).join('; ');
+  return new CapacityError(
+    `no capacity for any instance type tried: ${tried}`,
+    'Try other instance types (--instance-type a,b,c), another region (--region), or later; for a quota, ask AWS for an increase (Service Quotas, "Running On-Demand G and VT instances").',
+    { cause },
+  );
+}
+
+/**
+ * Tries the attempts in order until one launches. `launchOne` makes one attempt (a fresh
+ * ClientToken each time); its errors are mapped user errors whose `cause` is the AWS error.
+ */
+export async function launchWithFallback<T>(attempts: readonly Attempt[], launchOne: (a: Attempt) => Promise<T>, ctx: { log: Logger; region: string }): Promise<T> {
+  const failures: Failure[] = [];
+  const quotaReached = new Set<string>();
+  let lastError: unknown;
+  const pending = (from: number) => attempts.slice(from).find((a) => !quotaReached.has(a.instanceType));
+  for (let i = 0; i < attempts.length; i++) {
+    const attempt = attempts[i]!;
+    if (quotaReached.has(attempt.instanceType)) continue;
+    try {
+      return await launchOne(attempt);
+    } catch (err) {
+      const code = errorCode((err as { cause?: unknown }).cause ?? err);
+      const step = nextStep(code);
+      if (step === 'give-up') throw err;
+      if (step === 'next-type') quotaReached.add(attempt.instanceType);
+      failures.push({ attempt, code });
+      lastError = err;
+      const next = pending(i + 1);
+      if (next) ctx.log.info(fallbackMessage({ attempt, code }, next, ctx.region));
+    }
+  }
+  throw exhaustedError(failures, ctx.region, lastError);
+}

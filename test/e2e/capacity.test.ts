@@ -1,0 +1,105 @@
+import { DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../sandbox/index.js';
+import { cli, ec2Client, instances, launches, makeProject, useSandbox } from './helpers.js';
+
+const sandbox = useSandbox();
+let sb: Sandbox;
+/** The default subnets of the sandbox region, by zone: what ssh-ec2 tries in this order. */
+let subnets: { zone: string; id: string }[];
+beforeAll(async () => {
+  sb = sandbox();
+  const ec2 = ec2Client(sb);
+  const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!.VpcId!;
+  const found = await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc] }, { Name: 'default-for-az', Values: ['true'] }] }));
+  subnets = (found.Subnets ?? []).map((s) => ({ zone: s.AvailabilityZone!, id: s.SubnetId! })).sort((a, b) => a.zone.localeCompare(b.zone));
+});
+afterEach(() => sb.clearFaults());
+
+// No instance profile: the sandbox has none, and the launch that finds that out (and relaunches
+// without one) would add RunInstances calls that have nothing to do with capacity.
+const NO_PROFILE = ['--iam-profile', ''];
+
+/** Instances of this project directory that are not terminated. */
+async function live(dir: string) {
+  return (await instances(sb)).filter((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir) && i.State?.Name !== 'terminated');
+}
+async function ofProject(dir: string) {
+  return (await instances(sb)).filter((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir));
+}
+
+describe('API retries', () => {
+  it('a RunInstances answered 500 after it launched: the retry gets the same instance back, never a second one', async () => {
+    const dir = makeProject(sb, 'lost-answer');
+    sb.clearCalls();
+    sb.inject({ action: 'RunInstances', status: 500, afterForward: true });
+    const r = await cli(sb, [...NO_PROFILE, '--leave', 'echo ran'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ran\n');
+    const calls = sb.calls('RunInstances');
+    expect(calls).toHaveLength(2);
+    expect(calls[0]!.injected && calls[1]!.replayed).toBe(true);
+    expect(calls[1]!.params.ClientToken).toBe(calls[0]!.params.ClientToken);
+    expect(await live(dir)).toHaveLength(1);
+    expect((await cli(sb, ['true'], { cwd: dir })).exitCode).toBe(0);
+  });
+
+  it('throttling (RequestLimitExceeded) is retried with backoff', async () => {
+    const dir = makeProject(sb, 'throttled');
+    sb.clearCalls();
+    sb.inject({ action: 'DescribeInstances', status: 503, code: 'RequestLimitExceeded', message: 'Request limit exceeded.', times: 2 });
+    const r = await cli(sb, ['echo ran'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ran\n');
+    const described = sb.calls('DescribeInstances');
+    expect(described.filter((c) => c.injected)).toHaveLength(2);
+    expect(described[2]!.status).toBe(200);
+  });
+});
+
+describe('capacity fallback', () => {
+  it('the sandbox region has a default subnet in several zones', () => {
+    expect(subnets.map((s) => s.zone)).toEqual(['eu-central-1a', 'eu-central-1b', 'eu-central-1c']);
+  });
+
+  it('no capacity in the first zone: launched in the next one, and the command runs', async () => {
+    const dir = makeProject(sb, 'other-zone');
+    sb.clearCalls();
+    sb.inject({ action: 'RunInstances', code: 'InsufficientInstanceCapacity', message: 'We currently do not have sufficient g4dn.xlarge capacity in the Availability Zone you requested.', times: Infinity, when: (p) => p.SubnetId === subnets[0]!.id });
+    const r = await cli(sb, [...NO_PROFILE, 'echo ran'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ran\n');
+    expect(r.stderr).toContain('no capacity for g4dn.xlarge in eu-central-1a; trying eu-central-1b\n');
+    const calls = sb.calls('RunInstances');
+    // Not retried in place by the SDK; each attempt is its own request with its own token.
+    expect(calls.map((c) => c.params.SubnetId)).toEqual([subnets[0]!.id, subnets[1]!.id]);
+    expect(new Set(calls.map((c) => c.params.ClientToken)).size).toBe(2);
+    const [instance] = await ofProject(dir);
+    expect(instance?.Placement?.AvailabilityZone).toBe('eu-central-1b');
+  });
+
+  it('a quota skips the other zones of that type; the next type may have another architecture', async () => {
+    const dir = makeProject(sb, 'quota');
+    sb.clearCalls();
+    sb.inject({ action: 'RunInstances', status: 400, code: 'VcpuLimitExceeded', message: 'You have requested more vCPU capacity than your current vCPU limit of 0 allows.', times: Infinity, when: (p) => p.InstanceType === 'g4dn.xlarge' });
+    const r = await cli(sb, [...NO_PROFILE, '--instance-type', 'g4dn.xlarge,t4g.medium', 'uname -s'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain('quota reached (VcpuLimitExceeded) for g4dn.xlarge in eu-central-1; trying t4g.medium in eu-central-1a\n');
+    expect(sb.calls('RunInstances').map((c) => c.params.InstanceType)).toEqual(['g4dn.xlarge', 't4g.medium']);
+    expect(launches(sb)[0]!.params.ImageId).toBe('ami-0d1a00000000b0001'); // the arm64 image
+  });
+
+  it('no capacity anywhere: exit 5 naming every type and zone tried, nothing left running', async () => {
+    const dir = makeProject(sb, 'no-capacity');
+    sb.clearCalls();
+    sb.inject({ action: 'RunInstances', code: 'InsufficientInstanceCapacity', message: 'Insufficient capacity.', times: Infinity });
+    const r = await cli(sb, [...NO_PROFILE, '--instance-type', 'g4dn.xlarge,g5.xlarge', 'echo ran'], { cwd: dir });
+    expect(r.exitCode).toBe(5);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/error: no capacity for any instance type tried: g4dn\.xlarge in eu-central-1a .*eu-central-1c .*; g5\.xlarge in eu-central-1a .*eu-central-1c/);
+    expect(r.stderr).toMatch(/--instance-type/);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    expect(sb.calls('RunInstances')).toHaveLength(6);
+    expect(await live(dir)).toHaveLength(0);
+  });
+});
