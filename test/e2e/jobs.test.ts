@@ -100,7 +100,9 @@ describe('an interactive tmux session', () => {
     const sock = join(sb.dir, 'outer-tmux.sock');
     const env = Object.entries(sb.env()).map(([k, v]) => `${k}=${v}`);
     const exitFile = join(sb.dir, 'tmux-drop.exit');
-    const run = (args: string) => `env -i TERM=xterm ${env.map(shq).join(' ')} node ${shq(BIN)} ${args}; echo $? >> ${shq(exitFile)}`;
+    const stderrFile = join(sb.dir, 'tmux-drop.stderr');
+    const run = (args: string) => `env -i TERM=xterm ${env.map(shq).join(' ')} node ${shq(BIN)} ${args} 2>>${shq(stderrFile)}; echo $? >> ${shq(exitFile)}`;
+    const stderr = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8') : '');
     await execa('tmux', ['-S', sock, 'new-session', '-d', '-x', '150', '-y', '40', '-c', dir, `sh -c ${shq(`${run('--multi tmux')}; ${run('--attach')}; sleep 30`)}`]);
     try {
       await until(async () => /tmux-drop\$\s*$/m.test(await pane(sock)), 'a shell prompt in tmux on the instance');
@@ -108,23 +110,26 @@ describe('an interactive tmux session', () => {
       await new Promise((r) => setTimeout(r, 500));
       // The network goes: every sshd process serving the user dies.
       await sb.runAsUser('pkill -9 -x sshd || pkill -9 -x sshd-session; true');
-      await until(() => existsSync(exitFile), 'ssh-ec2 to notice the lost connection', 60_000);
+      await until(() => existsSync(exitFile), 'ssh-ec2 to notice the lost connection', 40_000);
       expect(readFileSync(exitFile, 'utf8').trim()).toBe('255');
-      const id = (await pane(sock)).match(/i-[0-9a-f]+/)?.[0];
+      expect(stderr()).toMatch(/the job is still running on i-/);
+      const id = reportedInstance(stderr());
       expect(id).toBeDefined();
       expect(await instanceState(sb, id!)).toBe('running');
       // The second ssh-ec2 (--attach) comes back to the same shell.
-      await until(async () => (await pane(sock)).includes('attaching to the job'), 'the reattach', 60_000);
+      await until(() => stderr().includes('attaching to the job'), 'the reattach', 30_000);
       await new Promise((r) => setTimeout(r, 1000));
       await execa('tmux', ['-S', sock, 'send-keys', 'echo "X is $X" > x.txt; exit', 'Enter']);
-      await until(() => readFileSync(exitFile, 'utf8').trim().split('\n').length === 2, 'the attached session to end', 60_000);
+      await until(() => readFileSync(exitFile, 'utf8').trim().split('\n').length === 2, 'the attached session to end', 30_000);
       expect(readFileSync(exitFile, 'utf8').trim().split('\n')).toEqual(['255', '0']);
       expect(readFileSync(join(dir, 'x.txt'), 'utf8')).toBe('X is forty-two\n');
       expect(await instanceState(sb, id!)).toBe('terminated');
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- screen:\n${await pane(sock)}\n--- stderr:\n${stderr()}`);
     } finally {
       await execa('tmux', ['-S', sock, 'kill-server'], { reject: false });
     }
-  });
+  }, 150_000);
 });
 
 describe('port forwards', () => {
