@@ -50,6 +50,8 @@ function parser(argv: string[]) {
     .usage(
       [
         'Usage: ssh-ec2 [options] [--] [command words...]',
+        '       ssh-ec2 --detach [options] [--] command...   |   ssh-ec2 --attach [options]',
+        '       ssh-ec2 ls | logs | pull | down [NAME | --all] [--yes]',
         '',
         'Runs this directory on an EC2 instance as if it were local: launches (or reuses) the',
         "instance, syncs the directory up (minus .rsyncignore), runs the command (or a shell) there,",
@@ -75,8 +77,10 @@ function parser(argv: string[]) {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .epilog(
       [
-        'Exit status: the remote command\'s; 255 connection lost; 2 usage error; 3 configuration',
-        '(credentials, region, key); 4 AWS error; 5 no capacity; 6 sync up failed; 70 internal error.',
+        'Verbs (first word): ls | status, logs, pull, down [NAME | --all] [--yes].',
+        'Exit status: the remote command\'s (or the job\'s); 255 connection lost; 2 usage error;',
+        '3 configuration (credentials, region, key); 4 AWS error; 5 no capacity; 6 sync up failed;',
+        '7 no instance or job there (nothing launched); 8 a job is already running; 70 internal error.',
         'Settings: flags > environment > .env in this directory > defaults.',
       ].join('\n'),
     )
