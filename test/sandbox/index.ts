@@ -3,7 +3,7 @@
 // Root only (it creates a unix user). Every sandbox is independent: parallel workers are fine.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -11,12 +11,12 @@ import { startMoto } from './moto.js';
 import type { Moto } from './moto.js';
 import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
 import { startProxy } from './proxy.js';
-import type { ApiCall, Fault, Proxy } from './proxy.js';
+import type { ApiCall, Fault, ImdsRequest, Poweroff, Proxy } from './proxy.js';
 import { createUser, newUserName, removeUser, startSshd } from './sshd.js';
 import type { InstanceConnectKey, Sshd } from './sshd.js';
 import { killGroup, killUserProcesses } from './util.js';
 
-export type { ApiCall, Fault } from './proxy.js';
+export type { ApiCall, Fault, ImdsRequest, Poweroff } from './proxy.js';
 export type { InstanceConnectKey } from './sshd.js';
 export { ensurePrerequisites } from './prerequisites.js';
 
@@ -31,6 +31,14 @@ export interface Sandbox {
   user: string;
   home: string;
   region: string;
+  /**
+   * The instance's `shutdown -h now` (SSH_EC2_POWEROFF_COMMAND in env()): tells the proxy the
+   * instance powered itself off (it stops or terminates it in moto), then kills every process
+   * of the user it runs as, like a machine going down. Refuses to run as anyone but the sandbox user.
+   */
+  poweroffCommand: string;
+  /** The instance metadata service the agent asks (SSH_EC2_IMDS_URL in env()): the proxy. */
+  imdsUrl: string;
   /** Env for the CLI under test. Pass it with execa's `extendEnv: false`, or the developer's AWS_* leak in. */
   env(extra?: Record<string, string | undefined>): Record<string, string>;
   calls(action?: string): ApiCall[];
@@ -43,7 +51,33 @@ export interface Sandbox {
   /** Test hook: install a key as SendSSHPublicKey would, but with any expiry (e.g. one in the past). */
   addInstanceConnectKey(key: string, expiresAt: number, instanceId?: string): void;
   runAsUser(script: string): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  /** The instance id IMDS answers: set by setImdsInstance, else the last one launched or started. */
+  imdsInstance(): string | undefined;
+  /** Makes IMDS answer this id whatever is launched; undefined goes back to the last launched or started. */
+  setImdsInstance(id: string | undefined): void;
+  /** Every request to the fake IMDS, oldest first. */
+  imdsRequests(): ImdsRequest[];
+  /** Every instance that powered itself off (through poweroffCommand), oldest first. */
+  poweroffs(): Poweroff[];
   stop(): Promise<void>;
+}
+
+/**
+ * The sandbox's poweroff command. The uid check is what keeps `kill -9 -1` from ever taking
+ * down the test machine: run as root (by mistake, outside the "instance") it kills nothing.
+ */
+function poweroffScript(endpoint: string, user: string): string {
+  return `#!/bin/sh
+# ssh-ec2 test sandbox: what "shutdown -h now" does to an instance, played on this machine.
+if [ "$(id -u)" = 0 ] || [ "$(id -un)" != '${user}' ]; then
+  echo "sandbox poweroff: only for the sandbox user ${user}, refusing for $(id -un)" >&2
+  exit 1
+fi
+# EC2 notices the instance went down: stopped (or terminated, if launched so).
+curl -sS --max-time 10 -X POST --data-urlencode "instance=\${SSH_EC2_INSTANCE_ID:-}" --data-urlencode "reason=\${SSH_EC2_REASON:-}" '${endpoint}/sandbox/poweroff' >/dev/null
+# The machine goes down: every process of the user, sessions and this script included.
+kill -9 -1
+`;
 }
 
 /** What a synchronous last-ditch cleanup needs; filled in as the parts come up. */
@@ -132,6 +166,13 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
   if (!user || !p || !s) throw new Error('unreachable: sandbox parts missing after start');
   const localHome = join(dir, 'local-home');
   mkdirSync(localHome, { recursive: true });
+  const poweroffCommand = join(dir, 'poweroff.sh');
+  try {
+    await writeFile(poweroffCommand, poweroffScript(p.endpoint, user), { mode: 0o755 });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 
   return {
     dir,
@@ -141,6 +182,8 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     user,
     home,
     region,
+    poweroffCommand,
+    imdsUrl: p.endpoint,
     env(extra = {}) {
       const env: Record<string, string | undefined> = {
         PATH: process.env.PATH,
@@ -159,6 +202,9 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
         SSH_EC2_IP_URL: `${p.endpoint}/checkip`,
         NO_COLOR: '1',
         ...extra,
+        // Last, so no test can drop them: nothing may power off this machine or ask 169.254.169.254.
+        SSH_EC2_POWEROFF_COMMAND: poweroffCommand,
+        SSH_EC2_IMDS_URL: p.endpoint,
       };
       return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
     },
@@ -182,6 +228,10 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
       });
       return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
     },
+    imdsInstance: () => p.imdsInstance(),
+    setImdsInstance: (id) => p.setImdsInstance(id),
+    imdsRequests: () => p.imdsRequests(),
+    poweroffs: () => p.poweroffs(),
     stop,
   };
 }

@@ -13,8 +13,11 @@ const DEBIAN_PROGRAMS: Record<string, string> = {
   rsync: 'rsync',
   tmux: 'tmux',
   screen: 'screen',
+  // The on-instance agent: ps finds ssh sessions, curl asks IMDS and the sandbox's poweroff.
+  ps: 'procps',
+  curl: 'curl',
 };
-const BASE_PACKAGES = ['openssh-server', 'openssh-client', 'rsync', 'tmux', 'screen'];
+const BASE_PACKAGES = ['openssh-server', 'openssh-client', 'rsync', 'tmux', 'screen', 'procps', 'curl'];
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 

@@ -3,8 +3,10 @@
 //  - injects faults,
 //  - adds what moto lacks: RunInstances idempotency by ClientToken, Instance Connect keys
 //    that really reach sshd (and expire), instance checks for SendSSHPublicKey,
-//  - rewrites every address in EC2 responses into 127.0.0.0/8, so nothing can ever leave the machine.
-import { randomUUID } from 'node:crypto';
+//  - rewrites every address in EC2 responses into 127.0.0.0/8, so nothing can ever leave the machine,
+//  - plays the instance metadata service (IMDSv2) for the on-instance agent, and what EC2 does
+//    when an instance powers itself off (POST /sandbox/poweroff, sent by <dir>/poweroff.sh).
+import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
@@ -34,6 +36,27 @@ export interface Fault {
   afterForward?: boolean; // let moto do it, then answer the error anyway (lost response)
 }
 
+/** One request to the fake instance metadata service. */
+export interface ImdsRequest {
+  method: string;
+  path: string;
+  status: number;
+  time: number; // ms since epoch
+  /** The instance id answered (GET .../instance-id with a valid token). */
+  instanceId?: string;
+}
+
+/** An instance that powered itself off (POST /sandbox/poweroff). */
+export interface Poweroff {
+  instanceId: string;
+  reason?: string;
+  time: number; // ms since epoch
+  /** What EC2 did about it: Stop, or Terminate for InstanceInitiatedShutdownBehavior=terminate. */
+  action: 'StopInstances' | 'TerminateInstances';
+  /** moto's answer to that. */
+  status: number;
+}
+
 export interface PushedKey {
   instanceId: string;
   osUser: string;
@@ -46,6 +69,12 @@ export interface Proxy {
   clearCalls(): void;
   inject(fault: Fault): void;
   clearFaults(): void;
+  /** What IMDS says "this instance" is: the override if set, else the last one launched or started. */
+  imdsInstance(): string | undefined;
+  /** Overrides the IMDS instance id; undefined goes back to the last launched or started. */
+  setImdsInstance(id: string | undefined): void;
+  imdsRequests(): ImdsRequest[];
+  poweroffs(): Poweroff[];
   close(): Promise<void>;
 }
 
@@ -100,6 +129,9 @@ class LoopbackAddresses {
       .replace(/<(dnsName|privateDnsName|publicDnsName)>[^<]+<\/\1>/g, '<$1>localhost</$1>');
   }
 }
+
+/** IMDSv2 tokens live 1 s to 6 h, like on EC2. */
+const IMDS_TTL_MAX = 21600;
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -171,6 +203,14 @@ export async function startProxy(opts: {
   // RunInstances by ClientToken: the first successful answer, replayed like EC2 does.
   const launched = new Map<string, { params: string; reply: Reply }>();
   const launching = new Map<string, Promise<unknown>>();
+  // The instance metadata service and self-initiated poweroffs.
+  let lastBooted: string | undefined; // last launched (RunInstances) or started (StartInstances)
+  let imdsOverride: string | undefined;
+  const imdsTokens = new Map<string, number>(); // token → expiry (ms since epoch)
+  const imdsRequests: ImdsRequest[] = [];
+  const poweroffs: Poweroff[] = [];
+  // Per launched instance: its region and whether powering off terminates it.
+  const launchedInstances = new Map<string, { region: string; terminateOnShutdown: boolean }>();
 
   const takeFault = (action: string, params: Record<string, string>): Fault | undefined => {
     const fault = faults.find((f) => f.action === action && f.left > 0 && (!f.when || f.when(params)));
@@ -188,6 +228,60 @@ export async function startProxy(opts: {
     return /<instanceState>\s*<code>\d+<\/code>\s*<name>([a-z-]+)<\/name>/.exec(r.body.toString('utf8'))?.[1];
   };
 
+  /** One EC2 call of the sandbox's own (not recorded as the client's). */
+  const ec2Call = (region: string, params: Record<string, string>): Promise<Reply> => {
+    const body = new URLSearchParams({ Version: '2016-11-15', ...params }).toString();
+    const headers = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', authorization: fakeAuthorization('ec2', region) };
+    return forward(target, 'POST', '/', headers, Buffer.from(body));
+  };
+
+  /** IMDSv2, just the two requests the agent makes. */
+  const imds = (req: IncomingMessage, path: string, time: number): Reply => {
+    const text = (status: number, body: string): Reply => ({ status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(body) });
+    const answer = (reply: Reply, instanceId?: string): Reply => {
+      imdsRequests.push({ method: req.method ?? 'GET', path, status: reply.status, time, ...(instanceId !== undefined && { instanceId }) });
+      appendFileSync(join(opts.dir, 'imds-requests.jsonl'), JSON.stringify(imdsRequests.at(-1)) + '\n');
+      return reply;
+    };
+    if (path === '/latest/api/token') {
+      if (req.method !== 'PUT') return answer(text(405, 'Method Not Allowed'));
+      const ttl = Number(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > IMDS_TTL_MAX) return answer(text(400, 'Bad Request'));
+      const token = randomBytes(24).toString('base64url');
+      imdsTokens.set(token, time + ttl * 1000);
+      return answer(text(200, token));
+    }
+    if (path === '/latest/meta-data/instance-id' && req.method === 'GET') {
+      const token = req.headers['x-aws-ec2-metadata-token'];
+      const expires = typeof token === 'string' ? imdsTokens.get(token) : undefined;
+      if (expires === undefined || expires < time) return answer(text(401, 'Unauthorized'));
+      const id = imdsOverride ?? lastBooted;
+      return id ? answer(text(200, id), id) : answer(text(404, 'Not Found'));
+    }
+    return answer(text(404, 'Not Found'));
+  };
+
+  /** What EC2 does when an instance runs `shutdown -h now`: stop it, or terminate it if it was launched so. */
+  const poweroff = async (instanceId: string, reason: string | undefined, time: number): Promise<Reply> => {
+    const launchedAs = launchedInstances.get(instanceId);
+    const action = launchedAs?.terminateOnShutdown ? 'TerminateInstances' : 'StopInstances';
+    const reply = await ec2Call(launchedAs?.region ?? opts.region, { Action: action, 'InstanceId.1': instanceId });
+    poweroffs.push({ instanceId, ...(reason && { reason }), time, action, status: reply.status });
+    appendFileSync(join(opts.dir, 'poweroffs.jsonl'), JSON.stringify(poweroffs.at(-1)) + '\n');
+    return reply;
+  };
+
+  /** Notes what IMDS and poweroffs need from a launch or start that moto carried out. */
+  const noteBoot = (action: string, params: Record<string, string>, reply: Reply, region: string): void => {
+    if (reply.status !== 200) return;
+    if (action === 'RunInstances') {
+      const ids = [...reply.body.toString('utf8').matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]!);
+      for (const id of ids) launchedInstances.set(id, { region, terminateOnShutdown: params.InstanceInitiatedShutdownBehavior === 'terminate' });
+      lastBooted = ids[0] ?? lastBooted;
+    }
+    if (action === 'StartInstances') lastBooted = params['InstanceId.1'] ?? lastBooted;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const time = Date.now();
     let body = await readBody(req);
@@ -198,6 +292,18 @@ export async function startProxy(opts: {
 
     // Safety net for the CLI's "what is my public address" lookup (SSH_EC2_IP_URL in env()).
     if (req.method === 'GET' && req.url === '/checkip') return send({ status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('127.0.0.1\n') });
+
+    // The on-instance agent's side: IMDS (SSH_EC2_IMDS_URL) and the poweroff script.
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname.startsWith('/latest/')) return send(imds(req, url.pathname, time));
+    if (url.pathname === '/sandbox/poweroff' && req.method === 'POST') {
+      const form = new URLSearchParams(body.toString('utf8'));
+      const instanceId = url.searchParams.get('instance') ?? form.get('instance') ?? '';
+      const reason = url.searchParams.get('reason') ?? form.get('reason') ?? undefined;
+      if (!/^i-[0-9a-f]+$/.test(instanceId)) return send({ status: 400, headers: { 'content-type': 'text/plain' }, body: Buffer.from('instance=i-... wanted\n') });
+      const reply = await poweroff(instanceId, reason || undefined, time);
+      return send({ status: reply.status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(reply.status === 200 ? 'ok\n' : reply.body) });
+    }
 
     const call = parseCall(req, body);
     if (!call) return send(await forward(target, req.method ?? 'GET', req.url ?? '/', req.headers, body));
@@ -276,6 +382,10 @@ export async function startProxy(opts: {
       reply = error(502, 'SandboxProxyError', `moto unreachable: ${String(err)}`);
     }
 
+    if (service === 'ec2') {
+      const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? opts.region;
+      noteBoot(action, params, reply, region);
+    }
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
       opts.onPushedKey({ instanceId: params.InstanceId ?? '', osUser: params.InstanceOSUser ?? '', key: params.SSHPublicKey ?? '' });
@@ -307,6 +417,12 @@ export async function startProxy(opts: {
     clearFaults: () => {
       faults = [];
     },
+    imdsInstance: () => imdsOverride ?? lastBooted,
+    setImdsInstance: (id) => {
+      imdsOverride = id;
+    },
+    imdsRequests: () => imdsRequests.map((r) => ({ ...r })),
+    poweroffs: () => poweroffs.map((p) => ({ ...p })),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
