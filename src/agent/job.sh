@@ -23,6 +23,7 @@
 #   job.sh follow ID                                 print the log until the job ends
 #   job.sh status ID                                 none | running PID STARTED | finished STATUS ENDED
 #   job.sh log ID                                    print the log
+#   job.sh others                                    how many other ssh sessions run now
 set -u
 BASE="$HOME/.ssh-ec2"
 LOGNAME_IN_DIR=ssh-ec2-job.log
@@ -143,6 +144,22 @@ cmd_status() {
   esac
 }
 
+# How many ssh sessions other than the caller's run right now (a shell, a command, an rsync: a
+# process of ours whose parent is an sshd, and not our own ancestor), so ssh-ec2 applies its
+# final state only when the last session leaves. Sessions sharing one master connection count
+# one by one.
+cmd_others() {
+  ps -e -o pid=,ppid=,uid=,comm= 2>/dev/null | awk -v me="$(id -u)" -v self=$$ '
+    { comm[$1] = $4; ppid[$1] = $2; uid[$1] = $3 }
+    END {
+      for (p = self; p in ppid && !(p in mine); p = ppid[p]) mine[p] = 1
+      n = 0
+      for (q in comm)
+        if (uid[q] == me && comm[q] !~ /^sshd/ && comm[ppid[q]] ~ /^sshd/ && !(q in mine)) n++
+      print n
+    }'
+}
+
 cmd_log() {
   d=$(jobdir "$1")
   [ -f "$d/log" ] && cat "$(cat "$d/log")"
@@ -155,5 +172,6 @@ case ${1:-} in
   follow) cmd_follow "$2" ;;
   status) cmd_status "$2" ;;
   log) cmd_log "$2" ;;
+  others) cmd_others ;;
   *) echo "usage: job.sh start|run|attach|follow|status|log ID ..." >&2; exit 2 ;;
 esac

@@ -75,6 +75,9 @@ export function jobStartCommand(o: { id: string; mux: 'tmux' | 'screen'; dir: st
 
 export const jobCommand = (op: 'attach' | 'follow' | 'status' | 'log', id: string): string => `${JOB} ${op} ${id}`;
 
+/** Prints how many other ssh connections carry a session on the instance. */
+export const OTHER_SESSIONS = `${JOB} others`;
+
 export type JobState =
   | { state: 'none' }
   | { state: 'running'; pid: number; started: number }

@@ -12,7 +12,7 @@ import type { Connection } from '../remote/connection.js';
 import type { Paths } from '../state/paths.js';
 import { syncBack } from '../sync/sync-back.js';
 import type { Logger } from '../ui/logger.js';
-import { jobStatus } from './job.js';
+import { jobCommand, OTHER_SESSIONS, parseJobStatus } from '../remote/on-instance.js';
 import type { Limits } from './limits.js';
 import type { Plan } from './plan.js';
 
@@ -51,7 +51,8 @@ const RECONNECT_TIMEOUT_MS = 90_000;
 export async function finish(s: SessionState): Promise<void> {
   const { options, log } = s;
   if (!s.instance || !s.cloud) return;
-  if (!s.keepRunning && !s.endJobs && (s.finalState ?? options.finalState) !== 'leave' && (await jobRunningThere(s))) {
+  const others = s.keepRunning || s.endJobs || (s.finalState ?? options.finalState) === 'leave' ? undefined : await whoElseIsThere(s);
+  if (others === 'job') {
     s.keepRunning = 'a job is running';
     log.warn(`a detached job is still running on ${s.instance.id}: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.`);
   }
@@ -63,6 +64,10 @@ export async function finish(s: SessionState): Promise<void> {
   let final: FinalState = s.finalState ?? options.finalState;
   if (final === 'terminate' && !pulled) {
     final = 'stop';
+  }
+  if (others === 'session') {
+    log.info(`another session is using ${s.instance.id}: leaving it running; the last session to leave applies its final state`);
+    final = 'leave';
   }
   s.finishing = final === 'leave' ? undefined : `${final === 'stop' ? 'stopping' : 'terminating'} ${s.instance.id}`;
   try {
@@ -81,13 +86,19 @@ export async function finish(s: SessionState): Promise<void> {
   s.finishing = undefined;
 }
 
-/** A job of this directory still runs on the instance (never stop or terminate under it). */
-async function jobRunningThere(s: SessionState): Promise<boolean> {
-  if (!s.conn || !s.connected || s.launched && !s.ran) return false;
+/**
+ * What else is on the instance that its final state must not cut short: a job of this directory,
+ * or another ssh session (another terminal's ssh-ec2). Asked in one round trip.
+ */
+async function whoElseIsThere(s: SessionState): Promise<'job' | 'session' | undefined> {
+  if (!s.conn || !s.connected || (s.launched && !s.ran)) return undefined;
   try {
-    return (await jobStatus(s.conn, s.plan.projectId)).state === 'running';
+    const r = await s.conn.exec(`${jobCommand('status', s.plan.projectId)}; ${OTHER_SESSIONS}`);
+    const [status = '', others = '0'] = r.stdout.trim().split('\n');
+    if (parseJobStatus(status).state === 'running') return 'job';
+    return Number(others) > 0 ? 'session' : undefined;
   } catch {
-    return false; // unreachable: the sync back decides what happens
+    return undefined; // unreachable: the sync back decides what happens
   }
 }
 

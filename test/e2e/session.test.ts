@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ImportKeyPairCommand } from '@aws-sdk/client-ec2';
@@ -221,5 +221,26 @@ describe('when things go wrong during the command', () => {
     expect(r.exitCode).toBe(143);
     expect(readFileSync(join(dir, 'p.txt'), 'utf8')).toBe('partial\n');
     expect(await instanceState(sb, reportedInstance(String(r.stderr)))).toBe('terminated');
+  });
+});
+
+describe('two sessions on one instance (two terminals)', () => {
+  it('both work, and only the last to leave applies its final state', async () => {
+    const name = 'two-terminals';
+    const dir = makeProject(sb, name);
+    const remote = remotePath(sb, name);
+    const first = execa('node', [BIN, 'echo a > a.txt; while [ ! -f go ]; do sleep 0.1; done'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore' });
+    await until(async () => existsSync(join(remote, 'a.txt')), 'the first session to run', 60_000);
+    const second = await cli(sb, ['echo b > b.txt'], { cwd: dir });
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/another session is using i-\w+: leaving it running/);
+    expect(readFileSync(join(dir, 'b.txt'), 'utf8')).toBe('b\n');
+    const id = reportedInstance(second.stderr);
+    expect(await instanceState(sb, id)).toBe('running');
+    writeFileSync(join(remote, 'go'), '');
+    const r = await first;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(readFileSync(join(dir, 'a.txt'), 'utf8')).toBe('a\n');
+    expect(await instanceState(sb, id)).toBe('terminated');
   });
 });
