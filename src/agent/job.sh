@@ -28,6 +28,9 @@ set -u
 BASE="$HOME/.ssh-ec2"
 LOGNAME_IN_DIR=ssh-ec2-job.log
 
+# Single-quotes a word for sh (tmux runs pipe-pane's command with /bin/sh).
+quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
+
 jobdir() { printf '%s/jobs/%s' "$BASE" "$1"; }
 session() { printf 'ssh-ec2-%s' "$1"; }
 
@@ -67,9 +70,10 @@ cmd_start() {
   case $mux in
     tmux)
       tmux kill-session -t "=$name" 2>/dev/null
-      tmux new-session -d -s "$name" -c "$dir" -x 200 -y 50 "sh '$BASE/job.sh' run '$id'" || exit 1
+      # Several words: tmux runs them directly, not through the user's $SHELL (which may be fish).
+      tmux new-session -d -s "$name" -c "$dir" -x 200 -y 50 sh "$BASE/job.sh" run "$id" || exit 1
       # Logged by tmux itself, so the command keeps its terminal (colours, progress bars).
-      [ -f "$d/log" ] && tmux pipe-pane -t "=$name:" "cat >>'$log'"
+      [ -f "$d/log" ] && tmux pipe-pane -t "=$name:" "cat >>$(quote "$log")"
       ;;
     screen)
       screen -S "$name" -X quit >/dev/null 2>&1

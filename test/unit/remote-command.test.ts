@@ -4,18 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinCommand, normalizeRemoteDir, sessionCommand, shQuote } from '../../src/remote/remote-command.js';
-
-/** Small seeded PRNG, so a failing case can be reproduced. */
-function rng(seed: number) {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-}
-const POOL = [..."abc xyz'\"`$\\*?[]{}~!#;&|<>()\t\n=%^-_/.,:@", 'é', '日本', '🚀', '\u00a0', '$(id)', '${HOME}', "'\\''", '\\n'];
-export function randomCommand(next: () => number): string {
-  const n = 1 + Math.floor(next() * 30);
-  let s = '';
-  for (let i = 0; i < n; i++) s += POOL[Math.floor(next() * POOL.length)];
-  return s;
-}
+import { randomCommand, rng } from '../fixtures/random-command.js';
 
 /**
  * Runs the words ssh would send the way sshd does ("$SHELL" -c words), with a $SHELL that records

@@ -1,0 +1,57 @@
+/**
+ * The command reaches the remote shell exactly through every multiplexed mode: job.sh (the
+ * on-instance wrapper) run for real in tmux and screen, detached or not, with a $SHELL that
+ * records the string it is finally given. (The plain mode: test/unit/remote-command.test.ts.)
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { jobStartCommand } from '../../src/remote/on-instance.js';
+import { randomCommand, rng } from '../fixtures/random-command.js';
+
+const home = mkdtempSync(join(tmpdir(), 'jobq-'));
+mkdirSync(join(home, '.ssh-ec2'), { mode: 0o700 });
+copyFileSync(new URL('../../src/agent/job.sh', import.meta.url), join(home, '.ssh-ec2', 'job.sh'));
+const recorder = join(home, 'recorder');
+writeFileSync(recorder, '#!/bin/sh\nprintf %s "$2" > "$HOME/got"\necho output-of-the-job\n', { mode: 0o755 });
+mkdirSync(join(home, 'screens'), { mode: 0o700 });
+chmodSync(join(home, 'screens'), 0o700);
+const env = { PATH: process.env.PATH, HOME: home, SHELL: recorder, TMUX_TMPDIR: home, SCREENDIR: join(home, 'screens'), TERM: 'xterm' };
+
+afterAll(() => {
+  try {
+    execFileSync('tmux', ['kill-server'], { env, stdio: 'ignore' });
+  } catch {
+    // no server left
+  }
+  rmSync(home, { recursive: true, force: true });
+});
+
+async function runJob(mux: 'tmux' | 'screen', command: string, detached: boolean): Promise<string> {
+  const status = join(home, '.ssh-ec2', 'jobs', 'q', 'status');
+  rmSync(join(home, 'got'), { force: true });
+  execFileSync('/bin/sh', ['-c', jobStartCommand({ id: 'q', mux, dir: "proj 'x' $y", detached, command })], { env, cwd: home, stdio: 'ignore' });
+  for (let i = 0; !existsSync(status); i++) {
+    if (i > 200) throw new Error(`the job never ended: ${JSON.stringify(command)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return readFileSync(join(home, 'got'), 'utf8');
+}
+
+it('tmux logs the output into a project directory whose name needs quoting', async () => {
+  await runJob('tmux', 'echo logged-line', true);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(readFileSync(join(home, "proj 'x' $y", 'ssh-ec2-job.log'), 'utf8')).toMatch(/=== ssh-ec2 job started .*: echo logged-line\n[^]*output-of-the-job/);
+});
+
+describe('the command through tmux and screen', () => {
+  it.each(['tmux', 'screen'] as const)('%s: reaches the shell exactly (100 random strings, detached or not)', async (mux) => {
+    const next = rng(mux === 'tmux' ? 7 : 11);
+    for (let i = 0; i < 100; i++) {
+      const command = randomCommand(next);
+      expect(await runJob(mux, command, i % 2 === 0), `case ${i}: ${JSON.stringify(command)}`).toBe(command);
+    }
+  }, 120_000);
+});
