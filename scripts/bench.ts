@@ -72,6 +72,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < 5; i++) warm.push(await timed(sb, ['--leave', 'true'], small));
     rows.push(['command on a running instance (median of 5)', fmt(median(warm.map((r) => r.ms)))]);
     rows.push(['  peak RSS of ssh-ec2 during it', `${(median(warm.map((r) => r.maxRssKiB)) / 1024).toFixed(0)} MiB`]);
+    const detached = [];
+    for (let i = 0; i < 3; i++) {
+      detached.push(await timed(sb, ['--detach', 'sleep 0.2'], small));
+      await new Promise((r) => setTimeout(r, 500));
+      await timed(sb, ['--attach', '--leave'], small);
+    }
+    rows.push(['--detach on a running instance, until it returns (median of 3)', fmt(median(detached.map((r) => r.ms)))]);
     await timed(sb, ['true'], small);
 
     const big = join(sb.dir, 'projects', 'bench-big');
