@@ -1,0 +1,324 @@
+#!/bin/sh
+# ssh-ec2's agent, placed on the instance at ~/.ssh-ec2/agent.sh. POSIX sh (dash); needs only
+# coreutils, procps (ps) and curl or wget.
+#
+# It powers the instance off when the work is done, so a GPU machine is never left running on
+# someone's bill. Every few seconds it re-reads ~/.ssh-ec2/agent.conf (written by ssh-ec2;
+# shell-quoted KEY=VALUE lines) and looks at what is going on:
+#
+#   busy  = a job is running (~/.ssh-ec2/jobs/<id>/, see job.sh) or an ssh session is active
+#           (a process of this user whose parent is sshd: a shell, a command, rsync; an idle
+#           `ssh -N` master has no such child, tmux/screen servers belong to init).
+#
+# and powers off, first rule that applies:
+#
+#   max-time      DEADLINE > 0 and now >= DEADLINE. Even while a job runs: it is the hard limit.
+#   job-finished  not busy, the last --detach job ended at or after the last busy moment (nobody
+#                 came back since) and JOB_GRACE > 0 seconds have passed since it ended.
+#   idle          not busy for IDLE_TIMEOUT > 0 seconds, counted from the later of the agent's
+#                 start and the last busy moment.
+#
+# Before powering off it asks the instance metadata service (IMDSv2) which instance this is,
+# and refuses unless that is INSTANCE_ID: a wrong or copied config must never take down some
+# other machine. Then it writes ~/.ssh-ec2/poweroff ("<reason> <epoch>", which ssh-ec2 shows on
+# the next connection) and runs POWEROFF with SSH_EC2_INSTANCE_ID and SSH_EC2_REASON set.
+#
+# agent.conf keys:
+#   INSTANCE_ID   the instance this config is for (i-...)
+#   IMDS_URL      default http://169.254.169.254
+#   POWEROFF      run with sh -c; default: sudo shutdown -h now
+#   IDLE_TIMEOUT  seconds, 0 = never
+#   DEADLINE      epoch seconds, 0 = none
+#   JOB_GRACE     seconds, 0 = never power off for a finished job (idle still applies)
+#
+#   sh agent.sh start         start the daemon unless this version already runs; returns at once
+#   sh agent.sh daemon        the loop itself (what start runs, detached)
+#   sh agent.sh stop-daemon   stop it
+#   sh agent.sh version       print VERSION
+#
+# Files in ~/.ssh-ec2: agent.pid ("<pid> <version>"), agent.log, poweroff.
+set -u
+
+VERSION=1
+
+BASE="$HOME/.ssh-ec2"
+CONF="$BASE/agent.conf"
+PIDFILE="$BASE/agent.pid"
+LOG="$BASE/agent.log"
+JOBS="$BASE/jobs"
+# After a poweroff attempt, give the machine this long to go down before trying again.
+RETRY_POWEROFF=60
+
+now() { date +%s; }
+
+log() { printf '%s agent[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>"$LOG"; }
+
+is_uint() { case ${1:-} in '' | *[!0-9]*) return 1 ;; esac; }
+
+# ---------------------------------------------------------------------------------------------
+# Daemon bookkeeping
+
+# Prints "<pid> <version>" of the running daemon; fails if none. A pid alone is not enough:
+# after a reboot the recorded pid may belong to an unrelated process.
+running_daemon() {
+  [ -f "$PIDFILE" ] || return 1
+  read -r rpid rversion <"$PIDFILE" 2>/dev/null || return 1
+  is_uint "$rpid" || return 1
+  kill -0 "$rpid" 2>/dev/null || return 1
+  case $(ps -o args= -p "$rpid" 2>/dev/null) in
+    *agent.sh*daemon*) printf '%s %s\n' "$rpid" "${rversion:-0}" ;;
+    *) return 1 ;;
+  esac
+}
+
+# Kills the daemon and what it runs (a sleep, a curl): its whole process group when it leads one
+# (started by setsid), otherwise only itself.
+kill_daemon() {
+  pid=$1
+  pgid=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')
+  if [ "$pgid" = "$pid" ]; then kill -TERM "-$pid" 2>/dev/null; else kill -TERM "$pid" 2>/dev/null; fi
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL "$pid" 2>/dev/null
+  return 0
+}
+
+# Concurrent starts (two ssh-ec2 connecting at once) must not start two daemons. mkdir is atomic;
+# a start holds the lock for at most ~5 s, so one still there after 8 s was left by a killed start.
+take_lock() {
+  lock="$BASE/agent.lock"
+  i=0
+  until mkdir "$lock" 2>/dev/null; do
+    if [ $i -ge 80 ]; then
+      rm -rf "$lock"
+      i=0
+      continue
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+}
+drop_lock() { rmdir "$BASE/agent.lock" 2>/dev/null; return 0; }
+
+cmd_start() {
+  mkdir -p "$BASE" || exit 1
+  take_lock
+  if current=$(running_daemon); then
+    set -- $current
+    if [ "$2" = "$VERSION" ]; then
+      drop_lock
+      exit 0
+    fi
+    log "replacing agent version $2 (pid $1) with version $VERSION"
+    kill_daemon "$1"
+  fi
+  rm -f "$PIDFILE"
+  # Fully detached: its own session (no hangup when ssh goes), no terminal, and none of the
+  # caller's descriptors, or the ssh exec that ran `start` would wait for the daemon to end.
+  script=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+  if command -v setsid >/dev/null 2>&1; then
+    setsid nohup sh "$script" daemon </dev/null >>"$LOG" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+  else
+    nohup sh "$script" daemon </dev/null >>"$LOG" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+  fi
+  # The daemon writes its own pid file; wait for it so a second start right after sees it.
+  i=0
+  while ! running_daemon >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  drop_lock
+  exit 0
+}
+
+cmd_stop_daemon() {
+  if current=$(running_daemon); then
+    set -- $current
+    kill_daemon "$1"
+  fi
+  rm -f "$PIDFILE"
+}
+
+# ---------------------------------------------------------------------------------------------
+# What is going on
+
+# Defaults first, so a key removed from the file falls back instead of keeping its old value.
+# A config that does not parse is skipped (keeping the previous values): a syntax error in `.`
+# would end the daemon.
+read_conf() {
+  INSTANCE_ID='' IMDS_URL='http://169.254.169.254' POWEROFF='sudo shutdown -h now'
+  IDLE_TIMEOUT=0 DEADLINE=0 JOB_GRACE=0
+  if [ -f "$CONF" ] && sh -n "$CONF" 2>/dev/null; then
+    . "$CONF"
+  fi
+  for key in IDLE_TIMEOUT DEADLINE JOB_GRACE; do
+    eval "value=\${$key:-0}"
+    is_uint "$value" || { log "ignoring $key=$value: not a whole number"; value=0; }
+    eval "$key=\$value"
+  done
+}
+
+# An ssh session is active when a process of ours (not sshd itself: with privilege separation
+# the per-connection sshd runs as the user too) has an sshd parent. Matching the parent on its
+# command name also covers OpenSSH >= 9.8's sshd-session.
+session_active() {
+  ps -e -o pid=,ppid=,uid=,comm= 2>/dev/null | awk -v me="$(id -u)" '
+    { comm[$1] = $4; ppid[$1] = $2; uid[$1] = $3 }
+    END {
+      for (p in comm)
+        if (uid[p] == me && comm[p] !~ /^sshd/ && comm[ppid[p]] ~ /^sshd/) exit 0
+      exit 1
+    }'
+}
+
+# Sets JOB_RUNNING (1/0) and LAST_JOB_END (latest end of a --detach job, 0 if none).
+# A job whose shell died without writing its status was killed: it ended when we first noticed,
+# which we remember in its directory (the file "vanished").
+scan_jobs() {
+  JOB_RUNNING=0 LAST_JOB_END=0
+  for d in "$JOBS"/*/; do
+    [ -d "$d" ] || continue
+    end=''
+    if [ -f "$d/status" ]; then
+      end=$(cat "$d/ended" 2>/dev/null)
+      is_uint "$end" || end=$(stat -c %Y "$d/status" 2>/dev/null)
+    elif [ -f "$d/pid" ]; then
+      pid=$(cat "$d/pid" 2>/dev/null)
+      if is_uint "$pid" && kill -0 "$pid" 2>/dev/null; then
+        JOB_RUNNING=1
+        continue
+      fi
+      [ -f "$d/status" ] && continue # it ended just now: counted on the next round
+      if [ ! -f "$d/vanished" ]; then
+        now >"$d/vanished"
+        log "job $(basename "$d") (pid $pid) was killed"
+      fi
+      end=$(cat "$d/vanished" 2>/dev/null)
+    else
+      # No pid yet: job.sh has created it and the multiplexer is about to run it.
+      created=$(cat "$d/created" 2>/dev/null)
+      if is_uint "$created" && [ $(($(now) - created)) -lt 10 ]; then JOB_RUNNING=1; fi
+      continue
+    fi
+    if [ -f "$d/detached" ] && is_uint "$end" && [ "$end" -gt "$LAST_JOB_END" ]; then LAST_JOB_END=$end; fi
+  done
+}
+
+# min(15, the smallest non-zero limit / 3), at least 1: reacts within a third of any limit.
+interval() {
+  t=$(now)
+  best=15
+  remaining=0
+  [ "$DEADLINE" -gt "$t" ] && remaining=$((DEADLINE - t))
+  for limit in "$IDLE_TIMEOUT" "$JOB_GRACE" "$remaining"; do
+    [ "$limit" -gt 0 ] && [ $((limit / 3)) -lt "$best" ] && best=$((limit / 3))
+  done
+  [ "$best" -lt 1 ] && best=1
+  echo "$best"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Powering off
+
+# Prints the body of a GET or PUT (IMDSv2 wants PUT for the token) with one extra header.
+http() {
+  method=$1 url=$2 header=$3
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS --connect-timeout 2 --max-time 2 -X "$method" -H "$header" "$url" 2>/dev/null
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -O - -T 2 -t 1 --method="$method" --header="$header" "$url" 2>/dev/null
+  else
+    return 127
+  fi
+}
+
+# Prints the id of the instance we run on, from IMDSv2; fails with why on stdout.
+imds_instance_id() {
+  url=${IMDS_URL%/}
+  if ! token=$(http PUT "$url/latest/api/token" 'X-aws-ec2-metadata-token-ttl-seconds: 60') || [ -z "$token" ]; then
+    echo "no IMDSv2 token from $url"
+    return 1
+  fi
+  if ! id=$(http GET "$url/latest/meta-data/instance-id" "X-aws-ec2-metadata-token: $token") || [ -z "$id" ]; then
+    echo "no instance id from $url"
+    return 1
+  fi
+  echo "$id"
+}
+
+LAST_REFUSAL=''
+LAST_POWEROFF=0
+
+poweroff() {
+  reason=$1
+  t=$(now)
+  [ $((t - LAST_POWEROFF)) -ge "$RETRY_POWEROFF" ] || return 0
+  why=''
+  if ! id=$(imds_instance_id); then
+    why=$id
+  elif [ -z "$INSTANCE_ID" ]; then
+    why="INSTANCE_ID is not set in $CONF"
+  elif [ "$id" != "$INSTANCE_ID" ]; then
+    why="this is $id, not $INSTANCE_ID"
+  fi
+  if [ -n "$why" ]; then
+    # Every round tries again; the log says so once per new reason.
+    if [ "$LAST_REFUSAL" != "$reason: $why" ]; then
+      log "refusing to power off ($reason): $why"
+      LAST_REFUSAL="$reason: $why"
+    fi
+    return 0
+  fi
+  LAST_REFUSAL=''
+  LAST_POWEROFF=$t
+  log "powering off $INSTANCE_ID: $reason"
+  echo "$reason $t" >"$BASE/poweroff"
+  (
+    export SSH_EC2_INSTANCE_ID="$INSTANCE_ID" SSH_EC2_REASON="$reason"
+    sh -c "$POWEROFF"
+  ) </dev/null >>"$LOG" 2>&1 || log "poweroff command failed ($?): $POWEROFF"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+cmd_daemon() {
+  mkdir -p "$BASE" || exit 1
+  echo "$$ $VERSION" >"$PIDFILE"
+  # Only our own pid file goes with us: a newer agent may have written its own meanwhile.
+  trap 'mine=$(cut -d" " -f1 "$PIDFILE" 2>/dev/null); [ "$mine" = "$$" ] && rm -f "$PIDFILE"; log stopped; exit 0' TERM INT HUP
+  STARTED=$(now)
+  # The start counts as a busy moment: whoever started us was just here, so a job that ended
+  # before (say, before the instance was last stopped) is not a reason to power off again.
+  LAST_BUSY=$STARTED
+  log "started (version $VERSION)"
+  while :; do
+    read_conf
+    scan_jobs
+    t=$(now)
+    busy=$JOB_RUNNING
+    [ "$busy" = 1 ] || ! session_active || busy=1
+    [ "$busy" = 1 ] && LAST_BUSY=$t
+    reason=''
+    if [ "$DEADLINE" -gt 0 ] && [ "$t" -ge "$DEADLINE" ]; then
+      reason=max-time
+    elif [ "$busy" = 0 ]; then
+      # >=: a job that ends within the second of the last round that still saw it running.
+      if [ "$JOB_GRACE" -gt 0 ] && [ "$LAST_JOB_END" -gt 0 ] && [ "$LAST_JOB_END" -ge "$LAST_BUSY" ] &&
+        [ $((t - LAST_JOB_END)) -ge "$JOB_GRACE" ]; then
+        reason=job-finished
+      elif [ "$IDLE_TIMEOUT" -gt 0 ] && [ $((t - LAST_BUSY)) -ge "$IDLE_TIMEOUT" ]; then
+        reason=idle
+      fi
+    fi
+    [ -n "$reason" ] && poweroff "$reason"
+    # In the background and waited for, so a TERM is handled at once, not after the sleep.
+    sleep "$(interval)" &
+    wait $!
+  done
+}
+
+case ${1:-} in
+  start) cmd_start ;;
+  daemon) cmd_daemon ;;
+  stop-daemon) cmd_stop_daemon ;;
+  version) echo "$VERSION" ;;
+  *) echo "usage: sh agent.sh start|daemon|stop-daemon|version" >&2; exit 2 ;;
+esac

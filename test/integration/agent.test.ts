@@ -1,0 +1,375 @@
+// The on-instance agent (src/agent/agent.sh) run as the sandbox user, with limits of a few
+// seconds. It powers the "instance" off through the sandbox's poweroff command, which makes the
+// proxy stop the instance in moto: every outcome is read back from the EC2 API.
+import { execFileSync } from 'node:child_process';
+import { chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunInstancesCommand } from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ec2Client, instanceState, REPO, useSandbox } from '../e2e/helpers.js';
+import { killUserProcesses, sleep } from '../sandbox/util.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const AGENT = join(REPO, 'src', 'agent', 'agent.sh');
+const IMAGE = 'ami-0d1a00000000a0004'; // from test/sandbox/amis.json
+const TEST_TIMEOUT = 40_000;
+
+const getSandbox = useSandbox();
+
+/** Polls until `check` returns something truthy; fails with `what` after `ms`. */
+async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 15_000): Promise<NonNullable<T>> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > until) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(200);
+  }
+}
+
+const epoch = (): number => Math.floor(Date.now() / 1000);
+
+describe('on-instance agent', () => {
+  let ec2: EC2Client;
+  let uid = 0;
+  let gid = 0;
+  let agentDir = '';
+  let key = '';
+
+  const sb = getSandbox;
+  const user = (script: string) => sb().runAsUser(script);
+  const agentFile = (name: string): string | undefined => {
+    const path = join(agentDir, name);
+    return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+  };
+  /** A file in ~/.ssh-ec2, owned by the user as if the tool had put it there. */
+  const putFile = (name: string, content: string, mode = 0o644): void => {
+    const path = join(agentDir, name);
+    writeFileSync(path, content, { mode });
+    chownSync(path, uid, gid);
+  };
+
+  /** agent.conf as ssh-ec2 writes it: shell-quoted KEY=VALUE lines. */
+  function writeConf(instanceId: string, limits: { IDLE_TIMEOUT?: number; DEADLINE?: number; JOB_GRACE?: number; IMDS_URL?: string } = {}): void {
+    const conf: Record<string, string | number> = {
+      INSTANCE_ID: instanceId,
+      IMDS_URL: sb().imdsUrl,
+      POWEROFF: sb().poweroffCommand,
+      IDLE_TIMEOUT: 0,
+      DEADLINE: 0,
+      JOB_GRACE: 0,
+      ...limits,
+    };
+    putFile('agent.conf', Object.entries(conf).map(([k, v]) => `${k}='${String(v).replace(/'/g, `'\\''`)}'\n`).join(''));
+  }
+
+  async function launch(shutdownBehavior: 'stop' | 'terminate' = 'stop'): Promise<string> {
+    const out = await ec2.send(new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1, InstanceInitiatedShutdownBehavior: shutdownBehavior }));
+    const id = out.Instances?.[0]?.InstanceId;
+    if (!id) throw new Error('RunInstances returned no instance');
+    await waitFor(`${id} running`, async () => (await instanceState(sb(), id)) === 'running');
+    return id;
+  }
+
+  const state = (id: string) => instanceState(sb(), id);
+  const poweroffsOf = (id: string) => sb().poweroffs().filter((p) => p.instanceId === id);
+  // Poweroffs since this test began (the sandbox is shared by the file's tests).
+  let poweroffsBefore = 0;
+  const newPoweroffs = () => sb().poweroffs().slice(poweroffsBefore);
+
+  async function startAgent(): Promise<number> {
+    const r = await user('sh ~/.ssh-ec2/agent.sh start');
+    expect(r).toMatchObject({ exitCode: 0, stdout: '', stderr: '' });
+    return Number(agentFile('agent.pid')?.split(' ')[0]);
+  }
+
+  /** Pids of the user's agent daemons, from ps. */
+  async function daemons(): Promise<number[]> {
+    const r = await execa('ps', ['-u', String(uid), '-o', 'pid=,args='], { reject: false });
+    return r.stdout.split('\n').filter((l) => /agent\.sh daemon/.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
+  }
+
+  /** A job as job.sh leaves it: a live shell's pid, no status yet. */
+  async function startJob(id: string, opts: { detached: boolean }): Promise<number> {
+    const dir = `~/.ssh-ec2/jobs/${id}`;
+    const r = await user(`mkdir -p ${dir} && ${opts.detached ? `: >${dir}/detached && ` : ''}date +%s >${dir}/created && { sleep 120 </dev/null >/dev/null 2>&1 & echo $! >${dir}/pid; }`);
+    expect(r.exitCode).toBe(0);
+    return Number(agentFile(`jobs/${id}/pid`));
+  }
+
+  /** What job.sh does when the command ends: ended, then status. */
+  async function endJob(id: string): Promise<number> {
+    const dir = `~/.ssh-ec2/jobs/${id}`;
+    const r = await user(`date +%s >${dir}/ended && echo 0 >${dir}/status && kill "$(cat ${dir}/pid)"`);
+    expect(r.exitCode).toBe(0);
+    return Number(agentFile(`jobs/${id}/ended`));
+  }
+
+  const sshArgs = (): string[] => [
+    '-F', sb().sshConfig,
+    '-i', key,
+    '-o', 'IdentitiesOnly=yes',
+    '-o', `UserKnownHostsFile=${join(sb().dir, 'agent-kh')}`,
+    '-o', 'StrictHostKeyChecking=accept-new',
+    '-o', 'BatchMode=yes',
+    '-o', 'LogLevel=ERROR',
+    '-l', sb().user,
+  ];
+
+  /** Whether sshd runs a per-connection process as the user (a login happened and lasts). */
+  async function userSshdRunning(): Promise<boolean> {
+    const r = await execa('ps', ['-u', String(uid), '-o', 'comm='], { reject: false });
+    return r.stdout.split('\n').some((c) => c.startsWith('sshd'));
+  }
+
+  async function killAllOfUser(): Promise<void> {
+    for (let i = 0; i < 40 && killUserProcesses(uid) > 0; i++) await sleep(25);
+  }
+
+  beforeAll(async () => {
+    ec2 = ec2Client(sb());
+    uid = Number(execFileSync('id', ['-u', sb().user], { encoding: 'utf8' }));
+    gid = Number(execFileSync('id', ['-g', sb().user], { encoding: 'utf8' }));
+    agentDir = join(sb().home, '.ssh-ec2');
+    key = join(sb().dir, 'agent-test-key');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'agent-test', '-f', key]);
+    sb().authorizeKey(readFileSync(`${key}.pub`, 'utf8'));
+  });
+
+  afterAll(() => {
+    ec2?.destroy();
+  });
+
+  // A fresh ~/.ssh-ec2 with only the agent in it, as the tool installs it.
+  beforeEach(async () => {
+    await killAllOfUser();
+    poweroffsBefore = sb().poweroffs().length;
+    sb().setImdsInstance(undefined);
+    rmSync(agentDir, { recursive: true, force: true });
+    mkdirSync(join(agentDir, 'jobs'), { recursive: true });
+    chownSync(agentDir, uid, gid);
+    chownSync(join(agentDir, 'jobs'), uid, gid);
+    copyFileSync(AGENT, join(agentDir, 'agent.sh'));
+    chownSync(join(agentDir, 'agent.sh'), uid, gid);
+  });
+
+  afterEach(async () => {
+    await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
+    await killAllOfUser();
+  });
+
+  it('powers an idle instance off after IDLE_TIMEOUT, once IMDS confirms the instance', async () => {
+    const id = await launch();
+    writeConf(id, { IDLE_TIMEOUT: 3 });
+    const before = epoch();
+    const pid = await startAgent();
+    expect(pid).toBeGreaterThan(0);
+    expect(agentFile('agent.pid')).toBe(`${pid} 1\n`);
+
+    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
+    expect(poweroffsOf(id)).toEqual([expect.objectContaining({ instanceId: id, reason: 'idle', action: 'StopInstances', status: 200 })]);
+    const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
+    expect(reason).toBe('idle');
+    expect(Number(when) - before).toBeGreaterThanOrEqual(3); // not before the timeout
+    expect(agentFile('agent.log')).toMatch(new RegExp(`powering off ${id}: idle`));
+    // It asked IMDSv2 (token, then the id with it) before.
+    const imds = sb().imdsRequests();
+    expect(imds).toContainEqual(expect.objectContaining({ method: 'PUT', path: '/latest/api/token', status: 200 }));
+    expect(imds).toContainEqual(expect.objectContaining({ method: 'GET', path: '/latest/meta-data/instance-id', status: 200, instanceId: id }));
+    // The machine went down, the agent with it.
+    await waitFor('agent gone', async () => (await daemons()).length === 0, 5000);
+  }, TEST_TIMEOUT);
+
+  it('keeps the instance while a job runs; after a --detach job ends, powers off after JOB_GRACE', async () => {
+    const id = await launch();
+    writeConf(id, { IDLE_TIMEOUT: 3, JOB_GRACE: 2 });
+    await startAgent();
+    const jobPid = await startJob('x', { detached: true });
+    expect(jobPid).toBeGreaterThan(0);
+
+    await sleep(7000); // more than twice the idle timeout
+    expect(newPoweroffs()).toEqual([]);
+    expect(await state(id)).toBe('running');
+    expect(agentFile('poweroff')).toBeUndefined();
+
+    // From now on only the job's end can power it off.
+    writeConf(id, { IDLE_TIMEOUT: 0, JOB_GRACE: 2 });
+    const ended = await endJob('x');
+    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
+    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['job-finished']);
+    const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
+    expect(reason).toBe('job-finished');
+    expect(Number(when) - ended).toBeGreaterThanOrEqual(2); // the grace was given
+  }, TEST_TIMEOUT);
+
+  it('takes a --detach job whose shell was killed (no status) as ended when it notices', async () => {
+    const id = await launch();
+    writeConf(id, { JOB_GRACE: 1 });
+    await startAgent();
+    const jobPid = await startJob('k', { detached: true });
+    await sleep(2000);
+    expect(await state(id)).toBe('running');
+    await user(`kill -9 ${jobPid}`);
+    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
+    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['job-finished']);
+    expect(agentFile('jobs/k/status')).toBeUndefined();
+    expect(agentFile('agent.log')).toMatch(/job k \(pid \d+\) was killed/);
+  }, TEST_TIMEOUT);
+
+  it('does not power off for idleness while an ssh session runs a command', async () => {
+    const id = await launch();
+    writeConf(id, { IDLE_TIMEOUT: 3 });
+    await startAgent();
+    const session = execa('ssh', [...sshArgs(), 'whatever', 'echo up; sleep 9; echo done'], { reject: false, stdin: 'ignore' });
+    await waitFor('session logged in', () => userSshdRunning());
+
+    await sleep(7000); // more than twice the idle timeout
+    expect(newPoweroffs()).toEqual([]);
+    expect(await state(id)).toBe('running');
+    const done = await session;
+    expect(done.exitCode).toBe(0); // not cut by a poweroff
+    expect(done.stdout).toBe('up\ndone');
+
+    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
+    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['idle']);
+  }, TEST_TIMEOUT);
+
+  it('does power off with only an idle ssh master (-N) connected', async () => {
+    const id = await launch();
+    writeConf(id, { IDLE_TIMEOUT: 3 });
+    const master = execa('ssh', [...sshArgs(), '-N', 'whatever'], { reject: false, stdin: 'ignore' });
+    let masterEndedAt = Infinity;
+    void master.finally(() => {
+      masterEndedAt = Date.now();
+    });
+    try {
+      await waitFor('master logged in', () => userSshdRunning());
+      await startAgent();
+      await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
+      expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['idle']);
+      // The master was still connected when the instance went down.
+      expect(masterEndedAt).toBeGreaterThanOrEqual(poweroffsOf(id)[0]!.time);
+    } finally {
+      master.kill('SIGKILL');
+      await master;
+    }
+  }, TEST_TIMEOUT);
+
+  it('powers off at DEADLINE even while a job runs', async () => {
+    const id = await launch();
+    const deadline = epoch() + 4;
+    writeConf(id, { DEADLINE: deadline, IDLE_TIMEOUT: 0, JOB_GRACE: 1 });
+    await startAgent();
+    await startJob('long', { detached: false });
+    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
+    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['max-time']);
+    const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
+    expect(reason).toBe('max-time');
+    expect(Number(when)).toBeGreaterThanOrEqual(deadline);
+    expect(agentFile('jobs/long/status')).toBeUndefined(); // the job was still running
+  }, TEST_TIMEOUT);
+
+  it('refuses to power off an instance it is not on, and says why', async () => {
+    const id = await launch(); // what IMDS answers
+    const other = 'i-0123456789abcdef0';
+    writeConf(other, { IDLE_TIMEOUT: 2 });
+    await startAgent();
+    await waitFor('refusal logged', () => /refusing to power off/.test(agentFile('agent.log') ?? ''));
+    const asked = sb().imdsRequests().filter((r) => r.path === '/latest/meta-data/instance-id').length;
+    await sleep(3000); // it keeps checking, but logs the same refusal once
+    const log = String(agentFile('agent.log'));
+    expect(log).toContain(`refusing to power off (idle): this is ${id}, not ${other}`);
+    expect(log.match(/refusing to power off/g)).toHaveLength(1);
+    expect(sb().imdsRequests().filter((r) => r.path === '/latest/meta-data/instance-id').length).toBeGreaterThan(asked);
+    expect(newPoweroffs()).toEqual([]);
+    expect(agentFile('poweroff')).toBeUndefined();
+    expect(await state(id)).toBe('running');
+
+    // No IMDS at all (not on EC2): refuses too, with the new reason.
+    writeConf(id, { IDLE_TIMEOUT: 2, IMDS_URL: 'http://127.0.0.1:9' });
+    await waitFor('second refusal logged', () => /refusing to power off \(idle\): no IMDSv2 token from http:\/\/127\.0\.0\.1:9/.test(agentFile('agent.log') ?? ''));
+    expect(newPoweroffs()).toEqual([]);
+    expect(await state(id)).toBe('running');
+    expect(await daemons()).toHaveLength(1);
+  }, TEST_TIMEOUT);
+
+  it('start is idempotent: one daemon, and a newer version replaces an older one', async () => {
+    const id = await launch();
+    writeConf(id); // no limits: it never powers off here
+    const first = await startAgent();
+    expect(await startAgent()).toBe(first);
+    await Promise.all([startAgent(), startAgent(), startAgent()]);
+    expect(await daemons()).toEqual([first]);
+    expect(agentFile('agent.pid')).toBe(`${first} 1\n`);
+
+    // An older agent (VERSION=0) is running: start replaces it.
+    await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
+    expect(await daemons()).toEqual([]);
+    mkdirSync(join(agentDir, 'old'));
+    chownSync(join(agentDir, 'old'), uid, gid);
+    putFile('old/agent.sh', readFileSync(AGENT, 'utf8').replace(/^VERSION=1$/m, 'VERSION=0'));
+    expect((await user('sh ~/.ssh-ec2/old/agent.sh start')).exitCode).toBe(0);
+    const old = Number(agentFile('agent.pid')?.split(' ')[0]);
+    expect(agentFile('agent.pid')).toBe(`${old} 0\n`);
+    const fresh = await startAgent();
+    expect(fresh).not.toBe(old);
+    expect(await daemons()).toEqual([fresh]);
+    expect(agentFile('agent.pid')).toBe(`${fresh} 1\n`);
+    expect(agentFile('agent.log')).toContain(`replacing agent version 0 (pid ${old}) with version 1`);
+
+    await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
+    expect(await daemons()).toEqual([]);
+    expect(agentFile('agent.pid')).toBeUndefined();
+  }, TEST_TIMEOUT);
+});
+
+describe('sandbox IMDS and poweroff', () => {
+  const sb = getSandbox;
+
+  it('serves IMDSv2 for the last launched instance, or the one a test sets', async () => {
+    const ec2 = ec2Client(sb());
+    const out = await ec2.send(new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1 }));
+    const id = out.Instances?.[0]?.InstanceId;
+    ec2.destroy();
+    const url = `${sb().imdsUrl}/latest`;
+    expect((await fetch(`${url}/api/token`, { method: 'PUT' })).status).toBe(400); // no TTL header
+    const token = await (await fetch(`${url}/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
+    expect(token).toMatch(/^[\w-]{16,}$/);
+    expect((await fetch(`${url}/meta-data/instance-id`)).status).toBe(401);
+    expect((await fetch(`${url}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': 'forged' } })).status).toBe(401);
+    const get = () => fetch(`${url}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': token } }).then((r) => r.text());
+    expect(await get()).toBe(id);
+    sb().setImdsInstance('i-0fedcba9876543210');
+    expect(await get()).toBe('i-0fedcba9876543210');
+    sb().setImdsInstance(undefined);
+    expect(await get()).toBe(id);
+    expect(sb().imdsRequests().at(-1)).toMatchObject({ method: 'GET', status: 200, instanceId: id });
+
+    const env = sb().env({ SSH_EC2_POWEROFF_COMMAND: 'sudo shutdown -h now', SSH_EC2_IMDS_URL: undefined });
+    expect(env).toMatchObject({ SSH_EC2_POWEROFF_COMMAND: sb().poweroffCommand, SSH_EC2_IMDS_URL: sb().imdsUrl });
+  });
+
+  it('a poweroff stops the instance, or terminates it if it was launched with shutdown behaviour terminate', async () => {
+    const ec2 = ec2Client(sb());
+    const launchOne = async (behaviour: 'stop' | 'terminate') =>
+      String((await ec2.send(new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1, InstanceInitiatedShutdownBehavior: behaviour }))).Instances?.[0]?.InstanceId);
+    const stopping = await launchOne('stop');
+    const terminating = await launchOne('terminate');
+    ec2.destroy();
+    const post = (id: string) => fetch(`${sb().endpoint}/sandbox/poweroff`, { method: 'POST', body: new URLSearchParams({ instance: id, reason: 'test' }) });
+    expect((await post(stopping)).status).toBe(200);
+    expect((await post(terminating)).status).toBe(200);
+    await waitFor('stopped', async () => (await instanceState(sb(), stopping)) === 'stopped');
+    await waitFor('terminated', async () => (await instanceState(sb(), terminating)) === 'terminated');
+    expect(sb().poweroffs().slice(-2)).toEqual([
+      expect.objectContaining({ instanceId: stopping, reason: 'test', action: 'StopInstances', status: 200 }),
+      expect.objectContaining({ instanceId: terminating, reason: 'test', action: 'TerminateInstances', status: 200 }),
+    ]);
+    // The script is the user's to run; it refuses anyone else before doing anything.
+    expect(readFileSync(sb().poweroffCommand, 'utf8')).toContain(`!= '${sb().user}'`);
+    expect(sb().calls('StopInstances')).toEqual([]); // EC2's own doing, not an API call of a client
+  });
+});
