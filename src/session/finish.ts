@@ -13,6 +13,7 @@ import type { Paths } from '../state/paths.js';
 import { syncBack } from '../sync/sync-back.js';
 import type { Logger } from '../ui/logger.js';
 import { jobCommand, OTHER_SESSIONS, parseJobStatus } from '../remote/on-instance.js';
+import type { Journal } from './journal.js';
 import type { Limits } from './limits.js';
 import type { Plan } from './plan.js';
 
@@ -44,11 +45,20 @@ export interface SessionState {
   endJobs?: boolean;
   /** Overrides the final state asked for (e.g. an instance started only to find no job: stopped again). */
   finalState?: FinalState;
+  /** This run's journal (sessions only): what it has done, for a run that finds it killed. */
+  journal?: Journal;
+  /** A killed run here owed a sync back: done even under --no-rsync. */
+  mustSyncBack?: boolean;
 }
 
 const RECONNECT_TIMEOUT_MS = 90_000;
 
 export async function finish(s: SessionState): Promise<void> {
+  await finishWork(s);
+  s.journal?.remove();
+}
+
+async function finishWork(s: SessionState): Promise<void> {
   const { options, log } = s;
   if (!s.instance || !s.cloud) return;
   const others = s.keepRunning || s.endJobs || (s.finalState ?? options.finalState) === 'leave' ? undefined : await whoElseIsThere(s);
@@ -70,6 +80,7 @@ export async function finish(s: SessionState): Promise<void> {
     final = 'leave';
   }
   s.finishing = final === 'leave' ? undefined : `${final === 'stop' ? 'stopping' : 'terminating'} ${s.instance.id}`;
+  s.journal?.note({ step: 'the final state', finalState: final });
   try {
     await log.phase(final, () => applyFinalState(s, final));
   } catch (err) {
@@ -107,9 +118,10 @@ async function bringResultsBack(s: SessionState): Promise<boolean> {
   const { log } = s;
   // Nothing of the user's can be on an instance launched by this run that never ran anything.
   const nothingThere = s.launched && !s.ran;
-  if (!s.options.rsync || nothingThere) return true;
+  if ((!s.options.rsync && !s.mustSyncBack) || nothingThere) return true;
   if (!s.conn || !s.connected) return false;
   s.finishing = 'syncing back';
+  s.journal?.note({ step: 'the sync back' });
   try {
     if (!(await s.conn.alive())) {
       log.warn('the ssh connection was lost; reconnecting to bring the results back');
@@ -117,6 +129,7 @@ async function bringResultsBack(s: SessionState): Promise<boolean> {
     }
     const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, log }));
     log.detail(`sync back: ${back.files} file(s) received`);
+    s.journal?.note({ syncedBack: true });
     if (back.kept > 0) log.info(`${back.kept} local file(s) were replaced; their previous versions are kept in ${back.backupDir}`);
     return true;
   } catch (err) {

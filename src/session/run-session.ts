@@ -17,6 +17,7 @@ import { prepareScript } from '../remote/on-instance.js';
 import { finish, type SessionState } from './finish.js';
 import { checkSessionOptions, multiplexerOf, runJob } from './job.js';
 import { instanceConnectKey, pemKey } from './keys.js';
+import { endSessionsCommand, Journal, newSessionId, ownChildren, pendingFinalState, takeDeadJournals, type Pending } from './journal.js';
 import { agentSettings, changedTags, formatDuration, limitTags, resolveLimits, type Limits } from './limits.js';
 import { makePlan, type Plan } from './plan.js';
 import { provision, type Provisioned } from './provision.js';
@@ -86,6 +87,7 @@ export async function loadCloud(deps: SessionDeps): Promise<Cloud> {
 async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal): Promise<void> {
   const { options, log, plan, paths } = state;
   const cloud = state.cloud!;
+  const pending = recoverKilledRun(state);
   const got = await log.phase('instance', () =>
     provision({
       options,
@@ -98,12 +100,15 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
       onInstance: (instance, launched) => {
         state.instance = instance;
         state.launched = launched;
+        state.journal?.note({ step: 'connecting', instanceId: instance.id, launched });
       },
     }),
   );
   state.instance = got.instance;
   state.started = got.started;
   const conn = await connect(state, got, signal);
+  state.journal?.note({ step: 'the sync up', connected: true });
+  if (pending?.sessionIds.length) await endSessions(conn, pending.sessionIds);
 
   const limits = resolveLimits(options, got.instance, got.launched || got.started);
   state.limits = limits;
@@ -116,17 +121,44 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   }
   signal.throwIfAborted();
 
+  const sessionId = newSessionId();
+  state.journal?.note({ step: 'the command', ran: true, sessionId });
   const mux = multiplexerOf(options);
   if (mux === 'none') {
     state.ran = true;
-    const session = conn.attach(sessionCommand(plan.remoteDir, joinCommand(options.command)), { tty: deps.stdinIsTTY, forwards: forwardsOf(options) });
+    // The id marks the command's processes, so an interrupt (or the run after a SIGKILL) can end them.
+    const session = conn.attach(`export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command))}`, { tty: deps.stdinIsTTY, forwards: forwardsOf(options) });
+    state.journal?.note({ children: ownChildren() });
     state.kill = session.kill;
     const result = await log.phase('run', () => session.done);
     state.kill = undefined;
+    if (signal.aborted) await endSessions(conn, [sessionId]);
     state.exitCode = result.exitCode;
     return;
   }
   await runJob(state, conn, { mux, tty: deps.stdinIsTTY, forwards: forwardsOf(options), signal });
+}
+
+/**
+ * Starts this run's journal, then takes over the work of a run here that was killed (its journal
+ * outlived it): the same instance (provision finds it by its tags), the sync back it owed even
+ * under --no-rsync, and its final state by the rule of `pendingFinalState`. Inherited work is
+ * written to this run's journal first, so a second kill loses nothing either.
+ */
+function recoverKilledRun(state: SessionState): Pending | undefined {
+  const { options, plan, paths, log } = state;
+  state.journal = new Journal(paths.journal(plan.projectId), { projectDir: plan.projectDir, step: 'provisioning', finalState: state.finalState ?? options.finalState });
+  const pending = takeDeadJournals(paths, plan.projectId, log);
+  if (!pending) return undefined;
+  state.mustSyncBack = pending.syncBack;
+  state.finalState = pendingFinalState(state.finalState ?? options.finalState, pending.finalState);
+  state.journal.note({ ran: pending.syncBack, finalState: state.finalState });
+  return pending;
+}
+
+/** Ends what is left on the instance of an interrupted session; a failure only leaves it there. */
+async function endSessions(conn: Connection, ids: string[]): Promise<void> {
+  await conn.exec(endSessionsCommand(ids)).catch(() => undefined);
 }
 
 /** Connects (the readiness probe) with the user's key or a fresh Instance Connect key. */

@@ -14,6 +14,8 @@ export interface Paths {
   knownHosts(instanceId: string): string;
   controlPath(instanceId: string): string;
   lock(projectId: string): string;
+  /** The journal of one run (its pid) in a project directory: what it has done, what it owes. */
+  journal(projectId: string, pid?: number): string;
 }
 
 export function shortHash(text: string, length = 12): string {
@@ -29,6 +31,7 @@ export function resolvePaths(env: Readonly<Record<string, string | undefined>>):
     knownHosts: (id) => join(state, 'known_hosts', id),
     controlPath: (id) => join(runtime, `${shortHash(`${state}:${id}`)}.sock`),
     lock: (projectId) => join(state, 'locks', `${projectId}.lock`),
+    journal: (projectId, pid = process.pid) => join(state, 'journals', `${projectId}.${pid}.json`),
   };
 }
 

@@ -1,0 +1,204 @@
+/**
+ * The journal of a run: a small JSON file per run (`<state>/journals/<projectId>.<pid>.json`),
+ * rewritten atomically (tmp + rename) at each step that changes the world and removed when the
+ * finish is done. A journal whose pid is dead is a run killed with SIGKILL (or a crash, a power
+ * cut): the next session in the same directory reads it and finishes that run's work — the sync
+ * back it owed, then the final state (see `pendingFinalState` for the rule).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { FinalState } from '../options.js';
+import type { Paths } from '../state/paths.js';
+import type { Logger } from '../ui/logger.js';
+
+export type JournalStep = 'provisioning' | 'connecting' | 'the sync up' | 'the command' | 'the sync back' | 'the final state';
+
+export interface JournalEntry {
+  pid: number;
+  projectDir: string;
+  startedAt: string;
+  step: JournalStep;
+  instanceId?: string;
+  /** The instance was launched by that run. */
+  launched?: boolean;
+  connected?: boolean;
+  /** Something was run on the instance: there may be results to bring back. */
+  ran?: boolean;
+  syncedBack?: boolean;
+  /** The final state that run was to apply. */
+  finalState: FinalState;
+  /** Its remote command's processes carry SSH_EC2_SESSION=<this> (see `endSessionsCommand`). */
+  sessionId?: string;
+  /** Local processes of that run that outlive it (its ssh session): ended by the recovery. */
+  children?: { pid: number; cmdline: string }[];
+}
+
+export class Journal {
+  private entry: JournalEntry;
+  constructor(
+    readonly path: string,
+    first: Omit<JournalEntry, 'pid' | 'startedAt'>,
+  ) {
+    this.entry = { pid: process.pid, startedAt: new Date().toISOString(), ...first };
+    this.write();
+  }
+
+  get current(): Readonly<JournalEntry> {
+    return this.entry;
+  }
+
+  note(patch: Partial<JournalEntry>): void {
+    this.entry = { ...this.entry, ...patch };
+    this.write();
+  }
+
+  /** The finish is done: nothing is owed any more. */
+  remove(): void {
+    rmSync(this.path, { force: true });
+  }
+
+  private write(): void {
+    const tmp = `${this.path}.tmp`;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      writeFileSync(tmp, `${JSON.stringify(this.entry)}\n`, { mode: 0o600 });
+      renameSync(tmp, this.path);
+    } catch {
+      // The journal is a safety net: a full disk must not stop the run itself.
+    }
+  }
+}
+
+/** The local processes this one started that are still running (Linux; empty elsewhere). */
+export function ownChildren(): { pid: number; cmdline: string }[] {
+  try {
+    const pids = readdirSync(`/proc/${process.pid}/task`).flatMap((t) => readText(`/proc/${process.pid}/task/${t}/children`).split(/\s+/).filter(Boolean).map(Number));
+    return pids.map((pid) => ({ pid, cmdline: readText(`/proc/${pid}/cmdline`) })).filter((c) => c.cmdline !== '');
+  } catch {
+    return [];
+  }
+}
+
+/** What a killed run left to do, gathered from every dead journal of this project (then removed). */
+export interface Pending {
+  previous: JournalEntry[];
+  syncBack: boolean;
+  finalState: FinalState;
+  instanceId?: string;
+  /** Remote sessions of the killed runs, to end before the finish. */
+  sessionIds: string[];
+}
+
+const STRICTNESS: FinalState[] = ['leave', 'stop', 'terminate'];
+
+/**
+ * The rule for a killed run's final state: a run that itself leaves the instance running
+ * (`--leave`, or AWS_FINAL_STATE=leave) is obeyed — the user is here now, is told the price and
+ * how to end it. Otherwise the stricter of the two applies (terminate > stop): the killed run's
+ * terminate is not weakened to this run's stop, nor this run's terminate to its stop. Either way
+ * the instance is only ever terminated once the results are back (else it is stopped).
+ */
+export function pendingFinalState(own: FinalState, pending: FinalState): FinalState {
+  if (own === 'leave') return own;
+  return STRICTNESS.indexOf(pending) > STRICTNESS.indexOf(own) ? pending : own;
+}
+
+export function journalsDir(paths: Paths): string {
+  return dirname(paths.journal(''));
+}
+
+/** Reads the journals of this project whose run is dead; journals of live runs are left alone. */
+export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): Pending | undefined {
+  const dir = journalsDir(paths);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.startsWith(`${projectId}.`) && n.endsWith('.json'));
+  } catch {
+    return undefined;
+  }
+  const previous: JournalEntry[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    let entry: JournalEntry;
+    try {
+      entry = JSON.parse(readFileSync(path, 'utf8')) as JournalEntry;
+    } catch {
+      continue; // unreadable: being written right now, or garbage; never acted on
+    }
+    if (entry.pid === process.pid || isAlive(entry.pid)) continue;
+    previous.push(entry);
+    const pending = entry.ran && !entry.syncedBack;
+    log.warn(`a previous ssh-ec2 here (pid ${entry.pid}) was killed during ${entry.step}; finishing its work: ${pending ? 'sync back, then ' : ''}${entry.finalState}`);
+    endOrphans(entry);
+    rmSync(path, { force: true });
+  }
+  if (previous.length === 0) return undefined;
+  return {
+    previous,
+    syncBack: previous.some((e) => e.ran && !e.syncedBack),
+    finalState: previous.map((e) => e.finalState).reduce((a, b) => (STRICTNESS.indexOf(b) > STRICTNESS.indexOf(a) ? b : a)),
+    instanceId: previous.find((e) => e.instanceId)?.instanceId,
+    sessionIds: previous.flatMap((e) => (e.sessionId ? [e.sessionId] : [])),
+  };
+}
+
+/**
+ * The killed run's ssh session outlives it (it was its child, not in its process group's fate):
+ * left alone it would keep the remote command attached and count as "another session", so the
+ * final state would never apply. Ended only when its command line is still the recorded one.
+ */
+function endOrphans(entry: JournalEntry): void {
+  const ours = (entry.children ?? []).filter((c) => readText(`/proc/${c.pid}/cmdline`) === c.cmdline);
+  for (const c of ours) {
+    try {
+      process.kill(c.pid, 'SIGTERM');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  // Gone before the finish asks who else is on the instance (at most 3 s).
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline && ours.some((c) => readText(`/proc/${c.pid}/cmdline`) === c.cmdline && isAlive(c.pid))) Atomics.wait(SLEEP, 0, 0, 20);
+}
+
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+
+/** A fresh id for this run's remote session, exported to its command as SSH_EC2_SESSION. */
+export function newSessionId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/**
+ * Ends the remote processes of the given sessions (SIGTERM, then SIGKILL after about a second).
+ * Needed because killing the local ssh of a session without a terminal ends nothing there: over
+ * the shared master connection sshd keeps the session, and its command, until the command exits
+ * (so it would also count as "another session" and keep the instance running).
+ */
+export function endSessionsCommand(ids: string[]): string {
+  const pattern = ids.filter((id) => /^[0-9a-f]+$/.test(id)).map((id) => `SSH_EC2_SESSION=${id}`).join('|') || 'SSH_EC2_SESSION=-';
+  return (
+    `for i in 1 2 3 4 5 6 7 8 9 10; do sig=TERM; [ $i -gt 5 ] && sig=KILL; found=; ` +
+    `for p in /proc/[0-9]*; do tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -Eqx '${pattern}' && { found=1; kill -$sig "\${p#/proc/}" 2>/dev/null; }; done; ` +
+    `[ -z "$found" ] && exit 0; sleep 0.2; done`
+  );
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie is dead: it only waits for its parent to read its status.
+  const stat = readText(`/proc/${pid}/stat`);
+  return !/^\d+ \(.*\) Z /s.test(stat);
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
