@@ -104,6 +104,26 @@ describe('SIGKILL', () => {
     expect(readdirSync(journals)).toEqual([]);
     await run.child; // its ssh, orphaned by the kill, was ended by the recovery
   });
+
+  it('the sync back owed by a killed --stop run happens even under --no-rsync; a run that itself asks --leave is obeyed', async () => {
+    const name = 'killed-stop';
+    const dir = makeProject(sb, name);
+    const run = start(dir, ['--stop', 'echo owed > owed.txt; sleep 60']);
+    await until(() => existsSync(join(remotePath(sb, name), 'owed.txt')), 'the command to write its result');
+    const id = reportedInstance(run.stderr());
+    run.child.kill('SIGKILL');
+    await run.exited;
+
+    const next = await cli(sb, ['--no-rsync', '--leave', 'true'], { cwd: dir });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/was killed during the command; finishing its work: sync back, then stop/);
+    expect(readFileSync(join(dir, 'owed.txt'), 'utf8')).toBe('owed\n');
+    expect(await instanceState(sb, id)).toBe('running');
+    await run.child;
+    const end = await cli(sb, ['true'], { cwd: dir });
+    expect(end.stderr).not.toMatch(/a previous ssh-ec2/);
+    expect(await instanceState(sb, id)).toBe('terminated');
+  });
 });
 
 describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
