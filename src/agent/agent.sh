@@ -281,6 +281,8 @@ poweroff() {
 
 cmd_daemon() {
   mkdir -p "$BASE" || exit 1
+  # Hold no directory of the caller's (a project directory may be removed or unmounted).
+  cd / || exit 1
   echo "$$ $VERSION" >"$PIDFILE"
   # Only our own pid file goes with us: a newer agent may have written its own meanwhile.
   trap 'mine=$(cut -d" " -f1 "$PIDFILE" 2>/dev/null); [ "$mine" = "$$" ] && rm -f "$PIDFILE"; log stopped; exit 0' TERM INT HUP

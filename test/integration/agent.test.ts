@@ -13,7 +13,8 @@ import { killUserProcesses, sleep } from '../sandbox/util.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-const AGENT = join(REPO, 'src', 'agent', 'agent.sh');
+// Overridable to check that these tests catch a broken agent (a mutated copy) without touching the real one.
+const AGENT = process.env.SSH_EC2_TEST_AGENT ?? join(REPO, 'src', 'agent', 'agent.sh');
 const IMAGE = 'ami-0d1a00000000a0004'; // from test/sandbox/amis.json
 const TEST_TIMEOUT = 40_000;
 
