@@ -7,6 +7,7 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   CreateTagsCommand,
+  DeleteSecurityGroupCommand,
   DescribeImagesCommand,
   DescribeInstanceTypesCommand,
   DescribeSecurityGroupsCommand,
@@ -18,6 +19,7 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
   TerminateInstancesCommand,
+  type Filter,
   type Instance,
   type Tag,
 } from '@aws-sdk/client-ec2';
@@ -25,7 +27,7 @@ import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/clie
 import { ConfigError } from '../errors.js';
 import { DEFAULT_REGION } from '../options.js';
 import type { Zone } from './capacity.js';
-import { aws, errorCode, isCapacityError } from './errors.js';
+import { aws, errorCode, isCapacityError, mapAwsError } from './errors.js';
 import { pickImage, type ImageInfo, type ImageQuery } from './image.js';
 
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
@@ -66,7 +68,7 @@ export interface LaunchSpec {
 
 export interface Cloud {
   readonly region: string;
-  findInstances(tags: Record<string, string>, states?: readonly string[]): Promise<InstanceInfo[]>;
+  findInstances(tags: Record<string, string>, states?: readonly string[], filters?: Filter[]): Promise<InstanceInfo[]>;
   describeInstance(id: string): Promise<InstanceInfo | undefined>;
   resolveImage(query: ImageQuery): Promise<ImageInfo>;
   describeInstanceType(type: string): Promise<InstanceTypeInfo>;
@@ -74,6 +76,11 @@ export interface Cloud {
   /** The VPC's default subnet of each availability zone, by zone name. */
   defaultSubnets(vpcId: string): Promise<Zone[]>;
   ensureSecurityGroup(vpcId: string, cidr: string, tags: Record<string, string>): Promise<string>;
+  /**
+   * Deletes ssh-ec2's security groups that no instance uses any more (terminated ones excepted);
+   * returns how many were deleted and how many are still in use.
+   */
+  removeUnusedSecurityGroups(): Promise<{ deleted: number; inUse: number }>;
   launch(spec: LaunchSpec): Promise<InstanceInfo>;
   start(id: string): Promise<void>;
   stop(id: string): Promise<void>;
@@ -113,8 +120,9 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   const cloud: Cloud = {
     region,
 
-    async findInstances(tags, states = LIVE_STATES) {
+    async findInstances(tags, states = LIVE_STATES, filters = []) {
       const Filters = [
+        ...filters,
         ...Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })),
         { Name: 'instance-state-name', Values: [...states] },
       ];
@@ -184,6 +192,30 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
         .filter((s) => s.SubnetId && s.AvailabilityZone)
         .map((s) => ({ name: s.AvailabilityZone!, subnetId: s.SubnetId! }))
         .sort((a, b) => a.name.localeCompare(b.name));
+    },
+
+    async removeUnusedSecurityGroups() {
+      const groups = await aws('find the security groups', () =>
+        ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [SECURITY_GROUP_NAME] }, { Name: 'tag-key', Values: ['ssh-ec2'] }] })),
+      );
+      let deleted = 0;
+      let inUse = 0;
+      for (const g of groups.SecurityGroups ?? []) {
+        const users = await cloud.findInstances({}, [...LIVE_STATES, 'shutting-down'], [{ Name: 'instance.group-id', Values: [g.GroupId!] }]);
+        if (users.length > 0) {
+          inUse++;
+          continue;
+        }
+        try {
+          await ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId }));
+          deleted++;
+        } catch (err) {
+          // Still attached to an instance being terminated: a later `down` removes it.
+          if (errorCode(err) !== 'DependencyViolation') throw mapAwsError(err, 'delete the security group');
+          inUse++;
+        }
+      }
+      return { deleted, inUse };
     },
 
     async ensureSecurityGroup(vpcId, cidr, tags) {

@@ -178,7 +178,19 @@ async function down(deps: VerbDeps, name: string | undefined): Promise<number> {
     });
     if (r !== ExitCode.ok) status = r;
   }
+  await removeSecurityGroups(deps, cloud);
   return status;
+}
+
+/** ssh-ec2's security groups go with the last instance that used them. */
+async function removeSecurityGroups(deps: VerbDeps, cloud: Cloud): Promise<void> {
+  try {
+    const { deleted, inUse } = await cloud.removeUnusedSecurityGroups();
+    if (deleted > 0) deps.log.info(`removed ${deleted} unused ssh-ec2 security group(s)`);
+    if (inUse > 0) deps.log.detail(`${inUse} ssh-ec2 security group(s) still in use (instances running, stopped or shutting down); a later ssh-ec2 down removes them`);
+  } catch (err) {
+    deps.log.warn(`could not remove the unused security group: ${(err as Error).message}`);
+  }
 }
 
 async function confirm(deps: VerbDeps, question: string): Promise<boolean> {

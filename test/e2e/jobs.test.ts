@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, instanceState, launches, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { BIN, cli, ec2Client, instanceState, launches, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -249,6 +250,10 @@ describe('ls, pull, down', () => {
     expect(await instanceState(sb, reportedInstance(rb.stderr))).toBe('terminated');
     const after = await cli(sb, ['ls'], { cwd: a });
     expect(after.stdout).not.toMatch(/verb-[ab]/);
+    // The last instance gone, its security group goes too.
+    expect(all.stderr).toMatch(/removed 1 unused ssh-ec2 security group/);
+    const groups = await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }));
+    expect(groups.SecurityGroups ?? []).toHaveLength(0);
   });
 });
 
