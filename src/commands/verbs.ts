@@ -116,13 +116,16 @@ async function list(deps: VerbDeps): Promise<number> {
   return ExitCode.ok;
 }
 
-/** The job of a running instance, asked over ssh; "-" when it cannot be asked. */
+/** `ls` does not wait for an instance whose ssh is not up (yet): its job shows as "?". */
+const LS_SSH_TIMEOUT_MS = 15_000;
+
+/** The job of a running instance, asked over ssh; "?" when it cannot be asked. */
 async function liveJob(deps: VerbDeps, cloud: Cloud, i: InstanceInfo): Promise<string> {
   if (i.state !== 'running' || !i.tags[TAG.project]) return '-';
   const state = newState({ ...deps, log: { ...deps.log, info: () => {}, warn: () => {} } });
   try {
     state.cloud = cloud;
-    const conn = await connect(state, { instance: i, launched: false, started: false, user: deps.options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' });
+    const conn = await connect(state, { instance: i, launched: false, started: false, user: deps.options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' }, undefined, LS_SSH_TIMEOUT_MS);
     const job = await jobStatus(conn, i.tags[TAG.project]);
     await conn.close({ keep: true });
     switch (job.state) {

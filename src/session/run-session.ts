@@ -162,7 +162,7 @@ async function endSessions(conn: Connection, ids: string[]): Promise<void> {
 }
 
 /** Connects (the readiness probe) with the user's key or a fresh Instance Connect key. */
-export async function connect(state: SessionState, got: Provisioned, signal?: AbortSignal): Promise<Connection> {
+export async function connect(state: SessionState, got: Provisioned, signal?: AbortSignal, timeoutMs = SSH_READY_TIMEOUT_MS): Promise<Connection> {
   const { options, paths, log } = state;
   const cloud = state.cloud!;
   const keys: KeySource = options.identity
@@ -170,7 +170,7 @@ export async function connect(state: SessionState, got: Provisioned, signal?: Ab
     : await instanceConnectKey({ runtimeDir: paths.runtime, cloud, instance: got.instance, user: got.user });
   const conn = new Connection(sshTarget(got.instance.id, got.instance.publicIp ?? got.instance.privateIp!, got.user, keys, options, paths), keys, log, join(paths.runtime, `${shortHash(got.instance.id)}.ssh.log`));
   state.conn = conn;
-  await log.phase('ssh', () => conn.open({ timeoutMs: SSH_READY_TIMEOUT_MS, signal }));
+  await log.phase('ssh', () => conn.open({ timeoutMs, signal }));
   state.connected = true;
   return conn;
 }
