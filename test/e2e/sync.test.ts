@@ -96,3 +96,16 @@ describe('sync back', () => {
   });
 });
 
+
+describe('sync up failing', () => {
+  it('runs nothing, exits 6 with one clear line, and terminates the instance it launched', async () => {
+    const dir = makeProject(sb, 'up-fails', { 'a.txt': 'a' });
+    // The project directory on the instance exists but belongs to someone else: rsync cannot write.
+    mkdirSync(remotePath(sb, 'up-fails'), { recursive: true, mode: 0o755 });
+    const r = await cli(sb, ['touch ran.txt'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/error: sync up failed, nothing was run/);
+    expect(existsSync(join(remotePath(sb, 'up-fails'), 'ran.txt'))).toBe(false);
+    expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
+  });
+});
