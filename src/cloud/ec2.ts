@@ -13,6 +13,7 @@ import {
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
+  GetConsoleOutputCommand,
   EC2Client,
   paginateDescribeInstances,
   RunInstancesCommand,
@@ -85,6 +86,8 @@ export interface Cloud {
   start(id: string): Promise<void>;
   stop(id: string): Promise<void>;
   terminate(id: string): Promise<void>;
+  /** The instance's console output (cloud-init's boot log), if EC2 has it yet. */
+  consoleOutput(id: string): Promise<string | undefined>;
   /** Adds or overwrites tags on a resource. */
   tag(id: string, tags: Record<string, string>): Promise<void>;
   pushSshKey(req: { instanceId: string; osUser: string; publicKey: string; az?: string }): Promise<void>;
@@ -298,6 +301,10 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     },
     async terminate(id) {
       await aws('terminate the instance', () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
+    },
+    async consoleOutput(id) {
+      const r = await aws('read the console output', () => ec2.send(new GetConsoleOutputCommand({ InstanceId: id })));
+      return r.Output ? Buffer.from(r.Output, 'base64').toString('utf8') : undefined;
     },
     async tag(id, tags) {
       await aws('tag the instance', () => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: toTags(tags) })));

@@ -3,8 +3,9 @@
  * The finish (finish.ts) is written once and reached from success, failure and signals alike.
  */
 import { hostname, userInfo } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ConnectionError } from '../errors.js';
 import type { Cloud } from '../cloud/ec2.js';
 import type { Options } from '../options.js';
 import { Connection, type KeySource } from '../remote/connection.js';
@@ -13,6 +14,7 @@ import type { SshTarget } from '../remote/ssh.js';
 import { privateDir, resolvePaths, shortHash, type Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
 import type { Logger } from '../ui/logger.js';
+import { run } from '../remote/exec.js';
 import { prepareScript } from '../remote/on-instance.js';
 import { finish, type SessionState } from './finish.js';
 import { checkSessionOptions, multiplexerOf, runJob } from './job.js';
@@ -170,9 +172,47 @@ export async function connect(state: SessionState, got: Provisioned, signal?: Ab
     : await instanceConnectKey({ runtimeDir: paths.runtime, cloud, instance: got.instance, user: got.user });
   const conn = new Connection(sshTarget(got.instance.id, got.instance.publicIp ?? got.instance.privateIp!, got.user, keys, options, paths), keys, log, join(paths.runtime, `${shortHash(got.instance.id)}.ssh.log`));
   state.conn = conn;
+  const firstContact = !existsSync(conn.target.knownHostsFile);
   await log.phase('ssh', () => conn.open({ timeoutMs, signal }));
+  if (firstContact) await checkHostKey(state, conn);
   state.connected = true;
   return conn;
+}
+
+/**
+ * The host key ssh just accepted for a new instance is checked against the fingerprints cloud-init
+ * printed on the instance's console, when EC2 has them yet (a few minutes after boot; never
+ * waited for): a key that matches none of them means someone else answered, and nothing is sent.
+ */
+async function checkHostKey(state: SessionState, conn: Connection): Promise<void> {
+  const { log } = state;
+  const id = state.instance!.id;
+  const output = await state.cloud!.consoleOutput(id).catch((err: unknown) => {
+    log.detail(`console output of ${id} not readable (${(err as Error).message}): host key trusted on first use`);
+    return undefined;
+  });
+  const expected = consoleFingerprints(output ?? '');
+  if (expected.length === 0) {
+    log.detail(`no host key fingerprints in the console output of ${id} yet: host key trusted on first use`);
+    return;
+  }
+  const seen = consoleFingerprints((await run(['ssh-keygen', '-l', '-f', conn.target.knownHostsFile])).stdout, false);
+  if (seen.some((f) => expected.includes(f))) {
+    log.detail(`host key of ${id} matches its console output (${seen.join(', ')})`);
+    return;
+  }
+  await conn.close();
+  rmSync(conn.target.knownHostsFile, { force: true });
+  throw new ConnectionError(
+    `the host key of ${id} (${seen.join(', ')}) matches none of the fingerprints in its console output: refusing to use the connection`,
+    'Someone may be between you and the instance. Nothing was sent. Check your network and ssh configuration (ProxyJump, proxies), then run again.',
+  );
+}
+
+/** SHA256 fingerprints, from cloud-init's block of a console log (or from any text when `block` is false). */
+export function consoleFingerprints(text: string, block = true): string[] {
+  const m = block ? /-----BEGIN SSH HOST KEY FINGERPRINTS-----([\s\S]*?)-----END SSH HOST KEY FINGERPRINTS-----/.exec(text) : [text, text];
+  return [...(m?.[1] ?? '').matchAll(/SHA256:[A-Za-z0-9+/]+/g)].map((x) => x[0]);
 }
 
 /** Installs the agent and job wrapper, gives the agent its limits, and records them as tags. */

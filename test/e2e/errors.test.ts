@@ -1,7 +1,9 @@
 import { DescribeImagesCommand, DescribeSecurityGroupsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
-import { cli, ec2Client, instances, launches, makeProject, useSandbox } from './helpers.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { bootConsole, type Sandbox } from '../sandbox/index.js';
+import { cli, ec2Client, instances, instanceState, launches, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -98,5 +100,30 @@ describe('what is launched', () => {
     const groups = await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }));
     const ranges = (groups.SecurityGroups ?? []).flatMap((g) => g.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}:${r.CidrIp}`));
     expect(ranges).toEqual(['22:127.0.0.1/32']);
+  });
+});
+
+describe('host keys against the console output', () => {
+  it('a new instance whose host key matches its console fingerprints is used', async () => {
+    const dir = makeProject(sb, 'console-ok');
+    sb.clearCalls();
+    const r = await cli(sb, ['-v', 'true'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/host key of i-\w+ matches its console output \(SHA256:/);
+    expect(sb.calls('GetConsoleOutput')).toHaveLength(1);
+  });
+
+  it('a host key that matches none of them: nothing is sent, exit 255, the instance is terminated', async () => {
+    const dir = makeProject(sb, 'console-mitm', { 'secret-code.py': 'x' });
+    sb.setConsoleOutput(bootConsole('256 SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA no (ED25519)'));
+    try {
+      const r = await cli(sb, ['touch ran.txt'], { cwd: dir });
+      expect(r.exitCode).toBe(255);
+      expect(r.stderr).toMatch(/host key of i-\w+ .* matches none of the fingerprints in its console output/);
+      expect(existsSync(join(sb.home, 'console-mitm'))).toBe(false);
+      expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
+    } finally {
+      sb.setConsoleOutput(undefined);
+    }
   });
 });

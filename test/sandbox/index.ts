@@ -55,6 +55,8 @@ export interface Sandbox {
   imdsInstance(): string | undefined;
   /** Makes IMDS answer this id whatever is launched; undefined goes back to the last launched or started. */
   setImdsInstance(id: string | undefined): void;
+  /** What GetConsoleOutput answers; undefined (the default): a boot log with the sshd's real host key fingerprint. */
+  setConsoleOutput(text: string | undefined): void;
   /** Every request to the fake IMDS, oldest first. */
   imdsRequests(): ImdsRequest[];
   /** Every instance that powered itself off (through poweroffCommand), oldest first. */
@@ -101,6 +103,21 @@ function cleanupSync(l: Leftovers): void {
   rmSync(l.dir, { recursive: true, force: true });
 }
 
+/** A console log as an EC2 instance's cloud-init prints it, with its host key fingerprint. */
+export function bootConsole(fingerprintLine: string): string {
+  const [bits, hash, , type] = fingerprintLine.split(/\s+/);
+  return [
+    '[    0.000000] Linux version 6.8.0-1021-aws',
+    'ci-info: no authorized SSH keys fingerprints found for user ubuntu.',
+    '<14>Nov 23 12:00:00 cloud-init: #############################################################',
+    '<14>Nov 23 12:00:00 cloud-init: -----BEGIN SSH HOST KEY FINGERPRINTS-----',
+    `<14>Nov 23 12:00:00 cloud-init: ${bits} ${hash} root@ip-172-31-0-1 ${type}`,
+    '<14>Nov 23 12:00:00 cloud-init: -----END SSH HOST KEY FINGERPRINTS-----',
+    '<14>Nov 23 12:00:00 cloud-init: #############################################################',
+    '',
+  ].join('\n');
+}
+
 export async function startSandbox(opts: { region?: string } = {}): Promise<Sandbox> {
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates a throwaway unix user and runs sshd.');
@@ -121,6 +138,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
   let proxy: Proxy | undefined;
   const pushed: InstanceConnectKey[] = [];
   let stopped: Promise<void> | undefined;
+  let consoleOutput: string | undefined;
 
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
@@ -155,6 +173,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
         // Like AWS: any user name is "accepted", but only the instance's real user can log in.
         if (osUser === user) started.addExpiringKey(entry);
       },
+      consoleOutput: () => consoleOutput ?? bootConsole(started.hostKeyFingerprint),
     });
   } catch (err) {
     await stop();
@@ -230,6 +249,9 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     },
     imdsInstance: () => p.imdsInstance(),
     setImdsInstance: (id) => p.setImdsInstance(id),
+    setConsoleOutput: (text) => {
+      consoleOutput = text;
+    },
     imdsRequests: () => p.imdsRequests(),
     poweroffs: () => p.poweroffs(),
     stop,

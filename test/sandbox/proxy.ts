@@ -194,6 +194,8 @@ export async function startProxy(opts: {
   region: string;
   /** SendSSHPublicKey succeeded: make the key work on the "instance". */
   onPushedKey(key: PushedKey): void;
+  /** What GetConsoleOutput answers for an instance (undefined: moto's own answer). */
+  consoleOutput?: (instanceId: string) => string | undefined;
 }): Promise<Proxy> {
   const target = new URL(opts.target);
   const logFile = join(opts.dir, 'api-calls.jsonl');
@@ -350,6 +352,15 @@ export async function startProxy(opts: {
           ? done.reply
           : ec2Error(400, 'IdempotentParameterMismatch', `The client token ${token} was used with different parameters.`);
         return finish(faultReply ?? reply, { replayed: true, ...(faultReply && { injected: true }) });
+      }
+    }
+
+    // The console output of a booted instance: cloud-init prints the host key fingerprints there.
+    if (service === 'ec2' && action === 'GetConsoleOutput') {
+      const text = opts.consoleOutput?.(params.InstanceId ?? '');
+      if (text !== undefined) {
+        const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<GetConsoleOutputResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${randomUUID()}</requestId><instanceId>${escapeXml(params.InstanceId ?? '')}</instanceId><timestamp>${new Date().toISOString()}</timestamp><output>${Buffer.from(text).toString('base64')}</output></GetConsoleOutputResponse>`;
+        return finish({ status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: Buffer.from(xml) });
       }
     }
 

@@ -19,6 +19,8 @@ export interface Sshd {
   port: number;
   pid: number;
   sshConfig: string;
+  /** The host key's fingerprint line as `ssh-keygen -l` prints it (what cloud-init writes to the console). */
+  hostKeyFingerprint: string;
   /** Accepted until stop(): models the key pair EC2 installs at launch. */
   authorizeKey(publicKeyLine: string): void;
   /** Adds a key that sshd itself stops accepting at `expiresAt` (authorized_keys expiry-time). */
@@ -131,10 +133,12 @@ export async function startSshd(opts: { dir: string; user: string; sshdProgram?:
   // Every host name goes to our sshd: the CLI can use the instance's (rewritten) address or any name.
   await writeFile(sshConfig, `Host *\n  HostName 127.0.0.1\n  Port ${port}\n`);
 
+  const hostKeyFingerprint = (await execa('ssh-keygen', ['-l', '-f', `${hostKey}.pub`], { stdin: 'ignore' })).stdout.trim();
   return {
     port,
     pid: child.pid ?? 0,
     sshConfig,
+    hostKeyFingerprint,
     authorizeKey(line) {
       const clean = line.trim();
       if (!clean || /[\r\n]/.test(clean)) throw new Error('authorizeKey wants exactly one public key line');
