@@ -66,10 +66,11 @@ function pull(deps: VerbDeps): Promise<number> {
 async function logs(deps: VerbDeps): Promise<number> {
   const state = newState(deps);
   return runStory(deps, state, async (s) => {
-    const found = (await s.cloud!.findInstances(s.plan.findTags)).find((i) => i.state === 'running' || i.state === 'pending');
+    const all = await s.cloud!.findInstances(s.plan.findTags);
+    const found = all.find((i) => i.state === 'running' || i.state === 'pending');
     s.keepRunning = 'logs';
     if (!found) {
-      const any = (await s.cloud!.findInstances(s.plan.findTags))[0];
+      const any = all[0];
       if (!any) throw new NoInstanceError('no job log to show', s.plan.projectDir);
       throw new UserError(`${any.id} is ${any.state}: its job log is on its disk`, ExitCode.nothingThere, 'ssh-ec2 --attach restarts it and brings the results back, the log (ssh-ec2-job.log) included.');
     }
