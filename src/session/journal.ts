@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { dirname, join } from 'node:path';
 import type { FinalState } from '../options.js';
 import type { Paths } from '../state/paths.js';
+import { processAlive } from '../state/process.js';
 import type { Logger } from '../ui/logger.js';
 
 export type JournalStep = 'provisioning' | 'connecting' | 'the sync up' | 'the command' | 'the sync back' | 'the final state';
@@ -126,7 +127,7 @@ export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): 
     } catch {
       continue; // unreadable: being written right now, or garbage; never acted on
     }
-    if (entry.pid === process.pid || isAlive(entry.pid)) continue;
+    if (entry.pid === process.pid || processAlive(entry.pid)) continue;
     previous.push(entry);
     const pending = entry.ran && !entry.syncedBack;
     log.warn(`a previous ssh-ec2 here (pid ${entry.pid}) was killed during ${entry.step}; finishing its work: ${pending ? 'sync back, then ' : ''}${entry.finalState}`);
@@ -159,7 +160,7 @@ function endOrphans(entry: JournalEntry): void {
   }
   // Gone before the finish asks who else is on the instance (at most 3 s).
   const deadline = Date.now() + 3000;
-  while (Date.now() < deadline && ours.some((c) => readText(`/proc/${c.pid}/cmdline`) === c.cmdline && isAlive(c.pid))) Atomics.wait(SLEEP, 0, 0, 20);
+  while (Date.now() < deadline && ours.some((c) => readText(`/proc/${c.pid}/cmdline`) === c.cmdline && processAlive(c.pid))) Atomics.wait(SLEEP, 0, 0, 20);
 }
 
 const SLEEP = new Int32Array(new SharedArrayBuffer(4));
@@ -182,17 +183,6 @@ export function endSessionsCommand(ids: string[]): string {
     `for p in /proc/[0-9]*; do tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -Eqx '${pattern}' && { found=1; kill -$sig "\${p#/proc/}" 2>/dev/null; }; done; ` +
     `[ -z "$found" ] && exit 0; sleep 0.2; done`
   );
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie is dead: it only waits for its parent to read its status.
-  const stat = readText(`/proc/${pid}/stat`);
-  return !/^\d+ \(.*\) Z /s.test(stat);
 }
 
 function readText(path: string): string {

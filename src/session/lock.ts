@@ -5,6 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { processAlive } from '../state/process.js';
 
 export interface Lock {
   release(): void;
@@ -38,7 +39,7 @@ export async function acquireLock(path: string, opts: { onWait?: (pid: number) =
     }
     const holder = readHolder(path);
     // An empty lock file is one being written right now, unless it has been empty for a while.
-    const stale = holder === undefined ? ageMs(path) > 2000 : !alive(holder);
+    const stale = holder === undefined ? ageMs(path) > 2000 : !processAlive(holder);
     if (stale) {
       try {
         unlinkSync(path);
@@ -72,14 +73,5 @@ function ageMs(path: string): number {
     return Date.now() - statSync(path).mtimeMs;
   } catch {
     return 0;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
