@@ -127,6 +127,7 @@ export const OPTION_SPECS = {
   sshConfig: spec({ kind: 'string', flag: 'ssh-config', env: ['SSH_EC2_SSH_CONFIG'], group: 'Connection', default: undefined, parse: optionalText, describe: 'ssh config file passed to every ssh and rsync (ssh -F)' }),
   localForwards: spec({ kind: 'strings', flag: 'L', group: 'Connection', default: [] as string[], parse: forward('L'), describe: 'forward a local port for the session (ssh -L syntax), repeatable' }),
   remoteForwards: spec({ kind: 'strings', flag: 'R', group: 'Connection', default: [] as string[], parse: forward('R'), describe: 'forward a remote port for the session (ssh -R syntax), repeatable' }),
+  reconnectTimeout: spec({ kind: 'string', flag: 'reconnect-timeout', env: ['SSH_EC2_RECONNECT_TIMEOUT'], group: 'Connection', default: 90_000 as number, parse: duration, describe: 'after a lost connection, how long to keep trying to reach the instance again before giving up (default 90s; off: a single try)' }),
   dynamicForwards: spec({ kind: 'strings', flag: 'D', group: 'Connection', default: [] as string[], parse: forward('D'), describe: 'SOCKS proxy on a local port for the session (ssh -D syntax), repeatable' }),
   // Session
   finalState: spec({ kind: 'string', env: ['AWS_FINAL_STATE'], group: 'Session', default: 'terminate' as FinalState, parse: finalState, describe: 'terminate, stop or leave' }),

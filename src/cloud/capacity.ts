@@ -76,8 +76,9 @@ export function exhaustedError(failures: readonly Failure[], region: string, cau
 /**
  * Tries the attempts in order until one launches. `launchOne` makes one attempt (a fresh
  * ClientToken each time); its errors are mapped user errors whose `cause` is the AWS error.
+ * An interrupt (`signal`) ends the fallback: no new attempt is started after it.
  */
-export async function launchWithFallback<T>(attempts: readonly Attempt[], launchOne: (a: Attempt) => Promise<T>, ctx: { log: Logger; region: string }): Promise<T> {
+export async function launchWithFallback<T>(attempts: readonly Attempt[], launchOne: (a: Attempt) => Promise<T>, ctx: { log: Logger; region: string; signal?: AbortSignal }): Promise<T> {
   const failures: Failure[] = [];
   const quotaReached = new Set<string>();
   let lastError: unknown;
@@ -85,6 +86,7 @@ export async function launchWithFallback<T>(attempts: readonly Attempt[], launch
   for (let i = 0; i < attempts.length; i++) {
     const attempt = attempts[i]!;
     if (quotaReached.has(attempt.instanceType)) continue;
+    ctx.signal?.throwIfAborted();
     try {
       return await launchOne(attempt);
     } catch (err) {

@@ -51,8 +51,6 @@ export interface SessionState {
   mustSyncBack?: boolean;
 }
 
-const RECONNECT_TIMEOUT_MS = 90_000;
-
 export async function finish(s: SessionState): Promise<void> {
   await finishWork(s);
   s.journal?.remove();
@@ -125,7 +123,7 @@ async function bringResultsBack(s: SessionState): Promise<boolean> {
   try {
     if (!(await s.conn.alive())) {
       log.warn('the ssh connection was lost; reconnecting to bring the results back');
-      await s.conn.open({ timeoutMs: RECONNECT_TIMEOUT_MS });
+      await s.conn.open({ timeoutMs: s.options.reconnectTimeout });
     }
     const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, log }));
     log.detail(`sync back: ${back.files} file(s) received`);

@@ -16,7 +16,6 @@ import { formatDuration } from './limits.js';
 
 /** Where a detached job's output goes, in the project directory on the instance (synced back). */
 export const JOB_LOG = 'ssh-ec2-job.log';
-const RECONNECT_TIMEOUT_MS = 60_000;
 
 export function multiplexerOf(o: Pick<Options, 'multiplex' | 'detach' | 'attach'>): Multiplexer {
   return o.multiplex ?? (o.detach || o.attach ? 'tmux' : 'none');
@@ -110,7 +109,7 @@ export async function runJob(state: SessionState, conn: Connection, o: { mux: 't
   try {
     if (!(await conn.alive())) {
       log.warn('the ssh connection was lost; reconnecting to see whether the job is still running');
-      await conn.open({ timeoutMs: RECONNECT_TIMEOUT_MS, signal: o.signal });
+      await conn.open({ timeoutMs: state.options.reconnectTimeout, signal: o.signal });
     }
     after = await jobStatus(conn, id);
   } catch {

@@ -169,7 +169,7 @@ async function launch(ctx: ProvisionContext): Promise<Provisioned> {
       return { instance: await cloud.launch({ ...spec, iamProfile, clientToken: randomUUID() }), user };
     }
   };
-  const { instance: launched, user } = await launchWithFallback(planAttempts(types.map((t) => t.type), zones), launchOne, { log, region: cloud.region });
+  const { instance: launched, user } = await launchWithFallback(planAttempts(types.map((t) => t.type), zones), launchOne, { log, region: cloud.region, signal: ctx.signal });
   ctx.onInstance?.(launched, true);
   log.info(`launched ${launched.id}`);
   return { instance: await waitRunning(ctx, launched.id), launched: true, started: false, user };

@@ -81,6 +81,19 @@ describe('launchWithFallback', () => {
     expect(err).toBeInstanceOf(CloudError);
     expect(calls).toBe(1);
   });
+
+  it('an interrupt during an attempt: no further attempt is started', async () => {
+    const { log } = logLines();
+    const abort = new AbortController();
+    const tried: string[] = [];
+    const err = await launchWithFallback(planAttempts(['g4dn.xlarge', 'g5.xlarge'], ZONES), async (a) => {
+      tried.push(label(a));
+      abort.abort(new Error('SIGINT'));
+      throw awsError('InsufficientInstanceCapacity');
+    }, { log, region: 'eu-central-1', signal: abort.signal }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('SIGINT');
+    expect(tried).toEqual(['g4dn.xlarge@eu-central-1a']);
+  });
 });
 
 describe('API retries', () => {
