@@ -3,7 +3,7 @@
 // Root only (it creates a unix user). Every sandbox is independent: parallel workers are fine.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -11,12 +11,12 @@ import { startMoto } from './moto.js';
 import type { Moto } from './moto.js';
 import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
 import { startProxy } from './proxy.js';
-import type { ApiCall, Fault, ImdsRequest, Poweroff, Proxy } from './proxy.js';
+import type { ApiCall, Fault, Hold, ImdsRequest, Poweroff, Proxy } from './proxy.js';
 import { createUser, newUserName, removeUser, startSshd } from './sshd.js';
 import type { InstanceConnectKey, Sshd } from './sshd.js';
-import { killGroup, killUserProcesses } from './util.js';
+import { freePort, killGroup, killUserProcesses } from './util.js';
 
-export type { ApiCall, Fault, ImdsRequest, Poweroff } from './proxy.js';
+export type { ApiCall, Fault, Hold, ImdsRequest, Poweroff } from './proxy.js';
 export type { InstanceConnectKey } from './sshd.js';
 export { ensurePrerequisites } from './prerequisites.js';
 
@@ -45,6 +45,14 @@ export interface Sandbox {
   clearCalls(): void;
   inject(fault: Fault): void;
   clearFaults(): void;
+  /** Holds the next call of `action` before moto sees it, until `release()`: a slow API. */
+  hold(action: string): Hold;
+  /**
+   * The network between this machine and the instance: false points every new ssh connection
+   * made through sshConfig at a closed port (refused), true back at sshd. Connections already
+   * open are not touched, as when a laptop's network goes away and comes back.
+   */
+  setReachable(reachable: boolean): Promise<void>;
   authorizeKey(publicKeyLine: string): void;
   /** Every key pushed with SendSSHPublicKey (also for other users, which sshd never accepts), oldest first. */
   instanceConnectKeys(): InstanceConnectKey[];
@@ -231,6 +239,12 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     clearCalls: () => p.clearCalls(),
     inject: (fault) => p.inject(fault),
     clearFaults: () => p.clearFaults(),
+    hold: (action) => p.hold(action),
+    async setReachable(reachable) {
+      const port = reachable ? s.port : await freePort();
+      await writeFile(`${s.sshConfig}.tmp`, `Host *\n  HostName 127.0.0.1\n  Port ${port}\n`);
+      await rename(`${s.sshConfig}.tmp`, s.sshConfig);
+    },
     authorizeKey: (line) => s.authorizeKey(line),
     instanceConnectKeys: () => pushed.map((k) => ({ ...k })),
     addInstanceConnectKey(key, expiresAt, instanceId = 'i-test') {

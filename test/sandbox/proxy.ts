@@ -63,12 +63,22 @@ export interface PushedKey {
   key: string;
 }
 
+/** A call held before moto sees it: a slow API, so a test can act while the client waits. */
+export interface Hold {
+  /** Resolves when the call has arrived (and is being held). */
+  arrived: Promise<void>;
+  /** Lets it through to moto (whether or not its client is still there). */
+  release(): void;
+}
+
 export interface Proxy {
   endpoint: string;
   calls(action?: string): ApiCall[];
   clearCalls(): void;
   inject(fault: Fault): void;
   clearFaults(): void;
+  /** Holds the next call of `action` until released. */
+  hold(action: string): Hold;
   /** What IMDS says "this instance" is: the override if set, else the last one launched or started. */
   imdsInstance(): string | undefined;
   /** Overrides the IMDS instance id; undefined goes back to the last launched or started. */
@@ -202,6 +212,7 @@ export async function startProxy(opts: {
   const addresses = new LoopbackAddresses();
   let calls: ApiCall[] = [];
   let faults: (Fault & { left: number })[] = [];
+  let holds: { action: string; arrive: () => void; gate: Promise<void> }[] = [];
   // RunInstances by ClientToken: the first successful answer, replayed like EC2 does.
   const launched = new Map<string, { params: string; reply: Reply }>();
   const launching = new Map<string, Promise<unknown>>();
@@ -338,6 +349,13 @@ export async function startProxy(opts: {
       if (changed) body = Buffer.from(form.toString());
     }
 
+    const held = holds.find((h) => h.action === action);
+    if (held) {
+      holds = holds.filter((h) => h !== held);
+      held.arrive();
+      await held.gate;
+    }
+
     const fault = takeFault(action, params);
     const faultReply = fault && error(fault.status ?? 500, fault.code ?? 'InternalError', fault.message ?? 'We encountered an internal error. Please try again.');
     if (fault && faultReply && !fault.afterForward) return finish(faultReply, { injected: true });
@@ -427,6 +445,14 @@ export async function startProxy(opts: {
     },
     clearFaults: () => {
       faults = [];
+    },
+    hold: (action) => {
+      let arrive!: () => void;
+      let release!: () => void;
+      const arrived = new Promise<void>((r) => (arrive = r));
+      const gate = new Promise<void>((r) => (release = r));
+      holds.push({ action, arrive, gate });
+      return { arrived, release };
     },
     imdsInstance: () => imdsOverride ?? lastBooted,
     setImdsInstance: (id) => {
