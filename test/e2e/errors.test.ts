@@ -97,9 +97,41 @@ describe('what is launched', () => {
   });
 
   it('opens ssh only to the given address, never to the world', async () => {
+    expect((await cli(sb, ['true'], { cwd: makeProject(sb, 'given-cidr') })).exitCode).toBe(0); // SSH_EC2_SSH_CIDR=127.0.0.1/32
     const groups = await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }));
     const ranges = (groups.SecurityGroups ?? []).flatMap((g) => g.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}:${r.CidrIp}`));
     expect(ranges).toEqual(['22:127.0.0.1/32']);
+  });
+
+  it('without --ssh-cidr: your public address as a /32 (asked at SSH_EC2_IP_URL) is added to the one tagged group of the VPC', async () => {
+    sb.setPublicAddress('127.0.0.9');
+    try {
+      const r = await cli(sb, ['true'], { cwd: makeProject(sb, 'discovered'), env: { SSH_EC2_SSH_CIDR: undefined } });
+      expect(r.exitCode, r.stderr).toBe(0);
+    } finally {
+      sb.setPublicAddress('127.0.0.1');
+    }
+    const groups = (await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }))).SecurityGroups ?? [];
+    expect(groups).toHaveLength(1);
+    expect(groups[0]!.Tags).toContainEqual({ Key: 'ssh-ec2', Value: 'shared' });
+    const ranges = (groups[0]!.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((x) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort}:${x.CidrIp}`));
+    expect(ranges).toContain('tcp/22-22:127.0.0.9/32');
+    for (const range of ranges) expect(range).toMatch(/^tcp\/22-22:127\.0\.0\.\d+\/32$/);
+  });
+
+  it('an answer that is not an address: one line saying to pass --ssh-cidr, nothing launched', async () => {
+    sb.setPublicAddress('<html>captive portal</html>');
+    sb.clearCalls();
+    try {
+      const r = await cli(sb, ['true'], { cwd: makeProject(sb, 'no-address'), env: { SSH_EC2_SSH_CIDR: undefined } });
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr).toMatch(/could not find your public address from .*\/checkip \(unexpected answer "<html>captive portal<\/html>"\)/);
+      expect(r.stderr).toMatch(/--ssh-cidr/);
+    } finally {
+      sb.setPublicAddress('127.0.0.1');
+    }
+    expect(sb.calls('RunInstances')).toEqual([]);
+    expect(sb.calls('AuthorizeSecurityGroupIngress')).toEqual([]);
   });
 });
 

@@ -53,6 +53,8 @@ export interface Sandbox {
    * open are not touched, as when a laptop's network goes away and comes back.
    */
   setReachable(reachable: boolean): Promise<void>;
+  /** What the CLI hears when it asks for its public address (SSH_EC2_IP_URL); default 127.0.0.1. */
+  setPublicAddress(answer: string): void;
   authorizeKey(publicKeyLine: string): void;
   /** Every key pushed with SendSSHPublicKey (also for other users, which sshd never accepts), oldest first. */
   instanceConnectKeys(): InstanceConnectKey[];
@@ -240,6 +242,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     inject: (fault) => p.inject(fault),
     clearFaults: () => p.clearFaults(),
     hold: (action) => p.hold(action),
+    setPublicAddress: (answer) => p.setPublicAddress(answer),
     async setReachable(reachable) {
       const port = reachable ? s.port : await freePort();
       await writeFile(`${s.sshConfig}.tmp`, `Host *\n  HostName 127.0.0.1\n  Port ${port}\n`);

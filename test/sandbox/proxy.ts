@@ -79,6 +79,8 @@ export interface Proxy {
   clearFaults(): void;
   /** Holds the next call of `action` until released. */
   hold(action: string): Hold;
+  /** What GET /checkip answers (the CLI's "what is my public address"). */
+  setPublicAddress(answer: string): void;
   /** What IMDS says "this instance" is: the override if set, else the last one launched or started. */
   imdsInstance(): string | undefined;
   /** Overrides the IMDS instance id; undefined goes back to the last launched or started. */
@@ -212,6 +214,7 @@ export async function startProxy(opts: {
   const addresses = new LoopbackAddresses();
   let calls: ApiCall[] = [];
   let faults: (Fault & { left: number })[] = [];
+  let publicAddress = '127.0.0.1';
   let holds: { action: string; arrive: () => void; gate: Promise<void> }[] = [];
   // RunInstances by ClientToken: the first successful answer, replayed like EC2 does.
   const launched = new Map<string, { params: string; reply: Reply }>();
@@ -304,7 +307,7 @@ export async function startProxy(opts: {
     };
 
     // Safety net for the CLI's "what is my public address" lookup (SSH_EC2_IP_URL in env()).
-    if (req.method === 'GET' && req.url === '/checkip') return send({ status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('127.0.0.1\n') });
+    if (req.method === 'GET' && req.url === '/checkip') return send({ status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`${publicAddress}\n`) });
 
     // The on-instance agent's side: IMDS (SSH_EC2_IMDS_URL) and the poweroff script.
     const url = new URL(req.url ?? '/', 'http://x');
@@ -445,6 +448,9 @@ export async function startProxy(opts: {
     },
     clearFaults: () => {
       faults = [];
+    },
+    setPublicAddress: (answer) => {
+      publicAddress = answer;
     },
     hold: (action) => {
       let arrive!: () => void;
