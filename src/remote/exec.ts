@@ -31,10 +31,15 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
   return result;
 }
 
-/** Like run, but a non-zero exit is a result, not an error. */
+/**
+ * Like run, but a non-zero exit is a result, not an error. The program runs in a process group of
+ * its own: a Ctrl-C or a closed terminal signals ssh-ec2's group, and ssh-ec2 decides what to end;
+ * the finish still needs its rsync and ssh, which must not die with the first Ctrl-C.
+ */
 export async function runAllowFailure(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult & { signal?: string }> {
   const [file, ...args] = argv as [string, ...string[]];
   const r = await execa(file, args, {
+    detached: true,
     reject: false,
     input: opts.input,
     stdin: opts.input === undefined ? 'ignore' : 'pipe',

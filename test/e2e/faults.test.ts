@@ -23,18 +23,23 @@ type Sig = keyof typeof STATUS;
 
 interface Running {
   child: ResultPromise;
+  signalGroup: (sig: NodeJS.Signals) => void;
   stderr: () => string;
   exited: Promise<number | null>;
 }
 
-/** The CLI started in the background, its error output collected as it comes. */
+/**
+ * The CLI started in the background, its error output collected as it comes. It leads its own
+ * process group, as a command started from a shell does: `signalGroup` is what a terminal does
+ * (Ctrl-C, a closed window), to the CLI and every program it started in that group.
+ */
 function start(dir: string, args: string[]): Running {
-  const child = execa('node', [BIN, ...args], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore', encoding: 'utf8' });
+  const child = execa('node', [BIN, ...args], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore', encoding: 'utf8', detached: true });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += String(d)));
   // The exit of the CLI itself, not of the streams it shared with its children.
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stderr: () => err, exited };
+  return { child, stderr: () => err, exited, signalGroup: (sig) => process.kill(-child.pid!, sig) };
 }
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000, everyMs = 25): Promise<void> {
@@ -126,60 +131,189 @@ describe('SIGKILL', () => {
   });
 });
 
-describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
-  it('while launching (SIGINT): exit 130, the new instance is terminated', async () => {
-    const dir = makeProject(sb, 'sig-launch');
-    const run = start(dir, ['touch ran.txt']);
-    await until(() => /launched i-/.test(run.stderr()), '"launched"');
-    run.child.kill('SIGINT');
-    expect(await run.exited).toBe(STATUS.SIGINT);
-    expect(await settledState(reportedInstance(run.stderr()))).toBe('terminated');
-    expect(existsSync(join(remotePath(sb, 'sig-launch'), 'ran.txt'))).toBe(false);
-  });
+describe('the connection dropped during the command', () => {
+  it('instance unreachable afterwards: exit 255, stopped (never terminated) with the results on it; the recovery printed brings them back', async () => {
+    const name = 'unreachable';
+    const dir = makeProject(sb, name, { 'in.txt': 'in\n' });
+    const remote = remotePath(sb, name);
+    sb.clearCalls();
+    // The command writes its result, waits for the network to go, then drops its own connection.
+    const run = start(dir, ['--reconnect-timeout', '3s', 'echo saved > result.txt; while [ ! -e go ]; do sleep 0.1; done; kill -9 $PPID']);
+    await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
+    const id = reportedInstance(run.stderr());
+    await sb.setReachable(false);
+    try {
+      writeFileSync(join(remote, 'go'), '');
+      expect(await run.exited, run.stderr()).toBe(255);
+    } finally {
+      await sb.setReachable(true);
+    }
+    expect(run.stderr()).toMatch(/ssh connection was lost; reconnecting to bring the results back/);
+    expect(run.stderr()).toMatch(/error: sync back failed/);
+    expect(run.stderr()).toContain(`the results could not be brought back, so ${id} was stopped, not terminated: nothing is lost`);
+    expect(run.stderr()).toContain(`run ssh-ec2 --terminate true in ${dir}`);
+    expect(await settledState(id)).toBe('stopped');
+    expect(sb.calls('TerminateInstances')).toEqual([]);
+    expect(existsSync(join(dir, 'result.txt'))).toBe(false);
+    expect(readFileSync(join(remote, 'result.txt'), 'utf8')).toBe('saved\n'); // on the stopped instance's disk
 
-  it('during the sync up (SIGTERM): exit 143, nothing runs, the instance is terminated', async () => {
-    const name = 'sig-sync-up';
+    // The recovery, as printed, once the network is back.
+    const again = await cli(sb, ['--terminate', 'true'], { cwd: dir });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`starting stopped instance ${id}`);
+    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
+    expect(await settledState(id)).toBe('terminated');
+    expect(launches(sb)).toHaveLength(1);
+  });
+});
+
+describe('SIGKILL while launching', () => {
+  it('the instance that RunInstances made after the kill is found by its tags by the next run here: used, never launched twice', async () => {
+    const name = 'killed-launching';
     const dir = makeProject(sb, name);
-    writeFileSync(join(dir, 'big.bin'), randomBytes(50 * 1024 * 1024));
-    const run = start(dir, ['-v', 'touch ran.txt']);
-    await until(() => /ssh ready/.test(run.stderr()), '"ssh ready"');
-    run.child.kill('SIGTERM');
-    expect(await run.exited).toBe(STATUS.SIGTERM);
-    expect(await settledState(reportedInstance(run.stderr()))).toBe('terminated');
+    sb.clearCalls();
+    const held = sb.hold('RunInstances');
+    const run = start(dir, ['--iam-profile', '', 'touch ran.txt']);
+    await held.arrived;
+    run.child.kill('SIGKILL');
+    await run.exited;
+    held.release(); // EC2 got the request: it launches, though nobody hears the answer
+    await until(() => launches(sb).length === 1, 'the launch to complete');
+
+    const next = await cli(sb, ['echo ok > ok.txt'], { cwd: dir });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).toContain(`a previous ssh-ec2 here (pid ${run.child.pid}) was killed during provisioning; finishing its work: terminate`);
+    const id = reportedInstance(next.stderr.slice(next.stderr.indexOf('using instance')));
+    expect(next.stderr).toMatch(/using instance i-\w+ \(g4dn\.xlarge, (pending|running)\)/);
+    expect(launches(sb)).toHaveLength(1);
+    expect(readFileSync(join(dir, 'ok.txt'), 'utf8')).toBe('ok\n');
     expect(existsSync(join(remotePath(sb, name), 'ran.txt'))).toBe(false);
+    expect(await settledState(id)).toBe('terminated');
   });
+});
 
-  it('while the command runs (SIGHUP): exit 129, its result comes back, the instance is terminated', async () => {
-    const name = 'sig-run';
+/** One phase of a run, and how a test holds the run there long enough to signal it. */
+interface Phase {
+  name: string;
+  /** The CLI's arguments; files the project needs are written by `prepare`. */
+  args: string[];
+  prepare?: (dir: string) => void;
+  /** Resolves once the run is in the phase; may arrange for it to last (holds, unreachable ssh). */
+  reached: (run: Running, dir: string, remote: string) => Promise<void>;
+  /** Undoes what `reached` arranged, once the signal was sent. */
+  after?: () => Promise<void> | void;
+  /** Results the command may leave on the instance. */
+  results: string[];
+  /** Whether the command ran at all (before the command: never). */
+  ran: boolean;
+}
+
+const rsyncTemp = (dir: string, name: string) => existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(`.${name}.`));
+
+function phases(): Phase[] {
+  let release: (() => void) | undefined;
+  return [
+    {
+      name: 'launching (RunInstances in flight)',
+      args: ['--iam-profile', '', 'touch ran.txt'],
+      reached: async () => {
+        const held = sb.hold('RunInstances');
+        release = held.release;
+        await held.arrived;
+      },
+      after: () => release?.(),
+      results: [],
+      ran: false,
+    },
+    {
+      name: 'waiting for ssh',
+      args: ['-v', 'touch ran.txt'],
+      reached: async (run) => {
+        await sb.setReachable(false);
+        await until(() => /ssh not ready yet/.test(run.stderr()), '"ssh not ready yet"');
+      },
+      after: () => sb.setReachable(true),
+      results: [],
+      ran: false,
+    },
+    {
+      name: 'the sync up',
+      args: ['touch ran.txt'],
+      prepare: (dir) => writeFileSync(join(dir, 'big.bin'), randomBytes(50 * 1024 * 1024)),
+      // rsync writes into a temporary ".big.bin.XXXXXX" next to the file it sends.
+      reached: (_run, _dir, remote) => until(() => rsyncTemp(remote, 'big.bin'), 'the sync up to start', 60_000, 5),
+      results: [],
+      ran: false,
+    },
+    {
+      name: 'the command',
+      args: ['echo partial > p.txt; sleep 30'],
+      reached: (_run, _dir, remote) => until(() => existsSync(join(remote, 'p.txt')), 'the command to start'),
+      results: ['p.txt'],
+      ran: true,
+    },
+    {
+      name: 'the sync back',
+      args: ['head -c 50000000 /dev/urandom > big.bin; echo done > done.txt'],
+      reached: (_run, dir) => until(() => rsyncTemp(dir, 'big.bin'), 'the sync back to start', 60_000, 5),
+      results: ['big.bin', 'done.txt'],
+      ran: true,
+    },
+    {
+      name: 'the final state (TerminateInstances in flight)',
+      args: ['echo r > r.txt'],
+      reached: async () => {
+        const held = sb.hold('TerminateInstances');
+        release = held.release;
+        await held.arrived;
+      },
+      after: () => release?.(),
+      results: ['r.txt'],
+      ran: true,
+    },
+  ];
+}
+
+describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
+  // Each phase, each signal: the exit status says which signal; nothing is left running; nothing
+  // is terminated while a result it holds is missing here; before the command, nothing runs.
+  const cases = phases().flatMap((p, i) => (['SIGINT', 'SIGTERM', 'SIGHUP'] as Sig[]).map((sig) => [p.name, sig, i] as const));
+  it.each(cases)('%s: %s to the process group', async (_name, sig, i) => {
+    const phase = phases()[i]!;
+    const name = `sig-${i}-${sig.toLowerCase()}`;
     const dir = makeProject(sb, name);
-    const run = start(dir, ['echo partial > p.txt; sleep 30']);
-    await until(() => existsSync(join(remotePath(sb, name), 'p.txt')), 'the command to start');
-    run.child.kill('SIGHUP');
-    expect(await run.exited).toBe(STATUS.SIGHUP);
-    const state = await expectGuarantee(reportedInstance(run.stderr()), dir, name, ['p.txt']);
-    expect(state).toBe('terminated');
-    expect(readFileSync(join(dir, 'p.txt'), 'utf8')).toBe('partial\n');
+    const remote = remotePath(sb, name);
+    phase.prepare?.(dir);
+    const run = start(dir, phase.args);
+    try {
+      await phase.reached(run, dir, remote);
+      expect(run.child.exitCode, `still in ${phase.name}`).toBeNull();
+      run.signalGroup(sig);
+    } finally {
+      await phase.after?.();
+    }
+    expect(await run.exited, run.stderr()).toBe(STATUS[sig]);
+    const id = reportedInstance(run.stderr());
+    const state = await expectGuarantee(id, dir, name, phase.results);
+    if (!phase.ran) {
+      expect(existsSync(join(remote, 'ran.txt')), 'the command ran').toBe(false);
+      expect(state, 'an instance that holds nothing of the user\'s is terminated').toBe('terminated');
+    }
+    if (phase.ran) expect(state, run.stderr()).toBe('terminated'); // the connection was fine: the results came back
   });
 
-  for (const [what, signals] of [
-    ['during the sync back (SIGTERM): exit 143', ['SIGTERM']],
-    ['a second SIGINT during the sync back does not skip the finish: exit 130', ['SIGINT', 'SIGINT']],
-  ] as [string, Sig[]][]) {
-    it(`${what}; never left running, never terminated without the results`, async () => {
-      const name = `sig-back-${signals.length}`;
-      const dir = makeProject(sb, name);
-      const run = start(dir, ['head -c 50000000 /dev/urandom > big.bin; echo done > done.txt']);
-      // rsync writes into a temporary ".big.bin.XXXXXX" next to the file it brings back.
-      await until(() => readdirSync(dir).some((n) => n.startsWith('.big.bin.')) || run.child.exitCode !== null, 'the sync back to start', 60_000, 5);
-      expect(run.child.exitCode, 'the CLI was still syncing back').toBeNull();
-      for (const [i, sig] of signals.entries()) {
-        if (i > 0) await new Promise((r) => setTimeout(r, 100));
-        run.child.kill(sig);
-      }
-      expect(await run.exited).toBe(STATUS[signals[0]!]);
-      if (signals.length > 1) expect(run.stderr()).toMatch(/SIGINT received again: still finishing/);
-      const state = await expectGuarantee(reportedInstance(run.stderr()), dir, name, ['big.bin', 'done.txt']);
-      if (signals.length > 1) expect(run.stderr()).toMatch(state === 'terminated' ? /terminated i-/ : /stopped i-/);
-    });
-  }
+  it('a second SIGINT during the sync back does not skip the finish: exit 130', async () => {
+    const name = 'sig-back-twice';
+    const dir = makeProject(sb, name);
+    const run = start(dir, ['head -c 50000000 /dev/urandom > big.bin; echo done > done.txt']);
+    await until(() => rsyncTemp(dir, 'big.bin') || run.child.exitCode !== null, 'the sync back to start', 60_000, 5);
+    expect(run.child.exitCode, 'the CLI was still syncing back').toBeNull();
+    run.signalGroup('SIGINT');
+    await new Promise((r) => setTimeout(r, 100));
+    run.signalGroup('SIGINT');
+    expect(await run.exited).toBe(STATUS.SIGINT);
+    expect(run.stderr()).toMatch(/SIGINT received again: still finishing/);
+    expect(await expectGuarantee(reportedInstance(run.stderr()), dir, name, ['big.bin', 'done.txt'])).toBe('terminated');
+    expect(run.stderr()).toMatch(/terminated i-/);
+  });
 });
