@@ -1,6 +1,7 @@
 /**
  * The only module that starts other programs. Commands are argv arrays run without a shell,
  * so shell injection is impossible by construction; failures become a typed SubprocessError.
+ * Every program gets childEnv(): no AWS_* variable ever reaches one.
  */
 import { execa } from 'execa';
 import { SubprocessError } from '../errors.js';
@@ -20,6 +21,15 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   exitCode: number;
+}
+
+/**
+ * The environment of a program we start: `env` (default: ours) without any AWS_* variable. None
+ * of ssh, rsync or ssh-keygen needs one, and ssh sends whatever its `SendEnv` names (`SendEnv
+ * AWS_*` is not rare, and rsync runs ssh too): the credentials would land on the instance.
+ */
+export function childEnv(env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && !/^AWS_/i.test(e[0])));
 }
 
 /** Runs a program to completion and captures its output; throws SubprocessError unless it exits 0. */
@@ -46,8 +56,8 @@ export async function runAllowFailure(argv: readonly string[], opts: RunOptions 
     stdout: opts.stderrFile ? 'ignore' : 'pipe',
     stderr: opts.stderrFile ? { file: opts.stderrFile, append: true } : 'pipe',
     cwd: opts.cwd,
-    env: opts.env,
-    extendEnv: opts.env === undefined,
+    env: childEnv(opts.env),
+    extendEnv: false,
     timeout: opts.timeoutMs,
     cancelSignal: opts.signal,
     stripFinalNewline: false,
@@ -79,7 +89,7 @@ export function runAttached(argv: readonly string[], opts: { env?: Record<string
   kill: (signal?: NodeJS.Signals) => void;
 } {
   const [file, ...args] = argv as [string, ...string[]];
-  const child = execa(file, args, { stdio: 'inherit', reject: false, env: opts.env, extendEnv: opts.env === undefined });
+  const child = execa(file, args, { stdio: 'inherit', reject: false, env: childEnv(opts.env), extendEnv: false });
   const done = child.then((r) => {
     if (r.exitCode === undefined && !r.signal) throw new SubprocessError(argv, undefined, undefined, r.message ?? '');
     return { exitCode: r.exitCode ?? 128 + signalNumber(r.signal), signal: r.signal ?? undefined };
@@ -94,6 +104,6 @@ function signalNumber(name: string | undefined): number {
 
 /** Is a program on PATH? */
 export async function hasProgram(name: string): Promise<boolean> {
-  const r = await execa('sh', ['-c', 'command -v "$1"', 'sh', name], { reject: false });
+  const r = await execa('sh', ['-c', 'command -v "$1"', 'sh', name], { reject: false, env: childEnv(), extendEnv: false });
   return r.exitCode === 0;
 }

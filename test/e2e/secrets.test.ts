@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
@@ -42,5 +43,33 @@ describe('secrets', () => {
     const r = await cli(sb, ['true'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/held back/);
+  });
+
+  it('AWS credentials in the environment never reach the instance, even with `SendEnv AWS_*` (sshd accepts them)', async () => {
+    const creds = { AWS_SECRET_ACCESS_KEY: 'secret-3f9c1e7a5b2d', AWS_SESSION_TOKEN: 'token-8e4a2c6f0d1b' };
+    const secret = sb.env(creds).AWS_SECRET_ACCESS_KEY!;
+    // Every ssh session on the instance (plumbing, rsync both ways, the command) logs its
+    // environment: ~/.ssh/rc runs with what sshd accepted, before the session's command.
+    const rc = await sb.runAsUser('mkdir -p ~/.ssh && printf \'{ echo ---; env; } >> "$HOME/sessions.env"\\n\' > ~/.ssh/rc');
+    expect(rc.exitCode, rc.stderr).toBe(0);
+    try {
+      // ssh -F reads this file only (never ~/.ssh/config): SendEnv for every host, then the sandbox's lines.
+      const config = join(sb.dir, 'ssh_config_sendenv');
+      writeFileSync(config, `Host *\n  SendEnv AWS_*\nInclude ${sb.sshConfig}\n`);
+      const dir = makeProject(sb, 'no-creds');
+      const r = await cli(sb, ['--ssh-config', config, 'env > env.txt'], { cwd: dir, env: creds });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const env = readFileSync(join(dir, 'env.txt'), 'utf8');
+      expect(env).toMatch(/^SSH_CONNECTION=/m);
+      expect(env).not.toMatch(/^AWS_/m);
+      const sessions = readFileSync(join(sb.home, 'sessions.env'), 'utf8');
+      expect(sessions.split('---\n').length).toBeGreaterThan(4);
+      expect(sessions).not.toMatch(/^AWS_/m);
+      const found = await execa('grep', ['-rlF', '--', secret, sb.home], { reject: false });
+      expect(found.stdout, found.stderr).toBe('');
+      expect(found.exitCode).toBe(1);
+    } finally {
+      await sb.runAsUser('rm -f ~/.ssh/rc');
+    }
   });
 });

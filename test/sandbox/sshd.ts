@@ -98,6 +98,9 @@ function sshdConfig(o: { port: number; hostKey: string; pidFile: string; authori
     'MaxSessions 100',
     'MaxStartups 100:30:200',
     'Subsystem sftp internal-sftp',
+    // Takes what a client's `SendEnv AWS_*` sends, as a permissive server would: AWS credentials
+    // in the CLI's environment would land on the instance (test/e2e/secrets.test.ts).
+    'AcceptEnv AWS_*',
     'LogLevel VERBOSE',
     // OpenSSH >= 9.8 would lock out 127.0.0.1 after the refused logins some tests provoke.
     ...(o.version >= 9.08 ? ['PerSourcePenalties no'] : []),
