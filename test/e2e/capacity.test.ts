@@ -1,7 +1,9 @@
-import { DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import { DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { cli, ec2Client, instances, launches, makeProject, useSandbox } from './helpers.js';
+import { cli, ec2Client, instances, instanceState, launches, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -26,6 +28,12 @@ async function live(dir: string) {
 }
 async function ofProject(dir: string) {
   return (await instances(sb)).filter((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir));
+}
+/** Makes the next session the account's first: its security group is created again (moto deletes one in use, too). */
+async function forgetSecurityGroup() {
+  const ec2 = ec2Client(sb);
+  const found = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }));
+  for (const g of found.SecurityGroups ?? []) await ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId }));
 }
 
 describe('API retries', () => {
@@ -54,6 +62,37 @@ describe('API retries', () => {
     const described = sb.calls('DescribeInstances');
     expect(described.filter((c) => c.injected)).toHaveLength(2);
     expect(described[2]!.status).toBe(200);
+  });
+
+  it('a 503 at the first call of every action a session makes is retried: one instance, the command runs, terminated at the end', async () => {
+    // What a first session (it launches, and creates the security group) calls, learned from one without faults.
+    await forgetSecurityGroup();
+    sb.clearCalls();
+    const learn = await cli(sb, [...NO_PROFILE, 'true'], { cwd: makeProject(sb, 'every-action-learn') });
+    expect(learn.exitCode, learn.stderr).toBe(0);
+    const actions = [...new Set(sb.calls().map((c) => c.action))];
+    expect(actions).toEqual(expect.arrayContaining(['CreateSecurityGroup', 'RunInstances', 'DescribeInstances', 'SendSSHPublicKey', 'TerminateInstances']));
+
+    const dir = makeProject(sb, 'every-action-503');
+    await forgetSecurityGroup();
+    sb.clearCalls();
+    for (const action of actions) sb.inject({ action, status: 503, code: 'ServiceUnavailable', message: 'The service is unavailable. Please try again shortly.' });
+    const r = await cli(sb, [...NO_PROFILE, 'echo ran > out.txt'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('ran\n');
+    for (const action of actions) {
+      const calls = sb.calls(action);
+      const failed = calls.findIndex((c) => c.injected);
+      expect(calls.filter((c) => c.injected).map((c) => c.status), action).toEqual([503]);
+      // The SDK's retry, not a later call of ours (or none: a caught error): the same request, next, answered.
+      const retry = calls[failed + 1];
+      expect(retry?.params, action).toEqual(calls[failed]!.params);
+      expect(retry?.status, action).toBe(200);
+    }
+    expect(launches(sb)).toHaveLength(1);
+    const id = reportedInstance(r.stderr);
+    expect((await ofProject(dir)).map((i) => i.InstanceId)).toEqual([id]);
+    expect(await instanceState(sb, id)).toBe('terminated');
   });
 });
 
