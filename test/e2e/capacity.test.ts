@@ -87,6 +87,7 @@ describe('API retries', () => {
       // The SDK's retry, not a later call of ours (or none: a caught error): the same request, next, answered.
       const retry = calls[failed + 1];
       expect(retry?.params, action).toEqual(calls[failed]!.params);
+      expect(retry?.attempt, action).toBe(calls[failed]!.attempt! + 1);
       expect(retry?.status, action).toBe(200);
     }
     expect(launches(sb)).toHaveLength(1);

@@ -22,6 +22,8 @@ export interface ApiCall {
   params: Record<string, string>;
   status: number;
   time: number; // ms since epoch when the request arrived
+  /** The SDK's attempt number for this request (its amz-sdk-request header): 2 and up for its own retries. */
+  attempt?: number;
   injected?: boolean; // answered by a fault
   replayed?: boolean; // RunInstances answered from the ClientToken cache
 }
@@ -325,7 +327,8 @@ export async function startProxy(opts: {
     if (!call) return send(await forward(target, req.method ?? 'GET', req.url ?? '/', req.headers, body));
     const { service, action, params } = call;
     const record = (status: number, extra: Partial<ApiCall> = {}): void => {
-      const entry: ApiCall = { service, action, params, status, time, ...extra };
+      const attempt = /attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1];
+      const entry: ApiCall = { service, action, params, status, time, ...(attempt && { attempt: Number(attempt) }), ...extra };
       calls.push(entry);
       appendFileSync(logFile, JSON.stringify(entry) + '\n');
     };
