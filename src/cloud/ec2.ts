@@ -16,12 +16,16 @@ import {
   GetConsoleOutputCommand,
   EC2Client,
   paginateDescribeInstances,
+  RevokeSecurityGroupIngressCommand,
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
   TerminateInstancesCommand,
+  UpdateSecurityGroupRuleDescriptionsIngressCommand,
   type Filter,
   type Instance,
+  type IpPermission,
+  type IpRange,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
@@ -30,6 +34,7 @@ import { DEFAULT_REGION } from '../options.js';
 import type { Zone } from './capacity.js';
 import { aws, errorCode, isCapacityError, mapAwsError } from './errors.js';
 import { pickImage, type ImageInfo, type ImageQuery } from './image.js';
+import { ruleDescription, sshRuleChanges } from './ssh-rules.js';
 
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
 
@@ -76,7 +81,10 @@ export interface Cloud {
   defaultVpc(): Promise<string>;
   /** The VPC's default subnet of each availability zone, by zone name. */
   defaultSubnets(vpcId: string): Promise<Zone[]>;
+  /** The VPC's ssh-ec2 security group (created and tagged with `tags` if missing), letting `cidr` in on tcp/22 (see ssh-rules.ts). */
   ensureSecurityGroup(vpcId: string, cidr: string, tags: Record<string, string>): Promise<string>;
+  /** The same for a group that exists (a reused instance's VPC); none: nothing is done (undefined). */
+  allowSsh(vpcId: string, cidr: string): Promise<string | undefined>;
   /**
    * Deletes ssh-ec2's security groups that no instance uses any more (terminated ones excepted);
    * returns how many were deleted and how many are still in use.
@@ -119,6 +127,47 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   const clientConfig = { region, maxAttempts: MAX_ATTEMPTS, retryStrategy: retryStrategy(MAX_ATTEMPTS), customUserAgent: [USER_AGENT] };
   const ec2 = new EC2Client(clientConfig);
   let connect: EC2InstanceConnectClient | undefined;
+
+  /** The VPC's ssh-ec2 group, letting `cidr` in; created with `tags` when missing (no tags: undefined). */
+  const sshGroup = async (vpcId: string, cidr: string, tags: Record<string, string> | undefined): Promise<string | undefined> => {
+    const found = await aws('find the security group', () =>
+      ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: [SECURITY_GROUP_NAME] }] })),
+    );
+    const group = found.SecurityGroups?.[0];
+    let groupId = group?.GroupId;
+    if (!groupId) {
+      if (!tags) return undefined;
+      const created = await aws('create the security group', () =>
+        ec2.send(
+          new CreateSecurityGroupCommand({
+            GroupName: SECURITY_GROUP_NAME,
+            Description: 'ssh-ec2: ssh from its users addresses only',
+            VpcId: vpcId,
+            TagSpecifications: [{ ResourceType: 'security-group', Tags: toTags(tags) }],
+          }),
+        ),
+      );
+      groupId = created.GroupId!;
+    }
+    const today = new Date();
+    const changes = sshRuleChanges(group?.IpPermissions ?? [], cidr, today);
+    const ssh = (ranges: IpRange[]): IpPermission[] => [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: ranges }];
+    const mine = ssh([{ CidrIp: cidr, Description: ruleDescription(today) }]);
+    await Promise.all([
+      changes.authorize &&
+        aws('allow ssh in the security group', async () => {
+          try {
+            await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: mine }));
+          } catch (err) {
+            if (errorCode(err) !== 'InvalidPermission.Duplicate') throw err;
+          }
+        }),
+      changes.refresh && aws('date the ssh rule', () => ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: mine }))),
+      changes.revoke.length > 0 &&
+        aws('revoke stale ssh rules', () => ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ssh(changes.revoke.map((c) => ({ CidrIp: c }))) }))),
+    ]);
+    return groupId;
+  };
 
   const cloud: Cloud = {
     region,
@@ -222,44 +271,10 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     },
 
     async ensureSecurityGroup(vpcId, cidr, tags) {
-      const found = await aws('find the security group', () =>
-        ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: [SECURITY_GROUP_NAME] }] })),
-      );
-      let group = found.SecurityGroups?.[0];
-      let groupId = group?.GroupId;
-      if (!groupId) {
-        const created = await aws('create the security group', () =>
-          ec2.send(
-            new CreateSecurityGroupCommand({
-              GroupName: SECURITY_GROUP_NAME,
-              Description: 'ssh-ec2: ssh from its users addresses only',
-              VpcId: vpcId,
-              TagSpecifications: [{ ResourceType: 'security-group', Tags: toTags(tags) }],
-            }),
-          ),
-        );
-        groupId = created.GroupId!;
-        group = undefined;
-      }
-      const open = (group?.IpPermissions ?? []).some(
-        (p) => p.IpProtocol === 'tcp' && p.FromPort === 22 && p.ToPort === 22 && (p.IpRanges ?? []).some((r) => r.CidrIp === cidr),
-      );
-      if (!open) {
-        await aws('allow ssh in the security group', async () => {
-          try {
-            await ec2.send(
-              new AuthorizeSecurityGroupIngressCommand({
-                GroupId: groupId,
-                IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: cidr, Description: `ssh-ec2 ${new Date().toISOString().slice(0, 10)}` }] }],
-              }),
-            );
-          } catch (err) {
-            if (errorCode(err) !== 'InvalidPermission.Duplicate') throw err;
-          }
-        });
-      }
-      return groupId;
+      return (await sshGroup(vpcId, cidr, tags))!;
     },
+
+    allowSsh: (vpcId, cidr) => sshGroup(vpcId, cidr, undefined),
 
     async launch(spec) {
       const tagList = toTags(spec.tags);

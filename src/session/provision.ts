@@ -180,6 +180,30 @@ function readUserData(value: string | undefined): string | undefined {
   return existsSync(value) ? readFileSync(value, 'utf8') : value;
 }
 
+const allowed = new Map<string, Promise<void>>();
+
+/**
+ * A reused instance may be reached from another address than the one it was launched from (the
+ * laptop moved): the caller's address is let into the ssh-ec2 group of the instance's VPC, once
+ * per VPC and run, while ssh connects (never on the way of a connection that works). It never
+ * fails the run: the address may already be let in some other way.
+ */
+export function letCallerIn(o: Options, cloud: Cloud, instance: InstanceInfo, log: Logger): Promise<void> {
+  const vpcId = instance.vpcId;
+  if (!vpcId) return Promise.resolve();
+  let done = allowed.get(vpcId);
+  if (!done) {
+    done = sshCidr(o)
+      .then((cidr) => cloud.allowSsh(vpcId, cidr))
+      .then(
+        () => undefined,
+        (err: unknown) => log.detail(`could not let your address into the ssh-ec2 security group of ${vpcId}: ${(err as Error).message}`),
+      );
+    allowed.set(vpcId, done);
+  }
+  return done;
+}
+
 /** Who may reach port 22: the given CIDR, else this machine's public address as a /32. */
 async function sshCidr(o: Options): Promise<string> {
   if (o.sshCidr) return o.sshCidr;

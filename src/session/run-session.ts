@@ -22,7 +22,7 @@ import { instanceConnectKey, pemKey } from './keys.js';
 import { endSessionsCommand, Journal, newSessionId, ownChildren, pendingFinalState, takeDeadJournals, type Pending } from './journal.js';
 import { agentSettings, changedTags, formatDuration, limitTags, resolveLimits, type Limits } from './limits.js';
 import { makePlan, type Plan } from './plan.js';
-import { provision, type Provisioned } from './provision.js';
+import { letCallerIn, provision, type Provisioned } from './provision.js';
 import { trapSignals } from './signals.js';
 
 export interface SessionDeps {
@@ -173,7 +173,9 @@ export async function connect(state: SessionState, got: Provisioned, signal?: Ab
   const conn = new Connection(sshTarget(got.instance.id, got.instance.publicIp ?? got.instance.privateIp!, got.user, keys, options, paths), keys, log, join(paths.runtime, `${shortHash(got.instance.id)}.ssh.log`));
   state.conn = conn;
   const firstContact = !existsSync(conn.target.knownHostsFile);
+  const allowing = got.launched ? undefined : letCallerIn(options, cloud, got.instance, log);
   await log.phase('ssh', () => conn.open({ timeoutMs, signal }));
+  await allowing;
   if (firstContact) await checkHostKey(state, conn);
   state.connected = true;
   return conn;

@@ -1,4 +1,4 @@
-import { DescribeImagesCommand, DescribeSecurityGroupsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, DescribeImagesCommand, DescribeSecurityGroupsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -117,6 +117,35 @@ describe('what is launched', () => {
     const ranges = (groups[0]!.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((x) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort}:${x.CidrIp}`));
     expect(ranges).toContain('tcp/22-22:127.0.0.9/32');
     for (const range of ranges) expect(range).toMatch(/^tcp\/22-22:127\.0\.0\.\d+\/32$/);
+  });
+
+  it('a reused instance reached from a new address: it is let in too; our rules unused for 30 days are revoked, nobody else\'s', async () => {
+    const dir = makeProject(sb, 'moved');
+    expect((await cli(sb, ['--stop', 'true'], { cwd: dir })).exitCode).toBe(0);
+    const ec2 = ec2Client(sb);
+    const group = async () => (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }))).SecurityGroups![0]!;
+    const ssh = (p: { IpRanges?: { CidrIp?: string; Description?: string }[] }[]) => p.flatMap((x) => x.IpRanges ?? []).map((r) => `${r.CidrIp} ${r.Description}`);
+    const GroupId = (await group()).GroupId!;
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '127.0.0.66/32', Description: 'ssh-ec2 2020-01-01' }, { CidrIp: '127.0.0.67/32', Description: 'office VPN' }] }],
+      }),
+    );
+    sb.setPublicAddress('127.0.0.5');
+    sb.clearCalls();
+    try {
+      const r = await cli(sb, ['true'], { cwd: dir, env: { SSH_EC2_SSH_CIDR: undefined } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/starting stopped instance i-/);
+    } finally {
+      sb.setPublicAddress('127.0.0.1');
+    }
+    expect(launches(sb)).toEqual([]);
+    const rules = ssh((await group()).IpPermissions ?? []);
+    expect(rules).toContain(`127.0.0.5/32 ssh-ec2 ${new Date().toISOString().slice(0, 10)}`);
+    expect(rules).toContain('127.0.0.67/32 office VPN');
+    expect(rules.filter((r) => r.startsWith('127.0.0.66/'))).toEqual([]);
   });
 
   it('an answer that is not an address: one line saying to pass --ssh-cidr, nothing launched', async () => {
