@@ -21,7 +21,17 @@ export interface Io {
 
 const defaultIo = (): Io => ({ env: process.env, cwd: process.cwd(), stdout: process.stdout, stdinIsTTY: Boolean(process.stdin.isTTY) });
 
+/**
+ * A closed terminal (SIGHUP) makes every later write to it fail (EIO). Unheard, that error would
+ * end the process in the middle of the finish (sync back, final state); the output is lost
+ * instead, and the work goes on.
+ */
+function surviveLostTerminal(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+}
+
 export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
+  if (io.stdout === process.stdout) surviveLostTerminal();
   let log: Logger = createLogger({ env: io.env });
   try {
     const verb = isVerb(argv[0]) ? argv[0] : undefined;

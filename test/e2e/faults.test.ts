@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, instanceState, launches, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import { BIN, cli, instances, instanceState, launches, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -164,6 +164,26 @@ describe('the connection dropped during the command', () => {
     expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
     expect(await settledState(id)).toBe('terminated');
     expect(launches(sb)).toHaveLength(1);
+  });
+});
+
+describe('a closed terminal', () => {
+  it('the terminal goes away during the command (SIGHUP, then every write fails): the results still come back, the instance is terminated', async () => {
+    const name = 'hangup';
+    const dir = makeProject(sb, name);
+    const remote = remotePath(sb, name);
+    // script(1) gives the CLI a real terminal; killing it closes that terminal, as closing a window does.
+    const command = `exec node ${BIN} 'echo partial > p.txt; sleep 30'`;
+    const term = execa('script', ['-q', '-c', command, '/dev/null'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'pipe', encoding: 'utf8' });
+    await until(() => existsSync(join(remote, 'p.txt')), 'the command to start');
+    const pid = Number((await execa('pgrep', ['-f', '-n', `${BIN} echo partial`], { reject: false })).stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    term.kill('SIGKILL');
+    await term;
+    await until(() => !existsSync(`/proc/${pid}`), 'ssh-ec2 to finish after the hangup', 60_000, 50);
+    const id = (await instances(sb)).find((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir))!.InstanceId!;
+    expect(await expectGuarantee(id, dir, name, ['p.txt'])).toBe('terminated');
+    expect(readFileSync(join(dir, 'p.txt'), 'utf8')).toBe('partial\n');
   });
 });
 
