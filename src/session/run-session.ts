@@ -116,7 +116,7 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   state.limits = limits;
   const prepared = log.phase('agent', () => prepareInstance(state, conn, limits));
   if (options.rsync && !options.attach) {
-    const [up] = await Promise.all([log.phase('sync up', () => syncUp(syncParams(state, conn))), prepared]);
+    const [up] = await Promise.all([log.phase('sync up', () => syncUp({ ...syncParams(state, conn), signal })), prepared]);
     log.detail(`sync up: ${up.files} file(s) sent`);
   } else {
     await prepared;

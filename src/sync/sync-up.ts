@@ -20,6 +20,8 @@ export interface SyncParams {
   /** Private scratch directory for the exclude list. */
   scratchDir: string;
   log: Logger;
+  /** An interrupt ends the transfer (the sync up only: the sync back is part of the finish). */
+  signal?: AbortSignal;
 }
 
 export async function syncUp(p: SyncParams): Promise<{ files: number }> {
@@ -29,7 +31,7 @@ export async function syncUp(p: SyncParams): Promise<{ files: number }> {
   writeFileSync(excludeFile, excludeList([...tree.ignored, ...tree.secrets]), { mode: 0o600 });
   if (p.remoteDir.includes('/')) await p.conn.exec(enterDir(p.remoteDir)); // rsync creates only the last level
   try {
-    const r = await run(pushArgv({ rsh: p.conn.rsh, remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir }));
+    const r = await run(pushArgv({ rsh: p.conn.rsh, remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir }), { signal: p.signal });
     const files = transferredFiles(r.stdout);
     for (const f of files) p.log.detail(`↑ ${f}`);
     return { files: files.length };

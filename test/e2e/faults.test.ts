@@ -217,7 +217,7 @@ interface Phase {
   name: string;
   /** The CLI's arguments; files the project needs are written by `prepare`. */
   args: string[];
-  prepare?: (dir: string) => void;
+  prepare?: (dir: string) => void | Promise<void>;
   /** Resolves once the run is in the phase; may arrange for it to last (holds, unreachable ssh). */
   reached: (run: Running, dir: string, remote: string) => Promise<void>;
   /** Undoes what `reached` arranged, once the signal was sent. */
@@ -226,6 +226,8 @@ interface Phase {
   results: string[];
   /** Whether the command ran at all (before the command: never). */
   ran: boolean;
+  /** A file being sent up when the signal came: an interrupt ends the transfer, it never arrives. */
+  cutShort?: string;
 }
 
 const rsyncTemp = (dir: string, name: string) => existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(`.${name}.`));
@@ -248,10 +250,8 @@ function phases(): Phase[] {
     {
       name: 'waiting for ssh',
       args: ['-v', 'touch ran.txt'],
-      reached: async (run) => {
-        await sb.setReachable(false);
-        await until(() => /ssh not ready yet/.test(run.stderr()), '"ssh not ready yet"');
-      },
+      prepare: () => sb.setReachable(false),
+      reached: (run) => until(() => /ssh not ready yet/.test(run.stderr()), '"ssh not ready yet"'),
       after: () => sb.setReachable(true),
       results: [],
       ran: false,
@@ -259,11 +259,12 @@ function phases(): Phase[] {
     {
       name: 'the sync up',
       args: ['touch ran.txt'],
-      prepare: (dir) => writeFileSync(join(dir, 'big.bin'), randomBytes(50 * 1024 * 1024)),
+      prepare: (dir) => writeFileSync(join(dir, 'big.bin'), randomBytes(100 * 1024 * 1024)),
       // rsync writes into a temporary ".big.bin.XXXXXX" next to the file it sends.
       reached: (_run, _dir, remote) => until(() => rsyncTemp(remote, 'big.bin'), 'the sync up to start', 60_000, 5),
       results: [],
       ran: false,
+      cutShort: 'big.bin',
     },
     {
       name: 'the command',
@@ -303,7 +304,7 @@ describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
     const name = `sig-${i}-${sig.toLowerCase()}`;
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
-    phase.prepare?.(dir);
+    await phase.prepare?.(dir);
     const run = start(dir, phase.args);
     try {
       await phase.reached(run, dir, remote);
@@ -320,6 +321,7 @@ describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
       expect(state, 'an instance that holds nothing of the user\'s is terminated').toBe('terminated');
     }
     if (phase.ran) expect(state, run.stderr()).toBe('terminated'); // the connection was fine: the results came back
+    if (phase.cutShort) expect(existsSync(join(remote, phase.cutShort)), `${phase.cutShort} was sent whole`).toBe(false);
   });
 
   it('a second SIGINT during the sync back does not skip the finish: exit 130', async () => {
