@@ -153,18 +153,20 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     const changes = sshRuleChanges(group?.IpPermissions ?? [], cidr, today);
     const ssh = (ranges: IpRange[]): IpPermission[] => [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: ranges }];
     const mine = ssh([{ CidrIp: cidr, Description: ruleDescription(today) }]);
+    const authorize = () =>
+      aws('allow ssh in the security group', async () => {
+        try {
+          await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: mine }));
+        } catch (err) {
+          if (errorCode(err) !== 'InvalidPermission.Duplicate') throw err;
+        }
+      });
+    // Dating and pruning are housekeeping and never fail a run (an older IAM policy may not allow
+    // them). A rule another run revoked just now is added back.
     await Promise.all([
-      changes.authorize &&
-        aws('allow ssh in the security group', async () => {
-          try {
-            await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: mine }));
-          } catch (err) {
-            if (errorCode(err) !== 'InvalidPermission.Duplicate') throw err;
-          }
-        }),
-      changes.refresh && aws('date the ssh rule', () => ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: mine }))),
-      changes.revoke.length > 0 &&
-        aws('revoke stale ssh rules', () => ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ssh(changes.revoke.map((c) => ({ CidrIp: c }))) }))),
+      changes.authorize && authorize(),
+      changes.refresh && ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: mine })).catch(authorize),
+      changes.revoke.length > 0 && ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ssh(changes.revoke.map((c) => ({ CidrIp: c }))) })).catch(() => undefined),
     ]);
     return groupId;
   };

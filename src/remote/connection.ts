@@ -55,7 +55,8 @@ export class Connection {
       attempts++;
       await this.keys.refresh();
       rmSync(this.stderrLog, { force: true });
-      const r = await runAllowFailure(masterStartArgv(this.target), { stderrFile: this.stderrLog, timeoutMs: 30_000, signal: opts.signal });
+      // One try never outlasts the deadline by much (ssh's own ConnectTimeout is 10 s).
+      const r = await runAllowFailure(masterStartArgv(this.target), { stderrFile: this.stderrLog, timeoutMs: Math.min(30_000, Math.max(12_000, deadline - Date.now())), signal: opts.signal });
       if (r.exitCode === 0) {
         this.opened = true;
         this.log.detail(`ssh ready after ${attempts} attempt${attempts > 1 ? 's' : ''}`);

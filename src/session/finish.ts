@@ -16,6 +16,7 @@ import { jobCommand, OTHER_SESSIONS, parseJobStatus } from '../remote/on-instanc
 import type { Journal } from './journal.js';
 import type { Limits } from './limits.js';
 import type { Plan } from './plan.js';
+import { letCallerIn } from './provision.js';
 
 export interface SessionState {
   options: Options;
@@ -49,11 +50,14 @@ export interface SessionState {
   journal?: Journal;
   /** A killed run here owed a sync back: done even under --no-rsync. */
   mustSyncBack?: boolean;
+  /** The caller's address being let into the security group (see letCallerIn): settled before exit. */
+  lettingIn?: Promise<void>;
 }
 
 export async function finish(s: SessionState): Promise<void> {
   await finishWork(s);
   s.journal?.remove();
+  await s.lettingIn;
 }
 
 async function finishWork(s: SessionState): Promise<void> {
@@ -123,7 +127,7 @@ async function bringResultsBack(s: SessionState): Promise<boolean> {
   try {
     if (!(await s.conn.alive())) {
       log.warn('the ssh connection was lost; reconnecting to bring the results back');
-      await s.conn.open({ timeoutMs: s.options.reconnectTimeout });
+      await reconnect(s, s.conn);
     }
     const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, log }));
     log.detail(`sync back: ${back.files} file(s) received`);
@@ -134,6 +138,16 @@ async function bringResultsBack(s: SessionState): Promise<boolean> {
     log.error(`sync back failed: ${(err as Error).message}`);
     return false;
   }
+}
+
+/**
+ * Opens the connection again after a drop, trying for --reconnect-timeout. The drop may be the
+ * laptop changing networks: its new address is let into the security group meanwhile.
+ */
+export async function reconnect(s: SessionState, conn: Connection, signal?: AbortSignal): Promise<void> {
+  const letIn = s.cloud && s.instance ? letCallerIn(s.options, s.cloud, s.instance, s.log, true) : undefined;
+  await conn.open({ timeoutMs: s.options.reconnectTimeout, signal });
+  await letIn;
 }
 
 async function applyFinalState(s: SessionState, final: FinalState): Promise<void> {

@@ -11,7 +11,7 @@ import type { Connection } from '../remote/connection.js';
 import { jobCommand, jobStartCommand, JOB_RUNNING_STATUS, parseJobStatus, type JobState } from '../remote/on-instance.js';
 import { joinCommand } from '../remote/remote-command.js';
 import type { ForwardSpecs } from '../remote/ssh.js';
-import type { SessionState } from './finish.js';
+import { reconnect, type SessionState } from './finish.js';
 import { formatDuration } from './limits.js';
 
 /** Where a detached job's output goes, in the project directory on the instance (synced back). */
@@ -109,7 +109,7 @@ export async function runJob(state: SessionState, conn: Connection, o: { mux: 't
   try {
     if (!(await conn.alive())) {
       log.warn('the ssh connection was lost; reconnecting to see whether the job is still running');
-      await conn.open({ timeoutMs: state.options.reconnectTimeout, signal: o.signal });
+      await reconnect(state, conn, o.signal);
     }
     after = await jobStatus(conn, id);
   } catch {

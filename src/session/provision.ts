@@ -184,14 +184,15 @@ const allowed = new Map<string, Promise<void>>();
 
 /**
  * A reused instance may be reached from another address than the one it was launched from (the
- * laptop moved): the caller's address is let into the ssh-ec2 group of the instance's VPC, once
- * per VPC and run, while ssh connects (never on the way of a connection that works). It never
- * fails the run: the address may already be let in some other way.
+ * laptop moved), and so may any instance after a dropped connection: the caller's address is let
+ * into the ssh-ec2 group of the instance's VPC while ssh connects. Once per VPC and run, unless
+ * `fresh` (after a drop: the address may have changed). It never fails the run: the address may
+ * already be let in some other way.
  */
-export function letCallerIn(o: Options, cloud: Cloud, instance: InstanceInfo, log: Logger): Promise<void> {
+export function letCallerIn(o: Options, cloud: Cloud, instance: InstanceInfo, log: Logger, fresh = false): Promise<void> {
   const vpcId = instance.vpcId;
   if (!vpcId) return Promise.resolve();
-  let done = allowed.get(vpcId);
+  let done = fresh ? undefined : allowed.get(vpcId);
   if (!done) {
     done = sshCidr(o)
       .then((cidr) => cloud.allowSsh(vpcId, cidr))
