@@ -41,6 +41,26 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
   return result;
 }
 
+/** Programs started by runAllowFailure and still running: each leads its own process group. */
+const running = new Set<number>();
+let spawnListener: (() => void) | undefined;
+
+/** Called each time a program has started (the journal notes the run's children). */
+export function onSpawn(listener: (() => void) | undefined): void {
+  spawnListener = listener;
+}
+
+// Out of our process group, they would outlive an ssh-ec2 that ends abnormally: they go with it.
+process.on('exit', () => {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 /**
  * Like run, but a non-zero exit is a result, not an error. The program runs in a process group of
  * its own: a Ctrl-C or a closed terminal signals ssh-ec2's group, and ssh-ec2 decides what to end;
@@ -48,7 +68,7 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
  */
 export async function runAllowFailure(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult & { signal?: string }> {
   const [file, ...args] = argv as [string, ...string[]];
-  const r = await execa(file, args, {
+  const child = execa(file, args, {
     detached: true,
     reject: false,
     input: opts.input,
@@ -63,6 +83,10 @@ export async function runAllowFailure(argv: readonly string[], opts: RunOptions 
     stripFinalNewline: false,
     encoding: 'utf8',
   });
+  const pid = child.pid;
+  if (pid) running.add(pid);
+  spawnListener?.();
+  const r = await child.finally(() => pid && running.delete(pid));
   if (r.failed && r.exitCode === undefined && !r.signal) {
     // The program could not be started at all (ENOENT, EACCES).
     throw new SubprocessError(argv, undefined, undefined, r.message ?? '');

@@ -51,13 +51,16 @@ export class Journal {
 
   note(patch: Partial<JournalEntry>): void {
     this.entry = { ...this.entry, ...patch };
-    this.write();
+    if (!this.removed) this.write();
   }
 
-  /** The finish is done: nothing is owed any more. */
+  /** The finish is done: nothing is owed any more (and nothing noted later brings the file back). */
   remove(): void {
+    this.removed = true;
     rmSync(this.path, { force: true });
   }
+
+  private removed = false;
 
   private write(): void {
     const tmp = `${this.path}.tmp`;

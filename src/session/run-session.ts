@@ -14,7 +14,7 @@ import type { SshTarget } from '../remote/ssh.js';
 import { privateDir, resolvePaths, shortHash, type Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
 import type { Logger } from '../ui/logger.js';
-import { run } from '../remote/exec.js';
+import { onSpawn, run } from '../remote/exec.js';
 import { prepareScript } from '../remote/on-instance.js';
 import { finish, type SessionState } from './finish.js';
 import { checkSessionOptions, multiplexerOf, runJob } from './job.js';
@@ -68,6 +68,9 @@ export async function runStory(deps: SessionDeps, state: SessionState, work: (st
     },
     () => state.finishing,
   );
+  // A run killed with SIGKILL leaves its programs (a sync back's rsync) behind: the run that
+  // finishes its work ends them first, from the journal.
+  onSpawn(() => state.journal?.note({ children: ownChildren() }));
   try {
     state.cloud ??= await loadCloud(deps);
     await work(state, abort.signal);
@@ -76,6 +79,7 @@ export async function runStory(deps: SessionDeps, state: SessionState, work: (st
   } finally {
     await finish(state);
     trap.dispose();
+    onSpawn(undefined);
   }
   if (state.error) throw state.error;
   return trap.exitStatus() ?? state.exitCode ?? 0;
@@ -163,8 +167,12 @@ async function endSessions(conn: Connection, ids: string[]): Promise<void> {
   await conn.exec(endSessionsCommand(ids)).catch(() => undefined);
 }
 
-/** Connects (the readiness probe) with the user's key or a fresh Instance Connect key. */
-export async function connect(state: SessionState, got: Provisioned, signal?: AbortSignal, timeoutMs = SSH_READY_TIMEOUT_MS): Promise<Connection> {
+/**
+ * Connects (the readiness probe) with the user's key or a fresh Instance Connect key. For an
+ * instance this run did not launch, the caller's address is let in meanwhile (`letIn`; ls only
+ * looks, and does not), without waiting for it once ssh works.
+ */
+export async function connect(state: SessionState, got: Provisioned, signal?: AbortSignal, timeoutMs = SSH_READY_TIMEOUT_MS, letIn = true): Promise<Connection> {
   const { options, paths, log } = state;
   const cloud = state.cloud!;
   const keys: KeySource = options.identity
@@ -173,9 +181,8 @@ export async function connect(state: SessionState, got: Provisioned, signal?: Ab
   const conn = new Connection(sshTarget(got.instance.id, got.instance.publicIp ?? got.instance.privateIp!, got.user, keys, options, paths), keys, log, join(paths.runtime, `${shortHash(got.instance.id)}.ssh.log`));
   state.conn = conn;
   const firstContact = !existsSync(conn.target.knownHostsFile);
-  const allowing = got.launched ? undefined : letCallerIn(options, cloud, got.instance, log);
+  if (letIn && !got.launched) state.lettingIn = letCallerIn(options, cloud, got.instance, log);
   await log.phase('ssh', () => conn.open({ timeoutMs, signal }));
-  await allowing;
   if (firstContact) await checkHostKey(state, conn);
   state.connected = true;
   return conn;

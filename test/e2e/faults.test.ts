@@ -3,13 +3,14 @@
  * and SIGINT, SIGTERM, SIGHUP in every phase (nothing is ever left running, nothing is terminated
  * while a result it holds is missing locally).
  */
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { execa, type ResultPromise } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, instances, instanceState, launches, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import { BIN, cli, ec2Client, instances, instanceState, launches, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -33,8 +34,8 @@ interface Running {
  * process group, as a command started from a shell does: `signalGroup` is what a terminal does
  * (Ctrl-C, a closed window), to the CLI and every program it started in that group.
  */
-function start(dir: string, args: string[]): Running {
-  const child = execa('node', [BIN, ...args], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore', encoding: 'utf8', detached: true });
+function start(dir: string, args: string[], env: Record<string, string | undefined> = {}): Running {
+  const child = execa('node', [BIN, ...args], { cwd: dir, env: sb.env(env), extendEnv: false, reject: false, stdin: 'ignore', encoding: 'utf8', detached: true });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += String(d)));
   // The exit of the CLI itself, not of the streams it shared with its children.
@@ -167,6 +168,28 @@ describe('the connection dropped during the command', () => {
   });
 });
 
+describe('the connection dropped because the network changed', () => {
+  it('the reconnect lets the new public address into the security group, brings the results back, and terminates', async () => {
+    const name = 'new-address';
+    const dir = makeProject(sb, name);
+    const remote = remotePath(sb, name);
+    const run = start(dir, ['echo saved > result.txt; while [ ! -e go ]; do sleep 0.1; done; kill -9 $PPID'], { SSH_EC2_SSH_CIDR: undefined });
+    await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
+    sb.setPublicAddress('127.0.0.8');
+    try {
+      writeFileSync(join(remote, 'go'), '');
+      expect(await run.exited, run.stderr()).toBe(255);
+    } finally {
+      sb.setPublicAddress('127.0.0.1');
+    }
+    expect(run.stderr()).toMatch(/ssh connection was lost; reconnecting/);
+    const group = (await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }))).SecurityGroups![0]!;
+    expect((group.IpPermissions ?? []).flatMap((p) => p.IpRanges ?? []).map((r) => r.CidrIp)).toContain('127.0.0.8/32');
+    expect(await expectGuarantee(reportedInstance(run.stderr()), dir, name, ['result.txt'])).toBe('terminated');
+    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
+  });
+});
+
 describe('a closed terminal', () => {
   it('the terminal goes away during the command (SIGHUP, then every write fails): the results still come back, the instance is terminated', async () => {
     const name = 'hangup';
@@ -294,6 +317,28 @@ function phases(): Phase[] {
     },
   ];
 }
+
+describe('SIGKILL during the sync back', () => {
+  it('its rsync is in the journal; the next run here ends it, brings everything back and terminates', async () => {
+    const name = 'killed-back';
+    const dir = makeProject(sb, name);
+    const run = start(dir, ['head -c 100000000 /dev/urandom > big.bin; echo done > done.txt']);
+    await until(() => rsyncTemp(dir, 'big.bin') || run.child.exitCode !== null, 'the sync back to start', 60_000, 5);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    const journals = join(sb.dir, 'local-home', '.local', 'state', 'ssh-ec2', 'journals');
+    const [left] = readdirSync(journals).filter((n) => n.endsWith(`.${run.child.pid}.json`));
+    const entry = JSON.parse(readFileSync(join(journals, left!), 'utf8')) as { step: string; children?: { cmdline: string }[] };
+    expect(entry.step).toBe('the sync back');
+    expect(entry.children?.map((c) => c.cmdline.split('\0')[0])).toContain('rsync');
+
+    const next = await cli(sb, ['true'], { cwd: dir });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).toContain(`a previous ssh-ec2 here (pid ${run.child.pid}) was killed during the sync back; finishing its work: sync back, then terminate`);
+    expect(await expectGuarantee(reportedInstance(next.stderr), dir, name, ['big.bin', 'done.txt'])).toBe('terminated');
+    expect(readFileSync(join(dir, 'done.txt'), 'utf8')).toBe('done\n');
+  });
+});
 
 describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
   // Each phase, each signal: the exit status says which signal; nothing is left running; nothing
