@@ -64,22 +64,30 @@ describe('API retries', () => {
     expect(described[2]!.status).toBe(200);
   });
 
-  it('a 503 at the first call of every action a session makes is retried: one instance, the command runs, terminated at the end', async () => {
-    // What a first session (it launches, and creates the security group) calls, learned from one without faults.
+  it('a 503 at the first call of every action two sessions make (a first one that stops, one that restarts) is retried: one instance, the commands run', async () => {
+    // What the two sessions call, learned from a pair without faults: the first launches (and
+    // creates the security group), then stops; the second starts the stopped instance, then terminates.
+    const pair = async (name: string) => {
+      const dir = makeProject(sb, name);
+      const first = await cli(sb, [...NO_PROFILE, '--stop', 'echo one > one.txt'], { cwd: dir });
+      const second = await cli(sb, [...NO_PROFILE, 'echo two > two.txt'], { cwd: dir });
+      return { dir, first, second };
+    };
     await forgetSecurityGroup();
     sb.clearCalls();
-    const learn = await cli(sb, [...NO_PROFILE, 'true'], { cwd: makeProject(sb, 'every-action-learn') });
-    expect(learn.exitCode, learn.stderr).toBe(0);
+    const learn = await pair('every-action-learn');
+    expect(learn.second.exitCode, learn.second.stderr).toBe(0);
     const actions = [...new Set(sb.calls().map((c) => c.action))];
-    expect(actions).toEqual(expect.arrayContaining(['CreateSecurityGroup', 'RunInstances', 'DescribeInstances', 'SendSSHPublicKey', 'TerminateInstances']));
+    expect(actions).toEqual(expect.arrayContaining(['CreateSecurityGroup', 'RunInstances', 'DescribeInstances', 'SendSSHPublicKey', 'StopInstances', 'StartInstances', 'TerminateInstances']));
 
-    const dir = makeProject(sb, 'every-action-503');
     await forgetSecurityGroup();
     sb.clearCalls();
     for (const action of actions) sb.inject({ action, status: 503, code: 'ServiceUnavailable', message: 'The service is unavailable. Please try again shortly.' });
-    const r = await cli(sb, [...NO_PROFILE, 'echo ran > out.txt'], { cwd: dir });
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('ran\n');
+    const { dir, first, second } = await pair('every-action-503');
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'one.txt'), 'utf8')).toBe('one\n');
+    expect(readFileSync(join(dir, 'two.txt'), 'utf8')).toBe('two\n');
     for (const action of actions) {
       const calls = sb.calls(action);
       const failed = calls.findIndex((c) => c.injected);
@@ -91,7 +99,7 @@ describe('API retries', () => {
       expect(retry?.status, action).toBe(200);
     }
     expect(launches(sb)).toHaveLength(1);
-    const id = reportedInstance(r.stderr);
+    const id = reportedInstance(second.stderr);
     expect((await ofProject(dir)).map((i) => i.InstanceId)).toEqual([id]);
     expect(await instanceState(sb, id)).toBe('terminated');
   });
@@ -102,10 +110,13 @@ describe('capacity fallback', () => {
     expect(subnets.map((s) => s.zone)).toEqual(['eu-central-1a', 'eu-central-1b', 'eu-central-1c']);
   });
 
-  it('no capacity in the first zone: launched in the next one, and the command runs', async () => {
-    const dir = makeProject(sb, 'other-zone');
+  it.each([
+    ['InsufficientInstanceCapacity', 500, 'We currently do not have sufficient g4dn.xlarge capacity in the Availability Zone you requested.'],
+    ['Unsupported', 400, 'Your requested instance type (g4dn.xlarge) is not supported in your requested Availability Zone (eu-central-1a).'],
+  ])('%s in the first zone: launched in the next one, and the command runs', async (code, status, message) => {
+    const dir = makeProject(sb, `other-zone-${code}`);
     sb.clearCalls();
-    sb.inject({ action: 'RunInstances', code: 'InsufficientInstanceCapacity', message: 'We currently do not have sufficient g4dn.xlarge capacity in the Availability Zone you requested.', times: Infinity, when: (p) => p.SubnetId === subnets[0]!.id });
+    sb.inject({ action: 'RunInstances', status, code, message, times: Infinity, when: (p) => p.SubnetId === subnets[0]!.id });
     const r = await cli(sb, [...NO_PROFILE, 'echo ran'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('ran\n');
