@@ -13,8 +13,9 @@
 # and powers off, first rule that applies:
 #
 #   max-time      DEADLINE > 0 and now >= DEADLINE. Even while a job runs: it is the hard limit.
-#   job-finished  not busy, the last --detach job ended at or after the last busy moment (nobody
-#                 came back since) and JOB_GRACE > 0 seconds have passed since it ended.
+#   job-finished  not busy, the last --detach job (or job that ended with nobody connected) ended
+#                 at or after the last busy moment (nobody came back since) and JOB_GRACE > 0
+#                 seconds have passed since it ended.
 #   idle          not busy for IDLE_TIMEOUT > 0 seconds, counted from the later of the agent's
 #                 start and the last busy moment.
 #

@@ -13,7 +13,9 @@
 #                        started   epoch seconds
 #                        ended     epoch seconds, written when it ends...
 #                        status    ...then its exit status: present = finished
-#                        detached  present if started with --detach (the agent's grace rule)
+#                        detached  present if started with --detach, or if it ended with no
+#                                  terminal attached and no ssh session (a lost connection): the
+#                                  agent's grace rule
 # The command never passes through a quoting layer: it arrives base64-encoded and is handed
 # whole to "$SHELL" -c, as `ssh host words...` would.
 #
@@ -107,8 +109,22 @@ cmd_run() {
     "${SHELL:-/bin/sh}" -l
   fi
   status=$?
-  date +%s >"$d/ended"
+  ended=$(date +%s)
+  # Nobody there to see it end, no terminal attached and no ssh session at all (the connection
+  # was lost): the agent's grace rule applies, as after --detach.
+  attached "$id" || [ "$(cmd_others)" -gt 0 ] || : >"$d/detached"
+  echo "$ended" >"$d/ended"
   echo "$status" >"$d/status.tmp" && mv "$d/status.tmp" "$d/status"
+}
+
+# Is a terminal attached to the job's tmux or screen session?
+attached() {
+  name=$(session "$1")
+  case $(cat "$(jobdir "$1")/mux" 2>/dev/null) in
+    tmux) [ -n "$(tmux list-clients -t "=$name" 2>/dev/null)" ] ;;
+    screen) screen -ls "$name" 2>/dev/null | grep -q '(Attached)' ;;
+    *) return 1 ;;
+  esac
 }
 
 cmd_attach() {

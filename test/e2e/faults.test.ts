@@ -168,6 +168,33 @@ describe('the connection dropped during the command', () => {
   });
 });
 
+describe('a tmux job whose connection dropped, the instance unreachable', () => {
+  it('is left running with its job, never terminated; the agent stops it after the job; --attach brings the results back', async () => {
+    const name = 'job-unreachable';
+    const dir = makeProject(sb, name);
+    const remote = remotePath(sb, name);
+    const run = start(dir, ['--multi', 'tmux', '--reconnect-timeout', '2s', '--job-grace', '2s', 'echo begun > begun.txt; while [ ! -e go ]; do sleep 0.1; done; echo done > done.txt']);
+    await until(() => existsSync(join(remote, 'begun.txt')), 'the job to start');
+    const id = reportedInstance(run.stderr());
+    await sb.setReachable(false);
+    try {
+      await sb.runAsUser('pkill -9 -x sshd || pkill -9 -x sshd-session; true'); // the connection goes
+      expect(await run.exited, run.stderr()).toBe(255);
+      expect(run.stderr()).toContain(`could not reach ${id} again: it is left running with the job`);
+      expect(await instanceState(sb, id)).toBe('running');
+      writeFileSync(join(remote, 'go'), '');
+      await until(async () => (await instanceState(sb, id)) === 'stopped', 'the agent to stop the instance after the job', 30_000, 200);
+    } finally {
+      await sb.setReachable(true);
+    }
+    expect(sb.calls('TerminateInstances').filter((c) => c.params['InstanceId.1'] === id)).toEqual([]);
+    const back = await cli(sb, ['--attach'], { cwd: dir });
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'done.txt'), 'utf8')).toBe('done\n');
+    expect(await settledState(id)).toBe('terminated');
+  });
+});
+
 describe('the connection dropped because the network changed', () => {
   it('the reconnect lets the new public address into the security group, brings the results back, and terminates', async () => {
     const name = 'new-address';
