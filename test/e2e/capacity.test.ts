@@ -1,9 +1,9 @@
-import { DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import { DeleteSecurityGroupCommand, DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { cli, ec2Client, instances, instanceState, launches, makeProject, reportedInstance, useSandbox } from './helpers.js';
+import { cli, ec2Client, instances, instanceState, launches, makeProject, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -32,8 +32,7 @@ async function ofProject(dir: string) {
 /** Makes the next session the account's first: its security group is created again (moto deletes one in use, too). */
 async function forgetSecurityGroup() {
   const ec2 = ec2Client(sb);
-  const found = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }));
-  for (const g of found.SecurityGroups ?? []) await ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId }));
+  for (const g of await sshSecurityGroups(sb)) await ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId }));
 }
 
 describe('API retries', () => {

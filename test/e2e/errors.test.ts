@@ -1,9 +1,9 @@
-import { AuthorizeSecurityGroupIngressCommand, DescribeImagesCommand, DescribeSecurityGroupsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, DescribeImagesCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootConsole, type Sandbox } from '../sandbox/index.js';
-import { cli, ec2Client, instances, instanceState, launches, makeProject, reportedInstance, useSandbox } from './helpers.js';
+import { cli, ec2Client, instances, instanceState, launches, makeProject, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -98,8 +98,7 @@ describe('what is launched', () => {
 
   it('opens ssh only to the given address, never to the world', async () => {
     expect((await cli(sb, ['true'], { cwd: makeProject(sb, 'given-cidr') })).exitCode).toBe(0); // SSH_EC2_SSH_CIDR=127.0.0.1/32
-    const groups = await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }));
-    const ranges = (groups.SecurityGroups ?? []).flatMap((g) => g.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}:${r.CidrIp}`));
+    const ranges = (await sshSecurityGroups(sb)).flatMap((g) => g.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}:${r.CidrIp}`));
     expect(ranges).toEqual(['22:127.0.0.1/32']);
   });
 
@@ -111,7 +110,7 @@ describe('what is launched', () => {
     } finally {
       sb.setPublicAddress('127.0.0.1');
     }
-    const groups = (await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }))).SecurityGroups ?? [];
+    const groups = await sshSecurityGroups(sb);
     expect(groups).toHaveLength(1);
     expect(groups[0]!.Tags).toContainEqual({ Key: 'ssh-ec2', Value: 'shared' });
     const ranges = (groups[0]!.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((x) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort}:${x.CidrIp}`));
@@ -123,7 +122,7 @@ describe('what is launched', () => {
     const dir = makeProject(sb, 'moved');
     expect((await cli(sb, ['--stop', 'true'], { cwd: dir })).exitCode).toBe(0);
     const ec2 = ec2Client(sb);
-    const group = async () => (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }))).SecurityGroups![0]!;
+    const group = async () => (await sshSecurityGroups(sb))[0]!;
     const ssh = (p: { IpRanges?: { CidrIp?: string; Description?: string }[] }[]) => p.flatMap((x) => x.IpRanges ?? []).map((r) => `${r.CidrIp} ${r.Description}`);
     const GroupId = (await group()).GroupId!;
     await ec2.send(

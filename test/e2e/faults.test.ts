@@ -3,14 +3,13 @@
  * and SIGINT, SIGTERM, SIGHUP in every phase (nothing is ever left running, nothing is terminated
  * while a result it holds is missing locally).
  */
-import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { execa, type ResultPromise } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, ec2Client, instances, instanceState, launches, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import { BIN, cli, instances, instanceState, launches, localState, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -90,7 +89,7 @@ describe('SIGKILL', () => {
     const run = start(dir, ['echo result > result.txt; i=0; while [ ! -e go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done']);
     await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
     const id = reportedInstance(run.stderr());
-    const journals = join(sb.dir, 'local-home', '.local', 'state', 'ssh-ec2', 'journals');
+    const journals = localState(sb, 'journals');
     run.child.kill('SIGKILL');
     await run.exited;
 
@@ -210,7 +209,7 @@ describe('the connection dropped because the network changed', () => {
       sb.setPublicAddress('127.0.0.1');
     }
     expect(run.stderr()).toMatch(/ssh connection was lost; reconnecting/);
-    const group = (await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }))).SecurityGroups![0]!;
+    const group = (await sshSecurityGroups(sb))[0]!;
     expect((group.IpPermissions ?? []).flatMap((p) => p.IpRanges ?? []).map((r) => r.CidrIp)).toContain('127.0.0.8/32');
     expect(await expectGuarantee(reportedInstance(run.stderr()), dir, name, ['result.txt'])).toBe('terminated');
     expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
@@ -353,7 +352,7 @@ describe('SIGKILL during the sync back', () => {
     await until(() => rsyncTemp(dir, 'big.bin') || run.child.exitCode !== null, 'the sync back to start', 60_000, 5);
     run.child.kill('SIGKILL');
     await run.exited;
-    const journals = join(sb.dir, 'local-home', '.local', 'state', 'ssh-ec2', 'journals');
+    const journals = localState(sb, 'journals');
     const [left] = readdirSync(journals).filter((n) => n.endsWith(`.${run.child.pid}.json`));
     const entry = JSON.parse(readFileSync(join(journals, left!), 'utf8')) as { step: string; children?: { cmdline: string }[] };
     expect(entry.step).toBe('the sync back');

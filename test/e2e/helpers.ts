@@ -2,7 +2,7 @@
  * Helpers for end-to-end tests: the built CLI run as a user would, against the sandbox
  * (moto behind our recording proxy as EC2, a local sshd as every instance).
  */
-import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client, type Instance, type SecurityGroup } from '@aws-sdk/client-ec2';
 import { execa, type Options as ExecaOptions } from 'execa';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -53,6 +53,16 @@ export function ec2Client(sb: Sandbox): EC2Client {
 export async function instances(sb: Sandbox): Promise<Instance[]> {
   const r = await ec2Client(sb).send(new DescribeInstancesCommand({}));
   return (r.Reservations ?? []).flatMap((res) => res.Instances ?? []);
+}
+
+/** ssh-ec2's security groups (named ssh-ec2, one per VPC), read from the API. */
+export async function sshSecurityGroups(sb: Sandbox): Promise<SecurityGroup[]> {
+  return (await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }))).SecurityGroups ?? [];
+}
+
+/** Where the CLI under test keeps its state (under the sandbox's local HOME). */
+export function localState(sb: Sandbox, ...parts: string[]): string {
+  return join(sb.dir, 'local-home', '.local', 'state', 'ssh-ec2', ...parts);
 }
 
 export async function instanceState(sb: Sandbox, id: string): Promise<string | undefined> {

@@ -8,8 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { BIN, cli, ec2Client, instanceState, launches, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import { BIN, cli, instanceState, launches, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -252,8 +251,7 @@ describe('ls, pull, down', () => {
     expect(after.stdout).not.toMatch(/verb-[ab]/);
     // The last instance gone, its security group goes too.
     expect(all.stderr).toMatch(/removed 1 unused ssh-ec2 security group/);
-    const groups = await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }));
-    expect(groups.SecurityGroups ?? []).toHaveLength(0);
+    expect(await sshSecurityGroups(sb)).toHaveLength(0);
   });
 });
 

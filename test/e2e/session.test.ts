@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ImportKeyPairCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, launches, ec2Client, instanceState, instances, makeProject, remotePath, reportedInstance, REPO, useSandbox } from './helpers.js';
+import { BIN, cli, launches, ec2Client, instanceState, instances, localState, makeProject, remotePath, reportedInstance, REPO, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -92,7 +92,7 @@ describe('the final state', () => {
     expect(await instanceState(sb, id)).toBe('terminated');
     expect(launches(sb)).toHaveLength(1);
     // Host keys are remembered per instance, and forgotten with it.
-    expect(existsSync(join(sb.dir, 'local-home', '.local', 'state', 'ssh-ec2', 'known_hosts', id))).toBe(false);
+    expect(existsSync(localState(sb, 'known_hosts', id))).toBe(false);
   });
 
   it('AWS_FINAL_STATE from .env applies when no flag says otherwise', async () => {

@@ -12,7 +12,7 @@ import type { Moto } from './moto.js';
 import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
 import { startProxy } from './proxy.js';
 import type { ApiCall, Fault, Hold, ImdsRequest, Poweroff, Proxy } from './proxy.js';
-import { createUser, newUserName, removeUser, startSshd } from './sshd.js';
+import { clientConfig, createUser, newUserName, removeUser, startSshd } from './sshd.js';
 import type { InstanceConnectKey, Sshd } from './sshd.js';
 import { freePort, killGroup, killUserProcesses } from './util.js';
 
@@ -245,7 +245,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     setPublicAddress: (answer) => p.setPublicAddress(answer),
     async setReachable(reachable) {
       const port = reachable ? s.port : await freePort();
-      await writeFile(`${s.sshConfig}.tmp`, `Host *\n  HostName 127.0.0.1\n  Port ${port}\n`);
+      await writeFile(`${s.sshConfig}.tmp`, clientConfig(port));
       await rename(`${s.sshConfig}.tmp`, s.sshConfig);
     },
     authorizeKey: (line) => s.authorizeKey(line),

@@ -110,6 +110,9 @@ function sshdConfig(o: { port: number; hostKey: string; pidFile: string; authori
 
 const expiryTime = (ms: number): string => new Date(ms).toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
 
+/** The ssh config that sends every host name to 127.0.0.1:port (the sandbox's sshConfig). */
+export const clientConfig = (port: number): string => `Host *\n  HostName 127.0.0.1\n  Port ${port}\n`;
+
 export async function startSshd(opts: { dir: string; user: string; sshdProgram?: string }): Promise<Sshd> {
   const { dir, user } = opts;
   const sshdDir = join(dir, 'sshd');
@@ -134,7 +137,7 @@ export async function startSshd(opts: { dir: string; user: string; sshdProgram?:
   const version = await openSshVersion();
   const { port, child } = await launch({ sshdDir, hostKey, authorizedKeys, user, version, program: opts.sshdProgram ?? '/usr/sbin/sshd', dir });
   // Every host name goes to our sshd: the CLI can use the instance's (rewritten) address or any name.
-  await writeFile(sshConfig, `Host *\n  HostName 127.0.0.1\n  Port ${port}\n`);
+  await writeFile(sshConfig, clientConfig(port));
 
   const hostKeyFingerprint = (await execa('ssh-keygen', ['-l', '-f', `${hostKey}.pub`], { stdin: 'ignore' })).stdout.trim();
   return {
