@@ -14,8 +14,10 @@
 #
 #   max-time      DEADLINE > 0 and now >= DEADLINE. Even while a job runs: it is the hard limit.
 #   job-finished  not busy, the last --detach job (or job that ended with nobody connected) ended
-#                 at or after the last busy moment (nobody came back since) and JOB_GRACE > 0
-#                 seconds have passed since it ended.
+#                 at or after the last moment an ssh session was seen (nobody came back since)
+#                 and JOB_GRACE > 0 seconds have passed since it ended. Only sessions count as
+#                 coming back: a job is still seen running for a moment after the end it records
+#                 (job.sh looks for a terminal first), and that must not cancel its own grace.
 #   idle          not busy for IDLE_TIMEOUT > 0 seconds, counted from the later of the agent's
 #                 start and the last busy moment.
 #
@@ -40,7 +42,7 @@
 # Files in ~/.ssh-ec2: agent.pid ("<pid> <version>"), agent.log, poweroff.
 set -u
 
-VERSION=1
+VERSION=2
 
 BASE="$HOME/.ssh-ec2"
 CONF="$BASE/agent.conf"
@@ -288,23 +290,27 @@ cmd_daemon() {
   # Only our own pid file goes with us: a newer agent may have written its own meanwhile.
   trap 'mine=$(cut -d" " -f1 "$PIDFILE" 2>/dev/null); [ "$mine" = "$$" ] && rm -f "$PIDFILE"; log stopped; exit 0' TERM INT HUP
   STARTED=$(now)
-  # The start counts as a busy moment: whoever started us was just here, so a job that ended
-  # before (say, before the instance was last stopped) is not a reason to power off again.
-  LAST_BUSY=$STARTED
+  # The start counts as a busy moment and as a session: whoever started us was just here, so a
+  # job that ended before (say, before the instance was last stopped) is not a reason to power
+  # off again.
+  LAST_BUSY=$STARTED LAST_SESSION=$STARTED
   log "started (version $VERSION)"
   while :; do
+    # Taken before looking: what is seen below was so at t or later.
+    t=$(now)
     read_conf
     scan_jobs
-    t=$(now)
     busy=$JOB_RUNNING
-    [ "$busy" = 1 ] || ! session_active || busy=1
+    if session_active; then
+      busy=1 LAST_SESSION=$t
+    fi
     [ "$busy" = 1 ] && LAST_BUSY=$t
     reason=''
     if [ "$DEADLINE" -gt 0 ] && [ "$t" -ge "$DEADLINE" ]; then
       reason=max-time
     elif [ "$busy" = 0 ]; then
-      # >=: a job that ends within the second of the last round that still saw it running.
-      if [ "$JOB_GRACE" -gt 0 ] && [ "$LAST_JOB_END" -gt 0 ] && [ "$LAST_JOB_END" -ge "$LAST_BUSY" ] &&
+      # >=: a job that ends within the second of the last round that saw a session.
+      if [ "$JOB_GRACE" -gt 0 ] && [ "$LAST_JOB_END" -gt 0 ] && [ "$LAST_JOB_END" -ge "$LAST_SESSION" ] &&
         [ $((t - LAST_JOB_END)) -ge "$JOB_GRACE" ]; then
         reason=job-finished
       elif [ "$IDLE_TIMEOUT" -gt 0 ] && [ $((t - LAST_BUSY)) -ge "$IDLE_TIMEOUT" ]; then

@@ -17,6 +17,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const AGENT = process.env.SSH_EC2_TEST_AGENT ?? join(REPO, 'src', 'agent', 'agent.sh');
 const IMAGE = 'ami-0d1a00000000a0004'; // from test/sandbox/amis.json
 const TEST_TIMEOUT = 40_000;
+// The agent's VERSION line: a running older version is replaced, the same one is kept.
+const VERSION = Number(/^VERSION=(\d+)$/m.exec(readFileSync(AGENT, 'utf8'))?.[1]);
 
 const getSandbox = useSandbox();
 
@@ -168,7 +170,7 @@ describe('on-instance agent', () => {
     const before = epoch();
     const pid = await startAgent();
     expect(pid).toBeGreaterThan(0);
-    expect(agentFile('agent.pid')).toBe(`${pid} 1\n`);
+    expect(agentFile('agent.pid')).toBe(`${pid} ${VERSION}\n`);
 
     await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
     expect(poweroffsOf(id)).toEqual([expect.objectContaining({ instanceId: id, reason: 'idle', action: 'StopInstances', status: 200 })]);
@@ -204,6 +206,20 @@ describe('on-instance agent', () => {
     const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
     expect(reason).toBe('job-finished');
     expect(Number(when) - ended).toBeGreaterThanOrEqual(2); // the grace was given
+  }, TEST_TIMEOUT);
+
+  it('counts a job as finished from the end it records, though its shell lives on a moment after (job.sh looks for a terminal)', async () => {
+    const id = await launch();
+    // With the idle rule alone, it would power off for idleness 8 s after the job's shell exits.
+    writeConf(id, { IDLE_TIMEOUT: 8, JOB_GRACE: 2 });
+    await startAgent();
+    await startJob('late', { detached: true });
+    const recordedEnd = epoch();
+    await sleep(3000); // rounds every second see the shell alive, after the end it will record
+    const dir = '~/.ssh-ec2/jobs/late';
+    expect((await user(`echo ${recordedEnd} >${dir}/ended && echo 0 >${dir}/status && kill "$(cat ${dir}/pid)"`)).exitCode).toBe(0);
+    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
+    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['job-finished']);
   }, TEST_TIMEOUT);
 
   it('takes a --detach job whose shell was killed (no status) as ended when it notices', async () => {
@@ -304,22 +320,23 @@ describe('on-instance agent', () => {
     expect(await startAgent()).toBe(first);
     await Promise.all([startAgent(), startAgent(), startAgent()]);
     expect(await daemons()).toEqual([first]);
-    expect(agentFile('agent.pid')).toBe(`${first} 1\n`);
+    expect(agentFile('agent.pid')).toBe(`${first} ${VERSION}\n`);
 
+    expect(VERSION).toBeGreaterThan(0);
     // An older agent (VERSION=0) is running: start replaces it.
     await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
     expect(await daemons()).toEqual([]);
     mkdirSync(join(agentDir, 'old'));
     chownSync(join(agentDir, 'old'), uid, gid);
-    putFile('old/agent.sh', readFileSync(AGENT, 'utf8').replace(/^VERSION=1$/m, 'VERSION=0'));
+    putFile('old/agent.sh', readFileSync(AGENT, 'utf8').replace(/^VERSION=\d+$/m, 'VERSION=0'));
     expect((await user('sh ~/.ssh-ec2/old/agent.sh start')).exitCode).toBe(0);
     const old = Number(agentFile('agent.pid')?.split(' ')[0]);
     expect(agentFile('agent.pid')).toBe(`${old} 0\n`);
     const fresh = await startAgent();
     expect(fresh).not.toBe(old);
     expect(await daemons()).toEqual([fresh]);
-    expect(agentFile('agent.pid')).toBe(`${fresh} 1\n`);
-    expect(agentFile('agent.log')).toContain(`replacing agent version 0 (pid ${old}) with version 1`);
+    expect(agentFile('agent.pid')).toBe(`${fresh} ${VERSION}\n`);
+    expect(agentFile('agent.log')).toContain(`replacing agent version 0 (pid ${old}) with version ${VERSION}`);
 
     await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
     expect(await daemons()).toEqual([]);
