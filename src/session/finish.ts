@@ -63,22 +63,28 @@ export async function finish(s: SessionState): Promise<void> {
 async function finishWork(s: SessionState): Promise<void> {
   const { options, log } = s;
   if (!s.instance || !s.cloud) return;
-  const others = s.keepRunning || s.endJobs || (s.finalState ?? options.finalState) === 'leave' ? undefined : await whoElseIsThere(s);
-  if (others === 'job') {
-    s.keepRunning = 'a job is running';
-    log.warn(`a detached job is still running on ${s.instance.id}: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.`);
-  }
   if (s.keepRunning) {
     await s.conn?.close({ keep: true });
     return;
   }
-  const pulled = await bringResultsBack(s);
   let final: FinalState = s.finalState ?? options.finalState;
-  if (final === 'terminate' && !pulled) {
-    final = 'stop';
-  }
-  if (others === 'session') {
-    log.info(`another session is using ${s.instance.id}: leaving it running; the last session to leave applies its final state`);
+  // Nothing of the user's can be on an instance launched by this run that never ran anything.
+  const nothingThere = s.launched && !s.ran;
+  const mustPull = !nothingThere && (options.rsync || !!s.mustSyncBack);
+  const mustAsk = !nothingThere && !s.endJobs && final !== 'leave';
+  // A dropped connection is opened again first: who else is there is asked on the instance, and
+  // the results come back through it.
+  const reachable = (mustPull || mustAsk) && (await reach(s));
+  const others = mustAsk && reachable ? await whoElseIsThere(s) : undefined;
+  const pulled = !mustPull || (reachable && (await bringResultsBack(s)));
+  // Unreachable: its results, or a job or session on it, may still be there.
+  const unsure = !pulled || (mustAsk && !reachable);
+  if (final === 'terminate' && unsure) final = 'stop';
+  if (others) {
+    const id = s.instance.id;
+    if (others === 'job') log.warn(`a detached job is still running on ${id}: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.`);
+    else if (others === 'session') log.info(`another session is using ${id}: leaving it running; the last session to leave applies its final state`);
+    else log.warn(`could not tell whether another session or a job is using ${id} (${others.unknown}): leaving it running; its agent stops it once nothing runs (--idle-timeout).`);
     final = 'leave';
   }
   s.finishing = final === 'leave' ? undefined : `${final === 'stop' ? 'stopping' : 'terminating'} ${s.instance.id}`;
@@ -89,46 +95,56 @@ async function finishWork(s: SessionState): Promise<void> {
     log.error(`could not ${final} ${s.instance.id}: ${(err as Error).message}`, `It may still be running and costing money: check with the AWS console or \`aws ec2 describe-instances --instance-ids ${s.instance.id}\`.`);
     if (!s.error && (s.exitCode ?? 0) === 0) s.error = err instanceof UserError ? err : new UserError((err as Error).message, ExitCode.cloud);
   }
-  if (final === 'stop' && !pulled) {
+  if (final === 'stop' && unsure) {
+    const id = s.instance.id;
+    const why = pulled ? `${id} could not be reached to see whether a job or another session uses it` : 'the results could not be brought back';
     log.warn(
-      `the results could not be brought back, so ${s.instance.id} was stopped, not terminated: nothing is lost.\n` +
-        `  To get them: run ssh-ec2 --terminate true in ${s.plan.projectDir} (it restarts the instance, syncs back, then terminates).`,
+      `${why}, so ${id} was stopped, not terminated: nothing is lost.\n` +
+        `  To ${pulled ? 'end it' : 'get them'}: run ssh-ec2 --terminate true in ${s.plan.projectDir} (it restarts the instance${pulled ? '' : ', syncs back'}, then terminates).`,
     );
   }
   await s.conn?.close({ keep: final === 'leave' });
   s.finishing = undefined;
 }
 
-/**
- * What else is on the instance that its final state must not cut short: a job of this directory,
- * or another ssh session (another terminal's ssh-ec2). Asked in one round trip.
- */
-async function whoElseIsThere(s: SessionState): Promise<'job' | 'session' | undefined> {
-  if (!s.conn || !s.connected || (s.launched && !s.ran)) return undefined;
+/** Whether the instance can be reached for the finish, reconnecting if the connection was lost. */
+async function reach(s: SessionState): Promise<boolean> {
+  if (!s.conn || !s.connected) return false;
+  if (await s.conn.alive()) return true;
+  s.finishing = 'reconnecting';
+  s.log.warn('the ssh connection was lost; reconnecting to finish (results, final state)');
   try {
-    const r = await s.conn.exec(`${jobCommand('status', s.plan.projectId)}; ${OTHER_SESSIONS}`);
-    const [status = '', others = '0'] = r.stdout.trim().split('\n');
-    if (parseJobStatus(status).state === 'running') return 'job';
-    return Number(others) > 0 ? 'session' : undefined;
-  } catch {
-    return undefined; // unreachable: the sync back decides what happens
+    await reconnect(s, s.conn);
+    return true;
+  } catch (err) {
+    s.log.error(`could not reconnect: ${(err as Error).message}`);
+    return false;
   }
 }
 
-/** True when nothing is left on the instance that the user could need. */
+/**
+ * What else is on the instance that its final state must not cut short: a job of this directory,
+ * or another ssh session (another terminal's ssh-ec2). Asked in one round trip, on a working
+ * connection; if even so there is no answer, nothing is assumed gone.
+ */
+async function whoElseIsThere(s: SessionState): Promise<'job' | 'session' | { unknown: string } | undefined> {
+  try {
+    const r = await s.conn!.exec(`${jobCommand('status', s.plan.projectId)}; ${OTHER_SESSIONS}`);
+    const [status = '', others = ''] = r.stdout.trim().split('\n');
+    if (parseJobStatus(status).state === 'running') return 'job';
+    if (!/^\d+$/.test(others)) return { unknown: r.stderr.trim().split('\n')[0] || `unexpected answer "${r.stdout.trim().slice(0, 60)}"` };
+    return Number(others) > 0 ? 'session' : undefined;
+  } catch (err) {
+    return { unknown: (err as Error).message };
+  }
+}
+
+/** Brings the results back over a working connection; false if that failed. */
 async function bringResultsBack(s: SessionState): Promise<boolean> {
   const { log } = s;
-  // Nothing of the user's can be on an instance launched by this run that never ran anything.
-  const nothingThere = s.launched && !s.ran;
-  if ((!s.options.rsync && !s.mustSyncBack) || nothingThere) return true;
-  if (!s.conn || !s.connected) return false;
   s.finishing = 'syncing back';
   s.journal?.note({ step: 'the sync back' });
   try {
-    if (!(await s.conn.alive())) {
-      log.warn('the ssh connection was lost; reconnecting to bring the results back');
-      await reconnect(s, s.conn);
-    }
     const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, log }));
     log.detail(`sync back: ${back.files} file(s) received`);
     s.journal?.note({ syncedBack: true });

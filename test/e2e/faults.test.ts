@@ -6,7 +6,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
 import { BIN, cli, instances, instanceState, launches, localState, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
@@ -132,13 +132,13 @@ describe('SIGKILL', () => {
 });
 
 describe('the connection dropped during the command', () => {
-  it('instance unreachable afterwards: exit 255, stopped (never terminated) with the results on it; the recovery printed brings them back', async () => {
-    const name = 'unreachable';
-    const dir = makeProject(sb, name, { 'in.txt': 'in\n' });
-    const remote = remotePath(sb, name);
-    sb.clearCalls();
-    // The command writes its result, waits for the network to go, then drops its own connection.
-    const run = start(dir, ['--reconnect-timeout', '3s', 'echo saved > result.txt; while [ ! -e go ]; do sleep 0.1; done; kill -9 $PPID']);
+  /**
+   * Runs `command` (which must write result.txt), then, once the network is gone (the instance
+   * unreachable), drops the run's own connection; returns when the CLI has exited, with 255.
+   */
+  async function dropUnreachable(dir: string, options: string[], command: string): Promise<{ run: Running; id: string }> {
+    const run = start(dir, [...options, `${command}; while [ ! -e go ]; do sleep 0.1; done; kill -9 $PPID`]);
+    const remote = remotePath(sb, basename(dir));
     await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
     const id = reportedInstance(run.stderr());
     await sb.setReachable(false);
@@ -148,8 +148,17 @@ describe('the connection dropped during the command', () => {
     } finally {
       await sb.setReachable(true);
     }
-    expect(run.stderr()).toMatch(/ssh connection was lost; reconnecting to bring the results back/);
-    expect(run.stderr()).toMatch(/error: sync back failed/);
+    return { run, id };
+  }
+
+  it('instance unreachable afterwards: exit 255, stopped (never terminated) with the results on it; the recovery printed brings them back', async () => {
+    const name = 'unreachable';
+    const dir = makeProject(sb, name, { 'in.txt': 'in\n' });
+    const remote = remotePath(sb, name);
+    sb.clearCalls();
+    const { run, id } = await dropUnreachable(dir, ['--reconnect-timeout', '3s'], 'echo saved > result.txt');
+    expect(run.stderr()).toMatch(/ssh connection was lost; reconnecting to finish/);
+    expect(run.stderr()).toMatch(/error: could not reconnect/);
     expect(run.stderr()).toContain(`the results could not be brought back, so ${id} was stopped, not terminated: nothing is lost`);
     expect(run.stderr()).toContain(`run ssh-ec2 --terminate true in ${dir}`);
     expect(await settledState(id)).toBe('stopped');
@@ -164,6 +173,17 @@ describe('the connection dropped during the command', () => {
     expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
     expect(await settledState(id)).toBe('terminated');
     expect(launches(sb)).toHaveLength(1);
+  });
+
+  it('with --no-rsync too: stopped, never terminated, as a job or another session may use it', async () => {
+    const dir = makeProject(sb, 'unreachable-no-rsync');
+    sb.clearCalls();
+    const { run, id } = await dropUnreachable(dir, ['--no-rsync', '--reconnect-timeout', '2s'], 'echo saved > result.txt');
+    expect(run.stderr()).toContain(`${id} could not be reached to see whether a job or another session uses it, so ${id} was stopped, not terminated`);
+    expect(await settledState(id)).toBe('stopped');
+    expect(sb.calls('TerminateInstances')).toEqual([]);
+    expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
+    expect(await settledState(id)).toBe('terminated');
   });
 });
 

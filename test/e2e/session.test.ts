@@ -212,6 +212,26 @@ describe('when things go wrong during the command', () => {
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
   });
 
+  it('a dropped connection while a detached job runs: reconnects first, brings this session\'s results back, leaves the job running', async () => {
+    const name = 'dropped-job';
+    const dir = makeProject(sb, name);
+    const remote = remotePath(sb, name);
+    const job = await cli(sb, ['--detach', 'while [ ! -f go ]; do sleep 0.1; done; echo job > job.txt'], { cwd: dir });
+    expect(job.exitCode, job.stderr).toBe(0);
+    const id = reportedInstance(job.stderr);
+    const r = await cli(sb, ['echo mine > mine.txt; kill -9 $PPID; sleep 5'], { cwd: dir });
+    expect(r.exitCode).toBe(255);
+    expect(r.stderr).toMatch(/connection was lost; reconnecting/);
+    expect(r.stderr).toMatch(/a detached job is still running on i-\w+: leaving it running/);
+    expect(readFileSync(join(dir, 'mine.txt'), 'utf8')).toBe('mine\n');
+    expect(await instanceState(sb, id)).toBe('running');
+    writeFileSync(join(remote, 'go'), '');
+    const back = await cli(sb, ['--attach'], { cwd: dir });
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'job.txt'), 'utf8')).toBe('job\n');
+    expect(await instanceState(sb, id)).toBe('terminated');
+  });
+
   it('SIGTERM: the command is ended, results come back, the instance is terminated, exit 143', async () => {
     const dir = makeProject(sb, 'sigterm');
     const child = execa('node', [BIN, 'echo partial > p.txt; sleep 60'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore' });
