@@ -11,7 +11,7 @@
  * path with `!`. Sending credentials to a machine others may reach is the mistake that cannot be
  * undone, so the default is to keep them, and saying `!.env` once is the price of sending one.
  */
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 
@@ -57,13 +57,17 @@ export class IgnoreRules {
     return this.classify(path, type) !== 'kept';
   }
 
-  classify(path: string, type: EntryType): Verdict {
+  /**
+   * `type` is what rsync sends: a link it copies as a directory is a 'dir'. `isLink` says the
+   * path is a symlink on disk all the same, so its target is judged too.
+   */
+  classify(path: string, type: EntryType, isLink = type === 'link'): Verdict {
     if (path === OWN_DIR || path.startsWith(`${OWN_DIR}/`)) return 'ignored';
     const user = this.userVerdict(path, type);
     if (user === 'ignored') return 'ignored';
     // Only a `!` rule matching this very path overrides the secret rules; a re-included parent
     // directory does not.
-    if (user !== 'unignored' && this.holdSecrets && this.looksSecret(path, type)) return 'secret';
+    if (user !== 'unignored' && this.holdSecrets && this.looksSecret(path, type, isLink)) return 'secret';
     return 'kept';
   }
 
@@ -83,11 +87,10 @@ export class IgnoreRules {
     return undefined;
   }
 
-  private looksSecret(path: string, type: EntryType): boolean {
+  private looksSecret(path: string, type: EntryType, isLink: boolean): boolean {
     const name = basename(path);
-    if (type === 'dir') return secretDirs.ignores(name);
-    if (secretFiles.ignores(name) || (type === 'link' && secretDirs.ignores(name))) return true;
-    if (type !== 'link') return false;
+    if (type === 'dir' ? secretDirs.ignores(name) : secretFiles.ignores(name) || (isLink && secretDirs.ignores(name))) return true;
+    if (!isLink) return false;
     // A link outside the project is sent as its content: judge it by what it points at too
     // (`creds -> ~/.aws/credentials`).
     const target = readlinkSync(join(this.root, path)).split('/').filter((p) => p && p !== '.' && p !== '..');
@@ -121,10 +124,23 @@ export interface LocalTree {
   kept: number;
 }
 
+export interface WalkOptions {
+  /**
+   * Walk into the links to directories that rsync `--copy-unsafe-links` (the sync up) sends as
+   * their content, as if they were real directories at the link's path: the rules apply under
+   * them and the exclude paths name them by the link. The sync back leaves such links alone.
+   */
+  followUnsafeLinks?: boolean;
+}
+
 /** Walks the project, never descending into an ignored directory. */
-export function walkLocal(root: string, rules = new IgnoreRules(root)): LocalTree {
+export function walkLocal(root: string, rules = new IgnoreRules(root), opts: WalkOptions = {}): LocalTree {
   const tree: LocalTree = { ignored: [], secrets: [], outsideLinks: [], kept: 0 };
-  const visit = (dir: string) => {
+  // Real paths of the directories being walked, the root down to the current one. One of them
+  // met again below itself is a loop through a link, which rsync would copy over and over (40
+  // levels deep, then fail): it is excluded.
+  const open = new Set<string>();
+  const visit = (dir: string, real: string) => {
     let entries;
     try {
       entries = readdirSync(join(root, dir), { withFileTypes: true });
@@ -132,24 +148,41 @@ export function walkLocal(root: string, rules = new IgnoreRules(root)): LocalTre
       if ((err as NodeJS.ErrnoException).code === 'EACCES') return; // rsync will report it
       throw err;
     }
+    open.add(real);
     for (const e of entries) {
       const path = dir === '' ? e.name : `${dir}/${e.name}`;
-      const type: EntryType = e.isSymbolicLink() ? 'link' : e.isDirectory() ? 'dir' : 'file';
-      const verdict = rules.classify(path, type);
+      const isLink = e.isSymbolicLink();
+      const outside = isLink && pointsOutside(root, path);
+      const copiedDir = outside && opts.followUnsafeLinks === true && isDirectory(join(root, path));
+      const type: EntryType = copiedDir || e.isDirectory() ? 'dir' : isLink ? 'link' : 'file';
+      const verdict = rules.classify(path, type, isLink);
       if (verdict !== 'kept') {
         (verdict === 'secret' ? tree.secrets : tree.ignored).push({ path, type });
         continue;
       }
+      if (outside) tree.outsideLinks.push(path);
+      if (type !== 'dir') {
+        tree.kept++;
+        continue;
+      }
+      const childReal = copiedDir ? realpathSync(join(root, path)) : join(real, e.name);
+      if (open.has(childReal)) {
+        tree.ignored.push({ path, type });
+        continue;
+      }
       tree.kept++;
-      if (type === 'link' && pointsOutside(root, path)) tree.outsideLinks.push(path);
-      if (type === 'dir') visit(path);
+      visit(path, childReal);
     }
+    open.delete(real);
   };
-  visit('');
+  visit('', realpathSync(root));
   return tree;
 }
 
-/** Does the symlink at `path` (relative to root) resolve outside root, or is it dangling? */
+/**
+ * Is the symlink at `path` (relative to root) unsafe in rsync's sense: absolute, or climbing
+ * above root from where it sits in the transfer (judged by its text, as rsync does)?
+ */
 export function pointsOutside(root: string, path: string): boolean {
   const target = readlinkSync(join(root, path));
   if (isAbsolute(target)) return true;

@@ -25,7 +25,8 @@ export interface SyncParams {
 }
 
 export async function syncUp(p: SyncParams): Promise<{ files: number }> {
-  const tree = walkLocal(p.localDir, new IgnoreRules(p.localDir, { holdSecrets: true }));
+  // pushArgv copies links to outside directories as their content: their files are judged too.
+  const tree = walkLocal(p.localDir, new IgnoreRules(p.localDir, { holdSecrets: true }), { followUnsafeLinks: true });
   if (tree.secrets.length > 0) p.log.warn(heldBackMessage(tree.secrets));
   const excludeFile = join(p.scratchDir, `push-${process.pid}.exclude`);
   writeFileSync(excludeFile, excludeList([...tree.ignored, ...tree.secrets]), { mode: 0o600 });

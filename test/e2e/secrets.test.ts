@@ -1,6 +1,6 @@
 import { execa } from 'execa';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
 import { cli, makeProject, remotePath, useSandbox } from './helpers.js';
@@ -36,6 +36,30 @@ describe('secrets', () => {
     expect(r.stderr).toMatch(/held back 3 file\(s\)/);
     expect(readFileSync(join(dir, '.env.remote'), 'utf8')).toBe('made\n');
     expect(readFileSync(join(dir, '.env'), 'utf8')).toBe('TOKEN=1\n');
+  });
+
+  it('nor through a link to a directory outside the project, which rsync sends as that directory', async () => {
+    const outside = join(sb.dir, 'outside-linked');
+    const files = { ...SECRETS, 'data.csv': 'a,b\n', 'more/.netrc': 'machine x\n', 'more/notes.txt': 'notes\n' };
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(outside, 'shared', path)), { recursive: true });
+      writeFileSync(join(outside, 'shared', path), content);
+    }
+    // Absolute, so unsafe from where it is sent too: copied as content as well.
+    symlinkSync(join(outside, 'shared', 'more'), join(outside, 'shared', 'nested'));
+    const dir = makeProject(sb, 'secrets-linked', { '.env': 'TOKEN=1\n', 'train.py': 'print(1)\n' });
+    symlinkSync('../../outside-linked/shared', join(dir, 'shared'));
+    const r = await cli(sb, ['true'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const remote = remotePath(sb, 'secrets-linked');
+    expect(readFileSync(join(remote, 'shared', 'data.csv'), 'utf8')).toBe('a,b\n');
+    expect(readFileSync(join(remote, 'shared', 'nested', 'notes.txt'), 'utf8')).toBe('notes\n');
+    expect(lstatSync(join(remote, 'shared')).isDirectory()).toBe(true);
+    const held = ['.env', ...Object.keys(SECRETS).map((p) => `shared/${p}`), 'shared/.ssh', 'shared/more/.netrc', 'shared/nested/.netrc'];
+    for (const path of held) expect(existsSync(join(remote, path)), path).toBe(false);
+    expect(r.stderr).toMatch(/held back 7 file\(s\) that may hold secrets/);
+    // The sync back leaves the local link a link.
+    expect(lstatSync(join(dir, 'shared')).isSymbolicLink()).toBe(true);
   });
 
   it('with nothing secret-looking, nothing is said', async () => {

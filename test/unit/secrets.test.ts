@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IgnoreRules, walkLocal } from '../../src/sync/ignore-rules.js';
 import { heldBackMessage } from '../../src/sync/sync-up.js';
@@ -16,8 +16,16 @@ function tree(files: Record<string, string>): string {
 
 /** What the sync up holds back as secrets, and what it ignores by .rsyncignore. */
 function up(root: string) {
-  const t = walkLocal(root, new IgnoreRules(root, { holdSecrets: true }));
+  const t = walkLocal(root, new IgnoreRules(root, { holdSecrets: true }), { followUnsafeLinks: true });
   return { secrets: t.secrets.map((e) => e.path).sort(), ignored: t.ignored.map((e) => e.path).sort() };
+}
+
+/** `project/shared -> ../…/shared`, a directory outside the project that rsync sends as content. */
+function linkedOutside(outsideFiles: Record<string, string>, projectFiles: Record<string, string> = {}) {
+  const outside = tree(Object.fromEntries(Object.entries(outsideFiles).map(([p, c]) => [`shared/${p}`, c])));
+  const root = tree({ 'train.py': 'x', ...projectFiles });
+  symlinkSync(relative(root, join(outside, 'shared')), join(root, 'shared'));
+  return { root, shared: join(outside, 'shared'), outside };
 }
 
 const SECRETS = [
@@ -75,6 +83,61 @@ describe('the sync up holds back files that may hold secrets', () => {
     symlinkSync(join(outside, 'data.csv'), join(root, 'data.csv'));
     symlinkSync('train.py', join(root, '.env'));
     expect(up(root).secrets).toEqual(['.aws', '.env', 'cert', 'creds']);
+  });
+
+  it('a link to a directory outside the project is walked as the directory rsync makes of it', () => {
+    const { root, shared, outside } = linkedOutside(
+      { '.env': 'x', '.aws/credentials': 'x', 'key.pem': 'x', 'data.csv': 'x', 'sub/id_rsa': 'x' },
+      { '.env': 'x', 'inner/.env': 'x' },
+    );
+    mkdirSync(join(outside, 'more'));
+    writeFileSync(join(outside, 'more', '.netrc'), 'x');
+    writeFileSync(join(outside, 'more', 'notes.txt'), 'x');
+    // Absolute, so unsafe where it sits too: rsync copies it as content, and so is it walked.
+    symlinkSync(join(outside, 'more'), join(shared, 'more'));
+    // Relative and within the transfer by its text (shared/../more): rsync sends it as a link.
+    symlinkSync('../more', join(shared, 'near'));
+    symlinkSync('/nonexistent/dir', join(shared, 'dangling'));
+    symlinkSync('../../nowhere', join(shared, 'gone'));
+    // A link inside the project stays a link: what it points at is walked once, where it is.
+    symlinkSync('inner', join(root, 'alias'));
+    const t = walkLocal(root, new IgnoreRules(root, { holdSecrets: true }), { followUnsafeLinks: true });
+    expect(t.secrets.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+      { path: '.env', type: 'file' },
+      { path: 'inner/.env', type: 'file' },
+      { path: 'shared/.aws', type: 'dir' },
+      { path: 'shared/.env', type: 'file' },
+      { path: 'shared/key.pem', type: 'file' },
+      { path: 'shared/more/.netrc', type: 'file' },
+      { path: 'shared/sub/id_rsa', type: 'file' },
+    ]);
+    expect(t.ignored).toEqual([]);
+    expect(t.outsideLinks.sort()).toEqual(['shared', 'shared/dangling', 'shared/gone', 'shared/more']);
+  });
+
+  it('the rules of .rsyncignore apply under such a link by the link\'s path, `!` re-includes and `dir/` patterns too', () => {
+    const { root } = linkedOutside(
+      { '.env': 'x', 'key.pem': 'x', 'data.csv': 'x', 'cache/blob': 'x', 'conf/.rsyncignore': '!.env\n', 'conf/.env': 'x' },
+      { '.rsyncignore': '!shared/key.pem\n*.csv\ncache/\n' },
+    );
+    expect(up(root)).toEqual({ secrets: ['shared/.env'], ignored: ['shared/cache', 'shared/data.csv'] });
+    // A link to an outside directory is ignored by a `dir/` pattern, as rsync sends a directory.
+    const other = linkedOutside({ '.env': 'x' }, { '.rsyncignore': 'shared/\n' });
+    expect(up(other.root)).toEqual({ secrets: [], ignored: ['shared'] });
+  });
+
+  it('a loop through links is cut where it closes (rsync would copy it 40 levels deep), and links that dangle are no trouble', () => {
+    const { root, shared } = linkedOutside({ '.env': 'x', 'deep/x.txt': 'x' });
+    symlinkSync(shared, join(shared, 'deep', 'again'));
+    symlinkSync('..', join(root, 'up'));
+    symlinkSync('self', join(shared, 'self'));
+    // `up -> ..` brings the directory holding the project, and the project in it again.
+    expect(up(root)).toEqual({ secrets: ['shared/.env'], ignored: ['shared/deep/again', 'up/project'] });
+  });
+
+  it('the sync back does not walk into links (it never writes through them)', () => {
+    const { root } = linkedOutside({ '.env': 'x' });
+    expect(walkLocal(root)).toEqual({ ignored: [], secrets: [], outsideLinks: ['shared'], kept: 2 });
   });
 
   it('the sync back rules hold nothing back: files made on the instance come back', () => {
