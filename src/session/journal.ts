@@ -31,6 +31,8 @@ export interface JournalEntry {
   finalState: FinalState;
   /** Its remote command's processes carry SSH_EC2_SESSION=<this> (see `endSessionsCommand`). */
   sessionId?: string;
+  /** Remote sessions of killed runs this run took over, until it has ended them. */
+  inheritedSessions?: string[];
   /** Local processes of that run that outlive it (its ssh session): ended by the recovery. */
   children?: { pid: number; cmdline: string }[];
 }
@@ -143,7 +145,7 @@ export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): 
     syncBack: previous.some((e) => e.ran && !e.syncedBack),
     finalState: previous.map((e) => e.finalState).reduce((a, b) => (STRICTNESS.indexOf(b) > STRICTNESS.indexOf(a) ? b : a)),
     instanceId: previous.find((e) => e.instanceId)?.instanceId,
-    sessionIds: previous.flatMap((e) => (e.sessionId ? [e.sessionId] : [])),
+    sessionIds: previous.flatMap((e) => [...(e.sessionId ? [e.sessionId] : []), ...(e.inheritedSessions ?? [])]),
   };
 }
 

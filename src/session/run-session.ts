@@ -93,6 +93,7 @@ export async function loadCloud(deps: SessionDeps): Promise<Cloud> {
 async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal): Promise<void> {
   const { options, log, plan, paths } = state;
   const cloud = state.cloud!;
+  const ownFinalState = state.finalState;
   const pending = recoverKilledRun(state);
   const got = await log.phase('instance', () =>
     provision({
@@ -112,9 +113,21 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   );
   state.instance = got.instance;
   state.started = got.started;
+  if (pending?.instanceId && pending.instanceId !== got.instance.id) {
+    // Its instance was ended meanwhile (ssh-ec2 down, the console): what it owed went with it, and
+    // its final state is not this instance's.
+    log.info(`the killed run's instance ${pending.instanceId} is gone: nothing of it is left to finish`);
+    state.finalState = ownFinalState;
+    state.mustSyncBack = false;
+    state.journal?.note({ ran: false, inheritedSessions: [], finalState: ownFinalState ?? options.finalState });
+    pending.sessionIds = [];
+  }
   const conn = await connect(state, got, signal);
   state.journal?.note({ step: 'the sync up', connected: true });
-  if (pending?.sessionIds.length) await endSessions(conn, pending.sessionIds);
+  if (pending?.sessionIds.length) {
+    await endSessions(conn, pending.sessionIds);
+    state.journal?.note({ inheritedSessions: [] });
+  }
 
   const limits = resolveLimits(options, got.instance, got.launched || got.started);
   state.limits = limits;
@@ -158,7 +171,7 @@ function recoverKilledRun(state: SessionState): Pending | undefined {
   if (!pending) return undefined;
   state.mustSyncBack = pending.syncBack;
   state.finalState = pendingFinalState(state.finalState ?? options.finalState, pending.finalState);
-  state.journal.note({ ran: pending.syncBack, finalState: state.finalState });
+  state.journal.note({ ran: pending.syncBack, finalState: state.finalState, inheritedSessions: pending.sessionIds });
   return pending;
 }
 

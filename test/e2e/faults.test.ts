@@ -110,6 +110,31 @@ describe('SIGKILL', () => {
     await run.child; // its ssh, orphaned by the kill, was ended by the recovery
   });
 
+  it('a killed run whose instance was ended meanwhile (down): its final state is not applied to the next instance', async () => {
+    const name = 'killed-then-down';
+    const dir = makeProject(sb, name);
+    const run = start(dir, ['echo result > result.txt; sleep 60']);
+    await until(() => existsSync(join(remotePath(sb, name), 'result.txt')), 'the command to write its result');
+    const id = reportedInstance(run.stderr());
+    run.child.kill('SIGKILL');
+    await run.exited;
+    const down = await cli(sb, ['down', '--yes'], { cwd: dir });
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('result\n');
+    expect(await settledState(id)).toBe('terminated');
+    await run.child;
+
+    // The killed run was to terminate; this one asks --stop, on a new instance.
+    const next = await cli(sb, ['--stop', 'true'], { cwd: dir });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).toContain(`the killed run's instance ${id} is gone: nothing of it is left to finish`);
+    const fresh = reportedInstance(next.stderr);
+    expect(fresh).not.toBe(id);
+    expect(await settledState(fresh)).toBe('stopped');
+    expect(readdirSync(localState(sb, 'journals')).filter((n) => n.endsWith('.json'))).toEqual([]);
+    expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
+  });
+
   it('the sync back owed by a killed --stop run happens even under --no-rsync; a run that itself asks --leave is obeyed', async () => {
     const name = 'killed-stop';
     const dir = makeProject(sb, name);
