@@ -28,7 +28,10 @@ export interface Plan {
   keyName: string;
   name: string;
   remoteDir: string;
-  /** Tags that find this project's instance: the original's Name plus ours. */
+  /**
+   * Tags that find this project's instance: the original's Name plus ours, with the user (the IAM
+   * policy lets a user launch or tag instances only as themselves: nobody can plant one here).
+   */
   findTags: Record<string, string>;
   /** Tags put on everything launched for it. */
   tags: Record<string, string>;
@@ -39,7 +42,7 @@ export function makePlan(opts: Options, id: Identity): Plan {
   const keyName = opts.keyName ?? opts.trigram ?? id.localUser;
   const name = opts.name ?? `${keyName}-${dirName}`;
   const projectId = shortHash(`${id.localUser}@${id.localHost}:${id.cwd}`, 16);
-  const findTags = { Name: name, [TAG.project]: projectId };
+  const findTags = { Name: name, [TAG.project]: projectId, [TAG.user]: id.localUser };
   const remoteDir = normalizeRemoteDir(opts.remoteDir ?? dirName);
   return {
     projectDir: id.cwd,
@@ -48,7 +51,7 @@ export function makePlan(opts: Options, id: Identity): Plan {
     name,
     remoteDir,
     findTags,
-    tags: { ...findTags, [TAG.user]: id.localUser, [TAG.host]: id.localHost, [TAG.dir]: tagValue(id.cwd), [TAG.remoteDir]: tagValue(remoteDir) },
+    tags: { ...findTags, [TAG.host]: id.localHost, [TAG.dir]: tagValue(id.cwd), [TAG.remoteDir]: tagValue(remoteDir) },
   };
 }
 

@@ -1,4 +1,4 @@
-import { AuthorizeSecurityGroupIngressCommand, DescribeImagesCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, CreateTagsCommand, DescribeImagesCommand, RegisterImageCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -160,6 +160,26 @@ describe('what is launched', () => {
     }
     expect(sb.calls('RunInstances')).toEqual([]);
     expect(sb.calls('AuthorizeSecurityGroupIngress')).toEqual([]);
+  });
+});
+
+describe('whose instance', () => {
+  it('an instance carrying this directory\'s tags but another ssh-ec2:user is never taken as this directory\'s', async () => {
+    const dir = makeProject(sb, 'planted');
+    const first = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const planted = reportedInstance(first.stderr);
+    // The same tags but the user, as someone else's look-alike would carry (the IAM policy lets
+    // nobody launch one naming another user).
+    await ec2Client(sb).send(new CreateTagsCommand({ Resources: [planted], Tags: [{ Key: 'ssh-ec2:user', Value: 'mallory' }] }));
+    const next = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(next.exitCode, next.stderr).toBe(0);
+    const own = reportedInstance(next.stderr);
+    expect(own).not.toBe(planted);
+    expect(await instanceState(sb, planted)).toBe('running');
+    expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
+    expect(await instanceState(sb, own)).toBe('terminated');
+    await ec2Client(sb).send(new TerminateInstancesCommand({ InstanceIds: [planted] }));
   });
 });
 

@@ -109,6 +109,19 @@ describe('the IAM policy', () => {
     expect(pass[0]!.Condition?.StringEquals?.['iam:PassedToService']).toBe('ec2.amazonaws.com');
   });
 
+  it('launches and tags instances and volumes only as the caller: nobody can plant an instance that the ssh-ec2 of another user would take as theirs', () => {
+    for (const action of ['ec2:RunInstances', 'ec2:CreateTags']) {
+      for (const resource of [':instance/', ':volume/']) {
+        const granting = statements.filter((s) => asList(s.Action).includes(action) && asList(s.Resource).some((r) => r.includes(resource)));
+        expect(granting.length, `${action} on ${resource}`).toBeGreaterThan(0);
+        for (const s of granting) {
+          const named = s.Condition?.StringEquals?.['aws:RequestTag/ssh-ec2:user'] ?? s.Condition?.StringEqualsIfExists?.['aws:RequestTag/ssh-ec2:user'];
+          expect(named, `${action} on ${resource} in ${s.Sid}`).toBe('${aws:username}');
+        }
+      }
+    }
+  });
+
   it('fits the managed policy size limit (6,144 characters without whitespace)', () => {
     expect(text.replace(/\s/g, '').length).toBeLessThanOrEqual(6144);
   });
