@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { ConfigError, ExitCode, UserError } from '../errors.js';
+import { CloudError, ConfigError, ExitCode, UserError } from '../errors.js';
 import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
 import { architectureFor } from '../cloud/image.js';
 import { errorCode } from '../cloud/errors.js';
@@ -169,10 +169,46 @@ async function launch(ctx: ProvisionContext): Promise<Provisioned> {
       return { instance: await cloud.launch({ ...spec, iamProfile, clientToken: randomUUID() }), user };
     }
   };
-  const { instance: launched, user } = await launchWithFallback(planAttempts(types.map((t) => t.type), zones), launchOne, { log, region: cloud.region, signal: ctx.signal });
+  let got: { instance: InstanceInfo; user: string };
+  try {
+    got = await launchWithFallback(planAttempts(types.map((t) => t.type), zones), launchOne, { log, region: cloud.region, signal: ctx.signal });
+  } catch (err) {
+    const anyway = mayHaveLaunched(err) ? await launchedAnyway(ctx) : undefined;
+    if (!anyway) throw err;
+    log.warn(`${(err as Error).message}; but EC2 launched ${anyway.id} all the same: using it`);
+    got = { instance: anyway, user: o.user ?? anyway.tags[LOGIN_TAG] ?? 'ubuntu' };
+  }
+  const { instance: launched, user } = got;
   ctx.onInstance?.(launched, true);
   log.info(`launched ${launched.id}`);
   return { instance: await waitRunning(ctx, launched.id), launched: true, started: false, user };
+}
+
+/**
+ * A launch that failed without EC2 saying no (a 5xx or throttling after the SDK's retries, the
+ * network): EC2 may have launched the instance all the same, tagged as this directory's.
+ */
+function mayHaveLaunched(err: unknown): boolean {
+  if (!(err instanceof CloudError)) return false;
+  const cause = err.cause as { $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = cause?.$metadata?.httpStatusCode;
+  return status === undefined || status >= 500 || /Throttl|RequestLimitExceeded/.test(errorCode(cause));
+}
+
+/**
+ * The instance such a launch may have left, looked for by this directory's tags (the lock keeps
+ * any other run here from launching meanwhile). DescribeInstances may lag a launch by a moment.
+ */
+async function launchedAnyway(ctx: ProvisionContext): Promise<InstanceInfo | undefined> {
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+    const found = await ctx.cloud.findInstances(ctx.plan.findTags).catch(() => undefined);
+    if (!found) break;
+    const live = found.find((f) => f.state === 'pending' || f.state === 'running');
+    if (live) return live;
+  }
+  ctx.log.warn(`if EC2 launched an instance all the same, \`ssh-ec2 ls\` lists it; the next ssh-ec2 here uses it, \`ssh-ec2 down\` ends it`);
+  return undefined;
 }
 
 function readUserData(value: string | undefined): string | undefined {

@@ -51,6 +51,25 @@ describe('API retries', () => {
     expect((await cli(sb, ['true'], { cwd: dir })).exitCode).toBe(0);
   });
 
+  it('every RunInstances answered 500 after it launched (the SDK\'s retries exhausted): the instance EC2 launched anyway is found and used, never orphaned', async () => {
+    const dir = makeProject(sb, 'lost-answers');
+    sb.clearCalls();
+    sb.inject({ action: 'RunInstances', status: 500, afterForward: true, times: Infinity });
+    const r = await cli(sb, [...NO_PROFILE, 'echo ran > ran.txt'], { cwd: dir });
+    sb.clearFaults();
+    expect(r.exitCode, r.stderr).toBe(0);
+    const calls = sb.calls('RunInstances');
+    expect(calls.length).toBeGreaterThan(1);
+    expect(calls.every((c) => c.injected)).toBe(true);
+    expect(new Set(calls.map((c) => c.params.ClientToken)).size).toBe(1);
+    const id = reportedInstance(r.stderr);
+    expect(r.stderr).toMatch(new RegExp(`could not launch the instance: .*; but EC2 launched ${id} all the same: using it`));
+    expect(readFileSync(join(dir, 'ran.txt'), 'utf8')).toBe('ran\n');
+    expect(await instanceState(sb, id)).toBe('terminated');
+    expect(await live(dir)).toEqual([]);
+    expect(await ofProject(dir)).toHaveLength(1);
+  });
+
   it('throttling (RequestLimitExceeded) is retried with backoff', async () => {
     const dir = makeProject(sb, 'throttled');
     sb.clearCalls();
@@ -61,6 +80,9 @@ describe('API retries', () => {
     const described = sb.calls('DescribeInstances');
     expect(described.filter((c) => c.injected)).toHaveLength(2);
     expect(described[2]!.status).toBe(200);
+    // The SDK's own retries of one call (its backoff, with full jitter, is unit-tested), not new calls.
+    expect(described.slice(0, 3).map((c) => c.attempt)).toEqual([1, 2, 3]);
+    expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
   });
 
   it('a 503 at the first call of every action two sessions make (a first one that stops, one that restarts) is retried: one instance, the commands run', async () => {
@@ -124,8 +146,11 @@ describe('capacity fallback', () => {
     // Not retried in place by the SDK; each attempt is its own request with its own token.
     expect(calls.map((c) => c.params.SubnetId)).toEqual([subnets[0]!.id, subnets[1]!.id]);
     expect(new Set(calls.map((c) => c.params.ClientToken)).size).toBe(2);
-    const [instance] = await ofProject(dir);
+    const [instance, ...more] = await ofProject(dir);
+    expect(more).toEqual([]);
     expect(instance?.Placement?.AvailabilityZone).toBe('eu-central-1b');
+    expect(instance?.InstanceId).toBe(reportedInstance(r.stderr));
+    expect(await instanceState(sb, instance!.InstanceId!)).toBe('terminated');
   });
 
   it('a quota skips the other zones of that type; the next type may have another architecture', async () => {
@@ -137,6 +162,8 @@ describe('capacity fallback', () => {
     expect(r.stderr).toContain('quota reached (VcpuLimitExceeded) for g4dn.xlarge in eu-central-1; trying t4g.medium in eu-central-1a\n');
     expect(sb.calls('RunInstances').map((c) => c.params.InstanceType)).toEqual(['g4dn.xlarge', 't4g.medium']);
     expect(launches(sb)[0]!.params.ImageId).toBe('ami-0d1a00000000b0001'); // the arm64 image
+    const launched = await ofProject(dir);
+    expect(launched.map((i) => [i.InstanceType, i.State?.Name])).toEqual([['t4g.medium', 'terminated']]);
   });
 
   it('no capacity anywhere: exit 5 naming every type and zone tried, nothing left running', async () => {
