@@ -73,8 +73,10 @@ function cidr(raw: string, source: string): string {
   if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
     throw new UsageError(`${source}: expected an IPv4 CIDR such as 203.0.113.7/32, got "${raw}"`);
   }
-  if (Number(m[5]) === 0) {
-    throw new UsageError(`${source}: refusing to open ssh to the whole internet (${raw}); give your own address, e.g. 203.0.113.7/32`);
+  // A /8 is already a big network's range; anything wider is a slip toward 0.0.0.0/0.
+  if (Number(m[5]) < 8) {
+    const what = Number(m[5]) === 0 ? 'the whole internet' : `1/${2 ** Number(m[5])} of the internet`;
+    throw new UsageError(`${source}: refusing to open ssh to ${what} (${raw}); give your own address, e.g. 203.0.113.7/32, or your network's range (/8 at the widest)`);
   }
   return raw.trim();
 }

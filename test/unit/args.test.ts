@@ -51,11 +51,19 @@ describe('command line', () => {
     [['-l', '-t']],
     [['-L', 'nonsense']],
     [['--ssh-cidr', '0.0.0.0/0']],
+    [['--ssh-cidr', '0.0.0.0/1']],
+    [['--ssh-cidr', '10.0.0.0/7']],
     [['--ssh-cidr', '10.0.0.300/32']],
     [['--volume-size', 'big']],
     [['--multi', 'zellij']],
   ])('%j is a usage error', async (argv) => {
     await expect(options(argv)).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('--ssh-cidr takes an address or a network range down to /8, and says why a wider one is refused', async () => {
+    expect((await options(['--ssh-cidr', '10.0.0.0/8'])).sshCidr).toBe('10.0.0.0/8');
+    expect((await options(['--ssh-cidr', '203.0.113.7/32'])).sshCidr).toBe('203.0.113.7/32');
+    await expect(options(['--ssh-cidr', '0.0.0.0/1'])).rejects.toThrow('refusing to open ssh to 1/2 of the internet (0.0.0.0/1)');
   });
 });
 
