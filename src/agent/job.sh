@@ -99,7 +99,8 @@ cmd_run() {
   i=0
   while [ ! -f "$d/go" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
   cd "$(cat "$d/dir")" || exit 1
-  echo $$ >"$d/pid"
+  # Whole or absent (as status): a reader catching an empty pid file would take the job as killed.
+  echo $$ >"$d/pid.tmp" && mv "$d/pid.tmp" "$d/pid"
   date +%s >"$d/started"
   if [ -f "$d/cmd" ]; then
     # $(...) strips trailing newlines: an x keeps them, and is removed again.
