@@ -29,21 +29,29 @@ afterAll(() => {
   rmSync(home, { recursive: true, force: true });
 });
 
+/** Polls `check` until it holds; fails with `what` after `ms`. */
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 async function runJob(mux: 'tmux' | 'screen', command: string, detached: boolean): Promise<string> {
   const status = join(home, '.ssh-ec2', 'jobs', 'q', 'status');
   rmSync(join(home, 'got'), { force: true });
   execFileSync('/bin/sh', ['-c', jobStartCommand({ id: 'q', mux, dir: "proj 'x' $y", detached, command })], { env, cwd: home, stdio: 'ignore' });
-  for (let i = 0; !existsSync(status); i++) {
-    if (i > 200) throw new Error(`the job never ended: ${JSON.stringify(command)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await until(`the job to end: ${JSON.stringify(command)}`, () => existsSync(status));
   return readFileSync(join(home, 'got'), 'utf8');
 }
 
 it('tmux logs the output into a project directory whose name needs quoting', async () => {
   await runJob('tmux', 'echo logged-line', true);
-  await new Promise((r) => setTimeout(r, 300));
-  expect(readFileSync(join(home, "proj 'x' $y", 'ssh-ec2-job.log'), 'utf8')).toMatch(/=== ssh-ec2 job started .*: echo logged-line\n[^]*output-of-the-job/);
+  // tmux's pipe-pane writes the log on its own time, maybe after the job has ended.
+  const log = join(home, "proj 'x' $y", 'ssh-ec2-job.log');
+  await until('the output in the log', () => readFileSync(log, 'utf8').includes('output-of-the-job'));
+  expect(readFileSync(log, 'utf8')).toMatch(/=== ssh-ec2 job started .*: echo logged-line\n[^]*output-of-the-job/);
 });
 
 describe('the command through tmux and screen', () => {

@@ -26,12 +26,9 @@ describe('test sandbox', () => {
   let sb: Sandbox;
   let ec2: EC2Client;
   let connect: EC2InstanceConnectClient;
-  let startMs = 0;
 
   beforeAll(async () => {
-    const t0 = Date.now();
     sb = await startSandbox();
-    startMs = Date.now() - t0;
     ec2 = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials });
     connect = new EC2InstanceConnectClient({ region: sb.region, endpoint: sb.endpoint, credentials });
   });
@@ -83,8 +80,7 @@ describe('test sandbox', () => {
     return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
   }
 
-  it('starts quickly, with a private user, dir and ports', () => {
-    expect(startMs).toBeLessThan(5000);
+  it('starts with a private user, dir and ports', () => {
     expect(sb.user).toMatch(/^sshec2-[0-9a-f]{6}$/);
     expect(sb.home.startsWith(sb.dir)).toBe(true);
     expect(sb.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
