@@ -1,0 +1,90 @@
+// The journals a killed run leaves, as the next run in the directory reads them: only dead runs'
+// journals are taken (and removed), their debts combined; a live run's journal is never touched.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { takeDeadJournals, type JournalEntry } from '../../src/session/journal.js';
+import { resolvePaths, type Paths } from '../../src/state/paths.js';
+import { createLogger } from '../../src/ui/logger.js';
+
+const PROJECT = 'p0123456789abcde';
+let dir: string;
+let paths: Paths;
+let output: string;
+const children: ChildProcess[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'journal-test-'));
+  paths = resolvePaths({ SSH_EC2_STATE_DIR: dir, HOME: dir });
+  output = '';
+});
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function logger() {
+  const stream = new PassThrough();
+  stream.on('data', (d: Buffer) => (output += String(d)));
+  return createLogger({ stream, env: {} });
+}
+
+/** A pid that is certainly dead: a child that has exited and been reaped. */
+async function deadPid(): Promise<number> {
+  const c = spawn('true');
+  await new Promise((r) => c.on('exit', r));
+  return c.pid!;
+}
+
+function livePid(): number {
+  const c = spawn('sleep', ['60'], { stdio: 'ignore' });
+  children.push(c);
+  return c.pid!;
+}
+
+function write(pid: number, entry: Partial<JournalEntry>, project = PROJECT): string {
+  const path = paths.journal(project, pid);
+  mkdirSync(dirname(path), { recursive: true });
+  const full: JournalEntry = { pid, projectDir: '/work/p', startedAt: new Date().toISOString(), step: 'the command', finalState: 'terminate', ...entry };
+  writeFileSync(path, JSON.stringify(full));
+  return path;
+}
+
+describe('takeDeadJournals', () => {
+  it('takes a dead run\'s journal: what it owed, its instance, its sessions and the ones it had inherited; the file is removed', async () => {
+    const pid = await deadPid();
+    const path = write(pid, { instanceId: 'i-0abc', ran: true, finalState: 'stop', sessionId: 's1', inheritedSessions: ['s0'] });
+    const pending = takeDeadJournals(paths, PROJECT, logger());
+    expect(pending).toMatchObject({ syncBack: true, finalState: 'stop', instanceId: 'i-0abc', sessionIds: ['s1', 's0'] });
+    expect(existsSync(path)).toBe(false);
+    expect(output).toContain(`a previous ssh-ec2 here (pid ${pid}) was killed during the command; finishing its work: sync back, then stop`);
+  });
+
+  it('leaves a live run\'s journal alone (another terminal\'s run), and another project\'s', async () => {
+    const live = write(livePid(), { ran: true });
+    const other = write(await deadPid(), { ran: true }, 'pffffffffffffffff');
+    expect(takeDeadJournals(paths, PROJECT, logger())).toBeUndefined();
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(other)).toBe(true);
+    expect(output).toBe('');
+  });
+
+  it('combines several dead runs: the sync back if any owes one, the strictest final state', async () => {
+    write(await deadPid(), { ran: true, syncedBack: true, finalState: 'stop' });
+    write(await deadPid(), { ran: false, finalState: 'terminate' });
+    const pending = takeDeadJournals(paths, PROJECT, logger());
+    expect(pending).toMatchObject({ syncBack: false, finalState: 'terminate' });
+    expect(pending?.previous).toHaveLength(2);
+  });
+
+  it('never acts on a journal it cannot read (being written, or garbage)', async () => {
+    const path = paths.journal(PROJECT, await deadPid());
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, '{"pid": 12');
+    expect(takeDeadJournals(paths, PROJECT, logger())).toBeUndefined();
+    expect(existsSync(path)).toBe(true);
+  });
+});
