@@ -4,11 +4,12 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ec2Client, instanceState, REPO, useSandbox } from '../e2e/helpers.js';
+import type { Poweroff } from '../sandbox/index.js';
 import { killUserProcesses, sleep } from '../sandbox/util.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -79,6 +80,15 @@ describe('on-instance agent', () => {
 
   const state = (id: string) => instanceState(sb(), id);
   const poweroffsOf = (id: string) => sb().poweroffs().filter((p) => p.instanceId === id);
+  /**
+   * Waits for the instance to be stopped and for the sandbox to have heard moto's answer to its
+   * poweroff: the state alone can be read a moment before the proxy has the answer.
+   */
+  async function poweredOff(id: string): Promise<Poweroff[]> {
+    await waitFor(`${id} stopped`, async () => (await state(id)) === 'stopped');
+    await waitFor(`${id}'s poweroff recorded`, () => poweroffsOf(id).some((p) => p.status !== undefined));
+    return poweroffsOf(id);
+  }
   // Poweroffs since this test began (the sandbox is shared by the file's tests).
   let poweroffsBefore = 0;
   const newPoweroffs = () => sb().poweroffs().slice(poweroffsBefore);
@@ -172,8 +182,7 @@ describe('on-instance agent', () => {
     expect(pid).toBeGreaterThan(0);
     expect(agentFile('agent.pid')).toBe(`${pid} ${VERSION}\n`);
 
-    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
-    expect(poweroffsOf(id)).toEqual([expect.objectContaining({ instanceId: id, reason: 'idle', action: 'StopInstances', status: 200 })]);
+    expect(await poweredOff(id)).toEqual([expect.objectContaining({ instanceId: id, reason: 'idle', action: 'StopInstances', status: 200 })]);
     const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
     expect(reason).toBe('idle');
     expect(Number(when) - before).toBeGreaterThanOrEqual(3); // not before the timeout
@@ -201,8 +210,7 @@ describe('on-instance agent', () => {
     // From now on only the job's end can power it off.
     writeConf(id, { IDLE_TIMEOUT: 0, JOB_GRACE: 2 });
     const ended = await endJob('x');
-    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
-    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['job-finished']);
+    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
     const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
     expect(reason).toBe('job-finished');
     expect(Number(when) - ended).toBeGreaterThanOrEqual(2); // the grace was given
@@ -218,8 +226,7 @@ describe('on-instance agent', () => {
     await sleep(3000); // rounds every second see the shell alive, after the end it will record
     const dir = '~/.ssh-ec2/jobs/late';
     expect((await user(`echo ${recordedEnd} >${dir}/ended && echo 0 >${dir}/status && kill "$(cat ${dir}/pid)"`)).exitCode).toBe(0);
-    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
-    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['job-finished']);
+    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
   }, TEST_TIMEOUT);
 
   it('takes a --detach job whose shell was killed (no status) as ended when it notices', async () => {
@@ -230,8 +237,7 @@ describe('on-instance agent', () => {
     await sleep(2000);
     expect(await state(id)).toBe('running');
     await user(`kill -9 ${jobPid}`);
-    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
-    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['job-finished']);
+    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
     expect(agentFile('jobs/k/status')).toBeUndefined();
     expect(agentFile('agent.log')).toMatch(/job k \(pid \d+\) was killed/);
   }, TEST_TIMEOUT);
@@ -239,9 +245,12 @@ describe('on-instance agent', () => {
   it('does not power off for idleness while an ssh session runs a command', async () => {
     const id = await launch();
     writeConf(id, { IDLE_TIMEOUT: 3 });
-    await startAgent();
+    // In first: a slow login must not leave the agent idle for its timeout.
     const session = execa('ssh', [...sshArgs(), 'whatever', 'echo up; sleep 9; echo done'], { reject: false, stdin: 'ignore' });
-    await waitFor('session logged in', () => userSshdRunning());
+    let out = '';
+    session.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await waitFor('the command running', () => out.includes('up'));
+    await startAgent();
 
     await sleep(7000); // more than twice the idle timeout
     expect(newPoweroffs()).toEqual([]);
@@ -250,8 +259,7 @@ describe('on-instance agent', () => {
     expect(done.exitCode).toBe(0); // not cut by a poweroff
     expect(done.stdout).toBe('up\ndone');
 
-    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
-    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['idle']);
+    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
   }, TEST_TIMEOUT);
 
   it('does power off with only an idle ssh master (-N) connected', async () => {
@@ -265,10 +273,12 @@ describe('on-instance agent', () => {
     try {
       await waitFor('master logged in', () => userSshdRunning());
       await startAgent();
-      await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
-      expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['idle']);
-      // The master was still connected when the instance went down.
-      expect(masterEndedAt).toBeGreaterThanOrEqual(poweroffsOf(id)[0]!.time);
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
+      // The master was still connected when the agent went for the poweroff (asking IMDS first):
+      // it went down with the machine.
+      await waitFor('the master cut', () => masterEndedAt !== Infinity);
+      const asked = sb().imdsRequests().filter((r) => r.instanceId === id).at(-1);
+      expect(masterEndedAt).toBeGreaterThanOrEqual(Number(asked?.time));
     } finally {
       master.kill('SIGKILL');
       await master;
@@ -281,8 +291,7 @@ describe('on-instance agent', () => {
     writeConf(id, { DEADLINE: deadline, IDLE_TIMEOUT: 0, JOB_GRACE: 1 });
     await startAgent();
     await startJob('long', { detached: false });
-    await waitFor('instance stopped', async () => (await state(id)) === 'stopped');
-    expect(poweroffsOf(id).map((p) => p.reason)).toEqual(['max-time']);
+    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['max-time']);
     const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
     expect(reason).toBe('max-time');
     expect(Number(when)).toBeGreaterThanOrEqual(deadline);
@@ -311,6 +320,17 @@ describe('on-instance agent', () => {
     expect(newPoweroffs()).toEqual([]);
     expect(await state(id)).toBe('running');
     expect(await daemons()).toHaveLength(1);
+  }, TEST_TIMEOUT);
+
+  it('an agent outliving its instance (terminated through the API, as the sandbox allows) is refused its poweroff: the instance stays terminated', async () => {
+    const id = await launch();
+    writeConf(id, { IDLE_TIMEOUT: 2 });
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitFor(`${id} terminated`, async () => (await state(id)) === 'terminated');
+    await startAgent();
+    await waitFor('the poweroff refused', () => poweroffsOf(id).some((p) => p.refused !== undefined));
+    expect(poweroffsOf(id)).toEqual([expect.objectContaining({ reason: 'idle', refused: 'terminated' })]);
+    expect(await state(id)).toBe('terminated');
   }, TEST_TIMEOUT);
 
   it('start is idempotent: one daemon, and a newer version replaces an older one', async () => {
@@ -386,6 +406,16 @@ describe('sandbox IMDS and poweroff', () => {
       expect.objectContaining({ instanceId: stopping, reason: 'test', action: 'StopInstances', status: 200 }),
       expect.objectContaining({ instanceId: terminating, reason: 'test', action: 'TerminateInstances', status: 200 }),
     ]);
+    // A machine that is not running cannot power itself off: refused, recorded, EC2 not asked
+    // (moto would turn a terminated instance into a stopped one).
+    expect((await post(terminating)).status).toBe(409);
+    expect((await post(stopping)).status).toBe(409);
+    expect(sb().poweroffs().slice(-2)).toEqual([
+      expect.objectContaining({ instanceId: terminating, refused: 'terminated' }),
+      expect.objectContaining({ instanceId: stopping, refused: 'stopped' }),
+    ]);
+    expect(sb().poweroffs().slice(-2).map((p) => p.status)).toEqual([undefined, undefined]);
+    expect(await instanceState(sb(), terminating)).toBe('terminated');
     // The script is the user's to run; it refuses anyone else before doing anything.
     expect(readFileSync(sb().poweroffCommand, 'utf8')).toContain(`!= '${sb().user}'`);
     expect(sb().calls('StopInstances')).toEqual([]); // EC2's own doing, not an API call of a client

@@ -32,9 +32,10 @@ export interface Sandbox {
   home: string;
   region: string;
   /**
-   * The instance's `shutdown -h now` (SSH_EC2_POWEROFF_COMMAND in env()): tells the proxy the
-   * instance powered itself off (it stops or terminates it in moto), then kills every process
-   * of the user it runs as, like a machine going down. Refuses to run as anyone but the sandbox user.
+   * The instance's `shutdown -h now` (SSH_EC2_POWEROFF_COMMAND in env()): kills every process of
+   * the user it runs as, like a machine going down, then tells the proxy the instance powered
+   * itself off (it stops or terminates it in moto, if moto has it running). Refuses to run as
+   * anyone but the sandbox user.
    */
   poweroffCommand: string;
   /** The instance metadata service the agent asks (SSH_EC2_IMDS_URL in env()): the proxy. */
@@ -85,10 +86,12 @@ if [ "$(id -u)" = 0 ] || [ "$(id -un)" != '${user}' ]; then
   echo "sandbox poweroff: only for the sandbox user ${user}, refusing for $(id -un)" >&2
   exit 1
 fi
+# The machine goes down: every process of the user, sessions included (kill -1 spares this
+# script). First, so nothing of it is left once EC2 says stopped: a test that then starts a
+# new session must not see it cut.
+kill -9 -1
 # EC2 notices the instance went down: stopped (or terminated, if launched so).
 curl -sS --max-time 10 -X POST --data-urlencode "instance=\${SSH_EC2_INSTANCE_ID:-}" --data-urlencode "reason=\${SSH_EC2_REASON:-}" '${endpoint}/sandbox/poweroff' >/dev/null
-# The machine goes down: every process of the user, sessions and this script included.
-kill -9 -1
 `;
 }
 

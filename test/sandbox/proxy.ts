@@ -48,15 +48,24 @@ export interface ImdsRequest {
   instanceId?: string;
 }
 
-/** An instance that powered itself off (POST /sandbox/poweroff). */
+/**
+ * An instance that powered itself off (POST /sandbox/poweroff). Recorded as the request arrives,
+ * before EC2 acts on it: whoever sees the instance stopped finds the record already there.
+ */
 export interface Poweroff {
   instanceId: string;
   reason?: string;
   time: number; // ms since epoch
-  /** What EC2 did about it: Stop, or Terminate for InstanceInitiatedShutdownBehavior=terminate. */
+  /** What EC2 does about it: Stop, or Terminate for InstanceInitiatedShutdownBehavior=terminate. */
   action: 'StopInstances' | 'TerminateInstances';
-  /** moto's answer to that. */
-  status: number;
+  /** moto's answer to that; absent while moto has not answered yet, or if refused. */
+  status?: number;
+  /**
+   * Why EC2 was not asked: the instance was not running (its state, e.g. "terminated"). A machine
+   * that is not running cannot power itself off; only a leftover of the sandbox (an agent that
+   * outlived an instance terminated through the API) can ask.
+   */
+  refused?: string;
 }
 
 export interface PushedKey {
@@ -279,13 +288,25 @@ export async function startProxy(opts: {
     return answer(text(404, 'Not Found'));
   };
 
-  /** What EC2 does when an instance runs `shutdown -h now`: stop it, or terminate it if it was launched so. */
+  /**
+   * What EC2 does when an instance runs `shutdown -h now`: stop it, or terminate it if it was
+   * launched so. Only a running instance can: moto would turn a terminated one into a stopped one.
+   */
   const poweroff = async (instanceId: string, reason: string | undefined, time: number): Promise<Reply> => {
     const launchedAs = launchedInstances.get(instanceId);
-    const action = launchedAs?.terminateOnShutdown ? 'TerminateInstances' : 'StopInstances';
-    const reply = await ec2Call(launchedAs?.region ?? opts.region, { Action: action, 'InstanceId.1': instanceId });
-    poweroffs.push({ instanceId, ...(reason && { reason }), time, action, status: reply.status });
-    appendFileSync(join(opts.dir, 'poweroffs.jsonl'), JSON.stringify(poweroffs.at(-1)) + '\n');
+    const region = launchedAs?.region ?? opts.region;
+    const entry: Poweroff = { instanceId, ...(reason && { reason }), time, action: launchedAs?.terminateOnShutdown ? 'TerminateInstances' : 'StopInstances' };
+    poweroffs.push(entry);
+    const state = await instanceState(instanceId, region);
+    let reply: Reply;
+    if (state === 'running') {
+      reply = await ec2Call(region, { Action: entry.action, 'InstanceId.1': instanceId });
+      entry.status = reply.status;
+    } else {
+      entry.refused = state ?? 'not found';
+      reply = { status: 409, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`${instanceId} is ${entry.refused}: it cannot power itself off\n`) };
+    }
+    appendFileSync(join(opts.dir, 'poweroffs.jsonl'), JSON.stringify(entry) + '\n');
     return reply;
   };
 
