@@ -15,11 +15,19 @@
 #   max-time      DEADLINE > 0 and now >= DEADLINE. Even while a job runs: it is the hard limit.
 #   job-finished  not busy, the last --detach job (or job that ended with nobody connected) ended
 #                 at or after the last moment an ssh session was seen (nobody came back since)
-#                 and JOB_GRACE > 0 seconds have passed since it ended. Only sessions count as
-#                 coming back: a job is still seen running for a moment after the end it records
-#                 (job.sh looks for a terminal first), and that must not cancel its own grace.
-#   idle          not busy for IDLE_TIMEOUT > 0 seconds, counted from the later of the agent's
-#                 start and the last busy moment.
+#                 and at least JOB_GRACE > 0 full seconds have passed since it ended. Only sessions
+#                 count as coming back: a job is still seen running for a moment after the end it
+#                 records (job.sh looks for a terminal first), and that must not cancel its own grace.
+#   idle          not busy for at least IDLE_TIMEOUT > 0 full seconds, counted from the later of
+#                 the agent's start and the last busy moment.
+#
+# Times are whole seconds, so "at least N full seconds" is "more than N" between two of them: a
+# moment read as second S happened anywhere within it.
+#
+# A changed agent.conf means ssh-ec2 was just here (it rewrites the file only when a setting
+# changes): a session seen when the file was written, and a busy moment when the agent notices.
+# Rounds may be 15 s apart, so without this a shorter IDLE_TIMEOUT would count from a busy moment
+# seen long before and could fire at once, between two ssh commands of the session that set it.
 #
 # Before powering off it asks the instance metadata service (IMDSv2) which instance this is,
 # and refuses unless that is INSTANCE_ID: a wrong or copied config must never take down some
@@ -42,7 +50,7 @@
 # Files in ~/.ssh-ec2: agent.pid ("<pid> <version>"), agent.log, poweroff.
 set -u
 
-VERSION=2
+VERSION=3
 
 BASE="$HOME/.ssh-ec2"
 CONF="$BASE/agent.conf"
@@ -204,6 +212,10 @@ scan_jobs() {
   done
 }
 
+# What identifies one writing of agent.conf (ssh-ec2 replaces it with mv): inode, mtime to the
+# nanosecond, size. Empty if there is none.
+conf_stamp() { stat -c '%i %y %s' "$CONF" 2>/dev/null; }
+
 # min(15, the smallest non-zero limit / 3), at least 1: reacts within a third of any limit.
 interval() {
   t=$(now)
@@ -294,11 +306,22 @@ cmd_daemon() {
   # job that ended before (say, before the instance was last stopped) is not a reason to power
   # off again.
   LAST_BUSY=$STARTED LAST_SESSION=$STARTED
+  CONF_SEEN=$(conf_stamp)
   log "started (version $VERSION)"
   while :; do
     # Taken before looking: what is seen below was so at t or later.
     t=$(now)
     read_conf
+    stamp=$(conf_stamp)
+    if [ "$stamp" != "$CONF_SEEN" ]; then
+      CONF_SEEN=$stamp
+      # The session was there when it wrote the file (not when we notice: a job that ended in
+      # between ended after it, and keeps its grace); busy now, as we cannot know how long it
+      # stayed between two rounds.
+      written=$(stat -c %Y "$CONF" 2>/dev/null)
+      if is_uint "$written" && [ "$written" -gt "$LAST_SESSION" ]; then LAST_SESSION=$written; fi
+      LAST_BUSY=$t
+    fi
     scan_jobs
     busy=$JOB_RUNNING
     if session_active; then
@@ -310,10 +333,11 @@ cmd_daemon() {
       reason=max-time
     elif [ "$busy" = 0 ]; then
       # >=: a job that ends within the second of the last round that saw a session.
+      # -gt: at least JOB_GRACE (IDLE_TIMEOUT) full seconds, whatever the fractions (see the top).
       if [ "$JOB_GRACE" -gt 0 ] && [ "$LAST_JOB_END" -gt 0 ] && [ "$LAST_JOB_END" -ge "$LAST_SESSION" ] &&
-        [ $((t - LAST_JOB_END)) -ge "$JOB_GRACE" ]; then
+        [ $((t - LAST_JOB_END)) -gt "$JOB_GRACE" ]; then
         reason=job-finished
-      elif [ "$IDLE_TIMEOUT" -gt 0 ] && [ $((t - LAST_BUSY)) -ge "$IDLE_TIMEOUT" ]; then
+      elif [ "$IDLE_TIMEOUT" -gt 0 ] && [ $((t - LAST_BUSY)) -gt "$IDLE_TIMEOUT" ]; then
         reason=idle
       fi
     fi
