@@ -117,8 +117,10 @@ describe('an interactive tmux session', () => {
     await execa('tmux', ['-S', sock, 'new-session', '-d', '-x', '150', '-y', '40', '-c', dir, `sh -c ${shq(`${run('--multi tmux')}; ${run('--attach')}; sleep 30`)}`]);
     try {
       await until(async () => /tmux-drop\$\s*$/m.test(await pane(sock)), 'a shell prompt in tmux on the instance');
-      await execa('tmux', ['-S', sock, 'send-keys', 'X=forty-two; cd .. && cd tmux-drop', 'Enter']);
-      await new Promise((r) => setTimeout(r, 500));
+      await execa('tmux', ['-S', sock, 'send-keys', 'X=forty-two; cd .. && cd tmux-drop && : > typed', 'Enter']);
+      await until(() => existsSync(join(remotePath(sb, name), 'typed')), 'the shell on the instance to run what was typed');
+      const clientsBefore = await tmuxClients();
+      expect(clientsBefore).toHaveLength(1);
       // The network goes: every sshd process serving the user dies.
       await sb.runAsUser('pkill -9 -x sshd || pkill -9 -x sshd-session; true');
       await until(() => existsSync(exitFile), 'ssh-ec2 to notice the lost connection', 40_000);
@@ -129,7 +131,8 @@ describe('an interactive tmux session', () => {
       expect(await instanceState(sb, id!)).toBe('running');
       // The second ssh-ec2 (--attach) comes back to the same shell.
       await until(() => stderr().includes('attaching to the job'), 'the reattach', 30_000);
-      await new Promise((r) => setTimeout(r, 1000));
+      // Typed once a new tmux client on the instance reads the terminal, or the keys may be lost.
+      await until(async () => (await tmuxClients()).some((c) => !clientsBefore.includes(c)), 'tmux on the instance to attach a new client', 30_000);
       await execa('tmux', ['-S', sock, 'send-keys', 'echo "X is $X" > x.txt; exit', 'Enter']);
       await until(() => readFileSync(exitFile, 'utf8').trim().split('\n').length === 2, 'the attached session to end', 30_000);
       expect(readFileSync(exitFile, 'utf8').trim().split('\n')).toEqual(['255', '0']);
@@ -268,6 +271,12 @@ describe('ls, pull, down', () => {
 
 function shq(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The pids of the tmux clients attached on the instance (the sandbox user's tmux server). */
+async function tmuxClients(): Promise<string[]> {
+  const r = await sb.runAsUser("tmux list-clients -F '#{client_pid}' 2>/dev/null");
+  return r.stdout.split('\n').filter(Boolean);
 }
 
 async function pane(sock: string): Promise<string> {
