@@ -104,6 +104,8 @@ export interface Cloud {
 const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
 const MAX_ATTEMPTS = 6;
 export const SECURITY_GROUP_NAME = 'ssh-ec2';
+/** The tag key every security group ssh-ec2 creates carries (and the only ones it uses or deletes). */
+const SECURITY_GROUP_TAG = 'ssh-ec2';
 
 export async function resolveRegion(explicit: string | undefined): Promise<string> {
   if (explicit) return explicit;
@@ -134,6 +136,13 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
       ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: [SECURITY_GROUP_NAME] }] })),
     );
     const group = found.SecurityGroups?.[0];
+    if (group && !group.Tags?.some((t) => t.Key === SECURITY_GROUP_TAG)) {
+      // Someone's own group by that name: its rules (perhaps open to the world) are not ours to use or change.
+      throw new ConfigError(
+        `the security group named ${SECURITY_GROUP_NAME} in ${vpcId} (${group.GroupId}) was not made by ssh-ec2 (it has no ${SECURITY_GROUP_TAG} tag)`,
+        `Rename or delete it; or, if it is meant for ssh-ec2, tag it ${SECURITY_GROUP_TAG}=shared (ssh-ec2 then adds and prunes its own rules in it).`,
+      );
+    }
     let groupId = group?.GroupId;
     if (!groupId) {
       if (!tags) return undefined;
@@ -250,7 +259,7 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
 
     async removeUnusedSecurityGroups() {
       const groups = await aws('find the security groups', () =>
-        ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [SECURITY_GROUP_NAME] }, { Name: 'tag-key', Values: ['ssh-ec2'] }] })),
+        ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [SECURITY_GROUP_NAME] }, { Name: 'tag-key', Values: [SECURITY_GROUP_TAG] }] })),
       );
       let deleted = 0;
       let inUse = 0;

@@ -1,4 +1,4 @@
-import { AuthorizeSecurityGroupIngressCommand, CreateTagsCommand, DescribeImagesCommand, RegisterImageCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DeleteSecurityGroupCommand, DescribeImagesCommand, DescribeVpcsCommand, RegisterImageCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -204,6 +204,29 @@ describe('host keys against the console output', () => {
       expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
     } finally {
       sb.setConsoleOutput(undefined);
+    }
+  });
+});
+
+describe('a security group named ssh-ec2 that ssh-ec2 did not make', () => {
+  it('is neither used nor changed: exit 3, one line saying what to do, nothing launched', async () => {
+    const ec2 = ec2Client(sb);
+    for (const g of await sshSecurityGroups(sb)) await ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId }));
+    const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!.VpcId!;
+    const { GroupId } = await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'ssh-ec2', Description: 'somebody else', VpcId: vpc }));
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+    sb.clearCalls();
+    try {
+      const r = await cli(sb, ['true'], { cwd: makeProject(sb, 'foreign-group') });
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr).toContain(`the security group named ssh-ec2 in ${vpc} (${GroupId}) was not made by ssh-ec2 (it has no ssh-ec2 tag)`);
+      expect(r.stderr).toMatch(/tag it ssh-ec2=shared/);
+      expect(sb.calls('RunInstances')).toEqual([]);
+      expect(sb.calls('AuthorizeSecurityGroupIngress')).toEqual([]);
+      const [group] = await sshSecurityGroups(sb);
+      expect(group?.IpPermissions?.flatMap((p) => p.IpRanges?.map((x) => x.CidrIp))).toEqual(['0.0.0.0/0']);
+    } finally {
+      await ec2.send(new DeleteSecurityGroupCommand({ GroupId }));
     }
   });
 });
