@@ -132,6 +132,7 @@ async function launch(ctx: ProvisionContext): Promise<Provisioned> {
   const userData = readUserData(o.userData);
   let iamProfile = o.iamProfile;
   let announced: string | undefined;
+  let launchSent = false;
 
   const launchOne = async ({ instanceType, zone }: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
     const image = await imageFor(types.find((t) => t.type === instanceType)!);
@@ -158,6 +159,7 @@ async function launch(ctx: ProvisionContext): Promise<Provisioned> {
       // A new attempt is a new request; the SDK's retries of this one reuse its token.
       clientToken: randomUUID(),
     };
+    launchSent = true;
     try {
       return { instance: await cloud.launch(spec), user };
     } catch (err) {
@@ -173,7 +175,7 @@ async function launch(ctx: ProvisionContext): Promise<Provisioned> {
   try {
     got = await launchWithFallback(planAttempts(types.map((t) => t.type), zones), launchOne, { log, region: cloud.region, signal: ctx.signal });
   } catch (err) {
-    const anyway = mayHaveLaunched(err) ? await launchedAnyway(ctx) : undefined;
+    const anyway = launchSent && mayHaveLaunched(err) ? await launchedAnyway(ctx) : undefined;
     if (!anyway) throw err;
     log.warn(`${(err as Error).message}; but EC2 launched ${anyway.id} all the same: using it`);
     got = { instance: anyway, user: o.user ?? anyway.tags[LOGIN_TAG] ?? 'ubuntu' };

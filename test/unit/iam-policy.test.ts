@@ -112,7 +112,7 @@ describe('the IAM policy', () => {
   it('launches and tags instances and volumes only as the caller: nobody can plant an instance that the ssh-ec2 of another user would take as theirs', () => {
     for (const action of ['ec2:RunInstances', 'ec2:CreateTags']) {
       for (const resource of [':instance/', ':volume/']) {
-        const granting = statements.filter((s) => asList(s.Action).includes(action) && asList(s.Resource).some((r) => r.includes(resource)));
+        const granting = statements.filter((s) => asList(s.Action).includes(action) && asList(s.Resource).some((r) => r.includes(resource) || r === '*'));
         expect(granting.length, `${action} on ${resource}`).toBeGreaterThan(0);
         for (const s of granting) {
           const named = s.Condition?.StringEquals?.['aws:RequestTag/ssh-ec2:user'] ?? s.Condition?.StringEqualsIfExists?.['aws:RequestTag/ssh-ec2:user'];
