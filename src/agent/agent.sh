@@ -50,7 +50,7 @@
 # Files in ~/.ssh-ec2: agent.pid ("<pid> <version>"), agent.log, poweroff.
 set -u
 
-VERSION=3
+VERSION=4
 
 BASE="$HOME/.ssh-ec2"
 CONF="$BASE/agent.conf"
@@ -166,15 +166,16 @@ read_conf() {
   done
 }
 
+# A zombie does not count (one under an sshd frozen by a network partition stays until reaped).
 # An ssh session is active when a process of ours (not sshd itself: with privilege separation
 # the per-connection sshd runs as the user too) has an sshd parent. Matching the parent on its
 # command name also covers OpenSSH >= 9.8's sshd-session.
 session_active() {
-  ps -e -o pid=,ppid=,uid=,comm= 2>/dev/null | awk -v me="$(id -u)" '
-    { comm[$1] = $4; ppid[$1] = $2; uid[$1] = $3 }
+  ps -e -o pid=,ppid=,uid=,stat=,comm= 2>/dev/null | awk -v me="$(id -u)" '
+    { comm[$1] = $5; ppid[$1] = $2; uid[$1] = $3; stat[$1] = $4 }
     END {
       for (p in comm)
-        if (uid[p] == me && comm[p] !~ /^sshd/ && comm[ppid[p]] ~ /^sshd/) exit 0
+        if (uid[p] == me && stat[p] !~ /^Z/ && comm[p] !~ /^sshd/ && comm[ppid[p]] ~ /^sshd/) exit 0
       exit 1
     }'
 }

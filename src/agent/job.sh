@@ -170,13 +170,14 @@ cmd_status() {
 # final state only when the last session leaves. Sessions sharing one master connection count
 # one by one.
 cmd_others() {
-  ps -e -o pid=,ppid=,uid=,comm= 2>/dev/null | awk -v me="$(id -u)" -v self=$$ '
-    { comm[$1] = $4; ppid[$1] = $2; uid[$1] = $3 }
+  # A zombie is nobody: one under an sshd frozen by a network partition stays until it is reaped.
+  ps -e -o pid=,ppid=,uid=,stat=,comm= 2>/dev/null | awk -v me="$(id -u)" -v self=$$ '
+    { comm[$1] = $5; ppid[$1] = $2; uid[$1] = $3; stat[$1] = $4 }
     END {
       for (p = self; p in ppid && !(p in mine); p = ppid[p]) mine[p] = 1
       n = 0
       for (q in comm)
-        if (uid[q] == me && comm[q] !~ /^sshd/ && comm[ppid[q]] ~ /^sshd/ && !(q in mine)) n++
+        if (uid[q] == me && stat[q] !~ /^Z/ && comm[q] !~ /^sshd/ && comm[ppid[q]] ~ /^sshd/ && !(q in mine)) n++
       print n
     }'
 }

@@ -13,7 +13,7 @@ import type { Paths } from '../state/paths.js';
 import { syncBack } from '../sync/sync-back.js';
 import type { Logger } from '../ui/logger.js';
 import { jobCommand, OTHER_SESSIONS, parseJobStatus } from '../remote/on-instance.js';
-import type { Journal } from './journal.js';
+import { endSessionsCommand, type Journal } from './journal.js';
 import type { Limits } from './limits.js';
 import type { Plan } from './plan.js';
 import { letCallerIn } from './provision.js';
@@ -46,6 +46,8 @@ export interface SessionState {
   endJobs?: boolean;
   /** Overrides the final state asked for (e.g. an instance started only to find no job: stopped again). */
   finalState?: FinalState;
+  /** The id of this run's remote command (SSH_EC2_SESSION), once it was started. */
+  sessionId?: string;
   /** This run's journal (sessions only): what it has done, for a run that finds it killed. */
   journal?: Journal;
   /** A killed run here owed a sync back: done even under --no-rsync. */
@@ -68,17 +70,21 @@ async function finishWork(s: SessionState): Promise<void> {
     return;
   }
   let final: FinalState = s.finalState ?? options.finalState;
-  // Nothing of the user's can be on an instance launched by this run that never ran anything.
+  // Nothing of this run's can be on an instance it launched and ran nothing on; but another run
+  // here may have started using it meanwhile (it reuses it once running): that is asked over a
+  // live connection only, never waited for.
   const nothingThere = s.launched && !s.ran;
   const mustPull = !nothingThere && (options.rsync || !!s.mustSyncBack);
-  const mustAsk = !nothingThere && !s.endJobs && final !== 'leave';
+  const mustAsk = !s.endJobs && final !== 'leave';
   // A dropped connection is opened again first: who else is there is asked on the instance, and
   // the results come back through it.
-  const reachable = (mustPull || mustAsk) && (await reach(s));
-  const others = mustAsk && reachable ? await whoElseIsThere(s) : undefined;
+  const reachable = nothingThere ? mustAsk && !!s.conn && s.connected && (await s.conn.alive()) : (mustPull || mustAsk) && (await reach(s));
+  let others = mustAsk && reachable ? await whoElseIsThere(s) : undefined;
+  // No answer from an instance nothing ran on: no ssh-ec2 session has set it up (job.sh) yet.
+  if (nothingThere && typeof others === 'object') others = undefined;
   const pulled = !mustPull || (reachable && (await bringResultsBack(s)));
   // Unreachable: its results, or a job or session on it, may still be there.
-  const unsure = !pulled || (mustAsk && !reachable);
+  const unsure = !pulled || (mustAsk && !reachable && !nothingThere);
   if (final === 'terminate' && unsure) final = 'stop';
   if (others) {
     const id = s.instance.id;
@@ -115,11 +121,23 @@ async function reach(s: SessionState): Promise<boolean> {
   s.log.warn('the ssh connection was lost; reconnecting to finish (results, final state)');
   try {
     await reconnect(s, s.conn);
-    return true;
   } catch (err) {
     s.log.error(`could not reconnect: ${(err as Error).message}`);
     return false;
   }
+  // This run's command may live on under the old connection's sshd (a network drop, not a closed
+  // connection, leaves it there for a long time): it is ended, as after an interrupt, so that it
+  // is neither counted as another session nor left running.
+  if (s.sessionId) await endSessions(s.conn, [s.sessionId]);
+  return true;
+}
+
+/** Ends what is left on the instance of interrupted sessions; false (left there) if that failed. */
+export async function endSessions(conn: Connection, ids: string[]): Promise<boolean> {
+  return conn.exec(endSessionsCommand(ids)).then(
+    (r) => r.exitCode === 0,
+    () => false,
+  );
 }
 
 /**

@@ -16,10 +16,10 @@ import { syncUp } from '../sync/sync-up.js';
 import type { Logger } from '../ui/logger.js';
 import { onSpawn, run } from '../remote/exec.js';
 import { prepareScript } from '../remote/on-instance.js';
-import { finish, type SessionState } from './finish.js';
+import { endSessions, finish, type SessionState } from './finish.js';
 import { checkSessionOptions, multiplexerOf, runJob } from './job.js';
 import { instanceConnectKey, pemKey } from './keys.js';
-import { endSessionsCommand, Journal, newSessionId, ownChildren, pendingFinalState, takeDeadJournals, type Pending } from './journal.js';
+import { Journal, newSessionId, ownChildren, pendingFinalState, takeDeadJournals, type Pending } from './journal.js';
 import { agentSettings, changedTags, formatDuration, limitTags, resolveLimits, type Limits } from './limits.js';
 import { makePlan, type Plan } from './plan.js';
 import { letCallerIn, provision, type Provisioned } from './provision.js';
@@ -107,27 +107,26 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
       onInstance: (instance, launched) => {
         state.instance = instance;
         state.launched = launched;
+        if (pending?.instanceId && pending.instanceId !== instance.id) {
+          // Its instance was ended meanwhile (ssh-ec2 down, the console): what it owed went with
+          // it, and its final state is not this instance's. Dropped in the same journal write
+          // that names the new instance, so a kill now cannot hand the debts on to it.
+          log.info(`the killed run's instance ${pending.instanceId} is gone: nothing of it is left to finish`);
+          state.finalState = ownFinalState;
+          state.mustSyncBack = false;
+          pending.sessionIds = [];
+          state.journal?.note({ step: 'connecting', instanceId: instance.id, launched, ran: false, inheritedSessions: [], finalState: ownFinalState ?? options.finalState });
+          return;
+        }
         state.journal?.note({ step: 'connecting', instanceId: instance.id, launched });
       },
     }),
   );
   state.instance = got.instance;
   state.started = got.started;
-  if (pending?.instanceId && pending.instanceId !== got.instance.id) {
-    // Its instance was ended meanwhile (ssh-ec2 down, the console): what it owed went with it, and
-    // its final state is not this instance's.
-    log.info(`the killed run's instance ${pending.instanceId} is gone: nothing of it is left to finish`);
-    state.finalState = ownFinalState;
-    state.mustSyncBack = false;
-    state.journal?.note({ ran: false, inheritedSessions: [], finalState: ownFinalState ?? options.finalState });
-    pending.sessionIds = [];
-  }
   const conn = await connect(state, got, signal);
   state.journal?.note({ step: 'the sync up', connected: true });
-  if (pending?.sessionIds.length) {
-    await endSessions(conn, pending.sessionIds);
-    state.journal?.note({ inheritedSessions: [] });
-  }
+  if (pending?.sessionIds.length && (await endSessions(conn, pending.sessionIds))) state.journal?.note({ inheritedSessions: [] });
 
   const limits = resolveLimits(options, got.instance, got.launched || got.started);
   state.limits = limits;
@@ -141,6 +140,7 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   signal.throwIfAborted();
 
   const sessionId = newSessionId();
+  state.sessionId = sessionId;
   state.journal?.note({ step: 'the command', ran: true, sessionId });
   const mux = multiplexerOf(options);
   if (mux === 'none') {
@@ -171,13 +171,9 @@ function recoverKilledRun(state: SessionState): Pending | undefined {
   if (!pending) return undefined;
   state.mustSyncBack = pending.syncBack;
   state.finalState = pendingFinalState(state.finalState ?? options.finalState, pending.finalState);
-  state.journal.note({ ran: pending.syncBack, finalState: state.finalState, inheritedSessions: pending.sessionIds });
+  // With the killed run's instance: its debts are that instance's only, even if this run is killed in turn.
+  state.journal.note({ ran: pending.syncBack, finalState: state.finalState, inheritedSessions: pending.sessionIds, instanceId: pending.instanceId });
   return pending;
-}
-
-/** Ends what is left on the instance of an interrupted session; a failure only leaves it there. */
-async function endSessions(conn: Connection, ids: string[]): Promise<void> {
-  await conn.exec(endSessionsCommand(ids)).catch(() => undefined);
 }
 
 /**

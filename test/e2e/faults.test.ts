@@ -50,6 +50,15 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
   }
 }
 
+/** A process's state letter from /proc (R, S, T when stopped, …); '' when gone. */
+function procState(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '');
+  } catch {
+    return '';
+  }
+}
+
 /** The instance's state once it has settled (not pending, stopping or shutting down). */
 async function settledState(id: string): Promise<string | undefined> {
   let state: string | undefined;
@@ -124,12 +133,25 @@ describe('SIGKILL', () => {
     expect(await settledState(id)).toBe('terminated');
     await run.child;
 
-    // The killed run was to terminate; this one asks --stop, on a new instance.
-    const next = await cli(sb, ['--stop', 'true'], { cwd: dir });
-    expect(next.exitCode, next.stderr).toBe(0);
-    expect(next.stderr).toContain(`the killed run's instance ${id} is gone: nothing of it is left to finish`);
-    const fresh = reportedInstance(next.stderr);
+    // The killed run was to terminate; the next asks --stop, launches a new instance, and is
+    // killed in turn while it waits for it to run (its journal names it by then): the first run's
+    // debts must not pass to that instance.
+    const held = sb.hold('DescribeInstances', (p) => 'InstanceId.1' in p);
+    const next = start(dir, ['--stop', 'true']);
+    try {
+      await held.arrived;
+      next.child.kill('SIGKILL');
+      await next.exited;
+    } finally {
+      held.release();
+    }
+    expect(next.stderr()).toContain(`the killed run's instance ${id} is gone: nothing of it is left to finish`);
+    const fresh = reportedInstance(next.stderr().slice(next.stderr().indexOf('launched i-')));
     expect(fresh).not.toBe(id);
+
+    const last = await cli(sb, ['--stop', 'true'], { cwd: dir });
+    expect(last.exitCode, last.stderr).toBe(0);
+    expect(last.stderr).toContain(`using instance ${fresh}`);
     expect(await settledState(fresh)).toBe('stopped');
     expect(readdirSync(localState(sb, 'journals')).filter((n) => n.endsWith('.json'))).toEqual([]);
     expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
@@ -198,6 +220,34 @@ describe('the connection dropped during the command', () => {
     expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
     expect(await settledState(id)).toBe('terminated');
     expect(launches(sb)).toHaveLength(1);
+  });
+
+  it('a network partition (the old sshd session lives on, frozen): the reconnect ends this run\'s own command, which is not taken for another session; results back, terminated', async () => {
+    const name = 'partition';
+    const dir = makeProject(sb, name);
+    const remote = remotePath(sb, name);
+    // The command freezes the sshd serving its connection, as a partition leaves it: alive, with
+    // the command under it, for as long as TCP keepalives take to notice.
+    const run = start(dir, ['echo $PPID > sshd.pid; echo saved > result.txt; kill -STOP $PPID; sleep 61; touch late.txt']);
+    await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
+    const sshd = Number(readFileSync(join(remote, 'sshd.pid'), 'utf8'));
+    await until(() => /^T/.test(procState(sshd)), 'the sshd session to be frozen');
+    const id = reportedInstance(run.stderr());
+    try {
+      // This side of the connection goes, as when the network does: the ssh master is killed.
+      const masters = (await execa('ps', ['-eo', 'pid=,args='])).stdout.split('\n').filter((l) => l.includes('ControlMaster=yes') && l.includes(id));
+      expect(masters).toHaveLength(1);
+      process.kill(Number(masters[0]!.trim().split(/\s+/)[0]), 'SIGKILL');
+      expect(await run.exited, run.stderr()).toBe(255);
+    } finally {
+      process.kill(sshd, 'SIGCONT');
+    }
+    expect(run.stderr()).toMatch(/ssh connection was lost; reconnecting to finish/);
+    expect(run.stderr()).not.toMatch(/another session is using/);
+    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
+    expect(await settledState(id)).toBe('terminated');
+    const left = (await execa('ps', ['-eo', 'args='])).stdout.split('\n').filter((l) => l.trim() === 'sleep 61');
+    expect(left, 'the command of the lost connection').toEqual([]);
   });
 
   it('with --no-rsync too: stopped, never terminated, as a job or another session may use it', async () => {
@@ -388,6 +438,37 @@ function phases(): Phase[] {
     },
   ];
 }
+
+describe('a run interrupted before its command, on the instance it launched, while another run uses it', () => {
+  it('leaves it running for the other run, which then applies its final state', async () => {
+    const name = 'launched-shared';
+    const dir = makeProject(sb, name);
+    const remote = remotePath(sb, name);
+    // The first run launches the instance and stays in its first contact (the console output held).
+    const held = sb.hold('GetConsoleOutput');
+    const first = start(dir, ['touch first.txt']);
+    try {
+      await held.arrived;
+      const id = reportedInstance(first.stderr());
+      // Meanwhile a second run here reuses the running instance and starts its command.
+      const second = start(dir, ['echo second > second.txt; while [ ! -e go ]; do sleep 0.1; done']);
+      await until(() => existsSync(join(remote, 'second.txt')), 'the second run\'s command to start');
+      expect(reportedInstance(second.stderr())).toBe(id);
+      first.signalGroup('SIGINT');
+      held.release();
+      expect(await first.exited, first.stderr()).toBe(130);
+      expect(first.stderr()).toMatch(new RegExp(`another session is using ${id}: leaving it running`));
+      expect(await instanceState(sb, id)).toBe('running');
+      expect(existsSync(join(remote, 'first.txt'))).toBe(false);
+      writeFileSync(join(remote, 'go'), '');
+      expect(await second.exited, second.stderr()).toBe(0);
+      expect(readFileSync(join(dir, 'second.txt'), 'utf8')).toBe('second\n');
+      expect(await settledState(id)).toBe('terminated');
+    } finally {
+      held.release();
+    }
+  });
+});
 
 describe('SIGKILL during the sync back', () => {
   it('its rsync is in the journal; the next run here ends it, brings everything back and terminates', async () => {

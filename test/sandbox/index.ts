@@ -46,8 +46,8 @@ export interface Sandbox {
   clearCalls(): void;
   inject(fault: Fault): void;
   clearFaults(): void;
-  /** Holds the next call of `action` before moto sees it, until `release()`: a slow API. */
-  hold(action: string): Hold;
+  /** Holds the next call of `action` (whose parameters pass `when`) before moto sees it, until `release()`: a slow API. */
+  hold(action: string, when?: (params: Record<string, string>) => boolean): Hold;
   /**
    * The network between this machine and the instance: false points every new ssh connection
    * made through sshConfig at a closed port (refused), true back at sshd. Connections already
@@ -244,7 +244,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     clearCalls: () => p.clearCalls(),
     inject: (fault) => p.inject(fault),
     clearFaults: () => p.clearFaults(),
-    hold: (action) => p.hold(action),
+    hold: (action, when) => p.hold(action, when),
     setPublicAddress: (answer) => p.setPublicAddress(answer),
     async setReachable(reachable) {
       const port = reachable ? s.port : await freePort();

@@ -89,7 +89,7 @@ export interface Proxy {
   inject(fault: Fault): void;
   clearFaults(): void;
   /** Holds the next call of `action` until released. */
-  hold(action: string): Hold;
+  hold(action: string, when?: (params: Record<string, string>) => boolean): Hold;
   /** What GET /checkip answers (the CLI's "what is my public address"). */
   setPublicAddress(answer: string): void;
   /** What IMDS says "this instance" is: the override if set, else the last one launched or started. */
@@ -226,7 +226,7 @@ export async function startProxy(opts: {
   let calls: ApiCall[] = [];
   let faults: (Fault & { left: number })[] = [];
   let publicAddress = '127.0.0.1';
-  let holds: { action: string; arrive: () => void; gate: Promise<void> }[] = [];
+  let holds: { action: string; when?: (params: Record<string, string>) => boolean; arrive: () => void; gate: Promise<void> }[] = [];
   // RunInstances by ClientToken: the first successful answer, replayed like EC2 does.
   const launched = new Map<string, { params: string; reply: Reply }>();
   const launching = new Map<string, Promise<unknown>>();
@@ -376,7 +376,7 @@ export async function startProxy(opts: {
       if (changed) body = Buffer.from(form.toString());
     }
 
-    const held = holds.find((h) => h.action === action);
+    const held = holds.find((h) => h.action === action && (h.when?.(params) ?? true));
     if (held) {
       holds = holds.filter((h) => h !== held);
       held.arrive();
@@ -476,12 +476,12 @@ export async function startProxy(opts: {
     setPublicAddress: (answer) => {
       publicAddress = answer;
     },
-    hold: (action) => {
+    hold: (action, when) => {
       let arrive!: () => void;
       let release!: () => void;
       const arrived = new Promise<void>((r) => (arrive = r));
       const gate = new Promise<void>((r) => (release = r));
-      holds.push({ action, arrive, gate });
+      holds.push({ action, when, arrive, gate });
       return { arrived, release };
     },
     imdsInstance: () => imdsOverride ?? lastBooted,
