@@ -113,10 +113,10 @@ describe('on-instance agent', () => {
     return Number(agentFile(`jobs/${id}/pid`));
   }
 
-  /** What job.sh does when the command ends: ended, then status. */
-  async function endJob(id: string): Promise<number> {
+  /** What job.sh does when the command ends: ended (now, or the end it recorded earlier), then status. */
+  async function endJob(id: string, recordedEnd?: number): Promise<number> {
     const dir = `~/.ssh-ec2/jobs/${id}`;
-    const r = await user(`date +%s >${dir}/ended && echo 0 >${dir}/status && kill "$(cat ${dir}/pid)"`);
+    const r = await user(`${recordedEnd === undefined ? 'date +%s' : `echo ${recordedEnd}`} >${dir}/ended && echo 0 >${dir}/status && kill "$(cat ${dir}/pid)"`);
     expect(r.exitCode).toBe(0);
     return Number(agentFile(`jobs/${id}/ended`));
   }
@@ -224,8 +224,7 @@ describe('on-instance agent', () => {
     await startJob('late', { detached: true });
     const recordedEnd = epoch();
     await sleep(3000); // rounds every second see the shell alive, after the end it will record
-    const dir = '~/.ssh-ec2/jobs/late';
-    expect((await user(`echo ${recordedEnd} >${dir}/ended && echo 0 >${dir}/status && kill "$(cat ${dir}/pid)"`)).exitCode).toBe(0);
+    await endJob('late', recordedEnd);
     expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
   }, TEST_TIMEOUT);
 
