@@ -134,8 +134,9 @@ async function reach(s: SessionState): Promise<boolean> {
 
 /** Ends what is left on the instance of interrupted sessions; false (left there) if that failed. */
 export async function endSessions(conn: Connection, ids: string[]): Promise<boolean> {
+  // exec rejects unless the command exited 0.
   return conn.exec(endSessionsCommand(ids)).then(
-    (r) => r.exitCode === 0,
+    () => true,
     () => false,
   );
 }
