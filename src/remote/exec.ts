@@ -3,8 +3,8 @@
  * so shell injection is impossible by construction; failures become a typed SubprocessError.
  * Every program gets childEnv(): no AWS_* variable ever reaches one.
  */
-import { execa } from 'execa';
-import { SubprocessError } from '../errors.js';
+import { execa, execaSync } from 'execa';
+import { ConfigError, SubprocessError } from '../errors.js';
 
 export interface RunOptions {
   input?: string | Buffer;
@@ -50,6 +50,30 @@ export function onSpawn(listener: (() => void) | undefined): void {
   spawnListener = listener;
 }
 
+/** A program started here and still running: its argv, and a moment at which it surely ran. */
+export interface Spawned {
+  pid: number;
+  argv: readonly string[];
+  /** Epoch ms, noted right after the spawn: the process with this pid then was this program. */
+  seenAt: number;
+}
+
+// Kept here rather than read from /proc (which a Mac does not have): the journal lists them so
+// that the run after a SIGKILL can end what this one left behind.
+const spawned = new Map<number, Spawned>();
+
+/** Every program started here (runAllowFailure, runAttached) that has not ended yet. */
+export function runningPrograms(): Spawned[] {
+  return [...spawned.values()];
+}
+
+function track(pid: number | undefined, argv: readonly string[]): () => void {
+  if (!pid) return () => undefined;
+  spawned.set(pid, { pid, argv: [...argv], seenAt: Date.now() });
+  spawnListener?.();
+  return () => spawned.delete(pid);
+}
+
 // Out of our process group, they would outlive an ssh-ec2 that ends abnormally: they go with it.
 process.on('exit', () => {
   for (const pid of running) {
@@ -85,12 +109,12 @@ export async function runAllowFailure(argv: readonly string[], opts: RunOptions 
   });
   const pid = child.pid;
   if (pid) running.add(pid);
-  spawnListener?.();
-  const r = await child.finally(() => pid && running.delete(pid));
-  if (r.failed && r.exitCode === undefined && !r.signal) {
-    // The program could not be started at all (ENOENT, EACCES).
-    throw new SubprocessError(argv, undefined, undefined, r.message ?? '');
-  }
+  const untrack = track(pid, argv);
+  const r = await child.finally(() => {
+    if (pid) running.delete(pid);
+    untrack();
+  });
+  if (r.failed && r.exitCode === undefined && !r.signal) throw notStarted(argv, r);
   return {
     stdout: typeof r.stdout === 'string' ? r.stdout : '',
     stderr: typeof r.stderr === 'string' ? r.stderr : '',
@@ -114,8 +138,10 @@ export function runAttached(argv: readonly string[], opts: { env?: Record<string
 } {
   const [file, ...args] = argv as [string, ...string[]];
   const child = execa(file, args, { stdio: 'inherit', reject: false, env: childEnv(opts.env), extendEnv: false });
+  const untrack = track(child.pid, argv);
   const done = child.then((r) => {
-    if (r.exitCode === undefined && !r.signal) throw new SubprocessError(argv, undefined, undefined, r.message ?? '');
+    untrack();
+    if (r.exitCode === undefined && !r.signal) throw notStarted(argv, r);
     return { exitCode: r.exitCode ?? 128 + signalNumber(r.signal), signal: r.signal ?? undefined };
   });
   return { done, kill: (signal = 'SIGTERM') => void child.kill(signal) };
@@ -124,6 +150,46 @@ export function runAttached(argv: readonly string[], opts: { env?: Record<string
 function signalNumber(name: string | undefined): number {
   const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
   return table[name ?? ''] ?? 15;
+}
+
+/**
+ * A program that could not be started at all. Not found (a Mac without Homebrew's rsync
+ * uninstalled, a minimal container without ssh) is the environment, not a bug: one line saying
+ * which program and how to get it, exit 3.
+ */
+function notStarted(argv: readonly string[], r: { code?: string; message?: string }): Error {
+  if (r.code === 'ENOENT') return new MissingProgramError(argv[0]!);
+  return new SubprocessError(argv, undefined, undefined, r.message ?? '');
+}
+
+const OPENSSH = 'Install the OpenSSH client (macOS has it; Debian/Ubuntu: sudo apt install openssh-client; Fedora: sudo dnf install openssh-clients).';
+const INSTALL: Record<string, string> = {
+  ssh: OPENSSH,
+  'ssh-keygen': OPENSSH,
+  rsync: 'Install rsync (macOS: brew install rsync; Debian/Ubuntu: sudo apt install rsync; Fedora: sudo dnf install rsync), or run with --no-rsync.',
+  ps: 'Install ps (Debian/Ubuntu: sudo apt install procps).',
+};
+
+export class MissingProgramError extends ConfigError {
+  constructor(readonly program: string) {
+    super(`${program} is not installed here (not found on PATH)`, INSTALL[program] ?? `Install ${program}, or put it on PATH.`);
+  }
+}
+
+/** Fails with a MissingProgramError for the first of `names` not on PATH. */
+export async function requirePrograms(names: readonly string[]): Promise<void> {
+  for (const name of names) if (!(await hasProgram(name))) throw new MissingProgramError(name);
+}
+
+/**
+ * Runs a short program synchronously (for the few questions asked where nothing may wait on
+ * the event loop, like the journal's recovery). Never throws for its exit status.
+ */
+export function runSync(argv: readonly string[]): RunResult {
+  const [file, ...args] = argv as [string, ...string[]];
+  const r = execaSync(file, args, { reject: false, stdin: 'ignore', env: childEnv({ ...process.env, LC_ALL: 'C' }), extendEnv: false, encoding: 'utf8', timeout: 10_000 });
+  if (r.failed && r.exitCode === undefined && !r.signal) throw notStarted(argv, r);
+  return { stdout: typeof r.stdout === 'string' ? r.stdout : '', stderr: typeof r.stderr === 'string' ? r.stderr : '', exitCode: r.exitCode ?? 128 + 15 };
 }
 
 /** Is a program on PATH? */

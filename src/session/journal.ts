@@ -10,7 +10,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { dirname, join } from 'node:path';
 import type { FinalState } from '../options.js';
 import type { Paths } from '../state/paths.js';
-import { processAlive } from '../state/process.js';
+import { runningPrograms } from '../remote/exec.js';
+import { processAlive, stillOurs } from '../state/process.js';
 import type { Logger } from '../ui/logger.js';
 
 export type JournalStep = 'provisioning' | 'connecting' | 'the sync up' | 'the command' | 'the sync back' | 'the final state';
@@ -34,7 +35,7 @@ export interface JournalEntry {
   /** Remote sessions of killed runs this run took over, until it has ended them. */
   inheritedSessions?: string[];
   /** Local processes of that run that outlive it (its ssh session): ended by the recovery. */
-  children?: { pid: number; cmdline: string }[];
+  children?: Child[];
 }
 
 export class Journal {
@@ -76,14 +77,16 @@ export class Journal {
   }
 }
 
-/** The local processes this one started that are still running (Linux; empty elsewhere). */
-export function ownChildren(): { pid: number; cmdline: string }[] {
-  try {
-    const pids = readdirSync(`/proc/${process.pid}/task`).flatMap((t) => readText(`/proc/${process.pid}/task/${t}/children`).split(/\s+/).filter(Boolean).map(Number));
-    return pids.map((pid) => ({ pid, cmdline: readText(`/proc/${pid}/cmdline`) })).filter((c) => c.cmdline !== '');
-  } catch {
-    return [];
-  }
+/** A program a run started: its argv (NUL-separated) and when it was seen running (epoch ms). */
+export interface Child {
+  pid: number;
+  cmdline: string;
+  seenAt: number;
+}
+
+/** The local programs this run started that are still running (exec.ts keeps the list). */
+export function ownChildren(): Child[] {
+  return runningPrograms().map((p) => ({ pid: p.pid, cmdline: p.argv.join('\0'), seenAt: p.seenAt }));
 }
 
 /** What a killed run left to do, gathered from every dead journal of this project (then removed). */
@@ -152,10 +155,12 @@ export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): 
 /**
  * The killed run's ssh session outlives it (it was its child, not in its process group's fate):
  * left alone it would keep the remote command attached and count as "another session", so the
- * final state would never apply. Ended only when its command line is still the recorded one.
+ * final state would never apply. Ended only when that pid is still the same program, started
+ * no later than the run saw it (a recycled pid is never killed; see `stillOurs`).
  */
 function endOrphans(entry: JournalEntry): void {
-  const ours = (entry.children ?? []).filter((c) => readText(`/proc/${c.pid}/cmdline`) === c.cmdline);
+  const isOurs = (c: Child) => typeof c.seenAt === 'number' && stillOurs({ pid: c.pid, seenAt: c.seenAt, argv0: c.cmdline.split('\0')[0] ?? '' });
+  const ours = (entry.children ?? []).filter(isOurs);
   for (const c of ours) {
     try {
       process.kill(c.pid, 'SIGTERM');
@@ -165,7 +170,7 @@ function endOrphans(entry: JournalEntry): void {
   }
   // Gone before the finish asks who else is on the instance (at most 3 s).
   const deadline = Date.now() + 3000;
-  while (Date.now() < deadline && ours.some((c) => readText(`/proc/${c.pid}/cmdline`) === c.cmdline && processAlive(c.pid))) Atomics.wait(SLEEP, 0, 0, 20);
+  while (Date.now() < deadline && ours.some((c) => processAlive(c.pid) && isOurs(c))) Atomics.wait(SLEEP, 0, 0, 20);
 }
 
 const SLEEP = new Int32Array(new SharedArrayBuffer(4));
@@ -188,12 +193,4 @@ export function endSessionsCommand(ids: string[]): string {
     `for p in /proc/[0-9]*; do tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -Eqx '${pattern}' && { found=1; kill -$sig "\${p#/proc/}" 2>/dev/null; }; done; ` +
     `[ -z "$found" ] && exit 0; sleep 0.2; done`
   );
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }

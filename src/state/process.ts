@@ -1,17 +1,55 @@
-/** Is a local process alive? A zombie is not: it only waits for its parent to read its status. */
-import { readFileSync } from 'node:fs';
+/**
+ * Questions about local processes, asked of `ps` (POSIX; the same options on Linux and macOS)
+ * rather than /proc, which a Mac does not have.
+ */
+import { runSync } from '../remote/exec.js';
 
+/** Is a local process alive? A zombie is not: it only waits for its parent to read its status. */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  let stat = '';
+  return !psField(pid, 'stat').startsWith('Z');
+}
+
+/**
+ * Is `pid` still the program we started (`argv0`) and saw running at `seenAt` (epoch ms)? A pid
+ * can be recycled once that program has ended; the new process then started after `seenAt`.
+ * `ps` gives the elapsed time in whole seconds, so a process started within 2 s after `seenAt`
+ * is still taken for ours: recycling a pid that fast means going through the whole pid space.
+ */
+export function stillOurs(p: { pid: number; seenAt: number; argv0: string }, now = Date.now()): boolean {
+  const line = psLine(p.pid, 'etime=,comm=');
+  const m = /^\s*(\S+)\s+(.*)$/.exec(line);
+  const elapsed = m ? parseElapsed(m[1]!) : undefined;
+  if (!m || elapsed === undefined) return false;
+  return sameProgram(m[2]!.trim(), p.argv0) && now - elapsed * 1000 <= p.seenAt + 2000;
+}
+
+/** `ps -o etime`: [[dd-]hh:]mm:ss → seconds. */
+export function parseElapsed(text: string): number | undefined {
+  const m = /^(?:(?:(\d+)-)?(\d+):)?(\d+):(\d+)$/.exec(text.trim());
+  if (!m) return undefined;
+  const [, d = '0', h = '0', min, s] = m;
+  return ((Number(d) * 24 + Number(h)) * 60 + Number(min)) * 60 + Number(s);
+}
+
+/** `comm` is the program's name (Linux, at most 15 characters) or its path (macOS). */
+function sameProgram(comm: string, argv0: string): boolean {
+  const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+  return base(comm) === base(argv0).slice(0, 15) || base(comm) === base(argv0);
+}
+
+function psField(pid: number, field: string): string {
+  return psLine(pid, `${field}=`).trim();
+}
+
+function psLine(pid: number, format: string): string {
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return runSync(['ps', '-o', format, '-p', String(pid)]).stdout.split('\n')[0] ?? '';
   } catch {
-    // not Linux, or gone meanwhile
+    return '';
   }
-  return !/^\d+ \(.*\) Z /s.test(stat);
 }

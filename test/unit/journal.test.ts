@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { takeDeadJournals, type JournalEntry } from '../../src/session/journal.js';
 import { resolvePaths, type Paths } from '../../src/state/paths.js';
+import { parseElapsed, processAlive } from '../../src/state/process.js';
 import { createLogger } from '../../src/ui/logger.js';
 
 const PROJECT = 'p0123456789abcde';
@@ -86,5 +87,44 @@ describe('takeDeadJournals', () => {
     writeFileSync(path, '{"pid": 12');
     expect(takeDeadJournals(paths, PROJECT, logger())).toBeUndefined();
     expect(existsSync(path)).toBe(true);
+  });
+});
+
+describe('the killed run\'s programs (found without /proc, which a Mac does not have)', () => {
+  /** A live program standing in for the killed run's rsync; resolves when it has ended. */
+  function orphan(): { pid: number; ended: Promise<unknown> } {
+    const c = spawn('sleep', ['60'], { stdio: 'ignore' });
+    children.push(c);
+    return { pid: c.pid!, ended: new Promise((r) => c.on('exit', r)) };
+  }
+
+  it('ends a program the dead run listed, still the same program it saw running', async () => {
+    const o = orphan();
+    write(await deadPid(), { ran: true, children: [{ pid: o.pid, cmdline: 'sleep\u000060', seenAt: Date.now() }] });
+    takeDeadJournals(paths, PROJECT, logger());
+    await o.ended; // killed by the recovery (the test times out otherwise)
+  });
+
+  it.each([
+    ['a pid recycled since (the process there started after the run saw its own)', { cmdline: 'sleep\u000060', seenAt: Date.now() - 3_600_000 }],
+    ['another program under that pid', { cmdline: 'rsync\u0000-a', seenAt: Date.now() }],
+    ['a journal without the time it was seen (an older ssh-ec2)', { cmdline: 'sleep\u000060' }],
+  ])('never kills %s', async (_what, child) => {
+    const o = orphan();
+    write(await deadPid(), { ran: true, children: [{ pid: o.pid, ...child } as { pid: number; cmdline: string; seenAt: number }] });
+    takeDeadJournals(paths, PROJECT, logger());
+    expect(processAlive(o.pid)).toBe(true);
+  });
+});
+
+describe('parseElapsed (ps -o etime, the same on Linux and macOS)', () => {
+  it.each([
+    ['00:07', 7],
+    ['01:02:03', 3723],
+    ['2-01:00:00', 2 * 86400 + 3600],
+    ['  12:34', 754],
+    ['bogus', undefined],
+  ])('%j → %j', (text, seconds) => {
+    expect(parseElapsed(text)).toBe(seconds);
   });
 });
