@@ -62,7 +62,8 @@ function report(err: unknown, log: Logger): number {
     log.error(err.message, err.hint);
     return err.exitCode;
   }
-  log.error(`internal error, please report it at https://github.com/ssh-ec2/ssh-ec2/issues\n${(err as Error)?.stack ?? String(err)}`);
+  // No public issue tracker is named here: the package declares no repository.
+  log.error(`internal error, please report it to the ssh-ec2 maintainers with the stack below\n${(err as Error)?.stack ?? String(err)}`);
   return ExitCode.internal;
 }
 

@@ -2,6 +2,7 @@
  * Waiting, in one place: exponential backoff with a low cap and a deadline. Nothing sleeps a
  * fixed 15 s.
  */
+import { ExitCode, UserError } from './errors.js';
 
 export interface WaitOptions {
   /** Give up after this long. */
@@ -11,9 +12,19 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** What we are waiting for, for the timeout message. */
   what: string;
+  /** What the user can do when it never comes (the timeout's hint). */
+  hint?: string;
 }
 
-export class WaitTimeout extends Error {}
+/**
+ * Everything waited for is AWS doing something (an instance reaching a state): when it never
+ * does, that is AWS's side, not a bug of ours: one line, exit 4 (as AWS refusing).
+ */
+export class WaitTimeout extends UserError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.cloud, hint);
+  }
+}
 
 /** Calls `probe` until it returns a value other than undefined. */
 export async function waitFor<T>(probe: () => Promise<T | undefined>, o: WaitOptions): Promise<T> {
@@ -23,7 +34,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, o: WaitOpt
     o.signal?.throwIfAborted();
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() + delay > deadline) throw new WaitTimeout(`timed out after ${Math.round(o.timeoutMs / 1000)}s waiting for ${o.what}`);
+    if (Date.now() + delay > deadline) throw new WaitTimeout(`timed out after ${Math.round(o.timeoutMs / 1000)}s waiting for ${o.what}`, o.hint);
     await sleep(delay, o.signal);
     delay = Math.min(delay * 2, o.maxDelayMs ?? 2000);
   }

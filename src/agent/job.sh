@@ -19,7 +19,8 @@
 # The command never passes through a quoting layer: it arrives base64-encoded and is handed
 # whole to "$SHELL" -c, as `ssh host words...` would.
 #
-#   job.sh start ID MUX DIR DETACHED(0|1) B64CMD|-   start it (exit 75 if one is running)
+#   job.sh start ID MUX DIR DETACHED(0|1) B64CMD|-   start it (exit 75 if one is running, 76 if
+#                                                    MUX is not installed)
 #   job.sh run ID                                    what runs inside the multiplexer
 #   job.sh attach ID                                 reattach (returns when detached or ended)
 #   job.sh follow ID                                 print the log until the job ends
@@ -54,7 +55,8 @@ cmd_start() {
     echo "ssh-ec2: a job is already running here (pid $(cat "$d/pid" 2>/dev/null))" >&2
     exit 75
   fi
-  command -v "$mux" >/dev/null 2>&1 || { echo "ssh-ec2: $mux is not installed on the instance" >&2; exit 76; }
+  # Silent: ssh-ec2 says it, with what to do (the attached start's stderr is the user's terminal).
+  command -v "$mux" >/dev/null 2>&1 || exit 76
   rm -rf "$d" && mkdir -p "$d" || exit 1
   mkdir -p "$dir" || exit 1
   dir=$(cd "$dir" && pwd) || exit 1

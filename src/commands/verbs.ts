@@ -12,13 +12,14 @@ import { createInterface } from 'node:readline/promises';
 import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
 import { hourlyPrice } from '../cloud/prices.js';
 import { ExitCode, UsageError, UserError } from '../errors.js';
+import { requirePrograms } from '../remote/exec.js';
 import { jobCommand } from '../remote/on-instance.js';
 import type { SessionState } from '../session/finish.js';
 import { jobStatus } from '../session/job.js';
 import { LIMIT_TAGS } from '../session/limits.js';
 import { TAG } from '../session/plan.js';
 import { bringUp, LOGIN_TAG, NoInstanceError, provision } from '../session/provision.js';
-import { connect, loadCloud, localUser, newState, runStory, type SessionDeps } from '../session/run-session.js';
+import { connect, loadCloud, localPrograms, localUser, newState, runStory, type SessionDeps } from '../session/run-session.js';
 
 export const VERBS = ['ls', 'status', 'logs', 'pull', 'down'] as const;
 export type Verb = (typeof VERBS)[number];
@@ -33,6 +34,8 @@ export async function runVerb(verb: Verb, deps: VerbDeps): Promise<number> {
   const args = deps.options.command;
   if (verb !== 'down' && args.length > 0) throw new UsageError(`ssh-ec2 ${verb} takes no arguments (got "${args.join(' ')}")`);
   if (verb === 'down' && (args.length > 1 || (args.length === 1 && deps.options.all))) throw new UsageError('ssh-ec2 down takes one instance name, or --all');
+  // ls asks each instance about its job over ssh but answers without (a "?"): no need to refuse.
+  if (verb !== 'ls' && verb !== 'status') await requirePrograms(localPrograms(deps.options));
   switch (verb) {
     case 'ls':
     case 'status':

@@ -13,6 +13,9 @@ const JOB = `sh ~/${REMOTE_DIR}/job.sh`;
 /** job.sh's exit status when a job is already running for the directory. */
 export const JOB_RUNNING_STATUS = 75;
 
+/** job.sh's exit status when the multiplexer asked for (tmux or screen) is not on the instance. */
+export const MUX_MISSING_STATUS = 76;
+
 let scripts: { agent: string; job: string } | undefined;
 function agentScripts(): { agent: string; job: string } {
   // From dist/remote/ or src/remote/ alike: the scripts ship in src/agent (package.json "files").

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { ExitCode, SubprocessError, UsageError, UserError } from '../errors.js';
 import type { Multiplexer, Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
-import { jobCommand, jobStartCommand, JOB_RUNNING_STATUS, parseJobStatus, type JobState } from '../remote/on-instance.js';
+import { jobCommand, jobStartCommand, JOB_RUNNING_STATUS, MUX_MISSING_STATUS, parseJobStatus, type JobState } from '../remote/on-instance.js';
 import { joinCommand } from '../remote/remote-command.js';
 import type { ForwardSpecs } from '../remote/ssh.js';
 import { reconnect, type SessionState } from './finish.js';
@@ -68,7 +68,7 @@ export async function runJob(state: SessionState, conn: Connection, o: { mux: 't
 
   if (options.detach) {
     state.ran = true;
-    await startJob(state, conn, start);
+    await startJob(state, conn, start, o.mux);
     state.keepRunning = 'detached';
     state.exitCode = ExitCode.ok;
     log.info(
@@ -103,7 +103,9 @@ export async function runJob(state: SessionState, conn: Connection, o: { mux: 't
   state.kill = session.kill;
   const result = await log.phase('run', () => session.done);
   state.kill = undefined;
+  // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.
   if (result.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(state);
+  if (result.exitCode === MUX_MISSING_STATUS) throw muxMissingError(o.mux);
   const lost = result.exitCode === ExitCode.connectionLost;
   let after: JobState;
   try {
@@ -140,13 +142,24 @@ function settle(state: SessionState, job: JobState): void {
   }
 }
 
-async function startJob(state: SessionState, conn: Connection, start: string): Promise<void> {
+async function startJob(state: SessionState, conn: Connection, start: string, mux: 'tmux' | 'screen'): Promise<void> {
   try {
     await conn.exec(start);
   } catch (err) {
     if (err instanceof SubprocessError && err.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(state);
+    if (err instanceof SubprocessError && err.exitCode === MUX_MISSING_STATUS) throw muxMissingError(mux);
     throw err;
   }
+}
+
+/** The instance lacks the multiplexer (an image without it): its environment needs fixing, exit 3. */
+export function muxMissingError(mux: 'tmux' | 'screen'): UserError {
+  const other = mux === 'tmux' ? 'screen' : 'tmux';
+  return new UserError(
+    `${mux} is not installed on the instance: the job was not started`,
+    ExitCode.config,
+    `Install it there (a --user-data script, or ssh-ec2 --stop sudo apt-get install -y ${mux}), or use --multi ${other}.`,
+  );
 }
 
 function jobRunningError(state: SessionState): UserError {

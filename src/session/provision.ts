@@ -80,11 +80,13 @@ function pickExisting(found: InstanceInfo[], log: Logger): InstanceInfo | undefi
   return sorted[0];
 }
 
+const STUCK_HINT = 'Look at the instance in the EC2 console (its state and status checks), then run again; ssh-ec2 down ends it.';
+
 export async function bringUp(ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'signal'>, instance: InstanceInfo): Promise<InstanceInfo> {
   const { cloud, log, signal } = ctx;
   if (instance.state === 'stopping') {
     log.info(`instance ${instance.id} is stopping; waiting to restart it`);
-    await waitFor(async () => ((await cloud.describeInstance(instance.id))?.state === 'stopped' ? true : undefined), { timeoutMs: 10 * 60_000, what: `${instance.id} to stop`, signal });
+    await waitFor(async () => ((await cloud.describeInstance(instance.id))?.state === 'stopped' ? true : undefined), { timeoutMs: 10 * 60_000, what: `${instance.id} to stop`, hint: STUCK_HINT, signal });
   }
   if (instance.state === 'stopping' || instance.state === 'stopped') {
     log.info(`starting stopped instance ${instance.id} (${instance.type})`);
@@ -104,7 +106,7 @@ export async function waitRunning(ctx: Pick<ProvisionContext, 'cloud' | 'signal'
       }
       return i.state === 'running' && (i.publicIp || i.privateIp) ? i : undefined;
     },
-    { timeoutMs: 10 * 60_000, what: `${id} to be running`, signal: ctx.signal },
+    { timeoutMs: 10 * 60_000, what: `${id} to be running`, hint: STUCK_HINT, signal: ctx.signal },
   );
 }
 

@@ -14,7 +14,7 @@ import type { SshTarget } from '../remote/ssh.js';
 import { privateDir, resolvePaths, shortHash, type Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
 import type { Logger } from '../ui/logger.js';
-import { onSpawn, run } from '../remote/exec.js';
+import { onSpawn, requirePrograms, run } from '../remote/exec.js';
 import { prepareScript } from '../remote/on-instance.js';
 import { endSessions, finish, type SessionState } from './finish.js';
 import { checkSessionOptions, multiplexerOf, runJob } from './job.js';
@@ -41,6 +41,8 @@ export async function runSession(deps: SessionDeps): Promise<number> {
   const { options } = deps;
   if (options.identity) pemKey(options.identity); // a missing key file is reported before any AWS call
   await checkSessionOptions(options);
+  await requirePrograms(localPrograms(options)); // also before any AWS call: nothing launched for nothing
+
   return runStory(deps, newState(deps), (state, signal) => work(state, deps, signal));
 }
 
@@ -49,6 +51,11 @@ export function newState(deps: SessionDeps, cwd = deps.cwd): SessionState {
   const paths = resolvePaths(deps.env);
   privateDir(paths.runtime);
   return { options: deps.options, plan, paths, log: deps.log, launched: false, connected: false, ran: false };
+}
+
+/** The local programs a run needs: ssh (and ssh-keygen, for keys and host key checks), rsync unless --no-rsync. */
+export function localPrograms(options: Pick<Options, 'rsync'>): string[] {
+  return ['ssh', 'ssh-keygen', ...(options.rsync ? ['rsync'] : [])];
 }
 
 export const localUser = (env: SessionDeps['env']): string => env.USER || userInfo().username;

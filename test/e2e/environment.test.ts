@@ -1,0 +1,77 @@
+/**
+ * What the environment causes, not the user's command nor a bug: a local program missing, the
+ * multiplexer missing on the instance. Each is one clear line and a documented exit status (3),
+ * never "internal error"; nothing is launched for nothing, nothing is left running.
+ */
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../sandbox/index.js';
+import { cli, instanceState, makeProject, reportedInstance, useSandbox } from './helpers.js';
+
+const sandbox = useSandbox();
+let sb: Sandbox;
+beforeAll(() => {
+  sb = sandbox();
+});
+
+/** A PATH of one directory holding everything this machine's PATH holds but `missing`. */
+function pathWithout(missing: string): string {
+  const shim = join(sb.dir, `path-without-${missing}`);
+  if (existsSync(shim)) return shim;
+  mkdirSync(shim);
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) if (name !== missing && !existsSync(join(shim, name))) symlinkSync(join(dir, name), join(shim, name));
+  }
+  return shim;
+}
+
+describe('a local program missing (a PATH without it)', () => {
+  it.each([
+    ['ssh', ['true'], /ssh is not installed here \(not found on PATH\)\nssh-ec2: Install the OpenSSH client/],
+    ['rsync', ['true'], /rsync is not installed here \(not found on PATH\)\nssh-ec2: Install rsync \(macOS: brew install rsync;.*or run with --no-rsync/],
+    ['rsync', ['pull'], /rsync is not installed here/],
+  ])('%s, for ssh-ec2 %j: one line saying which and how to install it, exit 3, no AWS call', async (program, args, message) => {
+    const dir = makeProject(sb, `no-${program}`);
+    sb.clearCalls();
+    const r = await cli(sb, args, { cwd: dir, env: { PATH: pathWithout(program) } });
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/^ssh-ec2: error: .+\nssh-ec2: .+\n$/);
+    expect(sb.calls()).toEqual([]);
+  });
+});
+
+describe('the multiplexer missing on the instance', () => {
+  // The instance's shell leaves tmux off its PATH: its ~/.bashrc (which bash reads for a command
+  // sent over ssh) puts a directory holding everything else first and alone, as an image without
+  // tmux would have it.
+  async function withoutTmuxOnInstance<T>(body: () => Promise<T>): Promise<T> {
+    const shim = pathWithout('tmux');
+    const setup = await sb.runAsUser(`cp -P -R ${shim} "$HOME/.no-tmux" && printf 'PATH=$HOME/.no-tmux\\n' > "$HOME/.bashrc"`);
+    expect(setup.exitCode, setup.stderr).toBe(0);
+    try {
+      return await body();
+    } finally {
+      await sb.runAsUser('rm -rf "$HOME/.bashrc" "$HOME/.no-tmux"');
+    }
+  }
+
+  it.each([[['--detach', 'touch ran.txt']], [['--multi', 'tmux', 'touch ran.txt']]])('%j: exit 3, one line saying so and what to do, nothing run, the instance it launched terminated', async (args) => {
+    const name = `no-tmux-${args[0]!.replace(/\W/g, '')}`;
+    const dir = makeProject(sb, name);
+    const r = await withoutTmuxOnInstance(() => cli(sb, args, { cwd: dir }));
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain('ssh-ec2: error: tmux is not installed on the instance: the job was not started\nssh-ec2: Install it there');
+    expect(r.stderr).toContain('or use --multi screen');
+    expect(r.stderr.match(/not installed/g), 'said once').toHaveLength(1);
+    expect(existsSync(join(sb.home, name, 'ran.txt'))).toBe(false);
+    expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
+  });
+});
