@@ -2,14 +2,17 @@
  * Sync back: new and changed files from the instance, with the same ignore rules. Never deletes
  * a local file; a local file about to be replaced is kept under .ssh-ec2/backups/<stamp>/.
  * Remote symlinks pointing outside the project are not followed, and local symlinks pointing
- * outside it are never written through.
+ * outside it are never written through. Names the local file system would take for one (a Mac's
+ * case- and normalisation-insensitive APFS) are kept apart: see name-collisions.ts.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enterDir, shQuote } from '../remote/remote-command.js';
 import { run } from '../remote/exec.js';
 import { backupDir, pullArgv, transferredFiles } from '../remote/rsync.js';
-import { excludeList, ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
+import { localPlatform, type NameFolding, type Platform } from '../state/platform.js';
+import { excludeList, ignoredInListing, IgnoreRules, OWN_DIR, walkLocal, type Entry } from './ignore-rules.js';
+import { collisionsDir, collisionsMessage, planCollisions, readLocalDir, sideExcludes } from './name-collisions.js';
 import type { SyncParams } from './sync-up.js';
 
 /** Beyond this many ignored directories the remote listing is not pruned (the command line stays short). */
@@ -22,7 +25,7 @@ export interface SyncBackResult {
   backupDir: string;
 }
 
-export async function syncBack(p: SyncParams & { now?: Date }): Promise<SyncBackResult> {
+export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform }): Promise<SyncBackResult> {
   const rules = new IgnoreRules(p.localDir);
   const local = walkLocal(p.localDir, rules);
   const listing = await listRemote(p, local.ignored.filter((e) => e.type === 'dir'));
@@ -31,14 +34,38 @@ export async function syncBack(p: SyncParams & { now?: Date }): Promise<SyncBack
     ...ignoredInListing(listing, rules),
     ...local.outsideLinks.map((path) => ({ path, type: 'link' as const })),
   ];
-  const excludeFile = join(p.scratchDir, `pull-${process.pid}.exclude`);
-  writeFileSync(excludeFile, excludeList(excluded), { mode: 0o600 });
   const stamp = backupStamp(p.now ?? new Date());
-  const r = await run(pullArgv({ rsh: p.conn.rsh, remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir, backupStamp: stamp }));
-  const files = transferredFiles(r.stdout);
+  const aside = setAside(p, listing, excluded);
+  const pull = async (localDir: string, exclude: Entry[], name: string): Promise<string[]> => {
+    const excludeFile = join(p.scratchDir, `pull-${process.pid}${name}.exclude`);
+    writeFileSync(excludeFile, excludeList(exclude), { mode: 0o600 });
+    const r = await run(pullArgv({ rsh: p.conn.rsh, remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir, backupStamp: stamp }));
+    return transferredFiles(r.stdout);
+  };
+  const files = await pull(p.localDir, [...excluded, ...aside.flat()], '');
+  for (const [rank, entries] of aside.entries()) {
+    mkdirSync(join(p.localDir, collisionsDir(stamp, rank)), { recursive: true }); // rsync makes only the last level
+    files.push(...(await pull(join(p.localDir, collisionsDir(stamp, rank)), sideExcludes(listing, entries, excluded), `-aside${rank}`)));
+  }
+  if (aside.length > 0) p.log.warn(collisionsMessage(aside, stamp));
   for (const f of files) p.log.detail(`↓ ${f}`);
   const dir = join(p.localDir, backupDir(stamp));
   return { files: files.length, kept: countFiles(dir), backupDir: dir };
+}
+
+/**
+ * Remote names this file system would take for one (a Mac's): all but one set aside (see
+ * name-collisions.ts). The file system is asked, in .ssh-ec2/; if it cannot be, it is taken
+ * to fold names (setting aside what needs no setting aside loses nothing).
+ */
+function setAside(p: SyncParams & { platform?: Platform }, listing: Entry[], excluded: Entry[]): Entry[][] {
+  let folding: NameFolding = { caseInsensitive: true, normalisationInsensitive: true };
+  try {
+    folding = (p.platform ?? localPlatform).nameFolding(join(p.localDir, OWN_DIR));
+  } catch {
+    // keep the careful answer
+  }
+  return planCollisions(listing, { folding, excluded, local: readLocalDir(p.localDir) });
 }
 
 /** The remote tree, parents before children, without descending into known-ignored directories. */

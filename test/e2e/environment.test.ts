@@ -75,3 +75,14 @@ describe('the multiplexer missing on the instance', () => {
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
   });
 });
+
+describe('the local file system, probed', () => {
+  it('here (Linux: case- and normalisation-sensitive) results whose names differ only so all come home as they are, nothing set aside', async () => {
+    const dir = makeProject(sb, 'names');
+    const r = await cli(sb, ["printf upper > Data.csv; printf lower > data.csv; printf nfc > \"$(printf 'caf\\303\\251')\"; printf nfd > \"$(printf 'cafe\\314\\201')\""], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/kept apart/);
+    expect(readdirSync(dir).filter((n) => n !== '.ssh-ec2').sort()).toEqual(['Data.csv', 'caf\u00e9', 'cafe\u0301', 'data.csv'].sort());
+    expect(readdirSync(join(dir, '.ssh-ec2'))).not.toContain('collisions');
+  });
+});
