@@ -6,6 +6,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { processAlive } from '../state/process.js';
+import { WaitTimeout } from '../time.js';
 
 export interface Lock {
   release(): void;
@@ -53,7 +54,9 @@ export async function acquireLock(path: string, opts: { onWait?: (pid: number) =
       told = true;
     }
     if (opts.signal?.aborted) throw opts.signal.reason;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for the lock ${path} held by pid ${holder ?? '?'}`);
+    if (Date.now() > deadline) {
+      throw new WaitTimeout(`timed out waiting for another ssh-ec2 here (pid ${holder ?? '?'}) to find or launch this directory's instance`, `If that run is stuck, end it (kill ${holder ?? 'it'}) and run again; its lock is ${path}.`);
+    }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 500);
   }

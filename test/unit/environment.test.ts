@@ -1,8 +1,12 @@
 // What the environment causes, as the one place that runs programs and the one place that waits
 // report it: user errors with a documented exit status, never a bug's stack.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, UserError } from '../../src/errors.js';
 import { MissingProgramError, run, runAllowFailure, runAttached, runSync } from '../../src/remote/exec.js';
+import { acquireLock } from '../../src/session/lock.js';
 import { waitFor, WaitTimeout } from '../../src/time.js';
 
 describe('a program that is not installed', () => {
@@ -46,5 +50,21 @@ describe('a wait that never ends', () => {
     expect(probes).toBe(1);
     expect(err).toBeInstanceOf(WaitTimeout);
     expect(err).toMatchObject({ message: 'timed out after 0s waiting for i-0abc to be running', exitCode: ExitCode.cloud, hint: 'Look at it in the EC2 console.' });
+  });
+});
+
+describe('a directory\'s lock held too long by another live run', () => {
+  it('is a WaitTimeout naming that run and what to do, exit 4, the lock left to its holder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lock-'));
+    try {
+      const path = join(dir, 'p.lock');
+      writeFileSync(path, `${process.pid}\n`); // a live holder (this very process)
+      const err = await acquireLock(path, { timeoutMs: 0 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WaitTimeout);
+      expect(err).toMatchObject({ exitCode: ExitCode.cloud, message: `timed out waiting for another ssh-ec2 here (pid ${process.pid}) to find or launch this directory's instance` });
+      expect((err as UserError).hint).toContain(`kill ${process.pid}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
