@@ -153,9 +153,9 @@ function signalNumber(name: string | undefined): number {
 }
 
 /**
- * A program that could not be started at all. Not found (a Mac without Homebrew's rsync
- * uninstalled, a minimal container without ssh) is the environment, not a bug: one line saying
- * which program and how to get it, exit 3.
+ * A program that could not be started at all. Not found (a minimal container without ssh, an
+ * rsync uninstalled) is the environment, not a bug: one line saying which program and how to
+ * get it, exit 3.
  */
 function notStarted(argv: readonly string[], r: { code?: string; message?: string }): Error {
   if (r.code === 'ENOENT') return new MissingProgramError(argv[0]!);

@@ -44,8 +44,10 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   };
   const files = await pull(p.localDir, [...excluded, ...aside.flat()], '');
   for (const [rank, entries] of aside.entries()) {
-    mkdirSync(join(p.localDir, collisionsDir(stamp, rank)), { recursive: true }); // rsync makes only the last level
-    files.push(...(await pull(join(p.localDir, collisionsDir(stamp, rank)), sideExcludes(listing, entries, excluded), `-aside${rank}`)));
+    const side = collisionsDir(stamp, rank);
+    mkdirSync(join(p.localDir, side), { recursive: true }); // rsync makes only the last level
+    const got = await pull(join(p.localDir, side), sideExcludes(listing, entries, excluded), `-aside${rank}`);
+    files.push(...got.map((f) => `${side}/${f}`));
   }
   if (aside.length > 0) p.log.warn(collisionsMessage(aside, stamp));
   for (const f of files) p.log.detail(`↓ ${f}`);
