@@ -52,7 +52,7 @@ export function checkDefaultImageSupports(o: { imageId?: string; imageName?: str
   const refused = unsupportedByDefaultImage(o.instanceTypes);
   if (refused.length === 0) return;
   throw new UsageError(
-    `the default image (Deep Learning OSS Nvidia Driver AMI) has no driver for ${refused.join(', ')}: it supports the families ${DLAMI_FAMILIES.join(', ')}`,
+    `the default image (Deep Learning OSS Nvidia Driver AMI) does not support ${refused.join(', ')}: its NVIDIA driver supports the families ${DLAMI_FAMILIES.join(', ')}`,
     'Choose a type of those families (--instance-type), or an image made for this one (--image-name PATTERN or --image-id AMI).',
   );
 }

@@ -46,7 +46,7 @@ describe('the default image', () => {
       sb.clearCalls();
       const r = await cli(sb, ['--instance-type', types, 'true'], { cwd: makeProject(sb, 'unsupported') });
       expect(r.exitCode, types).toBe(2);
-      expect(r.stderr).toMatch(/^ssh-ec2: error: the default image \(Deep Learning OSS Nvidia Driver AMI\) has no driver for (g4ad\.xlarge|p3dn\.24xlarge): it supports the families g4dn, g5, g5g, .*\nssh-ec2: .*--image-name PATTERN or --image-id AMI/);
+      expect(r.stderr).toMatch(/^ssh-ec2: error: the default image \(Deep Learning OSS Nvidia Driver AMI\) does not support (g4ad\.xlarge|p3dn\.24xlarge): its NVIDIA driver supports the families g4dn, g5, g5g, .*\nssh-ec2: .*--image-name PATTERN or --image-id AMI/);
       expect(sb.calls()).toEqual([]);
     }
   });

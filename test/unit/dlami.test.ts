@@ -69,7 +69,7 @@ describe('instance types and the default image', () => {
     }
     expect(err).toBeInstanceOf(UsageError);
     expect((err as UsageError).exitCode).toBe(2);
-    expect((err as Error).message).toBe(`the default image (Deep Learning OSS Nvidia Driver AMI) has no driver for g4ad.xlarge: it supports the families ${DLAMI_FAMILIES.join(', ')}`);
+    expect((err as Error).message).toBe(`the default image (Deep Learning OSS Nvidia Driver AMI) does not support g4ad.xlarge: its NVIDIA driver supports the families ${DLAMI_FAMILIES.join(', ')}`);
     expect((err as UsageError).hint).toMatch(/--image-name .*--image-id/);
   });
 
