@@ -4,13 +4,13 @@
  * declarations, and `resolveOptions` is the one place that spells out the merge order:
  *   flags > environment > .env in the current directory > defaults.
  */
+import { DEFAULT_IMAGE_PATTERNS } from './cloud/dlami.js';
 import { UsageError } from './errors.js';
 import { parseDuration } from './time.js';
 
 export type FinalState = 'terminate' | 'stop' | 'leave';
 export const FINAL_STATES: readonly FinalState[] = ['terminate', 'stop', 'leave'];
 
-export const DEFAULT_IMAGE_NAME = 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu *';
 export const DEFAULT_INSTANCE_TYPE = 'g4dn.xlarge';
 export const DEFAULT_REGION = 'eu-central-1';
 /** The original's default instance profile; used only if it exists (see cloud/launch.ts). */
@@ -81,6 +81,13 @@ function cidr(raw: string, source: string): string {
   return raw.trim();
 }
 
+function subnetId(raw: string, source: string): string | undefined {
+  const v = raw.trim();
+  if (v === '') return undefined;
+  if (!/^subnet-[0-9a-f]{8,17}$/.test(v)) throw new UsageError(`${source}: expected a subnet id such as subnet-0123456789abcdef0, got "${raw}"`);
+  return v;
+}
+
 export type Multiplexer = 'tmux' | 'screen' | 'none';
 
 /** Empty (the original's Makefile recipes set MULTIPLEX="") means "not chosen": none, or tmux with --detach. */
@@ -113,7 +120,8 @@ export const OPTION_SPECS = {
   region: spec({ kind: 'string', flag: 'region', env: ['AWS_REGION', 'AWS_DEFAULT_REGION'], group: 'Instance', default: undefined, parse: optionalText, describe: `AWS region (else the SDK's profile region, else ${DEFAULT_REGION})` }),
   instanceTypes: spec({ kind: 'string', flag: 'instance-type', env: ['AWS_INSTANCE_TYPE'], group: 'Instance', default: [DEFAULT_INSTANCE_TYPE], parse: (raw, source) => { const v = list(raw); if (v.length === 0) throw new UsageError(`${source}: empty instance type`); return v; }, describe: `instance type (default ${DEFAULT_INSTANCE_TYPE})` }),
   imageId: spec({ kind: 'string', flag: 'image-id', env: ['AWS_IMAGE_ID'], group: 'Instance', default: undefined, parse: optionalText, describe: 'image (AMI) id; skips the image lookup' }),
-  imageName: spec({ kind: 'string', flag: 'image-name', env: ['AWS_IMAGE_NAME'], group: 'Instance', default: DEFAULT_IMAGE_NAME, parse: text, describe: 'image name pattern; the newest matching image of the pinned owners is used' }),
+  // Unset means the default image (cloud/dlami.ts): its two name patterns, and the instance types it supports.
+  imageName: spec({ kind: 'string', flag: 'image-name', env: ['AWS_IMAGE_NAME'], group: 'Instance', default: undefined, parse: optionalText, describe: `image name pattern; the newest matching image of the pinned owners is used (default: the Deep Learning OSS Nvidia Driver AMI, "${DEFAULT_IMAGE_PATTERNS.join('" or "')}")` }),
   imageOwners: spec({ kind: 'strings', flag: 'image-owner', env: ['SSH_EC2_IMAGE_OWNER'], group: 'Instance', default: ['amazon'], parse: list, describe: 'image owners to trust (account ids or aliases; default amazon)' }),
   keyName: spec({ kind: 'string', flag: 'key-name', env: ['AWS_KEY_NAME'], group: 'Instance', default: undefined, parse: optionalText, describe: 'EC2 key pair name (default $TRIGRAM, then $USER); used with -i' }),
   trigram: spec({ kind: 'string', env: ['TRIGRAM'], group: 'Instance', default: undefined, parse: optionalText, describe: "the original's per-user key name" }),
@@ -121,6 +129,8 @@ export const OPTION_SPECS = {
   iamProfile: spec({ kind: 'string', flag: 'iam-profile', env: ['AWS_IAM_INSTANCE_PROFILE'], group: 'Instance', default: LEGACY_IAM_PROFILE as string | undefined, parse: optionalText, describe: `instance profile for the instance (default ${LEGACY_IAM_PROFILE} when it exists; "" for none)` }),
   userData: spec({ kind: 'string', flag: 'user-data', env: ['AWS_USER_DATA'], group: 'Instance', default: undefined, parse: optionalText, describe: 'user data: a file path, or the script itself' }),
   volumeSize: spec({ kind: 'string', flag: 'volume-size', env: ['SSH_EC2_VOLUME_SIZE'], group: 'Instance', default: undefined as number | undefined, parse: positiveInt, describe: 'root volume size in GiB (default: the image size, at least 100)' }),
+  subnetId: spec({ kind: 'string', flag: 'subnet-id', env: ['SSH_EC2_SUBNET_ID'], group: 'Instance', default: undefined, parse: subnetId, describe: 'subnet to launch in (its VPC is used); needed where the region has no default VPC' }),
+  securityGroup: spec({ kind: 'string', flag: 'security-group', env: ['SSH_EC2_SECURITY_GROUP'], group: 'Instance', default: undefined, parse: optionalText, describe: "a security group of the instance's VPC (id sg-… or name), used as it is: ssh-ec2 never changes its rules" }),
   sshCidr: spec({ kind: 'string', flag: 'ssh-cidr', env: ['SSH_EC2_SSH_CIDR'], group: 'Instance', default: undefined, parse: cidr, describe: 'who may reach port 22 (default: your public address /32)' }),
   ipUrl: spec({ kind: 'string', env: ['SSH_EC2_IP_URL'], group: 'Instance', default: 'https://checkip.amazonaws.com', parse: text, describe: 'where your public address is asked' }),
   // Connection

@@ -1,14 +1,17 @@
 /**
  * Capacity fallback: when EC2 has no room for an instance type in one availability zone, the
  * other zones of the region are tried, then the next type of `--instance-type a,b,c`. A quota
- * (vCPU or instance limit) is regional, so it skips straight to the next type. Every attempt is a
- * new request with its own ClientToken; only the SDK's retries of one attempt reuse its token.
+ * (vCPU or instance limit) is regional, so it skips straight to the next type, and so does a
+ * type with no image for its architecture (another type may be of another architecture). Every
+ * attempt is a new request with its own ClientToken; only the SDK's retries of one attempt reuse
+ * its token. With --subnet-id there is one zone: that subnet's.
  */
-import { CapacityError } from '../errors.js';
+import { CapacityError, CloudError } from '../errors.js';
 import type { Logger } from '../ui/logger.js';
 import { errorCode } from './errors.js';
+import { NO_IMAGE } from './image.js';
 
-/** A default subnet: launching into it places the instance in its zone. */
+/** A subnet (a default one, or --subnet-id's): launching into it places the instance in its zone. */
 export interface Zone {
   name: string;
   subnetId: string;
@@ -30,8 +33,14 @@ export type NextStep = 'next-zone' | 'next-type' | 'give-up';
 /** What a failed attempt's error code means for the attempts that follow. */
 export function nextStep(code: string): NextStep {
   if (ZONE_CODES.has(code)) return 'next-zone';
-  if (QUOTA_CODES.has(code)) return 'next-type';
+  if (QUOTA_CODES.has(code) || code === NO_IMAGE) return 'next-type';
   return 'give-up';
+}
+
+/** The code of a failed attempt: ours (no image) or the AWS error's. */
+function codeOf(err: unknown): string {
+  if (err instanceof CloudError && err.code === NO_IMAGE) return NO_IMAGE;
+  return errorCode((err as { cause?: unknown }).cause ?? err);
 }
 
 /** Every type in every zone, types in the order given, zones in the order given. */
@@ -42,6 +51,8 @@ export function planAttempts(types: readonly string[], zones: readonly Zone[]): 
 export interface Failure {
   attempt: Attempt;
   code: string;
+  /** For NO_IMAGE: the lookup's message (which architecture, which names, which owners). */
+  detail?: string;
 }
 
 function where(a: Attempt, region: string): string {
@@ -51,23 +62,33 @@ function where(a: Attempt, region: string): string {
 /** "no capacity for g4dn.xlarge in eu-central-1a; trying eu-central-1b" */
 export function fallbackMessage(failed: Failure, next: Attempt, region: string): string {
   const quota = QUOTA_CODES.has(failed.code);
+  const type = failed.attempt.instanceType;
   // A quota is the region's, whatever zone the attempt named.
-  const what = quota ? `quota reached (${failed.code}) for ${failed.attempt.instanceType} in ${region}` : `no capacity for ${failed.attempt.instanceType} in ${where(failed.attempt, region)}`;
-  const to = next.instanceType === failed.attempt.instanceType ? where(next, region) : `${next.instanceType}${next.zone ? ` in ${next.zone.name}` : ''}`;
+  const what =
+    failed.code === NO_IMAGE ? `${type}: ${failed.detail}` : quota ? `quota reached (${failed.code}) for ${type} in ${region}` : `no capacity for ${type} in ${where(failed.attempt, region)}`;
+  const to = next.instanceType === type ? where(next, region) : `${next.instanceType}${next.zone ? ` in ${next.zone.name}` : ''}`;
   return `${what}; trying ${to}`;
 }
 
-/** The one error when every attempt failed: every (type, zone) tried, grouped by type. */
-export function exhaustedError(failures: readonly Failure[], region: string, cause: unknown): CapacityError {
+/**
+ * The one error when every attempt failed: every (type, zone) tried, grouped by type. Types that
+ * all lacked an image are an image problem (exit 4, as for one type); otherwise capacity (exit 5).
+ */
+export function exhaustedError(failures: readonly Failure[], region: string, cause: unknown): CapacityError | CloudError {
   const byType = new Map<string, string[]>();
   for (const f of failures) {
     const list = byType.get(f.attempt.instanceType) ?? [];
-    list.push(`${where(f.attempt, region)} (${f.code})`);
+    list.push(f.code === NO_IMAGE ? f.detail ?? NO_IMAGE : `${where(f.attempt, region)} (${f.code})`);
     byType.set(f.attempt.instanceType, list);
   }
-  const tried = [...byType].map(([type, places]) => `${type} in ${places.join(', ')}`).join('; ');
+  const noImage = failures.filter((f) => f.code === NO_IMAGE);
+  const tried = [...byType].map(([type, places]) => (noImage.some((f) => f.attempt.instanceType === type) ? `${type}: ${places.join(', ')}` : `${type} in ${places.join(', ')}`)).join('; ');
+  if (noImage.length === failures.length) {
+    if (failures.length === 1 && cause instanceof CloudError) return cause;
+    return new CloudError(`no image for any instance type tried: ${tried}`, (cause as CloudError | undefined)?.hint, NO_IMAGE, { cause });
+  }
   return new CapacityError(
-    `no capacity for any instance type tried: ${tried}`,
+    `${noImage.length > 0 ? 'no instance type tried could be launched' : 'no capacity for any instance type tried'}: ${tried}`,
     'Try other instance types (--instance-type a,b,c), another region (--region), or later; for a quota, ask AWS for an increase (Service Quotas, "Running On-Demand G and VT instances").',
     { cause },
   );
@@ -80,24 +101,26 @@ export function exhaustedError(failures: readonly Failure[], region: string, cau
  */
 export async function launchWithFallback<T>(attempts: readonly Attempt[], launchOne: (a: Attempt) => Promise<T>, ctx: { log: Logger; region: string; signal?: AbortSignal }): Promise<T> {
   const failures: Failure[] = [];
-  const quotaReached = new Set<string>();
+  /** Types no other zone can help: a quota reached, or no image. */
+  const skipped = new Set<string>();
   let lastError: unknown;
-  const pending = (from: number) => attempts.slice(from).find((a) => !quotaReached.has(a.instanceType));
+  const pending = (from: number) => attempts.slice(from).find((a) => !skipped.has(a.instanceType));
   for (let i = 0; i < attempts.length; i++) {
     const attempt = attempts[i]!;
-    if (quotaReached.has(attempt.instanceType)) continue;
+    if (skipped.has(attempt.instanceType)) continue;
     ctx.signal?.throwIfAborted();
     try {
       return await launchOne(attempt);
     } catch (err) {
-      const code = errorCode((err as { cause?: unknown }).cause ?? err);
+      const code = codeOf(err);
       const step = nextStep(code);
       if (step === 'give-up') throw err;
-      if (step === 'next-type') quotaReached.add(attempt.instanceType);
-      failures.push({ attempt, code });
+      if (step === 'next-type') skipped.add(attempt.instanceType);
+      const failure: Failure = { attempt, code, detail: code === NO_IMAGE ? (err as Error).message : undefined };
+      failures.push(failure);
       lastError = err;
       const next = pending(i + 1);
-      if (next) ctx.log.info(fallbackMessage({ attempt, code }, next, ctx.region));
+      if (next) ctx.log.info(fallbackMessage(failure, next, ctx.region));
     }
   }
   throw exhaustedError(failures, ctx.region, lastError);

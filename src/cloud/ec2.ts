@@ -47,6 +47,8 @@ export interface InstanceInfo {
   launchTime?: Date;
   az?: string;
   vpcId?: string;
+  /** The instance's security groups (ssh-ec2 changes the rules of its own group only). */
+  securityGroups?: { id: string; name: string }[];
   tags: Record<string, string>;
 }
 
@@ -81,6 +83,13 @@ export interface Cloud {
   defaultVpc(): Promise<string>;
   /** The VPC's default subnet of each availability zone, by zone name. */
   defaultSubnets(vpcId: string): Promise<Zone[]>;
+  /** A subnet named by the user (--subnet-id): its VPC and zone. */
+  subnet(id: string): Promise<{ vpcId: string; zone: Zone }>;
+  /**
+   * A security group named by the user (--security-group: an id or a name), which must be in
+   * `vpcId`; its id. Only read: its rules are the administrator's.
+   */
+  givenSecurityGroup(idOrName: string, vpcId: string): Promise<string>;
   /** The VPC's ssh-ec2 security group (created and tagged with `tags` if missing), letting `cidr` in on tcp/22 (see ssh-rules.ts). */
   ensureSecurityGroup(vpcId: string, cidr: string, tags: Record<string, string>): Promise<string>;
   /** The same for a group that exists (a reused instance's VPC); none: nothing is done (undefined). */
@@ -223,7 +232,7 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
           new DescribeImagesCommand({
             Owners: [...query.owners],
             Filters: [
-              { Name: 'name', Values: [query.namePattern] },
+              { Name: 'name', Values: [...query.namePatterns] },
               { Name: 'state', Values: ['available'] },
               ...(query.architecture ? [{ Name: 'architecture', Values: [query.architecture] }] : []),
             ],
@@ -243,8 +252,51 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     async defaultVpc() {
       const r = await aws('find the default VPC', () => ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })));
       const id = r.Vpcs?.[0]?.VpcId;
-      if (!id) throw new ConfigError(`no default VPC in ${region}`, 'Create one with `aws ec2 create-default-vpc`, or use another region.');
+      if (!id) {
+        throw new ConfigError(
+          `no default VPC in ${region}: ssh-ec2 does not know where to launch`,
+          'Name a subnet to launch in: --subnet-id subnet-… (or SSH_EC2_SUBNET_ID); `aws ec2 describe-subnets` lists them. Or create a default VPC (`aws ec2 create-default-vpc`), or use another region.',
+        );
+      }
       return id;
+    },
+
+    async subnet(id) {
+      const r = await aws('find the subnet', async () => {
+        try {
+          return await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [id] }));
+        } catch (err) {
+          if (errorCode(err) === 'InvalidSubnetID.NotFound') return { Subnets: [] };
+          throw err;
+        }
+      });
+      const s = r.Subnets?.[0];
+      if (!s?.VpcId || !s.AvailabilityZone) throw new ConfigError(`subnet ${id} not found in ${region}`, 'Check --subnet-id / SSH_EC2_SUBNET_ID (and --region): `aws ec2 describe-subnets` lists the subnets.');
+      return { vpcId: s.VpcId, zone: { name: s.AvailabilityZone, subnetId: id } };
+    },
+
+    async givenSecurityGroup(idOrName, vpcId) {
+      const byId = /^sg-[0-9a-f]+$/.test(idOrName);
+      const find = (filters: Filter[]) =>
+        aws('find the security group', async () => {
+          try {
+            return (await ec2.send(new DescribeSecurityGroupsCommand(byId ? { GroupIds: [idOrName] } : { Filters: [{ Name: 'group-name', Values: [idOrName] }, ...filters] }))).SecurityGroups ?? [];
+          } catch (err) {
+            if (errorCode(err) === 'InvalidGroup.NotFound') return [];
+            throw err;
+          }
+        });
+      const hint = `--security-group takes the id (sg-…) or the name of a group in the instance's VPC ${vpcId} (--subnet-id chooses the VPC): \`aws ec2 describe-security-groups\` lists them.`;
+      const groups = await find([{ Name: 'vpc-id', Values: [vpcId] }]);
+      const inVpc = groups.find((g) => g.VpcId === vpcId);
+      if (inVpc?.GroupId) return inVpc.GroupId;
+      // Say where it is, if it exists elsewhere: a group name is unique per VPC only.
+      const elsewhere = byId ? groups : await find([]);
+      if (elsewhere.length > 0) {
+        const where = elsewhere.map((g) => `${g.GroupId} in ${g.VpcId}`).join(', ');
+        throw new ConfigError(`security group ${idOrName} is not in the instance's VPC ${vpcId} (${where})`, hint);
+      }
+      throw new ConfigError(`security group ${idOrName} not found in ${region}`, hint);
     },
 
     async defaultSubnets(vpcId) {
@@ -360,6 +412,7 @@ function toInfo(i: Instance): InstanceInfo {
     launchTime: i.LaunchTime,
     az: i.Placement?.AvailabilityZone,
     vpcId: i.VpcId,
+    securityGroups: (i.SecurityGroups ?? []).map((g) => ({ id: g.GroupId ?? '', name: g.GroupName ?? '' })),
     tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
   };
 }

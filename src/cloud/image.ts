@@ -6,9 +6,16 @@
 import type { Image } from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors.js';
 
+/**
+ * The code of "no image of this name for this architecture": another instance type of the
+ * fallback list (another architecture) may have one (capacity.ts).
+ */
+export const NO_IMAGE = 'NoImageForArchitecture';
+
 export interface ImageQuery {
   imageId?: string;
-  namePattern: string;
+  /** EC2 name patterns, any of which may match (the default image has two: see dlami.ts). */
+  namePatterns: readonly string[];
   owners: readonly string[];
   architecture?: string;
   region: string;
@@ -30,8 +37,9 @@ export function pickImage(images: readonly Image[], q: ImageQuery): ImageInfo {
     throw q.imageId
       ? new CloudError(`image ${q.imageId} not found in ${q.region}`, 'Check AWS_IMAGE_ID / --image-id for this region.')
       : new CloudError(
-          `no ${q.architecture ?? ''} image named "${q.namePattern}" owned by ${q.owners.join(', ')} in ${q.region}`.replace('  ', ' '),
+          `no ${q.architecture ?? ''} image named "${q.namePatterns.join('" or "')}" owned by ${q.owners.join(', ')} in ${q.region}`.replace('  ', ' '),
           'Set AWS_IMAGE_NAME / --image-name to an existing name pattern, --image-owner to widen the owners, or --image-id.',
+          NO_IMAGE,
         );
   }
   const root = image.BlockDeviceMappings?.find((m) => m.DeviceName === image.RootDeviceName);

@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { CloudError, ConfigError, ExitCode, UserError } from '../errors.js';
-import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
+import { SECURITY_GROUP_NAME, type Cloud, type InstanceInfo } from '../cloud/ec2.js';
+import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
 import { architectureFor } from '../cloud/image.js';
 import { errorCode } from '../cloud/errors.js';
 import { launchWithFallback, planAttempts, type Attempt } from '../cloud/capacity.js';
@@ -112,13 +113,19 @@ export async function waitRunning(ctx: Pick<ProvisionContext, 'cloud' | 'signal'
 
 async function launch(ctx: ProvisionContext): Promise<Provisioned> {
   const { options: o, plan, cloud, log } = ctx;
-  const vpc = cloud.defaultVpc();
+  // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
+  const network = o.subnetId
+    ? cloud.subnet(o.subnetId).then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }))
+    : cloud.defaultVpc().then(async (vpcId) => ({ vpcId, zones: await cloud.defaultSubnets(vpcId) }));
+  // A group the user names is used as it is: no address lookup, no rule added (see letCallerIn).
+  const securityGroup = (vpcId: string): Promise<string> =>
+    o.securityGroup ? cloud.givenSecurityGroup(o.securityGroup, vpcId) : sshCidr(o).then((cidr) => cloud.ensureSecurityGroup(vpcId, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' }));
   // Every type is checked before anything is launched: a typo in the last one of
   // --instance-type a,b,c is reported now, not after the others found no capacity.
   const [types, securityGroupId, zones] = await Promise.all([
     Promise.all(o.instanceTypes.map((t) => cloud.describeInstanceType(t))),
-    Promise.all([vpc, sshCidr(o)]).then(([v, cidr]) => cloud.ensureSecurityGroup(v, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' })),
-    vpc.then((v) => cloud.defaultSubnets(v)),
+    network.then(({ vpcId }) => securityGroup(vpcId)),
+    network.then((n) => n.zones),
   ]);
   // One image per architecture: a fallback type of another architecture gets its own.
   const images = new Map<string, Promise<ImageInfo>>();
@@ -126,7 +133,7 @@ async function launch(ctx: ProvisionContext): Promise<Provisioned> {
     const architecture = o.imageId ? undefined : architectureFor(t.architectures);
     let image = images.get(architecture ?? '');
     if (!image) {
-      image = cloud.resolveImage({ imageId: o.imageId, namePattern: o.imageName, owners: o.imageOwners, architecture, region: cloud.region });
+      image = cloud.resolveImage({ imageId: o.imageId, namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS, owners: o.imageOwners, architecture, region: cloud.region });
       images.set(architecture ?? '', image);
     }
     return image;
@@ -227,11 +234,12 @@ const allowed = new Map<string, Promise<void>>();
  * laptop moved), and so may any instance after a dropped connection: the caller's address is let
  * into the ssh-ec2 group of the instance's VPC while ssh connects. Once per VPC and run, unless
  * `fresh` (after a drop: the address may have changed). It never fails the run: the address may
- * already be let in some other way.
+ * already be let in some other way. An instance that is not in ssh-ec2's group (launched with
+ * --security-group, an administrator's) is left alone: that group's rules are not ours to change.
  */
 export function letCallerIn(o: Options, cloud: Cloud, instance: InstanceInfo, log: Logger, fresh = false): Promise<void> {
   const vpcId = instance.vpcId;
-  if (!vpcId) return Promise.resolve();
+  if (!vpcId || !inSshEc2Group(instance)) return Promise.resolve();
   let done = fresh ? undefined : allowed.get(vpcId);
   if (!done) {
     done = sshCidr(o)
@@ -243,6 +251,11 @@ export function letCallerIn(o: Options, cloud: Cloud, instance: InstanceInfo, lo
     allowed.set(vpcId, done);
   }
   return done;
+}
+
+/** Whether the instance is in a group named as ssh-ec2's (allowSsh then checks it is ssh-ec2's). Unknown groups: assumed so, as before. */
+export function inSshEc2Group(instance: InstanceInfo): boolean {
+  return !instance.securityGroups || instance.securityGroups.some((g) => g.name === SECURITY_GROUP_NAME);
 }
 
 /** Who may reach port 22: the given CIDR, else this machine's public address as a /32. */

@@ -17,6 +17,7 @@ import type { Logger } from '../ui/logger.js';
 import { onSpawn, requirePrograms, run } from '../remote/exec.js';
 import { prepareScript } from '../remote/on-instance.js';
 import { endSessions, finish, type SessionState } from './finish.js';
+import { checkDefaultImageSupports } from '../cloud/dlami.js';
 import { checkSessionOptions, multiplexerOf, runJob } from './job.js';
 import { instanceConnectKey, pemKey } from './keys.js';
 import { Journal, newSessionId, ownChildren, pendingFinalState, takeDeadJournals, type Pending } from './journal.js';
@@ -41,8 +42,8 @@ export async function runSession(deps: SessionDeps): Promise<number> {
   const { options } = deps;
   if (options.identity) pemKey(options.identity); // a missing key file is reported before any AWS call
   await checkSessionOptions(options);
+  if (!options.attach) checkDefaultImageSupports(options); // --attach never launches
   await requirePrograms(localPrograms(options)); // also before any AWS call: nothing launched for nothing
-
   return runStory(deps, newState(deps), (state, signal) => work(state, deps, signal));
 }
 

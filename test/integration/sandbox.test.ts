@@ -16,10 +16,10 @@ import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
 import { startSandbox } from '../sandbox/index.js';
 import type { Sandbox } from '../sandbox/index.js';
+import { DEFAULT_IMAGE_PATTERNS } from '../../src/cloud/dlami.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-const DLAMI = 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu *';
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 describe('test sandbox', () => {
@@ -92,11 +92,13 @@ describe('test sandbox', () => {
   });
 
   it('finds the Deep Learning images by owner alias, but not a decoy registered by another account', async () => {
-    const byName = [{ Name: 'name', Values: [DLAMI] }];
+    // ssh-ec2's default: the x86_64 and ARM64 names, as values of one filter (EC2 ORs them).
+    const byName = [{ Name: 'name', Values: [...DEFAULT_IMAGE_PATTERNS] }];
     const decoy = await ec2.send(new RegisterImageCommand({ Name: 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch 9.9 (Ubuntu 22.04) 20991231', Architecture: 'x86_64', RootDeviceName: '/dev/sda1' }));
     const amazon = (await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: byName }))).Images ?? [];
     expect(amazon.map((i) => i.ImageId)).not.toContain(decoy.ImageId);
-    expect(amazon.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(amazon.map((i) => i.Architecture))).toEqual(new Set(['x86_64', 'arm64']));
+    expect(amazon.length).toBeGreaterThanOrEqual(5);
     expect(new Set(amazon.map((i) => i.OwnerId))).toEqual(new Set(['898082745236']));
     expect(new Set(amazon.map((i) => i.CreationDate)).size).toBe(amazon.length);
     const newest = [...amazon].sort((a, b) => String(b.CreationDate).localeCompare(String(a.CreationDate)))[0];

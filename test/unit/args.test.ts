@@ -75,7 +75,7 @@ describe('settings', () => {
     expect(o.region).toBe('us-west-2');
     expect(o.instanceTypes).toEqual(['g5.xlarge']);
     expect(o.remoteDir).toBe('work');
-    expect(o.imageName).toMatch(/^Deep Learning/);
+    expect(o.imageName).toBeUndefined(); // the default image (cloud/dlami.ts)
     expect(o.imageOwners).toEqual(['amazon']);
     expect(o.finalState).toBe('terminate');
   });
@@ -86,6 +86,17 @@ describe('settings', () => {
       AWS_INSTANCE_USER: 'ec2-user', AWS_USER_DATA: 'echo hi', AWS_IMAGE_ID: 'ami-1', AWS_DEFAULT_REGION: 'eu-west-3', MULTIPLEX: '',
     });
     expect(o).toMatchObject({ finalState: 'leave', identity: '/k.pem', name: 'n', iamProfile: undefined, keyName: 'ppr', user: 'ec2-user', userData: 'echo hi', imageId: 'ami-1', region: 'eu-west-3', multiplex: undefined });
+  });
+
+  it('--subnet-id takes a subnet id (or SSH_EC2_SUBNET_ID); --security-group an id or a name, as given', async () => {
+    expect((await options(['--subnet-id', 'subnet-0123456789abcdef0'])).subnetId).toBe('subnet-0123456789abcdef0');
+    expect((await options([], { SSH_EC2_SUBNET_ID: 'subnet-12345678' })).subnetId).toBe('subnet-12345678');
+    expect((await options([], { SSH_EC2_SUBNET_ID: '' })).subnetId).toBeUndefined();
+    await expect(options(['--subnet-id', 'vpc-0123456789abcdef0'])).rejects.toThrow('--subnet-id: expected a subnet id such as subnet-0123456789abcdef0, got "vpc-0123456789abcdef0"');
+    await expect(options([], { SSH_EC2_SUBNET_ID: 'default' })).rejects.toThrow(/^SSH_EC2_SUBNET_ID: expected a subnet id/);
+    expect((await options(['--security-group', 'sg-0123456789abcdef0'])).securityGroup).toBe('sg-0123456789abcdef0');
+    expect((await options([], { SSH_EC2_SECURITY_GROUP: 'launch-wizard-1' })).securityGroup).toBe('launch-wizard-1');
+    expect((await options([])).securityGroup).toBeUndefined();
   });
 
   it('reports which variable is wrong', async () => {

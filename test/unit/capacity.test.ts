@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fallbackMessage, launchWithFallback, nextStep, planAttempts, type Attempt } from '../../src/cloud/capacity.js';
 import { retryStrategy } from '../../src/cloud/ec2.js';
 import { mapAwsError } from '../../src/cloud/errors.js';
+import { NO_IMAGE } from '../../src/cloud/image.js';
 import { CapacityError, CloudError } from '../../src/errors.js';
 import { createLogger } from '../../src/ui/logger.js';
 
@@ -69,6 +70,39 @@ describe('launchWithFallback', () => {
     expect((err as CapacityError).exitCode).toBe(5);
     expect((err as Error).message).toBe('no capacity for any instance type tried: g4dn.xlarge in eu-central-1a (InsufficientInstanceCapacity), eu-central-1b (InsufficientInstanceCapacity); g5.xlarge in eu-central-1a (InsufficientInstanceCapacity), eu-central-1b (InsufficientInstanceCapacity)');
     expect((err as CapacityError).hint).toMatch(/--instance-type/);
+  });
+
+  it('a type with no image for its architecture: on to the next type (its other zones skipped); the final error names what was tried', async () => {
+    const { log, lines } = logLines();
+    const tried: string[] = [];
+    const noImage = new CloudError('no arm64 image named "X" owned by amazon in eu-central-1', 'Set --image-name.', NO_IMAGE);
+    const result = await launchWithFallback(planAttempts(['g5g.xlarge', 'g5.xlarge'], ZONES), async (a) => {
+      tried.push(label(a));
+      if (a.instanceType === 'g5g.xlarge') throw noImage;
+      return label(a);
+    }, { log, region: 'eu-central-1' });
+    expect(result).toBe('g5.xlarge@eu-central-1a');
+    expect(tried).toEqual(['g5g.xlarge@eu-central-1a', 'g5.xlarge@eu-central-1a']);
+    expect(lines).toEqual(['ssh-ec2: g5g.xlarge: no arm64 image named "X" owned by amazon in eu-central-1; trying g5.xlarge in eu-central-1a']);
+
+    const mixed = await launchWithFallback(planAttempts(['g5g.xlarge', 'g5.xlarge'], ZONES.slice(0, 1)), async (a) => {
+      throw a.instanceType === 'g5g.xlarge' ? noImage : awsError('InsufficientInstanceCapacity');
+    }, { log, region: 'eu-central-1' }).catch((e: unknown) => e);
+    expect(mixed).toBeInstanceOf(CapacityError);
+    expect((mixed as Error).message).toBe('no instance type tried could be launched: g5g.xlarge: no arm64 image named "X" owned by amazon in eu-central-1; g5.xlarge in eu-central-1a (InsufficientInstanceCapacity)');
+
+    const none = await launchWithFallback(planAttempts(['g5g.xlarge', 't4g.large'], ZONES), async () => {
+      throw noImage;
+    }, { log, region: 'eu-central-1' }).catch((e: unknown) => e);
+    expect(none).toBeInstanceOf(CloudError);
+    expect((none as CloudError).exitCode).toBe(4);
+    expect((none as Error).message).toMatch(/^no image for any instance type tried: g5g\.xlarge: no arm64 image .*; t4g\.large: no arm64 image/);
+    expect((none as CloudError).hint).toBe('Set --image-name.');
+
+    const one = await launchWithFallback(planAttempts(['g5g.xlarge'], ZONES), async () => {
+      throw noImage;
+    }, { log, region: 'eu-central-1' }).catch((e: unknown) => e);
+    expect(one).toBe(noImage);
   });
 
   it('any other error stops at once', async () => {

@@ -122,6 +122,18 @@ describe('the IAM policy', () => {
     }
   });
 
+  it("launches only into ssh-ec2's security groups, or one an administrator tagged ssh-ec2:usable (--security-group), whose rules it cannot change", () => {
+    const onGroups = statements.filter((s) => asList(s.Action).includes('ec2:RunInstances') && asList(s.Resource).some((r) => r.includes(':security-group/') || r === '*'));
+    expect(onGroups.map((s) => Object.keys(s.Condition?.Null ?? {})).sort()).toEqual([['aws:ResourceTag/ssh-ec2'], ['aws:ResourceTag/ssh-ec2:usable']]);
+    for (const s of onGroups) expect(Object.values(s.Condition!.Null!)).toEqual(['false']);
+    // Changing rules (and tagging, by which a group would become usable) needs the ssh-ec2 tag itself.
+    for (const action of ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress', 'ec2:DeleteSecurityGroup', 'ec2:CreateTags']) {
+      for (const s of statements.filter((st) => asList(st.Action).includes(action) && asList(st.Resource).some((r) => r.includes(':security-group/')))) {
+        expect(s.Condition?.Null?.['aws:ResourceTag/ssh-ec2'] ?? s.Condition?.Null?.['aws:RequestTag/ssh-ec2'], `${action} in ${s.Sid}`).toBe('false');
+      }
+    }
+  });
+
   it('fits the managed policy size limit (6,144 characters without whitespace)', () => {
     expect(text.replace(/\s/g, '').length).toBeLessThanOrEqual(6144);
   });
