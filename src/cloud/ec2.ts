@@ -33,6 +33,7 @@ import { ConfigError } from '../errors.js';
 import { DEFAULT_REGION } from '../options.js';
 import type { Zone } from './capacity.js';
 import { aws, errorCode, isCapacityError, mapAwsError } from './errors.js';
+import type { CallerIdentity } from './identity.js';
 import { pickImage, type ImageInfo, type ImageQuery } from './image.js';
 import { ruleDescription, sshRuleChanges } from './ssh-rules.js';
 
@@ -74,6 +75,8 @@ export interface LaunchSpec {
 
 export interface Cloud {
   readonly region: string;
+  /** Who the credentials belong to (STS GetCallerIdentity), asked once per run. */
+  caller(): Promise<CallerIdentity>;
   findInstances(tags: Record<string, string>, states?: readonly string[], filters?: Filter[]): Promise<InstanceInfo[]>;
   describeInstance(id: string): Promise<InstanceInfo | undefined>;
   resolveImage(query: ImageQuery): Promise<ImageInfo>;
@@ -129,6 +132,7 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   const clientConfig = { region, maxAttempts: MAX_ATTEMPTS, retryStrategy: retryStrategy(MAX_ATTEMPTS), customUserAgent: [USER_AGENT] };
   const ec2 = new EC2Client(clientConfig);
   let connect: EC2InstanceConnectClient | undefined;
+  let caller: Promise<CallerIdentity> | undefined;
 
   /** The VPC's ssh-ec2 group, letting `cidr` in; created with `tags` when missing (no tags: undefined). */
   const sshGroup = async (vpcId: string, cidr: string, tags: Record<string, string> | undefined): Promise<string | undefined> => {
@@ -182,6 +186,12 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
 
   const cloud: Cloud = {
     region,
+
+    caller() {
+      // The STS client is loaded only now; the answer cannot change within a run.
+      caller ??= import('./sts.js').then((sts) => sts.callerIdentity(clientConfig));
+      return caller;
+    },
 
     async findInstances(tags, states = LIVE_STATES, filters = []) {
       const Filters = [

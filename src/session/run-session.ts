@@ -53,6 +53,9 @@ export function newState(deps: SessionDeps, cwd = deps.cwd): SessionState {
 
 export const localUser = (env: SessionDeps['env']): string => env.USER || userInfo().username;
 
+/** Whether ssh-ec2 here has connected to an instance: its host key is pinned in our state (owner.ts). */
+export const pinnedIn = (paths: Paths) => (instanceId: string): boolean => existsSync(paths.knownHosts(instanceId));
+
 /**
  * Runs `work` on a session state with the finish guaranteed: signals interrupt the work, never
  * the finish (sync back, final state). Returns the exit status.
@@ -104,6 +107,7 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
       lockPath: paths.lock(plan.projectId),
       signal,
       mayLaunch: !options.attach,
+      pinned: pinnedIn(paths),
       onInstance: (instance, launched) => {
         state.instance = instance;
         state.launched = launched;

@@ -1,0 +1,73 @@
+/**
+ * Identity → the ssh-ec2:user tag (cloud/identity.ts) and the migration rule for instances that
+ * ssh-ec2 0.1 tagged with the local login name (session/owner.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import type { InstanceInfo } from '../../src/cloud/ec2.js';
+import { callerKind, ownerTag } from '../../src/cloud/identity.js';
+import { launchTags, whose } from '../../src/session/owner.js';
+import { makePlan, TAG } from '../../src/session/plan.js';
+import { resolveOptions } from '../../src/options.js';
+
+describe('the owner written into ssh-ec2:user', () => {
+  it.each([
+    // [what, GetCallerIdentity's Arn, its UserId, the owner, the policy variable equal to it]
+    ['an IAM user: the user name (aws:username)', 'arn:aws:iam::123456789012:user/alice', 'AIDAEXAMPLEALICE0001', 'alice', 'user'],
+    ['an IAM user with a path: the name without it', 'arn:aws:iam::123456789012:user/division/team/bob', 'AIDAEXAMPLEBOB000001', 'bob', 'user'],
+    ['an IAM user in another partition', 'arn:aws-cn:iam::123456789012:user/carol', 'AIDAEXAMPLECAROL0001', 'carol', 'user'],
+    ['an assumed role: the role id and session name (aws:userid)', 'arn:aws:sts::123456789012:assumed-role/Dev/alice', 'AROAEXAMPLEROLE00001:alice', 'AROAEXAMPLEROLE00001:alice', 'userid'],
+    [
+      'an SSO session (a role whose session name Identity Center sets)',
+      'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PowerUser_0123456789abcdef/alice@example.com',
+      'AROAEXAMPLESSO000001:alice@example.com',
+      'AROAEXAMPLESSO000001:alice@example.com',
+      'userid',
+    ],
+    ['a federated user (GetFederationToken): account:name (aws:userid)', 'arn:aws:sts::123456789012:federated-user/dave', '123456789012:dave', '123456789012:dave', 'userid'],
+    ['the root user: the account id (aws:userid)', 'arn:aws:iam::123456789012:root', '123456789012', '123456789012', 'userid'],
+  ])('%s', (_what, arn, userId, owner, variable) => {
+    expect(ownerTag({ account: '123456789012', arn, userId })).toBe(owner);
+    // The tag equals the variable the matching policy compares it with.
+    expect(variable === 'user' ? callerKind(arn) === 'iam-user' : owner === userId).toBe(true);
+  });
+
+  it('never depends on the local login name, host or directory', () => {
+    const id = { account: '123456789012', arn: 'arn:aws:sts::123456789012:assumed-role/Dev/s1', userId: 'AROAX:s1' };
+    const plan = makePlan(resolveOptions({ flags: {}, env: {}, dotenv: {}, command: [] }), { cwd: '/home/root/proj', localUser: 'root', localHost: 'box' });
+    const tags = launchTags(plan, ownerTag(id));
+    expect(tags[TAG.user]).toBe('AROAX:s1');
+    expect(tags).toMatchObject(plan.dirTags);
+    expect(plan.dirTags[TAG.user]).toBeUndefined(); // the owner comes from AWS, never from the plan
+  });
+});
+
+describe('which instances are the caller\'s (the migration rule)', () => {
+  const instance = (id: string, user: string | undefined): InstanceInfo => ({ id, state: 'stopped', type: 't3.micro', tags: user === undefined ? {} : { [TAG.user]: user } });
+  const owners = (pinned: string[]) => ({ owner: 'AROAX:alice', localUser: 'alice', pinned: (id: string) => pinned.includes(id) });
+
+  it('takes instances tagged with the owner, connected to from here or not', () => {
+    const w = whose([instance('i-own', 'AROAX:alice')], owners([]));
+    expect(w.own.map((i) => i.id)).toEqual(['i-own']);
+  });
+
+  it('adopts an instance ssh-ec2 0.1 tagged with the local login name when this machine has connected to it', () => {
+    const w = whose([instance('i-old', 'alice')], owners(['i-old']));
+    expect(w).toMatchObject({ own: [], adopt: [{ id: 'i-old' }], unproven: [] });
+  });
+
+  it('does not take one tagged with the local login name that this machine never connected to (anyone whose IAM user name is that login may have planted it)', () => {
+    const w = whose([instance('i-planted', 'alice')], owners([]));
+    expect(w).toMatchObject({ own: [], adopt: [], unproven: [{ id: 'i-planted' }] });
+  });
+
+  it('ignores other owners, another session name of the same role, and untagged instances, pinned or not', () => {
+    const found = [instance('i-bob', 'bob'), instance('i-s2', 'AROAX:alice2'), instance('i-none', undefined), instance('i-empty', '')];
+    const w = whose(found, owners(found.map((i) => i.id)));
+    expect(w).toEqual({ own: [], adopt: [], unproven: [] });
+  });
+
+  it('an IAM user whose login name is their IAM user name has nothing to migrate: the old tag is the owner', () => {
+    const w = whose([instance('i-1', 'alice')], { owner: 'alice', localUser: 'alice', pinned: () => false });
+    expect(w.own.map((i) => i.id)).toEqual(['i-1']);
+  });
+});
