@@ -34,3 +34,14 @@ export function ownerTag(id: CallerIdentity): string {
   if (callerKind(id.arn) === 'iam-user') return id.arn.slice(id.arn.lastIndexOf('/') + 1);
   return id.userId;
 }
+
+/**
+ * The session name of a role assumed through a profile without `role_session_name`: the AWS SDKs
+ * and CLI make one up per session (`aws-sdk-js-<time>`, `botocore-session-<time>`, …), so the
+ * owner changes with every session and ssh-ec2 cannot find its instances again.
+ */
+export function generatedSessionName(id: CallerIdentity): string | undefined {
+  if (callerKind(id.arn) !== 'assumed-role') return undefined;
+  const session = id.arn.slice(id.arn.lastIndexOf('/') + 1);
+  return /^(aws-sdk-[a-z]+|botocore-session|aws-go-sdk)-\d+$/.test(session) ? session : undefined;
+}

@@ -89,7 +89,7 @@ async function logs(deps: VerbDeps): Promise<number> {
 
 /** This caller's instances (any host), newest first; those tagged by ssh-ec2 0.1 as owner.ts allows. */
 async function mine(deps: VerbDeps, cloud: Cloud): Promise<InstanceInfo[]> {
-  const owner = await ownerOf(cloud);
+  const owner = await ownerOf(cloud, deps.log);
   const local = localUser(deps.env);
   const found = await cloud.findInstances({}, undefined, [{ Name: `tag:${TAG.user}`, Values: [...new Set([owner, local])] }]);
   const w = whose(found, { owner, localUser: local, pinned: pinnedIn(resolvePaths(deps.env)) });

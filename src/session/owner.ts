@@ -12,7 +12,7 @@
  * instance is re-tagged with the owner (when the policy allows: it lets you re-tag only your own).
  */
 import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
-import { ownerTag } from '../cloud/identity.js';
+import { generatedSessionName, ownerTag } from '../cloud/identity.js';
 import type { Logger } from '../ui/logger.js';
 import { TAG, type Plan } from './plan.js';
 
@@ -44,8 +44,19 @@ export function whose(found: readonly InstanceInfo[], o: Owners): Whose {
   return w;
 }
 
-export async function ownerOf(cloud: Cloud): Promise<string> {
-  return ownerTag(await cloud.caller());
+let warnedSession: string | undefined;
+
+export async function ownerOf(cloud: Cloud, log: Logger): Promise<string> {
+  const id = await cloud.caller();
+  const session = generatedSessionName(id);
+  if (session && warnedSession !== session) {
+    warnedSession = session;
+    log.warn(
+      `your role session name ${session} is made up anew for each session, and with it the owner of your instances (ssh-ec2:user=${ownerTag(id)}): ` +
+        `the next session will not find them. Set role_session_name in your AWS profile (e.g. to your user name).`,
+    );
+  }
+  return ownerTag(id);
 }
 
 /** Tags for an instance launched for this directory by this owner. */
@@ -67,7 +78,7 @@ export interface FindContext {
  */
 export async function findOwn(ctx: FindContext, states?: readonly string[]): Promise<{ owner: string; instances: InstanceInfo[] }> {
   const { cloud, plan, log } = ctx;
-  const [owner, found] = await Promise.all([ownerOf(cloud), cloud.findInstances(plan.dirTags, states)]);
+  const [owner, found] = await Promise.all([ownerOf(cloud, log), cloud.findInstances(plan.dirTags, states)]);
   const w = whose(found, { owner, localUser: plan.localUser, pinned: ctx.pinned });
   for (const i of w.unproven) {
     log.warn(

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/cloud/ec2.js';
-import { callerKind, ownerTag } from '../../src/cloud/identity.js';
+import { callerKind, generatedSessionName, ownerTag } from '../../src/cloud/identity.js';
 import { launchTags, whose } from '../../src/session/owner.js';
 import { makePlan, TAG } from '../../src/session/plan.js';
 import { resolveOptions } from '../../src/options.js';
@@ -38,6 +38,19 @@ describe('the owner written into ssh-ec2:user', () => {
     expect(tags[TAG.user]).toBe('AROAX:s1');
     expect(tags).toMatchObject(plan.dirTags);
     expect(plan.dirTags[TAG.user]).toBeUndefined(); // the owner comes from AWS, never from the plan
+  });
+});
+
+describe('a role session name the SDK made up (a new owner every session)', () => {
+  const role = (session: string) => ({ account: '1', arn: `arn:aws:sts::1:assumed-role/Dev/${session}`, userId: `AROAX:${session}` });
+  it.each(['aws-sdk-js-1732945000000', 'botocore-session-1732945000', 'aws-go-sdk-1732945000000000000', 'aws-sdk-java-1732945000000'])('%s is recognised', (session) => {
+    expect(generatedSessionName(role(session))).toBe(session);
+  });
+  it.each(['alice', 'alice@example.com', 'aws-sdk-js', 'ci-1732945000'])('%s is a chosen one', (session) => {
+    expect(generatedSessionName(role(session))).toBeUndefined();
+  });
+  it('an IAM user has no session name', () => {
+    expect(generatedSessionName({ account: '1', arn: 'arn:aws:iam::1:user/aws-sdk-js-1', userId: 'AIDAX' })).toBeUndefined();
   });
 });
 
