@@ -131,6 +131,10 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   const region = await resolveRegion(cfg.region);
   const clientConfig = { region, maxAttempts: MAX_ATTEMPTS, retryStrategy: retryStrategy(MAX_ATTEMPTS), customUserAgent: [USER_AGENT] };
   const ec2 = new EC2Client(clientConfig);
+  // One credential resolution for every client: a role profile is assumed once per run, so the
+  // owner STS reports is the session the EC2 calls are made as (a session name the SDK makes up
+  // would differ between two resolutions), and an SSO token is read once.
+  const shared = { ...clientConfig, credentials: ec2.config.credentials };
   let connect: EC2InstanceConnectClient | undefined;
   let caller: Promise<CallerIdentity> | undefined;
 
@@ -189,7 +193,7 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
 
     caller() {
       // The STS client is loaded only now; the answer cannot change within a run.
-      caller ??= import('./sts.js').then((sts) => sts.callerIdentity(clientConfig));
+      caller ??= import('./sts.js').then((sts) => sts.callerIdentity(shared));
       return caller;
     },
 
@@ -347,7 +351,7 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     },
 
     async pushSshKey({ instanceId, osUser, publicKey, az }) {
-      connect ??= new EC2InstanceConnectClient(clientConfig);
+      connect ??= new EC2InstanceConnectClient(shared);
       await aws('push the ssh key with EC2 Instance Connect', () =>
         connect!.send(new SendSSHPublicKeyCommand({ InstanceId: instanceId, InstanceOSUser: osUser, SSHPublicKey: publicKey, AvailabilityZone: az })),
       );

@@ -5,7 +5,8 @@
  */
 import { CreateTagsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
 import { fakeAuthorization, rawRequest } from '../sandbox/moto.js';
@@ -139,5 +140,33 @@ describe('an assumed role (as SSO sessions are)', () => {
     expect(await instanceState(sb, id)).toBe('terminated');
     expect((await cli(sb, ['down', '--yes'], { cwd: dir, env: bob.env })).exitCode).toBe(0);
     expect(await instanceState(sb, bobs)).toBe('terminated');
+  });
+
+  it('a role profile (role_arn + source_profile) is assumed once per run for every call; with role_session_name the next run finds its instance, without one ssh-ec2 warns', async () => {
+    const config = join(sb.dir, 'aws-config');
+    const credentials = join(sb.dir, 'aws-credentials');
+    const role = 'role_arn = arn:aws:iam::123456789012:role/ssh-ec2-dev\nsource_profile = base\n';
+    writeFileSync(config, `[profile base]\nregion = ${sb.region}\n[profile dev]\n${role}role_session_name = carol\n[profile adhoc]\n${role}`);
+    writeFileSync(credentials, '[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n');
+    const env = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_PROFILE: 'dev' };
+    const dir = makeProject(sb, 'role-profile');
+    sb.clearCalls();
+    const first = await cli(sb, ['--leave', 'true'], { cwd: dir, env });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const id = reportedInstance(first.stderr);
+    expect((await tagsOf(id))['ssh-ec2:user']).toMatch(/^AROA\w+:carol$/);
+    // EC2, Instance Connect and STS share one resolution: two would be two sessions.
+    expect(sb.calls('AssumeRole').map((c) => [c.service, c.params.RoleSessionName])).toEqual([['sts', 'carol']]);
+    sb.clearCalls();
+    const again = await cli(sb, ['true'], { cwd: dir, env });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(reportedInstance(again.stderr)).toBe(id);
+    expect(launches(sb)).toEqual([]);
+
+    sb.clearCalls();
+    const adhoc = await cli(sb, ['true'], { cwd: makeProject(sb, 'role-adhoc'), env: { ...env, AWS_PROFILE: 'adhoc' } });
+    expect(adhoc.exitCode, adhoc.stderr).toBe(0);
+    expect(adhoc.stderr).toMatch(/your role session name aws-sdk-js-\d+ is made up anew for each session.*Set role_session_name in your AWS profile/);
+    expect(sb.calls('AssumeRole')).toHaveLength(1);
   });
 });
