@@ -357,6 +357,9 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
       );
     },
   };
+  // Every command that builds a Cloud needs the owner: asked now, it overlaps with what comes
+  // before the first lookup (the lock, the journal). A failure is reported where it is awaited.
+  cloud.caller().catch(() => undefined);
   return cloud;
 }
 
