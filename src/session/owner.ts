@@ -4,7 +4,7 @@
  * policies let nobody else put on an instance: so nobody can plant one that this ssh-ec2 takes as
  * its own.
  *
- * Migration: ssh-ec2 0.1 wrote the *local* login name there. Such an instance is still this
+ * Migration: earlier versions of ssh-ec2 wrote the *local* login name there. Such an instance is still this
  * directory's when ssh-ec2 on this machine has connected to it before (its host key is pinned in
  * ssh-ec2's state): a stopped instance from before the upgrade is reused, not launched again
  * beside. The pin is what makes it safe: anyone whose IAM user name is this machine's login name
@@ -19,7 +19,7 @@ import { TAG, type Plan } from './plan.js';
 export interface Owners {
   /** From the AWS identity: what ssh-ec2 writes now. */
   owner: string;
-  /** The local login name: what ssh-ec2 0.1 wrote. */
+  /** The local login name: what earlier versions wrote. */
   localUser: string;
   /** ssh-ec2 on this machine has connected to the instance (its host key is pinned here). */
   pinned(id: string): boolean;
@@ -82,24 +82,24 @@ export async function findOwn(ctx: FindContext, states?: readonly string[]): Pro
   const w = whose(found, { owner, localUser: plan.localUser, pinned: ctx.pinned });
   for (const i of w.unproven) {
     log.warn(
-      `${i.id} (${i.state}) carries this directory's tags with ssh-ec2:user=${plan.localUser}, as ssh-ec2 0.1 wrote them, but ssh-ec2 here never connected to it: not taken as yours. ` +
-        `If it is yours, end it with \`aws ec2 terminate-instances --instance-ids ${i.id}\``,
+      `${i.id} (${i.state}) carries this directory's tags with ssh-ec2:user=${plan.localUser}, as an earlier ssh-ec2 wrote them, but ssh-ec2 here never connected to it: not taken as yours. ` +
+        `If it is yours, re-tag it (\`aws ec2 create-tags --resources ${i.id} --tags Key=${TAG.user},Value=${owner}\`) or end it (\`aws ec2 terminate-instances --instance-ids ${i.id}\`)`,
     );
   }
   await Promise.all(w.adopt.map((i) => adopt(cloud, i, owner, log)));
   return { owner, instances: [...w.own, ...w.adopt] };
 }
 
-/** Re-tags an instance of ssh-ec2 0.1 with the owner, so it is found (and allowed) as such from now on. */
+/** Re-tags an instance of an earlier ssh-ec2 with the owner, so it is found (and allowed) as such from now on. */
 async function adopt(cloud: Cloud, i: InstanceInfo, owner: string, log: Logger): Promise<void> {
   try {
     await cloud.tag(i.id, { [TAG.user]: owner });
-    log.detail(`${i.id}: ssh-ec2:user ${i.tags[TAG.user]} → ${owner} (tagged by ssh-ec2 0.1 with the local login name)`);
+    log.detail(`${i.id}: ssh-ec2:user ${i.tags[TAG.user]} → ${owner} (an earlier ssh-ec2 tagged it with the local login name)`);
     i.tags[TAG.user] = owner;
   } catch (err) {
     // The policies let you re-tag only what is tagged as yours already: an administrator can.
     log.warn(
-      `${i.id} is tagged ssh-ec2:user=${i.tags[TAG.user]} (by ssh-ec2 0.1) and could not be re-tagged as ${owner} (${(err as Error).message}); ` +
+      `${i.id} is tagged ssh-ec2:user=${i.tags[TAG.user]} (by an earlier ssh-ec2) and could not be re-tagged as ${owner} (${(err as Error).message}); ` +
         `an administrator can: aws ec2 create-tags --resources ${i.id} --tags Key=${TAG.user},Value=${owner}`,
     );
   }

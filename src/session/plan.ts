@@ -26,7 +26,7 @@ export interface Plan {
   projectDir: string;
   /** Hash of user@host:path — the one tag value that finds this directory's instance. */
   projectId: string;
-  /** The local login name: the owner ssh-ec2 before 0.2 wrote into ssh-ec2:user (see owner.ts). */
+  /** The local login name: the owner earlier versions wrote into ssh-ec2:user (see owner.ts). */
   localUser: string;
   keyName: string;
   name: string;

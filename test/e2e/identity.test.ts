@@ -59,7 +59,10 @@ describe('the owner comes from the AWS identity', () => {
     expect(first.exitCode, first.stderr).toBe(0);
     const id = reportedInstance(first.stderr);
     const owner = (await tagsOf(id))['ssh-ec2:user'];
-    await retag(id, localUser); // as ssh-ec2 0.1 tagged it
+    await retag(id, localUser); // as earlier versions tagged it
+    const ls = await cli(sb, ['ls'], { cwd: dir });
+    expect(ls.stdout, ls.stderr).toContain(id); // listed as yours; ls only looks:
+    expect((await tagsOf(id))['ssh-ec2:user']).toBe(localUser);
     sb.clearCalls();
     const r = await cli(sb, ['-v', 'true'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
@@ -77,6 +80,7 @@ describe('the owner comes from the AWS identity', () => {
     const planted = reportedInstance(first.stderr);
     await retag(planted, localUser);
     rmSync(localState(sb, 'known_hosts', planted)); // as if someone else had launched it with these tags
+    expect((await cli(sb, ['ls'], { cwd: dir })).stdout).not.toContain(planted);
     sb.clearCalls();
     const r = await cli(sb, ['--leave', 'true'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);

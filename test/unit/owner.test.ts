@@ -1,6 +1,6 @@
 /**
  * Identity → the ssh-ec2:user tag (cloud/identity.ts) and the migration rule for instances that
- * ssh-ec2 0.1 tagged with the local login name (session/owner.ts).
+ * earlier versions of ssh-ec2 tagged with the local login name (session/owner.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/cloud/ec2.js';
@@ -63,7 +63,7 @@ describe('which instances are the caller\'s (the migration rule)', () => {
     expect(w.own.map((i) => i.id)).toEqual(['i-own']);
   });
 
-  it('adopts an instance ssh-ec2 0.1 tagged with the local login name when this machine has connected to it', () => {
+  it('adopts an instance an earlier ssh-ec2 tagged with the local login name when this machine has connected to it', () => {
     const w = whose([instance('i-old', 'alice')], owners(['i-old']));
     expect(w).toMatchObject({ own: [], adopt: [{ id: 'i-old' }], unproven: [] });
   });
