@@ -192,7 +192,9 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     region,
 
     caller() {
-      // The STS client is loaded only now; the answer cannot change within a run.
+      // The STS client is loaded only now; the answer cannot change within a run. Not kept across
+      // runs: the credentials (a profile, an SSO login) may change between two, and the call
+      // overlaps the first lookup anyway (owner.ts), so a cache would save no time.
       caller ??= import('./sts.js').then((sts) => sts.callerIdentity(shared));
       return caller;
     },
