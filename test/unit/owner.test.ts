@@ -11,24 +11,23 @@ import { resolveOptions } from '../../src/options.js';
 
 describe('the owner written into ssh-ec2:user', () => {
   it.each([
-    // [what, GetCallerIdentity's Arn, its UserId, the owner, the policy variable equal to it]
-    ['an IAM user: the user name (aws:username)', 'arn:aws:iam::123456789012:user/alice', 'AIDAEXAMPLEALICE0001', 'alice', 'user'],
-    ['an IAM user with a path: the name without it', 'arn:aws:iam::123456789012:user/division/team/bob', 'AIDAEXAMPLEBOB000001', 'bob', 'user'],
-    ['an IAM user in another partition', 'arn:aws-cn:iam::123456789012:user/carol', 'AIDAEXAMPLECAROL0001', 'carol', 'user'],
-    ['an assumed role: the role id and session name (aws:userid)', 'arn:aws:sts::123456789012:assumed-role/Dev/alice', 'AROAEXAMPLEROLE00001:alice', 'AROAEXAMPLEROLE00001:alice', 'userid'],
+    // [what, GetCallerIdentity's Arn, its UserId, the owner, the kind of caller]
+    ['an IAM user: the user name (aws:username)', 'arn:aws:iam::123456789012:user/alice', 'AIDAEXAMPLEALICE0001', 'alice', 'iam-user'],
+    ['an IAM user with a path: the name without it', 'arn:aws:iam::123456789012:user/division/team/bob', 'AIDAEXAMPLEBOB000001', 'bob', 'iam-user'],
+    ['an IAM user in another partition', 'arn:aws-cn:iam::123456789012:user/carol', 'AIDAEXAMPLECAROL0001', 'carol', 'iam-user'],
+    ['an assumed role: the role id and session name (aws:userid)', 'arn:aws:sts::123456789012:assumed-role/Dev/alice', 'AROAEXAMPLEROLE00001:alice', 'AROAEXAMPLEROLE00001:alice', 'assumed-role'],
     [
       'an SSO session (a role whose session name Identity Center sets)',
       'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PowerUser_0123456789abcdef/alice@example.com',
       'AROAEXAMPLESSO000001:alice@example.com',
       'AROAEXAMPLESSO000001:alice@example.com',
-      'userid',
+      'assumed-role',
     ],
-    ['a federated user (GetFederationToken): account:name (aws:userid)', 'arn:aws:sts::123456789012:federated-user/dave', '123456789012:dave', '123456789012:dave', 'userid'],
-    ['the root user: the account id (aws:userid)', 'arn:aws:iam::123456789012:root', '123456789012', '123456789012', 'userid'],
-  ])('%s', (_what, arn, userId, owner, variable) => {
+    ['a federated user (GetFederationToken): account:name (aws:userid)', 'arn:aws:sts::123456789012:federated-user/dave', '123456789012:dave', '123456789012:dave', 'federated-user'],
+    ['the root user: the account id (aws:userid)', 'arn:aws:iam::123456789012:root', '123456789012', '123456789012', 'root'],
+  ])('%s', (_what, arn, userId, owner, kind) => {
+    expect(callerKind(arn)).toBe(kind);
     expect(ownerTag({ account: '123456789012', arn, userId })).toBe(owner);
-    // The tag equals the variable the matching policy compares it with.
-    expect(variable === 'user' ? callerKind(arn) === 'iam-user' : owner === userId).toBe(true);
   });
 
   it('never depends on the local login name, host or directory', () => {
