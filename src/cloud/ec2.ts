@@ -33,6 +33,7 @@ import { ConfigError } from '../errors.js';
 import { DEFAULT_REGION } from '../options.js';
 import type { Zone } from './capacity.js';
 import { aws, errorCode, isCapacityError, mapAwsError } from './errors.js';
+import type { CallerIdentity } from './identity.js';
 import { pickImage, type ImageInfo, type ImageQuery } from './image.js';
 import { ruleDescription, sshRuleChanges } from './ssh-rules.js';
 
@@ -76,6 +77,8 @@ export interface LaunchSpec {
 
 export interface Cloud {
   readonly region: string;
+  /** Who the credentials belong to (STS GetCallerIdentity), asked once per run. */
+  caller(): Promise<CallerIdentity>;
   findInstances(tags: Record<string, string>, states?: readonly string[], filters?: Filter[]): Promise<InstanceInfo[]>;
   describeInstance(id: string): Promise<InstanceInfo | undefined>;
   resolveImage(query: ImageQuery): Promise<ImageInfo>;
@@ -137,7 +140,12 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   const region = await resolveRegion(cfg.region);
   const clientConfig = { region, maxAttempts: MAX_ATTEMPTS, retryStrategy: retryStrategy(MAX_ATTEMPTS), customUserAgent: [USER_AGENT] };
   const ec2 = new EC2Client(clientConfig);
+  // One credential resolution for every client: a role profile is assumed once per run, so the
+  // owner STS reports is the session the EC2 calls are made as (a session name the SDK makes up
+  // would differ between two resolutions), and an SSO token is read once.
+  const shared = { ...clientConfig, credentials: ec2.config.credentials };
   let connect: EC2InstanceConnectClient | undefined;
+  let caller: Promise<CallerIdentity> | undefined;
 
   /** The VPC's ssh-ec2 group, letting `cidr` in; created with `tags` when missing (no tags: undefined). */
   const sshGroup = async (vpcId: string, cidr: string, tags: Record<string, string> | undefined): Promise<string | undefined> => {
@@ -191,6 +199,14 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
 
   const cloud: Cloud = {
     region,
+
+    caller() {
+      // The STS client is loaded only now; the answer cannot change within a run. Not kept across
+      // runs: the credentials (a profile, an SSO login) may change between two, and the call
+      // overlaps the first lookup anyway (owner.ts), so a cache would save no time.
+      caller ??= import('./sts.js').then((sts) => sts.callerIdentity(shared));
+      return caller;
+    },
 
     async findInstances(tags, states = LIVE_STATES, filters = []) {
       const Filters = [
@@ -389,12 +405,15 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     },
 
     async pushSshKey({ instanceId, osUser, publicKey, az }) {
-      connect ??= new EC2InstanceConnectClient(clientConfig);
+      connect ??= new EC2InstanceConnectClient(shared);
       await aws('push the ssh key with EC2 Instance Connect', () =>
         connect!.send(new SendSSHPublicKeyCommand({ InstanceId: instanceId, InstanceOSUser: osUser, SSHPublicKey: publicKey, AvailabilityZone: az })),
       );
     },
   };
+  // Every command that builds a Cloud needs the owner: asked now, it overlaps with what comes
+  // before the first lookup (the lock, the journal). A failure is reported where it is awaited.
+  cloud.caller().catch(() => undefined);
   return cloud;
 }
 

@@ -45,7 +45,7 @@ export function mapAwsError(err: unknown, doing: string): UserError | unknown {
     const action = /perform: ([\w:-]+)/.exec(message)?.[1];
     return new CloudError(
       `not allowed to ${doing}${action ? ` (${action})` : ''}`,
-      'Ask your AWS administrator for the ssh-ec2 policy (policy/ssh-ec2-iam-policy.json).',
+      'Ask your AWS administrator for the ssh-ec2 policy: policy/ssh-ec2-iam-policy.json for IAM users, policy/ssh-ec2-role-policy.json for SSO and roles.',
       code,
       opts,
     );

@@ -14,12 +14,14 @@ import { hourlyPrice } from '../cloud/prices.js';
 import { ExitCode, UsageError, UserError } from '../errors.js';
 import { requirePrograms } from '../remote/exec.js';
 import { jobCommand } from '../remote/on-instance.js';
+import { resolvePaths } from '../state/paths.js';
 import type { SessionState } from '../session/finish.js';
 import { jobStatus } from '../session/job.js';
 import { LIMIT_TAGS } from '../session/limits.js';
 import { TAG } from '../session/plan.js';
 import { bringUp, LOGIN_TAG, NoInstanceError, provision } from '../session/provision.js';
-import { connect, loadCloud, localPrograms, localUser, newState, runStory, type SessionDeps } from '../session/run-session.js';
+import { findOwn, ownerOf, whose } from '../session/owner.js';
+import { connect, loadCloud, localPrograms, localUser, newState, pinnedIn, runStory, type SessionDeps } from '../session/run-session.js';
 
 export const VERBS = ['ls', 'status', 'logs', 'pull', 'down'] as const;
 export type Verb = (typeof VERBS)[number];
@@ -51,7 +53,7 @@ export async function runVerb(verb: Verb, deps: VerbDeps): Promise<number> {
 
 /** This directory's instance, started if stopped (nothing launched), connected. */
 async function reachOwn(state: SessionState, signal: AbortSignal): Promise<void> {
-  const got = await provision({ options: state.options, plan: state.plan, cloud: state.cloud!, log: state.log, lockPath: state.paths.lock(state.plan.projectId), signal, mayLaunch: false });
+  const got = await provision({ options: state.options, plan: state.plan, cloud: state.cloud!, log: state.log, lockPath: state.paths.lock(state.plan.projectId), signal, mayLaunch: false, pinned: pinnedIn(state.paths) });
   state.instance = got.instance;
   state.started = got.started;
   await connect(state, got, signal);
@@ -69,7 +71,7 @@ function pull(deps: VerbDeps): Promise<number> {
 async function logs(deps: VerbDeps): Promise<number> {
   const state = newState(deps);
   return runStory(deps, state, async (s) => {
-    const all = await s.cloud!.findInstances(s.plan.findTags);
+    const all = (await findOwn({ cloud: s.cloud!, plan: s.plan, log: s.log, pinned: pinnedIn(s.paths) })).instances;
     const found = all.find((i) => i.state === 'running' || i.state === 'pending');
     s.keepRunning = 'logs';
     if (!found) {
@@ -88,10 +90,13 @@ async function logs(deps: VerbDeps): Promise<number> {
   });
 }
 
-/** This user's instances (any host), newest first. */
+/** This caller's instances (any host), newest first; those tagged by ssh-ec2 0.1 as owner.ts allows. */
 async function mine(deps: VerbDeps, cloud: Cloud): Promise<InstanceInfo[]> {
-  const found = await cloud.findInstances({ [TAG.user]: localUser(deps.env) });
-  return found.filter((i) => i.tags[TAG.project] !== undefined).sort((a, b) => (b.launchTime?.getTime() ?? 0) - (a.launchTime?.getTime() ?? 0));
+  const owner = await ownerOf(cloud, deps.log);
+  const local = localUser(deps.env);
+  const found = await cloud.findInstances({}, undefined, [{ Name: `tag:${TAG.user}`, Values: [...new Set([owner, local])] }]);
+  const w = whose(found, { owner, localUser: local, pinned: pinnedIn(resolvePaths(deps.env)) });
+  return [...w.own, ...w.adopt].filter((i) => i.tags[TAG.project] !== undefined).sort((a, b) => (b.launchTime?.getTime() ?? 0) - (a.launchTime?.getTime() ?? 0));
 }
 
 async function list(deps: VerbDeps): Promise<number> {
@@ -156,7 +161,7 @@ async function down(deps: VerbDeps, name: string | undefined): Promise<number> {
     targets = (await mine(deps, cloud)).filter((i) => deps.options.all || i.tags.Name === name || i.id === name);
     if (targets.length === 0) throw new UserError(name ? `no ssh-ec2 instance of yours named ${name}` : 'no ssh-ec2 instance of yours to end', ExitCode.nothingThere, 'ssh-ec2 ls lists them.');
   } else {
-    targets = await cloud.findInstances(own.plan.findTags);
+    targets = (await findOwn({ cloud, plan: own.plan, log: deps.log, pinned: pinnedIn(own.paths) })).instances;
     if (targets.length === 0) throw new NoInstanceError('nothing to end', own.plan.projectDir);
   }
   const here = (i: InstanceInfo) => i.tags[TAG.host] === hostname() && existsSync(i.tags[TAG.dir] ?? '\0');

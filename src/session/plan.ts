@@ -1,6 +1,7 @@
 /**
  * Options → who and where: the project's identity (this local user, host and absolute path),
- * the instance's name and tags, the remote directory. Pure: everything comes in as arguments.
+ * the instance's name and tags (all but the owner, which AWS tells: owner.ts), the remote
+ * directory. Pure: everything comes in as arguments.
  */
 import { basename } from 'node:path';
 import type { Options } from '../options.js';
@@ -25,16 +26,19 @@ export interface Plan {
   projectDir: string;
   /** Hash of user@host:path — the one tag value that finds this directory's instance. */
   projectId: string;
+  /** The local login name: the owner earlier versions wrote into ssh-ec2:user (see owner.ts). */
+  localUser: string;
   keyName: string;
   name: string;
   remoteDir: string;
   /**
-   * Tags that find this project's instance: the original's Name plus ours, with the user (the IAM
-   * policy lets a user launch or tag instances only as themselves: nobody can plant one here).
+   * The directory's tags: the original's Name plus ours. Its instance is the one that also carries
+   * the caller's ssh-ec2:user, which the IAM policies let nobody else put on an instance (owner.ts
+   * adds it: it comes from AWS, not from here).
    */
-  findTags: Record<string, string>;
-  /** Tags put on everything launched for it. */
-  tags: Record<string, string>;
+  dirTags: Record<string, string>;
+  /** Tags put on everything launched for it, with the owner's ssh-ec2:user (owner.ts). */
+  instanceTags: Record<string, string>;
 }
 
 export function makePlan(opts: Options, id: Identity): Plan {
@@ -42,16 +46,17 @@ export function makePlan(opts: Options, id: Identity): Plan {
   const keyName = opts.keyName ?? opts.trigram ?? id.localUser;
   const name = opts.name ?? `${keyName}-${dirName}`;
   const projectId = shortHash(`${id.localUser}@${id.localHost}:${id.cwd}`, 16);
-  const findTags = { Name: name, [TAG.project]: projectId, [TAG.user]: id.localUser };
+  const dirTags = { Name: name, [TAG.project]: projectId };
   const remoteDir = normalizeRemoteDir(opts.remoteDir ?? dirName);
   return {
     projectDir: id.cwd,
     projectId,
+    localUser: id.localUser,
     keyName,
     name,
     remoteDir,
-    findTags,
-    tags: { ...findTags, [TAG.host]: id.localHost, [TAG.dir]: tagValue(id.cwd), [TAG.remoteDir]: tagValue(remoteDir) },
+    dirTags,
+    instanceTags: { ...dirTags, [TAG.host]: id.localHost, [TAG.dir]: tagValue(id.cwd), [TAG.remoteDir]: tagValue(remoteDir) },
   };
 }
 

@@ -17,6 +17,7 @@ import type { Logger } from '../ui/logger.js';
 import { LEGACY_IAM_PROFILE, type Options } from '../options.js';
 import { waitFor } from '../time.js';
 import { acquireLock } from './lock.js';
+import { findOwn, launchTags } from './owner.js';
 import { TAG, type Plan } from './plan.js';
 
 export const LOGIN_TAG = 'ssh-ec2:login';
@@ -33,6 +34,8 @@ export interface ProvisionContext {
   onInstance?: (i: InstanceInfo, launched: boolean) => void;
   /** False for --attach and the verbs: an existing instance or nothing (NoInstanceError). */
   mayLaunch?: boolean;
+  /** ssh-ec2 here has connected to the instance before (see owner.ts: the migration). */
+  pinned(id: string): boolean;
 }
 
 /** There is no instance for this directory, and none may be launched. */
@@ -58,14 +61,15 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
     onWait: (pid) => ctx.log.info(`waiting for another ssh-ec2 in this directory (pid ${pid}) to get its instance`),
   });
   try {
-    const existing = pickExisting(await ctx.cloud.findInstances(ctx.plan.findTags), ctx.log);
+    const { owner, instances } = await findOwn(ctx);
+    const existing = pickExisting(instances, ctx.log);
     if (existing) {
       ctx.onInstance?.(existing, false);
       const instance = await bringUp(ctx, existing);
       return { instance, launched: false, started: existing.state !== 'running' && existing.state !== 'pending', user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu' };
     }
     if (ctx.mayLaunch === false) throw new NoInstanceError('nothing to attach to', ctx.plan.projectDir);
-    return await launch(ctx);
+    return await launch(ctx, owner);
   } finally {
     lock.release();
   }
@@ -111,7 +115,7 @@ export async function waitRunning(ctx: Pick<ProvisionContext, 'cloud' | 'signal'
   );
 }
 
-async function launch(ctx: ProvisionContext): Promise<Provisioned> {
+async function launch(ctx: ProvisionContext, owner: string): Promise<Provisioned> {
   const { options: o, plan, cloud, log } = ctx;
   // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
   const network = o.subnetId
@@ -164,7 +168,7 @@ async function launch(ctx: ProvisionContext): Promise<Provisioned> {
       // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
       // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
       shutdownBehavior: 'stop' as const,
-      tags: { ...plan.tags, [LOGIN_TAG]: user },
+      tags: { ...launchTags(plan, owner), [LOGIN_TAG]: user },
       // A new attempt is a new request; the SDK's retries of this one reuse its token.
       clientToken: randomUUID(),
     };
@@ -213,7 +217,7 @@ function mayHaveLaunched(err: unknown): boolean {
 async function launchedAnyway(ctx: ProvisionContext): Promise<InstanceInfo | undefined> {
   for (let i = 0; i < 3; i++) {
     if (i > 0) await new Promise((r) => setTimeout(r, 1000));
-    const found = await ctx.cloud.findInstances(ctx.plan.findTags).catch(() => undefined);
+    const found = await findOwn(ctx).then((f) => f.instances, () => undefined);
     if (!found) break;
     const live = found.find((f) => f.state === 'pending' || f.state === 'running');
     if (live) return live;

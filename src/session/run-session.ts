@@ -61,6 +61,9 @@ export function localPrograms(options: Pick<Options, 'rsync'>): string[] {
 
 export const localUser = (env: SessionDeps['env']): string => env.USER || userInfo().username;
 
+/** Whether ssh-ec2 here has connected to an instance: its host key is pinned in our state (owner.ts). */
+export const pinnedIn = (paths: Paths) => (instanceId: string): boolean => existsSync(paths.knownHosts(instanceId));
+
 /**
  * Runs `work` on a session state with the finish guaranteed: signals interrupt the work, never
  * the finish (sync back, final state). Returns the exit status.
@@ -112,6 +115,7 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
       lockPath: paths.lock(plan.projectId),
       signal,
       mayLaunch: !options.attach,
+      pinned: pinnedIn(paths),
       onInstance: (instance, launched) => {
         state.instance = instance;
         state.launched = launched;

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fakeAuthorization } from './moto.js';
 
-export type Service = 'ec2' | 'ec2-instance-connect';
+export type Service = 'ec2' | 'ec2-instance-connect' | 'sts';
 
 export interface ApiCall {
   service: Service;
@@ -116,6 +116,12 @@ export function ec2Error(status: number, code: string, message: string): Reply {
   return { status, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: Buffer.from(body) };
 }
 
+/** STS speaks the plain query protocol: its errors are wrapped differently from EC2's. */
+export function queryError(status: number, code: string, message: string): Reply {
+  const body = `<ErrorResponse><Error><Type>Sender</Type><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+  return { status, headers: { 'content-type': 'text/xml' }, body: Buffer.from(body) };
+}
+
 export function jsonError(status: number, code: string, message: string): Reply {
   return {
     status,
@@ -204,11 +210,13 @@ function parseCall(req: IncomingMessage, body: Buffer): { service: Service; acti
     for (const [k, v] of Object.entries(json)) params[k] = typeof v === 'string' ? v : JSON.stringify(v);
     return { service: 'ec2-instance-connect', action: target.slice(IC_TARGET_PREFIX.length), params };
   }
-  // EC2 query protocol: form-encoded body (or query string), already flat.
+  // EC2 or STS query protocol: form-encoded body (or query string), already flat. Both go to one
+  // endpoint (AWS_ENDPOINT_URL); the signature's credential scope (…/region/sts/aws4_request) tells them apart.
   const query = new URL(req.url ?? '/', 'http://x').searchParams;
   const form = new URLSearchParams(body.toString('utf8'));
   const params = Object.fromEntries([...query, ...form]);
-  return params.Action ? { service: 'ec2', action: params.Action, params } : undefined;
+  const scope = /Credential=[^/,]+\/[^/,]+\/[^/,]+\/([^/,]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+  return params.Action ? { service: scope === 'sts' ? 'sts' : 'ec2', action: params.Action, params } : undefined;
 }
 
 export async function startProxy(opts: {
@@ -354,7 +362,7 @@ export async function startProxy(opts: {
       appendFileSync(logFile, JSON.stringify(entry) + '\n');
     };
     const error = (status: number, code: string, message: string): Reply =>
-      service === 'ec2' ? ec2Error(status, code, message) : jsonError(status, code, message);
+      service === 'ec2' ? ec2Error(status, code, message) : service === 'sts' ? queryError(status, code, message) : jsonError(status, code, message);
     // Every answer leaves through here: recorded, and EC2 XML with loopback addresses only.
     const finish = (reply: Reply, extra: Partial<ApiCall> = {}): void => {
       record(reply.status, extra);

@@ -1,7 +1,10 @@
 /**
- * The least-privilege policy (policy/ssh-ec2-iam-policy.json) must allow every AWS call the code
- * makes: a call added without its permission works for admins and fails for everyone else.
- * The calls are found by scanning src/ for the SDK commands and paginators it uses.
+ * The least-privilege policies must allow every AWS call the code makes: a call added without its
+ * permission works for admins and fails for everyone else. The calls are found by scanning src/
+ * for the SDK commands and paginators it uses. Two policies, one per kind of caller, because the
+ * owner in ssh-ec2:user is compared with what AWS knows of the caller (src/cloud/identity.ts):
+ * policy/ssh-ec2-iam-policy.json for IAM users (`${aws:username}`), policy/ssh-ec2-role-policy.json
+ * for SSO, assumed roles and federated users (`${aws:userid}`).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,11 +13,18 @@ import { describe, expect, it } from 'vitest';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const POLICY_FILE = join(REPO, 'policy', 'ssh-ec2-iam-policy.json');
+const POLICIES = [
+  { file: 'ssh-ec2-iam-policy.json', who: 'IAM users', caller: '${aws:username}' },
+  { file: 'ssh-ec2-role-policy.json', who: 'SSO, assumed roles and federated users', caller: '${aws:userid}' },
+];
 const SERVICES: Record<string, string> = {
   '@aws-sdk/client-ec2': 'ec2',
   '@aws-sdk/client-ec2-instance-connect': 'ec2-instance-connect',
+  '@aws-sdk/client-sts': 'sts',
 };
+/** Calls AWS answers for everyone: no policy can allow or deny them. */
+const NEEDS_NO_PERMISSION = ['sts:GetCallerIdentity'];
+const policyText = (file: string) => readFileSync(join(REPO, 'policy', file), 'utf8');
 
 interface Statement {
   Sid?: string;
@@ -53,8 +63,8 @@ function actionsUsed(source: string): string[] {
 
 const asList = (v: string | string[]): string[] => (Array.isArray(v) ? v : [v]);
 
-describe('the IAM policy', () => {
-  const text = readFileSync(POLICY_FILE, 'utf8');
+describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
+  const text = policyText(file);
   const policy = JSON.parse(text) as { Version: string; Statement: Statement[] };
   const statements = policy.Statement;
 
@@ -71,13 +81,14 @@ describe('the IAM policy', () => {
     for (const s of statements) for (const a of asList(s.Action)) expect(a, s.Sid).not.toContain('*');
   });
 
-  it('allows every EC2 and Instance Connect call made anywhere in src/', () => {
+  it('allows every EC2, Instance Connect and STS call made anywhere in src/', () => {
     const used = new Set(sourceFiles(join(REPO, 'src')).flatMap((f) => actionsUsed(readFileSync(f, 'utf8'))));
     expect(used).toContain('ec2:RunInstances'); // the scan itself works
     expect(used).toContain('ec2-instance-connect:SendSSHPublicKey');
+    expect(used).toContain('sts:GetCallerIdentity');
     const allowed = new Set(statements.flatMap((s) => asList(s.Action)));
-    const missing = [...used].filter((a) => !allowed.has(a));
-    expect(missing, 'add these to policy/ssh-ec2-iam-policy.json').toEqual([]);
+    const missing = [...used].filter((a) => !allowed.has(a) && !NEEDS_NO_PERMISSION.includes(a));
+    expect(missing, `add these to policy/${file}`).toEqual([]);
   });
 
   it('already covers the calls planned next', () => {
@@ -93,7 +104,7 @@ describe('the IAM policy', () => {
       expect(granting.length, action).toBeGreaterThan(0);
       for (const s of granting) {
         expect(s.Condition?.Null?.['aws:ResourceTag/ssh-ec2'], `${action} in ${s.Sid}`).toBe('false');
-        expect(s.Condition?.StringEquals?.['aws:ResourceTag/ssh-ec2:user'], `${action} in ${s.Sid}`).toBe('${aws:username}');
+        expect(s.Condition?.StringEquals?.['aws:ResourceTag/ssh-ec2:user'], `${action} in ${s.Sid}`).toBe(caller);
       }
     }
   });
@@ -116,7 +127,7 @@ describe('the IAM policy', () => {
         expect(granting.length, `${action} on ${resource}`).toBeGreaterThan(0);
         for (const s of granting) {
           const named = s.Condition?.StringEquals?.['aws:RequestTag/ssh-ec2:user'] ?? s.Condition?.StringEqualsIfExists?.['aws:RequestTag/ssh-ec2:user'];
-          expect(named, `${action} on ${resource} in ${s.Sid}`).toBe('${aws:username}');
+          expect(named, `${action} on ${resource} in ${s.Sid}`).toBe(caller);
         }
       }
     }
@@ -134,7 +145,21 @@ describe('the IAM policy', () => {
     }
   });
 
+  it('names the caller one way only', () => {
+    const variables = new Set(text.match(/\$\{aws:\w+\}/g));
+    expect([...variables]).toEqual([caller]);
+  });
+
   it('fits the managed policy size limit (6,144 characters without whitespace)', () => {
     expect(text.replace(/\s/g, '').length).toBeLessThanOrEqual(6144);
+  });
+});
+
+describe('the two policies', () => {
+  it('differ only in who the caller is (a permission added to one is added to both)', () => {
+    const [iam, role] = POLICIES.map((p) => policyText(p.file));
+    expect(role, `policy/${POLICIES[1]!.file} must be policy/${POLICIES[0]!.file} with ${POLICIES[0]!.caller} replaced by ${POLICIES[1]!.caller}`).toBe(
+      iam!.replaceAll(POLICIES[0]!.caller, POLICIES[1]!.caller),
+    );
   });
 });
