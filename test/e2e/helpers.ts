@@ -45,8 +45,9 @@ export function makeProject(sb: Sandbox, name: string, files: Record<string, str
   return dir;
 }
 
+/** The tests' own view of EC2: its own access key, so credentials the CLI's expire (sb.aws.expireCredentials) are not its. */
 export function ec2Client(sb: Sandbox): EC2Client {
-  return new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  return new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { accessKeyId: 'observer', secretAccessKey: 'testing' } });
 }
 
 /** Every instance the cloud knows, read from the API. */

@@ -33,6 +33,8 @@ export interface Expiry {
   connectCode?: 'UnrecognizedClientException' | 'InvalidSignatureException';
   /** The credentials expire when the first call of this action arrives (it is refused too); default at once. */
   from?: string;
+  /** Whose credentials: this access key id's (default the CLI's, `testing`; the tests' own client signs with another). */
+  accessKey?: string;
 }
 
 export interface PendingDeath {
@@ -57,6 +59,8 @@ export interface CallInfo {
   action: string;
   params: Record<string, string>;
   region: string;
+  /** The access key id the call was signed with. */
+  accessKey: string;
 }
 
 /** A call of the sandbox's own to moto (not recorded as the client's). */
@@ -108,13 +112,14 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
   /** An answer in place of moto's, or undefined to go on. */
   const before = (call: CallInfo): Reply | undefined => {
     const { service, action, params } = call;
-    if (expiry && !expiry.active && action === expiry.from) expiry.active = true;
-    if (expiry?.active) {
+    const mine = expiry && call.accessKey === (expiry.accessKey ?? 'testing') ? expiry : undefined;
+    if (mine && !mine.active && action === mine.from) mine.active = true;
+    if (mine?.active) {
       return service === 'ec2'
-        ? expiry.ec2Code === 'ExpiredToken'
+        ? mine.ec2Code === 'ExpiredToken'
           ? ec2Error(400, 'ExpiredToken', 'The security token included in the request is expired')
           : ec2Error(400, 'RequestExpired', 'Request has expired.')
-        : expiry.connectCode === 'InvalidSignatureException'
+        : mine.connectCode === 'InvalidSignatureException'
           ? jsonError(400, 'InvalidSignatureException', 'Signature expired: the request signature is now earlier than the allowed time.')
           : jsonError(400, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
     }

@@ -354,7 +354,8 @@ export async function startProxy(opts: {
     const call = parseCall(req, body);
     if (!call) return send(await forward(target, req.method ?? 'GET', req.url ?? '/', req.headers, body));
     const { service, action, params } = call;
-    const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? opts.region;
+    const [, accessKey = '', signedRegion] = /Credential=([^/]*)\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization)) ?? [];
+    const region = signedRegion ?? opts.region;
     const record = (status: number, extra: Partial<ApiCall> = {}): void => {
       const attempt = /attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1];
       const entry: ApiCall = { service, action, params, status, time, ...(attempt && { attempt: Number(attempt) }), ...extra };
@@ -391,7 +392,7 @@ export async function startProxy(opts: {
       await held.gate;
     }
 
-    const answered = behaviour.before({ service, action, params, region });
+    const answered = behaviour.before({ service, action, params, region, accessKey });
     if (answered) return finish(answered, { behaviour: true });
 
     const fault = takeFault(action, params);
@@ -448,7 +449,7 @@ export async function startProxy(opts: {
       reply = error(502, 'SandboxProxyError', `moto unreachable: ${String(err)}`);
     }
 
-    reply = await behaviour.after({ service, action, params, region }, reply);
+    reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
     if (service === 'ec2') noteBoot(action, params, reply, region);
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
