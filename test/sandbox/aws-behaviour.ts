@@ -10,6 +10,9 @@
 //  - a launch that dies while pending, on demand: EC2 accepts it, then the instance ends
 //    `terminated` with a StateReason (a KMS key it may not use, no capacity after all).
 // The first two are on for every sandbox unless a test opts out (startSandbox({ aws: { … } })).
+// All of it concerns the CLI under test only: calls signed with its access key (SUBJECT_KEY, what
+// sb.env() gives it) and what they created. The tests' own client (another key) is an observer
+// that sees moto's truth, so a test's set-up and its checks need no retries.
 import { ec2Error, escapeXml, jsonError, type Reply, type Service } from './proxy.js';
 
 export interface Consistency {
@@ -33,9 +36,10 @@ export interface Expiry {
   connectCode?: 'UnrecognizedClientException' | 'InvalidSignatureException';
   /** The credentials expire when the first call of this action arrives (it is refused too); default at once. */
   from?: string;
-  /** Whose credentials: this access key id's (default the CLI's, `testing`; the tests' own client signs with another). */
-  accessKey?: string;
 }
+
+/** The access key id of the CLI under test (sb.env()'s AWS_ACCESS_KEY_ID). */
+export const SUBJECT_KEY = 'testing';
 
 export interface PendingDeath {
   /** The instance's StateReason, e.g. Client.InternalError. */
@@ -112,7 +116,8 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
   /** An answer in place of moto's, or undefined to go on. */
   const before = (call: CallInfo): Reply | undefined => {
     const { service, action, params } = call;
-    const mine = expiry && call.accessKey === (expiry.accessKey ?? 'testing') ? expiry : undefined;
+    if (call.accessKey !== SUBJECT_KEY) return undefined;
+    const mine = expiry;
     if (mine && !mine.active && action === mine.from) mine.active = true;
     if (mine?.active) {
       return service === 'ec2'
@@ -140,9 +145,10 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
   const after = async (call: CallInfo, reply: Reply): Promise<Reply> => {
     const { service, action, region } = call;
     if (service !== 'ec2' || reply.status !== 200) return reply;
+    const subject = call.accessKey === SUBJECT_KEY;
     const text = reply.body.toString('utf8');
     const lag = consistency ? consistency.calls : 0;
-    if (action === 'RunInstances') {
+    if (action === 'RunInstances' && subject) {
       const ids = [...text.matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]!);
       for (const id of ids) {
         if (lag > 0) unseen.set(id, lag);
@@ -156,8 +162,8 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
         await moto(region, { Action: 'TerminateInstances', 'InstanceId.1': ids[0] });
       }
     }
-    if (action === 'StartInstances' && call.params['InstanceId.1']) justBooted.add(call.params['InstanceId.1']);
-    if (action === 'CreateSecurityGroup') {
+    if (action === 'StartInstances' && subject && call.params['InstanceId.1']) justBooted.add(call.params['InstanceId.1']);
+    if (action === 'CreateSecurityGroup' && subject) {
       const id = /<groupId>\s*(sg-[0-9a-f]+)\s*<\/groupId>/.exec(text)?.[1];
       if (id && lag > 0) unseen.set(id, lag);
     }

@@ -12,7 +12,7 @@ import type { Moto } from './moto.js';
 import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
 import { startProxy } from './proxy.js';
 import type { ApiCall, Fault, Hold, ImdsRequest, Poweroff, Proxy } from './proxy.js';
-import type { AwsBehaviour, AwsBehaviourOptions } from './aws-behaviour.js';
+import { SUBJECT_KEY, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { clientConfig, createUser, newUserName, removeUser, startSshd } from './sshd.js';
 import type { InstanceConnectKey, Sshd } from './sshd.js';
 import { freePort, killGroup, killUserProcesses } from './util.js';
@@ -229,7 +229,7 @@ export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOp
         USER: process.env.USER || 'root',
         LANG: 'C.UTF-8',
         AWS_ENDPOINT_URL: p.endpoint,
-        AWS_ACCESS_KEY_ID: 'testing',
+        AWS_ACCESS_KEY_ID: SUBJECT_KEY, // the key AWS's behaviours (aws-behaviour.ts) apply to
         AWS_SECRET_ACCESS_KEY: 'testing',
         AWS_REGION: region,
         AWS_EC2_METADATA_DISABLED: 'true',
