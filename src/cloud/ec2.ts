@@ -112,6 +112,8 @@ export interface Cloud {
 
 const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
 const MAX_ATTEMPTS = 6;
+/** An instance launched less than this long ago may still be unknown to EC2 calls naming it. */
+const JUST_LAUNCHED_MS = 10 * 60_000;
 export const SECURITY_GROUP_NAME = 'ssh-ec2';
 /** The tag key every security group ssh-ec2 creates carries (and the only ones it uses or deletes). */
 const SECURITY_GROUP_TAG = 'ssh-ec2';
@@ -225,6 +227,9 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
         for await (const page of paginateDescribeInstances({ client: ec2 }, { Filters })) {
           for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) out.push(toInfo(i));
         }
+        // Listed, but launched moments ago (by a run killed while launching, another terminal):
+        // calls naming it may not find it yet.
+        for (const i of out) if (i.launchTime && Date.now() - i.launchTime.getTime() < JUST_LAUNCHED_MS) created.add(i.id);
         return out;
       });
     },

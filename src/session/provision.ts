@@ -20,8 +20,6 @@ import { TAG, type Plan } from './plan.js';
 
 export const LOGIN_TAG = 'ssh-ec2:login';
 const MIN_VOLUME_GIB = 100;
-/** An instance launched less than this long ago may still be unknown to EC2 calls naming it. */
-const JUST_LAUNCHED_MS = 10 * 60_000;
 
 export interface ProvisionContext {
   options: Options;
@@ -61,9 +59,6 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
   try {
     const existing = pickExisting(await ctx.cloud.findInstances(ctx.plan.findTags), ctx.log);
     if (existing) {
-      // Launched moments ago (by a run killed while launching, or another terminal's): EC2 may not
-      // know it by its id yet though the listing shows it; NotFound about it is "not yet".
-      if (existing.launchTime && Date.now() - existing.launchTime.getTime() < JUST_LAUNCHED_MS) ctx.cloud.noteNew(existing.id);
       ctx.onInstance?.(existing, false);
       const instance = await bringUp(ctx, existing);
       return { instance, launched: false, started: existing.state !== 'running' && existing.state !== 'pending', user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu' };
