@@ -127,6 +127,31 @@ describe('test sandbox', () => {
     expect(logged.some((c) => c.action === 'RunInstances')).toBe(true);
   });
 
+  it("AWS's behaviours, counted in calls, for the CLI's key only: a new instance unknown to its first calls by id; a launch dying while pending with its StateReason", async () => {
+    const observer = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { ...credentials, accessKeyId: 'observer' } });
+    const byId = (client: EC2Client, id: string) =>
+      client.send(new DescribeInstancesCommand({ InstanceIds: [id] })).then(
+        (r) => r.Reservations?.[0]?.Instances?.[0],
+        (err: Error) => err.name,
+      );
+    try {
+      sb.aws.setEventualConsistency({ calls: 2 });
+      const id = (await launch('lagging')).InstanceId!;
+      expect(await byId(observer, id)).toMatchObject({ InstanceId: id }); // the observer sees moto's truth
+      expect([await byId(ec2, id), await byId(ec2, id)]).toEqual(['InvalidInstanceID.NotFound', 'InvalidInstanceID.NotFound']);
+      expect(await byId(ec2, id)).toMatchObject({ InstanceId: id });
+      sb.aws.setEventualConsistency(false);
+      sb.aws.terminateNextLaunch({ code: 'Server.InsufficientInstanceCapacity', message: 'Server.InsufficientInstanceCapacity: Insufficient capacity.' });
+      const dying = await launch('dying');
+      expect(dying.State?.Name).toBe('pending');
+      const seen = (await byId(ec2, dying.InstanceId!)) as Instance;
+      expect([seen.State?.Name, seen.StateReason?.Code, seen.StateReason?.Message]).toEqual(['terminated', 'Server.InsufficientInstanceCapacity', 'Server.InsufficientInstanceCapacity: Insufficient capacity.']);
+    } finally {
+      sb.aws.setEventualConsistency(false);
+      observer.destroy();
+    }
+  });
+
   it('rejects an unknown instance type and surfaces injected capacity errors', async () => {
     await expect(launch('bad-type', { InstanceType: 'g9zz.huge' as never })).rejects.toThrow(/g9zz\.huge/);
     sb.inject({ action: 'RunInstances', code: 'InsufficientInstanceCapacity', message: 'We currently do not have sufficient g4dn.xlarge capacity.', times: Infinity });
