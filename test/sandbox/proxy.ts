@@ -3,6 +3,8 @@
 //  - injects faults,
 //  - adds what moto lacks: RunInstances idempotency by ClientToken, Instance Connect keys
 //    that really reach sshd (and expire), instance checks for SendSSHPublicKey,
+//  - plays what real AWS does and moto does not, for the CLI's calls (aws-behaviour.ts: EC2's
+//    eventual consistency, Instance Connect just after boot, expired credentials, launches dying),
 //  - rewrites every address in EC2 responses into 127.0.0.0/8, so nothing can ever leave the machine,
 //  - plays the instance metadata service (IMDSv2) for the on-instance agent, and what EC2 does
 //    when an instance powers itself off (POST /sandbox/poweroff, sent by <dir>/poweroff.sh).
