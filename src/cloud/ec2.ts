@@ -24,14 +24,16 @@ import {
   UpdateSecurityGroupRuleDescriptionsIngressCommand,
   type Filter,
   type Instance,
+  type SecurityGroup,
   type IpPermission,
   type IpRange,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UserError } from '../errors.js';
 import { DEFAULT_REGION } from '../options.js';
 import type { Zone } from './capacity.js';
+import { NewResources, retrying } from './consistency.js';
 import { aws, errorCode, isCapacityError, mapAwsError } from './errors.js';
 import type { CallerIdentity } from './identity.js';
 import { pickImage, type ImageInfo, type ImageQuery } from './image.js';
@@ -51,6 +53,8 @@ export interface InstanceInfo {
   /** The instance's security groups (ssh-ec2 changes the rules of its own group only). */
   securityGroups?: { id: string; name: string }[];
   tags: Record<string, string>;
+  /** Why EC2 changed its state last (StateReason.Message), e.g. why it ended while pending. */
+  stateReason?: string;
 }
 
 export interface InstanceTypeInfo {
@@ -111,10 +115,17 @@ export interface Cloud {
   /** Adds or overwrites tags on a resource. */
   tag(id: string, tags: Record<string, string>): Promise<void>;
   pushSshKey(req: { instanceId: string; osUser: string; publicKey: string; az?: string }): Promise<void>;
+  /**
+   * An instance EC2 has just created for this run though the port did not launch it (found after
+   * a launch whose answer was lost): like the port's own launches, NotFound about it is "not yet".
+   */
+  noteNew(id: string): void;
 }
 
 const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
 const MAX_ATTEMPTS = 6;
+/** An instance launched less than this long ago may still be unknown to EC2 calls naming it. */
+const JUST_LAUNCHED_MS = 10 * 60_000;
 export const SECURITY_GROUP_NAME = 'ssh-ec2';
 /** The tag key every security group ssh-ec2 creates carries (and the only ones it uses or deletes). */
 const SECURITY_GROUP_TAG = 'ssh-ec2';
@@ -146,9 +157,11 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   const shared = { ...clientConfig, credentials: ec2.config.credentials };
   let connect: EC2InstanceConnectClient | undefined;
   let caller: Promise<CallerIdentity> | undefined;
+  // What this run created: EC2 may not know it yet (consistency.ts).
+  const created = new NewResources();
 
-  /** The VPC's ssh-ec2 group, letting `cidr` in; created with `tags` when missing (no tags: undefined). */
-  const sshGroup = async (vpcId: string, cidr: string, tags: Record<string, string> | undefined): Promise<string | undefined> => {
+  /** The VPC's group named ssh-ec2, if it is ssh-ec2's (someone else's by that name: ConfigError). */
+  const findGroup = async (vpcId: string): Promise<SecurityGroup | undefined> => {
     const found = await aws('find the security group', () =>
       ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: [SECURITY_GROUP_NAME] }] })),
     );
@@ -160,29 +173,49 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
         `Rename or delete it; or, if it is meant for ssh-ec2, tag it ${SECURITY_GROUP_TAG}=shared (ssh-ec2 then adds and prunes its own rules in it).`,
       );
     }
-    let groupId = group?.GroupId;
-    if (!groupId) {
-      if (!tags) return undefined;
-      const created = await aws('create the security group', () =>
-        ec2.send(
-          new CreateSecurityGroupCommand({
-            GroupName: SECURITY_GROUP_NAME,
-            Description: 'ssh-ec2: ssh from its users addresses only',
-            VpcId: vpcId,
-            TagSpecifications: [{ ResourceType: 'security-group', Tags: toTags(tags) }],
-          }),
-        ),
+    return group;
+  };
+
+  /** Creates the VPC's ssh-ec2 group; if another run just did, that one (once EC2 lists it). */
+  const createGroup = async (vpcId: string, tags: Record<string, string>): Promise<SecurityGroup> => {
+    try {
+      const made = await ec2.send(
+        new CreateSecurityGroupCommand({
+          GroupName: SECURITY_GROUP_NAME,
+          Description: 'ssh-ec2: ssh from its users addresses only',
+          VpcId: vpcId,
+          TagSpecifications: [{ ResourceType: 'security-group', Tags: toTags(tags) }],
+        }),
       );
-      groupId = created.GroupId!;
+      created.add(made.GroupId!);
+      return { GroupId: made.GroupId!, IpPermissions: [] };
+    } catch (err) {
+      if (errorCode(err) !== 'InvalidGroup.Duplicate') throw mapAwsError(err, 'create the security group');
+      // Two first runs at once (two terminals, two directories): the other one's group is used.
+      const listed = () => findGroup(vpcId).then((g) => g ?? Promise.reject(new Error('not listed yet')));
+      const theirs = await retrying(listed, (e) => !(e instanceof UserError)).catch((e: unknown) => {
+        throw e instanceof UserError ? e : mapAwsError(err, 'create the security group');
+      });
+      // Just created: EC2 may not know it yet where its rules are changed either.
+      created.add(theirs.GroupId!);
+      return theirs;
     }
+  };
+
+  /** The VPC's ssh-ec2 group, letting `cidr` in; created with `tags` when missing (no tags: undefined). */
+  const sshGroup = async (vpcId: string, cidr: string, tags: Record<string, string> | undefined): Promise<string | undefined> => {
+    const group = (await findGroup(vpcId)) ?? (tags && (await createGroup(vpcId, tags)));
+    if (!group) return undefined;
+    const groupId = group.GroupId!;
+    const rules = group.IpPermissions ?? [];
     const today = new Date();
-    const changes = sshRuleChanges(group?.IpPermissions ?? [], cidr, today);
+    const changes = sshRuleChanges(rules, cidr, today);
     const ssh = (ranges: IpRange[]): IpPermission[] => [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: ranges }];
     const mine = ssh([{ CidrIp: cidr, Description: ruleDescription(today) }]);
     const authorize = () =>
       aws('allow ssh in the security group', async () => {
         try {
-          await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: mine }));
+          await created.settle([groupId], () => ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: mine })));
         } catch (err) {
           if (errorCode(err) !== 'InvalidPermission.Duplicate') throw err;
         }
@@ -219,6 +252,9 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
         for await (const page of paginateDescribeInstances({ client: ec2 }, { Filters })) {
           for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) out.push(toInfo(i));
         }
+        // Listed, but launched moments ago (by a run killed while launching, another terminal):
+        // calls naming it may not find it yet.
+        for (const i of out) if (i.launchTime && Date.now() - i.launchTime.getTime() < JUST_LAUNCHED_MS) created.add(i.id);
         return out;
       });
     },
@@ -226,10 +262,12 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     async describeInstance(id) {
       return aws('describe the instance', async () => {
         try {
-          for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: [id] })) {
-            const i = page.Reservations?.[0]?.Instances?.[0];
-            if (i) return toInfo(i);
-          }
+          const pages = await created.settle([id], async () => {
+            const out: Instance[] = [];
+            for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: [id] })) out.push(...(page.Reservations?.[0]?.Instances ?? []));
+            return out;
+          });
+          if (pages[0]) return toInfo(pages[0]);
         } catch (err) {
           if (errorCode(err) === 'InvalidInstanceID.NotFound') return undefined;
           throw err;
@@ -357,8 +395,9 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
 
     async launch(spec) {
       const tagList = toTags(spec.tags);
+      // The security group this run just created may not be known yet where instances are launched.
       const r = await aws('launch the instance', () =>
-        ec2.send(
+        created.settle(spec.securityGroupIds, () => ec2.send(
           new RunInstancesCommand({
             ImageId: spec.imageId,
             InstanceType: spec.instanceType as never,
@@ -380,34 +419,44 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
             ],
             ClientToken: spec.clientToken,
           }),
-        ),
+        )),
       );
       const i = r.Instances?.[0];
       if (!i?.InstanceId) throw new Error('RunInstances returned no instance');
+      created.add(i.InstanceId);
       return toInfo(i);
     },
 
+    // A terminate answered NotFound for an instance launched seconds ago is tried again until EC2
+    // knows it: dropping it would leave a GPU running with nothing to stop it.
     async start(id) {
-      await aws('start the instance', () => ec2.send(new StartInstancesCommand({ InstanceIds: [id] })));
+      await aws('start the instance', () => created.settle([id], () => ec2.send(new StartInstancesCommand({ InstanceIds: [id] }))));
     },
     async stop(id) {
-      await aws('stop the instance', () => ec2.send(new StopInstancesCommand({ InstanceIds: [id] })));
+      await aws('stop the instance', () => created.settle([id], () => ec2.send(new StopInstancesCommand({ InstanceIds: [id] }))));
     },
     async terminate(id) {
-      await aws('terminate the instance', () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
+      await aws('terminate the instance', () => created.settle([id], () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }))));
     },
     async consoleOutput(id) {
-      const r = await aws('read the console output', () => ec2.send(new GetConsoleOutputCommand({ InstanceId: id })));
+      const r = await aws('read the console output', () => created.settle([id], () => ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))));
       return r.Output ? Buffer.from(r.Output, 'base64').toString('utf8') : undefined;
     },
     async tag(id, tags) {
-      await aws('tag the instance', () => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: toTags(tags) })));
+      await aws('tag the instance', () => created.settle([id], () => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: toTags(tags) }))));
     },
+    noteNew: (id) => created.add(id),
 
     async pushSshKey({ instanceId, osUser, publicKey, az }) {
       connect ??= new EC2InstanceConnectClient(shared);
+      // Just after `running`, Instance Connect may still find the instance "not in a valid state"
+      // (its services are starting): tried again for a bounded time. Only keys for running
+      // instances are pushed, so that answer means "not yet".
       await aws('push the ssh key with EC2 Instance Connect', () =>
-        connect!.send(new SendSSHPublicKeyCommand({ InstanceId: instanceId, InstanceOSUser: osUser, SSHPublicKey: publicKey, AvailabilityZone: az })),
+        retrying(
+          () => connect!.send(new SendSSHPublicKeyCommand({ InstanceId: instanceId, InstanceOSUser: osUser, SSHPublicKey: publicKey, AvailabilityZone: az })),
+          (err) => errorCode(err) === 'EC2InstanceStateInvalidException',
+        ),
       );
     },
   };
@@ -433,6 +482,7 @@ function toInfo(i: Instance): InstanceInfo {
     vpcId: i.VpcId,
     securityGroups: (i.SecurityGroups ?? []).map((g) => ({ id: g.GroupId ?? '', name: g.GroupName ?? '' })),
     tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+    stateReason: i.StateReason?.Message || undefined,
   };
 }
 

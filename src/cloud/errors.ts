@@ -14,9 +14,22 @@ export const CAPACITY_CODES = new Set([
   'MaxSpotInstanceCountExceeded',
 ]);
 
+/**
+ * How AWS refuses a call signed with credentials that have expired: EC2 (RequestExpired,
+ * ExpiredToken), STS-style services (ExpiredTokenException), and EC2 Instance Connect, which
+ * answers an expired session token as an unrecognised client or a stale signature.
+ */
+export const EXPIRED_CODES = new Set(['RequestExpired', 'ExpiredToken', 'ExpiredTokenException', 'UnrecognizedClientException', 'InvalidSignatureException', 'TokenRefreshRequired', 'InvalidGrantException']);
+
 export function errorCode(err: unknown): string {
   const e = err as { name?: string; Code?: string; code?: string };
   return e?.Code ?? e?.name ?? e?.code ?? '';
+}
+
+/** A failure (mapped or not) caused by expired credentials. */
+export function isExpiredCredentials(err: unknown): boolean {
+  for (let e = err; e; e = (e as { cause?: unknown }).cause) if (EXPIRED_CODES.has(errorCode(e))) return true;
+  return false;
 }
 
 export function isCapacityError(err: unknown): boolean {
@@ -35,8 +48,12 @@ export function mapAwsError(err: unknown, doing: string): UserError | unknown {
       opts,
     );
   }
-  if (/ExpiredToken|TokenRefreshRequired|InvalidGrantException/.test(code) || /(token|session).*expired/i.test(message)) {
-    return new ConfigError('your AWS credentials have expired', 'Renew them (e.g. `aws sso login`) and run again.', opts);
+  if (EXPIRED_CODES.has(code) || /(token|session).*expired/i.test(message)) {
+    return new ConfigError(
+      `your AWS credentials have expired (AWS answered ${code || firstSentence(message)} when asked to ${doing})`,
+      'Renew them (`aws sso login`, or new keys for your profile) and run again. If they are fresh, check this machine\'s clock.',
+      opts,
+    );
   }
   if (code === 'AuthFailure' || code === 'InvalidClientTokenId' || code === 'SignatureDoesNotMatch') {
     return new ConfigError(`AWS rejected your credentials (${code})`, 'Check AWS_PROFILE / your access keys.', opts);

@@ -14,7 +14,8 @@ import { syncBack } from '../sync/sync-back.js';
 import type { Logger } from '../ui/logger.js';
 import { jobCommand, OTHER_SESSIONS, parseJobStatus } from '../remote/on-instance.js';
 import { endSessionsCommand, type Journal } from './journal.js';
-import type { Limits } from './limits.js';
+import { formatDuration, type Limits } from './limits.js';
+import { isExpiredCredentials } from '../cloud/errors.js';
 import type { Plan } from './plan.js';
 import { letCallerIn } from './provision.js';
 
@@ -98,7 +99,8 @@ async function finishWork(s: SessionState): Promise<void> {
   try {
     await log.phase(final, () => applyFinalState(s, final));
   } catch (err) {
-    log.error(`could not ${final} ${s.instance.id}: ${(err as Error).message}`, `It may still be running and costing money: check with the AWS console or \`aws ec2 describe-instances --instance-ids ${s.instance.id}\`.`);
+    if (isExpiredCredentials(err)) log.error(`could not ${final} ${s.instance.id}: your AWS credentials have expired`, leftBehind(s, final));
+    else log.error(`could not ${final} ${s.instance.id}: ${(err as Error).message}`, `It may still be running and costing money: check with the AWS console or \`aws ec2 describe-instances --instance-ids ${s.instance.id}\`.`);
     if (!s.error && (s.exitCode ?? 0) === 0) s.error = err instanceof UserError ? err : new UserError((err as Error).message, ExitCode.cloud);
   }
   if (final === 'stop' && unsure) {
@@ -111,6 +113,17 @@ async function finishWork(s: SessionState): Promise<void> {
   }
   await s.conn?.close({ keep: final === 'leave' });
   s.finishing = undefined;
+}
+
+/**
+ * What credentials that expired mid-run leave behind, and how to end it: the instance carries this
+ * directory's tags, so the next ssh-ec2 there finds it (nothing is orphaned).
+ */
+function leftBehind(s: SessionState, final: FinalState): string {
+  const id = s.instance!.id;
+  const agent = s.limits?.idleTimeoutMs ? `its agent stops it after ${formatDuration(s.limits.idleTimeoutMs)} unused` : 'nothing on it stops it';
+  const end = final === 'stop' ? 'ssh-ec2 --stop true' : 'ssh-ec2 down';
+  return `${id} is left as it was (if running, it costs money; ${agent}). Renew your credentials, then run \`${end}\` in ${s.plan.projectDir}: it brings the results back and ${final === 'stop' ? 'stops' : 'terminates'} it.`;
 }
 
 /** Whether the instance can be reached for the finish, reconnecting if the connection was lost. */

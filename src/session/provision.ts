@@ -102,10 +102,20 @@ export async function bringUp(ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'sig
   return waitRunning(ctx, instance.id);
 }
 
-export async function waitRunning(ctx: Pick<ProvisionContext, 'cloud' | 'signal'>, id: string): Promise<InstanceInfo> {
+/**
+ * Until the instance runs and has an address. One this run launched may be unknown to EC2 for a
+ * moment (the port retries that), and may end while pending: then EC2's reason is the message.
+ */
+export async function waitRunning(ctx: Pick<ProvisionContext, 'cloud' | 'signal'>, id: string, launched = false): Promise<InstanceInfo> {
   return waitFor(
     async () => {
       const i = await ctx.cloud.describeInstance(id);
+      if (launched && i && ['shutting-down', 'terminated'].includes(i.state)) {
+        throw new CloudError(
+          `instance ${id} was ${i.state === 'terminated' ? 'terminated' : 'ended'} by EC2 while starting: ${i.stateReason ?? 'EC2 gave no reason'}`,
+          'Nothing is left running. A KMS key the launch may not use (Client.InternalError) needs rights on that key or another encryption key; no capacity (Server.InsufficientInstanceCapacity): try again, or another type (--instance-type) or region.',
+        );
+      }
       if (!i || ['shutting-down', 'terminated'].includes(i.state)) {
         throw new ConfigError(`instance ${id} is ${i?.state ?? 'gone'}`, 'Run again to launch a new one.');
       }
@@ -191,12 +201,13 @@ async function launch(ctx: ProvisionContext, owner: string): Promise<Provisioned
     const anyway = launchSent && mayHaveLaunched(err) ? await launchedAnyway(ctx) : undefined;
     if (!anyway) throw err;
     log.warn(`${(err as Error).message}; but EC2 launched ${anyway.id} all the same: using it`);
+    cloud.noteNew(anyway.id);
     got = { instance: anyway, user: o.user ?? anyway.tags[LOGIN_TAG] ?? 'ubuntu' };
   }
   const { instance: launched, user } = got;
   ctx.onInstance?.(launched, true);
   log.info(`launched ${launched.id}`);
-  return { instance: await waitRunning(ctx, launched.id), launched: true, started: false, user };
+  return { instance: await waitRunning(ctx, launched.id, true), launched: true, started: false, user };
 }
 
 /**

@@ -45,8 +45,9 @@ export function makeProject(sb: Sandbox, name: string, files: Record<string, str
   return dir;
 }
 
+/** The tests' own view of EC2: its own access key, so credentials the CLI's expire (sb.aws.expireCredentials) are not its. */
 export function ec2Client(sb: Sandbox): EC2Client {
-  return new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  return new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { accessKeyId: 'observer', secretAccessKey: 'testing' } });
 }
 
 /** Every instance the cloud knows, read from the API. */
@@ -87,10 +88,10 @@ export function launches(sb: Sandbox) {
 }
 
 /** One sandbox for the calling test file: started before its tests, stopped after. */
-export function useSandbox(): () => Sandbox {
+export function useSandbox(opts?: Parameters<typeof startSandbox>[0]): () => Sandbox {
   let sb: Sandbox | undefined;
   beforeAll(async () => {
-    sb = await startSandbox();
+    sb = await startSandbox(opts);
   });
   afterAll(async () => {
     await sb?.stop();

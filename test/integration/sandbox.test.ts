@@ -28,7 +28,11 @@ describe('test sandbox', () => {
   let connect: EC2InstanceConnectClient;
 
   beforeAll(async () => {
-    sb = await startSandbox();
+    // These tests check the sandbox's own mechanics (keys reaching sshd, addresses, IMDS) with the
+    // CLI's key, one call each, without the product's retries: EC2's lag after a launch and
+    // Instance Connect's refusal of the first push after a boot (AWS behaviours the product copes
+    // with, tested end to end in consistency.test.ts) are not theirs.
+    sb = await startSandbox({ aws: { eventualConsistency: false, connectAfterBoot: false } });
     ec2 = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials });
     connect = new EC2InstanceConnectClient({ region: sb.region, endpoint: sb.endpoint, credentials });
   });
@@ -123,6 +127,31 @@ describe('test sandbox', () => {
     expect(calls[0]?.params['TagSpecification.1.Tag.1.Value']).toBe('idem');
     const logged = readFileSync(join(sb.dir, 'api-calls.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string });
     expect(logged.some((c) => c.action === 'RunInstances')).toBe(true);
+  });
+
+  it("AWS's behaviours, counted in calls, for the CLI's key only: a new instance unknown to its first calls by id; a launch dying while pending with its StateReason", async () => {
+    const observer = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { ...credentials, accessKeyId: 'observer' } });
+    const byId = (client: EC2Client, id: string) =>
+      client.send(new DescribeInstancesCommand({ InstanceIds: [id] })).then(
+        (r) => r.Reservations?.[0]?.Instances?.[0],
+        (err: Error) => err.name,
+      );
+    try {
+      sb.aws.setEventualConsistency({ calls: 2 });
+      const id = (await launch('lagging')).InstanceId!;
+      expect(await byId(observer, id)).toMatchObject({ InstanceId: id }); // the observer sees moto's truth
+      expect([await byId(ec2, id), await byId(ec2, id)]).toEqual(['InvalidInstanceID.NotFound', 'InvalidInstanceID.NotFound']);
+      expect(await byId(ec2, id)).toMatchObject({ InstanceId: id });
+      sb.aws.setEventualConsistency(false);
+      sb.aws.terminateNextLaunch({ code: 'Server.InsufficientInstanceCapacity', message: 'Server.InsufficientInstanceCapacity: Insufficient capacity.' });
+      const dying = await launch('dying');
+      expect(dying.State?.Name).toBe('pending');
+      const seen = (await byId(ec2, dying.InstanceId!)) as Instance;
+      expect([seen.State?.Name, seen.StateReason?.Code, seen.StateReason?.Message]).toEqual(['terminated', 'Server.InsufficientInstanceCapacity', 'Server.InsufficientInstanceCapacity: Insufficient capacity.']);
+    } finally {
+      sb.aws.setEventualConsistency(false);
+      observer.destroy();
+    }
   });
 
   it('rejects an unknown instance type and surfaces injected capacity errors', async () => {

@@ -12,12 +12,14 @@ import type { Moto } from './moto.js';
 import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
 import { startProxy } from './proxy.js';
 import type { ApiCall, Fault, Hold, ImdsRequest, Poweroff, Proxy } from './proxy.js';
+import { SUBJECT_KEY, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { clientConfig, createUser, newUserName, removeUser, startSshd } from './sshd.js';
 import type { InstanceConnectKey, Sshd } from './sshd.js';
 import { freePort, killGroup, killUserProcesses } from './util.js';
 
 export type { ApiCall, Fault, Hold, ImdsRequest, Poweroff } from './proxy.js';
 export type { InstanceConnectKey } from './sshd.js';
+export type { AwsBehaviour, AwsBehaviourOptions } from './aws-behaviour.js';
 export { ensurePrerequisites } from './prerequisites.js';
 
 /** How long an Instance Connect key works, as on AWS. */
@@ -72,6 +74,8 @@ export interface Sandbox {
   imdsRequests(): ImdsRequest[];
   /** Every instance that powered itself off (through poweroffCommand), oldest first. */
   poweroffs(): Poweroff[];
+  /** What real AWS does that moto does not (aws-behaviour.ts), switched at run time. */
+  aws: AwsBehaviour;
   stop(): Promise<void>;
 }
 
@@ -131,7 +135,8 @@ export function bootConsole(fingerprintLine: string): string {
   ].join('\n');
 }
 
-export async function startSandbox(opts: { region?: string } = {}): Promise<Sandbox> {
+/** `aws`: AWS's behaviours (aws-behaviour.ts), each on unless turned off here. */
+export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOptions } = {}): Promise<Sandbox> {
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates a throwaway unix user and runs sshd.');
   const motoProgram = await findProgram('moto_server');
@@ -187,6 +192,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
         if (osUser === user) started.addExpiringKey(entry);
       },
       consoleOutput: () => consoleOutput ?? bootConsole(started.hostKeyFingerprint),
+      aws: opts.aws,
     });
   } catch (err) {
     await stop();
@@ -223,7 +229,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
         USER: process.env.USER || 'root',
         LANG: 'C.UTF-8',
         AWS_ENDPOINT_URL: p.endpoint,
-        AWS_ACCESS_KEY_ID: 'testing',
+        AWS_ACCESS_KEY_ID: SUBJECT_KEY, // the key AWS's behaviours (aws-behaviour.ts) apply to
         AWS_SECRET_ACCESS_KEY: 'testing',
         AWS_REGION: region,
         AWS_EC2_METADATA_DISABLED: 'true',
@@ -274,6 +280,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     },
     imdsRequests: () => p.imdsRequests(),
     poweroffs: () => p.poweroffs(),
+    aws: p.aws,
     stop,
   };
 }

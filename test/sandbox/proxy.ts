@@ -3,6 +3,8 @@
 //  - injects faults,
 //  - adds what moto lacks: RunInstances idempotency by ClientToken, Instance Connect keys
 //    that really reach sshd (and expire), instance checks for SendSSHPublicKey,
+//  - plays what real AWS does and moto does not, for the CLI's calls (aws-behaviour.ts: EC2's
+//    eventual consistency, Instance Connect just after boot, expired credentials, launches dying),
 //  - rewrites every address in EC2 responses into 127.0.0.0/8, so nothing can ever leave the machine,
 //  - plays the instance metadata service (IMDSv2) for the on-instance agent, and what EC2 does
 //    when an instance powers itself off (POST /sandbox/poweroff, sent by <dir>/poweroff.sh).
@@ -12,6 +14,7 @@ import { createServer, request } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { fakeAuthorization } from './moto.js';
 
 export type Service = 'ec2' | 'ec2-instance-connect' | 'sts';
@@ -26,6 +29,7 @@ export interface ApiCall {
   attempt?: number;
   injected?: boolean; // answered by a fault
   replayed?: boolean; // RunInstances answered from the ClientToken cache
+  behaviour?: boolean; // answered by one of AWS's behaviours (aws-behaviour.ts), not by moto
 }
 
 export interface Fault {
@@ -98,10 +102,12 @@ export interface Proxy {
   setImdsInstance(id: string | undefined): void;
   imdsRequests(): ImdsRequest[];
   poweroffs(): Poweroff[];
+  /** What real AWS does that moto does not (aws-behaviour.ts): its switches. */
+  aws: AwsBehaviour;
   close(): Promise<void>;
 }
 
-interface Reply {
+export interface Reply {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
@@ -109,7 +115,7 @@ interface Reply {
 
 const IC_TARGET_PREFIX = 'AWSEC2InstanceConnectService.';
 const KEY_LINE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
-const escapeXml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const escapeXml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function ec2Error(status: number, code: string, message: string): Reply {
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`;
@@ -227,6 +233,7 @@ export async function startProxy(opts: {
   onPushedKey(key: PushedKey): void;
   /** What GetConsoleOutput answers for an instance (undefined: moto's own answer). */
   consoleOutput?: (instanceId: string) => string | undefined;
+  aws?: AwsBehaviourOptions;
 }): Promise<Proxy> {
   const target = new URL(opts.target);
   const logFile = join(opts.dir, 'api-calls.jsonl');
@@ -269,6 +276,8 @@ export async function startProxy(opts: {
     const headers = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', authorization: fakeAuthorization('ec2', region) };
     return forward(target, 'POST', '/', headers, Buffer.from(body));
   };
+
+  const behaviour = awsBehaviour(opts.aws ?? {}, ec2Call);
 
   /** IMDSv2, just the two requests the agent makes. */
   const imds = (req: IncomingMessage, path: string, time: number): Reply => {
@@ -355,6 +364,8 @@ export async function startProxy(opts: {
     const call = parseCall(req, body);
     if (!call) return send(await forward(target, req.method ?? 'GET', req.url ?? '/', req.headers, body));
     const { service, action, params } = call;
+    const [, accessKey = '', signedRegion] = /Credential=([^/]*)\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization)) ?? [];
+    const region = signedRegion ?? opts.region;
     const record = (status: number, extra: Partial<ApiCall> = {}): void => {
       const attempt = /attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1];
       const entry: ApiCall = { service, action, params, status, time, ...(attempt && { attempt: Number(attempt) }), ...extra };
@@ -391,6 +402,9 @@ export async function startProxy(opts: {
       await held.gate;
     }
 
+    const answered = behaviour.before({ service, action, params, region, accessKey });
+    if (answered) return finish(answered, { behaviour: true });
+
     const fault = takeFault(action, params);
     const faultReply = fault && error(fault.status ?? 500, fault.code ?? 'InternalError', fault.message ?? 'We encountered an internal error. Please try again.');
     if (fault && faultReply && !fault.afterForward) return finish(faultReply, { injected: true });
@@ -419,7 +433,6 @@ export async function startProxy(opts: {
 
     // Instance Connect: what AWS checks before it accepts a key.
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey') {
-      const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? opts.region;
       const invalid = !KEY_LINE.test(params.SSHPublicKey ?? '')
         ? error(400, 'InvalidArgsException', 'The SSH public key is not a valid OpenSSH public key.')
         : undefined;
@@ -446,10 +459,8 @@ export async function startProxy(opts: {
       reply = error(502, 'SandboxProxyError', `moto unreachable: ${String(err)}`);
     }
 
-    if (service === 'ec2') {
-      const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? opts.region;
-      noteBoot(action, params, reply, region);
-    }
+    reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
+    if (service === 'ec2') noteBoot(action, params, reply, region);
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
       opts.onPushedKey({ instanceId: params.InstanceId ?? '', osUser: params.InstanceOSUser ?? '', key: params.SSHPublicKey ?? '' });
@@ -498,6 +509,7 @@ export async function startProxy(opts: {
     },
     imdsRequests: () => imdsRequests.map((r) => ({ ...r })),
     poweroffs: () => poweroffs.map((p) => ({ ...p })),
+    aws: behaviour.control,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,0 +1,49 @@
+/**
+ * EC2 is eventually consistent: for a few seconds after RunInstances or CreateSecurityGroup, a
+ * call naming the new resource may answer NotFound (documented for the EC2 API). Such an answer
+ * about something this run has just created means "not yet", never "gone": the call is retried,
+ * with backoff, for a bounded time. NotFound about anything else keeps its meaning.
+ */
+import { sleep } from '../time.js';
+import { errorCode } from './errors.js';
+
+const NOT_FOUND = new Set(['InvalidInstanceID.NotFound', 'InvalidGroup.NotFound']);
+/** How long EC2 may take to know what it created (its documentation speaks of seconds). */
+export const SETTLE_MS = 60_000;
+
+export function isNotFound(err: unknown): boolean {
+  return NOT_FOUND.has(errorCode(err));
+}
+
+/** Runs `call` again while `retryable(err)`, with backoff (250 ms doubling, at most 2 s), for up to `timeoutMs`. */
+export async function retrying<T>(call: () => Promise<T>, retryable: (err: unknown) => boolean, timeoutMs = SETTLE_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 250;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!retryable(err) || Date.now() + delay > deadline) throw err;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+/** The ids this run created (or adopted just after EC2 created them): the ones NotFound is "not yet" for. */
+export class NewResources {
+  private readonly ids = new Set<string>();
+
+  add(id: string): void {
+    this.ids.add(id);
+  }
+
+  has(id: string | undefined): boolean {
+    return id !== undefined && this.ids.has(id);
+  }
+
+  /** `call`, which names `ids`, retried while EC2 answers NotFound and one of them is new. */
+  settle<T>(ids: (string | undefined)[], call: () => Promise<T>): Promise<T> {
+    return retrying(call, (err) => isNotFound(err) && ids.some((id) => this.has(id)));
+  }
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { isNotFound, NewResources, retrying } from '../../src/cloud/consistency.js';
+import { isExpiredCredentials, mapAwsError } from '../../src/cloud/errors.js';
+import { CloudError, ConfigError, ExitCode, UserError } from '../../src/errors.js';
+
+/** An error as the AWS SDK throws it: its name is AWS's code. */
+const awsError = (code: string, message = `${code} message`) => Object.assign(new Error(message), { name: code });
+
+describe('expired credentials', () => {
+  it.each([
+    ['RequestExpired', 'Request has expired.'],
+    ['ExpiredToken', 'The security token included in the request is expired'],
+    ['ExpiredTokenException', 'The security token included in the request is expired'],
+    ['UnrecognizedClientException', 'The security token included in the request is invalid.'],
+    ['InvalidSignatureException', 'Signature expired: 20261130T040000Z is now earlier than 20261130T040500Z'],
+  ])('%s → exit 3, "your AWS credentials have expired", renew them', (code, message) => {
+    const mapped = mapAwsError(awsError(code, message), 'push the ssh key with EC2 Instance Connect') as UserError;
+    expect(mapped).toBeInstanceOf(ConfigError);
+    expect(mapped.exitCode).toBe(ExitCode.config);
+    expect(mapped.message).toBe(`your AWS credentials have expired (AWS answered ${code} when asked to push the ssh key with EC2 Instance Connect)`);
+    expect(mapped.hint).toMatch(/^Renew them/);
+    expect(isExpiredCredentials(mapped)).toBe(true);
+    expect(isExpiredCredentials(awsError(code))).toBe(true);
+  });
+
+  it('other refusals are not taken for expiry', () => {
+    for (const code of ['UnauthorizedOperation', 'AuthFailure', 'InvalidInstanceID.NotFound', 'InternalError']) {
+      expect(isExpiredCredentials(mapAwsError(awsError(code), 'launch the instance')), code).toBe(false);
+    }
+    expect(mapAwsError(awsError('UnauthorizedOperation'), 'launch the instance')).toBeInstanceOf(CloudError);
+  });
+});
+
+describe('eventual consistency', () => {
+  it('NotFound codes of instances and security groups', () => {
+    expect(isNotFound(awsError('InvalidInstanceID.NotFound'))).toBe(true);
+    expect(isNotFound(awsError('InvalidGroup.NotFound'))).toBe(true);
+    expect(isNotFound(awsError('InvalidAMIID.NotFound'))).toBe(false);
+  });
+
+  /** A call failing with `errors` in turn, then answering "ok"; counts its calls. */
+  const failing = (...errors: Error[]) => {
+    let calls = 0;
+    const call = async () => {
+      const err = errors[calls++];
+      if (err) throw err;
+      return 'ok';
+    };
+    return { call, calls: () => calls };
+  };
+
+  it('NotFound about a resource this run created is retried until EC2 knows it', async () => {
+    const created = new NewResources();
+    created.add('i-new');
+    const c = failing(awsError('InvalidInstanceID.NotFound'), awsError('InvalidInstanceID.NotFound'));
+    await expect(created.settle(['i-new'], c.call)).resolves.toBe('ok');
+    expect(c.calls()).toBe(3);
+  });
+
+  it('NotFound about anything else keeps its meaning: not retried', async () => {
+    const created = new NewResources();
+    created.add('i-new');
+    const c = failing(awsError('InvalidInstanceID.NotFound'));
+    await expect(created.settle(['i-old'], c.call)).rejects.toThrow('InvalidInstanceID.NotFound');
+    expect(c.calls()).toBe(1);
+  });
+
+  it('other errors about a new resource are not retried here', async () => {
+    const created = new NewResources();
+    created.add('sg-new');
+    const c = failing(awsError('UnauthorizedOperation'));
+    await expect(created.settle(['sg-new'], c.call)).rejects.toThrow('UnauthorizedOperation');
+    expect(c.calls()).toBe(1);
+  });
+
+  it('retrying is bounded: past its time the last error is thrown', async () => {
+    const c = failing(...Array.from({ length: 100 }, () => awsError('EC2InstanceStateInvalidException')));
+    await expect(retrying(c.call, () => true, 300)).rejects.toThrow('EC2InstanceStateInvalidException');
+    expect(c.calls()).toBeLessThan(100);
+  });
+});
