@@ -88,7 +88,7 @@ describe('sync back', () => {
     expect(r.stderr).toMatch(/stopped, not terminated/);
     expect(await instanceState(sb, id)).toBe('stopped');
     // The recovery it prints works once the cause is fixed.
-    await sb.runAsUser(`chmod 755 ${JSON.stringify(join(remotePath(sb, 'pull-fails'), 'out'))}`);
+    await sb.latestMachine().runAsUser(`chmod 755 ${JSON.stringify(join(remotePath(sb, 'pull-fails'), 'out'))}`);
     const again = await cli(sb, ['--terminate', 'true'], { cwd: dir });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(readFileSync(join(dir, 'out/result.txt'), 'utf8')).toBe('precious\n');

@@ -2,7 +2,7 @@
 // instances (machine.ts: each its own sshd, host key, unix user, home and metadata answers),
 // all on 127.0.0.1 and all below one temp dir. Root only (it creates unix users and mount
 // namespaces). Every sandbox is independent: parallel workers are fine.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,11 @@ export interface Sandbox {
   remoteHome: string;
   /** Files here are copied into every new instance's home at launch (as an image's /etc/skel). */
   homeSkeleton: string;
+  /**
+   * A link to the home (on this machine) of the instance launched last, re-pointed at each launch:
+   * for a test that launches one instance and looks at its files before it knows its id.
+   */
+  latestHome: string;
   region: string;
   /** The instance EC2 launched with this id (through RunInstances); throws if there is none. */
   machine(instanceId: string): Machine;
@@ -167,6 +172,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
   mkdirSync(remoteHome, { mode: 0o755 });
   makeSkeleton(homeSkeleton);
   const sshConfig = join(dir, 'ssh_config');
+  const latestHome = join(dir, 'latest-home');
   const leftovers: Leftovers = { dir, pids: [], machines: [] };
   const onExit = (): void => cleanupSync(leftovers);
   process.on('exit', onExit);
@@ -204,6 +210,8 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
       (m) => leftovers.machines.push(m),
     ).then((m) => {
       machines.set(id, m);
+      symlinkSync(m.home, `${latestHome}.tmp`);
+      renameSync(`${latestHome}.tmp`, latestHome);
       return m;
     });
     creating.set(id, made);
@@ -287,6 +295,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     user,
     remoteHome,
     homeSkeleton,
+    latestHome,
     region,
     poweroffCommand,
     imdsUrl: p.endpoint,
