@@ -49,7 +49,7 @@ describe('secrets', () => {
     symlinkSync(join(outside, 'shared', 'more'), join(outside, 'shared', 'nested'));
     const dir = makeProject(sb, 'secrets-linked', { '.env': 'TOKEN=1\n', 'train.py': 'print(1)\n' });
     symlinkSync('../../outside-linked/shared', join(dir, 'shared'));
-    const r = await cli(sb, ['true'], { cwd: dir });
+    const r = await cli(sb, ['--leave', 'true'], { cwd: dir }); // left, to look at what arrived
     expect(r.exitCode, r.stderr).toBe(0);
     const remote = remotePath(sb, 'secrets-linked');
     expect(readFileSync(join(remote, 'shared', 'data.csv'), 'utf8')).toBe('a,b\n');
@@ -60,6 +60,7 @@ describe('secrets', () => {
     expect(r.stderr).toMatch(/held back 7 file\(s\) that may hold secrets/);
     // The sync back leaves the local link a link.
     expect(lstatSync(join(dir, 'shared')).isSymbolicLink()).toBe(true);
+    await cli(sb, ['true'], { cwd: dir });
   });
 
   it('with nothing secret-looking, nothing is said', async () => {
@@ -82,7 +83,8 @@ describe('secrets', () => {
       const config = join(sb.dir, 'ssh_config_sendenv');
       writeFileSync(config, `Host *\n  SendEnv AWS_*\nInclude ${sb.sshConfig}\n`);
       const dir = makeProject(sb, 'no-creds');
-      const r = await cli(sb, ['--ssh-config', config, 'env > env.txt'], { cwd: dir, env: creds });
+      // Left running, to look at its home afterwards; ended below.
+      const r = await cli(sb, ['--leave', '--ssh-config', config, 'env > env.txt'], { cwd: dir, env: creds });
       expect(r.exitCode, r.stderr).toBe(0);
       const env = readFileSync(join(dir, 'env.txt'), 'utf8');
       expect(env).toMatch(/^SSH_CONNECTION=/m);
@@ -94,6 +96,7 @@ describe('secrets', () => {
       const found = await execa('grep', ['-rlF', '--', secret, home], { reject: false });
       expect(found.stdout, found.stderr).toBe('');
       expect(found.exitCode).toBe(1);
+      expect((await cli(sb, ['true'], { cwd: dir })).exitCode).toBe(0);
     } finally {
       rmSync(join(sb.homeSkeleton, '.ssh'), { recursive: true, force: true });
     }
