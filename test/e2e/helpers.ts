@@ -78,10 +78,13 @@ export function reportedInstance(stderr: string): string {
 
 /**
  * Where a project's files are, on this machine, on the instance launched last (or on the one
- * named): for reading and writing them from the test.
+ * named): for reading and writing them from the test. Once the instance is terminated: what its
+ * disk held then.
  */
 export function remotePath(sb: Sandbox, remoteDir: string, instanceId?: string): string {
-  return join(instanceId === undefined ? sb.latestHome : sb.machine(instanceId).home, remoteDir);
+  if (instanceId === undefined) return join(sb.latestHome, remoteDir);
+  const m = sb.machine(instanceId);
+  return join(m.homeAtTermination ?? m.home, remoteDir);
 }
 
 /** The path of a project's directory as the instance itself shows it (what `pwd` prints there). */

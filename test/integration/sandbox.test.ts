@@ -1,6 +1,6 @@
 // The test bench itself: fake AWS (moto behind the proxy) and fake instances (each its own
 // sshd, host key, user, home and metadata answers).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -254,9 +254,9 @@ describe('test sandbox', () => {
     const i = await launch('life');
     const id = String(i.InstanceId);
     const m = sb.machine(id);
-    expect((await ssh(key, ipOf(i), 'echo kept > kept.txt; (sleep 600 >/dev/null 2>&1 &); echo ok')).stdout).toBe('ok');
-    const running = await execa('ps', ['-u', String(m.uid), '-o', 'comm='], { reject: false });
-    expect(running.stdout).toMatch(/^sleep$/m);
+    expect((await ssh(key, ipOf(i), 'echo kept > kept.txt; sleep 600 >/dev/null 2>&1 & echo $! > sleeper; echo ok')).stdout).toBe('ok');
+    const sleeper = readFileSync(join(m.home, 'sleeper'), 'utf8').trim();
+    expect((await execa('ps', ['-u', String(m.uid), '-o', 'pid='], { reject: false })).stdout.split('\n').map((p) => p.trim())).toContain(sleeper);
 
     await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
     expect(m.state()).toBe('stopped');
@@ -278,6 +278,8 @@ describe('test sandbox', () => {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     expect(m.state()).toBe('terminated');
     expect(existsSync(m.home)).toBe(false);
+    expect(readFileSync(join(String(m.homeAtTermination), 'kept.txt'), 'utf8')).toBe('kept\n'); // for tests to check, root-only
+    expect(statSync(dirname(String(m.homeAtTermination))).mode & 0o777).toBe(0o700);
     expect((await execa('id', [m.unixUser], { reject: false })).exitCode).not.toBe(0);
     await expect(m.runAsUser('true')).rejects.toThrow(/terminated/);
     expect((await ssh(key, ipOf(i), 'true')).stderr).toMatch(/Connection refused/);

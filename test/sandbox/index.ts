@@ -47,8 +47,9 @@ export interface Sandbox {
   /** Files here are copied into every new instance's home at launch (as an image's /etc/skel). */
   homeSkeleton: string;
   /**
-   * A link to the home (on this machine) of the instance launched last, re-pointed at each launch:
-   * for a test that launches one instance and looks at its files before it knows its id.
+   * A link to the home (on this machine) of the instance launched last, re-pointed at each launch
+   * (and to its homeAtTermination once terminated): for a test that launches one instance and looks
+   * at its files before it knows its id.
    */
   latestHome: string;
   region: string;
@@ -170,6 +171,8 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
   const remoteHome = join(dir, 'home');
   const homeSkeleton = join(dir, 'skel');
   mkdirSync(remoteHome, { mode: 0o755 });
+  const terminated = join(dir, 'terminated');
+  mkdirSync(terminated, { mode: 0o700 });
   makeSkeleton(homeSkeleton);
   const sshConfig = join(dir, 'ssh_config');
   const latestHome = join(dir, 'latest-home');
@@ -200,18 +203,35 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
   };
   writeClientConfig();
 
+  let latest: MachineImpl | undefined;
+  const pointLatestHome = (m: MachineImpl): void => {
+    latest = m;
+    symlinkSync(m.homeAtTermination ?? m.home, `${latestHome}.tmp`);
+    renameSync(`${latestHome}.tmp`, latestHome);
+  };
+
   const machineFor = async (id: string): Promise<MachineImpl | undefined> => machines.get(id) ?? (await creating.get(id));
 
   /** An instance came to be (RunInstances): its user, home, host key; its sshd comes up in lifecycle. */
   const create = (id: string): Promise<MachineImpl | undefined> => {
     const n = creating.size + 1;
     const made = MachineImpl.create(
-      { sandboxDir: dir, dir: join(dir, 'm', String(n)), instanceId: id, loginName: user, unixUser: `${user}-${n}`, remoteHome, loginShell, staticKeys, skeleton: homeSkeleton },
+      {
+        sandboxDir: dir,
+        dir: join(dir, 'm', String(n)),
+        instanceId: id,
+        loginName: user,
+        unixUser: `${user}-${n}`,
+        remoteHome,
+        loginShell,
+        staticKeys,
+        skeleton: homeSkeleton,
+        terminatedHome: join(terminated, String(n)),
+      },
       (m) => leftovers.machines.push(m),
     ).then((m) => {
       machines.set(id, m);
-      symlinkSync(m.home, `${latestHome}.tmp`);
-      renameSync(`${latestHome}.tmp`, latestHome);
+      pointLatestHome(m);
       return m;
     });
     creating.set(id, made);
@@ -232,6 +252,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     const halted = action === 'StopInstances' ? m.stop() : m.terminate();
     writeClientConfig();
     await halted;
+    if (m === latest && m.homeAtTermination) pointLatestHome(m);
   };
 
   const stop = (): Promise<void> =>

@@ -9,7 +9,7 @@
 //    shows the same paths, as EC2 instances of one image do, yet they share nothing.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { chmod, cp, mkdir, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { createUser, makeHostKey, removeUser, startSshd } from './sshd.js';
@@ -27,6 +27,11 @@ export interface Machine {
   readonly gid: number;
   /** Where this instance's home is on this machine (on the instance it is sb.remoteHome). Gone once terminated. */
   readonly home: string;
+  /**
+   * Once terminated: what its home held at that moment, kept root-only outside any instance's
+   * reach (no instance, new or old, sees it again), so tests can still check what it had.
+   */
+  readonly homeAtTermination: string | undefined;
   /** The host key's fingerprint line as `ssh-keygen -l` prints it (what cloud-init writes to the console). */
   readonly hostKeyFingerprint: string;
   /** This instance's sshd log (kept after terminate). */
@@ -62,6 +67,8 @@ export interface MachineOptions {
   staticKeys: readonly string[];
   /** Copied into the new home, as an image's /etc/skel would. */
   skeleton: string;
+  /** Where the home goes when the instance is terminated (in a root-only dir). */
+  terminatedHome: string;
 }
 
 /**
@@ -94,6 +101,7 @@ export class MachineImpl implements Machine {
   uid = 0;
   gid = 0;
   hostKeyFingerprint = '';
+  homeAtTermination: string | undefined;
   consoleOverride: string | undefined;
   imdsOverride: string | undefined;
   private current: MachineState = 'running';
@@ -258,14 +266,18 @@ export class MachineImpl implements Machine {
     return this.serial(() => this.halt());
   }
 
-  /** Gone for good: its processes, home and user. The sshd dir (log, host key) stays for tests to read. */
+  /**
+   * Gone for good: its processes, home and user. The home moves to terminatedHome (root-only) and
+   * the sshd dir (log, host key) stays, for tests to read.
+   */
   terminate(): Promise<void> {
     this.generation++;
     if (this.current === 'terminated') return this.queue.then(() => undefined);
     this.current = 'terminated';
     return this.serial(async () => {
       await this.halt();
-      await rm(this.home, { recursive: true, force: true });
+      await rename(this.home, this.o.terminatedHome);
+      this.homeAtTermination = this.o.terminatedHome;
       await rm(this.screenDir, { recursive: true, force: true });
       if (this.uid) await removeUser(this.unixUser, this.uid);
     });
