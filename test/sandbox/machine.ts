@@ -1,6 +1,7 @@
 // One "instance" of the sandbox: a machine of its own, played on this one. Each has
 //  - its own unix user (a distinct uid: `kill -9 -1` in the poweroff script and the proxy's
-//    "who is asking IMDS" are scoped by it) and its own home, kept on stop, wiped on terminate;
+//    "who is asking IMDS" are scoped by it) and its own home, kept on stop, gone on terminate
+//    (moved root-only out of every instance's reach, for tests to check what it held);
 //  - its own sshd and host key, started when EC2 runs or starts it and killed with all its
 //    sessions when EC2 stops or terminates it;
 //  - its own mount namespace, in which /etc/passwd and /etc/group are copies where the COMMON
