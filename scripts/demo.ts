@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: the main job, end to end, against the local sandbox cloud (moto as EC2, a local
- * sshd as the instance): a sample project is launched, synced up, trained, synced back and the
+ * machine of its own as the instance): a sample project is launched, synced up, trained, synced back and the
  * instance terminated; then a summary of what happened and how long each phase took.
  */
 import { execa } from 'execa';

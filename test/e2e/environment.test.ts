@@ -3,11 +3,11 @@
  * multiplexer missing on the instance. Each is one clear line and a documented exit status (3),
  * never "internal error"; nothing is launched for nothing, nothing is left running.
  */
-import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { cli, instanceState, makeProject, reportedInstance, useSandbox } from './helpers.js';
+import { cli, instanceState, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -51,15 +51,14 @@ describe('a local program missing (a PATH without it)', () => {
 describe('the multiplexer missing on the instance', () => {
   // The instance's shell leaves tmux off its PATH: its ~/.bashrc (which bash reads for a command
   // sent over ssh) puts a directory holding everything else first and alone, as an image without
-  // tmux would have it.
+  // tmux would have it. Written into the sandbox's home skeleton, so the instance launched gets it.
   async function withoutTmuxOnInstance<T>(body: () => Promise<T>): Promise<T> {
-    const shim = pathWithout('tmux');
-    const setup = await sb.runAsUser(`cp -P -R ${shim} "$HOME/.no-tmux" && printf 'PATH=$HOME/.no-tmux\\n' > "$HOME/.bashrc"`);
-    expect(setup.exitCode, setup.stderr).toBe(0);
+    const bashrc = join(sb.homeSkeleton, '.bashrc');
+    writeFileSync(bashrc, `PATH=${pathWithout('tmux')}\n`);
     try {
       return await body();
     } finally {
-      await sb.runAsUser('rm -rf "$HOME/.bashrc" "$HOME/.no-tmux"');
+      rmSync(bashrc, { force: true });
     }
   }
 
@@ -71,8 +70,9 @@ describe('the multiplexer missing on the instance', () => {
     expect(r.stderr).toContain('ssh-ec2: error: tmux is not installed on the instance: the job was not started\nssh-ec2: Install it there');
     expect(r.stderr).toContain('or use --multi screen');
     expect(r.stderr.match(/not installed/g), 'said once').toHaveLength(1);
-    expect(existsSync(join(sb.home, name, 'ran.txt'))).toBe(false);
-    expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
+    const id = reportedInstance(r.stderr);
+    expect(existsSync(join(remotePath(sb, name, id), 'ran.txt'))).toBe(false);
+    expect(await instanceState(sb, id)).toBe('terminated');
   });
 });
 

@@ -1,9 +1,8 @@
 import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DeleteSecurityGroupCommand, DescribeImagesCommand, DescribeVpcsCommand, RegisterImageCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { bootConsole, type Sandbox } from '../sandbox/index.js';
-import { cli, ec2Client, instances, instanceState, launches, makeProject, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import { cli, ec2Client, instances, instanceState, launches, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -201,7 +200,7 @@ describe('host keys against the console output', () => {
       const r = await cli(sb, ['touch ran.txt'], { cwd: dir });
       expect(r.exitCode).toBe(255);
       expect(r.stderr).toMatch(/host key of i-\w+ .* matches none of the fingerprints in its console output/);
-      expect(existsSync(join(sb.home, 'console-mitm'))).toBe(false);
+      expect(existsSync(remotePath(sb, 'console-mitm', reportedInstance(r.stderr)))).toBe(false);
       expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
     } finally {
       sb.setConsoleOutput(undefined);

@@ -272,7 +272,7 @@ describe('a tmux job whose connection dropped, the instance unreachable', () => 
     const id = reportedInstance(run.stderr());
     await sb.setReachable(false);
     try {
-      await sb.runAsUser('pkill -9 -x sshd || pkill -9 -x sshd-session; true'); // the connection goes
+      await sb.machine(id).runAsUser('pkill -9 -x sshd || pkill -9 -x sshd-session; true'); // the connection goes
       expect(await run.exited, run.stderr()).toBe(255);
       expect(run.stderr()).toContain(`could not reach ${id} again: it is left running with the job`);
       expect(await instanceState(sb, id)).toBe('running');

@@ -1,6 +1,6 @@
 /**
  * Helpers for end-to-end tests: the built CLI run as a user would, against the sandbox
- * (moto behind our recording proxy as EC2, a local sshd as every instance).
+ * (moto behind our recording proxy as EC2, each instance a local machine of its own: see test/sandbox/machine.ts).
  */
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client, type Instance, type SecurityGroup } from '@aws-sdk/client-ec2';
 import { execa, type Options as ExecaOptions } from 'execa';
@@ -77,9 +77,20 @@ export function reportedInstance(stderr: string): string {
   return m[1]!;
 }
 
-/** Where a project lands on the "instance" (the sandbox user's home). */
-export function remotePath(sb: Sandbox, remoteDir: string): string {
-  return join(sb.home, remoteDir);
+/**
+ * Where a project's files are, on this machine, on the instance launched last (or on the one
+ * named): for reading and writing them from the test. Once the instance is terminated: what its
+ * disk held then.
+ */
+export function remotePath(sb: Sandbox, remoteDir: string, instanceId?: string): string {
+  if (instanceId === undefined) return join(sb.latestHome, remoteDir);
+  const m = sb.machine(instanceId);
+  return join(m.homeAtTermination ?? m.home, remoteDir);
+}
+
+/** The path of a project's directory as the instance itself shows it (what `pwd` prints there). */
+export function pathOnInstance(sb: Sandbox, remoteDir: string): string {
+  return join(sb.remoteHome, remoteDir);
 }
 
 /** RunInstances calls that launched something (a refused call launches nothing). */

@@ -122,7 +122,7 @@ describe('an interactive tmux session', () => {
       const clientsBefore = await tmuxClients();
       expect(clientsBefore).toHaveLength(1);
       // The network goes: every sshd process serving the user dies.
-      await sb.runAsUser('pkill -9 -x sshd || pkill -9 -x sshd-session; true');
+      await sb.latestMachine().runAsUser('pkill -9 -x sshd || pkill -9 -x sshd-session; true');
       await until(() => existsSync(exitFile), 'ssh-ec2 to notice the lost connection', 40_000);
       expect(readFileSync(exitFile, 'utf8').trim()).toBe('255');
       expect(stderr()).toMatch(/the job is still running on i-/);
@@ -275,7 +275,7 @@ function shq(s: string): string {
 
 /** The pids of the tmux clients attached on the instance (the sandbox user's tmux server). */
 async function tmuxClients(): Promise<string[]> {
-  const r = await sb.runAsUser("tmux list-clients -F '#{client_pid}' 2>/dev/null");
+  const r = await sb.latestMachine().runAsUser("tmux list-clients -F '#{client_pid}' 2>/dev/null");
   return r.stdout.split('\n').filter(Boolean);
 }
 

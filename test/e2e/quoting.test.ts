@@ -5,7 +5,6 @@
  * SSH_EC2_SESSION, TMUX or STY in its environment) it is /bin/sh; run for the user's command it
  * writes down the string it was given instead of running it.
  */
-import { execa } from 'execa';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,14 +18,14 @@ let got: string;
 
 beforeAll(async () => {
   sb = sandbox();
-  got = join(sb.home, 'got');
+  got = join(sb.latestHome, 'got'); // every run here uses the one instance the first launches
   const recorder = join(sb.dir, 'recorder');
   writeFileSync(
     recorder,
     '#!/bin/sh\nif [ -z "$SSH_EC2_SESSION$TMUX$STY" ]; then exec /bin/sh "$@"; fi\n[ "$1" = -c ] && printf %s "$2" > "$HOME/got.tmp" && mv "$HOME/got.tmp" "$HOME/got"\n',
     { mode: 0o755 },
   );
-  await execa('usermod', ['-s', recorder, sb.user]);
+  sb.setLoginShell(recorder);
 });
 
 afterAll(async () => {

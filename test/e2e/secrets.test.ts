@@ -1,9 +1,9 @@
 import { execa } from 'execa';
-import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { cli, makeProject, remotePath, useSandbox } from './helpers.js';
+import { cli, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -49,7 +49,7 @@ describe('secrets', () => {
     symlinkSync(join(outside, 'shared', 'more'), join(outside, 'shared', 'nested'));
     const dir = makeProject(sb, 'secrets-linked', { '.env': 'TOKEN=1\n', 'train.py': 'print(1)\n' });
     symlinkSync('../../outside-linked/shared', join(dir, 'shared'));
-    const r = await cli(sb, ['true'], { cwd: dir });
+    const r = await cli(sb, ['--leave', 'true'], { cwd: dir }); // left, to look at what arrived
     expect(r.exitCode, r.stderr).toBe(0);
     const remote = remotePath(sb, 'secrets-linked');
     expect(readFileSync(join(remote, 'shared', 'data.csv'), 'utf8')).toBe('a,b\n');
@@ -60,6 +60,7 @@ describe('secrets', () => {
     expect(r.stderr).toMatch(/held back 7 file\(s\) that may hold secrets/);
     // The sync back leaves the local link a link.
     expect(lstatSync(join(dir, 'shared')).isSymbolicLink()).toBe(true);
+    await cli(sb, ['true'], { cwd: dir });
   });
 
   it('with nothing secret-looking, nothing is said', async () => {
@@ -74,26 +75,30 @@ describe('secrets', () => {
     const secret = sb.env(creds).AWS_SECRET_ACCESS_KEY!;
     // Every ssh session on the instance (plumbing, rsync both ways, the command) logs its
     // environment: ~/.ssh/rc runs with what sshd accepted, before the session's command.
-    const rc = await sb.runAsUser('mkdir -p ~/.ssh && printf \'{ echo ---; env; } >> "$HOME/sessions.env"\\n\' > ~/.ssh/rc');
-    expect(rc.exitCode, rc.stderr).toBe(0);
+    // Put in every new instance's home (the image's skeleton), so the instance launched below has it.
+    mkdirSync(join(sb.homeSkeleton, '.ssh'), { recursive: true });
+    writeFileSync(join(sb.homeSkeleton, '.ssh', 'rc'), '{ echo ---; env; } >> "$HOME/sessions.env"\n');
     try {
       // ssh -F reads this file only (never ~/.ssh/config): SendEnv for every host, then the sandbox's lines.
       const config = join(sb.dir, 'ssh_config_sendenv');
       writeFileSync(config, `Host *\n  SendEnv AWS_*\nInclude ${sb.sshConfig}\n`);
       const dir = makeProject(sb, 'no-creds');
-      const r = await cli(sb, ['--ssh-config', config, 'env > env.txt'], { cwd: dir, env: creds });
+      // Left running, to look at its home afterwards; ended below.
+      const r = await cli(sb, ['--leave', '--ssh-config', config, 'env > env.txt'], { cwd: dir, env: creds });
       expect(r.exitCode, r.stderr).toBe(0);
       const env = readFileSync(join(dir, 'env.txt'), 'utf8');
       expect(env).toMatch(/^SSH_CONNECTION=/m);
       expect(env).not.toMatch(/^AWS_/m);
-      const sessions = readFileSync(join(sb.home, 'sessions.env'), 'utf8');
+      const home = sb.machine(reportedInstance(r.stderr)).home;
+      const sessions = readFileSync(join(home, 'sessions.env'), 'utf8');
       expect(sessions.split('---\n').length).toBeGreaterThan(4);
       expect(sessions).not.toMatch(/^AWS_/m);
-      const found = await execa('grep', ['-rlF', '--', secret, sb.home], { reject: false });
+      const found = await execa('grep', ['-rlF', '--', secret, home], { reject: false });
       expect(found.stdout, found.stderr).toBe('');
       expect(found.exitCode).toBe(1);
+      expect((await cli(sb, ['true'], { cwd: dir })).exitCode).toBe(0);
     } finally {
-      await sb.runAsUser('rm -f ~/.ssh/rc');
+      rmSync(join(sb.homeSkeleton, '.ssh'), { recursive: true, force: true });
     }
   });
 });

@@ -88,7 +88,7 @@ describe('sync back', () => {
     expect(r.stderr).toMatch(/stopped, not terminated/);
     expect(await instanceState(sb, id)).toBe('stopped');
     // The recovery it prints works once the cause is fixed.
-    await sb.runAsUser(`chmod 755 ${JSON.stringify(join(remotePath(sb, 'pull-fails'), 'out'))}`);
+    await sb.latestMachine().runAsUser(`chmod 755 ${JSON.stringify(join(remotePath(sb, 'pull-fails'), 'out'))}`);
     const again = await cli(sb, ['--terminate', 'true'], { cwd: dir });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(readFileSync(join(dir, 'out/result.txt'), 'utf8')).toBe('precious\n');
@@ -100,12 +100,21 @@ describe('sync back', () => {
 describe('sync up failing', () => {
   it('runs nothing, exits 6 with one clear line, and terminates the instance it launched', async () => {
     const dir = makeProject(sb, 'up-fails', { 'a.txt': 'a' });
-    // The project directory on the instance exists but belongs to someone else: rsync cannot write.
+    // The project directory on the new instance exists but belongs to someone else: rsync cannot
+    // write. Made once the instance is launched, while the run waits for its Instance Connect key.
+    const pushing = sb.hold('SendSSHPublicKey');
+    const ending = sb.hold('TerminateInstances'); // to look at its disk before it goes
+    const run = cli(sb, ['touch ran.txt'], { cwd: dir });
+    await pushing.arrived;
     mkdirSync(remotePath(sb, 'up-fails'), { recursive: true, mode: 0o755 });
-    const r = await cli(sb, ['touch ran.txt'], { cwd: dir });
+    pushing.release();
+    await ending.arrived;
+    const ranThere = existsSync(join(remotePath(sb, 'up-fails'), 'ran.txt'));
+    ending.release();
+    const r = await run;
     expect(r.exitCode, r.stderr).toBe(6);
     expect(r.stderr).toMatch(/error: sync up failed, nothing was run/);
-    expect(existsSync(join(remotePath(sb, 'up-fails'), 'ran.txt'))).toBe(false);
+    expect(ranThere).toBe(false);
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
   });
 });

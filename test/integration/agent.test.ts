@@ -1,15 +1,14 @@
-// The on-instance agent (src/agent/agent.sh) run as the sandbox user, with limits of a few
-// seconds. It powers the "instance" off through the sandbox's poweroff command, which makes the
+// The on-instance agent (src/agent/agent.sh) run as the login user of a sandbox instance (each
+// test launches its own), with limits of a few seconds. It powers the "instance" off through the sandbox's poweroff command, which makes the
 // proxy stop the instance in moto: every outcome is read back from the EC2 API.
-import { execFileSync } from 'node:child_process';
-import { chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ec2Client, instanceState, REPO, useSandbox } from '../e2e/helpers.js';
-import type { Poweroff } from '../sandbox/index.js';
+import type { Machine, Poweroff } from '../sandbox/index.js';
 import { killUserProcesses, sleep } from '../sandbox/util.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -38,13 +37,18 @@ const epoch = (): number => Math.floor(Date.now() / 1000);
 
 describe('on-instance agent', () => {
   let ec2: EC2Client;
+  // The instance the running test launched (see launch()).
+  let machine: Machine | undefined;
   let uid = 0;
   let gid = 0;
   let agentDir = '';
   let key = '';
 
   const sb = getSandbox;
-  const user = (script: string) => sb().runAsUser(script);
+  const user = (script: string) => {
+    if (!machine) throw new Error('no instance launched in this test');
+    return machine.runAsUser(script);
+  };
   const agentFile = (name: string): string | undefined => {
     const path = join(agentDir, name);
     return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
@@ -70,11 +74,20 @@ describe('on-instance agent', () => {
     putFile('agent.conf', Object.entries(conf).map(([k, v]) => `${k}='${String(v).replace(/'/g, `'\\''`)}'\n`).join(''));
   }
 
+  /** A new instance for the test, with a ~/.ssh-ec2 holding only the agent, as the tool installs it. */
   async function launch(shutdownBehavior: 'stop' | 'terminate' = 'stop'): Promise<string> {
     const out = await ec2.send(new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1, InstanceInitiatedShutdownBehavior: shutdownBehavior }));
     const id = out.Instances?.[0]?.InstanceId;
     if (!id) throw new Error('RunInstances returned no instance');
     await waitFor(`${id} running`, async () => (await instanceState(sb(), id)) === 'running');
+    machine = sb().machine(id);
+    ({ uid, gid } = machine);
+    agentDir = join(machine.home, '.ssh-ec2');
+    mkdirSync(join(agentDir, 'jobs'), { recursive: true });
+    chownSync(agentDir, uid, gid);
+    chownSync(join(agentDir, 'jobs'), uid, gid);
+    copyFileSync(AGENT, join(agentDir, 'agent.sh'));
+    chownSync(join(agentDir, 'agent.sh'), uid, gid);
     return id;
   }
 
@@ -130,6 +143,7 @@ describe('on-instance agent', () => {
     '-o', 'BatchMode=yes',
     '-o', 'LogLevel=ERROR',
     '-l', sb().user,
+    String(machine?.addresses[0]), // the sandbox's ssh config sends it to this instance's sshd
   ];
 
   /** Whether sshd runs a per-connection process as the user (a login happened and lasts). */
@@ -139,14 +153,11 @@ describe('on-instance agent', () => {
   }
 
   async function killAllOfUser(): Promise<void> {
-    for (let i = 0; i < 40 && killUserProcesses(uid) > 0; i++) await sleep(25);
+    for (let i = 0; uid && i < 40 && killUserProcesses(uid) > 0; i++) await sleep(25);
   }
 
   beforeAll(async () => {
     ec2 = ec2Client(sb());
-    uid = Number(execFileSync('id', ['-u', sb().user], { encoding: 'utf8' }));
-    gid = Number(execFileSync('id', ['-g', sb().user], { encoding: 'utf8' }));
-    agentDir = join(sb().home, '.ssh-ec2');
     key = join(sb().dir, 'agent-test-key');
     await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'agent-test', '-f', key]);
     sb().authorizeKey(readFileSync(`${key}.pub`, 'utf8'));
@@ -156,22 +167,16 @@ describe('on-instance agent', () => {
     ec2?.destroy();
   });
 
-  // A fresh ~/.ssh-ec2 with only the agent in it, as the tool installs it.
-  beforeEach(async () => {
-    await killAllOfUser();
+  beforeEach(() => {
     poweroffsBefore = sb().poweroffs().length;
-    sb().setImdsInstance(undefined);
-    rmSync(agentDir, { recursive: true, force: true });
-    mkdirSync(join(agentDir, 'jobs'), { recursive: true });
-    chownSync(agentDir, uid, gid);
-    chownSync(join(agentDir, 'jobs'), uid, gid);
-    copyFileSync(AGENT, join(agentDir, 'agent.sh'));
-    chownSync(join(agentDir, 'agent.sh'), uid, gid);
   });
 
+  // The test's instance is left as the test left it, but nothing runs there any more.
   afterEach(async () => {
-    await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
+    if (machine?.state() !== 'terminated') await machine?.runAsUser('sh ~/.ssh-ec2/agent.sh stop-daemon');
     await killAllOfUser();
+    machine = undefined;
+    uid = gid = 0;
   });
 
   it('powers an idle instance off after IDLE_TIMEOUT, once IMDS confirms the instance', async () => {
@@ -245,7 +250,7 @@ describe('on-instance agent', () => {
     const id = await launch();
     writeConf(id, { IDLE_TIMEOUT: 3 });
     // In first: a slow login must not leave the agent idle for its timeout.
-    const session = execa('ssh', [...sshArgs(), 'whatever', 'echo up; sleep 9; echo done'], { reject: false, stdin: 'ignore' });
+    const session = execa('ssh', [...sshArgs(), 'echo up; sleep 9; echo done'], { reject: false, stdin: 'ignore' });
     let out = '';
     session.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
     await waitFor('the command running', () => out.includes('up'));
@@ -264,7 +269,7 @@ describe('on-instance agent', () => {
   it('does power off with only an idle ssh master (-N) connected', async () => {
     const id = await launch();
     writeConf(id, { IDLE_TIMEOUT: 3 });
-    const master = execa('ssh', [...sshArgs(), '-N', 'whatever'], { reject: false, stdin: 'ignore' });
+    const master = execa('ssh', ['-N', ...sshArgs()], { reject: false, stdin: 'ignore' });
     let masterEndedAt = Infinity;
     void master.finally(() => {
       masterEndedAt = Date.now();
@@ -348,14 +353,16 @@ describe('on-instance agent', () => {
     expect(await daemons()).toHaveLength(1);
   }, TEST_TIMEOUT);
 
-  it('an agent outliving its instance (terminated through the API, as the sandbox allows) is refused its poweroff: the instance stays terminated', async () => {
+  it('an instance terminated through the API takes its agent with it: nothing is left there to power anything off', async () => {
     const id = await launch();
     writeConf(id, { IDLE_TIMEOUT: 2 });
+    const pid = await startAgent();
+    expect(await daemons()).toEqual([pid]);
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     await waitFor(`${id} terminated`, async () => (await state(id)) === 'terminated');
-    await startAgent();
-    await waitFor('the poweroff refused', () => poweroffsOf(id).some((p) => p.refused !== undefined));
-    expect(poweroffsOf(id)).toEqual([expect.objectContaining({ reason: 'idle', refused: 'terminated' })]);
+    expect(await daemons()).toEqual([]);
+    expect(existsSync(agentDir)).toBe(false); // its disk went with it
+    expect(poweroffsOf(id)).toEqual([]);
     expect(await state(id)).toBe('terminated');
   }, TEST_TIMEOUT);
 
@@ -393,22 +400,26 @@ describe('on-instance agent', () => {
 describe('sandbox IMDS and poweroff', () => {
   const sb = getSandbox;
 
-  it('serves IMDSv2 for the last launched instance, or the one a test sets', async () => {
+  it('serves IMDSv2 to each instance for itself (a test may make one lie), to nobody else', async () => {
     const ec2 = ec2Client(sb());
     const out = await ec2.send(new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1 }));
-    const id = out.Instances?.[0]?.InstanceId;
+    const id = String(out.Instances?.[0]?.InstanceId);
     ec2.destroy();
+    const m = sb().machine(id);
     const url = `${sb().imdsUrl}/latest`;
     expect((await fetch(`${url}/api/token`, { method: 'PUT' })).status).toBe(400); // no TTL header
     const token = await (await fetch(`${url}/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
     expect(token).toMatch(/^[\w-]{16,}$/);
     expect((await fetch(`${url}/meta-data/instance-id`)).status).toBe(401);
     expect((await fetch(`${url}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': 'forged' } })).status).toBe(401);
-    const get = () => fetch(`${url}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': token } }).then((r) => r.text());
+    // This test process is on no instance: nothing to answer.
+    expect((await fetch(`${url}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': token } })).status).toBe(404);
+    const get = async () =>
+      (await m.runAsUser(`t=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${url}/api/token) && curl -sS -H "X-aws-ec2-metadata-token: $t" ${url}/meta-data/instance-id`)).stdout;
     expect(await get()).toBe(id);
-    sb().setImdsInstance('i-0fedcba9876543210');
+    m.setImdsInstance('i-0fedcba9876543210');
     expect(await get()).toBe('i-0fedcba9876543210');
-    sb().setImdsInstance(undefined);
+    m.setImdsInstance(undefined);
     expect(await get()).toBe(id);
     expect(sb().imdsRequests().at(-1)).toMatchObject({ method: 'GET', status: 200, instanceId: id });
 

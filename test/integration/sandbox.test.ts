@@ -1,21 +1,25 @@
-// The test bench itself: fake AWS (moto behind the proxy) and fake instance (local sshd).
-import { readFileSync } from 'node:fs';
+// The test bench itself: fake AWS (moto behind the proxy) and fake instances (each its own
+// sshd, host key, user, home and metadata answers).
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   EC2Client,
+  GetConsoleOutputCommand,
   RegisterImageCommand,
   RunInstancesCommand,
+  StartInstancesCommand,
   StopInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
 import { startSandbox } from '../sandbox/index.js';
-import type { Sandbox } from '../sandbox/index.js';
+import type { Machine, Sandbox } from '../sandbox/index.js';
 import { DEFAULT_IMAGE_PATTERNS } from '../../src/cloud/dlami.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -54,14 +58,16 @@ describe('test sandbox', () => {
     '-F', sb.sshConfig,
     '-i', key,
     '-o', 'IdentitiesOnly=yes',
+    // One known-hosts file for all: each instance's key is recorded under its own address.
     '-o', `UserKnownHostsFile=${join(sb.dir, 'kh')}`,
     '-o', 'StrictHostKeyChecking=accept-new',
     '-o', 'BatchMode=yes',
     '-o', 'LogLevel=ERROR',
   ];
-  // 54.1.2.3 is only a name: the sandbox's ssh_config sends every host to 127.0.0.1.
-  const ssh = (key: string, command: string) =>
-    execa('ssh', [...sshArgs(key), '-l', sb.user, '54.1.2.3', command], { reject: false, stdin: 'ignore' });
+  /** ssh to an address (the sandbox's ssh_config sends each instance's addresses to its own sshd). */
+  const ssh = (key: string, address: string, command: string, extra: string[] = []) =>
+    execa('ssh', [...extra, ...sshArgs(key), '-o', `HostKeyAlias=${address}`, '-l', sb.user, address, command], { reject: false, stdin: 'ignore' });
+  const ipOf = (i: Instance | undefined): string => String(i?.PublicIpAddress);
 
   async function launch(tag: string, extra: Partial<RunInstancesCommandInput> = {}): Promise<Instance> {
     const out = await ec2.send(
@@ -84,11 +90,14 @@ describe('test sandbox', () => {
     return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
   }
 
-  it('starts with a private user, dir and ports', () => {
+  it('starts with a private login name, dir and ports, and no instance', () => {
     expect(sb.user).toMatch(/^sshec2-[0-9a-f]{6}$/);
-    expect(sb.home.startsWith(sb.dir)).toBe(true);
+    expect(sb.remoteHome.startsWith(sb.dir)).toBe(true);
     expect(sb.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(readFileSync(sb.sshConfig, 'utf8')).toBe(`Host *\n  HostName 127.0.0.1\n  Port ${sb.sshPort}\n`);
+    // No instance yet: every name goes to a refused port.
+    expect(readFileSync(sb.sshConfig, 'utf8')).toMatch(/^Host \*\n  HostName 127\.0\.0\.1\n  Port 9\n$/m);
+    expect(sb.machines()).toEqual([]);
+    expect(() => sb.latestMachine()).toThrow(/no instance/);
     const env = sb.env({ NO_COLOR: undefined, EXTRA: 'x' });
     expect(env).toMatchObject({ AWS_ENDPOINT_URL: sb.endpoint, AWS_REGION: 'eu-central-1', AWS_INSTANCE_USER: sb.user, EXTRA: 'x' });
     expect(env.HOME).toBe(join(sb.dir, 'local-home'));
@@ -180,71 +189,200 @@ describe('test sandbox', () => {
   it('logs in with a permanently authorized key, runs commands, rsync, tmux and screen', async () => {
     const { key, pub } = await keyPair('static');
     sb.authorizeKey(pub);
-    const hi = await ssh(key, 'echo hi; pwd');
+    const [instance] = await tagged('ip');
+    const m = sb.machine(String(instance?.InstanceId));
+    const hi = await ssh(key, ipOf(instance), 'echo hi; pwd; whoami');
     expect(hi.stderr).toBe('');
-    expect(hi.stdout).toBe(`hi\n${sb.home}`);
+    expect(hi.stdout).toBe(`hi\n${sb.remoteHome}\n${sb.user}`); // the same name and home path on every instance
 
     const src = join(sb.dir, 'src');
     await mkdir(join(src, 'sub'), { recursive: true });
     await writeFile(join(src, 'sub', 'file.txt'), 'payload\n');
-    const rsync = await execa('rsync', ['-e', `ssh ${sshArgs(key).join(' ')}`, '-r', `${src}/`, `${sb.user}@whatever:dst/`], { reject: false });
+    const e = `ssh ${sshArgs(key).join(' ')} -o HostKeyAlias=${ipOf(instance)}`;
+    const rsync = await execa('rsync', ['-e', e, '-r', `${src}/`, `${sb.user}@${ipOf(instance)}:dst/`], { reject: false });
     expect(rsync.stderr).toBe('');
-    const remote = await sb.runAsUser('cat dst/sub/file.txt; stat -c %U dst/sub/file.txt');
-    expect(remote).toEqual({ stdout: `payload\n${sb.user}`, stderr: '', exitCode: 0 });
+    const remote = await m.runAsUser('cat dst/sub/file.txt; stat -c %U dst/sub/file.txt; pwd');
+    expect(remote).toEqual({ stdout: `payload\n${sb.user}\n${sb.remoteHome}`, stderr: '', exitCode: 0 });
+    expect(readFileSync(join(m.home, 'dst', 'sub', 'file.txt'), 'utf8')).toBe('payload\n'); // where it really is
 
-    const tools = await ssh(key, 'tmux -V && screen -v; tmux new-session -d -s t "sleep 600" && tmux ls');
+    const tools = await ssh(key, ipOf(instance), 'tmux -V && screen -v; tmux new-session -d -s t "sleep 600" && tmux ls; screen -dmS s sleep 600 && screen -ls');
     expect(tools.stdout).toMatch(/^tmux \d/m);
     expect(tools.stdout).toMatch(/^Screen version/m);
     expect(tools.stdout).toMatch(/^t: 1 windows/m); // left running on purpose: stop() must kill it
+    expect(tools.stdout).toMatch(/\.s\t/m);
   });
 
-  it('Instance Connect keys reach sshd, for the instance user only, and expire', async () => {
+  it('an address that is no running instance\'s is refused, and so is every one while unreachable', async () => {
+    const { key } = await keyPair('nowhere');
+    const [instance] = await tagged('ip');
+    expect((await ssh(key, '127.0.9.9', 'true')).stderr).toMatch(/Connection refused/);
+    await sb.setReachable(false);
+    try {
+      expect((await ssh(key, ipOf(instance), 'true')).stderr).toMatch(/Connection refused/);
+    } finally {
+      await sb.setReachable(true);
+    }
+    expect((await ssh(key, ipOf(instance), 'true')).stderr).not.toMatch(/Connection refused/);
+  });
+
+  it('two instances at once are separate machines: own sshd, host key, home, processes and IMDS answers', async () => {
+    const { key } = await keyPair('two'); // authorized below, after both launched: reaches both
+    const [a, b] = [await launch('two-a'), await launch('two-b')];
+    const [ma, mb] = [sb.machine(String(a.InstanceId)), sb.machine(String(b.InstanceId))];
+    sb.authorizeKey(readFileSync(`${key}.pub`, 'utf8'));
+    expect(sb.latestMachine()).toBe(mb);
+    expect(ma.uid).not.toBe(mb.uid);
+    expect(ma.home).not.toBe(mb.home);
+    expect(ma.sshPort()).not.toBe(mb.sshPort());
+    expect(ma.hostKeyFingerprint).not.toBe(mb.hostKeyFingerprint);
+    expect(ma.addresses).toContain(ipOf(a));
+
+    // What ssh sees of each: its own host key (the fingerprint its console prints), its own home.
+    const seen = async (i: Instance, m: Machine): Promise<void> => {
+      const hostKey = await execa('ssh-keyscan', ['-p', String(m.sshPort()), '-t', 'ed25519', '127.0.0.1'], { reject: false });
+      const fp = await execa('ssh-keygen', ['-l', '-f', '-'], { input: hostKey.stdout });
+      expect(fp.stdout.split(' ')[1]).toBe(m.hostKeyFingerprint.split(' ')[1]);
+      const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: i.InstanceId }));
+      expect(Buffer.from(String(out.Output), 'base64').toString()).toContain(m.hostKeyFingerprint.split(' ')[1]);
+    };
+    await seen(a, ma);
+    await seen(b, mb);
+    const r0 = await ssh(key, ipOf(a), 'echo A > where.txt; pwd');
+    expect(r0.stdout).toBe(sb.remoteHome);
+    expect((await ssh(key, ipOf(b), 'cat where.txt 2>&1; echo B > where.txt')).stdout).toMatch(/No such file/);
+    expect(readFileSync(join(ma.home, 'where.txt'), 'utf8')).toBe('A\n');
+    expect(readFileSync(join(mb.home, 'where.txt'), 'utf8')).toBe('B\n');
+
+    // IMDS answers each instance its own id; a token of one is no good on the other; off any instance, nothing.
+    const imds = `${sb.imdsUrl}/latest`;
+    const ask = (m: Machine) =>
+      m.runAsUser(`t=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${imds}/api/token) && echo "$t" > token && curl -sS -H "X-aws-ec2-metadata-token: $t" ${imds}/meta-data/instance-id`);
+    expect((await ask(ma)).stdout).toBe(a.InstanceId);
+    expect((await ask(mb)).stdout).toBe(b.InstanceId);
+    const tokenOfA = readFileSync(join(ma.home, 'token'), 'utf8').trim();
+    expect((await mb.runAsUser(`curl -sS -o /dev/null -w '%{http_code}' -H 'X-aws-ec2-metadata-token: ${tokenOfA}' ${imds}/meta-data/instance-id`)).stdout).toBe('401');
+    mb.setImdsInstance('i-0fedcba9876543210');
+    expect((await ask(mb)).stdout).toBe('i-0fedcba9876543210');
+    mb.setImdsInstance(undefined);
+    const token = await (await fetch(`${imds}/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
+    expect((await fetch(`${imds}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': token } })).status).toBe(404);
+    expect(sb.imdsRequests().filter((r) => r.instanceId).map((r) => r.instanceId)).toEqual([a.InstanceId, b.InstanceId, 'i-0fedcba9876543210']);
+
+    // Processes are per machine: a poweroff on B (kill -9 -1 as its user) leaves A's sessions alone.
+    await ma.runAsUser('sleep 600 >/dev/null 2>&1 & echo $! > sleeper');
+    const sleeper = Number(readFileSync(join(ma.home, 'sleeper'), 'utf8'));
+    await mb.runAsUser(`SSH_EC2_INSTANCE_ID=${String(a.InstanceId)} ${sb.poweroffCommand}`); // names A, yet powers off where it runs
+    expect(sb.poweroffs().at(-1)).toMatchObject({ instanceId: b.InstanceId, status: 200 });
+    expect(mb.state()).toBe('stopped');
+    expect(ma.state()).toBe('running');
+    expect(() => process.kill(sleeper, 0)).not.toThrow();
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [String(a.InstanceId), String(b.InstanceId)] }));
+  });
+
+  it('a stopped instance keeps its files but no process and no sshd; started again, the same host key; terminated, its files and user are gone', async () => {
+    const { key, pub } = await keyPair('life');
+    sb.authorizeKey(pub);
+    const i = await launch('life');
+    const id = String(i.InstanceId);
+    const m = sb.machine(id);
+    expect((await ssh(key, ipOf(i), 'echo kept > kept.txt; sleep 600 >/dev/null 2>&1 & echo $! > sleeper; echo ok')).stdout).toBe('ok');
+    const sleeper = readFileSync(join(m.home, 'sleeper'), 'utf8').trim();
+    expect((await execa('ps', ['-u', String(m.uid), '-o', 'pid='], { reject: false })).stdout.split('\n').map((p) => p.trim())).toContain(sleeper);
+
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    expect(m.state()).toBe('stopped');
+    expect(m.sshPort()).toBeUndefined();
+    expect((await execa('ps', ['-u', String(m.uid), '-o', 'stat='], { reject: false })).stdout.split('\n').filter((s) => s && !s.startsWith('Z'))).toEqual([]);
+    expect((await ssh(key, ipOf(i), 'true')).stderr).toMatch(/Connection refused/);
+    expect(readFileSync(join(m.home, 'kept.txt'), 'utf8')).toBe('kept\n');
+
+    const fingerprint = m.hostKeyFingerprint;
+    await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    expect(m.state()).toBe('running');
+    // Same host key: the known-hosts entry from before still matches (StrictHostKeyChecking would refuse a change).
+    const [again] = await tagged('life'); // (its address may have changed, as on EC2)
+    expect(m.addresses).toContain(ipOf(again));
+    const back = await ssh(key, ipOf(again), 'cat kept.txt', ['-o', 'StrictHostKeyChecking=yes', '-o', `HostKeyAlias=${ipOf(i)}`]);
+    expect(back.stdout, back.stderr).toBe('kept');
+    expect(m.hostKeyFingerprint).toBe(fingerprint);
+
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    expect(m.state()).toBe('terminated');
+    expect(existsSync(m.home)).toBe(false);
+    expect(readFileSync(join(String(m.homeAtTermination), 'kept.txt'), 'utf8')).toBe('kept\n'); // for tests to check, root-only
+    expect(statSync(dirname(String(m.homeAtTermination))).mode & 0o777).toBe(0o700);
+    expect((await execa('id', [m.unixUser], { reject: false })).exitCode).not.toBe(0);
+    await expect(m.runAsUser('true')).rejects.toThrow(/terminated/);
+    expect((await ssh(key, ipOf(i), 'true')).stderr).toMatch(/Connection refused/);
+  });
+
+  it('a new instance\'s home starts as a copy of the skeleton, owned by its user', async () => {
+    await mkdir(join(sb.homeSkeleton, '.ssh'), { recursive: true });
+    await writeFile(join(sb.homeSkeleton, '.ssh', 'rc'), 'true\n');
+    try {
+      const m = sb.machine(String((await launch('skel')).InstanceId));
+      expect(await m.runAsUser('cat .ssh/rc; stat -c %U .ssh/rc')).toMatchObject({ stdout: `true\n${sb.user}`, exitCode: 0 });
+    } finally {
+      await execa('rm', ['-rf', join(sb.homeSkeleton, '.ssh')]);
+    }
+  });
+
+  it('Instance Connect keys reach that instance\'s sshd only, for the login user only, and expire', async () => {
     const [instance] = await tagged('ip');
     const id = String(instance?.InstanceId);
+    const m = sb.machine(id);
+    const other = await launch('ic-other');
     const pushed = await keyPair('pushed');
-    expect((await ssh(pushed.key, 'true')).exitCode).toBe(255);
+    expect((await ssh(pushed.key, ipOf(instance), 'true')).exitCode).toBe(255);
 
     const out = await connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: pushed.pub, AvailabilityZone: instance?.Placement?.AvailabilityZone }));
     expect(out.Success).toBe(true);
-    expect((await ssh(pushed.key, 'whoami')).stdout).toBe(sb.user);
+    expect((await ssh(pushed.key, ipOf(instance), 'whoami')).stdout).toBe(sb.user);
+    expect((await ssh(pushed.key, ipOf(other), 'whoami')).exitCode).toBe(255); // another instance: not there
     const [entry] = sb.instanceConnectKeys();
     expect(entry).toMatchObject({ key: pushed.pub, instanceId: id, osUser: sb.user });
     expect(entry!.expiresAt - Date.now()).toBeGreaterThan(50_000);
-    expect(readFileSync(join(sb.dir, 'sshd', 'authorized_keys'), 'utf8')).toMatch(/^expiry-time="\d{14}Z" ssh-ed25519 /m);
+    const authorized = (): string => readFileSync(join(dirname(m.sshdLog), 'authorized_keys'), 'utf8');
+    expect(authorized()).toMatch(/^expiry-time="\d{14}Z" ssh-ed25519 /m);
     const call = sb.calls('SendSSHPublicKey')[0];
     expect(call).toMatchObject({ service: 'ec2-instance-connect', status: 200, params: { InstanceId: id, InstanceOSUser: sb.user } });
 
     // AWS accepts any user name; only the instance's user gets in.
-    const other = await keyPair('other-user');
-    await connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: 'ubuntu', SSHPublicKey: other.pub }));
-    expect((await ssh(other.key, 'true')).exitCode).toBe(255);
+    const otherUser = await keyPair('other-user');
+    await connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: 'ubuntu', SSHPublicKey: otherUser.pub }));
+    expect((await ssh(otherUser.key, ipOf(instance), 'true')).exitCode).toBe(255);
 
     // sshd itself refuses a key past its expiry-time.
     const old = await keyPair('expired');
-    sb.addInstanceConnectKey(old.pub, Date.now() - 60_000, id);
-    expect(readFileSync(join(sb.dir, 'sshd', 'authorized_keys'), 'utf8')).toContain(old.pub);
-    expect((await ssh(old.key, 'true')).exitCode).toBe(255);
-    expect(readFileSync(join(sb.dir, 'sshd', 'sshd.log'), 'utf8')).toMatch(/Refused by key options/); // the expiry-time option
+    m.addInstanceConnectKey(old.pub, Date.now() - 60_000);
+    expect(authorized()).toContain(old.pub);
+    expect((await ssh(old.key, ipOf(instance), 'true')).exitCode).toBe(255);
+    expect(readFileSync(m.sshdLog, 'utf8')).toMatch(/Refused by key options/); // the expiry-time option
 
     // Like AWS: unknown instances and malformed keys are refused.
     await expect(connect.send(new SendSSHPublicKeyCommand({ InstanceId: 'i-0123456789abcdef0', InstanceOSUser: sb.user, SSHPublicKey: pushed.pub }))).rejects.toMatchObject({ name: 'EC2InstanceNotFoundException' });
     await expect(connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: `${pushed.pub}\nssh-ed25519 AAAA injected` }))).rejects.toMatchObject({ name: 'InvalidArgsException' });
     sb.inject({ action: 'SendSSHPublicKey', code: 'AuthException', status: 403, message: 'not authorized' });
-    await expect(connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: other.pub }))).rejects.toMatchObject({ name: 'AuthException', message: 'not authorized' });
+    await expect(connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: otherUser.pub }))).rejects.toMatchObject({ name: 'AuthException', message: 'not authorized' });
     sb.clearFaults();
     await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
     await expect(connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: pushed.pub }))).rejects.toMatchObject({ name: 'EC2InstanceStateInvalidException' });
+    await ec2.send(new StartInstancesCommand({ InstanceIds: [id] })); // its tmux from above is gone; stop() below checks the rest
   });
 
-  it('stop() removes the user, its processes and the dir', async () => {
-    const { user, dir } = sb;
-    const uid = (await execa('id', ['-u', user])).stdout;
+  it('stop() removes every instance\'s user, its processes and the dir', async () => {
+    const { dir } = sb;
+    const users = sb.machines().map((m) => [m.unixUser, String(m.uid)] as const);
+    expect(users.length).toBeGreaterThanOrEqual(5);
+    await sb.latestMachine().runAsUser('(sleep 600 >/dev/null 2>&1 &)');
     await sb.stop();
     await sb.stop(); // idempotent
-    expect((await execa('id', [user], { reject: false })).exitCode).not.toBe(0);
-    // The tmux server from above is gone (at most a zombie is left, if PID 1 does not reap).
-    const states = (await execa('ps', ['-U', uid, '-o', 'stat='], { reject: false })).stdout.split('\n').filter(Boolean);
-    expect(states.filter((s) => !s.startsWith('Z'))).toEqual([]);
+    for (const [user, uid] of users) {
+      expect((await execa('id', [user], { reject: false })).exitCode).not.toBe(0);
+      // Nothing of it is left (at most a zombie, if PID 1 does not reap).
+      const states = (await execa('ps', ['-U', uid, '-o', 'stat='], { reject: false })).stdout.split('\n').filter(Boolean);
+      expect(states.filter((s) => !s.startsWith('Z'))).toEqual([]);
+    }
     expect((await execa('ls', [dir], { reject: false })).exitCode).not.toBe(0);
   });
 });

@@ -1,43 +1,73 @@
-// The test bench: a fake AWS (moto behind a recording, fault-injecting proxy) and a fake
-// instance (a private sshd for a throwaway user), all on 127.0.0.1 and all below one temp dir.
-// Root only (it creates a unix user). Every sandbox is independent: parallel workers are fine.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
-import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+// The test bench: a fake AWS (moto behind a recording, fault-injecting proxy) and fake
+// instances (machine.ts: each its own sshd, host key, unix user, home and metadata answers),
+// all on 127.0.0.1 and all below one temp dir. Root only (it creates unix users and mount
+// namespaces). Every sandbox is independent: parallel workers are fine.
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { MachineImpl, makeSkeleton } from './machine.js';
+import type { Machine } from './machine.js';
 import { startMoto } from './moto.js';
 import type { Moto } from './moto.js';
 import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
 import { startProxy } from './proxy.js';
-import type { ApiCall, Fault, Hold, ImdsRequest, Poweroff, Proxy } from './proxy.js';
+import type { ApiCall, Fault, Hold, ImdsRequest, Lifecycle, Poweroff, Proxy } from './proxy.js';
 import { SUBJECT_KEY, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
-import { clientConfig, createUser, newUserName, removeUser, startSshd } from './sshd.js';
-import type { InstanceConnectKey, Sshd } from './sshd.js';
-import { freePort, killGroup, killUserProcesses } from './util.js';
+import { newUserName } from './sshd.js';
+import type { InstanceConnectKey } from './sshd.js';
+import { killGroup } from './util.js';
 
 export type { ApiCall, Fault, Hold, ImdsRequest, Poweroff } from './proxy.js';
 export type { InstanceConnectKey } from './sshd.js';
+export type { Machine, MachineState } from './machine.js';
 export type { AwsBehaviour, AwsBehaviourOptions } from './aws-behaviour.js';
 export { ensurePrerequisites } from './prerequisites.js';
 
 /** How long an Instance Connect key works, as on AWS. */
 export const INSTANCE_CONNECT_TTL_MS = 60_000;
 
+/**
+ * Where ssh goes when an address is no instance's, or the network is down (setReachable(false)):
+ * a privileged port nothing on this machine listens on (the sandbox's own daemons take free
+ * high ports), so the connection is refused.
+ */
+export const UNREACHABLE_PORT = 9;
+
 export interface Sandbox {
   dir: string;
   endpoint: string;
+  /**
+   * The client ssh config (SSH_EC2_SSH_CONFIG in env()): each running instance's addresses go to
+   * its own sshd, every other name to a refused port. Rewritten as instances come and go.
+   */
   sshConfig: string;
-  sshPort: number;
+  /** The login name on every instance (AWS_INSTANCE_USER in env()), as `ubuntu` is on every DLAMI. */
   user: string;
-  home: string;
+  /** The home directory path every instance shows (on this machine: an empty dir; see Machine.home). */
+  remoteHome: string;
+  /** Files here are copied into every new instance's home at launch (as an image's /etc/skel). */
+  homeSkeleton: string;
+  /**
+   * A link to the home (on this machine) of the instance launched last, re-pointed at each launch
+   * (and to its homeAtTermination once terminated): for a test that launches one instance and looks
+   * at its files before it knows its id.
+   */
+  latestHome: string;
   region: string;
+  /** The instance EC2 launched with this id (through RunInstances); throws if there is none. */
+  machine(instanceId: string): Machine;
+  /** Every instance launched so far, oldest first (terminated ones too). */
+  machines(): Machine[];
+  /** The newest instance launched; throws if none was. For a test that launched exactly one. */
+  latestMachine(): Machine;
+  /** Every instance's login shell, from now on (existing ones too); default /bin/bash. */
+  setLoginShell(path: string): void;
   /**
    * The instance's `shutdown -h now` (SSH_EC2_POWEROFF_COMMAND in env()): kills every process of
    * the user it runs as, like a machine going down, then tells the proxy the instance powered
-   * itself off (it stops or terminates it in moto, if moto has it running). Refuses to run as
-   * anyone but the sandbox user.
+   * itself off (it stops or terminates the instance whose user ran it, if moto has it running).
+   * Refuses to run as anyone but an instance's login user.
    */
   poweroffCommand: string;
   /** The instance metadata service the agent asks (SSH_EC2_IMDS_URL in env()): the proxy. */
@@ -51,24 +81,21 @@ export interface Sandbox {
   /** Holds the next call of `action` (whose parameters pass `when`) before moto sees it, until `release()`: a slow API. */
   hold(action: string, when?: (params: Record<string, string>) => boolean): Hold;
   /**
-   * The network between this machine and the instance: false points every new ssh connection
-   * made through sshConfig at a closed port (refused), true back at sshd. Connections already
-   * open are not touched, as when a laptop's network goes away and comes back.
+   * The network between this machine and the instances: false points every new ssh connection
+   * made through sshConfig at a closed port (refused), true back at each instance's sshd.
+   * Connections already open are not touched, as when a laptop's network goes away and comes back.
    */
   setReachable(reachable: boolean): Promise<void>;
   /** What the CLI hears when it asks for its public address (SSH_EC2_IP_URL); default 127.0.0.1. */
   setPublicAddress(answer: string): void;
+  /** Installs a public key for the login user on every instance, running or launched later (the EC2 key pair). */
   authorizeKey(publicKeyLine: string): void;
   /** Every key pushed with SendSSHPublicKey (also for other users, which sshd never accepts), oldest first. */
   instanceConnectKeys(): InstanceConnectKey[];
-  /** Test hook: install a key as SendSSHPublicKey would, but with any expiry (e.g. one in the past). */
-  addInstanceConnectKey(key: string, expiresAt: number, instanceId?: string): void;
-  runAsUser(script: string): Promise<{ stdout: string; stderr: string; exitCode: number }>;
-  /** The instance id IMDS answers: set by setImdsInstance, else the last one launched or started. */
-  imdsInstance(): string | undefined;
-  /** Makes IMDS answer this id whatever is launched; undefined goes back to the last launched or started. */
-  setImdsInstance(id: string | undefined): void;
-  /** What GetConsoleOutput answers; undefined (the default): a boot log with the sshd's real host key fingerprint. */
+  /**
+   * What GetConsoleOutput answers for every instance; undefined (the default): each instance's
+   * boot log with its own host key fingerprint (or what Machine.setConsoleOutput set).
+   */
   setConsoleOutput(text: string | undefined): void;
   /** Every request to the fake IMDS, oldest first. */
   imdsRequests(): ImdsRequest[];
@@ -86,15 +113,17 @@ export interface Sandbox {
 function poweroffScript(endpoint: string, user: string): string {
   return `#!/bin/sh
 # ssh-ec2 test sandbox: what "shutdown -h now" does to an instance, played on this machine.
+# On an instance (in its mount namespace) its user's name is ${user}; nowhere else is it.
 if [ "$(id -u)" = 0 ] || [ "$(id -un)" != '${user}' ]; then
-  echo "sandbox poweroff: only for the sandbox user ${user}, refusing for $(id -un)" >&2
+  echo "sandbox poweroff: only for an instance's user ${user}, refusing for $(id -un)" >&2
   exit 1
 fi
 # The machine goes down: every process of the user, sessions included (kill -1 spares this
 # script). First, so nothing of it is left once EC2 says stopped: a test that then starts a
 # new session must not see it cut.
 kill -9 -1
-# EC2 notices the instance went down: stopped (or terminated, if launched so).
+# EC2 notices the instance went down: stopped (or terminated, if launched so). The proxy knows
+# the instance by who asks; the id is for a caller that is no instance (a test).
 curl -sS --max-time 10 -X POST --data-urlencode "instance=\${SSH_EC2_INSTANCE_ID:-}" --data-urlencode "reason=\${SSH_EC2_REASON:-}" '${endpoint}/sandbox/poweroff' >/dev/null
 `;
 }
@@ -102,22 +131,20 @@ curl -sS --max-time 10 -X POST --data-urlencode "instance=\${SSH_EC2_INSTANCE_ID
 /** What a synchronous last-ditch cleanup needs; filled in as the parts come up. */
 interface Leftovers {
   dir: string;
-  user?: string;
-  uid?: number;
   pids: number[];
+  machines: MachineImpl[];
 }
 
 function cleanupSync(l: Leftovers): void {
   for (const pid of l.pids) killGroup(pid);
-  if (l.uid !== undefined) killUserProcesses(l.uid);
-  if (l.user) {
-    try {
-      execFileSync('userdel', ['-f', l.user], { stdio: 'ignore' });
-    } catch {
-      // best effort: the process is exiting
-    }
-  }
+  for (const m of l.machines) m.destroySync();
   rmSync(l.dir, { recursive: true, force: true });
+}
+
+/** The client ssh config: each running instance's addresses to its sshd, everything else refused. */
+export function clientConfig(instances: { addresses: readonly string[]; port: number }[]): string {
+  const blocks = instances.filter((i) => i.addresses.length > 0).map((i) => `Host ${i.addresses.join(' ')}\n  HostName 127.0.0.1\n  Port ${i.port}\n`);
+  return `# ssh-ec2 test sandbox: each instance's addresses reach its own sshd\n${blocks.join('')}Host *\n  HostName 127.0.0.1\n  Port ${UNREACHABLE_PORT}\n`;
 }
 
 /** A console log as an EC2 instance's cloud-init prints it, with its host key fingerprint. */
@@ -138,60 +165,132 @@ export function bootConsole(fingerprintLine: string): string {
 /** `aws`: AWS's behaviours (aws-behaviour.ts), each on unless turned off here. */
 export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOptions } = {}): Promise<Sandbox> {
   await ensurePrerequisites();
-  if (!isRoot()) throw new Error('The test sandbox must run as root: it creates a throwaway unix user and runs sshd.');
+  if (!isRoot()) throw new Error('The test sandbox must run as root: it creates throwaway unix users and runs sshd.');
   const motoProgram = await findProgram('moto_server');
   if (!motoProgram) throw new Error("moto_server not found: pip install 'moto[server]'");
   const region = opts.region ?? 'eu-central-1';
 
   // Short path: unix sockets (ssh ControlPath) below it must stay under ~100 bytes.
   const dir = await mkdtemp(join(tmpdir(), 'sshec2-'));
-  await chmod(dir, 0o711); // the throwaway user must reach its home and authorized_keys below it
-  const home = join(dir, 'home');
-  const leftovers: Leftovers = { dir, pids: [] };
+  await chmod(dir, 0o711); // an instance's user must reach its home (mounted at remoteHome) below it
+  const remoteHome = join(dir, 'home');
+  const homeSkeleton = join(dir, 'skel');
+  mkdirSync(remoteHome, { mode: 0o755 });
+  const terminated = join(dir, 'terminated');
+  mkdirSync(terminated, { mode: 0o700 });
+  makeSkeleton(homeSkeleton);
+  const sshConfig = join(dir, 'ssh_config');
+  const latestHome = join(dir, 'latest-home');
+  const leftovers: Leftovers = { dir, pids: [], machines: [] };
   const onExit = (): void => cleanupSync(leftovers);
   process.on('exit', onExit);
 
+  const user = newUserName();
+  const machines = new Map<string, MachineImpl>();
+  const creating = new Map<string, Promise<MachineImpl | undefined>>();
+  const staticKeys: string[] = [];
+  let loginShell = '/bin/bash';
+  let reachable = true;
   let moto: Moto | undefined;
-  let sshd: Sshd | undefined;
   let proxy: Proxy | undefined;
   const pushed: InstanceConnectKey[] = [];
   let stopped: Promise<void> | undefined;
   let consoleOutput: string | undefined;
 
+  const writeClientConfig = (): void => {
+    const running = [...machines.values()].flatMap((m) => {
+      const port = m.sshPort();
+      return reachable && port !== undefined ? [{ addresses: m.addresses, port }] : [];
+    });
+    // Atomic replace: an ssh starting now reads the old or the new file, never half of one.
+    writeFileSync(`${sshConfig}.tmp`, clientConfig(running));
+    renameSync(`${sshConfig}.tmp`, sshConfig);
+  };
+  writeClientConfig();
+
+  let latest: MachineImpl | undefined;
+  const pointLatestHome = (m: MachineImpl): void => {
+    latest = m;
+    symlinkSync(m.homeAtTermination ?? m.home, `${latestHome}.tmp`);
+    renameSync(`${latestHome}.tmp`, latestHome);
+  };
+
+  const machineFor = async (id: string): Promise<MachineImpl | undefined> => machines.get(id) ?? (await creating.get(id));
+
+  /** An instance came to be (RunInstances): its user, home, host key; its sshd comes up in lifecycle. */
+  const create = (id: string): Promise<MachineImpl | undefined> => {
+    const n = creating.size + 1;
+    const made = MachineImpl.create(
+      {
+        sandboxDir: dir,
+        dir: join(dir, 'm', String(n)),
+        instanceId: id,
+        loginName: user,
+        unixUser: `${user}-${n}`,
+        remoteHome,
+        loginShell,
+        staticKeys,
+        skeleton: homeSkeleton,
+        terminatedHome: join(terminated, String(n)),
+      },
+      (m) => leftovers.machines.push(m),
+    ).then((m) => {
+      machines.set(id, m);
+      pointLatestHome(m);
+      return m;
+    });
+    creating.set(id, made);
+    return made;
+  };
+
+  const lifecycle = async ({ action, instanceId, addresses }: Lifecycle): Promise<void> => {
+    if (stopped) return;
+    const m = action === 'RunInstances' ? await create(instanceId) : await machineFor(instanceId);
+    if (!m) return; // not launched through us: nothing plays it
+    if (addresses.length > 0) m.addresses = addresses;
+    if (action === 'RunInstances' || action === 'StartInstances') {
+      await m.start();
+      writeClientConfig();
+      return;
+    }
+    // Unreachable at once (the machine is down from EC2's word on), then its processes go.
+    const halted = action === 'StopInstances' ? m.stop() : m.terminate();
+    writeClientConfig();
+    await halted;
+    if (m === latest && m.homeAtTermination) pointLatestHome(m);
+  };
+
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       await proxy?.close();
-      await Promise.all([moto?.stop(), sshd?.stop()]);
-      if (leftovers.user) await removeUser(leftovers.user, leftovers.uid);
+      await Promise.allSettled([...creating.values()]);
+      await Promise.all([moto?.stop(), ...[...machines.values()].map((m) => m.destroy())]);
       await rm(dir, { recursive: true, force: true });
       process.off('exit', onExit);
     })());
 
   try {
-    const user = newUserName();
-    const userAndSshd = async (): Promise<Sshd> => {
-      leftovers.uid = (await createUser(user, home)).uid;
-      leftovers.user = user;
-      return startSshd({ dir, user });
-    };
-    // moto (python) is the slow part; the user and sshd come up meanwhile.
-    const [m, s] = await Promise.allSettled([startMoto({ dir, region, program: motoProgram }), userAndSshd()]);
-    if (m.status === 'fulfilled') leftovers.pids.push((moto = m.value).pid);
-    if (s.status === 'fulfilled') leftovers.pids.push((sshd = s.value).pid);
-    if (m.status === 'rejected') throw m.reason;
-    if (s.status === 'rejected') throw s.reason;
-    const started = sshd as Sshd;
+    moto = await startMoto({ dir, region, program: motoProgram });
+    leftovers.pids.push(moto.pid);
     proxy = await startProxy({
-      target: (moto as Moto).url,
+      target: moto.url,
       dir,
       region,
       onPushedKey: ({ instanceId, osUser, key }) => {
         const entry = { key, instanceId, osUser, expiresAt: Date.now() + INSTANCE_CONNECT_TTL_MS };
         pushed.push(entry);
-        // Like AWS: any user name is "accepted", but only the instance's real user can log in.
-        if (osUser === user) started.addExpiringKey(entry);
+        // Like AWS: any user name is "accepted", but only the instance's real user can log in, on that instance.
+        if (osUser === user) machines.get(instanceId)?.addExpiringKey(entry);
       },
-      consoleOutput: () => consoleOutput ?? bootConsole(started.hostKeyFingerprint),
+      consoleOutput: (id) => {
+        const m = machines.get(id);
+        return consoleOutput ?? m?.consoleOverride ?? (m && bootConsole(m.hostKeyFingerprint));
+      },
+      instanceOf: (uid) => {
+        const m = [...machines.values()].find((x) => x.uid === uid && x.state() !== 'terminated');
+        return m && { instanceId: m.instanceId, imdsInstanceId: m.imdsOverride ?? m.instanceId };
+      },
+      lifecycle,
       aws: opts.aws,
     });
   } catch (err) {
@@ -199,9 +298,7 @@ export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOp
     throw err;
   }
 
-  const { user } = leftovers;
-  const [p, s] = [proxy, sshd];
-  if (!user || !p || !s) throw new Error('unreachable: sandbox parts missing after start');
+  const p = proxy;
   const localHome = join(dir, 'local-home');
   mkdirSync(localHome, { recursive: true });
   const poweroffCommand = join(dir, 'poweroff.sh');
@@ -212,16 +309,34 @@ export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOp
     throw err;
   }
 
+  const machine = (id: string): Machine => {
+    const m = machines.get(id);
+    if (!m) throw new Error(`no instance ${id} was launched in this sandbox`);
+    return m;
+  };
+
   return {
     dir,
     endpoint: p.endpoint,
-    sshConfig: s.sshConfig,
-    sshPort: s.port,
+    sshConfig,
     user,
-    home,
+    remoteHome,
+    homeSkeleton,
+    latestHome,
     region,
     poweroffCommand,
     imdsUrl: p.endpoint,
+    machine,
+    machines: () => [...machines.values()],
+    latestMachine() {
+      const last = [...machines.values()].at(-1);
+      if (!last) throw new Error('no instance was launched in this sandbox');
+      return last;
+    },
+    setLoginShell(path) {
+      loginShell = path;
+      for (const m of machines.values()) if (m.state() !== 'terminated') m.writeIdentity(path);
+    },
     env(extra = {}) {
       const env: Record<string, string | undefined> = {
         PATH: process.env.PATH,
@@ -233,7 +348,7 @@ export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOp
         AWS_SECRET_ACCESS_KEY: 'testing',
         AWS_REGION: region,
         AWS_EC2_METADATA_DISABLED: 'true',
-        SSH_EC2_SSH_CONFIG: s.sshConfig,
+        SSH_EC2_SSH_CONFIG: sshConfig,
         AWS_INSTANCE_USER: user,
         SSH_EC2_SSH_CIDR: '127.0.0.1/32',
         // Never ask the internet for our address, even if a test unsets SSH_EC2_SSH_CIDR.
@@ -252,29 +367,18 @@ export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOp
     clearFaults: () => p.clearFaults(),
     hold: (action, when) => p.hold(action, when),
     setPublicAddress: (answer) => p.setPublicAddress(answer),
-    async setReachable(reachable) {
-      const port = reachable ? s.port : await freePort();
-      await writeFile(`${s.sshConfig}.tmp`, clientConfig(port));
-      await rename(`${s.sshConfig}.tmp`, s.sshConfig);
+    setReachable(value) {
+      reachable = value;
+      writeClientConfig();
+      return Promise.resolve();
     },
-    authorizeKey: (line) => s.authorizeKey(line),
+    authorizeKey(line) {
+      const clean = line.trim();
+      if (!clean || /[\r\n]/.test(clean)) throw new Error('authorizeKey wants exactly one public key line');
+      staticKeys.push(clean);
+      for (const m of machines.values()) m.writeKeys();
+    },
     instanceConnectKeys: () => pushed.map((k) => ({ ...k })),
-    addInstanceConnectKey(key, expiresAt, instanceId = 'i-test') {
-      // No pruning here, so a key that is already expired stays in the file for sshd to refuse.
-      s.addExpiringKey({ key, expiresAt, instanceId, osUser: user }, { prune: false });
-    },
-    async runAsUser(script) {
-      const r = await execa('runuser', ['-u', user, '--', 'sh', '-c', script], {
-        cwd: home,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, USER: user, LOGNAME: user, SHELL: '/bin/bash', LANG: 'C.UTF-8' },
-        extendEnv: false,
-        stdin: 'ignore',
-        reject: false,
-      });
-      return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
-    },
-    imdsInstance: () => p.imdsInstance(),
-    setImdsInstance: (id) => p.setImdsInstance(id),
     setConsoleOutput: (text) => {
       consoleOutput = text;
     },

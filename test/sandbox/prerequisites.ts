@@ -16,8 +16,12 @@ const DEBIAN_PROGRAMS: Record<string, string> = {
   // The on-instance agent: ps finds ssh sessions, curl asks IMDS and the sandbox's poweroff.
   ps: 'procps',
   curl: 'curl',
+  // Each instance's sshd runs in a mount namespace of its own (machine.ts).
+  unshare: 'util-linux',
+  runuser: 'util-linux',
+  mount: 'mount',
 };
-const BASE_PACKAGES = ['openssh-server', 'openssh-client', 'rsync', 'tmux', 'screen', 'procps', 'curl'];
+const BASE_PACKAGES = ['openssh-server', 'openssh-client', 'rsync', 'tmux', 'screen', 'procps', 'curl', 'util-linux', 'mount'];
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
@@ -78,5 +82,16 @@ async function check(): Promise<void> {
     // sshd refuses to start without its privilege-separation directory (normally made by systemd).
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
     await chmod('/run/sshd', 0o755);
+    await checkNamespaces();
+  }
+}
+
+/** What machine.ts does for every instance, tried once: a container without CAP_SYS_ADMIN cannot. */
+async function checkNamespaces(): Promise<void> {
+  // The tmpfs hides /tmp in this namespace only: nothing is left behind.
+  const script = 'set -e; mount -t tmpfs t /tmp; mkdir /tmp/u /tmp/w; mount -t overlay o -o lowerdir=/etc,upperdir=/tmp/u,workdir=/tmp/w /etc; test -f /etc/passwd';
+  const r = await execa('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script], { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) {
+    throw new Error(`The test sandbox plays each instance in a mount namespace of its own (unshare --mount, tmpfs and overlay mounts), which fails here: ${r.stderr.trim()}. A container needs CAP_SYS_ADMIN (docker run --privileged).`);
   }
 }

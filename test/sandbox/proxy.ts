@@ -6,8 +6,11 @@
 //  - plays what real AWS does and moto does not, for the CLI's calls (aws-behaviour.ts: EC2's
 //    eventual consistency, Instance Connect just after boot, expired credentials, launches dying),
 //  - rewrites every address in EC2 responses into 127.0.0.0/8, so nothing can ever leave the machine,
-//  - plays the instance metadata service (IMDSv2) for the on-instance agent, and what EC2 does
-//    when an instance powers itself off (POST /sandbox/poweroff, sent by <dir>/poweroff.sh).
+//  - plays the instance metadata service (IMDSv2) for the on-instance agent, answering each
+//    instance its own id (told apart by the uid owning the asking socket), and what EC2 does
+//    when an instance powers itself off (POST /sandbox/poweroff, sent by <dir>/poweroff.sh),
+//  - tells the sandbox when an instance runs, starts, stops or terminates (opts.lifecycle), and
+//    waits for it before answering: the instance's sshd is up before anyone hears "running".
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
@@ -16,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { fakeAuthorization } from './moto.js';
+import { socketOwner } from './util.js';
 
 export type Service = 'ec2' | 'ec2-instance-connect' | 'sts';
 
@@ -96,15 +100,26 @@ export interface Proxy {
   hold(action: string, when?: (params: Record<string, string>) => boolean): Hold;
   /** What GET /checkip answers (the CLI's "what is my public address"). */
   setPublicAddress(answer: string): void;
-  /** What IMDS says "this instance" is: the override if set, else the last one launched or started. */
-  imdsInstance(): string | undefined;
-  /** Overrides the IMDS instance id; undefined goes back to the last launched or started. */
-  setImdsInstance(id: string | undefined): void;
   imdsRequests(): ImdsRequest[];
   poweroffs(): Poweroff[];
   /** What real AWS does that moto does not (aws-behaviour.ts): its switches. */
   aws: AwsBehaviour;
   close(): Promise<void>;
+}
+
+/** An instance changed state in moto (through a client's call or its own poweroff). */
+export interface Lifecycle {
+  action: 'RunInstances' | 'StartInstances' | 'StopInstances' | 'TerminateInstances';
+  instanceId: string;
+  /** Its loopback addresses (public and private) as the proxy answers them; for RunInstances and StartInstances. */
+  addresses: string[];
+}
+
+/** Which instance a request to IMDS or the poweroff endpoint comes from. */
+export interface Asker {
+  instanceId: string;
+  /** What IMDS answers it for instance-id (a test may make an instance's IMDS lie). */
+  imdsInstanceId: string;
 }
 
 export interface Reply {
@@ -234,6 +249,10 @@ export async function startProxy(opts: {
   /** What GetConsoleOutput answers for an instance (undefined: moto's own answer). */
   consoleOutput?: (instanceId: string) => string | undefined;
   aws?: AwsBehaviourOptions;
+  /** The instance whose login user has this uid (undefined: not an instance, e.g. a test as root). */
+  instanceOf?: (uid: number) => Asker | undefined;
+  /** Awaited before the client hears the answer. */
+  lifecycle?: (event: Lifecycle) => Promise<void>;
 }): Promise<Proxy> {
   const target = new URL(opts.target);
   const logFile = join(opts.dir, 'api-calls.jsonl');
@@ -246,9 +265,8 @@ export async function startProxy(opts: {
   const launched = new Map<string, { params: string; reply: Reply }>();
   const launching = new Map<string, Promise<unknown>>();
   // The instance metadata service and self-initiated poweroffs.
-  let lastBooted: string | undefined; // last launched (RunInstances) or started (StartInstances)
-  let imdsOverride: string | undefined;
-  const imdsTokens = new Map<string, number>(); // token → expiry (ms since epoch)
+  const imdsTokens = new Map<string, { expires: number; instanceId?: string }>(); // token → expiry (ms since epoch), issued to
+  let port = 0; // ours, once listening
   const imdsRequests: ImdsRequest[] = [];
   const poweroffs: Poweroff[] = [];
   // Per launched instance: its region and whether powering off terminates it.
@@ -279,7 +297,28 @@ export async function startProxy(opts: {
 
   const behaviour = awsBehaviour(opts.aws ?? {}, ec2Call);
 
-  /** IMDSv2, just the two requests the agent makes. */
+  /** The instance a request comes from: the uid that owns the asking socket. */
+  const askedBy = (req: IncomingMessage): Asker | undefined => {
+    const client = req.socket.remotePort;
+    const uid = client === undefined ? undefined : socketOwner(client, port);
+    return uid === undefined ? undefined : opts.instanceOf?.(uid);
+  };
+
+  /** Loopback addresses of an instance, as the client is told them. */
+  const addressesOf = async (id: string, region: string): Promise<string[]> => {
+    const r = await ec2Call(region, { Action: 'DescribeInstances', 'InstanceId.1': id });
+    const ips = [...r.body.toString('utf8').matchAll(/<(ipAddress|privateIpAddress|publicIp)>([^<]+)<\/\1>/g)].map((m) => addresses.map(m[2]!.trim()));
+    return [...new Set(ips)];
+  };
+
+  /** Tells the sandbox, and waits for it, before the client hears moto's answer. */
+  const tellLifecycle = async (action: Lifecycle['action'], ids: string[], region: string): Promise<void> => {
+    if (!opts.lifecycle) return;
+    const booting = action === 'RunInstances' || action === 'StartInstances';
+    await Promise.all(ids.map(async (instanceId) => opts.lifecycle!({ action, instanceId, addresses: booting ? await addressesOf(instanceId, region) : [] })));
+  };
+
+  /** IMDSv2, just the two requests the agent makes; each instance is answered its own id. */
   const imds = (req: IncomingMessage, path: string, time: number): Reply => {
     const text = (status: number, body: string): Reply => ({ status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(body) });
     const answer = (reply: Reply, instanceId?: string): Reply => {
@@ -287,19 +326,22 @@ export async function startProxy(opts: {
       appendFileSync(join(opts.dir, 'imds-requests.jsonl'), JSON.stringify(imdsRequests.at(-1)) + '\n');
       return reply;
     };
+    const asker = askedBy(req);
     if (path === '/latest/api/token') {
       if (req.method !== 'PUT') return answer(text(405, 'Method Not Allowed'));
       const ttl = Number(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > IMDS_TTL_MAX) return answer(text(400, 'Bad Request'));
       const token = randomBytes(24).toString('base64url');
-      imdsTokens.set(token, time + ttl * 1000);
+      imdsTokens.set(token, { expires: time + ttl * 1000, instanceId: asker?.instanceId });
       return answer(text(200, token));
     }
     if (path === '/latest/meta-data/instance-id' && req.method === 'GET') {
       const token = req.headers['x-aws-ec2-metadata-token'];
-      const expires = typeof token === 'string' ? imdsTokens.get(token) : undefined;
-      if (expires === undefined || expires < time) return answer(text(401, 'Unauthorized'));
-      const id = imdsOverride ?? lastBooted;
+      const issued = typeof token === 'string' ? imdsTokens.get(token) : undefined;
+      // A token is good on the instance it was issued to only.
+      if (!issued || issued.expires < time || issued.instanceId !== asker?.instanceId) return answer(text(401, 'Unauthorized'));
+      // Off any instance (a test asking as root) there is no instance to answer for.
+      const id = asker?.imdsInstanceId;
       return id ? answer(text(200, id), id) : answer(text(404, 'Not Found'));
     }
     return answer(text(404, 'Not Found'));
@@ -324,18 +366,25 @@ export async function startProxy(opts: {
       reply = { status: 409, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`${instanceId} is ${entry.refused}: it cannot power itself off\n`) };
     }
     appendFileSync(join(opts.dir, 'poweroffs.jsonl'), JSON.stringify(entry) + '\n');
+    // The machine goes down: this kills the poweroff script's own curl too, as on a real one.
+    if (reply.status === 200) await tellLifecycle(entry.action, [instanceId], region);
     return reply;
   };
 
-  /** Notes what IMDS and poweroffs need from a launch or start that moto carried out. */
-  const noteBoot = (action: string, params: Record<string, string>, reply: Reply, region: string): void => {
+  /** Notes what poweroffs need from a launch moto carried out, and tells the sandbox of every state change. */
+  const noteLifecycle = async (action: string, params: Record<string, string>, reply: Reply, region: string): Promise<void> => {
     if (reply.status !== 200) return;
     if (action === 'RunInstances') {
-      const ids = [...reply.body.toString('utf8').matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]!);
+      const ids = [...new Set([...reply.body.toString('utf8').matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]!))];
       for (const id of ids) launchedInstances.set(id, { region, terminateOnShutdown: params.InstanceInitiatedShutdownBehavior === 'terminate' });
-      lastBooted = ids[0] ?? lastBooted;
+      // A launch that died while pending (aws-behaviour.ts) has no machine to boot.
+      const alive = await Promise.all(ids.map(async (id) => ((await instanceState(id, region)) === 'terminated' ? undefined : id)));
+      await tellLifecycle(action, alive.filter((id) => id !== undefined), region);
     }
-    if (action === 'StartInstances') lastBooted = params['InstanceId.1'] ?? lastBooted;
+    if (action === 'StartInstances' || action === 'StopInstances' || action === 'TerminateInstances') {
+      const ids = Object.entries(params).filter(([k]) => /^InstanceId\.\d+$/.test(k)).map(([, v]) => v);
+      await tellLifecycle(action, ids, region);
+    }
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -354,8 +403,10 @@ export async function startProxy(opts: {
     if (url.pathname.startsWith('/latest/')) return send(imds(req, url.pathname, time));
     if (url.pathname === '/sandbox/poweroff' && req.method === 'POST') {
       const form = new URLSearchParams(body.toString('utf8'));
-      const instanceId = url.searchParams.get('instance') ?? form.get('instance') ?? '';
+      const named = url.searchParams.get('instance') ?? form.get('instance') ?? '';
       const reason = url.searchParams.get('reason') ?? form.get('reason') ?? undefined;
+      // shutdown powers off the machine it runs on, whatever id the script was given.
+      const instanceId = askedBy(req)?.instanceId ?? named;
       if (!/^i-[0-9a-f]+$/.test(instanceId)) return send({ status: 400, headers: { 'content-type': 'text/plain' }, body: Buffer.from('instance=i-... wanted\n') });
       const reply = await poweroff(instanceId, reason || undefined, time);
       return send({ status: reply.status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(reply.status === 200 ? 'ok\n' : reply.body) });
@@ -460,7 +511,7 @@ export async function startProxy(opts: {
     }
 
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
-    if (service === 'ec2') noteBoot(action, params, reply, region);
+    if (service === 'ec2') await noteLifecycle(action, params, reply, region);
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
       opts.onPushedKey({ instanceId: params.InstanceId ?? '', osUser: params.InstanceOSUser ?? '', key: params.SSHPublicKey ?? '' });
@@ -478,7 +529,7 @@ export async function startProxy(opts: {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -502,10 +553,6 @@ export async function startProxy(opts: {
       const gate = new Promise<void>((r) => (release = r));
       holds.push({ action, when, arrive, gate });
       return { arrived, release };
-    },
-    imdsInstance: () => imdsOverride ?? lastBooted,
-    setImdsInstance: (id) => {
-      imdsOverride = id;
     },
     imdsRequests: () => imdsRequests.map((r) => ({ ...r })),
     poweroffs: () => poweroffs.map((p) => ({ ...p })),

@@ -1,8 +1,9 @@
-// The "instance": a private sshd on a loopback port that logs in one throwaway unix user.
+// An instance's sshd (a private sshd on a loopback port, see machine.ts) and the throwaway unix
+// users that play the instances' login user.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -18,13 +19,6 @@ export interface InstanceConnectKey {
 export interface Sshd {
   port: number;
   pid: number;
-  sshConfig: string;
-  /** The host key's fingerprint line as `ssh-keygen -l` prints it (what cloud-init writes to the console). */
-  hostKeyFingerprint: string;
-  /** Accepted until stop(): models the key pair EC2 installs at launch. */
-  authorizeKey(publicKeyLine: string): void;
-  /** Adds a key that sshd itself stops accepting at `expiresAt` (authorized_keys expiry-time). */
-  addExpiringKey(entry: InstanceConnectKey, opts?: { prune?: boolean }): void;
   stop(): Promise<void>;
 }
 
@@ -47,8 +41,6 @@ export const newUserName = (): string => USER_PREFIX + randomBytes(3).toString('
 export async function createUser(user: string, home: string): Promise<{ uid: number; gid: number }> {
   await withPasswdLock('useradd', ['-M', '-d', home, '-s', '/bin/bash', '-c', userComment(), user]);
   try {
-    // useradd leaves the password field '!', which sshd (UsePAM no) treats as a locked account.
-    await withPasswdLock('usermod', ['-p', '*', user]);
     const uid = Number((await execa('id', ['-u', user])).stdout);
     const gid = Number((await execa('id', ['-g', user])).stdout);
     await mkdir(home, { recursive: true });
@@ -75,6 +67,7 @@ async function openSshVersion(): Promise<number> {
   const m = /OpenSSH_(\d+)\.(\d+)/.exec(r.stderr + r.stdout);
   return m ? Number(m[1]) + Number(m[2]) / 100 : 0;
 }
+let version: Promise<number> | undefined;
 
 function sshdConfig(o: { port: number; hostKey: string; pidFile: string; authorizedKeys: string; user: string; version: number }): string {
   return [
@@ -108,82 +101,46 @@ function sshdConfig(o: { port: number; hostKey: string; pidFile: string; authori
   ].join('\n');
 }
 
-const expiryTime = (ms: number): string => new Date(ms).toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
-
-/** The ssh config that sends every host name to 127.0.0.1:port (the sandbox's sshConfig). */
-export const clientConfig = (port: number): string => `Host *\n  HostName 127.0.0.1\n  Port ${port}\n`;
-
-export async function startSshd(opts: { dir: string; user: string; sshdProgram?: string }): Promise<Sshd> {
-  const { dir, user } = opts;
-  const sshdDir = join(dir, 'sshd');
-  await mkdir(sshdDir, { recursive: true });
-  await chmod(sshdDir, 0o711); // sshd reads authorized_keys with the user's rights
-  const hostKey = join(sshdDir, 'host_ed25519');
-  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ssh-ec2-sandbox', '-f', hostKey], { stdin: 'ignore' });
-
-  const authorizedKeys = join(sshdDir, 'authorized_keys');
-  const staticKeys: string[] = [];
-  let expiring: InstanceConnectKey[] = [];
-  const writeKeys = (): void => {
-    const lines = [...staticKeys, ...expiring.map((k) => `expiry-time="${expiryTime(k.expiresAt)}" ${k.key}`)];
-    // Atomic replace: sshd never reads a half-written file.
-    const tmp = `${authorizedKeys}.tmp`;
-    writeFileSync(tmp, lines.map((l) => l + '\n').join(''), { mode: 0o644 });
-    renameSync(tmp, authorizedKeys);
-  };
-  writeKeys();
-
-  const sshConfig = join(dir, 'ssh_config');
-  const version = await openSshVersion();
-  const { port, child } = await launch({ sshdDir, hostKey, authorizedKeys, user, version, program: opts.sshdProgram ?? '/usr/sbin/sshd', dir });
-  // Every host name goes to our sshd: the CLI can use the instance's (rewritten) address or any name.
-  await writeFile(sshConfig, clientConfig(port));
-
-  const hostKeyFingerprint = (await execa('ssh-keygen', ['-l', '-f', `${hostKey}.pub`], { stdin: 'ignore' })).stdout.trim();
-  return {
-    port,
-    pid: child.pid ?? 0,
-    sshConfig,
-    hostKeyFingerprint,
-    authorizeKey(line) {
-      const clean = line.trim();
-      if (!clean || /[\r\n]/.test(clean)) throw new Error('authorizeKey wants exactly one public key line');
-      staticKeys.push(clean);
-      writeKeys();
-    },
-    addExpiringKey(entry, { prune = true } = {}) {
-      if (prune) expiring = expiring.filter((k) => k.expiresAt > Date.now());
-      expiring.push(entry);
-      writeKeys();
-    },
-    async stop() {
-      killGroup(child.pid);
-      await exited(child);
-    },
-  };
-}
-
-async function launch(o: { sshdDir: string; hostKey: string; authorizedKeys: string; user: string; version: number; program: string; dir: string }): Promise<{ port: number; child: ChildProcess }> {
+/**
+ * Starts sshd on a free loopback port, logging in `user` only. `wrap` turns sshd's argv into the
+ * one to run (machine.ts: inside the instance's own mount namespace).
+ */
+export async function startSshd(o: { sshdDir: string; hostKey: string; authorizedKeys: string; user: string; sandboxDir: string; wrap: (argv: string[]) => string[] }): Promise<Sshd> {
   const config = join(o.sshdDir, 'sshd_config');
   const logFile = join(o.sshdDir, 'sshd.log');
+  const v = await (version ??= openSshVersion());
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    await writeFile(config, sshdConfig({ ...o, port, pidFile: join(o.sshdDir, 'sshd.pid') }));
+    await writeFile(config, sshdConfig({ ...o, version: v, port, pidFile: join(o.sshdDir, 'sshd.pid') }));
     const log = openSync(logFile, 'a');
-    const child = spawn(o.program, ['-D', '-e', '-f', config], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', SSH_EC2_SANDBOX: o.dir },
-    });
-    closeSync(log);
+    const [program, ...args] = o.wrap(['/usr/sbin/sshd', '-D', '-e', '-f', config]);
+    let child: ChildProcess;
     try {
-      await waitUntil('sshd', child, logFile, () => tcpAccepts(port), 10_000);
-      return { port, child };
-    } catch (err) {
+      child = spawn(program!, args, {
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', SSH_EC2_SANDBOX: o.sandboxDir },
+      });
+    } finally {
+      closeSync(log);
+    }
+    const stop = async (): Promise<void> => {
       killGroup(child.pid);
       await exited(child);
+    };
+    try {
+      await waitUntil('sshd', child, logFile, () => tcpAccepts(port), 10_000);
+      return { port, pid: child.pid ?? 0, stop };
+    } catch (err) {
+      await stop();
       // Lost the race for the port to another worker: take another one.
       if (attempt >= 3 || !/Address already in use|Cannot bind/i.test(String(err))) throw err;
     }
   }
+}
+
+/** Makes a fresh ed25519 host key; returns its fingerprint line as `ssh-keygen -l` prints it (what cloud-init writes to the console). */
+export async function makeHostKey(path: string): Promise<string> {
+  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ssh-ec2-sandbox', '-f', path], { stdin: 'ignore' });
+  return (await execa('ssh-keygen', ['-l', '-f', `${path}.pub`], { stdin: 'ignore' })).stdout.trim();
 }

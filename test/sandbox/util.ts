@@ -1,6 +1,6 @@
 // Small helpers shared by the sandbox's daemons (moto, sshd).
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 
 /** A port that was free a moment ago on 127.0.0.1. Callers retry on the rare race. */
@@ -92,6 +92,51 @@ export function killUserProcesses(uid: number): number {
       const status = readFileSync(`/proc/${entry}/status`, 'utf8');
       const [real, effective] = (/^Uid:\s+(\d+)\s+(\d+)/m.exec(status) ?? []).slice(1).map(Number);
       if ((real !== uid && effective !== uid) || /^State:\s+Z/m.test(status)) continue;
+      live++;
+      process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return live;
+}
+
+/**
+ * The uid owning the client end of a TCP connection to 127.0.0.1:serverPort from clientPort, read
+ * from /proc/net/tcp: how the proxy tells which "instance" (unix user) is asking it. The sandbox
+ * may read /proc; the product never does.
+ */
+export function socketOwner(clientPort: number, serverPort: number): number | undefined {
+  const hexPort = (p: number): string => p.toString(16).toUpperCase().padStart(4, '0');
+  const local = `0100007F:${hexPort(clientPort)}`;
+  const remote = `0100007F:${hexPort(serverPort)}`;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local && f[2] === remote) return Number(f[7]);
+  }
+  return undefined;
+}
+
+/** The mount namespace of a process (`mnt:[4026…]`), or undefined once it is gone. */
+export function mountNamespace(pid: number | string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * SIGKILLs every process in mount namespace `ns` (an instance's sshd and all it started, root's
+ * per-connection monitors too) and returns how many there were. Never this process's own namespace.
+ */
+export function killMountNamespace(ns: string): number {
+  if (ns === mountNamespace(process.pid)) throw new Error('refusing to kill the processes of the host mount namespace');
+  let live = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || mountNamespace(entry) !== ns) continue;
+    try {
+      if (/^State:\s+Z/m.test(readFileSync(`/proc/${entry}/status`, 'utf8'))) continue;
       live++;
       process.kill(Number(entry), 'SIGKILL');
     } catch {
