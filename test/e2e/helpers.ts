@@ -87,10 +87,10 @@ export function launches(sb: Sandbox) {
 }
 
 /** One sandbox for the calling test file: started before its tests, stopped after. */
-export function useSandbox(): () => Sandbox {
+export function useSandbox(opts?: Parameters<typeof startSandbox>[0]): () => Sandbox {
   let sb: Sandbox | undefined;
   beforeAll(async () => {
-    sb = await startSandbox();
+    sb = await startSandbox(opts);
   });
   afterAll(async () => {
     await sb?.stop();

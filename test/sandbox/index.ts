@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { startMoto } from './moto.js';
 import type { Moto } from './moto.js';
 import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
+import type { AwsBehaviourOptions, AwsBehaviours } from './console-and-start.js';
 import { startProxy } from './proxy.js';
 import type { ApiCall, Fault, Hold, ImdsRequest, Poweroff, Proxy } from './proxy.js';
 import { clientConfig, createUser, newUserName, removeUser, startSshd } from './sshd.js';
@@ -72,6 +73,8 @@ export interface Sandbox {
   imdsRequests(): ImdsRequest[];
   /** Every instance that powered itself off (through poweroffCommand), oldest first. */
   poweroffs(): Poweroff[];
+  /** AWS behaviours moto lacks (console-and-start.ts): switches for tests. */
+  aws: AwsBehaviours;
   stop(): Promise<void>;
 }
 
@@ -131,7 +134,7 @@ export function bootConsole(fingerprintLine: string): string {
   ].join('\n');
 }
 
-export async function startSandbox(opts: { region?: string } = {}): Promise<Sandbox> {
+export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOptions } = {}): Promise<Sandbox> {
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates a throwaway unix user and runs sshd.');
   const motoProgram = await findProgram('moto_server');
@@ -187,6 +190,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
         if (osUser === user) started.addExpiringKey(entry);
       },
       consoleOutput: () => consoleOutput ?? bootConsole(started.hostKeyFingerprint),
+      aws: opts.aws,
     });
   } catch (err) {
     await stop();
@@ -274,6 +278,7 @@ export async function startSandbox(opts: { region?: string } = {}): Promise<Sand
     },
     imdsRequests: () => p.imdsRequests(),
     poweroffs: () => p.poweroffs(),
+    aws: p.aws,
     stop,
   };
 }

@@ -12,6 +12,7 @@ import { createServer, request } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { awsBehaviours, type AwsBehaviourOptions, type AwsBehaviours } from './console-and-start.js';
 import { fakeAuthorization } from './moto.js';
 
 export type Service = 'ec2' | 'ec2-instance-connect';
@@ -98,6 +99,8 @@ export interface Proxy {
   setImdsInstance(id: string | undefined): void;
   imdsRequests(): ImdsRequest[];
   poweroffs(): Poweroff[];
+  /** AWS behaviours moto lacks: a late console, Latest=true on Xen types, no capacity to start (console-and-start.ts). */
+  aws: AwsBehaviours;
   close(): Promise<void>;
 }
 
@@ -219,6 +222,7 @@ export async function startProxy(opts: {
   onPushedKey(key: PushedKey): void;
   /** What GetConsoleOutput answers for an instance (undefined: moto's own answer). */
   consoleOutput?: (instanceId: string) => string | undefined;
+  aws?: AwsBehaviourOptions;
 }): Promise<Proxy> {
   const target = new URL(opts.target);
   const logFile = join(opts.dir, 'api-calls.jsonl');
@@ -261,6 +265,19 @@ export async function startProxy(opts: {
     const headers = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', authorization: fakeAuthorization('ec2', region) };
     return forward(target, 'POST', '/', headers, Buffer.from(body));
   };
+
+  const aws = awsBehaviours(
+    {
+      describe: async (id, region) => {
+        const xml = (await ec2Call(region, { Action: 'DescribeInstances', 'InstanceId.1': id })).body.toString('utf8');
+        const [state, type, az] = [/<instanceState>\s*<code>\d+<\/code>\s*<name>([a-z-]+)</, /<instanceType>([^<]+)</, /<availabilityZone>([^<]+)</].map((re) => re.exec(xml)?.[1]);
+        return state && type ? { state, type, az: az ?? opts.region } : undefined;
+      },
+      consoleText: (id) => opts.consoleOutput?.(id),
+      error: ec2Error,
+    },
+    opts.aws,
+  );
 
   /** IMDSv2, just the two requests the agent makes. */
   const imds = (req: IncomingMessage, path: string, time: number): Reply => {
@@ -400,18 +417,12 @@ export async function startProxy(opts: {
       }
     }
 
-    // The console output of a booted instance: cloud-init prints the host key fingerprints there.
-    if (service === 'ec2' && action === 'GetConsoleOutput') {
-      const text = opts.consoleOutput?.(params.InstanceId ?? '');
-      if (text !== undefined) {
-        const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<GetConsoleOutputResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${randomUUID()}</requestId><instanceId>${escapeXml(params.InstanceId ?? '')}</instanceId><timestamp>${new Date().toISOString()}</timestamp><output>${Buffer.from(text).toString('base64')}</output></GetConsoleOutputResponse>`;
-        return finish({ status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: Buffer.from(xml) });
-      }
-    }
+    const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? opts.region;
+    const own = service === 'ec2' ? await aws.answer(action, params, region) : undefined;
+    if (own) return finish(own);
 
     // Instance Connect: what AWS checks before it accepts a key.
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey') {
-      const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? opts.region;
       const invalid = !KEY_LINE.test(params.SSHPublicKey ?? '')
         ? error(400, 'InvalidArgsException', 'The SSH public key is not a valid OpenSSH public key.')
         : undefined;
@@ -439,8 +450,8 @@ export async function startProxy(opts: {
     }
 
     if (service === 'ec2') {
-      const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? opts.region;
       noteBoot(action, params, reply, region);
+      aws.observe(action, params, reply);
     }
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
@@ -490,6 +501,7 @@ export async function startProxy(opts: {
     },
     imdsRequests: () => imdsRequests.map((r) => ({ ...r })),
     poweroffs: () => poweroffs.map((p) => ({ ...p })),
+    aws,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
