@@ -25,7 +25,7 @@ export interface AwsBehaviourOptions {
 export interface AwsBehaviours {
   /** Changes the late-console count for the boots and calls that follow. */
   setLateConsole(calls: number | false): void;
-  /** The next `times` StartInstances of an instance of one of `types` (default: any) answer InsufficientInstanceCapacity. */
+  /** The next `times` StartInstances of an instance of one of `types` (default: any) answer InsufficientInstanceCapacity; 0 ends every such switch. */
   noStartCapacity(times: number, types?: readonly string[]): void;
 }
 
@@ -100,7 +100,8 @@ export function awsBehaviours(deps: Deps, opts: AwsBehaviourOptions = {}): AwsBe
       late = calls;
     },
     noStartCapacity(times, types) {
-      noCapacity.push({ left: times, types });
+      if (times <= 0) noCapacity.length = 0;
+      else noCapacity.push({ left: times, types });
     },
     answer(action, params, region) {
       if (action === 'GetConsoleOutput') return consoleOutput(params, region);
