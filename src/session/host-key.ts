@@ -37,7 +37,11 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
   const watch = async (): Promise<string[] | { none: string }> => {
     let latest = true;
     let delay = FIRST_DELAY_MS;
+    // An interrupt (Ctrl-C) ends the wait after one last look, so the finish can still use a
+    // connection whose key was checked (to see whether another run uses the instance).
+    let lastLook = false;
     for (let asked = 1; ; asked++) {
+      if (stop.signal.aborted) return { none: 'no longer asked' };
       let output: string | undefined;
       try {
         output = await cloud.consoleOutput(id, latest);
@@ -55,6 +59,10 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
       if (found.length > 0) {
         log.detail(`host key fingerprints of ${id} on its console (asked ${asked} time${asked > 1 ? 's' : ''})`);
         return found;
+      }
+      if (signal?.aborted && !lastLook) {
+        lastLook = true;
+        continue;
       }
       const left = deadline - Date.now();
       if (left <= 0 || abort.aborted) return { none: `EC2 showed no host key fingerprints on its console (asked ${asked} time${asked > 1 ? 's' : ''})` };
