@@ -23,45 +23,65 @@ export function typesToStart(o: StartOptions | undefined, instance: InstanceInfo
   return o?.flagged?.has('instanceTypes') ? [...new Set(o.instanceTypes)] : [instance.type];
 }
 
-/** Starts a stopped instance, as described above. Returns its type now. */
-export async function startStopped(ctx: { cloud: Cloud; log: Logger; signal?: AbortSignal; options?: StartOptions }, instance: InstanceInfo): Promise<string> {
+type StartContext = { cloud: Cloud; log: Logger; signal?: AbortSignal; options?: StartOptions };
+
+/**
+ * Starts a stopped instance, as described above; returns the type it started as. Given up (or
+ * interrupted), the instance is left as it was found, its own type included.
+ */
+export async function startStopped(ctx: StartContext, instance: InstanceInfo): Promise<string> {
+  const { cloud, log } = ctx;
+  const now = { type: instance.type };
+  try {
+    return await startWithRetries(ctx, instance, now);
+  } catch (err) {
+    if (now.type !== instance.type) {
+      await cloud.setInstanceType(instance.id, instance.type).then(
+        () => log.info(`${instance.id} set back to ${instance.type}`),
+        (e: unknown) => log.warn(`could not set ${instance.id} back to ${instance.type} (${(e as Error).message}): it is stopped as ${now.type}`),
+      );
+    }
+    throw err;
+  }
+}
+
+/** Each type in turn, round after round with backoff, until one starts or --capacity-timeout is over. `now.type`: the instance's type as it changes. */
+async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: { type: string }): Promise<string> {
   const { cloud, log, signal } = ctx;
   const types = typesToStart(ctx.options, instance);
   const timeoutMs = ctx.options?.capacityTimeout ?? 0;
   const deadline = Date.now() + timeoutMs;
   const where = instance.az ?? cloud.region;
-  let current = instance.type;
   let delay = FIRST_DELAY_MS;
   let lastError: UserError | undefined;
   for (let round = 1; ; round++) {
     for (const type of types) {
       signal?.throwIfAborted();
-      if (type !== current) {
-        log.info(`changing the type of stopped instance ${instance.id} from ${current} to ${type}`);
+      if (type !== now.type) {
+        log.info(`changing the type of stopped instance ${instance.id} from ${now.type} to ${type}`);
         await cloud.setInstanceType(instance.id, type);
-        current = type;
+        now.type = type;
       }
-      if (round === 1) log.info(`starting stopped instance ${instance.id} (${current})`);
+      if (round === 1) log.info(`starting stopped instance ${instance.id} (${type})`);
       try {
         await cloud.start(instance.id);
-        if (round > 1) log.info(`started ${instance.id} (${current}) on try ${round}`);
-        return current;
+        if (round > 1) log.info(`started ${instance.id} (${type}) on try ${round}`);
+        return type;
       } catch (err) {
         if (!(err instanceof CapacityError)) throw err;
         lastError = err;
       }
     }
     const left = deadline - Date.now();
-    const what = types.join(' or ');
     if (left <= 0) break;
     const wait = Math.min(delay, left);
-    log.info(`no capacity for ${what} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(wait / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`);
+    log.info(`no capacity for ${types.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(wait / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`);
     await sleep(wait, signal);
     delay = Math.min(delay * 2, MAX_DELAY_MS);
   }
   throw new CapacityError(
-    `no capacity to start ${instance.id} as ${types.join(' or ')} in ${where}${timeoutMs > 0 ? ` (tried for ${formatDuration(timeoutMs)})` : ''}: it is still stopped, with its disk; nothing is lost`,
-    `A stopped instance can only start in its own zone: run again later (--capacity-timeout waits longer), or start it as another type: ssh-ec2 --instance-type TYPE[,TYPE...] (e.g. a larger ${current.split('.')[0]} size).`,
+    `no capacity to start ${instance.id} as ${types.join(' or ')} in ${where}${timeoutMs > 0 ? ` (tried for ${formatDuration(timeoutMs)})` : ''}: it is still stopped${types.includes(instance.type) ? '' : ` (as ${instance.type})`}, with its disk; nothing is lost`,
+    'A stopped instance can only start in its own zone: run again later (--capacity-timeout waits longer), or start it as another type (another size or family): ssh-ec2 --instance-type TYPE[,TYPE...].',
     { cause: lastError },
   );
 }

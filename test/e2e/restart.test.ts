@@ -53,7 +53,7 @@ describe('a stopped instance EC2 has no capacity to start', () => {
     const r = await cli(sb, ['--capacity-timeout', '2s', 'echo ran > ran.txt'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(5);
     expect(r.stderr).toContain(`ssh-ec2: error: no capacity to start ${id} as g4dn.xlarge in `);
-    expect(r.stderr).toMatch(/\(tried for 2s\): it is still stopped, with its disk; nothing is lost\nssh-ec2: .*run again later .*or start it as another type: ssh-ec2 --instance-type/);
+    expect(r.stderr).toMatch(/\(tried for 2s\): it is still stopped, with its disk; nothing is lost\nssh-ec2: .*run again later .*or start it as another type \(another size or family\): ssh-ec2 --instance-type/);
     expect(startCalls().length).toBeGreaterThan(1);
     expect(startCalls().every((s) => s === 500)).toBe(true);
     expect(sb.calls('StopInstances')).toEqual([]);
@@ -98,6 +98,20 @@ describe('--instance-type on the command line for a stopped instance', () => {
     expect(startCalls()).toEqual([500, 200]);
     expect(await described(id)).toEqual({ state: 'running', type: 'g4dn.xlarge' });
     expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
+  });
+
+  it('no type of the list has capacity: exit 5, and the instance is set back to its own type, still stopped', async () => {
+    const { dir, id } = await stoppedInstance('retype-none');
+    sb.aws.noStartCapacity(Number.POSITIVE_INFINITY);
+    sb.clearCalls();
+    const r = await cli(sb, ['--instance-type', 'g5.xlarge,g5.2xlarge', '--capacity-timeout', 'off', 'true'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(5);
+    expect(r.stderr).toContain(`no capacity to start ${id} as g5.xlarge or g5.2xlarge in `);
+    expect(r.stderr).toContain(': it is still stopped (as g4dn.xlarge), with its disk; nothing is lost');
+    expect(r.stderr).toContain(`${id} set back to g4dn.xlarge`);
+    expect(sb.calls('ModifyInstanceAttribute').map((c) => c.params['InstanceType.Value'])).toEqual(['g5.xlarge', 'g5.2xlarge', 'g4dn.xlarge']);
+    expect(startCalls()).toEqual([500, 500]);
+    expect(await described(id)).toEqual({ state: 'stopped', type: 'g4dn.xlarge' });
   });
 
   it('not given (the default type differs): the stopped instance keeps its own type', async () => {
