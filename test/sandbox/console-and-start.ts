@@ -35,9 +35,9 @@ interface Reply {
   body: Buffer;
 }
 
-/** What the proxy gives this module: moto's view of an instance, and its reply builders. */
+/** What the proxy gives this module: EC2 calls of its own to moto, and its reply builder. */
 export interface Deps {
-  describe(id: string, region: string): Promise<{ state: string; type: string; az: string } | undefined>;
+  ec2Call(region: string, params: Record<string, string>): Promise<Reply>;
   /** The console text of an instance (a boot log with its fingerprint block), if the sandbox has one. */
   consoleText(id: string): string | undefined;
   error(status: number, code: string, message: string): Reply;
@@ -54,6 +54,12 @@ export function awsBehaviours(deps: Deps, opts: AwsBehaviourOptions = {}): AwsBe
   observe(action: string, params: Record<string, string>, reply: Reply): void;
 } {
   let late = opts.lateConsole ?? 1;
+  /** moto's view of an instance. */
+  const describe = async (id: string, region: string): Promise<{ state: string; type: string; az: string } | undefined> => {
+    const xml = (await deps.ec2Call(region, { Action: 'DescribeInstances', 'InstanceId.1': id })).body.toString('utf8');
+    const [state, type, az] = [/<instanceState>\s*<code>\d+<\/code>\s*<name>([a-z-]+)</, /<instanceType>([^<]+)</, /<availabilityZone>([^<]+)</].map((re) => re.exec(xml)?.[1]);
+    return state && type ? { state, type, az: az ?? region } : undefined;
+  };
   const consoleCalls = new Map<string, number>(); // instance → GetConsoleOutput calls since its boot
   const noCapacity: { left: number; types?: readonly string[] }[] = [];
 
@@ -61,7 +67,7 @@ export function awsBehaviours(deps: Deps, opts: AwsBehaviourOptions = {}): AwsBe
     const id = params.InstanceId ?? '';
     const text = deps.consoleText(id);
     if (text === undefined) return undefined;
-    const instance = await deps.describe(id, region);
+    const instance = await describe(id, region);
     if (params.Latest === 'true' && instance && XEN.test(instance.type)) {
       return deps.error(400, 'UnsupportedOperation', `The instance type ${instance.type} does not support retrieving the latest console output.`);
     }
@@ -75,7 +81,7 @@ export function awsBehaviours(deps: Deps, opts: AwsBehaviourOptions = {}): AwsBe
   const start = async (params: Record<string, string>, region: string): Promise<Reply | undefined> => {
     if (noCapacity.length === 0) return undefined;
     const id = params['InstanceId.1'] ?? '';
-    const instance = await deps.describe(id, region);
+    const instance = await describe(id, region);
     if (!instance) return undefined;
     const rule = noCapacity.find((r) => !r.types || r.types.includes(instance.type));
     if (!rule) return undefined;
@@ -90,7 +96,7 @@ export function awsBehaviours(deps: Deps, opts: AwsBehaviourOptions = {}): AwsBe
   const modify = async (params: Record<string, string>, region: string): Promise<Reply | undefined> => {
     if (params['InstanceType.Value'] === undefined) return undefined;
     const id = params.InstanceId ?? '';
-    const instance = await deps.describe(id, region);
+    const instance = await describe(id, region);
     if (!instance || instance.state === 'stopped') return undefined;
     return deps.error(400, 'IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state.`);
   };

@@ -266,18 +266,7 @@ export async function startProxy(opts: {
     return forward(target, 'POST', '/', headers, Buffer.from(body));
   };
 
-  const aws = awsBehaviours(
-    {
-      describe: async (id, region) => {
-        const xml = (await ec2Call(region, { Action: 'DescribeInstances', 'InstanceId.1': id })).body.toString('utf8');
-        const [state, type, az] = [/<instanceState>\s*<code>\d+<\/code>\s*<name>([a-z-]+)</, /<instanceType>([^<]+)</, /<availabilityZone>([^<]+)</].map((re) => re.exec(xml)?.[1]);
-        return state && type ? { state, type, az: az ?? opts.region } : undefined;
-      },
-      consoleText: (id) => opts.consoleOutput?.(id),
-      error: ec2Error,
-    },
-    opts.aws,
-  );
+  const aws = awsBehaviours({ ec2Call, consoleText: (id) => opts.consoleOutput?.(id), error: ec2Error }, opts.aws);
 
   /** IMDSv2, just the two requests the agent makes. */
   const imds = (req: IncomingMessage, path: string, time: number): Reply => {
