@@ -140,6 +140,7 @@ export const OPTION_SPECS = {
   localForwards: spec({ kind: 'strings', flag: 'L', group: 'Connection', default: [] as string[], parse: forward('L'), describe: 'forward a local port for the session (ssh -L syntax), repeatable' }),
   remoteForwards: spec({ kind: 'strings', flag: 'R', group: 'Connection', default: [] as string[], parse: forward('R'), describe: 'forward a remote port for the session (ssh -R syntax), repeatable' }),
   reconnectTimeout: spec({ kind: 'string', flag: 'reconnect-timeout', env: ['SSH_EC2_RECONNECT_TIMEOUT'], group: 'Connection', default: 90_000 as number, parse: duration, describe: 'after a lost connection, how long to keep trying to reach the instance again before giving up (default 90s; off: a single try)' }),
+  hostKeyTimeout: spec({ kind: 'string', flag: 'host-key-timeout', env: ['SSH_EC2_HOST_KEY_TIMEOUT'], group: 'Connection', default: 60_000 as number, parse: duration, describe: "on first contact with an instance, how long to wait (after ssh answers) for its host key fingerprints on its console before trusting the key on first use (default 1m; off: no wait)" }),
   dynamicForwards: spec({ kind: 'strings', flag: 'D', group: 'Connection', default: [] as string[], parse: forward('D'), describe: 'SOCKS proxy on a local port for the session (ssh -D syntax), repeatable' }),
   // Session
   finalState: spec({ kind: 'string', env: ['AWS_FINAL_STATE'], group: 'Session', default: 'terminate' as FinalState, parse: finalState, describe: 'terminate, stop or leave' }),
@@ -149,6 +150,7 @@ export const OPTION_SPECS = {
   idleTimeout: spec({ kind: 'string', flag: 'idle-timeout', env: ['SSH_EC2_IDLE_TIMEOUT'], group: 'Session', default: undefined as number | undefined, parse: duration, describe: 'the agent stops the instance after this long with no job and no ssh session (default 1h; off to disable)' }),
   maxTime: spec({ kind: 'string', flag: 'max-time', env: ['SSH_EC2_MAX_TIME'], group: 'Session', default: undefined as number | undefined, parse: duration, describe: 'the agent stops the instance this long after it was launched or started, job or not (default off)' }),
   jobGrace: spec({ kind: 'string', flag: 'job-grace', env: ['SSH_EC2_JOB_GRACE'], group: 'Session', default: undefined as number | undefined, parse: duration, describe: 'after a detached job (or one whose connection was lost) ends with nobody attached, the agent stops the instance this much later (default 10m)' }),
+  capacityTimeout: spec({ kind: 'string', flag: 'capacity-timeout', env: ['SSH_EC2_CAPACITY_TIMEOUT'], group: 'Session', default: 5 * 60_000 as number, parse: duration, describe: 'how long to keep trying to start a stopped instance while EC2 has no capacity for it (default 5m; off: a single try)' }),
   poweroffCommand: spec({ kind: 'string', env: ['SSH_EC2_POWEROFF_COMMAND'], group: 'Session', default: 'sudo shutdown -h now', parse: text, describe: 'the command the agent runs on the instance to power it off' }),
   imdsUrl: spec({ kind: 'string', env: ['SSH_EC2_IMDS_URL'], group: 'Session', default: 'http://169.254.169.254', parse: text, describe: 'the metadata service the agent asks which instance it runs on' }),
   // Sync
@@ -163,6 +165,8 @@ type SpecValue<S> = S extends Spec<infer T> ? T : never;
 export type Options = { -readonly [K in keyof typeof OPTION_SPECS]: SpecValue<(typeof OPTION_SPECS)[K]> } & {
   /** The remote command words; empty for an interactive shell. */
   command: string[];
+  /** The settings given as flags on this command line (not by the environment, .env or default). */
+  flagged?: ReadonlySet<OptionKey>;
 };
 export type OptionKey = keyof typeof OPTION_SPECS;
 
@@ -178,7 +182,8 @@ export interface Sources {
 
 /** flags > environment > .env > defaults, for every declared setting. */
 export function resolveOptions({ flags, env, dotenv, command }: Sources): Options {
-  const out: Record<string, unknown> = { command };
+  const flagged = new Set((Object.keys(flags) as OptionKey[]).filter((k) => flags[k] !== undefined));
+  const out: Record<string, unknown> = { command, flagged };
   for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, Spec<unknown>][]) {
     out[key] = resolveOne(key, s, flags, env, dotenv);
   }

@@ -15,6 +15,7 @@ import {
   DescribeVpcsCommand,
   GetConsoleOutputCommand,
   EC2Client,
+  ModifyInstanceAttributeCommand,
   paginateDescribeInstances,
   RevokeSecurityGroupIngressCommand,
   RunInstancesCommand,
@@ -110,8 +111,13 @@ export interface Cloud {
   start(id: string): Promise<void>;
   stop(id: string): Promise<void>;
   terminate(id: string): Promise<void>;
-  /** The instance's console output (cloud-init's boot log), if EC2 has it yet. */
-  consoleOutput(id: string): Promise<string | undefined>;
+  /**
+   * The instance's console output (cloud-init's boot log), if EC2 has it yet. `latest`: the serial
+   * console as it is now rather than EC2's buffered copy (Nitro instance types only; others refuse).
+   */
+  consoleOutput(id: string, latest?: boolean): Promise<string | undefined>;
+  /** Changes a stopped instance's type. */
+  setInstanceType(id: string, type: string): Promise<void>;
   /** Adds or overwrites tags on a resource. */
   tag(id: string, tags: Record<string, string>): Promise<void>;
   pushSshKey(req: { instanceId: string; osUser: string; publicKey: string; az?: string }): Promise<void>;
@@ -438,9 +444,12 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     async terminate(id) {
       await aws('terminate the instance', () => created.settle([id], () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }))));
     },
-    async consoleOutput(id) {
-      const r = await aws('read the console output', () => created.settle([id], () => ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))));
+    async consoleOutput(id, latest) {
+      const r = await aws('read the console output', () => created.settle([id], () => ec2.send(new GetConsoleOutputCommand({ InstanceId: id, ...(latest && { Latest: true }) }))));
       return r.Output ? Buffer.from(r.Output, 'base64').toString('utf8') : undefined;
+    },
+    async setInstanceType(id, type) {
+      await aws(`change the instance type to ${type}`, () => ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: type } })));
     },
     async tag(id, tags) {
       await aws('tag the instance', () => created.settle([id], () => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: toTags(tags) }))));

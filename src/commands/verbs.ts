@@ -134,7 +134,7 @@ async function liveJob(deps: VerbDeps, cloud: Cloud, i: InstanceInfo): Promise<s
   const state = newState({ ...deps, log: { ...deps.log, info: () => {}, warn: () => {} } });
   try {
     state.cloud = cloud;
-    const conn = await connect(state, { instance: i, launched: false, started: false, user: deps.options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' }, undefined, LS_SSH_TIMEOUT_MS, false);
+    const conn = await connect(state, { instance: i, launched: false, started: false, user: deps.options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' }, undefined, { timeoutMs: LS_SSH_TIMEOUT_MS, letIn: false, hostKeyWaitMs: 0 });
     const job = await jobStatus(conn, i.tags[TAG.project]);
     await conn.close({ keep: true });
     switch (job.state) {

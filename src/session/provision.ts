@@ -18,6 +18,7 @@ import { LEGACY_IAM_PROFILE, type Options } from '../options.js';
 import { waitFor } from '../time.js';
 import { acquireLock } from './lock.js';
 import { findOwn, launchTags } from './owner.js';
+import { startStopped, typesToStart, type StartOptions } from './start-stopped.js';
 import { TAG, type Plan } from './plan.js';
 
 export const LOGIN_TAG = 'ssh-ec2:login';
@@ -64,8 +65,8 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
     const { owner, instances } = await findOwn(ctx);
     const existing = pickExisting(instances, ctx.log);
     if (existing) {
-      ctx.onInstance?.(existing, false);
-      const instance = await bringUp(ctx, existing);
+      // A stopped instance the start fails for is left as found: the finish has nothing to do with it.
+      const instance = await bringUp({ ...ctx, onStarted: () => ctx.onInstance?.(existing, false) }, existing);
       return { instance, launched: false, started: existing.state !== 'running' && existing.state !== 'pending', user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu' };
     }
     if (ctx.mayLaunch === false) throw new NoInstanceError('nothing to attach to', ctx.plan.projectDir);
@@ -87,18 +88,25 @@ function pickExisting(found: InstanceInfo[], log: Logger): InstanceInfo | undefi
 
 const STUCK_HINT = 'Look at the instance in the EC2 console (its state and status checks), then run again; ssh-ec2 down ends it.';
 
-export async function bringUp(ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'signal'>, instance: InstanceInfo): Promise<InstanceInfo> {
+/**
+ * A found instance made ready: a stopped one is started (retried while EC2 has no capacity, its
+ * type changed to one named on the command line: start-stopped.ts). `onStarted` is called once
+ * EC2 has accepted the start: until then the instance is as the run found it.
+ */
+export async function bringUp(ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'signal'> & { options?: StartOptions; onStarted?: () => void }, instance: InstanceInfo): Promise<InstanceInfo> {
   const { cloud, log, signal } = ctx;
   if (instance.state === 'stopping') {
     log.info(`instance ${instance.id} is stopping; waiting to restart it`);
     await waitFor(async () => ((await cloud.describeInstance(instance.id))?.state === 'stopped' ? true : undefined), { timeoutMs: 10 * 60_000, what: `${instance.id} to stop`, hint: STUCK_HINT, signal });
   }
   if (instance.state === 'stopping' || instance.state === 'stopped') {
-    log.info(`starting stopped instance ${instance.id} (${instance.type})`);
-    await cloud.start(instance.id);
+    await startStopped(ctx, instance);
   } else {
     log.info(`using instance ${instance.id} (${instance.type}, ${instance.state})`);
+    const asked = typesToStart(ctx.options, instance);
+    if (!asked.includes(instance.type)) log.info(`--instance-type ${asked.join(',')} not applied: ${instance.id} is ${instance.state}, and a type can only be changed while it is stopped`);
   }
+  ctx.onStarted?.();
   return waitRunning(ctx, instance.id);
 }
 

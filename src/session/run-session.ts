@@ -3,9 +3,9 @@
  * The finish (finish.ts) is written once and reached from success, failure and signals alike.
  */
 import { hostname, userInfo } from 'node:os';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, ConnectionError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Cloud } from '../cloud/ec2.js';
 import type { Options } from '../options.js';
 import { Connection, type KeySource } from '../remote/connection.js';
@@ -14,11 +14,12 @@ import type { SshTarget } from '../remote/ssh.js';
 import { privateDir, resolvePaths, shortHash, type Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
 import type { Logger } from '../ui/logger.js';
-import { onSpawn, requirePrograms, run } from '../remote/exec.js';
+import { onSpawn, requirePrograms } from '../remote/exec.js';
 import { prepareScript } from '../remote/on-instance.js';
 import { endSessions, finish, type SessionState } from './finish.js';
 import { checkDefaultImageSupports } from '../cloud/dlami.js';
 import { checkSessionOptions, multiplexerOf, runJob } from './job.js';
+import { checkHostKey, watchConsole } from './host-key.js';
 import { instanceConnectKey, pemKey } from './keys.js';
 import { Journal, newSessionId, ownChildren, pendingFinalState, takeDeadJournals, type Pending } from './journal.js';
 import { agentSettings, changedTags, formatDuration, limitTags, resolveLimits, type Limits } from './limits.js';
@@ -191,9 +192,16 @@ function recoverKilledRun(state: SessionState): Pending | undefined {
 /**
  * Connects (the readiness probe) with the user's key or a fresh Instance Connect key. For an
  * instance this run did not launch, the caller's address is let in meanwhile (`letIn`; ls only
- * looks, and does not), without waiting for it once ssh works.
+ * looks, and does not), without waiting for it once ssh works. On first contact the host key is
+ * checked against the instance's console before this returns, so before anything is sent; the
+ * console is watched while ssh is being tried, and waited for at most `hostKeyWaitMs` after.
  */
-export async function connect(state: SessionState, got: Provisioned, signal?: AbortSignal, timeoutMs = SSH_READY_TIMEOUT_MS, letIn = true): Promise<Connection> {
+export async function connect(
+  state: SessionState,
+  got: Provisioned,
+  signal?: AbortSignal,
+  { timeoutMs = SSH_READY_TIMEOUT_MS, letIn = true, hostKeyWaitMs = state.options.hostKeyTimeout }: { timeoutMs?: number; letIn?: boolean; hostKeyWaitMs?: number } = {},
+): Promise<Connection> {
   const { options, paths, log } = state;
   const cloud = state.cloud!;
   const keys: KeySource = options.identity
@@ -203,46 +211,16 @@ export async function connect(state: SessionState, got: Provisioned, signal?: Ab
   state.conn = conn;
   const firstContact = !existsSync(conn.target.knownHostsFile);
   if (letIn && !got.launched) state.lettingIn = letCallerIn(options, cloud, got.instance, log);
-  await log.phase('ssh', () => conn.open({ timeoutMs, signal }));
-  if (firstContact) await checkHostKey(state, conn);
+  const hostKeys = firstContact ? watchConsole(cloud, got.instance.id, log, signal) : undefined;
+  try {
+    await log.phase('ssh', () => conn.open({ timeoutMs, signal }));
+  } catch (err) {
+    hostKeys?.cancel();
+    throw err;
+  }
+  if (hostKeys) await log.phase('host key', () => checkHostKey(hostKeys, conn, { id: got.instance.id, waitMs: hostKeyWaitMs, log }));
   state.connected = true;
   return conn;
-}
-
-/**
- * The host key ssh just accepted for a new instance is checked against the fingerprints cloud-init
- * printed on the instance's console, when EC2 has them yet (a few minutes after boot; never
- * waited for): a key that matches none of them means someone else answered, and nothing is sent.
- */
-async function checkHostKey(state: SessionState, conn: Connection): Promise<void> {
-  const { log } = state;
-  const id = state.instance!.id;
-  const output = await state.cloud!.consoleOutput(id).catch((err: unknown) => {
-    log.detail(`console output of ${id} not readable (${(err as Error).message}): host key trusted on first use`);
-    return undefined;
-  });
-  const expected = consoleFingerprints(output ?? '');
-  if (expected.length === 0) {
-    log.detail(`no host key fingerprints in the console output of ${id} yet: host key trusted on first use`);
-    return;
-  }
-  const seen = consoleFingerprints((await run(['ssh-keygen', '-l', '-f', conn.target.knownHostsFile])).stdout, false);
-  if (seen.some((f) => expected.includes(f))) {
-    log.detail(`host key of ${id} matches its console output (${seen.join(', ')})`);
-    return;
-  }
-  await conn.close();
-  rmSync(conn.target.knownHostsFile, { force: true });
-  throw new ConnectionError(
-    `the host key of ${id} (${seen.join(', ')}) matches none of the fingerprints in its console output: refusing to use the connection`,
-    'Someone may be between you and the instance. Nothing was sent. Check your network and ssh configuration (ProxyJump, proxies), then run again.',
-  );
-}
-
-/** SHA256 fingerprints, from cloud-init's block of a console log (or from any text when `block` is false). */
-export function consoleFingerprints(text: string, block = true): string[] {
-  const m = block ? /-----BEGIN SSH HOST KEY FINGERPRINTS-----([\s\S]*?)-----END SSH HOST KEY FINGERPRINTS-----/.exec(text) : [text, text];
-  return [...(m?.[1] ?? '').matchAll(/SHA256:[A-Za-z0-9+/]+/g)].map((x) => x[0]);
 }
 
 /** Installs the agent and job wrapper, gives the agent its limits, and records them as tags. */

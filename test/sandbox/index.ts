@@ -11,6 +11,7 @@ import type { Machine } from './machine.js';
 import { startMoto } from './moto.js';
 import type { Moto } from './moto.js';
 import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
+import type { ConsoleAndStart, ConsoleAndStartOptions } from './console-and-start.js';
 import { startProxy } from './proxy.js';
 import type { ApiCall, Fault, Hold, ImdsRequest, Lifecycle, Poweroff, Proxy } from './proxy.js';
 import { SUBJECT_KEY, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
@@ -22,6 +23,7 @@ export type { ApiCall, Fault, Hold, ImdsRequest, Poweroff } from './proxy.js';
 export type { InstanceConnectKey } from './sshd.js';
 export type { Machine, MachineState } from './machine.js';
 export type { AwsBehaviour, AwsBehaviourOptions } from './aws-behaviour.js';
+export type { ConsoleAndStart, ConsoleAndStartOptions } from './console-and-start.js';
 export { ensurePrerequisites } from './prerequisites.js';
 
 /** How long an Instance Connect key works, as on AWS. */
@@ -101,8 +103,8 @@ export interface Sandbox {
   imdsRequests(): ImdsRequest[];
   /** Every instance that powered itself off (through poweroffCommand), oldest first. */
   poweroffs(): Poweroff[];
-  /** What real AWS does that moto does not (aws-behaviour.ts), switched at run time. */
-  aws: AwsBehaviour;
+  /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts), switched at run time. */
+  aws: AwsBehaviour & ConsoleAndStart;
   stop(): Promise<void>;
 }
 
@@ -162,8 +164,8 @@ export function bootConsole(fingerprintLine: string): string {
   ].join('\n');
 }
 
-/** `aws`: AWS's behaviours (aws-behaviour.ts), each on unless turned off here. */
-export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOptions } = {}): Promise<Sandbox> {
+/** `aws`: AWS's behaviours (aws-behaviour.ts, console-and-start.ts), each on unless turned off here. */
+export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOptions & ConsoleAndStartOptions } = {}): Promise<Sandbox> {
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates throwaway unix users and runs sshd.');
   const motoProgram = await findProgram('moto_server');

@@ -18,6 +18,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
+import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
 import { fakeAuthorization } from './moto.js';
 import { socketOwner } from './util.js';
 
@@ -102,8 +103,8 @@ export interface Proxy {
   setPublicAddress(answer: string): void;
   imdsRequests(): ImdsRequest[];
   poweroffs(): Poweroff[];
-  /** What real AWS does that moto does not (aws-behaviour.ts): its switches. */
-  aws: AwsBehaviour;
+  /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts): their switches. */
+  aws: AwsBehaviour & ConsoleAndStart;
   close(): Promise<void>;
 }
 
@@ -248,7 +249,7 @@ export async function startProxy(opts: {
   onPushedKey(key: PushedKey): void;
   /** What GetConsoleOutput answers for an instance (undefined: moto's own answer). */
   consoleOutput?: (instanceId: string) => string | undefined;
-  aws?: AwsBehaviourOptions;
+  aws?: AwsBehaviourOptions & ConsoleAndStartOptions;
   /** The instance whose login user has this uid (undefined: not an instance, e.g. a test as root). */
   instanceOf?: (uid: number) => Asker | undefined;
   /** Awaited before the client hears the answer. */
@@ -296,6 +297,7 @@ export async function startProxy(opts: {
   };
 
   const behaviour = awsBehaviour(opts.aws ?? {}, ec2Call);
+  const aws = awsBehaviours({ ec2Call, consoleText: (id) => opts.consoleOutput?.(id), error: ec2Error }, opts.aws);
 
   /** The instance a request comes from: the uid that owns the asking socket. */
   const askedBy = (req: IncomingMessage): Asker | undefined => {
@@ -473,14 +475,8 @@ export async function startProxy(opts: {
       }
     }
 
-    // The console output of a booted instance: cloud-init prints the host key fingerprints there.
-    if (service === 'ec2' && action === 'GetConsoleOutput') {
-      const text = opts.consoleOutput?.(params.InstanceId ?? '');
-      if (text !== undefined) {
-        const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<GetConsoleOutputResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${randomUUID()}</requestId><instanceId>${escapeXml(params.InstanceId ?? '')}</instanceId><timestamp>${new Date().toISOString()}</timestamp><output>${Buffer.from(text).toString('base64')}</output></GetConsoleOutputResponse>`;
-        return finish({ status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: Buffer.from(xml) });
-      }
-    }
+    const own = service === 'ec2' ? await aws.answer(action, params, region) : undefined;
+    if (own) return finish(own);
 
     // Instance Connect: what AWS checks before it accepts a key.
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey') {
@@ -512,6 +508,7 @@ export async function startProxy(opts: {
 
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
     if (service === 'ec2') await noteLifecycle(action, params, reply, region);
+    if (service === 'ec2') aws.observe(action, params, reply);
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
       opts.onPushedKey({ instanceId: params.InstanceId ?? '', osUser: params.InstanceOSUser ?? '', key: params.SSHPublicKey ?? '' });
@@ -556,7 +553,7 @@ export async function startProxy(opts: {
     },
     imdsRequests: () => imdsRequests.map((r) => ({ ...r })),
     poweroffs: () => poweroffs.map((p) => ({ ...p })),
-    aws: behaviour.control,
+    aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

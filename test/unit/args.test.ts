@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseArgs, splitAttachedValues } from '../../src/args.js';
 import { UsageError } from '../../src/errors.js';
 import { resolveOptions } from '../../src/options.js';
+import { typesToStart } from '../../src/session/start-stopped.js';
 
 async function options(argv: string[], env: Record<string, string> = {}, dotenv: Record<string, string> = {}) {
   const a = await parseArgs(argv);
@@ -102,5 +103,24 @@ describe('settings', () => {
   it('reports which variable is wrong', async () => {
     await expect(options([], { AWS_FINAL_STATE: 'explode' })).rejects.toThrow(/AWS_FINAL_STATE/);
     await expect(options([], {}, { AWS_FINAL_STATE: 'explode' })).rejects.toThrow(/in \.env/);
+  });
+});
+
+describe('waiting for a host key and for capacity', () => {
+  it('--host-key-timeout and --capacity-timeout take durations (off: no wait), from flags or the environment', async () => {
+    expect(await options([])).toMatchObject({ hostKeyTimeout: 60_000, capacityTimeout: 300_000 });
+    expect(await options(['--host-key-timeout', '30s', '--capacity-timeout', '1h'])).toMatchObject({ hostKeyTimeout: 30_000, capacityTimeout: 3_600_000 });
+    expect(await options(['--host-key-timeout', 'off'], { SSH_EC2_CAPACITY_TIMEOUT: '0' })).toMatchObject({ hostKeyTimeout: 0, capacityTimeout: 0 });
+    expect(await options([], { SSH_EC2_HOST_KEY_TIMEOUT: '2m' }, { SSH_EC2_CAPACITY_TIMEOUT: '90s' })).toMatchObject({ hostKeyTimeout: 120_000, capacityTimeout: 90_000 });
+    await expect(options(['--host-key-timeout', 'soon'])).rejects.toThrow('--host-key-timeout: expected a duration');
+    await expect(options([], { SSH_EC2_CAPACITY_TIMEOUT: '-1' })).rejects.toThrow(/SSH_EC2_CAPACITY_TIMEOUT: expected a duration/);
+  });
+
+  it('a stopped instance is started as the types given on the command line, else as its own type (environment and .env name new instances only)', async () => {
+    const stopped = { id: 'i-1', state: 'stopped', type: 'g4dn.xlarge', tags: {} };
+    expect(typesToStart(await options(['--instance-type', 'g5.xlarge,g6.xlarge,g5.xlarge']), stopped)).toEqual(['g5.xlarge', 'g6.xlarge']);
+    expect(typesToStart(await options([], { AWS_INSTANCE_TYPE: 'g5.xlarge' }, { AWS_INSTANCE_TYPE: 'p3.2xlarge' }), stopped)).toEqual(['g4dn.xlarge']);
+    expect(typesToStart(await options([]), stopped)).toEqual(['g4dn.xlarge']);
+    expect(typesToStart(undefined, stopped)).toEqual(['g4dn.xlarge']);
   });
 });

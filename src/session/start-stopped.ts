@@ -1,0 +1,87 @@
+/**
+ * Starting a stopped instance. It is tied to its availability zone, so when EC2 has no capacity
+ * there for its type (common for GPUs: the agent stops idle instances daily), no other zone can
+ * help: only time, or another type. The start is retried with backoff for --capacity-timeout; an
+ * --instance-type given on the command line is the type to start it as (its type is changed
+ * first), and a list `--instance-type a,b` is tried in order on each round. Nothing is lost when
+ * it gives up: the instance stays stopped with its disk.
+ */
+import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
+import { CapacityError, type UserError } from '../errors.js';
+import type { Options } from '../options.js';
+import { formatDuration } from './limits.js';
+import { sleep } from '../time.js';
+import type { Logger } from '../ui/logger.js';
+
+const FIRST_DELAY_MS = 1000;
+const MAX_DELAY_MS = 30_000;
+
+export type StartOptions = Pick<Options, 'instanceTypes' | 'capacityTimeout' | 'flagged'>;
+
+/** The types to start a stopped instance as, in order: those named on the command line, else its own. */
+export function typesToStart(o: StartOptions | undefined, instance: InstanceInfo): string[] {
+  return o?.flagged?.has('instanceTypes') ? [...new Set(o.instanceTypes)] : [instance.type];
+}
+
+type StartContext = { cloud: Cloud; log: Logger; signal?: AbortSignal; options?: StartOptions };
+
+/**
+ * Starts a stopped instance, as described above; returns the type it started as. Given up (or
+ * interrupted), the instance is left as it was found, its own type included.
+ */
+export async function startStopped(ctx: StartContext, instance: InstanceInfo): Promise<string> {
+  const { cloud, log } = ctx;
+  const now = { type: instance.type };
+  try {
+    return await startWithRetries(ctx, instance, now);
+  } catch (err) {
+    if (now.type !== instance.type) {
+      await cloud.setInstanceType(instance.id, instance.type).then(
+        () => log.info(`${instance.id} set back to ${instance.type}`),
+        (e: unknown) => log.warn(`could not set ${instance.id} back to ${instance.type} (${(e as Error).message}): it is stopped as ${now.type}`),
+      );
+    }
+    throw err;
+  }
+}
+
+/** Each type in turn, round after round with backoff, until one starts or --capacity-timeout is over. `now.type`: the instance's type as it changes. */
+async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: { type: string }): Promise<string> {
+  const { cloud, log, signal } = ctx;
+  const types = typesToStart(ctx.options, instance);
+  const timeoutMs = ctx.options?.capacityTimeout ?? 0;
+  const deadline = Date.now() + timeoutMs;
+  const where = instance.az ?? cloud.region;
+  let delay = FIRST_DELAY_MS;
+  let lastError: UserError | undefined;
+  for (let round = 1; ; round++) {
+    for (const type of types) {
+      signal?.throwIfAborted();
+      if (type !== now.type) {
+        log.info(`changing the type of stopped instance ${instance.id} from ${now.type} to ${type}`);
+        await cloud.setInstanceType(instance.id, type);
+        now.type = type;
+      }
+      if (round === 1) log.info(`starting stopped instance ${instance.id} (${type})`);
+      try {
+        await cloud.start(instance.id);
+        if (round > 1) log.info(`started ${instance.id} (${type}) on try ${round}`);
+        return type;
+      } catch (err) {
+        if (!(err instanceof CapacityError)) throw err;
+        lastError = err;
+      }
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const wait = Math.min(delay, left);
+    log.info(`no capacity for ${types.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(wait / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`);
+    await sleep(wait, signal);
+    delay = Math.min(delay * 2, MAX_DELAY_MS);
+  }
+  throw new CapacityError(
+    `no capacity to start ${instance.id} as ${types.join(' or ')} in ${where}${timeoutMs > 0 ? ` (tried for ${formatDuration(timeoutMs)})` : ''}: it is still stopped${types.includes(instance.type) ? '' : ` (as ${instance.type})`}, with its disk; nothing is lost`,
+    'A stopped instance can only start in its own zone: run again later (--capacity-timeout waits longer), or start it as another type (another size or family): ssh-ec2 --instance-type TYPE[,TYPE...].',
+    { cause: lastError },
+  );
+}
