@@ -11,7 +11,9 @@ describe('the sandbox as EC2: console and start', () => {
   let ec2: EC2Client;
 
   beforeAll(async () => {
-    sb = await startSandbox({ aws: { lateConsole: 2 } });
+    // Only the console and start behaviours: EC2's lag (aws-behaviour.ts, tested in sandbox.test.ts
+    // and end to end) would answer this test's own first calls NotFound.
+    sb = await startSandbox({ aws: { lateConsole: 2, eventualConsistency: false, connectAfterBoot: false } });
     ec2 = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
   });
   afterAll(async () => {
