@@ -164,13 +164,14 @@ async function bringResultsBack(s: SessionState): Promise<boolean> {
   s.finishing = 'syncing back';
   s.journal?.note({ step: 'the sync back' });
   try {
-    const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, log }));
-    log.detail(`sync back: ${back.files} file(s) received`);
+    const rsync = { program: s.options.rsyncProgram, stateDir: s.paths.state };
+    const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, rsync, log }));
+    log.detail(`sync back: ${back.files ?? 'an unknown number of'} file(s) received`);
     s.journal?.note({ syncedBack: true });
     if (back.kept > 0) log.info(`${back.kept} local file(s) were replaced; their previous versions are kept in ${back.backupDir}`);
     return true;
   } catch (err) {
-    log.error(`sync back failed: ${(err as Error).message}`);
+    log.error(`sync back failed: ${(err as Error).message}`, (err as { hint?: string }).hint);
     return false;
   }
 }

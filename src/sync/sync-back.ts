@@ -7,22 +7,26 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enterDir, shQuote } from '../remote/remote-command.js';
+import { SubprocessError } from '../errors.js';
 import { run } from '../remote/exec.js';
-import { backupDir, pullArgv, transferredFiles } from '../remote/rsync.js';
-import { excludeList, ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
-import type { SyncParams } from './sync-up.js';
+import { backupDir, excludeFileText, pullArgv } from '../remote/rsync.js';
+import { requireRsync } from '../remote/rsync-capabilities.js';
+import { ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
+import { listTransferred, rsyncFailed, writeRsh, type SyncParams } from './sync-up.js';
 
 /** Beyond this many ignored directories the remote listing is not pruned (the command line stays short). */
 const MAX_PRUNE = 500;
 
 export interface SyncBackResult {
-  files: number;
+  /** Undefined when the local rsync cannot list what it transferred. */
+  files: number | undefined;
   /** Local files whose previous version was kept, and where. */
   kept: number;
   backupDir: string;
 }
 
 export async function syncBack(p: SyncParams & { now?: Date }): Promise<SyncBackResult> {
+  const caps = await requireRsync(p.rsync, ['back']);
   const rules = new IgnoreRules(p.localDir);
   const local = walkLocal(p.localDir, rules);
   const listing = await listRemote(p, local.ignored.filter((e) => e.type === 'dir'));
@@ -32,13 +36,29 @@ export async function syncBack(p: SyncParams & { now?: Date }): Promise<SyncBack
     ...local.outsideLinks.map((path) => ({ path, type: 'link' as const })),
   ];
   const excludeFile = join(p.scratchDir, `pull-${process.pid}.exclude`);
-  writeFileSync(excludeFile, excludeList(excluded), { mode: 0o600 });
+  writeFileSync(excludeFile, excludeFileText(excluded, caps), { mode: 0o600 });
   const stamp = backupStamp(p.now ?? new Date());
-  const r = await run(pullArgv({ rsh: p.conn.rsh, remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir, backupStamp: stamp }));
-  const files = transferredFiles(r.stdout);
-  for (const f of files) p.log.detail(`↓ ${f}`);
+  const argv = pullArgv({ rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir, backupStamp: stamp }, caps);
+  const r = await run(argv).catch((err: unknown) => {
+    if (!(err instanceof SubprocessError)) throw err;
+    const why = rsyncFailed(err, 'back', caps);
+    throw new SyncBackError(why.message, why.hint, { cause: err });
+  });
+  const files = listTransferred(r.stdout, caps, p.log, '↓');
   const dir = join(p.localDir, backupDir(stamp));
-  return { files: files.length, kept: countFiles(dir), backupDir: dir };
+  return { files, kept: countFiles(dir), backupDir: dir };
+}
+
+/** The sync back failed: the finish says why (the hint) and keeps the instance; not an exit status of its own. */
+export class SyncBackError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SyncBackError';
+  }
 }
 
 /** The remote tree, parents before children, without descending into known-ignored directories. */
