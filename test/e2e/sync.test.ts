@@ -104,7 +104,10 @@ describe('sync up failing', () => {
     mkdirSync(remotePath(sb, 'up-fails'), { recursive: true, mode: 0o755 });
     const r = await cli(sb, ['touch ran.txt'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(6);
-    expect(r.stderr).toMatch(/error: sync up failed, nothing was run/);
+    expect(r.stderr).toMatch(/error: sync up failed, nothing was run: permission denied on the instance \(rsync: .*Permission denied/);
+    // The hint names that cause; the disk only when rsync says it is full.
+    expect(r.stderr).toMatch(/must be writable by the login user/);
+    expect(r.stderr).not.toMatch(/disk/);
     expect(existsSync(join(remotePath(sb, 'up-fails'), 'ran.txt'))).toBe(false);
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
   });
