@@ -18,7 +18,8 @@ import { jobStatus } from '../session/job.js';
 import { LIMIT_TAGS } from '../session/limits.js';
 import { TAG } from '../session/plan.js';
 import { bringUp, LOGIN_TAG, NoInstanceError, provision } from '../session/provision.js';
-import { connect, loadCloud, localUser, newState, runStory, type SessionDeps } from '../session/run-session.js';
+import { connect, loadCloud, localUser, newState, rsyncSource, runStory, type SessionDeps } from '../session/run-session.js';
+import { requireRsync } from '../remote/rsync-capabilities.js';
 
 export const VERBS = ['ls', 'status', 'logs', 'pull', 'down'] as const;
 export type Verb = (typeof VERBS)[number];
@@ -55,8 +56,10 @@ async function reachOwn(state: SessionState, signal: AbortSignal): Promise<void>
   state.ran = true; // whatever is there may be the user's
 }
 
-function pull(deps: VerbDeps): Promise<number> {
+async function pull(deps: VerbDeps): Promise<number> {
   const state = newState(deps);
+  // An rsync that cannot bring files back is said before a stopped instance is started for nothing.
+  if (deps.options.rsync) await requireRsync(rsyncSource(state), ['back']);
   return runStory(deps, state, async (s, signal) => {
     await reachOwn(s, signal);
     s.finalState = s.started ? 'stop' : 'leave';

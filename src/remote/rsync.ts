@@ -126,9 +126,10 @@ export function explainRsyncFailure(f: { exitCode: number | undefined; signal: s
       ? { cause: "the instance's disk is full", hint: `Free space on the instance, or launch it with a bigger --volume-size. ${results}` }
       : { cause: 'the local disk is full', hint: `Free space here, then sync back with ssh-ec2 pull. ${results}` };
   }
-  if (f.signal || f.exitCode === 134 || f.exitCode === 139) {
+  if (/^SIG(SEGV|ABRT|BUS|ILL|FPE)$/.test(f.signal ?? '') || f.exitCode === 134 || f.exitCode === 139) {
     return { cause: `your rsync (${rsync}) crashed${f.signal ? ` (${f.signal})` : ''}`, hint: `${brew} ${results}` };
   }
+  if (f.signal) return { cause: `rsync was ended (${f.signal})`, hint: results };
   if (f.exitCode === 127 || /rsync: (command )?not found|command not found/.test(said)) {
     return { cause: 'rsync is missing on the instance', hint: `Install rsync there (sudo apt-get install rsync) or use an image that has it. ${results}` };
   }

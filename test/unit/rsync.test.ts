@@ -118,6 +118,7 @@ describe('why an rsync failed', () => {
     ['back', f('rsync: io.c:370: io_write_buf_tagged_impl: Assertion failed.', undefined, 'SIGABRT'), /crashed \(SIGABRT\)/, /brew install rsync/],
     ['up', f('sh: 1: rsync: not found\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]', 127), /rsync is missing on the instance/, /apt-get install rsync/],
     ['up', f('rsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: error in rsync protocol data stream (code 12)', 12), /connection to the instance was lost/, /network/],
+    ['up', f('', undefined, 'SIGTERM'), /^rsync was ended \(SIGTERM\)$/, /Nothing was run/],
     ['up', f('rsync: something odd', 5), /^rsync failed$/, /See rsync's message/],
   ] as const)('%s: %j', (direction, failure, cause, hint) => {
     const why = explainRsyncFailure(failure, direction, '/usr/bin/rsync');
