@@ -4,7 +4,7 @@
  * the sandbox's Debian rsync 3.x, as on a real instance. A missing binary fails the test.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
@@ -79,6 +79,22 @@ describe('rsync 2.6.9 (macOS up to 14) as the local rsync', () => {
     for (const [f, content] of before) if (f !== 'model.txt') expect(readFileSync(join(dir, f), 'utf8'), f).toBe(content);
     expect(r.stderr).toMatch(/1 local file\(s\) were replaced/);
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
+  });
+
+  it('never follows remote links out of the project, nor writes through local ones', async () => {
+    const env = macPath('rsync-2.6.9');
+    const outside = join(sb.dir, 'mac-outside-data');
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, 'data.csv'), '1,2\n');
+    const dir = makeProject(sb, 'mac-links');
+    symlinkSync(outside, join(dir, 'data'));
+    const r = await cli(sb, ['cat data/data.csv; echo x > data/written.txt; ln -s /etc/passwd leak; ln -s ../.. up; ln -s model.txt inside; echo m > model.txt'], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('1,2\n');
+    expect(existsSync(join(outside, 'written.txt'))).toBe(false);
+    expect(existsSync(join(dir, 'leak'))).toBe(false);
+    expect(existsSync(join(dir, 'up'))).toBe(false);
+    expect(readFileSync(join(dir, 'inside'), 'utf8')).toBe('m\n');
   });
 
   it('a failing sync up names its real cause (not the disk) and exits 6', async () => {
