@@ -112,15 +112,13 @@ export function tooOld(caps: Pick<RsyncCapabilities, 'path' | 'version'>, missin
 }
 
 export function findRsync(program: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
-  if (program) {
-    if (!isAbsolute(program)) return findRsync(undefined, { PATH: env.PATH, RSYNC_NAME: program });
+  if (program && isAbsolute(program)) {
     if (executable(program)) return program;
     throw new ConfigError(`SSH_EC2_RSYNC=${program} is not an executable file`, 'Point SSH_EC2_RSYNC at an rsync binary, or unset it to use the rsync on PATH.');
   }
-  const name = env.RSYNC_NAME ?? 'rsync';
+  const name = program ?? 'rsync';
   for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const p = join(dir, name);
+    const p = join(dir || '.', name);
     if (executable(p)) return isAbsolute(p) ? p : join(process.cwd(), p);
   }
   throw new ConfigError(`${name} not found on PATH: ssh-ec2 syncs with it`, 'Install rsync (macOS: brew install rsync; Debian/Ubuntu: apt install rsync), or use --no-rsync.');

@@ -28,6 +28,7 @@ export interface SyncParams {
 
 export async function syncUp(p: SyncParams): Promise<{ files: number | undefined }> {
   const caps = await requireRsync(p.rsync, ['up']);
+  p.log.detail(`local rsync: ${caps.path} (${caps.version})`);
   // pushArgv copies links to outside directories as their content: their files are judged too.
   const tree = walkLocal(p.localDir, new IgnoreRules(p.localDir, { holdSecrets: true }), { followUnsafeLinks: true });
   if (tree.secrets.length > 0) p.log.warn(heldBackMessage(tree.secrets));

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { enterDir } from '../../src/remote/remote-command.js';
 import { excludeFileText, explainRsyncFailure, pullArgv, pushArgv, rshArg, rshScript, rsyncMessage, transferredFiles } from '../../src/remote/rsync.js';
-import { missingFor, tooOld, verboseNames, type RsyncCapabilities } from '../../src/remote/rsync-capabilities.js';
+import { findRsync, missingFor, tooOld, verboseNames, type RsyncCapabilities } from '../../src/remote/rsync-capabilities.js';
 
 // What the probes found for the three rsyncs (test/integration/rsync-capabilities.test.ts checks
 // these against the real programs); here they only drive the builders.
@@ -144,5 +144,20 @@ describe('an rsync that cannot do what ssh-ec2 needs', () => {
     expect(err.exitCode).toBe(ExitCode.config);
     expect(err.message).toBe('your rsync (/usr/bin/rsync: openrsync: protocol version 27) cannot bring files back from the instance');
     expect(err.hint).toMatch(/brew install rsync.*SSH_EC2_RSYNC/);
+  });
+});
+
+describe('which rsync', () => {
+  it('SSH_EC2_RSYNC (a path, or a name on PATH), else the first rsync on PATH; a missing one is a configuration error', () => {
+    const a = mkdtempSync(join(tmpdir(), 'path-a-'));
+    const b = mkdtempSync(join(tmpdir(), 'path-b-'));
+    for (const [dir, name] of [[a, 'rsync'], [b, 'rsync'], [b, 'my-rsync']] as const) writeFileSync(join(dir, name), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(a, 'not-executable'), '', { mode: 0o644 });
+    const env = { PATH: `${a}:${b}` };
+    expect(findRsync(undefined, env)).toBe(join(a, 'rsync'));
+    expect(findRsync('my-rsync', env)).toBe(join(b, 'my-rsync'));
+    expect(findRsync(join(b, 'rsync'), env)).toBe(join(b, 'rsync'));
+    expect(() => findRsync(join(a, 'not-executable'), env)).toThrow(/SSH_EC2_RSYNC=.* is not an executable file/);
+    expect(() => findRsync(undefined, { PATH: '/nonexistent' })).toThrow(expect.objectContaining({ exitCode: ExitCode.config, message: expect.stringMatching(/rsync not found on PATH/) }));
   });
 });
