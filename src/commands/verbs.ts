@@ -18,8 +18,8 @@ import { jobStatus } from '../session/job.js';
 import { LIMIT_TAGS } from '../session/limits.js';
 import { TAG } from '../session/plan.js';
 import { bringUp, LOGIN_TAG, NoInstanceError, provision } from '../session/provision.js';
-import { connect, loadCloud, localUser, newState, rsyncSource, runStory, type SessionDeps } from '../session/run-session.js';
-import { requireRsync } from '../remote/rsync-capabilities.js';
+import { connect, loadCloud, localUser, newState, runStory, type SessionDeps } from '../session/run-session.js';
+import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 
 export const VERBS = ['ls', 'status', 'logs', 'pull', 'down'] as const;
 export type Verb = (typeof VERBS)[number];

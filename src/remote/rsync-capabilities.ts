@@ -75,6 +75,11 @@ export interface RsyncSource {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** The source of a session's settings: SSH_EC2_RSYNC, and the state directory for the cache. */
+export function rsyncSource(s: { options: { rsyncProgram?: string }; paths: { state: string } }): RsyncSource {
+  return { program: s.options.rsyncProgram, stateDir: s.paths.state };
+}
+
 const memo = new Map<string, Promise<RsyncCapabilities>>();
 
 /** The local rsync's capabilities: from this process's memo, the cache, or a fresh probe. */

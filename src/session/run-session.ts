@@ -13,7 +13,7 @@ import { joinCommand, sessionCommand } from '../remote/remote-command.js';
 import type { SshTarget } from '../remote/ssh.js';
 import { privateDir, resolvePaths, shortHash, type Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
-import { requireRsync, type RsyncSource } from '../remote/rsync-capabilities.js';
+import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
 import { onSpawn, run } from '../remote/exec.js';
 import { prepareScript } from '../remote/on-instance.js';
@@ -263,10 +263,6 @@ export function forwardsOf(o: Options) {
 
 export function syncParams(state: Pick<SessionState, 'plan' | 'paths' | 'log' | 'options'>, conn: Connection) {
   return { conn, localDir: state.plan.projectDir, remoteDir: state.plan.remoteDir, scratchDir: state.paths.runtime, rsync: rsyncSource(state), log: state.log };
-}
-
-export function rsyncSource(state: Pick<SessionState, 'options' | 'paths'>): RsyncSource {
-  return { program: state.options.rsyncProgram, stateDir: state.paths.state };
 }
 
 export function sshTarget(instanceId: string, host: string, user: string, keys: KeySource, options: Options, paths: Paths): SshTarget {
