@@ -7,7 +7,7 @@
  * at the far end, whose effect is checked. The answer is cached per binary (path, size, mtime)
  * under the state directory, so the probe runs once per rsync installed.
  */
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, lstatSync, readlinkSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, lstatSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -147,8 +147,14 @@ async function cachedOrProbe(path: string, stateDir: string): Promise<RsyncCapab
     // not probed yet (or an unreadable cache): probe
   }
   const caps = await probeRsync(path);
-  mkdirSync(join(stateDir, 'rsync'), { recursive: true, mode: 0o700 });
-  writeFileSync(file, `${JSON.stringify(caps, null, 2)}\n`, { mode: 0o600 });
+  try {
+    // Written whole then renamed: a run reading it meanwhile never sees half an answer.
+    mkdirSync(join(stateDir, 'rsync'), { recursive: true, mode: 0o700 });
+    writeFileSync(`${file}.${process.pid}`, `${JSON.stringify(caps, null, 2)}\n`, { mode: 0o600 });
+    renameSync(`${file}.${process.pid}`, file);
+  } catch {
+    // The cache only saves the next run a second; an unwritable state directory is not this run's problem.
+  }
   return caps;
 }
 
