@@ -24,6 +24,12 @@ export interface RsyncCapabilities {
   push: boolean;
   /** Receives a tree from one (the sync back). The openrsync of 2026-07 aborts after the first file. */
   pull: boolean;
+  /**
+   * Receives as a server (`--server`) from a client that sends, keeping replaced files
+   * (--backup-dir) and skipping unsafe links (--safe-links): the sync back for an rsync that
+   * cannot receive as a client (rsync.ts serverPullArgv).
+   */
+  receiveAsServer: boolean;
   /** --exclude-from, one pattern a line. */
   excludeFrom: boolean;
   /** --from0: the exclude file NUL-separated, so any name (a line break in it too) can be excluded. */
@@ -54,6 +60,7 @@ export const NEEDED: Record<'up' | 'back', readonly Capability[]> = {
 const WHAT: Record<Capability, string> = {
   push: 'send files to the instance',
   pull: 'bring files back from the instance',
+  receiveAsServer: 'bring files back from the instance',
   excludeFrom: 'apply .rsyncignore (--exclude-from)',
   from0: 'exclude names with line breaks (--from0)',
   copyUnsafeLinks: 'send links to outside the project as their content (--copy-unsafe-links)',
@@ -66,7 +73,7 @@ const WHAT: Record<Capability, string> = {
 };
 
 /** Bump when a probe changes: cached answers of older probes are then not used. */
-const PROBE_VERSION = 1;
+const PROBE_VERSION = 2;
 
 /** Which rsync to use: SSH_EC2_RSYNC (an option), else the first `rsync` on PATH. */
 export interface RsyncSource {
@@ -103,9 +110,16 @@ export async function requireRsync(src: RsyncSource, directions: readonly ('up' 
   return caps;
 }
 
-/** Missing capabilities; a direction that does not work at all is named alone (its options cannot be tried). */
+/**
+ * Missing capabilities; a direction that does not work at all is named alone (its options cannot
+ * be tried). The sync back also works by receiving as a server.
+ */
 export function missingFor(caps: RsyncCapabilities, directions: readonly ('up' | 'back')[]): Capability[] {
-  return [...new Set(directions.flatMap((d) => (caps[NEEDED[d][0]!] ? NEEDED[d] : NEEDED[d].slice(0, 1))))].filter((c) => !caps[c]);
+  const needs = (d: 'up' | 'back'): readonly Capability[] => {
+    if (d === 'back' && !caps.pull && caps.receiveAsServer) return [];
+    return caps[NEEDED[d][0]!] ? NEEDED[d] : NEEDED[d].slice(0, 1);
+  };
+  return [...new Set(directions.flatMap(needs))].filter((c) => !caps[c]);
 }
 
 /** The one line for an rsync that cannot do what ssh-ec2 needs, with the fix. */
@@ -173,6 +187,14 @@ const TREE = { a: 'new content\n', 'sp ace': 's\n', keep: 'k\n' };
 const PROBES: Record<Capability, Probe> = {
   push: { direction: 'push', options: [], check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, 'sp ace') === TREE['sp ace'] },
   pull: { direction: 'pull', options: [], check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, 'keep') === TREE.keep },
+  // The far end (the probed rsync itself) is the receiving server, as in serverPullArgv.
+  receiveAsServer: {
+    direction: 'push',
+    options: ['--safe-links', '--backup', '--backup-dir=.bk'],
+    src: { out: '->/', in: '->a' },
+    dst: { a: 'old\n' },
+    check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, '.bk/a') === 'old\n' && linkOf(dst, 'out') === undefined && linkOf(dst, 'in') === 'a',
+  },
   excludeFrom: { direction: 'push', options: ['--exclude-from=EXCLUDES'], check: ({ dst }) => read(dst, 'a') === undefined && read(dst, 'keep') === TREE.keep },
   from0: { direction: 'push', options: ['--from0', '--exclude-from=EXCLUDES0'], src: { 'line\nbreak': 'x\n' }, check: ({ dst }) => read(dst, 'a') === undefined && read(dst, 'line\nbreak') === undefined && read(dst, 'keep') === TREE.keep },
   copyUnsafeLinks: { direction: 'push', options: ['--copy-unsafe-links'], src: { out: '->../outside' }, check: ({ dst }) => read(dst, 'out') === 'outside\n' },

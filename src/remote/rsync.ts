@@ -64,6 +64,23 @@ export function pullArgv(o: RsyncCommon & { localDir: string; backupStamp: strin
   return [...base(o, caps), '--safe-links', '--backup', `--backup-dir=${backupDir(o.backupStamp)}`, `${o.remote}:./`, withSlash(o.localDir)];
 }
 
+/**
+ * The sync back for a local rsync that can only receive as a server (openrsync aborts receiving as
+ * a client): the instance's rsync 3 is the client and sends, through a bridge from its remote shell
+ * to the ssh channel's stdin and stdout (fds 3 and 4; a background job's stdin is /dev/null in sh,
+ * hence fd 5), to the local rsync run as `--server`. The same guarantees: the local server keeps
+ * replaced files under the backup directory and skips unsafe links; the instance's rsync applies
+ * the excludes, written there at `remoteExcludeFile` (relative to the home directory).
+ */
+export function serverPullArgv(o: { remoteDir: string; remoteExcludeFile: string; localDir: string; backupStamp: string }, caps: Pick<RsyncCapabilities, 'path' | 'from0'>): { local: string[]; remote: string } {
+  const safety = ['--safe-links'];
+  const local = [caps.path, '--server', '-rlpt', ...safety, '--backup', `--backup-dir=${backupDir(o.backupStamp)}`, '.', withSlash(o.localDir)];
+  const bridge = `sh -c "exec 5<&0; cat <&5 >&4 & exec cat <&3"`;
+  const sender = ['rsync', '--recursive', '--links', '--perms', '--times', ...safety, ...(caps.from0 ? ['--from0'] : []), `--exclude-from="$HOME"/${shQuote(o.remoteExcludeFile)}`, '-e', shQuote(bridge), './', 'ssh-ec2:.'];
+  // rsync's own output must not enter the channel (fd 1): it goes to stderr.
+  return { local, remote: `${enterDir(o.remoteDir)} && exec 3<&0 4>&1 && ${sender.join(' ')} >&2` };
+}
+
 export function backupDir(stamp: string): string {
   return `${OWN_DIR}/backups/${stamp}`;
 }

@@ -8,8 +8,9 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enterDir, shQuote } from '../remote/remote-command.js';
 import { SubprocessError } from '../errors.js';
-import { run } from '../remote/exec.js';
-import { backupDir, excludeFileText, pullArgv } from '../remote/rsync.js';
+import { run, runCrossed } from '../remote/exec.js';
+import { backupDir, excludeFileText, pullArgv, serverPullArgv } from '../remote/rsync.js';
+import { remoteArgv } from '../remote/ssh.js';
 import { requireRsync } from '../remote/rsync-capabilities.js';
 import { ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
 import { listTransferred, rsyncFailed, writeRsh, type SyncParams } from './sync-up.js';
@@ -36,15 +37,26 @@ export async function syncBack(p: SyncParams & { now?: Date }): Promise<SyncBack
     ...local.outsideLinks.map((path) => ({ path, type: 'link' as const })),
   ];
   const excludeFile = join(p.scratchDir, `pull-${process.pid}.exclude`);
-  writeFileSync(excludeFile, excludeFileText(excluded, caps), { mode: 0o600 });
+  const excludes = excludeFileText(excluded, caps);
+  writeFileSync(excludeFile, excludes, { mode: 0o600 });
   const stamp = backupStamp(p.now ?? new Date());
-  const argv = pullArgv({ rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir, backupStamp: stamp }, caps);
-  const r = await run(argv).catch((err: unknown) => {
+  const failed = (err: unknown) => {
     if (!(err instanceof SubprocessError)) throw err;
     const why = rsyncFailed(err, 'back', caps);
     throw new SyncBackError(why.message, why.hint, { cause: err });
-  });
-  const files = listTransferred(r.stdout, caps, p.log, '↓');
+  };
+  let files: number | undefined;
+  if (caps.pull) {
+    const r = await run(pullArgv({ rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir, backupStamp: stamp }, caps)).catch(failed);
+    files = listTransferred(r.stdout, caps, p.log, '↓');
+  } else {
+    // This rsync cannot receive as a client (openrsync): the instance's rsync sends to it as a server.
+    p.log.detail(`this rsync (${caps.version}) receives as a server: the instance's rsync sends; the files are not listed`);
+    const remoteExcludeFile = `.ssh-ec2/pull-${process.pid}.exclude`;
+    await p.conn.exec(`umask 077 && mkdir -p .ssh-ec2 && cat > ${shQuote(remoteExcludeFile)}`, { input: excludes });
+    const { local, remote } = serverPullArgv({ remoteDir: p.remoteDir, remoteExcludeFile, localDir: p.localDir, backupStamp: stamp }, caps);
+    await runCrossed(local, remoteArgv(p.conn.target, remote)).catch(failed);
+  }
   const dir = join(p.localDir, backupDir(stamp));
   return { files, kept: countFiles(dir), backupDir: dir };
 }

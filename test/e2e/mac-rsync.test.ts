@@ -38,10 +38,13 @@ const NFD = 'cafe\u0301';
 const TRICKY_LOCAL = ['-dash.txt', 'sp ace/q\'uo"te.txt', `${NFC}.txt`, `${NFD}.txt`, 'new\nline.txt', 'ignored-nfd/x.log'];
 const TRICKY_RESULTS = ['-r dash', "it's \"here\"", `${NFC}.out`, `${NFD}.out`, 'two\nlines', '$HOME *'];
 
-describe('rsync 2.6.9 (macOS up to 14) as the local rsync', () => {
+describe.each([
+  ['rsync-2.6.9', 'rsync  version 2.6.9  protocol version 29'],
+  ['openrsync', 'openrsync: protocol version 27'],
+] as const)('%s as the local rsync', (tool, version) => {
   it('a session with tricky names both ways: exactly what git keeps goes up, the results come back byte for byte, no local edit lost, nothing local deleted, the exit status', async () => {
-    const env = macPath('rsync-2.6.9');
-    const name = "mac proj 'ü' $HOME";
+    const env = macPath(tool);
+    const name = `mac proj 'ü' $HOME ${tool}`;
     const dir = makeTrickyTree(join(sb.dir, 'projects', name));
     for (const f of TRICKY_LOCAL) {
       mkdirSync(dirname(join(dir, f)), { recursive: true });
@@ -62,7 +65,7 @@ describe('rsync 2.6.9 (macOS up to 14) as the local rsync', () => {
     ].join('; ');
     const r = await cli(sb, [command], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(3);
-    expect(probedRsyncs().map((c) => c.version)).toContain('rsync  version 2.6.9  protocol version 29');
+    expect(probedRsyncs().map((c) => c.version)).toContain(version);
     // Up: the instance got exactly what git keeps for the same rules, names byte for byte.
     const arrived = listFiles(remotePath(sb, name), (p) => p.startsWith('out/') || p.startsWith('build/') || p === 'model.txt' || p === 'remote-rsync.txt');
     expect([...arrived].sort()).toEqual([...kept].filter((p) => p !== 'model.txt' && p !== 'keep.log').sort());
@@ -82,11 +85,11 @@ describe('rsync 2.6.9 (macOS up to 14) as the local rsync', () => {
   });
 
   it('never follows remote links out of the project, nor writes through local ones', async () => {
-    const env = macPath('rsync-2.6.9');
-    const outside = join(sb.dir, 'mac-outside-data');
+    const env = macPath(tool);
+    const outside = join(sb.dir, `mac-outside-data-${tool}`);
     mkdirSync(outside, { recursive: true });
     writeFileSync(join(outside, 'data.csv'), '1,2\n');
-    const dir = makeProject(sb, 'mac-links');
+    const dir = makeProject(sb, `mac-links-${tool}`);
     symlinkSync(outside, join(dir, 'data'));
     const r = await cli(sb, ['cat data/data.csv; echo x > data/written.txt; ln -s /etc/passwd leak; ln -s ../.. up; ln -s model.txt inside; echo m > model.txt'], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(0);
@@ -98,39 +101,40 @@ describe('rsync 2.6.9 (macOS up to 14) as the local rsync', () => {
   });
 
   it('a failing sync up names its real cause (not the disk) and exits 6', async () => {
-    const env = macPath('rsync-2.6.9');
-    const dir = makeProject(sb, 'mac-up-fails', { 'a.txt': 'a' });
+    const env = macPath(tool);
+    const dir = makeProject(sb, `mac-up-fails-${tool}`, { 'a.txt': 'a' });
     // The project directory on the instance belongs to someone else: rsync cannot write there.
-    mkdirSync(remotePath(sb, 'mac-up-fails'), { recursive: true, mode: 0o755 });
+    mkdirSync(remotePath(sb, `mac-up-fails-${tool}`), { recursive: true, mode: 0o755 });
     const r = await cli(sb, ['touch ran.txt'], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(6);
     expect(r.stderr).toMatch(/error: sync up failed, nothing was run: permission denied on the instance/);
     expect(r.stderr).not.toMatch(/disk/);
-    expect(existsSync(join(remotePath(sb, 'mac-up-fails'), 'ran.txt'))).toBe(false);
+    expect(existsSync(join(remotePath(sb, `mac-up-fails-${tool}`), 'ran.txt'))).toBe(false);
   });
 });
 
-describe('openrsync (macOS 15+) as the local rsync', () => {
-  it('cannot bring results back (it aborts receiving from rsync 3): said in one line with the fix before anything is launched, exit 3, nothing local touched', async () => {
-    const env = macPath('openrsync');
-    const dir = makeProject(sb, 'mac-openrsync', { 'a b.txt': 'a\n', [`${NFD}.txt`]: 'n\n' });
+describe('an rsync that cannot do the sync', () => {
+  it('is said in one line with the fix before anything is launched: exit 3, nothing local touched', async () => {
+    // A stand-in for an rsync too old for anything ssh-ec2 needs: it refuses every option.
+    const bin = join(sb.dir, 'refusing-rsync');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'rsync'), '#!/bin/sh\n[ "$1" = --version ] && { echo "rsync  version 0.1"; exit 0; }\necho "rsync: unknown option" >&2; exit 1\n', { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    const dir = makeProject(sb, 'mac-refused', { 'a b.txt': 'a\n', [`${NFD}.txt`]: 'n\n' });
     const before = listFiles(dir);
     const launched = launches(sb).length;
     const r = await cli(sb, ['touch ran.txt'], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(3);
     const errors = r.stderr.split('\n').filter((l) => /error:/.test(l));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/your rsync \(.*openrsync\/bin\/rsync: openrsync: protocol version 27\) cannot bring files back from the instance/);
+    expect(errors[0]).toMatch(/your rsync \(.*refusing-rsync\/rsync: rsync {2}version 0\.1\) cannot send files to the instance, bring files back from the instance/);
     expect(r.stderr).toMatch(/brew install rsync/);
     expect(r.stderr).not.toMatch(/disk|protect-args/);
     expect(launches(sb).length).toBe(launched);
     expect(listFiles(dir)).toEqual(before);
-    // What the probe found, from the program itself: it sends, it cannot receive, % crashes it.
-    const caps = probedRsyncs().find((c) => c.path.includes('openrsync'));
-    expect(caps).toMatchObject({ pull: false, push: true, outFormat: false, verboseList: true });
   });
 
-  it('SSH_EC2_RSYNC points ssh-ec2 at a current rsync while openrsync stays first on PATH', async () => {
+  it('SSH_EC2_RSYNC points ssh-ec2 at another rsync than the first on PATH (a Homebrew one, say)', async () => {
     const env = { ...macPath('openrsync'), SSH_EC2_RSYNC: execFileSync('sh', ['-c', 'command -v rsync'], { env: { PATH: process.env.PATH } }).toString().trim() };
     const dir = makeProject(sb, 'mac-openrsync-fixed', { [`${NFD}.txt`]: 'n\n' });
     const r = await cli(sb, [`cat ${NFD}.txt; echo r > result.txt`], { cwd: dir, env });

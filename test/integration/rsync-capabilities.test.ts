@@ -20,7 +20,7 @@ function macRsync(tool: keyof typeof MAC): string {
   return MAC[tool];
 }
 
-const everything = { push: true, pull: true, excludeFrom: true, from0: true, copyUnsafeLinks: true, update: true, safeLinks: true, backupDir: true, compress: true, outFormat: true, verboseList: true };
+const everything = { push: true, pull: true, receiveAsServer: true, excludeFrom: true, from0: true, copyUnsafeLinks: true, update: true, safeLinks: true, backupDir: true, compress: true, outFormat: true, verboseList: true };
 
 describe('the probe finds what each rsync can do', () => {
   it.each([

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { enterDir } from '../../src/remote/remote-command.js';
-import { excludeFileText, explainRsyncFailure, pullArgv, pushArgv, rshArg, rshScript, rsyncMessage, transferredFiles } from '../../src/remote/rsync.js';
+import { excludeFileText, explainRsyncFailure, pullArgv, pushArgv, rshArg, rshScript, rsyncMessage, serverPullArgv, transferredFiles } from '../../src/remote/rsync.js';
 import { findRsync, missingFor, tooOld, verboseNames, type RsyncCapabilities } from '../../src/remote/rsync-capabilities.js';
 
 // What the probes found for the three rsyncs (test/integration/rsync-capabilities.test.ts checks
 // these against the real programs); here they only drive the builders.
-const ALL: RsyncCapabilities = { path: '/usr/bin/rsync', version: 'rsync  version 3.2.7  protocol version 31', push: true, pull: true, excludeFrom: true, from0: true, copyUnsafeLinks: true, update: true, safeLinks: true, backupDir: true, compress: true, outFormat: true, verboseList: true };
+const ALL: RsyncCapabilities = { path: '/usr/bin/rsync', version: 'rsync  version 3.2.7  protocol version 31', push: true, pull: true, receiveAsServer: true, excludeFrom: true, from0: true, copyUnsafeLinks: true, update: true, safeLinks: true, backupDir: true, compress: true, outFormat: true, verboseList: true };
 const RSYNC_269: RsyncCapabilities = { ...ALL, version: 'rsync  version 2.6.9  protocol version 29' };
 const OPENRSYNC: RsyncCapabilities = { ...ALL, version: 'openrsync: protocol version 27', pull: false, safeLinks: false, backupDir: false, outFormat: false };
 const BARE: RsyncCapabilities = { ...ALL, path: '/opt/old/rsync', compress: false, from0: false, outFormat: false, verboseList: false };
@@ -67,6 +67,25 @@ describe('rsync command lines, from the capability set', () => {
     ["/tmp/it's/rsh-1.sh", `"/tmp/it's/rsh-1.sh"`],
   ])('-e %s is given as %s', (path, arg) => {
     expect(rshArg(path)).toBe(arg);
+  });
+});
+
+describe('the sync back through a local rsync server (openrsync)', () => {
+  const o = { remoteDir: "my proj 'x' $HOME", remoteExcludeFile: '.ssh-ec2/pull-1.exclude', localDir: '/p', backupStamp: 'S' };
+  it('the local side is the receiving server with the same guarantees; the instance\'s rsync sends through the channel', () => {
+    const { local, remote } = serverPullArgv(o, OPENRSYNC);
+    expect(local).toEqual([OPENRSYNC.path, '--server', '-rlpt', '--safe-links', '--backup', '--backup-dir=.ssh-ec2/backups/S', '.', '/p/']);
+    expect(remote.startsWith(`${enterDir(o.remoteDir)} && exec 3<&0 4>&1 && rsync --recursive --links --perms --times --safe-links --from0 --exclude-from="$HOME"/'.ssh-ec2/pull-1.exclude' -e `)).toBe(true);
+    // Nothing of rsync's own output may enter the channel.
+    expect(remote.endsWith(' ./ ssh-ec2:. >&2')).toBe(true);
+    expect(remote).not.toMatch(/--delete|%/);
+  });
+  it('the bridge, run by a real sh, copies both ways between rsync and the channel', () => {
+    const { remote } = serverPullArgv(o, OPENRSYNC);
+    const bridge = /-e '([^']*)'/.exec(remote)![1]!;
+    // As rsync runs it: its stdin is what rsync sends (to fd 4), its stdout what rsync reads (from fd 3).
+    const out = execFileSync('sh', ['-c', `exec 3<<'EOF'\nfrom the channel\nEOF\necho to the channel | ${bridge} 4>&1 | cat`]).toString();
+    expect(out.split('\n').sort()).toEqual(['', 'from the channel', 'to the channel']);
   });
 });
 
@@ -136,11 +155,14 @@ describe('why an rsync failed', () => {
 describe('an rsync that cannot do what ssh-ec2 needs', () => {
   it('is named with what it cannot do, in one line with the fix', () => {
     expect(missingFor(OPENRSYNC, ['up'])).toEqual([]);
+    // openrsync cannot receive as a client, but as a server: the sync back works that way.
+    expect(missingFor(OPENRSYNC, ['up', 'back'])).toEqual([]);
     // A direction that does not work at all is named alone: its options could not be tried.
-    expect(missingFor(OPENRSYNC, ['up', 'back'])).toEqual(['pull']);
+    expect(missingFor({ ...OPENRSYNC, receiveAsServer: false }, ['up', 'back'])).toEqual(['pull']);
     expect(missingFor({ ...ALL, update: false, safeLinks: false }, ['up', 'back'])).toEqual(['update', 'safeLinks']);
     expect(missingFor(RSYNC_269, ['up', 'back'])).toEqual([]);
     const err = tooOld(OPENRSYNC, ['pull']);
+    // (the message of an openrsync that could not receive as a server either)
     expect(err.exitCode).toBe(ExitCode.config);
     expect(err.message).toBe('your rsync (/usr/bin/rsync: openrsync: protocol version 27) cannot bring files back from the instance');
     expect(err.hint).toMatch(/brew install rsync.*SSH_EC2_RSYNC/);
