@@ -14,6 +14,7 @@ import { ConfigError } from '../errors.js';
 import { shortHash } from '../state/paths.js';
 import { runAllowFailure } from './exec.js';
 import { shQuote } from './remote-command.js';
+import { rshArg } from './rsync.js';
 
 export interface RsyncCapabilities {
   /** The binary probed (absolute). */
@@ -248,8 +249,8 @@ async function runProbe(rsync: string, dir: string, probe: Probe): Promise<boole
   const far = (d: string) => `--rsync-path=cd ${shQuote(d)} && ${shQuote(rsync)}`;
   const argv =
     probe.direction === 'push'
-      ? [rsync, '--recursive', '--links', '--times', ...options, '-e', rsh, far(dst), `${src}/`, 'localhost:./']
-      : [rsync, '--recursive', '--links', '--times', ...options, '-e', rsh, far(src), 'localhost:./', `${dst}/`];
+      ? [rsync, '--recursive', '--links', '--times', ...options, '-e', rshArg(rsh), far(dst), `${src}/`, 'localhost:./']
+      : [rsync, '--recursive', '--links', '--times', ...options, '-e', rshArg(rsh), far(src), 'localhost:./', `${dst}/`];
   try {
     const r = await runAllowFailure(argv, { timeoutMs: 20_000, cwd: dir });
     return r.exitCode === 0 && probe.check({ dst, stdout: r.stdout });

@@ -103,13 +103,14 @@ export function transferredFiles(stdout: string, caps: Caps): string[] | undefin
 }
 
 /**
- * rsync's -e: the wrapper's path as is. Only a path with a space or quote (an XDG_RUNTIME_DIR
- * or TMPDIR holding one) is quoted, the way rsync 2.6.9 and 3.x split -e; openrsync cannot take
- * such a path at all.
+ * rsync's -e: `/bin/sh <wrapper>`, two words every rsync splits alike (the runtime directory may
+ * be on a noexec file system). Only a path with a space or quote (an XDG_RUNTIME_DIR or TMPDIR
+ * holding one) is quoted, the way rsync 2.6.9 and 3.x split -e; openrsync cannot take such a
+ * path at all.
  */
 export function rshArg(path: string): string {
-  if (!/[\s'"]/.test(path)) return path;
-  return path.includes("'") ? `"${path}"` : `'${path}'`;
+  if (!/[\s'"]/.test(path)) return `/bin/sh ${path}`;
+  return `/bin/sh ${path.includes("'") ? `"${path}"` : `'${path}'`}`;
 }
 
 /** The rsh wrapper: ssh with its exact argv, then whatever rsync adds (host, remote command). */

@@ -32,7 +32,7 @@ describe('rsync command lines, from the capability set', () => {
       // Never: a deletion, an option no Mac rsync has, a % for openrsync to crash on.
       expect(argv.some((a) => a.startsWith('--delete') || a === '--protect-args' || a === '-s' || a.startsWith('--iconv'))).toBe(false);
       if (!caps.outFormat) expect(argv.some((a) => a.includes('%'))).toBe(false);
-      expect(argv[argv.indexOf('-e') + 1]).toBe(common.rsh);
+      expect(argv[argv.indexOf('-e') + 1]).toBe(`/bin/sh ${common.rsh}`);
       expect(argv).toContain(`--rsync-path=${enterDir(common.remoteDir)} && rsync`);
       expect(argv).toContain('--exclude-from=/x/ex');
     }
@@ -62,9 +62,9 @@ describe('rsync command lines, from the capability set', () => {
   });
 
   it.each([
-    ['/run/user/1000/ssh-ec2/rsh-1.sh', '/run/user/1000/ssh-ec2/rsh-1.sh'],
-    ['/tmp/my dir/rsh-1.sh', "'/tmp/my dir/rsh-1.sh'"],
-    ["/tmp/it's/rsh-1.sh", `"/tmp/it's/rsh-1.sh"`],
+    ['/run/user/1000/ssh-ec2/rsh-1.sh', '/bin/sh /run/user/1000/ssh-ec2/rsh-1.sh'],
+    ['/tmp/my dir/rsh-1.sh', "/bin/sh '/tmp/my dir/rsh-1.sh'"],
+    ["/tmp/it's/rsh-1.sh", `/bin/sh "/tmp/it's/rsh-1.sh"`],
   ])('-e %s is given as %s', (path, arg) => {
     expect(rshArg(path)).toBe(arg);
   });
