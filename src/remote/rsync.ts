@@ -77,8 +77,9 @@ export function serverPullArgv(o: { remoteDir: string; remoteExcludeFile: string
   const local = [caps.path, '--server', '-rlpt', ...safety, '--backup', `--backup-dir=${backupDir(o.backupStamp)}`, '.', withSlash(o.localDir)];
   const bridge = `sh -c "exec 5<&0; cat <&5 >&4 & exec cat <&3"`;
   const sender = ['rsync', '--recursive', '--links', '--perms', '--times', ...safety, ...(caps.from0 ? ['--from0'] : []), `--exclude-from="$HOME"/${shQuote(o.remoteExcludeFile)}`, '-e', shQuote(bridge), './', 'ssh-ec2:.'];
-  // rsync's own output must not enter the channel (fd 1): it goes to stderr.
-  return { local, remote: `${enterDir(o.remoteDir)} && exec 3<&0 4>&1 && ${sender.join(' ')} >&2` };
+  // rsync's own output must not enter the channel (fd 1): it goes to stderr. The exclude file goes.
+  const excludes = `"$HOME"/${shQuote(o.remoteExcludeFile)}`;
+  return { local, remote: `${enterDir(o.remoteDir)} && exec 3<&0 4>&1 && ${sender.join(' ')} >&2; s=$?; rm -f ${excludes}; exit $s` };
 }
 
 export function backupDir(stamp: string): string {

@@ -81,6 +81,8 @@ describe.each([
     expect(readFileSync(join(backups, stamp!, 'model.txt'), 'utf8')).toBe('local version\n');
     for (const [f, content] of before) if (f !== 'model.txt') expect(readFileSync(join(dir, f), 'utf8'), f).toBe(content);
     expect(r.stderr).toMatch(/1 local file\(s\) were replaced/);
+    // Nothing of the sync is left behind on the instance (openrsync's sync back writes its excludes there).
+    expect(readdirSync(join(sb.home, '.ssh-ec2')).filter((n) => n.endsWith('.exclude'))).toEqual([]);
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
   });
 
