@@ -155,6 +155,7 @@ export const OPTION_SPECS = {
   imdsUrl: spec({ kind: 'string', env: ['SSH_EC2_IMDS_URL'], group: 'Session', default: 'http://169.254.169.254', parse: text, describe: 'the metadata service the agent asks which instance it runs on' }),
   // Sync
   remoteDir: spec({ kind: 'string', flag: 'remote-dir', env: ['AWS_RSYNC_DIR'], group: 'Sync', default: undefined, parse: optionalText, describe: 'directory on the instance, relative to home (default: this directory\'s name)' }),
+  rsyncProgram: spec({ kind: 'string', env: ['SSH_EC2_RSYNC'], group: 'Sync', default: undefined, parse: optionalText, describe: 'the local rsync to use (default: the first rsync on PATH)' }),
   rsync: spec({ kind: 'boolean', flag: 'rsync', group: 'Sync', default: true, parse: bool, describe: 'sync the directory up before and back after (--no-rsync: neither)' }),
   yes: spec({ kind: 'boolean', flag: 'yes', alias: ['y'], group: 'General', default: false, parse: bool, describe: 'down: do not ask for confirmation' }),
   all: spec({ kind: 'boolean', flag: 'all', group: 'General', default: false, parse: bool, describe: "down, ls: all of your ssh-ec2 instances, not only this directory's" }),

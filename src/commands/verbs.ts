@@ -22,6 +22,7 @@ import { TAG } from '../session/plan.js';
 import { bringUp, LOGIN_TAG, NoInstanceError, provision } from '../session/provision.js';
 import { findOwn, ownerOf, whose } from '../session/owner.js';
 import { connect, loadCloud, localPrograms, localUser, newState, pinnedIn, runStory, type SessionDeps } from '../session/run-session.js';
+import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 
 export const VERBS = ['ls', 'status', 'logs', 'pull', 'down'] as const;
 export type Verb = (typeof VERBS)[number];
@@ -60,8 +61,10 @@ async function reachOwn(state: SessionState, signal: AbortSignal): Promise<void>
   state.ran = true; // whatever is there may be the user's
 }
 
-function pull(deps: VerbDeps): Promise<number> {
+async function pull(deps: VerbDeps): Promise<number> {
   const state = newState(deps);
+  // An rsync that cannot bring files back is said before a stopped instance is started for nothing.
+  if (deps.options.rsync) await requireRsync(rsyncSource(state), ['back']);
   return runStory(deps, state, async (s, signal) => {
     await reachOwn(s, signal);
     s.finalState = s.started ? 'stop' : 'leave';

@@ -8,7 +8,7 @@ import { ConnectionError, lastLine } from '../errors.js';
 import type { Logger } from '../ui/logger.js';
 import { sleep } from '../time.js';
 import { run, runAllowFailure, runAttached, type RunResult } from './exec.js';
-import { masterControlArgv, masterStartArgv, remoteArgv, rsyncRsh, type ForwardSpecs, type SshTarget } from './ssh.js';
+import { masterControlArgv, masterStartArgv, remoteArgv, rsyncSshArgv, type ForwardSpecs, type SshTarget } from './ssh.js';
 
 export interface KeySource {
   /** Private key file given to ssh, if any (else the user's own ssh configuration decides). */
@@ -30,9 +30,9 @@ export class Connection {
     private readonly stderrLog: string,
   ) {}
 
-  /** ssh's -e for rsync, over this connection. */
-  get rsh(): string {
-    return rsyncRsh(this.target);
+  /** The ssh rsync runs over this connection (see rsync.ts rshScript). */
+  get rsyncSsh(): string[] {
+    return rsyncSshArgv(this.target);
   }
 
   get remote(): string {

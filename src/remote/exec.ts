@@ -123,6 +123,35 @@ export async function runAllowFailure(argv: readonly string[], opts: RunOptions 
   };
 }
 
+/**
+ * Runs two programs, each one's stdout feeding the other's stdin (an rsync server on this side of
+ * an ssh whose remote rsync is the client: see rsync.ts serverPullArgv). Like run, it throws
+ * SubprocessError unless both exit 0 (the first that failed is named, `a` before `b`).
+ */
+export async function runCrossed(a: readonly string[], b: readonly string[], opts: { timeoutMs?: number } = {}): Promise<[RunResult, RunResult]> {
+  const start = (argv: readonly string[]) => {
+    const [file, ...args] = argv as [string, ...string[]];
+    return execa(file, args, { detached: true, reject: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', env: childEnv(), extendEnv: false, timeout: opts.timeoutMs, buffer: { stdout: false }, encoding: 'buffer' });
+  };
+  const pa = start(a);
+  const pb = start(b);
+  pa.stdout!.pipe(pb.stdin!);
+  pb.stdout!.pipe(pa.stdin!);
+  const pids = [pa.pid, pb.pid].filter((p): p is number => p !== undefined);
+  for (const pid of pids) running.add(pid);
+  spawnListener?.();
+  // One ending first closes the other's input: it then ends too (or is ended by its own error).
+  const results = await Promise.all([pa, pb]).finally(() => pids.forEach((pid) => running.delete(pid)));
+  const out = results.map((r, i) => {
+    const argv = i === 0 ? a : b;
+    if (r.failed && r.exitCode === undefined && !r.signal) throw new SubprocessError(argv, undefined, undefined, r.message ?? '');
+    const stderr = Buffer.isBuffer(r.stderr) ? r.stderr.toString('utf8') : '';
+    if (r.exitCode !== 0) throw new SubprocessError(argv, r.exitCode, r.signal ?? undefined, stderr);
+    return { stdout: '', stderr, exitCode: 0 };
+  });
+  return [out[0]!, out[1]!];
+}
+
 export interface AttachedResult {
   exitCode: number;
   signal?: string;

@@ -10,7 +10,7 @@ export function shQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-/** `~/x` and `x` both mean x under the home directory; rsync -s and cd agree on that. */
+/** `~/x` and `x` both mean x under the home directory (rsync enters it with the same cd: see rsync.ts). */
 export function normalizeRemoteDir(dir: string): string {
   const d = dir.replace(/^~\/?/, '').replace(/\/+$/, '');
   return d === '' ? '.' : d;

@@ -1,38 +1,57 @@
 /**
- * Pure builders of rsync command lines for the two directions of the sync.
- * Both use -s (protect args: remote paths are never shell-interpreted, so spaces, quotes and
- * unicode in names are safe), a NUL-separated exclude file computed by sync/ignore-rules.ts,
- * and --out-format so the transferred names can be counted or listed.
+ * Pure builders of rsync command lines for the two directions of the sync, from what the local
+ * rsync can do (rsync-capabilities.ts): a Mac's rsync 2.6.9 or openrsync has no --protect-args,
+ * so nothing here depends on it.
+ * - The remote path never passes through the remote shell: --rsync-path enters the project
+ *   directory (`mkdir -p -- '<dir>' && cd -- '<dir>' && rsync`, single-quoted for the remote login
+ *   shell) and the remote path is `.`, so spaces, quotes, `$`, globs and leading dashes are safe
+ *   with any rsync, and the instance's rsync never glob-expands the name.
+ * - -e is a private wrapper script that execs ssh with its exact argv (rshScript): openrsync splits
+ *   -e on spaces and ignores quotes, so no option of ours is ever split by an rsync.
+ * - Names travel byte for byte: no --iconv, no normalisation (macOS writes names decomposed).
  */
-import { OWN_DIR } from '../sync/ignore-rules.js';
+import { UserError } from '../errors.js';
+import { excludeList, OWN_DIR, type Entry } from '../sync/ignore-rules.js';
+import { enterDir, shQuote } from './remote-command.js';
+import { tooOld, verboseNames, type RsyncCapabilities } from './rsync-capabilities.js';
 
 export interface RsyncCommon {
-  /** The ssh command line rsync runs (from ssh.ts rsyncRsh). */
+  /** Path of the rsh wrapper script (rshScript) rsync runs instead of ssh. */
   rsh: string;
   /** user@address — any name; the ssh options decide where it really goes. */
   remote: string;
   /** Remote project directory, relative to the home directory (or absolute). */
   remoteDir: string;
-  /** The NUL-separated exclude file. */
+  /** The exclude file (excludeFileText). */
   excludeFile: string;
 }
 
-const base = ['rsync', '--recursive', '--links', '--perms', '--times', '--compress', '--protect-args', '--from0'];
+type Caps = Pick<RsyncCapabilities, 'path' | 'compress' | 'from0' | 'outFormat' | 'verboseList'>;
+
+function base(o: RsyncCommon, caps: Caps): string[] {
+  return [
+    caps.path,
+    '--recursive', '--links', '--perms', '--times',
+    ...(caps.compress ? ['--compress'] : []),
+    ...(caps.from0 ? ['--from0'] : []),
+    `--exclude-from=${o.excludeFile}`,
+    ...listingArgs(caps),
+    '-e', rshArg(o.rsh),
+    `--rsync-path=${enterDir(o.remoteDir)} && rsync`,
+  ];
+}
 
 /** Local project → instance. Never deletes anything on the instance. */
-export function pushArgv(o: RsyncCommon & { localDir: string }): string[] {
+export function pushArgv(o: RsyncCommon & { localDir: string }, caps: Caps): string[] {
   return [
-    ...base,
+    ...base(o, caps),
     // A link to data outside the project is sent as its content (the instance has no such
     // target); a link inside the project stays a link.
     '--copy-unsafe-links',
     // A file changed on the instance since the last sync (a result) is newer: never clobber it.
     '--update',
-    `--exclude-from=${o.excludeFile}`,
-    '--out-format=%n',
-    '-e', o.rsh,
-    `${withSlash(o.localDir)}`,
-    `${o.remote}:${withSlash(o.remoteDir)}`,
+    withSlash(o.localDir),
+    `${o.remote}:./`,
   ];
 }
 
@@ -41,18 +60,26 @@ export function pushArgv(o: RsyncCommon & { localDir: string }): string[] {
  * file about to be replaced is first moved under `.ssh-ec2/backups/<stamp>/`. Remote symlinks
  * pointing outside the tree are skipped (--safe-links).
  */
-export function pullArgv(o: RsyncCommon & { localDir: string; backupStamp: string }): string[] {
-  return [
-    ...base,
-    '--safe-links',
-    '--backup',
-    `--backup-dir=${backupDir(o.backupStamp)}`,
-    `--exclude-from=${o.excludeFile}`,
-    '--out-format=%n',
-    '-e', o.rsh,
-    `${o.remote}:${withSlash(o.remoteDir)}`,
-    withSlash(o.localDir),
-  ];
+export function pullArgv(o: RsyncCommon & { localDir: string; backupStamp: string }, caps: Caps): string[] {
+  return [...base(o, caps), '--safe-links', '--backup', `--backup-dir=${backupDir(o.backupStamp)}`, `${o.remote}:./`, withSlash(o.localDir)];
+}
+
+/**
+ * The sync back for a local rsync that can only receive as a server (openrsync aborts receiving as
+ * a client): the instance's rsync 3 is the client and sends, through a bridge from its remote shell
+ * to the ssh channel's stdin and stdout (fds 3 and 4; a background job's stdin is /dev/null in sh,
+ * hence fd 5), to the local rsync run as `--server`. The same guarantees: the local server keeps
+ * replaced files under the backup directory and skips unsafe links; the instance's rsync applies
+ * the excludes, written there at `remoteExcludeFile` (relative to the home directory).
+ */
+export function serverPullArgv(o: { remoteDir: string; remoteExcludeFile: string; localDir: string; backupStamp: string }, caps: Pick<RsyncCapabilities, 'path' | 'from0'>): { local: string[]; remote: string } {
+  const safety = ['--safe-links'];
+  const local = [caps.path, '--server', '-rlpt', ...safety, '--backup', `--backup-dir=${backupDir(o.backupStamp)}`, '.', withSlash(o.localDir)];
+  const bridge = `sh -c "exec 5<&0; cat <&5 >&4 & exec cat <&3"`;
+  const sender = ['rsync', '--recursive', '--links', '--perms', '--times', ...safety, ...(caps.from0 ? ['--from0'] : []), `--exclude-from="$HOME"/${shQuote(o.remoteExcludeFile)}`, '-e', shQuote(bridge), './', 'ssh-ec2:.'];
+  // rsync's own output must not enter the channel (fd 1): it goes to stderr. The exclude file goes.
+  const excludes = `"$HOME"/${shQuote(o.remoteExcludeFile)}`;
+  return { local, remote: `${enterDir(o.remoteDir)} && exec 3<&0 4>&1 && ${sender.join(' ')} >&2; s=$?; rm -f ${excludes}; exit $s` };
 }
 
 export function backupDir(stamp: string): string {
@@ -63,7 +90,87 @@ function withSlash(p: string): string {
   return p.endsWith('/') ? p : `${p}/`;
 }
 
-/** Names rsync reported as transferred (files only: directories end with '/'). */
-export function transferredFiles(outFormatLines: string): string[] {
-  return outFormatLines.split('\n').filter((l) => l !== '' && !l.endsWith('/'));
+/** How the transferred names are listed: --out-format where a % works, else -v, else not at all. */
+function listingArgs(caps: Caps): string[] {
+  if (caps.outFormat) return ['--out-format=%n'];
+  return caps.verboseList ? ['-v'] : [];
+}
+
+/** Names rsync reported as transferred (files only: directories end with '/'); undefined if it cannot say. */
+export function transferredFiles(stdout: string, caps: Caps): string[] | undefined {
+  if (!caps.outFormat && !caps.verboseList) return undefined;
+  const names = caps.outFormat ? stdout.split('\n') : verboseNames(stdout);
+  return names.filter((l) => l !== '' && !l.endsWith('/'));
+}
+
+/**
+ * rsync's -e: `/bin/sh <wrapper>`, two words every rsync splits alike (the runtime directory may
+ * be on a noexec file system). Only a path with a space or quote (an XDG_RUNTIME_DIR or TMPDIR
+ * holding one) is quoted, the way rsync 2.6.9 and 3.x split -e; openrsync cannot take such a
+ * path at all.
+ */
+export function rshArg(path: string): string {
+  if (!/[\s'"]/.test(path)) return `/bin/sh ${path}`;
+  return `/bin/sh ${path.includes("'") ? `"${path}"` : `'${path}'`}`;
+}
+
+/** The rsh wrapper: ssh with its exact argv, then whatever rsync adds (host, remote command). */
+export function rshScript(sshArgv: readonly string[]): string {
+  return `#!/bin/sh\nexec ${sshArgv.map(shQuote).join(' ')} "$@"\n`;
+}
+
+/**
+ * The exclude file: NUL-separated where --from0 works (any name survives), else one pattern a
+ * line; a name with a line break cannot be excluded then, which is said rather than risked
+ * (it could be a secret held back).
+ */
+export function excludeFileText(entries: readonly Entry[], caps: Pick<RsyncCapabilities, 'path' | 'version' | 'from0'>): string {
+  if (caps.from0) return excludeList(entries);
+  const broken = entries.find((e) => /[\n\r]/.test(e.path));
+  if (broken) {
+    const err = tooOld(caps, ['from0']);
+    throw new UserError(`${err.message} (${JSON.stringify(broken.path)})`, err.exitCode, err.hint);
+  }
+  return excludeList(entries).replaceAll('\0', '\n');
+}
+
+/** Why an rsync failed, in words, and what to do; from its exit status and everything it said. */
+export function explainRsyncFailure(f: { exitCode: number | undefined; signal: string | undefined; stderr: string }, direction: 'up' | 'back', rsync: string): { cause: string; hint: string } {
+  const said = f.stderr;
+  const up = direction === 'up';
+  const brew = `Install a current rsync (macOS: brew install rsync) and put it first on PATH, or point SSH_EC2_RSYNC at it.`;
+  const results = up ? 'Nothing was run; --no-rsync skips the sync.' : 'The results stay on the instance (stopped, not terminated).';
+  if (/No space left on device|Disk quota exceeded/i.test(said)) {
+    return up
+      ? { cause: "the instance's disk is full", hint: `Free space on the instance, or launch it with a bigger --volume-size. ${results}` }
+      : { cause: 'the local disk is full', hint: `Free space here, then sync back with ssh-ec2 pull. ${results}` };
+  }
+  if (/^SIG(SEGV|ABRT|BUS|ILL|FPE)$/.test(f.signal ?? '') || f.exitCode === 134 || f.exitCode === 139) {
+    return { cause: `your rsync (${rsync}) crashed${f.signal ? ` (${f.signal})` : ''}`, hint: `${brew} ${results}` };
+  }
+  if (f.signal) return { cause: `rsync was ended (${f.signal})`, hint: results };
+  if (f.exitCode === 127 || /rsync: (command )?not found|command not found/.test(said)) {
+    return { cause: 'rsync is missing on the instance', hint: `Install rsync there (sudo apt-get install rsync) or use an image that has it. ${results}` };
+  }
+  if (/unknown option|unrecognized option|syntax or usage error/.test(said)) {
+    return { cause: `your rsync (${rsync}) refused an option`, hint: `${brew} ${results}` };
+  }
+  if (/protocol (version )?(mismatch|incompatib)|is your shell clean/i.test(said)) {
+    return { cause: "your rsync and the instance's do not understand each other", hint: `Make sure the login shell on the instance prints nothing for a command (no echo in .bashrc). ${brew}` };
+  }
+  if (/Permission denied|Operation not permitted|Read-only file system/.test(said)) {
+    return up
+      ? { cause: 'permission denied on the instance', hint: `The project directory there must be writable by the login user (see --remote-dir, --user). ${results}` }
+      : { cause: 'permission denied', hint: `A file on the instance is unreadable, or a local one is not writable: see the name in the message. ${results}` };
+  }
+  if (f.exitCode === 12 || f.exitCode === 255 || /connection unexpectedly closed|Broken pipe|Connection (reset|closed)|unexplained error/i.test(said)) {
+    return { cause: 'the connection to the instance was lost', hint: `Check your network and run ssh-ec2 again. ${results}` };
+  }
+  return { cause: 'rsync failed', hint: `See rsync's message. ${results}` };
+}
+
+/** The most telling line rsync wrote: its first own error, else its last line. */
+export function rsyncMessage(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /^rsync: |^rsync\(\d+\): |error:/i.test(l) && !/^rsync error: some files/.test(l)) ?? lines.at(-1) ?? '';
 }

@@ -75,16 +75,9 @@ export function remoteArgv(t: SshTarget, remoteCommand: string, opts: { tty?: bo
 }
 
 /**
- * rsync's -e value. rsync splits it on spaces and honours single and double quotes (not
- * backslashes), so an argument with a space or quote is wrapped in the quote it does not contain.
+ * The ssh rsync runs (as the argv of its private rsh wrapper, rsync.ts rshScript): never a
+ * string for rsync to split, since openrsync splits -e on spaces whatever the quotes.
  */
-export function rsyncRsh(t: SshTarget): string {
-  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes'].map(quoteForRsync).join(' ');
-}
-
-export function quoteForRsync(arg: string): string {
-  if (!/[\s'"]/.test(arg)) return arg;
-  if (!arg.includes("'")) return `'${arg}'`;
-  if (!arg.includes('"')) return `"${arg}"`;
-  throw new Error(`cannot pass an argument with both quote kinds to rsync -e: ${arg}`);
+export function rsyncSshArgv(t: SshTarget): string[] {
+  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes'];
 }

@@ -11,6 +11,7 @@ import type { FinalState, Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
 import type { Paths } from '../state/paths.js';
 import { syncBack } from '../sync/sync-back.js';
+import { rsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
 import { jobCommand, OTHER_SESSIONS, parseJobStatus } from '../remote/on-instance.js';
 import { endSessionsCommand, type Journal } from './journal.js';
@@ -177,13 +178,13 @@ async function bringResultsBack(s: SessionState): Promise<boolean> {
   s.finishing = 'syncing back';
   s.journal?.note({ step: 'the sync back' });
   try {
-    const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, log }));
-    log.detail(`sync back: ${back.files} file(s) received`);
+    const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, rsync: rsyncSource(s), log }));
+    log.detail(`sync back: ${back.files ?? 'an unknown number of'} file(s) received`);
     s.journal?.note({ syncedBack: true });
     if (back.kept > 0) log.info(`${back.kept} local file(s) were replaced; their previous versions are kept in ${back.backupDir}`);
     return true;
   } catch (err) {
-    log.error(`sync back failed: ${(err as Error).message}`);
+    log.error(`sync back failed: ${(err as Error).message}`, (err as { hint?: string }).hint);
     return false;
   }
 }

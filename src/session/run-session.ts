@@ -13,6 +13,7 @@ import { joinCommand, sessionCommand } from '../remote/remote-command.js';
 import type { SshTarget } from '../remote/ssh.js';
 import { privateDir, resolvePaths, shortHash, type Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
+import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
 import { onSpawn, requirePrograms } from '../remote/exec.js';
 import { prepareScript } from '../remote/on-instance.js';
@@ -45,7 +46,10 @@ export async function runSession(deps: SessionDeps): Promise<number> {
   await checkSessionOptions(options);
   if (!options.attach) checkDefaultImageSupports(options); // --attach never launches
   await requirePrograms(localPrograms(options)); // also before any AWS call: nothing launched for nothing
-  return runStory(deps, newState(deps), (state, signal) => work(state, deps, signal));
+  const state = newState(deps);
+  // An rsync that cannot do the sync is said before anything is launched (a Mac's own, say).
+  if (options.rsync) await requireRsync(rsyncSource(state), options.attach ? ['back'] : ['up', 'back']);
+  return runStory(deps, state, (state, signal) => work(state, deps, signal));
 }
 
 export function newState(deps: SessionDeps, cwd = deps.cwd): SessionState {
@@ -56,8 +60,9 @@ export function newState(deps: SessionDeps, cwd = deps.cwd): SessionState {
 }
 
 /** The local programs a run needs: ssh (and ssh-keygen, for keys and host key checks), rsync unless --no-rsync. */
-export function localPrograms(options: Pick<Options, 'rsync'>): string[] {
-  return ['ssh', 'ssh-keygen', ...(options.rsync ? ['rsync'] : [])];
+export function localPrograms(options: Pick<Options, 'rsync' | 'rsyncProgram'>): string[] {
+  // An rsync named by SSH_EC2_RSYNC is looked for where it is named (rsync-capabilities.ts).
+  return ['ssh', 'ssh-keygen', ...(options.rsync && !options.rsyncProgram ? ['rsync'] : [])];
 }
 
 export const localUser = (env: SessionDeps['env']): string => env.USER || userInfo().username;
@@ -146,7 +151,7 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   const prepared = log.phase('agent', () => prepareInstance(state, conn, limits));
   if (options.rsync && !options.attach) {
     const [up] = await Promise.all([log.phase('sync up', () => syncUp({ ...syncParams(state, conn), signal })), prepared]);
-    log.detail(`sync up: ${up.files} file(s) sent`);
+    log.detail(`sync up: ${up.files ?? 'an unknown number of'} file(s) sent`);
   } else {
     await prepared;
   }
@@ -247,8 +252,8 @@ export function forwardsOf(o: Options) {
   return { local: o.localForwards, remote: o.remoteForwards, dynamic: o.dynamicForwards };
 }
 
-export function syncParams(state: Pick<SessionState, 'plan' | 'paths' | 'log'>, conn: Connection) {
-  return { conn, localDir: state.plan.projectDir, remoteDir: state.plan.remoteDir, scratchDir: state.paths.runtime, log: state.log };
+export function syncParams(state: Pick<SessionState, 'plan' | 'paths' | 'log' | 'options'>, conn: Connection) {
+  return { conn, localDir: state.plan.projectDir, remoteDir: state.plan.remoteDir, scratchDir: state.paths.runtime, rsync: rsyncSource(state), log: state.log };
 }
 
 export function sshTarget(instanceId: string, host: string, user: string, keys: KeySource, options: Options, paths: Paths): SshTarget {

@@ -8,24 +8,29 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enterDir, shQuote } from '../remote/remote-command.js';
-import { run } from '../remote/exec.js';
-import { backupDir, pullArgv, transferredFiles } from '../remote/rsync.js';
+import { SubprocessError } from '../errors.js';
+import { run, runCrossed } from '../remote/exec.js';
+import { backupDir, excludeFileText, pullArgv, serverPullArgv } from '../remote/rsync.js';
+import { remoteArgv } from '../remote/ssh.js';
+import { requireRsync } from '../remote/rsync-capabilities.js';
 import { localPlatform, type NameFolding, type Platform } from '../state/platform.js';
-import { excludeList, ignoredInListing, IgnoreRules, OWN_DIR, walkLocal, type Entry } from './ignore-rules.js';
+import { ignoredInListing, IgnoreRules, OWN_DIR, walkLocal, type Entry } from './ignore-rules.js';
 import { collisionsDir, collisionsMessage, planCollisions, readLocalDir, sideExcludes } from './name-collisions.js';
-import type { SyncParams } from './sync-up.js';
+import { listTransferred, rsyncFailed, writeRsh, type SyncParams } from './sync-up.js';
 
 /** Beyond this many ignored directories the remote listing is not pruned (the command line stays short). */
 const MAX_PRUNE = 500;
 
 export interface SyncBackResult {
-  files: number;
+  /** Undefined when the local rsync cannot list what it transferred. */
+  files: number | undefined;
   /** Local files whose previous version was kept, and where. */
   kept: number;
   backupDir: string;
 }
 
 export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform }): Promise<SyncBackResult> {
+  const caps = await requireRsync(p.rsync, ['back']);
   const rules = new IgnoreRules(p.localDir);
   const local = walkLocal(p.localDir, rules);
   const listing = await listRemote(p, local.ignored.filter((e) => e.type === 'dir'));
@@ -35,24 +40,51 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     ...local.outsideLinks.map((path) => ({ path, type: 'link' as const })),
   ];
   const stamp = backupStamp(p.now ?? new Date());
-  const aside = setAside(p, listing, excluded);
-  const pull = async (localDir: string, exclude: Entry[], name: string): Promise<string[]> => {
-    const excludeFile = join(p.scratchDir, `pull-${process.pid}${name}.exclude`);
-    writeFileSync(excludeFile, excludeList(exclude), { mode: 0o600 });
-    const r = await run(pullArgv({ rsh: p.conn.rsh, remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir, backupStamp: stamp }));
-    return transferredFiles(r.stdout);
+  const failed = (err: unknown): never => {
+    if (!(err instanceof SubprocessError)) throw err;
+    const why = rsyncFailed(err, 'back', caps);
+    throw new SyncBackError(why.message, why.hint, { cause: err });
   };
-  const files = await pull(p.localDir, [...excluded, ...aside.flat()], '');
+  /** One rsync from the instance into `localDir`, minus `exclude`: how many files it brought, when this rsync can tell. */
+  const pull = async (localDir: string, exclude: Entry[], name: string, arrow: string): Promise<number | undefined> => {
+    const excludes = excludeFileText(exclude, caps);
+    if (caps.pull) {
+      const excludeFile = join(p.scratchDir, `pull-${process.pid}${name}.exclude`);
+      writeFileSync(excludeFile, excludes, { mode: 0o600 });
+      const r = await run(pullArgv({ rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir, backupStamp: stamp }, caps)).catch(failed);
+      return listTransferred(r.stdout, caps, p.log, arrow);
+    }
+    // This rsync cannot receive as a client (openrsync): the instance's rsync sends to it as a server.
+    p.log.detail(`this rsync (${caps.version}) receives as a server: the instance's rsync sends; the files are not listed`);
+    const remoteExcludeFile = `.ssh-ec2/pull-${process.pid}${name}.exclude`;
+    await p.conn.exec(`umask 077 && mkdir -p .ssh-ec2 && cat > ${shQuote(remoteExcludeFile)}`, { input: excludes });
+    const { local, remote } = serverPullArgv({ remoteDir: p.remoteDir, remoteExcludeFile, localDir, backupStamp: stamp }, caps);
+    await runCrossed(local, remoteArgv(p.conn.target, remote)).catch(failed);
+    return undefined;
+  };
+  const aside = setAside(p, listing, excluded);
+  let files = await pull(p.localDir, [...excluded, ...aside.flat()], '', '↓');
   for (const [rank, entries] of aside.entries()) {
     const side = collisionsDir(stamp, rank);
     mkdirSync(join(p.localDir, side), { recursive: true }); // rsync makes only the last level
-    const got = await pull(join(p.localDir, side), sideExcludes(listing, entries, excluded), `-aside${rank}`);
-    files.push(...got.map((f) => `${side}/${f}`));
+    const got = await pull(join(p.localDir, side), sideExcludes(listing, entries, excluded), `-aside${rank}`, `↓ ${side}:`);
+    files = files === undefined || got === undefined ? undefined : files + got;
   }
   if (aside.length > 0) p.log.warn(collisionsMessage(aside, stamp));
-  for (const f of files) p.log.detail(`↓ ${f}`);
   const dir = join(p.localDir, backupDir(stamp));
-  return { files: files.length, kept: countFiles(dir), backupDir: dir };
+  return { files, kept: countFiles(dir), backupDir: dir };
+}
+
+/** The sync back failed: the finish says why (the hint) and keeps the instance; not an exit status of its own. */
+export class SyncBackError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SyncBackError';
+  }
 }
 
 /**

@@ -8,40 +8,63 @@ import { join } from 'node:path';
 import { ExitCode, SubprocessError, UserError } from '../errors.js';
 import type { Connection } from '../remote/connection.js';
 import { run } from '../remote/exec.js';
-import { enterDir } from '../remote/remote-command.js';
-import { pushArgv, transferredFiles } from '../remote/rsync.js';
+import { explainRsyncFailure, excludeFileText, pushArgv, rshScript, rsyncMessage, transferredFiles } from '../remote/rsync.js';
+import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
-import { excludeList, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
+import { IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
 
 export interface SyncParams {
   conn: Connection;
   localDir: string;
   remoteDir: string;
-  /** Private scratch directory for the exclude list. */
+  /** Private scratch directory for the exclude list and the rsh wrapper. */
   scratchDir: string;
+  /** Which local rsync, and where its probed capabilities are cached. */
+  rsync: RsyncSource;
   log: Logger;
   /** An interrupt ends the transfer (the sync up only: the sync back is part of the finish). */
   signal?: AbortSignal;
 }
 
-export async function syncUp(p: SyncParams): Promise<{ files: number }> {
+export async function syncUp(p: SyncParams): Promise<{ files: number | undefined }> {
+  const caps = await requireRsync(p.rsync, ['up']);
+  p.log.detail(`local rsync: ${caps.path} (${caps.version})`);
   // pushArgv copies links to outside directories as their content: their files are judged too.
   const tree = walkLocal(p.localDir, new IgnoreRules(p.localDir, { holdSecrets: true }), { followUnsafeLinks: true });
   if (tree.secrets.length > 0) p.log.warn(heldBackMessage(tree.secrets));
   const excludeFile = join(p.scratchDir, `push-${process.pid}.exclude`);
-  writeFileSync(excludeFile, excludeList([...tree.ignored, ...tree.secrets]), { mode: 0o600 });
-  if (p.remoteDir.includes('/')) await p.conn.exec(enterDir(p.remoteDir)); // rsync creates only the last level
+  writeFileSync(excludeFile, excludeFileText([...tree.ignored, ...tree.secrets], caps), { mode: 0o600 });
   try {
-    const r = await run(pushArgv({ rsh: p.conn.rsh, remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir }), { signal: p.signal });
-    const files = transferredFiles(r.stdout);
-    for (const f of files) p.log.detail(`↑ ${f}`);
-    return { files: files.length };
+    const r = await run(pushArgv({ rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir }, caps), { signal: p.signal });
+    return { files: listTransferred(r.stdout, caps, p.log, '↑') };
   } catch (err) {
     if (err instanceof SubprocessError) {
-      throw new UserError(`sync up failed, nothing was run: ${err.message}`, ExitCode.syncUp, 'Check the disk space on the instance and the files rsync names above; --no-rsync skips the sync.', { cause: err });
+      const why = rsyncFailed(err, 'up', caps);
+      throw new UserError(`sync up failed, nothing was run: ${why.message}`, ExitCode.syncUp, why.hint, { cause: err });
     }
     throw err;
   }
+}
+
+/** The rsh wrapper rsync runs instead of ssh, in the private scratch directory. */
+export function writeRsh(p: SyncParams): string {
+  const path = join(p.scratchDir, `rsh-${process.pid}.sh`);
+  writeFileSync(path, rshScript(p.conn.rsyncSsh), { mode: 0o700 });
+  return path;
+}
+
+/** Logs the names rsync reported; how many, or undefined when this rsync cannot list them. */
+export function listTransferred(stdout: string, caps: RsyncCapabilities, log: Logger, arrow: string): number | undefined {
+  const files = transferredFiles(stdout, caps);
+  if (!files) log.detail(`this rsync (${caps.version}) cannot list the files it transfers`);
+  for (const f of files ?? []) log.detail(`${arrow} ${f}`);
+  return files?.length;
+}
+
+/** One line naming the real cause (never a guess at the disk), and what to do. */
+export function rsyncFailed(err: SubprocessError, direction: 'up' | 'back', caps: RsyncCapabilities): { message: string; hint: string } {
+  const why = explainRsyncFailure(err, direction, caps.path);
+  return { message: `${why.cause} (${rsyncMessage(err.stderr) || err.message})`, hint: why.hint };
 }
 
 /** One line: how many, the first few names, and how to send one anyway. */

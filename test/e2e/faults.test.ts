@@ -482,7 +482,8 @@ describe('SIGKILL during the sync back', () => {
     const [left] = readdirSync(journals).filter((n) => n.endsWith(`.${run.child.pid}.json`));
     const entry = JSON.parse(readFileSync(join(journals, left!), 'utf8')) as { step: string; children?: { cmdline: string }[] };
     expect(entry.step).toBe('the sync back');
-    expect(entry.children?.map((c) => c.cmdline.split('\0')[0])).toContain('rsync');
+    // The local rsync runs by its full path (the one probed: see rsync-capabilities.ts).
+    expect(entry.children?.map((c) => basename(c.cmdline.split('\0')[0]!))).toContain('rsync');
 
     const next = await cli(sb, ['true'], { cwd: dir });
     expect(next.exitCode, next.stderr).toBe(0);

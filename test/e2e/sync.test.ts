@@ -84,7 +84,8 @@ describe('sync back', () => {
     const r = await cli(sb, ['mkdir out; echo precious > out/result.txt; chmod 000 out'], { cwd: dir });
     expect(r.exitCode).toBe(0);
     const id = reportedInstance(r.stderr);
-    expect(r.stderr).toMatch(/sync back failed/);
+    // The real cause, named: a directory on the instance that cannot be read (met by its listing).
+    expect(r.stderr).toMatch(/sync back failed: .*'\.\/out': Permission denied/);
     expect(r.stderr).toMatch(/stopped, not terminated/);
     expect(await instanceState(sb, id)).toBe('stopped');
     // The recovery it prints works once the cause is fixed.
@@ -113,7 +114,10 @@ describe('sync up failing', () => {
     ending.release();
     const r = await run;
     expect(r.exitCode, r.stderr).toBe(6);
-    expect(r.stderr).toMatch(/error: sync up failed, nothing was run/);
+    expect(r.stderr).toMatch(/error: sync up failed, nothing was run: permission denied on the instance \(rsync: .*Permission denied/);
+    // The hint names that cause; the disk only when rsync says it is full.
+    expect(r.stderr).toMatch(/must be writable by the login user/);
+    expect(r.stderr).not.toMatch(/disk/);
     expect(ranThere).toBe(false);
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
   });

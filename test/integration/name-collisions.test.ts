@@ -65,7 +65,7 @@ function localConnection(scratch: string): Connection {
   writeFileSync(rsh, '#!/bin/sh\nshift\nexec sh -c "$*"\n');
   chmodSync(rsh, 0o755);
   return {
-    rsh,
+    rsyncSsh: [rsh],
     remote: 'instance',
     exec: async (command: string) => ({ stdout: execFileSync('sh', ['-c', command], { encoding: 'utf8' }), stderr: '', exitCode: 0 }),
   } as unknown as Connection;
@@ -83,6 +83,7 @@ async function bringBack(folding: NameFolding | 'probed'): Promise<{ local: stri
     localDir: local,
     remoteDir: remote,
     scratchDir: scratch,
+    rsync: { stateDir: scratch },
     log: createLogger({ stream, env: {} }),
     now: NOW,
     platform: folding === 'probed' ? localPlatform : { nameFolding: () => folding },

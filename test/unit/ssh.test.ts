@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forwardArgs, masterStartArgv, quoteForRsync, remoteArgv, rsyncRsh, type SshTarget } from '../../src/remote/ssh.js';
-import { pullArgv, pushArgv, transferredFiles } from '../../src/remote/rsync.js';
+import { forwardArgs, masterStartArgv, remoteArgv, rsyncSshArgv, type SshTarget } from '../../src/remote/ssh.js';
 
 const target: SshTarget = {
   host: '203.0.113.9',
@@ -46,30 +45,11 @@ describe('ssh command lines', () => {
     expect(forwardArgs({ remote: ['9000:localhost:9000'] })).toEqual(['-R', '9000:localhost:9000']);
   });
 
-  it('quote rsync -e arguments the way rsync splits them', () => {
-    expect(rsyncRsh(target)).toContain("-F '/home/me/my ssh config'");
-    expect(quoteForRsync("it's")).toBe(`"it's"`);
-    expect(quoteForRsync('plain')).toBe('plain');
-    expect(() => quoteForRsync(`a'b"c`)).toThrow();
-  });
-});
-
-describe('rsync command lines', () => {
-  const common = { rsh: 'ssh', remote: 'ubuntu@h', remoteDir: 'proj', excludeFile: '/x/ex', localDir: '/p' };
-  it('push never deletes and never overwrites a newer file on the instance', () => {
-    const argv = pushArgv(common);
-    expect(argv.some((a) => a.startsWith('--delete'))).toBe(false);
-    expect(argv).toContain('--update');
-    expect(argv).toContain('--protect-args');
-    expect(argv.slice(-2)).toEqual(['/p/', 'ubuntu@h:proj/']);
-  });
-  it('pull keeps replaced local files and skips unsafe links', () => {
-    const argv = pullArgv({ ...common, backupStamp: '20260101-000000Z' });
-    expect(argv).toEqual(expect.arrayContaining(['--backup', '--backup-dir=.ssh-ec2/backups/20260101-000000Z', '--safe-links']));
-    expect(argv.some((a) => a.startsWith('--delete'))).toBe(false);
-    expect(argv.slice(-2)).toEqual(['ubuntu@h:proj/', '/p/']);
-  });
-  it('count files, not directories', () => {
-    expect(transferredFiles('a/\na/b\nc\n')).toEqual(['a/b', 'c']);
+  it('give rsync the ssh as an argv (its wrapper script execs it), never a string to split', () => {
+    const argv = rsyncSshArgv(target);
+    expect(argv[0]).toBe('ssh');
+    expect(argv).toContain('/home/me/my ssh config');
+    expect(opt(argv, 'ControlMaster')).toBe('no');
+    expect(opt(argv, 'BatchMode')).toBe('yes');
   });
 });

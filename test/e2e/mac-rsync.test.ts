@@ -1,0 +1,165 @@
+/**
+ * A Mac's own rsync as the local rsync (issue #8): rsync 2.6.9 (macOS ≤ 14) and openrsync
+ * (macOS 15+), built for this machine in ../shared/tools, first on PATH. The instance's rsync is
+ * the sandbox's Debian rsync 3.x, as on a real instance. A missing binary fails the test.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../sandbox/index.js';
+import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
+import { cli, instanceState, launches, localState, makeProject, REPO, remotePath, reportedInstance, useSandbox } from './helpers.js';
+
+const TOOLS = join(REPO, '..', 'shared', 'tools');
+const sandbox = useSandbox();
+let sb: Sandbox;
+beforeAll(() => {
+  sb = sandbox();
+});
+
+/** The environment with this Mac rsync first on PATH; fails (not skips) when it is not there. */
+function macPath(tool: 'rsync-2.6.9' | 'openrsync'): Record<string, string> {
+  const bin = join(TOOLS, tool, 'bin');
+  expect(existsSync(join(bin, 'rsync')), `${bin}/rsync is needed (see ../shared/tools/README.md)`).toBe(true);
+  return { PATH: `${bin}:${process.env.PATH}` };
+}
+
+/** The capability answers ssh-ec2 cached: which rsyncs it really probed and used. */
+function probedRsyncs(): { path: string; version: string; pull: boolean }[] {
+  const dir = localState(sb, 'rsync');
+  return existsSync(dir) ? readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { path: string; version: string; pull: boolean }) : [];
+}
+
+// Names a Mac user has: spaces, quotes, leading dashes, é composed (NFC) and decomposed (NFD, as
+// macOS writes names) side by side, a line break.
+const NFC = 'caf\u00e9';
+const NFD = 'cafe\u0301';
+const TRICKY_LOCAL = ['-dash.txt', 'sp ace/q\'uo"te.txt', `${NFC}.txt`, `${NFD}.txt`, 'new\nline.txt', 'ignored-nfd/x.log'];
+const TRICKY_RESULTS = ['-r dash', "it's \"here\"", `${NFC}.out`, `${NFD}.out`, 'two\nlines', '$HOME *'];
+
+describe.each([
+  ['rsync-2.6.9', 'rsync  version 2.6.9  protocol version 29'],
+  ['openrsync', 'openrsync: protocol version 27'],
+] as const)('%s as the local rsync', (tool, version) => {
+  it('a session with tricky names both ways: exactly what git keeps goes up, the results come back byte for byte, no local edit lost, nothing local deleted, the exit status', async () => {
+    const env = macPath(tool);
+    const name = `mac proj 'ü' $HOME ${tool}`;
+    const dir = makeTrickyTree(join(sb.dir, 'projects', name));
+    for (const f of TRICKY_LOCAL) {
+      mkdirSync(dirname(join(dir, f)), { recursive: true });
+      writeFileSync(join(dir, f), `local ${f}\n`);
+    }
+    writeFileSync(join(dir, 'model.txt'), 'local version\n');
+    const before = new Map([...listFiles(dir)].filter((f) => !f.startsWith('link')).map((f) => [f, readFileSync(join(dir, f), 'utf8')] as const));
+    const kept = gitKeeps(dir);
+    // On the instance: new results with tricky names (some ignored), a local file changed and one deleted.
+    const names = TRICKY_RESULTS.map((n) => `"$(printf '%s' ${JSON.stringify(Buffer.from(n).toString('base64'))} | base64 -d)"`).join(' ');
+    const command = [
+      'mkdir -p out build',
+      `for n in ${names}; do printf '%s\\n' "$n" > "out/$n"; done`,
+      'echo ignored > out/result.log; echo ignored > build/remote.o',
+      'echo remote version > model.txt; rm -f keep.log',
+      'rsync --version | head -1 > remote-rsync.txt',
+      'exit 3',
+    ].join('; ');
+    const r = await cli(sb, [command], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(probedRsyncs().map((c) => c.version)).toContain(version);
+    const id = reportedInstance(r.stderr);
+    // Up: the instance got exactly what git keeps for the same rules, names byte for byte.
+    const arrived = listFiles(remotePath(sb, name, id), (p) => p.startsWith('out/') || p.startsWith('build/') || p === 'model.txt' || p === 'remote-rsync.txt');
+    expect([...arrived].sort()).toEqual([...kept].filter((p) => p !== 'model.txt' && p !== 'keep.log').sort());
+    expect(readFileSync(join(dir, 'remote-rsync.txt'), 'utf8')).toMatch(/^rsync {2}version 3\./);
+    // Back: every result, names as the instance wrote them (NFC and NFD both, distinct).
+    for (const n of TRICKY_RESULTS) expect(readFileSync(join(dir, 'out', n), 'utf8')).toBe(`${n}\n`);
+    expect(readdirSync(join(dir, 'out')).sort()).toEqual([...TRICKY_RESULTS].sort());
+    expect(existsSync(join(dir, 'build', 'remote.o'))).toBe(false);
+    // No local edit lost: the replaced version kept under .ssh-ec2/backups; nothing local deleted.
+    expect(readFileSync(join(dir, 'model.txt'), 'utf8')).toBe('remote version\n');
+    const backups = join(dir, '.ssh-ec2', 'backups');
+    const [stamp] = readdirSync(backups);
+    expect(readFileSync(join(backups, stamp!, 'model.txt'), 'utf8')).toBe('local version\n');
+    for (const [f, content] of before) if (f !== 'model.txt') expect(readFileSync(join(dir, f), 'utf8'), f).toBe(content);
+    expect(r.stderr).toMatch(/1 local file\(s\) were replaced/);
+    // Nothing of the sync is left behind on the instance (openrsync's sync back writes its excludes there).
+    expect(readdirSync(remotePath(sb, '.ssh-ec2', id)).filter((n) => n.endsWith('.exclude'))).toEqual([]);
+    expect(await instanceState(sb, id)).toBe('terminated');
+  });
+
+  it('never follows remote links out of the project, nor writes through local ones', async () => {
+    const env = macPath(tool);
+    const outside = join(sb.dir, `mac-outside-data-${tool}`);
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, 'data.csv'), '1,2\n');
+    const dir = makeProject(sb, `mac-links-${tool}`);
+    symlinkSync(outside, join(dir, 'data'));
+    const r = await cli(sb, ['cat data/data.csv; echo x > data/written.txt; ln -s /etc/passwd leak; ln -s ../.. up; ln -s model.txt inside; echo m > model.txt'], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('1,2\n');
+    expect(existsSync(join(outside, 'written.txt'))).toBe(false);
+    expect(existsSync(join(dir, 'leak'))).toBe(false);
+    expect(existsSync(join(dir, 'up'))).toBe(false);
+    expect(readFileSync(join(dir, 'inside'), 'utf8')).toBe('m\n');
+  });
+
+  it('a failing sync up names its real cause (not the disk) and exits 6', async () => {
+    const env = macPath(tool);
+    const dir = makeProject(sb, `mac-up-fails-${tool}`, { 'a.txt': 'a' });
+    // The project directory on the new instance exists but belongs to someone else: rsync cannot
+    // write. Made once the instance is launched, while the run waits for its Instance Connect key.
+    const pushing = sb.hold('SendSSHPublicKey');
+    const ending = sb.hold('TerminateInstances'); // to look at its disk before it goes
+    const run = cli(sb, ['touch ran.txt'], { cwd: dir, env });
+    await pushing.arrived;
+    mkdirSync(remotePath(sb, `mac-up-fails-${tool}`), { recursive: true, mode: 0o755 });
+    pushing.release();
+    await ending.arrived;
+    const ranThere = existsSync(join(remotePath(sb, `mac-up-fails-${tool}`), 'ran.txt'));
+    ending.release();
+    const r = await run;
+    expect(r.exitCode, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/error: sync up failed, nothing was run: permission denied on the instance/);
+    expect(r.stderr).not.toMatch(/disk/);
+    expect(ranThere).toBe(false);
+  });
+});
+
+describe('an rsync that cannot do the sync', () => {
+  it('is said in one line with the fix before anything is launched: exit 3, nothing local touched', async () => {
+    // A stand-in for an rsync too old for anything ssh-ec2 needs: it refuses every option.
+    const bin = join(sb.dir, 'refusing-rsync');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'rsync'), '#!/bin/sh\n[ "$1" = --version ] && { echo "rsync  version 0.1"; exit 0; }\necho "rsync: unknown option" >&2; exit 1\n', { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    const dir = makeProject(sb, 'mac-refused', { 'a b.txt': 'a\n', [`${NFD}.txt`]: 'n\n' });
+    const before = listFiles(dir);
+    const launched = launches(sb).length;
+    const r = await cli(sb, ['touch ran.txt'], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(3);
+    const errors = r.stderr.split('\n').filter((l) => /error:/.test(l));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/your rsync \(.*refusing-rsync\/rsync: rsync {2}version 0\.1\) cannot send files to the instance, bring files back from the instance/);
+    expect(r.stderr).toMatch(/brew install rsync/);
+    expect(r.stderr).not.toMatch(/disk|protect-args/);
+    expect(launches(sb).length).toBe(launched);
+    expect(listFiles(dir)).toEqual(before);
+  });
+
+  it('SSH_EC2_RSYNC points ssh-ec2 at another rsync than the first on PATH (a Homebrew one, say)', async () => {
+    const env = { ...macPath('openrsync'), SSH_EC2_RSYNC: execFileSync('sh', ['-c', 'command -v rsync'], { env: { PATH: process.env.PATH } }).toString().trim() };
+    const dir = makeProject(sb, 'mac-openrsync-fixed', { [`${NFD}.txt`]: 'n\n' });
+    const r = await cli(sb, [`cat ${NFD}.txt; echo r > result.txt`], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('n\n');
+    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('r\n');
+  });
+
+  it('--no-rsync needs no local rsync at all', async () => {
+    const env = macPath('openrsync');
+    const dir = makeProject(sb, 'mac-openrsync-no-rsync');
+    const r = await cli(sb, ['--no-rsync', 'echo ran'], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ran\n');
+  });
+});
