@@ -228,6 +228,26 @@ describe('on-instance agent', () => {
     expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
   }, TEST_TIMEOUT);
 
+  it('job-finished wins over idle when both are due: idleness counts from the end a job records, not from the last (slow) round that saw it running', async () => {
+    const id = await launch();
+    // Equal limits: the race CI lost on a busy machine (idle fired first there).
+    writeConf(id, { IDLE_TIMEOUT: 3, JOB_GRACE: 3 });
+    const pid = await startAgent();
+    await startJob('slow', { detached: true });
+    // A loaded machine, made deterministic: the agent (its whole process group, the sleep
+    // between rounds too) is frozen while the job runs and ends, so its last look at the job
+    // was before the end, more than IDLE_TIMEOUT earlier.
+    await user(`kill -STOP -${pid}`);
+    const frozenAt = epoch();
+    await waitFor('the idle timeout passed since the freeze', () => epoch() > frozenAt + 3, 10_000);
+    const ended = await endJob('slow');
+    await user(`kill -CONT -${pid}`);
+    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
+    const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
+    expect(reason).toBe('job-finished');
+    expect(Number(when) - ended).toBeGreaterThan(3); // the whole grace after the end
+  }, TEST_TIMEOUT);
+
   it('takes a --detach job whose shell was killed (no status) as ended when it notices', async () => {
     const id = await launch();
     writeConf(id, { JOB_GRACE: 1 });
