@@ -21,7 +21,12 @@ export interface SshTarget {
 /** How long an idle master survives us if we die without closing it. */
 export const CONTROL_PERSIST = '10m';
 
-/** Options shared by every ssh we run against an instance (no host, no command). */
+/**
+ * Options shared by every ssh we run against an instance (no host, no command). The user's
+ * config applies (ProxyJump, bastions), but not what would run something besides our command:
+ * a `RemoteCommand` (ssh refuses it next to a command-line one) or a `LocalCommand` (its output
+ * would land in rsync's stream). Command-line options win over the config file's.
+ */
 export function sshOptions(t: SshTarget): string[] {
   const args: string[] = [];
   if (t.configFile) args.push('-F', t.configFile);
@@ -37,16 +42,24 @@ export function sshOptions(t: SshTarget): string[] {
   o('ServerAliveCountMax', '4');
   o('ConnectTimeout', '10');
   o('LogLevel', t.verbose ? 'INFO' : 'ERROR');
+  o('RemoteCommand', 'none');
+  o('PermitLocalCommand', 'no');
   args.push('-l', t.user);
   return args;
 }
+
+/**
+ * A config's port forwards (`LocalForward` in `Host *`) would be opened by our master and by
+ * each of our commands, and fail on ports already taken: only the session's own are wanted.
+ */
+const NO_CONFIG_FORWARDS = ['-o', 'ClearAllForwardings=yes'];
 
 /**
  * Opens the master connection in the background (-f: ssh returns once authenticated), which
  * doubles as the readiness probe: success means ssh works, whatever EC2 status checks say.
  */
 export function masterStartArgv(t: SshTarget): string[] {
-  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=yes', '-o', `ControlPersist=${CONTROL_PERSIST}`, '-o', 'BatchMode=yes', '-f', '-N', '--', t.host];
+  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=yes', '-o', `ControlPersist=${CONTROL_PERSIST}`, '-o', 'BatchMode=yes', ...NO_CONFIG_FORWARDS, '-T', '-f', '-N', '--', t.host];
 }
 
 export function masterControlArgv(t: SshTarget, op: 'check' | 'exit'): string[] {
@@ -70,16 +83,20 @@ export function forwardArgs(f: ForwardSpecs): string[] {
 /** A command on the instance over the master connection. */
 export function remoteArgv(t: SshTarget, remoteCommand: string, opts: { tty?: boolean; forwards?: ForwardSpecs } = {}): string[] {
   const forwards = opts.forwards ? forwardArgs(opts.forwards) : [];
+  // ClearAllForwardings would clear the session's own forwards too: the config's stay with them.
   if (forwards.length > 0) forwards.push('-o', 'ExitOnForwardFailure=yes');
+  else forwards.push(...NO_CONFIG_FORWARDS);
+  // -tt / -T decide the terminal whatever the config's RequestTTY says.
   return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', opts.tty ? '-tt' : '-T', ...forwards, '--', t.host, remoteCommand];
 }
 
 /**
  * rsync's -e value. rsync splits it on spaces and honours single and double quotes (not
  * backslashes), so an argument with a space or quote is wrapped in the quote it does not contain.
+ * -T: a terminal (a config's `RequestTTY force`) would mangle rsync's binary stream.
  */
 export function rsyncRsh(t: SshTarget): string {
-  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes'].map(quoteForRsync).join(' ');
+  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', ...NO_CONFIG_FORWARDS, '-T'].map(quoteForRsync).join(' ');
 }
 
 export function quoteForRsync(arg: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forwardArgs, masterStartArgv, quoteForRsync, remoteArgv, rsyncRsh, type SshTarget } from '../../src/remote/ssh.js';
+import { forwardArgs, masterControlArgv, masterStartArgv, quoteForRsync, remoteArgv, rsyncRsh, type SshTarget } from '../../src/remote/ssh.js';
 import { pullArgv, pushArgv, transferredFiles } from '../../src/remote/rsync.js';
 
 const target: SshTarget = {
@@ -44,6 +44,29 @@ describe('ssh command lines', () => {
     expect(argv.slice(-3)).toEqual(['--', '203.0.113.9', 'cd x && ls']);
     expect(remoteArgv(target, 'ls')).toContain('-T');
     expect(forwardArgs({ remote: ['9000:localhost:9000'] })).toEqual(['-R', '9000:localhost:9000']);
+  });
+
+  it("neutralise what a user's config would run besides our command, in every ssh we start", () => {
+    const rsh = rsyncRsh(target).split(' ');
+    const all = {
+      master: masterStartArgv(target),
+      check: masterControlArgv(target, 'check'),
+      exit: masterControlArgv(target, 'exit'),
+      command: remoteArgv(target, 'ls'),
+      session: remoteArgv(target, 'ls', { tty: true }),
+      forwarding: remoteArgv(target, 'ls', { tty: true, forwards: { local: ['8888:localhost:8888'] } }),
+      rsync: rsh,
+    };
+    for (const [name, argv] of Object.entries(all)) {
+      expect([name, opt(argv, 'RemoteCommand')]).toEqual([name, 'none']);
+      expect([name, opt(argv, 'PermitLocalCommand')]).toEqual([name, 'no']);
+    }
+    // A terminal only for the user's own terminal session: never under rsync or the master.
+    for (const argv of [all.master, all.command, all.rsync]) expect(argv).toContain('-T');
+    expect(all.session).toContain('-tt');
+    // The config's forwards are cleared, except where the session's own are asked for.
+    for (const argv of [all.master, all.command, all.session, all.rsync]) expect(opt(argv, 'ClearAllForwardings')).toBe('yes');
+    expect(opt(all.forwarding, 'ClearAllForwardings')).toBeUndefined();
   });
 
   it('quote rsync -e arguments the way rsync splits them', () => {
