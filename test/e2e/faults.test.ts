@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, instances, instanceState, launches, localState, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import { BIN, cli, NODE, shq, instances, instanceState, launches, localState, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -34,7 +34,7 @@ interface Running {
  * (Ctrl-C, a closed window), to the CLI and every program it started in that group.
  */
 function start(dir: string, args: string[], env: Record<string, string | undefined> = {}): Running {
-  const child = execa('node', [BIN, ...args], { cwd: dir, env: sb.env(env), extendEnv: false, reject: false, stdin: 'ignore', encoding: 'utf8', detached: true });
+  const child = execa(NODE, [BIN, ...args], { cwd: dir, env: sb.env(env), extendEnv: false, reject: false, stdin: 'ignore', encoding: 'utf8', detached: true });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += String(d)));
   // The exit of the CLI itself, not of the streams it shared with its children.
@@ -317,7 +317,7 @@ describe('a closed terminal', () => {
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
     // script(1) gives the CLI a real terminal; killing it closes that terminal, as closing a window does.
-    const command = `exec node ${BIN} 'echo partial > p.txt; sleep 30'`;
+    const command = `exec ${shq(NODE)} ${shq(BIN)} 'echo partial > p.txt; sleep 30'`;
     const term = execa('script', ['-q', '-c', command, '/dev/null'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'pipe', encoding: 'utf8' });
     await until(() => existsSync(join(remote, 'p.txt')), 'the command to start');
     const pid = Number((await execa('pgrep', ['-f', '-n', `${BIN} echo partial`], { reject: false })).stdout.trim());

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Poweroff, Sandbox } from '../sandbox/index.js';
-import { BIN, cli, instanceState, launches, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import { BIN, cli, NODE, shq, instanceState, launches, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -112,7 +112,7 @@ describe('an interactive tmux session', () => {
     const env = Object.entries(sb.env()).map(([k, v]) => `${k}=${v}`);
     const exitFile = join(sb.dir, 'tmux-drop.exit');
     const stderrFile = join(sb.dir, 'tmux-drop.stderr');
-    const run = (args: string) => `env -i TERM=xterm ${env.map(shq).join(' ')} node ${shq(BIN)} ${args} 2>>${shq(stderrFile)}; echo $? >> ${shq(exitFile)}`;
+    const run = (args: string) => `env -i TERM=xterm ${env.map(shq).join(' ')} ${shq(NODE)} ${shq(BIN)} ${args} 2>>${shq(stderrFile)}; echo $? >> ${shq(exitFile)}`;
     const stderr = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8') : '');
     await execa('tmux', ['-S', sock, 'new-session', '-d', '-x', '150', '-y', '40', '-c', dir, `sh -c ${shq(`${run('--multi tmux')}; ${run('--attach')}; sleep 30`)}`]);
     try {
@@ -268,10 +268,6 @@ describe('ls, pull, down', () => {
     expect(await sshSecurityGroups(sb)).toHaveLength(0);
   });
 });
-
-function shq(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 /** The pids of the tmux clients attached on the instance (the sandbox user's tmux server). */
 async function tmuxClients(): Promise<string[]> {
