@@ -16,6 +16,28 @@ export interface SshTarget {
   configFile?: string;
   identityFile?: string;
   verbose?: boolean;
+  /** The local ssh knows SessionType, StdinNull and ForkAfterAuthentication (see sessionOptions). */
+  modernSsh?: boolean;
+}
+
+/** OpenSSH's version from `ssh -V` ("OpenSSH_9.2p1 Debian-2, OpenSSL …"), as major * 100 + minor. */
+export function parseOpensshVersion(text: string): number | undefined {
+  const m = /OpenSSH_(\d+)\.(\d+)/.exec(text);
+  return m ? Number(m[1]) * 100 + Number(m[2]) : undefined;
+}
+
+/** SessionType, StdinNull and ForkAfterAuthentication came with OpenSSH 8.7; an older ssh rejects them. */
+export const isModernSsh = (version: number | undefined): boolean => version !== undefined && version >= 807;
+
+/**
+ * For an ssh that runs a command (ours or rsync's): a config's `SessionType none` would run
+ * nothing, `StdinNull yes` would cut rsync's input, `ForkAfterAuthentication yes` would return
+ * before the command ends. Only given to an ssh that knows them: an older one refuses the
+ * options (and a user's config that sets them would be refused by it anyway). Not through
+ * IgnoreUnknown, which would replace the user's own (the first value wins).
+ */
+function sessionOptions(t: SshTarget): string[] {
+  return t.modernSsh ? ['-o', 'SessionType=default', '-o', 'StdinNull=no', '-o', 'ForkAfterAuthentication=no'] : [];
 }
 
 /** How long an idle master survives us if we die without closing it. */
@@ -87,7 +109,7 @@ export function remoteArgv(t: SshTarget, remoteCommand: string, opts: { tty?: bo
   if (forwards.length > 0) forwards.push('-o', 'ExitOnForwardFailure=yes');
   else forwards.push(...NO_CONFIG_FORWARDS);
   // -tt / -T decide the terminal whatever the config's RequestTTY says.
-  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', opts.tty ? '-tt' : '-T', ...forwards, '--', t.host, remoteCommand];
+  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', ...sessionOptions(t), opts.tty ? '-tt' : '-T', ...forwards, '--', t.host, remoteCommand];
 }
 
 /**
@@ -96,7 +118,7 @@ export function remoteArgv(t: SshTarget, remoteCommand: string, opts: { tty?: bo
  * -T: a terminal (a config's `RequestTTY force`) would mangle rsync's binary stream.
  */
 export function rsyncRsh(t: SshTarget): string {
-  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', ...NO_CONFIG_FORWARDS, '-T'].map(quoteForRsync).join(' ');
+  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', ...sessionOptions(t), ...NO_CONFIG_FORWARDS, '-T'].map(quoteForRsync).join(' ');
 }
 
 export function quoteForRsync(arg: string): string {

@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { masterControlArgv, masterStartArgv, remoteArgv, rsyncRsh, type SshTarget } from '../../src/remote/ssh.js';
-import { hostileSshBlock } from '../fixtures/hostile-ssh-config.js';
+import { hostileSshBlock, localSshIsModern } from '../fixtures/hostile-ssh-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ssh-ec2-ssh-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const configFile = join(dir, 'config with spaces');
-writeFileSync(configFile, hostileSshBlock({ localCommandMarker: join(dir, 'local-command-ran'), forwardPort: 48123, controlDir: dir }));
+const modernSsh = localSshIsModern();
+writeFileSync(configFile, hostileSshBlock({ localCommandMarker: join(dir, 'local-command-ran'), forwardPort: 48123, controlDir: dir, modernSsh }));
 
 const target: SshTarget = {
   host: '203.0.113.9',
@@ -21,6 +22,7 @@ const target: SshTarget = {
   knownHostsFile: join(dir, 'known_hosts'),
   controlPath: join(dir, 'c.sock'),
   configFile,
+  modernSsh,
 };
 
 /** rsync's own splitting of -e: on spaces, single and double quotes grouping (no backslashes). */
@@ -56,6 +58,13 @@ describe("ssh command lines under a user config's hostile Host * block", () => {
     const c = await effective(argv);
     expect(c.has('remotecommand')).toBe(false);
     expect(c.get('permitlocalcommand')).toEqual(['no']);
+    if (modernSsh && !argv.includes('-O')) {
+      // The master is the one ssh meant to run no command and to fork (-N -f).
+      const master = argv.includes('-N');
+      expect(c.get('sessiontype')).toEqual([master ? 'none' : 'default']);
+      expect(c.get('forkafterauthentication')).toEqual([master ? 'yes' : 'no']);
+      if (!master) expect(c.get('stdinnull')).toEqual(['no']);
+    }
     if (!argv.includes('-O')) expect(c.get('requesttty')).toEqual([want.tty ? 'force' : 'false']);
     // Our own pinning, not the config's.
     expect(c.get('hostkeyalias')).toEqual(['i-0abc']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forwardArgs, masterControlArgv, masterStartArgv, quoteForRsync, remoteArgv, rsyncRsh, type SshTarget } from '../../src/remote/ssh.js';
+import { forwardArgs, isModernSsh, masterControlArgv, masterStartArgv, parseOpensshVersion, quoteForRsync, remoteArgv, rsyncRsh, type SshTarget } from '../../src/remote/ssh.js';
 import { pullArgv, pushArgv, transferredFiles } from '../../src/remote/rsync.js';
 
 const target: SshTarget = {
@@ -67,6 +67,18 @@ describe('ssh command lines', () => {
     // The config's forwards are cleared, except where the session's own are asked for.
     for (const argv of [all.master, all.command, all.session, all.rsync]) expect(opt(argv, 'ClearAllForwardings')).toBe('yes');
     expect(opt(all.forwarding, 'ClearAllForwardings')).toBeUndefined();
+  });
+
+  it('keep a config from running no session, no input or a fork, with options only an OpenSSH 8.7+ takes', () => {
+    expect(parseOpensshVersion('OpenSSH_9.2p1 Debian-2+deb12u10, OpenSSL 3.0.19 27 Jan 2026')).toBe(902);
+    expect(parseOpensshVersion('OpenSSH_8.6p1, LibreSSL 3.3.6')).toBe(806);
+    expect(parseOpensshVersion('Sun_SSH_1.1')).toBeUndefined();
+    expect([isModernSsh(806), isModernSsh(807), isModernSsh(1001), isModernSsh(undefined)]).toEqual([false, true, true, false]);
+    const modern = { ...target, modernSsh: true };
+    for (const argv of [remoteArgv(modern, 'ls'), remoteArgv(modern, 'ls', { tty: true }), rsyncRsh(modern).split(' ')]) {
+      expect([opt(argv, 'SessionType'), opt(argv, 'StdinNull'), opt(argv, 'ForkAfterAuthentication')]).toEqual(['default', 'no', 'no']);
+    }
+    for (const argv of [remoteArgv(target, 'ls'), rsyncRsh(target).split(' '), masterStartArgv(modern)]) expect(opt(argv, 'SessionType')).toBeUndefined();
   });
 
   it('quote rsync -e arguments the way rsync splits them', () => {
