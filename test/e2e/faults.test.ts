@@ -528,7 +528,8 @@ describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
     await until(() => rsyncTemp(dir, 'big.bin') || run.child.exitCode !== null, 'the sync back to start', 60_000, 5);
     expect(run.child.exitCode, 'the CLI was still syncing back').toBeNull();
     run.signalGroup('SIGINT');
-    await new Promise((r) => setTimeout(r, 100));
+    // Handled before the second is sent: two pending SIGINTs can merge into one.
+    await until(() => /SIGINT received: stopping/.test(run.stderr()), 'the first SIGINT to be handled', 60_000, 5);
     run.signalGroup('SIGINT');
     expect(await run.exited).toBe(STATUS.SIGINT);
     expect(run.stderr()).toMatch(/SIGINT received again: still finishing/);
