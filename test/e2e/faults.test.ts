@@ -65,7 +65,7 @@ async function settledState(id: string): Promise<string | undefined> {
   await until(async () => {
     state = await instanceState(sb, id);
     return !['pending', 'stopping', 'shutting-down'].includes(state ?? '');
-  }, `${id} to settle`, 20_000, 100);
+  }, `${id} to settle`, 60_000, 100);
   return state;
 }
 
@@ -277,7 +277,7 @@ describe('a tmux job whose connection dropped, the instance unreachable', () => 
       expect(run.stderr()).toContain(`could not reach ${id} again: it is left running with the job`);
       expect(await instanceState(sb, id)).toBe('running');
       writeFileSync(join(remote, 'go'), '');
-      await until(async () => (await instanceState(sb, id)) === 'stopped', 'the agent to stop the instance after the job', 30_000, 200);
+      await until(async () => (await instanceState(sb, id)) === 'stopped', 'the agent to stop the instance after the job', 90_000, 200);
     } finally {
       await sb.setReachable(true);
     }
