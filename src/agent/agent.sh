@@ -18,8 +18,13 @@
 #                 and at least JOB_GRACE > 0 full seconds have passed since it ended. Only sessions
 #                 count as coming back: a job is still seen running for a moment after the end it
 #                 records (job.sh looks for a terminal first), and that must not cancel its own grace.
-#   idle          not busy for at least IDLE_TIMEOUT > 0 full seconds, counted from the later of
-#                 the agent's start and the last busy moment.
+#   idle          not busy for at least IDLE_TIMEOUT > 0 full seconds, counted from the latest of
+#                 the agent's start, the last busy moment and the end a job records (it ran until
+#                 then, even if the last round that saw it running came earlier).
+#
+# So when both job-finished and idle are due, job-finished wins: it is checked first, and with
+# IDLE_TIMEOUT <= JOB_GRACE idle can no longer come due earlier just because the agent's rounds
+# were slow (a busy machine) and the last one that saw the job running was before its end.
 #
 # Times are whole seconds, so "at least N full seconds" is "more than N" between two of them: a
 # moment read as second S happened anywhere within it.
@@ -50,7 +55,7 @@
 # Files in ~/.ssh-ec2: agent.pid ("<pid> <version>"), agent.log, poweroff.
 set -u
 
-VERSION=4
+VERSION=5
 
 BASE="$HOME/.ssh-ec2"
 CONF="$BASE/agent.conf"
@@ -180,11 +185,12 @@ session_active() {
     }'
 }
 
-# Sets JOB_RUNNING (1/0) and LAST_JOB_END (latest end of a --detach job, 0 if none).
+# Sets JOB_RUNNING (1/0), LAST_JOB_END (latest end of a --detach job, 0 if none) and
+# LAST_ANY_END (latest end of any job: a busy moment).
 # A job whose shell died without writing its status was killed: it ended when we first noticed,
 # which we remember in its directory (the file "vanished").
 scan_jobs() {
-  JOB_RUNNING=0 LAST_JOB_END=0
+  JOB_RUNNING=0 LAST_JOB_END=0 LAST_ANY_END=0
   for d in "$JOBS"/*/; do
     [ -d "$d" ] || continue
     end=''
@@ -209,7 +215,9 @@ scan_jobs() {
       if is_uint "$created" && [ $(($(now) - created)) -lt 10 ]; then JOB_RUNNING=1; fi
       continue
     fi
-    if [ -f "$d/detached" ] && is_uint "$end" && [ "$end" -gt "$LAST_JOB_END" ]; then LAST_JOB_END=$end; fi
+    is_uint "$end" || continue
+    [ "$end" -gt "$LAST_ANY_END" ] && LAST_ANY_END=$end
+    if [ -f "$d/detached" ] && [ "$end" -gt "$LAST_JOB_END" ]; then LAST_JOB_END=$end; fi
   done
 }
 
@@ -329,6 +337,8 @@ cmd_daemon() {
       busy=1 LAST_SESSION=$t
     fi
     [ "$busy" = 1 ] && LAST_BUSY=$t
+    # A job was running until the end it recorded, whenever this agent last looked.
+    [ "$LAST_ANY_END" -gt "$LAST_BUSY" ] && LAST_BUSY=$LAST_ANY_END
     reason=''
     if [ "$DEADLINE" -gt 0 ] && [ "$t" -ge "$DEADLINE" ]; then
       reason=max-time

@@ -3,6 +3,7 @@
  * client configuration (region, retries, user agent), pagination flattened inside. Loaded lazily
  * so --help and --version never pay for the AWS SDK.
  */
+import './quiet-sdk.js';
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
@@ -138,7 +139,6 @@ const SECURITY_GROUP_TAG = 'ssh-ec2';
 
 export async function resolveRegion(explicit: string | undefined): Promise<string> {
   if (explicit) return explicit;
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   try {
     // The SDK's own resolution: AWS_REGION, then the selected profile's region.
     const probe = new EC2Client({});
@@ -152,8 +152,6 @@ export async function resolveRegion(explicit: string | undefined): Promise<strin
 }
 
 export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
-  // The SDK warns on every run that Node 20 support ends in 2027; our users cannot act on that.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const region = await resolveRegion(cfg.region);
   const clientConfig = { region, maxAttempts: MAX_ATTEMPTS, retryStrategy: retryStrategy(MAX_ATTEMPTS), customUserAgent: [USER_AGENT] };
   const ec2 = new EC2Client(clientConfig);

@@ -2,6 +2,7 @@
  * STS GetCallerIdentity: who the credentials belong to. It needs no permission (an explicit deny
  * cannot block it), so every ssh-ec2 user can ask. Loaded only when a run needs the owner.
  */
+import './quiet-sdk.js';
 import { GetCallerIdentityCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import { aws } from './errors.js';
 import type { CallerIdentity } from './identity.js';

@@ -8,7 +8,7 @@ import { ConnectionError, lastLine } from '../errors.js';
 import type { Logger } from '../ui/logger.js';
 import { sleep } from '../time.js';
 import { run, runAllowFailure, runAttached, type RunResult } from './exec.js';
-import { masterControlArgv, masterStartArgv, remoteArgv, rsyncSshArgv, type ForwardSpecs, type SshTarget } from './ssh.js';
+import { isModernSsh, masterControlArgv, masterStartArgv, parseOpensshVersion, remoteArgv, rsyncSshArgv, type ForwardSpecs, type SshTarget } from './ssh.js';
 
 export interface KeySource {
   /** Private key file given to ssh, if any (else the user's own ssh configuration decides). */
@@ -20,15 +20,37 @@ export interface KeySource {
 
 const FATAL = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|Bad configuration option|Can't open user config file|no argument after keyword|terminating, \d+ bad configuration options/i;
 
+/** The local ssh's version, asked once per run (undefined: not OpenSSH, or no ssh at all). */
+let localSsh: Promise<number | undefined> | undefined;
+function localSshVersion(): Promise<number | undefined> {
+  localSsh ??= runAllowFailure(['ssh', '-V'], { timeoutMs: 10_000 }).then(
+    (r) => parseOpensshVersion(r.stderr + r.stdout),
+    () => undefined,
+  );
+  return localSsh;
+}
+
 export class Connection {
   private opened = false;
+  private sshKnown = false;
 
   constructor(
-    readonly target: SshTarget,
+    private t: SshTarget,
     private readonly keys: KeySource,
     private readonly log: Logger,
     private readonly stderrLog: string,
   ) {}
+
+  get target(): SshTarget {
+    return this.t;
+  }
+
+  /** Before the first ssh: which options the local ssh takes (the builders stay pure). */
+  private async knowLocalSsh(): Promise<void> {
+    if (this.sshKnown) return;
+    this.t = { ...this.t, modernSsh: isModernSsh(await localSshVersion()) };
+    this.sshKnown = true;
+  }
 
   /** The ssh rsync runs over this connection (see rsync.ts rshScript). */
   get rsyncSsh(): string[] {
@@ -41,6 +63,7 @@ export class Connection {
 
   /** Waits until ssh works and the master is up. */
   async open(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+    await this.knowLocalSsh();
     if (await this.alive()) {
       this.log.detail('reusing the ssh connection already open to this instance');
       this.opened = true;
@@ -78,6 +101,7 @@ export class Connection {
   }
 
   async alive(): Promise<boolean> {
+    await this.knowLocalSsh();
     const r = await runAllowFailure(masterControlArgv(this.target, 'check'), { timeoutMs: 10_000 });
     return r.exitCode === 0;
   }

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, instances, instanceState, launches, localState, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import { BIN, cli, NODE, shq, instances, instanceState, launches, localState, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -34,7 +34,7 @@ interface Running {
  * (Ctrl-C, a closed window), to the CLI and every program it started in that group.
  */
 function start(dir: string, args: string[], env: Record<string, string | undefined> = {}): Running {
-  const child = execa('node', [BIN, ...args], { cwd: dir, env: sb.env(env), extendEnv: false, reject: false, stdin: 'ignore', encoding: 'utf8', detached: true });
+  const child = execa(NODE, [BIN, ...args], { cwd: dir, env: sb.env(env), extendEnv: false, reject: false, stdin: 'ignore', encoding: 'utf8', detached: true });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += String(d)));
   // The exit of the CLI itself, not of the streams it shared with its children.
@@ -65,7 +65,7 @@ async function settledState(id: string): Promise<string | undefined> {
   await until(async () => {
     state = await instanceState(sb, id);
     return !['pending', 'stopping', 'shutting-down'].includes(state ?? '');
-  }, `${id} to settle`, 20_000, 100);
+  }, `${id} to settle`, 60_000, 100);
   return state;
 }
 
@@ -277,7 +277,7 @@ describe('a tmux job whose connection dropped, the instance unreachable', () => 
       expect(run.stderr()).toContain(`could not reach ${id} again: it is left running with the job`);
       expect(await instanceState(sb, id)).toBe('running');
       writeFileSync(join(remote, 'go'), '');
-      await until(async () => (await instanceState(sb, id)) === 'stopped', 'the agent to stop the instance after the job', 30_000, 200);
+      await until(async () => (await instanceState(sb, id)) === 'stopped', 'the agent to stop the instance after the job', 90_000, 200);
     } finally {
       await sb.setReachable(true);
     }
@@ -317,7 +317,7 @@ describe('a closed terminal', () => {
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
     // script(1) gives the CLI a real terminal; killing it closes that terminal, as closing a window does.
-    const command = `exec node ${BIN} 'echo partial > p.txt; sleep 30'`;
+    const command = `exec ${shq(NODE)} ${shq(BIN)} 'echo partial > p.txt; sleep 30'`;
     const term = execa('script', ['-q', '-c', command, '/dev/null'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'pipe', encoding: 'utf8' });
     await until(() => existsSync(join(remote, 'p.txt')), 'the command to start');
     const pid = Number((await execa('pgrep', ['-f', '-n', `${BIN} echo partial`], { reject: false })).stdout.trim());
@@ -529,7 +529,8 @@ describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
     await until(() => rsyncTemp(dir, 'big.bin') || run.child.exitCode !== null, 'the sync back to start', 60_000, 5);
     expect(run.child.exitCode, 'the CLI was still syncing back').toBeNull();
     run.signalGroup('SIGINT');
-    await new Promise((r) => setTimeout(r, 100));
+    // Handled before the second is sent: two pending SIGINTs can merge into one.
+    await until(() => /SIGINT received: stopping/.test(run.stderr()), 'the first SIGINT to be handled', 60_000, 5);
     run.signalGroup('SIGINT');
     expect(await run.exited).toBe(STATUS.SIGINT);
     expect(run.stderr()).toMatch(/SIGINT received again: still finishing/);

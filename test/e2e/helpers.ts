@@ -12,6 +12,8 @@ import { startSandbox, type Sandbox } from '../sandbox/index.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(REPO, 'bin', 'ssh-ec2.js');
+/** The Node under test runs the CLI too (CI runs the suite on more than one), not whichever `node` PATH finds. */
+export const NODE = process.execPath;
 
 export interface CliResult {
   exitCode: number;
@@ -20,7 +22,7 @@ export interface CliResult {
 }
 
 export async function cli(sb: Sandbox, args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } & Pick<ExecaOptions, 'stdin'>): Promise<CliResult> {
-  const r = await execa('node', [BIN, ...args], {
+  const r = await execa(NODE, [BIN, ...args], {
     cwd: opts.cwd,
     env: sb.env(opts.env),
     extendEnv: false,
@@ -32,6 +34,11 @@ export async function cli(sb: Sandbox, args: string[], opts: { cwd: string; env?
     stripFinalNewline: false,
   });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** Single-quotes a word for sh. */
+export function shq(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /** A project directory with the given files (relative path → content). */

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Poweroff, Sandbox } from '../sandbox/index.js';
-import { BIN, cli, instanceState, launches, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import { BIN, cli, NODE, shq, instanceState, launches, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -20,11 +20,25 @@ beforeAll(() => {
 const WAIT_FOR_GO = 'while [ ! -f go ]; do sleep 0.1; done; rm -f go';
 const go = (name: string) => writeFileSync(join(remotePath(sb, name), 'go'), '');
 
-async function until(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function until(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The CLI run while the agent can power nothing off: IMDS names another instance, so it refuses
+ * (and tries again each round). A limit of a few seconds then cannot fire in the middle of the
+ * run however slow the machine is; from the run's return on, it can.
+ */
+async function cliShielded(args: string[], opts: { cwd: string }) {
+  sb.setImdsInstance('i-00000000000000000');
+  try {
+    return await cli(sb, args, opts);
+  } finally {
+    sb.setImdsInstance(undefined); // back to each instance's own
   }
 }
 
@@ -34,7 +48,7 @@ async function until(probe: () => Promise<boolean> | boolean, what: string, time
  */
 async function stoppedByAgent(id: string, what: string): Promise<Poweroff[]> {
   const poweroffs = () => sb.poweroffs().filter((p) => p.instanceId === id);
-  await until(async () => (await instanceState(sb, id)) === 'stopped', what, 30_000);
+  await until(async () => (await instanceState(sb, id)) === 'stopped', what, 90_000);
   await until(() => poweroffs().some((p) => p.status !== undefined), `the sandbox to record ${id}'s poweroff`);
   return poweroffs();
 }
@@ -83,7 +97,8 @@ describe('--detach and --attach', () => {
     expect(await instanceState(sb, id)).toBe('running');
 
     const attached = cli(sb, ['--attach'], { cwd: dir });
-    await new Promise((r) => setTimeout(r, 1500));
+    // Without a terminal, --attach follows the log (job.sh follow: tail --pid) until the end.
+    await until(async () => (await sb.machine(id).runAsUser("pgrep -u \"$(id -u)\" -f -- 'tail -n [+]1 -f --pid='")).exitCode === 0, 'attach to follow the job');
     go(name);
     const r = await attached;
     expect(r.exitCode, r.stderr).toBe(0);
@@ -112,7 +127,7 @@ describe('an interactive tmux session', () => {
     const env = Object.entries(sb.env()).map(([k, v]) => `${k}=${v}`);
     const exitFile = join(sb.dir, 'tmux-drop.exit');
     const stderrFile = join(sb.dir, 'tmux-drop.stderr');
-    const run = (args: string) => `env -i TERM=xterm ${env.map(shq).join(' ')} node ${shq(BIN)} ${args} 2>>${shq(stderrFile)}; echo $? >> ${shq(exitFile)}`;
+    const run = (args: string) => `env -i TERM=xterm ${env.map(shq).join(' ')} ${shq(NODE)} ${shq(BIN)} ${args} 2>>${shq(stderrFile)}; echo $? >> ${shq(exitFile)}`;
     const stderr = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8') : '');
     await execa('tmux', ['-S', sock, 'new-session', '-d', '-x', '150', '-y', '40', '-c', dir, `sh -c ${shq(`${run('--multi tmux')}; ${run('--attach')}; sleep 30`)}`]);
     try {
@@ -180,7 +195,7 @@ describe('port forwards', () => {
 describe('the agent on the instance', () => {
   it('stops an idle instance', async () => {
     const dir = makeProject(sb, 'idle');
-    const r = await cli(sb, ['--leave', '--idle-timeout', '3s', 'true'], { cwd: dir });
+    const r = await cliShielded(['--leave', '--idle-timeout', '3s', 'true'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const id = reportedInstance(r.stderr);
     expect(await stoppedByAgent(id, 'the agent to stop the idle instance')).toEqual([expect.objectContaining({ reason: 'idle', status: 200 })]);
@@ -190,7 +205,7 @@ describe('the agent on the instance', () => {
   it('never stops under a running job; stops after the job ends and the grace period; --attach then brings the results back', async () => {
     const name = 'agent-job';
     const dir = makeProject(sb, name);
-    const r = await cli(sb, ['--detach', '--idle-timeout', '2s', '--job-grace', '2s', `${WAIT_FOR_GO}; echo done > done.txt`], { cwd: dir });
+    const r = await cliShielded(['--detach', '--idle-timeout', '2s', '--job-grace', '2s', `${WAIT_FOR_GO}; echo done > done.txt`], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const id = reportedInstance(r.stderr);
     await new Promise((res) => setTimeout(res, 6000)); // three idle timeouts with the job running
@@ -209,7 +224,7 @@ describe('the agent on the instance', () => {
 
   it('enforces --max-time even under a running job', async () => {
     const dir = makeProject(sb, 'max-time');
-    const r = await cli(sb, ['--detach', '--max-time', '4s', 'echo begun > begun.txt; sleep 120'], { cwd: dir });
+    const r = await cliShielded(['--detach', '--max-time', '4s', 'echo begun > begun.txt; sleep 120'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const id = reportedInstance(r.stderr);
     expect(await stoppedByAgent(id, 'the agent to enforce max-time')).toEqual([expect.objectContaining({ reason: 'max-time', status: 200 })]);
@@ -268,10 +283,6 @@ describe('ls, pull, down', () => {
     expect(await sshSecurityGroups(sb)).toHaveLength(0);
   });
 });
-
-function shq(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 /** The pids of the tmux clients attached on the instance (the sandbox user's tmux server). */
 async function tmuxClients(): Promise<string[]> {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ImportKeyPairCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, launches, ec2Client, instanceState, instances, localState, makeProject, pathOnInstance, remotePath, reportedInstance, REPO, useSandbox } from './helpers.js';
+import { BIN, cli, NODE, shq, launches, ec2Client, instanceState, instances, localState, makeProject, pathOnInstance, remotePath, reportedInstance, REPO, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -52,7 +52,7 @@ describe('an interactive session', () => {
     const sock = join(sb.dir, 'tmux-test.sock');
     const env = Object.entries(sb.env()).map(([k, v]) => `${k}=${v}`);
     const exitFile = join(sb.dir, 'interactive.exit');
-    const script = `env -i ${env.map(shq).join(' ')} node ${shq(BIN)} --stop; echo $? > ${shq(exitFile)}`;
+    const script = `env -i ${env.map(shq).join(' ')} ${shq(NODE)} ${shq(BIN)} --stop; echo $? > ${shq(exitFile)}`;
     await execa('tmux', ['-S', sock, 'new-session', '-d', '-x', '150', '-y', '40', '-c', dir, script]);
     try {
       await until(async () => /interactive\$\s*$/m.test(await pane(sock)), 'a shell prompt in the project directory');
@@ -156,7 +156,7 @@ describe('Makefile.example', () => {
   it('runs a make recipe on the instance with on-ec2-<target> and brings its output back', async () => {
     const dir = makeProject(sb, 'make', { Makefile: 'train:\n\techo trained > model.txt\n' });
     copyFileSync(join(REPO, 'Makefile.example'), join(dir, 'Makefile.example'));
-    const r = await execa('make', ['-f', 'Makefile.example', 'on-ec2-train', `SSH_EC2=node ${BIN}`], { cwd: dir, env: sb.env(), extendEnv: false, reject: false });
+    const r = await execa('make', ['-f', 'Makefile.example', 'on-ec2-train', `SSH_EC2=${shq(NODE)} ${shq(BIN)}`], { cwd: dir, env: sb.env(), extendEnv: false, reject: false });
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(readFileSync(join(dir, 'model.txt'), 'utf8')).toBe('trained\n');
   });
@@ -168,10 +168,6 @@ describe('host keys', () => {
     expect(existsSync(join(sb.dir, 'local-home', '.ssh', 'known_hosts'))).toBe(false);
   });
 });
-
-function shq(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 async function pane(sock: string): Promise<string> {
   const r = await execa('tmux', ['-S', sock, 'capture-pane', '-p'], { reject: false });
@@ -232,7 +228,7 @@ describe('when things go wrong during the command', () => {
 
   it('SIGTERM: the command is ended, results come back, the instance is terminated, exit 143', async () => {
     const dir = makeProject(sb, 'sigterm');
-    const child = execa('node', [BIN, 'echo partial > p.txt; sleep 60'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore' });
+    const child = execa(NODE, [BIN, 'echo partial > p.txt; sleep 60'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore' });
     await until(async () => existsSync(join(remotePath(sb, 'sigterm'), 'p.txt')), 'the command to start', 60_000);
     child.kill('SIGTERM');
     const r = await child;
@@ -247,7 +243,7 @@ describe('two sessions on one instance (two terminals)', () => {
     const name = 'two-terminals';
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
-    const first = execa('node', [BIN, 'echo a > a.txt; while [ ! -f go ]; do sleep 0.1; done'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore' });
+    const first = execa(NODE, [BIN, 'echo a > a.txt; while [ ! -f go ]; do sleep 0.1; done'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore' });
     await until(async () => existsSync(join(remote, 'a.txt')), 'the first session to run', 60_000);
     const second = await cli(sb, ['echo b > b.txt'], { cwd: dir });
     expect(second.exitCode, second.stderr).toBe(0);

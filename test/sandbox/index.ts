@@ -99,6 +99,11 @@ export interface Sandbox {
    * boot log with its own host key fingerprint (or what Machine.setConsoleOutput set).
    */
   setConsoleOutput(text: string | undefined): void;
+  /**
+   * Makes IMDS on every instance answer this id (a lying metadata service everywhere, so no agent
+   * can power anything off); undefined: each its own (or what Machine.setImdsInstance set).
+   */
+  setImdsInstance(id: string | undefined): void;
   /** Every request to the fake IMDS, oldest first. */
   imdsRequests(): ImdsRequest[];
   /** Every instance that powered itself off (through poweroffCommand), oldest first. */
@@ -198,6 +203,7 @@ export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOp
   const pushed: InstanceConnectKey[] = [];
   let stopped: Promise<void> | undefined;
   let consoleOutput: string | undefined;
+  let imdsEverywhere: string | undefined; // setImdsInstance
 
   const writeClientConfig = (): void => {
     const running = [...machines.values()].flatMap((m) => {
@@ -290,7 +296,7 @@ export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOp
       },
       instanceOf: (uid) => {
         const m = [...machines.values()].find((x) => x.uid === uid && x.state() !== 'terminated');
-        return m && { instanceId: m.instanceId, imdsInstanceId: m.imdsOverride ?? m.instanceId };
+        return m && { instanceId: m.instanceId, imdsInstanceId: m.imdsOverride ?? imdsEverywhere ?? m.instanceId };
       },
       lifecycle,
       aws: opts.aws,
@@ -383,6 +389,9 @@ export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOp
     instanceConnectKeys: () => pushed.map((k) => ({ ...k })),
     setConsoleOutput: (text) => {
       consoleOutput = text;
+    },
+    setImdsInstance: (id) => {
+      imdsEverywhere = id;
     },
     imdsRequests: () => p.imdsRequests(),
     poweroffs: () => p.poweroffs(),

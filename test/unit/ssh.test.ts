@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forwardArgs, masterStartArgv, remoteArgv, rsyncSshArgv, type SshTarget } from '../../src/remote/ssh.js';
+import { forwardArgs, isModernSsh, masterControlArgv, masterStartArgv, parseOpensshVersion, remoteArgv, rsyncSshArgv, type SshTarget } from '../../src/remote/ssh.js';
 
 const target: SshTarget = {
   host: '203.0.113.9',
@@ -51,5 +51,40 @@ describe('ssh command lines', () => {
     expect(argv).toContain('/home/me/my ssh config');
     expect(opt(argv, 'ControlMaster')).toBe('no');
     expect(opt(argv, 'BatchMode')).toBe('yes');
+  });
+
+  it("neutralise what a user's config would run besides our command, in every ssh we start", () => {
+    const rsh = rsyncSshArgv(target);
+    const all = {
+      master: masterStartArgv(target),
+      check: masterControlArgv(target, 'check'),
+      exit: masterControlArgv(target, 'exit'),
+      command: remoteArgv(target, 'ls'),
+      session: remoteArgv(target, 'ls', { tty: true }),
+      forwarding: remoteArgv(target, 'ls', { tty: true, forwards: { local: ['8888:localhost:8888'] } }),
+      rsync: rsh,
+    };
+    for (const [name, argv] of Object.entries(all)) {
+      expect([name, opt(argv, 'RemoteCommand')]).toEqual([name, 'none']);
+      expect([name, opt(argv, 'PermitLocalCommand')]).toEqual([name, 'no']);
+    }
+    // A terminal only for the user's own terminal session: never under rsync or the master.
+    for (const argv of [all.master, all.command, all.rsync]) expect(argv).toContain('-T');
+    expect(all.session).toContain('-tt');
+    // The config's forwards are cleared, except where the session's own are asked for.
+    for (const argv of [all.master, all.command, all.session, all.rsync]) expect(opt(argv, 'ClearAllForwardings')).toBe('yes');
+    expect(opt(all.forwarding, 'ClearAllForwardings')).toBeUndefined();
+  });
+
+  it('keep a config from running no session, no input or a fork, with options only an OpenSSH 8.7+ takes', () => {
+    expect(parseOpensshVersion('OpenSSH_9.2p1 Debian-2+deb12u10, OpenSSL 3.0.19 27 Jan 2026')).toBe(902);
+    expect(parseOpensshVersion('OpenSSH_8.6p1, LibreSSL 3.3.6')).toBe(806);
+    expect(parseOpensshVersion('Sun_SSH_1.1')).toBeUndefined();
+    expect([isModernSsh(806), isModernSsh(807), isModernSsh(1001), isModernSsh(undefined)]).toEqual([false, true, true, false]);
+    const modern = { ...target, modernSsh: true };
+    for (const argv of [remoteArgv(modern, 'ls'), remoteArgv(modern, 'ls', { tty: true }), rsyncSshArgv(modern)]) {
+      expect([opt(argv, 'SessionType'), opt(argv, 'StdinNull'), opt(argv, 'ForkAfterAuthentication')]).toEqual(['default', 'no', 'no']);
+    }
+    for (const argv of [remoteArgv(target, 'ls'), rsyncSshArgv(target), masterStartArgv(modern)]) expect(opt(argv, 'SessionType')).toBeUndefined();
   });
 });
