@@ -3,34 +3,17 @@
  * multiplexer missing on the instance. Each is one clear line and a documented exit status (3),
  * never "internal error"; nothing is launched for nothing, nothing is left running.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { cli, instanceState, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import { cli, instanceState, makeProject, pathWithout, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
 beforeAll(() => {
   sb = sandbox();
 });
-
-/** A PATH of one directory holding everything this machine's PATH holds but `missing`. */
-function pathWithout(missing: string): string {
-  const shim = join(sb.dir, `path-without-${missing}`);
-  if (existsSync(shim)) return shim;
-  mkdirSync(shim);
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const name of names) if (name !== missing && !existsSync(join(shim, name))) symlinkSync(join(dir, name), join(shim, name));
-  }
-  return shim;
-}
 
 describe('a local program missing (a PATH without it)', () => {
   it.each([
@@ -40,7 +23,7 @@ describe('a local program missing (a PATH without it)', () => {
   ])('%s, for ssh-ec2 %j: one line saying which and how to install it, exit 3, no AWS call', async (program, args, message) => {
     const dir = makeProject(sb, `no-${program}`);
     sb.clearCalls();
-    const r = await cli(sb, args, { cwd: dir, env: { PATH: pathWithout(program) } });
+    const r = await cli(sb, args, { cwd: dir, env: { PATH: pathWithout(sb, program) } });
     expect(r.exitCode, r.stderr).toBe(3);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toMatch(/^ssh-ec2: error: .+\nssh-ec2: .+\n$/);
@@ -54,7 +37,7 @@ describe('the multiplexer missing on the instance', () => {
   // tmux would have it. Written into the sandbox's home skeleton, so the instance launched gets it.
   async function withoutTmuxOnInstance<T>(body: () => Promise<T>): Promise<T> {
     const bashrc = join(sb.homeSkeleton, '.bashrc');
-    writeFileSync(bashrc, `PATH=${pathWithout('tmux')}\n`);
+    writeFileSync(bashrc, `PATH=${pathWithout(sb, 'tmux')}\n`);
     try {
       return await body();
     } finally {

@@ -4,8 +4,8 @@
  */
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client, type Instance, type SecurityGroup } from '@aws-sdk/client-ec2';
 import { execa, type Options as ExecaOptions } from 'execa';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
@@ -118,4 +118,21 @@ export function useSandbox(opts?: Parameters<typeof startSandbox>[0]): () => San
     if (!sb) throw new Error('sandbox not started');
     return sb;
   };
+}
+
+/** A PATH of one directory holding everything this machine's PATH holds but `missing`. */
+export function pathWithout(sb: Sandbox, missing: string): string {
+  const shim = join(sb.dir, `path-without-${missing}`);
+  if (existsSync(shim)) return shim;
+  mkdirSync(shim);
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) if (name !== missing && !existsSync(join(shim, name))) symlinkSync(join(dir, name), join(shim, name));
+  }
+  return shim;
 }

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
-import { cli, instanceState, launches, localState, makeProject, REPO, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import { cli, instanceState, launches, localState, makeProject, pathWithout, REPO, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const TOOLS = join(REPO, '..', 'shared', 'tools');
 const sandbox = useSandbox();
@@ -149,14 +149,17 @@ describe('an rsync that cannot do the sync', () => {
   it('SSH_EC2_RSYNC points ssh-ec2 at another rsync than the first on PATH (a Homebrew one, say)', async () => {
     const env = { ...macPath('openrsync'), SSH_EC2_RSYNC: execFileSync('sh', ['-c', 'command -v rsync'], { env: { PATH: process.env.PATH } }).toString().trim() };
     const dir = makeProject(sb, 'mac-openrsync-fixed', { [`${NFD}.txt`]: 'n\n' });
-    const r = await cli(sb, [`cat ${NFD}.txt; echo r > result.txt`], { cwd: dir, env });
+    const r = await cli(sb, ['-v', `cat ${NFD}.txt; echo r > result.txt`], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(0);
+    // The one named, not openrsync, first on PATH.
+    expect(r.stderr).toContain(`local rsync: ${env.SSH_EC2_RSYNC} (rsync  version 3.`);
+    expect(r.stderr).not.toMatch(/openrsync/);
     expect(r.stdout).toBe('n\n');
     expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('r\n');
   });
 
   it('--no-rsync needs no local rsync at all', async () => {
-    const env = macPath('openrsync');
+    const env = { PATH: pathWithout(sb, 'rsync') };
     const dir = makeProject(sb, 'mac-openrsync-no-rsync');
     const r = await cli(sb, ['--no-rsync', 'echo ran'], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(0);

@@ -50,10 +50,11 @@ describe('a stopped instance EC2 has no capacity to start', () => {
     const { dir, id } = await stoppedInstance('ice-always');
     sb.aws.noStartCapacity(Number.POSITIVE_INFINITY);
     sb.clearCalls();
-    const r = await cli(sb, ['--capacity-timeout', '2s', 'echo ran > ran.txt'], { cwd: dir });
+    // Long enough for a retry (after 1 s, then 2 s) however slow the first StartInstances is here.
+    const r = await cli(sb, ['--capacity-timeout', '8s', 'echo ran > ran.txt'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(5);
     expect(r.stderr).toContain(`ssh-ec2: error: no capacity to start ${id} as g4dn.xlarge in `);
-    expect(r.stderr).toMatch(/\(tried for 2s\): it is still stopped, with its disk; nothing is lost\nssh-ec2: .*run again later .*or start it as another type \(another size or family\): ssh-ec2 --instance-type/);
+    expect(r.stderr).toMatch(/\(tried for 8s\): it is still stopped, with its disk; nothing is lost\nssh-ec2: .*run again later .*or start it as another type \(another size or family\): ssh-ec2 --instance-type/);
     expect(startCalls().length).toBeGreaterThan(1);
     expect(startCalls().every((s) => s === 500)).toBe(true);
     expect(sb.calls('StopInstances')).toEqual([]);

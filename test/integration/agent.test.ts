@@ -271,7 +271,8 @@ describe('on-instance agent', () => {
     const id = await launch();
     writeConf(id, { IDLE_TIMEOUT: 3 });
     // In first: a slow login must not leave the agent idle for its timeout.
-    const session = execa('ssh', [...sshArgs(), 'echo up; sleep 9; echo done'], { reject: false, stdin: 'ignore' });
+    // It runs until the test says so, not for a time a slow agent start could use up.
+    const session = execa('ssh', [...sshArgs(), 'echo up; while [ ! -e release ]; do sleep 0.2; done; rm -f release; echo done'], { reject: false, stdin: 'ignore' });
     let out = '';
     session.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
     await waitFor('the command running', () => out.includes('up'));
@@ -280,6 +281,7 @@ describe('on-instance agent', () => {
     await sleep(7000); // more than twice the idle timeout
     expect(newPoweroffs()).toEqual([]);
     expect(await state(id)).toBe('running');
+    await user('touch release');
     const done = await session;
     expect(done.exitCode).toBe(0); // not cut by a poweroff
     expect(done.stdout).toBe('up\ndone');

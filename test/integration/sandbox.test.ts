@@ -36,7 +36,7 @@ describe('test sandbox', () => {
     // CLI's key, one call each, without the product's retries: EC2's lag after a launch and
     // Instance Connect's refusal of the first push after a boot (AWS behaviours the product copes
     // with, tested end to end in consistency.test.ts) are not theirs.
-    sb = await startSandbox({ aws: { eventualConsistency: false, connectAfterBoot: false } });
+    sb = await startSandbox({ aws: { eventualConsistency: false, connectAfterBoot: false, lateConsole: false } });
     ec2 = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials });
     connect = new EC2InstanceConnectClient({ region: sb.region, endpoint: sb.endpoint, credentials });
   });
