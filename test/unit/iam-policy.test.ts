@@ -99,7 +99,7 @@ describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
   });
 
   it('changes only instances tagged ssh-ec2 whose ssh-ec2:user tag is the caller', () => {
-    for (const action of ['ec2:StartInstances', 'ec2:StopInstances', 'ec2:TerminateInstances', 'ec2-instance-connect:SendSSHPublicKey']) {
+    for (const action of ['ec2:StartInstances', 'ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:ModifyInstanceAttribute', 'ec2-instance-connect:SendSSHPublicKey']) {
       const granting = statements.filter((s) => asList(s.Action).includes(action));
       expect(granting.length, action).toBeGreaterThan(0);
       for (const s of granting) {
@@ -107,6 +107,12 @@ describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
         expect(s.Condition?.StringEquals?.['aws:ResourceTag/ssh-ec2:user'], `${action} in ${s.Sid}`).toBe(caller);
       }
     }
+  });
+
+  it('changes only the instance type of an instance (ssh-ec2 restarts a stopped one as another type), never its security groups, user data or shutdown behaviour', () => {
+    const granting = statements.filter((s) => asList(s.Action).includes('ec2:ModifyInstanceAttribute'));
+    expect(granting.length).toBeGreaterThan(0);
+    for (const s of granting) expect(s.Condition?.Null?.['ec2:Attribute/InstanceType'], s.Sid).toBe('false');
   });
 
   it('launches and creates security groups only with the ssh-ec2 tag, and passes one role to EC2 only', () => {
