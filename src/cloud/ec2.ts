@@ -39,7 +39,7 @@ import { NewResources, retrying } from './consistency.js';
 import { aws, errorCode, isCapacityError, mapAwsError } from './errors.js';
 import type { CallerIdentity } from './identity.js';
 import { pickImage, type ImageInfo, type ImageQuery } from './image.js';
-import { ruleDescription, sshRuleChanges } from './ssh-rules.js';
+import { ruleDescription, SECURITY_GROUP_NAME, sshRuleChanges } from './ssh-rules.js';
 
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
 
@@ -133,7 +133,6 @@ const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
 const MAX_ATTEMPTS = 6;
 /** An instance launched less than this long ago may still be unknown to EC2 calls naming it. */
 const JUST_LAUNCHED_MS = 10 * 60_000;
-export const SECURITY_GROUP_NAME = 'ssh-ec2';
 /** The tag key every security group ssh-ec2 creates carries (and the only ones it uses or deletes). */
 const SECURITY_GROUP_TAG = 'ssh-ec2';
 

@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { CloudError, ConfigError, ExitCode, UserError } from '../errors.js';
-import { SECURITY_GROUP_NAME, type Cloud, type InstanceInfo } from '../cloud/ec2.js';
+import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
+import { SECURITY_GROUP_NAME } from '../cloud/ssh-rules.js';
 import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
 import { architectureFor } from '../cloud/image.js';
 import { errorCode } from '../cloud/errors.js';
