@@ -31,6 +31,38 @@ describe('expired credentials', () => {
   });
 });
 
+describe('expired logins, as the SDK reports them before sending anything', () => {
+  // The exact texts of node_modules/@aws-sdk/credential-provider-sso/dist-cjs/index.js
+  // (resolveSSOCredentials), token-providers/dist-cjs/index.js (validateTokenExpiry,
+  // validateTokenKey) and credential-provider-login/dist-cjs/index.js (TOKEN_EXPIRED).
+  const SSO_REFRESH = 'To refresh this SSO session run aws sso login with the corresponding profile.';
+  const TOKEN_REFRESH = "To refresh this SSO session run 'aws sso login' with the corresponding profile.";
+  it.each([
+    ['CredentialsProviderError', `The SSO session associated with this profile has expired. ${SSO_REFRESH}`],
+    ['CredentialsProviderError', `The SSO session associated with this profile is invalid. ${SSO_REFRESH}`],
+    ['TokenProviderError', `Token is expired. ${TOKEN_REFRESH}`],
+    ['CredentialsProviderError', `Token is expired. ${TOKEN_REFRESH}`], // fromSso's error rethrown by resolveSSOCredentials
+    ['TokenProviderError', `Value not present for 'refreshToken' in SSO Token. Cannot refresh. ${TOKEN_REFRESH}`],
+    ['CredentialsProviderError', 'Your session has expired. Please reauthenticate.'],
+  ])('%s "%s" → your AWS credentials have expired, not "no credentials"', (code, message) => {
+    const err = awsError(code, message);
+    const mapped = mapAwsError(err, 'launch the instance') as UserError;
+    expect(mapped).toBeInstanceOf(ConfigError);
+    expect(mapped.message).toMatch(/^your AWS credentials have expired \(/);
+    expect(mapped.message).toContain(`${code}: ${message.split('. ')[0]}`);
+    expect(mapped.hint).toMatch(/aws sso login/);
+    expect(isExpiredCredentials(err)).toBe(true);
+    expect(isExpiredCredentials(mapped)).toBe(true);
+  });
+
+  it('no credentials at all stays "no AWS credentials found", and is not expiry', () => {
+    // credential-provider-node's chain end.
+    const err = awsError('CredentialsProviderError', 'Could not load credentials from any providers');
+    expect((mapAwsError(err, 'launch the instance') as UserError).message).toBe('no AWS credentials found');
+    expect(isExpiredCredentials(err)).toBe(false);
+  });
+});
+
 describe('eventual consistency', () => {
   it('NotFound codes of instances and security groups', () => {
     expect(isNotFound(awsError('InvalidInstanceID.NotFound'))).toBe(true);
