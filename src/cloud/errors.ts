@@ -2,7 +2,7 @@
  * Every AWS error is mapped here, once, to a user-facing error with a hint. Capacity errors get
  * their own class so the launcher can try elsewhere before giving up.
  */
-import { CapacityError, CloudError, ConfigError, type UserError } from '../errors.js';
+import { CapacityError, CloudError, ConfigError, UserError } from '../errors.js';
 
 export const CAPACITY_CODES = new Set([
   'InsufficientInstanceCapacity',
@@ -56,6 +56,8 @@ export function mapAwsError(err: unknown, doing: string): UserError | unknown {
   const code = errorCode(err);
   const message = (err as Error)?.message ?? String(err);
   const opts = { cause: err };
+  // Already said (a Ctrl-C's Interrupted ending a retry) or our own abort: not AWS's answer.
+  if (err instanceof UserError || code === 'AbortError') return err;
   // Before "no credentials": an expired SSO login is a CredentialsProviderError too.
   if (expiredOne(err) || /(token|session).*expired/i.test(message)) {
     // The providers' text goes on with how to refresh: the hint says that.

@@ -107,7 +107,44 @@ describe('eventual consistency', () => {
 
   it('retrying is bounded: past its time the last error is thrown', async () => {
     const c = failing(...Array.from({ length: 100 }, () => awsError('EC2InstanceStateInvalidException')));
-    await expect(retrying(c.call, () => true, 300)).rejects.toThrow('EC2InstanceStateInvalidException');
+    await expect(retrying(c.call, () => true, { timeoutMs: 300 })).rejects.toThrow('EC2InstanceStateInvalidException');
     expect(c.calls()).toBeLessThan(100);
+  });
+
+  const notYet = () => Array.from({ length: 100 }, () => awsError('EC2InstanceStateInvalidException'));
+
+  it('an aborted signal ends the retrying at once, with its reason, even of a call still failing', async () => {
+    const c = failing(...notYet());
+    const abort = new AbortController();
+    const stop = new Error('interrupted');
+    // Aborted by the second failure: no third call, and no wait for the backoff.
+    const call = () => {
+      if (c.calls() === 1) abort.abort(stop);
+      return c.call();
+    };
+    await expect(retrying(call, () => true, { signal: abort.signal })).rejects.toBe(stop);
+    expect(c.calls()).toBe(2);
+    // Aborted before: not called at all.
+    const d = failing(...notYet());
+    await expect(retrying(d.call, () => true, { signal: abort.signal })).rejects.toBe(stop);
+    expect(d.calls()).toBe(0);
+  });
+
+  it("a deadline ends it as its own time limit does: the caller's deadline already past, one call, its error", async () => {
+    const c = failing(...notYet());
+    await expect(retrying(c.call, () => true, { deadline: Date.now() - 1 })).rejects.toThrow('EC2InstanceStateInvalidException');
+    expect(c.calls()).toBe(1);
+    const created = new NewResources();
+    created.add('i-new');
+    const d = failing(...Array.from({ length: 100 }, () => awsError('InvalidInstanceID.NotFound')));
+    await expect(created.settle(['i-new'], d.call, { deadline: Date.now() - 1 })).rejects.toThrow('InvalidInstanceID.NotFound');
+    expect(d.calls()).toBe(1);
+  });
+
+  it("an abort is not mapped as AWS's answer", () => {
+    const stop = new ConfigError('interrupted');
+    expect(mapAwsError(stop, 'push the ssh key with EC2 Instance Connect')).toBe(stop);
+    const aborted = new DOMException('This operation was aborted', 'AbortError');
+    expect(mapAwsError(aborted, 'read the console output')).toBe(aborted);
   });
 });
