@@ -15,16 +15,30 @@ export function isNotFound(err: unknown): boolean {
   return NOT_FOUND.has(errorCode(err));
 }
 
-/** Runs `call` again while `retryable(err)`, with backoff (250 ms doubling, at most 2 s), for up to `timeoutMs`. */
-export async function retrying<T>(call: () => Promise<T>, retryable: (err: unknown) => boolean, timeoutMs = SETTLE_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * What bounds a caller's wait besides SETTLE_MS: its signal (Ctrl-C, the run ending) ends the
+ * retrying at once, with the signal's reason; its deadline (epoch ms: an ssh connect's, ls's
+ * short cap) ends it as SETTLE_MS does, with the last error.
+ */
+export interface CallBounds {
+  signal?: AbortSignal;
+  deadline?: number;
+}
+
+/**
+ * Runs `call` again while `retryable(err)`, with backoff (250 ms doubling, at most 2 s), for up
+ * to `timeoutMs` and no later than `deadline`. It is always called once (unless aborted already).
+ */
+export async function retrying<T>(call: () => Promise<T>, retryable: (err: unknown) => boolean, o: CallBounds & { timeoutMs?: number } = {}): Promise<T> {
+  const end = Math.min(Date.now() + (o.timeoutMs ?? SETTLE_MS), o.deadline ?? Infinity);
   let delay = 250;
   for (;;) {
+    o.signal?.throwIfAborted();
     try {
       return await call();
     } catch (err) {
-      if (!retryable(err) || Date.now() + delay > deadline) throw err;
-      await sleep(delay);
+      if (!retryable(err) || o.signal?.aborted || Date.now() + delay > end) throw o.signal?.aborted ? o.signal.reason : err;
+      await sleep(delay, o.signal);
       delay = Math.min(delay * 2, 2000);
     }
   }
@@ -43,7 +57,7 @@ export class NewResources {
   }
 
   /** `call`, which names `ids`, retried while EC2 answers NotFound and one of them is new. */
-  settle<T>(ids: (string | undefined)[], call: () => Promise<T>): Promise<T> {
-    return retrying(call, (err) => isNotFound(err) && ids.some((id) => this.has(id)));
+  settle<T>(ids: (string | undefined)[], call: () => Promise<T>, bounds: CallBounds = {}): Promise<T> {
+    return retrying(call, (err) => isNotFound(err) && ids.some((id) => this.has(id)), bounds);
   }
 }

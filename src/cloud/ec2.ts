@@ -35,7 +35,7 @@ import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/clie
 import { ConfigError, UserError } from '../errors.js';
 import { DEFAULT_REGION } from '../options.js';
 import type { Zone } from './capacity.js';
-import { NewResources, retrying } from './consistency.js';
+import { type CallBounds, NewResources, retrying } from './consistency.js';
 import { aws, errorCode, isCapacityError, mapAwsError } from './errors.js';
 import type { CallerIdentity } from './identity.js';
 import { pickImage, type ImageInfo, type ImageQuery } from './image.js';
@@ -116,12 +116,13 @@ export interface Cloud {
    * The instance's console output (cloud-init's boot log), if EC2 has it yet. `latest`: the serial
    * console as it is now rather than EC2's buffered copy (Nitro instance types only; others refuse).
    */
-  consoleOutput(id: string, latest?: boolean): Promise<string | undefined>;
+  consoleOutput(id: string, latest?: boolean, bounds?: CallBounds): Promise<string | undefined>;
   /** Changes a stopped instance's type. */
   setInstanceType(id: string, type: string): Promise<void>;
   /** Adds or overwrites tags on a resource. */
   tag(id: string, tags: Record<string, string>): Promise<void>;
-  pushSshKey(req: { instanceId: string; osUser: string; publicKey: string; az?: string }): Promise<void>;
+  /** `bounds`: the caller's signal and deadline, which end the retrying of a not-yet-ready instance. */
+  pushSshKey(req: { instanceId: string; osUser: string; publicKey: string; az?: string }, bounds?: CallBounds): Promise<void>;
   /**
    * An instance EC2 has just created for this run though the port did not launch it (found after
    * a launch whose answer was lost): like the port's own launches, NotFound about it is "not yet".
@@ -441,8 +442,8 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     async terminate(id) {
       await aws('terminate the instance', () => created.settle([id], () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }))));
     },
-    async consoleOutput(id, latest) {
-      const r = await aws('read the console output', () => created.settle([id], () => ec2.send(new GetConsoleOutputCommand({ InstanceId: id, ...(latest && { Latest: true }) }))));
+    async consoleOutput(id, latest, bounds) {
+      const r = await aws('read the console output', () => created.settle([id], () => ec2.send(new GetConsoleOutputCommand({ InstanceId: id, ...(latest && { Latest: true }) })), bounds));
       return r.Output ? Buffer.from(r.Output, 'base64').toString('utf8') : undefined;
     },
     async setInstanceType(id, type) {
@@ -453,7 +454,7 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     },
     noteNew: (id) => created.add(id),
 
-    async pushSshKey({ instanceId, osUser, publicKey, az }) {
+    async pushSshKey({ instanceId, osUser, publicKey, az }, bounds) {
       connect ??= new EC2InstanceConnectClient(shared);
       // Just after `running`, Instance Connect may still find the instance "not in a valid state"
       // (its services are starting): tried again for a bounded time. Only keys for running
@@ -462,6 +463,7 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
         retrying(
           () => connect!.send(new SendSSHPublicKeyCommand({ InstanceId: instanceId, InstanceOSUser: osUser, SSHPublicKey: publicKey, AvailabilityZone: az })),
           (err) => errorCode(err) === 'EC2InstanceStateInvalidException',
+          bounds,
         ),
       );
     },

@@ -2,7 +2,7 @@
  * Every AWS error is mapped here, once, to a user-facing error with a hint. Capacity errors get
  * their own class so the launcher can try elsewhere before giving up.
  */
-import { CapacityError, CloudError, ConfigError, type UserError } from '../errors.js';
+import { CapacityError, CloudError, ConfigError, UserError } from '../errors.js';
 
 export const CAPACITY_CODES = new Set([
   'InsufficientInstanceCapacity',
@@ -26,9 +26,24 @@ export function errorCode(err: unknown): string {
   return e?.Code ?? e?.name ?? e?.code ?? '';
 }
 
+/**
+ * How the SDK's credential and token providers say, before any call is sent, that a login has
+ * run out: an SSO session (credential-provider-sso: "The SSO session associated with this profile
+ * has expired." / "… is invalid.", both "To refresh this SSO session run aws sso login …"), an SSO
+ * token (token-providers: "Token is expired."), an `aws login` session (credential-provider-login:
+ * "Your session has expired."). They come as CredentialsProviderError / TokenProviderError, the
+ * same class as "no credentials at all", so only the text tells them apart.
+ */
+const EXPIRED_TEXT = /(token|session)\b.*\b(expired|invalid)|refresh this SSO session/i;
+
+function expiredOne(e: unknown): boolean {
+  const code = errorCode(e);
+  return EXPIRED_CODES.has(code) || (/ProviderError$/.test(code) && EXPIRED_TEXT.test((e as Error).message ?? ''));
+}
+
 /** A failure (mapped or not) caused by expired credentials. */
 export function isExpiredCredentials(err: unknown): boolean {
-  for (let e = err; e; e = (e as { cause?: unknown }).cause) if (EXPIRED_CODES.has(errorCode(e))) return true;
+  for (let e = err; e; e = (e as { cause?: unknown }).cause) if (expiredOne(e)) return true;
   return false;
 }
 
@@ -41,17 +56,22 @@ export function mapAwsError(err: unknown, doing: string): UserError | unknown {
   const code = errorCode(err);
   const message = (err as Error)?.message ?? String(err);
   const opts = { cause: err };
+  // Already said (a Ctrl-C's Interrupted ending a retry) or our own abort: not AWS's answer.
+  if (err instanceof UserError || code === 'AbortError') return err;
+  // Before "no credentials": an expired SSO login is a CredentialsProviderError too.
+  if (expiredOne(err) || /(token|session).*expired/i.test(message)) {
+    // The providers' text goes on with how to refresh: the hint says that.
+    const said = EXPIRED_CODES.has(code) ? `AWS answered ${code}` : `${code || 'AWS'}: ${firstSentence(message).split(/\.\s/)[0]}`;
+    return new ConfigError(
+      `your AWS credentials have expired (${said} when asked to ${doing})`,
+      'Renew them (`aws sso login`, or new keys for your profile) and run again. If they are fresh, check this machine\'s clock.',
+      opts,
+    );
+  }
   if (code === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
     return new ConfigError(
       'no AWS credentials found',
       'Configure them with `aws configure` or `aws sso login` (AWS_PROFILE selects a profile), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.',
-      opts,
-    );
-  }
-  if (EXPIRED_CODES.has(code) || /(token|session).*expired/i.test(message)) {
-    return new ConfigError(
-      `your AWS credentials have expired (AWS answered ${code || firstSentence(message)} when asked to ${doing})`,
-      'Renew them (`aws sso login`, or new keys for your profile) and run again. If they are fresh, check this machine\'s clock.',
       opts,
     );
   }

@@ -5,6 +5,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { ConnectionError, lastLine } from '../errors.js';
+import type { CallBounds } from '../cloud/consistency.js';
 import type { Logger } from '../ui/logger.js';
 import { sleep } from '../time.js';
 import { run, runAllowFailure, runAttached, type RunResult } from './exec.js';
@@ -13,8 +14,11 @@ import { isModernSsh, masterControlArgv, masterStartArgv, parseOpensshVersion, r
 export interface KeySource {
   /** Private key file given to ssh, if any (else the user's own ssh configuration decides). */
   identityFile?: string;
-  /** Makes the key acceptable for one new authentication (Instance Connect keys live 60 s). */
-  refresh(): Promise<void>;
+  /**
+   * Makes the key acceptable for one new authentication (Instance Connect keys live 60 s).
+   * `bounds`: the connect's signal and deadline, which end a push still waiting for the instance.
+   */
+  refresh(bounds?: CallBounds): Promise<void>;
   dispose(): void;
 }
 
@@ -76,7 +80,7 @@ export class Connection {
     for (;;) {
       opts.signal?.throwIfAborted();
       attempts++;
-      await this.keys.refresh();
+      await this.keys.refresh({ signal: opts.signal, deadline });
       rmSync(this.stderrLog, { force: true });
       // One try never outlasts the deadline by much (ssh's own ConnectTimeout is 10 s).
       const r = await runAllowFailure(masterStartArgv(this.target), { stderrFile: this.stderrLog, timeoutMs: Math.min(30_000, Math.max(12_000, deadline - Date.now())), signal: opts.signal });

@@ -5,12 +5,14 @@
  * release, and a rsync may be built without some): each capability ssh-ec2 relies on is a tiny
  * transfer between temporary directories, through a stand-in remote shell with the same program
  * at the far end, whose effect is checked. The answer is cached per binary (path, size, mtime)
- * under the state directory, so the probe runs once per rsync installed.
+ * under the state directory, so the probe runs once per rsync installed, unless a probe failed
+ * for a reason that is this machine's, not the rsync's (see Environmental).
  */
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, lstatSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import type { Logger } from '../ui/logger.js';
 import { shortHash } from '../state/paths.js';
 import { runAllowFailure } from './exec.js';
 import { shQuote } from './remote-command.js';
@@ -81,11 +83,15 @@ export interface RsyncSource {
   program?: string;
   stateDir: string;
   env?: Readonly<Record<string, string | undefined>>;
+  /** Where to say (-v) why an answer was not cached. */
+  log?: Pick<Logger, 'detail'>;
+  /** Each probe's time limit (tests shorten it). */
+  probeTimeoutMs?: number;
 }
 
 /** The source of a session's settings: SSH_EC2_RSYNC, and the state directory for the cache. */
-export function rsyncSource(s: { options: { rsyncProgram?: string }; paths: { state: string } }): RsyncSource {
-  return { program: s.options.rsyncProgram, stateDir: s.paths.state };
+export function rsyncSource(s: { options: { rsyncProgram?: string }; paths: { state: string }; log?: Pick<Logger, 'detail'> }): RsyncSource {
+  return { program: s.options.rsyncProgram, stateDir: s.paths.state, log: s.log };
 }
 
 const memo = new Map<string, Promise<RsyncCapabilities>>();
@@ -96,7 +102,7 @@ export function localRsync(src: RsyncSource): Promise<RsyncCapabilities> {
   const key = `${path}\0${src.stateDir}`;
   let p = memo.get(key);
   if (!p) {
-    p = cachedOrProbe(path, src.stateDir);
+    p = cachedOrProbe(path, src);
     memo.set(key, p);
     p.catch(() => memo.delete(key));
   }
@@ -153,7 +159,7 @@ function executable(p: string): boolean {
   }
 }
 
-async function cachedOrProbe(path: string, stateDir: string): Promise<RsyncCapabilities> {
+async function cachedOrProbe(path: string, { stateDir, log, probeTimeoutMs }: RsyncSource): Promise<RsyncCapabilities> {
   const st = statSync(path);
   const file = join(stateDir, 'rsync', `${shortHash(JSON.stringify([PROBE_VERSION, path, st.size, st.mtimeMs]))}.json`);
   try {
@@ -161,7 +167,12 @@ async function cachedOrProbe(path: string, stateDir: string): Promise<RsyncCapab
   } catch {
     // not probed yet (or an unreadable cache): probe
   }
-  const caps = await probeRsync(path);
+  const { caps, environmental } = await probeAll(path, probeTimeoutMs);
+  if (environmental.length > 0) {
+    // A slow or full machine is not the rsync's fault: cached, it would refuse every later run.
+    log?.detail(`rsync probe not cached: ${environmental.join('; ')}`);
+    return caps;
+  }
   try {
     // Written whole then renamed: a run reading it meanwhile never sees half an answer.
     mkdirSync(join(stateDir, 'rsync'), { recursive: true, mode: 0o700 });
@@ -208,17 +219,27 @@ const PROBES: Record<Capability, Probe> = {
 };
 
 /** Runs every probe against the binary at `path`. */
-export async function probeRsync(path: string): Promise<RsyncCapabilities> {
-  const v = await runAllowFailure([path, '--version'], { timeoutMs: 20_000 });
+export async function probeRsync(path: string, timeoutMs?: number): Promise<RsyncCapabilities> {
+  return (await probeAll(path, timeoutMs)).caps;
+}
+
+const PROBE_TIMEOUT_MS = 20_000;
+
+/** The capabilities, and why any probe failed for a reason of this machine's (then the answer is not to be kept). */
+async function probeAll(path: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<{ caps: RsyncCapabilities; environmental: string[] }> {
+  const v = await runAllowFailure([path, '--version'], { timeoutMs });
   // openrsync prints its version on stderr.
   const version = (`${v.stdout}\n${v.stderr}`.split('\n').find((l) => l.trim() !== '') ?? `exit status ${v.exitCode}`).trim();
   const root = mkdtempSync(join(tmpdir(), 'ssh-ec2-rsync-probe-'));
   try {
     const caps = { path, version } as RsyncCapabilities;
+    const environmental: string[] = [];
     for (const [name, probe] of Object.entries(PROBES) as [Capability, Probe][]) {
-      caps[name] = await runProbe(path, join(root, name), probe);
+      const r = await runProbe(path, join(root, name), probe, timeoutMs);
+      caps[name] = r.ok;
+      if (r.environmental) environmental.push(`${name}: ${r.environmental}`);
     }
-    return caps;
+    return { caps, environmental };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -230,7 +251,43 @@ export async function probeRsync(path: string): Promise<RsyncCapabilities> {
  */
 const FAKE_RSH = '#!/bin/sh\nshift\nexec /bin/sh -c "$*"\n';
 
-async function runProbe(rsync: string, dir: string, probe: Probe): Promise<boolean> {
+/** A probe's answer; `environmental`: it failed for a reason of this machine's (time, space, could not start). */
+interface ProbeAnswer {
+  ok: boolean;
+  environmental?: string;
+}
+
+/**
+ * Signals that end a program from outside (our time limit's SIGTERM, a kill, a resource limit);
+ * a crash (openrsync's assertion aborts) is the rsync's own answer.
+ */
+const KILLED = new Set(['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGXCPU', 'SIGXFSZ']);
+/** rsync's (and the system's) words for a full disk or quota. */
+const NO_SPACE = /No space left on device|ENOSPC|Disk quota exceeded|EDQUOT/;
+
+async function runProbe(rsync: string, dir: string, probe: Probe, timeoutMs: number): Promise<ProbeAnswer> {
+  try {
+    prepare(dir, probe);
+  } catch (err) {
+    return { ok: false, environmental: `could not prepare it: ${(err as Error).message}` };
+  }
+  const argv = probeArgv(rsync, dir, probe);
+  let r: Awaited<ReturnType<typeof runAllowFailure>>;
+  try {
+    r = await runAllowFailure(argv, { timeoutMs, cwd: dir });
+  } catch (err) {
+    return { ok: false, environmental: `rsync did not start: ${(err as Error).message}` };
+  }
+  if (r.signal && KILLED.has(r.signal)) return { ok: false, environmental: `rsync ended by ${r.signal} (each probe may take ${Math.round(timeoutMs / 1000)}s)` };
+  if (r.exitCode !== 0 && NO_SPACE.test(r.stderr)) return { ok: false, environmental: `no space: ${r.stderr.split('\n').find((l) => NO_SPACE.test(l))!.trim()}` };
+  try {
+    return { ok: r.exitCode === 0 && probe.check({ dst: join(dir, 'dst'), stdout: r.stdout }) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function prepare(dir: string, probe: Probe): void {
   const src = join(dir, 'src');
   const dst = join(dir, 'dst');
   mkdirSync(src, { recursive: true });
@@ -245,18 +302,17 @@ async function runProbe(rsync: string, dir: string, probe: Probe): Promise<boole
   writeFileSync(rsh, FAKE_RSH, { mode: 0o700 });
   writeFileSync(join(dir, 'excludes'), '/a\n');
   writeFileSync(join(dir, 'excludes0'), '/a\0/line\nbreak\0');
+}
+
+function probeArgv(rsync: string, dir: string, probe: Probe): string[] {
+  const src = join(dir, 'src');
+  const dst = join(dir, 'dst');
+  const rsh = join(dir, 'rsh');
   const options = probe.options.map((o) => o.replace('EXCLUDES0', join(dir, 'excludes0')).replace('EXCLUDES', join(dir, 'excludes')));
   const far = (d: string) => `--rsync-path=cd ${shQuote(d)} && ${shQuote(rsync)}`;
-  const argv =
-    probe.direction === 'push'
-      ? [rsync, '--recursive', '--links', '--times', ...options, '-e', rshArg(rsh), far(dst), `${src}/`, 'localhost:./']
-      : [rsync, '--recursive', '--links', '--times', ...options, '-e', rshArg(rsh), far(src), 'localhost:./', `${dst}/`];
-  try {
-    const r = await runAllowFailure(argv, { timeoutMs: 20_000, cwd: dir });
-    return r.exitCode === 0 && probe.check({ dst, stdout: r.stdout });
-  } catch {
-    return false;
-  }
+  return probe.direction === 'push'
+    ? [rsync, '--recursive', '--links', '--times', ...options, '-e', rshArg(rsh), far(dst), `${src}/`, 'localhost:./']
+    : [rsync, '--recursive', '--links', '--times', ...options, '-e', rshArg(rsh), far(src), 'localhost:./', `${dst}/`];
 }
 
 function writeTree(root: string, tree: Record<string, string>): void {

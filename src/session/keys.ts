@@ -27,9 +27,9 @@ export async function instanceConnectKey(opts: { runtimeDir: string; cloud: Clou
   let pushedAt = -Infinity;
   return {
     identityFile: file,
-    async refresh() {
+    async refresh(bounds) {
       if (now() - pushedAt < PUSH_VALID_MS) return;
-      await opts.cloud.pushSshKey({ instanceId: opts.instance.id, osUser: opts.user, publicKey, az: opts.instance.az });
+      await opts.cloud.pushSshKey({ instanceId: opts.instance.id, osUser: opts.user, publicKey, az: opts.instance.az }, bounds);
       pushedAt = now();
     },
     dispose() {

@@ -55,6 +55,41 @@ describe('the probe finds what each rsync can do', () => {
   });
 });
 
+describe('an answer a slow or full machine caused is not cached', () => {
+  /** A stand-in for this machine's rsync 3 that does `onCompress` when asked to --compress (-z at the far end). */
+  function standIn(onCompress: string): string {
+    const bin = join(mkdtempSync(join(tmpdir(), 'rsync-bin-')), 'rsync');
+    const real = findRsync(undefined, process.env);
+    writeFileSync(bin, `#!/bin/sh\nfor a in "$@"; do case "$a" in --compress|-*z*) [ "$1" = --server ] || { ${onCompress}; }; esac; done\nexec ${real} "$@"\n`, { mode: 0o755 });
+    return bin;
+  }
+  const cached = (state: string) => (existsSync(join(state, 'rsync')) ? readdirSync(join(state, 'rsync')) : []);
+
+  it('a probe past its time limit: that capability is missing for this run, nothing is cached, -v says why', async () => {
+    // It never answers, whatever the limit: the limit, not the machine's speed, decides.
+    const bin = standIn('exec sleep 600');
+    const state = mkdtempSync(join(tmpdir(), 'state-'));
+    const details: string[] = [];
+    const caps = await localRsync({ program: bin, stateDir: state, probeTimeoutMs: 2000, log: { detail: (m) => details.push(m) } });
+    expect(caps.compress).toBe(false);
+    expect(cached(state)).toEqual([]);
+    // (A very busy machine may time out other probes too: they would join the same line.)
+    expect(details).toHaveLength(1);
+    expect(details[0]).toMatch(/^rsync probe not cached: .*compress: rsync ended by SIGTERM/);
+  });
+
+  it('a genuine refusal (an unknown option) is cached', async () => {
+    const bin = standIn('echo "rsync: --compress: unknown option" >&2; exit 1');
+    const state = mkdtempSync(join(tmpdir(), 'state-'));
+    const details: string[] = [];
+    const caps = await localRsync({ program: bin, stateDir: state, probeTimeoutMs: 20_000, log: { detail: (m) => details.push(m) } });
+    expect(caps.compress).toBe(false);
+    expect(caps.push).toBe(true);
+    expect(cached(state)).toHaveLength(1);
+    expect(details).toEqual([]);
+  });
+});
+
 /**
  * ssh as far as rsync can tell: drops our -o options and the host, and hands the rest, joined
  * with spaces, to a shell whose PATH has this machine's rsync 3 (the instance's).

@@ -31,6 +31,38 @@ describe('expired credentials', () => {
   });
 });
 
+describe('expired logins, as the SDK reports them before sending anything', () => {
+  // The exact texts of node_modules/@aws-sdk/credential-provider-sso/dist-cjs/index.js
+  // (resolveSSOCredentials), token-providers/dist-cjs/index.js (validateTokenExpiry,
+  // validateTokenKey) and credential-provider-login/dist-cjs/index.js (TOKEN_EXPIRED).
+  const SSO_REFRESH = 'To refresh this SSO session run aws sso login with the corresponding profile.';
+  const TOKEN_REFRESH = "To refresh this SSO session run 'aws sso login' with the corresponding profile.";
+  it.each([
+    ['CredentialsProviderError', `The SSO session associated with this profile has expired. ${SSO_REFRESH}`],
+    ['CredentialsProviderError', `The SSO session associated with this profile is invalid. ${SSO_REFRESH}`],
+    ['TokenProviderError', `Token is expired. ${TOKEN_REFRESH}`],
+    ['CredentialsProviderError', `Token is expired. ${TOKEN_REFRESH}`], // fromSso's error rethrown by resolveSSOCredentials
+    ['TokenProviderError', `Value not present for 'refreshToken' in SSO Token. Cannot refresh. ${TOKEN_REFRESH}`],
+    ['CredentialsProviderError', 'Your session has expired. Please reauthenticate.'],
+  ])('%s "%s" → your AWS credentials have expired, not "no credentials"', (code, message) => {
+    const err = awsError(code, message);
+    const mapped = mapAwsError(err, 'launch the instance') as UserError;
+    expect(mapped).toBeInstanceOf(ConfigError);
+    expect(mapped.message).toMatch(/^your AWS credentials have expired \(/);
+    expect(mapped.message).toContain(`${code}: ${message.split('. ')[0]}`);
+    expect(mapped.hint).toMatch(/aws sso login/);
+    expect(isExpiredCredentials(err)).toBe(true);
+    expect(isExpiredCredentials(mapped)).toBe(true);
+  });
+
+  it('no credentials at all stays "no AWS credentials found", and is not expiry', () => {
+    // credential-provider-node's chain end.
+    const err = awsError('CredentialsProviderError', 'Could not load credentials from any providers');
+    expect((mapAwsError(err, 'launch the instance') as UserError).message).toBe('no AWS credentials found');
+    expect(isExpiredCredentials(err)).toBe(false);
+  });
+});
+
 describe('eventual consistency', () => {
   it('NotFound codes of instances and security groups', () => {
     expect(isNotFound(awsError('InvalidInstanceID.NotFound'))).toBe(true);
@@ -75,7 +107,44 @@ describe('eventual consistency', () => {
 
   it('retrying is bounded: past its time the last error is thrown', async () => {
     const c = failing(...Array.from({ length: 100 }, () => awsError('EC2InstanceStateInvalidException')));
-    await expect(retrying(c.call, () => true, 300)).rejects.toThrow('EC2InstanceStateInvalidException');
+    await expect(retrying(c.call, () => true, { timeoutMs: 300 })).rejects.toThrow('EC2InstanceStateInvalidException');
     expect(c.calls()).toBeLessThan(100);
+  });
+
+  const notYet = () => Array.from({ length: 100 }, () => awsError('EC2InstanceStateInvalidException'));
+
+  it('an aborted signal ends the retrying at once, with its reason, even of a call still failing', async () => {
+    const c = failing(...notYet());
+    const abort = new AbortController();
+    const stop = new Error('interrupted');
+    // Aborted by the second failure: no third call, and no wait for the backoff.
+    const call = () => {
+      if (c.calls() === 1) abort.abort(stop);
+      return c.call();
+    };
+    await expect(retrying(call, () => true, { signal: abort.signal })).rejects.toBe(stop);
+    expect(c.calls()).toBe(2);
+    // Aborted before: not called at all.
+    const d = failing(...notYet());
+    await expect(retrying(d.call, () => true, { signal: abort.signal })).rejects.toBe(stop);
+    expect(d.calls()).toBe(0);
+  });
+
+  it("a deadline ends it as its own time limit does: the caller's deadline already past, one call, its error", async () => {
+    const c = failing(...notYet());
+    await expect(retrying(c.call, () => true, { deadline: Date.now() - 1 })).rejects.toThrow('EC2InstanceStateInvalidException');
+    expect(c.calls()).toBe(1);
+    const created = new NewResources();
+    created.add('i-new');
+    const d = failing(...Array.from({ length: 100 }, () => awsError('InvalidInstanceID.NotFound')));
+    await expect(created.settle(['i-new'], d.call, { deadline: Date.now() - 1 })).rejects.toThrow('InvalidInstanceID.NotFound');
+    expect(d.calls()).toBe(1);
+  });
+
+  it("an abort is not mapped as AWS's answer", () => {
+    const stop = new ConfigError('interrupted');
+    expect(mapAwsError(stop, 'push the ssh key with EC2 Instance Connect')).toBe(stop);
+    const aborted = new DOMException('This operation was aborted', 'AbortError');
+    expect(mapAwsError(aborted, 'read the console output')).toBe(aborted);
   });
 });

@@ -22,4 +22,14 @@ describe('Instance Connect keys', () => {
     expect(pushes[0]!.publicKey).toMatch(/^ssh-ed25519 /);
     key.dispose();
   });
+
+  it("hand the connect's signal and deadline to the push, which ends its retrying by them", async () => {
+    const bounds: unknown[] = [];
+    const cloud = { pushSshKey: async (_req: unknown, b: unknown) => void bounds.push(b) } as unknown as Cloud;
+    const key = await instanceConnectKey({ runtimeDir: mkdtempSync(join(tmpdir(), 'keys-')), cloud, instance: { id: 'i-0123456789', state: 'running', type: 't3.micro', tags: {} }, user: 'ubuntu' });
+    const given = { signal: new AbortController().signal, deadline: 42 };
+    await key.refresh(given);
+    expect(bounds).toEqual([given]);
+    key.dispose();
+  });
 });
