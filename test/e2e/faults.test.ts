@@ -470,6 +470,34 @@ describe('a run interrupted before its command, on the instance it launched, whi
   });
 });
 
+describe('SIGINT while the host key waits for the console', () => {
+  it('the key is not trusted: not pinned, nothing sent (no project, no agent), exit 130, the instance it launched terminated', async () => {
+    const name = 'sigint-host-key';
+    const dir = makeProject(sb, name, { 'in.txt': 'x' });
+    sb.aws.setLateConsole(Number.POSITIVE_INFINITY);
+    try {
+      const run = start(dir, ['-v', 'touch ran.txt'], { SSH_EC2_HOST_KEY_TIMEOUT: '10m' });
+      await until(() => /ssh ready after/.test(run.stderr()), 'ssh to answer');
+      // The console asked again after ssh answered: the run is in the host key wait.
+      const asked = sb.calls('GetConsoleOutput').length;
+      await until(() => sb.calls('GetConsoleOutput').length > asked, 'the console to be asked after ssh answered');
+      expect(run.child.exitCode, 'still waiting for the host key').toBeNull();
+      const id = reportedInstance(run.stderr());
+      expect(existsSync(localState(sb, 'known_hosts', id)), 'the key ssh accepted is pinned meanwhile').toBe(true);
+      run.signalGroup('SIGINT');
+      expect(await run.exited, run.stderr()).toBe(130);
+      expect(run.stderr()).toContain(`host key of ${id} not checked (interrupted before its console showed the fingerprints): not kept, nothing sent`);
+      expect(run.stderr()).not.toMatch(/trusted on first use/);
+      expect(existsSync(localState(sb, 'known_hosts', id)), 'the unchecked key stays pinned').toBe(false);
+      expect(existsSync(remotePath(sb, name, id)), 'the project was sent').toBe(false);
+      expect(existsSync(remotePath(sb, '.ssh-ec2', id)), 'the agent was sent').toBe(false);
+      expect(await settledState(id)).toBe('terminated');
+    } finally {
+      sb.aws.setLateConsole(1);
+    }
+  });
+});
+
 describe('SIGKILL during the sync back', () => {
   it('its rsync is in the journal; the next run here ends it, brings everything back and terminates', async () => {
     const name = 'killed-back';
