@@ -225,7 +225,13 @@ export async function connect(
     hostKeys?.cancel();
     throw err;
   }
-  if (hostKeys) await log.phase('host key', () => checkHostKey(hostKeys, conn, { id: got.instance.id, waitMs: hostKeyWaitMs, log, signal }));
+  if (hostKeys) {
+    await log.phase('host key', () => checkHostKey(hostKeys, conn, { id: got.instance.id, waitMs: hostKeyWaitMs, log, signal })).catch((err: unknown) => {
+      // Refused or not checked (interrupted): checkHostKey unpinned it, and the finish sends nothing.
+      state.untrustedKey = !existsSync(conn.target.knownHostsFile);
+      throw err;
+    });
+  }
   state.connected = true;
   return conn;
 }
