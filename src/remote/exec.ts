@@ -126,7 +126,8 @@ export async function runAllowFailure(argv: readonly string[], opts: RunOptions 
 /**
  * Runs two programs, each one's stdout feeding the other's stdin (an rsync server on this side of
  * an ssh whose remote rsync is the client: see rsync.ts serverPullArgv). Like run, it throws
- * SubprocessError unless both exit 0 (the first that failed is named, `a` before `b`).
+ * SubprocessError unless both exit 0. Both are tracked like run's programs (the journal lists
+ * them), each in a process group of its own.
  */
 export async function runCrossed(a: readonly string[], b: readonly string[], opts: { timeoutMs?: number } = {}): Promise<[RunResult, RunResult]> {
   const start = (argv: readonly string[]) => {
@@ -139,17 +140,44 @@ export async function runCrossed(a: readonly string[], b: readonly string[], opt
   pb.stdout!.pipe(pa.stdin!);
   const pids = [pa.pid, pb.pid].filter((p): p is number => p !== undefined);
   for (const pid of pids) running.add(pid);
-  spawnListener?.();
+  const untrack = [track(pa.pid, a), track(pb.pid, b)];
   // One ending first closes the other's input: it then ends too (or is ended by its own error).
-  const results = await Promise.all([pa, pb]).finally(() => pids.forEach((pid) => running.delete(pid)));
-  const out = results.map((r, i) => {
-    const argv = i === 0 ? a : b;
-    if (r.failed && r.exitCode === undefined && !r.signal) throw new SubprocessError(argv, undefined, undefined, r.message ?? '');
-    const stderr = Buffer.isBuffer(r.stderr) ? r.stderr.toString('utf8') : '';
-    if (r.exitCode !== 0) throw new SubprocessError(argv, r.exitCode, r.signal ?? undefined, stderr);
-    return { stdout: '', stderr, exitCode: 0 };
+  const results = await Promise.all([pa, pb]).finally(() => {
+    pids.forEach((pid) => running.delete(pid));
+    untrack.forEach((u) => u());
   });
-  return [out[0]!, out[1]!];
+  // execa gives a buffered output as a Uint8Array, not a Buffer.
+  const sides = results.map((r, i) => {
+    const argv = i === 0 ? a : b;
+    if (r.failed && r.exitCode === undefined && !r.signal) throw notStarted(argv, r);
+    return { argv, exitCode: r.exitCode, signal: r.signal ?? undefined, stderr: r.stderr instanceof Uint8Array ? Buffer.from(r.stderr).toString('utf8') : '' };
+  }) as [CrossedSide, CrossedSide];
+  const failure = crossedFailure(sides);
+  if (failure) throw failure;
+  return [{ stdout: '', stderr: sides[0].stderr, exitCode: 0 }, { stdout: '', stderr: sides[1].stderr, exitCode: 0 }];
+}
+
+interface CrossedSide {
+  argv: readonly string[];
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stderr: string;
+}
+
+/**
+ * The error of two crossed programs, named after the side that failed first in truth. One failing
+ * makes the other fail too, of its lost peer (rsync's exit 12, "connection unexpectedly closed",
+ * or SIGPIPE): the side that failed otherwise is the cause, and `b` (the remote side) when both
+ * look alike. Its stderr is the message (the other's only says its peer went away), or the
+ * other's when it said nothing.
+ */
+function crossedFailure(sides: readonly [CrossedSide, CrossedSide]): SubprocessError | undefined {
+  const failed = sides.filter((s) => s.exitCode !== 0 || s.signal);
+  if (failed.length === 0) return undefined;
+  const lostPeer = (s: CrossedSide) => s.exitCode === 12 || s.signal === 'SIGPIPE';
+  const cause = failed.filter((s) => !lostPeer(s)).at(-1) ?? failed.at(-1)!;
+  const other = sides.find((s) => s !== cause)!;
+  return new SubprocessError(cause.argv, cause.exitCode, cause.signal, cause.stderr.trim() ? cause.stderr : other.stderr);
 }
 
 export interface AttachedResult {

@@ -31,6 +31,8 @@ export interface SessionState {
   launched: boolean;
   conn?: Connection;
   connected: boolean;
+  /** Its host key was not trusted (interrupted before the console showed it, or matching none): nothing may go over ssh. */
+  untrustedKey?: boolean;
   ran: boolean;
   exitCode?: number;
   error?: unknown;
@@ -72,6 +74,16 @@ async function finishWork(s: SessionState): Promise<void> {
     return;
   }
   let final: FinalState = s.finalState ?? options.finalState;
+  if (s.untrustedKey && !s.launched) {
+    // Nothing of this run's is on an instance it found and could not trust, and nothing can be
+    // asked or brought back over ssh: it is left as it was (one this run started, stopped again).
+    final = s.started ? 'stop' : 'leave';
+    s.finishing = final === 'leave' ? undefined : `stopping ${s.instance.id}`;
+    s.journal?.note({ step: 'the final state', finalState: final });
+    await applyFinal(s, final);
+    s.finishing = undefined;
+    return;
+  }
   // Nothing of this run's can be on an instance it launched and ran nothing on; but another run
   // here may have started using it meanwhile (it reuses it once running): that is asked over a
   // live connection only, never waited for.
@@ -97,13 +109,7 @@ async function finishWork(s: SessionState): Promise<void> {
   }
   s.finishing = final === 'leave' ? undefined : `${final === 'stop' ? 'stopping' : 'terminating'} ${s.instance.id}`;
   s.journal?.note({ step: 'the final state', finalState: final });
-  try {
-    await log.phase(final, () => applyFinalState(s, final));
-  } catch (err) {
-    if (isExpiredCredentials(err)) log.error(`could not ${final} ${s.instance.id}: your AWS credentials have expired`, leftBehind(s, final));
-    else log.error(`could not ${final} ${s.instance.id}: ${(err as Error).message}`, `It may still be running and costing money: check with the AWS console or \`aws ec2 describe-instances --instance-ids ${s.instance.id}\`.`);
-    if (!s.error && (s.exitCode ?? 0) === 0) s.error = err instanceof UserError ? err : new UserError((err as Error).message, ExitCode.cloud);
-  }
+  await applyFinal(s, final);
   if (final === 'stop' && unsure) {
     const id = s.instance.id;
     const why = pulled ? `${id} could not be reached to see whether a job or another session uses it` : 'the results could not be brought back';
@@ -114,6 +120,19 @@ async function finishWork(s: SessionState): Promise<void> {
   }
   await s.conn?.close({ keep: final === 'leave' });
   s.finishing = undefined;
+}
+
+/** Applies the final state; a failure is said (what may be left running) and becomes the exit status. */
+async function applyFinal(s: SessionState, final: FinalState): Promise<void> {
+  const { log } = s;
+  const id = s.instance!.id;
+  try {
+    await log.phase(final, () => applyFinalState(s, final));
+  } catch (err) {
+    if (isExpiredCredentials(err)) log.error(`could not ${final} ${id}: your AWS credentials have expired`, leftBehind(s, final));
+    else log.error(`could not ${final} ${id}: ${(err as Error).message}`, `It may still be running and costing money: check with the AWS console or \`aws ec2 describe-instances --instance-ids ${id}\`.`);
+    if (!s.error && (s.exitCode ?? 0) === 0) s.error = err instanceof UserError ? err : new UserError((err as Error).message, ExitCode.cloud);
+  }
 }
 
 /**

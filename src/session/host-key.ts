@@ -38,7 +38,8 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
     let latest = true;
     let delay = FIRST_DELAY_MS;
     // An interrupt (Ctrl-C) ends the wait after one last look, so the finish can still use a
-    // connection whose key was checked (to see whether another run uses the instance).
+    // connection whose key was checked (to see whether another run uses the instance). Without
+    // the fingerprints the key is not trusted then: see checkHostKey.
     let lastLook = false;
     for (let asked = 1; ; asked++) {
       if (stop.signal.aborted) return { none: 'no longer asked' };
@@ -88,11 +89,17 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
 /**
  * Checks the host key ssh just accepted against the console's fingerprints. A key matching none
  * of them means someone else answered: the connection is closed, its key forgotten, and nothing
- * is sent.
+ * is sent. So too after an interrupt (`signal`) before the fingerprints were seen: the wait was
+ * cut short, which is no reason to trust the key; the interrupt is thrown.
  */
-export async function checkHostKey(watch: ConsoleWatch, conn: Connection, o: { id: string; waitMs: number; log: Logger }): Promise<void> {
-  const { id, log } = o;
+export async function checkHostKey(watch: ConsoleWatch, conn: Connection, o: { id: string; waitMs: number; log: Logger; signal?: AbortSignal }): Promise<void> {
+  const { id, log, signal } = o;
   const expected = await watch.fingerprints(o.waitMs);
+  if (!Array.isArray(expected) && signal?.aborted) {
+    await forget(conn);
+    log.info(`host key of ${id} not checked (interrupted before its console showed the fingerprints): not kept, nothing sent`);
+    signal.throwIfAborted();
+  }
   if (!Array.isArray(expected)) {
     log.info(`host key of ${id} trusted on first use: ${expected.none}`);
     return;
@@ -102,12 +109,17 @@ export async function checkHostKey(watch: ConsoleWatch, conn: Connection, o: { i
     log.detail(`host key of ${id} matches its console output (${seen.join(', ')})`);
     return;
   }
-  await conn.close();
-  rmSync(conn.target.knownHostsFile, { force: true });
+  await forget(conn);
   throw new ConnectionError(
     `the host key of ${id} (${seen.join(', ')}) matches none of the fingerprints in its console output: refusing to use the connection`,
     'Someone may be between you and the instance. Nothing was sent. Check your network and ssh configuration (ProxyJump, proxies), then run again.',
   );
+}
+
+/** Closes a connection whose host key is not to be trusted, and unpins the key ssh wrote. */
+async function forget(conn: Connection): Promise<void> {
+  await conn.close();
+  rmSync(conn.target.knownHostsFile, { force: true });
 }
 
 /** SHA256 fingerprints, from cloud-init's block of a console log (or from any text when `block` is false). */

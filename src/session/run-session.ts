@@ -143,6 +143,8 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   state.instance = got.instance;
   state.started = got.started;
   const conn = await connect(state, got, signal);
+  // Interrupted while the connection was made: nothing is sent (no agent, no sync up).
+  signal.throwIfAborted();
   state.journal?.note({ step: 'the sync up', connected: true });
   if (pending?.sessionIds.length && (await endSessions(conn, pending.sessionIds))) state.journal?.note({ inheritedSessions: [] });
 
@@ -223,7 +225,13 @@ export async function connect(
     hostKeys?.cancel();
     throw err;
   }
-  if (hostKeys) await log.phase('host key', () => checkHostKey(hostKeys, conn, { id: got.instance.id, waitMs: hostKeyWaitMs, log }));
+  if (hostKeys) {
+    await log.phase('host key', () => checkHostKey(hostKeys, conn, { id: got.instance.id, waitMs: hostKeyWaitMs, log, signal })).catch((err: unknown) => {
+      // Refused or not checked (interrupted): checkHostKey unpinned it, and the finish sends nothing.
+      state.untrustedKey = !existsSync(conn.target.knownHostsFile);
+      throw err;
+    });
+  }
   state.connected = true;
   return conn;
 }

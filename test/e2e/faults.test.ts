@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
@@ -466,6 +466,64 @@ describe('a run interrupted before its command, on the instance it launched, whi
       expect(await settledState(id)).toBe('terminated');
     } finally {
       held.release();
+    }
+  });
+});
+
+describe('SIGINT while the host key waits for the console', () => {
+  it('the key is not trusted: not pinned, nothing sent (no project, no agent), exit 130, the instance it launched terminated', async () => {
+    const name = 'sigint-host-key';
+    const dir = makeProject(sb, name, { 'in.txt': 'x' });
+    sb.aws.setLateConsole(Number.POSITIVE_INFINITY);
+    try {
+      const run = start(dir, ['-v', 'touch ran.txt'], { SSH_EC2_HOST_KEY_TIMEOUT: '10m' });
+      await until(() => /ssh ready after/.test(run.stderr()), 'ssh to answer');
+      // The console asked again after ssh answered: the run is in the host key wait.
+      const asked = sb.calls('GetConsoleOutput').length;
+      await until(() => sb.calls('GetConsoleOutput').length > asked, 'the console to be asked after ssh answered');
+      expect(run.child.exitCode, 'still waiting for the host key').toBeNull();
+      const id = reportedInstance(run.stderr());
+      expect(existsSync(localState(sb, 'known_hosts', id)), 'the key ssh accepted is pinned meanwhile').toBe(true);
+      run.signalGroup('SIGINT');
+      expect(await run.exited, run.stderr()).toBe(130);
+      expect(run.stderr()).toContain(`host key of ${id} not checked (interrupted before its console showed the fingerprints): not kept, nothing sent`);
+      expect(run.stderr()).not.toMatch(/trusted on first use/);
+      expect(existsSync(localState(sb, 'known_hosts', id)), 'the unchecked key stays pinned').toBe(false);
+      expect(existsSync(remotePath(sb, name, id)), 'the project was sent').toBe(false);
+      expect(existsSync(remotePath(sb, '.ssh-ec2', id)), 'the agent was sent').toBe(false);
+      expect(await settledState(id)).toBe('terminated');
+    } finally {
+      sb.aws.setLateConsole(1);
+    }
+  });
+  it('on an instance it found (its key not pinned here): left running as it was, nothing sent over the unchecked connection', async () => {
+    const name = 'sigint-host-key-found';
+    const dir = makeProject(sb, name, { 'in.txt': 'first' });
+    const first = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const id = reportedInstance(first.stderr);
+    rmSync(localState(sb, 'known_hosts', id));
+    writeFileSync(join(dir, 'in.txt'), 'second');
+    sb.aws.setLateConsole(Number.POSITIVE_INFINITY);
+    try {
+      const run = start(dir, ['-v', 'touch ran.txt'], { SSH_EC2_HOST_KEY_TIMEOUT: '10m' });
+      // The first run's master connection, kept with the instance, may answer at once.
+      await until(() => /ssh ready after|reusing the ssh connection/.test(run.stderr()), 'ssh to answer');
+      const asked = sb.calls('GetConsoleOutput').length;
+      await until(() => sb.calls('GetConsoleOutput').length > asked, 'the console to be asked after ssh answered');
+      expect(run.child.exitCode, 'still waiting for the host key').toBeNull();
+      expect(reportedInstance(run.stderr())).toBe(id);
+      run.signalGroup('SIGINT');
+      expect(await run.exited, run.stderr()).toBe(130);
+      expect(run.stderr()).toContain(`host key of ${id} not checked`);
+      expect(run.stderr()).not.toMatch(/sync back failed|stopped, not terminated/);
+      expect(existsSync(localState(sb, 'known_hosts', id))).toBe(false);
+      expect(readFileSync(join(remotePath(sb, name, id), 'in.txt'), 'utf8'), 'the sync up ran').toBe('first');
+      expect(existsSync(join(remotePath(sb, name, id), 'ran.txt'))).toBe(false);
+      expect(await instanceState(sb, id)).toBe('running');
+    } finally {
+      sb.aws.setLateConsole(1);
+      await cli(sb, ['down', '--yes'], { cwd: dir });
     }
   });
 });
