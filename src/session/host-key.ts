@@ -33,6 +33,8 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
   const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   let deadline = Infinity;
   let wake: () => void = () => undefined;
+  // ssh answered while a look was under way: one more look is owed, whatever the deadline.
+  let owed = false;
 
   const watch = async (): Promise<string[] | { none: string }> => {
     let latest = true;
@@ -44,8 +46,9 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
     for (let asked = 1; ; asked++) {
       if (stop.signal.aborted) return { none: 'no longer asked' };
       let output: string | undefined;
+      owed = false;
       try {
-        output = await cloud.consoleOutput(id, latest);
+        output = await cloud.consoleOutput(id, latest, { signal: stop.signal });
       } catch (err) {
         if (abort.aborted) return { none: 'no longer asked' };
         // Only Nitro types have a live serial console; EC2 refuses the others' Latest=true.
@@ -65,6 +68,7 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
         lastLook = true;
         continue;
       }
+      if (owed && !abort.aborted) continue;
       const left = deadline - Date.now();
       if (left <= 0 || abort.aborted) return { none: `EC2 showed no host key fingerprints on its console (asked ${asked} time${asked > 1 ? 's' : ''})` };
       await Promise.race([sleep(Math.min(delay, left), abort).catch(() => undefined), new Promise<void>((r) => (wake = r))]);
@@ -75,6 +79,7 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
   return {
     fingerprints(waitMs) {
       deadline = Date.now() + waitMs;
+      owed = true;
       wake(); // ssh answers about when cloud-init prints: look again now
       return result;
     },

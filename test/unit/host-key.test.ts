@@ -47,6 +47,25 @@ describe('the console watch', () => {
     expect(found).toEqual({ none: expect.stringMatching(/^EC2 showed no host key fingerprints on its console \(asked \d+ times?\)$/) as unknown });
   });
 
+  it('ssh answering while a look is under way: one more look is owed, even with no wait left', async () => {
+    let release!: () => void;
+    const asked: number[] = [];
+    const cloud = {
+      async consoleOutput() {
+        asked.push(asked.length + 1);
+        // The first look is slow (a loaded machine): ssh answers before it returns.
+        if (asked.length === 1) await new Promise<void>((r) => (release = r));
+        return asked.length >= 2 ? `boot\n${BLOCK}` : 'boot\n';
+      },
+    } as unknown as Cloud;
+    const watch = watchConsole(cloud, 'i-1', log);
+    while (asked.length === 0) await new Promise((r) => setImmediate(r));
+    const found = watch.fingerprints(0);
+    release();
+    expect(await found).toEqual(['SHA256:abc+/def']);
+    expect(asked).toEqual([1, 2]);
+  });
+
   it('a console that cannot be read at all: none, with the reason', async () => {
     const { cloud } = fakeConsole(1, { refuseLatest: true, failPlain: true });
     expect(await watchConsole(cloud, 'i-1', log).fingerprints(60_000)).toEqual({ none: 'its console output could not be read (UnauthorizedOperation)' });
