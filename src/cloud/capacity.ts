@@ -24,7 +24,7 @@ export interface Attempt {
 }
 
 /** No room in this zone right now: another zone may have some, and so may this one later. */
-const SHORTAGE_CODES = new Set(['InsufficientInstanceCapacity', 'InsufficientHostCapacity']);
+const SHORTAGE_CODES = new Set(['InsufficientInstanceCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity']);
 /** Not offered in this zone: another zone may be; waiting does not help. */
 const ZONE_CODES = new Set([...SHORTAGE_CODES, 'Unsupported']);
 /** A regional quota: no other zone helps, nor waiting; another (smaller) type may. */

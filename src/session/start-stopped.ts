@@ -106,7 +106,7 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
           continue;
         }
         if (mayHaveStarted(err)) {
-          log.warn(`EC2 did not answer the start of ${instance.id} (${(err as Error).message}): it may be starting all the same, so it is not left to run unnoticed`);
+          log.warn(`EC2 did not answer the start of ${instance.id} (${(err as Error).message}): it may be starting all the same, so the finish sees to it (stopped, or said to be left running)`);
           ctx.onMaybeStarted?.();
         }
         throw err;
@@ -123,7 +123,7 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
   }
   const tried = types.filter((t) => !unfixable.has(t));
   throw new CapacityError(
-    `no capacity to start ${instance.id} as ${tried.join(' or ')} in ${where}${timeoutMs > 0 ? ` (tried for ${formatDuration(timeoutMs)})` : ''}: it is still stopped${types.includes(instance.type) ? '' : ` (as ${instance.type})`}, with its disk; nothing is lost`,
+    `no capacity to start ${instance.id} as ${tried.join(' or ')} in ${where}${timeoutMs > 0 ? ` (tried for ${formatDuration(timeoutMs)})` : ''}${unfixable.size > 0 ? ` (${reasons(instance, unfixable, cloud.region)})` : ''}: it is still stopped${types.includes(instance.type) ? '' : ` (as ${instance.type})`}, with its disk; nothing is lost`,
     'A stopped instance can only start in its own zone: run again later (--capacity-timeout waits longer), or start it as another type (another size or family): ssh-ec2 --instance-type TYPE[,TYPE...].',
     { cause: lastError },
   );
@@ -131,11 +131,16 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
 
 /** Every type refused for a reason no wait fixes: a quota (the region's), or a type the zone does not offer. */
 function unfixableError(instance: InstanceInfo, unfixable: Map<string, string>, region: string, cause: unknown): CapacityError {
-  const why = [...unfixable].map(([type, code]) => (isQuota(code) ? `${type}: quota reached in ${region} (${code})` : `${type}: not offered in ${instance.az ?? region} (${code})`)).join('; ');
+  const why = reasons(instance, unfixable, region);
   const quota = [...unfixable.values()].some(isQuota);
   return new CapacityError(
     `cannot start ${instance.id}: ${why}; it is still stopped${unfixable.has(instance.type) ? '' : ` (as ${instance.type})`}, with its disk; nothing is lost`,
     `${quota ? 'Ask AWS for a quota increase (Service Quotas, e.g. "Running On-Demand G and VT instances"), or start' : 'Start'} it as another type (another size or family): ssh-ec2 --instance-type TYPE[,TYPE...].`,
     { cause },
   );
+}
+
+/** "g5.xlarge: quota reached in eu-central-1 (VcpuLimitExceeded)" for each type no wait can help. */
+function reasons(instance: InstanceInfo, unfixable: Map<string, string>, region: string): string {
+  return [...unfixable].map(([type, code]) => (isQuota(code) ? `${type}: quota reached in ${region} (${code})` : `${type}: not offered in ${instance.az ?? region} (${code})`)).join('; ');
 }

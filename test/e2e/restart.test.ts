@@ -141,7 +141,7 @@ describe('a start that EC2 does not answer clearly, or refuses for a quota', () 
     expect(r.exitCode, r.stderr).toBe(4);
     expect(r.stderr).toContain(`EC2 did not answer the start of ${id} (`);
     expect(r.stderr).toContain(`ssh-ec2: stopped ${id}: its disk is kept`);
-    expect(r.stderr).toContain('it may be starting all the same, so it is not left to run unnoticed');
+    expect(r.stderr).toContain('it may be starting all the same, so the finish sees to it (stopped, or said to be left running)');
     expect(sb.calls('StartInstances').every((c) => c.status === 500)).toBe(true);
     expect(sb.calls('StopInstances').map((c) => [c.params['InstanceId.1'], c.status])).toEqual([[id, 200]]);
     expect(sb.calls('TerminateInstances')).toEqual([]);
