@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isQuota, isShortage } from '../../src/cloud/capacity.js';
 import { mapAwsError } from '../../src/cloud/errors.js';
-import { ExitCode } from '../../src/errors.js';
+import { ExitCode, type UserError } from '../../src/errors.js';
 import { mayHaveStarted, startStopped } from '../../src/session/start-stopped.js';
 import { createLogger } from '../../src/ui/logger.js';
 
@@ -66,7 +66,10 @@ describe('startStopped with a list of types', () => {
 
   it('every type over its quota or not offered: exit 5 at once, each reason said', async () => {
     const { cloud, calls } = cloudAnswering({ 'g5.xlarge': ['VcpuLimitExceeded'], 'g4dn.xlarge': ['Unsupported'] });
-    const err = await startStopped({ cloud, log, options: options(['g5.xlarge', 'g4dn.xlarge']) }, instance).catch((e: unknown) => e as { exitCode: number; message: string; hint?: string });
+    const err = (await startStopped({ cloud, log, options: options(['g5.xlarge', 'g4dn.xlarge']) }, instance).then(
+      () => expect.unreachable('started'),
+      (e: unknown) => e,
+    )) as UserError;
     expect(calls).toEqual(['g5.xlarge', 'g4dn.xlarge']);
     expect(err.exitCode).toBe(ExitCode.capacity);
     expect(err.message).toBe('cannot start i-1: g5.xlarge: quota reached in eu-central-1 (VcpuLimitExceeded); g4dn.xlarge: not offered in eu-central-1a (Unsupported); it is still stopped, with its disk; nothing is lost');
