@@ -3,7 +3,7 @@
  * StartInstances with InsufficientInstanceCapacity on demand, counted in calls), and changing the
  * type of a stopped instance to the one named on the command line.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
@@ -179,5 +179,20 @@ describe('ssh-ec2 down on a stopped instance', () => {
     expect(startCalls()).toEqual([500, 200]);
     expect(r.stderr).toContain(`started ${id} (g4dn.xlarge) on try 2`);
     expect((await described(id)).state).toBe('terminated');
+  });
+
+  it('with an rsync that cannot bring files back: said in one line before the instance is started (exit 3); still stopped, not terminated', async () => {
+    const { dir, id } = await stoppedInstance('down-old-rsync');
+    // A stand-in for an rsync too old for anything ssh-ec2 needs: it refuses every option.
+    const bin = join(sb.dir, 'refusing-rsync-down');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'rsync'), '#!/bin/sh\n[ "$1" = --version ] && { echo "rsync  version 0.1"; exit 0; }\necho "rsync: unknown option" >&2; exit 1\n', { mode: 0o755 });
+    sb.clearCalls();
+    const r = await cli(sb, ['down', '--yes'], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/error: your rsync \(.*refusing-rsync-down\/rsync: rsync {2}version 0\.1\) cannot .*bring files back from the instance/);
+    expect(sb.calls('StartInstances')).toEqual([]);
+    expect(sb.calls('TerminateInstances')).toEqual([]);
+    expect((await described(id)).state).toBe('stopped');
   });
 });
