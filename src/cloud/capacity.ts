@@ -23,10 +23,16 @@ export interface Attempt {
   zone?: Zone;
 }
 
-/** No room in this zone right now: another zone may have some. */
-const ZONE_CODES = new Set(['InsufficientInstanceCapacity', 'InsufficientHostCapacity', 'Unsupported']);
-/** A regional quota: no other zone helps, another (smaller) type may. */
+/** No room in this zone right now: another zone may have some, and so may this one later. */
+const SHORTAGE_CODES = new Set(['InsufficientInstanceCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity']);
+/** Not offered in this zone: another zone may be; waiting does not help. */
+const ZONE_CODES = new Set([...SHORTAGE_CODES, 'Unsupported']);
+/** A regional quota: no other zone helps, nor waiting; another (smaller) type may. */
 const QUOTA_CODES = new Set(['VcpuLimitExceeded', 'InstanceLimitExceeded', 'MaxSpotInstanceCountExceeded']);
+
+/** Whether waiting may fix it: a zone short of capacity for now (a stopped instance can only wait, or change type). */
+export const isShortage = (code: string): boolean => SHORTAGE_CODES.has(code);
+export const isQuota = (code: string): boolean => QUOTA_CODES.has(code);
 
 export type NextStep = 'next-zone' | 'next-type' | 'give-up';
 
@@ -38,7 +44,7 @@ export function nextStep(code: string): NextStep {
 }
 
 /** The code of a failed attempt: ours (no image) or the AWS error's. */
-function codeOf(err: unknown): string {
+export function codeOf(err: unknown): string {
   if (err instanceof CloudError && err.code === NO_IMAGE) return NO_IMAGE;
   return errorCode((err as { cause?: unknown }).cause ?? err);
 }

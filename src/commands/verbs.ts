@@ -54,7 +54,22 @@ export async function runVerb(verb: Verb, deps: VerbDeps): Promise<number> {
 
 /** This directory's instance, started if stopped (nothing launched), connected. */
 async function reachOwn(state: SessionState, signal: AbortSignal): Promise<void> {
-  const got = await provision({ options: state.options, plan: state.plan, cloud: state.cloud!, log: state.log, lockPath: state.paths.lock(state.plan.projectId), signal, mayLaunch: false, pinned: pinnedIn(state.paths) });
+  const got = await provision({
+    options: state.options,
+    plan: state.plan,
+    cloud: state.cloud!,
+    log: state.log,
+    lockPath: state.paths.lock(state.plan.projectId),
+    signal,
+    mayLaunch: false,
+    pinned: pinnedIn(state.paths),
+    // Known to the finish as soon as it may be running: one found stopped (its start may have
+    // succeeded though it failed) is stopped again, one found running is left so.
+    onInstance: (i) => {
+      state.instance = i;
+      state.finalState = i.state === 'running' || i.state === 'pending' ? 'leave' : 'stop';
+    },
+  });
   state.instance = got.instance;
   state.started = got.started;
   await connect(state, got, signal);
@@ -131,9 +146,14 @@ async function list(deps: VerbDeps): Promise<number> {
 /** `ls` does not wait for an instance whose ssh is not up (yet): its job shows as "?". */
 const LS_SSH_TIMEOUT_MS = 15_000;
 
-/** The job of a running instance, asked over ssh; "?" when it cannot be asked. */
+/**
+ * The job of a running instance, asked over ssh; "?" when it cannot be asked. Only an instance
+ * whose host key is pinned here is asked: ls does not wait for the console to check a new key, and
+ * a key it pinned unchecked would be trusted by every later run.
+ */
 async function liveJob(deps: VerbDeps, cloud: Cloud, i: InstanceInfo): Promise<string> {
   if (i.state !== 'running' || !i.tags[TAG.project]) return '-';
+  if (!pinnedIn(resolvePaths(deps.env))(i.id)) return '?';
   const state = newState({ ...deps, log: { ...deps.log, info: () => {}, warn: () => {} } });
   try {
     state.cloud = cloud;
@@ -168,6 +188,8 @@ async function down(deps: VerbDeps, name: string | undefined): Promise<number> {
     if (targets.length === 0) throw new NoInstanceError('nothing to end', own.plan.projectDir);
   }
   const here = (i: InstanceInfo) => i.tags[TAG.host] === hostname() && existsSync(i.tags[TAG.dir] ?? '\0');
+  // As for pull: an rsync that cannot bring files back is said before a stopped instance is started for nothing.
+  if (deps.options.rsync && targets.some(here)) await requireRsync(rsyncSource(own), ['back']);
   const lines = targets.map((i) => `  ${i.tags.Name ?? ''} ${i.id} (${i.state}, ${i.type}) ${here(i) ? `results synced back into ${i.tags[TAG.dir]}` : 'its directory is not on this machine: results are NOT brought back'}`);
   if (!deps.options.yes && !(await confirm(deps, `Terminate ${targets.length} instance(s)?\n${lines.join('\n')}\n`))) {
     deps.log.info('nothing done');
@@ -184,7 +206,7 @@ async function down(deps: VerbDeps, name: string | undefined): Promise<number> {
     state.finalState = 'terminate';
     const r = await runStory({ ...deps, options }, state, async (s, signal) => {
       if (!rsync) return; // nothing to bring back: terminated as it is
-      s.instance = await bringUp({ cloud: s.cloud!, log: s.log, signal }, i);
+      s.instance = await bringUp({ cloud: s.cloud!, log: s.log, signal, options }, i);
       await connect(s, { instance: s.instance, launched: false, started: false, user: options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' }, signal);
       s.ran = true;
     }).catch((err: unknown) => {

@@ -66,7 +66,8 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
     const { owner, instances } = await findOwn(ctx);
     const existing = pickExisting(instances, ctx.log);
     if (existing) {
-      // A stopped instance the start fails for is left as found: the finish has nothing to do with it.
+      // A stopped instance EC2 refused to start is left as found: the finish has nothing to do with
+      // it. One whose start failed otherwise may be starting: the finish is handed it (onStarted).
       const instance = await bringUp({ ...ctx, onStarted: () => ctx.onInstance?.(existing, false) }, existing);
       return { instance, launched: false, started: existing.state !== 'running' && existing.state !== 'pending', user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu' };
     }
@@ -92,7 +93,8 @@ const STUCK_HINT = 'Look at the instance in the EC2 console (its state and statu
 /**
  * A found instance made ready: a stopped one is started (retried while EC2 has no capacity, its
  * type changed to one named on the command line: start-stopped.ts). `onStarted` is called once
- * EC2 has accepted the start: until then the instance is as the run found it.
+ * EC2 has accepted the start, or may have (a start that failed without EC2 refusing it): until
+ * then the instance is as the run found it.
  */
 export async function bringUp(ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'signal'> & { options?: StartOptions; onStarted?: () => void }, instance: InstanceInfo): Promise<InstanceInfo> {
   const { cloud, log, signal } = ctx;
@@ -101,7 +103,7 @@ export async function bringUp(ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'sig
     await waitFor(async () => ((await cloud.describeInstance(instance.id))?.state === 'stopped' ? true : undefined), { timeoutMs: 10 * 60_000, what: `${instance.id} to stop`, hint: STUCK_HINT, signal });
   }
   if (instance.state === 'stopping' || instance.state === 'stopped') {
-    await startStopped(ctx, instance);
+    await startStopped({ ...ctx, onMaybeStarted: ctx.onStarted }, instance);
   } else {
     log.info(`using instance ${instance.id} (${instance.type}, ${instance.state})`);
     const asked = typesToStart(ctx.options, instance);

@@ -6,6 +6,7 @@
  * first), and a list `--instance-type a,b` is tried in order on each round. Nothing is lost when
  * it gives up: the instance stays stopped with its disk.
  */
+import { codeOf, isQuota, isShortage, nextStep } from '../cloud/capacity.js';
 import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
 import { CapacityError, type UserError } from '../errors.js';
 import type { Options } from '../options.js';
@@ -23,7 +24,29 @@ export function typesToStart(o: StartOptions | undefined, instance: InstanceInfo
   return o?.flagged?.has('instanceTypes') ? [...new Set(o.instanceTypes)] : [instance.type];
 }
 
-type StartContext = { cloud: Cloud; log: Logger; signal?: AbortSignal; options?: StartOptions };
+type StartContext = {
+  cloud: Cloud;
+  log: Logger;
+  signal?: AbortSignal;
+  options?: StartOptions;
+  /** Called when EC2 may have started the instance even though the start failed: the finish must see to it. */
+  onMaybeStarted?: () => void;
+};
+
+/** Codes by which EC2 clearly refused a start: nothing was started. */
+const REFUSAL_CODES = new Set(['IncorrectInstanceState', 'UnauthorizedOperation', 'AuthFailure', 'InvalidInstanceID.NotFound', 'InsufficientFreeAddressesInSubnet']);
+
+/**
+ * Whether a failed StartInstances may have started the instance all the same: anything but a
+ * clear refusal (a 5xx or throttling after the SDK's retries, the network) may follow an EC2 that
+ * accepted the start. The sandbox, like EC2 at times, answers no capacity with a 500: codes first.
+ */
+export function mayHaveStarted(err: unknown): boolean {
+  const code = codeOf(err);
+  if (nextStep(code) !== 'give-up' || REFUSAL_CODES.has(code) || /AccessDenied|Unauthorized/.test(code)) return false;
+  const status = ((err as { cause?: unknown }).cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return status === undefined || status >= 500 || /Throttl|RequestLimitExceeded/.test(code);
+}
 
 /**
  * Starts a stopped instance, as described above; returns the type it started as. Given up (or
@@ -54,8 +77,11 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
   const where = instance.az ?? cloud.region;
   let delay = FIRST_DELAY_MS;
   let lastError: UserError | undefined;
+  /** Types no wait can start it as, with EC2's code. */
+  const unfixable = new Map<string, string>();
   for (let round = 1; ; round++) {
     for (const type of types) {
+      if (unfixable.has(type)) continue;
       signal?.throwIfAborted();
       if (type !== now.type) {
         log.info(`changing the type of stopped instance ${instance.id} from ${now.type} to ${type}`);
@@ -68,20 +94,53 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
         if (round > 1) log.info(`started ${instance.id} (${type}) on try ${round}`);
         return type;
       } catch (err) {
-        if (!(err instanceof CapacityError)) throw err;
-        lastError = err;
+        const code = codeOf(err);
+        if (isShortage(code)) {
+          lastError = err as UserError;
+          continue;
+        }
+        if (nextStep(code) !== 'give-up') {
+          // A quota, or a type its zone does not offer: waiting cannot help, another type may.
+          unfixable.set(type, code);
+          lastError = err as UserError;
+          continue;
+        }
+        if (mayHaveStarted(err)) {
+          log.warn(`EC2 did not answer the start of ${instance.id} (${(err as Error).message}): it may be starting all the same, so the finish sees to it (stopped, or said to be left running)`);
+          ctx.onMaybeStarted?.();
+        }
+        throw err;
       }
     }
+    if (unfixable.size === types.length) throw unfixableError(instance, unfixable, cloud.region, lastError);
     const left = deadline - Date.now();
     if (left <= 0) break;
     const wait = Math.min(delay, left);
-    log.info(`no capacity for ${types.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(wait / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`);
+    const waiting = types.filter((t) => !unfixable.has(t));
+    log.info(`no capacity for ${waiting.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(wait / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`);
     await sleep(wait, signal);
     delay = Math.min(delay * 2, MAX_DELAY_MS);
   }
+  const tried = types.filter((t) => !unfixable.has(t));
   throw new CapacityError(
-    `no capacity to start ${instance.id} as ${types.join(' or ')} in ${where}${timeoutMs > 0 ? ` (tried for ${formatDuration(timeoutMs)})` : ''}: it is still stopped${types.includes(instance.type) ? '' : ` (as ${instance.type})`}, with its disk; nothing is lost`,
+    `no capacity to start ${instance.id} as ${tried.join(' or ')} in ${where}${timeoutMs > 0 ? ` (tried for ${formatDuration(timeoutMs)})` : ''}${unfixable.size > 0 ? ` (${reasons(instance, unfixable, cloud.region)})` : ''}: it is still stopped${types.includes(instance.type) ? '' : ` (as ${instance.type})`}, with its disk; nothing is lost`,
     'A stopped instance can only start in its own zone: run again later (--capacity-timeout waits longer), or start it as another type (another size or family): ssh-ec2 --instance-type TYPE[,TYPE...].',
     { cause: lastError },
   );
+}
+
+/** Every type refused for a reason no wait fixes: a quota (the region's), or a type the zone does not offer. */
+function unfixableError(instance: InstanceInfo, unfixable: Map<string, string>, region: string, cause: unknown): CapacityError {
+  const why = reasons(instance, unfixable, region);
+  const quota = [...unfixable.values()].some(isQuota);
+  return new CapacityError(
+    `cannot start ${instance.id}: ${why}; it is still stopped${unfixable.has(instance.type) ? '' : ` (as ${instance.type})`}, with its disk; nothing is lost`,
+    `${quota ? 'Ask AWS for a quota increase (Service Quotas, e.g. "Running On-Demand G and VT instances"), or start' : 'Start'} it as another type (another size or family): ssh-ec2 --instance-type TYPE[,TYPE...].`,
+    { cause },
+  );
+}
+
+/** "g5.xlarge: quota reached in eu-central-1 (VcpuLimitExceeded)" for each type no wait can help. */
+function reasons(instance: InstanceInfo, unfixable: Map<string, string>, region: string): string {
+  return [...unfixable].map(([type, code]) => (isQuota(code) ? `${type}: quota reached in ${region} (${code})` : `${type}: not offered in ${instance.az ?? region} (${code})`)).join('; ');
 }

@@ -3,7 +3,7 @@
  * StartInstances with InsufficientInstanceCapacity on demand, counted in calls), and changing the
  * type of a stopped instance to the one named on the command line.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
@@ -14,7 +14,10 @@ let sb: Sandbox;
 beforeAll(() => {
   sb = sandbox();
 });
-afterEach(() => sb.aws.noStartCapacity(0));
+afterEach(() => {
+  sb.aws.noStartCapacity(0);
+  sb.clearFaults();
+});
 
 /** A project whose instance is stopped, with a result of a first run on its disk: its id. */
 async function stoppedInstance(name: string): Promise<{ dir: string; id: string }> {
@@ -125,5 +128,71 @@ describe('--instance-type on the command line for a stopped instance', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(sb.calls('ModifyInstanceAttribute')).toEqual([]);
     expect(r.stderr).toContain(`starting stopped instance ${id} (g5.xlarge)`);
+  });
+});
+
+describe('a start that EC2 does not answer clearly, or refuses for a quota', () => {
+  it('5xx after EC2 started it: the run fails, and the instance it may have started is stopped again, said', async () => {
+    const { dir, id } = await stoppedInstance('start-lost');
+    // moto starts it; the client hears only 500s, through all of the SDK's retries.
+    sb.inject({ action: 'StartInstances', status: 500, times: Infinity, afterForward: true });
+    sb.clearCalls();
+    const r = await cli(sb, ['echo ran > ran.txt'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect(r.stderr).toContain(`EC2 did not answer the start of ${id} (`);
+    expect(r.stderr).toContain(`ssh-ec2: stopped ${id}: its disk is kept`);
+    expect(r.stderr).toContain('it may be starting all the same, so the finish sees to it (stopped, or said to be left running)');
+    expect(sb.calls('StartInstances').every((c) => c.status === 500)).toBe(true);
+    expect(sb.calls('StopInstances').map((c) => [c.params['InstanceId.1'], c.status])).toEqual([[id, 200]]);
+    expect(sb.calls('TerminateInstances')).toEqual([]);
+    expect((await described(id)).state).toBe('stopped');
+    expect(launches(sb)).toEqual([]);
+  });
+
+  it('a vCPU quota: no retry however long --capacity-timeout, exit 5 at once, one true line and what to do', async () => {
+    const { dir, id } = await stoppedInstance('start-quota');
+    sb.inject({
+      action: 'StartInstances',
+      status: 400,
+      code: 'VcpuLimitExceeded',
+      message: 'You have requested more vCPU capacity than your current vCPU limit of 0 allows for the instance bucket that the specified instance type belongs to.',
+      times: Infinity,
+    });
+    sb.clearCalls();
+    const r = await cli(sb, ['--capacity-timeout', '1h', 'true'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(5);
+    expect(startCalls()).toEqual([400]);
+    expect(r.stderr).not.toContain('no capacity');
+    expect(r.stderr).toMatch(new RegExp(`ssh-ec2: error: cannot start ${id}: g4dn\\.xlarge: quota reached in \\S+ \\(VcpuLimitExceeded\\); it is still stopped, with its disk; nothing is lost\nssh-ec2: .*Ask AWS for a quota increase .*ssh-ec2 --instance-type`));
+    expect(sb.calls('StopInstances')).toEqual([]);
+    expect(await described(id)).toEqual({ state: 'stopped', type: 'g4dn.xlarge' });
+  });
+});
+
+describe('ssh-ec2 down on a stopped instance', () => {
+  it('restarts it to bring the results back with --capacity-timeout applied, as a run does', async () => {
+    const { dir, id } = await stoppedInstance('down-retry');
+    sb.aws.noStartCapacity(1);
+    sb.clearCalls();
+    const r = await cli(sb, ['down', '--yes', '--capacity-timeout', '10m'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(startCalls()).toEqual([500, 200]);
+    expect(r.stderr).toContain(`started ${id} (g4dn.xlarge) on try 2`);
+    expect((await described(id)).state).toBe('terminated');
+  });
+
+  it('with an rsync that cannot bring files back: said in one line before the instance is started (exit 3); still stopped, not terminated', async () => {
+    const { dir, id } = await stoppedInstance('down-old-rsync');
+    // A stand-in for an rsync too old for anything ssh-ec2 needs: it refuses every option.
+    const bin = join(sb.dir, 'refusing-rsync-down');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'rsync'), '#!/bin/sh\n[ "$1" = --version ] && { echo "rsync  version 0.1"; exit 0; }\necho "rsync: unknown option" >&2; exit 1\n', { mode: 0o755 });
+    sb.clearCalls();
+    const r = await cli(sb, ['down', '--yes'], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/error: your rsync \(.*refusing-rsync-down\/rsync: rsync {2}version 0\.1\) cannot .*bring files back from the instance/);
+    expect(sb.calls('StartInstances')).toEqual([]);
+    expect(sb.calls('TerminateInstances')).toEqual([]);
+    expect((await described(id)).state).toBe('stopped');
   });
 });
