@@ -104,6 +104,12 @@ export class Connection {
     );
   }
 
+  /** One connection beside the master (ControlPath none), so ssh checks the host key and pins it if new. */
+  async learnHostKey(): Promise<void> {
+    await this.keys.refresh();
+    await run(remoteArgv({ ...this.target, controlPath: 'none' }, 'true'), { timeoutMs: 30_000 });
+  }
+
   async alive(): Promise<boolean> {
     await this.knowLocalSsh();
     const r = await runAllowFailure(masterControlArgv(this.target, 'check'), { timeoutMs: 10_000 });

@@ -221,6 +221,13 @@ export async function connect(
   const hostKeys = firstContact ? watchConsole(cloud, got.instance.id, log, signal) : undefined;
   try {
     await log.phase('ssh', () => conn.open({ timeoutMs, signal }));
+    if (firstContact && !existsSync(conn.target.knownHostsFile)) {
+      // A master of an earlier run answered (its key file since removed): nothing was learnt
+      // about the key now. A connection of our own (the master may carry another run's session:
+      // it is left alone) writes the key the check then reads.
+      log.detail(`no pinned host key for ${got.instance.id} under a reused connection: connecting once without it`);
+      await conn.learnHostKey();
+    }
   } catch (err) {
     hostKeys?.cancel();
     throw err;

@@ -3,10 +3,10 @@
  * with the sandbox's console as late as EC2's: no fingerprint block for the first calls after boot
  * (counted, not timed; see sandbox/console-and-start.ts).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootConsole, type Sandbox } from '../sandbox/index.js';
-import { cli, instanceState, launches, makeProject, pathOnInstance, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import { cli, instanceState, launches, localState, makeProject, pathOnInstance, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -90,5 +90,24 @@ describe('instance types without a live console (Xen)', () => {
     const asked = sb.calls('GetConsoleOutput');
     expect(asked.map((c) => [c.params.Latest, c.status])).toEqual([['true', 400], [undefined, 200], [undefined, 200]]);
     expect(r.stderr).toMatch(/host key of i-\w+ matches its console output/);
+  });
+});
+
+describe('a pinned key removed while an earlier run left its ssh master open', () => {
+  it('the next run connects once beside that master to learn the key, checks it, and goes on', async () => {
+    const dir = makeProject(sb, 'unpinned-under-master');
+    const first = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const id = reportedInstance(first.stderr);
+    const pin = localState(sb, 'known_hosts', id);
+    expect(existsSync(pin)).toBe(true);
+    rmSync(pin);
+    const r = await cli(sb, ['-v', 'echo again'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0); // not an internal error
+    expect(r.stdout).toBe('again\n');
+    expect(r.stderr).toMatch(/reusing the ssh connection already open/);
+    expect(r.stderr).toMatch(/connecting once without it/);
+    expect(r.stderr).toMatch(new RegExp(`host key of ${id} matches its console output`));
+    expect(await instanceState(sb, id)).toBe('terminated');
   });
 });
