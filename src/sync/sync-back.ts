@@ -124,10 +124,16 @@ export function backupStamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
 }
 
+/**
+ * Files (and links) below `dir`, links never followed. Not readdir's `recursive`: from Node 22 on
+ * it descends into linked directories, so a kept link to a directory would count what it points at.
+ */
 function countFiles(dir: string): number {
+  let entries;
   try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).length;
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return 0;
   }
+  return entries.reduce((n, e) => n + (e.isDirectory() ? countFiles(join(dir, e.name)) : 1), 0);
 }
