@@ -4,10 +4,10 @@
  */
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client, type Instance, type SecurityGroup } from '@aws-sdk/client-ec2';
 import { execa, type Options as ExecaOptions } from 'execa';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -135,4 +135,23 @@ export function pathWithout(sb: Sandbox, missing: string): string {
     for (const name of names) if (name !== missing && !existsSync(join(shim, name))) symlinkSync(join(dir, name), join(shim, name));
   }
   return shim;
+}
+
+/**
+ * A link in the project to data outside it is read on the instance but never written through
+ * when results come home, and links made there to outside the project never come home.
+ */
+export async function linksStayHome(sb: Sandbox, name: string, env?: Record<string, string>): Promise<void> {
+  const outside = join(sb.dir, `${name}-outside-data`);
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(join(outside, 'data.csv'), '1,2\n');
+  const dir = makeProject(sb, name);
+  symlinkSync(outside, join(dir, 'data'));
+  const r = await cli(sb, ['cat data/data.csv; echo x > data/written.txt; ln -s /etc/passwd leak; ln -s ../.. up; ln -s model.txt inside; echo m > model.txt'], { cwd: dir, env });
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.stdout).toBe('1,2\n');
+  expect(existsSync(join(outside, 'written.txt'))).toBe(false);
+  expect(existsSync(join(dir, 'leak'))).toBe(false);
+  expect(existsSync(join(dir, 'up'))).toBe(false);
+  expect(readFileSync(join(dir, 'inside'), 'utf8')).toBe('m\n');
 }

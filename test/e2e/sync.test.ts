@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
-import { cli, instanceState, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import { cli, instanceState, linksStayHome, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -65,18 +65,7 @@ describe('sync back', () => {
   });
 
   it('never follows remote links out of the project, nor writes through local ones', async () => {
-    const outside = join(sb.dir, 'outside-data');
-    mkdirSync(outside, { recursive: true });
-    writeFileSync(join(outside, 'data.csv'), '1,2\n');
-    const dir = makeProject(sb, 'links');
-    symlinkSync(outside, join(dir, 'data'));
-    const r = await cli(sb, ['cat data/data.csv; echo x > data/written.txt; ln -s /etc/passwd leak; ln -s ../.. up; ln -s model.txt inside; echo m > model.txt'], { cwd: dir });
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toBe('1,2\n');
-    expect(existsSync(join(outside, 'written.txt'))).toBe(false);
-    expect(existsSync(join(dir, 'leak'))).toBe(false);
-    expect(existsSync(join(dir, 'up'))).toBe(false);
-    expect(readFileSync(join(dir, 'inside'), 'utf8')).toBe('m\n');
+    await linksStayHome(sb, 'links');
   });
 
   it('when it fails, stops the instance instead of terminating it, and says how to recover', async () => {
