@@ -60,7 +60,9 @@ describe('an answer a slow or full machine caused is not cached', () => {
   function standIn(onCompress: string): string {
     const bin = join(mkdtempSync(join(tmpdir(), 'rsync-bin-')), 'rsync');
     const real = findRsync(undefined, process.env);
-    writeFileSync(bin, `#!/bin/sh\nfor a in "$@"; do case "$a" in --compress|-*z*) [ "$1" = --server ] || { ${onCompress}; }; esac; done\nexec ${real} "$@"\n`, { mode: 0o755 });
+    // --compress, or -z in a cluster of short options: only those (an argument such as
+    // --exclude-from=/tmp/…z… is a path, whatever letters its random name has).
+    writeFileSync(bin, `#!/bin/sh\nfor a in "$@"; do if printf '%s' "$a" | grep -qE '^(--compress|-[a-zA-Z]*z[a-zA-Z]*)$'; then [ "$1" = --server ] || { ${onCompress}; }; fi; done\nexec ${real} "$@"\n`, { mode: 0o755 });
     return bin;
   }
   const cached = (state: string) => (existsSync(join(state, 'rsync')) ? readdirSync(join(state, 'rsync')) : []);
