@@ -40,10 +40,29 @@ async function deadPid(): Promise<number> {
   return c.pid!;
 }
 
-function livePid(): number {
-  const c = spawn('sleep', ['60'], { stdio: 'ignore' });
-  children.push(c);
-  return c.pid!;
+/**
+ * A running `sleep 60`, once it has really started (its 'spawn' event: exec done, a pid that is
+ * sleep's). A fork refused for want of resources (EAGAIN on a busy machine) is tried again: a
+ * child that never started would read as "killed" below.
+ */
+async function sleeper(): Promise<ChildProcess & { pid: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const c = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const error = await new Promise<Error | undefined>((resolve) => {
+      c.once('spawn', () => resolve(undefined));
+      c.once('error', resolve);
+    });
+    if (!error && c.pid) {
+      children.push(c);
+      return c as ChildProcess & { pid: number };
+    }
+    if (attempt === 10) throw new Error(`could not start sleep: ${error?.message}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function livePid(): Promise<number> {
+  return (await sleeper()).pid;
 }
 
 function write(pid: number, entry: Partial<JournalEntry>, project = PROJECT): string {
@@ -65,7 +84,7 @@ describe('takeDeadJournals', () => {
   });
 
   it('leaves a live run\'s journal alone (another terminal\'s run), and another project\'s', async () => {
-    const live = write(livePid(), { ran: true });
+    const live = write(await livePid(), { ran: true });
     const other = write(await deadPid(), { ran: true }, 'pffffffffffffffff');
     expect(takeDeadJournals(paths, PROJECT, logger())).toBeUndefined();
     expect(existsSync(live)).toBe(true);
@@ -92,14 +111,13 @@ describe('takeDeadJournals', () => {
 
 describe('the killed run\'s programs (found without /proc, which a Mac does not have)', () => {
   /** A live program standing in for the killed run's rsync; resolves when it has ended. */
-  function orphan(): { pid: number; ended: Promise<unknown> } {
-    const c = spawn('sleep', ['60'], { stdio: 'ignore' });
-    children.push(c);
-    return { pid: c.pid!, ended: new Promise((r) => c.on('exit', r)) };
+  async function orphan(): Promise<{ pid: number; ended: Promise<unknown> }> {
+    const c = await sleeper();
+    return { pid: c.pid, ended: new Promise((r) => c.on('exit', r)) };
   }
 
   it('ends a program the dead run listed, still the same program it saw running', async () => {
-    const o = orphan();
+    const o = await orphan();
     write(await deadPid(), { ran: true, children: [{ pid: o.pid, cmdline: 'sleep\u000060', seenAt: Date.now() }] });
     takeDeadJournals(paths, PROJECT, logger());
     await o.ended; // killed by the recovery (the test times out otherwise)
@@ -110,7 +128,7 @@ describe('the killed run\'s programs (found without /proc, which a Mac does not 
     ['another program under that pid', { cmdline: 'rsync\u0000-a', seenAt: Date.now() }],
     ['a journal without the time it was seen (an older ssh-ec2)', { cmdline: 'sleep\u000060' }],
   ])('never kills %s', async (_what, child) => {
-    const o = orphan();
+    const o = await orphan();
     write(await deadPid(), { ran: true, children: [{ pid: o.pid, ...child } as { pid: number; cmdline: string; seenAt: number }] });
     takeDeadJournals(paths, PROJECT, logger());
     expect(processAlive(o.pid)).toBe(true);
