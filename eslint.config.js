@@ -18,14 +18,30 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     rules: {
       'no-console': 'error',
-      'no-restricted-imports': ['error', { paths: [{ name: 'execa', message: 'Run programs through src/remote/exec.ts.' }, { name: 'node:child_process', message: 'Run programs through src/remote/exec.ts.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'execa', message: 'Run programs through src/remote/exec.ts.' },
+            { name: 'node:child_process', message: 'Run programs through src/remote/exec.ts.' },
+          ],
+        },
+      ],
     },
   },
   {
     // The AWS SDK stays behind the cloud port.
     files: ['src/**/*.ts'],
     ignores: ['src/cloud/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*'], message: 'Use the port in src/cloud/.' }], paths: [{ name: 'execa', message: 'Run programs through src/remote/exec.ts.' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['@aws-sdk/*'], message: 'Use the port in src/cloud/.' }],
+          paths: [{ name: 'execa', message: 'Run programs through src/remote/exec.ts.' }],
+        },
+      ],
+    },
   },
   { files: ['src/remote/exec.ts'], rules: { 'no-restricted-imports': 'off' } },
 );

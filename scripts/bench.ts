@@ -19,7 +19,12 @@ interface Run {
 
 async function timed(sb: Sandbox | undefined, args: string[], cwd: string): Promise<Run> {
   const start = performance.now();
-  const r = await execa('/usr/bin/time', ['-f', 'MAXRSS=%M', 'node', BIN, ...args], { cwd, env: sb ? sb.env() : { PATH: process.env.PATH ?? '' }, extendEnv: false, reject: false });
+  const r = await execa('/usr/bin/time', ['-f', 'MAXRSS=%M', 'node', BIN, ...args], {
+    cwd,
+    env: sb ? sb.env() : { PATH: process.env.PATH ?? '' },
+    extendEnv: false,
+    reject: false,
+  });
   const ms = performance.now() - start;
   const stderr = String(r.stderr);
   const phases: Record<string, number> = {};
@@ -55,7 +60,10 @@ async function main(): Promise<void> {
   const rows: [string, string][] = [];
   const startup = [];
   for (let i = 0; i < 7; i++) startup.push(await timed(undefined, ['--version'], process.cwd()));
-  rows.push(['--version (start-up, median of 7)', `${fmt(median(startup.map((r) => r.ms)))}, ${(median(startup.map((r) => r.maxRssKiB)) / 1024).toFixed(0)} MiB peak RSS`]);
+  rows.push([
+    '--version (start-up, median of 7)',
+    `${fmt(median(startup.map((r) => r.ms)))}, ${(median(startup.map((r) => r.maxRssKiB)) / 1024).toFixed(0)} MiB peak RSS`,
+  ]);
 
   const sb = await startSandbox();
   try {
@@ -65,7 +73,8 @@ async function main(): Promise<void> {
     const cold = [];
     for (let i = 0; i < 3; i++) cold.push(await timed(sb, ['true'], small));
     rows.push(['new instance → command done → terminated (median of 3)', fmt(median(cold.map((r) => r.ms)))]);
-    for (const phase of Object.keys(cold[0]!.phases)) rows.push([`  phase: ${phase}`, fmt(median(cold.map((r) => r.phases[phase] ?? 0)))]);
+    for (const phase of Object.keys(cold[0]!.phases))
+      rows.push([`  phase: ${phase}`, fmt(median(cold.map((r) => r.phases[phase] ?? 0)))]);
 
     await timed(sb, ['--leave', 'true'], small);
     const warm = [];
@@ -78,7 +87,10 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
       await timed(sb, ['--attach', '--leave'], small);
     }
-    rows.push(['--detach on a running instance, until it returns (median of 3)', fmt(median(detached.map((r) => r.ms)))]);
+    rows.push([
+      '--detach on a running instance, until it returns (median of 3)',
+      fmt(median(detached.map((r) => r.ms))),
+    ]);
     await timed(sb, ['true'], small);
 
     const big = join(sb.dir, 'projects', 'bench-big');

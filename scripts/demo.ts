@@ -37,17 +37,31 @@ async function main(): Promise<void> {
     console.log(`demo project: ${project}`);
     console.log('$ ssh-ec2 -v make train\n');
     const started = Date.now();
-    const r = await execa('node', [BIN, '-v', 'make', 'train'], { cwd: project, env: sb.env(), extendEnv: false, stdout: 'inherit', stderr: 'inherit', reject: false });
+    const r = await execa('node', [BIN, '-v', 'make', 'train'], {
+      cwd: project,
+      env: sb.env(),
+      extendEnv: false,
+      stdout: 'inherit',
+      stderr: 'inherit',
+      reject: false,
+    });
     const wall = Date.now() - started;
 
-    const ec2 = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    const all = (await ec2.send(new DescribeInstancesCommand({}))).Reservations?.flatMap((x) => x.Instances ?? []) ?? [];
+    const ec2 = new EC2Client({
+      region: sb.region,
+      endpoint: sb.endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    const all =
+      (await ec2.send(new DescribeInstancesCommand({}))).Reservations?.flatMap((x) => x.Instances ?? []) ?? [];
     const calls = sb.calls();
     console.log('\n── demo summary ─────────────────────────────');
     console.log(`exit status        ${r.exitCode}`);
     console.log(`wall time          ${(wall / 1000).toFixed(1)}s`);
     console.log(`results back       metrics.json = ${readFileSync(join(project, 'metrics.json'), 'utf8')}`);
-    console.log(`instances          ${all.map((i) => `${i.InstanceId} ${i.InstanceType} ${i.State?.Name}`).join(', ')}`);
+    console.log(
+      `instances          ${all.map((i) => `${i.InstanceId} ${i.InstanceType} ${i.State?.Name}`).join(', ')}`,
+    );
     console.log(`EC2 API calls      ${calls.length}: ${[...new Set(calls.map((c) => c.action))].join(', ')}`);
     console.log('(phases and timings: the "ssh-ec2: done in …" line above)');
     process.exitCode = r.exitCode ?? 1;

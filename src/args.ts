@@ -9,7 +9,11 @@ import { UsageError } from './errors.js';
 import { OPTION_SPECS, type FinalState, type FlagValues, type OptionKey } from './options.js';
 
 const FINAL_FLAGS: Record<string, { alias: string; state: FinalState; describe: string }> = {
-  terminate: { alias: 't', state: 'terminate', describe: 'terminate the instance at the end (default; env AWS_FINAL_STATE)' },
+  terminate: {
+    alias: 't',
+    state: 'terminate',
+    describe: 'terminate the instance at the end (default; env AWS_FINAL_STATE)',
+  },
   stop: { alias: 's', state: 'stop', describe: 'stop it at the end: the disk is kept, the next run here restarts it' },
   leave: { alias: 'l', state: 'leave', describe: 'leave it running (it keeps costing money)' },
 };
@@ -54,7 +58,7 @@ function parser(argv: string[]) {
         '       ssh-ec2 ls | logs | pull | down [NAME | --all] [--yes]',
         '',
         'Runs this directory on an EC2 instance as if it were local: launches (or reuses) the',
-        "instance, syncs the directory up (minus .rsyncignore), runs the command (or a shell) there,",
+        'instance, syncs the directory up (minus .rsyncignore), runs the command (or a shell) there,',
         'syncs new and changed files back, then terminates, stops or leaves the instance.',
       ].join('\n'),
     )
@@ -78,7 +82,7 @@ function parser(argv: string[]) {
     .epilog(
       [
         'Verbs (first word): ls | status, logs, pull, down [NAME | --all] [--yes].',
-        'Exit status: the remote command\'s (or the job\'s); 255 connection lost; 2 usage error;',
+        "Exit status: the remote command's (or the job's); 255 connection lost; 2 usage error;",
         '3 configuration (credentials, region, key); 4 AWS error; 5 no capacity; 6 sync up failed;',
         '7 no instance or job there (nothing launched); 8 a job is already running; 70 internal error.',
         'Settings: flags > environment > .env in this directory > defaults.',
@@ -117,7 +121,11 @@ export async function helpText(): Promise<string> {
  */
 export function splitAttachedValues(argv: readonly string[]): string[] {
   const valueShorts = new Set(['i', 'L', 'R', 'D']);
-  const valueLongs = new Set(Object.values(OPTION_SPECS).filter((s) => s.flag && s.kind !== 'boolean').flatMap((s) => [s.flag!, ...(s.alias ?? [])]));
+  const valueLongs = new Set(
+    Object.values(OPTION_SPECS)
+      .filter((s) => s.flag && s.kind !== 'boolean')
+      .flatMap((s) => [s.flag!, ...(s.alias ?? [])]),
+  );
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;

@@ -19,7 +19,12 @@ export interface Io {
   stdinIsTTY: boolean;
 }
 
-const defaultIo = (): Io => ({ env: process.env, cwd: process.cwd(), stdout: process.stdout, stdinIsTTY: Boolean(process.stdin.isTTY) });
+const defaultIo = (): Io => ({
+  env: process.env,
+  cwd: process.cwd(),
+  stdout: process.stdout,
+  stdinIsTTY: Boolean(process.stdin.isTTY),
+});
 
 /**
  * A closed terminal (SIGHUP) makes every later write to it fail (EIO). Unheard, that error would
@@ -63,7 +68,9 @@ function report(err: unknown, log: Logger): number {
     return err.exitCode;
   }
   // No public issue tracker is named here: the package declares no repository.
-  log.error(`internal error, please report it to the ssh-ec2 maintainers with the stack below\n${(err as Error)?.stack ?? String(err)}`);
+  log.error(
+    `internal error, please report it to the ssh-ec2 maintainers with the stack below\n${(err as Error)?.stack ?? String(err)}`,
+  );
   return ExitCode.internal;
 }
 

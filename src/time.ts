@@ -34,7 +34,8 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, o: WaitOpt
     o.signal?.throwIfAborted();
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() + delay > deadline) throw new WaitTimeout(`timed out after ${Math.round(o.timeoutMs / 1000)}s waiting for ${o.what}`, o.hint);
+    if (Date.now() + delay > deadline)
+      throw new WaitTimeout(`timed out after ${Math.round(o.timeoutMs / 1000)}s waiting for ${o.what}`, o.hint);
     await sleep(delay, o.signal);
     delay = Math.min(delay * 2, o.maxDelayMs ?? 2000);
   }

@@ -24,7 +24,11 @@ export interface Attempt {
 }
 
 /** No room in this zone right now: another zone may have some, and so may this one later. */
-const SHORTAGE_CODES = new Set(['InsufficientInstanceCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity']);
+const SHORTAGE_CODES = new Set([
+  'InsufficientInstanceCapacity',
+  'InsufficientHostCapacity',
+  'InsufficientReservedInstanceCapacity',
+]);
 /** Not offered in this zone: another zone may be; waiting does not help. */
 const ZONE_CODES = new Set([...SHORTAGE_CODES, 'Unsupported']);
 /** A regional quota: no other zone helps, nor waiting; another (smaller) type may. */
@@ -51,7 +55,9 @@ export function codeOf(err: unknown): string {
 
 /** Every type in every zone, types in the order given, zones in the order given. */
 export function planAttempts(types: readonly string[], zones: readonly Zone[]): Attempt[] {
-  return types.flatMap((instanceType) => (zones.length === 0 ? [{ instanceType }] : zones.map((zone) => ({ instanceType, zone }))));
+  return types.flatMap((instanceType) =>
+    zones.length === 0 ? [{ instanceType }] : zones.map((zone) => ({ instanceType, zone })),
+  );
 }
 
 export interface Failure {
@@ -71,8 +77,15 @@ export function fallbackMessage(failed: Failure, next: Attempt, region: string):
   const type = failed.attempt.instanceType;
   // A quota is the region's, whatever zone the attempt named.
   const what =
-    failed.code === NO_IMAGE ? `${type}: ${failed.detail}` : quota ? `quota reached (${failed.code}) for ${type} in ${region}` : `no capacity for ${type} in ${where(failed.attempt, region)}`;
-  const to = next.instanceType === type ? where(next, region) : `${next.instanceType}${next.zone ? ` in ${next.zone.name}` : ''}`;
+    failed.code === NO_IMAGE
+      ? `${type}: ${failed.detail}`
+      : quota
+        ? `quota reached (${failed.code}) for ${type} in ${region}`
+        : `no capacity for ${type} in ${where(failed.attempt, region)}`;
+  const to =
+    next.instanceType === type
+      ? where(next, region)
+      : `${next.instanceType}${next.zone ? ` in ${next.zone.name}` : ''}`;
   return `${what}; trying ${to}`;
 }
 
@@ -80,18 +93,33 @@ export function fallbackMessage(failed: Failure, next: Attempt, region: string):
  * The one error when every attempt failed: every (type, zone) tried, grouped by type. Types that
  * all lacked an image are an image problem (exit 4, as for one type); otherwise capacity (exit 5).
  */
-export function exhaustedError(failures: readonly Failure[], region: string, cause: unknown): CapacityError | CloudError {
+export function exhaustedError(
+  failures: readonly Failure[],
+  region: string,
+  cause: unknown,
+): CapacityError | CloudError {
   const byType = new Map<string, string[]>();
   for (const f of failures) {
     const list = byType.get(f.attempt.instanceType) ?? [];
-    list.push(f.code === NO_IMAGE ? f.detail ?? NO_IMAGE : `${where(f.attempt, region)} (${f.code})`);
+    list.push(f.code === NO_IMAGE ? (f.detail ?? NO_IMAGE) : `${where(f.attempt, region)} (${f.code})`);
     byType.set(f.attempt.instanceType, list);
   }
   const noImage = failures.filter((f) => f.code === NO_IMAGE);
-  const tried = [...byType].map(([type, places]) => (noImage.some((f) => f.attempt.instanceType === type) ? `${type}: ${places.join(', ')}` : `${type} in ${places.join(', ')}`)).join('; ');
+  const tried = [...byType]
+    .map(([type, places]) =>
+      noImage.some((f) => f.attempt.instanceType === type)
+        ? `${type}: ${places.join(', ')}`
+        : `${type} in ${places.join(', ')}`,
+    )
+    .join('; ');
   if (noImage.length === failures.length) {
     if (failures.length === 1 && cause instanceof CloudError) return cause;
-    return new CloudError(`no image for any instance type tried: ${tried}`, (cause as CloudError | undefined)?.hint, NO_IMAGE, { cause });
+    return new CloudError(
+      `no image for any instance type tried: ${tried}`,
+      (cause as CloudError | undefined)?.hint,
+      NO_IMAGE,
+      { cause },
+    );
   }
   return new CapacityError(
     `${noImage.length > 0 ? 'no instance type tried could be launched' : 'no capacity for any instance type tried'}: ${tried}`,
@@ -105,7 +133,11 @@ export function exhaustedError(failures: readonly Failure[], region: string, cau
  * ClientToken each time); its errors are mapped user errors whose `cause` is the AWS error.
  * An interrupt (`signal`) ends the fallback: no new attempt is started after it.
  */
-export async function launchWithFallback<T>(attempts: readonly Attempt[], launchOne: (a: Attempt) => Promise<T>, ctx: { log: Logger; region: string; signal?: AbortSignal }): Promise<T> {
+export async function launchWithFallback<T>(
+  attempts: readonly Attempt[],
+  launchOne: (a: Attempt) => Promise<T>,
+  ctx: { log: Logger; region: string; signal?: AbortSignal },
+): Promise<T> {
   const failures: Failure[] = [];
   /** Types no other zone can help: a quota reached, or no image. */
   const skipped = new Set<string>();

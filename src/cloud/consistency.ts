@@ -29,7 +29,11 @@ export interface CallBounds {
  * Runs `call` again while `retryable(err)`, with backoff (250 ms doubling, at most 2 s), for up
  * to `timeoutMs` and no later than `deadline`. It is always called once (unless aborted already).
  */
-export async function retrying<T>(call: () => Promise<T>, retryable: (err: unknown) => boolean, o: CallBounds & { timeoutMs?: number } = {}): Promise<T> {
+export async function retrying<T>(
+  call: () => Promise<T>,
+  retryable: (err: unknown) => boolean,
+  o: CallBounds & { timeoutMs?: number } = {},
+): Promise<T> {
   const end = Math.min(Date.now() + (o.timeoutMs ?? SETTLE_MS), o.deadline ?? Infinity);
   let delay = 250;
   for (;;) {
@@ -37,7 +41,8 @@ export async function retrying<T>(call: () => Promise<T>, retryable: (err: unkno
     try {
       return await call();
     } catch (err) {
-      if (!retryable(err) || o.signal?.aborted || Date.now() + delay > end) throw o.signal?.aborted ? o.signal.reason : err;
+      if (!retryable(err) || o.signal?.aborted || Date.now() + delay > end)
+        throw o.signal?.aborted ? o.signal.reason : err;
       await sleep(delay, o.signal);
       delay = Math.min(delay * 2, 2000);
     }

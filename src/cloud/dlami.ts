@@ -20,7 +20,21 @@ export const DEFAULT_IMAGE_PATTERNS: readonly string[] = [
  * Gr6, G6e, P4(d), P4de, P5, P5e, P5en, P6-B200"; ARM64 "G5g, P6e-GB200". Not P2/P3 (driver too
  * new for K80/V100), G3 (M60), G4ad (AMD), Inf/Trn/DL (other accelerators, other AMIs).
  */
-export const DLAMI_FAMILIES: readonly string[] = ['g4dn', 'g5', 'g5g', 'g6', 'g6e', 'gr6', 'p4d', 'p4de', 'p5', 'p5e', 'p5en', 'p6-b200', 'p6e-gb200'];
+export const DLAMI_FAMILIES: readonly string[] = [
+  'g4dn',
+  'g5',
+  'g5g',
+  'g6',
+  'g6e',
+  'gr6',
+  'p4d',
+  'p4de',
+  'p5',
+  'p5e',
+  'p5en',
+  'p6-b200',
+  'p6e-gb200',
+];
 
 /** "g5g.xlarge" → "g5g"; "p6-b200.48xlarge" → "p6-b200". */
 export function familyOf(instanceType: string): string {
@@ -47,7 +61,11 @@ export function unsupportedByDefaultImage(types: readonly string[]): string[] {
  * of a fallback list is checked, as a typo would be. A user's own image (--image-name,
  * --image-id) is their choice.
  */
-export function checkDefaultImageSupports(o: { imageId?: string; imageName?: string; instanceTypes: readonly string[] }): void {
+export function checkDefaultImageSupports(o: {
+  imageId?: string;
+  imageName?: string;
+  instanceTypes: readonly string[];
+}): void {
   if (o.imageId || o.imageName) return;
   const refused = unsupportedByDefaultImage(o.instanceTypes);
   if (refused.length === 0) return;

@@ -122,7 +122,10 @@ export interface Cloud {
   /** Adds or overwrites tags on a resource. */
   tag(id: string, tags: Record<string, string>): Promise<void>;
   /** `bounds`: the caller's signal and deadline, which end the retrying of a not-yet-ready instance. */
-  pushSshKey(req: { instanceId: string; osUser: string; publicKey: string; az?: string }, bounds?: CallBounds): Promise<void>;
+  pushSshKey(
+    req: { instanceId: string; osUser: string; publicKey: string; az?: string },
+    bounds?: CallBounds,
+  ): Promise<void>;
   /**
    * An instance EC2 has just created for this run though the port did not launch it (found after
    * a launch whose answer was lost): like the port's own launches, NotFound about it is "not yet".
@@ -153,7 +156,12 @@ export async function resolveRegion(explicit: string | undefined): Promise<strin
 
 export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   const region = await resolveRegion(cfg.region);
-  const clientConfig = { region, maxAttempts: MAX_ATTEMPTS, retryStrategy: retryStrategy(MAX_ATTEMPTS), customUserAgent: [USER_AGENT] };
+  const clientConfig = {
+    region,
+    maxAttempts: MAX_ATTEMPTS,
+    retryStrategy: retryStrategy(MAX_ATTEMPTS),
+    customUserAgent: [USER_AGENT],
+  };
   const ec2 = new EC2Client(clientConfig);
   // One credential resolution for every client: a role profile is assumed once per run, so the
   // owner STS reports is the session the EC2 calls are made as (a session name the SDK makes up
@@ -167,7 +175,14 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   /** The VPC's group named ssh-ec2, if it is ssh-ec2's (someone else's by that name: ConfigError). */
   const findGroup = async (vpcId: string): Promise<SecurityGroup | undefined> => {
     const found = await aws('find the security group', () =>
-      ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: [SECURITY_GROUP_NAME] }] })),
+      ec2.send(
+        new DescribeSecurityGroupsCommand({
+          Filters: [
+            { Name: 'vpc-id', Values: [vpcId] },
+            { Name: 'group-name', Values: [SECURITY_GROUP_NAME] },
+          ],
+        }),
+      ),
     );
     const group = found.SecurityGroups?.[0];
     if (group && !group.Tags?.some((t) => t.Key === SECURITY_GROUP_TAG)) {
@@ -207,19 +222,27 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   };
 
   /** The VPC's ssh-ec2 group, letting `cidr` in; created with `tags` when missing (no tags: undefined). */
-  const sshGroup = async (vpcId: string, cidr: string, tags: Record<string, string> | undefined): Promise<string | undefined> => {
+  const sshGroup = async (
+    vpcId: string,
+    cidr: string,
+    tags: Record<string, string> | undefined,
+  ): Promise<string | undefined> => {
     const group = (await findGroup(vpcId)) ?? (tags && (await createGroup(vpcId, tags)));
     if (!group) return undefined;
     const groupId = group.GroupId!;
     const rules = group.IpPermissions ?? [];
     const today = new Date();
     const changes = sshRuleChanges(rules, cidr, today);
-    const ssh = (ranges: IpRange[]): IpPermission[] => [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: ranges }];
+    const ssh = (ranges: IpRange[]): IpPermission[] => [
+      { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: ranges },
+    ];
     const mine = ssh([{ CidrIp: cidr, Description: ruleDescription(today) }]);
     const authorize = () =>
       aws('allow ssh in the security group', async () => {
         try {
-          await created.settle([groupId], () => ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: mine })));
+          await created.settle([groupId], () =>
+            ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: mine })),
+          );
         } catch (err) {
           if (errorCode(err) !== 'InvalidPermission.Duplicate') throw err;
         }
@@ -228,8 +251,19 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     // them). A rule another run revoked just now is added back.
     await Promise.all([
       changes.authorize && authorize(),
-      changes.refresh && ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: mine })).catch(authorize),
-      changes.revoke.length > 0 && ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ssh(changes.revoke.map((c) => ({ CidrIp: c }))) })).catch(() => undefined),
+      changes.refresh &&
+        ec2
+          .send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: mine }))
+          .catch(authorize),
+      changes.revoke.length > 0 &&
+        ec2
+          .send(
+            new RevokeSecurityGroupIngressCommand({
+              GroupId: groupId,
+              IpPermissions: ssh(changes.revoke.map((c) => ({ CidrIp: c }))),
+            }),
+          )
+          .catch(() => undefined),
     ]);
     return groupId;
   };
@@ -258,7 +292,8 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
         }
         // Listed, but launched moments ago (by a run killed while launching, another terminal):
         // calls naming it may not find it yet.
-        for (const i of out) if (i.launchTime && Date.now() - i.launchTime.getTime() < JUST_LAUNCHED_MS) created.add(i.id);
+        for (const i of out)
+          if (i.launchTime && Date.now() - i.launchTime.getTime() < JUST_LAUNCHED_MS) created.add(i.id);
         return out;
       });
     },
@@ -268,7 +303,8 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
         try {
           const pages = await created.settle([id], async () => {
             const out: Instance[] = [];
-            for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: [id] })) out.push(...(page.Reservations?.[0]?.Instances ?? []));
+            for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: [id] }))
+              out.push(...(page.Reservations?.[0]?.Instances ?? []));
             return out;
           });
           if (pages[0]) return toInfo(pages[0]);
@@ -282,7 +318,9 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
 
     async resolveImage(query) {
       if (query.imageId) {
-        const r = await aws('look up the image', () => ec2.send(new DescribeImagesCommand({ ImageIds: [query.imageId!] })));
+        const r = await aws('look up the image', () =>
+          ec2.send(new DescribeImagesCommand({ ImageIds: [query.imageId!] })),
+        );
         return pickImage(r.Images ?? [], query);
       }
       const r = await aws('look up the image', () =>
@@ -301,14 +339,22 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     },
 
     async describeInstanceType(type) {
-      const r = await aws(`use instance type ${type}`, () => ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [type] as never })));
+      const r = await aws(`use instance type ${type}`, () =>
+        ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [type] as never })),
+      );
       const t = r.InstanceTypes?.[0];
-      if (!t) throw new ConfigError(`unknown instance type "${type}" in ${region}`, 'See https://aws.amazon.com/ec2/instance-types/ for the names.');
+      if (!t)
+        throw new ConfigError(
+          `unknown instance type "${type}" in ${region}`,
+          'See https://aws.amazon.com/ec2/instance-types/ for the names.',
+        );
       return { type, architectures: t.ProcessorInfo?.SupportedArchitectures ?? ['x86_64'] };
     },
 
     async defaultVpc() {
-      const r = await aws('find the default VPC', () => ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })));
+      const r = await aws('find the default VPC', () =>
+        ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })),
+      );
       const id = r.Vpcs?.[0]?.VpcId;
       if (!id) {
         throw new ConfigError(
@@ -329,7 +375,11 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
         }
       });
       const s = r.Subnets?.[0];
-      if (!s?.VpcId || !s.AvailabilityZone) throw new ConfigError(`subnet ${id} not found in ${region}`, 'Check --subnet-id / SSH_EC2_SUBNET_ID (and --region): `aws ec2 describe-subnets` lists the subnets.');
+      if (!s?.VpcId || !s.AvailabilityZone)
+        throw new ConfigError(
+          `subnet ${id} not found in ${region}`,
+          'Check --subnet-id / SSH_EC2_SUBNET_ID (and --region): `aws ec2 describe-subnets` lists the subnets.',
+        );
       return { vpcId: s.VpcId, zone: { name: s.AvailabilityZone, subnetId: id } };
     },
 
@@ -338,7 +388,17 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
       const find = (filters: Filter[]) =>
         aws('find the security group', async () => {
           try {
-            return (await ec2.send(new DescribeSecurityGroupsCommand(byId ? { GroupIds: [idOrName] } : { Filters: [{ Name: 'group-name', Values: [idOrName] }, ...filters] }))).SecurityGroups ?? [];
+            return (
+              (
+                await ec2.send(
+                  new DescribeSecurityGroupsCommand(
+                    byId
+                      ? { GroupIds: [idOrName] }
+                      : { Filters: [{ Name: 'group-name', Values: [idOrName] }, ...filters] },
+                  ),
+                )
+              ).SecurityGroups ?? []
+            );
           } catch (err) {
             if (errorCode(err) === 'InvalidGroup.NotFound') return [];
             throw err;
@@ -359,7 +419,14 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
 
     async defaultSubnets(vpcId) {
       const r = await aws('list the default subnets', () =>
-        ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'default-for-az', Values: ['true'] }] })),
+        ec2.send(
+          new DescribeSubnetsCommand({
+            Filters: [
+              { Name: 'vpc-id', Values: [vpcId] },
+              { Name: 'default-for-az', Values: ['true'] },
+            ],
+          }),
+        ),
       );
       return (r.Subnets ?? [])
         .filter((s) => s.SubnetId && s.AvailabilityZone)
@@ -369,12 +436,23 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
 
     async removeUnusedSecurityGroups() {
       const groups = await aws('find the security groups', () =>
-        ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [SECURITY_GROUP_NAME] }, { Name: 'tag-key', Values: [SECURITY_GROUP_TAG] }] })),
+        ec2.send(
+          new DescribeSecurityGroupsCommand({
+            Filters: [
+              { Name: 'group-name', Values: [SECURITY_GROUP_NAME] },
+              { Name: 'tag-key', Values: [SECURITY_GROUP_TAG] },
+            ],
+          }),
+        ),
       );
       let deleted = 0;
       let inUse = 0;
       for (const g of groups.SecurityGroups ?? []) {
-        const users = await cloud.findInstances({}, [...LIVE_STATES, 'shutting-down'], [{ Name: 'instance.group-id', Values: [g.GroupId!] }]);
+        const users = await cloud.findInstances(
+          {},
+          [...LIVE_STATES, 'shutting-down'],
+          [{ Name: 'instance.group-id', Values: [g.GroupId!] }],
+        );
         if (users.length > 0) {
           inUse++;
           continue;
@@ -401,29 +479,39 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
       const tagList = toTags(spec.tags);
       // The security group this run just created may not be known yet where instances are launched.
       const r = await aws('launch the instance', () =>
-        created.settle(spec.securityGroupIds, () => ec2.send(
-          new RunInstancesCommand({
-            ImageId: spec.imageId,
-            InstanceType: spec.instanceType as never,
-            MinCount: 1,
-            MaxCount: 1,
-            KeyName: spec.keyName,
-            SecurityGroupIds: spec.securityGroupIds,
-            SubnetId: spec.subnetId,
-            IamInstanceProfile: spec.iamProfile ? { Name: spec.iamProfile } : undefined,
-            UserData: spec.userData ? Buffer.from(spec.userData, 'utf8').toString('base64') : undefined,
-            InstanceInitiatedShutdownBehavior: spec.shutdownBehavior,
-            MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
-            BlockDeviceMappings: [
-              { DeviceName: spec.rootDevice, Ebs: { VolumeSize: spec.volumeSizeGiB, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } },
-            ],
-            TagSpecifications: [
-              { ResourceType: 'instance', Tags: tagList },
-              { ResourceType: 'volume', Tags: tagList },
-            ],
-            ClientToken: spec.clientToken,
-          }),
-        )),
+        created.settle(spec.securityGroupIds, () =>
+          ec2.send(
+            new RunInstancesCommand({
+              ImageId: spec.imageId,
+              InstanceType: spec.instanceType as never,
+              MinCount: 1,
+              MaxCount: 1,
+              KeyName: spec.keyName,
+              SecurityGroupIds: spec.securityGroupIds,
+              SubnetId: spec.subnetId,
+              IamInstanceProfile: spec.iamProfile ? { Name: spec.iamProfile } : undefined,
+              UserData: spec.userData ? Buffer.from(spec.userData, 'utf8').toString('base64') : undefined,
+              InstanceInitiatedShutdownBehavior: spec.shutdownBehavior,
+              MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
+              BlockDeviceMappings: [
+                {
+                  DeviceName: spec.rootDevice,
+                  Ebs: {
+                    VolumeSize: spec.volumeSizeGiB,
+                    VolumeType: 'gp3',
+                    Encrypted: true,
+                    DeleteOnTermination: true,
+                  },
+                },
+              ],
+              TagSpecifications: [
+                { ResourceType: 'instance', Tags: tagList },
+                { ResourceType: 'volume', Tags: tagList },
+              ],
+              ClientToken: spec.clientToken,
+            }),
+          ),
+        ),
       );
       const i = r.Instances?.[0];
       if (!i?.InstanceId) throw new Error('RunInstances returned no instance');
@@ -434,23 +522,39 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
     // A terminate answered NotFound for an instance launched seconds ago is tried again until EC2
     // knows it: dropping it would leave a GPU running with nothing to stop it.
     async start(id) {
-      await aws('start the instance', () => created.settle([id], () => ec2.send(new StartInstancesCommand({ InstanceIds: [id] }))));
+      await aws('start the instance', () =>
+        created.settle([id], () => ec2.send(new StartInstancesCommand({ InstanceIds: [id] }))),
+      );
     },
     async stop(id) {
-      await aws('stop the instance', () => created.settle([id], () => ec2.send(new StopInstancesCommand({ InstanceIds: [id] }))));
+      await aws('stop the instance', () =>
+        created.settle([id], () => ec2.send(new StopInstancesCommand({ InstanceIds: [id] }))),
+      );
     },
     async terminate(id) {
-      await aws('terminate the instance', () => created.settle([id], () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }))));
+      await aws('terminate the instance', () =>
+        created.settle([id], () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }))),
+      );
     },
     async consoleOutput(id, latest, bounds) {
-      const r = await aws('read the console output', () => created.settle([id], () => ec2.send(new GetConsoleOutputCommand({ InstanceId: id, ...(latest && { Latest: true }) })), bounds));
+      const r = await aws('read the console output', () =>
+        created.settle(
+          [id],
+          () => ec2.send(new GetConsoleOutputCommand({ InstanceId: id, ...(latest && { Latest: true }) })),
+          bounds,
+        ),
+      );
       return r.Output ? Buffer.from(r.Output, 'base64').toString('utf8') : undefined;
     },
     async setInstanceType(id, type) {
-      await aws(`change the instance type to ${type}`, () => ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: type } })));
+      await aws(`change the instance type to ${type}`, () =>
+        ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: type } })),
+      );
     },
     async tag(id, tags) {
-      await aws('tag the instance', () => created.settle([id], () => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: toTags(tags) }))));
+      await aws('tag the instance', () =>
+        created.settle([id], () => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: toTags(tags) }))),
+      );
     },
     noteNew: (id) => created.add(id),
 
@@ -461,7 +565,15 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
       // instances are pushed, so that answer means "not yet".
       await aws('push the ssh key with EC2 Instance Connect', () =>
         retrying(
-          () => connect!.send(new SendSSHPublicKeyCommand({ InstanceId: instanceId, InstanceOSUser: osUser, SSHPublicKey: publicKey, AvailabilityZone: az })),
+          () =>
+            connect!.send(
+              new SendSSHPublicKeyCommand({
+                InstanceId: instanceId,
+                InstanceOSUser: osUser,
+                SSHPublicKey: publicKey,
+                AvailabilityZone: az,
+              }),
+            ),
           (err) => errorCode(err) === 'EC2InstanceStateInvalidException',
           bounds,
         ),
@@ -509,7 +621,10 @@ interface RetryToken {
  * (token bucket) either: one user's CLI makes a handful of calls.
  */
 export function retryStrategy(maxAttempts: number, random: () => number = Math.random) {
-  const token = (count: number, delay: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delay });
+  const token = (count: number, delay: number): RetryToken => ({
+    getRetryCount: () => count,
+    getRetryDelay: () => delay,
+  });
   return {
     acquireInitialRetryToken: async (_scope: string) => token(0, 0),
     refreshRetryTokenForRetry: async (previous: RetryToken, info: { error?: unknown; errorType: string }) => {

@@ -19,7 +19,15 @@ export const CAPACITY_CODES = new Set([
  * ExpiredToken), STS-style services (ExpiredTokenException), and EC2 Instance Connect, which
  * answers an expired session token as an unrecognised client or a stale signature.
  */
-export const EXPIRED_CODES = new Set(['RequestExpired', 'ExpiredToken', 'ExpiredTokenException', 'UnrecognizedClientException', 'InvalidSignatureException', 'TokenRefreshRequired', 'InvalidGrantException']);
+export const EXPIRED_CODES = new Set([
+  'RequestExpired',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'TokenRefreshRequired',
+  'InvalidGrantException',
+]);
 
 export function errorCode(err: unknown): string {
   const e = err as { name?: string; Code?: string; code?: string };
@@ -61,10 +69,12 @@ export function mapAwsError(err: unknown, doing: string): UserError | unknown {
   // Before "no credentials": an expired SSO login is a CredentialsProviderError too.
   if (expiredOne(err) || /(token|session).*expired/i.test(message)) {
     // The providers' text goes on with how to refresh: the hint says that.
-    const said = EXPIRED_CODES.has(code) ? `AWS answered ${code}` : `${code || 'AWS'}: ${firstSentence(message).split(/\.\s/)[0]}`;
+    const said = EXPIRED_CODES.has(code)
+      ? `AWS answered ${code}`
+      : `${code || 'AWS'}: ${firstSentence(message).split(/\.\s/)[0]}`;
     return new ConfigError(
       `your AWS credentials have expired (${said} when asked to ${doing})`,
-      'Renew them (`aws sso login`, or new keys for your profile) and run again. If they are fresh, check this machine\'s clock.',
+      "Renew them (`aws sso login`, or new keys for your profile) and run again. If they are fresh, check this machine's clock.",
       opts,
     );
   }
@@ -88,16 +98,29 @@ export function mapAwsError(err: unknown, doing: string): UserError | unknown {
     );
   }
   if (code === 'InvalidKeyPair.NotFound') {
-    return new ConfigError(`${firstSentence(message)}`, 'Import your public key as an EC2 key pair in this region, set AWS_KEY_NAME, or drop -i to use EC2 Instance Connect.', opts);
+    return new ConfigError(
+      `${firstSentence(message)}`,
+      'Import your public key as an EC2 key pair in this region, set AWS_KEY_NAME, or drop -i to use EC2 Instance Connect.',
+      opts,
+    );
   }
   if (CAPACITY_CODES.has(code)) {
-    return new CapacityError(`could not ${doing}: ${firstSentence(message)}`, 'Try another instance type (--instance-type a,b) or region (--region), or ask AWS for a quota increase.', opts);
+    return new CapacityError(
+      `could not ${doing}: ${firstSentence(message)}`,
+      'Try another instance type (--instance-type a,b) or region (--region), or ask AWS for a quota increase.',
+      opts,
+    );
   }
   if (/^Invalid|MissingParameter|^Unknown/.test(code)) {
     return new CloudError(`could not ${doing}: ${firstSentence(message)}`, undefined, code, opts);
   }
   if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET|socket hang up/.test(`${code} ${message}`)) {
-    return new CloudError(`could not reach AWS to ${doing}: ${firstSentence(message)}`, 'Check your network connection (and AWS_ENDPOINT_URL if you set it).', code, opts);
+    return new CloudError(
+      `could not reach AWS to ${doing}: ${firstSentence(message)}`,
+      'Check your network connection (and AWS_ENDPOINT_URL if you set it).',
+      code,
+      opts,
+    );
   }
   if (code && code !== 'Error' && code !== 'TypeError') {
     return new CloudError(`could not ${doing}: ${code}: ${firstSentence(message)}`, undefined, code, opts);

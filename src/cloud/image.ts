@@ -31,13 +31,21 @@ export interface ImageInfo {
 }
 
 export function pickImage(images: readonly Image[], q: ImageQuery): ImageInfo {
-  const sorted = [...images].filter((i) => i.ImageId).sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''));
+  const sorted = [...images]
+    .filter((i) => i.ImageId)
+    .sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''));
   const image = sorted[0];
   if (!image) {
     throw q.imageId
-      ? new CloudError(`image ${q.imageId} not found in ${q.region}`, 'Check AWS_IMAGE_ID / --image-id for this region.')
+      ? new CloudError(
+          `image ${q.imageId} not found in ${q.region}`,
+          'Check AWS_IMAGE_ID / --image-id for this region.',
+        )
       : new CloudError(
-          `no ${q.architecture ?? ''} image named "${q.namePatterns.join('" or "')}" owned by ${q.owners.join(', ')} in ${q.region}`.replace('  ', ' '),
+          `no ${q.architecture ?? ''} image named "${q.namePatterns.join('" or "')}" owned by ${q.owners.join(', ')} in ${q.region}`.replace(
+            '  ',
+            ' ',
+          ),
           'Set AWS_IMAGE_NAME / --image-name to an existing name pattern, --image-owner to widen the owners, or --image-id.',
           NO_IMAGE,
         );

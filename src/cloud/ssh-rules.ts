@@ -34,6 +34,8 @@ export function sshRuleChanges(permissions: readonly IpPermission[], cidr: strin
   return {
     authorize: !mine,
     refresh: !!mine && day(mine.Description) !== undefined && mine.Description !== ruleDescription(today),
-    revoke: ranges.filter((r) => r.CidrIp !== cidr && (day(r.Description) ?? '9999') < staleBefore).map((r) => r.CidrIp!),
+    revoke: ranges
+      .filter((r) => r.CidrIp !== cidr && (day(r.Description) ?? '9999') < staleBefore)
+      .map((r) => r.CidrIp!),
   };
 }

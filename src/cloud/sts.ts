@@ -10,7 +10,9 @@ import type { CallerIdentity } from './identity.js';
 export async function callerIdentity(config: STSClientConfig): Promise<CallerIdentity> {
   const sts = new STSClient(config);
   try {
-    const r = await aws('find out who you are to AWS (STS GetCallerIdentity)', () => sts.send(new GetCallerIdentityCommand({})));
+    const r = await aws('find out who you are to AWS (STS GetCallerIdentity)', () =>
+      sts.send(new GetCallerIdentityCommand({})),
+    );
     if (!r.Arn || !r.UserId) throw new Error('STS GetCallerIdentity answered without an Arn or UserId');
     return { account: r.Account ?? '', arn: r.Arn, userId: r.UserId };
   } finally {

@@ -21,7 +21,16 @@ import { LIMIT_TAGS } from '../session/limits.js';
 import { TAG } from '../session/plan.js';
 import { bringUp, LOGIN_TAG, NoInstanceError, provision } from '../session/provision.js';
 import { findOwn, ownerOf, whose } from '../session/owner.js';
-import { connect, loadCloud, localPrograms, localUser, newState, pinnedIn, runStory, type SessionDeps } from '../session/run-session.js';
+import {
+  connect,
+  loadCloud,
+  localPrograms,
+  localUser,
+  newState,
+  pinnedIn,
+  runStory,
+  type SessionDeps,
+} from '../session/run-session.js';
 import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 
 export const VERBS = ['ls', 'status', 'logs', 'pull', 'down'] as const;
@@ -35,8 +44,10 @@ export interface VerbDeps extends SessionDeps {
 
 export async function runVerb(verb: Verb, deps: VerbDeps): Promise<number> {
   const args = deps.options.command;
-  if (verb !== 'down' && args.length > 0) throw new UsageError(`ssh-ec2 ${verb} takes no arguments (got "${args.join(' ')}")`);
-  if (verb === 'down' && (args.length > 1 || (args.length === 1 && deps.options.all))) throw new UsageError('ssh-ec2 down takes one instance name, or --all');
+  if (verb !== 'down' && args.length > 0)
+    throw new UsageError(`ssh-ec2 ${verb} takes no arguments (got "${args.join(' ')}")`);
+  if (verb === 'down' && (args.length > 1 || (args.length === 1 && deps.options.all)))
+    throw new UsageError('ssh-ec2 down takes one instance name, or --all');
   // ls asks each instance about its job over ssh but answers without (a "?"): no need to refuse.
   if (verb !== 'ls' && verb !== 'status') await requirePrograms(localPrograms(deps.options));
   switch (verb) {
@@ -95,13 +106,27 @@ async function logs(deps: VerbDeps): Promise<number> {
     if (!found) {
       const any = all[0];
       if (!any) throw new NoInstanceError('no job log to show', s.plan.projectDir);
-      throw new UserError(`${any.id} is ${any.state}: its job log is on its disk`, ExitCode.nothingThere, 'ssh-ec2 --attach restarts it and brings the results back, the log (ssh-ec2-job.log) included.');
+      throw new UserError(
+        `${any.id} is ${any.state}: its job log is on its disk`,
+        ExitCode.nothingThere,
+        'ssh-ec2 --attach restarts it and brings the results back, the log (ssh-ec2-job.log) included.',
+      );
     }
     const instance = await bringUp({ cloud: s.cloud!, log: s.log }, found);
     s.instance = instance;
-    const conn = await connect(s, { instance, launched: false, started: false, user: s.options.user ?? instance.tags[LOGIN_TAG] ?? 'ubuntu' });
+    const conn = await connect(s, {
+      instance,
+      launched: false,
+      started: false,
+      user: s.options.user ?? instance.tags[LOGIN_TAG] ?? 'ubuntu',
+    });
     const job = await jobStatus(conn, s.plan.projectId);
-    if (job.state === 'none') throw new UserError(`no job on ${instance.id} for this directory`, ExitCode.nothingThere, 'Start one with ssh-ec2 --detach CMD.');
+    if (job.state === 'none')
+      throw new UserError(
+        `no job on ${instance.id} for this directory`,
+        ExitCode.nothingThere,
+        'Start one with ssh-ec2 --detach CMD.',
+      );
     const follow = conn.attach(jobCommand('follow', s.plan.projectId), { tty: false });
     s.kill = follow.kill;
     s.exitCode = (await follow.done).exitCode === ExitCode.connectionLost ? ExitCode.connectionLost : ExitCode.ok;
@@ -112,9 +137,13 @@ async function logs(deps: VerbDeps): Promise<number> {
 async function mine(deps: VerbDeps, cloud: Cloud): Promise<InstanceInfo[]> {
   const owner = await ownerOf(cloud, deps.log);
   const local = localUser(deps.env);
-  const found = await cloud.findInstances({}, undefined, [{ Name: `tag:${TAG.user}`, Values: [...new Set([owner, local])] }]);
+  const found = await cloud.findInstances({}, undefined, [
+    { Name: `tag:${TAG.user}`, Values: [...new Set([owner, local])] },
+  ]);
   const w = whose(found, { owner, localUser: local, pinned: pinnedIn(resolvePaths(deps.env)) });
-  return [...w.own, ...w.adopt].filter((i) => i.tags[TAG.project] !== undefined).sort((a, b) => (b.launchTime?.getTime() ?? 0) - (a.launchTime?.getTime() ?? 0));
+  return [...w.own, ...w.adopt]
+    .filter((i) => i.tags[TAG.project] !== undefined)
+    .sort((a, b) => (b.launchTime?.getTime() ?? 0) - (a.launchTime?.getTime() ?? 0));
 }
 
 async function list(deps: VerbDeps): Promise<number> {
@@ -157,7 +186,12 @@ async function liveJob(deps: VerbDeps, cloud: Cloud, i: InstanceInfo): Promise<s
   const state = newState({ ...deps, log: { ...deps.log, info: () => {}, warn: () => {} } });
   try {
     state.cloud = cloud;
-    const conn = await connect(state, { instance: i, launched: false, started: false, user: deps.options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' }, undefined, { timeoutMs: LS_SSH_TIMEOUT_MS, letIn: false, hostKeyWaitMs: 0 });
+    const conn = await connect(
+      state,
+      { instance: i, launched: false, started: false, user: deps.options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' },
+      undefined,
+      { timeoutMs: LS_SSH_TIMEOUT_MS, letIn: false, hostKeyWaitMs: 0 },
+    );
     const job = await jobStatus(conn, i.tags[TAG.project]);
     await conn.close({ keep: true });
     switch (job.state) {
@@ -182,7 +216,12 @@ async function down(deps: VerbDeps, name: string | undefined): Promise<number> {
   let targets: InstanceInfo[];
   if (deps.options.all || name) {
     targets = (await mine(deps, cloud)).filter((i) => deps.options.all || i.tags.Name === name || i.id === name);
-    if (targets.length === 0) throw new UserError(name ? `no ssh-ec2 instance of yours named ${name}` : 'no ssh-ec2 instance of yours to end', ExitCode.nothingThere, 'ssh-ec2 ls lists them.');
+    if (targets.length === 0)
+      throw new UserError(
+        name ? `no ssh-ec2 instance of yours named ${name}` : 'no ssh-ec2 instance of yours to end',
+        ExitCode.nothingThere,
+        'ssh-ec2 ls lists them.',
+      );
   } else {
     targets = (await findOwn({ cloud, plan: own.plan, log: deps.log, pinned: pinnedIn(own.paths) })).instances;
     if (targets.length === 0) throw new NoInstanceError('nothing to end', own.plan.projectDir);
@@ -190,7 +229,10 @@ async function down(deps: VerbDeps, name: string | undefined): Promise<number> {
   const here = (i: InstanceInfo) => i.tags[TAG.host] === hostname() && existsSync(i.tags[TAG.dir] ?? '\0');
   // As for pull: an rsync that cannot bring files back is said before a stopped instance is started for nothing.
   if (deps.options.rsync && targets.some(here)) await requireRsync(rsyncSource(own), ['back']);
-  const lines = targets.map((i) => `  ${i.tags.Name ?? ''} ${i.id} (${i.state}, ${i.type}) ${here(i) ? `results synced back into ${i.tags[TAG.dir]}` : 'its directory is not on this machine: results are NOT brought back'}`);
+  const lines = targets.map(
+    (i) =>
+      `  ${i.tags.Name ?? ''} ${i.id} (${i.state}, ${i.type}) ${here(i) ? `results synced back into ${i.tags[TAG.dir]}` : 'its directory is not on this machine: results are NOT brought back'}`,
+  );
   if (!deps.options.yes && !(await confirm(deps, `Terminate ${targets.length} instance(s)?\n${lines.join('\n')}\n`))) {
     deps.log.info('nothing done');
     return ExitCode.ok;
@@ -207,7 +249,11 @@ async function down(deps: VerbDeps, name: string | undefined): Promise<number> {
     const r = await runStory({ ...deps, options }, state, async (s, signal) => {
       if (!rsync) return; // nothing to bring back: terminated as it is
       s.instance = await bringUp({ cloud: s.cloud!, log: s.log, signal, options }, i);
-      await connect(s, { instance: s.instance, launched: false, started: false, user: options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' }, signal);
+      await connect(
+        s,
+        { instance: s.instance, launched: false, started: false, user: options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' },
+        signal,
+      );
       s.ran = true;
     }).catch((err: unknown) => {
       deps.log.error(`${i.id}: ${(err as Error).message}`);
@@ -224,14 +270,21 @@ async function removeSecurityGroups(deps: VerbDeps, cloud: Cloud): Promise<void>
   try {
     const { deleted, inUse } = await cloud.removeUnusedSecurityGroups();
     if (deleted > 0) deps.log.info(`removed ${deleted} unused ssh-ec2 security group(s)`);
-    if (inUse > 0) deps.log.detail(`${inUse} ssh-ec2 security group(s) still in use (instances running, stopped or shutting down); a later ssh-ec2 down removes them`);
+    if (inUse > 0)
+      deps.log.detail(
+        `${inUse} ssh-ec2 security group(s) still in use (instances running, stopped or shutting down); a later ssh-ec2 down removes them`,
+      );
   } catch (err) {
     deps.log.warn(`could not remove the unused security group: ${(err as Error).message}`);
   }
 }
 
 async function confirm(deps: VerbDeps, question: string): Promise<boolean> {
-  if (!deps.stdinIsTTY) throw new UsageError('ssh-ec2 down asks for confirmation, but stdin is not a terminal', 'Add --yes to terminate without asking.');
+  if (!deps.stdinIsTTY)
+    throw new UsageError(
+      'ssh-ec2 down asks for confirmation, but stdin is not a terminal',
+      'Add --yes to terminate without asking.',
+    );
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(`${question}[y/N] `)).trim());
@@ -247,5 +300,8 @@ function since(d: Date): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n') + '\n';
+  return (
+    rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n') +
+    '\n'
+  );
 }

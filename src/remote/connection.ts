@@ -9,7 +9,16 @@ import type { CallBounds } from '../cloud/consistency.js';
 import type { Logger } from '../ui/logger.js';
 import { sleep } from '../time.js';
 import { run, runAllowFailure, runAttached, type RunResult } from './exec.js';
-import { isModernSsh, masterControlArgv, masterStartArgv, parseOpensshVersion, remoteArgv, rsyncSshArgv, type ForwardSpecs, type SshTarget } from './ssh.js';
+import {
+  isModernSsh,
+  masterControlArgv,
+  masterStartArgv,
+  parseOpensshVersion,
+  remoteArgv,
+  rsyncSshArgv,
+  type ForwardSpecs,
+  type SshTarget,
+} from './ssh.js';
 
 export interface KeySource {
   /** Private key file given to ssh, if any (else the user's own ssh configuration decides). */
@@ -22,7 +31,8 @@ export interface KeySource {
   dispose(): void;
 }
 
-const FATAL = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|Bad configuration option|Can't open user config file|no argument after keyword|terminating, \d+ bad configuration options/i;
+const FATAL =
+  /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|Bad configuration option|Can't open user config file|no argument after keyword|terminating, \d+ bad configuration options/i;
 
 /** The local ssh's version, asked once per run (undefined: not OpenSSH, or no ssh at all). */
 let localSsh: Promise<number | undefined> | undefined;
@@ -83,7 +93,11 @@ export class Connection {
       await this.keys.refresh({ signal: opts.signal, deadline });
       rmSync(this.stderrLog, { force: true });
       // One try never outlasts the deadline by much (ssh's own ConnectTimeout is 10 s).
-      const r = await runAllowFailure(masterStartArgv(this.target), { stderrFile: this.stderrLog, timeoutMs: Math.min(30_000, Math.max(12_000, deadline - Date.now())), signal: opts.signal });
+      const r = await runAllowFailure(masterStartArgv(this.target), {
+        stderrFile: this.stderrLog,
+        timeoutMs: Math.min(30_000, Math.max(12_000, deadline - Date.now())),
+        signal: opts.signal,
+      });
       if (r.exitCode === 0) {
         this.opened = true;
         this.log.detail(`ssh ready after ${attempts} attempt${attempts > 1 ? 's' : ''}`);

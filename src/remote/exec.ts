@@ -29,7 +29,9 @@ export interface RunResult {
  * AWS_*` is not rare, and rsync runs ssh too): the credentials would land on the instance.
  */
 export function childEnv(env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && !/^AWS_/i.test(e[0])));
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && !/^AWS_/i.test(e[0])),
+  );
 }
 
 /** Runs a program to completion and captures its output; throws SubprocessError unless it exits 0. */
@@ -90,7 +92,10 @@ process.on('exit', () => {
  * its own: a Ctrl-C or a closed terminal signals ssh-ec2's group, and ssh-ec2 decides what to end;
  * the finish still needs its rsync and ssh, which must not die with the first Ctrl-C.
  */
-export async function runAllowFailure(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult & { signal?: string }> {
+export async function runAllowFailure(
+  argv: readonly string[],
+  opts: RunOptions = {},
+): Promise<RunResult & { signal?: string }> {
   const [file, ...args] = argv as [string, ...string[]];
   const child = execa(file, args, {
     detached: true,
@@ -129,10 +134,25 @@ export async function runAllowFailure(argv: readonly string[], opts: RunOptions 
  * SubprocessError unless both exit 0. Both are tracked like run's programs (the journal lists
  * them), each in a process group of its own.
  */
-export async function runCrossed(a: readonly string[], b: readonly string[], opts: { timeoutMs?: number } = {}): Promise<[RunResult, RunResult]> {
+export async function runCrossed(
+  a: readonly string[],
+  b: readonly string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<[RunResult, RunResult]> {
   const start = (argv: readonly string[]) => {
     const [file, ...args] = argv as [string, ...string[]];
-    return execa(file, args, { detached: true, reject: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', env: childEnv(), extendEnv: false, timeout: opts.timeoutMs, buffer: { stdout: false }, encoding: 'buffer' });
+    return execa(file, args, {
+      detached: true,
+      reject: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: childEnv(),
+      extendEnv: false,
+      timeout: opts.timeoutMs,
+      buffer: { stdout: false },
+      encoding: 'buffer',
+    });
   };
   const pa = start(a);
   const pb = start(b);
@@ -150,11 +170,19 @@ export async function runCrossed(a: readonly string[], b: readonly string[], opt
   const sides = results.map((r, i) => {
     const argv = i === 0 ? a : b;
     if (r.failed && r.exitCode === undefined && !r.signal) throw notStarted(argv, r);
-    return { argv, exitCode: r.exitCode, signal: r.signal ?? undefined, stderr: r.stderr instanceof Uint8Array ? Buffer.from(r.stderr).toString('utf8') : '' };
+    return {
+      argv,
+      exitCode: r.exitCode,
+      signal: r.signal ?? undefined,
+      stderr: r.stderr instanceof Uint8Array ? Buffer.from(r.stderr).toString('utf8') : '',
+    };
   }) as [CrossedSide, CrossedSide];
   const failure = crossedFailure(sides);
   if (failure) throw failure;
-  return [{ stdout: '', stderr: sides[0].stderr, exitCode: 0 }, { stdout: '', stderr: sides[1].stderr, exitCode: 0 }];
+  return [
+    { stdout: '', stderr: sides[0].stderr, exitCode: 0 },
+    { stdout: '', stderr: sides[1].stderr, exitCode: 0 },
+  ];
 }
 
 interface CrossedSide {
@@ -177,7 +205,12 @@ function crossedFailure(sides: readonly [CrossedSide, CrossedSide]): SubprocessE
   const lostPeer = (s: CrossedSide) => s.exitCode === 12 || s.signal === 'SIGPIPE';
   const cause = failed.filter((s) => !lostPeer(s)).at(-1) ?? failed.at(-1)!;
   const other = sides.find((s) => s !== cause)!;
-  return new SubprocessError(cause.argv, cause.exitCode, cause.signal, cause.stderr.trim() ? cause.stderr : other.stderr);
+  return new SubprocessError(
+    cause.argv,
+    cause.exitCode,
+    cause.signal,
+    cause.stderr.trim() ? cause.stderr : other.stderr,
+  );
 }
 
 export interface AttachedResult {
@@ -189,7 +222,10 @@ export interface AttachedResult {
  * Runs a program with the user's terminal (stdin, stdout, stderr inherited), for the session
  * itself. `kill` lets the caller end it (signals during the session).
  */
-export function runAttached(argv: readonly string[], opts: { env?: Record<string, string | undefined> } = {}): {
+export function runAttached(
+  argv: readonly string[],
+  opts: { env?: Record<string, string | undefined> } = {},
+): {
   done: Promise<AttachedResult>;
   kill: (signal?: NodeJS.Signals) => void;
 } {
@@ -219,17 +255,22 @@ function notStarted(argv: readonly string[], r: { code?: string; message?: strin
   return new SubprocessError(argv, undefined, undefined, r.message ?? '');
 }
 
-const OPENSSH = 'Install the OpenSSH client (macOS has it; Debian/Ubuntu: sudo apt install openssh-client; Fedora: sudo dnf install openssh-clients).';
+const OPENSSH =
+  'Install the OpenSSH client (macOS has it; Debian/Ubuntu: sudo apt install openssh-client; Fedora: sudo dnf install openssh-clients).';
 const INSTALL: Record<string, string> = {
   ssh: OPENSSH,
   'ssh-keygen': OPENSSH,
-  rsync: 'Install rsync (macOS: brew install rsync; Debian/Ubuntu: sudo apt install rsync; Fedora: sudo dnf install rsync), or run with --no-rsync.',
+  rsync:
+    'Install rsync (macOS: brew install rsync; Debian/Ubuntu: sudo apt install rsync; Fedora: sudo dnf install rsync), or run with --no-rsync.',
   ps: 'Install ps (Debian/Ubuntu: sudo apt install procps).',
 };
 
 export class MissingProgramError extends ConfigError {
   constructor(readonly program: string) {
-    super(`${program} is not installed here (not found on PATH)`, INSTALL[program] ?? `Install ${program}, or put it on PATH.`);
+    super(
+      `${program} is not installed here (not found on PATH)`,
+      INSTALL[program] ?? `Install ${program}, or put it on PATH.`,
+    );
   }
 }
 
@@ -244,13 +285,28 @@ export async function requirePrograms(names: readonly string[]): Promise<void> {
  */
 export function runSync(argv: readonly string[]): RunResult {
   const [file, ...args] = argv as [string, ...string[]];
-  const r = execaSync(file, args, { reject: false, stdin: 'ignore', env: childEnv({ ...process.env, LC_ALL: 'C' }), extendEnv: false, encoding: 'utf8', timeout: 10_000 });
+  const r = execaSync(file, args, {
+    reject: false,
+    stdin: 'ignore',
+    env: childEnv({ ...process.env, LC_ALL: 'C' }),
+    extendEnv: false,
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   if (r.failed && r.exitCode === undefined && !r.signal) throw notStarted(argv, r);
-  return { stdout: typeof r.stdout === 'string' ? r.stdout : '', stderr: typeof r.stderr === 'string' ? r.stderr : '', exitCode: r.exitCode ?? 128 + 15 };
+  return {
+    stdout: typeof r.stdout === 'string' ? r.stdout : '',
+    stderr: typeof r.stderr === 'string' ? r.stderr : '',
+    exitCode: r.exitCode ?? 128 + 15,
+  };
 }
 
 /** Is a program on PATH? */
 export async function hasProgram(name: string): Promise<boolean> {
-  const r = await execa('sh', ['-c', 'command -v "$1"', 'sh', name], { reject: false, env: childEnv(), extendEnv: false });
+  const r = await execa('sh', ['-c', 'command -v "$1"', 'sh', name], {
+    reject: false,
+    env: childEnv(),
+    extendEnv: false,
+  });
   return r.exitCode === 0;
 }

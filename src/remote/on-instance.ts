@@ -71,7 +71,13 @@ export function prepareScript(settings: AgentSettings): string {
   ].join('\n');
 }
 
-export function jobStartCommand(o: { id: string; mux: 'tmux' | 'screen'; dir: string; detached: boolean; command: string | undefined }): string {
+export function jobStartCommand(o: {
+  id: string;
+  mux: 'tmux' | 'screen';
+  dir: string;
+  detached: boolean;
+  command: string | undefined;
+}): string {
   const b64 = o.command === undefined ? '-' : Buffer.from(o.command, 'utf8').toString('base64');
   return `${JOB} start ${o.id} ${o.mux} ${shQuote(o.dir)} ${o.detached ? 1 : 0} ${b64}`;
 }

@@ -8,7 +8,21 @@
  * under the state directory, so the probe runs once per rsync installed, unless a probe failed
  * for a reason that is this machine's, not the rsync's (see Environmental).
  */
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, lstatSync, readlinkSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  lstatSync,
+  readlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -90,7 +104,11 @@ export interface RsyncSource {
 }
 
 /** The source of a session's settings: SSH_EC2_RSYNC, and the state directory for the cache. */
-export function rsyncSource(s: { options: { rsyncProgram?: string }; paths: { state: string }; log?: Pick<Logger, 'detail'> }): RsyncSource {
+export function rsyncSource(s: {
+  options: { rsyncProgram?: string };
+  paths: { state: string };
+  log?: Pick<Logger, 'detail'>;
+}): RsyncSource {
   return { program: s.options.rsyncProgram, stateDir: s.paths.state, log: s.log };
 }
 
@@ -110,7 +128,10 @@ export function localRsync(src: RsyncSource): Promise<RsyncCapabilities> {
 }
 
 /** The rsync of the capabilities needed for `directions`; one line naming what is missing otherwise. */
-export async function requireRsync(src: RsyncSource, directions: readonly ('up' | 'back')[]): Promise<RsyncCapabilities> {
+export async function requireRsync(
+  src: RsyncSource,
+  directions: readonly ('up' | 'back')[],
+): Promise<RsyncCapabilities> {
   const caps = await localRsync(src);
   const missing = missingFor(caps, directions);
   if (missing.length > 0) throw tooOld(caps, missing);
@@ -140,14 +161,20 @@ export function tooOld(caps: Pick<RsyncCapabilities, 'path' | 'version'>, missin
 export function findRsync(program: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
   if (program && isAbsolute(program)) {
     if (executable(program)) return program;
-    throw new ConfigError(`SSH_EC2_RSYNC=${program} is not an executable file`, 'Point SSH_EC2_RSYNC at an rsync binary, or unset it to use the rsync on PATH.');
+    throw new ConfigError(
+      `SSH_EC2_RSYNC=${program} is not an executable file`,
+      'Point SSH_EC2_RSYNC at an rsync binary, or unset it to use the rsync on PATH.',
+    );
   }
   const name = program ?? 'rsync';
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     const p = join(dir || '.', name);
     if (executable(p)) return isAbsolute(p) ? p : join(process.cwd(), p);
   }
-  throw new ConfigError(`${name} not found on PATH: ssh-ec2 syncs with it`, 'Install rsync (macOS: brew install rsync; Debian/Ubuntu: apt install rsync), or use --no-rsync.');
+  throw new ConfigError(
+    `${name} not found on PATH: ssh-ec2 syncs with it`,
+    'Install rsync (macOS: brew install rsync; Debian/Ubuntu: apt install rsync), or use --no-rsync.',
+  );
 }
 
 function executable(p: string): boolean {
@@ -197,24 +224,70 @@ interface Probe {
 const TREE = { a: 'new content\n', 'sp ace': 's\n', keep: 'k\n' };
 
 const PROBES: Record<Capability, Probe> = {
-  push: { direction: 'push', options: [], check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, 'sp ace') === TREE['sp ace'] },
-  pull: { direction: 'pull', options: [], check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, 'keep') === TREE.keep },
+  push: {
+    direction: 'push',
+    options: [],
+    check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, 'sp ace') === TREE['sp ace'],
+  },
+  pull: {
+    direction: 'pull',
+    options: [],
+    check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, 'keep') === TREE.keep,
+  },
   // The far end (the probed rsync itself) is the receiving server, as in serverPullArgv.
   receiveAsServer: {
     direction: 'push',
     options: ['--safe-links', '--backup', '--backup-dir=.bk'],
     src: { out: '->/', in: '->a' },
     dst: { a: 'old\n' },
-    check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, '.bk/a') === 'old\n' && linkOf(dst, 'out') === undefined && linkOf(dst, 'in') === 'a',
+    check: ({ dst }) =>
+      read(dst, 'a') === TREE.a &&
+      read(dst, '.bk/a') === 'old\n' &&
+      linkOf(dst, 'out') === undefined &&
+      linkOf(dst, 'in') === 'a',
   },
-  excludeFrom: { direction: 'push', options: ['--exclude-from=EXCLUDES'], check: ({ dst }) => read(dst, 'a') === undefined && read(dst, 'keep') === TREE.keep },
-  from0: { direction: 'push', options: ['--from0', '--exclude-from=EXCLUDES0'], src: { 'line\nbreak': 'x\n' }, check: ({ dst }) => read(dst, 'a') === undefined && read(dst, 'line\nbreak') === undefined && read(dst, 'keep') === TREE.keep },
-  copyUnsafeLinks: { direction: 'push', options: ['--copy-unsafe-links'], src: { out: '->../outside' }, check: ({ dst }) => read(dst, 'out') === 'outside\n' },
-  update: { direction: 'push', options: ['--update'], dst: { a: 'NEWER\n' }, check: ({ dst }) => read(dst, 'a') === 'NEWER\n' && read(dst, 'keep') === TREE.keep },
-  safeLinks: { direction: 'pull', options: ['--safe-links'], src: { out: '->/', in: '->a' }, check: ({ dst }) => linkOf(dst, 'out') === undefined && linkOf(dst, 'in') === 'a' },
-  backupDir: { direction: 'pull', options: ['--backup', '--backup-dir=.bk'], dst: { a: 'old\n' }, check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, '.bk/a') === 'old\n' },
+  excludeFrom: {
+    direction: 'push',
+    options: ['--exclude-from=EXCLUDES'],
+    check: ({ dst }) => read(dst, 'a') === undefined && read(dst, 'keep') === TREE.keep,
+  },
+  from0: {
+    direction: 'push',
+    options: ['--from0', '--exclude-from=EXCLUDES0'],
+    src: { 'line\nbreak': 'x\n' },
+    check: ({ dst }) =>
+      read(dst, 'a') === undefined && read(dst, 'line\nbreak') === undefined && read(dst, 'keep') === TREE.keep,
+  },
+  copyUnsafeLinks: {
+    direction: 'push',
+    options: ['--copy-unsafe-links'],
+    src: { out: '->../outside' },
+    check: ({ dst }) => read(dst, 'out') === 'outside\n',
+  },
+  update: {
+    direction: 'push',
+    options: ['--update'],
+    dst: { a: 'NEWER\n' },
+    check: ({ dst }) => read(dst, 'a') === 'NEWER\n' && read(dst, 'keep') === TREE.keep,
+  },
+  safeLinks: {
+    direction: 'pull',
+    options: ['--safe-links'],
+    src: { out: '->/', in: '->a' },
+    check: ({ dst }) => linkOf(dst, 'out') === undefined && linkOf(dst, 'in') === 'a',
+  },
+  backupDir: {
+    direction: 'pull',
+    options: ['--backup', '--backup-dir=.bk'],
+    dst: { a: 'old\n' },
+    check: ({ dst }) => read(dst, 'a') === TREE.a && read(dst, '.bk/a') === 'old\n',
+  },
   compress: { direction: 'push', options: ['--compress'], check: ({ dst }) => read(dst, 'a') === TREE.a },
-  outFormat: { direction: 'push', options: ['--out-format=%n'], check: ({ stdout }) => stdout.split('\n').includes('sp ace') },
+  outFormat: {
+    direction: 'push',
+    options: ['--out-format=%n'],
+    check: ({ stdout }) => stdout.split('\n').includes('sp ace'),
+  },
   verboseList: { direction: 'push', options: ['-v'], check: ({ stdout }) => verboseNames(stdout).includes('sp ace') },
 };
 
@@ -226,10 +299,15 @@ export async function probeRsync(path: string, timeoutMs?: number): Promise<Rsyn
 const PROBE_TIMEOUT_MS = 20_000;
 
 /** The capabilities, and why any probe failed for a reason of this machine's (then the answer is not to be kept). */
-async function probeAll(path: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<{ caps: RsyncCapabilities; environmental: string[] }> {
+async function probeAll(
+  path: string,
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<{ caps: RsyncCapabilities; environmental: string[] }> {
   const v = await runAllowFailure([path, '--version'], { timeoutMs });
   // openrsync prints its version on stderr.
-  const version = (`${v.stdout}\n${v.stderr}`.split('\n').find((l) => l.trim() !== '') ?? `exit status ${v.exitCode}`).trim();
+  const version = (
+    `${v.stdout}\n${v.stderr}`.split('\n').find((l) => l.trim() !== '') ?? `exit status ${v.exitCode}`
+  ).trim();
   const root = mkdtempSync(join(tmpdir(), 'ssh-ec2-rsync-probe-'));
   try {
     const caps = { path, version } as RsyncCapabilities;
@@ -278,8 +356,19 @@ async function runProbe(rsync: string, dir: string, probe: Probe, timeoutMs: num
   } catch (err) {
     return { ok: false, environmental: `rsync did not start: ${(err as Error).message}` };
   }
-  if (r.signal && KILLED.has(r.signal)) return { ok: false, environmental: `rsync ended by ${r.signal} (each probe may take ${Math.round(timeoutMs / 1000)}s)` };
-  if (r.exitCode !== 0 && NO_SPACE.test(r.stderr)) return { ok: false, environmental: `no space: ${r.stderr.split('\n').find((l) => NO_SPACE.test(l))!.trim()}` };
+  if (r.signal && KILLED.has(r.signal))
+    return {
+      ok: false,
+      environmental: `rsync ended by ${r.signal} (each probe may take ${Math.round(timeoutMs / 1000)}s)`,
+    };
+  if (r.exitCode !== 0 && NO_SPACE.test(r.stderr))
+    return {
+      ok: false,
+      environmental: `no space: ${r.stderr
+        .split('\n')
+        .find((l) => NO_SPACE.test(l))!
+        .trim()}`,
+    };
   try {
     return { ok: r.exitCode === 0 && probe.check({ dst: join(dir, 'dst'), stdout: r.stdout }) };
   } catch {
@@ -308,7 +397,9 @@ function probeArgv(rsync: string, dir: string, probe: Probe): string[] {
   const src = join(dir, 'src');
   const dst = join(dir, 'dst');
   const rsh = join(dir, 'rsh');
-  const options = probe.options.map((o) => o.replace('EXCLUDES0', join(dir, 'excludes0')).replace('EXCLUDES', join(dir, 'excludes')));
+  const options = probe.options.map((o) =>
+    o.replace('EXCLUDES0', join(dir, 'excludes0')).replace('EXCLUDES', join(dir, 'excludes')),
+  );
   const far = (d: string) => `--rsync-path=cd ${shQuote(d)} && ${shQuote(rsync)}`;
   return probe.direction === 'push'
     ? [rsync, '--recursive', '--links', '--times', ...options, '-e', rshArg(rsh), far(dst), `${src}/`, 'localhost:./']
@@ -345,7 +436,11 @@ function linkOf(root: string, name: string): string | undefined {
  */
 export function verboseNames(stdout: string): string[] {
   const lines = stdout.split('\n');
-  const start = lines.findIndex((l) => /^(building file list|receiving file list|receiving incremental file list|sending incremental file list|Transfer starting:)/.test(l));
+  const start = lines.findIndex((l) =>
+    /^(building file list|receiving file list|receiving incremental file list|sending incremental file list|Transfer starting:)/.test(
+      l,
+    ),
+  );
   const out: string[] = [];
   for (const l of lines.slice(start + 1)) {
     if (l === '') break;

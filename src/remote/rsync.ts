@@ -31,12 +31,16 @@ type Caps = Pick<RsyncCapabilities, 'path' | 'compress' | 'from0' | 'outFormat' 
 function base(o: RsyncCommon, caps: Caps): string[] {
   return [
     caps.path,
-    '--recursive', '--links', '--perms', '--times',
+    '--recursive',
+    '--links',
+    '--perms',
+    '--times',
     ...(caps.compress ? ['--compress'] : []),
     ...(caps.from0 ? ['--from0'] : []),
     `--exclude-from=${o.excludeFile}`,
     ...listingArgs(caps),
-    '-e', rshArg(o.rsh),
+    '-e',
+    rshArg(o.rsh),
     `--rsync-path=${enterDir(o.remoteDir)} && rsync`,
   ];
 }
@@ -61,7 +65,14 @@ export function pushArgv(o: RsyncCommon & { localDir: string }, caps: Caps): str
  * pointing outside the tree are skipped (--safe-links).
  */
 export function pullArgv(o: RsyncCommon & { localDir: string; backupStamp: string }, caps: Caps): string[] {
-  return [...base(o, caps), '--safe-links', '--backup', `--backup-dir=${backupDir(o.backupStamp)}`, `${o.remote}:./`, withSlash(o.localDir)];
+  return [
+    ...base(o, caps),
+    '--safe-links',
+    '--backup',
+    `--backup-dir=${backupDir(o.backupStamp)}`,
+    `${o.remote}:./`,
+    withSlash(o.localDir),
+  ];
 }
 
 /**
@@ -72,14 +83,42 @@ export function pullArgv(o: RsyncCommon & { localDir: string; backupStamp: strin
  * replaced files under the backup directory and skips unsafe links; the instance's rsync applies
  * the excludes, written there at `remoteExcludeFile` (relative to the home directory).
  */
-export function serverPullArgv(o: { remoteDir: string; remoteExcludeFile: string; localDir: string; backupStamp: string }, caps: Pick<RsyncCapabilities, 'path' | 'from0'>): { local: string[]; remote: string } {
+export function serverPullArgv(
+  o: { remoteDir: string; remoteExcludeFile: string; localDir: string; backupStamp: string },
+  caps: Pick<RsyncCapabilities, 'path' | 'from0'>,
+): { local: string[]; remote: string } {
   const safety = ['--safe-links'];
-  const local = [caps.path, '--server', '-rlpt', ...safety, '--backup', `--backup-dir=${backupDir(o.backupStamp)}`, '.', withSlash(o.localDir)];
+  const local = [
+    caps.path,
+    '--server',
+    '-rlpt',
+    ...safety,
+    '--backup',
+    `--backup-dir=${backupDir(o.backupStamp)}`,
+    '.',
+    withSlash(o.localDir),
+  ];
   const bridge = `sh -c "exec 5<&0; cat <&5 >&4 & exec cat <&3"`;
-  const sender = ['rsync', '--recursive', '--links', '--perms', '--times', ...safety, ...(caps.from0 ? ['--from0'] : []), `--exclude-from="$HOME"/${shQuote(o.remoteExcludeFile)}`, '-e', shQuote(bridge), './', 'ssh-ec2:.'];
+  const sender = [
+    'rsync',
+    '--recursive',
+    '--links',
+    '--perms',
+    '--times',
+    ...safety,
+    ...(caps.from0 ? ['--from0'] : []),
+    `--exclude-from="$HOME"/${shQuote(o.remoteExcludeFile)}`,
+    '-e',
+    shQuote(bridge),
+    './',
+    'ssh-ec2:.',
+  ];
   // rsync's own output must not enter the channel (fd 1): it goes to stderr. The exclude file goes.
   const excludes = `"$HOME"/${shQuote(o.remoteExcludeFile)}`;
-  return { local, remote: `${enterDir(o.remoteDir)} && exec 3<&0 4>&1 && ${sender.join(' ')} >&2; s=$?; rm -f ${excludes}; exit $s` };
+  return {
+    local,
+    remote: `${enterDir(o.remoteDir)} && exec 3<&0 4>&1 && ${sender.join(' ')} >&2; s=$?; rm -f ${excludes}; exit $s`,
+  };
 }
 
 export function backupDir(stamp: string): string {
@@ -124,7 +163,10 @@ export function rshScript(sshArgv: readonly string[]): string {
  * line; a name with a line break cannot be excluded then, which is said rather than risked
  * (it could be a secret held back).
  */
-export function excludeFileText(entries: readonly Entry[], caps: Pick<RsyncCapabilities, 'path' | 'version' | 'from0'>): string {
+export function excludeFileText(
+  entries: readonly Entry[],
+  caps: Pick<RsyncCapabilities, 'path' | 'version' | 'from0'>,
+): string {
   if (caps.from0) return excludeList(entries);
   const broken = entries.find((e) => /[\n\r]/.test(e.path));
   if (broken) {
@@ -135,14 +177,23 @@ export function excludeFileText(entries: readonly Entry[], caps: Pick<RsyncCapab
 }
 
 /** Why an rsync failed, in words, and what to do; from its exit status and everything it said. */
-export function explainRsyncFailure(f: { exitCode: number | undefined; signal: string | undefined; stderr: string }, direction: 'up' | 'back', rsync: string): { cause: string; hint: string } {
+export function explainRsyncFailure(
+  f: { exitCode: number | undefined; signal: string | undefined; stderr: string },
+  direction: 'up' | 'back',
+  rsync: string,
+): { cause: string; hint: string } {
   const said = f.stderr;
   const up = direction === 'up';
   const brew = `Install a current rsync (macOS: brew install rsync) and put it first on PATH, or point SSH_EC2_RSYNC at it.`;
-  const results = up ? 'Nothing was run; --no-rsync skips the sync.' : 'The results stay on the instance (stopped, not terminated).';
+  const results = up
+    ? 'Nothing was run; --no-rsync skips the sync.'
+    : 'The results stay on the instance (stopped, not terminated).';
   if (/No space left on device|Disk quota exceeded/i.test(said)) {
     return up
-      ? { cause: "the instance's disk is full", hint: `Free space on the instance, or launch it with a bigger --volume-size. ${results}` }
+      ? {
+          cause: "the instance's disk is full",
+          hint: `Free space on the instance, or launch it with a bigger --volume-size. ${results}`,
+        }
       : { cause: 'the local disk is full', hint: `Free space here, then sync back with ssh-ec2 pull. ${results}` };
   }
   if (/^SIG(SEGV|ABRT|BUS|ILL|FPE)$/.test(f.signal ?? '') || f.exitCode === 134 || f.exitCode === 139) {
@@ -150,27 +201,53 @@ export function explainRsyncFailure(f: { exitCode: number | undefined; signal: s
   }
   if (f.signal) return { cause: `rsync was ended (${f.signal})`, hint: results };
   if (f.exitCode === 127 || /rsync: (command )?not found|command not found/.test(said)) {
-    return { cause: 'rsync is missing on the instance', hint: `Install rsync there (sudo apt-get install rsync) or use an image that has it. ${results}` };
+    return {
+      cause: 'rsync is missing on the instance',
+      hint: `Install rsync there (sudo apt-get install rsync) or use an image that has it. ${results}`,
+    };
   }
   if (/unknown option|unrecognized option|syntax or usage error/.test(said)) {
     return { cause: `your rsync (${rsync}) refused an option`, hint: `${brew} ${results}` };
   }
   if (/protocol (version )?(mismatch|incompatib)|is your shell clean/i.test(said)) {
-    return { cause: "your rsync and the instance's do not understand each other", hint: `Make sure the login shell on the instance prints nothing for a command (no echo in .bashrc). ${brew}` };
+    return {
+      cause: "your rsync and the instance's do not understand each other",
+      hint: `Make sure the login shell on the instance prints nothing for a command (no echo in .bashrc). ${brew}`,
+    };
   }
   if (/Permission denied|Operation not permitted|Read-only file system/.test(said)) {
     return up
-      ? { cause: 'permission denied on the instance', hint: `The project directory there must be writable by the login user (see --remote-dir, --user). ${results}` }
-      : { cause: 'permission denied', hint: `A file on the instance is unreadable, or a local one is not writable: see the name in the message. ${results}` };
+      ? {
+          cause: 'permission denied on the instance',
+          hint: `The project directory there must be writable by the login user (see --remote-dir, --user). ${results}`,
+        }
+      : {
+          cause: 'permission denied',
+          hint: `A file on the instance is unreadable, or a local one is not writable: see the name in the message. ${results}`,
+        };
   }
-  if (f.exitCode === 12 || f.exitCode === 255 || /connection unexpectedly closed|Broken pipe|Connection (reset|closed)|unexplained error/i.test(said)) {
-    return { cause: 'the connection to the instance was lost', hint: `Check your network and run ssh-ec2 again. ${results}` };
+  if (
+    f.exitCode === 12 ||
+    f.exitCode === 255 ||
+    /connection unexpectedly closed|Broken pipe|Connection (reset|closed)|unexplained error/i.test(said)
+  ) {
+    return {
+      cause: 'the connection to the instance was lost',
+      hint: `Check your network and run ssh-ec2 again. ${results}`,
+    };
   }
   return { cause: 'rsync failed', hint: `See rsync's message. ${results}` };
 }
 
 /** The most telling line rsync wrote: its first own error, else its last line. */
 export function rsyncMessage(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines.find((l) => /^rsync: |^rsync\(\d+\): |error:/i.test(l) && !/^rsync error: some files/.test(l)) ?? lines.at(-1) ?? '';
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return (
+    lines.find((l) => /^rsync: |^rsync\(\d+\): |error:/i.test(l) && !/^rsync error: some files/.test(l)) ??
+    lines.at(-1) ??
+    ''
+  );
 }

@@ -81,7 +81,22 @@ const NO_CONFIG_FORWARDS = ['-o', 'ClearAllForwardings=yes'];
  * doubles as the readiness probe: success means ssh works, whatever EC2 status checks say.
  */
 export function masterStartArgv(t: SshTarget): string[] {
-  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=yes', '-o', `ControlPersist=${CONTROL_PERSIST}`, '-o', 'BatchMode=yes', ...NO_CONFIG_FORWARDS, '-T', '-f', '-N', '--', t.host];
+  return [
+    'ssh',
+    ...sshOptions(t),
+    '-o',
+    'ControlMaster=yes',
+    '-o',
+    `ControlPersist=${CONTROL_PERSIST}`,
+    '-o',
+    'BatchMode=yes',
+    ...NO_CONFIG_FORWARDS,
+    '-T',
+    '-f',
+    '-N',
+    '--',
+    t.host,
+  ];
 }
 
 export function masterControlArgv(t: SshTarget, op: 'check' | 'exit'): string[] {
@@ -103,13 +118,30 @@ export function forwardArgs(f: ForwardSpecs): string[] {
 }
 
 /** A command on the instance over the master connection. */
-export function remoteArgv(t: SshTarget, remoteCommand: string, opts: { tty?: boolean; forwards?: ForwardSpecs } = {}): string[] {
+export function remoteArgv(
+  t: SshTarget,
+  remoteCommand: string,
+  opts: { tty?: boolean; forwards?: ForwardSpecs } = {},
+): string[] {
   const forwards = opts.forwards ? forwardArgs(opts.forwards) : [];
   // ClearAllForwardings would clear the session's own forwards too: the config's stay with them.
   if (forwards.length > 0) forwards.push('-o', 'ExitOnForwardFailure=yes');
   else forwards.push(...NO_CONFIG_FORWARDS);
   // -tt / -T decide the terminal whatever the config's RequestTTY says.
-  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', ...sessionOptions(t), opts.tty ? '-tt' : '-T', ...forwards, '--', t.host, remoteCommand];
+  return [
+    'ssh',
+    ...sshOptions(t),
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    'BatchMode=yes',
+    ...sessionOptions(t),
+    opts.tty ? '-tt' : '-T',
+    ...forwards,
+    '--',
+    t.host,
+    remoteCommand,
+  ];
 }
 
 /**
@@ -118,5 +150,15 @@ export function remoteArgv(t: SshTarget, remoteCommand: string, opts: { tty?: bo
  * -T: a terminal (a config's `RequestTTY force`) would mangle rsync's binary stream.
  */
 export function rsyncSshArgv(t: SshTarget): string[] {
-  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', ...sessionOptions(t), ...NO_CONFIG_FORWARDS, '-T'];
+  return [
+    'ssh',
+    ...sshOptions(t),
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    'BatchMode=yes',
+    ...sessionOptions(t),
+    ...NO_CONFIG_FORWARDS,
+    '-T',
+  ];
 }

@@ -92,7 +92,9 @@ async function finishWork(s: SessionState): Promise<void> {
   const mustAsk = !s.endJobs && final !== 'leave';
   // A dropped connection is opened again first: who else is there is asked on the instance, and
   // the results come back through it.
-  const reachable = nothingThere ? mustAsk && !!s.conn && s.connected && (await s.conn.alive()) : (mustPull || mustAsk) && (await reach(s));
+  const reachable = nothingThere
+    ? mustAsk && !!s.conn && s.connected && (await s.conn.alive())
+    : (mustPull || mustAsk) && (await reach(s));
   let others = mustAsk && reachable ? await whoElseIsThere(s) : undefined;
   // No answer from an instance nothing ran on: no ssh-ec2 session has set it up (job.sh) yet.
   if (nothingThere && typeof others === 'object') others = undefined;
@@ -102,9 +104,16 @@ async function finishWork(s: SessionState): Promise<void> {
   if (final === 'terminate' && unsure) final = 'stop';
   if (others) {
     const id = s.instance.id;
-    if (others === 'job') log.warn(`a detached job is still running on ${id}: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.`);
-    else if (others === 'session') log.info(`another session is using ${id}: leaving it running; the last session to leave applies its final state`);
-    else log.warn(`could not tell whether another session or a job is using ${id} (${others.unknown}): leaving it running; its agent stops it once nothing runs (--idle-timeout).`);
+    if (others === 'job')
+      log.warn(
+        `a detached job is still running on ${id}: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.`,
+      );
+    else if (others === 'session')
+      log.info(`another session is using ${id}: leaving it running; the last session to leave applies its final state`);
+    else
+      log.warn(
+        `could not tell whether another session or a job is using ${id} (${others.unknown}): leaving it running; its agent stops it once nothing runs (--idle-timeout).`,
+      );
     final = 'leave';
   }
   s.finishing = final === 'leave' ? undefined : `${final === 'stop' ? 'stopping' : 'terminating'} ${s.instance.id}`;
@@ -112,7 +121,9 @@ async function finishWork(s: SessionState): Promise<void> {
   await applyFinal(s, final);
   if (final === 'stop' && unsure) {
     const id = s.instance.id;
-    const why = pulled ? `${id} could not be reached to see whether a job or another session uses it` : 'the results could not be brought back';
+    const why = pulled
+      ? `${id} could not be reached to see whether a job or another session uses it`
+      : 'the results could not be brought back';
     log.warn(
       `${why}, so ${id} was stopped, not terminated: nothing is lost.\n` +
         `  To ${pulled ? 'end it' : 'get them'}: run ssh-ec2 --terminate true in ${s.plan.projectDir} (it restarts the instance${pulled ? '' : ', syncs back'}, then terminates).`,
@@ -129,9 +140,15 @@ async function applyFinal(s: SessionState, final: FinalState): Promise<void> {
   try {
     await log.phase(final, () => applyFinalState(s, final));
   } catch (err) {
-    if (isExpiredCredentials(err)) log.error(`could not ${final} ${id}: your AWS credentials have expired`, leftBehind(s, final));
-    else log.error(`could not ${final} ${id}: ${(err as Error).message}`, `It may still be running and costing money: check with the AWS console or \`aws ec2 describe-instances --instance-ids ${id}\`.`);
-    if (!s.error && (s.exitCode ?? 0) === 0) s.error = err instanceof UserError ? err : new UserError((err as Error).message, ExitCode.cloud);
+    if (isExpiredCredentials(err))
+      log.error(`could not ${final} ${id}: your AWS credentials have expired`, leftBehind(s, final));
+    else
+      log.error(
+        `could not ${final} ${id}: ${(err as Error).message}`,
+        `It may still be running and costing money: check with the AWS console or \`aws ec2 describe-instances --instance-ids ${id}\`.`,
+      );
+    if (!s.error && (s.exitCode ?? 0) === 0)
+      s.error = err instanceof UserError ? err : new UserError((err as Error).message, ExitCode.cloud);
   }
 }
 
@@ -141,7 +158,9 @@ async function applyFinal(s: SessionState, final: FinalState): Promise<void> {
  */
 function leftBehind(s: SessionState, final: FinalState): string {
   const id = s.instance!.id;
-  const agent = s.limits?.idleTimeoutMs ? `its agent stops it after ${formatDuration(s.limits.idleTimeoutMs)} unused` : 'nothing on it stops it';
+  const agent = s.limits?.idleTimeoutMs
+    ? `its agent stops it after ${formatDuration(s.limits.idleTimeoutMs)} unused`
+    : 'nothing on it stops it';
   const end = final === 'stop' ? 'ssh-ec2 --stop true' : 'ssh-ec2 down';
   return `${id} is left as it was (if running, it costs money; ${agent}). Renew your credentials, then run \`${end}\` in ${s.plan.projectDir}: it brings the results back and ${final === 'stop' ? 'stops' : 'terminates'} it.`;
 }
@@ -184,7 +203,8 @@ async function whoElseIsThere(s: SessionState): Promise<'job' | 'session' | { un
     const r = await s.conn!.exec(`${jobCommand('status', s.plan.projectId)}; ${OTHER_SESSIONS}`);
     const [status = '', others = ''] = r.stdout.trim().split('\n');
     if (parseJobStatus(status).state === 'running') return 'job';
-    if (!/^\d+$/.test(others)) return { unknown: r.stderr.trim().split('\n')[0] || `unexpected answer "${r.stdout.trim().slice(0, 60)}"` };
+    if (!/^\d+$/.test(others))
+      return { unknown: r.stderr.trim().split('\n')[0] || `unexpected answer "${r.stdout.trim().slice(0, 60)}"` };
     return Number(others) > 0 ? 'session' : undefined;
   } catch (err) {
     return { unknown: (err as Error).message };
@@ -197,10 +217,20 @@ async function bringResultsBack(s: SessionState): Promise<boolean> {
   s.finishing = 'syncing back';
   s.journal?.note({ step: 'the sync back' });
   try {
-    const back = await log.phase('sync back', () => syncBack({ conn: s.conn!, localDir: s.plan.projectDir, remoteDir: s.plan.remoteDir, scratchDir: s.paths.runtime, rsync: rsyncSource(s), log }));
+    const back = await log.phase('sync back', () =>
+      syncBack({
+        conn: s.conn!,
+        localDir: s.plan.projectDir,
+        remoteDir: s.plan.remoteDir,
+        scratchDir: s.paths.runtime,
+        rsync: rsyncSource(s),
+        log,
+      }),
+    );
     log.detail(`sync back: ${back.files ?? 'an unknown number of'} file(s) received`);
     s.journal?.note({ syncedBack: true });
-    if (back.kept > 0) log.info(`${back.kept} local file(s) were replaced; their previous versions are kept in ${back.backupDir}`);
+    if (back.kept > 0)
+      log.info(`${back.kept} local file(s) were replaced; their previous versions are kept in ${back.backupDir}`);
     return true;
   } catch (err) {
     log.error(`sync back failed: ${(err as Error).message}`, (err as { hint?: string }).hint);

@@ -53,7 +53,9 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
         if (abort.aborted) return { none: 'no longer asked' };
         // Only Nitro types have a live serial console; EC2 refuses the others' Latest=true.
         if (latest) {
-          log.detail(`latest console output of ${id} not available (${(err as Error).message}); asking for the buffered one`);
+          log.detail(
+            `latest console output of ${id} not available (${(err as Error).message}); asking for the buffered one`,
+          );
           latest = false;
           continue;
         }
@@ -70,8 +72,14 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
       }
       if (owed && !abort.aborted) continue;
       const left = deadline - Date.now();
-      if (left <= 0 || abort.aborted) return { none: `EC2 showed no host key fingerprints on its console (asked ${asked} time${asked > 1 ? 's' : ''})` };
-      await Promise.race([sleep(Math.min(delay, left), abort).catch(() => undefined), new Promise<void>((r) => (wake = r))]);
+      if (left <= 0 || abort.aborted)
+        return {
+          none: `EC2 showed no host key fingerprints on its console (asked ${asked} time${asked > 1 ? 's' : ''})`,
+        };
+      await Promise.race([
+        sleep(Math.min(delay, left), abort).catch(() => undefined),
+        new Promise<void>((r) => (wake = r)),
+      ]);
       delay = Math.min(delay * 2, MAX_DELAY_MS);
     }
   };
@@ -97,12 +105,18 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
  * is sent. So too after an interrupt (`signal`) before the fingerprints were seen: the wait was
  * cut short, which is no reason to trust the key; the interrupt is thrown.
  */
-export async function checkHostKey(watch: ConsoleWatch, conn: Connection, o: { id: string; waitMs: number; log: Logger; signal?: AbortSignal }): Promise<void> {
+export async function checkHostKey(
+  watch: ConsoleWatch,
+  conn: Connection,
+  o: { id: string; waitMs: number; log: Logger; signal?: AbortSignal },
+): Promise<void> {
   const { id, log, signal } = o;
   const expected = await watch.fingerprints(o.waitMs);
   if (!Array.isArray(expected) && signal?.aborted) {
     await forget(conn);
-    log.info(`host key of ${id} not checked (interrupted before its console showed the fingerprints): not kept, nothing sent`);
+    log.info(
+      `host key of ${id} not checked (interrupted before its console showed the fingerprints): not kept, nothing sent`,
+    );
     signal.throwIfAborted();
   }
   if (!Array.isArray(expected)) {
@@ -129,6 +143,8 @@ async function forget(conn: Connection): Promise<void> {
 
 /** SHA256 fingerprints, from cloud-init's block of a console log (or from any text when `block` is false). */
 export function consoleFingerprints(text: string, block = true): string[] {
-  const m = block ? /-----BEGIN SSH HOST KEY FINGERPRINTS-----([\s\S]*?)-----END SSH HOST KEY FINGERPRINTS-----/.exec(text) : [text, text];
+  const m = block
+    ? /-----BEGIN SSH HOST KEY FINGERPRINTS-----([\s\S]*?)-----END SSH HOST KEY FINGERPRINTS-----/.exec(text)
+    : [text, text];
   return [...(m?.[1] ?? '').matchAll(/SHA256:[A-Za-z0-9+/]+/g)].map((x) => x[0]);
 }

@@ -8,7 +8,14 @@ import { createServer } from 'node:net';
 import { ExitCode, SubprocessError, UsageError, UserError } from '../errors.js';
 import type { Multiplexer, Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
-import { jobCommand, jobStartCommand, JOB_RUNNING_STATUS, MUX_MISSING_STATUS, parseJobStatus, type JobState } from '../remote/on-instance.js';
+import {
+  jobCommand,
+  jobStartCommand,
+  JOB_RUNNING_STATUS,
+  MUX_MISSING_STATUS,
+  parseJobStatus,
+  type JobState,
+} from '../remote/on-instance.js';
 import { joinCommand } from '../remote/remote-command.js';
 import type { ForwardSpecs } from '../remote/ssh.js';
 import { reconnect, type SessionState } from './finish.js';
@@ -23,24 +30,37 @@ export function multiplexerOf(o: Pick<Options, 'multiplex' | 'detach' | 'attach'
 
 /** Combinations that cannot work, and local ports already taken: before any AWS call. */
 export async function checkSessionOptions(o: Options): Promise<void> {
-  if (o.yes || o.all) throw new UsageError(`--${o.yes ? 'yes' : 'all'} is for the verbs (ssh-ec2 down --yes); to run a command named so, put it after --`);
+  if (o.yes || o.all)
+    throw new UsageError(
+      `--${o.yes ? 'yes' : 'all'} is for the verbs (ssh-ec2 down --yes); to run a command named so, put it after --`,
+    );
   if (o.detach && o.attach) throw new UsageError('--detach and --attach exclude each other');
-  if (o.detach && o.multiplex === 'none') throw new UsageError('--detach needs a multiplexer to keep the job running: --multi tmux or --multi screen');
-  if (o.detach && o.command.length === 0) throw new UsageError('--detach needs a command to run, e.g. ssh-ec2 --detach make train');
-  if (o.attach && o.command.length > 0) throw new UsageError(`--attach takes no command (got "${o.command.join(' ')}")`);
+  if (o.detach && o.multiplex === 'none')
+    throw new UsageError('--detach needs a multiplexer to keep the job running: --multi tmux or --multi screen');
+  if (o.detach && o.command.length === 0)
+    throw new UsageError('--detach needs a command to run, e.g. ssh-ec2 --detach make train');
+  if (o.attach && o.command.length > 0)
+    throw new UsageError(`--attach takes no command (got "${o.command.join(' ')}")`);
   const forwards = [...o.localForwards, ...o.remoteForwards, ...o.dynamicForwards];
-  if (o.detach && forwards.length > 0) throw new UsageError('port forwards need an attached session: give -L/-R/-D to ssh-ec2 --attach instead');
+  if (o.detach && forwards.length > 0)
+    throw new UsageError('port forwards need an attached session: give -L/-R/-D to ssh-ec2 --attach instead');
   for (const spec of [...o.localForwards, ...o.dynamicForwards]) {
     const local = localEnd(spec);
     if (local && !(await portFree(local.port, local.host))) {
-      throw new UsageError(`local port ${local.port} is already in use (-L/-D ${spec})`, `Stop what listens there, or forward another local port, e.g. ${spec.replace(String(local.port), String(local.port + 1))}.`);
+      throw new UsageError(
+        `local port ${local.port} is already in use (-L/-D ${spec})`,
+        `Stop what listens there, or forward another local port, e.g. ${spec.replace(String(local.port), String(local.port + 1))}.`,
+      );
     }
   }
 }
 
 /** The local end of an ssh -L or -D spec ([bind:]port[:host:hostport]); undefined for unix sockets. */
 export function localEnd(spec: string): { host: string; port: number } | undefined {
-  const parts = spec.replace(/\[([^\]]*)\]/g, (_m, ip: string) => ip.replaceAll(':', '\u0000')).split(':').map((p) => p.replaceAll('\u0000', ':'));
+  const parts = spec
+    .replace(/\[([^\]]*)\]/g, (_m, ip: string) => ip.replaceAll(':', '\u0000'))
+    .split(':')
+    .map((p) => p.replaceAll('\u0000', ':'));
   const hasBind = parts.length === 2 || parts.length === 4;
   const port = Number(parts[hasBind ? 1 : 0]);
   if (!Number.isInteger(port) || port <= 0) return undefined;
@@ -60,10 +80,20 @@ export async function jobStatus(conn: Connection, id: string): Promise<JobState>
   return parseJobStatus((await conn.exec(jobCommand('status', id))).stdout);
 }
 
-export async function runJob(state: SessionState, conn: Connection, o: { mux: 'tmux' | 'screen'; tty: boolean; forwards: ForwardSpecs; signal: AbortSignal }): Promise<void> {
+export async function runJob(
+  state: SessionState,
+  conn: Connection,
+  o: { mux: 'tmux' | 'screen'; tty: boolean; forwards: ForwardSpecs; signal: AbortSignal },
+): Promise<void> {
   const { options, plan, log } = state;
   const id = plan.projectId;
-  const start = jobStartCommand({ id, mux: o.mux, dir: plan.remoteDir, detached: options.detach, command: joinCommand(options.command) });
+  const start = jobStartCommand({
+    id,
+    mux: o.mux,
+    dir: plan.remoteDir,
+    detached: options.detach,
+    command: joinCommand(options.command),
+  });
   const followOrAttach = jobCommand(o.tty ? 'attach' : 'follow', id);
 
   if (options.detach) {
@@ -86,14 +116,20 @@ export async function runJob(state: SessionState, conn: Connection, o: { mux: 't
       // Started only to look: stopped again; found running: left as it was.
       if (state.started) state.finalState = 'stop';
       else state.keepRunning = 'nothing to attach to';
-      throw new UserError(`no job on ${state.instance!.id} for this directory: nothing to attach to`, ExitCode.nothingThere, 'Start one with ssh-ec2 --detach CMD, or run ssh-ec2 for a shell.');
+      throw new UserError(
+        `no job on ${state.instance!.id} for this directory: nothing to attach to`,
+        ExitCode.nothingThere,
+        'Start one with ssh-ec2 --detach CMD, or run ssh-ec2 for a shell.',
+      );
     }
     state.ran = true;
     if (before.state !== 'running') {
       settle(state, before);
       return;
     }
-    log.info(`attaching to the job running on ${state.instance!.id}${o.tty ? (o.mux === 'tmux' ? ' (detach: Ctrl-b d)' : ' (detach: Ctrl-a d)') : ''}`);
+    log.info(
+      `attaching to the job running on ${state.instance!.id}${o.tty ? (o.mux === 'tmux' ? ' (detach: Ctrl-b d)' : ' (detach: Ctrl-a d)') : ''}`,
+    );
     command = followOrAttach;
   } else {
     state.ran = true;
@@ -118,7 +154,9 @@ export async function runJob(state: SessionState, conn: Connection, o: { mux: 't
     state.keepRunning = 'connection lost';
     state.connected = false;
     state.exitCode = ExitCode.connectionLost;
-    log.warn(`could not reach ${state.instance!.id} again: it is left running with the job (the agent stops it once the job is done). Come back with ssh-ec2 --attach.`);
+    log.warn(
+      `could not reach ${state.instance!.id} again: it is left running with the job (the agent stops it once the job is done). Come back with ssh-ec2 --attach.`,
+    );
     return;
   }
   if (after.state === 'running') {
@@ -134,7 +172,9 @@ export async function runJob(state: SessionState, conn: Connection, o: { mux: 't
 function settle(state: SessionState, job: JobState): void {
   if (job.state === 'finished') {
     state.exitCode = job.status;
-    state.log.info(`the job finished with status ${job.status}${job.ended ? ` at ${new Date(job.ended * 1000).toISOString()}` : ''}`);
+    state.log.info(
+      `the job finished with status ${job.status}${job.ended ? ` at ${new Date(job.ended * 1000).toISOString()}` : ''}`,
+    );
   } else {
     // Killed with the machine (max-time, a poweroff): as a shell reports SIGKILL.
     state.exitCode = 128 + 9;
@@ -164,5 +204,9 @@ export function muxMissingError(mux: 'tmux' | 'screen'): UserError {
 
 function jobRunningError(state: SessionState): UserError {
   state.keepRunning = 'a job is running';
-  return new UserError('a job is already running for this directory', ExitCode.jobRunning, 'Reattach with ssh-ec2 --attach, follow it with ssh-ec2 logs, or wait for it to end.');
+  return new UserError(
+    'a job is already running for this directory',
+    ExitCode.jobRunning,
+    'Reattach with ssh-ec2 --attach, follow it with ssh-ec2 logs, or wait for it to end.',
+  );
 }

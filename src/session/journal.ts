@@ -14,7 +14,8 @@ import { runningPrograms } from '../remote/exec.js';
 import { processAlive, stillOurs } from '../state/process.js';
 import type { Logger } from '../ui/logger.js';
 
-export type JournalStep = 'provisioning' | 'connecting' | 'the sync up' | 'the command' | 'the sync back' | 'the final state';
+export type JournalStep =
+  'provisioning' | 'connecting' | 'the sync up' | 'the command' | 'the sync back' | 'the final state';
 
 export interface JournalEntry {
   pid: number;
@@ -138,7 +139,9 @@ export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): 
     if (entry.pid === process.pid || processAlive(entry.pid)) continue;
     previous.push(entry);
     const pending = entry.ran && !entry.syncedBack;
-    log.warn(`a previous ssh-ec2 here (pid ${entry.pid}) was killed during ${entry.step}; finishing its work: ${pending ? 'sync back, then ' : ''}${entry.finalState}`);
+    log.warn(
+      `a previous ssh-ec2 here (pid ${entry.pid}) was killed during ${entry.step}; finishing its work: ${pending ? 'sync back, then ' : ''}${entry.finalState}`,
+    );
     endOrphans(entry);
     rmSync(path, { force: true });
   }
@@ -146,7 +149,9 @@ export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): 
   return {
     previous,
     syncBack: previous.some((e) => e.ran && !e.syncedBack),
-    finalState: previous.map((e) => e.finalState).reduce((a, b) => (STRICTNESS.indexOf(b) > STRICTNESS.indexOf(a) ? b : a)),
+    finalState: previous
+      .map((e) => e.finalState)
+      .reduce((a, b) => (STRICTNESS.indexOf(b) > STRICTNESS.indexOf(a) ? b : a)),
     instanceId: previous.find((e) => e.instanceId)?.instanceId,
     sessionIds: previous.flatMap((e) => [...(e.sessionId ? [e.sessionId] : []), ...(e.inheritedSessions ?? [])]),
   };
@@ -159,7 +164,8 @@ export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): 
  * no later than the run saw it (a recycled pid is never killed; see `stillOurs`).
  */
 function endOrphans(entry: JournalEntry): void {
-  const isOurs = (c: Child) => typeof c.seenAt === 'number' && stillOurs({ pid: c.pid, seenAt: c.seenAt, argv0: c.cmdline.split('\0')[0] ?? '' });
+  const isOurs = (c: Child) =>
+    typeof c.seenAt === 'number' && stillOurs({ pid: c.pid, seenAt: c.seenAt, argv0: c.cmdline.split('\0')[0] ?? '' });
   const ours = (entry.children ?? []).filter(isOurs);
   for (const c of ours) {
     try {
@@ -187,7 +193,11 @@ export function newSessionId(): string {
  * (so it would also count as "another session" and keep the instance running).
  */
 export function endSessionsCommand(ids: string[]): string {
-  const pattern = ids.filter((id) => /^[0-9a-f]+$/.test(id)).map((id) => `SSH_EC2_SESSION=${id}`).join('|') || 'SSH_EC2_SESSION=-';
+  const pattern =
+    ids
+      .filter((id) => /^[0-9a-f]+$/.test(id))
+      .map((id) => `SSH_EC2_SESSION=${id}`)
+      .join('|') || 'SSH_EC2_SESSION=-';
   return (
     `for i in 1 2 3 4 5 6 7 8 9 10; do sig=TERM; [ $i -gt 5 ] && sig=KILL; found=; ` +
     `for p in /proc/[0-9]*; do tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -Eqx '${pattern}' && { found=1; kill -$sig "\${p#/proc/}" 2>/dev/null; }; done; ` +

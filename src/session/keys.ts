@@ -19,7 +19,13 @@ export function pemKey(path: string): KeySource {
   return { identityFile: path, refresh: async () => {}, dispose: () => {} };
 }
 
-export async function instanceConnectKey(opts: { runtimeDir: string; cloud: Cloud; instance: InstanceInfo; user: string; now?: () => number }): Promise<KeySource> {
+export async function instanceConnectKey(opts: {
+  runtimeDir: string;
+  cloud: Cloud;
+  instance: InstanceInfo;
+  user: string;
+  now?: () => number;
+}): Promise<KeySource> {
   const now = opts.now ?? Date.now;
   const file = join(opts.runtimeDir, `${shortHash(`${opts.instance.id}:${process.pid}:${now()}`)}.key`);
   await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `ssh-ec2-${opts.instance.id}`, '-f', file]);
@@ -29,7 +35,10 @@ export async function instanceConnectKey(opts: { runtimeDir: string; cloud: Clou
     identityFile: file,
     async refresh(bounds) {
       if (now() - pushedAt < PUSH_VALID_MS) return;
-      await opts.cloud.pushSshKey({ instanceId: opts.instance.id, osUser: opts.user, publicKey, az: opts.instance.az }, bounds);
+      await opts.cloud.pushSshKey(
+        { instanceId: opts.instance.id, osUser: opts.user, publicKey, az: opts.instance.az },
+        bounds,
+      );
       pushedAt = now();
     },
     dispose() {

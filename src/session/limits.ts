@@ -30,8 +30,14 @@ export interface Limits {
  * `fresh`: launched or started by this run, so max-time counts from now; otherwise from the
  * instance's launch time (EC2's LaunchTime is the last start).
  */
-export function resolveLimits(o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'>, instance: InstanceInfo, fresh: boolean, now = new Date()): Limits {
-  const pick = (given: number | undefined, tag: string, fallback: number) => given ?? parseTagDuration(instance.tags[tag]) ?? fallback;
+export function resolveLimits(
+  o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'>,
+  instance: InstanceInfo,
+  fresh: boolean,
+  now = new Date(),
+): Limits {
+  const pick = (given: number | undefined, tag: string, fallback: number) =>
+    given ?? parseTagDuration(instance.tags[tag]) ?? fallback;
   const maxTimeMs = pick(o.maxTime, LIMIT_TAGS.maxTime, 0);
   const since = fresh ? now : (instance.launchTime ?? now);
   return {
@@ -56,7 +62,11 @@ export function changedTags(instance: InstanceInfo, tags: Record<string, string>
   return Object.fromEntries(Object.entries(tags).filter(([k, v]) => instance.tags[k] !== v));
 }
 
-export function agentSettings(o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>, instanceId: string, l: Limits): AgentSettings {
+export function agentSettings(
+  o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>,
+  instanceId: string,
+  l: Limits,
+): AgentSettings {
   return {
     instanceId,
     imdsUrl: o.imdsUrl,
@@ -72,7 +82,12 @@ export function formatDuration(ms: number): string {
   if (ms <= 0) return 'off';
   let s = Math.round(ms / 1000);
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     if (s >= size) {
       parts.push(`${Math.floor(s / size)}${unit}`);
       s %= size;

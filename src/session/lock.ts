@@ -12,7 +12,10 @@ export interface Lock {
   release(): void;
 }
 
-export async function acquireLock(path: string, opts: { onWait?: (pid: number) => void; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Lock> {
+export async function acquireLock(
+  path: string,
+  opts: { onWait?: (pid: number) => void; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<Lock> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const deadline = Date.now() + (opts.timeoutMs ?? 15 * 60_000);
   let told = false;
@@ -55,7 +58,10 @@ export async function acquireLock(path: string, opts: { onWait?: (pid: number) =
     }
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (Date.now() > deadline) {
-      throw new WaitTimeout(`timed out waiting for another ssh-ec2 here (pid ${holder ?? '?'}) to find or launch this directory's instance`, `If that run is stuck, end it (kill ${holder ?? 'it'}) and run again; its lock is ${path}.`);
+      throw new WaitTimeout(
+        `timed out waiting for another ssh-ec2 here (pid ${holder ?? '?'}) to find or launch this directory's instance`,
+        `If that run is stuck, end it (kill ${holder ?? 'it'}) and run again; its lock is ${path}.`,
+      );
     }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 500);

@@ -76,7 +76,10 @@ export interface FindContext {
  * directory's tags are asked at once (one round trip, not two); the owner is then checked here.
  * Instances tagged the old way are adopted (re-tagged) or, unproven, named and left alone.
  */
-export async function findOwn(ctx: FindContext, states?: readonly string[]): Promise<{ owner: string; instances: InstanceInfo[] }> {
+export async function findOwn(
+  ctx: FindContext,
+  states?: readonly string[],
+): Promise<{ owner: string; instances: InstanceInfo[] }> {
   const { cloud, plan, log } = ctx;
   const [owner, found] = await Promise.all([ownerOf(cloud, log), cloud.findInstances(plan.dirTags, states)]);
   const w = whose(found, { owner, localUser: plan.localUser, pinned: ctx.pinned });
@@ -94,7 +97,9 @@ export async function findOwn(ctx: FindContext, states?: readonly string[]): Pro
 async function adopt(cloud: Cloud, i: InstanceInfo, owner: string, log: Logger): Promise<void> {
   try {
     await cloud.tag(i.id, { [TAG.user]: owner });
-    log.detail(`${i.id}: ssh-ec2:user ${i.tags[TAG.user]} → ${owner} (an earlier ssh-ec2 tagged it with the local login name)`);
+    log.detail(
+      `${i.id}: ssh-ec2:user ${i.tags[TAG.user]} → ${owner} (an earlier ssh-ec2 tagged it with the local login name)`,
+    );
     i.tags[TAG.user] = owner;
   } catch (err) {
     // The policies let you re-tag only what is tagged as yours already: an administrator can.

@@ -56,7 +56,12 @@ export function makePlan(opts: Options, id: Identity): Plan {
     name,
     remoteDir,
     dirTags,
-    instanceTags: { ...dirTags, [TAG.host]: id.localHost, [TAG.dir]: tagValue(id.cwd), [TAG.remoteDir]: tagValue(remoteDir) },
+    instanceTags: {
+      ...dirTags,
+      [TAG.host]: id.localHost,
+      [TAG.dir]: tagValue(id.cwd),
+      [TAG.remoteDir]: tagValue(remoteDir),
+    },
   };
 }
 

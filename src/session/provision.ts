@@ -43,7 +43,11 @@ export interface ProvisionContext {
 /** There is no instance for this directory, and none may be launched. */
 export class NoInstanceError extends UserError {
   constructor(what: string, dir: string) {
-    super(`no ssh-ec2 instance for ${dir}: ${what}`, ExitCode.nothingThere, 'Nothing was launched. Run ssh-ec2 (or ssh-ec2 --detach CMD) there to start one.');
+    super(
+      `no ssh-ec2 instance for ${dir}: ${what}`,
+      ExitCode.nothingThere,
+      'Nothing was launched. Run ssh-ec2 (or ssh-ec2 --detach CMD) there to start one.',
+    );
   }
 }
 
@@ -69,7 +73,12 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
       // A stopped instance EC2 refused to start is left as found: the finish has nothing to do with
       // it. One whose start failed otherwise may be starting: the finish is handed it (onStarted).
       const instance = await bringUp({ ...ctx, onStarted: () => ctx.onInstance?.(existing, false) }, existing);
-      return { instance, launched: false, started: existing.state !== 'running' && existing.state !== 'pending', user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu' };
+      return {
+        instance,
+        launched: false,
+        started: existing.state !== 'running' && existing.state !== 'pending',
+        user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu',
+      };
     }
     if (ctx.mayLaunch === false) throw new NoInstanceError('nothing to attach to', ctx.plan.projectDir);
     return await launch(ctx, owner);
@@ -83,12 +92,18 @@ const PREFERENCE = ['running', 'pending', 'stopping', 'stopped'];
 function pickExisting(found: InstanceInfo[], log: Logger): InstanceInfo | undefined {
   const sorted = [...found].sort((a, b) => PREFERENCE.indexOf(a.state) - PREFERENCE.indexOf(b.state));
   if (sorted.length > 1) {
-    log.warn(`${sorted.length} instances belong to this directory; using ${sorted[0]!.id} (${sorted[0]!.state}). Others: ${sorted.slice(1).map((i) => `${i.id} (${i.state})`).join(', ')}`);
+    log.warn(
+      `${sorted.length} instances belong to this directory; using ${sorted[0]!.id} (${sorted[0]!.state}). Others: ${sorted
+        .slice(1)
+        .map((i) => `${i.id} (${i.state})`)
+        .join(', ')}`,
+    );
   }
   return sorted[0];
 }
 
-const STUCK_HINT = 'Look at the instance in the EC2 console (its state and status checks), then run again; ssh-ec2 down ends it.';
+const STUCK_HINT =
+  'Look at the instance in the EC2 console (its state and status checks), then run again; ssh-ec2 down ends it.';
 
 /**
  * A found instance made ready: a stopped one is started (retried while EC2 has no capacity, its
@@ -96,18 +111,29 @@ const STUCK_HINT = 'Look at the instance in the EC2 console (its state and statu
  * EC2 has accepted the start, or may have (a start that failed without EC2 refusing it): until
  * then the instance is as the run found it.
  */
-export async function bringUp(ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'signal'> & { options?: StartOptions; onStarted?: () => void }, instance: InstanceInfo): Promise<InstanceInfo> {
+export async function bringUp(
+  ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'signal'> & { options?: StartOptions; onStarted?: () => void },
+  instance: InstanceInfo,
+): Promise<InstanceInfo> {
   const { cloud, log, signal } = ctx;
   if (instance.state === 'stopping') {
     log.info(`instance ${instance.id} is stopping; waiting to restart it`);
-    await waitFor(async () => ((await cloud.describeInstance(instance.id))?.state === 'stopped' ? true : undefined), { timeoutMs: 10 * 60_000, what: `${instance.id} to stop`, hint: STUCK_HINT, signal });
+    await waitFor(async () => ((await cloud.describeInstance(instance.id))?.state === 'stopped' ? true : undefined), {
+      timeoutMs: 10 * 60_000,
+      what: `${instance.id} to stop`,
+      hint: STUCK_HINT,
+      signal,
+    });
   }
   if (instance.state === 'stopping' || instance.state === 'stopped') {
     await startStopped({ ...ctx, onMaybeStarted: ctx.onStarted }, instance);
   } else {
     log.info(`using instance ${instance.id} (${instance.type}, ${instance.state})`);
     const asked = typesToStart(ctx.options, instance);
-    if (!asked.includes(instance.type)) log.info(`--instance-type ${asked.join(',')} not applied: ${instance.id} is ${instance.state}, and a type can only be changed while it is stopped`);
+    if (!asked.includes(instance.type))
+      log.info(
+        `--instance-type ${asked.join(',')} not applied: ${instance.id} is ${instance.state}, and a type can only be changed while it is stopped`,
+      );
   }
   ctx.onStarted?.();
   return waitRunning(ctx, instance.id);
@@ -117,7 +143,11 @@ export async function bringUp(ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'sig
  * Until the instance runs and has an address. One this run launched may be unknown to EC2 for a
  * moment (the port retries that), and may end while pending: then EC2's reason is the message.
  */
-export async function waitRunning(ctx: Pick<ProvisionContext, 'cloud' | 'signal'>, id: string, launched = false): Promise<InstanceInfo> {
+export async function waitRunning(
+  ctx: Pick<ProvisionContext, 'cloud' | 'signal'>,
+  id: string,
+  launched = false,
+): Promise<InstanceInfo> {
   return waitFor(
     async () => {
       const i = await ctx.cloud.describeInstance(id);
@@ -144,7 +174,9 @@ async function launch(ctx: ProvisionContext, owner: string): Promise<Provisioned
     : cloud.defaultVpc().then(async (vpcId) => ({ vpcId, zones: await cloud.defaultSubnets(vpcId) }));
   // A group the user names is used as it is: no address lookup, no rule added (see letCallerIn).
   const securityGroup = (vpcId: string): Promise<string> =>
-    o.securityGroup ? cloud.givenSecurityGroup(o.securityGroup, vpcId) : sshCidr(o).then((cidr) => cloud.ensureSecurityGroup(vpcId, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' }));
+    o.securityGroup
+      ? cloud.givenSecurityGroup(o.securityGroup, vpcId)
+      : sshCidr(o).then((cidr) => cloud.ensureSecurityGroup(vpcId, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' }));
   // Every type is checked before anything is launched: a typo in the last one of
   // --instance-type a,b,c is reported now, not after the others found no capacity.
   const [types, securityGroupId, zones] = await Promise.all([
@@ -158,7 +190,13 @@ async function launch(ctx: ProvisionContext, owner: string): Promise<Provisioned
     const architecture = o.imageId ? undefined : architectureFor(t.architectures);
     let image = images.get(architecture ?? '');
     if (!image) {
-      image = cloud.resolveImage({ imageId: o.imageId, namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS, owners: o.imageOwners, architecture, region: cloud.region });
+      image = cloud.resolveImage({
+        imageId: o.imageId,
+        namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS,
+        owners: o.imageOwners,
+        architecture,
+        region: cloud.region,
+      });
       images.set(architecture ?? '', image);
     }
     return image;
@@ -171,10 +209,14 @@ async function launch(ctx: ProvisionContext, owner: string): Promise<Provisioned
   const launchOne = async ({ instanceType, zone }: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
     const image = await imageFor(types.find((t) => t.type === instanceType)!);
     if (o.volumeSize !== undefined && o.volumeSize < image.rootSizeGiB) {
-      throw new ConfigError(`--volume-size ${o.volumeSize} is smaller than the image's ${image.rootSizeGiB} GiB`, `Use at least ${image.rootSizeGiB}.`);
+      throw new ConfigError(
+        `--volume-size ${o.volumeSize} is smaller than the image's ${image.rootSizeGiB} GiB`,
+        `Use at least ${image.rootSizeGiB}.`,
+      );
     }
     const user = o.user ?? image.defaultUser;
-    if (announced !== instanceType) log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`);
+    if (announced !== instanceType)
+      log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`);
     announced = instanceType;
     const spec = {
       imageId: image.id,
@@ -199,7 +241,12 @@ async function launch(ctx: ProvisionContext, owner: string): Promise<Provisioned
     } catch (err) {
       // The original's default instance profile is used only where it exists.
       const cause = (err as { cause?: unknown }).cause ?? err;
-      if (iamProfile !== LEGACY_IAM_PROFILE || !/iamInstanceProfile|instance profile/i.test(String((cause as Error).message)) || errorCode(cause) === 'UnauthorizedOperation') throw err;
+      if (
+        iamProfile !== LEGACY_IAM_PROFILE ||
+        !/iamInstanceProfile|instance profile/i.test(String((cause as Error).message)) ||
+        errorCode(cause) === 'UnauthorizedOperation'
+      )
+        throw err;
       log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
       iamProfile = undefined;
       return { instance: await cloud.launch({ ...spec, iamProfile, clientToken: randomUUID() }), user };
@@ -207,7 +254,14 @@ async function launch(ctx: ProvisionContext, owner: string): Promise<Provisioned
   };
   let got: { instance: InstanceInfo; user: string };
   try {
-    got = await launchWithFallback(planAttempts(types.map((t) => t.type), zones), launchOne, { log, region: cloud.region, signal: ctx.signal });
+    got = await launchWithFallback(
+      planAttempts(
+        types.map((t) => t.type),
+        zones,
+      ),
+      launchOne,
+      { log, region: cloud.region, signal: ctx.signal },
+    );
   } catch (err) {
     const anyway = launchSent && mayHaveLaunched(err) ? await launchedAnyway(ctx) : undefined;
     if (!anyway) throw err;
@@ -239,12 +293,17 @@ function mayHaveLaunched(err: unknown): boolean {
 async function launchedAnyway(ctx: ProvisionContext): Promise<InstanceInfo | undefined> {
   for (let i = 0; i < 3; i++) {
     if (i > 0) await new Promise((r) => setTimeout(r, 1000));
-    const found = await findOwn(ctx).then((f) => f.instances, () => undefined);
+    const found = await findOwn(ctx).then(
+      (f) => f.instances,
+      () => undefined,
+    );
     if (!found) break;
     const live = found.find((f) => f.state === 'pending' || f.state === 'running');
     if (live) return live;
   }
-  ctx.log.warn(`if EC2 launched an instance all the same, \`ssh-ec2 ls\` lists it; the next ssh-ec2 here uses it, \`ssh-ec2 down\` ends it`);
+  ctx.log.warn(
+    `if EC2 launched an instance all the same, \`ssh-ec2 ls\` lists it; the next ssh-ec2 here uses it, \`ssh-ec2 down\` ends it`,
+  );
   return undefined;
 }
 
@@ -263,7 +322,13 @@ const allowed = new Map<string, Promise<void>>();
  * already be let in some other way. An instance that is not in ssh-ec2's group (launched with
  * --security-group, an administrator's) is left alone: that group's rules are not ours to change.
  */
-export function letCallerIn(o: Options, cloud: Cloud, instance: InstanceInfo, log: Logger, fresh = false): Promise<void> {
+export function letCallerIn(
+  o: Options,
+  cloud: Cloud,
+  instance: InstanceInfo,
+  log: Logger,
+  fresh = false,
+): Promise<void> {
   const vpcId = instance.vpcId;
   if (!vpcId || !inSshEc2Group(instance)) return Promise.resolve();
   let done = fresh ? undefined : allowed.get(vpcId);
@@ -272,7 +337,10 @@ export function letCallerIn(o: Options, cloud: Cloud, instance: InstanceInfo, lo
       .then((cidr) => cloud.allowSsh(vpcId, cidr))
       .then(
         () => undefined,
-        (err: unknown) => log.detail(`could not let your address into the ssh-ec2 security group of ${vpcId}: ${(err as Error).message}`),
+        (err: unknown) =>
+          log.detail(
+            `could not let your address into the ssh-ec2 security group of ${vpcId}: ${(err as Error).message}`,
+          ),
       );
     allowed.set(vpcId, done);
   }
@@ -293,6 +361,9 @@ async function sshCidr(o: Options): Promise<string> {
     if (!r.ok || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Error(`unexpected answer "${ip.slice(0, 40)}"`);
     return `${ip}/32`;
   } catch (err) {
-    throw new ConfigError(`could not find your public address from ${o.ipUrl} (${(err as Error).message})`, 'Pass --ssh-cidr with the address ssh comes from, e.g. --ssh-cidr 203.0.113.7/32.');
+    throw new ConfigError(
+      `could not find your public address from ${o.ipUrl} (${(err as Error).message})`,
+      'Pass --ssh-cidr with the address ssh comes from, e.g. --ssh-cidr 203.0.113.7/32.',
+    );
   }
 }

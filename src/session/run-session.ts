@@ -68,13 +68,20 @@ export function localPrograms(options: Pick<Options, 'rsync' | 'rsyncProgram'>):
 export const localUser = (env: SessionDeps['env']): string => env.USER || userInfo().username;
 
 /** Whether ssh-ec2 here has connected to an instance: its host key is pinned in our state (owner.ts). */
-export const pinnedIn = (paths: Paths) => (instanceId: string): boolean => existsSync(paths.knownHosts(instanceId));
+export const pinnedIn =
+  (paths: Paths) =>
+  (instanceId: string): boolean =>
+    existsSync(paths.knownHosts(instanceId));
 
 /**
  * Runs `work` on a session state with the finish guaranteed: signals interrupt the work, never
  * the finish (sync back, final state). Returns the exit status.
  */
-export async function runStory(deps: SessionDeps, state: SessionState, work: (state: SessionState, signal: AbortSignal) => Promise<void>): Promise<number> {
+export async function runStory(
+  deps: SessionDeps,
+  state: SessionState,
+  work: (state: SessionState, signal: AbortSignal) => Promise<void>,
+): Promise<number> {
   const { log } = deps;
   const abort = new AbortController();
   const trap = trapSignals(
@@ -133,7 +140,14 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
           state.finalState = ownFinalState;
           state.mustSyncBack = false;
           pending.sessionIds = [];
-          state.journal?.note({ step: 'connecting', instanceId: instance.id, launched, ran: false, inheritedSessions: [], finalState: ownFinalState ?? options.finalState });
+          state.journal?.note({
+            step: 'connecting',
+            instanceId: instance.id,
+            launched,
+            ran: false,
+            inheritedSessions: [],
+            finalState: ownFinalState ?? options.finalState,
+          });
           return;
         }
         state.journal?.note({ step: 'connecting', instanceId: instance.id, launched });
@@ -146,13 +160,17 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   // Interrupted while the connection was made: nothing is sent (no agent, no sync up).
   signal.throwIfAborted();
   state.journal?.note({ step: 'the sync up', connected: true });
-  if (pending?.sessionIds.length && (await endSessions(conn, pending.sessionIds))) state.journal?.note({ inheritedSessions: [] });
+  if (pending?.sessionIds.length && (await endSessions(conn, pending.sessionIds)))
+    state.journal?.note({ inheritedSessions: [] });
 
   const limits = resolveLimits(options, got.instance, got.launched || got.started);
   state.limits = limits;
   const prepared = log.phase('agent', () => prepareInstance(state, conn, limits));
   if (options.rsync && !options.attach) {
-    const [up] = await Promise.all([log.phase('sync up', () => syncUp({ ...syncParams(state, conn), signal })), prepared]);
+    const [up] = await Promise.all([
+      log.phase('sync up', () => syncUp({ ...syncParams(state, conn), signal })),
+      prepared,
+    ]);
     log.detail(`sync up: ${up.files ?? 'an unknown number of'} file(s) sent`);
   } else {
     await prepared;
@@ -166,7 +184,10 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
   if (mux === 'none') {
     state.ran = true;
     // The id marks the command's processes, so an interrupt (or the run after a SIGKILL) can end them.
-    const session = conn.attach(`export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command))}`, { tty: deps.stdinIsTTY, forwards: forwardsOf(options) });
+    const session = conn.attach(
+      `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command))}`,
+      { tty: deps.stdinIsTTY, forwards: forwardsOf(options) },
+    );
     state.journal?.note({ children: ownChildren() });
     state.kill = session.kill;
     const result = await log.phase('run', () => session.done);
@@ -186,13 +207,22 @@ async function work(state: SessionState, deps: SessionDeps, signal: AbortSignal)
  */
 function recoverKilledRun(state: SessionState): Pending | undefined {
   const { options, plan, paths, log } = state;
-  state.journal = new Journal(paths.journal(plan.projectId), { projectDir: plan.projectDir, step: 'provisioning', finalState: state.finalState ?? options.finalState });
+  state.journal = new Journal(paths.journal(plan.projectId), {
+    projectDir: plan.projectDir,
+    step: 'provisioning',
+    finalState: state.finalState ?? options.finalState,
+  });
   const pending = takeDeadJournals(paths, plan.projectId, log);
   if (!pending) return undefined;
   state.mustSyncBack = pending.syncBack;
   state.finalState = pendingFinalState(state.finalState ?? options.finalState, pending.finalState);
   // With the killed run's instance: its debts are that instance's only, even if this run is killed in turn.
-  state.journal.note({ ran: pending.syncBack, finalState: state.finalState, inheritedSessions: pending.sessionIds, instanceId: pending.instanceId });
+  state.journal.note({
+    ran: pending.syncBack,
+    finalState: state.finalState,
+    inheritedSessions: pending.sessionIds,
+    instanceId: pending.instanceId,
+  });
   return pending;
 }
 
@@ -207,14 +237,23 @@ export async function connect(
   state: SessionState,
   got: Provisioned,
   signal?: AbortSignal,
-  { timeoutMs = SSH_READY_TIMEOUT_MS, letIn = true, hostKeyWaitMs = state.options.hostKeyTimeout }: { timeoutMs?: number; letIn?: boolean; hostKeyWaitMs?: number } = {},
+  {
+    timeoutMs = SSH_READY_TIMEOUT_MS,
+    letIn = true,
+    hostKeyWaitMs = state.options.hostKeyTimeout,
+  }: { timeoutMs?: number; letIn?: boolean; hostKeyWaitMs?: number } = {},
 ): Promise<Connection> {
   const { options, paths, log } = state;
   const cloud = state.cloud!;
   const keys: KeySource = options.identity
     ? pemKey(options.identity)
     : await instanceConnectKey({ runtimeDir: paths.runtime, cloud, instance: got.instance, user: got.user });
-  const conn = new Connection(sshTarget(got.instance.id, got.instance.publicIp ?? got.instance.privateIp!, got.user, keys, options, paths), keys, log, join(paths.runtime, `${shortHash(got.instance.id)}.ssh.log`));
+  const conn = new Connection(
+    sshTarget(got.instance.id, got.instance.publicIp ?? got.instance.privateIp!, got.user, keys, options, paths),
+    keys,
+    log,
+    join(paths.runtime, `${shortHash(got.instance.id)}.ssh.log`),
+  );
   state.conn = conn;
   const firstContact = !existsSync(conn.target.knownHostsFile);
   if (letIn && !got.launched) state.lettingIn = letCallerIn(options, cloud, got.instance, log);
@@ -233,11 +272,15 @@ export async function connect(
     throw err;
   }
   if (hostKeys) {
-    await log.phase('host key', () => checkHostKey(hostKeys, conn, { id: got.instance.id, waitMs: hostKeyWaitMs, log, signal })).catch((err: unknown) => {
-      // Refused or not checked (interrupted): checkHostKey unpinned it, and the finish sends nothing.
-      state.untrustedKey = !existsSync(conn.target.knownHostsFile);
-      throw err;
-    });
+    await log
+      .phase('host key', () =>
+        checkHostKey(hostKeys, conn, { id: got.instance.id, waitMs: hostKeyWaitMs, log, signal }),
+      )
+      .catch((err: unknown) => {
+        // Refused or not checked (interrupted): checkHostKey unpinned it, and the finish sends nothing.
+        state.untrustedKey = !existsSync(conn.target.knownHostsFile);
+        throw err;
+      });
   }
   state.connected = true;
   return conn;
@@ -253,8 +296,13 @@ async function prepareInstance(state: SessionState, conn: Connection, limits: Li
     Object.keys(tags).length > 0 ? state.cloud!.tag(instance.id, tags) : undefined,
   ]);
   const poweroff = /^poweroff (\S+) (\d+)/m.exec(r.stdout);
-  if (poweroff) log.info(`the agent had stopped ${instance.id} at ${new Date(Number(poweroff[2]) * 1000).toISOString()} (${POWEROFF_REASONS[poweroff[1]!] ?? poweroff[1]})`);
-  log.detail(`agent: idle timeout ${formatDuration(limits.idleTimeoutMs)}, max time ${formatDuration(limits.maxTimeMs)}${limits.deadline ? ` (until ${limits.deadline.toISOString()})` : ''}, after a detached job ${formatDuration(limits.jobGraceMs)}`);
+  if (poweroff)
+    log.info(
+      `the agent had stopped ${instance.id} at ${new Date(Number(poweroff[2]) * 1000).toISOString()} (${POWEROFF_REASONS[poweroff[1]!] ?? poweroff[1]})`,
+    );
+  log.detail(
+    `agent: idle timeout ${formatDuration(limits.idleTimeoutMs)}, max time ${formatDuration(limits.maxTimeMs)}${limits.deadline ? ` (until ${limits.deadline.toISOString()})` : ''}, after a detached job ${formatDuration(limits.jobGraceMs)}`,
+  );
 }
 
 const POWEROFF_REASONS: Record<string, string> = {
@@ -268,10 +316,24 @@ export function forwardsOf(o: Options) {
 }
 
 export function syncParams(state: Pick<SessionState, 'plan' | 'paths' | 'log' | 'options'>, conn: Connection) {
-  return { conn, localDir: state.plan.projectDir, remoteDir: state.plan.remoteDir, scratchDir: state.paths.runtime, rsync: rsyncSource(state), log: state.log };
+  return {
+    conn,
+    localDir: state.plan.projectDir,
+    remoteDir: state.plan.remoteDir,
+    scratchDir: state.paths.runtime,
+    rsync: rsyncSource(state),
+    log: state.log,
+  };
 }
 
-export function sshTarget(instanceId: string, host: string, user: string, keys: KeySource, options: Options, paths: Paths): SshTarget {
+export function sshTarget(
+  instanceId: string,
+  host: string,
+  user: string,
+  keys: KeySource,
+  options: Options,
+  paths: Paths,
+): SshTarget {
   if (!host) throw new ConfigError(`instance ${instanceId} has no IP address`);
   privateDir(join(paths.state, 'known_hosts'));
   return {

@@ -16,7 +16,11 @@ export interface SignalTrap {
   dispose(): void;
 }
 
-export function trapSignals(log: Logger, onFirst: (signal: TrappedSignal) => void, finishing: () => string | undefined): SignalTrap {
+export function trapSignals(
+  log: Logger,
+  onFirst: (signal: TrappedSignal) => void,
+  finishing: () => string | undefined,
+): SignalTrap {
   let received: TrappedSignal | undefined;
   const handler = (signal: TrappedSignal) => {
     if (received === undefined) {
@@ -25,7 +29,9 @@ export function trapSignals(log: Logger, onFirst: (signal: TrappedSignal) => voi
       onFirst(signal);
       return;
     }
-    log.warn(`${signal} received again: still finishing${finishing() ? ` (${finishing()})` : ''}; ssh-ec2 exits when that is done`);
+    log.warn(
+      `${signal} received again: still finishing${finishing() ? ` (${finishing()})` : ''}; ssh-ec2 exits when that is done`,
+    );
   };
   for (const s of SIGNALS) process.on(s, handler);
   return {

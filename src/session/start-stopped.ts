@@ -34,7 +34,13 @@ type StartContext = {
 };
 
 /** Codes by which EC2 clearly refused a start: nothing was started. */
-const REFUSAL_CODES = new Set(['IncorrectInstanceState', 'UnauthorizedOperation', 'AuthFailure', 'InvalidInstanceID.NotFound', 'InsufficientFreeAddressesInSubnet']);
+const REFUSAL_CODES = new Set([
+  'IncorrectInstanceState',
+  'UnauthorizedOperation',
+  'AuthFailure',
+  'InvalidInstanceID.NotFound',
+  'InsufficientFreeAddressesInSubnet',
+]);
 
 /**
  * Whether a failed StartInstances may have started the instance all the same: anything but a
@@ -44,7 +50,8 @@ const REFUSAL_CODES = new Set(['IncorrectInstanceState', 'UnauthorizedOperation'
 export function mayHaveStarted(err: unknown): boolean {
   const code = codeOf(err);
   if (nextStep(code) !== 'give-up' || REFUSAL_CODES.has(code) || /AccessDenied|Unauthorized/.test(code)) return false;
-  const status = ((err as { cause?: unknown }).cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  const status = ((err as { cause?: unknown }).cause as { $metadata?: { httpStatusCode?: number } } | undefined)
+    ?.$metadata?.httpStatusCode;
   return status === undefined || status >= 500 || /Throttl|RequestLimitExceeded/.test(code);
 }
 
@@ -61,7 +68,10 @@ export async function startStopped(ctx: StartContext, instance: InstanceInfo): P
     if (now.type !== instance.type) {
       await cloud.setInstanceType(instance.id, instance.type).then(
         () => log.info(`${instance.id} set back to ${instance.type}`),
-        (e: unknown) => log.warn(`could not set ${instance.id} back to ${instance.type} (${(e as Error).message}): it is stopped as ${now.type}`),
+        (e: unknown) =>
+          log.warn(
+            `could not set ${instance.id} back to ${instance.type} (${(e as Error).message}): it is stopped as ${now.type}`,
+          ),
       );
     }
     throw err;
@@ -106,7 +116,9 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
           continue;
         }
         if (mayHaveStarted(err)) {
-          log.warn(`EC2 did not answer the start of ${instance.id} (${(err as Error).message}): it may be starting all the same, so the finish sees to it (stopped, or said to be left running)`);
+          log.warn(
+            `EC2 did not answer the start of ${instance.id} (${(err as Error).message}): it may be starting all the same, so the finish sees to it (stopped, or said to be left running)`,
+          );
           ctx.onMaybeStarted?.();
         }
         throw err;
@@ -117,7 +129,9 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
     if (left <= 0) break;
     const wait = Math.min(delay, left);
     const waiting = types.filter((t) => !unfixable.has(t));
-    log.info(`no capacity for ${waiting.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(wait / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`);
+    log.info(
+      `no capacity for ${waiting.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(wait / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`,
+    );
     await sleep(wait, signal);
     delay = Math.min(delay * 2, MAX_DELAY_MS);
   }
@@ -130,7 +144,12 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
 }
 
 /** Every type refused for a reason no wait fixes: a quota (the region's), or a type the zone does not offer. */
-function unfixableError(instance: InstanceInfo, unfixable: Map<string, string>, region: string, cause: unknown): CapacityError {
+function unfixableError(
+  instance: InstanceInfo,
+  unfixable: Map<string, string>,
+  region: string,
+  cause: unknown,
+): CapacityError {
   const why = reasons(instance, unfixable, region);
   const quota = [...unfixable.values()].some(isQuota);
   return new CapacityError(
@@ -142,5 +161,11 @@ function unfixableError(instance: InstanceInfo, unfixable: Map<string, string>, 
 
 /** "g5.xlarge: quota reached in eu-central-1 (VcpuLimitExceeded)" for each type no wait can help. */
 function reasons(instance: InstanceInfo, unfixable: Map<string, string>, region: string): string {
-  return [...unfixable].map(([type, code]) => (isQuota(code) ? `${type}: quota reached in ${region} (${code})` : `${type}: not offered in ${instance.az ?? region} (${code})`)).join('; ');
+  return [...unfixable]
+    .map(([type, code]) =>
+      isQuota(code)
+        ? `${type}: quota reached in ${region} (${code})`
+        : `${type}: not offered in ${instance.az ?? region} (${code})`,
+    )
+    .join('; ');
 }

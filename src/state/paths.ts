@@ -23,8 +23,11 @@ export function shortHash(text: string, length = 12): string {
 }
 
 export function resolvePaths(env: Readonly<Record<string, string | undefined>>): Paths {
-  const state = env.SSH_EC2_STATE_DIR || join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'ssh-ec2');
-  const runtime = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'ssh-ec2') : join(tmpdir(), `ssh-ec2-${userInfo().uid}`);
+  const state =
+    env.SSH_EC2_STATE_DIR || join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'ssh-ec2');
+  const runtime = env.XDG_RUNTIME_DIR
+    ? join(env.XDG_RUNTIME_DIR, 'ssh-ec2')
+    : join(tmpdir(), `ssh-ec2-${userInfo().uid}`);
   return {
     state,
     runtime,

@@ -89,12 +89,18 @@ export class IgnoreRules {
 
   private looksSecret(path: string, type: EntryType, isLink: boolean): boolean {
     const name = basename(path);
-    if (type === 'dir' ? secretDirs.ignores(name) : secretFiles.ignores(name) || (isLink && secretDirs.ignores(name))) return true;
+    if (type === 'dir' ? secretDirs.ignores(name) : secretFiles.ignores(name) || (isLink && secretDirs.ignores(name)))
+      return true;
     if (!isLink) return false;
     // A link outside the project is sent as its content: judge it by what it points at too
     // (`creds -> ~/.aws/credentials`).
-    const target = readlinkSync(join(this.root, path)).split('/').filter((p) => p && p !== '.' && p !== '..');
-    return target.some((segment) => secretDirs.ignores(segment)) || (target.length > 0 && secretFiles.ignores(target.at(-1)!));
+    const target = readlinkSync(join(this.root, path))
+      .split('/')
+      .filter((p) => p && p !== '.' && p !== '..');
+    return (
+      target.some((segment) => secretDirs.ignores(segment)) ||
+      (target.length > 0 && secretFiles.ignores(target.at(-1)!))
+    );
   }
 
   private matcher(dir: string): Ignore | null {

@@ -27,7 +27,10 @@ export type LocalDir = (relativeDir: string) => { name: string; isDir: boolean }
 export function readLocalDir(root: string): LocalDir {
   return (dir) => {
     try {
-      return readdirSync(join(root, dir), { withFileTypes: true }).map((e) => ({ name: e.name, isDir: e.isDirectory() }));
+      return readdirSync(join(root, dir), { withFileTypes: true }).map((e) => ({
+        name: e.name,
+        isDir: e.isDirectory(),
+      }));
     } catch {
       return undefined;
     }
@@ -39,7 +42,10 @@ export function readLocalDir(root: string): LocalDir {
  * `listing` is the remote tree, parents before children; `excluded` what the sync back leaves
  * out anyway (with everything under it).
  */
-export function planCollisions(listing: readonly Entry[], o: { folding: NameFolding; excluded: readonly Entry[]; local: LocalDir }): Entry[][] {
+export function planCollisions(
+  listing: readonly Entry[],
+  o: { folding: NameFolding; excluded: readonly Entry[]; local: LocalDir },
+): Entry[][] {
   if (!o.folding.caseInsensitive && !o.folding.normalisationInsensitive) return [];
   const key = nameKey(o.folding);
   const pathKey = (path: string) => path.split('/').map(key).join('/');
@@ -54,11 +60,15 @@ export function planCollisions(listing: readonly Entry[], o: { folding: NameFold
   const ranks: Entry[][] = [];
   const asideDirs = new Set<string>();
   // Shallow groups first: what lies under a directory set aside goes with it.
-  const ordered = [...groups.values()].filter((g) => g.length > 1 || localOther(g[0]!)).sort((a, b) => depth(a[0]!.path) - depth(b[0]!.path));
+  const ordered = [...groups.values()]
+    .filter((g) => g.length > 1 || localOther(g[0]!))
+    .sort((a, b) => depth(a[0]!.path) - depth(b[0]!.path));
   for (const group of ordered) {
     // In byte order (the instance lists a directory in no particular order): the same tree
     // always gives the same result.
-    const members = group.filter((e) => !isUnder(e.path, asideDirs, false)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const members = group
+      .filter((e) => !isUnder(e.path, asideDirs, false))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     if (members.length === 0) continue;
     const local = localEntry(members[0]!.path);
     const winner = local ? members.find((m) => sameFile(last(m.path), local.name)) : members[0];
@@ -119,7 +129,8 @@ export function planCollisions(listing: readonly Entry[], o: { folding: NameFold
 export function sideExcludes(listing: readonly Entry[], aside: readonly Entry[], excluded: readonly Entry[]): Entry[] {
   const asidePaths = new Set(aside.map((e) => e.path));
   const leading = new Set<string>();
-  for (const e of aside) for (let i = e.path.indexOf('/'); i !== -1; i = e.path.indexOf('/', i + 1)) leading.add(e.path.slice(0, i));
+  for (const e of aside)
+    for (let i = e.path.indexOf('/'); i !== -1; i = e.path.indexOf('/', i + 1)) leading.add(e.path.slice(0, i));
   const beside = listing.filter((e) => {
     if (asidePaths.has(e.path) || leading.has(e.path) || isUnder(e.path, asidePaths, false)) return false;
     const slash = e.path.lastIndexOf('/');
@@ -140,7 +151,9 @@ const last = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
 /** The one line that says what was set aside and where. */
 export function collisionsMessage(ranks: readonly Entry[][], stamp: string): string {
-  const names = ranks.flatMap((entries, rank) => entries.map((e) => `${rank + 1}/${e.path}${e.type === 'dir' ? '/' : ''}`));
+  const names = ranks.flatMap((entries, rank) =>
+    entries.map((e) => `${rank + 1}/${e.path}${e.type === 'dir' ? '/' : ''}`),
+  );
   const where = collisionsDir(stamp, 0).replace(/\/1$/, '/');
   return `${names.length} result(s) kept apart in ${where} (each name differs from another's only in case or Unicode normalisation, which this file system does not tell apart): ${names.join(', ')}`;
 }

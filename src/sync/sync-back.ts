@@ -33,7 +33,10 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   const caps = await requireRsync(p.rsync, ['back']);
   const rules = new IgnoreRules(p.localDir);
   const local = walkLocal(p.localDir, rules);
-  const listing = await listRemote(p, local.ignored.filter((e) => e.type === 'dir'));
+  const listing = await listRemote(
+    p,
+    local.ignored.filter((e) => e.type === 'dir'),
+  );
   const excluded: Entry[] = [
     ...local.ignored,
     ...ignoredInListing(listing, rules),
@@ -51,14 +54,31 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     if (caps.pull) {
       const excludeFile = join(p.scratchDir, `pull-${process.pid}${name}.exclude`);
       writeFileSync(excludeFile, excludes, { mode: 0o600 });
-      const r = await run(pullArgv({ rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir, backupStamp: stamp }, caps)).catch(failed);
+      const r = await run(
+        pullArgv(
+          {
+            rsh: writeRsh(p),
+            remote: p.conn.remote,
+            remoteDir: p.remoteDir,
+            excludeFile,
+            localDir,
+            backupStamp: stamp,
+          },
+          caps,
+        ),
+      ).catch(failed);
       return listTransferred(r.stdout, caps, p.log, arrow);
     }
     // This rsync cannot receive as a client (openrsync): the instance's rsync sends to it as a server.
-    p.log.detail(`this rsync (${caps.version}) receives as a server: the instance's rsync sends; the files are not listed`);
+    p.log.detail(
+      `this rsync (${caps.version}) receives as a server: the instance's rsync sends; the files are not listed`,
+    );
     const remoteExcludeFile = `.ssh-ec2/pull-${process.pid}${name}.exclude`;
     await p.conn.exec(`umask 077 && mkdir -p .ssh-ec2 && cat > ${shQuote(remoteExcludeFile)}`, { input: excludes });
-    const { local, remote } = serverPullArgv({ remoteDir: p.remoteDir, remoteExcludeFile, localDir, backupStamp: stamp }, caps);
+    const { local, remote } = serverPullArgv(
+      { remoteDir: p.remoteDir, remoteExcludeFile, localDir, backupStamp: stamp },
+      caps,
+    );
     await runCrossed(local, remoteArgv(p.conn.target, remote)).catch(failed);
     return undefined;
   };
@@ -67,7 +87,12 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   for (const [rank, entries] of aside.entries()) {
     const side = collisionsDir(stamp, rank);
     mkdirSync(join(p.localDir, side), { recursive: true }); // rsync makes only the last level
-    const got = await pull(join(p.localDir, side), sideExcludes(listing, entries, excluded), `-aside${rank}`, `↓ ${side}:`);
+    const got = await pull(
+      join(p.localDir, side),
+      sideExcludes(listing, entries, excluded),
+      `-aside${rank}`,
+      `↓ ${side}:`,
+    );
     files = files === undefined || got === undefined ? undefined : files + got;
   }
   if (aside.length > 0) p.log.warn(collisionsMessage(aside, stamp));
@@ -105,7 +130,10 @@ function setAside(p: SyncParams & { platform?: Platform }, listing: Entry[], exc
 /** The remote tree, parents before children, without descending into known-ignored directories. */
 async function listRemote(p: SyncParams, prune: Entry[]): Promise<Entry[]> {
   const pruned = prune.length <= MAX_PRUNE ? prune : [];
-  const pruneExpr = pruned.length === 0 ? '' : `\\( ${pruned.map((e) => `-path ${shQuote(`./${findEscape(e.path)}`)}`).join(' -o ')} \\) -prune -o `;
+  const pruneExpr =
+    pruned.length === 0
+      ? ''
+      : `\\( ${pruned.map((e) => `-path ${shQuote(`./${findEscape(e.path)}`)}`).join(' -o ')} \\) -prune -o `;
   const r = await p.conn.exec(`${enterDir(p.remoteDir)} && find . -mindepth 1 ${pruneExpr}-printf '%y %P\\0'`);
   const entries: Entry[] = [];
   for (const record of r.stdout.split('\0')) {
@@ -121,7 +149,11 @@ function findEscape(path: string): string {
 }
 
 export function backupStamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
 }
 
 /**

@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { ExitCode, SubprocessError, UserError } from '../errors.js';
 import type { Connection } from '../remote/connection.js';
 import { run } from '../remote/exec.js';
-import { explainRsyncFailure, excludeFileText, pushArgv, rshScript, rsyncMessage, transferredFiles } from '../remote/rsync.js';
+import {
+  explainRsyncFailure,
+  excludeFileText,
+  pushArgv,
+  rshScript,
+  rsyncMessage,
+  transferredFiles,
+} from '../remote/rsync.js';
 import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
 import { IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
@@ -35,7 +42,13 @@ export async function syncUp(p: SyncParams): Promise<{ files: number | undefined
   const excludeFile = join(p.scratchDir, `push-${process.pid}.exclude`);
   writeFileSync(excludeFile, excludeFileText([...tree.ignored, ...tree.secrets], caps), { mode: 0o600 });
   try {
-    const r = await run(pushArgv({ rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir }, caps), { signal: p.signal });
+    const r = await run(
+      pushArgv(
+        { rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir },
+        caps,
+      ),
+      { signal: p.signal },
+    );
     return { files: listTransferred(r.stdout, caps, p.log, '↑') };
   } catch (err) {
     if (err instanceof SubprocessError) {
@@ -54,7 +67,12 @@ export function writeRsh(p: SyncParams): string {
 }
 
 /** Logs the names rsync reported; how many, or undefined when this rsync cannot list them. */
-export function listTransferred(stdout: string, caps: RsyncCapabilities, log: Logger, arrow: string): number | undefined {
+export function listTransferred(
+  stdout: string,
+  caps: RsyncCapabilities,
+  log: Logger,
+  arrow: string,
+): number | undefined {
   const files = transferredFiles(stdout, caps);
   if (!files) log.detail(`this rsync (${caps.version}) cannot list the files it transfers`);
   for (const f of files ?? []) log.detail(`${arrow} ${f}`);
@@ -62,7 +80,11 @@ export function listTransferred(stdout: string, caps: RsyncCapabilities, log: Lo
 }
 
 /** One line naming the real cause (never a guess at the disk), and what to do. */
-export function rsyncFailed(err: SubprocessError, direction: 'up' | 'back', caps: RsyncCapabilities): { message: string; hint: string } {
+export function rsyncFailed(
+  err: SubprocessError,
+  direction: 'up' | 'back',
+  caps: RsyncCapabilities,
+): { message: string; hint: string } {
   const why = explainRsyncFailure(err, direction, caps.path);
   return { message: `${why.cause} (${rsyncMessage(err.stderr) || err.message})`, hint: why.hint };
 }

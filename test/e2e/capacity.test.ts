@@ -3,7 +3,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { cli, ec2Client, instances, instanceState, launches, makeProject, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import {
+  cli,
+  ec2Client,
+  instances,
+  instanceState,
+  launches,
+  makeProject,
+  reportedInstance,
+  sshSecurityGroups,
+  useSandbox,
+} from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -12,9 +22,19 @@ let subnets: { zone: string; id: string }[];
 beforeAll(async () => {
   sb = sandbox();
   const ec2 = ec2Client(sb);
-  const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!.VpcId!;
-  const found = await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc] }, { Name: 'default-for-az', Values: ['true'] }] }));
-  subnets = (found.Subnets ?? []).map((s) => ({ zone: s.AvailabilityZone!, id: s.SubnetId! })).sort((a, b) => a.zone.localeCompare(b.zone));
+  const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })))
+    .Vpcs![0]!.VpcId!;
+  const found = await ec2.send(
+    new DescribeSubnetsCommand({
+      Filters: [
+        { Name: 'vpc-id', Values: [vpc] },
+        { Name: 'default-for-az', Values: ['true'] },
+      ],
+    }),
+  );
+  subnets = (found.Subnets ?? [])
+    .map((s) => ({ zone: s.AvailabilityZone!, id: s.SubnetId! }))
+    .sort((a, b) => a.zone.localeCompare(b.zone));
 });
 afterEach(() => sb.clearFaults());
 
@@ -24,7 +44,9 @@ const NO_PROFILE = ['--iam-profile', ''];
 
 /** Instances of this project directory that are not terminated. */
 async function live(dir: string) {
-  return (await instances(sb)).filter((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir) && i.State?.Name !== 'terminated');
+  return (await instances(sb)).filter(
+    (i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir) && i.State?.Name !== 'terminated',
+  );
 }
 async function ofProject(dir: string) {
   return (await instances(sb)).filter((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir));
@@ -51,7 +73,7 @@ describe('API retries', () => {
     expect((await cli(sb, ['true'], { cwd: dir })).exitCode).toBe(0);
   });
 
-  it('every RunInstances answered 500 after it launched (the SDK\'s retries exhausted): the instance EC2 launched anyway is found and used, never orphaned', async () => {
+  it("every RunInstances answered 500 after it launched (the SDK's retries exhausted): the instance EC2 launched anyway is found and used, never orphaned", async () => {
     const dir = makeProject(sb, 'lost-answers');
     sb.clearCalls();
     sb.inject({ action: 'RunInstances', status: 500, afterForward: true, times: Infinity });
@@ -63,7 +85,9 @@ describe('API retries', () => {
     expect(calls.every((c) => c.injected)).toBe(true);
     expect(new Set(calls.map((c) => c.params.ClientToken)).size).toBe(1);
     const id = reportedInstance(r.stderr);
-    expect(r.stderr).toMatch(new RegExp(`could not launch the instance: .*; but EC2 launched ${id} all the same: using it`));
+    expect(r.stderr).toMatch(
+      new RegExp(`could not launch the instance: .*; but EC2 launched ${id} all the same: using it`),
+    );
     expect(readFileSync(join(dir, 'ran.txt'), 'utf8')).toBe('ran\n');
     expect(await instanceState(sb, id)).toBe('terminated');
     expect(await live(dir)).toEqual([]);
@@ -73,7 +97,13 @@ describe('API retries', () => {
   it('throttling (RequestLimitExceeded) is retried with backoff', async () => {
     const dir = makeProject(sb, 'throttled');
     sb.clearCalls();
-    sb.inject({ action: 'DescribeInstances', status: 503, code: 'RequestLimitExceeded', message: 'Request limit exceeded.', times: 2 });
+    sb.inject({
+      action: 'DescribeInstances',
+      status: 503,
+      code: 'RequestLimitExceeded',
+      message: 'Request limit exceeded.',
+      times: 2,
+    });
     const r = await cli(sb, ['echo ran'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('ran\n');
@@ -99,11 +129,27 @@ describe('API retries', () => {
     const learn = await pair('every-action-learn');
     expect(learn.second.exitCode, learn.second.stderr).toBe(0);
     const actions = [...new Set(sb.calls().map((c) => c.action))];
-    expect(actions).toEqual(expect.arrayContaining(['CreateSecurityGroup', 'RunInstances', 'DescribeInstances', 'SendSSHPublicKey', 'StopInstances', 'StartInstances', 'TerminateInstances']));
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'CreateSecurityGroup',
+        'RunInstances',
+        'DescribeInstances',
+        'SendSSHPublicKey',
+        'StopInstances',
+        'StartInstances',
+        'TerminateInstances',
+      ]),
+    );
 
     await forgetSecurityGroup();
     sb.clearCalls();
-    for (const action of actions) sb.inject({ action, status: 503, code: 'ServiceUnavailable', message: 'The service is unavailable. Please try again shortly.' });
+    for (const action of actions)
+      sb.inject({
+        action,
+        status: 503,
+        code: 'ServiceUnavailable',
+        message: 'The service is unavailable. Please try again shortly.',
+      });
     const { dir, first, second } = await pair('every-action-503');
     expect(first.exitCode, first.stderr).toBe(0);
     expect(second.exitCode, second.stderr).toBe(0);
@@ -112,7 +158,10 @@ describe('API retries', () => {
     for (const action of actions) {
       const calls = sb.calls(action);
       const failed = calls.findIndex((c) => c.injected);
-      expect(calls.filter((c) => c.injected).map((c) => c.status), action).toEqual([503]);
+      expect(
+        calls.filter((c) => c.injected).map((c) => c.status),
+        action,
+      ).toEqual([503]);
       // The SDK's retry, not a later call of ours (or none: a caught error): the same request, next, answered.
       const retry = calls[failed + 1];
       expect(retry?.params, action).toEqual(calls[failed]!.params);
@@ -132,12 +181,27 @@ describe('capacity fallback', () => {
   });
 
   it.each([
-    ['InsufficientInstanceCapacity', 500, 'We currently do not have sufficient g4dn.xlarge capacity in the Availability Zone you requested.'],
-    ['Unsupported', 400, 'Your requested instance type (g4dn.xlarge) is not supported in your requested Availability Zone (eu-central-1a).'],
+    [
+      'InsufficientInstanceCapacity',
+      500,
+      'We currently do not have sufficient g4dn.xlarge capacity in the Availability Zone you requested.',
+    ],
+    [
+      'Unsupported',
+      400,
+      'Your requested instance type (g4dn.xlarge) is not supported in your requested Availability Zone (eu-central-1a).',
+    ],
   ])('%s in the first zone: launched in the next one, and the command runs', async (code, status, message) => {
     const dir = makeProject(sb, `other-zone-${code}`);
     sb.clearCalls();
-    sb.inject({ action: 'RunInstances', status, code, message, times: Infinity, when: (p) => p.SubnetId === subnets[0]!.id });
+    sb.inject({
+      action: 'RunInstances',
+      status,
+      code,
+      message,
+      times: Infinity,
+      when: (p) => p.SubnetId === subnets[0]!.id,
+    });
     const r = await cli(sb, [...NO_PROFILE, 'echo ran'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('ran\n');
@@ -156,10 +220,19 @@ describe('capacity fallback', () => {
   it('a quota skips the other zones of that type; the next type may have another architecture', async () => {
     const dir = makeProject(sb, 'quota');
     sb.clearCalls();
-    sb.inject({ action: 'RunInstances', status: 400, code: 'VcpuLimitExceeded', message: 'You have requested more vCPU capacity than your current vCPU limit of 0 allows.', times: Infinity, when: (p) => p.InstanceType === 'g4dn.xlarge' });
+    sb.inject({
+      action: 'RunInstances',
+      status: 400,
+      code: 'VcpuLimitExceeded',
+      message: 'You have requested more vCPU capacity than your current vCPU limit of 0 allows.',
+      times: Infinity,
+      when: (p) => p.InstanceType === 'g4dn.xlarge',
+    });
     const r = await cli(sb, [...NO_PROFILE, '--instance-type', 'g4dn.xlarge,t4g.medium', 'uname -s'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toContain('quota reached (VcpuLimitExceeded) for g4dn.xlarge in eu-central-1; trying t4g.medium in eu-central-1a\n');
+    expect(r.stderr).toContain(
+      'quota reached (VcpuLimitExceeded) for g4dn.xlarge in eu-central-1; trying t4g.medium in eu-central-1a\n',
+    );
     expect(sb.calls('RunInstances').map((c) => c.params.InstanceType)).toEqual(['g4dn.xlarge', 't4g.medium']);
     expect(launches(sb)[0]!.params.ImageId).toBe('ami-0d1a00000000b0001'); // the arm64 image
     const launched = await ofProject(dir);
@@ -169,11 +242,18 @@ describe('capacity fallback', () => {
   it('no capacity anywhere: exit 5 naming every type and zone tried, nothing left running', async () => {
     const dir = makeProject(sb, 'no-capacity');
     sb.clearCalls();
-    sb.inject({ action: 'RunInstances', code: 'InsufficientInstanceCapacity', message: 'Insufficient capacity.', times: Infinity });
+    sb.inject({
+      action: 'RunInstances',
+      code: 'InsufficientInstanceCapacity',
+      message: 'Insufficient capacity.',
+      times: Infinity,
+    });
     const r = await cli(sb, [...NO_PROFILE, '--instance-type', 'g4dn.xlarge,g5.xlarge', 'echo ran'], { cwd: dir });
     expect(r.exitCode).toBe(5);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/error: no capacity for any instance type tried: g4dn\.xlarge in eu-central-1a .*eu-central-1c .*; g5\.xlarge in eu-central-1a .*eu-central-1c/);
+    expect(r.stderr).toMatch(
+      /error: no capacity for any instance type tried: g4dn\.xlarge in eu-central-1a .*eu-central-1c .*; g5\.xlarge in eu-central-1a .*eu-central-1c/,
+    );
     expect(r.stderr).toMatch(/--instance-type/);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     expect(sb.calls('RunInstances')).toHaveLength(6);

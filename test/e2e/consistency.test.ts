@@ -5,7 +5,18 @@ import { DeleteSecurityGroupCommand } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiCall, Sandbox } from '../sandbox/index.js';
-import { BIN, cli, ec2Client, instances, instanceState, launches, makeProject, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import {
+  BIN,
+  cli,
+  ec2Client,
+  instances,
+  instanceState,
+  launches,
+  makeProject,
+  reportedInstance,
+  sshSecurityGroups,
+  useSandbox,
+} from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -39,7 +50,9 @@ function naming(action: string, id: string): [number, boolean][] {
 
 /** Instances of a project directory that are not terminated. */
 async function liveOf(dir: string) {
-  return (await instances(sb)).filter((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir) && i.State?.Name !== 'terminated');
+  return (await instances(sb)).filter(
+    (i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir) && i.State?.Name !== 'terminated',
+  );
 }
 
 describe('eventual consistency', () => {
@@ -130,7 +143,14 @@ describe('eventual consistency', () => {
     // creates the group and runs; then A's creation reaches EC2. The runs do not overlap on the
     // instance: the sandbox's one sshd would show each to the other as another session there.
     const createA = sb.hold('CreateSecurityGroup');
-    const runA = execa('node', [BIN, ...NO_PROFILE, 'echo a'], { cwd: a, env: sb.env(), extendEnv: false, stdin: 'ignore', reject: false, timeout: 90_000 });
+    const runA = execa('node', [BIN, ...NO_PROFILE, 'echo a'], {
+      cwd: a,
+      env: sb.env(),
+      extendEnv: false,
+      stdin: 'ignore',
+      reject: false,
+      timeout: 90_000,
+    });
     await createA.arrived;
     const rb = await cli(sb, [...NO_PROFILE, 'echo b'], { cwd: b });
     createA.release();
@@ -195,12 +215,17 @@ describe('a launch that dies while pending', () => {
   it('EC2 ends the instance while pending (Client.InternalError): exit 4 with its StateReason, nothing left running', async () => {
     const dir = makeProject(sb, 'dies-pending');
     sb.clearCalls();
-    sb.aws.terminateNextLaunch({ code: 'Client.InternalError', message: 'Client.InternalError: Client error on launch' });
+    sb.aws.terminateNextLaunch({
+      code: 'Client.InternalError',
+      message: 'Client.InternalError: Client error on launch',
+    });
     const r = await cli(sb, [...NO_PROFILE, 'echo ran'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(4);
     expect(r.stdout).toBe('');
     const id = reportedInstance(r.stderr);
-    expect(r.stderr).toContain(`instance ${id} was terminated by EC2 while starting: Client.InternalError: Client error on launch`);
+    expect(r.stderr).toContain(
+      `instance ${id} was terminated by EC2 while starting: Client.InternalError: Client error on launch`,
+    );
     expect(launches(sb)).toHaveLength(1);
     expect(await instanceState(sb, id)).toBe('terminated');
     expect(await liveOf(dir)).toEqual([]);

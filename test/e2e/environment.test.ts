@@ -18,17 +18,24 @@ beforeAll(() => {
 describe('a local program missing (a PATH without it)', () => {
   it.each([
     ['ssh', ['true'], /ssh is not installed here \(not found on PATH\)\nssh-ec2: Install the OpenSSH client/],
-    ['rsync', ['true'], /rsync is not installed here \(not found on PATH\)\nssh-ec2: Install rsync \(macOS: brew install rsync;.*or run with --no-rsync/],
+    [
+      'rsync',
+      ['true'],
+      /rsync is not installed here \(not found on PATH\)\nssh-ec2: Install rsync \(macOS: brew install rsync;.*or run with --no-rsync/,
+    ],
     ['rsync', ['pull'], /rsync is not installed here/],
-  ])('%s, for ssh-ec2 %j: one line saying which and how to install it, exit 3, no AWS call', async (program, args, message) => {
-    const dir = makeProject(sb, `no-${program}`);
-    sb.clearCalls();
-    const r = await cli(sb, args, { cwd: dir, env: { PATH: pathWithout(sb, program) } });
-    expect(r.exitCode, r.stderr).toBe(3);
-    expect(r.stderr).toMatch(message);
-    expect(r.stderr).toMatch(/^ssh-ec2: error: .+\nssh-ec2: .+\n$/);
-    expect(sb.calls()).toEqual([]);
-  });
+  ])(
+    '%s, for ssh-ec2 %j: one line saying which and how to install it, exit 3, no AWS call',
+    async (program, args, message) => {
+      const dir = makeProject(sb, `no-${program}`);
+      sb.clearCalls();
+      const r = await cli(sb, args, { cwd: dir, env: { PATH: pathWithout(sb, program) } });
+      expect(r.exitCode, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/^ssh-ec2: error: .+\nssh-ec2: .+\n$/);
+      expect(sb.calls()).toEqual([]);
+    },
+  );
 });
 
 describe('the multiplexer missing on the instance', () => {
@@ -45,27 +52,42 @@ describe('the multiplexer missing on the instance', () => {
     }
   }
 
-  it.each([[['--detach', 'touch ran.txt']], [['--multi', 'tmux', 'touch ran.txt']]])('%j: exit 3, one line saying so and what to do, nothing run, the instance it launched terminated', async (args) => {
-    const name = `no-tmux-${args[0]!.replace(/\W/g, '')}`;
-    const dir = makeProject(sb, name);
-    const r = await withoutTmuxOnInstance(() => cli(sb, args, { cwd: dir }));
-    expect(r.exitCode, r.stderr).toBe(3);
-    expect(r.stderr).toContain('ssh-ec2: error: tmux is not installed on the instance: the job was not started\nssh-ec2: Install it there');
-    expect(r.stderr).toContain('or use --multi screen');
-    expect(r.stderr.match(/not installed/g), 'said once').toHaveLength(1);
-    const id = reportedInstance(r.stderr);
-    expect(existsSync(join(remotePath(sb, name, id), 'ran.txt'))).toBe(false);
-    expect(await instanceState(sb, id)).toBe('terminated');
-  });
+  it.each([[['--detach', 'touch ran.txt']], [['--multi', 'tmux', 'touch ran.txt']]])(
+    '%j: exit 3, one line saying so and what to do, nothing run, the instance it launched terminated',
+    async (args) => {
+      const name = `no-tmux-${args[0]!.replace(/\W/g, '')}`;
+      const dir = makeProject(sb, name);
+      const r = await withoutTmuxOnInstance(() => cli(sb, args, { cwd: dir }));
+      expect(r.exitCode, r.stderr).toBe(3);
+      expect(r.stderr).toContain(
+        'ssh-ec2: error: tmux is not installed on the instance: the job was not started\nssh-ec2: Install it there',
+      );
+      expect(r.stderr).toContain('or use --multi screen');
+      expect(r.stderr.match(/not installed/g), 'said once').toHaveLength(1);
+      const id = reportedInstance(r.stderr);
+      expect(existsSync(join(remotePath(sb, name, id), 'ran.txt'))).toBe(false);
+      expect(await instanceState(sb, id)).toBe('terminated');
+    },
+  );
 });
 
 describe('the local file system, probed', () => {
   it('here (Linux: case- and normalisation-sensitive) results whose names differ only so all come home as they are, nothing set aside', async () => {
     const dir = makeProject(sb, 'names');
-    const r = await cli(sb, ["printf upper > Data.csv; printf lower > data.csv; printf nfc > \"$(printf 'caf\\303\\251')\"; printf nfd > \"$(printf 'cafe\\314\\201')\""], { cwd: dir });
+    const r = await cli(
+      sb,
+      [
+        'printf upper > Data.csv; printf lower > data.csv; printf nfc > "$(printf \'caf\\303\\251\')"; printf nfd > "$(printf \'cafe\\314\\201\')"',
+      ],
+      { cwd: dir },
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/kept apart/);
-    expect(readdirSync(dir).filter((n) => n !== '.ssh-ec2').sort()).toEqual(['Data.csv', 'caf\u00e9', 'cafe\u0301', 'data.csv'].sort());
+    expect(
+      readdirSync(dir)
+        .filter((n) => n !== '.ssh-ec2')
+        .sort(),
+    ).toEqual(['Data.csv', 'caf\u00e9', 'cafe\u0301', 'data.csv'].sort());
     expect(readdirSync(join(dir, '.ssh-ec2'))).not.toContain('collisions');
   });
 });

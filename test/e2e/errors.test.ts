@@ -1,8 +1,28 @@
-import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DeleteSecurityGroupCommand, DescribeImagesCommand, DescribeVpcsCommand, RegisterImageCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateTagsCommand,
+  DeleteSecurityGroupCommand,
+  DescribeImagesCommand,
+  DescribeVpcsCommand,
+  RegisterImageCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { bootConsole, type Sandbox } from '../sandbox/index.js';
-import { cli, ec2Client, instances, instanceState, launches, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import {
+  cli,
+  ec2Client,
+  instances,
+  instanceState,
+  launches,
+  makeProject,
+  remotePath,
+  reportedInstance,
+  sshSecurityGroups,
+  useSandbox,
+} from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -11,14 +31,17 @@ beforeAll(() => {
 });
 
 describe('mistakes the user can make', () => {
-  it.each([[['--bogus', 'ls']], [['--ssh-cidr', '0.0.0.0/0', 'ls']], [['-l', '-s', 'ls']], [['--region']]])('%j: one line, exit 2, no AWS call', async (args) => {
-    const dir = makeProject(sb, 'usage');
-    sb.clearCalls();
-    const r = await cli(sb, args, { cwd: dir });
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/^ssh-ec2: error: .+\nssh-ec2: .+\n$/);
-    expect(sb.calls()).toHaveLength(0);
-  });
+  it.each([[['--bogus', 'ls']], [['--ssh-cidr', '0.0.0.0/0', 'ls']], [['-l', '-s', 'ls']], [['--region']]])(
+    '%j: one line, exit 2, no AWS call',
+    async (args) => {
+      const dir = makeProject(sb, 'usage');
+      sb.clearCalls();
+      const r = await cli(sb, args, { cwd: dir });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/^ssh-ec2: error: .+\nssh-ec2: .+\n$/);
+      expect(sb.calls()).toHaveLength(0);
+    },
+  );
 
   it('--help and --version answer without any AWS call', async () => {
     const dir = makeProject(sb, 'help');
@@ -26,7 +49,21 @@ describe('mistakes the user can make', () => {
     const help = await cli(sb, ['--help'], { cwd: dir });
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toMatch(/^Usage: ssh-ec2 \[options\] \[--\] \[command words\.\.\.\]/);
-    for (const flag of ['--leave', '--stop', '--terminate', '--no-rsync', '--ssh-config', '--ssh-cidr', '--user', '--identity', '--remote-dir', '--iam-profile', '--user-data', '--volume-size', '--image-owner']) {
+    for (const flag of [
+      '--leave',
+      '--stop',
+      '--terminate',
+      '--no-rsync',
+      '--ssh-config',
+      '--ssh-cidr',
+      '--user',
+      '--identity',
+      '--remote-dir',
+      '--iam-profile',
+      '--user-data',
+      '--volume-size',
+      '--image-owner',
+    ]) {
       expect(help.stdout).toContain(flag.replace('--no-rsync', '--rsync'));
     }
     const version = await cli(sb, ['--version'], { cwd: dir });
@@ -37,7 +74,10 @@ describe('mistakes the user can make', () => {
   it('missing credentials: says how to configure them, launches nothing', async () => {
     const dir = makeProject(sb, 'nocreds');
     sb.clearCalls();
-    const r = await cli(sb, ['ls'], { cwd: dir, env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined } });
+    const r = await cli(sb, ['ls'], {
+      cwd: dir,
+      env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined },
+    });
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/no AWS credentials found/);
     expect(r.stderr).toMatch(/aws configure|aws sso login/);
@@ -68,9 +108,25 @@ describe('mistakes the user can make', () => {
 describe('what is launched', () => {
   it('uses the newest image of the pinned owner, never a newer look-alike from anyone else', async () => {
     const ec2 = ec2Client(sb);
-    const amazon = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: ['Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu *'] }, { Name: 'architecture', Values: ['x86_64'] }] }));
-    const expected = [...(amazon.Images ?? [])].sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0]!.ImageId;
-    await ec2.send(new RegisterImageCommand({ Name: 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch 9.9 (Ubuntu 24.04) 20991231', Architecture: 'x86_64', RootDeviceName: '/dev/sda1' }));
+    const amazon = await ec2.send(
+      new DescribeImagesCommand({
+        Owners: ['amazon'],
+        Filters: [
+          { Name: 'name', Values: ['Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu *'] },
+          { Name: 'architecture', Values: ['x86_64'] },
+        ],
+      }),
+    );
+    const expected = [...(amazon.Images ?? [])].sort((a, b) =>
+      (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''),
+    )[0]!.ImageId;
+    await ec2.send(
+      new RegisterImageCommand({
+        Name: 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch 9.9 (Ubuntu 24.04) 20991231',
+        Architecture: 'x86_64',
+        RootDeviceName: '/dev/sda1',
+      }),
+    );
     const dir = makeProject(sb, 'image');
     sb.clearCalls();
     const r = await cli(sb, ['true'], { cwd: dir });
@@ -90,15 +146,31 @@ describe('what is launched', () => {
     expect(Number(p['BlockDeviceMapping.1.Ebs.VolumeSize'])).toBeGreaterThanOrEqual(100);
     expect(p.InstanceInitiatedShutdownBehavior).toBe('stop');
     expect(p.ClientToken).toMatch(/^[0-9a-f-]{36}$/);
-    const tagged = Object.entries(p).filter(([k, v]) => /TagSpecification\.\d+\.ResourceType/.test(k) && v).map(([, v]) => v);
+    const tagged = Object.entries(p)
+      .filter(([k, v]) => /TagSpecification\.\d+\.ResourceType/.test(k) && v)
+      .map(([, v]) => v);
     expect(tagged.sort()).toEqual(['instance', 'volume']);
     const live = (await instances(sb)).find((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir));
-    expect(live?.Tags?.map((t) => t.Key).sort()).toEqual(['Name', 'ssh-ec2', 'ssh-ec2:deadline', 'ssh-ec2:dir', 'ssh-ec2:host', 'ssh-ec2:idle-timeout', 'ssh-ec2:job-grace', 'ssh-ec2:login', 'ssh-ec2:max-time', 'ssh-ec2:remote-dir', 'ssh-ec2:user']);
+    expect(live?.Tags?.map((t) => t.Key).sort()).toEqual([
+      'Name',
+      'ssh-ec2',
+      'ssh-ec2:deadline',
+      'ssh-ec2:dir',
+      'ssh-ec2:host',
+      'ssh-ec2:idle-timeout',
+      'ssh-ec2:job-grace',
+      'ssh-ec2:login',
+      'ssh-ec2:max-time',
+      'ssh-ec2:remote-dir',
+      'ssh-ec2:user',
+    ]);
   });
 
   it('opens ssh only to the given address, never to the world', async () => {
     expect((await cli(sb, ['true'], { cwd: makeProject(sb, 'given-cidr') })).exitCode).toBe(0); // SSH_EC2_SSH_CIDR=127.0.0.1/32
-    const ranges = (await sshSecurityGroups(sb)).flatMap((g) => g.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}:${r.CidrIp}`));
+    const ranges = (await sshSecurityGroups(sb))
+      .flatMap((g) => g.IpPermissions ?? [])
+      .flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}:${r.CidrIp}`));
     expect(ranges).toEqual(['22:127.0.0.1/32']);
   });
 
@@ -113,22 +185,35 @@ describe('what is launched', () => {
     const groups = await sshSecurityGroups(sb);
     expect(groups).toHaveLength(1);
     expect(groups[0]!.Tags).toContainEqual({ Key: 'ssh-ec2', Value: 'shared' });
-    const ranges = (groups[0]!.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((x) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort}:${x.CidrIp}`));
+    const ranges = (groups[0]!.IpPermissions ?? []).flatMap((p) =>
+      (p.IpRanges ?? []).map((x) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort}:${x.CidrIp}`),
+    );
     expect(ranges).toContain('tcp/22-22:127.0.0.9/32');
     for (const range of ranges) expect(range).toMatch(/^tcp\/22-22:127\.0\.0\.\d+\/32$/);
   });
 
-  it('a reused instance reached from a new address: it is let in too; our rules unused for 30 days are revoked, nobody else\'s', async () => {
+  it("a reused instance reached from a new address: it is let in too; our rules unused for 30 days are revoked, nobody else's", async () => {
     const dir = makeProject(sb, 'moved');
     expect((await cli(sb, ['--stop', 'true'], { cwd: dir })).exitCode).toBe(0);
     const ec2 = ec2Client(sb);
     const group = async () => (await sshSecurityGroups(sb))[0]!;
-    const ssh = (p: { IpRanges?: { CidrIp?: string; Description?: string }[] }[]) => p.flatMap((x) => x.IpRanges ?? []).map((r) => `${r.CidrIp} ${r.Description}`);
+    const ssh = (p: { IpRanges?: { CidrIp?: string; Description?: string }[] }[]) =>
+      p.flatMap((x) => x.IpRanges ?? []).map((r) => `${r.CidrIp} ${r.Description}`);
     const GroupId = (await group()).GroupId!;
     await ec2.send(
       new AuthorizeSecurityGroupIngressCommand({
         GroupId,
-        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '127.0.0.66/32', Description: 'ssh-ec2 2020-01-01' }, { CidrIp: '127.0.0.67/32', Description: 'office VPN' }] }],
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: 22,
+            ToPort: 22,
+            IpRanges: [
+              { CidrIp: '127.0.0.66/32', Description: 'ssh-ec2 2020-01-01' },
+              { CidrIp: '127.0.0.67/32', Description: 'office VPN' },
+            ],
+          },
+        ],
       }),
     );
     sb.setPublicAddress('127.0.0.5');
@@ -153,7 +238,9 @@ describe('what is launched', () => {
     try {
       const r = await cli(sb, ['true'], { cwd: makeProject(sb, 'no-address'), env: { SSH_EC2_SSH_CIDR: undefined } });
       expect(r.exitCode).toBe(3);
-      expect(r.stderr).toMatch(/could not find your public address from .*\/checkip \(unexpected answer "<html>captive portal<\/html>"\)/);
+      expect(r.stderr).toMatch(
+        /could not find your public address from .*\/checkip \(unexpected answer "<html>captive portal<\/html>"\)/,
+      );
       expect(r.stderr).toMatch(/--ssh-cidr/);
     } finally {
       sb.setPublicAddress('127.0.0.1');
@@ -164,14 +251,16 @@ describe('what is launched', () => {
 });
 
 describe('whose instance', () => {
-  it('an instance carrying this directory\'s tags but another ssh-ec2:user is never taken as this directory\'s', async () => {
+  it("an instance carrying this directory's tags but another ssh-ec2:user is never taken as this directory's", async () => {
     const dir = makeProject(sb, 'planted');
     const first = await cli(sb, ['--leave', 'true'], { cwd: dir });
     expect(first.exitCode, first.stderr).toBe(0);
     const planted = reportedInstance(first.stderr);
     // The same tags but the user, as someone else's look-alike would carry (the IAM policy lets
     // nobody launch one naming another user).
-    await ec2Client(sb).send(new CreateTagsCommand({ Resources: [planted], Tags: [{ Key: 'ssh-ec2:user', Value: 'mallory' }] }));
+    await ec2Client(sb).send(
+      new CreateTagsCommand({ Resources: [planted], Tags: [{ Key: 'ssh-ec2:user', Value: 'mallory' }] }),
+    );
     const next = await cli(sb, ['--leave', 'true'], { cwd: dir });
     expect(next.exitCode, next.stderr).toBe(0);
     const own = reportedInstance(next.stderr);
@@ -213,14 +302,24 @@ describe('a security group named ssh-ec2 that ssh-ec2 did not make', () => {
   it('is neither used nor changed: exit 3, one line saying what to do, nothing launched', async () => {
     const ec2 = ec2Client(sb);
     for (const g of await sshSecurityGroups(sb)) await ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId }));
-    const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!.VpcId!;
-    const { GroupId } = await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'ssh-ec2', Description: 'somebody else', VpcId: vpc }));
-    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+    const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })))
+      .Vpcs![0]!.VpcId!;
+    const { GroupId } = await ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: 'ssh-ec2', Description: 'somebody else', VpcId: vpc }),
+    );
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+      }),
+    );
     sb.clearCalls();
     try {
       const r = await cli(sb, ['true'], { cwd: makeProject(sb, 'foreign-group') });
       expect(r.exitCode).toBe(3);
-      expect(r.stderr).toContain(`the security group named ssh-ec2 in ${vpc} (${GroupId}) was not made by ssh-ec2 (it has no ssh-ec2 tag)`);
+      expect(r.stderr).toContain(
+        `the security group named ssh-ec2 in ${vpc} (${GroupId}) was not made by ssh-ec2 (it has no ssh-ec2 tag)`,
+      );
       expect(r.stderr).toMatch(/tag it ssh-ec2=shared/);
       expect(sb.calls('RunInstances')).toEqual([]);
       expect(sb.calls('AuthorizeSecurityGroupIngress')).toEqual([]);

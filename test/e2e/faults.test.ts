@@ -9,7 +9,21 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, NODE, shq, instances, instanceState, launches, localState, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import {
+  BIN,
+  cli,
+  NODE,
+  shq,
+  instances,
+  instanceState,
+  launches,
+  localState,
+  makeProject,
+  remotePath,
+  reportedInstance,
+  sshSecurityGroups,
+  useSandbox,
+} from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -34,7 +48,15 @@ interface Running {
  * (Ctrl-C, a closed window), to the CLI and every program it started in that group.
  */
 function start(dir: string, args: string[], env: Record<string, string | undefined> = {}): Running {
-  const child = execa(NODE, [BIN, ...args], { cwd: dir, env: sb.env(env), extendEnv: false, reject: false, stdin: 'ignore', encoding: 'utf8', detached: true });
+  const child = execa(NODE, [BIN, ...args], {
+    cwd: dir,
+    env: sb.env(env),
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    encoding: 'utf8',
+    detached: true,
+  });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += String(d)));
   // The exit of the CLI itself, not of the streams it shared with its children.
@@ -42,7 +64,12 @@ function start(dir: string, args: string[], env: Record<string, string | undefin
   return { child, stderr: () => err, exited, signalGroup: (sig) => process.kill(-child.pid!, sig) };
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000, everyMs = 25): Promise<void> {
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+  everyMs = 25,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -62,10 +89,15 @@ function procState(pid: number): string {
 /** The instance's state once it has settled (not pending, stopping or shutting down). */
 async function settledState(id: string): Promise<string | undefined> {
   let state: string | undefined;
-  await until(async () => {
-    state = await instanceState(sb, id);
-    return !['pending', 'stopping', 'shutting-down'].includes(state ?? '');
-  }, `${id} to settle`, 60_000, 100);
+  await until(
+    async () => {
+      state = await instanceState(sb, id);
+      return !['pending', 'stopping', 'shutting-down'].includes(state ?? '');
+    },
+    `${id} to settle`,
+    60_000,
+    100,
+  );
   return state;
 }
 
@@ -81,7 +113,8 @@ async function expectGuarantee(id: string, dir: string, name: string, results: s
   if (state === 'terminated') {
     for (const f of results) {
       const remote = join(remotePath(sb, name), f);
-      if (existsSync(remote)) expect(existsSync(join(dir, f)) && digest(join(dir, f)), `${f} brought back`).toBe(digest(remote));
+      if (existsSync(remote))
+        expect(existsSync(join(dir, f)) && digest(join(dir, f)), `${f} brought back`).toBe(digest(remote));
     }
   } else {
     expect(state).toBe('stopped');
@@ -95,7 +128,9 @@ describe('SIGKILL', () => {
     const dir = makeProject(sb, name, { 'in.txt': 'in\n' });
     const remote = remotePath(sb, name);
     sb.clearCalls();
-    const run = start(dir, ['echo result > result.txt; i=0; while [ ! -e go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done']);
+    const run = start(dir, [
+      'echo result > result.txt; i=0; while [ ! -e go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done',
+    ]);
     await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
     const id = reportedInstance(run.stderr());
     const journals = localState(sb, 'journals');
@@ -106,11 +141,18 @@ describe('SIGKILL', () => {
     expect(existsSync(join(dir, 'result.txt'))).toBe(false);
     const left = readdirSync(journals).filter((n) => n.endsWith(`.${run.child.pid}.json`));
     expect(left).toHaveLength(1);
-    expect(JSON.parse(readFileSync(join(journals, left[0]!), 'utf8'))).toMatchObject({ step: 'the command', instanceId: id, ran: true, finalState: 'terminate' });
+    expect(JSON.parse(readFileSync(join(journals, left[0]!), 'utf8'))).toMatchObject({
+      step: 'the command',
+      instanceId: id,
+      ran: true,
+      finalState: 'terminate',
+    });
 
     const next = await cli(sb, ['true'], { cwd: dir });
     expect(next.exitCode, next.stderr).toBe(0);
-    expect(next.stderr).toContain(`a previous ssh-ec2 here (pid ${run.child.pid}) was killed during the command; finishing its work: sync back, then terminate`);
+    expect(next.stderr).toContain(
+      `a previous ssh-ec2 here (pid ${run.child.pid}) was killed during the command; finishing its work: sync back, then terminate`,
+    );
     expect(next.stderr).toContain(`using instance ${id}`);
     expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('result\n');
     expect(await instanceState(sb, id), next.stderr).toBe('terminated');
@@ -183,7 +225,11 @@ describe('the connection dropped during the command', () => {
    * Runs `command` (which must write result.txt), then, once the network is gone (the instance
    * unreachable), drops the run's own connection; returns when the CLI has exited, with 255.
    */
-  async function dropUnreachable(dir: string, options: string[], command: string): Promise<{ run: Running; id: string }> {
+  async function dropUnreachable(
+    dir: string,
+    options: string[],
+    command: string,
+  ): Promise<{ run: Running; id: string }> {
     const run = start(dir, [...options, `${command}; while [ ! -e go ]; do sleep 0.1; done; kill -9 $PPID`]);
     const remote = remotePath(sb, basename(dir));
     await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
@@ -206,7 +252,9 @@ describe('the connection dropped during the command', () => {
     const { run, id } = await dropUnreachable(dir, ['--reconnect-timeout', '3s'], 'echo saved > result.txt');
     expect(run.stderr()).toMatch(/ssh connection was lost; reconnecting to finish/);
     expect(run.stderr()).toMatch(/error: could not reconnect/);
-    expect(run.stderr()).toContain(`the results could not be brought back, so ${id} was stopped, not terminated: nothing is lost`);
+    expect(run.stderr()).toContain(
+      `the results could not be brought back, so ${id} was stopped, not terminated: nothing is lost`,
+    );
     expect(run.stderr()).toContain(`run ssh-ec2 --terminate true in ${dir}`);
     expect(await settledState(id)).toBe('stopped');
     expect(sb.calls('TerminateInstances')).toEqual([]);
@@ -222,20 +270,24 @@ describe('the connection dropped during the command', () => {
     expect(launches(sb)).toHaveLength(1);
   });
 
-  it('a network partition (the old sshd session lives on, frozen): the reconnect ends this run\'s own command, which is not taken for another session; results back, terminated', async () => {
+  it("a network partition (the old sshd session lives on, frozen): the reconnect ends this run's own command, which is not taken for another session; results back, terminated", async () => {
     const name = 'partition';
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
     // The command freezes the sshd serving its connection, as a partition leaves it: alive, with
     // the command under it, for as long as TCP keepalives take to notice.
-    const run = start(dir, ['echo $PPID > sshd.pid; echo saved > result.txt; kill -STOP $PPID; sleep 61; touch late.txt']);
+    const run = start(dir, [
+      'echo $PPID > sshd.pid; echo saved > result.txt; kill -STOP $PPID; sleep 61; touch late.txt',
+    ]);
     await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
     const sshd = Number(readFileSync(join(remote, 'sshd.pid'), 'utf8'));
     await until(() => /^T/.test(procState(sshd)), 'the sshd session to be frozen');
     const id = reportedInstance(run.stderr());
     try {
       // This side of the connection goes, as when the network does: the ssh master is killed.
-      const masters = (await execa('ps', ['-eo', 'pid=,args='])).stdout.split('\n').filter((l) => l.includes('ControlMaster=yes') && l.includes(id));
+      const masters = (await execa('ps', ['-eo', 'pid=,args='])).stdout
+        .split('\n')
+        .filter((l) => l.includes('ControlMaster=yes') && l.includes(id));
       expect(masters).toHaveLength(1);
       process.kill(Number(masters[0]!.trim().split(/\s+/)[0]), 'SIGKILL');
       expect(await run.exited, run.stderr()).toBe(255);
@@ -253,8 +305,14 @@ describe('the connection dropped during the command', () => {
   it('with --no-rsync too: stopped, never terminated, as a job or another session may use it', async () => {
     const dir = makeProject(sb, 'unreachable-no-rsync');
     sb.clearCalls();
-    const { run, id } = await dropUnreachable(dir, ['--no-rsync', '--reconnect-timeout', '2s'], 'echo saved > result.txt');
-    expect(run.stderr()).toContain(`${id} could not be reached to see whether a job or another session uses it, so ${id} was stopped, not terminated`);
+    const { run, id } = await dropUnreachable(
+      dir,
+      ['--no-rsync', '--reconnect-timeout', '2s'],
+      'echo saved > result.txt',
+    );
+    expect(run.stderr()).toContain(
+      `${id} could not be reached to see whether a job or another session uses it, so ${id} was stopped, not terminated`,
+    );
     expect(await settledState(id)).toBe('stopped');
     expect(sb.calls('TerminateInstances')).toEqual([]);
     expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
@@ -267,7 +325,15 @@ describe('a tmux job whose connection dropped, the instance unreachable', () => 
     const name = 'job-unreachable';
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
-    const run = start(dir, ['--multi', 'tmux', '--reconnect-timeout', '2s', '--job-grace', '2s', 'echo begun > begun.txt; while [ ! -e go ]; do sleep 0.1; done; echo done > done.txt']);
+    const run = start(dir, [
+      '--multi',
+      'tmux',
+      '--reconnect-timeout',
+      '2s',
+      '--job-grace',
+      '2s',
+      'echo begun > begun.txt; while [ ! -e go ]; do sleep 0.1; done; echo done > done.txt',
+    ]);
     await until(() => existsSync(join(remote, 'begun.txt')), 'the job to start');
     const id = reportedInstance(run.stderr());
     await sb.setReachable(false);
@@ -277,7 +343,12 @@ describe('a tmux job whose connection dropped, the instance unreachable', () => 
       expect(run.stderr()).toContain(`could not reach ${id} again: it is left running with the job`);
       expect(await instanceState(sb, id)).toBe('running');
       writeFileSync(join(remote, 'go'), '');
-      await until(async () => (await instanceState(sb, id)) === 'stopped', 'the agent to stop the instance after the job', 90_000, 200);
+      await until(
+        async () => (await instanceState(sb, id)) === 'stopped',
+        'the agent to stop the instance after the job',
+        90_000,
+        200,
+      );
     } finally {
       await sb.setReachable(true);
     }
@@ -294,7 +365,9 @@ describe('the connection dropped because the network changed', () => {
     const name = 'new-address';
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
-    const run = start(dir, ['echo saved > result.txt; while [ ! -e go ]; do sleep 0.1; done; kill -9 $PPID'], { SSH_EC2_SSH_CIDR: undefined });
+    const run = start(dir, ['echo saved > result.txt; while [ ! -e go ]; do sleep 0.1; done; kill -9 $PPID'], {
+      SSH_EC2_SSH_CIDR: undefined,
+    });
     await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
     sb.setPublicAddress('127.0.0.8');
     try {
@@ -318,14 +391,23 @@ describe('a closed terminal', () => {
     const remote = remotePath(sb, name);
     // script(1) gives the CLI a real terminal; killing it closes that terminal, as closing a window does.
     const command = `exec ${shq(NODE)} ${shq(BIN)} 'echo partial > p.txt; sleep 30'`;
-    const term = execa('script', ['-q', '-c', command, '/dev/null'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'pipe', encoding: 'utf8' });
+    const term = execa('script', ['-q', '-c', command, '/dev/null'], {
+      cwd: dir,
+      env: sb.env(),
+      extendEnv: false,
+      reject: false,
+      stdin: 'pipe',
+      encoding: 'utf8',
+    });
     await until(() => existsSync(join(remote, 'p.txt')), 'the command to start');
     const pid = Number((await execa('pgrep', ['-f', '-n', `${BIN} echo partial`], { reject: false })).stdout.trim());
     expect(pid).toBeGreaterThan(0);
     term.kill('SIGKILL');
     await term;
     await until(() => !existsSync(`/proc/${pid}`), 'ssh-ec2 to finish after the hangup', 60_000, 50);
-    const id = (await instances(sb)).find((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir))!.InstanceId!;
+    const id = (await instances(sb)).find((i) =>
+      i.Tags?.some((t) => t.Key === 'ssh-ec2:dir' && t.Value === dir),
+    )!.InstanceId!;
     expect(await expectGuarantee(id, dir, name, ['p.txt'])).toBe('terminated');
     expect(readFileSync(join(dir, 'p.txt'), 'utf8')).toBe('partial\n');
   });
@@ -346,7 +428,9 @@ describe('SIGKILL while launching', () => {
 
     const next = await cli(sb, ['echo ok > ok.txt'], { cwd: dir });
     expect(next.exitCode, next.stderr).toBe(0);
-    expect(next.stderr).toContain(`a previous ssh-ec2 here (pid ${run.child.pid}) was killed during provisioning; finishing its work: terminate`);
+    expect(next.stderr).toContain(
+      `a previous ssh-ec2 here (pid ${run.child.pid}) was killed during provisioning; finishing its work: terminate`,
+    );
     const id = reportedInstance(next.stderr.slice(next.stderr.indexOf('using instance')));
     expect(next.stderr).toMatch(/using instance i-\w+ \(g4dn\.xlarge, (pending|running)\)/);
     expect(launches(sb)).toHaveLength(1);
@@ -374,7 +458,8 @@ interface Phase {
   cutShort?: string;
 }
 
-const rsyncTemp = (dir: string, name: string) => existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(`.${name}.`));
+const rsyncTemp = (dir: string, name: string) =>
+  existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(`.${name}.`));
 
 function phases(): Phase[] {
   let release: (() => void) | undefined;
@@ -452,7 +537,7 @@ describe('a run interrupted before its command, on the instance it launched, whi
       const id = reportedInstance(first.stderr());
       // Meanwhile a second run here reuses the running instance and starts its command.
       const second = start(dir, ['echo second > second.txt; while [ ! -e go ]; do sleep 0.1; done']);
-      await until(() => existsSync(join(remote, 'second.txt')), 'the second run\'s command to start');
+      await until(() => existsSync(join(remote, 'second.txt')), "the second run's command to start");
       expect(reportedInstance(second.stderr())).toBe(id);
       first.signalGroup('SIGINT');
       held.release();
@@ -486,7 +571,9 @@ describe('SIGINT while the host key waits for the console', () => {
       expect(existsSync(localState(sb, 'known_hosts', id)), 'the key ssh accepted is pinned meanwhile').toBe(true);
       run.signalGroup('SIGINT');
       expect(await run.exited, run.stderr()).toBe(130);
-      expect(run.stderr()).toContain(`host key of ${id} not checked (interrupted before its console showed the fingerprints): not kept, nothing sent`);
+      expect(run.stderr()).toContain(
+        `host key of ${id} not checked (interrupted before its console showed the fingerprints): not kept, nothing sent`,
+      );
       expect(run.stderr()).not.toMatch(/trusted on first use/);
       expect(existsSync(localState(sb, 'known_hosts', id)), 'the unchecked key stays pinned').toBe(false);
       expect(existsSync(remotePath(sb, name, id)), 'the project was sent').toBe(false);
@@ -538,14 +625,19 @@ describe('SIGKILL during the sync back', () => {
     await run.exited;
     const journals = localState(sb, 'journals');
     const [left] = readdirSync(journals).filter((n) => n.endsWith(`.${run.child.pid}.json`));
-    const entry = JSON.parse(readFileSync(join(journals, left!), 'utf8')) as { step: string; children?: { cmdline: string }[] };
+    const entry = JSON.parse(readFileSync(join(journals, left!), 'utf8')) as {
+      step: string;
+      children?: { cmdline: string }[];
+    };
     expect(entry.step).toBe('the sync back');
     // The local rsync runs by its full path (the one probed: see rsync-capabilities.ts).
     expect(entry.children?.map((c) => basename(c.cmdline.split('\0')[0]!))).toContain('rsync');
 
     const next = await cli(sb, ['true'], { cwd: dir });
     expect(next.exitCode, next.stderr).toBe(0);
-    expect(next.stderr).toContain(`a previous ssh-ec2 here (pid ${run.child.pid}) was killed during the sync back; finishing its work: sync back, then terminate`);
+    expect(next.stderr).toContain(
+      `a previous ssh-ec2 here (pid ${run.child.pid}) was killed during the sync back; finishing its work: sync back, then terminate`,
+    );
     expect(await expectGuarantee(reportedInstance(next.stderr), dir, name, ['big.bin', 'done.txt'])).toBe('terminated');
     expect(readFileSync(join(dir, 'done.txt'), 'utf8')).toBe('done\n');
   });
@@ -554,7 +646,9 @@ describe('SIGKILL during the sync back', () => {
 describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
   // Each phase, each signal: the exit status says which signal; nothing is left running; nothing
   // is terminated while a result it holds is missing here; before the command, nothing runs.
-  const cases = phases().flatMap((p, i) => (['SIGINT', 'SIGTERM', 'SIGHUP'] as Sig[]).map((sig) => [p.name, sig, i] as const));
+  const cases = phases().flatMap((p, i) =>
+    (['SIGINT', 'SIGTERM', 'SIGHUP'] as Sig[]).map((sig) => [p.name, sig, i] as const),
+  );
   it.each(cases)('%s: %s to the process group', async (_name, sig, i) => {
     const phase = phases()[i]!;
     const name = `sig-${i}-${sig.toLowerCase()}`;
@@ -574,10 +668,11 @@ describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
     const state = await expectGuarantee(id, dir, name, phase.results);
     if (!phase.ran) {
       expect(existsSync(join(remote, 'ran.txt')), 'the command ran').toBe(false);
-      expect(state, 'an instance that holds nothing of the user\'s is terminated').toBe('terminated');
+      expect(state, "an instance that holds nothing of the user's is terminated").toBe('terminated');
     }
     if (phase.ran) expect(state, run.stderr()).toBe('terminated'); // the connection was fine: the results came back
-    if (phase.cutShort) expect(existsSync(join(remote, phase.cutShort)), `${phase.cutShort} was sent whole`).toBe(false);
+    if (phase.cutShort)
+      expect(existsSync(join(remote, phase.cutShort)), `${phase.cutShort} was sent whole`).toBe(false);
   });
 
   it('a second SIGINT during the sync back does not skip the finish: exit 130', async () => {
@@ -592,7 +687,9 @@ describe('SIGINT, SIGTERM and SIGHUP in every phase', () => {
     run.signalGroup('SIGINT');
     expect(await run.exited).toBe(STATUS.SIGINT);
     expect(run.stderr()).toMatch(/SIGINT received again: still finishing/);
-    expect(await expectGuarantee(reportedInstance(run.stderr()), dir, name, ['big.bin', 'done.txt'])).toBe('terminated');
+    expect(await expectGuarantee(reportedInstance(run.stderr()), dir, name, ['big.bin', 'done.txt'])).toBe(
+      'terminated',
+    );
     expect(run.stderr()).toMatch(/terminated i-/);
   });
 });

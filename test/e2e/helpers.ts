@@ -2,7 +2,13 @@
  * Helpers for end-to-end tests: the built CLI run as a user would, against the sandbox
  * (moto behind our recording proxy as EC2, each instance a local machine of its own: see test/sandbox/machine.ts).
  */
-import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client, type Instance, type SecurityGroup } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  type Instance,
+  type SecurityGroup,
+} from '@aws-sdk/client-ec2';
 import { execa, type Options as ExecaOptions } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -21,7 +27,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(sb: Sandbox, args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } & Pick<ExecaOptions, 'stdin'>): Promise<CliResult> {
+export async function cli(
+  sb: Sandbox,
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } & Pick<
+    ExecaOptions,
+    'stdin'
+  >,
+): Promise<CliResult> {
   const r = await execa(NODE, [BIN, ...args], {
     cwd: opts.cwd,
     env: sb.env(opts.env),
@@ -54,7 +67,11 @@ export function makeProject(sb: Sandbox, name: string, files: Record<string, str
 
 /** The tests' own view of EC2: its own access key, so credentials the CLI's expire (sb.aws.expireCredentials) are not its. */
 export function ec2Client(sb: Sandbox): EC2Client {
-  return new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { accessKeyId: 'observer', secretAccessKey: 'testing' } });
+  return new EC2Client({
+    region: sb.region,
+    endpoint: sb.endpoint,
+    credentials: { accessKeyId: 'observer', secretAccessKey: 'testing' },
+  });
 }
 
 /** Every instance the cloud knows, read from the API. */
@@ -65,7 +82,13 @@ export async function instances(sb: Sandbox): Promise<Instance[]> {
 
 /** ssh-ec2's security groups (named ssh-ec2, one per VPC), read from the API. */
 export async function sshSecurityGroups(sb: Sandbox): Promise<SecurityGroup[]> {
-  return (await ec2Client(sb).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }))).SecurityGroups ?? [];
+  return (
+    (
+      await ec2Client(sb).send(
+        new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['ssh-ec2'] }] }),
+      )
+    ).SecurityGroups ?? []
+  );
 }
 
 /** Where the CLI under test keeps its state (under the sandbox's local HOME). */
@@ -132,7 +155,8 @@ export function pathWithout(sb: Sandbox, missing: string): string {
     } catch {
       continue;
     }
-    for (const name of names) if (name !== missing && !existsSync(join(shim, name))) symlinkSync(join(dir, name), join(shim, name));
+    for (const name of names)
+      if (name !== missing && !existsSync(join(shim, name))) symlinkSync(join(dir, name), join(shim, name));
   }
   return shim;
 }
@@ -147,7 +171,13 @@ export async function linksStayHome(sb: Sandbox, name: string, env?: Record<stri
   writeFileSync(join(outside, 'data.csv'), '1,2\n');
   const dir = makeProject(sb, name);
   symlinkSync(outside, join(dir, 'data'));
-  const r = await cli(sb, ['cat data/data.csv; echo x > data/written.txt; ln -s /etc/passwd leak; ln -s ../.. up; ln -s model.txt inside; echo m > model.txt'], { cwd: dir, env });
+  const r = await cli(
+    sb,
+    [
+      'cat data/data.csv; echo x > data/written.txt; ln -s /etc/passwd leak; ln -s ../.. up; ln -s model.txt inside; echo m > model.txt',
+    ],
+    { cwd: dir, env },
+  );
   expect(r.exitCode, r.stderr).toBe(0);
   expect(r.stdout).toBe('1,2\n');
   expect(existsSync(join(outside, 'written.txt'))).toBe(false);

@@ -6,7 +6,17 @@
 import { existsSync, rmSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootConsole, type Sandbox } from '../sandbox/index.js';
-import { cli, instanceState, launches, localState, makeProject, pathOnInstance, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import {
+  cli,
+  instanceState,
+  launches,
+  localState,
+  makeProject,
+  pathOnInstance,
+  remotePath,
+  reportedInstance,
+  useSandbox,
+} from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -33,7 +43,9 @@ describe('host key fingerprints that appear on the console late', () => {
     expect(r.stdout).toBe('xran\n');
     const id = reportedInstance(r.stderr);
     // Asked until the block appeared (the fourth call after boot), and no more: the check happened.
-    expect(sb.calls('GetConsoleOutput').map((c) => [c.params.InstanceId, c.params.Latest])).toEqual(Array(4).fill([id, 'true']));
+    expect(sb.calls('GetConsoleOutput').map((c) => [c.params.InstanceId, c.params.Latest])).toEqual(
+      Array(4).fill([id, 'true']),
+    );
     expect(r.stderr).toContain(`host key fingerprints of ${id} on its console (asked 4 times)`);
     expect(r.stderr).toMatch(new RegExp(`host key of ${id} matches its console output \\(SHA256:`));
     expect(r.stderr).not.toMatch(/trusted on first use/);
@@ -50,7 +62,11 @@ describe('host key fingerprints that appear on the console late', () => {
     const r = await cli(sb, [`touch ${pathOnInstance(sb, 'late-mismatch-ran')}`], { cwd: dir });
     expect(r.exitCode).toBe(255);
     const id = reportedInstance(r.stderr);
-    expect(r.stderr).toMatch(new RegExp(`the host key of ${id} \\(SHA256:\\S+\\) matches none of the fingerprints in its console output: refusing to use the connection`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `the host key of ${id} \\(SHA256:\\S+\\) matches none of the fingerprints in its console output: refusing to use the connection`,
+      ),
+    );
     expect(r.stderr).toMatch(/Nothing was sent/);
     expect(sb.calls('GetConsoleOutput')).toHaveLength(4);
     expect(existsSync(remotePath(sb, 'late-mismatch-ran', id))).toBe(false);
@@ -68,7 +84,11 @@ describe('host key fingerprints that appear on the console late', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('ran\n');
     const id = reportedInstance(r.stderr);
-    expect(r.stderr).toMatch(new RegExp(`host key of ${id} trusted on first use: EC2 showed no host key fingerprints on its console \\(asked \\d+ times\\)`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `host key of ${id} trusted on first use: EC2 showed no host key fingerprints on its console \\(asked \\d+ times\\)`,
+      ),
+    );
     expect(sb.calls('GetConsoleOutput').length).toBeGreaterThan(1);
     expect(await instanceState(sb, id)).toBe('terminated');
   });
@@ -88,7 +108,11 @@ describe('instance types without a live console (Xen)', () => {
     const r = await cli(sb, ['-v', '--iam-profile', '', '--instance-type', 't2.micro', 'true'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const asked = sb.calls('GetConsoleOutput');
-    expect(asked.map((c) => [c.params.Latest, c.status])).toEqual([['true', 400], [undefined, 200], [undefined, 200]]);
+    expect(asked.map((c) => [c.params.Latest, c.status])).toEqual([
+      ['true', 400],
+      [undefined, 200],
+      [undefined, 200],
+    ]);
     expect(r.stderr).toMatch(/host key of i-\w+ matches its console output/);
   });
 });

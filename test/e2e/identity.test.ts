@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
 import { fakeAuthorization, rawRequest } from '../sandbox/moto.js';
-import { cli, ec2Client, instances, instanceState, launches, localState, makeProject, reportedInstance, useSandbox } from './helpers.js';
+import {
+  cli,
+  ec2Client,
+  instances,
+  instanceState,
+  launches,
+  localState,
+  makeProject,
+  reportedInstance,
+  useSandbox,
+} from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -20,15 +30,21 @@ beforeAll(() => {
   localUser = sb.env().USER!;
 });
 
-const sts = (credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' } as { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) =>
-  new STSClient({ endpoint: sb.endpoint, region: sb.region, credentials });
+const sts = (
+  credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' } as {
+    accessKeyId: string;
+    secretAccessKey: string;
+    sessionToken?: string;
+  },
+) => new STSClient({ endpoint: sb.endpoint, region: sb.region, credentials });
 
 async function tagsOf(id: string): Promise<Record<string, string>> {
   const i = (await instances(sb)).find((x) => x.InstanceId === id);
   return Object.fromEntries((i?.Tags ?? []).map((t) => [t.Key!, t.Value!]));
 }
 
-const retag = (id: string, user: string) => ec2Client(sb).send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'ssh-ec2:user', Value: user }] }));
+const retag = (id: string, user: string) =>
+  ec2Client(sb).send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'ssh-ec2:user', Value: user }] }));
 
 describe('the owner comes from the AWS identity', () => {
   it('an IAM user: ssh-ec2:user is the IAM user name GetCallerIdentity reports, asked once per run (through the proxy, as STS)', async () => {
@@ -100,17 +116,38 @@ describe('the owner comes from the AWS identity', () => {
 describe('an assumed role (as SSO sessions are)', () => {
   beforeAll(async () => {
     // moto reports a role's own unique id (AROA…) only for a role that exists in its IAM.
-    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' }] });
-    const body = new URLSearchParams({ Action: 'CreateRole', Version: '2010-05-08', RoleName: 'ssh-ec2-dev', AssumeRolePolicyDocument: trust }).toString();
-    const r = await rawRequest(sb.endpoint, body, { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', authorization: fakeAuthorization('iam', 'us-east-1') });
+    const trust = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' }],
+    });
+    const body = new URLSearchParams({
+      Action: 'CreateRole',
+      Version: '2010-05-08',
+      RoleName: 'ssh-ec2-dev',
+      AssumeRolePolicyDocument: trust,
+    }).toString();
+    const r = await rawRequest(sb.endpoint, body, {
+      'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+      authorization: fakeAuthorization('iam', 'us-east-1'),
+    });
     expect(r.status, r.body).toBe(200);
   });
 
   async function assume(sessionName: string) {
-    const r = await sts().send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::123456789012:role/ssh-ec2-dev', RoleSessionName: sessionName }));
+    const r = await sts().send(
+      new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::123456789012:role/ssh-ec2-dev', RoleSessionName: sessionName }),
+    );
     const c = r.Credentials!;
-    const env = { AWS_ACCESS_KEY_ID: c.AccessKeyId!, AWS_SECRET_ACCESS_KEY: c.SecretAccessKey!, AWS_SESSION_TOKEN: c.SessionToken! };
-    const me = await sts({ accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN }).send(new GetCallerIdentityCommand({}));
+    const env = {
+      AWS_ACCESS_KEY_ID: c.AccessKeyId!,
+      AWS_SECRET_ACCESS_KEY: c.SecretAccessKey!,
+      AWS_SESSION_TOKEN: c.SessionToken!,
+    };
+    const me = await sts({
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      sessionToken: env.AWS_SESSION_TOKEN,
+    }).send(new GetCallerIdentityCommand({}));
     return { env, userId: me.UserId!, arn: me.Arn! };
   }
 
@@ -150,9 +187,18 @@ describe('an assumed role (as SSO sessions are)', () => {
     const config = join(sb.dir, 'aws-config');
     const credentials = join(sb.dir, 'aws-credentials');
     const role = 'role_arn = arn:aws:iam::123456789012:role/ssh-ec2-dev\nsource_profile = base\n';
-    writeFileSync(config, `[profile base]\nregion = ${sb.region}\n[profile dev]\n${role}role_session_name = carol\n[profile adhoc]\n${role}`);
+    writeFileSync(
+      config,
+      `[profile base]\nregion = ${sb.region}\n[profile dev]\n${role}role_session_name = carol\n[profile adhoc]\n${role}`,
+    );
     writeFileSync(credentials, '[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n');
-    const env = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_PROFILE: 'dev' };
+    const env = {
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_CONFIG_FILE: config,
+      AWS_SHARED_CREDENTIALS_FILE: credentials,
+      AWS_PROFILE: 'dev',
+    };
     const dir = makeProject(sb, 'role-profile');
     sb.clearCalls();
     const first = await cli(sb, ['--leave', 'true'], { cwd: dir, env });
@@ -168,9 +214,14 @@ describe('an assumed role (as SSO sessions are)', () => {
     expect(launches(sb)).toEqual([]);
 
     sb.clearCalls();
-    const adhoc = await cli(sb, ['true'], { cwd: makeProject(sb, 'role-adhoc'), env: { ...env, AWS_PROFILE: 'adhoc' } });
+    const adhoc = await cli(sb, ['true'], {
+      cwd: makeProject(sb, 'role-adhoc'),
+      env: { ...env, AWS_PROFILE: 'adhoc' },
+    });
     expect(adhoc.exitCode, adhoc.stderr).toBe(0);
-    expect(adhoc.stderr).toMatch(/your role session name aws-sdk-js-\d+ is made up anew for each session.*Set role_session_name in your AWS profile/);
+    expect(adhoc.stderr).toMatch(
+      /your role session name aws-sdk-js-\d+ is made up anew for each session.*Set role_session_name in your AWS profile/,
+    );
     expect(sb.calls('AssumeRole')).toHaveLength(1);
   });
 });

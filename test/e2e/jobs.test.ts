@@ -8,7 +8,19 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Poweroff, Sandbox } from '../sandbox/index.js';
-import { BIN, cli, NODE, shq, instanceState, launches, makeProject, remotePath, reportedInstance, sshSecurityGroups, useSandbox } from './helpers.js';
+import {
+  BIN,
+  cli,
+  NODE,
+  shq,
+  instanceState,
+  launches,
+  makeProject,
+  remotePath,
+  reportedInstance,
+  sshSecurityGroups,
+  useSandbox,
+} from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
@@ -54,33 +66,43 @@ async function stoppedByAgent(id: string, what: string): Promise<Poweroff[]> {
 }
 
 describe('--detach and --attach', () => {
-  it.each(['tmux', 'screen'])('%s: detach returns while the job runs; logs follows it; attach after the end brings results back and terminates', async (mux) => {
-    const name = `detach-${mux}`;
-    const dir = makeProject(sb, name, { 'in.txt': 'data\n' });
-    const detached = await cli(sb, ['--detach', '--multi', mux, `echo started; ${WAIT_FOR_GO}; cat in.txt > out.txt; echo finished; exit 3`], { cwd: dir });
-    expect(detached.exitCode, detached.stderr).toBe(0);
-    expect(detached.stderr).toMatch(/job started in \w+ on i-/);
-    const id = reportedInstance(detached.stderr);
-    expect(await instanceState(sb, id)).toBe('running');
-    expect(existsSync(join(dir, 'out.txt'))).toBe(false);
+  it.each(['tmux', 'screen'])(
+    '%s: detach returns while the job runs; logs follows it; attach after the end brings results back and terminates',
+    async (mux) => {
+      const name = `detach-${mux}`;
+      const dir = makeProject(sb, name, { 'in.txt': 'data\n' });
+      const detached = await cli(
+        sb,
+        ['--detach', '--multi', mux, `echo started; ${WAIT_FOR_GO}; cat in.txt > out.txt; echo finished; exit 3`],
+        { cwd: dir },
+      );
+      expect(detached.exitCode, detached.stderr).toBe(0);
+      expect(detached.stderr).toMatch(/job started in \w+ on i-/);
+      const id = reportedInstance(detached.stderr);
+      expect(await instanceState(sb, id)).toBe('running');
+      expect(existsSync(join(dir, 'out.txt'))).toBe(false);
 
-    // logs follows the job until it ends.
-    const logs = cli(sb, ['logs'], { cwd: dir });
-    await until(() => readFileSync(join(remotePath(sb, name), 'ssh-ec2-job.log'), 'utf8').includes('started'), 'the job to start');
-    go(name);
-    const followed = await logs;
-    expect(followed.exitCode, followed.stderr).toBe(0);
-    expect(followed.stdout).toMatch(/started[\s\S]*finished/);
-    expect(await instanceState(sb, id)).toBe('running');
+      // logs follows the job until it ends.
+      const logs = cli(sb, ['logs'], { cwd: dir });
+      await until(
+        () => readFileSync(join(remotePath(sb, name), 'ssh-ec2-job.log'), 'utf8').includes('started'),
+        'the job to start',
+      );
+      go(name);
+      const followed = await logs;
+      expect(followed.exitCode, followed.stderr).toBe(0);
+      expect(followed.stdout).toMatch(/started[\s\S]*finished/);
+      expect(await instanceState(sb, id)).toBe('running');
 
-    const attached = await cli(sb, ['--attach'], { cwd: dir });
-    expect(attached.exitCode, attached.stderr).toBe(3);
-    expect(attached.stderr).toMatch(/the job finished with status 3/);
-    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('data\n');
-    expect(readFileSync(join(dir, 'ssh-ec2-job.log'), 'utf8')).toMatch(/started[\s\S]*finished/);
-    expect(await instanceState(sb, id)).toBe('terminated');
-    expect(launches(sb).filter((c) => c.params['TagSpecification.1.Tag.1.Value']?.endsWith(name))).toHaveLength(1);
-  });
+      const attached = await cli(sb, ['--attach'], { cwd: dir });
+      expect(attached.exitCode, attached.stderr).toBe(3);
+      expect(attached.stderr).toMatch(/the job finished with status 3/);
+      expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('data\n');
+      expect(readFileSync(join(dir, 'ssh-ec2-job.log'), 'utf8')).toMatch(/started[\s\S]*finished/);
+      expect(await instanceState(sb, id)).toBe('terminated');
+      expect(launches(sb).filter((c) => c.params['TagSpecification.1.Tag.1.Value']?.endsWith(name))).toHaveLength(1);
+    },
+  );
 
   it('attach to a running job follows it to the end; a second detach meanwhile is refused', async () => {
     const name = 'attach-running';
@@ -98,7 +120,11 @@ describe('--detach and --attach', () => {
 
     const attached = cli(sb, ['--attach'], { cwd: dir });
     // Without a terminal, --attach follows the log (job.sh follow: tail --pid) until the end.
-    await until(async () => (await sb.machine(id).runAsUser("pgrep -u \"$(id -u)\" -f -- 'tail -n [+]1 -f --pid='")).exitCode === 0, 'attach to follow the job');
+    await until(
+      async () =>
+        (await sb.machine(id).runAsUser('pgrep -u "$(id -u)" -f -- \'tail -n [+]1 -f --pid=\'')).exitCode === 0,
+      'attach to follow the job',
+    );
     go(name);
     const r = await attached;
     expect(r.exitCode, r.stderr).toBe(0);
@@ -127,13 +153,29 @@ describe('an interactive tmux session', () => {
     const env = Object.entries(sb.env()).map(([k, v]) => `${k}=${v}`);
     const exitFile = join(sb.dir, 'tmux-drop.exit');
     const stderrFile = join(sb.dir, 'tmux-drop.stderr');
-    const run = (args: string) => `env -i TERM=xterm ${env.map(shq).join(' ')} ${shq(NODE)} ${shq(BIN)} ${args} 2>>${shq(stderrFile)}; echo $? >> ${shq(exitFile)}`;
+    const run = (args: string) =>
+      `env -i TERM=xterm ${env.map(shq).join(' ')} ${shq(NODE)} ${shq(BIN)} ${args} 2>>${shq(stderrFile)}; echo $? >> ${shq(exitFile)}`;
     const stderr = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8') : '');
-    await execa('tmux', ['-S', sock, 'new-session', '-d', '-x', '150', '-y', '40', '-c', dir, `sh -c ${shq(`${run('--multi tmux')}; ${run('--attach')}; sleep 30`)}`]);
+    await execa('tmux', [
+      '-S',
+      sock,
+      'new-session',
+      '-d',
+      '-x',
+      '150',
+      '-y',
+      '40',
+      '-c',
+      dir,
+      `sh -c ${shq(`${run('--multi tmux')}; ${run('--attach')}; sleep 30`)}`,
+    ]);
     try {
       await until(async () => /tmux-drop\$\s*$/m.test(await pane(sock)), 'a shell prompt in tmux on the instance');
       await execa('tmux', ['-S', sock, 'send-keys', 'X=forty-two; cd .. && cd tmux-drop && : > typed', 'Enter']);
-      await until(() => existsSync(join(remotePath(sb, name), 'typed')), 'the shell on the instance to run what was typed');
+      await until(
+        () => existsSync(join(remotePath(sb, name), 'typed')),
+        'the shell on the instance to run what was typed',
+      );
       const clientsBefore = await tmuxClients();
       expect(clientsBefore).toHaveLength(1);
       // The network goes: every sshd process serving the user dies.
@@ -147,9 +189,17 @@ describe('an interactive tmux session', () => {
       // The second ssh-ec2 (--attach) comes back to the same shell.
       await until(() => stderr().includes('attaching to the job'), 'the reattach', 30_000);
       // Typed once a new tmux client on the instance reads the terminal, or the keys may be lost.
-      await until(async () => (await tmuxClients()).some((c) => !clientsBefore.includes(c)), 'tmux on the instance to attach a new client', 30_000);
+      await until(
+        async () => (await tmuxClients()).some((c) => !clientsBefore.includes(c)),
+        'tmux on the instance to attach a new client',
+        30_000,
+      );
       await execa('tmux', ['-S', sock, 'send-keys', 'echo "X is $X" > x.txt; exit', 'Enter']);
-      await until(() => readFileSync(exitFile, 'utf8').trim().split('\n').length === 2, 'the attached session to end', 30_000);
+      await until(
+        () => readFileSync(exitFile, 'utf8').trim().split('\n').length === 2,
+        'the attached session to end',
+        30_000,
+      );
       expect(readFileSync(exitFile, 'utf8').trim().split('\n')).toEqual(['255', '0']);
       expect(readFileSync(join(dir, 'x.txt'), 'utf8')).toBe('X is forty-two\n');
       expect(await instanceState(sb, id!)).toBe('terminated');
@@ -170,7 +220,10 @@ describe('port forwards', () => {
     const session = cli(sb, ['-L', `${local}:127.0.0.1:${remote}`, serve], { cwd: dir });
     let body = '';
     await until(async () => {
-      body = await fetch(`http://127.0.0.1:${local}/hello.txt`).then((r) => (r.ok ? r.text() : ''), () => '');
+      body = await fetch(`http://127.0.0.1:${local}/hello.txt`).then(
+        (r) => (r.ok ? r.text() : ''),
+        () => '',
+      );
       return body !== '';
     }, 'the forwarded server to answer');
     expect(body).toBe('hello through the tunnel\n');
@@ -198,20 +251,27 @@ describe('the agent on the instance', () => {
     const r = await cliShielded(['--leave', '--idle-timeout', '3s', 'true'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const id = reportedInstance(r.stderr);
-    expect(await stoppedByAgent(id, 'the agent to stop the idle instance')).toEqual([expect.objectContaining({ reason: 'idle', status: 200 })]);
+    expect(await stoppedByAgent(id, 'the agent to stop the idle instance')).toEqual([
+      expect.objectContaining({ reason: 'idle', status: 200 }),
+    ]);
     await cli(sb, ['down', '--yes'], { cwd: dir });
   });
 
   it('never stops under a running job; stops after the job ends and the grace period; --attach then brings the results back', async () => {
     const name = 'agent-job';
     const dir = makeProject(sb, name);
-    const r = await cliShielded(['--detach', '--idle-timeout', '2s', '--job-grace', '2s', `${WAIT_FOR_GO}; echo done > done.txt`], { cwd: dir });
+    const r = await cliShielded(
+      ['--detach', '--idle-timeout', '2s', '--job-grace', '2s', `${WAIT_FOR_GO}; echo done > done.txt`],
+      { cwd: dir },
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     const id = reportedInstance(r.stderr);
     await new Promise((res) => setTimeout(res, 6000)); // three idle timeouts with the job running
     expect(await instanceState(sb, id)).toBe('running');
     go(name);
-    expect(await stoppedByAgent(id, 'the agent to stop the instance after the job')).toEqual([expect.objectContaining({ reason: 'job-finished', status: 200 })]);
+    expect(await stoppedByAgent(id, 'the agent to stop the instance after the job')).toEqual([
+      expect.objectContaining({ reason: 'job-finished', status: 200 }),
+    ]);
     // The restarted instance gets a fresh agent: with the tags' 2s it could stop the instance
     // again while this run finishes.
     const back = await cli(sb, ['--attach', '--idle-timeout', '1h'], { cwd: dir });
@@ -227,7 +287,9 @@ describe('the agent on the instance', () => {
     const r = await cliShielded(['--detach', '--max-time', '4s', 'echo begun > begun.txt; sleep 120'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const id = reportedInstance(r.stderr);
-    expect(await stoppedByAgent(id, 'the agent to enforce max-time')).toEqual([expect.objectContaining({ reason: 'max-time', status: 200 })]);
+    expect(await stoppedByAgent(id, 'the agent to enforce max-time')).toEqual([
+      expect.objectContaining({ reason: 'max-time', status: 200 }),
+    ]);
     // Restarted, the instance would get a new deadline 4s on: none, so it cannot fire while this run finishes.
     const back = await cli(sb, ['--attach', '--max-time', 'off'], { cwd: dir });
     expect(back.exitCode, back.stderr).toBe(137);

@@ -15,7 +15,11 @@ beforeAll(() => {
   sb = sandbox();
 });
 
-const jobColumn = (stdout: string, id: string): string | undefined => stdout.split('\n').find((l) => l.includes(id))?.match(/g4dn\.xlarge \(\$[\d.]+\/h\)\s+\S+\s+(\S+)/)?.[1];
+const jobColumn = (stdout: string, id: string): string | undefined =>
+  stdout
+    .split('\n')
+    .find((l) => l.includes(id))
+    ?.match(/g4dn\.xlarge \(\$[\d.]+\/h\)\s+\S+\s+(\S+)/)?.[1];
 
 describe('ls and host keys', () => {
   it('an instance whose key is not pinned here: "?" for its job, no key pinned; the next session still checks it against the console', async () => {

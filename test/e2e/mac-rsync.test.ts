@@ -9,7 +9,19 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
-import { cli, instanceState, launches, linksStayHome, localState, makeProject, pathWithout, REPO, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import {
+  cli,
+  instanceState,
+  launches,
+  linksStayHome,
+  localState,
+  makeProject,
+  pathWithout,
+  REPO,
+  remotePath,
+  reportedInstance,
+  useSandbox,
+} from './helpers.js';
 
 const TOOLS = join(REPO, '..', 'shared', 'tools');
 const sandbox = useSandbox();
@@ -28,15 +40,26 @@ function macPath(tool: 'rsync-2.6.9' | 'openrsync'): Record<string, string> {
 /** The capability answers ssh-ec2 cached: which rsyncs it really probed and used. */
 function probedRsyncs(): { path: string; version: string; pull: boolean }[] {
   const dir = localState(sb, 'rsync');
-  return existsSync(dir) ? readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { path: string; version: string; pull: boolean }) : [];
+  return existsSync(dir)
+    ? readdirSync(dir).map(
+        (f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { path: string; version: string; pull: boolean },
+      )
+    : [];
 }
 
 // Names a Mac user has: spaces, quotes, leading dashes, é composed (NFC) and decomposed (NFD, as
 // macOS writes names) side by side, a line break.
 const NFC = 'caf\u00e9';
 const NFD = 'cafe\u0301';
-const TRICKY_LOCAL = ['-dash.txt', 'sp ace/q\'uo"te.txt', `${NFC}.txt`, `${NFD}.txt`, 'new\nline.txt', 'ignored-nfd/x.log'];
-const TRICKY_RESULTS = ['-r dash', "it's \"here\"", `${NFC}.out`, `${NFD}.out`, 'two\nlines', '$HOME *'];
+const TRICKY_LOCAL = [
+  '-dash.txt',
+  'sp ace/q\'uo"te.txt',
+  `${NFC}.txt`,
+  `${NFD}.txt`,
+  'new\nline.txt',
+  'ignored-nfd/x.log',
+];
+const TRICKY_RESULTS = ['-r dash', 'it\'s "here"', `${NFC}.out`, `${NFD}.out`, 'two\nlines', '$HOME *'];
 
 describe.each([
   ['rsync-2.6.9', 'rsync  version 2.6.9  protocol version 29'],
@@ -51,10 +74,16 @@ describe.each([
       writeFileSync(join(dir, f), `local ${f}\n`);
     }
     writeFileSync(join(dir, 'model.txt'), 'local version\n');
-    const before = new Map([...listFiles(dir)].filter((f) => !f.startsWith('link')).map((f) => [f, readFileSync(join(dir, f), 'utf8')] as const));
+    const before = new Map(
+      [...listFiles(dir)]
+        .filter((f) => !f.startsWith('link'))
+        .map((f) => [f, readFileSync(join(dir, f), 'utf8')] as const),
+    );
     const kept = gitKeeps(dir);
     // On the instance: new results with tricky names (some ignored), a local file changed and one deleted.
-    const names = TRICKY_RESULTS.map((n) => `"$(printf '%s' ${JSON.stringify(Buffer.from(n).toString('base64'))} | base64 -d)"`).join(' ');
+    const names = TRICKY_RESULTS.map(
+      (n) => `"$(printf '%s' ${JSON.stringify(Buffer.from(n).toString('base64'))} | base64 -d)"`,
+    ).join(' ');
     const command = [
       'mkdir -p out build',
       `for n in ${names}; do printf '%s\\n' "$n" > "out/$n"; done`,
@@ -68,7 +97,10 @@ describe.each([
     expect(probedRsyncs().map((c) => c.version)).toContain(version);
     const id = reportedInstance(r.stderr);
     // Up: the instance got exactly what git keeps for the same rules, names byte for byte.
-    const arrived = listFiles(remotePath(sb, name, id), (p) => p.startsWith('out/') || p.startsWith('build/') || p === 'model.txt' || p === 'remote-rsync.txt');
+    const arrived = listFiles(
+      remotePath(sb, name, id),
+      (p) => p.startsWith('out/') || p.startsWith('build/') || p === 'model.txt' || p === 'remote-rsync.txt',
+    );
     expect([...arrived].sort()).toEqual([...kept].filter((p) => p !== 'model.txt' && p !== 'keep.log').sort());
     expect(readFileSync(join(dir, 'remote-rsync.txt'), 'utf8')).toMatch(/^rsync {2}version 3\./);
     // Back: every result, names as the instance wrote them (NFC and NFD both, distinct).
@@ -80,7 +112,8 @@ describe.each([
     const backups = join(dir, '.ssh-ec2', 'backups');
     const [stamp] = readdirSync(backups);
     expect(readFileSync(join(backups, stamp!, 'model.txt'), 'utf8')).toBe('local version\n');
-    for (const [f, content] of before) if (f !== 'model.txt') expect(readFileSync(join(dir, f), 'utf8'), f).toBe(content);
+    for (const [f, content] of before)
+      if (f !== 'model.txt') expect(readFileSync(join(dir, f), 'utf8'), f).toBe(content);
     expect(r.stderr).toMatch(/1 local file\(s\) were replaced/);
     // Nothing of the sync is left behind on the instance (openrsync's sync back writes its excludes there).
     expect(readdirSync(remotePath(sb, '.ssh-ec2', id)).filter((n) => n.endsWith('.exclude'))).toEqual([]);
@@ -118,7 +151,11 @@ describe('an rsync that cannot do the sync', () => {
     // A stand-in for an rsync too old for anything ssh-ec2 needs: it refuses every option.
     const bin = join(sb.dir, 'refusing-rsync');
     mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, 'rsync'), '#!/bin/sh\n[ "$1" = --version ] && { echo "rsync  version 0.1"; exit 0; }\necho "rsync: unknown option" >&2; exit 1\n', { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'rsync'),
+      '#!/bin/sh\n[ "$1" = --version ] && { echo "rsync  version 0.1"; exit 0; }\necho "rsync: unknown option" >&2; exit 1\n',
+      { mode: 0o755 },
+    );
     const env = { PATH: `${bin}:${process.env.PATH}` };
     const dir = makeProject(sb, 'mac-refused', { 'a b.txt': 'a\n', [`${NFD}.txt`]: 'n\n' });
     const before = listFiles(dir);
@@ -127,7 +164,9 @@ describe('an rsync that cannot do the sync', () => {
     expect(r.exitCode, r.stderr).toBe(3);
     const errors = r.stderr.split('\n').filter((l) => /error:/.test(l));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/your rsync \(.*refusing-rsync\/rsync: rsync {2}version 0\.1\) cannot send files to the instance, bring files back from the instance/);
+    expect(errors[0]).toMatch(
+      /your rsync \(.*refusing-rsync\/rsync: rsync {2}version 0\.1\) cannot send files to the instance, bring files back from the instance/,
+    );
     expect(r.stderr).toMatch(/brew install rsync/);
     expect(r.stderr).not.toMatch(/disk|protect-args/);
     expect(launches(sb).length).toBe(launched);
@@ -135,7 +174,12 @@ describe('an rsync that cannot do the sync', () => {
   });
 
   it('SSH_EC2_RSYNC points ssh-ec2 at another rsync than the first on PATH (a Homebrew one, say)', async () => {
-    const env = { ...macPath('openrsync'), SSH_EC2_RSYNC: execFileSync('sh', ['-c', 'command -v rsync'], { env: { PATH: process.env.PATH } }).toString().trim() };
+    const env = {
+      ...macPath('openrsync'),
+      SSH_EC2_RSYNC: execFileSync('sh', ['-c', 'command -v rsync'], { env: { PATH: process.env.PATH } })
+        .toString()
+        .trim(),
+    };
     const dir = makeProject(sb, 'mac-openrsync-fixed', { [`${NFD}.txt`]: 'n\n' });
     const r = await cli(sb, ['-v', `cat ${NFD}.txt; echo r > result.txt`], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(0);

@@ -42,7 +42,11 @@ describe('a stopped instance EC2 has no capacity to start', () => {
     const r = await cli(sb, ['echo ran > ran.txt'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(startCalls()).toEqual([500, 500, 200]);
-    expect(r.stderr.match(/no capacity for g4dn\.xlarge in \S+ yet \(i-\w+ can only start there\); trying again in \d+s \(for up to 5m in all\)/g)).toHaveLength(2);
+    expect(
+      r.stderr.match(
+        /no capacity for g4dn\.xlarge in \S+ yet \(i-\w+ can only start there\); trying again in \d+s \(for up to 5m in all\)/g,
+      ),
+    ).toHaveLength(2);
     expect(r.stderr).toContain(`started ${id} (g4dn.xlarge) on try 3`);
     expect(readFileSync(join(dir, 'ran.txt'), 'utf8')).toBe('ran\n');
     expect(launches(sb)).toEqual([]);
@@ -57,7 +61,9 @@ describe('a stopped instance EC2 has no capacity to start', () => {
     const r = await cli(sb, ['--capacity-timeout', '8s', 'echo ran > ran.txt'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(5);
     expect(r.stderr).toContain(`ssh-ec2: error: no capacity to start ${id} as g4dn.xlarge in `);
-    expect(r.stderr).toMatch(/\(tried for 8s\): it is still stopped, with its disk; nothing is lost\nssh-ec2: .*run again later .*or start it as another type \(another size or family\): ssh-ec2 --instance-type/);
+    expect(r.stderr).toMatch(
+      /\(tried for 8s\): it is still stopped, with its disk; nothing is lost\nssh-ec2: .*run again later .*or start it as another type \(another size or family\): ssh-ec2 --instance-type/,
+    );
     expect(startCalls().length).toBeGreaterThan(1);
     expect(startCalls().every((s) => s === 500)).toBe(true);
     expect(sb.calls('StopInstances')).toEqual([]);
@@ -81,7 +87,9 @@ describe('--instance-type on the command line for a stopped instance', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('first\n');
     expect(r.stderr).toContain(`changing the type of stopped instance ${id} from g4dn.xlarge to g5.xlarge`);
-    expect(sb.calls('ModifyInstanceAttribute').map((c) => [c.params.InstanceId, c.params['InstanceType.Value'], c.status])).toEqual([[id, 'g5.xlarge', 200]]);
+    expect(
+      sb.calls('ModifyInstanceAttribute').map((c) => [c.params.InstanceId, c.params['InstanceType.Value'], c.status]),
+    ).toEqual([[id, 'g5.xlarge', 200]]);
     expect(launches(sb)).toEqual([]);
     expect(await described(id)).toEqual({ state: 'running', type: 'g5.xlarge' });
     // Running now: a type named on the command line cannot apply, and the run says so.
@@ -98,7 +106,10 @@ describe('--instance-type on the command line for a stopped instance', () => {
     const r = await cli(sb, ['--instance-type', 'g5.xlarge,g4dn.xlarge', '--leave', 'cat first.txt'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('first\n');
-    expect(sb.calls('ModifyInstanceAttribute').map((c) => c.params['InstanceType.Value'])).toEqual(['g5.xlarge', 'g4dn.xlarge']);
+    expect(sb.calls('ModifyInstanceAttribute').map((c) => c.params['InstanceType.Value'])).toEqual([
+      'g5.xlarge',
+      'g4dn.xlarge',
+    ]);
     expect(startCalls()).toEqual([500, 200]);
     expect(await described(id)).toEqual({ state: 'running', type: 'g4dn.xlarge' });
     expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
@@ -108,12 +119,18 @@ describe('--instance-type on the command line for a stopped instance', () => {
     const { dir, id } = await stoppedInstance('retype-none');
     sb.aws.noStartCapacity(Number.POSITIVE_INFINITY);
     sb.clearCalls();
-    const r = await cli(sb, ['--instance-type', 'g5.xlarge,g5.2xlarge', '--capacity-timeout', 'off', 'true'], { cwd: dir });
+    const r = await cli(sb, ['--instance-type', 'g5.xlarge,g5.2xlarge', '--capacity-timeout', 'off', 'true'], {
+      cwd: dir,
+    });
     expect(r.exitCode, r.stderr).toBe(5);
     expect(r.stderr).toContain(`no capacity to start ${id} as g5.xlarge or g5.2xlarge in `);
     expect(r.stderr).toContain(': it is still stopped (as g4dn.xlarge), with its disk; nothing is lost');
     expect(r.stderr).toContain(`${id} set back to g4dn.xlarge`);
-    expect(sb.calls('ModifyInstanceAttribute').map((c) => c.params['InstanceType.Value'])).toEqual(['g5.xlarge', 'g5.2xlarge', 'g4dn.xlarge']);
+    expect(sb.calls('ModifyInstanceAttribute').map((c) => c.params['InstanceType.Value'])).toEqual([
+      'g5.xlarge',
+      'g5.2xlarge',
+      'g4dn.xlarge',
+    ]);
     expect(startCalls()).toEqual([500, 500]);
     expect(await described(id)).toEqual({ state: 'stopped', type: 'g4dn.xlarge' });
   });
@@ -141,7 +158,9 @@ describe('a start that EC2 does not answer clearly, or refuses for a quota', () 
     expect(r.exitCode, r.stderr).toBe(4);
     expect(r.stderr).toContain(`EC2 did not answer the start of ${id} (`);
     expect(r.stderr).toContain(`ssh-ec2: stopped ${id}: its disk is kept`);
-    expect(r.stderr).toContain('it may be starting all the same, so the finish sees to it (stopped, or said to be left running)');
+    expect(r.stderr).toContain(
+      'it may be starting all the same, so the finish sees to it (stopped, or said to be left running)',
+    );
     expect(sb.calls('StartInstances').every((c) => c.status === 500)).toBe(true);
     expect(sb.calls('StopInstances').map((c) => [c.params['InstanceId.1'], c.status])).toEqual([[id, 200]]);
     expect(sb.calls('TerminateInstances')).toEqual([]);
@@ -155,7 +174,8 @@ describe('a start that EC2 does not answer clearly, or refuses for a quota', () 
       action: 'StartInstances',
       status: 400,
       code: 'VcpuLimitExceeded',
-      message: 'You have requested more vCPU capacity than your current vCPU limit of 0 allows for the instance bucket that the specified instance type belongs to.',
+      message:
+        'You have requested more vCPU capacity than your current vCPU limit of 0 allows for the instance bucket that the specified instance type belongs to.',
       times: Infinity,
     });
     sb.clearCalls();
@@ -163,7 +183,11 @@ describe('a start that EC2 does not answer clearly, or refuses for a quota', () 
     expect(r.exitCode, r.stderr).toBe(5);
     expect(startCalls()).toEqual([400]);
     expect(r.stderr).not.toContain('no capacity');
-    expect(r.stderr).toMatch(new RegExp(`ssh-ec2: error: cannot start ${id}: g4dn\\.xlarge: quota reached in \\S+ \\(VcpuLimitExceeded\\); it is still stopped, with its disk; nothing is lost\nssh-ec2: .*Ask AWS for a quota increase .*ssh-ec2 --instance-type`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `ssh-ec2: error: cannot start ${id}: g4dn\\.xlarge: quota reached in \\S+ \\(VcpuLimitExceeded\\); it is still stopped, with its disk; nothing is lost\nssh-ec2: .*Ask AWS for a quota increase .*ssh-ec2 --instance-type`,
+      ),
+    );
     expect(sb.calls('StopInstances')).toEqual([]);
     expect(await described(id)).toEqual({ state: 'stopped', type: 'g4dn.xlarge' });
   });
@@ -186,11 +210,17 @@ describe('ssh-ec2 down on a stopped instance', () => {
     // A stand-in for an rsync too old for anything ssh-ec2 needs: it refuses every option.
     const bin = join(sb.dir, 'refusing-rsync-down');
     mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, 'rsync'), '#!/bin/sh\n[ "$1" = --version ] && { echo "rsync  version 0.1"; exit 0; }\necho "rsync: unknown option" >&2; exit 1\n', { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'rsync'),
+      '#!/bin/sh\n[ "$1" = --version ] && { echo "rsync  version 0.1"; exit 0; }\necho "rsync: unknown option" >&2; exit 1\n',
+      { mode: 0o755 },
+    );
     sb.clearCalls();
     const r = await cli(sb, ['down', '--yes'], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}` } });
     expect(r.exitCode, r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/error: your rsync \(.*refusing-rsync-down\/rsync: rsync {2}version 0\.1\) cannot .*bring files back from the instance/);
+    expect(r.stderr).toMatch(
+      /error: your rsync \(.*refusing-rsync-down\/rsync: rsync {2}version 0\.1\) cannot .*bring files back from the instance/,
+    );
     expect(sb.calls('StartInstances')).toEqual([]);
     expect(sb.calls('TerminateInstances')).toEqual([]);
     expect((await described(id)).state).toBe('stopped');

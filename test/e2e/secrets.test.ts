@@ -11,11 +11,20 @@ beforeAll(() => {
   sb = sandbox();
 });
 
-const SECRETS = { '.env': 'TOKEN=1\n', '.aws/credentials': '[default]\n', 'key.pem': 'PRIVATE\n', '.ssh/id_ed25519': 'PRIVATE\n' };
+const SECRETS = {
+  '.env': 'TOKEN=1\n',
+  '.aws/credentials': '[default]\n',
+  'key.pem': 'PRIVATE\n',
+  '.ssh/id_ed25519': 'PRIVATE\n',
+};
 
 describe('secrets', () => {
   it('never leave with the sync up, and the run says so in one line', async () => {
-    const dir = makeProject(sb, 'secrets', { ...SECRETS, '.ssh/id_ed25519.pub': 'ssh-ed25519 AAAA\n', 'train.py': 'print(1)\n' });
+    const dir = makeProject(sb, 'secrets', {
+      ...SECRETS,
+      '.ssh/id_ed25519.pub': 'ssh-ed25519 AAAA\n',
+      'train.py': 'print(1)\n',
+    });
     const r = await cli(sb, ['--leave', 'true'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const remote = remotePath(sb, 'secrets');
@@ -23,7 +32,9 @@ describe('secrets', () => {
     for (const path of [...Object.keys(SECRETS), '.ssh']) expect(existsSync(join(remote, path)), path).toBe(false);
     const warnings = r.stderr.split('\n').filter((l) => /held back/.test(l));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/held back 4 file\(s\) that may hold secrets, not sent: \.aws\/, \.env, \.ssh\/, and 1 more \(to send one, add `!\.aws\/` to \.rsyncignore\)/);
+    expect(warnings[0]).toMatch(
+      /held back 4 file\(s\) that may hold secrets, not sent: \.aws\/, \.env, \.ssh\/, and 1 more \(to send one, add `!\.aws\/` to \.rsyncignore\)/,
+    );
     await cli(sb, ['true'], { cwd: dir });
   });
 
@@ -55,7 +66,13 @@ describe('secrets', () => {
     expect(readFileSync(join(remote, 'shared', 'data.csv'), 'utf8')).toBe('a,b\n');
     expect(readFileSync(join(remote, 'shared', 'nested', 'notes.txt'), 'utf8')).toBe('notes\n');
     expect(lstatSync(join(remote, 'shared')).isDirectory()).toBe(true);
-    const held = ['.env', ...Object.keys(SECRETS).map((p) => `shared/${p}`), 'shared/.ssh', 'shared/more/.netrc', 'shared/nested/.netrc'];
+    const held = [
+      '.env',
+      ...Object.keys(SECRETS).map((p) => `shared/${p}`),
+      'shared/.ssh',
+      'shared/more/.netrc',
+      'shared/nested/.netrc',
+    ];
     for (const path of held) expect(existsSync(join(remote, path)), path).toBe(false);
     expect(r.stderr).toMatch(/held back 7 file\(s\) that may hold secrets/);
     // The sync back leaves the local link a link.

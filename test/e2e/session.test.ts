@@ -6,12 +6,29 @@ import { join } from 'node:path';
 import { ImportKeyPairCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/index.js';
-import { BIN, cli, NODE, shq, launches, ec2Client, instanceState, instances, localState, makeProject, pathOnInstance, remotePath, reportedInstance, REPO, useSandbox } from './helpers.js';
+import {
+  BIN,
+  cli,
+  NODE,
+  shq,
+  launches,
+  ec2Client,
+  instanceState,
+  instances,
+  localState,
+  makeProject,
+  pathOnInstance,
+  remotePath,
+  reportedInstance,
+  REPO,
+  useSandbox,
+} from './helpers.js';
 
 const sandbox = useSandbox();
 let sb: Sandbox;
 const rootKnownHosts = join(homedir(), '.ssh', 'known_hosts');
-const fingerprint = (p: string) => (existsSync(p) ? createHash('sha256').update(readFileSync(p)).digest('hex') : 'absent');
+const fingerprint = (p: string) =>
+  existsSync(p) ? createHash('sha256').update(readFileSync(p)).digest('hex') : 'absent';
 let knownHostsBefore: string;
 
 beforeAll(() => {
@@ -56,7 +73,13 @@ describe('an interactive session', () => {
     await execa('tmux', ['-S', sock, 'new-session', '-d', '-x', '150', '-y', '40', '-c', dir, script]);
     try {
       await until(async () => /interactive\$\s*$/m.test(await pane(sock)), 'a shell prompt in the project directory');
-      await execa('tmux', ['-S', sock, 'send-keys', 'tty > tty.txt; pwd > pwd.txt; echo $((6*7)) > answer.txt; exit', 'Enter']);
+      await execa('tmux', [
+        '-S',
+        sock,
+        'send-keys',
+        'tty > tty.txt; pwd > pwd.txt; echo $((6*7)) > answer.txt; exit',
+        'Enter',
+      ]);
       await until(async () => existsSync(exitFile), 'the session to end', 60_000);
     } finally {
       await execa('tmux', ['-S', sock, 'kill-server'], { reject: false });
@@ -96,7 +119,9 @@ describe('the final state', () => {
   });
 
   it('AWS_FINAL_STATE from .env applies when no flag says otherwise', async () => {
-    const dir = makeProject(sb, 'dotenv-final', { '.env': 'AWS_FINAL_STATE=stop\nAWS_INSTANCE_TYPE=t3.micro\nX="$(touch pwned)"\n' });
+    const dir = makeProject(sb, 'dotenv-final', {
+      '.env': 'AWS_FINAL_STATE=stop\nAWS_INSTANCE_TYPE=t3.micro\nX="$(touch pwned)"\n',
+    });
     const r = await cli(sb, ['true'], { cwd: dir });
     expect(r.exitCode).toBe(0);
     const id = reportedInstance(r.stderr);
@@ -142,11 +167,18 @@ describe('two runs started together in one directory', () => {
   it('end up on one instance', async () => {
     const dir = makeProject(sb, 'concurrent');
     sb.clearCalls();
-    const [a, b] = await Promise.all([cli(sb, ['--leave', 'echo a'], { cwd: dir }), cli(sb, ['--leave', 'echo b'], { cwd: dir })]);
+    const [a, b] = await Promise.all([
+      cli(sb, ['--leave', 'echo a'], { cwd: dir }),
+      cli(sb, ['--leave', 'echo b'], { cwd: dir }),
+    ]);
     expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
     expect(launches(sb)).toHaveLength(1);
     expect(reportedInstance(a.stderr)).toBe(reportedInstance(b.stderr));
-    const live = (await instances(sb)).filter((i) => i.State?.Name === 'running' && i.Tags?.some((t) => t.Value === 'root-concurrent' || t.Value?.endsWith('-concurrent')));
+    const live = (await instances(sb)).filter(
+      (i) =>
+        i.State?.Name === 'running' &&
+        i.Tags?.some((t) => t.Value === 'root-concurrent' || t.Value?.endsWith('-concurrent')),
+    );
     expect(live).toHaveLength(1);
     await cli(sb, ['true'], { cwd: dir });
   });
@@ -156,7 +188,12 @@ describe('Makefile.example', () => {
   it('runs a make recipe on the instance with on-ec2-<target> and brings its output back', async () => {
     const dir = makeProject(sb, 'make', { Makefile: 'train:\n\techo trained > model.txt\n' });
     copyFileSync(join(REPO, 'Makefile.example'), join(dir, 'Makefile.example'));
-    const r = await execa('make', ['-f', 'Makefile.example', 'on-ec2-train', `SSH_EC2=${shq(NODE)} ${shq(BIN)}`], { cwd: dir, env: sb.env(), extendEnv: false, reject: false });
+    const r = await execa('make', ['-f', 'Makefile.example', 'on-ec2-train', `SSH_EC2=${shq(NODE)} ${shq(BIN)}`], {
+      cwd: dir,
+      env: sb.env(),
+      extendEnv: false,
+      reject: false,
+    });
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(readFileSync(join(dir, 'model.txt'), 'utf8')).toBe('trained\n');
   });
@@ -182,7 +219,6 @@ async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 30
   }
 }
 
-
 describe('one connection', () => {
   it('carries the sync up, the command and the sync back: one ssh authentication per run', async () => {
     const dir = makeProject(sb, 'one-conn', { 'a.txt': 'a' });
@@ -206,7 +242,7 @@ describe('when things go wrong during the command', () => {
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
   });
 
-  it('a dropped connection while a detached job runs: reconnects first, brings this session\'s results back, leaves the job running', async () => {
+  it("a dropped connection while a detached job runs: reconnects first, brings this session's results back, leaves the job running", async () => {
     const name = 'dropped-job';
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
@@ -228,7 +264,13 @@ describe('when things go wrong during the command', () => {
 
   it('SIGTERM: the command is ended, results come back, the instance is terminated, exit 143', async () => {
     const dir = makeProject(sb, 'sigterm');
-    const child = execa(NODE, [BIN, 'echo partial > p.txt; sleep 60'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore' });
+    const child = execa(NODE, [BIN, 'echo partial > p.txt; sleep 60'], {
+      cwd: dir,
+      env: sb.env(),
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    });
     await until(async () => existsSync(join(remotePath(sb, 'sigterm'), 'p.txt')), 'the command to start', 60_000);
     child.kill('SIGTERM');
     const r = await child;
@@ -243,7 +285,13 @@ describe('two sessions on one instance (two terminals)', () => {
     const name = 'two-terminals';
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
-    const first = execa(NODE, [BIN, 'echo a > a.txt; while [ ! -f go ]; do sleep 0.1; done'], { cwd: dir, env: sb.env(), extendEnv: false, reject: false, stdin: 'ignore' });
+    const first = execa(NODE, [BIN, 'echo a > a.txt; while [ ! -f go ]; do sleep 0.1; done'], {
+      cwd: dir,
+      env: sb.env(),
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    });
     await until(async () => existsSync(join(remote, 'a.txt')), 'the first session to run', 60_000);
     const second = await cli(sb, ['echo b > b.txt'], { cwd: dir });
     expect(second.exitCode, second.stderr).toBe(0);

@@ -24,7 +24,10 @@ describe("a user's hostile ssh config", () => {
     const marker = join(sb.dir, 'local-command-ran');
     const forwardPort = await freePort();
     const config = join(sb.dir, 'hostile ssh config');
-    writeFileSync(config, `${hostileSshBlock({ localCommandMarker: marker, forwardPort, controlDir: sb.dir, modernSsh: localSshIsModern() })}Include "${sb.sshConfig}"\n`);
+    writeFileSync(
+      config,
+      `${hostileSshBlock({ localCommandMarker: marker, forwardPort, controlDir: sb.dir, modernSsh: localSshIsModern() })}Include "${sb.sshConfig}"\n`,
+    );
     const env = { SSH_EC2_SSH_CONFIG: config };
     const dir = makeProject(sb, 'hostile-config', { 'in.txt': 'data\n' });
 
@@ -40,7 +43,8 @@ describe("a user's hostile ssh config", () => {
     expect(attached.exitCode, attached.stderr).toBe(0);
     expect(readFileSync(join(dir, 'job.txt'), 'utf8')).toBe('job\n');
 
-    for (const r of [run, detached, attached]) expect(r.stdout + r.stderr).not.toMatch(/hostile-(remote|local)-command|debug1:/);
+    for (const r of [run, detached, attached])
+      expect(r.stdout + r.stderr).not.toMatch(/hostile-(remote|local)-command|debug1:/);
     expect(existsSync(marker)).toBe(false);
     expect(await tcpAccepts(forwardPort)).toBe(false); // the config's forward was never opened
     expect(await instanceState(sb, id)).toBe('terminated');

@@ -27,7 +27,9 @@ describe('sync up', () => {
     expect((await cli(sb, ['--leave', 'echo result > r.txt'], { cwd: dir })).exitCode).toBe(0);
     rmSync(join(dir, 'r.txt'));
     rmSync(join(dir, 'a.txt'));
-    expect((await cli(sb, ['--leave', '--no-rsync', 'cat r.txt a.txt; echo more > later.txt'], { cwd: dir })).stdout).toBe('result\na');
+    expect(
+      (await cli(sb, ['--leave', '--no-rsync', 'cat r.txt a.txt; echo more > later.txt'], { cwd: dir })).stdout,
+    ).toBe('result\na');
     expect(existsSync(join(dir, 'later.txt'))).toBe(false);
     expect(existsSync(join(dir, 'r.txt'))).toBe(false);
     const last = await cli(sb, ['true'], { cwd: dir });
@@ -49,15 +51,27 @@ describe('sync up', () => {
 
 describe('sync back', () => {
   it('brings new and changed files, keeps the replaced local version, and never deletes locally', async () => {
-    const dir = makeProject(sb, 'back', { 'model.txt': 'old\n', 'in.txt': 'in\n', '.rsyncignore': '*.log\ncheckpoints/\n' });
-    const r = await cli(sb, ['echo new > model.txt; mkdir -p out; echo r > out/results.txt; rm in.txt; echo l > x.log; mkdir checkpoints; echo c > checkpoints/c.pt; exit 4'], { cwd: dir });
+    const dir = makeProject(sb, 'back', {
+      'model.txt': 'old\n',
+      'in.txt': 'in\n',
+      '.rsyncignore': '*.log\ncheckpoints/\n',
+    });
+    const r = await cli(
+      sb,
+      [
+        'echo new > model.txt; mkdir -p out; echo r > out/results.txt; rm in.txt; echo l > x.log; mkdir checkpoints; echo c > checkpoints/c.pt; exit 4',
+      ],
+      { cwd: dir },
+    );
     expect(r.exitCode).toBe(4);
     expect(readFileSync(join(dir, 'model.txt'), 'utf8')).toBe('new\n');
     expect(readFileSync(join(dir, 'out/results.txt'), 'utf8')).toBe('r\n');
     expect(readFileSync(join(dir, 'in.txt'), 'utf8')).toBe('in\n');
     expect(existsSync(join(dir, 'x.log'))).toBe(false);
     expect(existsSync(join(dir, 'checkpoints'))).toBe(false);
-    expect(r.stderr).toMatch(/1 local file\(s\) were replaced; their previous versions are kept in .*\.ssh-ec2\/backups\//);
+    expect(r.stderr).toMatch(
+      /1 local file\(s\) were replaced; their previous versions are kept in .*\.ssh-ec2\/backups\//,
+    );
     const backups = join(dir, '.ssh-ec2', 'backups');
     const [stamp] = readdirSync(backups);
     expect(readFileSync(join(backups, stamp!, 'model.txt'), 'utf8')).toBe('old\n');
@@ -86,7 +100,6 @@ describe('sync back', () => {
   });
 });
 
-
 describe('sync up failing', () => {
   it('runs nothing, exits 6 with one clear line, and terminates the instance it launched', async () => {
     const dir = makeProject(sb, 'up-fails', { 'a.txt': 'a' });
@@ -103,7 +116,9 @@ describe('sync up failing', () => {
     ending.release();
     const r = await run;
     expect(r.exitCode, r.stderr).toBe(6);
-    expect(r.stderr).toMatch(/error: sync up failed, nothing was run: permission denied on the instance \(rsync: .*(Permission denied|Operation not permitted)/); // EACCES or EPERM, as rsync meets the directory
+    expect(r.stderr).toMatch(
+      /error: sync up failed, nothing was run: permission denied on the instance \(rsync: .*(Permission denied|Operation not permitted)/,
+    ); // EACCES or EPERM, as rsync meets the directory
     // The hint names that cause; the disk only when rsync says it is full.
     expect(r.stderr).toMatch(/must be writable by the login user/);
     expect(r.stderr).not.toMatch(/disk/);

@@ -62,7 +62,10 @@ describe('on-instance agent', () => {
   };
 
   /** agent.conf as ssh-ec2 writes it: shell-quoted KEY=VALUE lines. */
-  function writeConf(instanceId: string, limits: { IDLE_TIMEOUT?: number; DEADLINE?: number; JOB_GRACE?: number; IMDS_URL?: string } = {}): void {
+  function writeConf(
+    instanceId: string,
+    limits: { IDLE_TIMEOUT?: number; DEADLINE?: number; JOB_GRACE?: number; IMDS_URL?: string } = {},
+  ): void {
     const conf: Record<string, string | number> = {
       INSTANCE_ID: instanceId,
       IMDS_URL: sb().imdsUrl,
@@ -72,12 +75,25 @@ describe('on-instance agent', () => {
       JOB_GRACE: 0,
       ...limits,
     };
-    putFile('agent.conf', Object.entries(conf).map(([k, v]) => `${k}='${String(v).replace(/'/g, `'\\''`)}'\n`).join(''));
+    putFile(
+      'agent.conf',
+      Object.entries(conf)
+        .map(([k, v]) => `${k}='${String(v).replace(/'/g, `'\\''`)}'\n`)
+        .join(''),
+    );
   }
 
   /** A new instance for the test, with a ~/.ssh-ec2 holding only the agent, as the tool installs it. */
   async function launch(shutdownBehavior: 'stop' | 'terminate' = 'stop'): Promise<string> {
-    const out = await ec2.send(new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1, InstanceInitiatedShutdownBehavior: shutdownBehavior }));
+    const out = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: IMAGE,
+        InstanceType: 'g4dn.xlarge',
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceInitiatedShutdownBehavior: shutdownBehavior,
+      }),
+    );
     const id = out.Instances?.[0]?.InstanceId;
     if (!id) throw new Error('RunInstances returned no instance');
     await waitFor(`${id} running`, async () => (await instanceState(sb(), id)) === 'running');
@@ -93,7 +109,10 @@ describe('on-instance agent', () => {
   }
 
   const state = (id: string) => instanceState(sb(), id);
-  const poweroffsOf = (id: string) => sb().poweroffs().filter((p) => p.instanceId === id);
+  const poweroffsOf = (id: string) =>
+    sb()
+      .poweroffs()
+      .filter((p) => p.instanceId === id);
   /**
    * Waits for the instance to be stopped and for the sandbox to have heard moto's answer to its
    * poweroff: the state alone can be read a moment before the proxy has the answer.
@@ -116,13 +135,18 @@ describe('on-instance agent', () => {
   /** Pids of the user's agent daemons, from ps. */
   async function daemons(): Promise<number[]> {
     const r = await execa('ps', ['-u', String(uid), '-o', 'pid=,args='], { reject: false });
-    return r.stdout.split('\n').filter((l) => /agent\.sh daemon/.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
+    return r.stdout
+      .split('\n')
+      .filter((l) => /agent\.sh daemon/.test(l))
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
   }
 
   /** A job as job.sh leaves it: a live shell's pid, no status yet. */
   async function startJob(id: string, opts: { detached: boolean }): Promise<number> {
     const dir = `~/.ssh-ec2/jobs/${id}`;
-    const r = await user(`mkdir -p ${dir} && ${opts.detached ? `: >${dir}/detached && ` : ''}date +%s >${dir}/created && { sleep 120 </dev/null >/dev/null 2>&1 & echo $! >${dir}/pid; }`);
+    const r = await user(
+      `mkdir -p ${dir} && ${opts.detached ? `: >${dir}/detached && ` : ''}date +%s >${dir}/created && { sleep 120 </dev/null >/dev/null 2>&1 & echo $! >${dir}/pid; }`,
+    );
     expect(r.exitCode).toBe(0);
     return Number(agentFile(`jobs/${id}/pid`));
   }
@@ -130,20 +154,30 @@ describe('on-instance agent', () => {
   /** What job.sh does when the command ends: ended (now, or the end it recorded earlier), then status. */
   async function endJob(id: string, recordedEnd?: number): Promise<number> {
     const dir = `~/.ssh-ec2/jobs/${id}`;
-    const r = await user(`${recordedEnd === undefined ? 'date +%s' : `echo ${recordedEnd}`} >${dir}/ended && echo 0 >${dir}/status && kill "$(cat ${dir}/pid)"`);
+    const r = await user(
+      `${recordedEnd === undefined ? 'date +%s' : `echo ${recordedEnd}`} >${dir}/ended && echo 0 >${dir}/status && kill "$(cat ${dir}/pid)"`,
+    );
     expect(r.exitCode).toBe(0);
     return Number(agentFile(`jobs/${id}/ended`));
   }
 
   const sshArgs = (): string[] => [
-    '-F', sb().sshConfig,
-    '-i', key,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', `UserKnownHostsFile=${join(sb().dir, 'agent-kh')}`,
-    '-o', 'StrictHostKeyChecking=accept-new',
-    '-o', 'BatchMode=yes',
-    '-o', 'LogLevel=ERROR',
-    '-l', sb().user,
+    '-F',
+    sb().sshConfig,
+    '-i',
+    key,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `UserKnownHostsFile=${join(sb().dir, 'agent-kh')}`,
+    '-o',
+    'StrictHostKeyChecking=accept-new',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'LogLevel=ERROR',
+    '-l',
+    sb().user,
     String(machine?.addresses[0]), // the sandbox's ssh config sends it to this instance's sshd
   ];
 
@@ -180,245 +214,315 @@ describe('on-instance agent', () => {
     uid = gid = 0;
   });
 
-  it('powers an idle instance off after IDLE_TIMEOUT, once IMDS confirms the instance', async () => {
-    const id = await launch();
-    writeConf(id, { IDLE_TIMEOUT: 3 });
-    const before = epoch();
-    const pid = await startAgent();
-    expect(pid).toBeGreaterThan(0);
-    expect(agentFile('agent.pid')).toBe(`${pid} ${VERSION}\n`);
+  it(
+    'powers an idle instance off after IDLE_TIMEOUT, once IMDS confirms the instance',
+    async () => {
+      const id = await launch();
+      writeConf(id, { IDLE_TIMEOUT: 3 });
+      const before = epoch();
+      const pid = await startAgent();
+      expect(pid).toBeGreaterThan(0);
+      expect(agentFile('agent.pid')).toBe(`${pid} ${VERSION}\n`);
 
-    expect(await poweredOff(id)).toEqual([expect.objectContaining({ instanceId: id, reason: 'idle', action: 'StopInstances', status: 200 })]);
-    const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
-    expect(reason).toBe('idle');
-    expect(Number(when) - before).toBeGreaterThan(3); // 3 full seconds at least: more than 3 in whole seconds
-    expect(agentFile('agent.log')).toMatch(new RegExp(`powering off ${id}: idle`));
-    // It asked IMDSv2 (token, then the id with it) before.
-    const imds = sb().imdsRequests();
-    expect(imds).toContainEqual(expect.objectContaining({ method: 'PUT', path: '/latest/api/token', status: 200 }));
-    expect(imds).toContainEqual(expect.objectContaining({ method: 'GET', path: '/latest/meta-data/instance-id', status: 200, instanceId: id }));
-    // The machine went down, the agent with it.
-    await waitFor('agent gone', async () => (await daemons()).length === 0);
-  }, TEST_TIMEOUT);
+      expect(await poweredOff(id)).toEqual([
+        expect.objectContaining({ instanceId: id, reason: 'idle', action: 'StopInstances', status: 200 }),
+      ]);
+      const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
+      expect(reason).toBe('idle');
+      expect(Number(when) - before).toBeGreaterThan(3); // 3 full seconds at least: more than 3 in whole seconds
+      expect(agentFile('agent.log')).toMatch(new RegExp(`powering off ${id}: idle`));
+      // It asked IMDSv2 (token, then the id with it) before.
+      const imds = sb().imdsRequests();
+      expect(imds).toContainEqual(expect.objectContaining({ method: 'PUT', path: '/latest/api/token', status: 200 }));
+      expect(imds).toContainEqual(
+        expect.objectContaining({ method: 'GET', path: '/latest/meta-data/instance-id', status: 200, instanceId: id }),
+      );
+      // The machine went down, the agent with it.
+      await waitFor('agent gone', async () => (await daemons()).length === 0);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('keeps the instance while a job runs; after a --detach job ends, powers off after JOB_GRACE', async () => {
-    const id = await launch();
-    writeConf(id, { IDLE_TIMEOUT: 3, JOB_GRACE: 2 });
-    await startAgent();
-    const jobPid = await startJob('x', { detached: true });
-    expect(jobPid).toBeGreaterThan(0);
-
-    await sleep(7000); // more than twice the idle timeout
-    expect(newPoweroffs()).toEqual([]);
-    expect(await state(id)).toBe('running');
-    expect(agentFile('poweroff')).toBeUndefined();
-
-    // From now on only the job's end can power it off.
-    writeConf(id, { IDLE_TIMEOUT: 0, JOB_GRACE: 2 });
-    const ended = await endJob('x');
-    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
-    const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
-    expect(reason).toBe('job-finished');
-    expect(Number(when) - ended).toBeGreaterThan(2); // the whole grace was given (whole seconds: more than 2)
-  }, TEST_TIMEOUT);
-
-  it('counts a job as finished from the end it records, though its shell lives on a moment after (job.sh looks for a terminal)', async () => {
-    const id = await launch();
-    // With the idle rule alone, it would power off for idleness 8 s after the job's shell exits.
-    writeConf(id, { IDLE_TIMEOUT: 8, JOB_GRACE: 2 });
-    await startAgent();
-    await startJob('late', { detached: true });
-    const recordedEnd = epoch();
-    await sleep(3000); // rounds every second see the shell alive, after the end it will record
-    await endJob('late', recordedEnd);
-    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
-  }, TEST_TIMEOUT);
-
-  it('job-finished wins over idle when both are due: idleness counts from the end a job records, not from the last (slow) round that saw it running', async () => {
-    const id = await launch();
-    // Equal limits: the race CI lost on a busy machine (idle fired first there).
-    writeConf(id, { IDLE_TIMEOUT: 3, JOB_GRACE: 3 });
-    const pid = await startAgent();
-    await startJob('slow', { detached: true });
-    // A loaded machine, made deterministic: the agent (its whole process group, the sleep
-    // between rounds too) is frozen while the job runs and ends, so its last look at the job
-    // was before the end, more than IDLE_TIMEOUT earlier.
-    await user(`kill -STOP -${pid}`);
-    const frozenAt = epoch();
-    await waitFor('the idle timeout passed since the freeze', () => epoch() > frozenAt + 3);
-    const ended = await endJob('slow');
-    await user(`kill -CONT -${pid}`);
-    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
-    const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
-    expect(reason).toBe('job-finished');
-    expect(Number(when) - ended).toBeGreaterThan(3); // the whole grace after the end
-  }, TEST_TIMEOUT);
-
-  it('takes a --detach job whose shell was killed (no status) as ended when it notices', async () => {
-    const id = await launch();
-    writeConf(id, { JOB_GRACE: 1 });
-    await startAgent();
-    const jobPid = await startJob('k', { detached: true });
-    await sleep(2000);
-    expect(await state(id)).toBe('running');
-    await user(`kill -9 ${jobPid}`);
-    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
-    expect(agentFile('jobs/k/status')).toBeUndefined();
-    expect(agentFile('agent.log')).toMatch(/job k \(pid \d+\) was killed/);
-  }, TEST_TIMEOUT);
-
-  it('does not power off for idleness while an ssh session runs a command', async () => {
-    const id = await launch();
-    writeConf(id, { IDLE_TIMEOUT: 3 });
-    // In first: a slow login must not leave the agent idle for its timeout.
-    // It runs until the test says so, not for a time a slow agent start could use up.
-    const session = execa('ssh', [...sshArgs(), 'echo up; while [ ! -e release ]; do sleep 0.2; done; rm -f release; echo done'], { reject: false, stdin: 'ignore' });
-    let out = '';
-    session.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await waitFor('the command running', () => out.includes('up'));
-    await startAgent();
-
-    await sleep(7000); // more than twice the idle timeout
-    expect(newPoweroffs()).toEqual([]);
-    expect(await state(id)).toBe('running');
-    await user('touch release');
-    const done = await session;
-    expect(done.exitCode).toBe(0); // not cut by a poweroff
-    expect(done.stdout).toBe('up\ndone');
-
-    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
-  }, TEST_TIMEOUT);
-
-  it('does power off with only an idle ssh master (-N) connected', async () => {
-    const id = await launch();
-    writeConf(id, { IDLE_TIMEOUT: 3 });
-    const master = execa('ssh', ['-N', ...sshArgs()], { reject: false, stdin: 'ignore' });
-    let masterEndedAt = Infinity;
-    void master.finally(() => {
-      masterEndedAt = Date.now();
-    });
-    try {
-      await waitFor('master logged in', () => userSshdRunning());
+  it(
+    'keeps the instance while a job runs; after a --detach job ends, powers off after JOB_GRACE',
+    async () => {
+      const id = await launch();
+      writeConf(id, { IDLE_TIMEOUT: 3, JOB_GRACE: 2 });
       await startAgent();
+      const jobPid = await startJob('x', { detached: true });
+      expect(jobPid).toBeGreaterThan(0);
+
+      await sleep(7000); // more than twice the idle timeout
+      expect(newPoweroffs()).toEqual([]);
+      expect(await state(id)).toBe('running');
+      expect(agentFile('poweroff')).toBeUndefined();
+
+      // From now on only the job's end can power it off.
+      writeConf(id, { IDLE_TIMEOUT: 0, JOB_GRACE: 2 });
+      const ended = await endJob('x');
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
+      const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
+      expect(reason).toBe('job-finished');
+      expect(Number(when) - ended).toBeGreaterThan(2); // the whole grace was given (whole seconds: more than 2)
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'counts a job as finished from the end it records, though its shell lives on a moment after (job.sh looks for a terminal)',
+    async () => {
+      const id = await launch();
+      // With the idle rule alone, it would power off for idleness 8 s after the job's shell exits.
+      writeConf(id, { IDLE_TIMEOUT: 8, JOB_GRACE: 2 });
+      await startAgent();
+      await startJob('late', { detached: true });
+      const recordedEnd = epoch();
+      await sleep(3000); // rounds every second see the shell alive, after the end it will record
+      await endJob('late', recordedEnd);
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'job-finished wins over idle when both are due: idleness counts from the end a job records, not from the last (slow) round that saw it running',
+    async () => {
+      const id = await launch();
+      // Equal limits: the race CI lost on a busy machine (idle fired first there).
+      writeConf(id, { IDLE_TIMEOUT: 3, JOB_GRACE: 3 });
+      const pid = await startAgent();
+      await startJob('slow', { detached: true });
+      // A loaded machine, made deterministic: the agent (its whole process group, the sleep
+      // between rounds too) is frozen while the job runs and ends, so its last look at the job
+      // was before the end, more than IDLE_TIMEOUT earlier.
+      await user(`kill -STOP -${pid}`);
+      const frozenAt = epoch();
+      await waitFor('the idle timeout passed since the freeze', () => epoch() > frozenAt + 3);
+      const ended = await endJob('slow');
+      await user(`kill -CONT -${pid}`);
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
+      const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
+      expect(reason).toBe('job-finished');
+      expect(Number(when) - ended).toBeGreaterThan(3); // the whole grace after the end
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'takes a --detach job whose shell was killed (no status) as ended when it notices',
+    async () => {
+      const id = await launch();
+      writeConf(id, { JOB_GRACE: 1 });
+      await startAgent();
+      const jobPid = await startJob('k', { detached: true });
+      await sleep(2000);
+      expect(await state(id)).toBe('running');
+      await user(`kill -9 ${jobPid}`);
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['job-finished']);
+      expect(agentFile('jobs/k/status')).toBeUndefined();
+      expect(agentFile('agent.log')).toMatch(/job k \(pid \d+\) was killed/);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'does not power off for idleness while an ssh session runs a command',
+    async () => {
+      const id = await launch();
+      writeConf(id, { IDLE_TIMEOUT: 3 });
+      // In first: a slow login must not leave the agent idle for its timeout.
+      // It runs until the test says so, not for a time a slow agent start could use up.
+      const session = execa(
+        'ssh',
+        [...sshArgs(), 'echo up; while [ ! -e release ]; do sleep 0.2; done; rm -f release; echo done'],
+        { reject: false, stdin: 'ignore' },
+      );
+      let out = '';
+      session.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await waitFor('the command running', () => out.includes('up'));
+      await startAgent();
+
+      await sleep(7000); // more than twice the idle timeout
+      expect(newPoweroffs()).toEqual([]);
+      expect(await state(id)).toBe('running');
+      await user('touch release');
+      const done = await session;
+      expect(done.exitCode).toBe(0); // not cut by a poweroff
+      expect(done.stdout).toBe('up\ndone');
+
       expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
-      // The master was still connected when the agent went for the poweroff (asking IMDS first):
-      // it went down with the machine.
-      await waitFor('the master cut', () => masterEndedAt !== Infinity);
-      const asked = sb().imdsRequests().filter((r) => r.instanceId === id).at(-1);
-      expect(masterEndedAt).toBeGreaterThanOrEqual(Number(asked?.time));
-    } finally {
-      master.kill('SIGKILL');
-      await master;
-    }
-  }, TEST_TIMEOUT);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('takes a rewritten agent.conf as someone there: a shorter IDLE_TIMEOUT counts from when it is seen, not from a busy moment long before', async () => {
-    const id = await launch();
-    // No idle limit yet: nothing to power off for, with rounds every second (JOB_GRACE / 3).
-    writeConf(id, { IDLE_TIMEOUT: 0, JOB_GRACE: 3 });
-    await startAgent();
-    await sleep(5000); // nobody busy for longer than the limit about to be set
-    const written = epoch();
-    writeConf(id, { IDLE_TIMEOUT: 3, JOB_GRACE: 3 });
-    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
-    const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
-    expect(reason).toBe('idle');
-    expect(Number(when) - written).toBeGreaterThan(3); // the whole timeout after the new config, not at its first round
-  }, TEST_TIMEOUT);
+  it(
+    'does power off with only an idle ssh master (-N) connected',
+    async () => {
+      const id = await launch();
+      writeConf(id, { IDLE_TIMEOUT: 3 });
+      const master = execa('ssh', ['-N', ...sshArgs()], { reject: false, stdin: 'ignore' });
+      let masterEndedAt = Infinity;
+      void master.finally(() => {
+        masterEndedAt = Date.now();
+      });
+      try {
+        await waitFor('master logged in', () => userSshdRunning());
+        await startAgent();
+        expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
+        // The master was still connected when the agent went for the poweroff (asking IMDS first):
+        // it went down with the machine.
+        await waitFor('the master cut', () => masterEndedAt !== Infinity);
+        const asked = sb()
+          .imdsRequests()
+          .filter((r) => r.instanceId === id)
+          .at(-1);
+        expect(masterEndedAt).toBeGreaterThanOrEqual(Number(asked?.time));
+      } finally {
+        master.kill('SIGKILL');
+        await master;
+      }
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('takes a rewritten agent.conf after a --detach job ended as someone coming back: no job-finished, idle then applies', async () => {
-    const id = await launch();
-    writeConf(id, { IDLE_TIMEOUT: 0, JOB_GRACE: 5 });
-    await startAgent();
-    await startJob('back', { detached: true });
-    const ended = await endJob('back');
-    // Written in a later second than the job's end (file times are whole seconds to the agent,
-    // and the kernel's clock for them may lag a few ms).
-    await waitFor('a second after the end', () => Date.now() > (ended + 1) * 1000 + 100);
-    writeConf(id, { IDLE_TIMEOUT: 8, JOB_GRACE: 5 });
-    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
-  }, TEST_TIMEOUT);
+  it(
+    'takes a rewritten agent.conf as someone there: a shorter IDLE_TIMEOUT counts from when it is seen, not from a busy moment long before',
+    async () => {
+      const id = await launch();
+      // No idle limit yet: nothing to power off for, with rounds every second (JOB_GRACE / 3).
+      writeConf(id, { IDLE_TIMEOUT: 0, JOB_GRACE: 3 });
+      await startAgent();
+      await sleep(5000); // nobody busy for longer than the limit about to be set
+      const written = epoch();
+      writeConf(id, { IDLE_TIMEOUT: 3, JOB_GRACE: 3 });
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
+      const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
+      expect(reason).toBe('idle');
+      expect(Number(when) - written).toBeGreaterThan(3); // the whole timeout after the new config, not at its first round
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('powers off at DEADLINE even while a job runs', async () => {
-    const id = await launch();
-    const deadline = epoch() + 4;
-    writeConf(id, { DEADLINE: deadline, IDLE_TIMEOUT: 0, JOB_GRACE: 1 });
-    await startAgent();
-    await startJob('long', { detached: false });
-    expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['max-time']);
-    const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
-    expect(reason).toBe('max-time');
-    expect(Number(when)).toBeGreaterThanOrEqual(deadline);
-    expect(agentFile('jobs/long/status')).toBeUndefined(); // the job was still running
-  }, TEST_TIMEOUT);
+  it(
+    'takes a rewritten agent.conf after a --detach job ended as someone coming back: no job-finished, idle then applies',
+    async () => {
+      const id = await launch();
+      writeConf(id, { IDLE_TIMEOUT: 0, JOB_GRACE: 5 });
+      await startAgent();
+      await startJob('back', { detached: true });
+      const ended = await endJob('back');
+      // Written in a later second than the job's end (file times are whole seconds to the agent,
+      // and the kernel's clock for them may lag a few ms).
+      await waitFor('a second after the end', () => Date.now() > (ended + 1) * 1000 + 100);
+      writeConf(id, { IDLE_TIMEOUT: 8, JOB_GRACE: 5 });
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('refuses to power off an instance it is not on, and says why', async () => {
-    const id = await launch(); // what IMDS answers
-    const other = 'i-0123456789abcdef0';
-    writeConf(other, { IDLE_TIMEOUT: 2 });
-    await startAgent();
-    await waitFor('refusal logged', () => /refusing to power off/.test(agentFile('agent.log') ?? ''));
-    const askedForId = () => sb().imdsRequests().filter((r) => r.path === '/latest/meta-data/instance-id').length;
-    const asked = askedForId();
-    // It keeps checking (asked again: a later round, however slow), but logs the same refusal once.
-    await waitFor('IMDS asked again', () => askedForId() > asked + 1);
-    const log = String(agentFile('agent.log'));
-    expect(log).toContain(`refusing to power off (idle): this is ${id}, not ${other}`);
-    expect(log.match(/refusing to power off/g)).toHaveLength(1);
-    expect(newPoweroffs()).toEqual([]);
-    expect(agentFile('poweroff')).toBeUndefined();
-    expect(await state(id)).toBe('running');
+  it(
+    'powers off at DEADLINE even while a job runs',
+    async () => {
+      const id = await launch();
+      const deadline = epoch() + 4;
+      writeConf(id, { DEADLINE: deadline, IDLE_TIMEOUT: 0, JOB_GRACE: 1 });
+      await startAgent();
+      await startJob('long', { detached: false });
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['max-time']);
+      const [reason, when] = String(agentFile('poweroff')).trim().split(' ');
+      expect(reason).toBe('max-time');
+      expect(Number(when)).toBeGreaterThanOrEqual(deadline);
+      expect(agentFile('jobs/long/status')).toBeUndefined(); // the job was still running
+    },
+    TEST_TIMEOUT,
+  );
 
-    // No IMDS at all (not on EC2): refuses too, with the new reason.
-    writeConf(id, { IDLE_TIMEOUT: 2, IMDS_URL: 'http://127.0.0.1:9' });
-    await waitFor('second refusal logged', () => /refusing to power off \(idle\): no IMDSv2 token from http:\/\/127\.0\.0\.1:9/.test(agentFile('agent.log') ?? ''));
-    expect(newPoweroffs()).toEqual([]);
-    expect(await state(id)).toBe('running');
-    expect(await daemons()).toHaveLength(1);
-  }, TEST_TIMEOUT);
+  it(
+    'refuses to power off an instance it is not on, and says why',
+    async () => {
+      const id = await launch(); // what IMDS answers
+      const other = 'i-0123456789abcdef0';
+      writeConf(other, { IDLE_TIMEOUT: 2 });
+      await startAgent();
+      await waitFor('refusal logged', () => /refusing to power off/.test(agentFile('agent.log') ?? ''));
+      const askedForId = () =>
+        sb()
+          .imdsRequests()
+          .filter((r) => r.path === '/latest/meta-data/instance-id').length;
+      const asked = askedForId();
+      // It keeps checking (asked again: a later round, however slow), but logs the same refusal once.
+      await waitFor('IMDS asked again', () => askedForId() > asked + 1);
+      const log = String(agentFile('agent.log'));
+      expect(log).toContain(`refusing to power off (idle): this is ${id}, not ${other}`);
+      expect(log.match(/refusing to power off/g)).toHaveLength(1);
+      expect(newPoweroffs()).toEqual([]);
+      expect(agentFile('poweroff')).toBeUndefined();
+      expect(await state(id)).toBe('running');
 
-  it('an instance terminated through the API takes its agent with it: nothing is left there to power anything off', async () => {
-    const id = await launch();
-    writeConf(id, { IDLE_TIMEOUT: 2 });
-    const pid = await startAgent();
-    expect(await daemons()).toEqual([pid]);
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
-    await waitFor(`${id} terminated`, async () => (await state(id)) === 'terminated');
-    expect(await daemons()).toEqual([]);
-    expect(existsSync(agentDir)).toBe(false); // its disk went with it
-    expect(poweroffsOf(id)).toEqual([]);
-    expect(await state(id)).toBe('terminated');
-  }, TEST_TIMEOUT);
+      // No IMDS at all (not on EC2): refuses too, with the new reason.
+      writeConf(id, { IDLE_TIMEOUT: 2, IMDS_URL: 'http://127.0.0.1:9' });
+      await waitFor('second refusal logged', () =>
+        /refusing to power off \(idle\): no IMDSv2 token from http:\/\/127\.0\.0\.1:9/.test(
+          agentFile('agent.log') ?? '',
+        ),
+      );
+      expect(newPoweroffs()).toEqual([]);
+      expect(await state(id)).toBe('running');
+      expect(await daemons()).toHaveLength(1);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('start is idempotent: one daemon, and a newer version replaces an older one', async () => {
-    const id = await launch();
-    writeConf(id); // no limits: it never powers off here
-    const first = await startAgent();
-    expect(await startAgent()).toBe(first);
-    await Promise.all([startAgent(), startAgent(), startAgent()]);
-    expect(await daemons()).toEqual([first]);
-    expect(agentFile('agent.pid')).toBe(`${first} ${VERSION}\n`);
+  it(
+    'an instance terminated through the API takes its agent with it: nothing is left there to power anything off',
+    async () => {
+      const id = await launch();
+      writeConf(id, { IDLE_TIMEOUT: 2 });
+      const pid = await startAgent();
+      expect(await daemons()).toEqual([pid]);
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      await waitFor(`${id} terminated`, async () => (await state(id)) === 'terminated');
+      expect(await daemons()).toEqual([]);
+      expect(existsSync(agentDir)).toBe(false); // its disk went with it
+      expect(poweroffsOf(id)).toEqual([]);
+      expect(await state(id)).toBe('terminated');
+    },
+    TEST_TIMEOUT,
+  );
 
-    expect(VERSION).toBeGreaterThan(0);
-    // An older agent (VERSION=0) is running: start replaces it.
-    await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
-    expect(await daemons()).toEqual([]);
-    mkdirSync(join(agentDir, 'old'));
-    chownSync(join(agentDir, 'old'), uid, gid);
-    putFile('old/agent.sh', readFileSync(AGENT, 'utf8').replace(/^VERSION=\d+$/m, 'VERSION=0'));
-    expect((await user('sh ~/.ssh-ec2/old/agent.sh start')).exitCode).toBe(0);
-    const old = Number(agentFile('agent.pid')?.split(' ')[0]);
-    expect(agentFile('agent.pid')).toBe(`${old} 0\n`);
-    const fresh = await startAgent();
-    expect(fresh).not.toBe(old);
-    expect(await daemons()).toEqual([fresh]);
-    expect(agentFile('agent.pid')).toBe(`${fresh} ${VERSION}\n`);
-    expect(agentFile('agent.log')).toContain(`replacing agent version 0 (pid ${old}) with version ${VERSION}`);
+  it(
+    'start is idempotent: one daemon, and a newer version replaces an older one',
+    async () => {
+      const id = await launch();
+      writeConf(id); // no limits: it never powers off here
+      const first = await startAgent();
+      expect(await startAgent()).toBe(first);
+      await Promise.all([startAgent(), startAgent(), startAgent()]);
+      expect(await daemons()).toEqual([first]);
+      expect(agentFile('agent.pid')).toBe(`${first} ${VERSION}\n`);
 
-    await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
-    expect(await daemons()).toEqual([]);
-    expect(agentFile('agent.pid')).toBeUndefined();
-  }, TEST_TIMEOUT);
+      expect(VERSION).toBeGreaterThan(0);
+      // An older agent (VERSION=0) is running: start replaces it.
+      await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
+      expect(await daemons()).toEqual([]);
+      mkdirSync(join(agentDir, 'old'));
+      chownSync(join(agentDir, 'old'), uid, gid);
+      putFile('old/agent.sh', readFileSync(AGENT, 'utf8').replace(/^VERSION=\d+$/m, 'VERSION=0'));
+      expect((await user('sh ~/.ssh-ec2/old/agent.sh start')).exitCode).toBe(0);
+      const old = Number(agentFile('agent.pid')?.split(' ')[0]);
+      expect(agentFile('agent.pid')).toBe(`${old} 0\n`);
+      const fresh = await startAgent();
+      expect(fresh).not.toBe(old);
+      expect(await daemons()).toEqual([fresh]);
+      expect(agentFile('agent.pid')).toBe(`${fresh} ${VERSION}\n`);
+      expect(agentFile('agent.log')).toContain(`replacing agent version 0 (pid ${old}) with version ${VERSION}`);
+
+      await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
+      expect(await daemons()).toEqual([]);
+      expect(agentFile('agent.pid')).toBeUndefined();
+    },
+    TEST_TIMEOUT,
+  );
 });
 
 describe('sandbox IMDS and poweroff', () => {
@@ -426,20 +530,32 @@ describe('sandbox IMDS and poweroff', () => {
 
   it('serves IMDSv2 to each instance for itself (a test may make one lie), to nobody else', async () => {
     const ec2 = ec2Client(sb());
-    const out = await ec2.send(new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1 }));
+    const out = await ec2.send(
+      new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1 }),
+    );
     const id = String(out.Instances?.[0]?.InstanceId);
     ec2.destroy();
     const m = sb().machine(id);
     const url = `${sb().imdsUrl}/latest`;
     expect((await fetch(`${url}/api/token`, { method: 'PUT' })).status).toBe(400); // no TTL header
-    const token = await (await fetch(`${url}/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
+    const token = await (
+      await fetch(`${url}/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } })
+    ).text();
     expect(token).toMatch(/^[\w-]{16,}$/);
     expect((await fetch(`${url}/meta-data/instance-id`)).status).toBe(401);
-    expect((await fetch(`${url}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': 'forged' } })).status).toBe(401);
+    expect(
+      (await fetch(`${url}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': 'forged' } })).status,
+    ).toBe(401);
     // This test process is on no instance: nothing to answer.
-    expect((await fetch(`${url}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': token } })).status).toBe(404);
+    expect(
+      (await fetch(`${url}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': token } })).status,
+    ).toBe(404);
     const get = async () =>
-      (await m.runAsUser(`t=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${url}/api/token) && curl -sS -H "X-aws-ec2-metadata-token: $t" ${url}/meta-data/instance-id`)).stdout;
+      (
+        await m.runAsUser(
+          `t=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${url}/api/token) && curl -sS -H "X-aws-ec2-metadata-token: $t" ${url}/meta-data/instance-id`,
+        )
+      ).stdout;
     expect(await get()).toBe(id);
     m.setImdsInstance('i-0fedcba9876543210');
     expect(await get()).toBe('i-0fedcba9876543210');
@@ -454,11 +570,27 @@ describe('sandbox IMDS and poweroff', () => {
   it('a poweroff stops the instance, or terminates it if it was launched with shutdown behaviour terminate', async () => {
     const ec2 = ec2Client(sb());
     const launchOne = async (behaviour: 'stop' | 'terminate') =>
-      String((await ec2.send(new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1, InstanceInitiatedShutdownBehavior: behaviour }))).Instances?.[0]?.InstanceId);
+      String(
+        (
+          await ec2.send(
+            new RunInstancesCommand({
+              ImageId: IMAGE,
+              InstanceType: 'g4dn.xlarge',
+              MinCount: 1,
+              MaxCount: 1,
+              InstanceInitiatedShutdownBehavior: behaviour,
+            }),
+          )
+        ).Instances?.[0]?.InstanceId,
+      );
     const stopping = await launchOne('stop');
     const terminating = await launchOne('terminate');
     ec2.destroy();
-    const post = (id: string) => fetch(`${sb().endpoint}/sandbox/poweroff`, { method: 'POST', body: new URLSearchParams({ instance: id, reason: 'test' }) });
+    const post = (id: string) =>
+      fetch(`${sb().endpoint}/sandbox/poweroff`, {
+        method: 'POST',
+        body: new URLSearchParams({ instance: id, reason: 'test' }),
+      });
     expect((await post(stopping)).status).toBe(200);
     expect((await post(terminating)).status).toBe(200);
     await waitFor('stopped', async () => (await instanceState(sb(), stopping)) === 'stopped');
@@ -475,7 +607,12 @@ describe('sandbox IMDS and poweroff', () => {
       expect.objectContaining({ instanceId: terminating, refused: 'terminated' }),
       expect.objectContaining({ instanceId: stopping, refused: 'stopped' }),
     ]);
-    expect(sb().poweroffs().slice(-2).map((p) => p.status)).toEqual([undefined, undefined]);
+    expect(
+      sb()
+        .poweroffs()
+        .slice(-2)
+        .map((p) => p.status),
+    ).toEqual([undefined, undefined]);
     expect(await instanceState(sb(), terminating)).toBe('terminated');
     // The script is the user's to run; it refuses anyone else before doing anything.
     expect(readFileSync(sb().poweroffCommand, 'utf8')).toContain(`!= '${sb().user}'`);

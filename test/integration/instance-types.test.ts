@@ -20,7 +20,11 @@ beforeAll(async () => {
   if (!program) throw new Error("moto_server not found: pip install 'moto[server]'");
   dir = await mkdtemp(join(tmpdir(), 'sshec2-types-'));
   moto = await startMoto({ dir, region: REGION, program });
-  const ec2 = new EC2Client({ region: REGION, endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const ec2 = new EC2Client({
+    region: REGION,
+    endpoint: moto.url,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
   types = [];
   let NextToken: string | undefined;
   do {
@@ -36,12 +40,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const hasAccelerator = (t: InstanceTypeInfo) => Boolean(t.GpuInfo || t.NeuronInfo || t.InferenceAcceleratorInfo || t.FpgaInfo || t.MediaAcceleratorInfo);
+const hasAccelerator = (t: InstanceTypeInfo) =>
+  Boolean(t.GpuInfo || t.NeuronInfo || t.InferenceAcceleratorInfo || t.FpgaInfo || t.MediaAcceleratorInfo);
 
 describe('accelerated instance types, by name and by what EC2 says', () => {
   it('agree for every type EC2 describes', () => {
     expect(types.length).toBeGreaterThan(500);
-    const disagree = types.filter((t) => isAccelerated(t.InstanceType!) !== hasAccelerator(t)).map((t) => `${t.InstanceType} (EC2: ${hasAccelerator(t) ? 'accelerated' : 'none'})`);
+    const disagree = types
+      .filter((t) => isAccelerated(t.InstanceType!) !== hasAccelerator(t))
+      .map((t) => `${t.InstanceType} (EC2: ${hasAccelerator(t) ? 'accelerated' : 'none'})`);
     expect(disagree).toEqual([]);
   });
 

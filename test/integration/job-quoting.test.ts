@@ -4,7 +4,16 @@
  * records the string it is finally given. (The plain mode: test/unit/remote-command.test.ts.)
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,7 +27,14 @@ const recorder = join(home, 'recorder');
 writeFileSync(recorder, '#!/bin/sh\nprintf %s "$2" > "$HOME/got"\necho output-of-the-job\n', { mode: 0o755 });
 mkdirSync(join(home, 'screens'), { mode: 0o700 });
 chmodSync(join(home, 'screens'), 0o700);
-const env = { PATH: process.env.PATH, HOME: home, SHELL: recorder, TMUX_TMPDIR: home, SCREENDIR: join(home, 'screens'), TERM: 'xterm' };
+const env = {
+  PATH: process.env.PATH,
+  HOME: home,
+  SHELL: recorder,
+  TMUX_TMPDIR: home,
+  SCREENDIR: join(home, 'screens'),
+  TERM: 'xterm',
+};
 
 afterAll(() => {
   try {
@@ -41,7 +57,11 @@ async function until(what: string, check: () => boolean, ms = 30_000): Promise<v
 async function runJob(mux: 'tmux' | 'screen', command: string, detached: boolean): Promise<string> {
   const status = join(home, '.ssh-ec2', 'jobs', 'q', 'status');
   rmSync(join(home, 'got'), { force: true });
-  execFileSync('/bin/sh', ['-c', jobStartCommand({ id: 'q', mux, dir: "proj 'x' $y", detached, command })], { env, cwd: home, stdio: 'ignore' });
+  execFileSync('/bin/sh', ['-c', jobStartCommand({ id: 'q', mux, dir: "proj 'x' $y", detached, command })], {
+    env,
+    cwd: home,
+    stdio: 'ignore',
+  });
   await until(`the job to end: ${JSON.stringify(command)}`, () => existsSync(status));
   return readFileSync(join(home, 'got'), 'utf8');
 }
@@ -55,11 +75,15 @@ it('tmux logs the output into a project directory whose name needs quoting', asy
 });
 
 describe('the command through tmux and screen', () => {
-  it.each(['tmux', 'screen'] as const)('%s: reaches the shell exactly (100 random strings, detached or not)', async (mux) => {
-    const next = rng(mux === 'tmux' ? 7 : 11);
-    for (let i = 0; i < 100; i++) {
-      const command = randomCommand(next);
-      expect(await runJob(mux, command, i % 2 === 0), `case ${i}: ${JSON.stringify(command)}`).toBe(command);
-    }
-  }, 400_000); // 100 jobs each: a safety net for a busy machine, not a measure
+  it.each(['tmux', 'screen'] as const)(
+    '%s: reaches the shell exactly (100 random strings, detached or not)',
+    async (mux) => {
+      const next = rng(mux === 'tmux' ? 7 : 11);
+      for (let i = 0; i < 100; i++) {
+        const command = randomCommand(next);
+        expect(await runJob(mux, command, i % 2 === 0), `case ${i}: ${JSON.stringify(command)}`).toBe(command);
+      }
+    },
+    400_000,
+  ); // 100 jobs each: a safety net for a busy machine, not a measure
 });

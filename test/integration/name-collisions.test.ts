@@ -67,7 +67,11 @@ function localConnection(scratch: string): Connection {
   return {
     rsyncSsh: [rsh],
     remote: 'instance',
-    exec: async (command: string) => ({ stdout: execFileSync('sh', ['-c', command], { encoding: 'utf8' }), stderr: '', exitCode: 0 }),
+    exec: async (command: string) => ({
+      stdout: execFileSync('sh', ['-c', command], { encoding: 'utf8' }),
+      stderr: '',
+      exitCode: 0,
+    }),
   } as unknown as Connection;
 }
 
@@ -116,7 +120,8 @@ describe('results whose names this file system takes for one', () => {
     const warnings = log.split('\n').filter((l) => /only in case or Unicode normalisation/.test(l));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(new RegExp(`^ssh-ec2: warning: 5 result\\(s\\) kept apart in ${SIDE}/ \\(`));
-    for (const named of ['1/Data.csv', '2/data.csv', `1/${NFC}`, '1/model', '1/notes.md']) expect(warnings[0]).toContain(named);
+    for (const named of ['1/Data.csv', '2/data.csv', `1/${NFC}`, '1/model', '1/notes.md'])
+      expect(warnings[0]).toContain(named);
   });
 
   it('only case folded: the two normalisations are two files there, both come home (case-insensitive, normalisation-sensitive file system simulated through the platform adapter)', async () => {
@@ -127,9 +132,12 @@ describe('results whose names this file system takes for one', () => {
     expect(got[`${SIDE}/2/data.csv`]).toBe('lower');
   });
 
-  it('on this machine\'s own file system, probed for real (case- and normalisation-sensitive): every name comes home as it is, nothing set aside, nothing said', async () => {
+  it("on this machine's own file system, probed for real (case- and normalisation-sensitive): every name comes home as it is, nothing set aside, nothing said", async () => {
     const { local, log } = await bringBack('probed');
-    expect(localPlatform.nameFolding(join(local, '.ssh-ec2'))).toEqual({ caseInsensitive: false, normalisationInsensitive: false });
+    expect(localPlatform.nameFolding(join(local, '.ssh-ec2'))).toEqual({
+      caseInsensitive: false,
+      normalisationInsensitive: false,
+    });
     expect(files(local)).toEqual({ ...REMOTE, 'Notes.md': 'mine', ['cafe\u0301-here.txt']: 'before' });
     expect(log).not.toMatch(/only in case/);
     expect(readdirSync(join(local, '.ssh-ec2'))).not.toContain('collisions');

@@ -16,7 +16,15 @@ describe('warnings', () => {
   it.runIf(major < 22)(`the SDK does warn under this Node (${process.version}) when nothing silences it`, async () => {
     const env = { ...process.env };
     delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
-    const r = await execa(process.execPath, ['--input-type=module', '-e', "import { EC2Client } from '@aws-sdk/client-ec2'; new EC2Client({ region: 'eu-central-1' });"], { cwd: REPO, env, extendEnv: false, reject: false });
+    const r = await execa(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "import { EC2Client } from '@aws-sdk/client-ec2'; new EC2Client({ region: 'eu-central-1' });",
+      ],
+      { cwd: REPO, env, extendEnv: false, reject: false },
+    );
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toMatch(SDK_WARNING);
   });

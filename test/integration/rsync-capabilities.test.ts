@@ -3,7 +3,16 @@
  * and openrsync (../shared/tools; a missing one fails the test). Then the builders' command line
  * run by each Mac rsync against a real rsync 3 at the far end, through a stand-in for ssh.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,21 +22,42 @@ import { excludeFileText, pullArgv, pushArgv, rshScript, transferredFiles } from
 import { findRsync, localRsync, probeRsync, type RsyncCapabilities } from '../../src/remote/rsync-capabilities.js';
 
 const TOOLS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'tools');
-const MAC: Record<'rsync-2.6.9' | 'openrsync', string> = { 'rsync-2.6.9': join(TOOLS, 'rsync-2.6.9', 'bin', 'rsync'), openrsync: join(TOOLS, 'openrsync', 'bin', 'rsync') };
+const MAC: Record<'rsync-2.6.9' | 'openrsync', string> = {
+  'rsync-2.6.9': join(TOOLS, 'rsync-2.6.9', 'bin', 'rsync'),
+  openrsync: join(TOOLS, 'openrsync', 'bin', 'rsync'),
+};
 
 function macRsync(tool: keyof typeof MAC): string {
   expect(existsSync(MAC[tool]), `${MAC[tool]} is needed (see ../shared/tools/README.md)`).toBe(true);
   return MAC[tool];
 }
 
-const everything = { push: true, pull: true, receiveAsServer: true, excludeFrom: true, from0: true, copyUnsafeLinks: true, update: true, safeLinks: true, backupDir: true, compress: true, outFormat: true, verboseList: true };
+const everything = {
+  push: true,
+  pull: true,
+  receiveAsServer: true,
+  excludeFrom: true,
+  from0: true,
+  copyUnsafeLinks: true,
+  update: true,
+  safeLinks: true,
+  backupDir: true,
+  compress: true,
+  outFormat: true,
+  verboseList: true,
+};
 
 describe('the probe finds what each rsync can do', () => {
   it.each([
     ['rsync 3 (this machine)', () => findRsync(undefined, process.env), /^rsync {2}version 3\./, everything],
     ['rsync 2.6.9', () => macRsync('rsync-2.6.9'), /^rsync {2}version 2\.6\.9 /, everything],
     // openrsync aborts (an assertion) once it has received a file, and crashes on a % in --out-format.
-    ['openrsync', () => macRsync('openrsync'), /^openrsync: protocol version 27$/, { ...everything, pull: false, safeLinks: false, backupDir: false, outFormat: false }],
+    [
+      'openrsync',
+      () => macRsync('openrsync'),
+      /^openrsync: protocol version 27$/,
+      { ...everything, pull: false, safeLinks: false, backupDir: false, outFormat: false },
+    ],
   ] as const)('%s', async (_name, path, version, expected) => {
     const caps = await probeRsync(path());
     expect(caps.version).toMatch(version);
@@ -62,7 +92,11 @@ describe('an answer a slow or full machine caused is not cached', () => {
     const real = findRsync(undefined, process.env);
     // --compress, or -z in a cluster of short options: only those (an argument such as
     // --exclude-from=/tmp/…z… is a path, whatever letters its random name has).
-    writeFileSync(bin, `#!/bin/sh\nfor a in "$@"; do if printf '%s' "$a" | grep -qE '^(--compress|-[a-zA-Z]*z[a-zA-Z]*)$'; then [ "$1" = --server ] || { ${onCompress}; }; fi; done\nexec ${real} "$@"\n`, { mode: 0o755 });
+    writeFileSync(
+      bin,
+      `#!/bin/sh\nfor a in "$@"; do if printf '%s' "$a" | grep -qE '^(--compress|-[a-zA-Z]*z[a-zA-Z]*)$'; then [ "$1" = --server ] || { ${onCompress}; }; fi; done\nexec ${real} "$@"\n`,
+      { mode: 0o755 },
+    );
     return bin;
   }
   const cached = (state: string) => (existsSync(join(state, 'rsync')) ? readdirSync(join(state, 'rsync')) : []);
@@ -72,7 +106,12 @@ describe('an answer a slow or full machine caused is not cached', () => {
     const bin = standIn('exec sleep 600');
     const state = mkdtempSync(join(tmpdir(), 'state-'));
     const details: string[] = [];
-    const caps = await localRsync({ program: bin, stateDir: state, probeTimeoutMs: 2000, log: { detail: (m) => details.push(m) } });
+    const caps = await localRsync({
+      program: bin,
+      stateDir: state,
+      probeTimeoutMs: 2000,
+      log: { detail: (m) => details.push(m) },
+    });
     expect(caps.compress).toBe(false);
     expect(cached(state)).toEqual([]);
     // (A very busy machine may time out other probes too: they would join the same line.)
@@ -84,7 +123,12 @@ describe('an answer a slow or full machine caused is not cached', () => {
     const bin = standIn('echo "rsync: --compress: unknown option" >&2; exit 1');
     const state = mkdtempSync(join(tmpdir(), 'state-'));
     const details: string[] = [];
-    const caps = await localRsync({ program: bin, stateDir: state, probeTimeoutMs: 20_000, log: { detail: (m) => details.push(m) } });
+    const caps = await localRsync({
+      program: bin,
+      stateDir: state,
+      probeTimeoutMs: 20_000,
+      log: { detail: (m) => details.push(m) },
+    });
     expect(caps.compress).toBe(false);
     expect(caps.push).toBe(true);
     expect(cached(state)).toHaveLength(1);
@@ -103,7 +147,7 @@ function names(root: string): string[] {
 }
 
 describe("the builders' command lines, run by a Mac rsync against rsync 3", () => {
-  const tricky = ['sp ace', "q'uo\"te", '-dash', 'caf\u00e9', 'cafe\u0301', 'new\nline', '$HOME *'];
+  const tricky = ['sp ace', 'q\'uo"te', '-dash', 'caf\u00e9', 'cafe\u0301', 'new\nline', '$HOME *'];
 
   async function setup(caps: RsyncCapabilities) {
     const root = mkdtempSync(join(tmpdir(), 'mac-sync-'));
@@ -117,23 +161,35 @@ describe("the builders' command lines, run by a Mac rsync against rsync 3", () =
     writeFileSync(ssh, FAKE_SSH, { mode: 0o700 });
     const rsh = join(root, 'rsh');
     // An ssh option with spaces and quotes, as an ssh config path in "Application Support" has.
-    writeFileSync(rsh, rshScript([ssh, '-o', "UserKnownHostsFile=/Users/me/Library/Application Support/it's \"here\""]), { mode: 0o700 });
+    writeFileSync(
+      rsh,
+      rshScript([ssh, '-o', 'UserKnownHostsFile=/Users/me/Library/Application Support/it\'s "here"']),
+      { mode: 0o700 },
+    );
     const excludeFile = join(root, 'ex');
     writeFileSync(excludeFile, excludeFileText([{ path: 'secret.env', type: 'file' }], caps));
-    return { root, home, local, common: { rsh, remote: 'host', remoteDir: "proj 'x' $HOME", excludeFile, localDir: local } };
+    return {
+      root,
+      home,
+      local,
+      common: { rsh, remote: 'host', remoteDir: "proj 'x' $HOME", excludeFile, localDir: local },
+    };
   }
 
-  it.each(['rsync-2.6.9', 'openrsync'] as const)('%s: the sync up delivers every name byte for byte, minus the excluded', async (tool) => {
-    const caps = await probeRsync(macRsync(tool));
-    const { home, local, common } = await setup(caps);
-    const r = await runAllowFailure(pushArgv(common, caps), { cwd: home });
-    expect(r.exitCode, r.stderr).toBe(0);
-    const remote = join(home, "proj 'x' $HOME");
-    expect(names(remote)).toEqual([...tricky].sort());
-    for (const n of tricky) expect(readFileSync(join(remote, n), 'utf8')).toBe(`${n}\n`);
-    expect(transferredFiles(r.stdout, caps)?.filter((n) => !n.startsWith('\\#')).length).toBeGreaterThan(0);
-    expect(names(local)).toContain('secret.env');
-  });
+  it.each(['rsync-2.6.9', 'openrsync'] as const)(
+    '%s: the sync up delivers every name byte for byte, minus the excluded',
+    async (tool) => {
+      const caps = await probeRsync(macRsync(tool));
+      const { home, local, common } = await setup(caps);
+      const r = await runAllowFailure(pushArgv(common, caps), { cwd: home });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const remote = join(home, "proj 'x' $HOME");
+      expect(names(remote)).toEqual([...tricky].sort());
+      for (const n of tricky) expect(readFileSync(join(remote, n), 'utf8')).toBe(`${n}\n`);
+      expect(transferredFiles(r.stdout, caps)?.filter((n) => !n.startsWith('\\#')).length).toBeGreaterThan(0);
+      expect(names(local)).toContain('secret.env');
+    },
+  );
 
   it('rsync-2.6.9: the sync back brings every name back byte for byte and keeps the replaced local version', async () => {
     const caps = await probeRsync(macRsync('rsync-2.6.9'));
@@ -157,7 +213,9 @@ describe("the builders' command lines, run by a Mac rsync against rsync 3", () =
     const remote = join(home, "proj 'x' $HOME");
     mkdirSync(remote);
     for (let i = 0; i < 50; i++) writeFileSync(join(remote, `f${i}`), 'x'.repeat(10_000));
-    const r = await runAllowFailure(pullArgv({ ...common, backupStamp: 'stamp' }, { ...caps, outFormat: false }), { cwd: home });
+    const r = await runAllowFailure(pullArgv({ ...common, backupStamp: 'stamp' }, { ...caps, outFormat: false }), {
+      cwd: home,
+    });
     expect(r.exitCode).not.toBe(0);
   });
 });

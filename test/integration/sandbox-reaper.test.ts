@@ -11,10 +11,15 @@ import { REPO } from '../e2e/helpers.js';
 const CHILD = join(REPO, 'test', 'integration', 'reaper-child.ts');
 
 describe('the reaper', () => {
-  it('removes a killed run\'s instance users, their processes, its daemons and its dir', async () => {
+  it("removes a killed run's instance users, their processes, its daemons and its dir", async () => {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
     // One process (node with tsx's loader, not the tsx CLI, which would fork a node that outlives its kill).
-    const child = execa('node', ['--import', 'tsx', CHILD], { cwd: REPO, reject: false, stdin: 'ignore', env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+    const child = execa('node', ['--import', 'tsx', CHILD], {
+      cwd: REPO,
+      reject: false,
+      stdin: 'ignore',
+      env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
     let line: string;
     try {
       line = await new Promise<string>((resolve, reject) => {
@@ -30,7 +35,8 @@ describe('the reaper', () => {
       throw err;
     }
     const { dir, user, uid } = JSON.parse(line) as { dir: string; user: string; uid: number };
-    const sshds = async () => (await execa('pgrep', ['-f', `${dir}/`], { reject: false })).stdout.split('\n').filter(Boolean);
+    const sshds = async () =>
+      (await execa('pgrep', ['-f', `${dir}/`], { reject: false })).stdout.split('\n').filter(Boolean);
     expect(await sshds()).not.toEqual([]);
     child.kill('SIGKILL');
     await child;
@@ -42,7 +48,9 @@ describe('the reaper', () => {
     expect((await execa('id', [user], { reject: false })).exitCode).not.toBe(0);
     expect(existsSync(dir)).toBe(false);
     expect(await sshds()).toEqual([]);
-    const states = (await execa('ps', ['-U', String(uid), '-o', 'stat='], { reject: false })).stdout.split('\n').filter(Boolean);
+    const states = (await execa('ps', ['-U', String(uid), '-o', 'stat='], { reject: false })).stdout
+      .split('\n')
+      .filter(Boolean);
     expect(states.filter((s) => !s.startsWith('Z'))).toEqual([]);
   }, 60_000);
 });

@@ -32,10 +32,17 @@ describe('STS in the sandbox', () => {
   });
 
   it("an injected STS fault (in STS's error format, as AWS sends it) reaches the SDK with its code, and ssh-ec2 reads expired credentials as such", async () => {
-    sb.inject({ action: 'GetCallerIdentity', status: 400, code: 'ExpiredToken', message: 'The security token included in the request is expired' });
+    sb.inject({
+      action: 'GetCallerIdentity',
+      status: 400,
+      code: 'ExpiredToken',
+      message: 'The security token included in the request is expired',
+    });
     const err = await callerIdentity(config()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toBe('your AWS credentials have expired (AWS answered ExpiredToken when asked to find out who you are to AWS (STS GetCallerIdentity))');
+    expect((err as Error).message).toBe(
+      'your AWS credentials have expired (AWS answered ExpiredToken when asked to find out who you are to AWS (STS GetCallerIdentity))',
+    );
     expect(((err as Error).cause as Error).name).toBe('ExpiredToken');
     expect(sb.calls('GetCallerIdentity').at(-1)).toMatchObject({ service: 'sts', status: 400, injected: true });
   });

@@ -55,18 +55,28 @@ describe('test sandbox', () => {
   }
 
   const sshArgs = (key: string): string[] => [
-    '-F', sb.sshConfig,
-    '-i', key,
-    '-o', 'IdentitiesOnly=yes',
+    '-F',
+    sb.sshConfig,
+    '-i',
+    key,
+    '-o',
+    'IdentitiesOnly=yes',
     // One known-hosts file for all: each instance's key is recorded under its own address.
-    '-o', `UserKnownHostsFile=${join(sb.dir, 'kh')}`,
-    '-o', 'StrictHostKeyChecking=accept-new',
-    '-o', 'BatchMode=yes',
-    '-o', 'LogLevel=ERROR',
+    '-o',
+    `UserKnownHostsFile=${join(sb.dir, 'kh')}`,
+    '-o',
+    'StrictHostKeyChecking=accept-new',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'LogLevel=ERROR',
   ];
   /** ssh to an address (the sandbox's ssh_config sends each instance's addresses to its own sshd). */
   const ssh = (key: string, address: string, command: string, extra: string[] = []) =>
-    execa('ssh', [...extra, ...sshArgs(key), '-o', `HostKeyAlias=${address}`, '-l', sb.user, address, command], { reject: false, stdin: 'ignore' });
+    execa('ssh', [...extra, ...sshArgs(key), '-o', `HostKeyAlias=${address}`, '-l', sb.user, address, command], {
+      reject: false,
+      stdin: 'ignore',
+    });
   const ipOf = (i: Instance | undefined): string => String(i?.PublicIpAddress);
 
   async function launch(tag: string, extra: Partial<RunInstancesCommandInput> = {}): Promise<Instance> {
@@ -99,7 +109,12 @@ describe('test sandbox', () => {
     expect(sb.machines()).toEqual([]);
     expect(() => sb.latestMachine()).toThrow(/no instance/);
     const env = sb.env({ NO_COLOR: undefined, EXTRA: 'x' });
-    expect(env).toMatchObject({ AWS_ENDPOINT_URL: sb.endpoint, AWS_REGION: 'eu-central-1', AWS_INSTANCE_USER: sb.user, EXTRA: 'x' });
+    expect(env).toMatchObject({
+      AWS_ENDPOINT_URL: sb.endpoint,
+      AWS_REGION: 'eu-central-1',
+      AWS_INSTANCE_USER: sb.user,
+      EXTRA: 'x',
+    });
     expect(env.HOME).toBe(join(sb.dir, 'local-home'));
     expect('NO_COLOR' in env).toBe(false);
   });
@@ -107,7 +122,13 @@ describe('test sandbox', () => {
   it('finds the Deep Learning images by owner alias, but not a decoy registered by another account', async () => {
     // ssh-ec2's default: the x86_64 and ARM64 names, as values of one filter (EC2 ORs them).
     const byName = [{ Name: 'name', Values: [...DEFAULT_IMAGE_PATTERNS] }];
-    const decoy = await ec2.send(new RegisterImageCommand({ Name: 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch 9.9 (Ubuntu 22.04) 20991231', Architecture: 'x86_64', RootDeviceName: '/dev/sda1' }));
+    const decoy = await ec2.send(
+      new RegisterImageCommand({
+        Name: 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch 9.9 (Ubuntu 22.04) 20991231',
+        Architecture: 'x86_64',
+        RootDeviceName: '/dev/sda1',
+      }),
+    );
     const amazon = (await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: byName }))).Images ?? [];
     expect(amazon.map((i) => i.ImageId)).not.toContain(decoy.ImageId);
     expect(new Set(amazon.map((i) => i.Architecture))).toEqual(new Set(['x86_64', 'arm64']));
@@ -119,7 +140,14 @@ describe('test sandbox', () => {
 
     const everyone = (await ec2.send(new DescribeImagesCommand({ Filters: byName }))).Images ?? [];
     expect(everyone.find((i) => i.ImageId === decoy.ImageId)?.OwnerId).toBe('123456789012');
-    const others = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: ['ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*', 'al2023-ami-*'] }] }));
+    const others = await ec2.send(
+      new DescribeImagesCommand({
+        Owners: ['amazon'],
+        Filters: [
+          { Name: 'name', Values: ['ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*', 'al2023-ami-*'] },
+        ],
+      }),
+    );
     expect(others.Images?.length).toBe(2);
   });
 
@@ -131,15 +159,25 @@ describe('test sandbox', () => {
     expect((await tagged('idem'))[0]?.InstanceId).toBe(instance.InstanceId);
     expect(instance.PublicIpAddress).toMatch(/^127\./); // the replayed answer is rewritten too
     const calls = sb.calls('RunInstances');
-    expect(calls.map((c) => [c.status, Boolean(c.injected), Boolean(c.replayed)])).toEqual([[500, true, false], [200, false, true]]);
+    expect(calls.map((c) => [c.status, Boolean(c.injected), Boolean(c.replayed)])).toEqual([
+      [500, true, false],
+      [200, false, true],
+    ]);
     expect(calls[0]?.params.ClientToken).toBe('token-X');
     expect(calls[0]?.params['TagSpecification.1.Tag.1.Value']).toBe('idem');
-    const logged = readFileSync(join(sb.dir, 'api-calls.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string });
+    const logged = readFileSync(join(sb.dir, 'api-calls.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string });
     expect(logged.some((c) => c.action === 'RunInstances')).toBe(true);
   });
 
   it("AWS's behaviours, counted in calls, for the CLI's key only: a new instance unknown to its first calls by id; a launch dying while pending with its StateReason", async () => {
-    const observer = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials: { ...credentials, accessKeyId: 'observer' } });
+    const observer = new EC2Client({
+      region: sb.region,
+      endpoint: sb.endpoint,
+      credentials: { ...credentials, accessKeyId: 'observer' },
+    });
     const byId = (client: EC2Client, id: string) =>
       client.send(new DescribeInstancesCommand({ InstanceIds: [id] })).then(
         (r) => r.Reservations?.[0]?.Instances?.[0],
@@ -149,14 +187,24 @@ describe('test sandbox', () => {
       sb.aws.setEventualConsistency({ calls: 2 });
       const id = (await launch('lagging')).InstanceId!;
       expect(await byId(observer, id)).toMatchObject({ InstanceId: id }); // the observer sees moto's truth
-      expect([await byId(ec2, id), await byId(ec2, id)]).toEqual(['InvalidInstanceID.NotFound', 'InvalidInstanceID.NotFound']);
+      expect([await byId(ec2, id), await byId(ec2, id)]).toEqual([
+        'InvalidInstanceID.NotFound',
+        'InvalidInstanceID.NotFound',
+      ]);
       expect(await byId(ec2, id)).toMatchObject({ InstanceId: id });
       sb.aws.setEventualConsistency(false);
-      sb.aws.terminateNextLaunch({ code: 'Server.InsufficientInstanceCapacity', message: 'Server.InsufficientInstanceCapacity: Insufficient capacity.' });
+      sb.aws.terminateNextLaunch({
+        code: 'Server.InsufficientInstanceCapacity',
+        message: 'Server.InsufficientInstanceCapacity: Insufficient capacity.',
+      });
       const dying = await launch('dying');
       expect(dying.State?.Name).toBe('pending');
       const seen = (await byId(ec2, dying.InstanceId!)) as Instance;
-      expect([seen.State?.Name, seen.StateReason?.Code, seen.StateReason?.Message]).toEqual(['terminated', 'Server.InsufficientInstanceCapacity', 'Server.InsufficientInstanceCapacity: Insufficient capacity.']);
+      expect([seen.State?.Name, seen.StateReason?.Code, seen.StateReason?.Message]).toEqual([
+        'terminated',
+        'Server.InsufficientInstanceCapacity',
+        'Server.InsufficientInstanceCapacity: Insufficient capacity.',
+      ]);
     } finally {
       sb.aws.setEventualConsistency(false);
       observer.destroy();
@@ -165,7 +213,12 @@ describe('test sandbox', () => {
 
   it('rejects an unknown instance type and surfaces injected capacity errors', async () => {
     await expect(launch('bad-type', { InstanceType: 'g9zz.huge' as never })).rejects.toThrow(/g9zz\.huge/);
-    sb.inject({ action: 'RunInstances', code: 'InsufficientInstanceCapacity', message: 'We currently do not have sufficient g4dn.xlarge capacity.', times: Infinity });
+    sb.inject({
+      action: 'RunInstances',
+      code: 'InsufficientInstanceCapacity',
+      message: 'We currently do not have sufficient g4dn.xlarge capacity.',
+      times: Infinity,
+    });
     await expect(launch('no-capacity')).rejects.toMatchObject({ name: 'InsufficientInstanceCapacity' });
     sb.clearFaults();
     expect(await tagged('no-capacity')).toHaveLength(0);
@@ -182,7 +235,9 @@ describe('test sandbox', () => {
     expect(instance?.PublicDnsName).toBe('localhost');
     expect(instance?.NetworkInterfaces?.[0]?.Association?.PublicIp ?? instance?.PublicIpAddress).toMatch(/^127\./);
     // Filters quoting a rewritten address still find the instance.
-    const found = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'ip-address', Values: [String(instance?.PublicIpAddress)] }] }));
+    const found = await ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'ip-address', Values: [String(instance?.PublicIpAddress)] }] }),
+    );
     expect(found.Reservations?.[0]?.Instances?.[0]?.InstanceId).toBe(instance?.InstanceId);
   });
 
@@ -199,20 +254,26 @@ describe('test sandbox', () => {
     await mkdir(join(src, 'sub'), { recursive: true });
     await writeFile(join(src, 'sub', 'file.txt'), 'payload\n');
     const e = `ssh ${sshArgs(key).join(' ')} -o HostKeyAlias=${ipOf(instance)}`;
-    const rsync = await execa('rsync', ['-e', e, '-r', `${src}/`, `${sb.user}@${ipOf(instance)}:dst/`], { reject: false });
+    const rsync = await execa('rsync', ['-e', e, '-r', `${src}/`, `${sb.user}@${ipOf(instance)}:dst/`], {
+      reject: false,
+    });
     expect(rsync.stderr).toBe('');
     const remote = await m.runAsUser('cat dst/sub/file.txt; stat -c %U dst/sub/file.txt; pwd');
     expect(remote).toEqual({ stdout: `payload\n${sb.user}\n${sb.remoteHome}`, stderr: '', exitCode: 0 });
     expect(readFileSync(join(m.home, 'dst', 'sub', 'file.txt'), 'utf8')).toBe('payload\n'); // where it really is
 
-    const tools = await ssh(key, ipOf(instance), 'tmux -V && screen -v; tmux new-session -d -s t "sleep 600" && tmux ls; screen -dmS s sleep 600 && screen -ls');
+    const tools = await ssh(
+      key,
+      ipOf(instance),
+      'tmux -V && screen -v; tmux new-session -d -s t "sleep 600" && tmux ls; screen -dmS s sleep 600 && screen -ls',
+    );
     expect(tools.stdout).toMatch(/^tmux \d/m);
     expect(tools.stdout).toMatch(/^Screen version/m);
     expect(tools.stdout).toMatch(/^t: 1 windows/m); // left running on purpose: stop() must kill it
     expect(tools.stdout).toMatch(/\.s\t/m);
   });
 
-  it('an address that is no running instance\'s is refused, and so is every one while unreachable', async () => {
+  it("an address that is no running instance's is refused, and so is every one while unreachable", async () => {
     const { key } = await keyPair('nowhere');
     const [instance] = await tagged('ip');
     expect((await ssh(key, '127.0.9.9', 'true')).stderr).toMatch(/Connection refused/);
@@ -239,7 +300,9 @@ describe('test sandbox', () => {
 
     // What ssh sees of each: its own host key (the fingerprint its console prints), its own home.
     const seen = async (i: Instance, m: Machine): Promise<void> => {
-      const hostKey = await execa('ssh-keyscan', ['-p', String(m.sshPort()), '-t', 'ed25519', '127.0.0.1'], { reject: false });
+      const hostKey = await execa('ssh-keyscan', ['-p', String(m.sshPort()), '-t', 'ed25519', '127.0.0.1'], {
+        reject: false,
+      });
       const fp = await execa('ssh-keygen', ['-l', '-f', '-'], { input: hostKey.stdout });
       expect(fp.stdout.split(' ')[1]).toBe(m.hostKeyFingerprint.split(' ')[1]);
       const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: i.InstanceId }));
@@ -256,17 +319,34 @@ describe('test sandbox', () => {
     // IMDS answers each instance its own id; a token of one is no good on the other; off any instance, nothing.
     const imds = `${sb.imdsUrl}/latest`;
     const ask = (m: Machine) =>
-      m.runAsUser(`t=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${imds}/api/token) && echo "$t" > token && curl -sS -H "X-aws-ec2-metadata-token: $t" ${imds}/meta-data/instance-id`);
+      m.runAsUser(
+        `t=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${imds}/api/token) && echo "$t" > token && curl -sS -H "X-aws-ec2-metadata-token: $t" ${imds}/meta-data/instance-id`,
+      );
     expect((await ask(ma)).stdout).toBe(a.InstanceId);
     expect((await ask(mb)).stdout).toBe(b.InstanceId);
     const tokenOfA = readFileSync(join(ma.home, 'token'), 'utf8').trim();
-    expect((await mb.runAsUser(`curl -sS -o /dev/null -w '%{http_code}' -H 'X-aws-ec2-metadata-token: ${tokenOfA}' ${imds}/meta-data/instance-id`)).stdout).toBe('401');
+    expect(
+      (
+        await mb.runAsUser(
+          `curl -sS -o /dev/null -w '%{http_code}' -H 'X-aws-ec2-metadata-token: ${tokenOfA}' ${imds}/meta-data/instance-id`,
+        )
+      ).stdout,
+    ).toBe('401');
     mb.setImdsInstance('i-0fedcba9876543210');
     expect((await ask(mb)).stdout).toBe('i-0fedcba9876543210');
     mb.setImdsInstance(undefined);
-    const token = await (await fetch(`${imds}/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
-    expect((await fetch(`${imds}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': token } })).status).toBe(404);
-    expect(sb.imdsRequests().filter((r) => r.instanceId).map((r) => r.instanceId)).toEqual([a.InstanceId, b.InstanceId, 'i-0fedcba9876543210']);
+    const token = await (
+      await fetch(`${imds}/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } })
+    ).text();
+    expect(
+      (await fetch(`${imds}/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': token } })).status,
+    ).toBe(404);
+    expect(
+      sb
+        .imdsRequests()
+        .filter((r) => r.instanceId)
+        .map((r) => r.instanceId),
+    ).toEqual([a.InstanceId, b.InstanceId, 'i-0fedcba9876543210']);
 
     // Processes are per machine: a poweroff on B (kill -9 -1 as its user) leaves A's sessions alone.
     await ma.runAsUser('sleep 600 >/dev/null 2>&1 & echo $! > sleeper');
@@ -285,14 +365,24 @@ describe('test sandbox', () => {
     const i = await launch('life');
     const id = String(i.InstanceId);
     const m = sb.machine(id);
-    expect((await ssh(key, ipOf(i), 'echo kept > kept.txt; sleep 600 >/dev/null 2>&1 & echo $! > sleeper; echo ok')).stdout).toBe('ok');
+    expect(
+      (await ssh(key, ipOf(i), 'echo kept > kept.txt; sleep 600 >/dev/null 2>&1 & echo $! > sleeper; echo ok')).stdout,
+    ).toBe('ok');
     const sleeper = readFileSync(join(m.home, 'sleeper'), 'utf8').trim();
-    expect((await execa('ps', ['-u', String(m.uid), '-o', 'pid='], { reject: false })).stdout.split('\n').map((p) => p.trim())).toContain(sleeper);
+    expect(
+      (await execa('ps', ['-u', String(m.uid), '-o', 'pid='], { reject: false })).stdout
+        .split('\n')
+        .map((p) => p.trim()),
+    ).toContain(sleeper);
 
     await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
     expect(m.state()).toBe('stopped');
     expect(m.sshPort()).toBeUndefined();
-    expect((await execa('ps', ['-u', String(m.uid), '-o', 'stat='], { reject: false })).stdout.split('\n').filter((s) => s && !s.startsWith('Z'))).toEqual([]);
+    expect(
+      (await execa('ps', ['-u', String(m.uid), '-o', 'stat='], { reject: false })).stdout
+        .split('\n')
+        .filter((s) => s && !s.startsWith('Z')),
+    ).toEqual([]);
     expect((await ssh(key, ipOf(i), 'true')).stderr).toMatch(/Connection refused/);
     expect(readFileSync(join(m.home, 'kept.txt'), 'utf8')).toBe('kept\n');
 
@@ -302,7 +392,12 @@ describe('test sandbox', () => {
     // Same host key: the known-hosts entry from before still matches (StrictHostKeyChecking would refuse a change).
     const [again] = await tagged('life'); // (its address may have changed, as on EC2)
     expect(m.addresses).toContain(ipOf(again));
-    const back = await ssh(key, ipOf(again), 'cat kept.txt', ['-o', 'StrictHostKeyChecking=yes', '-o', `HostKeyAlias=${ipOf(i)}`]);
+    const back = await ssh(key, ipOf(again), 'cat kept.txt', [
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `HostKeyAlias=${ipOf(i)}`,
+    ]);
     expect(back.stdout, back.stderr).toBe('kept');
     expect(m.hostKeyFingerprint).toBe(fingerprint);
 
@@ -316,18 +411,21 @@ describe('test sandbox', () => {
     expect((await ssh(key, ipOf(i), 'true')).stderr).toMatch(/Connection refused/);
   });
 
-  it('a new instance\'s home starts as a copy of the skeleton, owned by its user', async () => {
+  it("a new instance's home starts as a copy of the skeleton, owned by its user", async () => {
     await mkdir(join(sb.homeSkeleton, '.ssh'), { recursive: true });
     await writeFile(join(sb.homeSkeleton, '.ssh', 'rc'), 'true\n');
     try {
       const m = sb.machine(String((await launch('skel')).InstanceId));
-      expect(await m.runAsUser('cat .ssh/rc; stat -c %U .ssh/rc')).toMatchObject({ stdout: `true\n${sb.user}`, exitCode: 0 });
+      expect(await m.runAsUser('cat .ssh/rc; stat -c %U .ssh/rc')).toMatchObject({
+        stdout: `true\n${sb.user}`,
+        exitCode: 0,
+      });
     } finally {
       await execa('rm', ['-rf', join(sb.homeSkeleton, '.ssh')]);
     }
   });
 
-  it('Instance Connect keys reach that instance\'s sshd only, for the login user only, and expire', async () => {
+  it("Instance Connect keys reach that instance's sshd only, for the login user only, and expire", async () => {
     const [instance] = await tagged('ip');
     const id = String(instance?.InstanceId);
     const m = sb.machine(id);
@@ -335,7 +433,14 @@ describe('test sandbox', () => {
     const pushed = await keyPair('pushed');
     expect((await ssh(pushed.key, ipOf(instance), 'true')).exitCode).toBe(255);
 
-    const out = await connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: pushed.pub, AvailabilityZone: instance?.Placement?.AvailabilityZone }));
+    const out = await connect.send(
+      new SendSSHPublicKeyCommand({
+        InstanceId: id,
+        InstanceOSUser: sb.user,
+        SSHPublicKey: pushed.pub,
+        AvailabilityZone: instance?.Placement?.AvailabilityZone,
+      }),
+    );
     expect(out.Success).toBe(true);
     expect((await ssh(pushed.key, ipOf(instance), 'whoami')).stdout).toBe(sb.user);
     expect((await ssh(pushed.key, ipOf(other), 'whoami')).exitCode).toBe(255); // another instance: not there
@@ -345,11 +450,17 @@ describe('test sandbox', () => {
     const authorized = (): string => readFileSync(join(dirname(m.sshdLog), 'authorized_keys'), 'utf8');
     expect(authorized()).toMatch(/^expiry-time="\d{14}Z" ssh-ed25519 /m);
     const call = sb.calls('SendSSHPublicKey')[0];
-    expect(call).toMatchObject({ service: 'ec2-instance-connect', status: 200, params: { InstanceId: id, InstanceOSUser: sb.user } });
+    expect(call).toMatchObject({
+      service: 'ec2-instance-connect',
+      status: 200,
+      params: { InstanceId: id, InstanceOSUser: sb.user },
+    });
 
     // AWS accepts any user name; only the instance's user gets in.
     const otherUser = await keyPair('other-user');
-    await connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: 'ubuntu', SSHPublicKey: otherUser.pub }));
+    await connect.send(
+      new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: 'ubuntu', SSHPublicKey: otherUser.pub }),
+    );
     expect((await ssh(otherUser.key, ipOf(instance), 'true')).exitCode).toBe(255);
 
     // sshd itself refuses a key past its expiry-time.
@@ -360,17 +471,39 @@ describe('test sandbox', () => {
     expect(readFileSync(m.sshdLog, 'utf8')).toMatch(/Refused by key options/); // the expiry-time option
 
     // Like AWS: unknown instances and malformed keys are refused.
-    await expect(connect.send(new SendSSHPublicKeyCommand({ InstanceId: 'i-0123456789abcdef0', InstanceOSUser: sb.user, SSHPublicKey: pushed.pub }))).rejects.toMatchObject({ name: 'EC2InstanceNotFoundException' });
-    await expect(connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: `${pushed.pub}\nssh-ed25519 AAAA injected` }))).rejects.toMatchObject({ name: 'InvalidArgsException' });
+    await expect(
+      connect.send(
+        new SendSSHPublicKeyCommand({
+          InstanceId: 'i-0123456789abcdef0',
+          InstanceOSUser: sb.user,
+          SSHPublicKey: pushed.pub,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'EC2InstanceNotFoundException' });
+    await expect(
+      connect.send(
+        new SendSSHPublicKeyCommand({
+          InstanceId: id,
+          InstanceOSUser: sb.user,
+          SSHPublicKey: `${pushed.pub}\nssh-ed25519 AAAA injected`,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidArgsException' });
     sb.inject({ action: 'SendSSHPublicKey', code: 'AuthException', status: 403, message: 'not authorized' });
-    await expect(connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: otherUser.pub }))).rejects.toMatchObject({ name: 'AuthException', message: 'not authorized' });
+    await expect(
+      connect.send(
+        new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: otherUser.pub }),
+      ),
+    ).rejects.toMatchObject({ name: 'AuthException', message: 'not authorized' });
     sb.clearFaults();
     await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
-    await expect(connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: pushed.pub }))).rejects.toMatchObject({ name: 'EC2InstanceStateInvalidException' });
+    await expect(
+      connect.send(new SendSSHPublicKeyCommand({ InstanceId: id, InstanceOSUser: sb.user, SSHPublicKey: pushed.pub })),
+    ).rejects.toMatchObject({ name: 'EC2InstanceStateInvalidException' });
     await ec2.send(new StartInstancesCommand({ InstanceIds: [id] })); // its tmux from above is gone; stop() below checks the rest
   });
 
-  it('stop() removes every instance\'s user, its processes and the dir', async () => {
+  it("stop() removes every instance's user, its processes and the dir", async () => {
     const { dir } = sb;
     const users = sb.machines().map((m) => [m.unixUser, String(m.uid)] as const);
     expect(users.length).toBeGreaterThanOrEqual(5);
@@ -380,7 +513,9 @@ describe('test sandbox', () => {
     for (const [user, uid] of users) {
       expect((await execa('id', [user], { reject: false })).exitCode).not.toBe(0);
       // Nothing of it is left (at most a zombie, if PID 1 does not reap).
-      const states = (await execa('ps', ['-U', uid, '-o', 'stat='], { reject: false })).stdout.split('\n').filter(Boolean);
+      const states = (await execa('ps', ['-U', uid, '-o', 'stat='], { reject: false })).stdout
+        .split('\n')
+        .filter(Boolean);
       expect(states.filter((s) => !s.startsWith('Z'))).toEqual([]);
     }
     expect((await execa('ls', [dir], { reject: false })).exitCode).not.toBe(0);

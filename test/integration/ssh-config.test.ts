@@ -13,7 +13,15 @@ const dir = mkdtempSync(join(tmpdir(), 'ssh-ec2-ssh-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const configFile = join(dir, 'config with spaces');
 const modernSsh = localSshIsModern();
-writeFileSync(configFile, hostileSshBlock({ localCommandMarker: join(dir, 'local-command-ran'), forwardPort: 48123, controlDir: dir, modernSsh }));
+writeFileSync(
+  configFile,
+  hostileSshBlock({
+    localCommandMarker: join(dir, 'local-command-ran'),
+    forwardPort: 48123,
+    controlDir: dir,
+    modernSsh,
+  }),
+);
 
 const target: SshTarget = {
   host: '203.0.113.9',
@@ -45,7 +53,11 @@ describe("ssh command lines under a user config's hostile Host * block", () => {
     ['a control check', masterControlArgv(target, 'check'), { tty: false }],
     ['a command of ours', remoteArgv(target, 'echo ours'), { tty: false }],
     ["the user's terminal session", remoteArgv(target, 'echo theirs', { tty: true }), { tty: true }],
-    ['a session with its own forward', remoteArgv(target, 'echo theirs', { tty: true, forwards: { local: ['8888:localhost:8888'] } }), { tty: true, forwards: ['8888 [localhost]:8888'] }],
+    [
+      'a session with its own forward',
+      remoteArgv(target, 'echo theirs', { tty: true, forwards: { local: ['8888:localhost:8888'] } }),
+      { tty: true, forwards: ['8888 [localhost]:8888'] },
+    ],
     ["rsync's ssh", [...rsyncSshArgv(target), target.host, 'rsync --server'], { tty: false }],
   ];
 

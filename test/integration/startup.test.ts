@@ -18,7 +18,11 @@ describe('start-up', () => {
   });
 
   it('the hook does catch a command that loads the SDK', async () => {
-    const r = await execa(process.execPath, ['--import', HOOK, '-e', "await import('@aws-sdk/client-ec2')", '--input-type=module'], { reject: false, stdin: 'ignore', cwd: REPO });
+    const r = await execa(
+      process.execPath,
+      ['--import', HOOK, '-e', "await import('@aws-sdk/client-ec2')", '--input-type=module'],
+      { reject: false, stdin: 'ignore', cwd: REPO },
+    );
     expect(r.stderr).toMatch(/the AWS SDK was loaded: @aws-sdk\/client-ec2/);
   });
 });

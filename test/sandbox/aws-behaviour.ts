@@ -90,7 +90,9 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
 
   const named = (params: Record<string, string>): string[] =>
     Object.entries(params)
-      .filter(([k, v]) => (v.startsWith('i-') && NAMES_INSTANCE.test(k)) || (v.startsWith('sg-') && NAMES_GROUP.test(k)))
+      .filter(
+        ([k, v]) => (v.startsWith('i-') && NAMES_INSTANCE.test(k)) || (v.startsWith('sg-') && NAMES_GROUP.test(k)),
+      )
       .map(([, v]) => v);
 
   const notFound = (id: string): Reply =>
@@ -125,7 +127,11 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
           ? ec2Error(400, 'ExpiredToken', 'The security token included in the request is expired')
           : ec2Error(400, 'RequestExpired', 'Request has expired.')
         : mine.connectCode === 'InvalidSignatureException'
-          ? jsonError(400, 'InvalidSignatureException', 'Signature expired: the request signature is now earlier than the allowed time.')
+          ? jsonError(
+              400,
+              'InvalidSignatureException',
+              'Signature expired: the request signature is now earlier than the allowed time.',
+            )
           : jsonError(400, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
     if (service === 'ec2' && consistency && (!consistency.actions || consistency.actions.includes(action))) {
@@ -135,8 +141,17 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
         return notFound(lagging);
       }
     }
-    if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && justBooted.delete(params.InstanceId ?? '') && connectAfterBoot) {
-      return jsonError(400, 'EC2InstanceStateInvalidException', `Instance ${params.InstanceId} is not in a valid state for this operation: its services are still starting.`);
+    if (
+      service === 'ec2-instance-connect' &&
+      action === 'SendSSHPublicKey' &&
+      justBooted.delete(params.InstanceId ?? '') &&
+      connectAfterBoot
+    ) {
+      return jsonError(
+        400,
+        'EC2InstanceStateInvalidException',
+        `Instance ${params.InstanceId} is not in a valid state for this operation: its services are still starting.`,
+      );
     }
     return undefined;
   };
@@ -162,7 +177,8 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
         await moto(region, { Action: 'TerminateInstances', 'InstanceId.1': ids[0] });
       }
     }
-    if (action === 'StartInstances' && subject && call.params['InstanceId.1']) justBooted.add(call.params['InstanceId.1']);
+    if (action === 'StartInstances' && subject && call.params['InstanceId.1'])
+      justBooted.add(call.params['InstanceId.1']);
     if (action === 'CreateSecurityGroup' && subject) {
       const id = /<groupId>\s*(sg-[0-9a-f]+)\s*<\/groupId>/.exec(text)?.[1];
       if (id && lag > 0) unseen.set(id, lag);
@@ -171,8 +187,14 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
       let rewritten = text;
       for (const [id, d] of deaths) {
         // moto writes each instance's stateReason before its instanceId, within the instance's item.
-        const item = new RegExp(`<stateReason>(?:(?!<stateReason>)[\\s\\S])*?</stateReason>((?:(?!<stateReason>)[\\s\\S])*?<instanceId>${id}</instanceId>)`);
-        rewritten = rewritten.replace(item, (_m, rest: string) => `<stateReason><code>${escapeXml(d.code)}</code><message>${escapeXml(d.message)}</message></stateReason>${rest}`);
+        const item = new RegExp(
+          `<stateReason>(?:(?!<stateReason>)[\\s\\S])*?</stateReason>((?:(?!<stateReason>)[\\s\\S])*?<instanceId>${id}</instanceId>)`,
+        );
+        rewritten = rewritten.replace(
+          item,
+          (_m, rest: string) =>
+            `<stateReason><code>${escapeXml(d.code)}</code><message>${escapeXml(d.message)}</message></stateReason>${rest}`,
+        );
       }
       return { ...reply, body: Buffer.from(rewritten) };
     }

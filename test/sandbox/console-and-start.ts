@@ -43,11 +43,15 @@ export interface Deps {
   error(status: number, code: string, message: string): Reply;
 }
 
-const FINGERPRINTS = /[^\n]*-----BEGIN SSH HOST KEY FINGERPRINTS-----[\s\S]*?-----END SSH HOST KEY FINGERPRINTS-----[^\n]*\n?/;
+const FINGERPRINTS =
+  /[^\n]*-----BEGIN SSH HOST KEY FINGERPRINTS-----[\s\S]*?-----END SSH HOST KEY FINGERPRINTS-----[^\n]*\n?/;
 /** Families on the Xen hypervisor: no Latest=true. */
 const XEN = /^(t1|t2|m1|m2|m3|m4|c1|c3|c4|r3|r4|x1|x1e|i2|i3|d2|h1|f1|g2|g3|g3s|p2|p3|cc2|cr1|hs1)\./;
 
-export function awsBehaviours(deps: Deps, opts: ConsoleAndStartOptions = {}): ConsoleAndStart & {
+export function awsBehaviours(
+  deps: Deps,
+  opts: ConsoleAndStartOptions = {},
+): ConsoleAndStart & {
   /** Answers a call itself, or undefined to let it through to moto. */
   answer(action: string, params: Record<string, string>, region: string): Promise<Reply | undefined>;
   /** Sees moto's answer to a call it let through. */
@@ -55,9 +59,16 @@ export function awsBehaviours(deps: Deps, opts: ConsoleAndStartOptions = {}): Co
 } {
   let late = opts.lateConsole ?? 1;
   /** moto's view of an instance. */
-  const describe = async (id: string, region: string): Promise<{ state: string; type: string; az: string } | undefined> => {
+  const describe = async (
+    id: string,
+    region: string,
+  ): Promise<{ state: string; type: string; az: string } | undefined> => {
     const xml = (await deps.ec2Call(region, { Action: 'DescribeInstances', 'InstanceId.1': id })).body.toString('utf8');
-    const [state, type, az] = [/<instanceState>\s*<code>\d+<\/code>\s*<name>([a-z-]+)</, /<instanceType>([^<]+)</, /<availabilityZone>([^<]+)</].map((re) => re.exec(xml)?.[1]);
+    const [state, type, az] = [
+      /<instanceState>\s*<code>\d+<\/code>\s*<name>([a-z-]+)</,
+      /<instanceType>([^<]+)</,
+      /<availabilityZone>([^<]+)</,
+    ].map((re) => re.exec(xml)?.[1]);
     return state && type ? { state, type, az: az ?? region } : undefined;
   };
   const consoleCalls = new Map<string, number>(); // instance → GetConsoleOutput calls since its boot
@@ -69,7 +80,11 @@ export function awsBehaviours(deps: Deps, opts: ConsoleAndStartOptions = {}): Co
     if (text === undefined) return undefined;
     const instance = await describe(id, region);
     if (params.Latest === 'true' && instance && XEN.test(instance.type)) {
-      return deps.error(400, 'UnsupportedOperation', `The instance type ${instance.type} does not support retrieving the latest console output.`);
+      return deps.error(
+        400,
+        'UnsupportedOperation',
+        `The instance type ${instance.type} does not support retrieving the latest console output.`,
+      );
     }
     const n = (consoleCalls.get(id) ?? 0) + 1;
     consoleCalls.set(id, n);
@@ -117,7 +132,12 @@ export function awsBehaviours(deps: Deps, opts: ConsoleAndStartOptions = {}): Co
     },
     observe(action, params, reply) {
       if (reply.status !== 200 || (action !== 'RunInstances' && action !== 'StartInstances')) return;
-      const ids = action === 'StartInstances' ? [params['InstanceId.1']] : [...reply.body.toString('utf8').matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]);
+      const ids =
+        action === 'StartInstances'
+          ? [params['InstanceId.1']]
+          : [...reply.body.toString('utf8').matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map(
+              (m) => m[1],
+            );
       for (const id of ids) if (id) consoleCalls.delete(id); // a boot: the console starts over
     },
   };

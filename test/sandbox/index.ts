@@ -150,7 +150,9 @@ function cleanupSync(l: Leftovers): void {
 
 /** The client ssh config: each running instance's addresses to its sshd, everything else refused. */
 export function clientConfig(instances: { addresses: readonly string[]; port: number }[]): string {
-  const blocks = instances.filter((i) => i.addresses.length > 0).map((i) => `Host ${i.addresses.join(' ')}\n  HostName 127.0.0.1\n  Port ${i.port}\n`);
+  const blocks = instances
+    .filter((i) => i.addresses.length > 0)
+    .map((i) => `Host ${i.addresses.join(' ')}\n  HostName 127.0.0.1\n  Port ${i.port}\n`);
   return `# ssh-ec2 test sandbox: each instance's addresses reach its own sshd\n${blocks.join('')}Host *\n  HostName 127.0.0.1\n  Port ${UNREACHABLE_PORT}\n`;
 }
 
@@ -170,7 +172,9 @@ export function bootConsole(fingerprintLine: string): string {
 }
 
 /** `aws`: AWS's behaviours (aws-behaviour.ts, console-and-start.ts), each on unless turned off here. */
-export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOptions & ConsoleAndStartOptions } = {}): Promise<Sandbox> {
+export async function startSandbox(
+  opts: { region?: string; aws?: AwsBehaviourOptions & ConsoleAndStartOptions } = {},
+): Promise<Sandbox> {
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates throwaway unix users and runs sshd.');
   const motoProgram = await findProgram('moto_server');
@@ -223,7 +227,8 @@ export async function startSandbox(opts: { region?: string; aws?: AwsBehaviourOp
     renameSync(`${latestHome}.tmp`, latestHome);
   };
 
-  const machineFor = async (id: string): Promise<MachineImpl | undefined> => machines.get(id) ?? (await creating.get(id));
+  const machineFor = async (id: string): Promise<MachineImpl | undefined> =>
+    machines.get(id) ?? (await creating.get(id));
 
   /** An instance came to be (RunInstances): its user, home, host key; its sshd comes up in lifecycle. */
   const create = (id: string): Promise<MachineImpl | undefined> => {

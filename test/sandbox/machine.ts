@@ -91,7 +91,11 @@ const ENTER = [
   'exec "$@"',
 ].join('\n');
 
-const expiryTime = (ms: number): string => new Date(ms).toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+const expiryTime = (ms: number): string =>
+  new Date(ms)
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
 export class MachineImpl implements Machine {
   readonly instanceId: string;
@@ -164,7 +168,24 @@ export class MachineImpl implements Machine {
 
   /** argv that runs `argv` inside this machine's mount namespace (a fresh one each time; same mounts). */
   private wrap(argv: string[]): string[] {
-    return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', ENTER, 'sh', this.passwd, this.group, this.home, this.o.remoteHome, this.screenDir, this.nsDir, ...argv];
+    return [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      ENTER,
+      'sh',
+      this.passwd,
+      this.group,
+      this.home,
+      this.o.remoteHome,
+      this.screenDir,
+      this.nsDir,
+      ...argv,
+    ];
   }
 
   /**
@@ -173,9 +194,14 @@ export class MachineImpl implements Machine {
    */
   writeIdentity(shell = this.o.loginShell): void {
     const others = (file: string): string[] =>
-      readFileSync(file, 'utf8').split('\n').filter((l) => l && !l.startsWith(`${this.unixUser}:`) && !l.startsWith(`${this.o.loginName}:`));
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith(`${this.unixUser}:`) && !l.startsWith(`${this.o.loginName}:`));
     // '*': no password, not locked (sshd with UsePAM no refuses a '!' account); no shadow entry needed.
-    const passwd = [...others('/etc/passwd'), `${this.o.loginName}:*:${this.uid}:${this.gid}:ssh-ec2 sandbox ${this.instanceId}:${this.o.remoteHome}:${shell}`];
+    const passwd = [
+      ...others('/etc/passwd'),
+      `${this.o.loginName}:*:${this.uid}:${this.gid}:ssh-ec2 sandbox ${this.instanceId}:${this.o.remoteHome}:${shell}`,
+    ];
     const group = [...others('/etc/group'), `${this.o.loginName}:x:${this.gid}:`];
     writeFileSync(this.passwd, passwd.join('\n') + '\n', { mode: 0o644 });
     writeFileSync(this.group, group.join('\n') + '\n', { mode: 0o644 });
@@ -184,7 +210,10 @@ export class MachineImpl implements Machine {
   /** authorized_keys: the sandbox's static keys, then Instance Connect keys with sshd-enforced expiry. */
   writeKeys(): void {
     if (this.current === 'terminated') return;
-    const lines = [...this.o.staticKeys, ...this.expiring.map((k) => `expiry-time="${expiryTime(k.expiresAt)}" ${k.key}`)];
+    const lines = [
+      ...this.o.staticKeys,
+      ...this.expiring.map((k) => `expiry-time="${expiryTime(k.expiresAt)}" ${k.key}`),
+    ];
     // Atomic replace: sshd never reads a half-written file.
     const tmp = `${this.authorizedKeys}.tmp`;
     writeFileSync(tmp, lines.map((l) => l + '\n').join(''), { mode: 0o644 });
@@ -214,10 +243,25 @@ export class MachineImpl implements Machine {
   async runAsUser(script: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     if (this.current === 'terminated') throw new Error(`${this.instanceId} is terminated: nothing runs there any more`);
     const home = this.o.remoteHome;
-    const [program, ...args] = this.wrap(['runuser', '-u', this.o.loginName, '--', 'sh', '-c', `cd || exit 1\n${script}`]);
+    const [program, ...args] = this.wrap([
+      'runuser',
+      '-u',
+      this.o.loginName,
+      '--',
+      'sh',
+      '-c',
+      `cd || exit 1\n${script}`,
+    ]);
     const r = await execa(program!, args, {
       cwd: '/',
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, USER: this.o.loginName, LOGNAME: this.o.loginName, SHELL: '/bin/bash', LANG: 'C.UTF-8' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: home,
+        USER: this.o.loginName,
+        LOGNAME: this.o.loginName,
+        SHELL: '/bin/bash',
+        LANG: 'C.UTF-8',
+      },
       extendEnv: false,
       stdin: 'ignore',
       reject: false,

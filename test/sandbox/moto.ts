@@ -18,14 +18,22 @@ export interface Moto {
 }
 
 /** Sends one raw request to moto; used for readiness and warm-up. */
-export function rawRequest(url: string, body = '', headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export function rawRequest(
+  url: string,
+  body = '',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: body ? 'POST' : 'GET', headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method: body ? 'POST' : 'GET', headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -73,7 +81,12 @@ async function startOnce({ dir, region, program }: { dir: string; region: string
     await exited(child);
   };
   try {
-    await waitUntil('moto_server', child, logFile, () => rawRequest(`${url}/moto-api/`).then(() => true, () => false));
+    await waitUntil('moto_server', child, logFile, () =>
+      rawRequest(`${url}/moto-api/`).then(
+        () => true,
+        () => false,
+      ),
+    );
   } catch (err) {
     await stop();
     throw err;

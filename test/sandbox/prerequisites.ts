@@ -21,12 +21,27 @@ const DEBIAN_PROGRAMS: Record<string, string> = {
   runuser: 'util-linux',
   mount: 'mount',
 };
-const BASE_PACKAGES = ['openssh-server', 'openssh-client', 'rsync', 'tmux', 'screen', 'procps', 'curl', 'util-linux', 'mount'];
+const BASE_PACKAGES = [
+  'openssh-server',
+  'openssh-client',
+  'rsync',
+  'tmux',
+  'screen',
+  'procps',
+  'curl',
+  'util-linux',
+  'mount',
+];
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
 export async function findProgram(name: string): Promise<string | undefined> {
-  const candidates = isAbsolute(name) ? [name] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  const candidates = isAbsolute(name)
+    ? [name]
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, name));
   for (const path of candidates) {
     try {
       await access(path, constants.X_OK);
@@ -71,7 +86,9 @@ async function check(): Promise<void> {
   if (missing.length > 0) {
     const packages = [...new Set([...BASE_PACKAGES, ...missing])];
     if (!isRoot()) {
-      throw new Error(`The test sandbox needs ${missing.join(', ')}. Install with: sudo apt-get install -y ${packages.join(' ')}`);
+      throw new Error(
+        `The test sandbox needs ${missing.join(', ')}. Install with: sudo apt-get install -y ${packages.join(' ')}`,
+      );
     }
     await install(packages);
     const still = await missingPackages();
@@ -89,9 +106,15 @@ async function check(): Promise<void> {
 /** What machine.ts does for every instance, tried once: a container without CAP_SYS_ADMIN cannot. */
 async function checkNamespaces(): Promise<void> {
   // The tmpfs hides /tmp in this namespace only: nothing is left behind.
-  const script = 'set -e; mount -t tmpfs t /tmp; mkdir /tmp/u /tmp/w; mount -t overlay o -o lowerdir=/etc,upperdir=/tmp/u,workdir=/tmp/w /etc; test -f /etc/passwd';
-  const r = await execa('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script], { reject: false, stdin: 'ignore' });
+  const script =
+    'set -e; mount -t tmpfs t /tmp; mkdir /tmp/u /tmp/w; mount -t overlay o -o lowerdir=/etc,upperdir=/tmp/u,workdir=/tmp/w /etc; test -f /etc/passwd';
+  const r = await execa('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script], {
+    reject: false,
+    stdin: 'ignore',
+  });
   if (r.exitCode !== 0) {
-    throw new Error(`The test sandbox plays each instance in a mount namespace of its own (unshare --mount, tmpfs and overlay mounts), which fails here: ${r.stderr.trim()}. A container needs CAP_SYS_ADMIN (docker run --privileged).`);
+    throw new Error(
+      `The test sandbox plays each instance in a mount namespace of its own (unshare --mount, tmpfs and overlay mounts), which fails here: ${r.stderr.trim()}. A container needs CAP_SYS_ADMIN (docker run --privileged).`,
+    );
   }
 }

@@ -147,7 +147,11 @@ export function queryError(status: number, code: string, message: string): Reply
 export function jsonError(status: number, code: string, message: string): Reply {
   return {
     status,
-    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code, 'x-amzn-requestid': randomUUID() },
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-errortype': code,
+      'x-amzn-requestid': randomUUID(),
+    },
     body: Buffer.from(JSON.stringify({ __type: code, message })),
   };
 }
@@ -176,7 +180,10 @@ class LoopbackAddresses {
 
   rewriteXml(xml: string): string {
     return xml
-      .replace(/<(ipAddress|privateIpAddress|publicIp)>([^<]+)<\/\1>/g, (_m, tag: string, ip: string) => `<${tag}>${this.map(ip.trim())}</${tag}>`)
+      .replace(
+        /<(ipAddress|privateIpAddress|publicIp)>([^<]+)<\/\1>/g,
+        (_m, tag: string, ip: string) => `<${tag}>${this.map(ip.trim())}</${tag}>`,
+      )
       .replace(/<(dnsName|privateDnsName|publicDnsName)>[^<]+<\/\1>/g, '<$1>localhost</$1>');
   }
 }
@@ -193,7 +200,13 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function forward(target: URL, method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<Reply> {
+function forward(
+  target: URL,
+  method: string,
+  path: string,
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+): Promise<Reply> {
   const out: IncomingHttpHeaders = { ...headers, host: target.host, 'content-length': String(body.length) };
   delete out.expect;
   delete out.connection;
@@ -206,7 +219,8 @@ function forward(target: URL, method: string, path: string, headers: IncomingHtt
       res.on('end', () => {
         const h: Record<string, string> = {};
         for (const [k, v] of Object.entries(res.headers)) {
-          if (v === undefined || ['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(k)) continue;
+          if (v === undefined || ['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(k))
+            continue;
           h[k] = Array.isArray(v) ? v.join(', ') : v;
         }
         resolve({ status: res.statusCode ?? 502, headers: h, body: Buffer.concat(chunks) });
@@ -218,7 +232,10 @@ function forward(target: URL, method: string, path: string, headers: IncomingHtt
 }
 
 /** Recognises the API call; undefined for anything else (passed through unrecorded). */
-function parseCall(req: IncomingMessage, body: Buffer): { service: Service; action: string; params: Record<string, string> } | undefined {
+function parseCall(
+  req: IncomingMessage,
+  body: Buffer,
+): { service: Service; action: string; params: Record<string, string> } | undefined {
   const target = req.headers['x-amz-target'];
   if (typeof target === 'string' && target.startsWith(IC_TARGET_PREFIX)) {
     // JSON protocol: flatten the top-level keys.
@@ -261,7 +278,12 @@ export async function startProxy(opts: {
   let calls: ApiCall[] = [];
   let faults: (Fault & { left: number })[] = [];
   let publicAddress = '127.0.0.1';
-  let holds: { action: string; when?: (params: Record<string, string>) => boolean; arrive: () => void; gate: Promise<void> }[] = [];
+  let holds: {
+    action: string;
+    when?: (params: Record<string, string>) => boolean;
+    arrive: () => void;
+    gate: Promise<void>;
+  }[] = [];
   // RunInstances by ClientToken: the first successful answer, replayed like EC2 does.
   const launched = new Map<string, { params: string; reply: Reply }>();
   const launching = new Map<string, Promise<unknown>>();
@@ -282,8 +304,15 @@ export async function startProxy(opts: {
 
   /** What moto would say about an instance, via a DescribeInstances of our own. */
   const instanceState = async (id: string, region: string): Promise<string | undefined> => {
-    const body = new URLSearchParams({ Action: 'DescribeInstances', Version: '2016-11-15', 'InstanceId.1': id }).toString();
-    const headers = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', authorization: fakeAuthorization('ec2', region) };
+    const body = new URLSearchParams({
+      Action: 'DescribeInstances',
+      Version: '2016-11-15',
+      'InstanceId.1': id,
+    }).toString();
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+      authorization: fakeAuthorization('ec2', region),
+    };
     const r = await forward(target, 'POST', '/', headers, Buffer.from(body));
     if (r.status !== 200) return undefined;
     return /<instanceState>\s*<code>\d+<\/code>\s*<name>([a-z-]+)<\/name>/.exec(r.body.toString('utf8'))?.[1];
@@ -292,7 +321,10 @@ export async function startProxy(opts: {
   /** One EC2 call of the sandbox's own (not recorded as the client's). */
   const ec2Call = (region: string, params: Record<string, string>): Promise<Reply> => {
     const body = new URLSearchParams({ Version: '2016-11-15', ...params }).toString();
-    const headers = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', authorization: fakeAuthorization('ec2', region) };
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+      authorization: fakeAuthorization('ec2', region),
+    };
     return forward(target, 'POST', '/', headers, Buffer.from(body));
   };
 
@@ -309,7 +341,9 @@ export async function startProxy(opts: {
   /** Loopback addresses of an instance, as the client is told them. */
   const addressesOf = async (id: string, region: string): Promise<string[]> => {
     const r = await ec2Call(region, { Action: 'DescribeInstances', 'InstanceId.1': id });
-    const ips = [...r.body.toString('utf8').matchAll(/<(ipAddress|privateIpAddress|publicIp)>([^<]+)<\/\1>/g)].map((m) => addresses.map(m[2]!.trim()));
+    const ips = [...r.body.toString('utf8').matchAll(/<(ipAddress|privateIpAddress|publicIp)>([^<]+)<\/\1>/g)].map(
+      (m) => addresses.map(m[2]!.trim()),
+    );
     return [...new Set(ips)];
   };
 
@@ -317,14 +351,28 @@ export async function startProxy(opts: {
   const tellLifecycle = async (action: Lifecycle['action'], ids: string[], region: string): Promise<void> => {
     if (!opts.lifecycle) return;
     const booting = action === 'RunInstances' || action === 'StartInstances';
-    await Promise.all(ids.map(async (instanceId) => opts.lifecycle!({ action, instanceId, addresses: booting ? await addressesOf(instanceId, region) : [] })));
+    await Promise.all(
+      ids.map(async (instanceId) =>
+        opts.lifecycle!({ action, instanceId, addresses: booting ? await addressesOf(instanceId, region) : [] }),
+      ),
+    );
   };
 
   /** IMDSv2, just the two requests the agent makes; each instance is answered its own id. */
   const imds = (req: IncomingMessage, path: string, time: number): Reply => {
-    const text = (status: number, body: string): Reply => ({ status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(body) });
+    const text = (status: number, body: string): Reply => ({
+      status,
+      headers: { 'content-type': 'text/plain' },
+      body: Buffer.from(body),
+    });
     const answer = (reply: Reply, instanceId?: string): Reply => {
-      imdsRequests.push({ method: req.method ?? 'GET', path, status: reply.status, time, ...(instanceId !== undefined && { instanceId }) });
+      imdsRequests.push({
+        method: req.method ?? 'GET',
+        path,
+        status: reply.status,
+        time,
+        ...(instanceId !== undefined && { instanceId }),
+      });
       appendFileSync(join(opts.dir, 'imds-requests.jsonl'), JSON.stringify(imdsRequests.at(-1)) + '\n');
       return reply;
     };
@@ -341,7 +389,8 @@ export async function startProxy(opts: {
       const token = req.headers['x-aws-ec2-metadata-token'];
       const issued = typeof token === 'string' ? imdsTokens.get(token) : undefined;
       // A token is good on the instance it was issued to only.
-      if (!issued || issued.expires < time || issued.instanceId !== asker?.instanceId) return answer(text(401, 'Unauthorized'));
+      if (!issued || issued.expires < time || issued.instanceId !== asker?.instanceId)
+        return answer(text(401, 'Unauthorized'));
       // Off any instance (a test asking as root) there is no instance to answer for.
       const id = asker?.imdsInstanceId;
       return id ? answer(text(200, id), id) : answer(text(404, 'Not Found'));
@@ -356,7 +405,12 @@ export async function startProxy(opts: {
   const poweroff = async (instanceId: string, reason: string | undefined, time: number): Promise<Reply> => {
     const launchedAs = launchedInstances.get(instanceId);
     const region = launchedAs?.region ?? opts.region;
-    const entry: Poweroff = { instanceId, ...(reason && { reason }), time, action: launchedAs?.terminateOnShutdown ? 'TerminateInstances' : 'StopInstances' };
+    const entry: Poweroff = {
+      instanceId,
+      ...(reason && { reason }),
+      time,
+      action: launchedAs?.terminateOnShutdown ? 'TerminateInstances' : 'StopInstances',
+    };
     poweroffs.push(entry);
     const state = await instanceState(instanceId, region);
     let reply: Reply;
@@ -365,7 +419,11 @@ export async function startProxy(opts: {
       entry.status = reply.status;
     } else {
       entry.refused = state ?? 'not found';
-      reply = { status: 409, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`${instanceId} is ${entry.refused}: it cannot power itself off\n`) };
+      reply = {
+        status: 409,
+        headers: { 'content-type': 'text/plain' },
+        body: Buffer.from(`${instanceId} is ${entry.refused}: it cannot power itself off\n`),
+      };
     }
     appendFileSync(join(opts.dir, 'poweroffs.jsonl'), JSON.stringify(entry) + '\n');
     // The machine goes down: this kills the poweroff script's own curl too, as on a real one.
@@ -374,17 +432,38 @@ export async function startProxy(opts: {
   };
 
   /** Notes what poweroffs need from a launch moto carried out, and tells the sandbox of every state change. */
-  const noteLifecycle = async (action: string, params: Record<string, string>, reply: Reply, region: string): Promise<void> => {
+  const noteLifecycle = async (
+    action: string,
+    params: Record<string, string>,
+    reply: Reply,
+    region: string,
+  ): Promise<void> => {
     if (reply.status !== 200) return;
     if (action === 'RunInstances') {
-      const ids = [...new Set([...reply.body.toString('utf8').matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]!))];
-      for (const id of ids) launchedInstances.set(id, { region, terminateOnShutdown: params.InstanceInitiatedShutdownBehavior === 'terminate' });
+      const ids = [
+        ...new Set(
+          [...reply.body.toString('utf8').matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]!),
+        ),
+      ];
+      for (const id of ids)
+        launchedInstances.set(id, {
+          region,
+          terminateOnShutdown: params.InstanceInitiatedShutdownBehavior === 'terminate',
+        });
       // A launch that died while pending (aws-behaviour.ts) has no machine to boot.
-      const alive = await Promise.all(ids.map(async (id) => ((await instanceState(id, region)) === 'terminated' ? undefined : id)));
-      await tellLifecycle(action, alive.filter((id) => id !== undefined), region);
+      const alive = await Promise.all(
+        ids.map(async (id) => ((await instanceState(id, region)) === 'terminated' ? undefined : id)),
+      );
+      await tellLifecycle(
+        action,
+        alive.filter((id) => id !== undefined),
+        region,
+      );
     }
     if (action === 'StartInstances' || action === 'StopInstances' || action === 'TerminateInstances') {
-      const ids = Object.entries(params).filter(([k]) => /^InstanceId\.\d+$/.test(k)).map(([, v]) => v);
+      const ids = Object.entries(params)
+        .filter(([k]) => /^InstanceId\.\d+$/.test(k))
+        .map(([, v]) => v);
       await tellLifecycle(action, ids, region);
     }
   };
@@ -398,7 +477,8 @@ export async function startProxy(opts: {
     };
 
     // Safety net for the CLI's "what is my public address" lookup (SSH_EC2_IP_URL in env()).
-    if (req.method === 'GET' && req.url === '/checkip') return send({ status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`${publicAddress}\n`) });
+    if (req.method === 'GET' && req.url === '/checkip')
+      return send({ status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`${publicAddress}\n`) });
 
     // The on-instance agent's side: IMDS (SSH_EC2_IMDS_URL) and the poweroff script.
     const url = new URL(req.url ?? '/', 'http://x');
@@ -409,24 +489,46 @@ export async function startProxy(opts: {
       const reason = url.searchParams.get('reason') ?? form.get('reason') ?? undefined;
       // shutdown powers off the machine it runs on, whatever id the script was given.
       const instanceId = askedBy(req)?.instanceId ?? named;
-      if (!/^i-[0-9a-f]+$/.test(instanceId)) return send({ status: 400, headers: { 'content-type': 'text/plain' }, body: Buffer.from('instance=i-... wanted\n') });
+      if (!/^i-[0-9a-f]+$/.test(instanceId))
+        return send({
+          status: 400,
+          headers: { 'content-type': 'text/plain' },
+          body: Buffer.from('instance=i-... wanted\n'),
+        });
       const reply = await poweroff(instanceId, reason || undefined, time);
-      return send({ status: reply.status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(reply.status === 200 ? 'ok\n' : reply.body) });
+      return send({
+        status: reply.status,
+        headers: { 'content-type': 'text/plain' },
+        body: Buffer.from(reply.status === 200 ? 'ok\n' : reply.body),
+      });
     }
 
     const call = parseCall(req, body);
     if (!call) return send(await forward(target, req.method ?? 'GET', req.url ?? '/', req.headers, body));
     const { service, action, params } = call;
-    const [, accessKey = '', signedRegion] = /Credential=([^/]*)\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization)) ?? [];
+    const [, accessKey = '', signedRegion] =
+      /Credential=([^/]*)\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization)) ?? [];
     const region = signedRegion ?? opts.region;
     const record = (status: number, extra: Partial<ApiCall> = {}): void => {
       const attempt = /attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1];
-      const entry: ApiCall = { service, action, params, status, time, ...(attempt && { attempt: Number(attempt) }), ...extra };
+      const entry: ApiCall = {
+        service,
+        action,
+        params,
+        status,
+        time,
+        ...(attempt && { attempt: Number(attempt) }),
+        ...extra,
+      };
       calls.push(entry);
       appendFileSync(logFile, JSON.stringify(entry) + '\n');
     };
     const error = (status: number, code: string, message: string): Reply =>
-      service === 'ec2' ? ec2Error(status, code, message) : service === 'sts' ? queryError(status, code, message) : jsonError(status, code, message);
+      service === 'ec2'
+        ? ec2Error(status, code, message)
+        : service === 'sts'
+          ? queryError(status, code, message)
+          : jsonError(status, code, message);
     // Every answer leaves through here: recorded, and EC2 XML with loopback addresses only.
     const finish = (reply: Reply, extra: Partial<ApiCall> = {}): void => {
       record(reply.status, extra);
@@ -459,7 +561,13 @@ export async function startProxy(opts: {
     if (answered) return finish(answered, { behaviour: true });
 
     const fault = takeFault(action, params);
-    const faultReply = fault && error(fault.status ?? 500, fault.code ?? 'InternalError', fault.message ?? 'We encountered an internal error. Please try again.');
+    const faultReply =
+      fault &&
+      error(
+        fault.status ?? 500,
+        fault.code ?? 'InternalError',
+        fault.message ?? 'We encountered an internal error. Please try again.',
+      );
     if (fault && faultReply && !fault.afterForward) return finish(faultReply, { injected: true });
 
     // RunInstances with a ClientToken: one instance per token, whatever the retries.
@@ -468,9 +576,14 @@ export async function startProxy(opts: {
       while (launching.has(token)) await launching.get(token);
       const done = launched.get(token);
       if (done) {
-        const reply = done.params === JSON.stringify(params)
-          ? done.reply
-          : ec2Error(400, 'IdempotentParameterMismatch', `The client token ${token} was used with different parameters.`);
+        const reply =
+          done.params === JSON.stringify(params)
+            ? done.reply
+            : ec2Error(
+                400,
+                'IdempotentParameterMismatch',
+                `The client token ${token} was used with different parameters.`,
+              );
         return finish(faultReply ?? reply, { replayed: true, ...(faultReply && { injected: true }) });
       }
     }
@@ -484,9 +597,18 @@ export async function startProxy(opts: {
         ? error(400, 'InvalidArgsException', 'The SSH public key is not a valid OpenSSH public key.')
         : undefined;
       const state = invalid ? undefined : await instanceState(params.InstanceId ?? '', region);
-      const refusal = invalid
-        ?? (state === undefined ? error(400, 'EC2InstanceNotFoundException', `Instance ${params.InstanceId} not found`) : undefined)
-        ?? (state !== 'running' ? error(400, 'EC2InstanceStateInvalidException', `Instance ${params.InstanceId} is not in a valid state for this operation (${state}).`) : undefined);
+      const refusal =
+        invalid ??
+        (state === undefined
+          ? error(400, 'EC2InstanceNotFoundException', `Instance ${params.InstanceId} not found`)
+          : undefined) ??
+        (state !== 'running'
+          ? error(
+              400,
+              'EC2InstanceStateInvalidException',
+              `Instance ${params.InstanceId} is not in a valid state for this operation (${state}).`,
+            )
+          : undefined);
       if (refusal) return finish(refusal);
     }
 
@@ -511,7 +633,11 @@ export async function startProxy(opts: {
     if (service === 'ec2') aws.observe(action, params, reply);
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
-      opts.onPushedKey({ instanceId: params.InstanceId ?? '', osUser: params.InstanceOSUser ?? '', key: params.SSHPublicKey ?? '' });
+      opts.onPushedKey({
+        instanceId: params.InstanceId ?? '',
+        osUser: params.InstanceOSUser ?? '',
+        key: params.SSHPublicKey ?? '',
+      });
     }
     finish(reply);
   };
@@ -530,7 +656,8 @@ export async function startProxy(opts: {
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    calls: (action) => calls.filter((c) => action === undefined || c.action === action).map((c) => ({ ...c, params: { ...c.params } })),
+    calls: (action) =>
+      calls.filter((c) => action === undefined || c.action === action).map((c) => ({ ...c, params: { ...c.params } })),
     clearCalls: () => {
       calls = [];
     },

@@ -28,7 +28,8 @@ async function killDaemonsOf(dir: string): Promise<void> {
     try {
       const environ = (await readFile(`/proc/${entry}/environ`, 'latin1')).split('\0');
       const cmdline = await readFile(`/proc/${entry}/cmdline`, 'latin1');
-      if (environ.includes(`SSH_EC2_SANDBOX=${dir}`) || cmdline.includes(`${dir}/`)) process.kill(Number(entry), 'SIGKILL');
+      if (environ.includes(`SSH_EC2_SANDBOX=${dir}`) || cmdline.includes(`${dir}/`))
+        process.kill(Number(entry), 'SIGKILL');
     } catch {
       // exited meanwhile
     }

@@ -31,7 +31,8 @@ async function withPasswdLock(cmd: string, args: string[]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const r = await execa(cmd, args, { reject: false, stdin: 'ignore' });
     if (r.exitCode === 0) return;
-    if (attempt >= 20 || !/lock|try again/i.test(r.stderr)) throw new Error(`${cmd} ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
+    if (attempt >= 20 || !/lock|try again/i.test(r.stderr))
+      throw new Error(`${cmd} ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
     await sleep(50 * attempt);
   }
 }
@@ -69,7 +70,14 @@ async function openSshVersion(): Promise<number> {
 }
 let version: Promise<number> | undefined;
 
-function sshdConfig(o: { port: number; hostKey: string; pidFile: string; authorizedKeys: string; user: string; version: number }): string {
+function sshdConfig(o: {
+  port: number;
+  hostKey: string;
+  pidFile: string;
+  authorizedKeys: string;
+  user: string;
+  version: number;
+}): string {
   return [
     'ListenAddress 127.0.0.1',
     `Port ${o.port}`,
@@ -105,7 +113,14 @@ function sshdConfig(o: { port: number; hostKey: string; pidFile: string; authori
  * Starts sshd on a free loopback port, logging in `user` only. `wrap` turns sshd's argv into the
  * one to run (machine.ts: inside the instance's own mount namespace).
  */
-export async function startSshd(o: { sshdDir: string; hostKey: string; authorizedKeys: string; user: string; sandboxDir: string; wrap: (argv: string[]) => string[] }): Promise<Sshd> {
+export async function startSshd(o: {
+  sshdDir: string;
+  hostKey: string;
+  authorizedKeys: string;
+  user: string;
+  sandboxDir: string;
+  wrap: (argv: string[]) => string[];
+}): Promise<Sshd> {
   const config = join(o.sshdDir, 'sshd_config');
   const logFile = join(o.sshdDir, 'sshd.log');
   const v = await (version ??= openSshVersion());
@@ -141,6 +156,8 @@ export async function startSshd(o: { sshdDir: string; hostKey: string; authorize
 
 /** Makes a fresh ed25519 host key; returns its fingerprint line as `ssh-keygen -l` prints it (what cloud-init writes to the console). */
 export async function makeHostKey(path: string): Promise<string> {
-  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ssh-ec2-sandbox', '-f', path], { stdin: 'ignore' });
+  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ssh-ec2-sandbox', '-f', path], {
+    stdin: 'ignore',
+  });
   return (await execa('ssh-keygen', ['-l', '-f', `${path}.pub`], { stdin: 'ignore' })).stdout.trim();
 }

@@ -33,7 +33,13 @@ export function tcpAccepts(port: number): Promise<boolean> {
  * Polls `ready` with a short backoff until it says yes, the child exits (the error then
  * carries the tail of its log), or the deadline passes.
  */
-export async function waitUntil(what: string, child: ChildProcess, logFile: string, ready: () => Promise<boolean>, deadlineMs = 20_000): Promise<void> {
+export async function waitUntil(
+  what: string,
+  child: ChildProcess,
+  logFile: string,
+  ready: () => Promise<boolean>,
+  deadlineMs = 20_000,
+): Promise<void> {
   const start = Date.now();
   let delay = 20;
   for (;;) {

@@ -17,7 +17,9 @@ describe('expired credentials', () => {
     const mapped = mapAwsError(awsError(code, message), 'push the ssh key with EC2 Instance Connect') as UserError;
     expect(mapped).toBeInstanceOf(ConfigError);
     expect(mapped.exitCode).toBe(ExitCode.config);
-    expect(mapped.message).toBe(`your AWS credentials have expired (AWS answered ${code} when asked to push the ssh key with EC2 Instance Connect)`);
+    expect(mapped.message).toBe(
+      `your AWS credentials have expired (AWS answered ${code} when asked to push the ssh key with EC2 Instance Connect)`,
+    );
     expect(mapped.hint).toMatch(/^Renew them/);
     expect(isExpiredCredentials(mapped)).toBe(true);
     expect(isExpiredCredentials(awsError(code))).toBe(true);
@@ -132,12 +134,16 @@ describe('eventual consistency', () => {
 
   it("a deadline ends it as its own time limit does: the caller's deadline already past, one call, its error", async () => {
     const c = failing(...notYet());
-    await expect(retrying(c.call, () => true, { deadline: Date.now() - 1 })).rejects.toThrow('EC2InstanceStateInvalidException');
+    await expect(retrying(c.call, () => true, { deadline: Date.now() - 1 })).rejects.toThrow(
+      'EC2InstanceStateInvalidException',
+    );
     expect(c.calls()).toBe(1);
     const created = new NewResources();
     created.add('i-new');
     const d = failing(...Array.from({ length: 100 }, () => awsError('InvalidInstanceID.NotFound')));
-    await expect(created.settle(['i-new'], d.call, { deadline: Date.now() - 1 })).rejects.toThrow('InvalidInstanceID.NotFound');
+    await expect(created.settle(['i-new'], d.call, { deadline: Date.now() - 1 })).rejects.toThrow(
+      'InvalidInstanceID.NotFound',
+    );
     expect(d.calls()).toBe(1);
   });
 

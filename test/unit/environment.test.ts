@@ -49,11 +49,15 @@ describe('a wait that never ends', () => {
     ).catch((e: unknown) => e);
     expect(probes).toBe(1);
     expect(err).toBeInstanceOf(WaitTimeout);
-    expect(err).toMatchObject({ message: 'timed out after 0s waiting for i-0abc to be running', exitCode: ExitCode.cloud, hint: 'Look at it in the EC2 console.' });
+    expect(err).toMatchObject({
+      message: 'timed out after 0s waiting for i-0abc to be running',
+      exitCode: ExitCode.cloud,
+      hint: 'Look at it in the EC2 console.',
+    });
   });
 });
 
-describe('a directory\'s lock held too long by another live run', () => {
+describe("a directory's lock held too long by another live run", () => {
   it('is a WaitTimeout naming that run and what to do, exit 4, the lock left to its holder', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lock-'));
     try {
@@ -61,7 +65,10 @@ describe('a directory\'s lock held too long by another live run', () => {
       writeFileSync(path, `${process.pid}\n`); // a live holder (this very process)
       const err = await acquireLock(path, { timeoutMs: 0 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WaitTimeout);
-      expect(err).toMatchObject({ exitCode: ExitCode.cloud, message: `timed out waiting for another ssh-ec2 here (pid ${process.pid}) to find or launch this directory's instance` });
+      expect(err).toMatchObject({
+        exitCode: ExitCode.cloud,
+        message: `timed out waiting for another ssh-ec2 here (pid ${process.pid}) to find or launch this directory's instance`,
+      });
       expect((err as UserError).hint).toContain(`kill ${process.pid}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -9,7 +9,8 @@ import type { Cloud } from '../../src/cloud/ec2.js';
 import { consoleFingerprints, watchConsole } from '../../src/session/host-key.js';
 import { createLogger } from '../../src/ui/logger.js';
 
-const BLOCK = '-----BEGIN SSH HOST KEY FINGERPRINTS-----\n256 SHA256:abc+/def root@x (ED25519)\n-----END SSH HOST KEY FINGERPRINTS-----\n';
+const BLOCK =
+  '-----BEGIN SSH HOST KEY FINGERPRINTS-----\n256 SHA256:abc+/def root@x (ED25519)\n-----END SSH HOST KEY FINGERPRINTS-----\n';
 
 /** A console that shows the block from call `from` on (never if undefined); `refuseLatest`: Latest=true is an error. */
 function fakeConsole(from: number | undefined, opts: { refuseLatest?: boolean; failPlain?: boolean } = {}) {
@@ -44,7 +45,11 @@ describe('the console watch', () => {
   it('no block within the wait: none, saying how often it asked', async () => {
     const { cloud } = fakeConsole(undefined);
     const found = await watchConsole(cloud, 'i-1', log).fingerprints(0);
-    expect(found).toEqual({ none: expect.stringMatching(/^EC2 showed no host key fingerprints on its console \(asked \d+ times?\)$/) as unknown });
+    expect(found).toEqual({
+      none: expect.stringMatching(
+        /^EC2 showed no host key fingerprints on its console \(asked \d+ times?\)$/,
+      ) as unknown,
+    });
   });
 
   it('ssh answering while a look is under way: one more look is owed, even with no wait left', async () => {
@@ -68,7 +73,9 @@ describe('the console watch', () => {
 
   it('a console that cannot be read at all: none, with the reason', async () => {
     const { cloud } = fakeConsole(1, { refuseLatest: true, failPlain: true });
-    expect(await watchConsole(cloud, 'i-1', log).fingerprints(60_000)).toEqual({ none: 'its console output could not be read (UnauthorizedOperation)' });
+    expect(await watchConsole(cloud, 'i-1', log).fingerprints(60_000)).toEqual({
+      none: 'its console output could not be read (UnauthorizedOperation)',
+    });
   });
 
   it('an interrupt ends the wait after one last look', async () => {

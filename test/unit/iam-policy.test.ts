@@ -35,7 +35,9 @@ interface Statement {
 }
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(dir, f));
 }
 
 /** `ec2:RunInstances`, … for every `new XCommand(` and `paginateX` imported from an SDK client. */
@@ -45,7 +47,10 @@ function actionsUsed(source: string): string[] {
     const service = SERVICES[m[2]!];
     if (!service) continue;
     for (const part of m[1]!.split(',')) {
-      const words = part.trim().replace(/^type\s+/, '').split(/\s+as\s+/);
+      const words = part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/);
       if (words[0]) imported.set((words[1] ?? words[0]).trim(), service);
     }
   }
@@ -93,13 +98,25 @@ describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
 
   it('already covers the calls planned next', () => {
     const allowed = new Set(statements.flatMap((s) => asList(s.Action)));
-    for (const a of ['ec2:CreateTags', 'ec2:DescribeSubnets', 'ec2:DescribeAvailabilityZones', 'ec2:DeleteSecurityGroup', 'ec2:DescribeInstanceTypeOfferings']) {
+    for (const a of [
+      'ec2:CreateTags',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeAvailabilityZones',
+      'ec2:DeleteSecurityGroup',
+      'ec2:DescribeInstanceTypeOfferings',
+    ]) {
       expect(allowed, a).toContain(a);
     }
   });
 
   it('changes only instances tagged ssh-ec2 whose ssh-ec2:user tag is the caller', () => {
-    for (const action of ['ec2:StartInstances', 'ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:ModifyInstanceAttribute', 'ec2-instance-connect:SendSSHPublicKey']) {
+    for (const action of [
+      'ec2:StartInstances',
+      'ec2:StopInstances',
+      'ec2:TerminateInstances',
+      'ec2:ModifyInstanceAttribute',
+      'ec2-instance-connect:SendSSHPublicKey',
+    ]) {
       const granting = statements.filter((s) => asList(s.Action).includes(action));
       expect(granting.length, action).toBeGreaterThan(0);
       for (const s of granting) {
@@ -117,9 +134,13 @@ describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
 
   it('launches and creates security groups only with the ssh-ec2 tag, and passes one role to EC2 only', () => {
     const taggedCreate = (action: string, resource: string) =>
-      statements.filter((s) => asList(s.Action).includes(action) && asList(s.Resource).some((r) => r.includes(resource)));
-    for (const s of taggedCreate('ec2:RunInstances', ':instance/')) expect(s.Condition?.Null?.['aws:RequestTag/ssh-ec2']).toBe('false');
-    for (const s of taggedCreate('ec2:CreateSecurityGroup', ':security-group/')) expect(s.Condition?.Null?.['aws:RequestTag/ssh-ec2']).toBe('false');
+      statements.filter(
+        (s) => asList(s.Action).includes(action) && asList(s.Resource).some((r) => r.includes(resource)),
+      );
+    for (const s of taggedCreate('ec2:RunInstances', ':instance/'))
+      expect(s.Condition?.Null?.['aws:RequestTag/ssh-ec2']).toBe('false');
+    for (const s of taggedCreate('ec2:CreateSecurityGroup', ':security-group/'))
+      expect(s.Condition?.Null?.['aws:RequestTag/ssh-ec2']).toBe('false');
     const pass = statements.filter((s) => asList(s.Action).includes('iam:PassRole'));
     expect(pass).toHaveLength(1);
     expect(asList(pass[0]!.Resource)).toEqual(['arn:aws:iam::*:role/EC2ReadOnlyAccessToS3']);
@@ -129,10 +150,14 @@ describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
   it('launches and tags instances and volumes only as the caller: nobody can plant an instance that the ssh-ec2 of another user would take as theirs', () => {
     for (const action of ['ec2:RunInstances', 'ec2:CreateTags']) {
       for (const resource of [':instance/', ':volume/']) {
-        const granting = statements.filter((s) => asList(s.Action).includes(action) && asList(s.Resource).some((r) => r.includes(resource) || r === '*'));
+        const granting = statements.filter(
+          (s) => asList(s.Action).includes(action) && asList(s.Resource).some((r) => r.includes(resource) || r === '*'),
+        );
         expect(granting.length, `${action} on ${resource}`).toBeGreaterThan(0);
         for (const s of granting) {
-          const named = s.Condition?.StringEquals?.['aws:RequestTag/ssh-ec2:user'] ?? s.Condition?.StringEqualsIfExists?.['aws:RequestTag/ssh-ec2:user'];
+          const named =
+            s.Condition?.StringEquals?.['aws:RequestTag/ssh-ec2:user'] ??
+            s.Condition?.StringEqualsIfExists?.['aws:RequestTag/ssh-ec2:user'];
           expect(named, `${action} on ${resource} in ${s.Sid}`).toBe(caller);
         }
       }
@@ -140,13 +165,30 @@ describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
   });
 
   it("launches only into ssh-ec2's security groups, or one an administrator tagged ssh-ec2:usable (--security-group), whose rules it cannot change", () => {
-    const onGroups = statements.filter((s) => asList(s.Action).includes('ec2:RunInstances') && asList(s.Resource).some((r) => r.includes(':security-group/') || r === '*'));
-    expect(onGroups.map((s) => Object.keys(s.Condition?.Null ?? {})).sort()).toEqual([['aws:ResourceTag/ssh-ec2'], ['aws:ResourceTag/ssh-ec2:usable']]);
+    const onGroups = statements.filter(
+      (s) =>
+        asList(s.Action).includes('ec2:RunInstances') &&
+        asList(s.Resource).some((r) => r.includes(':security-group/') || r === '*'),
+    );
+    expect(onGroups.map((s) => Object.keys(s.Condition?.Null ?? {})).sort()).toEqual([
+      ['aws:ResourceTag/ssh-ec2'],
+      ['aws:ResourceTag/ssh-ec2:usable'],
+    ]);
     for (const s of onGroups) expect(Object.values(s.Condition!.Null!)).toEqual(['false']);
     // Changing rules (and tagging, by which a group would become usable) needs the ssh-ec2 tag itself.
-    for (const action of ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress', 'ec2:DeleteSecurityGroup', 'ec2:CreateTags']) {
-      for (const s of statements.filter((st) => asList(st.Action).includes(action) && asList(st.Resource).some((r) => r.includes(':security-group/')))) {
-        expect(s.Condition?.Null?.['aws:ResourceTag/ssh-ec2'] ?? s.Condition?.Null?.['aws:RequestTag/ssh-ec2'], `${action} in ${s.Sid}`).toBe('false');
+    for (const action of [
+      'ec2:AuthorizeSecurityGroupIngress',
+      'ec2:RevokeSecurityGroupIngress',
+      'ec2:DeleteSecurityGroup',
+      'ec2:CreateTags',
+    ]) {
+      for (const s of statements.filter(
+        (st) => asList(st.Action).includes(action) && asList(st.Resource).some((r) => r.includes(':security-group/')),
+      )) {
+        expect(
+          s.Condition?.Null?.['aws:ResourceTag/ssh-ec2'] ?? s.Condition?.Null?.['aws:RequestTag/ssh-ec2'],
+          `${action} in ${s.Sid}`,
+        ).toBe('false');
       }
     }
   });
@@ -164,8 +206,9 @@ describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
 describe('the two policies', () => {
   it('differ only in who the caller is (a permission added to one is added to both)', () => {
     const [iam, role] = POLICIES.map((p) => policyText(p.file));
-    expect(role, `policy/${POLICIES[1]!.file} must be policy/${POLICIES[0]!.file} with ${POLICIES[0]!.caller} replaced by ${POLICIES[1]!.caller}`).toBe(
-      iam!.replaceAll(POLICIES[0]!.caller, POLICIES[1]!.caller),
-    );
+    expect(
+      role,
+      `policy/${POLICIES[1]!.file} must be policy/${POLICIES[0]!.file} with ${POLICIES[0]!.caller} replaced by ${POLICIES[1]!.caller}`,
+    ).toBe(iam!.replaceAll(POLICIES[0]!.caller, POLICIES[1]!.caller));
   });
 });

@@ -68,22 +68,42 @@ async function livePid(): Promise<number> {
 function write(pid: number, entry: Partial<JournalEntry>, project = PROJECT): string {
   const path = paths.journal(project, pid);
   mkdirSync(dirname(path), { recursive: true });
-  const full: JournalEntry = { pid, projectDir: '/work/p', startedAt: new Date().toISOString(), step: 'the command', finalState: 'terminate', ...entry };
+  const full: JournalEntry = {
+    pid,
+    projectDir: '/work/p',
+    startedAt: new Date().toISOString(),
+    step: 'the command',
+    finalState: 'terminate',
+    ...entry,
+  };
   writeFileSync(path, JSON.stringify(full));
   return path;
 }
 
 describe('takeDeadJournals', () => {
-  it('takes a dead run\'s journal: what it owed, its instance, its sessions and the ones it had inherited; the file is removed', async () => {
+  it("takes a dead run's journal: what it owed, its instance, its sessions and the ones it had inherited; the file is removed", async () => {
     const pid = await deadPid();
-    const path = write(pid, { instanceId: 'i-0abc', ran: true, finalState: 'stop', sessionId: 's1', inheritedSessions: ['s0'] });
+    const path = write(pid, {
+      instanceId: 'i-0abc',
+      ran: true,
+      finalState: 'stop',
+      sessionId: 's1',
+      inheritedSessions: ['s0'],
+    });
     const pending = takeDeadJournals(paths, PROJECT, logger());
-    expect(pending).toMatchObject({ syncBack: true, finalState: 'stop', instanceId: 'i-0abc', sessionIds: ['s1', 's0'] });
+    expect(pending).toMatchObject({
+      syncBack: true,
+      finalState: 'stop',
+      instanceId: 'i-0abc',
+      sessionIds: ['s1', 's0'],
+    });
     expect(existsSync(path)).toBe(false);
-    expect(output).toContain(`a previous ssh-ec2 here (pid ${pid}) was killed during the command; finishing its work: sync back, then stop`);
+    expect(output).toContain(
+      `a previous ssh-ec2 here (pid ${pid}) was killed during the command; finishing its work: sync back, then stop`,
+    );
   });
 
-  it('leaves a live run\'s journal alone (another terminal\'s run), and another project\'s', async () => {
+  it("leaves a live run's journal alone (another terminal's run), and another project's", async () => {
     const live = write(await livePid(), { ran: true });
     const other = write(await deadPid(), { ran: true }, 'pffffffffffffffff');
     expect(takeDeadJournals(paths, PROJECT, logger())).toBeUndefined();
@@ -109,7 +129,7 @@ describe('takeDeadJournals', () => {
   });
 });
 
-describe('the killed run\'s programs (found without /proc, which a Mac does not have)', () => {
+describe("the killed run's programs (found without /proc, which a Mac does not have)", () => {
   /** A live program standing in for the killed run's rsync; resolves when it has ended. */
   async function orphan(): Promise<{ pid: number; ended: Promise<unknown> }> {
     const c = await sleeper();
@@ -124,12 +144,18 @@ describe('the killed run\'s programs (found without /proc, which a Mac does not 
   });
 
   it.each([
-    ['a pid recycled since (the process there started after the run saw its own)', { cmdline: 'sleep\u000060', seenAt: Date.now() - 3_600_000 }],
+    [
+      'a pid recycled since (the process there started after the run saw its own)',
+      { cmdline: 'sleep\u000060', seenAt: Date.now() - 3_600_000 },
+    ],
     ['another program under that pid', { cmdline: 'rsync\u0000-a', seenAt: Date.now() }],
     ['a journal without the time it was seen (an older ssh-ec2)', { cmdline: 'sleep\u000060' }],
   ])('never kills %s', async (_what, child) => {
     const o = await orphan();
-    write(await deadPid(), { ran: true, children: [{ pid: o.pid, ...child } as { pid: number; cmdline: string; seenAt: number }] });
+    write(await deadPid(), {
+      ran: true,
+      children: [{ pid: o.pid, ...child } as { pid: number; cmdline: string; seenAt: number }],
+    });
     takeDeadJournals(paths, PROJECT, logger());
     expect(processAlive(o.pid)).toBe(true);
   });

@@ -2,37 +2,77 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/cloud/ec2.js';
 import { agentConf, parseJobStatus } from '../../src/remote/on-instance.js';
 import { localEnd } from '../../src/session/job.js';
-import { agentSettings, changedTags, DEFAULT_IDLE_TIMEOUT_MS, formatDuration, limitTags, resolveLimits } from '../../src/session/limits.js';
+import {
+  agentSettings,
+  changedTags,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  formatDuration,
+  limitTags,
+  resolveLimits,
+} from '../../src/session/limits.js';
 
-const instance = (tags: Record<string, string> = {}, launchTime?: Date): InstanceInfo => ({ id: 'i-1', state: 'running', type: 't3.micro', tags, launchTime });
+const instance = (tags: Record<string, string> = {}, launchTime?: Date): InstanceInfo => ({
+  id: 'i-1',
+  state: 'running',
+  type: 't3.micro',
+  tags,
+  launchTime,
+});
 const none = { idleTimeout: undefined, maxTime: undefined, jobGrace: undefined };
 
 describe('agent limits', () => {
   it('flag > the instance tag > default', () => {
     expect(resolveLimits(none, instance(), false).idleTimeoutMs).toBe(DEFAULT_IDLE_TIMEOUT_MS);
     expect(resolveLimits(none, instance({ 'ssh-ec2:idle-timeout': '15m' }), false).idleTimeoutMs).toBe(15 * 60_000);
-    expect(resolveLimits({ ...none, idleTimeout: 0 }, instance({ 'ssh-ec2:idle-timeout': '15m' }), false).idleTimeoutMs).toBe(0);
+    expect(
+      resolveLimits({ ...none, idleTimeout: 0 }, instance({ 'ssh-ec2:idle-timeout': '15m' }), false).idleTimeoutMs,
+    ).toBe(0);
     expect(resolveLimits(none, instance({ 'ssh-ec2:idle-timeout': 'off' }), false).idleTimeoutMs).toBe(0);
   });
 
   it('max-time counts from now on a fresh instance, else from its launch time', () => {
     const now = new Date('2026-01-01T10:00:00Z');
     const launched = new Date('2026-01-01T09:00:00Z');
-    expect(resolveLimits({ ...none, maxTime: 7_200_000 }, instance({}, launched), true, now).deadline?.toISOString()).toBe('2026-01-01T12:00:00.000Z');
-    expect(resolveLimits({ ...none, maxTime: 7_200_000 }, instance({}, launched), false, now).deadline?.toISOString()).toBe('2026-01-01T11:00:00.000Z');
+    expect(
+      resolveLimits({ ...none, maxTime: 7_200_000 }, instance({}, launched), true, now).deadline?.toISOString(),
+    ).toBe('2026-01-01T12:00:00.000Z');
+    expect(
+      resolveLimits({ ...none, maxTime: 7_200_000 }, instance({}, launched), false, now).deadline?.toISOString(),
+    ).toBe('2026-01-01T11:00:00.000Z');
     expect(resolveLimits(none, instance({}, launched), false, now).deadline).toBeUndefined();
   });
 
   it('writes tags only when they change, and settings the agent reads in seconds', () => {
     const l = resolveLimits({ idleTimeout: 90_000, maxTime: 0, jobGrace: 600_000 }, instance(), false);
-    expect(limitTags(l)).toEqual({ 'ssh-ec2:idle-timeout': '1m30s', 'ssh-ec2:max-time': 'off', 'ssh-ec2:job-grace': '10m', 'ssh-ec2:deadline': 'none' });
+    expect(limitTags(l)).toEqual({
+      'ssh-ec2:idle-timeout': '1m30s',
+      'ssh-ec2:max-time': 'off',
+      'ssh-ec2:job-grace': '10m',
+      'ssh-ec2:deadline': 'none',
+    });
     expect(changedTags(instance(limitTags(l)), limitTags(l))).toEqual({});
-    expect(agentSettings({ imdsUrl: 'http://x', poweroffCommand: "echo 'off'" }, 'i-1', l)).toEqual({ instanceId: 'i-1', imdsUrl: 'http://x', poweroffCommand: "echo 'off'", idleTimeout: 90, deadline: 0, jobGrace: 600 });
+    expect(agentSettings({ imdsUrl: 'http://x', poweroffCommand: "echo 'off'" }, 'i-1', l)).toEqual({
+      instanceId: 'i-1',
+      imdsUrl: 'http://x',
+      poweroffCommand: "echo 'off'",
+      idleTimeout: 90,
+      deadline: 0,
+      jobGrace: 600,
+    });
     expect(formatDuration(90_061_000)).toBe('1d1h1m1s');
   });
 
   it('quotes every agent setting for sh', () => {
-    expect(agentConf({ instanceId: 'i-1', imdsUrl: 'http://x', poweroffCommand: "echo 'a b'", idleTimeout: 5, deadline: 0, jobGrace: 1 })).toContain(`POWEROFF='echo '\\''a b'\\'''\n`);
+    expect(
+      agentConf({
+        instanceId: 'i-1',
+        imdsUrl: 'http://x',
+        poweroffCommand: "echo 'a b'",
+        idleTimeout: 5,
+        deadline: 0,
+        jobGrace: 1,
+      }),
+    ).toContain(`POWEROFF='echo '\\''a b'\\'''\n`);
   });
 });
 

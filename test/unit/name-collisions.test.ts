@@ -26,13 +26,30 @@ describe('planCollisions (case- and normalisation-insensitive file system simula
   });
 
   it('a local file spelled otherwise is never written through another spelling; one spelled the same wins', () => {
-    const local: LocalDir = (dir) => (dir === '' ? [{ name: 'Report.pdf', isDir: false }, { name: 'Data', isDir: true }] : dir === 'Data' ? [{ name: 'x.csv', isDir: false }] : undefined);
+    const local: LocalDir = (dir) =>
+      dir === ''
+        ? [
+            { name: 'Report.pdf', isDir: false },
+            { name: 'Data', isDir: true },
+          ]
+        : dir === 'Data'
+          ? [{ name: 'x.csv', isDir: false }]
+          : undefined;
     const listing = [f('report.pdf'), f('REPORT.pdf'), d('data'), f('data/X.csv'), f('data/x.csv')];
-    expect(planCollisions(listing, { folding: MAC, excluded: [], local })).toEqual([[f('REPORT.pdf'), f('data/X.csv')], [f('report.pdf')]]);
+    expect(planCollisions(listing, { folding: MAC, excluded: [], local })).toEqual([
+      [f('REPORT.pdf'), f('data/X.csv')],
+      [f('report.pdf')],
+    ]);
   });
 
   it('a file system that folds nothing sets nothing aside', () => {
-    expect(planCollisions([f('A'), f('a')], { folding: { caseInsensitive: false, normalisationInsensitive: false }, excluded: [], local: nothingHere })).toEqual([]);
+    expect(
+      planCollisions([f('A'), f('a')], {
+        folding: { caseInsensitive: false, normalisationInsensitive: false },
+        excluded: [],
+        local: nothingHere,
+      }),
+    ).toEqual([]);
   });
 });
 

@@ -12,10 +12,34 @@ import { resolveOptions } from '../../src/options.js';
 describe('the owner written into ssh-ec2:user', () => {
   it.each([
     // [what, GetCallerIdentity's Arn, its UserId, the owner, the kind of caller]
-    ['an IAM user: the user name (aws:username)', 'arn:aws:iam::123456789012:user/alice', 'AIDAEXAMPLEALICE0001', 'alice', 'iam-user'],
-    ['an IAM user with a path: the name without it', 'arn:aws:iam::123456789012:user/division/team/bob', 'AIDAEXAMPLEBOB000001', 'bob', 'iam-user'],
-    ['an IAM user in another partition', 'arn:aws-cn:iam::123456789012:user/carol', 'AIDAEXAMPLECAROL0001', 'carol', 'iam-user'],
-    ['an assumed role: the role id and session name (aws:userid)', 'arn:aws:sts::123456789012:assumed-role/Dev/alice', 'AROAEXAMPLEROLE00001:alice', 'AROAEXAMPLEROLE00001:alice', 'assumed-role'],
+    [
+      'an IAM user: the user name (aws:username)',
+      'arn:aws:iam::123456789012:user/alice',
+      'AIDAEXAMPLEALICE0001',
+      'alice',
+      'iam-user',
+    ],
+    [
+      'an IAM user with a path: the name without it',
+      'arn:aws:iam::123456789012:user/division/team/bob',
+      'AIDAEXAMPLEBOB000001',
+      'bob',
+      'iam-user',
+    ],
+    [
+      'an IAM user in another partition',
+      'arn:aws-cn:iam::123456789012:user/carol',
+      'AIDAEXAMPLECAROL0001',
+      'carol',
+      'iam-user',
+    ],
+    [
+      'an assumed role: the role id and session name (aws:userid)',
+      'arn:aws:sts::123456789012:assumed-role/Dev/alice',
+      'AROAEXAMPLEROLE00001:alice',
+      'AROAEXAMPLEROLE00001:alice',
+      'assumed-role',
+    ],
     [
       'an SSO session (a role whose session name Identity Center sets)',
       'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PowerUser_0123456789abcdef/alice@example.com',
@@ -23,8 +47,20 @@ describe('the owner written into ssh-ec2:user', () => {
       'AROAEXAMPLESSO000001:alice@example.com',
       'assumed-role',
     ],
-    ['a federated user (GetFederationToken): account:name (aws:userid)', 'arn:aws:sts::123456789012:federated-user/dave', '123456789012:dave', '123456789012:dave', 'federated-user'],
-    ['the root user: the account id (aws:userid)', 'arn:aws:iam::123456789012:root', '123456789012', '123456789012', 'root'],
+    [
+      'a federated user (GetFederationToken): account:name (aws:userid)',
+      'arn:aws:sts::123456789012:federated-user/dave',
+      '123456789012:dave',
+      '123456789012:dave',
+      'federated-user',
+    ],
+    [
+      'the root user: the account id (aws:userid)',
+      'arn:aws:iam::123456789012:root',
+      '123456789012',
+      '123456789012',
+      'root',
+    ],
   ])('%s', (_what, arn, userId, owner, kind) => {
     expect(callerKind(arn)).toBe(kind);
     expect(ownerTag({ account: '123456789012', arn, userId })).toBe(owner);
@@ -32,7 +68,11 @@ describe('the owner written into ssh-ec2:user', () => {
 
   it('never depends on the local login name, host or directory', () => {
     const id = { account: '123456789012', arn: 'arn:aws:sts::123456789012:assumed-role/Dev/s1', userId: 'AROAX:s1' };
-    const plan = makePlan(resolveOptions({ flags: {}, env: {}, dotenv: {}, command: [] }), { cwd: '/home/root/proj', localUser: 'root', localHost: 'box' });
+    const plan = makePlan(resolveOptions({ flags: {}, env: {}, dotenv: {}, command: [] }), {
+      cwd: '/home/root/proj',
+      localUser: 'root',
+      localHost: 'box',
+    });
     const tags = launchTags(plan, ownerTag(id));
     expect(tags[TAG.user]).toBe('AROAX:s1');
     expect(tags).toMatchObject(plan.dirTags);
@@ -41,21 +81,41 @@ describe('the owner written into ssh-ec2:user', () => {
 });
 
 describe('a role session name the SDK made up (a new owner every session)', () => {
-  const role = (session: string) => ({ account: '1', arn: `arn:aws:sts::1:assumed-role/Dev/${session}`, userId: `AROAX:${session}` });
-  it.each(['aws-sdk-js-1732945000000', 'botocore-session-1732945000', 'aws-go-sdk-1732945000000000000', 'aws-sdk-java-1732945000000'])('%s is recognised', (session) => {
+  const role = (session: string) => ({
+    account: '1',
+    arn: `arn:aws:sts::1:assumed-role/Dev/${session}`,
+    userId: `AROAX:${session}`,
+  });
+  it.each([
+    'aws-sdk-js-1732945000000',
+    'botocore-session-1732945000',
+    'aws-go-sdk-1732945000000000000',
+    'aws-sdk-java-1732945000000',
+  ])('%s is recognised', (session) => {
     expect(generatedSessionName(role(session))).toBe(session);
   });
   it.each(['alice', 'alice@example.com', 'aws-sdk-js', 'ci-1732945000'])('%s is a chosen one', (session) => {
     expect(generatedSessionName(role(session))).toBeUndefined();
   });
   it('an IAM user has no session name', () => {
-    expect(generatedSessionName({ account: '1', arn: 'arn:aws:iam::1:user/aws-sdk-js-1', userId: 'AIDAX' })).toBeUndefined();
+    expect(
+      generatedSessionName({ account: '1', arn: 'arn:aws:iam::1:user/aws-sdk-js-1', userId: 'AIDAX' }),
+    ).toBeUndefined();
   });
 });
 
-describe('which instances are the caller\'s (the migration rule)', () => {
-  const instance = (id: string, user: string | undefined): InstanceInfo => ({ id, state: 'stopped', type: 't3.micro', tags: user === undefined ? {} : { [TAG.user]: user } });
-  const owners = (pinned: string[]) => ({ owner: 'AROAX:alice', localUser: 'alice', pinned: (id: string) => pinned.includes(id) });
+describe("which instances are the caller's (the migration rule)", () => {
+  const instance = (id: string, user: string | undefined): InstanceInfo => ({
+    id,
+    state: 'stopped',
+    type: 't3.micro',
+    tags: user === undefined ? {} : { [TAG.user]: user },
+  });
+  const owners = (pinned: string[]) => ({
+    owner: 'AROAX:alice',
+    localUser: 'alice',
+    pinned: (id: string) => pinned.includes(id),
+  });
 
   it('takes instances tagged with the owner, connected to from here or not', () => {
     const w = whose([instance('i-own', 'AROAX:alice')], owners([]));
@@ -73,7 +133,12 @@ describe('which instances are the caller\'s (the migration rule)', () => {
   });
 
   it('ignores other owners, another session name of the same role, and untagged instances, pinned or not', () => {
-    const found = [instance('i-bob', 'bob'), instance('i-s2', 'AROAX:alice2'), instance('i-none', undefined), instance('i-empty', '')];
+    const found = [
+      instance('i-bob', 'bob'),
+      instance('i-s2', 'AROAX:alice2'),
+      instance('i-none', undefined),
+      instance('i-empty', ''),
+    ];
     const w = whose(found, owners(found.map((i) => i.id)));
     expect(w).toEqual({ own: [], adopt: [], unproven: [] });
   });

@@ -8,7 +8,9 @@ import { describe, expect, it, vi } from 'vitest';
 const SRC = join(import.meta.dirname, '..', '..', 'src');
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 describe('the SDK Node version warning', () => {
@@ -19,7 +21,10 @@ describe('the SDK Node version warning', () => {
     for (const file of clientModules) {
       const quiet = relative(join(file, '..'), join(SRC, 'cloud', 'quiet-sdk.js'));
       const spec = quiet.startsWith('.') ? quiet : `./${quiet}`;
-      expect([relative(SRC, file), readFileSync(file, 'utf8').includes(`import '${spec}';`)]).toEqual([relative(SRC, file), true]);
+      expect([relative(SRC, file), readFileSync(file, 'utf8').includes(`import '${spec}';`)]).toEqual([
+        relative(SRC, file),
+        true,
+      ]);
     }
   });
 

@@ -13,9 +13,21 @@ import { randomCommand, rng } from '../fixtures/random-command.js';
 function runAsSshd(dir: string, command: string | undefined) {
   const home = mkdtempSync(join(tmpdir(), 'rc-'));
   const recorder = join(home, 'recorder');
-  writeFileSync(recorder, '#!/bin/sh\nprintf %s "$1" > "$HOME/flag"; printf %s "$2" > "$HOME/got"; pwd > "$HOME/cwd"\n', { mode: 0o755 });
-  execFileSync('/bin/sh', ['-c', sessionCommand(dir, command)], { env: { PATH: process.env.PATH, HOME: home, SHELL: recorder }, cwd: home });
-  return { flag: readFileSync(join(home, 'flag'), 'utf8'), got: readFileSync(join(home, 'got'), 'utf8'), cwd: readFileSync(join(home, 'cwd'), 'utf8').trim(), home: realpathSync(home) };
+  writeFileSync(
+    recorder,
+    '#!/bin/sh\nprintf %s "$1" > "$HOME/flag"; printf %s "$2" > "$HOME/got"; pwd > "$HOME/cwd"\n',
+    { mode: 0o755 },
+  );
+  execFileSync('/bin/sh', ['-c', sessionCommand(dir, command)], {
+    env: { PATH: process.env.PATH, HOME: home, SHELL: recorder },
+    cwd: home,
+  });
+  return {
+    flag: readFileSync(join(home, 'flag'), 'utf8'),
+    got: readFileSync(join(home, 'got'), 'utf8'),
+    cwd: readFileSync(join(home, 'cwd'), 'utf8').trim(),
+    home: realpathSync(home),
+  };
 }
 
 describe('the remote command', () => {

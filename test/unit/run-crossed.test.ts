@@ -15,7 +15,11 @@ const dir = mkdtempSync(join(tmpdir(), 'ssh-ec2-crossed-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The local side: reads until its input ends, then fails as rsync does when its peer went away. */
-const localLosingPeer = ['sh', '-c', 'cat >/dev/null; echo "rsync: connection unexpectedly closed (0 bytes received so far) [receiver]" >&2; exit 12'];
+const localLosingPeer = [
+  'sh',
+  '-c',
+  'cat >/dev/null; echo "rsync: connection unexpectedly closed (0 bytes received so far) [receiver]" >&2; exit 12',
+];
 const caps = { path: '/usr/bin/openrsync' } as RsyncCapabilities;
 
 async function failure(p: Promise<unknown>): Promise<SubprocessError> {
@@ -29,7 +33,10 @@ async function failure(p: Promise<unknown>): Promise<SubprocessError> {
 
 describe('runCrossed', () => {
   it('feeds each one the other output and returns when both exit 0', async () => {
-    const [a, b] = await runCrossed(['sh', '-c', 'echo ping; read x; [ "$x" = pong ]'], ['sh', '-c', 'read x; [ "$x" = ping ] && echo pong']);
+    const [a, b] = await runCrossed(
+      ['sh', '-c', 'echo ping; read x; [ "$x" = pong ]'],
+      ['sh', '-c', 'read x; [ "$x" = ping ] && echo pong'],
+    );
     expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
   });
 
@@ -69,17 +76,23 @@ describe('runCrossed', () => {
     const ssh = ['sh', '-c', 'cat >/dev/null; echo "rsync: connection unexpectedly closed" >&2; exit 12'];
     const err = await failure(runCrossed(local, ssh));
     expect(err).toMatchObject({ command: local, exitCode: 11 });
-    expect(rsyncFailed(err, 'back', caps).message).toMatch(/^the local disk is full \(rsync: write failed on "x": No space left on device \(28\)\)$/);
+    expect(rsyncFailed(err, 'back', caps).message).toMatch(
+      /^the local disk is full \(rsync: write failed on "x": No space left on device \(28\)\)$/,
+    );
   });
 
   it('a lost connection (ssh exits 255) is named as such, with ssh message', async () => {
     const ssh = ['sh', '-c', 'echo "Connection to 127.0.0.1 closed by remote host." >&2; exit 255'];
     const err = await failure(runCrossed(localLosingPeer, ssh));
     expect(err).toMatchObject({ command: ssh, exitCode: 255 });
-    expect(rsyncFailed(err, 'back', caps).message).toBe('the connection to the instance was lost (Connection to 127.0.0.1 closed by remote host.)');
+    expect(rsyncFailed(err, 'back', caps).message).toBe(
+      'the connection to the instance was lost (Connection to 127.0.0.1 closed by remote host.)',
+    );
   });
 
   it('a program that is not installed is a MissingProgramError', async () => {
-    await expect(runCrossed(['ssh-ec2-no-such-program'], ['sh', '-c', 'cat >/dev/null'])).rejects.toBeInstanceOf(MissingProgramError);
+    await expect(runCrossed(['ssh-ec2-no-such-program'], ['sh', '-c', 'cat >/dev/null'])).rejects.toBeInstanceOf(
+      MissingProgramError,
+    );
   });
 });

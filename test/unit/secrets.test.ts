@@ -29,17 +29,50 @@ function linkedOutside(outsideFiles: Record<string, string>, projectFiles: Recor
 }
 
 const SECRETS = [
-  '.env', '.env.local', 'app/deep/.env', 'key.pem', 'certs/server.key', 'id_rsa', 'id_ed25519', 'nested/dir/id_ecdsa',
-  '.netrc', 'sub/.git-credentials', '.aws/credentials', 'tools/.ssh/config',
+  '.env',
+  '.env.local',
+  'app/deep/.env',
+  'key.pem',
+  'certs/server.key',
+  'id_rsa',
+  'id_ed25519',
+  'nested/dir/id_ecdsa',
+  '.netrc',
+  'sub/.git-credentials',
+  '.aws/credentials',
+  'tools/.ssh/config',
 ];
-const ORDINARY = ['train.py', 'id_rsa.pub', 'nested/dir/id_ecdsa.pub', '.environment', 'env.py', 'keys/readme.md', 'pem.txt', 'id_maps/users.csv', 'app/.envrc'];
+const ORDINARY = [
+  'train.py',
+  'id_rsa.pub',
+  'nested/dir/id_ecdsa.pub',
+  '.environment',
+  'env.py',
+  'keys/readme.md',
+  'pem.txt',
+  'id_maps/users.csv',
+  'app/.envrc',
+];
 
 describe('the sync up holds back files that may hold secrets', () => {
   it('at any depth, whole credential directories included; public keys and look-alikes are sent', () => {
     const root = tree(Object.fromEntries([...SECRETS, ...ORDINARY].map((p) => [p, 'x'])));
     const { secrets, ignored } = up(root);
     // .aws/ and .ssh/ are held back whole: their content is not even walked.
-    expect(secrets).toEqual(['.aws', '.env', '.env.local', '.netrc', 'app/deep/.env', 'certs/server.key', 'id_ed25519', 'id_rsa', 'key.pem', 'nested/dir/id_ecdsa', 'sub/.git-credentials', 'tools/.ssh']);
+    expect(secrets).toEqual([
+      '.aws',
+      '.env',
+      '.env.local',
+      '.netrc',
+      'app/deep/.env',
+      'certs/server.key',
+      'id_ed25519',
+      'id_rsa',
+      'key.pem',
+      'nested/dir/id_ecdsa',
+      'sub/.git-credentials',
+      'tools/.ssh',
+    ]);
     expect(ignored).toEqual([]);
   });
 
@@ -51,8 +84,13 @@ describe('the sync up holds back files that may hold secrets', () => {
   it('only a `!` rule matching that very path sends one', () => {
     const root = tree({
       '.rsyncignore': '!key.pem\n!config/*.pem\n!.ssh/\n',
-      'key.pem': 'x', 'sub/key.pem': 'x', 'config/a.pem': 'x', 'config/deeper/b.pem': 'x', 'other.pem': 'x',
-      '.ssh/known_hosts': 'x', '.ssh/id_ed25519': 'x',
+      'key.pem': 'x',
+      'sub/key.pem': 'x',
+      'config/a.pem': 'x',
+      'config/deeper/b.pem': 'x',
+      'other.pem': 'x',
+      '.ssh/known_hosts': 'x',
+      '.ssh/id_ed25519': 'x',
     });
     // `!key.pem` has no slash, so as in git it matches at any depth; `config/*.pem` is anchored.
     // `!.ssh/` sends the directory, but a private key in it still needs its own `!` rule.
@@ -70,7 +108,7 @@ describe('the sync up holds back files that may hold secrets', () => {
   });
 
   it('what .rsyncignore ignores anyway is ignored, not reported as held back', () => {
-    const root = tree({ '.rsyncignore': '*.pem\n.env\n', 'key.pem': 'x', '.env': 'x', 'id_rsa': 'x' });
+    const root = tree({ '.rsyncignore': '*.pem\n.env\n', 'key.pem': 'x', '.env': 'x', id_rsa: 'x' });
     expect(up(root)).toEqual({ secrets: ['id_rsa'], ignored: ['.env', 'key.pem'] });
   });
 
@@ -115,9 +153,16 @@ describe('the sync up holds back files that may hold secrets', () => {
     expect(t.outsideLinks.sort()).toEqual(['shared', 'shared/dangling', 'shared/gone', 'shared/more']);
   });
 
-  it('the rules of .rsyncignore apply under such a link by the link\'s path, `!` re-includes and `dir/` patterns too', () => {
+  it("the rules of .rsyncignore apply under such a link by the link's path, `!` re-includes and `dir/` patterns too", () => {
     const { root } = linkedOutside(
-      { '.env': 'x', 'key.pem': 'x', 'data.csv': 'x', 'cache/blob': 'x', 'conf/.rsyncignore': '!.env\n', 'conf/.env': 'x' },
+      {
+        '.env': 'x',
+        'key.pem': 'x',
+        'data.csv': 'x',
+        'cache/blob': 'x',
+        'conf/.rsyncignore': '!.env\n',
+        'conf/.env': 'x',
+      },
       { '.rsyncignore': '!shared/key.pem\n*.csv\ncache/\n' },
     );
     expect(up(root)).toEqual({ secrets: ['shared/.env'], ignored: ['shared/cache', 'shared/data.csv'] });
@@ -150,8 +195,15 @@ describe('the sync up holds back files that may hold secrets', () => {
   });
 
   it('are named in one line with the way to send them', () => {
-    expect(heldBackMessage([{ path: '.env', type: 'file' }])).toBe('held back 1 file(s) that may hold secrets, not sent: .env (to send one, add `!.env` to .rsyncignore)');
-    const many = ['.aws', 'a.pem', 'b.pem', 'c.pem', 'd.pem'].map((path) => ({ path, type: path === '.aws' ? ('dir' as const) : ('file' as const) }));
-    expect(heldBackMessage(many)).toBe('held back 5 file(s) that may hold secrets, not sent: .aws/, a.pem, b.pem, and 2 more (to send one, add `!.aws/` to .rsyncignore)');
+    expect(heldBackMessage([{ path: '.env', type: 'file' }])).toBe(
+      'held back 1 file(s) that may hold secrets, not sent: .env (to send one, add `!.env` to .rsyncignore)',
+    );
+    const many = ['.aws', 'a.pem', 'b.pem', 'c.pem', 'd.pem'].map((path) => ({
+      path,
+      type: path === '.aws' ? ('dir' as const) : ('file' as const),
+    }));
+    expect(heldBackMessage(many)).toBe(
+      'held back 5 file(s) that may hold secrets, not sent: .aws/, a.pem, b.pem, and 2 more (to send one, add `!.aws/` to .rsyncignore)',
+    );
   });
 });

@@ -3,7 +3,14 @@ import { ruleDescription, sshRuleChanges, STALE_DAYS } from '../../src/cloud/ssh
 
 const today = new Date('2026-11-23T10:00:00Z');
 const daysAgo = (n: number) => new Date(today.getTime() - n * 86_400_000);
-const ssh = (...ranges: [string, string?][]) => [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: ranges.map(([CidrIp, Description]) => ({ CidrIp, Description })) }];
+const ssh = (...ranges: [string, string?][]) => [
+  {
+    IpProtocol: 'tcp',
+    FromPort: 22,
+    ToPort: 22,
+    IpRanges: ranges.map(([CidrIp, Description]) => ({ CidrIp, Description })),
+  },
+];
 
 describe('the ssh rules of the security group', () => {
   it('a new address is let in, dated today', () => {
@@ -12,8 +19,16 @@ describe('the ssh rules of the security group', () => {
   });
 
   it('a known address is left alone the same day, and re-dated on a later day', () => {
-    expect(sshRuleChanges(ssh(['203.0.113.7/32', 'ssh-ec2 2026-11-23']), '203.0.113.7/32', today)).toEqual({ authorize: false, refresh: false, revoke: [] });
-    expect(sshRuleChanges(ssh(['203.0.113.7/32', ruleDescription(daysAgo(3))]), '203.0.113.7/32', today)).toEqual({ authorize: false, refresh: true, revoke: [] });
+    expect(sshRuleChanges(ssh(['203.0.113.7/32', 'ssh-ec2 2026-11-23']), '203.0.113.7/32', today)).toEqual({
+      authorize: false,
+      refresh: false,
+      revoke: [],
+    });
+    expect(sshRuleChanges(ssh(['203.0.113.7/32', ruleDescription(daysAgo(3))]), '203.0.113.7/32', today)).toEqual({
+      authorize: false,
+      refresh: true,
+      revoke: [],
+    });
   });
 
   it(`revokes only our rules for other addresses older than ${STALE_DAYS} days, never anyone else's`, () => {
@@ -24,11 +39,22 @@ describe('the ssh rules of the security group', () => {
       ['198.51.100.4/32', undefined],
       ['10.0.0.0/8', 'ssh-ec2 someday'],
     );
-    expect(sshRuleChanges(rules, '203.0.113.7/32', today)).toEqual({ authorize: true, refresh: false, revoke: ['198.51.100.1/32'] });
+    expect(sshRuleChanges(rules, '203.0.113.7/32', today)).toEqual({
+      authorize: true,
+      refresh: false,
+      revoke: ['198.51.100.1/32'],
+    });
   });
 
   it('looks at tcp/22 only', () => {
-    const http = [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.7/32', Description: 'ssh-ec2 2001-01-01' }] }];
+    const http = [
+      {
+        IpProtocol: 'tcp',
+        FromPort: 80,
+        ToPort: 80,
+        IpRanges: [{ CidrIp: '203.0.113.7/32', Description: 'ssh-ec2 2001-01-01' }],
+      },
+    ];
     expect(sshRuleChanges(http, '203.0.113.7/32', today)).toEqual({ authorize: true, refresh: false, revoke: [] });
   });
 });

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { forwardArgs, isModernSsh, masterControlArgv, masterStartArgv, parseOpensshVersion, remoteArgv, rsyncSshArgv, type SshTarget } from '../../src/remote/ssh.js';
+import {
+  forwardArgs,
+  isModernSsh,
+  masterControlArgv,
+  masterStartArgv,
+  parseOpensshVersion,
+  remoteArgv,
+  rsyncSshArgv,
+  type SshTarget,
+} from '../../src/remote/ssh.js';
 
 const target: SshTarget = {
   host: '203.0.113.9',
@@ -36,7 +45,10 @@ describe('ssh command lines', () => {
   });
 
   it('run commands through the master, with a tty only when asked, forwards included', () => {
-    const argv = remoteArgv(target, 'cd x && ls', { tty: true, forwards: { local: ['8888:localhost:8888'], dynamic: ['1080'] } });
+    const argv = remoteArgv(target, 'cd x && ls', {
+      tty: true,
+      forwards: { local: ['8888:localhost:8888'], dynamic: ['1080'] },
+    });
     expect(opt(argv, 'ControlMaster')).toBe('no');
     expect(argv).toContain('-tt');
     expect(opt(argv, 'ExitOnForwardFailure')).toBe('yes');
@@ -72,7 +84,8 @@ describe('ssh command lines', () => {
     for (const argv of [all.master, all.command, all.rsync]) expect(argv).toContain('-T');
     expect(all.session).toContain('-tt');
     // The config's forwards are cleared, except where the session's own are asked for.
-    for (const argv of [all.master, all.command, all.session, all.rsync]) expect(opt(argv, 'ClearAllForwardings')).toBe('yes');
+    for (const argv of [all.master, all.command, all.session, all.rsync])
+      expect(opt(argv, 'ClearAllForwardings')).toBe('yes');
     expect(opt(all.forwarding, 'ClearAllForwardings')).toBeUndefined();
   });
 
@@ -80,11 +93,21 @@ describe('ssh command lines', () => {
     expect(parseOpensshVersion('OpenSSH_9.2p1 Debian-2+deb12u10, OpenSSL 3.0.19 27 Jan 2026')).toBe(902);
     expect(parseOpensshVersion('OpenSSH_8.6p1, LibreSSL 3.3.6')).toBe(806);
     expect(parseOpensshVersion('Sun_SSH_1.1')).toBeUndefined();
-    expect([isModernSsh(806), isModernSsh(807), isModernSsh(1001), isModernSsh(undefined)]).toEqual([false, true, true, false]);
+    expect([isModernSsh(806), isModernSsh(807), isModernSsh(1001), isModernSsh(undefined)]).toEqual([
+      false,
+      true,
+      true,
+      false,
+    ]);
     const modern = { ...target, modernSsh: true };
     for (const argv of [remoteArgv(modern, 'ls'), remoteArgv(modern, 'ls', { tty: true }), rsyncSshArgv(modern)]) {
-      expect([opt(argv, 'SessionType'), opt(argv, 'StdinNull'), opt(argv, 'ForkAfterAuthentication')]).toEqual(['default', 'no', 'no']);
+      expect([opt(argv, 'SessionType'), opt(argv, 'StdinNull'), opt(argv, 'ForkAfterAuthentication')]).toEqual([
+        'default',
+        'no',
+        'no',
+      ]);
     }
-    for (const argv of [remoteArgv(target, 'ls'), rsyncSshArgv(target), masterStartArgv(modern)]) expect(opt(argv, 'SessionType')).toBeUndefined();
+    for (const argv of [remoteArgv(target, 'ls'), rsyncSshArgv(target), masterStartArgv(modern)])
+      expect(opt(argv, 'SessionType')).toBeUndefined();
   });
 });

@@ -7,7 +7,10 @@ import { createLogger } from '../../src/ui/logger.js';
 
 /** An AWS error as the cloud port throws it: mapped, the SDK error (with its HTTP status) as its cause. */
 function startError(code: string, status?: number): unknown {
-  const sdk = Object.assign(new Error(`${code} message`), { name: code, ...(status !== undefined && { $metadata: { httpStatusCode: status } }) });
+  const sdk = Object.assign(new Error(`${code} message`), {
+    name: code,
+    ...(status !== undefined && { $metadata: { httpStatusCode: status } }),
+  });
   return mapAwsError(sdk, 'start the instance');
 }
 
@@ -16,7 +19,8 @@ describe('what a failed start of a stopped instance means', () => {
     expect(isShortage('InsufficientInstanceCapacity')).toBe(true);
     expect(isShortage('InsufficientHostCapacity')).toBe(true);
     expect(isShortage('InsufficientReservedInstanceCapacity')).toBe(true);
-    for (const code of ['VcpuLimitExceeded', 'InstanceLimitExceeded', 'Unsupported']) expect(isShortage(code)).toBe(false);
+    for (const code of ['VcpuLimitExceeded', 'InstanceLimitExceeded', 'Unsupported'])
+      expect(isShortage(code)).toBe(false);
     expect(isQuota('VcpuLimitExceeded')).toBe(true);
     expect(isQuota('Unsupported')).toBe(false);
   });
@@ -56,11 +60,17 @@ describe('startStopped with a list of types', () => {
   }
   const log = createLogger({ stream: { write: () => true, isTTY: false } as never, env: {} });
   const instance = { id: 'i-1', type: 'g4dn.xlarge', state: 'stopped', az: 'eu-central-1a', tags: {} } as never;
-  const options = (types: string[]) => ({ instanceTypes: types, capacityTimeout: 60_000, flagged: new Set(['instanceTypes']) }) as never;
+  const options = (types: string[]) =>
+    ({ instanceTypes: types, capacityTimeout: 60_000, flagged: new Set(['instanceTypes']) }) as never;
 
   it('a type over its quota is not tried again while another waits for capacity', async () => {
-    const { cloud, calls } = cloudAnswering({ 'g5.xlarge': ['VcpuLimitExceeded'], 'g4dn.xlarge': ['InsufficientInstanceCapacity'] });
-    await expect(startStopped({ cloud, log, options: options(['g5.xlarge', 'g4dn.xlarge']) }, instance)).resolves.toBe('g4dn.xlarge');
+    const { cloud, calls } = cloudAnswering({
+      'g5.xlarge': ['VcpuLimitExceeded'],
+      'g4dn.xlarge': ['InsufficientInstanceCapacity'],
+    });
+    await expect(startStopped({ cloud, log, options: options(['g5.xlarge', 'g4dn.xlarge']) }, instance)).resolves.toBe(
+      'g4dn.xlarge',
+    );
     expect(calls).toEqual(['g5.xlarge', 'g4dn.xlarge', 'g4dn.xlarge']);
   });
 
@@ -72,7 +82,9 @@ describe('startStopped with a list of types', () => {
     )) as UserError;
     expect(calls).toEqual(['g5.xlarge', 'g4dn.xlarge']);
     expect(err.exitCode).toBe(ExitCode.capacity);
-    expect(err.message).toBe('cannot start i-1: g5.xlarge: quota reached in eu-central-1 (VcpuLimitExceeded); g4dn.xlarge: not offered in eu-central-1a (Unsupported); it is still stopped, with its disk; nothing is lost');
+    expect(err.message).toBe(
+      'cannot start i-1: g5.xlarge: quota reached in eu-central-1 (VcpuLimitExceeded); g4dn.xlarge: not offered in eu-central-1a (Unsupported); it is still stopped, with its disk; nothing is lost',
+    );
     expect(err.hint).toMatch(/^Ask AWS for a quota increase/);
   });
 });
