@@ -26,19 +26,44 @@ export class WaitTimeout extends UserError {
   }
 }
 
-/** Calls `probe` until it returns a value other than undefined. */
-export async function waitFor<T>(probe: () => Promise<T | undefined>, o: WaitOptions): Promise<T> {
-  const deadline = Date.now() + o.timeoutMs;
+/** How a loop waits between its attempts: the first delay, doubled each time up to a cap. */
+export interface BackoffOptions {
+  /** Delay before the second attempt (default 250 ms). */
+  firstDelayMs?: number;
+  /** Cap of the doubling delay (default 2 s). */
+  maxDelayMs?: number;
+  /** Epoch ms: no attempt starts after it (the loop ends instead of sleeping past it). */
+  deadline?: number;
+  /** At most this many attempts. */
+  maxAttempts?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The one wait loop of the code base: `for await (const attempt of backoff(o)) { …; if (done) break; }`.
+ * The body runs at once (attempt 1), then again after each delay, until the caller breaks, the
+ * next delay would pass the deadline, or `maxAttempts` is reached; the loop then simply ends (the
+ * caller says what it waited for). An abort rejects at once, sleeping or not.
+ */
+export async function* backoff(o: BackoffOptions = {}): AsyncGenerator<number, void, undefined> {
   let delay = o.firstDelayMs ?? 250;
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     o.signal?.throwIfAborted();
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() + delay > deadline)
-      throw new WaitTimeout(`timed out after ${Math.round(o.timeoutMs / 1000)}s waiting for ${o.what}`, o.hint);
+    yield attempt;
+    if (o.maxAttempts !== undefined && attempt >= o.maxAttempts) return;
+    if (o.deadline !== undefined && Date.now() + delay > o.deadline) return;
     await sleep(delay, o.signal);
     delay = Math.min(delay * 2, o.maxDelayMs ?? 2000);
   }
+}
+
+/** Calls `probe` until it returns a value other than undefined. */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, o: WaitOptions): Promise<T> {
+  for await (const _ of backoff({ ...o, deadline: Date.now() + o.timeoutMs })) {
+    const value = await probe();
+    if (value !== undefined) return value;
+  }
+  throw new WaitTimeout(`timed out after ${Math.round(o.timeoutMs / 1000)}s waiting for ${o.what}`, o.hint);
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

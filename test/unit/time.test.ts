@@ -1,0 +1,67 @@
+// The one wait loop (backoff) and what is built on it: attempts, delays, deadline, abort.
+import { describe, expect, it } from 'vitest';
+import { backoff, waitFor, WaitTimeout } from '../../src/time.js';
+
+async function run(
+  o: Parameters<typeof backoff>[0],
+  stopAt = Infinity,
+): Promise<{ attempts: number[]; gaps: number[] }> {
+  const attempts: number[] = [];
+  const times: number[] = [];
+  for await (const attempt of backoff(o)) {
+    attempts.push(attempt);
+    times.push(Date.now());
+    if (attempt >= stopAt) break;
+  }
+  return { attempts, gaps: times.slice(1).map((t, i) => t - times[i]!) };
+}
+
+describe('backoff', () => {
+  it('runs the body at once, then after each delay, doubling up to the cap, until the caller breaks', async () => {
+    const { attempts, gaps } = await run({ firstDelayMs: 10, maxDelayMs: 25 }, 5);
+    expect(attempts).toEqual([1, 2, 3, 4, 5]);
+    // Timers never fire early; a busy machine only makes them later.
+    expect(gaps.map((g, i) => g >= [10, 20, 25, 25][i]! - 1)).toEqual([true, true, true, true]);
+  });
+
+  it('ends after maxAttempts without a last sleep', async () => {
+    const start = Date.now();
+    const { attempts } = await run({ firstDelayMs: 5_000, maxAttempts: 1 });
+    expect(attempts).toEqual([1]);
+    expect(Date.now() - start).toBeLessThan(4_000);
+  });
+
+  it('ends instead of sleeping past the deadline', async () => {
+    const { attempts } = await run({ firstDelayMs: 60_000, deadline: Date.now() + 1_000 });
+    expect(attempts).toEqual([1]);
+  });
+
+  it('an abort rejects at once, even during a long sleep', async () => {
+    const ac = new AbortController();
+    const loop = run({ firstDelayMs: 60_000, signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('stopped')), 10);
+    await expect(loop).rejects.toThrow('stopped');
+  });
+});
+
+describe('waitFor', () => {
+  it('returns the first value the probe gives', async () => {
+    let n = 0;
+    await expect(
+      waitFor(async () => (++n === 3 ? 'ready' : undefined), { timeoutMs: 10_000, firstDelayMs: 1, what: 'x' }),
+    ).resolves.toBe('ready');
+    expect(n).toBe(3);
+  });
+
+  it('times out with one line naming what it waited for (a UserError, exit 4)', async () => {
+    const err = await waitFor(async () => undefined, {
+      timeoutMs: 30,
+      firstDelayMs: 10,
+      what: 'the instance to stop',
+      hint: 'h',
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WaitTimeout);
+    expect((err as WaitTimeout).message).toBe('timed out after 0s waiting for the instance to stop');
+    expect((err as WaitTimeout).exitCode).toBe(4);
+  });
+});
