@@ -34,10 +34,7 @@
 # Rounds may be 15 s apart, so without this a shorter IDLE_TIMEOUT would count from a busy moment
 # seen long before and could fire at once, between two ssh commands of the session that set it.
 #
-# Before powering off it asks the instance metadata service (IMDSv2) which instance this is,
-# and refuses unless that is INSTANCE_ID: a wrong or copied config must never take down some
-# other machine. Then it writes ~/.ssh-ec2/poweroff ("<reason> <epoch>", which ssh-ec2 shows on
-# the next connection) and runs POWEROFF with SSH_EC2_INSTANCE_ID and SSH_EC2_REASON set.
+# Before powering off it makes sure this is INSTANCE_ID (see poweroff.sh).
 #
 # agent.conf keys:
 #   INSTANCE_ID   the instance this config is for (i-...)
@@ -55,21 +52,18 @@
 # Files in ~/.ssh-ec2: agent.pid ("<pid> <version>"), agent.log, poweroff.
 set -u
 
-VERSION=5
+# Bump when this file, lib.sh or poweroff.sh changes: a running daemon of another version is
+# replaced (start), and a daemon keeps what it sourced when it started.
+VERSION=6
 
-BASE="$HOME/.ssh-ec2"
-CONF="$BASE/agent.conf"
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/poweroff.sh"
+
+CONF="$BASE/$AGENT_CONF"
 PIDFILE="$BASE/agent.pid"
 LOG="$BASE/agent.log"
-JOBS="$BASE/jobs"
-# After a poweroff attempt, give the machine this long to go down before trying again.
-RETRY_POWEROFF=60
 
-now() { date +%s; }
-
-log() { printf '%s agent[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>"$LOG"; }
-
-is_uint() { case ${1:-} in '' | *[!0-9]*) return 1 ;; esac; }
+log() { printf '%s agent[%s]: %s\n' "$(utc_now)" "$$" "$*" >>"$LOG"; }
 
 # ---------------------------------------------------------------------------------------------
 # Daemon bookkeeping
@@ -93,26 +87,18 @@ kill_daemon() {
   pid=$1
   pgid=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')
   if [ "$pgid" = "$pid" ]; then kill -TERM "-$pid" 2>/dev/null; else kill -TERM "$pid" 2>/dev/null; fi
-  i=0
-  while kill -0 "$pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+  wait_for 20 gone "$pid"
   kill -KILL "$pid" 2>/dev/null
   return 0
 }
+
+gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # Concurrent starts (two ssh-ec2 connecting at once) must not start two daemons. mkdir is atomic;
 # a start holds the lock for at most ~5 s, so one still there after 8 s was left by a killed start.
 take_lock() {
   lock="$BASE/agent.lock"
-  i=0
-  until mkdir "$lock" 2>/dev/null; do
-    if [ $i -ge 80 ]; then
-      rm -rf "$lock"
-      i=0
-      continue
-    fi
-    sleep 0.1
-    i=$((i + 1))
-  done
+  until wait_for 80 mkdir "$lock" 2>/dev/null; do rm -rf "$lock"; done
 }
 drop_lock() { rmdir "$BASE/agent.lock" 2>/dev/null; return 0; }
 
@@ -138,8 +124,7 @@ cmd_start() {
     nohup sh "$script" daemon </dev/null >>"$LOG" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   fi
   # The daemon writes its own pid file; wait for it so a second start right after sees it.
-  i=0
-  while ! running_daemon >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  wait_for 50 running_daemon >/dev/null
   drop_lock
   exit 0
 }
@@ -171,19 +156,8 @@ read_conf() {
   done
 }
 
-# A zombie does not count (one under an sshd frozen by a network partition stays until reaped).
-# An ssh session is active when a process of ours (not sshd itself: with privilege separation
-# the per-connection sshd runs as the user too) has an sshd parent. Matching the parent on its
-# command name also covers OpenSSH >= 9.8's sshd-session.
-session_active() {
-  ps -e -o pid=,ppid=,uid=,stat=,comm= 2>/dev/null | awk -v me="$(id -u)" '
-    { comm[$1] = $5; ppid[$1] = $2; uid[$1] = $3; stat[$1] = $4 }
-    END {
-      for (p in comm)
-        if (uid[p] == me && stat[p] !~ /^Z/ && comm[p] !~ /^sshd/ && comm[ppid[p]] ~ /^sshd/) exit 0
-      exit 1
-    }'
-}
+# Any ssh session at all (lib.sh ssh_sessions).
+session_active() { [ "$(ssh_sessions)" -gt 0 ]; }
 
 # Sets JOB_RUNNING (1/0), LAST_JOB_END (latest end of a --detach job, 0 if none) and
 # LAST_ANY_END (latest end of any job: a busy moment).
@@ -193,28 +167,26 @@ scan_jobs() {
   JOB_RUNNING=0 LAST_JOB_END=0 LAST_ANY_END=0
   for d in "$JOBS"/*/; do
     [ -d "$d" ] || continue
-    end=''
-    if [ -f "$d/status" ]; then
-      end=$(cat "$d/ended" 2>/dev/null)
-      is_uint "$end" || end=$(stat -c %Y "$d/status" 2>/dev/null)
-    elif [ -f "$d/pid" ]; then
-      pid=$(cat "$d/pid" 2>/dev/null)
-      if is_uint "$pid" && kill -0 "$pid" 2>/dev/null; then
+    d=${d%/}
+    case $(job_state "$d") in
+      finished)
+        end=$(cat "$d/ended" 2>/dev/null)
+        is_uint "$end" || end=$(stat -c %Y "$d/status" 2>/dev/null)
+        ;;
+      # Including one that job.sh has just created, which the multiplexer is about to run.
+      running)
         JOB_RUNNING=1
         continue
-      fi
-      [ -f "$d/status" ] && continue # it ended just now: counted on the next round
-      if [ ! -f "$d/vanished" ]; then
-        now >"$d/vanished"
-        log "job $(basename "$d") (pid $pid) was killed"
-      fi
-      end=$(cat "$d/vanished" 2>/dev/null)
-    else
-      # No pid yet: job.sh has created it and the multiplexer is about to run it.
-      created=$(cat "$d/created" 2>/dev/null)
-      if is_uint "$created" && [ $(($(now) - created)) -lt 10 ]; then JOB_RUNNING=1; fi
-      continue
-    fi
+        ;;
+      vanished)
+        if [ ! -f "$d/vanished" ]; then
+          now >"$d/vanished"
+          log "job $(basename "$d") (pid $(cat "$d/pid" 2>/dev/null)) was killed"
+        fi
+        end=$(cat "$d/vanished" 2>/dev/null)
+        ;;
+      *) continue ;;
+    esac
     is_uint "$end" || continue
     [ "$end" -gt "$LAST_ANY_END" ] && LAST_ANY_END=$end
     if [ -f "$d/detached" ] && [ "$end" -gt "$LAST_JOB_END" ]; then LAST_JOB_END=$end; fi
@@ -236,68 +208,6 @@ interval() {
   done
   [ "$best" -lt 1 ] && best=1
   echo "$best"
-}
-
-# ---------------------------------------------------------------------------------------------
-# Powering off
-
-# Prints the body of a GET or PUT (IMDSv2 wants PUT for the token) with one extra header.
-http() {
-  method=$1 url=$2 header=$3
-  if command -v curl >/dev/null 2>&1; then
-    curl -fsS --connect-timeout 2 --max-time 2 -X "$method" -H "$header" "$url" 2>/dev/null
-  elif command -v wget >/dev/null 2>&1; then
-    wget -q -O - -T 2 -t 1 --method="$method" --header="$header" "$url" 2>/dev/null
-  else
-    return 127
-  fi
-}
-
-# Prints the id of the instance we run on, from IMDSv2; fails with why on stdout.
-imds_instance_id() {
-  url=${IMDS_URL%/}
-  if ! token=$(http PUT "$url/latest/api/token" 'X-aws-ec2-metadata-token-ttl-seconds: 60') || [ -z "$token" ]; then
-    echo "no IMDSv2 token from $url"
-    return 1
-  fi
-  if ! id=$(http GET "$url/latest/meta-data/instance-id" "X-aws-ec2-metadata-token: $token") || [ -z "$id" ]; then
-    echo "no instance id from $url"
-    return 1
-  fi
-  echo "$id"
-}
-
-LAST_REFUSAL=''
-LAST_POWEROFF=0
-
-poweroff() {
-  reason=$1
-  t=$(now)
-  [ $((t - LAST_POWEROFF)) -ge "$RETRY_POWEROFF" ] || return 0
-  why=''
-  if ! id=$(imds_instance_id); then
-    why=$id
-  elif [ -z "$INSTANCE_ID" ]; then
-    why="INSTANCE_ID is not set in $CONF"
-  elif [ "$id" != "$INSTANCE_ID" ]; then
-    why="this is $id, not $INSTANCE_ID"
-  fi
-  if [ -n "$why" ]; then
-    # Every round tries again; the log says so once per new reason.
-    if [ "$LAST_REFUSAL" != "$reason: $why" ]; then
-      log "refusing to power off ($reason): $why"
-      LAST_REFUSAL="$reason: $why"
-    fi
-    return 0
-  fi
-  LAST_REFUSAL=''
-  LAST_POWEROFF=$t
-  log "powering off $INSTANCE_ID: $reason"
-  echo "$reason $t" >"$BASE/poweroff"
-  (
-    export SSH_EC2_INSTANCE_ID="$INSTANCE_ID" SSH_EC2_REASON="$reason"
-    sh -c "$POWEROFF"
-  ) </dev/null >>"$LOG" 2>&1 || log "poweroff command failed ($?): $POWEROFF"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -341,15 +251,15 @@ cmd_daemon() {
     [ "$LAST_ANY_END" -gt "$LAST_BUSY" ] && LAST_BUSY=$LAST_ANY_END
     reason=''
     if [ "$DEADLINE" -gt 0 ] && [ "$t" -ge "$DEADLINE" ]; then
-      reason=max-time
+      reason=$REASON_MAX_TIME
     elif [ "$busy" = 0 ]; then
       # >=: a job that ends within the second of the last round that saw a session.
       # -gt: at least JOB_GRACE (IDLE_TIMEOUT) full seconds, whatever the fractions (see the top).
       if [ "$JOB_GRACE" -gt 0 ] && [ "$LAST_JOB_END" -gt 0 ] && [ "$LAST_JOB_END" -ge "$LAST_SESSION" ] &&
         [ $((t - LAST_JOB_END)) -gt "$JOB_GRACE" ]; then
-        reason=job-finished
+        reason=$REASON_JOB_FINISHED
       elif [ "$IDLE_TIMEOUT" -gt 0 ] && [ $((t - LAST_BUSY)) -gt "$IDLE_TIMEOUT" ]; then
-        reason=idle
+        reason=$REASON_IDLE
       fi
     fi
     [ -n "$reason" ] && poweroff "$reason"

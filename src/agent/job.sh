@@ -19,8 +19,9 @@
 # The command never passes through a quoting layer: it arrives base64-encoded and is handed
 # whole to "$SHELL" -c, as `ssh host words...` would.
 #
-#   job.sh start ID MUX DIR DETACHED(0|1) B64CMD|-   start it (exit 75 if one is running, 76 if
-#                                                    MUX is not installed)
+#   job.sh start ID MUX DIR DETACHED(0|1) B64CMD|-   start it (exit JOB_RUNNING_STATUS if one is
+#                                                    running, MUX_MISSING_STATUS if MUX is not
+#                                                    installed: lib.sh)
 #   job.sh run ID                                    what runs inside the multiplexer
 #   job.sh attach ID                                 reattach (returns when detached or ended)
 #   job.sh follow ID                                 print the log until the job ends
@@ -28,24 +29,22 @@
 #   job.sh log ID                                    print the log
 #   job.sh others                                    how many other ssh sessions run now
 set -u
-BASE="$HOME/.ssh-ec2"
-LOGNAME_IN_DIR=ssh-ec2-job.log
+
+. "$(dirname "$0")/lib.sh"
 
 # Single-quotes a word for sh (tmux runs pipe-pane's command with /bin/sh).
 quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 
-jobdir() { printf '%s/jobs/%s' "$BASE" "$1"; }
 session() { printf 'ssh-ec2-%s' "$1"; }
 
-# running | finished | killed | none
+# running | finished | killed | none (lib.sh job_state: a job that vanished or never started
+# was killed).
 state() {
-  d=$(jobdir "$1")
-  [ -d "$d" ] || { echo none; return; }
-  [ -f "$d/status" ] && { echo finished; return; }
-  if [ -f "$d/pid" ] && kill -0 "$(cat "$d/pid")" 2>/dev/null; then echo running; return; fi
-  # Started less than a few seconds ago: the multiplexer has not run it yet.
-  if [ ! -f "$d/pid" ] && [ -f "$d/created" ] && [ $(( $(date +%s) - $(cat "$d/created") )) -lt 10 ]; then echo running; return; fi
-  echo killed
+  _state=$(job_state "$(jobdir "$1")")
+  case $_state in
+    vanished | unstarted) echo killed ;;
+    *) echo "$_state" ;;
+  esac
 }
 
 cmd_start() {
@@ -53,23 +52,23 @@ cmd_start() {
   d=$(jobdir "$id")
   if [ "$(state "$id")" = running ]; then
     echo "ssh-ec2: a job is already running here (pid $(cat "$d/pid" 2>/dev/null))" >&2
-    exit 75
+    exit "$JOB_RUNNING_STATUS"
   fi
   # Silent: ssh-ec2 says it, with what to do (the attached start's stderr is the user's terminal).
-  command -v "$mux" >/dev/null 2>&1 || exit 76
+  command -v "$mux" >/dev/null 2>&1 || exit "$MUX_MISSING_STATUS"
   rm -rf "$d" && mkdir -p "$d" || exit 1
   mkdir -p "$dir" || exit 1
   dir=$(cd "$dir" && pwd) || exit 1
   printf '%s\n' "$dir" >"$d/dir"
   printf '%s\n' "$mux" >"$d/mux"
-  date +%s >"$d/created"
+  now >"$d/created"
   [ "$detached" = 1 ] && : >"$d/detached"
   name=$(session "$id")
   if [ "$b64" != - ]; then
     printf %s "$b64" | base64 -d >"$d/cmd" || exit 1
-    log="$dir/$LOGNAME_IN_DIR"
+    log="$dir/$JOB_LOG"
     printf '%s\n' "$log" >"$d/log"
-    printf '=== ssh-ec2 job started %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cat "$d/cmd")" >>"$log"
+    printf '=== ssh-ec2 job started %s: %s\n' "$(utc_now)" "$(cat "$d/cmd")" >>"$log"
   fi
   case $mux in
     tmux)
@@ -98,12 +97,11 @@ cmd_run() {
   id=$1
   d=$(jobdir "$id")
   # The log (tmux pipe-pane) is attached right after the session starts: wait for it.
-  i=0
-  while [ ! -f "$d/go" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  wait_for 50 test -f "$d/go"
   cd "$(cat "$d/dir")" || exit 1
   # Whole or absent (as status): a reader catching an empty pid file would take the job as killed.
-  echo $$ >"$d/pid.tmp" && mv "$d/pid.tmp" "$d/pid"
-  date +%s >"$d/started"
+  write_whole "$d/pid" $$
+  now >"$d/started"
   if [ -f "$d/cmd" ]; then
     # $(...) strips trailing newlines: an x keeps them, and is removed again.
     c=$(cat "$d/cmd"; printf x)
@@ -112,12 +110,12 @@ cmd_run() {
     "${SHELL:-/bin/sh}" -l
   fi
   status=$?
-  ended=$(date +%s)
+  ended=$(now)
   # Nobody there to see it end, no terminal attached and no ssh session at all (the connection
   # was lost): the agent's grace rule applies, as after --detach.
   attached "$id" || [ "$(cmd_others)" -gt 0 ] || : >"$d/detached"
   echo "$ended" >"$d/ended"
-  echo "$status" >"$d/status.tmp" && mv "$d/status.tmp" "$d/status"
+  write_whole "$d/status" "$status"
 }
 
 # Is a terminal attached to the job's tmux or screen session?
@@ -147,14 +145,15 @@ cmd_follow() {
   [ -f "$d/log" ] || exit 0
   log=$(cat "$d/log")
   # Wait for the job to start (pid), then print the log until it ends.
-  i=0
-  while [ ! -f "$d/pid" ] && [ ! -f "$d/status" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  wait_for 100 begun "$d"
   if [ "$(state "$id")" = running ]; then
     tail -n +1 -f --pid="$(cat "$d/pid")" "$log" 2>/dev/null || cat "$log"
   else
     cat "$log"
   fi
 }
+
+begun() { [ -f "$1/pid" ] || [ -f "$1/status" ]; }
 
 cmd_status() {
   id=$1
@@ -167,22 +166,9 @@ cmd_status() {
   esac
 }
 
-# How many ssh sessions other than the caller's run right now (a shell, a command, an rsync: a
-# process of ours whose parent is an sshd, and not our own ancestor), so ssh-ec2 applies its
-# final state only when the last session leaves. Sessions sharing one master connection count
-# one by one.
-cmd_others() {
-  # A zombie is nobody: one under an sshd frozen by a network partition stays until it is reaped.
-  ps -e -o pid=,ppid=,uid=,stat=,comm= 2>/dev/null | awk -v me="$(id -u)" -v self=$$ '
-    { comm[$1] = $5; ppid[$1] = $2; uid[$1] = $3; stat[$1] = $4 }
-    END {
-      for (p = self; p in ppid && !(p in mine); p = ppid[p]) mine[p] = 1
-      n = 0
-      for (q in comm)
-        if (uid[q] == me && stat[q] !~ /^Z/ && comm[q] !~ /^sshd/ && comm[ppid[q]] ~ /^sshd/ && !(q in mine)) n++
-      print n
-    }'
-}
+# How many ssh sessions other than the caller's run right now (lib.sh ssh_sessions, leaving out
+# our own ancestors), so ssh-ec2 applies its final state only when the last session leaves.
+cmd_others() { ssh_sessions $$; }
 
 cmd_log() {
   d=$(jobdir "$1")

@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { ConnectionError, lastLine } from '../errors.js';
 import type { CallBounds } from '../cloud/consistency.js';
 import type { Logger } from '../ui/logger.js';
-import { sleep } from '../time.js';
+import { backoff } from '../time.js';
 import { run, runAllowFailure, runAttached, type RunResult } from './exec.js';
 import {
   isModernSsh,
@@ -84,12 +84,10 @@ export class Connection {
       return;
     }
     const deadline = Date.now() + opts.timeoutMs;
-    let delay = 250;
     let attempts = 0;
     let last = '';
-    for (;;) {
-      opts.signal?.throwIfAborted();
-      attempts++;
+    for await (const attempt of backoff({ deadline, signal: opts.signal })) {
+      attempts = attempt;
       await this.keys.refresh({ signal: opts.signal, deadline });
       rmSync(this.stderrLog, { force: true });
       // One try never outlasts the deadline by much (ssh's own ConnectTimeout is 10 s).
@@ -108,9 +106,6 @@ export class Connection {
         throw new ConnectionError(`ssh to ${this.target.hostKeyAlias} refused: ${last}`, hostKeyHint(this.target));
       }
       this.log.detail(`ssh not ready yet (${last})`);
-      if (Date.now() + delay > deadline) break;
-      await sleep(delay, opts.signal);
-      delay = Math.min(delay * 2, 2000);
     }
     throw new ConnectionError(
       `could not ssh to ${this.target.user}@${this.target.host} (${this.target.hostKeyAlias}) after ${attempts} attempts: ${last}`,

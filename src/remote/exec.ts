@@ -5,6 +5,9 @@
  */
 import { execa, execaSync } from 'execa';
 import { ConfigError, SubprocessError } from '../errors.js';
+import { track } from './children.js';
+
+export { onSpawn, runningPrograms, type Spawned } from './children.js';
 
 export interface RunOptions {
   input?: string | Buffer;
@@ -43,50 +46,6 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
   return result;
 }
 
-/** Programs started by runAllowFailure and still running: each leads its own process group. */
-const running = new Set<number>();
-let spawnListener: (() => void) | undefined;
-
-/** Called each time a program has started (the journal notes the run's children). */
-export function onSpawn(listener: (() => void) | undefined): void {
-  spawnListener = listener;
-}
-
-/** A program started here and still running: its argv, and a moment at which it surely ran. */
-export interface Spawned {
-  pid: number;
-  argv: readonly string[];
-  /** Epoch ms, noted right after the spawn: the process with this pid then was this program. */
-  seenAt: number;
-}
-
-// Kept here rather than read from /proc (which a Mac does not have): the journal lists them so
-// that the run after a SIGKILL can end what this one left behind.
-const spawned = new Map<number, Spawned>();
-
-/** Every program started here (runAllowFailure, runAttached) that has not ended yet. */
-export function runningPrograms(): Spawned[] {
-  return [...spawned.values()];
-}
-
-function track(pid: number | undefined, argv: readonly string[]): () => void {
-  if (!pid) return () => undefined;
-  spawned.set(pid, { pid, argv: [...argv], seenAt: Date.now() });
-  spawnListener?.();
-  return () => spawned.delete(pid);
-}
-
-// Out of our process group, they would outlive an ssh-ec2 that ends abnormally: they go with it.
-process.on('exit', () => {
-  for (const pid of running) {
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-});
-
 /**
  * Like run, but a non-zero exit is a result, not an error. The program runs in a process group of
  * its own: a Ctrl-C or a closed terminal signals ssh-ec2's group, and ssh-ec2 decides what to end;
@@ -112,13 +71,8 @@ export async function runAllowFailure(
     stripFinalNewline: false,
     encoding: 'utf8',
   });
-  const pid = child.pid;
-  if (pid) running.add(pid);
-  const untrack = track(pid, argv);
-  const r = await child.finally(() => {
-    if (pid) running.delete(pid);
-    untrack();
-  });
+  const untrack = track(child.pid, argv, { ownGroup: true });
+  const r = await child.finally(untrack);
   if (r.failed && r.exitCode === undefined && !r.signal) throw notStarted(argv, r);
   return {
     stdout: typeof r.stdout === 'string' ? r.stdout : '',
@@ -158,14 +112,9 @@ export async function runCrossed(
   const pb = start(b);
   pa.stdout!.pipe(pb.stdin!);
   pb.stdout!.pipe(pa.stdin!);
-  const pids = [pa.pid, pb.pid].filter((p): p is number => p !== undefined);
-  for (const pid of pids) running.add(pid);
-  const untrack = [track(pa.pid, a), track(pb.pid, b)];
+  const untrack = [track(pa.pid, a, { ownGroup: true }), track(pb.pid, b, { ownGroup: true })];
   // One ending first closes the other's input: it then ends too (or is ended by its own error).
-  const results = await Promise.all([pa, pb]).finally(() => {
-    pids.forEach((pid) => running.delete(pid));
-    untrack.forEach((u) => u());
-  });
+  const results = await Promise.all([pa, pb]).finally(() => untrack.forEach((u) => u()));
   // execa gives a buffered output as a Uint8Array, not a Buffer.
   const sides = results.map((r, i) => {
     const argv = i === 0 ? a : b;
@@ -231,7 +180,7 @@ export function runAttached(
 } {
   const [file, ...args] = argv as [string, ...string[]];
   const child = execa(file, args, { stdio: 'inherit', reject: false, env: childEnv(opts.env), extendEnv: false });
-  const untrack = track(child.pid, argv);
+  const untrack = track(child.pid, argv, { ownGroup: false });
   const done = child.then((r) => {
     untrack();
     if (r.exitCode === undefined && !r.signal) throw notStarted(argv, r);

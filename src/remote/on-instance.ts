@@ -1,26 +1,24 @@
 /**
  * What ssh-ec2 keeps on the instance, under ~/.ssh-ec2: the agent (agent.sh, which stops the
- * instance when the work is done), the job wrapper (job.sh, tmux/screen jobs) and the agent's
- * settings. Pure builders of the remote commands that use them; the scripts themselves are
- * POSIX sh in src/agent/.
+ * instance when the work is done), the job wrapper (job.sh, tmux/screen jobs), the library both
+ * source (lib.sh) and the agent's settings. Pure builders of the remote commands that use them;
+ * the scripts themselves are POSIX sh in src/agent/, the names both sides rely on are in
+ * instance-contract.ts.
  */
 import { readFileSync } from 'node:fs';
+import { AGENT_CONF, INSTANCE_SCRIPTS, JOBS_DIR, POWEROFF_FILE, STATE_DIR } from './instance-contract.js';
 import { shQuote } from './remote-command.js';
 
-export const REMOTE_DIR = '.ssh-ec2';
-const JOB = `sh ~/${REMOTE_DIR}/job.sh`;
+export { JOB_RUNNING_STATUS, MUX_MISSING_STATUS } from './instance-contract.js';
 
-/** job.sh's exit status when a job is already running for the directory. */
-export const JOB_RUNNING_STATUS = 75;
+const JOB = `sh ~/${STATE_DIR}/job.sh`;
 
-/** job.sh's exit status when the multiplexer asked for (tmux or screen) is not on the instance. */
-export const MUX_MISSING_STATUS = 76;
-
-let scripts: { agent: string; job: string } | undefined;
-function agentScripts(): { agent: string; job: string } {
+let scripts: [string, string][] | undefined;
+/** Each script's name and content, in INSTANCE_SCRIPTS order. */
+function agentScripts(): [string, string][] {
   // From dist/remote/ or src/remote/ alike: the scripts ship in src/agent (package.json "files").
   const read = (name: string) => readFileSync(new URL(`../../src/agent/${name}`, import.meta.url), 'utf8');
-  return (scripts ??= { agent: read('agent.sh'), job: read('job.sh') });
+  return (scripts ??= INSTANCE_SCRIPTS.map((name) => [name, read(name)]));
 }
 
 export interface AgentSettings {
@@ -48,12 +46,12 @@ export function agentConf(s: AgentSettings): string {
 }
 
 /**
- * One script, fed to `sh -s` on the instance: installs or updates the agent and the job
- * wrapper, writes the agent's settings, makes sure the agent runs, and prints (then forgets)
- * why the agent last powered the instance off, if it did.
+ * One script, fed to `sh -s` on the instance: installs or updates the agent, the job wrapper
+ * and the libraries they source (each file replaced whole, libraries first), writes the agent's
+ * settings, makes sure the agent runs, and prints (then forgets) why the agent last powered the
+ * instance off, if it did.
  */
 export function prepareScript(settings: AgentSettings): string {
-  const { agent, job } = agentScripts();
   const file = (name: string, content: string) => {
     const eof = 'SSH_EC2_END_OF_FILE';
     if (content.split('\n').includes(eof)) throw new Error(`${name} contains ${eof}`);
@@ -61,12 +59,11 @@ export function prepareScript(settings: AgentSettings): string {
   };
   return [
     'set -e',
-    `mkdir -p ~/${REMOTE_DIR}/jobs && chmod 700 ~/${REMOTE_DIR} && cd ~/${REMOTE_DIR}`,
-    file('agent.sh', agent),
-    file('job.sh', job),
-    file('agent.conf', agentConf(settings)),
+    `mkdir -p ~/${STATE_DIR}/${JOBS_DIR} && chmod 700 ~/${STATE_DIR} && cd ~/${STATE_DIR}`,
+    ...agentScripts().map(([name, content]) => file(name, content)),
+    file(AGENT_CONF, agentConf(settings)),
     'sh agent.sh start >/dev/null 2>&1 </dev/null',
-    'if [ -f poweroff ]; then printf "poweroff %s\\n" "$(cat poweroff)"; rm -f poweroff; fi',
+    `if [ -f ${POWEROFF_FILE} ]; then printf "poweroff %s\\n" "$(cat ${POWEROFF_FILE})"; rm -f ${POWEROFF_FILE}; fi`,
     '',
   ].join('\n');
 }

@@ -13,7 +13,7 @@
 import { UserError } from '../errors.js';
 import { excludeList, OWN_DIR, type Entry } from '../sync/ignore-rules.js';
 import { enterDir, shQuote } from './remote-command.js';
-import { tooOld, verboseNames, type RsyncCapabilities } from './rsync-capabilities.js';
+import { tooOld, type RsyncCapabilities } from './rsync-capabilities.js';
 
 export interface RsyncCommon {
   /** Path of the rsh wrapper script (rshScript) rsync runs instead of ssh. */
@@ -140,6 +140,27 @@ export function transferredFiles(stdout: string, caps: Caps): string[] | undefin
   if (!caps.outFormat && !caps.verboseList) return undefined;
   const names = caps.outFormat ? stdout.split('\n') : verboseNames(stdout);
   return names.filter((l) => l !== '' && !l.endsWith('/'));
+}
+
+/**
+ * The names in `rsync -v` output: the lines between the header ("building file list ... done",
+ * "receiving file list ... done", openrsync's "Transfer starting: N files") and the first blank
+ * line, minus rsync's own notes.
+ */
+export function verboseNames(stdout: string): string[] {
+  const lines = stdout.split('\n');
+  const start = lines.findIndex((l) =>
+    /^(building file list|receiving file list|receiving incremental file list|sending incremental file list|Transfer starting:)/.test(
+      l,
+    ),
+  );
+  const out: string[] = [];
+  for (const l of lines.slice(start + 1)) {
+    if (l === '') break;
+    if (/^(created directory |ignoring unsafe symlink |skipping non-regular file )/.test(l)) continue;
+    out.push(l.replace(/ -> .*$/, ''));
+  }
+  return out;
 }
 
 /**

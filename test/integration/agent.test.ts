@@ -2,7 +2,7 @@
 // test launches its own), with limits of a few seconds. It powers the "instance" off through the sandbox's poweroff command, which makes the
 // proxy stop the instance in moto: every outcome is read back from the EC2 API.
 import { chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
@@ -15,6 +15,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 // Overridable to check that these tests catch a broken agent (a mutated copy) without touching the real one.
 const AGENT = process.env.SSH_EC2_TEST_AGENT ?? join(REPO, 'src', 'agent', 'agent.sh');
+/** What agent.sh sources from its own directory, taken from beside AGENT (a mutated copy's own, if any). */
+const agentLib = (name: string): string =>
+  readFileSync(
+    existsSync(join(dirname(AGENT), name)) ? join(dirname(AGENT), name) : join(REPO, 'src', 'agent', name),
+    'utf8',
+  );
+const AGENT_LIBS = ['lib.sh', 'poweroff.sh'];
 const IMAGE = 'ami-0d1a00000000a0004'; // from test/sandbox/amis.json
 // Safety nets for a busy machine, not measures (the limits under test are a few seconds).
 const TEST_TIMEOUT = 120_000;
@@ -105,6 +112,7 @@ describe('on-instance agent', () => {
     chownSync(join(agentDir, 'jobs'), uid, gid);
     copyFileSync(AGENT, join(agentDir, 'agent.sh'));
     chownSync(join(agentDir, 'agent.sh'), uid, gid);
+    for (const name of AGENT_LIBS) putFile(name, agentLib(name));
     return id;
   }
 
@@ -508,6 +516,7 @@ describe('on-instance agent', () => {
       mkdirSync(join(agentDir, 'old'));
       chownSync(join(agentDir, 'old'), uid, gid);
       putFile('old/agent.sh', readFileSync(AGENT, 'utf8').replace(/^VERSION=\d+$/m, 'VERSION=0'));
+      for (const name of AGENT_LIBS) putFile(`old/${name}`, agentLib(name));
       expect((await user('sh ~/.ssh-ec2/old/agent.sh start')).exitCode).toBe(0);
       const old = Number(agentFile('agent.pid')?.split(' ')[0]);
       expect(agentFile('agent.pid')).toBe(`${old} 0\n`);

@@ -22,7 +22,9 @@ import { randomCommand, rng } from '../fixtures/random-command.js';
 
 const home = mkdtempSync(join(tmpdir(), 'jobq-'));
 mkdirSync(join(home, '.ssh-ec2'), { mode: 0o700 });
-copyFileSync(new URL('../../src/agent/job.sh', import.meta.url), join(home, '.ssh-ec2', 'job.sh'));
+for (const name of ['lib.sh', 'job.sh']) {
+  copyFileSync(new URL(`../../src/agent/${name}`, import.meta.url), join(home, '.ssh-ec2', name));
+}
 const recorder = join(home, 'recorder');
 writeFileSync(recorder, '#!/bin/sh\nprintf %s "$2" > "$HOME/got"\necho output-of-the-job\n', { mode: 0o755 });
 mkdirSync(join(home, 'screens'), { mode: 0o700 });

@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runAllowFailure } from '../../src/remote/exec.js';
 import { excludeFileText, pullArgv, pushArgv, rshScript, transferredFiles } from '../../src/remote/rsync.js';
-import { findRsync, localRsync, probeRsync, type RsyncCapabilities } from '../../src/remote/rsync-capabilities.js';
+import { findRsync, localRsync, type RsyncCapabilities } from '../../src/remote/rsync-capabilities.js';
+import { probeRsync } from '../../src/remote/rsync-probe.js';
 
 const TOOLS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'tools');
 const MAC: Record<'rsync-2.6.9' | 'openrsync', string> = {

@@ -15,14 +15,9 @@ import {
   rsyncMessage,
   serverPullArgv,
   transferredFiles,
-} from '../../src/remote/rsync.js';
-import {
-  findRsync,
-  missingFor,
-  tooOld,
   verboseNames,
-  type RsyncCapabilities,
-} from '../../src/remote/rsync-capabilities.js';
+} from '../../src/remote/rsync.js';
+import { findRsync, missingFor, tooOld, type RsyncCapabilities } from '../../src/remote/rsync-capabilities.js';
 
 // What the probes found for the three rsyncs (test/integration/rsync-capabilities.test.ts checks
 // these against the real programs); here they only drive the builders.

@@ -1,0 +1,106 @@
+# ssh-ec2's shell library on the instance, placed at ~/.ssh-ec2/lib.sh beside agent.sh and job.sh,
+# which source it (`. "$(dirname "$0")/lib.sh"`). POSIX sh (dash). What both scripts need, once:
+# the contract with ssh-ec2, job state, ssh session detection, waiting and timestamps.
+#
+# Functions here name their own variables with a leading _ : sh has no locals, and the scripts
+# use plain names (d, pid, i) of their own.
+
+# ---------------------------------------------------------------------------------------------
+# The contract with the TypeScript side: names and numbers ssh-ec2 reads or writes. Declared
+# again in src/remote/instance-contract.ts; test/unit/instance-contract.test.ts checks each
+# NAME=value line here equal to it. One plain value a line, no quotes, no expansion.
+
+# The directory under $HOME that holds the scripts, the agent's files and the jobs.
+STATE_DIR=.ssh-ec2
+# Its subdirectory of jobs, one directory per job id.
+JOBS_DIR=jobs
+# The agent's settings (shell-quoted KEY=VALUE lines), written by ssh-ec2.
+AGENT_CONF=agent.conf
+# "<reason> <epoch>", written by the agent before it powers off; ssh-ec2 shows and removes it.
+POWEROFF_FILE=poweroff
+# The agent's reasons for powering off, as written to POWEROFF_FILE.
+REASON_MAX_TIME=max-time
+REASON_JOB_FINISHED=job-finished
+REASON_IDLE=idle
+# A job's output log, in the project directory it runs in.
+JOB_LOG=ssh-ec2-job.log
+# job.sh start's exit status when a job is already running for the directory...
+JOB_RUNNING_STATUS=75
+# ...and when the multiplexer asked for (tmux or screen) is not installed.
+MUX_MISSING_STATUS=76
+
+# ---------------------------------------------------------------------------------------------
+
+BASE="$HOME/$STATE_DIR"
+JOBS="$BASE/$JOBS_DIR"
+
+now() { date +%s; }
+
+# The moment as a log line starts it (UTC, to the second).
+utc_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+
+is_uint() { case ${1:-} in '' | *[!0-9]*) return 1 ;; esac; }
+
+# wait_for TENTHS COMMAND...: runs COMMAND until it succeeds, at most TENTHS times a tenth of a
+# second apart after the first try; fails if it never did.
+wait_for() {
+  _wait_left=$1
+  shift
+  until "$@"; do
+    [ "$_wait_left" -gt 0 ] || return 1
+    sleep 0.1
+    _wait_left=$((_wait_left - 1))
+  done
+}
+
+# Writes a value whole (to a temporary, then renamed): a reader never sees the file empty.
+write_whole() { printf '%s\n' "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
+
+# ---------------------------------------------------------------------------------------------
+# Jobs: ~/.ssh-ec2/jobs/<id>/ (the files are described at the top of job.sh)
+
+jobdir() { printf '%s/%s' "$JOBS" "$1"; }
+
+# The state of the job in directory $1:
+#   none       no such job
+#   finished   it wrote its status
+#   running    its shell is alive, or it was created less than 10 s ago and the multiplexer has
+#              not run it yet (no pid)
+#   vanished   its shell died without writing its status: it was killed
+#   unstarted  it never wrote a pid, and was created long ago (or not at all)
+job_state() {
+  [ -d "$1" ] || { echo none; return; }
+  [ -f "$1/status" ] && { echo finished; return; }
+  if [ -f "$1/pid" ]; then
+    _job_pid=$(cat "$1/pid" 2>/dev/null)
+    if is_uint "$_job_pid" && kill -0 "$_job_pid" 2>/dev/null; then echo running; return; fi
+    # It may have ended between the two looks: the status is written after the shell's last word.
+    [ -f "$1/status" ] && { echo finished; return; }
+    echo vanished
+    return
+  fi
+  _job_created=$(cat "$1/created" 2>/dev/null)
+  if is_uint "$_job_created" && [ $(($(now) - _job_created)) -lt 10 ]; then echo running; else echo unstarted; fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# ssh sessions
+
+# How many ssh sessions run right now: processes of this user whose parent is an sshd (a shell, a
+# command, an rsync; an idle `ssh -N` master has no such child, tmux/screen servers belong to
+# init), leaving out pid $1 and its ancestors when given (the caller's own session).
+# Not sshd itself: with privilege separation the per-connection sshd runs as the user too.
+# Matching the parent on its command name also covers OpenSSH >= 9.8's sshd-session. A zombie is
+# nobody: one under an sshd frozen by a network partition stays until it is reaped. Sessions
+# sharing one master connection count one by one.
+ssh_sessions() {
+  ps -e -o pid=,ppid=,uid=,stat=,comm= 2>/dev/null | awk -v me="$(id -u)" -v self="${1:-}" '
+    { comm[$1] = $5; ppid[$1] = $2; uid[$1] = $3; stat[$1] = $4 }
+    END {
+      for (p = self; p in ppid && !(p in mine); p = ppid[p]) mine[p] = 1
+      n = 0
+      for (q in comm)
+        if (uid[q] == me && stat[q] !~ /^Z/ && comm[q] !~ /^sshd/ && comm[ppid[q]] ~ /^sshd/ && !(q in mine)) n++
+      print n
+    }'
+}

@@ -1,0 +1,37 @@
+/**
+ * The names and numbers ssh-ec2 shares with its scripts on the instance (src/agent/), declared
+ * once on this side. The sh side declares them at the top of src/agent/lib.sh under the same
+ * names; test/unit/instance-contract.test.ts checks each equal.
+ */
+
+/** The directory under the login user's home that holds the scripts, the agent's files and the jobs. */
+export const STATE_DIR = '.ssh-ec2';
+
+/** Its subdirectory of jobs, one directory per job id. */
+export const JOBS_DIR = 'jobs';
+
+/** The agent's settings, written by ssh-ec2 (shell-quoted KEY=VALUE lines). */
+export const AGENT_CONF = 'agent.conf';
+
+/** "<reason> <epoch>", written by the agent before it powers off; ssh-ec2 shows and removes it. */
+export const POWEROFF_FILE = 'poweroff';
+
+/** The agent's reasons for powering off, as written to POWEROFF_FILE. */
+export const REASON_MAX_TIME = 'max-time';
+export const REASON_JOB_FINISHED = 'job-finished';
+export const REASON_IDLE = 'idle';
+
+/** A job's output log, in the project directory it runs in. */
+export const JOB_LOG = 'ssh-ec2-job.log';
+
+/** job.sh start's exit status when a job is already running for the directory. */
+export const JOB_RUNNING_STATUS = 75;
+
+/** job.sh start's exit status when the multiplexer asked for (tmux or screen) is not on the instance. */
+export const MUX_MISSING_STATUS = 76;
+
+/**
+ * The scripts installed in STATE_DIR, in the order they are installed: what is sourced before
+ * what sources it, so a script never finds its library missing.
+ */
+export const INSTANCE_SCRIPTS = ['lib.sh', 'poweroff.sh', 'agent.sh', 'job.sh'] as const;
