@@ -2,7 +2,6 @@ import { DeleteSecurityGroupCommand, DescribeSubnetsCommand, DescribeVpcsCommand
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
 import {
   cli,
   ec2Client,
@@ -15,12 +14,10 @@ import {
   useSandbox,
 } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
+const sb = useSandbox();
 /** The default subnets of the sandbox region, by zone: what ssh-ec2 tries in this order. */
 let subnets: { zone: string; id: string }[];
 beforeAll(async () => {
-  sb = sandbox();
   const ec2 = ec2Client(sb);
   const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })))
     .Vpcs![0]!.VpcId!;

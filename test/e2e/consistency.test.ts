@@ -3,8 +3,8 @@
 // pending. Each test reads the instance's final state from the API and the calls the proxy saw.
 import { DeleteSecurityGroupCommand } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiCall, Sandbox } from '../sandbox/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ApiCall } from '../sandbox/index.js';
 import {
   BIN,
   cli,
@@ -18,11 +18,7 @@ import {
   useSandbox,
 } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 afterEach(() => {
   // Back to the sandbox's defaults.
   sb.aws.setEventualConsistency({ calls: 1 });

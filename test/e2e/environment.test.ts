@@ -5,15 +5,10 @@
  */
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
+import { describe, expect, it } from 'vitest';
 import { cli, instanceState, makeProject, pathWithout, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 
 describe('a local program missing (a PATH without it)', () => {
   it.each([

@@ -8,9 +8,9 @@ import {
   RegisterImageCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { bootConsole, type Sandbox } from '../sandbox/index.js';
+import { bootConsole } from '../sandbox/index.js';
 import {
   cli,
   ec2Client,
@@ -24,11 +24,7 @@ import {
   useSandbox,
 } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 
 describe('mistakes the user can make', () => {
   it.each([[['--bogus', 'ls']], [['--ssh-cidr', '0.0.0.0/0', 'ls']], [['-l', '-s', 'ls']], [['--region']]])(

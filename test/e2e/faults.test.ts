@@ -7,8 +7,7 @@ import { execa, type ResultPromise } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
+import { describe, expect, it } from 'vitest';
 import {
   BIN,
   cli,
@@ -25,12 +24,7 @@ import {
   useSandbox,
 } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 
 const STATUS = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 type Sig = keyof typeof STATUS;

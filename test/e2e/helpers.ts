@@ -128,8 +128,13 @@ export function launches(sb: Sandbox) {
   return sb.calls('RunInstances').filter((c) => c.status === 200);
 }
 
-/** One sandbox for the calling test file: started before its tests, stopped after. */
-export function useSandbox(opts?: Parameters<typeof startSandbox>[0]): () => Sandbox {
+/**
+ * One sandbox for the calling test file: started before its tests, stopped after. What it returns
+ * stands for that sandbox from the start (each use reaches the sandbox started then), so a file
+ * writes `const sb = useSandbox();` once and uses `sb` in its hooks and tests; a use before the
+ * sandbox has started throws.
+ */
+export function useSandbox(opts?: Parameters<typeof startSandbox>[0]): Sandbox {
   let sb: Sandbox | undefined;
   beforeAll(async () => {
     sb = await startSandbox(opts);
@@ -137,10 +142,15 @@ export function useSandbox(opts?: Parameters<typeof startSandbox>[0]): () => San
   afterAll(async () => {
     await sb?.stop();
   });
-  return () => {
+  const started = (): Sandbox => {
     if (!sb) throw new Error('sandbox not started');
     return sb;
   };
+  return new Proxy({} as Sandbox, {
+    get: (_, key) => Reflect.get(started(), key),
+    set: (_, key, value) => Reflect.set(started(), key, value),
+    has: (_, key) => Reflect.has(started(), key),
+  });
 }
 
 /** A PATH of one directory holding everything this machine's PATH holds but `missing`. */

@@ -4,8 +4,8 @@
  * (counted, not timed; see sandbox/console-and-start.ts).
  */
 import { existsSync, rmSync } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bootConsole, type Sandbox } from '../sandbox/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bootConsole } from '../sandbox/index.js';
 import {
   cli,
   instanceState,
@@ -18,11 +18,7 @@ import {
   useSandbox,
 } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 afterEach(() => {
   sb.aws.setLateConsole(1);
   sb.setConsoleOutput(undefined);

@@ -8,7 +8,6 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
 import { fakeAuthorization, rawRequest } from '../sandbox/moto.js';
 import {
   cli,
@@ -22,11 +21,9 @@ import {
   useSandbox,
 } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
+const sb = useSandbox();
 let localUser: string;
 beforeAll(() => {
-  sb = sandbox();
   localUser = sb.env().USER!;
 });
 

@@ -1,14 +1,11 @@
 import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
 import { cli, ec2Client, instances, launches, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
+const sb = useSandbox();
 /** The newest image of each architecture among the sandbox's ARM64 / x86_64 OSS-driver DLAMIs, read from the API. */
 let newest: Record<'arm64' | 'x86_64', string>;
 beforeAll(async () => {
-  sb = sandbox();
   const ec2 = ec2Client(sb);
   const of = async (architecture: string, name: string) => {
     const r = await ec2.send(

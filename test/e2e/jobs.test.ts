@@ -6,8 +6,8 @@ import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { Poweroff, Sandbox } from '../sandbox/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Poweroff } from '../sandbox/index.js';
 import {
   BIN,
   cli,
@@ -22,11 +22,7 @@ import {
   useSandbox,
 } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 
 /** Lets a job waiting with `until go` go on. */
 const WAIT_FOR_GO = 'while [ ! -f go ]; do sleep 0.1; done; rm -f go';

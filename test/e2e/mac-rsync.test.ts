@@ -6,8 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
+import { describe, expect, it } from 'vitest';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
 import {
   cli,
@@ -24,11 +23,7 @@ import {
 } from './helpers.js';
 
 const TOOLS = join(REPO, '..', 'shared', 'tools');
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 
 /** The environment with this Mac rsync first on PATH; fails (not skips) when it is not there. */
 function macPath(tool: 'rsync-2.6.9' | 'openrsync'): Record<string, string> {

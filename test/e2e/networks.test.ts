@@ -12,7 +12,6 @@ import {
   type IpPermission,
 } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
 import {
   cli,
   ec2Client,
@@ -25,12 +24,10 @@ import {
   useSandbox,
 } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
+const sb = useSandbox();
 let ec2: EC2Client;
 let defaultVpc: string;
 beforeAll(async () => {
-  sb = sandbox();
   ec2 = ec2Client(sb);
   defaultVpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })))
     .Vpcs![0]!.VpcId!;

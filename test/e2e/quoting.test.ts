@@ -9,15 +9,12 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomCommand, rng } from '../fixtures/random-command.js';
-import type { Sandbox } from '../sandbox/index.js';
 import { cli, makeProject, reportedInstance, instanceState, useSandbox } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
+const sb = useSandbox();
 let got: string;
 
 beforeAll(async () => {
-  sb = sandbox();
   got = join(sb.latestHome, 'got'); // every run here uses the one instance the first launches
   const recorder = join(sb.dir, 'recorder');
   writeFileSync(

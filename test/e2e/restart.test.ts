@@ -5,15 +5,10 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { cli, instances, launches, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 afterEach(() => {
   sb.aws.noStartCapacity(0);
   sb.clearFaults();

@@ -1,15 +1,10 @@
 import { execa } from 'execa';
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
+import { describe, expect, it } from 'vitest';
 import { cli, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 
 const SECRETS = {
   '.env': 'TOKEN=1\n',

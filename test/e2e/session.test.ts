@@ -5,7 +5,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ImportKeyPairCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
 import {
   BIN,
   cli,
@@ -24,15 +23,13 @@ import {
   useSandbox,
 } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
+const sb = useSandbox();
 const rootKnownHosts = join(homedir(), '.ssh', 'known_hosts');
 const fingerprint = (p: string) =>
   existsSync(p) ? createHash('sha256').update(readFileSync(p)).digest('hex') : 'absent';
 let knownHostsBefore: string;
 
 beforeAll(() => {
-  sb = sandbox();
   knownHostsBefore = fingerprint(rootKnownHosts);
 });
 

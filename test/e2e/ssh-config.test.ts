@@ -7,17 +7,12 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hostileSshBlock, localSshIsModern } from '../fixtures/hostile-ssh-config.js';
-import type { Sandbox } from '../sandbox/index.js';
 import { freePort, tcpAccepts } from '../sandbox/util.js';
 import { cli, instanceState, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 
 describe("a user's hostile ssh config", () => {
   it('a command, a sync up and back, a --detach job and its --attach work through it, and nothing of it runs', async () => {

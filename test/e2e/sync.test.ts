@@ -1,15 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../sandbox/index.js';
+import { describe, expect, it } from 'vitest';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
 import { cli, instanceState, linksStayHome, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
-const sandbox = useSandbox();
-let sb: Sandbox;
-beforeAll(() => {
-  sb = sandbox();
-});
+const sb = useSandbox();
 
 describe('sync up', () => {
   it('sends exactly what git would keep for the same .rsyncignore rules, whatever the names', async () => {

@@ -28,7 +28,7 @@ const TEST_TIMEOUT = 120_000;
 // The agent's VERSION line: a running older version is replaced, the same one is kept.
 const VERSION = Number(/^VERSION=(\d+)$/m.exec(readFileSync(AGENT, 'utf8'))?.[1]);
 
-const getSandbox = useSandbox();
+const sandbox = useSandbox();
 
 /** Polls until `check` returns something truthy; fails with `what` after `ms`. */
 async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 40_000): Promise<NonNullable<T>> {
@@ -52,7 +52,7 @@ describe('on-instance agent', () => {
   let agentDir = '';
   let key = '';
 
-  const sb = getSandbox;
+  const sb = () => sandbox;
   const user = (script: string) => {
     if (!machine) throw new Error('no instance launched in this test');
     return machine.runAsUser(script);
@@ -535,7 +535,7 @@ describe('on-instance agent', () => {
 });
 
 describe('sandbox IMDS and poweroff', () => {
-  const sb = getSandbox;
+  const sb = () => sandbox;
 
   it('serves IMDSv2 to each instance for itself (a test may make one lie), to nobody else', async () => {
     const ec2 = ec2Client(sb());

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { cli, makeProject, REPO, useSandbox } from '../e2e/helpers.js';
 
-const getSandbox = useSandbox();
+const sb = useSandbox();
 const SDK_WARNING = /NodeVersionSupportWarning|AWS SDK for JavaScript/;
 const ANY_NODE_WARNING = /\(node:\d+\)/; // how Node prints every warning
 const major = Number(process.versions.node.split('.')[0]);
@@ -30,7 +30,6 @@ describe('warnings', () => {
   });
 
   it('none reaches the user: a session (region from the SDK, a key pushed with Instance Connect), then ls', async () => {
-    const sb = getSandbox();
     const dir = makeProject(sb, 'node-warning');
     // No region given: the SDK's own resolution makes a client of its own first.
     const env = { AWS_REGION: undefined, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined };
