@@ -296,10 +296,15 @@ export class MachineImpl implements Machine {
 
   /** The machine goes down: sshd, every session and every process of its user. */
   private async halt(): Promise<void> {
+    // The sshd pins the namespace while everything else in it is killed (see killMountNamespace):
+    // stopped, so it accepts nothing meanwhile, and killed last.
+    const ns = this.namespace;
+    const holder = this.sshd?.pid;
+    if (holder) signal(holder, 'SIGSTOP');
+    for (let i = 0; ns && i < 40 && killMountNamespace(ns, holder) > 0; i++) await sleep(25);
     await this.sshd?.stop();
     this.sshd = undefined;
-    const ns = this.namespace;
-    for (let i = 0; ns && i < 40 && killMountNamespace(ns) > 0; i++) await sleep(25);
+    this.namespace = undefined;
     for (let i = 0; this.uid && i < 40 && killUserProcesses(this.uid) > 0; i++) await sleep(25);
   }
 
@@ -336,12 +341,12 @@ export class MachineImpl implements Machine {
   /** Synchronous last-ditch cleanup (process exit): kill and delete, best effort. */
   destroySync(): void {
     try {
+      if (this.namespace) killMountNamespace(this.namespace, this.sshd?.pid);
       if (this.sshd) process.kill(-this.sshd.pid, 'SIGKILL');
     } catch {
       // gone
     }
     try {
-      if (this.namespace) killMountNamespace(this.namespace);
       if (this.uid) killUserProcesses(this.uid);
       execFileSync('userdel', ['-f', this.unixUser], { stdio: 'ignore' });
     } catch {
@@ -353,4 +358,12 @@ export class MachineImpl implements Machine {
 /** An empty dir for MachineOptions.skeleton. */
 export function makeSkeleton(path: string): void {
   mkdirSync(path, { recursive: true, mode: 0o755 });
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone already
+  }
 }

@@ -134,13 +134,16 @@ export function mountNamespace(pid: number | string): string | undefined {
 
 /**
  * SIGKILLs every process in mount namespace `ns` (an instance's sshd and all it started, root's
- * per-connection monitors too) and returns how many there were. Never this process's own namespace.
+ * per-connection monitors too) but `spare`, and returns how many there were. Never this process's
+ * own namespace. A namespace is known by its number only, which the kernel gives to a new one as
+ * soon as it is freed (another instance's, in another test file): keep it pinned by a live
+ * process of its own (`spare`) for as long as it is named here.
  */
-export function killMountNamespace(ns: string): number {
+export function killMountNamespace(ns: string, spare?: number): number {
   if (ns === mountNamespace(process.pid)) throw new Error('refusing to kill the processes of the host mount namespace');
   let live = 0;
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || mountNamespace(entry) !== ns) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === spare || mountNamespace(entry) !== ns) continue;
     try {
       if (/^State:\s+Z/m.test(readFileSync(`/proc/${entry}/status`, 'utf8'))) continue;
       live++;
