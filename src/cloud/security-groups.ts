@@ -40,19 +40,16 @@ export function securityGroups(
   region: string,
   findInstances: Cloud['findInstances'],
 ): SecurityGroupCalls {
+  /** The groups matching `filters`; `doing` completes "could not …". */
+  const described = async (doing: string, filters: Filter[]): Promise<SecurityGroup[]> =>
+    (await aws(doing, () => ec2.send(new DescribeSecurityGroupsCommand({ Filters: filters })))).SecurityGroups ?? [];
+
   /** The VPC's group named ssh-ec2, if it is ssh-ec2's (someone else's by that name: ConfigError). */
   const findGroup = async (vpcId: string): Promise<SecurityGroup | undefined> => {
-    const found = await aws('find the security group', () =>
-      ec2.send(
-        new DescribeSecurityGroupsCommand({
-          Filters: [
-            { Name: 'vpc-id', Values: [vpcId] },
-            { Name: 'group-name', Values: [SECURITY_GROUP_NAME] },
-          ],
-        }),
-      ),
-    );
-    const group = found.SecurityGroups?.[0];
+    const [group] = await described('find the security group', [
+      { Name: 'vpc-id', Values: [vpcId] },
+      { Name: 'group-name', Values: [SECURITY_GROUP_NAME] },
+    ]);
     if (group && !group.Tags?.some((t) => t.Key === SECURITY_GROUP_TAG)) {
       // Someone's own group by that name: its rules (perhaps open to the world) are not ours to use or change.
       throw new ConfigError(
@@ -172,19 +169,13 @@ export function securityGroups(
     },
 
     async removeUnusedSecurityGroups() {
-      const groups = await aws('find the security groups', () =>
-        ec2.send(
-          new DescribeSecurityGroupsCommand({
-            Filters: [
-              { Name: 'group-name', Values: [SECURITY_GROUP_NAME] },
-              { Name: 'tag-key', Values: [SECURITY_GROUP_TAG] },
-            ],
-          }),
-        ),
-      );
+      const groups = await described('find the security groups', [
+        { Name: 'group-name', Values: [SECURITY_GROUP_NAME] },
+        { Name: 'tag-key', Values: [SECURITY_GROUP_TAG] },
+      ]);
       let deleted = 0;
       let inUse = 0;
-      for (const g of groups.SecurityGroups ?? []) {
+      for (const g of groups) {
         const users = await findInstances(
           {},
           [...LIVE_STATES, 'shutting-down'],
