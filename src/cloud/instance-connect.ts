@@ -9,7 +9,10 @@ import { retrying } from './consistency.js';
 import { aws, errorCode } from './errors.js';
 import type { Cloud } from './port.js';
 
-/** The port's pushSshKey, made with `config` (the EC2 client's, its credentials included); its client made on first use. */
+/**
+ * The port's pushSshKey, made with `config` (the EC2 client's, its credentials included); its
+ * client is made on first use.
+ */
 export function instanceConnect(config: EC2InstanceConnectClientConfig): Cloud['pushSshKey'] {
   let connect: EC2InstanceConnectClient | undefined;
   return async ({ instanceId, osUser, publicKey, az }, bounds) => {

@@ -79,7 +79,10 @@ export interface Cloud {
    * `vpcId`; its id. Only read: its rules are the administrator's.
    */
   givenSecurityGroup(idOrName: string, vpcId: string): Promise<string>;
-  /** The VPC's ssh-ec2 security group (created and tagged with `tags` if missing), letting `cidr` in on tcp/22 (see ssh-rules.ts). */
+  /**
+   * The VPC's ssh-ec2 security group (created and tagged with `tags` if missing), letting `cidr`
+   * in on tcp/22 (see ssh-rules.ts).
+   */
   ensureSecurityGroup(vpcId: string, cidr: string, tags: Record<string, string>): Promise<string>;
   /** The same for a group that exists (a reused instance's VPC); none: nothing is done (undefined). */
   allowSsh(vpcId: string, cidr: string): Promise<string | undefined>;

@@ -43,7 +43,10 @@ export function letCallerIn(
   return done;
 }
 
-/** Whether the instance is in a group named as ssh-ec2's (allowSsh then checks it is ssh-ec2's). Unknown groups: assumed so, as before. */
+/**
+ * Whether the instance is in a group named as ssh-ec2's (allowSsh then checks it is ssh-ec2's).
+ * Unknown groups: assumed so, as before.
+ */
 export function inSshEc2Group(instance: InstanceInfo): boolean {
   return !instance.securityGroups || instance.securityGroups.some((g) => g.name === SECURITY_GROUP_NAME);
 }

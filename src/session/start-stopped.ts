@@ -72,7 +72,10 @@ export async function startStopped(ctx: StartContext, instance: InstanceInfo): P
   }
 }
 
-/** Each type in turn, round after round with backoff, until one starts or --capacity-timeout is over. `now.type`: the instance's type as it changes. */
+/**
+ * Each type in turn, round after round with backoff, until one starts or --capacity-timeout is
+ * over. `now.type`: the instance's type as it changes.
+ */
 async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: { type: string }): Promise<string> {
   const { cloud, log, signal } = ctx;
   const types = typesToStart(ctx.options, instance);
