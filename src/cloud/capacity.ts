@@ -8,6 +8,7 @@
  */
 import { CapacityError, CloudError } from '../errors.js';
 import type { Logger } from '../ui/logger.js';
+import { kindOf } from './aws-codes.js';
 import { errorCode } from './errors.js';
 import { NO_IMAGE } from './image.js';
 
@@ -23,27 +24,17 @@ export interface Attempt {
   zone?: Zone;
 }
 
-/** No room in this zone right now: another zone may have some, and so may this one later. */
-const SHORTAGE_CODES = new Set([
-  'InsufficientInstanceCapacity',
-  'InsufficientHostCapacity',
-  'InsufficientReservedInstanceCapacity',
-]);
-/** Not offered in this zone: another zone may be; waiting does not help. */
-const ZONE_CODES = new Set([...SHORTAGE_CODES, 'Unsupported']);
-/** A regional quota: no other zone helps, nor waiting; another (smaller) type may. */
-const QUOTA_CODES = new Set(['VcpuLimitExceeded', 'InstanceLimitExceeded', 'MaxSpotInstanceCountExceeded']);
-
 /** Whether waiting may fix it: a zone short of capacity for now (a stopped instance can only wait, or change type). */
-export const isShortage = (code: string): boolean => SHORTAGE_CODES.has(code);
-export const isQuota = (code: string): boolean => QUOTA_CODES.has(code);
+export const isShortage = (code: string): boolean => kindOf(code) === 'shortage';
+export const isQuota = (code: string): boolean => kindOf(code) === 'quota';
 
 export type NextStep = 'next-zone' | 'next-type' | 'give-up';
 
 /** What a failed attempt's error code means for the attempts that follow. */
 export function nextStep(code: string): NextStep {
-  if (ZONE_CODES.has(code)) return 'next-zone';
-  if (QUOTA_CODES.has(code) || code === NO_IMAGE) return 'next-type';
+  const kind = kindOf(code);
+  if (kind === 'shortage' || kind === 'not-offered') return 'next-zone';
+  if (kind === 'quota' || code === NO_IMAGE) return 'next-type';
   return 'give-up';
 }
 
@@ -73,7 +64,7 @@ function where(a: Attempt, region: string): string {
 
 /** "no capacity for g4dn.xlarge in eu-central-1a; trying eu-central-1b" */
 export function fallbackMessage(failed: Failure, next: Attempt, region: string): string {
-  const quota = QUOTA_CODES.has(failed.code);
+  const quota = isQuota(failed.code);
   const type = failed.attempt.instanceType;
   // A quota is the region's, whatever zone the attempt named.
   const what =

@@ -4,15 +4,15 @@
  * about something this run has just created means "not yet", never "gone": the call is retried,
  * with backoff, for a bounded time. NotFound about anything else keeps its meaning.
  */
-import { sleep } from '../time.js';
+import { backoff } from '../time.js';
+import { kindOf } from './aws-codes.js';
 import { errorCode } from './errors.js';
 
-const NOT_FOUND = new Set(['InvalidInstanceID.NotFound', 'InvalidGroup.NotFound']);
 /** How long EC2 may take to know what it created (its documentation speaks of seconds). */
 export const SETTLE_MS = 60_000;
 
 export function isNotFound(err: unknown): boolean {
-  return NOT_FOUND.has(errorCode(err));
+  return kindOf(errorCode(err)) === 'not-found';
 }
 
 /**
@@ -34,19 +34,17 @@ export async function retrying<T>(
   retryable: (err: unknown) => boolean,
   o: CallBounds & { timeoutMs?: number } = {},
 ): Promise<T> {
-  const end = Math.min(Date.now() + (o.timeoutMs ?? SETTLE_MS), o.deadline ?? Infinity);
-  let delay = 250;
-  for (;;) {
-    o.signal?.throwIfAborted();
+  const deadline = Math.min(Date.now() + (o.timeoutMs ?? SETTLE_MS), o.deadline ?? Infinity);
+  let last: unknown;
+  for await (const _ of backoff({ firstDelayMs: 250, maxDelayMs: 2000, deadline, signal: o.signal })) {
     try {
       return await call();
     } catch (err) {
-      if (!retryable(err) || o.signal?.aborted || Date.now() + delay > end)
-        throw o.signal?.aborted ? o.signal.reason : err;
-      await sleep(delay, o.signal);
-      delay = Math.min(delay * 2, 2000);
+      if (!retryable(err) || o.signal?.aborted) throw o.signal?.aborted ? o.signal.reason : err;
+      last = err;
     }
   }
+  throw last;
 }
 
 /** The ids this run created (or adopted just after EC2 created them): the ones NotFound is "not yet" for. */

@@ -1,33 +1,10 @@
 /**
  * Every AWS error is mapped here, once, to a user-facing error with a hint. Capacity errors get
- * their own class so the launcher can try elsewhere before giving up.
+ * their own class so the launcher can try elsewhere before giving up. What each code means is
+ * aws-codes.ts's table.
  */
 import { CapacityError, CloudError, ConfigError, UserError } from '../errors.js';
-
-export const CAPACITY_CODES = new Set([
-  'InsufficientInstanceCapacity',
-  'InsufficientHostCapacity',
-  'InsufficientReservedInstanceCapacity',
-  'Unsupported',
-  'InstanceLimitExceeded',
-  'VcpuLimitExceeded',
-  'MaxSpotInstanceCountExceeded',
-]);
-
-/**
- * How AWS refuses a call signed with credentials that have expired: EC2 (RequestExpired,
- * ExpiredToken), STS-style services (ExpiredTokenException), and EC2 Instance Connect, which
- * answers an expired session token as an unrecognised client or a stale signature.
- */
-export const EXPIRED_CODES = new Set([
-  'RequestExpired',
-  'ExpiredToken',
-  'ExpiredTokenException',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'TokenRefreshRequired',
-  'InvalidGrantException',
-]);
+import { isCapacityCode, kindOf } from './aws-codes.js';
 
 export function errorCode(err: unknown): string {
   const e = err as { name?: string; Code?: string; code?: string };
@@ -46,7 +23,7 @@ const EXPIRED_TEXT = /(token|session)\b.*\b(expired|invalid)|refresh this SSO se
 
 function expiredOne(e: unknown): boolean {
   const code = errorCode(e);
-  return EXPIRED_CODES.has(code) || (/ProviderError$/.test(code) && EXPIRED_TEXT.test((e as Error).message ?? ''));
+  return kindOf(code) === 'expired' || (/ProviderError$/.test(code) && EXPIRED_TEXT.test((e as Error).message ?? ''));
 }
 
 /** A failure (mapped or not) caused by expired credentials. */
@@ -56,7 +33,7 @@ export function isExpiredCredentials(err: unknown): boolean {
 }
 
 export function isCapacityError(err: unknown): boolean {
-  return CAPACITY_CODES.has(errorCode(err));
+  return isCapacityCode(errorCode(err));
 }
 
 /** `doing` completes "could not …", e.g. "launch the instance". */
@@ -69,9 +46,10 @@ export function mapAwsError(err: unknown, doing: string): UserError | unknown {
   // Before "no credentials": an expired SSO login is a CredentialsProviderError too.
   if (expiredOne(err) || /(token|session).*expired/i.test(message)) {
     // The providers' text goes on with how to refresh: the hint says that.
-    const said = EXPIRED_CODES.has(code)
-      ? `AWS answered ${code}`
-      : `${code || 'AWS'}: ${firstSentence(message).split(/\.\s/)[0]}`;
+    const said =
+      kindOf(code) === 'expired'
+        ? `AWS answered ${code}`
+        : `${code || 'AWS'}: ${firstSentence(message).split(/\.\s/)[0]}`;
     return new ConfigError(
       `your AWS credentials have expired (${said} when asked to ${doing})`,
       "Renew them (`aws sso login`, or new keys for your profile) and run again. If they are fresh, check this machine's clock.",
@@ -85,10 +63,10 @@ export function mapAwsError(err: unknown, doing: string): UserError | unknown {
       opts,
     );
   }
-  if (code === 'AuthFailure' || code === 'InvalidClientTokenId' || code === 'SignatureDoesNotMatch') {
+  if (kindOf(code) === 'rejected') {
     return new ConfigError(`AWS rejected your credentials (${code})`, 'Check AWS_PROFILE / your access keys.', opts);
   }
-  if (code === 'UnauthorizedOperation' || code === 'AccessDeniedException' || code === 'AccessDenied') {
+  if (kindOf(code) === 'denied') {
     const action = /perform: ([\w:-]+)/.exec(message)?.[1];
     return new CloudError(
       `not allowed to ${doing}${action ? ` (${action})` : ''}`,
@@ -104,7 +82,7 @@ export function mapAwsError(err: unknown, doing: string): UserError | unknown {
       opts,
     );
   }
-  if (CAPACITY_CODES.has(code)) {
+  if (isCapacityCode(code)) {
     return new CapacityError(
       `could not ${doing}: ${firstSentence(message)}`,
       'Try another instance type (--instance-type a,b) or region (--region), or ask AWS for a quota increase.',

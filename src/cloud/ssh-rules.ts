@@ -7,7 +7,10 @@
  */
 import type { IpPermission } from '@aws-sdk/client-ec2';
 
-/** The name of ssh-ec2's own security group (one per VPC). Here, not in ec2.ts, so code on the start-up path can name it without loading the SDK. */
+/**
+ * The name of ssh-ec2's own security group (one per VPC). Here, not in security-groups.ts, so code
+ * on the start-up path can name it without loading the SDK.
+ */
 export const SECURITY_GROUP_NAME = 'ssh-ec2';
 
 export const STALE_DAYS = 30;

@@ -6,12 +6,13 @@
  * first), and a list `--instance-type a,b` is tried in order on each round. Nothing is lost when
  * it gives up: the instance stays stopped with its disk.
  */
+import { type CodeKind, kindOf, unanswered } from '../cloud/aws-codes.js';
 import { codeOf, isQuota, isShortage, nextStep } from '../cloud/capacity.js';
 import type { Cloud, InstanceInfo } from '../cloud/ec2.js';
 import { CapacityError, type UserError } from '../errors.js';
 import type { Options } from '../options.js';
 import { formatDuration } from './limits.js';
-import { sleep } from '../time.js';
+import { backoff } from '../time.js';
 import type { Logger } from '../ui/logger.js';
 
 const FIRST_DELAY_MS = 1000;
@@ -33,14 +34,8 @@ type StartContext = {
   onMaybeStarted?: () => void;
 };
 
-/** Codes by which EC2 clearly refused a start: nothing was started. */
-const REFUSAL_CODES = new Set([
-  'IncorrectInstanceState',
-  'UnauthorizedOperation',
-  'AuthFailure',
-  'InvalidInstanceID.NotFound',
-  'InsufficientFreeAddressesInSubnet',
-]);
+/** Kinds of codes (cloud/aws-codes.ts) by which EC2 clearly refused a start: nothing was started. */
+const REFUSALS: readonly (CodeKind | undefined)[] = ['wrong-state', 'denied', 'rejected', 'not-found', 'subnet-full'];
 
 /**
  * Whether a failed StartInstances may have started the instance all the same: anything but a
@@ -49,10 +44,9 @@ const REFUSAL_CODES = new Set([
  */
 export function mayHaveStarted(err: unknown): boolean {
   const code = codeOf(err);
-  if (nextStep(code) !== 'give-up' || REFUSAL_CODES.has(code) || /AccessDenied|Unauthorized/.test(code)) return false;
-  const status = ((err as { cause?: unknown }).cause as { $metadata?: { httpStatusCode?: number } } | undefined)
-    ?.$metadata?.httpStatusCode;
-  return status === undefined || status >= 500 || /Throttl|RequestLimitExceeded/.test(code);
+  if (nextStep(code) !== 'give-up' || REFUSALS.includes(kindOf(code)) || /AccessDenied|Unauthorized/.test(code))
+    return false;
+  return unanswered((err as { cause?: unknown }).cause, code);
 }
 
 /**
@@ -78,7 +72,10 @@ export async function startStopped(ctx: StartContext, instance: InstanceInfo): P
   }
 }
 
-/** Each type in turn, round after round with backoff, until one starts or --capacity-timeout is over. `now.type`: the instance's type as it changes. */
+/**
+ * Each type in turn, round after round with backoff, until one starts or --capacity-timeout is
+ * over. `now.type`: the instance's type as it changes.
+ */
 async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: { type: string }): Promise<string> {
   const { cloud, log, signal } = ctx;
   const types = typesToStart(ctx.options, instance);
@@ -89,7 +86,9 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
   let lastError: UserError | undefined;
   /** Types no wait can start it as, with EC2's code. */
   const unfixable = new Map<string, string>();
-  for (let round = 1; ; round++) {
+  // `delay` follows backoff()'s schedule, to say when the next round comes; the deadline is checked
+  // here (none given to backoff) so that no round is announced that would not come.
+  for await (const round of backoff({ firstDelayMs: FIRST_DELAY_MS, maxDelayMs: MAX_DELAY_MS, signal })) {
     for (const type of types) {
       if (unfixable.has(type)) continue;
       signal?.throwIfAborted();
@@ -125,14 +124,11 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
       }
     }
     if (unfixable.size === types.length) throw unfixableError(instance, unfixable, cloud.region, lastError);
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    const wait = Math.min(delay, left);
+    if (Date.now() + delay > deadline) break;
     const waiting = types.filter((t) => !unfixable.has(t));
     log.info(
-      `no capacity for ${waiting.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(wait / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`,
+      `no capacity for ${waiting.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(delay / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`,
     );
-    await sleep(wait, signal);
     delay = Math.min(delay * 2, MAX_DELAY_MS);
   }
   const tried = types.filter((t) => !unfixable.has(t));

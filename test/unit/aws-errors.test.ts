@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { type CodeKind, codesOf, kindOf, unanswered } from '../../src/cloud/aws-codes.js';
+import { isShortage, nextStep, type NextStep } from '../../src/cloud/capacity.js';
 import { isNotFound, NewResources, retrying } from '../../src/cloud/consistency.js';
-import { isExpiredCredentials, mapAwsError } from '../../src/cloud/errors.js';
+import { isCapacityError, isExpiredCredentials, mapAwsError } from '../../src/cloud/errors.js';
 import { CloudError, ConfigError, ExitCode, UserError } from '../../src/errors.js';
 
 /** An error as the AWS SDK throws it: its name is AWS's code. */
@@ -152,5 +154,62 @@ describe('eventual consistency', () => {
     expect(mapAwsError(stop, 'push the ssh key with EC2 Instance Connect')).toBe(stop);
     const aborted = new DOMException('This operation was aborted', 'AbortError');
     expect(mapAwsError(aborted, 'read the console output')).toBe(aborted);
+  });
+});
+
+describe('the one table of AWS error codes, as every mapping reads it', () => {
+  /** Each code's kind, and what each mapping makes of it: the table's meaning, in one place. */
+  const MEANING: [code: string, kind: CodeKind, exit: number, launch: NextStep, waitable: boolean][] = [
+    ['InsufficientInstanceCapacity', 'shortage', ExitCode.capacity, 'next-zone', true],
+    ['InsufficientHostCapacity', 'shortage', ExitCode.capacity, 'next-zone', true],
+    // "Not enough available Reserved Instances … wait for additional capacity": a shortage.
+    ['InsufficientReservedInstanceCapacity', 'shortage', ExitCode.capacity, 'next-zone', true],
+    ['Unsupported', 'not-offered', ExitCode.capacity, 'next-zone', false],
+    ['VcpuLimitExceeded', 'quota', ExitCode.capacity, 'next-type', false],
+    ['InstanceLimitExceeded', 'quota', ExitCode.capacity, 'next-type', false],
+    ['MaxSpotInstanceCountExceeded', 'quota', ExitCode.capacity, 'next-type', false],
+    ['RequestExpired', 'expired', ExitCode.config, 'give-up', false],
+    ['AuthFailure', 'rejected', ExitCode.config, 'give-up', false],
+    ['InvalidClientTokenId', 'rejected', ExitCode.config, 'give-up', false],
+    ['SignatureDoesNotMatch', 'rejected', ExitCode.config, 'give-up', false],
+    ['UnauthorizedOperation', 'denied', ExitCode.cloud, 'give-up', false],
+    ['AccessDenied', 'denied', ExitCode.cloud, 'give-up', false],
+    ['AccessDeniedException', 'denied', ExitCode.cloud, 'give-up', false],
+    ['InvalidInstanceID.NotFound', 'not-found', ExitCode.cloud, 'give-up', false],
+    ['InvalidGroup.NotFound', 'not-found', ExitCode.cloud, 'give-up', false],
+    ['IncorrectInstanceState', 'wrong-state', ExitCode.cloud, 'give-up', false],
+    ['InsufficientFreeAddressesInSubnet', 'subnet-full', ExitCode.cloud, 'give-up', false],
+    ['RequestLimitExceeded', 'throttled', ExitCode.cloud, 'give-up', false],
+  ];
+
+  it.each(MEANING)('%s: %s, exit %i, a launch goes %s, a start waits: %s', (code, kind, exit, launch, waitable) => {
+    expect(kindOf(code)).toBe(kind);
+    expect((mapAwsError(awsError(code), 'launch the instance') as UserError).exitCode).toBe(exit);
+    expect(isCapacityError(awsError(code))).toBe(exit === ExitCode.capacity);
+    expect(nextStep(code)).toBe(launch);
+    expect(isShortage(code)).toBe(waitable);
+    expect(isNotFound(awsError(code))).toBe(kind === 'not-found');
+    expect(isExpiredCredentials(awsError(code))).toBe(kind === 'expired');
+  });
+
+  it('every code of these kinds has its row above (a new one gets its meaning written there)', () => {
+    const held = new Set(MEANING.map(([code]) => code));
+    for (const kind of ['shortage', 'not-offered', 'quota', 'rejected', 'denied', 'not-found'] as const)
+      for (const code of codesOf(kind)) expect(held.has(code), code).toBe(true);
+  });
+
+  it('throttling however a service spells it; codes the table does not hold have no kind', () => {
+    for (const code of ['Throttling', 'ThrottlingException', 'RequestLimitExceeded'])
+      expect(kindOf(code)).toBe('throttled');
+    for (const code of ['InternalError', 'InvalidParameterValue', 'toString', '']) expect(kindOf(code)).toBeUndefined();
+  });
+
+  it('"EC2 may have done it all the same": no HTTP status, a 5xx or throttling; not a clear refusal', () => {
+    const answered = (status?: number) => (status === undefined ? {} : { $metadata: { httpStatusCode: status } });
+    expect(unanswered(answered(), 'ECONNRESET')).toBe(true);
+    expect(unanswered(answered(503), 'ServiceUnavailable')).toBe(true);
+    expect(unanswered(answered(400), 'RequestLimitExceeded')).toBe(true);
+    expect(unanswered(answered(400), 'InvalidParameterValue')).toBe(false);
+    expect(unanswered(answered(403), 'UnauthorizedOperation')).toBe(false);
   });
 });

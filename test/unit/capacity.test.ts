@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fallbackMessage, launchWithFallback, nextStep, planAttempts, type Attempt } from '../../src/cloud/capacity.js';
-import { retryStrategy } from '../../src/cloud/ec2.js';
+import { retryStrategy } from '../../src/cloud/retry.js';
 import { mapAwsError } from '../../src/cloud/errors.js';
 import { NO_IMAGE } from '../../src/cloud/image.js';
 import { CapacityError, CloudError } from '../../src/errors.js';

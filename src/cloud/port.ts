@@ -1,0 +1,117 @@
+/**
+ * The cloud port: the calls ssh-ec2 makes to EC2, in its own types (no SDK type crosses it).
+ * ec2.ts implements it against AWS; test/fakes/cloud.ts in memory. Importing this file never
+ * loads the SDK.
+ */
+import type { Zone } from './capacity.js';
+import type { CallBounds } from './consistency.js';
+import type { CallerIdentity } from './identity.js';
+import type { ImageInfo, ImageQuery } from './image.js';
+
+export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
+
+export interface InstanceInfo {
+  id: string;
+  state: string;
+  type: string;
+  publicIp?: string;
+  privateIp?: string;
+  launchTime?: Date;
+  az?: string;
+  vpcId?: string;
+  /** The instance's security groups (ssh-ec2 changes the rules of its own group only). */
+  securityGroups?: { id: string; name: string }[];
+  tags: Record<string, string>;
+  /** Why EC2 changed its state last (StateReason.Message), e.g. why it ended while pending. */
+  stateReason?: string;
+}
+
+export interface InstanceTypeInfo {
+  type: string;
+  architectures: string[];
+}
+
+export interface LaunchSpec {
+  imageId: string;
+  instanceType: string;
+  keyName?: string;
+  securityGroupIds: string[];
+  iamProfile?: string;
+  userData?: string;
+  rootDevice: string;
+  volumeSizeGiB: number;
+  shutdownBehavior: 'stop' | 'terminate';
+  tags: Record<string, string>;
+  /** A default subnet: chooses the availability zone. */
+  subnetId?: string;
+  /** Idempotency token: a retried RunInstances with the same token never makes a second instance. */
+  clientToken: string;
+}
+
+/**
+ * A DescribeInstances filter (EC2's names: `tag:KEY`, `instance.group-id`, …): an instance
+ * matches when its value is one of `Values`.
+ */
+export interface InstanceFilter {
+  Name: string;
+  Values: string[];
+}
+
+export interface Cloud {
+  readonly region: string;
+  /** Who the credentials belong to (STS GetCallerIdentity), asked once per run. */
+  caller(): Promise<CallerIdentity>;
+  findInstances(
+    tags: Record<string, string>,
+    states?: readonly string[],
+    filters?: InstanceFilter[],
+  ): Promise<InstanceInfo[]>;
+  describeInstance(id: string): Promise<InstanceInfo | undefined>;
+  resolveImage(query: ImageQuery): Promise<ImageInfo>;
+  describeInstanceType(type: string): Promise<InstanceTypeInfo>;
+  defaultVpc(): Promise<string>;
+  /** The VPC's default subnet of each availability zone, by zone name. */
+  defaultSubnets(vpcId: string): Promise<Zone[]>;
+  /** A subnet named by the user (--subnet-id): its VPC and zone. */
+  subnet(id: string): Promise<{ vpcId: string; zone: Zone }>;
+  /**
+   * A security group named by the user (--security-group: an id or a name), which must be in
+   * `vpcId`; its id. Only read: its rules are the administrator's.
+   */
+  givenSecurityGroup(idOrName: string, vpcId: string): Promise<string>;
+  /**
+   * The VPC's ssh-ec2 security group (created and tagged with `tags` if missing), letting `cidr`
+   * in on tcp/22 (see ssh-rules.ts).
+   */
+  ensureSecurityGroup(vpcId: string, cidr: string, tags: Record<string, string>): Promise<string>;
+  /** The same for a group that exists (a reused instance's VPC); none: nothing is done (undefined). */
+  allowSsh(vpcId: string, cidr: string): Promise<string | undefined>;
+  /**
+   * Deletes ssh-ec2's security groups that no instance uses any more (terminated ones excepted);
+   * returns how many were deleted and how many are still in use.
+   */
+  removeUnusedSecurityGroups(): Promise<{ deleted: number; inUse: number }>;
+  launch(spec: LaunchSpec): Promise<InstanceInfo>;
+  start(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+  terminate(id: string): Promise<void>;
+  /**
+   * The instance's console output (cloud-init's boot log), if EC2 has it yet. `latest`: the serial
+   * console as it is now rather than EC2's buffered copy (Nitro instance types only; others refuse).
+   */
+  consoleOutput(id: string, latest?: boolean, bounds?: CallBounds): Promise<string | undefined>;
+  /** Changes a stopped instance's type. */
+  setInstanceType(id: string, type: string): Promise<void>;
+  /** Adds or overwrites tags on a resource. */
+  tag(id: string, tags: Record<string, string>): Promise<void>;
+  /** `bounds`: the caller's signal and deadline, which end the retrying of a not-yet-ready instance. */
+  pushSshKey(
+    req: { instanceId: string; osUser: string; publicKey: string; az?: string },
+    bounds?: CallBounds,
+  ): Promise<void>;
+  /**
+   * An instance EC2 has just created for this run though the port did not launch it (found after
+   * a launch whose answer was lost): like the port's own launches, NotFound about it is "not yet".
+   */
+  noteNew(id: string): void;
+}

@@ -1,0 +1,168 @@
+/**
+ * Launching this directory's instance, and its fallbacks: another zone or type when EC2 has no
+ * capacity (cloud/capacity.ts), no instance profile where the original's default one does not
+ * exist, and the instance EC2 may have launched all the same when the launch's answer was lost.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { kindOf, unanswered } from '../cloud/aws-codes.js';
+import { launchWithFallback, planAttempts, type Attempt } from '../cloud/capacity.js';
+import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
+import { errorCode } from '../cloud/errors.js';
+import { architectureFor, type ImageInfo } from '../cloud/image.js';
+import type { InstanceInfo, InstanceTypeInfo } from '../cloud/port.js';
+import { CloudError, ConfigError } from '../errors.js';
+import { LEGACY_IAM_PROFILE } from '../options.js';
+import { backoff } from '../time.js';
+import { findOwn, launchTags } from './owner.js';
+import { TAG } from './plan.js';
+import type { ProvisionContext } from './provision.js';
+import { sshCidr } from './ssh-access.js';
+
+/** The login user an instance was launched for (its image's default, or --user). */
+export const LOGIN_TAG = 'ssh-ec2:login';
+const MIN_VOLUME_GIB = 100;
+
+/**
+ * Launches an instance for this directory and returns it as soon as EC2 has it (not yet running):
+ * every type of --instance-type checked first, then each (type, zone) tried in turn
+ * (cloud/capacity.ts).
+ */
+export async function launch(ctx: ProvisionContext, owner: string): Promise<{ instance: InstanceInfo; user: string }> {
+  const { options: o, plan, cloud, log } = ctx;
+  // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
+  const network = o.subnetId
+    ? cloud.subnet(o.subnetId).then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }))
+    : cloud.defaultVpc().then(async (vpcId) => ({ vpcId, zones: await cloud.defaultSubnets(vpcId) }));
+  // A group the user names is used as it is: no address lookup, no rule added (see letCallerIn).
+  const securityGroup = (vpcId: string): Promise<string> =>
+    o.securityGroup
+      ? cloud.givenSecurityGroup(o.securityGroup, vpcId)
+      : sshCidr(o).then((cidr) => cloud.ensureSecurityGroup(vpcId, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' }));
+  // Every type is checked before anything is launched: a typo in the last one of
+  // --instance-type a,b,c is reported now, not after the others found no capacity.
+  const [types, securityGroupId, zones] = await Promise.all([
+    Promise.all(o.instanceTypes.map((t) => cloud.describeInstanceType(t))),
+    network.then(({ vpcId }) => securityGroup(vpcId)),
+    network.then((n) => n.zones),
+  ]);
+  // One image per architecture: a fallback type of another architecture gets its own.
+  const images = new Map<string, Promise<ImageInfo>>();
+  const imageFor = (t: InstanceTypeInfo): Promise<ImageInfo> => {
+    const architecture = o.imageId ? undefined : architectureFor(t.architectures);
+    let image = images.get(architecture ?? '');
+    if (!image) {
+      image = cloud.resolveImage({
+        imageId: o.imageId,
+        namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS,
+        owners: o.imageOwners,
+        architecture,
+        region: cloud.region,
+      });
+      images.set(architecture ?? '', image);
+    }
+    return image;
+  };
+  const userData = readUserData(o.userData);
+  let iamProfile = o.iamProfile;
+  let announced: string | undefined;
+  let launchSent = false;
+
+  const launchOne = async ({ instanceType, zone }: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
+    const image = await imageFor(types.find((t) => t.type === instanceType)!);
+    if (o.volumeSize !== undefined && o.volumeSize < image.rootSizeGiB) {
+      throw new ConfigError(
+        `--volume-size ${o.volumeSize} is smaller than the image's ${image.rootSizeGiB} GiB`,
+        `Use at least ${image.rootSizeGiB}.`,
+      );
+    }
+    const user = o.user ?? image.defaultUser;
+    if (announced !== instanceType)
+      log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`);
+    announced = instanceType;
+    const spec = {
+      imageId: image.id,
+      instanceType,
+      subnetId: zone?.subnetId,
+      keyName: o.identity || o.keyName ? plan.keyName : undefined,
+      securityGroupIds: [securityGroupId],
+      iamProfile,
+      userData,
+      rootDevice: image.rootDevice,
+      volumeSizeGiB: o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB),
+      // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
+      // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
+      shutdownBehavior: 'stop' as const,
+      tags: { ...launchTags(plan, owner), [LOGIN_TAG]: user },
+      // A new attempt is a new request; the SDK's retries of this one reuse its token.
+      clientToken: randomUUID(),
+    };
+    launchSent = true;
+    try {
+      return { instance: await cloud.launch(spec), user };
+    } catch (err) {
+      // The original's default instance profile is used only where it exists.
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (
+        iamProfile !== LEGACY_IAM_PROFILE ||
+        !/iamInstanceProfile|instance profile/i.test(String((cause as Error).message)) ||
+        kindOf(errorCode(cause)) === 'denied'
+      )
+        throw err;
+      log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
+      iamProfile = undefined;
+      return { instance: await cloud.launch({ ...spec, iamProfile, clientToken: randomUUID() }), user };
+    }
+  };
+  let got: { instance: InstanceInfo; user: string };
+  try {
+    got = await launchWithFallback(
+      planAttempts(
+        types.map((t) => t.type),
+        zones,
+      ),
+      launchOne,
+      { log, region: cloud.region, signal: ctx.signal },
+    );
+  } catch (err) {
+    const anyway = launchSent && mayHaveLaunched(err) ? await launchedAnyway(ctx) : undefined;
+    if (!anyway) throw err;
+    log.warn(`${(err as Error).message}; but EC2 launched ${anyway.id} all the same: using it`);
+    cloud.noteNew(anyway.id);
+    got = { instance: anyway, user: o.user ?? anyway.tags[LOGIN_TAG] ?? 'ubuntu' };
+  }
+  return got;
+}
+
+/**
+ * A launch that failed without EC2 saying no (a 5xx or throttling after the SDK's retries, the
+ * network): EC2 may have launched the instance all the same, tagged as this directory's.
+ */
+function mayHaveLaunched(err: unknown): boolean {
+  return err instanceof CloudError && unanswered(err.cause, errorCode(err.cause));
+}
+
+/**
+ * The instance such a launch may have left, looked for by this directory's tags (the lock keeps
+ * any other run here from launching meanwhile). DescribeInstances may lag a launch by a moment.
+ */
+async function launchedAnyway(ctx: ProvisionContext): Promise<InstanceInfo | undefined> {
+  for await (const _ of backoff({ firstDelayMs: 1000, maxDelayMs: 1000, maxAttempts: 3 })) {
+    const found = await findOwn(ctx).then(
+      (f) => f.instances,
+      () => undefined,
+    );
+    if (!found) break;
+    const live = found.find((f) => f.state === 'pending' || f.state === 'running');
+    if (live) return live;
+  }
+  ctx.log.warn(
+    `if EC2 launched an instance all the same, \`ssh-ec2 ls\` lists it; the next ssh-ec2 here uses it, \`ssh-ec2 down\` ends it`,
+  );
+  return undefined;
+}
+
+function readUserData(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return existsSync(value) ? readFileSync(value, 'utf8') : value;
+}

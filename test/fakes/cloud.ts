@@ -1,0 +1,422 @@
+/**
+ * An in-memory cloud: the port of src/cloud/port.ts kept in a few maps, for unit tests of what
+ * uses the port (provision, the verbs, the finish). A fake at our own port — no SDK, no moto, no
+ * root. It plays EC2 as the port's callers see it: instances with states and tags, security
+ * groups, errors mapped as the real port maps them (a UserError whose `cause` carries AWS's code
+ * and HTTP status).
+ *
+ * Knobs (all public fields, set before or during a test):
+ * - `region`, `identity` (what caller() answers), `vpcId` (undefined: no default VPC), `zones`
+ *   (the default subnets), `subnets` (all subnets by id, for --subnet-id), `instanceTypes` (type →
+ *   architectures; others are unknown), `images` (architecture → image; none: no image for it).
+ * - `bootDescribes`: how many describeInstance calls a launched or started instance stays
+ *   `pending` before it runs with an address (default 0: running at the first describe).
+ * - `endWhilePending`: a StateReason; the next instance launched ends (terminated) while pending.
+ * - `fail(op, code | Injection)`: the next call(s) of `op` fail with that AWS code; an Injection
+ *   says how many times, for which arguments (`when`), with what HTTP status (capacity and
+ *   throttling default to 500 as on EC2, others to 400), and whether the call took effect
+ *   before its answer was lost (`tookEffect`: a launch that launched, a start that started).
+ * Record: `calls` (every call, in order, with its arguments), `launches` (the LaunchSpecs sent),
+ * `callsOf(op)`; the world: `instances`, `groups` (maps by id), `add(instance)` to seed one.
+ */
+import type { Zone } from '../../src/cloud/capacity.js';
+import { mapAwsError } from '../../src/cloud/errors.js';
+import type { CallerIdentity } from '../../src/cloud/identity.js';
+import { NO_IMAGE, type ImageInfo } from '../../src/cloud/image.js';
+import {
+  type Cloud,
+  type InstanceFilter,
+  type InstanceInfo,
+  type LaunchSpec,
+  LIVE_STATES,
+} from '../../src/cloud/port.js';
+import { SECURITY_GROUP_NAME } from '../../src/cloud/ssh-rules.js';
+import { CloudError, ConfigError } from '../../src/errors.js';
+
+export type CloudOp = Exclude<keyof Cloud, 'region'>;
+
+export interface Injection {
+  /** AWS's error code, e.g. InsufficientInstanceCapacity, VcpuLimitExceeded, InvalidInstanceID.NotFound. */
+  code: string;
+  message?: string;
+  /** HTTP status of the failed answer (none: `null`, as a network failure). */
+  status?: number | null;
+  /** How many calls fail (default 1; Infinity: all). */
+  times?: number;
+  /** Only calls whose arguments match fail. */
+  when?: (...args: unknown[]) => boolean;
+  /** The call did what it was asked before its answer failed (the answer lost). */
+  tookEffect?: boolean;
+}
+
+export interface FakeGroup {
+  id: string;
+  name: string;
+  vpcId: string;
+  tags: Record<string, string>;
+  /** Who may reach tcp/22. */
+  cidrs: Set<string>;
+}
+
+/** What each call says it was doing when it failed, as the real port says it ("could not …"). */
+const DOING: Partial<Record<CloudOp, string>> = {
+  findInstances: 'list instances',
+  describeInstance: 'describe the instance',
+  launch: 'launch the instance',
+  start: 'start the instance',
+  stop: 'stop the instance',
+  terminate: 'terminate the instance',
+  tag: 'tag the instance',
+  consoleOutput: 'read the console output',
+  pushSshKey: 'push the ssh key with EC2 Instance Connect',
+  ensureSecurityGroup: 'allow ssh in the security group',
+  allowSsh: 'allow ssh in the security group',
+  removeUnusedSecurityGroups: 'find the security groups',
+  defaultVpc: 'find the default VPC',
+  defaultSubnets: 'list the default subnets',
+  subnet: 'find the subnet',
+  givenSecurityGroup: 'find the security group',
+  resolveImage: 'look up the image',
+};
+
+/** An AWS error as the SDK throws it, mapped as the real port maps it. */
+export function awsFailure(op: string, i: Pick<Injection, 'code' | 'message' | 'status'>): unknown {
+  const status =
+    i.status === null
+      ? undefined
+      : (i.status ?? (/Insufficient|Throttl|RequestLimitExceeded/.test(i.code) ? 500 : 400));
+  const err = Object.assign(new Error(i.message ?? `${i.code} (fake)`), {
+    name: i.code,
+    ...(status !== undefined && { $metadata: { httpStatusCode: status } }),
+  });
+  return mapAwsError(err, DOING[op as CloudOp] ?? op);
+}
+
+const ZONES: Zone[] = [
+  { name: 'eu-central-1a', subnetId: 'subnet-a' },
+  { name: 'eu-central-1b', subnetId: 'subnet-b' },
+];
+
+export class FakeCloud implements Cloud {
+  region = 'eu-central-1';
+  identity: CallerIdentity = { account: '123456789012', arn: 'arn:aws:iam::123456789012:user/alice', userId: 'AIDA1' };
+  vpcId: string | undefined = 'vpc-default';
+  zones: Zone[] = ZONES.map((z) => ({ ...z }));
+  subnets: Record<string, { vpcId: string; zone: Zone }> = Object.fromEntries(
+    ZONES.map((z) => [z.subnetId, { vpcId: 'vpc-default', zone: z }]),
+  );
+  instanceTypes: Record<string, string[]> = {
+    'g4dn.xlarge': ['x86_64'],
+    'g5.xlarge': ['x86_64'],
+    'g5.2xlarge': ['x86_64'],
+    't3.large': ['x86_64'],
+    'g5g.xlarge': ['arm64'],
+  };
+  images: Record<string, ImageInfo> = {
+    x86_64: {
+      id: 'ami-x86',
+      name: 'Deep Learning x86',
+      rootDevice: '/dev/sda1',
+      rootSizeGiB: 75,
+      defaultUser: 'ubuntu',
+    },
+    arm64: {
+      id: 'ami-arm',
+      name: 'Deep Learning arm',
+      rootDevice: '/dev/sda1',
+      rootSizeGiB: 75,
+      defaultUser: 'ubuntu',
+    },
+  };
+  bootDescribes = 0;
+  endWhilePending: string | undefined;
+  console: Record<string, string> = {};
+
+  readonly instances = new Map<string, InstanceInfo>();
+  readonly groups = new Map<string, FakeGroup>();
+  readonly calls: { op: CloudOp; args: unknown[] }[] = [];
+  readonly noted = new Set<string>();
+  private readonly injections = new Map<CloudOp, Injection[]>();
+  private readonly booting = new Map<string, number>();
+  private readonly byToken = new Map<string, string>();
+  private next = 1;
+
+  /** The next call(s) of `op` fail with `code` (see the header). */
+  fail(op: CloudOp, injection: string | Injection): this {
+    const i = typeof injection === 'string' ? { code: injection } : injection;
+    this.injections.set(op, [...(this.injections.get(op) ?? []), { times: 1, ...i }]);
+    return this;
+  }
+
+  /** The LaunchSpecs sent, failed attempts included. */
+  get launches(): LaunchSpec[] {
+    return this.callsOf('launch').map((args) => args[0] as LaunchSpec);
+  }
+
+  callsOf(op: CloudOp): unknown[][] {
+    return this.calls.filter((c) => c.op === op).map((c) => c.args);
+  }
+
+  /** Seeds an instance (running with an address unless said otherwise). */
+  add(i: Partial<InstanceInfo> & { tags: Record<string, string> }): InstanceInfo {
+    const id = i.id ?? this.id('i');
+    const instance: InstanceInfo = {
+      id,
+      state: 'running',
+      type: 'g4dn.xlarge',
+      publicIp: i.state === undefined || i.state === 'running' ? '203.0.113.10' : undefined,
+      privateIp: '10.0.0.10',
+      launchTime: new Date(),
+      az: 'eu-central-1a',
+      vpcId: this.vpcId ?? 'vpc-1',
+      securityGroups: [{ id: 'sg-ssh', name: SECURITY_GROUP_NAME }],
+      ...i,
+    };
+    this.instances.set(id, instance);
+    return instance;
+  }
+
+  /** An instance as it is now (not a copy): undefined if it never existed. */
+  get(id: string): InstanceInfo | undefined {
+    return this.instances.get(id);
+  }
+
+  // --- the port ---
+
+  caller(): Promise<CallerIdentity> {
+    return this.call('caller', [], () => ({ ...this.identity }));
+  }
+
+  findInstances(tags: Record<string, string>, states: readonly string[] = LIVE_STATES, filters: InstanceFilter[] = []) {
+    return this.call('findInstances', [tags, states, filters], () =>
+      [...this.instances.values()]
+        .filter(
+          (i) =>
+            states.includes(i.state) &&
+            Object.entries(tags).every(([k, v]) => i.tags[k] === v) &&
+            filters.every((f) => f.Values.some((v) => this.filterValues(i, f.Name).includes(v))),
+        )
+        .map(copy),
+    );
+  }
+
+  describeInstance(id: string) {
+    return this.call('describeInstance', [id], () => {
+      const i = this.instances.get(id);
+      if (i?.state === 'pending') this.boot(i);
+      return i && copy(i);
+    });
+  }
+
+  resolveImage(query: Parameters<Cloud['resolveImage']>[0]) {
+    return this.call('resolveImage', [query], () => {
+      const image = query.imageId
+        ? { ...this.images.x86_64!, id: query.imageId }
+        : this.images[query.architecture ?? ''];
+      if (!image) throw new CloudError(`no ${query.architecture} image (fake)`, 'Set --image-name.', NO_IMAGE);
+      return { ...image };
+    });
+  }
+
+  describeInstanceType(type: string) {
+    return this.call('describeInstanceType', [type], () => {
+      const architectures = this.instanceTypes[type];
+      if (!architectures) throw new ConfigError(`unknown instance type "${type}" in ${this.region}`);
+      return { type, architectures: [...architectures] };
+    });
+  }
+
+  defaultVpc() {
+    return this.call('defaultVpc', [], () => {
+      if (!this.vpcId) throw new ConfigError(`no default VPC in ${this.region} (fake)`);
+      return this.vpcId;
+    });
+  }
+
+  defaultSubnets(vpcId: string) {
+    return this.call('defaultSubnets', [vpcId], () => (vpcId === this.vpcId ? this.zones.map((z) => ({ ...z })) : []));
+  }
+
+  subnet(id: string) {
+    return this.call('subnet', [id], () => {
+      const s = this.subnets[id];
+      if (!s) throw new ConfigError(`subnet ${id} not found in ${this.region}`);
+      return { vpcId: s.vpcId, zone: { ...s.zone } };
+    });
+  }
+
+  givenSecurityGroup(idOrName: string, vpcId: string) {
+    return this.call('givenSecurityGroup', [idOrName, vpcId], () => {
+      const g = [...this.groups.values()].find((x) => (x.id === idOrName || x.name === idOrName) && x.vpcId === vpcId);
+      if (!g) throw new ConfigError(`security group ${idOrName} not found in ${vpcId} (fake)`);
+      return g.id;
+    });
+  }
+
+  ensureSecurityGroup(vpcId: string, cidr: string, tags: Record<string, string>) {
+    return this.call('ensureSecurityGroup', [vpcId, cidr, tags], () => this.sshGroup(vpcId, cidr, tags)!);
+  }
+
+  allowSsh(vpcId: string, cidr: string) {
+    return this.call('allowSsh', [vpcId, cidr], () => this.sshGroup(vpcId, cidr, undefined));
+  }
+
+  removeUnusedSecurityGroups() {
+    return this.call('removeUnusedSecurityGroups', [], () => {
+      let deleted = 0;
+      let inUse = 0;
+      for (const g of [...this.groups.values()].filter((x) => x.name === SECURITY_GROUP_NAME && 'ssh-ec2' in x.tags)) {
+        const used = [...this.instances.values()].some(
+          (i) => i.state !== 'terminated' && i.securityGroups?.some((s) => s.id === g.id),
+        );
+        if (used) inUse++;
+        else deleted += Number(this.groups.delete(g.id));
+      }
+      return { deleted, inUse };
+    });
+  }
+
+  launch(spec: LaunchSpec) {
+    return this.call('launch', [spec], () => {
+      // A retried RunInstances with the same token never makes a second instance (EC2's idempotency).
+      const again = this.byToken.get(spec.clientToken);
+      if (again) return copy(this.instances.get(again)!);
+      const zone = this.zones.find((z) => z.subnetId === spec.subnetId) ?? this.subnets[spec.subnetId ?? '']?.zone;
+      const instance = this.add({
+        state: 'pending',
+        publicIp: undefined,
+        type: spec.instanceType,
+        az: zone?.name ?? `${this.region}a`,
+        vpcId: this.subnets[spec.subnetId ?? '']?.vpcId ?? this.vpcId,
+        securityGroups: spec.securityGroupIds.map((id) => ({ id, name: this.groups.get(id)?.name ?? id })),
+        tags: { ...spec.tags },
+      });
+      this.byToken.set(spec.clientToken, instance.id);
+      this.booting.set(instance.id, this.bootDescribes);
+      if (this.endWhilePending !== undefined) {
+        instance.stateReason = this.endWhilePending;
+        this.endWhilePending = undefined;
+        this.booting.set(instance.id, -1);
+      }
+      return copy(instance);
+    });
+  }
+
+  start(id: string) {
+    return this.call('start', [id], () => {
+      const i = this.known('start', id);
+      if (i.state === 'running' || i.state === 'pending') return;
+      if (i.state !== 'stopped') throw awsFailure('start', { code: 'IncorrectInstanceState' });
+      i.state = 'pending';
+      this.booting.set(id, this.bootDescribes);
+    });
+  }
+
+  stop(id: string) {
+    return this.call('stop', [id], () => {
+      const i = this.known('stop', id);
+      if (i.state === 'terminated' || i.state === 'shutting-down')
+        throw awsFailure('stop', { code: 'IncorrectInstanceState' });
+      i.state = 'stopped';
+      i.publicIp = undefined;
+    });
+  }
+
+  terminate(id: string) {
+    return this.call('terminate', [id], () => {
+      const i = this.known('terminate', id);
+      i.state = 'terminated';
+      i.publicIp = undefined;
+    });
+  }
+
+  consoleOutput(id: string, latest?: boolean, bounds?: unknown) {
+    return this.call('consoleOutput', [id, latest, bounds], () => this.console[this.known('consoleOutput', id).id]);
+  }
+
+  setInstanceType(id: string, type: string) {
+    return this.call('setInstanceType', [id, type], () => {
+      const i = this.known('setInstanceType', id);
+      if (i.state !== 'stopped') throw awsFailure('setInstanceType', { code: 'IncorrectInstanceState' });
+      i.type = type;
+    });
+  }
+
+  tag(id: string, tags: Record<string, string>) {
+    return this.call('tag', [id, tags], () => {
+      const target = this.instances.get(id) ?? this.groups.get(id);
+      if (!target) throw awsFailure('tag', { code: 'InvalidInstanceID.NotFound' });
+      Object.assign(target.tags, tags);
+    });
+  }
+
+  pushSshKey(req: Parameters<Cloud['pushSshKey']>[0], bounds?: unknown) {
+    return this.call('pushSshKey', [req, bounds], () => void this.known('pushSshKey', req.instanceId));
+  }
+
+  noteNew(id: string): void {
+    this.calls.push({ op: 'noteNew', args: [id] });
+    this.noted.add(id);
+  }
+
+  // --- the machinery ---
+
+  private async call<T>(op: CloudOp, args: unknown[], effect: () => T): Promise<T> {
+    this.calls.push({ op, args });
+    await Promise.resolve(); // an answer comes later, as from the network
+    const queue = this.injections.get(op) ?? [];
+    const injection = queue.find((i) => !i.when || i.when(...args));
+    if (!injection) return effect();
+    injection.times = (injection.times ?? 1) - 1;
+    if (injection.times <= 0) queue.splice(queue.indexOf(injection), 1);
+    if (injection.tookEffect) effect();
+    throw awsFailure(op, injection);
+  }
+
+  /** The instance `op` names; EC2's NotFound for one it does not know. */
+  private known(op: CloudOp, id: string): InstanceInfo {
+    const i = this.instances.get(id);
+    if (!i) throw awsFailure(op, { code: 'InvalidInstanceID.NotFound' });
+    return i;
+  }
+
+  private boot(i: InstanceInfo): void {
+    const left = this.booting.get(i.id) ?? 0;
+    if (left < 0) {
+      i.state = 'terminated';
+    } else if (left > 0) {
+      this.booting.set(i.id, left - 1);
+    } else {
+      i.state = 'running';
+      i.publicIp = '203.0.113.10';
+    }
+  }
+
+  private filterValues(i: InstanceInfo, name: string): string[] {
+    if (name.startsWith('tag:')) return i.tags[name.slice(4)] === undefined ? [] : [i.tags[name.slice(4)]!];
+    if (name === 'instance.group-id') return (i.securityGroups ?? []).map((g) => g.id);
+    if (name === 'instance-state-name') return [i.state];
+    throw new Error(`fake cloud: filter ${name} not played`);
+  }
+
+  /** ssh-ec2's group of the VPC letting `cidr` in; created when missing if `tags` are given. */
+  private sshGroup(vpcId: string, cidr: string, tags: Record<string, string> | undefined): string | undefined {
+    let g = [...this.groups.values()].find((x) => x.vpcId === vpcId && x.name === SECURITY_GROUP_NAME);
+    if (g && !('ssh-ec2' in g.tags))
+      throw new ConfigError(`the security group named ${SECURITY_GROUP_NAME} in ${vpcId} was not made by ssh-ec2`);
+    if (!g && tags) {
+      g = { id: this.id('sg'), name: SECURITY_GROUP_NAME, vpcId, tags: { ...tags }, cidrs: new Set() };
+      this.groups.set(g.id, g);
+    }
+    g?.cidrs.add(cidr);
+    return g?.id;
+  }
+
+  private id(prefix: string): string {
+    return `${prefix}-${(this.next++).toString(16).padStart(8, '0')}`;
+  }
+}
+
+function copy(i: InstanceInfo): InstanceInfo {
+  return structuredClone(i);
+}

@@ -1,0 +1,267 @@
+// provision() against the in-memory cloud (test/fakes/cloud.ts): which instance a run gets, what
+// it launches or starts, and what it hands to the finish (onInstance) when a launch or a start
+// half-fails — the README's Safety and "Faults tested" rows about provisioning, without moto.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { InstanceInfo, LaunchSpec } from '../../src/cloud/port.js';
+import { CapacityError, CloudError, ExitCode, UserError } from '../../src/errors.js';
+import { resolveOptions, type FlagValues } from '../../src/options.js';
+import { launchTags } from '../../src/session/owner.js';
+import { makePlan, TAG } from '../../src/session/plan.js';
+import { LOGIN_TAG, NoInstanceError, provision, type ProvisionContext } from '../../src/session/provision.js';
+import { createLogger } from '../../src/ui/logger.js';
+import { FakeCloud } from '../fakes/cloud.js';
+
+const OWNER = 'alice'; // FakeCloud's default identity: arn:…:user/alice
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'provision-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A run in `dir` against `cloud`, with `flags` on its command line; what it logs and hands over. */
+function run(cloud: FakeCloud, flags: FlagValues = {}, extra: Partial<ProvisionContext> = {}) {
+  const options = resolveOptions({
+    flags: { sshCidr: '198.51.100.7/32', ...flags },
+    env: {},
+    dotenv: {},
+    command: ['true'],
+  });
+  const plan = makePlan(options, { cwd: join(dir, 'project'), localUser: 'al', localHost: 'laptop' });
+  const lines: string[] = [];
+  const log = createLogger({ stream: { write: (s: string) => lines.push(s.trimEnd()) > 0 } as never, env: {} });
+  const handed: { id: string; launched: boolean }[] = [];
+  const ctx: ProvisionContext = {
+    options,
+    plan,
+    cloud,
+    log,
+    lockPath: join(dir, 'lock'),
+    onInstance: (i, launched) => handed.push({ id: i.id, launched }),
+    pinned: () => false,
+    ...extra,
+  };
+  return { ctx, plan, lines, handed, go: () => provision(ctx) };
+}
+
+/** An instance of this directory and owner, as an earlier run here left it. */
+function mine(cloud: FakeCloud, state: string, more: Partial<InstanceInfo> = {}): InstanceInfo {
+  const { plan } = run(cloud);
+  return cloud.add({ state, tags: { ...launchTags(plan, OWNER), [LOGIN_TAG]: 'ec2-user' }, ...more });
+}
+
+const live = (cloud: FakeCloud) =>
+  [...cloud.instances.values()].filter((i) => !['terminated', 'shutting-down'].includes(i.state));
+
+describe('an instance of this directory exists', () => {
+  it('running: used as it is, nothing launched or started; its login user from its tag', async () => {
+    const cloud = new FakeCloud();
+    const i = mine(cloud, 'running');
+    const r = await run(cloud).go();
+    expect(r).toMatchObject({ launched: false, started: false, user: 'ec2-user' });
+    expect(r.instance.id).toBe(i.id);
+    expect(cloud.launches).toEqual([]);
+    expect(cloud.callsOf('start')).toEqual([]);
+  });
+
+  it('stopped: started (handed to the finish once EC2 accepted the start), then waited for until it runs', async () => {
+    const cloud = new FakeCloud();
+    cloud.bootDescribes = 1;
+    const i = mine(cloud, 'stopped');
+    const { go, handed, lines } = run(cloud);
+    const r = await go();
+    expect(r).toMatchObject({ launched: false, started: true });
+    expect(r.instance).toMatchObject({ id: i.id, state: 'running' });
+    expect(cloud.callsOf('start')).toEqual([[i.id]]);
+    expect(handed).toEqual([{ id: i.id, launched: false }]);
+    expect(lines).toContain(`ssh-ec2: starting stopped instance ${i.id} (g4dn.xlarge)`);
+    expect(cloud.launches).toEqual([]);
+  });
+
+  it('several: the running one is used, the others named', async () => {
+    const cloud = new FakeCloud();
+    const stopped = mine(cloud, 'stopped');
+    const running = mine(cloud, 'running');
+    const { go, lines } = run(cloud);
+    expect((await go()).instance.id).toBe(running.id);
+    expect(lines.some((l) => l.includes(`using ${running.id} (running). Others: ${stopped.id} (stopped)`))).toBe(true);
+  });
+
+  it("another owner's instance with this directory's tags is never taken: a new one is launched", async () => {
+    const cloud = new FakeCloud();
+    const { plan } = run(cloud);
+    const planted = cloud.add({ tags: { ...launchTags(plan, 'mallory') } });
+    const r = await run(cloud).go();
+    expect(r.launched).toBe(true);
+    expect(r.instance.id).not.toBe(planted.id);
+  });
+
+  it('a stopped one EC2 has no capacity to start (no --capacity-timeout): exit 5, still stopped, not handed over', async () => {
+    const cloud = new FakeCloud();
+    const i = mine(cloud, 'stopped');
+    cloud.fail('start', 'InsufficientInstanceCapacity');
+    const { go, handed } = run(cloud, { capacityTimeout: 'off' });
+    const err = await go().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CapacityError);
+    expect((err as UserError).exitCode).toBe(ExitCode.capacity);
+    expect(cloud.get(i.id)!.state).toBe('stopped');
+    expect(handed).toEqual([]);
+    expect(cloud.launches).toEqual([]);
+  });
+
+  it('a start EC2 carried out but whose answer was lost (500): handed to the finish all the same', async () => {
+    const cloud = new FakeCloud();
+    const i = mine(cloud, 'stopped');
+    cloud.fail('start', { code: 'InternalError', status: 500, tookEffect: true });
+    const { go, handed, lines } = run(cloud);
+    await expect(go()).rejects.toBeInstanceOf(CloudError);
+    expect(handed).toEqual([{ id: i.id, launched: false }]);
+    expect(lines.some((l) => l.includes(`EC2 did not answer the start of ${i.id}`))).toBe(true);
+  });
+
+  it('none and none may be launched (--attach, the verbs): NoInstanceError, nothing launched', async () => {
+    const cloud = new FakeCloud();
+    await expect(run(cloud, {}, { mayLaunch: false }).go()).rejects.toBeInstanceOf(NoInstanceError);
+    expect(cloud.launches).toEqual([]);
+  });
+});
+
+describe('a launch', () => {
+  it("tagged as this directory's and owner's, in ssh-ec2's group letting only the caller in; handed over before the wait", async () => {
+    const cloud = new FakeCloud();
+    cloud.bootDescribes = 1;
+    const handed: string[] = [];
+    const { go, plan } = run(cloud, {}, { onInstance: (i) => handed.push(`${i.id} ${cloud.get(i.id)!.state}`) });
+    const r = await go();
+    expect(r).toMatchObject({ launched: true, started: false, user: 'ubuntu' });
+    expect(handed).toEqual([`${r.instance.id} pending`]);
+    expect(cloud.launches).toHaveLength(1);
+    const spec = cloud.launches[0]!;
+    expect(spec.tags).toEqual({ ...launchTags(plan, OWNER), [LOGIN_TAG]: 'ubuntu' });
+    expect(spec.tags[TAG.user]).toBe(OWNER);
+    // Only ssh-ec2 terminates: a poweroff from inside stops. The disk: at least 100 GiB.
+    expect(spec).toMatchObject({ shutdownBehavior: 'stop', volumeSizeGiB: 100, subnetId: 'subnet-a' });
+    const [group] = [...cloud.groups.values()];
+    expect(spec.securityGroupIds).toEqual([group!.id]);
+    expect([...group!.cidrs]).toEqual(['198.51.100.7/32']);
+    expect(r.instance.state).toBe('running');
+  });
+
+  it('no capacity in the first zone: the next zone, each attempt a new request', async () => {
+    const cloud = new FakeCloud();
+    cloud.fail('launch', 'InsufficientInstanceCapacity');
+    const { go, lines } = run(cloud);
+    const r = await go();
+    expect(cloud.launches.map((s: LaunchSpec) => s.subnetId)).toEqual(['subnet-a', 'subnet-b']);
+    expect(new Set(cloud.launches.map((s) => s.clientToken)).size).toBe(2);
+    expect(lines).toContain('ssh-ec2: no capacity for g4dn.xlarge in eu-central-1a; trying eu-central-1b');
+    expect(live(cloud).map((i) => i.id)).toEqual([r.instance.id]);
+  });
+
+  it('a quota for the first type: the next type of --instance-type, its other zones skipped', async () => {
+    const cloud = new FakeCloud();
+    cloud.fail('launch', { code: 'VcpuLimitExceeded', when: (s) => (s as LaunchSpec).instanceType === 'g5.xlarge' });
+    const r = await run(cloud, { instanceTypes: 'g5.xlarge,g4dn.xlarge' }).go();
+    expect(cloud.launches.map((s) => `${s.instanceType}@${s.subnetId}`)).toEqual([
+      'g5.xlarge@subnet-a',
+      'g4dn.xlarge@subnet-a',
+    ]);
+    expect(r.instance.type).toBe('g4dn.xlarge');
+  });
+
+  it('no capacity anywhere: exit 5 naming every type and zone, nothing running, nothing handed over', async () => {
+    const cloud = new FakeCloud();
+    cloud.fail('launch', { code: 'InsufficientInstanceCapacity', times: Infinity });
+    const { go, handed } = run(cloud, { instanceTypes: 'g4dn.xlarge,g5.xlarge' });
+    const err = (await go().catch((e: unknown) => e)) as UserError;
+    expect(err).toBeInstanceOf(CapacityError);
+    expect(err.message).toBe(
+      'no capacity for any instance type tried: g4dn.xlarge in eu-central-1a (InsufficientInstanceCapacity), eu-central-1b (InsufficientInstanceCapacity); g5.xlarge in eu-central-1a (InsufficientInstanceCapacity), eu-central-1b (InsufficientInstanceCapacity)',
+    );
+    expect(live(cloud)).toEqual([]);
+    expect(handed).toEqual([]);
+  });
+
+  it('an unknown type anywhere in the list is reported before anything is launched', async () => {
+    const cloud = new FakeCloud();
+    const err = await run(cloud, { instanceTypes: 'g4dn.xlarge,g9.nonsense' })
+      .go()
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/unknown instance type "g9\.nonsense"/);
+    expect(cloud.launches).toEqual([]);
+  });
+
+  it("answered 500 after EC2 launched it (the SDK's retries spent): found by its tags, used, handed to the finish", async () => {
+    const cloud = new FakeCloud();
+    cloud.fail('launch', { code: 'InternalError', status: 500, tookEffect: true, times: Infinity });
+    const { go, handed, lines } = run(cloud, { instanceTypes: 'g4dn.xlarge' });
+    const r = await go();
+    const only = live(cloud);
+    expect(only).toHaveLength(1);
+    expect(r.instance.id).toBe(only[0]!.id);
+    expect(handed).toEqual([{ id: only[0]!.id, launched: true }]);
+    expect(cloud.noted.has(only[0]!.id)).toBe(true);
+    expect(lines.some((l) => l.includes(`but EC2 launched ${only[0]!.id} all the same: using it`))).toBe(true);
+  });
+
+  it('answered 500 and the lookup failing too: the error, and how to find and end what EC2 may have launched', async () => {
+    const cloud = new FakeCloud();
+    cloud.fail('launch', { code: 'InternalError', status: 500, times: Infinity });
+    const { go, handed, lines } = run(cloud, { instanceTypes: 'g4dn.xlarge' });
+    // The first lookup (finding this directory's instance) answers; those after the launch fail.
+    cloud.fail('findInstances', { code: 'InternalError', status: 500, when: () => cloud.launches.length > 0 });
+    await expect(go()).rejects.toBeInstanceOf(CloudError);
+    expect(handed).toEqual([]);
+    expect(lines.some((l) => l.includes('`ssh-ec2 ls` lists it') && l.includes('`ssh-ec2 down` ends it'))).toBe(true);
+  });
+
+  it('refused (400): EC2 launched nothing, nothing looked for', async () => {
+    const cloud = new FakeCloud();
+    cloud.fail('launch', 'UnauthorizedOperation');
+    const { go } = run(cloud);
+    await expect(go()).rejects.toThrow(/not allowed to launch the instance/);
+    expect(cloud.callsOf('findInstances')).toHaveLength(1);
+    expect(cloud.instances.size).toBe(0);
+  });
+
+  it('ended by EC2 while pending: exit 4 with its reason; it was handed to the finish first', async () => {
+    const cloud = new FakeCloud();
+    cloud.endWhilePending = 'Client.InternalError: Client error on launch';
+    const { go, handed } = run(cloud);
+    const err = (await go().catch((e: unknown) => e)) as UserError;
+    expect(err).toBeInstanceOf(CloudError);
+    expect(err.exitCode).toBe(ExitCode.cloud);
+    expect(err.message).toMatch(/was terminated by EC2 while starting: Client\.InternalError: Client error on launch$/);
+    expect(handed).toHaveLength(1);
+    expect(live(cloud)).toEqual([]);
+  });
+
+  it("the original's default instance profile, where it does not exist: launched without one", async () => {
+    const cloud = new FakeCloud();
+    cloud.fail('launch', {
+      code: 'InvalidParameterValue',
+      message: 'Value (EC2ReadOnlyAccessToS3) for parameter iamInstanceProfile.name is invalid',
+    });
+    const r = await run(cloud).go();
+    expect(cloud.launches.map((s) => s.iamProfile)).toEqual(['EC2ReadOnlyAccessToS3', undefined]);
+    expect(r.launched).toBe(true);
+  });
+
+  it('an interrupt during an attempt: no further attempt, nothing left running', async () => {
+    const cloud = new FakeCloud();
+    const abort = new AbortController();
+    cloud.fail('launch', {
+      code: 'InsufficientInstanceCapacity',
+      when: () => (abort.abort(new Error('SIGINT')), true),
+    });
+    const err = await run(cloud, {}, { signal: abort.signal })
+      .go()
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toBe('SIGINT');
+    expect(cloud.launches).toHaveLength(1);
+    expect(live(cloud)).toEqual([]);
+  });
+});
