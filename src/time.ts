@@ -36,14 +36,21 @@ export interface BackoffOptions {
   deadline?: number;
   /** At most this many attempts. */
   maxAttempts?: number;
+  /**
+   * With a deadline: when the next delay would pass it, wait only until the deadline and make one
+   * last attempt there (a wait "for up to N" uses all of N), instead of ending.
+   */
+  lastAtDeadline?: boolean;
+  /** Told each wait before it starts (ms), e.g. to say when the next attempt comes. */
+  onWait?: (delayMs: number, attempt: number) => void;
   signal?: AbortSignal;
 }
 
 /**
  * The one wait loop of the code base: `for await (const attempt of backoff(o)) { …; if (done) break; }`.
  * The body runs at once (attempt 1), then again after each delay, until the caller breaks, the
- * next delay would pass the deadline, or `maxAttempts` is reached; the loop then simply ends (the
- * caller says what it waited for). An abort rejects at once, sleeping or not.
+ * next delay would pass the deadline (see `lastAtDeadline`), or `maxAttempts` is reached; the loop
+ * then simply ends (the caller says what it waited for). An abort rejects at once, sleeping or not.
  */
 export async function* backoff(o: BackoffOptions = {}): AsyncGenerator<number, void, undefined> {
   let delay = o.firstDelayMs ?? 250;
@@ -51,8 +58,14 @@ export async function* backoff(o: BackoffOptions = {}): AsyncGenerator<number, v
     o.signal?.throwIfAborted();
     yield attempt;
     if (o.maxAttempts !== undefined && attempt >= o.maxAttempts) return;
-    if (o.deadline !== undefined && Date.now() + delay > o.deadline) return;
-    await sleep(delay, o.signal);
+    let wait = delay;
+    if (o.deadline !== undefined && Date.now() + delay > o.deadline) {
+      const left = o.deadline - Date.now();
+      if (!o.lastAtDeadline || left <= 0) return;
+      wait = left;
+    }
+    o.onWait?.(wait, attempt);
+    await sleep(wait, o.signal);
     delay = Math.min(delay * 2, o.maxDelayMs ?? 2000);
   }
 }

@@ -82,13 +82,23 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
   const timeoutMs = ctx.options?.capacityTimeout ?? 0;
   const deadline = Date.now() + timeoutMs;
   const where = instance.az ?? cloud.region;
-  let delay = FIRST_DELAY_MS;
   let lastError: UserError | undefined;
   /** Types no wait can start it as, with EC2's code. */
   const unfixable = new Map<string, string>();
-  // `delay` follows backoff()'s schedule, to say when the next round comes; the deadline is checked
-  // here (none given to backoff) so that no round is announced that would not come.
-  for await (const round of backoff({ firstDelayMs: FIRST_DELAY_MS, maxDelayMs: MAX_DELAY_MS, signal })) {
+  const rounds = backoff({
+    firstDelayMs: FIRST_DELAY_MS,
+    maxDelayMs: MAX_DELAY_MS,
+    deadline,
+    lastAtDeadline: true,
+    signal,
+    onWait: (wait) => {
+      const waiting = types.filter((t) => !unfixable.has(t));
+      log.info(
+        `no capacity for ${waiting.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(wait / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`,
+      );
+    },
+  });
+  for await (const round of rounds) {
     for (const type of types) {
       if (unfixable.has(type)) continue;
       signal?.throwIfAborted();
@@ -124,12 +134,6 @@ async function startWithRetries(ctx: StartContext, instance: InstanceInfo, now: 
       }
     }
     if (unfixable.size === types.length) throw unfixableError(instance, unfixable, cloud.region, lastError);
-    if (Date.now() + delay > deadline) break;
-    const waiting = types.filter((t) => !unfixable.has(t));
-    log.info(
-      `no capacity for ${waiting.join(' or ')} in ${where} yet (${instance.id} can only start there); trying again in ${Math.ceil(delay / 1000)}s (for up to ${formatDuration(timeoutMs)} in all)`,
-    );
-    delay = Math.min(delay * 2, MAX_DELAY_MS);
   }
   const tried = types.filter((t) => !unfixable.has(t));
   throw new CapacityError(

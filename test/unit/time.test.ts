@@ -36,6 +36,28 @@ describe('backoff', () => {
     expect(attempts).toEqual([1]);
   });
 
+  it('lastAtDeadline: the last wait is cut to the deadline and one last attempt made there; onWait hears each wait', async () => {
+    const waits: number[] = [];
+    const deadline = Date.now() + 300;
+    const { attempts } = await run({
+      firstDelayMs: 60_000,
+      deadline,
+      lastAtDeadline: true,
+      onWait: (ms) => waits.push(ms),
+    });
+    expect(attempts).toEqual([1, 2]);
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeLessThanOrEqual(300);
+    expect(Date.now()).toBeGreaterThanOrEqual(deadline - 1);
+  });
+
+  it('lastAtDeadline with the deadline already past: no wait, no second attempt', async () => {
+    const waits: number[] = [];
+    const { attempts } = await run({ deadline: Date.now() - 1, lastAtDeadline: true, onWait: (ms) => waits.push(ms) });
+    expect(attempts).toEqual([1]);
+    expect(waits).toEqual([]);
+  });
+
   it('an abort rejects at once, even during a long sleep', async () => {
     const ac = new AbortController();
     const loop = run({ firstDelayMs: 60_000, signal: ac.signal });
