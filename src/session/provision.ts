@@ -15,15 +15,12 @@ import { launchWithFallback, planAttempts, type Attempt } from '../cloud/capacit
 import type { ImageInfo } from '../cloud/image.js';
 import type { InstanceTypeInfo } from '../cloud/ec2.js';
 import type { Logger } from '../ui/logger.js';
-import { LEGACY_IAM_PROFILE, type Options } from '../options.js';
+import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB, type Options } from '../options.js';
 import { waitFor } from '../time.js';
 import { acquireLock } from './lock.js';
 import { findOwn, launchTags } from './owner.js';
 import { startStopped, typesToStart, type StartOptions } from './start-stopped.js';
 import { TAG, type Plan } from './plan.js';
-
-export const LOGIN_TAG = 'ssh-ec2:login';
-const MIN_VOLUME_GIB = 100;
 
 export interface ProvisionContext {
   options: Options;
@@ -77,7 +74,7 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
         instance,
         launched: false,
         started: existing.state !== 'running' && existing.state !== 'pending',
-        user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu',
+        user: loginUser(ctx.options, existing.tags),
       };
     }
     if (ctx.mayLaunch === false) throw new NoInstanceError('nothing to attach to', ctx.plan.projectDir);
@@ -267,7 +264,7 @@ async function launch(ctx: ProvisionContext, owner: string): Promise<Provisioned
     if (!anyway) throw err;
     log.warn(`${(err as Error).message}; but EC2 launched ${anyway.id} all the same: using it`);
     cloud.noteNew(anyway.id);
-    got = { instance: anyway, user: o.user ?? anyway.tags[LOGIN_TAG] ?? 'ubuntu' };
+    got = { instance: anyway, user: loginUser(o, anyway.tags) };
   }
   const { instance: launched, user } = got;
   ctx.onInstance?.(launched, true);
