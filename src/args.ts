@@ -1,12 +1,16 @@
 /**
- * The command line of a session, parsed by yargs from the declarations in options.ts. Parsing
- * halts at the first word that is not an option: that word and everything after it (or
- * everything after `--`) is the remote command, untouched — `ssh-ec2 python train.py --epochs 3`
- * passes --epochs to python.
+ * The command line, parsed by yargs from the declarations: the settings (options.ts) and the
+ * commands (commands/registry.ts). Parsing halts at the first word that is not an option: that
+ * word and everything after it (or everything after `--`) is the remote command, untouched —
+ * `ssh-ec2 python train.py --epochs 3` passes --epochs to python.
  */
 import yargs, { type Options as YargsOption } from 'yargs';
+import { DEFAULT_COMMAND, VERBS } from './commands/registry.js';
+import { VERB_FLAGS, type Command, type VerbFlag, type VerbFlagValues } from './commands/types.js';
 import { UsageError } from './errors.js';
-import { OPTION_SPECS, type FinalState, type FlagValues, type OptionKey } from './options.js';
+import { duration } from './options/spec.js';
+import { OPTION_SPECS, type FinalState, type FlagValues, type OptionKey, type Spec } from './options.js';
+import { formatDuration } from './session/limits.js';
 
 const FINAL_FLAGS: Record<string, { alias: string; state: FinalState; describe: string }> = {
   terminate: {
@@ -20,27 +24,52 @@ const FINAL_FLAGS: Record<string, { alias: string; state: FinalState; describe: 
 
 export interface ParsedArgs {
   flags: FlagValues;
+  /** The verbs' own switches given (any command takes them for now; the session refuses them). */
+  verbFlags: VerbFlagValues;
   command: string[];
   help: boolean;
   version: boolean;
 }
 
-function yargsOptions(): Record<string, YargsOption> {
+/** What the help shows after a setting's description: its default, then where else it is read. */
+function describeSetting(s: Spec<unknown> & { fallback?: unknown }): string {
+  const value = s.default ?? s.fallback;
+  // 90000 ms reads "90s", as it is written in the README, rather than "1m30s".
+  const ms = (v: number) => (v % 60_000 === 0 ? formatDuration(v) : `${v / 1000}s`);
+  const show = (v: unknown) => (s.parse === duration ? ms(v as number) : [v].flat().join(','));
+  const shown =
+    s.defaultText !== undefined
+      ? ` (default: ${s.defaultText})`
+      : value === undefined || typeof value === 'boolean' || (Array.isArray(value) && value.length === 0)
+        ? ''
+        : ` (default ${show(value)})`;
+  const envNote = s.env?.length ? ` [env ${s.env.join(', ')}]` : '';
+  return s.describe + shown + envNote;
+}
+
+/** Every setting and switch is accepted by every command (as before); a command's help shows its own. */
+function yargsOptions(command: Command): Record<string, YargsOption> {
+  const shows = (key: OptionKey) => command.settings === 'all' || command.settings.includes(key);
   const out: Record<string, YargsOption> = {};
-  for (const s of Object.values(OPTION_SPECS)) {
+  for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, Spec<unknown>][]) {
     if (!s.flag) continue;
-    const envNote = s.env?.length ? ` [env ${s.env.join(', ')}]` : '';
     out[s.flag] = {
       type: s.kind === 'boolean' ? 'boolean' : 'string',
       array: s.kind === 'strings' ? true : undefined,
       requiresArg: s.kind !== 'boolean',
       alias: s.alias ? [...s.alias] : undefined,
-      describe: s.describe + envNote,
+      describe: describeSetting(s),
       group: `${s.group}:`,
+      hidden: !shows(key) || undefined,
     };
   }
   for (const [flag, f] of Object.entries(FINAL_FLAGS)) {
-    out[flag] = { type: 'boolean', alias: f.alias, describe: f.describe, group: 'Session:' };
+    const hidden = !shows('finalState') || undefined;
+    out[flag] = { type: 'boolean', alias: f.alias, describe: f.describe, group: 'Session:', hidden };
+  }
+  for (const [key, f] of Object.entries(VERB_FLAGS) as [VerbFlag, (typeof VERB_FLAGS)[VerbFlag]][]) {
+    const own = command === DEFAULT_COMMAND || command.flags?.includes(key);
+    out[f.flag] = { type: 'boolean', alias: [...f.alias], describe: f.describe, group: 'General:', hidden: !own };
   }
   out.quiet = { type: 'boolean', hidden: true };
   out.help = { type: 'boolean', alias: 'h', describe: 'show this help', group: 'General:' };
@@ -48,20 +77,45 @@ function yargsOptions(): Record<string, YargsOption> {
   return out;
 }
 
-function parser(argv: string[]) {
-  return yargs(argv)
+const commandWords = (c: Command) => [c.name, ...(c.aliases ?? [])].join(' | ');
+
+function usage(command: Command): string {
+  if (command !== DEFAULT_COMMAND) {
+    const also = command.aliases?.length ? `   (also: ${command.aliases.map((a) => `ssh-ec2 ${a}`).join(', ')})` : '';
+    return [`Usage: ssh-ec2 ${command.usage.join('\n       ssh-ec2 ')} [options]${also}`, '', command.summary].join(
+      '\n',
+    );
+  }
+  return [
+    ...command.usage.map((u, n) => `${n === 0 ? 'Usage:' : '      '} ssh-ec2 ${u}`),
+    `       ssh-ec2 ${VERBS.flatMap((v) => v.usage).join(' | ')}`,
+    '',
+    command.summary,
+  ].join('\n');
+}
+
+function epilog(command: Command): string {
+  const verbs = VERBS.map((v) => [`${commandWords(v)}${v.usage[0]!.slice(v.name.length)}`, v.summary] as const);
+  const width = Math.max(...verbs.map(([w]) => w.length));
+  return [
+    ...(command === DEFAULT_COMMAND
+      ? [
+          'Verbs (first word; ssh-ec2 VERB --help for its own options):',
+          ...verbs.map(([w, summary]) => `  ${w.padEnd(width)}  ${summary}`),
+          '',
+        ]
+      : []),
+    "Exit status: the remote command's (or the job's); 255 connection lost; 2 usage error;",
+    '3 configuration (credentials, region, key); 4 AWS error; 5 no capacity; 6 sync up failed;',
+    '7 no instance or job there (nothing launched); 8 a job is already running; 70 internal error.',
+    'Settings: flags > environment > .env in this directory > defaults.',
+  ].join('\n');
+}
+
+function parser(argv: string[], command: Command) {
+  const y = yargs(argv)
     .scriptName('ssh-ec2')
-    .usage(
-      [
-        'Usage: ssh-ec2 [options] [--] [command words...]',
-        '       ssh-ec2 --detach [options] [--] command...   |   ssh-ec2 --attach [options]',
-        '       ssh-ec2 ls | logs | pull | down [NAME | --all] [--yes]',
-        '',
-        'Runs this directory on an EC2 instance as if it were local: launches (or reuses) the',
-        'instance, syncs the directory up (minus .rsyncignore), runs the command (or a shell) there,',
-        'syncs new and changed files back, then terminates, stops or leaves the instance.',
-      ].join('\n'),
-    )
+    .usage(usage(command))
     .parserConfiguration({
       'halt-at-non-option': true,
       'populate--': true,
@@ -76,26 +130,21 @@ function parser(argv: string[]) {
     })
     .help(false)
     .version(false)
-    .options(yargsOptions())
+    .options(yargsOptions(command))
     .strict()
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .epilog(
-      [
-        'Verbs (first word): ls | status, logs, pull, down [NAME | --all] [--yes].',
-        "Exit status: the remote command's (or the job's); 255 connection lost; 2 usage error;",
-        '3 configuration (credentials, region, key); 4 AWS error; 5 no capacity; 6 sync up failed;',
-        '7 no instance or job there (nothing launched); 8 a job is already running; 70 internal error.',
-        'Settings: flags > environment > .env in this directory > defaults.',
-      ].join('\n'),
-    )
+    .epilog(epilog(command))
     .exitProcess(false)
     .fail((msg, err) => {
       throw err instanceof UsageError ? err : new UsageError(msg || err?.message || 'bad arguments');
     });
+  for (const [example, what] of command.examples ?? []) y.example(example, what);
+  return y;
 }
 
-export async function parseArgs(argv: readonly string[]): Promise<ParsedArgs> {
-  const parsed = (await parser(splitAttachedValues(argv)).parseAsync()) as Record<string, unknown>;
+/** `argv` without the verb's word, if any: `command` is the verb (else the session). */
+export async function parseArgs(argv: readonly string[], command: Command = DEFAULT_COMMAND): Promise<ParsedArgs> {
+  const parsed = (await parser(splitAttachedValues(argv), command).parseAsync()) as Record<string, unknown>;
   const flags: FlagValues = {};
   for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, (typeof OPTION_SPECS)[OptionKey]][]) {
     if (!s.flag) continue;
@@ -106,12 +155,16 @@ export async function parseArgs(argv: readonly string[]): Promise<ParsedArgs> {
   const finals = Object.entries(FINAL_FLAGS).filter(([flag]) => parsed[flag] === true);
   if (finals.length > 1) throw new UsageError(`choose one of ${finals.map(([f]) => `--${f}`).join(', ')}`);
   if (finals.length === 1) flags.finalState = finals[0]![1].state;
-  const command = ((parsed['--'] as unknown[] | undefined) ?? []).map(String);
-  return { flags, command, help: parsed.help === true, version: parsed.version === true };
+  const verbFlags: VerbFlagValues = {};
+  for (const [key, f] of Object.entries(VERB_FLAGS) as [VerbFlag, (typeof VERB_FLAGS)[VerbFlag]][]) {
+    if (parsed[f.flag] !== undefined) verbFlags[key] = parsed[f.flag] === true;
+  }
+  const words = ((parsed['--'] as unknown[] | undefined) ?? []).map(String);
+  return { flags, verbFlags, command: words, help: parsed.help === true, version: parsed.version === true };
 }
 
-export async function helpText(): Promise<string> {
-  return parser([]).getHelp();
+export async function helpText(command: Command = DEFAULT_COMMAND): Promise<string> {
+  return parser([], command).getHelp();
 }
 
 /**

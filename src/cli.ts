@@ -8,8 +8,7 @@ import { helpText, parseArgs } from './args.js';
 import { readDotenv } from './dotenv.js';
 import { ExitCode, UserError } from './errors.js';
 import { knownEnvNames, resolveOptions } from './options.js';
-import { isVerb, runVerb } from './commands/verbs.js';
-import { runSession } from './session/run-session.js';
+import { DEFAULT_COMMAND, findVerb } from './commands/registry.js';
 import { createLogger, type Logger } from './ui/logger.js';
 
 export interface Io {
@@ -39,10 +38,11 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   if (io.stdout === process.stdout) surviveLostTerminal();
   let log: Logger = createLogger({ env: io.env });
   try {
-    const verb = isVerb(argv[0]) ? argv[0] : undefined;
-    const args = await parseArgs(verb ? argv.slice(1) : argv);
+    const verb = findVerb(argv[0]);
+    const command = verb ?? DEFAULT_COMMAND;
+    const args = await parseArgs(verb ? argv.slice(1) : argv, command);
     if (args.help) {
-      io.stdout.write(`${await helpText()}\n`);
+      io.stdout.write(`${await helpText(command)}\n`);
       return ExitCode.ok;
     }
     if (args.version) {
@@ -52,11 +52,17 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     const dotenv = await readDotenv(io.cwd, new Set(knownEnvNames()));
     const options = resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
     log = createLogger({ env: io.env, verbose: options.verbose });
-    const deps = { options, env: io.env, cwd: io.cwd, log, stdinIsTTY: io.stdinIsTTY };
-    if (verb) return await runVerb(verb, { ...deps, stdout: io.stdout });
-    const status = await runSession(deps);
-    log.summary(status === 0 ? 'done' : `finished with status ${status}`);
-    return status;
+    const { run } = await command.load();
+    return await run({
+      options,
+      env: io.env,
+      cwd: io.cwd,
+      log,
+      stdinIsTTY: io.stdinIsTTY,
+      stdout: io.stdout,
+      word: verb ? argv[0]! : '',
+      flags: args.verbFlags,
+    });
   } catch (err) {
     return report(err, log);
   }

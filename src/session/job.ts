@@ -30,10 +30,6 @@ export function multiplexerOf(o: Pick<Options, 'multiplex' | 'detach' | 'attach'
 
 /** Combinations that cannot work, and local ports already taken: before any AWS call. */
 export async function checkSessionOptions(o: Options): Promise<void> {
-  if (o.yes || o.all)
-    throw new UsageError(
-      `--${o.yes ? 'yes' : 'all'} is for the verbs (ssh-ec2 down --yes); to run a command named so, put it after --`,
-    );
   if (o.detach && o.attach) throw new UsageError('--detach and --attach exclude each other');
   if (o.detach && o.multiplex === 'none')
     throw new UsageError('--detach needs a multiplexer to keep the job running: --multi tmux or --multi screen');

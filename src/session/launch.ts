@@ -12,16 +12,12 @@ import { errorCode } from '../cloud/errors.js';
 import { architectureFor, type ImageInfo } from '../cloud/image.js';
 import type { InstanceInfo, InstanceTypeInfo } from '../cloud/port.js';
 import { CloudError, ConfigError } from '../errors.js';
-import { LEGACY_IAM_PROFILE } from '../options.js';
+import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB } from '../options.js';
 import { backoff } from '../time.js';
 import { findOwn, launchTags } from './owner.js';
 import { TAG } from './plan.js';
 import type { ProvisionContext } from './provision.js';
 import { sshCidr } from './ssh-access.js';
-
-/** The login user an instance was launched for (its image's default, or --user). */
-export const LOGIN_TAG = 'ssh-ec2:login';
-const MIN_VOLUME_GIB = 100;
 
 /**
  * Launches an instance for this directory and returns it as soon as EC2 has it (not yet running):
@@ -129,7 +125,7 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
     if (!anyway) throw err;
     log.warn(`${(err as Error).message}; but EC2 launched ${anyway.id} all the same: using it`);
     cloud.noteNew(anyway.id);
-    got = { instance: anyway, user: o.user ?? anyway.tags[LOGIN_TAG] ?? 'ubuntu' };
+    got = { instance: anyway, user: loginUser(o, anyway.tags) };
   }
   return got;
 }

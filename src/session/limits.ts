@@ -4,7 +4,7 @@
  * otherwise the one recorded on the instance by an earlier run; otherwise the default.
  */
 import type { InstanceInfo } from '../cloud/ec2.js';
-import type { Options } from '../options.js';
+import { OPTION_SPECS, type Options } from '../options.js';
 import type { AgentSettings } from '../remote/on-instance.js';
 import { parseDuration } from '../time.js';
 
@@ -15,8 +15,8 @@ export const LIMIT_TAGS = {
   jobGrace: 'ssh-ec2:job-grace',
 } as const;
 
-export const DEFAULT_IDLE_TIMEOUT_MS = 60 * 60_000;
-export const DEFAULT_JOB_GRACE_MS = 10 * 60_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = OPTION_SPECS.idleTimeout.fallback;
+export const DEFAULT_JOB_GRACE_MS = OPTION_SPECS.jobGrace.fallback;
 
 export interface Limits {
   idleTimeoutMs: number;
@@ -38,7 +38,7 @@ export function resolveLimits(
 ): Limits {
   const pick = (given: number | undefined, tag: string, fallback: number) =>
     given ?? parseTagDuration(instance.tags[tag]) ?? fallback;
-  const maxTimeMs = pick(o.maxTime, LIMIT_TAGS.maxTime, 0);
+  const maxTimeMs = pick(o.maxTime, LIMIT_TAGS.maxTime, OPTION_SPECS.maxTime.fallback);
   const since = fresh ? now : (instance.launchTime ?? now);
   return {
     idleTimeoutMs: pick(o.idleTimeout, LIMIT_TAGS.idleTimeout, DEFAULT_IDLE_TIMEOUT_MS),

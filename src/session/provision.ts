@@ -6,16 +6,15 @@
 import { CloudError, ConfigError, ExitCode, UserError } from '../errors.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import type { Logger } from '../ui/logger.js';
-import type { Options } from '../options.js';
+import { loginUser, type Options } from '../options.js';
 import { waitFor } from '../time.js';
-import { launch, LOGIN_TAG } from './launch.js';
+import { launch } from './launch.js';
 import { acquireLock } from './lock.js';
 import { findOwn } from './owner.js';
 import { startStopped, typesToStart, type StartOptions } from './start-stopped.js';
 import type { Plan } from './plan.js';
 
-// Their callers' names: LOGIN_TAG is launch.ts's, letCallerIn ssh-access.ts's.
-export { LOGIN_TAG } from './launch.js';
+// Its callers' name: letCallerIn is ssh-access.ts's.
 export { letCallerIn } from './ssh-access.js';
 
 export interface ProvisionContext {
@@ -70,7 +69,7 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
         instance,
         launched: false,
         started: existing.state !== 'running' && existing.state !== 'pending',
-        user: ctx.options.user ?? existing.tags[LOGIN_TAG] ?? 'ubuntu',
+        user: loginUser(ctx.options, existing.tags),
       };
     }
     if (ctx.mayLaunch === false) throw new NoInstanceError('nothing to attach to', ctx.plan.projectDir);

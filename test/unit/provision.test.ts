@@ -10,7 +10,8 @@ import { CapacityError, CloudError, ExitCode, UserError } from '../../src/errors
 import { resolveOptions, type FlagValues } from '../../src/options.js';
 import { launchTags } from '../../src/session/owner.js';
 import { makePlan, TAG } from '../../src/session/plan.js';
-import { LOGIN_TAG, NoInstanceError, provision, type ProvisionContext } from '../../src/session/provision.js';
+import { NoInstanceError, provision, type ProvisionContext } from '../../src/session/provision.js';
+import { LOGIN_TAG } from '../../src/options.js';
 import { createLogger } from '../../src/ui/logger.js';
 import { FakeCloud } from '../fakes/cloud.js';
 

@@ -1,0 +1,14 @@
+import { REACH_SETTINGS, SYNC_BACK_SETTINGS, type Command } from '../types.js';
+
+export const down: Command = {
+  name: 'down',
+  usage: ['down [NAME | --all] [--yes]'],
+  summary: 'sync back what can be, then terminate (asks first)',
+  settings: [...REACH_SETTINGS, ...SYNC_BACK_SETTINGS],
+  flags: ['yes', 'all'],
+  examples: [
+    ['ssh-ec2 down', "end this directory's instance, its results brought back first"],
+    ['ssh-ec2 down --all --yes', 'end every ssh-ec2 instance of yours without asking'],
+  ],
+  load: () => import('./index.js'),
+};

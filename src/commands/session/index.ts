@@ -1,0 +1,18 @@
+/** The default command: a session on this directory's instance (the story: session/run-session.ts). */
+import { UsageError } from '../../errors.js';
+import { pemKey } from '../../session/keys.js';
+import { runSession } from '../../session/run-session.js';
+import type { CommandContext } from '../types.js';
+
+export async function run(ctx: CommandContext): Promise<number> {
+  // A missing key file is reported first, as it always was (runSession checks it again: it is cheap).
+  if (ctx.options.identity) pemKey(ctx.options.identity);
+  const { yes, all } = ctx.flags;
+  if (yes || all)
+    throw new UsageError(
+      `--${yes ? 'yes' : 'all'} is for the verbs (ssh-ec2 down --yes); to run a command named so, put it after --`,
+    );
+  const status = await runSession(ctx);
+  ctx.log.summary(status === 0 ? 'done' : `finished with status ${status}`);
+  return status;
+}
