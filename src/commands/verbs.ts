@@ -15,22 +15,15 @@ import { ExitCode, UsageError, UserError } from '../errors.js';
 import { requirePrograms } from '../remote/exec.js';
 import { jobCommand } from '../remote/on-instance.js';
 import { resolvePaths } from '../state/paths.js';
-import type { SessionState } from '../session/finish.js';
+import { connect } from '../session/connect.js';
+import { localContext, localUser, newRun, originOf, type Run } from '../session/context.js';
+import { loadCloud, runStory } from '../session/story.js';
 import { jobStatus } from '../session/job.js';
 import { LIMIT_TAGS } from '../session/limits.js';
 import { TAG } from '../session/plan.js';
 import { bringUp, LOGIN_TAG, NoInstanceError, provision } from '../session/provision.js';
 import { findOwn, ownerOf, whose } from '../session/owner.js';
-import {
-  connect,
-  loadCloud,
-  localPrograms,
-  localUser,
-  newState,
-  pinnedIn,
-  runStory,
-  type SessionDeps,
-} from '../session/run-session.js';
+import { localPrograms, pinnedIn, type SessionDeps } from '../session/run-session.js';
 import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 
 export const VERBS = ['ls', 'status', 'logs', 'pull', 'down'] as const;
@@ -64,7 +57,7 @@ export async function runVerb(verb: Verb, deps: VerbDeps): Promise<number> {
 }
 
 /** This directory's instance, started if stopped (nothing launched), connected. */
-async function reachOwn(state: SessionState, signal: AbortSignal): Promise<void> {
+async function reachOwn(state: Run, signal: AbortSignal): Promise<void> {
   const got = await provision({
     options: state.options,
     plan: state.plan,
@@ -77,32 +70,32 @@ async function reachOwn(state: SessionState, signal: AbortSignal): Promise<void>
     // Known to the finish as soon as it may be running: one found stopped (its start may have
     // succeeded though it failed) is stopped again, one found running is left so.
     onInstance: (i) => {
-      state.instance = i;
-      state.finalState = i.state === 'running' || i.state === 'pending' ? 'leave' : 'stop';
+      state.facts.instance = i;
+      state.facts.finalState = i.state === 'running' || i.state === 'pending' ? 'leave' : 'stop';
     },
   });
-  state.instance = got.instance;
-  state.started = got.started;
+  state.facts.instance = got.instance;
+  state.facts.origin = originOf(got);
   await connect(state, got, signal);
-  state.ran = true; // whatever is there may be the user's
+  state.facts.ran = true; // whatever is there may be the user's
 }
 
 async function pull(deps: VerbDeps): Promise<number> {
-  const state = newState(deps);
+  const state = localContext(deps, deps.cwd);
   // An rsync that cannot bring files back is said before a stopped instance is started for nothing.
   if (deps.options.rsync) await requireRsync(rsyncSource(state), ['back']);
   return runStory(deps, state, async (s, signal) => {
     await reachOwn(s, signal);
-    s.finalState = s.started ? 'stop' : 'leave';
+    s.facts.finalState = s.facts.origin === 'started' ? 'stop' : 'leave';
   });
 }
 
 async function logs(deps: VerbDeps): Promise<number> {
-  const state = newState(deps);
+  const state = localContext(deps, deps.cwd);
   return runStory(deps, state, async (s) => {
     const all = (await findOwn({ cloud: s.cloud!, plan: s.plan, log: s.log, pinned: pinnedIn(s.paths) })).instances;
     const found = all.find((i) => i.state === 'running' || i.state === 'pending');
-    s.keepRunning = 'logs';
+    s.facts.leftAsItIs = 'logs';
     if (!found) {
       const any = all[0];
       if (!any) throw new NoInstanceError('no job log to show', s.plan.projectDir);
@@ -113,7 +106,7 @@ async function logs(deps: VerbDeps): Promise<number> {
       );
     }
     const instance = await bringUp({ cloud: s.cloud!, log: s.log }, found);
-    s.instance = instance;
+    s.facts.instance = instance;
     const conn = await connect(s, {
       instance,
       launched: false,
@@ -129,7 +122,8 @@ async function logs(deps: VerbDeps): Promise<number> {
       );
     const follow = conn.attach(jobCommand('follow', s.plan.projectId), { tty: false });
     s.kill = follow.kill;
-    s.exitCode = (await follow.done).exitCode === ExitCode.connectionLost ? ExitCode.connectionLost : ExitCode.ok;
+    s.facts.exitStatus =
+      (await follow.done).exitCode === ExitCode.connectionLost ? ExitCode.connectionLost : ExitCode.ok;
   });
 }
 
@@ -183,9 +177,11 @@ const LS_SSH_TIMEOUT_MS = 15_000;
 async function liveJob(deps: VerbDeps, cloud: Cloud, i: InstanceInfo): Promise<string> {
   if (i.state !== 'running' || !i.tags[TAG.project]) return '-';
   if (!pinnedIn(resolvePaths(deps.env))(i.id)) return '?';
-  const state = newState({ ...deps, log: { ...deps.log, info: () => {}, warn: () => {} } });
+  const state = newRun(
+    localContext({ ...deps, log: { ...deps.log, info: () => {}, warn: () => {} } }, deps.cwd),
+    cloud,
+  );
   try {
-    state.cloud = cloud;
     const conn = await connect(
       state,
       { instance: i, launched: false, started: false, user: deps.options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' },
@@ -211,7 +207,7 @@ async function liveJob(deps: VerbDeps, cloud: Cloud, i: InstanceInfo): Promise<s
 }
 
 async function down(deps: VerbDeps, name: string | undefined): Promise<number> {
-  const own = newState(deps);
+  const own = localContext(deps, deps.cwd);
   const cloud = await loadCloud(deps);
   let targets: InstanceInfo[];
   if (deps.options.all || name) {
@@ -241,21 +237,24 @@ async function down(deps: VerbDeps, name: string | undefined): Promise<number> {
   for (const i of targets) {
     const rsync = deps.options.rsync && here(i);
     const options = { ...deps.options, rsync, remoteDir: i.tags[TAG.remoteDir] ?? deps.options.remoteDir };
-    const state = newState({ ...deps, options }, rsync ? i.tags[TAG.dir] : deps.cwd);
-    state.cloud = cloud;
-    state.instance = i;
-    state.endJobs = true;
-    state.finalState = 'terminate';
-    const r = await runStory({ ...deps, options }, state, async (s, signal) => {
-      if (!rsync) return; // nothing to bring back: terminated as it is
-      s.instance = await bringUp({ cloud: s.cloud!, log: s.log, signal, options }, i);
-      await connect(
-        s,
-        { instance: s.instance, launched: false, started: false, user: options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' },
-        signal,
-      );
-      s.ran = true;
-    }).catch((err: unknown) => {
+    const state = localContext({ ...deps, options }, rsync ? (i.tags[TAG.dir] ?? deps.cwd) : deps.cwd);
+    const start = { cloud, endJobs: true, facts: { instance: i, finalState: 'terminate' as const } };
+    const r = await runStory(
+      { ...deps, options },
+      state,
+      async (s, signal) => {
+        if (!rsync) return; // nothing to bring back: terminated as it is
+        const instance = await bringUp({ cloud: s.cloud, log: s.log, signal, options }, i);
+        s.facts.instance = instance;
+        await connect(
+          s,
+          { instance, launched: false, started: false, user: options.user ?? i.tags[LOGIN_TAG] ?? 'ubuntu' },
+          signal,
+        );
+        s.facts.ran = true;
+      },
+      start,
+    ).catch((err: unknown) => {
       deps.log.error(`${i.id}: ${(err as Error).message}`);
       return err instanceof UserError ? err.exitCode : ExitCode.internal;
     });
