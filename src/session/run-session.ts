@@ -60,7 +60,7 @@ export const pinnedIn =
 /** Up to the command's end; the sync back and the final state are the finish's (story.ts). */
 async function story(run: Run, deps: SessionDeps, signal: AbortSignal): Promise<void> {
   const ownFinalState = run.facts.finalState;
-  const pending = recoverKilledRun(run);
+  const pending = await recoverKilledRun(run);
   const got = await run.log.phase('instance', () => provisionFor(run, { pending, ownFinalState }, signal));
   const conn = await connect(run, got, signal);
   // Interrupted while the connection was made: nothing is sent (no agent, no sync up).
@@ -164,7 +164,7 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
  * under --no-rsync, and its final state by the rule of `pendingFinalState`. Inherited work is
  * written to this run's journal first, so a second kill loses nothing either.
  */
-function recoverKilledRun(run: Run): Pending | undefined {
+async function recoverKilledRun(run: Run): Promise<Pending | undefined> {
   const { options, plan, paths, log, facts } = run;
   const journal = new Journal(paths.journal(plan.projectId), {
     projectDir: plan.projectDir,
@@ -172,7 +172,7 @@ function recoverKilledRun(run: Run): Pending | undefined {
     finalState: facts.finalState ?? options.finalState,
   });
   run.journal = journal;
-  const pending = takeDeadJournals(paths, plan.projectId, log);
+  const pending = await takeDeadJournals(paths, plan.projectId, log);
   if (!pending) return undefined;
   facts.owedSyncBack = pending.syncBack;
   facts.finalState = pendingFinalState(facts.finalState ?? options.finalState, pending.finalState);
