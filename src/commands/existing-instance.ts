@@ -6,25 +6,26 @@
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { loginUser } from '../options.js';
 import type { Connection } from '../remote/connection.js';
-import type { SessionState } from '../session/finish.js';
+import { connect } from '../session/connect.js';
+import { originOf, type Run, type RunContext } from '../session/context.js';
 import { findOwn } from '../session/owner.js';
 import { NoInstanceError, provision } from '../session/provision.js';
-import { connect, pinnedIn } from '../session/run-session.js';
+import { pinnedIn } from '../session/run-session.js';
 
 /** This directory's instances, in any state. */
-export async function findExisting(state: SessionState, what: string): Promise<InstanceInfo[]> {
+export async function findExisting(state: RunContext, what: string): Promise<InstanceInfo[]> {
   const { cloud, plan, log, paths } = state;
-  const { instances } = await findOwn({ cloud: cloud!, plan, log, pinned: pinnedIn(paths) });
+  const { instances } = await findOwn({ cloud, plan, log, pinned: pinnedIn(paths) });
   if (instances.length === 0) throw new NoInstanceError(what, plan.projectDir);
   return instances;
 }
 
 /** This directory's instance, started if stopped (nothing launched), connected. */
-export async function reachExisting(state: SessionState, signal: AbortSignal): Promise<Connection> {
+export async function reachExisting(state: Run, signal: AbortSignal): Promise<Connection> {
   const got = await provision({
     options: state.options,
     plan: state.plan,
-    cloud: state.cloud!,
+    cloud: state.cloud,
     log: state.log,
     lockPath: state.paths.lock(state.plan.projectId),
     signal,
@@ -33,20 +34,20 @@ export async function reachExisting(state: SessionState, signal: AbortSignal): P
     // Known to the finish as soon as it may be running: one found stopped (its start may have
     // succeeded though it failed) is stopped again, one found running is left so.
     onInstance: (i) => {
-      state.instance = i;
-      state.finalState = i.state === 'running' || i.state === 'pending' ? 'leave' : 'stop';
+      state.facts.instance = i;
+      state.facts.finalState = i.state === 'running' || i.state === 'pending' ? 'leave' : 'stop';
     },
   });
-  state.instance = got.instance;
-  state.started = got.started;
+  state.facts.instance = got.instance;
+  state.facts.origin = originOf(got);
   const conn = await connect(state, got, signal);
-  state.ran = true; // whatever is there may be the user's
+  state.facts.ran = true; // whatever is there may be the user's
   return conn;
 }
 
 /** Connects to a running instance a verb found itself: as --user, or the user its launch recorded. */
 export function connectFound(
-  state: SessionState,
+  state: Run,
   instance: InstanceInfo,
   signal?: AbortSignal,
   how?: Parameters<typeof connect>[3],

@@ -5,7 +5,8 @@ import { requirePrograms } from '../remote/exec.js';
 import { resolvePaths } from '../state/paths.js';
 import { ownerOf, whose } from '../session/owner.js';
 import { TAG } from '../session/plan.js';
-import { localPrograms, localUser, pinnedIn } from '../session/run-session.js';
+import { localUser } from '../session/context.js';
+import { localPrograms, pinnedIn } from '../session/run-session.js';
 import type { CommandContext } from './types.js';
 
 export function takesNoArguments(ctx: CommandContext): void {

@@ -11,7 +11,7 @@ import type { Cloud } from '../cloud/ec2.js';
 import { ConnectionError } from '../errors.js';
 import type { Connection } from '../remote/connection.js';
 import { run } from '../remote/exec.js';
-import { sleep } from '../time.js';
+import { backoff } from '../time.js';
 import type { Logger } from '../ui/logger.js';
 
 const FIRST_DELAY_MS = 500;
@@ -31,22 +31,20 @@ export interface ConsoleWatch {
 export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: AbortSignal): ConsoleWatch {
   const stop = new AbortController();
   const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-  let deadline = Infinity;
-  let wake: () => void = () => undefined;
-  // ssh answered while a look was under way: one more look is owed, whatever the deadline.
-  let owed = false;
+  // Aborted when ssh answers: that ends the first wait at once (cloud-init prints about then).
+  const answered = new AbortController();
+  let deadline = Date.now();
+  let latest = true;
+  let asked = 0;
+  const none = () => ({
+    none: `EC2 showed no host key fingerprints on its console (asked ${asked} time${asked > 1 ? 's' : ''})`,
+  });
 
-  const watch = async (): Promise<string[] | { none: string }> => {
-    let latest = true;
-    let delay = FIRST_DELAY_MS;
-    // An interrupt (Ctrl-C) ends the wait after one last look, so the finish can still use a
-    // connection whose key was checked (to see whether another run uses the instance). Without
-    // the fingerprints the key is not trusted then: see checkHostKey.
-    let lastLook = false;
-    for (let asked = 1; ; asked++) {
-      if (stop.signal.aborted) return { none: 'no longer asked' };
+  /** One look: the fingerprints, why there are none for good, or undefined (not there yet). */
+  const look = async (): Promise<string[] | { none: string } | undefined> => {
+    for (;;) {
+      asked++;
       let output: string | undefined;
-      owed = false;
       try {
         output = await cloud.consoleOutput(id, latest, { signal: stop.signal });
       } catch (err) {
@@ -62,38 +60,52 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
         return { none: `its console output could not be read (${(err as Error).message})` };
       }
       const found = consoleFingerprints(output ?? '');
-      if (found.length > 0) {
-        log.detail(`host key fingerprints of ${id} on its console (asked ${asked} time${asked > 1 ? 's' : ''})`);
-        return found;
-      }
-      if (signal?.aborted && !lastLook) {
-        lastLook = true;
-        continue;
-      }
-      if (owed && !abort.aborted) continue;
-      const left = deadline - Date.now();
-      if (left <= 0 || abort.aborted)
-        return {
-          none: `EC2 showed no host key fingerprints on its console (asked ${asked} time${asked > 1 ? 's' : ''})`,
-        };
-      await Promise.race([
-        sleep(Math.min(delay, left), abort).catch(() => undefined),
-        new Promise<void>((r) => (wake = r)),
-      ]);
-      delay = Math.min(delay * 2, MAX_DELAY_MS);
+      if (found.length === 0) return undefined;
+      log.detail(`host key fingerprints of ${id} on its console (asked ${asked} time${asked > 1 ? 's' : ''})`);
+      return found;
     }
+  };
+
+  /** Looks with backoff until an answer: undefined once `to` has passed, 'cut short' when `until` aborts. */
+  const looksUntil = async (until: AbortSignal, to?: number) => {
+    try {
+      const o = { firstDelayMs: FIRST_DELAY_MS, maxDelayMs: MAX_DELAY_MS, deadline: to, signal: until };
+      for await (const _ of backoff(o)) {
+        const found = await look();
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    } catch {
+      return 'cut short';
+    }
+  };
+
+  const watch = async (): Promise<string[] | { none: string }> => {
+    // While ssh is being tried, for as long as that takes: ssh answering cuts it short (as do an
+    // interrupt and a cancel).
+    const first = await looksUntil(AbortSignal.any([abort, answered.signal]));
+    if (first !== undefined && first !== 'cut short') return first;
+    if (stop.signal.aborted) return { none: 'no longer asked' };
+    if (!signal?.aborted) {
+      // ssh answered: look now, then until the deadline (a look under way then was not enough).
+      const then = await looksUntil(abort, deadline);
+      if (then !== 'cut short') return then ?? none();
+      if (stop.signal.aborted) return { none: 'no longer asked' };
+    }
+    // An interrupt (Ctrl-C) ends the wait after one last look, so the finish can still use a
+    // connection whose key was checked (to see whether another run uses the instance). Without
+    // the fingerprints the key is not trusted then: see checkHostKey.
+    return (await look()) ?? none();
   };
   const result = watch();
   return {
     fingerprints(waitMs) {
       deadline = Date.now() + waitMs;
-      owed = true;
-      wake(); // ssh answers about when cloud-init prints: look again now
+      answered.abort(); // ssh answers about when cloud-init prints: look again now
       return result;
     },
     cancel() {
       stop.abort();
-      wake();
       result.catch(() => undefined);
     },
   };

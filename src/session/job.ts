@@ -16,13 +16,15 @@ import {
   parseJobStatus,
   type JobState,
 } from '../remote/on-instance.js';
+import { JOB_LOG } from '../remote/instance-contract.js';
 import { joinCommand } from '../remote/remote-command.js';
 import type { ForwardSpecs } from '../remote/ssh.js';
-import { reconnect, type SessionState } from './finish.js';
+import type { InstanceInfo } from '../cloud/ec2.js';
+import { reconnect } from './connect.js';
+import type { Run } from './context.js';
 import { formatDuration } from './limits.js';
 
 /** Where a detached job's output goes, in the project directory on the instance (synced back). */
-export const JOB_LOG = 'ssh-ec2-job.log';
 
 export function multiplexerOf(o: Pick<Options, 'multiplex' | 'detach' | 'attach'>): Multiplexer {
   return o.multiplex ?? (o.detach || o.attach ? 'tmux' : 'none');
@@ -77,11 +79,12 @@ export async function jobStatus(conn: Connection, id: string): Promise<JobState>
 }
 
 export async function runJob(
-  state: SessionState,
+  run: Run,
   conn: Connection,
+  instance: InstanceInfo,
   o: { mux: 'tmux' | 'screen'; tty: boolean; forwards: ForwardSpecs; signal: AbortSignal },
 ): Promise<void> {
-  const { options, plan, log } = state;
+  const { options, plan, log, facts } = run;
   const id = plan.projectId;
   const start = jobStartCommand({
     id,
@@ -93,14 +96,14 @@ export async function runJob(
   const followOrAttach = jobCommand(o.tty ? 'attach' : 'follow', id);
 
   if (options.detach) {
-    state.ran = true;
-    await startJob(state, conn, start, o.mux);
-    state.keepRunning = 'detached';
-    state.exitCode = ExitCode.ok;
+    facts.ran = true;
+    await startJob(run, conn, start, o.mux);
+    facts.leftAsItIs = 'job detached';
+    facts.exitStatus = ExitCode.ok;
     log.info(
-      `job started in ${o.mux} on ${state.instance!.id}; its output goes to ${JOB_LOG} there.\n` +
+      `job started in ${o.mux} on ${instance.id}; its output goes to ${JOB_LOG} there.\n` +
         `  Reattach: ssh-ec2 --attach   Follow the log: ssh-ec2 logs   List: ssh-ec2 ls\n` +
-        `  When it ends and nobody is attached, the instance stops itself after ${formatDuration(state.limits?.jobGraceMs ?? 0)}; ssh-ec2 --attach then brings the results back.`,
+        `  When it ends and nobody is attached, the instance stops itself after ${formatDuration(facts.limits?.jobGraceMs ?? 0)}; ssh-ec2 --attach then brings the results back.`,
     );
     return;
   }
@@ -110,79 +113,79 @@ export async function runJob(
     const before = await jobStatus(conn, id);
     if (before.state === 'none') {
       // Started only to look: stopped again; found running: left as it was.
-      if (state.started) state.finalState = 'stop';
-      else state.keepRunning = 'nothing to attach to';
+      if (facts.origin === 'started') facts.finalState = 'stop';
+      else facts.leftAsItIs = 'nothing to attach to';
       throw new UserError(
-        `no job on ${state.instance!.id} for this directory: nothing to attach to`,
+        `no job on ${instance.id} for this directory: nothing to attach to`,
         ExitCode.nothingThere,
         'Start one with ssh-ec2 --detach CMD, or run ssh-ec2 for a shell.',
       );
     }
-    state.ran = true;
+    facts.ran = true;
     if (before.state !== 'running') {
-      settle(state, before);
+      settle(run, before);
       return;
     }
     log.info(
-      `attaching to the job running on ${state.instance!.id}${o.tty ? (o.mux === 'tmux' ? ' (detach: Ctrl-b d)' : ' (detach: Ctrl-a d)') : ''}`,
+      `attaching to the job running on ${instance.id}${o.tty ? (o.mux === 'tmux' ? ' (detach: Ctrl-b d)' : ' (detach: Ctrl-a d)') : ''}`,
     );
     command = followOrAttach;
   } else {
-    state.ran = true;
+    facts.ran = true;
     command = `${start} && exec ${followOrAttach}`;
   }
   const session = conn.attach(command, { tty: o.tty, forwards: o.forwards });
-  state.kill = session.kill;
+  run.kill = session.kill;
   const result = await log.phase('run', () => session.done);
-  state.kill = undefined;
+  run.kill = undefined;
   // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.
-  if (result.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(state);
+  if (result.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(run);
   if (result.exitCode === MUX_MISSING_STATUS) throw muxMissingError(o.mux);
   const lost = result.exitCode === ExitCode.connectionLost;
   let after: JobState;
   try {
     if (!(await conn.alive())) {
       log.warn('the ssh connection was lost; reconnecting to see whether the job is still running');
-      await reconnect(state, conn, o.signal);
+      await reconnect(run, conn, o.signal);
     }
     after = await jobStatus(conn, id);
   } catch {
-    state.keepRunning = 'connection lost';
-    state.connected = false;
-    state.exitCode = ExitCode.connectionLost;
+    facts.leftAsItIs = 'job running, connection lost';
+    facts.connected = false;
+    facts.exitStatus = ExitCode.connectionLost;
     log.warn(
-      `could not reach ${state.instance!.id} again: it is left running with the job (the agent stops it once the job is done). Come back with ssh-ec2 --attach.`,
+      `could not reach ${instance.id} again: it is left running with the job (the agent stops it once the job is done). Come back with ssh-ec2 --attach.`,
     );
     return;
   }
   if (after.state === 'running') {
-    state.keepRunning = lost ? 'connection lost' : 'detached';
-    state.exitCode = lost ? ExitCode.connectionLost : ExitCode.ok;
-    log.info(`the job is still running on ${state.instance!.id}. Reattach: ssh-ec2 --attach   Follow: ssh-ec2 logs`);
+    facts.leftAsItIs = lost ? 'job running, connection lost' : 'job still running';
+    facts.exitStatus = lost ? ExitCode.connectionLost : ExitCode.ok;
+    log.info(`the job is still running on ${instance.id}. Reattach: ssh-ec2 --attach   Follow: ssh-ec2 logs`);
     return;
   }
-  settle(state, after);
+  settle(run, after);
 }
 
 /** The job has ended: its status is ours; the finish brings the results back. */
-function settle(state: SessionState, job: JobState): void {
+function settle(run: Run, job: JobState): void {
   if (job.state === 'finished') {
-    state.exitCode = job.status;
-    state.log.info(
+    run.facts.exitStatus = job.status;
+    run.log.info(
       `the job finished with status ${job.status}${job.ended ? ` at ${new Date(job.ended * 1000).toISOString()}` : ''}`,
     );
   } else {
     // Killed with the machine (max-time, a poweroff): as a shell reports SIGKILL.
-    state.exitCode = 128 + 9;
-    state.log.warn('the job was killed before it finished (the instance was stopped while it ran)');
+    run.facts.exitStatus = 128 + 9;
+    run.log.warn('the job was killed before it finished (the instance was stopped while it ran)');
   }
 }
 
-async function startJob(state: SessionState, conn: Connection, start: string, mux: 'tmux' | 'screen'): Promise<void> {
+async function startJob(run: Run, conn: Connection, start: string, mux: 'tmux' | 'screen'): Promise<void> {
   try {
     await conn.exec(start);
   } catch (err) {
-    if (err instanceof SubprocessError && err.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(state);
+    if (err instanceof SubprocessError && err.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(run);
     if (err instanceof SubprocessError && err.exitCode === MUX_MISSING_STATUS) throw muxMissingError(mux);
     throw err;
   }
@@ -198,8 +201,8 @@ export function muxMissingError(mux: 'tmux' | 'screen'): UserError {
   );
 }
 
-function jobRunningError(state: SessionState): UserError {
-  state.keepRunning = 'a job is running';
+function jobRunningError(run: Run): UserError {
+  run.facts.leftAsItIs = 'job already running';
   return new UserError(
     'a job is already running for this directory',
     ExitCode.jobRunning,

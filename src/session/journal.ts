@@ -12,6 +12,7 @@ import type { FinalState } from '../options.js';
 import type { Paths } from '../state/paths.js';
 import { runningPrograms } from '../remote/exec.js';
 import { processAlive, stillOurs } from '../state/process.js';
+import { backoff } from '../time.js';
 import type { Logger } from '../ui/logger.js';
 
 export type JournalStep =
@@ -119,7 +120,7 @@ export function journalsDir(paths: Paths): string {
 }
 
 /** Reads the journals of this project whose run is dead; journals of live runs are left alone. */
-export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): Pending | undefined {
+export async function takeDeadJournals(paths: Paths, projectId: string, log: Logger): Promise<Pending | undefined> {
   const dir = journalsDir(paths);
   let names: string[];
   try {
@@ -142,7 +143,7 @@ export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): 
     log.warn(
       `a previous ssh-ec2 here (pid ${entry.pid}) was killed during ${entry.step}; finishing its work: ${pending ? 'sync back, then ' : ''}${entry.finalState}`,
     );
-    endOrphans(entry);
+    await endOrphans(entry);
     rmSync(path, { force: true });
   }
   if (previous.length === 0) return undefined;
@@ -163,7 +164,7 @@ export function takeDeadJournals(paths: Paths, projectId: string, log: Logger): 
  * final state would never apply. Ended only when that pid is still the same program, started
  * no later than the run saw it (a recycled pid is never killed; see `stillOurs`).
  */
-function endOrphans(entry: JournalEntry): void {
+async function endOrphans(entry: JournalEntry): Promise<void> {
   const isOurs = (c: Child) =>
     typeof c.seenAt === 'number' && stillOurs({ pid: c.pid, seenAt: c.seenAt, argv0: c.cmdline.split('\0')[0] ?? '' });
   const ours = (entry.children ?? []).filter(isOurs);
@@ -175,11 +176,9 @@ function endOrphans(entry: JournalEntry): void {
     }
   }
   // Gone before the finish asks who else is on the instance (at most 3 s).
-  const deadline = Date.now() + 3000;
-  while (Date.now() < deadline && ours.some((c) => processAlive(c.pid) && isOurs(c))) Atomics.wait(SLEEP, 0, 0, 20);
+  for await (const _ of backoff({ firstDelayMs: 20, maxDelayMs: 200, deadline: Date.now() + 3000 }))
+    if (!ours.some((c) => processAlive(c.pid) && isOurs(c))) return;
 }
-
-const SLEEP = new Int32Array(new SharedArrayBuffer(4));
 
 /** A fresh id for this run's remote session, exported to its command as SSH_EC2_SESSION. */
 export function newSessionId(): string {

@@ -90,7 +90,7 @@ describe('takeDeadJournals', () => {
       sessionId: 's1',
       inheritedSessions: ['s0'],
     });
-    const pending = takeDeadJournals(paths, PROJECT, logger());
+    const pending = await takeDeadJournals(paths, PROJECT, logger());
     expect(pending).toMatchObject({
       syncBack: true,
       finalState: 'stop',
@@ -106,7 +106,7 @@ describe('takeDeadJournals', () => {
   it("leaves a live run's journal alone (another terminal's run), and another project's", async () => {
     const live = write(await livePid(), { ran: true });
     const other = write(await deadPid(), { ran: true }, 'pffffffffffffffff');
-    expect(takeDeadJournals(paths, PROJECT, logger())).toBeUndefined();
+    expect(await takeDeadJournals(paths, PROJECT, logger())).toBeUndefined();
     expect(existsSync(live)).toBe(true);
     expect(existsSync(other)).toBe(true);
     expect(output).toBe('');
@@ -115,7 +115,7 @@ describe('takeDeadJournals', () => {
   it('combines several dead runs: the sync back if any owes one, the strictest final state', async () => {
     write(await deadPid(), { ran: true, syncedBack: true, finalState: 'stop' });
     write(await deadPid(), { ran: false, finalState: 'terminate' });
-    const pending = takeDeadJournals(paths, PROJECT, logger());
+    const pending = await takeDeadJournals(paths, PROJECT, logger());
     expect(pending).toMatchObject({ syncBack: false, finalState: 'terminate' });
     expect(pending?.previous).toHaveLength(2);
   });
@@ -124,7 +124,7 @@ describe('takeDeadJournals', () => {
     const path = paths.journal(PROJECT, await deadPid());
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, '{"pid": 12');
-    expect(takeDeadJournals(paths, PROJECT, logger())).toBeUndefined();
+    expect(await takeDeadJournals(paths, PROJECT, logger())).toBeUndefined();
     expect(existsSync(path)).toBe(true);
   });
 });
@@ -139,7 +139,7 @@ describe("the killed run's programs (found without /proc, which a Mac does not h
   it('ends a program the dead run listed, still the same program it saw running', async () => {
     const o = await orphan();
     write(await deadPid(), { ran: true, children: [{ pid: o.pid, cmdline: 'sleep\u000060', seenAt: Date.now() }] });
-    takeDeadJournals(paths, PROJECT, logger());
+    await takeDeadJournals(paths, PROJECT, logger());
     await o.ended; // killed by the recovery (the test times out otherwise)
   });
 
@@ -156,7 +156,7 @@ describe("the killed run's programs (found without /proc, which a Mac does not h
       ran: true,
       children: [{ pid: o.pid, ...child } as { pid: number; cmdline: string; seenAt: number }],
     });
-    takeDeadJournals(paths, PROJECT, logger());
+    await takeDeadJournals(paths, PROJECT, logger());
     expect(processAlive(o.pid)).toBe(true);
   });
 });

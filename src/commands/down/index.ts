@@ -9,7 +9,8 @@ import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
 import { TAG } from '../../session/plan.js';
 import { bringUp } from '../../session/provision.js';
-import { loadCloud, newState, runStory } from '../../session/run-session.js';
+import { localContext, newRun } from '../../session/context.js';
+import { loadCloud, runStory } from '../../session/story.js';
 import { connectFound, findExisting } from '../existing-instance.js';
 import { mine, requireLocalPrograms } from '../shared.js';
 import type { CommandContext } from '../types.js';
@@ -24,7 +25,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     throw new UsageError('ssh-ec2 down takes one instance name, or --all');
   await requireLocalPrograms(ctx);
   const name = args[0];
-  const own = newState(ctx);
+  const own = localContext(ctx, ctx.cwd);
   const cloud = await loadCloud(ctx);
   let targets: InstanceInfo[];
   if (all || name) {
@@ -36,8 +37,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         'ssh-ec2 ls lists them.',
       );
   } else {
-    own.cloud = cloud;
-    targets = await findExisting(own, 'nothing to end');
+    targets = await findExisting(newRun(own, cloud), 'nothing to end');
   }
   const here = (i: InstanceInfo) => i.tags[TAG.host] === hostname() && existsSync(i.tags[TAG.dir] ?? '\0');
   // As for pull: an rsync that cannot bring files back is said before a stopped instance is started for nothing.
@@ -54,17 +54,20 @@ export async function run(ctx: CommandContext): Promise<number> {
   for (const i of targets) {
     const rsync = ctx.options.rsync && here(i);
     const options = { ...ctx.options, rsync, remoteDir: i.tags[TAG.remoteDir] ?? ctx.options.remoteDir };
-    const state = newState({ ...ctx, options }, rsync ? i.tags[TAG.dir] : ctx.cwd);
-    state.cloud = cloud;
-    state.instance = i;
-    state.endJobs = true;
-    state.finalState = 'terminate';
-    const r = await runStory({ ...ctx, options }, state, async (s, signal) => {
-      if (!rsync) return; // nothing to bring back: terminated as it is
-      s.instance = await bringUp({ cloud: s.cloud!, log: s.log, signal, options }, i);
-      await connectFound(s, s.instance, signal);
-      s.ran = true;
-    }).catch((err: unknown) => {
+    const state = localContext({ ...ctx, options }, rsync ? (i.tags[TAG.dir] ?? ctx.cwd) : ctx.cwd);
+    const start = { cloud, endJobs: true, facts: { instance: i, finalState: 'terminate' as const } };
+    const r = await runStory(
+      { ...ctx, options },
+      state,
+      async (s, signal) => {
+        if (!rsync) return; // nothing to bring back: terminated as it is
+        const instance = await bringUp({ cloud: s.cloud, log: s.log, signal, options }, i);
+        s.facts.instance = instance;
+        await connectFound(s, instance, signal);
+        s.facts.ran = true;
+      },
+      start,
+    ).catch((err: unknown) => {
       ctx.log.error(`${i.id}: ${(err as Error).message}`);
       return err instanceof UserError ? err.exitCode : ExitCode.internal;
     });

@@ -1,9 +1,11 @@
 /** ssh-ec2 logs: follow this directory's job log without attaching; nothing is started for it. */
 import { ExitCode, UserError } from '../../errors.js';
 import { jobCommand } from '../../remote/on-instance.js';
+import { JOB_LOG } from '../../remote/instance-contract.js';
 import { jobStatus } from '../../session/job.js';
 import { bringUp } from '../../session/provision.js';
-import { newState, runStory } from '../../session/run-session.js';
+import { localContext } from '../../session/context.js';
+import { runStory } from '../../session/story.js';
 import { connectFound, findExisting } from '../existing-instance.js';
 import { requireLocalPrograms, takesNoArguments } from '../shared.js';
 import type { CommandContext } from '../types.js';
@@ -11,21 +13,21 @@ import type { CommandContext } from '../types.js';
 export async function run(ctx: CommandContext): Promise<number> {
   takesNoArguments(ctx);
   await requireLocalPrograms(ctx);
-  const state = newState(ctx);
+  const state = localContext(ctx, ctx.cwd);
   return runStory(ctx, state, async (s) => {
     const all = await findExisting(s, 'no job log to show');
     const found = all.find((i) => i.state === 'running' || i.state === 'pending');
-    s.keepRunning = 'logs';
+    s.facts.leftAsItIs = 'logs';
     if (!found) {
       const any = all[0]!;
       throw new UserError(
         `${any.id} is ${any.state}: its job log is on its disk`,
         ExitCode.nothingThere,
-        'ssh-ec2 --attach restarts it and brings the results back, the log (ssh-ec2-job.log) included.',
+        `ssh-ec2 --attach restarts it and brings the results back, the log (${JOB_LOG}) included.`,
       );
     }
-    const instance = await bringUp({ cloud: s.cloud!, log: s.log }, found);
-    s.instance = instance;
+    const instance = await bringUp({ cloud: s.cloud, log: s.log }, found);
+    s.facts.instance = instance;
     const conn = await connectFound(s, instance);
     const job = await jobStatus(conn, s.plan.projectId);
     if (job.state === 'none')
@@ -36,6 +38,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
     const follow = conn.attach(jobCommand('follow', s.plan.projectId), { tty: false });
     s.kill = follow.kill;
-    s.exitCode = (await follow.done).exitCode === ExitCode.connectionLost ? ExitCode.connectionLost : ExitCode.ok;
+    s.facts.exitStatus =
+      (await follow.done).exitCode === ExitCode.connectionLost ? ExitCode.connectionLost : ExitCode.ok;
   });
 }

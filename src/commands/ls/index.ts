@@ -7,7 +7,9 @@ import { resolvePaths } from '../../state/paths.js';
 import { jobStatus } from '../../session/job.js';
 import { LIMIT_TAGS } from '../../session/limits.js';
 import { TAG } from '../../session/plan.js';
-import { loadCloud, newState, pinnedIn } from '../../session/run-session.js';
+import { localContext, newRun } from '../../session/context.js';
+import { pinnedIn } from '../../session/run-session.js';
+import { loadCloud } from '../../session/story.js';
 import { connectFound } from '../existing-instance.js';
 import { mine, takesNoArguments } from '../shared.js';
 import type { CommandContext } from '../types.js';
@@ -53,9 +55,8 @@ const LS_SSH_TIMEOUT_MS = 15_000;
 async function liveJob(ctx: CommandContext, cloud: Cloud, i: InstanceInfo): Promise<string> {
   if (i.state !== 'running' || !i.tags[TAG.project]) return '-';
   if (!pinnedIn(resolvePaths(ctx.env))(i.id)) return '?';
-  const state = newState({ ...ctx, log: { ...ctx.log, info: () => {}, warn: () => {} } });
+  const state = newRun(localContext({ ...ctx, log: { ...ctx.log, info: () => {}, warn: () => {} } }, ctx.cwd), cloud);
   try {
-    state.cloud = cloud;
     const conn = await connectFound(state, i, undefined, {
       timeoutMs: LS_SSH_TIMEOUT_MS,
       letIn: false,

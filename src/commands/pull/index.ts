@@ -1,6 +1,7 @@
 /** ssh-ec2 pull: sync back now; the instance is left as it was (started only to pull: stopped again). */
 import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
-import { newState, runStory } from '../../session/run-session.js';
+import { localContext } from '../../session/context.js';
+import { runStory } from '../../session/story.js';
 import { reachExisting } from '../existing-instance.js';
 import { requireLocalPrograms, takesNoArguments } from '../shared.js';
 import type { CommandContext } from '../types.js';
@@ -8,11 +9,11 @@ import type { CommandContext } from '../types.js';
 export async function run(ctx: CommandContext): Promise<number> {
   takesNoArguments(ctx);
   await requireLocalPrograms(ctx);
-  const state = newState(ctx);
+  const state = localContext(ctx, ctx.cwd);
   // An rsync that cannot bring files back is said before a stopped instance is started for nothing.
   if (ctx.options.rsync) await requireRsync(rsyncSource(state), ['back']);
   return runStory(ctx, state, async (s, signal) => {
     await reachExisting(s, signal);
-    s.finalState = s.started ? 'stop' : 'leave';
+    s.facts.finalState = s.facts.origin === 'started' ? 'stop' : 'leave';
   });
 }

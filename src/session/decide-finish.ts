@@ -1,0 +1,153 @@
+/**
+ * The decision of the finish, for one instance: terminate, stop or leave it, and why. Pure: the
+ * facts of the run, and what the finish saw (could it reach the instance, who else is there, did
+ * the results come back), in; the action and its typed reason out. The guarantees it holds
+ * (README "At the end" and "Safety"): the final state asked for is applied by the last session to
+ * leave and never under a running job; an instance whose results are not back, or that could not
+ * be reached to ask, is never terminated. Many instances (a batch) are each decided on their own.
+ */
+import type { FinalState } from '../options.js';
+import type { LeftAsItIs, Origin } from './context.js';
+
+/** Who else is on the instance, as asked over ssh; `unknown` when the answer could not be had. */
+export type Others = 'job' | 'session' | { unknown: string };
+
+export interface FinishFacts {
+  /** The final state asked for (the option, or what the run learnt to ask instead). */
+  asked: FinalState;
+  origin: Origin;
+  /** False for an instance that cannot be stopped (a one-time spot instance: issue #13). */
+  canStop: boolean;
+  leftAsItIs?: LeftAsItIs;
+  hostKeyUntrusted: boolean;
+  ran: boolean;
+  /** ssh-ec2 down: nobody is asked, the instance ends under a job too. */
+  endJobs: boolean;
+  /** The results are to come back: rsync on, or a killed run here owed its sync back. */
+  syncBack: boolean;
+  /** What the finish saw (see finishNeeds for when it looks). */
+  reachable: boolean;
+  others?: Others;
+  resultsBack: 'not needed' | 'back' | 'not back';
+}
+
+export type FinishReason =
+  /** The final state asked for, nothing in its way. */
+  | { kind: 'asked' }
+  /** Left exactly as it is (a job, --attach with nothing there, logs): no final state at all. */
+  | { kind: 'left as it is'; why: LeftAsItIs }
+  /** Found, and its host key not trusted: nothing of this run's is there; left as found. */
+  | { kind: 'host key untrusted' }
+  /** Someone else is there, or might be. */
+  | { kind: 'in use'; by: Others }
+  /** Terminating could lose something: stopped instead. */
+  | { kind: 'unsure'; because: 'results not back' | 'unreachable' }
+  /** As `unsure`, but the instance cannot be stopped: left running under its agent (issue #13). */
+  | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' };
+
+export interface FinishDecision {
+  action: FinalState;
+  reason: FinishReason;
+}
+
+/** What the finish must look at before deciding: reach the instance, ask who else is there, pull. */
+export function finishNeeds(
+  f: Pick<FinishFacts, 'asked' | 'origin' | 'leftAsItIs' | 'hostKeyUntrusted' | 'ran' | 'endJobs' | 'syncBack'>,
+): {
+  reach: 'no' | 'if alive' | 'reconnecting';
+  ask: boolean;
+  pull: boolean;
+} {
+  if (f.leftAsItIs || (f.hostKeyUntrusted && f.origin !== 'launched')) return { reach: 'no', ask: false, pull: false };
+  // Nothing of this run's can be on an instance it launched and ran nothing on; but another run
+  // here may have started using it meanwhile (it reuses it once running): that is asked over a
+  // live connection only, never waited for.
+  const nothingThere = nothingOfOurs(f);
+  const pull = !nothingThere && f.syncBack;
+  const ask = !f.endJobs && f.asked !== 'leave';
+  // A dropped connection is opened again first: who else is there is asked on the instance, and
+  // the results come back through it.
+  if (nothingThere) return { reach: ask ? 'if alive' : 'no', ask, pull };
+  return { reach: pull || ask ? 'reconnecting' : 'no', ask, pull };
+}
+
+export function decideFinish(f: FinishFacts): FinishDecision {
+  if (f.leftAsItIs) return { action: 'leave', reason: { kind: 'left as it is', why: f.leftAsItIs } };
+  if (f.hostKeyUntrusted && f.origin !== 'launched')
+    // Nothing of this run's is on an instance it found and could not trust, and nothing can be
+    // asked or brought back over ssh: it is left as it was (one this run started, stopped again).
+    return { action: f.origin === 'started' ? 'stop' : 'leave', reason: { kind: 'host key untrusted' } };
+  const nothingThere = nothingOfOurs(f);
+  const { ask } = finishNeeds(f);
+  // No answer from an instance nothing ran on: no ssh-ec2 session has set it up (job.sh) yet.
+  const others = nothingThere && typeof f.others === 'object' ? undefined : f.others;
+  if (others) return { action: 'leave', reason: { kind: 'in use', by: others } };
+  const pulled = f.resultsBack !== 'not back';
+  // Unreachable: its results, or a job or session on it, may still be there.
+  const unsure = !pulled || (ask && !f.reachable && !nothingThere);
+  if (!unsure || f.asked === 'leave') return { action: f.asked, reason: { kind: 'asked' } };
+  const because = pulled ? 'unreachable' : 'results not back';
+  if (!f.canStop) return { action: 'leave', reason: { kind: 'cannot stop', because } };
+  return { action: 'stop', reason: { kind: 'unsure', because } };
+}
+
+function nothingOfOurs(f: Pick<FinishFacts, 'origin' | 'ran'>): boolean {
+  return f.origin === 'launched' && !f.ran;
+}
+
+export interface Line {
+  level: 'info' | 'warn';
+  text: string;
+}
+
+/**
+ * The words the user sees for a decision, in one place: `before` the final state is applied,
+ * `after` it (what applying it says itself is in finish.ts).
+ */
+export function finishWords(d: FinishDecision, id: string, projectDir: string): { before?: Line; after?: Line } {
+  const r = d.reason;
+  switch (r.kind) {
+    case 'in use':
+      return { before: inUseLine(r.by, id) };
+    case 'unsure': {
+      const pulled = r.because === 'unreachable';
+      const why = pulled
+        ? `${id} could not be reached to see whether a job or another session uses it`
+        : 'the results could not be brought back';
+      return {
+        after: {
+          level: 'warn',
+          text:
+            `${why}, so ${id} was stopped, not terminated: nothing is lost.\n` +
+            `  To ${pulled ? 'end it' : 'get them'}: run ssh-ec2 --terminate true in ${projectDir} (it restarts the instance${pulled ? '' : ', syncs back'}, then terminates).`,
+        },
+      };
+    }
+    case 'cannot stop':
+      return {
+        after: {
+          level: 'warn',
+          text: `${r.because === 'unreachable' ? `${id} could not be reached to see whether a job or another session uses it` : 'the results could not be brought back'}, and ${id} cannot be stopped: it was left running, not terminated; its agent ends it once nothing runs (--idle-timeout).`,
+        },
+      };
+    default:
+      return {};
+  }
+}
+
+function inUseLine(by: Others, id: string): Line {
+  if (by === 'job')
+    return {
+      level: 'warn',
+      text: `a detached job is still running on ${id}: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.`,
+    };
+  if (by === 'session')
+    return {
+      level: 'info',
+      text: `another session is using ${id}: leaving it running; the last session to leave applies its final state`,
+    };
+  return {
+    level: 'warn',
+    text: `could not tell whether another session or a job is using ${id} (${by.unknown}): leaving it running; its agent stops it once nothing runs (--idle-timeout).`,
+  };
+}

@@ -1,0 +1,360 @@
+// The finish's decision, row by row against the README: "At the end", "Safety", "Faults tested"
+// (and the verbs' lines of "Long jobs"). Each row names the README line it holds, gives the facts
+// that line's situation leaves the finish with, and the decision. What the end-to-end tests add:
+// that a run really arrives at those facts (faults.test.ts, session.test.ts, …).
+import { describe, expect, it } from 'vitest';
+import {
+  decideFinish,
+  finishNeeds,
+  finishWords,
+  type FinishDecision,
+  type FinishFacts,
+} from '../../src/session/decide-finish.js';
+
+/** A session that launched its instance, ran the command, and brought the results back. */
+const BASE: FinishFacts = {
+  asked: 'terminate',
+  origin: 'launched',
+  canStop: true,
+  hostKeyUntrusted: false,
+  ran: true,
+  endJobs: false,
+  syncBack: true,
+  reachable: true,
+  resultsBack: 'back',
+};
+
+const asked = (action: FinishDecision['action']): FinishDecision => ({ action, reason: { kind: 'asked' } });
+const STOP_NOT_BACK: FinishDecision = { action: 'stop', reason: { kind: 'unsure', because: 'results not back' } };
+const STOP_UNREACHABLE: FinishDecision = { action: 'stop', reason: { kind: 'unsure', because: 'unreachable' } };
+const inUse = (by: 'job' | 'session' | { unknown: string }): FinishDecision => ({
+  action: 'leave',
+  reason: { kind: 'in use', by },
+});
+const leftAsItIs = (why: NonNullable<FinishFacts['leftAsItIs']>): FinishDecision => ({
+  action: 'leave',
+  reason: { kind: 'left as it is', why },
+});
+/** Before the command: nothing of the user's on the instance it launched, nothing to pull. */
+const NOTHING_RAN: Partial<FinishFacts> = { ran: false, reachable: false, resultsBack: 'not needed' };
+/** The connection dropped and never came back: nothing asked, nothing pulled. */
+const UNREACHABLE: Partial<FinishFacts> = { reachable: false, resultsBack: 'not back' };
+
+const ROWS: [readme: string, facts: Partial<FinishFacts>, decision: FinishDecision][] = [
+  // ## At the end
+  ['At the end: `-t`, `--terminate` (default) | terminated: nothing left to pay for', {}, asked('terminate')],
+  ['At the end: `-s`, `--stop` | stopped: its disk is kept', { asked: 'stop' }, asked('stop')],
+  ['At the end: `-l`, `--leave` | left running', { asked: 'leave' }, asked('leave')],
+  [
+    'At the end: applied only by the last session to leave: another session still runs something',
+    { others: 'session' },
+    inUse('session'),
+  ],
+  ['At the end: … or a detached job of this directory still runs there', { others: 'job' }, inUse('job')],
+  [
+    'At the end: the results of this session still come back; if the answer cannot be had, it is left running too',
+    { others: { unknown: 'timeout' } },
+    inUse({ unknown: 'timeout' }),
+  ],
+  [
+    'At the end: if the results could not be brought back … stopped, never terminated',
+    { resultsBack: 'not back' },
+    STOP_NOT_BACK,
+  ],
+  ['At the end: … or the instance could not be reached after a dropped connection', UNREACHABLE, STOP_NOT_BACK],
+  [
+    'At the end: with --stop, results not back: stopped (and said so)',
+    { asked: 'stop', ...UNREACHABLE },
+    STOP_NOT_BACK,
+  ],
+  ['At the end: --leave, results not back: left running as asked', { asked: 'leave', ...UNREACHABLE }, asked('leave')],
+  // ## Safety
+  [
+    'Safety: No surprise bill: the final state waits for the last session and for a running job',
+    { others: 'job' },
+    inUse('job'),
+  ],
+  [
+    'Safety: Nothing lost: the sync back runs after failures and interrupts; when it cannot, stopped, not terminated',
+    { resultsBack: 'not back' },
+    STOP_NOT_BACK,
+  ],
+  // ## Faults tested
+  [
+    'Faults: SIGINT/SIGTERM/SIGHUP before the command: nothing runs and the new instance is terminated',
+    NOTHING_RAN,
+    asked('terminate'),
+  ],
+  ['Faults: SIGINT/SIGTERM/SIGHUP from the command on: results come back, then terminated', {}, asked('terminate')],
+  [
+    'Faults: a second Ctrl-C during the sync back: the sync back and the terminate still complete',
+    {},
+    asked('terminate'),
+  ],
+  [
+    'Faults: SIGKILL while the command runs: the next ssh-ec2 syncs the results back (even with --no-rsync), then the pending final state',
+    { origin: 'found', syncBack: true },
+    asked('terminate'),
+  ],
+  [
+    'Faults: … a run that itself leaves the instance (--leave, AWS_FINAL_STATE=leave) is obeyed',
+    { origin: 'found', asked: 'leave' },
+    asked('leave'),
+  ],
+  [
+    "Faults: SIGKILL, down, --stop SIGKILLed after launching, --stop again: the killed run's terminate is never applied to the new instance",
+    { asked: 'stop' },
+    asked('stop'),
+  ],
+  [
+    'Faults: a run interrupted before its command on the instance it launched, while a second run here already uses it',
+    { ...NOTHING_RAN, reachable: true, others: 'session' },
+    inUse('session'),
+  ],
+  [
+    'Faults: (same row) no answer from an instance nothing ran on: no session has set it up yet; terminated',
+    { ...NOTHING_RAN, reachable: true, others: { unknown: 'job.sh: not found' } },
+    asked('terminate'),
+  ],
+  [
+    'Faults: SIGKILL during the sync back: the next run syncs back itself and terminates',
+    { origin: 'found' },
+    asked('terminate'),
+  ],
+  [
+    'Faults: SIGKILL while RunInstances is in flight: the instance is found by the next run, then terminated',
+    { origin: 'found' },
+    asked('terminate'),
+  ],
+  [
+    'Faults: the ssh connection dropped during the command, instance reachable: reconnects, results back, terminated',
+    {},
+    asked('terminate'),
+  ],
+  ['Faults: the connection dropped because the network changed: results back, terminates', {}, asked('terminate')],
+  ['Faults: the terminal closed during the command: the results come back, terminated', {}, asked('terminate')],
+  [
+    "Faults: a `--multi tmux` job's connection dropped, the instance unreachable: left running with its job",
+    { leftAsItIs: 'job running, connection lost', ...UNREACHABLE },
+    leftAsItIs('job running, connection lost'),
+  ],
+  [
+    'Faults: (same row) `--attach` then brings the results back and terminates',
+    { origin: 'started' },
+    asked('terminate'),
+  ],
+  [
+    'Faults: the connection dropped and the instance unreachable (for --reconnect-timeout): stopped, never terminated',
+    UNREACHABLE,
+    STOP_NOT_BACK,
+  ],
+  ['Faults: a network partition during the command: results come back, terminated', {}, asked('terminate')],
+  [
+    'Faults: the same with `--no-rsync`: stopped, never terminated: a job or another session may be on it',
+    { syncBack: false, reachable: false, resultsBack: 'not needed' },
+    STOP_UNREACHABLE,
+  ],
+  [
+    'Faults: the connection of a plain session dropped while a detached job runs there: left running under the job',
+    { others: 'job' },
+    inUse('job'),
+  ],
+  [
+    'Faults: a dropped interactive tmux session: the session and its shell live on',
+    { leftAsItIs: 'job running, connection lost', ...UNREACHABLE },
+    leftAsItIs('job running, connection lost'),
+  ],
+  [
+    'Faults: the sync up failing: nothing runs; the instance it launched is terminated',
+    NOTHING_RAN,
+    asked('terminate'),
+  ],
+  ['Faults: the sync back failing: stopped, not terminated', { resultsBack: 'not back' }, STOP_NOT_BACK],
+  [
+    'Faults: every RunInstances attempt answered 500 after it launched: the instance found and used, then terminated',
+    {},
+    asked('terminate'),
+  ],
+  ['Faults: a 503 at each first call: a first session that launches and stops', { asked: 'stop' }, asked('stop')],
+  ['Faults: (same row) a second that restarts and terminates', { origin: 'started' }, asked('terminate')],
+  [
+    "Faults: a second terminal's session on the same instance: only the last to leave applies its final state",
+    { others: 'session' },
+    inUse('session'),
+  ],
+  ['Faults: (same row) a detached job keeps the instance', { others: 'job' }, inUse('job')],
+  [
+    "Faults: a host key that matches none of the console's fingerprints: nothing sent, the instance it launched terminated",
+    { hostKeyUntrusted: true, ...NOTHING_RAN },
+    asked('terminate'),
+  ],
+  [
+    'Faults: the console fingerprints appearing late, not matching: nothing sent, the instance terminated',
+    { hostKeyUntrusted: true, ...NOTHING_RAN },
+    asked('terminate'),
+  ],
+  [
+    'Faults: SIGINT while the host key waits: the instance it launched terminated',
+    { hostKeyUntrusted: true, ...NOTHING_RAN },
+    asked('terminate'),
+  ],
+  [
+    'Faults: (same row) one it found left running as it was',
+    { hostKeyUntrusted: true, origin: 'found', ...NOTHING_RAN },
+    { action: 'leave', reason: { kind: 'host key untrusted' } },
+  ],
+  [
+    'Faults: (same row) one it found stopped and started: stopped again (left as it was)',
+    { hostKeyUntrusted: true, origin: 'started', ...NOTHING_RAN },
+    { action: 'stop', reason: { kind: 'host key untrusted' } },
+  ],
+  [
+    "Faults: a stopped instance's start answered InsufficientInstanceCapacity a few times: started, run, terminated",
+    { origin: 'started' },
+    asked('terminate'),
+  ],
+  [
+    "Faults: a stopped instance's StartInstances answered 500 through all retries: the finish stops it",
+    { origin: 'found', ran: false, ...UNREACHABLE },
+    STOP_NOT_BACK,
+  ],
+  [
+    'Faults: `down` on a stopped instance EC2 first has no capacity for: results back, terminated',
+    { origin: 'found', endJobs: true },
+    asked('terminate'),
+  ],
+  [
+    'Faults: credentials expiring after the launch: terminate is decided; its failure leaves it as it is (finish.ts)',
+    {},
+    asked('terminate'),
+  ],
+  [
+    '`tmux` missing on the instance, with `--detach` and with `--multi tmux`: nothing run; the instance it launched terminated',
+    {},
+    asked('terminate'),
+  ],
+  // ## Long jobs (the verbs' finish)
+  [
+    'Long jobs: `--detach` returns as soon as the job has started',
+    { leftAsItIs: 'job detached' },
+    leftAsItIs('job detached'),
+  ],
+  [
+    'Long jobs: `--attach`: the job still runs (you detached): everything is left running',
+    { leftAsItIs: 'job still running' },
+    leftAsItIs('job still running'),
+  ],
+  [
+    'Long jobs: `--attach` with no job to attach to, on an instance found running: left as it was',
+    { origin: 'found', leftAsItIs: 'nothing to attach to' },
+    leftAsItIs('nothing to attach to'),
+  ],
+  [
+    'Long jobs: `--detach` while one runs exits 8: left as it is',
+    { leftAsItIs: 'job already running' },
+    leftAsItIs('job already running'),
+  ],
+  ['Long jobs: `ssh-ec2 logs` follows, never ends anything', { leftAsItIs: 'logs' }, leftAsItIs('logs')],
+  [
+    'Long jobs: `pull`: a stopped one is started for the pull and stopped again',
+    { origin: 'started', asked: 'stop' },
+    asked('stop'),
+  ],
+  [
+    'Long jobs: `down`: the results come back, then it is terminated, even under a job (nobody asked)',
+    { origin: 'found', endJobs: true, reachable: true },
+    asked('terminate'),
+  ],
+  [
+    'Long jobs: `down`: stopped instead if the sync back fails',
+    { origin: 'found', endJobs: true, resultsBack: 'not back' },
+    STOP_NOT_BACK,
+  ],
+  [
+    'Long jobs: `down` of an instance whose directory is not on this machine: terminated as it is',
+    { origin: 'found', endJobs: true, syncBack: false, reachable: false, resultsBack: 'not needed' },
+    asked('terminate'),
+  ],
+  // The shape for issue #13: a one-time spot instance cannot be stopped. Its results come back
+  // first; when they cannot, it is left running under its agent, never terminated.
+  ['issue #13 (shape): cannot be stopped, results back: terminated', { canStop: false }, asked('terminate')],
+  [
+    'issue #13 (shape): cannot be stopped, results not back: left running, never terminated',
+    { canStop: false, resultsBack: 'not back' },
+    { action: 'leave', reason: { kind: 'cannot stop', because: 'results not back' } },
+  ],
+  [
+    'issue #13 (shape): cannot be stopped, unreachable under --no-rsync: left running',
+    { canStop: false, syncBack: false, reachable: false, resultsBack: 'not needed' },
+    { action: 'leave', reason: { kind: 'cannot stop', because: 'unreachable' } },
+  ],
+];
+
+describe('decideFinish: the README, row by row', () => {
+  it.each(ROWS)('%s', (_readme, facts, decision) => {
+    expect(decideFinish({ ...BASE, ...facts })).toEqual(decision);
+  });
+});
+
+describe('finishNeeds: what the finish looks at before deciding', () => {
+  it('nothing at all for an instance left as it is, or found and not trusted', () => {
+    expect(finishNeeds({ ...BASE, leftAsItIs: 'logs' })).toEqual({ reach: 'no', ask: false, pull: false });
+    expect(finishNeeds({ ...BASE, origin: 'found', hostKeyUntrusted: true })).toEqual({
+      reach: 'no',
+      ask: false,
+      pull: false,
+    });
+  });
+  it('an instance it launched and ran nothing on: asked over a live connection only, nothing pulled', () => {
+    expect(finishNeeds({ ...BASE, ran: false })).toEqual({ reach: 'if alive', ask: true, pull: false });
+    expect(finishNeeds({ ...BASE, ran: false, asked: 'leave' })).toEqual({ reach: 'no', ask: false, pull: false });
+  });
+  it('otherwise a lost connection is opened again to ask and to pull; down asks nobody', () => {
+    expect(finishNeeds(BASE)).toEqual({ reach: 'reconnecting', ask: true, pull: true });
+    expect(finishNeeds({ ...BASE, endJobs: true })).toEqual({ reach: 'reconnecting', ask: false, pull: true });
+    expect(finishNeeds({ ...BASE, endJobs: true, syncBack: false })).toEqual({ reach: 'no', ask: false, pull: false });
+  });
+});
+
+describe('finishWords: what the user is told, as before the decision had a function', () => {
+  const id = 'i-0abc';
+  const dir = '/home/me/project';
+  const words = (facts: Partial<FinishFacts>) => finishWords(decideFinish({ ...BASE, ...facts }), id, dir);
+  it('the results not back', () => {
+    expect(words({ resultsBack: 'not back' })).toEqual({
+      after: {
+        level: 'warn',
+        text:
+          'the results could not be brought back, so i-0abc was stopped, not terminated: nothing is lost.\n' +
+          '  To get them: run ssh-ec2 --terminate true in /home/me/project (it restarts the instance, syncs back, then terminates).',
+      },
+    });
+  });
+  it('unreachable under --no-rsync', () => {
+    expect(words({ syncBack: false, reachable: false, resultsBack: 'not needed' })).toEqual({
+      after: {
+        level: 'warn',
+        text:
+          'i-0abc could not be reached to see whether a job or another session uses it, so i-0abc was stopped, not terminated: nothing is lost.\n' +
+          '  To end it: run ssh-ec2 --terminate true in /home/me/project (it restarts the instance, then terminates).',
+      },
+    });
+  });
+  it('someone else there', () => {
+    expect(words({ others: 'job' }).before).toEqual({
+      level: 'warn',
+      text: 'a detached job is still running on i-0abc: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.',
+    });
+    expect(words({ others: 'session' }).before).toEqual({
+      level: 'info',
+      text: 'another session is using i-0abc: leaving it running; the last session to leave applies its final state',
+    });
+    expect(words({ others: { unknown: 'no answer' } }).before).toEqual({
+      level: 'warn',
+      text: 'could not tell whether another session or a job is using i-0abc (no answer): leaving it running; its agent stops it once nothing runs (--idle-timeout).',
+    });
+  });
+  it('nothing more when the final state asked applies', () => {
+    expect(words({})).toEqual({});
+  });
+});
