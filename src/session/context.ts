@@ -54,7 +54,10 @@ export interface RunFacts {
   origin?: Origin;
   /** ssh works and the host key was checked: the finish may use the connection. */
   connected: boolean;
-  /** Its host key was not trusted (interrupted before the console showed it, or matching none): nothing may go over ssh. */
+  /**
+   * Its host key was not trusted (interrupted before the console showed it, or matching none):
+   * nothing may go over ssh.
+   */
   hostKeyUntrusted: boolean;
   /** Something ran on the instance: there may be results to bring back. */
   ran: boolean;
