@@ -128,20 +128,7 @@ export function remoteArgv(
   if (forwards.length > 0) forwards.push('-o', 'ExitOnForwardFailure=yes');
   else forwards.push(...NO_CONFIG_FORWARDS);
   // -tt / -T decide the terminal whatever the config's RequestTTY says.
-  return [
-    'ssh',
-    ...sshOptions(t),
-    '-o',
-    'ControlMaster=no',
-    '-o',
-    'BatchMode=yes',
-    ...sessionOptions(t),
-    opts.tty ? '-tt' : '-T',
-    ...forwards,
-    '--',
-    t.host,
-    remoteCommand,
-  ];
+  return [...overMaster(t), opts.tty ? '-tt' : '-T', ...forwards, '--', t.host, remoteCommand];
 }
 
 /**
@@ -150,15 +137,10 @@ export function remoteArgv(
  * -T: a terminal (a config's `RequestTTY force`) would mangle rsync's binary stream.
  */
 export function rsyncSshArgv(t: SshTarget): string[] {
-  return [
-    'ssh',
-    ...sshOptions(t),
-    '-o',
-    'ControlMaster=no',
-    '-o',
-    'BatchMode=yes',
-    ...sessionOptions(t),
-    ...NO_CONFIG_FORWARDS,
-    '-T',
-  ];
+  return [...overMaster(t), ...NO_CONFIG_FORWARDS, '-T'];
+}
+
+/** An ssh that uses the master connection (never becomes one) and never asks anything. */
+function overMaster(t: SshTarget): string[] {
+  return ['ssh', ...sshOptions(t), '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', ...sessionOptions(t)];
 }
