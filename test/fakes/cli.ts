@@ -5,7 +5,7 @@
  * are stand-ins that write down being started and fail: a unit test reaches no instance, and
  * shows it (`sshStarts()` stays empty). No network, no moto, no root.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { main } from '../../src/cli.js';
@@ -31,13 +31,28 @@ export interface Machine {
 
 export const LOCAL_USER = 'al';
 
+/**
+ * The local rsync's probe (rsync-capabilities.ts) runs once per state directory: its cache is
+ * shared by this process's machines, so each test does not probe again (a second or so each).
+ */
+let rsyncCache: string | undefined;
+function sharedRsyncCache(): string {
+  if (!rsyncCache) {
+    const dir = mkdtempSync(join(tmpdir(), 'ssh-ec2-unit-rsync-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    rsyncCache = dir;
+  }
+  return rsyncCache;
+}
+
 export function machine(): Machine {
   const root = mkdtempSync(join(tmpdir(), 'ssh-ec2-unit-'));
   const project = join(root, 'project');
   const bin = join(root, 'bin');
   const state = join(root, 'state');
   const runtime = join(root, 'run');
-  for (const d of [project, bin, runtime]) mkdirSync(d, { mode: 0o700 });
+  for (const d of [project, bin, runtime, state]) mkdirSync(d, { mode: 0o700 });
+  symlinkSync(sharedRsyncCache(), join(state, 'rsync'));
   const starts = join(root, 'ssh-starts');
   for (const name of ['ssh', 'ssh-keygen']) {
     writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $*" >> '${starts}'\nexit 255\n`);

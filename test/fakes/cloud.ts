@@ -16,6 +16,7 @@
  *   says how many times, for which arguments (`when`), with what HTTP status (capacity and
  *   throttling default to 500 as on EC2, others to 400), and whether the call took effect
  *   before its answer was lost (`tookEffect`: a launch that launched, a start that started).
+ * - `console`: instance id → its console output (what consoleOutput answers).
  * - `onCall(op, args)`: called as each call is made, before its answer (a test's moment to act:
  *   a signal while RunInstances is in flight, say).
  * Record: `calls` (every call, in order, with its arguments), `launches` (the LaunchSpecs sent),
