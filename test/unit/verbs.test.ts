@@ -12,7 +12,7 @@ import { LIMIT_TAGS } from '../../src/session/limits.js';
 import { launchTags } from '../../src/session/owner.js';
 import { TAG } from '../../src/session/plan.js';
 import { FakeCloud } from '../fakes/cloud.js';
-import { cli, LOCAL_USER, machine, type Machine } from '../fakes/cli.js';
+import { cli, LOCAL_USER, machine, type CliResult, type Machine } from '../fakes/cli.js';
 
 const OWNER = 'alice'; // FakeCloud's default identity
 
@@ -39,6 +39,11 @@ function instance(
 /** An instance of mine whose directory is on another machine (nothing to bring back here). */
 const elsewhere = (cloud: FakeCloud, name: string, more: Partial<InstanceInfo> = {}) =>
   instance(cloud, { dir: `/home/al/${name}`, host: 'other-laptop', name, ...more });
+
+/** The exit status and every line ssh-ec2 said. */
+function expectSaid(r: CliResult, status: number, lines: string[]): void {
+  expect({ status: r.status, lines: r.lines }).toEqual({ status, lines });
+}
 
 const states = (cloud: FakeCloud) => Object.fromEntries([...cloud.instances.values()].map((i) => [i.id, i.state]));
 
@@ -171,8 +176,7 @@ describe('down', () => {
     const cloud = new FakeCloud();
     const theirs = instance(cloud, { owner: 'mallory', name: 'x' });
     const r = await cli(m, cloud, ['down', '--yes', 'x']);
-    expect(r.status).toBe(ExitCode.nothingThere);
-    expect(r.lines).toEqual([
+    expectSaid(r, ExitCode.nothingThere, [
       'ssh-ec2: error: no ssh-ec2 instance of yours named x',
       'ssh-ec2: ssh-ec2 ls lists them.',
     ]);
@@ -198,8 +202,7 @@ describe('down', () => {
     const cloud = new FakeCloud();
     const i = elsewhere(cloud, 'one');
     const r = await cli(m, cloud, ['down', '--all'], { stdinIsTTY: false });
-    expect(r.status).toBe(ExitCode.usage);
-    expect(r.lines).toEqual([
+    expectSaid(r, ExitCode.usage, [
       'ssh-ec2: error: ssh-ec2 down asks for confirmation, but stdin is not a terminal',
       'ssh-ec2: Add --yes to terminate without asking.',
     ]);
@@ -235,8 +238,7 @@ describe('pull and logs with nothing there', () => {
     const cloud = new FakeCloud();
     elsewhere(cloud, 'other');
     const r = await cli(m, cloud, [verb]);
-    expect(r.status).toBe(ExitCode.nothingThere);
-    expect(r.lines).toEqual([
+    expectSaid(r, ExitCode.nothingThere, [
       `ssh-ec2: error: no ssh-ec2 instance for ${m.project}: ${what}`,
       'ssh-ec2: Nothing was launched. Run ssh-ec2 (or ssh-ec2 --detach CMD) there to start one.',
     ]);
@@ -248,8 +250,7 @@ describe('pull and logs with nothing there', () => {
     const cloud = new FakeCloud();
     const i = instance(cloud, { state: 'stopped' });
     const r = await cli(m, cloud, ['logs']);
-    expect(r.status).toBe(ExitCode.nothingThere);
-    expect(r.lines).toEqual([
+    expectSaid(r, ExitCode.nothingThere, [
       `ssh-ec2: error: ${i.id} is stopped: its job log is on its disk`,
       'ssh-ec2: ssh-ec2 --attach restarts it and brings the results back, the log (ssh-ec2-job.log) included.',
     ]);
