@@ -9,6 +9,7 @@ import { readDotenv } from './dotenv.js';
 import { ExitCode, UserError } from './errors.js';
 import { knownEnvNames, resolveOptions } from './options.js';
 import { DEFAULT_COMMAND, findVerb } from './commands/registry.js';
+import type { SessionDeps } from './session/run-session.js';
 import { createLogger, type Logger } from './ui/logger.js';
 
 export interface Io {
@@ -16,6 +17,10 @@ export interface Io {
   cwd: string;
   stdout: NodeJS.WritableStream;
   stdinIsTTY: boolean;
+  /** ssh-ec2's own output (the logger's); process.stderr by default. */
+  stderr?: NodeJS.WritableStream;
+  /** The cloud port, for tests (test/fakes/cloud.ts); by default the EC2 client (story.ts loadCloud). */
+  loadCloud?: SessionDeps['loadCloud'];
 }
 
 const defaultIo = (): Io => ({
@@ -36,7 +41,7 @@ function surviveLostTerminal(): void {
 
 export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
   if (io.stdout === process.stdout) surviveLostTerminal();
-  let log: Logger = createLogger({ env: io.env });
+  let log: Logger = createLogger({ env: io.env, stream: io.stderr });
   try {
     const verb = findVerb(argv[0]);
     const command = verb ?? DEFAULT_COMMAND;
@@ -51,7 +56,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     }
     const dotenv = await readDotenv(io.cwd, new Set(knownEnvNames()));
     const options = resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
-    log = createLogger({ env: io.env, verbose: options.verbose });
+    log = createLogger({ env: io.env, verbose: options.verbose, stream: io.stderr });
     const { run } = await command.load();
     return await run({
       options,
@@ -62,6 +67,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       stdout: io.stdout,
       word: verb ? argv[0]! : '',
       flags: args.verbFlags,
+      loadCloud: io.loadCloud,
     });
   } catch (err) {
     return report(err, log);

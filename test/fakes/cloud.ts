@@ -16,6 +16,9 @@
  *   says how many times, for which arguments (`when`), with what HTTP status (capacity and
  *   throttling default to 500 as on EC2, others to 400), and whether the call took effect
  *   before its answer was lost (`tookEffect`: a launch that launched, a start that started).
+ * - `console`: instance id → its console output (what consoleOutput answers).
+ * - `onCall(op, args)`: called as each call is made, before its answer (a test's moment to act:
+ *   a signal while RunInstances is in flight, say).
  * Record: `calls` (every call, in order, with its arguments), `launches` (the LaunchSpecs sent),
  * `callsOf(op)`; the world: `instances`, `groups` (maps by id), `add(instance)` to seed one.
  */
@@ -131,6 +134,7 @@ export class FakeCloud implements Cloud {
   bootDescribes = 0;
   endWhilePending: string | undefined;
   console: Record<string, string> = {};
+  onCall: ((op: CloudOp, args: unknown[]) => void) | undefined;
 
   readonly instances = new Map<string, InstanceInfo>();
   readonly groups = new Map<string, FakeGroup>();
@@ -363,6 +367,7 @@ export class FakeCloud implements Cloud {
 
   private async call<T>(op: CloudOp, args: unknown[], effect: () => T): Promise<T> {
     this.calls.push({ op, args });
+    this.onCall?.(op, args);
     await Promise.resolve(); // an answer comes later, as from the network
     const queue = this.injections.get(op) ?? [];
     const injection = queue.find((i) => !i.when || i.when(...args));
