@@ -507,12 +507,18 @@ describe('test sandbox', () => {
     const { dir } = sb;
     const users = sb.machines().map((m) => [m.unixUser, String(m.uid)] as const);
     expect(users.length).toBeGreaterThanOrEqual(5);
-    await sb.latestMachine().runAsUser('(sleep 600 >/dev/null 2>&1 &)');
+    const sleeper = (await sb.latestMachine().runAsUser('sleep 600 >/dev/null 2>&1 & echo $!')).stdout.trim();
+    expect(sleeper).toMatch(/^\d+$/);
     await sb.stop();
     await sb.stop(); // idempotent
+    // Nothing of it is left (at most a zombie, if PID 1 does not reap): its own process by pid...
+    const state = (await execa('ps', ['-p', sleeper, '-o', 'stat=,comm='], { reject: false })).stdout.trim();
+    expect(state === '' || state.startsWith('Z') || !state.endsWith('sleep')).toBe(true);
     for (const [user, uid] of users) {
       expect((await execa('id', [user], { reject: false })).exitCode).not.toBe(0);
-      // Nothing of it is left (at most a zombie, if PID 1 does not reap).
+      // ...and by uid, unless that uid has been given to a new user meanwhile (another test
+      // file's instance: useradd takes the next free one), whose processes are not ours.
+      if ((await execa('getent', ['passwd', uid], { reject: false })).exitCode === 0) continue;
       const states = (await execa('ps', ['-U', uid, '-o', 'stat='], { reject: false })).stdout
         .split('\n')
         .filter(Boolean);
