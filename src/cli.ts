@@ -9,6 +9,8 @@ import { readDotenv } from './dotenv.js';
 import { ExitCode, UserError } from './errors.js';
 import { knownEnvNames, resolveOptions } from './options.js';
 import { DEFAULT_COMMAND, findVerb } from './commands/registry.js';
+import { sweepRuntime } from './state/leftovers.js';
+import { resolvePaths } from './state/paths.js';
 import { createLogger, type Logger } from './ui/logger.js';
 
 export interface Io {
@@ -53,16 +55,21 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     const options = resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
     log = createLogger({ env: io.env, verbose: options.verbose });
     const { run } = await command.load();
-    return await run({
-      options,
-      env: io.env,
-      cwd: io.cwd,
-      log,
-      stdinIsTTY: io.stdinIsTTY,
-      stdout: io.stdout,
-      word: verb ? argv[0]! : '',
-      flags: args.verbFlags,
-    });
+    try {
+      return await run({
+        options,
+        env: io.env,
+        cwd: io.cwd,
+        log,
+        stdinIsTTY: io.stdinIsTTY,
+        stdout: io.stdout,
+        word: verb ? argv[0]! : '',
+        flags: args.verbFlags,
+      });
+    } finally {
+      // A run's scratch files, once it has ended (a killed run's: by the next one).
+      sweepRuntime(resolvePaths(io.env));
+    }
   } catch (err) {
     return report(err, log);
   }

@@ -1,7 +1,10 @@
 /** ssh-ec2 ls | status: this user's ssh-ec2 instances: directory, state, type, uptime, job, limits. */
 import { hostname } from 'node:os';
 import { hourlyPrice } from '../../cloud/prices.js';
+import type { Cloud } from '../../cloud/ec2.js';
 import { ExitCode } from '../../errors.js';
+import { forgetInstance } from '../../state/leftovers.js';
+import { resolvePaths } from '../../state/paths.js';
 import { LIMIT_TAGS } from '../../session/limits.js';
 import { TAG } from '../../session/plan.js';
 import { loadCloud } from '../../session/story.js';
@@ -16,6 +19,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   takesNoArguments(ctx);
   const cloud = await loadCloud(ctx);
   const instances = await mine(ctx, cloud);
+  await forgetEnded(ctx, cloud);
   if (instances.length === 0) {
     ctx.log.info('no ssh-ec2 instances (running or stopped) for you in this region');
     return ExitCode.ok;
@@ -54,5 +58,23 @@ function jobCell(job: LiveJob): string {
       return '-';
     default:
       return 'none';
+  }
+}
+
+/**
+ * The instances the listing shows ended: what is kept here for them (host key, ssh log, keys)
+ * goes. One more call, only of ssh-ec2's instances; a failure costs nothing but the cleanup.
+ */
+async function forgetEnded(ctx: CommandContext, cloud: Cloud): Promise<void> {
+  try {
+    const ended = await cloud.findInstances(
+      {},
+      ['shutting-down', 'terminated'],
+      [{ Name: 'tag-key', Values: [TAG.project] }],
+    );
+    const paths = resolvePaths(ctx.env);
+    for (const i of ended) forgetInstance(paths, i.id);
+  } catch (err) {
+    ctx.log.detail(`could not list ended instances: ${(err as Error).message}`);
   }
 }
