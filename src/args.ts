@@ -7,7 +7,7 @@
  */
 import yargs, { type Options as YargsOption } from 'yargs';
 import { DEFAULT_COMMAND, VERBS } from './commands/registry.js';
-import { VERB_FLAGS, type Command, type VerbFlag, type VerbFlagValues } from './commands/types.js';
+import { VERB_FLAGS, WIRING, type Command, type VerbFlag, type VerbFlagValues } from './commands/types.js';
 import { UsageError } from './errors.js';
 import { checkFlags, FINAL_FLAGS } from './flags-given.js';
 import { duration } from './options/spec.js';
@@ -45,7 +45,8 @@ function describeSetting(s: Spec<unknown> & { fallback?: unknown }): string {
  * does not take, before yargs. A command's help shows its own.
  */
 function yargsOptions(command: Command): Record<string, YargsOption> {
-  const shows = (key: OptionKey) => command.settings === 'all' || command.settings.includes(key);
+  const shows = (key: OptionKey) =>
+    command.settings === 'all' || command.settings.includes(key) || WIRING.includes(key);
   const out: Record<string, YargsOption> = {};
   for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, Spec<unknown>][]) {
     if (!s.flag) continue;
@@ -64,7 +65,7 @@ function yargsOptions(command: Command): Record<string, YargsOption> {
     out[flag] = { type: 'boolean', alias: f.alias, describe: f.describe, group: 'Session:', hidden };
   }
   for (const [key, f] of Object.entries(VERB_FLAGS) as [VerbFlag, (typeof VERB_FLAGS)[VerbFlag]][]) {
-    const own = command === DEFAULT_COMMAND || command.flags?.includes(key);
+    const own = command.flags?.includes(key) ?? false;
     out[f.flag] = { type: 'boolean', alias: [...f.alias], describe: f.describe, group: 'General:', hidden: !own };
   }
   out.quiet = { type: 'boolean', hidden: true };

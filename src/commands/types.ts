@@ -10,7 +10,7 @@ import type { SessionDeps } from '../session/run-session.js';
 export const VERB_FLAGS = {
   yes: { flag: 'yes', alias: ['y'], describe: 'down: do not ask for confirmation' },
   all: { flag: 'all', alias: [], describe: "down, ls: all of your ssh-ec2 instances, not only this directory's" },
-  // --no-pull: down's name for --no-rsync (which down also honours, from a flag or the environment).
+  // --no-pull: down's own name for --no-rsync (which down also honours).
   pull: {
     flag: 'pull',
     alias: [],
