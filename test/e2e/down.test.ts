@@ -3,24 +3,15 @@
  * command, since when), that a stopped instance will be started to bring results back (or not, with
  * --no-pull), in the future tense, then what happened; and its flags in any order (`down NAME --yes`).
  */
-import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, cli, instances, instanceState, makeProject, NODE, reportedInstance, shq, useSandbox } from './helpers.js';
+import { cli, cliInTerminal, instances, instanceState, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
 const sb = useSandbox();
 
 const nameOf = async (id: string) =>
   (await instances(sb)).find((i) => i.InstanceId === id)?.Tags?.find((t) => t.Key === 'Name')?.Value;
-
-async function until(probe: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('ssh-ec2 down', () => {
   it('`down NAME --yes` names the running job and says it will be killed, then what happened', async () => {
@@ -53,18 +44,17 @@ describe('ssh-ec2 down', () => {
     const id = reportedInstance(stopped.stderr);
     expect(await instanceState(sb, id)).toBe('stopped');
 
-    // script(1) gives the CLI a real terminal; the answer "n" leaves everything as it is.
-    const term = execa('script', ['-q', '-c', `exec ${shq(NODE)} ${shq(BIN)} down`, '/dev/null'], {
-      cwd: dir,
-      env: sb.env(),
-      extendEnv: false,
-      reject: false,
-      stdin: 'pipe',
-      encoding: 'utf8',
-    });
+    // A real terminal; the answer "n" leaves everything as it is.
+    const term = cliInTerminal(sb, ['down'], { cwd: dir });
     let screen = '';
-    term.stdout!.on('data', (d: Buffer) => (screen += d.toString()));
-    await until(() => screen.includes('[y/N]'), 'the question');
+    // The question, or the end of the command without it (then the assertions below say what it printed).
+    await new Promise<void>((resolve) => {
+      term.stdout!.on('data', (d: Buffer) => {
+        screen += d.toString();
+        if (screen.includes('[y/N]')) resolve();
+      });
+      term.stdout!.on('end', resolve);
+    });
     term.stdin!.write('n\r');
     const asked = await term;
     expect(asked.exitCode).toBe(0);
