@@ -1,30 +1,22 @@
 /**
  * The command line, parsed by yargs from the declarations: the settings (options.ts) and the
- * commands (commands/registry.ts). Parsing halts at the first word that is not an option: that
- * word and everything after it (or everything after `--`) is the remote command, untouched —
- * `ssh-ec2 python train.py --epochs 3` passes --epochs to python.
+ * commands (commands/registry.ts). The session's parsing halts at the first word that is not an
+ * option: that word and everything after it (or everything after `--`) is the remote command,
+ * untouched — `ssh-ec2 python train.py --epochs 3` passes --epochs to python. A verb's words are
+ * its arguments, and its options may follow them: `ssh-ec2 down NAME --yes`.
  */
 import yargs, { type Options as YargsOption } from 'yargs';
 import { DEFAULT_COMMAND, VERBS } from './commands/registry.js';
-import { VERB_FLAGS, type Command, type VerbFlag, type VerbFlagValues } from './commands/types.js';
+import { VERB_FLAGS, WIRING, type Command, type VerbFlag, type VerbFlagValues } from './commands/types.js';
 import { UsageError } from './errors.js';
+import { checkFlags, FINAL_FLAGS } from './flags-given.js';
 import { duration } from './options/spec.js';
-import { OPTION_SPECS, type FinalState, type FlagValues, type OptionKey, type Spec } from './options.js';
+import { OPTION_SPECS, type FlagValues, type OptionKey, type Spec } from './options.js';
 import { formatDuration } from './session/limits.js';
-
-const FINAL_FLAGS: Record<string, { alias: string; state: FinalState; describe: string }> = {
-  terminate: {
-    alias: 't',
-    state: 'terminate',
-    describe: 'terminate the instance at the end (default; env AWS_FINAL_STATE)',
-  },
-  stop: { alias: 's', state: 'stop', describe: 'stop it at the end: the disk is kept, the next run here restarts it' },
-  leave: { alias: 'l', state: 'leave', describe: 'leave it running (it keeps costing money)' },
-};
 
 export interface ParsedArgs {
   flags: FlagValues;
-  /** The verbs' own switches given (any command takes them for now; the session refuses them). */
+  /** The verbs' own switches given (only those the verb declares: flags-given.ts refuses the others). */
   verbFlags: VerbFlagValues;
   command: string[];
   help: boolean;
@@ -47,9 +39,14 @@ function describeSetting(s: Spec<unknown> & { fallback?: unknown }): string {
   return s.describe + shown + envNote;
 }
 
-/** Every setting and switch is accepted by every command (as before); a command's help shows its own. */
+/**
+ * Every setting and switch is declared to yargs for every command, so that a refused one is still
+ * read whole (`-la` is two letters, `--region x` one flag): flags-given.ts refuses what the command
+ * does not take, before yargs. A command's help shows its own.
+ */
 function yargsOptions(command: Command): Record<string, YargsOption> {
-  const shows = (key: OptionKey) => command.settings === 'all' || command.settings.includes(key);
+  const shows = (key: OptionKey) =>
+    command.settings === 'all' || command.settings.includes(key) || WIRING.includes(key);
   const out: Record<string, YargsOption> = {};
   for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, Spec<unknown>][]) {
     if (!s.flag) continue;
@@ -68,7 +65,7 @@ function yargsOptions(command: Command): Record<string, YargsOption> {
     out[flag] = { type: 'boolean', alias: f.alias, describe: f.describe, group: 'Session:', hidden };
   }
   for (const [key, f] of Object.entries(VERB_FLAGS) as [VerbFlag, (typeof VERB_FLAGS)[VerbFlag]][]) {
-    const own = command === DEFAULT_COMMAND || command.flags?.includes(key);
+    const own = command.flags?.includes(key) ?? false;
     out[f.flag] = { type: 'boolean', alias: [...f.alias], describe: f.describe, group: 'General:', hidden: !own };
   }
   out.quiet = { type: 'boolean', hidden: true };
@@ -117,7 +114,7 @@ function parser(argv: string[], command: Command) {
     .scriptName('ssh-ec2')
     .usage(usage(command))
     .parserConfiguration({
-      'halt-at-non-option': true,
+      'halt-at-non-option': command === DEFAULT_COMMAND,
       'populate--': true,
       'camel-case-expansion': false,
       'parse-positional-numbers': false,
@@ -131,7 +128,8 @@ function parser(argv: string[], command: Command) {
     .help(false)
     .version(false)
     .options(yargsOptions(command))
-    .strict()
+    // Unknown options are refused before (flags-given.ts); a verb's words are its arguments.
+    .strictOptions()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .epilog(epilog(command))
     .exitProcess(false)
@@ -144,7 +142,10 @@ function parser(argv: string[], command: Command) {
 
 /** `argv` without the verb's word, if any: `command` is the verb (else the session). */
 export async function parseArgs(argv: readonly string[], command: Command = DEFAULT_COMMAND): Promise<ParsedArgs> {
-  const parsed = (await parser(splitAttachedValues(argv), command).parseAsync()) as Record<string, unknown>;
+  const session = command === DEFAULT_COMMAND;
+  const split = splitAttachedValues(argv, session);
+  checkFlags(split, command, session);
+  const parsed = (await parser(split, command).parseAsync()) as Record<string, unknown>;
   const flags: FlagValues = {};
   for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, (typeof OPTION_SPECS)[OptionKey]][]) {
     if (!s.flag) continue;
@@ -159,7 +160,10 @@ export async function parseArgs(argv: readonly string[], command: Command = DEFA
   for (const [key, f] of Object.entries(VERB_FLAGS) as [VerbFlag, (typeof VERB_FLAGS)[VerbFlag]][]) {
     if (parsed[f.flag] !== undefined) verbFlags[key] = parsed[f.flag] === true;
   }
-  const words = ((parsed['--'] as unknown[] | undefined) ?? []).map(String);
+  const words = [
+    ...(session ? [] : ((parsed._ as unknown[] | undefined) ?? [])),
+    ...((parsed['--'] as unknown[]) ?? []),
+  ].map(String);
   return { flags, verbFlags, command: words, help: parsed.help === true, version: parsed.version === true };
 }
 
@@ -171,8 +175,9 @@ export async function helpText(command: Command = DEFAULT_COMMAND): Promise<stri
  * ssh writes forwards as `-L8888:localhost:8888` and keys as `-ikey.pem`; yargs would read those
  * as groups of short flags, so the value is split off first (options only, never in the command).
  * A switch followed by the word true or false is followed by the command `true` or `false`.
+ * The session's options end at its first word; a verb's (`haltAtWord` false) go on after its words.
  */
-export function splitAttachedValues(argv: readonly string[]): string[] {
+export function splitAttachedValues(argv: readonly string[], haltAtWord = true): string[] {
   const valueShorts = new Set(['i', 'L', 'R', 'D']);
   const valueLongs = new Set(
     Object.values(OPTION_SPECS)
@@ -182,7 +187,11 @@ export function splitAttachedValues(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--' || !a.startsWith('-') || a === '-') return [...out, ...argv.slice(i)];
+    if (a === '--' || (haltAtWord && (!a.startsWith('-') || a === '-'))) return [...out, ...argv.slice(i)];
+    if (!a.startsWith('-') || a === '-') {
+      out.push(a);
+      continue;
+    }
     const short = /^-([iLRD])(.+)$/.exec(a);
     if (short && valueShorts.has(short[1]!)) {
       out.push(`-${short[1]}`, short[2]!);
@@ -192,7 +201,7 @@ export function splitAttachedValues(argv: readonly string[]): string[] {
     const name = a.replace(/^--?/, '');
     if (!a.includes('=') && (valueLongs.has(name) || valueShorts.has(name))) {
       if (i + 1 < argv.length) out.push(argv[++i]!);
-    } else if (!a.includes('=') && (argv[i + 1] === 'true' || argv[i + 1] === 'false')) {
+    } else if (haltAtWord && !a.includes('=') && (argv[i + 1] === 'true' || argv[i + 1] === 'false')) {
       // yargs would take `--stop true` as --stop=true; for us `true` is the command.
       return [...out, '--', ...argv.slice(i + 1)];
     }

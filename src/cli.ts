@@ -10,6 +10,8 @@ import { ExitCode, UserError } from './errors.js';
 import { knownEnvNames, resolveOptions } from './options.js';
 import { DEFAULT_COMMAND, findVerb } from './commands/registry.js';
 import type { SessionDeps } from './session/run-session.js';
+import { sweepRuntime } from './state/leftovers.js';
+import { resolvePaths } from './state/paths.js';
 import { createLogger, type Logger } from './ui/logger.js';
 
 export interface Io {
@@ -58,17 +60,22 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     const options = resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
     log = createLogger({ env: io.env, verbose: options.verbose, stream: io.stderr });
     const { run } = await command.load();
-    return await run({
-      options,
-      env: io.env,
-      cwd: io.cwd,
-      log,
-      stdinIsTTY: io.stdinIsTTY,
-      stdout: io.stdout,
-      word: verb ? argv[0]! : '',
-      flags: args.verbFlags,
-      loadCloud: io.loadCloud,
-    });
+    try {
+      return await run({
+        options,
+        env: io.env,
+        cwd: io.cwd,
+        log,
+        stdinIsTTY: io.stdinIsTTY,
+        stdout: io.stdout,
+        word: verb ? argv[0]! : '',
+        flags: args.verbFlags,
+        loadCloud: io.loadCloud,
+      });
+    } finally {
+      // A run's scratch files, once it has ended (a killed run's: by the next one).
+      sweepRuntime(resolvePaths(io.env));
+    }
   } catch (err) {
     return report(err, log);
   }

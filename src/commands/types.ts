@@ -10,6 +10,12 @@ import type { SessionDeps } from '../session/run-session.js';
 export const VERB_FLAGS = {
   yes: { flag: 'yes', alias: ['y'], describe: 'down: do not ask for confirmation' },
   all: { flag: 'all', alias: [], describe: "down, ls: all of your ssh-ec2 instances, not only this directory's" },
+  // --no-pull: down's own name for --no-rsync (which down also honours).
+  pull: {
+    flag: 'pull',
+    alias: [],
+    describe: 'down: bring results back first, starting a stopped instance (--no-pull: terminate as it is)',
+  },
 } as const;
 export type VerbFlag = keyof typeof VERB_FLAGS;
 export type VerbFlagValues = Partial<Record<VerbFlag, boolean>>;
@@ -29,14 +35,28 @@ export interface Command {
   /** One line, for the list of commands and the top of its help. */
   summary: string;
   /**
-   * The settings it reads, shown in its help. For now a command accepts every setting, as
-   * before: which ones a verb refuses is for the next issue to decide.
+   * The settings it reads, shown in its help; a verb refuses the others (exit 2), except the
+   * WIRING (below) every verb accepts.
    */
   settings: readonly OptionKey[] | 'all';
   flags?: readonly VerbFlag[];
   examples?: readonly (readonly [command: string, what: string])[];
   load: () => Promise<{ run(ctx: CommandContext): Promise<number> }>;
 }
+
+/**
+ * Where and how ssh-ec2 reaches AWS and the instances: every verb accepts these, so one alias or
+ * script line can carry them whatever verb follows (issue #10).
+ */
+export const WIRING: readonly OptionKey[] = [
+  'region',
+  'sshConfig',
+  'user',
+  'sshCidr',
+  'imageName',
+  'imageOwners',
+  'verbose',
+];
 
 /** Finding this directory's instance (its tags: plan.ts) and connecting to it. */
 export const REACH_SETTINGS: readonly OptionKey[] = [

@@ -11,7 +11,8 @@ import type { Options } from '../options.js';
 import { Connection, type KeySource } from '../remote/connection.js';
 import { prepareScript } from '../remote/on-instance.js';
 import type { SshTarget } from '../remote/ssh.js';
-import { privateDir, shortHash, type Paths } from '../state/paths.js';
+import { sshLog } from '../state/leftovers.js';
+import { privateDir, type Paths } from '../state/paths.js';
 import type { Run } from './context.js';
 import { checkHostKey, watchConsole } from './host-key.js';
 import { instanceConnectKey, pemKey } from './keys.js';
@@ -46,7 +47,7 @@ export async function connect(
     sshTarget(got.instance.id, got.instance.publicIp ?? got.instance.privateIp!, got.user, keys, options, paths),
     keys,
     log,
-    join(paths.runtime, `${shortHash(got.instance.id)}.ssh.log`),
+    sshLog(paths, got.instance.id),
   );
   run.conn = conn;
   const firstContact = !existsSync(conn.target.knownHostsFile);

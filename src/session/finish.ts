@@ -4,7 +4,7 @@
  * they could not be brought back, the instance is stopped instead of terminated, and the user is
  * told how to get them.
  */
-import { rmSync } from 'node:fs';
+import { forgetInstance } from '../state/leftovers.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { describePrice } from '../cloud/prices.js';
 import { isExpiredCredentials } from '../cloud/errors.js';
@@ -187,7 +187,7 @@ async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalSta
   switch (final) {
     case 'terminate':
       await cloud.terminate(instance.id);
-      rmSync(run.paths.knownHosts(instance.id), { force: true });
+      forgetInstance(run.paths, instance.id);
       log.info(`terminated ${instance.id}`);
       return;
     case 'stop':

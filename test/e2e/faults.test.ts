@@ -12,7 +12,7 @@ import {
   BIN,
   cli,
   NODE,
-  shq,
+  cliInTerminal,
   instances,
   instanceState,
   launches,
@@ -383,16 +383,8 @@ describe('a closed terminal', () => {
     const name = 'hangup';
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
-    // script(1) gives the CLI a real terminal; killing it closes that terminal, as closing a window does.
-    const command = `exec ${shq(NODE)} ${shq(BIN)} 'echo partial > p.txt; sleep 30'`;
-    const term = execa('script', ['-q', '-c', command, '/dev/null'], {
-      cwd: dir,
-      env: sb.env(),
-      extendEnv: false,
-      reject: false,
-      stdin: 'pipe',
-      encoding: 'utf8',
-    });
+    // A real terminal; killing it closes that terminal, as closing a window does.
+    const term = cliInTerminal(sb, ['echo partial > p.txt; sleep 30'], { cwd: dir });
     await until(() => existsSync(join(remote, 'p.txt')), 'the command to start');
     const pid = Number((await execa('pgrep', ['-f', '-n', `${BIN} echo partial`], { reject: false })).stdout.trim());
     expect(pid).toBeGreaterThan(0);

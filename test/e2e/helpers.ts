@@ -49,6 +49,22 @@ export async function cli(
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
+/**
+ * The CLI on a real terminal: script(1) gives it one (its stdin is what the test writes to the
+ * child's stdin; killing the child closes the terminal, as closing a window does).
+ */
+export function cliInTerminal(sb: Sandbox, args: string[], opts: { cwd: string }) {
+  const command = `exec ${[NODE, BIN, ...args].map(shq).join(' ')}`;
+  return execa('script', ['-q', '-c', command, '/dev/null'], {
+    cwd: opts.cwd,
+    env: sb.env(),
+    extendEnv: false,
+    reject: false,
+    stdin: 'pipe',
+    encoding: 'utf8',
+  });
+}
+
 /** Single-quotes a word for sh. */
 export function shq(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;

@@ -159,7 +159,11 @@ describe('down', () => {
     expect(r.lines).toContain('ssh-ec2: removed 1 unused ssh-ec2 security group(s)');
     expect(cloud.groups.has('sg-ssh')).toBe(false);
     expect(existsSync(join(m.state, 'known_hosts', running.id))).toBe(false); // a terminated instance's pin goes
-    expect(m.sshStarts()).toEqual([]);
+    // Its key pinned here, the running one is asked what runs there (issue #10: the prompt lists
+    // the job it will kill); the stand-in ssh programs fail, so that is said to be unknown.
+    const listed = r.lines.findIndex((l) => l.includes(running.id));
+    expect(r.lines[listed + 1]).toMatch(/^ {4}what runs there is unknown \(.*\): any job there will be killed$/);
+    expect(m.sshStarts().every((s) => s.startsWith('ssh-keygen '))).toBe(true);
   });
 
   it('down NAME: the one named (by Name tag or id), not the others', async () => {
@@ -209,13 +213,13 @@ describe('down', () => {
     expect(cloud.get(i.id)!.state).toBe('running');
   });
 
-  it('`down NAME --yes`: options end at NAME, so --yes is a second name: refused, exit 2 (issue #10 changes it)', async () => {
+  it('`down NAME --yes`: flags in any order (issue #10): the one named is ended', async () => {
     const cloud = new FakeCloud();
     const i = elsewhere(cloud, 'one');
+    const other = elsewhere(cloud, 'two');
     const r = await cli(m, cloud, ['down', 'one', '--yes']);
-    expect(r.status).toBe(ExitCode.usage);
-    expect(r.lines[0]).toBe('ssh-ec2: error: ssh-ec2 down takes one instance name, or --all');
-    expect(cloud.get(i.id)!.state).toBe('running');
+    expect(r.status).toBe(ExitCode.ok);
+    expect(states(cloud)).toEqual({ [i.id]: 'terminated', [other.id]: 'running' });
   });
 
   it('a terminate that fails: said for that instance, the others still ended, its exit status', async () => {

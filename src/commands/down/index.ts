@@ -1,6 +1,8 @@
 /**
- * ssh-ec2 down [NAME | --all] [--yes]: sync back what can be, then terminate (asks first, unless
- * --yes). Only instances found are ended: nothing is ever launched by a verb.
+ * ssh-ec2 down [NAME | --all] [--yes] [--no-pull]: sync back what can be, then terminate (asks
+ * first, unless --yes, saying what runs there and that it will be killed). Only instances found
+ * are ended: nothing is ever launched by a verb. --no-pull is down's word for --no-rsync: either
+ * ends the instances as they are, a stopped one not started.
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -14,13 +16,14 @@ import { loadCloud, runStory } from '../../session/story.js';
 import { connectFound, findExisting } from '../existing-instance.js';
 import { mine, requireLocalPrograms } from '../shared.js';
 import type { CommandContext } from '../types.js';
+import { liveJob } from '../live-job.js';
 import { confirm } from './confirm.js';
+import { describeTarget } from './describe.js';
 import { removeSecurityGroups } from './security-groups.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const args = ctx.options.command;
   const all = ctx.flags.all ?? false;
-  // `down NAME --yes`: options end at NAME, so --yes is a second word here (issue #10 changes it).
   if (args.length > 1 || (args.length === 1 && all))
     throw new UsageError('ssh-ec2 down takes one instance name, or --all');
   await requireLocalPrograms(ctx);
@@ -40,19 +43,26 @@ export async function run(ctx: CommandContext): Promise<number> {
     targets = await findExisting(newRun(own, cloud), 'nothing to end');
   }
   const here = (i: InstanceInfo) => i.tags[TAG.host] === hostname() && existsSync(i.tags[TAG.dir] ?? '\0');
+  const pull = ctx.options.rsync && ctx.flags.pull !== false;
   // As for pull: an rsync that cannot bring files back is said before a stopped instance is started for nothing.
-  if (ctx.options.rsync && targets.some(here)) await requireRsync(rsyncSource(own), ['back']);
-  const lines = targets.map(
-    (i) =>
-      `  ${i.tags.Name ?? ''} ${i.id} (${i.state}, ${i.type}) ${here(i) ? `results synced back into ${i.tags[TAG.dir]}` : 'its directory is not on this machine: results are NOT brought back'}`,
+  if (pull && targets.some(here)) await requireRsync(rsyncSource(own), ['back']);
+  const said = await Promise.all(
+    targets.map(async (i) => ({
+      instance: i,
+      job: await liveJob(ctx, cloud, i),
+      into: pull && here(i) ? i.tags[TAG.dir] : undefined,
+      notBack: pull ? 'its directory is not on this machine' : `--no-${ctx.flags.pull === false ? 'pull' : 'rsync'}`,
+    })),
   );
-  if (!ctx.flags.yes && !(await confirm(ctx, `Terminate ${targets.length} instance(s)?\n${lines.join('\n')}\n`))) {
+  const question = `Terminate ${targets.length} instance(s)?\n${said.flatMap(describeTarget).join('\n')}\n`;
+  if (ctx.flags.yes) ctx.log.info(question.replace(/^Terminate (.*)\?/, 'Terminating $1:').trimEnd());
+  else if (!(await confirm(ctx, question))) {
     ctx.log.info('nothing done');
     return ExitCode.ok;
   }
   let status: number = ExitCode.ok;
   for (const i of targets) {
-    const rsync = ctx.options.rsync && here(i);
+    const rsync = pull && here(i);
     const options = { ...ctx.options, rsync, remoteDir: i.tags[TAG.remoteDir] ?? ctx.options.remoteDir };
     const state = localContext({ ...ctx, options }, rsync ? (i.tags[TAG.dir] ?? ctx.cwd) : ctx.cwd);
     const start = { cloud, endJobs: true, facts: { instance: i, finalState: 'terminate' as const } };
@@ -72,6 +82,8 @@ export async function run(ctx: CommandContext): Promise<number> {
       return err instanceof UserError ? err.exitCode : ExitCode.internal;
     });
     if (r !== ExitCode.ok) status = r;
+    else
+      ctx.log.info(`${i.tags.Name ?? i.id}: ${rsync ? `results synced back into ${i.tags[TAG.dir]}; ` : ''}terminated`);
   }
   await removeSecurityGroups(ctx, cloud);
   return status;

@@ -5,10 +5,11 @@ export const down: Command = {
   usage: ['down [NAME | --all] [--yes]'],
   summary: 'sync back what can be, then terminate (asks first)',
   settings: [...REACH_SETTINGS, ...SYNC_BACK_SETTINGS],
-  flags: ['yes', 'all'],
+  flags: ['yes', 'all', 'pull'],
   examples: [
     ['ssh-ec2 down', "end this directory's instance, its results brought back first"],
     ['ssh-ec2 down --all --yes', 'end every ssh-ec2 instance of yours without asking'],
+    ['ssh-ec2 down NAME --no-pull', 'end one instance as it is: nothing brought back, a stopped one not started'],
   ],
   load: () => import('./index.js'),
 };

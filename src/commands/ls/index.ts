@@ -1,16 +1,14 @@
 /** ssh-ec2 ls | status: this user's ssh-ec2 instances: directory, state, type, uptime, job, limits. */
 import { hostname } from 'node:os';
-import type { Cloud, InstanceInfo } from '../../cloud/ec2.js';
 import { hourlyPrice } from '../../cloud/prices.js';
+import type { Cloud } from '../../cloud/ec2.js';
 import { ExitCode } from '../../errors.js';
+import { forgetInstance } from '../../state/leftovers.js';
 import { resolvePaths } from '../../state/paths.js';
-import { jobStatus } from '../../session/job.js';
 import { LIMIT_TAGS } from '../../session/limits.js';
 import { TAG } from '../../session/plan.js';
-import { localContext, newRun } from '../../session/context.js';
-import { pinnedIn } from '../../session/run-session.js';
 import { loadCloud } from '../../session/story.js';
-import { connectFound } from '../existing-instance.js';
+import { liveJob, type LiveJob } from '../live-job.js';
 import { mine, takesNoArguments } from '../shared.js';
 import type { CommandContext } from '../types.js';
 import { since, table } from './table.js';
@@ -21,11 +19,12 @@ export async function run(ctx: CommandContext): Promise<number> {
   takesNoArguments(ctx);
   const cloud = await loadCloud(ctx);
   const instances = await mine(ctx, cloud);
+  await forgetEnded(ctx, cloud);
   if (instances.length === 0) {
     ctx.log.info('no ssh-ec2 instances (running or stopped) for you in this region');
     return ExitCode.ok;
   }
-  const jobs = await Promise.all(instances.map((i) => liveJob(ctx, cloud, i)));
+  const jobs = await Promise.all(instances.map(async (i) => jobCell(await liveJob(ctx, cloud, i))));
   const rows = instances.map((i, n) => {
     const deadline = i.tags[LIMIT_TAGS.deadline];
     const price = hourlyPrice(cloud.region, i.type);
@@ -44,38 +43,38 @@ export async function run(ctx: CommandContext): Promise<number> {
   return ExitCode.ok;
 }
 
-/** `ls` does not wait for an instance whose ssh is not up (yet): its job shows as "?". */
-const LS_SSH_TIMEOUT_MS = 15_000;
+/** The JOB column. */
+function jobCell(job: LiveJob): string {
+  switch (job.state) {
+    case 'running':
+      return `running ${since(job.started)}`;
+    case 'finished':
+      return `ended (${job.status})`;
+    case 'killed':
+      return 'killed';
+    case 'unknown':
+      return '?';
+    case 'not running':
+      return '-';
+    default:
+      return 'none';
+  }
+}
 
 /**
- * The job of a running instance, asked over ssh; "?" when it cannot be asked. Only an instance
- * whose host key is pinned here is asked: ls does not wait for the console to check a new key, and
- * a key it pinned unchecked would be trusted by every later run.
+ * The instances the listing shows ended: what is kept here for them (host key, ssh log, keys)
+ * goes. One more call, only of ssh-ec2's instances; a failure costs nothing but the cleanup.
  */
-async function liveJob(ctx: CommandContext, cloud: Cloud, i: InstanceInfo): Promise<string> {
-  if (i.state !== 'running' || !i.tags[TAG.project]) return '-';
-  if (!pinnedIn(resolvePaths(ctx.env))(i.id)) return '?';
-  const state = newRun(localContext({ ...ctx, log: { ...ctx.log, info: () => {}, warn: () => {} } }, ctx.cwd), cloud);
+async function forgetEnded(ctx: CommandContext, cloud: Cloud): Promise<void> {
   try {
-    const conn = await connectFound(state, i, undefined, {
-      timeoutMs: LS_SSH_TIMEOUT_MS,
-      letIn: false,
-      hostKeyWaitMs: 0,
-    });
-    const job = await jobStatus(conn, i.tags[TAG.project]);
-    await conn.close({ keep: true });
-    switch (job.state) {
-      case 'running':
-        return `running ${since(new Date(job.started * 1000))}`;
-      case 'finished':
-        return `ended (${job.status})`;
-      case 'killed':
-        return 'killed';
-      default:
-        return 'none';
-    }
-  } catch {
-    await state.conn?.close({ keep: true });
-    return '?';
+    const ended = await cloud.findInstances(
+      {},
+      ['shutting-down', 'terminated'],
+      [{ Name: 'tag-key', Values: [TAG.project] }],
+    );
+    const paths = resolvePaths(ctx.env);
+    for (const i of ended) forgetInstance(paths, i.id);
+  } catch (err) {
+    ctx.log.detail(`could not list ended instances: ${(err as Error).message}`);
   }
 }
