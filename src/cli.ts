@@ -16,6 +16,7 @@ export interface Io {
   cwd: string;
   stdout: NodeJS.WritableStream;
   stdinIsTTY: boolean;
+  stdoutIsTTY: boolean;
 }
 
 const defaultIo = (): Io => ({
@@ -23,6 +24,7 @@ const defaultIo = (): Io => ({
   cwd: process.cwd(),
   stdout: process.stdout,
   stdinIsTTY: Boolean(process.stdin.isTTY),
+  stdoutIsTTY: Boolean(process.stdout.isTTY),
 });
 
 /**
@@ -59,6 +61,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       cwd: io.cwd,
       log,
       stdinIsTTY: io.stdinIsTTY,
+      stdoutIsTTY: io.stdoutIsTTY,
       stdout: io.stdout,
       word: verb ? argv[0]! : '',
       flags: args.verbFlags,
