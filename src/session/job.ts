@@ -207,7 +207,7 @@ const TAIL_LINES = 10;
 /** The end of an ended job's output, so --attach shows how it ended (the whole log comes back with the results). */
 async function showTail(run: Run, conn: Connection): Promise<void> {
   const r = await conn.exec(`${jobCommand('log', run.plan.projectId)} | tail -n ${TAIL_LINES}`).catch(() => undefined);
-  const lines = r?.stdout.replace(/\n$/, '');
+  const lines = r?.stdout.replace(/\r/g, '').replace(/\n$/, ''); // a tmux log has the terminal's CRLF
   if (lines) run.log.info(`the last lines of its output (${JOB_LOG}):\n${lines}`);
 }
 
