@@ -214,7 +214,8 @@ async function showTail(run: Run, conn: Connection): Promise<void> {
 /** A moment as the user's clock shows it: 2026-11-30 14:05:09 (local time, to the second). */
 export function localTime(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  const date = [d.getFullYear(), p(d.getMonth() + 1), p(d.getDate())].join('-');
+  return `${date} ${[d.getHours(), d.getMinutes(), d.getSeconds()].map(p).join(':')}`;
 }
 
 async function startJob(run: Run, conn: Connection, start: string, mux: 'tmux' | 'screen'): Promise<void> {

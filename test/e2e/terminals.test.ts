@@ -10,27 +10,20 @@ import {
   BIN,
   cli,
   instanceState,
+  letJobGo,
   makeProject,
   NODE,
   remotePath,
   reportedInstance,
   shq,
+  tmuxPane,
+  tmuxScreen,
+  until,
   useSandbox,
+  WAIT_FOR_GO,
 } from './helpers.js';
 
 const sb = useSandbox();
-
-/** Lets a job waiting with `until go` go on. */
-const WAIT_FOR_GO = 'while [ ! -f go ]; do sleep 0.1; done; rm -f go';
-const go = (name: string) => writeFileSync(join(remotePath(sb, name), 'go'), '');
-
-async function until(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /**
  * A real terminal: a tmux pane running one ssh-ec2 after another (each `run`), each one's stderr
@@ -54,19 +47,7 @@ class Terminal {
     const n = ++this.runs;
     const line = `trap : INT; env -i TERM=xterm ${env.join(' ')} ${shq(NODE)} ${shq(BIN)} ${args} 2>${shq(this.stderrFile(n))} ${redirect}; echo $? > ${shq(this.exitFile(n))}; sleep 600`;
     if (n > 1) await execa('tmux', ['-S', this.sock, 'kill-server'], { reject: false });
-    await execa('tmux', [
-      '-S',
-      this.sock,
-      'new-session',
-      '-d',
-      '-x',
-      '150',
-      '-y',
-      '40',
-      '-c',
-      this.dir,
-      `sh -c ${shq(line)}`,
-    ]);
+    await tmuxPane(this.sock, this.dir, line);
   }
 
   private stderrFile = (n = this.runs) => `${this.base}.${n}.stderr`;
@@ -76,9 +57,8 @@ class Terminal {
     return existsSync(this.stderrFile()) ? readFileSync(this.stderrFile(), 'utf8') : '';
   }
 
-  async screen(): Promise<string> {
-    const r = await execa('tmux', ['-S', this.sock, 'capture-pane', '-p', '-S', '-200'], { reject: false });
-    return String(r.stdout);
+  screen(): Promise<string> {
+    return tmuxScreen(this.sock);
   }
 
   async ctrlC(): Promise<void> {
@@ -134,7 +114,7 @@ describe('checks before changes', () => {
     expect(readFileSync(join(remotePath(sb, name), 'train.py'), 'utf8')).toBe('version 1\n');
     expect(existsSync(join(remotePath(sb, name), 'new.txt'))).toBe(false);
 
-    go(name);
+    letJobGo(sb, name);
     const attached = await cli(sb, ['--attach'], { cwd: dir });
     expect(attached.exitCode, attached.stderr).toBe(0);
     expect(readFileSync(join(dir, 'used.txt'), 'utf8')).toBe('version 1\n');
@@ -164,7 +144,7 @@ describe('Ctrl-C while following a job', () => {
       await term.close();
     }
 
-    go(name);
+    letJobGo(sb, name);
     const attached = await cli(sb, ['--attach'], { cwd: dir });
     expect(attached.exitCode, attached.stderr).toBe(0);
     expect(readFileSync(join(dir, 'done.txt'), 'utf8')).toBe('done\n');
@@ -225,7 +205,7 @@ describe('--attach on an ended job', () => {
     const detached = await cli(sb, ['--detach', `${rows}; ${WAIT_FOR_GO}; exit 4`], { cwd: dir });
     expect(detached.exitCode, detached.stderr).toBe(0);
     const id = reportedInstance(detached.stderr);
-    go(name);
+    letJobGo(sb, name);
     await until(async () => !(await jobRunning(id)), 'the job to end');
 
     // A zone far from UTC, without summer time: a UTC time cannot pass for it.
