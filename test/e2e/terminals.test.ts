@@ -167,6 +167,17 @@ describe('Ctrl-C of a command', () => {
     expect(readFileSync(join(dir, 'begun.txt'), 'utf8')).toBe('begun\n');
     expect(await instanceState(sb, reportedInstance(term.stderr()))).toBe('terminated');
   });
+
+  it('in a terminal, a lost connection is still 255: the results come back, terminated', async () => {
+    const dir = makeProject(sb, 'lost-in-terminal');
+    const term = terminal(dir);
+    // The sshd serving the connection dies: the grandparent of the command's shell.
+    await term.run(shq('echo saved > result.txt; kill -9 $(ps -o ppid= -p $PPID); sleep 5'));
+    expect(await term.exited(), term.stderr()).toBe(255);
+    expect(term.stderr()).toMatch(/connection was lost; reconnecting/);
+    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
+    expect(await instanceState(sb, reportedInstance(term.stderr()))).toBe('terminated');
+  });
 });
 
 describe('the terminal on the instance', () => {
