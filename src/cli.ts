@@ -19,6 +19,7 @@ export interface Io {
   cwd: string;
   stdout: NodeJS.WritableStream;
   stdinIsTTY: boolean;
+  stdoutIsTTY: boolean;
   /** ssh-ec2's own output (the logger's); process.stderr by default. */
   stderr?: NodeJS.WritableStream;
   /** The cloud port, for tests (test/fakes/cloud.ts); by default the EC2 client (story.ts loadCloud). */
@@ -30,6 +31,7 @@ const defaultIo = (): Io => ({
   cwd: process.cwd(),
   stdout: process.stdout,
   stdinIsTTY: Boolean(process.stdin.isTTY),
+  stdoutIsTTY: Boolean(process.stdout.isTTY),
 });
 
 /**
@@ -67,6 +69,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         cwd: io.cwd,
         log,
         stdinIsTTY: io.stdinIsTTY,
+        stdoutIsTTY: io.stdoutIsTTY,
         stdout: io.stdout,
         word: verb ? argv[0]! : '',
         flags: args.verbFlags,

@@ -128,6 +128,15 @@ export const SESSION_OPTIONS = {
     parse: bool,
     describe: "reattach to this directory's job; when it has ended, sync back and apply the final state",
   }),
+  tty: spec({
+    kind: 'boolean',
+    flag: 'tty',
+    group: 'Session',
+    default: undefined as boolean | undefined,
+    defaultText: 'when stdin and stdout are both terminals',
+    parse: bool,
+    describe: 'allocate a terminal on the instance (--no-tty: never); -t is --terminate',
+  }),
   // The agent's limits stay unset unless given: a limit recorded on the instance by an earlier
   // run wins over the fallback (limits.ts).
   idleTimeout: spec({

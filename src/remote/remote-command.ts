@@ -21,10 +21,17 @@ export function enterDir(dir: string): string {
   return `mkdir -p -- ${q} && cd -- ${q}`;
 }
 
-/** The words ssh sends: enter the directory, then the user's command or an interactive login shell. */
+/**
+ * The words ssh sends: enter the directory, then the user's command or an interactive login shell.
+ * The command runs under a shell that outlives it and reports its status: a Ctrl-C in the
+ * terminal (SIGINT to the whole foreground group there) ends the command, and this shell, which
+ * only notes the signal (`trap :`; a child gets the default back), exits with what the command
+ * reported (130 from a shell) — where an exec'd command killed by the signal would make ssh say
+ * 255, as for a lost connection. `; exit` keeps the last command from being exec'd in its place.
+ */
 export function sessionCommand(dir: string, command: string | undefined): string {
   if (command === undefined) return `${enterDir(dir)} && exec "\${SHELL:-/bin/sh}" -l`;
-  return `${enterDir(dir)} && ${assignDecoded('c', command)} && exec "\${SHELL:-/bin/sh}" -c "$c"`;
+  return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && "\${SHELL:-/bin/sh}" -c "$c"; exit $?`;
 }
 
 /**

@@ -117,6 +117,15 @@ export function forwardArgs(f: ForwardSpecs): string[] {
   ];
 }
 
+/**
+ * Whether the user's session gets a terminal on the instance: when both stdin and stdout are
+ * terminals (a terminal mixes stderr into stdout and writes CRLF: never into a file or a pipe),
+ * unless --tty or --no-tty says.
+ */
+export function wantsTerminal(forced: boolean | undefined, io: { stdinIsTTY: boolean; stdoutIsTTY: boolean }): boolean {
+  return forced ?? (io.stdinIsTTY && io.stdoutIsTTY);
+}
+
 /** A command on the instance over the master connection. */
 export function remoteArgv(
   t: SshTarget,

@@ -78,6 +78,17 @@ export async function jobStatus(conn: Connection, id: string): Promise<JobState>
   return parseJobStatus((await conn.exec(jobCommand('status', id))).stdout);
 }
 
+/**
+ * The refusals of a job's start that need the instance (a job already running, no tmux/screen
+ * there), asked once connected and before the sync up: a refused start changes nothing there
+ * (the sync up would copy this tree over the running job's code). The start checks again.
+ */
+export async function checkJobCanStart(run: Run, conn: Connection, mux: 'tmux' | 'screen'): Promise<void> {
+  const r = await conn.exec(`${jobCommand('status', run.plan.projectId)}; command -v ${mux} >/dev/null || echo no-mux`);
+  if (parseJobStatus(r.stdout).state === 'running') throw jobRunningError(run);
+  if (/^no-mux$/m.test(r.stdout)) throw muxMissingError(mux);
+}
+
 export async function runJob(
   run: Run,
   conn: Connection,
@@ -109,6 +120,7 @@ export async function runJob(
   }
 
   let command: string;
+  let stopped = false;
   if (options.attach) {
     const before = await jobStatus(conn, id);
     if (before.state === 'none') {
@@ -124,12 +136,18 @@ export async function runJob(
     facts.ran = true;
     if (before.state !== 'running') {
       settle(run, before);
+      await showTail(run, conn);
       return;
     }
     log.info(
       `attaching to the job running on ${instance.id}${o.tty ? (o.mux === 'tmux' ? ' (detach: Ctrl-b d)' : ' (detach: Ctrl-a d)') : ''}`,
     );
     command = followOrAttach;
+    // Ctrl-C while following (or a SIGINT sent to ssh-ec2 while attached) leaves the job as it is.
+    run.stopFollowing = () => {
+      stopped = true;
+      session.kill();
+    };
   } else {
     facts.ran = true;
     command = `${start} && exec ${followOrAttach}`;
@@ -138,10 +156,12 @@ export async function runJob(
   run.kill = session.kill;
   const result = await log.phase('run', () => session.done);
   run.kill = undefined;
+  run.stopFollowing = undefined;
   // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.
   if (result.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(run);
   if (result.exitCode === MUX_MISSING_STATUS) throw muxMissingError(o.mux);
-  const lost = result.exitCode === ExitCode.connectionLost;
+  // The terminal's Ctrl-C reached ssh too (its own 255): following was stopped, nothing was lost.
+  const lost = result.exitCode === ExitCode.connectionLost && !stopped;
   let after: JobState;
   try {
     if (!(await conn.alive())) {
@@ -172,13 +192,30 @@ function settle(run: Run, job: JobState): void {
   if (job.state === 'finished') {
     run.facts.exitStatus = job.status;
     run.log.info(
-      `the job finished with status ${job.status}${job.ended ? ` at ${new Date(job.ended * 1000).toISOString()}` : ''}`,
+      `the job finished with status ${job.status}${job.ended ? ` at ${localTime(new Date(job.ended * 1000))}` : ''}`,
     );
   } else {
     // Killed with the machine (max-time, a poweroff): as a shell reports SIGKILL.
     run.facts.exitStatus = 128 + 9;
     run.log.warn('the job was killed before it finished (the instance was stopped while it ran)');
   }
+}
+
+/** How many of the job's last lines --attach shows when it finds the job ended. */
+const TAIL_LINES = 10;
+
+/** The end of an ended job's output, so --attach shows how it ended (the whole log comes back with the results). */
+async function showTail(run: Run, conn: Connection): Promise<void> {
+  const r = await conn.exec(`${jobCommand('log', run.plan.projectId)} | tail -n ${TAIL_LINES}`).catch(() => undefined);
+  const lines = r?.stdout.replace(/\r/g, '').replace(/\n$/, ''); // a tmux log has the terminal's CRLF
+  if (lines) run.log.info(`the last lines of its output (${JOB_LOG}):\n${lines}`);
+}
+
+/** A moment as the user's clock shows it: 2026-11-30 14:05:09 (local time, to the second). */
+export function localTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const date = [d.getFullYear(), p(d.getMonth() + 1), p(d.getDate())].join('-');
+  return `${date} ${[d.getHours(), d.getMinutes(), d.getSeconds()].map(p).join(':')}`;
 }
 
 async function startJob(run: Run, conn: Connection, start: string, mux: 'tmux' | 'screen'): Promise<void> {

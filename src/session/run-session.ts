@@ -13,11 +13,12 @@ import { syncUp } from '../sync/sync-up.js';
 import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
 import { requirePrograms } from '../remote/exec.js';
+import { wantsTerminal } from '../remote/ssh.js';
 import { checkDefaultImageSupports } from '../cloud/dlami.js';
 import { connect, prepareInstance } from './connect.js';
 import { localContext, originOf, type LocalContext, type Run } from './context.js';
 import { endSessions } from './finish.js';
-import { checkSessionOptions, multiplexerOf, runJob } from './job.js';
+import { checkJobCanStart, checkSessionOptions, multiplexerOf, runJob } from './job.js';
 import { pemKey } from './keys.js';
 import { Journal, newSessionId, ownChildren, pendingFinalState, takeDeadJournals, type Pending } from './journal.js';
 import { resolveLimits } from './limits.js';
@@ -30,6 +31,7 @@ export interface SessionDeps {
   cwd: string;
   log: Logger;
   stdinIsTTY: boolean;
+  stdoutIsTTY: boolean;
   loadCloud?: (region: string | undefined) => Promise<Cloud>;
 }
 
@@ -118,12 +120,21 @@ async function provisionFor(
   return got;
 }
 
-/** The agent and its limits installed while the project goes up (no sync up for --attach). */
+/**
+ * The agent and its limits installed while the project goes up (no sync up for --attach). A job's
+ * start is refused (one already running, no tmux/screen) before anything is sent: the agent
+ * (which brings the job wrapper that answers) first, then the check, then the sync up.
+ */
 async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, signal: AbortSignal): Promise<void> {
   const { options, log } = run;
   const limits = resolveLimits(options, got.instance, got.launched || got.started);
   run.facts.limits = limits;
   const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits));
+  const mux = multiplexerOf(options);
+  if (mux !== 'none' && !options.attach) {
+    await prepared;
+    await checkJobCanStart(run, conn, mux);
+  }
   if (options.rsync && !options.attach) {
     const [up] = await Promise.all([
       log.phase('sync up', () => syncUp({ ...syncParams(run, conn), signal })),
@@ -142,13 +153,13 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   facts.sessionId = sessionId;
   run.journal?.note({ step: 'the command', ran: true, sessionId });
   const mux = multiplexerOf(options);
-  if (mux !== 'none')
-    return runJob(run, conn, got.instance, { mux, tty: deps.stdinIsTTY, forwards: forwardsOf(options), signal });
+  const tty = wantsTerminal(options.tty, deps);
+  if (mux !== 'none') return runJob(run, conn, got.instance, { mux, tty, forwards: forwardsOf(options), signal });
   facts.ran = true;
   // The id marks the command's processes, so an interrupt (or the run after a SIGKILL) can end them.
   const session = conn.attach(
     `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command))}`,
-    { tty: deps.stdinIsTTY, forwards: forwardsOf(options) },
+    { tty, forwards: forwardsOf(options) },
   );
   run.journal?.note({ children: ownChildren() });
   run.kill = session.kill;

@@ -1,7 +1,8 @@
 /**
  * SIGINT, SIGTERM and SIGHUP never skip the finish (sync back, final state): the first one
  * interrupts what is running; later ones are reported and otherwise ignored until the finish is
- * done. Only SIGKILL can cut it short.
+ * done. Only SIGKILL can cut it short. A SIGINT that `quietly` takes (following a job's output:
+ * logs, --attach) is no interrupt of the run: it stops following, and the run ends as usual.
  */
 import type { Logger } from '../ui/logger.js';
 
@@ -20,9 +21,11 @@ export function trapSignals(
   log: Logger,
   onFirst: (signal: TrappedSignal) => void,
   finishing: () => string | undefined,
+  quietly: (signal: TrappedSignal) => boolean = () => false,
 ): SignalTrap {
   let received: TrappedSignal | undefined;
   const handler = (signal: TrappedSignal) => {
+    if (received === undefined && quietly(signal)) return;
     if (received === undefined) {
       received = signal;
       log.warn(`${signal} received: stopping, then finishing (sync back and final state)`);

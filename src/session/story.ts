@@ -38,6 +38,11 @@ export async function runStory(
       run?.kill?.(signal === 'SIGINT' ? 'SIGINT' : 'SIGHUP');
     },
     () => run?.finishing,
+    (signal) => {
+      if (signal !== 'SIGINT' || !run?.stopFollowing) return false;
+      run.stopFollowing();
+      return true;
+    },
   );
   // A run killed with SIGKILL leaves its programs (a sync back's rsync) behind: the run that
   // finishes its work ends them first, from the journal.

@@ -217,14 +217,18 @@ describe('SIGKILL', () => {
 describe('the connection dropped during the command', () => {
   /**
    * Runs `command` (which must write result.txt), then, once the network is gone (the instance
-   * unreachable), drops the run's own connection; returns when the CLI has exited, with 255.
+   * unreachable), drops the run's own connection (kills the sshd serving it: the grandparent of
+   * the command's shell, which runs under ssh-ec2's own); returns when the CLI has exited, with 255.
    */
   async function dropUnreachable(
     dir: string,
     options: string[],
     command: string,
   ): Promise<{ run: Running; id: string }> {
-    const run = start(dir, [...options, `${command}; while [ ! -e go ]; do sleep 0.1; done; kill -9 $PPID`]);
+    const run = start(dir, [
+      ...options,
+      `${command}; while [ ! -e go ]; do sleep 0.1; done; kill -9 $(ps -o ppid= -p $PPID)`,
+    ]);
     const remote = remotePath(sb, basename(dir));
     await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
     const id = reportedInstance(run.stderr());
@@ -271,7 +275,7 @@ describe('the connection dropped during the command', () => {
     // The command freezes the sshd serving its connection, as a partition leaves it: alive, with
     // the command under it, for as long as TCP keepalives take to notice.
     const run = start(dir, [
-      'echo $PPID > sshd.pid; echo saved > result.txt; kill -STOP $PPID; sleep 61; touch late.txt',
+      's=$(ps -o ppid= -p $PPID); echo $s > sshd.pid; echo saved > result.txt; kill -STOP $s; sleep 61; touch late.txt',
     ]);
     await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
     const sshd = Number(readFileSync(join(remote, 'sshd.pid'), 'utf8'));
@@ -359,9 +363,13 @@ describe('the connection dropped because the network changed', () => {
     const name = 'new-address';
     const dir = makeProject(sb, name);
     const remote = remotePath(sb, name);
-    const run = start(dir, ['echo saved > result.txt; while [ ! -e go ]; do sleep 0.1; done; kill -9 $PPID'], {
-      SSH_EC2_SSH_CIDR: undefined,
-    });
+    const run = start(
+      dir,
+      ['echo saved > result.txt; while [ ! -e go ]; do sleep 0.1; done; kill -9 $(ps -o ppid= -p $PPID)'],
+      {
+        SSH_EC2_SSH_CIDR: undefined,
+      },
+    );
     await until(() => existsSync(join(remote, 'result.txt')), 'the command to write its result');
     sb.setPublicAddress('127.0.0.8');
     try {

@@ -211,3 +211,27 @@ export async function linksStayHome(sb: Sandbox, name: string, env?: Record<stri
   expect(existsSync(join(dir, 'up'))).toBe(false);
   expect(readFileSync(join(dir, 'inside'), 'utf8')).toBe('m\n');
 }
+
+/** A job's command waits so (`${WAIT_FOR_GO}; …`) until the test lets it go on with `letJobGo`. */
+export const WAIT_FOR_GO = 'while [ ! -f go ]; do sleep 0.1; done; rm -f go';
+export const letJobGo = (sb: Sandbox, name: string) => writeFileSync(join(remotePath(sb, name), 'go'), '');
+
+/** Waits until `probe` holds (looked at every 100 ms), failing after `timeoutMs` with `what`. */
+export async function until(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A real terminal: a detached tmux server on `sock` whose one pane (150×40, in `dir`) runs `sh -c line`. */
+export async function tmuxPane(sock: string, dir: string, line: string): Promise<void> {
+  await execa('tmux', ['-S', sock, 'new-session', '-d', '-x', '150', '-y', '40', '-c', dir, `sh -c ${shq(line)}`]);
+}
+
+/** What that pane shows, with its last 200 lines of history. */
+export async function tmuxScreen(sock: string): Promise<string> {
+  const r = await execa('tmux', ['-S', sock, 'capture-pane', '-p', '-S', '-200'], { reject: false });
+  return String(r.stdout);
+}

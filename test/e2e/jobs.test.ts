@@ -20,21 +20,16 @@ import {
   reportedInstance,
   sshSecurityGroups,
   useSandbox,
+  until,
+  WAIT_FOR_GO,
+  letJobGo,
+  tmuxPane,
+  tmuxScreen,
 } from './helpers.js';
 
 const sb = useSandbox();
 
-/** Lets a job waiting with `until go` go on. */
-const WAIT_FOR_GO = 'while [ ! -f go ]; do sleep 0.1; done; rm -f go';
-const go = (name: string) => writeFileSync(join(remotePath(sb, name), 'go'), '');
-
-async function until(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const go = (name: string) => letJobGo(sb, name);
 
 /**
  * The CLI run while the agent can power nothing off: IMDS names another instance, so it refuses
@@ -152,19 +147,7 @@ describe('an interactive tmux session', () => {
     const run = (args: string) =>
       `env -i TERM=xterm ${env.map(shq).join(' ')} ${shq(NODE)} ${shq(BIN)} ${args} 2>>${shq(stderrFile)}; echo $? >> ${shq(exitFile)}`;
     const stderr = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8') : '');
-    await execa('tmux', [
-      '-S',
-      sock,
-      'new-session',
-      '-d',
-      '-x',
-      '150',
-      '-y',
-      '40',
-      '-c',
-      dir,
-      `sh -c ${shq(`${run('--multi tmux')}; ${run('--attach')}; sleep 30`)}`,
-    ]);
+    await tmuxPane(sock, dir, `${run('--multi tmux')}; ${run('--attach')}; sleep 30`);
     try {
       await until(async () => /tmux-drop\$\s*$/m.test(await pane(sock)), 'a shell prompt in tmux on the instance');
       await execa('tmux', ['-S', sock, 'send-keys', 'X=forty-two; cd .. && cd tmux-drop && : > typed', 'Enter']);
@@ -348,10 +331,7 @@ async function tmuxClients(): Promise<string[]> {
   return r.stdout.split('\n').filter(Boolean);
 }
 
-async function pane(sock: string): Promise<string> {
-  const r = await execa('tmux', ['-S', sock, 'capture-pane', '-p', '-S', '-200'], { reject: false });
-  return String(r.stdout);
-}
+const pane = tmuxScreen;
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -231,8 +231,9 @@ describe('one connection', () => {
 describe('when things go wrong during the command', () => {
   it('a dropped connection: reconnects, brings the results back, exits 255', async () => {
     const dir = makeProject(sb, 'dropped');
-    // The command writes a result, then kills the sshd process serving the connection.
-    const r = await cli(sb, ['echo saved > result.txt; kill -9 $PPID; sleep 5'], { cwd: dir });
+    // The command writes a result, then kills the sshd process serving the connection (its
+    // shell's grandparent: it runs under ssh-ec2's own shell, which reports its status).
+    const r = await cli(sb, ['echo saved > result.txt; kill -9 $(ps -o ppid= -p $PPID); sleep 5'], { cwd: dir });
     expect(r.exitCode).toBe(255);
     expect(r.stderr).toMatch(/connection was lost; reconnecting/);
     expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
@@ -246,7 +247,7 @@ describe('when things go wrong during the command', () => {
     const job = await cli(sb, ['--detach', 'while [ ! -f go ]; do sleep 0.1; done; echo job > job.txt'], { cwd: dir });
     expect(job.exitCode, job.stderr).toBe(0);
     const id = reportedInstance(job.stderr);
-    const r = await cli(sb, ['echo mine > mine.txt; kill -9 $PPID; sleep 5'], { cwd: dir });
+    const r = await cli(sb, ['echo mine > mine.txt; kill -9 $(ps -o ppid= -p $PPID); sleep 5'], { cwd: dir });
     expect(r.exitCode).toBe(255);
     expect(r.stderr).toMatch(/connection was lost; reconnecting/);
     expect(r.stderr).toMatch(/a detached job is still running on i-\w+: leaving it running/);

@@ -120,6 +120,7 @@ export async function cli(
     env: { ...m.env, ...io.env },
     cwd: io.cwd ?? m.project,
     stdinIsTTY: io.stdinIsTTY ?? false,
+    stdoutIsTTY: false,
     stdout: { write: (s: string) => ((stdout += s), true) } as never,
     stderr: { write: (s: string) => ((stderr += s), true) } as never,
     loadCloud: async (region) => {

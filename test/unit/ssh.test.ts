@@ -8,6 +8,7 @@ import {
   remoteArgv,
   rsyncSshArgv,
   type SshTarget,
+  wantsTerminal,
 } from '../../src/remote/ssh.js';
 
 const target: SshTarget = {
@@ -109,5 +110,19 @@ describe('ssh command lines', () => {
     }
     for (const argv of [remoteArgv(target, 'ls'), rsyncSshArgv(target), masterStartArgv(modern)])
       expect(opt(argv, 'SessionType')).toBeUndefined();
+  });
+});
+
+describe('the terminal on the instance', () => {
+  // Issue #10: a terminal only when stdin and stdout are both terminals (output into a file stays clean).
+  it.each([
+    [undefined, true, true, true],
+    [undefined, true, false, false],
+    [undefined, false, true, false],
+    [undefined, false, false, false],
+    [true, false, false, true],
+    [false, true, true, false],
+  ])('--tty %s, stdin a terminal %s, stdout %s → %s', (forced, stdinIsTTY, stdoutIsTTY, tty) => {
+    expect(wantsTerminal(forced, { stdinIsTTY, stdoutIsTTY })).toBe(tty);
   });
 });

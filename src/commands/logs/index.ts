@@ -38,7 +38,14 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
     const follow = conn.attach(jobCommand('follow', s.plan.projectId), { tty: false });
     s.kill = follow.kill;
-    s.facts.exitStatus =
-      (await follow.done).exitCode === ExitCode.connectionLost ? ExitCode.connectionLost : ExitCode.ok;
+    // Ctrl-C stops following, not the job: exit 0 (the terminal's SIGINT reached ssh too, as 255).
+    let stopped = false;
+    s.stopFollowing = () => {
+      stopped = true;
+      follow.kill();
+    };
+    const { exitCode } = await follow.done;
+    s.stopFollowing = undefined;
+    s.facts.exitStatus = exitCode === ExitCode.connectionLost && !stopped ? ExitCode.connectionLost : ExitCode.ok;
   });
 }

@@ -1,0 +1,233 @@
+/**
+ * Issue #10, problems 4 and 6: refusals before anything changes, Ctrl-C and exit statuses, and when
+ * a terminal is allocated — through real terminals (tmux panes) where a terminal matters.
+ */
+import { execa } from 'execa';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BIN,
+  cli,
+  instanceState,
+  letJobGo,
+  makeProject,
+  NODE,
+  remotePath,
+  reportedInstance,
+  shq,
+  tmuxPane,
+  tmuxScreen,
+  until,
+  useSandbox,
+  WAIT_FOR_GO,
+} from './helpers.js';
+
+const sb = useSandbox();
+
+/**
+ * A real terminal: a tmux pane running one ssh-ec2 after another (each `run`), each one's stderr
+ * and exit status kept in files. The pane's shell only notes a Ctrl-C (`trap :`), as an
+ * interactive shell does, so it lives on to write the status.
+ */
+class Terminal {
+  private static count = 0;
+  readonly sock: string;
+  private readonly base: string;
+  private runs = 0;
+
+  constructor(readonly dir: string) {
+    this.base = join(sb.dir, `terminal-${++Terminal.count}`);
+    this.sock = `${this.base}.sock`;
+  }
+
+  /** Starts `ssh-ec2 <args> <redirect>` in the pane (args already shell words); returns at once. */
+  async run(args: string, redirect = ''): Promise<void> {
+    const env = Object.entries(sb.env()).map(([k, v]) => shq(`${k}=${v}`));
+    const n = ++this.runs;
+    const line = `trap : INT; env -i TERM=xterm ${env.join(' ')} ${shq(NODE)} ${shq(BIN)} ${args} 2>${shq(this.stderrFile(n))} ${redirect}; echo $? > ${shq(this.exitFile(n))}; sleep 600`;
+    if (n > 1) await execa('tmux', ['-S', this.sock, 'kill-server'], { reject: false });
+    await tmuxPane(this.sock, this.dir, line);
+  }
+
+  private stderrFile = (n = this.runs) => `${this.base}.${n}.stderr`;
+  private exitFile = (n = this.runs) => `${this.base}.${n}.exit`;
+
+  stderr(): string {
+    return existsSync(this.stderrFile()) ? readFileSync(this.stderrFile(), 'utf8') : '';
+  }
+
+  screen(): Promise<string> {
+    return tmuxScreen(this.sock);
+  }
+
+  async ctrlC(): Promise<void> {
+    await execa('tmux', ['-S', this.sock, 'send-keys', 'C-c']);
+  }
+
+  async exited(timeoutMs = 90_000): Promise<number> {
+    try {
+      await until(() => existsSync(this.exitFile()), 'ssh-ec2 to exit', timeoutMs);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- screen:\n${await this.screen()}\n--- stderr:\n${this.stderr()}`);
+    }
+    return Number(readFileSync(this.exitFile(), 'utf8').trim());
+  }
+
+  async close(): Promise<void> {
+    await execa('tmux', ['-S', this.sock, 'kill-server'], { reject: false });
+  }
+}
+
+const terminals: Terminal[] = [];
+function terminal(dir: string): Terminal {
+  const t = new Terminal(dir);
+  terminals.push(t);
+  return t;
+}
+afterEach(async () => {
+  for (const t of terminals.splice(0)) await t.close();
+});
+
+/** Whether this directory's job still runs on the instance (its wrapper's status). */
+async function jobRunning(id: string): Promise<boolean> {
+  const r = await sb
+    .machine(id)
+    .runAsUser('for d in ~/.ssh-ec2/jobs/*/; do sh ~/.ssh-ec2/job.sh status "$(basename "$d")"; done');
+  return /^running /m.test(r.stdout);
+}
+
+describe('checks before changes', () => {
+  it('a --detach refused because a job runs sends nothing: the running job keeps its files', async () => {
+    const name = 'refused-detach';
+    const dir = makeProject(sb, name, { 'train.py': 'version 1\n' });
+    const first = await cli(sb, ['--detach', `${WAIT_FOR_GO}; cat train.py > used.txt`], { cwd: dir });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const id = reportedInstance(first.stderr);
+
+    writeFileSync(join(dir, 'train.py'), 'version 2\n');
+    writeFileSync(join(dir, 'new.txt'), 'new\n');
+    const again = await cli(sb, ['-d', '--', 'make', 'train'], { cwd: dir });
+    expect(again.exitCode, again.stderr).toBe(8);
+    expect(again.stderr).toMatch(/a job is already running/);
+    expect(again.stderr).not.toMatch(/sync up/);
+    expect(readFileSync(join(remotePath(sb, name), 'train.py'), 'utf8')).toBe('version 1\n');
+    expect(existsSync(join(remotePath(sb, name), 'new.txt'))).toBe(false);
+
+    letJobGo(sb, name);
+    const attached = await cli(sb, ['--attach'], { cwd: dir });
+    expect(attached.exitCode, attached.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'used.txt'), 'utf8')).toBe('version 1\n');
+    expect(await instanceState(sb, id)).toBe('terminated');
+  });
+});
+
+describe('Ctrl-C while following a job', () => {
+  it('in ssh-ec2 logs, and in --attach without a terminal: stops following quietly (exit 0), the job untouched', async () => {
+    const name = 'ctrl-c-logs';
+    const dir = makeProject(sb, name);
+    const detached = await cli(sb, ['--detach', `echo started-job; ${WAIT_FOR_GO}; echo done > done.txt`], {
+      cwd: dir,
+    });
+    expect(detached.exitCode, detached.stderr).toBe(0);
+    const id = reportedInstance(detached.stderr);
+
+    for (const args of ['logs', '--attach --no-tty']) {
+      const term = terminal(dir);
+      await term.run(args);
+      await until(async () => (await term.screen()).includes('started-job'), `${args} to follow the job's output`);
+      await term.ctrlC();
+      expect(await term.exited(), `${args}\n${term.stderr()}`).toBe(0);
+      expect(term.stderr()).not.toMatch(/SIGINT|stopping|connection was lost/);
+      expect(await jobRunning(id)).toBe(true);
+      expect(await instanceState(sb, id)).toBe('running');
+      await term.close();
+    }
+
+    letJobGo(sb, name);
+    const attached = await cli(sb, ['--attach'], { cwd: dir });
+    expect(attached.exitCode, attached.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'done.txt'), 'utf8')).toBe('done\n');
+  });
+});
+
+describe('Ctrl-C of a command', () => {
+  it.each([
+    ['in a terminal', ''],
+    ['with stdin not a terminal', '</dev/null'],
+  ])('%s: the status the shell on the instance reports, 130', async (what, redirect) => {
+    const name = `ctrl-c-${redirect ? 'pipe' : 'tty'}`;
+    const dir = makeProject(sb, name);
+    const term = terminal(dir);
+    await term.run(shq('echo begun > begun.txt; echo begun-on-screen; sleep 60'), redirect);
+    await until(() => existsSync(join(remotePath(sb, name), 'begun.txt')), 'the command to start');
+    await until(async () => (await term.screen()).includes('begun-on-screen'), 'its output on the screen');
+    await term.ctrlC();
+    expect(await term.exited(), what).toBe(130);
+    expect(readFileSync(join(dir, 'begun.txt'), 'utf8')).toBe('begun\n');
+    expect(await instanceState(sb, reportedInstance(term.stderr()))).toBe('terminated');
+  });
+
+  it('in a terminal, a lost connection is still 255: the results come back, terminated', async () => {
+    const dir = makeProject(sb, 'lost-in-terminal');
+    const term = terminal(dir);
+    // The sshd serving the connection dies: the grandparent of the command's shell.
+    await term.run(shq('echo saved > result.txt; kill -9 $(ps -o ppid= -p $PPID); sleep 5'));
+    expect(await term.exited(), term.stderr()).toBe(255);
+    expect(term.stderr()).toMatch(/connection was lost; reconnecting/);
+    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
+    expect(await instanceState(sb, reportedInstance(term.stderr()))).toBe('terminated');
+  });
+});
+
+describe('the terminal on the instance', () => {
+  it('from a terminal with stdout in a file: no terminal there (no CR, stderr not mixed in)', async () => {
+    const dir = makeProject(sb, 'stdout-file');
+    const out = join(sb.dir, 'stdout-file.txt');
+    const term = terminal(dir);
+    await term.run(`-- ${shq('echo out; echo err >&2')}`, `>${shq(out)}`);
+    expect(await term.exited(), term.stderr()).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('out\n');
+    expect(term.stderr()).toContain('err\n');
+  });
+
+  it('--no-tty in a terminal gives none; --tty without one forces one', async () => {
+    const dir = makeProject(sb, 'tty-flags');
+    const probe = shq('if [ -t 0 ]; then echo ON-A-TERMINAL; else echo NO-TERMINAL; fi');
+    const term = terminal(dir);
+    await term.run(`--leave --no-tty ${probe}`);
+    expect(await term.exited(), term.stderr()).toBe(0);
+    expect(await term.screen()).toContain('NO-TERMINAL');
+    await term.run(`--leave ${probe}`);
+    expect(await term.exited(), term.stderr()).toBe(0);
+    expect(await term.screen()).toContain('ON-A-TERMINAL');
+
+    const forced = await cli(sb, ['--tty', '--', 'if [ -t 0 ]; then echo ON-A-TERMINAL; fi'], { cwd: dir });
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(forced.stdout).toMatch(/^ON-A-TERMINAL\r?\n$/);
+  });
+});
+
+describe('--attach on an ended job', () => {
+  it('shows the end of its output and its end time in local time', async () => {
+    const name = 'attach-ended';
+    const dir = makeProject(sb, name);
+    const rows = 'for i in $(seq -w 1 15); do echo row-$i; done';
+    const detached = await cli(sb, ['--detach', `${rows}; ${WAIT_FOR_GO}; exit 4`], { cwd: dir });
+    expect(detached.exitCode, detached.stderr).toBe(0);
+    const id = reportedInstance(detached.stderr);
+    letJobGo(sb, name);
+    await until(async () => !(await jobRunning(id)), 'the job to end');
+
+    // A zone far from UTC, without summer time: a UTC time cannot pass for it.
+    const attached = await cli(sb, ['--attach'], { cwd: dir, env: { TZ: 'Asia/Kathmandu' } });
+    expect(attached.exitCode, attached.stderr).toBe(4);
+    const at = /the job finished with status 4 at (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\n/.exec(attached.stderr);
+    expect(at, attached.stderr).not.toBeNull();
+    const ended = Date.parse(`${at![1]}T${at![2]}+05:45`);
+    expect(Math.abs(Date.now() - ended)).toBeLessThan(10 * 60_000);
+    expect(attached.stderr).toMatch(/row-06\n(.*\n)*row-15\n/);
+    expect(attached.stderr).not.toContain('row-05');
+    expect(await instanceState(sb, id)).toBe('terminated');
+  });
+});
