@@ -8,7 +8,10 @@
 #
 #   busy  = a job is running (~/.ssh-ec2/jobs/<id>/, see job.sh) or an ssh session is active
 #           (a process of this user whose parent is sshd: a shell, a command, rsync; an idle
-#           `ssh -N` master has no such child, tmux/screen servers belong to init).
+#           `ssh -N` master has no such child, tmux/screen servers belong to init). A job that is
+#           an interactive shell with no terminal attached and nothing running in it but the
+#           shell itself (lib.sh idle_shell: `ssh-ec2 --multi tmux`, then Ctrl-b d) is not: a
+#           forgotten shell must not keep a GPU machine running. A command always is.
 #
 # and powers off, first rule that applies:
 #
@@ -54,7 +57,7 @@ set -u
 
 # Bump when this file, lib.sh or poweroff.sh changes: a running daemon of another version is
 # replaced (start), and a daemon keeps what it sourced when it started.
-VERSION=6
+VERSION=7
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/poweroff.sh"
@@ -175,7 +178,7 @@ scan_jobs() {
         ;;
       # Including one that job.sh has just created, which the multiplexer is about to run.
       running)
-        JOB_RUNNING=1
+        idle_shell "$d" || JOB_RUNNING=1
         continue
         ;;
       vanished)

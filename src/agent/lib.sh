@@ -83,6 +83,47 @@ job_state() {
   if is_uint "$_job_created" && [ $(($(now) - _job_created)) -lt 10 ]; then echo running; else echo unstarted; fi
 }
 
+# tmux or screen's name for the job with id $1.
+session() { printf 'ssh-ec2-%s' "$1"; }
+
+# Is a terminal attached to the tmux or screen session of the job with id $1?
+attached() {
+  _att_name=$(session "$1")
+  case $(cat "$(jobdir "$1")/mux" 2>/dev/null) in
+    tmux) [ -n "$(tmux list-clients -t "=$_att_name" 2>/dev/null)" ] ;;
+    screen) screen -ls "$_att_name" 2>/dev/null | grep -q '(Attached)' ;;
+    *) return 1 ;;
+  esac
+}
+
+# Is the running job in directory $1 a forgotten shell: an interactive shell (job.sh writes
+# "shell" for one), no terminal attached to its tmux/screen session, and nothing running in it
+# but the shell itself (the job's pid, job.sh run, has the shell as its only descendant)? A
+# command, or a shell with anything under it (a training started in the foreground or with &),
+# is never one.
+idle_shell() {
+  [ -f "$1/shell" ] || return 1
+  _idle_pid=$(cat "$1/pid" 2>/dev/null)
+  is_uint "$_idle_pid" || return 1
+  attached "$(basename "$1")" && return 1
+  [ "$(descendants "$_idle_pid")" -le 1 ]
+}
+
+# How many live processes descend from pid $1 (zombies are nothing).
+descendants() {
+  ps -e -o pid=,ppid=,stat= 2>/dev/null | awk -v root="$1" '
+    { ppid[$1] = $2; stat[$1] = $3 }
+    END {
+      n = 0
+      for (p in ppid) {
+        if (stat[p] ~ /^Z/) continue
+        for (q = ppid[p]; q in ppid && q != root; q = ppid[q]) ;
+        if (q == root) n++
+      }
+      print n
+    }'
+}
+
 # ---------------------------------------------------------------------------------------------
 # ssh sessions
 
