@@ -53,8 +53,37 @@ wait_for() {
   done
 }
 
+# min(15, the smallest non-zero limit among the arguments / 3), at least 1: a loop checking this
+# often reacts within a third of any limit.
+interval_for() {
+  _best=15
+  for _limit in "$@"; do
+    [ "$_limit" -gt 0 ] && [ $((_limit / 3)) -lt "$_best" ] && _best=$((_limit / 3))
+  done
+  [ "$_best" -lt 1 ] && _best=1
+  echo "$_best"
+}
+
 # Writes a value whole (to a temporary, then renamed): a reader never sees the file empty.
 write_whole() { printf '%s\n' "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
+
+# ---------------------------------------------------------------------------------------------
+# The agent's daemon (agent.sh), as the boot-time limit (boot-limit.sh) also looks for it
+
+PIDFILE="$BASE/agent.pid"
+
+# Prints "<pid> <version>" of the running daemon; fails if none. A pid alone is not enough:
+# after a reboot the recorded pid may belong to an unrelated process.
+running_daemon() {
+  [ -f "$PIDFILE" ] || return 1
+  read -r _rpid _rversion <"$PIDFILE" 2>/dev/null || return 1
+  is_uint "$_rpid" || return 1
+  kill -0 "$_rpid" 2>/dev/null || return 1
+  case $(ps -o args= -p "$_rpid" 2>/dev/null) in
+    *agent.sh*daemon*) printf '%s %s\n' "$_rpid" "${_rversion:-0}" ;;
+    *) return 1 ;;
+  esac
+}
 
 # ---------------------------------------------------------------------------------------------
 # Jobs: ~/.ssh-ec2/jobs/<id>/ (the files are described at the top of job.sh)
@@ -144,4 +173,10 @@ ssh_sessions() {
         if (uid[q] == me && stat[q] !~ /^Z/ && comm[q] !~ /^sshd/ && comm[ppid[q]] ~ /^sshd/ && !(q in mine)) n++
       print n
     }'
+}
+
+# How many ssh connections of this user are open: their own sshd processes (after login a
+# connection's sshd runs as its user; sshd-session on OpenSSH >= 9.8), an idle master included.
+ssh_connections() {
+  ps -e -o uid=,stat=,comm= 2>/dev/null | awk -v me="$(id -u)" '$1 == me && $2 !~ /^Z/ && $3 ~ /^sshd/ { n++ } END { print n + 0 }'
 }

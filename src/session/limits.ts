@@ -5,7 +5,7 @@
  */
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { OPTION_SPECS, type Options } from '../options.js';
-import type { AgentSettings } from '../remote/on-instance.js';
+import type { AgentSettings, BootLimitSettings } from '../remote/on-instance.js';
 import { parseDuration } from '../time.js';
 
 export const LIMIT_TAGS = {
@@ -32,7 +32,7 @@ export interface Limits {
  */
 export function resolveLimits(
   o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'>,
-  instance: InstanceInfo,
+  instance: Pick<InstanceInfo, 'tags' | 'launchTime'>,
   fresh: boolean,
   now = new Date(),
 ): Limits {
@@ -74,6 +74,26 @@ export function agentSettings(
     idleTimeout: Math.round(l.idleTimeoutMs / 1000),
     deadline: l.deadline ? Math.floor(l.deadline.getTime() / 1000) : 0,
     jobGrace: Math.round(l.jobGraceMs / 1000),
+    maxTime: Math.round(l.maxTimeMs / 1000),
+  };
+}
+
+/** The limits of an instance about to be launched: the run's own (options, else defaults). */
+export const launchLimits = (o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'>, now = new Date()): Limits =>
+  resolveLimits(o, { tags: {} }, true, now);
+
+/** The boot-time limit's settings (user data): the same limits, counted from each boot. */
+export function bootLimitSettings(
+  o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>,
+  user: string,
+  l: Limits,
+): BootLimitSettings {
+  return {
+    user,
+    idleTimeout: Math.round(l.idleTimeoutMs / 1000),
+    maxTime: Math.round(l.maxTimeMs / 1000),
+    poweroffCommand: o.poweroffCommand,
+    imdsUrl: o.imdsUrl,
   };
 }
 
