@@ -53,7 +53,6 @@ export function mergeUserData(ours: UserDataPart[], theirs: string | undefined):
   const part = (p: UserDataPart) => {
     // Other than ASCII in base64: a MIME parser reading the document as text (cloud-init's) would
     // not give 8-bit bytes back as they were.
-    // eslint-disable-next-line no-control-regex
     const ascii = /^[\x00-\x7f]*$/.test(p.content);
     return [
       `Content-Type: ${p.type}; charset="utf-8"`,

@@ -5,7 +5,7 @@ import { hourlyPrice } from '../../cloud/prices.js';
 import { ExitCode } from '../../errors.js';
 import { resolvePaths } from '../../state/paths.js';
 import { jobStatus } from '../../session/job.js';
-import { LIMIT_TAGS } from '../../session/limits.js';
+import { LIMIT_TAGS, withoutLimit } from '../../session/limits.js';
 import { TAG } from '../../session/plan.js';
 import { localContext, newRun } from '../../session/context.js';
 import { pinnedIn } from '../../session/run-session.js';
@@ -36,7 +36,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       i.type + (price !== undefined && i.state === 'running' ? ` ($${price.toFixed(2)}/h)` : ''),
       i.state === 'running' && i.launchTime ? since(i.launchTime) : '-',
       jobs[n]!,
-      `idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${deadline})` : ''}`,
+      `${withoutLimit(i.tags) ? 'NO LIMIT: ' : ''}idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${deadline})` : ''}`,
       `${i.tags[TAG.host] === hostname() ? '' : `${i.tags[TAG.host] ?? '?'}:`}${i.tags[TAG.dir] ?? '?'}`,
     ];
   });
