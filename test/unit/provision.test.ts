@@ -141,7 +141,17 @@ describe('a launch', () => {
     expect(handed).toEqual([`${r.instance.id} pending`]);
     expect(cloud.launches).toHaveLength(1);
     const spec = cloud.launches[0]!;
-    expect(spec.tags).toEqual({ ...launchTags(plan, OWNER), [LOGIN_TAG]: 'ubuntu' });
+    // The limits from the launch on (issue #10): the boot-time limit in the user data keeps them.
+    expect(spec.tags).toEqual({
+      ...launchTags(plan, OWNER),
+      [LOGIN_TAG]: 'ubuntu',
+      'ssh-ec2:idle-timeout': '1h',
+      'ssh-ec2:max-time': 'off',
+      'ssh-ec2:job-grace': '10m',
+      'ssh-ec2:deadline': 'none',
+    });
+    expect(spec.userData).toMatch(/^Content-Type: multipart\/mixed; boundary=/);
+    expect(spec.userData).toContain('Content-Type: text/cloud-boothook');
     expect(spec.tags[TAG.user]).toBe(OWNER);
     // Only ssh-ec2 terminates: a poweroff from inside stops. The disk: at least 100 GiB.
     expect(spec).toMatchObject({ shutdownBehavior: 'stop', volumeSizeGiB: 100, subnetId: 'subnet-a' });
