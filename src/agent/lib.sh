@@ -178,5 +178,6 @@ ssh_sessions() {
 # How many ssh connections of this user are open: their own sshd processes (after login a
 # connection's sshd runs as its user; sshd-session on OpenSSH >= 9.8), an idle master included.
 ssh_connections() {
-  ps -e -o uid=,stat=,comm= 2>/dev/null | awk -v me="$(id -u)" '$1 == me && $2 !~ /^Z/ && $3 ~ /^sshd/ { n++ } END { print n + 0 }'
+  ps -e -o uid=,stat=,comm= 2>/dev/null |
+    awk -v me="$(id -u)" '$1 == me && $2 !~ /^Z/ && $3 ~ /^sshd/ { n++ } END { print n + 0 }'
 }

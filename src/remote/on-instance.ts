@@ -103,7 +103,10 @@ export function parseJobStatus(out: string): JobState {
   return { state: 'none' };
 }
 
-/** The boot-time limit's script in src/agent, and its file name as a part of the user data (how the sandbox finds it). */
+/**
+ * The boot-time limit's script in src/agent, and its file name as a part of the user data (how
+ * the sandbox finds it).
+ */
 export const BOOT_LIMIT_SCRIPT = 'boot-limit.sh';
 export const BOOT_LIMIT_PART = 'ssh-ec2-boot-limit.sh';
 

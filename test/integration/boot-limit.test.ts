@@ -13,24 +13,30 @@ import { BOOT_GRACE_SECONDS, BOOT_LIMIT_PART, bootLimitScript, prepareScript } f
 import { ec2Client, instanceState, useSandbox } from '../e2e/helpers.js';
 import type { Machine } from '../sandbox/index.js';
 import { sleep } from '../sandbox/util.js';
+import { waitFor as wait } from '../../src/time.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-const IMAGE = 'ami-0d1a00000000a0004'; // from test/sandbox/amis.json
+const ONE_INSTANCE = {
+  ImageId: 'ami-0d1a00000000a0004', // from test/sandbox/amis.json
+  InstanceType: 'g4dn.xlarge',
+  MinCount: 1,
+  MaxCount: 1,
+  InstanceInitiatedShutdownBehavior: 'stop',
+} as const;
 const TEST_TIMEOUT = 120_000;
 const GRACE = 2;
 
 const sb = useSandbox();
 
-async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 40_000): Promise<NonNullable<T>> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(200);
-  }
-}
+/** Polls `check` (every 200 ms, for at most 40 s) until it holds. */
+const waitFor = (what: string, check: () => unknown): Promise<true> =>
+  wait(async () => ((await check()) ? true : undefined), {
+    what,
+    timeoutMs: 40_000,
+    firstDelayMs: 200,
+    maxDelayMs: 200,
+  });
 
 describe('the boot-time limit', () => {
   let ec2: EC2Client;
@@ -53,14 +59,7 @@ describe('the boot-time limit', () => {
       '#!/bin/sh\necho the user data of the user\n',
     );
     const out = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: IMAGE,
-        InstanceType: 'g4dn.xlarge',
-        MinCount: 1,
-        MaxCount: 1,
-        InstanceInitiatedShutdownBehavior: 'stop',
-        UserData: Buffer.from(userData).toString('base64'),
-      }),
+      new RunInstancesCommand({ ...ONE_INSTANCE, UserData: Buffer.from(userData).toString('base64') }),
     );
     const id = out.Instances![0]!.InstanceId!;
     await waitFor(`${id} running`, async () => (await instanceState(sb, id)) === 'running');
