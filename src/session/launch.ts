@@ -29,6 +29,23 @@ import { mergeUserData } from '../cloud/user-data.js';
  */
 export async function launch(ctx: ProvisionContext, owner: string): Promise<{ instance: InstanceInfo; user: string }> {
   const { options: o, plan, cloud, log } = ctx;
+  const ownUserData = readUserData(o.userData);
+  // Armed at launch, so that an instance whose run dies before the agent is installed stops too.
+  const limits = launchLimits(o);
+  const userData = (user: string) =>
+    mergeUserData(
+      [
+        {
+          type: 'text/cloud-boothook',
+          filename: BOOT_LIMIT_PART,
+          content: bootLimitScript(bootLimitSettings(o, user, limits)),
+        },
+      ],
+      ownUserData,
+    );
+  // Too big for EC2 with the boot-time limit: refused before anything is made (the login user's
+  // name, known per image, changes its size by a few bytes only).
+  userData(o.user ?? 'ec2-user');
   // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
   const network = o.subnetId
     ? cloud.subnet(o.subnetId).then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }))
@@ -62,20 +79,6 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
     }
     return image;
   };
-  const ownUserData = readUserData(o.userData);
-  // Armed at launch, so that an instance whose run dies before the agent is installed stops too.
-  const limits = launchLimits(o);
-  const userData = (user: string) =>
-    mergeUserData(
-      [
-        {
-          type: 'text/cloud-boothook',
-          filename: BOOT_LIMIT_PART,
-          content: bootLimitScript(bootLimitSettings(o, user, limits)),
-        },
-      ],
-      ownUserData,
-    );
   let iamProfile = o.iamProfile;
   let announced: string | undefined;
   let launchSent = false;
