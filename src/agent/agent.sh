@@ -8,7 +8,10 @@
 #
 #   busy  = a job is running (~/.ssh-ec2/jobs/<id>/, see job.sh) or an ssh session is active
 #           (a process of this user whose parent is sshd: a shell, a command, rsync; an idle
-#           `ssh -N` master has no such child, tmux/screen servers belong to init).
+#           `ssh -N` master has no such child, tmux/screen servers belong to init). A job that is
+#           an interactive shell with no terminal attached and nothing running in it but the
+#           shell itself (lib.sh idle_shell: `ssh-ec2 --multi tmux`, then Ctrl-b d) is not: a
+#           forgotten shell must not keep a GPU machine running. A command always is.
 #
 # and powers off, first rule that applies:
 #
@@ -54,32 +57,18 @@ set -u
 
 # Bump when this file, lib.sh or poweroff.sh changes: a running daemon of another version is
 # replaced (start), and a daemon keeps what it sourced when it started.
-VERSION=6
+VERSION=7
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/poweroff.sh"
 
 CONF="$BASE/$AGENT_CONF"
-PIDFILE="$BASE/agent.pid"
 LOG="$BASE/agent.log"
 
 log() { printf '%s agent[%s]: %s\n' "$(utc_now)" "$$" "$*" >>"$LOG"; }
 
 # ---------------------------------------------------------------------------------------------
 # Daemon bookkeeping
-
-# Prints "<pid> <version>" of the running daemon; fails if none. A pid alone is not enough:
-# after a reboot the recorded pid may belong to an unrelated process.
-running_daemon() {
-  [ -f "$PIDFILE" ] || return 1
-  read -r rpid rversion <"$PIDFILE" 2>/dev/null || return 1
-  is_uint "$rpid" || return 1
-  kill -0 "$rpid" 2>/dev/null || return 1
-  case $(ps -o args= -p "$rpid" 2>/dev/null) in
-    *agent.sh*daemon*) printf '%s %s\n' "$rpid" "${rversion:-0}" ;;
-    *) return 1 ;;
-  esac
-}
 
 # Kills the daemon and what it runs (a sleep, a curl): its whole process group when it leads one
 # (started by setsid), otherwise only itself.
@@ -175,7 +164,7 @@ scan_jobs() {
         ;;
       # Including one that job.sh has just created, which the multiplexer is about to run.
       running)
-        JOB_RUNNING=1
+        idle_shell "$d" || JOB_RUNNING=1
         continue
         ;;
       vanished)
@@ -197,17 +186,11 @@ scan_jobs() {
 # nanosecond, size. Empty if there is none.
 conf_stamp() { stat -c '%i %y %s' "$CONF" 2>/dev/null; }
 
-# min(15, the smallest non-zero limit / 3), at least 1: reacts within a third of any limit.
 interval() {
   t=$(now)
-  best=15
   remaining=0
   [ "$DEADLINE" -gt "$t" ] && remaining=$((DEADLINE - t))
-  for limit in "$IDLE_TIMEOUT" "$JOB_GRACE" "$remaining"; do
-    [ "$limit" -gt 0 ] && [ $((limit / 3)) -lt "$best" ] && best=$((limit / 3))
-  done
-  [ "$best" -lt 1 ] && best=1
-  echo "$best"
+  interval_for "$IDLE_TIMEOUT" "$JOB_GRACE" "$remaining"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #                        started   epoch seconds
 #                        ended     epoch seconds, written when it ends...
 #                        status    ...then its exit status: present = finished
+#                        shell     present for an interactive shell (no cmd): the agent's idle rule
 #                        detached  present if started with --detach, or if it ended with no
 #                                  terminal attached and no ssh session (a lost connection): the
 #                                  agent's grace rule
@@ -34,8 +35,6 @@ set -u
 
 # Single-quotes a word for sh (tmux runs pipe-pane's command with /bin/sh).
 quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
-
-session() { printf 'ssh-ec2-%s' "$1"; }
 
 # running | finished | killed | none (lib.sh job_state: a job that vanished or never started
 # was killed).
@@ -69,6 +68,8 @@ cmd_start() {
     log="$dir/$JOB_LOG"
     printf '%s\n' "$log" >"$d/log"
     printf '=== ssh-ec2 job started %s: %s\n' "$(utc_now)" "$(cat "$d/cmd")" >>"$log"
+  else
+    : >"$d/shell"
   fi
   case $mux in
     tmux)
@@ -116,16 +117,6 @@ cmd_run() {
   attached "$id" || [ "$(cmd_others)" -gt 0 ] || : >"$d/detached"
   echo "$ended" >"$d/ended"
   write_whole "$d/status" "$status"
-}
-
-# Is a terminal attached to the job's tmux or screen session?
-attached() {
-  name=$(session "$1")
-  case $(cat "$(jobdir "$1")/mux" 2>/dev/null) in
-    tmux) [ -n "$(tmux list-clients -t "=$name" 2>/dev/null)" ] ;;
-    screen) screen -ls "$name" 2>/dev/null | grep -q '(Attached)' ;;
-    *) return 1 ;;
-  esac
 }
 
 cmd_attach() {

@@ -53,8 +53,37 @@ wait_for() {
   done
 }
 
+# min(15, the smallest non-zero limit among the arguments / 3), at least 1: a loop checking this
+# often reacts within a third of any limit.
+interval_for() {
+  _best=15
+  for _limit in "$@"; do
+    [ "$_limit" -gt 0 ] && [ $((_limit / 3)) -lt "$_best" ] && _best=$((_limit / 3))
+  done
+  [ "$_best" -lt 1 ] && _best=1
+  echo "$_best"
+}
+
 # Writes a value whole (to a temporary, then renamed): a reader never sees the file empty.
 write_whole() { printf '%s\n' "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
+
+# ---------------------------------------------------------------------------------------------
+# The agent's daemon (agent.sh), as the boot-time limit (boot-limit.sh) also looks for it
+
+PIDFILE="$BASE/agent.pid"
+
+# Prints "<pid> <version>" of the running daemon; fails if none. A pid alone is not enough:
+# after a reboot the recorded pid may belong to an unrelated process.
+running_daemon() {
+  [ -f "$PIDFILE" ] || return 1
+  read -r _rpid _rversion <"$PIDFILE" 2>/dev/null || return 1
+  is_uint "$_rpid" || return 1
+  kill -0 "$_rpid" 2>/dev/null || return 1
+  case $(ps -o args= -p "$_rpid" 2>/dev/null) in
+    *agent.sh*daemon*) printf '%s %s\n' "$_rpid" "${_rversion:-0}" ;;
+    *) return 1 ;;
+  esac
+}
 
 # ---------------------------------------------------------------------------------------------
 # Jobs: ~/.ssh-ec2/jobs/<id>/ (the files are described at the top of job.sh)
@@ -83,6 +112,47 @@ job_state() {
   if is_uint "$_job_created" && [ $(($(now) - _job_created)) -lt 10 ]; then echo running; else echo unstarted; fi
 }
 
+# tmux or screen's name for the job with id $1.
+session() { printf 'ssh-ec2-%s' "$1"; }
+
+# Is a terminal attached to the tmux or screen session of the job with id $1?
+attached() {
+  _att_name=$(session "$1")
+  case $(cat "$(jobdir "$1")/mux" 2>/dev/null) in
+    tmux) [ -n "$(tmux list-clients -t "=$_att_name" 2>/dev/null)" ] ;;
+    screen) screen -ls "$_att_name" 2>/dev/null | grep -q '(Attached)' ;;
+    *) return 1 ;;
+  esac
+}
+
+# Is the running job in directory $1 a forgotten shell: an interactive shell (job.sh writes
+# "shell" for one), no terminal attached to its tmux/screen session, and nothing running in it
+# but the shell itself (the job's pid, job.sh run, has the shell as its only descendant)? A
+# command, or a shell with anything under it (a training started in the foreground or with &),
+# is never one.
+idle_shell() {
+  [ -f "$1/shell" ] || return 1
+  _idle_pid=$(cat "$1/pid" 2>/dev/null)
+  is_uint "$_idle_pid" || return 1
+  attached "$(basename "$1")" && return 1
+  [ "$(descendants "$_idle_pid")" -le 1 ]
+}
+
+# How many live processes descend from pid $1 (zombies are nothing).
+descendants() {
+  ps -e -o pid=,ppid=,stat= 2>/dev/null | awk -v root="$1" '
+    { ppid[$1] = $2; stat[$1] = $3 }
+    END {
+      n = 0
+      for (p in ppid) {
+        if (stat[p] ~ /^Z/) continue
+        for (q = ppid[p]; q in ppid && q != root; q = ppid[q]) ;
+        if (q == root) n++
+      }
+      print n
+    }'
+}
+
 # ---------------------------------------------------------------------------------------------
 # ssh sessions
 
@@ -103,4 +173,11 @@ ssh_sessions() {
         if (uid[q] == me && stat[q] !~ /^Z/ && comm[q] !~ /^sshd/ && comm[ppid[q]] ~ /^sshd/ && !(q in mine)) n++
       print n
     }'
+}
+
+# How many ssh connections of this user are open: their own sshd processes (after login a
+# connection's sshd runs as its user; sshd-session on OpenSSH >= 9.8), an idle master included.
+ssh_connections() {
+  ps -e -o uid=,stat=,comm= 2>/dev/null |
+    awk -v me="$(id -u)" '$1 == me && $2 !~ /^Z/ && $3 ~ /^sshd/ { n++ } END { print n + 0 }'
 }

@@ -13,12 +13,13 @@ export { JOB_RUNNING_STATUS, MUX_MISSING_STATUS } from './instance-contract.js';
 
 const JOB = `sh ~/${STATE_DIR}/job.sh`;
 
+// From dist/remote/ or src/remote/ alike: the scripts ship in src/agent (package.json "files").
+const readScript = (name: string) => readFileSync(new URL(`../../src/agent/${name}`, import.meta.url), 'utf8');
+
 let scripts: [string, string][] | undefined;
 /** Each script's name and content, in INSTANCE_SCRIPTS order. */
 function agentScripts(): [string, string][] {
-  // From dist/remote/ or src/remote/ alike: the scripts ship in src/agent (package.json "files").
-  const read = (name: string) => readFileSync(new URL(`../../src/agent/${name}`, import.meta.url), 'utf8');
-  return (scripts ??= INSTANCE_SCRIPTS.map((name) => [name, read(name)]));
+  return (scripts ??= INSTANCE_SCRIPTS.map((name) => [name, readScript(name)]));
 }
 
 export interface AgentSettings {
@@ -31,6 +32,8 @@ export interface AgentSettings {
   deadline: number;
   /** Seconds. */
   jobGrace: number;
+  /** Seconds, 0 = none: what the boot-time limit of a later boot counts from that boot (DEADLINE is this one's). */
+  maxTime: number;
 }
 
 export function agentConf(s: AgentSettings): string {
@@ -41,6 +44,7 @@ export function agentConf(s: AgentSettings): string {
     ['IDLE_TIMEOUT', s.idleTimeout],
     ['DEADLINE', s.deadline],
     ['JOB_GRACE', s.jobGrace],
+    ['MAX_TIME', s.maxTime],
   ];
   return lines.map(([k, v]) => `${k}=${shQuote(String(v))}\n`).join('');
 }
@@ -97,4 +101,60 @@ export function parseJobStatus(out: string): JobState {
   if (word === 'finished') return { state: 'finished', status: Number(a), ended: Number(b) };
   if (word === 'killed') return { state: 'killed' };
   return { state: 'none' };
+}
+
+/**
+ * The boot-time limit's script in src/agent, and its file name as a part of the user data (how
+ * the sandbox finds it).
+ */
+export const BOOT_LIMIT_SCRIPT = 'boot-limit.sh';
+export const BOOT_LIMIT_PART = 'ssh-ec2-boot-limit.sh';
+
+/**
+ * The boot-time limit powers nothing off within this many seconds of a boot: a run launching or
+ * starting the instance connects well within it (and then its settings and agent take over).
+ */
+export const BOOT_GRACE_SECONDS = 60;
+
+export interface BootLimitSettings {
+  /** The login user, whose ~/.ssh-ec2 it shares with the agent. */
+  user: string;
+  /** Seconds, 0 = none. */
+  idleTimeout: number;
+  /** Seconds after boot, 0 = none. */
+  maxTime: number;
+  poweroffCommand: string;
+  imdsUrl: string;
+}
+
+/**
+ * The boot-time limit (src/agent/boot-limit.sh): a cloud-init boothook, run on every boot, that
+ * stops the instance when no run installs the agent. Standalone (nothing is on the instance at
+ * the first boot): its settings, then lib.sh and poweroff.sh, then itself, whole-line comments
+ * and indentation left out so that it leaves room in EC2's 16 KB of user data for the user's own.
+ */
+export function bootLimitScript(s: BootLimitSettings): string {
+  const code = (name: string) =>
+    readScript(name)
+      .split('\n')
+      .map((line) => line.trimStart()) // safe here: no heredoc, and awk does not mind
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .join('\n');
+  const settings: [string, string | number][] = [
+    ['BOOT_USER', s.user],
+    ['IDLE_TIMEOUT', s.idleTimeout],
+    ['MAX_TIME', s.maxTime],
+    ['BOOT_GRACE', BOOT_GRACE_SECONDS],
+    ['POWEROFF', s.poweroffCommand],
+    ['IMDS_URL', s.imdsUrl],
+  ];
+  return [
+    '#!/bin/sh',
+    '# ssh-ec2: the boot-time limit (stops this instance when no ssh-ec2 run installs its agent)',
+    ...settings.map(([k, v]) => `${k}=${shQuote(String(v))}`),
+    code('lib.sh'),
+    code('poweroff.sh'),
+    code(BOOT_LIMIT_SCRIPT),
+    '',
+  ].join('\n');
 }

@@ -22,7 +22,7 @@ import type { ForwardSpecs } from '../remote/ssh.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { reconnect } from './connect.js';
 import type { Run } from './context.js';
-import { formatDuration } from './limits.js';
+import { leftRunningNote } from './limits.js';
 
 /** Where a detached job's output goes, in the project directory on the instance (synced back). */
 
@@ -114,7 +114,8 @@ export async function runJob(
     log.info(
       `job started in ${o.mux} on ${instance.id}; its output goes to ${JOB_LOG} there.\n` +
         `  Reattach: ssh-ec2 --attach   Follow the log: ssh-ec2 logs   List: ssh-ec2 ls\n` +
-        `  When it ends and nobody is attached, the instance stops itself after ${formatDuration(facts.limits?.jobGraceMs ?? 0)}; ssh-ec2 --attach then brings the results back.`,
+        `  ${leftRunningNote(run.cloud.region, instance.type, facts.limits, 'job')}\n` +
+        `  ssh-ec2 --attach brings the results back once it has ended.`,
     );
     return;
   }
@@ -181,7 +182,10 @@ export async function runJob(
   if (after.state === 'running') {
     facts.leftAsItIs = lost ? 'job running, connection lost' : 'job still running';
     facts.exitStatus = lost ? ExitCode.connectionLost : ExitCode.ok;
-    log.info(`the job is still running on ${instance.id}. Reattach: ssh-ec2 --attach   Follow: ssh-ec2 logs`);
+    log.info(
+      `the job is still running on ${instance.id}. Reattach: ssh-ec2 --attach   Follow: ssh-ec2 logs\n` +
+        `  ${leftRunningNote(run.cloud.region, instance.type, facts.limits, options.command.length > 0 ? 'job' : 'shell')}`,
+    );
     return;
   }
   settle(run, after);

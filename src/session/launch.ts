@@ -18,6 +18,9 @@ import { findOwn, launchTags } from './owner.js';
 import { TAG } from './plan.js';
 import type { ProvisionContext } from './provision.js';
 import { sshCidr } from './ssh-access.js';
+import { bootLimitSettings, launchLimits, limitTags } from './limits.js';
+import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
+import { mergeUserData } from '../cloud/user-data.js';
 
 /**
  * Launches an instance for this directory and returns it as soon as EC2 has it (not yet running):
@@ -26,6 +29,23 @@ import { sshCidr } from './ssh-access.js';
  */
 export async function launch(ctx: ProvisionContext, owner: string): Promise<{ instance: InstanceInfo; user: string }> {
   const { options: o, plan, cloud, log } = ctx;
+  const ownUserData = readUserData(o.userData);
+  // Armed at launch, so that an instance whose run dies before the agent is installed stops too.
+  const limits = launchLimits(o);
+  const userData = (user: string) =>
+    mergeUserData(
+      [
+        {
+          type: 'text/cloud-boothook',
+          filename: BOOT_LIMIT_PART,
+          content: bootLimitScript(bootLimitSettings(o, user, limits)),
+        },
+      ],
+      ownUserData,
+    );
+  // Too big for EC2 with the boot-time limit: refused before anything is made (the login user's
+  // name, known per image, changes its size by a few bytes only).
+  userData(o.user ?? 'ec2-user');
   // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
   const network = o.subnetId
     ? cloud.subnet(o.subnetId).then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }))
@@ -59,7 +79,6 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
     }
     return image;
   };
-  const userData = readUserData(o.userData);
   let iamProfile = o.iamProfile;
   let announced: string | undefined;
   let launchSent = false;
@@ -83,13 +102,13 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
       keyName: o.identity || o.keyName ? plan.keyName : undefined,
       securityGroupIds: [securityGroupId],
       iamProfile,
-      userData,
+      userData: userData(user),
       rootDevice: image.rootDevice,
       volumeSizeGiB: o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB),
       // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
       // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
       shutdownBehavior: 'stop' as const,
-      tags: { ...launchTags(plan, owner), [LOGIN_TAG]: user },
+      tags: { ...launchTags(plan, owner), [LOGIN_TAG]: user, ...limitTags(limits) },
       // A new attempt is a new request; the SDK's retries of this one reuse its token.
       clientToken: randomUUID(),
     };

@@ -4,8 +4,9 @@
  * otherwise the one recorded on the instance by an earlier run; otherwise the default.
  */
 import type { InstanceInfo } from '../cloud/ec2.js';
+import { describePrice } from '../cloud/prices.js';
 import { OPTION_SPECS, type Options } from '../options.js';
-import type { AgentSettings } from '../remote/on-instance.js';
+import type { AgentSettings, BootLimitSettings } from '../remote/on-instance.js';
 import { parseDuration } from '../time.js';
 
 export const LIMIT_TAGS = {
@@ -32,7 +33,7 @@ export interface Limits {
  */
 export function resolveLimits(
   o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'>,
-  instance: InstanceInfo,
+  instance: Pick<InstanceInfo, 'tags' | 'launchTime'>,
   fresh: boolean,
   now = new Date(),
 ): Limits {
@@ -57,6 +58,11 @@ export function limitTags(l: Limits): Record<string, string> {
   };
 }
 
+/** Nothing will stop this instance by itself: its tags say the idle timeout and the max time are off. */
+export function withoutLimit(tags: Record<string, string>): boolean {
+  return tags[LIMIT_TAGS.idleTimeout] === 'off' && tags[LIMIT_TAGS.maxTime] === 'off';
+}
+
 /** The tags that differ from what the instance has (nothing to write most of the time). */
 export function changedTags(instance: InstanceInfo, tags: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(tags).filter(([k, v]) => instance.tags[k] !== v));
@@ -74,6 +80,26 @@ export function agentSettings(
     idleTimeout: Math.round(l.idleTimeoutMs / 1000),
     deadline: l.deadline ? Math.floor(l.deadline.getTime() / 1000) : 0,
     jobGrace: Math.round(l.jobGraceMs / 1000),
+    maxTime: Math.round(l.maxTimeMs / 1000),
+  };
+}
+
+/** The limits of an instance about to be launched: the run's own (options, else defaults). */
+export const launchLimits = (o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'>, now = new Date()): Limits =>
+  resolveLimits(o, { tags: {} }, true, now);
+
+/** The boot-time limit's settings (user data): the same limits, counted from each boot. */
+export function bootLimitSettings(
+  o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>,
+  user: string,
+  l: Limits,
+): BootLimitSettings {
+  return {
+    user,
+    idleTimeout: Math.round(l.idleTimeoutMs / 1000),
+    maxTime: Math.round(l.maxTimeMs / 1000),
+    poweroffCommand: o.poweroffCommand,
+    imdsUrl: o.imdsUrl,
   };
 }
 
@@ -98,4 +124,38 @@ export function formatDuration(ms: number): string {
 
 function parseTagDuration(v: string | undefined): number | undefined {
   return v === 'off' ? 0 : v === undefined ? undefined : parseDuration(v);
+}
+
+/**
+ * What an instance left under a detached job or shell costs and what will stop it, for the line
+ * that leaves it (a `--detach`, a Ctrl-b d): "g4dn.xlarge, about $0.53/hour on demand. It stops
+ * itself …", or that nothing will.
+ */
+export function leftRunningNote(
+  region: string,
+  type: string,
+  l: Limits | undefined,
+  what: 'job' | 'shell',
+  now = new Date(),
+): string {
+  const stops: string[] = [];
+  if (l && what === 'job') {
+    if (l.jobGraceMs > 0) stops.push(`${formatDuration(l.jobGraceMs)} after the job ends with nobody attached`);
+    else if (l.idleTimeoutMs > 0) stops.push(`${formatDuration(l.idleTimeoutMs)} after the job ends with nobody there`);
+  } else if (l && l.idleTimeoutMs > 0) {
+    stops.push(`after ${formatDuration(l.idleTimeoutMs)} with no terminal attached and nothing running in the shell`);
+  }
+  if (l?.deadline) stops.push(`at ${localTime(l.deadline, now)} whatever runs (--max-time)`);
+  const price = `${type}, ${describePrice(region, type)}.`;
+  return stops.length > 0
+    ? `${price} It stops itself ${stops.join(', or ')}.`
+    : `${price} No limit stops it (--idle-timeout and --max-time off): end it with ssh-ec2 down.`;
+}
+
+/** "14:05", or "Dec 1 14:05" when not today: local time, as the user reads a clock. */
+function localTime(d: Date, now: Date): string {
+  const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  return d.toDateString() === now.toDateString()
+    ? hm
+    : `${d.toLocaleString('en-US', { month: 'short', day: 'numeric' })} ${hm}`;
 }

@@ -333,6 +333,63 @@ describe('on-instance agent', () => {
     TEST_TIMEOUT,
   );
 
+  /**
+   * An interactive shell as job.sh leaves it (`--multi tmux`, no command), in a real tmux session
+   * of the instance: the job's pid is the pane's shell (job.sh run), and `inside` runs under it
+   * as the login shell would (its child: what the user left running in the shell, if anything).
+   */
+  async function startShellJob(jobId: string, inside: string): Promise<void> {
+    const dir = `~/.ssh-ec2/jobs/${jobId}`;
+    const r = await user(
+      `mkdir -p ${dir} && echo tmux >${dir}/mux && : >${dir}/shell && date +%s >${dir}/created && ` +
+        `tmux new-session -d -s ssh-ec2-${jobId} -x 80 -y 20 "echo \\$\\$ >${dir}/pid; ${inside}; :"`,
+    );
+    expect(r, r.stderr).toMatchObject({ exitCode: 0 });
+    await waitFor('the shell job running', () => agentFile(`jobs/${jobId}/pid`));
+  }
+
+  it(
+    'a detached shell with a command running in it keeps the instance; once the shell alone is left, it is idle',
+    async () => {
+      const id = await launch();
+      writeConf(id, { IDLE_TIMEOUT: 3, JOB_GRACE: 2 });
+      // The shell runs a command (sleep 301, in a shell of its own) and then waits as a shell does.
+      await startShellJob('sh1', `sh -c 'sleep 301; :'; sleep 300`);
+      await startAgent();
+
+      await sleep(7000); // more than twice the idle timeout
+      expect(newPoweroffs()).toEqual([]);
+      expect(await state(id)).toBe('running');
+
+      await user(`pkill -u "$(id -u)" -x -f 'sleep 301'`);
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
+      expect(String(agentFile('poweroff'))).toMatch(/^idle \d+\n$/);
+      expect(agentFile('jobs/sh1/status')).toBeUndefined(); // the shell itself was still there
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'a shell with a terminal attached keeps the instance, though nothing runs in it; detached, it is idle',
+    async () => {
+      const id = await launch();
+      writeConf(id, { IDLE_TIMEOUT: 3 });
+      await startShellJob('sh2', 'sleep 300');
+      // A tmux client (control mode needs no terminal), as `ssh-ec2 --attach` runs one.
+      await user(`{ sleep 300 | tmux -C attach -t =ssh-ec2-sh2; } </dev/null >/dev/null 2>&1 &`);
+      await waitFor('a client attached', async () => (await user('tmux list-clients -t =ssh-ec2-sh2')).stdout);
+      await startAgent();
+
+      await sleep(7000); // more than twice the idle timeout
+      expect(newPoweroffs()).toEqual([]);
+      expect(await state(id)).toBe('running');
+
+      await user('tmux detach-client -s =ssh-ec2-sh2');
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
+    },
+    TEST_TIMEOUT,
+  );
+
   it(
     'does not power off for idleness while an ssh session runs a command',
     async () => {

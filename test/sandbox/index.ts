@@ -256,11 +256,12 @@ export async function startSandbox(
     return made;
   };
 
-  const lifecycle = async ({ action, instanceId, addresses }: Lifecycle): Promise<void> => {
+  const lifecycle = async ({ action, instanceId, addresses, userData }: Lifecycle): Promise<void> => {
     if (stopped) return;
     const m = action === 'RunInstances' ? await create(instanceId) : await machineFor(instanceId);
     if (!m) return; // not launched through us: nothing plays it
     if (addresses.length > 0) m.addresses = addresses;
+    if (userData !== undefined) m.userData = userData;
     if (action === 'RunInstances' || action === 'StartInstances') {
       await m.start();
       writeClientConfig();

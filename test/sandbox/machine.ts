@@ -13,6 +13,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'n
 import { chmod, cp, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { bootHooks } from './boot.js';
 import { createUser, makeHostKey, removeUser, startSshd } from './sshd.js';
 import type { InstanceConnectKey, Sshd } from './sshd.js';
 import { killMountNamespace, killUserProcesses, mountNamespace, sleep } from './util.js';
@@ -42,8 +43,11 @@ export interface Machine {
   state(): MachineState;
   /** The port its sshd listens on while running. */
   sshPort(): number | undefined;
-  /** Runs a shell script as the login user on this instance (in its home, in its namespace). Not once terminated. */
-  runAsUser(script: string): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  /** Runs a shell script as the login user on this instance (in its home, in its namespace, with `env` added). Not once terminated. */
+  runAsUser(
+    script: string,
+    env?: Record<string, string>,
+  ): Promise<{ stdout: string; stderr: string; exitCode: number }>;
   /** Test hook: install a key as SendSSHPublicKey would, but with any expiry (e.g. one in the past). */
   addInstanceConnectKey(key: string, expiresAt: number): void;
   /** What GetConsoleOutput answers for this instance; undefined: the boot log with its real host key fingerprint. */
@@ -109,6 +113,8 @@ export class MachineImpl implements Machine {
   homeAtTermination: string | undefined;
   consoleOverride: string | undefined;
   imdsOverride: string | undefined;
+  /** What RunInstances gave it (decoded): its boothooks run at each boot. */
+  userData: string | undefined;
   private current: MachineState = 'running';
   private sshd: Sshd | undefined;
   private namespace: string | undefined;
@@ -240,7 +246,10 @@ export class MachineImpl implements Machine {
     this.imdsOverride = id;
   }
 
-  async runAsUser(script: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  async runAsUser(
+    script: string,
+    env: Record<string, string> = {},
+  ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     if (this.current === 'terminated') throw new Error(`${this.instanceId} is terminated: nothing runs there any more`);
     const home = this.o.remoteHome;
     const [program, ...args] = this.wrap([
@@ -261,6 +270,7 @@ export class MachineImpl implements Machine {
         LOGNAME: this.o.loginName,
         SHELL: '/bin/bash',
         LANG: 'C.UTF-8',
+        ...env,
       },
       extendEnv: false,
       stdin: 'ignore',
@@ -291,7 +301,27 @@ export class MachineImpl implements Machine {
       });
       this.namespace = mountNamespace(this.sshd.pid);
       if (generation === this.generation) this.current = 'running';
+      await this.boot();
     });
+  }
+
+  /**
+   * A boot, as cloud-init plays it: each boothook of the user data, every boot, with the instance
+   * id in INSTANCE_ID. As the login user in its namespace (on EC2 it is root), so that whatever it
+   * runs is this instance's and dies with it, and its poweroff is the sandbox's.
+   */
+  private async boot(): Promise<void> {
+    const hooks = bootHooks(this.userData);
+    if (hooks.length === 0) return;
+    const dir = join(this.o.dir, 'boothooks'); // /var/lib/cloud/instance/boothooks
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    for (const [i, hook] of hooks.entries()) {
+      const path = join(dir, `part-${i + 1}`);
+      writeFileSync(path, hook, { mode: 0o755 });
+      chmodSync(path, 0o755);
+      const r = await this.runAsUser(`exec sh ${path}`, { INSTANCE_ID: this.instanceId });
+      if (r.exitCode !== 0) throw new Error(`${this.instanceId}: boothook ${path} failed (${r.exitCode}): ${r.stderr}`);
+    }
   }
 
   /** The machine goes down: sshd, every session and every process of its user. */

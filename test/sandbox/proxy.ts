@@ -114,6 +114,8 @@ export interface Lifecycle {
   instanceId: string;
   /** Its loopback addresses (public and private) as the proxy answers them; for RunInstances and StartInstances. */
   addresses: string[];
+  /** RunInstances' UserData, decoded (what cloud-init would read at each boot). */
+  userData?: string;
 }
 
 /** Which instance a request to IMDS or the poweroff endpoint comes from. */
@@ -348,12 +350,22 @@ export async function startProxy(opts: {
   };
 
   /** Tells the sandbox, and waits for it, before the client hears moto's answer. */
-  const tellLifecycle = async (action: Lifecycle['action'], ids: string[], region: string): Promise<void> => {
+  const tellLifecycle = async (
+    action: Lifecycle['action'],
+    ids: string[],
+    region: string,
+    userData?: string,
+  ): Promise<void> => {
     if (!opts.lifecycle) return;
     const booting = action === 'RunInstances' || action === 'StartInstances';
     await Promise.all(
       ids.map(async (instanceId) =>
-        opts.lifecycle!({ action, instanceId, addresses: booting ? await addressesOf(instanceId, region) : [] }),
+        opts.lifecycle!({
+          action,
+          instanceId,
+          addresses: booting ? await addressesOf(instanceId, region) : [],
+          ...(userData !== undefined && { userData }),
+        }),
       ),
     );
   };
@@ -458,6 +470,7 @@ export async function startProxy(opts: {
         action,
         alive.filter((id) => id !== undefined),
         region,
+        params.UserData === undefined ? undefined : Buffer.from(params.UserData, 'base64').toString('utf8'),
       );
     }
     if (action === 'StartInstances' || action === 'StopInstances' || action === 'TerminateInstances') {

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as contract from '../../src/remote/instance-contract.js';
-import { prepareScript } from '../../src/remote/on-instance.js';
+import { BOOT_LIMIT_SCRIPT, prepareScript } from '../../src/remote/on-instance.js';
 
 const AGENT_DIR = new URL('../../src/agent/', import.meta.url);
 const script = (name: string) => readFileSync(new URL(name, AGENT_DIR), 'utf8');
@@ -41,7 +41,7 @@ describe('the instance contract', () => {
   });
 
   it('the scripts use the declared values, not literals of their own', () => {
-    for (const name of INSTANCE_SCRIPTS.filter((n) => n !== 'lib.sh')) {
+    for (const name of [...INSTANCE_SCRIPTS.filter((n) => n !== 'lib.sh'), BOOT_LIMIT_SCRIPT]) {
       const text = script(name);
       expect(text, name).not.toContain(contract.JOB_LOG);
       expect(text, name).not.toMatch(new RegExp(`exit ${contract.JOB_RUNNING_STATUS}\\b`));
@@ -50,9 +50,9 @@ describe('the instance contract', () => {
     }
   });
 
-  it('installs every script of src/agent, each after the ones it sources', () => {
+  it('installs every script of src/agent but the boot-time limit (user data), each after the ones it sources', () => {
     const onDisk = readdirSync(AGENT_DIR).filter((n) => n.endsWith('.sh'));
-    expect([...INSTANCE_SCRIPTS].sort()).toEqual(onDisk.sort());
+    expect([...INSTANCE_SCRIPTS, BOOT_LIMIT_SCRIPT].sort()).toEqual(onDisk.sort());
     for (const [i, name] of INSTANCE_SCRIPTS.entries()) {
       const sourced = [...script(name).matchAll(/^\. "\$\(dirname "\$0"\)\/([\w.-]+)"$/gm)].map((m) => m[1]!);
       for (const lib of sourced)
@@ -65,6 +65,7 @@ describe('the instance contract', () => {
       idleTimeout: 0,
       deadline: 0,
       jobGrace: 0,
+      maxTime: 0,
     });
     const installed = [...prepare.matchAll(/^cat > ([\w.-]+)\.new <</gm)].map((m) => m[1]);
     expect(installed).toEqual([...INSTANCE_SCRIPTS, contract.AGENT_CONF]);

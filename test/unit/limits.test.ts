@@ -58,6 +58,7 @@ describe('agent limits', () => {
       idleTimeout: 90,
       deadline: 0,
       jobGrace: 600,
+      maxTime: 0,
     });
     expect(formatDuration(90_061_000)).toBe('1d1h1m1s');
   });
@@ -71,6 +72,7 @@ describe('agent limits', () => {
         idleTimeout: 5,
         deadline: 0,
         jobGrace: 1,
+        maxTime: 0,
       }),
     ).toContain(`POWEROFF='echo '\\''a b'\\'''\n`);
   });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceInfo, LaunchSpec } from '../../src/cloud/port.js';
-import { CapacityError, CloudError, ExitCode, UserError } from '../../src/errors.js';
+import { CapacityError, CloudError, ConfigError, ExitCode, UserError } from '../../src/errors.js';
 import { resolveOptions, type FlagValues } from '../../src/options.js';
 import { launchTags } from '../../src/session/owner.js';
 import { makePlan, TAG } from '../../src/session/plan.js';
@@ -131,6 +131,17 @@ describe('an instance of this directory exists', () => {
 });
 
 describe('a launch', () => {
+  it('--user-data too big for EC2 beside the boot-time limit: exit 3 before anything is made', async () => {
+    const cloud = new FakeCloud();
+    const err = await run(cloud, { userData: `#!/bin/sh\n${'x'.repeat(16_000)}\n` })
+      .go()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as UserError).message).toMatch(/over EC2's 16384: --user-data is 16011 bytes/);
+    expect(cloud.launches).toEqual([]);
+    expect(cloud.groups.size).toBe(0);
+  });
+
   it("tagged as this directory's and owner's, in ssh-ec2's group letting only the caller in; handed over before the wait", async () => {
     const cloud = new FakeCloud();
     cloud.bootDescribes = 1;
@@ -141,7 +152,17 @@ describe('a launch', () => {
     expect(handed).toEqual([`${r.instance.id} pending`]);
     expect(cloud.launches).toHaveLength(1);
     const spec = cloud.launches[0]!;
-    expect(spec.tags).toEqual({ ...launchTags(plan, OWNER), [LOGIN_TAG]: 'ubuntu' });
+    // The limits from the launch on (issue #10): the boot-time limit in the user data keeps them.
+    expect(spec.tags).toEqual({
+      ...launchTags(plan, OWNER),
+      [LOGIN_TAG]: 'ubuntu',
+      'ssh-ec2:idle-timeout': '1h',
+      'ssh-ec2:max-time': 'off',
+      'ssh-ec2:job-grace': '10m',
+      'ssh-ec2:deadline': 'none',
+    });
+    expect(spec.userData).toMatch(/^Content-Type: multipart\/mixed; boundary=/);
+    expect(spec.userData).toContain('Content-Type: text/cloud-boothook');
     expect(spec.tags[TAG.user]).toBe(OWNER);
     // Only ssh-ec2 terminates: a poweroff from inside stops. The disk: at least 100 GiB.
     expect(spec).toMatchObject({ shutdownBehavior: 'stop', volumeSizeGiB: 100, subnetId: 'subnet-a' });

@@ -5,7 +5,7 @@ import type { Cloud } from '../../cloud/ec2.js';
 import { ExitCode } from '../../errors.js';
 import { forgetInstance } from '../../state/leftovers.js';
 import { resolvePaths } from '../../state/paths.js';
-import { LIMIT_TAGS } from '../../session/limits.js';
+import { LIMIT_TAGS, withoutLimit } from '../../session/limits.js';
 import { TAG } from '../../session/plan.js';
 import { loadCloud } from '../../session/story.js';
 import { liveJob, type LiveJob } from '../live-job.js';
@@ -35,7 +35,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       i.type + (price !== undefined && i.state === 'running' ? ` ($${price.toFixed(2)}/h)` : ''),
       i.state === 'running' && i.launchTime ? since(i.launchTime) : '-',
       jobs[n]!,
-      `idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${deadline})` : ''}`,
+      `${withoutLimit(i.tags) ? 'NO LIMIT: ' : ''}idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${deadline})` : ''}`,
       `${i.tags[TAG.host] === hostname() ? '' : `${i.tags[TAG.host] ?? '?'}:`}${i.tags[TAG.dir] ?? '?'}`,
     ];
   });
