@@ -102,14 +102,14 @@ describe.each([
     for (const n of TRICKY_RESULTS) expect(readFileSync(join(dir, 'out', n), 'utf8')).toBe(`${n}\n`);
     expect(readdirSync(join(dir, 'out')).sort()).toEqual([...TRICKY_RESULTS].sort());
     expect(existsSync(join(dir, 'build', 'remote.o'))).toBe(false);
-    // No local edit lost: the replaced version kept under .ssh-ec2/backups; nothing local deleted.
+    // Changed on the instance only: brought home and listed, no backups (issue #10); nothing local deleted
+    // (keep.log, deleted on the instance, stays here).
     expect(readFileSync(join(dir, 'model.txt'), 'utf8')).toBe('remote version\n');
-    const backups = join(dir, '.ssh-ec2', 'backups');
-    const [stamp] = readdirSync(backups);
-    expect(readFileSync(join(backups, stamp!, 'model.txt'), 'utf8')).toBe('local version\n');
+    expect(existsSync(join(dir, '.ssh-ec2', 'backups'))).toBe(false);
     for (const [f, content] of before)
       if (f !== 'model.txt') expect(readFileSync(join(dir, f), 'utf8'), f).toBe(content);
-    expect(r.stderr).toMatch(/1 local file\(s\) were replaced/);
+    expect(r.stderr).toMatch(/brought back: .*model\.txt/);
+    expect(r.stderr).not.toMatch(/replaced/);
     // Nothing of the sync is left behind on the instance (openrsync's sync back writes its excludes there).
     expect(readdirSync(remotePath(sb, '.ssh-ec2', id)).filter((n) => n.endsWith('.exclude'))).toEqual([]);
     expect(await instanceState(sb, id)).toBe('terminated');
