@@ -54,3 +54,10 @@ export async function removeOnInstance(p: Pick<SyncParams, 'conn' | 'remoteDir'>
   const script = paths.map((path) => `rm -f -- ${shQuote(path)}`).join('\n');
   await p.conn.exec(`${enterDir(p.remoteDir)} && sh -e`, { input: `${script}\n` });
 }
+
+/** Sets these files' modification time to the epoch, so that rsync sees them differ from ours. */
+export async function touchOnInstance(p: Pick<SyncParams, 'conn' | 'remoteDir'>, paths: string[]) {
+  if (paths.length === 0) return;
+  const script = paths.map((path) => `touch -m -d @0 -- ${shQuote(path)}`).join('\n');
+  await p.conn.exec(`${enterDir(p.remoteDir)} && sh -e`, { input: `${script}\n` });
+}

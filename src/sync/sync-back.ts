@@ -6,7 +6,7 @@
  * through. Names the local file system would take for one (a Mac's case- and
  * normalisation-insensitive APFS) are kept apart: see name-collisions.ts.
  */
-import { mkdirSync } from 'node:fs';
+import { lutimesSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SubprocessError } from '../errors.js';
 import { requireRsync } from '../remote/rsync-capabilities.js';
@@ -70,6 +70,8 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   await copyOnInstance(p, beside).catch(failed);
   // Now on the instance too: the pulls into the collision directories must leave them out.
   listing.push(...beside.map(([, path]) => ({ path, type: 'file' as const })));
+  // rsync would take these for unchanged (same size and second as here): a local time it cannot match.
+  for (const path of plan.force) lutimesSync(join(p.localDir, path), new Date(), new Date(0));
   const skip = plan.exclude.map((path) => ({ path, type: 'file' as const }));
   let files = await pullInto(p, caps, {
     localDir: p.localDir,
@@ -92,7 +94,7 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   // The copies beside were made with mode and mtime kept: the instance's side of each is its original's.
   for (const [path, name] of beside) compared.set(name, compared.get(path)!);
   const now = { ...sides, local: localSigs(p.localDir, compared.keys()) };
-  saveBase(p.localDir, p.instanceId, nextBase(now, new Set(plan.conflicts)));
+  saveBase(p.localDir, p.instanceId, nextBase(now, { resolved: new Set(plan.conflicts), held: new Set(plan.exclude) }));
   if (plan.bring.length > 0) p.log.info(`brought back: ${nameList(plan.bring)}`);
   if (beside.length > 0) p.log.warn(besideMessage(beside.map(([, name]) => name)));
   if (plan.notResurrected.length > 0) p.log.detail(`deleted here, not brought back: ${nameList(plan.notResurrected)}`);

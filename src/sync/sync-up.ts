@@ -24,7 +24,7 @@ import { loadBase, saveBase } from './base.js';
 import { ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
 import { sideExcludes } from './name-collisions.js';
 import { pullInto } from './pull.js';
-import { copyOnInstance, listRemote, removeOnInstance } from './remote-tree.js';
+import { copyOnInstance, listRemote, removeOnInstance, touchOnInstance } from './remote-tree.js';
 import { backupStamp, besideMessage, besideName, localSigs, nameList, nextBase, outside, planUp } from './three-way.js';
 
 export interface SyncParams {
@@ -75,6 +75,8 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
       });
       p.log.warn(besideMessage(names.map((e) => e.path)));
     }
+    // rsync would take these for unchanged (same size and second as here): a time there it cannot match.
+    await touchOnInstance(p, plan.force);
     if (plan.remove.length > 0) {
       await removeOnInstance(p, plan.remove);
       p.log.info(`removed from the instance (deleted here): ${nameList(plan.remove)}`);
@@ -93,7 +95,7 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
     const after = await listRemote(p, prune);
     const remote = outside(after.sigs, [...leftOut, ...ignoredInListing(after.entries, rules)]);
     const local = localSigs(p.localDir, remote.keys(), outsideLinks);
-    saveBase(p.localDir, p.instanceId, nextBase({ ...sides, local, remote }));
+    saveBase(p.localDir, p.instanceId, nextBase({ ...sides, local, remote }, { held: new Set(plan.exclude) }));
     return { files };
   } catch (err) {
     if (err instanceof SubprocessError) {

@@ -43,9 +43,24 @@ function existsLocally(root: string, path: string): boolean {
   }
 }
 
+/**
+ * Which side changed a file present on both since the base. With no base (a first sync), two
+ * versions that differ count as changed on both, and two that agree as rsync judges (size, second)
+ * as the same. With a base, the base decides: a change within the second, same size, is still seen.
+ */
+function judge(x: Sides, path: string, l: Sig, r: Sig): 'none' | 'here' | 'there' | 'both' {
+  const e = x.base.get(path);
+  if (!e) return agree(l, r) ? 'none' : 'both';
+  const lc = localChanged(x.root, path, l, e);
+  const rc = remoteChanged(r, e);
+  return lc ? (rc ? 'both' : 'here') : rc ? 'there' : 'none';
+}
+
 export interface BackPlan {
   /** Brought home (changed on the instance only, or created there). */
   bring: string[];
+  /** Of those, the ones rsync would take for unchanged (same size, same second): it must be made to see them. */
+  force: string[];
   /** Changed on both sides: the instance's version goes beside yours. */
   conflicts: string[];
   /** Deleted here, unchanged there: not brought back. */
@@ -55,7 +70,7 @@ export interface BackPlan {
 }
 
 export function planBack(x: Sides): BackPlan {
-  const plan: BackPlan = { bring: [], conflicts: [], notResurrected: [], exclude: [] };
+  const plan: BackPlan = { bring: [], force: [], conflicts: [], notResurrected: [], exclude: [] };
   for (const [path, r] of x.remote) {
     const l = x.local.get(path);
     const e = x.base.get(path);
@@ -70,14 +85,14 @@ export function planBack(x: Sides): BackPlan {
       } else plan.bring.push(path);
       continue;
     }
-    if (agree(l, r)) continue;
-    const lc = localChanged(x.root, path, l, e);
-    const rc = remoteChanged(r, e);
-    if (rc && !lc) plan.bring.push(path);
-    else {
-      if (rc) plan.conflicts.push(path);
-      plan.exclude.push(path);
+    const changed = judge(x, path, l, r);
+    if (changed === 'there') {
+      plan.bring.push(path);
+      if (agree(l, r)) plan.force.push(path);
+      continue;
     }
+    if (changed === 'both') plan.conflicts.push(path);
+    if (changed !== 'none' || !agree(l, r)) plan.exclude.push(path);
   }
   return plan;
 }
@@ -85,6 +100,8 @@ export function planBack(x: Sides): BackPlan {
 export interface UpPlan {
   /** Changed on both sides: brought home beside yours, then yours is sent. */
   conflicts: string[];
+  /** To send, but rsync would take them for unchanged (same size, same second): it must be made to see them. */
+  force: string[];
   /** Changed on the instance only (a result): not overwritten. */
   exclude: string[];
   /** Deleted here, and the instance's copy is still the one it was sent: removed there. */
@@ -92,15 +109,14 @@ export interface UpPlan {
 }
 
 export function planUp(x: Sides): UpPlan {
-  const plan: UpPlan = { conflicts: [], exclude: [], remove: [] };
+  const plan: UpPlan = { conflicts: [], force: [], exclude: [], remove: [] };
   for (const [path, l] of x.local) {
     const r = x.remote.get(path);
-    if (!r || agree(l, r)) continue;
-    const e = x.base.get(path);
-    const lc = localChanged(x.root, path, l, e);
-    const rc = remoteChanged(r, e);
-    if (lc && rc) plan.conflicts.push(path);
-    else if (!lc) plan.exclude.push(path);
+    if (!r) continue;
+    const changed = judge(x, path, l, r);
+    if (changed === 'both') plan.conflicts.push(path);
+    if ((changed === 'here' || changed === 'both') && agree(l, r)) plan.force.push(path);
+    if (changed === 'there' || (changed === 'none' && !agree(l, r))) plan.exclude.push(path);
   }
   for (const [path, r] of x.remote) {
     if (x.local.has(path)) continue;
@@ -111,19 +127,26 @@ export function planUp(x: Sides): UpPlan {
 }
 
 /**
- * The base after a sync: a file the two sides now agree on is recorded as it is on each; a file
- * whose instance version was just brought beside yours (`resolved`) records the instance's side
- * only (yours stays changed, to be sent); a file deleted here and still there keeps its entry
- * (the next sync up removes it); the rest keep what they had, or nothing.
+ * The base after a sync: a file the two sides now agree on is recorded as it is on each, unless
+ * its change was held back on purpose (`held`: it would seem to agree only by rsync's coarse
+ * measure); a file whose instance version was just brought beside yours (`resolved`) records the
+ * instance's side only (yours stays changed, to be sent); a file deleted here and still there
+ * keeps its entry (the next sync up removes it); the rest keep what they had, or nothing.
  */
-export function nextBase(x: Sides, resolved: ReadonlySet<string> = new Set(), now = Date.now()): BaseFiles {
+export function nextBase(
+  x: Sides,
+  o: { resolved?: ReadonlySet<string>; held?: ReadonlySet<string> } = {},
+  now = Date.now(),
+): BaseFiles {
   const t = Math.floor(now / 1000);
   const out: BaseFiles = new Map();
   for (const [path, r] of x.remote) {
     const l = x.local.get(path);
     const e = x.base.get(path);
-    if (l && agree(l, r)) out.set(path, { l: recordLocal(x.root, path, l, t), r, t });
-    else if (l && resolved.has(path)) out.set(path, { ...(e?.l ? { l: e.l } : {}), r, t } satisfies BaseEntry);
+    if (l && o.resolved?.has(path)) out.set(path, { ...(e?.l ? { l: e.l } : {}), r, t } satisfies BaseEntry);
+    else if (l && o.held?.has(path)) {
+      if (e) out.set(path, e);
+    } else if (l && agree(l, r)) out.set(path, { l: recordLocal(x.root, path, l, t), r, t });
     else if (e && (l || (e.l && !existsLocally(x.root, path)))) out.set(path, e);
   }
   return out;

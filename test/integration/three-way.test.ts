@@ -16,6 +16,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -60,6 +61,12 @@ interface Row {
   up: { here: Tree; there: Tree };
 }
 const write = (dir: string, path: string, text: string) => writeFileSync(join(dir, path), text);
+/** Rewrites a file with text of the same size, its new time in the same second as the old one (rsync's measure). */
+const sameSecond = (dir: string, path: string, text: string) => {
+  const second = Math.floor(statSync(join(dir, path)).mtimeMs / 1000);
+  write(dir, path, text);
+  utimesSync(join(dir, path), second + 0.5, second + 0.5);
+};
 const ROWS: Row[] = [
   {
     name: 'edited here',
@@ -134,6 +141,20 @@ const ROWS: Row[] = [
     here: (d) => write(d, 'results.txt', 'accuracy 0.93\n'),
     back: { here: { 'results.txt': 'accuracy 0.93\n' }, there: { 'results.txt': '' } },
     up: { here: { 'results.txt': 'accuracy 0.93\n' }, there: { 'results.txt': 'accuracy 0.93\n' } },
+  },
+  {
+    name: 'rewritten on the instance, same size, in the same second',
+    base: { 'h.txt': 'epoch 1' },
+    there: (d) => sameSecond(d, 'h.txt', 'epoch 2'),
+    back: { here: { 'h.txt': 'epoch 2' }, there: { 'h.txt': 'epoch 2' } },
+    up: { here: { 'h.txt': 'epoch 1' }, there: { 'h.txt': 'epoch 2' } },
+  },
+  {
+    name: 'edited here, same size, in the same second',
+    base: { 'k.txt': 'aaaa' },
+    here: (d) => sameSecond(d, 'k.txt', 'bbbb'),
+    back: { here: { 'k.txt': 'bbbb' }, there: { 'k.txt': 'aaaa' } },
+    up: { here: { 'k.txt': 'bbbb' }, there: { 'k.txt': 'bbbb' } },
   },
   {
     name: 'rewritten by the job, several times',

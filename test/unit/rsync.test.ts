@@ -306,7 +306,12 @@ describe('an rsync that cannot do what ssh-ec2 needs', () => {
     expect(missingFor(OPENRSYNC, ['up', 'back'])).toEqual([]);
     // A direction that does not work at all is named alone: its options could not be tried.
     expect(missingFor({ ...OPENRSYNC, receiveAsServer: false }, ['up', 'back'])).toEqual(['pull']);
-    expect(missingFor({ ...ALL, update: false, safeLinks: false }, ['up', 'back'])).toEqual(['update', 'safeLinks']);
+    expect(missingFor({ ...ALL, copyUnsafeLinks: false, safeLinks: false }, ['up', 'back'])).toEqual([
+      'copyUnsafeLinks',
+      'safeLinks',
+    ]);
+    // No longer needed since the three-way rules (issue #10).
+    expect(missingFor({ ...ALL, update: false, backupDir: false }, ['up', 'back'])).toEqual([]);
     expect(missingFor(RSYNC_269, ['up', 'back'])).toEqual([]);
     const err = tooOld(OPENRSYNC, ['pull']);
     // (the message of an openrsync that could not receive as a server either)
