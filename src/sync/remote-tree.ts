@@ -23,7 +23,8 @@ export interface RemoteTree {
 /** The remote tree, without descending into known-ignored directories nor into ours. */
 export async function listRemote(p: Pick<SyncParams, 'conn' | 'remoteDir'>, prune: Entry[]): Promise<RemoteTree> {
   const pruned = [{ path: OWN_DIR, type: 'dir' as const }, ...(prune.length <= MAX_PRUNE ? prune : [])];
-  const pruneExpr = `\\( ${pruned.map((e) => `-path ${shQuote(`./${findEscape(e.path)}`)}`).join(' -o ')} \\) -prune -o `;
+  const paths = pruned.map((e) => `-path ${shQuote(`./${findEscape(e.path)}`)}`);
+  const pruneExpr = `\\( ${paths.join(' -o ')} \\) -prune -o `;
   const r = await p.conn.exec(`${enterDir(p.remoteDir)} && find . -mindepth 1 ${pruneExpr}-printf '%y %s %T@ %P\\0'`);
   const tree: RemoteTree = { entries: [], sigs: new Map() };
   for (const record of r.stdout.split('\0')) {
