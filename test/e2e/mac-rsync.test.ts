@@ -4,7 +4,7 @@
  * the sandbox's Debian rsync 3.x, as on a real instance. A missing binary fails the test.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
@@ -117,6 +117,28 @@ describe.each([
 
   it('never follows remote links out of the project, nor writes through local ones', async () => {
     await linksStayHome(sb, `mac-links-${tool}`, macPath(tool));
+  });
+
+  it('the three-way sync (issue #10): an edit after --leave survives pull and down, a module deleted here is removed there and never comes back, the result comes home', async () => {
+    const env = macPath(tool);
+    const name = `mac-three-way-${tool}`;
+    const dir = makeProject(sb, name, { 'train.py': 'v1\n', 'util.py': 'u\n' });
+    const left = await cli(sb, ['--leave', 'echo epoch 1 > metrics.txt'], { cwd: dir, env });
+    expect(left.exitCode, left.stderr).toBe(0);
+    writeFileSync(join(dir, 'train.py'), 'v2, edited meanwhile\n');
+    rmSync(join(dir, 'util.py'));
+    writeFileSync(join(remotePath(sb, name), 'metrics.txt'), 'epoch 2\n');
+    const pulled = await cli(sb, ['pull'], { cwd: dir, env });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'train.py'), 'utf8')).toBe('v2, edited meanwhile\n');
+    expect(readFileSync(join(dir, 'metrics.txt'), 'utf8')).toBe('epoch 2\n');
+    expect(existsSync(join(dir, 'util.py'))).toBe(false);
+    const ran = await cli(sb, ['--leave', '--', 'ls'], { cwd: dir, env });
+    expect(ran.stdout).toBe('metrics.txt\ntrain.py\n');
+    expect((await cli(sb, ['down', '--yes'], { cwd: dir, env })).exitCode).toBe(0);
+    expect(readFileSync(join(dir, 'train.py'), 'utf8')).toBe('v2, edited meanwhile\n');
+    expect(existsSync(join(dir, 'util.py'))).toBe(false);
+    expect(existsSync(join(dir, '.ssh-ec2', 'backups'))).toBe(false);
   });
 
   it('a failing sync up names its real cause (not the disk) and exits 6', async () => {
