@@ -50,10 +50,13 @@ export interface RsyncCapabilities {
 
 export type Capability = Exclude<keyof RsyncCapabilities, 'path' | 'version'>;
 
-/** What each direction cannot do without; the rest only makes it better. */
+/**
+ * What each direction cannot do without; the rest only makes it better. --update and --backup-dir
+ * are no longer used: the three-way rules (sync/three-way.ts) decide what is not overwritten.
+ */
 export const NEEDED: Record<'up' | 'back', readonly Capability[]> = {
-  up: ['push', 'excludeFrom', 'copyUnsafeLinks', 'update'],
-  back: ['pull', 'excludeFrom', 'safeLinks', 'backupDir'],
+  up: ['push', 'excludeFrom', 'copyUnsafeLinks'],
+  back: ['pull', 'excludeFrom', 'safeLinks'],
 };
 
 const WHAT: Record<Capability, string> = {

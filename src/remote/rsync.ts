@@ -11,7 +11,7 @@
  * - Names travel byte for byte: no --iconv, no normalisation (macOS writes names decomposed).
  */
 import { UserError } from '../errors.js';
-import { excludeList, OWN_DIR, type Entry } from '../sync/ignore-rules.js';
+import { excludeList, type Entry } from '../sync/ignore-rules.js';
 import { enterDir, shQuote } from './remote-command.js';
 import { tooOld, type RsyncCapabilities } from './rsync-capabilities.js';
 
@@ -45,59 +45,46 @@ function base(o: RsyncCommon, caps: Caps): string[] {
   ];
 }
 
-/** Local project → instance. Never deletes anything on the instance. */
+/**
+ * Local project → instance. Deletes nothing itself: what may be removed there, and what must not be
+ * overwritten (a result changed on the instance), the three-way rules decide (sync/three-way.ts)
+ * and hand over as excludes, so no --update: a local edit with an older clock than the instance's
+ * is still sent.
+ */
 export function pushArgv(o: RsyncCommon & { localDir: string }, caps: Caps): string[] {
   return [
     ...base(o, caps),
     // A link to data outside the project is sent as its content (the instance has no such
     // target); a link inside the project stays a link.
     '--copy-unsafe-links',
-    // A file changed on the instance since the last sync (a result) is newer: never clobber it.
-    '--update',
     withSlash(o.localDir),
     `${o.remote}:./`,
   ];
 }
 
 /**
- * Instance → local project: new and changed files only. Never deletes a local file; a local
- * file about to be replaced is first moved under `.ssh-ec2/backups/<stamp>/`. Remote symlinks
- * pointing outside the tree are skipped (--safe-links).
+ * Instance → local project. Never deletes a local file; which files it may replace (changed on the
+ * instance only) the three-way rules decide and the excludes carry. Remote symlinks pointing
+ * outside the tree are skipped (--safe-links).
  */
-export function pullArgv(o: RsyncCommon & { localDir: string; backupStamp: string }, caps: Caps): string[] {
-  return [
-    ...base(o, caps),
-    '--safe-links',
-    '--backup',
-    `--backup-dir=${backupDir(o.backupStamp)}`,
-    `${o.remote}:./`,
-    withSlash(o.localDir),
-  ];
+export function pullArgv(o: RsyncCommon & { localDir: string }, caps: Caps): string[] {
+  return [...base(o, caps), '--safe-links', `${o.remote}:./`, withSlash(o.localDir)];
 }
 
 /**
  * The sync back for a local rsync that can only receive as a server (openrsync aborts receiving as
  * a client): the instance's rsync 3 is the client and sends, through a bridge from its remote shell
  * to the ssh channel's stdin and stdout (fds 3 and 4; a background job's stdin is /dev/null in sh,
- * hence fd 5), to the local rsync run as `--server`. The same guarantees: the local server keeps
- * replaced files under the backup directory and skips unsafe links; the instance's rsync applies
+ * hence fd 5), to the local rsync run as `--server`. The same guarantees: the local server skips
+ * unsafe links; the instance's rsync applies
  * the excludes, written there at `remoteExcludeFile` (relative to the home directory).
  */
 export function serverPullArgv(
-  o: { remoteDir: string; remoteExcludeFile: string; localDir: string; backupStamp: string },
+  o: { remoteDir: string; remoteExcludeFile: string; localDir: string },
   caps: Pick<RsyncCapabilities, 'path' | 'from0'>,
 ): { local: string[]; remote: string } {
   const safety = ['--safe-links'];
-  const local = [
-    caps.path,
-    '--server',
-    '-rlpt',
-    ...safety,
-    '--backup',
-    `--backup-dir=${backupDir(o.backupStamp)}`,
-    '.',
-    withSlash(o.localDir),
-  ];
+  const local = [caps.path, '--server', '-rlpt', ...safety, '.', withSlash(o.localDir)];
   const bridge = `sh -c "exec 5<&0; cat <&5 >&4 & exec cat <&3"`;
   const sender = [
     'rsync',
@@ -119,10 +106,6 @@ export function serverPullArgv(
     local,
     remote: `${enterDir(o.remoteDir)} && exec 3<&0 4>&1 && ${sender.join(' ')} >&2; s=$?; rm -f ${excludes}; exit $s`,
   };
-}
-
-export function backupDir(stamp: string): string {
-  return `${OWN_DIR}/backups/${stamp}`;
 }
 
 function withSlash(p: string): string {

@@ -53,7 +53,7 @@ async function finishWork(run: Run): Promise<unknown> {
   const others = needs.ask && reachable && conn ? await whoElseIsThere(run, conn) : undefined;
   const resultsBack = !needs.pull
     ? 'not needed'
-    : reachable && conn && (await bringResultsBack(run, conn))
+    : reachable && conn && (await bringResultsBack(run, conn, instance.id))
       ? 'back'
       : 'not back';
   // Every instance can be stopped today; a one-time spot instance cannot (issue #13).
@@ -156,7 +156,7 @@ async function whoElseIsThere(run: Run, conn: Connection): Promise<Others | unde
 }
 
 /** Brings the results back over a working connection; false if that failed. */
-async function bringResultsBack(run: Run, conn: Connection): Promise<boolean> {
+async function bringResultsBack(run: Run, conn: Connection, instanceId: string): Promise<boolean> {
   const { log } = run;
   run.finishing = 'syncing back';
   run.journal?.note({ step: 'the sync back' });
@@ -166,6 +166,7 @@ async function bringResultsBack(run: Run, conn: Connection): Promise<boolean> {
         conn,
         localDir: run.plan.projectDir,
         remoteDir: run.plan.remoteDir,
+        instanceId,
         scratchDir: run.paths.runtime,
         rsync: rsyncSource(run),
         log,
@@ -173,8 +174,6 @@ async function bringResultsBack(run: Run, conn: Connection): Promise<boolean> {
     );
     log.detail(`sync back: ${back.files ?? 'an unknown number of'} file(s) received`);
     run.journal?.note({ syncedBack: true });
-    if (back.kept > 0)
-      log.info(`${back.kept} local file(s) were replaced; their previous versions are kept in ${back.backupDir}`);
     return true;
   } catch (err) {
     log.error(`sync back failed: ${(err as Error).message}`, (err as { hint?: string }).hint);

@@ -137,7 +137,7 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   }
   if (options.rsync && !options.attach) {
     const [up] = await Promise.all([
-      log.phase('sync up', () => syncUp({ ...syncParams(run, conn), signal })),
+      log.phase('sync up', () => syncUp({ ...syncParams(run, conn), instanceId: got.instance.id, signal })),
       prepared,
     ]);
     log.detail(`sync up: ${up.files ?? 'an unknown number of'} file(s) sent`);

@@ -128,6 +128,8 @@ export interface LocalTree {
   outsideLinks: string[];
   /** How many non-ignored entries the walk saw. */
   kept: number;
+  /** The kept files and links (not directories): what the three-way rules compare. */
+  files: string[];
 }
 
 export interface WalkOptions {
@@ -141,7 +143,7 @@ export interface WalkOptions {
 
 /** Walks the project, never descending into an ignored directory. */
 export function walkLocal(root: string, rules = new IgnoreRules(root), opts: WalkOptions = {}): LocalTree {
-  const tree: LocalTree = { ignored: [], secrets: [], outsideLinks: [], kept: 0 };
+  const tree: LocalTree = { ignored: [], secrets: [], outsideLinks: [], kept: 0, files: [] };
   // Real paths of the directories being walked, the root down to the current one. One of them
   // met again below itself is a loop through a link, which rsync would copy over and over (40
   // levels deep, then fail): it is excluded.
@@ -169,6 +171,7 @@ export function walkLocal(root: string, rules = new IgnoreRules(root), opts: Wal
       if (outside) tree.outsideLinks.push(path);
       if (type !== 'dir') {
         tree.kept++;
+        tree.files.push(path);
         continue;
       }
       const childReal = copiedDir ? realpathSync(join(root, path)) : join(real, e.name);

@@ -1,42 +1,51 @@
 /**
- * Sync back: new and changed files from the instance, with the same ignore rules. Never deletes
- * a local file; a local file about to be replaced is kept under .ssh-ec2/backups/<stamp>/.
- * Remote symlinks pointing outside the project are not followed, and local symlinks pointing
- * outside it are never written through. Names the local file system would take for one (a Mac's
- * case- and normalisation-insensitive APFS) are kept apart: see name-collisions.ts.
+ * Sync back: what the instance changed or made, by the three-way rules (three-way.ts), with the
+ * same ignore rules. Never deletes a local file, never replaces one changed here since the base:
+ * changed on both sides, the instance's version is brought beside it. Remote symlinks pointing
+ * outside the project are not followed, and local symlinks pointing outside it are never written
+ * through. Names the local file system would take for one (a Mac's case- and
+ * normalisation-insensitive APFS) are kept apart: see name-collisions.ts.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { lutimesSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { enterDir, shQuote } from '../remote/remote-command.js';
 import { SubprocessError } from '../errors.js';
-import { run, runCrossed } from '../remote/exec.js';
-import { backupDir, excludeFileText, pullArgv, serverPullArgv } from '../remote/rsync.js';
-import { remoteArgv } from '../remote/ssh.js';
 import { requireRsync } from '../remote/rsync-capabilities.js';
 import { localPlatform, type NameFolding, type Platform } from '../state/platform.js';
+import { loadBase, saveBase } from './base.js';
 import { ignoredInListing, IgnoreRules, OWN_DIR, walkLocal, type Entry } from './ignore-rules.js';
 import { collisionsDir, collisionsMessage, planCollisions, readLocalDir, sideExcludes } from './name-collisions.js';
-import { listTransferred, rsyncFailed, writeRsh, type SyncParams } from './sync-up.js';
-
-/** Beyond this many ignored directories the remote listing is not pruned (the command line stays short). */
-const MAX_PRUNE = 500;
+import { pullInto } from './pull.js';
+import { copyOnInstance, listRemote } from './remote-tree.js';
+import { rsyncFailed, type SyncParams } from './sync-up.js';
+import {
+  backupStamp,
+  besideMessage,
+  besideName,
+  localSigs,
+  nameList,
+  nextBase,
+  outside,
+  planBack,
+} from './three-way.js';
 
 export interface SyncBackResult {
   /** Undefined when the local rsync cannot list what it transferred. */
   files: number | undefined;
-  /** Local files whose previous version was kept, and where. */
-  kept: number;
-  backupDir: string;
+  /** Brought home: changed or made on the instance only. */
+  brought: string[];
+  /** The instance's versions of files changed on both sides, written beside yours. */
+  beside: string[];
 }
 
 export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform }): Promise<SyncBackResult> {
   const caps = await requireRsync(p.rsync, ['back']);
   const rules = new IgnoreRules(p.localDir);
   const local = walkLocal(p.localDir, rules);
-  const listing = await listRemote(
+  const remote = await listRemote(
     p,
     local.ignored.filter((e) => e.type === 'dir'),
   );
+  const listing = remote.entries;
   const excluded: Entry[] = [
     ...local.ignored,
     ...ignoredInListing(listing, rules),
@@ -48,56 +57,48 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     const why = rsyncFailed(err, 'back', caps);
     throw new SyncBackError(why.message, why.hint, { cause: err });
   };
-  /** One rsync from the instance into `localDir`, minus `exclude`: how many files it brought, when this rsync can tell. */
-  const pull = async (localDir: string, exclude: Entry[], name: string, arrow: string): Promise<number | undefined> => {
-    const excludes = excludeFileText(exclude, caps);
-    if (caps.pull) {
-      const excludeFile = join(p.scratchDir, `pull-${process.pid}${name}.exclude`);
-      writeFileSync(excludeFile, excludes, { mode: 0o600 });
-      const r = await run(
-        pullArgv(
-          {
-            rsh: writeRsh(p),
-            remote: p.conn.remote,
-            remoteDir: p.remoteDir,
-            excludeFile,
-            localDir,
-            backupStamp: stamp,
-          },
-          caps,
-        ),
-      ).catch(failed);
-      return listTransferred(r.stdout, caps, p.log, arrow);
-    }
-    // This rsync cannot receive as a client (openrsync): the instance's rsync sends to it as a server.
-    p.log.detail(
-      `this rsync (${caps.version}) receives as a server: the instance's rsync sends; the files are not listed`,
-    );
-    const remoteExcludeFile = `.ssh-ec2/pull-${process.pid}${name}.exclude`;
-    await p.conn.exec(`umask 077 && mkdir -p .ssh-ec2 && cat > ${shQuote(remoteExcludeFile)}`, { input: excludes });
-    const { local, remote } = serverPullArgv(
-      { remoteDir: p.remoteDir, remoteExcludeFile, localDir, backupStamp: stamp },
-      caps,
-    );
-    await runCrossed(local, remoteArgv(p.conn.target, remote)).catch(failed);
-    return undefined;
-  };
   const aside = setAside(p, listing, excluded);
-  let files = await pull(p.localDir, [...excluded, ...aside.flat()], '', '↓');
+  const compared = outside(remote.sigs, [...excluded, ...aside.flat()]);
+  const sides = {
+    root: p.localDir,
+    local: localSigs(p.localDir, local.files),
+    remote: compared,
+    base: loadBase(p.localDir, p.instanceId),
+  };
+  const plan = planBack(sides);
+  const beside = plan.conflicts.map((path): [string, string] => [path, besideName(path, stamp)]);
+  await copyOnInstance(p, beside).catch(failed);
+  // Now on the instance too: the pulls into the collision directories must leave them out.
+  listing.push(...beside.map(([, path]) => ({ path, type: 'file' as const })));
+  // rsync would take these for unchanged (same size and second as here): a local time it cannot match.
+  for (const path of plan.force) lutimesSync(join(p.localDir, path), new Date(), new Date(0));
+  const skip = plan.exclude.map((path) => ({ path, type: 'file' as const }));
+  let files = await pullInto(p, caps, {
+    localDir: p.localDir,
+    exclude: [...excluded, ...aside.flat(), ...skip],
+    name: '',
+    arrow: '↓',
+  }).catch(failed);
   for (const [rank, entries] of aside.entries()) {
     const side = collisionsDir(stamp, rank);
     mkdirSync(join(p.localDir, side), { recursive: true }); // rsync makes only the last level
-    const got = await pull(
-      join(p.localDir, side),
-      sideExcludes(listing, entries, excluded),
-      `-aside${rank}`,
-      `↓ ${side}:`,
-    );
+    const got = await pullInto(p, caps, {
+      localDir: join(p.localDir, side),
+      exclude: sideExcludes(listing, entries, excluded),
+      name: `-aside${rank}`,
+      arrow: `↓ ${side}:`,
+    }).catch(failed);
     files = files === undefined || got === undefined ? undefined : files + got;
   }
   if (aside.length > 0) p.log.warn(collisionsMessage(aside, stamp));
-  const dir = join(p.localDir, backupDir(stamp));
-  return { files, kept: countFiles(dir), backupDir: dir };
+  // The copies beside were made with mode and mtime kept: the instance's side of each is its original's.
+  for (const [path, name] of beside) compared.set(name, compared.get(path)!);
+  const now = { ...sides, local: localSigs(p.localDir, compared.keys()) };
+  saveBase(p.localDir, p.instanceId, nextBase(now, { resolved: new Set(plan.conflicts), held: new Set(plan.exclude) }));
+  if (plan.bring.length > 0) p.log.info(`brought back: ${nameList(plan.bring)}`);
+  if (beside.length > 0) p.log.warn(besideMessage(beside.map(([, name]) => name)));
+  if (plan.notResurrected.length > 0) p.log.detail(`deleted here, not brought back: ${nameList(plan.notResurrected)}`);
+  return { files, brought: plan.bring, beside: beside.map(([, name]) => name) };
 }
 
 /** The sync back failed: the finish says why (the hint) and keeps the instance; not an exit status of its own. */
@@ -127,45 +128,4 @@ function setAside(p: SyncParams & { platform?: Platform }, listing: Entry[], exc
   return planCollisions(listing, { folding, excluded, local: readLocalDir(p.localDir) });
 }
 
-/** The remote tree, parents before children, without descending into known-ignored directories. */
-async function listRemote(p: SyncParams, prune: Entry[]): Promise<Entry[]> {
-  const pruned = prune.length <= MAX_PRUNE ? prune : [];
-  const pruneExpr =
-    pruned.length === 0
-      ? ''
-      : `\\( ${pruned.map((e) => `-path ${shQuote(`./${findEscape(e.path)}`)}`).join(' -o ')} \\) -prune -o `;
-  const r = await p.conn.exec(`${enterDir(p.remoteDir)} && find . -mindepth 1 ${pruneExpr}-printf '%y %P\\0'`);
-  const entries: Entry[] = [];
-  for (const record of r.stdout.split('\0')) {
-    if (record.length < 3) continue;
-    const kind = record[0];
-    entries.push({ path: record.slice(2), type: kind === 'd' ? 'dir' : kind === 'l' ? 'link' : 'file' });
-  }
-  return entries;
-}
-
-function findEscape(path: string): string {
-  return path.replace(/[\\*?[]/g, '\\$&');
-}
-
-export function backupStamp(d: Date): string {
-  return d
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')
-    .replace('T', '-');
-}
-
-/**
- * Files (and links) below `dir`, links never followed. Not readdir's `recursive`: from Node 22 on
- * it descends into linked directories, so a kept link to a directory would count what it points at.
- */
-function countFiles(dir: string): number {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  return entries.reduce((n, e) => n + (e.isDirectory() ? countFiles(join(dir, e.name)) : 1), 0);
-}
+export { backupStamp } from './three-way.js';

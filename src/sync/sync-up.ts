@@ -1,7 +1,9 @@
 /**
  * Sync up: the project directory to the instance, minus what .rsyncignore ignores and minus
- * files that look like secrets (unless .rsyncignore re-includes them). Nothing is ever deleted
- * on the instance.
+ * files that look like secrets (unless .rsyncignore re-includes them), by the three-way rules
+ * (three-way.ts): a result the instance changed since the base is never overwritten (changed here
+ * too: it is first brought home beside yours); a file deleted here is removed there only while the
+ * instance's copy is still the one it was sent. Nothing else is ever deleted on the instance.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,12 +20,19 @@ import {
 } from '../remote/rsync.js';
 import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
-import { IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
+import { loadBase, saveBase } from './base.js';
+import { ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
+import { sideExcludes } from './name-collisions.js';
+import { pullInto } from './pull.js';
+import { copyOnInstance, listRemote, removeOnInstance, touchOnInstance } from './remote-tree.js';
+import { backupStamp, besideMessage, besideName, localSigs, nameList, nextBase, outside, planUp } from './three-way.js';
 
 export interface SyncParams {
   conn: Connection;
   localDir: string;
   remoteDir: string;
+  /** Whose base the three-way rules read and write (base.ts). */
+  instanceId: string;
   /** Private scratch directory for the exclude list and the rsh wrapper. */
   scratchDir: string;
   /** Which local rsync, and where its probed capabilities are cached. */
@@ -33,15 +42,48 @@ export interface SyncParams {
   signal?: AbortSignal;
 }
 
-export async function syncUp(p: SyncParams): Promise<{ files: number | undefined }> {
+export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: number | undefined }> {
   const caps = await requireRsync(p.rsync, ['up']);
   p.log.detail(`local rsync: ${caps.path} (${caps.version})`);
   // pushArgv copies links to outside directories as their content: their files are judged too.
-  const tree = walkLocal(p.localDir, new IgnoreRules(p.localDir, { holdSecrets: true }), { followUnsafeLinks: true });
+  const rules = new IgnoreRules(p.localDir, { holdSecrets: true });
+  const tree = walkLocal(p.localDir, rules, { followUnsafeLinks: true });
   if (tree.secrets.length > 0) p.log.warn(heldBackMessage(tree.secrets));
-  const excludeFile = join(p.scratchDir, `push-${process.pid}.exclude`);
-  writeFileSync(excludeFile, excludeFileText([...tree.ignored, ...tree.secrets], caps), { mode: 0o600 });
+  const outsideLinks = new Set(tree.outsideLinks);
   try {
+    const prune = [...tree.ignored, ...tree.secrets].filter((e) => e.type === 'dir');
+    const listed = await listRemote(p, prune);
+    const leftOut = [...tree.ignored, ...tree.secrets, ...ignoredInListing(listed.entries, rules)];
+    const sides = {
+      root: p.localDir,
+      local: localSigs(p.localDir, tree.files, outsideLinks),
+      remote: outside(listed.sigs, leftOut),
+      base: loadBase(p.localDir, p.instanceId),
+    };
+    const plan = planUp(sides);
+    if (plan.conflicts.length > 0) {
+      const stamp = backupStamp(p.now ?? new Date());
+      const beside = plan.conflicts.map((path): [string, string] => [path, besideName(path, stamp)]);
+      await copyOnInstance(p, beside);
+      const names = beside.map(([, name]) => ({ path: name, type: 'file' as const }));
+      const back = await requireRsync(p.rsync, ['back']);
+      await pullInto(p, back, {
+        localDir: p.localDir,
+        exclude: sideExcludes([...listed.entries, ...names], names, []),
+        name: '-beside',
+        arrow: '↓',
+      });
+      p.log.warn(besideMessage(names.map((e) => e.path)));
+    }
+    // rsync would take these for unchanged (same size and second as here): a time there it cannot match.
+    await touchOnInstance(p, plan.force);
+    if (plan.remove.length > 0) {
+      await removeOnInstance(p, plan.remove);
+      p.log.info(`removed from the instance (deleted here): ${nameList(plan.remove)}`);
+    }
+    const excludeFile = join(p.scratchDir, `push-${process.pid}.exclude`);
+    const results = plan.exclude.map((path) => ({ path, type: 'file' as const }));
+    writeFileSync(excludeFile, excludeFileText([...tree.ignored, ...tree.secrets, ...results], caps), { mode: 0o600 });
     const r = await run(
       pushArgv(
         { rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir },
@@ -49,7 +91,12 @@ export async function syncUp(p: SyncParams): Promise<{ files: number | undefined
       ),
       { signal: p.signal },
     );
-    return { files: listTransferred(r.stdout, caps, p.log, '↑') };
+    const files = listTransferred(r.stdout, caps, p.log, '↑');
+    const after = await listRemote(p, prune);
+    const remote = outside(after.sigs, [...leftOut, ...ignoredInListing(after.entries, rules)]);
+    const local = localSigs(p.localDir, remote.keys(), outsideLinks);
+    saveBase(p.localDir, p.instanceId, nextBase({ ...sides, local, remote }, { held: new Set(plan.exclude) }));
+    return { files };
   } catch (err) {
     if (err instanceof SubprocessError) {
       const why = rsyncFailed(err, 'up', caps);

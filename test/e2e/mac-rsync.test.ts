@@ -4,7 +4,7 @@
  * the sandbox's Debian rsync 3.x, as on a real instance. A missing binary fails the test.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
@@ -102,14 +102,14 @@ describe.each([
     for (const n of TRICKY_RESULTS) expect(readFileSync(join(dir, 'out', n), 'utf8')).toBe(`${n}\n`);
     expect(readdirSync(join(dir, 'out')).sort()).toEqual([...TRICKY_RESULTS].sort());
     expect(existsSync(join(dir, 'build', 'remote.o'))).toBe(false);
-    // No local edit lost: the replaced version kept under .ssh-ec2/backups; nothing local deleted.
+    // Changed on the instance only: brought home and listed, no backups (issue #10); nothing local deleted
+    // (keep.log, deleted on the instance, stays here).
     expect(readFileSync(join(dir, 'model.txt'), 'utf8')).toBe('remote version\n');
-    const backups = join(dir, '.ssh-ec2', 'backups');
-    const [stamp] = readdirSync(backups);
-    expect(readFileSync(join(backups, stamp!, 'model.txt'), 'utf8')).toBe('local version\n');
+    expect(existsSync(join(dir, '.ssh-ec2', 'backups'))).toBe(false);
     for (const [f, content] of before)
       if (f !== 'model.txt') expect(readFileSync(join(dir, f), 'utf8'), f).toBe(content);
-    expect(r.stderr).toMatch(/1 local file\(s\) were replaced/);
+    expect(r.stderr).toMatch(/brought back: .*model\.txt/);
+    expect(r.stderr).not.toMatch(/replaced/);
     // Nothing of the sync is left behind on the instance (openrsync's sync back writes its excludes there).
     expect(readdirSync(remotePath(sb, '.ssh-ec2', id)).filter((n) => n.endsWith('.exclude'))).toEqual([]);
     expect(await instanceState(sb, id)).toBe('terminated');
@@ -117,6 +117,28 @@ describe.each([
 
   it('never follows remote links out of the project, nor writes through local ones', async () => {
     await linksStayHome(sb, `mac-links-${tool}`, macPath(tool));
+  });
+
+  it('the three-way sync (issue #10): an edit after --leave survives pull and down, a module deleted here is removed there and never comes back, the result comes home', async () => {
+    const env = macPath(tool);
+    const name = `mac-three-way-${tool}`;
+    const dir = makeProject(sb, name, { 'train.py': 'v1\n', 'util.py': 'u\n' });
+    const left = await cli(sb, ['--leave', 'echo epoch 1 > metrics.txt'], { cwd: dir, env });
+    expect(left.exitCode, left.stderr).toBe(0);
+    writeFileSync(join(dir, 'train.py'), 'v2, edited meanwhile\n');
+    rmSync(join(dir, 'util.py'));
+    writeFileSync(join(remotePath(sb, name), 'metrics.txt'), 'epoch 2\n');
+    const pulled = await cli(sb, ['pull'], { cwd: dir, env });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'train.py'), 'utf8')).toBe('v2, edited meanwhile\n');
+    expect(readFileSync(join(dir, 'metrics.txt'), 'utf8')).toBe('epoch 2\n');
+    expect(existsSync(join(dir, 'util.py'))).toBe(false);
+    const ran = await cli(sb, ['--leave', '--', 'ls'], { cwd: dir, env });
+    expect(ran.stdout).toBe('metrics.txt\ntrain.py\n');
+    expect((await cli(sb, ['down', '--yes'], { cwd: dir, env })).exitCode).toBe(0);
+    expect(readFileSync(join(dir, 'train.py'), 'utf8')).toBe('v2, edited meanwhile\n');
+    expect(existsSync(join(dir, 'util.py'))).toBe(false);
+    expect(existsSync(join(dir, '.ssh-ec2', 'backups'))).toBe(false);
   });
 
   it('a failing sync up names its real cause (not the disk) and exits 6', async () => {

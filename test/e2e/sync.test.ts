@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
@@ -10,14 +10,15 @@ describe('sync up', () => {
   it('sends exactly what git would keep for the same .rsyncignore rules, whatever the names', async () => {
     const name = "tricky proj 'ü' $HOME";
     const dir = makeTrickyTree(join(sb.dir, 'projects', name));
+    const kept = gitKeeps(dir); // before the run: it writes its base into .ssh-ec2/ (never sent)
     const r = await cli(sb, ['--leave', 'true'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const arrived = listFiles(remotePath(sb, name));
-    expect([...arrived].sort()).toEqual([...gitKeeps(dir)].sort());
+    expect([...arrived].sort()).toEqual([...kept].sort());
     await cli(sb, ['true'], { cwd: dir });
   });
 
-  it('never deletes on the instance, and --no-rsync syncs nothing either way', async () => {
+  it('removes on the instance only what was deleted here while its copy there is the one sent; --no-rsync syncs nothing either way', async () => {
     const dir = makeProject(sb, 'no-delete', { 'a.txt': 'a' });
     expect((await cli(sb, ['--leave', 'echo result > r.txt'], { cwd: dir })).exitCode).toBe(0);
     rmSync(join(dir, 'r.txt'));
@@ -27,9 +28,14 @@ describe('sync up', () => {
     ).toBe('result\na');
     expect(existsSync(join(dir, 'later.txt'))).toBe(false);
     expect(existsSync(join(dir, 'r.txt'))).toBe(false);
-    const last = await cli(sb, ['true'], { cwd: dir });
+    // Deleted here (issue #10): gone from the instance by the next sync up, and not brought back.
+    const last = await cli(sb, ['--', 'ls'], { cwd: dir });
     expect(last.exitCode).toBe(0);
+    expect(last.stdout).toBe('later.txt\n');
+    expect(last.stderr).toMatch(/removed from the instance \(deleted here\): (a\.txt, r\.txt|r\.txt, a\.txt)/);
     expect(readFileSync(join(dir, 'later.txt'), 'utf8')).toBe('more\n');
+    expect(existsSync(join(dir, 'r.txt'))).toBe(false);
+    expect(existsSync(join(dir, 'a.txt'))).toBe(false);
   });
 
   it('never overwrites a file changed on the instance since the last sync', async () => {
@@ -45,7 +51,7 @@ describe('sync up', () => {
 });
 
 describe('sync back', () => {
-  it('brings new and changed files, keeps the replaced local version, and never deletes locally', async () => {
+  it('brings new and changed files, lists them, keeps no backups, and never deletes locally', async () => {
     const dir = makeProject(sb, 'back', {
       'model.txt': 'old\n',
       'in.txt': 'in\n',
@@ -64,12 +70,10 @@ describe('sync back', () => {
     expect(readFileSync(join(dir, 'in.txt'), 'utf8')).toBe('in\n');
     expect(existsSync(join(dir, 'x.log'))).toBe(false);
     expect(existsSync(join(dir, 'checkpoints'))).toBe(false);
-    expect(r.stderr).toMatch(
-      /1 local file\(s\) were replaced; their previous versions are kept in .*\.ssh-ec2\/backups\//,
-    );
-    const backups = join(dir, '.ssh-ec2', 'backups');
-    const [stamp] = readdirSync(backups);
-    expect(readFileSync(join(backups, stamp!, 'model.txt'), 'utf8')).toBe('old\n');
+    // The job rewrote its own output: the normal case, said by the list of what came back (issue #10).
+    expect(r.stderr).toMatch(/brought back: (model\.txt, out\/results\.txt|out\/results\.txt, model\.txt)\n/);
+    expect(r.stderr).not.toMatch(/replaced|backups/);
+    expect(existsSync(join(dir, '.ssh-ec2', 'backups'))).toBe(false);
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
   });
 

@@ -47,12 +47,12 @@ function tree(files: Record<string, string>): string {
   return root;
 }
 
-/** Every file under `root` (relative path → content), the backups aside. */
+/** Every file under `root` (relative path → content), the three-way base aside. */
 function files(root: string, under = ''): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of readdirSync(join(root, under), { withFileTypes: true })) {
     const path = under ? `${under}/${e.name}` : e.name;
-    if (path === '.ssh-ec2/backups') continue;
+    if (path === '.ssh-ec2/base') continue;
     if (e.isDirectory()) Object.assign(out, files(root, path));
     else out[path] = readFileSync(join(root, path), 'utf8');
   }
@@ -67,8 +67,8 @@ function localConnection(scratch: string): Connection {
   return {
     rsyncSsh: [rsh],
     remote: 'instance',
-    exec: async (command: string) => ({
-      stdout: execFileSync('sh', ['-c', command], { encoding: 'utf8' }),
+    exec: async (command: string, opts: { input?: string } = {}) => ({
+      stdout: execFileSync('sh', ['-c', command], { encoding: 'utf8', input: opts.input }),
       stderr: '',
       exitCode: 0,
     }),
@@ -86,6 +86,7 @@ async function bringBack(folding: NameFolding | 'probed'): Promise<{ local: stri
     conn: localConnection(scratch),
     localDir: local,
     remoteDir: remote,
+    instanceId: 'i-test',
     scratchDir: scratch,
     rsync: { stateDir: scratch },
     log: createLogger({ stream, env: {} }),
@@ -106,7 +107,8 @@ describe('results whose names this file system takes for one', () => {
       'Out/b': 'b',
       'Model/w.bin': 'weights',
       'Notes.md': 'mine',
-      'keep.txt': 'newer',
+      'keep.txt': 'old', // changed on both sides (no base yet): yours stays, the instance's beside it
+      [`keep.ec2-${backupStamp(NOW)}.txt`]: 'newer',
       ['caf\u00e9-here.txt']: 'updated', // (on the Mac: the same file as the local one)
       ['cafe\u0301-here.txt']: 'before',
       // the others, none beside another of its group
@@ -116,7 +118,6 @@ describe('results whose names this file system takes for one', () => {
       [`${SIDE}/1/model`]: 'a file',
       [`${SIDE}/1/notes.md`]: 'theirs',
     });
-    expect(readFileSync(join(local, '.ssh-ec2/backups', backupStamp(NOW), 'keep.txt'), 'utf8')).toBe('old');
     const warnings = log.split('\n').filter((l) => /only in case or Unicode normalisation/.test(l));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(new RegExp(`^ssh-ec2: warning: 5 result\\(s\\) kept apart in ${SIDE}/ \\(`));
@@ -138,7 +139,13 @@ describe('results whose names this file system takes for one', () => {
       caseInsensitive: false,
       normalisationInsensitive: false,
     });
-    expect(files(local)).toEqual({ ...REMOTE, 'Notes.md': 'mine', ['cafe\u0301-here.txt']: 'before' });
+    expect(files(local)).toEqual({
+      ...REMOTE,
+      'Notes.md': 'mine',
+      ['cafe\u0301-here.txt']: 'before',
+      'keep.txt': 'old', // changed on both sides (no base yet): yours stays, the instance's beside it
+      [`keep.ec2-${backupStamp(NOW)}.txt`]: 'newer',
+    });
     expect(log).not.toMatch(/only in case/);
     expect(readdirSync(join(local, '.ssh-ec2'))).not.toContain('collisions');
   });

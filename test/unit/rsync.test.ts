@@ -71,7 +71,7 @@ describe('rsync command lines, from the capability set', () => {
     ['an rsync without the extras', BARE, []],
   ] as const)('%s: push and pull carry exactly the options it has', (_name, caps, extras) => {
     const push = pushArgv({ ...common, localDir: '/p' }, caps);
-    const pull = pullArgv({ ...common, backupStamp: '20260101-000000Z' }, caps);
+    const pull = pullArgv(common, caps);
     for (const argv of [push, pull]) {
       expect(argv[0]).toBe(caps.path);
       for (const optional of ['--compress', '--from0', '--out-format=%n', '-v'])
@@ -85,11 +85,13 @@ describe('rsync command lines, from the capability set', () => {
       expect(argv).toContain(`--rsync-path=${enterDir(common.remoteDir)} && rsync`);
       expect(argv).toContain('--exclude-from=/x/ex');
     }
-    expect(push).toEqual(expect.arrayContaining(['--update', '--copy-unsafe-links']));
+    // No --update: what must not be overwritten there the three-way rules exclude (issue #10).
+    expect(push).toContain('--copy-unsafe-links');
+    expect(push).not.toContain('--update');
     expect(push.slice(-2)).toEqual(['/p/', 'ubuntu@h:./']);
-    expect(pull).toEqual(
-      expect.arrayContaining(['--backup', '--backup-dir=.ssh-ec2/backups/20260101-000000Z', '--safe-links']),
-    );
+    // No backups: what must not be replaced here the three-way rules exclude (issue #10).
+    expect(pull).toContain('--safe-links');
+    expect(pull.some((a) => a.startsWith('--backup'))).toBe(false);
     expect(pull.slice(-2)).toEqual(['ubuntu@h:./', '/p/']);
   });
 
@@ -137,7 +139,6 @@ describe('the sync back through a local rsync server (openrsync)', () => {
     remoteDir: "my proj 'x' $HOME",
     remoteExcludeFile: '.ssh-ec2/pull-1.exclude',
     localDir: '/p',
-    backupStamp: 'S',
   };
   it("the local side is the receiving server with the same guarantees; the instance's rsync sends through the channel", () => {
     const { local, remote } = serverPullArgv(o, OPENRSYNC);
@@ -145,9 +146,7 @@ describe('the sync back through a local rsync server (openrsync)', () => {
       OPENRSYNC.path,
       '--server',
       '-rlpt',
-      '--safe-links',
-      '--backup',
-      '--backup-dir=.ssh-ec2/backups/S',
+      '--safe-links', // no backups since issue #10: the three-way rules' excludes keep what must stay
       '.',
       '/p/',
     ]);
@@ -307,7 +306,12 @@ describe('an rsync that cannot do what ssh-ec2 needs', () => {
     expect(missingFor(OPENRSYNC, ['up', 'back'])).toEqual([]);
     // A direction that does not work at all is named alone: its options could not be tried.
     expect(missingFor({ ...OPENRSYNC, receiveAsServer: false }, ['up', 'back'])).toEqual(['pull']);
-    expect(missingFor({ ...ALL, update: false, safeLinks: false }, ['up', 'back'])).toEqual(['update', 'safeLinks']);
+    expect(missingFor({ ...ALL, copyUnsafeLinks: false, safeLinks: false }, ['up', 'back'])).toEqual([
+      'copyUnsafeLinks',
+      'safeLinks',
+    ]);
+    // No longer needed since the three-way rules (issue #10).
+    expect(missingFor({ ...ALL, update: false, backupDir: false }, ['up', 'back'])).toEqual([]);
     expect(missingFor(RSYNC_269, ['up', 'back'])).toEqual([]);
     const err = tooOld(OPENRSYNC, ['pull']);
     // (the message of an openrsync that could not receive as a server either)

@@ -1,0 +1,122 @@
+/**
+ * The common base of the three-way sync (issue #10): what each file was, on each side, the last
+ * time both sides were known to hold the same version. Kept per instance in the project's own
+ * directory, `.ssh-ec2/base/<instance-id>.json`: beside the project it describes (moved or copied
+ * with it, gone with it), already outside both syncs, one small file per instance (a path and two
+ * signatures, ~100 bytes a file), the few most recent kept (BASES_KEPT).
+ *
+ * A side's signature is its size and its mtime to the nanosecond as that side reports it (the
+ * instance's file system and a Mac's keep nanoseconds; rsync carries whole seconds or
+ * nanoseconds). A file edited within the same second as the base was taken, on a file system that
+ * keeps whole seconds, could keep both: such a signature is "uncertain"; locally a hash decides
+ * (cheap: only such recent files, only small ones), on the instance it counts as changed.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OWN_DIR } from './ignore-rules.js';
+
+/** A side's view of one file: size and mtime ("seconds.nanoseconds"). */
+export interface Sig {
+  s: number;
+  m: string;
+}
+/** A base entry: each side's signature when they last agreed (`l` absent: never agreed locally), and when. */
+export interface BaseEntry {
+  l?: Sig & { h?: string };
+  r?: Sig;
+  /** When it was recorded (seconds since the epoch): how near the mtimes lie to it says if they are certain. */
+  t: number;
+}
+export type BaseFiles = Map<string, BaseEntry>;
+
+const BASES_KEPT = 4;
+/** Above this, an uncertain local file is not hashed (it counts as changed). */
+const HASH_LIMIT = 16 * 1024 * 1024;
+
+export function baseFile(localDir: string, instanceId: string): string {
+  return join(localDir, OWN_DIR, 'base', `${instanceId.replace(/[^\w.-]/g, '_')}.json`);
+}
+
+export function loadBase(localDir: string, instanceId: string): BaseFiles {
+  try {
+    const data = JSON.parse(readFileSync(baseFile(localDir, instanceId), 'utf8')) as {
+      files: Record<string, BaseEntry>;
+    };
+    return new Map(Object.entries(data.files));
+  } catch {
+    return new Map(); // none yet (a new instance): every file present on both sides and differing is changed on both
+  }
+}
+
+/** Written whole then renamed; older bases beyond BASES_KEPT go (their instances are most likely gone). */
+export function saveBase(localDir: string, instanceId: string, files: BaseFiles): void {
+  const file = baseFile(localDir, instanceId);
+  const dir = join(file, '..');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${file}.${process.pid}`, JSON.stringify({ version: 1, files: Object.fromEntries(files) }));
+  renameSync(`${file}.${process.pid}`, file);
+  const others = readdirSync(dir)
+    .filter((n) => n.endsWith('.json'))
+    .map((n) => ({ n, t: statSync(join(dir, n)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const o of others.slice(BASES_KEPT)) rmSync(join(dir, o.n), { force: true });
+}
+
+/** The local signature of a file (a link outside the project: of what it points to, as the sync up sends it). */
+export function localSig(root: string, path: string, follow = false): Sig | undefined {
+  try {
+    const st = (follow ? statSync : lstatSync)(join(root, path), { bigint: true });
+    const ns = st.mtimeNs;
+    return { s: Number(st.size), m: `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}` };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `find -printf %T@` ("1732950000.1234567890") as a signature's mtime. */
+export function findMtime(t: string): string {
+  const [sec = '0', frac = ''] = t.split('.');
+  return `${sec}.${frac.padEnd(9, '0').slice(0, 9)}`;
+}
+
+const seconds = (m: string) => Number(m.slice(0, m.indexOf('.')));
+
+/** Both sides hold the same version as far as rsync can tell: same size, same whole second. */
+export function agree(a: Sig, b: Sig): boolean {
+  return a.s === b.s && seconds(a.m) === seconds(b.m);
+}
+
+/** A whole-second mtime as late as the base: a later edit in that second could have kept it. */
+function uncertain(sig: Sig, t: number): boolean {
+  return sig.m.endsWith('.000000000') && seconds(sig.m) >= t - 1;
+}
+
+export function fileHash(path: string): string | undefined {
+  try {
+    return createHash('sha1').update(readFileSync(path)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Has the local file changed since the base? No base, or no way to be sure: changed. */
+export function localChanged(root: string, path: string, now: Sig, e: BaseEntry | undefined): boolean {
+  const was = e?.l;
+  if (!was || was.s !== now.s || was.m !== now.m) return true;
+  if (!uncertain(was, e.t)) return false;
+  return was.h === undefined || fileHash(join(root, path)) !== was.h;
+}
+
+/** Has the instance's file changed since the base? No base, or no way to be sure: changed. */
+export function remoteChanged(now: Sig, e: BaseEntry | undefined): boolean {
+  const was = e?.r;
+  return !was || was.s !== now.s || was.m !== now.m || uncertain(was, e.t);
+}
+
+/** A local signature as the base keeps it: with a hash when it is uncertain and small enough. */
+export function recordLocal(root: string, path: string, sig: Sig, t: number): Sig & { h?: string } {
+  if (!uncertain(sig, t) || sig.s > HASH_LIMIT) return sig;
+  const h = fileHash(join(root, path));
+  return h === undefined ? sig : { ...sig, h };
+}

@@ -1,0 +1,43 @@
+/**
+ * One rsync from the instance into a local directory, minus excludes, with whatever the local
+ * rsync can do: as a client, or (openrsync, which cannot receive as one) as a server the
+ * instance's rsync sends to. Used by the sync back, and by the sync up for the instance's versions
+ * of files changed on both sides.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCrossed, run } from '../remote/exec.js';
+import { shQuote } from '../remote/remote-command.js';
+import { excludeFileText, pullArgv, serverPullArgv } from '../remote/rsync.js';
+import type { RsyncCapabilities } from '../remote/rsync-capabilities.js';
+import { remoteArgv } from '../remote/ssh.js';
+import type { Entry } from './ignore-rules.js';
+import { listTransferred, writeRsh, type SyncParams } from './sync-up.js';
+
+/** How many files it brought, when this rsync can tell. Throws rsync's SubprocessError. */
+export async function pullInto(
+  p: SyncParams,
+  caps: RsyncCapabilities,
+  o: { localDir: string; exclude: readonly Entry[]; name: string; arrow: string },
+): Promise<number | undefined> {
+  const excludes = excludeFileText(o.exclude, caps);
+  if (caps.pull) {
+    const excludeFile = join(p.scratchDir, `pull-${process.pid}${o.name}.exclude`);
+    writeFileSync(excludeFile, excludes, { mode: 0o600 });
+    const r = await run(
+      pullArgv(
+        { rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: o.localDir },
+        caps,
+      ),
+    );
+    return listTransferred(r.stdout, caps, p.log, o.arrow);
+  }
+  p.log.detail(
+    `this rsync (${caps.version}) receives as a server: the instance's rsync sends; the files are not listed`,
+  );
+  const remoteExcludeFile = `.ssh-ec2/pull-${process.pid}${o.name}.exclude`;
+  await p.conn.exec(`umask 077 && mkdir -p .ssh-ec2 && cat > ${shQuote(remoteExcludeFile)}`, { input: excludes });
+  const { local, remote } = serverPullArgv({ remoteDir: p.remoteDir, remoteExcludeFile, localDir: o.localDir }, caps);
+  await runCrossed(local, remoteArgv(p.conn.target, remote));
+  return undefined;
+}

@@ -1,0 +1,64 @@
+/**
+ * The instance's side of the sync, over the master connection: its tree with each file's size and
+ * mtime (GNU find on the instance, whatever the local rsync: no --itemize-changes, no --files-from,
+ * which a Mac's rsyncs lack), and the two changes the three-way rules make there by themselves:
+ * a copy beside a file changed on both sides, and the removal of a file deleted here.
+ * `.ssh-ec2/` (ours) is never listed, so never copied nor removed.
+ */
+import { enterDir, shQuote } from '../remote/remote-command.js';
+import { findMtime, type Sig } from './base.js';
+import { OWN_DIR, type Entry } from './ignore-rules.js';
+import type { SyncParams } from './sync-up.js';
+
+/** Beyond this many ignored directories the remote listing is not pruned (the command line stays short). */
+const MAX_PRUNE = 500;
+
+export interface RemoteTree {
+  /** Parents before children. */
+  entries: Entry[];
+  /** Files and links: size and mtime. */
+  sigs: Map<string, Sig>;
+}
+
+/** The remote tree, without descending into known-ignored directories nor into ours. */
+export async function listRemote(p: Pick<SyncParams, 'conn' | 'remoteDir'>, prune: Entry[]): Promise<RemoteTree> {
+  const pruned = [{ path: OWN_DIR, type: 'dir' as const }, ...(prune.length <= MAX_PRUNE ? prune : [])];
+  const paths = pruned.map((e) => `-path ${shQuote(`./${findEscape(e.path)}`)}`);
+  const pruneExpr = `\\( ${paths.join(' -o ')} \\) -prune -o `;
+  const r = await p.conn.exec(`${enterDir(p.remoteDir)} && find . -mindepth 1 ${pruneExpr}-printf '%y %s %T@ %P\\0'`);
+  const tree: RemoteTree = { entries: [], sigs: new Map() };
+  for (const record of r.stdout.split('\0')) {
+    const m = /^(\S) (\d+) (\S+) ([^]+)$/.exec(record);
+    if (!m) continue;
+    const [, kind, size, mtime, path] = m as unknown as [string, string, string, string, string];
+    const type = kind === 'd' ? 'dir' : kind === 'l' ? 'link' : 'file';
+    tree.entries.push({ path, type });
+    if (type !== 'dir') tree.sigs.set(path, { s: Number(size), m: findMtime(mtime) });
+  }
+  return tree;
+}
+
+function findEscape(path: string): string {
+  return path.replace(/[\\*?[]/g, '\\$&');
+}
+
+/** Copies (mode and mtime kept) of files on the instance, each to its name beside it. */
+export async function copyOnInstance(p: Pick<SyncParams, 'conn' | 'remoteDir'>, pairs: [string, string][]) {
+  if (pairs.length === 0) return;
+  const script = pairs.map(([from, to]) => `cp -p -- ${shQuote(from)} ${shQuote(to)}`).join(' &&\n');
+  await p.conn.exec(`${enterDir(p.remoteDir)} && sh -e`, { input: `${script}\n` });
+}
+
+/** Removes files (never directories) from the instance's project directory. */
+export async function removeOnInstance(p: Pick<SyncParams, 'conn' | 'remoteDir'>, paths: string[]) {
+  if (paths.length === 0) return;
+  const script = paths.map((path) => `rm -f -- ${shQuote(path)}`).join('\n');
+  await p.conn.exec(`${enterDir(p.remoteDir)} && sh -e`, { input: `${script}\n` });
+}
+
+/** Sets these files' modification time to the epoch, so that rsync sees them differ from ours. */
+export async function touchOnInstance(p: Pick<SyncParams, 'conn' | 'remoteDir'>, paths: string[]) {
+  if (paths.length === 0) return;
+  const script = paths.map((path) => `touch -m -d @0 -- ${shQuote(path)}`).join('\n');
+  await p.conn.exec(`${enterDir(p.remoteDir)} && sh -e`, { input: `${script}\n` });
+}

@@ -1,0 +1,208 @@
+/**
+ * The three-way rules (issue #10): each file compared on both sides with the common base (base.ts),
+ * so that neither sync undoes the other side's work.
+ *
+ * Sync back: changed only on the instance → brought home; changed only here → left alone; changed
+ * on both → yours stays, the instance's is brought beside it (`name.ec2-<stamp>.ext`); created on
+ * the instance → brought home; deleted here since the base → not brought back (unless the instance
+ * changed it since: then nothing is lost); deleted on the instance → kept here.
+ * Sync up: changed only here → sent; changed only on the instance (a result) → not overwritten;
+ * changed on both → the instance's brought beside first, then yours sent; deleted here while the
+ * instance still holds the copy it was sent → removed there. Nothing else is ever removed there.
+ * A state that cannot be told for sure counts as changed (base.ts).
+ */
+import { existsSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Entry } from './ignore-rules.js';
+import {
+  agree,
+  localChanged,
+  localSig,
+  recordLocal,
+  remoteChanged,
+  type BaseEntry,
+  type BaseFiles,
+  type Sig,
+} from './base.js';
+
+/** Both sides and the base, for the files the sync compares (neither ignored nor ours). */
+export interface Sides {
+  root: string;
+  local: Map<string, Sig>;
+  remote: Map<string, Sig>;
+  base: BaseFiles;
+}
+
+/** True if anything is at this local path (a file the walk did not compare: held back, folded): never replaced. */
+function existsLocally(root: string, path: string): boolean {
+  try {
+    lstatSync(join(root, path));
+    return true;
+  } catch {
+    return existsSync(join(root, path));
+  }
+}
+
+/**
+ * Which side changed a file present on both since the base. With no base (a first sync), two
+ * versions that differ count as changed on both, and two that agree as rsync judges (size, second)
+ * as the same. With a base, the base decides: a change within the second, same size, is still seen.
+ */
+function judge(x: Sides, path: string, l: Sig, r: Sig): 'none' | 'here' | 'there' | 'both' {
+  const e = x.base.get(path);
+  if (!e) return agree(l, r) ? 'none' : 'both';
+  const lc = localChanged(x.root, path, l, e);
+  const rc = remoteChanged(r, e);
+  return lc ? (rc ? 'both' : 'here') : rc ? 'there' : 'none';
+}
+
+export interface BackPlan {
+  /** Brought home (changed on the instance only, or created there). */
+  bring: string[];
+  /** Of those, the ones rsync would take for unchanged (same size, same second): it must be made to see them. */
+  force: string[];
+  /** Changed on both sides: the instance's version goes beside yours. */
+  conflicts: string[];
+  /** Deleted here, unchanged there: not brought back. */
+  notResurrected: string[];
+  /** Left out of the sync back (yours stays). */
+  exclude: string[];
+}
+
+export function planBack(x: Sides): BackPlan {
+  const plan: BackPlan = { bring: [], force: [], conflicts: [], notResurrected: [], exclude: [] };
+  for (const [path, r] of x.remote) {
+    const l = x.local.get(path);
+    const e = x.base.get(path);
+    if (!l) {
+      // Something here the walk did not compare (a name this file system folds): never replaced.
+      if (existsLocally(x.root, path)) {
+        plan.conflicts.push(path);
+        plan.exclude.push(path);
+      } else if (e?.l && !remoteChanged(r, e)) {
+        plan.notResurrected.push(path);
+        plan.exclude.push(path);
+      } else plan.bring.push(path);
+      continue;
+    }
+    const changed = judge(x, path, l, r);
+    if (changed === 'there') {
+      plan.bring.push(path);
+      if (agree(l, r)) plan.force.push(path);
+      continue;
+    }
+    if (changed === 'both') plan.conflicts.push(path);
+    if (changed !== 'none' || !agree(l, r)) plan.exclude.push(path);
+  }
+  return plan;
+}
+
+export interface UpPlan {
+  /** Changed on both sides: brought home beside yours, then yours is sent. */
+  conflicts: string[];
+  /** To send, but rsync would take them for unchanged (same size, same second): it must be made to see them. */
+  force: string[];
+  /** Changed on the instance only (a result): not overwritten. */
+  exclude: string[];
+  /** Deleted here, and the instance's copy is still the one it was sent: removed there. */
+  remove: string[];
+}
+
+export function planUp(x: Sides): UpPlan {
+  const plan: UpPlan = { conflicts: [], force: [], exclude: [], remove: [] };
+  for (const [path, l] of x.local) {
+    const r = x.remote.get(path);
+    if (!r) continue;
+    const changed = judge(x, path, l, r);
+    if (changed === 'both') plan.conflicts.push(path);
+    if ((changed === 'here' || changed === 'both') && agree(l, r)) plan.force.push(path);
+    if (changed === 'there' || (changed === 'none' && !agree(l, r))) plan.exclude.push(path);
+  }
+  for (const [path, r] of x.remote) {
+    if (x.local.has(path)) continue;
+    const e = x.base.get(path);
+    if (e?.l && !remoteChanged(r, e) && !existsLocally(x.root, path)) plan.remove.push(path);
+  }
+  return plan;
+}
+
+/**
+ * The base after a sync: a file the two sides now agree on is recorded as it is on each, unless
+ * its change was held back on purpose (`held`: it would seem to agree only by rsync's coarse
+ * measure); a file whose instance version was just brought beside yours (`resolved`) records the
+ * instance's side only (yours stays changed, to be sent); a file deleted here and still there
+ * keeps its entry (the next sync up removes it); the rest keep what they had, or nothing.
+ */
+export function nextBase(
+  x: Sides,
+  o: { resolved?: ReadonlySet<string>; held?: ReadonlySet<string> } = {},
+  now = Date.now(),
+): BaseFiles {
+  const t = Math.floor(now / 1000);
+  const out: BaseFiles = new Map();
+  for (const [path, r] of x.remote) {
+    const l = x.local.get(path);
+    const e = x.base.get(path);
+    if (l && o.resolved?.has(path)) out.set(path, { ...(e?.l ? { l: e.l } : {}), r, t } satisfies BaseEntry);
+    else if (l && o.held?.has(path)) {
+      if (e) out.set(path, e);
+    } else if (l && agree(l, r)) out.set(path, { l: recordLocal(x.root, path, l, t), r, t });
+    else if (e && (l || (e.l && !existsLocally(x.root, path)))) out.set(path, e);
+  }
+  return out;
+}
+
+/** Local signatures of these paths (a link to outside the project: of what it points to). */
+export function localSigs(
+  root: string,
+  paths: Iterable<string>,
+  followed: ReadonlySet<string> = new Set(),
+): Map<string, Sig> {
+  const out = new Map<string, Sig>();
+  for (const path of paths) {
+    const sig = localSig(root, path, followed.has(path));
+    if (sig) out.set(path, sig);
+  }
+  return out;
+}
+
+/** Where the instance's version of a file changed on both sides goes: `name.ec2-<stamp>.ext`, beside it. */
+export function besideName(path: string, stamp: string): string {
+  const slash = path.lastIndexOf('/') + 1;
+  const name = path.slice(slash);
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  return `${path.slice(0, slash)}${stem}.ec2-${stamp}${ext}`;
+}
+
+/** Names for one line: the first few, and how many more. */
+export function nameList(names: readonly string[], shown = 10): string {
+  const more = names.length > shown ? `, and ${names.length - shown} more` : '';
+  return `${names.slice(0, shown).join(', ')}${more}`;
+}
+
+/** The one line naming the instance's versions of files changed on both sides. */
+export function besideMessage(names: readonly string[]): string {
+  return `changed both here and on the instance: yours kept, the instance's beside it: ${nameList(names)}`;
+}
+
+/** The signatures of the paths not under any of `excluded`. */
+export function outside(sigs: Map<string, Sig>, excluded: readonly Entry[]): Map<string, Sig> {
+  const out = new Set(excluded.map((e) => e.path));
+  const kept = new Map<string, Sig>();
+  for (const [path, sig] of sigs) {
+    let under = out.has(path);
+    for (let i = path.indexOf('/'); i !== -1 && !under; i = path.indexOf('/', i + 1)) under = out.has(path.slice(0, i));
+    if (!under) kept.set(path, sig);
+  }
+  return kept;
+}
+
+/** A stamp for names: `20261130-071900Z` (UTC, to the second). */
+export function backupStamp(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
+}

@@ -1,0 +1,254 @@
+/**
+ * The three-way rules of the sync (issue #10) as a table, over real files: a project synced up
+ * once (the base), then edited here, on the "instance", on both, files deleted on either side,
+ * renamed, created there; then one sync, up or back, and each row's files checked on both sides.
+ * Real rsync (this machine's, and a Mac's rsync 2.6.9 and openrsync from ../shared/tools: a
+ * missing one fails the test) and the real remote listing (GNU find), with a local stand-in for
+ * ssh that runs the command as sshd would; the "instance" is another temp directory, its rsync
+ * this machine's rsync 3 (an instance always has one).
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/remote/connection.js';
+import type { SshTarget } from '../../src/remote/ssh.js';
+import { syncBack } from '../../src/sync/sync-back.js';
+import { syncUp } from '../../src/sync/sync-up.js';
+import { backupStamp } from '../../src/sync/three-way.js';
+import { createLogger } from '../../src/ui/logger.js';
+
+const TOOLS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'tools');
+const RSYNCS: Record<string, () => string | undefined> = {
+  "this machine's rsync": () => undefined,
+  'rsync 2.6.9 (macOS ≤ 14)': () => tool('rsync-2.6.9'),
+  'openrsync (macOS 15+)': () => tool('openrsync'),
+};
+function tool(name: string): string {
+  const path = join(TOOLS, name, 'bin', 'rsync');
+  expect(existsSync(path), `${path} is needed (see ../shared/tools/README.md)`).toBe(true);
+  return path;
+}
+
+const NOW = new Date('2026-11-30T04:00:00Z');
+const BESIDE = (stem: string, ext: string) => `${stem}.ec2-${backupStamp(NOW)}${ext}`;
+type Tree = Record<string, string>;
+
+/** Each row: what both sides held at the base, the edits since, and what each sync must leave. */
+interface Row {
+  name: string;
+  base: Tree;
+  /** The base's files were made just before the first sync (not an hour before). */
+  fresh?: boolean;
+  here?: (dir: string) => void;
+  there?: (dir: string) => void;
+  /** After the sync back: here, and there (undefined: absent). */
+  back: { here: Tree; there: Tree };
+  up: { here: Tree; there: Tree };
+}
+const write = (dir: string, path: string, text: string) => writeFileSync(join(dir, path), text);
+/** Rewrites a file with text of the same size, its new time in the same second as the old one (rsync's measure). */
+const sameSecond = (dir: string, path: string, text: string) => {
+  const second = Math.floor(statSync(join(dir, path)).mtimeMs / 1000);
+  write(dir, path, text);
+  utimesSync(join(dir, path), second + 0.5, second + 0.5);
+};
+const ROWS: Row[] = [
+  {
+    name: 'edited here',
+    base: { 'a.py': 'a0' },
+    here: (d) => write(d, 'a.py', 'a1'),
+    back: { here: { 'a.py': 'a1' }, there: { 'a.py': 'a0' } },
+    up: { here: { 'a.py': 'a1' }, there: { 'a.py': 'a1' } },
+  },
+  {
+    name: 'edited on the instance',
+    base: { 'b.py': 'b0' },
+    there: (d) => write(d, 'b.py', 'b1'),
+    back: { here: { 'b.py': 'b1' }, there: { 'b.py': 'b1' } },
+    up: { here: { 'b.py': 'b0' }, there: { 'b.py': 'b1' } },
+  },
+  {
+    name: 'edited on both',
+    base: { 'c.py': 'c0' },
+    here: (d) => write(d, 'c.py', 'cL'),
+    there: (d) => write(d, 'c.py', 'cRemote'),
+    // The copy beside is made on the instance, then brought home: both sides hold it (and agree on it).
+    back: {
+      here: { 'c.py': 'cL', [BESIDE('c', '.py')]: 'cRemote' },
+      there: { 'c.py': 'cRemote', [BESIDE('c', '.py')]: 'cRemote' },
+    },
+    up: {
+      here: { 'c.py': 'cL', [BESIDE('c', '.py')]: 'cRemote' },
+      there: { 'c.py': 'cL', [BESIDE('c', '.py')]: 'cRemote' },
+    },
+  },
+  {
+    name: 'deleted here',
+    base: { 'd.py': 'd0' },
+    here: (d) => rmSync(join(d, 'd.py')),
+    back: { here: {}, there: { 'd.py': 'd0' } },
+    up: { here: {}, there: {} },
+  },
+  {
+    name: 'deleted on the instance',
+    base: { 'e.py': 'e0' },
+    there: (d) => rmSync(join(d, 'e.py')),
+    back: { here: { 'e.py': 'e0' }, there: {} },
+    up: { here: { 'e.py': 'e0' }, there: { 'e.py': 'e0' } },
+  },
+  {
+    name: 'renamed here',
+    base: { 'old.py': 'module' },
+    here: (d) => renameSync(join(d, 'old.py'), join(d, 'new.py')),
+    back: { here: { 'new.py': 'module' }, there: { 'old.py': 'module' } },
+    up: { here: { 'new.py': 'module' }, there: { 'new.py': 'module' } },
+  },
+  {
+    name: 'created on the instance',
+    base: {},
+    there: (d) => write(d, 'made.txt', 'made'),
+    back: { here: { 'made.txt': 'made' }, there: { 'made.txt': 'made' } },
+    up: { here: {}, there: { 'made.txt': 'made' } },
+  },
+  {
+    name: 'deleted here, changed on the instance (nothing lost)',
+    base: { 'g.py': 'g0' },
+    here: (d) => rmSync(join(d, 'g.py')),
+    there: (d) => write(d, 'g.py', 'g1'),
+    back: { here: { 'g.py': 'g1' }, there: { 'g.py': 'g1' } },
+    up: { here: {}, there: { 'g.py': 'g1' } },
+  },
+  {
+    // `ssh-ec2 -- python eval.py > results.txt`: the shell makes it empty, it is sent, the output lands here.
+    name: 'filled here by a redirect while the instance kept it empty',
+    base: { 'results.txt': '' },
+    fresh: true,
+    here: (d) => write(d, 'results.txt', 'accuracy 0.93\n'),
+    back: { here: { 'results.txt': 'accuracy 0.93\n' }, there: { 'results.txt': '' } },
+    up: { here: { 'results.txt': 'accuracy 0.93\n' }, there: { 'results.txt': 'accuracy 0.93\n' } },
+  },
+  {
+    name: 'rewritten on the instance, same size, in the same second',
+    base: { 'h.txt': 'epoch 1' },
+    there: (d) => sameSecond(d, 'h.txt', 'epoch 2'),
+    back: { here: { 'h.txt': 'epoch 2' }, there: { 'h.txt': 'epoch 2' } },
+    up: { here: { 'h.txt': 'epoch 1' }, there: { 'h.txt': 'epoch 2' } },
+  },
+  {
+    name: 'edited here, same size, in the same second',
+    base: { 'k.txt': 'aaaa' },
+    here: (d) => sameSecond(d, 'k.txt', 'bbbb'),
+    back: { here: { 'k.txt': 'bbbb' }, there: { 'k.txt': 'aaaa' } },
+    up: { here: { 'k.txt': 'bbbb' }, there: { 'k.txt': 'bbbb' } },
+  },
+  {
+    name: 'rewritten by the job, several times',
+    base: { 'model.bin': 'w0' },
+    there: (d) => (write(d, 'model.bin', 'w1'), write(d, 'model.bin', 'w22')),
+    back: { here: { 'model.bin': 'w22' }, there: { 'model.bin': 'w22' } },
+    up: { here: { 'model.bin': 'w0' }, there: { 'model.bin': 'w22' } },
+  },
+];
+
+/** A connection whose "ssh" runs the command here, as sshd would run it on the instance. */
+function localConnection(scratch: string): Connection {
+  const rsh = join(scratch, 'rsh');
+  writeFileSync(rsh, '#!/bin/sh\nshift\nexec sh -c "$*"\n');
+  chmodSync(rsh, 0o755);
+  const target: SshTarget = { host: 'instance', user: 'u', hostKeyAlias: 'i', knownHostsFile: '/k', controlPath: '/c' };
+  return {
+    rsyncSsh: [rsh],
+    remote: 'instance',
+    target,
+    exec: async (command: string, opts: { input?: string } = {}) => ({
+      stdout: execFileSync('sh', ['-c', command], { encoding: 'utf8', input: opts.input, cwd: homedir() }),
+      stderr: '',
+      exitCode: 0,
+    }),
+  } as unknown as Connection;
+}
+
+function files(root: string, under = ''): Tree {
+  const out: Tree = {};
+  for (const e of readdirSync(join(root, under), { withFileTypes: true })) {
+    const path = under ? `${under}/${e.name}` : e.name;
+    if (path === '.ssh-ec2') continue;
+    if (e.isDirectory()) Object.assign(out, files(root, path));
+    else out[path] = readFileSync(join(root, path), 'utf8');
+  }
+  return out;
+}
+
+beforeAll(() => {
+  // openrsync's sync back runs `ssh … 'the instance's side'`: a stand-in that runs that side here.
+  const bin = mkdtempSync(join(tmpdir(), 'fake-ssh-'));
+  writeFileSync(join(bin, 'ssh'), '#!/bin/sh\nfor a; do last=$a; done\ncd\nexec sh -c "$last"\n');
+  chmodSync(join(bin, 'ssh'), 0o755);
+  process.env.PATH = `${bin}:${process.env.PATH}`;
+});
+
+async function scenario(program: string | undefined, direction: 'up' | 'back') {
+  const local = mkdtempSync(join(tmpdir(), 'here-'));
+  const remote = mkdtempSync(join(tmpdir(), 'there-'));
+  const scratch = mkdtempSync(join(tmpdir(), 'scratch-'));
+  let log = '';
+  const stream = new PassThrough();
+  stream.on('data', (d: Buffer) => (log += String(d)));
+  const p = {
+    conn: localConnection(scratch),
+    localDir: local,
+    remoteDir: remote,
+    instanceId: 'i-0123',
+    scratchDir: scratch,
+    rsync: { program, stateDir: scratch },
+    log: createLogger({ stream, env: {} }),
+    now: NOW,
+  };
+  // The project as it was an hour ago, synced up once: the base.
+  const hourAgo = new Date(Date.now() - 3600_000);
+  for (const row of ROWS)
+    for (const [path, text] of Object.entries(row.base)) {
+      write(local, path, text);
+      if (!row.fresh) utimesSync(join(local, path), hourAgo, hourAgo);
+    }
+  await syncUp(p);
+  for (const row of ROWS) {
+    row.here?.(local);
+    row.there?.(remote);
+  }
+  await (direction === 'up' ? syncUp(p) : syncBack(p));
+  return { local, remote, log };
+}
+
+const pick = (tree: Tree, row: Row): Tree => {
+  const names = new Set([...Object.keys(row.base), ...Object.keys(row.up.here), ...Object.keys(row.back.here)]);
+  for (const t of [row.up.there, row.back.there]) for (const n of Object.keys(t)) names.add(n);
+  return Object.fromEntries(Object.entries(tree).filter(([n]) => names.has(n)));
+};
+
+describe.each(Object.entries(RSYNCS))('the three-way sync with %s', (_name, program) => {
+  it.each(['back', 'up'] as const)('sync %s: every row of the table', async (direction) => {
+    const { local, remote } = await scenario(program(), direction);
+    const here = files(local);
+    const there = files(remote);
+    for (const row of ROWS) {
+      expect({ row: row.name, here: pick(here, row) }).toEqual({ row: row.name, here: row[direction].here });
+      expect({ row: row.name, there: pick(there, row) }).toEqual({ row: row.name, there: row[direction].there });
+    }
+  });
+});
