@@ -17,7 +17,7 @@ export {
 } from './options/instance-options.js';
 import type { FinalState } from './options/spec.js';
 export { FINAL_STATES, type FinalState, type Multiplexer, type Spec } from './options/spec.js';
-export { originOf, withOrigin } from './options/origins.js';
+export { originOf, rethrowFrom, withOrigin } from './options/origins.js';
 
 /** In the order the help shows them. */
 export const OPTION_SPECS = {

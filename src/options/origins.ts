@@ -10,10 +10,20 @@ export function originOf(o: Pick<Options, 'origins'>, key: OptionKey): string | 
   return o.origins?.[key];
 }
 
-/** The error, its message led by the origin of the value it is about (as the parsers say it). */
-export function withOrigin<E>(err: E, o: Pick<Options, 'origins'>, key: OptionKey): E {
+/**
+ * The error, its message led by the origin of the value it is about (as the parsers say it). With
+ * `value`, only an error naming that value is about it (not, say, a network failure on the way).
+ */
+export function withOrigin<E>(err: E, o: Pick<Options, 'origins'>, key: OptionKey, value?: string): E {
   const origin = originOf(o, key);
-  if (origin && err instanceof Error && !err.message.startsWith(`${origin}:`))
-    err.message = `${origin}: ${err.message}`;
+  const about = err instanceof Error && (value === undefined || err.message.includes(value));
+  if (origin && about && !err.message.startsWith(`${origin}:`)) err.message = `${origin}: ${err.message}`;
   return err;
+}
+
+/** For `.catch`: rethrows the error with the origin of the value it is about. */
+export function rethrowFrom(o: Pick<Options, 'origins'>, key: OptionKey, value?: string): (err: unknown) => never {
+  return (err) => {
+    throw withOrigin(err, o, key, value);
+  };
 }

@@ -12,7 +12,7 @@ import { errorCode } from '../cloud/errors.js';
 import { architectureFor, type ImageInfo } from '../cloud/image.js';
 import type { InstanceInfo, InstanceTypeInfo } from '../cloud/port.js';
 import { CloudError, ConfigError } from '../errors.js';
-import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB } from '../options.js';
+import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB, originOf, rethrowFrom } from '../options.js';
 import { backoff } from '../time.js';
 import { findOwn, launchTags } from './owner.js';
 import { TAG } from './plan.js';
@@ -28,17 +28,19 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
   const { options: o, plan, cloud, log } = ctx;
   // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
   const network = o.subnetId
-    ? cloud.subnet(o.subnetId).then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }))
+    ? cloud
+        .subnet(o.subnetId)
+        .then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }), rethrowFrom(o, 'subnetId', o.subnetId))
     : cloud.defaultVpc().then(async (vpcId) => ({ vpcId, zones: await cloud.defaultSubnets(vpcId) }));
   // A group the user names is used as it is: no address lookup, no rule added (see letCallerIn).
   const securityGroup = (vpcId: string): Promise<string> =>
     o.securityGroup
-      ? cloud.givenSecurityGroup(o.securityGroup, vpcId)
+      ? cloud.givenSecurityGroup(o.securityGroup, vpcId).catch(rethrowFrom(o, 'securityGroup', o.securityGroup))
       : sshCidr(o).then((cidr) => cloud.ensureSecurityGroup(vpcId, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' }));
   // Every type is checked before anything is launched: a typo in the last one of
   // --instance-type a,b,c is reported now, not after the others found no capacity.
   const [types, securityGroupId, zones] = await Promise.all([
-    Promise.all(o.instanceTypes.map((t) => cloud.describeInstanceType(t))),
+    Promise.all(o.instanceTypes.map((t) => cloud.describeInstanceType(t).catch(rethrowFrom(o, 'instanceTypes', t)))),
     network.then(({ vpcId }) => securityGroup(vpcId)),
     network.then((n) => n.zones),
   ]);
@@ -48,13 +50,15 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
     const architecture = o.imageId ? undefined : architectureFor(t.architectures);
     let image = images.get(architecture ?? '');
     if (!image) {
-      image = cloud.resolveImage({
-        imageId: o.imageId,
-        namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS,
-        owners: o.imageOwners,
-        architecture,
-        region: cloud.region,
-      });
+      image = cloud
+        .resolveImage({
+          imageId: o.imageId,
+          namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS,
+          owners: o.imageOwners,
+          architecture,
+          region: cloud.region,
+        })
+        .catch(o.imageId ? rethrowFrom(o, 'imageId', o.imageId) : rethrowFrom(o, 'imageName', o.imageName));
       images.set(architecture ?? '', image);
     }
     return image;
@@ -68,7 +72,7 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
     const image = await imageFor(types.find((t) => t.type === instanceType)!);
     if (o.volumeSize !== undefined && o.volumeSize < image.rootSizeGiB) {
       throw new ConfigError(
-        `--volume-size ${o.volumeSize} is smaller than the image's ${image.rootSizeGiB} GiB`,
+        `${originOf(o, 'volumeSize')}: ${o.volumeSize} GiB is smaller than the image's ${image.rootSizeGiB} GiB`,
         `Use at least ${image.rootSizeGiB}.`,
       );
     }

@@ -14,6 +14,7 @@ import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
 import { requirePrograms } from '../remote/exec.js';
 import { checkDefaultImageSupports } from '../cloud/dlami.js';
+import { heldBackNoticeFile } from '../sync/secrets-notice.js';
 import { connect, prepareInstance } from './connect.js';
 import { localContext, originOf, type LocalContext, type Run } from './context.js';
 import { endSessions } from './finish.js';
@@ -198,5 +199,6 @@ export function syncParams(local: LocalContext, conn: Connection) {
     scratchDir: local.paths.runtime,
     rsync: rsyncSource(local),
     log: local.log,
+    heldBackNotice: heldBackNoticeFile(local),
   };
 }

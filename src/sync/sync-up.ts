@@ -18,7 +18,8 @@ import {
 } from '../remote/rsync.js';
 import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
-import { IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
+import { IgnoreRules, walkLocal } from './ignore-rules.js';
+import { noticeHeldBack } from './secrets-notice.js';
 
 export interface SyncParams {
   conn: Connection;
@@ -31,6 +32,8 @@ export interface SyncParams {
   log: Logger;
   /** An interrupt ends the transfer (the sync up only: the sync back is part of the finish). */
   signal?: AbortSignal;
+  /** Where the secrets notice remembers what it said (secrets-notice.ts); said every time without. */
+  heldBackNotice?: string;
 }
 
 export async function syncUp(p: SyncParams): Promise<{ files: number | undefined }> {
@@ -38,7 +41,7 @@ export async function syncUp(p: SyncParams): Promise<{ files: number | undefined
   p.log.detail(`local rsync: ${caps.path} (${caps.version})`);
   // pushArgv copies links to outside directories as their content: their files are judged too.
   const tree = walkLocal(p.localDir, new IgnoreRules(p.localDir, { holdSecrets: true }), { followUnsafeLinks: true });
-  if (tree.secrets.length > 0) p.log.warn(heldBackMessage(tree.secrets));
+  noticeHeldBack(tree.secrets, p.log, p.heldBackNotice);
   const excludeFile = join(p.scratchDir, `push-${process.pid}.exclude`);
   writeFileSync(excludeFile, excludeFileText([...tree.ignored, ...tree.secrets], caps), { mode: 0o600 });
   try {
@@ -87,12 +90,4 @@ export function rsyncFailed(
 ): { message: string; hint: string } {
   const why = explainRsyncFailure(err, direction, caps.path);
   return { message: `${why.cause} (${rsyncMessage(err.stderr) || err.message})`, hint: why.hint };
-}
-
-/** One line: how many, the first few names, and how to send one anyway. */
-export function heldBackMessage(secrets: readonly Entry[], shown = 3): string {
-  const names = secrets.slice(0, shown).map((e) => (e.type === 'dir' ? `${e.path}/` : e.path));
-  const more = secrets.length > shown ? `, and ${secrets.length - shown} more` : '';
-  const example = secrets[0]!.type === 'dir' ? `${secrets[0]!.path}/` : secrets[0]!.path;
-  return `held back ${secrets.length} file(s) that may hold secrets, not sent: ${names.join(', ')}${more} (to send one, add \`!${example}\` to .rsyncignore)`;
 }
