@@ -18,6 +18,7 @@ import { findOwn, launchTags } from './owner.js';
 import { TAG } from './plan.js';
 import type { ProvisionContext } from './provision.js';
 import { sshCidr } from './ssh-access.js';
+import { VOLUME_TAG } from './volume-tag.js';
 
 /**
  * Launches an instance for this directory and returns it as soon as EC2 has it (not yet running):
@@ -77,6 +78,7 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
       );
     }
     const user = o.user ?? image.defaultUser;
+    const volumeSizeGiB = o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB);
     if (announced !== instanceType)
       log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`);
     announced = instanceType;
@@ -89,11 +91,11 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
       iamProfile,
       userData,
       rootDevice: image.rootDevice,
-      volumeSizeGiB: o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB),
+      volumeSizeGiB,
       // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
       // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
       shutdownBehavior: 'stop' as const,
-      tags: { ...launchTags(plan, owner), [LOGIN_TAG]: user },
+      tags: { ...launchTags(plan, owner), [LOGIN_TAG]: user, [VOLUME_TAG]: String(volumeSizeGiB) },
       // A new attempt is a new request; the SDK's retries of this one reuse its token.
       clientToken: randomUUID(),
     };

@@ -1,6 +1,7 @@
 // provision() against the in-memory cloud (test/fakes/cloud.ts): which instance a run gets, what
 // it launches or starts, and what it hands to the finish (onInstance) when a launch or a start
 // half-fails — the README's Safety and "Faults tested" rows about provisioning, without moto.
+import { VOLUME_TAG } from '../../src/session/volume-tag.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,7 +142,8 @@ describe('a launch', () => {
     expect(handed).toEqual([`${r.instance.id} pending`]);
     expect(cloud.launches).toHaveLength(1);
     const spec = cloud.launches[0]!;
-    expect(spec.tags).toEqual({ ...launchTags(plan, OWNER), [LOGIN_TAG]: 'ubuntu' });
+    // The disk's size is recorded too, for ls to price a stopped instance (issue #10).
+    expect(spec.tags).toEqual({ ...launchTags(plan, OWNER), [LOGIN_TAG]: 'ubuntu', [VOLUME_TAG]: '100' });
     expect(spec.tags[TAG.user]).toBe(OWNER);
     // Only ssh-ec2 terminates: a poweroff from inside stops. The disk: at least 100 GiB.
     expect(spec).toMatchObject({ shutdownBehavior: 'stop', volumeSizeGiB: 100, subnetId: 'subnet-a' });

@@ -1,7 +1,6 @@
 /** ssh-ec2 ls | status: this user's ssh-ec2 instances: directory, state, type, uptime, job, limits. */
 import { hostname } from 'node:os';
 import type { Cloud, InstanceInfo } from '../../cloud/ec2.js';
-import { hourlyPrice } from '../../cloud/prices.js';
 import { ExitCode } from '../../errors.js';
 import { resolvePaths } from '../../state/paths.js';
 import { jobStatus } from '../../session/job.js';
@@ -13,6 +12,7 @@ import { loadCloud } from '../../session/story.js';
 import { connectFound } from '../existing-instance.js';
 import { mine, takesNoArguments } from '../shared.js';
 import type { CommandContext } from '../types.js';
+import { costCell } from './cost.js';
 import { since, table } from './table.js';
 
 // ls asks each instance about its job over ssh but answers without (a "?"): it does not refuse to
@@ -22,18 +22,17 @@ export async function run(ctx: CommandContext): Promise<number> {
   const cloud = await loadCloud(ctx);
   const instances = await mine(ctx, cloud);
   if (instances.length === 0) {
-    ctx.log.info('no ssh-ec2 instances (running or stopped) for you in this region');
+    ctx.log.info(`no ssh-ec2 instances (running or stopped) for you in ${cloud.region}`);
     return ExitCode.ok;
   }
   const jobs = await Promise.all(instances.map((i) => liveJob(ctx, cloud, i)));
   const rows = instances.map((i, n) => {
     const deadline = i.tags[LIMIT_TAGS.deadline];
-    const price = hourlyPrice(cloud.region, i.type);
     return [
       i.tags.Name ?? i.id,
       i.id,
       i.state,
-      i.type + (price !== undefined && i.state === 'running' ? ` ($${price.toFixed(2)}/h)` : ''),
+      costCell(cloud.region, i),
       i.state === 'running' && i.launchTime ? since(i.launchTime) : '-',
       jobs[n]!,
       `idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${deadline})` : ''}`,
