@@ -21,6 +21,8 @@ import { joinCommand } from '../remote/remote-command.js';
 import type { ForwardSpecs } from '../remote/ssh.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { reconnect } from './connect.js';
+import { announceForwards } from './forwards-announce.js';
+import { localTime } from '../ui/words.js';
 import type { Run } from './context.js';
 import { formatDuration } from './limits.js';
 
@@ -135,6 +137,7 @@ export async function runJob(
     command = `${start} && exec ${followOrAttach}`;
   }
   const session = conn.attach(command, { tty: o.tty, forwards: o.forwards });
+  announceForwards(o.forwards, log, session.done);
   run.kill = session.kill;
   const result = await log.phase('run', () => session.done);
   run.kill = undefined;
@@ -172,7 +175,7 @@ function settle(run: Run, job: JobState): void {
   if (job.state === 'finished') {
     run.facts.exitStatus = job.status;
     run.log.info(
-      `the job finished with status ${job.status}${job.ended ? ` at ${new Date(job.ended * 1000).toISOString()}` : ''}`,
+      `the job finished with status ${job.status}${job.ended ? ` at ${localTime(new Date(job.ended * 1000))}` : ''}`,
     );
   } else {
     // Killed with the machine (max-time, a poweroff): as a shell reports SIGKILL.

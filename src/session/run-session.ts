@@ -15,6 +15,7 @@ import type { Logger } from '../ui/logger.js';
 import { requirePrograms } from '../remote/exec.js';
 import { checkDefaultImageSupports } from '../cloud/dlami.js';
 import { heldBackNoticeFile } from '../sync/secrets-notice.js';
+import { announceForwards } from './forwards-announce.js';
 import { connect, prepareInstance } from './connect.js';
 import { localContext, originOf, type LocalContext, type Run } from './context.js';
 import { endSessions } from './finish.js';
@@ -151,6 +152,7 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
     `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command))}`,
     { tty: deps.stdinIsTTY, forwards: forwardsOf(options) },
   );
+  announceForwards(forwardsOf(options), log, session.done);
   run.journal?.note({ children: ownChildren() });
   run.kill = session.kill;
   const result = await log.phase('run', () => session.done);
