@@ -250,7 +250,9 @@ describe('the connection dropped during the command', () => {
       `the results could not be brought back, so ${id} was stopped, not terminated: nothing is lost`,
     );
     // The way to end it is ssh-ec2 down, which brings the results back first (issue #10).
-    expect(run.stderr()).toContain(`To get them: ssh-ec2 down in ${dir} (it restarts the instance, brings the results back`);
+    expect(run.stderr()).toContain(
+      `To get them: ssh-ec2 down in ${dir} (it restarts the instance, brings the results back`,
+    );
     expect(await settledState(id)).toBe('stopped');
     expect(sb.calls('TerminateInstances')).toEqual([]);
     expect(existsSync(join(dir, 'result.txt'))).toBe(false);
