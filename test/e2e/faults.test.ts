@@ -539,7 +539,7 @@ describe('a run interrupted before its command, on the instance it launched, whi
       first.signalGroup('SIGINT');
       held.release();
       expect(await first.exited, first.stderr()).toBe(130);
-      expect(first.stderr()).toMatch(new RegExp(`another session is using ${id}: leaving it running`));
+      expect(first.stderr()).toMatch(new RegExp(`another session is using ${id}, so it is left running`));
       expect(await instanceState(sb, id)).toBe('running');
       expect(existsSync(join(remote, 'first.txt'))).toBe(false);
       writeFileSync(join(remote, 'go'), '');
