@@ -15,7 +15,9 @@ export {
   LEGACY_IAM_PROFILE,
   MIN_VOLUME_GIB,
 } from './options/instance-options.js';
+import type { FinalState } from './options/spec.js';
 export { FINAL_STATES, type FinalState, type Multiplexer, type Spec } from './options/spec.js';
+export { originOf, rethrowFrom, withOrigin } from './options/origins.js';
 
 /** In the order the help shows them. */
 export const OPTION_SPECS = {
@@ -32,6 +34,10 @@ export type Options = { -readonly [K in keyof typeof OPTION_SPECS]: SpecValue<(t
   command: string[];
   /** The settings given as flags on this command line (not by the environment, .env or default). */
   flagged?: ReadonlySet<OptionKey>;
+  /** Where each setting not left to its default came from, as its error messages name it (originOf). */
+  origins?: Partial<Record<OptionKey, string>>;
+  /** The final state a plain run here applies: this one's, without its flags (the final state is per run). */
+  plainFinalState?: { state: FinalState; source?: string };
 };
 export type OptionKey = keyof typeof OPTION_SPECS;
 
@@ -48,11 +54,25 @@ export interface Sources {
 /** flags > environment > .env > defaults, for every declared setting. */
 export function resolveOptions({ flags, env, dotenv, command }: Sources): Options {
   const flagged = new Set((Object.keys(flags) as OptionKey[]).filter((k) => flags[k] !== undefined));
-  const out: Record<string, unknown> = { command, flagged };
+  const origins: Partial<Record<OptionKey, string>> = {};
+  const out: Record<string, unknown> = { command, flagged, origins };
   for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, Spec<unknown>][]) {
-    out[key] = resolveOne(key, s, flags, env, dotenv);
+    const { value, source } = resolveOne(key, s, flags, env, dotenv);
+    out[key] = value;
+    if (source) origins[key] = source;
   }
+  out.plainFinalState = plainFinalState(env, dotenv);
   return out as Options;
+}
+
+/** What a next run here without flags would apply; a bad value there is that run's error, not this one's. */
+function plainFinalState(env: Sources['env'], dotenv: Sources['dotenv']): Options['plainFinalState'] {
+  try {
+    const { value, source } = resolveOne('finalState', OPTION_SPECS.finalState, {}, env, dotenv);
+    return { state: value as FinalState, source };
+  } catch {
+    return { state: OPTION_SPECS.finalState.default };
+  }
 }
 
 function resolveOne(
@@ -61,26 +81,30 @@ function resolveOne(
   flags: FlagValues,
   env: Sources['env'],
   dotenv: Sources['dotenv'],
-): unknown {
+): { value: unknown; source?: string } {
   const flagValue = flags[key];
   if (flagValue !== undefined) {
     const flag = s.flag ?? key;
     const source = flag.length === 1 ? `-${flag}` : `--${flag}`;
-    if (typeof flagValue === 'boolean') return flagValue;
+    if (typeof flagValue === 'boolean') return { value: flagValue, source };
     if (Array.isArray(flagValue)) {
-      return s.kind === 'strings'
-        ? flagValue.flatMap((v) => toArray(s.parse(v, source)))
-        : s.parse(flagValue.at(-1) ?? '', source);
+      const value =
+        s.kind === 'strings'
+          ? flagValue.flatMap((v) => toArray(s.parse(v, source)))
+          : s.parse(flagValue.at(-1) ?? '', source);
+      return { value, source };
     }
-    return s.parse(flagValue, source);
+    return { value: s.parse(flagValue, source), source };
   }
   for (const layer of [env, dotenv]) {
     for (const name of s.env ?? []) {
       const raw = layer[name];
-      if (raw !== undefined) return s.parse(raw, layer === env ? name : `${name} (in .env)`);
+      if (raw === undefined) continue;
+      const source = layer === env ? name : `${name} (in .env)`;
+      return { value: s.parse(raw, source), source };
     }
   }
-  return s.default;
+  return { value: s.default };
 }
 
 function toArray(v: unknown): unknown[] {

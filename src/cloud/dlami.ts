@@ -65,12 +65,15 @@ export function checkDefaultImageSupports(o: {
   imageId?: string;
   imageName?: string;
   instanceTypes: readonly string[];
+  /** Where the types came from, to say so (options.ts). */
+  origins?: { instanceTypes?: string };
 }): void {
   if (o.imageId || o.imageName) return;
   const refused = unsupportedByDefaultImage(o.instanceTypes);
   if (refused.length === 0) return;
+  const from = o.origins?.instanceTypes ? `${o.origins.instanceTypes}: ` : '';
   throw new UsageError(
-    `the default image (Deep Learning OSS Nvidia Driver AMI) does not support ${refused.join(', ')}: its NVIDIA driver supports the families ${DLAMI_FAMILIES.join(', ')}`,
+    `${from}the default image (Deep Learning OSS Nvidia Driver AMI) does not support ${refused.join(', ')}: its NVIDIA driver supports the families ${DLAMI_FAMILIES.join(', ')}`,
     'Choose a type of those families (--instance-type), or an image made for this one (--image-name PATTERN or --image-id AMI).',
   );
 }

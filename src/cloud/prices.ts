@@ -53,3 +53,19 @@ export function describePrice(region: string, type: string): string {
     ? `see https://aws.amazon.com/ec2/pricing/on-demand/ for the price of ${type} in ${region}`
     : `about $${p < 0.1 ? p.toFixed(4) : p.toFixed(2)}/hour on demand`;
 }
+
+/**
+ * EBS gp3 storage (the root volume type ssh-ec2 launches: cloud/ec2.ts), USD per GiB-month, from
+ * https://aws.amazon.com/ebs/pricing/ (read 2025): what a stopped instance still costs. IOPS and
+ * throughput above gp3's baseline are not used by ssh-ec2's volumes, so not counted.
+ */
+const GP3_PER_GIB_MONTH: Record<string, number> = {
+  'us-east-1': 0.08,
+  'eu-central-1': 0.0952,
+};
+
+/** Monthly price of a gp3 volume of this size, or undefined where the table has no price. */
+export function volumeMonthlyPrice(region: string, sizeGiB: number): number | undefined {
+  const p = GP3_PER_GIB_MONTH[region];
+  return p === undefined ? undefined : p * sizeGiB;
+}

@@ -9,19 +9,20 @@ import type { Connection } from '../remote/connection.js';
 import { connect } from '../session/connect.js';
 import { originOf, type Run, type RunContext } from '../session/context.js';
 import { findOwn } from '../session/owner.js';
-import { NoInstanceError, provision } from '../session/provision.js';
+import { NoInstanceError, type NoInstanceVerb } from '../session/no-instance.js';
+import { provision } from '../session/provision.js';
 import { pinnedIn } from '../session/run-session.js';
 
 /** This directory's instances, in any state. */
-export async function findExisting(state: RunContext, what: string): Promise<InstanceInfo[]> {
+export async function findExisting(state: RunContext, verb: NoInstanceVerb): Promise<InstanceInfo[]> {
   const { cloud, plan, log, paths } = state;
   const { instances } = await findOwn({ cloud, plan, log, pinned: pinnedIn(paths) });
-  if (instances.length === 0) throw new NoInstanceError(what, plan.projectDir);
+  if (instances.length === 0) throw new NoInstanceError(verb, plan.projectDir, cloud.region);
   return instances;
 }
 
 /** This directory's instance, started if stopped (nothing launched), connected. */
-export async function reachExisting(state: Run, signal: AbortSignal): Promise<Connection> {
+export async function reachExisting(state: Run, signal: AbortSignal, verb: NoInstanceVerb): Promise<Connection> {
   const got = await provision({
     options: state.options,
     plan: state.plan,
@@ -30,6 +31,7 @@ export async function reachExisting(state: Run, signal: AbortSignal): Promise<Co
     lockPath: state.paths.lock(state.plan.projectId),
     signal,
     mayLaunch: false,
+    noInstance: verb,
     pinned: pinnedIn(state.paths),
     // Known to the finish as soon as it may be running: one found stopped (its start may have
     // succeeded though it failed) is stopped again, one found running is left so.

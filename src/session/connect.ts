@@ -2,6 +2,7 @@
  * Connect: the readiness probe (ssh), the host key check on first contact (host-key.ts), and the
  * instance's preparation (the agent, the job wrapper, the limits). Also the reconnect after a drop.
  */
+import { localTime } from '../ui/words.js';
 import { REASON_IDLE, REASON_JOB_FINISHED, REASON_MAX_TIME } from '../remote/instance-contract.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -103,10 +104,10 @@ export async function prepareInstance(run: Run, conn: Connection, instance: Inst
   const poweroff = /^poweroff (\S+) (\d+)/m.exec(r.stdout);
   if (poweroff)
     log.info(
-      `the agent had stopped ${instance.id} at ${new Date(Number(poweroff[2]) * 1000).toISOString()} (${POWEROFF_REASONS[poweroff[1]!] ?? poweroff[1]})`,
+      `the agent had stopped ${instance.id} at ${localTime(new Date(Number(poweroff[2]) * 1000))} (${POWEROFF_REASONS[poweroff[1]!] ?? poweroff[1]})`,
     );
   log.detail(
-    `agent: idle timeout ${formatDuration(limits.idleTimeoutMs)}, max time ${formatDuration(limits.maxTimeMs)}${limits.deadline ? ` (until ${limits.deadline.toISOString()})` : ''}, after a detached job ${formatDuration(limits.jobGraceMs)}`,
+    `agent: idle timeout ${formatDuration(limits.idleTimeoutMs)}, max time ${formatDuration(limits.maxTimeMs)}${limits.deadline ? ` (until ${localTime(limits.deadline)})` : ''}, after a detached job ${formatDuration(limits.jobGraceMs)}`,
   );
 }
 

@@ -100,12 +100,25 @@ export interface Line {
   text: string;
 }
 
+/** What the words name besides the decision: the instance, where it belongs, what a next run does. */
+export interface Situation {
+  id: string;
+  /** The project directory, as the user types it in a shell (quoted: ui/words.ts). */
+  dir: string;
+  /** `g4dn.xlarge, about $0.66/hour on demand`: the instance type and its price. */
+  costs: string;
+  /** The final state a plain next ssh-ec2 here applies (without this run's flags), and who says so. */
+  next: { state: FinalState; source?: string };
+}
+
 /**
  * The words the user sees for a decision, in one place: `before` the final state is applied,
- * `after` it (what applying it says itself is in finish.ts).
+ * `after` it (terminating says itself that it did, in finish.ts). One "what next" line at most,
+ * and `ssh-ec2 down` the way to end an instance (issue #10).
  */
-export function finishWords(d: FinishDecision, id: string, projectDir: string): { before?: Line; after?: Line } {
+export function finishWords(d: FinishDecision, s: Situation): { before?: Line; after?: Line } {
   const r = d.reason;
+  const { id, dir } = s;
   switch (r.kind) {
     case 'in use':
       return { before: inUseLine(r.by, id) };
@@ -119,7 +132,7 @@ export function finishWords(d: FinishDecision, id: string, projectDir: string): 
           level: 'warn',
           text:
             `${why}, so ${id} was stopped, not terminated: nothing is lost.\n` +
-            `  To ${pulled ? 'end it' : 'get them'}: run ssh-ec2 --terminate true in ${projectDir} (it restarts the instance${pulled ? '' : ', syncs back'}, then terminates).`,
+            `  To ${pulled ? 'end it' : 'get them'}: ssh-ec2 down in ${dir} (it restarts the instance, brings the results back, then terminates it).`,
         },
       };
     }
@@ -130,24 +143,46 @@ export function finishWords(d: FinishDecision, id: string, projectDir: string): 
           text: `${r.because === 'unreachable' ? `${id} could not be reached to see whether a job or another session uses it` : 'the results could not be brought back'}, and ${id} cannot be stopped: it was left running, not terminated; its agent ends it once nothing runs (--idle-timeout).`,
         },
       };
+    case 'host key untrusted':
+      return d.action === 'stop' ? { after: { level: 'info', text: `stopped ${id} again, as it was found` } } : {};
+    case 'asked':
+      if (d.action === 'leave')
+        return {
+          after: {
+            level: 'info',
+            text: `left ${id} (${s.costs}) running.\n  Next: ssh-ec2 in ${dir} reuses it; ssh-ec2 down there ends it.`,
+          },
+        };
+      if (d.action === 'stop') return { after: { level: 'info', text: stoppedLine(s) } };
+      return {};
     default:
       return {};
   }
+}
+
+/** After a stop: what the next plain run here does with it, since the final state is each run's own. */
+function stoppedLine({ id, dir, next }: Situation): string {
+  const stopped = `stopped ${id}: its disk is kept (storage is billed).\n  Next: ssh-ec2 in ${dir} restarts it, then`;
+  const by = next.source ? `, as ${next.source} asks` : '';
+  if (next.state === 'terminate')
+    return `${stopped} terminates it at its end unless given --stop or --leave again; ssh-ec2 down ends it now.`;
+  if (next.state === 'stop') return `${stopped} stops it again at its end${by}; ssh-ec2 down ends it.`;
+  return `${stopped} leaves it running at its end${by}; ssh-ec2 down ends it.`;
 }
 
 function inUseLine(by: Others, id: string): Line {
   if (by === 'job')
     return {
       level: 'warn',
-      text: `a detached job is still running on ${id}: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.`,
+      text: `a detached job is still running on ${id}, so it is left running: its agent stops it once the job is done (ssh-ec2 down ends both now).`,
     };
   if (by === 'session')
     return {
       level: 'info',
-      text: `another session is using ${id}: leaving it running; the last session to leave applies its final state`,
+      text: `another session is using ${id}, so it is left running: the last session to leave applies its final state.`,
     };
   return {
     level: 'warn',
-    text: `could not tell whether another session or a job is using ${id} (${by.unknown}): leaving it running; its agent stops it once nothing runs (--idle-timeout).`,
+    text: `could not tell whether another session or a job is using ${id} (${by.unknown}), so it is left running: its agent stops it once nothing runs (--idle-timeout), or ssh-ec2 down ends it now.`,
   };
 }

@@ -6,7 +6,6 @@
  */
 import { forgetInstance } from '../state/leftovers.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
-import { describePrice } from '../cloud/prices.js';
 import { isExpiredCredentials } from '../cloud/errors.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { FinalState } from '../options.js';
@@ -19,6 +18,8 @@ import type { Run } from './context.js';
 import { decideFinish, finishNeeds, finishWords, type FinishFacts, type Others } from './decide-finish.js';
 import { endSessionsCommand } from './journal.js';
 import { formatDuration } from './limits.js';
+import { situation } from './finish-situation.js';
+import { shellWord } from '../ui/words.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -64,7 +65,7 @@ async function finishWork(run: Run): Promise<unknown> {
     await conn?.close({ keep: true });
     return undefined;
   }
-  const words = finishWords(decision, instance.id, run.plan.projectDir);
+  const words = finishWords(decision, situation(run, instance));
   if (words.before) log[words.before.level](words.before.text);
   run.finishing = action === 'leave' ? undefined : `${action === 'stop' ? 'stopping' : 'terminating'} ${instance.id}`;
   run.journal?.note({ step: 'the final state', finalState: action });
@@ -105,7 +106,7 @@ function leftBehind(run: Run, id: string, final: FinalState): string {
     ? `its agent stops it after ${formatDuration(limits.idleTimeoutMs)} unused`
     : 'nothing on it stops it';
   const end = final === 'stop' ? 'ssh-ec2 --stop true' : 'ssh-ec2 down';
-  return `${id} is left as it was (if running, it costs money; ${agent}). Renew your credentials, then run \`${end}\` in ${run.plan.projectDir}: it brings the results back and ${final === 'stop' ? 'stops' : 'terminates'} it.`;
+  return `${id} is left as it was (if running, it costs money; ${agent}). Renew your credentials, then run \`${end}\` in ${shellWord(run.plan.projectDir)}: it brings the results back and ${final === 'stop' ? 'stops' : 'terminates'} it.`;
 }
 
 /** Whether the instance can be reached for the finish, reconnecting if the connection was lost. */
@@ -191,13 +192,8 @@ async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalSta
       return;
     case 'stop':
       await cloud.stop(instance.id);
-      log.info(`stopped ${instance.id}: its disk is kept (storage is billed); the next ssh-ec2 here restarts it`);
-      return;
+      return; // said by finishWords
     case 'leave':
-      log.info(
-        `left ${instance.id} (${instance.type}) running, ${describePrice(cloud.region, instance.type)}.\n` +
-          `  Come back: ssh-ec2 in ${run.plan.projectDir} reuses it. End it: ssh-ec2 --terminate true there.`,
-      );
       return;
   }
 }

@@ -21,6 +21,8 @@ import { joinCommand } from '../remote/remote-command.js';
 import type { ForwardSpecs } from '../remote/ssh.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { reconnect } from './connect.js';
+import { announceForwards } from './forwards-announce.js';
+import { localTime } from '../ui/words.js';
 import type { Run } from './context.js';
 import { leftRunningNote } from './limits.js';
 
@@ -154,6 +156,7 @@ export async function runJob(
     command = `${start} && exec ${followOrAttach}`;
   }
   const session = conn.attach(command, { tty: o.tty, forwards: o.forwards });
+  announceForwards(o.forwards, log);
   run.kill = session.kill;
   const result = await log.phase('run', () => session.done);
   run.kill = undefined;
@@ -213,13 +216,6 @@ async function showTail(run: Run, conn: Connection): Promise<void> {
   const r = await conn.exec(`${jobCommand('log', run.plan.projectId)} | tail -n ${TAIL_LINES}`).catch(() => undefined);
   const lines = r?.stdout.replace(/\r/g, '').replace(/\n$/, ''); // a tmux log has the terminal's CRLF
   if (lines) run.log.info(`the last lines of its output (${JOB_LOG}):\n${lines}`);
-}
-
-/** A moment as the user's clock shows it: 2026-11-30 14:05:09 (local time, to the second). */
-export function localTime(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  const date = [d.getFullYear(), p(d.getMonth() + 1), p(d.getDate())].join('-');
-  return `${date} ${[d.getHours(), d.getMinutes(), d.getSeconds()].map(p).join(':')}`;
 }
 
 async function startJob(run: Run, conn: Connection, start: string, mux: 'tmux' | 'screen'): Promise<void> {

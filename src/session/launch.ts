@@ -12,7 +12,7 @@ import { errorCode } from '../cloud/errors.js';
 import { architectureFor, type ImageInfo } from '../cloud/image.js';
 import type { InstanceInfo, InstanceTypeInfo } from '../cloud/port.js';
 import { CloudError, ConfigError } from '../errors.js';
-import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB } from '../options.js';
+import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB, originOf, rethrowFrom } from '../options.js';
 import { backoff } from '../time.js';
 import { findOwn, launchTags } from './owner.js';
 import { TAG } from './plan.js';
@@ -21,6 +21,7 @@ import { sshCidr } from './ssh-access.js';
 import { bootLimitSettings, launchLimits, limitTags } from './limits.js';
 import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
 import { mergeUserData } from '../cloud/user-data.js';
+import { VOLUME_TAG } from './volume-tag.js';
 
 /**
  * Launches an instance for this directory and returns it as soon as EC2 has it (not yet running):
@@ -48,17 +49,19 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
   userData(o.user ?? 'ec2-user');
   // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
   const network = o.subnetId
-    ? cloud.subnet(o.subnetId).then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }))
+    ? cloud
+        .subnet(o.subnetId)
+        .then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }), rethrowFrom(o, 'subnetId', o.subnetId))
     : cloud.defaultVpc().then(async (vpcId) => ({ vpcId, zones: await cloud.defaultSubnets(vpcId) }));
   // A group the user names is used as it is: no address lookup, no rule added (see letCallerIn).
   const securityGroup = (vpcId: string): Promise<string> =>
     o.securityGroup
-      ? cloud.givenSecurityGroup(o.securityGroup, vpcId)
+      ? cloud.givenSecurityGroup(o.securityGroup, vpcId).catch(rethrowFrom(o, 'securityGroup', o.securityGroup))
       : sshCidr(o).then((cidr) => cloud.ensureSecurityGroup(vpcId, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' }));
   // Every type is checked before anything is launched: a typo in the last one of
   // --instance-type a,b,c is reported now, not after the others found no capacity.
   const [types, securityGroupId, zones] = await Promise.all([
-    Promise.all(o.instanceTypes.map((t) => cloud.describeInstanceType(t))),
+    Promise.all(o.instanceTypes.map((t) => cloud.describeInstanceType(t).catch(rethrowFrom(o, 'instanceTypes', t)))),
     network.then(({ vpcId }) => securityGroup(vpcId)),
     network.then((n) => n.zones),
   ]);
@@ -68,13 +71,15 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
     const architecture = o.imageId ? undefined : architectureFor(t.architectures);
     let image = images.get(architecture ?? '');
     if (!image) {
-      image = cloud.resolveImage({
-        imageId: o.imageId,
-        namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS,
-        owners: o.imageOwners,
-        architecture,
-        region: cloud.region,
-      });
+      image = cloud
+        .resolveImage({
+          imageId: o.imageId,
+          namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS,
+          owners: o.imageOwners,
+          architecture,
+          region: cloud.region,
+        })
+        .catch(o.imageId ? rethrowFrom(o, 'imageId', o.imageId) : rethrowFrom(o, 'imageName', o.imageName));
       images.set(architecture ?? '', image);
     }
     return image;
@@ -87,11 +92,12 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
     const image = await imageFor(types.find((t) => t.type === instanceType)!);
     if (o.volumeSize !== undefined && o.volumeSize < image.rootSizeGiB) {
       throw new ConfigError(
-        `--volume-size ${o.volumeSize} is smaller than the image's ${image.rootSizeGiB} GiB`,
+        `${originOf(o, 'volumeSize')}: ${o.volumeSize} GiB is smaller than the image's ${image.rootSizeGiB} GiB`,
         `Use at least ${image.rootSizeGiB}.`,
       );
     }
     const user = o.user ?? image.defaultUser;
+    const volumeSizeGiB = o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB);
     if (announced !== instanceType)
       log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`);
     announced = instanceType;
@@ -104,11 +110,16 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
       iamProfile,
       userData: userData(user),
       rootDevice: image.rootDevice,
-      volumeSizeGiB: o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB),
+      volumeSizeGiB,
       // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
       // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
       shutdownBehavior: 'stop' as const,
-      tags: { ...launchTags(plan, owner), [LOGIN_TAG]: user, ...limitTags(limits) },
+      tags: {
+        ...launchTags(plan, owner),
+        [LOGIN_TAG]: user,
+        ...limitTags(limits),
+        [VOLUME_TAG]: String(volumeSizeGiB),
+      },
       // A new attempt is a new request; the SDK's retries of this one reuse its token.
       clientToken: randomUUID(),
     };

@@ -3,7 +3,8 @@
  * is used, a stopped one started, and only when there is none is one launched — under a local
  * lock, so two runs started together in one directory end up on one instance.
  */
-import { CloudError, ConfigError, ExitCode, UserError } from '../errors.js';
+import { CloudError, ConfigError } from '../errors.js';
+import { NoInstanceError, type NoInstanceVerb } from './no-instance.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import type { Logger } from '../ui/logger.js';
 import { loginUser, type Options } from '../options.js';
@@ -14,8 +15,9 @@ import { findOwn } from './owner.js';
 import { startStopped, typesToStart, type StartOptions } from './start-stopped.js';
 import type { Plan } from './plan.js';
 
-// Its callers' name: letCallerIn is ssh-access.ts's.
+// Its callers' names: letCallerIn is ssh-access.ts's, NoInstanceError no-instance.ts's.
 export { letCallerIn } from './ssh-access.js';
+export { NoInstanceError } from './no-instance.js';
 
 export interface ProvisionContext {
   options: Options;
@@ -28,19 +30,10 @@ export interface ProvisionContext {
   onInstance?: (i: InstanceInfo, launched: boolean) => void;
   /** False for --attach and the verbs: an existing instance or nothing (NoInstanceError). */
   mayLaunch?: boolean;
+  /** Who says there is none, when none may be launched (NoInstanceError's words); --attach by default. */
+  noInstance?: NoInstanceVerb;
   /** ssh-ec2 here has connected to the instance before (see owner.ts: the migration). */
   pinned(id: string): boolean;
-}
-
-/** There is no instance for this directory, and none may be launched. */
-export class NoInstanceError extends UserError {
-  constructor(what: string, dir: string) {
-    super(
-      `no ssh-ec2 instance for ${dir}: ${what}`,
-      ExitCode.nothingThere,
-      'Nothing was launched. Run ssh-ec2 (or ssh-ec2 --detach CMD) there to start one.',
-    );
-  }
 }
 
 export interface Provisioned {
@@ -72,7 +65,8 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
         user: loginUser(ctx.options, existing.tags),
       };
     }
-    if (ctx.mayLaunch === false) throw new NoInstanceError('nothing to attach to', ctx.plan.projectDir);
+    if (ctx.mayLaunch === false)
+      throw new NoInstanceError(ctx.noInstance ?? 'attach', ctx.plan.projectDir, ctx.cloud.region);
     const { instance, user } = await launch(ctx, owner);
     ctx.onInstance?.(instance, true);
     ctx.log.info(`launched ${instance.id}`);

@@ -15,6 +15,8 @@ import type { Logger } from '../ui/logger.js';
 import { requirePrograms } from '../remote/exec.js';
 import { wantsTerminal } from '../remote/ssh.js';
 import { checkDefaultImageSupports } from '../cloud/dlami.js';
+import { heldBackNoticeFile } from '../sync/secrets-notice.js';
+import { announceForwards } from './forwards-announce.js';
 import { connect, prepareInstance } from './connect.js';
 import { localContext, originOf, type LocalContext, type Run } from './context.js';
 import { endSessions } from './finish.js';
@@ -161,6 +163,7 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
     `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command))}`,
     { tty, forwards: forwardsOf(options) },
   );
+  announceForwards(forwardsOf(options), log);
   run.journal?.note({ children: ownChildren() });
   run.kill = session.kill;
   const result = await log.phase('run', () => session.done);
@@ -209,5 +212,6 @@ export function syncParams(local: LocalContext, conn: Connection) {
     scratchDir: local.paths.runtime,
     rsync: rsyncSource(local),
     log: local.log,
+    heldBackNotice: heldBackNoticeFile(local),
   };
 }

@@ -21,10 +21,11 @@ import {
 import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
 import { loadBase, saveBase } from './base.js';
-import { ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
+import { ignoredInListing, IgnoreRules, walkLocal } from './ignore-rules.js';
 import { sideExcludes } from './name-collisions.js';
 import { pullInto } from './pull.js';
 import { copyOnInstance, listRemote, removeOnInstance, touchOnInstance } from './remote-tree.js';
+import { noticeHeldBack } from './secrets-notice.js';
 import { backupStamp, besideMessage, besideName, localSigs, nameList, nextBase, outside, planUp } from './three-way.js';
 
 export interface SyncParams {
@@ -40,6 +41,8 @@ export interface SyncParams {
   log: Logger;
   /** An interrupt ends the transfer (the sync up only: the sync back is part of the finish). */
   signal?: AbortSignal;
+  /** Where the secrets notice remembers what it said (secrets-notice.ts); said every time without. */
+  heldBackNotice?: string;
 }
 
 export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: number | undefined }> {
@@ -48,7 +51,7 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
   // pushArgv copies links to outside directories as their content: their files are judged too.
   const rules = new IgnoreRules(p.localDir, { holdSecrets: true });
   const tree = walkLocal(p.localDir, rules, { followUnsafeLinks: true });
-  if (tree.secrets.length > 0) p.log.warn(heldBackMessage(tree.secrets));
+  noticeHeldBack(tree.secrets, p.log, p.heldBackNotice);
   const outsideLinks = new Set(tree.outsideLinks);
   try {
     const prune = [...tree.ignored, ...tree.secrets].filter((e) => e.type === 'dir');
@@ -134,12 +137,4 @@ export function rsyncFailed(
 ): { message: string; hint: string } {
   const why = explainRsyncFailure(err, direction, caps.path);
   return { message: `${why.cause} (${rsyncMessage(err.stderr) || err.message})`, hint: why.hint };
-}
-
-/** One line: how many, the first few names, and how to send one anyway. */
-export function heldBackMessage(secrets: readonly Entry[], shown = 3): string {
-  const names = secrets.slice(0, shown).map((e) => (e.type === 'dir' ? `${e.path}/` : e.path));
-  const more = secrets.length > shown ? `, and ${secrets.length - shown} more` : '';
-  const example = secrets[0]!.type === 'dir' ? `${secrets[0]!.path}/` : secrets[0]!.path;
-  return `held back ${secrets.length} file(s) that may hold secrets, not sent: ${names.join(', ')}${more} (to send one, add \`!${example}\` to .rsyncignore)`;
 }

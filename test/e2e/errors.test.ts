@@ -159,6 +159,7 @@ describe('what is launched', () => {
       'ssh-ec2:max-time',
       'ssh-ec2:remote-dir',
       'ssh-ec2:user',
+      'ssh-ec2:volume-gib', // for ls to price a stopped instance's disk (issue #10)
     ]);
   });
 

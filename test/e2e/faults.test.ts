@@ -253,14 +253,17 @@ describe('the connection dropped during the command', () => {
     expect(run.stderr()).toContain(
       `the results could not be brought back, so ${id} was stopped, not terminated: nothing is lost`,
     );
-    expect(run.stderr()).toContain(`run ssh-ec2 --terminate true in ${dir}`);
+    // The way to end it is ssh-ec2 down, which brings the results back first (issue #10).
+    expect(run.stderr()).toContain(
+      `To get them: ssh-ec2 down in ${dir} (it restarts the instance, brings the results back`,
+    );
     expect(await settledState(id)).toBe('stopped');
     expect(sb.calls('TerminateInstances')).toEqual([]);
     expect(existsSync(join(dir, 'result.txt'))).toBe(false);
     expect(readFileSync(join(remote, 'result.txt'), 'utf8')).toBe('saved\n'); // on the stopped instance's disk
 
     // The recovery, as printed, once the network is back.
-    const again = await cli(sb, ['--terminate', 'true'], { cwd: dir });
+    const again = await cli(sb, ['down', '--yes'], { cwd: dir });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stderr).toContain(`starting stopped instance ${id}`);
     expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
@@ -536,7 +539,7 @@ describe('a run interrupted before its command, on the instance it launched, whi
       first.signalGroup('SIGINT');
       held.release();
       expect(await first.exited, first.stderr()).toBe(130);
-      expect(first.stderr()).toMatch(new RegExp(`another session is using ${id}: leaving it running`));
+      expect(first.stderr()).toMatch(new RegExp(`another session is using ${id}, so it is left running`));
       expect(await instanceState(sb, id)).toBe('running');
       expect(existsSync(join(remote, 'first.txt'))).toBe(false);
       writeFileSync(join(remote, 'go'), '');

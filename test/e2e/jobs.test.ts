@@ -105,7 +105,7 @@ describe('--detach and --attach', () => {
     // A plain command on the same instance does not end it under the job.
     const peek = await cli(sb, ['echo peek'], { cwd: dir });
     expect(peek.exitCode).toBe(0);
-    expect(peek.stderr).toMatch(/still running .*leaving it running/);
+    expect(peek.stderr).toMatch(/still running .*, so it is left running/);
     const id = reportedInstance(peek.stderr);
     expect(await instanceState(sb, id)).toBe('running');
 

@@ -152,7 +152,8 @@ describe('a start that EC2 does not answer clearly, or refuses for a quota', () 
     const r = await cli(sb, ['echo ran > ran.txt'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(4);
     expect(r.stderr).toContain(`EC2 did not answer the start of ${id} (`);
-    expect(r.stderr).toContain(`ssh-ec2: stopped ${id}: its disk is kept`);
+    // Said once, with the way to end it (issue #10: no second, generic "stopped" line).
+    expect(r.stderr).toContain(`${id} was stopped, not terminated: nothing is lost`);
     expect(r.stderr).toContain(
       'it may be starting all the same, so the finish sees to it (stopped, or said to be left running)',
     );

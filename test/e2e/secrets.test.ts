@@ -28,9 +28,27 @@ describe('secrets', () => {
     const warnings = r.stderr.split('\n').filter((l) => /held back/.test(l));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(
-      /held back 4 file\(s\) that may hold secrets, not sent: \.aws\/, \.env, \.ssh\/, and 1 more \(to send one, add `!\.aws\/` to \.rsyncignore\)/,
+      /held back 4 file\(s\) that may hold secrets, not sent: \.aws\/, \.env, \.ssh\/, and 1 more \(to send one, add `!\.aws\/` to \.rsyncignore; to silence this, add `\.aws\/` to it\)/,
     );
     await cli(sb, ['true'], { cwd: dir });
+  });
+
+  it('are said once per project, again when another appears, never once .rsyncignore names them (issue #10)', async () => {
+    const dir = makeProject(sb, 'secrets-once', { '.env': 'TOKEN=1\n', 'train.py': 'print(1)\n' });
+    const first = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/held back 1 file\(s\) .*: \.env \(.*to silence this, add `\.env` to it\)/);
+    const second = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).not.toMatch(/held back/);
+    writeFileSync(join(dir, 'key.pem'), 'PRIVATE\n');
+    const third = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(third.stderr).toMatch(/held back 2 file\(s\) that may hold secrets, not sent: \.env, key\.pem/);
+    writeFileSync(join(dir, '.rsyncignore'), '.env\nkey.pem\n');
+    writeFileSync(join(dir, 'id_rsa'), 'PRIVATE\n'); // a new one: said, and only it
+    const fourth = await cli(sb, ['true'], { cwd: dir });
+    expect(fourth.exitCode, fourth.stderr).toBe(0);
+    expect(fourth.stderr).toMatch(/held back 1 file\(s\) that may hold secrets, not sent: id_rsa /);
   });
 
   it('are sent when .rsyncignore re-includes them by name; files made on the instance still come back', async () => {

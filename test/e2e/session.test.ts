@@ -102,7 +102,7 @@ describe('the final state', () => {
     expect(second.exitCode).toBe(0);
     expect(second.stdout).toBe('one\n');
     expect(second.stderr).toContain(`starting stopped instance ${id}`);
-    expect(second.stderr).toMatch(/left i-\w+ \(g4dn\.xlarge\) running, about \$0\.\d\d\/hour/);
+    expect(second.stderr).toMatch(/left i-\w+ \(g4dn\.xlarge, about \$0\.\d\d\/hour on demand\) running/);
     expect(await instanceState(sb, id)).toBe('running');
     expect(launches(sb)).toHaveLength(1);
     expect(sb.calls('StartInstances')).toHaveLength(1);
@@ -250,7 +250,7 @@ describe('when things go wrong during the command', () => {
     const r = await cli(sb, ['echo mine > mine.txt; kill -9 $(ps -o ppid= -p $PPID); sleep 5'], { cwd: dir });
     expect(r.exitCode).toBe(255);
     expect(r.stderr).toMatch(/connection was lost; reconnecting/);
-    expect(r.stderr).toMatch(/a detached job is still running on i-\w+: leaving it running/);
+    expect(r.stderr).toMatch(/a detached job is still running on i-\w+, so it is left running/);
     expect(readFileSync(join(dir, 'mine.txt'), 'utf8')).toBe('mine\n');
     expect(await instanceState(sb, id)).toBe('running');
     writeFileSync(join(remote, 'go'), '');
@@ -293,7 +293,7 @@ describe('two sessions on one instance (two terminals)', () => {
     await until(async () => existsSync(join(remote, 'a.txt')), 'the first session to run', 60_000);
     const second = await cli(sb, ['echo b > b.txt'], { cwd: dir });
     expect(second.exitCode, second.stderr).toBe(0);
-    expect(second.stderr).toMatch(/another session is using i-\w+: leaving it running/);
+    expect(second.stderr).toMatch(/another session is using i-\w+, so it is left running/);
     expect(readFileSync(join(dir, 'b.txt'), 'utf8')).toBe('b\n');
     const id = reportedInstance(second.stderr);
     expect(await instanceState(sb, id)).toBe('running');

@@ -9,6 +9,7 @@ import {
   finishWords,
   type FinishDecision,
   type FinishFacts,
+  type Situation,
 } from '../../src/session/decide-finish.js';
 
 /** A session that launched its instance, ran the command, and brought the results back. */
@@ -316,17 +317,24 @@ describe('finishNeeds: what the finish looks at before deciding', () => {
   });
 });
 
-describe('finishWords: what the user is told, as before the decision had a function', () => {
+describe('finishWords: one "what next" line at most, ssh-ec2 down the way to end (issue #10)', () => {
   const id = 'i-0abc';
-  const dir = '/home/me/project';
-  const words = (facts: Partial<FinishFacts>) => finishWords(decideFinish({ ...BASE, ...facts }), id, dir);
+  const at: Situation = {
+    id,
+    dir: "'/home/me/my project (v2)'",
+    costs: 'g4dn.xlarge, about $0.66/hour on demand',
+    next: { state: 'terminate' },
+  };
+  const words = (facts: Partial<FinishFacts>, s: Partial<Situation> = {}) =>
+    finishWords(decideFinish({ ...BASE, ...facts }), { ...at, ...s });
+  const all = (w: ReturnType<typeof words>) => [w.before?.text, w.after?.text].filter(Boolean).join('\n');
   it('the results not back', () => {
     expect(words({ resultsBack: 'not back' })).toEqual({
       after: {
         level: 'warn',
         text:
           'the results could not be brought back, so i-0abc was stopped, not terminated: nothing is lost.\n' +
-          '  To get them: run ssh-ec2 --terminate true in /home/me/project (it restarts the instance, syncs back, then terminates).',
+          "  To get them: ssh-ec2 down in '/home/me/my project (v2)' (it restarts the instance, brings the results back, then terminates it).",
       },
     });
   });
@@ -336,25 +344,71 @@ describe('finishWords: what the user is told, as before the decision had a funct
         level: 'warn',
         text:
           'i-0abc could not be reached to see whether a job or another session uses it, so i-0abc was stopped, not terminated: nothing is lost.\n' +
-          '  To end it: run ssh-ec2 --terminate true in /home/me/project (it restarts the instance, then terminates).',
+          "  To end it: ssh-ec2 down in '/home/me/my project (v2)' (it restarts the instance, brings the results back, then terminates it).",
       },
     });
   });
-  it('someone else there', () => {
-    expect(words({ others: 'job' }).before).toEqual({
-      level: 'warn',
-      text: 'a detached job is still running on i-0abc: leaving it running (the agent stops it when the job is done). End it first, or use ssh-ec2 down.',
+  it('someone else there: the reason, and nothing after it that contradicts it', () => {
+    expect(words({ others: 'job' })).toEqual({
+      before: {
+        level: 'warn',
+        text: 'a detached job is still running on i-0abc, so it is left running: its agent stops it once the job is done (ssh-ec2 down ends both now).',
+      },
     });
-    expect(words({ others: 'session' }).before).toEqual({
-      level: 'info',
-      text: 'another session is using i-0abc: leaving it running; the last session to leave applies its final state',
+    expect(words({ others: 'session' })).toEqual({
+      before: {
+        level: 'info',
+        text: 'another session is using i-0abc, so it is left running: the last session to leave applies its final state.',
+      },
     });
-    expect(words({ others: { unknown: 'no answer' } }).before).toEqual({
-      level: 'warn',
-      text: 'could not tell whether another session or a job is using i-0abc (no answer): leaving it running; its agent stops it once nothing runs (--idle-timeout).',
+    expect(words({ others: { unknown: 'no answer' } })).toEqual({
+      before: {
+        level: 'warn',
+        text: 'could not tell whether another session or a job is using i-0abc (no answer), so it is left running: its agent stops it once nothing runs (--idle-timeout), or ssh-ec2 down ends it now.',
+      },
     });
   });
-  it('nothing more when the final state asked applies', () => {
+  it('--leave: its price, and one line of what next, naming ssh-ec2 down', () => {
+    expect(words({ asked: 'leave' })).toEqual({
+      after: {
+        level: 'info',
+        text:
+          'left i-0abc (g4dn.xlarge, about $0.66/hour on demand) running.\n' +
+          "  Next: ssh-ec2 in '/home/me/my project (v2)' reuses it; ssh-ec2 down there ends it.",
+      },
+    });
+  });
+  it('--stop: a plain next run restarts it and terminates it, unless told again (the final state is per run)', () => {
+    expect(words({ asked: 'stop' }).after?.text).toBe(
+      'stopped i-0abc: its disk is kept (storage is billed).\n' +
+        "  Next: ssh-ec2 in '/home/me/my project (v2)' restarts it, then terminates it at its end unless given --stop or --leave again; ssh-ec2 down ends it now.",
+    );
+    expect(words({ asked: 'stop' }, { next: { state: 'stop', source: 'AWS_FINAL_STATE (in .env)' } }).after?.text).toBe(
+      'stopped i-0abc: its disk is kept (storage is billed).\n' +
+        "  Next: ssh-ec2 in '/home/me/my project (v2)' restarts it, then stops it again at its end, as AWS_FINAL_STATE (in .env) asks; ssh-ec2 down ends it.",
+    );
+  });
+  it('never the old advice: --terminate true as the way to end', () => {
+    const cases: Partial<FinishFacts>[] = [
+      { asked: 'leave' },
+      { asked: 'stop' },
+      { others: 'job' },
+      { others: 'session' },
+      { resultsBack: 'not back' },
+      { syncBack: false, reachable: false, resultsBack: 'not needed' },
+    ];
+    for (const c of cases) {
+      expect(all(words(c))).not.toMatch(/--terminate true|End it/);
+      expect(all(words(c)).match(/ssh-ec2 (down|in)/g)?.length ?? 0).toBeLessThanOrEqual(2);
+    }
+  });
+  it('nothing more when terminated as asked (terminating says so itself)', () => {
     expect(words({})).toEqual({});
+  });
+  it('a found instance not trusted: stopped again when this run started it, else nothing', () => {
+    expect(words({ hostKeyUntrusted: true, origin: 'started', ...NOTHING_RAN }).after?.text).toBe(
+      'stopped i-0abc again, as it was found',
+    );
+    expect(words({ hostKeyUntrusted: true, origin: 'found', ...NOTHING_RAN })).toEqual({});
   });
 });

@@ -69,10 +69,9 @@ describe('a session that never reached its instance', () => {
     expect(r.status).toBe(130);
     expect(actions(cloud)).toEqual([]);
     expect(cloud.get(r.instance.id)!.state).not.toBe('terminated');
-    expect(r.lines).toContain(`ssh-ec2: left ${r.instance.id} (g4dn.xlarge) running, about $0.66/hour on demand.`);
-    expect(r.lines).toContain(
-      `  Come back: ssh-ec2 in ${m.project} reuses it. End it: ssh-ec2 --terminate true there.`,
-    );
+    // One "what next" line, naming ssh-ec2 down as the way to end it (issue #10).
+    expect(r.lines).toContain(`ssh-ec2: left ${r.instance.id} (g4dn.xlarge, about $0.66/hour on demand) running.`);
+    expect(r.lines).toContain(`  Next: ssh-ec2 in ${m.project} reuses it; ssh-ec2 down there ends it.`);
   });
 
   it('At the end: `-s`, `--stop` | stopped: its disk is kept (storage is billed); the next ssh-ec2 here restarts it', async () => {
@@ -80,8 +79,10 @@ describe('a session that never reached its instance', () => {
     const r = await interruptedLaunch(cloud, ['--stop']);
     expect(actions(cloud)).toEqual([{ op: 'stop', args: [r.instance.id] }]);
     expect(cloud.get(r.instance.id)!.state).toBe('stopped');
+    // What a plain next run does with it, since the final state is each run's own (issue #10).
+    expect(r.lines).toContain(`ssh-ec2: stopped ${r.instance.id}: its disk is kept (storage is billed).`);
     expect(r.lines).toContain(
-      `ssh-ec2: stopped ${r.instance.id}: its disk is kept (storage is billed); the next ssh-ec2 here restarts it`,
+      `  Next: ssh-ec2 in ${m.project} restarts it, then terminates it at its end unless given --stop or --leave again; ssh-ec2 down ends it now.`,
     );
   });
 
@@ -201,9 +202,7 @@ describe('a host key not trusted: nothing over ssh', () => {
     const r = await storyWith(cloud, { instance: i, origin: 'started', hostKeyUntrusted: true });
     expect(actions(cloud)).toEqual([{ op: 'stop', args: [i.id] }]);
     expect(cloud.get(i.id)!.state).toBe('stopped');
-    expect(r.lines).toContain(
-      `ssh-ec2: stopped ${i.id}: its disk is kept (storage is billed); the next ssh-ec2 here restarts it`,
-    );
+    expect(r.lines).toContain(`ssh-ec2: stopped ${i.id} again, as it was found`);
     expect(m.sshStarts()).toEqual([]);
   });
 

@@ -1,6 +1,7 @@
 // provision() against the in-memory cloud (test/fakes/cloud.ts): which instance a run gets, what
 // it launches or starts, and what it hands to the finish (onInstance) when a launch or a start
 // half-fails — the README's Safety and "Faults tested" rows about provisioning, without moto.
+import { VOLUME_TAG } from '../../src/session/volume-tag.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,7 +153,8 @@ describe('a launch', () => {
     expect(handed).toEqual([`${r.instance.id} pending`]);
     expect(cloud.launches).toHaveLength(1);
     const spec = cloud.launches[0]!;
-    // The limits from the launch on (issue #10): the boot-time limit in the user data keeps them.
+    // The limits from the launch on (issue #10): the boot-time limit in the user data keeps them;
+    // and the disk's size, for ls to price a stopped instance.
     expect(spec.tags).toEqual({
       ...launchTags(plan, OWNER),
       [LOGIN_TAG]: 'ubuntu',
@@ -160,6 +162,7 @@ describe('a launch', () => {
       'ssh-ec2:max-time': 'off',
       'ssh-ec2:job-grace': '10m',
       'ssh-ec2:deadline': 'none',
+      [VOLUME_TAG]: '100',
     });
     expect(spec.userData).toMatch(/^Content-Type: multipart\/mixed; boundary=/);
     expect(spec.userData).toContain('Content-Type: text/cloud-boothook');

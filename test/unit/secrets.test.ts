@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IgnoreRules, walkLocal } from '../../src/sync/ignore-rules.js';
-import { heldBackMessage } from '../../src/sync/sync-up.js';
+import { heldBackMessage } from '../../src/sync/secrets-notice.js';
 
 function tree(files: Record<string, string>): string {
   const root = join(mkdtempSync(join(tmpdir(), 'secrets-')), 'project');
@@ -203,14 +203,16 @@ describe('the sync up holds back files that may hold secrets', () => {
 
   it('are named in one line with the way to send them', () => {
     expect(heldBackMessage([{ path: '.env', type: 'file' }])).toBe(
-      'held back 1 file(s) that may hold secrets, not sent: .env (to send one, add `!.env` to .rsyncignore)',
+      'held back 1 file(s) that may hold secrets, not sent: .env (to send one, add `!.env` to .rsyncignore; ' +
+        'to silence this, add `.env` to it). Said once per project, and again if another appears.',
     );
     const many = ['.aws', 'a.pem', 'b.pem', 'c.pem', 'd.pem'].map((path) => ({
       path,
       type: path === '.aws' ? ('dir' as const) : ('file' as const),
     }));
     expect(heldBackMessage(many)).toBe(
-      'held back 5 file(s) that may hold secrets, not sent: .aws/, a.pem, b.pem, and 2 more (to send one, add `!.aws/` to .rsyncignore)',
+      'held back 5 file(s) that may hold secrets, not sent: .aws/, a.pem, b.pem, and 2 more (to send one, add `!.aws/` to .rsyncignore; ' +
+        'to silence this, add `.aws/` to it). Said once per project, and again if another appears.',
     );
   });
 });

@@ -59,9 +59,10 @@ describe('ls', () => {
     const r = await cli(m, cloud, ['ls']);
     expect(r.status).toBe(ExitCode.ok);
     expect(r.stdout.split('\n')).toEqual([
-      'NAME        ID          STATE    TYPE                   UP     JOB  LIMITS                                     DIRECTORY',
-      `project-a1  ${here.id}  running  g4dn.xlarge ($0.66/h)  1h05m  ?    idle 1h, max 6h (until 2026-12-01T00:00Z)  ${m.project}`,
-      `train       ${away.id}  stopped  g5.xlarge              -      -    idle -, max -                              other-laptop:/home/al/train`,
+      'NAME        ID          STATE    TYPE                            UP     JOB  LIMITS                                     DIRECTORY',
+      `project-a1  ${here.id}  running  g4dn.xlarge ($0.66/h)           1h05m  ?    idle 1h, max 6h (until 2026-12-01T00:00Z)  ${m.project}`,
+      // Launched before its disk size was tagged: what a stopped one costs is said as far as known.
+      `train       ${away.id}  stopped  g5.xlarge (stopped: disk only)  -      -    idle -, max -                              other-laptop:/home/al/train`,
       '',
     ]);
     expect(m.sshStarts()).toEqual([]);
@@ -126,7 +127,7 @@ describe('ls', () => {
     instance(cloud, { owner: 'mallory' });
     const r = await cli(m, cloud, ['ls']);
     expect(r).toMatchObject({ status: ExitCode.ok, stdout: '' });
-    expect(r.lines).toEqual(['ssh-ec2: no ssh-ec2 instances (running or stopped) for you in this region']);
+    expect(r.lines).toEqual(['ssh-ec2: no ssh-ec2 instances (running or stopped) for you in eu-central-1']);
   });
 
   it('takes no arguments: exit 2', async () => {
@@ -198,7 +199,7 @@ describe('down', () => {
     elsewhere(cloud, 'other');
     const r = await cli(m, cloud, ['down', '--yes']);
     expect(r.status).toBe(ExitCode.nothingThere);
-    expect(r.lines[0]).toBe(`ssh-ec2: error: no ssh-ec2 instance for ${m.project}: nothing to end`);
+    expect(r.lines[0]).toBe(`ssh-ec2: error: no ssh-ec2 instance for ${m.project} in eu-central-1: nothing to end`);
     expect(cloud.launches).toEqual([]);
   });
 
@@ -235,16 +236,21 @@ describe('down', () => {
 });
 
 describe('pull and logs with nothing there', () => {
+  // Each verb says it in its own words, with the region it looked in (issue #10).
   it.each([
-    ['pull', 'nothing to attach to'],
-    ['logs', 'no job log to show'],
-  ])('Exit status 7: `%s` with no instance for this directory; nothing launched', async (verb, what) => {
+    [
+      'pull',
+      'nothing to pull',
+      'Each run brings its results back itself; pull is for an instance left here (--leave, --stop, --detach).',
+    ],
+    ['logs', 'no job log to show', 'ssh-ec2 --detach CMD here starts a job; ssh-ec2 logs then follows it.'],
+  ])('Exit status 7: `%s` with no instance for this directory; nothing launched', async (verb, what, next) => {
     const cloud = new FakeCloud();
     elsewhere(cloud, 'other');
     const r = await cli(m, cloud, [verb]);
     expectSaid(r, ExitCode.nothingThere, [
-      `ssh-ec2: error: no ssh-ec2 instance for ${m.project}: ${what}`,
-      'ssh-ec2: Nothing was launched. Run ssh-ec2 (or ssh-ec2 --detach CMD) there to start one.',
+      `ssh-ec2: error: no ssh-ec2 instance for ${m.project} in eu-central-1: ${what}`,
+      `ssh-ec2: Nothing was launched. ${next}`,
     ]);
     expect(cloud.launches).toEqual([]);
     expect(cloud.callsOf('start')).toEqual([]);

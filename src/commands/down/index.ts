@@ -40,7 +40,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         'ssh-ec2 ls lists them.',
       );
   } else {
-    targets = await findExisting(newRun(own, cloud), 'nothing to end');
+    targets = await findExisting(newRun(own, cloud), 'down');
   }
   const here = (i: InstanceInfo) => i.tags[TAG.host] === hostname() && existsSync(i.tags[TAG.dir] ?? '\0');
   const pull = ctx.options.rsync && ctx.flags.pull !== false;

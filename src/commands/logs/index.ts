@@ -15,7 +15,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   await requireLocalPrograms(ctx);
   const state = localContext(ctx, ctx.cwd);
   return runStory(ctx, state, async (s) => {
-    const all = await findExisting(s, 'no job log to show');
+    const all = await findExisting(s, 'logs');
     const found = all.find((i) => i.state === 'running' || i.state === 'pending');
     s.facts.leftAsItIs = 'logs';
     if (!found) {

@@ -1,6 +1,5 @@
 /** ssh-ec2 ls | status: this user's ssh-ec2 instances: directory, state, type, uptime, job, limits. */
 import { hostname } from 'node:os';
-import { hourlyPrice } from '../../cloud/prices.js';
 import type { Cloud } from '../../cloud/ec2.js';
 import { ExitCode } from '../../errors.js';
 import { forgetInstance } from '../../state/leftovers.js';
@@ -11,6 +10,7 @@ import { loadCloud } from '../../session/story.js';
 import { liveJob, type LiveJob } from '../live-job.js';
 import { mine, takesNoArguments } from '../shared.js';
 import type { CommandContext } from '../types.js';
+import { costCell } from './cost.js';
 import { since, table } from './table.js';
 
 // ls asks each instance about its job over ssh but answers without (a "?"): it does not refuse to
@@ -21,18 +21,17 @@ export async function run(ctx: CommandContext): Promise<number> {
   const instances = await mine(ctx, cloud);
   await forgetEnded(ctx, cloud);
   if (instances.length === 0) {
-    ctx.log.info('no ssh-ec2 instances (running or stopped) for you in this region');
+    ctx.log.info(`no ssh-ec2 instances (running or stopped) for you in ${cloud.region}`);
     return ExitCode.ok;
   }
   const jobs = await Promise.all(instances.map(async (i) => jobCell(await liveJob(ctx, cloud, i))));
   const rows = instances.map((i, n) => {
     const deadline = i.tags[LIMIT_TAGS.deadline];
-    const price = hourlyPrice(cloud.region, i.type);
     return [
       i.tags.Name ?? i.id,
       i.id,
       i.state,
-      i.type + (price !== undefined && i.state === 'running' ? ` ($${price.toFixed(2)}/h)` : ''),
+      costCell(cloud.region, i),
       i.state === 'running' && i.launchTime ? since(i.launchTime) : '-',
       jobs[n]!,
       `${withoutLimit(i.tags) ? 'NO LIMIT: ' : ''}idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${deadline})` : ''}`,

@@ -13,7 +13,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   // An rsync that cannot bring files back is said before a stopped instance is started for nothing.
   if (ctx.options.rsync) await requireRsync(rsyncSource(state), ['back']);
   return runStory(ctx, state, async (s, signal) => {
-    await reachExisting(s, signal);
+    await reachExisting(s, signal, 'pull');
     s.facts.finalState = s.facts.origin === 'started' ? 'stop' : 'leave';
   });
 }
