@@ -2,6 +2,7 @@
 // `ls` lists (whose instances, which columns), what `down` ends and how it asks, and `pull`/`logs`
 // with nothing there — README's "Long jobs" and "Exit status" lines for the verbs, in the cases
 // that reach no instance over ssh (those are the end-to-end tier's: ls.test.ts, jobs.test.ts…).
+import { localTime } from '../../src/ui/words.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -58,11 +59,14 @@ describe('ls', () => {
     const away = elsewhere(cloud, 'train', { state: 'stopped', type: 'g5.xlarge', launchTime: minutesAgo(300) });
     const r = await cli(m, cloud, ['ls']);
     expect(r.status).toBe(ExitCode.ok);
+    // The deadline as the user's clock shows it (issue #10: no raw UTC), to the minute.
+    const until = localTime(new Date('2026-12-01T00:00Z')).replace(/(\d\d:\d\d):\d\d/, '$1');
+    const limits = `idle 1h, max 6h (until ${until})`;
     expect(r.stdout.split('\n')).toEqual([
-      'NAME        ID          STATE    TYPE                            UP     JOB  LIMITS                                     DIRECTORY',
-      `project-a1  ${here.id}  running  g4dn.xlarge ($0.66/h)           1h05m  ?    idle 1h, max 6h (until 2026-12-01T00:00Z)  ${m.project}`,
+      `NAME        ID          STATE    TYPE                            UP     JOB  ${'LIMITS'.padEnd(limits.length)}  DIRECTORY`,
+      `project-a1  ${here.id}  running  g4dn.xlarge ($0.66/h)           1h05m  ?    ${limits}  ${m.project}`,
       // Launched before its disk size was tagged: what a stopped one costs is said as far as known.
-      `train       ${away.id}  stopped  g5.xlarge (stopped: disk only)  -      -    idle -, max -                              other-laptop:/home/al/train`,
+      `train       ${away.id}  stopped  g5.xlarge (stopped: disk only)  -      -    ${'idle -, max -'.padEnd(limits.length)}  other-laptop:/home/al/train`,
       '',
     ]);
     expect(m.sshStarts()).toEqual([]);

@@ -11,6 +11,7 @@ import { liveJob, type LiveJob } from '../live-job.js';
 import { mine, takesNoArguments } from '../shared.js';
 import type { CommandContext } from '../types.js';
 import { costCell } from './cost.js';
+import { localTime } from '../../ui/words.js';
 import { since, table } from './table.js';
 
 // ls asks each instance about its job over ssh but answers without (a "?"): it does not refuse to
@@ -34,7 +35,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       costCell(cloud.region, i),
       i.state === 'running' && i.launchTime ? since(i.launchTime) : '-',
       jobs[n]!,
-      `${withoutLimit(i.tags) ? 'NO LIMIT: ' : ''}idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${deadline})` : ''}`,
+      `${withoutLimit(i.tags) ? 'NO LIMIT: ' : ''}idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${untilText(deadline)})` : ''}`,
       `${i.tags[TAG.host] === hostname() ? '' : `${i.tags[TAG.host] ?? '?'}:`}${i.tags[TAG.dir] ?? '?'}`,
     ];
   });
@@ -76,4 +77,10 @@ async function forgetEnded(ctx: CommandContext, cloud: Cloud): Promise<void> {
   } catch (err) {
     ctx.log.detail(`could not list ended instances: ${(err as Error).message}`);
   }
+}
+
+/** The max-time deadline tag (UTC, as EC2 keeps it) as the user's clock shows it. */
+function untilText(tag: string): string {
+  const at = new Date(tag);
+  return Number.isNaN(at.getTime()) ? tag : localTime(at).replace(/(\d\d:\d\d):\d\d/, '$1');
 }
