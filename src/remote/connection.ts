@@ -132,7 +132,8 @@ export class Connection {
 
   /** The user's session, attached to this terminal. */
   attach(command: string, opts: { tty: boolean; forwards?: ForwardSpecs }) {
-    return runAttached(remoteArgv(this.target, command, opts));
+    // Without a terminal there, a Ctrl-C here is ssh-ec2's to pass on (run-session.ts), not ssh's to die of.
+    return runAttached(remoteArgv(this.target, command, opts), { ownGroup: !opts.tty });
   }
 
   /** Closes the master; `keep` leaves it for the next run (it expires on its own). */
