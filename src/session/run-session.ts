@@ -178,9 +178,9 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   run.passInterrupt = interrupt?.take;
   const result = await log
     .phase('run', () => session.done)
-    .finally(() => {
+    .finally(async () => {
       run.passInterrupt = undefined;
-      interrupt?.cancel();
+      await interrupt?.settled();
     });
   run.kill = undefined;
   if (signal.aborted) await endSessions(conn, [sessionId]);
@@ -197,18 +197,24 @@ const INTERRUPT_GRACE_MS = 10_000;
  * command still running after INTERRUPT_GRACE_MS, or no answer from the instance: the run is
  * interrupted as for any other signal (the command ended, then the finish; exit 130).
  */
-function passInterrupt(run: Run, conn: Connection, sessionId: string): { take: () => void; cancel: () => void } {
+function passInterrupt(run: Run, conn: Connection, sessionId: string) {
   const interruptRun = () => process.kill(process.pid, 'SIGINT');
   let escalation: NodeJS.Timeout | undefined;
+  let sent: Promise<unknown> | undefined;
   const take = () => {
     run.passInterrupt = undefined;
     run.log.warn(
       `SIGINT passed on to the command (Ctrl-C again, or ${INTERRUPT_GRACE_MS / 1000}s without it ending, stops it)`,
     );
     escalation = setTimeout(interruptRun, INTERRUPT_GRACE_MS);
-    conn.exec(interruptSessionsCommand([sessionId])).catch(interruptRun);
+    sent = conn.exec(interruptSessionsCommand([sessionId])).catch(interruptRun);
   };
-  return { take, cancel: () => clearTimeout(escalation) };
+  // Its own session on the instance must be over before the finish asks who else is there.
+  const settled = async () => {
+    clearTimeout(escalation);
+    await sent;
+  };
+  return { take, settled };
 }
 
 /**

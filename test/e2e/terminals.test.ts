@@ -165,7 +165,7 @@ describe('Ctrl-C of a command', () => {
     await term.ctrlC();
     expect(await term.exited(), what).toBe(130);
     expect(readFileSync(join(dir, 'begun.txt'), 'utf8')).toBe('begun\n');
-    expect(await instanceState(sb, reportedInstance(term.stderr()))).toBe('terminated');
+    expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
   });
 
   it.each([
@@ -184,7 +184,7 @@ describe('Ctrl-C of a command', () => {
     await term.ctrlC();
     expect(await term.exited(), `${what}: ${term.stderr()}`).toBe(0);
     expect(readFileSync(join(dir, 'saved.txt'), 'utf8')).toBe('saved\n');
-    expect(await instanceState(sb, reportedInstance(term.stderr()))).toBe('terminated');
+    expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
   });
 
   it('in a terminal, a lost connection is still 255: the results come back, terminated', async () => {
@@ -195,7 +195,7 @@ describe('Ctrl-C of a command', () => {
     expect(await term.exited(), term.stderr()).toBe(255);
     expect(term.stderr()).toMatch(/connection was lost; reconnecting/);
     expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('saved\n');
-    expect(await instanceState(sb, reportedInstance(term.stderr()))).toBe('terminated');
+    expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
   });
 });
 
