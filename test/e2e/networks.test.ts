@@ -138,7 +138,7 @@ describe('--subnet-id', () => {
     const r = await cli(sb, ['--subnet-id', 'subnet-0000000000000dead', 'true'], { cwd: makeProject(sb, 'no-subnet') });
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(
-      /^ssh-ec2: error: subnet subnet-0000000000000dead not found in eu-central-1\nssh-ec2: .*describe-subnets/m,
+      /^ssh-ec2: error: --subnet-id: subnet subnet-0000000000000dead not found in eu-central-1\nssh-ec2: .*describe-subnets/m,
     );
     expect(sb.calls('RunInstances')).toEqual([]);
   });
@@ -235,7 +235,7 @@ describe('--security-group', () => {
     sb.clearCalls();
     const r = await cli(sb, ['--security-group', 'no-such-group', 'true'], { cwd: makeProject(sb, 'group-missing') });
     expect(r.exitCode).toBe(3);
-    expect(r.stderr).toContain('error: security group no-such-group not found in eu-central-1\n');
+    expect(r.stderr).toContain('error: --security-group: security group no-such-group not found in eu-central-1\n');
     expect(sb.calls('RunInstances')).toEqual([]);
   });
 });
