@@ -14,8 +14,10 @@ import { shortHash } from '../state/paths.js';
 /** Instance Connect keys live 60 s; push again when the last push is older than this. */
 const PUSH_VALID_MS = 45_000;
 
-export function pemKey(path: string): KeySource {
-  if (!existsSync(path)) throw new ConfigError(`identity file ${path} not found`, 'Check -i / AWS_PEM.');
+/** `origin`: where the path came from (a flag, the environment, .env), for the message. */
+export function pemKey(path: string, origin?: string): KeySource {
+  if (!existsSync(path))
+    throw new ConfigError(`${origin ? `${origin}: ` : ''}identity file ${path} not found`, 'Check -i / AWS_PEM.');
   return { identityFile: path, refresh: async () => {}, dispose: () => {} };
 }
 

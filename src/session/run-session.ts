@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Cloud } from '../cloud/ec2.js';
-import type { FinalState, Options } from '../options.js';
+import { originOf as settingOrigin, type FinalState, type Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
 import { joinCommand, sessionCommand } from '../remote/remote-command.js';
 import type { Paths } from '../state/paths.js';
@@ -47,7 +47,8 @@ export interface SessionDeps {
 
 export async function runSession(deps: SessionDeps): Promise<number> {
   const { options } = deps;
-  if (options.identity) pemKey(options.identity); // a missing key file is reported before any AWS call
+  // A missing key file is reported before any AWS call.
+  if (options.identity) pemKey(options.identity, settingOrigin(options, 'identity'));
   await checkSessionOptions(options);
   if (!options.attach) checkDefaultImageSupports(options); // --attach never launches
   await requirePrograms(localPrograms(options)); // also before any AWS call: nothing launched for nothing

@@ -85,7 +85,8 @@ describe('mistakes the user can make', () => {
     sb.clearCalls();
     const r = await cli(sb, ['-i', '/nonexistent.pem', 'ls'], { cwd: dir });
     expect(r.exitCode).toBe(3);
-    expect(r.stderr).toMatch(/identity file \/nonexistent\.pem not found/);
+    // Where the path came from, as for every bad value (issue #10).
+    expect(r.stderr).toMatch(/error: --identity: identity file \/nonexistent\.pem not found/);
     expect(sb.calls()).toHaveLength(0);
   });
 

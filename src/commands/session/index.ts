@@ -1,4 +1,5 @@
 /** The default command: a session on this directory's instance (the story: session/run-session.ts). */
+import { originOf } from '../../options.js';
 import { UsageError } from '../../errors.js';
 import { pemKey } from '../../session/keys.js';
 import { runSession } from '../../session/run-session.js';
@@ -6,7 +7,7 @@ import type { CommandContext } from '../types.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   // A missing key file is reported first, as it always was (runSession checks it again: it is cheap).
-  if (ctx.options.identity) pemKey(ctx.options.identity);
+  if (ctx.options.identity) pemKey(ctx.options.identity, originOf(ctx.options, 'identity'));
   const { yes, all } = ctx.flags;
   if (yes || all)
     throw new UsageError(
