@@ -4,6 +4,8 @@
  * they could not be brought back, the instance is stopped instead of terminated, and the user is
  * told how to get them.
  */
+import { rmSync } from 'node:fs';
+import { baseFile } from '../sync/base.js';
 import { forgetInstance } from '../state/leftovers.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { isExpiredCredentials } from '../cloud/errors.js';
@@ -188,6 +190,8 @@ async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalSta
     case 'terminate':
       await cloud.terminate(instance.id);
       forgetInstance(run.paths, instance.id);
+      // Its three-way sync base (.ssh-ec2/base/) is of no use once it is gone.
+      rmSync(baseFile(run.plan.projectDir, instance.id), { force: true });
       log.info(`terminated ${instance.id}`);
       return;
     case 'stop':

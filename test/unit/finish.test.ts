@@ -4,8 +4,8 @@
 // connection. Each test names the README line it holds. The decision itself, row by row, is
 // decide-finish.test.ts's; a finish that uses the connection (sync back, who else is there,
 // reconnecting) is the end-to-end tier's.
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/cloud/port.js';
 import { ExitCode, UserError } from '../../src/errors.js';
@@ -13,6 +13,7 @@ import { resolveOptions, type FlagValues } from '../../src/options.js';
 import { localContext, type RunFacts } from '../../src/session/context.js';
 import { launchTags } from '../../src/session/owner.js';
 import { Interrupted, runStory } from '../../src/session/story.js';
+import { baseFile } from '../../src/sync/base.js';
 import { createLogger } from '../../src/ui/logger.js';
 import { FakeCloud } from '../fakes/cloud.js';
 import { cli, machine, type Machine } from '../fakes/cli.js';
@@ -214,16 +215,21 @@ describe('a host key not trusted: nothing over ssh', () => {
     expect(cloud.get(i.id)!.state).toBe('running');
   });
 
-  it('a terminated instance forgets its pinned host key; a stopped one keeps it', async () => {
+  it('a terminated instance forgets its pinned host key and its sync base; a stopped one keeps them', async () => {
     const cloud = new FakeCloud();
     const gone = mine(cloud, 'running');
     const kept = mine(cloud, 'running');
-    m.pin(gone.id);
-    m.pin(kept.id);
+    for (const i of [gone, kept]) {
+      m.pin(i.id);
+      mkdirSync(dirname(baseFile(m.project, i.id)), { recursive: true });
+      writeFileSync(baseFile(m.project, i.id), '{}');
+    }
     await storyWith(cloud, { instance: gone, origin: 'launched', hostKeyUntrusted: true });
     await storyWith(cloud, { instance: kept, origin: 'started', hostKeyUntrusted: true });
     expect(existsSync(join(m.state, 'known_hosts', gone.id))).toBe(false);
     expect(existsSync(join(m.state, 'known_hosts', kept.id))).toBe(true);
+    expect(existsSync(baseFile(m.project, gone.id))).toBe(false);
+    expect(existsSync(baseFile(m.project, kept.id))).toBe(true);
   });
 });
 
