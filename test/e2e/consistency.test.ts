@@ -105,7 +105,15 @@ describe('eventual consistency', () => {
     sb.aws.setEventualConsistency({ calls: 1, actions: ['CreateTags'] });
     const dir = makeProject(sb, 'tags-settling');
     sb.clearCalls();
-    const r = await cli(sb, [...NO_PROFILE, 'echo ran'], { cwd: dir });
+    // A new instance carries its limits' tags from the launch; they are written again once it is
+    // connected only when they changed: with --max-time, its deadline is counted from then. A
+    // launch answered more than a second after it was asked makes that deadline another second.
+    const held = sb.hold('RunInstances');
+    const running = cli(sb, [...NO_PROFILE, '--max-time', '1h', 'echo ran'], { cwd: dir });
+    await held.arrived;
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    held.release();
+    const r = await running;
     expect(r.exitCode, r.stderr).toBe(0);
     const id = reportedInstance(r.stderr);
     expect(naming('CreateTags', id)).toEqual([

@@ -63,7 +63,7 @@ describe('the default image', () => {
       const r = await cli(sb, ['--instance-type', types, 'true'], { cwd: makeProject(sb, 'unsupported') });
       expect(r.exitCode, types).toBe(2);
       expect(r.stderr).toMatch(
-        /^ssh-ec2: error: the default image \(Deep Learning OSS Nvidia Driver AMI\) does not support (g4ad\.xlarge|p3dn\.24xlarge): its NVIDIA driver supports the families g4dn, g5, g5g, .*\nssh-ec2: .*--image-name PATTERN or --image-id AMI/,
+        /^ssh-ec2: error: --instance-type: the default image \(Deep Learning OSS Nvidia Driver AMI\) does not support (g4ad\.xlarge|p3dn\.24xlarge): its NVIDIA driver supports the families g4dn, g5, g5g, .*\nssh-ec2: .*--image-name PATTERN or --image-id AMI/,
       );
       expect(sb.calls()).toEqual([]);
     }
@@ -98,7 +98,7 @@ describe('no image for an architecture in a fallback list', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('ran\n');
     expect(r.stderr).toContain(
-      `g5g.xlarge: no arm64 image named "${X86_ONLY}" owned by amazon in eu-central-1; trying g5.xlarge in eu-central-1a\n`,
+      `g5g.xlarge: --image-name: no arm64 image named "${X86_ONLY}" owned by amazon in eu-central-1; trying g5.xlarge in eu-central-1a\n`,
     );
     expect(sb.calls('RunInstances').map((c) => [c.params.InstanceType, c.params.ImageId])).toEqual([
       ['g5.xlarge', newest.x86_64],
@@ -114,7 +114,7 @@ describe('no image for an architecture in a fallback list', () => {
     });
     expect(r.exitCode).toBe(4);
     expect(r.stderr).toContain(
-      'error: no image for any instance type tried: g5g.xlarge: no arm64 image named "No Such Image *" owned by amazon in eu-central-1; g5.xlarge: no x86_64 image named "No Such Image *" owned by amazon in eu-central-1\n',
+      'error: no image for any instance type tried: g5g.xlarge: --image-name: no arm64 image named "No Such Image *" owned by amazon in eu-central-1; g5.xlarge: --image-name: no x86_64 image named "No Such Image *" owned by amazon in eu-central-1\n',
     );
     expect(r.stderr).toMatch(/--image-name/);
     expect(sb.calls('RunInstances')).toEqual([]);

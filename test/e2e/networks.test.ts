@@ -224,7 +224,7 @@ describe('--security-group', () => {
       const r = await cli(sb, ['--security-group', given, 'true'], { cwd: makeProject(sb, 'group-elsewhere') });
       expect(r.exitCode, given).toBe(3);
       expect(r.stderr).toContain(
-        `error: security group ${given} is not in the instance's VPC ${defaultVpc} (${groupId} in ${vpcId})\n`,
+        `error: --security-group: security group ${given} is not in the instance's VPC ${defaultVpc} (${groupId} in ${vpcId})\n`,
       );
       expect(r.stderr).toMatch(/--subnet-id chooses the VPC/);
       expect(sb.calls('RunInstances')).toEqual([]);
