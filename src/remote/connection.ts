@@ -132,8 +132,7 @@ export class Connection {
 
   /** The user's session, attached to this terminal. */
   attach(command: string, opts: { tty: boolean; forwards?: ForwardSpecs }) {
-    // Without a terminal there, a Ctrl-C here is ssh-ec2's to pass on (run-session.ts), not ssh's to die of.
-    return runAttached(remoteArgv(this.target, command, opts), { ownGroup: !opts.tty });
+    return runAttached(remoteArgv(this.target, command, opts));
   }
 
   /** Closes the master; `keep` leaves it for the next run (it expires on its own). */

@@ -169,28 +169,18 @@ export interface AttachedResult {
 
 /**
  * Runs a program with the user's terminal (stdin, stdout, stderr inherited), for the session
- * itself. `kill` lets the caller end it (signals during the session). `ownGroup`: in a process
- * group (and session) of its own, out of reach of the terminal's Ctrl-C, which ssh-ec2 then
- * decides about — for an ssh that asks for no terminal on the instance (its stdin may still be
- * the terminal: reading it from another session is allowed). An ssh that does ask for one must
- * stay in the foreground, for the window size and the terminal's modes.
+ * itself. `kill` lets the caller end it (signals during the session).
  */
 export function runAttached(
   argv: readonly string[],
-  opts: { env?: Record<string, string | undefined>; ownGroup?: boolean } = {},
+  opts: { env?: Record<string, string | undefined> } = {},
 ): {
   done: Promise<AttachedResult>;
   kill: (signal?: NodeJS.Signals) => void;
 } {
   const [file, ...args] = argv as [string, ...string[]];
-  const child = execa(file, args, {
-    stdio: 'inherit',
-    reject: false,
-    env: childEnv(opts.env),
-    extendEnv: false,
-    detached: opts.ownGroup ?? false,
-  });
-  const untrack = track(child.pid, argv, { ownGroup: opts.ownGroup ?? false });
+  const child = execa(file, args, { stdio: 'inherit', reject: false, env: childEnv(opts.env), extendEnv: false });
+  const untrack = track(child.pid, argv, { ownGroup: false });
   const done = child.then((r) => {
     untrack();
     if (r.exitCode === undefined && !r.signal) throw notStarted(argv, r);

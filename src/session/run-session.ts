@@ -22,15 +22,7 @@ import { localContext, originOf, type LocalContext, type Run } from './context.j
 import { endSessions } from './finish.js';
 import { checkJobCanStart, checkSessionOptions, multiplexerOf, runJob } from './job.js';
 import { pemKey } from './keys.js';
-import {
-  interruptSessionsCommand,
-  Journal,
-  newSessionId,
-  ownChildren,
-  pendingFinalState,
-  takeDeadJournals,
-  type Pending,
-} from './journal.js';
+import { Journal, newSessionId, ownChildren, pendingFinalState, takeDeadJournals, type Pending } from './journal.js';
 import { resolveLimits } from './limits.js';
 import { provision, type Provisioned } from './provision.js';
 import { runStory } from './story.js';
@@ -175,47 +167,10 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   announceForwards(forwardsOf(options), log);
   run.journal?.note({ children: ownChildren() });
   run.kill = session.kill;
-  const interrupt = tty ? undefined : passInterrupt(run, conn, sessionId);
-  run.passInterrupt = interrupt?.take;
-  const result = await log
-    .phase('run', () => session.done)
-    .finally(async () => {
-      run.passInterrupt = undefined;
-      await interrupt?.settled();
-    });
+  const result = await log.phase('run', () => session.done);
   run.kill = undefined;
   if (signal.aborted) await endSessions(conn, [sessionId]);
   facts.exitStatus = result.exitCode;
-}
-
-/** How long a command without a terminal has, after a Ctrl-C passed on to it, to end by itself. */
-const INTERRUPT_GRACE_MS = 10_000;
-
-/**
- * A Ctrl-C of a command that runs without a terminal is passed on to its processes on the
- * instance, as a terminal would: it ends as it chooses (a shell reports 130, a script that
- * catches it may save its work and exit 0) and its status is the run's. A second Ctrl-C, a
- * command still running after INTERRUPT_GRACE_MS, or no answer from the instance: the run is
- * interrupted as for any other signal (the command ended, then the finish; exit 130).
- */
-function passInterrupt(run: Run, conn: Connection, sessionId: string) {
-  const interruptRun = () => process.kill(process.pid, 'SIGINT');
-  let escalation: NodeJS.Timeout | undefined;
-  let sent: Promise<unknown> | undefined;
-  const take = () => {
-    run.passInterrupt = undefined;
-    run.log.warn(
-      `SIGINT passed on to the command (Ctrl-C again, or ${INTERRUPT_GRACE_MS / 1000}s without it ending, stops it)`,
-    );
-    escalation = setTimeout(interruptRun, INTERRUPT_GRACE_MS);
-    sent = conn.exec(interruptSessionsCommand([sessionId])).catch(interruptRun);
-  };
-  // Its own session on the instance must be over before the finish asks who else is there.
-  const settled = async () => {
-    clearTimeout(escalation);
-    await sent;
-  };
-  return { take, settled };
 }
 
 /**
