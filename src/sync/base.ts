@@ -27,6 +27,11 @@ export interface BaseEntry {
   r?: Sig;
   /** When it was recorded (seconds since the epoch): how near the mtimes lie to it says if they are certain. */
   t: number;
+  /**
+   * 'instance': made there (a result) and brought home, never sent from here: deleted here, it is
+   * kept there — a sync up removes only what it sent.
+   */
+  o?: 'instance';
 }
 export type BaseFiles = Map<string, BaseEntry>;
 

@@ -94,7 +94,11 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   // The copies beside were made with mode and mtime kept: the instance's side of each is its original's.
   for (const [path, name] of beside) compared.set(name, compared.get(path)!);
   const now = { ...sides, local: localSigs(p.localDir, compared.keys()) };
-  saveBase(p.localDir, p.instanceId, nextBase(now, { resolved: new Set(plan.conflicts), held: new Set(plan.exclude) }));
+  saveBase(
+    p.localDir,
+    p.instanceId,
+    nextBase(now, { resolved: new Set(plan.conflicts), held: new Set(plan.exclude), brought: new Set(plan.bring) }),
+  );
   if (plan.bring.length > 0) p.log.info(`brought back: ${nameList(plan.bring)}`);
   if (beside.length > 0) p.log.warn(besideMessage(beside.map(([, name]) => name)));
   if (plan.notResurrected.length > 0) p.log.detail(`deleted here, not brought back: ${nameList(plan.notResurrected)}`);

@@ -121,7 +121,7 @@ export function planUp(x: Sides): UpPlan {
   for (const [path, r] of x.remote) {
     if (x.local.has(path)) continue;
     const e = x.base.get(path);
-    if (e?.l && !remoteChanged(r, e) && !existsLocally(x.root, path)) plan.remove.push(path);
+    if (e?.l && e.o !== 'instance' && !remoteChanged(r, e) && !existsLocally(x.root, path)) plan.remove.push(path);
   }
   return plan;
 }
@@ -131,11 +131,12 @@ export function planUp(x: Sides): UpPlan {
  * its change was held back on purpose (`held`: it would seem to agree only by rsync's coarse
  * measure); a file whose instance version was just brought beside yours (`resolved`) records the
  * instance's side only (yours stays changed, to be sent); a file deleted here and still there
- * keeps its entry (the next sync up removes it); the rest keep what they had, or nothing.
+ * keeps its entry (the next sync up removes it, unless it was made there: `brought`, marked
+ * 'instance' until it is changed here and sent); the rest keep what they had, or nothing.
  */
 export function nextBase(
   x: Sides,
-  o: { resolved?: ReadonlySet<string>; held?: ReadonlySet<string> } = {},
+  o: { resolved?: ReadonlySet<string>; held?: ReadonlySet<string>; brought?: ReadonlySet<string> } = {},
   now = Date.now(),
 ): BaseFiles {
   const t = Math.floor(now / 1000);
@@ -146,8 +147,11 @@ export function nextBase(
     if (l && o.resolved?.has(path)) out.set(path, { ...(e?.l ? { l: e.l } : {}), r, t } satisfies BaseEntry);
     else if (l && o.held?.has(path)) {
       if (e) out.set(path, e);
-    } else if (l && agree(l, r)) out.set(path, { l: recordLocal(x.root, path, l, t), r, t });
-    else if (e && (l || (e.l && !existsLocally(x.root, path)))) out.set(path, e);
+    } else if (l && agree(l, r)) {
+      // Made on the instance: just brought home (`brought`), or brought earlier and not changed here since.
+      const made = o.brought?.has(path) || (e?.o === 'instance' && e.l !== undefined && agree(e.l, l));
+      out.set(path, { l: recordLocal(x.root, path, l, t), r, t, ...(made ? { o: 'instance' as const } : {}) });
+    } else if (e && (l || (e.l && !existsLocally(x.root, path)))) out.set(path, e);
   }
   return out;
 }

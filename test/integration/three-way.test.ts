@@ -252,3 +252,33 @@ describe.each(Object.entries(RSYNCS))('the three-way sync with %s', (_name, prog
     }
   });
 });
+
+describe('a result made on the instance, brought home, then deleted here', () => {
+  it('is neither brought back nor removed from the instance: a sync up removes only what it sent', async () => {
+    const local = mkdtempSync(join(tmpdir(), 'here-'));
+    const remote = mkdtempSync(join(tmpdir(), 'there-'));
+    const scratch = mkdtempSync(join(tmpdir(), 'scratch-'));
+    const p = {
+      conn: localConnection(scratch),
+      localDir: local,
+      remoteDir: remote,
+      instanceId: 'i-0456',
+      scratchDir: scratch,
+      rsync: { program: undefined, stateDir: scratch },
+      log: createLogger({ stream: new PassThrough(), env: {} }),
+      now: NOW,
+    };
+    write(local, 'train.py', 'code');
+    write(local, 'old.py', 'module');
+    await syncUp(p);
+    write(remote, 'ckpt.pt', 'weights'); // the job's result
+    await syncBack(p);
+    expect(files(local)).toEqual({ 'train.py': 'code', 'old.py': 'module', 'ckpt.pt': 'weights' });
+    rmSync(join(local, 'ckpt.pt')); // to free the laptop's disk: the instance keeps it
+    rmSync(join(local, 'old.py')); // a module deleted here: it goes from the instance too
+    await syncUp(p);
+    expect(files(remote)).toEqual({ 'train.py': 'code', 'ckpt.pt': 'weights' });
+    await syncBack(p);
+    expect(files(local)).toEqual({ 'train.py': 'code' });
+  });
+});
