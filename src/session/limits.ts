@@ -75,11 +75,18 @@ export function agentSettings(
 ): AgentSettings {
   return {
     instanceId,
+    ...onInstance(o, l),
+    deadline: l.deadline ? Math.floor(l.deadline.getTime() / 1000) : 0,
+    jobGrace: Math.round(l.jobGraceMs / 1000),
+  };
+}
+
+/** What the agent and the boot-time limit both get: the poweroff, and the limits in seconds. */
+function onInstance(o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>, l: Limits) {
+  return {
     imdsUrl: o.imdsUrl,
     poweroffCommand: o.poweroffCommand,
     idleTimeout: Math.round(l.idleTimeoutMs / 1000),
-    deadline: l.deadline ? Math.floor(l.deadline.getTime() / 1000) : 0,
-    jobGrace: Math.round(l.jobGraceMs / 1000),
     maxTime: Math.round(l.maxTimeMs / 1000),
   };
 }
@@ -94,13 +101,7 @@ export function bootLimitSettings(
   user: string,
   l: Limits,
 ): BootLimitSettings {
-  return {
-    user,
-    idleTimeout: Math.round(l.idleTimeoutMs / 1000),
-    maxTime: Math.round(l.maxTimeMs / 1000),
-    poweroffCommand: o.poweroffCommand,
-    imdsUrl: o.imdsUrl,
-  };
+  return { user, ...onInstance(o, l) };
 }
 
 /** 5400000 → "1h30m"; 0 → "off". */
