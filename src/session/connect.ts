@@ -15,7 +15,7 @@ import type { SshTarget } from '../remote/ssh.js';
 import { sshLog } from '../state/leftovers.js';
 import { privateDir, type Paths } from '../state/paths.js';
 import type { Run } from './context.js';
-import { checkHostKey, watchConsole } from './host-key.js';
+import { checkHostKey, notChecked, watchConsole } from './host-key.js';
 import { instanceConnectKey, pemKey } from './keys.js';
 import { agentSettings, changedTags, formatDuration, limitTags, type Limits } from './limits.js';
 import { letCallerIn, type Provisioned } from './provision.js';
@@ -65,6 +65,12 @@ export async function connect(
     }
   } catch (err) {
     hostKeys?.cancel();
+    if (firstContact && signal?.aborted) {
+      // Interrupted on first contact before the check (ssh answering, or the key being learnt
+      // under a reused connection): as for an interrupt during the check itself.
+      await notChecked(conn, got.instance.id, log);
+      run.facts.hostKeyUntrusted = true;
+    }
     throw err;
   }
   if (hostKeys) {

@@ -125,10 +125,7 @@ export async function checkHostKey(
   const { id, log, signal } = o;
   const expected = await watch.fingerprints(o.waitMs);
   if (!Array.isArray(expected) && signal?.aborted) {
-    await forget(conn);
-    log.info(
-      `host key of ${id} not checked (interrupted before its console showed the fingerprints): not kept, nothing sent`,
-    );
+    await notChecked(conn, id, log);
     signal.throwIfAborted();
   }
   if (!Array.isArray(expected)) {
@@ -148,6 +145,14 @@ export async function checkHostKey(
 }
 
 /** Closes a connection whose host key is not to be trusted, and unpins the key ssh wrote. */
+/** Interrupted before the key was checked: whatever ssh accepted is not kept, and nothing is sent. */
+export async function notChecked(conn: Connection, id: string, log: Logger): Promise<void> {
+  await forget(conn);
+  log.info(
+    `host key of ${id} not checked (interrupted before its console showed the fingerprints): not kept, nothing sent`,
+  );
+}
+
 async function forget(conn: Connection): Promise<void> {
   await conn.close();
   rmSync(conn.target.knownHostsFile, { force: true });
