@@ -131,8 +131,12 @@ export class Connection {
   }
 
   /** The user's session, attached to this terminal. */
-  attach(command: string, opts: { tty: boolean; forwards?: ForwardSpecs }) {
-    return runAttached(remoteArgv(this.target, command, opts));
+  /**
+   * `ownGroup`: out of the terminal's reach (see runAttached), for a session that reads nothing
+   * from the terminal (its stdin is not one): a Ctrl-C is then ssh-ec2's to pass on.
+   */
+  attach(command: string, opts: { tty: boolean; forwards?: ForwardSpecs; ownGroup?: boolean }) {
+    return runAttached(remoteArgv(this.target, command, opts), { ownGroup: opts.ownGroup });
   }
 
   /** Closes the master; `keep` leaves it for the next run (it expires on its own). */

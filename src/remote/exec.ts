@@ -169,18 +169,27 @@ export interface AttachedResult {
 
 /**
  * Runs a program with the user's terminal (stdin, stdout, stderr inherited), for the session
- * itself. `kill` lets the caller end it (signals during the session).
+ * itself. `kill` lets the caller end it (signals during the session). `ownGroup`: in a process
+ * group (and session) of its own, out of reach of the terminal's Ctrl-C, which ssh-ec2 then
+ * decides about — only for a program that does not read the terminal: out of its session, job
+ * control (Ctrl-Z, a background run) would no longer stop it from reading the keyboard.
  */
 export function runAttached(
   argv: readonly string[],
-  opts: { env?: Record<string, string | undefined> } = {},
+  opts: { env?: Record<string, string | undefined>; ownGroup?: boolean } = {},
 ): {
   done: Promise<AttachedResult>;
   kill: (signal?: NodeJS.Signals) => void;
 } {
   const [file, ...args] = argv as [string, ...string[]];
-  const child = execa(file, args, { stdio: 'inherit', reject: false, env: childEnv(opts.env), extendEnv: false });
-  const untrack = track(child.pid, argv, { ownGroup: false });
+  const child = execa(file, args, {
+    stdio: 'inherit',
+    reject: false,
+    env: childEnv(opts.env),
+    extendEnv: false,
+    detached: opts.ownGroup ?? false,
+  });
+  const untrack = track(child.pid, argv, { ownGroup: opts.ownGroup ?? false });
   const done = child.then((r) => {
     untrack();
     if (r.exitCode === undefined && !r.signal) throw notStarted(argv, r);

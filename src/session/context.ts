@@ -84,6 +84,8 @@ export interface Run extends RunContext {
   kill?: (signal?: NodeJS.Signals) => void;
   /** Set while a run only follows a job's output (logs, --attach): a Ctrl-C stops that, quietly. */
   stopFollowing?: () => void;
+  /** A Ctrl-C the running command takes itself (no terminal: passed on to it on the instance). */
+  passInterrupt?: () => void;
   /** What the finish is doing now, for the message of a second signal. */
   finishing?: string;
   /** The caller's address being let into the security group (see letCallerIn): settled before exit. */

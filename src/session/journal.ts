@@ -192,14 +192,27 @@ export function newSessionId(): string {
  * (so it would also count as "another session" and keep the instance running).
  */
 export function endSessionsCommand(ids: string[]): string {
+  return (
+    `for i in 1 2 3 4 5 6 7 8 9 10; do sig=TERM; [ $i -gt 5 ] && sig=KILL; found=; ` +
+    `${signalSessions(ids, '$sig')}; [ -z "$found" ] && exit 0; sleep 0.2; done`
+  );
+}
+
+/**
+ * Sends SIGINT, once, to the remote processes of the given sessions: a Ctrl-C of a command that
+ * runs without a terminal, passed on so that the command ends as it chooses and reports its own
+ * status (a terminal would have delivered it so).
+ */
+export function interruptSessionsCommand(ids: string[]): string {
+  return `found=; ${signalSessions(ids, 'INT')}; :`;
+}
+
+/** Signals every process whose environment names one of the sessions (the remote side is Linux). */
+function signalSessions(ids: string[], signal: string): string {
   const pattern =
     ids
       .filter((id) => /^[0-9a-f]+$/.test(id))
       .map((id) => `SSH_EC2_SESSION=${id}`)
       .join('|') || 'SSH_EC2_SESSION=-';
-  return (
-    `for i in 1 2 3 4 5 6 7 8 9 10; do sig=TERM; [ $i -gt 5 ] && sig=KILL; found=; ` +
-    `for p in /proc/[0-9]*; do tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -Eqx '${pattern}' && { found=1; kill -$sig "\${p#/proc/}" 2>/dev/null; }; done; ` +
-    `[ -z "$found" ] && exit 0; sleep 0.2; done`
-  );
+  return `for p in /proc/[0-9]*; do tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -Eqx '${pattern}' && { found=1; kill -${signal} "\${p#/proc/}" 2>/dev/null; }; done`;
 }

@@ -22,7 +22,15 @@ import { localContext, originOf, type LocalContext, type Run } from './context.j
 import { endSessions } from './finish.js';
 import { checkJobCanStart, checkSessionOptions, multiplexerOf, runJob } from './job.js';
 import { pemKey } from './keys.js';
-import { Journal, newSessionId, ownChildren, pendingFinalState, takeDeadJournals, type Pending } from './journal.js';
+import {
+  interruptSessionsCommand,
+  Journal,
+  newSessionId,
+  ownChildren,
+  pendingFinalState,
+  takeDeadJournals,
+  type Pending,
+} from './journal.js';
 import { resolveLimits } from './limits.js';
 import { provision, type Provisioned } from './provision.js';
 import { runStory } from './story.js';
@@ -160,17 +168,58 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   if (mux !== 'none') return runJob(run, conn, got.instance, { mux, tty, forwards: forwardsOf(options), signal });
   facts.ran = true;
   // The id marks the command's processes, so an interrupt (or the run after a SIGKILL) can end them.
+  // A Ctrl-C is passed on to the command (below) when nothing here reads the terminal: no
+  // terminal there, stdin not one here. Else the terminal delivers it (a terminal there), or
+  // ssh, reading the keyboard, must stay in its reach, and ssh-ec2 ends the command itself (130).
+  const pass = !tty && !deps.stdinIsTTY;
   const session = conn.attach(
-    `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command))}`,
-    { tty, forwards: forwardsOf(options) },
+    `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command), { tty })}`,
+    { tty, forwards: forwardsOf(options), ownGroup: pass },
   );
   announceForwards(forwardsOf(options), log);
   run.journal?.note({ children: ownChildren() });
   run.kill = session.kill;
-  const result = await log.phase('run', () => session.done);
+  const interrupt = pass ? passInterrupt(run, conn, sessionId) : undefined;
+  run.passInterrupt = interrupt?.take;
+  const result = await log
+    .phase('run', () => session.done)
+    .finally(async () => {
+      run.passInterrupt = undefined;
+      await interrupt?.settled();
+    });
   run.kill = undefined;
   if (signal.aborted) await endSessions(conn, [sessionId]);
   facts.exitStatus = result.exitCode;
+}
+
+/** How long a command without a terminal has, after a Ctrl-C passed on to it, to end by itself. */
+const INTERRUPT_GRACE_MS = 10_000;
+
+/**
+ * A Ctrl-C of a command that runs without a terminal is passed on to its processes on the
+ * instance, as a terminal would: it ends as it chooses (a shell reports 130, a script that
+ * catches it may save its work and exit 0) and its status is the run's. A second Ctrl-C, a
+ * command still running after INTERRUPT_GRACE_MS, or no answer from the instance: the run is
+ * interrupted as for any other signal (the command ended, then the finish; exit 130).
+ */
+function passInterrupt(run: Run, conn: Connection, sessionId: string) {
+  const interruptRun = () => process.kill(process.pid, 'SIGINT');
+  let escalation: NodeJS.Timeout | undefined;
+  let sent: Promise<unknown> | undefined;
+  const take = () => {
+    run.passInterrupt = undefined;
+    run.log.warn(
+      `SIGINT passed on to the command (Ctrl-C again, or ${INTERRUPT_GRACE_MS / 1000}s without it ending, stops it)`,
+    );
+    escalation = setTimeout(interruptRun, INTERRUPT_GRACE_MS);
+    sent = conn.exec(interruptSessionsCommand([sessionId])).catch(interruptRun);
+  };
+  // Its own session on the instance must be over before the finish asks who else is there.
+  const settled = async () => {
+    clearTimeout(escalation);
+    await sent;
+  };
+  return { take, settled };
 }
 
 /**

@@ -39,9 +39,10 @@ export async function runStory(
     },
     () => run?.finishing,
     (signal) => {
-      if (signal !== 'SIGINT' || !run?.stopFollowing) return false;
-      run.stopFollowing();
-      return true;
+      if (signal !== 'SIGINT') return false;
+      const take = run?.stopFollowing ?? run?.passInterrupt;
+      take?.();
+      return take !== undefined;
     },
   );
   // A run killed with SIGKILL leaves its programs (a sync back's rsync) behind: the run that

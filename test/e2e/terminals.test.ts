@@ -168,19 +168,35 @@ describe('Ctrl-C of a command', () => {
     expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
   });
 
-  it("in a terminal: a command that handles it itself ends as it chooses, and its status is the run's", async () => {
-    const name = 'ctrl-c-own-tty';
+  it.each([
+    ['in a terminal', ''],
+    ['with stdin not a terminal', '</dev/null'],
+  ])("%s: a command that handles it itself ends as it chooses, and its status is the run's", async (what, redirect) => {
+    const name = `ctrl-c-own-${redirect ? 'pipe' : 'tty'}`;
     const dir = makeProject(sb, name);
     const term = terminal(dir);
     await term.run(
       shq("trap 'echo saved > saved.txt; exit 0' INT; echo begun > begun.txt; echo begun-on-screen; sleep 60"),
-      '',
+      redirect,
     );
     await until(() => existsSync(join(remotePath(sb, name), 'begun.txt')), 'the command to start');
     await until(async () => (await term.screen()).includes('begun-on-screen'), 'its output on the screen');
     await term.ctrlC();
-    expect(await term.exited(), term.stderr()).toBe(0);
+    expect(await term.exited(), `${what}: ${term.stderr()}`).toBe(0);
     expect(readFileSync(join(dir, 'saved.txt'), 'utf8')).toBe('saved\n');
+    expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
+  });
+
+  it('a shell fed by a pipe (no command, no terminal): 130, not a lost connection', async () => {
+    const name = 'ctrl-c-shell-pipe';
+    const dir = makeProject(sb, name);
+    writeFileSync(join(dir, 'script.sh'), 'echo begun > begun.txt\necho begun-on-screen\nsleep 60\n');
+    const term = terminal(dir);
+    await term.run('', `< ${shq(join(dir, 'script.sh'))}`);
+    await until(() => existsSync(join(remotePath(sb, name), 'begun.txt')), 'the shell to start');
+    await until(async () => (await term.screen()).includes('begun-on-screen'), 'its output on the screen');
+    await term.ctrlC();
+    expect(await term.exited(), term.stderr()).toBe(130);
     expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
   });
 
