@@ -135,8 +135,13 @@ export class Connection {
    * `ownGroup`: out of the terminal's reach (see runAttached), for a session that reads nothing
    * from the terminal (its stdin is not one): a Ctrl-C is then ssh-ec2's to pass on.
    */
-  attach(command: string, opts: { tty: boolean; forwards?: ForwardSpecs; ownGroup?: boolean }) {
-    return runAttached(remoteArgv(this.target, command, opts), { ownGroup: opts.ownGroup });
+  attach(command: string, opts: { tty: boolean; forwards?: ForwardSpecs; ownGroup?: boolean; follow?: boolean }) {
+    // `follow`: a log followed, reading nothing from here: out of the terminal's reach, so that a
+    // Ctrl-C reaches ssh-ec2 alone, which stops following (a race with ssh's own death otherwise).
+    return runAttached(remoteArgv(this.target, command, opts), {
+      ownGroup: opts.ownGroup || opts.follow,
+      noInput: opts.follow,
+    });
   }
 
   /** Closes the master; `keep` leaves it for the next run (it expires on its own). */

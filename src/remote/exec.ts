@@ -176,14 +176,15 @@ export interface AttachedResult {
  */
 export function runAttached(
   argv: readonly string[],
-  opts: { env?: Record<string, string | undefined>; ownGroup?: boolean } = {},
+  opts: { env?: Record<string, string | undefined>; ownGroup?: boolean; noInput?: boolean } = {},
 ): {
   done: Promise<AttachedResult>;
   kill: (signal?: NodeJS.Signals) => void;
 } {
   const [file, ...args] = argv as [string, ...string[]];
   const child = execa(file, args, {
-    stdio: 'inherit',
+    // `noInput`: nothing read from here (following a log), so it can be out of the terminal's reach too.
+    stdio: opts.noInput ? ['ignore', 'inherit', 'inherit'] : 'inherit',
     reject: false,
     env: childEnv(opts.env),
     extendEnv: false,

@@ -124,6 +124,7 @@ export async function runJob(
 
   let command: string;
   let stopped = false;
+  let following = false;
   if (options.attach) {
     const before = await jobStatus(conn, id);
     if (before.state === 'none') {
@@ -146,6 +147,7 @@ export async function runJob(
       `attaching to the job running on ${instance.id}${o.tty ? (o.mux === 'tmux' ? ' (detach: Ctrl-b d)' : ' (detach: Ctrl-a d)') : ''}`,
     );
     command = followOrAttach;
+    following = true;
     // Ctrl-C while following (or a SIGINT sent to ssh-ec2 while attached) leaves the job as it is.
     run.stopFollowing = () => {
       stopped = true;
@@ -155,7 +157,8 @@ export async function runJob(
     facts.ran = true;
     command = `${start} && exec ${followOrAttach}`;
   }
-  const session = conn.attach(command, { tty: o.tty, forwards: o.forwards });
+  // Following a running job without a terminal reads nothing from here (see Connection.attach).
+  const session = conn.attach(command, { tty: o.tty, forwards: o.forwards, follow: following && !o.tty });
   announceForwards(o.forwards, log);
   run.kill = session.kill;
   const result = await log.phase('run', () => session.done);
@@ -164,7 +167,7 @@ export async function runJob(
   // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.
   if (result.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(run);
   if (result.exitCode === MUX_MISSING_STATUS) throw muxMissingError(o.mux);
-  // The terminal's Ctrl-C reached ssh too (its own 255): following was stopped, nothing was lost.
+  // Following stopped by a Ctrl-C (ssh-ec2 ended the follower, 255): nothing was lost.
   const lost = result.exitCode === ExitCode.connectionLost && !stopped;
   let after: JobState;
   try {

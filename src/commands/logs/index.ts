@@ -36,9 +36,9 @@ export async function run(ctx: CommandContext): Promise<number> {
         ExitCode.nothingThere,
         'Start one with ssh-ec2 --detach CMD.',
       );
-    const follow = conn.attach(jobCommand('follow', s.plan.projectId), { tty: false });
+    const follow = conn.attach(jobCommand('follow', s.plan.projectId), { tty: false, follow: true });
     s.kill = follow.kill;
-    // Ctrl-C stops following, not the job: exit 0 (the terminal's SIGINT reached ssh too, as 255).
+    // Ctrl-C stops following, not the job: exit 0 (ssh-ec2 ends the follower: its 255 is no lost connection).
     let stopped = false;
     s.stopFollowing = () => {
       stopped = true;
