@@ -130,10 +130,10 @@ export class Connection {
     return run(remoteArgv(this.target, command), { input: opts.input, timeoutMs: 120_000 });
   }
 
-  /** The user's session, attached to this terminal. */
   /**
-   * `ownGroup`: out of the terminal's reach (see runAttached), for a session that reads nothing
-   * from the terminal (its stdin is not one): a Ctrl-C is then ssh-ec2's to pass on.
+   * The user's session, attached to this terminal. `ownGroup`: out of the terminal's reach (see
+   * runAttached), for a session that reads nothing from the terminal (its stdin is not one): a
+   * Ctrl-C is then ssh-ec2's to pass on.
    */
   attach(command: string, opts: { tty: boolean; forwards?: ForwardSpecs; ownGroup?: boolean; follow?: boolean }) {
     // `follow`: a log followed, reading nothing from here: out of the terminal's reach, so that a

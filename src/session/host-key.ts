@@ -144,7 +144,6 @@ export async function checkHostKey(
   );
 }
 
-/** Closes a connection whose host key is not to be trusted, and unpins the key ssh wrote. */
 /** Interrupted before the key was checked: whatever ssh accepted is not kept, and nothing is sent. */
 export async function notChecked(conn: Connection, id: string, log: Logger): Promise<void> {
   await forget(conn);
@@ -153,6 +152,7 @@ export async function notChecked(conn: Connection, id: string, log: Logger): Pro
   );
 }
 
+/** Closes a connection whose host key is not to be trusted, and unpins the key ssh wrote. */
 async function forget(conn: Connection): Promise<void> {
   await conn.close();
   rmSync(conn.target.knownHostsFile, { force: true });
