@@ -3,6 +3,7 @@
  * and openrsync (../shared/tools; a missing one fails the test). Then the builders' command line
  * run by each Mac rsync against a real rsync 3 at the far end, through a stand-in for ssh.
  */
+import { EVERY_CAPABILITY } from '../fixtures/rsync-capabilities.js';
 import {
   copyFileSync,
   existsSync,
@@ -33,20 +34,7 @@ function macRsync(tool: keyof typeof MAC): string {
   return MAC[tool];
 }
 
-const everything = {
-  push: true,
-  pull: true,
-  receiveAsServer: true,
-  excludeFrom: true,
-  from0: true,
-  copyUnsafeLinks: true,
-  update: true,
-  safeLinks: true,
-  backupDir: true,
-  compress: true,
-  outFormat: true,
-  verboseList: true,
-};
+const everything = EVERY_CAPABILITY;
 
 describe('the probe finds what each rsync can do', () => {
   it.each([

@@ -1,3 +1,4 @@
+import { EVERY_CAPABILITY } from '../fixtures/rsync-capabilities.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,18 +25,7 @@ import { findRsync, missingFor, tooOld, type RsyncCapabilities } from '../../src
 const ALL: RsyncCapabilities = {
   path: '/usr/bin/rsync',
   version: 'rsync  version 3.2.7  protocol version 31',
-  push: true,
-  pull: true,
-  receiveAsServer: true,
-  excludeFrom: true,
-  from0: true,
-  copyUnsafeLinks: true,
-  update: true,
-  safeLinks: true,
-  backupDir: true,
-  compress: true,
-  outFormat: true,
-  verboseList: true,
+  ...EVERY_CAPABILITY,
 };
 const RSYNC_269: RsyncCapabilities = { ...ALL, version: 'rsync  version 2.6.9  protocol version 29' };
 const OPENRSYNC: RsyncCapabilities = {
