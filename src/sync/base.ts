@@ -9,7 +9,8 @@
  * instance's file system and a Mac's keep nanoseconds; rsync carries whole seconds or
  * nanoseconds). A file edited within the same second as the base was taken, on a file system that
  * keeps whole seconds, could keep both: such a signature is "uncertain"; locally a hash decides
- * (cheap: only such recent files, only small ones), on the instance it counts as changed.
+ * (cheap: only such recent files, only small ones), on the instance it counts as changed — unless
+ * the instance's file system is probed to keep finer times (then only rsync set a whole second).
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -113,10 +114,14 @@ export function localChanged(root: string, path: string, now: Sig, e: BaseEntry 
   return was.h === undefined || fileHash(join(root, path)) !== was.h;
 }
 
-/** Has the instance's file changed since the base? No base, or no way to be sure: changed. */
-export function remoteChanged(now: Sig, e: BaseEntry | undefined): boolean {
+/**
+ * Has the instance's file changed since the base? No base, or no way to be sure: changed. Where the
+ * instance's file system keeps finer times (`fineTimes`, probed: remote-tree.ts), a whole-second
+ * time was set there (by rsync), and an edit since would have left a fraction: it is sure.
+ */
+export function remoteChanged(now: Sig, e: BaseEntry | undefined, fineTimes = false): boolean {
   const was = e?.r;
-  return !was || was.s !== now.s || was.m !== now.m || uncertain(was, e.t);
+  return !was || was.s !== now.s || was.m !== now.m || (!fineTimes && uncertain(was, e.t));
 }
 
 /** A local signature as the base keeps it: with a hash when it is uncertain and small enough. */

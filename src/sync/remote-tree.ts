@@ -18,6 +18,12 @@ export interface RemoteTree {
   entries: Entry[];
   /** Files and links: size and mtime. */
   sigs: Map<string, Sig>;
+  /**
+   * The project directory's file system keeps times finer than the second (a file just touched
+   * there got a fraction): a whole-second time there was set (by rsync, a `cp -p`), not left by an
+   * edit. Unknown (the probe could not write): false, the careful answer.
+   */
+  fineTimes: boolean;
 }
 
 /** The remote tree, without descending into known-ignored directories nor into ours. */
@@ -25,9 +31,15 @@ export async function listRemote(p: Pick<SyncParams, 'conn' | 'remoteDir'>, prun
   const pruned = [{ path: OWN_DIR, type: 'dir' as const }, ...(prune.length <= MAX_PRUNE ? prune : [])];
   const paths = pruned.map((e) => `-path ${shQuote(`./${findEscape(e.path)}`)}`);
   const pruneExpr = `\\( ${paths.join(' -o ')} \\) -prune -o `;
-  const r = await p.conn.exec(`${enterDir(p.remoteDir)} && find . -mindepth 1 ${pruneExpr}-printf '%y %s %T@ %P\\0'`);
-  const tree: RemoteTree = { entries: [], sigs: new Map() };
-  for (const record of r.stdout.split('\0')) {
+  // A file made now, in our own directory there (never listed, never synced), and gone at once.
+  const probe = `mkdir -p ${OWN_DIR} && t=$(mktemp ${OWN_DIR}/mtime.XXXXXX) && find "$t" -printf %T@; rm -f "$t"`;
+  const r = await p.conn.exec(
+    `${enterDir(p.remoteDir)} && { { ${probe}; } 2>/dev/null; ` +
+      `printf '\\0' && find . -mindepth 1 ${pruneExpr}-printf '%y %s %T@ %P\\0'; }`,
+  );
+  const [probed = '', ...records] = r.stdout.split('\0');
+  const tree: RemoteTree = { entries: [], sigs: new Map(), fineTimes: /^\d+\.\d*[1-9]/.test(probed) };
+  for (const record of records) {
     const m = /^(\S) (\d+) (\S+) ([^]+)$/.exec(record);
     if (!m) continue;
     const [, kind, size, mtime, path] = m as unknown as [string, string, string, string, string];

@@ -64,6 +64,7 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     local: localSigs(p.localDir, local.files),
     remote: compared,
     base: loadBase(p.localDir, p.instanceId),
+    fineTimes: remote.fineTimes,
   };
   const plan = planBack(sides);
   const beside = plan.conflicts.map((path): [string, string] => [path, besideName(path, stamp)]);

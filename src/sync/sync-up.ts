@@ -62,6 +62,7 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
       local: localSigs(p.localDir, tree.files, outsideLinks),
       remote: outside(listed.sigs, leftOut),
       base: loadBase(p.localDir, p.instanceId),
+      fineTimes: listed.fineTimes,
     };
     const plan = planUp(sides);
     if (plan.conflicts.length > 0) {

@@ -31,6 +31,8 @@ export interface Sides {
   local: Map<string, Sig>;
   remote: Map<string, Sig>;
   base: BaseFiles;
+  /** The instance's file system keeps times finer than the second (remote-tree.ts). */
+  fineTimes?: boolean;
 }
 
 /** True if anything is at this local path (a file the walk did not compare: held back, folded): never replaced. */
@@ -52,7 +54,7 @@ function judge(x: Sides, path: string, l: Sig, r: Sig): 'none' | 'here' | 'there
   const e = x.base.get(path);
   if (!e) return agree(l, r) ? 'none' : 'both';
   const lc = localChanged(x.root, path, l, e);
-  const rc = remoteChanged(r, e);
+  const rc = remoteChanged(r, e, x.fineTimes);
   return lc ? (rc ? 'both' : 'here') : rc ? 'there' : 'none';
 }
 
@@ -79,7 +81,7 @@ export function planBack(x: Sides): BackPlan {
       if (existsLocally(x.root, path)) {
         plan.conflicts.push(path);
         plan.exclude.push(path);
-      } else if (e?.l && !remoteChanged(r, e)) {
+      } else if (e?.l && !remoteChanged(r, e, x.fineTimes)) {
         plan.notResurrected.push(path);
         plan.exclude.push(path);
       } else plan.bring.push(path);
@@ -121,7 +123,8 @@ export function planUp(x: Sides): UpPlan {
   for (const [path, r] of x.remote) {
     if (x.local.has(path)) continue;
     const e = x.base.get(path);
-    if (e?.l && e.o !== 'instance' && !remoteChanged(r, e) && !existsLocally(x.root, path)) plan.remove.push(path);
+    if (e?.l && e.o !== 'instance' && !remoteChanged(r, e, x.fineTimes) && !existsLocally(x.root, path))
+      plan.remove.push(path);
   }
   return plan;
 }

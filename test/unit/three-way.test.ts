@@ -29,6 +29,14 @@ describe('the three-way rules: names and signatures', () => {
     expect(remoteChanged(r, undefined)).toBe(true);
   });
 
+  it('unless its file system keeps finer times: a whole second there was set by rsync, an edit leaves a fraction', () => {
+    const r = { s: 8, m: '1796024290.000000000' };
+    expect(remoteChanged(r, { r, t: 1796024290 }, true)).toBe(false);
+    expect(remoteChanged({ s: 8, m: '1796024290.25' }, { r, t: 1796024290 }, true)).toBe(true);
+    expect(remoteChanged({ s: 9, m: r.m }, { r, t: 1796024290 }, true)).toBe(true);
+    expect(remoteChanged(r, undefined, true)).toBe(true);
+  });
+
   it('names a long list in one line', () => {
     expect(nameList(['a', 'b', 'c'], 2)).toBe('a, b, and 1 more');
   });
