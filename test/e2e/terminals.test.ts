@@ -32,13 +32,11 @@ const sb = useSandbox();
  */
 class Terminal {
   private static count = 0;
-  readonly sock: string;
   private readonly base: string;
   private runs = 0;
 
   constructor(readonly dir: string) {
     this.base = join(sb.dir, `terminal-${++Terminal.count}`);
-    this.sock = `${this.base}.sock`;
   }
 
   /** Starts `ssh-ec2 <args> <redirect>` in the pane (args already shell words); returns at once. */
@@ -46,8 +44,17 @@ class Terminal {
     const env = Object.entries(sb.env()).map(([k, v]) => shq(`${k}=${v}`));
     const n = ++this.runs;
     const line = `trap : INT; env -i TERM=xterm ${env.join(' ')} ${shq(NODE)} ${shq(BIN)} ${args} 2>${shq(this.stderrFile(n))} ${redirect}; echo $? > ${shq(this.exitFile(n))}; sleep 600`;
-    if (n > 1) await execa('tmux', ['-S', this.sock, 'kill-server'], { reject: false });
+    if (n > 1) await execa('tmux', ['-S', this.socketOf(n - 1), 'kill-server'], { reject: false });
     await tmuxPane(this.sock, this.dir, line);
+  }
+
+  /**
+   * Each run's own tmux server: a new server on the socket of one just killed could meet it still
+   * exiting ("server exited unexpectedly", seen on a loaded run).
+   */
+  private socketOf = (n: number) => `${this.base}.${n}.sock`;
+  get sock(): string {
+    return this.socketOf(this.runs);
   }
 
   private stderrFile = (n = this.runs) => `${this.base}.${n}.stderr`;
