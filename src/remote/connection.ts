@@ -132,15 +132,18 @@ export class Connection {
 
   /**
    * The user's session, attached to this terminal. `ownGroup`: out of the terminal's reach (see
-   * runAttached), for a session that reads nothing from the terminal (its stdin is not one): a
-   * Ctrl-C is then ssh-ec2's to pass on.
+   * runAttached), so that a Ctrl-C is ssh-ec2's to pass on; `relayInput` with it when stdin is a
+   * terminal: ssh-ec2 reads it for ssh (see run-session.ts).
    */
-  attach(command: string, opts: { tty: boolean; forwards?: ForwardSpecs; ownGroup?: boolean; follow?: boolean }) {
+  attach(
+    command: string,
+    opts: { tty: boolean; forwards?: ForwardSpecs; ownGroup?: boolean; relayInput?: boolean; follow?: boolean },
+  ) {
     // `follow`: a log followed, reading nothing from here: out of the terminal's reach, so that a
     // Ctrl-C reaches ssh-ec2 alone, which stops following (a race with ssh's own death otherwise).
     return runAttached(remoteArgv(this.target, command, opts), {
       ownGroup: opts.ownGroup || opts.follow,
-      noInput: opts.follow,
+      input: opts.follow ? 'none' : opts.relayInput ? 'relay' : 'inherit',
     });
   }
 

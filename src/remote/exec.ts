@@ -3,6 +3,7 @@
  * so shell injection is impossible by construction; failures become a typed SubprocessError.
  * Every program gets childEnv(): no AWS_* variable ever reaches one.
  */
+import type { Writable } from 'node:stream';
 import { execa, execaSync } from 'execa';
 import { ConfigError, SubprocessError } from '../errors.js';
 import { track } from './children.js';
@@ -171,32 +172,61 @@ export interface AttachedResult {
  * Runs a program with the user's terminal (stdin, stdout, stderr inherited), for the session
  * itself. `kill` lets the caller end it (signals during the session). `ownGroup`: in a process
  * group (and session) of its own, out of reach of the terminal's Ctrl-C, which ssh-ec2 then
- * decides about — only for a program that does not read the terminal: out of its session, job
- * control (Ctrl-Z, a background run) would no longer stop it from reading the keyboard.
+ * decides about — only for a program that does not read the terminal itself: out of its session,
+ * job control (Ctrl-Z, a background run) would no longer stop it from reading the keyboard.
+ * `input`: 'none' reads nothing from here (following a log); 'relay' gives it our stdin through a
+ * pipe, ssh-ec2 reading the terminal in its place (see relayStdin).
  */
 export function runAttached(
   argv: readonly string[],
-  opts: { env?: Record<string, string | undefined>; ownGroup?: boolean; noInput?: boolean } = {},
+  opts: { env?: Record<string, string | undefined>; ownGroup?: boolean; input?: 'inherit' | 'none' | 'relay' } = {},
 ): {
   done: Promise<AttachedResult>;
   kill: (signal?: NodeJS.Signals) => void;
 } {
   const [file, ...args] = argv as [string, ...string[]];
+  const input = opts.input ?? 'inherit';
   const child = execa(file, args, {
-    // `noInput`: nothing read from here (following a log), so it can be out of the terminal's reach too.
-    stdio: opts.noInput ? ['ignore', 'inherit', 'inherit'] : 'inherit',
+    stdin: input === 'none' ? 'ignore' : input === 'relay' ? 'pipe' : 'inherit',
+    stdout: 'inherit',
+    stderr: 'inherit',
     reject: false,
     env: childEnv(opts.env),
     extendEnv: false,
     detached: opts.ownGroup ?? false,
   });
   const untrack = track(child.pid, argv, { ownGroup: opts.ownGroup ?? false });
+  const unrelay = input === 'relay' && child.stdin ? relayStdin(child.stdin) : () => {};
   const done = child.then((r) => {
     untrack();
+    unrelay();
     if (r.exitCode === undefined && !r.signal) throw notStarted(argv, r);
     return { exitCode: r.exitCode ?? 128 + signalNumber(r.signal), signal: r.signal ?? undefined };
   });
   return { done, kill: (signal = 'SIGTERM') => void child.kill(signal) };
+}
+
+/**
+ * Our stdin copied into a program's, for a program that must be out of the terminal's reach yet
+ * read what is typed there (ssh without a terminal on the instance, stdin a terminal here: see
+ * run-session.ts). ssh-ec2 stays in the terminal's foreground group and reads it as ssh would
+ * have: cooked, a line at a time (no raw mode: no terminal there to interpret keys), Ctrl-D
+ * giving end of file, which ends the program's stdin in turn. Returns the undoing: once the
+ * program is over, the terminal is no longer read (nothing typed later is taken from the shell).
+ */
+function relayStdin(to: Writable): () => void {
+  // The program may end without reading all (or any) of it: its closed pipe is no error of ours.
+  to.on('error', () => {});
+  // A terminal gone (a closed window) may fail the read (EIO): the end of the input, never a
+  // crash of the run, which still has its finish to do (the SIGHUP says the rest).
+  const ended = () => to.end();
+  process.stdin.on('error', ended);
+  process.stdin.pipe(to);
+  return () => {
+    process.stdin.unpipe(to);
+    process.stdin.off('error', ended);
+    process.stdin.pause();
+  };
 }
 
 function signalNumber(name: string | undefined): number {

@@ -168,13 +168,17 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   if (mux !== 'none') return runJob(run, conn, got.instance, { mux, tty, forwards: forwardsOf(options), signal });
   facts.ran = true;
   // The id marks the command's processes, so an interrupt (or the run after a SIGKILL) can end them.
-  // A Ctrl-C is passed on to the command (below) when nothing here reads the terminal: no
-  // terminal there, stdin not one here. Else the terminal delivers it (a terminal there), or
-  // ssh, reading the keyboard, must stay in its reach, and ssh-ec2 ends the command itself (130).
-  const pass = !tty && !deps.stdinIsTTY;
+  // With a terminal there, the terminal delivers a Ctrl-C (ssh puts ours in raw mode: it is a key
+  // like any other). Without one, nothing there turns a key into a signal: ssh runs out of the
+  // terminal's reach and ssh-ec2 passes the Ctrl-C on (below), so the command decides its status.
+  // ssh must not be in the terminal's foreground group then, even to read a keyboard (stdin a
+  // terminal, stdout redirected): its mux client exits on SIGINT whatever the command does, and
+  // the command's status would be lost. So ssh-ec2 reads the terminal for it (relayInput: cooked,
+  // a line at a time, Ctrl-D as end of file, as ssh would have read it).
+  const pass = !tty;
   const session = conn.attach(
     `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command), { tty })}`,
-    { tty, forwards: forwardsOf(options), ownGroup: pass },
+    { tty, forwards: forwardsOf(options), ownGroup: pass, relayInput: pass && deps.stdinIsTTY },
   );
   announceForwards(forwardsOf(options), log);
   run.journal?.note({ children: ownChildren() });

@@ -32,13 +32,11 @@ const sb = useSandbox();
  */
 class Terminal {
   private static count = 0;
-  readonly sock: string;
   private readonly base: string;
   private runs = 0;
 
   constructor(readonly dir: string) {
     this.base = join(sb.dir, `terminal-${++Terminal.count}`);
-    this.sock = `${this.base}.sock`;
   }
 
   /** Starts `ssh-ec2 <args> <redirect>` in the pane (args already shell words); returns at once. */
@@ -46,8 +44,17 @@ class Terminal {
     const env = Object.entries(sb.env()).map(([k, v]) => shq(`${k}=${v}`));
     const n = ++this.runs;
     const line = `trap : INT; env -i TERM=xterm ${env.join(' ')} ${shq(NODE)} ${shq(BIN)} ${args} 2>${shq(this.stderrFile(n))} ${redirect}; echo $? > ${shq(this.exitFile(n))}; sleep 600`;
-    if (n > 1) await execa('tmux', ['-S', this.sock, 'kill-server'], { reject: false });
+    if (n > 1) await execa('tmux', ['-S', this.socketOf(n - 1), 'kill-server'], { reject: false });
     await tmuxPane(this.sock, this.dir, line);
+  }
+
+  /**
+   * Each run's own tmux server: a new server on the socket of one just killed could meet it still
+   * exiting ("server exited unexpectedly", seen on a loaded run).
+   */
+  private socketOf = (n: number) => `${this.base}.${n}.sock`;
+  get sock(): string {
+    return this.socketOf(this.runs);
   }
 
   private stderrFile = (n = this.runs) => `${this.base}.${n}.stderr`;
@@ -63,6 +70,16 @@ class Terminal {
 
   async ctrlC(): Promise<void> {
     await execa('tmux', ['-S', this.sock, 'send-keys', 'C-c']);
+  }
+
+  /** Types `text` (literally), then Enter. */
+  async typeLine(text: string): Promise<void> {
+    await execa('tmux', ['-S', this.sock, 'send-keys', '-l', text]);
+    await execa('tmux', ['-S', this.sock, 'send-keys', 'Enter']);
+  }
+
+  async ctrlD(): Promise<void> {
+    await execa('tmux', ['-S', this.sock, 'send-keys', 'C-d']);
   }
 
   async exited(timeoutMs = 90_000): Promise<number> {
@@ -152,39 +169,76 @@ describe('Ctrl-C while following a job', () => {
 });
 
 describe('Ctrl-C of a command', () => {
-  it.each([
+  /** What the command printed: on the screen, or in the file its stdout went to. */
+  const shown = async (term: Terminal, out: string) =>
+    (await term.screen()) + (existsSync(out) ? readFileSync(out, 'utf8') : '');
+  // stdin a terminal, stdout in a file: no terminal there, yet ssh-ec2 reads the keyboard (for ssh).
+  const ways = [
     ['in a terminal', ''],
     ['with stdin not a terminal', '</dev/null'],
-  ])('%s: the status the shell on the instance reports, 130', async (what, redirect) => {
-    const name = `ctrl-c-${redirect ? 'pipe' : 'tty'}`;
+    ['with stdin a terminal and stdout in a file', '>'],
+  ] as const;
+  const label = (redirect: string) => (redirect === '' ? 'tty' : redirect === '>' ? 'file' : 'pipe');
+
+  it.each(ways)('%s: the status the shell on the instance reports, 130', async (what, redirect) => {
+    const name = `ctrl-c-${label(redirect)}`;
     const dir = makeProject(sb, name);
+    const out = join(sb.dir, `${name}.out`);
     const term = terminal(dir);
-    await term.run(shq('echo begun > begun.txt; echo begun-on-screen; sleep 60'), redirect);
+    await term.run(
+      shq('echo begun > begun.txt; echo begun-on-screen; sleep 60'),
+      redirect === '>' ? `>${shq(out)}` : redirect,
+    );
     await until(() => existsSync(join(remotePath(sb, name), 'begun.txt')), 'the command to start');
-    await until(async () => (await term.screen()).includes('begun-on-screen'), 'its output on the screen');
+    await until(async () => (await shown(term, out)).includes('begun-on-screen'), 'its output');
     await term.ctrlC();
     expect(await term.exited(), what).toBe(130);
+    // The 130 is the shell's there, not ssh-ec2's own for an interrupted run.
+    expect(term.stderr()).not.toMatch(/SIGINT received/);
     expect(readFileSync(join(dir, 'begun.txt'), 'utf8')).toBe('begun\n');
     expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
   });
 
-  it.each([
-    ['in a terminal', ''],
-    ['with stdin not a terminal', '</dev/null'],
-  ])("%s: a command that handles it itself ends as it chooses, and its status is the run's", async (what, redirect) => {
-    const name = `ctrl-c-own-${redirect ? 'pipe' : 'tty'}`;
+  it.each(ways.map(([what, redirect]) => [what, redirect, redirect === '>' ? 7 : 0] as const))(
+    "%s: a command that handles it itself ends as it chooses, and its status is the run's",
+    async (what, redirect, status) => {
+      const name = `ctrl-c-own-${label(redirect)}`;
+      const dir = makeProject(sb, name);
+      const out = join(sb.dir, `${name}.out`);
+      const term = terminal(dir);
+      await term.run(
+        shq(
+          `trap 'echo saved > saved.txt; exit ${status}' INT; echo begun > begun.txt; echo begun-on-screen; sleep 60`,
+        ),
+        redirect === '>' ? `>${shq(out)}` : redirect,
+      );
+      await until(() => existsSync(join(remotePath(sb, name), 'begun.txt')), 'the command to start');
+      await until(async () => (await shown(term, out)).includes('begun-on-screen'), 'its output');
+      await term.ctrlC();
+      expect(await term.exited(), `${what}: ${term.stderr()}`).toBe(status);
+      expect(readFileSync(join(dir, 'saved.txt'), 'utf8')).toBe('saved\n');
+      expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
+    },
+  );
+
+  it('with stdin a terminal and stdout in a file: what is typed reaches the command, Ctrl-D ends its input', async () => {
+    const name = 'typed-to-file';
     const dir = makeProject(sb, name);
+    const out = join(sb.dir, `${name}.out`);
     const term = terminal(dir);
     await term.run(
-      shq("trap 'echo saved > saved.txt; exit 0' INT; echo begun > begun.txt; echo begun-on-screen; sleep 60"),
-      redirect,
+      shq('echo ready-for-input >&2; read first; echo "got:$first"; cat > typed.txt; echo input-ended'),
+      `>${shq(out)}`,
     );
-    await until(() => existsSync(join(remotePath(sb, name), 'begun.txt')), 'the command to start');
-    await until(async () => (await term.screen()).includes('begun-on-screen'), 'its output on the screen');
-    await term.ctrlC();
-    expect(await term.exited(), `${what}: ${term.stderr()}`).toBe(0);
-    expect(readFileSync(join(dir, 'saved.txt'), 'utf8')).toBe('saved\n');
-    expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
+    await until(() => term.stderr().includes('ready-for-input'), 'the command to start');
+    await term.typeLine('first line');
+    await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('got:first line'), 'the line read there');
+    await term.typeLine('second');
+    await term.typeLine('third');
+    await term.ctrlD();
+    expect(await term.exited(), term.stderr()).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('got:first line\ninput-ended\n');
+    expect(readFileSync(join(dir, 'typed.txt'), 'utf8')).toBe('second\nthird\n');
   });
 
   it('a shell fed by a pipe (no command, no terminal): 130, not a lost connection', async () => {
