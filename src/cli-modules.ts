@@ -7,6 +7,4 @@ export { helpText, parseArgs } from './args.js';
 export { DEFAULT_COMMAND, findVerb } from './commands/registry.js';
 export { readDotenv } from './dotenv.js';
 export { knownEnvNames, resolveOptions } from './options.js';
-export { sweepRuntime } from './state/leftovers.js';
-export { resolvePaths } from './state/paths.js';
 export { createLogger } from './ui/logger.js';

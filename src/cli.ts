@@ -80,8 +80,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         loadCloud: io.loadCloud,
       });
     } finally {
-      // A run's scratch files, once it has ended (a killed run's: by the next one).
-      m.sweepRuntime(m.resolvePaths(io.env));
+      // A run's scratch files, once it has ended (a killed run's: by the next one). Loaded only
+      // now: the sweep asks `ps` (execa), which the help does not need.
+      const [{ sweepRuntime }, { resolvePaths }] = await Promise.all([
+        import('./state/leftovers.js'),
+        import('./state/paths.js'),
+      ]);
+      sweepRuntime(resolvePaths(io.env));
     }
   } catch (err) {
     return report(err, log);

@@ -50,7 +50,7 @@ describe('start-up', () => {
       expect([blocked.exitCode, blocked.stderr]).toEqual([0, '']);
       const ok = await run(join(home, 'cache'));
       expect([ok.exitCode, ok.stderr]).toEqual([0, '']);
-      const hasCache = typeof (await import('node:module')).enableCompileCache === 'function';
+      const hasCache = 'enableCompileCache' in (await import('node:module'));
       const made = readdirSync(home).includes('cache');
       expect(made).toBe(hasCache);
       if (hasCache) expect(readdirSync(join(home, 'cache', 'ssh-ec2', 'compile-cache')).length).toBeGreaterThan(0);
