@@ -10,6 +10,7 @@
 // the package root, in src/ and in dist/ alike.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The SDK describes every shape of a service in one module (schemas_0.js, 1.3 MB for EC2), as
@@ -19,6 +20,7 @@ import { readFileSync, rmSync } from 'node:fs';
  * written as those strings, the arrays are plain data and only the shapes of the commands we send
  * stay in the bundle.
  */
+let schemasRewritten = 0;
 const sdkSchemasAsData = {
   name: 'sdk-schemas-as-data',
   setup(b) {
@@ -30,12 +32,13 @@ const sdkSchemasAsData = {
       const contents = text.replace(/([{,]\s*)\[(_\w+)\]:/g, (all, before, name) =>
         strings.has(name) ? `${before}${strings.get(name)}:` : all,
       );
+      if (contents !== text) schemasRewritten++;
       return { contents, loader: 'js' };
     });
   },
 };
 
-const root = new URL('..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('..', import.meta.url));
 rmSync(`${root}dist`, { recursive: true, force: true });
 
 const result = await build({
@@ -64,6 +67,9 @@ const result = await build({
   logLevel: 'warning',
   metafile: true,
 });
+
+// An SDK release that writes its schemas otherwise would silently bring the whole of EC2 back.
+if (schemasRewritten === 0) throw new Error('build.mjs: no AWS SDK schema module was rewritten: see sdkSchemasAsData');
 
 if (process.argv.includes('--analyze')) {
   const { analyzeMetafile } = await import('esbuild');
