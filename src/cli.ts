@@ -4,15 +4,12 @@
  * its stack with "please report".
  */
 import { readFileSync } from 'node:fs';
-import { helpText, parseArgs } from './args.js';
-import { readDotenv } from './dotenv.js';
 import { ExitCode, UserError } from './errors.js';
-import { knownEnvNames, resolveOptions } from './options.js';
-import { DEFAULT_COMMAND, findVerb } from './commands/registry.js';
+import { packageFile } from './package-files.js';
 import type { SessionDeps } from './session/run-session.js';
-import { sweepRuntime } from './state/leftovers.js';
-import { resolvePaths } from './state/paths.js';
-import { createLogger, type Logger } from './ui/logger.js';
+import type { Logger } from './ui/logger.js';
+
+export { enableCompileCache } from './compile-cache.js';
 
 export interface Io {
   env: Readonly<Record<string, string | undefined>>;
@@ -45,22 +42,29 @@ function surviveLostTerminal(): void {
 
 export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
   if (io.stdout === process.stdout) surviveLostTerminal();
-  let log: Logger = createLogger({ env: io.env, stream: io.stderr });
+  // The version alone is answered before the rest is loaded (yargs, the settings, the logger), in
+  // about the time of a bare `node` (issue #11). With anything else, the parser decides.
+  if (argv.length === 1 && argv[0] === '--version') {
+    io.stdout.write(`${version()}\n`);
+    return ExitCode.ok;
+  }
+  const m = await import('./cli-modules.js');
+  let log: Logger = m.createLogger({ env: io.env, stream: io.stderr });
   try {
-    const verb = findVerb(argv[0]);
-    const command = verb ?? DEFAULT_COMMAND;
-    const args = await parseArgs(verb ? argv.slice(1) : argv, command);
+    const verb = m.findVerb(argv[0]);
+    const command = verb ?? m.DEFAULT_COMMAND;
+    const args = await m.parseArgs(verb ? argv.slice(1) : argv, command);
     if (args.help) {
-      io.stdout.write(`${await helpText(command)}\n`);
+      io.stdout.write(`${await m.helpText(command)}\n`);
       return ExitCode.ok;
     }
     if (args.version) {
       io.stdout.write(`${version()}\n`);
       return ExitCode.ok;
     }
-    const dotenv = await readDotenv(io.cwd, new Set(knownEnvNames()));
-    const options = resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
-    log = createLogger({ env: io.env, verbose: options.verbose, stream: io.stderr });
+    const dotenv = await m.readDotenv(io.cwd, new Set(m.knownEnvNames()));
+    const options = m.resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
+    log = m.createLogger({ env: io.env, verbose: options.verbose, stream: io.stderr });
     const { run } = await command.load();
     try {
       return await run({
@@ -76,7 +80,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         loadCloud: io.loadCloud,
       });
     } finally {
-      // A run's scratch files, once it has ended (a killed run's: by the next one).
+      // A run's scratch files, once it has ended (a killed run's: by the next one). Loaded only
+      // now: the sweep asks `ps` (execa), which the help does not need.
+      const [{ sweepRuntime }, { resolvePaths }] = await Promise.all([
+        import('./state/leftovers.js'),
+        import('./state/paths.js'),
+      ]);
       sweepRuntime(resolvePaths(io.env));
     }
   } catch (err) {
@@ -97,6 +106,6 @@ function report(err: unknown, log: Logger): number {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }

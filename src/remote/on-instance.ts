@@ -6,6 +6,7 @@
  * instance-contract.ts.
  */
 import { readFileSync } from 'node:fs';
+import { packageFile } from '../package-files.js';
 import { AGENT_CONF, INSTANCE_SCRIPTS, JOBS_DIR, POWEROFF_FILE, STATE_DIR } from './instance-contract.js';
 import { shQuote } from './remote-command.js';
 
@@ -13,8 +14,8 @@ export { JOB_RUNNING_STATUS, MUX_MISSING_STATUS } from './instance-contract.js';
 
 const JOB = `sh ~/${STATE_DIR}/job.sh`;
 
-// From dist/remote/ or src/remote/ alike: the scripts ship in src/agent (package.json "files").
-const readScript = (name: string) => readFileSync(new URL(`../../src/agent/${name}`, import.meta.url), 'utf8');
+// From the bundle or the sources alike: the scripts ship in src/agent (package.json "files").
+const readScript = (name: string) => readFileSync(packageFile(`src/agent/${name}`), 'utf8');
 
 let scripts: [string, string][] | undefined;
 /** Each script's name and content, in INSTANCE_SCRIPTS order. */

@@ -1,0 +1,10 @@
+/**
+ * What the entry (cli.ts) needs beyond `--version`, loaded in one piece once it is needed: the
+ * parser (yargs), the settings, the commands' declarations (not their code: each command's
+ * `load`), the logger.
+ */
+export { helpText, parseArgs } from './args.js';
+export { DEFAULT_COMMAND, findVerb } from './commands/registry.js';
+export { readDotenv } from './dotenv.js';
+export { knownEnvNames, resolveOptions } from './options.js';
+export { createLogger } from './ui/logger.js';
