@@ -99,7 +99,7 @@ export function warmCloud(w: Warmth, deps: StoryDeps): Cloud | undefined {
   const region = w.known.region;
   return lazyCloud(
     region,
-    () => loadCloud({ ...deps, options: { region } }),
+    () => loadCloud({ ...deps, options: { region } }, { askCaller: false }),
     (first) => deps.log.detail(`loading the AWS SDK (first call: ${first})`),
   );
 }
@@ -136,22 +136,22 @@ export async function warmInstance(run: Run, w: Warmth): Promise<Provisioned | u
 
 /** Why the known instance cannot be used without asking AWS; undefined: it can. */
 async function check(run: Run, known: KnownInstance): Promise<string | undefined> {
-  const { options, paths, plan, log } = run;
+  const { options, paths, log } = run;
   const id = known.instance.id;
   const user = loginUser(options, known.instance.tags);
   if (user !== known.user) return `${id}'s login user is ${known.user}, not ${user}`;
   const asked = typesToStart(options, { ...known.instance, launchTime: undefined });
   if (!asked.includes(known.instance.type))
     return `--instance-type ${asked.join(',')} asked, ${id} is ${known.instance.type}`;
-  const pin = pinOf(paths, id);
-  if (pin !== known.pin)
-    return pin ? `the host key pinned for ${id} changed since it was checked` : `no host key pinned for ${id}`;
   const host = known.instance.publicIp ?? known.instance.privateIp ?? '';
   const keys = { identityFile: options.identity, refresh: async () => {}, dispose: () => {} };
   const conn = new Connection(sshTarget(id, host, user, keys, options, paths), keys, log, sshLog(paths, id));
+  const pin = pinOf(paths, id);
+  if (!pin) return `no host key pinned for ${id}`;
   if (!(await conn.alive())) return `no open ssh connection to ${id}`;
-  const imds = `${STATE_DIR}/poweroff.sh`;
-  const ask = `IMDS_URL='${options.imdsUrl.replaceAll("'", '')}'; . "$HOME/${imds}" && imds_instance_id`;
+  // The master was let in under the key pinned then: another pin now must be checked anew.
+  if (pin !== known.pin) return notUsed(run, conn, `the host key pinned for ${id} changed since it was checked`);
+  const ask = `IMDS_URL='${options.imdsUrl.replaceAll("'", '')}'; . "$HOME/${STATE_DIR}/poweroff.sh" && imds_instance_id`;
   let answer: string;
   try {
     answer = (await exec(remoteArgv(conn.target, ask), { timeoutMs: ASK_TIMEOUT_MS })).stdout.trim();
@@ -159,10 +159,18 @@ async function check(run: Run, known: KnownInstance): Promise<string | undefined
     return `${id} did not say which instance it is over the open connection (${(err as Error).message.split('\n')[0]})`;
   }
   if (answer === id) return undefined;
-  // Someone else behind the connection: it is closed, so that nothing (the API path) reuses it.
-  await runAllowFailure(masterControlArgv(conn.target, 'exit'), { timeoutMs: 10_000 });
-  forgetKnown(paths, plan.projectId);
-  return `the machine behind the open connection to ${id} says it is ${answer || 'nothing'}: connection closed`;
+  return notUsed(run, conn, `the machine behind the open connection to ${id} says it is ${answer || 'nothing'}`);
+}
+
+/**
+ * A master that cannot be trusted any more stops taking new sessions (sessions under way, maybe
+ * another terminal's, go on), so that nothing of this run, nor the API path after it, goes through
+ * it; the known instance is forgotten.
+ */
+async function notUsed(run: Run, conn: Connection, why: string): Promise<string> {
+  await runAllowFailure(masterControlArgv(conn.target, 'stop'), { timeoutMs: 10_000 });
+  forgetKnown(run.paths, run.plan.projectId);
+  return `${why}: that connection is no longer used`;
 }
 
 function pinOf(paths: Paths, id: string): string | undefined {
