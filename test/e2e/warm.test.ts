@@ -10,9 +10,10 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolvePaths } from '../../src/state/paths.js';
 import {
   cli,
+  closeMaster,
+  controlPath as masterPath,
   ec2Client,
   instanceState,
   launches,
@@ -37,8 +38,7 @@ async function leftRunning(name: string, files: Record<string, string> = {}) {
   return { dir, id: reportedInstance(first.stderr) };
 }
 
-/** The ssh master's socket for an instance (the CLI's own paths, from the sandbox's environment). */
-const controlPath = (id: string) => resolvePaths(sb.env()).controlPath(id);
+const controlPath = (id: string) => masterPath(sb, id);
 
 const masterAlive = async (id: string) =>
   (await execa('ssh', ['-o', `ControlPath=${controlPath(id)}`, '-O', 'check', 'x'], { reject: false })).exitCode === 0;
@@ -119,7 +119,7 @@ describe('falls back to the API', () => {
 
   it('when the master is gone', async () => {
     const { dir, id } = await leftRunning('master-dead');
-    await execa('ssh', ['-o', `ControlPath=${controlPath(id)}`, '-O', 'exit', 'x'], { reject: false });
+    await closeMaster(sb, id);
     sb.clearCalls();
     const r = await cli(sb, ['-v', '--leave', 'echo ran'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
