@@ -60,30 +60,27 @@ describe('a warm run', () => {
     expect(await instanceState(sb, id)).toBe('running');
   });
 
-  it('--terminate: the SDK is loaded for the finish only, and the instance ends', async () => {
-    const { dir, id } = await leftRunning('warm-terminate');
-    sb.clearCalls();
-    const r = await cli(sb, ['-v', '--terminate', 'true'], { cwd: dir });
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`warm start: ${id}`);
-    expect(r.stderr).toContain('loading the AWS SDK (first call: terminate)');
-    expect(sb.calls().map((c) => c.action)).toEqual(['TerminateInstances']);
-    expect(await instanceState(sb, id)).toBe('terminated');
-  });
-
-  it('--stop: the instance is stopped, and the next run starts it through the API', async () => {
-    const { dir, id } = await leftRunning('warm-stop');
-    sb.clearCalls();
-    const r = await cli(sb, ['-v', '--stop', 'true'], { cwd: dir });
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`warm start: ${id}`);
-    expect(sb.calls().map((c) => c.action)).toEqual(['StopInstances']);
-    expect(await instanceState(sb, id)).toBe('stopped');
-    const next = await cli(sb, ['-v', '--leave', 'true'], { cwd: dir });
-    expect(next.exitCode, next.stderr).toBe(0);
-    expect(next.stderr).toContain('no warm start: no instance known here');
-    expect(sb.calls('StartInstances')).toHaveLength(1);
-  });
+  it.each([
+    ['--terminate', 'TerminateInstances', 'terminated'],
+    ['--stop', 'StopInstances', 'stopped'],
+  ])(
+    '%s: the SDK is loaded for that call only, the instance ends, and the next run asks AWS',
+    async (flag, call, state) => {
+      const name = `warm${flag}`;
+      const { dir, id } = await leftRunning(name);
+      sb.clearCalls();
+      const r = await cli(sb, ['-v', flag, 'true'], { cwd: dir });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`warm start: ${id}`);
+      expect(r.stderr).toContain(`loading the AWS SDK (first call: ${flag.slice(2)})`);
+      expect(sb.calls().map((c) => c.action)).toEqual([call]);
+      expect(await instanceState(sb, id)).toBe(state);
+      const next = await cli(sb, ['-v', '--leave', 'true'], { cwd: dir });
+      expect(next.exitCode, next.stderr).toBe(0);
+      expect(next.stderr).toContain('no warm start: no instance known here');
+      if (state === 'stopped') expect(sb.calls('StartInstances')).toHaveLength(1);
+    },
+  );
 });
 
 describe('falls back to the API', () => {
