@@ -41,7 +41,8 @@ const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
 /** An instance launched less than this long ago may still be unknown to EC2 calls naming it. */
 const JUST_LAUNCHED_MS = 10 * 60_000;
 
-export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
+/** `askCaller: false`: the owner is not asked ahead (a warm run loads the port for its final state only). */
+export async function createCloud(cfg: { region?: string; askCaller?: boolean }): Promise<Cloud> {
   const region = await resolveRegion(cfg.region);
   const clientConfig = {
     region,
@@ -279,6 +280,6 @@ export async function createCloud(cfg: { region?: string }): Promise<Cloud> {
   };
   // Every command that builds a Cloud needs the owner: asked now, it overlaps with what comes
   // before the first lookup (the lock, the journal). A failure is reported where it is awaited.
-  cloud.caller().catch(() => undefined);
+  if (cfg.askCaller !== false) cloud.caller().catch(() => undefined);
   return cloud;
 }

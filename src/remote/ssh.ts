@@ -99,7 +99,7 @@ export function masterStartArgv(t: SshTarget): string[] {
   ];
 }
 
-export function masterControlArgv(t: SshTarget, op: 'check' | 'exit'): string[] {
+export function masterControlArgv(t: SshTarget, op: 'check' | 'exit' | 'stop'): string[] {
   return ['ssh', ...sshOptions(t), '-O', op, '--', t.host];
 }
 

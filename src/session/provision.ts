@@ -44,6 +44,8 @@ export interface Provisioned {
   started: boolean;
   /** Login user on the instance. */
   user: string;
+  /** Known from an earlier run and verified over its open connection, without AWS (warm.ts). */
+  warm?: boolean;
 }
 
 export async function provision(ctx: ProvisionContext): Promise<Provisioned> {

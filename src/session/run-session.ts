@@ -34,6 +34,7 @@ import {
 import { resolveLimits } from './limits.js';
 import { provision, type Provisioned } from './provision.js';
 import { runStory } from './story.js';
+import { rememberInstance, warmCloud, warmInstance, warmth, type Warmth } from './warm.js';
 
 export interface SessionDeps {
   options: Options;
@@ -55,7 +56,9 @@ export async function runSession(deps: SessionDeps): Promise<number> {
   const local = localContext(deps, deps.cwd);
   // An rsync that cannot do the sync is said before anything is launched (a Mac's own, say).
   if (options.rsync) await requireRsync(rsyncSource(local), options.attach ? ['back'] : ['up', 'back']);
-  return runStory(deps, local, (run, signal) => story(run, deps, signal));
+  // This directory's instance as an earlier run left it: used without AWS if it answers (warm.ts).
+  const w = warmth(local, deps.env);
+  return runStory(deps, local, (run, signal) => story(run, deps, w, signal), { cloud: warmCloud(w, deps) });
 }
 
 /** The local programs a run needs: ssh (and ssh-keygen, for keys and host key checks), rsync unless --no-rsync. */
@@ -71,17 +74,24 @@ export const pinnedIn =
     existsSync(paths.knownHosts(instanceId));
 
 /** Up to the command's end; the sync back and the final state are the finish's (story.ts). */
-async function story(run: Run, deps: SessionDeps, signal: AbortSignal): Promise<void> {
+async function story(run: Run, deps: SessionDeps, w: Warmth, signal: AbortSignal): Promise<void> {
   const ownFinalState = run.facts.finalState;
   const pending = await recoverKilledRun(run);
-  const got = await run.log.phase('instance', () => provisionFor(run, { pending, ownFinalState }, signal));
-  const conn = await connect(run, got, signal);
+  // A killed run's debts are settled by the API path (its instance may be gone or stopped).
+  const warm = pending ? { ...w, none: 'a killed run here left work to finish' } : w;
+  const got = await run.log.phase(
+    'instance',
+    async () => (await warmInstance(run, warm)) ?? provisionFor(run, { pending, ownFinalState }, signal),
+  );
+  // A warm instance's connection is open: the caller's address needs no letting in.
+  const conn = await connect(run, got, signal, { letIn: !got.warm });
   // Interrupted while the connection was made: nothing is sent (no agent, no sync up).
   signal.throwIfAborted();
   run.journal?.note({ step: 'the sync up', connected: true });
   if (pending?.sessionIds.length && (await endSessions(conn, pending.sessionIds)))
     run.journal?.note({ inheritedSessions: [] });
   await prepareAndSyncUp(run, conn, got, signal);
+  rememberInstance(run, got, w.context);
   signal.throwIfAborted();
   await runCommand(run, conn, got, deps, signal);
 }

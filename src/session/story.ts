@@ -14,7 +14,7 @@ import { trapSignals } from './signals.js';
 export interface StoryDeps {
   options: { region?: string };
   log: Logger;
-  loadCloud?: (region: string | undefined) => Promise<Cloud>;
+  loadCloud?: (region: string | undefined, o?: { askCaller?: boolean }) => Promise<Cloud>;
 }
 
 /**
@@ -65,9 +65,11 @@ export async function runStory(
   return trap.exitStatus() ?? run?.facts.exitStatus ?? 0;
 }
 
-export async function loadCloud(deps: StoryDeps): Promise<Cloud> {
-  const load = deps.loadCloud ?? (async (region) => (await import('../cloud/ec2.js')).createCloud({ region }));
-  return load(deps.options.region);
+/** `askCaller: false`: the owner is not asked ahead (see createCloud). */
+export async function loadCloud(deps: StoryDeps, o: { askCaller?: boolean } = {}): Promise<Cloud> {
+  const load =
+    deps.loadCloud ?? (async (region, o2) => (await import('../cloud/ec2.js')).createCloud({ region, ...o2 }));
+  return load(deps.options.region, o);
 }
 
 export class Interrupted extends Error {

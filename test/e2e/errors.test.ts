@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { bootConsole } from '../sandbox/index.js';
 import {
   cli,
+  closeMaster,
   ec2Client,
   instances,
   instanceState,
@@ -259,6 +260,9 @@ describe('whose instance', () => {
     await ec2Client(sb).send(
       new CreateTagsCommand({ Resources: [planted], Tags: [{ Key: 'ssh-ec2:user', Value: 'mallory' }] }),
     );
+    // Its master closed: a warm start would use the instance it connected to as itself (warm.ts);
+    // what is held here is the API path's owner check, which a look-alike meets.
+    await closeMaster(sb, planted);
     const next = await cli(sb, ['--leave', 'true'], { cwd: dir });
     expect(next.exitCode, next.stderr).toBe(0);
     const own = reportedInstance(next.stderr);

@@ -15,6 +15,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
+import { resolvePaths } from '../../src/state/paths.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(REPO, 'bin', 'ssh-ec2.js');
@@ -234,4 +235,12 @@ export async function tmuxPane(sock: string, dir: string, line: string): Promise
 export async function tmuxScreen(sock: string): Promise<string> {
   const r = await execa('tmux', ['-S', sock, 'capture-pane', '-p', '-S', '-200'], { reject: false });
   return String(r.stdout);
+}
+
+/** The socket of the CLI's ssh master for an instance (its own paths, from the sandbox's environment). */
+export const controlPath = (sb: Sandbox, id: string) => resolvePaths(sb.env()).controlPath(id);
+
+/** Ends the CLI's ssh master for an instance, if one is open: the next run asks AWS (no warm start). */
+export async function closeMaster(sb: Sandbox, id: string): Promise<void> {
+  await execa('ssh', ['-o', `ControlPath=${controlPath(sb, id)}`, '-O', 'exit', 'x'], { reject: false });
 }
