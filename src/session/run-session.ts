@@ -99,6 +99,7 @@ async function provisionFor(
     cloud: run.cloud,
     log,
     lockPath: paths.lock(plan.projectId),
+    cacheDir: paths.cache,
     signal,
     mayLaunch: !options.attach,
     pinned: pinnedIn(paths),
