@@ -21,6 +21,9 @@ import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
 import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
 
+/** The cache's note that the original's default instance profile does not exist in this account. */
+const UNUSABLE_PROFILE = `unusable-profile:${LEGACY_IAM_PROFILE}`;
+
 /**
  * Launches an instance for this directory and returns it as soon as EC2 has it (not yet running):
  * every type of --instance-type checked first, then each (type, zone) tried in turn
@@ -36,7 +39,7 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
     // is answered by asking EC2 again, once.
     if (cache.used.size === 0 || !refusedAsInvalid(err)) throw err;
     ctx.log.detail(`launch refused with ids from the cache (${(err as Error).message}): looking them up again`);
-    for (const key of [...cache.used]) cache.forget(key);
+    for (const key of [...cache.used]) if (key !== UNUSABLE_PROFILE) cache.forget(key);
     return launchWith(ctx, owner, cache);
   }
 }
@@ -69,8 +72,7 @@ async function launchWith(
   typesInfo.then((t) => imageFor(t[0]!)).catch(() => undefined);
   const [types, securityGroupId, { zones }] = await Promise.all([typesInfo, securityGroup, network]);
   // The original's default instance profile, found missing in this account by an earlier launch.
-  const noProfile = `unusable-profile:${LEGACY_IAM_PROFILE}`;
-  let iamProfile = o.iamProfile === LEGACY_IAM_PROFILE && cache.get(noProfile) ? undefined : o.iamProfile;
+  let iamProfile = o.iamProfile === LEGACY_IAM_PROFILE && cache.get(UNUSABLE_PROFILE) ? undefined : o.iamProfile;
   let announced: string | undefined;
   let launchSent = false;
 
@@ -123,7 +125,7 @@ async function launchWith(
         throw err;
       log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
       iamProfile = undefined;
-      cache.set(noProfile, true, NETWORK_TTL_MS);
+      cache.set(UNUSABLE_PROFILE, true, NETWORK_TTL_MS);
       return { instance: await cloud.launch({ ...spec, iamProfile, clientToken: randomUUID() }), user };
     }
   };
