@@ -26,17 +26,19 @@ export interface CallBounds {
 }
 
 /**
- * Runs `call` again while `retryable(err)`, with backoff (250 ms doubling, at most 2 s), for up
- * to `timeoutMs` and no later than `deadline`. It is always called once (unless aborted already).
+ * Runs `call` again while `retryable(err)`, with backoff (by default 250 ms doubling, at most
+ * 2 s), for up to `timeoutMs` and no later than `deadline`. It is always called once (unless
+ * aborted already).
  */
 export async function retrying<T>(
   call: () => Promise<T>,
   retryable: (err: unknown) => boolean,
-  o: CallBounds & { timeoutMs?: number } = {},
+  o: CallBounds & { timeoutMs?: number; firstDelayMs?: number; maxDelayMs?: number } = {},
 ): Promise<T> {
   const deadline = Math.min(Date.now() + (o.timeoutMs ?? SETTLE_MS), o.deadline ?? Infinity);
+  const { firstDelayMs = 250, maxDelayMs = 2000, signal } = o;
   let last: unknown;
-  for await (const _ of backoff({ firstDelayMs: 250, maxDelayMs: 2000, deadline, signal: o.signal })) {
+  for await (const _ of backoff({ firstDelayMs, maxDelayMs, deadline, signal })) {
     try {
       return await call();
     } catch (err) {

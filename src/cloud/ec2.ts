@@ -59,8 +59,26 @@ export async function createCloud(cfg: { region?: string; askCaller?: boolean })
   // What this run created: EC2 may not know it yet (consistency.ts).
   const created = new NewResources();
 
+  const defaultVpc = async (): Promise<string> => {
+    const r = await aws('find the default VPC', () =>
+      ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })),
+    );
+    const id = r.Vpcs?.[0]?.VpcId;
+    if (!id) {
+      throw new ConfigError(
+        `no default VPC in ${region}: ssh-ec2 does not know where to launch`,
+        'Name a subnet to launch in: --subnet-id subnet-… (or SSH_EC2_SUBNET_ID); `aws ec2 describe-subnets` lists them. Or create a default VPC (`aws ec2 create-default-vpc`), or use another region.',
+      );
+    }
+    return id;
+  };
+  const endpoint = ec2.config.endpoint ? await ec2.config.endpoint() : undefined;
+
   const cloud: Cloud = {
     region,
+    endpoint:
+      endpoint &&
+      `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path}`,
 
     caller() {
       // The STS client is loaded only now; the answer cannot change within a run. Not kept across
@@ -142,18 +160,19 @@ export async function createCloud(cfg: { region?: string; askCaller?: boolean })
       return { type, architectures: t.ProcessorInfo?.SupportedArchitectures ?? ['x86_64'] };
     },
 
-    async defaultVpc() {
-      const r = await aws('find the default VPC', () =>
-        ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })),
+    async defaultNetwork() {
+      // The default subnets are the default VPC's: one call says both (the VPC is asked for only
+      // when it has none, to tell "no default VPC" from "no default subnets").
+      const r = await aws('list the default subnets', () =>
+        ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] })),
       );
-      const id = r.Vpcs?.[0]?.VpcId;
-      if (!id) {
-        throw new ConfigError(
-          `no default VPC in ${region}: ssh-ec2 does not know where to launch`,
-          'Name a subnet to launch in: --subnet-id subnet-… (or SSH_EC2_SUBNET_ID); `aws ec2 describe-subnets` lists them. Or create a default VPC (`aws ec2 create-default-vpc`), or use another region.',
-        );
-      }
-      return id;
+      const subnets = (r.Subnets ?? []).filter((s) => s.SubnetId && s.AvailabilityZone && s.VpcId);
+      const vpcId = subnets[0]?.VpcId ?? (await defaultVpc());
+      const zones = subnets
+        .filter((s) => s.VpcId === vpcId)
+        .map((s) => ({ name: s.AvailabilityZone!, subnetId: s.SubnetId! }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      return { vpcId, zones };
     },
 
     async subnet(id) {
@@ -172,23 +191,6 @@ export async function createCloud(cfg: { region?: string; askCaller?: boolean })
           'Check --subnet-id / SSH_EC2_SUBNET_ID (and --region): `aws ec2 describe-subnets` lists the subnets.',
         );
       return { vpcId: s.VpcId, zone: { name: s.AvailabilityZone, subnetId: id } };
-    },
-
-    async defaultSubnets(vpcId) {
-      const r = await aws('list the default subnets', () =>
-        ec2.send(
-          new DescribeSubnetsCommand({
-            Filters: [
-              { Name: 'vpc-id', Values: [vpcId] },
-              { Name: 'default-for-az', Values: ['true'] },
-            ],
-          }),
-        ),
-      );
-      return (r.Subnets ?? [])
-        .filter((s) => s.SubnetId && s.AvailabilityZone)
-        .map((s) => ({ name: s.AvailabilityZone!, subnetId: s.SubnetId! }))
-        .sort((a, b) => a.name.localeCompare(b.name));
     },
 
     ...securityGroups(ec2, created, region, (...args) => cloud.findInstances(...args)),

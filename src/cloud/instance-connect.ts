@@ -33,7 +33,8 @@ export function instanceConnect(config: EC2InstanceConnectClientConfig): Cloud['
             }),
           ),
         (err) => errorCode(err) === 'EC2InstanceStateInvalidException',
-        bounds,
+        // Ready within a moment of `running`, when ssh may already answer: asked again soon.
+        { ...bounds, firstDelayMs: 100, maxDelayMs: 1000 },
       ),
     );
   };

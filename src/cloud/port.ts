@@ -59,6 +59,8 @@ export interface InstanceFilter {
 
 export interface Cloud {
   readonly region: string;
+  /** The endpoint the calls go to, when it is not AWS's own (AWS_ENDPOINT_URL): what cached ids are valid for. */
+  readonly endpoint?: string;
   /** Who the credentials belong to (STS GetCallerIdentity), asked once per run. */
   caller(): Promise<CallerIdentity>;
   findInstances(
@@ -69,9 +71,11 @@ export interface Cloud {
   describeInstance(id: string): Promise<InstanceInfo | undefined>;
   resolveImage(query: ImageQuery): Promise<ImageInfo>;
   describeInstanceType(type: string): Promise<InstanceTypeInfo>;
-  defaultVpc(): Promise<string>;
-  /** The VPC's default subnet of each availability zone, by zone name. */
-  defaultSubnets(vpcId: string): Promise<Zone[]>;
+  /**
+   * The default VPC and its default subnet of each availability zone, by zone name (a VPC
+   * without any: no zones).
+   */
+  defaultNetwork(): Promise<{ vpcId: string; zones: Zone[] }>;
   /** A subnet named by the user (--subnet-id): its VPC and zone. */
   subnet(id: string): Promise<{ vpcId: string; zone: Zone }>;
   /**

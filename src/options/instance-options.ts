@@ -1,7 +1,7 @@
 /** The settings of the instance itself: where, what and how it is launched (help group "Instance"). */
 import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
 import { UsageError } from '../errors.js';
-import { cidr, list, optionalText, positiveInt, spec, subnetId, text } from './spec.js';
+import { bool, cidr, list, optionalText, positiveInt, spec, subnetId, text } from './spec.js';
 
 export const DEFAULT_INSTANCE_TYPE = 'g4dn.xlarge';
 export const DEFAULT_REGION = 'eu-central-1';
@@ -138,6 +138,16 @@ export const INSTANCE_OPTIONS = {
     parse: optionalText,
     describe:
       "a security group of the instance's VPC (id sg-… or name), used as it is: ssh-ec2 never changes its rules",
+  }),
+  cache: spec({
+    kind: 'boolean',
+    flag: 'cache',
+    env: ['SSH_EC2_CACHE'],
+    group: 'Instance',
+    default: true,
+    parse: bool,
+    describe:
+      'reuse the network, security group and image looked up by an earlier launch in this region (up to an hour; a day for the image); --no-cache: ask EC2 again',
   }),
   sshCidr: spec({
     kind: 'string',

@@ -86,7 +86,10 @@ export class Connection {
     const deadline = Date.now() + opts.timeoutMs;
     let attempts = 0;
     let last = '';
-    for await (const attempt of backoff({ deadline, signal: opts.signal })) {
+    // Small steps (issue #11, readiness): ssh is tried every second at most once the instance is
+    // near up, so a command starts well within a second of sshd answering; a refused try costs
+    // a local connect only.
+    for await (const attempt of backoff({ firstDelayMs: 100, maxDelayMs: 1000, deadline, signal: opts.signal })) {
       attempts = attempt;
       await this.keys.refresh({ signal: opts.signal, deadline });
       rmSync(this.stderrLog, { force: true });

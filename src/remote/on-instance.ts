@@ -54,9 +54,10 @@ export function agentConf(s: AgentSettings): string {
  * One script, fed to `sh -s` on the instance: installs or updates the agent, the job wrapper
  * and the libraries they source (each file replaced whole, libraries first), writes the agent's
  * settings, makes sure the agent runs, and prints (then forgets) why the agent last powered the
- * instance off, if it did.
+ * instance off, if it did. With `job`, in the same round trip: that job's state (a line `job …`,
+ * parsed by parsePrepared) and whether its multiplexer is there (`no-mux`).
  */
-export function prepareScript(settings: AgentSettings): string {
+export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 'tmux' | 'screen' }): string {
   const file = (name: string, content: string) => {
     const eof = 'SSH_EC2_END_OF_FILE';
     if (content.split('\n').includes(eof)) throw new Error(`${name} contains ${eof}`);
@@ -69,8 +70,26 @@ export function prepareScript(settings: AgentSettings): string {
     file(AGENT_CONF, agentConf(settings)),
     'sh agent.sh start >/dev/null 2>&1 </dev/null',
     `if [ -f ${POWEROFF_FILE} ]; then printf "poweroff %s\\n" "$(cat ${POWEROFF_FILE})"; rm -f ${POWEROFF_FILE}; fi`,
+    ...(job
+      ? [`printf 'job %s\\n' "$(${jobCommand('status', job.id)})"`, `command -v ${job.mux} >/dev/null || echo no-mux`]
+      : []),
     '',
   ].join('\n');
+}
+
+/** What prepareScript printed: why the agent last powered off, the job's state if asked. */
+export function parsePrepared(out: string): {
+  poweroff?: { reason: string; at: number };
+  job?: JobState;
+  muxMissing: boolean;
+} {
+  const poweroff = /^poweroff (\S+) (\d+)/m.exec(out);
+  const job = /^job (.*)$/m.exec(out);
+  return {
+    poweroff: poweroff ? { reason: poweroff[1]!, at: Number(poweroff[2]) } : undefined,
+    job: job ? parseJobStatus(job[1]!) : undefined,
+    muxMissing: /^no-mux$/m.test(out),
+  };
 }
 
 export function jobStartCommand(o: {

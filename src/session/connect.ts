@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import type { Options } from '../options.js';
 import { Connection, type KeySource } from '../remote/connection.js';
-import { prepareScript } from '../remote/on-instance.js';
+import { parsePrepared, prepareScript } from '../remote/on-instance.js';
 import type { SshTarget } from '../remote/ssh.js';
 import { sshLog } from '../state/leftovers.js';
 import { privateDir, type Paths } from '../state/paths.js';
@@ -99,22 +99,33 @@ export async function reconnect(run: Run, conn: Connection, signal?: AbortSignal
   await letIn;
 }
 
-/** Installs the agent and job wrapper, gives the agent its limits, and records them as tags. */
-export async function prepareInstance(run: Run, conn: Connection, instance: InstanceInfo, limits: Limits) {
+/**
+ * Installs the agent and job wrapper, gives the agent its limits, and records them as tags. With
+ * `job`, the same exchange says that job's state and whether its multiplexer is there.
+ */
+export async function prepareInstance(
+  run: Run,
+  conn: Connection,
+  instance: InstanceInfo,
+  limits: Limits,
+  job?: { id: string; mux: 'tmux' | 'screen' },
+): Promise<ReturnType<typeof parsePrepared>> {
   const { options, log } = run;
   const tags = changedTags(instance, limitTags(limits));
   const [r] = await Promise.all([
-    conn.exec('sh -s', { input: prepareScript(agentSettings(options, instance.id, limits)) }),
+    conn.exec('sh -s', { input: prepareScript(agentSettings(options, instance.id, limits), job) }),
     Object.keys(tags).length > 0 ? run.cloud.tag(instance.id, tags) : undefined,
   ]);
-  const poweroff = /^poweroff (\S+) (\d+)/m.exec(r.stdout);
+  const prepared = parsePrepared(r.stdout);
+  const { poweroff } = prepared;
   if (poweroff)
     log.info(
-      `the agent had stopped ${instance.id} at ${localTime(new Date(Number(poweroff[2]) * 1000))} (${POWEROFF_REASONS[poweroff[1]!] ?? poweroff[1]})`,
+      `the agent had stopped ${instance.id} at ${localTime(new Date(poweroff.at * 1000))} (${POWEROFF_REASONS[poweroff.reason] ?? poweroff.reason})`,
     );
   log.detail(
     `agent: idle timeout ${formatDuration(limits.idleTimeoutMs)}, max time ${formatDuration(limits.maxTimeMs)}${limits.deadline ? ` (until ${localTime(limits.deadline)})` : ''}, after a detached job ${formatDuration(limits.jobGraceMs)}`,
   );
+  return prepared;
 }
 
 const POWEROFF_REASONS: Record<string, string> = {

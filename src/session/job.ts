@@ -82,13 +82,16 @@ export async function jobStatus(conn: Connection, id: string): Promise<JobState>
 
 /**
  * The refusals of a job's start that need the instance (a job already running, no tmux/screen
- * there), asked once connected and before the sync up: a refused start changes nothing there
+ * there), asked in the agent's exchange (prepareInstance) before the sync up: a refused start changes nothing there
  * (the sync up would copy this tree over the running job's code). The start checks again.
  */
-export async function checkJobCanStart(run: Run, conn: Connection, mux: 'tmux' | 'screen'): Promise<void> {
-  const r = await conn.exec(`${jobCommand('status', run.plan.projectId)}; command -v ${mux} >/dev/null || echo no-mux`);
-  if (parseJobStatus(r.stdout).state === 'running') throw jobRunningError(run);
-  if (/^no-mux$/m.test(r.stdout)) throw muxMissingError(mux);
+export function checkJobCanStart(
+  run: Run,
+  found: { job?: JobState; muxMissing: boolean },
+  mux: 'tmux' | 'screen',
+): void {
+  if (found.job?.state === 'running') throw jobRunningError(run);
+  if (found.muxMissing) throw muxMissingError(mux);
 }
 
 export async function runJob(

@@ -7,21 +7,22 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { kindOf, unanswered } from '../cloud/aws-codes.js';
 import { launchWithFallback, planAttempts, type Attempt } from '../cloud/capacity.js';
-import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
 import { errorCode } from '../cloud/errors.js';
-import { architectureFor, type ImageInfo } from '../cloud/image.js';
-import type { InstanceInfo, InstanceTypeInfo } from '../cloud/port.js';
+import type { InstanceInfo } from '../cloud/port.js';
 import { CloudError, ConfigError } from '../errors.js';
-import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB, originOf, rethrowFrom } from '../options.js';
+import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB, originOf } from '../options.js';
 import { backoff } from '../time.js';
 import { findOwn, launchTags } from './owner.js';
-import { TAG } from './plan.js';
 import type { ProvisionContext } from './provision.js';
-import { sshCidr } from './ssh-access.js';
+import { launchCache, launchLookups } from './launch-lookups.js';
+import { NETWORK_TTL_MS, type Cache } from '../state/cache.js';
 import { bootLimitSettings, launchLimits, limitTags } from './limits.js';
 import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
 import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
+
+/** The cache's note that the original's default instance profile does not exist in this account. */
+const UNUSABLE_PROFILE = `unusable-profile:${LEGACY_IAM_PROFILE}`;
 
 /**
  * Launches an instance for this directory and returns it as soon as EC2 has it (not yet running):
@@ -29,6 +30,25 @@ import { VOLUME_TAG } from './volume-tag.js';
  * (cloud/capacity.ts).
  */
 export async function launch(ctx: ProvisionContext, owner: string): Promise<{ instance: InstanceInfo; user: string }> {
+  const cache = await launchCache(ctx);
+  try {
+    return await launchWith(ctx, owner, cache);
+  } catch (err) {
+    // RunInstances never fails for a stale cache: EC2 refusing what a cached id named (a group,
+    // subnet or image deleted since, another account's) — it said no, so nothing was launched —
+    // is answered by asking EC2 again, once.
+    if (cache.used.size === 0 || !refusedAsInvalid(err)) throw err;
+    ctx.log.detail(`launch refused with ids from the cache (${(err as Error).message}): looking them up again`);
+    for (const key of [...cache.used]) if (key !== UNUSABLE_PROFILE) cache.forget(key);
+    return launchWith(ctx, owner, cache);
+  }
+}
+
+async function launchWith(
+  ctx: ProvisionContext,
+  owner: string,
+  cache: Cache,
+): Promise<{ instance: InstanceInfo; user: string }> {
   const { options: o, plan, cloud, log } = ctx;
   const ownUserData = readUserData(o.userData);
   // Armed at launch, so that an instance whose run dies before the agent is installed stops too.
@@ -47,44 +67,12 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
   // Too big for EC2 with the boot-time limit: refused before anything is made (the login user's
   // name, known per image, changes its size by a few bytes only).
   userData(o.user ?? 'ec2-user');
-  // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
-  const network = o.subnetId
-    ? cloud
-        .subnet(o.subnetId)
-        .then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }), rethrowFrom(o, 'subnetId', o.subnetId))
-    : cloud.defaultVpc().then(async (vpcId) => ({ vpcId, zones: await cloud.defaultSubnets(vpcId) }));
-  // A group the user names is used as it is: no address lookup, no rule added (see letCallerIn).
-  const securityGroup = (vpcId: string): Promise<string> =>
-    o.securityGroup
-      ? cloud.givenSecurityGroup(o.securityGroup, vpcId).catch(rethrowFrom(o, 'securityGroup', o.securityGroup))
-      : sshCidr(o).then((cidr) => cloud.ensureSecurityGroup(vpcId, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' }));
-  // Every type is checked before anything is launched: a typo in the last one of
-  // --instance-type a,b,c is reported now, not after the others found no capacity.
-  const [types, securityGroupId, zones] = await Promise.all([
-    Promise.all(o.instanceTypes.map((t) => cloud.describeInstanceType(t).catch(rethrowFrom(o, 'instanceTypes', t)))),
-    network.then(({ vpcId }) => securityGroup(vpcId)),
-    network.then((n) => n.zones),
-  ]);
-  // One image per architecture: a fallback type of another architecture gets its own.
-  const images = new Map<string, Promise<ImageInfo>>();
-  const imageFor = (t: InstanceTypeInfo): Promise<ImageInfo> => {
-    const architecture = o.imageId ? undefined : architectureFor(t.architectures);
-    let image = images.get(architecture ?? '');
-    if (!image) {
-      image = cloud
-        .resolveImage({
-          imageId: o.imageId,
-          namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS,
-          owners: o.imageOwners,
-          architecture,
-          region: cloud.region,
-        })
-        .catch(o.imageId ? rethrowFrom(o, 'imageId', o.imageId) : rethrowFrom(o, 'imageName', o.imageName));
-      images.set(architecture ?? '', image);
-    }
-    return image;
-  };
-  let iamProfile = o.iamProfile;
+  const { network, securityGroup, types: typesInfo, imageFor } = launchLookups(ctx, cache);
+  // The image of the first type is looked up meanwhile (a failure is the attempt's to report).
+  typesInfo.then((t) => imageFor(t[0]!)).catch(() => undefined);
+  const [types, securityGroupId, { zones }] = await Promise.all([typesInfo, securityGroup, network]);
+  // The original's default instance profile, found missing in this account by an earlier launch.
+  let iamProfile = o.iamProfile === LEGACY_IAM_PROFILE && cache.get(UNUSABLE_PROFILE) ? undefined : o.iamProfile;
   let announced: string | undefined;
   let launchSent = false;
 
@@ -137,6 +125,7 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
         throw err;
       log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
       iamProfile = undefined;
+      cache.set(UNUSABLE_PROFILE, true, NETWORK_TTL_MS);
       return { instance: await cloud.launch({ ...spec, iamProfile, clientToken: randomUUID() }), user };
     }
   };
@@ -186,6 +175,13 @@ async function launchedAnyway(ctx: ProvisionContext): Promise<InstanceInfo | und
     `if EC2 launched an instance all the same, \`ssh-ec2 ls\` lists it; the next ssh-ec2 here uses it, \`ssh-ec2 down\` ends it`,
   );
   return undefined;
+}
+
+/** EC2 said no to something named in the request (Invalid…: a group, an image, a subnet it does not know). */
+function refusedAsInvalid(err: unknown): boolean {
+  const cause = (err as { cause?: unknown }).cause ?? err;
+  const code = errorCode(cause);
+  return /^Invalid/.test(code) && kindOf(code) !== 'rejected' && !unanswered(cause, code);
 }
 
 function readUserData(value: string | undefined): string | undefined {

@@ -25,6 +25,8 @@ export interface ProvisionContext {
   cloud: Cloud;
   log: Logger;
   lockPath: string;
+  /** Where launches keep what they looked up (state/cache.ts); none: no cache. */
+  cacheDir?: string;
   signal?: AbortSignal;
   /** Called as soon as an instance id is known, before any wait (so an interrupt can clean it up). */
   onInstance?: (i: InstanceInfo, launched: boolean) => void;

@@ -109,6 +109,7 @@ async function provisionFor(
     cloud: run.cloud,
     log,
     lockPath: paths.lock(plan.projectId),
+    cacheDir: paths.cache,
     signal,
     mayLaunch: !options.attach,
     pinned: pinnedIn(paths),
@@ -150,12 +151,11 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   const { options, log } = run;
   const limits = resolveLimits(options, got.instance, got.launched || got.started);
   run.facts.limits = limits;
-  const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits));
   const mux = multiplexerOf(options);
-  if (mux !== 'none' && !options.attach) {
-    await prepared;
-    await checkJobCanStart(run, conn, mux);
-  }
+  // A job's start is checked in the agent's own exchange (one round trip).
+  const job = mux !== 'none' && !options.attach ? { id: run.plan.projectId, mux } : undefined;
+  const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits, job));
+  if (job) checkJobCanStart(run, await prepared, job.mux);
   if (options.rsync && !options.attach) {
     const [up] = await Promise.all([
       log.phase('sync up', () => syncUp({ ...syncParams(run, conn), instanceId: got.instance.id, signal })),

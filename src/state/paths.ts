@@ -1,6 +1,6 @@
 /**
  * Where ssh-ec2 keeps its own files: state (known hosts, locks) under the XDG state directory,
- * and short-lived sockets and keys in a private runtime directory (unix socket paths must stay
+ * what it may forget (cache.ts) under the XDG cache directory, and short-lived sockets and keys in a private runtime directory (unix socket paths must stay
  * short, so names there are hashes).
  */
 import { createHash } from 'node:crypto';
@@ -11,6 +11,8 @@ import { join } from 'node:path';
 export interface Paths {
   state: string;
   runtime: string;
+  /** What may be thrown away: ids of the network and images looked up before (cache.ts). */
+  cache: string;
   knownHosts(instanceId: string): string;
   controlPath(instanceId: string): string;
   lock(projectId: string): string;
@@ -28,9 +30,11 @@ export function resolvePaths(env: Readonly<Record<string, string | undefined>>):
   const runtime = env.XDG_RUNTIME_DIR
     ? join(env.XDG_RUNTIME_DIR, 'ssh-ec2')
     : join(tmpdir(), `ssh-ec2-${userInfo().uid}`);
+  const cache = env.SSH_EC2_CACHE_DIR || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'ssh-ec2');
   return {
     state,
     runtime,
+    cache,
     knownHosts: (id) => join(state, 'known_hosts', id),
     controlPath: (id) => join(runtime, `${shortHash(`${state}:${id}`)}.sock`),
     lock: (projectId) => join(state, 'locks', `${projectId}.lock`),

@@ -12,6 +12,7 @@ import {
   reportedInstance,
   sshSecurityGroups,
   useSandbox,
+  forgetLaunchCache,
 } from './helpers.js';
 
 const sb = useSandbox();
@@ -52,6 +53,8 @@ async function ofProject(dir: string) {
 async function forgetSecurityGroup() {
   const ec2 = ec2Client(sb);
   for (const g of await sshSecurityGroups(sb)) await ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId }));
+  // And the cached group id with it (a stale one is recovered from: round-trips.test.ts).
+  forgetLaunchCache(sb);
 }
 
 describe('API retries', () => {

@@ -323,7 +323,10 @@ describe('a security group named ssh-ec2 that ssh-ec2 did not make', () => {
         `the security group named ssh-ec2 in ${vpc} (${GroupId}) was not made by ssh-ec2 (it has no ssh-ec2 tag)`,
       );
       expect(r.stderr).toMatch(/tag it ssh-ec2=shared/);
-      expect(sb.calls('RunInstances')).toEqual([]);
+      // Nothing launched, and never in that group (a launch with the deleted group's cached id is
+      // refused: InvalidGroup.NotFound).
+      expect(launches(sb)).toEqual([]);
+      expect(sb.calls('RunInstances').map((c) => c.params['SecurityGroupId.1'])).not.toContain(GroupId);
       expect(sb.calls('AuthorizeSecurityGroupIngress')).toEqual([]);
       const [group] = await sshSecurityGroups(sb);
       expect(group?.IpPermissions?.flatMap((p) => p.IpRanges?.map((x) => x.CidrIp))).toEqual(['0.0.0.0/0']);

@@ -10,7 +10,7 @@ import {
   type SecurityGroup,
 } from '@aws-sdk/client-ec2';
 import { execa, type Options as ExecaOptions } from 'execa';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -111,6 +111,14 @@ export async function sshSecurityGroups(sb: Sandbox): Promise<SecurityGroup[]> {
 /** Where the CLI under test keeps its state (under the sandbox's local HOME). */
 export function localState(sb: Sandbox, ...parts: string[]): string {
   return join(sb.dir, 'local-home', '.local', 'state', 'ssh-ec2', ...parts);
+}
+
+/**
+ * Empties the launch cache of the CLI under test (under the sandbox's local HOME): its next launch
+ * asks EC2 for everything, as the first one in the region does.
+ */
+export function forgetLaunchCache(sb: Sandbox): void {
+  rmSync(join(sb.dir, 'local-home', '.cache', 'ssh-ec2'), { recursive: true, force: true });
 }
 
 export async function instanceState(sb: Sandbox, id: string): Promise<string | undefined> {

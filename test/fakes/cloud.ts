@@ -36,7 +36,7 @@ import {
 import { SECURITY_GROUP_NAME } from '../../src/cloud/ssh-rules.js';
 import { CloudError, ConfigError } from '../../src/errors.js';
 
-export type CloudOp = Exclude<keyof Cloud, 'region'>;
+export type CloudOp = Exclude<keyof Cloud, 'region' | 'endpoint'>;
 
 export interface Injection {
   /** AWS's error code, e.g. InsufficientInstanceCapacity, VcpuLimitExceeded, InvalidInstanceID.NotFound. */
@@ -75,8 +75,7 @@ const DOING: Partial<Record<CloudOp, string>> = {
   ensureSecurityGroup: 'allow ssh in the security group',
   allowSsh: 'allow ssh in the security group',
   removeUnusedSecurityGroups: 'find the security groups',
-  defaultVpc: 'find the default VPC',
-  defaultSubnets: 'list the default subnets',
+  defaultNetwork: 'list the default subnets',
   subnet: 'find the subnet',
   givenSecurityGroup: 'find the security group',
   resolveImage: 'look up the image',
@@ -230,15 +229,11 @@ export class FakeCloud implements Cloud {
     });
   }
 
-  defaultVpc() {
-    return this.call('defaultVpc', [], () => {
+  defaultNetwork() {
+    return this.call('defaultNetwork', [], () => {
       if (!this.vpcId) throw new ConfigError(`no default VPC in ${this.region} (fake)`);
-      return this.vpcId;
+      return { vpcId: this.vpcId, zones: this.zones.map((z) => ({ ...z })) };
     });
-  }
-
-  defaultSubnets(vpcId: string) {
-    return this.call('defaultSubnets', [vpcId], () => (vpcId === this.vpcId ? this.zones.map((z) => ({ ...z })) : []));
   }
 
   subnet(id: string) {

@@ -16,3 +16,20 @@ try:
     _parse.default_timestamp_parser = _tolerant
 except Exception:  # moto missing or reorganised: run unpatched
     pass
+
+# EC2 launches nothing from a deregistered image (InvalidAMIID.NotFound); moto 5.2.x's AMI
+# validation still finds it among its deleted ones and launches. As AWS does, refuse it.
+try:
+    from moto.ec2.exceptions import InvalidAMIIdError as _InvalidAMI
+    from moto.ec2.models.instances import InstanceBackend as _Instances
+
+    _run_instances = _Instances.run_instances
+
+    def _run_refusing_deregistered(self, image_id, *args, **kwargs):
+        if image_id in getattr(self, "deleted_amis", []):
+            raise _InvalidAMI(image_id)
+        return _run_instances(self, image_id, *args, **kwargs)
+
+    _Instances.run_instances = _run_refusing_deregistered
+except Exception:  # moto missing or reorganised: run unpatched
+    pass

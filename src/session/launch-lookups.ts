@@ -1,0 +1,113 @@
+/**
+ * What a launch must know before RunInstances — the network, the security group, each type's
+ * architectures, the image — asked of EC2 in parallel, or taken from the cache of an earlier
+ * launch in this account and region (state/cache.ts). A cached value is only ever a guess: a
+ * launch EC2 refuses after using one forgets it and asks again (launch.ts), so a stale cache costs
+ * a round trip, never a run.
+ */
+import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
+import type { Zone } from '../cloud/capacity.js';
+import { architectureFor, type ImageInfo } from '../cloud/image.js';
+import type { InstanceTypeInfo } from '../cloud/port.js';
+import { rethrowFrom } from '../options.js';
+import { cacheFile, IMAGE_TTL_MS, NETWORK_TTL_MS, noCache, openCache, type Cache } from '../state/cache.js';
+import type { ProvisionContext } from './provision.js';
+import { sshCidr } from './ssh-access.js';
+import { TAG } from './plan.js';
+
+export interface Network {
+  vpcId: string;
+  zones: Zone[];
+}
+
+/** The cached rule: the group let `cidr` in on `day` (UTC, as the rule's description says). */
+interface CachedGroup {
+  groupId: string;
+  cidr: string;
+  day: string;
+}
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+/** This account's and region's cache (the account from the identity every run asks for anyway). */
+export async function launchCache(ctx: Pick<ProvisionContext, 'options' | 'cloud' | 'cacheDir'>): Promise<Cache> {
+  if (!ctx.options.cache || !ctx.cacheDir) return noCache();
+  const { account } = await ctx.cloud.caller();
+  return openCache(cacheFile(ctx.cacheDir, { account, region: ctx.cloud.region, endpoint: ctx.cloud.endpoint }));
+}
+
+/** A cached value, or `look()`'s (then kept for `ttlMs`). */
+async function cached<T>(cache: Cache, key: string, ttlMs: number, look: () => Promise<T>): Promise<T> {
+  const hit = cache.get<T>(key);
+  if (hit !== undefined) return hit;
+  const value = await look();
+  cache.set(key, value, ttlMs);
+  return value;
+}
+
+/** The lookups of one launch; each asked once (an image per architecture). */
+export function launchLookups(ctx: ProvisionContext, cache: Cache) {
+  const { options: o, cloud } = ctx;
+  // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
+  const network: Promise<Network> = o.subnetId
+    ? cached(cache, `subnet:${o.subnetId}`, NETWORK_TTL_MS, () =>
+        cloud
+          .subnet(o.subnetId!)
+          .then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }), rethrowFrom(o, 'subnetId', o.subnetId)),
+      )
+    : cached(cache, 'network', NETWORK_TTL_MS, () => cloud.defaultNetwork());
+
+  // A group the user names is used as it is: no address lookup, no rule added (see letCallerIn).
+  const securityGroup = network.then(async ({ vpcId }): Promise<string> => {
+    if (o.securityGroup) {
+      return cached(cache, `given-group:${vpcId}:${o.securityGroup}`, NETWORK_TTL_MS, () =>
+        cloud.givenSecurityGroup(o.securityGroup!, vpcId).catch(rethrowFrom(o, 'securityGroup', o.securityGroup)),
+      );
+    }
+    const cidr = await sshCidr(o);
+    const key = `group:${vpcId}`;
+    // Its rule for this address, dated today, is there: nothing to add or re-date.
+    const hit = cache.get<CachedGroup>(key);
+    if (hit && hit.cidr === cidr && hit.day === today()) return hit.groupId;
+    const day = today();
+    const groupId = await cloud.ensureSecurityGroup(vpcId, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' });
+    cache.set(key, { groupId, cidr, day } satisfies CachedGroup, NETWORK_TTL_MS);
+    return groupId;
+  });
+
+  // Every type is checked before anything is launched: a typo in the last one of
+  // --instance-type a,b,c is reported now, not after the others found no capacity.
+  const types: Promise<InstanceTypeInfo[]> = Promise.all(
+    o.instanceTypes.map((t) =>
+      cached(cache, `type:${t}`, IMAGE_TTL_MS, () =>
+        cloud.describeInstanceType(t).catch(rethrowFrom(o, 'instanceTypes', t)),
+      ),
+    ),
+  );
+
+  // One image per architecture: a fallback type of another architecture gets its own.
+  const images = new Map<string, Promise<ImageInfo>>();
+  const imageFor = (t: InstanceTypeInfo): Promise<ImageInfo> => {
+    const architecture = o.imageId ? undefined : architectureFor(t.architectures);
+    let image = images.get(architecture ?? '');
+    if (!image) {
+      const query = {
+        imageId: o.imageId,
+        namePatterns: o.imageName ? [o.imageName] : DEFAULT_IMAGE_PATTERNS,
+        owners: o.imageOwners,
+        architecture,
+        region: cloud.region,
+      };
+      const key = `image:${JSON.stringify([query.imageId, query.namePatterns, query.owners, architecture])}`;
+      image = cached(cache, key, IMAGE_TTL_MS, () =>
+        cloud
+          .resolveImage(query)
+          .catch(o.imageId ? rethrowFrom(o, 'imageId', o.imageId) : rethrowFrom(o, 'imageName', o.imageName)),
+      );
+      images.set(architecture ?? '', image);
+    }
+    return image;
+  };
+
+  return { network, securityGroup, types, imageFor };
+}
