@@ -132,6 +132,10 @@ export interface Sandbox {
   poweroffs(): Poweroff[];
   /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts), switched at run time. */
   aws: AwsBehaviour & ConsoleAndStart;
+  /** Changes linkDelayMs (LinkOptions) from now on: new ssh connections and API requests. */
+  setLinkDelay(ms: number): void;
+  /** Changes bootDelayMs (LinkOptions) for the boots that follow. */
+  setBootDelay(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -204,8 +208,8 @@ const BOOTING_CONSOLE = '[    0.000000] Linux version 6.8.0-1021-aws\n';
 export async function startSandbox(
   opts: { region?: string; aws?: AwsBehaviourOptions & ConsoleAndStartOptions } & LinkOptions = {},
 ): Promise<Sandbox> {
-  const linkDelayMs = opts.linkDelayMs ?? 0;
-  const bootDelayMs = opts.bootDelayMs ?? 0;
+  let linkDelayMs = opts.linkDelayMs ?? 0;
+  let bootDelayMs = opts.bootDelayMs ?? 0;
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates throwaway unix users and runs sshd.');
   const motoProgram = await findProgram('moto_server');
@@ -455,6 +459,14 @@ export async function startSandbox(
     imdsRequests: () => p.imdsRequests(),
     poweroffs: () => p.poweroffs(),
     aws: p.aws,
+    setLinkDelay(ms) {
+      linkDelayMs = ms;
+      p.setDelay(ms);
+      writeClientConfig();
+    },
+    setBootDelay(ms) {
+      bootDelayMs = ms;
+    },
     stop,
   };
 }

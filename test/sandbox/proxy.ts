@@ -105,6 +105,8 @@ export interface Proxy {
   poweroffs(): Poweroff[];
   /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts): their switches. */
   aws: AwsBehaviour & ConsoleAndStart;
+  /** Changes opts.delayMs for the requests that follow. */
+  setDelay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -280,7 +282,7 @@ export async function startProxy(opts: {
    */
   delayMs?: number;
 }): Promise<Proxy> {
-  const delayMs = opts.delayMs ?? 0;
+  let delayMs = opts.delayMs ?? 0;
   const late = (): Promise<void> => (delayMs > 0 ? new Promise((r) => setTimeout(r, delayMs)) : Promise.resolve());
   const target = new URL(opts.target);
   const logFile = join(opts.dir, 'api-calls.jsonl');
@@ -707,6 +709,9 @@ export async function startProxy(opts: {
     },
     imdsRequests: () => imdsRequests.map((r) => ({ ...r })),
     poweroffs: () => poweroffs.map((p) => ({ ...p })),
+    setDelay: (ms) => {
+      delayMs = ms;
+    },
     aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
     close: () =>
       new Promise<void>((resolve) => {
