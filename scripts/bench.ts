@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrerequisites, startSandbox } from '../test/sandbox/index.js';
 import { ByHand } from './bench/by-hand.js';
-import type { CallTable, Ctx, Link, Row } from './bench/figures.js';
+import { ordered, type CallTable, type Ctx, type Link, type Row } from './bench/figures.js';
 import { machine, report } from './bench/report.js';
 import { cli, REPO } from './bench/runner.js';
 import { cold, project, reaction, startup, warm } from './bench/session-figures.js';
@@ -77,34 +77,11 @@ async function main(): Promise<void> {
   const text = report(
     where,
     { runs: RUNS, linkDelayMs: LINK_DELAY_MS, bootDelayMs: BOOT_DELAY_MS, seconds },
-    order(rows),
+    ordered(rows),
     calls,
   );
   writeFileSync(join(REPO, 'BENCHMARKS.md'), text);
   console.log(text);
 }
-
-/** Each figure's two links next to each other, in the order the issue lists them. */
-function order(rows: Row[]): Row[] {
-  const figures = [...new Set(rows.map((r) => r.figure))];
-  const rank = (f: string) => {
-    const i = FIGURE_ORDER.findIndex((p) => f.startsWith(p));
-    return i < 0 ? FIGURE_ORDER.length : i;
-  };
-  figures.sort((a, b) => rank(a) - rank(b));
-  return figures.flatMap((f) => rows.filter((r) => r.figure === f));
-}
-const FIGURE_ORDER = [
-  'warm cycle',
-  'sshd accepting',
-  'cold cycle `',
-  '  API calls (security',
-  'cold cycle,',
-  '  API calls (the very',
-  'start-up',
-  'peak memory (RSS) of',
-  'peak memory (RSS) during',
-  '20,000',
-];
 
 await main();

@@ -29,7 +29,12 @@ export function machine(commit: string): Machine {
 }
 
 const ratio = (r: Row): string =>
-  r.byHand && r.byHand.runs > 0 && r.unit === 'ms' ? `**${(r.tool.median / r.byHand.median).toFixed(2)}×**` : '—';
+  r.byHand && r.byHand.runs > 0 && r.figure.unit === 'ms'
+    ? `**${(r.tool.median / r.byHand.median).toFixed(2)}×**`
+    : '—';
+
+const byHand = (r: Row): string =>
+  r.byHand ? `${formatStats(r.byHand, r.figure.unit)}: ${r.figure.byHand ?? ''}` : '—';
 
 export function figuresTable(rows: Row[]): string {
   const lines = [
@@ -37,7 +42,7 @@ export function figuresTable(rows: Row[]): string {
     '|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.figure} | ${r.link} | ${formatStats(r.tool, r.unit)} | ${r.byHand ? `${formatStats(r.byHand, r.unit)}: ${r.byHandWhat}` : '—'} | ${ratio(r)} | ${r.target} |`,
+        `| ${r.figure.name} | ${r.link} | ${formatStats(r.tool, r.figure.unit)} | ${byHand(r)} | ${ratio(r)} | ${r.figure.target} |`,
     ),
   ];
   return lines.join('\n');

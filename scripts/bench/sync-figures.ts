@@ -4,7 +4,7 @@
 import { execa } from 'execa';
 import { join } from 'node:path';
 import type { ByHand } from './by-hand.js';
-import { row, type Ctx, type Link, type Row } from './figures.js';
+import { FIGURES, row, type Ctx, type Link, type Row } from './figures.js';
 import { cli, repeat } from './runner.js';
 import { changeOneFile } from './tree.js';
 
@@ -30,31 +30,16 @@ export async function bigProject(ctx: Ctx, link: Link, dir: string, excludeFrom:
   });
 
   const by = await byHand(ctx.byHand, address, dir, name, excludeFrom, ctx.runs, () => changeOneFile(dir, change++));
-  const rsyncWhat = 'plain `rsync` with the same excludes, over one open connection';
   return [
-    row('peak memory (RSS) during the 500 MB first sync up', link, 'MB', [first.maxRssMB], '≤ 150 MB'),
-    row('20,000 files: no-change sync up', link, 'ms', warm.map(phase('sync up')), '≤ 1.5×', {
-      what: rsyncWhat,
-      values: by.noChange,
-    }),
-    row('20,000 files: one file changed, sync up', link, 'ms', oneFile.map(phase('sync up')), '≤ 1.5×', {
-      what: rsyncWhat,
-      values: by.oneFile,
-    }),
-    row('20,000 files: no-change sync back', link, 'ms', warm.map(phase('sync back')), '≤ 1.5×', {
-      what: rsyncWhat,
-      values: by.pull,
-    }),
+    row(link, FIGURES.memorySync, [first.maxRssMB]),
+    row(link, FIGURES.noChangeUp, warm.map(phase('sync up')), by.noChange),
+    row(link, FIGURES.oneFileUp, oneFile.map(phase('sync up')), by.oneFile),
+    row(link, FIGURES.noChangeBack, warm.map(phase('sync back')), by.pull),
     row(
-      '20,000 files: whole warm cycle, nothing changed',
       link,
-      'ms',
+      FIGURES.bigCycle,
       warm.map((r) => r.ms),
-      '≤ 1.5×',
-      {
-        what: 'plain `rsync` push + pull, fresh connections',
-        values: by.cycle,
-      },
+      by.cycle,
     ),
   ];
 }

@@ -83,14 +83,8 @@ describe('sandbox with linkDelayMs and bootDelayMs', () => {
   });
 
   it('answers RunInstances at once, holds sshd back, then reaches it through the relay', async () => {
-    const out = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: 'ami-0d1a00000000a0004',
-        InstanceType: 'g4dn.xlarge',
-        MinCount: 1,
-        MaxCount: 1,
-      }),
-    );
+    const image = { ImageId: 'ami-0d1a00000000a0004', InstanceType: 'g4dn.xlarge' } as const;
+    const out = await ec2.send(new RunInstancesCommand({ ...image, MinCount: 1, MaxCount: 1 }));
     const answeredAt = Date.now();
     const id = out.Instances![0]!.InstanceId!;
     const m = sb.machine(id);
