@@ -107,9 +107,16 @@ export function callTable(what: string, link: Link, runs: Record<string, number>
   };
 }
 
-/** The sandbox's recorded API calls since the last clearCalls, by action. */
+/**
+ * The sandbox's recorded API calls since the last clearCalls, by action; a refused one apart, by
+ * its status (most are the AWS-like behaviours: a new instance unknown at first, Instance Connect
+ * refusing the first key after a boot), so the table shows which calls the behaviours cost.
+ */
 export function countCalls(sb: Sandbox): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const c of sb.calls()) counts[c.action] = (counts[c.action] ?? 0) + 1;
+  for (const c of sb.calls()) {
+    const key = c.status === 200 ? c.action : `${c.action} (refused: ${c.status})`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
   return counts;
 }
