@@ -1,114 +1,87 @@
 /**
- * `npm run bench`: speed and memory figures of the built CLI against the local sandbox. It prints
- * figures; it asserts nothing (machines are shared and noisy). Loopback makes network latency
- * ~0, so these measure our own overhead: what a real cloud adds is EC2 boot time and RTTs.
+ * `npm run bench`: ssh-ec2 side by side with doing the same by hand, against the local sandbox,
+ * on loopback and over a link with 50 ms round-trip time; writes BENCHMARKS.md. It asserts nothing
+ * (machines are shared and noisy): tests check behaviour, this measures. The figures are those of
+ * issue #11; scripts/bench/ holds how each is taken.
  */
 import { execa } from 'execa';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensurePrerequisites, startSandbox, type Sandbox } from '../test/sandbox/index.js';
+import { ensurePrerequisites, startSandbox } from '../test/sandbox/index.js';
+import { ByHand } from './bench/by-hand.js';
+import { ordered, type CallTable, type Ctx, type Link, type Row } from './bench/figures.js';
+import { machine, report } from './bench/report.js';
+import { cli, REPO } from './bench/runner.js';
+import { cold, project, reaction, startup, warm } from './bench/session-figures.js';
+import { bigProject, linkTree } from './bench/sync-figures.js';
+import { writeTree } from './bench/tree.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'ssh-ec2.js');
+/** Runs per figure: 5 (BENCH_RUNS: more; fewer only to try the bench itself out). */
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
+const LINK_DELAY_MS = 25;
+const BOOT_DELAY_MS = 3000;
+const LINKS: Link[] = [
+  { name: 'loopback', delayMs: 0, slug: 'loopback' },
+  { name: `${2 * LINK_DELAY_MS} ms RTT`, delayMs: LINK_DELAY_MS, slug: 'delayed' },
+];
+/** Regions nothing was done in yet: one per cold run "the very first time in a region". */
+const FRESH_REGIONS = [
+  ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1'],
+  ['eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-north-1', 'ap-southeast-1'],
+];
 
-interface Run {
-  ms: number;
-  maxRssKiB: number;
-  phases: Record<string, number>;
-  exitCode: number;
-}
-
-async function timed(sb: Sandbox | undefined, args: string[], cwd: string): Promise<Run> {
-  const start = performance.now();
-  const r = await execa('/usr/bin/time', ['-f', 'MAXRSS=%M', 'node', BIN, ...args], {
-    cwd,
-    env: sb ? sb.env() : { PATH: process.env.PATH ?? '' },
-    extendEnv: false,
-    reject: false,
-  });
-  const ms = performance.now() - start;
-  const stderr = String(r.stderr);
-  const phases: Record<string, number> = {};
-  const summary = /ssh-ec2: \S.* in [\d.]+s \((.*)\)/.exec(stderr)?.[1] ?? '';
-  for (const part of summary.split(' · ')) {
-    const m = /^(.+) ([\d.]+)s$/.exec(part);
-    if (m) phases[m[1]!] = Number(m[2]) * 1000;
-  }
-  if (r.exitCode !== 0) console.error(stderr);
-  return { ms, maxRssKiB: Number(/MAXRSS=(\d+)/.exec(stderr)?.[1] ?? 0), phases, exitCode: r.exitCode ?? -1 };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
-
-function bigTree(root: string): void {
-  // 40k files: 20k kept in src/, 10k in node_modules/ and 10k in data/, both ignored.
-  const write = (dir: string, dirs: number, files: number) => {
-    for (let d = 0; d < dirs; d++) {
-      const p = join(root, dir, `d${d}`);
-      mkdirSync(p, { recursive: true });
-      for (let f = 0; f < files; f++) writeFileSync(join(p, `f${f}.txt`), `${dir} ${d} ${f}\n`);
-    }
-  };
-  write('src', 200, 100);
-  write('node_modules', 100, 100);
-  write('data', 100, 100);
-  writeFileSync(join(root, '.rsyncignore'), 'node_modules/\ndata/\n');
-}
+const log = (m: string) => console.error(`bench: ${m}`);
 
 async function main(): Promise<void> {
+  const started = performance.now();
+  const commit = (await execa('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, reject: false })).stdout || '?';
+  const where = machine(commit);
   await ensurePrerequisites();
-  const rows: [string, string][] = [];
-  const startup = [];
-  for (let i = 0; i < 7; i++) startup.push(await timed(undefined, ['--version'], process.cwd()));
-  rows.push([
-    '--version (start-up, median of 7)',
-    `${fmt(median(startup.map((r) => r.ms)))}, ${(median(startup.map((r) => r.maxRssKiB)) / 1024).toFixed(0)} MiB peak RSS`,
-  ]);
-
   const sb = await startSandbox();
+  const rows: Row[] = [];
+  const calls: CallTable[] = [];
   try {
-    const small = join(sb.dir, 'projects', 'bench-small');
-    mkdirSync(small, { recursive: true });
-    writeFileSync(join(small, 'train.py'), 'print("ok")\n');
-    const cold = [];
-    for (let i = 0; i < 3; i++) cold.push(await timed(sb, ['true'], small));
-    rows.push(['new instance → command done → terminated (median of 3)', fmt(median(cold.map((r) => r.ms)))]);
-    for (const phase of Object.keys(cold[0]!.phases))
-      rows.push([`  phase: ${phase}`, fmt(median(cold.map((r) => r.phases[phase] ?? 0)))]);
+    sb.aws.setLateConsole(false); // a quick boot: the fingerprints are there when sshd answers
+    const ctx: Ctx = {
+      sb,
+      byHand: await ByHand.create(sb),
+      runs: RUNS,
+      projects: join(sb.dir, 'projects'),
+      bootDelayMs: BOOT_DELAY_MS,
+    };
+    log('writing the 20,000-file project');
+    const tree = join(sb.dir, 'tree', 'big');
+    const excludes = writeTree(tree);
+    log('a first cold run: the security group is created');
+    await cli(sb, ['true'], project(ctx, 'cold'));
 
-    await timed(sb, ['--leave', 'true'], small);
-    const warm = [];
-    for (let i = 0; i < 5; i++) warm.push(await timed(sb, ['--leave', 'true'], small));
-    rows.push(['command on a running instance (median of 5)', fmt(median(warm.map((r) => r.ms)))]);
-    rows.push(['  peak RSS of ssh-ec2 during it', `${(median(warm.map((r) => r.maxRssKiB)) / 1024).toFixed(0)} MiB`]);
-    const detached = [];
-    for (let i = 0; i < 3; i++) {
-      detached.push(await timed(sb, ['--detach', 'sleep 0.2'], small));
-      await new Promise((r) => setTimeout(r, 500));
-      await timed(sb, ['--attach', '--leave'], small);
+    for (const [i, link] of LINKS.entries()) {
+      sb.setLinkDelay(link.delayMs);
+      log(`${link.name}: start-up`);
+      rows.push(...(await startup(ctx, link)));
+      log(`${link.name}: cold cycles`);
+      const c = await cold(ctx, link, FRESH_REGIONS[i]!.slice(0, RUNS));
+      rows.push(...c.rows);
+      calls.push(...c.calls);
+      log(`${link.name}: sshd up → command`);
+      const reacted = await reaction(ctx);
+      log(`${link.name}: warm cycle`);
+      rows.push(...(await warm(ctx, link, reacted)));
+      log(`${link.name}: the 20,000-file project`);
+      rows.push(...(await bigProject(ctx, link, await linkTree(ctx, tree, link), excludes)));
     }
-    rows.push([
-      '--detach on a running instance, until it returns (median of 3)',
-      fmt(median(detached.map((r) => r.ms))),
-    ]);
-    await timed(sb, ['true'], small);
-
-    const big = join(sb.dir, 'projects', 'bench-big');
-    bigTree(big);
-    const first = await timed(sb, ['--leave', 'true'], big);
-    rows.push(['40k-file tree (20k kept): first sync up', fmt(first.phases['sync up'] ?? NaN)]);
-    const again = [];
-    for (let i = 0; i < 3; i++) again.push(await timed(sb, ['--leave', 'true'], big));
-    rows.push(['  no-change sync up (median of 3)', fmt(median(again.map((r) => r.phases['sync up'] ?? NaN)))]);
-    rows.push(['  no-change sync back (median of 3)', fmt(median(again.map((r) => r.phases['sync back'] ?? NaN)))]);
-    rows.push(['  peak RSS of ssh-ec2', `${(Math.max(...again.map((r) => r.maxRssKiB)) / 1024).toFixed(0)} MiB`]);
-    await timed(sb, ['true'], big);
   } finally {
     await sb.stop();
   }
-  const width = Math.max(...rows.map(([k]) => k.length));
-  console.log('\nssh-ec2 benchmark (local sandbox: loopback sshd, moto EC2)');
-  for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+  const seconds = (performance.now() - started) / 1000;
+  const text = report(
+    where,
+    { runs: RUNS, linkDelayMs: LINK_DELAY_MS, bootDelayMs: BOOT_DELAY_MS, seconds },
+    ordered(rows),
+    calls,
+  );
+  writeFileSync(join(REPO, 'BENCHMARKS.md'), text);
+  console.log(text);
 }
 
 await main();

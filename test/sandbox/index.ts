@@ -6,6 +6,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MachineImpl, makeSkeleton } from './machine.js';
 import type { Machine } from './machine.js';
 import { startMoto } from './moto.js';
@@ -17,7 +18,7 @@ import type { ApiCall, Fault, Hold, ImdsRequest, Lifecycle, Poweroff, Proxy } fr
 import { SUBJECT_KEY, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { newUserName } from './sshd.js';
 import type { InstanceConnectKey } from './sshd.js';
-import { killGroup } from './util.js';
+import { killGroup, sleep } from './util.js';
 
 export type { ApiCall, Fault, Hold, ImdsRequest, Poweroff } from './proxy.js';
 export type { InstanceConnectKey } from './sshd.js';
@@ -35,6 +36,27 @@ export const INSTANCE_CONNECT_TTL_MS = 60_000;
  * high ports), so the connection is refused.
  */
 export const UNREACHABLE_PORT = 9;
+
+/** The ProxyCommand of a sandbox with linkDelayMs: a relay that delivers each chunk late (delay-relay.mjs). */
+export const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.mjs', import.meta.url));
+
+/** What the bench switches on; each is off by default, so no test sees it. */
+export interface LinkOptions {
+  /**
+   * A link with latency between the client and everything (this machine's kernel has no netem):
+   * each byte to or from an instance's sshd goes through DELAY_RELAY as the ssh ProxyCommand and
+   * arrives this many ms late, each way; the API proxy waits this long before forwarding each of
+   * the client's requests and again before answering it. A round trip costs twice this.
+   */
+  linkDelayMs?: number;
+  /**
+   * A booting machine: after RunInstances (or StartInstances) EC2 says running at once, but the
+   * instance's sshd is unreachable (refused) for this long; Machine.sshReachableAt records when it
+   * came. Until then its console shows no host key fingerprints (cloud-init prints them as sshd
+   * comes up).
+   */
+  bootDelayMs?: number;
+}
 
 export interface Sandbox {
   dir: string;
@@ -110,6 +132,10 @@ export interface Sandbox {
   poweroffs(): Poweroff[];
   /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts), switched at run time. */
   aws: AwsBehaviour & ConsoleAndStart;
+  /** Changes linkDelayMs (LinkOptions) from now on: new ssh connections and API requests. */
+  setLinkDelay(ms: number): void;
+  /** Changes bootDelayMs (LinkOptions) for the boots that follow. */
+  setBootDelay(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -149,10 +175,14 @@ function cleanupSync(l: Leftovers): void {
 }
 
 /** The client ssh config: each running instance's addresses to its sshd, everything else refused. */
-export function clientConfig(instances: { addresses: readonly string[]; port: number }[]): string {
+export function clientConfig(instances: { addresses: readonly string[]; port: number }[], linkDelayMs = 0): string {
+  // Only the way to an instance is delayed: a refused connection stays a refusal (the relay would
+  // turn it into "connection closed").
+  const relay = (port: number) =>
+    linkDelayMs > 0 ? `  ProxyCommand ${process.execPath} ${DELAY_RELAY} ${port} ${linkDelayMs}\n` : '';
   const blocks = instances
     .filter((i) => i.addresses.length > 0)
-    .map((i) => `Host ${i.addresses.join(' ')}\n  HostName 127.0.0.1\n  Port ${i.port}\n`);
+    .map((i) => `Host ${i.addresses.join(' ')}\n  HostName 127.0.0.1\n  Port ${i.port}\n${relay(i.port)}`);
   return `# ssh-ec2 test sandbox: each instance's addresses reach its own sshd\n${blocks.join('')}Host *\n  HostName 127.0.0.1\n  Port ${UNREACHABLE_PORT}\n`;
 }
 
@@ -171,10 +201,15 @@ export function bootConsole(fingerprintLine: string): string {
   ].join('\n');
 }
 
+/** A console before cloud-init has printed the host keys. */
+const BOOTING_CONSOLE = '[    0.000000] Linux version 6.8.0-1021-aws\n';
+
 /** `aws`: AWS's behaviours (aws-behaviour.ts, console-and-start.ts), each on unless turned off here. */
 export async function startSandbox(
-  opts: { region?: string; aws?: AwsBehaviourOptions & ConsoleAndStartOptions } = {},
+  opts: { region?: string; aws?: AwsBehaviourOptions & ConsoleAndStartOptions } & LinkOptions = {},
 ): Promise<Sandbox> {
+  let linkDelayMs = opts.linkDelayMs ?? 0;
+  let bootDelayMs = opts.bootDelayMs ?? 0;
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates throwaway unix users and runs sshd.');
   const motoProgram = await findProgram('moto_server');
@@ -215,7 +250,7 @@ export async function startSandbox(
       return reachable && port !== undefined ? [{ addresses: m.addresses, port }] : [];
     });
     // Atomic replace: an ssh starting now reads the old or the new file, never half of one.
-    writeFileSync(`${sshConfig}.tmp`, clientConfig(running));
+    writeFileSync(`${sshConfig}.tmp`, clientConfig(running, linkDelayMs));
     renameSync(`${sshConfig}.tmp`, sshConfig);
   };
   writeClientConfig();
@@ -225,6 +260,15 @@ export async function startSandbox(
     latest = m;
     symlinkSync(m.homeAtTermination ?? m.home, `${latestHome}.tmp`);
     renameSync(`${latestHome}.tmp`, latestHome);
+  };
+
+  /** Machines whose sshd is held back (bootDelayMs), and the boots that will bring it up. */
+  const booting = new Set<MachineImpl>();
+  const boots = new Set<Promise<unknown>>();
+  const boot = async (m: MachineImpl): Promise<void> => {
+    await m.start();
+    writeClientConfig();
+    m.sshReachableAt = Date.now();
   };
 
   const machineFor = async (id: string): Promise<MachineImpl | undefined> =>
@@ -263,8 +307,19 @@ export async function startSandbox(
     if (addresses.length > 0) m.addresses = addresses;
     if (userData !== undefined) m.userData = userData;
     if (action === 'RunInstances' || action === 'StartInstances') {
-      await m.start();
-      writeClientConfig();
+      if (bootDelayMs <= 0) return boot(m);
+      // EC2 answers now; the machine answers ssh later.
+      booting.add(m);
+      const later = sleep(bootDelayMs)
+        .then(() => (stopped ? undefined : boot(m)))
+        .catch((err: unknown) => {
+          if (!stopped) console.error(`sandbox: ${m.instanceId} did not boot: ${String(err)}`);
+        })
+        .finally(() => {
+          booting.delete(m);
+          boots.delete(later);
+        });
+      boots.add(later);
       return;
     }
     // Unreachable at once (the machine is down from EC2's word on), then its processes go.
@@ -277,7 +332,7 @@ export async function startSandbox(
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       await proxy?.close();
-      await Promise.allSettled([...creating.values()]);
+      await Promise.allSettled([...creating.values(), ...boots]);
       await Promise.all([moto?.stop(), ...[...machines.values()].map((m) => m.destroy())]);
       await rm(dir, { recursive: true, force: true });
       process.off('exit', onExit);
@@ -298,6 +353,7 @@ export async function startSandbox(
       },
       consoleOutput: (id) => {
         const m = machines.get(id);
+        if (m && booting.has(m)) return BOOTING_CONSOLE;
         return consoleOutput ?? m?.consoleOverride ?? (m && bootConsole(m.hostKeyFingerprint));
       },
       instanceOf: (uid) => {
@@ -306,6 +362,7 @@ export async function startSandbox(
       },
       lifecycle,
       aws: opts.aws,
+      delayMs: linkDelayMs,
     });
   } catch (err) {
     await stop();
@@ -402,6 +459,14 @@ export async function startSandbox(
     imdsRequests: () => p.imdsRequests(),
     poweroffs: () => p.poweroffs(),
     aws: p.aws,
+    setLinkDelay(ms) {
+      linkDelayMs = ms;
+      p.setDelay(ms);
+      writeClientConfig();
+    },
+    setBootDelay(ms) {
+      bootDelayMs = ms;
+    },
     stop,
   };
 }

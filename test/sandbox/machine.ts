@@ -40,6 +40,11 @@ export interface Machine {
   readonly sshdLog: string;
   /** Its loopback addresses as EC2 answers them (public and private): the sandbox's ssh config sends them to its sshd. */
   readonly addresses: readonly string[];
+  /**
+   * When its latest boot made it reachable (ms since epoch): its sshd up and the client ssh config
+   * pointing at it. For a bench that measures from there to the command's start (same clock).
+   */
+  readonly sshReachableAt: number | undefined;
   state(): MachineState;
   /** The port its sshd listens on while running. */
   sshPort(): number | undefined;
@@ -110,6 +115,7 @@ export class MachineImpl implements Machine {
   uid = 0;
   gid = 0;
   hostKeyFingerprint = '';
+  sshReachableAt: number | undefined;
   homeAtTermination: string | undefined;
   consoleOverride: string | undefined;
   imdsOverride: string | undefined;

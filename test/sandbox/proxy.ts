@@ -105,6 +105,8 @@ export interface Proxy {
   poweroffs(): Poweroff[];
   /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts): their switches. */
   aws: AwsBehaviour & ConsoleAndStart;
+  /** Changes opts.delayMs for the requests that follow. */
+  setDelay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -273,7 +275,15 @@ export async function startProxy(opts: {
   instanceOf?: (uid: number) => Asker | undefined;
   /** Awaited before the client hears the answer. */
   lifecycle?: (event: Lifecycle) => Promise<void>;
+  /**
+   * A link with latency to the client (the sandbox's linkDelayMs): each of its requests waits this
+   * long before it is handled, and its answer as long again before it is sent. The instances'
+   * own requests (IMDS, poweroff) are not delayed: they are inside the cloud.
+   */
+  delayMs?: number;
 }): Promise<Proxy> {
+  let delayMs = opts.delayMs ?? 0;
+  const late = (): Promise<void> => (delayMs > 0 ? new Promise((r) => setTimeout(r, delayMs)) : Promise.resolve());
   const target = new URL(opts.target);
   const logFile = join(opts.dir, 'api-calls.jsonl');
   const addresses = new LoopbackAddresses();
@@ -484,9 +494,15 @@ export async function startProxy(opts: {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const time = Date.now();
     let body = await readBody(req);
+    const fromInstance = /^\/(latest|sandbox)\//.test(req.url ?? '/');
+    if (!fromInstance) await late();
     const send = (r: Reply): void => {
-      res.writeHead(r.status, { ...r.headers, 'content-length': String(r.body.length) });
-      res.end(r.body);
+      const out = () => {
+        res.writeHead(r.status, { ...r.headers, 'content-length': String(r.body.length) });
+        res.end(r.body);
+      };
+      if (fromInstance || delayMs <= 0) out();
+      else setTimeout(out, delayMs);
     };
 
     // Safety net for the CLI's "what is my public address" lookup (SSH_EC2_IP_URL in env()).
@@ -693,6 +709,9 @@ export async function startProxy(opts: {
     },
     imdsRequests: () => imdsRequests.map((r) => ({ ...r })),
     poweroffs: () => poweroffs.map((p) => ({ ...p })),
+    setDelay: (ms) => {
+      delayMs = ms;
+    },
     aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
     close: () =>
       new Promise<void>((resolve) => {
