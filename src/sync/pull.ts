@@ -11,16 +11,23 @@ import { shQuote } from '../remote/remote-command.js';
 import { excludeFileText, pullArgv, serverPullArgv } from '../remote/rsync.js';
 import type { RsyncCapabilities } from '../remote/rsync-capabilities.js';
 import { remoteArgv } from '../remote/ssh.js';
-import type { Entry } from './ignore-rules.js';
+import { includeOnlyList, type Entry } from './ignore-rules.js';
 import { listTransferred, writeRsh, type SyncParams } from './sync-up.js';
 
 /** How many files it brought, when this rsync can tell. Throws rsync's SubprocessError. */
 export async function pullInto(
   p: SyncParams,
   caps: RsyncCapabilities,
-  o: { localDir: string; exclude: readonly Entry[]; name: string; arrow: string },
+  o: {
+    localDir: string;
+    exclude: readonly Entry[];
+    /** Bring these and nothing else (three-way.ts planned): `exclude` is then not needed. */
+    only?: readonly Entry[];
+    name: string;
+    arrow: string;
+  },
 ): Promise<number | undefined> {
-  const excludes = excludeFileText(o.exclude, caps);
+  const excludes = o.only ? includeOnlyText(o.only, caps) : excludeFileText(o.exclude, caps);
   if (caps.pull) {
     const excludeFile = join(p.scratchDir, `pull-${process.pid}${o.name}.exclude`);
     writeFileSync(excludeFile, excludes, { mode: 0o600 });
@@ -40,4 +47,15 @@ export async function pullInto(
   const { local, remote } = serverPullArgv({ remoteDir: p.remoteDir, remoteExcludeFile, localDir: o.localDir }, caps);
   await runCrossed(local, remoteArgv(p.conn.target, remote));
   return undefined;
+}
+
+/**
+ * The include-only filter, in the exclude file (`+ ` and `- ` prefixes: every rsync reads them
+ * there, 2.6.9 too; with openrsync the instance's rsync reads it). A name with a line break is
+ * refused as for excludes when this rsync has no --from0.
+ */
+function includeOnlyText(only: readonly Entry[], caps: RsyncCapabilities): string {
+  excludeFileText(only, caps);
+  const text = includeOnlyList(only);
+  return caps.from0 ? text : text.replaceAll('\0', '\n');
 }

@@ -54,10 +54,16 @@ function findEscape(path: string): string {
   return path.replace(/[\\*?[]/g, '\\$&');
 }
 
-/** Copies (mode and mtime kept) of files on the instance, each to its name beside it. */
-export async function copyOnInstance(p: Pick<SyncParams, 'conn' | 'remoteDir'>, pairs: [string, string][]) {
+/** Copies (mode and mtime kept) of files (or whole directories) on the instance, each to its name beside it. */
+export async function copyOnInstance(
+  p: Pick<SyncParams, 'conn' | 'remoteDir'>,
+  pairs: [string, string][],
+  directories = false,
+) {
   if (pairs.length === 0) return;
-  const script = pairs.map(([from, to]) => `cp -p -- ${shQuote(from)} ${shQuote(to)}`).join(' &&\n');
+  // -R copies the links inside a directory as links (POSIX: no -L, no -H).
+  const cp = directories ? 'cp -pR' : 'cp -p';
+  const script = pairs.map(([from, to]) => `${cp} -- ${shQuote(from)} ${shQuote(to)}`).join(' &&\n');
   await p.conn.exec(`${enterDir(p.remoteDir)} && sh -e`, { input: `${script}\n` });
 }
 

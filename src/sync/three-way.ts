@@ -5,7 +5,10 @@
  * Sync back: changed only on the instance → brought home; changed only here → left alone; changed
  * on both → yours stays, the instance's is brought beside it (`name.ec2-<stamp>.ext`); created on
  * the instance → brought home; deleted here since the base → not brought back (unless the instance
- * changed it since: then nothing is lost); deleted on the instance → kept here.
+ * changed it since: then nothing is lost); deleted on the instance → kept here; a directory there
+ * where a file or link is here → the instance's directory brought beside it whole (nothing here is
+ * ever replaced by a different kind: a file here where the instance has a directory is one of the
+ * files changed on both sides). Only what the plan brings is ever written here (sync-back.ts).
  * Sync up: changed only here → sent; changed only on the instance (a result) → not overwritten;
  * changed on both → the instance's brought beside first, then yours sent; deleted here while the
  * instance still holds the copy it was sent → removed there. Nothing else is ever removed there.
@@ -31,6 +34,8 @@ export interface Sides {
   local: Map<string, Sig>;
   remote: Map<string, Sig>;
   base: BaseFiles;
+  /** The instance's directories (parents before children), for the sync back's kind check. */
+  remoteDirs?: readonly string[];
   /** The instance's file system keeps times finer than the second (remote-tree.ts). */
   fineTimes?: boolean;
 }
@@ -65,6 +70,10 @@ export interface BackPlan {
   force: string[];
   /** Changed on both sides: the instance's version goes beside yours. */
   conflicts: string[];
+  /** Directories on the instance where a file or link is here: the instance's goes beside it, whole. */
+  dirConflicts: string[];
+  /** Directories on the instance with nothing here by that name (empty ones too): made here. */
+  newDirs: string[];
   /** Deleted here, unchanged there: not brought back. */
   notResurrected: string[];
   /** Left out of the sync back (yours stays). */
@@ -72,12 +81,33 @@ export interface BackPlan {
 }
 
 export function planBack(x: Sides): BackPlan {
-  const plan: BackPlan = { bring: [], force: [], conflicts: [], notResurrected: [], exclude: [] };
+  const plan: BackPlan = {
+    bring: [],
+    force: [],
+    conflicts: [],
+    dirConflicts: [],
+    newDirs: [],
+    notResurrected: [],
+    exclude: [],
+  };
+  const clash = new Set<string>();
+  for (const dir of [...(x.remoteDirs ?? [])].sort(byDepth)) {
+    if (isUnder(dir, clash)) continue;
+    const kind = localKind(x.root, dir);
+    if (kind === undefined) plan.newDirs.push(dir);
+    else if (kind !== 'dir') {
+      // rsync would replace the file or link here with the directory: it goes beside instead.
+      clash.add(dir);
+      plan.dirConflicts.push(dir);
+      plan.exclude.push(dir);
+    }
+  }
   for (const [path, r] of x.remote) {
+    if (isUnder(path, clash)) continue;
     const l = x.local.get(path);
     const e = x.base.get(path);
     if (!l) {
-      // Something here the walk did not compare (a name this file system folds): never replaced.
+      // Something here the walk did not compare (a directory, a name this file system folds): never replaced.
       if (existsLocally(x.root, path)) {
         plan.conflicts.push(path);
         plan.exclude.push(path);
@@ -97,6 +127,45 @@ export function planBack(x: Sides): BackPlan {
     if (changed !== 'none' || !agree(l, r)) plan.exclude.push(path);
   }
   return plan;
+}
+
+/** What is here at this path: a directory (not a link to one), something else, or nothing. */
+function localKind(root: string, path: string): 'dir' | 'other' | undefined {
+  try {
+    return lstatSync(join(root, path)).isDirectory() ? 'dir' : 'other';
+  } catch {
+    return undefined;
+  }
+}
+
+const byDepth = (a: string, b: string) => a.split('/').length - b.split('/').length;
+
+/** Is `path` strictly below one of `dirs`? */
+function isUnder(path: string, dirs: ReadonlySet<string>): boolean {
+  if (dirs.size === 0) return false;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) if (dirs.has(path.slice(0, i))) return true;
+  return false;
+}
+
+/**
+ * The sync back's whole transfer as an include-only filter: each file to bring, each directory
+ * to make, and every directory leading to them (rsync descends only into an included directory),
+ * parents first. rsync then touches nothing else: a file saved here during the transfer that the
+ * plan left alone stays as saved.
+ */
+export function planned(files: readonly string[], dirs: readonly string[]): Entry[] {
+  const seen = new Set<string>();
+  const out: Entry[] = [];
+  const add = (path: string, type: 'dir' | 'file') => {
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+      const parent = path.slice(0, i);
+      if (!seen.has(parent)) (seen.add(parent), out.push({ path: parent, type: 'dir' }));
+    }
+    if (!seen.has(path)) (seen.add(path), out.push({ path, type }));
+  };
+  for (const dir of dirs) add(dir, 'dir');
+  for (const file of files) add(file, 'file');
+  return out;
 }
 
 export interface UpPlan {
@@ -193,10 +262,10 @@ export function besideMessage(names: readonly string[]): string {
   return `changed both here and on the instance: yours kept, the instance's beside it: ${nameList(names)}`;
 }
 
-/** The signatures of the paths not under any of `excluded`. */
-export function outside(sigs: Map<string, Sig>, excluded: readonly Entry[]): Map<string, Sig> {
+/** The entries (signatures, or anything by path) not under any of `excluded`. */
+export function outside<T>(sigs: Map<string, T>, excluded: readonly Entry[]): Map<string, T> {
   const out = new Set(excluded.map((e) => e.path));
-  const kept = new Map<string, Sig>();
+  const kept = new Map<string, T>();
   for (const [path, sig] of sigs) {
     let under = out.has(path);
     for (let i = path.indexOf('/'); i !== -1 && !under; i = path.indexOf('/', i + 1)) under = out.has(path.slice(0, i));
