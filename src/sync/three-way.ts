@@ -157,14 +157,16 @@ export function planned(files: readonly string[], dirs: readonly string[]): Entr
   const seen = new Set<string>();
   const out: Entry[] = [];
   const add = (path: string, type: 'dir' | 'file') => {
-    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
-      const parent = path.slice(0, i);
-      if (!seen.has(parent)) (seen.add(parent), out.push({ path: parent, type: 'dir' }));
-    }
-    if (!seen.has(path)) (seen.add(path), out.push({ path, type }));
+    if (seen.has(path)) return;
+    seen.add(path);
+    out.push({ path, type });
   };
-  for (const dir of dirs) add(dir, 'dir');
-  for (const file of files) add(file, 'file');
+  const withParents = (path: string, type: 'dir' | 'file') => {
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) add(path.slice(0, i), 'dir');
+    add(path, type);
+  };
+  for (const dir of dirs) withParents(dir, 'dir');
+  for (const file of files) withParents(file, 'file');
   return out;
 }
 
