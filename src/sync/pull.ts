@@ -50,6 +50,29 @@ export async function pullInto(
 }
 
 /**
+ * The sync back's whole transfer as an include-only filter: each file to bring, each directory
+ * to make, and every directory leading to them (rsync descends only into an included directory),
+ * parents first. rsync then touches nothing else: a file saved here during the transfer that the
+ * plan left alone stays as saved.
+ */
+export function planned(files: readonly string[], dirs: readonly string[]): Entry[] {
+  const seen = new Set<string>();
+  const out: Entry[] = [];
+  const add = (path: string, type: 'dir' | 'file') => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    out.push({ path, type });
+  };
+  const withParents = (path: string, type: 'dir' | 'file') => {
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) add(path.slice(0, i), 'dir');
+    add(path, type);
+  };
+  for (const dir of dirs) withParents(dir, 'dir');
+  for (const file of files) withParents(file, 'file');
+  return out;
+}
+
+/**
  * The include-only filter, in the exclude file (`+ ` and `- ` prefixes: every rsync reads them
  * there, 2.6.9 too; with openrsync the instance's rsync reads it). A name with a line break is
  * refused as for excludes when this rsync has no --from0.

@@ -14,7 +14,7 @@ import { localPlatform, type NameFolding, type Platform } from '../state/platfor
 import { loadBase, saveBase, type Sig } from './base.js';
 import { ignoredInListing, IgnoreRules, OWN_DIR, walkLocal, type Entry } from './ignore-rules.js';
 import { collisionsDir, collisionsMessage, planCollisions, readLocalDir, sideExcludes } from './name-collisions.js';
-import { pullInto } from './pull.js';
+import { planned, pullInto } from './pull.js';
 import { copyOnInstance, listRemote } from './remote-tree.js';
 import { rsyncFailed, type SyncParams } from './sync-up.js';
 import {
@@ -26,7 +26,6 @@ import {
   nextBase,
   outside,
   planBack,
-  planned,
 } from './three-way.js';
 
 /**
@@ -121,7 +120,11 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   saveBase(
     p.localDir,
     p.instanceId,
-    nextBase(now, { resolved: new Set(plan.conflicts), held: new Set(plan.exclude), brought: new Set(plan.bring) }),
+    nextBase(now, {
+      resolved: new Set([...plan.conflicts, ...plan.clashed]),
+      held: new Set(plan.exclude),
+      brought: new Set(plan.bring),
+    }),
   );
   // What the plan brought must have arrived (here now, and not as it was before): one the instance
   // removed meanwhile is said, not dropped. A link is not checked: one pointing outside is never made here.

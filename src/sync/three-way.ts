@@ -72,6 +72,8 @@ export interface BackPlan {
   conflicts: string[];
   /** Directories on the instance where a file or link is here: the instance's goes beside it, whole. */
   dirConflicts: string[];
+  /** The instance's files in those directories, whether brought beside or not: their side goes in the base. */
+  clashed: string[];
   /** Directories on the instance with nothing here by that name (empty ones too): made here. */
   newDirs: string[];
   /** Deleted here, unchanged there: not brought back. */
@@ -86,6 +88,7 @@ export function planBack(x: Sides): BackPlan {
     force: [],
     conflicts: [],
     dirConflicts: [],
+    clashed: [],
     newDirs: [],
     notResurrected: [],
     exclude: [],
@@ -95,21 +98,24 @@ export function planBack(x: Sides): BackPlan {
     if (isUnder(dir, clash)) continue;
     const kind = localKind(x.root, dir);
     if (kind === undefined) plan.newDirs.push(dir);
-    else if (kind !== 'dir') {
-      // rsync would replace the file or link here with the directory: it goes beside instead.
-      clash.add(dir);
-      plan.dirConflicts.push(dir);
-      plan.exclude.push(dir);
-    }
+    else if (kind !== 'dir') clash.add(dir); // rsync would replace the file or link here with the directory
+  }
+  for (const dir of clash) {
+    const files = [...x.remote.keys()].filter((path) => path.startsWith(`${dir}/`));
+    plan.clashed.push(...files);
+    plan.exclude.push(dir);
+    // Brought beside whole, unless nothing in it changed there since it last was.
+    if (!files.every((path) => unchangedThere(x, path))) plan.dirConflicts.push(dir);
   }
   for (const [path, r] of x.remote) {
     if (isUnder(path, clash)) continue;
     const l = x.local.get(path);
     const e = x.base.get(path);
     if (!l) {
-      // Something here the walk did not compare (a directory, a name this file system folds): never replaced.
+      // Something here the walk did not compare (a directory, a name this file system folds): never
+      // replaced; the instance's version goes beside it, unless it did already and is unchanged since.
       if (existsLocally(x.root, path)) {
-        plan.conflicts.push(path);
+        if (!unchangedThere(x, path)) plan.conflicts.push(path);
         plan.exclude.push(path);
       } else if (e?.l && !remoteChanged(r, e, x.fineTimes)) {
         plan.notResurrected.push(path);
@@ -129,6 +135,11 @@ export function planBack(x: Sides): BackPlan {
   return plan;
 }
 
+const unchangedThere = (x: Sides, path: string) => {
+  const e = x.base.get(path);
+  return e?.r !== undefined && !remoteChanged(x.remote.get(path)!, e, x.fineTimes);
+};
+
 /** What is here at this path: a directory (not a link to one), something else, or nothing. */
 function localKind(root: string, path: string): 'dir' | 'other' | undefined {
   try {
@@ -145,29 +156,6 @@ function isUnder(path: string, dirs: ReadonlySet<string>): boolean {
   if (dirs.size === 0) return false;
   for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) if (dirs.has(path.slice(0, i))) return true;
   return false;
-}
-
-/**
- * The sync back's whole transfer as an include-only filter: each file to bring, each directory
- * to make, and every directory leading to them (rsync descends only into an included directory),
- * parents first. rsync then touches nothing else: a file saved here during the transfer that the
- * plan left alone stays as saved.
- */
-export function planned(files: readonly string[], dirs: readonly string[]): Entry[] {
-  const seen = new Set<string>();
-  const out: Entry[] = [];
-  const add = (path: string, type: 'dir' | 'file') => {
-    if (seen.has(path)) return;
-    seen.add(path);
-    out.push({ path, type });
-  };
-  const withParents = (path: string, type: 'dir' | 'file') => {
-    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) add(path.slice(0, i), 'dir');
-    add(path, type);
-  };
-  for (const dir of dirs) withParents(dir, 'dir');
-  for (const file of files) withParents(file, 'file');
-  return out;
 }
 
 export interface UpPlan {
@@ -218,7 +206,7 @@ export function nextBase(
   for (const [path, r] of x.remote) {
     const l = x.local.get(path);
     const e = x.base.get(path);
-    if (l && o.resolved?.has(path)) out.set(path, { ...(e?.l ? { l: e.l } : {}), r, t } satisfies BaseEntry);
+    if (o.resolved?.has(path)) out.set(path, { ...(e?.l ? { l: e.l } : {}), r, t } satisfies BaseEntry);
     else if (l && o.held?.has(path)) {
       if (e) out.set(path, e);
     } else if (l && agree(l, r)) {
