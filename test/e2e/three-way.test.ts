@@ -226,8 +226,15 @@ describe('nothing here is replaced by a different kind (issue #10)', () => {
     expect(pulled.stderr).toMatch(
       new RegExp(`changed both here and on the instance: .*(${out}/.*${latest}/|${latest}/.*${out}/)`),
     );
+    // Unchanged there since: the next sync back copies nothing beside again.
     expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
     expect(read(dir, 'out')).toBe('my notes\n');
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.includes('.ec2-'))
+        .sort(),
+    ).toEqual([latest, out].sort());
+    expect(readdirSync(join(dir, out)).sort()).toEqual(['log.txt', 'sub']);
   });
 
   it('a file on the instance where a directory is here: the directory stays, the file comes beside it', async () => {
@@ -243,5 +250,9 @@ describe('nothing here is replaced by a different kind (issue #10)', () => {
     const beside = readdirSync(dir).find((f) => /^ckpt\.ec2-\d{8}-\d{6}Z$/.test(f))!;
     expect(read(dir, beside)).toBe('a file there\n');
     expect(pulled.stderr).toMatch(new RegExp(`changed both here and on the instance: .*${beside}`));
+    const down = await cli(sb, ['down', '--yes'], { cwd: dir });
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.stderr).not.toMatch(/changed both/);
+    expect(readdirSync(dir).filter((f) => f.includes('.ec2-'))).toEqual([beside]);
   });
 });
