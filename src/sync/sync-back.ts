@@ -21,6 +21,7 @@ import {
   backupStamp,
   besideMessage,
   besideName,
+  dirsOutside,
   localSigs,
   nameList,
   nextBase,
@@ -72,7 +73,7 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     root: p.localDir,
     local: localSigs(p.localDir, local.files),
     remote: compared,
-    remoteDirs: [...outside(new Map(listing.filter((e) => e.type === 'dir').map((e) => [e.path, e])), leftOut).keys()],
+    remoteDirs: dirsOutside(listing, leftOut),
     base: loadBase(p.localDir, p.instanceId),
     fineTimes: remote.fineTimes,
   };

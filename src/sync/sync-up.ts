@@ -26,7 +26,17 @@ import { sideExcludes } from './name-collisions.js';
 import { pullInto } from './pull.js';
 import { copyOnInstance, listRemote, removeOnInstance, touchOnInstance } from './remote-tree.js';
 import { noticeHeldBack } from './secrets-notice.js';
-import { backupStamp, besideMessage, besideName, localSigs, nameList, nextBase, outside, planUp } from './three-way.js';
+import {
+  backupStamp,
+  besideMessage,
+  besideName,
+  dirsOutside,
+  localSigs,
+  nameList,
+  nextBase,
+  outside,
+  planUp,
+} from './three-way.js';
 
 export interface SyncParams {
   conn: Connection;
@@ -61,10 +71,15 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
       root: p.localDir,
       local: localSigs(p.localDir, tree.files, outsideLinks),
       remote: outside(listed.sigs, leftOut),
+      remoteDirs: dirsOutside(listed.entries, leftOut),
       base: loadBase(p.localDir, p.instanceId),
       fineTimes: listed.fineTimes,
     };
     const plan = planUp(sides);
+    if (plan.notSent.length > 0)
+      p.log.warn(
+        `a directory on the instance where a file is here: not sent, the instance keeps its own: ${nameList(plan.notSent)}`,
+      );
     if (plan.conflicts.length > 0) {
       const stamp = backupStamp(p.now ?? new Date());
       const beside = plan.conflicts.map((path): [string, string] => [path, besideName(path, stamp)]);

@@ -11,7 +11,9 @@
  * files changed on both sides). Only what the plan brings is ever written here (sync-back.ts).
  * Sync up: changed only here → sent; changed only on the instance (a result) → not overwritten;
  * changed on both → the instance's brought beside first, then yours sent; deleted here while the
- * instance still holds the copy it was sent → removed there. Nothing else is ever removed there.
+ * instance still holds the copy it was sent → removed there. Nothing else is ever removed there. A
+ * directory here where the instance has a file: that file is brought beside first; a file here
+ * where the instance has a directory: not sent (said).
  * A state that cannot be told for sure counts as changed (base.ts).
  */
 import { existsSync, lstatSync } from 'node:fs';
@@ -167,11 +169,19 @@ export interface UpPlan {
   exclude: string[];
   /** Deleted here, and the instance's copy is still the one it was sent: removed there. */
   remove: string[];
+  /** A file or link here where the instance has a directory: not sent (rsync would have to delete it there). */
+  notSent: string[];
 }
 
 export function planUp(x: Sides): UpPlan {
-  const plan: UpPlan = { conflicts: [], force: [], exclude: [], remove: [] };
+  const plan: UpPlan = { conflicts: [], force: [], exclude: [], remove: [], notSent: [] };
+  const dirsThere = new Set(x.remoteDirs);
   for (const [path, l] of x.local) {
+    if (dirsThere.has(path)) {
+      plan.notSent.push(path);
+      plan.exclude.push(path);
+      continue;
+    }
     const r = x.remote.get(path);
     if (!r) continue;
     const changed = judge(x, path, l, r);
@@ -181,6 +191,11 @@ export function planUp(x: Sides): UpPlan {
   }
   for (const [path, r] of x.remote) {
     if (x.local.has(path)) continue;
+    // A directory here where the instance has a file: sent, it replaces that file there; brought beside first.
+    if (localKind(x.root, path) === 'dir') {
+      if (!unchangedThere(x, path)) plan.conflicts.push(path);
+      continue;
+    }
     const e = x.base.get(path);
     if (e?.l && e.o !== 'instance' && !remoteChanged(r, e, x.fineTimes) && !existsLocally(x.root, path))
       plan.remove.push(path);
@@ -213,7 +228,7 @@ export function nextBase(
       // Made on the instance: just brought home (`brought`), or brought earlier and not changed here since.
       const made = o.brought?.has(path) || (e?.o === 'instance' && e.l !== undefined && agree(e.l, l));
       out.set(path, { l: recordLocal(x.root, path, l, t), r, t, ...(made ? { o: 'instance' as const } : {}) });
-    } else if (e && (l || (e.l && !existsLocally(x.root, path)))) out.set(path, e);
+    } else if (e) out.set(path, e);
   }
   return out;
 }
@@ -250,6 +265,12 @@ export function nameList(names: readonly string[], shown = 10): string {
 /** The one line naming the instance's versions of files changed on both sides. */
 export function besideMessage(names: readonly string[]): string {
   return `changed both here and on the instance: yours kept, the instance's beside it: ${nameList(names)}`;
+}
+
+/** The directories of a listing not under any of `excluded` (parents before children). */
+export function dirsOutside(entries: readonly Entry[], excluded: readonly Entry[]): string[] {
+  const dirs = new Map(entries.filter((e) => e.type === 'dir').map((e) => [e.path, e]));
+  return [...outside(dirs, excluded).keys()];
 }
 
 /** The entries (signatures, or anything by path) not under any of `excluded`. */

@@ -226,7 +226,14 @@ describe('nothing here is replaced by a different kind (issue #10)', () => {
     expect(pulled.stderr).toMatch(
       new RegExp(`changed both here and on the instance: .*(${out}/.*${latest}/|${latest}/.*${out}/)`),
     );
-    // Unchanged there since: the next sync back copies nothing beside again.
+    // The next run: the file here is not sent over the instance's directory (rsync would fail), and said.
+    const run = await cli(sb, ['--leave', 'cat', 'out/log.txt'], { cwd: dir });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toBe('log\n');
+    expect(run.stderr).toMatch(
+      /a directory on the instance where a file is here: not sent, .*: (out, latest|latest, out)\n/,
+    );
+    // Unchanged there since: no sync back copies anything beside again.
     expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
     expect(read(dir, 'out')).toBe('my notes\n');
     expect(
@@ -250,6 +257,10 @@ describe('nothing here is replaced by a different kind (issue #10)', () => {
     const beside = readdirSync(dir).find((f) => /^ckpt\.ec2-\d{8}-\d{6}Z$/.test(f))!;
     expect(read(dir, beside)).toBe('a file there\n');
     expect(pulled.stderr).toMatch(new RegExp(`changed both here and on the instance: .*${beside}`));
+    // The next run sends the directory: it replaces the file there, whose version is already here.
+    const run = await cli(sb, ['--leave', 'cat', 'ckpt/mine.txt'], { cwd: dir });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toBe('mine\n');
     const down = await cli(sb, ['down', '--yes'], { cwd: dir });
     expect(down.exitCode, down.stderr).toBe(0);
     expect(down.stderr).not.toMatch(/changed both/);

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { BaseFiles, Sig } from '../../src/sync/base.js';
 import { includeOnlyList } from '../../src/sync/ignore-rules.js';
 import { planned } from '../../src/sync/pull.js';
-import { planBack, type Sides } from '../../src/sync/three-way.js';
+import { planBack, planUp, type Sides } from '../../src/sync/three-way.js';
 
 const sig = (s: number, m = '1796000000.500000000'): Sig => ({ s, m });
 
@@ -88,5 +88,21 @@ describe('what the sync back hands rsync: only what it brings', () => {
   it("as rsync's filter rules: ours out, each entry in (anchored, wildcards escaped), then everything else out", () => {
     const text = includeOnlyList(planned(['r[1]/x*.pt', 'm.bin'], []));
     expect(text.split('\0')).toEqual(['- /.ssh-ec2/', '+ /r\\[1]/', '+ /r\\[1]/x\\*.pt', '+ /m.bin', '- *', '']);
+  });
+});
+
+describe('the sync up plan: the same kinds', () => {
+  it('a file here where the instance has a directory: not sent (rsync would have to delete the directory)', () => {
+    const plan = planUp(sides(['out'], { 'out/a.txt': sig(1) }, ['out']));
+    expect(plan.notSent).toEqual(['out']);
+    expect(plan.exclude).toEqual(['out']);
+  });
+
+  it("a directory here where the instance has a file: the instance's file goes beside first (unless it did already)", () => {
+    expect(planUp(sides(['ckpt/', 'ckpt/m.txt'], { ckpt: sig(1) }, [])).conflicts).toEqual(['ckpt']);
+    const base: BaseFiles = new Map([['ckpt', { r: sig(1), t: 1796000000 }]]);
+    const plan = planUp(sides(['ckpt/', 'ckpt/m.txt'], { ckpt: sig(1) }, [], base));
+    expect(plan.conflicts).toEqual([]);
+    expect(plan.remove).toEqual([]);
   });
 });
