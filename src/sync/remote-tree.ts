@@ -80,3 +80,24 @@ export async function touchOnInstance(p: Pick<SyncParams, 'conn' | 'remoteDir'>,
   const script = paths.map((path) => `touch -m -d @0 -- ${shQuote(path)}`).join('\n');
   await p.conn.exec(`${enterDir(p.remoteDir)} && sh -e`, { input: `${script}\n` });
 }
+
+/** The instance's side as the rules compare it: its files and directories outside what the sync leaves out. */
+export function remoteSide(
+  tree: { entries: readonly Entry[]; sigs: Map<string, Sig> },
+  leftOut: readonly Entry[],
+): { remote: Map<string, Sig>; remoteDirs: string[] } {
+  const dirs = new Map(tree.entries.filter((e) => e.type === 'dir').map((e) => [e.path, e]));
+  return { remote: outside(tree.sigs, leftOut), remoteDirs: [...outside(dirs, leftOut).keys()] };
+}
+
+/** The entries (signatures, or anything by path) not under any of `excluded`. */
+export function outside<T>(sigs: Map<string, T>, excluded: readonly Entry[]): Map<string, T> {
+  const out = new Set(excluded.map((e) => e.path));
+  const kept = new Map<string, T>();
+  for (const [path, sig] of sigs) {
+    let under = out.has(path);
+    for (let i = path.indexOf('/'); i !== -1 && !under; i = path.indexOf('/', i + 1)) under = out.has(path.slice(0, i));
+    if (!under) kept.set(path, sig);
+  }
+  return kept;
+}

@@ -1,7 +1,9 @@
 /**
  * Sync back: what the instance changed or made, by the three-way rules (three-way.ts), with the
  * same ignore rules. Never deletes a local file, never replaces one changed here since the base:
- * changed on both sides, the instance's version is brought beside it. Remote symlinks pointing
+ * changed on both sides, the instance's version is brought beside it, as is a directory there where
+ * a file or link is here. Its rsync is handed only what the plan brings (an include-only filter), so
+ * a file saved here during the transfer that the plan left alone is never touched. Remote symlinks pointing
  * outside the project are not followed, and local symlinks pointing outside it are never written
  * through. Names the local file system would take for one (a Mac's case- and
  * normalisation-insensitive APFS) are kept apart: see name-collisions.ts.
@@ -15,19 +17,9 @@ import { loadBase, saveBase, type Sig } from './base.js';
 import { ignoredInListing, IgnoreRules, OWN_DIR, walkLocal, type Entry } from './ignore-rules.js';
 import { collisionsDir, collisionsMessage, planCollisions, readLocalDir, sideExcludes } from './name-collisions.js';
 import { planned, pullInto } from './pull.js';
-import { copyOnInstance, listRemote } from './remote-tree.js';
+import { copyOnInstance, listRemote, remoteSide } from './remote-tree.js';
 import { rsyncFailed, type SyncParams } from './sync-up.js';
-import {
-  backupStamp,
-  besideMessage,
-  besideName,
-  dirsOutside,
-  localSigs,
-  nameList,
-  nextBase,
-  outside,
-  planBack,
-} from './three-way.js';
+import { backupStamp, besideMessage, besidePairs, localSigs, nameList, nextBase, planBack } from './three-way.js';
 
 /**
  * Above this many paths to bring (a first sync back of thousands of results), rsync is told what
@@ -60,7 +52,8 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     ...ignoredInListing(listing, rules),
     ...local.outsideLinks.map((path) => ({ path, type: 'link' as const })),
   ];
-  const stamp = backupStamp(p.now ?? new Date());
+  const now = p.now ?? new Date();
+  const stamp = backupStamp(now);
   const failed = (err: unknown): never => {
     if (!(err instanceof SubprocessError)) throw err;
     const why = rsyncFailed(err, 'back', caps);
@@ -68,18 +61,18 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   };
   const aside = setAside(p, listing, excluded);
   const leftOut = [...excluded, ...aside.flat()];
-  const compared = outside(remote.sigs, leftOut);
+  const { remote: compared, remoteDirs } = remoteSide(remote, leftOut);
   const sides = {
     root: p.localDir,
     local: localSigs(p.localDir, local.files),
     remote: compared,
-    remoteDirs: dirsOutside(listing, leftOut),
+    remoteDirs,
     base: loadBase(p.localDir, p.instanceId),
     fineTimes: remote.fineTimes,
   };
   const plan = planBack(sides);
-  const beside = plan.conflicts.map((path): [string, string] => [path, besideName(path, stamp)]);
-  const besideDirs = plan.dirConflicts.map((path): [string, string] => [path, besideName(path, stamp)]);
+  const beside = besidePairs(plan.conflicts, now);
+  const besideDirs = besidePairs(plan.dirConflicts, now);
   await copyOnInstance(p, beside).catch(failed);
   await copyOnInstance(p, besideDirs, true).catch(failed);
   // The copies beside were made with mode and mtime kept: the instance's side of each is its original's.
@@ -117,11 +110,11 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     files = files === undefined || got === undefined ? undefined : files + got;
   }
   if (aside.length > 0) p.log.warn(collisionsMessage(aside, stamp));
-  const now = { ...sides, local: localSigs(p.localDir, compared.keys()) };
+  const after = { ...sides, local: localSigs(p.localDir, compared.keys()) };
   saveBase(
     p.localDir,
     p.instanceId,
-    nextBase(now, {
+    nextBase(after, {
       resolved: new Set([...plan.conflicts, ...plan.clashed]),
       held: new Set(plan.exclude),
       brought: new Set(plan.bring),
@@ -131,7 +124,7 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   // removed meanwhile is said, not dropped. A link is not checked: one pointing outside is never made here.
   const links = new Set(listing.flatMap((e) => (e.type === 'link' ? [e.path] : [])));
   const arrived = (path: string) => {
-    const [was, is] = [before.get(path), now.local.get(path)];
+    const [was, is] = [before.get(path), after.local.get(path)];
     return links.has(path) || (is !== undefined && (was === undefined || was.s !== is.s || was.m !== is.m));
   };
   const missing = wanted.filter((path) => !arrived(path));

@@ -18,7 +18,6 @@
  */
 import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Entry } from './ignore-rules.js';
 import {
   agree,
   localChanged,
@@ -256,6 +255,12 @@ export function besideName(path: string, stamp: string): string {
   return `${path.slice(0, slash)}${stem}.ec2-${stamp}${ext}`;
 }
 
+/** Each path with its name beside it (besideName), stamped with this time. */
+export function besidePairs(paths: readonly string[], now: Date): [string, string][] {
+  const stamp = backupStamp(now);
+  return paths.map((path) => [path, besideName(path, stamp)]);
+}
+
 /** Names for one line: the first few, and how many more. */
 export function nameList(names: readonly string[], shown = 10): string {
   const more = names.length > shown ? `, and ${names.length - shown} more` : '';
@@ -265,24 +270,6 @@ export function nameList(names: readonly string[], shown = 10): string {
 /** The one line naming the instance's versions of files changed on both sides. */
 export function besideMessage(names: readonly string[]): string {
   return `changed both here and on the instance: yours kept, the instance's beside it: ${nameList(names)}`;
-}
-
-/** The directories of a listing not under any of `excluded` (parents before children). */
-export function dirsOutside(entries: readonly Entry[], excluded: readonly Entry[]): string[] {
-  const dirs = new Map(entries.filter((e) => e.type === 'dir').map((e) => [e.path, e]));
-  return [...outside(dirs, excluded).keys()];
-}
-
-/** The entries (signatures, or anything by path) not under any of `excluded`. */
-export function outside<T>(sigs: Map<string, T>, excluded: readonly Entry[]): Map<string, T> {
-  const out = new Set(excluded.map((e) => e.path));
-  const kept = new Map<string, T>();
-  for (const [path, sig] of sigs) {
-    let under = out.has(path);
-    for (let i = path.indexOf('/'); i !== -1 && !under; i = path.indexOf('/', i + 1)) under = out.has(path.slice(0, i));
-    if (!under) kept.set(path, sig);
-  }
-  return kept;
 }
 
 /** A stamp for names: `20261130-071900Z` (UTC, to the second). */
