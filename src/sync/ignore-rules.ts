@@ -239,6 +239,12 @@ export function excludeList(paths: Iterable<Entry>): string {
   return patterns.map((p) => `${p}\0`).join('');
 }
 
+/** NUL-separated include-only filter: ours left out, each entry brought, everything else left out. */
+export function includeOnlyList(only: Iterable<Entry>): string {
+  const rules = [`- /${OWN_DIR}/`, ...[...only].map((e) => `+ ${anchoredExclude(e)}`), '- *'];
+  return rules.map((r) => `${r}\0`).join('');
+}
+
 /** True if `p` is a file that exists and is a directory. */
 export function isDirectory(p: string): boolean {
   try {

@@ -11,16 +11,23 @@ import { shQuote } from '../remote/remote-command.js';
 import { excludeFileText, pullArgv, serverPullArgv } from '../remote/rsync.js';
 import type { RsyncCapabilities } from '../remote/rsync-capabilities.js';
 import { remoteArgv } from '../remote/ssh.js';
-import type { Entry } from './ignore-rules.js';
+import { includeOnlyList, type Entry } from './ignore-rules.js';
 import { listTransferred, writeRsh, type SyncParams } from './sync-up.js';
 
 /** How many files it brought, when this rsync can tell. Throws rsync's SubprocessError. */
 export async function pullInto(
   p: SyncParams,
   caps: RsyncCapabilities,
-  o: { localDir: string; exclude: readonly Entry[]; name: string; arrow: string },
+  o: {
+    localDir: string;
+    exclude: readonly Entry[];
+    /** Bring these and nothing else (three-way.ts planned): `exclude` is then not needed. */
+    only?: readonly Entry[];
+    name: string;
+    arrow: string;
+  },
 ): Promise<number | undefined> {
-  const excludes = excludeFileText(o.exclude, caps);
+  const excludes = o.only ? includeOnlyText(o.only, caps) : excludeFileText(o.exclude, caps);
   if (caps.pull) {
     const excludeFile = join(p.scratchDir, `pull-${process.pid}${o.name}.exclude`);
     writeFileSync(excludeFile, excludes, { mode: 0o600 });
@@ -40,4 +47,38 @@ export async function pullInto(
   const { local, remote } = serverPullArgv({ remoteDir: p.remoteDir, remoteExcludeFile, localDir: o.localDir }, caps);
   await runCrossed(local, remoteArgv(p.conn.target, remote));
   return undefined;
+}
+
+/**
+ * The sync back's whole transfer as an include-only filter: each file to bring, each directory
+ * to make, and every directory leading to them (rsync descends only into an included directory),
+ * parents first. rsync then touches nothing else: a file saved here during the transfer that the
+ * plan left alone stays as saved.
+ */
+export function planned(files: readonly string[], dirs: readonly string[]): Entry[] {
+  const seen = new Set<string>();
+  const out: Entry[] = [];
+  const add = (path: string, type: 'dir' | 'file') => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    out.push({ path, type });
+  };
+  const withParents = (path: string, type: 'dir' | 'file') => {
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) add(path.slice(0, i), 'dir');
+    add(path, type);
+  };
+  for (const dir of dirs) withParents(dir, 'dir');
+  for (const file of files) withParents(file, 'file');
+  return out;
+}
+
+/**
+ * The include-only filter, in the exclude file (`+ ` and `- ` prefixes: every rsync reads them
+ * there, 2.6.9 too; with openrsync the instance's rsync reads it). A name with a line break is
+ * refused as for excludes when this rsync has no --from0.
+ */
+function includeOnlyText(only: readonly Entry[], caps: RsyncCapabilities): string {
+  excludeFileText(only, caps);
+  const text = includeOnlyList(only);
+  return caps.from0 ? text : text.replaceAll('\0', '\n');
 }

@@ -54,10 +54,16 @@ function findEscape(path: string): string {
   return path.replace(/[\\*?[]/g, '\\$&');
 }
 
-/** Copies (mode and mtime kept) of files on the instance, each to its name beside it. */
-export async function copyOnInstance(p: Pick<SyncParams, 'conn' | 'remoteDir'>, pairs: [string, string][]) {
+/** Copies (mode and mtime kept) of files (or whole directories) on the instance, each to its name beside it. */
+export async function copyOnInstance(
+  p: Pick<SyncParams, 'conn' | 'remoteDir'>,
+  pairs: [string, string][],
+  directories = false,
+) {
   if (pairs.length === 0) return;
-  const script = pairs.map(([from, to]) => `cp -p -- ${shQuote(from)} ${shQuote(to)}`).join(' &&\n');
+  // -R copies the links inside a directory as links (POSIX: no -L, no -H).
+  const cp = directories ? 'cp -pR' : 'cp -p';
+  const script = pairs.map(([from, to]) => `${cp} -- ${shQuote(from)} ${shQuote(to)}`).join(' &&\n');
   await p.conn.exec(`${enterDir(p.remoteDir)} && sh -e`, { input: `${script}\n` });
 }
 
@@ -73,4 +79,25 @@ export async function touchOnInstance(p: Pick<SyncParams, 'conn' | 'remoteDir'>,
   if (paths.length === 0) return;
   const script = paths.map((path) => `touch -m -d @0 -- ${shQuote(path)}`).join('\n');
   await p.conn.exec(`${enterDir(p.remoteDir)} && sh -e`, { input: `${script}\n` });
+}
+
+/** The instance's side as the rules compare it: its files and directories outside what the sync leaves out. */
+export function remoteSide(
+  tree: { entries: readonly Entry[]; sigs: Map<string, Sig> },
+  leftOut: readonly Entry[],
+): { remote: Map<string, Sig>; remoteDirs: string[] } {
+  const dirs = new Map(tree.entries.filter((e) => e.type === 'dir').map((e) => [e.path, e]));
+  return { remote: outside(tree.sigs, leftOut), remoteDirs: [...outside(dirs, leftOut).keys()] };
+}
+
+/** The entries (signatures, or anything by path) not under any of `excluded`. */
+export function outside<T>(sigs: Map<string, T>, excluded: readonly Entry[]): Map<string, T> {
+  const out = new Set(excluded.map((e) => e.path));
+  const kept = new Map<string, T>();
+  for (const [path, sig] of sigs) {
+    let under = out.has(path);
+    for (let i = path.indexOf('/'); i !== -1 && !under; i = path.indexOf('/', i + 1)) under = out.has(path.slice(0, i));
+    if (!under) kept.set(path, sig);
+  }
+  return kept;
 }

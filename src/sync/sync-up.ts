@@ -24,9 +24,9 @@ import { loadBase, saveBase } from './base.js';
 import { ignoredInListing, IgnoreRules, walkLocal } from './ignore-rules.js';
 import { sideExcludes } from './name-collisions.js';
 import { pullInto } from './pull.js';
-import { copyOnInstance, listRemote, removeOnInstance, touchOnInstance } from './remote-tree.js';
+import { copyOnInstance, listRemote, remoteSide, removeOnInstance, touchOnInstance } from './remote-tree.js';
 import { noticeHeldBack } from './secrets-notice.js';
-import { backupStamp, besideMessage, besideName, localSigs, nameList, nextBase, outside, planUp } from './three-way.js';
+import { besideMessage, besidePairs, localSigs, nameList, nextBase, planUp } from './three-way.js';
 
 export interface SyncParams {
   conn: Connection;
@@ -60,14 +60,17 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
     const sides = {
       root: p.localDir,
       local: localSigs(p.localDir, tree.files, outsideLinks),
-      remote: outside(listed.sigs, leftOut),
+      ...remoteSide(listed, leftOut),
       base: loadBase(p.localDir, p.instanceId),
       fineTimes: listed.fineTimes,
     };
     const plan = planUp(sides);
+    if (plan.notSent.length > 0)
+      p.log.warn(
+        `a directory on the instance where a file is here: not sent, the instance keeps its own: ${nameList(plan.notSent)}`,
+      );
     if (plan.conflicts.length > 0) {
-      const stamp = backupStamp(p.now ?? new Date());
-      const beside = plan.conflicts.map((path): [string, string] => [path, besideName(path, stamp)]);
+      const beside = besidePairs(plan.conflicts, p.now ?? new Date());
       await copyOnInstance(p, beside);
       const names = beside.map(([, name]) => ({ path: name, type: 'file' as const }));
       const back = await requireRsync(p.rsync, ['back']);
@@ -97,7 +100,7 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
     );
     const files = listTransferred(r.stdout, caps, p.log, '↑');
     const after = await listRemote(p, prune);
-    const remote = outside(after.sigs, [...leftOut, ...ignoredInListing(after.entries, rules)]);
+    const { remote } = remoteSide(after, [...leftOut, ...ignoredInListing(after.entries, rules)]);
     const local = localSigs(p.localDir, remote.keys(), outsideLinks);
     saveBase(p.localDir, p.instanceId, nextBase({ ...sides, local, remote }, { held: new Set(plan.exclude) }));
     return { files };

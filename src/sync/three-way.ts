@@ -5,15 +5,19 @@
  * Sync back: changed only on the instance → brought home; changed only here → left alone; changed
  * on both → yours stays, the instance's is brought beside it (`name.ec2-<stamp>.ext`); created on
  * the instance → brought home; deleted here since the base → not brought back (unless the instance
- * changed it since: then nothing is lost); deleted on the instance → kept here.
+ * changed it since: then nothing is lost); deleted on the instance → kept here; a directory there
+ * where a file or link is here → the instance's directory brought beside it whole (nothing here is
+ * ever replaced by a different kind: a file here where the instance has a directory is one of the
+ * files changed on both sides). Only what the plan brings is ever written here (sync-back.ts).
  * Sync up: changed only here → sent; changed only on the instance (a result) → not overwritten;
  * changed on both → the instance's brought beside first, then yours sent; deleted here while the
- * instance still holds the copy it was sent → removed there. Nothing else is ever removed there.
+ * instance still holds the copy it was sent → removed there. Nothing else is ever removed there. A
+ * directory here where the instance has a file: that file is brought beside first; a file here
+ * where the instance has a directory: not sent (said).
  * A state that cannot be told for sure counts as changed (base.ts).
  */
 import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Entry } from './ignore-rules.js';
 import {
   agree,
   localChanged,
@@ -31,6 +35,8 @@ export interface Sides {
   local: Map<string, Sig>;
   remote: Map<string, Sig>;
   base: BaseFiles;
+  /** The instance's directories (parents before children), for the sync back's kind check. */
+  remoteDirs?: readonly string[];
   /** The instance's file system keeps times finer than the second (remote-tree.ts). */
   fineTimes?: boolean;
 }
@@ -65,6 +71,12 @@ export interface BackPlan {
   force: string[];
   /** Changed on both sides: the instance's version goes beside yours. */
   conflicts: string[];
+  /** Directories on the instance where a file or link is here: the instance's goes beside it, whole. */
+  dirConflicts: string[];
+  /** The instance's files in those directories, whether brought beside or not: their side goes in the base. */
+  clashed: string[];
+  /** Directories on the instance with nothing here by that name (empty ones too): made here. */
+  newDirs: string[];
   /** Deleted here, unchanged there: not brought back. */
   notResurrected: string[];
   /** Left out of the sync back (yours stays). */
@@ -72,14 +84,39 @@ export interface BackPlan {
 }
 
 export function planBack(x: Sides): BackPlan {
-  const plan: BackPlan = { bring: [], force: [], conflicts: [], notResurrected: [], exclude: [] };
+  const plan: BackPlan = {
+    bring: [],
+    force: [],
+    conflicts: [],
+    dirConflicts: [],
+    clashed: [],
+    newDirs: [],
+    notResurrected: [],
+    exclude: [],
+  };
+  const clash = new Set<string>();
+  for (const dir of [...(x.remoteDirs ?? [])].sort(byDepth)) {
+    if (isUnder(dir, clash)) continue;
+    const kind = localKind(x.root, dir);
+    if (kind === undefined) plan.newDirs.push(dir);
+    else if (kind !== 'dir') clash.add(dir); // rsync would replace the file or link here with the directory
+  }
+  for (const dir of clash) {
+    const files = [...x.remote.keys()].filter((path) => path.startsWith(`${dir}/`));
+    plan.clashed.push(...files);
+    plan.exclude.push(dir);
+    // Brought beside whole, unless nothing in it changed there since it last was.
+    if (!files.every((path) => unchangedThere(x, path))) plan.dirConflicts.push(dir);
+  }
   for (const [path, r] of x.remote) {
+    if (isUnder(path, clash)) continue;
     const l = x.local.get(path);
     const e = x.base.get(path);
     if (!l) {
-      // Something here the walk did not compare (a name this file system folds): never replaced.
+      // Something here the walk did not compare (a directory, a name this file system folds): never
+      // replaced; the instance's version goes beside it, unless it did already and is unchanged since.
       if (existsLocally(x.root, path)) {
-        plan.conflicts.push(path);
+        if (!unchangedThere(x, path)) plan.conflicts.push(path);
         plan.exclude.push(path);
       } else if (e?.l && !remoteChanged(r, e, x.fineTimes)) {
         plan.notResurrected.push(path);
@@ -99,6 +136,29 @@ export function planBack(x: Sides): BackPlan {
   return plan;
 }
 
+const unchangedThere = (x: Sides, path: string) => {
+  const e = x.base.get(path);
+  return e?.r !== undefined && !remoteChanged(x.remote.get(path)!, e, x.fineTimes);
+};
+
+/** What is here at this path: a directory (not a link to one), something else, or nothing. */
+function localKind(root: string, path: string): 'dir' | 'other' | undefined {
+  try {
+    return lstatSync(join(root, path)).isDirectory() ? 'dir' : 'other';
+  } catch {
+    return undefined;
+  }
+}
+
+const byDepth = (a: string, b: string) => a.split('/').length - b.split('/').length;
+
+/** Is `path` strictly below one of `dirs`? */
+function isUnder(path: string, dirs: ReadonlySet<string>): boolean {
+  if (dirs.size === 0) return false;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) if (dirs.has(path.slice(0, i))) return true;
+  return false;
+}
+
 export interface UpPlan {
   /** Changed on both sides: brought home beside yours, then yours is sent. */
   conflicts: string[];
@@ -108,11 +168,19 @@ export interface UpPlan {
   exclude: string[];
   /** Deleted here, and the instance's copy is still the one it was sent: removed there. */
   remove: string[];
+  /** A file or link here where the instance has a directory: not sent (rsync would have to delete it there). */
+  notSent: string[];
 }
 
 export function planUp(x: Sides): UpPlan {
-  const plan: UpPlan = { conflicts: [], force: [], exclude: [], remove: [] };
+  const plan: UpPlan = { conflicts: [], force: [], exclude: [], remove: [], notSent: [] };
+  const dirsThere = new Set(x.remoteDirs);
   for (const [path, l] of x.local) {
+    if (dirsThere.has(path)) {
+      plan.notSent.push(path);
+      plan.exclude.push(path);
+      continue;
+    }
     const r = x.remote.get(path);
     if (!r) continue;
     const changed = judge(x, path, l, r);
@@ -122,6 +190,11 @@ export function planUp(x: Sides): UpPlan {
   }
   for (const [path, r] of x.remote) {
     if (x.local.has(path)) continue;
+    // A directory here where the instance has a file: sent, it replaces that file there; brought beside first.
+    if (localKind(x.root, path) === 'dir') {
+      if (!unchangedThere(x, path)) plan.conflicts.push(path);
+      continue;
+    }
     const e = x.base.get(path);
     if (e?.l && e.o !== 'instance' && !remoteChanged(r, e, x.fineTimes) && !existsLocally(x.root, path))
       plan.remove.push(path);
@@ -147,14 +220,14 @@ export function nextBase(
   for (const [path, r] of x.remote) {
     const l = x.local.get(path);
     const e = x.base.get(path);
-    if (l && o.resolved?.has(path)) out.set(path, { ...(e?.l ? { l: e.l } : {}), r, t } satisfies BaseEntry);
+    if (o.resolved?.has(path)) out.set(path, { ...(e?.l ? { l: e.l } : {}), r, t } satisfies BaseEntry);
     else if (l && o.held?.has(path)) {
       if (e) out.set(path, e);
     } else if (l && agree(l, r)) {
       // Made on the instance: just brought home (`brought`), or brought earlier and not changed here since.
       const made = o.brought?.has(path) || (e?.o === 'instance' && e.l !== undefined && agree(e.l, l));
       out.set(path, { l: recordLocal(x.root, path, l, t), r, t, ...(made ? { o: 'instance' as const } : {}) });
-    } else if (e && (l || (e.l && !existsLocally(x.root, path)))) out.set(path, e);
+    } else if (e) out.set(path, e);
   }
   return out;
 }
@@ -182,6 +255,12 @@ export function besideName(path: string, stamp: string): string {
   return `${path.slice(0, slash)}${stem}.ec2-${stamp}${ext}`;
 }
 
+/** Each path with its name beside it (besideName), stamped with this time. */
+export function besidePairs(paths: readonly string[], now: Date): [string, string][] {
+  const stamp = backupStamp(now);
+  return paths.map((path) => [path, besideName(path, stamp)]);
+}
+
 /** Names for one line: the first few, and how many more. */
 export function nameList(names: readonly string[], shown = 10): string {
   const more = names.length > shown ? `, and ${names.length - shown} more` : '';
@@ -191,18 +270,6 @@ export function nameList(names: readonly string[], shown = 10): string {
 /** The one line naming the instance's versions of files changed on both sides. */
 export function besideMessage(names: readonly string[]): string {
   return `changed both here and on the instance: yours kept, the instance's beside it: ${nameList(names)}`;
-}
-
-/** The signatures of the paths not under any of `excluded`. */
-export function outside(sigs: Map<string, Sig>, excluded: readonly Entry[]): Map<string, Sig> {
-  const out = new Set(excluded.map((e) => e.path));
-  const kept = new Map<string, Sig>();
-  for (const [path, sig] of sigs) {
-    let under = out.has(path);
-    for (let i = path.indexOf('/'); i !== -1 && !under; i = path.indexOf('/', i + 1)) under = out.has(path.slice(0, i));
-    if (!under) kept.set(path, sig);
-  }
-  return kept;
 }
 
 /** A stamp for names: `20261130-071900Z` (UTC, to the second). */

@@ -253,21 +253,27 @@ describe.each(Object.entries(RSYNCS))('the three-way sync with %s', (_name, prog
   });
 });
 
+/** A project here and its directory on the "instance", empty, synced with this rsync (this machine's by default). */
+function project(instanceId: string, program?: string) {
+  const local = mkdtempSync(join(tmpdir(), 'here-'));
+  const remote = mkdtempSync(join(tmpdir(), 'there-'));
+  const scratch = mkdtempSync(join(tmpdir(), 'scratch-'));
+  const p = {
+    conn: localConnection(scratch),
+    localDir: local,
+    remoteDir: remote,
+    instanceId,
+    scratchDir: scratch,
+    rsync: { program, stateDir: scratch },
+    log: createLogger({ stream: new PassThrough(), env: {} }),
+    now: NOW,
+  };
+  return { local, remote, scratch, p };
+}
+
 describe('a result made on the instance, brought home, then deleted here', () => {
   it('is neither brought back nor removed from the instance: a sync up removes only what it sent', async () => {
-    const local = mkdtempSync(join(tmpdir(), 'here-'));
-    const remote = mkdtempSync(join(tmpdir(), 'there-'));
-    const scratch = mkdtempSync(join(tmpdir(), 'scratch-'));
-    const p = {
-      conn: localConnection(scratch),
-      localDir: local,
-      remoteDir: remote,
-      instanceId: 'i-0456',
-      scratchDir: scratch,
-      rsync: { program: undefined, stateDir: scratch },
-      log: createLogger({ stream: new PassThrough(), env: {} }),
-      now: NOW,
-    };
+    const { local, remote, p } = project('i-0456');
     write(local, 'train.py', 'code');
     write(local, 'old.py', 'module');
     await syncUp(p);
@@ -280,5 +286,45 @@ describe('a result made on the instance, brought home, then deleted here', () =>
     expect(files(remote)).toEqual({ 'train.py': 'code', 'ckpt.pt': 'weights' });
     await syncBack(p);
     expect(files(local)).toEqual({ 'train.py': 'code' });
+  });
+});
+
+/**
+ * An rsync that, when it is the sync back's transfer into `local` (the project last, --safe-links),
+ * first saves `file` there as the user would during a long pull, then execs the real one.
+ */
+function editingRsync(real: string, local: string, file: string, text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'editing-rsync-')), 'rsync');
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  writeFileSync(
+    path,
+    `#!/bin/sh\nfor a; do last=$a; done\ncase " $* " in *" --safe-links "*) [ "$last" = ${q(`${local}/`)} ] && ` +
+      `printf %s ${q(text)} > ${q(join(local, file))};; esac\nexec ${q(real)} "$@"\n`,
+  );
+  chmodSync(path, 0o755);
+  return path;
+}
+
+describe.each(Object.entries(RSYNCS))('the sync back with %s touches only what it brings', (_name, program) => {
+  it('an edit saved during the transfer stays; tricky names come; a directory where a file is here goes beside', async () => {
+    const real = program() ?? execFileSync('sh', ['-c', 'command -v rsync'], { encoding: 'utf8' }).trim();
+    const { local, remote, scratch, p } = project('i-0789', real);
+    write(local, 'train.py', 'v1');
+    await syncUp(p);
+    write(remote, 'r[1] *.pt', 'weights'); // a wildcard in the name: escaped in the include rule
+    execFileSync('mkdir', ['-p', join(remote, 'out/sub'), join(remote, 'new/empty')]);
+    write(remote, 'out/sub/x.txt', 'x');
+    write(local, 'out', 'notes');
+    await syncBack({
+      ...p,
+      rsync: { program: editingRsync(real, local, 'train.py', 'v2, saved meanwhile'), stateDir: scratch },
+    });
+    expect(files(local)).toEqual({
+      'train.py': 'v2, saved meanwhile',
+      'r[1] *.pt': 'weights',
+      out: 'notes',
+      [`out.ec2-${backupStamp(NOW)}/sub/x.txt`]: 'x',
+    });
+    expect(statSync(join(local, 'new/empty')).isDirectory()).toBe(true);
   });
 });
