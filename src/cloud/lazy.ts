@@ -19,6 +19,8 @@ export function lazyCloud(
   return new Proxy({} as Cloud, {
     get(_, key) {
       if (key === 'region') return real?.region ?? region;
+      // A property, not a method: known once loaded (its users ask it after a call).
+      if (key === 'endpoint') return real?.endpoint;
       if (typeof key !== 'string' || key === 'then') return undefined;
       // Once loaded, each method is the real one's (noteNew stays synchronous: it follows a launch).
       const call = (c: Cloud, args: unknown[]): unknown =>

@@ -22,7 +22,7 @@ import { endSessionsCommand } from './journal.js';
 import { formatDuration } from './limits.js';
 import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
-import { forgetKnown } from './warm.js';
+import { forgetEnded } from './warm.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -190,7 +190,7 @@ async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalSta
   switch (final) {
     case 'terminate':
       await cloud.terminate(instance.id);
-      forgetKnown(run.paths, run.plan.projectId, instance.id);
+      await forgetEnded(run.paths, instance.id);
       forgetInstance(run.paths, instance.id);
       // Its three-way sync base (.ssh-ec2/base/) is of no use once it is gone.
       rmSync(baseFile(run.plan.projectDir, instance.id), { force: true });
@@ -198,7 +198,7 @@ async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalSta
       return;
     case 'stop':
       await cloud.stop(instance.id);
-      forgetKnown(run.paths, run.plan.projectId, instance.id);
+      await forgetEnded(run.paths, instance.id);
       return; // said by finishWords
     case 'leave':
       return;

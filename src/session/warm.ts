@@ -9,7 +9,7 @@
  * answers under another id has its master closed first, so the API path cannot reuse it.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { lazyCloud } from '../cloud/lazy.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
@@ -55,8 +55,25 @@ export function readKnown(
   } catch {
     return { none: 'no instance known here' };
   }
+  if (!wellFormed(known)) return { none: 'the record of the instance known here is unreadable' };
   if (known.context !== context) return { none: `the AWS settings changed since ${known.instance.id} was used here` };
   return { known };
+}
+
+/** A record as rememberInstance writes it (another version's, or a hand-edited one, is not used). */
+function wellFormed(k: unknown): k is KnownInstance {
+  const r = k as Partial<KnownInstance> | null;
+  const i = r?.instance as Partial<InstanceInfo> | undefined;
+  return (
+    typeof r?.context === 'string' &&
+    typeof r.pin === 'string' &&
+    typeof r.user === 'string' &&
+    typeof r.region === 'string' &&
+    typeof i?.id === 'string' &&
+    typeof i.type === 'string' &&
+    typeof i.tags === 'object' &&
+    i.tags !== null
+  );
 }
 
 /**
@@ -156,7 +173,10 @@ async function check(run: Run, known: KnownInstance): Promise<string | undefined
   try {
     answer = (await exec(remoteArgv(conn.target, ask), { timeoutMs: ASK_TIMEOUT_MS })).stdout.trim();
   } catch (err) {
-    return `${id} did not say which instance it is over the open connection (${(err as Error).message.split('\n')[0]})`;
+    // A master that does not answer (a laptop woken from sleep: its TCP connection is gone) would
+    // still pass `-O check`: the API path must open a new one, not hang on it.
+    const what = (err as Error).message.split('\n')[0];
+    return notUsed(run, conn, `${id} did not say which instance it is over the open connection (${what})`);
   }
   if (answer === id) return undefined;
   return notUsed(run, conn, `the machine behind the open connection to ${id} says it is ${answer || 'nothing'}`);
@@ -203,22 +223,47 @@ export function rememberInstance(run: Run, got: Provisioned, context: string): v
   const file = knownFile(paths, plan.projectId);
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(known)}\n`, { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
+    writeFileSync(`${file}.${process.pid}.tmp`, `${JSON.stringify(known)}\n`, { mode: 0o600 });
+    renameSync(`${file}.${process.pid}.tmp`, file);
   } catch {
     // Only a shortcut: the next run asks AWS.
   }
 }
 
-/** Forgets this directory's known instance (only if it is `instanceId`, when given). */
-export function forgetKnown(paths: Paths, projectId: string, instanceId?: string): void {
-  const file = knownFile(paths, projectId);
-  if (instanceId !== undefined) {
+/** Forgets this directory's known instance. Never throws: it is only a shortcut. */
+export function forgetKnown(paths: Paths, projectId: string): void {
+  try {
+    rmSync(knownFile(paths, projectId), { force: true });
+  } catch {
+    // an unwritable state directory: the master's check still stands guard
+  }
+}
+
+/**
+ * An instance just stopped or terminated (by a session's finish, or `down` from anywhere): no run
+ * may reach it warm while it shuts down — every directory's record naming it goes, and its master
+ * is closed, whoever opened it (a master open when a run reused it is not that run's to close).
+ * Never throws: the instance is already ended; failing here must not say otherwise.
+ */
+export async function forgetEnded(paths: Paths, instanceId: string): Promise<void> {
+  const dir = join(paths.state, 'warm');
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+  } catch {
+    // none known
+  }
+  for (const name of names) {
     try {
-      if ((JSON.parse(readFileSync(file, 'utf8')) as KnownInstance).instance.id !== instanceId) return;
+      const k = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Partial<KnownInstance> | null;
+      if (k?.instance?.id === instanceId) rmSync(join(dir, name), { force: true });
     } catch {
-      return;
+      // unreadable or gone: not used anyway
     }
   }
-  rmSync(file, { force: true });
+  const socket = paths.controlPath(instanceId);
+  if (!existsSync(socket)) return;
+  // Only the local socket is spoken to: no configuration, no network.
+  const close = ['ssh', '-F', '/dev/null', '-o', `ControlPath=${socket}`, '-O', 'exit', 'ssh-ec2-master'];
+  await runAllowFailure(close, { timeoutMs: 10_000 }).catch(() => {});
 }

@@ -63,12 +63,13 @@ export function openCache(file: string, now: () => number = Date.now): Cache {
       return e.value as T;
     },
     set(key, value, ttlMs) {
-      // Another run may have written since: its entries are kept.
-      entries = { ...read(file), ...entries, [key]: { value, expires: now() + ttlMs } };
+      // Another run may have written since: the file as it is now, with only this key changed (a
+      // value this run read earlier, maybe since forgotten there as stale, is never written back).
+      entries = { ...read(file), [key]: { value, expires: now() + ttlMs } };
       save();
     },
     forget(key) {
-      entries = { ...read(file), ...entries };
+      entries = read(file);
       delete entries[key];
       used.delete(key);
       save();

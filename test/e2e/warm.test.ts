@@ -16,6 +16,7 @@ import {
   controlPath as masterPath,
   ec2Client,
   instanceState,
+  instances,
   launches,
   localState,
   makeProject,
@@ -179,5 +180,25 @@ describe('falls back to the API', () => {
     expect(r.stderr).toContain(`pid ${dead}`);
     expect(r.stderr).toContain('no warm start: a killed run here left work to finish');
     expect(sb.calls('DescribeInstances').length).toBeGreaterThan(0);
+  });
+});
+
+describe('an instance ended by ssh-ec2', () => {
+  it('`down NAME --no-pull` from another directory: its record here goes and its connection is closed', async () => {
+    const { dir, id } = await leftRunning('ended-elsewhere');
+    expect(await masterAlive(id)).toBe(true);
+    const name = (await instances(sb)).find((i) => i.InstanceId === id)?.Tags?.find((t) => t.Key === 'Name')?.Value;
+    const down = await cli(sb, ['down', name!, '--no-pull', '--yes'], { cwd: makeProject(sb, 'ended-elsewhere-2') });
+    expect(down.exitCode, down.stderr).toBe(0);
+    // Nothing of it is left to reach it warm while it shuts down.
+    expect(await masterAlive(id)).toBe(false);
+    const records = readdirSync(localState(sb, 'warm')).map((f) => readFileSync(localState(sb, 'warm', f), 'utf8'));
+    expect(records.filter((text) => text.includes(id))).toEqual([]);
+    sb.clearCalls();
+    const r = await cli(sb, ['-v', '--leave', 'true'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/no warm start: no instance known here; asking AWS/);
+    expect(reportedInstance(r.stderr)).not.toBe(id);
+    expect(launches(sb)).toHaveLength(1);
   });
 });

@@ -43,6 +43,19 @@ describe('the launch cache', () => {
     expect([c.get('network'), c.get('image:x')]).toEqual([1, 2]);
   });
 
+  it('a value another run forgot as stale meanwhile is never written back', () => {
+    const file = join(tmp(), 'c.json');
+    openCache(file).set('network', 'old', 60_000);
+    const a = openCache(file);
+    expect(a.get('network')).toBe('old');
+    const b = openCache(file);
+    b.forget('network');
+    b.set('network', 'new', 60_000);
+    a.set('image:x', 'ami-1', 60_000);
+    expect(openCache(file).get('network')).toBe('new');
+    expect(openCache(file).get('image:x')).toBe('ami-1');
+  });
+
   it('a corrupt file is an empty cache, replaced at the next write', () => {
     for (const text of ['{not json', '[1,2]', 'null', '{"network": 3, "image:x": {"value": 1}}']) {
       const file = join(tmp(), 'c.json');

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { lazyCloud } from '../../src/cloud/lazy.js';
 import type { Cloud } from '../../src/cloud/port.js';
 import { resolvePaths } from '../../src/state/paths.js';
-import { awsContext, forgetKnown, knownFile, readKnown } from '../../src/session/warm.js';
+import { awsContext, forgetEnded, forgetKnown, knownFile, readKnown } from '../../src/session/warm.js';
 
 describe('lazyCloud', () => {
   it('loads the real port at the first call only, once, and answers its region before', async () => {
@@ -17,6 +17,7 @@ describe('lazyCloud', () => {
     const firstCalls: string[] = [];
     const real = {
       region: 'eu-west-1',
+      endpoint: 'http://127.0.0.1:5000',
       describeInstance: async (id: string) => ({ id, state: 'running', type: 't3.micro', tags: {} }),
       noteNew: (id: string) => id,
     } as unknown as Cloud;
@@ -29,11 +30,13 @@ describe('lazyCloud', () => {
       (first) => firstCalls.push(first),
     );
     expect(cloud.region).toBe('eu-west-1');
+    expect(cloud.endpoint).toBeUndefined(); // a property, not a method: unknown before the load
     expect(loads).toBe(0);
     const [a, b] = await Promise.all([cloud.describeInstance('i-1'), cloud.describeInstance('i-2')]);
     expect([a?.id, b?.id]).toEqual(['i-1', 'i-2']);
     expect(loads).toBe(1);
     expect(firstCalls).toEqual(['describeInstance']);
+    expect(cloud.endpoint).toBe('http://127.0.0.1:5000');
     // Once loaded, a synchronous method stays synchronous.
     expect(cloud.noteNew('i-3')).toBe('i-3');
   });
@@ -71,11 +74,12 @@ describe('awsContext', () => {
 
 describe('the known instance', () => {
   const paths = resolvePaths({ HOME: mkdtempSync(join(tmpdir(), 'warm-known-')) });
-  const write = (id: string, context: string) => {
-    const file = knownFile(paths, 'p1');
-    forgetKnown(paths, 'p1');
+  const write = (id: string, context: string, project = 'p1') => {
+    const file = knownFile(paths, project);
+    forgetKnown(paths, project);
     mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, JSON.stringify({ instance: { id, tags: {} }, user: 'u', region: 'r', context, pin: 'x' }));
+    const known = { instance: { id, type: 't3.micro', tags: {} }, user: 'u', region: 'r', context, pin: 'x' };
+    writeFileSync(file, JSON.stringify(known));
   };
 
   it('is read only in the AWS context it was learnt in', () => {
@@ -85,11 +89,26 @@ describe('the known instance', () => {
     expect(readKnown(paths, 'p1', 'other')).toEqual({ none: 'the AWS settings changed since i-1 was used here' });
   });
 
-  it('is forgotten for its own instance only', () => {
+  it('an instance ended: forgotten in every directory that knew it, only there', async () => {
     write('i-1', 'c');
-    forgetKnown(paths, 'p1', 'i-2');
+    write('i-1', 'c', 'p2');
+    write('i-3', 'c', 'p3');
+    await forgetEnded(paths, 'i-2');
     expect(readKnown(paths, 'p1', 'c')).toHaveProperty('known');
-    forgetKnown(paths, 'p1', 'i-1');
+    await forgetEnded(paths, 'i-1');
     expect(readKnown(paths, 'p1', 'c')).toHaveProperty('none');
+    expect(readKnown(paths, 'p2', 'c')).toHaveProperty('none');
+    expect(readKnown(paths, 'p3', 'c')).toHaveProperty('known');
+  });
+
+  it.each([
+    ['null', null],
+    ['no instance', { context: 'c', pin: 'x', user: 'u', region: 'r' }],
+    ['no tags', { instance: { id: 'i-1', type: 't' }, context: 'c', pin: 'x', user: 'u', region: 'r' }],
+  ])('a record of another shape (%s) is not used, and nothing throws', (_, record) => {
+    const file = knownFile(paths, 'p4');
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, JSON.stringify(record));
+    expect(readKnown(paths, 'p4', 'c')).toEqual({ none: 'the record of the instance known here is unreadable' });
   });
 });
