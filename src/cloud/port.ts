@@ -85,9 +85,15 @@ export interface Cloud {
   givenSecurityGroup(idOrName: string, vpcId: string): Promise<string>;
   /**
    * The VPC's ssh-ec2 security group (created and tagged with `tags` if missing), letting `cidr`
-   * in on tcp/22 (see ssh-rules.ts).
+   * in on tcp/22 (see ssh-rules.ts). `createFirst`: created without a lookup first, looked up
+   * only if it exists (`InvalidGroup.Duplicate`) — a call fewer where it is likely missing.
    */
-  ensureSecurityGroup(vpcId: string, cidr: string, tags: Record<string, string>): Promise<string>;
+  ensureSecurityGroup(
+    vpcId: string,
+    cidr: string,
+    tags: Record<string, string>,
+    how?: { createFirst?: boolean },
+  ): Promise<string>;
   /** The same for a group that exists (a reused instance's VPC); none: nothing is done (undefined). */
   allowSsh(vpcId: string, cidr: string): Promise<string | undefined>;
   /**

@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ConfigError, UserError } from '../errors.js';
 import { type NewResources, retrying } from './consistency.js';
+import { kindOf } from './aws-codes.js';
 import { aws, errorCode, mapAwsError } from './errors.js';
 import { type Cloud, LIVE_STATES } from './port.js';
 import { toTags } from './sdk-shapes.js';
@@ -74,25 +75,36 @@ export function securityGroups(
       created.add(made.GroupId!);
       return { GroupId: made.GroupId!, IpPermissions: [] };
     } catch (err) {
+      // Not allowed to create groups (an administrator made ssh-ec2's): theirs, if it is there.
+      const allowedNot = kindOf(errorCode(err)) === 'denied' && (await findGroup(vpcId));
+      if (allowedNot) return allowedNot;
       if (errorCode(err) !== 'InvalidGroup.Duplicate') throw mapAwsError(err, 'create the security group');
-      // Two first runs at once (two terminals, two directories): the other one's group is used.
+      // There already (created without a lookup first), or two first runs at once (two terminals,
+      // two directories): the other one's group is used.
       const listed = () => findGroup(vpcId).then((g) => g ?? Promise.reject(new Error('not listed yet')));
       const theirs = await retrying(listed, (e) => !(e instanceof UserError)).catch((e: unknown) => {
         throw e instanceof UserError ? e : mapAwsError(err, 'create the security group');
       });
-      // Just created: EC2 may not know it yet where its rules are changed either.
+      // Perhaps just created: EC2 may not know it yet where its rules are changed either.
       created.add(theirs.GroupId!);
       return theirs;
     }
   };
 
-  /** The VPC's ssh-ec2 group, letting `cidr` in; created with `tags` when missing (no tags: undefined). */
+  /**
+   * The VPC's ssh-ec2 group, letting `cidr` in; created with `tags` when missing (no tags:
+   * undefined). `createFirst`: created at once, found only if it exists (createGroup).
+   */
   const sshGroup = async (
     vpcId: string,
     cidr: string,
     tags: Record<string, string> | undefined,
+    createFirst = false,
   ): Promise<string | undefined> => {
-    const group = (await findGroup(vpcId)) ?? (tags && (await createGroup(vpcId, tags)));
+    const group =
+      tags && createFirst
+        ? await createGroup(vpcId, tags)
+        : ((await findGroup(vpcId)) ?? (tags && (await createGroup(vpcId, tags))));
     if (!group) return undefined;
     const groupId = group.GroupId!;
     const rules = group.IpPermissions ?? [];
@@ -197,8 +209,8 @@ export function securityGroups(
       return { deleted, inUse };
     },
 
-    async ensureSecurityGroup(vpcId, cidr, tags) {
-      return (await sshGroup(vpcId, cidr, tags))!;
+    async ensureSecurityGroup(vpcId, cidr, tags, how) {
+      return (await sshGroup(vpcId, cidr, tags, how?.createFirst))!;
     },
 
     allowSsh: (vpcId, cidr) => sshGroup(vpcId, cidr, undefined),

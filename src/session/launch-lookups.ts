@@ -8,6 +8,7 @@
 import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
 import type { Zone } from '../cloud/capacity.js';
 import { architectureFor, type ImageInfo } from '../cloud/image.js';
+import { knownArchitecture } from '../cloud/instance-types.js';
 import type { InstanceTypeInfo } from '../cloud/port.js';
 import { rethrowFrom } from '../options.js';
 import { cacheFile, IMAGE_TTL_MS, NETWORK_TTL_MS, noCache, openCache, type Cache } from '../state/cache.js';
@@ -27,6 +28,12 @@ interface CachedGroup {
   day: string;
 }
 
+/**
+ * How long "ssh-ec2's group exists in this VPC" is remembered: only which call comes first depends
+ * on it (a group deleted since is created after a lookup finds none, as without it).
+ */
+const GROUP_SEEN_TTL_MS = 30 * 24 * 60 * 60_000;
+
 const today = () => new Date().toISOString().slice(0, 10);
 
 /** This account's and region's cache (the account from the identity every run asks for anyway). */
@@ -34,6 +41,16 @@ export async function launchCache(ctx: Pick<ProvisionContext, 'options' | 'cloud
   if (!ctx.options.cache || !ctx.cacheDir) return noCache();
   const { account } = await ctx.cloud.caller();
   return openCache(cacheFile(ctx.cacheDir, { account, region: ctx.cloud.region, endpoint: ctx.cloud.endpoint }));
+}
+
+/**
+ * This account's cache for every region: what IAM, which is global, says (the original's instance
+ * profile missing), learnt by a launch in one region and true in all of them.
+ */
+export async function accountCache(ctx: Pick<ProvisionContext, 'options' | 'cloud' | 'cacheDir'>): Promise<Cache> {
+  if (!ctx.options.cache || !ctx.cacheDir) return noCache();
+  const { account } = await ctx.cloud.caller();
+  return openCache(cacheFile(ctx.cacheDir, { account, region: '*', endpoint: ctx.cloud.endpoint }));
 }
 
 /** A cached value, or `look()`'s (then kept for `ttlMs`). */
@@ -70,19 +87,29 @@ export function launchLookups(ctx: ProvisionContext, cache: Cache) {
     const hit = cache.get<CachedGroup>(key);
     if (hit && hit.cidr === cidr && hit.day === today()) return hit.groupId;
     const day = today();
-    const groupId = await cloud.ensureSecurityGroup(vpcId, cidr, { Name: 'ssh-ec2', [TAG.project]: 'shared' });
+    // Where this machine never saw ssh-ec2's group (the first launch in a region), it is created
+    // without looking for it first: one call, and only an `InvalidGroup.Duplicate` (another
+    // machine made it) costs the lookup. Where it was seen, or with no cache to say, it is looked up.
+    const seen = `group-seen:${vpcId}`;
+    const createFirst = o.cache && ctx.cacheDir !== undefined && !cache.get(seen);
+    const tags = { Name: 'ssh-ec2', [TAG.project]: 'shared' };
+    const groupId = await cloud.ensureSecurityGroup(vpcId, cidr, tags, { createFirst });
     cache.set(key, { groupId, cidr, day } satisfies CachedGroup, NETWORK_TTL_MS);
+    cache.set(seen, true, GROUP_SEEN_TTL_MS);
     return groupId;
   });
 
   // Every type is checked before anything is launched: a typo in the last one of
-  // --instance-type a,b,c is reported now, not after the others found no capacity.
+  // --instance-type a,b,c is reported now, not after the others found no capacity. A type the
+  // table knows exactly (cloud/instance-types.ts) is no typo, and its architecture is known.
   const types: Promise<InstanceTypeInfo[]> = Promise.all(
-    o.instanceTypes.map((t) =>
-      cached(cache, `type:${t}`, IMAGE_TTL_MS, () =>
+    o.instanceTypes.map((t) => {
+      const known = knownArchitecture(t);
+      if (known) return Promise.resolve({ type: t, architectures: [known] });
+      return cached(cache, `type:${t}`, IMAGE_TTL_MS, () =>
         cloud.describeInstanceType(t).catch(rethrowFrom(o, 'instanceTypes', t)),
-      ),
-    ),
+      );
+    }),
   );
 
   // One image per architecture: a fallback type of another architecture gets its own.

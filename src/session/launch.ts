@@ -14,14 +14,14 @@ import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB, originOf } fr
 import { backoff } from '../time.js';
 import { findOwn, launchTags } from './owner.js';
 import type { ProvisionContext } from './provision.js';
-import { launchCache, launchLookups } from './launch-lookups.js';
+import { accountCache, launchCache, launchLookups } from './launch-lookups.js';
 import { NETWORK_TTL_MS, type Cache } from '../state/cache.js';
 import { bootLimitSettings, launchLimits, limitTags } from './limits.js';
 import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
 import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
 
-/** The cache's note that the original's default instance profile does not exist in this account. */
+/** The account cache's note that the original's default instance profile does not exist in this account. */
 const UNUSABLE_PROFILE = `unusable-profile:${LEGACY_IAM_PROFILE}`;
 
 /**
@@ -39,7 +39,7 @@ export async function launch(ctx: ProvisionContext, owner: string): Promise<{ in
     // is answered by asking EC2 again, once.
     if (cache.used.size === 0 || !refusedAsInvalid(err)) throw err;
     ctx.log.detail(`launch refused with ids from the cache (${(err as Error).message}): looking them up again`);
-    for (const key of [...cache.used]) if (key !== UNUSABLE_PROFILE) cache.forget(key);
+    for (const key of [...cache.used]) cache.forget(key);
     return launchWith(ctx, owner, cache);
   }
 }
@@ -71,8 +71,10 @@ async function launchWith(
   // The image of the first type is looked up meanwhile (a failure is the attempt's to report).
   typesInfo.then((t) => imageFor(t[0]!)).catch(() => undefined);
   const [types, securityGroupId, { zones }] = await Promise.all([typesInfo, securityGroup, network]);
-  // The original's default instance profile, found missing in this account by an earlier launch.
-  let iamProfile = o.iamProfile === LEGACY_IAM_PROFILE && cache.get(UNUSABLE_PROFILE) ? undefined : o.iamProfile;
+  // The original's default instance profile, found missing in this account by an earlier launch
+  // (in any region: instance profiles are IAM's, global).
+  const account = await accountCache(ctx);
+  let iamProfile = o.iamProfile === LEGACY_IAM_PROFILE && account.get(UNUSABLE_PROFILE) ? undefined : o.iamProfile;
   let announced: string | undefined;
   let launchSent = false;
 
@@ -125,7 +127,7 @@ async function launchWith(
         throw err;
       log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
       iamProfile = undefined;
-      cache.set(UNUSABLE_PROFILE, true, NETWORK_TTL_MS);
+      account.set(UNUSABLE_PROFILE, true, NETWORK_TTL_MS);
       return { instance: await cloud.launch({ ...spec, iamProfile, clientToken: randomUUID() }), user };
     }
   };
