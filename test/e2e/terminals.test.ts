@@ -254,6 +254,27 @@ describe('Ctrl-C of a command', () => {
     expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
   });
 
+  // A job in the foreground with no terminal there follows the job's log: Ctrl-C reaches the job's
+  // command as a terminal's would (its pane), and the job's status is the run's.
+  it.each(['tmux', 'screen'])(
+    'of a --multi %s job with stdout in a file: the status the shell in the job reports, 130',
+    async (mux) => {
+      const name = `ctrl-c-job-${mux}`;
+      const dir = makeProject(sb, name);
+      const out = join(sb.dir, `${name}.out`);
+      const term = terminal(dir);
+      await term.run(`--multi ${mux} ${shq('echo begun > begun.txt; echo begun-in-log; sleep 60')}`, `>${shq(out)}`);
+      await until(() => existsSync(join(remotePath(sb, name), 'begun.txt')), 'the job to start');
+      await until(async () => (await shown(term, out)).includes('begun-in-log'), 'its output followed');
+      await term.ctrlC();
+      expect(await term.exited(), term.stderr()).toBe(130);
+      expect(term.stderr()).not.toMatch(/SIGINT received|still running/);
+      expect(term.stderr()).toMatch(/the job finished with status 130/);
+      expect(readFileSync(join(dir, 'begun.txt'), 'utf8')).toBe('begun\n');
+      expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
+    },
+  );
+
   it('in a terminal, a lost connection is still 255: the results come back, terminated', async () => {
     const dir = makeProject(sb, 'lost-in-terminal');
     const term = terminal(dir);
