@@ -25,7 +25,7 @@ import { announceForwards } from './forwards-announce.js';
 import { localTime } from '../ui/words.js';
 import type { Run } from './context.js';
 import { leftRunningNote } from './limits.js';
-import { passInterrupt } from './pass-interrupt.js';
+import { passingInterrupt } from './pass-interrupt.js';
 
 /** Where a detached job's output goes, in the project directory on the instance (synced back). */
 
@@ -168,14 +168,8 @@ export async function runJob(
   const session = conn.attach(command, { tty: o.tty, forwards: o.forwards, follow: !o.tty });
   announceForwards(o.forwards, log);
   run.kill = session.kill;
-  const interrupt = !o.tty && !following ? passInterrupt(run, conn, jobCommand('interrupt', id), 'job') : undefined;
-  run.passInterrupt = interrupt?.take;
-  const result = await log
-    .phase('run', () => session.done)
-    .finally(async () => {
-      run.passInterrupt = undefined;
-      await interrupt?.settled();
-    });
+  const interrupt = !o.tty && !following ? { command: jobCommand('interrupt', id), what: 'job' as const } : undefined;
+  const result = await log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done));
   run.kill = undefined;
   run.stopFollowing = undefined;
   // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.

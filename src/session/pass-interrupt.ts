@@ -12,11 +12,29 @@ import type { Run } from './context.js';
 const INTERRUPT_GRACE_MS = 10_000;
 
 /**
- * `take` (set as run.passInterrupt) runs `command` on the instance, which delivers the SIGINT. A
- * second Ctrl-C, `what` still running after INTERRUPT_GRACE_MS, or no answer from the instance:
- * the run is interrupted as for any other signal (exit 130). `settled` before the finish.
+ * Awaits `done` (what runs there) while a Ctrl-C is passed on by running `pass.command` on the
+ * instance, which delivers the SIGINT (no `pass`: not passed on). A second Ctrl-C, it still running
+ * after INTERRUPT_GRACE_MS, or no answer from the instance: the run is interrupted as for any other
+ * signal (exit 130). The interrupt sent, if any, is over when this returns (before the finish).
  */
-export function passInterrupt(run: Run, conn: Connection, command: string, what: 'command' | 'job') {
+export async function passingInterrupt<T>(
+  run: Run,
+  conn: Connection,
+  pass: { command: string; what: 'command' | 'job' } | undefined,
+  done: Promise<T>,
+): Promise<T> {
+  if (!pass) return done;
+  const interrupt = passInterrupt(run, conn, pass.command, pass.what);
+  run.passInterrupt = interrupt.take;
+  try {
+    return await done;
+  } finally {
+    run.passInterrupt = undefined;
+    await interrupt.settled();
+  }
+}
+
+function passInterrupt(run: Run, conn: Connection, command: string, what: 'command' | 'job') {
   const interruptRun = () => process.kill(process.pid, 'SIGINT');
   let escalation: NodeJS.Timeout | undefined;
   let sent: Promise<unknown> | undefined;

@@ -32,7 +32,7 @@ import {
   type Pending,
 } from './journal.js';
 import { resolveLimits } from './limits.js';
-import { passInterrupt } from './pass-interrupt.js';
+import { passingInterrupt } from './pass-interrupt.js';
 import { provision, type Provisioned } from './provision.js';
 import { runStory } from './story.js';
 import { rememberInstance, warmCloud, warmInstance, warmth, type Warmth } from './warm.js';
@@ -194,14 +194,8 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   announceForwards(forwardsOf(options), log);
   run.journal?.note({ children: ownChildren() });
   run.kill = session.kill;
-  const interrupt = pass ? passInterrupt(run, conn, interruptSessionsCommand([sessionId]), 'command') : undefined;
-  run.passInterrupt = interrupt?.take;
-  const result = await log
-    .phase('run', () => session.done)
-    .finally(async () => {
-      run.passInterrupt = undefined;
-      await interrupt?.settled();
-    });
+  const interrupt = pass ? { command: interruptSessionsCommand([sessionId]), what: 'command' as const } : undefined;
+  const result = await log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done));
   run.kill = undefined;
   if (signal.aborted) await endSessions(conn, [sessionId]);
   facts.exitStatus = result.exitCode;
