@@ -26,6 +26,7 @@
 #   job.sh run ID                                    what runs inside the multiplexer
 #   job.sh attach ID                                 reattach (returns when detached or ended)
 #   job.sh follow ID                                 print the log until the job ends
+#   job.sh interrupt ID                              Ctrl-C typed into the job's terminal
 #   job.sh status ID                                 none | running PID STARTED | finished STATUS ENDED
 #   job.sh log ID                                    print the log
 #   job.sh others                                    how many other ssh sessions run now
@@ -97,13 +98,21 @@ cmd_start() {
 cmd_run() {
   id=$1
   d=$(jobdir "$id")
+  # A Ctrl-C in the job's terminal reaches this shell too (the terminal's foreground group):
+  # without a trap it would die of it before writing the status (the job "killed"). Caught, not
+  # ignored, so that the command gets the default action; one before the command runs ends it
+  # with a shell's 130.
+  interrupted=
+  trap 'interrupted=1' INT
   # The log (tmux pipe-pane) is attached right after the session starts: wait for it.
   wait_for 50 test -f "$d/go"
   cd "$(cat "$d/dir")" || exit 1
   # Whole or absent (as status): a reader catching an empty pid file would take the job as killed.
   write_whole "$d/pid" $$
   now >"$d/started"
-  if [ -f "$d/cmd" ]; then
+  if [ -n "$interrupted" ]; then
+    (exit 130)
+  elif [ -f "$d/cmd" ]; then
     # $(...) strips trailing newlines: an x keeps them, and is removed again.
     c=$(cat "$d/cmd"; printf x)
     "${SHELL:-/bin/sh}" -c "${c%x}"
@@ -144,6 +153,21 @@ cmd_follow() {
   fi
 }
 
+# A Ctrl-C passed on by ssh-ec2 (a job followed without a terminal here): typed into the job's
+# pane or window, so the terminal there delivers it to whatever runs in the foreground, as it
+# would the user's own. One pressed while the job was still starting waits for it to begin.
+cmd_interrupt() {
+  id=$1
+  d=$(jobdir "$id")
+  name=$(session "$id")
+  wait_for 50 begun "$d"
+  case $(cat "$d/mux" 2>/dev/null) in
+    tmux) tmux send-keys -t "=$name:" C-c 2>/dev/null ;;
+    screen) screen -S "$name" -p 0 -X stuff "$(printf '\003')" >/dev/null 2>&1 ;;
+  esac
+  :
+}
+
 begun() { [ -f "$1/pid" ] || [ -f "$1/status" ]; }
 
 cmd_status() {
@@ -171,8 +195,9 @@ case ${1:-} in
   run) cmd_run "$2" ;;
   attach) cmd_attach "$2" ;;
   follow) cmd_follow "$2" ;;
+  interrupt) cmd_interrupt "$2" ;;
   status) cmd_status "$2" ;;
   log) cmd_log "$2" ;;
   others) cmd_others ;;
-  *) echo "usage: job.sh start|run|attach|follow|status|log ID ..." >&2; exit 2 ;;
+  *) echo "usage: job.sh start|run|attach|follow|interrupt|status|log ID ..." >&2; exit 2 ;;
 esac

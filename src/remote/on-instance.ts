@@ -103,7 +103,8 @@ export function jobStartCommand(o: {
   return `${JOB} start ${o.id} ${o.mux} ${shQuote(o.dir)} ${o.detached ? 1 : 0} ${b64}`;
 }
 
-export const jobCommand = (op: 'attach' | 'follow' | 'status' | 'log', id: string): string => `${JOB} ${op} ${id}`;
+export const jobCommand = (op: 'attach' | 'follow' | 'interrupt' | 'status' | 'log', id: string): string =>
+  `${JOB} ${op} ${id}`;
 
 /** Prints how many other ssh connections carry a session on the instance. */
 export const OTHER_SESSIONS = `${JOB} others`;

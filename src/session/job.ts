@@ -25,6 +25,7 @@ import { announceForwards } from './forwards-announce.js';
 import { localTime } from '../ui/words.js';
 import type { Run } from './context.js';
 import { leftRunningNote } from './limits.js';
+import { passingInterrupt } from './pass-interrupt.js';
 
 /** Where a detached job's output goes, in the project directory on the instance (synced back). */
 
@@ -160,18 +161,22 @@ export async function runJob(
     facts.ran = true;
     command = `${start} && exec ${followOrAttach}`;
   }
-  // Following a running job without a terminal reads nothing from here (see Connection.attach).
-  const session = conn.attach(command, { tty: o.tty, forwards: o.forwards, follow: following && !o.tty });
+  // Without a terminal there, nothing here is read (the job has its own, in tmux/screen): ssh runs
+  // out of the terminal's reach (see Connection.attach), so a Ctrl-C is ssh-ec2's alone. It stops
+  // following a job --attach found; a job started here in the foreground (not detached) takes it
+  // as a plain command would: typed into the job's terminal there, so its status is the job's own.
+  const session = conn.attach(command, { tty: o.tty, forwards: o.forwards, follow: !o.tty });
   announceForwards(o.forwards, log);
   run.kill = session.kill;
-  const result = await log.phase('run', () => session.done);
+  const interrupt = !o.tty && !following ? { command: jobCommand('interrupt', id), what: 'job' as const } : undefined;
+  const result = await log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done));
   run.kill = undefined;
   run.stopFollowing = undefined;
   // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.
   if (result.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(run);
   if (result.exitCode === MUX_MISSING_STATUS) throw muxMissingError(o.mux);
-  // Following stopped by a Ctrl-C (ssh-ec2 ended the follower, 255): nothing was lost.
-  const lost = result.exitCode === ExitCode.connectionLost && !stopped;
+  // Following stopped by a Ctrl-C, or the run interrupted (ssh-ec2 ended its ssh, 255): nothing was lost.
+  const lost = result.exitCode === ExitCode.connectionLost && !stopped && !o.signal.aborted;
   let after: JobState;
   try {
     if (!(await conn.alive())) {

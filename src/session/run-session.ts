@@ -32,6 +32,7 @@ import {
   type Pending,
 } from './journal.js';
 import { resolveLimits } from './limits.js';
+import { passingInterrupt } from './pass-interrupt.js';
 import { provision, type Provisioned } from './provision.js';
 import { runStory } from './story.js';
 import { rememberInstance, warmCloud, warmInstance, warmth, type Warmth } from './warm.js';
@@ -193,47 +194,11 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   announceForwards(forwardsOf(options), log);
   run.journal?.note({ children: ownChildren() });
   run.kill = session.kill;
-  const interrupt = pass ? passInterrupt(run, conn, sessionId) : undefined;
-  run.passInterrupt = interrupt?.take;
-  const result = await log
-    .phase('run', () => session.done)
-    .finally(async () => {
-      run.passInterrupt = undefined;
-      await interrupt?.settled();
-    });
+  const interrupt = pass ? { command: interruptSessionsCommand([sessionId]), what: 'command' as const } : undefined;
+  const result = await log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done));
   run.kill = undefined;
   if (signal.aborted) await endSessions(conn, [sessionId]);
   facts.exitStatus = result.exitCode;
-}
-
-/** How long a command without a terminal has, after a Ctrl-C passed on to it, to end by itself. */
-const INTERRUPT_GRACE_MS = 10_000;
-
-/**
- * A Ctrl-C of a command that runs without a terminal is passed on to its processes on the
- * instance, as a terminal would: it ends as it chooses (a shell reports 130, a script that
- * catches it may save its work and exit 0) and its status is the run's. A second Ctrl-C, a
- * command still running after INTERRUPT_GRACE_MS, or no answer from the instance: the run is
- * interrupted as for any other signal (the command ended, then the finish; exit 130).
- */
-function passInterrupt(run: Run, conn: Connection, sessionId: string) {
-  const interruptRun = () => process.kill(process.pid, 'SIGINT');
-  let escalation: NodeJS.Timeout | undefined;
-  let sent: Promise<unknown> | undefined;
-  const take = () => {
-    run.passInterrupt = undefined;
-    run.log.warn(
-      `SIGINT passed on to the command (Ctrl-C again, or ${INTERRUPT_GRACE_MS / 1000}s without it ending, stops it)`,
-    );
-    escalation = setTimeout(interruptRun, INTERRUPT_GRACE_MS);
-    sent = conn.exec(interruptSessionsCommand([sessionId])).catch(interruptRun);
-  };
-  // Its own session on the instance must be over before the finish asks who else is there.
-  const settled = async () => {
-    clearTimeout(escalation);
-    await sent;
-  };
-  return { take, settled };
 }
 
 /**

@@ -254,6 +254,66 @@ describe('Ctrl-C of a command', () => {
     expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
   });
 
+  // A job in the foreground with no terminal there follows the job's log: Ctrl-C reaches the job's
+  // command as a terminal's would (its pane), and the job's status is the run's.
+  const BEGIN = 'echo begun > begun.txt; echo begun-on-screen';
+  /** `ssh-ec2 --multi MUX JOB` in a terminal (stdout in a file with `toFile`), once JOB did BEGIN. */
+  async function jobBegun(name: string, mux: string, job: string, toFile: boolean) {
+    const dir = makeProject(sb, name);
+    const out = join(sb.dir, `${name}.out`);
+    const term = terminal(dir);
+    await term.run(`--multi ${mux} ${shq(job)}`, toFile ? `>${shq(out)}` : '');
+    await until(() => existsSync(join(remotePath(sb, name), 'begun.txt')), 'the job to start');
+    await until(async () => (await shown(term, out)).includes('begun-on-screen'), 'its output followed');
+    return { dir, out, term };
+  }
+
+  it.each(['tmux', 'screen'])(
+    'of a --multi %s job with stdout in a file: the status the shell in the job reports, 130',
+    async (mux) => {
+      const { dir, term } = await jobBegun(`ctrl-c-job-${mux}`, mux, `${BEGIN}; sleep 60`, true);
+      await term.ctrlC();
+      expect(await term.exited(), term.stderr()).toBe(130);
+      expect(term.stderr()).not.toMatch(/SIGINT received|still running/);
+      expect(term.stderr()).toMatch(/the job finished with status 130/);
+      expect(readFileSync(join(dir, 'begun.txt'), 'utf8')).toBe('begun\n');
+      expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
+    },
+  );
+
+  it('of a --multi tmux job in a terminal: the job ends with the status its shell reports, 130', async () => {
+    const { term } = await jobBegun('ctrl-c-job-tty', 'tmux', `${BEGIN}; sleep 60`, false);
+    await term.ctrlC();
+    // Not killed with its wrapper (137): the wrapper outlives the Ctrl-C to write the status.
+    expect(await term.exited(), term.stderr()).toBe(130);
+    expect(term.stderr()).toMatch(/the job finished with status 130/);
+    expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
+  });
+
+  it('of a --multi screen job that handles it itself, stdout in a file: the status it chooses', async () => {
+    const job = `trap 'echo saved > saved.txt; exit 7' INT; ${BEGIN}; sleep 60`;
+    const { dir, term } = await jobBegun('ctrl-c-job-own', 'screen', job, true);
+    await term.ctrlC();
+    expect(await term.exited(), term.stderr()).toBe(7);
+    expect(readFileSync(join(dir, 'saved.txt'), 'utf8')).toBe('saved\n');
+    expect(await instanceState(sb, reportedInstance(term.stderr())), term.stderr()).toBe('terminated');
+  });
+
+  it('of a --multi tmux job that ignores it, stdout in a file: a second Ctrl-C stops following, the job left running', async () => {
+    const name = 'ctrl-c-job-twice';
+    const job = `trap 'echo got-it' INT; ${BEGIN}; ${WAIT_FOR_GO}`;
+    const { out, term } = await jobBegun(name, 'tmux', job, true);
+    await term.ctrlC();
+    await until(async () => (await shown(term, out)).includes('got-it'), 'the job to get the Ctrl-C');
+    await term.ctrlC();
+    expect(await term.exited(), term.stderr()).toBe(130);
+    expect(term.stderr()).toMatch(/the job is still running/);
+    const id = reportedInstance(term.stderr());
+    expect(await jobRunning(id)).toBe(true);
+    expect(await instanceState(sb, id)).toBe('running');
+    letJobGo(sb, name);
+  });
+
   it('in a terminal, a lost connection is still 255: the results come back, terminated', async () => {
     const dir = makeProject(sb, 'lost-in-terminal');
     const term = terminal(dir);
