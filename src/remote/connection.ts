@@ -50,7 +50,7 @@ function localSshVersion(): Promise<number | undefined> {
  * most a quarter of a second is lost after sshd comes up, without knowing when it will.
  */
 const PROBE_CAP_MS = 250;
-export const READINESS_PROBE = { firstDelayMs: 100, maxDelayMs: PROBE_CAP_MS } as const;
+const READINESS_PROBE = { firstDelayMs: 100, maxDelayMs: PROBE_CAP_MS } as const;
 /** A refused try ends within a round trip; one going on longer is likely past the TCP connect. */
 const SLOW_TRY_MS = 100;
 
