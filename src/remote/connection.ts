@@ -44,6 +44,16 @@ function localSshVersion(): Promise<number | undefined> {
   return localSsh;
 }
 
+/**
+ * The readiness probe's pace (issue #11: a command within a second of sshd answering). A try sshd
+ * refuses costs one ssh process and one connect: cheap enough to make four times a second, so at
+ * most a quarter of a second is lost after sshd comes up, without knowing when it will.
+ */
+const PROBE_CAP_MS = 250;
+const READINESS_PROBE = { firstDelayMs: 100, maxDelayMs: PROBE_CAP_MS } as const;
+/** A refused try ends within a round trip; one going on longer is likely past the TCP connect. */
+const SLOW_TRY_MS = 100;
+
 export class Connection {
   private opened = false;
   private sshKnown = false;
@@ -75,8 +85,11 @@ export class Connection {
     return `${this.target.user}@${this.target.host}`;
   }
 
-  /** Waits until ssh works and the master is up. */
-  async open(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  /**
+   * Waits until ssh works and the master is up. `onSlowTry`: told once per try that goes on past
+   * SLOW_TRY_MS (a try sshd refuses ends sooner): sshd has likely answered, and is authenticating.
+   */
+  async open(opts: { timeoutMs: number; signal?: AbortSignal; onSlowTry?: () => void }): Promise<void> {
     await this.knowLocalSsh();
     if (await this.alive()) {
       this.log.detail('reusing the ssh connection already open to this instance');
@@ -86,29 +99,29 @@ export class Connection {
     const deadline = Date.now() + opts.timeoutMs;
     let attempts = 0;
     let last = '';
-    // Small steps (issue #11, readiness): ssh is tried every second at most once the instance is
-    // near up, so a command starts well within a second of sshd answering; a refused try costs
-    // a local connect only.
-    for await (const attempt of backoff({ firstDelayMs: 100, maxDelayMs: 1000, deadline, signal: opts.signal })) {
+    for await (const attempt of backoff({ ...READINESS_PROBE, deadline, signal: opts.signal })) {
       attempts = attempt;
       await this.keys.refresh({ signal: opts.signal, deadline });
       rmSync(this.stderrLog, { force: true });
+      const slow = opts.onSlowTry && setTimeout(opts.onSlowTry, SLOW_TRY_MS);
       // One try never outlasts the deadline by much (ssh's own ConnectTimeout is 10 s).
       const r = await runAllowFailure(masterStartArgv(this.target), {
         stderrFile: this.stderrLog,
         timeoutMs: Math.min(30_000, Math.max(12_000, deadline - Date.now())),
         signal: opts.signal,
-      });
+      }).finally(() => clearTimeout(slow));
       if (r.exitCode === 0) {
         this.opened = true;
         this.log.detail(`ssh ready after ${attempts} attempt${attempts > 1 ? 's' : ''}`);
         return;
       }
-      last = lastLine(readText(this.stderrLog)) || `ssh exit status ${r.exitCode}`;
+      const why = lastLine(readText(this.stderrLog)) || `ssh exit status ${r.exitCode}`;
       if (FATAL.test(readText(this.stderrLog))) {
-        throw new ConnectionError(`ssh to ${this.target.hostKeyAlias} refused: ${last}`, hostKeyHint(this.target));
+        throw new ConnectionError(`ssh to ${this.target.hostKeyAlias} refused: ${why}`, hostKeyHint(this.target));
       }
-      this.log.detail(`ssh not ready yet (${last})`);
+      // Said once per reason: the probe tries several times a second.
+      if (why !== last) this.log.detail(`ssh not ready yet (${why}); trying again every ${PROBE_CAP_MS} ms or so`);
+      last = why;
     }
     throw new ConnectionError(
       `could not ssh to ${this.target.user}@${this.target.host} (${this.target.hostKeyAlias}) after ${attempts} attempts: ${last}`,

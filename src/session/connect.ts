@@ -55,7 +55,7 @@ export async function connect(
   if (letIn && !got.launched) run.lettingIn = letCallerIn(options, cloud, got.instance, log);
   const hostKeys = firstContact ? watchConsole(cloud, got.instance.id, log, signal) : undefined;
   try {
-    await log.phase('ssh', () => conn.open({ timeoutMs, signal }));
+    await log.phase('ssh', () => conn.open({ timeoutMs, signal, onSlowTry: hostKeys && (() => hostKeys.nudge()) }));
     if (firstContact && !existsSync(conn.target.knownHostsFile)) {
       // A master of an earlier run answered (its key file since removed): nothing was learnt
       // about the key now. A connection of our own (the master may carry another run's session:

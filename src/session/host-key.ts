@@ -16,6 +16,8 @@ import type { Logger } from '../ui/logger.js';
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 5000;
+/** At most one look a second on nudges (a slow link makes every ssh try slow). */
+const NUDGE_GAP_MS = 1000;
 
 export interface ConsoleWatch {
   /**
@@ -23,6 +25,13 @@ export interface ConsoleWatch {
    * resolves to the fingerprints cloud-init printed, or to why there are none.
    */
   fingerprints(waitMs: number): Promise<string[] | { none: string }>;
+  /**
+   * ssh is likely answering (a try is going on longer than a refusal takes): look now rather than
+   * at the next step of the backoff, unless a look began less than NUDGE_GAP_MS ago. cloud-init
+   * prints the fingerprints about when sshd starts; so they are usually known by the time ssh has
+   * authenticated, and the check costs no round trip after it.
+   */
+  nudge(): void;
   /** Stops watching (ssh never answered). */
   cancel(): void;
 }
@@ -33,6 +42,9 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
   const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   // Aborted when ssh answers: that ends the first wait at once (cloud-init prints about then).
   const answered = new AbortController();
+  // Aborted by a nudge: the backoff before ssh answers starts again, with a look at once.
+  let nudged = new AbortController();
+  let lookedAt = -Infinity;
   let deadline = Date.now();
   let latest = true;
   let asked = 0;
@@ -44,6 +56,7 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
   const look = async (): Promise<string[] | { none: string } | undefined> => {
     for (;;) {
       asked++;
+      lookedAt = Date.now();
       let output: string | undefined;
       try {
         output = await cloud.consoleOutput(id, latest, { signal: stop.signal });
@@ -83,7 +96,11 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
   const watch = async (): Promise<string[] | { none: string }> => {
     // While ssh is being tried, for as long as that takes: ssh answering cuts it short (as do an
     // interrupt and a cancel).
-    const first = await looksUntil(AbortSignal.any([abort, answered.signal]));
+    let first: Awaited<ReturnType<typeof looksUntil>>;
+    do {
+      if (nudged.signal.aborted) nudged = new AbortController();
+      first = await looksUntil(AbortSignal.any([abort, answered.signal, nudged.signal]));
+    } while (first === 'cut short' && nudged.signal.aborted && !abort.aborted && !answered.signal.aborted);
     if (first !== undefined && first !== 'cut short') return first;
     if (stop.signal.aborted) return { none: 'no longer asked' };
     if (!signal?.aborted) {
@@ -103,6 +120,9 @@ export function watchConsole(cloud: Cloud, id: string, log: Logger, signal?: Abo
       deadline = Date.now() + waitMs;
       answered.abort(); // ssh answers about when cloud-init prints: look again now
       return result;
+    },
+    nudge() {
+      if (Date.now() - lookedAt >= NUDGE_GAP_MS) nudged.abort();
     },
     cancel() {
       stop.abort();

@@ -4,7 +4,7 @@
  * more; none within the wait → trusted on first use, with the reason.
  */
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Cloud } from '../../src/cloud/ec2.js';
 import { consoleFingerprints, watchConsole } from '../../src/session/host-key.js';
 import { createLogger } from '../../src/ui/logger.js';
@@ -69,6 +69,29 @@ describe('the console watch', () => {
     release();
     expect(await found).toEqual(['SHA256:abc+/def']);
     expect(asked).toEqual([1, 2]);
+  });
+
+  it('a nudge (ssh likely answering) looks at once, at most once a second', async () => {
+    vi.useFakeTimers();
+    try {
+      const { cloud, asked } = fakeConsole(4);
+      const watch = watchConsole(cloud, 'i-1', log);
+      // The backoff looks at 0, 500 ms and 1.5 s, then would wait until 3.5 s.
+      await vi.advanceTimersByTimeAsync(1600);
+      expect(asked).toHaveLength(3);
+      watch.nudge(); // 100 ms after a look: not again yet
+      await vi.advanceTimersByTimeAsync(900);
+      expect(asked).toHaveLength(3);
+      watch.nudge(); // 1 s after it: now, with the fingerprints there, and no more looks
+      await vi.advanceTimersByTimeAsync(0);
+      expect(asked).toHaveLength(4);
+      const found = watch.fingerprints(60_000);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(await found).toEqual(['SHA256:abc+/def']);
+      expect(asked).toHaveLength(4);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a console that cannot be read at all: none, with the reason', async () => {
