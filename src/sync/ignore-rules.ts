@@ -40,8 +40,23 @@ export interface Entry {
   type: EntryType;
 }
 
+type UserVerdict = 'ignored' | 'unignored' | undefined;
+/** The rules files one project's rules read (null: none there), their matchers, and what they said of each path. */
+interface Judged {
+  texts: Map<string, string | null>;
+  matchers: Map<string, Ignore | null>;
+  user: Map<string, UserVerdict>;
+}
+/**
+ * Per project root, what the last rules judged: the sync back walks the very tree the sync up
+ * did, and matching 20,000 paths against the user's patterns is most of a walk's time. Taken over
+ * only while every rules file those read still reads the same (a verdict depends on no other).
+ */
+const earlier = new Map<string, Judged>();
+
 export class IgnoreRules {
-  private readonly matchers = new Map<string, Ignore | null>();
+  private readonly judged: Judged;
+  private readonly verdicts = new Map<string, Verdict>();
   private readonly holdSecrets: boolean;
 
   /** `holdSecrets`: for the sync up; the sync back brings whatever the instance made. */
@@ -50,6 +65,9 @@ export class IgnoreRules {
     opts: { holdSecrets?: boolean } = {},
   ) {
     this.holdSecrets = opts.holdSecrets ?? false;
+    const prev = earlier.get(root);
+    if (prev && [...prev.texts].every(([dir, text]) => readRules(root, dir) === text)) this.judged = prev;
+    else earlier.set(root, (this.judged = { texts: new Map(), matchers: new Map(), user: new Map() }));
   }
 
   /** Is this path left out, by the rules of its own directory and every directory above? */
@@ -62,6 +80,15 @@ export class IgnoreRules {
    * path is a symlink on disk all the same, so its target is judged too.
    */
   classify(path: string, type: EntryType, isLink = type === 'link'): Verdict {
+    // The sync judges each path up to three times (the walk here, the instance's listing): the
+    // 100-pattern matcher once is enough.
+    const key = `${type}${isLink ? 'l' : ''}\0${path}`;
+    let verdict = this.verdicts.get(key);
+    if (verdict === undefined) this.verdicts.set(key, (verdict = this.judge(path, type, isLink)));
+    return verdict;
+  }
+
+  private judge(path: string, type: EntryType, isLink: boolean): Verdict {
     if (path === OWN_DIR || path.startsWith(`${OWN_DIR}/`)) return 'ignored';
     const user = this.userVerdict(path, type);
     if (user === 'ignored') return 'ignored';
@@ -71,7 +98,16 @@ export class IgnoreRules {
     return 'kept';
   }
 
-  private userVerdict(path: string, type: EntryType): 'ignored' | 'unignored' | undefined {
+  private userVerdict(path: string, type: EntryType): UserVerdict {
+    const key = `${type}\0${path}`;
+    const user = this.judged.user;
+    if (user.has(key)) return user.get(key);
+    const verdict = this.match(path, type);
+    user.set(key, verdict);
+    return verdict;
+  }
+
+  private match(path: string, type: EntryType): UserVerdict {
     const segments = path.split('/');
     // git never descends into a symlink, so only a real directory gets the trailing slash
     // that `dir/` patterns need.
@@ -104,18 +140,25 @@ export class IgnoreRules {
   }
 
   private matcher(dir: string): Ignore | null {
-    let m = this.matchers.get(dir);
+    const { matchers, texts } = this.judged;
+    let m = matchers.get(dir);
     if (m === undefined) {
-      m = null;
-      try {
-        const content = readFileSync(join(this.root, dir, IGNORE_FILE), 'utf8');
-        m = ignore({ allowRelativePaths: true }).add(content);
-      } catch (err) {
-        if (!['ENOENT', 'ENOTDIR', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-      }
-      this.matchers.set(dir, m);
+      const text = readRules(this.root, dir);
+      m = text === null ? null : ignore({ allowRelativePaths: true }).add(text);
+      matchers.set(dir, m);
+      texts.set(dir, text);
     }
     return m;
+  }
+}
+
+/** The rules file of this directory, or null when it has none. */
+function readRules(root: string, dir: string): string | null {
+  try {
+    return readFileSync(join(root, dir, IGNORE_FILE), 'utf8');
+  } catch (err) {
+    if (!['ENOENT', 'ENOTDIR', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    return null;
   }
 }
 

@@ -50,6 +50,27 @@ export async function listRemote(p: Pick<SyncParams, 'conn' | 'remoteDir'>, prun
   return tree;
 }
 
+/**
+ * Signatures of these files on the instance (parsed as listRemote's); one no longer there is absent.
+ * The names go on stdin: any number, any name.
+ */
+export async function statRemote(
+  p: Pick<SyncParams, 'conn' | 'remoteDir'>,
+  paths: string[],
+): Promise<Map<string, Sig>> {
+  const sigs = new Map<string, Sig>();
+  if (paths.length === 0) return sigs;
+  const find = `exec find "$@" -prune -printf "%y %s %T@ %p\\0"`;
+  const r = await p.conn.exec(`${enterDir(p.remoteDir)} && { xargs -0 sh -c '${find}' sh 2>/dev/null || true; }`, {
+    input: paths.map((path) => `./${path}\0`).join(''),
+  });
+  for (const record of r.stdout.split('\0')) {
+    const m = /^(\S) (\d+) (\S+) \.\/([^]+)$/.exec(record);
+    if (m && m[1] !== 'd') sigs.set(m[4]!, { s: Number(m[2]), m: findMtime(m[3]!) });
+  }
+  return sigs;
+}
+
 function findEscape(path: string): string {
   return path.replace(/[\\*?[]/g, '\\$&');
 }

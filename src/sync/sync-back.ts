@@ -110,7 +110,10 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     files = files === undefined || got === undefined ? undefined : files + got;
   }
   if (aside.length > 0) p.log.warn(collisionsMessage(aside, stamp));
-  const after = { ...sides, local: localSigs(p.localDir, compared.keys()) };
+  const after = {
+    ...sides,
+    local: localAfter(p.localDir, sides.local, compared, only.length <= INCLUDE_LIMIT && wanted),
+  };
   saveBase(
     p.localDir,
     p.instanceId,
@@ -119,6 +122,7 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
       held: new Set(plan.exclude),
       brought: new Set(plan.bring),
     }),
+    sides.base,
   );
   // What the plan brought must have arrived (here now, and not as it was before): one the instance
   // removed meanwhile is said, not dropped. A link is not checked: one pointing outside is never made here.
@@ -136,6 +140,28 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     p.log.warn(`listed on the instance but not brought back (changed there during the sync?): ${nameList(missing)}`);
   if (plan.notResurrected.length > 0) p.log.detail(`deleted here, not brought back: ${nameList(plan.notResurrected)}`);
   return { files, brought, beside: besideNames };
+}
+
+/**
+ * The local side after the pull. Handed an include-only filter, rsync wrote nothing but `wanted`:
+ * only those are stat'ed again, the rest is as the walk found it (an edit here since then is seen
+ * by the next sync, as one made after it). Otherwise every compared file is.
+ */
+function localAfter(
+  root: string,
+  walked: Map<string, Sig>,
+  compared: Map<string, Sig>,
+  wanted: readonly string[] | false,
+): Map<string, Sig> {
+  if (!wanted) return localSigs(root, compared.keys());
+  const local = new Map(walked);
+  const fresh = localSigs(root, wanted);
+  for (const path of wanted) {
+    const sig = fresh.get(path);
+    if (sig) local.set(path, sig);
+    else local.delete(path);
+  }
+  return local;
 }
 
 /**
