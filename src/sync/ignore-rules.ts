@@ -40,34 +40,36 @@ export interface Entry {
   type: EntryType;
 }
 
-type UserVerdict = 'ignored' | 'unignored' | undefined;
-/** The rules files one project's rules read (null: none there), their matchers, and what they said of each path. */
-interface Judged {
-  texts: Map<string, string | null>;
-  matchers: Map<string, Ignore | null>;
-  user: Map<string, UserVerdict>;
-}
 /**
- * Per project root, what the last rules judged: the sync back walks the very tree the sync up
- * did, and matching 20,000 paths against the user's patterns is most of a walk's time. Taken over
- * only while every rules file those read still reads the same (a verdict depends on no other).
+ * The files a sync found not ignored (the base's), and the rules files its rules read (null: none
+ * there). Matching 20,000 paths against the user's patterns is most of a walk's time: such a file
+ * is taken as not ignored again while every rules file above it reads the same (its verdict
+ * depends on no other), unless it looks like a secret (then whether a `!` rule names it counts).
  */
-const earlier = new Map<string, Judged>();
+export interface Known {
+  kept: ReadonlyMap<string, unknown>;
+  texts: ReadonlyMap<string, string | null>;
+}
 
 export class IgnoreRules {
-  private readonly judged: Judged;
+  private readonly matchers = new Map<string, Ignore | null>();
+  private readonly texts = new Map<string, string | null>();
   private readonly verdicts = new Map<string, Verdict>();
   private readonly holdSecrets: boolean;
+  private readonly known: Known | undefined;
 
   /** `holdSecrets`: for the sync up; the sync back brings whatever the instance made. */
   constructor(
     private readonly root: string,
-    opts: { holdSecrets?: boolean } = {},
+    opts: { holdSecrets?: boolean; known?: Known } = {},
   ) {
     this.holdSecrets = opts.holdSecrets ?? false;
-    const prev = earlier.get(root);
-    if (prev && [...prev.texts].every(([dir, text]) => readRules(root, dir) === text)) this.judged = prev;
-    else earlier.set(root, (this.judged = { texts: new Map(), matchers: new Map(), user: new Map() }));
+    this.known = opts.known;
+  }
+
+  /** The rules files read so far, by directory (null: none there): what `Known.texts` is given next time. */
+  rulesRead(): ReadonlyMap<string, string | null> {
+    return this.texts;
   }
 
   /** Is this path left out, by the rules of its own directory and every directory above? */
@@ -90,6 +92,8 @@ export class IgnoreRules {
 
   private judge(path: string, type: EntryType, isLink: boolean): Verdict {
     if (path === OWN_DIR || path.startsWith(`${OWN_DIR}/`)) return 'ignored';
+    if (type !== 'dir' && this.knownKept(path) && !(this.holdSecrets && this.looksSecret(path, type, isLink)))
+      return 'kept';
     const user = this.userVerdict(path, type);
     if (user === 'ignored') return 'ignored';
     // Only a `!` rule matching this very path overrides the secret rules; a re-included parent
@@ -98,16 +102,18 @@ export class IgnoreRules {
     return 'kept';
   }
 
-  private userVerdict(path: string, type: EntryType): UserVerdict {
-    const key = `${type}\0${path}`;
-    const user = this.judged.user;
-    if (user.has(key)) return user.get(key);
-    const verdict = this.match(path, type);
-    user.set(key, verdict);
-    return verdict;
+  private knownKept(path: string): boolean {
+    if (!this.known?.kept.has(path)) return false;
+    const texts = this.known.texts;
+    for (let i = path.indexOf('/'), dir = ''; ; i = path.indexOf('/', i + 1)) {
+      this.matcher(dir);
+      if (texts.get(dir) !== this.texts.get(dir)) return false; // read now: a string or null
+      if (i === -1) return true;
+      dir = path.slice(0, i);
+    }
   }
 
-  private match(path: string, type: EntryType): UserVerdict {
+  private userVerdict(path: string, type: EntryType): 'ignored' | 'unignored' | undefined {
     const segments = path.split('/');
     // git never descends into a symlink, so only a real directory gets the trailing slash
     // that `dir/` patterns need.
@@ -140,13 +146,12 @@ export class IgnoreRules {
   }
 
   private matcher(dir: string): Ignore | null {
-    const { matchers, texts } = this.judged;
-    let m = matchers.get(dir);
+    let m = this.matchers.get(dir);
     if (m === undefined) {
       const text = readRules(this.root, dir);
       m = text === null ? null : ignore({ allowRelativePaths: true }).add(text);
-      matchers.set(dir, m);
-      texts.set(dir, text);
+      this.matchers.set(dir, m);
+      this.texts.set(dir, text);
     }
     return m;
   }

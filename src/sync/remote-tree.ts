@@ -71,6 +71,29 @@ export async function statRemote(
   return sigs;
 }
 
+/**
+ * The listing, started now (before the walk here) without descending into `hint`, the directories
+ * the last sync pruned; then, once the walk knows which to prune, taken if each of those is still
+ * one of them (it lists more than it might: ignoredInListing leaves the rest out, as above
+ * MAX_PRUNE), else listed again. It runs on the instance while this process walks.
+ */
+export function startListing(
+  p: Pick<SyncParams, 'conn' | 'remoteDir'>,
+  hint: readonly string[] | undefined,
+): (prune: Entry[]) => Promise<RemoteTree> {
+  const early =
+    hint &&
+    listRemote(
+      p,
+      hint.map((path) => ({ path, type: 'dir' as const })),
+    );
+  void early?.catch(() => undefined); // awaited below, or not needed
+  return (prune) => {
+    const now = new Set(prune.map((e) => e.path));
+    return early && hint.every((path) => now.has(path)) ? early : listRemote(p, prune);
+  };
+}
+
 function findEscape(path: string): string {
   return path.replace(/[\\*?[]/g, '\\$&');
 }

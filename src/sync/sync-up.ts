@@ -20,7 +20,7 @@ import {
 } from '../remote/rsync.js';
 import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
-import { loadBase, saveBase, type Sig } from './base.js';
+import { loadBase, loadHints, saveBase, type Sig } from './base.js';
 import { ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
 import { sideExcludes } from './name-collisions.js';
 import { pullInto } from './pull.js';
@@ -29,6 +29,7 @@ import {
   listRemote,
   remoteSide,
   removeOnInstance,
+  startListing,
   statRemote,
   touchOnInstance,
 } from './remote-tree.js';
@@ -56,19 +57,22 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
   const caps = await requireRsync(p.rsync, ['up']);
   p.log.detail(`local rsync: ${caps.path} (${caps.version})`);
   // pushArgv copies links to outside directories as their content: their files are judged too.
-  const rules = new IgnoreRules(p.localDir, { holdSecrets: true });
+  const base = loadBase(p.localDir, p.instanceId);
+  const hints = loadHints(p.localDir, p.instanceId);
+  const listing = startListing(p, hints.pruned.up);
+  const rules = new IgnoreRules(p.localDir, { holdSecrets: true, known: { kept: base, texts: hints.rules } });
   const tree = walkLocal(p.localDir, rules, { followUnsafeLinks: true });
   noticeHeldBack(tree.secrets, p.log, p.heldBackNotice);
   const outsideLinks = new Set(tree.outsideLinks);
   try {
     const prune = [...tree.ignored, ...tree.secrets].filter((e) => e.type === 'dir');
-    const listed = await listRemote(p, prune);
+    const listed = await listing(prune);
     const leftOut = [...tree.ignored, ...tree.secrets, ...ignoredInListing(listed.entries, rules)];
     const sides = {
       root: p.localDir,
       local: localSigs(p.localDir, tree.files, outsideLinks),
       ...remoteSide(listed, leftOut),
-      base: loadBase(p.localDir, p.instanceId),
+      base,
       fineTimes: listed.fineTimes,
     };
     const plan = planUp(sides);
@@ -109,7 +113,12 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
     const sent = caps.outFormat ? transferredFiles(r.stdout, caps) : undefined;
     const files = listTransferred(r.stdout, caps, p.log, '↑');
     const after = await afterPush(p, sides, plan, sent, { prune, leftOut, rules, outsideLinks });
-    saveBase(p.localDir, p.instanceId, nextBase({ ...sides, ...after }, { held: new Set(plan.exclude) }), sides.base);
+    const next = nextBase({ ...sides, ...after }, { held: new Set(plan.exclude) });
+    saveBase(p.localDir, p.instanceId, next, {
+      was: base,
+      pruned: { up: prune.map((e) => e.path) },
+      rules: rules.rulesRead(),
+    });
     return { files };
   } catch (err) {
     if (err instanceof SubprocessError) {
