@@ -1,5 +1,5 @@
-// (6) and (5)'s second half: the 20,000-file, 500 MB project. ssh-ec2's sync phases (as its
-// closing line reports them) against plain rsync with the same excludes over one open connection,
+// (6) and (5)'s second half: the 20,000-file, 500 MB project. ssh-ec2's sync phases (as -v reports
+// each, in ms: the closing line rounds to 0.1 s) against plain rsync with the same excludes over one open connection,
 // and its whole warm cycle against plain rsync push + pull.
 import { execa } from 'execa';
 import { join } from 'node:path';
@@ -15,18 +15,22 @@ export async function linkTree(ctx: Ctx, tree: string, link: Link): Promise<stri
   return dir;
 }
 
-const phase = (name: string) => (r: { phases: Record<string, number> }) => r.phases[name] ?? NaN;
+/** A phase's time from -v's `phase <name>: <ms> ms` line. */
+const phase = (name: string) => (r: { stderr: string }) => {
+  const line = r.stderr.split('\n').find((l) => l.startsWith(`ssh-ec2: phase ${name}: `));
+  return Number(/: ([\d.]+) ms$/.exec(line ?? '')?.[1] ?? NaN);
+};
 
 export async function bigProject(ctx: Ctx, link: Link, dir: string, excludeFrom: string): Promise<Row[]> {
   const name = dir.split('/').at(-1)!;
   const first = await cli(ctx.sb, ['--leave', 'true'], dir);
   const address = ctx.sb.latestMachine().addresses[0]!;
   await cli(ctx.sb, ['--leave', 'true'], dir);
-  const warm = await repeat(ctx.runs, () => cli(ctx.sb, ['--leave', 'true'], dir));
+  const warm = await repeat(ctx.runs, () => cli(ctx.sb, ['-v', '--leave', 'true'], dir));
   let change = 0;
   const oneFile = await repeat(ctx.runs, () => {
     changeOneFile(dir, change++);
-    return cli(ctx.sb, ['--leave', 'true'], dir);
+    return cli(ctx.sb, ['-v', '--leave', 'true'], dir);
   });
 
   const by = await byHand(ctx.byHand, address, dir, name, excludeFrom, ctx.runs, () => changeOneFile(dir, change++));

@@ -44,30 +44,107 @@ export function baseFile(localDir: string, instanceId: string): string {
   return join(localDir, OWN_DIR, 'base', `${instanceId.replace(/[^\w.-]/g, '_')}.json`);
 }
 
-export function loadBase(localDir: string, instanceId: string): BaseFiles {
+/**
+ * The ignored directories each sync last left out of the instance's listing: the next one lists
+ * the instance with them while it walks here, and takes that listing only if they are all still
+ * left out (listing fewer directories' content than it might is what MAX_PRUNE does too).
+ */
+export type Pruned = Partial<Record<'up' | 'back', string[]>>;
+/** Besides the files: the listing's hint, and the rules files read when it was written (ignore-rules.ts Known). */
+export interface Hints {
+  pruned: Pruned;
+  rules: ReadonlyMap<string, string | null>;
+}
+interface Stored extends Hints {
+  files: BaseFiles;
+}
+
+/**
+ * The base this process last read or wrote, and the file's identity then: the sync back reads
+ * what the sync up just wrote (20,000 entries: tens of ms to parse) only if another process
+ * replaced it since (a rename: a new inode).
+ */
+let last: (Stored & { file: string; id: string }) | undefined;
+
+const identity = (file: string) => {
+  const st = statSync(file, { bigint: true });
+  return `${st.ino}:${st.size}:${st.mtimeNs}`;
+};
+
+function read(file: string): Stored {
   try {
-    const data = JSON.parse(readFileSync(baseFile(localDir, instanceId), 'utf8')) as {
+    const id = identity(file);
+    if (last?.file === file && last.id === id) return last;
+    const data = JSON.parse(readFileSync(file, 'utf8')) as {
       files: Record<string, BaseEntry>;
+      pruned?: Pruned;
+      rules?: Record<string, string | null>;
     };
-    return new Map(Object.entries(data.files));
+    const rules = new Map(Object.entries(data.rules ?? {}));
+    last = { file, id, files: new Map(Object.entries(data.files)), pruned: data.pruned ?? {}, rules };
+    return last;
   } catch {
-    return new Map(); // none yet (a new instance): every file present on both sides and differing is changed on both
+    // none yet (a new instance): every file present on both sides and differing is changed on both
+    return { files: new Map(), pruned: {}, rules: new Map() };
   }
 }
 
-/** Written whole then renamed; older bases beyond BASES_KEPT go (their instances are most likely gone). */
-export function saveBase(localDir: string, instanceId: string, files: BaseFiles): void {
+/** The base (never modified by the caller: nextBase makes a new one). */
+export function loadBase(localDir: string, instanceId: string): BaseFiles {
+  return read(baseFile(localDir, instanceId)).files;
+}
+
+export function loadHints(localDir: string, instanceId: string): Hints {
+  return read(baseFile(localDir, instanceId));
+}
+
+/**
+ * Written whole then renamed; older bases beyond BASES_KEPT go (their instances are most likely
+ * gone). Not written when it would judge every file as `was` does (a sync where nothing changed).
+ */
+export function saveBase(
+  localDir: string,
+  instanceId: string,
+  files: BaseFiles,
+  o: { was?: BaseFiles; pruned?: Pruned; rules: ReadonlyMap<string, string | null> },
+): void {
   const file = baseFile(localDir, instanceId);
+  const before = read(file);
+  const pruned = { ...before.pruned, ...o.pruned };
+  const same = JSON.stringify(pruned) === JSON.stringify(before.pruned) && sameTexts(before.rules, o.rules);
+  if (o.was && same && sameJudgement(o.was, files)) return;
   const dir = join(file, '..');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(`${file}.${process.pid}`, JSON.stringify({ version: 1, files: Object.fromEntries(files) }));
+  const data = { version: 1, pruned, rules: Object.fromEntries(o.rules), files: Object.fromEntries(files) };
+  writeFileSync(`${file}.${process.pid}`, JSON.stringify(data));
   renameSync(`${file}.${process.pid}`, file);
+  last = { file, id: identity(file), files, pruned, rules: o.rules };
   const others = readdirSync(dir)
     .filter((n) => n.endsWith('.json'))
     .map((n) => ({ n, t: statSync(join(dir, n)).mtimeMs }))
     .sort((a, b) => b.t - a.t);
   for (const o of others.slice(BASES_KEPT)) rmSync(join(dir, o.n), { force: true });
 }
+
+/**
+ * Would `was` judge every file as `now` does? The same files with the same signatures, and none
+ * uncertain at `was`'s older time: `t` is read only through `uncertain`, which an older time makes
+ * only more careful, so keeping `was` loses nothing.
+ */
+function sameJudgement(was: BaseFiles, now: BaseFiles): boolean {
+  if (was.size !== now.size) return false;
+  for (const [path, n] of now) {
+    const e = was.get(path);
+    if (!e || e.o !== n.o || !sameSig(e.l, n.l) || !sameSig(e.r, n.r) || e.l?.h !== n.l?.h) return false;
+    if ((n.l && uncertain(n.l, e.t)) || (n.r && uncertain(n.r, e.t))) return false;
+  }
+  return true;
+}
+
+const sameTexts = (a: ReadonlyMap<string, string | null>, b: ReadonlyMap<string, string | null>) =>
+  a.size === b.size && [...a].every(([dir, text]) => b.has(dir) && b.get(dir) === text);
+
+const sameSig = (a: Sig | undefined, b: Sig | undefined) => a?.s === b?.s && a?.m === b?.m;
 
 /** The local signature of a file (a link outside the project: of what it points to, as the sync up sends it). */
 export function localSig(root: string, path: string, follow = false): Sig | undefined {

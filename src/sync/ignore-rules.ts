@@ -40,16 +40,36 @@ export interface Entry {
   type: EntryType;
 }
 
+/**
+ * The files a sync found not ignored (the base's), and the rules files its rules read (null: none
+ * there). Matching 20,000 paths against the user's patterns is most of a walk's time: such a file
+ * is taken as not ignored again while every rules file above it reads the same (its verdict
+ * depends on no other), unless it looks like a secret (then whether a `!` rule names it counts).
+ */
+export interface Known {
+  kept: ReadonlyMap<string, unknown>;
+  texts: ReadonlyMap<string, string | null>;
+}
+
 export class IgnoreRules {
   private readonly matchers = new Map<string, Ignore | null>();
+  private readonly texts = new Map<string, string | null>();
+  private readonly verdicts = new Map<string, Verdict>();
   private readonly holdSecrets: boolean;
+  private readonly known: Known | undefined;
 
   /** `holdSecrets`: for the sync up; the sync back brings whatever the instance made. */
   constructor(
     private readonly root: string,
-    opts: { holdSecrets?: boolean } = {},
+    opts: { holdSecrets?: boolean; known?: Known } = {},
   ) {
     this.holdSecrets = opts.holdSecrets ?? false;
+    this.known = opts.known;
+  }
+
+  /** The rules files read so far, by directory (null: none there): what `Known.texts` is given next time. */
+  rulesRead(): ReadonlyMap<string, string | null> {
+    return this.texts;
   }
 
   /** Is this path left out, by the rules of its own directory and every directory above? */
@@ -62,13 +82,35 @@ export class IgnoreRules {
    * path is a symlink on disk all the same, so its target is judged too.
    */
   classify(path: string, type: EntryType, isLink = type === 'link'): Verdict {
+    // The sync judges each path up to three times (the walk here, the instance's listing): the
+    // 100-pattern matcher once is enough.
+    const key = `${type}${isLink ? 'l' : ''}\0${path}`;
+    let verdict = this.verdicts.get(key);
+    if (verdict === undefined) this.verdicts.set(key, (verdict = this.judge(path, type, isLink)));
+    return verdict;
+  }
+
+  private judge(path: string, type: EntryType, isLink: boolean): Verdict {
     if (path === OWN_DIR || path.startsWith(`${OWN_DIR}/`)) return 'ignored';
+    if (type !== 'dir' && this.knownKept(path) && !(this.holdSecrets && this.looksSecret(path, type, isLink)))
+      return 'kept';
     const user = this.userVerdict(path, type);
     if (user === 'ignored') return 'ignored';
     // Only a `!` rule matching this very path overrides the secret rules; a re-included parent
     // directory does not.
     if (user !== 'unignored' && this.holdSecrets && this.looksSecret(path, type, isLink)) return 'secret';
     return 'kept';
+  }
+
+  private knownKept(path: string): boolean {
+    if (!this.known?.kept.has(path)) return false;
+    const texts = this.known.texts;
+    for (let i = path.indexOf('/'), dir = ''; ; i = path.indexOf('/', i + 1)) {
+      this.matcher(dir);
+      if (texts.get(dir) !== this.texts.get(dir)) return false; // read now: a string or null
+      if (i === -1) return true;
+      dir = path.slice(0, i);
+    }
   }
 
   private userVerdict(path: string, type: EntryType): 'ignored' | 'unignored' | undefined {
@@ -106,16 +148,22 @@ export class IgnoreRules {
   private matcher(dir: string): Ignore | null {
     let m = this.matchers.get(dir);
     if (m === undefined) {
-      m = null;
-      try {
-        const content = readFileSync(join(this.root, dir, IGNORE_FILE), 'utf8');
-        m = ignore({ allowRelativePaths: true }).add(content);
-      } catch (err) {
-        if (!['ENOENT', 'ENOTDIR', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-      }
+      const text = readRules(this.root, dir);
+      m = text === null ? null : ignore({ allowRelativePaths: true }).add(text);
       this.matchers.set(dir, m);
+      this.texts.set(dir, text);
     }
     return m;
+  }
+}
+
+/** The rules file of this directory, or null when it has none. */
+function readRules(root: string, dir: string): string | null {
+  try {
+    return readFileSync(join(root, dir, IGNORE_FILE), 'utf8');
+  } catch (err) {
+    if (!['ENOENT', 'ENOTDIR', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    return null;
   }
 }
 

@@ -50,6 +50,50 @@ export async function listRemote(p: Pick<SyncParams, 'conn' | 'remoteDir'>, prun
   return tree;
 }
 
+/**
+ * Signatures of these files on the instance (parsed as listRemote's); one no longer there is absent.
+ * The names go on stdin: any number, any name.
+ */
+export async function statRemote(
+  p: Pick<SyncParams, 'conn' | 'remoteDir'>,
+  paths: string[],
+): Promise<Map<string, Sig>> {
+  const sigs = new Map<string, Sig>();
+  if (paths.length === 0) return sigs;
+  const find = `exec find "$@" -prune -printf "%y %s %T@ %p\\0"`;
+  const r = await p.conn.exec(`${enterDir(p.remoteDir)} && { xargs -0 sh -c '${find}' sh 2>/dev/null || true; }`, {
+    input: paths.map((path) => `./${path}\0`).join(''),
+  });
+  for (const record of r.stdout.split('\0')) {
+    const m = /^(\S) (\d+) (\S+) \.\/([^]+)$/.exec(record);
+    if (m && m[1] !== 'd') sigs.set(m[4]!, { s: Number(m[2]), m: findMtime(m[3]!) });
+  }
+  return sigs;
+}
+
+/**
+ * The listing, started now (before the walk here) without descending into `hint`, the directories
+ * the last sync pruned; then, once the walk knows which to prune, taken if each of those is still
+ * one of them (it lists more than it might: ignoredInListing leaves the rest out, as above
+ * MAX_PRUNE), else listed again. It runs on the instance while this process walks.
+ */
+export function startListing(
+  p: Pick<SyncParams, 'conn' | 'remoteDir'>,
+  hint: readonly string[] | undefined,
+): (prune: Entry[]) => Promise<RemoteTree> {
+  const early =
+    hint &&
+    listRemote(
+      p,
+      hint.map((path) => ({ path, type: 'dir' as const })),
+    );
+  void early?.catch(() => undefined); // awaited below, or not needed
+  return (prune) => {
+    const now = new Set(prune.map((e) => e.path));
+    return early && hint.every((path) => now.has(path)) ? early : listRemote(p, prune);
+  };
+}
+
 function findEscape(path: string): string {
   return path.replace(/[\\*?[]/g, '\\$&');
 }

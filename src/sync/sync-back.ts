@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { SubprocessError } from '../errors.js';
 import { requireRsync } from '../remote/rsync-capabilities.js';
 import { localPlatform, type NameFolding, type Platform } from '../state/platform.js';
-import { loadBase, saveBase, type Sig } from './base.js';
+import { loadBase, loadHints, saveBase, type Sig } from './base.js';
 import { ignoredInListing, IgnoreRules, OWN_DIR, walkLocal, type Entry } from './ignore-rules.js';
 import { collisionsDir, collisionsMessage, planCollisions, readLocalDir, sideExcludes } from './name-collisions.js';
 import { planned, pullInto } from './pull.js';
-import { copyOnInstance, listRemote, remoteSide } from './remote-tree.js';
+import { copyOnInstance, remoteSide, startListing } from './remote-tree.js';
 import { rsyncFailed, type SyncParams } from './sync-up.js';
 import { backupStamp, besideMessage, besidePairs, localSigs, nameList, nextBase, planBack } from './three-way.js';
 
@@ -40,12 +40,13 @@ export interface SyncBackResult {
 
 export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform }): Promise<SyncBackResult> {
   const caps = await requireRsync(p.rsync, ['back']);
-  const rules = new IgnoreRules(p.localDir);
+  const base = loadBase(p.localDir, p.instanceId);
+  const hints = loadHints(p.localDir, p.instanceId);
+  const list = startListing(p, hints.pruned.back);
+  const rules = new IgnoreRules(p.localDir, { known: { kept: base, texts: hints.rules } });
   const local = walkLocal(p.localDir, rules);
-  const remote = await listRemote(
-    p,
-    local.ignored.filter((e) => e.type === 'dir'),
-  );
+  const prune = local.ignored.filter((e) => e.type === 'dir');
+  const remote = await list(prune);
   const listing = remote.entries;
   const excluded: Entry[] = [
     ...local.ignored,
@@ -67,7 +68,7 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     local: localSigs(p.localDir, local.files),
     remote: compared,
     remoteDirs,
-    base: loadBase(p.localDir, p.instanceId),
+    base,
     fineTimes: remote.fineTimes,
   };
   const plan = planBack(sides);
@@ -110,7 +111,13 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     files = files === undefined || got === undefined ? undefined : files + got;
   }
   if (aside.length > 0) p.log.warn(collisionsMessage(aside, stamp));
-  const after = { ...sides, local: localSigs(p.localDir, compared.keys()) };
+  // The base's files were all judged not ignored by these rules (ignore-rules.ts Known), but for
+  // the copies beside, named here: judged now, and if one is ignored, none is taken as known.
+  const judged = copied.some((e) => rules.ignored(e.path, e.type)) ? new Map() : rules.rulesRead();
+  const after = {
+    ...sides,
+    local: localAfter(p.localDir, sides.local, compared, only.length <= INCLUDE_LIMIT && wanted),
+  };
   saveBase(
     p.localDir,
     p.instanceId,
@@ -119,6 +126,7 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
       held: new Set(plan.exclude),
       brought: new Set(plan.bring),
     }),
+    { was: base, pruned: { back: prune.map((e) => e.path) }, rules: judged },
   );
   // What the plan brought must have arrived (here now, and not as it was before): one the instance
   // removed meanwhile is said, not dropped. A link is not checked: one pointing outside is never made here.
@@ -136,6 +144,28 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
     p.log.warn(`listed on the instance but not brought back (changed there during the sync?): ${nameList(missing)}`);
   if (plan.notResurrected.length > 0) p.log.detail(`deleted here, not brought back: ${nameList(plan.notResurrected)}`);
   return { files, brought, beside: besideNames };
+}
+
+/**
+ * The local side after the pull. Handed an include-only filter, rsync wrote nothing but `wanted`:
+ * only those are stat'ed again, the rest is as the walk found it (an edit here since then is seen
+ * by the next sync, as one made after it). Otherwise every compared file is.
+ */
+function localAfter(
+  root: string,
+  walked: Map<string, Sig>,
+  compared: Map<string, Sig>,
+  wanted: readonly string[] | false,
+): Map<string, Sig> {
+  if (!wanted) return localSigs(root, compared.keys());
+  const local = new Map(walked);
+  const fresh = localSigs(root, wanted);
+  for (const path of wanted) {
+    const sig = fresh.get(path);
+    if (sig) local.set(path, sig);
+    else local.delete(path);
+  }
+  return local;
 }
 
 /**

@@ -20,13 +20,21 @@ import {
 } from '../remote/rsync.js';
 import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
-import { loadBase, saveBase } from './base.js';
-import { ignoredInListing, IgnoreRules, walkLocal } from './ignore-rules.js';
+import { loadBase, loadHints, saveBase, type Sig } from './base.js';
+import { ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
 import { sideExcludes } from './name-collisions.js';
 import { pullInto } from './pull.js';
-import { copyOnInstance, listRemote, remoteSide, removeOnInstance, touchOnInstance } from './remote-tree.js';
+import {
+  copyOnInstance,
+  listRemote,
+  remoteSide,
+  removeOnInstance,
+  startListing,
+  statRemote,
+  touchOnInstance,
+} from './remote-tree.js';
 import { noticeHeldBack } from './secrets-notice.js';
-import { besideMessage, besidePairs, localSigs, nameList, nextBase, planUp } from './three-way.js';
+import { besideMessage, besidePairs, localSigs, nameList, nextBase, planUp, type UpPlan } from './three-way.js';
 
 export interface SyncParams {
   conn: Connection;
@@ -49,19 +57,22 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
   const caps = await requireRsync(p.rsync, ['up']);
   p.log.detail(`local rsync: ${caps.path} (${caps.version})`);
   // pushArgv copies links to outside directories as their content: their files are judged too.
-  const rules = new IgnoreRules(p.localDir, { holdSecrets: true });
+  const base = loadBase(p.localDir, p.instanceId);
+  const hints = loadHints(p.localDir, p.instanceId);
+  const listing = startListing(p, hints.pruned.up);
+  const rules = new IgnoreRules(p.localDir, { holdSecrets: true, known: { kept: base, texts: hints.rules } });
   const tree = walkLocal(p.localDir, rules, { followUnsafeLinks: true });
   noticeHeldBack(tree.secrets, p.log, p.heldBackNotice);
   const outsideLinks = new Set(tree.outsideLinks);
   try {
     const prune = [...tree.ignored, ...tree.secrets].filter((e) => e.type === 'dir');
-    const listed = await listRemote(p, prune);
+    const listed = await listing(prune);
     const leftOut = [...tree.ignored, ...tree.secrets, ...ignoredInListing(listed.entries, rules)];
     const sides = {
       root: p.localDir,
       local: localSigs(p.localDir, tree.files, outsideLinks),
       ...remoteSide(listed, leftOut),
-      base: loadBase(p.localDir, p.instanceId),
+      base,
       fineTimes: listed.fineTimes,
     };
     const plan = planUp(sides);
@@ -98,11 +109,16 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
       ),
       { signal: p.signal },
     );
+    // Only --out-format's list is taken as complete (a -v listing's format varies by rsync).
+    const sent = caps.outFormat ? transferredFiles(r.stdout, caps) : undefined;
     const files = listTransferred(r.stdout, caps, p.log, '↑');
-    const after = await listRemote(p, prune);
-    const { remote } = remoteSide(after, [...leftOut, ...ignoredInListing(after.entries, rules)]);
-    const local = localSigs(p.localDir, remote.keys(), outsideLinks);
-    saveBase(p.localDir, p.instanceId, nextBase({ ...sides, local, remote }, { held: new Set(plan.exclude) }));
+    const after = await afterPush(p, sides, plan, sent, { prune, leftOut, rules, outsideLinks });
+    const next = nextBase({ ...sides, ...after }, { held: new Set(plan.exclude) });
+    saveBase(p.localDir, p.instanceId, next, {
+      was: base,
+      pruned: { up: prune.map((e) => e.path) },
+      rules: rules.rulesRead(),
+    });
     return { files };
   } catch (err) {
     if (err instanceof SubprocessError) {
@@ -111,6 +127,49 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
     }
     throw err;
   }
+}
+
+/** Above this many files sent, the instance is listed again rather than asked about each. */
+const STAT_LIMIT = 1000;
+
+/**
+ * Both sides after the push, for the base. Nothing else changes the instance's side during the
+ * push but what rsync sent and what the plan removed: when rsync names what it sent (--out-format,
+ * each a file the walk saw), only those are asked about, here and there; the rest is as listed
+ * before (a change there since then is seen by the next sync, as one made after it). Otherwise
+ * (an rsync that does not list, an odd name it escapes, copies made beside) the instance is listed
+ * again and every file here stat'ed again.
+ */
+async function afterPush(
+  p: SyncParams,
+  sides: { local: Map<string, Sig>; remote: Map<string, Sig> },
+  plan: UpPlan,
+  sent: string[] | undefined,
+  o: { prune: Entry[]; leftOut: Entry[]; rules: IgnoreRules; outsideLinks: ReadonlySet<string> },
+): Promise<{ local: Map<string, Sig>; remote: Map<string, Sig> }> {
+  const known = sent !== undefined && sent.length <= STAT_LIMIT && sent.every((path) => sides.local.has(path));
+  if (!known || plan.conflicts.length > 0) {
+    const listed = await listRemote(p, o.prune);
+    const { remote } = remoteSide(listed, [...o.leftOut, ...ignoredInListing(listed.entries, o.rules)]);
+    return { local: localSigs(p.localDir, remote.keys(), o.outsideLinks), remote };
+  }
+  const remote = new Map(sides.remote);
+  for (const path of plan.remove) remote.delete(path);
+  const local = new Map(sides.local);
+  // The files given a time there that rsync was then to replace: asked about even if it did not.
+  const changed = [...new Set([...sent, ...plan.force])];
+  const there = await statRemote(p, changed);
+  const here = localSigs(p.localDir, changed, o.outsideLinks);
+  for (const path of changed) {
+    update(remote, path, there.get(path));
+    update(local, path, here.get(path));
+  }
+  return { local, remote };
+}
+
+function update(sigs: Map<string, Sig>, path: string, sig: Sig | undefined): void {
+  if (sig) sigs.set(path, sig);
+  else sigs.delete(path);
 }
 
 /** The rsh wrapper rsync runs instead of ssh, in the private scratch directory. */

@@ -47,7 +47,10 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       try {
         return await fn();
       } finally {
-        phases.push({ name, ms: now() - start });
+        const ms = now() - start;
+        phases.push({ name, ms });
+        // The closing line rounds to 0.1 s; this is the figure to compare (the bench reads it).
+        if (opts.verbose) write(`${tag} ${c.dim(`phase ${name}: ${ms.toFixed(1)} ms`)}`);
       }
     },
     timings: () => phases,
