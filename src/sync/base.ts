@@ -13,7 +13,17 @@
  * the instance's file system is probed to keep finer times (then only rsync set a whole second).
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { OWN_DIR } from './ignore-rules.js';
 
@@ -112,7 +122,18 @@ export function saveBase(
   const before = read(file);
   const pruned = { ...before.pruned, ...o.pruned };
   const same = JSON.stringify(pruned) === JSON.stringify(before.pruned) && sameTexts(before.rules, o.rules);
-  if (o.was && same && sameJudgement(o.was, files)) return;
+  if (o.was && same && sameJudgement(o.was, files)) {
+    // Not rewritten, but used now: older bases are pruned by their files' times, and this one's
+    // instance is the one in use.
+    try {
+      const now = new Date();
+      utimesSync(file, now, now);
+      if (last?.file === file) last.id = identity(file);
+    } catch {
+      // gone meanwhile: the next sync writes it
+    }
+    return;
+  }
   const dir = join(file, '..');
   mkdirSync(dir, { recursive: true });
   const data = { version: 1, pruned, rules: Object.fromEntries(o.rules), files: Object.fromEntries(files) };

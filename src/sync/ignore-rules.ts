@@ -136,9 +136,15 @@ export class IgnoreRules {
     if (!isLink) return false;
     // A link outside the project is sent as its content: judge it by what it points at too
     // (`creds -> ~/.aws/credentials`).
-    const target = readlinkSync(join(this.root, path))
-      .split('/')
-      .filter((p) => p && p !== '.' && p !== '..');
+    let pointsAt: string;
+    try {
+      pointsAt = readlinkSync(join(this.root, path));
+    } catch {
+      // A link listed on the instance that is not one here (not here at all, or a file): its name
+      // alone decides — the sync up never sends what is only there.
+      return false;
+    }
+    const target = pointsAt.split('/').filter((p) => p && p !== '.' && p !== '..');
     return (
       target.some((segment) => secretDirs.ignores(segment)) ||
       (target.length > 0 && secretFiles.ignores(target.at(-1)!))

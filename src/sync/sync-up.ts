@@ -147,7 +147,11 @@ async function afterPush(
   sent: string[] | undefined,
   o: { prune: Entry[]; leftOut: Entry[]; rules: IgnoreRules; outsideLinks: ReadonlySet<string> },
 ): Promise<{ local: Map<string, Sig>; remote: Map<string, Sig> }> {
-  const known = sent !== undefined && sent.length <= STAT_LIMIT && sent.every((path) => sides.local.has(path));
+  // A name rsync printed escaped (`\#ooo`) could also be another file's real name: listed again.
+  const known =
+    sent !== undefined &&
+    sent.length <= STAT_LIMIT &&
+    sent.every((path) => sides.local.has(path) && !/\\#[0-7]{3}/.test(path));
   if (!known || plan.conflicts.length > 0) {
     const listed = await listRemote(p, o.prune);
     const { remote } = remoteSide(listed, [...o.leftOut, ...ignoredInListing(listed.entries, o.rules)]);

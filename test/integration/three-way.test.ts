@@ -14,9 +14,11 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -286,6 +288,33 @@ describe('a result made on the instance, brought home, then deleted here', () =>
     expect(files(remote)).toEqual({ 'train.py': 'code', 'ckpt.pt': 'weights' });
     await syncBack(p);
     expect(files(local)).toEqual({ 'train.py': 'code' });
+  });
+});
+
+describe('what the shortcuts of a quiet sync must not take for something else', () => {
+  it("a link made on the instance only (a job's `latest -> run3`) does not stop the sync up", async () => {
+    const { local, remote, p } = project('i-0457');
+    write(local, 'a.py', 'a');
+    await syncUp(p);
+    symlinkSync('a.py', join(remote, 'latest'));
+    await syncUp(p);
+    expect(readlinkSync(join(remote, 'latest'))).toBe('a.py');
+    expect(files(local)).toEqual({ 'a.py': 'a' });
+  });
+
+  it('a name rsync prints escaped is never taken for the file whose real name that is', async () => {
+    const { local, remote, p } = project('i-0458');
+    const hour = new Date(Date.now() - 3_600_000);
+    write(local, 'a\nb', 'v0');
+    write(local, 'a\\#012b', 'literal');
+    for (const f of ['a\nb', 'a\\#012b']) utimesSync(join(local, f), hour, hour);
+    await syncUp(p);
+    write(local, 'a\nb', 'v1, longer');
+    await syncUp(p);
+    await syncBack(p);
+    // Both sides hold the same: nothing comes beside as "changed on both".
+    expect(files(local)).toEqual({ 'a\nb': 'v1, longer', 'a\\#012b': 'literal' });
+    expect(files(remote)).toEqual(files(local));
   });
 });
 
