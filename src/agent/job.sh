@@ -48,7 +48,7 @@ state() {
 }
 
 cmd_start() {
-  id=$1 mux=$2 dir=$3 detached=$4 b64=$5
+  id=$1 mux=$2 dir=$3 detached=$4 b64=$5 token=${6:-}
   d=$(jobdir "$id")
   if [ "$(state "$id")" = running ]; then
     echo "ssh-ec2: a job is already running here (pid $(cat "$d/pid" 2>/dev/null))" >&2
@@ -57,6 +57,8 @@ cmd_start() {
   # Silent: ssh-ec2 says it, with what to do (the attached start's stderr is the user's terminal).
   command -v "$mux" >/dev/null 2>&1 || exit "$MUX_MISSING_STATUS"
   rm -rf "$d" && mkdir -p "$d" || exit 1
+  # Which start this is: an interrupt sent with it waits for this job, not the one before.
+  if [ -n "$token" ]; then printf '%s\n' "$token" >"$d/token"; fi
   mkdir -p "$dir" || exit 1
   dir=$(cd "$dir" && pwd) || exit 1
   printf '%s\n' "$dir" >"$d/dir"
@@ -155,12 +157,14 @@ cmd_follow() {
 
 # A Ctrl-C passed on by ssh-ec2 (a job followed without a terminal here): typed into the job's
 # pane or window, so the terminal there delivers it to whatever runs in the foreground, as it
-# would the user's own. One pressed while the job was still starting waits for it to begin.
+# would the user's own. One pressed while the job was still starting waits for it to begin —
+# this job, the start given the same token, not the one before it in the same directory (its
+# files are there until the new start replaces them); never begun within 10 s: not sent.
 cmd_interrupt() {
-  id=$1
+  id=$1 token=${2:-}
   d=$(jobdir "$id")
   name=$(session "$id")
-  wait_for 50 begun "$d"
+  wait_for 100 begun_as "$d" "$token" || return 0
   case $(cat "$d/mux" 2>/dev/null) in
     tmux) tmux send-keys -t "=$name:" C-c 2>/dev/null ;;
     screen) screen -S "$name" -p 0 -X stuff "$(printf '\003')" >/dev/null 2>&1 ;;
@@ -169,6 +173,10 @@ cmd_interrupt() {
 }
 
 begun() { [ -f "$1/pid" ] || [ -f "$1/status" ]; }
+begun_as() {
+  if [ -n "$2" ] && [ "$(cat "$1/token" 2>/dev/null)" != "$2" ]; then return 1; fi
+  begun "$1"
+}
 
 cmd_status() {
   id=$1
@@ -195,7 +203,7 @@ case ${1:-} in
   run) cmd_run "$2" ;;
   attach) cmd_attach "$2" ;;
   follow) cmd_follow "$2" ;;
-  interrupt) cmd_interrupt "$2" ;;
+  interrupt) cmd_interrupt "$2" "${3:-}" ;;
   status) cmd_status "$2" ;;
   log) cmd_log "$2" ;;
   others) cmd_others ;;

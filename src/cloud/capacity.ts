@@ -112,6 +112,14 @@ export function exhaustedError(
       { cause },
     );
   }
+  // Every zone said "not offered": not a shortage that waiting cures (a known type is no longer
+  // asked of DescribeInstanceTypes first, so this is where a type the region lacks shows).
+  if (failures.every((f) => kindOf(f.code) === 'not-offered'))
+    return new CapacityError(
+      `not offered in ${region}'s zones: ${tried}`,
+      `Choose types offered there (aws ec2 describe-instance-type-offerings --location-type availability-zone --region ${region}) with --instance-type, or another region (--region).`,
+      { cause },
+    );
   return new CapacityError(
     `${noImage.length > 0 ? 'no instance type tried could be launched' : 'no capacity for any instance type tried'}: ${tried}`,
     'Try other instance types (--instance-type a,b,c), another region (--region), or later; for a quota, ask AWS for an increase (Service Quotas, "Running On-Demand G and VT instances").',

@@ -57,7 +57,9 @@ export const KNOWN_FAMILIES: Readonly<Record<string, { architecture: string; siz
 /** The architecture of `type` when the table knows the type exactly; otherwise undefined (ask EC2). */
 export function knownArchitecture(type: string): string | undefined {
   const dot = type.indexOf('.');
-  const family = KNOWN_FAMILIES[type.slice(0, dot)];
+  const name = type.slice(0, dot);
+  // Own keys only: `constructor.large` is no family.
+  const family = Object.hasOwn(KNOWN_FAMILIES, name) ? KNOWN_FAMILIES[name] : undefined;
   return dot > 0 && family?.sizes.includes(type.slice(dot + 1)) ? family.architecture : undefined;
 }
 

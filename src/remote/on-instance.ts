@@ -98,13 +98,17 @@ export function jobStartCommand(o: {
   dir: string;
   detached: boolean;
   command: string | undefined;
+  /** Names this start: an interrupt given the same (jobInterrupt) waits for this job, not an earlier one. */
+  token: string;
 }): string {
   const b64 = o.command === undefined ? '-' : Buffer.from(o.command, 'utf8').toString('base64');
-  return `${JOB} start ${o.id} ${o.mux} ${shQuote(o.dir)} ${o.detached ? 1 : 0} ${b64}`;
+  return `${JOB} start ${o.id} ${o.mux} ${shQuote(o.dir)} ${o.detached ? 1 : 0} ${b64} ${o.token}`;
 }
 
-export const jobCommand = (op: 'attach' | 'follow' | 'interrupt' | 'status' | 'log', id: string): string =>
-  `${JOB} ${op} ${id}`;
+export const jobCommand = (op: 'attach' | 'follow' | 'status' | 'log', id: string): string => `${JOB} ${op} ${id}`;
+
+/** A Ctrl-C typed into the job started with `token` (jobStartCommand), once it has begun. */
+export const jobInterrupt = (id: string, token: string): string => `${JOB} interrupt ${id} ${token}`;
 
 /** Prints how many other ssh connections carry a session on the instance. */
 export const OTHER_SESSIONS = `${JOB} others`;

@@ -4,12 +4,14 @@
  * attached session that ends while the job still runs (detached again, connection lost) leaves
  * everything running. Only a finished job brings the results back and applies the final state.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { ExitCode, SubprocessError, UsageError, UserError } from '../errors.js';
 import type { Multiplexer, Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
 import {
   jobCommand,
+  jobInterrupt,
   jobStartCommand,
   JOB_RUNNING_STATUS,
   MUX_MISSING_STATUS,
@@ -103,12 +105,14 @@ export async function runJob(
 ): Promise<void> {
   const { options, plan, log, facts } = run;
   const id = plan.projectId;
+  const token = randomBytes(6).toString('hex');
   const start = jobStartCommand({
     id,
     mux: o.mux,
     dir: plan.remoteDir,
     detached: options.detach,
     command: joinCommand(options.command),
+    token,
   });
   const followOrAttach = jobCommand(o.tty ? 'attach' : 'follow', id);
 
@@ -168,7 +172,7 @@ export async function runJob(
   const session = conn.attach(command, { tty: o.tty, forwards: o.forwards, follow: !o.tty });
   announceForwards(o.forwards, log);
   run.kill = session.kill;
-  const interrupt = !o.tty && !following ? { command: jobCommand('interrupt', id), what: 'job' as const } : undefined;
+  const interrupt = !o.tty && !following ? { command: jobInterrupt(id, token), what: 'job' as const } : undefined;
   const result = await log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done));
   run.kill = undefined;
   run.stopFollowing = undefined;

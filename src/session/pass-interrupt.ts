@@ -8,14 +8,17 @@
 import type { Connection } from '../remote/connection.js';
 import type { Run } from './context.js';
 
-/** How long it has, after a Ctrl-C passed on to it, to end by itself. */
+/** How long a command has, after a Ctrl-C passed on to it, to end by itself (a job has no limit: below). */
 const INTERRUPT_GRACE_MS = 10_000;
 
 /**
  * Awaits `done` (what runs there) while a Ctrl-C is passed on by running `pass.command` on the
- * instance, which delivers the SIGINT (no `pass`: not passed on). A second Ctrl-C, it still running
- * after INTERRUPT_GRACE_MS, or no answer from the instance: the run is interrupted as for any other
- * signal (exit 130). The interrupt sent, if any, is over when this returns (before the finish).
+ * instance, which delivers the SIGINT (no `pass`: not passed on). A second Ctrl-C, a command still
+ * running after INTERRUPT_GRACE_MS, or no answer from the instance: the run is interrupted as for
+ * any other signal (exit 130). A job is given no time limit — one that saves a checkpoint on Ctrl-C
+ * may take a while, and stopping to follow it would leave its results there — only a second Ctrl-C
+ * stops following it (the job and the instance left running). The interrupt sent, if any, is over
+ * when this returns (before the finish).
  */
 export async function passingInterrupt<T>(
   run: Run,
@@ -40,10 +43,13 @@ function passInterrupt(run: Run, conn: Connection, command: string, what: 'comma
   let sent: Promise<unknown> | undefined;
   const take = () => {
     run.passInterrupt = undefined;
-    run.log.warn(
-      `SIGINT passed on to the ${what} (Ctrl-C again, or ${INTERRUPT_GRACE_MS / 1000}s without it ending, stops it)`,
-    );
-    escalation = setTimeout(interruptRun, INTERRUPT_GRACE_MS);
+    if (what === 'job') {
+      run.log.warn('SIGINT passed on to the job (Ctrl-C again stops following it: the job and the instance go on)');
+    } else {
+      const grace = `${INTERRUPT_GRACE_MS / 1000}s`;
+      run.log.warn(`SIGINT passed on to the command (Ctrl-C again, or ${grace} without it ending, stops it)`);
+      escalation = setTimeout(interruptRun, INTERRUPT_GRACE_MS);
+    }
     sent = conn.exec(command).catch(interruptRun);
   };
   // Its own session on the instance must be over before the finish asks who else is there.

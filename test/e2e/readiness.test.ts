@@ -8,8 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { cli, instanceState, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
-/** Long enough for several probes to be refused whatever the machine's load. */
-const BOOT_DELAY_MS = 2000;
+/**
+ * Long enough for several probes to be refused whatever the machine's load: the hold starts at
+ * RunInstances, and a loaded CI machine can take a few seconds to get from there to the first probe.
+ */
+const BOOT_DELAY_MS = 6000;
 const sb = useSandbox({ bootDelayMs: BOOT_DELAY_MS });
 
 describe('an instance whose sshd answers a while after it is running', () => {

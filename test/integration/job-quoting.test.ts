@@ -3,7 +3,7 @@
  * on-instance wrapper) run for real in tmux and screen, detached or not, with a $SHELL that
  * records the string it is finally given. (The plain mode: test/unit/remote-command.test.ts.)
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jobStartCommand } from '../../src/remote/on-instance.js';
+import { jobInterrupt, jobStartCommand } from '../../src/remote/on-instance.js';
 import { randomCommand, rng } from '../fixtures/random-command.js';
 
 const home = mkdtempSync(join(tmpdir(), 'jobq-'));
@@ -59,11 +59,15 @@ async function until(what: string, check: () => boolean, ms = 30_000): Promise<v
 async function runJob(mux: 'tmux' | 'screen', command: string, detached: boolean): Promise<string> {
   const status = join(home, '.ssh-ec2', 'jobs', 'q', 'status');
   rmSync(join(home, 'got'), { force: true });
-  execFileSync('/bin/sh', ['-c', jobStartCommand({ id: 'q', mux, dir: "proj 'x' $y", detached, command })], {
-    env,
-    cwd: home,
-    stdio: 'ignore',
-  });
+  execFileSync(
+    '/bin/sh',
+    ['-c', jobStartCommand({ id: 'q', mux, dir: "proj 'x' $y", detached, command, token: 't0' })],
+    {
+      env,
+      cwd: home,
+      stdio: 'ignore',
+    },
+  );
   await until(`the job to end: ${JSON.stringify(command)}`, () => existsSync(status));
   return readFileSync(join(home, 'got'), 'utf8');
 }
@@ -88,4 +92,35 @@ describe('the command through tmux and screen', () => {
     },
     400_000,
   ); // 100 jobs each: a safety net for a busy machine, not a measure
+});
+
+describe('a Ctrl-C passed on to a foreground job', () => {
+  it.each(['tmux', 'screen'] as const)(
+    '%s: sent before its job has started, it waits for that job (not the ended one before it) and reaches it',
+    async (mux) => {
+      const id = `int-${mux}`;
+      const shellEnv = { ...env, SHELL: '/bin/sh' };
+      const status = join(home, '.ssh-ec2', 'jobs', id, 'status');
+      const start = (command: string, token: string) =>
+        execFileSync('/bin/sh', ['-c', jobStartCommand({ id, mux, dir: 'p', detached: false, command, token })], {
+          env: shellEnv,
+          cwd: home,
+          stdio: 'ignore',
+        });
+      start('true', 'earlier');
+      await until('the earlier job to end', () => existsSync(status));
+      // Its files (pid, status) are still there when the interrupt for the next start arrives.
+      const interrupt = spawn('/bin/sh', ['-c', jobInterrupt(id, 'next')], {
+        env: shellEnv,
+        cwd: home,
+        stdio: 'ignore',
+      });
+      const sent = new Promise((resolve) => interrupt.on('exit', resolve));
+      start('sleep 60', 'next');
+      await sent;
+      await until('the job to end of the Ctrl-C', () => existsSync(status) && readFileSync(status, 'utf8') !== '');
+      expect(readFileSync(status, 'utf8').trim()).toBe('130');
+    },
+    60_000,
+  );
 });

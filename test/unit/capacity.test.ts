@@ -105,6 +105,22 @@ describe('launchWithFallback', () => {
     expect((err as CapacityError).hint).toMatch(/--instance-type/);
   });
 
+  it('every zone says the type is not offered: said so, with how to find one that is (not "try later")', async () => {
+    const { log } = logLines();
+    const err = await launchWithFallback(
+      planAttempts(['p5.48xlarge'], ZONES.slice(0, 2)),
+      async () => {
+        throw awsError('Unsupported');
+      },
+      { log, region: 'eu-central-1' },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CapacityError);
+    expect((err as Error).message).toBe(
+      "not offered in eu-central-1's zones: p5.48xlarge in eu-central-1a (Unsupported), eu-central-1b (Unsupported)",
+    );
+    expect((err as CapacityError).hint).toMatch(/describe-instance-type-offerings .*--region eu-central-1/);
+  });
+
   it('a type with no image for its architecture: on to the next type (its other zones skipped); the final error names what was tried', async () => {
     const { log, lines } = logLines();
     const tried: string[] = [];

@@ -28,6 +28,9 @@ describe('knownArchitecture', () => {
     '.xlarge',
     'G5.xlarge',
     '',
+    'constructor.large', // not the table's own keys
+    '__proto__.xlarge',
+    'toString.x',
   ])('%s: not known, asked of EC2', (type) => {
     expect(knownArchitecture(type)).toBeUndefined();
   });
