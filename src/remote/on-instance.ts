@@ -58,10 +58,13 @@ export function agentConf(s: AgentSettings): string {
  * parsed by parsePrepared) and whether its multiplexer is there (`no-mux`).
  */
 export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 'tmux' | 'screen' }): string {
+  // Each writer its own new file ($$: this shell's pid), renamed over the old one whole: two runs
+  // preparing the same instance at once (two terminals in one directory) must not share one.
   const file = (name: string, content: string) => {
     const eof = 'SSH_EC2_END_OF_FILE';
     if (content.split('\n').includes(eof)) throw new Error(`${name} contains ${eof}`);
-    return `cat > ${name}.new <<'${eof}'\n${content}${content.endsWith('\n') ? '' : '\n'}${eof}\nif cmp -s ${name}.new ${name}; then rm -f ${name}.new; else mv -f ${name}.new ${name}; fi\n`;
+    const next = `${name}.new.$$`;
+    return `cat > ${next} <<'${eof}'\n${content}${content.endsWith('\n') ? '' : '\n'}${eof}\nif cmp -s ${next} ${name}; then rm -f ${next}; else mv -f ${next} ${name}; fi\n`;
   };
   return [
     'set -e',

@@ -168,7 +168,7 @@ describe('two runs started together in one directory', () => {
       cli(sb, ['--leave', 'echo a'], { cwd: dir }),
       cli(sb, ['--leave', 'echo b'], { cwd: dir }),
     ]);
-    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+    expect([a.exitCode, b.exitCode], a.stderr + '\n-----\n' + b.stderr).toEqual([0, 0]);
     expect(launches(sb)).toHaveLength(1);
     expect(reportedInstance(a.stderr)).toBe(reportedInstance(b.stderr));
     const live = (await instances(sb)).filter(

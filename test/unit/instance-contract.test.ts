@@ -67,7 +67,9 @@ describe('the instance contract', () => {
       jobGrace: 0,
       maxTime: 0,
     });
-    const installed = [...prepare.matchAll(/^cat > ([\w.-]+)\.new <</gm)].map((m) => m[1]);
+    // Each to a new file of this writer's own ($$), renamed over: two runs preparing at once share none.
+    const installed = [...prepare.matchAll(/^cat > ([\w.-]+)\.new\.\$\$ <</gm)].map((m) => m[1]);
     expect(installed).toEqual([...INSTANCE_SCRIPTS, contract.AGENT_CONF]);
+    expect(prepare).not.toMatch(/\.new(?!\.\$\$)/);
   });
 });
