@@ -19,7 +19,16 @@ import { collisionsDir, collisionsMessage, planCollisions, readLocalDir, sideExc
 import { planned, pullInto } from './pull.js';
 import { copyOnInstance, remoteSide, startListing } from './remote-tree.js';
 import { rsyncFailed, type SyncParams } from './sync-up.js';
-import { backupStamp, besideMessage, besidePairs, localSigs, nameList, nextBase, planBack } from './three-way.js';
+import {
+  backupStamp,
+  besideMessage,
+  besidePairs,
+  localSigs,
+  nameList,
+  nextBase,
+  planBack,
+  refreshed,
+} from './three-way.js';
 
 /**
  * Above this many paths to bring (a first sync back of thousands of results), rsync is told what
@@ -158,14 +167,7 @@ function localAfter(
   wanted: readonly string[] | false,
 ): Map<string, Sig> {
   if (!wanted) return localSigs(root, compared.keys());
-  const local = new Map(walked);
-  const fresh = localSigs(root, wanted);
-  for (const path of wanted) {
-    const sig = fresh.get(path);
-    if (sig) local.set(path, sig);
-    else local.delete(path);
-  }
-  return local;
+  return refreshed(walked, localSigs(root, wanted), wanted);
 }
 
 /**

@@ -34,7 +34,16 @@ import {
   touchOnInstance,
 } from './remote-tree.js';
 import { noticeHeldBack } from './secrets-notice.js';
-import { besideMessage, besidePairs, localSigs, nameList, nextBase, planUp, type UpPlan } from './three-way.js';
+import {
+  besideMessage,
+  besidePairs,
+  localSigs,
+  nameList,
+  nextBase,
+  planUp,
+  refreshed,
+  type UpPlan,
+} from './three-way.js';
 
 export interface SyncParams {
   conn: Connection;
@@ -157,23 +166,12 @@ async function afterPush(
     const { remote } = remoteSide(listed, [...o.leftOut, ...ignoredInListing(listed.entries, o.rules)]);
     return { local: localSigs(p.localDir, remote.keys(), o.outsideLinks), remote };
   }
-  const remote = new Map(sides.remote);
-  for (const path of plan.remove) remote.delete(path);
-  const local = new Map(sides.local);
   // The files given a time there that rsync was then to replace: asked about even if it did not.
   const changed = [...new Set([...sent, ...plan.force])];
   const there = await statRemote(p, changed);
   const here = localSigs(p.localDir, changed, o.outsideLinks);
-  for (const path of changed) {
-    update(remote, path, there.get(path));
-    update(local, path, here.get(path));
-  }
-  return { local, remote };
-}
-
-function update(sigs: Map<string, Sig>, path: string, sig: Sig | undefined): void {
-  if (sig) sigs.set(path, sig);
-  else sigs.delete(path);
+  const remote = refreshed(sides.remote, there, [...plan.remove, ...changed]);
+  return { local: refreshed(sides.local, here, changed), remote };
 }
 
 /** The rsh wrapper rsync runs instead of ssh, in the private scratch directory. */

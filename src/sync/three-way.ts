@@ -246,6 +246,17 @@ export function localSigs(
   return out;
 }
 
+/** `sigs` with these paths as `fresh` has them now (a path `fresh` lacks is gone): a copy. */
+export function refreshed(sigs: Map<string, Sig>, fresh: Map<string, Sig>, paths: Iterable<string>): Map<string, Sig> {
+  const out = new Map(sigs);
+  for (const path of paths) {
+    const sig = fresh.get(path);
+    if (sig) out.set(path, sig);
+    else out.delete(path);
+  }
+  return out;
+}
+
 /** Where the instance's version of a file changed on both sides goes: `name.ec2-<stamp>.ext`, beside it. */
 export function besideName(path: string, stamp: string): string {
   const slash = path.lastIndexOf('/') + 1;
