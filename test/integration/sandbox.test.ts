@@ -262,10 +262,12 @@ describe('test sandbox', () => {
     expect(remote).toEqual({ stdout: `payload\n${sb.user}\n${sb.remoteHome}`, stderr: '', exitCode: 0 });
     expect(readFileSync(join(m.home, 'dst', 'sub', 'file.txt'), 'utf8')).toBe('payload\n'); // where it really is
 
+    // `screen -dmS` returns before its daemon has made its socket: listed once it has (at most 10 s).
+    const screenUp = 'i=0; until screen -ls | grep -q "\\.s\\s" || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done';
     const tools = await ssh(
       key,
       ipOf(instance),
-      'tmux -V && screen -v; tmux new-session -d -s t "sleep 600" && tmux ls; screen -dmS s sleep 600 && screen -ls',
+      `tmux -V && screen -v; tmux new-session -d -s t "sleep 600" && tmux ls; screen -dmS s sleep 600 && ${screenUp}; screen -ls`,
     );
     expect(tools.stdout).toMatch(/^tmux \d/m);
     expect(tools.stdout).toMatch(/^Screen version/m);
