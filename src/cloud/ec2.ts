@@ -41,8 +41,27 @@ const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
 /** An instance launched less than this long ago may still be unknown to EC2 calls naming it. */
 const JUST_LAUNCHED_MS = 10 * 60_000;
 
-/** `askCaller: false`: the owner is not asked ahead (a warm run loads the port for its final state only). */
-export async function createCloud(cfg: { region?: string; askCaller?: boolean }): Promise<Cloud> {
+/**
+ * Who these credentials were to AWS at an earlier run (kept by the session: state/cache.ts), by a
+ * key naming the endpoint and the access key id. An access key id is never given to another
+ * identity (a temporary one is new with each session), so a run with the same key is the same
+ * caller; a new login is a new key, and is asked.
+ */
+export interface CallerMemory {
+  get(key: string): CallerIdentity | undefined;
+  set(key: string, identity: CallerIdentity): void;
+}
+
+/**
+ * `askCaller: false`: the owner is not asked ahead (a warm run loads the port for its final state
+ * only). `callerMemory`: the identity of these credentials is taken from an earlier run (one STS
+ * call fewer; issue #11), not asked.
+ */
+export async function createCloud(cfg: {
+  region?: string;
+  askCaller?: boolean;
+  callerMemory?: CallerMemory;
+}): Promise<Cloud> {
   const region = await resolveRegion(cfg.region);
   const clientConfig = {
     region,
@@ -81,10 +100,25 @@ export async function createCloud(cfg: { region?: string; askCaller?: boolean })
       `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path}`,
 
     caller() {
-      // The STS client is loaded only now; the answer cannot change within a run. Not kept across
-      // runs: the credentials (a profile, an SSO login) may change between two, and the call
-      // overlaps the first lookup anyway (owner.ts), so a cache would save no time.
-      caller ??= import('./sts.js').then((sts) => sts.callerIdentity(shared));
+      // The STS client is loaded only now; the answer cannot change within a run. Across runs it
+      // is kept by access key id (CallerMemory): the credentials may change between two runs (a
+      // profile, an SSO login), and changed credentials are another key.
+      caller ??= (async () => {
+        const memory = cfg.callerMemory;
+        // Credentials that cannot be had are reported by the STS call, as without a memory.
+        const accessKey =
+          memory &&
+          (await shared.credentials().then(
+            (c) => c.accessKeyId,
+            () => undefined,
+          ));
+        const key = accessKey && `${cloud.endpoint ?? 'aws'}\n${accessKey}`;
+        const known = key ? memory.get(key) : undefined;
+        if (known) return known;
+        const identity = await (await import('./sts.js')).callerIdentity(shared);
+        if (key) memory!.set(key, identity);
+        return identity;
+      })();
       return caller;
     },
 

@@ -8,6 +8,7 @@ import type { Cloud } from '../cloud/ec2.js';
 import { originOf as settingOrigin, type FinalState, type Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
 import { joinCommand, sessionCommand } from '../remote/remote-command.js';
+import { callerMemory } from '../state/cache.js';
 import type { Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
 import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
@@ -59,7 +60,9 @@ export async function runSession(deps: SessionDeps): Promise<number> {
   if (options.rsync) await requireRsync(rsyncSource(local), options.attach ? ['back'] : ['up', 'back']);
   // This directory's instance as an earlier run left it: used without AWS if it answers (warm.ts).
   const w = warmth(local, deps.env);
-  return runStory(deps, local, (run, signal) => story(run, deps, w, signal), { cloud: warmCloud(w, deps) });
+  // Who these credentials are, as an earlier run learnt it (one STS call fewer), unless --no-cache.
+  const known = { ...deps, callerMemory: options.cache ? callerMemory(local.paths.cache) : undefined };
+  return runStory(known, local, (run, signal) => story(run, deps, w, signal), { cloud: warmCloud(w, known) });
 }
 
 /** The local programs a run needs: ssh (and ssh-keygen, for keys and host key checks), rsync unless --no-rsync. */

@@ -3,7 +3,7 @@
  * the work, then the finish, guaranteed. Signals interrupt the work, never the finish (sync back,
  * final state).
  */
-import type { Cloud } from '../cloud/ec2.js';
+import type { CallerMemory, Cloud } from '../cloud/ec2.js';
 import { onSpawn } from '../remote/exec.js';
 import type { Logger } from '../ui/logger.js';
 import { newRun, type LocalContext, type Run, type RunFacts } from './context.js';
@@ -15,6 +15,8 @@ export interface StoryDeps {
   options: { region?: string };
   log: Logger;
   loadCloud?: (region: string | undefined, o?: { askCaller?: boolean }) => Promise<Cloud>;
+  /** Who these credentials are, from an earlier run (a session's, unless --no-cache). */
+  callerMemory?: CallerMemory;
 }
 
 /**
@@ -68,7 +70,9 @@ export async function runStory(
 /** `askCaller: false`: the owner is not asked ahead (see createCloud). */
 export async function loadCloud(deps: StoryDeps, o: { askCaller?: boolean } = {}): Promise<Cloud> {
   const load =
-    deps.loadCloud ?? (async (region, o2) => (await import('../cloud/ec2.js')).createCloud({ region, ...o2 }));
+    deps.loadCloud ??
+    (async (region, o2) =>
+      (await import('../cloud/ec2.js')).createCloud({ region, callerMemory: deps.callerMemory, ...o2 }));
   return load(deps.options.region, o);
 }
 

@@ -9,10 +9,13 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CallerIdentity } from '../cloud/identity.js';
 import { shortHash } from './paths.js';
 
 export const NETWORK_TTL_MS = 60 * 60_000;
 export const IMAGE_TTL_MS = 24 * 60 * 60_000;
+/** Who an access key belongs to: a day (an IAM user renamed since is seen the next day, or with --no-cache). */
+export const CALLER_TTL_MS = 24 * 60 * 60_000;
 
 export interface Cache {
   get<T>(key: string): T | undefined;
@@ -92,4 +95,20 @@ function read(file: string): Record<string, Entry> {
     // Missing or corrupt: empty (a corrupt file is replaced at the next write).
     return {};
   }
+}
+
+/**
+ * Who each access key was to AWS (cloud/ec2.ts CallerMemory), in one file for every account; the
+ * key ids hashed, not written out.
+ */
+export function callerMemory(dir: string): {
+  get(key: string): CallerIdentity | undefined;
+  set(key: string, identity: CallerIdentity): void;
+} {
+  const cache = openCache(join(dir, 'callers.json'));
+  const name = (key: string) => `caller:${shortHash(key, 16)}`;
+  return {
+    get: (key) => cache.get<CallerIdentity>(name(key)),
+    set: (key, identity) => cache.set(name(key), identity, CALLER_TTL_MS),
+  };
 }
