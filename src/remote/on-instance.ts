@@ -68,7 +68,11 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
   };
   return [
     'set -e',
-    `mkdir -p ~/${STATE_DIR}/${JOBS_DIR} && chmod 700 ~/${STATE_DIR} && cd ~/${STATE_DIR}`,
+    // One command a line: `set -e` does not stop at a failure inside an `a && b` list (a `jobs`
+    // that cannot be made would leave the files written in the home directory).
+    `mkdir -p ~/${STATE_DIR}/${JOBS_DIR}`,
+    `chmod 700 ~/${STATE_DIR}`,
+    `cd ~/${STATE_DIR}`,
     ...agentScripts().map(([name, content]) => file(name, content)),
     file(AGENT_CONF, agentConf(settings)),
     'sh agent.sh start >/dev/null 2>&1 </dev/null',

@@ -6,7 +6,7 @@ import { localTime } from '../ui/words.js';
 import { REASON_IDLE, REASON_JOB_FINISHED, REASON_MAX_TIME } from '../remote/instance-contract.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ExitCode, lastLine, SubprocessError, UserError } from '../errors.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import type { Options } from '../options.js';
 import { Connection, type KeySource } from '../remote/connection.js';
@@ -113,7 +113,11 @@ export async function prepareInstance(
   const { options, log } = run;
   const tags = changedTags(instance, limitTags(limits));
   const [r] = await Promise.all([
-    conn.exec('sh -s', { input: prepareScript(agentSettings(options, instance.id, limits), job) }),
+    conn
+      .exec('sh -s', { input: prepareScript(agentSettings(options, instance.id, limits), job) })
+      .catch((err: unknown) => {
+        throw notPrepared(err, instance.id);
+      }),
     Object.keys(tags).length > 0 ? run.cloud.tag(instance.id, tags) : undefined,
   ]);
   const prepared = parsePrepared(r.stdout);
@@ -126,6 +130,22 @@ export async function prepareInstance(
     `agent: idle timeout ${formatDuration(limits.idleTimeoutMs)}, max time ${formatDuration(limits.maxTimeMs)}${limits.deadline ? ` (until ${localTime(limits.deadline)})` : ''}, after a detached job ${formatDuration(limits.jobGraceMs)}`,
   );
   return prepared;
+}
+
+/**
+ * The agent could not be installed (a full disk, a home not writable): one line with what the
+ * instance said; the command is not started, and the finish applies the final state as after any
+ * failure. A lost connection stays one (255).
+ */
+function notPrepared(err: unknown, id: string): unknown {
+  if (!(err instanceof SubprocessError) || err.exitCode === ExitCode.connectionLost) return err;
+  const said = lastLine(err.stderr);
+  return new UserError(
+    `could not install ssh-ec2's agent on ${id}${said ? `: ${said}` : ` (exit status ${err.exitCode})`}`,
+    ExitCode.syncUp,
+    `Look at the instance's disk space and its home directory (ssh-ec2 -- df -h ~), then run again.`,
+    { cause: err },
+  );
 }
 
 const POWEROFF_REASONS: Record<string, string> = {

@@ -9,7 +9,8 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { bootConsole } from '../sandbox/index.js';
 import {
   cli,
@@ -100,6 +101,26 @@ describe('mistakes the user can make', () => {
     expect(r.stderr).toMatch(/c9zz\.huge/);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     expect(sb.calls('RunInstances')).toHaveLength(0);
+  });
+});
+
+describe('an instance ssh-ec2 cannot prepare', () => {
+  it("the agent's install failing there (a file where its directory goes): one line with what the instance said, exit 6, nothing run, the instance left as asked", async () => {
+    const dir = makeProject(sb, 'unprepared');
+    const first = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const id = reportedInstance(first.stderr);
+    // What a full disk or a broken home does to the install: `mkdir -p ~/.ssh-ec2/jobs` fails.
+    const jobs = join(remotePath(sb, '.ssh-ec2', id), 'jobs');
+    rmSync(jobs, { recursive: true, force: true });
+    writeFileSync(jobs, 'not a directory\n');
+    await closeMaster(sb, id); // the API path: the warm one trusts a prepared instance
+    const r = await cli(sb, ['--leave', 'touch', 'ran'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/error: could not install ssh-ec2's agent on i-\w+: .*jobs/);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+|please report/);
+    expect(existsSync(join(remotePath(sb, 'unprepared', id), 'ran'))).toBe(false);
+    expect(await instanceState(sb, id)).toBe('running');
   });
 });
 
