@@ -20,6 +20,8 @@ const DEBIAN_PROGRAMS: Record<string, string> = {
   unshare: 'util-linux',
   runuser: 'util-linux',
   mount: 'mount',
+  // The completion script's test (test/integration/completion-shells.test.ts) loads it in zsh.
+  zsh: 'zsh',
 };
 const BASE_PACKAGES = [
   'openssh-server',
@@ -31,6 +33,7 @@ const BASE_PACKAGES = [
   'curl',
   'util-linux',
   'mount',
+  'zsh',
 ];
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
