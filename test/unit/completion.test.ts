@@ -57,6 +57,8 @@ describe('__complete', () => {
     expect(tab('-v', '--multiplex', 's')).toEqual(['screen']);
     expect(tab('completion', '')).toEqual(['bash', 'zsh', 'fish']);
     expect(tab('completion', 'z')).toEqual(['zsh']);
+    expect(tab('--multi=s')).toEqual(['--multi=screen']);
+    expect(tab('--multi', '=', 't')).toEqual(['tmux']);
   });
 
   it("instance names and ids from this machine's state files only (warm records, journals)", () => {

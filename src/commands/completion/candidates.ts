@@ -100,9 +100,16 @@ export function complete(words: readonly string[], ctx: CompleteContext): string
   const verb = VERBS.find((v) => v.name === before[0] || v.aliases?.includes(before[0] ?? ''));
   const command = verb ?? DEFAULT_COMMAND;
   const flags = commandFlags(command);
-  const previous = before.length > (verb ? 1 : 0) ? before.at(-1) : undefined;
+  // bash splits `--multi=t` into `--multi`, `=`, `t`; zsh and fish keep one word.
+  const attached = /^(--[^=]+)=(.*)$/.exec(current);
+  const byBash = before.at(-1) === '=' ? before.at(-2) : undefined;
+  const previous = attached?.[1] ?? byBash ?? (before.length > (verb ? 1 : 0) ? before.at(-1) : undefined);
   const valued = previous && flags.find((f) => f.value && f.names.includes(previous));
   let found: string[];
+  if (valued && attached)
+    return valued.value!(ctx)
+      .filter((v) => v.startsWith(attached[2]!))
+      .map((v) => `${attached[1]}=${v}`);
   if (valued) found = valued.value!(ctx);
   else if (current.startsWith('-')) found = flags.flatMap((f) => f.names);
   else if (before.length === 0) found = verbWords();
