@@ -57,8 +57,10 @@ const result = await build({
   // The ES module build of a package first: the AWS SDK's CommonJS build is one file per package,
   // which keeps every command and model of EC2 (2 MB) where its ES modules let the unused ones go.
   mainFields: ['module', 'main'],
-  // Errors from users' runs stay readable with `node --enable-source-maps`; the maps are separate
-  // files, so a run that does not ask for them does not read them.
+  // Errors stay readable with `node --enable-source-maps`; the maps are separate files, so a run
+  // that does not ask for them does not read them. They are not shipped (package.json "files":
+  // dist/*.js): 4.7 MB of the package's 6.4 for stacks a maintainer can map back with a build of
+  // the same version (the build is deterministic); test/fixtures/no-aws-sdk.mjs reads them here.
   sourcemap: 'linked',
   // Some dependencies are CommonJS and require() Node's modules: in an ES module, `require` must
   // be made.

@@ -178,7 +178,7 @@ export async function helpText(command: Command = DEFAULT_COMMAND): Promise<stri
  * The session's options end at its first word; a verb's (`haltAtWord` false) go on after its words.
  */
 export function splitAttachedValues(argv: readonly string[], haltAtWord = true): string[] {
-  const valueShorts = new Set(['i', 'L', 'R', 'D']);
+  const valueShorts = new Set(['i', 'I', 'L', 'R', 'D']);
   const valueLongs = new Set(
     Object.values(OPTION_SPECS)
       .filter((s) => s.flag && s.kind !== 'boolean')
@@ -192,7 +192,7 @@ export function splitAttachedValues(argv: readonly string[], haltAtWord = true):
       out.push(a);
       continue;
     }
-    const short = /^-([iLRD])(.+)$/.exec(a);
+    const short = /^-([iILRD])(.+)$/.exec(a);
     if (short && valueShorts.has(short[1]!)) {
       out.push(`-${short[1]}`, short[2]!);
       continue;

@@ -48,6 +48,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     io.stdout.write(`${version()}\n`);
     return ExitCode.ok;
   }
+  // The completion scripts ask at every Tab: answered from the declarations alone (no yargs, no SDK).
+  if (argv[0] === '__complete') {
+    const { complete } = await import('./commands/completion/candidates.js');
+    for (const c of complete(argv.slice(1), { env: io.env, cwd: io.cwd })) io.stdout.write(`${c}\n`);
+    return ExitCode.ok;
+  }
   const m = await import('./cli-modules.js');
   let log: Logger = m.createLogger({ env: io.env, stream: io.stderr });
   try {

@@ -16,7 +16,8 @@ export const CONNECTION_OPTIONS = {
   identity: spec({
     kind: 'string',
     flag: 'identity',
-    alias: ['i'],
+    // -I: the original README's spelling (`ssh-ec2 --stop -I my_key.pem "who am i"`).
+    alias: ['i', 'I'],
     env: ['AWS_PEM'],
     group: 'Connection',
     default: undefined,

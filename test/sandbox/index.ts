@@ -11,7 +11,7 @@ import { MachineImpl, makeSkeleton } from './machine.js';
 import type { Machine } from './machine.js';
 import { startMoto } from './moto.js';
 import type { Moto } from './moto.js';
-import { findProgram, ensurePrerequisites, isRoot } from './prerequisites.js';
+import { ensurePrerequisites, isRoot, motoServer } from './prerequisites.js';
 import type { ConsoleAndStart, ConsoleAndStartOptions } from './console-and-start.js';
 import { startProxy } from './proxy.js';
 import type { ApiCall, Fault, Hold, ImdsRequest, Lifecycle, Poweroff, Proxy } from './proxy.js';
@@ -212,8 +212,7 @@ export async function startSandbox(
   let bootDelayMs = opts.bootDelayMs ?? 0;
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates throwaway unix users and runs sshd.');
-  const motoProgram = await findProgram('moto_server');
-  if (!motoProgram) throw new Error("moto_server not found: pip install 'moto[server]'");
+  const motoProgram = await motoServer();
   const region = opts.region ?? 'eu-central-1';
 
   // Short path: unix sockets (ssh ControlPath) below it must stay under ~100 bytes.

@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { access, chmod, mkdir } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { execa } from 'execa';
+import { installMoto, MOTO_VENV, motoPlan } from './moto-install.js';
 
 /** Program → Debian package that provides it. */
 const DEBIAN_PROGRAMS: Record<string, string> = {
@@ -20,6 +21,8 @@ const DEBIAN_PROGRAMS: Record<string, string> = {
   unshare: 'util-linux',
   runuser: 'util-linux',
   mount: 'mount',
+  // The completion script's test (test/integration/completion-shells.test.ts) loads it in zsh.
+  zsh: 'zsh',
 };
 const BASE_PACKAGES = [
   'openssh-server',
@@ -31,6 +34,7 @@ const BASE_PACKAGES = [
   'curl',
   'util-linux',
   'mount',
+  'zsh',
 ];
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
@@ -71,6 +75,26 @@ async function install(packages: string[]): Promise<void> {
 }
 
 let pending: Promise<void> | undefined;
+let motoProgram: string | undefined;
+
+/** The moto_server the sandbox runs: on PATH, else the project's own (moto-install.ts). */
+export async function motoServer(): Promise<string> {
+  await ensurePrerequisites();
+  return motoProgram!;
+}
+
+async function findOrInstallMoto(): Promise<string> {
+  const inVenv = join(MOTO_VENV, 'bin', 'moto_server');
+  const plan = motoPlan({
+    onPath: await findProgram('moto_server'),
+    inVenv: (await findProgram(inVenv)) ? inVenv : undefined,
+    python: await findProgram('python3'),
+  });
+  if ('missing' in plan) throw new Error(plan.missing);
+  if ('use' in plan) return plan.use;
+  process.stderr.write(`sandbox: installing moto[server] into ${plan.install.venv} (once)\n`);
+  return installMoto(plan.install.python, plan.install.venv);
+}
 
 /** Idempotent and shared: parallel callers in one process wait for the same check. */
 export function ensurePrerequisites(): Promise<void> {
@@ -94,7 +118,7 @@ async function check(): Promise<void> {
     const still = await missingPackages();
     if (still.length > 0) throw new Error(`apt-get install did not provide: ${still.join(', ')}`);
   }
-  if (!(await findProgram('moto_server'))) throw new Error("moto_server not found: pip install 'moto[server]'");
+  motoProgram = await findOrInstallMoto();
   if (isRoot()) {
     // sshd refuses to start without its privilege-separation directory (normally made by systemd).
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
