@@ -12,10 +12,12 @@ import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DELAY_RELAY } from '../sandbox/index.js';
 import { hostileSshBlock, localSshIsModern } from '../fixtures/hostile-ssh-config.js';
 import {
   cli,
   ec2Client,
+  instances,
   instanceState,
   localState,
   makeProject,
@@ -144,10 +146,50 @@ describe('ssh ec2-NAME', () => {
       utimesSync(stamp, longAgo, longAgo);
       const r = await ssh(alias, 'echo again');
       expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toBe('again\n');
+      expect(r.stdout).toBe('again');
       expect(pushes()).toBe(2);
     } finally {
       sb.setInstanceConnectTtl(60_000);
+    }
+  });
+
+  it("the user's ProxyJump still applies (the ssh config the alias was written with)", async () => {
+    const info = (await instances(sb)).find((i) => i.InstanceId === id)!;
+    const address = info.PublicIpAddress ?? info.PrivateIpAddress!;
+    const port = new RegExp(
+      `Host [^\\n]*\\b${address.replaceAll('.', '\\.')}\\b[^\\n]*\\n  HostName 127\\.0\\.0\\.1\\n  Port (\\d+)`,
+    ).exec(readFileSync(sb.sshConfig, 'utf8'))![1]!;
+    // The jump host is the instance's own sshd, reached through a ProxyCommand that leaves a mark:
+    // the mark says the connection went through it.
+    const jumped = join(sb.dir, 'went-through-the-jump-host');
+    const config = join(sb.dir, 'jump_config');
+    writeFileSync(
+      config,
+      [
+        `Host ${address}`,
+        '  HostName 127.0.0.1',
+        `  Port ${port}`,
+        '  ProxyJump jumpbox',
+        'Host jumpbox',
+        `  User ${sb.user}`,
+        `  IdentityFile ${localState(sb, 'aliases', id)}`,
+        '  IdentitiesOnly yes',
+        '  StrictHostKeyChecking no',
+        '  UserKnownHostsFile /dev/null',
+        `  ProxyCommand sh -c 'touch ${jumped}; exec ${process.execPath} ${DELAY_RELAY} ${port} 0'`,
+        '',
+      ].join('\n'),
+    );
+    const written = await cli(sb, ['ssh-config', '--ssh-config', config], { cwd: dir });
+    expect(written.exitCode, written.stderr).toBe(0);
+    try {
+      const r = await ssh(alias, 'echo jumped');
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toBe('jumped');
+      expect(existsSync(jumped)).toBe(true);
+    } finally {
+      const back = await cli(sb, ['ssh-config'], { cwd: dir });
+      expect(back.exitCode, back.stderr).toBe(0);
     }
   });
 

@@ -32,7 +32,8 @@ export async function run(ctx: CommandContext): Promise<number> {
       `${alias} (${id}) has no alias key or pinned host key here`,
       'Run ssh-ec2 in its directory once, then ssh-ec2 ssh-config.',
     );
-  const cloud = await loadCloud(ctx);
+  // Who the caller is is not needed here: the alias names the instance (no GetCallerIdentity).
+  const cloud = await loadCloud(ctx, { askCaller: false });
   let instance = await cloud.describeInstance(id);
   if (!instance || instance.state === 'shutting-down' || instance.state === 'terminated') {
     forgetInstance(paths, id); // its alias goes with it
