@@ -218,6 +218,19 @@ describe('ssh ec2-NAME', () => {
     expect(await instanceState(sb, id)).toBe('running');
   });
 
+  it('a launch refreshes the aliases: the new instance is reachable by name at once', async () => {
+    const r = await cli(sb, ['--leave', 'true'], { cwd: makeProject(sb, 'aliased-later') });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const later = reportedInstance(r.stderr);
+    const entry = new RegExp(`^Host (ec2-\\S+) ${later}$`, 'm').exec(
+      readFileSync(localState(sb, 'ssh_config'), 'utf8'),
+    );
+    expect(entry).not.toBeNull();
+    const s = await ssh(entry![1]!, 'echo later');
+    expect(s.exitCode, s.stderr).toBe(0);
+    expect(s.stdout).toBe('later');
+  });
+
   it('the alias of an ended instance disappears; --remove leaves the rest of the file as it was', async () => {
     const ours = localState(sb, 'ssh_config');
     const down = await cli(sb, ['down', '--yes', '--no-pull'], { cwd: dir });
