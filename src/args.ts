@@ -85,14 +85,18 @@ function usage(command: Command): string {
   }
   return [
     ...command.usage.map((u, n) => `${n === 0 ? 'Usage:' : '      '} ssh-ec2 ${u}`),
-    `       ssh-ec2 ${VERBS.flatMap((v) => v.usage).join(' | ')}`,
+    `       ssh-ec2 ${VERBS.filter((v) => !v.hidden)
+      .flatMap((v) => v.usage)
+      .join(' | ')}`,
     '',
     command.summary,
   ].join('\n');
 }
 
 function epilog(command: Command): string {
-  const verbs = VERBS.map((v) => [`${commandWords(v)}${v.usage[0]!.slice(v.name.length)}`, v.summary] as const);
+  const verbs = VERBS.filter((v) => !v.hidden).map(
+    (v) => [`${commandWords(v)}${v.usage[0]!.slice(v.name.length)}`, v.summary] as const,
+  );
   const width = Math.max(...verbs.map(([w]) => w.length));
   return [
     ...(command === DEFAULT_COMMAND

@@ -8,7 +8,8 @@ import type { SessionDeps } from '../session/run-session.js';
 
 /** The verbs' own switches: not settings (no environment, no .env), only flags. */
 export const VERB_FLAGS = {
-  yes: { flag: 'yes', alias: ['y'], describe: 'down: do not ask for confirmation' },
+  yes: { flag: 'yes', alias: ['y'], describe: 'down, ssh-config: do not ask for confirmation' },
+  remove: { flag: 'remove', alias: [], describe: 'ssh-config: take the Include line and the aliases away' },
   all: { flag: 'all', alias: [], describe: "down, ls: all of your ssh-ec2 instances, not only this directory's" },
   // --no-pull: down's own name for --no-rsync (which down also honours).
   pull: {
@@ -42,6 +43,8 @@ export interface Command {
   flags?: readonly VerbFlag[];
   examples?: readonly (readonly [command: string, what: string])[];
   load: () => Promise<{ run(ctx: CommandContext): Promise<number> }>;
+  /** Internal (run by ssh, not by people): dispatched, never listed in the help. */
+  hidden?: boolean;
 }
 
 /**

@@ -12,7 +12,7 @@ import { run } from '../remote/exec.js';
 import { shortHash } from '../state/paths.js';
 
 /** Instance Connect keys live 60 s; push again when the last push is older than this. */
-const PUSH_VALID_MS = 45_000;
+export const PUSH_VALID_MS = 45_000;
 
 /** `origin`: where the path came from (a flag, the environment, .env), for the message. */
 export function pemKey(path: string, origin?: string): KeySource {

@@ -3,6 +3,7 @@
  * The finish (finish.ts, decided by decide-finish.ts) is written once and reached from success,
  * failure and signals alike (story.ts).
  */
+import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Cloud } from '../cloud/ec2.js';
 import { originOf as settingOrigin, type FinalState, type Options } from '../options.js';
@@ -36,6 +37,7 @@ import { resolveLimits } from './limits.js';
 import { passingInterrupt } from './pass-interrupt.js';
 import { provision, type Provisioned } from './provision.js';
 import { runStory } from './story.js';
+import { refreshAliases } from '../state/aliases.js';
 import { rememberInstance, warmCloud, warmInstance, warmth, type Warmth } from './warm.js';
 
 export interface SessionDeps {
@@ -96,6 +98,18 @@ async function story(run: Run, deps: SessionDeps, w: Warmth, signal: AbortSignal
     run.journal?.note({ inheritedSessions: [] });
   await prepareAndSyncUp(run, conn, got, signal);
   rememberInstance(run, got, w.context);
+  // Launched, started or reached, its host key now pinned: its ssh alias (if aliases are in use).
+  await refreshAliases(
+    run.paths,
+    {
+      id: got.instance.id,
+      name: got.instance.tags.Name ?? run.plan.name,
+      user: got.user,
+      region: run.cloud.region,
+      sshConfig: run.options.sshConfig && resolve(run.plan.projectDir, run.options.sshConfig),
+    },
+    run.log,
+  );
   signal.throwIfAborted();
   await runCommand(run, conn, got, deps, signal);
 }

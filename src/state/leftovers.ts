@@ -6,10 +6,12 @@
  *   finds their process gone (a run killed before it could clean up);
  * - an instance's files (its pinned host key, its ssh log, an Instance Connect key a killed run
  *   left) go when ssh-ec2 learns it has ended: it terminated it, or a listing shows it terminated.
- *   A pinned host key of an ended instance is useless: ids are never reused.
+ *   A pinned host key of an ended instance is useless: ids are never reused. Its ssh alias goes too
+ *   (aliases.ts): aliases of ended instances disappear.
  */
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { forgetAlias } from './aliases.js';
 import { shortHash, type Paths } from './paths.js';
 import { processAlive } from './process.js';
 
@@ -34,6 +36,7 @@ export const sshLog = (paths: Paths, instanceId: string): string =>
 export function forgetInstance(paths: Paths, instanceId: string): void {
   rmSync(paths.knownHosts(instanceId), { force: true });
   rmSync(sshLog(paths, instanceId), { force: true });
+  forgetAlias(paths, instanceId);
   // Instance Connect keys are named by a hash; their public half's comment names the instance (keys.ts).
   for (const name of entries(paths.runtime).filter((n) => n.endsWith('.key.pub'))) {
     const pub = join(paths.runtime, name);

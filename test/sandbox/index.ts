@@ -136,6 +136,8 @@ export interface Sandbox {
   setLinkDelay(ms: number): void;
   /** Changes bootDelayMs (LinkOptions) for the boots that follow. */
   setBootDelay(ms: number): void;
+  /** Changes how long the keys pushed from now on are accepted (INSTANCE_CONNECT_TTL_MS: AWS's 60 s). */
+  setInstanceConnectTtl(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -210,6 +212,7 @@ export async function startSandbox(
 ): Promise<Sandbox> {
   let linkDelayMs = opts.linkDelayMs ?? 0;
   let bootDelayMs = opts.bootDelayMs ?? 0;
+  let instanceConnectTtlMs = INSTANCE_CONNECT_TTL_MS;
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates throwaway unix users and runs sshd.');
   const motoProgram = await motoServer();
@@ -345,7 +348,7 @@ export async function startSandbox(
       dir,
       region,
       onPushedKey: ({ instanceId, osUser, key }) => {
-        const entry = { key, instanceId, osUser, expiresAt: Date.now() + INSTANCE_CONNECT_TTL_MS };
+        const entry = { key, instanceId, osUser, expiresAt: Date.now() + instanceConnectTtlMs };
         pushed.push(entry);
         // Like AWS: any user name is "accepted", but only the instance's real user can log in, on that instance.
         if (osUser === user) machines.get(instanceId)?.addExpiringKey(entry);
@@ -465,6 +468,9 @@ export async function startSandbox(
     },
     setBootDelay(ms) {
       bootDelayMs = ms;
+    },
+    setInstanceConnectTtl(ms) {
+      instanceConnectTtlMs = ms;
     },
     stop,
   };

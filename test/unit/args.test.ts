@@ -20,6 +20,14 @@ describe('command line', () => {
       ['ls', '-l'],
     ],
     [
+      ['--', 'ssh-config', '--yes'],
+      ['ssh-config', '--yes'],
+    ],
+    [
+      ['--', 'proxy-connect', 'i-0123'],
+      ['proxy-connect', 'i-0123'],
+    ],
+    [
       ['python', 'train.py', '--epochs', '3'],
       ['python', 'train.py', '--epochs', '3'],
     ],

@@ -88,8 +88,9 @@ function operandValues(command: Command, ctx: CompleteContext): string[] {
   return out;
 }
 
+/** The verbs a user types (not the hidden ones ssh-ec2 calls itself, as proxy-connect). */
 export function verbWords(): string[] {
-  return VERBS.flatMap((v) => [v.name, ...(v.aliases ?? [])]);
+  return VERBS.filter((v) => !v.hidden).flatMap((v) => [v.name, ...(v.aliases ?? [])]);
 }
 
 /** The candidates for the last of `words` (the word being typed, '' for a new one), given the ones before. */
