@@ -19,8 +19,9 @@ const ctx = { env: { SSH_EC2_STATE_DIR: state }, cwd: state };
 const tab = (...words: string[]) => complete(words, ctx);
 
 describe('__complete', () => {
-  it('the first word: every verb and alias of the registry', () => {
-    expect(tab('')).toEqual(VERBS.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
+  it('the first word: every verb and alias of the registry, but the hidden ones ssh-ec2 calls itself', () => {
+    expect(tab('')).toEqual(VERBS.filter((v) => !v.hidden).flatMap((v) => [v.name, ...(v.aliases ?? [])]));
+    expect(tab('')).not.toContain('proxy-connect');
     expect(tab('')).toEqual(expect.arrayContaining(['ls', 'status', 'logs', 'pull', 'down', 'completion']));
     expect(tab('l')).toEqual(['ls', 'logs']);
   });
