@@ -74,20 +74,25 @@ export function readConfigFiles(projectDir: string, env: Readonly<Record<string,
   return { user: user?.layer, project: project?.layer, presets };
 }
 
-/** The presets' names for completion: never an error (a broken file gives the names it can). */
+/**
+ * The presets' names for completion: never an error, and no parse — a file with a bad value
+ * further down still offers its presets (their table lines are all it reads).
+ */
 export function presetNames(projectDir: string, env: Readonly<Record<string, string | undefined>>): string[] {
   const names = new Set<string>();
-  for (const [path, shown] of [
-    [userConfigPath(env), 'user'],
-    [join(projectDir, PROJECT_FILE), 'project'],
-  ] as const) {
+  for (const path of [userConfigPath(env), join(projectDir, PROJECT_FILE)]) {
+    let text = '';
     try {
-      for (const t of readToml(readFileSync(path, 'utf8'), shown)) if (t.path[0] === 'presets') names.add(t.path[1]!);
+      text = readFileSync(path, 'utf8');
     } catch {
-      // completion offers what it can
+      continue;
     }
+    for (const m of text.matchAll(
+      /^[ \t]*\[[ \t]*presets[ \t]*\.[ \t]*(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))[ \t]*\]/gm,
+    ))
+      names.add(m[1] ?? m[2] ?? m[3]!);
   }
-  return [...names].filter(Boolean).sort();
+  return [...names].sort();
 }
 
 function readOne(
