@@ -7,6 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseArgs } from '../../src/args.js';
+import { findVerb } from '../../src/commands/registry.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
 import { presetNames, readConfigFiles } from '../../src/options/config-files.js';
 import { loadOptions } from '../../src/options/load.js';
@@ -308,5 +310,23 @@ describe('ssh-ec2 config', () => {
     expect(bad.status).toBe(ExitCode.usage);
     expect(bad.lines[0]).toContain('.ssh-ec2.toml:1: max-time: expected a duration');
     expect(bad.regions).toEqual([]);
+  });
+});
+
+describe('the word config', () => {
+  it('is the verb only as the first word; after -- it runs on the instance', async () => {
+    expect(findVerb('config')?.name).toBe('config');
+    expect((await parseArgs(['--', 'config'])).command).toEqual(['config']);
+    expect((await parseArgs(['-v', 'config', '--json'])).command).toEqual(['config', '--json']);
+  });
+
+  it('--preset is taken by every verb; --json and --presets by config only', async () => {
+    for (const verb of ['ls', 'logs', 'pull', 'down', 'config'])
+      expect((await parseArgs(['--preset', 'big'], findVerb(verb))).flags.preset).toBe('big');
+    expect((await parseArgs(['--json', '--presets'], findVerb('config'))).verbFlags).toEqual({
+      json: true,
+      presets: true,
+    });
+    await expect(parseArgs(['--json'], findVerb('logs'))).rejects.toThrow('ssh-ec2 logs does not take --json');
   });
 });

@@ -3,12 +3,11 @@
  * the answer to "why did it launch a p4d?" when flags, a preset, the environment, .env and two
  * config files all may set it. Reads nothing but what the entry resolved: no AWS, no SDK.
  */
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import { fileKey, presetNames } from '../../options/config-files.js';
 import { duration, type Spec } from '../../options/spec.js';
 import { OPTION_SPECS, type From, type OptionKey, type Options } from '../../options.js';
 import { formatDuration } from '../../session/limits.js';
-import { takesNoArguments } from '../shared.js';
 import type { CommandContext } from '../types.js';
 
 export interface SettingReport {
@@ -25,7 +24,9 @@ export interface SettingReport {
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
-  takesNoArguments(ctx);
+  // Not shared.ts's takesNoArguments: that module brings the session's code, which this verb does not need.
+  if (ctx.options.command.length)
+    throw new UsageError(`ssh-ec2 config takes no arguments (got "${ctx.options.command.join(' ')}")`);
   if (ctx.flags.presets) {
     for (const name of presetNames(ctx.cwd, ctx.env)) ctx.stdout.write(`${name}\n`);
     return ExitCode.ok;
