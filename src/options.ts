@@ -155,8 +155,9 @@ function chosenPreset(name: string | undefined, source: string, files: ConfigFil
   const preset = files?.presets.get(name);
   if (preset) return preset;
   const known = [...(files?.presets.keys() ?? [])].sort();
+  const listed = known.length ? `known: ${known.join(', ')}` : 'the config files define none';
   throw new UsageError(
-    `${source}: no preset named "${name}"; ${known.length ? `known: ${known.join(', ')}` : 'the config files define none'}`,
+    `${source}: no preset named "${name}"; ${listed}`,
     'Presets are [presets.NAME] tables in .ssh-ec2.toml or ~/.config/ssh-ec2/config.toml.',
   );
 }

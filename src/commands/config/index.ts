@@ -67,7 +67,7 @@ function shownValue(r: SettingReport): string {
   return Array.isArray(r.value) ? r.value.join(',') || '-' : String(r.value);
 }
 
-/** flag --max-time · preset big (.ssh-ec2.toml:4) · env SSH_EC2_MAX_TIME · .env:3 · project .ssh-ec2.toml:2 · … */
+/** flag --max-time · preset big (.ssh-ec2.toml:4) · env SSH_EC2_MAX_TIME · .env:3 (NAME) · project file … */
 function fromText(r: SettingReport): string {
   switch (r.from) {
     case 'flag':
