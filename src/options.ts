@@ -179,7 +179,8 @@ function fileLayer(layer: FileLayer): Layer {
 function fromFlag(key: OptionKey, s: Spec<unknown>, flags: FlagValues): Found | undefined {
   const flagValue = flags[key];
   if (flagValue === undefined) return undefined;
-  const flag = s.flag ?? key;
+  // The final state has no flag of its own: --terminate, --stop or --leave gave it (args.ts).
+  const flag = key === 'finalState' ? String(flagValue) : (s.flag ?? key);
   const source = flag.length === 1 ? `-${flag}` : `--${flag}`;
   const found = (value: unknown): Found => ({ value, source, from: { from: 'flag', name: source } });
   if (typeof flagValue === 'boolean') return found(flagValue);

@@ -255,7 +255,7 @@ describe('ssh-ec2 config', () => {
 
   it('prints every setting, its value and where it came from, asking AWS nothing', async () => {
     const cloud = new FakeCloud();
-    const r = await cli(m, cloud, ['config', '--preset', 'big', '--job-grace', '3m'], {
+    const r = await cli(m, cloud, ['config', '--preset', 'big', '--job-grace', '3m', '--stop'], {
       env: { SSH_EC2_CAPACITY_TIMEOUT: '1m' },
     });
     expect(r.status).toBe(0);
@@ -272,6 +272,10 @@ describe('ssh-ec2 config', () => {
     expect(line('region')).toBe('region us-east-1 user file ~/.config/ssh-ec2/config.toml:1');
     expect(line('cache')).toBe('cache false user file ~/.config/ssh-ec2/config.toml:2');
     expect(line('reconnect-timeout')).toBe('reconnect-timeout 1m30s default');
+    expect(line('final-state')).toBe('final-state stop flag --stop');
+    expect(r.lines).toEqual([
+      `ssh-ec2: config files (where present): ${m.env.HOME}/.config/ssh-ec2/config.toml, ./.ssh-ec2.toml`,
+    ]);
     expect(r.regions).toEqual([]);
     expect(cloud.calls).toEqual([]);
   });

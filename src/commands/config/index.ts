@@ -4,7 +4,7 @@
  * config files all may set it. Reads nothing but what the entry resolved: no AWS, no SDK.
  */
 import { ExitCode, UsageError } from '../../errors.js';
-import { fileKey, presetNames } from '../../options/config-files.js';
+import { fileKey, PROJECT_FILE, presetNames, userConfigPath } from '../../options/config-files.js';
 import { duration, type Spec } from '../../options/spec.js';
 import { OPTION_SPECS, type From, type OptionKey, type Options } from '../../options.js';
 import { formatDuration } from '../../session/limits.js';
@@ -36,6 +36,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return ExitCode.ok;
   }
+  // Where the files are looked for, found or not: where to write one.
+  ctx.log.info(`config files (where present): ${userConfigPath(ctx.env)}, ./${PROJECT_FILE}`);
   const rows = Object.entries(report).map(([key, r]) => [key, shownValue(r), fromText(r)] as const);
   const width = (i: 0 | 1) => Math.min(40, Math.max(...rows.map((r) => r[i].length)));
   for (const [key, value, from] of rows)
