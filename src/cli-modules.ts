@@ -5,6 +5,5 @@
  */
 export { helpText, parseArgs } from './args.js';
 export { DEFAULT_COMMAND, findVerb } from './commands/registry.js';
-export { readDotenv } from './dotenv.js';
-export { knownEnvNames, resolveOptions } from './options.js';
+export { loadOptions } from './options/load.js';
 export { createLogger } from './ui/logger.js';

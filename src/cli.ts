@@ -68,8 +68,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       io.stdout.write(`${version()}\n`);
       return ExitCode.ok;
     }
-    const dotenv = await m.readDotenv(io.cwd, new Set(m.knownEnvNames()));
-    const options = m.resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
+    const options = await m.loadOptions({ flags: args.flags, env: io.env, cwd: io.cwd, command: args.command });
     log = m.createLogger({ env: io.env, verbose: options.verbose, stream: io.stderr });
     const { run } = await command.load();
     try {

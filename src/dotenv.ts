@@ -7,8 +7,14 @@
 import { readFile } from 'node:fs/promises';
 
 export function parseDotenv(content: string, keep?: ReadonlySet<string>): Record<string, string> {
+  return parseDotenvLines(content, keep).values;
+}
+
+/** The values, and the line each name was set on (the last, as it is the one kept): `ssh-ec2 config` shows it. */
+export function parseDotenvLines(content: string, keep?: ReadonlySet<string>): DotenvValues {
   const out: Record<string, string> = {};
-  for (const rawLine of content.split(/\r?\n/)) {
+  const lines: Record<string, number> = {};
+  for (const [i, rawLine] of content.split(/\r?\n/).entries()) {
     const line = rawLine.trim();
     if (line === '' || line.startsWith('#')) continue;
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
@@ -16,8 +22,14 @@ export function parseDotenv(content: string, keep?: ReadonlySet<string>): Record
     const [, key, rest] = m as unknown as [string, string, string];
     if (keep && !keep.has(key)) continue;
     out[key] = parseValue(rest);
+    lines[key] = i + 1;
   }
-  return out;
+  return { values: out, lines };
+}
+
+export interface DotenvValues {
+  values: Record<string, string>;
+  lines: Record<string, number>;
 }
 
 function parseValue(rest: string): string {
@@ -42,11 +54,11 @@ function parseValue(rest: string): string {
   return rest.replace(/\s+#.*$/, '').trim();
 }
 
-export async function readDotenv(dir: string, keep: ReadonlySet<string>): Promise<Record<string, string>> {
+export async function readDotenv(dir: string, keep: ReadonlySet<string>): Promise<DotenvValues> {
   try {
-    return parseDotenv(await readFile(`${dir}/.env`, 'utf8'), keep);
+    return parseDotenvLines(await readFile(`${dir}/.env`, 'utf8'), keep);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { values: {}, lines: {} };
     throw err;
   }
 }

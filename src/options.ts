@@ -2,7 +2,8 @@
  * Every setting of a session, declared once (options/*-options.ts): flag, aliases, environment
  * names (the original ssh-ec2's included), default, help and parser. The `Options` type is derived
  * from the declarations, and `resolveOptions` is the one place that spells out the merge order:
- *   flags > environment > .env in the current directory > defaults.
+ *   flags > the chosen preset > environment > .env > project file > user file > defaults
+ * (.env and the project file `.ssh-ec2.toml` in the current directory; the files: config-files.ts).
  * The verbs' own flags (`down --yes`) are declared with the verbs (commands/).
  */
 import { INSTANCE_OPTIONS } from './options/instance-options.js';
@@ -17,7 +18,10 @@ export {
 } from './options/instance-options.js';
 import type { FinalState } from './options/spec.js';
 export { FINAL_STATES, type FinalState, type Multiplexer, type Spec } from './options/spec.js';
-export { originOf, rethrowFrom, withOrigin } from './options/origins.js';
+export { originOf, rethrowFrom, withOrigin, type From } from './options/origins.js';
+import type { From } from './options/origins.js';
+import type { ConfigFiles, FileLayer } from './options/config-files.js';
+import { UsageError } from './errors.js';
 
 /** In the order the help shows them. */
 export const OPTION_SPECS = {
@@ -36,6 +40,8 @@ export type Options = { -readonly [K in keyof typeof OPTION_SPECS]: SpecValue<(t
   flagged?: ReadonlySet<OptionKey>;
   /** Where each setting not left to its default came from, as its error messages name it (originOf). */
   origins?: Partial<Record<OptionKey, string>>;
+  /** Where each setting not left to its default came from, for `ssh-ec2 config`. */
+  from?: Partial<Record<OptionKey, From>>;
   /** The final state a plain run here applies: this one's, without its flags (the final state is per run). */
   plainFinalState?: { state: FinalState; source?: string };
 };
@@ -48,63 +54,144 @@ export interface Sources {
   flags: FlagValues;
   env: Readonly<Record<string, string | undefined>>;
   dotenv: Readonly<Record<string, string>>;
+  /** The line of each name in .env, for `ssh-ec2 config`. */
+  dotenvLines?: Readonly<Record<string, number>>;
+  /** The config files (options/config-files.ts); none when not given. */
+  files?: ConfigFiles;
   command: string[];
 }
 
-/** flags > environment > .env > defaults, for every declared setting. */
-export function resolveOptions({ flags, env, dotenv, command }: Sources): Options {
+/** One layer's answer for a setting: its value, as error messages name its origin, and as `config` shows it. */
+type Found = { value: unknown; source: string; from: From };
+type Layer = (key: OptionKey, s: Spec<unknown>) => Found | undefined;
+
+/**
+ * flags > the chosen preset > environment > .env > project file > user file > defaults, for every
+ * declared setting (README "Config files and presets" holds the table; test/unit/config.test.ts tests it).
+ */
+export function resolveOptions(sources: Sources): Options {
+  const { flags, command } = sources;
   const flagged = new Set((Object.keys(flags) as OptionKey[]).filter((k) => flags[k] !== undefined));
   const origins: Partial<Record<OptionKey, string>> = {};
-  const out: Record<string, unknown> = { command, flagged, origins };
+  const from: Partial<Record<OptionKey, From>> = {};
+  const out: Record<string, unknown> = { command, flagged, origins, from };
+  const layers = layersOf(sources, true);
   for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, Spec<unknown>][]) {
-    const { value, source } = resolveOne(key, s, flags, env, dotenv);
-    out[key] = value;
-    if (source) origins[key] = source;
+    const found = resolveOne(key, s, layers);
+    out[key] = found ? found.value : s.default;
+    if (found) {
+      origins[key] = found.source;
+      from[key] = found.from;
+    }
   }
-  out.plainFinalState = plainFinalState(env, dotenv);
+  out.plainFinalState = plainFinalState(sources);
   return out as Options;
 }
 
 /** What a next run here without flags would apply; a bad value there is that run's error, not this one's. */
-function plainFinalState(env: Sources['env'], dotenv: Sources['dotenv']): Options['plainFinalState'] {
+function plainFinalState(sources: Sources): Options['plainFinalState'] {
   try {
-    const { value, source } = resolveOne('finalState', OPTION_SPECS.finalState, {}, env, dotenv);
-    return { state: value as FinalState, source };
+    const found = resolveOne('finalState', OPTION_SPECS.finalState, layersOf(sources, false));
+    return found
+      ? { state: found.value as FinalState, source: found.source }
+      : { state: OPTION_SPECS.finalState.default };
   } catch {
     return { state: OPTION_SPECS.finalState.default };
   }
 }
 
-function resolveOne(
-  key: OptionKey,
-  s: Spec<unknown>,
-  flags: FlagValues,
-  env: Sources['env'],
-  dotenv: Sources['dotenv'],
-): { value: unknown; source?: string } {
-  const flagValue = flags[key];
-  if (flagValue !== undefined) {
-    const flag = s.flag ?? key;
-    const source = flag.length === 1 ? `-${flag}` : `--${flag}`;
-    if (typeof flagValue === 'boolean') return { value: flagValue, source };
-    if (Array.isArray(flagValue)) {
-      const value =
-        s.kind === 'strings'
-          ? flagValue.flatMap((v) => toArray(s.parse(v, source)))
-          : s.parse(flagValue.at(-1) ?? '', source);
-      return { value, source };
-    }
-    return { value: s.parse(flagValue, source), source };
+function resolveOne(key: OptionKey, s: Spec<unknown>, layers: readonly Layer[]): Found | undefined {
+  for (const layer of layers) {
+    const found = layer(key, s);
+    if (found) return found;
   }
-  for (const layer of [env, dotenv]) {
+  return undefined;
+}
+
+/** The layers, highest first; without the flags (and a preset they chose) for plainFinalState. */
+function layersOf(sources: Sources, withFlags: boolean): Layer[] {
+  const { flags, env, dotenv, dotenvLines = {}, files } = sources;
+  const environment: Layer = (_key, s) => {
     for (const name of s.env ?? []) {
-      const raw = layer[name];
-      if (raw === undefined) continue;
-      const source = layer === env ? name : `${name} (in .env)`;
-      return { value: s.parse(raw, source), source };
+      const raw = env[name];
+      if (raw !== undefined) return { value: s.parse(raw, name), source: name, from: { from: 'env', name } };
     }
+    return undefined;
+  };
+  const dotenvLayer: Layer = (_key, s) => {
+    for (const name of s.env ?? []) {
+      const raw = dotenv[name];
+      if (raw === undefined) continue;
+      const source = `${name} (in .env)`;
+      return {
+        value: s.parse(raw, source),
+        source,
+        from: { from: 'dotenv', name, file: '.env', line: dotenvLines[name] },
+      };
+    }
+    return undefined;
+  };
+  const flagLayer: Layer = (key, s) => fromFlag(key, s, flags);
+  const presetName = resolveOne(
+    'preset',
+    OPTION_SPECS.preset,
+    withFlags ? [flagLayer, environment, dotenvLayer] : [environment, dotenvLayer],
+  );
+  const preset = presetName
+    ? chosenPreset(presetName.value as string | undefined, presetName.source, files)
+    : undefined;
+  return [
+    ...(withFlags ? [flagLayer] : []),
+    ...(preset ? [fileLayer(preset)] : []),
+    environment,
+    dotenvLayer,
+    ...(files?.project ? [fileLayer(files.project)] : []),
+    ...(files?.user ? [fileLayer(files.user)] : []),
+  ];
+}
+
+function chosenPreset(name: string | undefined, source: string, files: ConfigFiles | undefined): FileLayer | undefined {
+  if (name === undefined) return undefined;
+  const preset = files?.presets.get(name);
+  if (preset) return preset;
+  const known = [...(files?.presets.keys() ?? [])].sort();
+  const listed = known.length ? `known: ${known.join(', ')}` : 'the config files define none';
+  throw new UsageError(
+    `${source}: no preset named "${name}"; ${listed}`,
+    'Presets are [presets.NAME] tables in .ssh-ec2.toml or ~/.config/ssh-ec2/config.toml.',
+  );
+}
+
+function fileLayer(layer: FileLayer): Layer {
+  return (key) => {
+    const v = layer.values[key];
+    if (!v) return undefined;
+    const at = `${layer.file}:${v.line}`;
+    const from: From =
+      layer.kind === 'preset'
+        ? { from: 'preset', preset: layer.preset!, file: layer.file, line: v.line }
+        : { from: layer.kind, file: layer.file, line: v.line };
+    const source = layer.kind === 'preset' ? `${at} (preset ${layer.preset}): ${v.key}` : `${at}: ${v.key}`;
+    return { value: v.value, source, from };
+  };
+}
+
+function fromFlag(key: OptionKey, s: Spec<unknown>, flags: FlagValues): Found | undefined {
+  const flagValue = flags[key];
+  if (flagValue === undefined) return undefined;
+  // The final state has no flag of its own: --terminate, --stop or --leave gave it (args.ts).
+  const flag = key === 'finalState' ? String(flagValue) : (s.flag ?? key);
+  const source = flag.length === 1 ? `-${flag}` : `--${flag}`;
+  const found = (value: unknown): Found => ({ value, source, from: { from: 'flag', name: source } });
+  if (typeof flagValue === 'boolean') return found(flagValue);
+  if (Array.isArray(flagValue)) {
+    return found(
+      s.kind === 'strings'
+        ? flagValue.flatMap((v) => toArray(s.parse(v, source)))
+        : s.parse(flagValue.at(-1) ?? '', source),
+    );
   }
-  return { value: s.default };
+  return found(s.parse(flagValue, source));
 }
 
 function toArray(v: unknown): unknown[] {

@@ -17,6 +17,8 @@ export const VERB_FLAGS = {
     alias: [],
     describe: 'down: bring results back first, starting a stopped instance (--no-pull: terminate as it is)',
   },
+  json: { flag: 'json', alias: [], describe: 'config: print the settings as JSON ({setting: {value, from, …}})' },
+  presets: { flag: 'presets', alias: [], describe: "config: list the config files' preset names, one a line" },
 } as const;
 export type VerbFlag = keyof typeof VERB_FLAGS;
 export type VerbFlagValues = Partial<Record<VerbFlag, boolean>>;
@@ -59,6 +61,7 @@ export const WIRING: readonly OptionKey[] = [
   'imageName',
   'imageOwners',
   'verbose',
+  'preset',
 ];
 
 /** Finding this directory's instance (its tags: plan.ts) and connecting to it. */

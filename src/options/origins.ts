@@ -27,3 +27,12 @@ export function rethrowFrom(o: Pick<Options, 'origins'>, key: OptionKey, value?:
     throw withOrigin(err, o, key, value);
   };
 }
+
+/** Where a setting's value came from, for `ssh-ec2 config` (its text and its --json). */
+export type From =
+  | { from: 'flag'; name: string }
+  | { from: 'preset'; preset: string; file: string; line: number }
+  | { from: 'env'; name: string }
+  | { from: 'dotenv'; name: string; file: '.env'; line?: number }
+  | { from: 'project' | 'user'; file: string; line: number }
+  | { from: 'default' };

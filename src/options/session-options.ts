@@ -229,6 +229,16 @@ export const SYNC_OPTIONS = {
 } as const;
 
 export const GENERAL_OPTIONS = {
+  // Chooses one of the config files' presets (config-files.ts): resolveOptions reads it first.
+  preset: spec({
+    kind: 'string',
+    flag: 'preset',
+    env: ['SSH_EC2_PRESET'],
+    group: 'General',
+    default: undefined,
+    parse: optionalText,
+    describe: 'apply the named preset of the config files (.ssh-ec2.toml, ~/.config/ssh-ec2/config.toml)',
+  }),
   verbose: spec({
     kind: 'boolean',
     flag: 'verbose',

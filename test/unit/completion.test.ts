@@ -74,6 +74,17 @@ describe('__complete', () => {
     expect(tab('--name', '')).toEqual(['i-0abc', 'i-0def', 'me-project']);
   });
 
+  it("preset names from this directory's config file and the user's", () => {
+    const home = join(state, 'xdg');
+    mkdirSync(join(home, 'ssh-ec2'), { recursive: true });
+    writeFileSync(join(home, 'ssh-ec2', 'config.toml'), '[presets.cheap]\ninstance-type = "t3.micro"\n');
+    writeFileSync(join(state, '.ssh-ec2.toml'), '# ours\n[presets.big]\nmax-time = "8h"\n');
+    const withUser = { ...ctx, env: { ...ctx.env, XDG_CONFIG_HOME: home } };
+    expect(complete(['--preset', ''], withUser).sort()).toEqual(['big', 'cheap']);
+    expect(complete(['--preset', 'b'], withUser)).toEqual(['big']);
+    rmSync(join(state, '.ssh-ec2.toml'));
+  });
+
   it('nothing (the shell completes files) for a remote command, after --, or for a file-valued flag', () => {
     expect(tab('make', '')).toEqual([]);
     expect(tab('-v', '')).toEqual([]);

@@ -5,6 +5,7 @@
  * completes with no edit here. It reads only local files and never loads the AWS SDK or yargs:
  * cli.ts answers it before loading the rest.
  */
+import { presetNames } from '../../options/config-files.js';
 import { DEFAULT_COMMAND, VERBS } from '../registry.js';
 import { VERB_FLAGS, WIRING, type Command, type VerbFlag } from '../types.js';
 import { FINAL_FLAGS } from '../../flags-given.js';
@@ -18,12 +19,9 @@ export interface CompleteContext {
   cwd: string;
 }
 
-/**
- * PRESETS: where the preset names (`--preset NAME`, the config files') plug in. Returns them for
- * this directory; none until presets exist.
- */
-export function presetCandidates(_ctx: CompleteContext): string[] {
-  return [];
+/** The preset names (`--preset NAME`) of this directory's config files and the user's. */
+export function presetCandidates(ctx: CompleteContext): string[] {
+  return presetNames(ctx.cwd, ctx.env);
 }
 
 /** Values a setting's parser accepts, where they are a closed set (found by the parser it declares). */
