@@ -3,7 +3,7 @@ import type { Command } from '../types.js';
 export const ls: Command = {
   name: 'ls',
   aliases: ['status'],
-  usage: ['ls [--all-regions] [--json]'],
+  usage: ['ls', 'ls --all-regions [--json]'],
   summary: 'your ssh-ec2 instances: directory, state, type, uptime, job, limits',
   settings: ['region', 'identity', 'user', 'sshConfig', 'verbose'],
   flags: ['all', 'allRegions', 'json'],
