@@ -57,6 +57,7 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
   const stoppedForMs = parseDuration(limitText);
   if (stoppedForMs === undefined)
     throw new UsageError(`--stopped-for ${limitText}: not a duration`, 'Write it as 12h, 7d or 1d12h.');
+  const pull = ctx.options.rsync && ctx.flags.pull !== false;
   await requireLocalPrograms(ctx);
   const home = await loadCloud(ctx);
   const found = await findEverywhere(ctx, home, { all: ctx.flags.allRegions ?? false, resources: true });
@@ -74,7 +75,7 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
         said.push(
           v.why === 'orphan'
             ? `  ${what}\n    its directory is gone from this machine: terminated as it is (nothing to bring results back to)`
-            : `  ${what}\n    stopped since ${localTime(i.stoppedAt!)} (over ${formatDuration(stoppedForMs)}): results brought back, then terminated`,
+            : `  ${what}\n    stopped since ${localTime(i.stoppedAt!)} (over ${formatDuration(stoppedForMs)}): ${pull ? 'results brought back, then terminated' : 'terminated as it is'}`,
         );
       } else if (v.why === 'not ours')
         left.push(`  ${what}: not ours (made on ${i.tags[TAG.host] ?? '?'}), left alone`);
@@ -96,13 +97,12 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
       return ExitCode.ok;
     }
   } else ctx.log.info(`no orphans of this machine (${judge.host}) in ${found.regions.length} region(s)`);
-  const pull = ctx.options.rsync && ending.some(({ i }) => isHere(i));
-  if (pull) await requireRsync(rsyncSource(localContext(ctx, ctx.cwd)), ['back']);
+  if (pull && ending.some(({ i }) => isHere(i))) await requireRsync(rsyncSource(localContext(ctx, ctx.cwd)), ['back']);
   let status: number = ExitCode.ok;
   for (const r of found.regions) {
     const mine = ending.filter((e) => e.cloud === r.cloud).map((e) => e.i);
     if (mine.length > 0) {
-      const s = await endInstances(ctx, r.cloud, mine, ctx.options.rsync);
+      const s = await endInstances(ctx, r.cloud, mine, pull);
       if (s !== ExitCode.ok) status = s;
     }
     // Groups no instance uses any more go, as with every down, once the user agreed to something.
