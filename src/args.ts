@@ -7,7 +7,14 @@
  */
 import yargs, { type Options as YargsOption } from 'yargs';
 import { DEFAULT_COMMAND, VERBS } from './commands/registry.js';
-import { VERB_FLAGS, WIRING, type Command, type VerbFlag, type VerbFlagValues } from './commands/types.js';
+import {
+  takesVerbValue,
+  VERB_FLAGS,
+  WIRING,
+  type Command,
+  type VerbFlag,
+  type VerbFlagValues,
+} from './commands/types.js';
 import { UsageError } from './errors.js';
 import { checkFlags, FINAL_FLAGS } from './flags-given.js';
 import { duration } from './options/spec.js';
@@ -66,7 +73,8 @@ function yargsOptions(command: Command): Record<string, YargsOption> {
   }
   for (const [key, f] of Object.entries(VERB_FLAGS) as [VerbFlag, (typeof VERB_FLAGS)[VerbFlag]][]) {
     const own = command.flags?.includes(key) ?? false;
-    out[f.flag] = { type: 'boolean', alias: [...f.alias], describe: f.describe, group: 'General:', hidden: !own };
+    const type = takesVerbValue(key) ? 'string' : 'boolean';
+    out[f.flag] = { type, alias: [...f.alias], describe: f.describe, group: 'General:', hidden: !own };
   }
   out.quiet = { type: 'boolean', hidden: true };
   out.help = { type: 'boolean', alias: 'h', describe: 'show this help', group: 'General:' };
@@ -162,7 +170,10 @@ export async function parseArgs(argv: readonly string[], command: Command = DEFA
   if (finals.length === 1) flags.finalState = finals[0]![1].state;
   const verbFlags: VerbFlagValues = {};
   for (const [key, f] of Object.entries(VERB_FLAGS) as [VerbFlag, (typeof VERB_FLAGS)[VerbFlag]][]) {
-    if (parsed[f.flag] !== undefined) verbFlags[key] = parsed[f.flag] === true;
+    const v = parsed[f.flag];
+    if (v === undefined) continue;
+    if (key === 'stoppedFor') verbFlags.stoppedFor = String(v);
+    else verbFlags[key] = v === true;
   }
   const words = [
     ...(session ? [] : ((parsed._ as unknown[] | undefined) ?? [])),

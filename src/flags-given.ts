@@ -3,7 +3,7 @@
  * user reads the flag as typed (`--stpo`, `-l`), a "did you mean", and which verb refused it (issue
  * #10: `ssh-ec2 ls -la` was taken silently as --leave --attach).
  */
-import { VERB_FLAGS, WIRING, type Command, type VerbFlag } from './commands/types.js';
+import { takesVerbValue, VERB_FLAGS, WIRING, type Command, type VerbFlag } from './commands/types.js';
 import { UsageError } from './errors.js';
 import { OPTION_SPECS, type FinalState, type OptionKey } from './options.js';
 
@@ -40,13 +40,16 @@ function meanings(): Map<string, Meaning> {
 }
 
 const takesValue = (name: string, meaning: Meaning | undefined) =>
-  meaning !== undefined && 'setting' in meaning && meaning.setting !== 'finalState' && isValued(meaning.setting, name);
+  meaning !== undefined &&
+  (('verb' in meaning && takesVerbValue(meaning.verb)) ||
+    ('setting' in meaning && meaning.setting !== 'finalState' && isValued(meaning.setting, name)));
 
 function isValued(key: OptionKey, name: string): boolean {
   return OPTION_SPECS[key].kind !== 'boolean' && name !== 'quiet';
 }
 
-const isSwitch = (v: Meaning) => 'verb' in v || ('setting' in v && OPTION_SPECS[v.setting].kind === 'boolean');
+const isSwitch = (v: Meaning) =>
+  ('verb' in v && !takesVerbValue(v.verb)) || ('setting' in v && OPTION_SPECS[v.setting].kind === 'boolean');
 
 export interface GivenFlag {
   /** As typed: `--stpo`, `-l` (one letter of `-la`), `--no-pull`. */
@@ -128,8 +131,11 @@ const VERB_FLAG_OWNERS: Record<VerbFlag, string> = {
   all: 'down',
   pull: 'down',
   remove: 'ssh-config',
-  json: 'config',
   presets: 'config',
+  allRegions: 'ls',
+  json: 'ls|config',
+  orphans: 'down',
+  stoppedFor: 'down',
 };
 
 function longName(meaning: Meaning, name: string): string | undefined {

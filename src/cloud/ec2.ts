@@ -25,6 +25,7 @@ import { ConfigError } from '../errors.js';
 import { NewResources } from './consistency.js';
 import { aws, errorCode } from './errors.js';
 import { instanceConnect } from './instance-connect.js';
+import { inventory } from './inventory.js';
 import type { CallerIdentity } from './identity.js';
 import { pickImage } from './image.js';
 import { type Cloud, type InstanceInfo, LIVE_STATES } from './port.js';
@@ -228,6 +229,7 @@ export async function createCloud(cfg: {
     },
 
     ...securityGroups(ec2, created, region, (...args) => cloud.findInstances(...args)),
+    ...inventory(ec2),
 
     async launch(spec) {
       const tagList = toTags(spec.tags);

@@ -24,6 +24,22 @@ export interface InstanceInfo {
   tags: Record<string, string>;
   /** Why EC2 changed its state last (StateReason.Message), e.g. why it ended while pending. */
   stateReason?: string;
+  /** When it was stopped, for a stopped one (the date EC2 writes into StateTransitionReason). */
+  stoppedAt?: Date;
+}
+
+/** A resource other than an instance that carries an ssh-ec2 tag (ssh-ec2 ls --all-regions). */
+export interface TaggedResource {
+  kind: 'volume' | 'security-group' | 'key-pair' | 'launch-template';
+  id: string;
+  name?: string;
+  /** A volume's (available, in-use, …); none for the kinds that have no state. */
+  state?: string;
+  createdAt?: Date;
+  /** A volume's size and the instance it is attached to. */
+  sizeGiB?: number;
+  attachedTo?: string;
+  tags: Record<string, string>;
 }
 
 export interface InstanceTypeInfo {
@@ -69,6 +85,10 @@ export interface Cloud {
     filters?: InstanceFilter[],
   ): Promise<InstanceInfo[]>;
   describeInstance(id: string): Promise<InstanceInfo | undefined>;
+  /** The regions enabled for the account (DescribeRegions, opted-in or needing no opt-in). */
+  enabledRegions(): Promise<string[]>;
+  /** The volumes, security groups, key pairs and launch templates of the region carrying an ssh-ec2 tag. */
+  taggedResources(): Promise<TaggedResource[]>;
   resolveImage(query: ImageQuery): Promise<ImageInfo>;
   describeInstanceType(type: string): Promise<InstanceTypeInfo>;
   /**

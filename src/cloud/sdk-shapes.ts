@@ -17,7 +17,19 @@ export function toInfo(i: Instance): InstanceInfo {
     az: i.Placement?.AvailabilityZone,
     vpcId: i.VpcId,
     securityGroups: (i.SecurityGroups ?? []).map((g) => ({ id: g.GroupId ?? '', name: g.GroupName ?? '' })),
-    tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+    tags: tagMap(i.Tags),
     stateReason: i.StateReason?.Message || undefined,
+    stoppedAt: i.State?.Name === 'stopped' ? transitionTime(i.StateTransitionReason) : undefined,
   };
 }
+
+/** "User initiated (2026-11-30 12:00:00 GMT)" → that moment (EC2 says it in UTC, as GMT or UTC). */
+export function transitionTime(reason: string | undefined): Date | undefined {
+  const m = /\((\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) (?:GMT|UTC)\)/.exec(reason ?? '');
+  if (!m) return undefined;
+  const d = new Date(`${m[1]}T${m[2]}Z`);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+export const tagMap = (tags: Tag[] | undefined): Record<string, string> =>
+  Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));

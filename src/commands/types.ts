@@ -17,11 +17,34 @@ export const VERB_FLAGS = {
     alias: [],
     describe: 'down: bring results back first, starting a stopped instance (--no-pull: terminate as it is)',
   },
-  json: { flag: 'json', alias: [], describe: 'config: print the settings as JSON ({setting: {value, from, …}})' },
   presets: { flag: 'presets', alias: [], describe: "config: list the config files' preset names, one a line" },
+  allRegions: {
+    flag: 'all-regions',
+    alias: [],
+    describe: 'ls, down --orphans: every enabled region, not only --region',
+  },
+  json: {
+    flag: 'json',
+    alias: [],
+    describe: 'ls, config: print JSON on stdout (README: Machine-readable output)',
+  },
+  orphans: {
+    flag: 'orphans',
+    alias: [],
+    describe: 'down: end what this machine made that no directory here claims, and what stayed stopped too long',
+  },
+  // The one verb flag with a value (flags-given.ts and args.ts read `value`).
+  stoppedFor: {
+    flag: 'stopped-for',
+    alias: [],
+    value: true,
+    describe: 'down --orphans: also end instances of this machine stopped longer than this (default 7d)',
+  },
 } as const;
 export type VerbFlag = keyof typeof VERB_FLAGS;
-export type VerbFlagValues = Partial<Record<VerbFlag, boolean>>;
+/** Flags with a value are strings; the others switches. */
+export type VerbFlagValues = Partial<Record<Exclude<VerbFlag, 'stoppedFor'>, boolean>> & { stoppedFor?: string };
+export const takesVerbValue = (key: VerbFlag): boolean => 'value' in VERB_FLAGS[key];
 
 export interface CommandContext extends SessionDeps {
   stdout: NodeJS.WritableStream;

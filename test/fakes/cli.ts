@@ -111,7 +111,7 @@ export async function cli(
   m: Machine,
   cloud: FakeCloud,
   argv: readonly string[],
-  io: { cwd?: string; stdinIsTTY?: boolean; env?: Record<string, string> } = {},
+  io: { cwd?: string; stdinIsTTY?: boolean; env?: Record<string, string>; clouds?: Record<string, FakeCloud> } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -125,7 +125,8 @@ export async function cli(
     stderr: { write: (s: string) => ((stderr += s), true) } as never,
     loadCloud: async (region) => {
       regions.push(region);
-      return cloud;
+      // Another region's cloud, where a test made one (ls --all-regions).
+      return (region !== undefined && io.clouds?.[region]) || cloud;
     },
   });
   return { status, stdout, lines: stderr.split('\n').filter((l) => l !== ''), regions };

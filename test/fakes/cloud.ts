@@ -32,6 +32,7 @@ import {
   type InstanceInfo,
   type LaunchSpec,
   LIVE_STATES,
+  type TaggedResource,
 } from '../../src/cloud/port.js';
 import { SECURITY_GROUP_NAME } from '../../src/cloud/ssh-rules.js';
 import { CloudError, ConfigError } from '../../src/errors.js';
@@ -79,6 +80,8 @@ const DOING: Partial<Record<CloudOp, string>> = {
   subnet: 'find the subnet',
   givenSecurityGroup: 'find the security group',
   resolveImage: 'look up the image',
+  enabledRegions: 'list the regions',
+  taggedResources: 'list the volumes',
 };
 
 /** An AWS error as the SDK throws it, mapped as the real port maps it. */
@@ -211,6 +214,24 @@ export class FakeCloud implements Cloud {
     });
   }
 
+  /** What enabledRegions answers (default: this cloud's region only). */
+  enabledRegionNames: string[] | undefined;
+  /** What taggedResources answers besides the ssh-ec2 security groups (volumes, key pairs, templates). */
+  resources: TaggedResource[] = [];
+
+  enabledRegions() {
+    return this.call('enabledRegions', [], () => [...(this.enabledRegionNames ?? [this.region])]);
+  }
+
+  taggedResources() {
+    return this.call('taggedResources', [], () => [
+      ...this.resources.map((r) => ({ ...r, tags: { ...r.tags } })),
+      ...[...this.groups.values()]
+        .filter((g) => 'ssh-ec2' in g.tags)
+        .map((g): TaggedResource => ({ kind: 'security-group', id: g.id, name: g.name, tags: { ...g.tags } })),
+    ]);
+  }
+
   resolveImage(query: Parameters<Cloud['resolveImage']>[0]) {
     return this.call('resolveImage', [query], () => {
       const image = query.imageId
@@ -317,6 +338,7 @@ export class FakeCloud implements Cloud {
       if (i.state === 'terminated' || i.state === 'shutting-down')
         throw awsFailure('stop', { code: 'IncorrectInstanceState' });
       i.state = 'stopped';
+      i.stoppedAt = new Date();
       i.publicIp = undefined;
     });
   }

@@ -4,26 +4,28 @@
  * are ended: nothing is ever launched by a verb. --no-pull is down's word for --no-rsync: either
  * ends the instances as they are, a stopped one not started.
  */
-import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { InstanceInfo } from '../../cloud/ec2.js';
 import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
 import { TAG } from '../../session/plan.js';
-import { bringUp } from '../../session/provision.js';
 import { localContext, newRun } from '../../session/context.js';
-import { loadCloud, runStory } from '../../session/story.js';
-import { connectFound, findExisting } from '../existing-instance.js';
+import { loadCloud } from '../../session/story.js';
+import { findExisting } from '../existing-instance.js';
 import { mine, requireLocalPrograms } from '../shared.js';
 import type { CommandContext } from '../types.js';
 import { liveJob } from '../live-job.js';
 import { confirm } from './confirm.js';
 import { describeTarget } from './describe.js';
+import { endInstances, isHere } from './end.js';
+import { endOrphans } from './orphans.js';
 import { removeSecurityGroups } from './security-groups.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const args = ctx.options.command;
   const all = ctx.flags.all ?? false;
+  if (ctx.flags.orphans) return endOrphans(ctx);
+  if (ctx.flags.stoppedFor !== undefined || ctx.flags.allRegions)
+    throw new UsageError('--stopped-for and --all-regions go with ssh-ec2 down --orphans');
   if (args.length > 1 || (args.length === 1 && all))
     throw new UsageError('ssh-ec2 down takes one instance name, or --all');
   await requireLocalPrograms(ctx);
@@ -42,7 +44,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   } else {
     targets = await findExisting(newRun(own, cloud), 'down');
   }
-  const here = (i: InstanceInfo) => i.tags[TAG.host] === hostname() && existsSync(i.tags[TAG.dir] ?? '\0');
+  const here = isHere;
   const pull = ctx.options.rsync && ctx.flags.pull !== false;
   // As for pull: an rsync that cannot bring files back is said before a stopped instance is started for nothing.
   if (pull && targets.some(here)) await requireRsync(rsyncSource(own), ['back']);
@@ -60,31 +62,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.log.info('nothing done');
     return ExitCode.ok;
   }
-  let status: number = ExitCode.ok;
-  for (const i of targets) {
-    const rsync = pull && here(i);
-    const options = { ...ctx.options, rsync, remoteDir: i.tags[TAG.remoteDir] ?? ctx.options.remoteDir };
-    const state = localContext({ ...ctx, options }, rsync ? (i.tags[TAG.dir] ?? ctx.cwd) : ctx.cwd);
-    const start = { cloud, endJobs: true, facts: { instance: i, finalState: 'terminate' as const } };
-    const r = await runStory(
-      { ...ctx, options },
-      state,
-      async (s, signal) => {
-        if (!rsync) return; // nothing to bring back: terminated as it is
-        const instance = await bringUp({ cloud: s.cloud, log: s.log, signal, options }, i);
-        s.facts.instance = instance;
-        await connectFound(s, instance, signal);
-        s.facts.ran = true;
-      },
-      start,
-    ).catch((err: unknown) => {
-      ctx.log.error(`${i.id}: ${(err as Error).message}`);
-      return err instanceof UserError ? err.exitCode : ExitCode.internal;
-    });
-    if (r !== ExitCode.ok) status = r;
-    else
-      ctx.log.info(`${i.tags.Name ?? i.id}: ${rsync ? `results synced back into ${i.tags[TAG.dir]}; ` : ''}terminated`);
-  }
+  const status = await endInstances(ctx, cloud, targets, pull);
   await removeSecurityGroups(ctx, cloud);
   return status;
 }

@@ -1,5 +1,7 @@
-/** ssh-ec2 ls | status: this user's ssh-ec2 instances: directory, state, type, uptime, job, limits. */
-import { hostname } from 'node:os';
+/**
+ * ssh-ec2 ls | status: this user's ssh-ec2 instances: directory, state, type, uptime, job, limits;
+ * --all-regions: everything carrying ssh-ec2's tags in every enabled region; --json: as data.
+ */
 import type { Cloud } from '../../cloud/ec2.js';
 import { ExitCode } from '../../errors.js';
 import { forgetInstance } from '../../state/leftovers.js';
@@ -8,25 +10,50 @@ import { LIMIT_TAGS, withoutLimit } from '../../session/limits.js';
 import { TAG } from '../../session/plan.js';
 import { loadCloud } from '../../session/story.js';
 import { liveJob, type LiveJob } from '../live-job.js';
-import { mine, takesNoArguments } from '../shared.js';
+import { takesNoArguments } from '../shared.js';
 import type { CommandContext } from '../types.js';
 import { costCell } from './cost.js';
 import { localTime } from '../../ui/words.js';
-import { since, table } from './table.js';
+import { inventoryTable } from './inventory-table.js';
+import { instanceRecord, resourceRecord } from './records.js';
+import { findEverywhere } from './regions.js';
+import { since, table, whereCell } from './table.js';
 
 // ls asks each instance about its job over ssh but answers without (a "?"): it does not refuse to
 // run without ssh or rsync.
 export async function run(ctx: CommandContext): Promise<number> {
   takesNoArguments(ctx);
   const cloud = await loadCloud(ctx);
-  const instances = await mine(ctx, cloud);
+  const all = ctx.flags.allRegions ?? false;
+  const json = ctx.flags.json ?? false;
+  // The other kinds are listed with --all-regions (the inventory) and in JSON; the plain table of
+  // one region stays the instances' (its calls unchanged).
+  const found = await findEverywhere(ctx, cloud, { all, resources: all || json });
+  for (const w of found.warnings) ctx.log.warn(w);
   await forgetEnded(ctx, cloud);
+  const instances = found.regions.flatMap((r) => r.instances.map((i) => ({ region: r, i })));
+  const jobs = await Promise.all(instances.map(({ region, i }) => liveJob(ctx, region.cloud, i)));
+  if (json) {
+    const doc = {
+      regions: found.regions.map((r) => r.region),
+      warnings: found.warnings,
+      instances: instances.map(({ region, i }, n) => instanceRecord(region.region, i, jobs[n]!)),
+      resources: found.regions.flatMap((r) => r.resources.map((x) => resourceRecord(r.region, x))),
+    };
+    ctx.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  if (all) {
+    const text = inventoryTable(found, jobs.map(jobCell));
+    if (text) ctx.stdout.write(text);
+    else ctx.log.info(`nothing of ssh-ec2's for you in the ${found.regions.length} region(s) listed`);
+    return ExitCode.ok;
+  }
   if (instances.length === 0) {
     ctx.log.info(`no ssh-ec2 instances (running or stopped) for you in ${cloud.region}`);
     return ExitCode.ok;
   }
-  const jobs = await Promise.all(instances.map(async (i) => jobCell(await liveJob(ctx, cloud, i))));
-  const rows = instances.map((i, n) => {
+  const rows = instances.map(({ i }, n) => {
     const deadline = i.tags[LIMIT_TAGS.deadline];
     return [
       i.tags.Name ?? i.id,
@@ -34,9 +61,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       i.state,
       costCell(cloud.region, i),
       i.state === 'running' && i.launchTime ? since(i.launchTime) : '-',
-      jobs[n]!,
+      jobCell(jobs[n]!),
       `${withoutLimit(i.tags) ? 'NO LIMIT: ' : ''}idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${untilText(deadline)})` : ''}`,
-      `${i.tags[TAG.host] === hostname() ? '' : `${i.tags[TAG.host] ?? '?'}:`}${i.tags[TAG.dir] ?? '?'}`,
+      whereCell(i.tags),
     ];
   });
   ctx.stdout.write(table([['NAME', 'ID', 'STATE', 'TYPE', 'UP', 'JOB', 'LIMITS', 'DIRECTORY'], ...rows]));
@@ -44,7 +71,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 }
 
 /** The JOB column. */
-function jobCell(job: LiveJob): string {
+export function jobCell(job: LiveJob): string {
   switch (job.state) {
     case 'running':
       return `running ${since(job.started)}`;

@@ -1,4 +1,6 @@
 /** The plain-text table of ssh-ec2 ls. */
+import { hostname } from 'node:os';
+import { TAG } from '../../session/plan.js';
 
 /** How long ago: "42m", "3h05m". */
 export function since(d: Date): string {
@@ -13,4 +15,12 @@ export function table(rows: string[][]): string {
     rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n') +
     '\n'
   );
+}
+
+/** The DIRECTORY column: the path its tags name, behind the machine's name when another made it. */
+export function whereCell(tags: Record<string, string>): string {
+  const host = tags[TAG.host];
+  const dir = tags[TAG.dir];
+  if (host === undefined && dir === undefined) return '-'; // shared: the security group
+  return `${host === hostname() ? '' : `${host ?? '?'}:`}${dir ?? '?'}`;
 }

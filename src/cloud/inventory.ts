@@ -1,0 +1,89 @@
+/**
+ * What ssh-ec2 ls --all-regions lists besides instances: the regions enabled for the account, and
+ * each region's volumes, security groups, key pairs and launch templates carrying an ssh-ec2 tag
+ * (found by their tags, never by what a machine remembers: issue #12, dstack #3453). ssh-ec2 makes
+ * volumes (with its instances) and security groups; key pairs and launch templates are listed when
+ * they carry our tags, whoever made them.
+ */
+import './quiet-sdk.js';
+import {
+  DescribeKeyPairsCommand,
+  DescribeRegionsCommand,
+  DescribeSecurityGroupsCommand,
+  paginateDescribeLaunchTemplates,
+  paginateDescribeVolumes,
+  type EC2Client,
+  type Tag,
+} from '@aws-sdk/client-ec2';
+import { aws } from './errors.js';
+import type { Cloud, TaggedResource } from './port.js';
+import { tagMap } from './sdk-shapes.js';
+
+/** Every tag key ssh-ec2 writes is `ssh-ec2` or starts with `ssh-ec2:`. */
+const ours = (tags: Tag[] | undefined): boolean =>
+  (tags ?? []).some((t) => t.Key === 'ssh-ec2' || t.Key?.startsWith('ssh-ec2:'));
+const OUR_TAG = [{ Name: 'tag-key', Values: ['ssh-ec2'] }];
+
+export function inventory(ec2: EC2Client): Pick<Cloud, 'enabledRegions' | 'taggedResources'> {
+  return {
+    async enabledRegions() {
+      const r = await aws('list the regions', () => ec2.send(new DescribeRegionsCommand({ AllRegions: false })));
+      return (r.Regions ?? []).flatMap((x) => (x.RegionName ? [x.RegionName] : [])).sort();
+    },
+
+    async taggedResources() {
+      const volumes = aws('list the volumes', async () => {
+        const out: TaggedResource[] = [];
+        for await (const page of paginateDescribeVolumes({ client: ec2 }, { Filters: OUR_TAG }))
+          for (const v of page.Volumes ?? [])
+            out.push({
+              kind: 'volume',
+              id: v.VolumeId!,
+              state: v.State,
+              createdAt: v.CreateTime,
+              sizeGiB: v.Size,
+              attachedTo: v.Attachments?.[0]?.InstanceId,
+              tags: tagMap(v.Tags),
+            });
+        return out;
+      });
+      const groups = aws('list the security groups', async () => {
+        const r = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: OUR_TAG }));
+        return (r.SecurityGroups ?? []).map((g): TaggedResource => ({
+          kind: 'security-group',
+          id: g.GroupId!,
+          name: g.GroupName,
+          tags: tagMap(g.Tags),
+        }));
+      });
+      // Few per region: listed whole and kept by their tags (a tag-key filter is not offered everywhere).
+      const keys = aws('list the key pairs', async () => {
+        const r = await ec2.send(new DescribeKeyPairsCommand({}));
+        return (r.KeyPairs ?? [])
+          .filter((k) => ours(k.Tags))
+          .map((k): TaggedResource => ({
+            kind: 'key-pair',
+            id: k.KeyPairId ?? k.KeyName!,
+            name: k.KeyName,
+            createdAt: k.CreateTime,
+            tags: tagMap(k.Tags),
+          }));
+      });
+      const templates = aws('list the launch templates', async () => {
+        const out: TaggedResource[] = [];
+        for await (const page of paginateDescribeLaunchTemplates({ client: ec2 }, {}))
+          for (const t of page.LaunchTemplates ?? [])
+            if (ours(t.Tags))
+              out.push({
+                kind: 'launch-template',
+                id: t.LaunchTemplateId!,
+                name: t.LaunchTemplateName,
+                createdAt: t.CreateTime,
+                tags: tagMap(t.Tags),
+              });
+        return out;
+      });
+      return (await Promise.all([volumes, groups, keys, templates])).flat();
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * ssh-ec2 down --orphans [--all-regions] [--stopped-for DURATION] [--yes]: ends what this machine
+ * made that no directory here claims any more, and what it made that has been stopped longer than
+ * the limit; lists what another machine made and leaves it alone (a colleague's laptop or your
+ * other one may be running work on it: `ssh-ec2 down NAME` ends one by name).
+ *
+ * Ours: `ssh-ec2:host` is this machine's name, as a session writes it (os.hostname()). Claimed:
+ * the directory in its `ssh-ec2:dir` tag exists here (each directory finds its instance by its
+ * tags, so an existing directory still reaches it). An orphan has no directory to bring results
+ * back to: it is terminated as it is. One stopped too long whose directory is here gets the usual
+ * down: started, its results brought back, then terminated. A path too long for a tag (kept as
+ * "…hash…end") cannot be checked and is left alone. Security groups of ssh-ec2 that no instance
+ * uses go as down's always do; volumes are listed, never deleted (ssh-ec2's own go with their
+ * instance: DeleteOnTermination), nor are key pairs or launch templates (ssh-ec2 makes none).
+ */
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Cloud, InstanceInfo } from '../../cloud/port.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
+import { localContext } from '../../session/context.js';
+import { TAG } from '../../session/plan.js';
+import { loadCloud } from '../../session/story.js';
+import { formatDuration } from '../../session/limits.js';
+import { parseDuration } from '../../time.js';
+import { localTime } from '../../ui/words.js';
+import { findEverywhere } from '../ls/regions.js';
+import { requireLocalPrograms } from '../shared.js';
+import type { CommandContext } from '../types.js';
+import { confirm } from './confirm.js';
+import { endInstances, isHere } from './end.js';
+import { removeSecurityGroups } from './security-groups.js';
+
+export const DEFAULT_STOPPED_FOR = '7d';
+
+export type Verdict =
+  { end: true; why: 'orphan' | 'stopped too long' } | { end: false; why: 'claimed' | 'not ours' | 'unchecked path' };
+
+/** What down --orphans does with one instance (pure: the machine, the file system and the clock come in). */
+export function verdict(
+  i: InstanceInfo,
+  o: { host: string; exists: (path: string) => boolean; now: Date; stoppedForMs: number },
+): Verdict {
+  if (i.tags[TAG.host] !== o.host) return { end: false, why: 'not ours' };
+  const dir = i.tags[TAG.dir];
+  if (dir === undefined || dir.startsWith('…')) return { end: false, why: 'unchecked path' };
+  if (!o.exists(dir)) return { end: true, why: 'orphan' };
+  const stopped = i.state === 'stopped' && i.stoppedAt;
+  if (stopped && o.now.getTime() - stopped.getTime() > o.stoppedForMs) return { end: true, why: 'stopped too long' };
+  return { end: false, why: 'claimed' };
+}
+
+export async function endOrphans(ctx: CommandContext): Promise<number> {
+  if (ctx.options.command.length > 0 || ctx.flags.all)
+    throw new UsageError('ssh-ec2 down --orphans takes no instance name and no --all');
+  const limitText = ctx.flags.stoppedFor ?? DEFAULT_STOPPED_FOR;
+  const stoppedForMs = parseDuration(limitText);
+  if (stoppedForMs === undefined)
+    throw new UsageError(`--stopped-for ${limitText}: not a duration`, 'Write it as 12h, 7d or 1d12h.');
+  const pull = ctx.options.rsync && ctx.flags.pull !== false;
+  await requireLocalPrograms(ctx);
+  const home = await loadCloud(ctx);
+  const found = await findEverywhere(ctx, home, { all: ctx.flags.allRegions ?? false, resources: true });
+  for (const w of found.warnings) ctx.log.warn(w);
+  const judge = { host: hostname(), exists: existsSync, now: new Date(), stoppedForMs };
+  const ending: { cloud: Cloud; i: InstanceInfo }[] = [];
+  const said: string[] = [];
+  const left: string[] = [];
+  for (const r of found.regions) {
+    for (const i of r.instances) {
+      const v = verdict(i, judge);
+      const what = `${i.tags.Name ?? ''} ${i.id} (${r.region}, ${i.state}, ${i.tags[TAG.host] ?? '?'}:${i.tags[TAG.dir] ?? '?'})`;
+      if (v.end) {
+        ending.push({ cloud: r.cloud, i });
+        said.push(
+          v.why === 'orphan'
+            ? `  ${what}\n    its directory is gone from this machine: terminated as it is (nothing to bring results back to)`
+            : `  ${what}\n    stopped since ${localTime(i.stoppedAt!)} (over ${formatDuration(stoppedForMs)}): ${pull ? 'results brought back, then terminated' : 'terminated as it is'}`,
+        );
+      } else if (v.why === 'not ours')
+        left.push(`  ${what}: not ours (made on ${i.tags[TAG.host] ?? '?'}), left alone`);
+      else if (v.why === 'unchecked path')
+        left.push(`  ${what}: its directory tag is cut short, cannot be checked: left alone`);
+    }
+    for (const x of r.resources)
+      if (x.kind === 'volume' && !x.attachedTo)
+        left.push(
+          `  volume ${x.id} (${r.region}, ${x.sizeGiB ?? '?'} GiB, unattached): listed, never deleted by ssh-ec2`,
+        );
+  }
+  if (left.length > 0) ctx.log.info(`Left alone:\n${left.join('\n')}`);
+  if (ending.length > 0) {
+    const question = `Terminate ${ending.length} instance(s)?\n${said.join('\n')}\n`;
+    if (ctx.flags.yes) ctx.log.info(question.replace(/^Terminate (.*)\?/, 'Terminating $1:').trimEnd());
+    else if (!(await confirm(ctx, question))) {
+      ctx.log.info('nothing done');
+      return ExitCode.ok;
+    }
+  } else ctx.log.info(`no orphans of this machine (${judge.host}) in ${found.regions.length} region(s)`);
+  if (pull && ending.some(({ i }) => isHere(i))) await requireRsync(rsyncSource(localContext(ctx, ctx.cwd)), ['back']);
+  let status: number = ExitCode.ok;
+  for (const r of found.regions) {
+    const mine = ending.filter((e) => e.cloud === r.cloud).map((e) => e.i);
+    if (mine.length > 0) {
+      const s = await endInstances(ctx, r.cloud, mine, pull);
+      if (s !== ExitCode.ok) status = s;
+    }
+    // Groups no instance uses any more go, as with every down, once the user agreed to something.
+    const agreed = mine.length > 0 || ctx.flags.yes;
+    if (agreed && r.resources.some((x) => x.kind === 'security-group')) await removeSecurityGroups(ctx, r.cloud);
+  }
+  return status;
+}

@@ -1,0 +1,75 @@
+/**
+ * What ssh-ec2 made, region by region: the caller's instances and the resources carrying ssh-ec2's
+ * tags, found by their tags (never only by local state: a laptop that lost its state still sees
+ * everything). Regions are asked a few at a time; a region that refuses (not opted in, a policy
+ * denying it) is a warning, not a failure of the listing.
+ */
+import type { Cloud, InstanceInfo, TaggedResource } from '../../cloud/port.js';
+import { localUser } from '../../session/context.js';
+import { ownerOf } from '../../session/owner.js';
+import { TAG } from '../../session/plan.js';
+import { loadCloud } from '../../session/story.js';
+import { mine } from '../shared.js';
+import type { CommandContext } from '../types.js';
+
+/** How many regions are asked at once: enough to list ~30 regions in a few round trips. */
+const REGIONS_AT_ONCE = 6;
+
+export interface RegionFindings {
+  region: string;
+  cloud: Cloud;
+  instances: InstanceInfo[];
+  resources: TaggedResource[];
+}
+
+export interface Findings {
+  regions: RegionFindings[];
+  /** One line per region that could not be listed. */
+  warnings: string[];
+}
+
+/**
+ * `home`'s region, or every enabled region (`all`); `resources`: the other kinds too, kept when
+ * they are the caller's (a volume names its owner as its instance does) or nobody's in particular
+ * (the shared security group, key pairs and templates tagged ssh-ec2).
+ */
+export async function findEverywhere(
+  ctx: CommandContext,
+  home: Cloud,
+  o: { all: boolean; resources: boolean },
+): Promise<Findings> {
+  const names = o.all ? await home.enabledRegions() : [home.region];
+  const owners = new Set([await ownerOf(home, ctx.log), localUser(ctx.env)]);
+  const warnings: string[] = [];
+  const one = async (region: string): Promise<RegionFindings | undefined> => {
+    try {
+      const cloud = region === home.region ? home : await loadCloud({ ...ctx, options: { ...ctx.options, region } });
+      const [instances, resources] = await Promise.all([
+        mine(ctx, cloud),
+        o.resources ? cloud.taggedResources() : Promise.resolve([]),
+      ]);
+      const kept = resources.filter((r) => r.tags[TAG.user] === undefined || owners.has(r.tags[TAG.user]));
+      return { region, cloud, instances, resources: kept };
+    } catch (err) {
+      if (!o.all) throw err;
+      warnings.push(`${region}: not listed (${(err as Error).message})`);
+      return undefined;
+    }
+  };
+  const found = await inBatches(names, REGIONS_AT_ONCE, one);
+  return { regions: found.filter((f): f is RegionFindings => f !== undefined), warnings };
+}
+
+/** `f` over `items`, at most `n` at a time, answers in the items' order. */
+async function inBatches<T, R>(items: readonly T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const k = next++;
+      out[k] = await f(items[k]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
+}
