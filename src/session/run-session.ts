@@ -49,17 +49,22 @@ export interface SessionDeps {
 
 export async function runSession(deps: SessionDeps): Promise<number> {
   const { options } = deps;
-  // A missing key file is reported before any AWS call.
-  if (options.identity) pemKey(options.identity, settingOrigin(options, 'identity'));
-  await checkSessionOptions(options);
-  if (!options.attach) checkDefaultImageSupports(options); // --attach never launches
-  await requirePrograms(localPrograms(options)); // also before any AWS call: nothing launched for nothing
+  await checkBeforeAws(options);
   const local = localContext(deps, deps.cwd);
   // An rsync that cannot do the sync is said before anything is launched (a Mac's own, say).
   if (options.rsync) await requireRsync(rsyncSource(local), options.attach ? ['back'] : ['up', 'back']);
   // This directory's instance as an earlier run left it: used without AWS if it answers (warm.ts).
   const w = warmth(local, deps.env);
   return runStory(deps, local, (run, signal) => story(run, deps, w, signal), { cloud: warmCloud(w, deps) });
+}
+
+/** What a run refuses before any AWS call (a dry run too): nothing is looked up, or launched, for nothing. */
+export async function checkBeforeAws(options: Options): Promise<void> {
+  // A missing key file is reported before any AWS call.
+  if (options.identity) pemKey(options.identity, settingOrigin(options, 'identity'));
+  await checkSessionOptions(options);
+  if (!options.attach) checkDefaultImageSupports(options); // --attach never launches
+  await requirePrograms(localPrograms(options));
 }
 
 /** The local programs a run needs: ssh (and ssh-keygen, for keys and host key checks), rsync unless --no-rsync. */
