@@ -111,4 +111,11 @@ describe('--dry-run', () => {
     expect(detached).toMatch(/^command +ssh .*job\.sh start /m);
     expect(await instanceState(sb, id)).toBe('stopped');
   });
+
+  it('says which values the launch cache gave (a launch here filled it), and does not ask EC2 for them', async () => {
+    const out = (await dryRun(makeProject(sb, 'dry-cached'))).stdout;
+    expect(out).toMatch(/^\(from the cache, not asked of EC2: .*the default network.*; --no-cache asks\)$/m);
+    expect(sb.calls('DescribeSubnets')).toEqual([]);
+    expect(out).toMatch(/^ {2}group +sg-\w+ \(ssh-ec2's, lets 127\.0\.0\.1\/32 in, from the cache\)/m);
+  });
 });
