@@ -28,6 +28,9 @@ export interface ImageInfo {
   rootSizeGiB: number;
   /** The login user the image's distribution uses. */
   defaultUser: string;
+  /** Its owner's account id, and when it was made (shown by a dry run; absent in an older cache). */
+  owner?: string;
+  created?: string;
 }
 
 export function pickImage(images: readonly Image[], q: ImageQuery): ImageInfo {
@@ -57,6 +60,8 @@ export function pickImage(images: readonly Image[], q: ImageQuery): ImageInfo {
     rootDevice: image.RootDeviceName ?? '/dev/sda1',
     rootSizeGiB: root?.Ebs?.VolumeSize ?? 0,
     defaultUser: userForImage(image.Name ?? ''),
+    owner: image.OwnerId,
+    created: image.CreationDate,
   };
 }
 

@@ -114,6 +114,11 @@ export interface Cloud {
     tags: Record<string, string>,
     how?: { createFirst?: boolean },
   ): Promise<string>;
+  /**
+   * The VPC's ssh-ec2 security group as it is, changing nothing (a dry run): its id and the
+   * addresses its tcp/22 rules let in; none: undefined.
+   */
+  findSshSecurityGroup(vpcId: string): Promise<{ groupId: string; cidrs: string[] } | undefined>;
   /** The same for a group that exists (a reused instance's VPC); none: nothing is done (undefined). */
   allowSsh(vpcId: string, cidr: string): Promise<string | undefined>;
   /**

@@ -31,7 +31,7 @@ const SECURITY_GROUP_TAG = 'ssh-ec2';
 
 export type SecurityGroupCalls = Pick<
   Cloud,
-  'givenSecurityGroup' | 'ensureSecurityGroup' | 'allowSsh' | 'removeUnusedSecurityGroups'
+  'givenSecurityGroup' | 'ensureSecurityGroup' | 'allowSsh' | 'removeUnusedSecurityGroups' | 'findSshSecurityGroup'
 >;
 
 /** The port's security-group calls, made with the client `ec2`; `created`: what this run created. */
@@ -214,5 +214,12 @@ export function securityGroups(
     },
 
     allowSsh: (vpcId, cidr) => sshGroup(vpcId, cidr, undefined),
+
+    async findSshSecurityGroup(vpcId) {
+      const group = await findGroup(vpcId);
+      if (!group?.GroupId) return undefined;
+      const ssh = (group.IpPermissions ?? []).filter((p) => p.IpProtocol === 'tcp' && p.FromPort === 22);
+      return { groupId: group.GroupId, cidrs: ssh.flatMap((p) => (p.IpRanges ?? []).map((r) => r.CidrIp!)) };
+    },
   };
 }

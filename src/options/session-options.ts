@@ -248,4 +248,14 @@ export const GENERAL_OPTIONS = {
     parse: bool,
     describe: 'list transferred files and ssh details (also --no-quiet)',
   }),
+  // A flag only: an environment variable left set would quietly turn every run into a plan.
+  dryRun: spec({
+    kind: 'boolean',
+    flag: 'dry-run',
+    group: 'General',
+    default: false,
+    parse: bool,
+    describe:
+      'print what the run would do (instance, image, price, network, ssh and rsync lines, what goes up) and stop: nothing is changed',
+  }),
 } as const;

@@ -83,6 +83,8 @@ export interface RsyncSource {
   log?: Pick<Logger, 'detail'>;
   /** Each probe's time limit (tests shorten it). */
   probeTimeoutMs?: number;
+  /** False: a fresh answer is not cached (a dry run writes nothing); a cached one is still read. */
+  keep?: boolean;
 }
 
 /** The source of a session's settings: SSH_EC2_RSYNC, and the state directory for the cache. */
@@ -168,7 +170,10 @@ function executable(p: string): boolean {
   }
 }
 
-async function cachedOrProbe(path: string, { stateDir, log, probeTimeoutMs }: RsyncSource): Promise<RsyncCapabilities> {
+async function cachedOrProbe(
+  path: string,
+  { stateDir, log, probeTimeoutMs, keep = true }: RsyncSource,
+): Promise<RsyncCapabilities> {
   const st = statSync(path);
   const file = join(stateDir, 'rsync', `${shortHash(JSON.stringify([PROBE_VERSION, path, st.size, st.mtimeMs]))}.json`);
   try {
@@ -182,6 +187,7 @@ async function cachedOrProbe(path: string, { stateDir, log, probeTimeoutMs }: Rs
     log?.detail(`rsync probe not cached: ${environmental.join('; ')}`);
     return caps;
   }
+  if (!keep) return caps;
   try {
     // Written whole then renamed: a run reading it meanwhile never sees half an answer.
     mkdirSync(join(stateDir, 'rsync'), { recursive: true, mode: 0o700 });

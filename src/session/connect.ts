@@ -164,6 +164,18 @@ export function sshTarget(
 ): SshTarget {
   if (!host) throw new ConfigError(`instance ${instanceId} has no IP address`);
   privateDir(join(paths.state, 'known_hosts'));
+  return targetOf(instanceId, host, user, keys, options, paths);
+}
+
+/** The same target, making nothing (a dry run shows its command lines). */
+export function targetOf(
+  instanceId: string,
+  host: string,
+  user: string,
+  keys: Pick<KeySource, 'identityFile'>,
+  options: Options,
+  paths: Paths,
+): SshTarget {
   return {
     host,
     user,

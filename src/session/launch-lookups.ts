@@ -64,6 +64,68 @@ async function cached<T>(cache: Cache, key: string, ttlMs: number, look: () => P
 
 /** The lookups of one launch; each asked once (an image per architecture). */
 export function launchLookups(ctx: ProvisionContext, cache: Cache) {
+  const reads = readLookups(ctx, cache);
+  return { ...reads, securityGroup: reads.network.then(({ vpcId }) => securityGroupFor(ctx, cache, vpcId)) };
+}
+
+/** What ssh-ec2's security group would be for a launch, found without creating or changing anything. */
+export type GroupPlan =
+  | { kind: 'given'; groupId: string }
+  | { kind: 'found'; groupId: string; cidr: string; letsIn: boolean; cached: boolean }
+  | { kind: 'create'; cidr: string };
+
+/** The security group a launch would use, only looked up (a dry run: `cache` read-only). */
+export async function plannedSecurityGroup(
+  ctx: Pick<ProvisionContext, 'options' | 'cloud'>,
+  cache: Cache,
+  vpcId: string,
+): Promise<GroupPlan> {
+  const { options: o, cloud } = ctx;
+  if (o.securityGroup) return { kind: 'given', groupId: await givenGroup(ctx, cache, vpcId) };
+  const cidr = await sshCidr(o);
+  const hit = cache.get<CachedGroup>(`group:${vpcId}`);
+  if (hit && hit.cidr === cidr && hit.day === today())
+    return { kind: 'found', groupId: hit.groupId, cidr, letsIn: true, cached: true };
+  const found = await cloud.findSshSecurityGroup(vpcId);
+  if (!found) return { kind: 'create', cidr };
+  return { kind: 'found', groupId: found.groupId, cidr, letsIn: found.cidrs.includes(cidr), cached: false };
+}
+
+const givenGroup = ({ options: o, cloud }: Pick<ProvisionContext, 'options' | 'cloud'>, cache: Cache, vpcId: string) =>
+  cached(cache, `given-group:${vpcId}:${o.securityGroup}`, NETWORK_TTL_MS, () =>
+    cloud.givenSecurityGroup(o.securityGroup!, vpcId).catch(rethrowFrom(o, 'securityGroup', o.securityGroup)),
+  );
+
+/**
+ * The group a launch uses, letting the caller in: a group the user names is used as it is (no
+ * address lookup, no rule added: see letCallerIn); ssh-ec2's own is created if missing.
+ */
+async function securityGroupFor(ctx: ProvisionContext, cache: Cache, vpcId: string): Promise<string> {
+  const { options: o, cloud } = ctx;
+  if (o.securityGroup) return givenGroup(ctx, cache, vpcId);
+  const cidr = await sshCidr(o);
+  const key = `group:${vpcId}`;
+  // Its rule for this address, dated today, is there: nothing to add or re-date.
+  const hit = cache.get<CachedGroup>(key);
+  if (hit && hit.cidr === cidr && hit.day === today()) return hit.groupId;
+  const day = today();
+  // Where this machine never saw ssh-ec2's group (the first launch in a region), it is created
+  // without looking for it first: one call, and only an `InvalidGroup.Duplicate` (another
+  // machine made it) costs the lookup. Where it was seen, or with no cache to say, it is looked up.
+  const seen = `group-seen:${vpcId}`;
+  const createFirst = o.cache && ctx.cacheDir !== undefined && !cache.get(seen);
+  const tags = { Name: 'ssh-ec2', [TAG.project]: 'shared' };
+  const groupId = await cloud.ensureSecurityGroup(vpcId, cidr, tags, { createFirst });
+  cache.set(key, { groupId, cidr, day } satisfies CachedGroup, NETWORK_TTL_MS);
+  cache.set(seen, true, GROUP_SEEN_TTL_MS);
+  return groupId;
+}
+
+/**
+ * The lookups that only read (the network, each type's architectures, the image per
+ * architecture): a launch's, and a dry run's with a read-only cache.
+ */
+export function readLookups(ctx: Pick<ProvisionContext, 'options' | 'cloud'>, cache: Cache) {
   const { options: o, cloud } = ctx;
   // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
   const network: Promise<Network> = o.subnetId
@@ -73,31 +135,6 @@ export function launchLookups(ctx: ProvisionContext, cache: Cache) {
           .then(({ vpcId, zone }) => ({ vpcId, zones: [zone] }), rethrowFrom(o, 'subnetId', o.subnetId)),
       )
     : cached(cache, 'network', NETWORK_TTL_MS, () => cloud.defaultNetwork());
-
-  // A group the user names is used as it is: no address lookup, no rule added (see letCallerIn).
-  const securityGroup = network.then(async ({ vpcId }): Promise<string> => {
-    if (o.securityGroup) {
-      return cached(cache, `given-group:${vpcId}:${o.securityGroup}`, NETWORK_TTL_MS, () =>
-        cloud.givenSecurityGroup(o.securityGroup!, vpcId).catch(rethrowFrom(o, 'securityGroup', o.securityGroup)),
-      );
-    }
-    const cidr = await sshCidr(o);
-    const key = `group:${vpcId}`;
-    // Its rule for this address, dated today, is there: nothing to add or re-date.
-    const hit = cache.get<CachedGroup>(key);
-    if (hit && hit.cidr === cidr && hit.day === today()) return hit.groupId;
-    const day = today();
-    // Where this machine never saw ssh-ec2's group (the first launch in a region), it is created
-    // without looking for it first: one call, and only an `InvalidGroup.Duplicate` (another
-    // machine made it) costs the lookup. Where it was seen, or with no cache to say, it is looked up.
-    const seen = `group-seen:${vpcId}`;
-    const createFirst = o.cache && ctx.cacheDir !== undefined && !cache.get(seen);
-    const tags = { Name: 'ssh-ec2', [TAG.project]: 'shared' };
-    const groupId = await cloud.ensureSecurityGroup(vpcId, cidr, tags, { createFirst });
-    cache.set(key, { groupId, cidr, day } satisfies CachedGroup, NETWORK_TTL_MS);
-    cache.set(seen, true, GROUP_SEEN_TTL_MS);
-    return groupId;
-  });
 
   // Every type is checked before anything is launched: a typo in the last one of
   // --instance-type a,b,c is reported now, not after the others found no capacity. A type the
@@ -136,5 +173,5 @@ export function launchLookups(ctx: ProvisionContext, cache: Cache) {
     return image;
   };
 
-  return { network, securityGroup, types, imageFor };
+  return { network, types, imageFor };
 }

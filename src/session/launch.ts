@@ -8,15 +8,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { kindOf, unanswered } from '../cloud/aws-codes.js';
 import { launchWithFallback, planAttempts, type Attempt } from '../cloud/capacity.js';
 import { errorCode } from '../cloud/errors.js';
-import type { InstanceInfo } from '../cloud/port.js';
+import type { InstanceInfo, LaunchSpec } from '../cloud/port.js';
+import type { ImageInfo } from '../cloud/image.js';
 import { CloudError, ConfigError } from '../errors.js';
-import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB, originOf } from '../options.js';
+import { LEGACY_IAM_PROFILE, LOGIN_TAG, loginUser, MIN_VOLUME_GIB, originOf, type Options } from '../options.js';
+import type { Plan } from './plan.js';
 import { backoff } from '../time.js';
 import { findOwn, launchTags } from './owner.js';
 import type { ProvisionContext } from './provision.js';
 import { accountCache, launchCache, launchLookups } from './launch-lookups.js';
 import { NETWORK_TTL_MS, type Cache } from '../state/cache.js';
-import { bootLimitSettings, launchLimits, limitTags } from './limits.js';
+import { bootLimitSettings, launchLimits, limitTags, type Limits } from './limits.js';
 import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
 import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
@@ -50,20 +52,9 @@ async function launchWith(
   cache: Cache,
 ): Promise<{ instance: InstanceInfo; user: string }> {
   const { options: o, plan, cloud, log } = ctx;
-  const ownUserData = readUserData(o.userData);
   // Armed at launch, so that an instance whose run dies before the agent is installed stops too.
   const limits = launchLimits(o);
-  const userData = (user: string) =>
-    mergeUserData(
-      [
-        {
-          type: 'text/cloud-boothook',
-          filename: BOOT_LIMIT_PART,
-          content: bootLimitScript(bootLimitSettings(o, user, limits)),
-        },
-      ],
-      ownUserData,
-    );
+  const userData = launchUserData(o, limits);
   // Too big for EC2 with the boot-time limit: refused before anything is made (the login user's
   // name, known per image, changes its size by a few bytes only).
   userData(o.user ?? 'ec2-user');
@@ -74,45 +65,19 @@ async function launchWith(
   // The original's default instance profile, found missing in this account by an earlier launch
   // (in any region: instance profiles are IAM's, global).
   const account = await accountCache(ctx);
-  let iamProfile = o.iamProfile === LEGACY_IAM_PROFILE && account.get(UNUSABLE_PROFILE) ? undefined : o.iamProfile;
+  let iamProfile = instanceProfile(o, account);
   let announced: string | undefined;
   let launchSent = false;
 
   const launchOne = async ({ instanceType, zone }: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
     const image = await imageFor(types.find((t) => t.type === instanceType)!);
-    if (o.volumeSize !== undefined && o.volumeSize < image.rootSizeGiB) {
-      throw new ConfigError(
-        `${originOf(o, 'volumeSize')}: ${o.volumeSize} GiB is smaller than the image's ${image.rootSizeGiB} GiB`,
-        `Use at least ${image.rootSizeGiB}.`,
-      );
-    }
-    const user = o.user ?? image.defaultUser;
-    const volumeSizeGiB = o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB);
+    const made = launchSpec({ o, plan, owner, limits, userData, image, attempt: { instanceType, zone } });
+    const user = made.user;
     if (announced !== instanceType)
       log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`);
     announced = instanceType;
-    const spec = {
-      imageId: image.id,
-      instanceType,
-      subnetId: zone?.subnetId,
-      keyName: o.identity || o.keyName ? plan.keyName : undefined,
-      securityGroupIds: [securityGroupId],
-      iamProfile,
-      userData: userData(user),
-      rootDevice: image.rootDevice,
-      volumeSizeGiB,
-      // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
-      // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
-      shutdownBehavior: 'stop' as const,
-      tags: {
-        ...launchTags(plan, owner),
-        [LOGIN_TAG]: user,
-        ...limitTags(limits),
-        [VOLUME_TAG]: String(volumeSizeGiB),
-      },
-      // A new attempt is a new request; the SDK's retries of this one reuse its token.
-      clientToken: randomUUID(),
-    };
+    // A new attempt is a new request; the SDK's retries of this one reuse its token.
+    const spec = { ...made.spec, securityGroupIds: [securityGroupId], iamProfile, clientToken: randomUUID() };
     launchSent = true;
     try {
       return { instance: await cloud.launch(spec), user };
@@ -149,6 +114,70 @@ async function launchWith(
     got = { instance: anyway, user: loginUser(o, anyway.tags) };
   }
   return got;
+}
+
+/** The instance profile a launch asks for: none where an earlier launch found the original's default missing. */
+export function instanceProfile(o: Pick<Options, 'iamProfile'>, account: Cache): string | undefined {
+  return o.iamProfile === LEGACY_IAM_PROFILE && account.get(UNUSABLE_PROFILE) ? undefined : o.iamProfile;
+}
+
+/** The user data for a login user: ssh-ec2's boot-time limit, then the user's own (--user-data). */
+export function launchUserData(o: Options, limits: Limits): (user: string) => string {
+  const own = readUserData(o.userData);
+  return (user) =>
+    mergeUserData(
+      [
+        {
+          type: 'text/cloud-boothook',
+          filename: BOOT_LIMIT_PART,
+          content: bootLimitScript(bootLimitSettings(o, user, limits)),
+        },
+      ],
+      own,
+    );
+}
+
+/**
+ * RunInstances' request for one attempt, but for the security group, the instance profile and the
+ * token (the launch's own, found as it goes); the login user. A dry run prints it.
+ */
+export function launchSpec(a: {
+  o: Options;
+  plan: Plan;
+  owner: string;
+  limits: Limits;
+  userData: (user: string) => string;
+  image: ImageInfo;
+  attempt: Attempt;
+}): { spec: Omit<LaunchSpec, 'securityGroupIds' | 'iamProfile' | 'clientToken'>; user: string } {
+  const { o, plan, image, attempt } = a;
+  if (o.volumeSize !== undefined && o.volumeSize < image.rootSizeGiB) {
+    throw new ConfigError(
+      `${originOf(o, 'volumeSize')}: ${o.volumeSize} GiB is smaller than the image's ${image.rootSizeGiB} GiB`,
+      `Use at least ${image.rootSizeGiB}.`,
+    );
+  }
+  const user = o.user ?? image.defaultUser;
+  const volumeSizeGiB = o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB);
+  const spec = {
+    imageId: image.id,
+    instanceType: attempt.instanceType,
+    subnetId: attempt.zone?.subnetId,
+    keyName: o.identity || o.keyName ? plan.keyName : undefined,
+    userData: a.userData(user),
+    rootDevice: image.rootDevice,
+    volumeSizeGiB,
+    // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
+    // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
+    shutdownBehavior: 'stop' as const,
+    tags: {
+      ...launchTags(plan, a.owner),
+      [LOGIN_TAG]: user,
+      ...limitTags(a.limits),
+      [VOLUME_TAG]: String(volumeSizeGiB),
+    },
+  };
+  return { spec, user };
 }
 
 /**

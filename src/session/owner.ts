@@ -69,6 +69,8 @@ export interface FindContext {
   plan: Plan;
   log: Logger;
   pinned(id: string): boolean;
+  /** Only looking (a dry run): an instance to adopt is taken as this directory's, but not re-tagged. */
+  lookOnly?: boolean;
 }
 
 /**
@@ -89,7 +91,7 @@ export async function findOwn(
         `If it is yours, re-tag it (\`aws ec2 create-tags --resources ${i.id} --tags Key=${TAG.user},Value=${owner}\`) or end it (\`aws ec2 terminate-instances --instance-ids ${i.id}\`)`,
     );
   }
-  await Promise.all(w.adopt.map((i) => adopt(cloud, i, owner, log)));
+  if (!ctx.lookOnly) await Promise.all(w.adopt.map((i) => adopt(cloud, i, owner, log)));
   return { owner, instances: [...w.own, ...w.adopt] };
 }
 

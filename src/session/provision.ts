@@ -82,7 +82,8 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
 
 const PREFERENCE = ['running', 'pending', 'stopping', 'stopped'];
 
-function pickExisting(found: InstanceInfo[], log: Logger): InstanceInfo | undefined {
+/** The instance a run uses when several belong to the directory: the most alive (named, with the others). */
+export function pickExisting(found: InstanceInfo[], log: Logger): InstanceInfo | undefined {
   const sorted = [...found].sort((a, b) => PREFERENCE.indexOf(a.state) - PREFERENCE.indexOf(b.state));
   if (sorted.length > 1) {
     log.warn(

@@ -52,11 +52,7 @@ export interface SessionDeps {
 
 export async function runSession(deps: SessionDeps): Promise<number> {
   const { options } = deps;
-  // A missing key file is reported before any AWS call.
-  if (options.identity) pemKey(options.identity, settingOrigin(options, 'identity'));
-  await checkSessionOptions(options);
-  if (!options.attach) checkDefaultImageSupports(options); // --attach never launches
-  await requirePrograms(localPrograms(options)); // also before any AWS call: nothing launched for nothing
+  await checkBeforeAws(options);
   const local = localContext(deps, deps.cwd);
   // An rsync that cannot do the sync is said before anything is launched (a Mac's own, say).
   if (options.rsync) await requireRsync(rsyncSource(local), options.attach ? ['back'] : ['up', 'back']);
@@ -65,6 +61,15 @@ export async function runSession(deps: SessionDeps): Promise<number> {
   // Who these credentials are, as an earlier run learnt it (one STS call fewer), unless --no-cache.
   const known = { ...deps, callerMemory: options.cache ? callerMemory(local.paths.cache) : undefined };
   return runStory(known, local, (run, signal) => story(run, deps, w, signal), { cloud: warmCloud(w, known) });
+}
+
+/** What a run refuses before any AWS call (a dry run too): nothing is looked up, or launched, for nothing. */
+export async function checkBeforeAws(options: Options): Promise<void> {
+  // A missing key file is reported before any AWS call.
+  if (options.identity) pemKey(options.identity, settingOrigin(options, 'identity'));
+  await checkSessionOptions(options);
+  if (!options.attach) checkDefaultImageSupports(options); // --attach never launches
+  await requirePrograms(localPrograms(options));
 }
 
 /** The local programs a run needs: ssh (and ssh-keygen, for keys and host key checks), rsync unless --no-rsync. */

@@ -37,6 +37,11 @@ export function noCache(): Cache {
   return { get: () => undefined, set: () => {}, forget: () => {}, used: new Set() };
 }
 
+/** `cache` read, never written (a dry run); `used` still says which values came from it. */
+export function readOnly(cache: Cache): Cache {
+  return { get: (key) => cache.get(key), set: () => {}, forget: () => {}, used: cache.used };
+}
+
 /** The file of one scope: a hash of what the cached ids are valid for, so no two accounts or endpoints mix. */
 export function cacheFile(dir: string, scope: { account: string; region: string; endpoint?: string }): string {
   return join(dir, `${shortHash(`${scope.account}\n${scope.region}\n${scope.endpoint ?? 'aws'}`, 16)}.json`);

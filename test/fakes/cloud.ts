@@ -79,6 +79,7 @@ const DOING: Partial<Record<CloudOp, string>> = {
   defaultNetwork: 'list the default subnets',
   subnet: 'find the subnet',
   givenSecurityGroup: 'find the security group',
+  findSshSecurityGroup: 'find the security group',
   resolveImage: 'look up the image',
   enabledRegions: 'list the regions',
   taggedResources: 'list the volumes',
@@ -279,6 +280,15 @@ export class FakeCloud implements Cloud {
 
   allowSsh(vpcId: string, cidr: string) {
     return this.call('allowSsh', [vpcId, cidr], () => this.sshGroup(vpcId, cidr, undefined));
+  }
+
+  findSshSecurityGroup(vpcId: string) {
+    return this.call('findSshSecurityGroup', [vpcId], () => {
+      const g = [...this.groups.values()].find((x) => x.vpcId === vpcId && x.name === SECURITY_GROUP_NAME);
+      if (g && !('ssh-ec2' in g.tags))
+        throw new ConfigError(`the security group named ${SECURITY_GROUP_NAME} in ${vpcId} was not made by ssh-ec2`);
+      return g && { groupId: g.id, cidrs: [...g.cidrs] };
+    });
   }
 
   removeUnusedSecurityGroups() {

@@ -2,7 +2,7 @@
 import { originOf } from '../../options.js';
 import { UsageError } from '../../errors.js';
 import { pemKey } from '../../session/keys.js';
-import { runSession } from '../../session/run-session.js';
+import { checkBeforeAws, runSession } from '../../session/run-session.js';
 import type { CommandContext } from '../types.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -13,7 +13,19 @@ export async function run(ctx: CommandContext): Promise<number> {
     throw new UsageError(
       `--${yes ? 'yes' : 'all'} is for the verbs (ssh-ec2 down --yes); to run a command named so, put it after --`,
     );
+  if (ctx.options.dryRun) return dryRun(ctx);
   const status = await runSession(ctx);
   ctx.log.summary(status === 0 ? 'done' : `finished with status ${status}`);
   return status;
+}
+
+/** --dry-run: the plan on stdout, then exit 0; what a run would refuse before AWS is refused alike. */
+async function dryRun(ctx: CommandContext): Promise<number> {
+  await checkBeforeAws(ctx.options);
+  const [{ resolveDryRun }, { dryRunText }] = await Promise.all([
+    import('../../session/dry-run.js'),
+    import('../../session/dry-run-words.js'),
+  ]);
+  ctx.stdout.write(dryRunText(await resolveDryRun(ctx)));
+  return 0;
 }
