@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { verbWords } from '../../src/commands/completion/candidates.js';
 import { findProgram } from '../sandbox/prerequisites.js';
 import { BIN, REPO } from '../e2e/helpers.js';
 
@@ -60,7 +61,8 @@ describe('completion scripts in the shells', () => {
     const verbs = await tab(`ssh-ec2 ''`);
     expect(verbs.exitCode, verbs.stderr).toBe(0);
     expect(lines(verbs.stdout)[0]).toBe('complete -o default -F _ssh_ec2 ssh-ec2');
-    expect(lines(verbs.stdout).slice(1)).toEqual(['ls', 'status', 'logs', 'pull', 'down', 'completion']);
+    expect(lines(verbs.stdout).slice(1)).toEqual(verbWords());
+    expect(verbWords()).toEqual(expect.arrayContaining(['ls', 'status', 'down', 'config', 'completion']));
     expect(lines((await tab('ssh-ec2 down --')).stdout)).toEqual(
       expect.arrayContaining(['--yes', '--all', '--no-pull']),
     );
@@ -84,7 +86,7 @@ describe('completion scripts in the shells', () => {
       );
     const verbs = await tab(`ssh-ec2 ''`);
     expect(verbs.exitCode, verbs.stderr).toBe(0);
-    expect(lines(verbs.stdout)).toEqual(['registered _ssh_ec2', 'ls', 'status', 'logs', 'pull', 'down', 'completion']);
+    expect(lines(verbs.stdout)).toEqual(['registered _ssh_ec2', ...verbWords()]);
     expect(lines((await tab('ssh-ec2 ls --')).stdout)).toEqual(expect.arrayContaining(['--all', '--region']));
     expect(lines((await tab('ssh-ec2 ls --')).stdout)).not.toContain('--yes');
     expect(lines((await tab(`ssh-ec2 make ''`)).stdout)).toEqual(['registered _ssh_ec2', 'FILES']);
