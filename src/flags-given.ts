@@ -123,7 +123,7 @@ export function checkFlags(argv: readonly string[], command: Command, isSession:
 }
 
 /** Which verbs take each verb flag, for the session's refusal. */
-const VERB_FLAG_OWNERS: Record<VerbFlag, string> = { yes: 'down', all: 'down', pull: 'down' };
+const VERB_FLAG_OWNERS: Record<VerbFlag, string> = { yes: 'down', all: 'down', pull: 'down', json: 'doctor' };
 
 function longName(meaning: Meaning, name: string): string | undefined {
   if ('verb' in meaning) return `--${VERB_FLAGS[meaning.verb].flag}`;

@@ -27,6 +27,7 @@ import { aws, errorCode } from './errors.js';
 import { instanceConnect } from './instance-connect.js';
 import type { CallerIdentity } from './identity.js';
 import { pickImage } from './image.js';
+import { readOnlyCalls } from './read-only.js';
 import { type Cloud, type InstanceInfo, LIVE_STATES } from './port.js';
 import { resolveRegion } from './region.js';
 import { MAX_ATTEMPTS, retryStrategy } from './retry.js';
@@ -194,6 +195,7 @@ export async function createCloud(cfg: { region?: string; askCaller?: boolean })
     },
 
     ...securityGroups(ec2, created, region, (...args) => cloud.findInstances(...args)),
+    ...readOnlyCalls(ec2),
 
     async launch(spec) {
       const tagList = toTags(spec.tags);

@@ -28,6 +28,8 @@ export interface ImageInfo {
   rootSizeGiB: number;
   /** The login user the image's distribution uses. */
   defaultUser: string;
+  /** When it was made (EC2's CreationDate, ISO 8601), if EC2 says. */
+  created?: string;
 }
 
 export function pickImage(images: readonly Image[], q: ImageQuery): ImageInfo {
@@ -57,6 +59,7 @@ export function pickImage(images: readonly Image[], q: ImageQuery): ImageInfo {
     rootDevice: image.RootDeviceName ?? '/dev/sda1',
     rootSizeGiB: root?.Ebs?.VolumeSize ?? 0,
     defaultUser: userForImage(image.Name ?? ''),
+    ...(image.CreationDate && { created: image.CreationDate }),
   };
 }
 

@@ -2,6 +2,7 @@
  * Every command, in the order the help lists them. A new verb: its folder (spec.ts, index.ts
  * exporting `run`), and its line here.
  */
+import { doctor } from './doctor/spec.js';
 import { down } from './down/spec.js';
 import { logs } from './logs/spec.js';
 import { ls } from './ls/spec.js';
@@ -12,7 +13,7 @@ import type { Command } from './types.js';
 export const DEFAULT_COMMAND: Command = session;
 
 /** Verbs are only verbs as the very first word: `ssh-ec2 -v ls` runs ls on the instance. */
-export const VERBS: readonly Command[] = [ls, logs, pull, down];
+export const VERBS: readonly Command[] = [ls, logs, pull, down, doctor];
 
 export function findVerb(word: string | undefined): Command | undefined {
   return VERBS.find((c) => c.name === word || c.aliases?.includes(word ?? ''));

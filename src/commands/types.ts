@@ -16,6 +16,7 @@ export const VERB_FLAGS = {
     alias: [],
     describe: 'down: bring results back first, starting a stopped instance (--no-pull: terminate as it is)',
   },
+  json: { flag: 'json', alias: [], describe: 'doctor: the answer as JSON' },
 } as const;
 export type VerbFlag = keyof typeof VERB_FLAGS;
 export type VerbFlagValues = Partial<Record<VerbFlag, boolean>>;

@@ -132,6 +132,14 @@ export function missingFor(caps: RsyncCapabilities, directions: readonly ('up' |
   return [...new Set(directions.flatMap(needs))].filter((c) => !caps[c]);
 }
 
+/** What this rsync does without, of what is not needed (what makes a sync slower or less complete). */
+export function lacking(caps: RsyncCapabilities): string[] {
+  const needed = new Set<Capability>([...NEEDED.up, ...NEEDED.back]);
+  const missing = (Object.keys(WHAT) as Capability[]).filter((c) => !needed.has(c) && !caps[c]);
+  // Without a client pull, it receives as a server: that is no loss.
+  return [...new Set(missing.filter((c) => c !== 'receiveAsServer' || !caps.pull).map((c) => WHAT[c]))];
+}
+
 /** The one line for an rsync that cannot do what ssh-ec2 needs, with the fix. */
 export function tooOld(caps: Pick<RsyncCapabilities, 'path' | 'version'>, missing: readonly Capability[]): ConfigError {
   return new ConfigError(
