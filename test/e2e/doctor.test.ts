@@ -94,7 +94,9 @@ describe('ssh-ec2 doctor', () => {
   });
 
   it('no GPU visible on the instance: gpu FAIL with its fix, exit 9', async () => {
-    const dir = makeProject(sb, 'doctor-ok'); // the instance of the test above, still running
+    const dir = makeProject(sb, 'doctor-no-gpu');
+    const up = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(up.exitCode, up.stderr).toBe(0);
     sb.setGpuVisible(false);
     const r = await cli(sb, ['doctor'], { cwd: dir });
     expect(r.exitCode, r.stdout + r.stderr).toBe(9);
