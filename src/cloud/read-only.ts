@@ -24,45 +24,51 @@ import { SECURITY_GROUP_NAME } from './ssh-rules.js';
 
 export type ReadOnlyCalls = Pick<Cloud, 'dryRun' | 'describeSecurityGroup' | 'keyPair'>;
 
-/** What a permission's DryRun sends: the same shape as the real call, so conditions on tags apply. */
-function dryRunCommand(c: DryRunCall) {
+/** Sends a permission's DryRun: the same shape as the real call, so conditions on tags apply. */
+function sendDryRun(ec2: EC2Client, c: DryRunCall): Promise<unknown> {
   const DryRun = true;
   switch (c.action) {
     case 'RunInstances':
-      return new RunInstancesCommand({
-        DryRun,
-        ImageId: c.imageId,
-        InstanceType: c.instanceType as never,
-        MinCount: 1,
-        MaxCount: 1,
-        SubnetId: c.subnetId,
-        KeyName: c.keyName,
-        ...(c.securityGroupIds.length > 0 && { SecurityGroupIds: c.securityGroupIds }),
-        TagSpecifications: [
-          { ResourceType: 'instance', Tags: toTags(c.tags) },
-          { ResourceType: 'volume', Tags: toTags(c.tags) },
-        ],
-      });
+      return ec2.send(
+        new RunInstancesCommand({
+          DryRun,
+          ImageId: c.imageId,
+          InstanceType: c.instanceType as never,
+          MinCount: 1,
+          MaxCount: 1,
+          SubnetId: c.subnetId,
+          KeyName: c.keyName,
+          ...(c.securityGroupIds.length > 0 && { SecurityGroupIds: c.securityGroupIds }),
+          TagSpecifications: [
+            { ResourceType: 'instance', Tags: toTags(c.tags) },
+            { ResourceType: 'volume', Tags: toTags(c.tags) },
+          ],
+        }),
+      );
     case 'StartInstances':
-      return new StartInstancesCommand({ DryRun, InstanceIds: [c.instanceId] });
+      return ec2.send(new StartInstancesCommand({ DryRun, InstanceIds: [c.instanceId] }));
     case 'StopInstances':
-      return new StopInstancesCommand({ DryRun, InstanceIds: [c.instanceId] });
+      return ec2.send(new StopInstancesCommand({ DryRun, InstanceIds: [c.instanceId] }));
     case 'TerminateInstances':
-      return new TerminateInstancesCommand({ DryRun, InstanceIds: [c.instanceId] });
+      return ec2.send(new TerminateInstancesCommand({ DryRun, InstanceIds: [c.instanceId] }));
     case 'CreateSecurityGroup':
-      return new CreateSecurityGroupCommand({
-        DryRun,
-        GroupName: SECURITY_GROUP_NAME,
-        Description: 'ssh-ec2: ssh from its users addresses only',
-        VpcId: c.vpcId,
-        TagSpecifications: [{ ResourceType: 'security-group', Tags: toTags(c.tags) }],
-      });
+      return ec2.send(
+        new CreateSecurityGroupCommand({
+          DryRun,
+          GroupName: SECURITY_GROUP_NAME,
+          Description: 'ssh-ec2: ssh from its users addresses only',
+          VpcId: c.vpcId,
+          TagSpecifications: [{ ResourceType: 'security-group', Tags: toTags(c.tags) }],
+        }),
+      );
     case 'AuthorizeSecurityGroupIngress':
-      return new AuthorizeSecurityGroupIngressCommand({
-        DryRun,
-        GroupId: c.groupId,
-        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: c.cidr }] }],
-      });
+      return ec2.send(
+        new AuthorizeSecurityGroupIngressCommand({
+          DryRun,
+          GroupId: c.groupId,
+          IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: c.cidr }] }],
+        }),
+      );
   }
 }
 
@@ -77,8 +83,7 @@ export function readOnlyCalls(ec2: EC2Client): ReadOnlyCalls {
   return {
     async dryRun(call): Promise<DryRunAnswer> {
       try {
-        // The client's own type per command: one send per shape.
-        await ec2.send(dryRunCommand(call) as RunInstancesCommand);
+        await sendDryRun(ec2, call);
         return { allowed: true }; // EC2 ignores DryRun for no call; an endpoint that did: it was allowed
       } catch (err) {
         const code = errorCode(err);

@@ -127,6 +127,14 @@ describe('ssh-ec2 doctor against the in-memory cloud', () => {
     );
   });
 
+  it('instances that cannot be listed: the instance line says why (DescribeInstances refused), not that there are none', async () => {
+    const cloud = new FakeCloud();
+    cloud.fail('findInstances', { code: 'UnauthorizedOperation', times: Infinity });
+    const r = await cli(m, cloud, ['doctor', ...CIDR]);
+    expect(r.status).toBe(ExitCode.checkFailed);
+    expect(r.stdout).toMatch(/^FAIL\s+instance\s+not allowed to list instances\n\s+fix: .*policy/m);
+  });
+
   it('a named security group that does not let this address in: FAIL with its fix', async () => {
     const cloud = new FakeCloud();
     cloud.groups.set('sg-admin', {

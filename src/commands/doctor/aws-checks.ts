@@ -20,8 +20,8 @@ import { fail, ok, warn, type Check } from './report.js';
 
 export interface AwsFacts {
   identity: CallerIdentity;
-  /** This directory's instances, or the caller's: what Start/Stop/Terminate are tried on. */
-  instance?: InstanceInfo;
+  /** The instances could not be listed: the instance check's line. */
+  lookupFailed?: Check;
 }
 
 type Add = (c: Check) => void;
@@ -197,6 +197,7 @@ const policyFor = (id: CallerIdentity): string =>
 const NO_INSTANCE = 'i-00000000000000000';
 
 async function permissionCheck(cloud: Cloud, call: DryRunCall, id: CallerIdentity): Promise<Check> {
+  const placeholder = 'instanceId' in call && call.instanceId === NO_INSTANCE;
   const check = `permission:${call.action}`;
   const answer = await cloud.dryRun(call);
   if (answer.allowed === true) return ok(check, `allowed (EC2 DryRun)`);
@@ -209,7 +210,9 @@ async function permissionCheck(cloud: Cloud, call: DryRunCall, id: CallerIdentit
   return warn(
     check,
     `could not tell: EC2 answered ${answer.code}`,
-    'EC2 checks this permission on an instance of yours; none was found here to ask about.',
+    placeholder
+      ? 'EC2 checks this permission on an instance of yours; none was found to ask about (run doctor again once one is).'
+      : `Look at what ${answer.code} says about the request (the checks above), then run doctor again.`,
   );
 }
 
@@ -232,7 +235,8 @@ export async function awsChecks(
   ]);
   for (const c of [...net, ...img]) add(c);
   const group = network ? await securityGroupCheck(local, cloud, network.vpcId, add) : {};
-  const found = await instances().catch(() => []);
+  let lookupFailed: Check | undefined;
+  const found = await instances().catch((err: unknown) => ((lookupFailed = failed('instance', err)), []));
   const instance = found[0];
   const o = local.options;
   const calls: DryRunCall[] = [];
@@ -263,5 +267,5 @@ export async function awsChecks(
   ))
     add(check);
   if (o.identity) add(await keyPairCheck(local, cloud).catch((err: unknown) => failed('key-pair', err)));
-  return { identity, instance };
+  return { identity, lookupFailed };
 }

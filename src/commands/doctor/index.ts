@@ -47,6 +47,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       };
       const facts = await awsChecks(local, cloud, ctx.env, add, instances);
       if (!facts) return;
+      if (facts.lookupFailed) return add(facts.lookupFailed);
       const instance = here.find((i) => i.state === 'running') ?? here[0];
       for (const c of await instanceChecks(run, instance, signal)) add(c);
     },
