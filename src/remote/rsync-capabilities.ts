@@ -135,9 +135,15 @@ export function missingFor(caps: RsyncCapabilities, directions: readonly ('up' |
 /** What this rsync does without, of what is not needed (what makes a sync slower or less complete). */
 export function lacking(caps: RsyncCapabilities): string[] {
   const needed = new Set<Capability>([...NEEDED.up, ...NEEDED.back]);
-  const missing = (Object.keys(WHAT) as Capability[]).filter((c) => !needed.has(c) && !caps[c]);
-  // Without a client pull, it receives as a server: that is no loss.
-  return [...new Set(missing.filter((c) => c !== 'receiveAsServer' || !caps.pull).map((c) => WHAT[c]))];
+  // No longer used (NEEDED), or replaced: with a client pull, receiving as a server is not needed;
+  // the listing falls back on -v.
+  const replaced = (c: Capability) =>
+    c === 'update' ||
+    c === 'backupDir' ||
+    (c === 'receiveAsServer' && caps.pull) ||
+    (c === 'outFormat' && caps.verboseList);
+  const missing = (Object.keys(WHAT) as Capability[]).filter((c) => !needed.has(c) && !caps[c] && !replaced(c));
+  return [...new Set(missing.map((c) => WHAT[c]))];
 }
 
 /** The one line for an rsync that cannot do what ssh-ec2 needs, with the fix. */

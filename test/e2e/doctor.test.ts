@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiCall } from '../sandbox/proxy.js';
-import { cli, ec2Client, makeProject, pathWithout, reportedInstance, useSandbox } from './helpers.js';
+import { cli, ec2Client, makeProject, pathWithout, REPO, reportedInstance, useSandbox } from './helpers.js';
 
 const sb = useSandbox();
 
@@ -171,6 +171,21 @@ describe('ssh-ec2 doctor', () => {
       status: 'ok',
       detail: expect.stringContaining('matching'),
     });
+  });
+
+  it.each([
+    ['rsync-2.6.9', /rsync {2}version 2\.6\.9 .*: works, but cannot send the file list as it walks the tree/],
+    ['openrsync', /openrsync.*: works, but cannot .*bring files back as a client \(it receives as a server instead\)/],
+  ])("a Mac's own rsync (%s): a warning naming what it does without, and exit 0", async (tool, said) => {
+    // Built for this machine (see ../shared/tools/README.md, as mac-rsync.test.ts): missing fails.
+    const bin = join(REPO, '..', 'shared', 'tools', tool, 'bin');
+    const dir = makeProject(sb, `doctor-${tool}`);
+    const r = await cli(sb, ['doctor'], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const c = lineOf(r.stdout, 'rsync');
+    expect(c.status).toBe('warn');
+    expect(c.detail).toMatch(said);
+    expect(c.fix).toMatch(/brew install rsync/);
   });
 
   it('no rsync on PATH: rsync FAIL saying how to install it; the AWS checks still run', async () => {

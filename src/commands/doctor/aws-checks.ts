@@ -147,7 +147,7 @@ async function securityGroupCheck(
           fail(
             'security-group',
             `${o.securityGroup} not found in ${vpcId}`,
-            'Check --security-group / SSH_EC2_SECURITY_GROUP (an id sg-… or a name of that VPC), or drop it to use ssh-ec2 own group.',
+            "Check --security-group / SSH_EC2_SECURITY_GROUP (an id sg-… or a name of that VPC), or drop it to use ssh-ec2's own group.",
           ),
         );
       else if (cidr && !g.sshFrom.some((r) => within(cidr, r)))

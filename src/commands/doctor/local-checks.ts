@@ -41,7 +41,11 @@ export async function rsyncCheck(
       return fail('rsync', err.message, err.hint);
     }
     const found = `${caps.path}: ${caps.version}`;
+    // Protocol 30 (rsync 3.0) brought the incremental file list: before it, a whole tree is
+    // listed before the first file moves.
+    const protocol = Number(/protocol version (\d+)/.exec(caps.version)?.[1] ?? 30);
     const without = [
+      ...(protocol < 30 ? ['send the file list as it walks the tree (a large tree is listed whole first)'] : []),
       ...(caps.pull ? [] : ['bring files back as a client (it receives as a server instead)']),
       ...lacking(caps),
     ];
