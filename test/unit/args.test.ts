@@ -19,6 +19,12 @@ describe('command line', () => {
       ['--', 'ls', '-l'],
       ['ls', '-l'],
     ],
+    // doctor is a verb (issue #12) only as the first word.
+    [
+      ['--', 'doctor', '--json'],
+      ['doctor', '--json'],
+    ],
+    [['-v', 'doctor'], ['doctor']],
     [
       ['python', 'train.py', '--epochs', '3'],
       ['python', 'train.py', '--epochs', '3'],
