@@ -24,7 +24,7 @@ const changes = (calls: ApiCall[]) => calls.filter((c) => MUTATING.test(c.action
 /** The line of one check, and the fix line after it (if any). */
 function lineOf(stdout: string, check: string): { status: string; detail: string; fix?: string } {
   const lines = stdout.split('\n');
-  const at = lines.findIndex((l) => new RegExp(`^(ok|FAIL|warn)\\s+${check.replace(':', ':')}\\s`).test(l));
+  const at = lines.findIndex((l) => new RegExp(`^(ok|FAIL|warn)\\s+${check}\\s`).test(l));
   if (at < 0) throw new Error(`no line for ${check} in:\n${stdout}`);
   const m = /^(\S+)\s+\S+\s+(.*)$/.exec(lines[at]!)!;
   const fix = /^\s+fix: (.*)$/.exec(lines[at + 1] ?? '')?.[1];

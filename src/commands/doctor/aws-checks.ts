@@ -216,7 +216,7 @@ async function permissionCheck(cloud: Cloud, call: DryRunCall, id: CallerIdentit
   );
 }
 
-/** Every check that needs AWS, in order; `facts.identity` undefined: the credentials failed, nothing else asked. */
+/** Every check that needs AWS, in order; undefined: the credentials failed, nothing else was asked. */
 export async function awsChecks(
   local: LocalContext,
   cloud: Cloud,
