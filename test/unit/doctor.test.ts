@@ -127,6 +127,23 @@ describe('ssh-ec2 doctor against the in-memory cloud', () => {
     );
   });
 
+  it('an expired SSO login (the SDK says so before any call): credentials FAIL, the fix logs in with the profile', async () => {
+    const cloud = new FakeCloud();
+    cloud.fail('caller', {
+      code: 'CredentialsProviderError',
+      message:
+        'The SSO session associated with this profile has expired. To refresh this SSO session run aws sso login with the corresponding profile.',
+      status: null,
+    });
+    const r = await cli(m, cloud, ['doctor', ...CIDR], { env: { AWS_PROFILE: 'research' } });
+    expect(r.status).toBe(ExitCode.checkFailed);
+    expect(r.stdout).toMatch(
+      /^FAIL\s+credentials\s+your AWS credentials have expired .*\n\s+fix: Log in again: aws sso login --profile research /m,
+    );
+    expect(r.stdout).not.toMatch(/^\S+\s+(region|network|permission:)/m);
+    expect(cloud.calls.map((c) => c.op)).toEqual(['caller']);
+  });
+
   it('instances that cannot be listed: the instance line says why (DescribeInstances refused), not that there are none', async () => {
     const cloud = new FakeCloud();
     cloud.fail('findInstances', { code: 'UnauthorizedOperation', times: Infinity });
