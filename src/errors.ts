@@ -16,6 +16,8 @@ export const ExitCode = {
   nothingThere: 7,
   /** A job is already running for this directory (--detach). */
   jobRunning: 8,
+  /** ssh-ec2 doctor: a check failed (each said with its fix). */
+  checkFailed: 9,
   internal: 70,
   connectionLost: 255,
 } as const;

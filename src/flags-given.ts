@@ -133,7 +133,7 @@ const VERB_FLAG_OWNERS: Record<VerbFlag, string> = {
   remove: 'ssh-config',
   presets: 'config',
   allRegions: 'ls',
-  json: 'ls|config',
+  json: 'ls|config|doctor',
   orphans: 'down',
   stoppedFor: 'down',
 };

@@ -26,8 +26,10 @@ import { NewResources } from './consistency.js';
 import { aws, errorCode } from './errors.js';
 import { instanceConnect } from './instance-connect.js';
 import { inventory } from './inventory.js';
+import { rememberedCaller, type CallerMemory } from './caller-memory.js';
 import type { CallerIdentity } from './identity.js';
 import { pickImage } from './image.js';
+import { readOnlyCalls } from './read-only.js';
 import { type Cloud, type InstanceInfo, LIVE_STATES } from './port.js';
 import { resolveRegion } from './region.js';
 import { MAX_ATTEMPTS, retryStrategy } from './retry.js';
@@ -35,23 +37,13 @@ import { toInfo, toTags } from './sdk-shapes.js';
 import { securityGroups } from './security-groups.js';
 
 // The port's names, for the callers that import them from here.
+export type { CallerMemory } from './caller-memory.js';
 export type { Cloud, InstanceFilter, InstanceInfo, InstanceTypeInfo, LaunchSpec } from './port.js';
 export { LIVE_STATES } from './port.js';
 
 const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
 /** An instance launched less than this long ago may still be unknown to EC2 calls naming it. */
 const JUST_LAUNCHED_MS = 10 * 60_000;
-
-/**
- * Who these credentials were to AWS at an earlier run (kept by the session: state/cache.ts), by a
- * key naming the endpoint and the access key id. An access key id is never given to another
- * identity (a temporary one is new with each session), so a run with the same key is the same
- * caller; a new login is a new key, and is asked.
- */
-export interface CallerMemory {
-  get(key: string): CallerIdentity | undefined;
-  set(key: string, identity: CallerIdentity): void;
-}
 
 /**
  * `askCaller: false`: the owner is not asked ahead (a warm run loads the port for its final state
@@ -104,22 +96,9 @@ export async function createCloud(cfg: {
       // The STS client is loaded only now; the answer cannot change within a run. Across runs it
       // is kept by access key id (CallerMemory): the credentials may change between two runs (a
       // profile, an SSO login), and changed credentials are another key.
-      caller ??= (async () => {
-        const memory = cfg.callerMemory;
-        // Credentials that cannot be had are reported by the STS call, as without a memory.
-        const accessKey =
-          memory &&
-          (await shared.credentials().then(
-            (c) => c.accessKeyId,
-            () => undefined,
-          ));
-        const key = accessKey && `${cloud.endpoint ?? 'aws'}\n${accessKey}`;
-        const known = key ? memory.get(key) : undefined;
-        if (known) return known;
-        const identity = await (await import('./sts.js')).callerIdentity(shared);
-        if (key) memory!.set(key, identity);
-        return identity;
-      })();
+      caller ??= rememberedCaller(cfg.callerMemory, shared.credentials, cloud.endpoint, async () =>
+        (await import('./sts.js')).callerIdentity(shared),
+      );
       return caller;
     },
 
@@ -230,6 +209,7 @@ export async function createCloud(cfg: {
 
     ...securityGroups(ec2, created, region, (...args) => cloud.findInstances(...args)),
     ...inventory(ec2),
+    ...readOnlyCalls(ec2),
 
     async launch(spec) {
       const tagList = toTags(spec.tags);

@@ -28,7 +28,7 @@ export interface ImageInfo {
   rootSizeGiB: number;
   /** The login user the image's distribution uses. */
   defaultUser: string;
-  /** Its owner's account id, and when it was made (shown by a dry run; absent in an older cache). */
+  /** Its owner's account id, and when it was made (EC2's CreationDate, ISO 8601; absent in an older cache). */
   owner?: string;
   created?: string;
 }

@@ -73,6 +73,46 @@ export interface InstanceFilter {
   Values: string[];
 }
 
+/** A call doctor asks EC2 whether it would be allowed (DryRun): nothing is made or changed. */
+export type DryRunCall =
+  | {
+      action: 'RunInstances';
+      imageId: string;
+      instanceType: string;
+      subnetId?: string;
+      securityGroupIds: string[];
+      keyName?: string;
+      tags: Record<string, string>;
+    }
+  | { action: 'StartInstances' | 'StopInstances' | 'TerminateInstances'; instanceId: string }
+  | { action: 'CreateSecurityGroup'; vpcId: string; tags: Record<string, string> }
+  | { action: 'AuthorizeSecurityGroupIngress'; groupId: string; cidr: string };
+
+/**
+ * EC2's answer to a DryRun: `allowed` (DryRunOperation), `denied` (UnauthorizedOperation: its
+ * message, which names the action), or `unknown` (any other answer: EC2 checked something else
+ * first, e.g. an instance id it does not know).
+ */
+export type DryRunAnswer =
+  { allowed: true } | { allowed: false; message: string } | { allowed: 'unknown'; code: string };
+
+/** A security group as doctor reports it: whose, and who may reach tcp/22 through it. */
+export interface SecurityGroupInfo {
+  id: string;
+  name: string;
+  vpcId: string;
+  tags: Record<string, string>;
+  /** The CIDRs let in on tcp/22 (a rule for all traffic or all ports counts). */
+  sshFrom: string[];
+}
+
+export interface KeyPairInfo {
+  name: string;
+  /** As EC2 shows it: MD5 or SHA-1 colon hex (RSA), base64 SHA-256 (ED25519). */
+  fingerprint?: string;
+  type?: string;
+}
+
 export interface Cloud {
   readonly region: string;
   /** The endpoint the calls go to, when it is not AWS's own (AWS_ENDPOINT_URL): what cached ids are valid for. */
@@ -149,4 +189,13 @@ export interface Cloud {
    * a launch whose answer was lost): like the port's own launches, NotFound about it is "not yet".
    */
   noteNew(id: string): void;
+  /** Whether EC2 would allow the call (DryRun): doctor's permission checks. Never changes anything. */
+  dryRun(call: DryRunCall): Promise<DryRunAnswer>;
+  /**
+   * A security group, only read: by id or name in `vpcId`; no `idOrName`: the VPC's group named
+   * ssh-ec2 (whoever made it: `tags` says). None: undefined.
+   */
+  describeSecurityGroup(vpcId: string, idOrName?: string): Promise<SecurityGroupInfo | undefined>;
+  /** The EC2 key pair of that name in the region; none: undefined. */
+  keyPair(name: string): Promise<KeyPairInfo | undefined>;
 }

@@ -4,6 +4,7 @@
  */
 import { completion } from './completion/spec.js';
 import { config } from './config/spec.js';
+import { doctor } from './doctor/spec.js';
 import { down } from './down/spec.js';
 import { logs } from './logs/spec.js';
 import { ls } from './ls/spec.js';
@@ -16,7 +17,7 @@ import type { Command } from './types.js';
 export const DEFAULT_COMMAND: Command = session;
 
 /** Verbs are only verbs as the very first word: `ssh-ec2 -v ls` runs ls on the instance. */
-export const VERBS: readonly Command[] = [ls, logs, pull, down, config, sshConfig, completion, proxyConnect];
+export const VERBS: readonly Command[] = [ls, logs, pull, down, doctor, config, sshConfig, completion, proxyConnect];
 
 export function findVerb(word: string | undefined): Command | undefined {
   return VERBS.find((c) => c.name === word || c.aliases?.includes(word ?? ''));

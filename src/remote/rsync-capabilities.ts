@@ -134,6 +134,20 @@ export function missingFor(caps: RsyncCapabilities, directions: readonly ('up' |
   return [...new Set(directions.flatMap(needs))].filter((c) => !caps[c]);
 }
 
+/** What this rsync does without, of what is not needed (what makes a sync slower or less complete). */
+export function lacking(caps: RsyncCapabilities): string[] {
+  const needed = new Set<Capability>([...NEEDED.up, ...NEEDED.back]);
+  // No longer used (NEEDED), or replaced: with a client pull, receiving as a server is not needed;
+  // the listing falls back on -v.
+  const replaced = (c: Capability) =>
+    c === 'update' ||
+    c === 'backupDir' ||
+    (c === 'receiveAsServer' && caps.pull) ||
+    (c === 'outFormat' && caps.verboseList);
+  const missing = (Object.keys(WHAT) as Capability[]).filter((c) => !needed.has(c) && !caps[c] && !replaced(c));
+  return [...new Set(missing.map((c) => WHAT[c]))];
+}
+
 /** The one line for an rsync that cannot do what ssh-ec2 needs, with the fix. */
 export function tooOld(caps: Pick<RsyncCapabilities, 'path' | 'version'>, missing: readonly Capability[]): ConfigError {
   return new ConfigError(

@@ -17,6 +17,7 @@
  *   throttling default to 500 as on EC2, others to 400), and whether the call took effect
  *   before its answer was lost (`tookEffect`: a launch that launched, a start that started).
  * - `console`: instance id → its console output (what consoleOutput answers).
+ * - `deniedActions`: the EC2 actions a DryRun is refused (UnauthorizedOperation); `keyPairs`: by name.
  * - `onCall(op, args)`: called as each call is made, before its answer (a test's moment to act:
  *   a signal while RunInstances is in flight, say).
  * Record: `calls` (every call, in order, with its arguments), `launches` (the LaunchSpecs sent),
@@ -28,8 +29,10 @@ import type { CallerIdentity } from '../../src/cloud/identity.js';
 import { NO_IMAGE, type ImageInfo } from '../../src/cloud/image.js';
 import {
   type Cloud,
+  type DryRunCall,
   type InstanceFilter,
   type InstanceInfo,
+  type KeyPairInfo,
   type LaunchSpec,
   LIVE_STATES,
   type TaggedResource,
@@ -138,6 +141,8 @@ export class FakeCloud implements Cloud {
   endWhilePending: string | undefined;
   console: Record<string, string> = {};
   onCall: ((op: CloudOp, args: unknown[]) => void) | undefined;
+  deniedActions = new Set<string>();
+  keyPairs: Record<string, KeyPairInfo> = {};
 
   readonly instances = new Map<string, InstanceInfo>();
   readonly groups = new Map<string, FakeGroup>();
@@ -410,6 +415,28 @@ export class FakeCloud implements Cloud {
     const i = this.instances.get(id);
     if (!i) throw awsFailure(op, { code: 'InvalidInstanceID.NotFound' });
     return i;
+  }
+
+  dryRun(call: DryRunCall) {
+    return this.call('dryRun', [call], () =>
+      this.deniedActions.has(call.action)
+        ? {
+            allowed: false as const,
+            message: `You are not authorized to perform this operation. User: ${this.identity.arn} is not authorized to perform: ec2:${call.action} (fake)`,
+          }
+        : { allowed: true as const },
+    );
+  }
+
+  describeSecurityGroup(vpcId: string, idOrName = SECURITY_GROUP_NAME) {
+    return this.call('describeSecurityGroup', [vpcId, idOrName], () => {
+      const g = [...this.groups.values()].find((x) => (x.id === idOrName || x.name === idOrName) && x.vpcId === vpcId);
+      return g && { id: g.id, name: g.name, vpcId, tags: { ...g.tags }, sshFrom: [...g.cidrs] };
+    });
+  }
+
+  keyPair(name: string) {
+    return this.call('keyPair', [name], () => this.keyPairs[name]);
   }
 
   private boot(i: InstanceInfo): void {

@@ -13,7 +13,7 @@
 // All of it concerns the CLI under test only: calls signed with its access key (SUBJECT_KEY, what
 // sb.env() gives it) and what they created. The tests' own client (another key) is an observer
 // that sees moto's truth, so a test's set-up and its checks need no retries.
-import { ec2Error, escapeXml, jsonError, type Reply, type Service } from './proxy.js';
+import { ec2Error, escapeXml, jsonError, queryError, type Reply, type Service } from './proxy.js';
 
 export interface Consistency {
   /** How many calls naming a new resource answer NotFound before it is known. */
@@ -122,6 +122,9 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
     const mine = expiry;
     if (mine && !mine.active && action === mine.from) mine.active = true;
     if (mine?.active) {
+      // STS (the query protocol, XML) answers an expired session ExpiredToken.
+      if (service === 'sts')
+        return queryError(403, 'ExpiredToken', 'The security token included in the request is expired');
       return service === 'ec2'
         ? mine.ec2Code === 'ExpiredToken'
           ? ec2Error(400, 'ExpiredToken', 'The security token included in the request is expired')

@@ -7,6 +7,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeInstanceTools } from './instance-tools.js';
 import { MachineImpl, makeSkeleton } from './machine.js';
 import type { Machine } from './machine.js';
 import { startMoto } from './moto.js';
@@ -126,6 +127,8 @@ export interface Sandbox {
    * can power anything off); undefined: each its own (or what Machine.setImdsInstance set).
    */
   setImdsInstance(id: string | undefined): void;
+  /** false: every instance's nvidia-smi (a stand-in: instance-tools.ts) fails as without a driver; default true, one GPU. */
+  setGpuVisible(visible: boolean): void;
   /** Every request to the fake IMDS, oldest first. */
   imdsRequests(): ImdsRequest[];
   /** Every instance that powered itself off (through poweroffCommand), oldest first. */
@@ -227,6 +230,7 @@ export async function startSandbox(
   const terminated = join(dir, 'terminated');
   mkdirSync(terminated, { mode: 0o700 });
   makeSkeleton(homeSkeleton);
+  const tools = makeInstanceTools(dir);
   const sshConfig = join(dir, 'ssh_config');
   const latestHome = join(dir, 'latest-home');
   const leftovers: Leftovers = { dir, pids: [], machines: [] };
@@ -291,6 +295,7 @@ export async function startSandbox(
         staticKeys,
         skeleton: homeSkeleton,
         terminatedHome: join(terminated, String(n)),
+        toolsDir: tools.dir,
       },
       (m) => leftovers.machines.push(m),
     ).then((m) => {
@@ -458,6 +463,7 @@ export async function startSandbox(
     setImdsInstance: (id) => {
       imdsEverywhere = id;
     },
+    setGpuVisible: (visible) => tools.setGpuVisible(visible),
     imdsRequests: () => p.imdsRequests(),
     poweroffs: () => p.poweroffs(),
     aws: p.aws,

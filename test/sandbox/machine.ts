@@ -79,6 +79,8 @@ export interface MachineOptions {
   skeleton: string;
   /** Where the home goes when the instance is terminated (in a root-only dir). */
   terminatedHome: string;
+  /** Programs the instance has beyond this machine's (instance-tools.ts), seen in /usr/local/bin. */
+  toolsDir: string;
 }
 
 /**
@@ -96,7 +98,9 @@ const ENTER = [
   'mount -t overlay sandbox-etc -o "lowerdir=/etc,upperdir=$6/upper,workdir=$6/work" /etc',
   'mount --bind "$3" "$4"',
   'if [ -d /run/screen ]; then mount --bind "$5" /run/screen; fi',
-  'shift 6',
+  // The sandbox's own programs (instance-tools.ts) over this machine's /usr/local/bin.
+  'mount -t overlay sandbox-tools -o "lowerdir=$7:/usr/local/bin" /usr/local/bin',
+  'shift 7',
   'exec "$@"',
 ].join('\n');
 
@@ -196,6 +200,7 @@ export class MachineImpl implements Machine {
       this.o.remoteHome,
       this.screenDir,
       this.nsDir,
+      this.o.toolsDir,
       ...argv,
     ];
   }

@@ -19,6 +19,12 @@ describe('command line', () => {
       ['--', 'ls', '-l'],
       ['ls', '-l'],
     ],
+    // doctor is a verb (issue #12) only as the first word.
+    [
+      ['--', 'doctor', '--json'],
+      ['doctor', '--json'],
+    ],
+    [['-v', 'doctor'], ['doctor']],
     [
       ['--', 'ssh-config', '--yes'],
       ['ssh-config', '--yes'],

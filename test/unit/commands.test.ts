@@ -33,6 +33,7 @@ describe('the command registry', () => {
     expect(findVerb('ls')?.name).toBe('ls');
     expect(findVerb('status')?.name).toBe('ls');
     expect(findVerb('down')?.name).toBe('down');
+    expect(findVerb('doctor')?.name).toBe('doctor');
     expect(findVerb('make')).toBeUndefined();
     expect(findVerb(undefined)).toBeUndefined();
   });
