@@ -64,7 +64,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     }
     const dotenv = await m.readDotenv(io.cwd, new Set(m.knownEnvNames()));
     const options = m.resolveOptions({ flags: args.flags, env: io.env, dotenv, command: args.command });
-    log = m.createLogger({ env: io.env, verbose: options.verbose, stream: io.stderr });
+    log = m.createLogger({ env: io.env, verbose: options.verbose, silent: options.silent, stream: io.stderr });
     const { run } = await command.load();
     try {
       return await run({

@@ -56,6 +56,7 @@ export const WIRING: readonly OptionKey[] = [
   'imageName',
   'imageOwners',
   'verbose',
+  'silent',
 ];
 
 /** Finding this directory's instance (its tags: plan.ts) and connecting to it. */
@@ -69,6 +70,7 @@ export const REACH_SETTINGS: readonly OptionKey[] = [
   'hostKeyTimeout',
   'reconnectTimeout',
   'verbose',
+  'silent',
 ];
 
 /** Starting a stopped instance and bringing its results back. */

@@ -237,4 +237,13 @@ export const GENERAL_OPTIONS = {
     parse: bool,
     describe: 'list transferred files and ssh details (also --no-quiet)',
   }),
+  silent: spec({
+    kind: 'boolean',
+    flag: 'silent',
+    env: ['SSH_EC2_SILENT'],
+    group: 'General',
+    default: false,
+    parse: bool,
+    describe: "print only errors and the command's own output (no progress, no closing line)",
+  }),
 } as const;
