@@ -173,7 +173,7 @@ async function bringResultsBack(run: Run, conn: Connection, instanceId: string):
   run.journal?.note({ step: 'the sync back' });
   try {
     const back = await log.phase('sync back', () =>
-      log.progress(`syncing back from ${instanceId}`, () =>
+      log.progress(`syncing back from ${instanceId}`, (onProgress) =>
         syncBack({
           conn,
           localDir: run.plan.projectDir,
@@ -182,6 +182,7 @@ async function bringResultsBack(run: Run, conn: Connection, instanceId: string):
           scratchDir: run.paths.runtime,
           rsync: rsyncSource(run),
           log,
+          onProgress,
         }),
       ),
     );

@@ -160,8 +160,8 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   if (options.rsync && !options.attach) {
     const [up] = await Promise.all([
       log.phase('sync up', () =>
-        log.progress(`syncing up to ${got.instance.id}`, () =>
-          syncUp({ ...syncParams(run, conn), instanceId: got.instance.id, signal }),
+        log.progress(`syncing up to ${got.instance.id}`, (onProgress) =>
+          syncUp({ ...syncParams(run, conn), instanceId: got.instance.id, signal, onProgress }),
         ),
       ),
       prepared,
