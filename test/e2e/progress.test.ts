@@ -8,18 +8,7 @@ import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  BIN,
-  cli,
-  makeProject,
-  NODE,
-  reportedInstance,
-  shq,
-  tmuxPane,
-  tmuxScreen,
-  until,
-  useSandbox,
-} from './helpers.js';
+import { cli, cliLine, makeProject, reportedInstance, shq, tmuxPane, until, useSandbox } from './helpers.js';
 
 /** sshd held back after RunInstances, as a machine still booting: the wait the line is for. */
 const sb = useSandbox({ bootDelayMs: 6000 });
@@ -63,21 +52,22 @@ describe('progress', () => {
       const sock = join(sb.dir, 'progress-tty.sock');
       const exitFile = join(sb.dir, 'progress-tty.exit');
       socks.push(sock);
-      const env = Object.entries(sb.env()).map(([k, v]) => shq(`${k}=${v}`));
       const command = shq('echo command-output; cat in.txt; echo');
-      const line = `env -i TERM=xterm ${env.join(' ')} ${shq(NODE)} ${shq(BIN)} ${command}; echo $? > ${shq(exitFile)}; sleep 600`;
+      const line = `${cliLine(sb, command)}; echo $? > ${shq(exitFile)}; sleep 600`;
       await tmuxPane(sock, dir, line);
 
+      // Wrapped lines joined (-J): the closing line is wider than the pane.
+      const capture = async () =>
+        String((await execa('tmux', ['-S', sock, 'capture-pane', '-p', '-J', '-S', '-200'])).stdout);
       let seen = '';
       await until(async () => {
-        seen = await tmuxScreen(sock);
+        seen = await capture();
         return /waiting for i-\w+ to boot · \d+s/.test(seen);
       }, 'the live line while the instance boots');
       expect(seen).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] waiting for i-\w+ to boot · \d+s/);
 
       await until(() => existsSync(exitFile), 'ssh-ec2 to exit', 90_000);
-      // Wrapped lines joined (-J): the closing line is wider than the pane.
-      const screen = String((await execa('tmux', ['-S', sock, 'capture-pane', '-p', '-J', '-S', '-200'])).stdout);
+      const screen = await capture();
       expect(readFileSync(exitFile, 'utf8').trim(), screen).toBe('0');
       const lines = screen.split('\n').map((l) => l.trimEnd());
       // The command's output on lines of its own, and no status line left anywhere.
