@@ -37,7 +37,7 @@ export async function pullInto(
         { rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: o.localDir },
         caps,
       ),
-      { onStdout: fileCounter(p.onProgress) },
+      { onStdout: fileCounter(p.onProgress, caps.outFormat) },
     );
     return listTransferred(r.stdout, caps, p.log, o.arrow);
   }

@@ -119,7 +119,7 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
         { rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir },
         caps,
       ),
-      { signal: p.signal, onStdout: fileCounter(p.onProgress) },
+      { signal: p.signal, onStdout: fileCounter(p.onProgress, caps.outFormat) },
     );
     // Only --out-format's list is taken as complete (a -v listing's format varies by rsync).
     const sent = caps.outFormat ? transferredFiles(r.stdout, caps) : undefined;
