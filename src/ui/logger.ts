@@ -48,12 +48,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const outcomes: string[] = [];
   const silent = Boolean(opts.silent);
   const verbose = Boolean(opts.verbose) && !silent;
-  // Every line of ours goes out with the status line erased first, and brings it back after.
+  // Every line of ours goes out with the status line erased first; its next frame (≤ 100 ms) brings
+  // it back below, so a burst of lines (-v's file list) is not a burst of redraws.
   const status: StatusLine | undefined = terminal && !silent ? statusLine(stream, now, c) : undefined;
   const write = (line: string) => {
     status?.erase();
     stream.write(`${line}\n`);
-    status?.draw();
   };
   const say = (line: string) => {
     if (!silent) write(line);

@@ -9,9 +9,8 @@ import type { ChalkInstance } from 'chalk';
 export interface StatusLine {
   /** Shows `text` until `end()`; a wait shown again right after its end goes on counting (see below). */
   show(text: string): { update: (detail: string) => void; end: () => void };
-  /** Takes the line off the screen (the next draw brings it back). */
+  /** Takes the line off the screen (the next frame brings it back). */
   erase(): void;
-  draw(): void;
 }
 
 const SPINNER = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
@@ -73,9 +72,6 @@ export function statusLine(
       };
     },
     erase,
-    draw: () => {
-      if (current) draw();
-    },
   };
 }
 
