@@ -69,7 +69,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       return ExitCode.ok;
     }
     const options = await m.loadOptions({ flags: args.flags, env: io.env, cwd: io.cwd, command: args.command });
-    log = m.createLogger({ env: io.env, verbose: options.verbose, stream: io.stderr });
+    log = m.createLogger({ env: io.env, verbose: options.verbose, silent: options.silent, stream: io.stderr });
     const { run } = await command.load();
     try {
       return await run({

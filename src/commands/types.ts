@@ -85,6 +85,7 @@ export const WIRING: readonly OptionKey[] = [
   'imageOwners',
   'verbose',
   'preset',
+  'silent',
 ];
 
 /** Finding this directory's instance (its tags: plan.ts) and connecting to it. */
@@ -98,6 +99,7 @@ export const REACH_SETTINGS: readonly OptionKey[] = [
   'hostKeyTimeout',
   'reconnectTimeout',
   'verbose',
+  'silent',
 ];
 
 /** Starting a stopped instance and bringing its results back. */

@@ -258,4 +258,13 @@ export const GENERAL_OPTIONS = {
     describe:
       'print what the run would do (instance, image, price, network, ssh and rsync lines, what goes up) and stop: nothing is changed',
   }),
+  silent: spec({
+    kind: 'boolean',
+    flag: 'silent',
+    env: ['SSH_EC2_SILENT'],
+    group: 'General',
+    default: false,
+    parse: bool,
+    describe: "print only errors and the command's own output (no progress, no closing line)",
+  }),
 } as const;

@@ -19,6 +19,8 @@ export interface RunOptions {
   stderrFile?: string;
   /** Aborting kills the program (SIGTERM). */
   signal?: AbortSignal;
+  /** Each piece of stdout as it comes (a progress count); stdout is still returned whole. */
+  onStdout?: (chunk: string) => void;
 }
 
 export interface RunResult {
@@ -73,6 +75,8 @@ export async function runAllowFailure(
     encoding: 'utf8',
   });
   const untrack = track(child.pid, argv, { ownGroup: true });
+  const onStdout = opts.onStdout;
+  if (onStdout) child.stdout?.on('data', (d: Buffer | string) => onStdout(String(d)));
   const r = await child.finally(untrack);
   if (r.failed && r.exitCode === undefined && !r.signal) throw notStarted(argv, r);
   return {

@@ -112,17 +112,27 @@ function withSlash(p: string): string {
   return p.endsWith('/') ? p : `${p}/`;
 }
 
-/** How the transferred names are listed: --out-format where a % works, else -v, else not at all. */
+/**
+ * How the transferred names are listed: --out-format where a % works, else -v, else not at all.
+ * Each name after its size (%l), so that the progress line can say bytes and rate as they come.
+ */
 function listingArgs(caps: Caps): string[] {
-  if (caps.outFormat) return ['--out-format=%n'];
+  if (caps.outFormat) return [`--out-format=${SIZED_NAME}`];
   return caps.verboseList ? ['-v'] : [];
 }
 
 /** Names rsync reported as transferred (files only: directories end with '/'); undefined if it cannot say. */
 export function transferredFiles(stdout: string, caps: Caps): string[] | undefined {
   if (!caps.outFormat && !caps.verboseList) return undefined;
-  const names = caps.outFormat ? stdout.split('\n') : verboseNames(stdout);
+  const names = caps.outFormat ? stdout.split('\n').map((l) => sizedName(l)?.name ?? l) : verboseNames(stdout);
   return names.filter((l) => l !== '' && !l.endsWith('/'));
+}
+
+/** A line of --out-format=SIZED_NAME: the size in bytes, a space, the name (rsync escapes a line break in it). */
+export const SIZED_NAME = '%l %n';
+export function sizedName(line: string): { size: number; name: string } | undefined {
+  const m = /^(\d+) (.*)$/.exec(line);
+  return m ? { size: Number(m[1]), name: m[2]! } : undefined;
 }
 
 /**

@@ -18,7 +18,7 @@ import type { Run } from './context.js';
 import { checkHostKey, notChecked, watchConsole } from './host-key.js';
 import { instanceConnectKey, pemKey } from './keys.js';
 import { agentSettings, changedTags, formatDuration, limitTags, type Limits } from './limits.js';
-import { letCallerIn, type Provisioned } from './provision.js';
+import { booting, letCallerIn, type Provisioned } from './provision.js';
 
 /** How long ssh may take to come up on a new instance (boot, cloud-init). */
 const SSH_READY_TIMEOUT_MS = 10 * 60_000;
@@ -55,7 +55,10 @@ export async function connect(
   if (letIn && !got.launched) run.lettingIn = letCallerIn(options, cloud, got.instance, log);
   const hostKeys = firstContact ? watchConsole(cloud, got.instance.id, log, signal) : undefined;
   try {
-    await log.phase('ssh', () => conn.open({ timeoutMs, signal, onSlowTry: hostKeys && (() => hostKeys.nudge()) }));
+    const waiting = got.launched || got.started ? booting(got.instance.id) : `connecting to ${got.instance.id}`;
+    await log.phase('ssh', () =>
+      log.progress(waiting, () => conn.open({ timeoutMs, signal, onSlowTry: hostKeys && (() => hostKeys.nudge()) })),
+    );
     if (firstContact && !existsSync(conn.target.knownHostsFile)) {
       // A master of an earlier run answered (its key file since removed): nothing was learnt
       // about the key now. A connection of our own (the master may carry another run's session:
@@ -76,7 +79,9 @@ export async function connect(
   if (hostKeys) {
     await log
       .phase('host key', () =>
-        checkHostKey(hostKeys, conn, { id: got.instance.id, waitMs: hostKeyWaitMs, log, signal }),
+        log.progress(`checking the host key of ${got.instance.id} against its console`, () =>
+          checkHostKey(hostKeys, conn, { id: got.instance.id, waitMs: hostKeyWaitMs, log, signal }),
+        ),
       )
       .catch((err: unknown) => {
         // Refused or not checked (interrupted): checkHostKey unpinned it, and the finish sends nothing.

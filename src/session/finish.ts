@@ -23,6 +23,7 @@ import { formatDuration } from './limits.js';
 import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
+import { sessionCost } from './session-cost.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -30,6 +31,10 @@ import { forgetEnded } from './warm.js';
  */
 export async function finish(run: Run): Promise<unknown> {
   const failed = await finishWork(run);
+  const instance = run.facts.instance;
+  // performance.now(): the time since this process started, which is this session's.
+  const cost = instance && sessionCost(run.cloud.region, instance.type, performance.now());
+  if (cost) run.log.outcome(cost);
   run.journal?.remove();
   await run.lettingIn;
   return failed;
@@ -85,7 +90,9 @@ async function applyFinal(run: Run, instance: InstanceInfo, final: FinalState): 
   const { log } = run;
   const id = instance.id;
   try {
-    await log.phase(final, () => applyFinalState(run, instance, final));
+    const doing = final === 'terminate' ? 'terminating' : final === 'stop' ? 'stopping' : undefined;
+    const apply = () => applyFinalState(run, instance, final);
+    await log.phase(final, () => (doing ? log.progress(`${doing} ${id}`, apply) : apply()));
     return undefined;
   } catch (err) {
     if (isExpiredCredentials(err))
@@ -166,17 +173,22 @@ async function bringResultsBack(run: Run, conn: Connection, instanceId: string):
   run.journal?.note({ step: 'the sync back' });
   try {
     const back = await log.phase('sync back', () =>
-      syncBack({
-        conn,
-        localDir: run.plan.projectDir,
-        remoteDir: run.plan.remoteDir,
-        instanceId,
-        scratchDir: run.paths.runtime,
-        rsync: rsyncSource(run),
-        log,
-      }),
+      log.progress(`syncing back from ${instanceId}`, (onProgress) =>
+        syncBack({
+          conn,
+          localDir: run.plan.projectDir,
+          remoteDir: run.plan.remoteDir,
+          instanceId,
+          scratchDir: run.paths.runtime,
+          rsync: rsyncSource(run),
+          log,
+          onProgress,
+        }),
+      ),
     );
     log.detail(`sync back: ${back.files ?? 'an unknown number of'} file(s) received`);
+    const n = back.brought.length;
+    log.outcome(n > 0 ? `${n} file${n === 1 ? '' : 's'} brought back` : 'nothing changed on the instance');
     run.journal?.note({ syncedBack: true });
     return true;
   } catch (err) {

@@ -74,7 +74,8 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
     const { instance, user } = await launch(ctx, owner);
     ctx.onInstance?.(instance, true);
     ctx.log.info(`launched ${instance.id}`);
-    return { instance: await waitRunning(ctx, instance.id, true), launched: true, started: false, user };
+    const running = await ctx.log.progress(booting(instance.id), () => waitRunning(ctx, instance.id, true));
+    return { instance: running, launched: true, started: false, user };
   } finally {
     lock.release();
   }
@@ -112,15 +113,19 @@ export async function bringUp(
   const { cloud, log, signal } = ctx;
   if (instance.state === 'stopping') {
     log.info(`instance ${instance.id} is stopping; waiting to restart it`);
-    await waitFor(async () => ((await cloud.describeInstance(instance.id))?.state === 'stopped' ? true : undefined), {
-      timeoutMs: 10 * 60_000,
-      what: `${instance.id} to stop`,
-      hint: STUCK_HINT,
-      signal,
-    });
+    await log.progress(`waiting for ${instance.id} to stop`, () =>
+      waitFor(async () => ((await cloud.describeInstance(instance.id))?.state === 'stopped' ? true : undefined), {
+        timeoutMs: 10 * 60_000,
+        what: `${instance.id} to stop`,
+        hint: STUCK_HINT,
+        signal,
+      }),
+    );
   }
   if (instance.state === 'stopping' || instance.state === 'stopped') {
-    await startStopped({ ...ctx, onMaybeStarted: ctx.onStarted }, instance);
+    await log.progress(`starting ${instance.id}`, () =>
+      startStopped({ ...ctx, onMaybeStarted: ctx.onStarted }, instance),
+    );
   } else {
     log.info(`using instance ${instance.id} (${instance.type}, ${instance.state})`);
     const asked = typesToStart(ctx.options, instance);
@@ -130,8 +135,12 @@ export async function bringUp(
       );
   }
   ctx.onStarted?.();
-  return waitRunning(ctx, instance.id);
+  if (instance.state === 'running') return waitRunning(ctx, instance.id);
+  return log.progress(booting(instance.id), () => waitRunning(ctx, instance.id));
 }
+
+/** The wait from a launch or a start until sshd answers, said the same in both steps (the logger counts on). */
+export const booting = (id: string) => `waiting for ${id} to boot`;
 
 /**
  * Until the instance runs and has an address. One this run launched may be unknown to EC2 for a

@@ -181,7 +181,11 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   if (job) checkJobCanStart(run, await prepared, job.mux);
   if (options.rsync && !options.attach) {
     const [up] = await Promise.all([
-      log.phase('sync up', () => syncUp({ ...syncParams(run, conn), instanceId: got.instance.id, signal })),
+      log.phase('sync up', () =>
+        log.progress(`syncing up to ${got.instance.id}`, (onProgress) =>
+          syncUp({ ...syncParams(run, conn), instanceId: got.instance.id, signal, onProgress }),
+        ),
+      ),
       prepared,
     ]);
     log.detail(`sync up: ${up.files ?? 'an unknown number of'} file(s) sent`);

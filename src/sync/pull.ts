@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCrossed, run } from '../remote/exec.js';
+import { fileCounter } from './sync-progress.js';
 import { shQuote } from '../remote/remote-command.js';
 import { excludeFileText, pullArgv, serverPullArgv } from '../remote/rsync.js';
 import type { RsyncCapabilities } from '../remote/rsync-capabilities.js';
@@ -36,6 +37,7 @@ export async function pullInto(
         { rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: o.localDir },
         caps,
       ),
+      { onStdout: fileCounter(p.onProgress, caps.outFormat) },
     );
     return listTransferred(r.stdout, caps, p.log, o.arrow);
   }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ExitCode, SubprocessError, UserError } from '../errors.js';
 import type { Connection } from '../remote/connection.js';
 import { run } from '../remote/exec.js';
+import { fileCounter } from './sync-progress.js';
 import {
   explainRsyncFailure,
   excludeFileText,
@@ -58,6 +59,8 @@ export interface SyncParams {
   log: Logger;
   /** An interrupt ends the transfer (the sync up only: the sync back is part of the finish). */
   signal?: AbortSignal;
+  /** Told how far the transfer is ("12 files"): the status line's detail. */
+  onProgress?: (detail: string) => void;
   /** Where the secrets notice remembers what it said (secrets-notice.ts); said every time without. */
   heldBackNotice?: string;
 }
@@ -116,7 +119,7 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
         { rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir },
         caps,
       ),
-      { signal: p.signal },
+      { signal: p.signal, onStdout: fileCounter(p.onProgress, caps.outFormat) },
     );
     // Only --out-format's list is taken as complete (a -v listing's format varies by rsync).
     const sent = caps.outFormat ? transferredFiles(r.stdout, caps) : undefined;

@@ -66,6 +66,12 @@ export function cliInTerminal(sb: Sandbox, args: string[], opts: { cwd: string }
   });
 }
 
+/** A shell line running the built CLI on a terminal (TERM=xterm) with the sandbox's environment alone; args: shell words. */
+export function cliLine(sb: Sandbox, args: string): string {
+  const env = Object.entries(sb.env()).map(([k, v]) => shq(`${k}=${v}`));
+  return `env -i TERM=xterm ${env.join(' ')} ${shq(NODE)} ${shq(BIN)} ${args}`;
+}
+
 /** Single-quotes a word for sh. */
 export function shq(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;

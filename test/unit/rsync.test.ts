@@ -55,8 +55,8 @@ const common = {
 
 describe('rsync command lines, from the capability set', () => {
   it.each([
-    ['rsync 3', ALL, ['--compress', '--from0', '--out-format=%n']],
-    ['rsync 2.6.9', RSYNC_269, ['--compress', '--from0', '--out-format=%n']],
+    ['rsync 3', ALL, ['--compress', '--from0', '--out-format=%l %n']],
+    ['rsync 2.6.9', RSYNC_269, ['--compress', '--from0', '--out-format=%l %n']],
     ['openrsync', OPENRSYNC, ['--compress', '--from0', '-v']],
     ['an rsync without the extras', BARE, []],
   ] as const)('%s: push and pull carry exactly the options it has', (_name, caps, extras) => {
@@ -64,7 +64,7 @@ describe('rsync command lines, from the capability set', () => {
     const pull = pullArgv(common, caps);
     for (const argv of [push, pull]) {
       expect(argv[0]).toBe(caps.path);
-      for (const optional of ['--compress', '--from0', '--out-format=%n', '-v'])
+      for (const optional of ['--compress', '--from0', '--out-format=%l %n', '-v'])
         expect(argv.includes(optional)).toBe((extras as readonly string[]).includes(optional));
       // Never: a deletion, an option no Mac rsync has, a % for openrsync to crash on.
       expect(
@@ -188,7 +188,8 @@ describe('the exclude file', () => {
 
 describe('transferred files', () => {
   it.each([
-    ['--out-format', ALL, 'a/\na/b\nc d\n', ['a/b', 'c d']],
+    // Each name after its size (for the progress line's bytes): a name that starts with digits keeps them.
+    ['--out-format', ALL, '4096 a/\n12 a/b\n0 c d\n3 7 days.txt\n', ['a/b', 'c d', '7 days.txt']],
     [
       'rsync 2.6.9 -v',
       { ...ALL, outFormat: false },
