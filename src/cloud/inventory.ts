@@ -1,6 +1,6 @@
 /**
  * What ssh-ec2 ls --all-regions lists besides instances: the regions enabled for the account, and
- * each region's volumes, security groups, key pairs and launch templates carrying an ssh-ec2 tag
+ * each region's volumes, security groups, key pairs and launch templates carrying the tag key ssh-ec2
  * (found by their tags, never by what a machine remembers: issue #12, dstack #3453). ssh-ec2 makes
  * volumes (with its instances) and security groups; key pairs and launch templates are listed when
  * they carry our tags, whoever made them.
@@ -15,14 +15,19 @@ import {
   type EC2Client,
   type Tag,
 } from '@aws-sdk/client-ec2';
+import { CloudError } from '../errors.js';
+import { kindOf } from './aws-codes.js';
 import { aws } from './errors.js';
-import type { Cloud, TaggedResource } from './port.js';
+import type { Cloud, TaggedResource, TaggedResources } from './port.js';
 import { tagMap } from './sdk-shapes.js';
 
-/** Every tag key ssh-ec2 writes is `ssh-ec2` or starts with `ssh-ec2:`. */
-const ours = (tags: Tag[] | undefined): boolean =>
-  (tags ?? []).some((t) => t.Key === 'ssh-ec2' || t.Key?.startsWith('ssh-ec2:'));
-const OUR_TAG = [{ Name: 'tag-key', Values: ['ssh-ec2'] }];
+/**
+ * One rule for every kind, the README's: the tag key `ssh-ec2`, which everything ssh-ec2 makes
+ * carries (an instance and its volumes the project's id, the security group `shared`).
+ */
+const OUR_KEY = 'ssh-ec2';
+const ours = (tags: Tag[] | undefined): boolean => (tags ?? []).some((t) => t.Key === OUR_KEY);
+const OUR_TAG = [{ Name: 'tag-key', Values: [OUR_KEY] }];
 
 export function inventory(ec2: EC2Client): Pick<Cloud, 'enabledRegions' | 'taggedResources'> {
   return {
@@ -31,7 +36,19 @@ export function inventory(ec2: EC2Client): Pick<Cloud, 'enabledRegions' | 'tagge
       return (r.Regions ?? []).flatMap((x) => (x.RegionName ? [x.RegionName] : [])).sort();
     },
 
-    async taggedResources() {
+    async taggedResources(): Promise<TaggedResources> {
+      const refused: string[] = [];
+      // A policy attached before these calls came refuses some listings: the others, and the
+      // instances, are still listed; the caller names what was refused (regions.ts).
+      const unlessRefused = async (action: string, p: Promise<TaggedResource[]>) => {
+        try {
+          return await p;
+        } catch (err) {
+          if (!(err instanceof CloudError && kindOf(err.code ?? '') === 'denied')) throw err;
+          refused.push(action);
+          return [];
+        }
+      };
       const volumes = aws('list the volumes', async () => {
         const out: TaggedResource[] = [];
         for await (const page of paginateDescribeVolumes({ client: ec2 }, { Filters: OUR_TAG }))
@@ -83,7 +100,13 @@ export function inventory(ec2: EC2Client): Pick<Cloud, 'enabledRegions' | 'tagge
               });
         return out;
       });
-      return (await Promise.all([volumes, groups, keys, templates])).flat();
+      const all = await Promise.all([
+        unlessRefused('ec2:DescribeVolumes', volumes),
+        unlessRefused('ec2:DescribeSecurityGroups', groups),
+        unlessRefused('ec2:DescribeKeyPairs', keys),
+        unlessRefused('ec2:DescribeLaunchTemplates', templates),
+      ]);
+      return { resources: all.flat(), refused: refused.sort() };
     },
   };
 }

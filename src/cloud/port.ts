@@ -42,6 +42,12 @@ export interface TaggedResource {
   tags: Record<string, string>;
 }
 
+export interface TaggedResources {
+  resources: TaggedResource[];
+  /** The actions a policy refused (e.g. ec2:DescribeVolumes): those kinds are not in `resources`. */
+  refused: string[];
+}
+
 export interface InstanceTypeInfo {
   type: string;
   architectures: string[];
@@ -127,8 +133,11 @@ export interface Cloud {
   describeInstance(id: string): Promise<InstanceInfo | undefined>;
   /** The regions enabled for the account (DescribeRegions, opted-in or needing no opt-in). */
   enabledRegions(): Promise<string[]>;
-  /** The volumes, security groups, key pairs and launch templates of the region carrying an ssh-ec2 tag. */
-  taggedResources(): Promise<TaggedResource[]>;
+  /**
+   * The volumes, security groups, key pairs and launch templates of the region carrying an ssh-ec2
+   * tag; a listing the policy refuses is left out and its action named in `refused`.
+   */
+  taggedResources(): Promise<TaggedResources>;
   resolveImage(query: ImageQuery): Promise<ImageInfo>;
   describeInstanceType(type: string): Promise<InstanceTypeInfo>;
   /**

@@ -229,13 +229,26 @@ export class FakeCloud implements Cloud {
     return this.call('enabledRegions', [], () => [...(this.enabledRegionNames ?? [this.region])]);
   }
 
+  /** The listings a policy refuses, as their actions (ec2:DescribeVolumes, …): taggedResources leaves them out. */
+  refusedListings: string[] = [];
+
   taggedResources() {
-    return this.call('taggedResources', [], () => [
-      ...this.resources.map((r) => ({ ...r, tags: { ...r.tags } })),
-      ...[...this.groups.values()]
-        .filter((g) => 'ssh-ec2' in g.tags)
-        .map((g): TaggedResource => ({ kind: 'security-group', id: g.id, name: g.name, tags: { ...g.tags } })),
-    ]);
+    const kindOf: Record<string, TaggedResource['kind']> = {
+      'ec2:DescribeVolumes': 'volume',
+      'ec2:DescribeSecurityGroups': 'security-group',
+      'ec2:DescribeKeyPairs': 'key-pair',
+      'ec2:DescribeLaunchTemplates': 'launch-template',
+    };
+    const refusedKinds = new Set(this.refusedListings.map((a) => kindOf[a]));
+    return this.call('taggedResources', [], () => ({
+      resources: [
+        ...this.resources.map((r) => ({ ...r, tags: { ...r.tags } })),
+        ...[...this.groups.values()]
+          .filter((g) => 'ssh-ec2' in g.tags)
+          .map((g): TaggedResource => ({ kind: 'security-group', id: g.id, name: g.name, tags: { ...g.tags } })),
+      ].filter((r) => !refusedKinds.has(r.kind)),
+      refused: [...this.refusedListings].sort(),
+    }));
   }
 
   resolveImage(query: Parameters<Cloud['resolveImage']>[0]) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/cloud/port.js';
 import { ExitCode } from '../../src/errors.js';
-import { verdict } from '../../src/commands/down/orphans.js';
+import { verdict, type Judge } from '../../src/commands/down/orphans.js';
 import { launchTags } from '../../src/session/owner.js';
 import { TAG } from '../../src/session/plan.js';
 import { FakeCloud } from '../fakes/cloud.js';
@@ -129,6 +129,7 @@ describe('down --orphans', () => {
     const orphan = instance(home, { name: 'gone', dir: join(m.project, 'deleted-dir') });
     const claimed = instance(home, { name: 'claimed' });
     const theirs = instance(east, { name: 'theirs', dir: '/home/al/x', host: 'other-laptop' });
+    for (const i of [orphan, claimed, theirs]) m.pin(i.id); // connected to from here: the evidence it is ours
     const r = await cli(m, home, ['down', '--orphans', '--all-regions', '--yes'], { clouds });
     expect(r.status, r.lines.join('\n')).toBe(ExitCode.ok);
     expect(home.instances.get(orphan.id)!.state).toBe('terminated');
@@ -149,6 +150,8 @@ describe('down --orphans', () => {
       state: 'stopped',
       stoppedAt: new Date(Date.now() - DAY),
     });
+    m.pin(old.id);
+    m.pin(recent.id);
     const r = await cli(m, home, ['down', '--orphans', '--stopped-for', '2d', '--no-pull', '--yes']);
     expect(r.status, r.lines.join('\n')).toBe(ExitCode.ok);
     expect(home.instances.get(old.id)!.state).toBe('terminated');
@@ -159,6 +162,7 @@ describe('down --orphans', () => {
   it('asks: without a terminal it needs --yes (exit 2), nothing ended; a bad --stopped-for is exit 2', async () => {
     const home = new FakeCloud();
     const orphan = instance(home, { dir: join(m.project, 'gone') });
+    m.pin(orphan.id);
     expect((await cli(m, home, ['down', '--orphans'])).status).toBe(ExitCode.usage);
     expect(home.instances.get(orphan.id)!.state).toBe('running');
     expect((await cli(m, home, ['down', '--orphans', '--stopped-for', 'soon'])).status).toBe(ExitCode.usage);
@@ -170,12 +174,33 @@ describe('what down --orphans does with one instance', () => {
   const now = new Date('2026-11-30T12:00:00Z');
   const tags = (host: string, dir: string) => ({ [TAG.host]: host, [TAG.dir]: dir });
   const base = { id: 'i-1', type: 't3.large', state: 'running' };
-  const o = { host: 'me', exists: (p: string) => p === '/here', now, stoppedForMs: 7 * DAY };
+  const o: Judge = {
+    host: 'me',
+    pinned: (id) => id !== 'i-new',
+    directory: (p) =>
+      p === '/here' ? { state: 'here' } : p === '/denied' ? { state: 'unchecked', why: 'EACCES' } : { state: 'gone' },
+    now,
+    stoppedForMs: 7 * DAY,
+  };
   it.each([
     ['another machine', { ...base, tags: tags('them', '/gone') }, { end: false, why: 'not ours' }],
+    [
+      'a machine of the same name (no pinned host key here)',
+      { ...base, id: 'i-new', tags: tags('me', '/gone') },
+      { end: false, why: 'not pinned here' },
+    ],
     ['directory gone', { ...base, tags: tags('me', '/gone') }, { end: true, why: 'orphan' }],
     ['directory here', { ...base, tags: tags('me', '/here') }, { end: false, why: 'claimed' }],
-    ['a cut-short path', { ...base, tags: tags('me', '…abc/x') }, { end: false, why: 'unchecked path' }],
+    [
+      'a directory that cannot be checked',
+      { ...base, tags: tags('me', '/denied') },
+      { end: false, why: 'unchecked path', detail: 'EACCES' },
+    ],
+    [
+      'a cut-short path',
+      { ...base, tags: tags('me', '…abc/x') },
+      { end: false, why: 'unchecked path', detail: 'its directory tag is cut short' },
+    ],
     [
       'stopped 8 days',
       { ...base, state: 'stopped', stoppedAt: new Date(now.getTime() - 8 * DAY), tags: tags('me', '/here') },

@@ -23,7 +23,8 @@ export function localTime(d: Date, now = new Date()): string {
     : `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${hm}`;
 }
 
-function jobLine(job: LiveJob): string | undefined {
+/** What runs there, for the list shown before asking (down, down --orphans); none: nothing to say. */
+export function jobLine(job: LiveJob): string | undefined {
   switch (job.state) {
     case 'running':
       return `its job is running since ${localTime(job.started)} (${since(job.started)}): ${job.command ?? 'an interactive shell'} — it will be killed`;

@@ -4,16 +4,21 @@
  * the limit; lists what another machine made and leaves it alone (a colleague's laptop or your
  * other one may be running work on it: `ssh-ec2 down NAME` ends one by name).
  *
- * Ours: `ssh-ec2:host` is this machine's name, as a session writes it (os.hostname()). Claimed:
- * the directory in its `ssh-ec2:dir` tag exists here (each directory finds its instance by its
- * tags, so an existing directory still reaches it). An orphan has no directory to bring results
- * back to: it is terminated as it is. One stopped too long whose directory is here gets the usual
+ * Ours: `ssh-ec2:host` is this machine's name, as a session writes it (os.hostname()), AND ssh-ec2
+ * here has connected to it (its host key is pinned in this machine's state, as owner.ts adopts).
+ * A host name alone is no proof: two laptops of one person are both "Johns-MacBook-Pro", and
+ * "localhost" or a DHCP name is anyone's; the pin is what only this machine has, and it covers
+ * instances made before this rule (no new tag needed). One made here that never got that far is
+ * listed and left alone (`ssh-ec2 down NAME` ends it). Claimed: the directory in its `ssh-ec2:dir`
+ * tag is here (each directory finds its instance by its tags, so an existing directory still
+ * reaches it). An orphan's directory is surely gone (directory-state.ts: a refused or unmounted
+ * path is "unchecked" and left alone); it has nothing to bring results back to: it is terminated
+ * as it is. One stopped too long whose directory is here gets the usual
  * down: started, its results brought back, then terminated. A path too long for a tag (kept as
  * "…hash…end") cannot be checked and is left alone. Security groups of ssh-ec2 that no instance
  * uses go as down's always do; volumes are listed, never deleted (ssh-ec2's own go with their
  * instance: DeleteOnTermination), nor are key pairs or launch templates (ssh-ec2 makes none).
  */
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Cloud, InstanceInfo } from '../../cloud/port.js';
 import { ExitCode, UsageError } from '../../errors.js';
@@ -25,26 +30,43 @@ import { formatDuration } from '../../session/limits.js';
 import { parseDuration } from '../../time.js';
 import { localTime } from '../../ui/words.js';
 import { findEverywhere } from '../ls/regions.js';
+import { liveJob } from '../live-job.js';
 import { requireLocalPrograms } from '../shared.js';
 import type { CommandContext } from '../types.js';
+import { resolvePaths } from '../../state/paths.js';
+import { pinnedIn } from '../../session/run-session.js';
 import { confirm } from './confirm.js';
+import { jobLine } from './describe.js';
+import { directoryState, type DirectoryState } from './directory-state.js';
 import { endInstances, isHere } from './end.js';
 import { removeSecurityGroups } from './security-groups.js';
 
 export const DEFAULT_STOPPED_FOR = '7d';
 
 export type Verdict =
-  { end: true; why: 'orphan' | 'stopped too long' } | { end: false; why: 'claimed' | 'not ours' | 'unchecked path' };
+  | { end: true; why: 'orphan' | 'stopped too long' }
+  | { end: false; why: 'claimed' | 'not ours' | 'not pinned here' }
+  | { end: false; why: 'unchecked path'; detail: string };
+
+export interface Judge {
+  host: string;
+  /** ssh-ec2 on this machine has connected to it: its host key is pinned in our state. */
+  pinned: (id: string) => boolean;
+  directory: (path: string) => DirectoryState;
+  now: Date;
+  stoppedForMs: number;
+}
 
 /** What down --orphans does with one instance (pure: the machine, the file system and the clock come in). */
-export function verdict(
-  i: InstanceInfo,
-  o: { host: string; exists: (path: string) => boolean; now: Date; stoppedForMs: number },
-): Verdict {
+export function verdict(i: InstanceInfo, o: Judge): Verdict {
   if (i.tags[TAG.host] !== o.host) return { end: false, why: 'not ours' };
+  if (!o.pinned(i.id)) return { end: false, why: 'not pinned here' };
   const dir = i.tags[TAG.dir];
-  if (dir === undefined || dir.startsWith('…')) return { end: false, why: 'unchecked path' };
-  if (!o.exists(dir)) return { end: true, why: 'orphan' };
+  if (dir === undefined || dir.startsWith('…'))
+    return { end: false, why: 'unchecked path', detail: 'its directory tag is cut short' };
+  const d = o.directory(dir);
+  if (d.state === 'unchecked') return { end: false, why: 'unchecked path', detail: d.why };
+  if (d.state === 'gone') return { end: true, why: 'orphan' };
   const stopped = i.state === 'stopped' && i.stoppedAt;
   if (stopped && o.now.getTime() - stopped.getTime() > o.stoppedForMs) return { end: true, why: 'stopped too long' };
   return { end: false, why: 'claimed' };
@@ -62,7 +84,8 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
   const home = await loadCloud(ctx);
   const found = await findEverywhere(ctx, home, { all: ctx.flags.allRegions ?? false, resources: true });
   for (const w of found.warnings) ctx.log.warn(w);
-  const judge = { host: hostname(), exists: existsSync, now: new Date(), stoppedForMs };
+  const pinned = pinnedIn(resolvePaths(ctx.env));
+  const judge: Judge = { host: hostname(), pinned, directory: directoryState, now: new Date(), stoppedForMs };
   const ending: { cloud: Cloud; i: InstanceInfo }[] = [];
   const said: string[] = [];
   const left: string[] = [];
@@ -72,15 +95,26 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
       const what = `${i.tags.Name ?? ''} ${i.id} (${r.region}, ${i.state}, ${i.tags[TAG.host] ?? '?'}:${i.tags[TAG.dir] ?? '?'})`;
       if (v.end) {
         ending.push({ cloud: r.cloud, i });
+        // What runs there is said before asking, as plain down says it (issue #10).
+        const job = jobLine(await liveJob(ctx, r.cloud, i));
         said.push(
-          v.why === 'orphan'
-            ? `  ${what}\n    its directory is gone from this machine: terminated as it is (nothing to bring results back to)`
-            : `  ${what}\n    stopped since ${localTime(i.stoppedAt!)} (over ${formatDuration(stoppedForMs)}): ${pull ? 'results brought back, then terminated' : 'terminated as it is'}`,
+          [
+            `  ${what}`,
+            ...(job ? [`    ${job}`] : []),
+            v.why === 'orphan'
+              ? '    its directory is gone from this machine: terminated as it is (nothing to bring results back to)'
+              : `    stopped since ${localTime(i.stoppedAt!)} (over ${formatDuration(stoppedForMs)}): ${pull ? 'results brought back, then terminated' : 'terminated as it is'}`,
+          ].join('\n'),
         );
       } else if (v.why === 'not ours')
         left.push(`  ${what}: not ours (made on ${i.tags[TAG.host] ?? '?'}), left alone`);
+      else if (v.why === 'not pinned here')
+        left.push(
+          `  ${what}: made on a machine named ${judge.host}, but ssh-ec2 here never connected to it ` +
+            '(no pinned host key): maybe another machine of that name, left alone',
+        );
       else if (v.why === 'unchecked path')
-        left.push(`  ${what}: its directory tag is cut short, cannot be checked: left alone`);
+        left.push(`  ${what}: its directory cannot be checked (${v.detail}): left alone`);
     }
     for (const x of r.resources)
       if (x.kind === 'volume' && !x.attachedTo)

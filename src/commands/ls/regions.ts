@@ -44,10 +44,11 @@ export async function findEverywhere(
   const one = async (region: string): Promise<RegionFindings | undefined> => {
     try {
       const cloud = region === home.region ? home : await loadCloud({ ...ctx, options: { ...ctx.options, region } });
-      const [instances, resources] = await Promise.all([
+      const [instances, { resources, refused }] = await Promise.all([
         mine(ctx, cloud),
-        o.resources ? cloud.taggedResources() : Promise.resolve([]),
+        o.resources ? cloud.taggedResources() : Promise.resolve({ resources: [], refused: [] }),
       ]);
+      if (refused.length > 0) warnings.push(refusedLine(region, refused));
       const kept = resources.filter((r) => r.tags[TAG.user] === undefined || owners.has(r.tags[TAG.user]));
       return { region, cloud, instances, resources: kept };
     } catch (err) {
@@ -58,6 +59,15 @@ export async function findEverywhere(
   };
   const found = await inBatches(names, REGIONS_AT_ONCE, one);
   return { regions: found.filter((f): f is RegionFindings => f !== undefined), warnings };
+}
+
+/** One warning for the listings a policy attached before they were asked refuses (the instances are listed). */
+function refusedLine(region: string, actions: readonly string[]): string {
+  return (
+    `${region}: not allowed to ${actions.join(', ')}: those resources are not listed ` +
+    '(your policy predates them: attach the current policy/ssh-ec2-iam-policy.json, ' +
+    'or policy/ssh-ec2-role-policy.json for SSO and roles)'
+  );
 }
 
 /** `f` over `items`, at most `n` at a time, answers in the items' order. */
