@@ -123,7 +123,8 @@ function layersOf(sources: Sources, withFlags: boolean): Layer[] {
   const environment: Layer = (_key, s) => {
     for (const name of s.env ?? []) {
       const raw = env[name];
-      if (raw !== undefined && (raw !== '' || s.emptyIsValue)) return { value: s.parse(raw, name), source: name, from: { from: 'env', name } };
+      if (raw !== undefined && (raw !== '' || s.emptyIsValue))
+        return { value: s.parse(raw, name), source: name, from: { from: 'env', name } };
     }
     return undefined;
   };

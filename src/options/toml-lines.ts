@@ -33,35 +33,41 @@ export function readToml(text: string, shown: string): TomlTable[] {
   const tables: TomlTable[] = [{ path: [], line: 0, entries: [] }];
   const seen = new Set<string>(['']);
   // A byte order mark (some Windows editors write one) is not part of the first line.
-  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
-    const line = i + 1;
-    const fail = (what: string): never => {
-      throw new UsageError(`${shown}:${line}: ${what}`, 'The config files are TOML: see "Config files" in the README.');
-    };
-    const cursor = new Cursor(raw, fail);
-    cursor.space();
-    if (cursor.atEnd()) return;
-    if (cursor.eat('[')) {
-      if (cursor.eat('[')) fail('arrays of tables ([[…]]) are not used here');
-      const path = cursor.dottedKey();
-      if (!cursor.eat(']')) fail('expected "]" to close the table name');
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((raw, i) => {
+      const line = i + 1;
+      const fail = (what: string): never => {
+        throw new UsageError(
+          `${shown}:${line}: ${what}`,
+          'The config files are TOML: see "Config files" in the README.',
+        );
+      };
+      const cursor = new Cursor(raw, fail);
+      cursor.space();
+      if (cursor.atEnd()) return;
+      if (cursor.eat('[')) {
+        if (cursor.eat('[')) fail('arrays of tables ([[…]]) are not used here');
+        const path = cursor.dottedKey();
+        if (!cursor.eat(']')) fail('expected "]" to close the table name');
+        cursor.end();
+        const id = path.join('.');
+        if (seen.has(id)) fail(`table [${id}] is defined twice`);
+        seen.add(id);
+        tables.push({ path, line, entries: [] });
+        return;
+      }
+      const [key, ...rest] = cursor.dottedKey();
+      if (rest.length) fail(`dotted keys (${[key, ...rest].join('.')}) are not used here; write a [table]`);
+      if (!cursor.eat('=')) fail(`expected "=" after ${key}`);
+      const value = cursor.value();
       cursor.end();
-      const id = path.join('.');
-      if (seen.has(id)) fail(`table [${id}] is defined twice`);
-      seen.add(id);
-      tables.push({ path, line, entries: [] });
-      return;
-    }
-    const [key, ...rest] = cursor.dottedKey();
-    if (rest.length) fail(`dotted keys (${[key, ...rest].join('.')}) are not used here; write a [table]`);
-    if (!cursor.eat('=')) fail(`expected "=" after ${key}`);
-    const value = cursor.value();
-    cursor.end();
-    const table = tables.at(-1)!;
-    const twice = table.entries.find((e) => e.key === key);
-    if (twice) fail(`${key} is set twice in the same table (also line ${twice.line})`);
-    table.entries.push({ key: key!, value, line });
-  });
+      const table = tables.at(-1)!;
+      const twice = table.entries.find((e) => e.key === key);
+      if (twice) fail(`${key} is set twice in the same table (also line ${twice.line})`);
+      table.entries.push({ key: key!, value, line });
+    });
   return tables;
 }
 
@@ -133,7 +139,8 @@ class Cursor {
     if (digits.length > 1 && digits.startsWith('0'))
       this.fail(`${word}: a TOML integer has no leading zero (write ${Number(digits)}, or "${word}" for text)`);
     const n = Number(word.replaceAll('_', ''));
-    if (!Number.isSafeInteger(n)) this.fail(`${word} is too large a number for ssh-ec2 (at most ${Number.MAX_SAFE_INTEGER})`);
+    if (!Number.isSafeInteger(n))
+      this.fail(`${word} is too large a number for ssh-ec2 (at most ${Number.MAX_SAFE_INTEGER})`);
     return n;
   }
 

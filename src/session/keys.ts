@@ -17,7 +17,11 @@ export const PUSH_VALID_MS = 45_000;
 /** `origin`: where the path came from (a flag, the environment, .env), for the message. */
 export function pemKey(path: string, origin?: string): KeySource {
   if (!existsSync(path))
-    throw new ConfigError(`${origin ? `${origin}: ` : ''}identity file ${path} not found`, 'Check -i / AWS_PEM.');
+    throw new ConfigError(
+      `${origin ? `${origin}: ` : ''}identity file ${path} not found`,
+      // From a config file, the origin is its file and line: the place to fix.
+      `Check ${origin?.includes('.toml:') ? origin.replace(/: identity$/, '') : '-i / AWS_PEM'}.`,
+    );
   return { identityFile: path, refresh: async () => {}, dispose: () => {} };
 }
 
