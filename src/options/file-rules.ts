@@ -55,7 +55,7 @@ export function refuseInProject(setting: OptionKey, key: string, s: Spec<unknown
   );
 }
 
-/** How each path-valued setting is written: a path, a program (a path, or a name on PATH), a path or the text itself. */
+/** How each path-valued setting is written: a path; a program (a path, or a name on PATH); a path or text. */
 const PATHS: Partial<Record<OptionKey, 'path' | 'program' | 'path-or-text'>> = {
   identity: 'path',
   sshConfig: 'path',

@@ -25,8 +25,17 @@ export interface TomlTable {
 
 const BARE = /^[A-Za-z0-9_-]+/;
 /** TOML values that are not used here: floats (inf, nan), dates and times, other bases of integers. */
-const OTHER_TOML =
-  /^([+-]?(inf|nan)|[+-]?\d[\d_]*(\.\d[\d_]*)?([eE][+-]?\d+)?|\d{4}-\d{2}-\d{2}([Tt ].*)?|\d{2}:\d{2}(:\d{2}).*|0[xob][0-9A-Fa-f_]+)$/;
+const OTHER_TOML = new RegExp(
+  [
+    /^[+-]?(inf|nan)$/,
+    /^[+-]?\d[\d_]*(\.\d[\d_]*)?([eE][+-]?\d+)?$/, // floats
+    /^\d{4}-\d{2}-\d{2}([Tt].*)?$/, // dates, date-times
+    /^\d{2}:\d{2}(:\d{2}).*$/, // times
+    /^0[xob][0-9A-Fa-f_]+$/, // hexadecimal, octal, binary integers
+  ]
+    .map((r) => r.source)
+    .join('|'),
+);
 
 /** The tables of `text` in order, the top level first; `shown` is the file as errors name it. */
 export function readToml(text: string, shown: string): TomlTable[] {

@@ -3,8 +3,8 @@
  * there for its type (common for GPUs: the agent stops idle instances daily), no other zone can
  * help: only time, or another type. The start is retried with backoff for --capacity-timeout; an
  * --instance-type given on the command line (or by a preset named there with --preset) is the
- * type to start it as (its type is changed first), and a list `--instance-type a,b` is tried in order on each round. Nothing is lost when
- * it gives up: the instance stays stopped with its disk.
+ * type to start it as (its type is changed first), and a list `--instance-type a,b` is tried in
+ * order on each round. Nothing is lost when it gives up: the instance stays stopped with its disk.
  */
 import { type CodeKind, kindOf, unanswered } from '../cloud/aws-codes.js';
 import { codeOf, isQuota, isShortage, nextStep } from '../cloud/capacity.js';
