@@ -68,7 +68,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       io.stdout.write(`${version()}\n`);
       return ExitCode.ok;
     }
-    const options = await m.loadOptions({ flags: args.flags, env: io.env, cwd: io.cwd, command: args.command });
+    const options = await m.loadOptions({
+      flags: args.flags,
+      env: io.env,
+      cwd: io.cwd,
+      command: args.command,
+      project: !command.noProjectSettings,
+    });
     log = m.createLogger({ env: io.env, verbose: options.verbose, silent: options.silent, stream: io.stderr });
     const { run } = await command.load();
     try {

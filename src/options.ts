@@ -36,7 +36,10 @@ type SpecValue<S> = S extends Spec<infer T> ? T : never;
 export type Options = { -readonly [K in keyof typeof OPTION_SPECS]: SpecValue<(typeof OPTION_SPECS)[K]> } & {
   /** The remote command words; empty for an interactive shell. */
   command: string[];
-  /** The settings given as flags on this command line (not by the environment, .env or default). */
+  /**
+   * The settings given on this command line: as flags, or by a preset named there (--preset) — not
+   * by the environment, .env, a file or a default.
+   */
   flagged?: ReadonlySet<OptionKey>;
   /** Where each setting not left to its default came from, as its error messages name it (originOf). */
   origins?: Partial<Record<OptionKey, string>>;
@@ -84,6 +87,8 @@ export function resolveOptions(sources: Sources): Options {
       from[key] = found.from;
     }
   }
+  // A preset named on the command line is as explicit a choice as the flags it stands for.
+  if (from.preset?.from === 'flag') for (const key of presetKeys(from)) flagged.add(key);
   out.plainFinalState = plainFinalState(sources);
   return out as Options;
 }
@@ -100,6 +105,10 @@ function plainFinalState(sources: Sources): Options['plainFinalState'] {
   }
 }
 
+function presetKeys(from: Partial<Record<OptionKey, From>>): OptionKey[] {
+  return (Object.keys(from) as OptionKey[]).filter((k) => from[k]?.from === 'preset');
+}
+
 function resolveOne(key: OptionKey, s: Spec<unknown>, layers: readonly Layer[]): Found | undefined {
   for (const layer of layers) {
     const found = layer(key, s);
@@ -114,14 +123,15 @@ function layersOf(sources: Sources, withFlags: boolean): Layer[] {
   const environment: Layer = (_key, s) => {
     for (const name of s.env ?? []) {
       const raw = env[name];
-      if (raw !== undefined) return { value: s.parse(raw, name), source: name, from: { from: 'env', name } };
+      if (raw !== undefined && (raw !== '' || s.emptyIsValue))
+        return { value: s.parse(raw, name), source: name, from: { from: 'env', name } };
     }
     return undefined;
   };
   const dotenvLayer: Layer = (_key, s) => {
     for (const name of s.env ?? []) {
       const raw = dotenv[name];
-      if (raw === undefined) continue;
+      if (raw === undefined || (raw === '' && !s.emptyIsValue)) continue;
       const source = `${name} (in .env)`;
       return {
         value: s.parse(raw, source),

@@ -70,6 +70,11 @@ export interface Command {
   load: () => Promise<{ run(ctx: CommandContext): Promise<number> }>;
   /** Internal (run by ssh, not by people): dispatched, never listed in the help. */
   hidden?: boolean;
+  /**
+   * It reads no project settings (.env, .ssh-ec2.toml) from the current directory, only the user
+   * file and the environment: that directory is not the project it acts on (options/load.ts).
+   */
+  noProjectSettings?: boolean;
 }
 
 /**

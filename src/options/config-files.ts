@@ -9,10 +9,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { UsageError } from '../errors.js';
 import { nearest } from '../flags-given.js';
 import { OPTION_SPECS, type OptionKey } from '../options.js';
+import { filePath, refuseInProject, RUN_MODES, USER_ONLY, type FileContext } from './file-rules.js';
 import type { FinalState, Spec } from './spec.js';
 import { readToml, type TomlEntry, type TomlValue } from './toml-lines.js';
 
@@ -54,8 +55,9 @@ const FINAL_STATE_KEYS: Record<string, FinalState> = { terminate: 'terminate', s
 
 function keyTable(): Map<string, OptionKey> {
   const m = new Map<string, OptionKey>();
-  // --preset chooses among the files' presets: a file cannot name one.
-  for (const key of Object.keys(OPTION_SPECS) as OptionKey[]) if (key !== 'preset') m.set(fileKey(key), key);
+  // --preset chooses among the files' presets: a file cannot name one; nor a run mode (file-rules.ts).
+  for (const key of Object.keys(OPTION_SPECS) as OptionKey[])
+    if (key !== 'preset' && !RUN_MODES[key]) m.set(fileKey(key), key);
   return m;
 }
 
@@ -63,13 +65,22 @@ export function userConfigPath(env: Readonly<Record<string, string | undefined>>
   return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'ssh-ec2', 'config.toml');
 }
 
-/** Both files of `projectDir`, read and checked; a missing file is no layer. */
-export function readConfigFiles(projectDir: string, env: Readonly<Record<string, string | undefined>>): ConfigFiles {
+/**
+ * Both files of `projectDir`, read and checked; a missing file is no layer. Without `projectDir`
+ * (a verb that reads no project settings: proxy-connect), the user file alone.
+ */
+export function readConfigFiles(
+  projectDir: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): ConfigFiles {
   const userPath = userConfigPath(env);
   const home = env.HOME || homedir();
   const shownUser = relative(home, userPath).startsWith('..') ? userPath : join('~', relative(home, userPath));
-  const user = readOne(userPath, shownUser, 'user');
-  const project = readOne(join(projectDir, PROJECT_FILE), PROJECT_FILE, 'project');
+  const user = readOne(userPath, shownUser, { kind: 'user', dir: dirname(userPath), home });
+  const project =
+    projectDir === undefined
+      ? undefined
+      : readOne(join(projectDir, PROJECT_FILE), PROJECT_FILE, { kind: 'project', dir: projectDir, home });
   const presets = new Map([...(user?.presets ?? []), ...(project?.presets ?? [])]);
   return { user: user?.layer, project: project?.layer, presets };
 }
@@ -98,7 +109,7 @@ export function presetNames(projectDir: string, env: Readonly<Record<string, str
 function readOne(
   path: string,
   shown: string,
-  kind: 'project' | 'user',
+  file: FileContext,
 ): { layer: FileLayer; presets: Map<string, FileLayer> } | undefined {
   let text: string;
   try {
@@ -108,15 +119,20 @@ function readOne(
     throw err;
   }
   const keys = keyTable();
-  const layer: FileLayer = { kind, file: shown, values: {} };
+  const layer: FileLayer = { kind: file.kind, file: shown, values: {} };
   const presets = new Map<string, FileLayer>();
   for (const table of readToml(text, shown)) {
     const at = `${shown}:${table.line}`;
     if (table.path.length === 0) {
-      layer.values = checked(table.entries, keys, shown);
+      layer.values = checked(table.entries, keys, shown, file);
     } else if (table.path[0] === 'presets' && table.path.length === 2) {
       const name = table.path[1]!;
-      presets.set(name, { kind: 'preset', file: shown, preset: name, values: checked(table.entries, keys, shown) });
+      presets.set(name, {
+        kind: 'preset',
+        file: shown,
+        preset: name,
+        values: checked(table.entries, keys, shown, file),
+      });
     } else if (table.path.length === 1 && table.path[0] === 'presets') {
       if (table.entries.length) throw new UsageError(`${at}: a preset is a table of its own: [presets.NAME]`);
     } else {
@@ -127,23 +143,32 @@ function readOne(
 }
 
 /** The entries of one table as settings, each parsed as its flag would be. */
-function checked(entries: readonly TomlEntry[], keys: Map<string, OptionKey>, shown: string): FileValues {
+function checked(
+  entries: readonly TomlEntry[],
+  keys: Map<string, OptionKey>,
+  shown: string,
+  file: FileContext,
+): FileValues {
   const out: FileValues = {};
   for (const { key, value, line } of entries) {
     const at = `${shown}:${line}`;
     const setting = FINAL_STATE_KEYS[key] ? 'finalState' : keys.get(key);
+    const mode = (Object.keys(RUN_MODES) as OptionKey[]).find((k) => fileKey(k) === key);
+    if (mode) throw new UsageError(`${at}: ${key} is not a setting for a file: ${RUN_MODES[mode]}`);
+    if (setting && file.kind === 'project' && USER_ONLY[setting])
+      refuseInProject(setting, key, OPTION_SPECS[setting] as Spec<unknown>, at);
     if (!setting) {
       const close = nearest(key, [...keys.keys(), ...Object.keys(FINAL_STATE_KEYS)]);
       throw new UsageError(`${at}: unknown setting "${key}"${close ? ` (did you mean ${close}?)` : ''}`);
     }
     const previous = out[setting];
     if (previous) throw new UsageError(`${at}: ${key} sets the same as ${previous.key} (line ${previous.line})`);
-    out[setting] = { value: parse(setting, key, value, `${at}: ${key}`), line, key };
+    out[setting] = { value: parse(setting, key, value, `${at}: ${key}`, file), line, key };
   }
   return out;
 }
 
-function parse(setting: OptionKey, key: string, value: TomlValue, source: string): unknown {
+function parse(setting: OptionKey, key: string, value: TomlValue, source: string, file: FileContext): unknown {
   const s = OPTION_SPECS[setting] as Spec<unknown>;
   if (FINAL_STATE_KEYS[key]) {
     if (value !== true) throw new UsageError(`${source}: only ${key} = true means something (or final-state = "…")`);
@@ -153,6 +178,6 @@ function parse(setting: OptionKey, key: string, value: TomlValue, source: string
     throw new UsageError(`${source}: expected text in quotes, got ${value}`);
   if (Array.isArray(value))
     return s.kind === 'strings' ? value.flatMap((v) => [s.parse(v, source)].flat()) : s.parse(value.join(','), source);
-  const raw = String(value);
+  const raw = typeof value === 'string' ? filePath(setting, value, file, source) : String(value);
   return s.kind === 'strings' ? [s.parse(raw, source)].flat() : s.parse(raw, source);
 }

@@ -98,6 +98,7 @@ export const INSTANCE_OPTIONS = {
     group: 'Instance',
     default: LEGACY_IAM_PROFILE as string | undefined,
     defaultText: `${LEGACY_IAM_PROFILE} when it exists`,
+    emptyIsValue: true,
     parse: optionalText,
     describe: 'instance profile for the instance; "" for none',
   }),

@@ -1,7 +1,9 @@
 /**
  * Every source of settings read for a run in `cwd`: .env and the config files there and in the
  * user's config directory, then resolveOptions' merge. The entry (cli.ts) calls it; nothing below
- * reads the files or the environment again.
+ * reads the files or the environment again. `project: false` (a verb that declares
+ * noProjectSettings): the user file and the environment only — the directory ssh happened to be
+ * started in is no project of the instance it reaches.
  */
 import { readDotenv } from '../dotenv.js';
 import { knownEnvNames, resolveOptions, type FlagValues, type Options } from '../options.js';
@@ -12,8 +14,10 @@ export async function loadOptions(o: {
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   command: string[];
+  project?: boolean;
 }): Promise<Options> {
-  const dotenv = await readDotenv(o.cwd, new Set(knownEnvNames()));
-  const files = readConfigFiles(o.cwd, o.env);
-  return resolveOptions({ ...o, dotenv: dotenv.values, dotenvLines: dotenv.lines, files });
+  const { project = true, ...sources } = o;
+  const dotenv = project ? await readDotenv(o.cwd, new Set(knownEnvNames())) : { values: {}, lines: {} };
+  const files = readConfigFiles(project ? o.cwd : undefined, o.env);
+  return resolveOptions({ ...sources, dotenv: dotenv.values, dotenvLines: dotenv.lines, files });
 }

@@ -29,6 +29,12 @@ export interface Spec<T> {
   /** Turns a raw string (from a flag, the environment or .env) into the value. */
   parse: (raw: string, source: string) => T;
   hidden?: boolean;
+  /**
+   * An empty environment or .env value is the value (`AWS_IAM_INSTANCE_PROFILE=`: no profile), where
+   * the README says so. For every other setting, empty is not set: the layers below decide (the
+   * original's Makefiles export MULTIPLEX="").
+   */
+  emptyIsValue?: boolean;
 }
 
 /**

@@ -14,10 +14,15 @@ import { shortHash } from '../state/paths.js';
 /** Instance Connect keys live 60 s; push again when the last push is older than this. */
 export const PUSH_VALID_MS = 45_000;
 
+/** Where to fix a missing identity file: from a config file, its file and line (the origin names them). */
+export function identityHint(origin?: string): string {
+  return `Check ${origin?.includes('.toml:') ? origin.replace(/: identity$/, '') : '-i / AWS_PEM'}.`;
+}
+
 /** `origin`: where the path came from (a flag, the environment, .env), for the message. */
 export function pemKey(path: string, origin?: string): KeySource {
   if (!existsSync(path))
-    throw new ConfigError(`${origin ? `${origin}: ` : ''}identity file ${path} not found`, 'Check -i / AWS_PEM.');
+    throw new ConfigError(`${origin ? `${origin}: ` : ''}identity file ${path} not found`, identityHint(origin));
   return { identityFile: path, refresh: async () => {}, dispose: () => {} };
 }
 

@@ -2,9 +2,9 @@
  * Starting a stopped instance. It is tied to its availability zone, so when EC2 has no capacity
  * there for its type (common for GPUs: the agent stops idle instances daily), no other zone can
  * help: only time, or another type. The start is retried with backoff for --capacity-timeout; an
- * --instance-type given on the command line is the type to start it as (its type is changed
- * first), and a list `--instance-type a,b` is tried in order on each round. Nothing is lost when
- * it gives up: the instance stays stopped with its disk.
+ * --instance-type given on the command line (or by a preset named there with --preset) is the
+ * type to start it as (its type is changed first), and a list `--instance-type a,b` is tried in
+ * order on each round. Nothing is lost when it gives up: the instance stays stopped with its disk.
  */
 import { type CodeKind, kindOf, unanswered } from '../cloud/aws-codes.js';
 import { codeOf, isQuota, isShortage, nextStep } from '../cloud/capacity.js';
@@ -20,7 +20,7 @@ const MAX_DELAY_MS = 30_000;
 
 export type StartOptions = Pick<Options, 'instanceTypes' | 'capacityTimeout' | 'flagged'>;
 
-/** The types to start a stopped instance as, in order: those named on the command line, else its own. */
+/** The types to start a stopped instance as, in order: those chosen on the command line (flagged), else its own. */
 export function typesToStart(o: StartOptions | undefined, instance: InstanceInfo): string[] {
   return o?.flagged?.has('instanceTypes') ? [...new Set(o.instanceTypes)] : [instance.type];
 }

@@ -3,7 +3,7 @@
  * presets", errors naming file:line in each file, preset selection, and `ssh-ec2 config` through
  * the real entry.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,7 +13,10 @@ import { ExitCode, UsageError } from '../../src/errors.js';
 import { presetNames, readConfigFiles } from '../../src/options/config-files.js';
 import { loadOptions } from '../../src/options/load.js';
 import { readToml } from '../../src/options/toml-lines.js';
-import type { FlagValues, OptionKey } from '../../src/options.js';
+import { originOf, type FlagValues, type OptionKey } from '../../src/options.js';
+import type { InstanceInfo } from '../../src/cloud/ec2.js';
+import { pemKey } from '../../src/session/keys.js';
+import { typesToStart } from '../../src/session/start-stopped.js';
 import { FakeCloud } from '../fakes/cloud.js';
 import { cli, machine, type Machine } from '../fakes/cli.js';
 
@@ -156,11 +159,10 @@ describe('the files', () => {
   });
 
   it('take every declared setting by its long flag name, and the final state as --stop does', async () => {
-    writeProject(
-      'stop = true\nvolume-size = 200\nimage-owner = ["amazon", "123456789012"]\nL = "8888:localhost:8888"\n',
-    );
-    await expect(load()).rejects.toThrow('.ssh-ec2.toml:4: unknown setting "L"');
-    writeProject(
+    // Forwards are the user's (the project file may not open this machine's ports): the user file here.
+    writeUser('stop = true\nvolume-size = 200\nimage-owner = ["amazon", "123456789012"]\nL = "8888:localhost:8888"\n');
+    await expect(load()).rejects.toThrow(`${USER_FILE}:4: unknown setting "L"`);
+    writeUser(
       'stop = true\nvolume-size = 200\nimage-owner = ["amazon", "123456789012"]\nlocal-forwards = "8888:a:8"\n',
     );
     const o = await load();
@@ -190,7 +192,7 @@ describe('the files', () => {
       '\n\n\nmax-time = "8x"\n',
       ':4: max-time: expected a duration such as 90s, 15m or 2h (or off), got "8x"',
     ],
-    ['a bad value in a preset', '[presets.big]\nssh-cidr = "0.0.0.0/0"\n', ':2: ssh-cidr: refusing to open ssh'],
+    ['a bad value in a preset', '[presets.big]\nsubnet-id = "net-1"\n', ':2: subnet-id: expected a subnet id'],
     ['a boolean for text', 'instance-type = true\n', ':1: instance-type: expected text in quotes'],
     ['a table that is not a preset', '[preset.big]\n', ':1: unknown table [preset.big]'],
   ];
@@ -332,5 +334,174 @@ describe('the word config', () => {
       presets: true,
     });
     await expect(parseArgs(['--json'], findVerb('logs'))).rejects.toThrow('ssh-ec2 logs does not take --json');
+  });
+});
+
+describe('what a file may set (README "Config files and presets")', () => {
+  const USER_ONLY: [key: string, value: string, where: string][] = [
+    ['ssh-config', '"evil.conf"', 'SSH_EC2_SSH_CONFIG'],
+    ['rsync-program', '"./evil.sh"', 'SSH_EC2_RSYNC'],
+    ['identity', '"k.pem"', 'AWS_PEM'],
+    ['local-forwards', '"8888:localhost:8888"', '-L'],
+    ['remote-forwards', '"9000:localhost:22"', '-R'],
+    ['dynamic-forwards', '"1080"', '-D'],
+    ['ip-url', '"http://127.0.0.1:9/"', 'SSH_EC2_IP_URL'],
+    ['ssh-cidr', '"10.0.0.0/8"', '--ssh-cidr'],
+    ['iam-profile', '"Admin"', 'AWS_IAM_INSTANCE_PROFILE'],
+  ];
+  it.each(USER_ONLY)(
+    'the project file may not set %s (nor its presets): a usage error saying where it may be set',
+    async (key, value, where) => {
+      for (const text of [`# cloned\n${key} = ${value}\n`, `[presets.big]\n${key} = ${value}\n`]) {
+        writeProject(text);
+        const err = await load().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(UsageError);
+        expect((err as Error).message).toMatch(
+          new RegExp(`^\\.ssh-ec2\\.toml:2: ${key} cannot be set in the project file: `),
+        );
+        expect((err as UsageError).hint).toContain('~/.config/ssh-ec2/config.toml');
+        expect((err as UsageError).hint).toContain(where);
+      }
+    },
+  );
+
+  it('the user file still sets them', async () => {
+    writeUser(
+      USER_ONLY.filter(([k]) => k !== 'identity')
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('\n'),
+    );
+    const o = await load();
+    expect([o.sshCidr, o.iamProfile, o.remoteForwards, o.ipUrl]).toEqual([
+      '10.0.0.0/8',
+      'Admin',
+      ['9000:localhost:22'],
+      'http://127.0.0.1:9/',
+    ]);
+  });
+
+  it.each(['dry-run', 'attach', 'detach', 'verbose', 'tty', 'rsync'])(
+    '%s is a run mode, no key of either file',
+    async (key) => {
+      for (const write of [writeProject, writeUser]) {
+        writeProject('');
+        writeUser('');
+        write(`\n${key} = true\n`);
+        await expect(load()).rejects.toThrow(`:2: ${key} is not a setting for a file: `);
+      }
+    },
+  );
+
+  it('user-data from the project file: a file inside the project, or the script itself; never outside', async () => {
+    writeFileSync(join(project, 'boot.sh'), '#!/bin/sh\n');
+    writeFileSync(join(root, 'secret'), 'aws_secret_access_key = x\n');
+    symlinkSync(join(root, 'secret'), join(project, 'link'));
+    writeProject('user-data = "boot.sh"\n');
+    expect((await load()).userData).toBe(join(project, 'boot.sh'));
+    writeProject('user-data = "#!/bin/sh\\necho hi\\n"\n');
+    expect((await load()).userData).toBe('#!/bin/sh\necho hi\n');
+    for (const outside of ['../secret', '~/secret', join(root, 'secret'), 'link']) {
+      writeProject(`\nuser-data = "${outside}"\n`);
+      await expect(load(), outside).rejects.toThrow(`.ssh-ec2.toml:2: user-data: ${outside} is outside the project`);
+    }
+  });
+
+  it('paths in a file: ~/ is the home, a relative path is relative to the file', async () => {
+    const dir = join(root, '.config', 'ssh-ec2');
+    writeFileSync(join(root, 'boot.sh'), '#!/bin/sh\n');
+    writeUser('identity = "~/.ssh/k.pem"\nssh-config = "ssh.conf"\nrsync-program = "rsync"\nuser-data = "~/boot.sh"\n');
+    const o = await load();
+    expect([o.identity, o.sshConfig, o.rsyncProgram, o.userData]).toEqual([
+      join(root, '.ssh', 'k.pem'),
+      join(dir, 'ssh.conf'),
+      'rsync',
+      join(root, 'boot.sh'),
+    ]);
+    expect(() => pemKey(o.identity!, originOf(o, 'identity'))).toThrow(
+      expect.objectContaining({ hint: `Check ${USER_FILE}:1.` }),
+    );
+    writeUser('\nuser-data = "~/missing.sh"\n');
+    await expect(load()).rejects.toThrow(
+      `${USER_FILE}:2: user-data: user data file ${join(root, 'missing.sh')} not found`,
+    );
+  });
+});
+
+describe('TOML fidelity', () => {
+  const refused: [text: string, message: string][] = [
+    ['name = "\\U00110000"', ':2: "\\U00110000" is not a Unicode character'],
+    ['name = "\\uD800"', ':2: "\\uD800" is not a Unicode character'],
+    ['volume-size = 0100', ':2: 0100: a TOML integer has no leading zero'],
+    ['volume-size = 9007199254740993', ':2: 9007199254740993 is too large a number'],
+    ['volume-size = 1.5', ':2: 1.5 is TOML, but not a value ssh-ec2 reads here'],
+    ['max-time = 1979-05-27', ':2: 1979-05-27 is TOML, but not a value ssh-ec2 reads here'],
+    ['max-time = 1979-05-27 07:32:00Z', ':2: 1979-05-27 is TOML, but not a value ssh-ec2 reads here'],
+    ['max-time = inf', ':2: inf is TOML, but not a value ssh-ec2 reads here'],
+  ];
+  it.each(refused)('%s is a usage error naming the line', async (line, message) => {
+    writeProject(`# c\n${line}\n`);
+    const err = await load().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toContain(`.ssh-ec2.toml${message}`);
+  });
+
+  it('a byte order mark is not part of the first line; 0 and 100 are integers', async () => {
+    writeProject('\uFEFFvolume-size = 100\n');
+    expect((await load()).volumeSize).toBe(100);
+    expect(readToml('n = 0\nm = -0\n', 'f')[0]!.entries.map((e) => e.value)).toEqual([0, -0]);
+  });
+});
+
+describe('empty environment values', () => {
+  it('fall through to the files, where empty means not set', async () => {
+    writeProject('multiplex = "tmux"\nregion = "eu-west-3"\n');
+    expect((await load({}, { MULTIPLEX: '', AWS_REGION: '' })).multiplex).toBe('tmux');
+    expect((await load({}, { AWS_REGION: '' })).region).toBe('eu-west-3');
+    writeFileSync(join(project, '.env'), 'MULTIPLEX=\n');
+    expect((await load()).multiplex).toBe('tmux');
+  });
+
+  it("keep iam-profile's empty = none", async () => {
+    writeUser('iam-profile = "Admin"\n');
+    expect((await load({}, { AWS_IAM_INSTANCE_PROFILE: '' })).iamProfile).toBeUndefined();
+    writeFileSync(join(project, '.env'), 'AWS_IAM_INSTANCE_PROFILE=\n');
+    expect((await load()).iamProfile).toBeUndefined();
+  });
+});
+
+describe('a preset named with --preset', () => {
+  it("is the user's explicit choice: its type is the type to start this directory's stopped instance as", async () => {
+    writeProject('[presets.big]\ninstance-type = "p4d.24xlarge"\n');
+    const stopped = { type: 'g4dn.xlarge' } as InstanceInfo;
+    expect(typesToStart(await load({ preset: 'big' }), stopped)).toEqual(['p4d.24xlarge']);
+    expect(typesToStart(await load({}, { SSH_EC2_PRESET: 'big' }), stopped)).toEqual(['g4dn.xlarge']);
+    writeProject('instance-type = "p3.2xlarge"\n');
+    expect(typesToStart(await load(), stopped)).toEqual(['g4dn.xlarge']);
+  });
+});
+
+describe('proxy-connect', () => {
+  it('reads no project settings from the directory ssh was started in: the user file and the environment only', async () => {
+    writeProject('max-time = "8x"\n');
+    writeFileSync(join(project, '.env'), 'SSH_EC2_SSH_CIDR=10.0.0.0/8\n');
+    writeUser('region = "us-east-2"\n');
+    const o = await loadOptions({ flags: {}, env, cwd: project, command: [], project: false });
+    expect([o.sshCidr, o.maxTime, o.region]).toEqual([undefined, undefined, 'us-east-2']);
+    expect(findVerb('proxy-connect')?.noProjectSettings).toBe(true);
+  });
+
+  it('through the entry: a broken project file where ssh ran is not its error', async () => {
+    const m = machine();
+    try {
+      writeFileSync(join(m.project, '.ssh-ec2.toml'), 'max-time = "8x"\n');
+      writeFileSync(join(m.project, '.env'), 'SSH_EC2_SSH_CIDR=0.0.0.0/0\n');
+      const r = await cli(m, new FakeCloud(), ['proxy-connect', 'i-0123456789abcdef0']);
+      expect(r.status).toBe(ExitCode.config);
+      expect(r.lines[0]).toContain('has no alias key');
+      // Elsewhere the same directory's settings are read (and refused) as before.
+      expect((await cli(m, new FakeCloud(), ['ls'])).status).toBe(ExitCode.usage);
+    } finally {
+      m.cleanup();
+    }
   });
 });

@@ -11,7 +11,9 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'n
 import { existsSync, readFileSync } from 'node:fs';
 import type { Cloud } from '../../cloud/port.js';
 import { runAllowFailure } from '../../remote/exec.js';
+import { originOf } from '../../options.js';
 import type { LocalContext } from '../../session/context.js';
+import { identityHint } from '../../session/keys.js';
 import { fail, ok, warn, type Check } from './report.js';
 
 const colonHex = (b: Buffer): string => b.toString('hex').replace(/(..)(?!$)/g, '$1:');
@@ -74,7 +76,8 @@ export async function fingerprints(identity: string): Promise<string[]> {
 export async function keyPairCheck(local: LocalContext, cloud: Cloud): Promise<Check> {
   const identity = local.options.identity!;
   const name = local.plan.keyName;
-  if (!existsSync(identity)) return fail('key-pair', `identity file ${identity} not found`, 'Check -i / AWS_PEM.');
+  if (!existsSync(identity))
+    return fail('key-pair', `identity file ${identity} not found`, identityHint(originOf(local.options, 'identity')));
   const pair = await cloud.keyPair(name);
   if (!pair)
     return fail(

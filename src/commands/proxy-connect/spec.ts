@@ -10,5 +10,7 @@ export const proxyConnect: Command = {
   summary: 'internal: the ProxyCommand of an ssh alias',
   settings: [...WIRING, 'capacityTimeout', 'instanceTypes'],
   hidden: true,
+  // ssh runs it in whatever directory ssh was started in: another project's settings are not this alias's.
+  noProjectSettings: true,
   load: () => import('./index.js'),
 };
