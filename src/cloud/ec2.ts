@@ -34,6 +34,7 @@ import { type Cloud, type InstanceInfo, LIVE_STATES } from './port.js';
 import { resolveRegion } from './region.js';
 import { MAX_ATTEMPTS, retryStrategy } from './retry.js';
 import { toInfo, toTags } from './sdk-shapes.js';
+import { runInstancesInput } from './run-instances.js';
 import { securityGroups } from './security-groups.js';
 
 // The port's names, for the callers that import them from here.
@@ -212,42 +213,9 @@ export async function createCloud(cfg: {
     ...readOnlyCalls(ec2),
 
     async launch(spec) {
-      const tagList = toTags(spec.tags);
       // The security group this run just created may not be known yet where instances are launched.
       const r = await aws('launch the instance', () =>
-        created.settle(spec.securityGroupIds, () =>
-          ec2.send(
-            new RunInstancesCommand({
-              ImageId: spec.imageId,
-              InstanceType: spec.instanceType as never,
-              MinCount: 1,
-              MaxCount: 1,
-              KeyName: spec.keyName,
-              SecurityGroupIds: spec.securityGroupIds,
-              SubnetId: spec.subnetId,
-              IamInstanceProfile: spec.iamProfile ? { Name: spec.iamProfile } : undefined,
-              UserData: spec.userData ? Buffer.from(spec.userData, 'utf8').toString('base64') : undefined,
-              InstanceInitiatedShutdownBehavior: spec.shutdownBehavior,
-              MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
-              BlockDeviceMappings: [
-                {
-                  DeviceName: spec.rootDevice,
-                  Ebs: {
-                    VolumeSize: spec.volumeSizeGiB,
-                    VolumeType: 'gp3',
-                    Encrypted: true,
-                    DeleteOnTermination: true,
-                  },
-                },
-              ],
-              TagSpecifications: [
-                { ResourceType: 'instance', Tags: tagList },
-                { ResourceType: 'volume', Tags: tagList },
-              ],
-              ClientToken: spec.clientToken,
-            }),
-          ),
-        ),
+        created.settle(spec.securityGroupIds, () => ec2.send(new RunInstancesCommand(runInstancesInput(spec)))),
       );
       const i = r.Instances?.[0];
       if (!i?.InstanceId) throw new Error('RunInstances returned no instance');

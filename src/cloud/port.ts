@@ -81,15 +81,8 @@ export interface InstanceFilter {
 
 /** A call doctor asks EC2 whether it would be allowed (DryRun): nothing is made or changed. */
 export type DryRunCall =
-  | {
-      action: 'RunInstances';
-      imageId: string;
-      instanceType: string;
-      subnetId?: string;
-      securityGroupIds: string[];
-      keyName?: string;
-      tags: Record<string, string>;
-    }
+  /** The launch's own request (its instance profile, encrypted volume, metadata options, tags). */
+  | { action: 'RunInstances'; spec: Omit<LaunchSpec, 'clientToken'> }
   | { action: 'StartInstances' | 'StopInstances' | 'TerminateInstances'; instanceId: string }
   | { action: 'CreateSecurityGroup'; vpcId: string; tags: Record<string, string> }
   | { action: 'AuthorizeSecurityGroupIngress'; groupId: string; cidr: string };
@@ -100,7 +93,7 @@ export type DryRunCall =
  * first, e.g. an instance id it does not know).
  */
 export type DryRunAnswer =
-  { allowed: true } | { allowed: false; message: string } | { allowed: 'unknown'; code: string };
+  { allowed: true } | { allowed: false; message: string } | { allowed: 'unknown'; code: string; message: string };
 
 /** A security group as doctor reports it: whose, and who may reach tcp/22 through it. */
 export interface SecurityGroupInfo {

@@ -19,32 +19,21 @@ import {
 import { kindOf } from './aws-codes.js';
 import { aws, errorCode, mapAwsError } from './errors.js';
 import type { Cloud, DryRunAnswer, DryRunCall } from './port.js';
+import { runInstancesInput } from './run-instances.js';
 import { toTags } from './sdk-shapes.js';
 import { SECURITY_GROUP_NAME } from './ssh-rules.js';
 
 export type ReadOnlyCalls = Pick<Cloud, 'dryRun' | 'describeSecurityGroup' | 'keyPair'>;
 
-/** Sends a permission's DryRun: the same shape as the real call, so conditions on tags apply. */
+/**
+ * Sends a permission's DryRun: the same request as the real call (RunInstances: the launch's own,
+ * run-instances.ts), so that iam:PassRole, KMS and conditions on tags are asked about too.
+ */
 function sendDryRun(ec2: EC2Client, c: DryRunCall): Promise<unknown> {
   const DryRun = true;
   switch (c.action) {
     case 'RunInstances':
-      return ec2.send(
-        new RunInstancesCommand({
-          DryRun,
-          ImageId: c.imageId,
-          InstanceType: c.instanceType as never,
-          MinCount: 1,
-          MaxCount: 1,
-          SubnetId: c.subnetId,
-          KeyName: c.keyName,
-          ...(c.securityGroupIds.length > 0 && { SecurityGroupIds: c.securityGroupIds }),
-          TagSpecifications: [
-            { ResourceType: 'instance', Tags: toTags(c.tags) },
-            { ResourceType: 'volume', Tags: toTags(c.tags) },
-          ],
-        }),
-      );
+      return ec2.send(new RunInstancesCommand({ ...runInstancesInput(c.spec), DryRun }));
     case 'StartInstances':
       return ec2.send(new StartInstancesCommand({ DryRun, InstanceIds: [c.instanceId] }));
     case 'StopInstances':
@@ -92,7 +81,7 @@ export function readOnlyCalls(ec2: EC2Client): ReadOnlyCalls {
         // Credentials, the network: said as any other call says them.
         if (['expired', 'rejected'].includes(kindOf(code) ?? '') || !code || /Error$/.test(code))
           throw mapAwsError(err, `check ${call.action}`);
-        return { allowed: 'unknown', code };
+        return { allowed: 'unknown', code, message: (err as Error).message ?? code };
       }
     },
 

@@ -57,6 +57,7 @@ const SLOW_TRY_MS = 100;
 export class Connection {
   private opened = false;
   private sshKnown = false;
+  private reusedMaster = false;
 
   constructor(
     private t: SshTarget,
@@ -94,6 +95,7 @@ export class Connection {
     if (await this.alive()) {
       this.log.detail('reusing the ssh connection already open to this instance');
       this.opened = true;
+      this.reusedMaster = true;
       return;
     }
     const deadline = Date.now() + opts.timeoutMs;
@@ -161,6 +163,11 @@ export class Connection {
       ownGroup: opts.ownGroup || opts.follow,
       input: opts.follow ? 'none' : opts.relayInput ? 'relay' : 'inherit',
     });
+  }
+
+  /** The master was open already (another run's) when this connection opened. */
+  get reused(): boolean {
+    return this.reusedMaster;
   }
 
   /** Closes the master; `keep` leaves it for the next run (it expires on its own). */

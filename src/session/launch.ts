@@ -84,11 +84,7 @@ async function launchWith(
     } catch (err) {
       // The original's default instance profile is used only where it exists.
       const cause = (err as { cause?: unknown }).cause ?? err;
-      if (
-        iamProfile !== LEGACY_IAM_PROFILE ||
-        !/iamInstanceProfile|instance profile/i.test(String((cause as Error).message)) ||
-        kindOf(errorCode(cause)) === 'denied'
-      )
+      if (iamProfile !== LEGACY_IAM_PROFILE || !profileMissing(String((cause as Error).message), errorCode(cause)))
         throw err;
       log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
       iamProfile = undefined;
@@ -114,6 +110,14 @@ async function launchWith(
     got = { instance: anyway, user: loginUser(o, anyway.tags) };
   }
   return got;
+}
+
+/**
+ * EC2's refusal of a launch naming an instance profile that does not exist (InvalidParameterValue
+ * "…iamInstanceProfile.name is invalid"), not one the caller may not pass (denied: iam:PassRole).
+ */
+export function profileMissing(message: string, code: string): boolean {
+  return /iamInstanceProfile|instance profile/i.test(message) && kindOf(code) !== 'denied';
 }
 
 /** The instance profile a launch asks for: none where an earlier launch found the original's default missing. */

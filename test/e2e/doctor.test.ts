@@ -8,18 +8,33 @@
  */
 import { execa } from 'execa';
 import { ImportKeyPairCommand } from '@aws-sdk/client-ec2';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resolvePaths } from '../../src/state/paths.js';
 import type { ApiCall } from '../sandbox/proxy.js';
 import { cli, ec2Client, makeProject, pathWithout, REPO, reportedInstance, useSandbox } from './helpers.js';
 
 const sb = useSandbox();
 
-/** EC2 actions that change something: doctor may only ask them with DryRun. */
+/**
+ * AWS actions that change something. doctor may ask EC2's only with DryRun; the one it makes for
+ * real is SendSSHPublicKey (a key the instance accepts for 60 s), to reach a running instance
+ * without a connection already open: each test says which it allows.
+ */
 const MUTATING =
-  /^(RunInstances|StartInstances|StopInstances|TerminateInstances|CreateSecurityGroup|AuthorizeSecurityGroupIngress|RevokeSecurityGroupIngress|DeleteSecurityGroup|CreateTags|ModifyInstanceAttribute|ImportKeyPair)$/;
-const changes = (calls: ApiCall[]) => calls.filter((c) => MUTATING.test(c.action) && c.params.DryRun !== 'true');
+  /^(RunInstances|StartInstances|StopInstances|TerminateInstances|CreateSecurityGroup|AuthorizeSecurityGroupIngress|RevokeSecurityGroupIngress|DeleteSecurityGroup|CreateTags|DeleteTags|ModifyInstanceAttribute|ImportKeyPair|SendSSHPublicKey)$/;
+const changes = (calls: ApiCall[]) =>
+  calls.filter((c) => MUTATING.test(c.action) && c.params.DryRun !== 'true').map((c) => c.action);
+
+/** Every file under `dir`, relative to it (none: the directory does not exist). */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => !e.isDirectory())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
 
 /** The line of one check, and the fix line after it (if any). */
 function lineOf(stdout: string, check: string): { status: string; detail: string; fix?: string } {
@@ -29,6 +44,23 @@ function lineOf(stdout: string, check: string): { status: string; detail: string
   const m = /^(\S+)\s+\S+\s+(.*)$/.exec(lines[at]!)!;
   const fix = /^\s+fix: (.*)$/.exec(lines[at + 1] ?? '')?.[1];
   return { status: m[1]!, detail: m[2]!, fix };
+}
+
+/** EC2 refusing `action`'s DryRun as AWS words it: `permission` (ec2:… or iam:PassRole) not allowed on `resource`. */
+function refuseDryRun(
+  action: string,
+  permission: string,
+  resource: string,
+  when: (params: Record<string, string>) => boolean = () => true,
+): void {
+  sb.inject({
+    action,
+    status: 403,
+    code: 'UnauthorizedOperation',
+    message: `You are not authorized to perform this operation. User: arn:aws:iam::123456789012:user/moto is not authorized to perform: ${permission} on resource: ${resource} because no identity-based policy allows the ${permission} action.`,
+    times: Infinity,
+    when: (p) => p.DryRun === 'true' && when(p),
+  });
 }
 
 afterEach(() => {
@@ -77,9 +109,11 @@ describe('ssh-ec2 doctor', () => {
     // In the order of the list above.
     const order = checks.map((c) => r.stdout.search(new RegExp(`^\\S+\\s+${c}\\s`, 'm')));
     expect(order).toEqual([...order].sort((a, b) => a - b));
-    // The permissions were asked with DryRun, and nothing else could change anything.
+    // The permissions were asked with DryRun, and nothing else could change anything: the run's
+    // ssh connection, still open, was used (no Instance Connect key pushed) and is left open.
     expect(sb.calls('RunInstances').map((c) => c.params.DryRun)).toEqual(['true']);
     expect(changes(sb.calls())).toEqual([]);
+    expect(existsSync(resolvePaths(sb.env()).controlPath(id)), 'the run left its connection open').toBe(true);
 
     const j = await cli(sb, ['doctor', '--json'], { cwd: dir });
     expect(j.exitCode, j.stderr).toBe(0);
@@ -126,15 +160,7 @@ describe('ssh-ec2 doctor', () => {
 
   it('an action the policy refuses: that permission FAILs, naming the action and the policy file', async () => {
     const dir = makeProject(sb, 'doctor-denied');
-    sb.inject({
-      action: 'TerminateInstances',
-      status: 403,
-      code: 'UnauthorizedOperation',
-      message:
-        'You are not authorized to perform this operation. User: arn:aws:iam::123456789012:user/moto is not authorized to perform: ec2:TerminateInstances on resource: arn:aws:ec2:eu-central-1:123456789012:instance/* because no identity-based policy allows the ec2:TerminateInstances action.',
-      times: Infinity,
-      when: (p) => p.DryRun === 'true',
-    });
+    refuseDryRun('TerminateInstances', 'ec2:TerminateInstances', 'arn:aws:ec2:eu-central-1:123456789012:instance/*');
     const r = await cli(sb, ['doctor'], { cwd: dir });
     expect(r.exitCode, r.stdout + r.stderr).toBe(9);
     const p = lineOf(r.stdout, 'permission:TerminateInstances');
@@ -197,5 +223,70 @@ describe('ssh-ec2 doctor', () => {
     expect(c.detail).toMatch(/rsync not found/);
     expect(c.fix).toMatch(/Install rsync/);
     expect(lineOf(r.stdout, 'credentials').status).toBe('ok');
+  });
+  it('RunInstances is asked as a launch sends it (instance profile, encrypted volume, IMDSv2, user data); the default profile missing here is asked again without it, as a run launches', async () => {
+    const dir = makeProject(sb, 'doctor-launch-request');
+    sb.clearCalls();
+    // No cache: an earlier launch's note that the profile is missing is not read, EC2 is asked.
+    const r = await cli(sb, ['doctor', '--no-cache'], { cwd: dir });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const asked = sb.calls('RunInstances');
+    expect(asked.map((c) => [c.params.DryRun, c.params['IamInstanceProfile.Name']])).toEqual([
+      ['true', 'EC2ReadOnlyAccessToS3'],
+      ['true', undefined],
+    ]);
+    const p = asked[1]!.params;
+    expect(p['MetadataOptions.HttpTokens']).toBe('required');
+    expect(p['BlockDeviceMapping.1.Ebs.Encrypted']).toBe('true');
+    expect(p.InstanceInitiatedShutdownBehavior).toBe('stop');
+    expect(p.UserData).toBeTruthy();
+    const line = lineOf(r.stdout, 'permission:RunInstances');
+    expect(line.status).toBe('ok');
+    expect(line.detail).toMatch(/without an instance profile: EC2ReadOnlyAccessToS3 does not exist here/);
+    expect(changes(sb.calls())).toEqual([]);
+  });
+
+  it("an instance profile whose role the caller may not pass: permission:RunInstances FAILs on iam:PassRole, the fix names --iam-profile ''", async () => {
+    const dir = makeProject(sb, 'doctor-pass-role');
+    refuseDryRun(
+      'RunInstances',
+      'iam:PassRole',
+      'arn:aws:iam::123456789012:role/lab-role',
+      (p) => p['IamInstanceProfile.Name'] === 'lab-profile',
+    );
+    const r = await cli(sb, ['doctor', '--iam-profile', 'lab-profile'], { cwd: dir });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(9);
+    const p = lineOf(r.stdout, 'permission:RunInstances');
+    expect(p).toMatchObject({
+      status: 'FAIL',
+      detail: 'not allowed: iam:PassRole on the role of instance profile lab-profile',
+    });
+    expect(p.fix).toMatch(/iam:PassRole/);
+    expect(p.fix).toContain("--iam-profile ''");
+    expect(lineOf(r.stdout, 'permission:StartInstances').status).not.toBe('FAIL');
+  });
+
+  it('reaching a running instance from a fresh state: one Instance Connect key pushed, the host key pinned, and nothing else left here (no rsync probe cached, no ssh connection, no key)', async () => {
+    const dir = makeProject(sb, 'doctor-fresh-state');
+    const up = await cli(sb, ['--leave', 'true'], { cwd: dir });
+    expect(up.exitCode, up.stderr).toBe(0);
+    const id = reportedInstance(up.stderr);
+    const fresh = mkdtempSync(join(sb.dir, 'doctor-fresh-'));
+    const env = {
+      SSH_EC2_STATE_DIR: join(fresh, 'state'),
+      SSH_EC2_CACHE_DIR: join(fresh, 'cache'),
+      XDG_RUNTIME_DIR: join(fresh, 'run'),
+    };
+    sb.clearCalls();
+    const r = await cli(sb, ['doctor'], { cwd: dir, env });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(lineOf(r.stdout, 'instance').detail).toContain(id);
+    expect(lineOf(r.stdout, 'gpu').status).toBe('ok');
+    // What it changed in AWS: the key that reached the instance, nothing else.
+    expect(changes(sb.calls())).toEqual(['SendSSHPublicKey']);
+    // What it left here: the host key it pinned (checked against the console), nothing else.
+    expect(filesUnder(env.SSH_EC2_STATE_DIR)).toEqual([join('known_hosts', id)]);
+    expect(filesUnder(env.SSH_EC2_CACHE_DIR)).toEqual([]);
+    expect(filesUnder(join(env.XDG_RUNTIME_DIR, 'ssh-ec2'))).toEqual([]);
   });
 });

@@ -2,7 +2,8 @@
 // instance's answer means, and the AWS checks through the real entry against the in-memory cloud
 // (the end-to-end tier breaks each thing for real: test/e2e/doctor.test.ts).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { InstanceInfo } from '../../src/cloud/port.js';
+import type { DryRunCall, InstanceInfo } from '../../src/cloud/port.js';
+import { LOGIN_TAG } from '../../src/options.js';
 import { loginFix, within } from '../../src/commands/doctor/aws-checks.js';
 import { readProbe } from '../../src/commands/doctor/instance-checks.js';
 import { nodeCheck } from '../../src/commands/doctor/local-checks.js';
@@ -101,19 +102,30 @@ describe('ssh-ec2 doctor against the in-memory cloud', () => {
     const cloud = new FakeCloud();
     const r = await cli(m, cloud, ['doctor', ...CIDR]);
     expect(r.status, r.stdout + r.lines.join('\n')).toBe(ExitCode.ok);
-    expect(cloud.callsOf('dryRun').map(([c]) => (c as { action: string }).action)).toEqual([
-      'RunInstances',
-      'StartInstances',
-      'StopInstances',
-      'TerminateInstances',
-      'CreateSecurityGroup',
-    ]);
+    // In any order: RunInstances' is sent once its request is made (after the account's cache is read).
+    expect(
+      cloud
+        .callsOf('dryRun')
+        .map(([c]) => (c as { action: string }).action)
+        .sort(),
+    ).toEqual(['CreateSecurityGroup', 'RunInstances', 'StartInstances', 'StopInstances', 'TerminateInstances']);
     const changing = ['launch', 'start', 'stop', 'terminate', 'tag', 'ensureSecurityGroup', 'allowSsh', 'pushSshKey'];
     expect(cloud.calls.filter((c) => changing.includes(c.op))).toEqual([]);
     expect(status(r.stdout, 'security-group')).toBe('ok');
     expect(r.stdout).toContain('ssh-ec2 would be created in vpc-default, letting 198.51.100.7/32 in on port 22');
     expect(r.stdout).toMatch(/^ok\s+instance\s+none for this directory/m);
     expect(m.sshStarts().filter((s) => !s.startsWith('ssh -V'))).toEqual([]);
+  });
+
+  it("RunInstances' DryRun is the launch's own request: instance profile, user data, volume, shutdown behaviour, login tag", async () => {
+    const cloud = new FakeCloud();
+    const r = await cli(m, cloud, ['doctor', ...CIDR, '--iam-profile', 'lab-profile', '--volume-size', '150']);
+    expect(r.status, r.stdout + r.lines.join('\n')).toBe(ExitCode.ok);
+    const [call] = cloud.callsOf('dryRun').find(([c]) => (c as DryRunCall).action === 'RunInstances')!;
+    const { spec } = call as Extract<DryRunCall, { action: 'RunInstances' }>;
+    expect(spec).toMatchObject({ iamProfile: 'lab-profile', volumeSizeGiB: 150, shutdownBehavior: 'stop' });
+    expect(spec.userData).toMatch(/cloud-boothook/);
+    expect(Object.keys(spec.tags)).toContain(LOGIN_TAG);
   });
 
   it('a refused action: FAIL naming it and the policy for this kind of caller; exit 9', async () => {

@@ -6,16 +6,18 @@
  */
 import { checkDefaultImageSupports, DEFAULT_IMAGE_PATTERNS } from '../../cloud/dlami.js';
 import { isExpiredCredentials } from '../../cloud/errors.js';
-import { callerKind, type CallerIdentity } from '../../cloud/identity.js';
+import type { CallerIdentity } from '../../cloud/identity.js';
 import { architectureFor, type ImageInfo } from '../../cloud/image.js';
 import { knownArchitecture } from '../../cloud/instance-types.js';
+import type { Zone } from '../../cloud/capacity.js';
 import type { Cloud, DryRunCall, InstanceInfo } from '../../cloud/port.js';
 import { UserError } from '../../errors.js';
 import { originOf } from '../../options.js';
 import type { LocalContext } from '../../session/context.js';
-import { launchTags, ownerOf } from '../../session/owner.js';
+import { ownerOf } from '../../session/owner.js';
 import { sshCidr } from '../../session/ssh-access.js';
 import { keyPairCheck } from './key-pair.js';
+import { failed, NO_INSTANCE, permissionCheck, runInstancesCheck } from './permissions.js';
 import { fail, ok, warn, type Check } from './report.js';
 
 export interface AwsFacts {
@@ -25,12 +27,6 @@ export interface AwsFacts {
 }
 
 type Add = (c: Check) => void;
-
-/** A failure of the check's call as the check's line: a user error's message and hint; a bug is thrown. */
-function failed(check: string, err: unknown): Check {
-  if (err instanceof UserError) return fail(check, err.message, err.hint);
-  throw err;
-}
 
 /** How to log in again: with a profile, its own command. */
 export function loginFix(env: Readonly<Record<string, string | undefined>>): string {
@@ -63,7 +59,8 @@ export function regionCheck(local: LocalContext, cloud: Cloud): Check {
 
 interface Network {
   vpcId: string;
-  subnetId?: string;
+  /** The zone a launch tries first: the named subnet's, or the first default subnet's. */
+  zone?: Zone;
 }
 
 async function networkCheck(local: LocalContext, cloud: Cloud, add: Add): Promise<Network | undefined> {
@@ -72,12 +69,12 @@ async function networkCheck(local: LocalContext, cloud: Cloud, add: Add): Promis
     if (subnetId) {
       const s = await cloud.subnet(subnetId);
       add(ok('network', `subnet ${subnetId} in ${s.vpcId} (${s.zone.name})`));
-      return { vpcId: s.vpcId, subnetId };
+      return { vpcId: s.vpcId, zone: s.zone };
     }
     const n = await cloud.defaultNetwork();
     const zones = n.zones.map((z) => z.name).join(', ');
     add(ok('network', `default VPC ${n.vpcId}${zones ? `, default subnets in ${zones}` : ', no default subnets'}`));
-    return { vpcId: n.vpcId, subnetId: n.zones[0]?.subnetId };
+    return { vpcId: n.vpcId, zone: n.zones[0] };
   } catch (err) {
     add(failed('network', err));
     return undefined;
@@ -189,33 +186,6 @@ async function securityGroupCheck(
   }
 }
 
-/** The policy file for this kind of caller (identity.ts says why two). */
-const policyFor = (id: CallerIdentity): string =>
-  callerKind(id.arn) === 'iam-user' ? 'policy/ssh-ec2-iam-policy.json' : 'policy/ssh-ec2-role-policy.json';
-
-/** No instance to name: EC2 may answer that it does not know it (then it says nothing of the permission). */
-const NO_INSTANCE = 'i-00000000000000000';
-
-async function permissionCheck(cloud: Cloud, call: DryRunCall, id: CallerIdentity): Promise<Check> {
-  const placeholder = 'instanceId' in call && call.instanceId === NO_INSTANCE;
-  const check = `permission:${call.action}`;
-  const answer = await cloud.dryRun(call);
-  if (answer.allowed === true) return ok(check, `allowed (EC2 DryRun)`);
-  if (answer.allowed === false)
-    return fail(
-      check,
-      `not allowed: ec2:${call.action}`,
-      `Ask your AWS administrator to attach ${policyFor(id)} (from ssh-ec2's package) to you: it allows ec2:${call.action}.`,
-    );
-  return warn(
-    check,
-    `could not tell: EC2 answered ${answer.code}`,
-    placeholder
-      ? 'EC2 checks this permission on an instance of yours; none was found to ask about (run doctor again once one is).'
-      : `Look at what ${answer.code} says about the request (the checks above), then run doctor again.`,
-  );
-}
-
 /** Every check that needs AWS, in order; undefined: the credentials failed, nothing else was asked. */
 export async function awsChecks(
   local: LocalContext,
@@ -239,19 +209,15 @@ export async function awsChecks(
   const found = await instances().catch((err: unknown) => ((lookupFailed = failed('instance', err)), []));
   const instance = found[0];
   const o = local.options;
-  const calls: DryRunCall[] = [];
+  // A call that failed (the network, credentials) is its check's line.
+  const asked = (check: string, p: Promise<Check>) => p.catch((err: unknown) => failed(check, err));
+  const checks: Promise<Check>[] = [];
   if (image && network) {
     const owner = await ownerOf(cloud, local.log);
-    calls.push({
-      action: 'RunInstances',
-      imageId: image.id,
-      instanceType: o.instanceTypes[0]!,
-      subnetId: network.subnetId,
-      securityGroupIds: group.groupId ? [group.groupId] : [],
-      keyName: o.identity || o.keyName ? local.plan.keyName : undefined,
-      tags: launchTags(local.plan, owner),
-    });
+    const a = { image, zone: network.zone, groupId: group.groupId, owner };
+    checks.push(asked('permission:RunInstances', runInstancesCheck(local, cloud, identity, a)));
   }
+  const calls: DryRunCall[] = [];
   for (const action of ['StartInstances', 'StopInstances', 'TerminateInstances'] as const)
     calls.push({ action, instanceId: instance?.id ?? NO_INSTANCE });
   if (network && !o.securityGroup) {
@@ -260,12 +226,8 @@ export async function awsChecks(
     else if (group.cidr)
       calls.push({ action: 'AuthorizeSecurityGroupIngress', groupId: group.groupId, cidr: group.cidr });
   }
-  for (const check of await Promise.all(
-    calls.map((c) =>
-      permissionCheck(cloud, c, identity).catch((err: unknown) => failed(`permission:${c.action}`, err)),
-    ),
-  ))
-    add(check);
+  checks.push(...calls.map((c) => asked(`permission:${c.action}`, permissionCheck(cloud, c, identity))));
+  for (const check of await Promise.all(checks)) add(check);
   if (o.identity) add(await keyPairCheck(local, cloud).catch((err: unknown) => failed('key-pair', err)));
   return { identity, lookupFailed };
 }

@@ -1,8 +1,9 @@
 /**
  * ssh-ec2 doctor: every check a run depends on, in the order a run meets them, one line each
- * (report.ts), each failure with its fix. Nothing is changed: EC2 is asked with DryRun, no
- * instance is launched or started, and this address is not let into any group. Exit 0 when every
- * needed check passes (warnings do not fail), ExitCode.checkFailed otherwise.
+ * (report.ts), each failure with its fix. EC2 is asked with DryRun, no instance is launched or
+ * started, and this address is not let into any group; only reaching a running instance changes
+ * anything (README "ssh-ec2 doctor": an Instance Connect key, the host key pinned on first
+ * contact). Exit 0 when every needed check passes (warnings do not fail), ExitCode.checkFailed otherwise.
  */
 import { ExitCode } from '../../errors.js';
 import { localContext } from '../../session/context.js';

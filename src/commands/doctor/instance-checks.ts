@@ -1,13 +1,17 @@
 /**
  * doctor's checks on this directory's instance, when one is running and answers ssh: a terminal
  * multiplexer (--detach, --multi), free disk in the project directory, a GPU nvidia-smi sees.
- * Nothing is launched or started for them; one command over ssh asks all three.
+ * Nothing is launched or started for them; one command over ssh asks all three. The instance is
+ * reached as `ssh-ec2 logs` reaches it: its host key pinned on first contact (checked against the
+ * console first), so that what doctor learnt is what the next run checks rather than learns again.
  */
+import { rmSync } from 'node:fs';
 import { isAccelerated } from '../../cloud/dlami.js';
 import type { InstanceInfo } from '../../cloud/port.js';
 import { UserError } from '../../errors.js';
 import { shQuote } from '../../remote/remote-command.js';
 import type { Run } from '../../session/context.js';
+import { sshLog } from '../../state/leftovers.js';
 import { connectFound } from '../existing-instance.js';
 import { fail, ok, warn, type Check } from './report.js';
 
@@ -95,7 +99,10 @@ export async function instanceChecks(
         ...readProbe(r.stdout, instance, run.plan.remoteDir),
       ];
     } finally {
-      await conn.close({ keep: true });
+      // A master doctor opened is closed (and its ssh log gone with it); one another run had open
+      // is left to that run.
+      await conn.close({ keep: conn.reused });
+      if (!conn.reused) rmSync(sshLog(run.paths, instance.id), { force: true });
     }
   } catch (err) {
     if (!(err instanceof UserError)) throw err;

@@ -34,7 +34,8 @@ export async function rsyncCheck(
 ): Promise<Check> {
   if (!local.options.rsync) return ok('rsync', 'not used (--no-rsync)');
   try {
-    const caps = await localRsync({ ...rsyncSource(local), env });
+    // keep: false: a fresh probe's answer is not written to the state directory (doctor writes nothing).
+    const caps = await localRsync({ ...rsyncSource(local), env, keep: false });
     const missing = missingFor(caps, ['up', 'back']);
     if (missing.length > 0) {
       const err = tooOld(caps, missing);

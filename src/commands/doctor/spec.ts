@@ -4,11 +4,16 @@ export const doctor: Command = {
   name: 'doctor',
   usage: ['doctor [--json]'],
   summary: 'check what a run needs, each failure with its fix',
-  // What a run would use: the launch's (image, network, group, key pair), the reach of this
-  // directory's instance, and the sync's rsync.
+  // What a run would use: the launch's (image, network, group, key pair, and what else shapes its
+  // RunInstances: instance profile, volume, user data), the reach of this directory's instance, and
+  // the sync's rsync.
   settings: [
     ...REACH_SETTINGS,
     'instanceTypes',
+    'iamProfile',
+    'volumeSize',
+    'userData',
+    'cache',
     'imageId',
     'imageName',
     'imageOwners',
