@@ -21,8 +21,10 @@ export async function relay(
   target: { alias: string; address: string; justStarted: boolean },
 ): Promise<number> {
   const configFile = ctx.options.sshConfig;
-  const v = await runAllowFailure(['ssh', '-V']);
-  const modernSsh = isModernSsh(parseOpensshVersion(`${v.stderr}${v.stdout}`));
+  // Asked once, alongside the first ssh -G (each connection of VS Code's pays for both).
+  const modernSsh = runAllowFailure(['ssh', '-V']).then((v) =>
+    isModernSsh(parseOpensshVersion(`${v.stderr}${v.stdout}`)),
+  );
   const waitMs = target.justStarted ? STARTED_SSHD_WAIT_MS : RUNNING_SSHD_WAIT_MS;
   let failure = '';
   for await (const attempt of backoff({ deadline: Date.now() + waitMs, firstDelayMs: 500, maxDelayMs: 5000 })) {
@@ -54,8 +56,11 @@ export async function relay(
  * The route as `ssh -G` says. When it cannot say (a broken config), proxy-connect fails: going
  * straight to the address would skip the user's ProxyJump without a word.
  */
-async function routeNow(configFile: string | undefined, address: string, modernSsh: boolean): Promise<Route> {
-  const g = await runAllowFailure(['ssh', ...(configFile ? ['-F', configFile] : []), '-G', '--', address]);
+async function routeNow(configFile: string | undefined, address: string, modern: Promise<boolean>): Promise<Route> {
+  const [g, modernSsh] = await Promise.all([
+    runAllowFailure(['ssh', ...(configFile ? ['-F', configFile] : []), '-G', '--', address]),
+    modern,
+  ]);
   if (g.exitCode !== 0) {
     const last = g.stderr.trim().split('\n').at(-1) || `exit ${g.exitCode}`;
     throw new ConfigError(`ssh -G ${address} failed, so the way ssh would go is unknown: ${last}`);
