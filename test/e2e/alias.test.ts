@@ -273,7 +273,7 @@ describe('ssh ec2-NAME', () => {
     // As on EC2, its sshd answers a while after `running`: the alias waits for it.
     sb.setBootDelay(3000);
     const command = ['ssh', ...sshArgs(alias, 'echo started')].map(shq).join(' ');
-    const started = await execa('script', ['-q', '-c', command, '/dev/null'], {
+    const started = await execa('script', ['-q', '-e', '-c', command, '/dev/null'], {
       env: sb.env(),
       extendEnv: false,
       reject: false,
