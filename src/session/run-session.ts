@@ -37,7 +37,7 @@ import { resolveLimits } from './limits.js';
 import { passingInterrupt } from './pass-interrupt.js';
 import { provision, type Provisioned } from './provision.js';
 import { runStory } from './story.js';
-import { refreshAliases } from '../state/aliases.js';
+import { awsContext, refreshAliases } from '../state/aliases.js';
 import { rememberInstance, warmCloud, warmInstance, warmth, type Warmth } from './warm.js';
 
 export interface SessionDeps {
@@ -112,6 +112,7 @@ async function story(run: Run, deps: SessionDeps, w: Warmth, signal: AbortSignal
       user: got.user,
       region: run.cloud.region,
       sshConfig: run.options.sshConfig && resolve(run.plan.projectDir, run.options.sshConfig),
+      ...awsContext(deps.env),
     },
     run.log,
   );

@@ -25,7 +25,22 @@ export interface AliasRecord {
   region: string;
   /** The ssh config the instance was reached through (--ssh-config): proxy-connect relays through it. */
   sshConfig?: string;
+  /**
+   * The AWS profile and endpoint in effect when the alias was written: its ProxyCommand runs with
+   * them, not with whatever ssh's environment has (VS Code started from the Dock has no
+   * AWS_PROFILE; a shell may hold another account's), or the instance would look gone.
+   */
+  profile?: string;
+  endpoint?: string;
 }
+
+/** The AWS context an alias is written with (AliasRecord's profile and endpoint). */
+export const awsContext = (
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<AliasRecord, 'profile' | 'endpoint'> => ({
+  ...(env.AWS_PROFILE ? { profile: env.AWS_PROFILE } : {}),
+  ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+});
 
 /** What every entry's ProxyCommand runs: this node and this ssh-ec2 (absolute paths). */
 export interface AliasProgram {
@@ -141,10 +156,16 @@ const configPath = (s: string) => {
  * key file and check, our key only. The command line still wins (`ssh -t`, `-L`, `-A`).
  */
 export function renderAliases(records: readonly AliasRecord[], paths: Paths, p: AliasProgram): string {
+  const shared = sharedNames(records);
   const blocks = records.map((r) => {
     const proxy = [
       'env',
+      // Unset when the alias was written without them: ssh's environment must not lend its own.
+      ...(r.profile ? [] : ['-u', 'AWS_PROFILE']),
+      ...(r.endpoint ? [] : ['-u', 'AWS_ENDPOINT_URL']),
       `SSH_EC2_STATE_DIR=${paths.state}`,
+      ...(r.profile ? [`AWS_PROFILE=${r.profile}`] : []),
+      ...(r.endpoint ? [`AWS_ENDPOINT_URL=${r.endpoint}`] : []),
       p.node,
       p.bin,
       'proxy-connect',
@@ -156,7 +177,7 @@ export function renderAliases(records: readonly AliasRecord[], paths: Paths, p: 
       ...(r.sshConfig ? ['--ssh-config', r.sshConfig] : []),
     ];
     const lines = [
-      `Host ${aliasName(r.name)} ${r.id}`,
+      `Host ${shared.has(aliasName(r.name)) ? '' : `${aliasName(r.name)} `}${r.id}`,
       `  ProxyCommand ${proxy.map(shellWord).join(' ').replaceAll('%', '%%')}`,
       `  User ${r.user}`,
       `  HostKeyAlias ${r.id}`,
@@ -183,6 +204,22 @@ export function renderAliases(records: readonly AliasRecord[], paths: Paths, p: 
     return `${lines.join('\n')}\n`;
   });
   return `# Written by ssh-ec2 (ssh-ec2 ssh-config): one entry per instance of yours. Do not edit: it is rewritten.\n${blocks.join('\n')}`;
+}
+
+/**
+ * Alias names held by more than one record (one directory name under two parents, or in two
+ * regions): ssh would take the first entry and reach the other instance without a word, so such a
+ * name gets no entry at all — those instances are reached by id.
+ */
+export function sharedNames(records: readonly AliasRecord[]): Set<string> {
+  const seen = new Set<string>();
+  const shared = new Set<string>();
+  for (const r of records) {
+    const name = aliasName(r.name);
+    if (seen.has(name)) shared.add(name);
+    seen.add(name);
+  }
+  return shared;
 }
 
 function writeAtomically(file: string, text: string): void {

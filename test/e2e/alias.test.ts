@@ -9,7 +9,8 @@
  */
 import { StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DELAY_RELAY } from '../sandbox/index.js';
@@ -31,6 +32,11 @@ import {
 const sb = useSandbox();
 
 const USER_CONFIG_BEFORE = '# my own settings\nHost my-box\n  HostName 192.0.2.1\n';
+
+/** The user's real known_hosts: OpenSSH takes ~ from the password entry (/root when run as root), not $HOME. */
+const realKnownHosts = join(userInfo().homedir, '.ssh', 'known_hosts');
+const snapshot = (file: string) =>
+  existsSync(file) ? { text: readFileSync(file, 'utf8'), mtimeMs: statSync(file).mtimeMs } : 'absent';
 
 describe('ssh ec2-NAME', () => {
   let id = '';
@@ -78,17 +84,59 @@ describe('ssh ec2-NAME', () => {
 
   it('ssh, by name and by id, repeatedly without a prompt (VS Code reconnecting), one key push', async () => {
     sb.clearCalls();
+    const knownBefore = snapshot(realKnownHosts);
     for (const host of [alias, id, alias, alias, alias]) {
       const r = await ssh(host, 'echo on $(hostname) as $(id -un) in $PWD');
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^on .* as \S+ in \S+\n?$/);
       expect(r.stdout).not.toContain('hostile');
     }
-    expect(pushes()).toBeLessThanOrEqual(1);
+    expect(pushes()).toBe(1);
     expect(existsSync(marker())).toBe(false);
     // Nothing was written to any known_hosts but ours: the hostile config's is /dev/null anyway,
-    // and the default one is under /root, which -F never made ssh read for these hosts.
+    // and the user's real one (under the password entry's home) is as it was, absent or not.
     expect(readFileSync(join(localState(sb, 'known_hosts'), id), 'utf8')).toContain(id);
+    expect(snapshot(realKnownHosts)).toEqual(knownBefore);
+  });
+
+  it("ssh's environment lends no AWS settings: another profile, endpoint or key still reaches the instance", async () => {
+    // The alias was written with the sandbox's endpoint and no profile: a dead endpoint (loopback)
+    // and an unknown profile in ssh's environment are not used (VS Code from the Dock, a shell of
+    // another account's).
+    const r = await execa('ssh', sshArgs(alias, 'echo through'), {
+      env: sb.env({
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+        AWS_PROFILE: 'no-such-profile',
+        AWS_ACCESS_KEY_ID: 'other',
+      }),
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('through');
+  });
+
+  it('an instance AWS says it does not know (other credentials) fails in one line and nothing is forgotten', async () => {
+    const kept = [
+      localState(sb, 'known_hosts', id),
+      localState(sb, 'aliases', id),
+      localState(sb, 'aliases', `${id}.json`),
+    ];
+    sb.inject({ action: 'DescribeInstances', status: 400, code: 'InvalidInstanceID.NotFound', times: Infinity });
+    try {
+      const r = await ssh(alias, 'true');
+      expect(r.exitCode).toBe(255);
+      expect(r.stderr).toContain(`${id} not found`);
+      expect(r.stderr).toContain('nothing removed');
+    } finally {
+      sb.clearFaults();
+    }
+    for (const f of kept) expect(existsSync(f), f).toBe(true);
+    expect(readFileSync(localState(sb, 'ssh_config'), 'utf8')).toContain(`Host ${alias} ${id}\n`);
+    const again = await ssh(alias, 'echo still');
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toBe('still');
   });
 
   it('scp, sftp -b and rsync -e ssh', async () => {
@@ -122,14 +170,22 @@ describe('ssh ec2-NAME', () => {
 
   it('an alias session counts as activity for the agent', async () => {
     // The agent counts processes of the login user whose parent is sshd (lib.sh ssh_sessions).
-    const held = execa('ssh', sshArgs(alias, 'sleep 30'), { env: sb.env(), extendEnv: false, reject: false });
+    // Held until this test ends it: `cat` waits on the stdin kept open here, however slow the machine.
+    const held = execa('ssh', sshArgs(alias, 'exec cat >/dev/null'), {
+      env: sb.env(),
+      extendEnv: false,
+      reject: false,
+      stdin: 'pipe',
+    });
     try {
       await until(async () => {
         const r = await ssh(alias, '. ~/.ssh-ec2/lib.sh && ssh_sessions');
         return r.exitCode === 0 && Number(r.stdout.trim()) >= 2;
       }, 'the agent to count the held alias session besides this one');
     } finally {
+      held.stdin?.end();
       held.kill();
+      await held;
     }
   });
 
@@ -187,6 +243,16 @@ describe('ssh ec2-NAME', () => {
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toBe('jumped');
       expect(existsSync(jumped)).toBe(true);
+      // A config ssh -G cannot read: the relay fails saying why, never going around the jump host.
+      writeFileSync(config, `${readFileSync(config, 'utf8')}NoSuchOption yes\n`);
+      const broken = await cli(sb, ['ssh-config', '--ssh-config', config], { cwd: dir });
+      expect(broken.exitCode, broken.stderr).toBe(0);
+      rmSync(jumped);
+      const refused = await ssh(alias, 'echo jumped');
+      expect(refused.exitCode).toBe(255);
+      expect(refused.stderr).toContain('ssh -G');
+      expect(refused.stderr).toMatch(/NoSuchOption|Bad configuration option/i);
+      expect(existsSync(jumped)).toBe(false);
     } finally {
       const back = await cli(sb, ['ssh-config'], { cwd: dir });
       expect(back.exitCode, back.stderr).toBe(0);
@@ -204,16 +270,19 @@ describe('ssh ec2-NAME', () => {
     expect(sb.calls('StartInstances')).toEqual([]);
     expect(await instanceState(sb, id)).toBe('stopped');
 
+    // As on EC2, its sshd answers a while after `running`: the alias waits for it.
+    sb.setBootDelay(3000);
     const command = ['ssh', ...sshArgs(alias, 'echo started')].map(shq).join(' ');
-    const started = await execa('script', ['-q', '-c', command, '/dev/null'], {
+    const started = await execa('script', ['-q', '-e', '-c', command, '/dev/null'], {
       env: sb.env(),
       extendEnv: false,
       reject: false,
       stdin: 'pipe',
       timeout: 120_000,
-    });
+    }).finally(() => sb.setBootDelay(0));
     expect(started.exitCode, started.stdout).toBe(0);
     expect(started.stdout).toContain(`starting ${id}`);
+    expect(started.stdout).toContain('waiting for sshd');
     expect(started.stdout).toContain('started');
     expect(await instanceState(sb, id)).toBe('running');
   });

@@ -6,10 +6,7 @@
  * checks the pinned host key and logs in with the alias key (state/aliases.ts).
  */
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { ConfigError, ExitCode, UsageError } from '../../errors.js';
-import { runAllowFailure, runAttached } from '../../remote/exec.js';
-import { isModernSsh, parseOpensshVersion } from '../../remote/ssh.js';
+import { ConfigError, ExitCode, UsageError, UserError } from '../../errors.js';
 import { PUSH_VALID_MS } from '../../session/keys.js';
 import { bringUp } from '../../session/provision.js';
 import { letCallerIn } from '../../session/ssh-access.js';
@@ -18,7 +15,7 @@ import { aliasKey, aliasName, pushedStamp, readAliases } from '../../state/alias
 import { forgetInstance } from '../../state/leftovers.js';
 import { resolvePaths, type Paths } from '../../state/paths.js';
 import type { CommandContext } from '../types.js';
-import { routeFrom } from './route.js';
+import { relay } from './relay.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const [id, ...rest] = ctx.options.command;
@@ -35,9 +32,16 @@ export async function run(ctx: CommandContext): Promise<number> {
   // Who the caller is is not needed here: the alias names the instance (no GetCallerIdentity).
   const cloud = await loadCloud(ctx, { askCaller: false });
   let instance = await cloud.describeInstance(id);
-  if (!instance || instance.state === 'shutting-down' || instance.state === 'terminated') {
+  // Not found may only mean other credentials or another endpoint than the alias's: nothing is
+  // forgotten on that word (ls, ssh-config and a run's finish do, with the right account's).
+  if (!instance)
+    throw new UserError(
+      `${alias}: ${id} not found in ${cloud.region} with these credentials (AWS_PROFILE ${ctx.env.AWS_PROFILE || 'unset'}); nothing removed — ssh-ec2 ls says whether it ended`,
+      ExitCode.connectionLost,
+    );
+  if (instance.state === 'shutting-down' || instance.state === 'terminated') {
     forgetInstance(paths, id); // its alias goes with it
-    throw new ConfigError(`${id} has ended (${instance?.state ?? 'gone'}): alias ${alias} removed`);
+    throw new ConfigError(`${id} has ended (${instance.state}): alias ${alias} removed`);
   }
   if (instance.state === 'stopped' || instance.state === 'stopping') {
     // ssh gives its ProxyCommand its own stderr: a terminal only when a person ran ssh there.
@@ -50,7 +54,8 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
     ctx.log.info(`${alias}: starting ${id} (it was ${instance.state})`);
   }
-  if (instance.state !== 'running') instance = await bringUp({ cloud, log: ctx.log }, instance);
+  const justStarted = instance.state !== 'running';
+  if (justStarted) instance = await bringUp({ cloud, log: ctx.log }, instance);
   const address = instance.publicIp ?? instance.privateIp;
   if (!address) throw new ConfigError(`${id} has no IP address`);
   await letCallerIn(ctx.options, cloud, instance, ctx.log);
@@ -62,7 +67,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       az: instance.az,
     }),
   );
-  return relay(ctx, address);
+  return relay(ctx, { alias, address, justStarted });
 }
 
 /**
@@ -82,33 +87,4 @@ async function pushIfStale(paths: Paths, id: string, push: () => Promise<void>):
   await push();
   if (existsSync(stamp)) utimesSync(stamp, new Date(), new Date());
   else writeFileSync(stamp, '', { mode: 0o600 });
-}
-
-async function relay(ctx: CommandContext, address: string): Promise<number> {
-  const configFile = ctx.options.sshConfig;
-  const [g, v] = await Promise.all([
-    runAllowFailure(['ssh', ...(configFile ? ['-F', configFile] : []), '-G', '--', address]),
-    runAllowFailure(['ssh', '-V']),
-  ]);
-  const route = routeFrom(g.exitCode === 0 ? g.stdout : '', {
-    address,
-    configFile,
-    modernSsh: isModernSsh(parseOpensshVersion(`${v.stderr}${v.stdout}`)),
-  });
-  if (route.kind === 'program') {
-    ctx.log.detail(`relaying through ${route.argv.join(' ')}`);
-    return (await runAttached(route.argv, { env: ctx.env }).done).exitCode;
-  }
-  return new Promise((resolve) => {
-    const socket = connect(route.port, route.host);
-    socket.on('connect', () => {
-      process.stdin.pipe(socket);
-      socket.pipe(process.stdout);
-    });
-    socket.on('error', (err) => {
-      ctx.log.error(`could not reach ${address} port 22: ${err.message}`);
-      resolve(ExitCode.config);
-    });
-    socket.on('close', () => resolve(ExitCode.ok));
-  });
 }

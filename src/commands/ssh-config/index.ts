@@ -7,15 +7,17 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { resolve } from 'node:path';
-import { ExitCode } from '../../errors.js';
+import { ConfigError, ExitCode } from '../../errors.js';
 import { loginUser } from '../../options.js';
 import {
   addAlias,
   aliasConfigFile,
   aliasName,
   aliasProgram,
+  awsContext,
   dropAlias,
   readAliases,
+  sharedNames,
   writeAliasConfig,
 } from '../../state/aliases.js';
 import { resolvePaths, type Paths } from '../../state/paths.js';
@@ -48,10 +50,19 @@ export async function run(ctx: CommandContext): Promise<number> {
       user,
       region: cloud.region,
       sshConfig: sshConfigFile,
+      ...awsContext(ctx.env),
     });
   }
   writeAliasConfig(paths, aliasProgram());
-  for (const i of found) ctx.stdout.write(`${aliasName(i.tags.Name ?? i.id)}\t${i.id}\t${i.state}\n`);
+  const shared = sharedNames(readAliases(paths));
+  for (const name of shared)
+    ctx.log.warn(
+      `several instances are named ${name}: it is no alias (each is reached by its id); rename one with --name`,
+    );
+  for (const i of found) {
+    const name = aliasName(i.tags.Name ?? i.id);
+    ctx.stdout.write(`${shared.has(name) ? i.id : name}\t${i.id}\t${i.state}\n`);
+  }
   ctx.log.info(`${found.length} alias${found.length === 1 ? '' : 'es'} in ${ours}`);
 
   if (hasInclude(userConfig, ours)) {
@@ -60,7 +71,12 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.flags.yes ||
     (ctx.stdinIsTTY && (await ask(`Add "${includeLine(ours)}" at the top of ${userConfig}? `)))
   ) {
-    addInclude(userConfig, ours);
+    try {
+      addInclude(userConfig, ours);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError(`${err.message}; put this line at its top yourself: ${includeLine(ours)}`);
+    }
     ctx.log.info(
       `added "${includeLine(ours)}" at the top of ${userConfig} (ssh-ec2 ssh-config --remove takes it away)`,
     );
