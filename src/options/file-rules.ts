@@ -32,6 +32,10 @@ export const USER_ONLY: Partial<Record<OptionKey, string>> = {
   ipUrl: 'its answer decides who may reach port 22',
   sshCidr: 'it opens port 22 of the security group all your instances share',
   iamProfile: "it gives the instance your AWS account's rights",
+  securityGroup: 'a group of its choosing may let anyone reach port 22 (ssh-ec2 never changes its rules)',
+  imageOwners:
+    "an image of another owner's would receive your files and, with the instance profile, your account's rights",
+  imageId: "an image of another owner's would receive your files and, with the instance profile, your account's rights",
 };
 
 /** The file a value was read from, for its rules and its paths. */

@@ -265,6 +265,6 @@ export const GENERAL_OPTIONS = {
     group: 'General',
     default: false,
     parse: bool,
-    describe: "print only errors and the command's own output (no progress, no closing line)",
+    describe: "print only errors, warnings and the command's own output (no progress, no closing line)",
   }),
 } as const;

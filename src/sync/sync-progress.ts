@@ -9,6 +9,9 @@ import { sizedName } from '../remote/rsync.js';
 
 const HEADER =
   /^(building file list|receiving file list|receiving incremental file list|sending incremental file list|Transfer starting:)/;
+/** -v lines that name no file sent (as verboseNames in rsync.ts skips them), and the totals. */
+const NOT_A_FILE =
+  /^(created directory |ignoring unsafe symlink |skipping non-regular file |Transfer complete|sent [\d,.]+ bytes|total size is )/;
 
 /**
  * A handler for an rsync's stdout chunks that says "12 files · 3.4 MB · 1.1 MB/s" (`sized`: each
@@ -24,15 +27,17 @@ export function fileCounter(
   let files = 0;
   let bytes = 0;
   let partial = '';
-  // -v ends its list with a blank line, then its totals ("sent 1,234 bytes …"): not names.
+  // -v ends its list with a blank line (at once when nothing is sent), then its totals
+  // ("sent 1,234 bytes …"): not names.
   let done = false;
   return (chunk) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
-      if (line === '' && files > 0) done = true;
+      if (line === '' && !sized) done = true;
       const entry = sized ? sizedName(line) : { name: line, size: 0 };
-      if (done || !entry || entry.name === '' || entry.name.endsWith('/') || (!sized && HEADER.test(line))) continue;
+      if (done || !entry || entry.name === '' || entry.name.endsWith('/')) continue;
+      if (!sized && (HEADER.test(line) || NOT_A_FILE.test(line))) continue;
       files++;
       bytes += entry.size;
     }

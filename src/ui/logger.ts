@@ -3,7 +3,7 @@
  * Colour only on a TTY and never with NO_COLOR. Phases are timed for the closing summary.
  *
  * Waits show as progress (status-line.ts): a live line on a terminal, plain timestamped lines
- * otherwise. --silent keeps errors only (the command's own output is not ours to hold back).
+ * otherwise. --silent keeps errors and warnings only (the command's own output is not ours to hold back).
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { clock, statusLine, type StatusLine } from './status-line.js';
@@ -66,7 +66,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   return {
     verbose,
     info: (m) => say(`${tag} ${m}`),
-    warn: (m) => say(`${tag} ${c.yellow('warning:')} ${m}`),
+    // Said even with --silent: a warning is what the user must act on (an instance left running
+    // where they asked for its end, a file not sent).
+    warn: (m) => write(`${tag} ${c.yellow('warning:')} ${m}`),
     error: (m, hint) => write(`${tag} ${c.red('error:')} ${m}${hint ? `\n${tag} ${c.dim(hint)}` : ''}`),
     detail: (m) => {
       if (verbose) write(`${tag} ${c.dim(m)}`);

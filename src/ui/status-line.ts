@@ -22,7 +22,9 @@ export function statusLine(
   now: () => number,
   c: ChalkInstance,
 ): StatusLine {
-  let current: { text: string; start: number; detail?: string } | undefined;
+  // The waits open now, the latest last: the line shows the latest; one ending (in any order: two
+  // may overlap, as the agent's install beside the sync up) takes only itself off.
+  const open: { text: string; start: number; detail?: string }[] = [];
   // The same wait in two steps (the instance running, then its sshd answering) counts on.
   let last: { text: string; start: number } | undefined;
   let drawn = false;
@@ -34,6 +36,7 @@ export function statusLine(
     drawn = false;
   };
   const draw = () => {
+    const current = open.at(-1);
     if (!current) return;
     const seconds = Math.floor((now() - current.start) / 1000);
     const words = `${current.text}${current.detail ? ` · ${current.detail}` : ''} · ${seconds}s`;
@@ -51,8 +54,7 @@ export function statusLine(
       watching = true;
       const start = last?.text === text ? last.start : now();
       const mine: { text: string; start: number; detail?: string } = { text, start };
-      const before = current;
-      current = mine;
+      open.push(mine);
       timer ??= setInterval(draw, FRAME_MS).unref();
       draw();
       return {
@@ -61,9 +63,10 @@ export function statusLine(
         },
         end: () => {
           last = { text, start };
-          current = before;
+          const at = open.indexOf(mine);
+          if (at >= 0) open.splice(at, 1);
           erase();
-          if (current) draw();
+          if (open.length > 0) draw();
           else {
             clearInterval(timer);
             timer = undefined;

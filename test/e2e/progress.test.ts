@@ -42,6 +42,9 @@ describe('progress', () => {
   });
 
   describe('on a terminal', () => {
+    // The spinner is braille: a tmux server in a C locale would show it as `_` (and the check that
+    // none is left would then hold for nothing). Its server and the CLI in it get a UTF-8 locale.
+    process.env.LC_ALL = 'C.UTF-8';
     const socks: string[] = [];
     afterEach(async () => {
       for (const sock of socks.splice(0)) await execa('tmux', ['-S', sock, 'kill-server'], { reject: false });

@@ -348,6 +348,9 @@ describe('what a file may set (README "Config files and presets")', () => {
     ['ip-url', '"http://127.0.0.1:9/"', 'SSH_EC2_IP_URL'],
     ['ssh-cidr', '"10.0.0.0/8"', '--ssh-cidr'],
     ['iam-profile', '"Admin"', 'AWS_IAM_INSTANCE_PROFILE'],
+    ['security-group', '"launch-wizard-1"', 'SSH_EC2_SECURITY_GROUP'],
+    ['image-owner', '["123456789012"]', 'SSH_EC2_IMAGE_OWNER'],
+    ['image-id', '"ami-0123456789abcdef0"', 'AWS_IMAGE_ID'],
   ];
   it.each(USER_ONLY)(
     'the project file may not set %s (nor its presets): a usage error saying where it may be set',

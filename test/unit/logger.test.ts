@@ -30,6 +30,27 @@ describe('progress', () => {
     expect(out.filter((w) => w.includes('waiting for'))).toHaveLength(3);
   });
 
+  it('two waits overlapping, the first ending first (the agent beside the sync up): the line shows the one still open, and none once both end', async () => {
+    vi.useFakeTimers();
+    const { out, s } = stream(true);
+    const log = createLogger({ stream: s, env: { TERM: 'xterm', NO_COLOR: '1' }, now: () => 0 });
+    let endFirst!: () => void;
+    const first = log.progress('syncing up to i-1', () => new Promise<void>((r) => (endFirst = r)));
+    let endSecond!: () => void;
+    const second = log.progress('terminating i-1', () => new Promise<void>((r) => (endSecond = r)));
+    endFirst();
+    await first;
+    out.length = 0;
+    vi.advanceTimersByTime(100);
+    expect(out.join('')).toMatch(/terminating i-1/);
+    expect(out.join('')).not.toMatch(/syncing up/);
+    endSecond();
+    await second;
+    out.length = 0;
+    vi.advanceTimersByTime(500);
+    expect(out.join('')).toBe('');
+  });
+
   it('never wider than the terminal (a wrapped line cannot be taken back)', async () => {
     const { out, s } = stream(true);
     const log = createLogger({ stream: s, env: { TERM: 'xterm', NO_COLOR: '1' } });
@@ -50,7 +71,7 @@ describe('progress', () => {
     expect(text).toMatch(/^\d\d:\d\d:\d\d ssh-ec2: waiting for i-0abc to boot\n$/);
   });
 
-  it('--silent: errors only; the closing line carries the outcomes otherwise', async () => {
+  it('--silent: errors and warnings only (a warning is one to act on); the closing line carries the outcomes otherwise', async () => {
     const quiet = stream(false);
     const silent = createLogger({ stream: quiet.s, env: {}, silent: true, verbose: true });
     await silent.phase('run', () => silent.progress('connecting to i-0abc', async () => undefined));
@@ -59,7 +80,7 @@ describe('progress', () => {
     silent.detail('detail');
     silent.summary('done');
     silent.error('it failed');
-    expect(quiet.out.join('')).toBe('ssh-ec2: error: it failed\n');
+    expect(quiet.out.join('')).toBe('ssh-ec2: warning: warn\nssh-ec2: error: it failed\n');
 
     const loud = stream(false);
     const log = createLogger({ stream: loud.s, env: {}, now: () => 0 });

@@ -30,6 +30,14 @@ describe('fileCounter: the names an rsync prints, counted as they come', () => {
     expect(counted(['Transfer starting: 3 files\n', '12 x\n\n', 'sent 10 bytes\n'], false).at(-1)).toBe('1 file');
   });
 
+  it('-v: nothing sent is no file (its blank line comes first); created directories and the closing words are no files', () => {
+    expect(
+      counted(['building file list ... done\n\nsent 100 bytes  received 20 bytes\ntotal size is 0\n'], false),
+    ).toEqual([]);
+    expect(counted(['created directory proj\n./\na.txt\n\nsent 9 bytes\n'], false).at(-1)).toBe('1 file');
+    expect(counted(['Transfer starting: 1 files\na.txt\nTransfer complete: 5 B\n'], false).at(-1)).toBe('1 file');
+  });
+
   it('nothing to say without a listener', () => {
     expect(fileCounter(undefined, true)).toBeUndefined();
   });
