@@ -181,15 +181,32 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits, job));
   if (job) checkJobCanStart(run, await prepared, job.mux);
   if (options.rsync && !options.attach) {
-    const [up] = await Promise.all([
-      log.phase('sync up', () =>
-        log.progress(`syncing up to ${got.instance.id}`, (onProgress) =>
-          syncUp({ ...syncParams(run, conn), instanceId: got.instance.id, signal, onProgress }),
-        ),
+    // An agent that cannot be installed ends the sync up too, and the finish waits for its end:
+    // it never runs beside a push. (A sync up that fails, or an interrupt, goes to the finish at
+    // once, as the agent's exchange is short.)
+    const stop = new AbortController();
+    let agentFailed = false;
+    prepared.catch(() => {
+      agentFailed = true;
+      stop.abort();
+    });
+    const up = log.phase('sync up', () =>
+      log.progress(`syncing up to ${got.instance.id}`, (onProgress) =>
+        syncUp({
+          ...syncParams(run, conn),
+          instanceId: got.instance.id,
+          signal: AbortSignal.any([signal, stop.signal]),
+          onProgress,
+        }),
       ),
-      prepared,
-    ]);
-    log.detail(`sync up: ${up.files ?? 'an unknown number of'} file(s) sent`);
+    );
+    try {
+      const [sent] = await Promise.all([up, prepared]);
+      log.detail(`sync up: ${sent.files ?? 'an unknown number of'} file(s) sent`);
+    } catch (err) {
+      if (agentFailed) await up.catch(() => undefined);
+      throw err;
+    }
   } else {
     await prepared;
   }
