@@ -6,6 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compileCacheDir } from '../../src/compile-cache.js';
 import type { Sandbox } from '../sandbox/index.js';
 import { cli, instances, instanceState, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
@@ -23,12 +24,23 @@ const READS = new Set([
   'DescribeAvailabilityZones',
 ]);
 
-/** Every file under the sandbox's local HOME (ssh-ec2's state and cache), with its size and time. */
+/**
+ * Every file under the sandbox's local HOME (ssh-ec2's state and cache), with its size and time —
+ * but Node's compile cache of ssh-ec2's own code (compile-cache.ts: Node 22+), which every ssh-ec2
+ * command writes, `--version` as well: a copy of the program, not anything a run learnt.
+ */
 function snapshot(dir: string): string[] {
   const out: string[] = [];
+  const codeCache = compileCacheDir(sb.env());
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
+      if (p === codeCache) continue;
+      // Its parents (made for it) are walked, not listed: a file of ours in them still shows.
+      if (codeCache.startsWith(`${p}/`)) {
+        walk(p);
+        continue;
+      }
       const st = statSync(p, { throwIfNoEntry: false });
       out.push(`${p} ${st?.size} ${st?.mtimeMs}`);
       if (e.isDirectory()) walk(p);
