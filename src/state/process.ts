@@ -2,6 +2,7 @@
  * Questions about local processes, asked of `ps` (POSIX; the same options on Linux and macOS)
  * rather than /proc, which a Mac does not have.
  */
+import { uptime } from 'node:os';
 import { runSync } from '../remote/exec.js';
 
 /** Is a local process alive? A zombie is not: it only waits for its parent to read its status. */
@@ -20,11 +21,24 @@ export function processAlive(pid: number): boolean {
  * `ps` gives the elapsed time in whole seconds, so a process started within 2 s after `seenAt`
  * is still taken for ours: recycling a pid that fast means going through the whole pid space.
  */
-export function stillOurs(p: { pid: number; seenAt: number; argv0: string }, now = Date.now()): boolean {
-  const line = psLine(p.pid, 'etime=,comm=');
+export function stillOurs(p: { pid: number; seenAt: number; argv0: string }): boolean {
+  return isProgramSeen(psLine(p.pid, 'etime=,comm='), p, Date.now(), uptime());
+}
+
+/** stillOurs' rule on ps's line (`etime comm`), at `now` (epoch ms), the machine up `uptimeS` seconds. */
+export function isProgramSeen(
+  line: string,
+  p: { seenAt: number; argv0: string },
+  now: number,
+  uptimeS: number,
+): boolean {
   const m = /^\s*(\S+)\s+(.*)$/.exec(line);
   const elapsed = m ? parseElapsed(m[1]!) : undefined;
   if (!m || elapsed === undefined) return false;
+  // A process started within the second ps runs can be given a wrapped-around time (procps:
+  // "441077234-00:18:40", about 1 in 8 on a busy machine) — older than the machine itself, so it
+  // would pass for the program seen long ago. A time the machine has not been up cannot be ours.
+  if (elapsed > uptimeS + 1) return false;
   return sameProgram(m[2]!.trim(), p.argv0) && now - elapsed * 1000 <= p.seenAt + 2000;
 }
 

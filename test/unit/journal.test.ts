@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { takeDeadJournals, type JournalEntry } from '../../src/session/journal.js';
 import { resolvePaths, type Paths } from '../../src/state/paths.js';
-import { parseElapsed } from '../../src/state/process.js';
+import { isProgramSeen, parseElapsed } from '../../src/state/process.js';
 import { createLogger } from '../../src/ui/logger.js';
 
 const PROJECT = 'p0123456789abcde';
@@ -167,6 +167,23 @@ describe("the killed run's programs (found without /proc, which a Mac does not h
     } finally {
       kill.mockRestore();
     }
+  });
+});
+
+describe("isProgramSeen: is the process under a pid still the program the run saw (ps's etime and comm)", () => {
+  const now = Date.parse('2026-11-30T12:00:00Z');
+  const seen = { seenAt: now - 3_600_000, argv0: 'sleep' };
+  it.each([
+    ['started before the run saw it', '01:00:05 sleep', true],
+    ['started within 2 s after (etime has whole seconds)', '59:59 sleep', true],
+    ['started since: a recycled pid', '00:03 sleep', false],
+    ['another program', '01:00:05 rsync', false],
+    // procps gives a process started within the second it runs a wrapped-around time: about 1 in
+    // 8 tries on a busy machine, which made the recovery kill a recycled pid (a loaded CI run).
+    ['a wrapped-around time, older than the machine', '441077234-00:18:40 sleep', false],
+    ['nothing (gone)', '', false],
+  ])('%s: %s', (_what, line, ours) => {
+    expect(isProgramSeen(line, seen, now, 40_000)).toBe(ours);
   });
 });
 
