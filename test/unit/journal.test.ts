@@ -156,10 +156,10 @@ describe("the killed run's programs (found without /proc, which a Mac does not h
       ran: true,
       children: [{ pid: o.pid, ...child } as { pid: number; cmdline: string; seenAt: number }],
     });
-    // What the recovery sends, not whether the stand-in is still alive afterwards: a loaded CI run
-    // found it gone once, and on a busy machine (pid_max 32768) another test file's kill of a pid
-    // it saw die (the sandbox kills by /proc scan) can land on a recycled one. The recovery's own
-    // signals are what this test holds.
+    // What the recovery sends, not only whether the stand-in is still alive afterwards: the
+    // recovery's own signals are what this test holds. (A loaded CI run found the stand-in gone:
+    // ps had given it a wrapped-around elapsed time, and the recovery took it for the program seen
+    // an hour before — isProgramSeen's row below.)
     const kill = vi.spyOn(process, 'kill');
     try {
       await takeDeadJournals(paths, PROJECT, logger());
