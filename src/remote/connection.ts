@@ -36,7 +36,7 @@ const FATAL =
 
 /** The local ssh's version, asked once per run (undefined: not OpenSSH, or no ssh at all). */
 let localSsh: Promise<number | undefined> | undefined;
-function localSshVersion(): Promise<number | undefined> {
+export function localSshVersion(): Promise<number | undefined> {
   localSsh ??= runAllowFailure(['ssh', '-V'], { timeoutMs: 10_000 }).then(
     (r) => parseOpensshVersion(r.stderr + r.stdout),
     () => undefined,

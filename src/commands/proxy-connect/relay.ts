@@ -6,7 +6,8 @@
 import { connect, type Socket } from 'node:net';
 import { ConfigError, ExitCode, UserError } from '../../errors.js';
 import { runAllowFailure, runAttached } from '../../remote/exec.js';
-import { isModernSsh, parseOpensshVersion } from '../../remote/ssh.js';
+import { localSshVersion } from '../../remote/connection.js';
+import { isModernSsh } from '../../remote/ssh.js';
 import { backoff } from '../../time.js';
 import type { CommandContext } from '../types.js';
 import { routeFrom, type Route } from './route.js';
@@ -22,9 +23,7 @@ export async function relay(
 ): Promise<number> {
   const configFile = ctx.options.sshConfig;
   // Asked once, alongside the first ssh -G (each connection of VS Code's pays for both).
-  const modernSsh = runAllowFailure(['ssh', '-V']).then((v) =>
-    isModernSsh(parseOpensshVersion(`${v.stderr}${v.stdout}`)),
-  );
+  const modernSsh = localSshVersion().then(isModernSsh);
   const waitMs = target.justStarted ? STARTED_SSHD_WAIT_MS : RUNNING_SSHD_WAIT_MS;
   let failure = '';
   for await (const attempt of backoff({ deadline: Date.now() + waitMs, firstDelayMs: 500, maxDelayMs: 5000 })) {
