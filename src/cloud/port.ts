@@ -53,6 +53,24 @@ export interface InstanceTypeInfo {
   architectures: string[];
 }
 
+/** An instance type as DescribeInstanceTypes tells it: what `prices` shows and the type checks compare. */
+export interface InstanceTypeDetails extends InstanceTypeInfo {
+  vcpus: number;
+  memoryMiB: number;
+  /** GPUs (0: none) and their model, e.g. 1 × "A10G". */
+  gpus: number;
+  gpuName?: string;
+}
+
+/** The latest spot price of a type in a zone (DescribeSpotPriceHistory, Linux/UNIX). */
+export interface SpotPrice {
+  type: string;
+  zone: string;
+  /** USD per hour. */
+  usd: number;
+  at: Date;
+}
+
 export interface LaunchSpec {
   imageId: string;
   instanceType: string;
@@ -133,6 +151,18 @@ export interface Cloud {
   taggedResources(): Promise<TaggedResources>;
   resolveImage(query: ImageQuery): Promise<ImageInfo>;
   describeInstanceType(type: string): Promise<InstanceTypeInfo>;
+  /** The details of these types (none: every type of the region); a name EC2 does not know is left out. */
+  instanceTypeDetails(types?: readonly string[]): Promise<InstanceTypeDetails[]>;
+  /**
+   * Where types are offered (DescribeInstanceTypeOfferings): by zone name, or `region` for the
+   * region as a whole; `types` none: every type.
+   */
+  typeOfferings(
+    location: 'region' | 'availability-zone',
+    types?: readonly string[],
+  ): Promise<{ type: string; location: string }[]>;
+  /** The current spot price of each type in each zone (`zones` none: every zone offering it). */
+  spotPrices(types: readonly string[], zones?: readonly string[]): Promise<SpotPrice[]>;
   /**
    * The default VPC and its default subnet of each availability zone, by zone name (a VPC
    * without any: no zones).

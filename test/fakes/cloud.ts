@@ -9,6 +9,9 @@
  * - `region`, `identity` (what caller() answers), `vpcId` (undefined: no default VPC), `zones`
  *   (the default subnets), `subnets` (all subnets by id, for --subnet-id), `instanceTypes` (type →
  *   architectures; others are unknown), `images` (architecture → image; none: no image for it).
+ * - `typeDetails` (type → vCPUs, memory, GPUs: what instanceTypeDetails adds to `instanceTypes`;
+ *   a type without a row has 0 of each), `offeredIn` (type → the zones offering it; none: every
+ *   zone of `zones`), `spotPriceTable` (`"type zone"` → USD/hour; none: no spot price).
  * - `bootDescribes`: how many describeInstance calls a launched or started instance stays
  *   `pending` before it runs with an address (default 0: running at the first describe).
  * - `endWhilePending`: a StateReason; the next instance launched ends (terminated) while pending.
@@ -86,6 +89,9 @@ const DOING: Partial<Record<CloudOp, string>> = {
   resolveImage: 'look up the image',
   enabledRegions: 'list the regions',
   taggedResources: 'list the volumes',
+  instanceTypeDetails: 'describe instance types',
+  typeOfferings: 'list where instance types are offered',
+  spotPrices: 'read the spot price history',
 };
 
 /** An AWS error as the SDK throws it, mapped as the real port maps it. */
@@ -121,6 +127,15 @@ export class FakeCloud implements Cloud {
     't3.large': ['x86_64'],
     'g5g.xlarge': ['arm64'],
   };
+  typeDetails: Record<string, { vcpus: number; memoryMiB: number; gpus: number; gpuName?: string }> = {
+    'g4dn.xlarge': { vcpus: 4, memoryMiB: 16384, gpus: 1, gpuName: 'T4' },
+    'g5.xlarge': { vcpus: 4, memoryMiB: 16384, gpus: 1, gpuName: 'A10G' },
+    'g5.2xlarge': { vcpus: 8, memoryMiB: 32768, gpus: 1, gpuName: 'A10G' },
+    't3.large': { vcpus: 2, memoryMiB: 8192, gpus: 0 },
+    'g5g.xlarge': { vcpus: 4, memoryMiB: 8192, gpus: 1, gpuName: 'T4g' },
+  };
+  offeredIn: Record<string, string[]> = {};
+  spotPriceTable: Record<string, number> = {};
   images: Record<string, ImageInfo> = {
     x86_64: {
       id: 'ami-x86',
@@ -267,6 +282,47 @@ export class FakeCloud implements Cloud {
       if (!architectures) throw new ConfigError(`unknown instance type "${type}" in ${this.region}`);
       return { type, architectures: [...architectures] };
     });
+  }
+
+  instanceTypeDetails(types?: readonly string[]) {
+    return this.call('instanceTypeDetails', [types], () =>
+      (types ?? Object.keys(this.instanceTypes))
+        .filter((t) => this.instanceTypes[t])
+        .map((type) => ({
+          type,
+          architectures: [...(this.instanceTypes[type] ?? [])],
+          ...(this.typeDetails[type] ?? { vcpus: 0, memoryMiB: 0, gpus: 0 }),
+        })),
+    );
+  }
+
+  private zonesOffering(type: string): string[] {
+    return this.offeredIn[type] ?? this.zones.map((z) => z.name);
+  }
+
+  typeOfferings(location: 'region' | 'availability-zone', types?: readonly string[]) {
+    return this.call('typeOfferings', [location, types], () =>
+      (types ?? Object.keys(this.instanceTypes))
+        .filter((t) => this.instanceTypes[t])
+        .flatMap((type) => {
+          const zones = this.zonesOffering(type);
+          if (location === 'region') return zones.length > 0 ? [{ type, location: this.region }] : [];
+          return zones.map((z) => ({ type, location: z }));
+        }),
+    );
+  }
+
+  spotPrices(types: readonly string[], zones?: readonly string[]) {
+    return this.call('spotPrices', [types, zones], () =>
+      types.flatMap((type) =>
+        this.zonesOffering(type)
+          .filter((z) => !zones || zones.includes(z))
+          .flatMap((zone) => {
+            const usd = this.spotPriceTable[`${type} ${zone}`];
+            return usd === undefined ? [] : [{ type, zone, usd, at: new Date(0) }];
+          }),
+      ),
+    );
   }
 
   defaultNetwork() {
