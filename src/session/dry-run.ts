@@ -57,7 +57,7 @@ export interface FoundInstance {
 
 export interface NewInstance {
   kind: 'launch';
-  /** Each type of --instance-type, its architecture, price (as the launch would say it) and image, in the order tried. */
+  /** Each type of --instance-type, its architecture, price (the launch's line) and image, in the order tried. */
   types: { type: string; architecture?: string; price: PriceFacts; image: ImageInfo }[];
   /** (type, zone) in the order the capacity fallback tries them. */
   attempts: { type: string; zone?: string; subnet?: string }[];
