@@ -8,6 +8,7 @@ import { doctor } from './doctor/spec.js';
 import { down } from './down/spec.js';
 import { logs } from './logs/spec.js';
 import { ls } from './ls/spec.js';
+import { prices } from './prices/spec.js';
 import { pull } from './pull/spec.js';
 import { proxyConnect } from './proxy-connect/spec.js';
 import { session } from './session/spec.js';
@@ -17,7 +18,18 @@ import type { Command } from './types.js';
 export const DEFAULT_COMMAND: Command = session;
 
 /** Verbs are only verbs as the very first word: `ssh-ec2 -v ls` runs ls on the instance. */
-export const VERBS: readonly Command[] = [ls, logs, pull, down, doctor, config, sshConfig, completion, proxyConnect];
+export const VERBS: readonly Command[] = [
+  ls,
+  logs,
+  pull,
+  down,
+  doctor,
+  config,
+  sshConfig,
+  completion,
+  proxyConnect,
+  prices,
+];
 
 export function findVerb(word: string | undefined): Command | undefined {
   return VERBS.find((c) => c.name === word || c.aliases?.includes(word ?? ''));

@@ -26,7 +26,7 @@ export const VERB_FLAGS = {
   json: {
     flag: 'json',
     alias: [],
-    describe: 'ls, config, doctor: print JSON on stdout (README: Machine-readable output)',
+    describe: 'ls, config, doctor, prices: print JSON on stdout (README: Machine-readable output)',
   },
   orphans: {
     flag: 'orphans',

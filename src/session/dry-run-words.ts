@@ -5,6 +5,7 @@ import type { DryRun, FoundInstance, NewInstance } from './dry-run.js';
 import type { GroupPlan } from './launch-lookups.js';
 import type { Entry } from '../sync/ignore-rules.js';
 import { heldBackMessage } from '../sync/secrets-notice.js';
+import { priceLine } from './price-line.js';
 
 /** How many held-back paths are named. */
 const SHOWN = 5;
@@ -63,8 +64,9 @@ function existingLines(f: FoundInstance): string[] {
 function launchLines(n: NewInstance): string[] {
   const lines = [row('instance', 'would launch one (this directory has none)')];
   for (const t of n.types) {
-    const price = t.hourly === undefined ? 'no price known here' : `about $${price2(t.hourly)}/hour on demand`;
-    lines.push(sub('type', `${t.type}${t.architecture ? ` (${t.architecture})` : ''}, ${price}`));
+    lines.push(sub('type', `${t.type}${t.architecture ? ` (${t.architecture})` : ''}`));
+    // The launch's own line, word for word.
+    lines.push(sub('says', priceLine(t.price)));
     const img = t.image;
     const from = [img.owner && `owner ${img.owner}`, img.created && `made ${img.created.slice(0, 10)}`]
       .filter(Boolean)
@@ -200,5 +202,3 @@ const CACHE_WHAT: Record<string, string> = {
 };
 
 const cacheWhat = (key: string): string => CACHE_WHAT[key.split(':')[0]!] ?? key;
-
-const price2 = (p: number) => (p < 0.1 ? p.toFixed(4) : p.toFixed(2));

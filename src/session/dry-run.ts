@@ -10,7 +10,6 @@ import { hostname } from 'node:os';
 import { planAttempts } from '../cloud/capacity.js';
 import type { ImageInfo } from '../cloud/image.js';
 import { ownerTag } from '../cloud/identity.js';
-import { hourlyPrice } from '../cloud/prices.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import { loginUser, originOf, type Options } from '../options.js';
 import { jobCommand, jobStartCommand } from '../remote/on-instance.js';
@@ -24,12 +23,13 @@ import { previewSyncUp, type SyncPreview } from '../sync/sync-preview.js';
 import { targetOf } from './connect.js';
 import { localUser } from './context.js';
 import { multiplexerOf } from './job.js';
-import { instanceProfile, launchSpec, launchUserData } from './launch.js';
+import { instanceProfile, launchSpec, launchUserData, marketOf, maxPriceOf } from './launch.js';
 import { accountCache, launchCache, plannedSecurityGroup, readLookups, type GroupPlan } from './launch-lookups.js';
 import { launchLimits, resolveLimits, type Limits } from './limits.js';
 import { findOwn } from './owner.js';
 import { makePlan, type Plan } from './plan.js';
 import { pickExisting } from './provision.js';
+import { pricesFor, type PriceFacts } from './price-line.js';
 import { forwardsOf, pinnedIn, type SessionDeps } from './run-session.js';
 import { typesToStart } from './start-stopped.js';
 import { loadCloud } from './story.js';
@@ -57,8 +57,8 @@ export interface FoundInstance {
 
 export interface NewInstance {
   kind: 'launch';
-  /** Each type of --instance-type, its architecture, price and image, in the order tried. */
-  types: { type: string; architecture?: string; hourly?: number; image: ImageInfo }[];
+  /** Each type of --instance-type, its architecture, price (the launch's line) and image, in the order tried. */
+  types: { type: string; architecture?: string; price: PriceFacts; image: ImageInfo }[];
   /** (type, zone) in the order the capacity fallback tries them. */
   attempts: { type: string; zone?: string; subnet?: string }[];
   group: GroupPlan;
@@ -180,6 +180,17 @@ async function newInstance(
     typeInfos.map((t) => t.type),
     net.zones,
   );
+  const prices = await Promise.all(
+    typeInfos.map(async (t): Promise<PriceFacts> => {
+      // Its first attempt: where the launch would try it first, and how.
+      const first = attempts.find((a) => a.instanceType === t.type)!;
+      const market = marketOf(first);
+      const zone = first.zone?.name;
+      const region = ctx.cloud.region;
+      const known = await pricesFor(ctx.cloud, t.type, zone, market);
+      return { region, type: t.type, zone, market, maxPrice: maxPriceOf(o), prices: known };
+    }),
+  );
   const userData = launchUserData(o, limits);
   const { spec, user } = launchSpec({ o, plan, owner, limits, userData, image: images[0]!, attempt: attempts[0]! });
   const iamProfile = instanceProfile(o, account);
@@ -191,7 +202,7 @@ async function newInstance(
       types: typeInfos.map((t, i) => ({
         type: t.type,
         architecture: t.architectures.join('/'),
-        hourly: hourlyPrice(ctx.cloud.region, t.type),
+        price: { ...prices[i]!, image: `${images[i]!.name} (${images[i]!.id})` },
         image: images[i]!,
       })),
       attempts: attempts.map((a) => ({ type: a.instanceType, zone: a.zone?.name, subnet: a.zone?.subnetId })),

@@ -24,26 +24,36 @@ import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
 import { sessionCost } from './session-cost.js';
+import { VOLUME_TAG } from './volume-tag.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
  * Returns the error of applying the final state, if that failed (it is said already).
  */
 export async function finish(run: Run): Promise<unknown> {
-  const failed = await finishWork(run);
+  const { failed, final } = await finishWork(run);
   const instance = run.facts.instance;
-  // performance.now(): the time since this process started, which is this session's.
-  const cost = instance && sessionCost(run.cloud.region, instance.type, performance.now());
-  if (cost) run.log.outcome(cost);
+  if (instance) {
+    // performance.now(): the time since this process started, which is this session's. Stopped,
+    // its root volume keeps costing. (Kept data volumes and a spot price: keptVolumesGiB, spotHourly.)
+    const stopped = final === 'stop' && !failed ? Number(instance.tags[VOLUME_TAG]) || undefined : undefined;
+    const cost = sessionCost({
+      region: run.cloud.region,
+      type: instance.type,
+      ms: performance.now(),
+      stoppedRootGiB: stopped,
+    });
+    if (cost) run.log.outcome(cost);
+  }
   run.journal?.remove();
   await run.lettingIn;
   return failed;
 }
 
-async function finishWork(run: Run): Promise<unknown> {
+async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalState }> {
   const { options, facts, log } = run;
   const instance = facts.instance;
-  if (!instance) return undefined;
+  if (!instance) return {};
   const known = {
     asked: facts.finalState ?? options.finalState,
     origin: facts.origin ?? 'found',
@@ -71,7 +81,7 @@ async function finishWork(run: Run): Promise<unknown> {
   const { reason, action } = decision;
   if (reason.kind === 'left as it is') {
     await conn?.close({ keep: true });
-    return undefined;
+    return {};
   }
   const words = finishWords(decision, situation(run, instance));
   if (words.before) log[words.before.level](words.before.text);
@@ -82,7 +92,7 @@ async function finishWork(run: Run): Promise<unknown> {
   // A connection whose host key was not trusted is closed already (host-key.ts).
   if (reason.kind !== 'host key untrusted') await conn?.close({ keep: action === 'leave' });
   run.finishing = undefined;
-  return failed;
+  return { failed, final: action };
 }
 
 /** Applies the final state; a failure is said (what may be left running) and returned, as an exit status. */

@@ -22,6 +22,7 @@ import { bootLimitSettings, launchLimits, limitTags, type Limits } from './limit
 import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
 import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
+import { priceLine, pricesFor, type Market } from './price-line.js';
 
 /** The account cache's note that the original's default instance profile does not exist in this account. */
 const UNUSABLE_PROFILE = `unusable-profile:${LEGACY_IAM_PROFILE}`;
@@ -69,13 +70,18 @@ async function launchWith(
   let announced: string | undefined;
   let launchSent = false;
 
-  const launchOne = async ({ instanceType, zone }: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
+  const launchOne = async (attempt: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
+    const { instanceType, zone } = attempt;
     const image = await imageFor(types.find((t) => t.type === instanceType)!);
     const made = launchSpec({ o, plan, owner, limits, userData, image, attempt: { instanceType, zone } });
     const user = made.user;
-    if (announced !== instanceType)
-      log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`);
-    announced = instanceType;
+    const market = marketOf(attempt);
+    if (announced !== `${instanceType} ${market}`) {
+      const prices = await pricesFor(cloud, instanceType, zone?.name, market);
+      const facts = { region: cloud.region, type: instanceType, zone: zone?.name, market, prices };
+      log.info(priceLine({ ...facts, maxPrice: maxPriceOf(o), image: `${image.name} (${image.id})` }));
+    }
+    announced = `${instanceType} ${market}`;
     // A new attempt is a new request; the SDK's retries of this one reuse its token.
     const spec = { ...made.spec, securityGroupIds: [securityGroupId], iamProfile, clientToken: randomUUID() };
     launchSent = true;
@@ -110,6 +116,20 @@ async function launchWith(
     got = { instance: anyway, user: loginUser(o, anyway.tags) };
   }
   return got;
+}
+
+/**
+ * The market of an attempt: spot where the attempt says so (helper "spot"'s `market` on Attempt),
+ * on demand otherwise. Read structurally so the price line follows the spot launch as it lands.
+ */
+export function marketOf(attempt: Attempt): Market {
+  return 'market' in attempt && attempt.market === 'spot' ? 'spot' : 'on-demand';
+}
+
+/** --max-price, where the options have one (a number of USD per hour). */
+export function maxPriceOf(o: Options): number | undefined {
+  const max = (o as { maxPrice?: unknown }).maxPrice;
+  return typeof max === 'number' ? max : undefined;
 }
 
 /**

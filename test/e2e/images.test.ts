@@ -38,7 +38,7 @@ describe('the default image', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('ran\n');
     expect(r.stderr).toMatch(
-      /launching g5g\.xlarge from Deep Learning ARM64 AMI OSS Nvidia Driver GPU PyTorch .* \(ami-/,
+      /launching g5g\.xlarge \(on-demand\) from Deep Learning ARM64 AMI OSS Nvidia Driver GPU PyTorch .* \(ami-/,
     );
     expect(launches(sb).map((c) => [c.params.InstanceType, c.params.ImageId])).toEqual([['g5g.xlarge', newest.arm64]]);
     // One lookup, both patterns as values of one name filter, the architecture choosing.

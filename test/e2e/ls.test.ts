@@ -14,7 +14,8 @@ const jobColumn = (stdout: string, id: string): string | undefined =>
   stdout
     .split('\n')
     .find((l) => l.includes(id))
-    ?.match(/g4dn\.xlarge \(\$[\d.]+\/h\)\s+\S+\s+(\S+)/)?.[1];
+    // TYPE, UP, COST (issue #13: `$0.01 so far, $0.658/h`), then JOB.
+    ?.match(/g4dn\.xlarge\s+\S+\s+\$[\d.]+ so far, \$[\d.]+\/h\s+(\S+)/)?.[1];
 
 describe('ls and host keys', () => {
   it('an instance whose key is not pinned here: "?" for its job, no key pinned; the next session still checks it against the console', async () => {

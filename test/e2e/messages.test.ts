@@ -98,7 +98,8 @@ describe('ls', () => {
     const id = reportedInstance(r.stderr);
     const ls = await cli(sb, ['ls'], { cwd: dir });
     const row = ls.stdout.split('\n').find((l) => l.includes(id));
-    expect(row, ls.stdout).toMatch(/stopped\s+\S+ \(disk \d+ GiB: \$\d+\.\d\d\/month\)/);
+    // Its own COST column since issue #13.
+    expect(row, ls.stdout).toMatch(/stopped\s+\S+\s+-\s+disk \d+ GiB: \$\d+\.\d{2,4}\/month /);
     expect((await cli(sb, ['down', '--yes'], { cwd: dir })).exitCode).toBe(0);
   });
 });

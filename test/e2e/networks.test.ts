@@ -98,7 +98,7 @@ describe('--subnet-id', () => {
     const r = await cli(sb, [...NO_PROFILE, '--subnet-id', subnetId, 'echo ran'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('ran\n');
-    expect(r.stderr).toMatch(/launching g4dn\.xlarge from .* in eu-central-1b\n/);
+    expect(r.stderr).toMatch(/launching g4dn\.xlarge \(on-demand\) from .* in eu-central-1b: /);
     expect(sb.calls('RunInstances').map((c) => c.params.SubnetId)).toEqual([subnetId]);
     const id = reportedInstance(r.stderr);
     const instance = (await instances(sb)).find((i) => i.InstanceId === id)!;

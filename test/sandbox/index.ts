@@ -113,6 +113,8 @@ export interface Sandbox {
   setReachable(reachable: boolean): Promise<void>;
   /** What the CLI hears when it asks for its public address (SSH_EC2_IP_URL); default 127.0.0.1. */
   setPublicAddress(answer: string): void;
+  /** What DescribeSpotPriceHistory says a type costs in a zone from now on (else: a third of the on-demand table's). */
+  setSpotPrice(type: string, zone: string, usd: number): void;
   /** Installs a public key for the login user on every instance, running or launched later (the EC2 key pair). */
   authorizeKey(publicKeyLine: string): void;
   /** Every key pushed with SendSSHPublicKey (also for other users, which sshd never accepts), oldest first. */
@@ -445,6 +447,7 @@ export async function startSandbox(
     clearFaults: () => p.clearFaults(),
     hold: (action, when) => p.hold(action, when),
     setPublicAddress: (answer) => p.setPublicAddress(answer),
+    setSpotPrice: (type, zone, usd) => p.setSpotPrice(type, zone, usd),
     setReachable(value) {
       reachable = value;
       writeClientConfig();

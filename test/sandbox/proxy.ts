@@ -21,6 +21,7 @@ import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws
 import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
 import { fakeAuthorization } from './moto.js';
 import { socketOwner } from './util.js';
+import { spotPrices, zoneLister } from './spot-prices.js';
 
 export type Service = 'ec2' | 'ec2-instance-connect' | 'sts';
 
@@ -107,6 +108,8 @@ export interface Proxy {
   aws: AwsBehaviour & ConsoleAndStart;
   /** Changes opts.delayMs for the requests that follow. */
   setDelay(ms: number): void;
+  /** DescribeSpotPriceHistory's price of a type in a zone from now on (spot-prices.ts). */
+  setSpotPrice(type: string, zone: string, usd: number): void;
   close(): Promise<void>;
 }
 
@@ -342,6 +345,7 @@ export async function startProxy(opts: {
 
   const behaviour = awsBehaviour(opts.aws ?? {}, ec2Call);
   const aws = awsBehaviours({ ec2Call, consoleText: (id) => opts.consoleOutput?.(id), error: ec2Error }, opts.aws);
+  const spot = spotPrices(zoneLister(ec2Call));
 
   /** The instance a request comes from: the uid that owns the asking socket. */
   const askedBy = (req: IncomingMessage): Asker | undefined => {
@@ -617,7 +621,10 @@ export async function startProxy(opts: {
       }
     }
 
-    const own = service === 'ec2' ? await aws.answer(action, params, region) : undefined;
+    const own =
+      service === 'ec2'
+        ? ((await spot.answer(action, params, region)) ?? (await aws.answer(action, params, region)))
+        : undefined;
     if (own) return finish(own);
 
     // Instance Connect: what AWS checks before it accepts a key.
@@ -712,6 +719,7 @@ export async function startProxy(opts: {
     setDelay: (ms) => {
       delayMs = ms;
     },
+    setSpotPrice: (type, zone, usd) => spot.set(type, zone, usd),
     aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
     close: () =>
       new Promise<void>((resolve) => {

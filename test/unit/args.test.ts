@@ -33,6 +33,12 @@ describe('command line', () => {
       ['--', 'proxy-connect', 'i-0123'],
       ['proxy-connect', 'i-0123'],
     ],
+    // prices is a verb (issue #13) only as the first word.
+    [
+      ['--', 'prices', 'g5.xlarge'],
+      ['prices', 'g5.xlarge'],
+    ],
+    [['-v', 'prices'], ['prices']],
     [
       ['python', 'train.py', '--epochs', '3'],
       ['python', 'train.py', '--epochs', '3'],

@@ -49,7 +49,7 @@ function expectSaid(r: CliResult, status: number, lines: string[]): void {
 const states = (cloud: FakeCloud) => Object.fromEntries([...cloud.instances.values()].map((i) => [i.id, i.state]));
 
 describe('ls', () => {
-  it('Long jobs: `ssh-ec2 ls` lists your ssh-ec2 instances in the region, any directory: name, id, state, type and hourly price, uptime, job, limits, directory', async () => {
+  it('Long jobs: `ssh-ec2 ls` lists your ssh-ec2 instances in the region, any directory: name, id, state, type, uptime, cost so far and hourly, job, limits, directory', async () => {
     const cloud = new FakeCloud();
     const here = instance(cloud, {
       name: 'project-a1',
@@ -63,10 +63,11 @@ describe('ls', () => {
     const until = localTime(new Date('2026-12-01T00:00Z')).replace(/(\d\d:\d\d):\d\d/, '$1');
     const limits = `idle 1h, max 6h (until ${until})`;
     expect(r.stdout.split('\n')).toEqual([
-      `NAME        ID          STATE    TYPE                            UP     JOB  ${'LIMITS'.padEnd(limits.length)}  DIRECTORY`,
-      `project-a1  ${here.id}  running  g4dn.xlarge ($0.66/h)           1h05m  ?    ${limits}  ${m.project}`,
+      `NAME        ID          STATE    TYPE         UP     COST                    JOB  ${'LIMITS'.padEnd(limits.length)}  DIRECTORY`,
+      // Issue #13: so far (65 minutes at eu-central-1's $0.658/h) and by the hour.
+      `project-a1  ${here.id}  running  g4dn.xlarge  1h05m  $0.71 so far, $0.658/h  ?    ${limits}  ${m.project}`,
       // Launched before its disk size was tagged: what a stopped one costs is said as far as known.
-      `train       ${away.id}  stopped  g5.xlarge (stopped: disk only)  -      -    ${'idle -, max -'.padEnd(limits.length)}  other-laptop:/home/al/train`,
+      `train       ${away.id}  stopped  g5.xlarge    -      stopped: disk only      -    ${'idle -, max -'.padEnd(limits.length)}  other-laptop:/home/al/train`,
       '',
     ]);
     expect(m.sshStarts()).toEqual([]);
@@ -100,7 +101,8 @@ describe('ls', () => {
     const cloud = new FakeCloud();
     elsewhere(cloud, 'busy');
     const r = await cli(m, cloud, ['ls']);
-    expect(r.stdout.split('\n')[1]!.split(/\s+/)[6]).toBe('?');
+    // The JOB column, after COST (whose cell has spaces).
+    expect(r.stdout.split('\n')[1]!.split(/\s{2,}/)[6]).toBe('?');
     expect(m.sshStarts()).toEqual([]);
     expect(cloud.callsOf('consoleOutput')).toEqual([]);
   });

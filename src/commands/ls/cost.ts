@@ -1,20 +1,24 @@
 /**
- * What an instance costs, for ls's TYPE column: a running one by the hour, a stopped one its disk
+ * What an instance costs, for ls's COST column: a running one so far (since its launch or last
+ * start: EC2's LaunchTime) and by the hour, at the table's on-demand price; a stopped one its disk
  * by the month (issue #10: ls showed nothing for stopped instances, as if they were free).
  */
-import { hourlyPrice, volumeMonthlyPrice } from '../../cloud/prices.js';
+import { hourlyPrice, usd, volumeMonthlyPrice } from '../../cloud/prices.js';
 import type { InstanceInfo } from '../../cloud/port.js';
 import { VOLUME_TAG } from '../../session/volume-tag.js';
 
-export function costCell(region: string, i: InstanceInfo): string {
+export function costCell(region: string, i: InstanceInfo, now = new Date()): string {
   if (i.state === 'running') {
     const price = hourlyPrice(region, i.type);
-    return price === undefined ? i.type : `${i.type} ($${price.toFixed(2)}/h)`;
+    if (price === undefined) return 'no list price';
+    if (!i.launchTime) return `${usd(price)}/h`;
+    const hours = Math.max(0, now.getTime() - i.launchTime.getTime()) / 3_600_000;
+    return `$${(price * hours).toFixed(2)} so far, ${usd(price)}/h`;
   }
-  if (i.state !== 'stopped' && i.state !== 'stopping') return i.type;
+  if (i.state !== 'stopped' && i.state !== 'stopping') return '-';
   const size = Number(i.tags[VOLUME_TAG]);
   const month = size > 0 ? volumeMonthlyPrice(region, size) : undefined;
   // Launched before the size was recorded, or a region without a price: said so, not guessed.
-  if (month === undefined) return `${i.type} (stopped: disk only)`;
-  return `${i.type} (disk ${size} GiB: $${month.toFixed(2)}/month)`;
+  if (month === undefined) return 'stopped: disk only';
+  return `disk ${size} GiB: ${usd(month)}/month`;
 }

@@ -59,14 +59,15 @@ export async function run(ctx: CommandContext): Promise<number> {
       i.tags.Name ?? i.id,
       i.id,
       i.state,
-      costCell(cloud.region, i),
+      i.type,
       i.state === 'running' && i.launchTime ? since(i.launchTime) : '-',
+      costCell(cloud.region, i),
       jobCell(jobs[n]!),
       `${withoutLimit(i.tags) ? 'NO LIMIT: ' : ''}idle ${i.tags[LIMIT_TAGS.idleTimeout] ?? '-'}, max ${i.tags[LIMIT_TAGS.maxTime] ?? '-'}${deadline && deadline !== 'none' ? ` (until ${untilText(deadline)})` : ''}`,
       whereCell(i.tags),
     ];
   });
-  ctx.stdout.write(table([['NAME', 'ID', 'STATE', 'TYPE', 'UP', 'JOB', 'LIMITS', 'DIRECTORY'], ...rows]));
+  ctx.stdout.write(table([['NAME', 'ID', 'STATE', 'TYPE', 'UP', 'COST', 'JOB', 'LIMITS', 'DIRECTORY'], ...rows]));
   return ExitCode.ok;
 }
 

@@ -4,7 +4,7 @@ export const ls: Command = {
   name: 'ls',
   aliases: ['status'],
   usage: ['ls', 'ls --all-regions [--json]'],
-  summary: 'your ssh-ec2 instances: directory, state, type, uptime, job, limits',
+  summary: 'your ssh-ec2 instances: directory, state, type, uptime, cost, job',
   settings: ['region', 'identity', 'user', 'sshConfig', 'verbose'],
   flags: ['all', 'allRegions', 'json'],
   examples: [
