@@ -32,7 +32,11 @@ const read = (dir: string, name: string) => readFileSync(join(dir, name), 'utf8'
 
 async function resultArrivesWhileRunning(name: string, env?: Record<string, string>): Promise<CliResult> {
   const dir = makeProject(sb, name, { 'train.sh': 'echo first > result.txt\n' });
-  const run = started([...EVERY, `sh train.sh; ${waitFor('release')}; echo last > final.txt; echo done`], dir, env);
+  const run = started(
+    [...EVERY, '-v', `sh train.sh; ${waitFor('release')}; echo last > final.txt; echo done`],
+    dir,
+    env,
+  );
   await until(() => existsSync(join(dir, 'result.txt')) || run.state.ended, 'result.txt to come home', 150_000);
   const early = await Promise.race([run.done, Promise.resolve(undefined)]);
   expect(early?.stderr, 'the run ended before its result came home').toBeUndefined();
@@ -44,6 +48,8 @@ async function resultArrivesWhileRunning(name: string, env?: Record<string, stri
   expect(r.exitCode, r.stderr).toBe(0);
   expect(r.stdout).toBe('done\n');
   expect(r.stderr).toMatch(/results so far, brought back: .*result\.txt/);
+  // The instance's rsync ran behind both priorities (the sandbox's machine runs them), under the bound.
+  expect(r.stderr).toContain('pulls during the run: nice -n 19 ionice -c 2 -n 7 (at most 4096 KiB/s)');
   // The final sync back still comes, and brings what the command made after the pulls.
   expect(read(dir, 'final.txt')).toBe('last\n');
   expect(read(dir, 'result.txt')).toBe('first\n');
