@@ -80,7 +80,7 @@ function recordingLogger(verbose = false): Logger & { lines: string[] } {
 describe('the schedule of the pulls', () => {
   it('pulls every period; a pull still running when the next is due is skipped, not doubled', async () => {
     const ticker = handTicker();
-    const pulls: ReturnType<typeof deferred>[] = [];
+    const pulls: ReturnType<typeof deferred<void>>[] = [];
     let skipped = 0;
     const s = schedule({
       everyMs: 60_000,
