@@ -11,6 +11,7 @@ import {
   type FinalState,
   type Multiplexer,
 } from './spec.js';
+import { UsageError } from '../errors.js';
 
 export const CONNECTION_OPTIONS = {
   identity: spec({
@@ -218,6 +219,16 @@ export const SYNC_OPTIONS = {
     parse: optionalText,
     describe: 'the local rsync to use',
   }),
+  syncEvery: spec({
+    kind: 'string',
+    flag: 'sync-every',
+    env: ['SSH_EC2_SYNC_EVERY'],
+    group: 'Sync',
+    default: 0 as number,
+    defaultText: 'off',
+    parse: syncEvery,
+    describe: 'while the command runs, bring new results back this often (gently: low priority, bounded bandwidth)',
+  }),
   rsync: spec({
     kind: 'boolean',
     flag: 'rsync',
@@ -227,6 +238,17 @@ export const SYNC_OPTIONS = {
     describe: 'sync the directory up before and back after (--no-rsync: neither)',
   }),
 } as const;
+
+/** Below this, a pull (both trees listed, then rsync) would hardly end before the next is due. */
+export const MIN_SYNC_EVERY_MS = 5_000;
+
+/** --sync-every: off, or a duration no shorter than MIN_SYNC_EVERY_MS. */
+function syncEvery(raw: string, source: string): number {
+  const ms = duration(raw, source);
+  if (ms !== 0 && ms < MIN_SYNC_EVERY_MS)
+    throw new UsageError(`${source}: at least ${MIN_SYNC_EVERY_MS / 1000}s between pulls of the results, got "${raw}"`);
+  return ms;
+}
 
 export const GENERAL_OPTIONS = {
   // Chooses one of the config files' presets (config-files.ts): resolveOptions reads it first.

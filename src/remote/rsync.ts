@@ -24,7 +24,17 @@ export interface RsyncCommon {
   remoteDir: string;
   /** The exclude file (excludeFileText). */
   excludeFile: string;
+  /** A pull during the run (sync/sync-every.ts): the instance's rsync runs behind `prefix`, under `bwlimit`. */
+  gentle?: Gentle;
 }
+
+/** How a pull leaves the running command alone: `nice …`/`ionice …` words before rsync there, KiB/s at most. */
+export interface Gentle {
+  prefix: string;
+  bwlimit: number;
+}
+
+const gentleArgs = (g: Gentle | undefined) => (g ? [`--bwlimit=${g.bwlimit}`] : []);
 
 type Caps = Pick<RsyncCapabilities, 'path' | 'compress' | 'from0' | 'outFormat' | 'verboseList'>;
 
@@ -39,9 +49,10 @@ function base(o: RsyncCommon, caps: Caps): string[] {
     ...(caps.from0 ? ['--from0'] : []),
     `--exclude-from=${o.excludeFile}`,
     ...listingArgs(caps),
+    ...gentleArgs(o.gentle),
     '-e',
     rshArg(o.rsh),
-    `--rsync-path=${enterDir(o.remoteDir)} && rsync`,
+    `--rsync-path=${enterDir(o.remoteDir)} && ${o.gentle?.prefix ?? ''}rsync`,
   ];
 }
 
@@ -80,14 +91,15 @@ export function pullArgv(o: RsyncCommon & { localDir: string }, caps: Caps): str
  * the excludes, written there at `remoteExcludeFile` (relative to the home directory).
  */
 export function serverPullArgv(
-  o: { remoteDir: string; remoteExcludeFile: string; localDir: string },
+  o: { remoteDir: string; remoteExcludeFile: string; localDir: string; gentle?: Gentle },
   caps: Pick<RsyncCapabilities, 'path' | 'from0'>,
 ): { local: string[]; remote: string } {
   const safety = ['--safe-links'];
   const local = [caps.path, '--server', '-rlpt', ...safety, '.', withSlash(o.localDir)];
   const bridge = `sh -c "exec 5<&0; cat <&5 >&4 & exec cat <&3"`;
   const sender = [
-    'rsync',
+    `${o.gentle?.prefix ?? ''}rsync`,
+    ...gentleArgs(o.gentle),
     '--recursive',
     '--links',
     '--perms',

@@ -28,6 +28,7 @@ import { localTime } from '../ui/words.js';
 import type { Run } from './context.js';
 import { leftRunningNote } from './limits.js';
 import { passingInterrupt } from './pass-interrupt.js';
+import { pullingWhile, type SyncEveryParams } from '../sync/sync-every.js';
 
 /** Where a detached job's output goes, in the project directory on the instance (synced back). */
 
@@ -101,7 +102,7 @@ export async function runJob(
   run: Run,
   conn: Connection,
   instance: InstanceInfo,
-  o: { mux: 'tmux' | 'screen'; tty: boolean; forwards: ForwardSpecs; signal: AbortSignal },
+  o: { mux: 'tmux' | 'screen'; tty: boolean; forwards: ForwardSpecs; signal: AbortSignal; pulls?: SyncEveryParams },
 ): Promise<void> {
   const { options, plan, log, facts } = run;
   const id = plan.projectId;
@@ -173,7 +174,10 @@ export async function runJob(
   announceForwards(o.forwards, log);
   run.kill = session.kill;
   const interrupt = !o.tty && !following ? { command: jobInterrupt(id, token), what: 'job' as const } : undefined;
-  const result = await log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done));
+  // --sync-every: the results pulled home while the job runs, the last pull ended before the finish's.
+  const result = await pullingWhile(o.pulls, () =>
+    log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done)),
+  );
   run.kill = undefined;
   run.stopFollowing = undefined;
   // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.

@@ -12,6 +12,7 @@ import { joinCommand, sessionCommand } from '../remote/remote-command.js';
 import { callerMemory } from '../state/cache.js';
 import type { Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
+import { pullingWhile, syncEveryOf } from '../sync/sync-every.js';
 import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
 import { requirePrograms } from '../remote/exec.js';
@@ -220,7 +221,9 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   run.journal?.note({ step: 'the command', ran: true, sessionId });
   const mux = multiplexerOf(options);
   const tty = wantsTerminal(options.tty, deps);
-  if (mux !== 'none') return runJob(run, conn, got.instance, { mux, tty, forwards: forwardsOf(options), signal });
+  const pulls = syncEveryOf(options, { ...syncParams(run, conn), instanceId: got.instance.id }, tty);
+  if (mux !== 'none')
+    return runJob(run, conn, got.instance, { mux, tty, forwards: forwardsOf(options), signal, pulls });
   facts.ran = true;
   // The id marks the command's processes, so an interrupt (or the run after a SIGKILL) can end them.
   // With a terminal there, the terminal delivers a Ctrl-C (ssh puts ours in raw mode: it is a key
@@ -239,7 +242,9 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   run.journal?.note({ children: ownChildren() });
   run.kill = session.kill;
   const interrupt = pass ? { command: interruptSessionsCommand([sessionId]), what: 'command' as const } : undefined;
-  const result = await log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done));
+  const result = await pullingWhile(pulls, () =>
+    log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done)),
+  );
   run.kill = undefined;
   if (signal.aborted) await endSessions(conn, [sessionId]);
   facts.exitStatus = result.exitCode;

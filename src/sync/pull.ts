@@ -34,7 +34,14 @@ export async function pullInto(
     writeFileSync(excludeFile, excludes, { mode: 0o600 });
     const r = await run(
       pullArgv(
-        { rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: o.localDir },
+        {
+          rsh: writeRsh(p),
+          remote: p.conn.remote,
+          remoteDir: p.remoteDir,
+          excludeFile,
+          localDir: o.localDir,
+          gentle: p.gentle,
+        },
         caps,
       ),
       { onStdout: fileCounter(p.onProgress, caps.outFormat) },
@@ -46,7 +53,10 @@ export async function pullInto(
   );
   const remoteExcludeFile = `.ssh-ec2/pull-${process.pid}${o.name}.exclude`;
   await p.conn.exec(`umask 077 && mkdir -p .ssh-ec2 && cat > ${shQuote(remoteExcludeFile)}`, { input: excludes });
-  const { local, remote } = serverPullArgv({ remoteDir: p.remoteDir, remoteExcludeFile, localDir: o.localDir }, caps);
+  const { local, remote } = serverPullArgv(
+    { remoteDir: p.remoteDir, remoteExcludeFile, localDir: o.localDir, gentle: p.gentle },
+    caps,
+  );
   await runCrossed(local, remoteArgv(p.conn.target, remote));
   return undefined;
 }

@@ -47,7 +47,10 @@ export interface SyncBackResult {
   beside: string[];
 }
 
-export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform }): Promise<SyncBackResult> {
+/** `midRun`: a pull while the command runs (sync-every.ts), where files come and go as the command works. */
+export async function syncBack(
+  p: SyncParams & { now?: Date; platform?: Platform; midRun?: boolean },
+): Promise<SyncBackResult> {
   const caps = await requireRsync(p.rsync, ['back']);
   const base = loadBase(p.localDir, p.instanceId);
   const hints = loadHints(p.localDir, p.instanceId);
@@ -149,8 +152,12 @@ export async function syncBack(p: SyncParams & { now?: Date; platform?: Platform
   const besideNames = [...beside.map(([, name]) => name), ...besideDirs.map(([, name]) => `${name}/`)];
   if (brought.length > 0) p.log.info(`brought back: ${nameList(brought)}`);
   if (besideNames.length > 0) p.log.warn(besideMessage(besideNames));
-  if (missing.length > 0)
-    p.log.warn(`listed on the instance but not brought back (changed there during the sync?): ${nameList(missing)}`);
+  if (missing.length > 0) {
+    const said = `listed on the instance but not brought back (changed there during the sync?): ${nameList(missing)}`;
+    // While the command runs, a file gone between the listing and the transfer is its temporary one.
+    if (p.midRun) p.log.detail(said);
+    else p.log.warn(said);
+  }
   if (plan.notResurrected.length > 0) p.log.detail(`deleted here, not brought back: ${nameList(plan.notResurrected)}`);
   return { files, brought, beside: besideNames };
 }

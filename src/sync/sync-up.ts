@@ -20,6 +20,7 @@ import {
   transferredFiles,
 } from '../remote/rsync.js';
 import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
+import type { Gentle } from '../remote/rsync.js';
 import type { Logger } from '../ui/logger.js';
 import { loadBase, loadHints, saveBase, type Sig } from './base.js';
 import { ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
@@ -63,6 +64,8 @@ export interface SyncParams {
   onProgress?: (detail: string) => void;
   /** Where the secrets notice remembers what it said (secrets-notice.ts); said every time without. */
   heldBackNotice?: string;
+  /** The pulls during the run (sync-every.ts): the instance's rsync at a low priority, its bandwidth bounded. */
+  gentle?: Gentle;
 }
 
 export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: number | undefined }> {

@@ -223,6 +223,10 @@ export function nextBase(
     if (o.resolved?.has(path)) out.set(path, { ...(e?.l ? { l: e.l } : {}), r, t } satisfies BaseEntry);
     else if (l && o.held?.has(path)) {
       if (e) out.set(path, e);
+    } else if (l && o.brought?.has(path) && !agree(l, r)) {
+      // Brought, but changed there during the transfer (a log the command appends to): what came is
+      // the instance's, unchanged here since; the listed side stays, so the next sync brings the rest.
+      out.set(path, { l: recordLocal(x.root, path, l, t), r, t, o: 'instance' });
     } else if (l && agree(l, r)) {
       // Made on the instance: just brought home (`brought`), or brought earlier and not changed here since.
       const made = o.brought?.has(path) || (e?.o === 'instance' && e.l !== undefined && agree(e.l, l));
