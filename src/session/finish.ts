@@ -24,6 +24,7 @@ import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
 import { sessionCost } from './session-cost.js';
+import { cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -65,8 +66,8 @@ async function finishWork(run: Run): Promise<unknown> {
     : reachable && conn && (await bringResultsBack(run, conn, instance.id))
       ? 'back'
       : 'not back';
-  // Every instance can be stopped today; a one-time spot instance cannot (issue #13).
-  const seen: FinishFacts = { ...known, canStop: true, reachable, others, resultsBack };
+  // A one-time spot instance cannot be stopped (its market tag says so: spot-market.ts).
+  const seen: FinishFacts = { ...known, canStop: stoppable(instance.tags), reachable, others, resultsBack };
   const decision = decideFinish(seen);
   const { reason, action } = decision;
   if (reason.kind === 'left as it is') {
@@ -200,7 +201,10 @@ async function bringResultsBack(run: Run, conn: Connection, instanceId: string):
 async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalState): Promise<void> {
   const { cloud, log } = run;
   switch (final) {
-    case 'terminate':
+    case 'terminate': {
+      // A persistent spot request is cancelled first: terminated, its instance would be launched again.
+      const request = await cancelSpotRequestOf(cloud, instance);
+      if (request) log.detail(`cancelled spot request ${request}`);
       await cloud.terminate(instance.id);
       await forgetEnded(run.paths, instance.id);
       forgetInstance(run.paths, instance.id);
@@ -208,6 +212,7 @@ async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalSta
       rmSync(baseFile(run.plan.projectDir, instance.id), { force: true });
       log.info(`terminated ${instance.id}`);
       return;
+    }
     case 'stop':
       await cloud.stop(instance.id);
       await forgetEnded(run.paths, instance.id);

@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { kindOf, unanswered } from '../cloud/aws-codes.js';
-import { launchWithFallback, planAttempts, type Attempt } from '../cloud/capacity.js';
+import { launchWithFallback, pinnedZones, planAttempts, type Attempt } from '../cloud/capacity.js';
+import { launchedMarket, MARKET_TAG, marketsOf, stopRefused } from '../cloud/spot-market.js';
 import { errorCode } from '../cloud/errors.js';
 import type { InstanceInfo, LaunchSpec } from '../cloud/port.js';
 import type { ImageInfo } from '../cloud/image.js';
@@ -69,23 +70,36 @@ async function launchWith(
   let announced: string | undefined;
   let launchSent = false;
 
-  const launchOne = async ({ instanceType, zone }: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
+  const launchOne = async (attempt: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
+    const { instanceType, zone, market } = attempt;
     const image = await imageFor(types.find((t) => t.type === instanceType)!);
-    const made = launchSpec({ o, plan, owner, limits, userData, image, attempt: { instanceType, zone } });
+    const made = launchSpec({ o, plan, owner, limits, userData, image, attempt });
     const user = made.user;
-    if (announced !== instanceType)
-      log.info(`launching ${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`);
-    announced = instanceType;
+    // Each attempt's market and zone are here (attempt.market, attempt.zone): where the launch says what it launches.
+    if (announced !== `${market} ${instanceType}`)
+      log.info(
+        `launching ${market === 'spot' ? 'spot ' : ''}${instanceType} from ${image.name} (${image.id}) in ${zone?.name ?? cloud.region}`,
+      );
+    announced = `${market} ${instanceType}`;
     // A new attempt is a new request; the SDK's retries of this one reuse its token.
     const spec = { ...made.spec, securityGroupIds: [securityGroupId], iamProfile, clientToken: randomUUID() };
     launchSent = true;
     try {
       return { instance: await cloud.launch(spec), user };
     } catch (err) {
-      // The original's default instance profile is used only where it exists.
       const cause = (err as { cause?: unknown }).cause ?? err;
-      if (iamProfile !== LEGACY_IAM_PROFILE || !profileMissing(String((cause as Error).message), errorCode(cause)))
-        throw err;
+      const message = String((cause as Error).message);
+      // A type that cannot stop when interrupted: a one-time request, which only terminates (spot-market.ts).
+      if (spec.spot && !spec.spot.oneTime && stopRefused(errorCode(cause), message)) {
+        log.info(`${instanceType} cannot be a spot instance that stops (${message}); launching it as one-time spot`);
+        const spot = { ...spec.spot, oneTime: true };
+        const tags = { ...spec.tags, [MARKET_TAG]: launchedMarket(spot) };
+        // EC2 cannot stop it: an OS poweroff (the agent's limits) ends it, and says so in the request.
+        const again = { ...spec, spot, tags, shutdownBehavior: 'terminate' as const, clientToken: randomUUID() };
+        return { instance: await cloud.launch(again), user };
+      }
+      // The original's default instance profile is used only where it exists.
+      if (iamProfile !== LEGACY_IAM_PROFILE || !profileMissing(message, errorCode(cause))) throw err;
       log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
       iamProfile = undefined;
       account.set(UNUSABLE_PROFILE, true, NETWORK_TTL_MS);
@@ -97,7 +111,8 @@ async function launchWith(
     got = await launchWithFallback(
       planAttempts(
         types.map((t) => t.type),
-        zones,
+        pinnedZones(zones, o.availabilityZone, cloud.region),
+        marketsOf(o),
       ),
       launchOne,
       { log, region: cloud.region, signal: ctx.signal },
@@ -163,6 +178,7 @@ export function launchSpec(a: {
   }
   const user = o.user ?? image.defaultUser;
   const volumeSizeGiB = o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB);
+  const spot = attempt.market === 'spot' ? { oneTime: false, maxPrice: o.maxPrice } : undefined;
   const spec = {
     imageId: image.id,
     instanceType: attempt.instanceType,
@@ -174,7 +190,9 @@ export function launchSpec(a: {
     // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
     // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
     shutdownBehavior: 'stop' as const,
+    spot,
     tags: {
+      [MARKET_TAG]: launchedMarket(spot),
       ...launchTags(plan, a.owner),
       [LOGIN_TAG]: user,
       ...limitTags(a.limits),
