@@ -21,6 +21,7 @@ import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws
 import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
 import { fakeAuthorization } from './moto.js';
 import { socketOwner } from './util.js';
+import { spotModel, type SpotControl } from './spot.js';
 
 export type Service = 'ec2' | 'ec2-instance-connect' | 'sts';
 
@@ -105,6 +106,8 @@ export interface Proxy {
   poweroffs(): Poweroff[];
   /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts): their switches. */
   aws: AwsBehaviour & ConsoleAndStart;
+  /** The spot requests EC2 would keep (spot.ts), and the instances it launched again for them. */
+  spot: SpotControl;
   /** Changes opts.delayMs for the requests that follow. */
   setDelay(ms: number): void;
   close(): Promise<void>;
@@ -342,6 +345,11 @@ export async function startProxy(opts: {
 
   const behaviour = awsBehaviour(opts.aws ?? {}, ec2Call);
   const aws = awsBehaviours({ ec2Call, consoleText: (id) => opts.consoleOutput?.(id), error: ec2Error }, opts.aws);
+  const spot = spotModel({
+    ec2Call,
+    error: ec2Error,
+    launched: (params, reply, region) => noteLifecycle('RunInstances', params, reply, region),
+  });
 
   /** The instance a request comes from: the uid that owns the asking socket. */
   const askedBy = (req: IncomingMessage): Asker | undefined => {
@@ -617,7 +625,8 @@ export async function startProxy(opts: {
       }
     }
 
-    const own = service === 'ec2' ? await aws.answer(action, params, region) : undefined;
+    const own =
+      service === 'ec2' ? (spot.before(action, params) ?? (await aws.answer(action, params, region))) : undefined;
     if (own) return finish(own);
 
     // Instance Connect: what AWS checks before it accepts a key.
@@ -659,6 +668,7 @@ export async function startProxy(opts: {
 
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
     if (service === 'ec2') await noteLifecycle(action, params, reply, region);
+    if (service === 'ec2') reply = await spot.after(action, params, reply, region);
     if (service === 'ec2') aws.observe(action, params, reply);
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
@@ -712,6 +722,7 @@ export async function startProxy(opts: {
     setDelay: (ms) => {
       delayMs = ms;
     },
+    spot: spot.control,
     aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
     close: () =>
       new Promise<void>((resolve) => {
