@@ -7,7 +7,8 @@
  * came from it is said). The words: dry-run-words.ts.
  */
 import { hostname } from 'node:os';
-import { planAttempts } from '../cloud/capacity.js';
+import { pinnedZones, planAttempts } from '../cloud/capacity.js';
+import { marketsOf } from '../cloud/spot-market.js';
 import type { ImageInfo } from '../cloud/image.js';
 import { ownerTag } from '../cloud/identity.js';
 import { hourlyPrice } from '../cloud/prices.js';
@@ -60,7 +61,7 @@ export interface NewInstance {
   /** Each type of --instance-type, its architecture, price and image, in the order tried. */
   types: { type: string; architecture?: string; hourly?: number; image: ImageInfo }[];
   /** (type, zone) in the order the capacity fallback tries them. */
-  attempts: { type: string; zone?: string; subnet?: string }[];
+  attempts: { type: string; zone?: string; subnet?: string; market?: 'spot' }[];
   group: GroupPlan;
   tags: Record<string, string>;
   iamProfile?: string;
@@ -178,7 +179,8 @@ async function newInstance(
   ]);
   const attempts = planAttempts(
     typeInfos.map((t) => t.type),
-    net.zones,
+    pinnedZones(net.zones, o.availabilityZone, ctx.cloud.region),
+    marketsOf(o),
   );
   const userData = launchUserData(o, limits);
   const { spec, user } = launchSpec({ o, plan, owner, limits, userData, image: images[0]!, attempt: attempts[0]! });
@@ -194,7 +196,12 @@ async function newInstance(
         hourly: hourlyPrice(ctx.cloud.region, t.type),
         image: images[i]!,
       })),
-      attempts: attempts.map((a) => ({ type: a.instanceType, zone: a.zone?.name, subnet: a.zone?.subnetId })),
+      attempts: attempts.map((a) => ({
+        type: a.instanceType,
+        zone: a.zone?.name,
+        subnet: a.zone?.subnetId,
+        ...(a.market === 'spot' && { market: 'spot' as const }),
+      })),
       group,
       tags: spec.tags,
       iamProfile,
