@@ -8,32 +8,17 @@
 import {
   CancelSpotInstanceRequestsCommand,
   DescribeInstancesCommand,
-  DescribeSubnetsCommand,
-  DescribeVpcsCommand,
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchAttempt, spotLaunch } from '../sandbox/spot.js';
-import { cli, ec2Client, instanceState, makeProject, reportedInstance, useSandbox } from './helpers.js';
+import { cli, defaultSubnets, ec2Client, instanceState, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
 const sb = useSandbox();
 let subnets: { zone: string; id: string }[];
 beforeAll(async () => {
-  const ec2 = ec2Client(sb);
-  const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })))
-    .Vpcs![0]!.VpcId!;
-  const found = await ec2.send(
-    new DescribeSubnetsCommand({
-      Filters: [
-        { Name: 'vpc-id', Values: [vpc] },
-        { Name: 'default-for-az', Values: ['true'] },
-      ],
-    }),
-  );
-  subnets = (found.Subnets ?? [])
-    .map((s) => ({ zone: s.AvailabilityZone!, id: s.SubnetId! }))
-    .sort((a, b) => a.zone.localeCompare(b.zone));
+  subnets = await defaultSubnets(sb);
 });
 
 // Every test ends what it launched, and no request is left for the proxy to fulfil again.
