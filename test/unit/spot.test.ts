@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/args.js';
 import { launchWithFallback, nextStep, planAttempts, type Attempt } from '../../src/cloud/capacity.js';
 import { mapAwsError } from '../../src/cloud/errors.js';
-import type { LaunchSpec } from '../../src/cloud/port.js';
+import type { LaunchSpec, TaggedResource } from '../../src/cloud/port.js';
+import { orphanSpotRequests } from '../../src/commands/down/spot-requests.js';
 import { cancelSpotRequestOf, checkSpotOptions, MARKET_TAG, marketOptions } from '../../src/cloud/spot-market.js';
 import { runInstancesInput } from '../../src/cloud/run-instances.js';
 import { CapacityError, ExitCode, UsageError } from '../../src/errors.js';
@@ -238,5 +239,33 @@ describe('a spot launch (in-memory cloud)', () => {
     await cloud.terminate(r.instance.id);
     expect(cloud.relaunchedFor).toEqual([]);
     expect(await cancelSpotRequestOf(cloud, { ...known, tags: { [MARKET_TAG]: 'on-demand' } })).toBeUndefined();
+  });
+});
+
+describe('down --orphans and spot requests', () => {
+  const request = (over: Partial<TaggedResource>): TaggedResource => ({
+    kind: 'spot-request',
+    id: 'sir-1',
+    name: 'persistent',
+    state: 'open',
+    tags: { 'ssh-ec2:host': 'laptop' },
+    ...over,
+  });
+  it("this machine's open or active persistent request whose instance is gone; nothing else", () => {
+    const live = [{ id: 'i-live', state: 'stopped', type: 't', tags: {} }];
+    const found = orphanSpotRequests(
+      [
+        request({ id: 'sir-gone' }),
+        request({ id: 'sir-gone-active', state: 'active', attachedTo: 'i-terminated' }),
+        request({ id: 'sir-live', state: 'disabled', attachedTo: 'i-live' }),
+        request({ id: 'sir-active-live', state: 'active', attachedTo: 'i-live' }),
+        request({ id: 'sir-one-time', name: 'one-time' }),
+        request({ id: 'sir-cancelled', state: 'cancelled' }),
+        request({ id: 'sir-theirs', tags: { 'ssh-ec2:host': 'other' } }),
+      ],
+      live,
+      'laptop',
+    );
+    expect(found.map((x) => x.id)).toEqual(['sir-gone', 'sir-gone-active']);
   });
 });
