@@ -13,6 +13,10 @@ export type CodeKind =
   | 'not-offered'
   /** A regional quota: no other zone helps, nor waiting; another (smaller) type may. */
   | 'quota'
+  /** The account's spot quota: no spot launch of any type helps; on-demand (--spot-fallback) may. */
+  | 'spot-quota'
+  /** --max-price below this zone's spot price: another zone's price may be lower. */
+  | 'price'
   /** Credentials that were good and have run out (a session token, a signature's clock). */
   | 'expired'
   /** Credentials AWS does not accept at all. */
@@ -34,11 +38,14 @@ const KINDS: Readonly<Record<string, CodeKind>> = {
   // "Not enough available Reserved Instances to satisfy your minimum request … or wait for
   // additional capacity to become available": a shortage, worth waiting for like the others.
   InsufficientReservedInstanceCapacity: 'shortage',
+  // A spot request's "no spare capacity": spot's own word for a shortage.
+  UnfulfillableCapacity: 'shortage',
   // RunInstances and StartInstances answer it for a type the zone does not offer.
   Unsupported: 'not-offered',
   VcpuLimitExceeded: 'quota',
   InstanceLimitExceeded: 'quota',
-  MaxSpotInstanceCountExceeded: 'quota',
+  MaxSpotInstanceCountExceeded: 'spot-quota',
+  SpotMaxPriceTooLow: 'price',
   // EC2 (RequestExpired, ExpiredToken), STS-style services (ExpiredTokenException), and EC2
   // Instance Connect, which answers an expired session token as an unrecognised client or a
   // stale signature.
@@ -74,9 +81,9 @@ export function codesOf(kind: CodeKind): string[] {
   return Object.keys(KINDS).filter((c) => KINDS[c] === kind);
 }
 
-/** No room for the type: in this zone (shortage, not offered) or in the region (quota). */
+/** No room for the type: in this zone (shortage, not offered, its spot price) or in the region (quotas). */
 export const isCapacityCode = (code: string): boolean =>
-  ['shortage', 'not-offered', 'quota'].includes(kindOf(code) ?? '');
+  ['shortage', 'not-offered', 'quota', 'spot-quota', 'price'].includes(kindOf(code) ?? '');
 
 /**
  * A call that failed without EC2 saying no (a 5xx or throttling after the SDK's retries, the

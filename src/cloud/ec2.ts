@@ -36,6 +36,7 @@ import { MAX_ATTEMPTS, retryStrategy } from './retry.js';
 import { toInfo, toTags } from './sdk-shapes.js';
 import { runInstancesInput } from './run-instances.js';
 import { securityGroups } from './security-groups.js';
+import { spotRequestCalls } from './spot-requests.js';
 import { typeLookups } from './type-lookups.js';
 
 // The port's names, for the callers that import them from here.
@@ -213,6 +214,7 @@ export async function createCloud(cfg: {
     ...inventory(ec2),
     ...readOnlyCalls(ec2),
     ...typeLookups(ec2),
+    ...spotRequestCalls(ec2),
 
     async launch(spec) {
       // The security group this run just created may not be known yet where instances are launched.

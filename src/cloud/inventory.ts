@@ -20,6 +20,7 @@ import { kindOf } from './aws-codes.js';
 import { aws } from './errors.js';
 import type { Cloud, TaggedResource, TaggedResources } from './port.js';
 import { tagMap } from './sdk-shapes.js';
+import { listSpotRequests } from './spot-requests.js';
 
 /**
  * One rule for every kind, the README's: the tag key `ssh-ec2`, which everything ssh-ec2 makes
@@ -105,6 +106,10 @@ export function inventory(ec2: EC2Client): Pick<Cloud, 'enabledRegions' | 'tagge
         unlessRefused('ec2:DescribeSecurityGroups', groups),
         unlessRefused('ec2:DescribeKeyPairs', keys),
         unlessRefused('ec2:DescribeLaunchTemplates', templates),
+        unlessRefused(
+          'ec2:DescribeSpotInstanceRequests',
+          aws('list the spot requests', () => listSpotRequests(ec2, OUR_TAG)),
+        ),
       ]);
       return { resources: all.flat(), refused: refused.sort() };
     },

@@ -7,6 +7,7 @@ import type { Zone } from './capacity.js';
 import type { CallBounds } from './consistency.js';
 import type { CallerIdentity } from './identity.js';
 import type { ImageInfo, ImageQuery } from './image.js';
+import type { SpotRequest } from './spot-market.js';
 
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
 
@@ -26,17 +27,19 @@ export interface InstanceInfo {
   stateReason?: string;
   /** When it was stopped, for a stopped one (the date EC2 writes into StateTransitionReason). */
   stoppedAt?: Date;
+  /** A spot instance's request (SpotInstanceRequestId): cancelled before the instance is terminated. */
+  spotRequestId?: string;
 }
 
 /** A resource other than an instance that carries an ssh-ec2 tag (ssh-ec2 ls --all-regions). */
 export interface TaggedResource {
-  kind: 'volume' | 'security-group' | 'key-pair' | 'launch-template';
+  kind: 'volume' | 'security-group' | 'key-pair' | 'launch-template' | 'spot-request';
   id: string;
   name?: string;
-  /** A volume's (available, in-use, …); none for the kinds that have no state. */
+  /** A volume's (available, in-use, …), a spot request's (open, active, cancelled, …); none for the others. */
   state?: string;
   createdAt?: Date;
-  /** A volume's size and the instance it is attached to. */
+  /** A volume's size; the instance a volume is attached to, or a spot request's. */
   sizeGiB?: number;
   attachedTo?: string;
   tags: Record<string, string>;
@@ -86,6 +89,8 @@ export interface LaunchSpec {
   subnetId?: string;
   /** Idempotency token: a retried RunInstances with the same token never makes a second instance. */
   clientToken: string;
+  /** Launch as spot (spot-market.ts); none: on-demand. */
+  spot?: SpotRequest;
 }
 
 /**
@@ -202,6 +207,8 @@ export interface Cloud {
   start(id: string): Promise<void>;
   stop(id: string): Promise<void>;
   terminate(id: string): Promise<void>;
+  /** Cancels spot requests (their instances are left as they are): before a terminate (spot-requests.ts). */
+  cancelSpotRequests(ids: readonly string[]): Promise<void>;
   /**
    * The instance's console output (cloud-init's boot log), if EC2 has it yet. `latest`: the serial
    * console as it is now rather than EC2's buffered copy (Nitro instance types only; others refuse).

@@ -7,6 +7,7 @@
 import type { RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { LaunchSpec } from './port.js';
 import { toTags } from './sdk-shapes.js';
+import { marketOptions } from './spot-market.js';
 
 export function runInstancesInput(
   spec: Omit<LaunchSpec, 'clientToken'> & { clientToken?: string },
@@ -30,9 +31,13 @@ export function runInstancesInput(
         Ebs: { VolumeSize: spec.volumeSizeGiB, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true },
       },
     ],
+    // Spot: a persistent request that stops its instance when interrupted (spot-market.ts).
+    InstanceMarketOptions: marketOptions(spec.spot),
     TagSpecifications: [
       { ResourceType: 'instance', Tags: tagList },
       { ResourceType: 'volume', Tags: tagList },
+      // The request too, so that `ls --all-regions` and `down --orphans` find one whose instance is gone.
+      ...(spec.spot ? [{ ResourceType: 'spot-instances-request' as const, Tags: tagList }] : []),
     ],
     ClientToken: spec.clientToken,
   };

@@ -20,6 +20,7 @@ export function toInfo(i: Instance): InstanceInfo {
     tags: tagMap(i.Tags),
     stateReason: i.StateReason?.Message || undefined,
     stoppedAt: i.State?.Name === 'stopped' ? transitionTime(i.StateTransitionReason) : undefined,
+    spotRequestId: i.SpotInstanceRequestId || undefined,
   };
 }
 

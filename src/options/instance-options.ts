@@ -1,7 +1,7 @@
 /** The settings of the instance itself: where, what and how it is launched (help group "Instance"). */
 import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
 import { UsageError } from '../errors.js';
-import { bool, cidr, list, optionalText, positiveInt, spec, subnetId, text } from './spec.js';
+import { bool, cidr, list, optionalText, positiveInt, spec, subnetId, text, usd } from './spec.js';
 
 export const DEFAULT_INSTANCE_TYPE = 'g4dn.xlarge';
 export const DEFAULT_REGION = 'eu-central-1';
@@ -139,6 +139,44 @@ export const INSTANCE_OPTIONS = {
     parse: optionalText,
     describe:
       "a security group of the instance's VPC (id sg-… or name), used as it is: ssh-ec2 never changes its rules",
+  }),
+  spot: spec({
+    kind: 'boolean',
+    flag: 'spot',
+    env: ['SSH_EC2_SPOT'],
+    group: 'Instance',
+    default: false,
+    parse: bool,
+    describe: 'launch as spot (a persistent request that stops rather than terminates when interrupted)',
+  }),
+  maxPrice: spec({
+    kind: 'string',
+    flag: 'max-price',
+    env: ['SSH_EC2_MAX_PRICE'],
+    group: 'Instance',
+    default: undefined as string | undefined,
+    defaultText: "none sent: AWS caps a spot instance at the type's on-demand price",
+    parse: usd,
+    describe: 'the most a spot instance may cost, USD per hour',
+  }),
+  spotFallback: spec({
+    kind: 'boolean',
+    flag: 'spot-fallback',
+    env: ['SSH_EC2_SPOT_FALLBACK'],
+    group: 'Instance',
+    default: false,
+    parse: bool,
+    describe: 'spot first (every type and zone), then on-demand; implies --spot',
+  }),
+  availabilityZone: spec({
+    kind: 'string',
+    flag: 'availability-zone',
+    env: ['SSH_EC2_AVAILABILITY_ZONE'],
+    group: 'Instance',
+    default: undefined,
+    defaultText: 'every zone of the region, in turn',
+    parse: optionalText,
+    describe: 'the availability zone every launch attempt uses',
   }),
   cache: spec({
     kind: 'boolean',

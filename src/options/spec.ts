@@ -71,6 +71,15 @@ export function positiveInt(raw: string, source: string): number {
   return Number(raw);
 }
 
+/** A price in USD per hour, as EC2 takes it (a decimal string: "0.35"); empty: none. */
+export function usd(raw: string, source: string): string | undefined {
+  const v = raw.trim().replace(/^\$/, '');
+  if (v === '') return undefined;
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0)
+    throw new UsageError(`${source}: expected a price in USD per hour such as 0.35, got "${raw}"`);
+  return v;
+}
+
 export function finalState(raw: string, source: string): FinalState {
   const v = raw.trim().toLowerCase();
   if ((FINAL_STATES as readonly string[]).includes(v)) return v as FinalState;

@@ -42,8 +42,11 @@ export type FinishReason =
   | { kind: 'in use'; by: Others }
   /** Terminating could lose something: stopped instead. */
   | { kind: 'unsure'; because: 'results not back' | 'unreachable' }
-  /** As `unsure`, but the instance cannot be stopped: left running under its agent (issue #13). */
-  | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' };
+  /**
+   * As `unsure`, or a stop asked for, but the instance cannot be stopped (one-time spot): left
+   * running under its agent, never terminated by ssh-ec2 unless asked to and its results are back.
+   */
+  | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' | 'stop asked' };
 
 export interface FinishDecision {
   action: FinalState;
@@ -85,6 +88,8 @@ export function decideFinish(f: FinishFacts): FinishDecision {
   const pulled = f.resultsBack !== 'not back';
   // Unreachable: its results, or a job or session on it, may still be there.
   const unsure = !pulled || (ask && !f.reachable && !nothingThere);
+  if (!unsure && f.asked === 'stop' && !f.canStop)
+    return { action: 'leave', reason: { kind: 'cannot stop', because: 'stop asked' } };
   if (!unsure || f.asked === 'leave') return { action: f.asked, reason: { kind: 'asked' } };
   const because = pulled ? 'unreachable' : 'results not back';
   if (!f.canStop) return { action: 'leave', reason: { kind: 'cannot stop', because } };
@@ -140,7 +145,7 @@ export function finishWords(d: FinishDecision, s: Situation): { before?: Line; a
       return {
         after: {
           level: 'warn',
-          text: `${r.because === 'unreachable' ? `${id} could not be reached to see whether a job or another session uses it` : 'the results could not be brought back'}, and ${id} cannot be stopped: it was left running, not terminated; its agent ends it once nothing runs (--idle-timeout).`,
+          text: `${CANNOT_STOP_WHY[r.because](id)}, and ${id} cannot be stopped (one-time spot): it was left running, not terminated; its agent ends it once nothing runs (--idle-timeout), ssh-ec2 down in ${dir} now.`,
         },
       };
     case 'host key untrusted':
@@ -159,6 +164,12 @@ export function finishWords(d: FinishDecision, s: Situation): { before?: Line; a
       return {};
   }
 }
+
+const CANNOT_STOP_WHY = {
+  unreachable: (id: string) => `${id} could not be reached to see whether a job or another session uses it`,
+  'results not back': () => 'the results could not be brought back',
+  'stop asked': () => 'a stop was asked for',
+};
 
 /** After a stop: what the next plain run here does with it, since the final state is each run's own. */
 function stoppedLine({ id, dir, next }: Situation): string {

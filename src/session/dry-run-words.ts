@@ -73,9 +73,10 @@ function launchLines(n: NewInstance): string[] {
       .join(', ');
     lines.push(sub('image', `${img.name} (${img.id})${from ? `, ${from}` : ''}`));
   }
-  const tries = n.attempts.map((a) =>
-    a.zone ? `${a.type} in ${a.zone} (${a.subnet})` : `${a.type}, zone chosen by EC2`,
-  );
+  const tries = n.attempts.map((a) => {
+    const type = `${a.market ? `${a.market} ` : ''}${a.type}`;
+    return a.zone ? `${type} in ${a.zone} (${a.subnet})` : `${type}, zone chosen by EC2`;
+  });
   lines.push(
     sub('tries', `${tries.join(', then ')}${n.attempts.length > 1 ? ' (the next when EC2 has no capacity)' : ''}`),
   );

@@ -7,7 +7,8 @@
  * came from it is said). The words: dry-run-words.ts.
  */
 import { hostname } from 'node:os';
-import { planAttempts } from '../cloud/capacity.js';
+import { pinnedZones, planAttempts } from '../cloud/capacity.js';
+import { marketsOf } from '../cloud/spot-market.js';
 import type { ImageInfo } from '../cloud/image.js';
 import { ownerTag } from '../cloud/identity.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
@@ -60,7 +61,7 @@ export interface NewInstance {
   /** Each type of --instance-type, its architecture, price (the launch's line) and image, in the order tried. */
   types: { type: string; architecture?: string; price: PriceFacts; image: ImageInfo }[];
   /** (type, zone) in the order the capacity fallback tries them. */
-  attempts: { type: string; zone?: string; subnet?: string }[];
+  attempts: { type: string; zone?: string; subnet?: string; market?: 'spot' }[];
   group: GroupPlan;
   tags: Record<string, string>;
   iamProfile?: string;
@@ -178,7 +179,8 @@ async function newInstance(
   ]);
   const attempts = planAttempts(
     typeInfos.map((t) => t.type),
-    net.zones,
+    pinnedZones(net.zones, o.availabilityZone, ctx.cloud.region),
+    marketsOf(o),
   );
   const prices = await Promise.all(
     typeInfos.map(async (t): Promise<PriceFacts> => {
@@ -205,7 +207,12 @@ async function newInstance(
         price: { ...prices[i]!, image: `${images[i]!.name} (${images[i]!.id})` },
         image: images[i]!,
       })),
-      attempts: attempts.map((a) => ({ type: a.instanceType, zone: a.zone?.name, subnet: a.zone?.subnetId })),
+      attempts: attempts.map((a) => ({
+        type: a.instanceType,
+        zone: a.zone?.name,
+        subnet: a.zone?.subnetId,
+        ...(a.market === 'spot' && { market: 'spot' as const }),
+      })),
       group,
       tags: spec.tags,
       iamProfile,

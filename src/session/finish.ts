@@ -24,7 +24,8 @@ import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
 import { sessionCost } from './session-cost.js';
-import { VOLUME_TAG } from './volume-tag.js';
+import { SPOT_PRICE_TAG, VOLUME_TAG } from './volume-tag.js';
+import { cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -35,13 +36,14 @@ export async function finish(run: Run): Promise<unknown> {
   const instance = run.facts.instance;
   if (instance) {
     // performance.now(): the time since this process started, which is this session's. Stopped,
-    // its root volume keeps costing. (Kept data volumes and a spot price: keptVolumesGiB, spotHourly.)
+    // its root volume keeps costing; a spot instance costs the price it was launched at (its tag).
     const stopped = final === 'stop' && !failed ? Number(instance.tags[VOLUME_TAG]) || undefined : undefined;
     const cost = sessionCost({
       region: run.cloud.region,
       type: instance.type,
       ms: performance.now(),
       stoppedRootGiB: stopped,
+      spotHourly: Number(instance.tags[SPOT_PRICE_TAG]) || undefined,
     });
     if (cost) run.log.outcome(cost);
   }
@@ -75,8 +77,8 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
     : reachable && conn && (await bringResultsBack(run, conn, instance.id))
       ? 'back'
       : 'not back';
-  // Every instance can be stopped today; a one-time spot instance cannot (issue #13).
-  const seen: FinishFacts = { ...known, canStop: true, reachable, others, resultsBack };
+  // A one-time spot instance cannot be stopped (its market tag says so: spot-market.ts).
+  const seen: FinishFacts = { ...known, canStop: stoppable(instance.tags), reachable, others, resultsBack };
   const decision = decideFinish(seen);
   const { reason, action } = decision;
   if (reason.kind === 'left as it is') {
@@ -210,7 +212,10 @@ async function bringResultsBack(run: Run, conn: Connection, instanceId: string):
 async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalState): Promise<void> {
   const { cloud, log } = run;
   switch (final) {
-    case 'terminate':
+    case 'terminate': {
+      // A persistent spot request is cancelled first: terminated, its instance would be launched again.
+      const request = await cancelSpotRequestOf(cloud, instance);
+      if (request) log.detail(`cancelled spot request ${request}`);
       await cloud.terminate(instance.id);
       await forgetEnded(run.paths, instance.id);
       forgetInstance(run.paths, instance.id);
@@ -218,6 +223,7 @@ async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalSta
       rmSync(baseFile(run.plan.projectDir, instance.id), { force: true });
       log.info(`terminated ${instance.id}`);
       return;
+    }
     case 'stop':
       await cloud.stop(instance.id);
       await forgetEnded(run.paths, instance.id);

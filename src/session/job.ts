@@ -4,6 +4,7 @@
  * attached session that ends while the job still runs (detached again, connection lost) leaves
  * everything running. Only a finished job brings the results back and applies the final state.
  */
+import { checkSpotOptions } from '../cloud/spot-market.js';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { ExitCode, SubprocessError, UsageError, UserError } from '../errors.js';
@@ -38,6 +39,7 @@ export function multiplexerOf(o: Pick<Options, 'multiplex' | 'detach' | 'attach'
 
 /** Combinations that cannot work, and local ports already taken: before any AWS call. */
 export async function checkSessionOptions(o: Options): Promise<void> {
+  checkSpotOptions(o);
   if (o.detach && o.attach) throw new UsageError('--detach and --attach exclude each other');
   if (o.detach && o.multiplex === 'none')
     throw new UsageError('--detach needs a multiplexer to keep the job running: --multi tmux or --multi screen');

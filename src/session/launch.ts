@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { kindOf, unanswered } from '../cloud/aws-codes.js';
-import { launchWithFallback, planAttempts, type Attempt } from '../cloud/capacity.js';
+import { launchWithFallback, pinnedZones, planAttempts, type Attempt } from '../cloud/capacity.js';
+import { launchedMarket, MARKET_TAG, marketsOf, stopRefused } from '../cloud/spot-market.js';
 import { errorCode } from '../cloud/errors.js';
 import type { InstanceInfo, LaunchSpec } from '../cloud/port.js';
 import type { ImageInfo } from '../cloud/image.js';
@@ -23,6 +24,7 @@ import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
 import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
 import { priceLine, pricesFor, type Market } from './price-line.js';
+import { SPOT_PRICE_TAG } from './volume-tag.js';
 
 /** The account cache's note that the original's default instance profile does not exist in this account. */
 const UNUSABLE_PROFILE = `unusable-profile:${LEGACY_IAM_PROFILE}`;
@@ -71,27 +73,47 @@ async function launchWith(
   let launchSent = false;
 
   const launchOne = async (attempt: Attempt): Promise<{ instance: InstanceInfo; user: string }> => {
-    const { instanceType, zone } = attempt;
+    const { instanceType, zone, market } = attempt;
     const image = await imageFor(types.find((t) => t.type === instanceType)!);
-    const made = launchSpec({ o, plan, owner, limits, userData, image, attempt: { instanceType, zone } });
+    const made = launchSpec({ o, plan, owner, limits, userData, image, attempt });
     const user = made.user;
-    const market = marketOf(attempt);
-    if (announced !== `${instanceType} ${market}`) {
-      const prices = await pricesFor(cloud, instanceType, zone?.name, market);
+    // A spot price is the zone's: asked for each spot attempt (on demand: the table, no call).
+    const prices =
+      market === 'spot' || announced !== `${instanceType} ${market}`
+        ? await pricesFor(cloud, instanceType, zone?.name, market)
+        : undefined;
+    if (prices && announced !== `${instanceType} ${market}`) {
       const facts = { region: cloud.region, type: instanceType, zone: zone?.name, market, prices };
       log.info(priceLine({ ...facts, maxPrice: maxPriceOf(o), image: `${image.name} (${image.id})` }));
     }
     announced = `${instanceType} ${market}`;
+    // The spot price it launched at, for the closing cost and ls (no call to ask it again).
+    const spotTag: Record<string, string> = prices?.spot === undefined ? {} : { [SPOT_PRICE_TAG]: String(prices.spot) };
     // A new attempt is a new request; the SDK's retries of this one reuse its token.
-    const spec = { ...made.spec, securityGroupIds: [securityGroupId], iamProfile, clientToken: randomUUID() };
+    const spec = {
+      ...made.spec,
+      tags: { ...made.spec.tags, ...spotTag },
+      securityGroupIds: [securityGroupId],
+      iamProfile,
+      clientToken: randomUUID(),
+    };
     launchSent = true;
     try {
       return { instance: await cloud.launch(spec), user };
     } catch (err) {
-      // The original's default instance profile is used only where it exists.
       const cause = (err as { cause?: unknown }).cause ?? err;
-      if (iamProfile !== LEGACY_IAM_PROFILE || !profileMissing(String((cause as Error).message), errorCode(cause)))
-        throw err;
+      const message = String((cause as Error).message);
+      // A type that cannot stop when interrupted: a one-time request, which only terminates (spot-market.ts).
+      if (spec.spot && !spec.spot.oneTime && stopRefused(errorCode(cause), message)) {
+        log.info(`${instanceType} cannot be a spot instance that stops (${message}); launching it as one-time spot`);
+        const spot = { ...spec.spot, oneTime: true };
+        const tags = { ...spec.tags, [MARKET_TAG]: launchedMarket(spot) };
+        // EC2 cannot stop it: an OS poweroff (the agent's limits) ends it, and says so in the request.
+        const again = { ...spec, spot, tags, shutdownBehavior: 'terminate' as const, clientToken: randomUUID() };
+        return { instance: await cloud.launch(again), user };
+      }
+      // The original's default instance profile is used only where it exists.
+      if (iamProfile !== LEGACY_IAM_PROFILE || !profileMissing(message, errorCode(cause))) throw err;
       log.detail(`instance profile ${LEGACY_IAM_PROFILE} not usable here; launching without one`);
       iamProfile = undefined;
       account.set(UNUSABLE_PROFILE, true, NETWORK_TTL_MS);
@@ -103,7 +125,8 @@ async function launchWith(
     got = await launchWithFallback(
       planAttempts(
         types.map((t) => t.type),
-        zones,
+        pinnedZones(zones, o.availabilityZone, cloud.region),
+        marketsOf(o),
       ),
       launchOne,
       { log, region: cloud.region, signal: ctx.signal },
@@ -123,13 +146,12 @@ async function launchWith(
  * on demand otherwise. Read structurally so the price line follows the spot launch as it lands.
  */
 export function marketOf(attempt: Attempt): Market {
-  return 'market' in attempt && attempt.market === 'spot' ? 'spot' : 'on-demand';
+  return attempt.market;
 }
 
 /** --max-price, where the options have one (a number of USD per hour). */
 export function maxPriceOf(o: Options): number | undefined {
-  const max = (o as { maxPrice?: unknown }).maxPrice;
-  return typeof max === 'number' ? max : undefined;
+  return o.maxPrice === undefined ? undefined : Number(o.maxPrice);
 }
 
 /**
@@ -183,6 +205,7 @@ export function launchSpec(a: {
   }
   const user = o.user ?? image.defaultUser;
   const volumeSizeGiB = o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB);
+  const spot = attempt.market === 'spot' ? { oneTime: false, maxPrice: o.maxPrice } : undefined;
   const spec = {
     imageId: image.id,
     instanceType: attempt.instanceType,
@@ -194,7 +217,9 @@ export function launchSpec(a: {
     // A poweroff from inside (the user's, or the agent's when a job is done or a limit is hit)
     // must never delete results that were not brought back: it stops. Only ssh-ec2 terminates.
     shutdownBehavior: 'stop' as const,
+    spot,
     tags: {
+      [MARKET_TAG]: launchedMarket(spot),
       ...launchTags(plan, a.owner),
       [LOGIN_TAG]: user,
       ...limitTags(a.limits),

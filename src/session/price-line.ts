@@ -7,7 +7,8 @@
 import type { Cloud } from '../cloud/port.js';
 import { hourlyPrice, priceListDate, usd } from '../cloud/prices.js';
 
-export type Market = 'spot' | 'on-demand';
+import type { Market } from '../cloud/spot-market.js';
+export type { Market };
 
 export interface PriceFacts {
   region: string;

@@ -1,9 +1,10 @@
-import { DeleteSecurityGroupCommand, DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import { DeleteSecurityGroupCommand } from '@aws-sdk/client-ec2';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   cli,
+  defaultSubnets,
   ec2Client,
   instances,
   instanceState,
@@ -19,20 +20,7 @@ const sb = useSandbox();
 /** The default subnets of the sandbox region, by zone: what ssh-ec2 tries in this order. */
 let subnets: { zone: string; id: string }[];
 beforeAll(async () => {
-  const ec2 = ec2Client(sb);
-  const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })))
-    .Vpcs![0]!.VpcId!;
-  const found = await ec2.send(
-    new DescribeSubnetsCommand({
-      Filters: [
-        { Name: 'vpc-id', Values: [vpc] },
-        { Name: 'default-for-az', Values: ['true'] },
-      ],
-    }),
-  );
-  subnets = (found.Subnets ?? [])
-    .map((s) => ({ zone: s.AvailabilityZone!, id: s.SubnetId! }))
-    .sort((a, b) => a.zone.localeCompare(b.zone));
+  subnets = await defaultSubnets(sb);
 });
 afterEach(() => sb.clearFaults());
 

@@ -5,6 +5,8 @@
 import {
   DescribeInstancesCommand,
   DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
   EC2Client,
   type Instance,
   type SecurityGroup,
@@ -101,6 +103,24 @@ export function ec2Client(sb: Sandbox): EC2Client {
 export async function instances(sb: Sandbox): Promise<Instance[]> {
   const r = await ec2Client(sb).send(new DescribeInstancesCommand({}));
   return (r.Reservations ?? []).flatMap((res) => res.Instances ?? []);
+}
+
+/** The default subnets of the sandbox region, by zone: what ssh-ec2 tries, in this order. */
+export async function defaultSubnets(sb: Sandbox): Promise<{ zone: string; id: string }[]> {
+  const ec2 = ec2Client(sb);
+  const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })))
+    .Vpcs![0]!.VpcId!;
+  const found = await ec2.send(
+    new DescribeSubnetsCommand({
+      Filters: [
+        { Name: 'vpc-id', Values: [vpc] },
+        { Name: 'default-for-az', Values: ['true'] },
+      ],
+    }),
+  );
+  return (found.Subnets ?? [])
+    .map((s) => ({ zone: s.AvailabilityZone!, id: s.SubnetId! }))
+    .sort((a, b) => a.zone.localeCompare(b.zone));
 }
 
 /** ssh-ec2's security groups (named ssh-ec2, one per VPC), read from the API. */

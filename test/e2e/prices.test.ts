@@ -9,7 +9,6 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { hourlyPrice, priceListDate, usd, volumeMonthlyPrice } from '../../src/cloud/prices.js';
-import { OPTION_SPECS } from '../../src/options.js';
 import { cli, ec2Client, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
 const sb = useSandbox();
@@ -65,8 +64,7 @@ describe('the price line and the cost', () => {
     expect((await cli(sb, ['down', '--yes', '--no-pull'], { cwd: dir })).exitCode).toBe(0);
   });
 
-  // The spot launch is helper "spot"'s (--spot): this runs once it is there.
-  it.skipIf(!('spot' in OPTION_SPECS))('a spot launch: the spot price now in the zone it launches in', async () => {
+  it('a spot launch: the spot price now in the zone it launches in', async () => {
     const dir = makeProject(sb, 'prices-spot');
     const zones = ['a', 'b', 'c'].map((z) => `${REGION}${z}`);
     zones.forEach((z, n) => sb.setSpotPrice('g4dn.xlarge', z, 0.1971 + n / 100));

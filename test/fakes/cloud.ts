@@ -76,6 +76,7 @@ const DOING: Partial<Record<CloudOp, string>> = {
   start: 'start the instance',
   stop: 'stop the instance',
   terminate: 'terminate the instance',
+  cancelSpotRequests: 'cancel the spot request',
   tag: 'tag the instance',
   consoleOutput: 'read the console output',
   pushSshKey: 'push the ssh key with EC2 Instance Connect',
@@ -395,6 +396,11 @@ export class FakeCloud implements Cloud {
         securityGroups: spec.securityGroupIds.map((id) => ({ id, name: this.groups.get(id)?.name ?? id })),
         tags: { ...spec.tags },
       });
+      if (spec.spot) {
+        instance.spotRequestId = this.id('sir');
+        const type = spec.spot.oneTime ? 'one-time' : 'persistent';
+        this.spotRequests.set(instance.spotRequestId, { type, state: 'active', instanceId: instance.id });
+      }
       this.byToken.set(spec.clientToken, instance.id);
       this.booting.set(instance.id, this.bootDescribes);
       if (this.endWhilePending !== undefined) {
@@ -419,6 +425,8 @@ export class FakeCloud implements Cloud {
   stop(id: string) {
     return this.call('stop', [id], () => {
       const i = this.known('stop', id);
+      if (i.spotRequestId && this.spotRequests.get(i.spotRequestId)?.type === 'one-time')
+        throw awsFailure('stop', { code: 'UnsupportedOperation' });
       if (i.state === 'terminated' || i.state === 'shutting-down')
         throw awsFailure('stop', { code: 'IncorrectInstanceState' });
       i.state = 'stopped';
@@ -427,9 +435,25 @@ export class FakeCloud implements Cloud {
     });
   }
 
+  /** Spot requests made by spot launches, by id (EC2's: a persistent one not cancelled is fulfilled again). */
+  spotRequests = new Map<string, { type: 'one-time' | 'persistent'; state: string; instanceId?: string }>();
+  /** Instances terminated while their persistent request was still active: EC2 would launch another. */
+  relaunchedFor: string[] = [];
+
+  cancelSpotRequests(ids: readonly string[]) {
+    return this.call('cancelSpotRequests', [ids], () => {
+      for (const id of ids) {
+        const r = this.spotRequests.get(id);
+        if (r) r.state = 'cancelled';
+      }
+    });
+  }
+
   terminate(id: string) {
     return this.call('terminate', [id], () => {
       const i = this.known('terminate', id);
+      const request = i.spotRequestId ? this.spotRequests.get(i.spotRequestId) : undefined;
+      if (request?.type === 'persistent' && request.state !== 'cancelled') this.relaunchedFor.push(id);
       i.state = 'terminated';
       i.publicIp = undefined;
     });

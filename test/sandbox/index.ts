@@ -16,6 +16,7 @@ import { ensurePrerequisites, isRoot, motoServer } from './prerequisites.js';
 import type { ConsoleAndStart, ConsoleAndStartOptions } from './console-and-start.js';
 import { startProxy } from './proxy.js';
 import type { ApiCall, Fault, Hold, ImdsRequest, Lifecycle, Poweroff, Proxy } from './proxy.js';
+import type { SpotControl } from './spot.js';
 import { SUBJECT_KEY, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { newUserName } from './sshd.js';
 import type { InstanceConnectKey } from './sshd.js';
@@ -137,6 +138,8 @@ export interface Sandbox {
   poweroffs(): Poweroff[];
   /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts), switched at run time. */
   aws: AwsBehaviour & ConsoleAndStart;
+  /** The spot requests the proxy keeps as EC2 would (spot.ts). */
+  spot: SpotControl;
   /** Changes linkDelayMs (LinkOptions) from now on: new ssh connections and API requests. */
   setLinkDelay(ms: number): void;
   /** Changes bootDelayMs (LinkOptions) for the boots that follow. */
@@ -470,6 +473,7 @@ export async function startSandbox(
     imdsRequests: () => p.imdsRequests(),
     poweroffs: () => p.poweroffs(),
     aws: p.aws,
+    spot: p.spot,
     setLinkDelay(ms) {
       linkDelayMs = ms;
       p.setDelay(ms);

@@ -22,6 +22,7 @@ import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from
 import { fakeAuthorization } from './moto.js';
 import { socketOwner } from './util.js';
 import { spotPrices, zoneLister } from './spot-prices.js';
+import { spotModel, type SpotControl } from './spot.js';
 
 export type Service = 'ec2' | 'ec2-instance-connect' | 'sts';
 
@@ -106,6 +107,8 @@ export interface Proxy {
   poweroffs(): Poweroff[];
   /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts): their switches. */
   aws: AwsBehaviour & ConsoleAndStart;
+  /** The spot requests EC2 would keep (spot.ts), and the instances it launched again for them. */
+  spot: SpotControl;
   /** Changes opts.delayMs for the requests that follow. */
   setDelay(ms: number): void;
   /** DescribeSpotPriceHistory's price of a type in a zone from now on (spot-prices.ts). */
@@ -345,7 +348,12 @@ export async function startProxy(opts: {
 
   const behaviour = awsBehaviour(opts.aws ?? {}, ec2Call);
   const aws = awsBehaviours({ ec2Call, consoleText: (id) => opts.consoleOutput?.(id), error: ec2Error }, opts.aws);
-  const spot = spotPrices(zoneLister(ec2Call));
+  const spotPriceModel = spotPrices(zoneLister(ec2Call));
+  const spot = spotModel({
+    ec2Call,
+    error: ec2Error,
+    launched: (params, reply, region) => noteLifecycle('RunInstances', params, reply, region),
+  });
 
   /** The instance a request comes from: the uid that owns the asking socket. */
   const askedBy = (req: IncomingMessage): Asker | undefined => {
@@ -623,7 +631,9 @@ export async function startProxy(opts: {
 
     const own =
       service === 'ec2'
-        ? ((await spot.answer(action, params, region)) ?? (await aws.answer(action, params, region)))
+        ? ((await spotPriceModel.answer(action, params, region)) ??
+          spot.before(action, params) ??
+          (await aws.answer(action, params, region)))
         : undefined;
     if (own) return finish(own);
 
@@ -666,6 +676,7 @@ export async function startProxy(opts: {
 
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
     if (service === 'ec2') await noteLifecycle(action, params, reply, region);
+    if (service === 'ec2') reply = await spot.after(action, params, reply, region);
     if (service === 'ec2') aws.observe(action, params, reply);
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
@@ -719,7 +730,8 @@ export async function startProxy(opts: {
     setDelay: (ms) => {
       delayMs = ms;
     },
-    setSpotPrice: (type, zone, usd) => spot.set(type, zone, usd),
+    setSpotPrice: (type, zone, usd) => spotPriceModel.set(type, zone, usd),
+    spot: spot.control,
     aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
     close: () =>
       new Promise<void>((resolve) => {

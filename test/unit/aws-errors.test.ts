@@ -167,7 +167,11 @@ describe('the one table of AWS error codes, as every mapping reads it', () => {
     ['Unsupported', 'not-offered', ExitCode.capacity, 'next-zone', false],
     ['VcpuLimitExceeded', 'quota', ExitCode.capacity, 'next-type', false],
     ['InstanceLimitExceeded', 'quota', ExitCode.capacity, 'next-type', false],
-    ['MaxSpotInstanceCountExceeded', 'quota', ExitCode.capacity, 'next-type', false],
+    // Issue #13: the spot quota rules out spot, not a type: --spot-fallback goes on at on-demand.
+    ['MaxSpotInstanceCountExceeded', 'spot-quota', ExitCode.capacity, 'next-market', false],
+    // A spot price above --max-price in this zone: another zone's may be lower.
+    ['SpotMaxPriceTooLow', 'price', ExitCode.capacity, 'next-zone', false],
+    ['UnfulfillableCapacity', 'shortage', ExitCode.capacity, 'next-zone', true],
     ['RequestExpired', 'expired', ExitCode.config, 'give-up', false],
     ['AuthFailure', 'rejected', ExitCode.config, 'give-up', false],
     ['InvalidClientTokenId', 'rejected', ExitCode.config, 'give-up', false],
@@ -194,7 +198,16 @@ describe('the one table of AWS error codes, as every mapping reads it', () => {
 
   it('every code of these kinds has its row above (a new one gets its meaning written there)', () => {
     const held = new Set(MEANING.map(([code]) => code));
-    for (const kind of ['shortage', 'not-offered', 'quota', 'rejected', 'denied', 'not-found'] as const)
+    for (const kind of [
+      'shortage',
+      'not-offered',
+      'quota',
+      'spot-quota',
+      'price',
+      'rejected',
+      'denied',
+      'not-found',
+    ] as const)
       for (const code of codesOf(kind)) expect(held.has(code), code).toBe(true);
   });
 

@@ -289,6 +289,18 @@ const ROWS: [readme: string, facts: Partial<FinishFacts>, decision: FinishDecisi
     { canStop: false, syncBack: false, reachable: false, resultsBack: 'not needed' },
     { action: 'leave', reason: { kind: 'cannot stop', because: 'unreachable' } },
   ],
+  // --stop keeps the disk; a one-time spot instance has no stop: neither terminated (the disk asked
+  // for would be lost by ssh-ec2's hand) nor stopped (EC2 refuses): left under its agent.
+  [
+    'Spot: --stop of a one-time spot instance, results back: left running under its agent',
+    { canStop: false, asked: 'stop' },
+    { action: 'leave', reason: { kind: 'cannot stop', because: 'stop asked' } },
+  ],
+  [
+    'Spot: --leave of a one-time spot instance: left running, as asked',
+    { canStop: false, asked: 'leave', resultsBack: 'not back' },
+    asked('leave'),
+  ],
 ];
 
 describe('decideFinish: the README, row by row', () => {

@@ -163,6 +163,8 @@ describe('a launch', () => {
       'ssh-ec2:job-grace': '10m',
       'ssh-ec2:deadline': 'none',
       [VOLUME_TAG]: '100',
+      // Issue #13: its market, so that later runs, ls and down know it without a call.
+      'ssh-ec2:market': 'on-demand',
     });
     expect(spec.userData).toMatch(/^Content-Type: multipart\/mixed; boundary=/);
     expect(spec.userData).toContain('Content-Type: text/cloud-boothook');

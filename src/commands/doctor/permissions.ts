@@ -4,6 +4,7 @@
  * included, so that a caller who may launch but not pass the profile's role (iam:PassRole) is told
  * so here rather than refused at the launch.
  */
+import { marketsOf } from '../../cloud/spot-market.js';
 import { callerKind, type CallerIdentity } from '../../cloud/identity.js';
 import type { ImageInfo } from '../../cloud/image.js';
 import type { Zone } from '../../cloud/capacity.js';
@@ -80,7 +81,7 @@ export async function runInstancesCheck(
   let made: ReturnType<typeof launchSpec>;
   try {
     const userData = launchUserData(o, limits);
-    const attempt = { instanceType: o.instanceTypes[0]!, zone: a.zone };
+    const attempt = { instanceType: o.instanceTypes[0]!, zone: a.zone, market: marketsOf(o)[0]! };
     made = launchSpec({ o, plan: local.plan, owner: a.owner, limits, userData, image: a.image, attempt });
   } catch (err) {
     return failed('permission:RunInstances', err);

@@ -20,7 +20,7 @@
  * instance: DeleteOnTermination), nor are key pairs or launch templates (ssh-ec2 makes none).
  */
 import { hostname } from 'node:os';
-import type { Cloud, InstanceInfo } from '../../cloud/port.js';
+import type { Cloud, InstanceInfo, TaggedResource } from '../../cloud/port.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
 import { localContext } from '../../session/context.js';
@@ -40,6 +40,7 @@ import { jobLine } from './describe.js';
 import { directoryState, type DirectoryState } from './directory-state.js';
 import { endInstances, isHere } from './end.js';
 import { removeSecurityGroups } from './security-groups.js';
+import { cancelOrphanRequests, orphanSpotRequests, spotRequestLine } from './spot-requests.js';
 
 export const DEFAULT_STOPPED_FOR = '7d';
 
@@ -89,6 +90,7 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
   const ending: { cloud: Cloud; i: InstanceInfo }[] = [];
   const said: string[] = [];
   const left: string[] = [];
+  const requests: { cloud: Cloud; x: TaggedResource }[] = [];
   for (const r of found.regions) {
     for (const i of r.instances) {
       const v = verdict(i, judge);
@@ -116,6 +118,10 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
       else if (v.why === 'unchecked path')
         left.push(`  ${what}: its directory cannot be checked (${v.detail}): left alone`);
     }
+    for (const x of orphanSpotRequests(r.resources, r.instances, judge.host)) {
+      requests.push({ cloud: r.cloud, x });
+      said.push(spotRequestLine(x, r.region));
+    }
     for (const x of r.resources)
       if (x.kind === 'volume' && !x.attachedTo)
         left.push(
@@ -123,9 +129,13 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
         );
   }
   if (left.length > 0) ctx.log.info(`Left alone:\n${left.join('\n')}`);
-  if (ending.length > 0) {
-    const question = `Terminate ${ending.length} instance(s)?\n${said.join('\n')}\n`;
-    if (ctx.flags.yes) ctx.log.info(question.replace(/^Terminate (.*)\?/, 'Terminating $1:').trimEnd());
+  if (ending.length + requests.length > 0) {
+    const what = [
+      ending.length > 0 && `terminate ${ending.length} instance(s)`,
+      requests.length > 0 && `cancel ${requests.length} spot request(s)`,
+    ];
+    const question = `${upper(what.filter(Boolean).join(', '))}?\n${said.join('\n')}\n`;
+    if (ctx.flags.yes) ctx.log.info(question.replace(/^(.*?)\?\n/, '$1:\n').trimEnd());
     else if (!(await confirm(ctx, question))) {
       ctx.log.info('nothing done');
       return ExitCode.ok;
@@ -135,6 +145,10 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
   let status: number = ExitCode.ok;
   for (const r of found.regions) {
     const mine = ending.filter((e) => e.cloud === r.cloud).map((e) => e.i);
+    await cancelOrphanRequests(
+      r.cloud,
+      requests.filter((q) => q.cloud === r.cloud).map((q) => q.x),
+    );
     if (mine.length > 0) {
       const s = await endInstances(ctx, r.cloud, mine, pull);
       if (s !== ExitCode.ok) status = s;
@@ -145,3 +159,5 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
   }
   return status;
 }
+
+const upper = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
