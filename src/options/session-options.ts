@@ -1,4 +1,5 @@
 /** The settings of the connection, the session on the instance and the sync (help groups of those names). */
+import { parseS3Url, type S3Location } from '../cloud/s3-location.js';
 import {
   bool,
   duration,
@@ -217,6 +218,25 @@ export const SYNC_OPTIONS = {
     defaultText: 'the first rsync on PATH',
     parse: optionalText,
     describe: 'the local rsync to use',
+  }),
+  results: spec({
+    kind: 'string',
+    flag: 'results',
+    env: ['SSH_EC2_RESULTS'],
+    group: 'Sync',
+    default: undefined as S3Location | undefined,
+    parse: parseS3Url,
+    describe:
+      "s3://bucket/prefix: when the command or job ends (and at a spot interruption notice) the instance uploads the directory's new and changed files to <prefix>/<directory name>/ with its instance profile (README: Results in S3)",
+  }),
+  resultsEndpoint: spec({
+    kind: 'string',
+    env: ['SSH_EC2_RESULTS_ENDPOINT'],
+    group: 'Sync',
+    default: undefined,
+    defaultText: "AWS's",
+    parse: optionalText,
+    describe: "the S3 endpoint the instance's upload (--results) and pull --from-s3 use",
   }),
   rsync: spec({
     kind: 'boolean',

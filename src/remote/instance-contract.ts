@@ -34,4 +34,4 @@ export const MUX_MISSING_STATUS = 76;
  * The scripts installed in STATE_DIR, in the order they are installed: what is sourced before
  * what sources it, so a script never finds its library missing.
  */
-export const INSTANCE_SCRIPTS = ['lib.sh', 'poweroff.sh', 'agent.sh', 'job.sh'] as const;
+export const INSTANCE_SCRIPTS = ['lib.sh', 'results.sh', 'poweroff.sh', 'agent.sh', 'job.sh'] as const;

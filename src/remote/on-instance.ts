@@ -35,7 +35,26 @@ export interface AgentSettings {
   jobGrace: number;
   /** Seconds, 0 = none: what the boot-time limit of a later boot counts from that boot (DEADLINE is this one's). */
   maxTime: number;
+  /** --results: where results.sh uploads the project's new files (absent: nowhere). */
+  results?: ResultsUpload;
 }
+
+/** What results.sh reads from the agent's settings (the keys are described at its top). */
+export interface ResultsUpload {
+  /** s3://bucket/prefix/<directory name>/ */
+  url: string;
+  /** The project directory, relative to the home directory. */
+  dir: string;
+  /** The S3 endpoint when not AWS's (SSH_EC2_RESULTS_ENDPOINT). */
+  endpoint?: string;
+  region: string;
+}
+
+/** A plain session's command with --results: mark the project's files, then upload what changed. */
+export const RESULTS_COMMANDS = {
+  mark: `sh ~/${STATE_DIR}/results.sh mark`,
+  upload: `sh ~/${STATE_DIR}/results.sh upload session-end`,
+};
 
 export function agentConf(s: AgentSettings): string {
   const lines: [string, string | number][] = [
@@ -46,6 +65,11 @@ export function agentConf(s: AgentSettings): string {
     ['DEADLINE', s.deadline],
     ['JOB_GRACE', s.jobGrace],
     ['MAX_TIME', s.maxTime],
+    // Always written: a run without --results turns an earlier run's off.
+    ['RESULTS_URL', s.results?.url ?? ''],
+    ['RESULTS_DIR', s.results?.dir ?? ''],
+    ['RESULTS_ENDPOINT', s.results?.endpoint ?? ''],
+    ['RESULTS_REGION', s.results?.region ?? ''],
   ];
   return lines.map(([k, v]) => `${k}=${shQuote(String(v))}\n`).join('');
 }
