@@ -20,8 +20,11 @@
 
 RESULTS_MARK="$BASE/results-since"
 
-# The moment the files that follow count as results.
-results_mark() { : >"$RESULTS_MARK"; }
+# The moment the files that follow count as results, dated a second early: a file's time is the
+# kernel's coarse clock (a tick, or a whole second on some file systems), so one written in the
+# same tick as the mark would not be -newer. A file the sync up brought in that second is sent
+# too (harmless); GNU touch (-d @epoch) is the instance's, else the mark is now.
+results_mark() { touch -d "@$(($(now) - 1))" "$RESULTS_MARK" 2>/dev/null || : >"$RESULTS_MARK"; }
 
 # upload_results REASON: a subshell, so that agent.conf's values and the staging directory stay
 # its own; never fails its caller (a job's status is the command's, whatever the upload did).

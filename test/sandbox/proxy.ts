@@ -37,6 +37,8 @@ export interface ApiCall {
   injected?: boolean; // answered by a fault
   replayed?: boolean; // RunInstances answered from the ClientToken cache
   behaviour?: boolean; // answered by one of AWS's behaviours (aws-behaviour.ts), not by moto
+  /** S3's: the access key that signed it (an instance profile's, instance-profile.ts, or the laptop's). */
+  accessKey?: string;
 }
 
 export interface Fault {
@@ -555,6 +557,7 @@ export async function startProxy(opts: {
         status,
         time,
         ...(attempt && { attempt: Number(attempt) }),
+        ...(service === 's3' && { accessKey }),
         ...extra,
       };
       calls.push(entry);
