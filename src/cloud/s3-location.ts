@@ -34,3 +34,12 @@ export function resultsFolder(base: S3Location, dirName: string): S3Location {
 }
 
 export const s3Url = (l: S3Location): string => `s3://${l.bucket}/${l.prefix}`;
+
+/** The setting's parser: the URL checked and written one way (`s3://bucket/prefix/`), as `config` shows it. */
+export function normalS3Url(raw: string, source: string): string | undefined {
+  const l = parseS3Url(raw, source);
+  return l && s3Url(l);
+}
+
+/** A URL the setting's parser wrote. */
+export const s3Location = (url: string): S3Location => parseS3Url(url, 'an s3:// URL')!;

@@ -1,5 +1,5 @@
 /** The settings of the connection, the session on the instance and the sync (help groups of those names). */
-import { parseS3Url, type S3Location } from '../cloud/s3-location.js';
+import { normalS3Url } from '../cloud/s3-location.js';
 import {
   bool,
   duration,
@@ -224,8 +224,8 @@ export const SYNC_OPTIONS = {
     flag: 'results',
     env: ['SSH_EC2_RESULTS'],
     group: 'Sync',
-    default: undefined as S3Location | undefined,
-    parse: parseS3Url,
+    default: undefined,
+    parse: normalS3Url,
     describe:
       "s3://bucket/prefix: when the command or job ends (and at a spot interruption notice) the instance uploads the directory's new and changed files to <prefix>/<directory name>/ with its instance profile (README: Results in S3)",
   }),

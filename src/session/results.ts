@@ -4,15 +4,15 @@
  * cannot write there.
  */
 import { basename } from 'node:path';
-import { resultsFolder, s3Url, type S3Location } from '../cloud/s3-location.js';
+import { resultsFolder, s3Location, s3Url } from '../cloud/s3-location.js';
 import type { Options } from '../options.js';
 import { LEGACY_IAM_PROFILE } from '../options/instance-options.js';
 import type { ResultsUpload } from '../remote/on-instance.js';
 import type { Plan } from './plan.js';
 
 /** The folder of this directory's results: `<prefix>/<directory name>/` (what pull --from-s3 reads). */
-export function resultsFolderOf(base: S3Location, plan: Pick<Plan, 'projectDir'>): S3Location {
-  return resultsFolder(base, basename(plan.projectDir) || 'root');
+export function resultsFolderOf(results: string, plan: Pick<Plan, 'projectDir'>) {
+  return resultsFolder(s3Location(results), basename(plan.projectDir) || 'root');
 }
 
 /** What the agent's settings say of --results (undefined: off). */
@@ -41,7 +41,7 @@ export function profileCannotWrite(o: Pick<Options, 'results'>, iamProfile: stri
   if (!o.results || (iamProfile !== undefined && iamProfile !== LEGACY_IAM_PROFILE)) return undefined;
   const which = iamProfile ? `the instance profile ${iamProfile} is read-only` : 'the instance has no instance profile';
   return (
-    `--results ${s3Url(o.results)}: ${which}, so the upload will fail; use --iam-profile NAME, ` +
+    `--results ${o.results}: ${which}, so the upload will fail; use --iam-profile NAME, ` +
     `a profile whose role may s3:PutObject on that prefix (example: ${RESULTS_ROLE_POLICY})`
   );
 }

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseS3Url, resultsFolder, s3Url } from '../../src/cloud/s3-location.js';
+import { normalS3Url, parseS3Url, resultsFolder, s3Url } from '../../src/cloud/s3-location.js';
 import { decide, safePath, type LocalEntry } from '../../src/commands/pull/from-s3.js';
 import { UsageError } from '../../src/errors.js';
 import { agentConf, RESULTS_COMMANDS } from '../../src/remote/on-instance.js';
@@ -35,13 +35,14 @@ describe('the S3 location', () => {
     },
   );
 
-  it('is off when empty', () => {
+  it('is off when empty, and written one way', () => {
     expect(parseS3Url('', 'SSH_EC2_RESULTS')).toBeUndefined();
+    expect(normalS3Url('s3://bkt//runs', '--results')).toBe('s3://bkt/runs/');
   });
 });
 
 describe("the agent's settings and the warning", () => {
-  const results = { bucket: 'bkt', prefix: 'runs/' };
+  const results = 's3://bkt/runs/';
   const plan = { projectDir: '/home/me/my proj', remoteDir: 'my proj' };
 
   it('carry the folder of this directory, the endpoint and the region; empty without --results', () => {
