@@ -96,7 +96,7 @@ cmd_start() {
     *) echo "ssh-ec2: unknown multiplexer $mux" >&2; exit 2 ;;
   esac
   # The project's files as the sync up left them: what changes after this is a result (--results).
-  results_mark
+  results_mark "$d"
   : >"$d/go"
 }
 
@@ -131,7 +131,7 @@ cmd_run() {
   attached "$id" || [ "$(cmd_others)" -gt 0 ] || : >"$d/detached"
   # Before the status: whoever waits for the job's end (a sync back, the agent's stop) finds its
   # results in S3 already (--results; nothing when not configured).
-  upload_results job-end
+  upload_results job-end "$d"
   echo "$ended" >"$d/ended"
   write_whole "$d/status" "$status"
 }

@@ -11,27 +11,39 @@
 #
 # The credentials are the instance profile's only, from the metadata service: the CLI is told the
 # agent's own IMDS_URL (so under test it asks the sandbox, never 169.254.169.254), and no key,
-# profile or config file of the environment. agent.conf keys (written by ssh-ec2; empty: off):
-#   RESULTS_URL       s3://bucket/prefix/<directory name>/
+# profile or config file of the environment. The settings (shell-quoted KEY=VALUE lines):
+#   RESULTS_URL       s3://bucket/prefix/<directory name>/ (empty: no upload)
 #   RESULTS_DIR       the project directory, relative to the home directory
 #   RESULTS_ENDPOINT  the S3 endpoint, when not AWS's (SSH_EC2_RESULTS_ENDPOINT: the sandbox's)
 #   RESULTS_REGION    the region the CLI signs for
+# They are in RESULTS_CONF (IMDS_URL in agent.conf), written by every run that starts something.
+# A job takes a copy of it, and its own mark, at its start (results_mark JOBDIR): a later run
+# (an --attach, a plain session meanwhile) changes neither what its end uploads nor where.
 # Each upload says one line on stderr (a job's: in its log) and appends to ~/.ssh-ec2/results.log.
 
-RESULTS_MARK="$BASE/results-since"
+# results_mark [JOBDIR]: the moment the files that follow count as results — a plain session's
+# (no JOBDIR) or a job's. Dated a second early: a file's time is the kernel's coarse clock (a
+# tick, or a whole second on some file systems), so one written in the same tick as the mark
+# would not be -newer; a file the sync up brought in that second is sent too (harmless). GNU
+# touch (-d @epoch) is the instance's; elsewhere the mark is now.
+results_mark() {
+  _mark_in=${1:-$BASE}
+  [ -z "${1:-}" ] || cp "$BASE/$RESULTS_CONF" "$1/$RESULTS_CONF" 2>/dev/null || :
+  touch -d "@$(($(now) - 1))" "$_mark_in/results-since" 2>/dev/null || : >"$_mark_in/results-since"
+}
 
-# The moment the files that follow count as results, dated a second early: a file's time is the
-# kernel's coarse clock (a tick, or a whole second on some file systems), so one written in the
-# same tick as the mark would not be -newer. A file the sync up brought in that second is sent
-# too (harmless); GNU touch (-d @epoch) is the instance's, else the mark is now.
-results_mark() { touch -d "@$(($(now) - 1))" "$RESULTS_MARK" 2>/dev/null || : >"$RESULTS_MARK"; }
-
-# upload_results REASON: a subshell, so that agent.conf's values and the staging directory stay
-# its own; never fails its caller (a job's status is the command's, whatever the upload did).
+# upload_results REASON [JOBDIR]: what changed since the mark of that job (the agent at a notice:
+# the running job's), else since a plain session's. A subshell, so that the settings and the
+# staging directory stay its own; never fails its caller (a job's status is the command's,
+# whatever the upload did).
 upload_results() (
   RESULTS_URL='' RESULTS_DIR='' RESULTS_ENDPOINT='' RESULTS_REGION='' IMDS_URL=''
+  _from=${2:-$BASE}
+  RESULTS_MARK="$_from/results-since"
   # shellcheck disable=SC1090,SC1091
   [ -f "$BASE/$AGENT_CONF" ] && . "$BASE/$AGENT_CONF"
+  # shellcheck disable=SC1090,SC1091
+  [ -f "$_from/$RESULTS_CONF" ] && . "$_from/$RESULTS_CONF"
   [ -n "$RESULTS_URL" ] || return 0
   _log="$BASE/results.log"
   say() { printf 'ssh-ec2: %s\n' "$*" >&2; printf '%s %s\n' "$(utc_now)" "$*" >>"$_log"; }
@@ -76,7 +88,6 @@ upload_results() (
 case ${0##*/} in
   results.sh)
     . "$(dirname "$0")/lib.sh"
-    RESULTS_MARK="$BASE/results-since"
     case ${1:-} in
       mark) results_mark ;;
       upload) upload_results "${2:-session-end}" ;;

@@ -13,6 +13,12 @@ export const JOBS_DIR = 'jobs';
 /** The agent's settings, written by ssh-ec2 (shell-quoted KEY=VALUE lines). */
 export const AGENT_CONF = 'agent.conf';
 
+/**
+ * Where --results uploads (results.sh), written by ssh-ec2 unless the run only attaches; a job
+ * keeps a copy of it from its start, in its own directory.
+ */
+export const RESULTS_CONF = 'results.conf';
+
 /** "<reason> <epoch>", written by the agent before it powers off; ssh-ec2 shows and removes it. */
 export const POWEROFF_FILE = 'poweroff';
 

@@ -124,7 +124,7 @@ export async function prepareInstance(
         input: prepareScript(
           {
             ...agentSettings(options, instance.id, limits),
-            results: resultsUpload(options, run.plan, run.cloud.region),
+            results: options.attach && !options.results ? 'keep' : resultsUpload(options, run.plan, run.cloud.region),
           },
           job,
         ),

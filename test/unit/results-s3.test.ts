@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { normalS3Url, parseS3Url, resultsFolder, s3Url } from '../../src/cloud/s3-location.js';
 import { decide, safePath, type LocalEntry } from '../../src/commands/pull/from-s3.js';
 import { UsageError } from '../../src/errors.js';
-import { agentConf, RESULTS_COMMANDS } from '../../src/remote/on-instance.js';
+import { prepareScript, RESULTS_COMMANDS, resultsConf } from '../../src/remote/on-instance.js';
 import { sessionCommand } from '../../src/remote/remote-command.js';
 import { profileCannotWrite, resultsUpload } from '../../src/session/results.js';
 
@@ -54,11 +54,17 @@ describe("the agent's settings and the warning", () => {
       region: 'eu-west-1',
     });
     const base = { instanceId: 'i-1', imdsUrl: 'http://x', poweroffCommand: 'p', idleTimeout: 0, deadline: 0 };
-    const conf = agentConf({ ...base, jobGrace: 0, maxTime: 0, results: upload });
+    const conf = resultsConf(upload);
     expect(conf).toContain(`RESULTS_URL='s3://bkt/runs/my proj/'\n`);
     expect(conf).toContain(`RESULTS_ENDPOINT='http://127.0.0.1:1'\n`);
     expect(resultsUpload({ results: undefined, resultsEndpoint: undefined }, plan, 'r')).toBeUndefined();
-    expect(agentConf({ ...base, jobGrace: 0, maxTime: 0 })).toContain(`RESULTS_URL=''\n`);
+    expect(resultsConf(undefined)).toContain(`RESULTS_URL=''\n`);
+    // Written by a run that starts something (off included); an --attach leaves the job's as it was.
+    const settings = { ...base, jobGrace: 0, maxTime: 0 };
+    expect(prepareScript(settings)).toContain(`RESULTS_URL=''`);
+    expect(prepareScript({ ...settings, results: upload })).toContain(`RESULTS_URL='s3://bkt/runs/my proj/'`);
+    expect(prepareScript(settings)).toContain('cat > results.conf.new');
+    expect(prepareScript({ ...settings, results: 'keep' })).not.toContain('cat > results.conf.new');
   });
 
   it('says in one line when the instance profile cannot write: the default one, or none', () => {
@@ -103,11 +109,18 @@ function instanceHome(conf: Record<string, string>) {
   const state = join(home, '.ssh-ec2');
   mkdirSync(state);
   for (const s of ['lib.sh', 'results.sh']) writeFileSync(join(state, s), readFileSync(join(AGENT, s)));
+  const lines = (keys: (k: string) => boolean) =>
+    Object.entries(conf)
+      .filter(([k]) => keys(k))
+      .map(([k, v]) => `${k}='${v}'\n`)
+      .join('');
   writeFileSync(
     join(state, 'agent.conf'),
-    Object.entries(conf)
-      .map(([k, v]) => `${k}='${v}'\n`)
-      .join(''),
+    lines((k) => !k.startsWith('RESULTS_')),
+  );
+  writeFileSync(
+    join(state, 'results.conf'),
+    lines((k) => k.startsWith('RESULTS_')),
   );
   const bin = join(home, 'bin');
   mkdirSync(bin);
@@ -162,6 +175,20 @@ describe('results.sh on the instance', () => {
     expect(env).toContain('AWS_DEFAULT_REGION=eu-west-1\n');
     expect(env).not.toMatch(/AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_PROFILE=/);
     expect(env).toContain('AWS_SHARED_CREDENTIALS_FILE=/dev/null\n');
+  });
+
+  it("a job's upload is the one it started with, since its own mark, whatever a later run writes", () => {
+    const i = instanceHome(conf);
+    mkdirSync(join(i.home, 'proj'));
+    mkdirSync(join(i.home, '.ssh-ec2', 'jobs', 'j1'), { recursive: true });
+    i.sh('. ~/.ssh-ec2/lib.sh; . ~/.ssh-ec2/results.sh; results_mark "$JOBS/j1"');
+    writeFileSync(join(i.home, 'proj', 'made.txt'), 'x');
+    // A later plain session without --results: its own settings and mark.
+    writeFileSync(join(i.home, '.ssh-ec2', 'results.conf'), "RESULTS_URL=''\n");
+    i.sh('sh ~/.ssh-ec2/results.sh mark');
+    i.sh('. ~/.ssh-ec2/lib.sh; . ~/.ssh-ec2/results.sh; upload_results job-end "$JOBS/j1"');
+    expect(i.read('aws-tree')).toBe('./made.txt\n');
+    expect(i.read('aws-args')).toContain('s3://bkt/runs/proj/');
   });
 
   it('does nothing without --results, and never fails its caller', () => {
