@@ -136,6 +136,7 @@ const VERB_FLAG_OWNERS: Record<VerbFlag, string> = {
   json: 'ls|config|doctor',
   orphans: 'down',
   stoppedFor: 'down',
+  fromS3: 'pull',
 };
 
 function longName(meaning: Meaning, name: string): string | undefined {

@@ -33,6 +33,7 @@
 set -u
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/results.sh"
 
 # Single-quotes a word for sh (tmux runs pipe-pane's command with /bin/sh).
 quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
@@ -94,6 +95,8 @@ cmd_start() {
       ;;
     *) echo "ssh-ec2: unknown multiplexer $mux" >&2; exit 2 ;;
   esac
+  # The project's files as the sync up left them: what changes after this is a result (--results).
+  results_mark "$d"
   : >"$d/go"
 }
 
@@ -126,6 +129,9 @@ cmd_run() {
   # Nobody there to see it end, no terminal attached and no ssh session at all (the connection
   # was lost): the agent's grace rule applies, as after --detach.
   attached "$id" || [ "$(cmd_others)" -gt 0 ] || : >"$d/detached"
+  # Before the status: whoever waits for the job's end (a sync back, the agent's stop) finds its
+  # results in S3 already (--results; nothing when not configured).
+  upload_results job-end "$d"
   echo "$ended" >"$d/ended"
   write_whole "$d/status" "$status"
 }

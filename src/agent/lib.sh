@@ -16,6 +16,9 @@ STATE_DIR=.ssh-ec2
 JOBS_DIR=jobs
 # The agent's settings (shell-quoted KEY=VALUE lines), written by ssh-ec2.
 AGENT_CONF=agent.conf
+# Where --results uploads (results.sh), written by ssh-ec2 unless the run only attaches; a job
+# keeps a copy of it from its start, in its own directory.
+RESULTS_CONF=results.conf
 # "<reason> <epoch>", written by the agent before it powers off; ssh-ec2 shows and removes it.
 POWEROFF_FILE=poweroff
 # The agent's reasons for powering off, as written to POWEROFF_FILE.

@@ -33,6 +33,11 @@ export const VERB_FLAGS = {
     alias: [],
     describe: 'down: end what this machine made that no directory here claims, and what stayed stopped too long',
   },
+  fromS3: {
+    flag: 'from-s3',
+    alias: [],
+    describe: 'pull: from where --results uploaded them (no instance needed), never over a local edit',
+  },
   // The one verb flag with a value (flags-given.ts and args.ts read `value`).
   stoppedFor: {
     flag: 'stopped-for',

@@ -1,4 +1,5 @@
 /** The settings of the connection, the session on the instance and the sync (help groups of those names). */
+import { normalS3Url } from '../cloud/s3-location.js';
 import {
   bool,
   duration,
@@ -228,6 +229,25 @@ export const SYNC_OPTIONS = {
     defaultText: 'off',
     parse: syncEvery,
     describe: 'while the command runs, bring new results back this often (gently: low priority, bounded bandwidth)',
+  }),
+  results: spec({
+    kind: 'string',
+    flag: 'results',
+    env: ['SSH_EC2_RESULTS'],
+    group: 'Sync',
+    default: undefined,
+    parse: normalS3Url,
+    describe:
+      "s3://bucket/prefix: when the command or job ends (and at a spot interruption notice) the instance uploads the directory's new and changed files to <prefix>/<directory name>/ with its instance profile (README: Results in S3)",
+  }),
+  resultsEndpoint: spec({
+    kind: 'string',
+    env: ['SSH_EC2_RESULTS_ENDPOINT'],
+    group: 'Sync',
+    default: undefined,
+    defaultText: "AWS's",
+    parse: optionalText,
+    describe: "the S3 endpoint the instance's upload (--results) and pull --from-s3 use",
   }),
   rsync: spec({
     kind: 'boolean',

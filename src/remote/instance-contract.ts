@@ -13,6 +13,12 @@ export const JOBS_DIR = 'jobs';
 /** The agent's settings, written by ssh-ec2 (shell-quoted KEY=VALUE lines). */
 export const AGENT_CONF = 'agent.conf';
 
+/**
+ * Where --results uploads (results.sh), written by ssh-ec2 unless the run only attaches; a job
+ * keeps a copy of it from its start, in its own directory.
+ */
+export const RESULTS_CONF = 'results.conf';
+
 /** "<reason> <epoch>", written by the agent before it powers off; ssh-ec2 shows and removes it. */
 export const POWEROFF_FILE = 'poweroff';
 
@@ -34,4 +40,4 @@ export const MUX_MISSING_STATUS = 76;
  * The scripts installed in STATE_DIR, in the order they are installed: what is sourced before
  * what sources it, so a script never finds its library missing.
  */
-export const INSTANCE_SCRIPTS = ['lib.sh', 'poweroff.sh', 'agent.sh', 'job.sh'] as const;
+export const INSTANCE_SCRIPTS = ['lib.sh', 'results.sh', 'poweroff.sh', 'agent.sh', 'job.sh'] as const;

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { packageFile } from '../package-files.js';
-import { AGENT_CONF, INSTANCE_SCRIPTS, JOBS_DIR, POWEROFF_FILE, STATE_DIR } from './instance-contract.js';
+import { AGENT_CONF, INSTANCE_SCRIPTS, JOBS_DIR, POWEROFF_FILE, RESULTS_CONF, STATE_DIR } from './instance-contract.js';
 import { shQuote } from './remote-command.js';
 
 export { JOB_RUNNING_STATUS, MUX_MISSING_STATUS } from './instance-contract.js';
@@ -35,7 +35,29 @@ export interface AgentSettings {
   jobGrace: number;
   /** Seconds, 0 = none: what the boot-time limit of a later boot counts from that boot (DEADLINE is this one's). */
   maxTime: number;
+  /**
+   * --results: where results.sh uploads the project's new files (absent: nowhere); 'keep': as the
+   * run before said (an --attach: the job's upload is the one it was started with).
+   */
+  results?: ResultsUpload | 'keep';
 }
+
+/** What results.sh reads from the agent's settings (the keys are described at its top). */
+export interface ResultsUpload {
+  /** s3://bucket/prefix/<directory name>/ */
+  url: string;
+  /** The project directory, relative to the home directory. */
+  dir: string;
+  /** The S3 endpoint when not AWS's (SSH_EC2_RESULTS_ENDPOINT). */
+  endpoint?: string;
+  region: string;
+}
+
+/** A plain session's command with --results: mark the project's files, then upload what changed. */
+export const RESULTS_COMMANDS = {
+  mark: `sh ~/${STATE_DIR}/results.sh mark`,
+  upload: `sh ~/${STATE_DIR}/results.sh upload session-end`,
+};
 
 export function agentConf(s: AgentSettings): string {
   const lines: [string, string | number][] = [
@@ -48,6 +70,17 @@ export function agentConf(s: AgentSettings): string {
     ['MAX_TIME', s.maxTime],
   ];
   return lines.map(([k, v]) => `${k}=${shQuote(String(v))}\n`).join('');
+}
+
+/** results.sh's settings (the keys are described at its top): all empty without --results. */
+export function resultsConf(r: ResultsUpload | undefined): string {
+  const lines: [string, string][] = [
+    ['RESULTS_URL', r?.url ?? ''],
+    ['RESULTS_DIR', r?.dir ?? ''],
+    ['RESULTS_ENDPOINT', r?.endpoint ?? ''],
+    ['RESULTS_REGION', r?.region ?? ''],
+  ];
+  return lines.map(([k, v]) => `${k}=${shQuote(v)}\n`).join('');
 }
 
 /**
@@ -75,6 +108,8 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
     `cd ~/${STATE_DIR}`,
     ...agentScripts().map(([name, content]) => file(name, content)),
     file(AGENT_CONF, agentConf(settings)),
+    // Written by every run that starts something: one without --results turns an earlier one's off.
+    ...(settings.results === 'keep' ? [] : [file(RESULTS_CONF, resultsConf(settings.results))]),
     'sh agent.sh start >/dev/null 2>&1 </dev/null',
     `if [ -f ${POWEROFF_FILE} ]; then printf "poweroff %s\\n" "$(cat ${POWEROFF_FILE})"; rm -f ${POWEROFF_FILE}; fi`,
     ...(job

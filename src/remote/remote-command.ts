@@ -29,12 +29,20 @@ export function enterDir(dir: string): string {
  * reported (130 from a shell) — where an exec'd command killed by the signal would make ssh say
  * 255, as for a lost connection. `; exit` keeps the last command from being exec'd in its place.
  */
-export function sessionCommand(dir: string, command: string | undefined, o: { tty?: boolean } = {}): string {
+export function sessionCommand(
+  dir: string,
+  command: string | undefined,
+  o: { tty?: boolean; results?: { mark: string; upload: string } } = {},
+): string {
   // Without a terminal, a shell fed by stdin is run as a command is: an interrupt passed on to it
   // ends it with its own status (130), and ssh does not take its death by a signal for a lost connection.
   if (command === undefined && o.tty === false)
     return `${enterDir(dir)} && trap : INT && "\${SHELL:-/bin/sh}" -l; exit $?`;
   if (command === undefined) return `${enterDir(dir)} && exec "\${SHELL:-/bin/sh}" -l`;
+  // --results: the files as the sync up left them are marked, and what changed is uploaded when the
+  // command ends (on-instance.ts), before its status goes back.
+  if (o.results)
+    return `${enterDir(dir)} && ${assignDecoded('c', command)} && { ${o.results.mark} || :; } && trap : INT && "\${SHELL:-/bin/sh}" -c "$c"; s=$?; ${o.results.upload}; exit $s`;
   return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && "\${SHELL:-/bin/sh}" -c "$c"; exit $?`;
 }
 

@@ -19,6 +19,7 @@ import { checkHostKey, notChecked, watchConsole } from './host-key.js';
 import { instanceConnectKey, pemKey } from './keys.js';
 import { agentSettings, changedTags, formatDuration, limitTags, type Limits } from './limits.js';
 import { booting, letCallerIn, type Provisioned } from './provision.js';
+import { resultsUpload } from './results.js';
 
 /** How long ssh may take to come up on a new instance (boot, cloud-init). */
 const SSH_READY_TIMEOUT_MS = 10 * 60_000;
@@ -119,7 +120,15 @@ export async function prepareInstance(
   const tags = changedTags(instance, limitTags(limits));
   const [r] = await Promise.all([
     conn
-      .exec('sh -s', { input: prepareScript(agentSettings(options, instance.id, limits), job) })
+      .exec('sh -s', {
+        input: prepareScript(
+          {
+            ...agentSettings(options, instance.id, limits),
+            results: options.attach && !options.results ? 'keep' : resultsUpload(options, run.plan, run.cloud.region),
+          },
+          job,
+        ),
+      })
       .catch((err: unknown) => {
         throw notPrepared(err, instance.id);
       }),

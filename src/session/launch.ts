@@ -17,6 +17,7 @@ import type { Plan } from './plan.js';
 import { backoff } from '../time.js';
 import { findOwn, launchTags } from './owner.js';
 import type { ProvisionContext } from './provision.js';
+import { profileCannotWrite } from './results.js';
 import { accountCache, launchCache, launchLookups } from './launch-lookups.js';
 import { NETWORK_TTL_MS, type Cache } from '../state/cache.js';
 import { bootLimitSettings, launchLimits, limitTags, type Limits } from './limits.js';
@@ -69,6 +70,8 @@ async function launchWith(
   // (in any region: instance profiles are IAM's, global).
   const account = await accountCache(ctx);
   let iamProfile = instanceProfile(o, account);
+  const cannotWrite = profileCannotWrite(o, iamProfile);
+  if (cannotWrite) log.warn(cannotWrite);
   let announced: string | undefined;
   let launchSent = false;
 

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import type { Cloud } from '../cloud/ec2.js';
 import { originOf as settingOrigin, type FinalState, type Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
+import { RESULTS_COMMANDS } from '../remote/on-instance.js';
 import { joinCommand, sessionCommand } from '../remote/remote-command.js';
 import { callerMemory } from '../state/cache.js';
 import type { Paths } from '../state/paths.js';
@@ -235,7 +236,7 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   // a line at a time, Ctrl-D as end of file, as ssh would have read it).
   const pass = !tty;
   const session = conn.attach(
-    `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command), { tty })}`,
+    `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command), { tty, ...(options.results && { results: RESULTS_COMMANDS }) })}`,
     { tty, forwards: forwardsOf(options), ownGroup: pass, relayInput: pass && deps.stdinIsTTY },
   );
   announceForwards(forwardsOf(options), log);

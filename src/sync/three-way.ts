@@ -261,13 +261,16 @@ export function refreshed(sigs: Map<string, Sig>, fresh: Map<string, Sig>, paths
   return out;
 }
 
-/** Where the instance's version of a file changed on both sides goes: `name.ec2-<stamp>.ext`, beside it. */
-export function besideName(path: string, stamp: string): string {
+/**
+ * Where the instance's version of a file changed on both sides goes: `name.ec2-<stamp>.ext`, beside
+ * it (`from`: s3 for pull --from-s3's).
+ */
+export function besideName(path: string, stamp: string, from = 'ec2'): string {
   const slash = path.lastIndexOf('/') + 1;
   const name = path.slice(slash);
   const dot = name.lastIndexOf('.');
   const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
-  return `${path.slice(0, slash)}${stem}.ec2-${stamp}${ext}`;
+  return `${path.slice(0, slash)}${stem}.${from}-${stamp}${ext}`;
 }
 
 /** Each path with its name beside it (besideName), stamped with this time. */

@@ -441,6 +441,8 @@ export async function startSandbox(
         // Last, so no test can drop them: nothing may power off this machine or ask 169.254.169.254.
         SSH_EC2_POWEROFF_COMMAND: poweroffCommand,
         SSH_EC2_IMDS_URL: p.endpoint,
+        // The instances' S3 client (--results) too: the proxy, in front of moto's S3.
+        SSH_EC2_RESULTS_ENDPOINT: p.endpoint,
       };
       return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
     },

@@ -23,6 +23,9 @@ const DEBIAN_PROGRAMS: Record<string, string> = {
   mount: 'mount',
   // The completion script's test (test/integration/completion-shells.test.ts) loads it in zsh.
   zsh: 'zsh',
+  // The instances' AWS CLI (--results uploads; a DLAMI has one). Debian's, where an instance's user
+  // can run it: the one on root's PATH may live in a home the instance users cannot enter (pyenv).
+  '/usr/bin/aws': 'awscli',
 };
 const BASE_PACKAGES = [
   'openssh-server',

@@ -19,12 +19,14 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
+import { instanceProfileAnswer } from './instance-profile.js';
 import { fakeAuthorization } from './moto.js';
+import { s3Call } from './s3-calls.js';
 import { socketOwner } from './util.js';
 import { spotPrices, zoneLister } from './spot-prices.js';
 import { spotModel, type SpotControl } from './spot.js';
 
-export type Service = 'ec2' | 'ec2-instance-connect' | 'sts';
+export type Service = 'ec2' | 'ec2-instance-connect' | 'sts' | 's3';
 
 export interface ApiCall {
   service: Service;
@@ -37,6 +39,8 @@ export interface ApiCall {
   injected?: boolean; // answered by a fault
   replayed?: boolean; // RunInstances answered from the ClientToken cache
   behaviour?: boolean; // answered by one of AWS's behaviours (aws-behaviour.ts), not by moto
+  /** S3's: the access key that signed it (an instance profile's, instance-profile.ts, or the laptop's). */
+  accessKey?: string;
 }
 
 export interface Fault {
@@ -429,6 +433,11 @@ export async function startProxy(opts: {
       const id = asker?.imdsInstanceId;
       return id ? answer(text(200, id), id) : answer(text(404, 'Not Found'));
     }
+    const token = req.headers['x-aws-ec2-metadata-token'];
+    const issued = typeof token === 'string' ? imdsTokens.get(token) : undefined;
+    const tokenGood = !!issued && issued.expires >= time && issued.instanceId === asker?.instanceId;
+    const profile = instanceProfileAnswer(path, req.method ?? 'GET', tokenGood, time);
+    if (profile) return answer(profile);
     return answer(text(404, 'Not Found'));
   };
 
@@ -544,7 +553,8 @@ export async function startProxy(opts: {
       });
     }
 
-    const call = parseCall(req, body);
+    // S3 (path-style, the instances' --results uploads and pull --from-s3) is recorded like the rest.
+    const call = s3Call(req) ?? parseCall(req, body);
     if (!call) return send(await forward(target, req.method ?? 'GET', req.url ?? '/', req.headers, body));
     const { service, action, params } = call;
     const [, accessKey = '', signedRegion] =
@@ -559,6 +569,7 @@ export async function startProxy(opts: {
         status,
         time,
         ...(attempt && { attempt: Number(attempt) }),
+        ...(service === 's3' && { accessKey }),
         ...extra,
       };
       calls.push(entry);

@@ -1,4 +1,7 @@
-/** ssh-ec2 pull: sync back now; the instance is left as it was (started only to pull: stopped again). */
+/**
+ * ssh-ec2 pull: sync back now; the instance is left as it was (started only to pull: stopped again).
+ * --from-s3: from where --results uploaded them instead, no instance needed (from-s3.ts).
+ */
 import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
 import { localContext } from '../../session/context.js';
 import { runStory } from '../../session/story.js';
@@ -8,6 +11,7 @@ import type { CommandContext } from '../types.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   takesNoArguments(ctx);
+  if (ctx.flags.fromS3) return (await import('./from-s3.js')).pullFromS3(ctx);
   await requireLocalPrograms(ctx);
   const state = localContext(ctx, ctx.cwd);
   // An rsync that cannot bring files back is said before a stopped instance is started for nothing.

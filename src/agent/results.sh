@@ -1,0 +1,97 @@
+# ssh-ec2's results upload (--results s3://bucket/prefix), placed on the instance at
+# ~/.ssh-ec2/results.sh beside lib.sh, which it needs; sourced by job.sh (a job's end) and the
+# agent (an interruption notice), and run as `sh results.sh mark|upload REASON` by a plain
+# session's command. POSIX sh (dash), plus the AWS CLI an instance image has (a DLAMI's `aws`).
+#
+# The new and changed files of the project directory, since the command started (the sync up is
+# done by then: a mark written at that moment, and `find -newer` it; a file the sync up brought
+# keeps the laptop's time and is older), go to RESULTS_URL with `aws s3 sync` — which also skips
+# what an earlier upload of this run already sent (an interruption notice, then the job's end).
+# The whole project is never sent, nor ~/.ssh-ec2 (the state here), and nothing in S3 is deleted.
+#
+# The credentials are the instance profile's only, from the metadata service: the CLI is told the
+# agent's own IMDS_URL (so under test it asks the sandbox, never 169.254.169.254), and no key,
+# profile or config file of the environment. The settings (shell-quoted KEY=VALUE lines):
+#   RESULTS_URL       s3://bucket/prefix/<directory name>/ (empty: no upload)
+#   RESULTS_DIR       the project directory, relative to the home directory
+#   RESULTS_ENDPOINT  the S3 endpoint, when not AWS's (SSH_EC2_RESULTS_ENDPOINT: the sandbox's)
+#   RESULTS_REGION    the region the CLI signs for
+# They are in RESULTS_CONF (IMDS_URL in agent.conf), written by every run that starts something.
+# A job takes a copy of it, and its own mark, at its start (results_mark JOBDIR): a later run
+# (an --attach, a plain session meanwhile) changes neither what its end uploads nor where.
+# Each upload says one line on stderr (a job's: in its log) and appends to ~/.ssh-ec2/results.log.
+
+# results_mark [JOBDIR]: the moment the files that follow count as results — a plain session's
+# (no JOBDIR) or a job's. Dated a second early: a file's time is the kernel's coarse clock (a
+# tick, or a whole second on some file systems), so one written in the same tick as the mark
+# would not be -newer; a file the sync up brought in that second is sent too (harmless). GNU
+# touch (-d @epoch) is the instance's; elsewhere the mark is now.
+results_mark() {
+  _mark_in=${1:-$BASE}
+  [ -z "${1:-}" ] || cp "$BASE/$RESULTS_CONF" "$1/$RESULTS_CONF" 2>/dev/null || :
+  touch -d "@$(($(now) - 1))" "$_mark_in/results-since" 2>/dev/null || : >"$_mark_in/results-since"
+}
+
+# upload_results REASON [JOBDIR]: what changed since the mark of that job (the agent at a notice:
+# the running job's), else since a plain session's. A subshell, so that the settings and the
+# staging directory stay its own; never fails its caller (a job's status is the command's,
+# whatever the upload did).
+upload_results() (
+  RESULTS_URL='' RESULTS_DIR='' RESULTS_ENDPOINT='' RESULTS_REGION='' IMDS_URL=''
+  _from=${2:-$BASE}
+  RESULTS_MARK="$_from/results-since"
+  # shellcheck disable=SC1090,SC1091
+  [ -f "$BASE/$AGENT_CONF" ] && . "$BASE/$AGENT_CONF"
+  # shellcheck disable=SC1090,SC1091
+  [ -f "$_from/$RESULTS_CONF" ] && . "$_from/$RESULTS_CONF"
+  [ -n "$RESULTS_URL" ] || return 0
+  _log="$BASE/results.log"
+  say() { printf 'ssh-ec2: %s\n' "$*" >&2; printf '%s %s\n' "$(utc_now)" "$*" >>"$_log"; }
+  if ! command -v aws >/dev/null 2>&1; then
+    say "results not uploaded ($1): no aws CLI on this instance"
+    return 0
+  fi
+  cd "$HOME/${RESULTS_DIR:-.}" 2>/dev/null || { say "results not uploaded ($1): no directory $RESULTS_DIR"; return 0; }
+  [ -f "$RESULTS_MARK" ] || { say "results not uploaded ($1): no command ran since the sync up"; return 0; }
+  # Hard links of the new files, at their paths, in a directory of their own on the same file
+  # system: one `aws s3 sync` of it sends them all (mtimes kept, so a repeat skips what is there).
+  _stage="$BASE/results-stage.$$"
+  rm -rf "$_stage" && mkdir -p "$_stage" || return 0
+  # -newer: modified after the mark; ./.ssh-ec2 is the state when the project is the home itself.
+  find . -path ./.ssh-ec2 -prune -o -type f -newer "$RESULTS_MARK" -exec sh -c '
+    stage=$1; shift
+    for f; do mkdir -p "$stage/$(dirname "$f")" && ln "$f" "$stage/$f" 2>/dev/null || cp -p "$f" "$stage/$f"; done
+  ' sh "$_stage" {} +
+  _count=$(find "$_stage" -type f | wc -l | tr -d ' ')
+  if [ "$_count" -eq 0 ]; then
+    say "results ($1): nothing new to upload to $RESULTS_URL"
+    rm -rf "$_stage"
+    return 0
+  fi
+  say "results ($1): uploading $_count new or changed file(s) to $RESULTS_URL"
+  if env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+    -u AWS_DEFAULT_PROFILE -u AWS_EC2_METADATA_DISABLED -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 \
+    AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null \
+    AWS_EC2_METADATA_SERVICE_ENDPOINT="${IMDS_URL:-http://169.254.169.254}/" \
+    ${RESULTS_REGION:+AWS_DEFAULT_REGION="$RESULTS_REGION"} \
+    aws s3 sync "$_stage" "$RESULTS_URL" --only-show-errors --no-progress \
+    ${RESULTS_ENDPOINT:+--endpoint-url "$RESULTS_ENDPOINT"} >>"$_log" 2>&1; then
+    say "results ($1): uploaded to $RESULTS_URL"
+  else
+    say "results ($1): the upload to $RESULTS_URL failed (see ~/.ssh-ec2/results.log)"
+  fi
+  rm -rf "$_stage"
+  return 0
+)
+
+# Run, not sourced (a plain session's command): `sh results.sh mark` or `upload REASON`.
+case ${0##*/} in
+  results.sh)
+    . "$(dirname "$0")/lib.sh"
+    case ${1:-} in
+      mark) results_mark ;;
+      upload) upload_results "${2:-session-end}" ;;
+      *) echo "usage: results.sh mark | upload REASON" >&2; exit 2 ;;
+    esac
+    ;;
+esac
