@@ -29,6 +29,8 @@ export interface FinishFacts {
   reachable: boolean;
   others?: Others;
   resultsBack: 'not needed' | 'back' | 'not back';
+  /** This session's estimated cost is over --budget (budget.ts): not left running (issue #13). */
+  overBudget?: boolean;
 }
 
 export type FinishReason =
@@ -43,7 +45,9 @@ export type FinishReason =
   /** Terminating could lose something: stopped instead. */
   | { kind: 'unsure'; because: 'results not back' | 'unreachable' }
   /** As `unsure`, but the instance cannot be stopped: left running under its agent (issue #13). */
-  | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' };
+  | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' }
+  /** --leave asked, but the session is over --budget: stopped once the results are back (issue #13). */
+  | { kind: 'over budget' };
 
 export interface FinishDecision {
   action: FinalState;
@@ -52,7 +56,10 @@ export interface FinishDecision {
 
 /** What the finish must look at before deciding: reach the instance, ask who else is there, pull. */
 export function finishNeeds(
-  f: Pick<FinishFacts, 'asked' | 'origin' | 'leftAsItIs' | 'hostKeyUntrusted' | 'ran' | 'endJobs' | 'syncBack'>,
+  f: Pick<
+    FinishFacts,
+    'asked' | 'origin' | 'leftAsItIs' | 'hostKeyUntrusted' | 'ran' | 'endJobs' | 'syncBack' | 'overBudget'
+  >,
 ): {
   reach: 'no' | 'if alive' | 'reconnecting';
   ask: boolean;
@@ -64,7 +71,7 @@ export function finishNeeds(
   // live connection only, never waited for.
   const nothingThere = nothingOfOurs(f);
   const pull = !nothingThere && f.syncBack;
-  const ask = !f.endJobs && f.asked !== 'leave';
+  const ask = !f.endJobs && (f.asked !== 'leave' || stopsOverBudget(f));
   // A dropped connection is opened again first: who else is there is asked on the instance, and
   // the results come back through it.
   if (nothingThere) return { reach: ask ? 'if alive' : 'no', ask, pull };
@@ -85,10 +92,17 @@ export function decideFinish(f: FinishFacts): FinishDecision {
   const pulled = f.resultsBack !== 'not back';
   // Unreachable: its results, or a job or session on it, may still be there.
   const unsure = !pulled || (ask && !f.reachable && !nothingThere);
+  // Over --budget, what was to be left running is stopped: a stop never loses anything.
+  if (stopsOverBudget(f)) return { action: 'stop', reason: { kind: 'over budget' } };
   if (!unsure || f.asked === 'leave') return { action: f.asked, reason: { kind: 'asked' } };
   const because = pulled ? 'unreachable' : 'results not back';
   if (!f.canStop) return { action: 'leave', reason: { kind: 'cannot stop', because } };
   return { action: 'stop', reason: { kind: 'unsure', because } };
+}
+
+/** --leave over --budget is a stop, where a stop is possible (a one-time spot instance is left under its agent). */
+function stopsOverBudget(f: { asked: FinalState; overBudget?: boolean; canStop?: boolean }): boolean {
+  return !!f.overBudget && f.asked === 'leave' && f.canStop !== false;
 }
 
 function nothingOfOurs(f: Pick<FinishFacts, 'origin' | 'ran'>): boolean {
@@ -141,6 +155,13 @@ export function finishWords(d: FinishDecision, s: Situation): { before?: Line; a
         after: {
           level: 'warn',
           text: `${r.because === 'unreachable' ? `${id} could not be reached to see whether a job or another session uses it` : 'the results could not be brought back'}, and ${id} cannot be stopped: it was left running, not terminated; its agent ends it once nothing runs (--idle-timeout).`,
+        },
+      };
+    case 'over budget':
+      return {
+        after: {
+          level: 'info',
+          text: stoppedLine(s).replace(/^stopped (\S+):/, 'stopped $1, not left running (over --budget):'),
         },
       };
     case 'host key untrusted':

@@ -11,6 +11,7 @@ import { planAttempts } from '../cloud/capacity.js';
 import type { ImageInfo } from '../cloud/image.js';
 import { ownerTag } from '../cloud/identity.js';
 import { hourlyPrice } from '../cloud/prices.js';
+import { dearest } from './type-check.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import { loginUser, originOf, type Options } from '../options.js';
 import { jobCommand, jobStartCommand } from '../remote/on-instance.js';
@@ -107,13 +108,13 @@ export async function resolveDryRun(deps: SessionDeps): Promise<DryRun> {
   if (found) {
     instance = existing(o, found, instances);
     user = loginUser(o, found.tags);
-    limits = resolveLimits(o, found, instance.action !== 'reuse');
+    limits = resolveLimits(o, found, instance.action !== 'reuse', undefined, hourlyPrice(ctx.cloud.region, found.type));
   } else if (o.attach) {
     instance = { kind: 'none', why: 'no instance of this directory: --attach would stop there' };
     user = o.user ?? '<user>';
     limits = launchLimits(o);
   } else {
-    limits = launchLimits(o);
+    limits = launchLimits(o, undefined, dearest(ctx.cloud.region, o.instanceTypes));
     const launch = await newInstance(ctx, plan, owner, limits, fromCache);
     instance = launch.instance;
     user = launch.user;

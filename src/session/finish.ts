@@ -24,6 +24,8 @@ import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
 import { sessionCost } from './session-cost.js';
+import { overBudgetLine } from './budget.js';
+import { hourlyPrice } from '../cloud/prices.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -52,6 +54,7 @@ async function finishWork(run: Run): Promise<unknown> {
     ran: facts.ran,
     endJobs: run.endJobs,
     syncBack: options.rsync || facts.owedSyncBack,
+    overBudget: overBudget(run, instance),
   };
   const needs = finishNeeds(known);
   const conn = run.conn;
@@ -83,6 +86,15 @@ async function finishWork(run: Run): Promise<unknown> {
   if (reason.kind !== 'host key untrusted') await conn?.close({ keep: action === 'leave' });
   run.finishing = undefined;
   return failed;
+}
+
+/** Over --budget (budget.ts): said now, in one line, and a fact of the decision. */
+function overBudget(run: Run, instance: InstanceInfo): boolean {
+  // performance.now(): this session's time, as its closing cost line counts it.
+  const hourly = hourlyPrice(run.cloud.region, instance.type);
+  const line = overBudgetLine(run.options.budget, hourly, instance.type, performance.now());
+  if (line) run.log.warn(line);
+  return line !== undefined;
 }
 
 /** Applies the final state; a failure is said (what may be left running) and returned, as an exit status. */

@@ -22,6 +22,7 @@ import { bootLimitSettings, launchLimits, limitTags, type Limits } from './limit
 import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
 import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
+import { dearest } from './type-check.js';
 
 /** The account cache's note that the original's default instance profile does not exist in this account. */
 const UNUSABLE_PROFILE = `unusable-profile:${LEGACY_IAM_PROFILE}`;
@@ -53,7 +54,8 @@ async function launchWith(
 ): Promise<{ instance: InstanceInfo; user: string }> {
   const { options: o, plan, cloud, log } = ctx;
   // Armed at launch, so that an instance whose run dies before the agent is installed stops too.
-  const limits = launchLimits(o);
+  // Under --budget the agent's max time is the budget's (budget.ts), at the dearest type's price.
+  const limits = launchLimits(o, undefined, dearest(cloud.region, o.instanceTypes));
   const userData = launchUserData(o, limits);
   // Too big for EC2 with the boot-time limit: refused before anything is made (the login user's
   // name, known per image, changes its size by a few bytes only).

@@ -89,7 +89,7 @@ export type TypeProblem =
   | { kind: 'not offered'; type: string; where: string; offeredIn: string[]; family: string[] }
   | { kind: 'no gpu'; type: string; image: string; similar: InstanceTypeDetails[] }
   | { kind: 'over cost'; type: string; hourly: number; limit: number; market: string }
-  | { kind: 'price unknown'; type: string; limit: number; market: string };
+  | { kind: 'price unknown'; type: string; guard: string; market: string };
 
 /** The one line that says a problem, with its close alternatives. */
 export function problemLine(p: TypeProblem, region: string): string {
@@ -108,7 +108,7 @@ export function problemLine(p: TypeProblem, region: string): string {
     case 'over cost':
       return `${p.type} costs $${money(p.hourly)}/hour (${p.market}), above --max-hourly-cost $${money(p.limit)}`;
     case 'price unknown':
-      return `${p.type}'s ${p.market} price in ${region} is unknown to ssh-ec2, so --max-hourly-cost $${money(p.limit)} cannot vouch for it`;
+      return `${p.type}'s ${p.market} price in ${region} is unknown to ssh-ec2, so ${p.guard} cannot vouch for it`;
   }
 }
 

@@ -2,7 +2,7 @@
  * Instance type sanity and the hourly cost limit, before anything is launched or made (issue #13):
  * a type EC2 does not offer in the region (a typo: `g5.xlarg`), one offered in none of the
  * launch's zones (a pinned subnet's), a GPU-less type with a GPU image, and a type above
- * --max-hourly-cost (or whose price is unknown) each get one line with close alternatives.
+ * --max-hourly-cost (or whose price is unknown under it or --budget) each get one line with close alternatives.
  *
  * Costs: a type the table knows (cloud/instance-types.ts) is no typo and its GPUs are known by its
  * family; the others are described in ONE DescribeInstanceTypes (their architecture was asked
@@ -23,7 +23,7 @@ import { originOf, type Options } from '../options.js';
 import { IMAGE_TTL_MS, type Cache } from '../state/cache.js';
 import type { Logger } from '../ui/logger.js';
 import type { Network } from './launch-lookups.js';
-import { nearestNames, problemLine, sameFamily, similarGpuTypes, type TypeProblem } from './type-check-words.js';
+import { money, nearestNames, problemLine, sameFamily, similarGpuTypes, type TypeProblem } from './type-check-words.js';
 
 type Ctx = { options: Options; cloud: Cloud; log?: Logger };
 
@@ -34,7 +34,7 @@ export interface Market {
 }
 
 /** The image a launch uses is a GPU image: the default Deep Learning AMI, or a name that says GPU. */
-export function gpuImage(o: Pick<Options, 'imageId' | 'imageName'>): string | undefined {
+export function gpuImage(o: { imageId?: string; imageName?: string }): string | undefined {
   if (o.imageId) return undefined;
   if (o.imageName === undefined) return 'the Deep Learning OSS Nvidia Driver AMI';
   return /gpu|nvidia|cuda/i.test(o.imageName) ? o.imageName : undefined;
@@ -124,16 +124,23 @@ export async function checkedTypes(
   });
 }
 
+/** The highest table price of `types` (on demand), for a budget's time limit: the shortest it can be. */
+export function dearest(region: string, types: readonly string[]): number | undefined {
+  const known = types.map((t) => hourlyPrice(region, t)).filter((p): p is number => p !== undefined);
+  return known.length > 0 ? Math.max(...known) : undefined;
+}
+
 const COST_HINT = 'Choose a cheaper type, or raise --max-hourly-cost.';
 
 /** Over the hourly limit, or a price nobody can vouch for: a guardrail that lets the unknown through is none. */
 async function costProblem(ctx: Ctx, type: string, zones: string[], market: Market): Promise<TypeProblem | undefined> {
-  const limit = ctx.options.maxHourlyCost;
-  if (limit === undefined) return undefined;
+  const { maxHourlyCost: limit, budget } = ctx.options;
+  if (limit === undefined && budget === undefined) return undefined;
   const hourly = await launchHourly(ctx.cloud, type, zones, market);
   const name = market.spot ? 'spot' : 'on demand';
-  if (hourly === undefined) return { kind: 'price unknown', type, limit, market: name };
-  return hourly > limit ? { kind: 'over cost', type, hourly, limit, market: name } : undefined;
+  const guard = limit !== undefined ? `--max-hourly-cost $${money(limit)}` : `--budget $${money(budget!)}`;
+  if (hourly === undefined) return { kind: 'price unknown', type, guard, market: name };
+  return limit !== undefined && hourly > limit ? { kind: 'over cost', type, hourly, limit, market: name } : undefined;
 }
 
 /**

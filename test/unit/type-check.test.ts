@@ -65,9 +65,9 @@ describe('the alternatives', () => {
     expect(problemLine({ kind: 'over cost', type: 'g5.xlarge', hourly: 1.258, limit: 1, market: 'on demand' }, r)).toBe(
       'g5.xlarge costs $1.26/hour (on demand), above --max-hourly-cost $1.00',
     );
-    expect(problemLine({ kind: 'price unknown', type: 'x1.large', limit: 1, market: 'spot' }, r)).toMatch(
-      /x1\.large's spot price in eu-central-1 is unknown to ssh-ec2/,
-    );
+    expect(
+      problemLine({ kind: 'price unknown', type: 'x1.large', guard: '--budget $5.00', market: 'spot' }, r),
+    ).toMatch(/x1\.large's spot price in eu-central-1 is unknown to ssh-ec2, so --budget \$5\.00 cannot vouch for it/);
   });
 
   it('a GPU image: the default one, or a name that says GPU; an image id is the user’s choice', () => {
