@@ -6,6 +6,7 @@
  * lock, no journal, no cache or probe answer written, no ssh connection. The cache is read (what
  * came from it is said). The words: dry-run-words.ts.
  */
+import type { Logger } from '../ui/logger.js';
 import { hostname } from 'node:os';
 import { planAttempts } from '../cloud/capacity.js';
 import type { ImageInfo } from '../cloud/image.js';
@@ -95,7 +96,7 @@ export async function resolveDryRun(deps: SessionDeps): Promise<DryRun> {
   const plan = makePlan(o, { cwd: deps.cwd, localUser: localUser(deps.env), localHost: hostname() });
   const paths = resolvePaths(deps.env);
   const cloud = await loadCloud(deps);
-  const ctx = { options: o, cloud, cacheDir: paths.cache };
+  const ctx = { options: o, cloud, cacheDir: paths.cache, log };
   const [caller, { owner, instances }] = await Promise.all([
     cloud.caller(),
     findOwn({ cloud, plan, log, pinned: pinnedIn(paths), lookOnly: true }),
@@ -162,7 +163,7 @@ function existing(o: Options, found: InstanceInfo, all: InstanceInfo[]): FoundIn
 
 /** What a launch would ask for: the launch's own lookups, its security group only looked for. */
 async function newInstance(
-  ctx: { options: Options; cloud: Cloud; cacheDir: string },
+  ctx: { options: Options; cloud: Cloud; cacheDir: string; log: Logger },
   plan: Plan,
   owner: string,
   limits: Limits,
