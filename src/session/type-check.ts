@@ -18,7 +18,7 @@ import { DLAMI_FAMILIES, familyOf, isAccelerated } from '../cloud/dlami.js';
 import { knownArchitecture } from '../cloud/instance-types.js';
 import type { Cloud, InstanceTypeDetails, InstanceTypeInfo } from '../cloud/port.js';
 import { hourlyPrice } from '../cloud/prices.js';
-import { ConfigError, CostGuardError } from '../errors.js';
+import { CloudError, CostGuardError } from '../errors.js';
 import { originOf, type Options } from '../options.js';
 import { IMAGE_TTL_MS, type Cache } from '../state/cache.js';
 import type { Logger } from '../ui/logger.js';
@@ -42,7 +42,9 @@ export function gpuImage(o: { imageId?: string; imageName?: string }): string | 
 
 /**
  * The types of --instance-type that may be launched here, in order, each with its architectures;
- * throws the refusal (exit 3; exit 11 when the cost limit left none) with its alternatives.
+ * throws the refusal with its alternatives: exit 4, as for a type or image EC2 does not know (what
+ * the region offers does not fit the settings: not a usage error, which is found before any AWS
+ * call, nor the environment's, exit 3); exit 11 when the cost limit left none.
  */
 export async function checkedTypes(
   ctx: Ctx,
@@ -164,7 +166,7 @@ function refusal(o: Options, region: string, problems: TypeProblem[], hint: stri
   const lines = problems.map((p) => problemLine(p, region));
   const origin = originOf(o, 'instanceTypes');
   const message = `${origin ? `${origin}: ` : ''}${lines.join('\n  ')}`;
-  return cost ? new CostGuardError(message, hint) : new ConfigError(message, hint);
+  return cost ? new CostGuardError(message, hint) : new CloudError(message, hint);
 }
 
 /** The details of `types` (those the table does not know): one call for all those not cached. */

@@ -5,8 +5,11 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { DescribeInstanceTypesCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { cli, makeProject, reportedInstance, useSandbox } from './helpers.js';
+import { isAccelerated } from '../../src/cloud/dlami.js';
+import { KNOWN_FAMILIES } from '../../src/cloud/instance-types.js';
+import { cli, ec2Client, makeProject, reportedInstance, useSandbox } from './helpers.js';
 
 const sb = useSandbox();
 const NO_PROFILE = ['--iam-profile', ''];
@@ -28,32 +31,32 @@ async function run(name: string, args: string[], env: Record<string, string> = {
 }
 
 describe('instance type sanity, before anything is launched or made', () => {
-  it('a typo, last in a fallback list: refused with the nearest names (exit 3), nothing written', async () => {
+  it('a typo, last in a fallback list: refused with the nearest names (exit 4), nothing written', async () => {
     const r = await run('typo', ['--instance-type', 'g4dn.xlarge,g5.xlarg', 'true']);
-    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.exitCode, r.stderr).toBe(4);
     expect(r.stderr).toMatch(
       /^ssh-ec2: error: --instance-type: g5\.xlarg is not an instance type EC2 offers in eu-central-1; did you mean g5\.xlarge\b/m,
     );
     expect(writes()).toEqual([]);
     // --dry-run refuses it the same way.
     const dry = await run('typo-dry', ['--dry-run', '--instance-type', 'g5.xlarg', 'true']);
-    expect(dry.exitCode).toBe(3);
+    expect(dry.exitCode).toBe(4);
     expect(dry.stderr).toMatch(/g5\.xlarg is not an instance type EC2 offers in eu-central-1; did you mean g5\.xlarge/);
   });
 
   it('a GPU-less type with the GPU image: refused with GPU types of a similar size, nothing written', async () => {
     const r = await run('cpu', ['--instance-type', 't3.micro', 'true']);
-    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.exitCode, r.stderr).toBe(4);
     expect(r.stderr).toMatch(
       /t3\.micro has no GPU, and the image \(the Deep Learning OSS Nvidia Driver AMI\) is a GPU image; GPU types of a similar size: g\S+ \(\d+ vCPUs, \d+ GiB, 1 GPU [^)]+\)/,
     );
     expect(writes()).toEqual([]);
   });
 
-  it('a type not offered in the region: refused alone (exit 3); skipped in a fallback list, saying why', async () => {
+  it('a type not offered in the region: refused alone (exit 4); skipped in a fallback list, saying why', async () => {
     const env = { AWS_REGION: 'eu-west-3' };
     const r = await run('not-offered', ['--instance-type', 'g5.xlarge', 'true'], env);
-    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.exitCode, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/--instance-type: g5\.xlarge is not offered in eu-west-3\n/);
     expect(writes()).toEqual([]);
     const dry = await run('not-offered-list', ['--dry-run', '--instance-type', 'g5.xlarge,g4dn.xlarge', 'true'], env);
@@ -61,6 +64,17 @@ describe('instance type sanity, before anything is launched or made', () => {
     expect(dry.stderr).toMatch(/skipping g5\.xlarge is not offered in eu-west-3/);
     expect(dry.stdout).toMatch(/g4dn\.xlarge/);
     expect(dry.stdout).not.toMatch(/g5\.xlarge/);
+  });
+});
+
+describe('the table of known types (no DescribeInstanceTypes for them)', () => {
+  it('has a GPU by its family letters exactly where EC2 says it has one', async () => {
+    for (const [family, { sizes }] of Object.entries(KNOWN_FAMILIES)) {
+      const types = sizes.map((s) => `${family}.${s}`);
+      const r = await ec2Client(sb).send(new DescribeInstanceTypesCommand({ InstanceTypes: types as never }));
+      for (const t of r.InstanceTypes ?? [])
+        expect(isAccelerated(t.InstanceType!), t.InstanceType).toBe((t.GpuInfo?.Gpus?.length ?? 0) > 0);
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, CostGuardError, ExitCode } from '../../src/errors.js';
+import { CloudError, CostGuardError, ExitCode } from '../../src/errors.js';
 import type { Options } from '../../src/options.js';
 import { noCache, openCache } from '../../src/state/cache.js';
 import { checkedTypes, gpuImage, launchHourly } from '../../src/session/type-check.js';
@@ -107,13 +107,13 @@ describe('checkedTypes', () => {
     expect(cloud.calls).toEqual([]);
   });
 
-  it('a typo anywhere in a list: refused with the nearest names (exit 3), nothing else asked but the region’s types', async () => {
+  it('a typo anywhere in a list: refused with the nearest names (exit 4), nothing else asked but the region’s types', async () => {
     const cloud = new FakeCloud();
     const err = await refused(
       checkedTypes({ options: opts({ instanceTypes: ['g4dn.xlarge', 'g5.xlarg'] }), cloud }, noCache(), network(cloud)),
     );
-    expect(err).toBeInstanceOf(ConfigError);
-    expect(err.exitCode).toBe(ExitCode.config);
+    expect(err).toBeInstanceOf(CloudError);
+    expect(err.exitCode).toBe(ExitCode.cloud);
     expect(err.message).toMatch(
       /g5\.xlarg is not an instance type EC2 offers in eu-central-1; did you mean g5\.xlarge/,
     );
