@@ -1,6 +1,6 @@
 /**
  * What a launch must know before RunInstances — the network, the security group, each type's
- * architectures, the image — asked of EC2 in parallel, or taken from the cache of an earlier
+ * architectures and that it fits the region and the image (type-check.ts), the image — asked of EC2 in parallel, or taken from the cache of an earlier
  * launch in this account and region (state/cache.ts). A cached value is only ever a guess: a
  * launch EC2 refuses after using one forgets it and asks again (launch.ts), so a stale cache costs
  * a round trip, never a run.
@@ -127,8 +127,8 @@ async function securityGroupFor(ctx: ProvisionContext, cache: Cache, vpcId: stri
 }
 
 /**
- * The lookups that only read (the network, each type's architectures, the image per
- * architecture): a launch's, and a dry run's with a read-only cache.
+ * The lookups that only read (the network, the checked types with their architectures, the image
+ * per architecture): a launch's, and a dry run's with a read-only cache.
  */
 export function readLookups(ctx: Pick<ProvisionContext, 'options' | 'cloud'> & { log?: Logger }, cache: Cache) {
   const { options: o, cloud } = ctx;

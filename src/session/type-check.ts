@@ -190,7 +190,10 @@ async function describedTypes(
   return out;
 }
 
-/** The zones of the region offering each type: one call for all those not cached (a type offered nowhere is asked again). */
+/**
+ * The zones of the region offering each type: one call for all those not cached (a type offered
+ * nowhere is not cached: asked again).
+ */
 async function zonesOffering(cloud: Cloud, cache: Cache, types: readonly string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   const missing: string[] = [];
