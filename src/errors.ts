@@ -18,6 +18,8 @@ export const ExitCode = {
   jobRunning: 8,
   /** ssh-ec2 doctor: a check failed (each said with its fix). */
   checkFailed: 9,
+  /** Refused or stopped by a cost guardrail: --max-hourly-cost, --budget (issue #13). */
+  costGuard: 11,
   internal: 70,
   connectionLost: 255,
 } as const;
@@ -64,6 +66,13 @@ export class CloudError extends UserError {
 export class CapacityError extends UserError {
   constructor(message: string, hint?: string, options?: { cause?: unknown }) {
     super(message, ExitCode.capacity, hint, options);
+  }
+}
+
+/** A launch whose hourly price is above --max-hourly-cost (or unknown to ssh-ec2): nothing was launched. */
+export class CostGuardError extends UserError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.costGuard, hint);
   }
 }
 

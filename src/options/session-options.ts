@@ -9,6 +9,7 @@ import {
   optionalText,
   spec,
   text,
+  dollars,
   type FinalState,
   type Multiplexer,
 } from './spec.js';
@@ -161,6 +162,25 @@ export const SESSION_OPTIONS = {
     fallback: 0,
     parse: duration,
     describe: 'the agent stops the instance this long after it was launched or started, job or not',
+  }),
+  maxHourlyCost: spec({
+    kind: 'string',
+    flag: 'max-hourly-cost',
+    env: ['SSH_EC2_MAX_HOURLY_COST'],
+    group: 'Session',
+    default: undefined as number | undefined,
+    parse: dollars,
+    describe: 'refuse to launch a type whose hourly price (USD) is above this, or unknown (exit 11)',
+  }),
+  budget: spec({
+    kind: 'string',
+    flag: 'budget',
+    env: ['SSH_EC2_BUDGET'],
+    group: 'Session',
+    default: undefined as number | undefined,
+    parse: dollars,
+    describe:
+      "a session's estimated cost (USD) above this: said, and the instance stopped once the results are back; the agent stops it too",
   }),
   jobGrace: spec({
     kind: 'string',

@@ -137,3 +137,11 @@ export function forward(kind: 'L' | 'R' | 'D') {
     return [raw];
   };
 }
+
+/** "2", "0.50", "$1.5" → US dollars (a cost guardrail: --max-hourly-cost, --budget); positive. */
+export function dollars(raw: string, source: string): number {
+  const v = raw.trim().replace(/^\$/, '');
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(v) || Number(v) <= 0)
+    throw new UsageError(`${source}: expected an amount in US dollars such as 2 or 0.50, got "${raw}"`);
+  return Number(v);
+}

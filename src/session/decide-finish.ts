@@ -29,6 +29,8 @@ export interface FinishFacts {
   reachable: boolean;
   others?: Others;
   resultsBack: 'not needed' | 'back' | 'not back';
+  /** This session's estimated cost is over --budget (budget.ts): not left running (issue #13). */
+  overBudget?: boolean;
 }
 
 export type FinishReason =
@@ -46,7 +48,9 @@ export type FinishReason =
    * As `unsure`, or a stop asked for, but the instance cannot be stopped (one-time spot): left
    * running under its agent, never terminated by ssh-ec2 unless asked to and its results are back.
    */
-  | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' | 'stop asked' };
+  | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' | 'stop asked' }
+  /** --leave asked, but the session is over --budget: stopped once the results are back (issue #13). */
+  | { kind: 'over budget' };
 
 export interface FinishDecision {
   action: FinalState;
@@ -55,7 +59,10 @@ export interface FinishDecision {
 
 /** What the finish must look at before deciding: reach the instance, ask who else is there, pull. */
 export function finishNeeds(
-  f: Pick<FinishFacts, 'asked' | 'origin' | 'leftAsItIs' | 'hostKeyUntrusted' | 'ran' | 'endJobs' | 'syncBack'>,
+  f: Pick<
+    FinishFacts,
+    'asked' | 'origin' | 'leftAsItIs' | 'hostKeyUntrusted' | 'ran' | 'endJobs' | 'syncBack' | 'overBudget'
+  >,
 ): {
   reach: 'no' | 'if alive' | 'reconnecting';
   ask: boolean;
@@ -67,7 +74,7 @@ export function finishNeeds(
   // live connection only, never waited for.
   const nothingThere = nothingOfOurs(f);
   const pull = !nothingThere && f.syncBack;
-  const ask = !f.endJobs && f.asked !== 'leave';
+  const ask = !f.endJobs && (f.asked !== 'leave' || stopsOverBudget(f));
   // A dropped connection is opened again first: who else is there is asked on the instance, and
   // the results come back through it.
   if (nothingThere) return { reach: ask ? 'if alive' : 'no', ask, pull };
@@ -90,10 +97,17 @@ export function decideFinish(f: FinishFacts): FinishDecision {
   const unsure = !pulled || (ask && !f.reachable && !nothingThere);
   if (!unsure && f.asked === 'stop' && !f.canStop)
     return { action: 'leave', reason: { kind: 'cannot stop', because: 'stop asked' } };
+  // Over --budget, what was to be left running is stopped: a stop never loses anything.
+  if (stopsOverBudget(f)) return { action: 'stop', reason: { kind: 'over budget' } };
   if (!unsure || f.asked === 'leave') return { action: f.asked, reason: { kind: 'asked' } };
   const because = pulled ? 'unreachable' : 'results not back';
   if (!f.canStop) return { action: 'leave', reason: { kind: 'cannot stop', because } };
   return { action: 'stop', reason: { kind: 'unsure', because } };
+}
+
+/** --leave over --budget is a stop, where a stop is possible (a one-time spot instance is left under its agent). */
+function stopsOverBudget(f: { asked: FinalState; overBudget?: boolean; canStop?: boolean }): boolean {
+  return !!f.overBudget && f.asked === 'leave' && f.canStop !== false;
 }
 
 function nothingOfOurs(f: Pick<FinishFacts, 'origin' | 'ran'>): boolean {
@@ -146,6 +160,13 @@ export function finishWords(d: FinishDecision, s: Situation): { before?: Line; a
         after: {
           level: 'warn',
           text: `${CANNOT_STOP_WHY[r.because](id)}, and ${id} cannot be stopped (one-time spot): it was left running, not terminated; its agent ends it once nothing runs (--idle-timeout), ssh-ec2 down in ${dir} now.`,
+        },
+      };
+    case 'over budget':
+      return {
+        after: {
+          level: 'info',
+          text: stoppedLine(s).replace(/^stopped (\S+):/, 'stopped $1, not left running (over --budget):'),
         },
       };
     case 'host key untrusted':

@@ -197,6 +197,8 @@ const CACHE_WHAT: Record<string, string> = {
   subnet: 'the subnet',
   image: 'the image',
   type: "the type's architecture",
+  'type-details': "the type's details",
+  offered: 'where the type is offered',
   group: 'the security group',
   'given-group': 'the security group',
   'unusable-profile': 'the missing instance profile',

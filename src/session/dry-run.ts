@@ -6,11 +6,14 @@
  * lock, no journal, no cache or probe answer written, no ssh connection. The cache is read (what
  * came from it is said). The words: dry-run-words.ts.
  */
+import type { Logger } from '../ui/logger.js';
 import { hostname } from 'node:os';
 import { pinnedZones, planAttempts } from '../cloud/capacity.js';
 import { marketsOf } from '../cloud/spot-market.js';
 import type { ImageInfo } from '../cloud/image.js';
 import { ownerTag } from '../cloud/identity.js';
+import { hourlyPrice } from '../cloud/prices.js';
+import { dearest } from './type-check.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import { loginUser, originOf, type Options } from '../options.js';
 import { jobCommand, jobStartCommand } from '../remote/on-instance.js';
@@ -95,7 +98,7 @@ export async function resolveDryRun(deps: SessionDeps): Promise<DryRun> {
   const plan = makePlan(o, { cwd: deps.cwd, localUser: localUser(deps.env), localHost: hostname() });
   const paths = resolvePaths(deps.env);
   const cloud = await loadCloud(deps);
-  const ctx = { options: o, cloud, cacheDir: paths.cache };
+  const ctx = { options: o, cloud, cacheDir: paths.cache, log };
   const [caller, { owner, instances }] = await Promise.all([
     cloud.caller(),
     findOwn({ cloud, plan, log, pinned: pinnedIn(paths), lookOnly: true }),
@@ -108,13 +111,13 @@ export async function resolveDryRun(deps: SessionDeps): Promise<DryRun> {
   if (found) {
     instance = existing(o, found, instances);
     user = loginUser(o, found.tags);
-    limits = resolveLimits(o, found, instance.action !== 'reuse');
+    limits = resolveLimits(o, found, instance.action !== 'reuse', undefined, hourlyPrice(ctx.cloud.region, found.type));
   } else if (o.attach) {
     instance = { kind: 'none', why: 'no instance of this directory: --attach would stop there' };
     user = o.user ?? '<user>';
     limits = launchLimits(o);
   } else {
-    limits = launchLimits(o);
+    limits = launchLimits(o, undefined, dearest(ctx.cloud.region, o.instanceTypes));
     const launch = await newInstance(ctx, plan, owner, limits, fromCache);
     instance = launch.instance;
     user = launch.user;
@@ -162,7 +165,7 @@ function existing(o: Options, found: InstanceInfo, all: InstanceInfo[]): FoundIn
 
 /** What a launch would ask for: the launch's own lookups, its security group only looked for. */
 async function newInstance(
-  ctx: { options: Options; cloud: Cloud; cacheDir: string },
+  ctx: { options: Options; cloud: Cloud; cacheDir: string; log: Logger },
   plan: Plan,
   owner: string,
   limits: Limits,

@@ -23,9 +23,10 @@ import { formatDuration } from './limits.js';
 import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
-import { sessionCost } from './session-cost.js';
+import { instanceHourly, sessionCost } from './session-cost.js';
 import { SPOT_PRICE_TAG, VOLUME_TAG } from './volume-tag.js';
 import { cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
+import { overBudgetLine } from './budget.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -64,6 +65,7 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
     ran: facts.ran,
     endJobs: run.endJobs,
     syncBack: options.rsync || facts.owedSyncBack,
+    overBudget: overBudget(run, instance),
   };
   const needs = finishNeeds(known);
   const conn = run.conn;
@@ -95,6 +97,15 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
   if (reason.kind !== 'host key untrusted') await conn?.close({ keep: action === 'leave' });
   run.finishing = undefined;
   return { failed, final: action };
+}
+
+/** Over --budget (budget.ts): said now, in one line, and a fact of the decision. */
+function overBudget(run: Run, instance: InstanceInfo): boolean {
+  // performance.now(): this session's time, as its closing cost line counts it.
+  const hourly = instanceHourly(run.cloud.region, instance);
+  const line = overBudgetLine(run.options.budget, hourly, instance.type, performance.now());
+  if (line) run.log.warn(line);
+  return line !== undefined;
 }
 
 /** Applies the final state; a failure is said (what may be left running) and returned, as an exit status. */

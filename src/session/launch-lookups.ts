@@ -1,6 +1,6 @@
 /**
  * What a launch must know before RunInstances — the network, the security group, each type's
- * architectures, the image — asked of EC2 in parallel, or taken from the cache of an earlier
+ * architectures and that it fits the region and the image (type-check.ts), the image — asked of EC2 in parallel, or taken from the cache of an earlier
  * launch in this account and region (state/cache.ts). A cached value is only ever a guess: a
  * launch EC2 refuses after using one forgets it and asks again (launch.ts), so a stale cache costs
  * a round trip, never a run.
@@ -8,9 +8,10 @@
 import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
 import type { Zone } from '../cloud/capacity.js';
 import { architectureFor, type ImageInfo } from '../cloud/image.js';
-import { knownArchitecture } from '../cloud/instance-types.js';
 import type { InstanceTypeInfo } from '../cloud/port.js';
 import { rethrowFrom } from '../options.js';
+import type { Logger } from '../ui/logger.js';
+import { checkedTypes } from './type-check.js';
 import { cacheFile, IMAGE_TTL_MS, NETWORK_TTL_MS, noCache, openCache, type Cache } from '../state/cache.js';
 import type { ProvisionContext } from './provision.js';
 import { sshCidr } from './ssh-access.js';
@@ -65,7 +66,11 @@ async function cached<T>(cache: Cache, key: string, ttlMs: number, look: () => P
 /** The lookups of one launch; each asked once (an image per architecture). */
 export function launchLookups(ctx: ProvisionContext, cache: Cache) {
   const reads = readLookups(ctx, cache);
-  return { ...reads, securityGroup: reads.network.then(({ vpcId }) => securityGroupFor(ctx, cache, vpcId)) };
+  // Nothing is made before the types are checked: a refused type leaves no group behind.
+  const securityGroup = Promise.all([reads.network, reads.types]).then(([{ vpcId }]) =>
+    securityGroupFor(ctx, cache, vpcId),
+  );
+  return { ...reads, securityGroup };
 }
 
 /** What ssh-ec2's security group would be for a launch, found without creating or changing anything. */
@@ -122,10 +127,10 @@ async function securityGroupFor(ctx: ProvisionContext, cache: Cache, vpcId: stri
 }
 
 /**
- * The lookups that only read (the network, each type's architectures, the image per
- * architecture): a launch's, and a dry run's with a read-only cache.
+ * The lookups that only read (the network, the checked types with their architectures, the image
+ * per architecture): a launch's, and a dry run's with a read-only cache.
  */
-export function readLookups(ctx: Pick<ProvisionContext, 'options' | 'cloud'>, cache: Cache) {
+export function readLookups(ctx: Pick<ProvisionContext, 'options' | 'cloud'> & { log?: Logger }, cache: Cache) {
   const { options: o, cloud } = ctx;
   // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
   const network: Promise<Network> = o.subnetId
@@ -136,18 +141,12 @@ export function readLookups(ctx: Pick<ProvisionContext, 'options' | 'cloud'>, ca
       )
     : cached(cache, 'network', NETWORK_TTL_MS, () => cloud.defaultNetwork());
 
-  // Every type is checked before anything is launched: a typo in the last one of
-  // --instance-type a,b,c is reported now, not after the others found no capacity. A type the
-  // table knows exactly (cloud/instance-types.ts) is no typo, and its architecture is known.
-  const types: Promise<InstanceTypeInfo[]> = Promise.all(
-    o.instanceTypes.map((t) => {
-      const known = knownArchitecture(t);
-      if (known) return Promise.resolve({ type: t, architectures: [known] });
-      return cached(cache, `type:${t}`, IMAGE_TTL_MS, () =>
-        cloud.describeInstanceType(t).catch(rethrowFrom(o, 'instanceTypes', t)),
-      );
-    }),
-  );
+  // Every type is checked before anything is launched or made: a typo in the last one of
+  // --instance-type a,b,c is reported now, not after the others found no capacity (type-check.ts).
+  // A cost guard checks the market the launch may end in: with --spot-fallback, on demand.
+  const spotOnly = o.spot && !o.spotFallback;
+  const market = { spot: spotOnly, ...(spotOnly && o.maxPrice !== undefined && { maxPrice: Number(o.maxPrice) }) };
+  const types: Promise<InstanceTypeInfo[]> = checkedTypes(ctx, cache, network, market);
 
   // One image per architecture: a fallback type of another architecture gets its own.
   const images = new Map<string, Promise<ImageInfo>>();

@@ -26,6 +26,7 @@ import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
 import { priceLine, pricesFor, type Market } from './price-line.js';
 import { SPOT_PRICE_TAG } from './volume-tag.js';
+import { dearest } from './type-check.js';
 
 /** The account cache's note that the original's default instance profile does not exist in this account. */
 const UNUSABLE_PROFILE = `unusable-profile:${LEGACY_IAM_PROFILE}`;
@@ -57,7 +58,8 @@ async function launchWith(
 ): Promise<{ instance: InstanceInfo; user: string }> {
   const { options: o, plan, cloud, log } = ctx;
   // Armed at launch, so that an instance whose run dies before the agent is installed stops too.
-  const limits = launchLimits(o);
+  // Under --budget the agent's max time is the budget's (budget.ts), at the dearest type's price.
+  const limits = launchLimits(o, undefined, dearest(cloud.region, o.instanceTypes));
   const userData = launchUserData(o, limits);
   // Too big for EC2 with the boot-time limit: refused before anything is made (the login user's
   // name, known per image, changes its size by a few bytes only).

@@ -8,6 +8,7 @@ import { describePrice } from '../cloud/prices.js';
 import { OPTION_SPECS, type Options } from '../options.js';
 import type { AgentSettings, BootLimitSettings } from '../remote/on-instance.js';
 import { parseDuration } from '../time.js';
+import { maxTimeWithBudget } from './budget.js';
 
 export const LIMIT_TAGS = {
   idleTimeout: 'ssh-ec2:idle-timeout',
@@ -32,14 +33,20 @@ export interface Limits {
  * instance's launch time (EC2's LaunchTime is the last start).
  */
 export function resolveLimits(
-  o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'>,
+  o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'> & { budget?: number },
   instance: Pick<InstanceInfo, 'tags' | 'launchTime'>,
   fresh: boolean,
   now = new Date(),
+  /** The instance's hourly price: --budget becomes a max time (budget.ts). */
+  hourly?: number,
 ): Limits {
   const pick = (given: number | undefined, tag: string, fallback: number) =>
     given ?? parseTagDuration(instance.tags[tag]) ?? fallback;
-  const maxTimeMs = pick(o.maxTime, LIMIT_TAGS.maxTime, OPTION_SPECS.maxTime.fallback);
+  const maxTimeMs = maxTimeWithBudget(
+    pick(o.maxTime, LIMIT_TAGS.maxTime, OPTION_SPECS.maxTime.fallback),
+    o.budget,
+    hourly,
+  );
   const since = fresh ? now : (instance.launchTime ?? now);
   return {
     idleTimeoutMs: pick(o.idleTimeout, LIMIT_TAGS.idleTimeout, DEFAULT_IDLE_TIMEOUT_MS),
@@ -92,8 +99,11 @@ function onInstance(o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>, l: Limits) 
 }
 
 /** The limits of an instance about to be launched: the run's own (options, else defaults). */
-export const launchLimits = (o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'>, now = new Date()): Limits =>
-  resolveLimits(o, { tags: {} }, true, now);
+export const launchLimits = (
+  o: Pick<Options, 'idleTimeout' | 'maxTime' | 'jobGrace'> & { budget?: number },
+  now = new Date(),
+  hourly?: number,
+): Limits => resolveLimits(o, { tags: {} }, true, now, hourly);
 
 /** The boot-time limit's settings (user data): the same limits, counted from each boot. */
 export function bootLimitSettings(

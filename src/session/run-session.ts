@@ -36,6 +36,7 @@ import {
   type Pending,
 } from './journal.js';
 import { resolveLimits } from './limits.js';
+import { instanceHourly } from './session-cost.js';
 import { passingInterrupt } from './pass-interrupt.js';
 import { provision, type Provisioned } from './provision.js';
 import { runStory } from './story.js';
@@ -175,7 +176,8 @@ async function provisionFor(
  */
 async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, signal: AbortSignal): Promise<void> {
   const { options, log } = run;
-  const limits = resolveLimits(options, got.instance, got.launched || got.started);
+  const hourly = instanceHourly(run.cloud.region, got.instance);
+  const limits = resolveLimits(options, got.instance, got.launched || got.started, undefined, hourly);
   run.facts.limits = limits;
   const mux = multiplexerOf(options);
   // A job's start is checked in the agent's own exchange (one round trip).

@@ -5,7 +5,14 @@
  * by the month. A type or region without a price says no figure: a guess would be read as one.
  */
 import { hourlyPrice, usd, volumeMonthlyPrice } from '../cloud/prices.js';
+import type { InstanceInfo } from '../cloud/port.js';
 import { formatDuration } from './limits.js';
+import { SPOT_PRICE_TAG } from './volume-tag.js';
+
+/** What an hour of this instance costs: the spot price it was launched at (its tag), else the table's. */
+export function instanceHourly(region: string, i: Pick<InstanceInfo, 'type' | 'tags'>): number | undefined {
+  return Number(i.tags[SPOT_PRICE_TAG]) || hourlyPrice(region, i.type);
+}
 
 export interface CostFacts {
   region: string;

@@ -205,7 +205,7 @@ describe('capacity fallback', () => {
     expect(await instanceState(sb, instance!.InstanceId!)).toBe('terminated');
   });
 
-  it('a quota skips the other zones of that type; the next type may have another architecture', async () => {
+  it('a quota skips the other zones of that type; the next type may have another architecture (a GPU type: a GPU-less one with the GPU image is refused, issue #13)', async () => {
     const dir = makeProject(sb, 'quota');
     sb.clearCalls();
     sb.inject({
@@ -216,15 +216,15 @@ describe('capacity fallback', () => {
       times: Infinity,
       when: (p) => p.InstanceType === 'g4dn.xlarge',
     });
-    const r = await cli(sb, [...NO_PROFILE, '--instance-type', 'g4dn.xlarge,t4g.medium', 'uname -s'], { cwd: dir });
+    const r = await cli(sb, [...NO_PROFILE, '--instance-type', 'g4dn.xlarge,g5g.xlarge', 'uname -s'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain(
-      'quota reached (VcpuLimitExceeded) for g4dn.xlarge in eu-central-1; trying t4g.medium in eu-central-1a\n',
+      'quota reached (VcpuLimitExceeded) for g4dn.xlarge in eu-central-1; trying g5g.xlarge in eu-central-1a\n',
     );
-    expect(sb.calls('RunInstances').map((c) => c.params.InstanceType)).toEqual(['g4dn.xlarge', 't4g.medium']);
+    expect(sb.calls('RunInstances').map((c) => c.params.InstanceType)).toEqual(['g4dn.xlarge', 'g5g.xlarge']);
     expect(launches(sb)[0]!.params.ImageId).toBe('ami-0d1a00000000b0001'); // the arm64 image
     const launched = await ofProject(dir);
-    expect(launched.map((i) => [i.InstanceType, i.State?.Name])).toEqual([['t4g.medium', 'terminated']]);
+    expect(launched.map((i) => [i.InstanceType, i.State?.Name])).toEqual([['g5g.xlarge', 'terminated']]);
   });
 
   it('no capacity anywhere: exit 5 naming every type and zone tried, nothing left running', async () => {

@@ -11,7 +11,8 @@ const sb = useSandbox();
 describe('.ssh-ec2.toml', () => {
   it('its instance type and the chosen preset’s max time are what the launch asks for', async () => {
     const dir = makeProject(sb, 'config-file', {
-      '.ssh-ec2.toml': '# this project\ninstance-type = "t3.micro"\n\n[presets.short]\nmax-time = "30m"\n',
+      // A GPU type (a GPU-less one with the default GPU image is refused: issue #13).
+      '.ssh-ec2.toml': '# this project\ninstance-type = "g5.xlarge"\n\n[presets.short]\nmax-time = "30m"\n',
     });
     sb.clearCalls();
     // The instance's AWS rights are the user's to give, never a cloned project's: the environment here.
@@ -19,7 +20,7 @@ describe('.ssh-ec2.toml', () => {
     const r = await cli(sb, ['--preset', 'short', 'echo ran'], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('ran\n');
-    expect(sb.calls('RunInstances').map((c) => c.params.InstanceType)).toEqual(['t3.micro']);
+    expect(sb.calls('RunInstances').map((c) => c.params.InstanceType)).toEqual(['g5.xlarge']);
     const id = reportedInstance(r.stderr);
     const tags = (await instances(sb)).find((i) => i.InstanceId === id)?.Tags ?? [];
     expect(tags.find((t) => t.Key === 'ssh-ec2:max-time')?.Value).toBe('30m');

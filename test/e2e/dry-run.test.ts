@@ -18,6 +18,9 @@ const READS = new Set([
   'DescribeInstances',
   'DescribeImages',
   'DescribeInstanceTypes',
+  // The instance-type checks (issue #13): where each type is offered, the spot price.
+  'DescribeInstanceTypeOfferings',
+  'DescribeSpotPriceHistory',
   'DescribeVpcs',
   'DescribeSubnets',
   'DescribeSecurityGroups',

@@ -78,9 +78,13 @@ describe('the default image', () => {
     expect(launches(sb).map((c) => c.params.InstanceType)).toEqual(['g4ad.xlarge']);
   });
 
-  it('a CPU type boots the DLAMI too (no GPU to drive): launched', async () => {
+  // Issue #13: a CPU type with the default (GPU) image is refused, with GPU types of its size
+  // (guardrails.test.ts); an image the user names by id is their choice.
+  it('a CPU type boots the DLAMI too when the user names it by id (no GPU to drive): launched', async () => {
     sb.clearCalls();
-    const r = await cli(sb, [...NO_PROFILE, '--instance-type', 't3.micro', 'true'], { cwd: makeProject(sb, 'cpu') });
+    const r = await cli(sb, [...NO_PROFILE, '--image-id', newest.x86_64, '--instance-type', 't3.micro', 'true'], {
+      cwd: makeProject(sb, 'cpu'),
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(launches(sb).map((c) => [c.params.InstanceType, c.params.ImageId])).toEqual([['t3.micro', newest.x86_64]]);
   });

@@ -84,7 +84,7 @@ beforeAll(async () => {
 });
 
 describe('the cold cycle', () => {
-  it('the very first time in a region (no group, nothing cached): 11 answered, no lookup of the group or the type', async () => {
+  it("the very first time in a region (no group, nothing cached): 12 answered, no lookup of the group, nor of the type's details", async () => {
     const { calls } = await coldCycle('first', cacheDir('first'), [], { AWS_REGION: FRESH_REGION });
     expect(answered(calls)).toEqual(
       [
@@ -94,6 +94,7 @@ describe('the cold cycle', () => {
         'CreateSecurityGroup', // made without looking for it: this machine never saw one here
         'AuthorizeSecurityGroupIngress', // its rule for this address
         'DescribeImages', // for the type's architecture, known from its name (no DescribeInstanceTypes)
+        'DescribeInstanceTypeOfferings', // where the type is offered (issue #13), beside the subnets; then cached
         ...FROM_LAUNCH,
       ].sort(),
     );
@@ -115,6 +116,7 @@ describe('the cold cycle', () => {
         'CreateSecurityGroup',
         'AuthorizeSecurityGroupIngress',
         'DescribeImages',
+        'DescribeInstanceTypeOfferings',
         ...FROM_LAUNCH,
       ].sort(),
     );
@@ -130,6 +132,7 @@ describe('the cold cycle', () => {
         'DescribeSubnets',
         'DescribeSecurityGroups', // the group, with its rule for this address: nothing to add
         'DescribeImages',
+        'DescribeInstanceTypeOfferings',
         ...FROM_LAUNCH,
       ].sort(),
     );
@@ -158,8 +161,15 @@ describe('the cold cycle', () => {
     expect(uncached.map((c) => c.action)).not.toContain('CreateSecurityGroup');
   });
 
-  it('a type the table does not know is asked of EC2 (its architecture, and that it exists)', async () => {
-    const { calls } = await coldCycle('unknown-family', cacheDir('unknown-family'), ['--instance-type', 'm6gd.large']);
+  it('a type the table does not know is asked of EC2 (its architecture, GPUs, and that it exists)', async () => {
+    // A GPU type (a GPU-less one with the GPU image is refused: issue #13) of a family the table
+    // leaves out; the user's own image pattern, so the default image's driver list does not refuse it.
+    const own = ['--image-name', 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu *'];
+    const { calls } = await coldCycle('unknown-family', cacheDir('unknown-family'), [
+      ...own,
+      '--instance-type',
+      'g4ad.xlarge',
+    ]);
     expect(calls.filter((c) => c.action === 'DescribeInstanceTypes').map((c) => c.status)).toEqual([200]);
   });
 });

@@ -117,13 +117,14 @@ describe('the final state', () => {
 
   it('AWS_FINAL_STATE from .env applies when no flag says otherwise', async () => {
     const dir = makeProject(sb, 'dotenv-final', {
-      '.env': 'AWS_FINAL_STATE=stop\nAWS_INSTANCE_TYPE=t3.micro\nX="$(touch pwned)"\n',
+      // A GPU type: a GPU-less one with the default GPU image is refused (issue #13).
+      '.env': 'AWS_FINAL_STATE=stop\nAWS_INSTANCE_TYPE=g5.xlarge\nX="$(touch pwned)"\n',
     });
     const r = await cli(sb, ['true'], { cwd: dir });
     expect(r.exitCode).toBe(0);
     const id = reportedInstance(r.stderr);
     expect(await instanceState(sb, id)).toBe('stopped');
-    expect(launches(sb).at(-1)?.params.InstanceType).toBe('t3.micro');
+    expect(launches(sb).at(-1)?.params.InstanceType).toBe('g5.xlarge');
     expect(existsSync(join(dir, 'pwned'))).toBe(false);
     await cli(sb, ['--terminate', 'true'], { cwd: dir });
     expect(await instanceState(sb, id)).toBe('terminated');

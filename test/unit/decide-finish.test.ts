@@ -36,6 +36,7 @@ const leftAsItIs = (why: NonNullable<FinishFacts['leftAsItIs']>): FinishDecision
   action: 'leave',
   reason: { kind: 'left as it is', why },
 });
+const OVER_BUDGET: FinishDecision = { action: 'stop', reason: { kind: 'over budget' } };
 /** Before the command: nothing of the user's on the instance it launched, nothing to pull. */
 const NOTHING_RAN: Partial<FinishFacts> = { ran: false, reachable: false, resultsBack: 'not needed' };
 /** The connection dropped and never came back: nothing asked, nothing pulled. */
@@ -301,6 +302,33 @@ const ROWS: [readme: string, facts: Partial<FinishFacts>, decision: FinishDecisi
     { canStop: false, asked: 'leave', resultsBack: 'not back' },
     asked('leave'),
   ],
+  // ## Guardrails (issue #13): over --budget, an instance is not left running; the results first.
+  [
+    'Guardrails: over --budget, --leave: stopped once the results are back, not left running',
+    { asked: 'leave', overBudget: true },
+    OVER_BUDGET,
+  ],
+  ['Guardrails: over --budget, --stop: stopped as asked', { asked: 'stop', overBudget: true }, asked('stop')],
+  [
+    'Guardrails: over --budget, terminate (default): terminated as asked, which spends less still',
+    { overBudget: true },
+    asked('terminate'),
+  ],
+  [
+    'Guardrails: over --budget, --leave, results not back: stopped (never terminated)',
+    { asked: 'leave', overBudget: true, ...UNREACHABLE },
+    OVER_BUDGET,
+  ],
+  [
+    'Guardrails: over --budget, a job still there: left running, its agent bounds it (the budget as a time limit)',
+    { asked: 'leave', overBudget: true, others: 'job' },
+    inUse('job'),
+  ],
+  [
+    'Guardrails: over --budget, cannot be stopped: left running under its agent',
+    { asked: 'leave', overBudget: true, canStop: false },
+    asked('leave'),
+  ],
 ];
 
 describe('decideFinish: the README, row by row', () => {
@@ -321,6 +349,12 @@ describe('finishNeeds: what the finish looks at before deciding', () => {
   it('an instance it launched and ran nothing on: asked over a live connection only, nothing pulled', () => {
     expect(finishNeeds({ ...BASE, ran: false })).toEqual({ reach: 'if alive', ask: true, pull: false });
     expect(finishNeeds({ ...BASE, ran: false, asked: 'leave' })).toEqual({ reach: 'no', ask: false, pull: false });
+    // Over --budget, --leave becomes a stop: who else is there is asked, as for --stop.
+    expect(finishNeeds({ ...BASE, asked: 'leave', overBudget: true })).toEqual({
+      reach: 'reconnecting',
+      ask: true,
+      pull: true,
+    });
   });
   it('otherwise a lost connection is opened again to ask and to pull; down asks nobody', () => {
     expect(finishNeeds(BASE)).toEqual({ reach: 'reconnecting', ask: true, pull: true });

@@ -18,6 +18,10 @@ const READS: readonly CloudOp[] = [
   'describeInstance',
   'resolveImage',
   'describeInstanceType',
+  // The instance-type checks (issue #13): the types' details, where they are offered, spot prices.
+  'instanceTypeDetails',
+  'typeOfferings',
+  'spotPrices',
   'defaultNetwork',
   'subnet',
   'givenSecurityGroup',

@@ -217,8 +217,10 @@ describe('a launch', () => {
     const err = await run(cloud, { instanceTypes: 'g4dn.xlarge,g9.nonsense' })
       .go()
       .catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/unknown instance type "g9\.nonsense"/);
+    // Issue #13: one line naming the type and where; nothing made (no group either).
+    expect((err as Error).message).toMatch(/g9\.nonsense is not an instance type EC2 offers in eu-central-1/);
     expect(cloud.launches).toEqual([]);
+    expect(cloud.callsOf('ensureSecurityGroup')).toEqual([]);
   });
 
   it("answered 500 after EC2 launched it (the SDK's retries spent): found by its tags, used, handed to the finish", async () => {

@@ -3,13 +3,14 @@
  * start: EC2's LaunchTime) and by the hour, at the table's on-demand price or the spot price it was
  * launched at (its tag); a stopped one its disk by the month (issue #10: ls showed nothing for stopped instances, as if they were free).
  */
-import { hourlyPrice, usd, volumeMonthlyPrice } from '../../cloud/prices.js';
+import { usd, volumeMonthlyPrice } from '../../cloud/prices.js';
 import type { InstanceInfo } from '../../cloud/port.js';
-import { SPOT_PRICE_TAG, VOLUME_TAG } from '../../session/volume-tag.js';
+import { instanceHourly } from '../../session/session-cost.js';
+import { VOLUME_TAG } from '../../session/volume-tag.js';
 
 export function costCell(region: string, i: InstanceInfo, now = new Date()): string {
   if (i.state === 'running') {
-    const price = Number(i.tags[SPOT_PRICE_TAG]) || hourlyPrice(region, i.type);
+    const price = instanceHourly(region, i);
     if (price === undefined) return 'no list price';
     if (!i.launchTime) return `${usd(price)}/h`;
     const hours = Math.max(0, now.getTime() - i.launchTime.getTime()) / 3_600_000;
