@@ -71,7 +71,7 @@ describe('the price line and the cost', () => {
     const r = await cli(sb, ['--spot', 'true'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const line =
-      /^ssh-ec2: launching g4dn\.xlarge \(spot\) from .* in (\S+): \$([\d.]+)\/h spot now \(on-demand (\S+)\/h, AWS list of (\S+)/m.exec(
+      /^ssh-ec2: launching g4dn\.xlarge \(spot\) from .* in (\S+): \$([\d.]+)\/h spot now \(on-demand (\S+)\/h, AWS list of ([\d-]+)\)/m.exec(
         r.stderr,
       );
     expect(line, r.stderr).not.toBeNull();

@@ -65,7 +65,7 @@ describe('spot', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('ran\n');
     const id = reportedInstance(r.stderr);
-    expect(r.stderr).toMatch(/launching spot \S+ from /);
+    expect(r.stderr).toMatch(/launching \S+ \(spot\) from /);
     const [launch] = sb.calls('RunInstances');
     expect(launch!.params).toMatchObject({
       'InstanceMarketOptions.MarketType': 'spot',
