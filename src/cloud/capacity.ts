@@ -51,6 +51,11 @@ export function planAttempts(types: readonly string[], zones: readonly Zone[]): 
   );
 }
 
+/** The attempts in one zone only (a data volume's: an instance elsewhere could not attach it). */
+export function attemptsInZone(attempts: readonly Attempt[], zone: string | undefined): Attempt[] {
+  return zone === undefined ? [...attempts] : attempts.filter((a) => a.zone?.name === zone);
+}
+
 export interface Failure {
   attempt: Attempt;
   code: string;

@@ -37,6 +37,7 @@ import { toInfo, toTags } from './sdk-shapes.js';
 import { runInstancesInput } from './run-instances.js';
 import { securityGroups } from './security-groups.js';
 import { typeLookups } from './type-lookups.js';
+import { volumeCalls } from './volumes.js';
 
 // The port's names, for the callers that import them from here.
 export type { CallerMemory } from './caller-memory.js';
@@ -213,6 +214,7 @@ export async function createCloud(cfg: {
     ...inventory(ec2),
     ...readOnlyCalls(ec2),
     ...typeLookups(ec2),
+    ...volumeCalls(ec2),
 
     async launch(spec) {
       // The security group this run just created may not be known yet where instances are launched.
