@@ -20,6 +20,7 @@ import { SUBJECT_KEY, type AwsBehaviour, type AwsBehaviourOptions } from './aws-
 import { newUserName } from './sshd.js';
 import type { InstanceConnectKey } from './sshd.js';
 import { killGroup, sleep } from './util.js';
+import { mountScript, sandboxVolumes, type SandboxVolumes } from './volumes.js';
 
 export type { ApiCall, Fault, Hold, ImdsRequest, Poweroff } from './proxy.js';
 export type { InstanceConnectKey } from './sshd.js';
@@ -95,6 +96,8 @@ export interface Sandbox {
    * Refuses to run as anyone but an instance's login user.
    */
   poweroffCommand: string;
+  /** The data volumes' stand-in (SSH_EC2_MOUNT_COMMAND in env()): a directory per volume id. */
+  volumes: SandboxVolumes;
   /** The instance metadata service the agent asks (SSH_EC2_IMDS_URL in env()): the proxy. */
   imdsUrl: string;
   /** Env for the CLI under test. Pass it with execa's `extendEnv: false`, or the developer's AWS_* leak in. */
@@ -239,6 +242,7 @@ export async function startSandbox(
 
   const user = newUserName();
   const machines = new Map<string, MachineImpl>();
+  const volumes = sandboxVolumes(dir, remoteHome);
   const creating = new Map<string, Promise<MachineImpl | undefined>>();
   const staticKeys: string[] = [];
   let loginShell = '/bin/bash';
@@ -368,6 +372,10 @@ export async function startSandbox(
         return m && { instanceId: m.instanceId, imdsInstanceId: m.imdsOverride ?? imdsEverywhere ?? m.instanceId };
       },
       lifecycle,
+      mountVolume: ({ instanceId, volumeId, path, attachedTo }) => {
+        const m = machines.get(instanceId);
+        return m ? volumes.mount(m, volumeId, path, attachedTo) : Promise.resolve(`no machine ${instanceId}`);
+      },
       aws: opts.aws,
       delayMs: linkDelayMs,
     });
@@ -380,8 +388,10 @@ export async function startSandbox(
   const localHome = join(dir, 'local-home');
   mkdirSync(localHome, { recursive: true });
   const poweroffCommand = join(dir, 'poweroff.sh');
+  const mountCommand = join(dir, 'mount.sh');
   try {
     await writeFile(poweroffCommand, poweroffScript(p.endpoint, user), { mode: 0o755 });
+    await writeFile(mountCommand, mountScript(p.endpoint), { mode: 0o755 });
   } catch (err) {
     await stop();
     throw err;
@@ -404,6 +414,7 @@ export async function startSandbox(
     region,
     poweroffCommand,
     imdsUrl: p.endpoint,
+    volumes,
     machine,
     machines: () => [...machines.values()],
     latestMachine() {
@@ -436,6 +447,8 @@ export async function startSandbox(
         // Last, so no test can drop them: nothing may power off this machine or ask 169.254.169.254.
         SSH_EC2_POWEROFF_COMMAND: poweroffCommand,
         SSH_EC2_IMDS_URL: p.endpoint,
+        // Nor mount anything on this machine: a data volume is a directory of the sandbox (volumes.ts).
+        SSH_EC2_MOUNT_COMMAND: mountCommand,
       };
       return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
     },

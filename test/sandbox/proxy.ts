@@ -275,6 +275,8 @@ export async function startProxy(opts: {
   instanceOf?: (uid: number) => Asker | undefined;
   /** Awaited before the client hears the answer. */
   lifecycle?: (event: Lifecycle) => Promise<void>;
+  /** An instance mounts a volume (POST /sandbox/mount: volumes.ts); undefined: done, else why not. */
+  mountVolume?: (m: { instanceId: string; volumeId: string; path: string; attachedTo?: string }) => Promise<string | undefined>;
   /**
    * A link with latency to the client (the sandbox's linkDelayMs): each of its requests waits this
    * long before it is handled, and its answer as long again before it is sent. The instances'
@@ -529,6 +531,23 @@ export async function startProxy(opts: {
         status: reply.status,
         headers: { 'content-type': 'text/plain' },
         body: Buffer.from(reply.status === 200 ? 'ok\n' : reply.body),
+      });
+    }
+
+    if (url.pathname === '/sandbox/mount' && req.method === 'POST') {
+      const form = new URLSearchParams(body.toString('utf8'));
+      const volumeId = form.get('volume') ?? '';
+      const instanceId = askedBy(req)?.instanceId;
+      const r = await ec2Call(opts.region, { Action: 'DescribeVolumes', 'VolumeId.1': volumeId });
+      const attachment = /<attachmentSet>([\s\S]*?)<\/attachmentSet>/.exec(r.body.toString('utf8'))?.[1] ?? '';
+      const attachedTo = /<instanceId>(i-[0-9a-f]+)<\/instanceId>/.exec(attachment)?.[1];
+      const why = instanceId
+        ? await opts.mountVolume?.({ instanceId, volumeId, path: form.get('path') ?? '', attachedTo })
+        : 'not asked from an instance';
+      return send({
+        status: why ? 409 : 200,
+        headers: { 'content-type': 'text/plain' },
+        body: Buffer.from(why ? `${why}\n` : 'ok\n'),
       });
     }
 
