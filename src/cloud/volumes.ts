@@ -31,7 +31,9 @@ function toVolume(v: Volume): VolumeInfo {
   };
 }
 
-export function volumeCalls(ec2: EC2Client): Pick<Cloud, 'findVolumes' | 'createVolume' | 'attachVolume' | 'deleteVolume'> {
+export function volumeCalls(
+  ec2: EC2Client,
+): Pick<Cloud, 'findVolumes' | 'createVolume' | 'attachVolume' | 'deleteVolume'> {
   return {
     async findVolumes(tags) {
       return aws('list the volumes', async () => {

@@ -13,11 +13,13 @@ import { proxyConnect } from './proxy-connect/spec.js';
 import { session } from './session/spec.js';
 import { sshConfig } from './ssh-config/spec.js';
 import type { Command } from './types.js';
+import { volumes } from './volumes/spec.js';
+import { push } from './push/spec.js';
 
 export const DEFAULT_COMMAND: Command = session;
 
 /** Verbs are only verbs as the very first word: `ssh-ec2 -v ls` runs ls on the instance. */
-export const VERBS: readonly Command[] = [ls, logs, pull, down, doctor, config, sshConfig, completion, proxyConnect];
+export const VERBS: readonly Command[] = [ls, logs, pull, push, volumes, down, doctor, config, sshConfig, completion, proxyConnect];
 
 export function findVerb(word: string | undefined): Command | undefined {
   return VERBS.find((c) => c.name === word || c.aliases?.includes(word ?? ''));

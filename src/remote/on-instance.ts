@@ -139,18 +139,19 @@ export function parseJobStatus(out: string): JobState {
  * The data volume's step (src/agent/volume.sh) for `sh -s`: its settings, then the script. The
  * mount point is relative to the home (the remote directory's `data`).
  */
-export function volumeScript(s: { volumeId: string; device: string; mountPoint: string; mountCommand: string }): string {
+export function volumeScript(s: {
+  volumeId: string;
+  device: string;
+  mountPoint: string;
+  mountCommand: string;
+}): string {
   const settings: [string, string][] = [
     ['VOLUME_ID', s.volumeId],
     ['DEVICE', s.device],
     ['MOUNT_POINT', s.mountPoint],
     ['MOUNT_COMMAND', s.mountCommand],
   ];
-  return [
-    'cd ~',
-    ...settings.map(([k, v]) => `${k}=${shQuote(v)}`),
-    readScript('volume.sh'),
-  ].join('\n');
+  return ['cd ~', ...settings.map(([k, v]) => `${k}=${shQuote(v)}`), readScript('volume.sh')].join('\n');
 }
 
 /**

@@ -44,7 +44,8 @@ export function sandboxVolumes(sandboxDir: string, remoteHome: string): SandboxV
     /** Undefined when done; else why not (the instance's script fails with it). */
     async mount(m, volumeId, path, attachedTo) {
       if (!/^vol-[0-9a-f]+$/.test(volumeId)) return `volume=vol-... wanted, got ${volumeId}`;
-      if (attachedTo !== m.instanceId) return `${volumeId} is not attached to ${m.instanceId} (EC2 says: ${attachedTo ?? 'nowhere'})`;
+      if (attachedTo !== m.instanceId)
+        return `${volumeId} is not attached to ${m.instanceId} (EC2 says: ${attachedTo ?? 'nowhere'})`;
       const inHome = relative(remoteHome, path);
       if (inHome.startsWith('..') || inHome === '') return `${path} is not in the home`;
       const point = join(m.home, inHome);
