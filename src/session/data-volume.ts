@@ -97,6 +97,9 @@ export async function attachDataVolume(
   return { id, name: want.name, device: DATA_DEVICE };
 }
 
+/** The paths of the project the syncs leave out, neither sending, bringing back nor deleting: the mount point. */
+export const syncMounts = (o: Pick<Options, 'volume'>): string[] => (o.volume ? [DATA_MOUNT] : []);
+
 /** The mount point on the instance, relative to the home. */
 export const mountPointOf = (remoteDir: string): string => `${remoteDir}/${DATA_MOUNT}`;
 

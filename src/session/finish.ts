@@ -24,6 +24,7 @@ import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
 import { sessionCost } from './session-cost.js';
+import { syncMounts } from './data-volume.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -183,6 +184,7 @@ async function bringResultsBack(run: Run, conn: Connection, instanceId: string):
           rsync: rsyncSource(run),
           log,
           onProgress,
+          mounts: syncMounts(run.options),
         }),
       ),
     );

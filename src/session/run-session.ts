@@ -20,8 +20,7 @@ import { checkDefaultImageSupports } from '../cloud/dlami.js';
 import { heldBackNoticeFile } from '../sync/secrets-notice.js';
 import { announceForwards } from './forwards-announce.js';
 import { connect, prepareInstance } from './connect.js';
-import { mountDataVolume } from './data-volume.js';
-import { DATA_MOUNT } from '../cloud/volume-rules.js';
+import { mountDataVolume, syncMounts } from './data-volume.js';
 import { localContext, originOf, type LocalContext, type Run } from './context.js';
 import { endSessions } from './finish.js';
 import { checkJobCanStart, checkSessionOptions, multiplexerOf, runJob } from './job.js';
@@ -298,6 +297,6 @@ export function syncParams(local: LocalContext, conn: Connection) {
     log: local.log,
     heldBackNotice: heldBackNoticeFile(local),
     // The data volume's mount point is neither sent nor brought back, nor deleted by either.
-    mounts: local.options.volume ? [DATA_MOUNT] : [],
+    mounts: syncMounts(local.options),
   };
 }

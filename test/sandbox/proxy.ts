@@ -276,7 +276,12 @@ export async function startProxy(opts: {
   /** Awaited before the client hears the answer. */
   lifecycle?: (event: Lifecycle) => Promise<void>;
   /** An instance mounts a volume (POST /sandbox/mount: volumes.ts); undefined: done, else why not. */
-  mountVolume?: (m: { instanceId: string; volumeId: string; path: string; attachedTo?: string }) => Promise<string | undefined>;
+  mountVolume?: (m: {
+    instanceId: string;
+    volumeId: string;
+    path: string;
+    attachedTo?: string;
+  }) => Promise<string | undefined>;
   /**
    * A link with latency to the client (the sandbox's linkDelayMs): each of its requests waits this
    * long before it is handled, and its answer as long again before it is sent. The instances'

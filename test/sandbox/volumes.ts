@@ -1,11 +1,12 @@
 // The sandbox's data volumes: what stands in for an EBS block device (SSH_EC2_MOUNT_COMMAND in
 // env(), as the poweroff command stands in for `shutdown`). Each volume id has one directory in
 // the sandbox dir, outside every instance's home, so it outlives a terminate; "mounting" it on an
-// instance links the mount point there, and gives its files to that instance's user (a new
-// instance is a new unix user here; on EC2 the login user's uid is the same on every instance).
+// instance bind-mounts it at the mount point in that machine's namespace, and gives its files to
+// that instance's user (a new instance is a new unix user here; on EC2 the login user's uid is the
+// same on every instance).
 // The mount is refused unless EC2 (moto) says the volume is attached to the asking instance.
 import { execa } from 'execa';
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 export interface VolumeMachine {
@@ -13,6 +14,7 @@ export interface VolumeMachine {
   home: string;
   uid: number;
   gid: number;
+  bindInside(source: string, target: string): Promise<boolean>;
 }
 
 export interface SandboxVolumes {
@@ -52,14 +54,9 @@ export function sandboxVolumes(sandboxDir: string, remoteHome: string): SandboxV
       const dir = dirOf(volumeId);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       await execa('chown', ['-R', `${m.uid}:${m.gid}`, dir]);
-      const there = lstatSync(point, { throwIfNoEntry: false });
-      if (there?.isSymbolicLink() && readlinkSync(point) === dir) return undefined; // mounted already
-      // As `mount` over a directory: whatever it held is hidden (here: it must be empty).
-      if (there?.isDirectory()) {
-        if (readdirSync(point).length > 0) return `${path} is not empty`;
-        rmdirSync(point);
-      } else if (there) return `${path} is not a directory`;
-      symlinkSync(dir, point);
+      // `mount` over a directory hides what it held (the mount point is outside both syncs: empty).
+      if (!statSync(point, { throwIfNoEntry: false })?.isDirectory()) return `${path} is not a directory`;
+      if (!(await m.bindInside(dir, path))) return undefined; // mounted already
       played.push({ volumeId, instanceId: m.instanceId, path });
       return undefined;
     },

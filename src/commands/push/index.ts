@@ -7,7 +7,7 @@
  */
 import { realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { UsageError } from '../../errors.js';
+import { ExitCode, SubprocessError, UsageError, UserError } from '../../errors.js';
 import { run as runProgram } from '../../remote/exec.js';
 import { excludeFileText, pushArgv } from '../../remote/rsync.js';
 import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
@@ -15,7 +15,7 @@ import { localContext } from '../../session/context.js';
 import { syncParams } from '../../session/run-session.js';
 import { runStory } from '../../session/story.js';
 import { includeOnlyList, type Entry } from '../../sync/ignore-rules.js';
-import { listTransferred, writeRsh } from '../../sync/sync-up.js';
+import { listTransferred, rsyncFailed, writeRsh } from '../../sync/sync-up.js';
 import { reachExisting } from '../existing-instance.js';
 import { requireLocalPrograms } from '../shared.js';
 import type { CommandContext } from '../types.js';
@@ -79,7 +79,11 @@ export async function run(ctx: CommandContext): Promise<number> {
             },
             caps,
           ),
-        ),
+        ).catch((err: unknown) => {
+          if (!(err instanceof SubprocessError)) throw err;
+          const why = rsyncFailed(err, 'up', caps);
+          throw new UserError(`push failed: ${why.message}`, ExitCode.syncUp, why.hint, { cause: err });
+        }),
     );
     const n = listTransferred(r.stdout, caps, ctx.log, '→');
     ctx.log.info(`pushed ${n ?? 'the'} file(s) to ${conn.target.hostKeyAlias}`);
