@@ -6,11 +6,11 @@
  * `volumes` lists it with its cost, `volumes rm` refuses while it is attached and deletes it after;
  * the mount point is outside both syncs.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeSubnetsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { cli, ec2Client, instanceState, makeProject, reportedInstance, useSandbox } from './helpers.js';
+import { cli, ec2Client, instanceState, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
 
 const sb = useSandbox();
 
@@ -52,6 +52,9 @@ describe('a data volume', () => {
     expect(await instanceState(sb, firstId)).toBe('terminated');
     expect(vol!.State).toBe('available');
     expect(readFileSync(join(sb.volumes.dirOf(volId), 'x.txt'), 'utf8')).toBe('hello\n');
+    // The local data/ went neither onto the volume nor under it (the mount point on the disk).
+    expect(readdirSync(join(remotePath(sb, 'vol-project', firstId), 'data'))).toEqual([]);
+    expect(readdirSync(sb.volumes.dirOf(volId))).toEqual(['x.txt']);
     // The sync back neither brought the volume's files home nor touched the local data/.
     expect(existsSync(join(dir, 'data', 'x.txt'))).toBe(false);
     expect(readFileSync(join(dir, 'data', 'local-only.txt'), 'utf8')).toBe('mine\n');
