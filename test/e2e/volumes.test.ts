@@ -119,6 +119,13 @@ describe('a data volume', () => {
     const down = await cli(sb, ['down', '--yes', '--no-pull'], { cwd: dir });
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await volumesNamed('data')).toHaveLength(1); // down's terminate leaves it
+    // down --orphans names it, with its cost and the command that deletes it, and leaves it.
+    const orphans = await cli(sb, ['down', '--orphans', '--yes'], { cwd: dir });
+    expect(orphans.exitCode, orphans.stderr).toBe(0);
+    expect(orphans.stderr).toContain(
+      `  data volume data ${volId} (${sb.region}, 5 GiB, $0.48/month): kept, never deleted unless named — ssh-ec2 volumes rm data --region ${sb.region}`,
+    );
+    expect(sb.calls('DeleteVolume')).toEqual([]);
     const removed = await cli(sb, ['volumes', 'rm', 'data', '--yes'], { cwd: dir });
     expect(removed.exitCode, removed.stderr).toBe(0);
     expect(removed.stderr).toContain(`deleted data volume data (${volId})`);

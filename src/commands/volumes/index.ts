@@ -3,14 +3,13 @@
  * tags (cloud/volume-rules.ts), with what each costs a month; `rm` deletes one after asking, never
  * while an instance holds it (which would refuse anyway, later and less clearly).
  */
-import { volumeMonthlyPrice } from '../../cloud/prices.js';
 import type { Cloud, VolumeInfo } from '../../cloud/port.js';
-import { DATA_VOLUME_KIND, LAST_USE_TAG } from '../../cloud/volume-rules.js';
+import { DATA_VOLUME_KIND } from '../../cloud/volume-rules.js';
 import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { ownerOf } from '../../session/owner.js';
 import { loadCloud } from '../../session/story.js';
 import { confirm } from '../down/confirm.js';
-import { since, table } from '../ls/table.js';
+import { volumeTable } from './table.js';
 import type { CommandContext } from '../types.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -27,34 +26,6 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   ctx.stdout.write(volumeTable(cloud.region, all, new Date()));
   return ExitCode.ok;
-}
-
-export function volumeTable(region: string, all: readonly VolumeInfo[], now: Date): string {
-  const rows = [...all]
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .map((v) => [
-      v.name,
-      v.id,
-      `${v.sizeGiB} GiB`,
-      v.zone,
-      v.state,
-      v.attachedTo ?? '-',
-      monthly(region, v),
-      lastUse(v, now),
-    ]);
-  return table([['NAME', 'ID', 'SIZE', 'ZONE', 'STATE', 'ATTACHED TO', 'COST', 'LAST USE'], ...rows]);
-}
-
-export function monthly(region: string, v: Pick<VolumeInfo, 'sizeGiB'>): string {
-  const m = volumeMonthlyPrice(region, v.sizeGiB);
-  return m === undefined ? '-' : `$${m.toFixed(2)}/month`;
-}
-
-function lastUse(v: VolumeInfo, now: Date): string {
-  const t = v.tags[LAST_USE_TAG];
-  const d = t ? new Date(t) : undefined;
-  if (!d || Number.isNaN(d.getTime())) return '-';
-  return `${since(d, now)} ago`;
 }
 
 async function remove(ctx: CommandContext, cloud: Cloud, all: readonly VolumeInfo[], name: string): Promise<number> {
