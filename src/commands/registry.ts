@@ -19,7 +19,19 @@ import { push } from './push/spec.js';
 export const DEFAULT_COMMAND: Command = session;
 
 /** Verbs are only verbs as the very first word: `ssh-ec2 -v ls` runs ls on the instance. */
-export const VERBS: readonly Command[] = [ls, logs, pull, push, volumes, down, doctor, config, sshConfig, completion, proxyConnect];
+export const VERBS: readonly Command[] = [
+  ls,
+  logs,
+  pull,
+  push,
+  volumes,
+  down,
+  doctor,
+  config,
+  sshConfig,
+  completion,
+  proxyConnect,
+];
 
 export function findVerb(word: string | undefined): Command | undefined {
   return VERBS.find((c) => c.name === word || c.aliases?.includes(word ?? ''));

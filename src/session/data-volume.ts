@@ -6,7 +6,7 @@
  */
 import type { Cloud, InstanceInfo, VolumeInfo } from '../cloud/port.js';
 import { DATA_DEVICE, DATA_MOUNT, LAST_USE_TAG, volumeKeyTags, volumeTags } from '../cloud/volume-rules.js';
-import { ConfigError, ExitCode, UserError } from '../errors.js';
+import { ConfigError, ExitCode, lastLine, SubprocessError, UserError } from '../errors.js';
 import type { Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
 import { volumeScript } from '../remote/on-instance.js';
@@ -110,8 +110,19 @@ export async function mountDataVolume(
   o: { remoteDir: string; mountCommand: string; log: Logger },
 ): Promise<void> {
   const mountPoint = mountPointOf(o.remoteDir);
-  await conn.exec('sh -s', {
-    input: volumeScript({ volumeId: v.id, device: v.device, mountPoint, mountCommand: o.mountCommand }),
-  });
+  await conn
+    .exec('sh -s', {
+      input: volumeScript({ volumeId: v.id, device: v.device, mountPoint, mountCommand: o.mountCommand }),
+    })
+    .catch((err: unknown) => {
+      // A lost connection stays one (255); the script's own failure is said in one line.
+      if (!(err instanceof SubprocessError) || err.exitCode === ExitCode.connectionLost) throw err;
+      throw new UserError(
+        `could not mount data volume ${v.name} (${v.id}) at ~/${mountPoint}: ${lastLine(err.stderr) || `exit status ${err.exitCode}`}`,
+        ExitCode.config,
+        'Nothing was run. Look at the instance without --volume (ssh-ec2 lsblk), or end it (ssh-ec2 down) and run again.',
+        { cause: err },
+      );
+    });
   o.log.detail(`data volume ${v.name} (${v.id}) mounted at ~/${mountPoint}`);
 }

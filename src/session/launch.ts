@@ -114,11 +114,11 @@ async function launchWith(
   }
   let got: { instance: InstanceInfo; user: string };
   try {
-    got = await launchWithFallback(
-      zones.length > 0 ? attempts : planned,
-      launchOne,
-      { log, region: cloud.region, signal: ctx.signal },
-    );
+    got = await launchWithFallback(zones.length > 0 ? attempts : planned, launchOne, {
+      log,
+      region: cloud.region,
+      signal: ctx.signal,
+    });
   } catch (err) {
     const anyway = launchSent && mayHaveLaunched(err) ? await launchedAnyway(ctx) : undefined;
     if (!anyway) throw err;

@@ -20,7 +20,7 @@ import { checkDefaultImageSupports } from '../cloud/dlami.js';
 import { heldBackNoticeFile } from '../sync/secrets-notice.js';
 import { announceForwards } from './forwards-announce.js';
 import { connect, prepareInstance } from './connect.js';
-import { mountDataVolume, syncMounts } from './data-volume.js';
+import { syncMounts } from './data-volume.js';
 import { localContext, originOf, type LocalContext, type Run } from './context.js';
 import { endSessions } from './finish.js';
 import { checkJobCanStart, checkSessionOptions, multiplexerOf, runJob } from './job.js';
@@ -89,13 +89,10 @@ export const pinnedIn =
 async function story(run: Run, deps: SessionDeps, w: Warmth, signal: AbortSignal): Promise<void> {
   const ownFinalState = run.facts.finalState;
   const pending = await recoverKilledRun(run);
-  // A killed run's debts are settled by the API path (its instance may be gone or stopped).
-  // A data volume is attached through the API (it may be new, or held elsewhere).
-  const warm = pending
-    ? { ...w, none: 'a killed run here left work to finish' }
-    : run.options.volume
-      ? { ...w, none: 'a data volume is asked (--volume)' }
-      : w;
+  // A killed run's debts are settled by the API path (its instance may be gone or stopped); a data
+  // volume is attached by it.
+  const none = pending ? 'a killed run here left work to finish' : run.options.volume && 'a data volume (--volume)';
+  const warm = none ? { ...w, none } : w;
   const got = await run.log.phase(
     'instance',
     async () => (await warmInstance(run, warm)) ?? provisionFor(run, { pending, ownFinalState }, signal),
@@ -184,11 +181,7 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   const mux = multiplexerOf(options);
   // A job's start is checked in the agent's own exchange (one round trip).
   const job = mux !== 'none' && !options.attach ? { id: run.plan.projectId, mux } : undefined;
-  const prepared = log.phase('agent', async () => {
-    const p = await prepareInstance(run, conn, got.instance, limits, job);
-    if (got.volume) await mountDataVolume(conn, got.volume, { ...options, remoteDir: run.plan.remoteDir, log });
-    return p;
-  });
+  const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits, job, got.volume));
   if (job) checkJobCanStart(run, await prepared, job.mux);
   if (options.rsync && !options.attach) {
     // An agent that cannot be installed ends the sync up too, and the finish waits for its end:
@@ -296,7 +289,6 @@ export function syncParams(local: LocalContext, conn: Connection) {
     rsync: rsyncSource(local),
     log: local.log,
     heldBackNotice: heldBackNoticeFile(local),
-    // The data volume's mount point is neither sent nor brought back, nor deleted by either.
     mounts: syncMounts(local.options),
   };
 }

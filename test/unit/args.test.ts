@@ -33,6 +33,16 @@ describe('command line', () => {
       ['--', 'proxy-connect', 'i-0123'],
       ['proxy-connect', 'i-0123'],
     ],
+    // volumes and push are verbs (issue #13) only as the first word.
+    [
+      ['--', 'volumes', 'rm', 'x'],
+      ['volumes', 'rm', 'x'],
+    ],
+    [
+      ['--', 'push', 'data/'],
+      ['push', 'data/'],
+    ],
+    [['-v', 'push'], ['push']],
     [
       ['python', 'train.py', '--epochs', '3'],
       ['python', 'train.py', '--epochs', '3'],
