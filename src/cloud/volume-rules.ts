@@ -35,6 +35,9 @@ export function parseVolume(raw: string, source: string): VolumeRequest | undefi
   return { name: m[1]!, sizeGiB: size };
 }
 
+/** As it is written: NAME:SIZE. */
+export const volumeText = (v: VolumeRequest): string => `${v.name}:${v.sizeGiB}`;
+
 /** The tags that find one owner's volume of that name (two owners' `data` are two volumes). */
 export function volumeKeyTags(owner: string, name: string): Record<string, string> {
   return { 'ssh-ec2': DATA_VOLUME_KIND, 'ssh-ec2:user': owner, [DATA_VOLUME_TAG]: name };

@@ -3,7 +3,7 @@ import type { Command } from '../types.js';
 export const volumes: Command = {
   name: 'volumes',
   usage: ['volumes', 'volumes rm NAME [--yes]'],
-  summary: 'your data volumes (--volume): size, zone, instance, monthly cost, last use; rm deletes one (asks)',
+  summary: 'your data volumes: size, zone, cost, last use; rm deletes one',
   settings: ['region', 'verbose', 'silent'],
   flags: ['yes'],
   examples: [
