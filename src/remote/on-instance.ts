@@ -135,6 +135,8 @@ export function parseJobStatus(out: string): JobState {
   return { state: 'none' };
 }
 
+export const VOLUME_SCRIPT = 'volume.sh';
+
 /**
  * The data volume's step (src/agent/volume.sh) for `sh -s`: its settings, then the script. The
  * mount point is relative to the home (the remote directory's `data`).
@@ -151,7 +153,7 @@ export function volumeScript(s: {
     ['MOUNT_POINT', s.mountPoint],
     ['MOUNT_COMMAND', s.mountCommand],
   ];
-  return ['cd ~', ...settings.map(([k, v]) => `${k}=${shQuote(v)}`), readScript('volume.sh')].join('\n');
+  return ['cd ~', ...settings.map(([k, v]) => `${k}=${shQuote(v)}`), readScript(VOLUME_SCRIPT)].join('\n');
 }
 
 /**
