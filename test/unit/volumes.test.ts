@@ -9,12 +9,6 @@ import { projectPaths, pushFilter } from '../../src/commands/push/index.js';
 import { dataVolumeLine, volumeTable } from '../../src/commands/volumes/table.js';
 import { UsageError } from '../../src/errors.js';
 import { IgnoreRules } from '../../src/sync/ignore-rules.js';
-import { LOGIN_TAG, resolveOptions } from '../../src/options.js';
-import { launchTags } from '../../src/session/owner.js';
-import { makePlan } from '../../src/session/plan.js';
-import { provision } from '../../src/session/provision.js';
-import { createLogger } from '../../src/ui/logger.js';
-import { FakeCloud } from '../fakes/cloud.js';
 
 describe('--volume NAME[:SIZE]', () => {
   it.each([
@@ -130,83 +124,5 @@ describe('volumes', () => {
     expect(dataVolumeLine('eu-central-1', { kind: 'volume', id: 'vol-2', sizeGiB: 10, tags: { 'ssh-ec2': 'p' } })).toBe(
       undefined,
     );
-  });
-});
-
-describe('provision with --volume (the in-memory cloud)', () => {
-  const setup = (cloud: FakeCloud) => {
-    const dir = mkdtempSync(join(tmpdir(), 'volume-provision-'));
-    const options = resolveOptions({
-      flags: { sshCidr: '198.51.100.7/32', volume: 'data:20' },
-      env: {},
-      dotenv: {},
-      command: ['true'],
-    });
-    const plan = makePlan(options, { cwd: join(dir, 'project'), localUser: 'al', localHost: 'laptop' });
-    const lines: string[] = [];
-    const log = createLogger({ stream: { write: (s: string) => lines.push(s.trimEnd()) > 0 } as never, env: {} });
-    const ctx = { options, plan, cloud, log, lockPath: join(dir, 'lock'), pinned: () => false };
-    const existing = (state: string, az = 'eu-central-1a') =>
-      cloud.add({ state, az, tags: { ...launchTags(plan, 'alice'), [LOGIN_TAG]: 'ec2-user' } });
-    return { ctx, lines, existing };
-  };
-  const volume = (cloud: FakeCloud, zone: string, attachedTo?: string) =>
-    cloud.volumes
-      .set('vol-9', {
-        id: 'vol-9',
-        name: 'data',
-        sizeGiB: 20,
-        zone,
-        state: attachedTo ? 'in-use' : 'available',
-        ...(attachedTo && { attachedTo, attachState: 'attached' }),
-        tags: { ...volumeKeyTags('alice', 'data'), Name: 'data' },
-      })
-      .get('vol-9')!;
-
-  it('a started instance that lacks it gets it, and its last use is tagged', async () => {
-    const cloud = new FakeCloud();
-    const { ctx, existing } = setup(cloud);
-    const i = existing('stopped');
-    volume(cloud, 'eu-central-1a');
-    const got = await provision(ctx);
-    expect(got).toMatchObject({ started: true, volume: { id: 'vol-9', name: 'data', device: '/dev/sdf' } });
-    expect(cloud.volumes.get('vol-9')).toMatchObject({ attachedTo: i.id });
-    expect(cloud.volumes.get('vol-9')!.tags['ssh-ec2:last-use']).toMatch(/^\d{4}-/);
-  });
-
-  it('held by another instance: one line naming it (exit 3), nothing attached', async () => {
-    const cloud = new FakeCloud();
-    const { ctx, existing } = setup(cloud);
-    existing('running');
-    volume(cloud, 'eu-central-1a', 'i-elsewhere');
-    await expect(provision(ctx)).rejects.toMatchObject({
-      exitCode: 3,
-      message: 'data volume data (vol-9) is attached to i-elsewhere: a volume is held by one instance at a time',
-    });
-    expect(cloud.calls.filter((c) => c.op === 'attachVolume')).toEqual([]);
-  });
-
-  it("a reused instance in another zone: refused, saying the next launch goes to the volume's zone", async () => {
-    const cloud = new FakeCloud();
-    const { ctx, existing } = setup(cloud);
-    existing('running', 'eu-central-1a');
-    volume(cloud, 'eu-central-1b');
-    await expect(provision(ctx)).rejects.toThrow(
-      /is in eu-central-1b, and i-\w+ in eu-central-1a: it cannot be attached there/,
-    );
-  });
-
-  it("a launch goes to the volume's zone only, and says so; none yet: made where the instance landed", async () => {
-    const cloud = new FakeCloud();
-    const { ctx, lines } = setup(cloud);
-    volume(cloud, 'eu-central-1b');
-    const got = await provision(ctx);
-    expect(got.instance.az).toBe('eu-central-1b');
-    expect(lines.join('\n')).toContain('data volume data is in eu-central-1b: launching there only');
-
-    const fresh = new FakeCloud();
-    const made = await provision(setup(fresh).ctx);
-    const [v] = fresh.volumes.values();
-    expect(v).toMatchObject({ zone: made.instance.az, sizeGiB: 20, attachedTo: made.instance.id });
   });
 });
