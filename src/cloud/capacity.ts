@@ -93,6 +93,11 @@ function ruledOut(step: NextStep, a: Attempt, code: string): ((b: Attempt) => bo
   return undefined;
 }
 
+/** The attempts in one zone only (a data volume's: an instance elsewhere could not attach it). */
+export function attemptsInZone(attempts: readonly Attempt[], zone: string | undefined): Attempt[] {
+  return zone === undefined ? [...attempts] : attempts.filter((a) => a.zone?.name === zone);
+}
+
 export interface Failure {
   attempt: Attempt;
   code: string;

@@ -38,6 +38,7 @@ import { runInstancesInput } from './run-instances.js';
 import { securityGroups } from './security-groups.js';
 import { spotRequestCalls } from './spot-requests.js';
 import { typeLookups } from './type-lookups.js';
+import { volumeCalls } from './volumes.js';
 
 // The port's names, for the callers that import them from here.
 export type { CallerMemory } from './caller-memory.js';
@@ -215,6 +216,7 @@ export async function createCloud(cfg: {
     ...readOnlyCalls(ec2),
     ...typeLookups(ec2),
     ...spotRequestCalls(ec2),
+    ...volumeCalls(ec2),
 
     async launch(spec) {
       // The security group this run just created may not be known yet where instances are launched.

@@ -51,6 +51,21 @@ export interface TaggedResources {
   refused: string[];
 }
 
+/** A data volume (--volume; cloud/volumes.ts). */
+export interface VolumeInfo {
+  id: string;
+  /** Its name tag (ssh-ec2:data-volume). */
+  name: string;
+  sizeGiB: number;
+  zone: string;
+  /** EC2's: creating, available, in-use, … */
+  state: string;
+  /** The instance holding it, while attached or attaching, and how far (attaching, attached). */
+  attachedTo?: string;
+  attachState?: string;
+  tags: Record<string, string>;
+}
+
 export interface InstanceTypeInfo {
   type: string;
   architectures: string[];
@@ -204,6 +219,12 @@ export interface Cloud {
    */
   removeUnusedSecurityGroups(): Promise<{ deleted: number; inUse: number }>;
   launch(spec: LaunchSpec): Promise<InstanceInfo>;
+  /** Volumes carrying all these tags (cloud/volumes.ts), deleted ones left out. */
+  findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]>;
+  /** A gp3 volume, encrypted, tagged as it is made. */
+  createVolume(spec: { zone: string; sizeGiB: number; tags: Record<string, string> }): Promise<VolumeInfo>;
+  attachVolume(volumeId: string, instanceId: string, device: string): Promise<void>;
+  deleteVolume(id: string): Promise<void>;
   start(id: string): Promise<void>;
   stop(id: string): Promise<void>;
   terminate(id: string): Promise<void>;

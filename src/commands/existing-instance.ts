@@ -11,6 +11,7 @@ import { originOf, type Run, type RunContext } from '../session/context.js';
 import { findOwn } from '../session/owner.js';
 import { NoInstanceError, type NoInstanceVerb } from '../session/no-instance.js';
 import { provision } from '../session/provision.js';
+import { mountDataVolume } from '../session/data-volume.js';
 import { pinnedIn } from '../session/run-session.js';
 
 /** This directory's instances, in any state. */
@@ -44,6 +45,9 @@ export async function reachExisting(state: Run, signal: AbortSignal, verb: NoIns
   state.facts.origin = originOf(got);
   const conn = await connect(state, got, signal);
   state.facts.ran = true; // whatever is there may be the user's
+  // Mounted again after a start (a mount does not outlive a stop): push may be sending into it.
+  if (got.volume)
+    await mountDataVolume(conn, got.volume, { ...state.options, remoteDir: state.plan.remoteDir, log: state.log });
   return conn;
 }
 

@@ -14,6 +14,8 @@ import { proxyConnect } from './proxy-connect/spec.js';
 import { session } from './session/spec.js';
 import { sshConfig } from './ssh-config/spec.js';
 import type { Command } from './types.js';
+import { volumes } from './volumes/spec.js';
+import { push } from './push/spec.js';
 
 export const DEFAULT_COMMAND: Command = session;
 
@@ -22,6 +24,8 @@ export const VERBS: readonly Command[] = [
   ls,
   logs,
   pull,
+  push,
+  volumes,
   down,
   doctor,
   config,

@@ -1,6 +1,7 @@
 /** The settings of the instance itself: where, what and how it is launched (help group "Instance"). */
 import { DEFAULT_IMAGE_PATTERNS } from '../cloud/dlami.js';
 import { UsageError } from '../errors.js';
+import { DATA_MOUNT, DEFAULT_DATA_GIB, parseVolume, type VolumeRequest } from '../cloud/volume-rules.js';
 import { bool, cidr, list, optionalText, positiveInt, spec, subnetId, text, usd } from './spec.js';
 
 export const DEFAULT_INSTANCE_TYPE = 'g4dn.xlarge';
@@ -120,6 +121,15 @@ export const INSTANCE_OPTIONS = {
     defaultText: `the image size, at least ${MIN_VOLUME_GIB}`,
     parse: positiveInt,
     describe: 'root volume size in GiB',
+  }),
+  volume: spec({
+    kind: 'string',
+    flag: 'volume',
+    env: ['SSH_EC2_VOLUME'],
+    group: 'Instance',
+    default: undefined as VolumeRequest | undefined,
+    parse: parseVolume,
+    describe: `a data volume NAME[:SIZE in GiB, default ${DEFAULT_DATA_GIB}] kept across instances, mounted at ${DATA_MOUNT}/ in the remote directory`,
   }),
   subnetId: spec({
     kind: 'string',

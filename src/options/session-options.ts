@@ -210,6 +210,15 @@ export const SESSION_OPTIONS = {
     parse: text,
     describe: 'the command the agent runs on the instance to power it off',
   }),
+  mountCommand: spec({
+    kind: 'string',
+    env: ['SSH_EC2_MOUNT_COMMAND'],
+    group: 'Session',
+    default: '',
+    defaultText: 'the block device, formatted on first use',
+    parse: text,
+    describe: 'what stands in for mounting the data volume on the instance (tests)',
+  }),
   imdsUrl: spec({
     kind: 'string',
     env: ['SSH_EC2_IMDS_URL'],

@@ -170,6 +170,27 @@ export function parseJobStatus(out: string): JobState {
   return { state: 'none' };
 }
 
+export const VOLUME_SCRIPT = 'volume.sh';
+
+/**
+ * The data volume's step (src/agent/volume.sh) for `sh -s`: its settings, then the script. The
+ * mount point is relative to the home (the remote directory's `data`).
+ */
+export function volumeScript(s: {
+  volumeId: string;
+  device: string;
+  mountPoint: string;
+  mountCommand: string;
+}): string {
+  const settings: [string, string][] = [
+    ['VOLUME_ID', s.volumeId],
+    ['DEVICE', s.device],
+    ['MOUNT_POINT', s.mountPoint],
+    ['MOUNT_COMMAND', s.mountCommand],
+  ];
+  return ['cd ~', ...settings.map(([k, v]) => `${k}=${shQuote(v)}`), readScript(VOLUME_SCRIPT)].join('\n');
+}
+
 /**
  * The boot-time limit's script in src/agent, and its file name as a part of the user data (how
  * the sandbox finds it).

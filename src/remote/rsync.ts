@@ -62,12 +62,14 @@ function base(o: RsyncCommon, caps: Caps): string[] {
  * and hand over as excludes, so no --update: a local edit with an older clock than the instance's
  * is still sent.
  */
-export function pushArgv(o: RsyncCommon & { localDir: string }, caps: Caps): string[] {
+export function pushArgv(o: RsyncCommon & { localDir: string; keepDirLinks?: boolean }, caps: Caps): string[] {
   return [
     ...base(o, caps),
     // A link to data outside the project is sent as its content (the instance has no such
     // target); a link inside the project stays a link.
     '--copy-unsafe-links',
+    // A directory there that is a link (a mount point played by one) is written through, not replaced.
+    ...(o.keepDirLinks ? ['--keep-dirlinks'] : []),
     withSlash(o.localDir),
     `${o.remote}:./`,
   ];

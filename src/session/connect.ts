@@ -20,6 +20,7 @@ import { instanceConnectKey, pemKey } from './keys.js';
 import { agentSettings, changedTags, formatDuration, limitTags, type Limits } from './limits.js';
 import { booting, letCallerIn, type Provisioned } from './provision.js';
 import { resultsUpload } from './results.js';
+import { mountDataVolume, type AttachedVolume } from './data-volume.js';
 
 /** How long ssh may take to come up on a new instance (boot, cloud-init). */
 const SSH_READY_TIMEOUT_MS = 10 * 60_000;
@@ -107,7 +108,8 @@ export async function reconnect(run: Run, conn: Connection, signal?: AbortSignal
 
 /**
  * Installs the agent and job wrapper, gives the agent its limits, and records them as tags. With
- * `job`, the same exchange says that job's state and whether its multiplexer is there.
+ * `job`, the same exchange says that job's state and whether its multiplexer is there. Then the
+ * data volume (--volume), if one was attached, is mounted.
  */
 export async function prepareInstance(
   run: Run,
@@ -115,6 +117,7 @@ export async function prepareInstance(
   instance: InstanceInfo,
   limits: Limits,
   job?: { id: string; mux: 'tmux' | 'screen' },
+  volume?: AttachedVolume,
 ): Promise<ReturnType<typeof parsePrepared>> {
   const { options, log } = run;
   const tags = changedTags(instance, limitTags(limits));
@@ -135,6 +138,7 @@ export async function prepareInstance(
     Object.keys(tags).length > 0 ? run.cloud.tag(instance.id, tags) : undefined,
   ]);
   const prepared = parsePrepared(r.stdout);
+  if (volume) await mountDataVolume(conn, volume, { ...options, remoteDir: run.plan.remoteDir, log });
   const { poweroff } = prepared;
   if (poweroff)
     log.info(

@@ -27,6 +27,7 @@ import { instanceHourly, sessionCost } from './session-cost.js';
 import { SPOT_PRICE_TAG, VOLUME_TAG } from './volume-tag.js';
 import { cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
 import { overBudgetLine } from './budget.js';
+import { syncMounts } from './data-volume.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -206,6 +207,7 @@ async function bringResultsBack(run: Run, conn: Connection, instanceId: string):
           rsync: rsyncSource(run),
           log,
           onProgress,
+          mounts: syncMounts(run.options),
         }),
       ),
     );

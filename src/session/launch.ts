@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { kindOf, unanswered } from '../cloud/aws-codes.js';
-import { launchWithFallback, pinnedZones, planAttempts, type Attempt } from '../cloud/capacity.js';
+import { attemptsInZone, launchWithFallback, pinnedZones, planAttempts, type Attempt } from '../cloud/capacity.js';
 import { launchedMarket, MARKET_TAG, marketsOf, stopRefused } from '../cloud/spot-market.js';
 import { errorCode } from '../cloud/errors.js';
 import type { InstanceInfo, LaunchSpec } from '../cloud/port.js';
@@ -27,6 +27,7 @@ import { VOLUME_TAG } from './volume-tag.js';
 import { priceLine, pricesFor, type Market } from './price-line.js';
 import { SPOT_PRICE_TAG } from './volume-tag.js';
 import { dearest } from './type-check.js';
+import { dataVolumeZone } from './data-volume.js';
 
 /** The account cache's note that the original's default instance profile does not exist in this account. */
 const UNUSABLE_PROFILE = `unusable-profile:${LEGACY_IAM_PROFILE}`;
@@ -67,7 +68,12 @@ async function launchWith(
   const { network, securityGroup, types: typesInfo, imageFor } = launchLookups(ctx, cache);
   // The image of the first type is looked up meanwhile (a failure is the attempt's to report).
   typesInfo.then((t) => imageFor(t[0]!)).catch(() => undefined);
-  const [types, securityGroupId, { zones }] = await Promise.all([typesInfo, securityGroup, network]);
+  const [types, securityGroupId, { zones }, volumeZone] = await Promise.all([
+    typesInfo,
+    securityGroup,
+    network,
+    dataVolumeZone(ctx, owner),
+  ]);
   // The original's default instance profile, found missing in this account by an earlier launch
   // (in any region: instance profiles are IAM's, global).
   const account = await accountCache(ctx);
@@ -125,17 +131,28 @@ async function launchWith(
       return { instance: await cloud.launch({ ...spec, iamProfile, clientToken: randomUUID() }), user };
     }
   };
+  const planned = planAttempts(
+    types.map((t) => t.type),
+    pinnedZones(zones, o.availabilityZone, cloud.region),
+    marketsOf(o),
+  );
+  // A data volume can only be attached in its zone: the fallback stays there.
+  const attempts = attemptsInZone(planned, volumeZone);
+  if (volumeZone && zones.length > 0) {
+    if (attempts.length === 0)
+      throw new ConfigError(
+        `data volume ${o.volume!.name} is in ${volumeZone}, where no subnet of this launch is (${zones.map((z) => z.name).join(', ')})`,
+        `Launch in ${volumeZone} (another --subnet-id), or use another volume name (--volume).`,
+      );
+    log.info(`data volume ${o.volume!.name} is in ${volumeZone}: launching there only`);
+  }
   let got: { instance: InstanceInfo; user: string };
   try {
-    got = await launchWithFallback(
-      planAttempts(
-        types.map((t) => t.type),
-        pinnedZones(zones, o.availabilityZone, cloud.region),
-        marketsOf(o),
-      ),
-      launchOne,
-      { log, region: cloud.region, signal: ctx.signal },
-    );
+    got = await launchWithFallback(zones.length > 0 ? attempts : planned, launchOne, {
+      log,
+      region: cloud.region,
+      signal: ctx.signal,
+    });
   } catch (err) {
     const anyway = launchSent && mayHaveLaunched(err) ? await launchedAnyway(ctx) : undefined;
     if (!anyway) throw err;

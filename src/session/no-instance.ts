@@ -6,7 +6,7 @@
 import { ExitCode, UserError } from '../errors.js';
 import { shellWord } from '../ui/words.js';
 
-export type NoInstanceVerb = 'attach' | 'pull' | 'logs' | 'down';
+export type NoInstanceVerb = 'attach' | 'pull' | 'push' | 'logs' | 'down';
 
 const WORDS: Record<NoInstanceVerb, { what: string; hint: (region: string) => string }> = {
   attach: {
@@ -17,6 +17,11 @@ const WORDS: Record<NoInstanceVerb, { what: string; hint: (region: string) => st
     what: 'nothing to pull',
     hint: () =>
       'Nothing was launched. Each run brings its results back itself; pull is for an instance left here (--leave, --stop, --detach).',
+  },
+  push: {
+    what: 'nothing to push to',
+    hint: () =>
+      'Nothing was launched. ssh-ec2 true here launches one (with --volume NAME, its data volume too); then push.',
   },
   logs: {
     what: 'no job log to show',

@@ -14,6 +14,7 @@ import { acquireLock } from './lock.js';
 import { findOwn } from './owner.js';
 import { startStopped, typesToStart, type StartOptions } from './start-stopped.js';
 import type { Plan } from './plan.js';
+import { attachDataVolume, type AttachedVolume } from './data-volume.js';
 
 // Its callers' names: letCallerIn is ssh-access.ts's, NoInstanceError no-instance.ts's.
 export { letCallerIn } from './ssh-access.js';
@@ -48,6 +49,8 @@ export interface Provisioned {
   user: string;
   /** Known from an earlier run and verified over its open connection, without AWS (warm.ts). */
   warm?: boolean;
+  /** The data volume (--volume) attached to it, to be mounted once connected (data-volume.ts). */
+  volume?: AttachedVolume;
 }
 
 export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
@@ -67,6 +70,7 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
         launched: false,
         started: existing.state !== 'running' && existing.state !== 'pending',
         user: loginUser(ctx.options, existing.tags),
+        volume: await attachDataVolume(ctx, instance, owner),
       };
     }
     if (ctx.mayLaunch === false)
@@ -75,7 +79,8 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
     ctx.onInstance?.(instance, true);
     ctx.log.info(`launched ${instance.id}`);
     const running = await ctx.log.progress(booting(instance.id), () => waitRunning(ctx, instance.id, true));
-    return { instance: running, launched: true, started: false, user };
+    const volume = await attachDataVolume(ctx, running, owner);
+    return { instance: running, launched: true, started: false, user, volume };
   } finally {
     lock.release();
   }

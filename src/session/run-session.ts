@@ -22,6 +22,7 @@ import { checkDefaultImageSupports } from '../cloud/dlami.js';
 import { heldBackNoticeFile } from '../sync/secrets-notice.js';
 import { announceForwards } from './forwards-announce.js';
 import { connect, prepareInstance } from './connect.js';
+import { syncMounts } from './data-volume.js';
 import { localContext, originOf, type LocalContext, type Run } from './context.js';
 import { endSessions } from './finish.js';
 import { checkJobCanStart, checkSessionOptions, multiplexerOf, runJob } from './job.js';
@@ -91,8 +92,10 @@ export const pinnedIn =
 async function story(run: Run, deps: SessionDeps, w: Warmth, signal: AbortSignal): Promise<void> {
   const ownFinalState = run.facts.finalState;
   const pending = await recoverKilledRun(run);
-  // A killed run's debts are settled by the API path (its instance may be gone or stopped).
-  const warm = pending ? { ...w, none: 'a killed run here left work to finish' } : w;
+  // A killed run's debts are settled by the API path (its instance may be gone or stopped); a data
+  // volume is attached by it.
+  const none = pending ? 'a killed run here left work to finish' : run.options.volume && 'a data volume (--volume)';
+  const warm = none ? { ...w, none } : w;
   const got = await run.log.phase(
     'instance',
     async () => (await warmInstance(run, warm)) ?? provisionFor(run, { pending, ownFinalState }, signal),
@@ -182,7 +185,7 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   const mux = multiplexerOf(options);
   // A job's start is checked in the agent's own exchange (one round trip).
   const job = mux !== 'none' && !options.attach ? { id: run.plan.projectId, mux } : undefined;
-  const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits, job));
+  const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits, job, got.volume));
   if (job) checkJobCanStart(run, await prepared, job.mux);
   if (options.rsync && !options.attach) {
     // An agent that cannot be installed ends the sync up too, and the finish waits for its end:
@@ -294,5 +297,6 @@ export function syncParams(local: LocalContext, conn: Connection) {
     rsync: rsyncSource(local),
     log: local.log,
     heldBackNotice: heldBackNoticeFile(local),
+    mounts: syncMounts(local.options),
   };
 }

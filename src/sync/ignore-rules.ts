@@ -57,14 +57,16 @@ export class IgnoreRules {
   private readonly verdicts = new Map<string, Verdict>();
   private readonly holdSecrets: boolean;
   private readonly known: Known | undefined;
+  private readonly mounts: readonly string[];
 
   /** `holdSecrets`: for the sync up; the sync back brings whatever the instance made. */
   constructor(
     private readonly root: string,
-    opts: { holdSecrets?: boolean; known?: Known } = {},
+    opts: { holdSecrets?: boolean; known?: Known; mounts?: readonly string[] } = {},
   ) {
     this.holdSecrets = opts.holdSecrets ?? false;
     this.known = opts.known;
+    this.mounts = [OWN_DIR, ...(opts.mounts ?? [])];
   }
 
   /** The rules files read so far, by directory (null: none there): what `Known.texts` is given next time. */
@@ -91,7 +93,8 @@ export class IgnoreRules {
   }
 
   private judge(path: string, type: EntryType, isLink: boolean): Verdict {
-    if (path === OWN_DIR || path.startsWith(`${OWN_DIR}/`)) return 'ignored';
+    // Ours, and a mount point (the data volume: `mounts`), whatever the user's rules say.
+    if (this.mounts.some((m) => path === m || path.startsWith(`${m}/`))) return 'ignored';
     if (type !== 'dir' && this.knownKept(path) && !(this.holdSecrets && this.looksSecret(path, type, isLink)))
       return 'kept';
     const user = this.userVerdict(path, type);

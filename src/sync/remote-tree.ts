@@ -27,8 +27,15 @@ export interface RemoteTree {
 }
 
 /** The remote tree, without descending into known-ignored directories nor into ours. */
-export async function listRemote(p: Pick<SyncParams, 'conn' | 'remoteDir'>, prune: Entry[]): Promise<RemoteTree> {
-  const pruned = [{ path: OWN_DIR, type: 'dir' as const }, ...(prune.length <= MAX_PRUNE ? prune : [])];
+export async function listRemote(
+  p: Pick<SyncParams, 'conn' | 'remoteDir' | 'mounts'>,
+  prune: Entry[],
+): Promise<RemoteTree> {
+  // A mounted data volume may hold millions of files: never walked.
+  const pruned = [
+    ...[OWN_DIR, ...(p.mounts ?? [])].map((path) => ({ path, type: 'dir' as const })),
+    ...(prune.length <= MAX_PRUNE ? prune : []),
+  ];
   const paths = pruned.map((e) => `-path ${shQuote(`./${findEscape(e.path)}`)}`);
   const pruneExpr = `\\( ${paths.join(' -o ')} \\) -prune -o `;
   // A file made now, in our own directory there (never listed, never synced), and gone at once.
@@ -78,7 +85,7 @@ export async function statRemote(
  * MAX_PRUNE), else listed again. It runs on the instance while this process walks.
  */
 export function startListing(
-  p: Pick<SyncParams, 'conn' | 'remoteDir'>,
+  p: Pick<SyncParams, 'conn' | 'remoteDir' | 'mounts'>,
   hint: readonly string[] | undefined,
 ): (prune: Entry[]) => Promise<RemoteTree> {
   const early =

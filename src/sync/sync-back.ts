@@ -55,7 +55,7 @@ export async function syncBack(
   const base = loadBase(p.localDir, p.instanceId);
   const hints = loadHints(p.localDir, p.instanceId);
   const list = startListing(p, hints.pruned.back);
-  const rules = new IgnoreRules(p.localDir, { known: { kept: base, texts: hints.rules } });
+  const rules = new IgnoreRules(p.localDir, { known: { kept: base, texts: hints.rules }, mounts: p.mounts });
   const local = walkLocal(p.localDir, rules);
   const prune = local.ignored.filter((e) => e.type === 'dir');
   const remote = await list(prune);

@@ -66,6 +66,8 @@ export interface SyncParams {
   heldBackNotice?: string;
   /** The pulls during the run (sync-every.ts): the instance's rsync at a low priority, its bandwidth bounded. */
   gentle?: Gentle;
+  /** Paths on the instance where something is mounted (the data volume): left out both ways. */
+  mounts?: readonly string[];
 }
 
 export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: number | undefined }> {
@@ -75,7 +77,11 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
   const base = loadBase(p.localDir, p.instanceId);
   const hints = loadHints(p.localDir, p.instanceId);
   const listing = startListing(p, hints.pruned.up);
-  const rules = new IgnoreRules(p.localDir, { holdSecrets: true, known: { kept: base, texts: hints.rules } });
+  const rules = new IgnoreRules(p.localDir, {
+    holdSecrets: true,
+    known: { kept: base, texts: hints.rules },
+    mounts: p.mounts,
+  });
   const tree = walkLocal(p.localDir, rules, { followUnsafeLinks: true });
   noticeHeldBack(tree.secrets, p.log, p.heldBackNotice);
   const outsideLinks = new Set(tree.outsideLinks);

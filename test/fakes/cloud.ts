@@ -39,6 +39,7 @@ import {
   type LaunchSpec,
   LIVE_STATES,
   type TaggedResource,
+  type VolumeInfo,
 } from '../../src/cloud/port.js';
 import { SECURITY_GROUP_NAME } from '../../src/cloud/ssh-rules.js';
 import { CloudError, ConfigError } from '../../src/errors.js';
@@ -471,9 +472,51 @@ export class FakeCloud implements Cloud {
     });
   }
 
+  /** Data volumes (--volume), by id. */
+  readonly volumes = new Map<string, VolumeInfo>();
+
+  findVolumes(tags: Record<string, string>) {
+    return this.call('findVolumes', [tags], () =>
+      [...this.volumes.values()]
+        .filter((v) => Object.entries(tags).every(([k, x]) => v.tags[k] === x))
+        .map((v) => ({ ...v, tags: { ...v.tags } })),
+    );
+  }
+
+  createVolume(spec: { zone: string; sizeGiB: number; tags: Record<string, string> }) {
+    return this.call('createVolume', [spec], () => {
+      const v: VolumeInfo = {
+        id: `vol-${String(this.next++).padStart(8, '0')}`,
+        name: spec.tags['ssh-ec2:data-volume'] ?? '',
+        sizeGiB: spec.sizeGiB,
+        zone: spec.zone,
+        state: 'available',
+        tags: { ...spec.tags },
+      };
+      this.volumes.set(v.id, v);
+      return { ...v, tags: { ...v.tags } };
+    });
+  }
+
+  attachVolume(volumeId: string, instanceId: string, device: string) {
+    return this.call('attachVolume', [volumeId, instanceId, device], () => {
+      const v = this.volumes.get(volumeId);
+      if (!v) throw awsFailure('attachVolume', { code: 'InvalidVolume.NotFound' });
+      if (v.attachedTo) throw awsFailure('attachVolume', { code: 'VolumeInUse' });
+      Object.assign(v, { state: 'in-use', attachedTo: instanceId, attachState: 'attached' });
+    });
+  }
+
+  deleteVolume(id: string) {
+    return this.call('deleteVolume', [id], () => {
+      if (this.volumes.get(id)?.attachedTo) throw awsFailure('deleteVolume', { code: 'VolumeInUse' });
+      this.volumes.delete(id);
+    });
+  }
+
   tag(id: string, tags: Record<string, string>) {
     return this.call('tag', [id, tags], () => {
-      const target = this.instances.get(id) ?? this.groups.get(id);
+      const target = this.instances.get(id) ?? this.groups.get(id) ?? this.volumes.get(id);
       if (!target) throw awsFailure('tag', { code: 'InvalidInstanceID.NotFound' });
       Object.assign(target.tags, tags);
     });

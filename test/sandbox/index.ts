@@ -21,6 +21,7 @@ import { SUBJECT_KEY, type AwsBehaviour, type AwsBehaviourOptions } from './aws-
 import { newUserName } from './sshd.js';
 import type { InstanceConnectKey } from './sshd.js';
 import { killGroup, sleep } from './util.js';
+import { mountScript, sandboxVolumes, type SandboxVolumes } from './volumes.js';
 
 export type { ApiCall, Fault, Hold, ImdsRequest, Poweroff } from './proxy.js';
 export type { InstanceConnectKey } from './sshd.js';
@@ -96,6 +97,8 @@ export interface Sandbox {
    * Refuses to run as anyone but an instance's login user.
    */
   poweroffCommand: string;
+  /** The data volumes' stand-in (SSH_EC2_MOUNT_COMMAND in env()): a directory per volume id. */
+  volumes: SandboxVolumes;
   /** The instance metadata service the agent asks (SSH_EC2_IMDS_URL in env()): the proxy. */
   imdsUrl: string;
   /** Env for the CLI under test. Pass it with execa's `extendEnv: false`, or the developer's AWS_* leak in. */
@@ -244,6 +247,7 @@ export async function startSandbox(
 
   const user = newUserName();
   const machines = new Map<string, MachineImpl>();
+  const volumes = sandboxVolumes(dir, remoteHome);
   const creating = new Map<string, Promise<MachineImpl | undefined>>();
   const staticKeys: string[] = [];
   let loginShell = '/bin/bash';
@@ -373,6 +377,10 @@ export async function startSandbox(
         return m && { instanceId: m.instanceId, imdsInstanceId: m.imdsOverride ?? imdsEverywhere ?? m.instanceId };
       },
       lifecycle,
+      mountVolume: ({ instanceId, volumeId, path, attachedTo }) => {
+        const m = machines.get(instanceId);
+        return m ? volumes.mount(m, volumeId, path, attachedTo) : Promise.resolve(`no machine ${instanceId}`);
+      },
       aws: opts.aws,
       delayMs: linkDelayMs,
     });
@@ -385,8 +393,10 @@ export async function startSandbox(
   const localHome = join(dir, 'local-home');
   mkdirSync(localHome, { recursive: true });
   const poweroffCommand = join(dir, 'poweroff.sh');
+  const mountCommand = join(dir, 'mount.sh');
   try {
     await writeFile(poweroffCommand, poweroffScript(p.endpoint, user), { mode: 0o755 });
+    await writeFile(mountCommand, mountScript(p.endpoint), { mode: 0o755 });
   } catch (err) {
     await stop();
     throw err;
@@ -409,6 +419,7 @@ export async function startSandbox(
     region,
     poweroffCommand,
     imdsUrl: p.endpoint,
+    volumes,
     machine,
     machines: () => [...machines.values()],
     latestMachine() {
@@ -443,6 +454,8 @@ export async function startSandbox(
         SSH_EC2_IMDS_URL: p.endpoint,
         // The instances' S3 client (--results) too: the proxy, in front of moto's S3.
         SSH_EC2_RESULTS_ENDPOINT: p.endpoint,
+        // Nor mount anything on this machine: a data volume is a directory of the sandbox (volumes.ts).
+        SSH_EC2_MOUNT_COMMAND: mountCommand,
       };
       return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
     },

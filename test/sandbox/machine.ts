@@ -182,6 +182,20 @@ export class MachineImpl implements Machine {
     return this.current === 'running' ? this.sshd?.port : undefined;
   }
 
+  /**
+   * Mounts `source` (a directory of this machine) at `target` (a path as the instance shows it)
+   * in the namespace of its running sshd, so every later session sees it, until the next stop
+   * (a start brings a fresh namespace, as a boot forgets mounts). False: already mounted there.
+   */
+  async bindInside(source: string, target: string): Promise<boolean> {
+    if (!this.sshd) throw new Error(`${this.instanceId} is not running`);
+    const enter = ['nsenter', '--target', String(this.sshd.pid), '--mount', '--'];
+    const there = await execa(enter[0]!, [...enter.slice(1), 'mountpoint', '-q', target], { reject: false });
+    if (there.exitCode === 0) return false;
+    await execa(enter[0]!, [...enter.slice(1), 'mount', '--bind', source, target]);
+    return true;
+  }
+
   /** argv that runs `argv` inside this machine's mount namespace (a fresh one each time; same mounts). */
   private wrap(argv: string[]): string[] {
     return [

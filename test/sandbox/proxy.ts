@@ -285,6 +285,13 @@ export async function startProxy(opts: {
   instanceOf?: (uid: number) => Asker | undefined;
   /** Awaited before the client hears the answer. */
   lifecycle?: (event: Lifecycle) => Promise<void>;
+  /** An instance mounts a volume (POST /sandbox/mount: volumes.ts); undefined: done, else why not. */
+  mountVolume?: (m: {
+    instanceId: string;
+    volumeId: string;
+    path: string;
+    attachedTo?: string;
+  }) => Promise<string | undefined>;
   /**
    * A link with latency to the client (the sandbox's linkDelayMs): each of its requests waits this
    * long before it is handled, and its answer as long again before it is sent. The instances'
@@ -553,6 +560,22 @@ export async function startProxy(opts: {
       });
     }
 
+    if (url.pathname === '/sandbox/mount' && req.method === 'POST') {
+      const form = new URLSearchParams(body.toString('utf8'));
+      const volumeId = form.get('volume') ?? '';
+      const instanceId = askedBy(req)?.instanceId;
+      const r = await ec2Call(opts.region, { Action: 'DescribeVolumes', 'VolumeId.1': volumeId });
+      const attachment = /<attachmentSet>([\s\S]*?)<\/attachmentSet>/.exec(r.body.toString('utf8'))?.[1] ?? '';
+      const attachedTo = /<instanceId>(i-[0-9a-f]+)<\/instanceId>/.exec(attachment)?.[1];
+      const why = instanceId
+        ? await opts.mountVolume?.({ instanceId, volumeId, path: form.get('path') ?? '', attachedTo })
+        : 'not asked from an instance';
+      return send({
+        status: why ? 409 : 200,
+        headers: { 'content-type': 'text/plain' },
+        body: Buffer.from(why ? `${why}\n` : 'ok\n'),
+      });
+    }
     // S3 (path-style, the instances' --results uploads and pull --from-s3) is recorded like the rest.
     const call = s3Call(req) ?? parseCall(req, body);
     if (!call) return send(await forward(target, req.method ?? 'GET', req.url ?? '/', req.headers, body));

@@ -39,6 +39,16 @@ describe('command line', () => {
       ['prices', 'g5.xlarge'],
     ],
     [['-v', 'prices'], ['prices']],
+    // volumes and push are verbs (issue #13) only as the first word.
+    [
+      ['--', 'volumes', 'rm', 'x'],
+      ['volumes', 'rm', 'x'],
+    ],
+    [
+      ['--', 'push', 'data/'],
+      ['push', 'data/'],
+    ],
+    [['-v', 'push'], ['push']],
     [
       ['python', 'train.py', '--epochs', '3'],
       ['python', 'train.py', '--epochs', '3'],

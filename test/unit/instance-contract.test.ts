@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as contract from '../../src/remote/instance-contract.js';
-import { BOOT_LIMIT_SCRIPT, prepareScript } from '../../src/remote/on-instance.js';
+import { BOOT_LIMIT_SCRIPT, VOLUME_SCRIPT, prepareScript } from '../../src/remote/on-instance.js';
 
 const AGENT_DIR = new URL('../../src/agent/', import.meta.url);
 const script = (name: string) => readFileSync(new URL(name, AGENT_DIR), 'utf8');
@@ -50,9 +50,9 @@ describe('the instance contract', () => {
     }
   });
 
-  it('installs every script of src/agent but the boot-time limit (user data), each after the ones it sources', () => {
+  it('installs every script of src/agent but the boot-time limit (user data) and the volume step (fed to sh), each after the ones it sources', () => {
     const onDisk = readdirSync(AGENT_DIR).filter((n) => n.endsWith('.sh'));
-    expect([...INSTANCE_SCRIPTS, BOOT_LIMIT_SCRIPT].sort()).toEqual(onDisk.sort());
+    expect([...INSTANCE_SCRIPTS, BOOT_LIMIT_SCRIPT, VOLUME_SCRIPT].sort()).toEqual(onDisk.sort());
     for (const [i, name] of INSTANCE_SCRIPTS.entries()) {
       const sourced = [...script(name).matchAll(/^\. "\$\(dirname "\$0"\)\/([\w.-]+)"$/gm)].map((m) => m[1]!);
       for (const lib of sourced)

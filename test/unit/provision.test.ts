@@ -15,6 +15,7 @@ import { NoInstanceError, provision, type ProvisionContext } from '../../src/ses
 import { LOGIN_TAG } from '../../src/options.js';
 import { createLogger } from '../../src/ui/logger.js';
 import { FakeCloud } from '../fakes/cloud.js';
+import { volumeKeyTags } from '../../src/cloud/volume-rules.js';
 
 const OWNER = 'alice'; // FakeCloud's default identity: arn:…:user/alice
 
@@ -292,5 +293,64 @@ describe('a launch', () => {
     expect((err as Error).message).toBe('SIGINT');
     expect(cloud.launches).toHaveLength(1);
     expect(live(cloud)).toEqual([]);
+  });
+});
+
+describe('with a data volume (--volume)', () => {
+  const volume = (cloud: FakeCloud, zone: string, attachedTo?: string) =>
+    cloud.volumes.set('vol-9', {
+      id: 'vol-9',
+      name: 'data',
+      sizeGiB: 20,
+      zone,
+      state: attachedTo ? 'in-use' : 'available',
+      ...(attachedTo && { attachedTo, attachState: 'attached' }),
+      tags: { ...volumeKeyTags(OWNER, 'data'), Name: 'data' },
+    });
+  const withVolume = { volume: 'data:20' };
+
+  it('a started instance that lacks it gets it, and its last use is tagged', async () => {
+    const cloud = new FakeCloud();
+    const i = mine(cloud, 'stopped');
+    volume(cloud, 'eu-central-1a');
+    const got = await run(cloud, withVolume).go();
+    expect(got).toMatchObject({ started: true, volume: { id: 'vol-9', name: 'data', device: '/dev/sdf' } });
+    expect(cloud.volumes.get('vol-9')).toMatchObject({ attachedTo: i.id });
+    expect(cloud.volumes.get('vol-9')!.tags['ssh-ec2:last-use']).toMatch(/^\d{4}-/);
+  });
+
+  it('held by another instance: one line naming it (exit 3), nothing attached', async () => {
+    const cloud = new FakeCloud();
+    mine(cloud, 'running');
+    volume(cloud, 'eu-central-1a', 'i-elsewhere');
+    await expect(run(cloud, withVolume).go()).rejects.toMatchObject({
+      exitCode: ExitCode.config,
+      message: 'data volume data (vol-9) is attached to i-elsewhere: a volume is held by one instance at a time',
+    });
+    expect(cloud.calls.filter((c) => c.op === 'attachVolume')).toEqual([]);
+  });
+
+  it("a reused instance in another zone: refused, saying the next launch goes to the volume's zone", async () => {
+    const cloud = new FakeCloud();
+    mine(cloud, 'running', { az: 'eu-central-1a' });
+    volume(cloud, 'eu-central-1b');
+    await expect(run(cloud, withVolume).go()).rejects.toThrow(
+      /is in eu-central-1b, and i-\w+ in eu-central-1a: it cannot be attached there/,
+    );
+  });
+
+  it("a launch goes to the volume's zone only, and says so; none yet: made where the instance landed", async () => {
+    const cloud = new FakeCloud();
+    volume(cloud, 'eu-central-1b');
+    const r = run(cloud, withVolume);
+    const got = await r.go();
+    expect(got.instance.az).toBe('eu-central-1b');
+    expect(r.lines.join('\n')).toContain('data volume data is in eu-central-1b: launching there only');
+
+    const fresh = new FakeCloud();
+    const made = await run(fresh, withVolume).go();
+    expect([...fresh.volumes.values()]).toMatchObject([
+      { zone: made.instance.az, sizeGiB: 20, attachedTo: made.instance.id },
+    ]);
   });
 });

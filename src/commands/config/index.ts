@@ -9,6 +9,7 @@ import { duration, type Spec } from '../../options/spec.js';
 import { OPTION_SPECS, type From, type OptionKey, type Options } from '../../options.js';
 import { formatDuration } from '../../session/limits.js';
 import type { CommandContext } from '../types.js';
+import { parseVolume, volumeText, type VolumeRequest } from '../../cloud/volume-rules.js';
 
 export interface SettingReport {
   /** As a flag takes it: durations "8h"/"off", lists as arrays; null when decided later (see `default`). */
@@ -61,6 +62,7 @@ export function settingsReport(o: Options): Record<string, SettingReport> {
 function jsonValue(v: unknown, s: Spec<unknown>): SettingReport['value'] {
   if (v === undefined) return null;
   if (s.parse === duration) return formatDuration(v as number);
+  if (s.parse === parseVolume) return volumeText(v as VolumeRequest);
   return v as SettingReport['value'];
 }
 

@@ -17,7 +17,8 @@
  * down: started, its results brought back, then terminated. A path too long for a tag (kept as
  * "…hash…end") cannot be checked and is left alone. Security groups of ssh-ec2 that no instance
  * uses go as down's always do; volumes are listed, never deleted (ssh-ec2's own go with their
- * instance: DeleteOnTermination), nor are key pairs or launch templates (ssh-ec2 makes none).
+ * instance: DeleteOnTermination; a data volume, --volume, is named with its monthly cost and the
+ * `ssh-ec2 volumes rm` that deletes it), nor are key pairs or launch templates (ssh-ec2 makes none).
  */
 import { hostname } from 'node:os';
 import type { Cloud, InstanceInfo, TaggedResource } from '../../cloud/port.js';
@@ -41,6 +42,7 @@ import { directoryState, type DirectoryState } from './directory-state.js';
 import { endInstances, isHere } from './end.js';
 import { removeSecurityGroups } from './security-groups.js';
 import { cancelOrphanRequests, orphanSpotRequests, spotRequestLine } from './spot-requests.js';
+import { dataVolumeLine } from '../volumes/table.js';
 
 export const DEFAULT_STOPPED_FOR = '7d';
 
@@ -122,11 +124,14 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
       requests.push({ cloud: r.cloud, x });
       said.push(spotRequestLine(x, r.region));
     }
-    for (const x of r.resources)
-      if (x.kind === 'volume' && !x.attachedTo)
+    for (const x of r.resources) {
+      const data = dataVolumeLine(r.region, x);
+      if (data) left.push(data);
+      else if (x.kind === 'volume' && !x.attachedTo)
         left.push(
           `  volume ${x.id} (${r.region}, ${x.sizeGiB ?? '?'} GiB, unattached): listed, never deleted by ssh-ec2`,
         );
+    }
   }
   if (left.length > 0) ctx.log.info(`Left alone:\n${left.join('\n')}`);
   if (ending.length + requests.length > 0) {

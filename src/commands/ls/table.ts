@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import { TAG } from '../../session/plan.js';
 
 /** How long ago: "42m", "3h05m". */
-export function since(d: Date): string {
-  const minutes = Math.max(0, Math.round((Date.now() - d.getTime()) / 60_000));
+export function since(d: Date, now = new Date()): string {
+  const minutes = Math.max(0, Math.round((now.getTime() - d.getTime()) / 60_000));
   return minutes < 60 ? `${minutes}m` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
