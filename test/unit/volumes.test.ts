@@ -46,8 +46,8 @@ describe("a launch with a data volume stays in the volume's zone", () => {
   ];
   it('every type, that zone only, in order', () => {
     expect(attemptsInZone(planAttempts(['t1', 't2'], zones), 'z-b')).toEqual([
-      { instanceType: 't1', zone: zones[1] },
-      { instanceType: 't2', zone: zones[1] },
+      { instanceType: 't1', zone: zones[1], market: 'on-demand' },
+      { instanceType: 't2', zone: zones[1], market: 'on-demand' },
     ]);
   });
   it('no volume yet: every zone', () => {
