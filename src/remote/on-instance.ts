@@ -7,7 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { packageFile } from '../package-files.js';
-import { AGENT_CONF, INSTANCE_SCRIPTS, JOBS_DIR, POWEROFF_FILE, STATE_DIR } from './instance-contract.js';
+import {
+  AGENT_CONF,
+  INSTANCE_SCRIPTS,
+  INTERRUPTION_FILE,
+  JOBS_DIR,
+  POWEROFF_FILE,
+  STATE_DIR,
+} from './instance-contract.js';
 import { shQuote } from './remote-command.js';
 
 export { JOB_RUNNING_STATUS, MUX_MISSING_STATUS } from './instance-contract.js';
@@ -35,6 +42,9 @@ export interface AgentSettings {
   jobGrace: number;
   /** Seconds, 0 = none: what the boot-time limit of a later boot counts from that boot (DEADLINE is this one's). */
   maxTime: number;
+  /** --on-interrupt ('' = none), and the project directory (relative to home) it runs in. */
+  onInterrupt?: string;
+  projectDir?: string;
 }
 
 export function agentConf(s: AgentSettings): string {
@@ -46,6 +56,8 @@ export function agentConf(s: AgentSettings): string {
     ['DEADLINE', s.deadline],
     ['JOB_GRACE', s.jobGrace],
     ['MAX_TIME', s.maxTime],
+    ['ON_INTERRUPT', s.onInterrupt ?? ''],
+    ['PROJECT_DIR', s.projectDir ?? ''],
   ];
   return lines.map(([k, v]) => `${k}=${shQuote(String(v))}\n`).join('');
 }
@@ -77,6 +89,8 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
     file(AGENT_CONF, agentConf(settings)),
     'sh agent.sh start >/dev/null 2>&1 </dev/null',
     `if [ -f ${POWEROFF_FILE} ]; then printf "poweroff %s\\n" "$(cat ${POWEROFF_FILE})"; rm -f ${POWEROFF_FILE}; fi`,
+    // A spot notice the agent saw before the instance was stopped: said by the run that starts it again.
+    `if [ -f ${INTERRUPTION_FILE} ]; then printf "interruption %s\\n" "$(cat ${INTERRUPTION_FILE})"; rm -f ${INTERRUPTION_FILE}; fi`,
     ...(job
       ? [`printf 'job %s\\n' "$(${jobCommand('status', job.id)})"`, `command -v ${job.mux} >/dev/null || echo no-mux`]
       : []),
@@ -87,13 +101,16 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
 /** What prepareScript printed: why the agent last powered off, the job's state if asked. */
 export function parsePrepared(out: string): {
   poweroff?: { reason: string; at: number };
+  interruption?: { action: string; time: string };
   job?: JobState;
   muxMissing: boolean;
 } {
   const poweroff = /^poweroff (\S+) (\d+)/m.exec(out);
+  const interruption = /^interruption (\S+) (\S+)/m.exec(out);
   const job = /^job (.*)$/m.exec(out);
   return {
     poweroff: poweroff ? { reason: poweroff[1]!, at: Number(poweroff[2]) } : undefined,
+    interruption: interruption ? { action: interruption[1]!, time: interruption[2]! } : undefined,
     job: job ? parseJobStatus(job[1]!) : undefined,
     muxMissing: /^no-mux$/m.test(out),
   };

@@ -16,6 +16,7 @@ import { sshLog } from '../state/leftovers.js';
 import { privateDir, type Paths } from '../state/paths.js';
 import type { Run } from './context.js';
 import { checkHostKey, notChecked, watchConsole } from './host-key.js';
+import { tellInterruptionFound } from './interruption-record.js';
 import { instanceConnectKey, pemKey } from './keys.js';
 import { agentSettings, changedTags, formatDuration, limitTags, type Limits } from './limits.js';
 import { booting, letCallerIn, type Provisioned } from './provision.js';
@@ -119,13 +120,14 @@ export async function prepareInstance(
   const tags = changedTags(instance, limitTags(limits));
   const [r] = await Promise.all([
     conn
-      .exec('sh -s', { input: prepareScript(agentSettings(options, instance.id, limits), job) })
+      .exec('sh -s', { input: prepareScript(agentSettings(options, instance.id, limits, run.plan.remoteDir), job) })
       .catch((err: unknown) => {
         throw notPrepared(err, instance.id);
       }),
     Object.keys(tags).length > 0 ? run.cloud.tag(instance.id, tags) : undefined,
   ]);
   const prepared = parsePrepared(r.stdout);
+  tellInterruptionFound(log, instance, prepared.interruption, run.facts.lastInterruption);
   const { poweroff } = prepared;
   if (poweroff)
     log.info(

@@ -18,6 +18,8 @@ export interface FinishFacts {
   origin: Origin;
   /** False for an instance that cannot be stopped (a one-time spot instance: issue #13). */
   canStop: boolean;
+  /** EC2 gave notice that it takes the instance back (a spot interruption): it stops or terminates it itself. */
+  interrupted?: boolean;
   leftAsItIs?: LeftAsItIs;
   hostKeyUntrusted: boolean;
   ran: boolean;
@@ -43,7 +45,9 @@ export type FinishReason =
   /** Terminating could lose something: stopped instead. */
   | { kind: 'unsure'; because: 'results not back' | 'unreachable' }
   /** As `unsure`, but the instance cannot be stopped: left running under its agent (issue #13). */
-  | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' };
+  | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' }
+  /** EC2 is taking it back (a spot interruption): nothing of ours to apply; the results came first. */
+  | { kind: 'interrupted' };
 
 export interface FinishDecision {
   action: FinalState;
@@ -52,13 +56,19 @@ export interface FinishDecision {
 
 /** What the finish must look at before deciding: reach the instance, ask who else is there, pull. */
 export function finishNeeds(
-  f: Pick<FinishFacts, 'asked' | 'origin' | 'leftAsItIs' | 'hostKeyUntrusted' | 'ran' | 'endJobs' | 'syncBack'>,
+  f: Pick<
+    FinishFacts,
+    'asked' | 'origin' | 'leftAsItIs' | 'hostKeyUntrusted' | 'ran' | 'endJobs' | 'syncBack' | 'interrupted'
+  >,
 ): {
   reach: 'no' | 'if alive' | 'reconnecting';
   ask: boolean;
   pull: boolean;
 } {
   if (f.leftAsItIs || (f.hostKeyUntrusted && f.origin !== 'launched')) return { reach: 'no', ask: false, pull: false };
+  // An instance EC2 is taking is never waited for: what is new since the notice's sync back comes
+  // home only while it still answers; nobody is asked, as nothing of ours is applied to it.
+  if (f.interrupted) return { reach: 'if alive', ask: false, pull: f.syncBack };
   // Nothing of this run's can be on an instance it launched and ran nothing on; but another run
   // here may have started using it meanwhile (it reuses it once running): that is asked over a
   // live connection only, never waited for.
@@ -77,6 +87,7 @@ export function decideFinish(f: FinishFacts): FinishDecision {
     // Nothing of this run's is on an instance it found and could not trust, and nothing can be
     // asked or brought back over ssh: it is left as it was (one this run started, stopped again).
     return { action: f.origin === 'started' ? 'stop' : 'leave', reason: { kind: 'host key untrusted' } };
+  if (f.interrupted) return { action: 'leave', reason: { kind: 'interrupted' } };
   const nothingThere = nothingOfOurs(f);
   const { ask } = finishNeeds(f);
   // No answer from an instance nothing ran on: no ssh-ec2 session has set it up (job.sh) yet.
@@ -141,6 +152,13 @@ export function finishWords(d: FinishDecision, s: Situation): { before?: Line; a
         after: {
           level: 'warn',
           text: `${r.because === 'unreachable' ? `${id} could not be reached to see whether a job or another session uses it` : 'the results could not be brought back'}, and ${id} cannot be stopped: it was left running, not terminated; its agent ends it once nothing runs (--idle-timeout).`,
+        },
+      };
+    case 'interrupted':
+      return {
+        after: {
+          level: 'warn',
+          text: `EC2 is taking ${id} back (spot interruption), so ssh-ec2 leaves it to EC2.\n  Next: ssh-ec2 in ${dir} says what happened and resumes on its disk if it was stopped, on a new instance otherwise.`,
         },
       };
     case 'host key untrusted':

@@ -52,6 +52,7 @@ async function finishWork(run: Run): Promise<unknown> {
     ran: facts.ran,
     endJobs: run.endJobs,
     syncBack: options.rsync || facts.owedSyncBack,
+    interrupted: !!facts.interruption,
   };
   const needs = finishNeeds(known);
   const conn = run.conn;
@@ -167,7 +168,7 @@ async function whoElseIsThere(run: Run, conn: Connection): Promise<Others | unde
 }
 
 /** Brings the results back over a working connection; false if that failed. */
-async function bringResultsBack(run: Run, conn: Connection, instanceId: string): Promise<boolean> {
+export async function bringResultsBack(run: Run, conn: Connection, instanceId: string): Promise<boolean> {
   const { log } = run;
   run.finishing = 'syncing back';
   run.journal?.note({ step: 'the sync back' });

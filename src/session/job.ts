@@ -23,6 +23,7 @@ import { joinCommand } from '../remote/remote-command.js';
 import type { ForwardSpecs } from '../remote/ssh.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { reconnect } from './connect.js';
+import { statusAfter, watchInterruption } from './interruption.js';
 import { announceForwards } from './forwards-announce.js';
 import { localTime } from '../ui/words.js';
 import type { Run } from './context.js';
@@ -173,9 +174,14 @@ export async function runJob(
   announceForwards(o.forwards, log);
   run.kill = session.kill;
   const interrupt = !o.tty && !following ? { command: jobInterrupt(id, token), what: 'job' as const } : undefined;
-  const result = await log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done));
+  const watch = watchInterruption(run, conn);
+  const result = await log
+    .phase('run', () => passingInterrupt(run, conn, interrupt, session.done))
+    .finally(() => watch.stop());
   run.kill = undefined;
   run.stopFollowing = undefined;
+  // EC2 is taking the instance: the results came home at the notice; nothing is waited for.
+  if (facts.interruption) return void (facts.exitStatus = statusAfter(run, result.exitCode));
   // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.
   if (result.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(run);
   if (result.exitCode === MUX_MISSING_STATUS) throw muxMissingError(o.mux);

@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
+import { spotInterruptions, type SpotInterruptions } from './interruption.js';
 import { fakeAuthorization } from './moto.js';
 import { socketOwner } from './util.js';
 
@@ -105,6 +106,8 @@ export interface Proxy {
   poweroffs(): Poweroff[];
   /** What real AWS does that moto does not (aws-behaviour.ts, console-and-start.ts): their switches. */
   aws: AwsBehaviour & ConsoleAndStart;
+  /** Spot interruptions: a notice on an instance's metadata service, then EC2 taking it (interruption.ts). */
+  spot: SpotInterruptions;
   /** Changes opts.delayMs for the requests that follow. */
   setDelay(ms: number): void;
   close(): Promise<void>;
@@ -380,7 +383,13 @@ export async function startProxy(opts: {
     );
   };
 
-  /** IMDSv2, just the two requests the agent makes; each instance is answered its own id. */
+  const spot = spotInterruptions({
+    region: (id) => launchedInstances.get(id)?.region ?? opts.region,
+    ec2Call,
+    halted: (action, id, region) => tellLifecycle(action, [id], region),
+  });
+
+  /** IMDSv2, the requests the agent makes; each instance is answered its own id (and its own spot notice). */
   const imds = (req: IncomingMessage, path: string, time: number): Reply => {
     const text = (status: number, body: string): Reply => ({
       status,
@@ -407,12 +416,17 @@ export async function startProxy(opts: {
       imdsTokens.set(token, { expires: time + ttl * 1000, instanceId: asker?.instanceId });
       return answer(text(200, token));
     }
+    const token = req.headers['x-aws-ec2-metadata-token'];
+    const issued = typeof token === 'string' ? imdsTokens.get(token) : undefined;
+    // A token is good on the instance it was issued to only.
+    const tokenGood = !!issued && issued.expires >= time && issued.instanceId === asker?.instanceId;
+    if (path === '/latest/meta-data/spot/instance-action' && req.method === 'GET') {
+      if (!tokenGood) return answer(text(401, 'Unauthorized'));
+      const notice = spot.imds(asker?.instanceId);
+      return answer(text(notice.status, notice.body));
+    }
     if (path === '/latest/meta-data/instance-id' && req.method === 'GET') {
-      const token = req.headers['x-aws-ec2-metadata-token'];
-      const issued = typeof token === 'string' ? imdsTokens.get(token) : undefined;
-      // A token is good on the instance it was issued to only.
-      if (!issued || issued.expires < time || issued.instanceId !== asker?.instanceId)
-        return answer(text(401, 'Unauthorized'));
+      if (!tokenGood) return answer(text(401, 'Unauthorized'));
       // Off any instance (a test asking as root) there is no instance to answer for.
       const id = asker?.imdsInstanceId;
       return id ? answer(text(200, id), id) : answer(text(404, 'Not Found'));
@@ -658,6 +672,9 @@ export async function startProxy(opts: {
     }
 
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
+    if (action === 'StartInstances') Object.values(params).forEach((v) => spot.started(v));
+    if (action === 'DescribeInstances' && reply.status === 200)
+      reply = { ...reply, body: Buffer.from(spot.describe(reply.body.toString('utf8'))) };
     if (service === 'ec2') await noteLifecycle(action, params, reply, region);
     if (service === 'ec2') aws.observe(action, params, reply);
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
@@ -713,6 +730,7 @@ export async function startProxy(opts: {
       delayMs = ms;
     },
     aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
+    spot: spot.control,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
