@@ -81,6 +81,29 @@ describe('a spot interruption', () => {
     expect(again.stderr).not.toMatch(/interrupted by EC2/);
   }, 400_000);
 
+  it('EC2 terminating it: exit 10; the next run says its results were already home and starts on a new instance', async () => {
+    const name = 'spot-terminated';
+    const dir = makeProject(sb, name, { 'input.txt': 'in\n' });
+    const before = launches(sb).length;
+    const run = cliRunning(['--', 'echo before > result.txt; touch started; while :; do sleep 1; done'], dir);
+    await until(() => launches(sb).length > before && existsSync(join(remotePath(sb, name), 'started')), 'the command');
+    const id = sb.latestMachine().instanceId;
+    sb.announceInterruption(id, 'terminate');
+    await until(() => existsSync(join(dir, 'result.txt')), 'the result home after the notice', 90_000);
+    await sb.completeInterruption(id);
+    expect((await run.child).exitCode).toBe(10);
+    expect(await instanceState(sb, id)).toBe('terminated');
+
+    const next = await cli(sb, ['cat', 'input.txt'], { cwd: dir, timeoutMs: 180_000 });
+    expect(next.stderr).toMatch(
+      new RegExp(
+        `the last run's instance ${id} was interrupted by EC2 \\(spot\\) at .*: it was terminated, so this run starts on a new instance; its results were already home`,
+      ),
+    );
+    expect(next).toMatchObject({ exitCode: 0, stdout: 'in\n' });
+    expect(launches(sb)).toHaveLength(before + 2);
+  }, 400_000);
+
   it('during a detached job: SIGTERM lets it checkpoint, --on-interrupt runs in the project directory; the next run says so', async () => {
     const name = 'spot-job';
     const dir = makeProject(sb, name, { 'input.txt': 'in\n' });
