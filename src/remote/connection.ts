@@ -150,11 +150,12 @@ export class Connection {
 
   /**
    * A command over the master that waits for something on the instance (our own plumbing), for as
-   * long as it takes or until `signal`: its output once it has ended well, else nothing.
+   * long as it takes or until `signal`: its output if it ended well (also just before the signal),
+   * else nothing.
    */
   async watch(command: string, signal: AbortSignal): Promise<string | undefined> {
     const r = await runAllowFailure(remoteArgv(this.target, command), { signal });
-    return r.exitCode === 0 && !signal.aborted ? r.stdout : undefined;
+    return r.exitCode === 0 ? r.stdout : undefined;
   }
 
   /**

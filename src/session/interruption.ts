@@ -51,7 +51,8 @@ export function watchInterruption(run: Run, conn: Connection): InterruptionWatch
   const abort = new AbortController();
   const handled = conn.watch(WATCH_COMMAND, abort.signal).then(
     async (out) => {
-      const notice = out === undefined || abort.signal.aborted ? undefined : parseNotice(out);
+      // A notice that came as the command ended is answered all the same: EC2 is taking the instance.
+      const notice = out === undefined ? undefined : parseNotice(out);
       if (notice) await answerNotice(run, conn, notice);
     },
     (err: unknown) => run.log.detail(`the spot interruption watch ended: ${(err as Error).message}`),

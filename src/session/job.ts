@@ -181,7 +181,10 @@ export async function runJob(
   run.kill = undefined;
   run.stopFollowing = undefined;
   // EC2 is taking the instance: the results came home at the notice; nothing is waited for.
-  if (facts.interruption) return void (facts.exitStatus = statusAfter(run, result.exitCode));
+  if (facts.interruption) {
+    facts.exitStatus = statusAfter(run, result.exitCode);
+    return;
+  }
   // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.
   if (result.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(run);
   if (result.exitCode === MUX_MISSING_STATUS) throw muxMissingError(o.mux);
