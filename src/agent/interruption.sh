@@ -28,34 +28,56 @@ JOB_SECONDS=30
 
 SPOT_TOKEN='' SPOT_TOKEN_AT=0 INTERRUPTED=''
 
-# Prints the notice's body if there is one; fails otherwise (404, no metadata service). One token
-# for many questions (IMDSv2 tokens live up to 6 h): a question every 5 s costs one GET.
+# Leaves the notice's body in SPOT_ANSWER if there is one; fails otherwise (404, no metadata
+# service). One token for many questions (IMDSv2 tokens live up to 6 h): a question every 5 s costs
+# one GET. The answers go through files, not $(...): a subshell of the daemon would be taken for a
+# second daemon (it has the same command line) for as long as the request lasts.
+SPOT_ANSWER=$BASE/spot-answer
 spot_notice() {
   _url=${IMDS_URL%/}
   if [ -z "$SPOT_TOKEN" ] || [ $(($(now) - SPOT_TOKEN_AT)) -gt 21000 ]; then
-    SPOT_TOKEN=$(http PUT "$_url/latest/api/token" 'X-aws-ec2-metadata-token-ttl-seconds: 21600') || SPOT_TOKEN=''
+    SPOT_TOKEN=''
+    http PUT "$_url/latest/api/token" 'X-aws-ec2-metadata-token-ttl-seconds: 21600' >"$SPOT_ANSWER" 2>/dev/null &&
+      read -r SPOT_TOKEN <"$SPOT_ANSWER"
     [ -n "$SPOT_TOKEN" ] || return 1
     SPOT_TOKEN_AT=$(now)
   fi
-  if ! _notice=$(http GET "$_url/latest/meta-data/spot/instance-action" "X-aws-ec2-metadata-token: $SPOT_TOKEN"); then
+  spot_get "$_url/latest/meta-data/spot/instance-action"
+  case $SPOT_STATUS in
+    200) return 0 ;;
     # A token refused (the service restarted, the clock moved) is asked for again next time.
-    SPOT_TOKEN=''
-    return 1
-  fi
-  printf '%s\n' "$_notice"
+    401) SPOT_TOKEN='' ;;
+  esac
+  return 1
 }
 
-# A field of the notice's flat JSON object.
-notice_field() { printf '%s' "$1" | tr -d '\n' | sed -n "s/.*\"$2\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"; }
+# GET with the token: the body in SPOT_ANSWER, the HTTP status in SPOT_STATUS (empty: no answer).
+# Not poweroff.sh's `http`, which cannot tell a 404 (no notice: the token is good) from a 401.
+spot_get() {
+  : >"$SPOT_ANSWER.status"
+  if command -v curl >/dev/null 2>&1; then
+    curl -sS --connect-timeout 2 --max-time 2 -o "$SPOT_ANSWER" -w '%{http_code}' \
+      -H "X-aws-ec2-metadata-token: $SPOT_TOKEN" "$1" >"$SPOT_ANSWER.status" 2>/dev/null
+  elif command -v wget >/dev/null 2>&1; then
+    # -S: the server's response lines, "  HTTP/1.1 404 Not Found", on stderr.
+    wget -q -S -O "$SPOT_ANSWER" -T 2 -t 1 --header="X-aws-ec2-metadata-token: $SPOT_TOKEN" "$1" \
+      2>"$SPOT_ANSWER.status"
+  fi
+  SPOT_STATUS=$(sed -n 's/^[^0-9]*\(HTTP\/[0-9.]* \)\{0,1\}\([1-5][0-9][0-9]\).*/\2/p' "$SPOT_ANSWER.status")
+  SPOT_STATUS=${SPOT_STATUS##*[!0-9]}
+}
+
+# A field of the notice's flat JSON object (in SPOT_ANSWER).
+notice_field() { tr -d '\n' <"$SPOT_ANSWER" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"; }
 
 # Asks once; on the first notice, does the whole answer (above). Later notices change nothing.
 check_interruption() {
   [ -z "$INTERRUPTED" ] || return 0
-  notice=$(spot_notice) || return 0
-  action=$(notice_field "$notice" action)
+  spot_notice || return 0
+  action=$(notice_field action)
   case $action in stop | terminate | hibernate) ;; *) return 0 ;; esac
   INTERRUPTED=$action
-  at=$(notice_field "$notice" time)
+  at=$(notice_field time)
   write_whole "$BASE/$INTERRUPTION_FILE" "$action ${at:-unknown}"
   log "spot interruption notice: EC2 will $action this instance at ${at:-an unknown time}"
   jobs_until=$(($(now) + JOB_SECONDS))

@@ -618,9 +618,16 @@ describe('on-instance agent', () => {
           `{ setsid sh -c 'trap "echo saved > ~/proj/checkpoint; exit 143" TERM; while :; do sleep 1; done' </dev/null >/dev/null 2>&1 & echo $! > ~/.ssh-ec2/jobs/j/pid; }`,
       );
       const jobPid = Number(agentFile('jobs/j/pid'));
+      const asked = sb().imdsRequests().length;
       await startAgent();
-      // On-demand so far: asked, and answered 404, every few seconds.
-      await waitFor('spot/instance-action asked', () => spotAsked().some((r) => r.status === 404));
+      // On-demand so far: asked, and answered 404, every few seconds, with one token for all.
+      await waitFor('spot/instance-action asked twice', () => spotAsked().filter((r) => r.status === 404).length >= 2);
+      expect(
+        sb()
+          .imdsRequests()
+          .slice(asked)
+          .filter((r) => r.path === '/latest/api/token'),
+      ).toHaveLength(1);
       expect(existsSync(join(project, 'checkpoint'))).toBe(false);
 
       sb().announceInterruption(id, 'stop');
