@@ -46,19 +46,30 @@ export interface InterruptionWatch {
   stop(): Promise<void>;
 }
 
+/**
+ * The watch starts this long after the command: a notice gives two minutes (and the agent asks
+ * every 5 s), while a short command (a warm `ssh-ec2 true`) must not pay for one more ssh beside it.
+ */
+const WATCH_AFTER_MS = 2000;
+
 /** Watches for a notice while the session's command runs, and answers it (see the top). */
 export function watchInterruption(run: Run, conn: Connection): InterruptionWatch {
   const abort = new AbortController();
-  const handled = conn.watch(WATCH_COMMAND, abort.signal).then(
-    async (out) => {
-      // A notice that came as the command ended is answered all the same: EC2 is taking the instance.
-      const notice = out === undefined ? undefined : parseNotice(out);
-      if (notice) await answerNotice(run, conn, notice);
-    },
-    (err: unknown) => run.log.detail(`the spot interruption watch ended: ${(err as Error).message}`),
-  );
+  let handled: Promise<void> = Promise.resolve();
+  const start = () => {
+    handled = conn.watch(WATCH_COMMAND, abort.signal).then(
+      async (out) => {
+        // A notice that came as the command ended is answered all the same: EC2 is taking the instance.
+        const notice = out === undefined ? undefined : parseNotice(out);
+        if (notice) await answerNotice(run, conn, notice);
+      },
+      (err: unknown) => run.log.detail(`the spot interruption watch ended: ${(err as Error).message}`),
+    );
+  };
+  const timer = setTimeout(start, WATCH_AFTER_MS);
   return {
     stop: async () => {
+      clearTimeout(timer);
       abort.abort();
       await handled;
     },
