@@ -24,6 +24,7 @@ import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
 import { sessionCost } from './session-cost.js';
+import { lateNotice, NOTICE, recordInterruption } from './interruption.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -67,7 +68,10 @@ async function finishWork(run: Run): Promise<unknown> {
       ? 'back'
       : 'not back';
   // Every instance can be stopped today; a one-time spot instance cannot (issue #13).
-  const seen: FinishFacts = { ...known, canStop: true, reachable, others, resultsBack };
+  // A notice seen only now (as the command ended) makes the instance EC2's too (interruption.ts).
+  const interrupted = !!facts.interruption;
+  if (interrupted) recordInterruption(run, resultsBack === 'back');
+  const seen: FinishFacts = { ...known, interrupted, canStop: true, reachable, others, resultsBack };
   const decision = decideFinish(seen);
   const { reason, action } = decision;
   if (reason.kind === 'left as it is') {
@@ -156,8 +160,9 @@ export async function endSessions(conn: Connection, ids: string[]): Promise<bool
  */
 async function whoElseIsThere(run: Run, conn: Connection): Promise<Others | undefined> {
   try {
-    const r = await conn.exec(`${jobCommand('status', run.plan.projectId)}; ${OTHER_SESSIONS}`);
-    const [status = '', others = ''] = r.stdout.trim().split('\n');
+    const r = await conn.exec(`${jobCommand('status', run.plan.projectId)}; ${OTHER_SESSIONS}; ${NOTICE}`);
+    const [status = '', others = '', notice = ''] = r.stdout.trim().split('\n');
+    lateNotice(run, notice);
     if (parseJobStatus(status).state === 'running') return 'job';
     if (!/^\d+$/.test(others))
       return { unknown: r.stderr.trim().split('\n')[0] || `unexpected answer "${r.stdout.trim().slice(0, 60)}"` };

@@ -23,6 +23,9 @@ export const WATCH_COMMAND =
   `f="$HOME/${STATE_DIR}/${INTERRUPTION_FILE}"; ` +
   `(while [ ! -f "$f" ]; do printf '\\n' || exit 0; sleep 1; done; cat "$f") </dev/null &`;
 
+/** Prints the agent's file if it is there (one line), nothing otherwise. */
+export const NOTICE = `cat "$HOME/${STATE_DIR}/${INTERRUPTION_FILE}" 2>/dev/null; :`;
+
 /** The agent's file ("<action> <time>"), or nothing if it is not one. */
 export function parseNotice(out: string): Pick<Interruption, 'action' | 'time'> | undefined {
   const m = /^(stop|terminate|hibernate) (\S+)$/m.exec(out);
@@ -77,18 +80,39 @@ export function watchInterruption(run: Run, conn: Connection): InterruptionWatch
 }
 
 async function answerNotice(run: Run, conn: Connection, notice: Pick<Interruption, 'action' | 'time'>) {
-  const { facts, log, paths, plan } = run;
+  const instanceId = run.facts.instance?.id;
+  if (!instanceId || !takeNotice(run, notice)) return;
+  if (!run.options.rsync && !run.facts.owedSyncBack) return;
+  if (await bringResultsBack(run, conn, instanceId)) recordInterruption(run, true);
+}
+
+/** Notes a notice (once): the fact, the line, the record for the next run. */
+function takeNotice(run: Run, notice: Pick<Interruption, 'action' | 'time'>): boolean {
+  const { facts } = run;
   const instanceId = facts.instance?.id;
-  if (!instanceId) return;
-  const record: Interruption = { instanceId, ...notice, resultsHome: false };
-  facts.interruption = record;
-  log.warn(noticeLine(notice, new Date()));
-  writeInterruptionRecord(paths, plan.projectId, record);
-  if (!run.options.rsync && !facts.owedSyncBack) return;
-  if (await bringResultsBack(run, conn, instanceId)) {
-    record.resultsHome = true;
-    writeInterruptionRecord(paths, plan.projectId, record);
-  }
+  if (!instanceId || facts.interruption) return false;
+  facts.interruption = { instanceId, ...notice, resultsHome: false };
+  run.log.warn(noticeLine(notice, new Date()));
+  recordInterruption(run, false);
+  return true;
+}
+
+/**
+ * A notice the finish found (NOTICE, asked with who else is there) that the watch did not see: the
+ * command ended first (a job the agent's SIGTERM ended), or ran for less than WATCH_AFTER_MS. The
+ * finish then brings the results home and leaves the instance to EC2; the run exits 10 all the same.
+ */
+export function lateNotice(run: Run, out: string): void {
+  const notice = parseNotice(out);
+  if (notice && takeNotice(run, notice)) run.facts.exitStatus = ExitCode.interrupted;
+}
+
+/** What the next run here reads (interruption-record.ts); `home`: the results came home since the notice. */
+export function recordInterruption(run: Run, home: boolean): void {
+  const r = run.facts.interruption;
+  if (!r) return;
+  r.resultsHome ||= home;
+  writeInterruptionRecord(run.paths, run.plan.projectId, r);
 }
 
 /** The run's exit status once its command ended: the command's, or ExitCode.interrupted after a notice. */

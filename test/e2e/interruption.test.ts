@@ -104,6 +104,28 @@ describe('a spot interruption', () => {
     expect(launches(sb)).toHaveLength(before + 2);
   }, 400_000);
 
+  it('during --attach following a job that checkpoints on SIGTERM: exit 10, the checkpoint home, nothing stopped or terminated by ssh-ec2', async () => {
+    const name = 'spot-attach';
+    const dir = makeProject(sb, name, { 'input.txt': 'in\n' });
+    const job = 'trap "echo saved > checkpoint; exit 143" TERM; touch started; while :; do sleep 1; done';
+    expect((await cli(sb, ['--detach', '--', job], { cwd: dir })).exitCode).toBe(0);
+    const id = sb.latestMachine().instanceId;
+    const there = remotePath(sb, name);
+    await until(() => existsSync(join(there, 'started')), 'the job running');
+    const attached = cliRunning(['--attach'], dir);
+    await until(() => /attaching to the job running/.test(attached.stderr()), 'attached');
+
+    sb.announceInterruption(id, 'stop');
+    const r = await attached.child;
+    expect(r.stderr).toMatch(/spot interruption: EC2 will stop this instance at/);
+    expect(r.exitCode).toBe(10);
+    expect(readFileSync(join(dir, 'checkpoint'), 'utf8')).toBe('saved\n');
+    expect(sb.calls('StopInstances').filter((c) => c.params['InstanceId.1'] === id)).toEqual([]);
+    expect(sb.calls('TerminateInstances').filter((c) => c.params['InstanceId.1'] === id)).toEqual([]);
+    await sb.completeInterruption(id);
+    expect(await instanceState(sb, id)).toBe('stopped');
+  }, 400_000);
+
   it('during a detached job: SIGTERM lets it checkpoint, --on-interrupt runs in the project directory; the next run says so', async () => {
     const name = 'spot-job';
     const dir = makeProject(sb, name, { 'input.txt': 'in\n' });
