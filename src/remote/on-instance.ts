@@ -87,10 +87,13 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
     `cd ~/${STATE_DIR}`,
     ...agentScripts().map(([name, content]) => file(name, content)),
     file(AGENT_CONF, agentConf(settings)),
+    // An agent already running: this boot's, so a spot notice it wrote is pending (EC2 has not
+    // acted yet), and is left for the session's watch; none: the notice is from before a stop.
+    `pending=; if [ -f ${INTERRUPTION_FILE} ] && (. ./lib.sh && running_daemon >/dev/null); then pending=1; fi`,
     'sh agent.sh start >/dev/null 2>&1 </dev/null',
     `if [ -f ${POWEROFF_FILE} ]; then printf "poweroff %s\\n" "$(cat ${POWEROFF_FILE})"; rm -f ${POWEROFF_FILE}; fi`,
     // A spot notice the agent saw before the instance was stopped: said by the run that starts it again.
-    `if [ -f ${INTERRUPTION_FILE} ]; then printf "interruption %s\\n" "$(cat ${INTERRUPTION_FILE})"; rm -f ${INTERRUPTION_FILE}; fi`,
+    `if [ -z "$pending" ] && [ -f ${INTERRUPTION_FILE} ]; then printf "interruption %s\\n" "$(cat ${INTERRUPTION_FILE})"; rm -f ${INTERRUPTION_FILE}; fi`,
     ...(job
       ? [`printf 'job %s\\n' "$(${jobCommand('status', job.id)})"`, `command -v ${job.mux} >/dev/null || echo no-mux`]
       : []),

@@ -126,6 +126,24 @@ describe('a spot interruption', () => {
     expect(await instanceState(sb, id)).toBe('stopped');
   }, 400_000);
 
+  it('a notice as the command ends (the watch not yet there): the finish finds it, results home, exit 10, nothing stopped or terminated', async () => {
+    const name = 'spot-late';
+    const dir = makeProject(sb, name, { 'input.txt': 'in\n' });
+    const run = cliRunning(
+      ['--', 'touch started; until [ -f ~/.ssh-ec2/interruption ]; do sleep 0.1; done; echo done > result.txt'],
+      dir,
+    );
+    await until(() => existsSync(join(remotePath(sb, name), 'started')), 'the command');
+    const id = sb.latestMachine().instanceId;
+    sb.announceInterruption(id, 'terminate');
+    const r = await run.child;
+    expect(r.stderr).toMatch(/spot interruption: EC2 will terminate this instance at/);
+    expect(r.exitCode).toBe(10);
+    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('done\n');
+    expect(sb.calls('TerminateInstances').filter((c) => c.params['InstanceId.1'] === id)).toEqual([]);
+    await sb.completeInterruption(id);
+  }, 400_000);
+
   it('during a detached job: SIGTERM lets it checkpoint, --on-interrupt runs in the project directory; the next run says so', async () => {
     const name = 'spot-job';
     const dir = makeProject(sb, name, { 'input.txt': 'in\n' });
