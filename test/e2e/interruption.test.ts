@@ -39,6 +39,23 @@ function cliRunning(args: string[], cwd: string) {
   return { child, stderr: () => stderr };
 }
 
+/** ssh-ec2 neither stopped nor terminated it (EC2 does). */
+const endedByUs = (id: string) =>
+  [...sb.calls('StopInstances'), ...sb.calls('TerminateInstances')].filter((c) => c.params['InstanceId.1'] === id);
+
+/** The run told of EC2's `action` at once and exited 10, with `file` home holding `content`. */
+function toldAndHome(
+  r: { stderr: string; exitCode?: number },
+  action: string,
+  dir: string,
+  file: string,
+  content: string,
+) {
+  expect(r.stderr).toMatch(new RegExp(`spot interruption: EC2 will ${action} this instance at`));
+  expect(r.exitCode).toBe(10);
+  expect(readFileSync(join(dir, file), 'utf8')).toBe(content);
+}
+
 describe('a spot interruption', () => {
   it('during an attached session: told at once, results home before EC2 stops it, exit 10; the next run says so and resumes on its disk', async () => {
     const name = 'spot-attached';
@@ -116,12 +133,8 @@ describe('a spot interruption', () => {
     await until(() => /attaching to the job running/.test(attached.stderr()), 'attached');
 
     sb.announceInterruption(id, 'stop');
-    const r = await attached.child;
-    expect(r.stderr).toMatch(/spot interruption: EC2 will stop this instance at/);
-    expect(r.exitCode).toBe(10);
-    expect(readFileSync(join(dir, 'checkpoint'), 'utf8')).toBe('saved\n');
-    expect(sb.calls('StopInstances').filter((c) => c.params['InstanceId.1'] === id)).toEqual([]);
-    expect(sb.calls('TerminateInstances').filter((c) => c.params['InstanceId.1'] === id)).toEqual([]);
+    toldAndHome(await attached.child, 'stop', dir, 'checkpoint', 'saved\n');
+    expect(endedByUs(id)).toEqual([]);
     await sb.completeInterruption(id);
     expect(await instanceState(sb, id)).toBe('stopped');
   }, 400_000);
@@ -136,11 +149,8 @@ describe('a spot interruption', () => {
     await until(() => existsSync(join(remotePath(sb, name), 'started')), 'the command');
     const id = sb.latestMachine().instanceId;
     sb.announceInterruption(id, 'terminate');
-    const r = await run.child;
-    expect(r.stderr).toMatch(/spot interruption: EC2 will terminate this instance at/);
-    expect(r.exitCode).toBe(10);
-    expect(readFileSync(join(dir, 'result.txt'), 'utf8')).toBe('done\n');
-    expect(sb.calls('TerminateInstances').filter((c) => c.params['InstanceId.1'] === id)).toEqual([]);
+    toldAndHome(await run.child, 'terminate', dir, 'result.txt', 'done\n');
+    expect(endedByUs(id)).toEqual([]);
     await sb.completeInterruption(id);
   }, 400_000);
 
