@@ -85,7 +85,8 @@ check_interruption() {
   run_interrupt_hook
   jobs_left=$((jobs_until - $(now)))
   [ "$jobs_left" -gt 0 ] || jobs_left=0
-  wait_for $((jobs_left * 10)) jobs_ended "$signalled" || log "jobs still running ${JOB_SECONDS}s after the notice: $signalled"
+  wait_for $((jobs_left * 10)) jobs_ended "$signalled" ||
+    log "jobs still running ${JOB_SECONDS}s after the notice: $signalled"
   if command -v upload_results >/dev/null 2>&1; then
     upload_results interruption >>"$LOG" 2>&1 || log "upload_results interruption failed ($?)"
   fi
