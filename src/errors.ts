@@ -18,6 +18,8 @@ export const ExitCode = {
   jobRunning: 8,
   /** ssh-ec2 doctor: a check failed (each said with its fix). */
   checkFailed: 9,
+  /** EC2 took the spot instance back (a notice during the session): the results were brought home first. */
+  interrupted: 10,
   /** Refused or stopped by a cost guardrail: --max-hourly-cost, --budget (issue #13). */
   costGuard: 11,
   internal: 70,

@@ -46,6 +46,11 @@
 #   IDLE_TIMEOUT  seconds, 0 = never
 #   DEADLINE      epoch seconds, 0 = none
 #   JOB_GRACE     seconds, 0 = never power off for a finished job (idle still applies)
+#   ON_INTERRUPT  run on a spot interruption notice (interruption.sh); empty = none
+#   PROJECT_DIR   the project directory, relative to the home directory (where ON_INTERRUPT runs)
+#
+# Between rounds it asks the metadata service for a spot interruption notice every SPOT_POLL
+# seconds (interruption.sh), whatever the rounds' interval: the notice gives two minutes only.
 #
 #   sh agent.sh start         start the daemon unless this version already runs; returns at once
 #   sh agent.sh daemon        the loop itself (what start runs, detached)
@@ -57,10 +62,13 @@ set -u
 
 # Bump when this file, lib.sh or poweroff.sh changes: a running daemon of another version is
 # replaced (start), and a daemon keeps what it sourced when it started.
-VERSION=7
+VERSION=8
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/poweroff.sh"
+. "$(dirname "$0")/interruption.sh"
+# --results (upload_results), when ssh-ec2 installed it.
+if [ -f "$(dirname "$0")/results.sh" ]; then . "$(dirname "$0")/results.sh"; fi
 
 CONF="$BASE/$AGENT_CONF"
 LOG="$BASE/agent.log"
@@ -134,7 +142,7 @@ cmd_stop_daemon() {
 # would end the daemon.
 read_conf() {
   INSTANCE_ID='' IMDS_URL='http://169.254.169.254' POWEROFF='sudo shutdown -h now'
-  IDLE_TIMEOUT=0 DEADLINE=0 JOB_GRACE=0
+  IDLE_TIMEOUT=0 DEADLINE=0 JOB_GRACE=0 ON_INTERRUPT='' PROJECT_DIR=''
   if [ -f "$CONF" ] && sh -n "$CONF" 2>/dev/null; then
     . "$CONF"
   fi
@@ -246,9 +254,17 @@ cmd_daemon() {
       fi
     fi
     [ -n "$reason" ] && poweroff "$reason"
-    # In the background and waited for, so a TERM is handled at once, not after the sleep.
-    sleep "$(interval)" &
-    wait $!
+    # Until the next round, a spot notice is asked for every SPOT_POLL seconds. Each sleep in the
+    # background and waited for, so a TERM is handled at once, not after the sleep.
+    next=$((t + $(interval)))
+    while :; do
+      check_interruption
+      left=$((next - $(now)))
+      [ "$left" -gt 0 ] || break
+      [ "$left" -gt "$SPOT_POLL" ] && left=$SPOT_POLL
+      sleep "$left" &
+      wait $!
+    done
   done
 }
 

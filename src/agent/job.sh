@@ -106,9 +106,10 @@ cmd_run() {
   # A Ctrl-C in the job's terminal reaches this shell too (the terminal's foreground group):
   # without a trap it would die of it before writing the status (the job "killed"). Caught, not
   # ignored, so that the command gets the default action; one before the command runs ends it
-  # with a shell's 130.
+  # with a shell's 130. The same for the SIGTERM the agent sends the job's process group on a spot
+  # interruption notice (interruption.sh): the command checkpoints, this shell records its status.
   interrupted=
-  trap 'interrupted=1' INT
+  trap 'interrupted=1' INT TERM
   # The log (tmux pipe-pane) is attached right after the session starts: wait for it.
   wait_for 50 test -f "$d/go"
   cd "$(cat "$d/dir")" || exit 1

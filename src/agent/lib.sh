@@ -27,6 +27,11 @@ REASON_JOB_FINISHED=job-finished
 REASON_IDLE=idle
 # A job's output log, in the project directory it runs in.
 JOB_LOG=ssh-ec2-job.log
+# "<action> <time>", written by the agent on a spot interruption notice (interruption.sh): the
+# action EC2 takes (stop, terminate, hibernate) and when (ISO 8601, as the metadata service says).
+INTERRUPTION_FILE=interruption
+# The --on-interrupt hook's output log, in the project directory.
+INTERRUPT_LOG=ssh-ec2-interrupt.log
 # job.sh start's exit status when a job is already running for the directory...
 JOB_RUNNING_STATUS=75
 # ...and when the multiplexer asked for (tmux or screen) is not installed.

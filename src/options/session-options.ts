@@ -227,6 +227,17 @@ export const SESSION_OPTIONS = {
     parse: text,
     describe: 'the metadata service the agent asks which instance it runs on',
   }),
+  onInterrupt: spec({
+    kind: 'string',
+    flag: 'on-interrupt',
+    env: ['SSH_EC2_ON_INTERRUPT'],
+    group: 'Session',
+    default: undefined,
+    defaultText: 'none',
+    parse: optionalText,
+    describe:
+      'a command run on the instance, in the project directory, when EC2 gives notice that it takes the spot instance back (at most 60 s)',
+  }),
 } as const;
 
 export const SYNC_OPTIONS = {

@@ -149,6 +149,16 @@ export class Connection {
   }
 
   /**
+   * A command over the master that waits for something on the instance (our own plumbing), for as
+   * long as it takes or until `signal`: its output if it ended well (also just before the signal),
+   * else nothing.
+   */
+  async watch(command: string, signal: AbortSignal): Promise<string | undefined> {
+    const r = await runAllowFailure(remoteArgv(this.target, command), { signal });
+    return r.exitCode === 0 ? r.stdout : undefined;
+  }
+
+  /**
    * The user's session, attached to this terminal. `ownGroup`: out of the terminal's reach (see
    * runAttached), so that a Ctrl-C is ssh-ec2's to pass on; `relayInput` with it when stdin is a
    * terminal: ssh-ec2 reads it for ssh (see run-session.ts).

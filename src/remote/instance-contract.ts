@@ -30,6 +30,15 @@ export const REASON_IDLE = 'idle';
 /** A job's output log, in the project directory it runs in. */
 export const JOB_LOG = 'ssh-ec2-job.log';
 
+/**
+ * "<action> <time>", written by the agent on a spot interruption notice (interruption.sh): the
+ * action EC2 takes (stop, terminate, hibernate) and when (ISO 8601, as the metadata service says).
+ */
+export const INTERRUPTION_FILE = 'interruption';
+
+/** The --on-interrupt hook's output log, in the project directory. */
+export const INTERRUPT_LOG = 'ssh-ec2-interrupt.log';
+
 /** job.sh start's exit status when a job is already running for the directory. */
 export const JOB_RUNNING_STATUS = 75;
 
@@ -40,4 +49,11 @@ export const MUX_MISSING_STATUS = 76;
  * The scripts installed in STATE_DIR, in the order they are installed: what is sourced before
  * what sources it, so a script never finds its library missing.
  */
-export const INSTANCE_SCRIPTS = ['lib.sh', 'results.sh', 'poweroff.sh', 'agent.sh', 'job.sh'] as const;
+export const INSTANCE_SCRIPTS = [
+  'lib.sh',
+  'results.sh',
+  'poweroff.sh',
+  'interruption.sh',
+  'agent.sh',
+  'job.sh',
+] as const;

@@ -7,7 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { packageFile } from '../package-files.js';
-import { AGENT_CONF, INSTANCE_SCRIPTS, JOBS_DIR, POWEROFF_FILE, RESULTS_CONF, STATE_DIR } from './instance-contract.js';
+import {
+  AGENT_CONF,
+  INSTANCE_SCRIPTS,
+  INTERRUPTION_FILE,
+  JOBS_DIR,
+  POWEROFF_FILE,
+  RESULTS_CONF,
+  STATE_DIR,
+} from './instance-contract.js';
 import { shQuote } from './remote-command.js';
 
 export { JOB_RUNNING_STATUS, MUX_MISSING_STATUS } from './instance-contract.js';
@@ -40,6 +48,9 @@ export interface AgentSettings {
    * run before said (an --attach: the job's upload is the one it was started with).
    */
   results?: ResultsUpload | 'keep';
+  /** --on-interrupt ('' = none), and the project directory (relative to home) it runs in. */
+  onInterrupt?: string;
+  projectDir?: string;
 }
 
 /** What results.sh reads from the agent's settings (the keys are described at its top). */
@@ -68,6 +79,8 @@ export function agentConf(s: AgentSettings): string {
     ['DEADLINE', s.deadline],
     ['JOB_GRACE', s.jobGrace],
     ['MAX_TIME', s.maxTime],
+    ['ON_INTERRUPT', s.onInterrupt ?? ''],
+    ['PROJECT_DIR', s.projectDir ?? ''],
   ];
   return lines.map(([k, v]) => `${k}=${shQuote(String(v))}\n`).join('');
 }
@@ -110,8 +123,13 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
     file(AGENT_CONF, agentConf(settings)),
     // Written by every run that starts something: one without --results turns an earlier one's off.
     ...(settings.results === 'keep' ? [] : [file(RESULTS_CONF, resultsConf(settings.results))]),
+    // An agent already running: this boot's, so a spot notice it wrote is pending (EC2 has not
+    // acted yet), and is left for the session's watch; none: the notice is from before a stop.
+    `pending=; if [ -f ${INTERRUPTION_FILE} ] && (. ./lib.sh && running_daemon >/dev/null); then pending=1; fi`,
     'sh agent.sh start >/dev/null 2>&1 </dev/null',
     `if [ -f ${POWEROFF_FILE} ]; then printf "poweroff %s\\n" "$(cat ${POWEROFF_FILE})"; rm -f ${POWEROFF_FILE}; fi`,
+    // A spot notice the agent saw before the instance was stopped: said by the run that starts it again.
+    `if [ -z "$pending" ] && [ -f ${INTERRUPTION_FILE} ]; then printf "interruption %s\\n" "$(cat ${INTERRUPTION_FILE})"; rm -f ${INTERRUPTION_FILE}; fi`,
     ...(job
       ? [`printf 'job %s\\n' "$(${jobCommand('status', job.id)})"`, `command -v ${job.mux} >/dev/null || echo no-mux`]
       : []),
@@ -122,13 +140,16 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
 /** What prepareScript printed: why the agent last powered off, the job's state if asked. */
 export function parsePrepared(out: string): {
   poweroff?: { reason: string; at: number };
+  interruption?: { action: string; time: string };
   job?: JobState;
   muxMissing: boolean;
 } {
   const poweroff = /^poweroff (\S+) (\d+)/m.exec(out);
+  const interruption = /^interruption (\S+) (\S+)/m.exec(out);
   const job = /^job (.*)$/m.exec(out);
   return {
     poweroff: poweroff ? { reason: poweroff[1]!, at: Number(poweroff[2]) } : undefined,
+    interruption: interruption ? { action: interruption[1]!, time: interruption[2]! } : undefined,
     job: job ? parseJobStatus(job[1]!) : undefined,
     muxMissing: /^no-mux$/m.test(out),
   };

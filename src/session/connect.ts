@@ -16,6 +16,7 @@ import { sshLog } from '../state/leftovers.js';
 import { privateDir, type Paths } from '../state/paths.js';
 import type { Run } from './context.js';
 import { checkHostKey, notChecked, watchConsole } from './host-key.js';
+import { tellInterruptionFound } from './interruption-record.js';
 import { instanceConnectKey, pemKey } from './keys.js';
 import { agentSettings, changedTags, formatDuration, limitTags, type Limits } from './limits.js';
 import { booting, letCallerIn, type Provisioned } from './provision.js';
@@ -126,7 +127,7 @@ export async function prepareInstance(
       .exec('sh -s', {
         input: prepareScript(
           {
-            ...agentSettings(options, instance.id, limits),
+            ...agentSettings(options, instance.id, limits, run.plan.remoteDir),
             results: options.attach && !options.results ? 'keep' : resultsUpload(options, run.plan, run.cloud.region),
           },
           job,
@@ -139,6 +140,7 @@ export async function prepareInstance(
   ]);
   const prepared = parsePrepared(r.stdout);
   if (volume) await mountDataVolume(conn, volume, { ...options, remoteDir: run.plan.remoteDir, log });
+  tellInterruptionFound(log, instance, prepared.interruption, run.facts.lastInterruption);
   const { poweroff } = prepared;
   if (poweroff)
     log.info(

@@ -11,6 +11,7 @@ import type { FinalState, Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
 import { privateDir, resolvePaths, type Paths } from '../state/paths.js';
 import type { Logger } from '../ui/logger.js';
+import type { Interruption } from './interruption-record.js';
 import type { Journal } from './journal.js';
 import type { Limits } from './limits.js';
 import { makePlan, type Plan } from './plan.js';
@@ -72,6 +73,10 @@ export interface RunFacts {
   owedSyncBack: boolean;
   /** The agent's limits for this instance. */
   limits?: Limits;
+  /** EC2 gave notice that it takes the (spot) instance back (interruption.ts): it is EC2's to end. */
+  interruption?: Interruption;
+  /** An earlier run's interruption, said at this run's start (interruption-record.ts): not said again. */
+  lastInterruption?: Interruption;
 }
 
 /** A run: its context, its facts, and what it holds open. */

@@ -18,6 +18,8 @@ export interface FinishFacts {
   origin: Origin;
   /** False for an instance that cannot be stopped (a one-time spot instance: issue #13). */
   canStop: boolean;
+  /** EC2 gave notice that it takes the instance back (a spot interruption): it stops or terminates it itself. */
+  interrupted?: boolean;
   leftAsItIs?: LeftAsItIs;
   hostKeyUntrusted: boolean;
   ran: boolean;
@@ -50,7 +52,9 @@ export type FinishReason =
    */
   | { kind: 'cannot stop'; because: 'results not back' | 'unreachable' | 'stop asked' }
   /** --leave asked, but the session is over --budget: stopped once the results are back (issue #13). */
-  | { kind: 'over budget' };
+  | { kind: 'over budget' }
+  /** EC2 is taking it back (a spot interruption): nothing of ours to apply; the results came first. */
+  | { kind: 'interrupted' };
 
 export interface FinishDecision {
   action: FinalState;
@@ -61,7 +65,15 @@ export interface FinishDecision {
 export function finishNeeds(
   f: Pick<
     FinishFacts,
-    'asked' | 'origin' | 'leftAsItIs' | 'hostKeyUntrusted' | 'ran' | 'endJobs' | 'syncBack' | 'overBudget'
+    | 'asked'
+    | 'origin'
+    | 'leftAsItIs'
+    | 'hostKeyUntrusted'
+    | 'ran'
+    | 'endJobs'
+    | 'syncBack'
+    | 'overBudget'
+    | 'interrupted'
   >,
 ): {
   reach: 'no' | 'if alive' | 'reconnecting';
@@ -69,6 +81,9 @@ export function finishNeeds(
   pull: boolean;
 } {
   if (f.leftAsItIs || (f.hostKeyUntrusted && f.origin !== 'launched')) return { reach: 'no', ask: false, pull: false };
+  // An instance EC2 is taking is never waited for: what is new since the notice's sync back comes
+  // home only while it still answers; nobody is asked, as nothing of ours is applied to it.
+  if (f.interrupted) return { reach: 'if alive', ask: false, pull: f.syncBack };
   // Nothing of this run's can be on an instance it launched and ran nothing on; but another run
   // here may have started using it meanwhile (it reuses it once running): that is asked over a
   // live connection only, never waited for.
@@ -87,6 +102,7 @@ export function decideFinish(f: FinishFacts): FinishDecision {
     // Nothing of this run's is on an instance it found and could not trust, and nothing can be
     // asked or brought back over ssh: it is left as it was (one this run started, stopped again).
     return { action: f.origin === 'started' ? 'stop' : 'leave', reason: { kind: 'host key untrusted' } };
+  if (f.interrupted) return { action: 'leave', reason: { kind: 'interrupted' } };
   const nothingThere = nothingOfOurs(f);
   const { ask } = finishNeeds(f);
   // No answer from an instance nothing ran on: no ssh-ec2 session has set it up (job.sh) yet.
@@ -167,6 +183,13 @@ export function finishWords(d: FinishDecision, s: Situation): { before?: Line; a
         after: {
           level: 'info',
           text: stoppedLine(s).replace(/^stopped (\S+):/, 'stopped $1, not left running (over --budget):'),
+        },
+      };
+    case 'interrupted':
+      return {
+        after: {
+          level: 'warn',
+          text: `EC2 is taking ${id} back (spot interruption), so ssh-ec2 leaves it to EC2.\n  Next: ssh-ec2 in ${dir} says what happened and resumes on its disk if it was stopped, on a new instance otherwise.`,
         },
       };
     case 'host key untrusted':

@@ -28,6 +28,7 @@ import { SPOT_PRICE_TAG, VOLUME_TAG } from './volume-tag.js';
 import { cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
 import { overBudgetLine } from './budget.js';
 import { syncMounts } from './data-volume.js';
+import { lateNotice, NOTICE, recordInterruption } from './interruption.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
@@ -67,6 +68,7 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
     endJobs: run.endJobs,
     syncBack: options.rsync || facts.owedSyncBack,
     overBudget: overBudget(run, instance),
+    interrupted: !!facts.interruption,
   };
   const needs = finishNeeds(known);
   const conn = run.conn;
@@ -81,7 +83,17 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
       ? 'back'
       : 'not back';
   // A one-time spot instance cannot be stopped (its market tag says so: spot-market.ts).
-  const seen: FinishFacts = { ...known, canStop: stoppable(instance.tags), reachable, others, resultsBack };
+  // A notice seen only now (as the command ended) makes the instance EC2's too (interruption.ts).
+  const interrupted = !!facts.interruption;
+  if (interrupted) recordInterruption(run, resultsBack === 'back');
+  const seen: FinishFacts = {
+    ...known,
+    interrupted,
+    canStop: stoppable(instance.tags),
+    reachable,
+    others,
+    resultsBack,
+  };
   const decision = decideFinish(seen);
   const { reason, action } = decision;
   if (reason.kind === 'left as it is') {
@@ -179,8 +191,9 @@ export async function endSessions(conn: Connection, ids: string[]): Promise<bool
  */
 async function whoElseIsThere(run: Run, conn: Connection): Promise<Others | undefined> {
   try {
-    const r = await conn.exec(`${jobCommand('status', run.plan.projectId)}; ${OTHER_SESSIONS}`);
-    const [status = '', others = ''] = r.stdout.trim().split('\n');
+    const r = await conn.exec(`${jobCommand('status', run.plan.projectId)}; ${OTHER_SESSIONS}; ${NOTICE}`);
+    const [status = '', others = '', notice = ''] = r.stdout.trim().split('\n');
+    lateNotice(run, notice);
     if (parseJobStatus(status).state === 'running') return 'job';
     if (!/^\d+$/.test(others))
       return { unknown: r.stderr.trim().split('\n')[0] || `unexpected answer "${r.stdout.trim().slice(0, 60)}"` };
@@ -191,7 +204,7 @@ async function whoElseIsThere(run: Run, conn: Connection): Promise<Others | unde
 }
 
 /** Brings the results back over a working connection; false if that failed. */
-async function bringResultsBack(run: Run, conn: Connection, instanceId: string): Promise<boolean> {
+export async function bringResultsBack(run: Run, conn: Connection, instanceId: string): Promise<boolean> {
   const { log } = run;
   run.finishing = 'syncing back';
   run.journal?.note({ step: 'the sync back' });

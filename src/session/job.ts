@@ -24,6 +24,7 @@ import { joinCommand } from '../remote/remote-command.js';
 import type { ForwardSpecs } from '../remote/ssh.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { reconnect } from './connect.js';
+import { statusAfter, watchInterruption } from './interruption.js';
 import { announceForwards } from './forwards-announce.js';
 import { localTime } from '../ui/words.js';
 import type { Run } from './context.js';
@@ -176,12 +177,19 @@ export async function runJob(
   announceForwards(o.forwards, log);
   run.kill = session.kill;
   const interrupt = !o.tty && !following ? { command: jobInterrupt(id, token), what: 'job' as const } : undefined;
-  // --sync-every: the results pulled home while the job runs, the last pull ended before the finish's.
-  const result = await pullingWhile(o.pulls, () =>
-    log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done)),
-  );
+  // --sync-every: the results pulled home while it runs, the last pull ended before the finish's (or
+  // before a spot notice's sync back).
+  const result = await pullingWhile(o.pulls, async (stopPulls) => {
+    const watch = watchInterruption(run, conn, stopPulls);
+    return log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done)).finally(() => watch.stop());
+  });
   run.kill = undefined;
   run.stopFollowing = undefined;
+  // EC2 is taking the instance: the results came home at the notice; nothing is waited for.
+  if (facts.interruption) {
+    facts.exitStatus = statusAfter(run, result.exitCode);
+    return;
+  }
   // Only job.sh start exits so: attach and follow end with 0 or tmux/screen's own status.
   if (result.exitCode === JOB_RUNNING_STATUS) throw jobRunningError(run);
   if (result.exitCode === MUX_MISSING_STATUS) throw muxMissingError(o.mux);

@@ -76,13 +76,16 @@ export function changedTags(instance: InstanceInfo, tags: Record<string, string>
 }
 
 export function agentSettings(
-  o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>,
+  o: Pick<Options, 'imdsUrl' | 'poweroffCommand'> & Partial<Pick<Options, 'onInterrupt'>>,
   instanceId: string,
   l: Limits,
+  projectDir?: string,
 ): AgentSettings {
   return {
     instanceId,
     ...onInstance(o, l),
+    ...(o.onInterrupt && { onInterrupt: o.onInterrupt }),
+    ...(projectDir && { projectDir }),
     deadline: l.deadline ? Math.floor(l.deadline.getTime() / 1000) : 0,
     jobGrace: Math.round(l.jobGraceMs / 1000),
   };

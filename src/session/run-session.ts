@@ -36,6 +36,8 @@ import {
   takeDeadJournals,
   type Pending,
 } from './journal.js';
+import { statusAfter, watchInterruption } from './interruption.js';
+import { tellLastInterruption } from './interruption-record.js';
 import { resolveLimits } from './limits.js';
 import { instanceHourly } from './session-cost.js';
 import { passingInterrupt } from './pass-interrupt.js';
@@ -91,6 +93,7 @@ export const pinnedIn =
 /** Up to the command's end; the sync back and the final state are the finish's (story.ts). */
 async function story(run: Run, deps: SessionDeps, w: Warmth, signal: AbortSignal): Promise<void> {
   const ownFinalState = run.facts.finalState;
+  run.facts.lastInterruption = tellLastInterruption(run.log, run.paths, run.plan.projectId);
   const pending = await recoverKilledRun(run);
   // A killed run's debts are settled by the API path (its instance may be gone or stopped); a data
   // volume is attached by it.
@@ -248,12 +251,15 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   run.journal?.note({ children: ownChildren() });
   run.kill = session.kill;
   const interrupt = pass ? { command: interruptSessionsCommand([sessionId]), what: 'command' as const } : undefined;
-  const result = await pullingWhile(pulls, () =>
-    log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done)),
-  );
+  // --sync-every: the results pulled home while it runs, the last pull ended before the finish's (or
+  // before a spot notice's sync back).
+  const result = await pullingWhile(pulls, async (stopPulls) => {
+    const watch = watchInterruption(run, conn, stopPulls);
+    return log.phase('run', () => passingInterrupt(run, conn, interrupt, session.done)).finally(() => watch.stop());
+  });
   run.kill = undefined;
   if (signal.aborted) await endSessions(conn, [sessionId]);
-  facts.exitStatus = result.exitCode;
+  facts.exitStatus = statusAfter(run, result.exitCode);
 }
 
 /**

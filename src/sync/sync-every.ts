@@ -96,11 +96,15 @@ export function syncEveryOf(
  * Pulls every `p.everyMs` while `fn` runs (no pulls without `p`); returns once `fn` has and the
  * pull in progress, if any, has ended.
  */
-export async function pullingWhile<T>(p: SyncEveryParams | undefined, fn: () => Promise<T>): Promise<T> {
-  if (!p) return fn();
+export async function pullingWhile<T>(
+  p: SyncEveryParams | undefined,
+  fn: (stopPulls: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  if (!p) return fn(async () => undefined);
   const pulls = startSyncEvery(p);
   try {
-    return await fn();
+    // `stopPulls`: for a sync back of the run's own before its end (a spot notice): never two at once.
+    return await fn(() => pulls.stop());
   } finally {
     await pulls.stop();
   }
@@ -145,12 +149,15 @@ export function startSyncEvery(p: SyncEveryParams): { stop(): Promise<void> } {
     ticker: p.ticker,
     onSkip: () => quiet.detail('a pull of the results is still running: this one is skipped'),
   });
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      await pulls.stop();
-      for (const line of held.splice(0)) line();
-      if (p.terminal && brought.size > 0) log.info(`brought back during the run: ${nameList([...brought])}`);
-    },
+    // Once, whoever asks first (a spot notice's sync back, or the end of the command).
+    stop: () =>
+      (stopped ??= (async () => {
+        await pulls.stop();
+        for (const line of held.splice(0)) line();
+        if (p.terminal && brought.size > 0) log.info(`brought back during the run: ${nameList([...brought])}`);
+      })()),
   };
 }
 

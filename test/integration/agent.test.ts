@@ -21,7 +21,7 @@ const agentLib = (name: string): string =>
     existsSync(join(dirname(AGENT), name)) ? join(dirname(AGENT), name) : join(REPO, 'src', 'agent', name),
     'utf8',
   );
-const AGENT_LIBS = ['lib.sh', 'poweroff.sh'];
+const AGENT_LIBS = ['lib.sh', 'poweroff.sh', 'interruption.sh'];
 const IMAGE = 'ami-0d1a00000000a0004'; // from test/sandbox/amis.json
 // Safety nets for a busy machine, not measures (the limits under test are a few seconds).
 const TEST_TIMEOUT = 120_000;
@@ -71,7 +71,14 @@ describe('on-instance agent', () => {
   /** agent.conf as ssh-ec2 writes it: shell-quoted KEY=VALUE lines. */
   function writeConf(
     instanceId: string,
-    limits: { IDLE_TIMEOUT?: number; DEADLINE?: number; JOB_GRACE?: number; IMDS_URL?: string } = {},
+    limits: {
+      IDLE_TIMEOUT?: number;
+      DEADLINE?: number;
+      JOB_GRACE?: number;
+      IMDS_URL?: string;
+      ON_INTERRUPT?: string;
+      PROJECT_DIR?: string;
+    } = {},
   ): void {
     const conf: Record<string, string | number> = {
       INSTANCE_ID: instanceId,
@@ -586,6 +593,65 @@ describe('on-instance agent', () => {
       await user('sh ~/.ssh-ec2/agent.sh stop-daemon');
       expect(await daemons()).toEqual([]);
       expect(agentFile('agent.pid')).toBeUndefined();
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'a spot interruption notice, once: the file ssh-ec2 watches, SIGTERM to a running job, the hook in the project directory, then upload_results',
+    async () => {
+      const id = await launch();
+      const project = join(String(machine?.home), 'proj'); // as this machine sees it; the instance has its own path
+      const spotAsked = () =>
+        sb()
+          .imdsRequests()
+          .filter((r) => r.path === '/latest/meta-data/spot/instance-action');
+      writeConf(id, {
+        PROJECT_DIR: 'proj',
+        ON_INTERRUPT: `pwd > hook-ran; echo "$SSH_EC2_INTERRUPTION" >> hook-ran; echo 'hook output'`,
+      });
+      // --results' upload (results.sh, helper "s3"): the agent calls it when it is there.
+      putFile('results.sh', 'upload_results() { echo "$1" >> "$HOME/uploaded"; }\n');
+      // A job that checkpoints on SIGTERM, leading its own process group as tmux/screen's do.
+      await user(
+        `mkdir -p ~/proj ~/.ssh-ec2/jobs/j && echo train > ~/.ssh-ec2/jobs/j/cmd && date +%s > ~/.ssh-ec2/jobs/j/created && ` +
+          `{ setsid sh -c 'trap "echo saved > ~/proj/checkpoint; exit 143" TERM; while :; do sleep 1; done' </dev/null >/dev/null 2>&1 & echo $! > ~/.ssh-ec2/jobs/j/pid; }`,
+      );
+      const jobPid = Number(agentFile('jobs/j/pid'));
+      const asked = sb().imdsRequests().length;
+      await startAgent();
+      // On-demand so far: asked, and answered 404, every few seconds, with one token for all.
+      await waitFor('spot/instance-action asked twice', () => spotAsked().filter((r) => r.status === 404).length >= 2);
+      expect(
+        sb()
+          .imdsRequests()
+          .slice(asked)
+          .filter((r) => r.path === '/latest/api/token'),
+      ).toHaveLength(1);
+      expect(existsSync(join(project, 'checkpoint'))).toBe(false);
+
+      sb().announceInterruption(id, 'stop');
+      await waitFor('interruption handled', () => /interruption handled/.test(agentFile('agent.log') ?? ''));
+      expect(agentFile('interruption')).toMatch(/^stop \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/);
+      expect(readFileSync(join(project, 'checkpoint'), 'utf8')).toBe('saved\n');
+      await waitFor(
+        'the job gone',
+        async () => (await user(`kill -0 ${jobPid} 2>/dev/null || echo gone`)).stdout === 'gone',
+      );
+      expect(readFileSync(join(project, 'hook-ran'), 'utf8')).toBe(
+        `${(await user('cd ~/proj && pwd')).stdout}\nstop\n`,
+      );
+      expect(readFileSync(join(project, 'ssh-ec2-interrupt.log'), 'utf8')).toMatch(/hook output\n=== exit status 0\n$/);
+      expect(readFileSync(join(String(machine?.home), 'uploaded'), 'utf8')).toBe('interruption\n');
+      // Nothing powered off by the agent: EC2 does it.
+      expect(newPoweroffs()).toEqual([]);
+      // Once: it asks no more. Rounds go on (an idle poweroff, asked for now, is the evidence), and
+      // no second notice is taken.
+      writeConf(id, { IDLE_TIMEOUT: 1, PROJECT_DIR: 'proj' });
+      expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
+      expect(spotAsked().filter((r) => r.status === 200)).toHaveLength(1);
+      expect(String(agentFile('agent.log')).match(/spot interruption notice/g)).toHaveLength(1);
+      expect(readFileSync(join(String(machine?.home), 'uploaded'), 'utf8')).toBe('interruption\n');
     },
     TEST_TIMEOUT,
   );

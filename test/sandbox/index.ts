@@ -14,6 +14,7 @@ import { startMoto } from './moto.js';
 import type { Moto } from './moto.js';
 import { ensurePrerequisites, isRoot, motoServer } from './prerequisites.js';
 import type { ConsoleAndStart, ConsoleAndStartOptions } from './console-and-start.js';
+import type { InterruptionAction } from './interruption.js';
 import { startProxy } from './proxy.js';
 import type { ApiCall, Fault, Hold, ImdsRequest, Lifecycle, Poweroff, Proxy } from './proxy.js';
 import type { SpotControl } from './spot.js';
@@ -143,6 +144,13 @@ export interface Sandbox {
   aws: AwsBehaviour & ConsoleAndStart;
   /** The spot requests the proxy keeps as EC2 would (spot.ts). */
   spot: SpotControl;
+  /**
+   * EC2's two minutes' notice that it takes this (spot) instance back: its metadata service answers
+   * spot/instance-action from now on. Nothing happens to it until completeInterruption.
+   */
+  announceInterruption(instanceId: string, action: InterruptionAction): void;
+  /** EC2 takes the instance as announced: stopped or terminated, with AWS's StateReason for it. */
+  completeInterruption(instanceId: string): Promise<void>;
   /** Changes linkDelayMs (LinkOptions) from now on: new ssh connections and API requests. */
   setLinkDelay(ms: number): void;
   /** Changes bootDelayMs (LinkOptions) for the boots that follow. */
@@ -489,6 +497,8 @@ export async function startSandbox(
     poweroffs: () => p.poweroffs(),
     aws: p.aws,
     spot: p.spot,
+    announceInterruption: (id, action) => p.interruptions.announce(id, action),
+    completeInterruption: (id) => p.interruptions.complete(id),
     setLinkDelay(ms) {
       linkDelayMs = ms;
       p.setDelay(ms);

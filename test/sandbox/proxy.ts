@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
 import { instanceProfileAnswer } from './instance-profile.js';
+import { spotInterruptions, type SpotInterruptions } from './interruption.js';
 import { fakeAuthorization } from './moto.js';
 import { s3Call } from './s3-calls.js';
 import { socketOwner } from './util.js';
@@ -113,6 +114,8 @@ export interface Proxy {
   aws: AwsBehaviour & ConsoleAndStart;
   /** The spot requests EC2 would keep (spot.ts), and the instances it launched again for them. */
   spot: SpotControl;
+  /** Spot interruptions: a notice on an instance's metadata service, then EC2 taking it (interruption.ts). */
+  interruptions: SpotInterruptions;
   /** Changes opts.delayMs for the requests that follow. */
   setDelay(ms: number): void;
   /** DescribeSpotPriceHistory's price of a type in a zone from now on (spot-prices.ts). */
@@ -403,7 +406,13 @@ export async function startProxy(opts: {
     );
   };
 
-  /** IMDSv2, just the two requests the agent makes; each instance is answered its own id. */
+  const interruptions = spotInterruptions({
+    region: (id) => launchedInstances.get(id)?.region ?? opts.region,
+    ec2Call,
+    halted: (action, id, region) => tellLifecycle(action, [id], region),
+  });
+
+  /** IMDSv2, the requests the agent makes; each instance is answered its own id (and its own spot notice). */
   const imds = (req: IncomingMessage, path: string, time: number): Reply => {
     const text = (status: number, body: string): Reply => ({
       status,
@@ -430,19 +439,21 @@ export async function startProxy(opts: {
       imdsTokens.set(token, { expires: time + ttl * 1000, instanceId: asker?.instanceId });
       return answer(text(200, token));
     }
+    const token = req.headers['x-aws-ec2-metadata-token'];
+    const issued = typeof token === 'string' ? imdsTokens.get(token) : undefined;
+    // A token is good on the instance it was issued to only.
+    const tokenGood = !!issued && issued.expires >= time && issued.instanceId === asker?.instanceId;
+    if (path === '/latest/meta-data/spot/instance-action' && req.method === 'GET') {
+      if (!tokenGood) return answer(text(401, 'Unauthorized'));
+      const notice = interruptions.imds(asker?.instanceId);
+      return answer(text(notice.status, notice.body));
+    }
     if (path === '/latest/meta-data/instance-id' && req.method === 'GET') {
-      const token = req.headers['x-aws-ec2-metadata-token'];
-      const issued = typeof token === 'string' ? imdsTokens.get(token) : undefined;
-      // A token is good on the instance it was issued to only.
-      if (!issued || issued.expires < time || issued.instanceId !== asker?.instanceId)
-        return answer(text(401, 'Unauthorized'));
+      if (!tokenGood) return answer(text(401, 'Unauthorized'));
       // Off any instance (a test asking as root) there is no instance to answer for.
       const id = asker?.imdsInstanceId;
       return id ? answer(text(200, id), id) : answer(text(404, 'Not Found'));
     }
-    const token = req.headers['x-aws-ec2-metadata-token'];
-    const issued = typeof token === 'string' ? imdsTokens.get(token) : undefined;
-    const tokenGood = !!issued && issued.expires >= time && issued.instanceId === asker?.instanceId;
     const profile = instanceProfileAnswer(path, req.method ?? 'GET', tokenGood, time);
     if (profile) return answer(profile);
     return answer(text(404, 'Not Found'));
@@ -709,6 +720,9 @@ export async function startProxy(opts: {
     }
 
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
+    if (action === 'StartInstances') Object.values(params).forEach((v) => interruptions.started(v));
+    if (action === 'DescribeInstances' && reply.status === 200)
+      reply = { ...reply, body: Buffer.from(interruptions.describe(reply.body.toString('utf8'))) };
     if (service === 'ec2') await noteLifecycle(action, params, reply, region);
     if (service === 'ec2') reply = await spot.after(action, params, reply, region);
     if (service === 'ec2') aws.observe(action, params, reply);
@@ -767,6 +781,7 @@ export async function startProxy(opts: {
     setSpotPrice: (type, zone, usd) => spotPriceModel.set(type, zone, usd),
     spot: spot.control,
     aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
+    interruptions: interruptions.control,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

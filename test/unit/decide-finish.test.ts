@@ -27,6 +27,7 @@ const BASE: FinishFacts = {
 
 const asked = (action: FinishDecision['action']): FinishDecision => ({ action, reason: { kind: 'asked' } });
 const STOP_NOT_BACK: FinishDecision = { action: 'stop', reason: { kind: 'unsure', because: 'results not back' } };
+const INTERRUPTED: FinishDecision = { action: 'leave', reason: { kind: 'interrupted' } };
 const STOP_UNREACHABLE: FinishDecision = { action: 'stop', reason: { kind: 'unsure', because: 'unreachable' } };
 const inUse = (by: 'job' | 'session' | { unknown: string }): FinishDecision => ({
   action: 'leave',
@@ -329,6 +330,23 @@ const ROWS: [readme: string, facts: Partial<FinishFacts>, decision: FinishDecisi
     { asked: 'leave', overBudget: true, canStop: false },
     asked('leave'),
   ],
+  // ## Interruption: EC2 takes the spot instance itself; the finish neither stops nor terminates it.
+  [
+    'Interruption: results home after the notice, the instance gone by the end: left to EC2 (exit 10)',
+    { interrupted: true, reachable: false, resultsBack: 'not back' },
+    INTERRUPTED,
+  ],
+  [
+    'Interruption: (same row) still answering at the end: the last results come back, nothing applied',
+    { interrupted: true },
+    INTERRUPTED,
+  ],
+  ['Interruption: (same row) --stop asked: not stopped by us', { interrupted: true, asked: 'stop' }, INTERRUPTED],
+  [
+    'Interruption: (same row) a one-time spot instance that cannot be stopped',
+    { interrupted: true, canStop: false, resultsBack: 'not back' },
+    INTERRUPTED,
+  ],
 ];
 
 describe('decideFinish: the README, row by row', () => {
@@ -354,6 +372,14 @@ describe('finishNeeds: what the finish looks at before deciding', () => {
       reach: 'reconnecting',
       ask: true,
       pull: true,
+    });
+  });
+  it('an instance EC2 is taking: never reconnected to, nobody asked; pulled while it still answers', () => {
+    expect(finishNeeds({ ...BASE, interrupted: true })).toEqual({ reach: 'if alive', ask: false, pull: true });
+    expect(finishNeeds({ ...BASE, interrupted: true, syncBack: false })).toEqual({
+      reach: 'if alive',
+      ask: false,
+      pull: false,
     });
   });
   it('otherwise a lost connection is opened again to ask and to pull; down asks nobody', () => {
