@@ -2,12 +2,13 @@
  * Spot interruptions (issue #13): the sandbox's metadata service announces EC2's two minutes'
  * notice for one instance, then EC2 takes it (sb.announceInterruption, sb.completeInterruption).
  * Each step waits for evidence — the line on screen, a file home, a checkpoint written — never
- * for time. The instances are on-demand ones: the agent asks on every instance.
+ * for time. The agent asks on every instance, so some of these run on on-demand ones; the two the
+ * issue names (an attached session, a detached job whose results go to S3) are spot instances.
  */
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BIN,
   cli,
@@ -20,8 +21,26 @@ import {
   useSandbox,
   until,
 } from './helpers.js';
+import { resultsBucket, type ResultsBucket } from './s3-results.js';
 
 const sb = useSandbox();
+const BUCKET = 'ssh-ec2-interrupted';
+// A profile that may write there (the default, read-only one would be warned about).
+const PROFILE = 'results-writer';
+let bucket: ResultsBucket;
+
+beforeAll(async () => {
+  bucket = await resultsBucket(sb, BUCKET, PROFILE);
+});
+
+/** The launch was a persistent spot request that stops (spot-market.ts). */
+function launchedSpot() {
+  expect(sb.calls('RunInstances')[0]!.params).toMatchObject({
+    'InstanceMarketOptions.MarketType': 'spot',
+    'InstanceMarketOptions.SpotOptions.SpotInstanceType': 'persistent',
+    'InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior': 'stop',
+  });
+}
 
 /** The CLI in the background, its stderr readable as it comes. */
 function cliRunning(args: string[], cwd: string) {
@@ -61,9 +80,10 @@ describe('a spot interruption', () => {
     const name = 'spot-attached';
     const dir = makeProject(sb, name, { 'input.txt': 'in\n' });
     // A result written before the notice; the command still runs when EC2 takes the instance.
-    const run = cliRunning(['--', 'echo before > result.txt; touch started; while :; do sleep 1; done'], dir);
+    const run = cliRunning(['--spot', '--', 'echo before > result.txt; touch started; while :; do sleep 1; done'], dir);
     await until(() => launches(sb).length > 0 && existsSync(join(remotePath(sb, name), 'started')), 'the command');
     const id = sb.latestMachine().instanceId;
+    launchedSpot();
 
     sb.announceInterruption(id, 'stop');
     await until(() => existsSync(join(dir, 'result.txt')), 'the result home after the notice', 90_000);
@@ -102,7 +122,7 @@ describe('a spot interruption', () => {
     const name = 'spot-terminated';
     const dir = makeProject(sb, name, { 'input.txt': 'in\n' });
     const before = launches(sb).length;
-    const run = cliRunning(['--', 'echo before > result.txt; touch started; while :; do sleep 1; done'], dir);
+    const run = cliRunning(['--spot', '--', 'echo before > result.txt; touch started; while :; do sleep 1; done'], dir);
     await until(() => launches(sb).length > before && existsSync(join(remotePath(sb, name), 'started')), 'the command');
     const id = sb.latestMachine().instanceId;
     sb.announceInterruption(id, 'terminate');
@@ -154,14 +174,16 @@ describe('a spot interruption', () => {
     await sb.completeInterruption(id);
   }, 400_000);
 
-  it('during a detached job: SIGTERM lets it checkpoint, --on-interrupt runs in the project directory; the next run says so', async () => {
+  it('during a detached spot job: SIGTERM lets it checkpoint, --on-interrupt runs in the project directory, the results are safe in S3; the next run says so', async () => {
     const name = 'spot-job';
     const dir = makeProject(sb, name, { 'input.txt': 'in\n' });
     const job = 'trap "echo saved > checkpoint; exit 143" TERM; touch started; while :; do sleep 1; done';
-    const started = await cli(sb, ['--detach', '--on-interrupt', 'pwd > hook-ran', '--', job], {
+    const results = ['--iam-profile', PROFILE, '--results', `s3://${BUCKET}/runs/`];
+    const started = await cli(sb, ['--spot', ...results, '--detach', '--on-interrupt', 'pwd > hook-ran', '--', job], {
       cwd: dir,
     });
-    expect(started.exitCode).toBe(0);
+    expect(started.exitCode, started.stderr).toBe(0);
+    launchedSpot();
     const id = sb.latestMachine().instanceId;
     const there = remotePath(sb, name);
     await until(() => existsSync(join(there, 'started')), 'the job running');
@@ -171,6 +193,14 @@ describe('a spot interruption', () => {
     expect(readFileSync(join(there, 'checkpoint'), 'utf8')).toBe('saved\n');
     await until(() => existsSync(join(there, 'hook-ran')), 'the --on-interrupt hook', 90_000);
     expect(readFileSync(join(there, 'hook-ran'), 'utf8')).toBe(`${pathOnInstance(sb, name)}\n`);
+    // Uploaded at the notice, before EC2 takes the instance: a closed laptop loses nothing.
+    await until(
+      async () => (await bucket.keys(`runs/${name}/`)).includes('checkpoint'),
+      'the checkpoint in S3',
+      90_000,
+    );
+    expect(await bucket.object(`runs/${name}/checkpoint`)).toBe('saved\n');
+    expect(await bucket.keys(`runs/${name}/`)).not.toContain('input.txt');
 
     await sb.completeInterruption(id);
     const next = await cli(sb, ['true'], { cwd: dir, timeoutMs: 180_000 });

@@ -5,12 +5,10 @@
  * service (the instance profile's, never the session's); `pull --from-s3` brings them home once
  * the instance is gone, keeping a local edit; the default, read-only instance profile is said.
  */
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INSTANCE_PROFILE_KEY, INSTANCE_PROFILE_ROLE } from '../sandbox/instance-profile.js';
-import { fakeAuthorization } from '../sandbox/moto.js';
 import {
   cli,
   instanceState,
@@ -22,32 +20,16 @@ import {
   useSandbox,
   WAIT_FOR_GO,
 } from './helpers.js';
+import { OBSERVER, resultsBucket, type ResultsBucket } from './s3-results.js';
 
 const sb = useSandbox();
 const BUCKET = 'ssh-ec2-results-test';
 // A profile of the user's: not the default (read-only) one, so no warning.
 const PROFILE = ['--iam-profile', 'results-writer'];
 
-const OBSERVER = 'observer';
-
-/** The test's own view of S3 (moto's, through the proxy): a key of its own. */
-const s3 = () =>
-  new S3Client({
-    region: sb.region,
-    endpoint: sb.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: OBSERVER, secretAccessKey: 'testing' },
-  });
-
-async function keys(prefix: string): Promise<string[]> {
-  const r = await s3().send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-  return (r.Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort();
-}
-
-async function object(key: string): Promise<string> {
-  const r = await s3().send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  return r.Body!.transformToString();
-}
+let bucket: ResultsBucket;
+const keys = (prefix: string) => bucket.keys(prefix);
+const object = (key: string) => bucket.object(key);
 
 /** The instance's S3 calls: signed with the instance profile's key from the sandbox's IMDS. */
 const instanceUploads = () => sb.calls('PutObject').filter((c) => c.service === 's3' && c.accessKey !== OBSERVER);
@@ -59,21 +41,7 @@ const resultsLog = () => {
 };
 
 beforeAll(async () => {
-  await s3().send(new CreateBucketCommand({ Bucket: BUCKET }));
-  // The user's profile, which EC2 (moto) checks exists at launch.
-  const created = await fetch(sb.endpoint, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: fakeAuthorization('iam', sb.region),
-    },
-    body: new URLSearchParams({
-      Action: 'CreateInstanceProfile',
-      Version: '2010-05-08',
-      InstanceProfileName: PROFILE[1]!,
-    }),
-  });
-  expect(created.status, await created.text()).toBe(200);
+  bucket = await resultsBucket(sb, BUCKET, PROFILE[1]!);
 });
 
 describe('--results s3://bucket/prefix', () => {
