@@ -241,8 +241,9 @@ export function launchSpec(a: {
     shutdownBehavior: 'stop' as const,
     spot,
     tags: {
-      [MARKET_TAG]: launchedMarket(spot),
+      // The Name tag first, as EC2's console and the tests read it.
       ...launchTags(plan, a.owner),
+      [MARKET_TAG]: launchedMarket(spot),
       [LOGIN_TAG]: user,
       ...limitTags(a.limits),
       [VOLUME_TAG]: String(volumeSizeGiB),
