@@ -14,6 +14,7 @@ import { decide, safePath, type LocalEntry } from '../../src/commands/pull/from-
 import { UsageError } from '../../src/errors.js';
 import { prepareScript, RESULTS_COMMANDS, resultsConf } from '../../src/remote/on-instance.js';
 import { sessionCommand } from '../../src/remote/remote-command.js';
+import { SECRET_DIRS, SECRET_FILES } from '../../src/sync/ignore-rules.js';
 import { profileCannotWrite, resultsUpload } from '../../src/session/results.js';
 
 const AGENT = join(__dirname, '..', '..', 'src', 'agent');
@@ -175,6 +176,62 @@ describe('results.sh on the instance', () => {
     expect(env).toContain('AWS_DEFAULT_REGION=eu-west-1\n');
     expect(env).not.toMatch(/AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_PROFILE=/);
     expect(env).toContain('AWS_SHARED_CREDENTIALS_FILE=/dev/null\n');
+  });
+
+  it('never sends a data volume, what .rsyncignore ignores, or what looks like a secret; counts odd names right', () => {
+    const i = instanceHome(conf);
+    const proj = join(i.home, 'proj');
+    for (const d of ['data', '.venv/lib', 'sub/node_modules', 'out/cache', 'keys', '.aws'])
+      mkdirSync(join(proj, d), { recursive: true });
+    writeFileSync(join(proj, '.rsyncignore'), '# deps\n.venv/\nnode_modules/\n/out/cache\n*.tmp\n!keep.tmp\n');
+    utimesSync(join(proj, '.rsyncignore'), new Date(0), new Date(0));
+    // ./data is a mount point (the stand-in mountpoint says so): the volume is not a result.
+    writeFileSync(join(i.home, 'bin', 'mountpoint'), '#!/bin/sh\n[ "$2" = ./data ]\n', { mode: 0o755 });
+    i.sh('sh ~/.ssh-ec2/results.sh mark');
+    const made = [
+      'data/big.bin',
+      '.venv/lib/x.py',
+      'sub/node_modules/m.js',
+      'out/cache/c',
+      'scratch.tmp',
+      '.env',
+      '.env.local',
+      'keys/server.pem',
+      'keys/id_ed25519',
+      '.aws/credentials',
+      'keys/id_ed25519.pub',
+      'out/model.pt',
+      'sub/node_modules.txt',
+      'two\nlines.txt',
+    ];
+    for (const f of made) writeFileSync(join(proj, f), 'x');
+    const out = i.sh('sh ~/.ssh-ec2/results.sh upload job-end 2>&1');
+    expect(i.read('aws-tree').split('./').filter(Boolean).sort()).toEqual(
+      ['keys/id_ed25519.pub\n', 'out/model.pt\n', 'sub/node_modules.txt\n', 'two\nlines.txt\n'].sort(),
+    );
+    expect(out).toMatch(/uploading 4 new or changed file/);
+  });
+
+  it('clears every credential source the CLI would take before the instance profile', () => {
+    const i = instanceHome(conf);
+    mkdirSync(join(i.home, 'proj'));
+    i.sh('sh ~/.ssh-ec2/results.sh mark; echo new > proj/n.txt');
+    const before = [
+      'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+      'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+      'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+      'AWS_WEB_IDENTITY_TOKEN_FILE',
+      'AWS_ROLE_ARN',
+      'AWS_ROLE_SESSION_NAME',
+    ];
+    i.sh('sh ~/.ssh-ec2/results.sh upload job-end', Object.fromEntries(before.map((k) => [k, 'from-elsewhere'])));
+    expect(i.read('aws-env')).not.toContain('from-elsewhere');
+  });
+
+  it('holds back every name the sync up holds back as a secret', () => {
+    const script = readFileSync(join(AGENT, 'results.sh'), 'utf8');
+    for (const name of [...SECRET_FILES.map((n) => n.replace(/^!/, '')), ...SECRET_DIRS])
+      expect(script).toContain(`'${name}'`.includes('*') ? `'${name}'` : name);
   });
 
   it("a job's upload is the one it started with, since its own mark, whatever a later run writes", () => {
