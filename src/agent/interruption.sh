@@ -81,13 +81,20 @@ check_interruption() {
   write_whole "$BASE/$INTERRUPTION_FILE" "$action ${at:-unknown}"
   log "spot interruption notice: EC2 will $action this instance at ${at:-an unknown time}"
   jobs_until=$(($(now) + JOB_SECONDS))
+  marked=$(marked_jobs)
   signalled=$(term_jobs)
   run_interrupt_hook
   jobs_left=$((jobs_until - $(now)))
   [ "$jobs_left" -gt 0 ] || jobs_left=0
   wait_for $((jobs_left * 10)) jobs_ended "$signalled" ||
     log "jobs still running ${JOB_SECONDS}s after the notice: $signalled"
+  # Each running job's results since its own mark, where it said at its start (a job still
+  # running after the grace uploads nothing at its end before EC2 takes the instance), then a
+  # plain session's.
   if command -v upload_results >/dev/null 2>&1; then
+    for id in $marked; do
+      upload_results interruption "$(jobdir "$id")" >>"$LOG" 2>&1 || log "upload_results interruption $id failed ($?)"
+    done
     upload_results interruption >>"$LOG" 2>&1 || log "upload_results interruption failed ($?)"
   fi
   log "interruption handled"
@@ -105,6 +112,15 @@ term_jobs() {
     log "sent SIGTERM to job $(basename "$d") (pid $pid)"
     printf '%s ' "$pid"
   done
+}
+
+# The ids (no blank in one) of the running jobs that have a results mark (results_mark JOBDIR).
+marked_jobs() {
+  for d in "$JOBS"/*/; do
+    d=${d%/}
+    [ -f "$d/results-since" ] && [ "$(job_state "$d")" = running ] && printf '%s ' "${d##*/}"
+  done
+  return 0
 }
 
 jobs_ended() {

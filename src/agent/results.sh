@@ -7,7 +7,8 @@
 # done by then: a mark written at that moment, and `find -newer` it; a file the sync up brought
 # keeps the laptop's time and is older), go to RESULTS_URL with `aws s3 sync` — which also skips
 # what an earlier upload of this run already sent (an interruption notice, then the job's end).
-# The whole project is never sent, nor ~/.ssh-ec2 (the state here), and nothing in S3 is deleted.
+# The whole project is never sent, nor ~/.ssh-ec2 (the state here), a data volume, what the
+# project's .rsyncignore ignores or what looks like a secret (below); nothing in S3 is deleted.
 #
 # The credentials are the instance profile's only, from the metadata service: the CLI is told the
 # agent's own IMDS_URL (so under test it asks the sandbox, never 169.254.169.254), and no key,
@@ -38,7 +39,7 @@ results_mark() {
 # whatever the upload did).
 upload_results() (
   RESULTS_URL='' RESULTS_DIR='' RESULTS_ENDPOINT='' RESULTS_REGION='' IMDS_URL=''
-  _from=${2:-$BASE}
+  _why=$1 _from=${2:-$BASE}
   RESULTS_MARK="$_from/results-since"
   # shellcheck disable=SC1090,SC1091
   [ -f "$BASE/$AGENT_CONF" ] && . "$BASE/$AGENT_CONF"
@@ -48,37 +49,69 @@ upload_results() (
   _log="$BASE/results.log"
   say() { printf 'ssh-ec2: %s\n' "$*" >&2; printf '%s %s\n' "$(utc_now)" "$*" >>"$_log"; }
   if ! command -v aws >/dev/null 2>&1; then
-    say "results not uploaded ($1): no aws CLI on this instance"
+    say "results not uploaded ($_why): no aws CLI on this instance"
     return 0
   fi
-  cd "$HOME/${RESULTS_DIR:-.}" 2>/dev/null || { say "results not uploaded ($1): no directory $RESULTS_DIR"; return 0; }
-  [ -f "$RESULTS_MARK" ] || { say "results not uploaded ($1): no command ran since the sync up"; return 0; }
+  if ! cd "$HOME/${RESULTS_DIR:-.}" 2>/dev/null; then
+    say "results not uploaded ($_why): no directory $RESULTS_DIR"
+    return 0
+  fi
+  [ -f "$RESULTS_MARK" ] || { say "results not uploaded ($_why): no command ran since the sync up"; return 0; }
   # Hard links of the new files, at their paths, in a directory of their own on the same file
   # system: one `aws s3 sync` of it sends them all (mtimes kept, so a repeat skips what is there).
   _stage="$BASE/results-stage.$$"
   rm -rf "$_stage" && mkdir -p "$_stage" || return 0
-  # -newer: modified after the mark; ./.ssh-ec2 is the state when the project is the home itself.
-  find . -path ./.ssh-ec2 -prune -o -type f -newer "$RESULTS_MARK" -exec sh -c '
+  # Never sent (README: Results in S3): ./.ssh-ec2, the state when the project is the home itself;
+  # any other file system under the project (-xdev), a data volume at ./data above all (mountpoint
+  # names it where -xdev alone would still stage its mount point's directory): it is no result,
+  # and a hard link cannot cross to the stage, so a copy would fill the root disk; what the
+  # project's .rsyncignore ignores (a .venv, node_modules); files that look like secrets, whatever
+  # .rsyncignore says (the names of SECRET_FILES and SECRET_DIRS in src/sync/ignore-rules.ts).
+  set -- -path ./.ssh-ec2
+  if [ -d ./data ] && command -v mountpoint >/dev/null 2>&1 && mountpoint -q ./data; then
+    set -- "$@" -o -path ./data
+  fi
+  for _n in .env '.env.*' '*.pem' '*.key' .netrc .git-credentials; do set -- "$@" -o -name "$_n"; done
+  set -- "$@" -o "(" -name 'id_*' ! -name 'id_*.pub' ")" -o "(" -type d "(" -name .aws -o -name .ssh ")" ")"
+  # .rsyncignore at the root, by git's rules as far as find has them: a name alone matches at any
+  # depth, one with a slash from the root, a trailing slash directories only; `!` and nested
+  # files are not read (more is then sent, never less of what you keep).
+  if [ -f .rsyncignore ]; then
+    while IFS= read -r _p || [ -n "$_p" ]; do
+      _p=${_p%"$(printf '\r')"}
+      case $_p in '' | '#'* | '!'*) continue ;; esac
+      _d=''
+      case $_p in */) _d=1 _p=${_p%/} ;; esac
+      case $_p in /*) _p=${_p#/} _t='-path' _p="./$_p" ;; */*) _t='-path' _p="./$_p" ;; *) _t='-name' ;; esac
+      if [ -n "$_d" ]; then set -- "$@" -o "(" -type d "$_t" "$_p" ")"; else set -- "$@" -o "$_t" "$_p"; fi
+    done <.rsyncignore
+  fi
+  # -newer: modified after the mark.
+  find . -xdev "(" "$@" ")" -prune -o -type f -newer "$RESULTS_MARK" -exec sh -c '
     stage=$1; shift
     for f; do mkdir -p "$stage/$(dirname "$f")" && ln "$f" "$stage/$f" 2>/dev/null || cp -p "$f" "$stage/$f"; done
   ' sh "$_stage" {} +
-  _count=$(find "$_stage" -type f | wc -l | tr -d ' ')
+  # Counted by the shell, not by lines: a name may hold a newline.
+  _count=$(find "$_stage" -type f -exec sh -c 'echo "$#"' sh {} + | awk '{ n += $1 } END { print n + 0 }')
   if [ "$_count" -eq 0 ]; then
-    say "results ($1): nothing new to upload to $RESULTS_URL"
+    say "results ($_why): nothing new to upload to $RESULTS_URL"
     rm -rf "$_stage"
     return 0
   fi
-  say "results ($1): uploading $_count new or changed file(s) to $RESULTS_URL"
+  say "results ($_why): uploading $_count new or changed file(s) to $RESULTS_URL"
   if env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
     -u AWS_DEFAULT_PROFILE -u AWS_EC2_METADATA_DISABLED -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 \
+    -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_CONTAINER_CREDENTIALS_FULL_URI \
+    -u AWS_CONTAINER_AUTHORIZATION_TOKEN -u AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
+    -u AWS_WEB_IDENTITY_TOKEN_FILE -u AWS_ROLE_ARN -u AWS_ROLE_SESSION_NAME \
     AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null \
     AWS_EC2_METADATA_SERVICE_ENDPOINT="${IMDS_URL:-http://169.254.169.254}/" \
     ${RESULTS_REGION:+AWS_DEFAULT_REGION="$RESULTS_REGION"} \
     aws s3 sync "$_stage" "$RESULTS_URL" --only-show-errors --no-progress \
     ${RESULTS_ENDPOINT:+--endpoint-url "$RESULTS_ENDPOINT"} >>"$_log" 2>&1; then
-    say "results ($1): uploaded to $RESULTS_URL"
+    say "results ($_why): uploaded to $RESULTS_URL"
   else
-    say "results ($1): the upload to $RESULTS_URL failed (see ~/.ssh-ec2/results.log)"
+    say "results ($_why): the upload to $RESULTS_URL failed (see ~/.ssh-ec2/results.log)"
   fi
   rm -rf "$_stage"
   return 0

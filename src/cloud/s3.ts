@@ -24,7 +24,7 @@ export interface StoredObject {
 
 export interface ResultsStore {
   list(folder: S3Location): Promise<StoredObject[]>;
-  /** The object's content, written to `file` (a new file: the caller renames it into place). */
+  /** The object's content, written to `file` (a new file: the caller links it into place, never over one). */
   download(folder: S3Location, path: string, file: string): Promise<void>;
 }
 

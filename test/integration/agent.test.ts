@@ -611,10 +611,12 @@ describe('on-instance agent', () => {
         ON_INTERRUPT: `pwd > hook-ran; echo "$SSH_EC2_INTERRUPTION" >> hook-ran; echo 'hook output'`,
       });
       // --results' upload (results.sh, helper "s3"): the agent calls it when it is there.
-      putFile('results.sh', 'upload_results() { echo "$1" >> "$HOME/uploaded"; }\n');
+      putFile('results.sh', 'upload_results() { echo "$1 ${2:-}" >> "$HOME/uploaded"; }\n');
       // A job that checkpoints on SIGTERM, leading its own process group as tmux/screen's do.
       await user(
         `mkdir -p ~/proj ~/.ssh-ec2/jobs/j && echo train > ~/.ssh-ec2/jobs/j/cmd && date +%s > ~/.ssh-ec2/jobs/j/created && ` +
+          // Its own results mark (results_mark JOBDIR): the notice uploads what changed since it.
+          `touch ~/.ssh-ec2/jobs/j/results-since && ` +
           `{ setsid sh -c 'trap "echo saved > ~/proj/checkpoint; exit 143" TERM; while :; do sleep 1; done' </dev/null >/dev/null 2>&1 & echo $! > ~/.ssh-ec2/jobs/j/pid; }`,
       );
       const jobPid = Number(agentFile('jobs/j/pid'));
@@ -642,7 +644,9 @@ describe('on-instance agent', () => {
         `${(await user('cd ~/proj && pwd')).stdout}\nstop\n`,
       );
       expect(readFileSync(join(project, 'ssh-ec2-interrupt.log'), 'utf8')).toMatch(/hook output\n=== exit status 0\n$/);
-      expect(readFileSync(join(String(machine?.home), 'uploaded'), 'utf8')).toBe('interruption\n');
+      // The job's, from its own directory (its mark and settings), then a plain session's.
+      const uploaded = `interruption ${(await user('echo ~/.ssh-ec2/jobs/j')).stdout}\ninterruption \n`;
+      expect(readFileSync(join(String(machine?.home), 'uploaded'), 'utf8')).toBe(uploaded);
       // Nothing powered off by the agent: EC2 does it.
       expect(newPoweroffs()).toEqual([]);
       // Once: it asks no more. Rounds go on (an idle poweroff, asked for now, is the evidence), and
@@ -651,7 +655,7 @@ describe('on-instance agent', () => {
       expect((await poweredOff(id)).map((p) => p.reason)).toEqual(['idle']);
       expect(spotAsked().filter((r) => r.status === 200)).toHaveLength(1);
       expect(String(agentFile('agent.log')).match(/spot interruption notice/g)).toHaveLength(1);
-      expect(readFileSync(join(String(machine?.home), 'uploaded'), 'utf8')).toBe('interruption\n');
+      expect(readFileSync(join(String(machine?.home), 'uploaded'), 'utf8')).toBe(uploaded);
     },
     TEST_TIMEOUT,
   );

@@ -5,15 +5,19 @@
  * what it is asked and with which environment (the instance's credentials come from IMDS only).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { normalS3Url, parseS3Url, resultsFolder, s3Url } from '../../src/cloud/s3-location.js';
-import { decide, safePath, type LocalEntry } from '../../src/commands/pull/from-s3.js';
+import { bring, decide, etagLike, safePath, type LocalEntry } from '../../src/commands/pull/from-s3.js';
+import type { ResultsStore } from '../../src/cloud/s3.js';
+import type { Logger } from '../../src/ui/logger.js';
 import { UsageError } from '../../src/errors.js';
 import { prepareScript, RESULTS_COMMANDS, resultsConf } from '../../src/remote/on-instance.js';
 import { sessionCommand } from '../../src/remote/remote-command.js';
+import { SECRET_DIRS, SECRET_FILES } from '../../src/sync/ignore-rules.js';
 import { profileCannotWrite, resultsUpload } from '../../src/session/results.js';
 
 const AGENT = join(__dirname, '..', '..', 'src', 'agent');
@@ -84,18 +88,98 @@ describe('pull --from-s3, per object', () => {
     etag,
     modified: new Date(0),
   });
-  const file = (size: number, md5: string): LocalEntry => ({ kind: 'file', size, md5: () => Promise.resolve(md5) });
+  const file = (size: number, etag: string | undefined): LocalEntry => ({
+    kind: 'file',
+    size,
+    etag: () => Promise.resolve(etag),
+  });
 
   it.each([
     ['new here: fetched', object('a'), { kind: 'none' } as LocalEntry, 'fetch'],
     ['the same content: left', object('a'), file(1, '0cc175b9c0f1b6a831c399e269772661'), 'same'],
     ['a local edit (another size): beside', object('a'), file(2, 'x'), 'beside'],
     ['a local edit (same size): beside', object('a'), file(1, '92eb5ffee6ae2fec3ad71c777531578f'), 'beside'],
-    ['a multipart ETag: compared by content', object('a', 'abc-2'), file(1, 'x'), 'compare'],
+    [
+      'a multipart ETag of a part size not guessed: compared by content',
+      object('a', 'abc-2'),
+      file(1, undefined),
+      'compare',
+    ],
+    ['a multipart ETag computed the same here: left', object('a', 'abc-2'), file(1, 'abc-2'), 'same'],
     ['a directory or link here: not written', object('a'), { kind: 'blocked' } as LocalEntry, 'unsafe'],
     ['outside the directory: not written', object('../x'), { kind: 'none' } as LocalEntry, 'unsafe'],
   ])('%s', async (_what, o, local, decision) => {
     expect(await decide(o, local)).toBe(decision);
+  });
+
+  it("computes a multipart upload's ETag as the AWS CLI makes it (8 MiB parts), streamed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etag-'));
+    const f = join(dir, 'big');
+    const data = randomBytes(17 * 1024 * 1024 + 5);
+    writeFileSync(f, data);
+    const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+    const M = 8 * 1024 * 1024;
+    const parts = [data.subarray(0, M), data.subarray(M, 2 * M), data.subarray(2 * M)].map(md5);
+    const etag = `${createHash('md5').update(Buffer.concat(parts)).digest('hex')}-3`;
+    expect(await etagLike(f, data.length, etag)).toBe(etag);
+    expect(await etagLike(f, data.length, md5(data).toString('hex'))).toBe(md5(data).toString('hex'));
+    expect(await etagLike(f, data.length, `${'0'.repeat(32)}-3`)).toBeUndefined();
+  });
+
+  describe('bringing objects home', () => {
+    const folder = { bucket: 'b', prefix: 'p/' };
+    const logged: string[] = [];
+    const log = { info: () => {}, warn: (m: string) => logged.push(m) } as unknown as Logger;
+    const obj = (path: string, content: string) => ({
+      path,
+      size: content.length,
+      etag: createHash('md5').update(content).digest('hex'),
+      modified: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)),
+    });
+
+    it('never over a file made here while it downloaded: yours kept, the S3 copy beside it', async () => {
+      const root = mkdtempSync(join(tmpdir(), 'pull-'));
+      const store: ResultsStore = {
+        list: () => Promise.resolve([]),
+        download: (_f, path, file) => {
+          writeFileSync(join(root, path), 'an editor saved this meanwhile');
+          writeFileSync(file, 'from s3');
+          return Promise.resolve();
+        },
+      };
+      const done = await bring(store, folder, root, [obj('r.txt', 'from s3')], log);
+      expect(readFileSync(join(root, 'r.txt'), 'utf8')).toBe('an editor saved this meanwhile');
+      expect(done.beside).toHaveLength(1);
+      expect(readFileSync(join(root, done.beside[0]!), 'utf8')).toBe('from s3');
+      expect(readdirSync(root).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    });
+
+    it("says one object's failure and brings the others; a file already here is not downloaded", async () => {
+      const root = mkdtempSync(join(tmpdir(), 'pull-'));
+      writeFileSync(join(root, 'here.txt'), 'same');
+      const asked: string[] = [];
+      const store: ResultsStore = {
+        list: () => Promise.resolve([]),
+        download: (_f, path, file) => {
+          asked.push(path);
+          if (path === 'a.txt') return Promise.reject(new Error('connection reset'));
+          writeFileSync(file, 'b');
+          return Promise.resolve();
+        },
+      };
+      logged.length = 0;
+      const done = await bring(
+        store,
+        folder,
+        root,
+        [obj('a.txt', 'a'), obj('b.txt', 'b'), obj('here.txt', 'same')],
+        log,
+      );
+      expect(done).toMatchObject({ fetched: 1, same: 1, failed: ['a.txt'] });
+      expect(readFileSync(join(root, 'b.txt'), 'utf8')).toBe('b');
+      expect(asked).toEqual(['a.txt', 'b.txt']);
+      expect(logged).toEqual(['a.txt: not brought home: connection reset']);
+    });
   });
 
   it.each(['a/../b', '/abs', '.ssh-ec2/x', 'a//b', '', './a'])('never writes %j', (path) => {
@@ -175,6 +259,62 @@ describe('results.sh on the instance', () => {
     expect(env).toContain('AWS_DEFAULT_REGION=eu-west-1\n');
     expect(env).not.toMatch(/AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_PROFILE=/);
     expect(env).toContain('AWS_SHARED_CREDENTIALS_FILE=/dev/null\n');
+  });
+
+  it('never sends a data volume, what .rsyncignore ignores, or what looks like a secret; counts odd names right', () => {
+    const i = instanceHome(conf);
+    const proj = join(i.home, 'proj');
+    for (const d of ['data', '.venv/lib', 'sub/node_modules', 'out/cache', 'keys', '.aws'])
+      mkdirSync(join(proj, d), { recursive: true });
+    writeFileSync(join(proj, '.rsyncignore'), '# deps\n.venv/\nnode_modules/\n/out/cache\n*.tmp\n!keep.tmp\n');
+    utimesSync(join(proj, '.rsyncignore'), new Date(0), new Date(0));
+    // ./data is a mount point (the stand-in mountpoint says so): the volume is not a result.
+    writeFileSync(join(i.home, 'bin', 'mountpoint'), '#!/bin/sh\n[ "$2" = ./data ]\n', { mode: 0o755 });
+    i.sh('sh ~/.ssh-ec2/results.sh mark');
+    const made = [
+      'data/big.bin',
+      '.venv/lib/x.py',
+      'sub/node_modules/m.js',
+      'out/cache/c',
+      'scratch.tmp',
+      '.env',
+      '.env.local',
+      'keys/server.pem',
+      'keys/id_ed25519',
+      '.aws/credentials',
+      'keys/id_ed25519.pub',
+      'out/model.pt',
+      'sub/node_modules.txt',
+      'two\nlines.txt',
+    ];
+    for (const f of made) writeFileSync(join(proj, f), 'x');
+    const out = i.sh('sh ~/.ssh-ec2/results.sh upload job-end 2>&1');
+    expect(i.read('aws-tree').split('./').filter(Boolean).sort()).toEqual(
+      ['keys/id_ed25519.pub\n', 'out/model.pt\n', 'sub/node_modules.txt\n', 'two\nlines.txt\n'].sort(),
+    );
+    expect(out).toMatch(/uploading 4 new or changed file/);
+  });
+
+  it('clears every credential source the CLI would take before the instance profile', () => {
+    const i = instanceHome(conf);
+    mkdirSync(join(i.home, 'proj'));
+    i.sh('sh ~/.ssh-ec2/results.sh mark; echo new > proj/n.txt');
+    const before = [
+      'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+      'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+      'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+      'AWS_WEB_IDENTITY_TOKEN_FILE',
+      'AWS_ROLE_ARN',
+      'AWS_ROLE_SESSION_NAME',
+    ];
+    i.sh('sh ~/.ssh-ec2/results.sh upload job-end', Object.fromEntries(before.map((k) => [k, 'from-elsewhere'])));
+    expect(i.read('aws-env')).not.toContain('from-elsewhere');
+  });
+
+  it('holds back every name the sync up holds back as a secret', () => {
+    const script = readFileSync(join(AGENT, 'results.sh'), 'utf8');
+    for (const name of [...SECRET_FILES.map((n) => n.replace(/^!/, '')), ...SECRET_DIRS])
+      expect(script).toContain(`'${name}'`.includes('*') ? `'${name}'` : name);
   });
 
   it("a job's upload is the one it started with, since its own mark, whatever a later run writes", () => {
