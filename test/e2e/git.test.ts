@@ -8,11 +8,28 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { cli, launches, makeProject, remotePath, useSandbox } from './helpers.js';
 
 const sb = useSandbox();
 const LOCAL_OK = { SSH_EC2_GIT_LOCAL_PATHS: '1' };
+
+/**
+ * A real ssh agent, and an ssh config asking every connection to forward it: only a checkout's own
+ * connection (for an ssh URL) may, never the master the command runs over.
+ */
+let agentPid: string | undefined;
+function forwardingAgent(): Record<string, string> {
+  const sock = join(sb.dir, 'agent.sock');
+  const out = execFileSync('ssh-agent', ['-s', '-a', sock], { encoding: 'utf8' });
+  agentPid = /SSH_AGENT_PID=(\d+)/.exec(out)![1];
+  const config = join(sb.dir, 'forwarding_ssh_config');
+  writeFileSync(config, `Host *\n  ForwardAgent yes\n\nInclude ${sb.sshConfig}\n`);
+  return { ...LOCAL_OK, SSH_AUTH_SOCK: sock, SSH_EC2_SSH_CONFIG: config };
+}
+afterAll(() => {
+  if (agentPid) process.kill(Number(agentPid));
+});
 
 const git = (dir: string, ...args: string[]) =>
   execFileSync('git', ['-C', dir, ...args], {
@@ -48,11 +65,12 @@ function tree(dir: string): string[] {
 }
 
 describe('--git', () => {
-  it('clones at the current commit, brings home what the command made or changed and never the checkout; the next run fetches', async () => {
+  it('clones at the current commit, brings home what the command made or changed and never the checkout, never shows the command your ssh agent; the next run fetches', async () => {
     const { dir } = repoProject('git-run', { 'data.txt': 'data\n', 'README.md': 'readme\n', 'src/a.py': 'a\n' });
     writeFileSync(join(dir, 'notes.txt'), 'mine, untracked\n');
     const head = git(dir, 'rev-parse', 'HEAD');
     const before = tree(dir);
+    const env = forwardingAgent();
     const r = await cli(
       sb,
       [
@@ -61,7 +79,7 @@ describe('--git', () => {
         '--',
         'git rev-parse HEAD; echo made > result.txt; echo more >> data.txt; ls notes.txt 2>&1; true',
       ],
-      { cwd: dir, env: LOCAL_OK },
+      { cwd: dir, env },
     );
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe(head);
@@ -86,10 +104,7 @@ describe('--git', () => {
     const again = await cli(
       sb,
       ['--git', '--', 'git rev-parse HEAD; cat src/a.py; ls result.txt; printf "%s\\n" "${SSH_AUTH_SOCK:-no agent}"'],
-      {
-        cwd: dir,
-        env: LOCAL_OK,
-      },
+      { cwd: dir, env },
     );
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toBe(`${second}\na2\nresult.txt\nno agent\n`);
