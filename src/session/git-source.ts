@@ -58,6 +58,9 @@ export function checkGitSettings(o: GitSettings): void {
     throw new GitRefusal('--git-push is for --git', 'Add --git (it pushes the current branch to its upstream first).');
 }
 
+const PUSHES_COMMITS = '--git-push pushes commits, not';
+const WOULD_MISS = '--git: the instance would not have your';
+
 /** The source of this run's checkout, or undefined without --git/--git-url. --git-push pushes here. */
 export async function gitSource(
   o: GitSettings,
@@ -92,7 +95,7 @@ export async function gitSource(
   const { tracked, untracked } = parseStatus((await git('status', '--porcelain=v1', '-z')).stdout);
   if (tracked.length > 0)
     throw new GitRefusal(
-      `${o.gitPush ? '--git-push pushes commits, not' : '--git: the instance would not have your'} uncommitted changes (${shortList(tracked)})`,
+      `${o.gitPush ? PUSHES_COMMITS : WOULD_MISS} uncommitted changes (${shortList(tracked)})`,
       'Commit them (then push, or add --git-push), or stash them.',
     );
   if (untracked.length > 0)
@@ -124,7 +127,7 @@ export async function gitSource(
   return { url, branch: up.branch, commit: head, sameHere: true, knownHosts, ...shared(url) };
 }
 
-/** `git push REMOTE HEAD:refs/heads/BRANCH`: the current commit, to the upstream's branch, whatever push.default says. */
+/** `git push REMOTE HEAD:refs/heads/BRANCH`: the current commit to the upstream branch, whatever push.default is. */
 export const pushArgv = (remote: string, branch: string) => ['push', '--', remote, `HEAD:refs/heads/${branch}`];
 
 interface Upstream {
