@@ -8,6 +8,7 @@
  */
 import { INSTANCE_OPTIONS } from './options/instance-options.js';
 import { CONNECTION_OPTIONS, GENERAL_OPTIONS, SESSION_OPTIONS, SYNC_OPTIONS } from './options/session-options.js';
+import { GIT_OPTIONS } from './options/git-options.js';
 import type { Spec } from './options/spec.js';
 
 export {
@@ -29,6 +30,7 @@ export const OPTION_SPECS = {
   ...CONNECTION_OPTIONS,
   ...SESSION_OPTIONS,
   ...SYNC_OPTIONS,
+  ...GIT_OPTIONS,
   ...GENERAL_OPTIONS,
 } as const;
 

@@ -159,6 +159,21 @@ export class Connection {
   }
 
   /**
+   * A command of ours that may take long (a git checkout: session/git-checkout.ts), its script on
+   * stdin (an https token in it stays out of every argv). `forwardAgent`: on a connection of its
+   * own with your ssh agent forwarded, the only one that ever is — the master never forwards it,
+   * or every command over it would reach your agent.
+   */
+  async execLong(
+    command: string,
+    opts: { input?: string; forwardAgent?: boolean; signal?: AbortSignal } = {},
+  ): Promise<RunResult> {
+    if (opts.forwardAgent) await this.keys.refresh();
+    const t = opts.forwardAgent ? { ...this.target, controlPath: 'none' } : this.target;
+    return run(remoteArgv(t, command, { forwardAgent: opts.forwardAgent }), { input: opts.input, signal: opts.signal });
+  }
+
+  /**
    * The user's session, attached to this terminal. `ownGroup`: out of the terminal's reach (see
    * runAttached), so that a Ctrl-C is ssh-ec2's to pass on; `relayInput` with it when stdin is a
    * terminal: ssh-ec2 reads it for ssh (see run-session.ts).

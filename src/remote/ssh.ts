@@ -86,6 +86,9 @@ export function masterStartArgv(t: SshTarget): string[] {
     ...sshOptions(t),
     '-o',
     'ControlMaster=yes',
+    // Never from a config's ForwardAgent: every session over the master would get your agent.
+    '-o',
+    'ForwardAgent=no',
     '-o',
     `ControlPersist=${CONTROL_PERSIST}`,
     '-o',
@@ -130,14 +133,17 @@ export function wantsTerminal(forced: boolean | undefined, io: { stdinIsTTY: boo
 export function remoteArgv(
   t: SshTarget,
   remoteCommand: string,
-  opts: { tty?: boolean; forwards?: ForwardSpecs } = {},
+  opts: { tty?: boolean; forwards?: ForwardSpecs; forwardAgent?: boolean } = {},
 ): string[] {
   const forwards = opts.forwards ? forwardArgs(opts.forwards) : [];
   // ClearAllForwardings would clear the session's own forwards too: the config's stay with them.
   if (forwards.length > 0) forwards.push('-o', 'ExitOnForwardFailure=yes');
   else forwards.push(...NO_CONFIG_FORWARDS);
   // -tt / -T decide the terminal whatever the config's RequestTTY says.
-  return [...overMaster(t), opts.tty ? '-tt' : '-T', ...forwards, '--', t.host, remoteCommand];
+  // The agent only where asked (a git clone's own connection: session/git-checkout.ts); first, as ssh takes the first value.
+  const agent = opts.forwardAgent ? ['-o', 'ForwardAgent=yes'] : [];
+  const [ssh, ...rest] = overMaster(t);
+  return [ssh!, ...agent, ...rest, opts.tty ? '-tt' : '-T', ...forwards, '--', t.host, remoteCommand];
 }
 
 /**

@@ -21,6 +21,8 @@ import { wantsTerminal } from '../remote/ssh.js';
 import { checkDefaultImageSupports } from '../cloud/dlami.js';
 import { heldBackNoticeFile } from '../sync/secrets-notice.js';
 import { announceForwards } from './forwards-announce.js';
+import { checkoutBeside, type GitRun } from './git-checkout.js';
+import { checkGitSettings, gitSource, type GitSource } from './git-source.js';
 import { connect, prepareInstance } from './connect.js';
 import { syncMounts } from './data-volume.js';
 import { localContext, originOf, type LocalContext, type Run } from './context.js';
@@ -64,9 +66,11 @@ export async function runSession(deps: SessionDeps): Promise<number> {
   if (options.rsync) await requireRsync(rsyncSource(local), options.attach ? ['back'] : ['up', 'back']);
   // This directory's instance as an earlier run left it: used without AWS if it answers (warm.ts).
   const w = warmth(local, deps.env);
+  // A run from git is refused (or pushed) before anything is launched (--attach sends nothing).
+  const git = options.attach ? undefined : await gitSource(options, local.plan.projectDir, deps.env, deps.log);
   // Who these credentials are, as an earlier run learnt it (one STS call fewer), unless --no-cache.
   const known = { ...deps, callerMemory: options.cache ? callerMemory(local.paths.cache) : undefined };
-  return runStory(known, local, (run, signal) => story(run, deps, w, signal), { cloud: warmCloud(w, known) });
+  return runStory(known, local, (run, signal) => story(run, deps, w, signal, git), { cloud: warmCloud(w, known) });
 }
 
 /** What a run refuses before any AWS call (a dry run too): nothing is looked up, or launched, for nothing. */
@@ -74,14 +78,16 @@ export async function checkBeforeAws(options: Options): Promise<void> {
   // A missing key file is reported before any AWS call.
   if (options.identity) pemKey(options.identity, settingOrigin(options, 'identity'));
   await checkSessionOptions(options);
+  checkGitSettings(options);
   if (!options.attach) checkDefaultImageSupports(options); // --attach never launches
   await requirePrograms(localPrograms(options));
 }
 
 /** The local programs a run needs: ssh (and ssh-keygen, for keys and host key checks), rsync unless --no-rsync. */
-export function localPrograms(options: Pick<Options, 'rsync' | 'rsyncProgram'>): string[] {
+export function localPrograms(options: Pick<Options, 'rsync' | 'rsyncProgram' | 'git'>): string[] {
   // An rsync named by SSH_EC2_RSYNC is looked for where it is named (rsync-capabilities.ts).
-  return ['ssh', 'ssh-keygen', ...(options.rsync && !options.rsyncProgram ? ['rsync'] : [])];
+  const rsync = options.rsync && !options.rsyncProgram ? ['rsync'] : [];
+  return ['ssh', 'ssh-keygen', ...rsync, ...(options.git ? ['git'] : [])];
 }
 
 /** Whether ssh-ec2 here has connected to an instance: its host key is pinned in our state (owner.ts). */
@@ -91,7 +97,7 @@ export const pinnedIn =
     existsSync(paths.knownHosts(instanceId));
 
 /** Up to the command's end; the sync back and the final state are the finish's (story.ts). */
-async function story(run: Run, deps: SessionDeps, w: Warmth, signal: AbortSignal): Promise<void> {
+async function story(run: Run, deps: SessionDeps, w: Warmth, signal: AbortSignal, git?: GitSource): Promise<void> {
   const ownFinalState = run.facts.finalState;
   run.facts.lastInterruption = tellLastInterruption(run.log, run.paths, run.plan.projectId);
   const pending = await recoverKilledRun(run);
@@ -110,7 +116,7 @@ async function story(run: Run, deps: SessionDeps, w: Warmth, signal: AbortSignal
   run.journal?.note({ step: 'the sync up', connected: true });
   if (pending?.sessionIds.length && (await endSessions(conn, pending.sessionIds)))
     run.journal?.note({ inheritedSessions: [] });
-  await prepareAndSyncUp(run, conn, got, signal);
+  await prepareAndSyncUp(run, conn, got, signal, git && { source: git, agent: !!deps.env.SSH_AUTH_SOCK });
   rememberInstance(run, got, w.context);
   // Launched, started or reached, its host key now pinned: its ssh alias (if aliases are in use).
   await refreshAliases(
@@ -180,7 +186,7 @@ async function provisionFor(
  * start is refused (one already running, no tmux/screen) before anything is sent: the agent
  * (which brings the job wrapper that answers) first, then the check, then the sync up.
  */
-async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, signal: AbortSignal): Promise<void> {
+async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, signal: AbortSignal, git?: GitRun) {
   const { options, log } = run;
   const hourly = instanceHourly(run.cloud.region, got.instance);
   const limits = resolveLimits(options, got.instance, got.launched || got.started, undefined, hourly);
@@ -190,7 +196,8 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   const job = mux !== 'none' && !options.attach ? { id: run.plan.projectId, mux } : undefined;
   const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits, job, got.volume));
   if (job) checkJobCanStart(run, await prepared, job.mux);
-  if (options.rsync && !options.attach) {
+  if (git) await checkoutBeside(prepared, { ...syncParams(run, conn), instanceId: got.instance.id, signal }, git);
+  else if (options.rsync && !options.attach) {
     // An agent that cannot be installed ends the sync up too, and the finish waits for its end:
     // it never runs beside a push. (A sync up that fails, or an interrupt, goes to the finish at
     // once, as the agent's exchange is short.)

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { SubprocessError } from '../errors.js';
 import { requireRsync } from '../remote/rsync-capabilities.js';
 import { localPlatform, type NameFolding, type Platform } from '../state/platform.js';
+import { withGitLeftOut } from './git-base.js';
 import { loadBase, loadHints, saveBase, type Sig } from './base.js';
 import { ignoredInListing, IgnoreRules, OWN_DIR, walkLocal, type Entry } from './ignore-rules.js';
 import { collisionsDir, collisionsMessage, planCollisions, readLocalDir, sideExcludes } from './name-collisions.js';
@@ -51,6 +52,7 @@ export interface SyncBackResult {
 export async function syncBack(
   p: SyncParams & { now?: Date; platform?: Platform; midRun?: boolean },
 ): Promise<SyncBackResult> {
+  p = withGitLeftOut(p); // an instance's own clone (git-base.ts)
   const caps = await requireRsync(p.rsync, ['back']);
   const base = loadBase(p.localDir, p.instanceId);
   const hints = loadHints(p.localDir, p.instanceId);

@@ -22,6 +22,7 @@ import {
 import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
 import type { Gentle } from '../remote/rsync.js';
 import type { Logger } from '../ui/logger.js';
+import { withGitLeftOut } from './git-base.js';
 import { loadBase, loadHints, saveBase, type Sig } from './base.js';
 import { ignoredInListing, IgnoreRules, walkLocal, type Entry } from './ignore-rules.js';
 import { sideExcludes } from './name-collisions.js';
@@ -71,6 +72,7 @@ export interface SyncParams {
 }
 
 export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: number | undefined }> {
+  p = withGitLeftOut(p); // an instance's own clone (git-base.ts)
   const caps = await requireRsync(p.rsync, ['up']);
   p.log.detail(`local rsync: ${caps.path} (${caps.version})`);
   // pushArgv copies links to outside directories as their content: their files are judged too.
