@@ -194,14 +194,15 @@ export function rshScript(sshArgv: readonly string[]): string {
 export function excludeFileText(
   entries: readonly Entry[],
   caps: Pick<RsyncCapabilities, 'path' | 'version' | 'from0'>,
+  mounts: readonly string[] = [],
 ): string {
-  if (caps.from0) return excludeList(entries);
+  if (caps.from0) return excludeList(entries, mounts);
   const broken = entries.find((e) => /[\n\r]/.test(e.path));
   if (broken) {
     const err = tooOld(caps, ['from0']);
     throw new UserError(`${err.message} (${JSON.stringify(broken.path)})`, err.exitCode, err.hint);
   }
-  return excludeList(entries).replaceAll('\0', '\n');
+  return excludeList(entries, mounts).replaceAll('\0', '\n');
 }
 
 /** Why an rsync failed, in words, and what to do; from its exit status and everything it said. */
