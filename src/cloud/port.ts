@@ -29,6 +29,8 @@ export interface InstanceInfo {
   stoppedAt?: Date;
   /** A spot instance's request (SpotInstanceRequestId): cancelled before the instance is terminated. */
   spotRequestId?: string;
+  /** The device names of its EBS volumes (BlockDeviceMappings): the root's, and a data volume's once attached. */
+  devices?: string[];
 }
 
 /** A resource other than an instance that carries an ssh-ec2 tag (ssh-ec2 ls --all-regions). */

@@ -94,11 +94,22 @@ export async function attachDataVolume(
     log.info(`attached data volume ${want.name} (${id}) to ${instance.id}`);
   }
   await cloud.tag(id, { [LAST_USE_TAG]: new Date().toISOString() });
+  // The instance as this run knows it, and remembers it for a warm start (warm.ts), holds it now:
+  // the syncs of a later run without --volume leave the mount point out (syncMounts).
+  if (!instance.devices?.includes(DATA_DEVICE)) instance.devices = [...(instance.devices ?? []), DATA_DEVICE];
   return { id, name: want.name, device: DATA_DEVICE };
 }
 
-/** The paths of the project the syncs leave out, neither sending, bringing back nor deleting: the mount point. */
-export const syncMounts = (o: Pick<Options, 'volume'>): string[] => (o.volume ? [DATA_MOUNT] : []);
+/**
+ * The paths of the project the syncs leave out, neither sending, bringing back nor deleting: the
+ * mount point, when this run mounts the volume or the instance has it attached. Known from the
+ * instance, not only from this command's options: `down`, `pull`, `--attach` or a run without
+ * --volume on an instance holding the volume would otherwise bring the whole volume home, or sync
+ * a local data/ onto it. (Attached but not mounted, after a stop and start: data/ on its root disk
+ * is left out too, which loses nothing.)
+ */
+export const syncMounts = (o: Pick<Options, 'volume'>, instance?: Pick<InstanceInfo, 'devices'>): string[] =>
+  o.volume || instance?.devices?.includes(DATA_DEVICE) ? [DATA_MOUNT] : [];
 
 /** The mount point on the instance, relative to the home. */
 export const mountPointOf = (remoteDir: string): string => `${remoteDir}/${DATA_MOUNT}`;

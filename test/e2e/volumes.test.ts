@@ -132,3 +132,32 @@ describe('a data volume', () => {
     expect(await volumesNamed('data')).toEqual([]);
   });
 });
+
+describe('an instance holding the data volume', () => {
+  it('keeps its mount point out of every sync, whatever the command asks: a run without --volume, pull, down', async () => {
+    const dir = makeProject(sb, 'vol-held');
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(join(dir, 'data', 'local-only.txt'), 'mine\n');
+    const first = await cli(sb, ['--volume', 'held', '--leave', 'echo v > data/v.txt'], { cwd: dir });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const [vol] = await volumesNamed('held');
+    const onVolume = () => readdirSync(sb.volumes.dirOf(vol!.VolumeId!)).sort();
+    const here = () => readdirSync(join(dir, 'data')).sort();
+    // Without --volume, on the instance that has it mounted: the local data/ is not sent onto it,
+    // and what the command wrote there is not brought home; the rest is synced as ever.
+    const plain = await cli(sb, ['--leave', 'echo w > data/w.txt; echo r > out.txt'], { cwd: dir });
+    expect(plain.exitCode, plain.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('r\n');
+    expect(onVolume()).toEqual(['v.txt', 'w.txt']);
+    expect(here()).toEqual(['local-only.txt']);
+    const pulled = await cli(sb, ['pull'], { cwd: dir });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(here()).toEqual(['local-only.txt']);
+    const down = await cli(sb, ['down', '--yes'], { cwd: dir });
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(here()).toEqual(['local-only.txt']);
+    expect(onVolume()).toEqual(['v.txt', 'w.txt']);
+    const removed = await cli(sb, ['volumes', 'rm', 'held', '--yes'], { cwd: dir });
+    expect(removed.exitCode, removed.stderr).toBe(0);
+  });
+});

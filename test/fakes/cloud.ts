@@ -504,6 +504,8 @@ export class FakeCloud implements Cloud {
       if (!v) throw awsFailure('attachVolume', { code: 'InvalidVolume.NotFound' });
       if (v.attachedTo) throw awsFailure('attachVolume', { code: 'VolumeInUse' });
       Object.assign(v, { state: 'in-use', attachedTo: instanceId, attachState: 'attached' });
+      const i = this.instances.get(instanceId);
+      if (i) i.devices = [...(i.devices ?? []), device];
     });
   }
 

@@ -59,7 +59,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   return runStory(ctx, state, async (s, signal) => {
     const conn = await reachExisting(s, signal, 'push');
     s.facts.finalState = s.facts.origin === 'started' ? 'stop' : 'leave';
-    const p = { ...syncParams(s, conn), instanceId: conn.target.hostKeyAlias };
+    const p = { ...syncParams(s, conn, s.facts.instance), instanceId: conn.target.hostKeyAlias };
     const filter = pushFilter(paths);
     const excludeFile = join(p.scratchDir, `push-${process.pid}.filter`);
     writeFileSync(excludeFile, caps.from0 ? filter : filter.replaceAll('\0', '\n'), { mode: 0o600 });
