@@ -62,9 +62,14 @@ function base(o: RsyncCommon, caps: Caps): string[] {
  * and hand over as excludes, so no --update: a local edit with an older clock than the instance's
  * is still sent.
  */
-export function pushArgv(o: RsyncCommon & { localDir: string; keepDirLinks?: boolean }, caps: Caps): string[] {
+export function pushArgv(
+  o: RsyncCommon & { localDir: string; keepDirLinks?: boolean; backupDir?: string },
+  caps: Caps,
+): string[] {
   return [
     ...base(o, caps),
+    // push: what it replaces there is kept (relative to the remote directory), not lost.
+    ...(o.backupDir ? ['--backup', `--backup-dir=${o.backupDir}`] : []),
     // A link to data outside the project is sent as its content (the instance has no such
     // target); a link inside the project stays a link.
     '--copy-unsafe-links',
