@@ -54,6 +54,14 @@ export function unattachable(v: VolumeInfo, instance: InstanceInfo): UserError |
   return undefined;
 }
 
+/** A stopped instance the volume cannot be attached to is refused before it is started (and paid for) in vain. */
+export async function checkAttachable(ctx: VolumeContext, instance: InstanceInfo, owner: string): Promise<void> {
+  const want = ctx.options.volume;
+  const v = want && (await findDataVolume(ctx.cloud, owner, want.name));
+  const refused = v && unattachable(v, instance);
+  if (refused) throw refused;
+}
+
 /** Makes sure the data volume is attached to the instance (made first if it is the first use). */
 export async function attachDataVolume(
   ctx: VolumeContext,

@@ -339,6 +339,15 @@ describe('with a data volume (--volume)', () => {
     );
   });
 
+  it('a stopped instance in another zone: refused before it is started', async () => {
+    const cloud = new FakeCloud();
+    mine(cloud, 'stopped', { az: 'eu-central-1a' });
+    volume(cloud, 'eu-central-1b');
+    await expect(run(cloud, withVolume).go()).rejects.toThrow(/is in eu-central-1b, and i-\w+ in eu-central-1a/);
+    expect(cloud.calls.filter((c) => c.op === 'start')).toEqual([]);
+    expect(cloud.instances.get([...cloud.instances.keys()][0]!)?.state).toBe('stopped');
+  });
+
   it("a launch goes to the volume's zone only, and says so; none yet: made where the instance landed", async () => {
     const cloud = new FakeCloud();
     volume(cloud, 'eu-central-1b');
