@@ -65,6 +65,8 @@ export interface VolumeInfo {
   /** The instance holding it, while attached or attaching, and how far (attaching, attached). */
   attachedTo?: string;
   attachState?: string;
+  /** EC2's CreateTime: of two of one name (made at once), the older is the one (data-volume.ts). */
+  createdAt?: Date;
   tags: Record<string, string>;
 }
 

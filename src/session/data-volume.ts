@@ -26,11 +26,16 @@ interface VolumeContext {
   signal?: AbortSignal;
 }
 
-/** The owner's volume of that name, if made already. */
+/**
+ * The owner's volume of that name, if made already. Two runs in two directories may both have made
+ * one at once: the oldest is the one, for every run (then the id, should two share a second).
+ */
 export async function findDataVolume(cloud: Cloud, owner: string, name: string): Promise<VolumeInfo | undefined> {
-  const [v] = await cloud.findVolumes(volumeKeyTags(owner, name));
-  return v;
+  return (await cloud.findVolumes(volumeKeyTags(owner, name))).sort(byAge)[0];
 }
+
+const when = (v: VolumeInfo) => v.createdAt?.getTime() ?? Infinity;
+const byAge = (a: VolumeInfo, b: VolumeInfo): number => when(a) - when(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** The zone a launch must use: the data volume's, once it exists (undefined: any zone). */
 export async function dataVolumeZone(ctx: VolumeContext, owner: string): Promise<string | undefined> {
@@ -80,6 +85,17 @@ export async function attachDataVolume(
       tags: volumeTags(owner, want.name, new Date()),
     });
     log.info(`created data volume ${want.name} (${v.id}, ${want.sizeGiB} GiB gp3, encrypted) in ${v.zone}`);
+    // Another run made one of the same name first (two directories at once): its is the one; ours,
+    // new and empty, is deleted rather than left as a second volume of that name. Only an older one
+    // wins: a listing that lacks ours yet (eventual consistency) never makes both runs delete theirs.
+    const first = await findDataVolume(cloud, owner, want.name);
+    if (first && first.id !== v.id && byAge(first, v) < 0) {
+      await cloud.deleteVolume(v.id);
+      log.info(
+        `data volume ${want.name} was made meanwhile by another run (${first.id}): ${v.id} deleted, ${first.id} used`,
+      );
+      v = first;
+    }
   }
   const refused = unattachable(v, instance);
   if (refused) throw refused;

@@ -491,6 +491,7 @@ export class FakeCloud implements Cloud {
         sizeGiB: spec.sizeGiB,
         zone: spec.zone,
         state: 'available',
+        createdAt: new Date(),
         tags: { ...spec.tags },
       };
       this.volumes.set(v.id, v);
