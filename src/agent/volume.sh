@@ -30,9 +30,16 @@ if [ -z "$dev" ]; then
   echo "no block device for $VOLUME_ID (looked for $DEVICE and its NVMe name)" >&2
   exit 1
 fi
-# blkid prints nothing (exit 2) for a device without a file system: only then is one made.
-if [ -z "$(sudo blkid -o value -s TYPE "$dev" || true)" ]; then
-  sudo mkfs.ext4 -q -L ssh-ec2-data "$dev"
-fi
+# A file system is made only on a device blkid -p (probing the device, not its cache) finds nothing
+# on: its exit status 2. Any other failure (sudo, a read error) is no answer: never formatted then.
+if sudo blkid -p "$dev" >/dev/null; then probe=0; else probe=$?; fi
+case $probe in
+  0) ;;
+  2) sudo mkfs.ext4 -q -L ssh-ec2-data "$dev" ;;
+  *)
+    echo "could not tell whether $dev holds a file system (blkid -p: exit status $probe): not formatted" >&2
+    exit 1
+    ;;
+esac
 sudo mount "$dev" "$MOUNT_POINT"
 sudo chown "$(id -u):$(id -g)" "$MOUNT_POINT"

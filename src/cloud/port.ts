@@ -29,6 +29,8 @@ export interface InstanceInfo {
   stoppedAt?: Date;
   /** A spot instance's request (SpotInstanceRequestId): cancelled before the instance is terminated. */
   spotRequestId?: string;
+  /** The device names of its EBS volumes (BlockDeviceMappings): the root's, and a data volume's once attached. */
+  devices?: string[];
 }
 
 /** A resource other than an instance that carries an ssh-ec2 tag (ssh-ec2 ls --all-regions). */
@@ -63,6 +65,8 @@ export interface VolumeInfo {
   /** The instance holding it, while attached or attaching, and how far (attaching, attached). */
   attachedTo?: string;
   attachState?: string;
+  /** EC2's CreateTime: of two of one name (made at once), the older is the one (data-volume.ts). */
+  createdAt?: Date;
   tags: Record<string, string>;
 }
 

@@ -21,6 +21,7 @@ export function toInfo(i: Instance): InstanceInfo {
     stateReason: i.StateReason?.Message || undefined,
     stoppedAt: i.State?.Name === 'stopped' ? transitionTime(i.StateTransitionReason) : undefined,
     spotRequestId: i.SpotInstanceRequestId || undefined,
+    devices: (i.BlockDeviceMappings ?? []).flatMap((m) => (m.DeviceName ? [m.DeviceName] : [])),
   };
 }
 

@@ -27,6 +27,7 @@ function toVolume(v: Volume): VolumeInfo {
     state: v.State ?? 'unknown',
     attachedTo: v.Attachments?.find((a) => a.State !== 'detached')?.InstanceId,
     attachState: v.Attachments?.find((a) => a.State !== 'detached')?.State,
+    createdAt: v.CreateTime,
     tags,
   };
 }

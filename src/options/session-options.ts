@@ -302,11 +302,18 @@ export const SYNC_OPTIONS = {
 /** Below this, a pull (both trees listed, then rsync) would hardly end before the next is due. */
 export const MIN_SYNC_EVERY_MS = 5_000;
 
-/** --sync-every: off, or a duration no shorter than MIN_SYNC_EVERY_MS. */
+/** 24 days: a timer's delay above 2^31 - 1 ms (24.8 days) is taken by Node as 1 ms, a pull without pause. */
+export const MAX_SYNC_EVERY_MS = 24 * 86_400_000;
+
+/** --sync-every: off, or a duration from MIN_SYNC_EVERY_MS to MAX_SYNC_EVERY_MS. */
 function syncEvery(raw: string, source: string): number {
   const ms = duration(raw, source);
   if (ms !== 0 && ms < MIN_SYNC_EVERY_MS)
     throw new UsageError(`${source}: at least ${MIN_SYNC_EVERY_MS / 1000}s between pulls of the results, got "${raw}"`);
+  if (ms > MAX_SYNC_EVERY_MS)
+    throw new UsageError(
+      `${source}: at most ${MAX_SYNC_EVERY_MS / 86_400_000}d between pulls of the results, got "${raw}"`,
+    );
   return ms;
 }
 

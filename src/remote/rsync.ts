@@ -62,9 +62,14 @@ function base(o: RsyncCommon, caps: Caps): string[] {
  * and hand over as excludes, so no --update: a local edit with an older clock than the instance's
  * is still sent.
  */
-export function pushArgv(o: RsyncCommon & { localDir: string; keepDirLinks?: boolean }, caps: Caps): string[] {
+export function pushArgv(
+  o: RsyncCommon & { localDir: string; keepDirLinks?: boolean; backupDir?: string },
+  caps: Caps,
+): string[] {
   return [
     ...base(o, caps),
+    // push: what it replaces there is kept (relative to the remote directory), not lost.
+    ...(o.backupDir ? ['--backup', `--backup-dir=${o.backupDir}`] : []),
     // A link to data outside the project is sent as its content (the instance has no such
     // target); a link inside the project stays a link.
     '--copy-unsafe-links',
@@ -194,14 +199,15 @@ export function rshScript(sshArgv: readonly string[]): string {
 export function excludeFileText(
   entries: readonly Entry[],
   caps: Pick<RsyncCapabilities, 'path' | 'version' | 'from0'>,
+  mounts: readonly string[] = [],
 ): string {
-  if (caps.from0) return excludeList(entries);
+  if (caps.from0) return excludeList(entries, mounts);
   const broken = entries.find((e) => /[\n\r]/.test(e.path));
   if (broken) {
     const err = tooOld(caps, ['from0']);
     throw new UserError(`${err.message} (${JSON.stringify(broken.path)})`, err.exitCode, err.hint);
   }
-  return excludeList(entries).replaceAll('\0', '\n');
+  return excludeList(entries, mounts).replaceAll('\0', '\n');
 }
 
 /** Why an rsync failed, in words, and what to do; from its exit status and everything it said. */

@@ -26,11 +26,16 @@ interface VolumeContext {
   signal?: AbortSignal;
 }
 
-/** The owner's volume of that name, if made already. */
+/**
+ * The owner's volume of that name, if made already. Two runs in two directories may both have made
+ * one at once: the oldest is the one, for every run (then the id, should two share a second).
+ */
 export async function findDataVolume(cloud: Cloud, owner: string, name: string): Promise<VolumeInfo | undefined> {
-  const [v] = await cloud.findVolumes(volumeKeyTags(owner, name));
-  return v;
+  return (await cloud.findVolumes(volumeKeyTags(owner, name))).sort(byAge)[0];
 }
+
+const when = (v: VolumeInfo) => v.createdAt?.getTime() ?? Infinity;
+const byAge = (a: VolumeInfo, b: VolumeInfo): number => when(a) - when(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** The zone a launch must use: the data volume's, once it exists (undefined: any zone). */
 export async function dataVolumeZone(ctx: VolumeContext, owner: string): Promise<string | undefined> {
@@ -54,6 +59,14 @@ export function unattachable(v: VolumeInfo, instance: InstanceInfo): UserError |
   return undefined;
 }
 
+/** A stopped instance the volume cannot be attached to is refused before it is started (and paid for) in vain. */
+export async function checkAttachable(ctx: VolumeContext, instance: InstanceInfo, owner: string): Promise<void> {
+  const want = ctx.options.volume;
+  const v = want && (await findDataVolume(ctx.cloud, owner, want.name));
+  const refused = v && unattachable(v, instance);
+  if (refused) throw refused;
+}
+
 /** Makes sure the data volume is attached to the instance (made first if it is the first use). */
 export async function attachDataVolume(
   ctx: VolumeContext,
@@ -72,6 +85,17 @@ export async function attachDataVolume(
       tags: volumeTags(owner, want.name, new Date()),
     });
     log.info(`created data volume ${want.name} (${v.id}, ${want.sizeGiB} GiB gp3, encrypted) in ${v.zone}`);
+    // Another run made one of the same name first (two directories at once): its is the one; ours,
+    // new and empty, is deleted rather than left as a second volume of that name. Only an older one
+    // wins: a listing that lacks ours yet (eventual consistency) never makes both runs delete theirs.
+    const first = await findDataVolume(cloud, owner, want.name);
+    if (first && first.id !== v.id && byAge(first, v) < 0) {
+      await cloud.deleteVolume(v.id);
+      log.info(
+        `data volume ${want.name} was made meanwhile by another run (${first.id}): ${v.id} deleted, ${first.id} used`,
+      );
+      v = first;
+    }
   }
   const refused = unattachable(v, instance);
   if (refused) throw refused;
@@ -94,11 +118,22 @@ export async function attachDataVolume(
     log.info(`attached data volume ${want.name} (${id}) to ${instance.id}`);
   }
   await cloud.tag(id, { [LAST_USE_TAG]: new Date().toISOString() });
+  // The instance as this run knows it, and remembers it for a warm start (warm.ts), holds it now:
+  // the syncs of a later run without --volume leave the mount point out (syncMounts).
+  if (!instance.devices?.includes(DATA_DEVICE)) instance.devices = [...(instance.devices ?? []), DATA_DEVICE];
   return { id, name: want.name, device: DATA_DEVICE };
 }
 
-/** The paths of the project the syncs leave out, neither sending, bringing back nor deleting: the mount point. */
-export const syncMounts = (o: Pick<Options, 'volume'>): string[] => (o.volume ? [DATA_MOUNT] : []);
+/**
+ * The paths of the project the syncs leave out, neither sending, bringing back nor deleting: the
+ * mount point, when this run mounts the volume or the instance has it attached. Known from the
+ * instance, not only from this command's options: `down`, `pull`, `--attach` or a run without
+ * --volume on an instance holding the volume would otherwise bring the whole volume home, or sync
+ * a local data/ onto it. (Attached but not mounted, after a stop and start: data/ on its root disk
+ * is left out too, which loses nothing.)
+ */
+export const syncMounts = (o: Pick<Options, 'volume'>, instance?: Pick<InstanceInfo, 'devices'>): string[] =>
+  o.volume || instance?.devices?.includes(DATA_DEVICE) ? [DATA_MOUNT] : [];
 
 /** The mount point on the instance, relative to the home. */
 export const mountPointOf = (remoteDir: string): string => `${remoteDir}/${DATA_MOUNT}`;

@@ -220,7 +220,7 @@ export async function bringResultsBack(run: Run, conn: Connection, instanceId: s
           rsync: rsyncSource(run),
           log,
           onProgress,
-          mounts: syncMounts(run.options),
+          mounts: syncMounts(run.options, run.facts.instance),
         }),
       ),
     );

@@ -14,7 +14,7 @@ import { acquireLock } from './lock.js';
 import { findOwn } from './owner.js';
 import { startStopped, typesToStart, type StartOptions } from './start-stopped.js';
 import type { Plan } from './plan.js';
-import { attachDataVolume, type AttachedVolume } from './data-volume.js';
+import { attachDataVolume, checkAttachable, type AttachedVolume } from './data-volume.js';
 
 // Its callers' names: letCallerIn is ssh-access.ts's, NoInstanceError no-instance.ts's.
 export { letCallerIn } from './ssh-access.js';
@@ -62,6 +62,7 @@ export async function provision(ctx: ProvisionContext): Promise<Provisioned> {
     const { owner, instances } = await findOwn(ctx);
     const existing = pickExisting(instances, ctx.log);
     if (existing) {
+      if (existing.state !== 'running' && existing.state !== 'pending') await checkAttachable(ctx, existing, owner);
       // A stopped instance EC2 refused to start is left as found: the finish has nothing to do with
       // it. One whose start failed otherwise may be starting: the finish is handed it (onStarted).
       const instance = await bringUp({ ...ctx, onStarted: () => ctx.onInstance?.(existing, false) }, existing);

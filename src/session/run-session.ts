@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Cloud } from '../cloud/ec2.js';
+import type { InstanceInfo } from '../cloud/port.js';
 import { originOf as settingOrigin, type FinalState, type Options } from '../options.js';
 import type { Connection } from '../remote/connection.js';
 import { RESULTS_COMMANDS } from '../remote/on-instance.js';
@@ -196,7 +197,7 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   const job = mux !== 'none' && !options.attach ? { id: run.plan.projectId, mux } : undefined;
   const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits, job, got.volume));
   if (job) checkJobCanStart(run, await prepared, job.mux);
-  if (git) await checkoutBeside(prepared, { ...syncParams(run, conn), instanceId: got.instance.id, signal }, git);
+  if (git) await checkoutBeside(prepared, { ...syncParams(run, conn, got.instance), instanceId: got.instance.id, signal }, git);
   else if (options.rsync && !options.attach) {
     // An agent that cannot be installed ends the sync up too, and the finish waits for its end:
     // it never runs beside a push. (A sync up that fails, or an interrupt, goes to the finish at
@@ -210,7 +211,7 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
     const up = log.phase('sync up', () =>
       log.progress(`syncing up to ${got.instance.id}`, (onProgress) =>
         syncUp({
-          ...syncParams(run, conn),
+          ...syncParams(run, conn, got.instance),
           instanceId: got.instance.id,
           signal: AbortSignal.any([signal, stop.signal]),
           onProgress,
@@ -237,7 +238,7 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   run.journal?.note({ step: 'the command', ran: true, sessionId });
   const mux = multiplexerOf(options);
   const tty = wantsTerminal(options.tty, deps);
-  const pulls = syncEveryOf(options, { ...syncParams(run, conn), instanceId: got.instance.id }, tty);
+  const pulls = syncEveryOf(options, { ...syncParams(run, conn, got.instance), instanceId: got.instance.id }, tty);
   if (mux !== 'none')
     return runJob(run, conn, got.instance, { mux, tty, forwards: forwardsOf(options), signal, pulls });
   facts.ran = true;
@@ -301,7 +302,8 @@ export function forwardsOf(o: Options) {
   return { local: o.localForwards, remote: o.remoteForwards, dynamic: o.dynamicForwards };
 }
 
-export function syncParams(local: LocalContext, conn: Connection) {
+/** `instance`: the one synced with, whose attached data volume is left out (data-volume.ts syncMounts). */
+export function syncParams(local: LocalContext, conn: Connection, instance: InstanceInfo | undefined) {
   return {
     conn,
     localDir: local.plan.projectDir,
@@ -310,6 +312,6 @@ export function syncParams(local: LocalContext, conn: Connection) {
     rsync: rsyncSource(local),
     log: local.log,
     heldBackNotice: heldBackNoticeFile(local),
-    mounts: syncMounts(local.options),
+    mounts: syncMounts(local.options, instance),
   };
 }

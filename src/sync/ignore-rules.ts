@@ -290,15 +290,26 @@ export function anchoredExclude(e: Entry): string {
   return `/${escaped}${e.type === 'dir' ? '/' : ''}`;
 }
 
+/**
+ * What every rsync of ours leaves out, whatever it is told besides: our directory and each mount
+ * point (the data volume). The walks leave the mount point out too, but rsync walks on its own
+ * when handed an exclude list (a sync back over INCLUDE_LIMIT, a pull aside): it would bring the
+ * whole volume home, or, the other way, write over it.
+ */
+const alwaysOut = (mounts: readonly string[]): string[] => [
+  `/${OWN_DIR}/`,
+  ...mounts.map((path) => anchoredExclude({ path, type: 'dir' })),
+];
+
 /** NUL-separated exclude list for `rsync --from0 --exclude-from`, which survives any file name. */
-export function excludeList(paths: Iterable<Entry>): string {
-  const patterns = [`/${OWN_DIR}/`, ...[...paths].map(anchoredExclude)];
+export function excludeList(paths: Iterable<Entry>, mounts: readonly string[] = []): string {
+  const patterns = [...alwaysOut(mounts), ...[...paths].map(anchoredExclude)];
   return patterns.map((p) => `${p}\0`).join('');
 }
 
-/** NUL-separated include-only filter: ours left out, each entry brought, everything else left out. */
-export function includeOnlyList(only: Iterable<Entry>): string {
-  const rules = [`- /${OWN_DIR}/`, ...[...only].map((e) => `+ ${anchoredExclude(e)}`), '- *'];
+/** NUL-separated include-only filter: ours and the mounts left out, each entry brought, everything else left out. */
+export function includeOnlyList(only: Iterable<Entry>, mounts: readonly string[] = []): string {
+  const rules = [...alwaysOut(mounts).map((p) => `- ${p}`), ...[...only].map((e) => `+ ${anchoredExclude(e)}`), '- *'];
   return rules.map((r) => `${r}\0`).join('');
 }
 

@@ -28,7 +28,8 @@ export async function pullInto(
     arrow: string;
   },
 ): Promise<number | undefined> {
-  const excludes = o.only ? includeOnlyText(o.only, caps) : excludeFileText(o.exclude, caps);
+  const mounts = p.mounts ?? [];
+  const excludes = o.only ? includeOnlyText(o.only, caps, mounts) : excludeFileText(o.exclude, caps, mounts);
   if (caps.pull) {
     const excludeFile = join(p.scratchDir, `pull-${process.pid}${o.name}.exclude`);
     writeFileSync(excludeFile, excludes, { mode: 0o600 });
@@ -89,8 +90,8 @@ export function planned(files: readonly string[], dirs: readonly string[]): Entr
  * there, 2.6.9 too; with openrsync the instance's rsync reads it). A name with a line break is
  * refused as for excludes when this rsync has no --from0.
  */
-function includeOnlyText(only: readonly Entry[], caps: RsyncCapabilities): string {
+function includeOnlyText(only: readonly Entry[], caps: RsyncCapabilities, mounts: readonly string[]): string {
   excludeFileText(only, caps);
-  const text = includeOnlyList(only);
+  const text = includeOnlyList(only, mounts);
   return caps.from0 ? text : text.replaceAll('\0', '\n');
 }

@@ -48,11 +48,15 @@ export interface SyncBackResult {
   beside: string[];
 }
 
-/** `midRun`: a pull while the command runs (sync-every.ts), where files come and go as the command works. */
+/**
+ * `midRun`: a pull while the command runs (sync-every.ts), where files come and go as the command works.
+ * `includeLimit`: INCLUDE_LIMIT, lower in a test of the exclude form.
+ */
 export async function syncBack(
-  p: SyncParams & { now?: Date; platform?: Platform; midRun?: boolean },
+  p: SyncParams & { now?: Date; platform?: Platform; midRun?: boolean; includeLimit?: number },
 ): Promise<SyncBackResult> {
   p = withGitLeftOut(p); // an instance's own clone (git-base.ts)
+  const limit = p.includeLimit ?? INCLUDE_LIMIT;
   const caps = await requireRsync(p.rsync, ['back']);
   const base = loadBase(p.localDir, p.instanceId);
   const hints = loadHints(p.localDir, p.instanceId);
@@ -98,8 +102,8 @@ export async function syncBack(
   for (const path of plan.force) lutimesSync(join(p.localDir, path), new Date(), new Date(0));
   const wanted = [...plan.bring, ...copied.filter((e) => e.type !== 'dir').map((e) => e.path)];
   const only = planned(wanted, [...plan.newDirs, ...copied.filter((e) => e.type === 'dir').map((e) => e.path)]);
-  if (only.length > INCLUDE_LIMIT)
-    p.log.detail(`sync back: ${only.length} paths to bring, over ${INCLUDE_LIMIT}: rsync is told what to leave out`);
+  if (only.length > limit)
+    p.log.detail(`sync back: ${only.length} paths to bring, over ${limit}: rsync is told what to leave out`);
   const before = localSigs(p.localDir, wanted);
   const skip = plan.exclude.map((path) => ({ path, type: 'file' as const }));
   // Nothing to bring: no rsync at all.
@@ -109,7 +113,7 @@ export async function syncBack(
       : await pullInto(p, caps, {
           localDir: p.localDir,
           exclude: [...leftOut, ...skip],
-          only: only.length <= INCLUDE_LIMIT ? only : undefined,
+          only: only.length <= limit ? only : undefined,
           name: '',
           arrow: '↓',
         }).catch(failed);
@@ -130,7 +134,7 @@ export async function syncBack(
   const judged = copied.some((e) => rules.ignored(e.path, e.type)) ? new Map() : rules.rulesRead();
   const after = {
     ...sides,
-    local: localAfter(p.localDir, sides.local, compared, only.length <= INCLUDE_LIMIT && wanted),
+    local: localAfter(p.localDir, sides.local, compared, only.length <= limit && wanted),
   };
   saveBase(
     p.localDir,

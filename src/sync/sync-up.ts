@@ -124,7 +124,9 @@ export async function syncUp(p: SyncParams & { now?: Date }): Promise<{ files: n
     }
     const excludeFile = join(p.scratchDir, `push-${process.pid}.exclude`);
     const results = plan.exclude.map((path) => ({ path, type: 'file' as const }));
-    writeFileSync(excludeFile, excludeFileText([...tree.ignored, ...tree.secrets, ...results], caps), { mode: 0o600 });
+    writeFileSync(excludeFile, excludeFileText([...tree.ignored, ...tree.secrets, ...results], caps, p.mounts), {
+      mode: 0o600,
+    });
     const r = await run(
       pushArgv(
         { rsh: writeRsh(p), remote: p.conn.remote, remoteDir: p.remoteDir, excludeFile, localDir: p.localDir },

@@ -132,3 +132,53 @@ describe('a data volume', () => {
     expect(await volumesNamed('data')).toEqual([]);
   });
 });
+
+describe('an instance holding the data volume', () => {
+  it('keeps its mount point out of every sync, whatever the command asks: a run without --volume, pull, down; push keeps what it replaces, and refuses data/ unmounted', async () => {
+    const dir = makeProject(sb, 'vol-held');
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(join(dir, 'data', 'local-only.txt'), 'mine\n');
+    const first = await cli(sb, ['--volume', 'held', '--leave', 'echo v > data/v.txt'], { cwd: dir });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const there = remotePath(sb, 'vol-held', reportedInstance(first.stderr));
+    const [vol] = await volumesNamed('held');
+    const onVolume = () => readdirSync(sb.volumes.dirOf(vol!.VolumeId!)).sort();
+    const here = () => readdirSync(join(dir, 'data')).sort();
+    // Without --volume, on the instance that has it mounted: the local data/ is not sent onto it,
+    // and what the command wrote there is not brought home; the rest is synced as ever.
+    const plain = await cli(sb, ['--leave', 'echo w > data/w.txt; echo r > out.txt'], { cwd: dir });
+    expect(plain.exitCode, plain.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('r\n');
+    expect(onVolume()).toEqual(['v.txt', 'w.txt']);
+    expect(here()).toEqual(['local-only.txt']);
+    const pulled = await cli(sb, ['pull'], { cwd: dir });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(here()).toEqual(['local-only.txt']);
+
+    // push: a file changed on the instance is replaced, its version kept there (outside the syncs) and said.
+    writeFileSync(join(there, 'out.txt'), 'changed there\n');
+    writeFileSync(join(dir, 'out.txt'), 'changed here\n');
+    const pushed = await cli(sb, ['push', 'out.txt'], { cwd: dir });
+    expect(pushed.exitCode, pushed.stderr).toBe(0);
+    expect(readFileSync(join(there, 'out.txt'), 'utf8')).toBe('changed here\n');
+    expect(pushed.stderr).toContain('1 file(s) replaced on the instance: its versions are kept in ~/');
+    const [stamp] = readdirSync(join(there, '.ssh-ec2', 'pushed'));
+    expect(readFileSync(join(there, '.ssh-ec2', 'pushed', stamp!, 'out.txt'), 'utf8')).toBe('changed there\n');
+
+    // Stopped, then started by push without --volume: not mounted (a mount does not outlive a
+    // stop). push data/ is refused: it would land on the root disk, under the mount point.
+    const stopped = await cli(sb, ['--stop', 'true'], { cwd: dir });
+    expect(stopped.exitCode, stopped.stderr).toBe(0);
+    const refused = await cli(sb, ['push', 'data/local-only.txt'], { cwd: dir });
+    expect(refused.exitCode, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain('but not mounted at data/');
+    expect(readdirSync(join(there, 'data'))).toEqual([]);
+
+    const down = await cli(sb, ['down', '--yes'], { cwd: dir });
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(here()).toEqual(['local-only.txt']);
+    expect(onVolume()).toEqual(['v.txt', 'w.txt']);
+    const removed = await cli(sb, ['volumes', 'rm', 'held', '--yes'], { cwd: dir });
+    expect(removed.exitCode, removed.stderr).toBe(0);
+  });
+});

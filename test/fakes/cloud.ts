@@ -491,6 +491,7 @@ export class FakeCloud implements Cloud {
         sizeGiB: spec.sizeGiB,
         zone: spec.zone,
         state: 'available',
+        createdAt: new Date(),
         tags: { ...spec.tags },
       };
       this.volumes.set(v.id, v);
@@ -504,6 +505,8 @@ export class FakeCloud implements Cloud {
       if (!v) throw awsFailure('attachVolume', { code: 'InvalidVolume.NotFound' });
       if (v.attachedTo) throw awsFailure('attachVolume', { code: 'VolumeInUse' });
       Object.assign(v, { state: 'in-use', attachedTo: instanceId, attachState: 'attached' });
+      const i = this.instances.get(instanceId);
+      if (i) i.devices = [...(i.devices ?? []), device];
     });
   }
 

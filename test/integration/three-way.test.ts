@@ -357,3 +357,35 @@ describe.each(Object.entries(RSYNCS))('the sync back with %s touches only what i
     expect(statSync(join(local, 'new/empty')).isDirectory()).toBe(true);
   });
 });
+
+describe.each(Object.entries(RSYNCS))("the data volume's mount point, with %s", (_name, program) => {
+  // The walks leave it out; rsync must too where it walks on its own (issue #13's review).
+  const mounted = async () => {
+    const { local, remote, p } = project('i-0790', program());
+    write(local, 'train.py', 'v1');
+    const q = { ...p, mounts: ['data'] };
+    await syncUp(q);
+    execFileSync('mkdir', ['-p', join(remote, 'data/set')]);
+    write(remote, 'data/set/shard.bin', 'the whole volume');
+    write(remote, 'out.txt', 'result');
+    return { local, q };
+  };
+
+  it('a sync back handed an exclude list (over INCLUDE_LIMIT) brings nothing of it', async () => {
+    const { local, q } = await mounted();
+    await syncBack({ ...q, includeLimit: 0 });
+    expect(files(local)).toEqual({ 'train.py': 'v1', 'out.txt': 'result' });
+  });
+
+  it('nor does a pull aside (names this file system takes for one)', async () => {
+    const { local, q } = await mounted();
+    write(q.remoteDir, 'Out.txt', 'other');
+    await syncBack({
+      ...q,
+      platform: { nameFolding: () => ({ caseInsensitive: true, normalisationInsensitive: false }) },
+    });
+    const [stamp] = readdirSync(join(local, '.ssh-ec2/collisions'));
+    expect(files(join(local, '.ssh-ec2/collisions', stamp!))).toEqual({ '1/out.txt': 'result' });
+    expect(files(local)).toEqual({ 'train.py': 'v1', 'Out.txt': 'other' });
+  });
+});

@@ -339,6 +339,30 @@ describe('with a data volume (--volume)', () => {
     );
   });
 
+  it('made by another directory at the same moment: the older is used by both, the newer deleted', async () => {
+    const cloud = new FakeCloud();
+    const i = mine(cloud, 'running', { az: 'eu-central-1a' });
+    const create = cloud.createVolume.bind(cloud);
+    cloud.createVolume = async (spec) => {
+      volume(cloud, 'eu-central-1a'); // the other run's, made a moment before ours
+      cloud.volumes.get('vol-9')!.createdAt = new Date(Date.now() - 1000);
+      return create(spec);
+    };
+    const got = await run(cloud, withVolume).go();
+    expect(got.volume?.id).toBe('vol-9');
+    expect([...cloud.volumes.keys()]).toEqual(['vol-9']);
+    expect(cloud.volumes.get('vol-9')).toMatchObject({ attachedTo: i.id });
+  });
+
+  it('a stopped instance in another zone: refused before it is started', async () => {
+    const cloud = new FakeCloud();
+    mine(cloud, 'stopped', { az: 'eu-central-1a' });
+    volume(cloud, 'eu-central-1b');
+    await expect(run(cloud, withVolume).go()).rejects.toThrow(/is in eu-central-1b, and i-\w+ in eu-central-1a/);
+    expect(cloud.calls.filter((c) => c.op === 'start')).toEqual([]);
+    expect(cloud.instances.get([...cloud.instances.keys()][0]!)?.state).toBe('stopped');
+  });
+
   it("a launch goes to the volume's zone only, and says so; none yet: made where the instance landed", async () => {
     const cloud = new FakeCloud();
     volume(cloud, 'eu-central-1b');

@@ -252,8 +252,10 @@ describe('the setting', () => {
     expect(parse('10m')).toBe(600_000);
     expect(parse('5s')).toBe(5000);
     expect(parse('off')).toBe(0);
+    expect(parse('24d')).toBe(24 * 86_400_000);
   });
-  it.each(['4s', '1s', 'soon', '10 minutes'])('refuses %s: a usage error (exit 2)', (raw) => {
+  // Above 2^31 - 1 ms Node's timers fire after 1 ms: a pull without pause.
+  it.each(['4s', '1s', 'soon', '10 minutes', '25d', '30d'])('refuses %s: a usage error (exit 2)', (raw) => {
     let err: unknown;
     try {
       parse(raw);

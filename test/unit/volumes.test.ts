@@ -8,6 +8,7 @@ import { parseVolume, volumeKeyTags, volumeTags } from '../../src/cloud/volume-r
 import { projectPaths, pushFilter } from '../../src/commands/push/index.js';
 import { dataVolumeLine, volumeTable } from '../../src/commands/volumes/table.js';
 import { UsageError } from '../../src/errors.js';
+import { syncMounts } from '../../src/session/data-volume.js';
 import { IgnoreRules } from '../../src/sync/ignore-rules.js';
 
 describe('--volume NAME[:SIZE]', () => {
@@ -89,6 +90,14 @@ describe('push PATH...', () => {
 });
 
 describe('the mount point and the syncs', () => {
+  it("is known from the instance too: one with the volume attached, whatever this command's options", () => {
+    const held = { devices: ['/dev/xvda', '/dev/sdf'] };
+    expect(syncMounts({ volume: undefined }, held)).toEqual(['data']);
+    expect(syncMounts({ volume: { name: 'd', sizeGiB: 5 } }, { devices: ['/dev/xvda'] })).toEqual(['data']);
+    expect(syncMounts({ volume: undefined }, { devices: ['/dev/xvda'] })).toEqual([]);
+    expect(syncMounts({ volume: undefined }, undefined)).toEqual([]);
+  });
+
   it('is left out both ways, whatever .rsyncignore says', () => {
     const root = mkdtempSync(join(tmpdir(), 'mounts-'));
     writeFileSync(join(root, '.rsyncignore'), '!data/\n');

@@ -3,7 +3,7 @@
  * directory's instance now, nothing run. The instance is reached as pull reaches it: found, or
  * started if stopped (then stopped again), never launched; its data volume (--volume) attached and
  * mounted first, so `push data/` fills it. What is named is sent as it is (no ignore rules: the
- * paths were chosen), never deleting anything there.
+ * paths were chosen), never deleting anything there; what it replaces there is kept (sayKept).
  */
 import { realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -14,7 +14,11 @@ import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
 import { localContext } from '../../session/context.js';
 import { syncParams } from '../../session/run-session.js';
 import { runStory } from '../../session/story.js';
-import { includeOnlyList, type Entry } from '../../sync/ignore-rules.js';
+import { includeOnlyList, OWN_DIR, type Entry } from '../../sync/ignore-rules.js';
+import { backupStamp } from '../../sync/three-way.js';
+import type { Connection } from '../../remote/connection.js';
+import { shQuote } from '../../remote/remote-command.js';
+import type { Logger } from '../../ui/logger.js';
 import { listTransferred, rsyncFailed, writeRsh } from '../../sync/sync-up.js';
 import { reachExisting } from '../existing-instance.js';
 import { requireLocalPrograms } from '../shared.js';
@@ -59,7 +63,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   return runStory(ctx, state, async (s, signal) => {
     const conn = await reachExisting(s, signal, 'push');
     s.facts.finalState = s.facts.origin === 'started' ? 'stop' : 'leave';
-    const p = { ...syncParams(s, conn), instanceId: conn.target.hostKeyAlias };
+    const p = { ...syncParams(s, conn, s.facts.instance), instanceId: conn.target.hostKeyAlias };
+    if (!ctx.options.volume && p.mounts.length > 0) await refuseUnmounted(conn, p.remoteDir, paths, p.mounts);
+    const kept = `${OWN_DIR}/pushed/${backupStamp(new Date())}`;
     const filter = pushFilter(paths);
     const excludeFile = join(p.scratchDir, `push-${process.pid}.filter`);
     writeFileSync(excludeFile, caps.from0 ? filter : filter.replaceAll('\0', '\n'), { mode: 0o600 });
@@ -76,6 +82,7 @@ export async function run(ctx: CommandContext): Promise<number> {
               excludeFile,
               localDir: p.localDir,
               keepDirLinks: true,
+              backupDir: kept,
             },
             caps,
           ),
@@ -87,5 +94,38 @@ export async function run(ctx: CommandContext): Promise<number> {
     );
     const n = listTransferred(r.stdout, caps, ctx.log, '→');
     ctx.log.info(`pushed ${n ?? 'the'} file(s) to ${conn.target.hostKeyAlias}`);
+    await sayKept(conn, p.remoteDir, kept, ctx.log);
   });
+}
+
+/**
+ * A push has no base to tell a file changed on the instance from one only changed here: every
+ * file it replaces there is kept, in `<remote dir>/.ssh-ec2/pushed/<stamp>/` (outside the syncs),
+ * and said. (A file of the data volume kept so is copied onto the root disk.)
+ */
+async function sayKept(conn: Connection, remoteDir: string, kept: string, log: Logger): Promise<void> {
+  const r = await conn
+    .exec(`cd ${shQuote(remoteDir)} && find ${shQuote(kept)} -type f 2>/dev/null | wc -l`)
+    .catch(() => undefined);
+  const n = Number(r?.stdout.trim() ?? 0);
+  if (n > 0) log.warn(`${n} file(s) replaced on the instance: its versions are kept in ~/${remoteDir}/${kept}/`);
+}
+
+/**
+ * Paths into the data volume's mount point on an instance holding the volume unmounted (started
+ * again without --volume: a mount does not outlive a stop) would land on its root disk, hidden
+ * by the next mount: refused.
+ */
+async function refuseUnmounted(conn: Connection, remoteDir: string, paths: readonly Entry[], mounts: string[]) {
+  const into = mounts.filter((m) => paths.some((e) => e.path === m || e.path.startsWith(`${m}/`)));
+  for (const m of into) {
+    const r = await conn.exec(`mountpoint -q ${shQuote(`${remoteDir}/${m}`)} && echo mounted || true`);
+    if (r.stdout.trim() !== 'mounted')
+      throw new UserError(
+        `push: the data volume is attached to ${conn.target.hostKeyAlias} but not mounted at ${m}/: ` +
+          'what is pushed there would land on its root disk, under the mount point',
+        ExitCode.config,
+        'Push with --volume NAME: it is mounted first.',
+      );
+  }
 }
