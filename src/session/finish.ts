@@ -23,7 +23,7 @@ import { formatDuration } from './limits.js';
 import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
-import { instanceHourly, sessionCost } from './session-cost.js';
+import { budgetHourly, isSpot, sessionCost } from './session-cost.js';
 import { SPOT_PRICE_TAG, VOLUME_TAG } from './volume-tag.js';
 import { CANCEL_ACTION, cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
 import { kindOf } from '../cloud/aws-codes.js';
@@ -48,6 +48,7 @@ export async function finish(run: Run): Promise<unknown> {
       ms: performance.now(),
       stoppedRootGiB: stopped,
       spotHourly: Number(instance.tags[SPOT_PRICE_TAG]) || undefined,
+      spot: isSpot(instance),
     });
     if (cost) run.log.outcome(cost);
   }
@@ -116,7 +117,7 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
 /** Over --budget (budget.ts): said now, in one line, and a fact of the decision. */
 function overBudget(run: Run, instance: InstanceInfo): boolean {
   // performance.now(): this session's time, as its closing cost line counts it.
-  const hourly = instanceHourly(run.cloud.region, instance);
+  const hourly = budgetHourly(run.cloud.region, instance);
   const line = overBudgetLine(run.options.budget, hourly, instance.type, performance.now());
   if (line) run.log.warn(line);
   return line !== undefined;
