@@ -6,7 +6,7 @@
  */
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import { SPOT_PRICE_TAG } from './volume-tag.js';
-import { hourlyPrice, priceListDate, usd } from '../cloud/prices.js';
+import { hourlyPrice, priceListDate, priceListWords, usd } from '../cloud/prices.js';
 
 import type { Market } from '../cloud/spot-market.js';
 export type { Market };
@@ -39,7 +39,7 @@ export function priceLine(f: PriceFacts): string {
 /** The price part of the line, also --dry-run's. */
 export function priceWords(f: PriceFacts): string {
   const { onDemand, listDate, spot } = f.prices;
-  const list = `AWS list of ${listDate}`;
+  const list = priceListWords(listDate);
   if (f.market === 'on-demand')
     return onDemand === undefined
       ? `no list price for ${f.type} in ${f.region} (see https://aws.amazon.com/ec2/pricing/on-demand/)`
