@@ -15,51 +15,46 @@ beforeEach(() => {
 });
 afterEach(() => m.cleanup());
 
-/** `ssh-ec2 --spot true` interrupted while RunInstances is in flight: the finish terminates what it launched. */
-async function spotSession(cloud: FakeCloud) {
+/**
+ * `ssh-ec2 --spot true` interrupted while RunInstances is in flight: the finish terminates what it
+ * launched. `cancel`: the AWS code its CancelSpotInstanceRequests fails with. Returns what was asked
+ * to end it, in order, and the state it was left in.
+ */
+async function spotSession(cancel?: string) {
+  const cloud = new FakeCloud();
+  if (cancel) cloud.fail('cancelSpotRequests', cancel);
   cloud.bootDescribes = Infinity;
   cloud.onCall = (op) => {
     if (op === 'launch') process.emit('SIGINT', 'SIGINT');
   };
   const r = await cli(m, cloud, [...CIDR, '--spot', 'true']);
   const [instance] = cloud.instances.values();
-  return { ...r, instance: instance! };
+  const ends = cloud.calls.filter((c) => ['cancelSpotRequests', 'terminate', 'stop'].includes(c.op)).map((c) => c.op);
+  return { ...r, cloud, instance: instance!, ends, state: cloud.get(instance!.id)!.state };
 }
-
-const ends = (cloud: FakeCloud) =>
-  cloud.calls.filter((c) => ['cancelSpotRequests', 'terminate', 'stop'].includes(c.op)).map((c) => c.op);
 
 describe('the end of a spot instance', () => {
   it('its persistent request is cancelled, then it is terminated: nothing relaunched', async () => {
-    const cloud = new FakeCloud();
-    const r = await spotSession(cloud);
-    expect(ends(cloud)).toEqual(['cancelSpotRequests', 'terminate']);
-    expect(cloud.spotRequests.get(r.instance.spotRequestId!)!.state).toBe('cancelled');
-    expect(cloud.relaunchedFor).toEqual([]);
+    const r = await spotSession();
+    expect(r.ends).toEqual(['cancelSpotRequests', 'terminate']);
+    expect(r.cloud.spotRequests.get(r.instance.spotRequestId!)!.state).toBe('cancelled');
+    expect(r.cloud.relaunchedFor).toEqual([]);
     expect(r.lines).toContain(`ssh-ec2: terminated ${r.instance.id}`);
   });
 
   it('a request EC2 no longer knows (InvalidSpotInstanceRequestID.NotFound) counts as cancelled: terminated', async () => {
-    const cloud = new FakeCloud();
-    cloud.fail('cancelSpotRequests', 'InvalidSpotInstanceRequestID.NotFound');
-    const r = await spotSession(cloud);
-    expect(ends(cloud)).toEqual(['cancelSpotRequests', 'terminate']);
-    expect(cloud.get(r.instance.id)!.state).toBe('terminated');
-    expect(r.status).toBe(130);
+    const r = await spotSession('InvalidSpotInstanceRequestID.NotFound');
+    expect([r.ends, r.state, r.status]).toEqual([['cancelSpotRequests', 'terminate'], 'terminated', 130]);
   });
 
   it('a cancel refused (UnauthorizedOperation): stopped, not terminated, with the permission missing; exit 4', async () => {
-    const cloud = new FakeCloud();
-    cloud.fail('cancelSpotRequests', 'UnauthorizedOperation');
-    const r = await spotSession(cloud);
-    expect(ends(cloud)).toEqual(['cancelSpotRequests', 'stop']);
-    expect(cloud.get(r.instance.id)!.state).toBe('stopped');
-    expect(cloud.relaunchedFor).toEqual([]);
+    const r = await spotSession('UnauthorizedOperation');
+    expect([r.ends, r.state, r.status]).toEqual([['cancelSpotRequests', 'stop'], 'stopped', ExitCode.cloud]);
+    expect(r.cloud.relaunchedFor).toEqual([]);
     const said = r.lines.join('\n');
     expect(said).toContain(
       `could not cancel the spot request of ${r.instance.id} (not allowed: ec2:CancelSpotInstanceRequests), so ${r.instance.id} was stopped, not terminated`,
     );
     expect(said).not.toContain(`terminated ${r.instance.id}`);
-    expect(r.status).toBe(ExitCode.cloud);
   });
 });
