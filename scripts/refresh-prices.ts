@@ -118,7 +118,8 @@ export async function refreshPrices(opts: {
     regions[r] = regionPrices(offer, opts.families ?? FAMILIES);
   }
   return {
-    source: 'AWS Price List Bulk API, AmazonEC2: on-demand, Linux, shared tenancy, USD per hour; gp3 USD per GiB-month',
+    source: 'aws-price-list',
+    what: 'AWS Price List Bulk API, AmazonEC2: on-demand, Linux, shared tenancy, USD per hour; gp3 USD per GiB-month',
     publicationDate: index.publicationDate,
     regions,
   };

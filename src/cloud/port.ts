@@ -126,6 +126,7 @@ export type DryRunCall =
   /** The launch's own request (its instance profile, encrypted volume, metadata options, tags). */
   | { action: 'RunInstances'; spec: Omit<LaunchSpec, 'clientToken'> }
   | { action: 'StartInstances' | 'StopInstances' | 'TerminateInstances'; instanceId: string }
+  | { action: 'CancelSpotInstanceRequests'; requestId: string }
   | { action: 'CreateSecurityGroup'; vpcId: string; tags: Record<string, string> }
   | { action: 'AuthorizeSecurityGroupIngress'; groupId: string; cidr: string };
 

@@ -6,6 +6,7 @@
 import './quiet-sdk.js';
 import {
   AuthorizeSecurityGroupIngressCommand,
+  CancelSpotInstanceRequestsCommand,
   CreateSecurityGroupCommand,
   DescribeKeyPairsCommand,
   DescribeSecurityGroupsCommand,
@@ -40,6 +41,8 @@ function sendDryRun(ec2: EC2Client, c: DryRunCall): Promise<unknown> {
       return ec2.send(new StopInstancesCommand({ DryRun, InstanceIds: [c.instanceId] }));
     case 'TerminateInstances':
       return ec2.send(new TerminateInstancesCommand({ DryRun, InstanceIds: [c.instanceId] }));
+    case 'CancelSpotInstanceRequests':
+      return ec2.send(new CancelSpotInstanceRequestsCommand({ DryRun, SpotInstanceRequestIds: [c.requestId] }));
     case 'CreateSecurityGroup':
       return ec2.send(
         new CreateSecurityGroupCommand({

@@ -81,10 +81,19 @@ export const launchedMarket = (spot: SpotRequest | undefined): LaunchedMarket =>
 export const liveSpotRequest = (r: TaggedResource): boolean =>
   r.kind === 'spot-request' && r.name === 'persistent' && (r.state === 'open' || r.state === 'active');
 
+/** The action a policy must allow for a spot instance to be terminated for good. */
+export const CANCEL_ACTION = 'ec2:CancelSpotInstanceRequests';
+
+/** EC2 no longer knows the request (cancelled and gone, or never ours to see): nothing left to relaunch. */
+export const requestGone = (err: unknown): boolean =>
+  (err as { code?: string })?.code === 'InvalidSpotInstanceRequestID.NotFound';
+
 /**
  * Cancels the instance's persistent spot request, if it has one: before its terminate. Its id is
  * in DescribeInstances' answer; an instance known otherwise (the warm path) is asked once, and
- * only when its market tag says spot.
+ * only when its market tag says spot. A request EC2 no longer knows counts as cancelled (one
+ * already cancelled or closed is cancelled again without complaint); any other failure is thrown:
+ * the caller must not terminate (finish.ts stops instead).
  */
 export async function cancelSpotRequestOf(cloud: Cloud, instance: InstanceInfo): Promise<string | undefined> {
   const market = instance.tags[MARKET_TAG];
@@ -92,6 +101,9 @@ export async function cancelSpotRequestOf(cloud: Cloud, instance: InstanceInfo):
   const id =
     instance.spotRequestId ??
     (market === 'spot' ? (await cloud.describeInstance(instance.id))?.spotRequestId : undefined);
-  if (id) await cloud.cancelSpotRequests([id]);
+  if (id)
+    await cloud.cancelSpotRequests([id]).catch((err: unknown) => {
+      if (!requestGone(err)) throw err;
+    });
   return id;
 }

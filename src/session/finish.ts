@@ -9,7 +9,7 @@ import { baseFile } from '../sync/base.js';
 import { forgetInstance } from '../state/leftovers.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { isExpiredCredentials } from '../cloud/errors.js';
-import { ExitCode, UserError } from '../errors.js';
+import { CloudError, ExitCode, UserError } from '../errors.js';
 import type { FinalState } from '../options.js';
 import type { Connection } from '../remote/connection.js';
 import { jobCommand, OTHER_SESSIONS, parseJobStatus } from '../remote/on-instance.js';
@@ -23,9 +23,10 @@ import { formatDuration } from './limits.js';
 import { situation } from './finish-situation.js';
 import { shellWord } from '../ui/words.js';
 import { forgetEnded } from './warm.js';
-import { instanceHourly, sessionCost } from './session-cost.js';
+import { budgetHourly, isSpot, sessionCost } from './session-cost.js';
 import { SPOT_PRICE_TAG, VOLUME_TAG } from './volume-tag.js';
-import { cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
+import { CANCEL_ACTION, cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
+import { kindOf } from '../cloud/aws-codes.js';
 import { overBudgetLine } from './budget.js';
 import { syncMounts } from './data-volume.js';
 import { lateNotice, NOTICE, recordInterruption } from './interruption.js';
@@ -47,6 +48,7 @@ export async function finish(run: Run): Promise<unknown> {
       ms: performance.now(),
       stoppedRootGiB: stopped,
       spotHourly: Number(instance.tags[SPOT_PRICE_TAG]) || undefined,
+      spot: isSpot(instance),
     });
     if (cost) run.log.outcome(cost);
   }
@@ -115,7 +117,7 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
 /** Over --budget (budget.ts): said now, in one line, and a fact of the decision. */
 function overBudget(run: Run, instance: InstanceInfo): boolean {
   // performance.now(): this session's time, as its closing cost line counts it.
-  const hourly = instanceHourly(run.cloud.region, instance);
+  const hourly = budgetHourly(run.cloud.region, instance);
   const line = overBudgetLine(run.options.budget, hourly, instance.type, performance.now());
   if (line) run.log.warn(line);
   return line !== undefined;
@@ -128,8 +130,8 @@ async function applyFinal(run: Run, instance: InstanceInfo, final: FinalState): 
   try {
     const doing = final === 'terminate' ? 'terminating' : final === 'stop' ? 'stopping' : undefined;
     const apply = () => applyFinalState(run, instance, final);
-    await log.phase(final, () => (doing ? log.progress(`${doing} ${id}`, apply) : apply()));
-    return undefined;
+    // A failure applyFinalState said itself (the instance stopped instead) comes back as its value.
+    return await log.phase(final, () => (doing ? log.progress(`${doing} ${id}`, apply) : apply()));
   } catch (err) {
     if (isExpiredCredentials(err))
       log.error(`could not ${final} ${id}: your AWS credentials have expired`, leftBehind(run, id, final));
@@ -235,26 +237,54 @@ export async function bringResultsBack(run: Run, conn: Connection, instanceId: s
   }
 }
 
-async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalState): Promise<void> {
+async function applyFinalState(run: Run, instance: InstanceInfo, final: FinalState): Promise<UserError | undefined> {
   const { cloud, log } = run;
   switch (final) {
     case 'terminate': {
-      // A persistent spot request is cancelled first: terminated, its instance would be launched again.
-      const request = await cancelSpotRequestOf(cloud, instance);
-      if (request) log.detail(`cancelled spot request ${request}`);
+      const held = await cancelBeforeTerminate(run, instance);
+      if (held) return held;
       await cloud.terminate(instance.id);
       await forgetEnded(run.paths, instance.id);
       forgetInstance(run.paths, instance.id);
       // Its three-way sync base (.ssh-ec2/base/) is of no use once it is gone.
       rmSync(baseFile(run.plan.projectDir, instance.id), { force: true });
       log.info(`terminated ${instance.id}`);
-      return;
+      return undefined;
     }
     case 'stop':
       await cloud.stop(instance.id);
       await forgetEnded(run.paths, instance.id);
-      return; // said by finishWords
+      return undefined; // said by finishWords
     case 'leave':
-      return;
+      return undefined;
+  }
+}
+
+/**
+ * A persistent spot request is cancelled first: terminated, its instance would be launched again.
+ * One EC2 no longer knows is done (spot-market.ts). One it would not cancel (a policy without
+ * ec2:CancelSpotInstanceRequests, or no answer) holds the terminate back: the instance is stopped
+ * instead — a persistent spot instance can stop, and a stopped one is not relaunched nor billed
+ * by the hour —, said with what is missing; the failure is returned (exit 4).
+ */
+async function cancelBeforeTerminate(run: Run, instance: InstanceInfo): Promise<UserError | undefined> {
+  const { cloud, log } = run;
+  try {
+    const request = await cancelSpotRequestOf(cloud, instance);
+    if (request) log.detail(`cancelled spot request ${request}`);
+    return undefined;
+  } catch (err) {
+    const id = instance.id;
+    const code = (err as { code?: string }).code ?? '';
+    const why = kindOf(code) === 'denied' ? `not allowed: ${CANCEL_ACTION}` : (err as Error).message;
+    await cloud.stop(id);
+    await forgetEnded(run.paths, id);
+    const text = `could not cancel the spot request of ${id} (${why}), so ${id} was stopped, not terminated: terminated, EC2 would launch it again for its request`;
+    const hint =
+      kindOf(code) === 'denied'
+        ? `Ask your AWS administrator for ${CANCEL_ACTION} (policy/ssh-ec2-iam-policy.json has it), then ssh-ec2 down in ${run.plan.projectDir} ends both.`
+        : `ssh-ec2 down in ${run.plan.projectDir} ends both once AWS answers.`;
+    log.error(text, hint);
+    return new CloudError(text, hint, code || undefined);
   }
 }

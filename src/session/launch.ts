@@ -24,7 +24,7 @@ import { bootLimitSettings, launchLimits, limitTags, type Limits } from './limit
 import { BOOT_LIMIT_PART, bootLimitScript } from '../remote/on-instance.js';
 import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
-import { priceLine, pricesFor, type Market } from './price-line.js';
+import { priceLine, pricesFor, tagZonePrice, type Market } from './price-line.js';
 import { SPOT_PRICE_TAG } from './volume-tag.js';
 import { dearest } from './type-check.js';
 import { dataVolumeZone } from './data-volume.js';
@@ -98,8 +98,10 @@ async function launchWith(
       log.info(priceLine({ ...facts, maxPrice: maxPriceOf(o), image: `${image.name} (${image.id})` }));
     }
     announced = `${instanceType} ${market}`;
-    // The spot price it launched at, for the closing cost and ls (no call to ask it again).
-    const spotTag: Record<string, string> = prices?.spot === undefined ? {} : { [SPOT_PRICE_TAG]: String(prices.spot) };
+    // The spot price it launched at, for the closing cost and ls (no call to ask it again): its
+    // zone's only — with no zone the price asked is the region's lowest, so it is tagged once EC2 chose.
+    const known = prices?.spot !== undefined && zone !== undefined;
+    const spotTag: Record<string, string> = known ? { [SPOT_PRICE_TAG]: String(prices.spot) } : {};
     // A new attempt is a new request; the SDK's retries of this one reuse its token.
     const spec = {
       ...made.spec,
@@ -110,7 +112,8 @@ async function launchWith(
     };
     launchSent = true;
     try {
-      return { instance: await cloud.launch(spec), user };
+      const instance = await cloud.launch(spec);
+      return { instance: market === 'spot' && !zone ? await tagZonePrice(cloud, instance) : instance, user };
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause ?? err;
       const message = String((cause as Error).message);
@@ -121,7 +124,8 @@ async function launchWith(
         const tags = { ...spec.tags, [MARKET_TAG]: launchedMarket(spot) };
         // EC2 cannot stop it: an OS poweroff (the agent's limits) ends it, and says so in the request.
         const again = { ...spec, spot, tags, shutdownBehavior: 'terminate' as const, clientToken: randomUUID() };
-        return { instance: await cloud.launch(again), user };
+        const instance = await cloud.launch(again);
+        return { instance: zone ? instance : await tagZonePrice(cloud, instance), user };
       }
       // The original's default instance profile is used only where it exists.
       if (iamProfile !== LEGACY_IAM_PROFILE || !profileMissing(message, errorCode(cause))) throw err;

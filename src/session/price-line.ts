@@ -4,8 +4,9 @@
  * the dated table shipped with ssh-ec2 (cloud/prices.ts), whose date the line says. The words are
  * pure (priceLine, priceWords); pricesFor looks the prices up.
  */
-import type { Cloud } from '../cloud/port.js';
-import { hourlyPrice, priceListDate, usd } from '../cloud/prices.js';
+import type { Cloud, InstanceInfo } from '../cloud/port.js';
+import { SPOT_PRICE_TAG } from './volume-tag.js';
+import { hourlyPrice, priceListDate, priceListWords, usd } from '../cloud/prices.js';
 
 import type { Market } from '../cloud/spot-market.js';
 export type { Market };
@@ -38,7 +39,7 @@ export function priceLine(f: PriceFacts): string {
 /** The price part of the line, also --dry-run's. */
 export function priceWords(f: PriceFacts): string {
   const { onDemand, listDate, spot } = f.prices;
-  const list = `AWS list of ${listDate}`;
+  const list = priceListWords(listDate);
   if (f.market === 'on-demand')
     return onDemand === undefined
       ? `no list price for ${f.type} in ${f.region} (see https://aws.amazon.com/ec2/pricing/on-demand/)`
@@ -67,4 +68,26 @@ export async function pricesFor(
   const now = await cloud.spotPrices([type], zone ? [zone] : undefined).catch(() => []);
   const lowest = now.length > 0 ? Math.min(...now.map((p) => p.usd)) : undefined;
   return { ...table, spot: lowest };
+}
+
+/**
+ * A spot instance launched where EC2 chose the zone: the price said before was the region's
+ * lowest, not its own. Its zone's price is tagged now (one lookup and one CreateTags, only on this
+ * path); none known, or the tag refused: no tag, and its cost says "spot, price unknown" rather
+ * than a figure that may be wrong (session-cost.ts).
+ */
+export async function tagZonePrice(
+  cloud: Pick<Cloud, 'spotPrices' | 'tag'>,
+  instance: InstanceInfo,
+): Promise<InstanceInfo> {
+  if (!instance.az) return instance;
+  try {
+    const [price] = await cloud.spotPrices([instance.type], [instance.az]);
+    if (price === undefined) return instance;
+    const tags = { [SPOT_PRICE_TAG]: String(price.usd) };
+    await cloud.tag(instance.id, tags);
+    return { ...instance, tags: { ...instance.tags, ...tags } };
+  } catch {
+    return instance;
+  }
 }

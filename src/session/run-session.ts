@@ -42,7 +42,7 @@ import {
 import { statusAfter, watchInterruption } from './interruption.js';
 import { tellLastInterruption } from './interruption-record.js';
 import { resolveLimits } from './limits.js';
-import { instanceHourly } from './session-cost.js';
+import { budgetHourly } from './session-cost.js';
 import { passingInterrupt } from './pass-interrupt.js';
 import { provision, type Provisioned } from './provision.js';
 import { runStory } from './story.js';
@@ -189,7 +189,7 @@ async function provisionFor(
  */
 async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, signal: AbortSignal, git?: GitRun) {
   const { options, log } = run;
-  const hourly = instanceHourly(run.cloud.region, got.instance);
+  const hourly = budgetHourly(run.cloud.region, got.instance);
   const limits = resolveLimits(options, got.instance, got.launched || got.started, undefined, hourly);
   run.facts.limits = limits;
   const mux = multiplexerOf(options);

@@ -8,11 +8,31 @@ import { hourlyPrice, usd, volumeMonthlyPrice } from '../cloud/prices.js';
 import type { InstanceInfo } from '../cloud/port.js';
 import { formatDuration } from './limits.js';
 import { SPOT_PRICE_TAG } from './volume-tag.js';
+import { MARKET_TAG } from '../cloud/spot-market.js';
 
-/** What an hour of this instance costs: the spot price it was launched at (its tag), else the table's. */
+/** A spot instance, by its market tag (spot-market.ts): its price is its tag's, never the on-demand table's. */
+export const isSpot = (i: Pick<InstanceInfo, 'tags'>): boolean => (i.tags[MARKET_TAG] ?? '').startsWith('spot');
+
+/**
+ * What an hour of this instance costs: the spot price it was launched at (its tag), else the
+ * table's on-demand price. A spot instance without the tag (the price lookup failed) has no figure:
+ * the on-demand price would be about three times too much, shown as fact.
+ */
 export function instanceHourly(region: string, i: Pick<InstanceInfo, 'type' | 'tags'>): number | undefined {
-  return Number(i.tags[SPOT_PRICE_TAG]) || hourlyPrice(region, i.type);
+  const spot = Number(i.tags[SPOT_PRICE_TAG]) || undefined;
+  return isSpot(i) ? spot : (spot ?? hourlyPrice(region, i.type));
 }
+
+/**
+ * The most an hour may cost, for --budget's clock: the price where known, else for spot the
+ * on-demand price (EC2 charges a spot instance no more without --max-price) — an unknown price
+ * must not lift the budget's limit.
+ */
+export const budgetHourly = (region: string, i: Pick<InstanceInfo, 'type' | 'tags'>): number | undefined =>
+  instanceHourly(region, i) ?? hourlyPrice(region, i.type);
+
+/** The words for a spot instance whose price is not known. */
+export const SPOT_PRICE_UNKNOWN = 'spot, price unknown';
 
 export interface CostFacts {
   region: string;
@@ -21,6 +41,8 @@ export interface CostFacts {
   ms: number;
   /** Spot: the price it runs at (the on-demand table's otherwise). */
   spotHourly?: number;
+  /** A spot instance (its market tag): without spotHourly its price is unknown, never the table's. */
+  spot?: boolean;
   /** The root volume's size when the instance is left stopped: its disk still costs. */
   stoppedRootGiB?: number;
   /** The sizes of data volumes kept after the session (they outlive the instance). */
@@ -28,13 +50,16 @@ export interface CostFacts {
 }
 
 export function sessionCost(f: CostFacts): string | undefined {
-  const price = f.spotHourly ?? hourlyPrice(f.region, f.type);
+  const spot = f.spot || f.spotHourly !== undefined;
+  const price = spot ? f.spotHourly : hourlyPrice(f.region, f.type);
   const spent = formatDuration(Math.max(1000, f.ms));
-  const of = `${f.type}${f.spotHourly === undefined ? '' : ' (spot)'}`;
+  const of = `${f.type}${spot ? ' (spot)' : ''}`;
   const running = price === undefined ? undefined : `${dollars((price * f.ms) / 3_600_000)} for ${spent} of ${of}`;
   const kept = storageWords(f);
-  if (!running && !kept) return undefined;
-  return [running ?? `${spent} of ${of} (no list price here)`, kept].filter(Boolean).join('; ');
+  // An on-demand type the table lacks says nothing; a spot instance says its price is not known.
+  if (!running && !kept && !spot) return undefined;
+  const unknown = spot ? `${spent} of ${f.type} (${SPOT_PRICE_UNKNOWN})` : `${spent} of ${of} (no list price here)`;
+  return [running ?? unknown, kept].filter(Boolean).join('; ');
 }
 
 const dollars = (n: number) => (n < 0.01 ? 'under $0.01' : `≈ $${n.toFixed(2)}`);

@@ -108,7 +108,13 @@ export function problemLine(p: TypeProblem, region: string): string {
     case 'over cost':
       return `${p.type} costs $${money(p.hourly)}/hour (${p.market}), above --max-hourly-cost $${money(p.limit)}`;
     case 'price unknown':
-      return `${p.type}'s ${p.market} price in ${region} is unknown to ssh-ec2, so ${p.guard} cannot vouch for it`;
+      // Where the price was looked for, and what would give the guard one.
+      return p.market === 'spot'
+        ? `${p.type}'s spot price in ${region} is unknown to ssh-ec2 (EC2 gave none for its zones), so ${p.guard} ` +
+            'cannot vouch for it; --max-price caps what it pays'
+        : `${p.type}'s ${p.market} price in ${region} is unknown to ssh-ec2 (its price table lacks it), so ` +
+            `${p.guard} cannot vouch for it; \`npx tsx scripts/refresh-prices.ts\` refreshes the table, ` +
+            'or --spot with --max-price caps what it pays';
   }
 }
 

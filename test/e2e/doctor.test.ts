@@ -92,6 +92,7 @@ describe('ssh-ec2 doctor', () => {
       'permission:StartInstances',
       'permission:StopInstances',
       'permission:TerminateInstances',
+      'permission:CancelSpotInstanceRequests',
       'permission:AuthorizeSecurityGroupIngress',
       'instance',
       'multiplexer',

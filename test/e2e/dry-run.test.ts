@@ -86,7 +86,7 @@ describe('--dry-run', () => {
     expect(out).toMatch(/^ {2}type +g4dn\.xlarge \(x86_64\)$/m);
     // The launch's own price line (issue #13), word for word.
     expect(out).toMatch(
-      /^ {2}says +launching g4dn\.xlarge \(on-demand\) from .* in eu-central-1\w: \$[\d.]+\/h on demand \(AWS list of \d{4}-\d\d-\d\d\)$/m,
+      /^ {2}says +launching g4dn\.xlarge \(on-demand\) from .* in eu-central-1\w: \$[\d.]+\/h on demand \((AWS list of \d{4}-\d\d-\d\d|list prices entered by hand, \d{4}-\d\d)\)$/m,
     );
     expect(out).toMatch(/^ {2}group +would create ssh-ec2 \(tcp\/22\) allowing 127\.0\.0\.1\/32/m);
     expect(out).toMatch(/^ {2}tries +g4dn\.xlarge in \S+ \(subnet-/m);

@@ -131,6 +131,9 @@ export function spotModel(deps: {
   };
 
   const cancel = (params: Record<string, string>): Reply => {
+    // doctor's DryRun (a placeholder id): allowed, as EC2 answers it, and nothing cancelled.
+    if (params.DryRun === 'true')
+      return deps.error(412, 'DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     const ids = numbered(params, 'SpotInstanceRequestId');
     const unknown = ids.find((id) => !requests.has(id));
     if (unknown)

@@ -108,13 +108,36 @@ describe('ssh-ec2 doctor against the in-memory cloud', () => {
         .callsOf('dryRun')
         .map(([c]) => (c as { action: string }).action)
         .sort(),
-    ).toEqual(['CreateSecurityGroup', 'RunInstances', 'StartInstances', 'StopInstances', 'TerminateInstances']);
+    ).toEqual([
+      'CancelSpotInstanceRequests',
+      'CreateSecurityGroup',
+      'RunInstances',
+      'StartInstances',
+      'StopInstances',
+      'TerminateInstances',
+    ]);
     const changing = ['launch', 'start', 'stop', 'terminate', 'tag', 'ensureSecurityGroup', 'allowSsh', 'pushSshKey'];
     expect(cloud.calls.filter((c) => changing.includes(c.op))).toEqual([]);
     expect(status(r.stdout, 'security-group')).toBe('ok');
     expect(r.stdout).toContain('ssh-ec2 would be created in vpc-default, letting 198.51.100.7/32 in on port 22');
     expect(r.stdout).toMatch(/^ok\s+instance\s+none for this directory/m);
     expect(m.sshStarts().filter((s) => !s.startsWith('ssh -V'))).toEqual([]);
+  });
+
+  it('CancelSpotInstanceRequests is asked too: a policy without it fails here, not at the end of a spot run', async () => {
+    const cloud = new FakeCloud();
+    cloud.deniedActions.add('CancelSpotInstanceRequests');
+    const r = await cli(m, cloud, ['doctor', ...CIDR]);
+    const asked = cloud.callsOf('dryRun').map(([c]) => c as DryRunCall);
+    expect(
+      asked.map((c) => c.action),
+      r.stdout + r.lines.join('\n'),
+    ).toContain('CancelSpotInstanceRequests');
+    const call = asked.find((c) => c.action === 'CancelSpotInstanceRequests');
+    expect(call).toEqual({ action: 'CancelSpotInstanceRequests', requestId: 'sir-00000000' });
+    expect(status(r.stdout, 'permission:CancelSpotInstanceRequests')).toBe('FAIL');
+    expect(r.stdout).toContain('not allowed: ec2:CancelSpotInstanceRequests');
+    expect(r.status).not.toBe(ExitCode.ok);
   });
 
   it("RunInstances' DryRun is the launch's own request: instance profile, user data, volume, shutdown behaviour, login tag", async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import TABLE from '../../src/cloud/price-table.json' with { type: 'json' };
-import { hourlyPrice, priceListDate, usd, volumeMonthlyPrice } from '../../src/cloud/prices.js';
+import { hourlyPrice, priceListDate, priceListWords, usd, volumeMonthlyPrice } from '../../src/cloud/prices.js';
 import { costCell } from '../../src/commands/ls/cost.js';
 import { priceLine } from '../../src/session/price-line.js';
 import { sessionCost } from '../../src/session/session-cost.js';
@@ -20,7 +20,8 @@ const FIXTURE = join(import.meta.dirname, '../fixtures/price-list');
 
 /** What the fixture's offer files say: Linux, shared, no software, used capacity, on demand. */
 const FROM_FIXTURE = {
-  source: expect.stringContaining('AWS Price List Bulk API'),
+  source: 'aws-price-list',
+  what: expect.stringContaining('AWS Price List Bulk API'),
   publicationDate: '2026-11-01T18:02:41Z',
   regions: {
     'us-east-1': {
@@ -33,8 +34,17 @@ const FROM_FIXTURE = {
 
 describe('the shipped table', () => {
   it('is dated, and prices GPU and common types in more regions than the two of before', () => {
-    expect(TABLE.publicationDate).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(priceListDate()).toBe(TABLE.publicationDate.slice(0, 10));
+    // Entered by hand (no AWS list reached): its words say so, with the month, and claim no AWS date.
+    const t = TABLE as { source: string; entered?: string; publicationDate?: string };
+    if (t.source === 'hand-entered') {
+      expect(t.entered).toMatch(/^\d{4}-\d\d$/);
+      expect(t.publicationDate).toBeUndefined();
+      expect(priceListWords()).toBe(`list prices entered by hand, ${t.entered}`);
+    } else {
+      expect(t.source).toBe('aws-price-list');
+      expect(t.publicationDate).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(priceListWords()).toBe(`AWS list of ${t.publicationDate!.slice(0, 10)}`);
+    }
     const regions = Object.keys(TABLE.regions);
     expect(regions.length).toBeGreaterThan(2);
     expect(regions).toEqual(expect.arrayContaining(['us-east-1', 'us-west-2', 'eu-central-1', 'eu-west-1']));
@@ -97,15 +107,17 @@ describe('scripts/refresh-prices.ts against the recorded price list', () => {
 });
 
 describe('the price line', () => {
+  // The shipped table's words for a list of that date (hand-entered or AWS's: the table says which).
+  const LIST = priceListWords('2026-11-01');
   const base = { region: 'us-east-1', type: 'g5.xlarge', zone: 'us-east-1b' } as const;
   it.each([
     [
       { ...base, market: 'spot' as const, prices: { onDemand: 1.006, listDate: '2026-11-01', spot: 0.4213 } },
-      'launching g5.xlarge (spot) in us-east-1b: $0.4213/h spot now (on-demand $1.006/h, AWS list of 2026-11-01)',
+      `launching g5.xlarge (spot) in us-east-1b: $0.4213/h spot now (on-demand $1.006/h, ${LIST})`,
     ],
     [
       { ...base, market: 'spot' as const, maxPrice: 0.6, prices: { onDemand: 1.006, listDate: '2026-11-01' } },
-      'launching g5.xlarge (spot) in us-east-1b: spot price not known now (on-demand $1.006/h, AWS list of 2026-11-01, max $0.60/h)',
+      `launching g5.xlarge (spot) in us-east-1b: spot price not known now (on-demand $1.006/h, ${LIST}, max $0.60/h)`,
     ],
     [
       { ...base, zone: undefined, market: 'spot' as const, prices: { listDate: '2026-11-01', spot: 0.31 } },
@@ -118,7 +130,7 @@ describe('the price line', () => {
         image: 'DLAMI (ami-1)',
         prices: { onDemand: 1.006, listDate: '2026-11-01' },
       },
-      'launching g5.xlarge (on-demand) from DLAMI (ami-1) in us-east-1b: $1.006/h on demand (AWS list of 2026-11-01)',
+      `launching g5.xlarge (on-demand) from DLAMI (ami-1) in us-east-1b: $1.006/h on demand (${LIST})`,
     ],
     [
       { ...base, region: 'mars-1', zone: undefined, market: 'on-demand' as const, prices: { listDate: '2026-11-01' } },
@@ -204,7 +216,7 @@ describe('ssh-ec2 prices', () => {
       ['g5.xlarge', b, '$0.39/h', `${od('g5.xlarge')}/h`, '1 × A10G', '4', '16 GiB'],
       ['g5.xlarge', a, '$0.45/h', `${od('g5.xlarge')}/h`, '1 × A10G', '4', '16 GiB'],
     ]);
-    expect(r.lines.join('\n')).toContain(`AWS list of ${priceListDate()}`);
+    expect(r.lines.join('\n')).toContain(priceListWords());
   });
 
   it('a type the region lacks: one line saying so; --json', async () => {

@@ -67,7 +67,15 @@ describe('the alternatives', () => {
     );
     expect(
       problemLine({ kind: 'price unknown', type: 'x1.large', guard: '--budget $5.00', market: 'spot' }, r),
-    ).toMatch(/x1\.large's spot price in eu-central-1 is unknown to ssh-ec2, so --budget \$5\.00 cannot vouch for it/);
+    ).toMatch(
+      /x1\.large's spot price in eu-central-1 is unknown to ssh-ec2 \(EC2 gave none for its zones\), so --budget \$5\.00 cannot vouch for it; --max-price caps what it pays/,
+    );
+    // The table lacking a type is said, with how to refresh it or cap a spot price instead.
+    expect(
+      problemLine({ kind: 'price unknown', type: 'x1.large', guard: '--budget $5.00', market: 'on demand' }, r),
+    ).toBe(
+      "x1.large's on demand price in eu-central-1 is unknown to ssh-ec2 (its price table lacks it), so --budget $5.00 cannot vouch for it; `npx tsx scripts/refresh-prices.ts` refreshes the table, or --spot with --max-price caps what it pays",
+    );
   });
 
   it('a GPU image: the default one, or a name that says GPU; an image id is the user’s choice', () => {

@@ -17,7 +17,7 @@ import type { LocalContext } from '../../session/context.js';
 import { ownerOf } from '../../session/owner.js';
 import { sshCidr } from '../../session/ssh-access.js';
 import { keyPairCheck } from './key-pair.js';
-import { failed, NO_INSTANCE, permissionCheck, runInstancesCheck } from './permissions.js';
+import { failed, NO_INSTANCE, NO_SPOT_REQUEST, permissionCheck, runInstancesCheck } from './permissions.js';
 import { fail, ok, warn, type Check } from './report.js';
 
 export interface AwsFacts {
@@ -220,6 +220,9 @@ export async function awsChecks(
   const calls: DryRunCall[] = [];
   for (const action of ['StartInstances', 'StopInstances', 'TerminateInstances'] as const)
     calls.push({ action, instanceId: instance?.id ?? NO_INSTANCE });
+  // A spot instance is terminated only once its request is cancelled (session/finish.ts): a policy
+  // without the cancel is found here, before a spot run ends stopped instead of terminated.
+  calls.push({ action: 'CancelSpotInstanceRequests', requestId: instance?.spotRequestId ?? NO_SPOT_REQUEST });
   if (network && !o.securityGroup) {
     if (!group.groupId)
       calls.push({ action: 'CreateSecurityGroup', vpcId: network.vpcId, tags: { 'ssh-ec2': 'shared' } });

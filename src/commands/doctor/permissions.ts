@@ -20,6 +20,8 @@ import { fail, ok, warn, type Check } from './report.js';
 
 /** No instance to name: EC2 may answer that it does not know it (then it says nothing of the permission). */
 export const NO_INSTANCE = 'i-00000000000000000';
+/** The same for a spot request (CancelSpotInstanceRequests, asked before a spot run needs it at its end). */
+export const NO_SPOT_REQUEST = 'sir-00000000';
 
 /** The policy file for this kind of caller (identity.ts says why two). */
 const policyFor = (id: CallerIdentity): string =>
@@ -50,12 +52,15 @@ function verdict(call: DryRunCall, answer: DryRunAnswer, id: CallerIdentity, not
       `Ask your AWS administrator to attach ${policyFor(id)} (from ssh-ec2's package) to you: it allows ec2:${call.action}.`,
     );
   }
-  const placeholder = 'instanceId' in call && call.instanceId === NO_INSTANCE;
+  const placeholder =
+    ('instanceId' in call && call.instanceId === NO_INSTANCE) ||
+    ('requestId' in call && call.requestId === NO_SPOT_REQUEST);
+  const what = 'requestId' in call ? 'a spot request' : 'an instance';
   return warn(
     check,
     `could not tell: EC2 answered ${answer.code}`,
     placeholder
-      ? 'EC2 checks this permission on an instance of yours; none was found to ask about (run doctor again once one is).'
+      ? `EC2 checks this permission on ${what} of yours; none was found to ask about (run doctor again once one is).`
       : `Look at what ${answer.code} says about the request (the checks above), then run doctor again.`,
   );
 }

@@ -21,7 +21,7 @@
  * `ssh-ec2 volumes rm` that deletes it), nor are key pairs or launch templates (ssh-ec2 makes none).
  */
 import { hostname } from 'node:os';
-import type { Cloud, InstanceInfo, TaggedResource } from '../../cloud/port.js';
+import type { Cloud, InstanceInfo } from '../../cloud/port.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
 import { localContext } from '../../session/context.js';
@@ -41,7 +41,7 @@ import { jobLine } from './describe.js';
 import { directoryState, type DirectoryState } from './directory-state.js';
 import { endInstances, isHere } from './end.js';
 import { removeSecurityGroups } from './security-groups.js';
-import { cancelOrphanRequests, orphanSpotRequests, spotRequestLine } from './spot-requests.js';
+import { cancelOrphanRequests, judgeOrphanRequests, orphanSpotRequests, type OrphanRequest } from './spot-requests.js';
 import { dataVolumeLine } from '../volumes/table.js';
 
 export const DEFAULT_STOPPED_FOR = '7d';
@@ -92,7 +92,7 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
   const ending: { cloud: Cloud; i: InstanceInfo }[] = [];
   const said: string[] = [];
   const left: string[] = [];
-  const requests: { cloud: Cloud; x: TaggedResource }[] = [];
+  const requests: { cloud: Cloud; r: OrphanRequest }[] = [];
   for (const r of found.regions) {
     for (const i of r.instances) {
       const v = verdict(i, judge);
@@ -120,10 +120,11 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
       else if (v.why === 'unchecked path')
         left.push(`  ${what}: its directory cannot be checked (${v.detail}): left alone`);
     }
-    for (const x of orphanSpotRequests(r.resources, r.instances, judge.host)) {
-      requests.push({ cloud: r.cloud, x });
-      said.push(spotRequestLine(x, r.region));
-    }
+    const candidates = orphanSpotRequests(r.resources, r.instances, judge.host);
+    const fate = await judgeOrphanRequests(r.cloud, r.region, candidates);
+    requests.push(...fate.ending.map((q) => ({ cloud: r.cloud, r: q })));
+    said.push(...fate.said);
+    left.push(...fate.left);
     for (const x of r.resources) {
       const data = dataVolumeLine(r.region, x);
       if (data) left.push(data);
@@ -150,10 +151,10 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
   let status: number = ExitCode.ok;
   for (const r of found.regions) {
     const mine = ending.filter((e) => e.cloud === r.cloud).map((e) => e.i);
-    await cancelOrphanRequests(
-      r.cloud,
-      requests.filter((q) => q.cloud === r.cloud).map((q) => q.x),
-    );
+    // Each request on its own, its failures said: the orphan instances below are ended whatever they do.
+    const ended = requests.filter((q) => q.cloud === r.cloud).map((q) => q.r);
+    const c = await cancelOrphanRequests(ctx, r.cloud, ended);
+    if (c !== ExitCode.ok) status = c;
     if (mine.length > 0) {
       const s = await endInstances(ctx, r.cloud, mine, pull);
       if (s !== ExitCode.ok) status = s;

@@ -5,13 +5,13 @@
  */
 import { usd, volumeMonthlyPrice } from '../../cloud/prices.js';
 import type { InstanceInfo } from '../../cloud/port.js';
-import { instanceHourly } from '../../session/session-cost.js';
+import { instanceHourly, isSpot, SPOT_PRICE_UNKNOWN } from '../../session/session-cost.js';
 import { VOLUME_TAG } from '../../session/volume-tag.js';
 
 export function costCell(region: string, i: InstanceInfo, now = new Date()): string {
   if (i.state === 'running') {
     const price = instanceHourly(region, i);
-    if (price === undefined) return 'no list price';
+    if (price === undefined) return isSpot(i) ? SPOT_PRICE_UNKNOWN : 'no list price';
     if (!i.launchTime) return `${usd(price)}/h`;
     const hours = Math.max(0, now.getTime() - i.launchTime.getTime()) / 3_600_000;
     return `$${(price * hours).toFixed(2)} so far, ${usd(price)}/h`;

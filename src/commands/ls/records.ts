@@ -3,7 +3,8 @@
  * names (README: "Machine-readable output"). A field that does not apply is null, never missing,
  * so a script can rely on every key. A new field is added at the end; none is renamed.
  */
-import { hourlyPrice, volumeMonthlyPrice } from '../../cloud/prices.js';
+import { volumeMonthlyPrice } from '../../cloud/prices.js';
+import { instanceHourly } from '../../session/session-cost.js';
 import type { InstanceInfo, TaggedResource } from '../../cloud/port.js';
 import { LIMIT_TAGS, withoutLimit } from '../../session/limits.js';
 import { TAG } from '../../session/plan.js';
@@ -24,7 +25,8 @@ function owner(tags: Record<string, string>) {
 
 export function instanceRecord(region: string, i: InstanceInfo, job: LiveJob, now = new Date()) {
   const running = i.state === 'running';
-  const hourly = hourlyPrice(region, i.type);
+  // A spot instance's is the price it launched at (its tag), none if unknown: never the on-demand one.
+  const hourly = instanceHourly(region, i);
   const disk = Number(i.tags[VOLUME_TAG]);
   const month = disk > 0 ? volumeMonthlyPrice(region, disk) : undefined;
   // Running: the type's price; stopped: its disk's, by the hour (what it costs while it waits).
@@ -41,7 +43,7 @@ export function instanceRecord(region: string, i: InstanceInfo, job: LiveJob, no
     ageSeconds: ageOf(i.launchTime, now),
     stoppedAt: iso(i.stoppedAt),
     costPerHour: round(perHour),
-    // Since the last start (EC2's LaunchTime), at the on-demand price: an estimate.
+    // Since the last start (EC2's LaunchTime), at its hourly price (spot: the one it launched at): an estimate.
     costSoFar: round(hourly !== undefined && upHours !== undefined ? hourly * upHours : undefined),
     ...owner(i.tags),
     remoteDir: i.tags[TAG.remoteDir] ?? null,

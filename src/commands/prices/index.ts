@@ -4,7 +4,7 @@
  * (DescribeSpotPriceHistory) — cheapest first, with GPUs, vCPUs and memory (DescribeInstanceTypes).
  * Without TYPE: the smallest size of each GPU family the table prices in the region.
  */
-import { hourlyPrice, priceListDate, pricedTypes } from '../../cloud/prices.js';
+import { hourlyPrice, priceListDate, priceListWords, pricedTypes } from '../../cloud/prices.js';
 import { ExitCode } from '../../errors.js';
 import { loadCloud } from '../../session/story.js';
 import type { CommandContext } from '../types.js';
@@ -39,7 +39,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   for (const t of lacking) ctx.log.warn(`${t} is not offered in ${region} (or is no instance type EC2 knows)`);
   if (rows.length > 0) {
     ctx.stdout.write(priceTable(rows));
-    ctx.log.info(`on demand: AWS list of ${priceListDate()} (Linux, USD); spot: EC2's price now in ${region}`);
+    ctx.log.info(`on demand: ${priceListWords()} (Linux, USD); spot: EC2's price now in ${region}`);
   }
   return ExitCode.ok;
 }
