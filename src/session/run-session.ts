@@ -197,7 +197,12 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
   const job = mux !== 'none' && !options.attach ? { id: run.plan.projectId, mux } : undefined;
   const prepared = log.phase('agent', () => prepareInstance(run, conn, got.instance, limits, job, got.volume));
   if (job) checkJobCanStart(run, await prepared, job.mux);
-  if (git) await checkoutBeside(prepared, { ...syncParams(run, conn, got.instance), instanceId: got.instance.id, signal }, git);
+  if (git)
+    await checkoutBeside(
+      prepared,
+      { ...syncParams(run, conn, got.instance), instanceId: got.instance.id, signal },
+      git,
+    );
   else if (options.rsync && !options.attach) {
     // An agent that cannot be installed ends the sync up too, and the finish waits for its end:
     // it never runs beside a push. (A sync up that fails, or an interrupt, goes to the finish at
