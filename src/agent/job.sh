@@ -145,17 +145,18 @@ cmd_run() {
   write_whole "$d/status" "$status"
 }
 
-# Runs "$@" with this shell's stdin, passing a SIGTERM sent to the job (its pid file names this
-# shell: a stop of the job, the machine's shutdown) on to it — docker passes it into the container,
-# whose init passes it to the command — and returns its status. A wait cut short by the trap
-# returns >128 with the command still there (a zombie answers kill -0 until it is waited for).
+# Runs "$@" in a subshell with this shell's stdin, passing a SIGTERM sent to the job (its pid file
+# names this shell: a stop of the job, the machine's shutdown) on to the programs that subshell
+# runs — docker passes it into the container, whose init passes it to the command — while the
+# subshell lives on to report docker's status; returns it. A wait cut short by the trap returns
+# >128 with the subshell still there (a zombie answers kill -0 until it is waited for).
 passing_term() {
   exec 3<&0
   "$@" <&3 3<&- &
   _child=$!
   exec 3<&-
   _termed=
-  trap '_termed=1; kill -TERM "$_child" 2>/dev/null' TERM
+  trap '_termed=1; pkill -TERM -P "$_child" 2>/dev/null || kill -TERM "$_child" 2>/dev/null' TERM
   while :; do
     wait "$_child"
     _status=$?

@@ -30,7 +30,7 @@ export interface DockerAt {
   user: Word;
   /** true/false, or shell text that prints `--gpus=all` or nothing. */
   gpus: boolean | { sh: string };
-  /** true/false, or shell text that prints `-t` or nothing. */
+  /** true/false, or shell text that expands to `-t` or nothing. */
   tty: boolean | { sh: string };
 }
 
@@ -39,7 +39,8 @@ export const ON_INSTANCE: DockerAt = {
   dir: { sh: '"$PWD"' },
   user: { sh: '"$(id -u):$(id -g)"' },
   gpus: { sh: '$(nvidia-smi -L >/dev/null 2>&1 && echo --gpus=all)' },
-  tty: { sh: '$([ -t 0 ] && [ -t 1 ] && echo -t)' },
+  // Set by dockerShell before the line: in a $(…) of the line, fd 1 would be the substitution's pipe.
+  tty: { sh: '$ssh_ec2_t' },
 };
 
 /** What runs in the container without a command: the image's bash if it has one, else its sh. */
@@ -107,7 +108,8 @@ export function dockerShell(d: DockerRun, command: string | undefined): string {
   const words = Object.entries(DOCKER_STATUS_WORDS)
     .map(([code, text]) => `${code}) echo ${shQuote(`ssh-ec2: --docker: exit ${code}: ${text}`)} >&2 ;;`)
     .join(' ');
-  return `{ ${line}; ssh_ec2_s=$?; case $ssh_ec2_s in ${words} esac; (exit $ssh_ec2_s); }`;
+  const tty = 'ssh_ec2_t=; if [ -t 0 ] && [ -t 1 ]; then ssh_ec2_t=-t; fi';
+  return `{ ${tty}; ${line}; ssh_ec2_s=$?; case $ssh_ec2_s in ${words} esac; (exit $ssh_ec2_s); }`;
 }
 
 // The grammar of docker's image references (distribution/reference): [host[:port]/]path[:tag][@digest].

@@ -9,7 +9,7 @@
 // on to it as docker's --sig-proxy and --init do, and exits with its status.
 // Each call is recorded in the instance's ~/.docker-stand-in/ as JSON (readDockerCalls): its
 // argv, directory, whether it had a terminal, what it refused. An image named missing/… is one no
-// registry has: docker run's 125.
+// registry has: docker run's 125; one named record-only/… has the call recorded, nothing run.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -74,6 +74,8 @@ if (problems.length > 0) {
   process.stderr.write('docker: (sandbox stand-in) ' + problems.join('; ') + '\\n');
   process.exit(125);
 }
+// For the quoting tests: the call is recorded, the command (random text) never run.
+if (image.startsWith('record-only/')) process.exit(0);
 if (image.startsWith('missing/')) {
   process.stderr.write("Unable to find image '" + image + "' locally\\ndocker: Error response from daemon: pull access denied for " + image + '.\\n');
   process.exit(125);
