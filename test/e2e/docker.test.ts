@@ -69,6 +69,20 @@ function expectedArgv(o: { tty: boolean; gpus: boolean; args?: string[]; image?:
   ];
 }
 
+describe('--docker refusals, before anything is launched', () => {
+  it.each([
+    [['--docker', 'Not An Image', 'true'], '--docker: "Not An Image" is not an image reference'],
+    [['--docker-args=--ipc=host', 'true'], '--docker-args needs --docker IMAGE'],
+    [['--docker', 'ubuntu', '--docker-args=-e X=$HOME', 'true'], '"$" would be expanded'],
+  ])('%j: exit 2, one line', async (args, line) => {
+    sb.clearCalls();
+    const r = await cli(sb, args, { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toContain(line);
+    expect(sb.calls('RunInstances')).toEqual([]);
+  });
+});
+
 describe('--docker IMAGE, with a recording stand-in for docker', () => {
   it('runs the command in the container: its status passed through (3, then 0), its result file home, the project mounted at its own path as -w, the user, --gpus on a GPU instance', async () => {
     const command = 'echo "seed $SEED in $(pwd)" > out.txt; cat in.txt >> out.txt; exit 3';
