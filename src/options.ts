@@ -7,6 +7,7 @@
  * The verbs' own flags (`down --yes`) are declared with the verbs (commands/).
  */
 import { INSTANCE_OPTIONS } from './options/instance-options.js';
+import { CONTAINER_OPTIONS } from './options/container-options.js';
 import { CONNECTION_OPTIONS, GENERAL_OPTIONS, SESSION_OPTIONS, SYNC_OPTIONS } from './options/session-options.js';
 import { GIT_OPTIONS } from './options/git-options.js';
 import type { Spec } from './options/spec.js';
@@ -29,6 +30,7 @@ export const OPTION_SPECS = {
   ...INSTANCE_OPTIONS,
   ...CONNECTION_OPTIONS,
   ...SESSION_OPTIONS,
+  ...CONTAINER_OPTIONS,
   ...SYNC_OPTIONS,
   ...GIT_OPTIONS,
   ...GENERAL_OPTIONS,

@@ -14,15 +14,17 @@
 #                        ended     epoch seconds, written when it ends...
 #                        status    ...then its exit status: present = finished
 #                        shell     present for an interactive shell (no cmd): the agent's idle rule
+#                        docker    --docker: the shell line that runs $c (or a shell) in the container
 #                        detached  present if started with --detach, or if it ended with no
 #                                  terminal attached and no ssh session (a lost connection): the
 #                                  agent's grace rule
 # The command never passes through a quoting layer: it arrives base64-encoded and is handed
 # whole to "$SHELL" -c, as `ssh host words...` would.
 #
-#   job.sh start ID MUX DIR DETACHED(0|1) B64CMD|-   start it (exit JOB_RUNNING_STATUS if one is
+#   job.sh start ID MUX DIR DETACHED(0|1) B64CMD|- TOKEN [B64DOCKER]
+#                                                    start it (exit JOB_RUNNING_STATUS if one is
 #                                                    running, MUX_MISSING_STATUS if MUX is not
-#                                                    installed: lib.sh)
+#                                                    installed: lib.sh); B64DOCKER: --docker's line
 #   job.sh run ID                                    what runs inside the multiplexer
 #   job.sh attach ID                                 reattach (returns when detached or ended)
 #   job.sh follow ID                                 print the log until the job ends
@@ -49,7 +51,7 @@ state() {
 }
 
 cmd_start() {
-  id=$1 mux=$2 dir=$3 detached=$4 b64=$5 token=${6:-}
+  id=$1 mux=$2 dir=$3 detached=$4 b64=$5 token=${6:-} docker=${7:-}
   d=$(jobdir "$id")
   if [ "$(state "$id")" = running ]; then
     echo "ssh-ec2: a job is already running here (pid $(cat "$d/pid" 2>/dev/null))" >&2
@@ -66,6 +68,7 @@ cmd_start() {
   printf '%s\n' "$mux" >"$d/mux"
   now >"$d/created"
   [ "$detached" = 1 ] && : >"$d/detached"
+  if [ -n "$docker" ]; then printf %s "$docker" | base64 -d >"$d/docker" || exit 1; fi
   name=$(session "$id")
   if [ "$b64" != - ]; then
     printf %s "$b64" | base64 -d >"$d/cmd" || exit 1
@@ -118,6 +121,12 @@ cmd_run() {
   now >"$d/started"
   if [ -n "$interrupted" ]; then
     (exit 130)
+  elif [ -f "$d/docker" ]; then
+    # --docker: the command (or a shell) in its container, by the line ssh-ec2 wrote (remote/docker.ts:
+    # it reads the command from $c).
+    c=$(cat "$d/cmd" 2>/dev/null; printf x)
+    c=${c%x}
+    passing_term eval "$(cat "$d/docker")"
   elif [ -f "$d/cmd" ]; then
     # $(...) strips trailing newlines: an x keeps them, and is removed again.
     c=$(cat "$d/cmd"; printf x)
@@ -135,6 +144,34 @@ cmd_run() {
   upload_results job-end "$d"
   echo "$ended" >"$d/ended"
   write_whole "$d/status" "$status"
+}
+
+# Runs "$@" in a subshell with this shell's stdin, passing a SIGTERM sent to the job (its pid file
+# names this shell: a stop of the job, the machine's shutdown) on to the programs that subshell
+# runs — docker passes it into the container, whose init passes it to the command — while the
+# subshell lives on to report docker's status; returns it. A wait cut short by the trap returns
+# >128 with the subshell still there (a zombie answers kill -0 until it is waited for).
+passing_term() {
+  exec 3<&0
+  "$@" <&3 3<&- &
+  _child=$!
+  exec 3<&-
+  _termed=
+  trap '_termed=1; pkill -TERM -P "$_child" 2>/dev/null || kill -TERM "$_child" 2>/dev/null' TERM
+  while :; do
+    wait "$_child"
+    _status=$?
+    kill -0 "$_child" 2>/dev/null || break
+  done
+  # A shell that reaps on its own (bash) may have taken the status while the trap ran: it keeps it
+  # for the next wait (127 once it was reported).
+  if [ -n "$_termed" ] && [ "$_status" -gt 128 ]; then
+    wait "$_child"
+    _again=$?
+    [ "$_again" = 127 ] || _status=$_again
+  fi
+  trap - TERM
+  return "$_status"
 }
 
 cmd_attach() {

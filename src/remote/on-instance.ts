@@ -16,6 +16,7 @@ import {
   RESULTS_CONF,
   STATE_DIR,
 } from './instance-contract.js';
+import { dockerShell, type DockerRun } from './docker.js';
 import { shQuote } from './remote-command.js';
 
 export { JOB_RUNNING_STATUS, MUX_MISSING_STATUS } from './instance-contract.js';
@@ -163,9 +164,14 @@ export function jobStartCommand(o: {
   command: string | undefined;
   /** Names this start: an interrupt given the same (jobInterrupt) waits for this job, not an earlier one. */
   token: string;
+  /** --docker: the job runs its command (or shell) in this container, by the line dockerShell builds. */
+  docker?: DockerRun;
 }): string {
-  const b64 = o.command === undefined ? '-' : Buffer.from(o.command, 'utf8').toString('base64');
-  return `${JOB} start ${o.id} ${o.mux} ${shQuote(o.dir)} ${o.detached ? 1 : 0} ${b64} ${o.token}`;
+  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+  const cmd = o.command === undefined ? '-' : b64(o.command);
+  // job.sh sets c to the command, then evaluates this line (ours, every word quoted).
+  const docker = o.docker ? ` ${b64(dockerShell(o.docker, o.command === undefined ? undefined : '"$c"'))}` : '';
+  return `${JOB} start ${o.id} ${o.mux} ${shQuote(o.dir)} ${o.detached ? 1 : 0} ${cmd} ${o.token}${docker}`;
 }
 
 export const jobCommand = (op: 'attach' | 'follow' | 'status' | 'log', id: string): string => `${JOB} ${op} ${id}`;

@@ -5,6 +5,8 @@
  * the project directory.
  */
 
+import { dockerShell, type DockerRun } from './docker.js';
+
 /** POSIX single-quoting, for our own words (paths); never used for the user's command. */
 export function shQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
@@ -32,18 +34,22 @@ export function enterDir(dir: string): string {
 export function sessionCommand(
   dir: string,
   command: string | undefined,
-  o: { tty?: boolean; results?: { mark: string; upload: string } } = {},
+  o: { tty?: boolean; results?: { mark: string; upload: string }; docker?: DockerRun } = {},
 ): string {
+  // --docker: the command (or the shell) runs in the container (docker.ts), the status passed through.
+  const shell = (c: string) => (o.docker ? dockerShell(o.docker, c) : `"\${SHELL:-/bin/sh}" -c ${c}`);
   // Without a terminal, a shell fed by stdin is run as a command is: an interrupt passed on to it
   // ends it with its own status (130), and ssh does not take its death by a signal for a lost connection.
+  if (command === undefined && o.docker)
+    return `${enterDir(dir)} && trap : INT && ${dockerShell(o.docker, undefined)}; exit $?`;
   if (command === undefined && o.tty === false)
     return `${enterDir(dir)} && trap : INT && "\${SHELL:-/bin/sh}" -l; exit $?`;
   if (command === undefined) return `${enterDir(dir)} && exec "\${SHELL:-/bin/sh}" -l`;
   // --results: the files as the sync up left them are marked, and what changed is uploaded when the
   // command ends (on-instance.ts), before its status goes back.
   if (o.results)
-    return `${enterDir(dir)} && ${assignDecoded('c', command)} && { ${o.results.mark} || :; } && trap : INT && "\${SHELL:-/bin/sh}" -c "$c"; s=$?; ${o.results.upload}; exit $s`;
-  return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && "\${SHELL:-/bin/sh}" -c "$c"; exit $?`;
+    return `${enterDir(dir)} && ${assignDecoded('c', command)} && { ${o.results.mark} || :; } && trap : INT && ${shell('"$c"')}; s=$?; ${o.results.upload}; exit $s`;
+  return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && ${shell('"$c"')}; exit $?`;
 }
 
 /**

@@ -18,6 +18,7 @@ import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import { loginUser, originOf, type Options } from '../options.js';
 import { jobCommand, jobStartCommand } from '../remote/on-instance.js';
 import { joinCommand, sessionCommand } from '../remote/remote-command.js';
+import { dockerOf } from '../remote/docker.js';
 import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 import { pushArgv } from '../remote/rsync.js';
 import { masterStartArgv, remoteArgv, rsyncSshArgv, wantsTerminal } from '../remote/ssh.js';
@@ -249,7 +250,7 @@ async function commandLines(
   const mux = multiplexerOf(o);
   const command =
     mux === 'none'
-      ? `export SSH_EC2_SESSION=${PLACEHOLDER.session}; ${sessionCommand(plan.remoteDir, joinCommand(o.command), { tty })}`
+      ? `export SSH_EC2_SESSION=${PLACEHOLDER.session}; ${sessionCommand(plan.remoteDir, joinCommand(o.command), { tty, docker: dockerOf(o) })}`
       : o.attach
         ? jobCommand('attach', plan.projectId)
         : jobStartCommand({
@@ -259,6 +260,7 @@ async function commandLines(
             detached: o.detach,
             command: joinCommand(o.command),
             token: PLACEHOLDER.token,
+            docker: dockerOf(o),
           });
   const session = remoteArgv(t, command, { tty, forwards: o.detach ? undefined : forwardsOf(o) });
   if (!o.rsync || o.attach) return { ssh: masterStartArgv(t), session };

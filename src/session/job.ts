@@ -21,6 +21,7 @@ import {
 } from '../remote/on-instance.js';
 import { JOB_LOG } from '../remote/instance-contract.js';
 import { joinCommand } from '../remote/remote-command.js';
+import { checkDockerOptions, dockerOf } from '../remote/docker.js';
 import type { ForwardSpecs } from '../remote/ssh.js';
 import type { InstanceInfo } from '../cloud/ec2.js';
 import { reconnect } from './connect.js';
@@ -41,6 +42,7 @@ export function multiplexerOf(o: Pick<Options, 'multiplex' | 'detach' | 'attach'
 /** Combinations that cannot work, and local ports already taken: before any AWS call. */
 export async function checkSessionOptions(o: Options): Promise<void> {
   checkSpotOptions(o);
+  checkDockerOptions(o);
   if (o.detach && o.attach) throw new UsageError('--detach and --attach exclude each other');
   if (o.detach && o.multiplex === 'none')
     throw new UsageError('--detach needs a multiplexer to keep the job running: --multi tmux or --multi screen');
@@ -117,6 +119,7 @@ export async function runJob(
     detached: options.detach,
     command: joinCommand(options.command),
     token,
+    docker: dockerOf(options),
   });
   const followOrAttach = jobCommand(o.tty ? 'attach' : 'follow', id);
 

@@ -22,7 +22,7 @@ import { randomCommand, rng } from '../fixtures/random-command.js';
 
 const home = mkdtempSync(join(tmpdir(), 'jobq-'));
 mkdirSync(join(home, '.ssh-ec2'), { mode: 0o700 });
-for (const name of ['lib.sh', 'job.sh']) {
+for (const name of ['lib.sh', 'results.sh', 'job.sh']) {
   copyFileSync(new URL(`../../src/agent/${name}`, import.meta.url), join(home, '.ssh-ec2', name));
 }
 const recorder = join(home, 'recorder');

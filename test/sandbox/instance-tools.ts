@@ -3,8 +3,10 @@
 //  - nvidia-smi: a stand-in for NVIDIA's tool, seeing one GPU as on a g4dn.xlarge; switched to
 //    the failure of an instance without a driver (setGpuVisible(false)) by a file outside the
 //    overlay, so the change is seen at once by sessions already open.
+//  - docker: a recording stand-in (docker-stand-in.ts) that checks what --docker sends and runs it.
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { dockerStandIn } from './docker-stand-in.js';
 
 const NVIDIA_SMI = (offFlag: string) => `#!/bin/sh
 # The ssh-ec2 sandbox's stand-in for nvidia-smi.
@@ -31,6 +33,7 @@ export function makeInstanceTools(sandboxDir: string): InstanceTools {
   mkdirSync(dir, { mode: 0o755 });
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, 'nvidia-smi'), NVIDIA_SMI(off), { mode: 0o755 });
+  writeFileSync(join(dir, 'docker'), dockerStandIn(process.execPath), { mode: 0o755 });
   return {
     dir,
     setGpuVisible: (visible) => (visible ? rmSync(off, { force: true }) : writeFileSync(off, '', { mode: 0o644 })),
