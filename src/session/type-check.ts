@@ -23,6 +23,7 @@ import { originOf, type Options } from '../options.js';
 import { IMAGE_TTL_MS, type Cache } from '../state/cache.js';
 import type { Logger } from '../ui/logger.js';
 import type { Network } from './launch-lookups.js';
+import { pinnedZones, type Zone } from '../cloud/capacity.js';
 import { money, nearestNames, problemLine, sameFamily, similarGpuTypes, type TypeProblem } from './type-check-words.js';
 
 type Ctx = { options: Options; cloud: Cloud; log?: Logger };
@@ -31,6 +32,15 @@ type Ctx = { options: Options; cloud: Cloud; log?: Logger };
 export interface Market {
   spot: boolean;
   maxPrice?: number;
+}
+
+/**
+ * The zones the types must be offered in, and why only those (none: every zone of the network, or
+ * the region's when it has none): a start's instance's zone, a pinned --availability-zone.
+ */
+export interface Place {
+  zones: string[];
+  why?: string;
 }
 
 /** The image a launch uses is a GPU image: the default Deep Learning AMI, or a name that says GPU. */
@@ -49,8 +59,9 @@ export function gpuImage(o: { imageId?: string; imageName?: string }): string | 
 export async function checkedTypes(
   ctx: Ctx,
   cache: Cache,
-  network: Promise<Network>,
+  network: Promise<Pick<Network, 'zones'>>,
   market: Market = { spot: false },
+  place?: Place,
 ): Promise<InstanceTypeInfo[]> {
   const { options: o, cloud } = ctx;
   const names = o.instanceTypes;
@@ -91,14 +102,14 @@ export async function checkedTypes(
     );
   }
 
-  const launchZones = net.zones.map((z) => z.name);
-  const where = o.subnetId ? `${launchZones.join(', ')} (the zone of --subnet-id ${o.subnetId})` : cloud.region;
+  const { zones: launchZones, why } = place ?? launchPlace(o, net.zones, cloud.region);
+  const where = why ? `${launchZones.join(', ')} (${why})` : cloud.region;
   const problems: TypeProblem[] = [];
   const usable: string[] = [];
   for (const type of names) {
     const zones = offers.get(type) ?? [];
     if (!zones.some((z) => launchZones.includes(z))) {
-      problems.push({ kind: 'not offered', type, where, offeredIn: o.subnetId ? zones : [], family: [] });
+      problems.push({ kind: 'not offered', type, where, offeredIn: why ? zones : [], family: [] });
       continue;
     }
     const cost = await costProblem(
@@ -124,6 +135,13 @@ export async function checkedTypes(
     const known = knownArchitecture(type);
     return { type, architectures: known ? [known] : details.get(type)!.architectures };
   });
+}
+
+/** The zones a launch may use: --availability-zone's (refused, exit 2, if none of the network's), else the network's. */
+function launchPlace(o: Options, zones: readonly Zone[], region: string): Place {
+  const names = pinnedZones(zones, o.availabilityZone, region).map((z) => z.name);
+  if (o.availabilityZone) return { zones: names, why: '--availability-zone' };
+  return { zones: names, why: o.subnetId ? `the zone of --subnet-id ${o.subnetId}` : undefined };
 }
 
 /** The highest table price of `types` (on demand), for a budget's time limit: the shortest it can be. */
