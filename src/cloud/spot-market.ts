@@ -35,6 +35,16 @@ export function checkSpotOptions(o: Pick<Options, 'spot' | 'spotFallback' | 'max
     );
 }
 
+/**
+ * The MaxPrice sent (USD/hour; none: AWS's cap, the on-demand price): --max-price, and under
+ * --max-hourly-cost never above it — a spot price checked at launch may rise later, up to on
+ * demand, and the limit must hold for the whole run, not only at today's price.
+ */
+export function spotMaxPrice(o: Pick<Options, 'maxPrice' | 'maxHourlyCost'>): string | undefined {
+  const caps = [o.maxPrice, o.maxHourlyCost].filter((c) => c !== undefined).map(Number);
+  return caps.length > 0 ? String(Math.min(...caps)) : undefined;
+}
+
 /** The zone's region: "eu-central-1a" → "eu-central-1". */
 export const regionOfZone = (zone: string): string => zone.replace(/[a-z]$/, '');
 

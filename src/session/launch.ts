@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { kindOf, unanswered } from '../cloud/aws-codes.js';
 import { attemptsInZone, launchWithFallback, pinnedZones, planAttempts, type Attempt } from '../cloud/capacity.js';
-import { launchedMarket, MARKET_TAG, marketsOf, stopRefused } from '../cloud/spot-market.js';
+import { launchedMarket, MARKET_TAG, marketsOf, spotMaxPrice, stopRefused } from '../cloud/spot-market.js';
 import { errorCode } from '../cloud/errors.js';
 import type { InstanceInfo, LaunchSpec } from '../cloud/port.js';
 import type { ImageInfo } from '../cloud/image.js';
@@ -171,9 +171,10 @@ export function marketOf(attempt: Attempt): Market {
   return attempt.market;
 }
 
-/** --max-price, where the options have one (a number of USD per hour). */
+/** The MaxPrice a spot launch sends, where there is one (a number of USD per hour): spot-market.ts. */
 export function maxPriceOf(o: Options): number | undefined {
-  return o.maxPrice === undefined ? undefined : Number(o.maxPrice);
+  const max = spotMaxPrice(o);
+  return max === undefined ? undefined : Number(max);
 }
 
 /**
@@ -227,7 +228,7 @@ export function launchSpec(a: {
   }
   const user = o.user ?? image.defaultUser;
   const volumeSizeGiB = o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB);
-  const spot = attempt.market === 'spot' ? { oneTime: false, maxPrice: o.maxPrice } : undefined;
+  const spot = attempt.market === 'spot' ? { oneTime: false, maxPrice: spotMaxPrice(o) } : undefined;
   const spec = {
     imageId: image.id,
     instanceType: attempt.instanceType,

@@ -1,0 +1,54 @@
+// The spot side of the guardrails (issue #13): the MaxPrice a cost limit sends, prices written as
+// --budget takes them, and a pinned zone checked before any call or anything made.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseArgs } from '../../src/args.js';
+import { checkSpotOptions, spotMaxPrice } from '../../src/cloud/spot-market.js';
+import { ExitCode } from '../../src/errors.js';
+import { resolveOptions, type FlagValues } from '../../src/options.js';
+import { makePlan } from '../../src/session/plan.js';
+import { provision } from '../../src/session/provision.js';
+import { createLogger } from '../../src/ui/logger.js';
+import { FakeCloud } from '../fakes/cloud.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'spot-guard-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(cloud: FakeCloud, flags: FlagValues = {}) {
+  const options = resolveOptions({
+    flags: { sshCidr: '198.51.100.7/32', ...flags },
+    env: {},
+    dotenv: {},
+    command: ['true'],
+  });
+  const plan = makePlan(options, { cwd: join(dir, 'project'), localUser: 'al', localHost: 'laptop' });
+  const log = createLogger({ stream: { write: () => true } as never, env: {} });
+  return () => provision({ options, plan, cloud, log, lockPath: join(dir, 'lock'), pinned: () => false });
+}
+
+async function options(argv: string[]) {
+  const a = await parseArgs(argv);
+  return resolveOptions({ flags: a.flags, env: {}, dotenv: {}, command: a.command });
+}
+
+describe('--spot under --max-hourly-cost', () => {
+  it('the MaxPrice sent is the limit (or --max-price, if lower): a later spot price cannot pass it', async () => {
+    expect(spotMaxPrice({ maxHourlyCost: 1 })).toBe('1');
+    expect(spotMaxPrice({ maxHourlyCost: 1, maxPrice: '0.4' })).toBe('0.4');
+    expect(spotMaxPrice({ maxHourlyCost: 0.3, maxPrice: '0.4' })).toBe('0.3');
+    expect(spotMaxPrice({})).toBeUndefined();
+    const cloud = new FakeCloud();
+    cloud.spotPriceTable = { 'g4dn.xlarge eu-central-1a': 0.25, 'g4dn.xlarge eu-central-1b': 0.25 };
+    await run(cloud, { spot: true, maxHourlyCost: '1' })();
+    expect(cloud.launches.map((s) => s.spot)).toEqual([{ oneTime: false, maxPrice: '1' }]);
+  });
+
+  it('a price written ".5" is taken, as --budget takes it', async () => {
+    expect((await options(['--spot', '--max-price', '.5'])).maxPrice).toBe('0.5');
+  });
+});
