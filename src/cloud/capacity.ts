@@ -17,7 +17,7 @@ import type { Logger } from '../ui/logger.js';
 import { kindOf } from './aws-codes.js';
 import { errorCode } from './errors.js';
 import { NO_IMAGE } from './image.js';
-import type { Market } from './spot-market.js';
+import { checkZoneRegion, type Market } from './spot-market.js';
 
 /** A subnet (a default one, or --subnet-id's): launching into it places the instance in its zone. */
 export interface Zone {
@@ -75,6 +75,7 @@ export function planAttempts(
  */
 export function pinnedZones(zones: readonly Zone[], pinned: string | undefined, region: string): Zone[] {
   if (pinned === undefined) return [...zones];
+  checkZoneRegion(pinned, region);
   const zone = zones.find((z) => z.name === pinned);
   if (zone) return [zone];
   const usable = zones.map((z) => z.name).join(', ');

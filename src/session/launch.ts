@@ -65,14 +65,15 @@ async function launchWith(
   // Too big for EC2 with the boot-time limit: refused before anything is made (the login user's
   // name, known per image, changes its size by a few bytes only).
   userData(o.user ?? 'ec2-user');
-  const { network, securityGroup, types: typesInfo, imageFor } = launchLookups(ctx, cache);
+  const volumeZoneOf = dataVolumeZone(ctx, owner);
+  const { network, securityGroup, types: typesInfo, imageFor } = launchLookups(ctx, cache, volumeZoneOf);
   // The image of the first type is looked up meanwhile (a failure is the attempt's to report).
   typesInfo.then((t) => imageFor(t[0]!)).catch(() => undefined);
   const [types, securityGroupId, { zones }, volumeZone] = await Promise.all([
     typesInfo,
     securityGroup,
     network,
-    dataVolumeZone(ctx, owner),
+    volumeZoneOf,
   ]);
   // The original's default instance profile, found missing in this account by an earlier launch
   // (in any region: instance profiles are IAM's, global).

@@ -61,15 +61,16 @@ export async function checkedTypes(
   cache: Cache,
   network: Promise<Pick<Network, 'zones'>>,
   market: Market = { spot: false },
-  place?: Place,
+  place?: Place | Promise<Place>,
 ): Promise<InstanceTypeInfo[]> {
   const { options: o, cloud } = ctx;
   const names = o.instanceTypes;
   const unlisted = names.filter((t) => !knownArchitecture(t));
-  const [details, offers, net] = await Promise.all([
+  const [details, offers, net, placed] = await Promise.all([
     describedTypes(cloud, cache, unlisted),
     zonesOffering(cloud, cache, names),
     network,
+    place,
   ]);
 
   const unknown = unlisted.filter((t) => !details.has(t));
@@ -102,7 +103,7 @@ export async function checkedTypes(
     );
   }
 
-  const { zones: launchZones, why } = place ?? launchPlace(o, net.zones, cloud.region);
+  const { zones: launchZones, why } = placed ?? launchPlace(o, net.zones, cloud.region);
   const where = why ? `${launchZones.join(', ')} (${why})` : cloud.region;
   const problems: TypeProblem[] = [];
   const usable: string[] = [];
@@ -137,9 +138,20 @@ export async function checkedTypes(
   });
 }
 
-/** The zones a launch may use: --availability-zone's (refused, exit 2, if none of the network's), else the network's. */
-function launchPlace(o: Options, zones: readonly Zone[], region: string): Place {
+/**
+ * The zones a launch may use: --availability-zone's (refused, exit 2, if none of the network's),
+ * then a data volume's (`volumeZone`: an instance elsewhere could not attach it; a zone the
+ * network lacks is launch.ts's to report), else the network's.
+ */
+export function launchPlace(
+  o: Pick<Options, 'availabilityZone' | 'subnetId' | 'volume'>,
+  zones: readonly Zone[],
+  region: string,
+  volumeZone?: string,
+): Place {
   const names = pinnedZones(zones, o.availabilityZone, region).map((z) => z.name);
+  if (volumeZone && names.includes(volumeZone))
+    return { zones: [volumeZone], why: `the zone of data volume ${o.volume?.name ?? volumeZone}` };
   if (o.availabilityZone) return { zones: names, why: '--availability-zone' };
   return { zones: names, why: o.subnetId ? `the zone of --subnet-id ${o.subnetId}` : undefined };
 }

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/args.js';
 import { checkSpotOptions, spotMaxPrice } from '../../src/cloud/spot-market.js';
 import { ExitCode } from '../../src/errors.js';
+import { volumeKeyTags } from '../../src/cloud/volume-rules.js';
 import { resolveOptions, type FlagValues } from '../../src/options.js';
 import { makePlan } from '../../src/session/plan.js';
 import { provision } from '../../src/session/provision.js';
@@ -50,5 +51,60 @@ describe('--spot under --max-hourly-cost', () => {
 
   it('a price written ".5" is taken, as --budget takes it', async () => {
     expect((await options(['--spot', '--max-price', '.5'])).maxPrice).toBe('0.5');
+  });
+});
+
+describe('the zones a launch will use, checked before anything is made', () => {
+  it('a zone of another region: exit 2 before any AWS call', () => {
+    expect(() =>
+      checkSpotOptions({ spot: false, spotFallback: false, availabilityZone: 'us-east-1a', region: 'eu-central-1' }),
+    ).toThrow('--availability-zone us-east-1a is a zone of us-east-1, not of eu-central-1');
+    expect(() =>
+      checkSpotOptions({ spot: false, spotFallback: false, availabilityZone: 'eu-central-1b', region: 'eu-central-1' }),
+    ).not.toThrow();
+  });
+
+  it('a zone of another region, the region from the profile: exit 2 before the security group is made', async () => {
+    const cloud = new FakeCloud();
+    await expect(run(cloud, { availabilityZone: 'us-east-1a' })()).rejects.toMatchObject({ exitCode: ExitCode.usage });
+    expect(cloud.callsOf('ensureSecurityGroup')).toEqual([]);
+  });
+
+  it('a type not offered in --availability-zone: refused (exit 4) before the security group is made', async () => {
+    const cloud = new FakeCloud();
+    cloud.offeredIn['g4dn.xlarge'] = ['eu-central-1a'];
+    const err = await run(cloud, { availabilityZone: 'eu-central-1b' })().catch(
+      (e: unknown) => e as Error & { exitCode: number },
+    );
+    expect(err).toMatchObject({ exitCode: ExitCode.cloud });
+    expect(err.message).toMatch(
+      'g4dn.xlarge is not offered in eu-central-1b (--availability-zone); offered in eu-central-1a',
+    );
+    expect(cloud.callsOf('ensureSecurityGroup')).toEqual([]);
+    expect(cloud.launches).toEqual([]);
+  });
+
+  it("a type not offered in the data volume's zone: refused before the security group is made", async () => {
+    const cloud = new FakeCloud();
+    cloud.offeredIn['g4dn.xlarge'] = ['eu-central-1b'];
+    cloud.volumes.set('vol-9', {
+      id: 'vol-9',
+      name: 'data',
+      sizeGiB: 20,
+      zone: 'eu-central-1a',
+      state: 'available',
+      tags: { ...volumeKeyTags('alice', 'data'), Name: 'data' },
+    });
+    await expect(run(cloud, { volume: 'data:20' })()).rejects.toThrow(
+      'g4dn.xlarge is not offered in eu-central-1a (the zone of data volume data); offered in eu-central-1b',
+    );
+    expect(cloud.callsOf('ensureSecurityGroup')).toEqual([]);
+  });
+
+  it("the spot cost guard reads the pinned zone's price, not the region's dearest", async () => {
+    const cloud = new FakeCloud();
+    cloud.spotPriceTable = { 'g4dn.xlarge eu-central-1a': 0.25, 'g4dn.xlarge eu-central-1b': 2 };
+    await run(cloud, { spot: true, maxHourlyCost: '1', availabilityZone: 'eu-central-1a' })();
+    expect(cloud.launches.map((s) => s.subnetId)).toHaveLength(1);
   });
 });
