@@ -26,7 +26,7 @@ import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
 import { priceLine, pricesFor, type Market } from './price-line.js';
 import { SPOT_PRICE_TAG } from './volume-tag.js';
-import { dearest } from './type-check.js';
+import { budgetHourly } from './type-check.js';
 import { dataVolumeZone } from './data-volume.js';
 
 /** The account cache's note that the original's default instance profile does not exist in this account. */
@@ -59,8 +59,8 @@ async function launchWith(
 ): Promise<{ instance: InstanceInfo; user: string }> {
   const { options: o, plan, cloud, log } = ctx;
   // Armed at launch, so that an instance whose run dies before the agent is installed stops too.
-  // Under --budget the agent's max time is the budget's (budget.ts), at the dearest type's price.
-  const limits = launchLimits(o, undefined, dearest(cloud.region, o.instanceTypes));
+  // Under --budget the agent's time limit is the budget's (budget.ts), at the most an hour may cost.
+  const limits = launchLimits(o, undefined, budgetHourly(o, cloud.region));
   const userData = launchUserData(o, limits);
   // Too big for EC2 with the boot-time limit: refused before anything is made (the login user's
   // name, known per image, changes its size by a few bytes only).

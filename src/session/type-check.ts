@@ -24,6 +24,7 @@ import { IMAGE_TTL_MS, type Cache } from '../state/cache.js';
 import type { Logger } from '../ui/logger.js';
 import type { Network } from './launch-lookups.js';
 import { pinnedZones, type Zone } from '../cloud/capacity.js';
+import { spotMaxPrice } from '../cloud/spot-market.js';
 import { money, nearestNames, problemLine, sameFamily, similarGpuTypes, type TypeProblem } from './type-check-words.js';
 
 type Ctx = { options: Options; cloud: Cloud; log?: Logger };
@@ -160,6 +161,19 @@ export function launchPlace(
 export function dearest(region: string, types: readonly string[]): number | undefined {
   const known = types.map((t) => hourlyPrice(region, t)).filter((p): p is number => p !== undefined);
   return known.length > 0 ? Math.max(...known) : undefined;
+}
+
+/**
+ * The hourly price a launch's --budget time limit is counted at (the boot-time limit's, before any
+ * price is looked up): spot only with a MaxPrice (--max-price, or --max-hourly-cost), that — nothing
+ * above it is paid; else the dearest table price (AWS never charges spot above on demand).
+ */
+export function budgetHourly(
+  o: Pick<Options, 'spot' | 'spotFallback' | 'maxPrice' | 'maxHourlyCost' | 'instanceTypes'>,
+  region: string,
+): number | undefined {
+  const max = o.spot && !o.spotFallback ? spotMaxPrice(o) : undefined;
+  return max !== undefined ? Number(max) : dearest(region, o.instanceTypes);
 }
 
 const COST_HINT = 'Choose a cheaper type, or raise --max-hourly-cost.';

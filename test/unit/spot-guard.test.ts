@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/args.js';
 import { checkSpotOptions, spotMaxPrice } from '../../src/cloud/spot-market.js';
+import { launchWithFallback, planAttempts } from '../../src/cloud/capacity.js';
+import { mapAwsError } from '../../src/cloud/errors.js';
+import { budgetHourly } from '../../src/session/type-check.js';
 import { ExitCode } from '../../src/errors.js';
 import { volumeKeyTags } from '../../src/cloud/volume-rules.js';
 import { resolveOptions, type FlagValues } from '../../src/options.js';
@@ -106,5 +109,36 @@ describe('the zones a launch will use, checked before anything is made', () => {
     cloud.spotPriceTable = { 'g4dn.xlarge eu-central-1a': 0.25, 'g4dn.xlarge eu-central-1b': 2 };
     await run(cloud, { spot: true, maxHourlyCost: '1', availabilityZone: 'eu-central-1a' })();
     expect(cloud.launches.map((s) => s.subnetId)).toHaveLength(1);
+  });
+});
+
+describe('--max-price and --budget', () => {
+  const zones = ['eu-central-1a', 'eu-central-1b'].map((name, i) => ({ name, subnetId: `subnet-${i}` }));
+  const failing = (code: string) => async () => {
+    throw mapAwsError(Object.assign(new Error('no'), { name: code }), 'launch the instance');
+  };
+  const fallback = (markets: ('spot' | 'on-demand')[], code: string) =>
+    launchWithFallback(planAttempts(['g5.xlarge'], zones, markets), failing(code), {
+      log: createLogger({ stream: { write: () => true } as never, env: {} }),
+      region: 'eu-central-1',
+    }).catch((e: unknown) => e as Error & { hint?: string });
+
+  it('every spot attempt above --max-price: said so, raising it suggested (no capacity, no quota)', async () => {
+    const err = await fallback(['spot'], 'SpotMaxPriceTooLow');
+    expect(err.message).toMatch(/^spot price above --max-price for every instance type tried: /);
+    expect(err.hint).toMatch(/Raise --max-price/);
+  });
+
+  it("a spot launch's quota hint names the spot quota", async () => {
+    const err = await fallback(['spot'], 'InsufficientInstanceCapacity');
+    expect(err.hint).toMatch(/"All G and VT Spot Instance Requests"/);
+    expect(err.hint).not.toMatch(/On-Demand/);
+  });
+
+  it("the boot-time budget limit is counted at the spot MaxPrice where there is one, else the table's", () => {
+    const o = { spot: true, spotFallback: false, maxHourlyCost: 0.4, instanceTypes: ['g5.xlarge'] };
+    expect(budgetHourly(o, 'eu-central-1')).toBe(0.4);
+    expect(budgetHourly({ ...o, maxHourlyCost: undefined }, 'eu-central-1')).toBe(1.258);
+    expect(budgetHourly({ ...o, spotFallback: true }, 'eu-central-1')).toBe(1.258);
   });
 });
