@@ -136,7 +136,13 @@ describe('--max-price and --budget', () => {
   });
 
   it("the boot-time budget limit is counted at the spot MaxPrice where there is one, else the table's", () => {
-    const o = { spot: true, spotFallback: false, maxHourlyCost: 0.4, instanceTypes: ['g5.xlarge'] };
+    const o = {
+      spot: true,
+      spotFallback: false,
+      maxHourlyCost: 0.4,
+      maxPrice: undefined,
+      instanceTypes: ['g5.xlarge'],
+    };
     expect(budgetHourly(o, 'eu-central-1')).toBe(0.4);
     expect(budgetHourly({ ...o, maxHourlyCost: undefined }, 'eu-central-1')).toBe(1.258);
     expect(budgetHourly({ ...o, spotFallback: true }, 'eu-central-1')).toBe(1.258);

@@ -48,9 +48,12 @@ describe('a stopped instance started as another type', () => {
     const i = stopped(cloud);
     const err = await run(cloud, { maxHourlyCost: '1', instanceTypes: 'g5.12xlarge' })
       .go()
-      .catch((e: unknown) => e as Error & { exitCode: number });
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error & { exitCode: number },
+      );
     expect(err).toMatchObject({ exitCode: ExitCode.costGuard });
-    expect(err.message).toMatch(/g5\.12xlarge costs \$\d+\.\d\d\/hour \(on demand\), above --max-hourly-cost \$1\.00/);
+    expect(err!.message).toMatch(/g5\.12xlarge costs \$\d+\.\d\d\/hour \(on demand\), above --max-hourly-cost \$1\.00/);
     expect(changedOrStarted(cloud)).toEqual([]);
     expect(cloud.get(i.id)).toMatchObject({ state: 'stopped', type: 'g4dn.xlarge' });
   });
