@@ -54,7 +54,7 @@ export function checkZoneRegion(zone: string, region: string): void {
  * --max-hourly-cost never above it — a spot price checked at launch may rise later, up to on
  * demand, and the limit must hold for the whole run, not only at today's price.
  */
-export function spotMaxPrice(o: Pick<Options, 'maxPrice' | 'maxHourlyCost'>): string | undefined {
+export function spotMaxPrice(o: Partial<Pick<Options, 'maxPrice' | 'maxHourlyCost'>>): string | undefined {
   const caps = [o.maxPrice, o.maxHourlyCost].filter((c) => c !== undefined).map(Number);
   return caps.length > 0 ? String(Math.min(...caps)) : undefined;
 }

@@ -12,10 +12,9 @@ import { budgetHourly } from '../../src/session/type-check.js';
 import { ExitCode } from '../../src/errors.js';
 import { volumeKeyTags } from '../../src/cloud/volume-rules.js';
 import { resolveOptions, type FlagValues } from '../../src/options.js';
-import { makePlan } from '../../src/session/plan.js';
-import { provision } from '../../src/session/provision.js';
 import { createLogger } from '../../src/ui/logger.js';
 import { FakeCloud } from '../fakes/cloud.js';
+import { provisionRun } from '../fakes/provision-run.js';
 
 let dir: string;
 beforeEach(() => {
@@ -23,17 +22,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(cloud: FakeCloud, flags: FlagValues = {}) {
-  const options = resolveOptions({
-    flags: { sshCidr: '198.51.100.7/32', ...flags },
-    env: {},
-    dotenv: {},
-    command: ['true'],
-  });
-  const plan = makePlan(options, { cwd: join(dir, 'project'), localUser: 'al', localHost: 'laptop' });
-  const log = createLogger({ stream: { write: () => true } as never, env: {} });
-  return () => provision({ options, plan, cloud, log, lockPath: join(dir, 'lock'), pinned: () => false });
-}
+const run = (cloud: FakeCloud, flags: FlagValues = {}) => provisionRun(dir, cloud, flags).go;
 
 async function options(argv: string[]) {
   const a = await parseArgs(argv);
@@ -60,10 +49,22 @@ describe('--spot under --max-hourly-cost', () => {
 describe('the zones a launch will use, checked before anything is made', () => {
   it('a zone of another region: exit 2 before any AWS call', () => {
     expect(() =>
-      checkSpotOptions({ spot: false, spotFallback: false, availabilityZone: 'us-east-1a', region: 'eu-central-1' }),
+      checkSpotOptions({
+        spot: false,
+        spotFallback: false,
+        maxPrice: undefined,
+        availabilityZone: 'us-east-1a',
+        region: 'eu-central-1',
+      }),
     ).toThrow('--availability-zone us-east-1a is a zone of us-east-1, not of eu-central-1');
     expect(() =>
-      checkSpotOptions({ spot: false, spotFallback: false, availabilityZone: 'eu-central-1b', region: 'eu-central-1' }),
+      checkSpotOptions({
+        spot: false,
+        spotFallback: false,
+        maxPrice: undefined,
+        availabilityZone: 'eu-central-1b',
+        region: 'eu-central-1',
+      }),
     ).not.toThrow();
   });
 
@@ -76,11 +77,12 @@ describe('the zones a launch will use, checked before anything is made', () => {
   it('a type not offered in --availability-zone: refused (exit 4) before the security group is made', async () => {
     const cloud = new FakeCloud();
     cloud.offeredIn['g4dn.xlarge'] = ['eu-central-1a'];
-    const err = await run(cloud, { availabilityZone: 'eu-central-1b' })().catch(
+    const err = await run(cloud, { availabilityZone: 'eu-central-1b' })().then(
+      () => undefined,
       (e: unknown) => e as Error & { exitCode: number },
     );
     expect(err).toMatchObject({ exitCode: ExitCode.cloud });
-    expect(err.message).toMatch(
+    expect(err!.message).toMatch(
       'g4dn.xlarge is not offered in eu-central-1b (--availability-zone); offered in eu-central-1a',
     );
     expect(cloud.callsOf('ensureSecurityGroup')).toEqual([]);

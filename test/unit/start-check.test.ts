@@ -7,12 +7,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/cloud/port.js';
 import { ExitCode } from '../../src/errors.js';
-import { LOGIN_TAG, resolveOptions, type FlagValues } from '../../src/options.js';
+import { LOGIN_TAG, type FlagValues } from '../../src/options.js';
 import { launchTags } from '../../src/session/owner.js';
-import { makePlan } from '../../src/session/plan.js';
-import { provision } from '../../src/session/provision.js';
-import { createLogger } from '../../src/ui/logger.js';
 import { FakeCloud } from '../fakes/cloud.js';
+import { provisionRun } from '../fakes/provision-run.js';
 
 let dir: string;
 beforeEach(() => {
@@ -20,19 +18,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(cloud: FakeCloud, flags: FlagValues = {}) {
-  const options = resolveOptions({
-    flags: { sshCidr: '198.51.100.7/32', ...flags },
-    env: {},
-    dotenv: {},
-    command: ['true'],
-  });
-  const plan = makePlan(options, { cwd: join(dir, 'project'), localUser: 'al', localHost: 'laptop' });
-  const lines: string[] = [];
-  const log = createLogger({ stream: { write: (s: string) => lines.push(s.trimEnd()) > 0 } as never, env: {} });
-  const go = () => provision({ options, plan, cloud, log, lockPath: join(dir, 'lock'), pinned: () => false });
-  return { plan, lines, go };
-}
+const run = (cloud: FakeCloud, flags: FlagValues = {}) => provisionRun(dir, cloud, flags);
 
 function stopped(cloud: FakeCloud, more: Partial<InstanceInfo> = {}): InstanceInfo {
   const { plan } = run(cloud);
