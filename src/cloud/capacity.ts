@@ -17,7 +17,7 @@ import type { Logger } from '../ui/logger.js';
 import { kindOf } from './aws-codes.js';
 import { errorCode } from './errors.js';
 import { NO_IMAGE } from './image.js';
-import type { Market } from './spot-market.js';
+import { checkZoneRegion, type Market } from './spot-market.js';
 
 /** A subnet (a default one, or --subnet-id's): launching into it places the instance in its zone. */
 export interface Zone {
@@ -75,6 +75,7 @@ export function planAttempts(
  */
 export function pinnedZones(zones: readonly Zone[], pinned: string | undefined, region: string): Zone[] {
   if (pinned === undefined) return [...zones];
+  checkZoneRegion(pinned, region);
   const zone = zones.find((z) => z.name === pinned);
   if (zone) return [zone];
   const usable = zones.map((z) => z.name).join(', ');
@@ -187,12 +188,27 @@ export function exhaustedError(
       `Choose types offered there (aws ec2 describe-instance-type-offerings --location-type availability-zone --region ${region}) with --instance-type, or another region (--region).`,
       { cause },
     );
+  // Every spot attempt refused for its price: not a shortage, and no quota to ask for.
+  if (failures.every((f) => f.code === SPOT_PRICE_TOO_LOW))
+    return new CapacityError(
+      `spot price above --max-price for every instance type tried: ${tried}`,
+      'Raise --max-price (under --max-hourly-cost, the MaxPrice sent is at most that: raise it too), see the prices now with ssh-ec2 prices, or use --spot-fallback to launch on-demand.',
+      { cause },
+    );
+  const spot = failures.some((f) => f.attempt.market === 'spot');
+  const onDemand = failures.some((f) => f.attempt.market !== 'spot');
+  const quotas = [
+    ...(onDemand ? ['"Running On-Demand G and VT instances"'] : []),
+    ...(spot ? ['"All G and VT Spot Instance Requests"'] : []),
+  ];
   return new CapacityError(
     `${noImage.length > 0 ? 'no instance type tried could be launched' : 'no capacity for any instance type tried'}: ${tried}`,
-    'Try other instance types (--instance-type a,b,c), another region (--region), or later; for a quota, ask AWS for an increase (Service Quotas, "Running On-Demand G and VT instances").',
+    `Try other instance types (--instance-type a,b,c), another region (--region), or later; for a quota, ask AWS for an increase (Service Quotas, e.g. ${quotas.join(' or ')} for G types).`,
     { cause },
   );
 }
+
+const SPOT_PRICE_TOO_LOW = 'SpotMaxPriceTooLow';
 
 /**
  * Tries the attempts in order until one launches. `launchOne` makes one attempt (a fresh

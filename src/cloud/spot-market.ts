@@ -26,13 +26,37 @@ export function marketsOf(o: Pick<Options, 'spot' | 'spotFallback'>): Market[] {
 }
 
 /** Combinations that mean nothing: refused before any AWS call (exit 2). */
-export function checkSpotOptions(o: Pick<Options, 'spot' | 'spotFallback' | 'maxPrice' | 'availabilityZone'>): void {
+export function checkSpotOptions(
+  o: Pick<Options, 'spot' | 'spotFallback' | 'maxPrice' | 'availabilityZone'> & Partial<Pick<Options, 'region'>>,
+): void {
   if (o.maxPrice !== undefined && !o.spot && !o.spotFallback)
     throw new UsageError('--max-price is a spot price: it goes with --spot or --spot-fallback');
   if (o.availabilityZone !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(o.availabilityZone))
     throw new UsageError(
       `--availability-zone: expected a zone name such as eu-central-1a, got "${o.availabilityZone}"`,
     );
+  // The region given (--region, AWS_REGION): checked now; the profile's is known with the cloud (capacity.ts).
+  if (o.availabilityZone !== undefined && o.region) checkZoneRegion(o.availabilityZone, o.region);
+}
+
+/** A zone of another region: exit 2, before any call (a launch there can only fail). */
+export function checkZoneRegion(zone: string, region: string): void {
+  const its = regionOfZone(zone);
+  if (its !== region)
+    throw new UsageError(
+      `--availability-zone ${zone} is a zone of ${its}, not of ${region}`,
+      `Give --region ${its}, or a zone of ${region}.`,
+    );
+}
+
+/**
+ * The MaxPrice sent (USD/hour; none: AWS's cap, the on-demand price): --max-price, and under
+ * --max-hourly-cost never above it — a spot price checked at launch may rise later, up to on
+ * demand, and the limit must hold for the whole run, not only at today's price.
+ */
+export function spotMaxPrice(o: Partial<Pick<Options, 'maxPrice' | 'maxHourlyCost'>>): string | undefined {
+  const caps = [o.maxPrice, o.maxHourlyCost].filter((c) => c !== undefined).map(Number);
+  return caps.length > 0 ? String(Math.min(...caps)) : undefined;
 }
 
 /** The zone's region: "eu-central-1a" → "eu-central-1". */

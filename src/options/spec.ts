@@ -75,9 +75,10 @@ export function positiveInt(raw: string, source: string): number {
 export function usd(raw: string, source: string): string | undefined {
   const v = raw.trim().replace(/^\$/, '');
   if (v === '') return undefined;
-  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0)
+  // ".5" as --budget takes it; sent to EC2 as "0.5".
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(v) || Number(v) <= 0)
     throw new UsageError(`${source}: expected a price in USD per hour such as 0.35, got "${raw}"`);
-  return v;
+  return String(Number(v));
 }
 
 export function finalState(raw: string, source: string): FinalState {

@@ -19,13 +19,18 @@ export function budgetTimeMs(budget: number, hourly: number): number {
 }
 
 /**
- * The agent's max time (0: none) under a budget: the shorter of the two, the budget's with its
- * grace. No price, no budget time (the launch refuses a type whose price is unknown under --budget).
+ * The agent's time limit under a budget, with its grace, counted from the session's start (limits.ts).
+ * No price, no budget time (the launch refuses a type whose price is unknown under --budget).
  */
-export function maxTimeWithBudget(maxTimeMs: number, budget: number | undefined, hourly: number | undefined): number {
-  if (budget === undefined || hourly === undefined || hourly <= 0) return maxTimeMs;
-  const byBudget = budgetTimeMs(budget, hourly) + BUDGET_GRACE_MS;
-  return maxTimeMs > 0 ? Math.min(maxTimeMs, byBudget) : byBudget;
+export function budgetTimeWithGrace(budget: number | undefined, hourly: number | undefined): number | undefined {
+  if (budget === undefined || hourly === undefined || hourly <= 0) return undefined;
+  return budgetTimeMs(budget, hourly) + BUDGET_GRACE_MS;
+}
+
+/** A max time (0: none) with a budget's time (none: no budget): the shorter of the two. */
+export function maxTimeWithBudget(maxTimeMs: number, budgetMs: number | undefined): number {
+  if (budgetMs === undefined) return maxTimeMs;
+  return maxTimeMs > 0 ? Math.min(maxTimeMs, budgetMs) : budgetMs;
 }
 
 /** The one line of a session over its budget, or undefined (no budget, no price, within it). */

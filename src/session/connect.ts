@@ -147,7 +147,7 @@ export async function prepareInstance(
       `the agent had stopped ${instance.id} at ${localTime(new Date(poweroff.at * 1000))} (${POWEROFF_REASONS[poweroff.reason] ?? poweroff.reason})`,
     );
   log.detail(
-    `agent: idle timeout ${formatDuration(limits.idleTimeoutMs)}, max time ${formatDuration(limits.maxTimeMs)}${limits.deadline ? ` (until ${localTime(limits.deadline)})` : ''}, after a detached job ${formatDuration(limits.jobGraceMs)}`,
+    `agent: idle timeout ${formatDuration(limits.idleTimeoutMs)}, max time ${formatDuration(limits.maxTimeMs)}${limits.budgetMs ? `, --budget's ${formatDuration(limits.budgetMs)} from now` : ''}${limits.deadline ? ` (until ${localTime(limits.deadline)})` : ''}, after a detached job ${formatDuration(limits.jobGraceMs)}`,
   );
   return prepared;
 }

@@ -113,8 +113,10 @@ export function decideFinish(f: FinishFacts): FinishDecision {
   const unsure = !pulled || (ask && !f.reachable && !nothingThere);
   if (!unsure && f.asked === 'stop' && !f.canStop)
     return { action: 'leave', reason: { kind: 'cannot stop', because: 'stop asked' } };
-  // Over --budget, what was to be left running is stopped: a stop never loses anything.
-  if (stopsOverBudget(f)) return { action: 'stop', reason: { kind: 'over budget' } };
+  // Over --budget, what was to be left running is stopped: a stop never loses anything. Unsure
+  // (results not back, unreachable), who else is there is unknown: a stop could end another
+  // terminal's session or a job, so it is left, bounded by the agent's budget time limit.
+  if (!unsure && stopsOverBudget(f)) return { action: 'stop', reason: { kind: 'over budget' } };
   if (!unsure || f.asked === 'leave') return { action: f.asked, reason: { kind: 'asked' } };
   const because = pulled ? 'unreachable' : 'results not back';
   if (!f.canStop) return { action: 'leave', reason: { kind: 'cannot stop', because } };

@@ -13,7 +13,7 @@ import { marketsOf } from '../cloud/spot-market.js';
 import type { ImageInfo } from '../cloud/image.js';
 import { ownerTag } from '../cloud/identity.js';
 import { hourlyPrice } from '../cloud/prices.js';
-import { dearest } from './type-check.js';
+import { budgetHourly } from './type-check.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import { loginUser, originOf, type Options } from '../options.js';
 import { jobCommand, jobStartCommand } from '../remote/on-instance.js';
@@ -118,7 +118,7 @@ export async function resolveDryRun(deps: SessionDeps): Promise<DryRun> {
     user = o.user ?? '<user>';
     limits = launchLimits(o);
   } else {
-    limits = launchLimits(o, undefined, dearest(ctx.cloud.region, o.instanceTypes));
+    limits = launchLimits(o, undefined, budgetHourly(o, ctx.cloud.region));
     const launch = await newInstance(ctx, plan, owner, limits, fromCache);
     instance = launch.instance;
     user = launch.user;

@@ -11,7 +11,7 @@ import { architectureFor, type ImageInfo } from '../cloud/image.js';
 import type { InstanceTypeInfo } from '../cloud/port.js';
 import { rethrowFrom } from '../options.js';
 import type { Logger } from '../ui/logger.js';
-import { checkedTypes } from './type-check.js';
+import { checkedTypes, launchPlace } from './type-check.js';
 import { cacheFile, IMAGE_TTL_MS, NETWORK_TTL_MS, noCache, openCache, type Cache } from '../state/cache.js';
 import type { ProvisionContext } from './provision.js';
 import { sshCidr } from './ssh-access.js';
@@ -64,8 +64,8 @@ async function cached<T>(cache: Cache, key: string, ttlMs: number, look: () => P
 }
 
 /** The lookups of one launch; each asked once (an image per architecture). */
-export function launchLookups(ctx: ProvisionContext, cache: Cache) {
-  const reads = readLookups(ctx, cache);
+export function launchLookups(ctx: ProvisionContext, cache: Cache, volumeZone?: Promise<string | undefined>) {
+  const reads = readLookups(ctx, cache, volumeZone);
   // Nothing is made before the types are checked: a refused type leaves no group behind.
   const securityGroup = Promise.all([reads.network, reads.types]).then(([{ vpcId }]) =>
     securityGroupFor(ctx, cache, vpcId),
@@ -130,7 +130,12 @@ async function securityGroupFor(ctx: ProvisionContext, cache: Cache, vpcId: stri
  * The lookups that only read (the network, the checked types with their architectures, the image
  * per architecture): a launch's, and a dry run's with a read-only cache.
  */
-export function readLookups(ctx: Pick<ProvisionContext, 'options' | 'cloud'> & { log?: Logger }, cache: Cache) {
+export function readLookups(
+  ctx: Pick<ProvisionContext, 'options' | 'cloud'> & { log?: Logger },
+  cache: Cache,
+  /** A data volume's zone, where the launch must go (none: no volume, or a dry run's). */
+  volumeZone?: Promise<string | undefined>,
+) {
   const { options: o, cloud } = ctx;
   // --subnet-id: its VPC, and its zone only (the capacity fallback has no other zone to try).
   const network: Promise<Network> = o.subnetId
@@ -146,7 +151,9 @@ export function readLookups(ctx: Pick<ProvisionContext, 'options' | 'cloud'> & {
   // A cost guard checks the market the launch may end in: with --spot-fallback, on demand.
   const spotOnly = o.spot && !o.spotFallback;
   const market = { spot: spotOnly, ...(spotOnly && o.maxPrice !== undefined && { maxPrice: Number(o.maxPrice) }) };
-  const types: Promise<InstanceTypeInfo[]> = checkedTypes(ctx, cache, network, market);
+  // Checked where the launch will go: a pinned zone, a data volume's (their spot prices too).
+  const place = Promise.all([network, volumeZone]).then(([{ zones }, vz]) => launchPlace(o, zones, cloud.region, vz));
+  const types: Promise<InstanceTypeInfo[]> = checkedTypes(ctx, cache, network, market, place);
 
   // One image per architecture: a fallback type of another architecture gets its own.
   const images = new Map<string, Promise<ImageInfo>>();

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { kindOf, unanswered } from '../cloud/aws-codes.js';
 import { attemptsInZone, launchWithFallback, pinnedZones, planAttempts, type Attempt } from '../cloud/capacity.js';
-import { launchedMarket, MARKET_TAG, marketsOf, stopRefused } from '../cloud/spot-market.js';
+import { launchedMarket, MARKET_TAG, marketsOf, spotMaxPrice, stopRefused } from '../cloud/spot-market.js';
 import { errorCode } from '../cloud/errors.js';
 import type { InstanceInfo, LaunchSpec } from '../cloud/port.js';
 import type { ImageInfo } from '../cloud/image.js';
@@ -26,7 +26,7 @@ import { mergeUserData } from '../cloud/user-data.js';
 import { VOLUME_TAG } from './volume-tag.js';
 import { priceLine, pricesFor, tagZonePrice, type Market } from './price-line.js';
 import { SPOT_PRICE_TAG } from './volume-tag.js';
-import { dearest } from './type-check.js';
+import { budgetHourly } from './type-check.js';
 import { dataVolumeZone } from './data-volume.js';
 
 /** The account cache's note that the original's default instance profile does not exist in this account. */
@@ -59,20 +59,21 @@ async function launchWith(
 ): Promise<{ instance: InstanceInfo; user: string }> {
   const { options: o, plan, cloud, log } = ctx;
   // Armed at launch, so that an instance whose run dies before the agent is installed stops too.
-  // Under --budget the agent's max time is the budget's (budget.ts), at the dearest type's price.
-  const limits = launchLimits(o, undefined, dearest(cloud.region, o.instanceTypes));
+  // Under --budget the agent's time limit is the budget's (budget.ts), at the most an hour may cost.
+  const limits = launchLimits(o, undefined, budgetHourly(o, cloud.region));
   const userData = launchUserData(o, limits);
   // Too big for EC2 with the boot-time limit: refused before anything is made (the login user's
   // name, known per image, changes its size by a few bytes only).
   userData(o.user ?? 'ec2-user');
-  const { network, securityGroup, types: typesInfo, imageFor } = launchLookups(ctx, cache);
+  const volumeZoneOf = dataVolumeZone(ctx, owner);
+  const { network, securityGroup, types: typesInfo, imageFor } = launchLookups(ctx, cache, volumeZoneOf);
   // The image of the first type is looked up meanwhile (a failure is the attempt's to report).
   typesInfo.then((t) => imageFor(t[0]!)).catch(() => undefined);
   const [types, securityGroupId, { zones }, volumeZone] = await Promise.all([
     typesInfo,
     securityGroup,
     network,
-    dataVolumeZone(ctx, owner),
+    volumeZoneOf,
   ]);
   // The original's default instance profile, found missing in this account by an earlier launch
   // (in any region: instance profiles are IAM's, global).
@@ -175,9 +176,10 @@ export function marketOf(attempt: Attempt): Market {
   return attempt.market;
 }
 
-/** --max-price, where the options have one (a number of USD per hour). */
+/** The MaxPrice a spot launch sends, where there is one (a number of USD per hour): spot-market.ts. */
 export function maxPriceOf(o: Options): number | undefined {
-  return o.maxPrice === undefined ? undefined : Number(o.maxPrice);
+  const max = spotMaxPrice(o);
+  return max === undefined ? undefined : Number(max);
 }
 
 /**
@@ -231,7 +233,7 @@ export function launchSpec(a: {
   }
   const user = o.user ?? image.defaultUser;
   const volumeSizeGiB = o.volumeSize ?? Math.max(image.rootSizeGiB, MIN_VOLUME_GIB);
-  const spot = attempt.market === 'spot' ? { oneTime: false, maxPrice: o.maxPrice } : undefined;
+  const spot = attempt.market === 'spot' ? { oneTime: false, maxPrice: spotMaxPrice(o) } : undefined;
   const spec = {
     imageId: image.id,
     instanceType: attempt.instanceType,

@@ -8,7 +8,7 @@ import { describePrice } from '../cloud/prices.js';
 import { OPTION_SPECS, type Options } from '../options.js';
 import type { AgentSettings, BootLimitSettings } from '../remote/on-instance.js';
 import { parseDuration } from '../time.js';
-import { maxTimeWithBudget } from './budget.js';
+import { budgetTimeWithGrace, maxTimeWithBudget } from './budget.js';
 
 export const LIMIT_TAGS = {
   idleTimeout: 'ssh-ec2:idle-timeout',
@@ -22,7 +22,10 @@ export const DEFAULT_JOB_GRACE_MS = OPTION_SPECS.jobGrace.fallback;
 
 export interface Limits {
   idleTimeoutMs: number;
+  /** The instance's own max time (options, tag, default): what its tag says, and later boots count. */
   maxTimeMs: number;
+  /** --budget's time (budget.ts), counted from this session's start only: never the instance's. */
+  budgetMs?: number;
   jobGraceMs: number;
   /** When the agent stops the instance whatever runs; undefined = no hard limit. */
   deadline?: Date;
@@ -42,17 +45,22 @@ export function resolveLimits(
 ): Limits {
   const pick = (given: number | undefined, tag: string, fallback: number) =>
     given ?? parseTagDuration(instance.tags[tag]) ?? fallback;
-  const maxTimeMs = maxTimeWithBudget(
-    pick(o.maxTime, LIMIT_TAGS.maxTime, OPTION_SPECS.maxTime.fallback),
-    o.budget,
-    hourly,
-  );
+  const maxTimeMs = pick(o.maxTime, LIMIT_TAGS.maxTime, OPTION_SPECS.maxTime.fallback);
+  // The budget is this session's: counted from now, not from an earlier session's launch or start
+  // (a reused instance would be stopped mid-command), and not written into the max-time tag that
+  // later runs without --budget inherit.
+  const budgetMs = budgetTimeWithGrace(o.budget, hourly);
   const since = fresh ? now : (instance.launchTime ?? now);
+  const ends = [
+    ...(maxTimeMs > 0 ? [since.getTime() + maxTimeMs] : []),
+    ...(budgetMs !== undefined ? [now.getTime() + budgetMs] : []),
+  ];
   return {
     idleTimeoutMs: pick(o.idleTimeout, LIMIT_TAGS.idleTimeout, DEFAULT_IDLE_TIMEOUT_MS),
     maxTimeMs,
+    ...(budgetMs !== undefined && { budgetMs }),
     jobGraceMs: pick(o.jobGrace, LIMIT_TAGS.jobGrace, DEFAULT_JOB_GRACE_MS),
-    deadline: maxTimeMs > 0 ? new Date(since.getTime() + maxTimeMs) : undefined,
+    deadline: ends.length > 0 ? new Date(Math.min(...ends)) : undefined,
   };
 }
 
@@ -91,13 +99,17 @@ export function agentSettings(
   };
 }
 
-/** What the agent and the boot-time limit both get: the poweroff, and the limits in seconds. */
-function onInstance(o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>, l: Limits) {
+/**
+ * What the agent and the boot-time limit both get: the poweroff, and the limits in seconds. The
+ * agent's MAX_TIME is what later boots count (its DEADLINE holds this session's budget); the
+ * boot-time limit of a launch (`boot`) counts the budget too: that first boot is this session's.
+ */
+function onInstance(o: Pick<Options, 'imdsUrl' | 'poweroffCommand'>, l: Limits, boot = false) {
   return {
     imdsUrl: o.imdsUrl,
     poweroffCommand: o.poweroffCommand,
     idleTimeout: Math.round(l.idleTimeoutMs / 1000),
-    maxTime: Math.round(l.maxTimeMs / 1000),
+    maxTime: Math.round((boot ? maxTimeWithBudget(l.maxTimeMs, l.budgetMs) : l.maxTimeMs) / 1000),
   };
 }
 
@@ -114,7 +126,7 @@ export function bootLimitSettings(
   user: string,
   l: Limits,
 ): BootLimitSettings {
-  return { user, ...onInstance(o, l) };
+  return { user, ...onInstance(o, l, true) };
 }
 
 /** 5400000 → "1h30m"; 0 → "off". */

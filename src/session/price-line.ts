@@ -29,11 +29,14 @@ export interface PriceFacts {
   };
   /** What it is launched from, e.g. "Deep Learning AMI … (ami-…)". */
   image?: string;
+  /** A stopped instance being started (start-check.ts), rather than a launch. */
+  starting?: string;
 }
 
 export function priceLine(f: PriceFacts): string {
   const from = f.image ? ` from ${f.image}` : '';
-  return `launching ${f.type} (${f.market})${from} in ${f.zone ?? f.region}: ${priceWords(f)}`;
+  const what = f.starting ? `starting ${f.starting} as` : 'launching';
+  return `${what} ${f.type} (${f.market})${from} in ${f.zone ?? f.region}: ${priceWords(f)}`;
 }
 
 /** The price part of the line, also --dry-run's. */

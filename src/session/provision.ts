@@ -12,7 +12,8 @@ import { waitFor } from '../time.js';
 import { launch } from './launch.js';
 import { acquireLock } from './lock.js';
 import { findOwn } from './owner.js';
-import { startStopped, typesToStart, type StartOptions } from './start-stopped.js';
+import { startStopped, typesToStart } from './start-stopped.js';
+import { checkedStartTypes, spotNotApplied } from './start-check.js';
 import type { Plan } from './plan.js';
 import { attachDataVolume, checkAttachable, type AttachedVolume } from './data-volume.js';
 
@@ -113,10 +114,11 @@ const STUCK_HINT =
  * then the instance is as the run found it.
  */
 export async function bringUp(
-  ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'signal'> & { options?: StartOptions; onStarted?: () => void },
+  ctx: Pick<ProvisionContext, 'cloud' | 'log' | 'signal'> & { options?: Options; onStarted?: () => void },
   instance: InstanceInfo,
 ): Promise<InstanceInfo> {
   const { cloud, log, signal } = ctx;
+  if (ctx.options) spotNotApplied(ctx.options, instance, log);
   if (instance.state === 'stopping') {
     log.info(`instance ${instance.id} is stopping; waiting to restart it`);
     await log.progress(`waiting for ${instance.id} to stop`, () =>
@@ -129,8 +131,11 @@ export async function bringUp(
     );
   }
   if (instance.state === 'stopping' || instance.state === 'stopped') {
+    // The launch's guardrails first: nothing is changed or started before (start-check.ts).
+    const o = ctx.options;
+    const options = o && { ...o, instanceTypes: await checkedStartTypes({ ...ctx, options: o }, instance) };
     await log.progress(`starting ${instance.id}`, () =>
-      startStopped({ ...ctx, onMaybeStarted: ctx.onStarted }, instance),
+      startStopped({ ...ctx, options, onMaybeStarted: ctx.onStarted }, instance),
     );
   } else {
     log.info(`using instance ${instance.id} (${instance.type}, ${instance.state})`);

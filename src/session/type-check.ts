@@ -23,6 +23,8 @@ import { originOf, type Options } from '../options.js';
 import { IMAGE_TTL_MS, type Cache } from '../state/cache.js';
 import type { Logger } from '../ui/logger.js';
 import type { Network } from './launch-lookups.js';
+import { pinnedZones, type Zone } from '../cloud/capacity.js';
+import { spotMaxPrice } from '../cloud/spot-market.js';
 import { money, nearestNames, problemLine, sameFamily, similarGpuTypes, type TypeProblem } from './type-check-words.js';
 
 type Ctx = { options: Options; cloud: Cloud; log?: Logger };
@@ -31,6 +33,15 @@ type Ctx = { options: Options; cloud: Cloud; log?: Logger };
 export interface Market {
   spot: boolean;
   maxPrice?: number;
+}
+
+/**
+ * The zones the types must be offered in, and why only those (none: every zone of the network, or
+ * the region's when it has none): a start's instance's zone, a pinned --availability-zone.
+ */
+export interface Place {
+  zones: string[];
+  why?: string;
 }
 
 /** The image a launch uses is a GPU image: the default Deep Learning AMI, or a name that says GPU. */
@@ -49,16 +60,18 @@ export function gpuImage(o: { imageId?: string; imageName?: string }): string | 
 export async function checkedTypes(
   ctx: Ctx,
   cache: Cache,
-  network: Promise<Network>,
+  network: Promise<Pick<Network, 'zones'>>,
   market: Market = { spot: false },
+  place?: Place | Promise<Place>,
 ): Promise<InstanceTypeInfo[]> {
   const { options: o, cloud } = ctx;
   const names = o.instanceTypes;
   const unlisted = names.filter((t) => !knownArchitecture(t));
-  const [details, offers, net] = await Promise.all([
+  const [details, offers, net, placed] = await Promise.all([
     describedTypes(cloud, cache, unlisted),
     zonesOffering(cloud, cache, names),
     network,
+    place,
   ]);
 
   const unknown = unlisted.filter((t) => !details.has(t));
@@ -91,14 +104,14 @@ export async function checkedTypes(
     );
   }
 
-  const launchZones = net.zones.map((z) => z.name);
-  const where = o.subnetId ? `${launchZones.join(', ')} (the zone of --subnet-id ${o.subnetId})` : cloud.region;
+  const { zones: launchZones, why } = placed ?? launchPlace(o, net.zones, cloud.region);
+  const where = why ? `${launchZones.join(', ')} (${why})` : cloud.region;
   const problems: TypeProblem[] = [];
   const usable: string[] = [];
   for (const type of names) {
     const zones = offers.get(type) ?? [];
     if (!zones.some((z) => launchZones.includes(z))) {
-      problems.push({ kind: 'not offered', type, where, offeredIn: o.subnetId ? zones : [], family: [] });
+      problems.push({ kind: 'not offered', type, where, offeredIn: why ? zones : [], family: [] });
       continue;
     }
     const cost = await costProblem(
@@ -126,10 +139,41 @@ export async function checkedTypes(
   });
 }
 
+/**
+ * The zones a launch may use: --availability-zone's (refused, exit 2, if none of the network's),
+ * then a data volume's (`volumeZone`: an instance elsewhere could not attach it; a zone the
+ * network lacks is launch.ts's to report), else the network's.
+ */
+export function launchPlace(
+  o: Pick<Options, 'availabilityZone' | 'subnetId' | 'volume'>,
+  zones: readonly Zone[],
+  region: string,
+  volumeZone?: string,
+): Place {
+  const names = pinnedZones(zones, o.availabilityZone, region).map((z) => z.name);
+  if (volumeZone && names.includes(volumeZone))
+    return { zones: [volumeZone], why: `the zone of data volume ${o.volume?.name ?? volumeZone}` };
+  if (o.availabilityZone) return { zones: names, why: '--availability-zone' };
+  return { zones: names, why: o.subnetId ? `the zone of --subnet-id ${o.subnetId}` : undefined };
+}
+
 /** The highest table price of `types` (on demand), for a budget's time limit: the shortest it can be. */
 export function dearest(region: string, types: readonly string[]): number | undefined {
   const known = types.map((t) => hourlyPrice(region, t)).filter((p): p is number => p !== undefined);
   return known.length > 0 ? Math.max(...known) : undefined;
+}
+
+/**
+ * The hourly price a launch's --budget time limit is counted at (the boot-time limit's, before any
+ * price is looked up): spot only with a MaxPrice (--max-price, or --max-hourly-cost), that — nothing
+ * above it is paid; else the dearest table price (AWS never charges spot above on demand).
+ */
+export function budgetHourly(
+  o: Pick<Options, 'spot' | 'spotFallback' | 'maxPrice' | 'maxHourlyCost' | 'instanceTypes'>,
+  region: string,
+): number | undefined {
+  const max = o.spot && !o.spotFallback ? spotMaxPrice(o) : undefined;
+  return max !== undefined ? Number(max) : dearest(region, o.instanceTypes);
 }
 
 const COST_HINT = 'Choose a cheaper type, or raise --max-hourly-cost.';

@@ -316,9 +316,14 @@ const ROWS: [readme: string, facts: Partial<FinishFacts>, decision: FinishDecisi
     asked('terminate'),
   ],
   [
-    'Guardrails: over --budget, --leave, results not back: stopped (never terminated)',
-    { asked: 'leave', overBudget: true, ...UNREACHABLE },
-    OVER_BUDGET,
+    'Guardrails: over --budget, --leave, unreachable: left (who else is there is unknown), its agent bounds it',
+    { asked: 'leave', overBudget: true, reachable: false },
+    asked('leave'),
+  ],
+  [
+    'Guardrails: over --budget, --leave, results not back: left, never stopped under another session',
+    { asked: 'leave', overBudget: true, resultsBack: 'not back' },
+    asked('leave'),
   ],
   [
     'Guardrails: over --budget, a job still there: left running, its agent bounds it (the budget as a time limit)',

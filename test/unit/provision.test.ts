@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceInfo, LaunchSpec } from '../../src/cloud/port.js';
 import { CapacityError, CloudError, ConfigError, ExitCode, UserError } from '../../src/errors.js';
-import { resolveOptions, type FlagValues } from '../../src/options.js';
+import type { FlagValues } from '../../src/options.js';
 import { launchTags } from '../../src/session/owner.js';
-import { makePlan, TAG } from '../../src/session/plan.js';
-import { NoInstanceError, provision, type ProvisionContext } from '../../src/session/provision.js';
+import { TAG } from '../../src/session/plan.js';
+import { NoInstanceError, type ProvisionContext } from '../../src/session/provision.js';
 import { LOGIN_TAG } from '../../src/options.js';
-import { createLogger } from '../../src/ui/logger.js';
 import { FakeCloud } from '../fakes/cloud.js';
+import { provisionRun } from '../fakes/provision-run.js';
 import { volumeKeyTags } from '../../src/cloud/volume-rules.js';
 
 const OWNER = 'alice'; // FakeCloud's default identity: arn:…:user/alice
@@ -26,29 +26,8 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A run in `dir` against `cloud`, with `flags` on its command line; what it logs and hands over. */
-function run(cloud: FakeCloud, flags: FlagValues = {}, extra: Partial<ProvisionContext> = {}) {
-  const options = resolveOptions({
-    flags: { sshCidr: '198.51.100.7/32', ...flags },
-    env: {},
-    dotenv: {},
-    command: ['true'],
-  });
-  const plan = makePlan(options, { cwd: join(dir, 'project'), localUser: 'al', localHost: 'laptop' });
-  const lines: string[] = [];
-  const log = createLogger({ stream: { write: (s: string) => lines.push(s.trimEnd()) > 0 } as never, env: {} });
-  const handed: { id: string; launched: boolean }[] = [];
-  const ctx: ProvisionContext = {
-    options,
-    plan,
-    cloud,
-    log,
-    lockPath: join(dir, 'lock'),
-    onInstance: (i, launched) => handed.push({ id: i.id, launched }),
-    pinned: () => false,
-    ...extra,
-  };
-  return { ctx, plan, lines, handed, go: () => provision(ctx) };
-}
+const run = (cloud: FakeCloud, flags: FlagValues = {}, extra: Partial<ProvisionContext> = {}) =>
+  provisionRun(dir, cloud, flags, extra);
 
 /** An instance of this directory and owner, as an earlier run here left it. */
 function mine(cloud: FakeCloud, state: string, more: Partial<InstanceInfo> = {}): InstanceInfo {
