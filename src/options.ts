@@ -8,6 +8,7 @@
  */
 import { INSTANCE_OPTIONS } from './options/instance-options.js';
 import { CONNECTION_OPTIONS, GENERAL_OPTIONS, SESSION_OPTIONS, SYNC_OPTIONS } from './options/session-options.js';
+import { HOOK_OPTIONS } from './options/hook-options.js';
 import type { Spec } from './options/spec.js';
 
 export {
@@ -28,6 +29,7 @@ export const OPTION_SPECS = {
   ...INSTANCE_OPTIONS,
   ...CONNECTION_OPTIONS,
   ...SESSION_OPTIONS,
+  ...HOOK_OPTIONS,
   ...SYNC_OPTIONS,
   ...GENERAL_OPTIONS,
 } as const;

@@ -13,6 +13,7 @@
 #                        started   epoch seconds
 #                        ended     epoch seconds, written when it ends...
 #                        status    ...then its exit status: present = finished
+#                        usage     "PEAK_KIB WALL_SECONDS" of the command (usage.sh), before status
 #                        shell     present for an interactive shell (no cmd): the agent's idle rule
 #                        detached  present if started with --detach, or if it ended with no
 #                                  terminal attached and no ssh session (a lost connection): the
@@ -27,13 +28,16 @@
 #   job.sh attach ID                                 reattach (returns when detached or ended)
 #   job.sh follow ID                                 print the log until the job ends
 #   job.sh interrupt ID                              Ctrl-C typed into the job's terminal
-#   job.sh status ID                                 none | running PID STARTED | finished STATUS ENDED
+#   job.sh status ID                                 none | running PID STARTED |
+#                                                    finished STATUS ENDED PEAK_KIB|- WALL_SECONDS|-
 #   job.sh log ID                                    print the log
 #   job.sh others                                    how many other ssh sessions run now
 set -u
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/results.sh"
+. "$(dirname "$0")/usage.sh"
+. "$(dirname "$0")/notify.sh"
 
 # Single-quotes a word for sh (tmux runs pipe-pane's command with /bin/sh).
 quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
@@ -97,6 +101,8 @@ cmd_start() {
   esac
   # The project's files as the sync up left them: what changes after this is a result (--results).
   results_mark "$d"
+  # Where its end is announced (--notify): as this start said, whatever a later run writes.
+  cp "$BASE/$NOTIFY_CONF" "$d/$NOTIFY_CONF" 2>/dev/null
   : >"$d/go"
 }
 
@@ -120,7 +126,7 @@ cmd_run() {
   elif [ -f "$d/cmd" ]; then
     # $(...) strips trailing newlines: an x keeps them, and is removed again.
     c=$(cat "$d/cmd"; printf x)
-    "${SHELL:-/bin/sh}" -c "${c%x}"
+    measured "$d/$USAGE_FILE" "${SHELL:-/bin/sh}" -c "${c%x}"
   else
     "${SHELL:-/bin/sh}" -l
   fi
@@ -134,6 +140,7 @@ cmd_run() {
   upload_results job-end "$d"
   echo "$ended" >"$d/ended"
   write_whole "$d/status" "$status"
+  notify_end "$d" "$status"
 }
 
 cmd_attach() {
@@ -190,7 +197,10 @@ cmd_status() {
   case $(state "$id") in
     none) echo none ;;
     running) echo "running $(cat "$d/pid" 2>/dev/null || echo 0) $(cat "$d/started" 2>/dev/null || cat "$d/created")" ;;
-    finished) echo "finished $(cat "$d/status") $(cat "$d/ended" 2>/dev/null || echo 0)" ;;
+    finished)
+      usage=$(cat "$d/$USAGE_FILE" 2>/dev/null)
+      echo "finished $(cat "$d/status") $(cat "$d/ended" 2>/dev/null || echo 0) ${usage:-- -}"
+      ;;
     killed) echo "killed" ;;
   esac
 }

@@ -19,6 +19,15 @@ export const AGENT_CONF = 'agent.conf';
  */
 export const RESULTS_CONF = 'results.conf';
 
+/**
+ * Where a job's end is announced (--notify: notify.sh), written by ssh-ec2 unless the run only
+ * attaches; a job keeps a copy of it from its start, in its own directory.
+ */
+export const NOTIFY_CONF = 'notify.conf';
+
+/** A job's measure (usage.sh), in its directory: "PEAK_KIB WALL_SECONDS" (PEAK_KIB - if unknown). */
+export const USAGE_FILE = 'usage';
+
 /** "<reason> <epoch>", written by the agent before it powers off; ssh-ec2 shows and removes it. */
 export const POWEROFF_FILE = 'poweroff';
 
@@ -40,4 +49,12 @@ export const MUX_MISSING_STATUS = 76;
  * The scripts installed in STATE_DIR, in the order they are installed: what is sourced before
  * what sources it, so a script never finds its library missing.
  */
-export const INSTANCE_SCRIPTS = ['lib.sh', 'results.sh', 'poweroff.sh', 'agent.sh', 'job.sh'] as const;
+export const INSTANCE_SCRIPTS = [
+  'lib.sh',
+  'results.sh',
+  'usage.sh',
+  'notify.sh',
+  'poweroff.sh',
+  'agent.sh',
+  'job.sh',
+] as const;

@@ -7,8 +7,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { packageFile } from '../package-files.js';
-import { AGENT_CONF, INSTANCE_SCRIPTS, JOBS_DIR, POWEROFF_FILE, RESULTS_CONF, STATE_DIR } from './instance-contract.js';
+import {
+  AGENT_CONF,
+  INSTANCE_SCRIPTS,
+  JOBS_DIR,
+  NOTIFY_CONF,
+  POWEROFF_FILE,
+  RESULTS_CONF,
+  STATE_DIR,
+} from './instance-contract.js';
 import { shQuote } from './remote-command.js';
+import { parseUsage, type Usage } from './usage.js';
 
 export { JOB_RUNNING_STATUS, MUX_MISSING_STATUS } from './instance-contract.js';
 
@@ -40,6 +49,8 @@ export interface AgentSettings {
    * run before said (an --attach: the job's upload is the one it was started with).
    */
   results?: ResultsUpload | 'keep';
+  /** notify.sh's settings (NOTIFY_CONF, session/notify.ts notifyConf); 'keep': as the run before wrote them. */
+  notify?: string | 'keep';
 }
 
 /** What results.sh reads from the agent's settings (the keys are described at its top). */
@@ -110,6 +121,7 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
     file(AGENT_CONF, agentConf(settings)),
     // Written by every run that starts something: one without --results turns an earlier one's off.
     ...(settings.results === 'keep' ? [] : [file(RESULTS_CONF, resultsConf(settings.results))]),
+    ...(settings.notify === 'keep' ? [] : [file(NOTIFY_CONF, settings.notify ?? '')]),
     'sh agent.sh start >/dev/null 2>&1 </dev/null',
     `if [ -f ${POWEROFF_FILE} ]; then printf "poweroff %s\\n" "$(cat ${POWEROFF_FILE})"; rm -f ${POWEROFF_FILE}; fi`,
     ...(job
@@ -158,14 +170,17 @@ export const OTHER_SESSIONS = `${JOB} others`;
 export type JobState =
   | { state: 'none' }
   | { state: 'running'; pid: number; started: number }
-  | { state: 'finished'; status: number; ended: number }
+  | { state: 'finished'; status: number; ended: number; usage?: Usage }
   | { state: 'killed' };
 
 /** Parses `job.sh status`. */
 export function parseJobStatus(out: string): JobState {
-  const [word, a, b] = out.trim().split(/\s+/);
+  const [word, a, b, peak, wall] = out.trim().split(/\s+/);
   if (word === 'running') return { state: 'running', pid: Number(a), started: Number(b) };
-  if (word === 'finished') return { state: 'finished', status: Number(a), ended: Number(b) };
+  if (word === 'finished') {
+    const usage = parseUsage(peak, wall);
+    return { state: 'finished', status: Number(a), ended: Number(b), ...(usage && { usage }) };
+  }
   if (word === 'killed') return { state: 'killed' };
   return { state: 'none' };
 }

@@ -32,18 +32,20 @@ export function enterDir(dir: string): string {
 export function sessionCommand(
   dir: string,
   command: string | undefined,
-  o: { tty?: boolean; results?: { mark: string; upload: string } } = {},
+  o: { tty?: boolean; results?: { mark: string; upload: string }; measure?: string } = {},
 ): string {
   // Without a terminal, a shell fed by stdin is run as a command is: an interrupt passed on to it
   // ends it with its own status (130), and ssh does not take its death by a signal for a lost connection.
   if (command === undefined && o.tty === false)
     return `${enterDir(dir)} && trap : INT && "\${SHELL:-/bin/sh}" -l; exit $?`;
   if (command === undefined) return `${enterDir(dir)} && exec "\${SHELL:-/bin/sh}" -l`;
+  // The command's peak memory and wall time (usage.sh): words run before its shell.
+  const run = `${o.measure ? `${o.measure} ` : ''}"\${SHELL:-/bin/sh}" -c "$c"`;
   // --results: the files as the sync up left them are marked, and what changed is uploaded when the
   // command ends (on-instance.ts), before its status goes back.
   if (o.results)
-    return `${enterDir(dir)} && ${assignDecoded('c', command)} && { ${o.results.mark} || :; } && trap : INT && "\${SHELL:-/bin/sh}" -c "$c"; s=$?; ${o.results.upload}; exit $s`;
-  return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && "\${SHELL:-/bin/sh}" -c "$c"; exit $?`;
+    return `${enterDir(dir)} && ${assignDecoded('c', command)} && { ${o.results.mark} || :; } && trap : INT && ${run}; s=$?; ${o.results.upload}; exit $s`;
+  return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && ${run}; exit $?`;
 }
 
 /**

@@ -13,6 +13,7 @@ import { privateDir, resolvePaths, type Paths } from '../state/paths.js';
 import type { Logger } from '../ui/logger.js';
 import type { Journal } from './journal.js';
 import type { Limits } from './limits.js';
+import type { Usage } from '../remote/usage.js';
 import { makePlan, type Plan } from './plan.js';
 
 /** What a run knows before any AWS call. */
@@ -72,6 +73,12 @@ export interface RunFacts {
   owedSyncBack: boolean;
   /** The agent's limits for this instance. */
   limits?: Limits;
+  /**
+   * The command ended while this run watched (a plain session's, or the job this run ran or
+   * found ended), with its measure: --on-success may follow; from a session, --notify is sent
+   * from here (a job sends its own).
+   */
+  commandEnded?: { from: 'session' | 'job'; usage?: Usage };
 }
 
 /** A run: its context, its facts, and what it holds open. */

@@ -28,13 +28,15 @@ import { SPOT_PRICE_TAG, VOLUME_TAG } from './volume-tag.js';
 import { cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
 import { overBudgetLine } from './budget.js';
 import { syncMounts } from './data-volume.js';
+import { notifyFromHere } from './notify.js';
+import { onSuccessAfter } from './on-success.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
  * Returns the error of applying the final state, if that failed (it is said already).
  */
 export async function finish(run: Run): Promise<unknown> {
-  const { failed, final } = await finishWork(run);
+  const { failed, final, resultsBack } = await finishWork(run);
   const instance = run.facts.instance;
   if (instance) {
     // performance.now(): the time since this process started, which is this session's. Stopped,
@@ -50,11 +52,17 @@ export async function finish(run: Run): Promise<unknown> {
     if (cost) run.log.outcome(cost);
   }
   run.journal?.remove();
+  // Once nothing is owed: --notify (a plain session's, from here) beside --on-success (results home).
+  const notified = notifyFromHere(run);
+  await onSuccessAfter(run, resultsBack ?? 'not back');
+  await notified;
   await run.lettingIn;
   return failed;
 }
 
-async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalState }> {
+async function finishWork(
+  run: Run,
+): Promise<{ failed?: unknown; final?: FinalState; resultsBack?: FinishFacts['resultsBack'] }> {
   const { options, facts, log } = run;
   const instance = facts.instance;
   if (!instance) return {};
@@ -86,7 +94,7 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
   const { reason, action } = decision;
   if (reason.kind === 'left as it is') {
     await conn?.close({ keep: true });
-    return {};
+    return { resultsBack };
   }
   const words = finishWords(decision, situation(run, instance));
   if (words.before) log[words.before.level](words.before.text);
@@ -97,7 +105,7 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
   // A connection whose host key was not trusted is closed already (host-key.ts).
   if (reason.kind !== 'host key untrusted') await conn?.close({ keep: action === 'leave' });
   run.finishing = undefined;
-  return { failed, final: action };
+  return { failed, final: action, resultsBack };
 }
 
 /** Over --budget (budget.ts): said now, in one line, and a fact of the decision. */

@@ -26,6 +26,7 @@ import type { InstanceInfo } from '../cloud/ec2.js';
 import { reconnect } from './connect.js';
 import { announceForwards } from './forwards-announce.js';
 import { localTime } from '../ui/words.js';
+import { usageWords } from './command-usage.js';
 import type { Run } from './context.js';
 import { leftRunningNote } from './limits.js';
 import { passingInterrupt } from './pass-interrupt.js';
@@ -219,9 +220,11 @@ export async function runJob(
 function settle(run: Run, job: JobState): void {
   if (job.state === 'finished') {
     run.facts.exitStatus = job.status;
+    run.facts.commandEnded = { from: 'job', ...(job.usage && { usage: job.usage }) };
     run.log.info(
-      `the job finished with status ${job.status}${job.ended ? ` at ${localTime(new Date(job.ended * 1000))}` : ''}`,
+      `the job finished with status ${job.status}${job.ended ? ` at ${localTime(new Date(job.ended * 1000))}` : ''}${job.usage ? ` (${usageWords(job.usage)})` : ''}`,
     );
+    if (job.usage) run.log.outcome(usageWords(job.usage));
   } else {
     // Killed with the machine (max-time, a poweroff): as a shell reports SIGKILL.
     run.facts.exitStatus = 128 + 9;
