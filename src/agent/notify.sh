@@ -27,8 +27,10 @@ notify_end() {
   _notify_body=$(printf '{%s,"exit_status":%s,"duration_seconds":%s,"peak_memory_bytes":%s,"ended_at":"%s","sent_from":"instance"}' \
     "$NOTIFY_FIELDS" "$2" "$_notify_wall" "$_notify_peak" "$(utc_now)")
   _notify_host=$(printf %s "$NOTIFY_URL" | sed 's|^\([a-z]*://[^/?#]*\).*|\1/…|')
+  # Ignored before the fork, inherited by curl: the terminal's hangup may come as soon as job.sh
+  # exits, before a trap set inside the subshell would have run.
+  trap '' HUP
   (
-    trap '' HUP
     if ! command -v curl >/dev/null 2>&1; then
       printf '%s not sent to %s: no curl on this instance\n' "$(utc_now)" "$_notify_host" >>"$BASE/notify.log"
       exit 0
