@@ -222,8 +222,9 @@ function settle(run: Run, job: JobState): void {
     run.facts.exitStatus = job.status;
     run.facts.commandEnded = { from: 'job', ...(job.usage && { usage: job.usage }) };
     run.log.info(
-      `the job finished with status ${job.status}${job.ended ? ` at ${localTime(new Date(job.ended * 1000))}` : ''}${job.usage ? ` (${usageWords(job.usage)})` : ''}`,
+      `the job finished with status ${job.status}${job.ended ? ` at ${localTime(new Date(job.ended * 1000))}` : ''}`,
     );
+    // Its measure on the closing line, as a plain session's (its status line above stays as it was).
     if (job.usage) run.log.outcome(usageWords(job.usage));
   } else {
     // Killed with the machine (max-time, a poweroff): as a shell reports SIGKILL.

@@ -182,7 +182,13 @@ describe('--notify and --on-success', () => {
     expect(started.exitCode, started.stderr).toBe(0);
     const id = reportedInstance(started.stderr);
     expect(ok.got.filter((g) => g.path === '/job')).toEqual([]);
+    // logs follows it to its end, then says its status and measure.
+    const logs = cli(sb, ['logs'], { cwd: dir });
+    await until(() => existsSync(join(remotePath(sb, name), 'ssh-ec2-job.log')), 'the job to start');
     letJobGo(sb, name);
+    const followed = await logs;
+    expect(followed.exitCode, followed.stderr).toBe(0);
+    expect(followed.stderr).toMatch(/the job ended with status 0: peak memory (2\d\d|[3-9]\d\d) MiB, \d+s/);
     await until(() => ok.got.some((g) => g.path === '/job'), 'the instance to notify the job end', 60_000).catch(
       (err: Error) => {
         const log = remotePath(sb, '.ssh-ec2/notify.log');
@@ -208,7 +214,8 @@ describe('--notify and --on-success', () => {
 
     const attached = await cli(sb, ['--attach', '--on-success', 'cp result.txt hook-saw.txt'], { cwd: dir });
     expect(attached.exitCode, attached.stderr).toBe(0);
-    expect(attached.stderr).toMatch(/the job finished with status 0 .*\(peak memory (2\d\d|[3-9]\d\d) MiB, \d+s\)/);
+    expect(attached.stderr).toMatch(/the job finished with status 0/);
+    expect(attached.stderr).toMatch(/^ssh-ec2: done in .*\); peak memory (2\d\d|[3-9]\d\d) MiB, \d+s; /m);
     expect(readFileSync(join(dir, 'hook-saw.txt'), 'utf8')).toBe('7\n');
     // Sent once, by the instance: --attach sends nothing of its own.
     expect(ok.got.filter((g) => g.path === '/job')).toHaveLength(1);

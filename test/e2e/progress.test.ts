@@ -30,7 +30,10 @@ describe('progress', () => {
       expect(r.stderr).toMatch(new RegExp(`^${CLOCK} ssh-ec2: ${wait}$`, 'm'));
     // The boot's two steps (running, then sshd answering) said once.
     expect(r.stderr.match(/waiting for i-\w+ to boot/g)).toHaveLength(1);
-    expect(r.stderr).toMatch(new RegExp(`^ssh-ec2: done in .*\\); 1 file brought back; ${COST}$`, 'm'));
+    // The command's measure (issue #14), then what came back, then the cost.
+    expect(r.stderr).toMatch(
+      new RegExp(`^ssh-ec2: done in .*\\); peak memory [\\d.]+ [KMG]iB, \\w+; 1 file brought back; ${COST}$`, 'm'),
+    );
   });
 
   it('--silent: nothing of ours on success, the command’s output alone', async () => {

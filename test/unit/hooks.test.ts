@@ -96,13 +96,12 @@ describe('the notification', () => {
   it.each(['ftp://example.com/x', 'file:///etc/passwd', 'example.com/hook', 'http://'])(
     '--notify %s is refused (exit 2)',
     (raw) => {
-      const err = (() => {
-        try {
-          HOOK_OPTIONS.notify.parse(raw, '--notify');
-        } catch (e) {
-          return e;
-        }
-      })();
+      let err: unknown;
+      try {
+        HOOK_OPTIONS.notify.parse(raw, '--notify');
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(UsageError);
       expect((err as UsageError).exitCode).toBe(2);
     },
