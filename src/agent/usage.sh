@@ -7,7 +7,7 @@
 # Processes running side by side are not added up (a data loader's workers: their sum may be
 # more). Chosen over the alternatives: the cgroup's memory.peak counts everything in the cgroup
 # (a tmux server's, other sessions'), and sampling /proc misses a short spike.
-# How: python3 (every DLAMI, Ubuntu and Amazon Linux has it) forks the command, waits for it and
+# How: python3 (every DLAMI, Ubuntu and Amazon Linux has it; /usr/bin/python3 first) forks the command, waits for it and
 # asks the kernel; else GNU time (/usr/bin/time -f), where installed; else the peak is unknown (-).
 # The measurer ignores SIGINT and SIGQUIT while it waits (as GNU time does) and gives the command
 # the default action of every signal back: a Ctrl-C ends the command, which decides its status.
@@ -40,8 +40,12 @@ measured() {
   shift
   _usage_t0=$(now)
   rm -f "$_usage_file.peak"
-  if command -v python3 >/dev/null 2>&1; then
-    python3 -c "$MEASURE_PY" "$_usage_file.peak" "$@"
+  # The system's python3 first: one on PATH may be a shim (pyenv's is a shell script); -I -S: no
+  # site packages, no environment, so it starts in a few tens of milliseconds.
+  _usage_py=/usr/bin/python3
+  [ -x "$_usage_py" ] || _usage_py=$(command -v python3 2>/dev/null)
+  if [ -n "$_usage_py" ]; then
+    "$_usage_py" -I -S -c "$MEASURE_PY" "$_usage_file.peak" "$@"
   elif /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
     /usr/bin/time -f %M -o "$_usage_file.peak" "$@"
   else

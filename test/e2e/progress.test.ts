@@ -80,7 +80,9 @@ describe('progress', () => {
       expect(lines, screen).toContain('command-output');
       expect(lines, screen).toContain('x');
       expect(screen).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|waiting for|syncing (up|back)|· \d+s/);
-      const closing = new RegExp(`^ssh-ec2: done in .*\\); nothing changed on the instance; ${COST}$`);
+      const closing = new RegExp(
+        `^ssh-ec2: done in .*\\); peak memory [\\d.]+ [KMG]iB, \\w+; nothing changed on the instance; ${COST}$`,
+      );
       expect(
         lines.some((l) => closing.test(l)),
         screen,
