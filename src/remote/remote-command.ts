@@ -45,7 +45,8 @@ export function sessionCommand(
   // command ends (on-instance.ts), before its status goes back.
   if (o.results)
     return `${enterDir(dir)} && ${assignDecoded('c', command)} && { ${o.results.mark} || :; } && trap : INT && ${run}; s=$?; ${o.results.upload}; exit $s`;
-  return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && ${run}; exit $?`;
+  // Measured, the measurer takes the shell's place (exec): the command's parent is as it was.
+  return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && ${o.measure ? 'exec ' : ''}${run}; exit $?`;
 }
 
 /**
