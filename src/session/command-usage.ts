@@ -26,15 +26,28 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(digits)} ${units[i]}`;
 }
 
-/** The command's measure (usage.sh), read once it has ended: the closing line's, and --notify's. */
-export async function noteSessionEnd(run: Run, conn: Connection, sessionId: string): Promise<void> {
-  if (run.options.command.length === 0) {
-    run.facts.commandEnded = { from: 'session' };
-    return;
-  }
-  const r = await conn.exec(readSessionUsage(sessionId)).catch(() => undefined);
-  const [peak, wall] = (r?.stdout ?? '').trim().split(/\s+/);
-  const usage = parseUsage(peak, wall);
-  run.facts.commandEnded = { from: 'session', ...(usage && { usage }) };
-  if (usage) run.log.outcome(usageWords(usage));
+/**
+ * A plain session's command has ended: its measure (usage.sh) is asked for beside the finish's
+ * sync back (one more exchange over the master, off the critical path), and taken by `usageAtEnd`.
+ */
+export function noteSessionEnd(run: Run, conn: Connection, sessionId: string): void {
+  run.facts.commandEnded = { from: 'session' };
+  if (run.options.command.length === 0) return; // an interactive shell is not measured
+  run.usageRead = conn.exec(readSessionUsage(sessionId)).then(
+    (r) => {
+      const [peak, wall] = r.stdout.trim().split(/\s+/);
+      return parseUsage(peak, wall);
+    },
+    () => undefined,
+  );
+}
+
+/** The command's measure, once read (a session's) or known (a job's): a fact, and a part of the closing line. */
+export async function usageAtEnd(run: Run): Promise<void> {
+  const ended = run.facts.commandEnded;
+  if (!ended) return;
+  const usage = ended.usage ?? (await run.usageRead);
+  if (!usage) return;
+  ended.usage = usage;
+  run.log.outcome(usageWords(usage));
 }

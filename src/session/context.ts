@@ -95,6 +95,8 @@ export interface Run extends RunContext {
   passInterrupt?: () => void;
   /** What the finish is doing now, for the message of a second signal. */
   finishing?: string;
+  /** A plain session's measure being read (command-usage.ts): settled by the finish. */
+  usageRead?: Promise<Usage | undefined>;
   /** The caller's address being let into the security group (see letCallerIn): settled before exit. */
   lettingIn?: Promise<void>;
 }

@@ -29,6 +29,7 @@ import { cancelSpotRequestOf, stoppable } from '../cloud/spot-market.js';
 import { overBudgetLine } from './budget.js';
 import { syncMounts } from './data-volume.js';
 import { notifyFromHere } from './notify.js';
+import { usageAtEnd } from './command-usage.js';
 import { onSuccessAfter } from './on-success.js';
 
 /**
@@ -37,6 +38,8 @@ import { onSuccessAfter } from './on-success.js';
  */
 export async function finish(run: Run): Promise<unknown> {
   const { failed, final, resultsBack } = await finishWork(run);
+  // The command's measure on the closing line, after what came back (and for --notify).
+  await usageAtEnd(run);
   const instance = run.facts.instance;
   if (instance) {
     // performance.now(): the time since this process started, which is this session's. Stopped,
@@ -88,6 +91,8 @@ async function finishWork(
     : reachable && conn && (await bringResultsBack(run, conn, instance.id))
       ? 'back'
       : 'not back';
+  // The command's measure, read beside the above, in before the connection may close (never rejects).
+  await run.usageRead;
   // A one-time spot instance cannot be stopped (its market tag says so: spot-market.ts).
   const seen: FinishFacts = { ...known, canStop: stoppable(instance.tags), reachable, others, resultsBack };
   const decision = decideFinish(seen);

@@ -26,7 +26,6 @@ import type { InstanceInfo } from '../cloud/ec2.js';
 import { reconnect } from './connect.js';
 import { announceForwards } from './forwards-announce.js';
 import { localTime } from '../ui/words.js';
-import { usageWords } from './command-usage.js';
 import type { Run } from './context.js';
 import { leftRunningNote } from './limits.js';
 import { passingInterrupt } from './pass-interrupt.js';
@@ -224,8 +223,6 @@ function settle(run: Run, job: JobState): void {
     run.log.info(
       `the job finished with status ${job.status}${job.ended ? ` at ${localTime(new Date(job.ended * 1000))}` : ''}`,
     );
-    // Its measure on the closing line, as a plain session's (its status line above stays as it was).
-    if (job.usage) run.log.outcome(usageWords(job.usage));
   } else {
     // Killed with the machine (max-time, a poweroff): as a shell reports SIGKILL.
     run.facts.exitStatus = 128 + 9;

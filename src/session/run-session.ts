@@ -257,7 +257,7 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   run.kill = undefined;
   if (signal.aborted) await endSessions(conn, [sessionId]);
   facts.exitStatus = result.exitCode;
-  if (!signal.aborted && result.exitCode !== ExitCode.connectionLost) await noteSessionEnd(run, conn, sessionId);
+  if (!signal.aborted && result.exitCode !== ExitCode.connectionLost) noteSessionEnd(run, conn, sessionId);
 }
 
 /**

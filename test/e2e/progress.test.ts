@@ -30,9 +30,9 @@ describe('progress', () => {
       expect(r.stderr).toMatch(new RegExp(`^${CLOCK} ssh-ec2: ${wait}$`, 'm'));
     // The boot's two steps (running, then sshd answering) said once.
     expect(r.stderr.match(/waiting for i-\w+ to boot/g)).toHaveLength(1);
-    // The command's measure (issue #14), then what came back, then the cost.
+    // What came back, the command's measure (issue #14), then the cost.
     expect(r.stderr).toMatch(
-      new RegExp(`^ssh-ec2: done in .*\\); peak memory [\\d.]+ [KMG]iB, \\w+; 1 file brought back; ${COST}$`, 'm'),
+      new RegExp(`^ssh-ec2: done in .*\\); 1 file brought back; peak memory [\\d.]+ [KMG]iB, \\w+; ${COST}$`, 'm'),
     );
   });
 
@@ -81,7 +81,7 @@ describe('progress', () => {
       expect(lines, screen).toContain('x');
       expect(screen).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|waiting for|syncing (up|back)|· \d+s/);
       const closing = new RegExp(
-        `^ssh-ec2: done in .*\\); peak memory [\\d.]+ [KMG]iB, \\w+; nothing changed on the instance; ${COST}$`,
+        `^ssh-ec2: done in .*\\); nothing changed on the instance; peak memory [\\d.]+ [KMG]iB, \\w+; ${COST}$`,
       );
       expect(
         lines.some((l) => closing.test(l)),
