@@ -10,6 +10,7 @@ import { INSTANCE_OPTIONS } from './options/instance-options.js';
 import { CONTAINER_OPTIONS } from './options/container-options.js';
 import { CONNECTION_OPTIONS, GENERAL_OPTIONS, SESSION_OPTIONS, SYNC_OPTIONS } from './options/session-options.js';
 import { GIT_OPTIONS } from './options/git-options.js';
+import { HOOK_OPTIONS } from './options/hook-options.js';
 import type { Spec } from './options/spec.js';
 
 export {
@@ -31,6 +32,7 @@ export const OPTION_SPECS = {
   ...CONNECTION_OPTIONS,
   ...SESSION_OPTIONS,
   ...CONTAINER_OPTIONS,
+  ...HOOK_OPTIONS,
   ...SYNC_OPTIONS,
   ...GIT_OPTIONS,
   ...GENERAL_OPTIONS,

@@ -13,6 +13,7 @@
 #                        started   epoch seconds
 #                        ended     epoch seconds, written when it ends...
 #                        status    ...then its exit status: present = finished
+#                        usage     "PEAK_KIB WALL_SECONDS" of the command (usage.sh), before status
 #                        shell     present for an interactive shell (no cmd): the agent's idle rule
 #                        docker    --docker: the shell line that runs $c (or a shell) in the container
 #                        detached  present if started with --detach, or if it ended with no
@@ -29,13 +30,16 @@
 #   job.sh attach ID                                 reattach (returns when detached or ended)
 #   job.sh follow ID                                 print the log until the job ends
 #   job.sh interrupt ID                              Ctrl-C typed into the job's terminal
-#   job.sh status ID                                 none | running PID STARTED | finished STATUS ENDED
+#   job.sh status ID                                 none | running PID STARTED |
+#                                                    finished STATUS ENDED PEAK_KIB|- WALL_SECONDS|-
 #   job.sh log ID                                    print the log
 #   job.sh others                                    how many other ssh sessions run now
 set -u
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/results.sh"
+. "$(dirname "$0")/usage.sh"
+. "$(dirname "$0")/notify.sh"
 
 # Single-quotes a word for sh (tmux runs pipe-pane's command with /bin/sh).
 quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
@@ -100,6 +104,8 @@ cmd_start() {
   esac
   # The project's files as the sync up left them: what changes after this is a result (--results).
   results_mark "$d"
+  # Where its end is announced (--notify): as this start said, whatever a later run writes.
+  cp "$BASE/$NOTIFY_CONF" "$d/$NOTIFY_CONF" 2>/dev/null
   : >"$d/go"
 }
 
@@ -130,7 +136,7 @@ cmd_run() {
   elif [ -f "$d/cmd" ]; then
     # $(...) strips trailing newlines: an x keeps them, and is removed again.
     c=$(cat "$d/cmd"; printf x)
-    "${SHELL:-/bin/sh}" -c "${c%x}"
+    measured "$d/$USAGE_FILE" "${SHELL:-/bin/sh}" -c "${c%x}"
   else
     "${SHELL:-/bin/sh}" -l
   fi
@@ -144,6 +150,7 @@ cmd_run() {
   upload_results job-end "$d"
   echo "$ended" >"$d/ended"
   write_whole "$d/status" "$status"
+  notify_end "$d" "$status"
 }
 
 # Runs "$@" in a subshell with this shell's stdin, passing a SIGTERM sent to the job (its pid file
@@ -228,7 +235,10 @@ cmd_status() {
   case $(state "$id") in
     none) echo none ;;
     running) echo "running $(cat "$d/pid" 2>/dev/null || echo 0) $(cat "$d/started" 2>/dev/null || cat "$d/created")" ;;
-    finished) echo "finished $(cat "$d/status") $(cat "$d/ended" 2>/dev/null || echo 0)" ;;
+    finished)
+      usage=$(cat "$d/$USAGE_FILE" 2>/dev/null)
+      echo "finished $(cat "$d/status") $(cat "$d/ended" 2>/dev/null || echo 0) ${usage:-- -}"
+      ;;
     killed) echo "killed" ;;
   esac
 }

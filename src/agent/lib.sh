@@ -19,6 +19,11 @@ AGENT_CONF=agent.conf
 # Where --results uploads (results.sh), written by ssh-ec2 unless the run only attaches; a job
 # keeps a copy of it from its start, in its own directory.
 RESULTS_CONF=results.conf
+# Where a job's end is announced (--notify: notify.sh), written by ssh-ec2 unless the run only
+# attaches; a job keeps a copy of it from its start, in its own directory.
+NOTIFY_CONF=notify.conf
+# A job's measure (usage.sh), in its directory: "PEAK_KIB WALL_SECONDS" (PEAK_KIB - if unknown).
+USAGE_FILE=usage
 # "<reason> <epoch>", written by the agent before it powers off; ssh-ec2 shows and removes it.
 POWEROFF_FILE=poweroff
 # The agent's reasons for powering off, as written to POWEROFF_FILE.

@@ -35,6 +35,8 @@ export const USER_ONLY: Partial<Record<OptionKey, string>> = {
   securityGroup: 'a group of its choosing may let anyone reach port 22 (ssh-ec2 never changes its rules)',
   imageOwners:
     "an image of another owner's would receive your files and, with the instance profile, your account's rights",
+  onSuccess: 'it is a command run on this machine',
+  notify: "it sends your runs' commands, paths and instances to an address of its choosing",
   imageId: "an image of another owner's would receive your files and, with the instance profile, your account's rights",
 };
 

@@ -183,7 +183,12 @@ export interface AttachedResult {
  */
 export function runAttached(
   argv: readonly string[],
-  opts: { env?: Record<string, string | undefined>; ownGroup?: boolean; input?: 'inherit' | 'none' | 'relay' } = {},
+  opts: {
+    env?: Record<string, string | undefined>;
+    ownGroup?: boolean;
+    input?: 'inherit' | 'none' | 'relay';
+    cwd?: string;
+  } = {},
 ): {
   done: Promise<AttachedResult>;
   kill: (signal?: NodeJS.Signals) => void;
@@ -198,6 +203,7 @@ export function runAttached(
     env: childEnv(opts.env),
     extendEnv: false,
     detached: opts.ownGroup ?? false,
+    cwd: opts.cwd,
   });
   const untrack = track(child.pid, argv, { ownGroup: opts.ownGroup ?? false });
   const unrelay = input === 'relay' && child.stdin ? relayStdin(child.stdin) : () => {};

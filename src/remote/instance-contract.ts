@@ -19,6 +19,15 @@ export const AGENT_CONF = 'agent.conf';
  */
 export const RESULTS_CONF = 'results.conf';
 
+/**
+ * Where a job's end is announced (--notify: notify.sh), written by ssh-ec2 unless the run only
+ * attaches; a job keeps a copy of it from its start, in its own directory.
+ */
+export const NOTIFY_CONF = 'notify.conf';
+
+/** A job's measure (usage.sh), in its directory: "PEAK_KIB WALL_SECONDS" (PEAK_KIB - if unknown). */
+export const USAGE_FILE = 'usage';
+
 /** "<reason> <epoch>", written by the agent before it powers off; ssh-ec2 shows and removes it. */
 export const POWEROFF_FILE = 'poweroff';
 
@@ -52,6 +61,8 @@ export const MUX_MISSING_STATUS = 76;
 export const INSTANCE_SCRIPTS = [
   'lib.sh',
   'results.sh',
+  'usage.sh',
+  'notify.sh',
   'poweroff.sh',
   'interruption.sh',
   'agent.sh',

@@ -12,12 +12,14 @@ import {
   INSTANCE_SCRIPTS,
   INTERRUPTION_FILE,
   JOBS_DIR,
+  NOTIFY_CONF,
   POWEROFF_FILE,
   RESULTS_CONF,
   STATE_DIR,
 } from './instance-contract.js';
 import { dockerShell, type DockerRun } from './docker.js';
 import { shQuote } from './remote-command.js';
+import { parseUsage, type Usage } from './usage.js';
 
 export { JOB_RUNNING_STATUS, MUX_MISSING_STATUS } from './instance-contract.js';
 
@@ -52,6 +54,8 @@ export interface AgentSettings {
   /** --on-interrupt ('' = none), and the project directory (relative to home) it runs in. */
   onInterrupt?: string;
   projectDir?: string;
+  /** notify.sh's settings (NOTIFY_CONF, session/notify.ts notifyConf); 'keep': as the run before wrote them. */
+  notify?: string | 'keep';
 }
 
 /** What results.sh reads from the agent's settings (the keys are described at its top). */
@@ -127,6 +131,7 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
     // An agent already running: this boot's, so a spot notice it wrote is pending (EC2 has not
     // acted yet), and is left for the session's watch; none: the notice is from before a stop.
     `pending=; if [ -f ${INTERRUPTION_FILE} ] && (. ./lib.sh && running_daemon >/dev/null); then pending=1; fi`,
+    ...(settings.notify === 'keep' ? [] : [file(NOTIFY_CONF, settings.notify ?? '')]),
     'sh agent.sh start >/dev/null 2>&1 </dev/null',
     `if [ -f ${POWEROFF_FILE} ]; then printf "poweroff %s\\n" "$(cat ${POWEROFF_FILE})"; rm -f ${POWEROFF_FILE}; fi`,
     // A spot notice the agent saw before the instance was stopped: said by the run that starts it again.
@@ -185,14 +190,17 @@ export const OTHER_SESSIONS = `${JOB} others`;
 export type JobState =
   | { state: 'none' }
   | { state: 'running'; pid: number; started: number }
-  | { state: 'finished'; status: number; ended: number }
+  | { state: 'finished'; status: number; ended: number; usage?: Usage }
   | { state: 'killed' };
 
 /** Parses `job.sh status`. */
 export function parseJobStatus(out: string): JobState {
-  const [word, a, b] = out.trim().split(/\s+/);
+  const [word, a, b, peak, wall] = out.trim().split(/\s+/);
   if (word === 'running') return { state: 'running', pid: Number(a), started: Number(b) };
-  if (word === 'finished') return { state: 'finished', status: Number(a), ended: Number(b) };
+  if (word === 'finished') {
+    const usage = parseUsage(peak, wall);
+    return { state: 'finished', status: Number(a), ended: Number(b), ...(usage && { usage }) };
+  }
   if (word === 'killed') return { state: 'killed' };
   return { state: 'none' };
 }

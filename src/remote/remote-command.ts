@@ -34,7 +34,7 @@ export function enterDir(dir: string): string {
 export function sessionCommand(
   dir: string,
   command: string | undefined,
-  o: { tty?: boolean; results?: { mark: string; upload: string }; docker?: DockerRun } = {},
+  o: { tty?: boolean; results?: { mark: string; upload: string }; docker?: DockerRun; measure?: string } = {},
 ): string {
   // --docker: the command (or the shell) runs in the container (docker.ts), the status passed through.
   const shell = (c: string) => (o.docker ? dockerShell(o.docker, c) : `"\${SHELL:-/bin/sh}" -c ${c}`);
@@ -45,11 +45,16 @@ export function sessionCommand(
   if (command === undefined && o.tty === false)
     return `${enterDir(dir)} && trap : INT && "\${SHELL:-/bin/sh}" -l; exit $?`;
   if (command === undefined) return `${enterDir(dir)} && exec "\${SHELL:-/bin/sh}" -l`;
+  // The command's peak memory and wall time (usage.sh): words run before its shell. In a container
+  // the measure would be the docker client's: not taken.
+  const measure = o.docker ? undefined : o.measure;
+  const run = `${measure ? `${measure} ` : ''}${shell('"$c"')}`;
   // --results: the files as the sync up left them are marked, and what changed is uploaded when the
   // command ends (on-instance.ts), before its status goes back.
   if (o.results)
-    return `${enterDir(dir)} && ${assignDecoded('c', command)} && { ${o.results.mark} || :; } && trap : INT && ${shell('"$c"')}; s=$?; ${o.results.upload}; exit $s`;
-  return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && ${shell('"$c"')}; exit $?`;
+    return `${enterDir(dir)} && ${assignDecoded('c', command)} && { ${o.results.mark} || :; } && trap : INT && ${run}; s=$?; ${o.results.upload}; exit $s`;
+  // Measured, the measurer takes the shell's place (exec): the command's parent is as it was.
+  return `${enterDir(dir)} && ${assignDecoded('c', command)} && trap : INT && ${measure ? 'exec ' : ''}${run}; exit $?`;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { InstanceInfo } from '../cloud/ec2.js';
 import type { Options } from '../options.js';
 import { Connection, type KeySource } from '../remote/connection.js';
 import { parsePrepared, prepareScript } from '../remote/on-instance.js';
+import { notifyConf, notifyKnown } from './notify.js';
 import type { SshTarget } from '../remote/ssh.js';
 import { sshLog } from '../state/leftovers.js';
 import { privateDir, type Paths } from '../state/paths.js';
@@ -129,6 +130,10 @@ export async function prepareInstance(
           {
             ...agentSettings(options, instance.id, limits, run.plan.remoteDir),
             results: options.attach && !options.results ? 'keep' : resultsUpload(options, run.plan, run.cloud.region),
+            // A job keeps the copy it started with: an --attach has nothing to change there.
+            notify: options.attach
+              ? 'keep'
+              : notifyConf(options.notify, notifyKnown(options, run.plan, instance.id, run.cloud.region)),
           },
           job,
         ),

@@ -14,6 +14,7 @@ import type { Logger } from '../ui/logger.js';
 import type { Interruption } from './interruption-record.js';
 import type { Journal } from './journal.js';
 import type { Limits } from './limits.js';
+import type { Usage } from '../remote/usage.js';
 import { makePlan, type Plan } from './plan.js';
 
 /** What a run knows before any AWS call. */
@@ -77,6 +78,12 @@ export interface RunFacts {
   interruption?: Interruption;
   /** An earlier run's interruption, said at this run's start (interruption-record.ts): not said again. */
   lastInterruption?: Interruption;
+  /**
+   * The command ended while this run watched (a plain session's, or the job this run ran or
+   * found ended), with its measure: --on-success may follow; from a session, --notify is sent
+   * from here (a job sends its own).
+   */
+  commandEnded?: { from: 'session' | 'job'; usage?: Usage };
 }
 
 /** A run: its context, its facts, and what it holds open. */
@@ -93,6 +100,8 @@ export interface Run extends RunContext {
   passInterrupt?: () => void;
   /** What the finish is doing now, for the message of a second signal. */
   finishing?: string;
+  /** A plain session's measure being read (command-usage.ts): settled by the finish. */
+  usageRead?: Promise<Usage | undefined>;
   /** The caller's address being let into the security group (see letCallerIn): settled before exit. */
   lettingIn?: Promise<void>;
 }

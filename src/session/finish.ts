@@ -30,13 +30,18 @@ import { kindOf } from '../cloud/aws-codes.js';
 import { overBudgetLine } from './budget.js';
 import { syncMounts } from './data-volume.js';
 import { lateNotice, NOTICE, recordInterruption } from './interruption.js';
+import { notifyFromHere } from './notify.js';
+import { usageAtEnd } from './command-usage.js';
+import { onSuccessAfter } from './on-success.js';
 
 /**
  * Finishes a run: the results back and the final state applied (or the instance left as it is).
  * Returns the error of applying the final state, if that failed (it is said already).
  */
 export async function finish(run: Run): Promise<unknown> {
-  const { failed, final } = await finishWork(run);
+  const { failed, final, resultsBack } = await finishWork(run);
+  // The command's measure on the closing line, after what came back (and for --notify).
+  await usageAtEnd(run);
   const instance = run.facts.instance;
   if (instance) {
     // performance.now(): the time since this process started, which is this session's. Stopped,
@@ -53,11 +58,17 @@ export async function finish(run: Run): Promise<unknown> {
     if (cost) run.log.outcome(cost);
   }
   run.journal?.remove();
+  // Once nothing is owed: --notify (a plain session's, from here) beside --on-success (results home).
+  const notified = notifyFromHere(run);
+  await onSuccessAfter(run, resultsBack ?? 'not back');
+  await notified;
   await run.lettingIn;
   return failed;
 }
 
-async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalState }> {
+async function finishWork(
+  run: Run,
+): Promise<{ failed?: unknown; final?: FinalState; resultsBack?: FinishFacts['resultsBack'] }> {
   const { options, facts, log } = run;
   const instance = facts.instance;
   if (!instance) return {};
@@ -84,6 +95,8 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
     : reachable && conn && (await bringResultsBack(run, conn, instance.id))
       ? 'back'
       : 'not back';
+  // The command's measure, read beside the above, in before the connection may close (never rejects).
+  await run.usageRead;
   // A one-time spot instance cannot be stopped (its market tag says so: spot-market.ts).
   // A notice seen only now (as the command ended) makes the instance EC2's too (interruption.ts).
   const interrupted = !!facts.interruption;
@@ -100,7 +113,7 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
   const { reason, action } = decision;
   if (reason.kind === 'left as it is') {
     await conn?.close({ keep: true });
-    return {};
+    return { resultsBack };
   }
   const words = finishWords(decision, situation(run, instance));
   if (words.before) log[words.before.level](words.before.text);
@@ -111,7 +124,7 @@ async function finishWork(run: Run): Promise<{ failed?: unknown; final?: FinalSt
   // A connection whose host key was not trusted is closed already (host-key.ts).
   if (reason.kind !== 'host key untrusted') await conn?.close({ keep: action === 'leave' });
   run.finishing = undefined;
-  return { failed, final: action };
+  return { failed, final: action, resultsBack };
 }
 
 /** Over --budget (budget.ts): said now, in one line, and a fact of the decision. */

@@ -230,6 +230,7 @@ export async function runJob(
 function settle(run: Run, job: JobState): void {
   if (job.state === 'finished') {
     run.facts.exitStatus = job.status;
+    run.facts.commandEnded = { from: 'job', ...(job.usage && { usage: job.usage }) };
     run.log.info(
       `the job finished with status ${job.status}${job.ended ? ` at ${localTime(new Date(job.ended * 1000))}` : ''}`,
     );

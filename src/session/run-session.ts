@@ -12,6 +12,9 @@ import type { Connection } from '../remote/connection.js';
 import { RESULTS_COMMANDS } from '../remote/on-instance.js';
 import { joinCommand, sessionCommand } from '../remote/remote-command.js';
 import { dockerOf } from '../remote/docker.js';
+import { measureWords } from '../remote/usage.js';
+import { ExitCode } from '../errors.js';
+import { noteSessionEnd } from './command-usage.js';
 import { callerMemory } from '../state/cache.js';
 import type { Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
@@ -258,7 +261,7 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   // a line at a time, Ctrl-D as end of file, as ssh would have read it).
   const pass = !tty;
   const session = conn.attach(
-    `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command), { tty, docker: dockerOf(options), ...(options.results && { results: RESULTS_COMMANDS }) })}`,
+    `export SSH_EC2_SESSION=${sessionId}; ${sessionCommand(plan.remoteDir, joinCommand(options.command), { tty, docker: dockerOf(options), measure: measureWords(sessionId), ...(options.results && { results: RESULTS_COMMANDS }) })}`,
     { tty, forwards: forwardsOf(options), ownGroup: pass, relayInput: pass && deps.stdinIsTTY },
   );
   announceForwards(forwardsOf(options), log);
@@ -274,6 +277,7 @@ async function runCommand(run: Run, conn: Connection, got: Provisioned, deps: Se
   run.kill = undefined;
   if (signal.aborted) await endSessions(conn, [sessionId]);
   facts.exitStatus = statusAfter(run, result.exitCode);
+  if (!signal.aborted && result.exitCode !== ExitCode.connectionLost) noteSessionEnd(run, conn, sessionId);
 }
 
 /**

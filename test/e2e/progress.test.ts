@@ -30,7 +30,10 @@ describe('progress', () => {
       expect(r.stderr).toMatch(new RegExp(`^${CLOCK} ssh-ec2: ${wait}$`, 'm'));
     // The boot's two steps (running, then sshd answering) said once.
     expect(r.stderr.match(/waiting for i-\w+ to boot/g)).toHaveLength(1);
-    expect(r.stderr).toMatch(new RegExp(`^ssh-ec2: done in .*\\); 1 file brought back; ${COST}$`, 'm'));
+    // What came back, the command's measure (issue #14), then the cost.
+    expect(r.stderr).toMatch(
+      new RegExp(`^ssh-ec2: done in .*\\); 1 file brought back; peak memory [\\d.]+ [KMG]iB, \\w+; ${COST}$`, 'm'),
+    );
   });
 
   it('--silent: nothing of ours on success, the command’s output alone', async () => {
@@ -77,7 +80,9 @@ describe('progress', () => {
       expect(lines, screen).toContain('command-output');
       expect(lines, screen).toContain('x');
       expect(screen).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|waiting for|syncing (up|back)|· \d+s/);
-      const closing = new RegExp(`^ssh-ec2: done in .*\\); nothing changed on the instance; ${COST}$`);
+      const closing = new RegExp(
+        `^ssh-ec2: done in .*\\); nothing changed on the instance; peak memory [\\d.]+ [KMG]iB, \\w+; ${COST}$`,
+      );
       expect(
         lines.some((l) => closing.test(l)),
         screen,

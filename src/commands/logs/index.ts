@@ -3,6 +3,7 @@ import { ExitCode, UserError } from '../../errors.js';
 import { jobCommand } from '../../remote/on-instance.js';
 import { JOB_LOG } from '../../remote/instance-contract.js';
 import { jobStatus } from '../../session/job.js';
+import { usageWords } from '../../session/command-usage.js';
 import { bringUp } from '../../session/provision.js';
 import { localContext } from '../../session/context.js';
 import { runStory } from '../../session/story.js';
@@ -47,5 +48,11 @@ export async function run(ctx: CommandContext): Promise<number> {
     const { exitCode } = await follow.done;
     s.stopFollowing = undefined;
     s.facts.exitStatus = exitCode === ExitCode.connectionLost && !stopped ? ExitCode.connectionLost : ExitCode.ok;
+    // The log ended with the job: its status and measure (issue #14), in one more look.
+    if (!stopped && exitCode === 0) {
+      const end = await jobStatus(conn, s.plan.projectId).catch(() => undefined);
+      if (end?.state === 'finished')
+        s.log.info(`the job ended with status ${end.status}${end.usage ? `: ${usageWords(end.usage)}` : ''}`);
+    }
   });
 }
