@@ -179,6 +179,7 @@ describe('what is launched', () => {
       'ssh-ec2:idle-timeout',
       'ssh-ec2:job-grace',
       'ssh-ec2:login',
+      'ssh-ec2:market', // on-demand, spot or spot-one-time (issue #13): what a later run may do with it
       'ssh-ec2:max-time',
       'ssh-ec2:remote-dir',
       'ssh-ec2:user',
