@@ -385,6 +385,44 @@ describe('what a file may set (README "Config files and presets")', () => {
     ]);
   });
 
+  /** The user-only settings an environment name reaches (the forwards have none): `.env` comes with the project too. */
+  const DOTENV_USER_ONLY: [name: string, value: string, setting: string][] = [
+    ['SSH_EC2_SSH_CONFIG', 'evil.conf', 'ssh-config'],
+    ['SSH_EC2_RSYNC', './evil.sh', 'rsync-program'],
+    ['AWS_PEM', 'k.pem', 'identity'],
+    ['SSH_EC2_IP_URL', 'http://127.0.0.1:9/', 'ip-url'],
+    ['SSH_EC2_SSH_CIDR', '10.0.0.0/8', 'ssh-cidr'],
+    ['AWS_IAM_INSTANCE_PROFILE', 'Admin', 'iam-profile'],
+    ['SSH_EC2_SECURITY_GROUP', 'launch-wizard-1', 'security-group'],
+    ['SSH_EC2_IMAGE_OWNER', '123456789012', 'image-owner'],
+    ['AWS_IMAGE_ID', 'ami-0123456789abcdef0', 'image-id'],
+    ['SSH_EC2_ON_SUCCESS', "'touch /tmp/pwned'", 'on-success'],
+    ['SSH_EC2_NOTIFY', 'https://evil.example/collect', 'notify'],
+  ];
+  it.each(DOTENV_USER_ONLY)(
+    "the project's .env may not set %s: exit 2 naming .env:line and where it may be set; the environment may",
+    async (name, value, setting) => {
+      const m = machine();
+      try {
+        writeFileSync(join(m.project, '.env'), `# cloned\nexport ${name}=${value}\n`);
+        const refused = await cli(m, new FakeCloud(), ['config']);
+        expect(refused.status).toBe(ExitCode.usage);
+        expect(refused.lines[0]).toMatch(
+          new RegExp(`^ssh-ec2: error: \\.env:2: ${name} cannot be set in the project's \\.env: `),
+        );
+        expect(refused.lines.join('\n')).toContain(`~/.config/ssh-ec2/config.toml, the environment (${name})`);
+        expect(refused.stdout).toBe('');
+        rmSync(join(m.project, '.env'));
+        const plain = value.replace(/^'|'$/g, '');
+        const allowed = await cli(m, new FakeCloud(), ['config', '--json'], { env: { [name]: plain } });
+        expect(allowed.status).toBe(0);
+        expect((JSON.parse(allowed.stdout) as Record<string, { from: string }>)[setting]?.from).toBe('env');
+      } finally {
+        m.cleanup();
+      }
+    },
+  );
+
   it.each(['dry-run', 'attach', 'detach', 'verbose', 'tty', 'rsync'])(
     '%s is a run mode, no key of either file',
     async (key) => {
