@@ -306,6 +306,26 @@ describe('ssh-ec2 config', () => {
     expect(json.cache).toEqual({ value: false, from: 'user', file: '~/.config/ssh-ec2/config.toml', line: 2 });
   });
 
+  it("hides the secrets a URL may carry: the notify URL past its host, the git URL's user and token", async () => {
+    const env = {
+      SSH_EC2_NOTIFY: 'https://hooks.example/T/SECRETTOKEN?key=SECRET2',
+      SSH_EC2_GIT_URL: 'https://user:ghp_SECRET@github.com/o/r.git',
+    };
+    const text = await cli(m, new FakeCloud(), ['config'], { env });
+    const json = await cli(m, new FakeCloud(), ['config', '--json'], { env });
+    for (const r of [text, json]) {
+      expect(r.status).toBe(0);
+      expect(r.stdout).not.toMatch(/SECRET/);
+    }
+    expect(text.stdout).toMatch(/^notify +https:\/\/hooks\.example\/… +env SSH_EC2_NOTIFY$/m);
+    expect(text.stdout).toMatch(/^git-url +https:\/\/\*\*\*@github\.com\/o\/r\.git +env SSH_EC2_GIT_URL$/m);
+    const report = JSON.parse(json.stdout) as Record<string, { value: unknown }>;
+    expect([report.notify?.value, report['git-url']?.value]).toEqual([
+      'https://hooks.example/…',
+      'https://***@github.com/o/r.git',
+    ]);
+  });
+
   it('--presets lists the names; an unknown preset or a bad file is exit 2 naming it', async () => {
     expect((await cli(m, new FakeCloud(), ['config', '--presets'])).stdout).toBe('big\n');
     const unknown = await cli(m, new FakeCloud(), ['config', '--preset', 'small']);
