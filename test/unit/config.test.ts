@@ -10,10 +10,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/args.js';
 import { findVerb } from '../../src/commands/registry.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
-import { presetNames, readConfigFiles } from '../../src/options/config-files.js';
+import { fileKey, presetNames, readConfigFiles } from '../../src/options/config-files.js';
 import { loadOptions } from '../../src/options/load.js';
 import { readToml } from '../../src/options/toml-lines.js';
-import { originOf, type FlagValues, type OptionKey } from '../../src/options.js';
+import { OPTION_SPECS, originOf, type FlagValues, type OptionKey, type Spec } from '../../src/options.js';
 import type { InstanceInfo } from '../../src/cloud/ec2.js';
 import { pemKey } from '../../src/session/keys.js';
 import { typesToStart } from '../../src/session/start-stopped.js';
@@ -405,20 +405,16 @@ describe('what a file may set (README "Config files and presets")', () => {
     ]);
   });
 
-  /** The user-only settings an environment name reaches (the forwards have none): `.env` comes with the project too. */
-  const DOTENV_USER_ONLY: [name: string, value: string, setting: string][] = [
-    ['SSH_EC2_SSH_CONFIG', 'evil.conf', 'ssh-config'],
-    ['SSH_EC2_RSYNC', './evil.sh', 'rsync-program'],
-    ['AWS_PEM', 'k.pem', 'identity'],
-    ['SSH_EC2_IP_URL', 'http://127.0.0.1:9/', 'ip-url'],
-    ['SSH_EC2_SSH_CIDR', '10.0.0.0/8', 'ssh-cidr'],
-    ['AWS_IAM_INSTANCE_PROFILE', 'Admin', 'iam-profile'],
-    ['SSH_EC2_SECURITY_GROUP', 'launch-wizard-1', 'security-group'],
-    ['SSH_EC2_IMAGE_OWNER', '123456789012', 'image-owner'],
-    ['AWS_IMAGE_ID', 'ami-0123456789abcdef0', 'image-id'],
-    ['SSH_EC2_ON_SUCCESS', "'touch /tmp/pwned'", 'on-success'],
-    ['SSH_EC2_NOTIFY', 'https://evil.example/collect', 'notify'],
-  ];
+  /**
+   * The same settings under the environment names that reach them (the forwards have none): `.env`
+   * comes with the project too. Written as .env writes them: a list comma-separated, a command quoted.
+   */
+  const DOTENV_USER_ONLY: [name: string, value: string, setting: string][] = USER_ONLY.flatMap(([key, value]) => {
+    const setting = (Object.keys(OPTION_SPECS) as OptionKey[]).find((k) => fileKey(k) === key)!;
+    const name = (OPTION_SPECS[setting] as Spec<unknown>).env?.[0];
+    const raw = ([] as string[]).concat(JSON.parse(value) as string | string[]).join(',');
+    return name ? [[name, raw.includes(' ') ? `'${raw}'` : raw, key] as [string, string, string]] : [];
+  });
   it.each(DOTENV_USER_ONLY)(
     "the project's .env may not set %s: exit 2 naming .env:line and where it may be set; the environment may",
     async (name, value, setting) => {
