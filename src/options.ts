@@ -25,6 +25,7 @@ export { originOf, rethrowFrom, withOrigin, type From } from './options/origins.
 import type { From } from './options/origins.js';
 import type { ConfigFiles, FileLayer } from './options/config-files.js';
 import { UsageError } from './errors.js';
+import { refuseInProject, USER_ONLY } from './options/file-rules.js';
 
 /** In the order the help shows them. */
 export const OPTION_SPECS = {
@@ -84,6 +85,7 @@ export function resolveOptions(sources: Sources): Options {
   const origins: Partial<Record<OptionKey, string>> = {};
   const from: Partial<Record<OptionKey, From>> = {};
   const out: Record<string, unknown> = { command, flagged, origins, from };
+  refuseUserOnlyInDotenv(sources);
   const layers = layersOf(sources, true);
   for (const [key, s] of Object.entries(OPTION_SPECS) as [OptionKey, Spec<unknown>][]) {
     const found = resolveOne(key, s, layers);
@@ -97,6 +99,23 @@ export function resolveOptions(sources: Sources): Options {
   if (from.preset?.from === 'flag') for (const key of presetKeys(from)) flagged.add(key);
   out.plainFinalState = plainFinalState(sources);
   return out as Options;
+}
+
+/**
+ * `.env` comes with the project, as `.ssh-ec2.toml` does: a cloned one may not set what acts on
+ * this machine or widens who reaches it or your account (USER_ONLY), whichever layer would win.
+ * The environment itself still may.
+ */
+function refuseUserOnlyInDotenv({ dotenv, dotenvLines = {} }: Sources): void {
+  for (const key of Object.keys(USER_ONLY) as OptionKey[]) {
+    const s: Spec<unknown> = OPTION_SPECS[key];
+    for (const name of s.env ?? []) {
+      const raw = dotenv[name];
+      // Empty is not set, or (AWS_IAM_INSTANCE_PROFILE=) no instance profile: neither reaches further.
+      if (raw === undefined || raw === '') continue;
+      refuseInProject(key, name, s, `.env:${dotenvLines[name] ?? '?'}`, "the project's .env");
+    }
+  }
 }
 
 /** What a next run here without flags would apply; a bad value there is that run's error, not this one's. */

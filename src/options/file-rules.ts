@@ -3,7 +3,8 @@
  * both; README "Config files and presets" lists them). The project file comes with the repository:
  * a cloned project may shape its instance and its run (type, image, limits, multiplexer, volume,
  * region, name, …), but nothing that acts on this machine or widens who can reach it or your
- * account — those are the user's to set, in the user file, the environment or a flag.
+ * account — those are the user's to set, in the user file, the environment or a flag. The
+ * project's `.env` comes with it too, and is held to the same list (options.ts).
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -48,15 +49,25 @@ export interface FileContext {
   home: string;
 }
 
-/** The refusal of a user-only setting in the project file, saying where it may be set. */
-export function refuseInProject(setting: OptionKey, key: string, s: Spec<unknown>, at: string): never {
+/**
+ * The refusal of a user-only setting in a file that comes with the project (`.ssh-ec2.toml`, or
+ * `.env` with `file` "the project's .env" and `key` its environment name), saying where it may be set.
+ */
+export function refuseInProject(
+  setting: OptionKey,
+  key: string,
+  s: Spec<unknown>,
+  at: string,
+  file = 'the project file',
+): never {
+  const envName = file === 'the project file' ? s.env?.[0] : key;
   const where = [
     'your ~/.config/ssh-ec2/config.toml',
-    ...(s.env?.length ? [`the environment (${s.env[0]})`] : []),
+    ...(envName ? [`the environment (${envName})`] : []),
     ...(s.flag ? [`a flag (${s.flag.length === 1 ? '-' : '--'}${s.flag})`] : []),
   ];
   throw new UsageError(
-    `${at}: ${key} cannot be set in the project file: ${USER_ONLY[setting]}`,
+    `${at}: ${key} cannot be set in ${file}: ${USER_ONLY[setting]}`,
     `A project you cloned may not choose it for you: set it in ${where.join(', ')}.`,
   );
 }

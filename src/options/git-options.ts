@@ -19,6 +19,7 @@ export const GIT_OPTIONS = {
     group: 'Sync',
     default: undefined,
     parse: optionalText,
+    shown: shownUrl,
     describe: 'like --git, from this repository (with --branch): no local repository needed',
   }),
   branch: spec({
@@ -48,3 +49,8 @@ export const GIT_OPTIONS = {
     describe: "for tests: a repository given by a local path reaches the instance (the sandbox's share this machine)",
   }),
 } as const;
+
+/** A URL (or a message naming one) as it may be printed: the user and password (or token) of an http(s) URL hidden. */
+export function shownUrl(url: string): string {
+  return url.replace(/(https?:\/\/)[^@/\s]*@/gi, '$1***@');
+}

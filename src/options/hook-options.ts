@@ -13,6 +13,7 @@ export const HOOK_OPTIONS = {
     group: 'Session',
     default: undefined,
     parse: notifyUrl,
+    shown: redactUrl,
     describe:
       'http(s) URL: a JSON POST when the command or job ends (status, duration, peak memory, where the results are), from the instance for a tmux/screen job',
   }),

@@ -29,6 +29,8 @@ export interface Spec<T> {
   /** Turns a raw string (from a flag, the environment or .env) into the value. */
   parse: (raw: string, source: string) => T;
   hidden?: boolean;
+  /** How a value that may hold a secret (a token in a URL) is shown by `ssh-ec2 config`, text and --json. */
+  shown?: (value: string) => string;
   /**
    * An empty environment or .env value is the value (`AWS_IAM_INSTANCE_PROFILE=`: no profile), where
    * the README says so. For every other setting, empty is not set: the layers below decide (the

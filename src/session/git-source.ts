@@ -8,7 +8,10 @@
  */
 import { resolve } from 'node:path';
 import { ExitCode, UserError } from '../errors.js';
+// Declared with the setting, so that `ssh-ec2 config` hides the token too without this module's code.
+export { shownUrl } from '../options/git-options.js';
 import type { Options } from '../options.js';
+import { shownUrl } from '../options/git-options.js';
 import { runAllowFailure, type RunResult } from '../remote/exec.js';
 import { OWN_DIR } from '../sync/ignore-rules.js';
 import type { Logger } from '../ui/logger.js';
@@ -206,11 +209,6 @@ export function sshHost(url: string): string | undefined {
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || isLocalPath(url)) return undefined;
   return /^(?:[^@/:]*@)?([^:/]+):/.exec(url)?.[1];
-}
-
-/** A URL (or a message naming one) as it may be printed: the user and password (or token) of an http(s) URL hidden. */
-export function shownUrl(url: string): string {
-  return url.replace(/(https?:\/\/)[^@/\s]*@/gi, '$1***@');
 }
 
 /** Your known_hosts lines for the git server of an ssh URL (ssh-keygen -F: hashed lines too). */

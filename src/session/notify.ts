@@ -87,9 +87,10 @@ export async function sendNotification(
 ): Promise<boolean> {
   const shown = redactUrl(url);
   try {
-    const r = await fetch(url, {
+    const { bare, authorization } = splitUserinfo(url);
+    const r = await fetch(bare, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(authorization && { authorization }) },
       body,
       redirect: 'error',
       signal: AbortSignal.timeout(timeoutMs),
@@ -107,9 +108,27 @@ export async function sendNotification(
       (err as Error).name === 'TimeoutError'
         ? `no answer within ${timeoutMs / 1000}s`
         : (((err as Error).cause as Error | undefined)?.message ?? (err as Error).message);
-    log.warn(`--notify: could not notify ${shown}: ${why}`);
+    log.warn(`--notify: could not notify ${shown}: ${redactUrls(why)}`);
     return false;
   }
+}
+
+/**
+ * The URL without its user and password, and those as a Basic Authorization header (what curl
+ * makes of them on the instance): fetch refuses a URL that holds them, with an error naming it whole.
+ */
+function splitUserinfo(raw: string): { bare: string; authorization?: string } {
+  const u = new URL(raw);
+  if (!u.username && !u.password) return { bare: raw };
+  const credentials = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+  u.username = '';
+  u.password = '';
+  return { bare: u.href, authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
+/** An error's text with every URL in it as logs show one: a raw error may name the URL whole. */
+function redactUrls(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi, (url) => redactUrl(url));
 }
 
 /**

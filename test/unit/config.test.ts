@@ -10,10 +10,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/args.js';
 import { findVerb } from '../../src/commands/registry.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
-import { presetNames, readConfigFiles } from '../../src/options/config-files.js';
+import { fileKey, presetNames, readConfigFiles } from '../../src/options/config-files.js';
 import { loadOptions } from '../../src/options/load.js';
 import { readToml } from '../../src/options/toml-lines.js';
-import { originOf, type FlagValues, type OptionKey } from '../../src/options.js';
+import { OPTION_SPECS, originOf, type FlagValues, type OptionKey, type Spec } from '../../src/options.js';
 import type { InstanceInfo } from '../../src/cloud/ec2.js';
 import { pemKey } from '../../src/session/keys.js';
 import { typesToStart } from '../../src/session/start-stopped.js';
@@ -306,6 +306,26 @@ describe('ssh-ec2 config', () => {
     expect(json.cache).toEqual({ value: false, from: 'user', file: '~/.config/ssh-ec2/config.toml', line: 2 });
   });
 
+  it("hides the secrets a URL may carry: the notify URL past its host, the git URL's user and token", async () => {
+    const env = {
+      SSH_EC2_NOTIFY: 'https://hooks.example/T/SECRETTOKEN?key=SECRET2',
+      SSH_EC2_GIT_URL: 'https://user:ghp_SECRET@github.com/o/r.git',
+    };
+    const text = await cli(m, new FakeCloud(), ['config'], { env });
+    const json = await cli(m, new FakeCloud(), ['config', '--json'], { env });
+    for (const r of [text, json]) {
+      expect(r.status).toBe(0);
+      expect(r.stdout).not.toMatch(/SECRET/);
+    }
+    expect(text.stdout).toMatch(/^notify +https:\/\/hooks\.example\/… +env SSH_EC2_NOTIFY$/m);
+    expect(text.stdout).toMatch(/^git-url +https:\/\/\*\*\*@github\.com\/o\/r\.git +env SSH_EC2_GIT_URL$/m);
+    const report = JSON.parse(json.stdout) as Record<string, { value: unknown }>;
+    expect([report.notify?.value, report['git-url']?.value]).toEqual([
+      'https://hooks.example/…',
+      'https://***@github.com/o/r.git',
+    ]);
+  });
+
   it('--presets lists the names; an unknown preset or a bad file is exit 2 naming it', async () => {
     expect((await cli(m, new FakeCloud(), ['config', '--presets'])).stdout).toBe('big\n');
     const unknown = await cli(m, new FakeCloud(), ['config', '--preset', 'small']);
@@ -384,6 +404,40 @@ describe('what a file may set (README "Config files and presets")', () => {
       'http://127.0.0.1:9/',
     ]);
   });
+
+  /**
+   * The same settings under the environment names that reach them (the forwards have none): `.env`
+   * comes with the project too. Written as .env writes them: a list comma-separated, a command quoted.
+   */
+  const DOTENV_USER_ONLY: [name: string, value: string, setting: string][] = USER_ONLY.flatMap(([key, value]) => {
+    const setting = (Object.keys(OPTION_SPECS) as OptionKey[]).find((k) => fileKey(k) === key)!;
+    const name = (OPTION_SPECS[setting] as Spec<unknown>).env?.[0];
+    const raw = ([] as string[]).concat(JSON.parse(value) as string | string[]).join(',');
+    return name ? [[name, raw.includes(' ') ? `'${raw}'` : raw, key] as [string, string, string]] : [];
+  });
+  it.each(DOTENV_USER_ONLY)(
+    "the project's .env may not set %s: exit 2 naming .env:line and where it may be set; the environment may",
+    async (name, value, setting) => {
+      const m = machine();
+      try {
+        writeFileSync(join(m.project, '.env'), `# cloned\nexport ${name}=${value}\n`);
+        const refused = await cli(m, new FakeCloud(), ['config']);
+        expect(refused.status).toBe(ExitCode.usage);
+        expect(refused.lines[0]).toMatch(
+          new RegExp(`^ssh-ec2: error: \\.env:2: ${name} cannot be set in the project's \\.env: `),
+        );
+        expect(refused.lines.join('\n')).toContain(`~/.config/ssh-ec2/config.toml, the environment (${name})`);
+        expect(refused.stdout).toBe('');
+        rmSync(join(m.project, '.env'));
+        const plain = value.replace(/^'|'$/g, '');
+        const allowed = await cli(m, new FakeCloud(), ['config', '--json'], { env: { [name]: plain } });
+        expect(allowed.status).toBe(0);
+        expect((JSON.parse(allowed.stdout) as Record<string, { from: string }>)[setting]?.from).toBe('env');
+      } finally {
+        m.cleanup();
+      }
+    },
+  );
 
   it.each(['dry-run', 'attach', 'detach', 'verbose', 'tty', 'rsync'])(
     '%s is a run mode, no key of either file',

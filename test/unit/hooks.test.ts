@@ -5,6 +5,8 @@
  * (a real python3 holding 200 MB is measured at 200 MiB or more; statuses pass through).
  */
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +15,7 @@ import { UsageError } from '../../src/errors.js';
 import { HOOK_OPTIONS, redactUrl } from '../../src/options/hook-options.js';
 import { parseJobStatus } from '../../src/remote/on-instance.js';
 import { formatBytes, usageWords } from '../../src/session/command-usage.js';
-import { notifyBody, notifyConf, type NotifyKnown } from '../../src/session/notify.js';
+import { notifyBody, notifyConf, sendNotification, type NotifyKnown } from '../../src/session/notify.js';
 import { onSuccessSkipped } from '../../src/session/on-success.js';
 
 const AGENT = join(import.meta.dirname, '..', '..', 'src', 'agent');
@@ -106,6 +108,41 @@ describe('the notification', () => {
       expect((err as UsageError).exitCode).toBe(2);
     },
   );
+});
+
+describe('a notification from here', () => {
+  it("sends a URL's user and password as a Basic header (fetch refuses them in the URL), and never prints them", async () => {
+    const got: { url?: string; authorization?: string }[] = [];
+    const server = createServer((req, res) => {
+      got.push({ url: req.url, authorization: req.headers.authorization });
+      req.resume().on('end', () => res.end(req.url === '/redirect' ? undefined : 'ok'));
+      if (req.url === '/redirect') res.writeHead(302, { location: 'http://u:SECRET3@127.0.0.1:9/x?token=SECRET4' });
+      else res.writeHead(200);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const said: string[] = [];
+    const log = { warn: (l: string) => said.push(l), detail: (l: string) => said.push(l) };
+    try {
+      const url = `http://hook%40user:pa%3Ass@127.0.0.1:${port}/T/SECRET1?key=SECRET2`;
+      expect(await sendNotification(url, '{}', log)).toBe(true);
+      expect(got).toEqual([
+        {
+          url: '/T/SECRET1?key=SECRET2',
+          authorization: `Basic ${Buffer.from('hook@user:pa:ss').toString('base64')}`,
+        },
+      ]);
+      expect(await sendNotification(`http://u:SECRET0@127.0.0.1:${port}/redirect`, '{}', log)).toBe(false);
+      expect(said).toEqual([
+        `--notify: sent to http://127.0.0.1:${port}/…`,
+        `--notify: could not notify http://127.0.0.1:${port}/…: unexpected redirect`,
+      ]);
+      expect(said.join('\n')).not.toMatch(/SECRET|pa%3Ass|hook%40user/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
 });
 
 describe('--on-success', () => {

@@ -61,6 +61,7 @@ export function settingsReport(o: Options): Record<string, SettingReport> {
 
 function jsonValue(v: unknown, s: Spec<unknown>): SettingReport['value'] {
   if (v === undefined) return null;
+  if (s.shown && typeof v === 'string') return s.shown(v);
   if (s.parse === duration) return formatDuration(v as number);
   if (s.parse === parseVolume) return volumeText(v as VolumeRequest);
   return v as SettingReport['value'];
