@@ -39,6 +39,10 @@ export const USER_ONLY: Partial<Record<OptionKey, string>> = {
   onSuccess: 'it is a command run on this machine',
   notify: "it sends your runs' commands, paths and instances to an address of its choosing",
   imageId: "an image of another owner's would receive your files and, with the instance profile, your account's rights",
+  resultsEndpoint: 'it decides where the instance uploads your results (--results) and where pull --from-s3 reads',
+  imdsUrl: 'it decides what the agent on the instance believes about its instance and its spot notices',
+  poweroffCommand: 'it is a command run on the instance with sudo',
+  mountCommand: 'it is a command run on the instance in place of mounting the data volume',
 };
 
 /** The file a value was read from, for its rules and its paths. */

