@@ -167,13 +167,14 @@ describe('--git never overwrites work on the instance that did not come home', (
     const { dir } = repoProject('git-unsaved', { 'a.txt': 'a\n' });
     const run = (...args: string[]) =>
       cli(sb, ['--leave', '--git', '--no-rsync', ...args], { cwd: dir, env: LOCAL_OK });
+    const launched = launches(sb).length;
     const first = await run('--', 'echo there > a.txt');
     expect(first.exitCode, first.stderr).toBe(0);
     const refused = await run('--', 'echo ran');
     expect(refused.exitCode, refused.stderr).toBe(6);
     expect(refused.stderr).toMatch(/i-\w+ has changes not brought home: a\.txt — run `ssh-ec2 pull` first/);
     expect(refused.stdout).not.toContain('ran');
-    expect(launches(sb)).toHaveLength(1);
+    expect(launches(sb)).toHaveLength(launched + 1);
     // Still there, as it was: pull brings it home; then the checkout goes on.
     const pulled = await cli(sb, ['pull'], { cwd: dir, env: LOCAL_OK });
     expect(pulled.exitCode, pulled.stderr).toBe(0);
