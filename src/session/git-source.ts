@@ -23,8 +23,6 @@ export interface GitSource {
   branch: string;
   /** The commit checked out; none: the branch's head when the instance fetches it (--git-url). */
   commit?: string;
-  /** The local tree holds that commit (--git, clean): its checked-out files are the same here. */
-  sameHere: boolean;
   /** For an ssh URL: the server's lines from your known_hosts (none: accepted on first use there). */
   knownHosts: string[];
   /**
@@ -74,7 +72,7 @@ export async function gitSource(
   checkGitSettings(o);
   if (o.gitUrl) {
     const url = reachableUrl(o.gitUrl, dir, o, '--git-url');
-    return { url, branch: o.branch!, sameHere: false, knownHosts: await knownHostLines(url, env), ...shared(url) };
+    return { url, branch: o.branch!, knownHosts: await knownHostLines(url, env), ...shared(url) };
   }
   if (!o.git) return undefined;
   const git = (...args: string[]) => runAllowFailure(['git', '-C', dir, ...args], { env: { ...env, LC_ALL: 'C' } });
@@ -127,7 +125,7 @@ export async function gitSource(
       );
   }
   const knownHosts = await knownHostLines(url, env);
-  return { url, branch: up.branch, commit: head, sameHere: true, knownHosts, ...shared(url) };
+  return { url, branch: up.branch, commit: head, knownHosts, ...shared(url) };
 }
 
 /** `git push REMOTE HEAD:refs/heads/BRANCH`: the current commit to the upstream branch, whatever push.default is. */

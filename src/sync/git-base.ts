@@ -7,8 +7,8 @@
  * remembered here, beside the base (`.ssh-ec2/git/<instance-id>`), so a later `--attach`, `pull` or
  * plain run leaves its `.git/` out too.
  *
- * The checkout is the base of the three-way rules: each checked-out file the same here (same
- * commit, or the same blob) is recorded as agreeing on both sides, so the sync back brings only
+ * The checkout is the base of the three-way rules: each checked-out file the same here (the same
+ * blob, hashed here at checkout time) is recorded as agreeing on both sides, so the sync back brings only
  * what the command made or changed; one that differs here is recorded on the instance's side
  * only (changed here: yours stays); one absent here as deleted here (never brought home) yet made
  * there (never removed there by a later sync up).
@@ -57,14 +57,14 @@ export function blobId(root: string, path: string): string | undefined {
 
 /**
  * The base after a checkout: the instance's earlier base, with each checked-out file recorded as
- * above. `sameHere`: the local tree is known to hold the checked-out commit (--git on a clean
- * tree): a file of the same size is the same, unhashed.
+ * above. Each local file of the same size is hashed, even with --git on a tree found clean: that
+ * check was made before the launch, and a file edited since must stay yours (never "agreeing").
  */
 export function checkoutBase(
   localDir: string,
   instanceId: string,
   files: readonly CheckedOut[],
-  o: { sameHere: boolean; now?: number },
+  o: { now?: number } = {},
 ): Map<string, BaseEntry> {
   const t = Math.floor((o.now ?? Date.now()) / 1000);
   const out = new Map(loadBase(localDir, instanceId));
@@ -72,18 +72,13 @@ export function checkoutBase(
     const l = localSig(localDir, f.path);
     // Absent here: as deleted here, and as made there (a later sync up never removes it there).
     if (!l) out.set(f.path, { l: f.sig, r: f.sig, t, o: 'instance' });
-    else if (l.s === f.sig.s && (o.sameHere || blobId(localDir, f.path) === f.blob))
+    else if (l.s === f.sig.s && blobId(localDir, f.path) === f.blob)
       out.set(f.path, { l: recordLocal(localDir, f.path, l, t), r: f.sig, t });
     else out.set(f.path, { r: f.sig, t });
   }
   return out;
 }
 
-export function saveCheckoutBase(
-  localDir: string,
-  instanceId: string,
-  files: readonly CheckedOut[],
-  o: { sameHere: boolean },
-): void {
-  saveBase(localDir, instanceId, checkoutBase(localDir, instanceId, files, o), { rules: new Map() });
+export function saveCheckoutBase(localDir: string, instanceId: string, files: readonly CheckedOut[]): void {
+  saveBase(localDir, instanceId, checkoutBase(localDir, instanceId, files), { rules: new Map() });
 }

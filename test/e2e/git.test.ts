@@ -162,6 +162,53 @@ describe('--git', () => {
   });
 });
 
+describe('--git never overwrites work on the instance that did not come home', () => {
+  it('a tracked file changed there and never brought home: refused (exit 6, nothing run) until `ssh-ec2 pull`', async () => {
+    const { dir } = repoProject('git-unsaved', { 'a.txt': 'a\n' });
+    const run = (...args: string[]) =>
+      cli(sb, ['--leave', '--git', '--no-rsync', ...args], { cwd: dir, env: LOCAL_OK });
+    const launched = launches(sb).length;
+    const first = await run('--', 'echo there > a.txt');
+    expect(first.exitCode, first.stderr).toBe(0);
+    const refused = await run('--', 'echo ran');
+    expect(refused.exitCode, refused.stderr).toBe(6);
+    expect(refused.stderr).toMatch(/i-\w+ has changes not brought home: a\.txt — run `ssh-ec2 pull` first/);
+    expect(refused.stdout).not.toContain('ran');
+    expect(launches(sb)).toHaveLength(launched + 1);
+    // Still there, as it was: pull brings it home; then the checkout goes on.
+    const pulled = await cli(sb, ['pull'], { cwd: dir, env: LOCAL_OK });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'a.txt'), 'utf8')).toBe('there\n');
+    git(dir, 'checkout', '-q', '--', 'a.txt');
+    const again = await run('--', 'cat a.txt');
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toBe('a\n');
+  });
+});
+
+describe('--git with a data volume (--volume)', () => {
+  it('checks out once the volume is mounted; a repository that tracks data/ is refused (exit 3, nothing checked out)', async () => {
+    const { dir } = repoProject('git-volume', { 'a.txt': 'a\n' });
+    const ok = await cli(sb, ['--git', '--volume', 'gitvol', '--', 'cat a.txt; echo v > data/v.txt'], {
+      cwd: dir,
+      env: LOCAL_OK,
+    });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('a\n');
+    // Written onto the volume, mounted at data/ before the command (and the checkout) ran.
+    const volId = /created data volume gitvol \((vol-[0-9a-f]+)/.exec(ok.stderr)![1]!;
+    expect(readFileSync(join(sb.volumes.dirOf(volId), 'v.txt'), 'utf8')).toBe('v\n');
+    const tracking = repoProject('git-volume-tracked', { 'data/x.txt': 'x\n' });
+    const refused = await cli(sb, ['--git', '--volume', 'gitvol2', '--', 'echo ran'], {
+      cwd: tracking.dir,
+      env: LOCAL_OK,
+    });
+    expect(refused.exitCode, refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(/tracks data\/, where the data volume \(--volume\) is mounted: nothing checked out/);
+    expect(refused.stdout).not.toContain('ran');
+  });
+});
+
 describe('--git-url URL --branch B', () => {
   it("checks out the branch's head into a directory that is no repository; the checkout never comes home", async () => {
     const { dir: source, bare } = repoProject('git-url-source', {

@@ -3,12 +3,15 @@
  * repositories (clean, dirty, untracked, unpushed, detached, no remote, a local-path remote), the
  * URL rules, the instance's checkout script and its output, and the base a checkout records.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkoutScript, parseCheckout } from '../../src/session/git-checkout.js';
+import { checkoutBeside, checkoutForRun, checkoutScript, parseCheckout } from '../../src/session/git-checkout.js';
+import type { Connection } from '../../src/remote/connection.js';
+import { loadBase, saveBase } from '../../src/sync/base.js';
+import { statRemote } from '../../src/sync/remote-tree.js';
 import {
   checkGitSettings,
   gitSource,
@@ -69,7 +72,6 @@ describe('the local repository, before any launch', () => {
       url: bare,
       branch: 'main',
       commit: git(dir, 'rev-parse', 'HEAD'),
-      sameHere: true,
       knownHosts: [],
       sharedPath: bare,
     });
@@ -135,7 +137,6 @@ describe('the local repository, before any launch', () => {
     expect(await source(dir, { git: false, gitUrl: url, branch: 'dev' })).toEqual({
       url,
       branch: 'dev',
-      sameHere: false,
       knownHosts: [],
     });
     await expect(source(dir, { git: false, gitUrl: '../x.git', branch: 'dev', gitLocalPaths: false })).rejects.toThrow(
@@ -195,7 +196,7 @@ describe('URLs', () => {
 });
 
 describe('the checkout on the instance', () => {
-  const base = { url: 'git@github.com:me/x y.git', branch: 'main', sameHere: true, knownHosts: [] };
+  const base = { url: 'git@github.com:me/x y.git', branch: 'main', knownHosts: [] };
 
   it('fetches the branch, checks out the commit, accepts a new ssh host key for that fetch only', () => {
     const script = checkoutScript({ ...base, commit: 'abc' }, 'proj dir');
@@ -252,7 +253,7 @@ describe('the base a checkout records', () => {
       { path: 'b.txt', blob: 'ffff', sig: { s: 5, m: sig.m } },
       { path: 'gone.txt', blob: 'eeee', sig },
     ];
-    const b = checkoutBase(dir, 'i-1', files, { sameHere: false, now: 1_700_000_100_000 });
+    const b = checkoutBase(dir, 'i-1', files, { now: 1_700_000_100_000 });
     expect(b.get('a.txt')).toMatchObject({ r: sig, l: { s: 2 } });
     expect(b.get('b.txt')).toEqual({ r: { s: 5, m: sig.m }, t: 1_700_000_100 });
     expect(b.get('gone.txt')).toEqual({ l: sig, r: sig, t: 1_700_000_100, o: 'instance' });
@@ -265,6 +266,91 @@ describe('the base a checkout records', () => {
     markGitCheckout(dir, 'i-2');
     expect(withGitLeftOut(p).mounts).toEqual(['data', '.git']);
     expect(withGitLeftOut({ ...p, instanceId: 'i-3' }).mounts).toEqual(['data']);
+  });
+});
+
+/** An "instance" whose home is a local directory: each command runs in sh there (what ssh would run). */
+function localInstance(): { home: string; conn: Connection; calls: string[] } {
+  const home = mkdtempSync(join(root, 'home-'));
+  const calls: string[] = [];
+  const run = async (command: string, o: { input?: string } = {}) => {
+    calls.push(o.input ?? command);
+    const r = spawnSync('sh', ['-c', command], { cwd: home, input: o.input, encoding: 'utf8', env });
+    if (r.status !== 0) throw new Error(`${command}: ${r.stderr}`);
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: 0 };
+  };
+  return { home, conn: { exec: run, execLong: run } as unknown as Connection, calls };
+}
+
+describe('the checkout never overwrites what did not come home (against a local "instance")', () => {
+  const setUp = async (o: { mounts?: string[] } = {}) => {
+    const { dir } = repo();
+    const s = (await source(dir))!;
+    const inst = localInstance();
+    const p = { conn: inst.conn, localDir: dir, remoteDir: 'proj', instanceId: `i-${n}`, log, ...o };
+    return { dir, s, p, inst, there: (f: string) => join(inst.home, 'proj', f) };
+  };
+
+  it('a tracked file changed there since the last checkout: refused (exit 6), left as it is', async () => {
+    const { s, p, there } = await setUp();
+    await checkoutForRun(p, s, false);
+    writeFileSync(there('a.txt'), 'changed there\n');
+    await expect(checkoutForRun(p, s, false)).rejects.toMatchObject({
+      exitCode: 6,
+      message: `${p.instanceId} has changes not brought home: a.txt — run \`ssh-ec2 pull\` first`,
+    });
+    expect(readFileSync(there('a.txt'), 'utf8')).toBe('changed there\n');
+    // Once home (a sync back records what it saw there), the checkout goes on.
+    const base = loadBase(p.localDir, p.instanceId);
+    const sig = (await statRemote(p, ['a.txt'])).get('a.txt')!;
+    base.set('a.txt', { r: sig, t: 1 });
+    saveBase(p.localDir, p.instanceId, base, { rules: new Map() });
+    await checkoutForRun(p, s, false);
+    expect(readFileSync(there('a.txt'), 'utf8')).toBe('a\n');
+  });
+
+  it('the first checkout over an untracked file at a tracked path: refused; the same content is not a change', async () => {
+    const { s, p, there } = await setUp();
+    mkdirSync(there('.'));
+    writeFileSync(there('a.txt'), 'made there\n');
+    await expect(checkoutForRun(p, s, false)).rejects.toMatchObject({ exitCode: 6 });
+    expect(readFileSync(there('a.txt'), 'utf8')).toBe('made there\n');
+    writeFileSync(there('a.txt'), 'a\n');
+    await checkoutForRun(p, s, false);
+    expect(readFileSync(there('a.txt'), 'utf8')).toBe('a\n');
+  });
+
+  it('a repository that tracks the mount point (--volume): refused before any checkout', async () => {
+    const { dir, s: first, p, there } = await setUp({ mounts: ['data'] });
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(join(dir, 'data', 'x'), 'x\n');
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '-m', 'data');
+    git(dir, 'push', '-q');
+    const s = { ...first, commit: git(dir, 'rev-parse', 'HEAD') };
+    await expect(checkoutForRun(p, s, false)).rejects.toThrow(/tracks data\/, where the data volume/);
+    expect(() => readFileSync(there('a.txt'))).toThrow();
+  });
+
+  it('with a mount, the checkout waits for the agent (which mounts it); without, it runs beside', async () => {
+    for (const mounts of [['data'], []]) {
+      const { s, p, inst } = await setUp({ mounts });
+      let mounted!: () => void;
+      const prepared = new Promise<void>((resolve) => (mounted = resolve));
+      const done = checkoutBeside(prepared, p, { source: s, agent: false });
+      await new Promise((r) => setImmediate(r));
+      expect(inst.calls.length > 0).toBe(mounts.length === 0);
+      mounted();
+      await done;
+      expect(inst.calls.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('a local file edited after the clean-tree check, same size: yours, never recorded as agreeing', async () => {
+    const { dir, s, p } = await setUp();
+    writeFileSync(join(dir, 'a.txt'), 'b\n');
+    await checkoutForRun(p, s, false);
+    expect(loadBase(dir, p.instanceId).get('a.txt')?.l).toBeUndefined();
   });
 });
 
