@@ -44,7 +44,8 @@ notify_end() {
     fi
     if printf 'url = %s\ndata-binary = %s\n' "$(curl_quoted "$NOTIFY_URL")" "$(curl_quoted "$_notify_body")" |
       curl -sS -o /dev/null -f --proto =http,https --connect-timeout 5 --max-time 10 \
-        --retry 3 --retry-delay 2 --retry-connrefused -H 'Content-Type: application/json' -K - 2>>"$BASE/notify.log"; then
+        --retry 3 --retry-delay 2 --retry-connrefused -H 'Content-Type: application/json' -K - \
+        2>>"$BASE/notify.log"; then
       printf '%s sent to %s\n' "$(utc_now)" "$_notify_host" >>"$BASE/notify.log"
     else
       printf '%s not sent to %s (curl: %s)\n' "$(utc_now)" "$_notify_host" "$?" >>"$BASE/notify.log"
