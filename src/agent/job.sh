@@ -157,10 +157,15 @@ cmd_run() {
 # names this shell: a stop of the job, the machine's shutdown) on to the programs that subshell
 # runs — docker passes it into the container, whose init passes it to the command — while the
 # subshell lives on to report docker's status; returns it. A wait cut short by the trap returns
-# >128 with the subshell still there (a zombie answers kill -0 until it is waited for).
+# >128 with the subshell still there (a zombie answers kill -0 until it is waited for). The
+# subshell catches TERM itself: a spot notice's SIGTERM to the job's whole group (interruption.sh)
+# would otherwise end it at once (dash 143, bash 255) while the container still checkpoints.
 passing_term() {
   exec 3<&0
-  "$@" <&3 3<&- &
+  (
+    trap : TERM
+    "$@"
+  ) <&3 3<&- &
   _child=$!
   exec 3<&-
   _termed=

@@ -62,12 +62,13 @@ upload_results() (
   _stage="$BASE/results-stage.$$"
   rm -rf "$_stage" && mkdir -p "$_stage" || return 0
   # Never sent (README: Results in S3): ./.ssh-ec2, the state when the project is the home itself;
+  # a .git at any depth (a --git checkout's fetches change it, and its config may hold a token);
   # any other file system under the project (-xdev), a data volume at ./data above all (mountpoint
   # names it where -xdev alone would still stage its mount point's directory): it is no result,
   # and a hard link cannot cross to the stage, so a copy would fill the root disk; what the
   # project's .rsyncignore ignores (a .venv, node_modules); files that look like secrets, whatever
   # .rsyncignore says (the names of SECRET_FILES and SECRET_DIRS in src/sync/ignore-rules.ts).
-  set -- -path ./.ssh-ec2
+  set -- -path ./.ssh-ec2 -o -name .git
   if [ -d ./data ] && command -v mountpoint >/dev/null 2>&1 && mountpoint -q ./data; then
     set -- "$@" -o -path ./data
   fi

@@ -11,6 +11,10 @@
 # asks the kernel; else GNU time (/usr/bin/time -f), where installed; else the peak is unknown (-).
 # The measurer ignores SIGINT and SIGQUIT while it waits (as GNU time does) and gives the command
 # the default action of every signal back: a Ctrl-C ends the command, which decides its status.
+# SIGTERM and SIGHUP it catches, passes to the command and keeps waiting (as timeout(1) does): a
+# spot notice's SIGTERM to the job's group (interruption.sh) must not end the measure, and with it
+# the job's status, results and notification, while the command still checkpoints. The command may
+# so get a group's signal twice (its own and ours).
 #
 # FILE gets one line, written whole when the command has ended: "PEAK_KIB WALL_SECONDS".
 
@@ -19,12 +23,22 @@
 # Python ignores SIGPIPE and SIGXFSZ itself: the command gets them back as the default.
 MEASURE_PY='import os, resource, signal, sys, time
 held = (signal.SIGINT, signal.SIGQUIT)
+passed = (signal.SIGTERM, signal.SIGHUP)
 for s in held:
     signal.signal(s, signal.SIG_IGN)
+pid = 0
+def pass_on(n, _):
+    if pid > 0:
+        try:
+            os.kill(pid, n)
+        except OSError:
+            pass
+for s in passed:
+    signal.signal(s, pass_on)
 t0 = time.monotonic()
 pid = os.fork()
 if pid == 0:
-    for s in held + (signal.SIGPIPE, signal.SIGXFSZ):
+    for s in held + passed + (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(s, signal.SIG_DFL)
     try:
         os.execvp(sys.argv[2], sys.argv[2:])

@@ -53,6 +53,9 @@ export const CONTAINER_SHELL = 'command -v bash >/dev/null 2>&1 && exec bash -l;
  * ssh (`ssh-ec2 --docker IMG wc -l < file`); `-t` only with a terminal. The image is pulled by the
  * first run on an instance that lacks it (docker run's own pull, its progress on stderr); later
  * runs there find it. The command reaches the image's `sh -c` as one argument, untouched.
+ * `-e SSH_EC2_SESSION` (its value from the session's environment, none in a job): the container's
+ * processes, which are the engine's children and not the session's, carry it too, so a stopped
+ * session's recovery (journal.ts endSessionsCommand) finds and ends them as it does the rest.
  */
 export function dockerRunArgv(d: DockerRun, at: DockerAt, command: Word | undefined): Word[] {
   return [
@@ -62,6 +65,8 @@ export function dockerRunArgv(d: DockerRun, at: DockerAt, command: Word | undefi
     '--init',
     '-i',
     ...flag(at.tty, '-t'),
+    '-e',
+    'SSH_EC2_SESSION',
     '--user',
     at.user,
     ...flag(at.gpus, '--gpus=all'),

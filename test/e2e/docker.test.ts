@@ -55,6 +55,8 @@ function expectedArgv(o: { tty: boolean; gpus: boolean; args?: string[]; image?:
     '--init',
     '-i',
     ...(o.tty ? ['-t'] : []),
+    '-e',
+    'SSH_EC2_SESSION',
     '--user',
     `${m.uid}:${m.gid}`,
     ...(o.gpus ? ['--gpus=all'] : []),

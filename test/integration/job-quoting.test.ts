@@ -126,3 +126,41 @@ describe('a Ctrl-C passed on to a foreground job', () => {
     60_000,
   );
 });
+
+describe("a spot notice's SIGTERM to a job's process group (interruption.sh term_jobs)", () => {
+  // The command checkpoints on SIGTERM, taking a while; its status is recorded only once it has.
+  const checkpointing = `trap 'sleep 1; echo saved > ckpt; exit 143' TERM; : > ready; while :; do sleep 1; done`;
+  const bin = join(home, 'bin');
+  mkdirSync(bin);
+  // docker passes the signal into the container (--sig-proxy, --init): here, the command is docker.
+  writeFileSync(join(bin, 'docker'), '#!/bin/sh\nfor a; do last=$a; done\nexec /bin/sh -c "$last"\n', { mode: 0o755 });
+
+  it.each([
+    ['measured (usage.sh)', undefined],
+    ['--docker', { image: 'ubuntu:24.04', args: [] }],
+  ] as const)(
+    '%s: the status is written after the checkpoint, and is the command’s',
+    async (_, docker) => {
+      const id = docker ? 'term-docker' : 'term';
+      const dir = join(home, id);
+      const d = join(home, '.ssh-ec2', 'jobs', id);
+      const shellEnv = { ...env, SHELL: '/bin/sh', PATH: `${bin}:${process.env.PATH}` };
+      execFileSync(
+        '/bin/sh',
+        [
+          '-c',
+          jobStartCommand({ id, mux: 'tmux', dir: id, detached: true, command: checkpointing, token: 't', docker }),
+        ],
+        { env: shellEnv, cwd: home, stdio: 'ignore' },
+      );
+      await until('the command to be ready', () => existsSync(join(dir, 'ready')));
+      const pid = Number(readFileSync(join(d, 'pid'), 'utf8'));
+      process.kill(-pid, 'SIGTERM');
+      await until('the status', () => existsSync(join(d, 'status')));
+      expect(existsSync(join(dir, 'ckpt'))).toBe(true);
+      expect(readFileSync(join(d, 'status'), 'utf8').trim()).toBe('143');
+      if (!docker) expect(readFileSync(join(d, 'usage'), 'utf8')).toMatch(/^\d+ \d+\n$/);
+    },
+    60_000,
+  );
+});

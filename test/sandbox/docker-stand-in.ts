@@ -46,7 +46,8 @@ for (; i < argv.length; i++) {
   if (a === '--rm' || a === '--init' || a === '-i' || a === '-t') o[a] = true;
   else if (a in valued) o[valued[a]] = argv[++i];
   else if (a.startsWith('--gpus=')) o.gpus = a.slice(7);
-  else if (a === '-e') { const [k, ...v] = argv[++i].split('='); o.env[k] = v.join('='); }
+  // -e NAME alone: docker passes this client's value, or none when it has none.
+  else if (a === '-e') { const [k, ...v] = argv[++i].split('='); if (v.length > 0) o.env[k] = v.join('='); else if (k in process.env) o.env[k] = process.env[k]; }
   else if (/^--[a-z-]+=/.test(a)) (o.other ??= []).push(a);
   else if (a.startsWith('-')) problems.push('an option the stand-in does not play: ' + a);
   else break;

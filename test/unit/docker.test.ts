@@ -27,6 +27,9 @@ describe('the docker run argv', () => {
     '--init',
     '-i',
     ...(extra.tty ?? []),
+    // The container's processes carry the session's id: a stopped session's recovery finds them.
+    '-e',
+    'SSH_EC2_SESSION',
     '--user',
     '1000:1000',
     ...(extra.gpus ?? []),
@@ -97,7 +100,7 @@ describe('the line the instance runs', () => {
     });
     const argv = readFileSync(join(home, 'argv'), 'utf8').split('\0');
     rmSync(home, { recursive: true, force: true });
-    expect(argv.slice(0, 6)).toEqual(['run', '--rm', '--init', '-i', '-t', '--user']);
+    expect(argv.slice(0, 6)).toEqual(['run', '--rm', '--init', '-i', '-t', '-e']);
   });
 
   it('passes the exit status through, saying what docker’s own statuses mean', () => {

@@ -30,7 +30,7 @@ const KNOWN: NotifyKnown = {
   results: { local: '/home/me/proj', s3: 's3://bucket/runs/proj/' },
 };
 
-/** A home with lib.sh, usage.sh and notify.sh installed, and a stand-in curl that records what it was sent. */
+/** A home with lib.sh, usage.sh and notify.sh installed, and a stand-in curl that records its argv and stdin. */
 function instanceHome() {
   const home = mkdtempSync(join(tmpdir(), 'hooks-'));
   const state = join(home, '.ssh-ec2');
@@ -38,7 +38,7 @@ function instanceHome() {
   for (const s of ['lib.sh', 'usage.sh', 'notify.sh']) writeFileSync(join(state, s), readFileSync(join(AGENT, s)));
   const bin = join(home, 'bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'curl'), `#!/bin/sh\ncat > "$HOME/body"\nprintf '%s\\n' "$@" > "$HOME/curl-args"\n`, {
+  writeFileSync(join(bin, 'curl'), `#!/bin/sh\ncat > "$HOME/curl-config"\nprintf '%s\\n' "$@" > "$HOME/curl-args"\n`, {
     mode: 0o755,
   });
   const sh = (script: string) =>
@@ -47,7 +47,21 @@ function instanceHome() {
       cwd: home,
       encoding: 'utf8',
     });
-  return { home, job: join(state, 'jobs', 'j1'), sh, read: (f: string) => readFileSync(join(home, f), 'utf8') };
+  const read = (f: string) => readFileSync(join(home, f), 'utf8');
+  return { home, job: join(state, 'jobs', 'j1'), sh, read, config: () => curlConfig(read('curl-config')) };
+}
+
+/** A curl config (-K) of `name = "value"` lines, read by curl's rules: within quotes, \\X is X. */
+function curlConfig(text: string): Record<string, string> {
+  const entries = text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const m = /^([a-z-]+) = "((?:[^"\\]|\\.)*)"$/.exec(line);
+      if (!m) throw new Error(`not a quoted config line: ${line}`);
+      return [m[1]!, m[2]!.replace(/\\(.)/g, '$1')] as const;
+    });
+  return Object.fromEntries(entries);
 }
 
 describe('the notification', () => {
@@ -56,7 +70,7 @@ describe('the notification', () => {
     writeFileSync(join(i.job, 'notify.conf'), notifyConf('https://hooks.example/t0k3n?x=1', KNOWN));
     writeFileSync(join(i.job, 'usage'), '218268 2472\n');
     i.sh('notify_end "$JOBS/j1" 3; wait');
-    const sent = JSON.parse(i.read('body')) as Record<string, unknown>;
+    const sent = JSON.parse(i.config()['data-binary']!) as Record<string, unknown>;
     const here = JSON.parse(
       notifyBody(KNOWN, {
         exitStatus: 3,
@@ -67,10 +81,12 @@ describe('the notification', () => {
     ) as Record<string, unknown>;
     expect(sent).toEqual({ ...here, sent_from: 'instance' });
     expect(Object.keys(sent)).toEqual(Object.keys(here));
-    // curl: the URL whole; bounded; http(s) only. The log names the host only.
+    // curl: the URL whole, in the config on its stdin, never in its argv (ps shows that to anyone);
+    // bounded; http(s) only. The log names the host only.
+    expect(i.config().url).toBe('https://hooks.example/t0k3n?x=1');
     const args = i.read('curl-args').split('\n');
-    expect(args).toContain('https://hooks.example/t0k3n?x=1');
-    expect(args).toEqual(expect.arrayContaining(['--max-time', '--retry', '--proto', '=http,https']));
+    expect(args.join(' ')).not.toContain('t0k3n');
+    expect(args).toEqual(expect.arrayContaining(['-K', '-', '--max-time', '--retry', '--proto', '=http,https']));
     expect(i.read('.ssh-ec2/notify.log')).toMatch(/ sent to https:\/\/hooks\.example\/…\n$/);
     expect(i.read('.ssh-ec2/notify.log')).not.toContain('t0k3n');
   });
@@ -80,11 +96,25 @@ describe('the notification', () => {
     writeFileSync(join(i.job, 'notify.conf'), notifyConf('http://127.0.0.1:9/x', KNOWN));
     writeFileSync(join(i.job, 'usage'), '- 5\n');
     i.sh('notify_end "$JOBS/j1" 0; wait');
-    expect(JSON.parse(i.read('body'))).toMatchObject({ peak_memory_bytes: null, duration_seconds: 5 });
+    expect(JSON.parse(i.config()['data-binary']!)).toMatchObject({ peak_memory_bytes: null, duration_seconds: 5 });
     const j = instanceHome();
     writeFileSync(join(j.job, 'notify.conf'), notifyConf(undefined, KNOWN));
     j.sh('notify_end "$JOBS/j1" 0; wait');
-    expect(() => j.read('body')).toThrow();
+    expect(() => j.read('curl-config')).toThrow();
+  });
+
+  it.each([
+    ['HTTPS://user:pa55@hooks.example:8443/t0k3n?x=1', 'HTTPS://hooks.example:8443/…'],
+    ['http://user:pa55@127.0.0.1:8080/x?token=1', 'http://127.0.0.1:8080/…'],
+    ['https://hooks.slack.com/services/T0/B0/secret', 'https://hooks.slack.com/…'],
+  ])('notify.sh logs %s as %s, as redactUrl does; curl gets it whole', (url, shown) => {
+    const i = instanceHome();
+    writeFileSync(join(i.job, 'notify.conf'), notifyConf(url, KNOWN));
+    i.sh('notify_end "$JOBS/j1" 0; wait');
+    expect(redactUrl(url)).toBe(shown);
+    expect(i.read('.ssh-ec2/notify.log')).toMatch(new RegExp(` sent to ${shown.replace(/[.?]/g, '\\$&')}\n$`));
+    expect(i.read('.ssh-ec2/notify.log')).not.toMatch(/pa55|t0k3n|secret|token/);
+    expect(i.config().url).toBe(url);
   });
 
   it.each([

@@ -261,10 +261,10 @@ describe('results.sh on the instance', () => {
     expect(env).toContain('AWS_SHARED_CREDENTIALS_FILE=/dev/null\n');
   });
 
-  it('never sends a data volume, what .rsyncignore ignores, or what looks like a secret; counts odd names right', () => {
+  it('never sends a data volume, a .git, what .rsyncignore ignores, or what looks like a secret; counts odd names right', () => {
     const i = instanceHome(conf);
     const proj = join(i.home, 'proj');
-    for (const d of ['data', '.venv/lib', 'sub/node_modules', 'out/cache', 'keys', '.aws'])
+    for (const d of ['data', '.venv/lib', 'sub/node_modules', 'out/cache', 'keys', '.aws', '.git', 'vendor/lib/.git'])
       mkdirSync(join(proj, d), { recursive: true });
     writeFileSync(join(proj, '.rsyncignore'), '# deps\n.venv/\nnode_modules/\n/out/cache\n*.tmp\n!keep.tmp\n');
     utimesSync(join(proj, '.rsyncignore'), new Date(0), new Date(0));
@@ -282,6 +282,10 @@ describe('results.sh on the instance', () => {
       'keys/server.pem',
       'keys/id_ed25519',
       '.aws/credentials',
+      // A --git checkout's: fetched into after the mark, its config may hold an https token.
+      '.git/config',
+      '.git/FETCH_HEAD',
+      'vendor/lib/.git/config',
       'keys/id_ed25519.pub',
       'out/model.pt',
       'sub/node_modules.txt',
