@@ -73,6 +73,9 @@ cmd_start() {
   now >"$d/created"
   [ "$detached" = 1 ] && : >"$d/detached"
   if [ -n "$docker" ]; then printf %s "$docker" | base64 -d >"$d/docker" || exit 1; fi
+  # The project's files as the sync up left them: what changes after this is a result (--results),
+  # the job's log among them (written from here on).
+  results_mark "$d"
   name=$(session "$id")
   if [ "$b64" != - ]; then
     printf %s "$b64" | base64 -d >"$d/cmd" || exit 1
@@ -102,8 +105,6 @@ cmd_start() {
       ;;
     *) echo "ssh-ec2: unknown multiplexer $mux" >&2; exit 2 ;;
   esac
-  # The project's files as the sync up left them: what changes after this is a result (--results).
-  results_mark "$d"
   # Where its end is announced (--notify): as this start said, whatever a later run writes.
   cp "$BASE/$NOTIFY_CONF" "$d/$NOTIFY_CONF" 2>/dev/null
   : >"$d/go"

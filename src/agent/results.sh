@@ -4,8 +4,9 @@
 # session's command. POSIX sh (dash), plus the AWS CLI an instance image has (a DLAMI's `aws`).
 #
 # The new and changed files of the project directory, since the command started (the sync up is
-# done by then: a mark written at that moment, and `find -newer` it; a file the sync up brought
-# keeps the laptop's time and is older), go to RESULTS_URL with `aws s3 sync` — which also skips
+# done by then: a mark written at that moment, and `find -cnewer` it — the time each file was last
+# written HERE, which the sync up cannot set back: a file it brought keeps the laptop's
+# modification time, a minute old or a second), go to RESULTS_URL with `aws s3 sync` — which also skips
 # what an earlier upload of this run already sent (an interruption notice, then the job's end).
 # The whole project is never sent, nor ~/.ssh-ec2 (the state here), a data volume, what the
 # project's .rsyncignore ignores or what looks like a secret (below); nothing in S3 is deleted.
@@ -23,14 +24,23 @@
 # Each upload says one line on stderr (a job's: in its log) and appends to ~/.ssh-ec2/results.log.
 
 # results_mark [JOBDIR]: the moment the files that follow count as results — a plain session's
-# (no JOBDIR) or a job's. Dated a second early: a file's time is the kernel's coarse clock (a
-# tick, or a whole second on some file systems), so one written in the same tick as the mark
-# would not be -newer; a file the sync up brought in that second is sent too (harmless). GNU
-# touch (-d @epoch) is the instance's; elsewhere the mark is now.
+# (no JOBDIR) or a job's. A file's times are the kernel's coarse clock (a tick, or a whole second
+# on some file systems): the mark waits until the clock has moved past its own time, so that what
+# the command writes next is strictly newer and what the sync up wrote before is not (once, a
+# mark dated a second early sent the files the sync up had just written: the laptop's times of
+# files edited a moment before the run).
 results_mark() {
   _mark_in=${1:-$BASE}
   [ -z "${1:-}" ] || cp "$BASE/$RESULTS_CONF" "$1/$RESULTS_CONF" 2>/dev/null || :
-  touch -d "@$(($(now) - 1))" "$_mark_in/results-since" 2>/dev/null || : >"$_mark_in/results-since"
+  : >"$_mark_in/results-since"
+  _tick=0
+  while [ "$_tick" -lt 300 ]; do
+    : >"$_mark_in/results-tick"
+    [ -n "$(find "$_mark_in/results-tick" -newer "$_mark_in/results-since" 2>/dev/null)" ] && break
+    sleep 0.01 2>/dev/null || sleep 1
+    _tick=$((_tick + 1))
+  done
+  rm -f "$_mark_in/results-tick"
 }
 
 # upload_results REASON [JOBDIR]: what changed since the mark of that job (the agent at a notice:
@@ -87,8 +97,8 @@ upload_results() (
       if [ -n "$_d" ]; then set -- "$@" -o "(" -type d "$_t" "$_p" ")"; else set -- "$@" -o "$_t" "$_p"; fi
     done <.rsyncignore
   fi
-  # -newer: modified after the mark.
-  find . -xdev "(" "$@" ")" -prune -o -type f -newer "$RESULTS_MARK" -exec sh -c '
+  # -cnewer: written here after the mark (its status changed: content, or times set by a tool).
+  find . -xdev "(" "$@" ")" -prune -o -type f -cnewer "$RESULTS_MARK" -exec sh -c '
     stage=$1; shift
     for f; do mkdir -p "$stage/$(dirname "$f")" && ln "$f" "$stage/$f" 2>/dev/null || cp -p "$f" "$stage/$f"; done
   ' sh "$_stage" {} +
