@@ -117,7 +117,7 @@ function epilog(command: Command): string {
     "Exit status: the remote command's (or the job's); 255 connection lost; 2 usage error;",
     '3 configuration (credentials, region, key); 4 AWS error; 5 no capacity; 6 sync up failed;',
     '7 no instance or job there (nothing launched); 8 a job is already running; 9 a doctor check failed;',
-    '70 internal error.',
+    '10 spot interruption (results home); 11 a cost guardrail; 12 a batch job failed; 70 internal error.',
     'Settings: flags > --preset > env > .env > .ssh-ec2.toml > ~/.config/ssh-ec2/config.toml > defaults.',
   ].join('\n');
 }

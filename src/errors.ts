@@ -22,6 +22,8 @@ export const ExitCode = {
   interrupted: 10,
   /** Refused or stopped by a cost guardrail: --max-hourly-cost, --budget (issue #13). */
   costGuard: 11,
+  /** ssh-ec2 batch: some job failed after its retries (issue #14). */
+  batchFailed: 12,
   internal: 70,
   connectionLost: 255,
 } as const;

@@ -11,6 +11,7 @@ import { CONTAINER_OPTIONS } from './options/container-options.js';
 import { CONNECTION_OPTIONS, GENERAL_OPTIONS, SESSION_OPTIONS, SYNC_OPTIONS } from './options/session-options.js';
 import { GIT_OPTIONS } from './options/git-options.js';
 import { HOOK_OPTIONS } from './options/hook-options.js';
+import { BATCH_OPTIONS } from './options/batch-options.js';
 import type { Spec } from './options/spec.js';
 
 export {
@@ -36,6 +37,7 @@ export const OPTION_SPECS = {
   ...HOOK_OPTIONS,
   ...SYNC_OPTIONS,
   ...GIT_OPTIONS,
+  ...BATCH_OPTIONS,
   ...GENERAL_OPTIONS,
 } as const;
 

@@ -16,6 +16,7 @@ import { sshConfig } from './ssh-config/spec.js';
 import type { Command } from './types.js';
 import { volumes } from './volumes/spec.js';
 import { push } from './push/spec.js';
+import { batch } from './batch/spec.js';
 
 export const DEFAULT_COMMAND: Command = session;
 
@@ -33,6 +34,7 @@ export const VERBS: readonly Command[] = [
   completion,
   proxyConnect,
   prices,
+  batch,
 ];
 
 export function findVerb(word: string | undefined): Command | undefined {

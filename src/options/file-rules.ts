@@ -40,6 +40,7 @@ export const USER_ONLY: Partial<Record<OptionKey, string>> = {
   notify: "it sends your runs' commands, paths and instances to an address of its choosing",
   imageId: "an image of another owner's would receive your files and, with the instance profile, your account's rights",
   resultsEndpoint: 'it decides where the instance uploads your results (--results) and where pull --from-s3 reads',
+  queueEndpoint: "it decides where a batch's jobs are sent and where its instances take them from",
   imdsUrl: 'it decides what the agent on the instance believes about its instance and its spot notices',
   poweroffCommand: 'it is a command run on the instance with sudo',
   mountCommand: 'it is a command run on the instance in place of mounting the data volume',

@@ -289,6 +289,15 @@ export const SYNC_OPTIONS = {
     parse: optionalText,
     describe: "the S3 endpoint the instance's upload (--results) and pull --from-s3 use",
   }),
+  queueEndpoint: spec({
+    kind: 'string',
+    env: ['SSH_EC2_QUEUE_ENDPOINT'],
+    group: 'Sync',
+    default: undefined,
+    defaultText: "AWS's",
+    parse: optionalText,
+    describe: "the SQS endpoint a batch's queues are reached at, from here and from its instances (ssh-ec2 batch)",
+  }),
   rsync: spec({
     kind: 'boolean',
     flag: 'rsync',

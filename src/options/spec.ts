@@ -12,7 +12,7 @@ export const FINAL_STATES: readonly FinalState[] = ['terminate', 'stop', 'leave'
 export type Multiplexer = 'tmux' | 'screen' | 'none';
 
 type Kind = 'string' | 'boolean' | 'strings';
-export type Group = 'Instance' | 'Connection' | 'Session' | 'Sync' | 'General';
+export type Group = 'Instance' | 'Connection' | 'Session' | 'Sync' | 'Batch' | 'General';
 
 export interface Spec<T> {
   kind: Kind;
