@@ -3,6 +3,7 @@
  * the Cloud port (port.ts) so that a session never loads it; batch-aws.ts implements it against
  * AWS. A batch's instances are still found, started and ended through the Cloud port.
  */
+import type { LaunchSpec } from './port.js';
 
 /** One of a batch's queues: its jobs not yet taken (visible) and being run (in flight). */
 export interface QueueInfo {
@@ -33,21 +34,23 @@ export interface FleetResult {
 }
 
 /** The launch template a batch's fleets launch from: what a session's RunInstances says (launch.ts). */
-export interface TemplateSpec {
+export type TemplateSpec = Pick<
+  LaunchSpec,
+  | 'imageId'
+  | 'securityGroupIds'
+  | 'iamProfile'
+  | 'userData'
+  | 'rootDevice'
+  | 'volumeSizeGiB'
+  | 'shutdownBehavior'
+  | 'keyName'
+> & {
   name: string;
-  imageId: string;
-  securityGroupIds: string[];
-  iamProfile?: string;
-  userData?: string;
-  rootDevice: string;
-  volumeSizeGiB: number;
-  shutdownBehavior: 'stop' | 'terminate';
-  keyName?: string;
   /** The tags every instance (and its volumes) launched from it carries. */
   instanceTags: Record<string, string>;
   /** The template's own tags. */
   tags: Record<string, string>;
-}
+};
 
 export interface TemplateInfo {
   id: string;
