@@ -4,6 +4,7 @@
  * final state).
  */
 import type { CallerMemory, Cloud } from '../cloud/ec2.js';
+import type { BatchCloud } from '../cloud/batch-port.js';
 import { onSpawn } from '../remote/exec.js';
 import type { Logger } from '../ui/logger.js';
 import { newRun, type LocalContext, type Run, type RunFacts } from './context.js';
@@ -17,6 +18,8 @@ export interface StoryDeps {
   loadCloud?: (region: string | undefined, o?: { askCaller?: boolean }) => Promise<Cloud>;
   /** Who these credentials are, from an earlier run (a session's, unless --no-cache). */
   callerMemory?: CallerMemory;
+  /** The batch port, for tests (test/fakes/batch-cloud.ts); by default AWS's (batch/clouds.ts). */
+  loadBatchCloud?: (region: string | undefined) => Promise<BatchCloud>;
 }
 
 /**
