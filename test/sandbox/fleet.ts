@@ -24,6 +24,8 @@ export interface FleetInstance {
 
 /** What a launch template (one version) gives its instances. */
 export interface TemplateLaunch {
+  templateId?: string;
+  versionNumber?: string;
   userData?: string; // decoded
   shutdownBehavior?: 'stop' | 'terminate';
   iamProfile?: string; // name or ARN
@@ -225,6 +227,29 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
       return { ...reply, body: Buffer.from(xml) };
     },
 
+    /**
+     * The tags EC2 puts on every instance a fleet launches from a template (aws:ec2:fleet-id, and
+     * aws:ec2launchtemplate:id and :version): moto's fleet puts none, so a client finding a fleet's
+     * instances by them (an instant fleet is not listed by DescribeFleets without its id) sees AWS's.
+     */
+    async tagInstances(ids: string[], reply: Reply, template: TemplateLaunch, region: string): Promise<void> {
+      const fleetId = tag(reply.body.toString('utf8'), 'fleetId');
+      const tags: [string, string | undefined][] = [
+        ['aws:ec2:fleet-id', fleetId],
+        ['aws:ec2launchtemplate:id', template.templateId],
+        ['aws:ec2launchtemplate:version', template.versionNumber],
+      ];
+      const call: Record<string, string> = { Action: 'CreateTags' };
+      ids.forEach((id, i) => (call[`ResourceId.${i + 1}`] = id));
+      tags
+        .filter((t): t is [string, string] => t[1] !== undefined)
+        .forEach(([k, v], i) => {
+          call[`Tag.${i + 1}.Key`] = k;
+          call[`Tag.${i + 1}.Value`] = v;
+        });
+      if (ids.length > 0) await deps.ec2Call(region, call);
+    },
+
     /** What the fleet's launch template (the version it names) gives each instance, as moto keeps it. */
     async template(params: Record<string, string>, region: string): Promise<TemplateLaunch> {
       const spec = (p: string) => params[`LaunchTemplateConfigs.1.LaunchTemplateSpecification.${p}`];
@@ -236,12 +261,17 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
         'LaunchTemplateVersion.1': spec('Version') ?? '$Default',
       });
       if (r.status !== 200) return {};
+      const text = r.body.toString('utf8');
+      const templateId = tag(text, 'launchTemplateId');
+      const versionNumber = tag(text, 'versionNumber');
       const data = /<launchTemplateData>([\s\S]*?)<\/launchTemplateData>/.exec(r.body.toString('utf8'))?.[1] ?? '';
       const userData = tag(data, 'userData');
       const shutdown = tag(data, 'instanceInitiatedShutdownBehavior');
       const profile = /<iamInstanceProfile>([\s\S]*?)<\/iamInstanceProfile>/.exec(data)?.[1] ?? '';
       const iamProfile = tag(profile, 'name') ?? tag(profile, 'arn');
       return {
+        ...(templateId && { templateId }),
+        ...(versionNumber && { versionNumber }),
         ...(userData && { userData: Buffer.from(userData, 'base64').toString('utf8') }),
         ...((shutdown === 'stop' || shutdown === 'terminate') && { shutdownBehavior: shutdown }),
         ...(iamProfile && { iamProfile }),
