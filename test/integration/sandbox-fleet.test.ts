@@ -377,6 +377,15 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
         .Fleets ?? [],
     ).toEqual([]);
     const ids = fleets.map((f) => f.FleetId!);
+    // As AWS documents it: an instant fleet is listed only when asked for by its id.
+    sb.listInstantFleets(false);
+    try {
+      expect((await ec2.send(new DescribeFleetsCommand({ Filters: byBatch }))).Fleets ?? []).toEqual([]);
+      const one = await ec2.send(new DescribeFleetsCommand({ FleetIds: [ids[0]!] }));
+      expect(one.Fleets?.map((f) => f.FleetId)).toEqual([ids[0]]);
+    } finally {
+      sb.listInstantFleets(true);
+    }
     const deleted = await ec2.send(new DeleteFleetsCommand({ FleetIds: ids, TerminateInstances: false }));
     expect(deleted.SuccessfulFleetDeletions?.map((d) => d.FleetId).sort()).toEqual([...ids].sort());
     const templates = await ec2.send(new DescribeLaunchTemplatesCommand({ Filters: byBatch }));

@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
-import { filterFleetsByTag, fleetInstances, fleetModel, type FleetControl } from './fleet.js';
+import { fleetInstances, fleetModel, type FleetControl } from './fleet.js';
 import { instanceProfileAnswer } from './instance-profile.js';
 import { spotInterruptions, type SpotInterruptions } from './interruption.js';
 import { fakeAuthorization } from './moto.js';
@@ -765,7 +765,7 @@ export async function startProxy(opts: {
     }
 
     if (service === 'ec2' && action === 'CreateFleet') reply = await fleet.after(params, reply, region);
-    if (service === 'ec2' && action === 'DescribeFleets') reply = filterFleetsByTag(params, reply);
+    if (service === 'ec2' && action === 'DescribeFleets') reply = fleet.describe(params, reply);
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
     if (action === 'StartInstances') Object.values(params).forEach((v) => interruptions.started(v));
     if (action === 'DescribeInstances' && reply.status === 200)
