@@ -1,8 +1,9 @@
 // The endpoint the CLI under test talks to (AWS_ENDPOINT_URL). It sits in front of moto and
 //  - records every API call (memory + <dir>/api-calls.jsonl),
 //  - injects faults,
-//  - adds what moto lacks: RunInstances idempotency by ClientToken, Instance Connect keys
-//    that really reach sshd (and expire), instance checks for SendSSHPublicKey,
+//  - adds what moto lacks: RunInstances' and CreateFleet's idempotency by ClientToken, Instance Connect keys
+//    that really reach sshd (and expire), instance checks for SendSSHPublicKey, what a CreateFleet's
+//    instances get from their launch template, fleets short of capacity (fleet.ts),
 //  - plays what real AWS does and moto does not, for the CLI's calls (aws-behaviour.ts: EC2's
 //    eventual consistency, Instance Connect just after boot, expired credentials, launches dying),
 //  - rewrites every address in EC2 responses into 127.0.0.0/8, so nothing can ever leave the machine,
@@ -19,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
+import { fleetInstances, fleetModel, type FleetControl } from './fleet.js';
 import { instanceProfileAnswer } from './instance-profile.js';
 import { spotInterruptions, type SpotInterruptions } from './interruption.js';
 import { fakeAuthorization } from './moto.js';
@@ -27,7 +29,7 @@ import { socketOwner } from './util.js';
 import { spotPrices, zoneLister } from './spot-prices.js';
 import { spotModel, type SpotControl } from './spot.js';
 
-export type Service = 'ec2' | 'ec2-instance-connect' | 'sts' | 's3';
+export type Service = 'ec2' | 'ec2-instance-connect' | 'sts' | 's3' | 'sqs';
 
 export interface ApiCall {
   service: Service;
@@ -40,7 +42,7 @@ export interface ApiCall {
   injected?: boolean; // answered by a fault
   replayed?: boolean; // RunInstances answered from the ClientToken cache
   behaviour?: boolean; // answered by one of AWS's behaviours (aws-behaviour.ts), not by moto
-  /** S3's: the access key that signed it (an instance profile's, instance-profile.ts, or the laptop's). */
+  /** S3's and SQS's: the access key that signed it (an instance profile's, instance-profile.ts, or the laptop's). */
   accessKey?: string;
 }
 
@@ -116,6 +118,8 @@ export interface Proxy {
   spot: SpotControl;
   /** Spot interruptions: a notice on an instance's metadata service, then EC2 taking it (interruption.ts). */
   interruptions: SpotInterruptions;
+  /** EC2 Fleet's capacity (fleet.ts). */
+  fleet: FleetControl;
   /** Changes opts.delayMs for the requests that follow. */
   setDelay(ms: number): void;
   /** DescribeSpotPriceHistory's price of a type in a zone from now on (spot-prices.ts). */
@@ -125,11 +129,11 @@ export interface Proxy {
 
 /** An instance changed state in moto (through a client's call or its own poweroff). */
 export interface Lifecycle {
-  action: 'RunInstances' | 'StartInstances' | 'StopInstances' | 'TerminateInstances';
+  action: 'RunInstances' | 'CreateFleet' | 'StartInstances' | 'StopInstances' | 'TerminateInstances';
   instanceId: string;
   /** Its loopback addresses (public and private) as the proxy answers them; for RunInstances and StartInstances. */
   addresses: string[];
-  /** RunInstances' UserData, decoded (what cloud-init would read at each boot). */
+  /** RunInstances' (or the fleet's launch template's) UserData, decoded (what cloud-init would read at each boot). */
   userData?: string;
 }
 
@@ -147,6 +151,7 @@ export interface Reply {
 }
 
 const IC_TARGET_PREFIX = 'AWSEC2InstanceConnectService.';
+const SQS_TARGET_PREFIX = 'AmazonSQS.';
 const KEY_LINE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
 export const escapeXml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -254,8 +259,9 @@ function parseCall(
   body: Buffer,
 ): { service: Service; action: string; params: Record<string, string> } | undefined {
   const target = req.headers['x-amz-target'];
-  if (typeof target === 'string' && target.startsWith(IC_TARGET_PREFIX)) {
-    // JSON protocol: flatten the top-level keys.
+  const prefix = [IC_TARGET_PREFIX, SQS_TARGET_PREFIX].find((p) => typeof target === 'string' && target.startsWith(p));
+  if (typeof target === 'string' && prefix) {
+    // JSON protocol (Instance Connect; SQS from the SDK v3): flatten the top-level keys.
     let json: Record<string, unknown> = {};
     try {
       json = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
@@ -264,15 +270,18 @@ function parseCall(
     }
     const params: Record<string, string> = {};
     for (const [k, v] of Object.entries(json)) params[k] = typeof v === 'string' ? v : JSON.stringify(v);
-    return { service: 'ec2-instance-connect', action: target.slice(IC_TARGET_PREFIX.length), params };
+    const service = prefix === SQS_TARGET_PREFIX ? 'sqs' : 'ec2-instance-connect';
+    return { service, action: target.slice(prefix.length), params };
   }
-  // EC2 or STS query protocol: form-encoded body (or query string), already flat. Both go to one
-  // endpoint (AWS_ENDPOINT_URL); the signature's credential scope (…/region/sts/aws4_request) tells them apart.
+  // EC2, STS or SQS (an older AWS CLI's, e.g. Debian's on the instances) query protocol: form-encoded
+  // body (or query string), already flat. All go to one endpoint (AWS_ENDPOINT_URL); the signature's
+  // credential scope (…/region/sts/aws4_request) tells them apart.
   const query = new URL(req.url ?? '/', 'http://x').searchParams;
   const form = new URLSearchParams(body.toString('utf8'));
   const params = Object.fromEntries([...query, ...form]);
   const scope = /Credential=[^/,]+\/[^/,]+\/[^/,]+\/([^/,]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
-  return params.Action ? { service: scope === 'sts' ? 'sts' : 'ec2', action: params.Action, params } : undefined;
+  const service = scope === 'sts' ? 'sts' : scope === 'sqs' ? 'sqs' : 'ec2';
+  return params.Action ? { service, action: params.Action, params } : undefined;
 }
 
 export async function startProxy(opts: {
@@ -360,9 +369,23 @@ export async function startProxy(opts: {
     return forward(target, 'POST', '/', headers, Buffer.from(body));
   };
 
+  /**
+   * SQS's answers with every queue URL on our endpoint: moto builds them from the host it was asked
+   * (its own port, as we forward), and AWS's are https://sqs.<region>.amazonaws.com/… — the SDK
+   * sends a call to its QueueUrl's host, so either would take a client past the proxy.
+   */
+  const queueUrls = (text: string): string => {
+    const ours = `http://127.0.0.1:${port}`;
+    return text
+      .split(`${target.protocol}//${target.host}`)
+      .join(ours)
+      .replace(/https?:\/\/(sqs\.[a-z0-9-]+|[a-z0-9-]+\.queue)\.amazonaws\.com/g, ours);
+  };
+
   const behaviour = awsBehaviour(opts.aws ?? {}, ec2Call);
   const aws = awsBehaviours({ ec2Call, consoleText: (id) => opts.consoleOutput?.(id), error: ec2Error }, opts.aws);
   const spotPriceModel = spotPrices(zoneLister(ec2Call));
+  const fleet = fleetModel({ ec2Call });
   const spot = spotModel({
     ec2Call,
     error: ec2Error,
@@ -393,7 +416,7 @@ export async function startProxy(opts: {
     userData?: string,
   ): Promise<void> => {
     if (!opts.lifecycle) return;
-    const booting = action === 'RunInstances' || action === 'StartInstances';
+    const booting = action === 'RunInstances' || action === 'CreateFleet' || action === 'StartInstances';
     await Promise.all(
       ids.map(async (instanceId) =>
         opts.lifecycle!({
@@ -522,6 +545,19 @@ export async function startProxy(opts: {
         params.UserData === undefined ? undefined : Buffer.from(params.UserData, 'base64').toString('utf8'),
       );
     }
+    if (action === 'CreateFleet') {
+      // moto's fleet keeps none of this: the launch template says it (fleet.ts).
+      const ids = fleetInstances(reply.body.toString('utf8')).map((i) => i.instanceId);
+      const template = ids.length > 0 ? await fleet.template(params, region) : {};
+      await fleet.tagInstances(ids, reply, template, region);
+      for (const id of ids)
+        launchedInstances.set(id, { region, terminateOnShutdown: template.shutdownBehavior === 'terminate' });
+      const alive = await Promise.all(
+        ids.map(async (id) => ((await instanceState(id, region)) === 'terminated' ? undefined : id)),
+      );
+      const machines = alive.filter((id) => id !== undefined);
+      await tellLifecycle(action, machines, region, template.userData);
+    }
     if (action === 'StartInstances' || action === 'StopInstances' || action === 'TerminateInstances') {
       const ids = Object.entries(params)
         .filter(([k]) => /^InstanceId\.\d+$/.test(k))
@@ -603,23 +639,27 @@ export async function startProxy(opts: {
         status,
         time,
         ...(attempt && { attempt: Number(attempt) }),
-        ...(service === 's3' && { accessKey }),
+        ...((service === 's3' || service === 'sqs') && { accessKey }),
         ...extra,
       };
       calls.push(entry);
       appendFileSync(logFile, JSON.stringify(entry) + '\n');
     };
+    const json = typeof req.headers['x-amz-target'] === 'string';
     const error = (status: number, code: string, message: string): Reply =>
       service === 'ec2'
         ? ec2Error(status, code, message)
-        : service === 'sts'
+        : service === 'sts' || (service === 'sqs' && !json)
           ? queryError(status, code, message)
           : jsonError(status, code, message);
-    // Every answer leaves through here: recorded, and EC2 XML with loopback addresses only.
+    // Every answer leaves through here: recorded, EC2 XML with loopback addresses only, and SQS's
+    // queue URLs pointing at us.
     const finish = (reply: Reply, extra: Partial<ApiCall> = {}): void => {
       record(reply.status, extra);
       const xml = service === 'ec2' && /xml/.test(reply.headers['content-type'] ?? '');
-      send(xml ? { ...reply, body: Buffer.from(addresses.rewriteXml(reply.body.toString('utf8'))) } : reply);
+      if (xml) return send({ ...reply, body: Buffer.from(addresses.rewriteXml(reply.body.toString('utf8'))) });
+      if (service === 'sqs') return send({ ...reply, body: Buffer.from(queueUrls(reply.body.toString('utf8'))) });
+      send(reply);
     };
 
     // Requests that quote one of our loopback addresses get moto's original back.
@@ -656,8 +696,9 @@ export async function startProxy(opts: {
       );
     if (fault && faultReply && !fault.afterForward) return finish(faultReply, { injected: true });
 
-    // RunInstances with a ClientToken: one instance per token, whatever the retries.
-    const token = service === 'ec2' && action === 'RunInstances' ? params.ClientToken : undefined;
+    // RunInstances (or CreateFleet) with a ClientToken: one launch per token, whatever the retries.
+    const idempotent = service === 'ec2' && (action === 'RunInstances' || action === 'CreateFleet');
+    const token = idempotent ? params.ClientToken : undefined;
     if (token) {
       while (launching.has(token)) await launching.get(token);
       const done = launched.get(token);
@@ -703,10 +744,14 @@ export async function startProxy(opts: {
       if (refusal) return finish(refusal);
     }
 
+    // A fleet short of capacity (sb.fleetCapacity): moto is asked for what EC2 would give.
+    if (service === 'ec2' && action === 'CreateFleet') body = fleet.before(params) ?? body;
+
     let forwarded: Promise<Reply> = forward(target, req.method ?? 'POST', req.url ?? '/', req.headers, body);
     if (token) {
       forwarded = forwarded.then((r) => {
-        if (r.status === 200) launched.set(token, { params: JSON.stringify(params), reply: r });
+        if (r.status === 200 && action === 'RunInstances')
+          launched.set(token, { params: JSON.stringify(params), reply: r });
         return r;
       });
       const settled = forwarded.catch(() => undefined).finally(() => launching.delete(token));
@@ -719,6 +764,8 @@ export async function startProxy(opts: {
       reply = error(502, 'SandboxProxyError', `moto unreachable: ${String(err)}`);
     }
 
+    if (service === 'ec2' && action === 'CreateFleet') reply = await fleet.after(params, reply, region);
+    if (service === 'ec2' && action === 'DescribeFleets') reply = fleet.describe(params, reply);
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
     if (action === 'StartInstances') Object.values(params).forEach((v) => interruptions.started(v));
     if (action === 'DescribeInstances' && reply.status === 200)
@@ -726,6 +773,9 @@ export async function startProxy(opts: {
     if (service === 'ec2') await noteLifecycle(action, params, reply, region);
     if (service === 'ec2') reply = await spot.after(action, params, reply, region);
     if (service === 'ec2') aws.observe(action, params, reply);
+    // A fleet's answer is replayed as the client heard it: with fleet.ts's instances and errors.
+    if (token && action === 'CreateFleet' && reply.status === 200)
+      launched.set(token, { params: JSON.stringify(params), reply });
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
       opts.onPushedKey({
@@ -782,6 +832,7 @@ export async function startProxy(opts: {
     spot: spot.control,
     aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
     interruptions: interruptions.control,
+    fleet: fleet.control,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
