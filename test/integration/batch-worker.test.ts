@@ -282,6 +282,28 @@ describe('the batch worker on an instance', () => {
     ]);
   });
 
+  it('runs --setup once, in the project directory, before the jobs; a failing setup ends the worker, its queue untouched', async () => {
+    const ok = await batch('setup-ok', [['s1', 'cat installed.txt']], { setup: 'echo "$PWD" >> installed.txt' });
+    const r = await ok.run();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(ok.read('setup', 'status')).toBe('0\n');
+    expect(ok.read('jobs', 's1', 'state')).toMatch(/^done 1 0 /);
+    expect(ok.read('jobs', 's1', 'log')).toContain('/proj-setup-ok\n');
+    // A worker started again (the instance restarted) does not set up twice.
+    expect((await ok.run()).exitCode).toBe(0);
+    expect(readFileSync(join(m.home, 'proj-setup-ok', 'installed.txt'), 'utf8').split('\n')).toHaveLength(2);
+
+    const bad = await batch('setup-bad', [['never', 'echo ran > ran.txt']], { setup: 'echo no compiler; exit 4' });
+    sb.clearCalls();
+    const r2 = await bad.run();
+    expect(r2.exitCode, r2.stdout + r2.stderr).toBe(0);
+    expect(bad.read('worker')).toMatch(/^setup-failed \d+\n$/);
+    expect(bad.read('setup', 'status')).toBe('4\n');
+    expect(bad.read('setup', 'log')).toContain('no compiler\n');
+    expect(sb.calls().filter((c) => c.service === 'sqs')).toEqual([]);
+    expect(await bad.counts()).toEqual([1, 0]);
+  });
+
   it('waits while another consumer holds a message, runs it once released, then ends', async () => {
     const b = await batch('held', [['later', 'echo ran > ran.txt']]);
     const held = await sqs.send(new ReceiveMessageCommand({ QueueUrl: b.url, VisibilityTimeout: 600 }));
