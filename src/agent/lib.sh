@@ -96,6 +96,26 @@ interval_for() {
   echo "$_best"
 }
 
+# wait_child PID FLAG: waits for the background child PID to end; returns its status. A wait cut
+# short by a trapped signal returns >128 with the child still there (a zombie answers kill -0
+# until it is waited for): it waits again. A shell that reaps on its own (bash) may have taken the
+# status while the trap ran: it keeps it for the next wait (127 once it was reported) — asked
+# again when the variable named FLAG (set by the caller's trap) is set.
+wait_child() {
+  while :; do
+    wait "$1"
+    _wc_status=$?
+    kill -0 "$1" 2>/dev/null || break
+  done
+  eval "_wc_flag=\${$2:-}"
+  if [ -n "$_wc_flag" ] && [ "$_wc_status" -gt 128 ]; then
+    wait "$1"
+    _wc_again=$?
+    [ "$_wc_again" = 127 ] || _wc_status=$_wc_again
+  fi
+  return "$_wc_status"
+}
+
 # Writes a value whole (to a temporary, then renamed): a reader never sees the file empty.
 write_whole() { printf '%s\n' "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
 

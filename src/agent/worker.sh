@@ -179,19 +179,8 @@ run_job() {
   JOB_PID=$!
   watch_job &
   watcher=$!
-  # A wait cut short by our trap returns >128 with the job still there: wait again (a zombie
-  # answers kill -0 until it is waited for). A shell that reaps on its own (bash) keeps the status
-  # for the next wait (127 once it was reported).
-  while :; do
-    wait "$JOB_PID"
-    status=$?
-    kill -0 "$JOB_PID" 2>/dev/null || break
-  done
-  if [ -n "$TERMED" ] && [ "$status" -gt 128 ]; then
-    wait "$JOB_PID"
-    again=$?
-    [ "$again" = 127 ] || status=$again
-  fi
+  wait_child "$JOB_PID" TERMED
+  status=$?
   kill "$watcher" 2>/dev/null
   wait "$watcher" 2>/dev/null
   scan_progress
