@@ -171,18 +171,8 @@ passing_term() {
   exec 3<&-
   _termed=
   trap '_termed=1; pkill -TERM -P "$_child" 2>/dev/null || kill -TERM "$_child" 2>/dev/null' TERM
-  while :; do
-    wait "$_child"
-    _status=$?
-    kill -0 "$_child" 2>/dev/null || break
-  done
-  # A shell that reaps on its own (bash) may have taken the status while the trap ran: it keeps it
-  # for the next wait (127 once it was reported).
-  if [ -n "$_termed" ] && [ "$_status" -gt 128 ]; then
-    wait "$_child"
-    _again=$?
-    [ "$_again" = 127 ] || _status=$_again
-  fi
+  wait_child "$_child" _termed
+  _status=$?
   trap - TERM
   return "$_status"
 }
