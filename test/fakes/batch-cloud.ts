@@ -10,6 +10,9 @@
  * TerminateInstances says); deleting a queue or template already gone is fine; a second template
  * of one name fails with InvalidLaunchTemplateName.AlreadyExistsException.
  *
+ * Its templates and fleets are also the FakeCloud's `resources` (what taggedResources lists, as
+ * EC2's DescribeLaunchTemplates and DescribeFleets would), kept in step as they are made and ended.
+ *
  * Knobs: `capacity`, `fail(op, code | Injection)` (as FakeCloud's), `onCall(op, args)`.
  * Record: `calls`, `callsOf(op)`; the world: `templates`, `fleets`, `queues` (maps), with each
  * queue's `messages` (`visible`, `inFlight`: take(url) moves one from visible to in flight, as a
@@ -107,6 +110,13 @@ export class FakeBatchCloud implements BatchCloud {
         spec,
       };
       this.templates.set(t.id, t);
+      this.cloud.resources.push({
+        kind: 'launch-template',
+        id: t.id,
+        name: t.name,
+        createdAt: t.createdAt,
+        tags: t.tags,
+      });
       return { id: t.id, name: t.name };
     });
   }
@@ -114,6 +124,7 @@ export class FakeBatchCloud implements BatchCloud {
   deleteLaunchTemplate(id: string) {
     return this.call('deleteLaunchTemplate', [id], () => {
       this.templates.delete(id);
+      this.unlist(id);
     });
   }
 
@@ -150,6 +161,13 @@ export class FakeBatchCloud implements BatchCloud {
           });
       }
       this.fleets.set(fleet.id, fleet);
+      this.cloud.resources.push({
+        kind: 'fleet',
+        id: fleet.id,
+        state: 'active',
+        createdAt: fleet.createdAt,
+        tags: fleet.tags,
+      });
       return { fleetId: fleet.id, instanceIds: [...fleet.instanceIds], errors };
     });
   }
@@ -163,6 +181,7 @@ export class FakeBatchCloud implements BatchCloud {
         for (const i of f.instanceIds.map((x) => this.cloud.get(x)))
           if (i && LIVE.includes(i.state)) i.state = 'terminated';
         f.state = 'deleted_terminating';
+        this.unlist(id);
       }
     });
   }
@@ -244,6 +263,11 @@ export class FakeBatchCloud implements BatchCloud {
       this.cloud.spotRequests.set(i.spotRequestId, { type: 'one-time', state: 'active', instanceId: i.id });
     }
     return i;
+  }
+
+  private unlist(id: string): void {
+    const k = this.cloud.resources.findIndex((r) => r.id === id);
+    if (k >= 0) this.cloud.resources.splice(k, 1);
   }
 
   private queue(url: string): FakeQueue {
