@@ -14,6 +14,7 @@ import {
   EC2Client,
   paginateDescribeFleets,
   paginateDescribeLaunchTemplates,
+  type Tag,
 } from '@aws-sdk/client-ec2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { BatchCloud, FleetInfo, TemplateInfo } from './batch-port.js';
@@ -75,23 +76,21 @@ export async function createBatchCloud(cfg: { region?: string; queueEndpoint?: s
       });
     },
 
-    async findLaunchTemplates(tags) {
-      return aws('list the launch templates', async () => {
-        const out: TemplateInfo[] = [];
-        for await (const page of paginateDescribeLaunchTemplates({ client: ec2 }, { Filters: tagFilters(tags) }))
-          for (const t of page.LaunchTemplates ?? []) {
-            const have = tagMap(t.Tags);
-            if (t.LaunchTemplateId && hasTags(have, tags))
-              out.push({
-                id: t.LaunchTemplateId,
-                name: t.LaunchTemplateName ?? '',
-                tags: have,
-                createdAt: t.CreateTime,
-              });
-          }
-        return out;
-      });
-    },
+    findLaunchTemplates: (tags) =>
+      aws('list the launch templates', async () =>
+        (
+          await withTags(
+            paginateDescribeLaunchTemplates({ client: ec2 }, { Filters: tagFilters(tags) }),
+            (p) => p.LaunchTemplates,
+            tags,
+          )
+        ).map(({ item: t, tags: have }): TemplateInfo => ({
+          id: t.LaunchTemplateId ?? '',
+          name: t.LaunchTemplateName ?? '',
+          tags: have,
+          createdAt: t.CreateTime,
+        })),
+      ),
 
     async createFleet(f) {
       // One token per fleet: the SDK's retries of this call re-send it, and cannot launch twice.
@@ -124,19 +123,33 @@ export async function createBatchCloud(cfg: { region?: string; queueEndpoint?: s
       }
     },
 
-    async findFleets(tags) {
-      return aws('list the fleets', async () => {
-        const out: FleetInfo[] = [];
-        for await (const page of paginateDescribeFleets({ client: ec2 }, { Filters: tagFilters(tags) }))
-          for (const f of page.Fleets ?? []) {
-            const have = tagMap(f.Tags);
-            if (f.FleetId && hasTags(have, tags))
-              out.push({ id: f.FleetId, state: f.FleetState ?? 'unknown', tags: have, createdAt: f.CreateTime });
-          }
-        return out;
-      });
-    },
+    findFleets: (tags) =>
+      aws('list the fleets', async () =>
+        (
+          await withTags(paginateDescribeFleets({ client: ec2 }, { Filters: tagFilters(tags) }), (p) => p.Fleets, tags)
+        ).map(({ item: f, tags: have }): FleetInfo => ({
+          id: f.FleetId ?? '',
+          state: f.FleetState ?? 'unknown',
+          tags: have,
+          createdAt: f.CreateTime,
+        })),
+      ),
 
     ...queueCalls(sqs),
   };
+}
+
+/** The items of every page carrying the tags wanted (batch-shapes.ts's rule), with their tags as a map. */
+async function withTags<P, I extends { Tags?: Tag[] }>(
+  pages: AsyncIterable<P>,
+  items: (page: P) => I[] | undefined,
+  want: Record<string, string>,
+): Promise<{ item: I; tags: Record<string, string> }[]> {
+  const out: { item: I; tags: Record<string, string> }[] = [];
+  for await (const page of pages)
+    for (const item of items(page) ?? []) {
+      const tags = tagMap(item.Tags);
+      if (hasTags(tags, want)) out.push({ item, tags });
+    }
+  return out;
 }

@@ -24,6 +24,19 @@ const sb = useSandbox();
 /** BATCH.md's tags: the session's own (taken from an instance the CLI launched) plus the batch's. */
 const batchTags = (base: Record<string, string>, batch: string) => ({ ...base, 'ssh-ec2:batch': batch });
 
+/** A batch's launch template as `ssh-ec2 batch` makes it; `extra`: the template's own tags (made long ago). */
+const templateOf = (batch: string, tags: Record<string, string>, extra: Record<string, string> = {}) => ({
+  name: `ssh-ec2-${batch}`,
+  imageId: 'ami-0d1a00000000a0001',
+  securityGroupIds: [],
+  rootDevice: '/dev/sda1',
+  volumeSizeGiB: 20,
+  shutdownBehavior: 'stop' as const,
+  instanceTags: tags,
+  // Made long ago: down --orphans leaves a batch made moments ago (its launch may be under way).
+  tags: { ...tags, 'ssh-ec2:batch-created': '2026-01-01T00:00:00.000Z', ...extra },
+});
+
 describe('batch resources in ls --all-regions and down --orphans', () => {
   let port: BatchCloud;
   const saved = { ...process.env };
@@ -53,22 +66,12 @@ describe('batch resources in ls --all-regions and down --orphans', () => {
     // Batch "ended": template, an instant fleet of one (its instance then terminated), a queue of 2 jobs.
     const ended = 'ended-20260101-000000';
     const endedTags = batchTags(base, ended);
-    const template = await port.createLaunchTemplate({
-      name: `ssh-ec2-${ended}`,
-      imageId: 'ami-0d1a00000000a0001',
-      securityGroupIds: [],
-      rootDevice: '/dev/sda1',
-      volumeSizeGiB: 20,
-      shutdownBehavior: 'stop',
-      instanceTags: endedTags,
-      tags: {
-        ...endedTags,
+    const template = await port.createLaunchTemplate(
+      templateOf(ended, endedTags, {
         'ssh-ec2:batch-jobs': '2',
         'ssh-ec2:batch-results': `s3://results-bucket/runs/${ended}/`,
-        // Made long ago: down --orphans leaves a batch made moments ago (its launch may be under way).
-        'ssh-ec2:batch-created': '2026-01-01T00:00:00.000Z',
-      },
-    });
+      }),
+    );
     const fleet = await port.createFleet({
       templateId: template.id,
       overrides: [{ instanceType: 't3.large' }],
@@ -89,16 +92,7 @@ describe('batch resources in ls --all-regions and down --orphans', () => {
     // Batch "live": its template and queue, and the CLI's running instance as its instance.
     const live = 'live-20260101-000000';
     const liveTags = batchTags(base, live);
-    const liveTemplate = await port.createLaunchTemplate({
-      name: `ssh-ec2-${live}`,
-      imageId: 'ami-0d1a00000000a0001',
-      securityGroupIds: [],
-      rootDevice: '/dev/sda1',
-      volumeSizeGiB: 20,
-      shutdownBehavior: 'stop',
-      instanceTags: liveTags,
-      tags: { ...liveTags, 'ssh-ec2:batch-created': '2026-01-01T00:00:00.000Z' },
-    });
+    const liveTemplate = await port.createLaunchTemplate(templateOf(live, liveTags));
     const liveQueue = await port.createQueue(`ssh-ec2-${live}-1`, liveTags, 300);
     const tag: Tag = { Key: 'ssh-ec2:batch', Value: live };
     await ec2.send(new CreateTagsCommand({ Resources: [running], Tags: [tag] }));

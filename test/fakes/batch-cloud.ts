@@ -27,7 +27,7 @@ import type {
   TemplateInfo,
   TemplateSpec,
 } from '../../src/cloud/batch-port.js';
-import { awsFailure, type FakeCloud, type Injection } from './cloud.js';
+import { answer, awsFailure, type FakeCloud, type Injection } from './cloud.js';
 
 export type BatchOp = Exclude<keyof BatchCloud, 'region'>;
 
@@ -276,17 +276,10 @@ export class FakeBatchCloud implements BatchCloud {
     return q;
   }
 
-  private async call<T>(op: BatchOp, args: unknown[], effect: () => T): Promise<T> {
+  private call<T>(op: BatchOp, args: unknown[], effect: () => T): Promise<T> {
     this.calls.push({ op, args });
     this.onCall?.(op, args);
-    await Promise.resolve(); // an answer comes later, as from the network
-    const queue = this.injections.get(op) ?? [];
-    const injection = queue.find((i) => !i.when || i.when(...args));
-    if (!injection) return effect();
-    injection.times = (injection.times ?? 1) - 1;
-    if (injection.times <= 0) queue.splice(queue.indexOf(injection), 1);
-    if (injection.tookEffect) effect();
-    throw awsFailure(op, injection);
+    return answer(this.injections, op, args, effect);
   }
 
   private id(prefix: string): string {
