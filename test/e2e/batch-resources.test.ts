@@ -82,6 +82,13 @@ describe('batch resources in ls --all-regions and down --orphans', () => {
     expect(fleet.instanceIds, JSON.stringify(fleet.errors)).toHaveLength(1);
     const queue = await port.createQueue(`ssh-ec2-${ended}-1`, { ...endedTags, 'ssh-ec2:batch-lane': '1' }, 300);
     await port.sendJobs(queue, ['{"job":"job-1","cmd":"dHJ1ZQ==","failures":0,"attempt":1}', '{"job":"job-2"}']);
+    // A queue URL naming AWS (as a record or another laptop may hold it) still goes to the endpoint
+    // given, never off this machine: the sandbox answers it.
+    const awsUrl = `https://sqs.${sb.region}.amazonaws.com/123456789012/ssh-ec2-${ended}-1`;
+    expect(await port.queueInfo(awsUrl)).toMatchObject({ visible: 2, inFlight: 0 });
+    // So too without SSH_EC2_QUEUE_ENDPOINT: the SDK's own endpoint (AWS_ENDPOINT_URL), not the URL's host.
+    const viaEnv = await createBatchCloud({ region: sb.region });
+    expect(await viaEnv.queueInfo(awsUrl)).toMatchObject({ visible: 2, inFlight: 0 });
     const ec2 = ec2Client(sb);
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: fleet.instanceIds }));
     await until(

@@ -1,3 +1,4 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import type { TemplateSpec } from '../../src/cloud/batch-port.js';
 import {
@@ -11,6 +12,7 @@ import {
   tagFilters,
 } from '../../src/cloud/batch-shapes.js';
 import { runInstancesInput } from '../../src/cloud/run-instances.js';
+import { queueCalls } from '../../src/cloud/sqs-queues.js';
 import { FakeBatchCloud } from '../fakes/batch-cloud.js';
 import { FakeCloud } from '../fakes/cloud.js';
 
@@ -192,5 +194,90 @@ describe('the fake batch port cooperates with the fake cloud', () => {
     await batch.deleteQueue(url);
     expect(await batch.queueInfo(url)).toBeUndefined();
     expect(batch.callsOf('deleteQueue')).toHaveLength(2);
+  });
+});
+
+describe('the SQS calls (sqs-queues.ts) against a stand-in client', () => {
+  /** An SQSClient that answers each command by its name, recording what it was sent. */
+  const client = (answers: Record<string, (input: Record<string, unknown>) => unknown>) => {
+    const sent: { name: string; input: Record<string, unknown> }[] = [];
+    // A real client (the paginator checks it is one) whose send never leaves the process.
+    const sqs = new SQSClient({ region: 'eu-central-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    sqs.send = (async (cmd: { constructor: { name: string }; input: Record<string, unknown> }) => {
+      const name = cmd.constructor.name.replace(/Command$/, '');
+      sent.push({ name, input: cmd.input });
+      const answer = answers[name];
+      if (!answer) throw new Error(`unexpected ${name}`);
+      return answer(cmd.input);
+    }) as never;
+    return { calls: queueCalls(sqs), sent };
+  };
+  const sqsError = (name: string) => Object.assign(new Error(`${name} (stand-in)`), { name });
+  const URL = 'http://127.0.0.1:1/123456789012/ssh-ec2-b-1';
+
+  it('SendMessageBatch in tens; entries it refused are an error naming them', async () => {
+    const ok = client({ SendMessageBatch: () => ({ Successful: [], Failed: [] }) });
+    await ok.calls.sendJobs(
+      URL,
+      Array.from({ length: 13 }, (_, k) => `b${k}`),
+    );
+    expect(ok.sent.map((c) => (c.input.Entries as unknown[]).length)).toEqual([10, 3]);
+    const partly = client({
+      SendMessageBatch: () => ({
+        Failed: [{ Id: 'm3', Code: 'InternalError', Message: 'try again', SenderFault: false }],
+      }),
+    });
+    await expect(partly.calls.sendJobs(URL, ['a', 'b', 'c', 'd'])).rejects.toThrow(
+      'could not send 1 job(s) to ssh-ec2-b-1: m3 (InternalError: try again)',
+    );
+  });
+
+  it("a queue gone (either protocol's code): no info, deleting it is done; a purge under way is done", async () => {
+    for (const code of ['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']) {
+      const gone = client({
+        GetQueueAttributes: () => Promise.reject(sqsError(code)),
+        ListQueueTags: () => ({ Tags: {} }),
+        DeleteQueue: () => Promise.reject(sqsError(code)),
+      });
+      expect(await gone.calls.queueInfo(URL)).toBeUndefined();
+      await gone.calls.deleteQueue(URL);
+    }
+    const purging = client({
+      PurgeQueue: () => Promise.reject(sqsError('AWS.SimpleQueueService.PurgeQueueInProgress')),
+    });
+    await purging.calls.purgeQueue(URL);
+  });
+
+  it('SQS refusing is the missing-permission message the other calls give', async () => {
+    const denied = client({
+      ListQueues: () =>
+        Promise.reject(
+          Object.assign(sqsError('AccessDenied'), {
+            message: 'User: arn:aws:iam::1:user/a is not authorized to perform: sqs:listqueues on resource: *',
+          }),
+        ),
+    });
+    await expect(denied.calls.findQueues('ssh-ec2-')).rejects.toThrow(
+      /not allowed to list the queues \(sqs:listqueues\)/,
+    );
+  });
+
+  it('findQueues: by prefix, every page, each with its tags and counts', async () => {
+    const pages = client({
+      ListQueues: (input) => (input.NextToken ? { QueueUrls: [`${URL}-2`] } : { QueueUrls: [URL], NextToken: 'next' }),
+      GetQueueAttributes: () => ({
+        Attributes: { ApproximateNumberOfMessages: '2', ApproximateNumberOfMessagesNotVisible: '1' },
+      }),
+      ListQueueTags: () => ({ Tags: { 'ssh-ec2': 'p' } }),
+    });
+    const found = await pages.calls.findQueues('ssh-ec2-');
+    expect(found.map((q) => [q.name, q.visible, q.inFlight, q.tags['ssh-ec2']])).toEqual([
+      ['ssh-ec2-b-1', 2, 1, 'p'],
+      ['ssh-ec2-b-1-2', 2, 1, 'p'],
+    ]);
+    expect(pages.sent.filter((c) => c.name === 'ListQueues').map((c) => c.input.QueueNamePrefix)).toEqual([
+      'ssh-ec2-',
+      'ssh-ec2-',
+    ]);
   });
 });
