@@ -12,18 +12,18 @@ import {
   DeleteFleetsCommand,
   DeleteLaunchTemplateCommand,
   EC2Client,
-  paginateDescribeFleets,
   paginateDescribeLaunchTemplates,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { BatchCloud, FleetInfo, TemplateInfo } from './batch-port.js';
+import type { BatchCloud, TemplateInfo } from './batch-port.js';
 import { fleetInput, fleetResult, hasTags, launchTemplateInput, tagFilters } from './batch-shapes.js';
 import { NewResources, isNotFound } from './consistency.js';
 import { aws } from './errors.js';
 import { resolveRegion } from './region.js';
 import { MAX_ATTEMPTS, retryStrategy } from './retry.js';
 import { tagMap } from './sdk-shapes.js';
+import { findFleets } from './fleets.js';
 import { queueCalls } from './sqs-queues.js';
 
 /** DeleteFleets takes at most 25 instant fleets per call. */
@@ -123,17 +123,7 @@ export async function createBatchCloud(cfg: { region?: string; queueEndpoint?: s
       }
     },
 
-    findFleets: (tags) =>
-      aws('list the fleets', async () =>
-        (
-          await withTags(paginateDescribeFleets({ client: ec2 }, { Filters: tagFilters(tags) }), (p) => p.Fleets, tags)
-        ).map(({ item: f, tags: have }): FleetInfo => ({
-          id: f.FleetId ?? '',
-          state: f.FleetState ?? 'unknown',
-          tags: have,
-          createdAt: f.CreateTime,
-        })),
-      ),
+    findFleets: (tags) => aws('list the fleets', () => findFleets(ec2, tags)),
 
     ...queueCalls(sqs),
   };

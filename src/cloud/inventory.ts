@@ -10,7 +10,6 @@ import {
   DescribeKeyPairsCommand,
   DescribeRegionsCommand,
   DescribeSecurityGroupsCommand,
-  paginateDescribeFleets,
   paginateDescribeLaunchTemplates,
   paginateDescribeVolumes,
   type EC2Client,
@@ -19,6 +18,7 @@ import {
 import { CloudError } from '../errors.js';
 import { kindOf } from './aws-codes.js';
 import { fleetDeleted } from './batch-port.js';
+import { findFleets } from './fleets.js';
 import { aws } from './errors.js';
 import type { Cloud, TaggedResource, TaggedResources } from './port.js';
 import { tagMap } from './sdk-shapes.js';
@@ -103,21 +103,19 @@ export function inventory(ec2: EC2Client): Pick<Cloud, 'enabledRegions' | 'tagge
               });
         return out;
       });
-      // A batch's fleets (ssh-ec2 batch); one DeleteFleets ended is listed by EC2 a while longer: left out.
-      const fleets = aws('list the fleets', async () => {
-        const out: TaggedResource[] = [];
-        for await (const page of paginateDescribeFleets({ client: ec2 }, { Filters: OUR_TAG }))
-          for (const f of page.Fleets ?? [])
-            if (ours(f.Tags) && !fleetDeleted(f.FleetState ?? ''))
-              out.push({
-                kind: 'fleet',
-                id: f.FleetId!,
-                state: f.FleetState,
-                createdAt: f.CreateTime,
-                tags: tagMap(f.Tags),
-              });
-        return out;
-      });
+      // A batch's fleets (ssh-ec2 batch; fleets.ts: how an instant one is found); one DeleteFleets
+      // ended is listed by EC2 a while longer: left out.
+      const fleets = aws('list the fleets', async () =>
+        (await findFleets(ec2, {}))
+          .filter((f) => !fleetDeleted(f.state))
+          .map((f): TaggedResource => ({
+            kind: 'fleet',
+            id: f.id,
+            state: f.state,
+            createdAt: f.createdAt,
+            tags: f.tags,
+          })),
+      );
       const all = await Promise.all([
         unlessRefused('ec2:DescribeVolumes', volumes),
         unlessRefused('ec2:DescribeSecurityGroups', groups),
