@@ -82,6 +82,7 @@ export interface BatchCloud {
    * instances is not supported"), whatever TerminateInstances says. One already gone is fine.
    */
   deleteFleets(ids: readonly string[]): Promise<void>;
+  /** Instant fleets through their instances' aws:ec2:fleet-id (AWS lists one only by id): fleets.ts. */
   findFleets(tags: Record<string, string>): Promise<FleetInfo[]>;
   /** Returns the queue's URL. */
   createQueue(name: string, tags: Record<string, string>, visibilitySeconds: number): Promise<string>;
