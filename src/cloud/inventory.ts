@@ -1,6 +1,6 @@
 /**
  * What ssh-ec2 ls --all-regions lists besides instances: the regions enabled for the account, and
- * each region's volumes, security groups, key pairs and launch templates carrying the tag key ssh-ec2
+ * each region's volumes, security groups, key pairs, launch templates and fleets carrying the tag key ssh-ec2
  * (found by their tags, never by what a machine remembers: issue #12, dstack #3453). ssh-ec2 makes
  * volumes (with its instances) and security groups; key pairs and launch templates are listed when
  * they carry our tags, whoever made them.
@@ -17,6 +17,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors.js';
 import { kindOf } from './aws-codes.js';
+import { fleetDeleted } from './batch-port.js';
+import { findFleets } from './fleets.js';
 import { aws } from './errors.js';
 import type { Cloud, TaggedResource, TaggedResources } from './port.js';
 import { tagMap } from './sdk-shapes.js';
@@ -101,11 +103,25 @@ export function inventory(ec2: EC2Client): Pick<Cloud, 'enabledRegions' | 'tagge
               });
         return out;
       });
+      // A batch's fleets (ssh-ec2 batch; fleets.ts: how an instant one is found); one DeleteFleets
+      // ended is listed by EC2 a while longer: left out.
+      const fleets = aws('list the fleets', async () =>
+        (await findFleets(ec2, {}))
+          .filter((f) => !fleetDeleted(f.state))
+          .map((f): TaggedResource => ({
+            kind: 'fleet',
+            id: f.id,
+            state: f.state,
+            createdAt: f.createdAt,
+            tags: f.tags,
+          })),
+      );
       const all = await Promise.all([
         unlessRefused('ec2:DescribeVolumes', volumes),
         unlessRefused('ec2:DescribeSecurityGroups', groups),
         unlessRefused('ec2:DescribeKeyPairs', keys),
         unlessRefused('ec2:DescribeLaunchTemplates', templates),
+        unlessRefused('ec2:DescribeFleets', fleets),
         unlessRefused(
           'ec2:DescribeSpotInstanceRequests',
           aws('list the spot requests', () => listSpotRequests(ec2, OUR_TAG)),

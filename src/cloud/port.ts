@@ -35,7 +35,8 @@ export interface InstanceInfo {
 
 /** A resource other than an instance that carries an ssh-ec2 tag (ssh-ec2 ls --all-regions). */
 export interface TaggedResource {
-  kind: 'volume' | 'security-group' | 'key-pair' | 'launch-template' | 'spot-request';
+  /** A batch's (ssh-ec2 batch): its launch template, fleets, queues, and where its results are (`results`: an S3 URL). */
+  kind: 'volume' | 'security-group' | 'key-pair' | 'launch-template' | 'spot-request' | 'fleet' | 'queue' | 'results';
   id: string;
   name?: string;
   /** A volume's (available, in-use, …), a spot request's (open, active, cancelled, …); none for the others. */
@@ -44,6 +45,8 @@ export interface TaggedResource {
   /** A volume's size; the instance a volume is attached to, or a spot request's. */
   sizeGiB?: number;
   attachedTo?: string;
+  /** A queue's jobs not finished: waiting to be taken, and being run. */
+  waiting?: number;
   tags: Record<string, string>;
 }
 
@@ -170,7 +173,7 @@ export interface Cloud {
   /** The regions enabled for the account (DescribeRegions, opted-in or needing no opt-in). */
   enabledRegions(): Promise<string[]>;
   /**
-   * The volumes, security groups, key pairs and launch templates of the region carrying an ssh-ec2
+   * The volumes, security groups, key pairs, launch templates and fleets of the region carrying an ssh-ec2
    * tag; a listing the policy refuses is left out and its action named in `refused`.
    */
   taggedResources(): Promise<TaggedResources>;

@@ -12,6 +12,8 @@ import { main } from '../../src/cli.js';
 import { makePlan, type Plan } from '../../src/session/plan.js';
 import { resolveOptions } from '../../src/options.js';
 import type { FakeCloud } from './cloud.js';
+import type { BatchCloud } from '../../src/cloud/batch-port.js';
+import { FakeBatchCloud } from './batch-cloud.js';
 
 export interface Machine {
   /** A project directory on this machine (exists). */
@@ -111,7 +113,14 @@ export async function cli(
   m: Machine,
   cloud: FakeCloud,
   argv: readonly string[],
-  io: { cwd?: string; stdinIsTTY?: boolean; env?: Record<string, string>; clouds?: Record<string, FakeCloud> } = {},
+  io: {
+    cwd?: string;
+    stdinIsTTY?: boolean;
+    env?: Record<string, string>;
+    clouds?: Record<string, FakeCloud>;
+    /** The batch port (ssh-ec2 batch …). */
+    batchCloud?: BatchCloud;
+  } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -128,6 +137,9 @@ export async function cli(
       // Another region's cloud, where a test made one (ls --all-regions).
       return (region !== undefined && io.clouds?.[region]) || cloud;
     },
+    // None given: an empty one on the region's cloud (ls --all-regions and down --orphans list queues).
+    loadBatchCloud: async (region) =>
+      io.batchCloud ?? new FakeBatchCloud((region !== undefined && io.clouds?.[region]) || cloud),
   });
   return { status, stdout, lines: stderr.split('\n').filter((l) => l !== ''), regions };
 }

@@ -109,6 +109,26 @@ export function awsFailure(op: string, i: Pick<Injection, 'code' | 'message' | '
   return mapAwsError(err, DOING[op as CloudOp] ?? op);
 }
 
+/**
+ * A fake's answer to one call, later (as from the network): `effect`'s, or the first injection
+ * for `op` matching the arguments (used up `times` times; `tookEffect`: the effect first).
+ */
+export async function answer<Op extends string, T>(
+  injections: Map<Op, Injection[]>,
+  op: Op,
+  args: unknown[],
+  effect: () => T,
+): Promise<T> {
+  await Promise.resolve();
+  const queue = injections.get(op) ?? [];
+  const injection = queue.find((i) => !i.when || i.when(...args));
+  if (!injection) return effect();
+  injection.times = (injection.times ?? 1) - 1;
+  if (injection.times <= 0) queue.splice(queue.indexOf(injection), 1);
+  if (injection.tookEffect) effect();
+  throw awsFailure(op, injection);
+}
+
 const ZONES: Zone[] = [
   { name: 'eu-central-1a', subnetId: 'subnet-a' },
   { name: 'eu-central-1b', subnetId: 'subnet-b' },
@@ -536,17 +556,10 @@ export class FakeCloud implements Cloud {
 
   // --- the machinery ---
 
-  private async call<T>(op: CloudOp, args: unknown[], effect: () => T): Promise<T> {
+  private call<T>(op: CloudOp, args: unknown[], effect: () => T): Promise<T> {
     this.calls.push({ op, args });
     this.onCall?.(op, args);
-    await Promise.resolve(); // an answer comes later, as from the network
-    const queue = this.injections.get(op) ?? [];
-    const injection = queue.find((i) => !i.when || i.when(...args));
-    if (!injection) return effect();
-    injection.times = (injection.times ?? 1) - 1;
-    if (injection.times <= 0) queue.splice(queue.indexOf(injection), 1);
-    if (injection.tookEffect) effect();
-    throw awsFailure(op, injection);
+    return answer(this.injections, op, args, effect);
   }
 
   /** The instance `op` names; EC2's NotFound for one it does not know. */

@@ -21,7 +21,10 @@ const SERVICES: Record<string, string> = {
   '@aws-sdk/client-ec2': 'ec2',
   '@aws-sdk/client-ec2-instance-connect': 'ec2-instance-connect',
   '@aws-sdk/client-sts': 'sts',
+  '@aws-sdk/client-sqs': 'sqs',
 };
+/** SDK operations whose IAM action has another name (SendMessageBatch is authorised as SendMessage). */
+const IAM_ACTION: Record<string, string> = { 'sqs:SendMessageBatch': 'sqs:SendMessage' };
 /** Calls AWS answers for everyone: no policy can allow or deny them. */
 const NEEDS_NO_PERMISSION = ['sts:GetCallerIdentity'];
 const policyText = (file: string) => readFileSync(join(REPO, 'policy', file), 'utf8');
@@ -57,7 +60,7 @@ function actionsUsed(source: string): string[] {
   const actions = new Set<string>();
   for (const m of source.matchAll(/\bnew\s+(\w+)Command\s*\(/g)) {
     const service = imported.get(`${m[1]}Command`);
-    if (service) actions.add(`${service}:${m[1]}`);
+    if (service) actions.add(IAM_ACTION[`${service}:${m[1]}`] ?? `${service}:${m[1]}`);
   }
   for (const m of source.matchAll(/\bpaginate(\w+)\b/g)) {
     const service = imported.get(`paginate${m[1]}`);
@@ -191,6 +194,26 @@ describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
         ).toBe('false');
       }
     }
+  });
+
+  it("a batch's queues only by the name ssh-ec2-*; its templates and fleets only tagged ssh-ec2 naming the caller", () => {
+    const allowed = new Set(statements.flatMap((s) => asList(s.Action)));
+    expect(allowed).toContain('sqs:TagQueue'); // CreateQueue with tags needs it too
+    for (const s of statements.filter((st) =>
+      asList(st.Action).some((a) => a.startsWith('sqs:') && a !== 'sqs:ListQueues'),
+    ))
+      expect(asList(s.Resource), s.Sid).toEqual(['arn:aws:sqs:*:*:ssh-ec2-*']);
+    for (const action of ['ec2:CreateLaunchTemplate', 'ec2:CreateFleet']) {
+      const granting = statements.filter((s) => asList(s.Action).includes(action));
+      expect(granting.length, action).toBeGreaterThan(0);
+      for (const s of granting) {
+        expect(s.Condition?.Null?.['aws:RequestTag/ssh-ec2'], s.Sid).toBe('false');
+        expect(s.Condition?.StringEquals?.['aws:RequestTag/ssh-ec2:user'], s.Sid).toBe(caller);
+      }
+    }
+    for (const action of ['ec2:DeleteLaunchTemplate', 'ec2:DeleteFleets'])
+      for (const s of statements.filter((st) => asList(st.Action).includes(action)))
+        expect(s.Condition?.StringEquals?.['aws:ResourceTag/ssh-ec2:user'], s.Sid).toBe(caller);
   });
 
   it('names the caller one way only', () => {

@@ -18,7 +18,8 @@
  * "…hash…end") cannot be checked and is left alone. Security groups of ssh-ec2 that no instance
  * uses go as down's always do; volumes are listed, never deleted (ssh-ec2's own go with their
  * instance: DeleteOnTermination; a data volume, --volume, is named with its monthly cost and the
- * `ssh-ec2 volumes rm` that deletes it), nor are key pairs or launch templates (ssh-ec2 makes none).
+ * `ssh-ec2 volumes rm` that deletes it), nor are key pairs. A batch's launch template, fleets and
+ * queues go when no instance of the batch is live (batches.ts); its results in S3 are listed only.
  */
 import { hostname } from 'node:os';
 import type { Cloud, InstanceInfo } from '../../cloud/port.js';
@@ -41,6 +42,7 @@ import { jobLine } from './describe.js';
 import { directoryState, type DirectoryState } from './directory-state.js';
 import { endInstances, isHere } from './end.js';
 import { removeSecurityGroups } from './security-groups.js';
+import { endOrphanBatches, judgeOrphanBatches, type OrphanBatch } from './batches.js';
 import { cancelOrphanRequests, judgeOrphanRequests, orphanSpotRequests, type OrphanRequest } from './spot-requests.js';
 import { dataVolumeLine } from '../volumes/table.js';
 
@@ -93,6 +95,7 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
   const said: string[] = [];
   const left: string[] = [];
   const requests: { cloud: Cloud; r: OrphanRequest }[] = [];
+  const batches: OrphanBatch[] = [];
   for (const r of found.regions) {
     for (const i of r.instances) {
       const v = verdict(i, judge);
@@ -125,6 +128,10 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
     requests.push(...fate.ending.map((q) => ({ cloud: r.cloud, r: q })));
     said.push(...fate.said);
     left.push(...fate.left);
+    const batchFate = await judgeOrphanBatches(r.region, r.cloud, r.resources, judge);
+    batches.push(...batchFate.ending);
+    said.push(...batchFate.said);
+    left.push(...batchFate.left);
     for (const x of r.resources) {
       const data = dataVolumeLine(r.region, x);
       if (data) left.push(data);
@@ -135,10 +142,11 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
     }
   }
   if (left.length > 0) ctx.log.info(`Left alone:\n${left.join('\n')}`);
-  if (ending.length + requests.length > 0) {
+  if (ending.length + requests.length + batches.length > 0) {
     const what = [
       ending.length > 0 && `terminate ${ending.length} instance(s)`,
       requests.length > 0 && `cancel ${requests.length} spot request(s)`,
+      batches.length > 0 && `delete what ${batches.length} ended batch(es) left`,
     ];
     const question = `${upper(what.filter(Boolean).join(', '))}?\n${said.join('\n')}\n`;
     if (ctx.flags.yes) ctx.log.info(question.replace(/^(.*?)\?\n/, '$1:\n').trimEnd());
@@ -163,6 +171,8 @@ export async function endOrphans(ctx: CommandContext): Promise<number> {
     const agreed = mine.length > 0 || ctx.flags.yes;
     if (agreed && r.resources.some((x) => x.kind === 'security-group')) await removeSecurityGroups(ctx, r.cloud);
   }
+  const b = await endOrphanBatches(ctx, batches);
+  if (b !== ExitCode.ok) status = b;
   return status;
 }
 

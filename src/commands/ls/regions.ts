@@ -4,13 +4,14 @@
  * everything). Regions are asked a few at a time; a region that refuses (not opted in, a policy
  * denying it) is a warning, not a failure of the listing.
  */
-import type { Cloud, InstanceInfo, TaggedResource } from '../../cloud/port.js';
+import type { Cloud, InstanceInfo, TaggedResource, TaggedResources } from '../../cloud/port.js';
 import { localUser } from '../../session/context.js';
 import { ownerOf } from '../../session/owner.js';
 import { TAG } from '../../session/plan.js';
 import { loadCloud } from '../../session/story.js';
 import { mine } from '../shared.js';
 import type { CommandContext } from '../types.js';
+import { batchExtras } from './batch-resources.js';
 
 /** How many regions are asked at once: enough to list ~30 regions in a few round trips. */
 const REGIONS_AT_ONCE = 6;
@@ -46,7 +47,7 @@ export async function findEverywhere(
       const cloud = region === home.region ? home : await loadCloud({ ...ctx, options: { ...ctx.options, region } });
       const [instances, { resources, refused }] = await Promise.all([
         mine(ctx, cloud),
-        o.resources ? cloud.taggedResources() : Promise.resolve({ resources: [], refused: [] }),
+        o.resources ? everyKind(ctx, cloud) : Promise.resolve({ resources: [], refused: [] }),
       ]);
       if (refused.length > 0) warnings.push(refusedLine(region, refused));
       const kept = resources.filter((r) => r.tags[TAG.user] === undefined || owners.has(r.tags[TAG.user]));
@@ -59,6 +60,13 @@ export async function findEverywhere(
   };
   const found = await inBatches(names, REGIONS_AT_ONCE, one);
   return { regions: found.filter((f): f is RegionFindings => f !== undefined), warnings };
+}
+
+/** EC2's listings, then what a batch has beyond them (its queues, its results' prefix). */
+async function everyKind(ctx: CommandContext, cloud: Cloud): Promise<TaggedResources> {
+  const ec2 = await cloud.taggedResources();
+  const batch = await batchExtras(ctx, cloud.region, ec2.resources);
+  return { resources: [...ec2.resources, ...batch.resources], refused: [...ec2.refused, ...batch.refused].sort() };
 }
 
 /** One warning for the listings a policy attached before they were asked refuses (the instances are listed). */

@@ -33,3 +33,28 @@ try:
     _Instances.run_instances = _run_refusing_deregistered
 except Exception:  # moto missing or reorganised: run unpatched
     pass
+
+# DeleteFleets of a fleet whose instances are all ended already (an instant fleet is deleted with
+# TerminateInstances=true, as EC2 requires): moto 5.2.x asks its own TerminateInstances with no id
+# and fails ("No instances specified"); EC2 deletes the fleet. Terminate only when there is one.
+try:
+    from moto.ec2.models.fleets import Fleet as _Fleet
+
+    _fleet_terminate = _Fleet.terminate_instances
+
+    def _terminate_if_any(self):
+        backend = self.ec2_backend
+        original = backend.terminate_instances
+
+        def _some(ids, *args, **kwargs):
+            return original(ids, *args, **kwargs) if ids else []
+
+        backend.terminate_instances = _some
+        try:
+            return _fleet_terminate(self)
+        finally:
+            del backend.terminate_instances
+
+    _Fleet.terminate_instances = _terminate_if_any
+except Exception:  # moto missing or reorganised: run unpatched
+    pass
