@@ -52,8 +52,6 @@ describe('batch resources in ls --all-regions and down --orphans', () => {
   });
 
   it("lists a batch's template, fleet, queue and results; ends those of the batch with no live instance only", async () => {
-    // As AWS documents DescribeFleets: an instant fleet is listed only when asked for by its id.
-    sb.listInstantFleets(false);
     const dir = makeProject(sb, 'batch-resources');
     // An instance launched by the CLI: its tags are the session's own (project, user, host, …), and it
     // stands for the running instance of the second batch.

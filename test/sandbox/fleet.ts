@@ -97,7 +97,8 @@ const escapeXml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.cha
 
 export function fleetModel(deps: { ec2Call(region: string, params: Record<string, string>): Promise<Reply> }) {
   const limits = new Map<string, number>(); // `${type}` or `${type}/${market}` → instances per CreateFleet
-  let listInstant = true;
+  // As AWS documents DescribeFleets: an instant fleet is listed only when asked for by its id.
+  let listInstant = false;
 
   const limitOf = (type: string | undefined, market: Market): number =>
     type === undefined ? Infinity : Math.min(limits.get(`${type}/${market}`) ?? Infinity, limits.get(type) ?? Infinity);

@@ -160,8 +160,8 @@ export interface Sandbox {
    */
   fleetCapacity(type: string, n: number | undefined, market?: 'spot' | 'on-demand'): void;
   /**
-   * false: DescribeFleets lists an instant fleet only when asked for by its id, as AWS documents;
-   * default true (moto's answer: every fleet). See fleet.ts.
+   * true: DescribeFleets lists every fleet, instant ones too (moto's answer); default false: an
+   * instant fleet only when asked for by its id, as AWS documents. See fleet.ts.
    */
   listInstantFleets(on: boolean): void;
   /** Changes linkDelayMs (LinkOptions) from now on: new ssh connections and API requests. */
