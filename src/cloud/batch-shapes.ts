@@ -71,12 +71,26 @@ export function fleetInput(f: FleetLaunch, clientToken: string): CreateFleetComm
       ? {
           SpotOptions: {
             AllocationStrategy: 'price-capacity-optimized',
-            ...(f.maxTotalPrice && { MaxTotalPrice: f.maxTotalPrice }),
+            ...(fleetPriceCap(f) && { MaxTotalPrice: fleetPriceCap(f) }),
           },
         }
       : { OnDemandOptions: { AllocationStrategy: 'prioritized' } }),
-    TagSpecifications: [{ ResourceType: 'fleet', Tags: toTags(f.tags) }],
+    // The instances carry the lane's tags from the call itself (an instant fleet allows it), so
+    // IAM's aws:RequestTag sees them, not only the template's copies.
+    TagSpecifications: [
+      { ResourceType: 'fleet', Tags: toTags(f.tags) },
+      { ResourceType: 'instance', Tags: toTags(f.tags) },
+    ],
   };
+}
+
+/**
+ * MaxTotalPrice caps what the whole fleet costs an hour: --max-price is one instance's, so the cap
+ * is it times the lane's instances (a fleet of 4 at 0.5 may spend 2.0 an hour, not 0.5).
+ */
+export function fleetPriceCap(f: Pick<FleetLaunch, 'maxPrice' | 'maxTotalPrice' | 'count'>): string | undefined {
+  if (f.maxPrice === undefined) return f.maxTotalPrice;
+  return String(Number((Number(f.maxPrice) * f.count).toFixed(6)));
 }
 
 export function fleetResult(r: Pick<CreateFleetCommandOutput, 'FleetId' | 'Instances' | 'Errors'>): FleetResult {

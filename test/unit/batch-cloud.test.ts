@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { TemplateSpec } from '../../src/cloud/batch-port.js';
 import {
   fleetInput,
+  fleetPriceCap,
   fleetResult,
   hasTags,
   launchTemplateInput,
@@ -78,9 +79,6 @@ describe('the fleet request', () => {
         OnDemandTargetCapacity: 3,
       },
       OnDemandOptions: { AllocationStrategy: 'prioritized' },
-      TagSpecifications: [
-        { ResourceType: 'fleet', Tags: expect.arrayContaining([{ Key: 'ssh-ec2:batch', Value: 'b' }]) },
-      ],
     });
     expect(r.SpotOptions).toBeUndefined();
     expect(r.LaunchTemplateConfigs![0]!.Overrides).toEqual([
@@ -103,6 +101,20 @@ describe('the fleet request', () => {
     expect(r.TargetCapacitySpecification).toMatchObject({ DefaultTargetCapacityType: 'spot', SpotTargetCapacity: 3 });
     expect(r.OnDemandOptions).toBeUndefined();
     expect(r.LaunchTemplateConfigs![0]!.Overrides).toEqual([{ InstanceType: 'g5.xlarge', SubnetId: 'subnet-a' }]);
+  });
+
+  it("--max-price is one instance's: the fleet's MaxTotalPrice is it times the lane's instances", () => {
+    const r = fleetInput({ ...base, market: 'spot', count: 4, maxPrice: '0.35', overrides: [] }, 'tok');
+    expect(r.SpotOptions).toEqual({ AllocationStrategy: 'price-capacity-optimized', MaxTotalPrice: '1.4' });
+    expect(fleetPriceCap({ count: 3, maxPrice: '0.1' })).toBe('0.3');
+  });
+
+  it('the instances are tagged by the call itself, as the fleet is', () => {
+    const r = fleetInput({ ...base, market: 'on-demand', overrides: [] }, 'tok');
+    expect(r.TagSpecifications).toEqual([
+      { ResourceType: 'fleet', Tags: expect.arrayContaining([{ Key: 'ssh-ec2:batch', Value: 'b' }]) },
+      { ResourceType: 'instance', Tags: expect.arrayContaining([{ Key: 'ssh-ec2:batch', Value: 'b' }]) },
+    ]);
   });
 
   it("the answer: every instance id, each error's code, message and type", () => {
