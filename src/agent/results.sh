@@ -85,20 +85,31 @@ upload_results() (
     return 0
   fi
   say "results ($_why): uploading $_count new or changed file(s) to $RESULTS_URL"
-  upload_stage "$_stage" "$RESULTS_URL" "$RESULTS_REGION" "$RESULTS_ENDPOINT" "$_log" "results ($_why)"
+  upload_stage "$_stage" "$RESULTS_URL" "$RESULTS_REGION" "$RESULTS_ENDPOINT" "$_log" "results ($_why)" || :
   return 0
 )
 
 # upload_stage STAGE URL REGION ENDPOINT LOG WHAT: STAGE's files to URL (`aws s3 sync`, nothing
 # deleted there), the CLI's words appended to LOG, one line said (the caller's say) about WHAT;
-# STAGE removed.
+# STAGE removed. Tried three times (5 then 20 s apart: the CLI retries a throttle or a 5xx itself
+# first); fails as the last try did.
 upload_stage() {
-  if profile_aws "$3" s3 sync "$1" "$2" --only-show-errors --no-progress ${4:+--endpoint-url "$4"} >>"$5" 2>&1; then
+  _up_try=0 _up_status=0
+  while :; do
+    profile_aws "$3" s3 sync "$1" "$2" --only-show-errors --no-progress \
+      ${4:+--endpoint-url "$4"} >>"$5" 2>&1
+    _up_status=$?
+    _up_try=$((_up_try + 1))
+    [ "$_up_status" != 0 ] && [ "$_up_try" -lt 3 ] || break
+    sleep $((_up_try * _up_try * 5))
+  done
+  if [ "$_up_status" = 0 ]; then
     say "$6: uploaded to $2"
   else
     say "$6: the upload to $2 failed (see $5)"
   fi
   rm -rf "$1"
+  return "$_up_status"
 }
 
 # new_files_to DEST MARK link|copy: the files of the current directory (a project) written here
