@@ -154,18 +154,18 @@ new_files_to() (
 )
 
 # profile_aws REGION ARGS...: the AWS CLI with the instance profile's credentials only (IMDS_URL:
-# the agent's metadata service), never a key, profile or config file of the environment.
+# the agent's metadata service), never a key, profile or config file of the environment — nor
+# anything else of it that could send the CLI elsewhere or re-credential it (AWS_REGION, which CLI
+# v2 prefers; AWS_ENDPOINT_URL*, AWS_CA_BUNDLE, AWS_USE_FIPS_ENDPOINT, a proxy, a PYTHONPATH...):
+# an empty environment (env -i) but HOME, PATH, the locale and what is set here. Endpoints are
+# given by the caller with --endpoint-url.
 profile_aws() {
   _aws_region=$1
   shift
-  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
-    -u AWS_DEFAULT_PROFILE -u AWS_EC2_METADATA_DISABLED -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 \
-    -u AWS_ENDPOINT_URL_SQS -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_CONTAINER_CREDENTIALS_FULL_URI \
-    -u AWS_CONTAINER_AUTHORIZATION_TOKEN -u AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
-    -u AWS_WEB_IDENTITY_TOKEN_FILE -u AWS_ROLE_ARN -u AWS_ROLE_SESSION_NAME \
+  env -i HOME="$HOME" PATH="$PATH" ${LANG:+LANG="$LANG"} ${LC_ALL:+LC_ALL="$LC_ALL"} \
     AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null \
     AWS_EC2_METADATA_SERVICE_ENDPOINT="${IMDS_URL:-http://169.254.169.254}/" \
-    ${_aws_region:+AWS_DEFAULT_REGION="$_aws_region"} \
+    ${_aws_region:+AWS_DEFAULT_REGION="$_aws_region"} ${_aws_region:+AWS_REGION="$_aws_region"} \
     aws "$@"
 }
 
