@@ -96,7 +96,7 @@ upload_results() (
 upload_stage() {
   _up_try=0 _up_status=0
   while :; do
-    profile_aws "$3" s3 sync "$1" "$2" --only-show-errors --no-progress \
+    profile_aws "$3" s3 sync "$1" "$2" --only-show-errors --no-progress --no-follow-symlinks \
       ${4:+--endpoint-url "$4"} >>"$5" 2>&1
     _up_status=$?
     _up_try=$((_up_try + 1))
@@ -114,7 +114,10 @@ upload_stage() {
 
 # new_files_to DEST MARK link|copy: the files of the current directory (a project) written here
 # after MARK, at their paths under DEST — hard links (what an upload of them sends), or copies (a
-# batch job's files/, which the next job may overwrite in place) — minus what is never a result.
+# batch job's files/, which the next job may overwrite in place, which would change a hard link:
+# a reflink where the file system has them, so no second copy of the bytes) — minus what is never
+# a result. A copy also keeps a symbolic link as a link when it points inside the project, and
+# skips it otherwise; each skip and each failure (ENOSPC) is said on stderr, and any failure fails.
 new_files_to() (
   _dest=$1 _since=$2 _how=$3
   # Never sent (README: Results in S3): ./.ssh-ec2, the state when the project is the home itself;
@@ -143,14 +146,26 @@ new_files_to() (
       if [ -n "$_d" ]; then set -- "$@" -o "(" -type d "$_t" "$_p" ")"; else set -- "$@" -o "$_t" "$_p"; fi
     done <.rsyncignore
   fi
+  _reflink=''
+  [ "$_how" = copy ] && cp --reflink=auto /dev/null "$_dest.reflink" 2>/dev/null && _reflink=--reflink=auto
+  rm -f "$_dest.reflink"
   # -cnewer: written here after the mark (its status changed: content, or times set by a tool).
-  find . -xdev "(" "$@" ")" -prune -o -type f -cnewer "$_since" -exec sh -c '
-    stage=$1 how=$2; shift 2
+  find . -xdev "(" "$@" ")" -prune -o "(" -type f -o -type l ")" -cnewer "$_since" -exec sh -c '
+    stage=$1 how=$2 reflink=$3 root=$(pwd -P) bad=0; shift 3
     for f; do
-      mkdir -p "$stage/$(dirname "$f")" || continue
-      [ "$how" = link ] && ln "$f" "$stage/$f" 2>/dev/null || cp -p "$f" "$stage/$f"
+      if [ -L "$f" ]; then
+        [ "$how" = copy ] || continue
+        case $(readlink -f "$f") in
+          "$root"/*) ;;
+          *) echo "ssh-ec2: $f not kept: a symbolic link to $(readlink "$f"), outside the project" >&2; continue ;;
+        esac
+      fi
+      mkdir -p "$stage/$(dirname "$f")" || { bad=1; continue; }
+      if [ "$how" = link ]; then ln "$f" "$stage/$f" 2>/dev/null && continue; fi
+      cp -P -p $reflink "$f" "$stage/$f" || bad=1
     done
-  ' sh "$_dest" "$_how" {} +
+    exit "$bad"
+  ' sh "$_dest" "$_how" "$_reflink" {} +
 )
 
 # profile_aws REGION ARGS...: the AWS CLI with the instance profile's credentials only (IMDS_URL:

@@ -213,8 +213,7 @@ run_job() {
     fi
     stop_worker interrupted
   fi
-  (cd "$PROJECT" && new_files_to "$J/$BATCH_JOB_FILES" "$J/since" copy)
-  mkdir -p "$J/$BATCH_JOB_FILES"
+  keep_files
   if [ "$status" != 0 ] && [ $((FAILURES + 1)) -le "$RETRIES" ]; then
     write_whole "$J/$BATCH_JOB_STATE" "retried $ATTEMPT $status $ended"
     say "job $JOB attempt $ATTEMPT failed (status $status): sent back to the queue"
@@ -239,6 +238,15 @@ settled() {
   kill "$watcher" 2>/dev/null
   wait "$watcher" 2>/dev/null
   watcher=''
+}
+
+# The attempt's files into files/; what could not be (a full disk) or was left out (a symbolic link
+# out of the project) said in the job's log. The files it could not copy stay in the project only.
+keep_files() {
+  (cd "$PROJECT" && new_files_to "$J/$BATCH_JOB_FILES" "$J/since" copy) 2>"$J/copy.err" ||
+    job_says "some of its files could not be copied to $J/$BATCH_JOB_FILES (see below): they are in the project only"
+  [ ! -s "$J/copy.err" ] || cat "$J/copy.err" >>"$J/$BATCH_JOB_LOG"
+  mkdir -p "$J/$BATCH_JOB_FILES"
 }
 
 # The job's files, log and ssh-ec2-job.json to RESULTS_URL<job>/ (when set), in one sync of a

@@ -15,7 +15,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -486,6 +486,19 @@ describe('the batch worker on an instance', () => {
     expect(existsSync(b.dir('jobs', 'late'))).toBe(false);
     expect(existsSync(join(m.home, `proj-${name}`, 'ran.txt'))).toBe(false);
     expect(await b.counts()).toEqual([1, 0]);
+  });
+
+  it("files/: a symbolic link into the project kept as a link, one out of it left out and said in the job's log", async () => {
+    const b = await batch('links', [['ln', 'echo x > out.txt; ln -s out.txt in.lnk; ln -s /etc/hostname out.lnk']]);
+    const r = await b.run();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(b.read('jobs', 'ln', 'state')).toMatch(/^done 1 0 /);
+    expect(lstatSync(b.dir('jobs', 'ln', 'files', 'in.lnk')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(b.dir('jobs', 'ln', 'files', 'in.lnk'))).toBe('out.txt');
+    expect(existsSync(b.dir('jobs', 'ln', 'files', 'out.lnk'))).toBe(false);
+    expect(b.read('jobs', 'ln', 'log')).toContain(
+      './out.lnk not kept: a symbolic link to /etc/hostname, outside the project',
+    );
   });
 
   // Last: the notice stays on this instance (as on EC2, which takes it two minutes later).
