@@ -106,7 +106,9 @@ send_again() {
     release_held
   fi
 }
-delete_held() { sqs_try delete-message --receipt-handle "$RECEIPT" || say "could not delete $JOB's message (it may run again)"; }
+delete_held() {
+  sqs_try delete-message --receipt-handle "$RECEIPT" || say "could not delete $JOB's message (it may run again)"
+}
 # The held message visible again now (not after its visibility ends); if that fails too, it comes
 # back when its visibility ends.
 release_held() {
