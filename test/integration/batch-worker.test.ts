@@ -391,7 +391,7 @@ describe('the batch worker on an instance', () => {
     sb.clearCalls();
     // Each of send_again's four tries refused (AccessDenied: the CLI does not retry it itself).
     sb.inject({ action: 'SendMessage', status: 403, code: 'AccessDenied', times: 4 });
-    const r = await b.run();
+    const r = await b.run().finally(() => sb.clearFaults());
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('could not send bad back to the queue: its message released as it was');
     // The released message ran again with its old counts, then its retry was sent and failed.
