@@ -40,17 +40,16 @@ BODY_PY='import json, sys
 print(json.dumps({"job": sys.argv[2], "cmd": sys.argv[3], "failures": int(sys.argv[4]), "attempt": int(sys.argv[5])},
                  separators=(",", ":")))'
 
-# receive: one message into RECEIPT JOB CMD FAILURES ATTEMPT; fails when there was none (or the
-# call failed: FAILED_CALLS counts those in a row).
-FAILED_CALLS=0
+# receive: one message into RECEIPT JOB CMD FAILURES ATTEMPT; fails when there was none, or the
+# call failed: CALL_ERROR is then `gone` (no such queue: the batch was cancelled or collected) or
+# `failed` (anything else: the caller backs off), and empty otherwise.
 receive() {
-  RECEIPT=''
+  RECEIPT='' CALL_ERROR=''
   if ! sqs receive-message --max-number-of-messages 1 --wait-time-seconds "$POLL_SECONDS" \
-    --visibility-timeout "$VISIBILITY" >"$B/received" 2>>"$B/sqs.log"; then
-    FAILED_CALLS=$((FAILED_CALLS + 1))
+    --visibility-timeout "$VISIBILITY" >"$B/received" 2>"$B/sqs.err"; then
+    call_failed
     return 1
   fi
-  FAILED_CALLS=0
   json "$PARSE_PY" <"$B/received" >"$B/message" || return 1
   { read -r RECEIPT && read -r JOB && read -r CMD && read -r FAILURES && read -r ATTEMPT; } <"$B/message"
   if [ "$RECEIPT" = bad ]; then
@@ -61,19 +60,93 @@ receive() {
   [ -n "$RECEIPT" ]
 }
 
-# Nothing left anywhere in the queue (visible or held by any instance).
+# A failed call's words (in sqs.err) kept in sqs.log, and what they mean: CALL_ERROR.
+call_failed() {
+  cat "$B/sqs.err" >>"$B/sqs.log"
+  CALL_ERROR=failed
+  grep -q 'NonExistentQueue\|QueueDoesNotExist' "$B/sqs.err" && CALL_ERROR=gone
+}
+
+# queue_empty: nothing left anywhere in the queue (visible or held by any instance). Fails when
+# something is left, or when the call failed (CALL_ERROR says so, as receive's).
 queue_empty() {
-  sqs get-queue-attributes --attribute-names ApproximateNumberOfMessages ApproximateNumberOfMessagesNotVisible \
-    >"$B/attributes" 2>>"$B/sqs.log" || return 1
+  CALL_ERROR=''
+  if ! sqs get-queue-attributes --attribute-names ApproximateNumberOfMessages ApproximateNumberOfMessagesNotVisible \
+    >"$B/attributes" 2>"$B/sqs.err"; then
+    call_failed
+    return 1
+  fi
   [ "$(json 'import json, sys
 a = json.load(sys.stdin).get("Attributes", {})
 print(int(a.get("ApproximateNumberOfMessages", 0)) + int(a.get("ApproximateNumberOfMessagesNotVisible", 0)))' <"$B/attributes")" = 0 ]
 }
 
-# send_again FAILURES ATTEMPT: the held message's job back in the queue, then the held one deleted.
-send_again() {
-  sqs send-message --message-body "$(json "$BODY_PY" "$JOB" "$CMD" "$1" "$2")" >/dev/null 2>>"$B/sqs.log" ||
-    say "could not send $JOB back to the queue (it comes back once its visibility ends)"
-  delete_held
+# sqs_try OP ARGS...: sqs, tried up to four times (1, 2 then 4 s apart; the CLI retries a
+# throttle or a 5xx itself first): for the calls that settle a held message, where giving up costs
+# a job or a repeat.
+sqs_try() {
+  _try=1
+  until sqs "$@" >/dev/null 2>>"$B/sqs.log"; do
+    [ "$_try" -lt 4 ] || return 1
+    sleep "$_try"
+    _try=$((_try * 2))
+  done
 }
-delete_held() { sqs delete-message --receipt-handle "$RECEIPT" >/dev/null 2>>"$B/sqs.log" || say "could not delete $JOB's message"; }
+
+# send_again FAILURES ATTEMPT: the held message's job back in the queue with these counts; the
+# held one deleted only once the new one is sent. When the send fails, the held one is made visible
+# at once instead (its old counts: a failed attempt is then not counted, rather than lost). When the
+# send succeeded but the delete fails, the job is in the queue twice and may run twice (SQS is
+# at-least-once anyway): nothing more is sent for it here.
+send_again() {
+  if sqs_try send-message --message-body "$(json "$BODY_PY" "$JOB" "$CMD" "$1" "$2")"; then
+    delete_held
+  else
+    say "could not send $JOB back to the queue: its message released as it was"
+    release_held
+  fi
+}
+delete_held() {
+  sqs_try delete-message --receipt-handle "$RECEIPT" || say "could not delete $JOB's message (it may run again)"
+}
+# The held message visible again now (not after its visibility ends); if that fails too, it comes
+# back when its visibility ends.
+release_held() {
+  sqs_try change-message-visibility --receipt-handle "$RECEIPT" --visibility-timeout 0 ||
+    say "could not release $JOB's message (it comes back once its visibility ends)"
+}
+
+# A failed SQS call (not "no such queue"): tried again after a growing wait (2 s, doubling, at most
+# a minute), each said; failing for STALL_SECONDS in a row ends the worker as stalled (exit 1: the
+# agent's limits then apply), never as done while jobs may still be queued. Uses worker.sh's
+# stop_worker and pause.
+back_off() {
+  [ -n "$FAILING_SINCE" ] || FAILING_SINCE=$(now) WAIT=1
+  if [ $(($(now) - FAILING_SINCE)) -ge "$STALL_SECONDS" ]; then
+    say "the queue has failed every call for $STALL_SECONDS s"
+    stop_worker stalled
+  fi
+  WAIT=$((WAIT * 2))
+  [ "$WAIT" -le 60 ] || WAIT=60
+  say "an SQS call failed ($(tail -n 1 "$B/sqs.err")): trying again in $WAIT s"
+  pause "$WAIT"
+}
+
+# keep_held: the held message ours for VISIBILITY more seconds. SQS keeps a message 12 hours at
+# most from its receipt (RECEIVED): a heartbeat asking past that is refused whole, and the message
+# comes back to another instance while its job still runs here. So this asks for no more than is
+# left, and fails with KEEP_ERROR empty once nothing is (HELD_12H says it), or with the CLI's
+# refusal in KEEP_ERROR.
+HELD_12H="SQS keeps a message 12 hours at most: this job's message is visible again, it may also run elsewhere"
+keep_held() {
+  KEEP_ERROR=''
+  _left=$((43200 - ($(now) - RECEIVED) - 30))
+  [ "$_left" -lt "$VISIBILITY" ] || _left=$VISIBILITY
+  [ "$_left" -gt 0 ] || return 1
+  sqs change-message-visibility --receipt-handle "$RECEIPT" --visibility-timeout "$_left" \
+    >/dev/null 2>"$B/heartbeat.err" && return 0
+  cat "$B/heartbeat.err" >>"$B/sqs.log"
+  KEEP_ERROR=$(tail -n 1 "$B/heartbeat.err")
+  KEEP_ERROR=${KEEP_ERROR:-the CLI said nothing}
+  return 1
+}

@@ -85,25 +85,39 @@ upload_results() (
     return 0
   fi
   say "results ($_why): uploading $_count new or changed file(s) to $RESULTS_URL"
-  upload_stage "$_stage" "$RESULTS_URL" "$RESULTS_REGION" "$RESULTS_ENDPOINT" "$_log" "results ($_why)"
+  upload_stage "$_stage" "$RESULTS_URL" "$RESULTS_REGION" "$RESULTS_ENDPOINT" "$_log" "results ($_why)" || :
   return 0
 )
 
 # upload_stage STAGE URL REGION ENDPOINT LOG WHAT: STAGE's files to URL (`aws s3 sync`, nothing
 # deleted there), the CLI's words appended to LOG, one line said (the caller's say) about WHAT;
-# STAGE removed.
+# STAGE removed. Tried three times (5 then 20 s apart: the CLI retries a throttle or a 5xx itself
+# first); fails as the last try did.
 upload_stage() {
-  if profile_aws "$3" s3 sync "$1" "$2" --only-show-errors --no-progress ${4:+--endpoint-url "$4"} >>"$5" 2>&1; then
+  _up_try=0 _up_status=0
+  while :; do
+    profile_aws "$3" s3 sync "$1" "$2" --only-show-errors --no-progress --no-follow-symlinks \
+      ${4:+--endpoint-url "$4"} >>"$5" 2>&1
+    _up_status=$?
+    _up_try=$((_up_try + 1))
+    [ "$_up_status" != 0 ] && [ "$_up_try" -lt 3 ] || break
+    sleep $((_up_try * _up_try * 5))
+  done
+  if [ "$_up_status" = 0 ]; then
     say "$6: uploaded to $2"
   else
     say "$6: the upload to $2 failed (see $5)"
   fi
   rm -rf "$1"
+  return "$_up_status"
 }
 
 # new_files_to DEST MARK link|copy: the files of the current directory (a project) written here
 # after MARK, at their paths under DEST — hard links (what an upload of them sends), or copies (a
-# batch job's files/, which the next job may overwrite in place) — minus what is never a result.
+# batch job's files/, which the next job may overwrite in place, which would change a hard link:
+# a reflink where the file system has them, so no second copy of the bytes) — minus what is never
+# a result. A copy also keeps a symbolic link as a link when it points inside the project, and
+# skips it otherwise; each skip and each failure (ENOSPC) is said on stderr, and any failure fails.
 new_files_to() (
   _dest=$1 _since=$2 _how=$3
   # Never sent (README: Results in S3): ./.ssh-ec2, the state when the project is the home itself;
@@ -132,29 +146,41 @@ new_files_to() (
       if [ -n "$_d" ]; then set -- "$@" -o "(" -type d "$_t" "$_p" ")"; else set -- "$@" -o "$_t" "$_p"; fi
     done <.rsyncignore
   fi
+  _reflink=''
+  [ "$_how" = copy ] && cp --reflink=auto /dev/null "$_dest.reflink" 2>/dev/null && _reflink=--reflink=auto
+  rm -f "$_dest.reflink"
   # -cnewer: written here after the mark (its status changed: content, or times set by a tool).
-  find . -xdev "(" "$@" ")" -prune -o -type f -cnewer "$_since" -exec sh -c '
-    stage=$1 how=$2; shift 2
+  find . -xdev "(" "$@" ")" -prune -o "(" -type f -o -type l ")" -cnewer "$_since" -exec sh -c '
+    stage=$1 how=$2 reflink=$3 root=$(pwd -P) bad=0; shift 3
     for f; do
-      mkdir -p "$stage/$(dirname "$f")" || continue
-      [ "$how" = link ] && ln "$f" "$stage/$f" 2>/dev/null || cp -p "$f" "$stage/$f"
+      if [ -L "$f" ]; then
+        [ "$how" = copy ] || continue
+        case $(readlink -f "$f") in
+          "$root"/*) ;;
+          *) echo "ssh-ec2: $f not kept: a symbolic link to $(readlink "$f"), outside the project" >&2; continue ;;
+        esac
+      fi
+      mkdir -p "$stage/$(dirname "$f")" || { bad=1; continue; }
+      if [ "$how" = link ]; then ln "$f" "$stage/$f" 2>/dev/null && continue; fi
+      cp -P -p $reflink "$f" "$stage/$f" || bad=1
     done
-  ' sh "$_dest" "$_how" {} +
+    exit "$bad"
+  ' sh "$_dest" "$_how" "$_reflink" {} +
 )
 
 # profile_aws REGION ARGS...: the AWS CLI with the instance profile's credentials only (IMDS_URL:
-# the agent's metadata service), never a key, profile or config file of the environment.
+# the agent's metadata service), never a key, profile or config file of the environment — nor
+# anything else of it that could send the CLI elsewhere or re-credential it (AWS_REGION, which CLI
+# v2 prefers; AWS_ENDPOINT_URL*, AWS_CA_BUNDLE, AWS_USE_FIPS_ENDPOINT, a proxy, a PYTHONPATH...):
+# an empty environment (env -i) but HOME, PATH, the locale and what is set here. Endpoints are
+# given by the caller with --endpoint-url.
 profile_aws() {
   _aws_region=$1
   shift
-  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
-    -u AWS_DEFAULT_PROFILE -u AWS_EC2_METADATA_DISABLED -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 \
-    -u AWS_ENDPOINT_URL_SQS -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_CONTAINER_CREDENTIALS_FULL_URI \
-    -u AWS_CONTAINER_AUTHORIZATION_TOKEN -u AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
-    -u AWS_WEB_IDENTITY_TOKEN_FILE -u AWS_ROLE_ARN -u AWS_ROLE_SESSION_NAME \
+  env -i HOME="$HOME" PATH="$PATH" ${LANG:+LANG="$LANG"} ${LC_ALL:+LC_ALL="$LC_ALL"} \
     AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null \
     AWS_EC2_METADATA_SERVICE_ENDPOINT="${IMDS_URL:-http://169.254.169.254}/" \
-    ${_aws_region:+AWS_DEFAULT_REGION="$_aws_region"} \
+    ${_aws_region:+AWS_DEFAULT_REGION="$_aws_region"} ${_aws_region:+AWS_REGION="$_aws_region"} \
     aws "$@"
 }
 

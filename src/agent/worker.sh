@@ -14,7 +14,10 @@
 #                  its job runs), POLL_SECONDS (the longest receive wait)
 #   manifest.json  the laptop's; not read here
 #   setup/log, setup/status   SETUP's output and exit status (run once, in PROJECT_DIR)
-#   worker         "running|done|setup-failed|interrupted <epoch>"
+#   worker         "running|done|setup-failed|interrupted|stalled|upload-failed <epoch>": stalled, the
+#                  queue unreadable for STALL_SECONDS (not gone: that ends it as done); upload-failed,
+#                  a job's files could not reach RESULTS_URL: the worker stays (so does the instance,
+#                  its files/ kept for `batch collect`) until a cancel or SIGTERM
 #   cancel         written by `batch cancel` before its SIGTERM: the attempt is not re-sent
 #   jobs/<job>/    state (one line: running A STARTED | done A STATUS ENDED | failed A STATUS ENDED |
 #                  retried A STATUS ENDED | interrupted A ENDED), log (every attempt's output here,
@@ -22,11 +25,10 @@
 #                  files/ (what the attempt made or changed in the project: new_files_to)
 #
 # A message's body: {"job","cmd" (base64),"failures","attempt"}. Success and a final failure
-# delete it; a failure with failures+1 <= RETRIES is sent again with failures+1, attempt+1 (then
-# the one held is deleted), an interrupted attempt with attempt+1 only. SQS's own receive count
-# is never used. The worker exits when a receive gets nothing AND the queue holds no message,
-# visible or in flight: an instance waits while its lane still has a job running elsewhere, which
-# may fail and come back.
+# delete it; a failure with failures+1 <= RETRIES is sent again with failures+1, attempt+1, an
+# interrupted attempt with attempt+1 only (queue.sh's send_again). The worker exits when a receive
+# gets nothing AND the queue holds no message, visible or in flight: an instance waits while its
+# lane still has a job running elsewhere, which may fail and come back.
 #
 # A SIGTERM (the agent on a spot notice: to the job's whole process group, the command included;
 # or `batch cancel`): the command ends as it will (it got the signal too), its attempt is re-sent
@@ -43,7 +45,7 @@ BATCH=${1:?usage: worker.sh BATCH}
 B="$BASE/$BATCH_DIR/$BATCH"
 cd "$B" || exit 1
 QUEUE_URL='' QUEUE_ENDPOINT='' REGION='' PROJECT_DIR=. RETRIES=0 SETUP_B64='' RESULTS_URL=''
-RESULTS_ENDPOINT='' NOTIFY_URL='' NOTIFY_FIELDS='' VISIBILITY=300 POLL_SECONDS=10
+RESULTS_ENDPOINT='' NOTIFY_URL='' NOTIFY_FIELDS='' VISIBILITY=300 POLL_SECONDS=10 STALL_SECONDS=1800
 IMDS_URL='' INSTANCE_ID=''
 # shellcheck disable=SC1090,SC1091
 [ -f "$BASE/$AGENT_CONF" ] && . "$BASE/$AGENT_CONF"
@@ -62,7 +64,6 @@ worker_state() { write_whole "$B/$WORKER_FILE" "$1 $(now)"; }
 for f in "$RESULTS_CONF" "$NOTIFY_CONF"; do
   [ ! -d "$(jobdir "batch-$BATCH")" ] || : >"$(jobdir "batch-$BATCH")/$f"
 done
-
 
 # The newest progress figure in the log's complete lines after byte START: prints the byte the
 # next scan starts from, and the figure if one was found (a line "progress: N%", N <= 100).
@@ -96,9 +97,23 @@ print("%s,%s,%s" % (json.dumps({"job": job, "command": cmd})[1:-1], laptop,
                     json.dumps({"results": {"local": local, "s3": s3 or None}})[1:-1]))'
 
 stop_worker() {
-  worker_state "$1"
+  [ -z "${watcher:-}" ] || kill "$watcher" 2>/dev/null
+  if [ -n "$UPLOAD_FAILED" ] && { [ "$1" = done ] || [ "$1" = stalled ]; }; then
+    # A terminating poweroff would take the only copy of a job's files: wait for collect instead.
+    worker_state upload-failed
+    say "a job's files are not in S3 ($UPLOAD_FAILED): waiting here for ssh-ec2 batch collect"
+    until [ -n "$TERMED" ] || [ -f "$B/$WORKER_CANCEL" ]; do pause 10; done
+  else
+    worker_state "$1"
+  fi
   say "exits: $1"
+  [ "$1" != stalled ] || exit 1
   exit 0
+}
+# pause SECONDS: a sleep a SIGTERM ends at once (the trap runs when `wait` is interrupted).
+pause() {
+  sleep "$1" &
+  wait $!
 }
 
 # SETUP, once per instance and batch (a worker started again after it succeeded skips it).
@@ -121,23 +136,27 @@ run_setup() {
   [ "$status" = 0 ] || stop_worker setup-failed
 }
 
-
-# While the job runs (a subshell, in the background): its progress from its output each second, and
-# the message kept ours every third of VISIBILITY. Ends with the worker or the job.
-watch_job() (
+# From the job's start until its message is settled (in the background; run_job kills it once the
+# message is deleted or sent back, after the files, the upload and the notification): the message
+# kept ours every third of VISIBILITY (queue.sh's keep_held: a refusal, or SQS's 12 hours over, is
+# said in the job's log), and the progress from the output each second while the command runs.
+# Run as `watch_job &`: a body in braces, so that $! is the loop itself (a `( )` body would be a
+# second fork, which the kill of $! leaves running, heartbeating a message settled long ago).
+watch_job() {
   beat=$((VISIBILITY / 3)) next=0
   [ "$beat" -ge 1 ] || beat=1
   next=$(($(now) + beat))
-  while kill -0 "$WORKER_PID" 2>/dev/null && kill -0 "$JOB_PID" 2>/dev/null; do
+  while kill -0 "$WORKER_PID" 2>/dev/null; do
     sleep 1
-    scan_progress
-    if [ "$(now)" -ge "$next" ]; then
-      sqs change-message-visibility --receipt-handle "$RECEIPT" --visibility-timeout "$VISIBILITY" \
-        >/dev/null 2>>"$B/sqs.log" || say "could not extend $JOB's message"
-      next=$(($(now) + beat))
-    fi
+    ! kill -0 "$JOB_PID" 2>/dev/null || scan_progress
+    [ "$(now)" -ge "$next" ] || continue
+    next=$(($(now) + beat))
+    keep_held && continue
+    [ -n "$KEEP_ERROR" ] || { job_says "$HELD_12H"; exit 0; }
+    job_says "the heartbeat keeping this job's message was refused (it may run again elsewhere): $KEEP_ERROR"
   done
-)
+}
+job_says() { printf '=== ssh-ec2 %s: %s\n' "$(utc_now)" "$*" >>"$J/$BATCH_JOB_LOG"; say "job $JOB: $*"; }
 # The offset is kept in a file: the last scan, after the job, is the main shell's, and must not
 # read again a figure older than one the command said since with ssh-ec2-progress.
 # A figure the command gave with ssh-ec2-progress since the last scan (its file newer than the
@@ -181,8 +200,6 @@ run_job() {
   watcher=$!
   wait_child "$JOB_PID" TERMED
   status=$?
-  kill "$watcher" 2>/dev/null
-  wait "$watcher" 2>/dev/null
   scan_progress
   ended=$(now)
   printf '=== exit status %s\n' "$status" >>"$J/$BATCH_JOB_LOG"
@@ -196,21 +213,40 @@ run_job() {
     fi
     stop_worker interrupted
   fi
-  (cd "$PROJECT" && new_files_to "$J/$BATCH_JOB_FILES" "$J/since" copy)
-  mkdir -p "$J/$BATCH_JOB_FILES"
+  keep_files
   if [ "$status" != 0 ] && [ $((FAILURES + 1)) -le "$RETRIES" ]; then
     write_whole "$J/$BATCH_JOB_STATE" "retried $ATTEMPT $status $ended"
     say "job $JOB attempt $ATTEMPT failed (status $status): sent back to the queue"
     send_again $((FAILURES + 1)) $((ATTEMPT + 1))
+    settled
     return 0
   fi
   final=done
   [ "$status" = 0 ] || final=failed
   write_whole "$J/$BATCH_JOB_STATE" "$final $ATTEMPT $status $ended"
   say "job $JOB attempt $ATTEMPT $final (status $status)"
-  upload_job "$final"
+  if ! upload_job "$final"; then
+    UPLOAD_FAILED=$JOB
+    job_says "its files could not be uploaded to $RESULTS_URL$JOB/: kept on this instance for ssh-ec2 batch collect"
+  fi
   notify_job "$status"
   delete_held
+  settled
+}
+# The message settled (deleted or sent back): its heartbeat ends.
+settled() {
+  kill "$watcher" 2>/dev/null
+  wait "$watcher" 2>/dev/null
+  watcher=''
+}
+
+# The attempt's files into files/; what could not be (a full disk) or was left out (a symbolic link
+# out of the project) said in the job's log. The files it could not copy stay in the project only.
+keep_files() {
+  (cd "$PROJECT" && new_files_to "$J/$BATCH_JOB_FILES" "$J/since" copy) 2>"$J/copy.err" ||
+    job_says "some of its files could not be copied to $J/$BATCH_JOB_FILES (see below): they are in the project only"
+  [ ! -s "$J/copy.err" ] || cat "$J/copy.err" >>"$J/$BATCH_JOB_LOG"
+  mkdir -p "$J/$BATCH_JOB_FILES"
 }
 
 # The job's files, log and ssh-ec2-job.json to RESULTS_URL<job>/ (when set), in one sync of a
@@ -219,7 +255,7 @@ upload_job() {
   [ -n "$RESULTS_URL" ] || return 0
   stage="$J/upload"
   rm -rf "$stage"
-  cp -lRp "$J/$BATCH_JOB_FILES" "$stage" 2>/dev/null || cp -Rp "$J/$BATCH_JOB_FILES" "$stage" || return 0
+  cp -lRp "$J/$BATCH_JOB_FILES" "$stage" 2>/dev/null || cp -Rp "$J/$BATCH_JOB_FILES" "$stage" || return 1
   cp -p "$J/$BATCH_JOB_LOG" "$stage/$JOB_LOG"
   json "$JOB_JSON_PY" "$JOB" "$1" "$ATTEMPT" "$status" "$started" "$ended" "$J/$USAGE_FILE" "$INSTANCE_ID" \
     >"$stage/ssh-ec2-job.json"
@@ -236,23 +272,28 @@ notify_job() {
 }
 quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 
-WORKER_PID=$$
+WORKER_PID=$$ UPLOAD_FAILED='' FAILING_SINCE='' WAIT=0 watcher=''
 worker_state running
 say "started for batch $BATCH, lane ${LANE:-?}, queue $QUEUE_URL"
 run_setup
+told_to_stop() { [ -n "$TERMED" ] || [ -f "$B/$WORKER_CANCEL" ] || [ -f "$BASE/$INTERRUPTION_FILE" ]; }
 while :; do
-  [ -n "$TERMED" ] && stop_worker interrupted
-  [ -f "$B/$WORKER_CANCEL" ] && stop_worker interrupted
-  [ -f "$BASE/$INTERRUPTION_FILE" ] && stop_worker interrupted
+  told_to_stop && stop_worker interrupted
   if receive; then
+    RECEIVED=$(now) FAILING_SINCE=''
+    # A stop that came while the receive waited: the job is left to another instance, uncounted.
+    if told_to_stop; then
+      release_held
+      stop_worker interrupted
+    fi
     run_job
-  elif [ -n "$TERMED" ]; then
-    stop_worker interrupted
-  elif [ "$FAILED_CALLS" -gt 0 ]; then
-    # The queue unreachable (or gone: the batch cancelled): a minute of tries, then give up.
-    [ "$FAILED_CALLS" -lt 12 ] || stop_worker done
-    sleep 5
-  elif queue_empty; then
-    stop_worker done
+    continue
   fi
+  [ -n "$TERMED" ] && stop_worker interrupted
+  [ -n "$CALL_ERROR" ] || ! queue_empty || stop_worker done
+  case $CALL_ERROR in
+    gone) say "the queue is gone (the batch was cancelled or collected)" && stop_worker done ;;
+    failed) back_off ;;
+    *) FAILING_SINCE='' ;;
+  esac
 done

@@ -37,7 +37,7 @@ export interface InstanceView {
   state: string;
   type: string;
   /** The worker's own word, when the instance could be asked. */
-  worker?: { state: 'running' | 'done' | 'setup-failed' | 'interrupted'; at: number };
+  worker?: { state: 'running' | 'done' | 'setup-failed' | 'interrupted' | 'stalled' | 'upload-failed'; at: number };
   reachable: boolean;
 }
 

@@ -21,7 +21,9 @@ export interface FleetLaunch {
   overrides: { instanceType: string; subnetId?: string }[];
   count: number;
   market: 'spot' | 'on-demand';
-  /** USD per hour for the whole fleet (--max-price × count), spot only. */
+  /** --max-price: USD per hour for ONE instance, spot only (the fleet's cap is it × count). */
+  maxPrice?: string;
+  /** USD per hour for the whole fleet, spot only; `maxPrice` (× count) is taken first when given. */
   maxTotalPrice?: string;
   tags: Record<string, string>;
 }

@@ -10,6 +10,7 @@ import type {
   Filter,
 } from '@aws-sdk/client-ec2';
 import type { FleetLaunch, FleetResult, TemplateSpec } from './batch-port.js';
+import { UsageError } from '../errors.js';
 import { runInstancesInput } from './run-instances.js';
 import { toTags } from './sdk-shapes.js';
 
@@ -71,12 +72,26 @@ export function fleetInput(f: FleetLaunch, clientToken: string): CreateFleetComm
       ? {
           SpotOptions: {
             AllocationStrategy: 'price-capacity-optimized',
-            ...(f.maxTotalPrice && { MaxTotalPrice: f.maxTotalPrice }),
+            ...(fleetPriceCap(f) && { MaxTotalPrice: fleetPriceCap(f) }),
           },
         }
       : { OnDemandOptions: { AllocationStrategy: 'prioritized' } }),
-    TagSpecifications: [{ ResourceType: 'fleet', Tags: toTags(f.tags) }],
+    // The instances carry the lane's tags from the call itself (an instant fleet allows it), so
+    // IAM's aws:RequestTag sees them, not only the template's copies.
+    TagSpecifications: [
+      { ResourceType: 'fleet', Tags: toTags(f.tags) },
+      { ResourceType: 'instance', Tags: toTags(f.tags) },
+    ],
   };
+}
+
+/**
+ * MaxTotalPrice caps what the whole fleet costs an hour: --max-price is one instance's, so the cap
+ * is it times the lane's instances (a fleet of 4 at 0.5 may spend 2.0 an hour, not 0.5).
+ */
+export function fleetPriceCap(f: Pick<FleetLaunch, 'maxPrice' | 'maxTotalPrice' | 'count'>): string | undefined {
+  if (f.maxPrice === undefined) return f.maxTotalPrice;
+  return String(Number((Number(f.maxPrice) * f.count).toFixed(6)));
 }
 
 export function fleetResult(r: Pick<CreateFleetCommandOutput, 'FleetId' | 'Instances' | 'Errors'>): FleetResult {
@@ -121,10 +136,50 @@ export function queueCounts(a: Record<string, string> | undefined): {
 /** A queue's name: the last part of its URL. */
 export const queueName = (url: string): string => url.slice(url.lastIndexOf('/') + 1);
 
-/** The bodies in SendMessageBatch's groups: at most ten, ids unique within a call. */
+/**
+ * SQS's limits on one message and on one SendMessageBatch (its bodies together): 256 KiB each
+ * (262,144 bytes), ten entries. AWS has since raised the sizes to 1 MiB; the lower bound holds
+ * everywhere (every region, moto).
+ */
+export const SQS_MESSAGE_BYTES = 262_144;
+const SQS_BATCH_ENTRIES = 10;
+
+/**
+ * The bodies in SendMessageBatch's groups: at most ten and 256 KiB together, ids unique within a
+ * call (`m<index in bodies>`). A body over one message's limit is the user's: a UsageError naming
+ * its job (a command that long belongs in a script in the project).
+ */
 export function messageBatches(bodies: readonly string[]): { Id: string; MessageBody: string }[][] {
   const out: { Id: string; MessageBody: string }[][] = [];
-  for (let k = 0; k < bodies.length; k += 10)
-    out.push(bodies.slice(k, k + 10).map((MessageBody, n) => ({ Id: `m${k + n}`, MessageBody })));
+  let group: { Id: string; MessageBody: string }[] = [];
+  let bytes = 0;
+  bodies.forEach((MessageBody, n) => {
+    const size = Buffer.byteLength(MessageBody, 'utf8');
+    if (size > SQS_MESSAGE_BYTES)
+      throw new UsageError(
+        `job ${jobOf(MessageBody)}: its command is too long for a queue message (${size} bytes with its ` +
+          `base64; SQS takes ${SQS_MESSAGE_BYTES})`,
+        'Put the command in a script in the project directory and run that script.',
+      );
+    if (group.length === SQS_BATCH_ENTRIES || bytes + size > SQS_MESSAGE_BYTES) {
+      out.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push({ Id: `m${n}`, MessageBody });
+    bytes += size;
+  });
+  if (group.length > 0) out.push(group);
   return out;
+}
+
+/** A body's job name (BATCH.md's message), else its first characters. */
+function jobOf(body: string): string {
+  try {
+    const job = (JSON.parse(body) as { job?: unknown }).job;
+    if (typeof job === 'string') return job;
+  } catch {
+    // not one of ours: said as it starts
+  }
+  return JSON.stringify(body.slice(0, 40));
 }

@@ -29,6 +29,15 @@ const isGone = (err: unknown): boolean => {
   return false;
 };
 
+/** SendMessageBatch's tries of an entry SQS refused by its own fault. */
+const SEND_ATTEMPTS = 3;
+
+/** A failed call's error, saying how many of the jobs were queued before it (the caller deletes the queue). */
+function notAllSent(err: unknown, sent: number, total: number): unknown {
+  if (err instanceof Error) err.message = `${err.message} (${sent} of ${total} jobs sent)`;
+  return err;
+}
+
 export function queueCalls(sqs: SQSClient): QueueCalls {
   const info = async (url: string): Promise<QueueInfo | undefined> => {
     try {
@@ -68,19 +77,33 @@ export function queueCalls(sqs: SQSClient): QueueCalls {
     },
 
     async sendJobs(url, bodies) {
-      for (const entries of messageBatches(bodies)) {
-        const r = await aws(`send the jobs to ${queueName(url)}`, () =>
-          sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries })),
-        );
-        // SendMessageBatch answers 200 with the entries it refused: those jobs were never queued.
-        const failed = r.Failed ?? [];
-        if (failed.length > 0)
+      const groups = messageBatches(bodies); // a job too long for a message: refused before any is sent
+      let sent = 0;
+      for (let entries of groups) {
+        // SendMessageBatch answers 200 with the entries it refused: those jobs are not queued. SQS's
+        // own faults (SenderFault false) are tried again, a few times; ours are not.
+        for (let attempt = 1; ; attempt++) {
+          const r = await aws(`send the jobs to ${queueName(url)}`, () =>
+            sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries })),
+          ).catch((err: unknown) => {
+            throw notAllSent(err, sent, bodies.length);
+          });
+          const failed = r.Failed ?? [];
+          sent += entries.length - failed.length;
+          if (failed.length === 0) break;
+          if (attempt < SEND_ATTEMPTS && failed.every((f) => f.SenderFault === false)) {
+            const again = new Set(failed.map((f) => f.Id));
+            entries = entries.filter((e) => again.has(e.Id));
+            await new Promise((r) => setTimeout(r, 200 * attempt));
+            continue;
+          }
           throw new CloudError(
-            `could not send ${failed.length} job(s) to ${queueName(url)}: ` +
+            `could not send ${failed.length} job(s) to ${queueName(url)} (${sent} of ${bodies.length} sent): ` +
               failed.map((f) => `${f.Id} (${f.Code ?? '?'}: ${f.Message ?? ''})`).join(', '),
             undefined,
             failed[0]!.Code,
           );
+        }
       }
     },
 

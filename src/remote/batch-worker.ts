@@ -142,12 +142,12 @@ export interface JobReport {
 }
 
 export interface BatchReport {
-  worker?: { state: 'running' | 'done' | 'setup-failed' | 'interrupted'; at: number };
+  worker?: { state: 'running' | 'done' | 'setup-failed' | 'interrupted' | 'stalled' | 'upload-failed'; at: number };
   setupStatus?: number;
   jobs: JobReport[];
 }
 
-const WORKER_STATES = new Set(['running', 'done', 'setup-failed', 'interrupted']);
+const WORKER_STATES = new Set(['running', 'done', 'setup-failed', 'interrupted', 'stalled', 'upload-failed']);
 const int = (s: string | undefined): number | undefined => (s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined);
 
 /** What batchReportCommand printed; lines it does not know are skipped. */

@@ -9,12 +9,13 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client }
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  DeleteQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -385,6 +386,121 @@ describe('the batch worker on an instance', () => {
     // The second still queued, the first still held (the cancel purges and deletes the queue).
     expect(await b.counts()).toEqual([1, 1]);
   });
+  it('a send that keeps failing: the held message is released, never deleted, and the job runs again', async () => {
+    const b = await batch('sendfail', [['bad', 'echo trying; exit 3']], { retries: 1 });
+    sb.clearCalls();
+    // Each of send_again's four tries refused (AccessDenied: the CLI does not retry it itself).
+    sb.inject({ action: 'SendMessage', status: 403, code: 'AccessDenied', times: 4 });
+    const r = await b.run().finally(() => sb.clearFaults());
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('could not send bad back to the queue: its message released as it was');
+    // The released message ran again with its old counts, then its retry was sent and failed.
+    expect(b.read('jobs', 'bad', 'log').match(/^=== ssh-ec2 batch job bad attempt \d/gm)).toEqual([
+      '=== ssh-ec2 batch job bad attempt 1',
+      '=== ssh-ec2 batch job bad attempt 1',
+      '=== ssh-ec2 batch job bad attempt 2',
+    ]);
+    expect(b.read('jobs', 'bad', 'state')).toMatch(/^failed 2 3 \d+\n$/);
+    expect(sb.calls('SendMessage').filter((c) => c.status === 200)).toHaveLength(1);
+    expect(await b.counts()).toEqual([0, 0]);
+  });
+
+  it("an upload that fails: the heartbeat lasts until the message is settled, a refused one is in the job's log, the worker keeps the instance", async () => {
+    const name = 'upfail';
+    const b = await batch(name, [['keep', 'sleep 2; echo kept > out.txt']], {
+      resultsUrl: `s3://${BUCKET}/runs/${name}/`,
+      resultsEndpoint: sb.endpoint,
+      visibilitySeconds: 3,
+    });
+    sb.clearCalls();
+    sb.inject({ action: 'PutObject', status: 403, code: 'AccessDenied', times: Infinity });
+    sb.inject({
+      action: 'ChangeMessageVisibility',
+      status: 400,
+      code: 'InvalidParameterValue',
+      message: 'Total VisibilityTimeout for the message is beyond the limit [43200 seconds]',
+    });
+    try {
+      expect((await m.runAsUser(startWorkerScript(b.conf, '{}'))).stdout.trim()).toBe('started');
+      await until(() => existsSync(b.dir('worker')) && b.read('worker').startsWith('upload-failed'), 'upload-failed');
+    } finally {
+      sb.clearFaults();
+    }
+    expect(b.read('jobs', 'keep', 'state')).toMatch(/^done 1 0 /);
+    expect(b.read('jobs', 'keep', 'files', 'out.txt')).toBe('kept\n');
+    const log = b.read('jobs', 'keep', 'log');
+    expect(log).toContain("the heartbeat keeping this job's message was refused");
+    expect(log).toContain(`its files could not be uploaded to s3://${BUCKET}/runs/${name}/keep/`);
+    // The message kept ours while the upload was tried (its three tries outlast the visibility).
+    const firstPut = sb.calls('PutObject')[0]!.time;
+    const beats = sb.calls('ChangeMessageVisibility').filter((c) => c.status === 200 && c.time > firstPut);
+    expect(beats.length).toBeGreaterThan(0);
+    expect(await b.counts()).toEqual([0, 0]);
+    // Still there, for collect; a cancel ends it.
+    const status = join(m.home, '.ssh-ec2', 'jobs', `batch-${name}`, 'status');
+    expect(existsSync(status)).toBe(false);
+    expect((await m.runAsUser(batchCancelCommand(name))).exitCode).toBe(0);
+    await until(() => existsSync(status), "the worker's job ended");
+  });
+
+  it('ends as done when its queue is gone; a queue failing every call ends it as stalled, never done', async () => {
+    const gone = await batch('gone', [['x', 'echo ran > ran.txt']]);
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: gone.url }));
+    const r = await gone.run();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('the queue is gone');
+    expect(gone.read('worker')).toMatch(/^done /);
+
+    const b = await batch('stall', [['x', 'echo ran > ran.txt']]);
+    await m.runAsUser('echo STALL_SECONDS=4 >> ~/.ssh-ec2/batch/stall/batch.conf');
+    sb.inject({
+      action: 'ReceiveMessage',
+      status: 403,
+      code: 'AccessDenied',
+      times: Infinity,
+      when: (p) => p.QueueUrl === b.url,
+    });
+    try {
+      const r2 = await b.run();
+      expect(r2.exitCode, r2.stdout + r2.stderr).toBe(1);
+      expect(r2.stdout).toMatch(/an SQS call failed .*: trying again in 2 s/);
+    } finally {
+      sb.clearFaults();
+    }
+    expect(b.read('worker')).toMatch(/^stalled \d+\n$/);
+    expect(await b.counts()).toEqual([1, 0]);
+  });
+
+  it('a SIGTERM while a receive waits: the message received is released, its job never starts', async () => {
+    const name = 'late';
+    const b = await batch(name, [['late', 'echo ran > ran.txt']]);
+    const hold = sb.hold('ReceiveMessage', (p) => p.QueueUrl === b.url);
+    const run = m.runAsUser(`sh ~/.ssh-ec2/worker.sh ${name} & echo $! > ~/late.pid; wait`);
+    await hold.arrived;
+    // The worker alone (not its group): the CLI's call completes, with the message.
+    expect((await m.runAsUser('kill -TERM "$(cat ~/late.pid)"')).exitCode).toBe(0);
+    hold.release();
+    const r = await run;
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(b.read('worker')).toMatch(/^interrupted /);
+    expect(existsSync(b.dir('jobs', 'late'))).toBe(false);
+    expect(existsSync(join(m.home, `proj-${name}`, 'ran.txt'))).toBe(false);
+    expect(await b.counts()).toEqual([1, 0]);
+  });
+
+  it("files/: a symbolic link into the project kept as a link, one out of it left out and said in the job's log", async () => {
+    const b = await batch('links', [['ln', 'echo x > out.txt; ln -s out.txt in.lnk; ln -s /etc/hostname out.lnk']]);
+    const r = await b.run();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(b.read('jobs', 'ln', 'state')).toMatch(/^done 1 0 /);
+    expect(lstatSync(b.dir('jobs', 'ln', 'files', 'in.lnk')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(b.dir('jobs', 'ln', 'files', 'in.lnk'))).toBe('out.txt');
+    expect(existsSync(b.dir('jobs', 'ln', 'files', 'out.lnk'))).toBe(false);
+    expect(b.read('jobs', 'ln', 'log')).toContain(
+      './out.lnk not kept: a symbolic link to /etc/hostname, outside the project',
+    );
+  });
+
   // Last: the notice stays on this instance (as on EC2, which takes it two minutes later).
   it("a spot notice: the agent's SIGTERM reaches the job, its attempt goes back, and a worker started after it takes nothing", async () => {
     const name = 'notice';

@@ -367,6 +367,19 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     }
   });
 
+  it('DeleteFleets of an instant fleet with TerminateInstances: its instances terminated, their machines down', async () => {
+    const made = await fleet(1, ['t3.micro']);
+    const [id] = idsOf(made);
+    expect(sb.machine(id!).state()).not.toBe('terminated');
+    const refused = await ec2.send(new DeleteFleetsCommand({ FleetIds: [made.FleetId!], TerminateInstances: false }));
+    expect(refused.UnsuccessfulFleetDeletions?.[0]?.Error?.Code).toBe('unexpectedError');
+    expect((await described([id!]))[0]!.State?.Name).toBe('running');
+    const r = await ec2.send(new DeleteFleetsCommand({ FleetIds: [made.FleetId!], TerminateInstances: true }));
+    expect(r.SuccessfulFleetDeletions?.map((d) => d.FleetId)).toEqual([made.FleetId]);
+    expect((await described([id!]))[0]!.State?.Name).toMatch(/^(shutting-down|terminated)$/);
+    expect(sb.machine(id!).state()).toBe('terminated');
+  });
+
   it('DescribeFleets, DeleteFleets, DescribeLaunchTemplates and DeleteLaunchTemplate pass through, tag filters too', async () => {
     const byBatch = [{ Name: 'tag:ssh-ec2:batch', Values: ['sweep-20261130-192400'] }];
     sb.listInstantFleets(true);
@@ -383,7 +396,13 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     expect((await ec2.send(new DescribeFleetsCommand({ Filters: byBatch }))).Fleets ?? []).toEqual([]);
     const one = await ec2.send(new DescribeFleetsCommand({ FleetIds: [ids[0]!] }));
     expect(one.Fleets?.map((f) => f.FleetId)).toEqual([ids[0]]);
-    const deleted = await ec2.send(new DeleteFleetsCommand({ FleetIds: ids, TerminateInstances: false }));
+    // As AWS: an instant fleet is deleted only with its instances; asked to keep them, it is refused.
+    const kept = await ec2.send(new DeleteFleetsCommand({ FleetIds: ids, TerminateInstances: false }));
+    expect(kept.SuccessfulFleetDeletions ?? []).toEqual([]);
+    expect(kept.UnsuccessfulFleetDeletions?.map((d) => [d.FleetId, d.Error?.Code]).sort()).toEqual(
+      [...ids].sort().map((id) => [id, 'unexpectedError']),
+    );
+    const deleted = await ec2.send(new DeleteFleetsCommand({ FleetIds: ids, TerminateInstances: true }));
     expect(deleted.SuccessfulFleetDeletions?.map((d) => d.FleetId).sort()).toEqual([...ids].sort());
     const templates = await ec2.send(new DescribeLaunchTemplatesCommand({ Filters: byBatch }));
     expect(templates.LaunchTemplates?.map((t) => t.LaunchTemplateId)).toEqual([templateId]);

@@ -99,6 +99,7 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
   const limits = new Map<string, number>(); // `${type}` or `${type}/${market}` → instances per CreateFleet
   // As AWS documents DescribeFleets: an instant fleet is listed only when asked for by its id.
   let listInstant = false;
+  const instantFleets = new Set<string>(); // ids of the instant fleets made here
 
   const limitOf = (type: string | undefined, market: Market): number =>
     type === undefined ? Infinity : Math.min(limits.get(`${type}/${market}`) ?? Infinity, limits.get(type) ?? Infinity);
@@ -166,6 +167,8 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
 
     /** moto's answer with the other types' instances and the Errors of a fleet short of capacity. */
     async after(params: Record<string, string>, reply: Reply, region: string): Promise<Reply> {
+      const made = tag(reply.body.toString('utf8'), 'fleetId');
+      if (params.Type === 'instant' && reply.status === 200 && made) instantFleets.add(made);
       const plan = plans.get(params);
       if (!plan || reply.status !== 200) return reply;
       plans.delete(params);
@@ -236,6 +239,86 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
           ? xml.replace('</errorSet>', `${errors.join('')}</errorSet>`)
           : xml.replace(/(<fleetId>)/, `<errorSet>${errors.join('')}</errorSet>$1`);
       return { ...reply, body: Buffer.from(xml) };
+    },
+
+    /**
+     * DeleteFleets as AWS plays it for instant fleets (moto deletes them whatever is asked): with
+     * TerminateInstances=false each is refused ("a deleted instant fleet with running instances is
+     * not supported"), in UnsuccessfulFleetDeletions; with true, its live instances are terminated
+     * here (`terminated`: the proxy tells their machines, as after a TerminateInstances). `body`:
+     * the request moto is sent (the refused left out); `answer`: the whole reply when none is left;
+     * `after`: moto's reply with the refusals added.
+     */
+    async deleting(
+      params: Record<string, string>,
+      region: string,
+    ): Promise<{ body?: Buffer; answer?: Reply; after(r: Reply): Reply; terminated: string[] }> {
+      const ids = Object.entries(params)
+        .filter(([k]) => /^FleetId\.\d+$/.test(k))
+        .map(([, v]) => v);
+      const keep = params.TerminateInstances === 'true';
+      const refused = keep ? [] : ids.filter((id) => instantFleets.has(id));
+      const terminated: string[] = [];
+      for (const id of keep ? ids.filter((f) => instantFleets.has(f)) : []) {
+        const r = await deps.ec2Call(region, {
+          Action: 'DescribeInstances',
+          'Filter.1.Name': 'tag:aws:ec2:fleet-id',
+          'Filter.1.Value.1': id,
+          'Filter.2.Name': 'instance-state-name',
+          ...Object.fromEntries(
+            ['pending', 'running', 'stopping', 'stopped'].map((v, n) => [`Filter.2.Value.${n + 1}`, v]),
+          ),
+        });
+        terminated.push(
+          ...[...r.body.toString('utf8').matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]!),
+        );
+      }
+      const live = [...new Set(terminated)];
+      if (live.length > 0) {
+        const call: Record<string, string> = { Action: 'TerminateInstances' };
+        live.forEach((id, n) => (call[`InstanceId.${n + 1}`] = id));
+        await deps.ec2Call(region, call);
+      }
+      const items = refused
+        .map(
+          (id) =>
+            `<item><error><code>unexpectedError</code><message>A deleted instant fleet with running instances is ` +
+            `not supported: delete it with TerminateInstances true.</message></error><fleetId>${escapeXml(id)}</fleetId></item>`,
+        )
+        .join('');
+      const withRefusals = (xml: string): string =>
+        /<unsuccessfulFleetDeletionSet\s*\/>/.test(xml)
+          ? xml.replace(
+              /<unsuccessfulFleetDeletionSet\s*\/>/,
+              `<unsuccessfulFleetDeletionSet>${items}</unsuccessfulFleetDeletionSet>`,
+            )
+          : /<unsuccessfulFleetDeletionSet>/.test(xml)
+            ? xml.replace('</unsuccessfulFleetDeletionSet>', `${items}</unsuccessfulFleetDeletionSet>`)
+            : xml.replace(
+                '</DeleteFleetsResponse>',
+                `<unsuccessfulFleetDeletionSet>${items}</unsuccessfulFleetDeletionSet></DeleteFleetsResponse>`,
+              );
+      const after = (r: Reply): Reply =>
+        refused.length === 0 || r.status !== 200
+          ? r
+          : { ...r, body: Buffer.from(withRefusals(r.body.toString('utf8'))) };
+      if (refused.length === 0) return { after, terminated: live };
+      const left = ids.filter((id) => !refused.includes(id));
+      if (left.length === 0) {
+        const xml =
+          '<?xml version="1.0" encoding="UTF-8"?><DeleteFleetsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">' +
+          '<requestId>sandbox-delete-fleets</requestId><successfulFleetDeletionSet/><unsuccessfulFleetDeletionSet/>' +
+          '</DeleteFleetsResponse>';
+        return {
+          answer: after({ status: 200, headers: { 'content-type': 'text/xml' }, body: Buffer.from(xml) }),
+          after,
+          terminated: [],
+        };
+      }
+      const sent: Record<string, string> = {};
+      for (const [k, v] of Object.entries(params)) if (!/^FleetId\.\d+$/.test(k)) sent[k] = v;
+      left.forEach((id, n) => (sent[`FleetId.${n + 1}`] = id));
+      return { body: Buffer.from(new URLSearchParams(sent).toString()), after, terminated: live };
     },
 
     /**

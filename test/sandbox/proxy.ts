@@ -746,6 +746,11 @@ export async function startProxy(opts: {
 
     // A fleet short of capacity (sb.fleetCapacity): moto is asked for what EC2 would give.
     if (service === 'ec2' && action === 'CreateFleet') body = fleet.before(params) ?? body;
+    // An instant fleet deleted as AWS does it (fleet.ts): its instances with it, or refused.
+    const fleetDeletion =
+      service === 'ec2' && action === 'DeleteFleets' ? await fleet.deleting(params, region) : undefined;
+    if (fleetDeletion?.answer) return finish(fleetDeletion.answer);
+    body = fleetDeletion?.body ?? body;
 
     let forwarded: Promise<Reply> = forward(target, req.method ?? 'POST', req.url ?? '/', req.headers, body);
     if (token) {
@@ -766,6 +771,10 @@ export async function startProxy(opts: {
 
     if (service === 'ec2' && action === 'CreateFleet') reply = await fleet.after(params, reply, region);
     if (service === 'ec2' && action === 'DescribeFleets') reply = fleet.describe(params, reply);
+    if (fleetDeletion) {
+      reply = fleetDeletion.after(reply);
+      await tellLifecycle('TerminateInstances', fleetDeletion.terminated, region);
+    }
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
     if (action === 'StartInstances') Object.values(params).forEach((v) => interruptions.started(v));
     if (action === 'DescribeInstances' && reply.status === 200)

@@ -2,7 +2,9 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import type { TemplateSpec } from '../../src/cloud/batch-port.js';
 import {
+  SQS_MESSAGE_BYTES,
   fleetInput,
+  fleetPriceCap,
   fleetResult,
   hasTags,
   launchTemplateInput,
@@ -13,6 +15,7 @@ import {
 } from '../../src/cloud/batch-shapes.js';
 import { runInstancesInput } from '../../src/cloud/run-instances.js';
 import { queueCalls } from '../../src/cloud/sqs-queues.js';
+import { UsageError } from '../../src/errors.js';
 import { FakeBatchCloud } from '../fakes/batch-cloud.js';
 import { FakeCloud } from '../fakes/cloud.js';
 
@@ -78,9 +81,6 @@ describe('the fleet request', () => {
         OnDemandTargetCapacity: 3,
       },
       OnDemandOptions: { AllocationStrategy: 'prioritized' },
-      TagSpecifications: [
-        { ResourceType: 'fleet', Tags: expect.arrayContaining([{ Key: 'ssh-ec2:batch', Value: 'b' }]) },
-      ],
     });
     expect(r.SpotOptions).toBeUndefined();
     expect(r.LaunchTemplateConfigs![0]!.Overrides).toEqual([
@@ -103,6 +103,20 @@ describe('the fleet request', () => {
     expect(r.TargetCapacitySpecification).toMatchObject({ DefaultTargetCapacityType: 'spot', SpotTargetCapacity: 3 });
     expect(r.OnDemandOptions).toBeUndefined();
     expect(r.LaunchTemplateConfigs![0]!.Overrides).toEqual([{ InstanceType: 'g5.xlarge', SubnetId: 'subnet-a' }]);
+  });
+
+  it("--max-price is one instance's: the fleet's MaxTotalPrice is it times the lane's instances", () => {
+    const r = fleetInput({ ...base, market: 'spot', count: 4, maxPrice: '0.35', overrides: [] }, 'tok');
+    expect(r.SpotOptions).toEqual({ AllocationStrategy: 'price-capacity-optimized', MaxTotalPrice: '1.4' });
+    expect(fleetPriceCap({ count: 3, maxPrice: '0.1' })).toBe('0.3');
+  });
+
+  it('the instances are tagged by the call itself, as the fleet is', () => {
+    const r = fleetInput({ ...base, market: 'on-demand', overrides: [] }, 'tok');
+    expect(r.TagSpecifications).toEqual([
+      { ResourceType: 'fleet', Tags: expect.arrayContaining([{ Key: 'ssh-ec2:batch', Value: 'b' }]) },
+      { ResourceType: 'instance', Tags: expect.arrayContaining([{ Key: 'ssh-ec2:batch', Value: 'b' }]) },
+    ]);
   });
 
   it("the answer: every instance id, each error's code, message and type", () => {
@@ -152,6 +166,20 @@ describe('tags, queues and messages', () => {
     expect(batches.map((b) => b.length)).toEqual([10, 10, 3]);
     for (const b of batches) expect(new Set(b.map((e) => e.Id)).size).toBe(b.length);
     expect(batches[2]![2]).toEqual({ Id: 'm22', MessageBody: 'body-22' });
+  });
+
+  it('and within 256 KiB together; a job too long for one message is a usage error naming it', () => {
+    const big = (job: string) => JSON.stringify({ job, cmd: 'x'.repeat(100_000), failures: 0, attempt: 1 });
+    const batches = messageBatches([big('a'), big('b'), big('c'), 'small']);
+    expect(batches.map((b) => b.map((e) => e.Id))).toEqual([
+      ['m0', 'm1'],
+      ['m2', 'm3'],
+    ]);
+    for (const b of batches)
+      expect(b.reduce((n, e) => n + Buffer.byteLength(e.MessageBody), 0)).toBeLessThanOrEqual(SQS_MESSAGE_BYTES);
+    const huge = JSON.stringify({ job: 'long-one', cmd: 'x'.repeat(SQS_MESSAGE_BYTES), failures: 0, attempt: 1 });
+    expect(() => messageBatches(['{"job":"ok"}', huge])).toThrow(UsageError);
+    expect(() => messageBatches([huge])).toThrow(/^job long-one: its command is too long for a queue message/);
   });
 });
 
@@ -227,9 +255,43 @@ describe('the SQS calls (sqs-queues.ts) against a stand-in client', () => {
         Failed: [{ Id: 'm3', Code: 'InternalError', Message: 'try again', SenderFault: false }],
       }),
     });
+    // SQS's own fault, every time: tried three times, then an error saying what was sent.
     await expect(partly.calls.sendJobs(URL, ['a', 'b', 'c', 'd'])).rejects.toThrow(
-      'could not send 1 job(s) to ssh-ec2-b-1: m3 (InternalError: try again)',
+      'could not send 1 job(s) to ssh-ec2-b-1 (3 of 4 sent): m3 (InternalError: try again)',
     );
+    expect(partly.sent.map((c) => (c.input.Entries as { Id: string }[]).map((e) => e.Id))).toEqual([
+      ['m0', 'm1', 'm2', 'm3'],
+      ['m3'],
+      ['m3'],
+    ]);
+  });
+
+  it('an entry SQS refused by its own fault is sent again; one refused as ours is not; a failed call says what was sent', async () => {
+    let n = 0;
+    const once = client({
+      SendMessageBatch: () =>
+        n++ === 0 ? { Failed: [{ Id: 'm1', Code: 'InternalError', SenderFault: false }] } : { Failed: [] },
+    });
+    await once.calls.sendJobs(URL, ['a', 'b']);
+    expect(once.sent.map((c) => (c.input.Entries as { Id: string }[]).map((e) => e.Id))).toEqual([
+      ['m0', 'm1'],
+      ['m1'],
+    ]);
+    const ours = client({
+      SendMessageBatch: () => ({ Failed: [{ Id: 'm0', Code: 'InvalidMessageContents', SenderFault: true }] }),
+    });
+    await expect(ours.calls.sendJobs(URL, ['a'])).rejects.toThrow('(0 of 1 sent)');
+    expect(ours.sent).toHaveLength(1);
+    let k = 0;
+    const broken = client({
+      SendMessageBatch: () => (k++ === 0 ? { Failed: [] } : Promise.reject(sqsError('AccessDenied'))),
+    });
+    await expect(
+      broken.calls.sendJobs(
+        URL,
+        Array.from({ length: 12 }, (_, i) => `b${i}`),
+      ),
+    ).rejects.toThrow('(10 of 12 jobs sent)');
   });
 
   it("a queue gone (either protocol's code): no info, deleting it is done; a purge under way is done", async () => {

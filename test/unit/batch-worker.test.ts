@@ -213,7 +213,7 @@ describe('the report', () => {
     const dir = tempHome();
     expect(execFileSync('dash', ['-c', batchReportCommand('none')], { env: { HOME: dir }, encoding: 'utf8' })).toBe('');
     expect(parseBatchReport('')).toEqual({ jobs: [] });
-    for (const state of ['running', 'done', 'setup-failed', 'interrupted'] as const)
+    for (const state of ['running', 'done', 'setup-failed', 'interrupted', 'stalled', 'upload-failed'] as const)
       expect(parseBatchReport(`worker ${state} 17\nsetup 3\n`)).toEqual({
         worker: { state, at: 17 },
         setupStatus: 3,

@@ -196,13 +196,21 @@ describe.each(POLICIES)('the policy for $who ($file)', ({ file, caller }) => {
     }
   });
 
-  it("a batch's queues only by the name ssh-ec2-*; its templates and fleets only tagged ssh-ec2 naming the caller", () => {
+  it("a batch's queues only by the name ssh-ec2-* and the caller's tag; its templates and fleets only tagged ssh-ec2 naming the caller", () => {
     const allowed = new Set(statements.flatMap((s) => asList(s.Action)));
     expect(allowed).toContain('sqs:TagQueue'); // CreateQueue with tags needs it too
     for (const s of statements.filter((st) =>
       asList(st.Action).some((a) => a.startsWith('sqs:') && a !== 'sqs:ListQueues'),
     ))
       expect(asList(s.Resource), s.Sid).toEqual(['arn:aws:sqs:*:*:ssh-ec2-*']);
+    // ...and only the caller's: made naming the caller, used only when they name the caller.
+    for (const s of statements.filter((st) => asList(st.Action).some((a) => a.startsWith('sqs:')))) {
+      for (const action of asList(s.Action)) {
+        if (!action.startsWith('sqs:') || action === 'sqs:ListQueues') continue;
+        const key = ['sqs:CreateQueue', 'sqs:TagQueue'].includes(action) ? 'RequestTag' : 'ResourceTag';
+        expect(s.Condition?.StringEquals?.[`aws:${key}/ssh-ec2:user`], `${action} in ${s.Sid}`).toBe(caller);
+      }
+    }
     for (const action of ['ec2:CreateLaunchTemplate', 'ec2:CreateFleet']) {
       const granting = statements.filter((s) => asList(s.Action).includes(action));
       expect(granting.length, action).toBeGreaterThan(0);

@@ -299,20 +299,52 @@ describe('results.sh on the instance', () => {
     expect(out).toMatch(/uploading 4 new or changed file/);
   });
 
-  it('clears every credential source the CLI would take before the instance profile', () => {
+  it('clears every credential source and everything that could send the CLI elsewhere: only what it sets is there', () => {
     const i = instanceHome(conf);
     mkdirSync(join(i.home, 'proj'));
     i.sh('sh ~/.ssh-ec2/results.sh mark; echo new > proj/n.txt');
-    const before = [
+    const redirects = [
       'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
       'AWS_CONTAINER_CREDENTIALS_FULL_URI',
       'AWS_CONTAINER_AUTHORIZATION_TOKEN',
       'AWS_WEB_IDENTITY_TOKEN_FILE',
       'AWS_ROLE_ARN',
       'AWS_ROLE_SESSION_NAME',
+      'AWS_REGION',
+      'AWS_CA_BUNDLE',
+      'AWS_USE_FIPS_ENDPOINT',
+      'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
+      'AWS_ENDPOINT_URL',
+      'AWS_ENDPOINT_URL_S3',
+      'AWS_ENDPOINT_URL_STS',
+      'AWS_DATA_PATH',
+      'HTTPS_PROXY',
+      'HTTP_PROXY',
+      'https_proxy',
+      'http_proxy',
+      'ALL_PROXY',
+      'NO_PROXY',
+      'PYTHONPATH',
     ];
-    i.sh('sh ~/.ssh-ec2/results.sh upload job-end', Object.fromEntries(before.map((k) => [k, 'from-elsewhere'])));
-    expect(i.read('aws-env')).not.toContain('from-elsewhere');
+    i.sh('sh ~/.ssh-ec2/results.sh upload job-end', Object.fromEntries(redirects.map((k) => [k, 'from-elsewhere'])));
+    const env = i.read('aws-env');
+    expect(env).not.toContain('from-elsewhere');
+    expect(env).toContain('AWS_REGION=eu-west-1\n');
+    const names = env
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(0, l.indexOf('=')))
+      .filter((k) => !['PWD', 'SHLVL', '_', 'OLDPWD'].includes(k)) // the stand-in shell's own
+      .sort();
+    expect(names).toEqual([
+      'AWS_CONFIG_FILE',
+      'AWS_DEFAULT_REGION',
+      'AWS_EC2_METADATA_SERVICE_ENDPOINT',
+      'AWS_REGION',
+      'AWS_SHARED_CREDENTIALS_FILE',
+      'HOME',
+      'PATH',
+    ]);
   });
 
   it('holds back every name the sync up holds back as a secret', () => {
