@@ -64,7 +64,14 @@ export const batchResultsUrl = (results: string, batch: string): string => {
 export async function launchBatch(
   run: Run,
   batchCloud: BatchCloud,
-  b: { batch: string; created: Date; lanes: Lane[]; signal: AbortSignal },
+  b: {
+    batch: string;
+    created: Date;
+    lanes: Lane[];
+    signal: AbortSignal;
+    /** Where manifest.json goes with --results (tests: anywhere but S3). */
+    putManifest?: (url: string, body: string) => Promise<void>;
+  },
 ): Promise<Launched> {
   const { options: o, plan, cloud, log } = run;
   const { batch, lanes, signal } = b;
@@ -161,7 +168,11 @@ export async function launchBatch(
     });
     rec.templateId = template.id;
     save();
-    if (resultsUrl) await putManifest(o, cloud.region, resultsUrl, manifestJson(rec), log);
+    if (resultsUrl) {
+      const put = b.putManifest ?? ((url, body) => putManifest(o, cloud.region, url, body));
+      await put(resultsUrl, manifestJson(rec));
+      log.detail(`manifest written to ${resultsUrl}manifest.json`);
+    }
     signal.throwIfAborted();
     const subnets = o.subnetId || o.availabilityZone ? pinnedZones(zones, o.availabilityZone, cloud.region) : [];
     for (const [i, l] of lanes.entries()) {
@@ -269,9 +280,8 @@ export async function undoLaunch(run: Pick<Run, 'cloud' | 'log' | 'plan'>, batch
 }
 
 /** manifest.json at `<prefix>/<batch>/`, so a laptop with only S3 knows the batch. */
-async function putManifest(o: Options, region: string, url: string, body: string, log: Run['log']) {
+async function putManifest(o: Options, region: string, url: string, body: string) {
   const { createResultsStore } = await import('../cloud/s3.js');
   const store = await createResultsStore({ region, endpoint: o.resultsEndpoint });
   await store.put(s3Location(url), 'manifest.json', body);
-  log.detail(`manifest written to ${url}manifest.json`);
 }
