@@ -10,13 +10,12 @@
  */
 import { DescribeLaunchTemplatesCommand } from '@aws-sdk/client-ec2';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { execa } from 'execa';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cli, ec2Client, instances, makeProject, NODE, until, useSandbox, type CliResult } from './helpers.js';
+import { cli, ec2Client, instances, makeProject, until, useSandbox, type CliResult } from './helpers.js';
 
 const sb = useSandbox();
 const LONG = 600_000;
@@ -83,21 +82,11 @@ async function nothingLeft(batch: string): Promise<void> {
   expect(templates.LaunchTemplates ?? []).toEqual([]);
 }
 
-/** The CLI in the background, its output readable as it comes. */
-function cliRunning(args: string[], cwd: string) {
-  const child = execa(NODE, [BIN, ...args], {
-    cwd,
-    env: sb.env(),
-    extendEnv: false,
-    reject: false,
-    stdin: 'ignore',
-    encoding: 'utf8',
-    timeout: LONG,
-  });
-  let out = '';
-  child.stderr?.on('data', (d: Buffer | string) => (out += String(d)));
-  child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
-  return { child, out: () => out };
+/** The batch started in `dir`, from its record (written as soon as its first queue exists). */
+function startedIn(dir: string): string | undefined {
+  const records = join(dir, '.ssh-ec2', 'batches');
+  const found = existsSync(records) ? readdirSync(records).filter((f) => f.endsWith('.json')) : [];
+  return found[0]?.slice(0, -'.json'.length);
 }
 
 describe('ssh-ec2 batch', () => {
@@ -164,9 +153,12 @@ describe('ssh-ec2 batch', () => {
         `long,,"while [ ! -f ${marks}/go ]; do sleep 0.1; done; echo finished"\n` +
         'a,,true\nb,,true\nc,,true\nd,,true\n',
     });
-    const run = cliRunning(['batch', 'jobs.csv', '--instances', '2', '--spot', '--retries', '0'], dir);
-    await until(() => /batch \S+-\d{8}-\d{6}/.test(run.out()), 'the batch id', 120_000);
-    const batch = batchOf(run.out());
+    const running = cli(sb, ['batch', 'jobs.csv', '--instances', '2', '--spot', '--retries', '0'], {
+      cwd: dir,
+      timeoutMs: LONG,
+    });
+    await until(() => startedIn(dir) !== undefined, 'the batch record', 120_000);
+    const batch = startedIn(dir)!;
     let first: string | undefined;
     await until(
       async () => {
@@ -181,14 +173,13 @@ describe('ssh-ec2 batch', () => {
     await until(() => jobState(first!, batch, 'long')?.startsWith('interrupted') === true, 'its attempt interrupted');
     writeFileSync(join(marks, 'go'), '');
     await sb.completeInterruption(first!);
-    const r = await run.child;
-    const out = run.out();
-    expect(r.exitCode, out).toBe(0);
+    const r = await running;
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
     const ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
     expect(ids).toHaveLength(2);
     const other = ids.find((id) => id !== first)!;
     expect(jobState(other, batch, 'long')).toMatch(/^done 2 0 \d+$/);
-    expect(finalRow({ exitCode: 0, stdout: out, stderr: '' }, 'long')).toMatch(/done/);
+    expect(finalRow(r, 'long')).toMatch(/done/);
     await nothingLeft(batch);
   });
 
