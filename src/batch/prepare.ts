@@ -68,11 +68,12 @@ export async function prepareBatch(
       );
     }
   });
+  // A lane none of whose instances runs a worker: nobody would ever take its jobs.
+  const why = signal.aborted ? 'interrupted before any of its instances was ready' : 'no instance could be prepared';
   for (const lane of rec.lanes) {
     if (lane.failed || lane.instanceIds.some((i) => out.started.includes(i))) continue;
-    if (signal.aborted) continue;
-    await laneFailed(batchCloud, lane, 'no instance could be prepared');
-    log.warn(`lane ${lane.index}: no instance could be prepared: its ${jobsOf(launched, lane)} job(s) failed`);
+    await laneFailed(batchCloud, lane, why);
+    log.warn(`lane ${lane.index}: ${why}: its ${jobsOf(launched, lane)} job(s) failed`);
   }
   writeRecord(run.plan.projectDir, rec);
   return out;

@@ -72,7 +72,10 @@ export async function run(ctx: CommandContext, jobsFile: string, args: readonly 
     }
   } catch (err) {
     // An interrupt before the instances were prepared: launchBatch deleted what it made.
-    if (abort.signal.aborted && !(err instanceof UserError)) return trap.exitStatus() ?? 130;
+    if (abort.signal.aborted && !(err instanceof UserError)) {
+      ctx.log.info(`batch ${batch} interrupted while it was launched: nothing of it is left running`);
+      return trap.exitStatus() ?? 130;
+    }
     throw err;
   } finally {
     trap.dispose();
