@@ -4,7 +4,7 @@
  * --results terminates its instances once their jobs are safe there).
  */
 import { s3Location, type S3Location } from '../cloud/s3-location.js';
-import type { ResultsStore } from '../cloud/s3.js';
+import type { ResultsReader } from '../cloud/s3.js';
 import type { CommandContext } from '../commands/types.js';
 import type { JobReport } from '../remote/batch-worker.js';
 import { newestSightings, type Sighting } from './job-views.js';
@@ -32,8 +32,8 @@ export function parseManifest(text: string): Manifest | undefined {
   }
 }
 
-export function lazyStore(ctx: CommandContext, given?: () => Promise<ResultsStore>): () => Promise<ResultsStore> {
-  let p: Promise<ResultsStore> | undefined;
+export function lazyStore(ctx: CommandContext, given?: () => Promise<ResultsReader>): () => Promise<ResultsReader> {
+  let p: Promise<ResultsReader> | undefined;
   const load =
     given ??
     (async () =>
@@ -44,14 +44,14 @@ export function lazyStore(ctx: CommandContext, given?: () => Promise<ResultsStor
   return () => (p ??= load());
 }
 
-export async function s3Manifest(store: ResultsStore, folder: S3Location): Promise<Manifest | undefined> {
+export async function s3Manifest(store: ResultsReader, folder: S3Location): Promise<Manifest | undefined> {
   const text = await store.read(folder, 'manifest.json').catch(() => undefined);
   return text === undefined ? undefined : parseManifest(text);
 }
 
 /** S3's word on the jobs no instance said had ended (theirs gone, or not reachable). */
 export async function s3Sightings(
-  store: ResultsStore,
+  store: ResultsReader,
   resultsUrl: string,
   manifest: Manifest,
   seen: readonly Sighting[],

@@ -7,9 +7,11 @@
 import { LIVE_STATES, type Cloud, type InstanceInfo } from '../cloud/ec2.js';
 import type { BatchCloud, QueueInfo } from '../cloud/batch-port.js';
 import { s3Location } from '../cloud/s3-location.js';
-import type { ResultsStore } from '../cloud/s3.js';
+import type { ResultsReader } from '../cloud/s3.js';
 import { ExitCode, UserError } from '../errors.js';
 import { batchReportCommand, parseBatchReport, type BatchReport } from '../remote/batch-worker.js';
+import { BATCH_DIR, BATCH_MANIFEST, STATE_DIR } from '../remote/instance-contract.js';
+import { shQuote } from '../remote/remote-command.js';
 import { localContext } from '../session/context.js';
 import type { CommandContext } from '../commands/types.js';
 import type { BatchState, InstanceView } from './batch-state.js';
@@ -32,7 +34,7 @@ export interface GatherOptions {
   /** The instances, reached over ssh (follow.ts keeps one across its looks; closed by the caller). */
   asker?: InstanceAsker;
   /** The S3 reader for --results (loaded at its first use by default). */
-  store?: () => Promise<ResultsStore>;
+  store?: () => Promise<ResultsReader>;
   /** What one running instance says (by default asked through `asker`; tests give canned reports). */
   report?: (instance: InstanceInfo, batch: string, withManifest: boolean) => Promise<Asked | undefined>;
   /** The reports of the earlier looks (follow.ts): an instance not reachable now keeps its last. */
@@ -138,9 +140,9 @@ async function askOne(
   batch: string,
   withManifest: boolean,
 ): Promise<Asked | undefined> {
-  // The batch id is [a-z0-9-] (batch-id.ts): no quoting needed in the path.
+  const manifest = shQuote(`${STATE_DIR}/${BATCH_DIR}/${batch}/${BATCH_MANIFEST}`);
   const command = withManifest
-    ? `cat ~/.ssh-ec2/batch/${batch}/manifest.json 2>/dev/null; echo; echo '${MANIFEST_END}'; ${batchReportCommand(batch)}`
+    ? `cat ~/${manifest} 2>/dev/null; echo; echo '${MANIFEST_END}'; ${batchReportCommand(batch)}`
     : batchReportCommand(batch);
   const out = await asker.ask(instance, command);
   if (out === undefined) return undefined;

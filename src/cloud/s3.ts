@@ -26,12 +26,16 @@ export interface ResultsStore {
   list(folder: S3Location): Promise<StoredObject[]>;
   /** The object's content, written to `file` (a new file: the caller links it into place, never over one). */
   download(folder: S3Location, path: string, file: string): Promise<void>;
+}
+
+/** The batch verbs also read a few small objects whole (state.ts, batch logs). */
+export interface ResultsReader extends ResultsStore {
   /** A small object's text (a batch's manifest.json, a job's ssh-ec2-job.json): undefined if there is none. */
   read(folder: S3Location, path: string): Promise<string | undefined>;
 }
 
 /** `endpoint`: SSH_EC2_RESULTS_ENDPOINT, else the SDK's own (AWS's, or AWS_ENDPOINT_URL). */
-export async function createResultsStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsStore> {
+export async function createResultsStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsReader> {
   const s3 = new S3Client({
     region: await resolveRegion(cfg.region),
     maxAttempts: MAX_ATTEMPTS,

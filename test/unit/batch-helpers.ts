@@ -1,78 +1,34 @@
 /**
- * For the batch verbs' unit tests (batch-state, batch-verbs): a small in-memory batch port (its
- * queues, templates and fleets as plain lists) and a command context on a test machine.
+ * For the batch verbs' unit tests (batch-state, batch-verbs): queues and templates seeded into the
+ * in-memory batch port as a batch leaves them, and a command context on a test machine.
  */
-import type { BatchCloud, FleetInfo, QueueInfo, TemplateInfo } from '../../src/cloud/batch-port.js';
+import type { TemplateSpec } from '../../src/cloud/batch-port.js';
 import type { CommandContext } from '../../src/commands/types.js';
 import { resolveOptions } from '../../src/options.js';
 import { createLogger } from '../../src/ui/logger.js';
+import type { FakeBatchCloud } from '../fakes/batch-cloud.js';
 import type { Machine } from '../fakes/cli.js';
 
-export class SmallBatchCloud implements BatchCloud {
-  region = 'eu-central-1';
-  queues: QueueInfo[] = [];
-  templates: TemplateInfo[] = [];
-  fleets: FleetInfo[] = [];
-  readonly calls: string[] = [];
-
-  createLaunchTemplate(): Promise<{ id: string; name: string }> {
-    return Promise.reject(new Error('not in these tests'));
-  }
-  deleteLaunchTemplate(id: string) {
-    this.calls.push(`deleteLaunchTemplate ${id}`);
-    return Promise.resolve();
-  }
-  findLaunchTemplates(tags: Record<string, string>) {
-    this.calls.push('findLaunchTemplates');
-    return Promise.resolve(this.templates.filter((t) => matches(t.tags, tags)));
-  }
-  createFleet(): Promise<never> {
-    return Promise.reject(new Error('not in these tests'));
-  }
-  deleteFleets() {
-    return Promise.resolve();
-  }
-  findFleets(tags: Record<string, string>) {
-    this.calls.push('findFleets');
-    return Promise.resolve(this.fleets.filter((f) => matches(f.tags, tags)));
-  }
-  createQueue(): Promise<string> {
-    return Promise.reject(new Error('not in these tests'));
-  }
-  sendJobs() {
-    return Promise.resolve();
-  }
-  queueInfo(url: string) {
-    this.calls.push(`queueInfo ${url}`);
-    return Promise.resolve(this.queues.find((q) => q.url === url));
-  }
-  findQueues(prefix: string) {
-    this.calls.push(`findQueues ${prefix}`);
-    return Promise.resolve(this.queues.filter((q) => q.name.startsWith(prefix)));
-  }
-  purgeQueue() {
-    return Promise.resolve();
-  }
-  deleteQueue() {
-    return Promise.resolve();
-  }
-
-  queue(batch: string, lane: number, visible: number, inFlight: number, more: Record<string, string> = {}): QueueInfo {
-    const name = `ssh-ec2-${batch}-${lane}`;
-    const q = {
-      url: `http://sqs.local/123456789012/${name}`,
-      name,
-      tags: { 'ssh-ec2:batch': batch, 'ssh-ec2:batch-lane': String(lane), ...more },
-      visible,
-      inFlight,
-    };
-    this.queues.push(q);
-    return q;
-  }
+/** A queue of `batch`'s lane as SQS would show it: `visible` messages waiting, `inFlight` being run. */
+export function seedQueue(fake: FakeBatchCloud, batch: string, lane: number, visible: number, inFlight: number) {
+  const name = `ssh-ec2-${batch}-${lane}`;
+  const url = `https://sqs.${fake.region}.amazonaws.com/123456789012/${name}`;
+  fake.queues.set(url, {
+    url,
+    name,
+    tags: { 'ssh-ec2:batch': batch, 'ssh-ec2:batch-lane': String(lane) },
+    visibilitySeconds: 300,
+    createdAt: new Date(),
+    visible: Array.from({ length: visible }, (_, k) => `v${k}`),
+    inFlight: Array.from({ length: inFlight }, (_, k) => `f${k}`),
+  });
+  return { url, name };
 }
 
-const matches = (have: Record<string, string>, want: Record<string, string>) =>
-  Object.entries(want).every(([k, v]) => have[k] === v);
+/** A launch template of a batch, with its tags (its spec is not read by these tests). */
+export function seedTemplate(fake: FakeBatchCloud, id: string, name: string, tags: Record<string, string>): void {
+  fake.templates.set(id, { id, name, tags, spec: {} as TemplateSpec });
+}
 
 /** What main() gives a verb, on machine `m`: its stdout and log collected. */
 export function commandContext(m: Machine): { ctx: CommandContext; stdout: () => string; said: () => string } {

@@ -3,7 +3,7 @@
 // whichever laptop looks (README: Following a batch).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/cloud/port.js';
-import type { ResultsStore } from '../../src/cloud/s3.js';
+import type { ResultsReader } from '../../src/cloud/s3.js';
 import { ExitCode, UserError } from '../../src/errors.js';
 import type { BatchReport } from '../../src/remote/batch-worker.js';
 import { jobViews, type LaneFacts } from '../../src/batch/job-views.js';
@@ -12,7 +12,8 @@ import { gatherBatch, type Asked } from '../../src/batch/state.js';
 import { launchTags } from '../../src/session/owner.js';
 import { FakeCloud } from '../fakes/cloud.js';
 import { machine, type Machine } from '../fakes/cli.js';
-import { commandContext, SmallBatchCloud } from './batch-helpers.js';
+import { FakeBatchCloud } from '../fakes/batch-cloud.js';
+import { commandContext, seedQueue, seedTemplate } from './batch-helpers.js';
 
 const BATCH = 'sweep-20261130-192400';
 const job = (name: string, lane = 1) => ({
@@ -126,15 +127,14 @@ describe('job states, merged (pure)', () => {
 describe('gatherBatch', () => {
   it('from the tags alone (another laptop): the manifest from a reachable instance, each running instance asked once, the queues by name', async () => {
     const cloud = new FakeCloud();
-    const batchCloud = new SmallBatchCloud();
-    batchCloud.templates.push({
-      id: 'lt-1',
-      name: `ssh-ec2-${BATCH}`,
-      tags: { 'ssh-ec2:batch': BATCH, 'ssh-ec2:batch-created': MANIFEST.created },
+    const batchCloud = new FakeBatchCloud(cloud);
+    seedTemplate(batchCloud, 'lt-1', `ssh-ec2-${BATCH}`, {
+      'ssh-ec2:batch': BATCH,
+      'ssh-ec2:batch-created': MANIFEST.created,
     });
-    batchCloud.queue(BATCH, 1, 0, 2);
-    batchCloud.queue(BATCH, 2, 1, 0);
-    batchCloud.queue('other-20261130-100000', 1, 5, 0);
+    seedQueue(batchCloud, BATCH, 1, 0, 2);
+    seedQueue(batchCloud, BATCH, 2, 1, 0);
+    seedQueue(batchCloud, 'other-20261130-100000', 1, 5, 0);
     const one = batchInstance(cloud, 1);
     const two = batchInstance(cloud, 1);
     const gone = batchInstance(cloud, 1, { state: 'terminated' });
@@ -177,14 +177,14 @@ describe('gatherBatch', () => {
       [gone.id, 'terminated', false],
       [pending.id, 'pending', false],
     ]);
-    expect(batchCloud.calls).toContain(`findQueues ssh-ec2-${BATCH}-`);
+    expect(batchCloud.callsOf('findQueues')).toEqual([[`ssh-ec2-${BATCH}-`]]);
   });
 
   it('from the local record: its manifest and queues, no tag search; an instance that cannot be asked now keeps its last report', async () => {
     const cloud = new FakeCloud();
-    const batchCloud = new SmallBatchCloud();
-    const q1 = batchCloud.queue(BATCH, 1, 0, 0);
-    const q2 = batchCloud.queue(BATCH, 2, 0, 0);
+    const batchCloud = new FakeBatchCloud(cloud);
+    const q1 = seedQueue(batchCloud, BATCH, 1, 0, 0);
+    const q2 = seedQueue(batchCloud, BATCH, 2, 0, 0);
     const one = batchInstance(cloud, 1);
     const rec: BatchRecord = {
       ...MANIFEST,
@@ -219,7 +219,7 @@ describe('gatherBatch', () => {
     ]);
     const { ctx } = commandContext(m);
     const s = await gatherBatch(ctx, cloud, batchCloud, BATCH, { report: reports({}).report, lastReports: last });
-    expect(batchCloud.calls.filter((c) => c.startsWith('find'))).toEqual([]);
+    expect(batchCloud.calls.map((c) => c.op).filter((op) => op.startsWith('find'))).toEqual([]);
     expect(s.templateId).toBe('lt-9');
     expect(s.fleetIds).toEqual(['fleet-1', 'fleet-2']);
     expect(s.jobs.map((j) => [j.name, j.state, j.collected])).toEqual([
@@ -234,13 +234,9 @@ describe('gatherBatch', () => {
 
   it('with --results: the jobs of a gone instance from S3 (ssh-ec2-job.json), the manifest from S3 when no instance answers', async () => {
     const cloud = new FakeCloud();
-    const batchCloud = new SmallBatchCloud();
+    const batchCloud = new FakeBatchCloud(cloud);
     const url = `s3://bucket/runs/${BATCH}/`;
-    batchCloud.templates.push({
-      id: 'lt-1',
-      name: `ssh-ec2-${BATCH}`,
-      tags: { 'ssh-ec2:batch': BATCH, 'ssh-ec2:batch-results': url },
-    });
+    seedTemplate(batchCloud, 'lt-1', `ssh-ec2-${BATCH}`, { 'ssh-ec2:batch': BATCH, 'ssh-ec2:batch-results': url });
     const gone = batchInstance(cloud, 1, { state: 'terminated' });
     const objects: Record<string, string> = {
       'runs/sweep-20261130-192400/manifest.json': JSON.stringify(MANIFEST),
@@ -266,7 +262,7 @@ describe('gatherBatch', () => {
       }),
       'runs/sweep-20261130-192400/b/out.txt': 'x',
     };
-    const store: ResultsStore = {
+    const store: ResultsReader = {
       list: (f) =>
         Promise.resolve(
           Object.keys(objects)
@@ -293,7 +289,8 @@ describe('gatherBatch', () => {
 
   it('a batch nothing knows of: one line, exit 7', async () => {
     const { ctx } = commandContext(m);
-    const err = await gatherBatch(ctx, new FakeCloud(), new SmallBatchCloud(), 'nope-20261130-000000').catch(
+    const cloud = new FakeCloud();
+    const err = await gatherBatch(ctx, cloud, new FakeBatchCloud(cloud), 'nope-20261130-000000').catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(UserError);

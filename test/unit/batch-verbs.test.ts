@@ -8,7 +8,8 @@ import type { BatchState } from '../../src/batch/batch-state.js';
 import { launchTags } from '../../src/session/owner.js';
 import { FakeCloud } from '../fakes/cloud.js';
 import { cli, machine, type Machine } from '../fakes/cli.js';
-import { SmallBatchCloud } from './batch-helpers.js';
+import { FakeBatchCloud } from '../fakes/batch-cloud.js';
+import { seedQueue, seedTemplate } from './batch-helpers.js';
 
 const OLD = 'grid-20261129-080000';
 const NEW = 'sweep-20261130-192400';
@@ -42,8 +43,8 @@ function record(batch: string, created: string, queueUrl: string, instanceIds: s
 describe('batch status', () => {
   it("[BATCH] defaults to this directory's newest record; its jobs setting up while the instances boot; exit 0", async () => {
     const cloud = new FakeCloud();
-    const batchCloud = new SmallBatchCloud();
-    const q = batchCloud.queue(NEW, 1, 2, 0);
+    const batchCloud = new FakeBatchCloud(cloud);
+    const q = seedQueue(batchCloud, NEW, 1, 2, 0);
     const i = batchInstance(cloud, NEW, { state: 'pending' });
     writeRecord(m.project, record(OLD, '2026-11-29T08:00:00Z', 'http://sqs.local/gone', []));
     writeRecord(m.project, record(NEW, '2026-11-30T19:24:00Z', q.url, [i.id]));
@@ -62,9 +63,9 @@ describe('batch status', () => {
 
   it('--json: the whole state; a batch named that only tags know (another laptop)', async () => {
     const cloud = new FakeCloud();
-    const batchCloud = new SmallBatchCloud();
-    batchCloud.queue(NEW, 1, 0, 0);
-    batchCloud.templates.push({ id: 'lt-1', name: `ssh-ec2-${NEW}`, tags: { 'ssh-ec2:batch': NEW } });
+    const batchCloud = new FakeBatchCloud(cloud);
+    seedQueue(batchCloud, NEW, 1, 0, 0);
+    seedTemplate(batchCloud, 'lt-1', `ssh-ec2-${NEW}`, { 'ssh-ec2:batch': NEW });
     batchInstance(cloud, NEW, { state: 'stopped' });
     const r = await cli(m, cloud, ['batch', 'status', NEW, '--json'], { batchCloud });
     expect(r.status).toBe(0);
@@ -79,7 +80,7 @@ describe('batch status', () => {
 
   it('a batch nothing knows of: one line, exit 7; none at all in this directory: exit 7 too', async () => {
     const cloud = new FakeCloud();
-    const batchCloud = new SmallBatchCloud();
+    const batchCloud = new FakeBatchCloud(cloud);
     const r = await cli(m, cloud, ['batch', 'status', 'nope-20261130-000000'], { batchCloud });
     expect({ status: r.status, first: r.lines[0] }).toEqual({
       status: 7,
@@ -96,27 +97,22 @@ describe('batch status', () => {
 describe('batch ls', () => {
   it("this directory's batches: its records, then those its tags show; jobs waiting and in flight, instances live", async () => {
     const cloud = new FakeCloud();
-    const batchCloud = new SmallBatchCloud();
-    const q = batchCloud.queue(NEW, 1, 1, 1);
+    const batchCloud = new FakeBatchCloud(cloud);
+    const q = seedQueue(batchCloud, NEW, 1, 1, 1);
     const i = batchInstance(cloud, NEW);
     writeRecord(m.project, record(NEW, '2026-11-30T19:24:00Z', q.url, [i.id]));
     // Another laptop's batch of this directory's tags (its template), finished: its queue empty.
-    batchCloud.queue(OLD, 1, 0, 0);
-    batchCloud.templates.push({
-      id: 'lt-1',
-      name: `ssh-ec2-${OLD}`,
-      tags: {
-        ...launchTags(m.plan(), 'alice'),
-        'ssh-ec2:batch': OLD,
-        'ssh-ec2:batch-jobs': '5',
-        'ssh-ec2:batch-created': '2026-11-29T08:00:00Z',
-      },
+    seedQueue(batchCloud, OLD, 1, 0, 0);
+    seedTemplate(batchCloud, 'lt-1', `ssh-ec2-${OLD}`, {
+      ...launchTags(m.plan(), 'alice'),
+      'ssh-ec2:batch': OLD,
+      'ssh-ec2:batch-jobs': '5',
+      'ssh-ec2:batch-created': '2026-11-29T08:00:00Z',
     });
     // Somebody else's batch: not listed.
-    batchCloud.templates.push({
-      id: 'lt-2',
-      name: 'ssh-ec2-x',
-      tags: { 'ssh-ec2': 'another-project', 'ssh-ec2:batch': 'x-20261130-000000' },
+    seedTemplate(batchCloud, 'lt-2', 'ssh-ec2-x', {
+      'ssh-ec2': 'another-project',
+      'ssh-ec2:batch': 'x-20261130-000000',
     });
     const r = await cli(m, cloud, ['batch', 'ls'], { batchCloud });
     expect(r.status).toBe(0);
