@@ -22,7 +22,7 @@ import { loadBatchCloud } from './clouds.js';
 import { finished } from './job-views.js';
 import { sshAsker } from './reach.js';
 import type { BatchRecord } from './record.js';
-import { gatherBatch } from './state.js';
+import { gatherBatch, type GatherOptions } from './state.js';
 import { changes, renderTable } from './table.js';
 
 /** Between two looks: each look asks every running instance once over its master. */
@@ -30,9 +30,10 @@ const POLL_MS = 3000;
 
 export interface FollowOptions {
   pollMs?: number;
-  /** For tests: the clouds already loaded. */
+  /** For tests: the clouds already loaded, and what the instances say. */
   cloud?: Cloud;
   batchCloud?: BatchCloud;
+  report?: GatherOptions['report'];
 }
 
 export async function followBatch(
@@ -50,9 +51,10 @@ export async function followBatch(
   const onInterrupt = () => stop.abort();
   process.on('SIGINT', onInterrupt);
   let state: BatchState | undefined;
+  const pollMs = opts.pollMs ?? POLL_MS;
   try {
-    for await (const _ of backoff({ firstDelayMs: 1000, maxDelayMs: opts.pollMs ?? POLL_MS, signal: stop.signal })) {
-      const now = await gatherBatch(ctx, cloud, batchCloud, batch, { asker, lastReports });
+    for await (const _ of backoff({ firstDelayMs: Math.min(1000, pollMs), maxDelayMs: pollMs, signal: stop.signal })) {
+      const now = await gatherBatch(ctx, cloud, batchCloud, batch, { asker, lastReports, report: opts.report });
       if (stop.signal.aborted) break;
       out.show(state, now);
       state = now;
