@@ -37,6 +37,25 @@ JOB_LOG=ssh-ec2-job.log
 INTERRUPTION_FILE=interruption
 # The --on-interrupt hook's output log, in the project directory.
 INTERRUPT_LOG=ssh-ec2-interrupt.log
+# Batches (worker.sh): ~/.ssh-ec2/BATCH_DIR/<batch>/ holds BATCH_CONF (shell-quoted KEY=VALUE
+# lines, written by ssh-ec2), BATCH_MANIFEST (the jobs as the laptop parsed them), WORKER_FILE
+# ("running|done|setup-failed|interrupted <epoch>"), setup/{log,status}, and one directory per
+# job attempted here under JOBS_DIR; WORKER_CANCEL, written by `batch cancel`: stop, re-send nothing.
+BATCH_DIR=batch
+BATCH_CONF=batch.conf
+BATCH_MANIFEST=manifest.json
+WORKER_FILE=worker
+WORKER_CANCEL=cancel
+# A batch job's files: its state line, its output (all attempts here), its last progress (0..100),
+# the moment its attempt started (epoch), and the copy of the files its attempt made.
+BATCH_JOB_STATE=state
+BATCH_JOB_LOG=log
+BATCH_JOB_PROGRESS=progress
+BATCH_JOB_STARTED=started
+BATCH_JOB_FILES=files
+# The command a batch job reports its progress with (ssh-ec2-progress N), in STATE_DIR/BIN_DIR.
+BIN_DIR=bin
+PROGRESS_COMMAND=ssh-ec2-progress
 # job.sh start's exit status when a job is already running for the directory...
 JOB_RUNNING_STATUS=75
 # ...and when the multiplexer asked for (tmux or screen) is not installed.

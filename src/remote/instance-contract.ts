@@ -48,6 +48,32 @@ export const INTERRUPTION_FILE = 'interruption';
 /** The --on-interrupt hook's output log, in the project directory. */
 export const INTERRUPT_LOG = 'ssh-ec2-interrupt.log';
 
+/**
+ * Batches (worker.sh): ~/.ssh-ec2/BATCH_DIR/<batch>/ holds BATCH_CONF (shell-quoted KEY=VALUE
+ * lines, written by ssh-ec2), BATCH_MANIFEST (the jobs as the laptop parsed them), WORKER_FILE
+ * ("running|done|setup-failed|interrupted <epoch>"), setup/{log,status}, and one directory per
+ * job attempted here under JOBS_DIR; WORKER_CANCEL, written by `batch cancel`: stop, re-send nothing.
+ */
+export const BATCH_DIR = 'batch';
+export const BATCH_CONF = 'batch.conf';
+export const BATCH_MANIFEST = 'manifest.json';
+export const WORKER_FILE = 'worker';
+export const WORKER_CANCEL = 'cancel';
+
+/**
+ * A batch job's files: its state line, its output (all attempts here), its last progress (0..100),
+ * the moment its attempt started (epoch), and the copy of the files its attempt made.
+ */
+export const BATCH_JOB_STATE = 'state';
+export const BATCH_JOB_LOG = 'log';
+export const BATCH_JOB_PROGRESS = 'progress';
+export const BATCH_JOB_STARTED = 'started';
+export const BATCH_JOB_FILES = 'files';
+
+/** The command a batch job reports its progress with (ssh-ec2-progress N), in STATE_DIR/BIN_DIR. */
+export const BIN_DIR = 'bin';
+export const PROGRESS_COMMAND = 'ssh-ec2-progress';
+
 /** job.sh start's exit status when a job is already running for the directory. */
 export const JOB_RUNNING_STATUS = 75;
 
@@ -67,4 +93,6 @@ export const INSTANCE_SCRIPTS = [
   'interruption.sh',
   'agent.sh',
   'job.sh',
+  'worker.sh',
+  'progress.sh',
 ] as const;

@@ -9,11 +9,13 @@ import { readFileSync } from 'node:fs';
 import { packageFile } from '../package-files.js';
 import {
   AGENT_CONF,
+  BIN_DIR,
   INSTANCE_SCRIPTS,
   INTERRUPTION_FILE,
   JOBS_DIR,
   NOTIFY_CONF,
   POWEROFF_FILE,
+  PROGRESS_COMMAND,
   RESULTS_CONF,
   STATE_DIR,
 } from './instance-contract.js';
@@ -125,6 +127,10 @@ export function prepareScript(settings: AgentSettings, job?: { id: string; mux: 
     `chmod 700 ~/${STATE_DIR}`,
     `cd ~/${STATE_DIR}`,
     ...agentScripts().map(([name, content]) => file(name, content)),
+    // A batch job's progress command, on its PATH (worker.sh puts ~/.ssh-ec2/bin there).
+    'chmod 755 progress.sh',
+    `mkdir -p ${BIN_DIR}`,
+    `ln -sfn ../progress.sh ${BIN_DIR}/${PROGRESS_COMMAND}`,
     file(AGENT_CONF, agentConf(settings)),
     // Written by every run that starts something: one without --results turns an earlier one's off.
     ...(settings.results === 'keep' ? [] : [file(RESULTS_CONF, resultsConf(settings.results))]),

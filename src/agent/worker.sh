@@ -1,0 +1,1 @@
+# ssh-ec2 batch worker (being written)
