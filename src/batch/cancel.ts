@@ -61,7 +61,10 @@ export async function cancelBatch(
   let status: number = live.length > 0 ? await endInstances(ctx, cloud, live, false) : ExitCode.ok;
   const gone = await endBatchResources(batchCloud, cloud, batch, state.lanes, state);
   if (gone.liveInstances.length > 0) {
-    log.error(`${batch}: still live: ${gone.liveInstances.join(', ')}`, `ssh-ec2 batch cancel ${batch} again ends them.`);
+    log.error(
+      `${batch}: still live: ${gone.liveInstances.join(', ')}`,
+      `ssh-ec2 batch cancel ${batch} again ends them.`,
+    );
     status = status === ExitCode.ok ? ExitCode.cloud : status;
   }
   if (state.record) writeRecord(ctx.cwd, { ...state.record, ended: 'cancelled' });

@@ -10,7 +10,9 @@ import { dirname, join } from 'node:path';
 import { s3Location, s3Url } from '../cloud/s3-location.js';
 import type { ResultsStore } from '../cloud/s3.js';
 import { bring, localEntry, placeNew, sameContent } from '../commands/pull/from-s3.js';
+import { jobFilesDir } from '../remote/batch-worker.js';
 import type { Connection } from '../remote/connection.js';
+import { BATCH_JOB_FILES, BATCH_JOB_LOG } from '../remote/instance-contract.js';
 import { requireRsync, type RsyncSource } from '../remote/rsync-capabilities.js';
 import { OWN_DIR } from '../sync/ignore-rules.js';
 import { pullInto } from '../sync/pull.js';
@@ -24,11 +26,8 @@ export const resultsDirOf = (projectDir: string, batch: string, job: string): st
 /** The job's log, beside its files. */
 export const JOB_LOG = 'ssh-ec2-job.log';
 
-/**
- * The job's folder on its instance, relative to $HOME (BATCH.md: `jobs/<job>/` holds `log` and
- * `files/`, whose path is batch-worker.ts's jobFilesDir).
- */
-export const remoteJobDir = (batch: string, job: string): string => `.ssh-ec2/batch/${batch}/jobs/${job}`;
+/** The job's folder on its instance, relative to $HOME: its `log` and `files/` (batch-worker.ts). */
+const remoteJobDir = (batch: string, job: string): string => dirname(jobFilesDir(batch, job));
 
 export interface Placed {
   placed: number;
@@ -110,8 +109,10 @@ export async function fromInstance(
         name: `-collect-${process.pid}`,
         arrow: `↓ ${job.name}:`,
       });
-      const files = (await walk(join(stage, 'files'))).map((f) => [join(stage, 'files', f), f] as const);
-      const log = (await walk(stage)).includes('log') ? [[join(stage, 'log'), JOB_LOG] as const] : [];
+      const files = (await walk(join(stage, BATCH_JOB_FILES))).map(
+        (f) => [join(stage, BATCH_JOB_FILES, f), f] as const,
+      );
+      const log = (await walk(stage)).includes(BATCH_JOB_LOG) ? [[join(stage, BATCH_JOB_LOG), JOB_LOG] as const] : [];
       const stamp = job.ended ? new Date(job.ended * 1000) : new Date();
       const placed = await placeFiles([...files, ...log], resultsDirOf(p.projectDir, batch, job.name), stamp);
       sayPlaced(p.log, job.name, placed);
