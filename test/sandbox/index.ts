@@ -462,6 +462,8 @@ export async function startSandbox(
         SSH_EC2_IMDS_URL: p.endpoint,
         // The instances' S3 client (--results) too: the proxy, in front of moto's S3.
         SSH_EC2_RESULTS_ENDPOINT: p.endpoint,
+        // And the batch's queues (SQS, both the laptop's and the instances' calls).
+        SSH_EC2_QUEUE_ENDPOINT: p.endpoint,
         // Nor mount anything on this machine: a data volume is a directory of the sandbox (volumes.ts).
         SSH_EC2_MOUNT_COMMAND: mountCommand,
       };

@@ -27,7 +27,7 @@ import { socketOwner } from './util.js';
 import { spotPrices, zoneLister } from './spot-prices.js';
 import { spotModel, type SpotControl } from './spot.js';
 
-export type Service = 'ec2' | 'ec2-instance-connect' | 'sts' | 's3';
+export type Service = 'ec2' | 'ec2-instance-connect' | 'sts' | 's3' | 'sqs';
 
 export interface ApiCall {
   service: Service;
@@ -40,7 +40,7 @@ export interface ApiCall {
   injected?: boolean; // answered by a fault
   replayed?: boolean; // RunInstances answered from the ClientToken cache
   behaviour?: boolean; // answered by one of AWS's behaviours (aws-behaviour.ts), not by moto
-  /** S3's: the access key that signed it (an instance profile's, instance-profile.ts, or the laptop's). */
+  /** S3's and SQS's: the access key that signed it (an instance profile's, instance-profile.ts, or the laptop's). */
   accessKey?: string;
 }
 
@@ -147,6 +147,7 @@ export interface Reply {
 }
 
 const IC_TARGET_PREFIX = 'AWSEC2InstanceConnectService.';
+const SQS_TARGET_PREFIX = 'AmazonSQS.';
 const KEY_LINE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
 export const escapeXml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -254,8 +255,9 @@ function parseCall(
   body: Buffer,
 ): { service: Service; action: string; params: Record<string, string> } | undefined {
   const target = req.headers['x-amz-target'];
-  if (typeof target === 'string' && target.startsWith(IC_TARGET_PREFIX)) {
-    // JSON protocol: flatten the top-level keys.
+  const prefix = [IC_TARGET_PREFIX, SQS_TARGET_PREFIX].find((p) => typeof target === 'string' && target.startsWith(p));
+  if (typeof target === 'string' && prefix) {
+    // JSON protocol (Instance Connect; SQS from the SDK v3): flatten the top-level keys.
     let json: Record<string, unknown> = {};
     try {
       json = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
@@ -264,15 +266,18 @@ function parseCall(
     }
     const params: Record<string, string> = {};
     for (const [k, v] of Object.entries(json)) params[k] = typeof v === 'string' ? v : JSON.stringify(v);
-    return { service: 'ec2-instance-connect', action: target.slice(IC_TARGET_PREFIX.length), params };
+    const service = prefix === SQS_TARGET_PREFIX ? 'sqs' : 'ec2-instance-connect';
+    return { service, action: target.slice(prefix.length), params };
   }
-  // EC2 or STS query protocol: form-encoded body (or query string), already flat. Both go to one
-  // endpoint (AWS_ENDPOINT_URL); the signature's credential scope (…/region/sts/aws4_request) tells them apart.
+  // EC2, STS or SQS (an older AWS CLI's, e.g. Debian's on the instances) query protocol: form-encoded
+  // body (or query string), already flat. All go to one endpoint (AWS_ENDPOINT_URL); the signature's
+  // credential scope (…/region/sts/aws4_request) tells them apart.
   const query = new URL(req.url ?? '/', 'http://x').searchParams;
   const form = new URLSearchParams(body.toString('utf8'));
   const params = Object.fromEntries([...query, ...form]);
   const scope = /Credential=[^/,]+\/[^/,]+\/[^/,]+\/([^/,]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
-  return params.Action ? { service: scope === 'sts' ? 'sts' : 'ec2', action: params.Action, params } : undefined;
+  const service = scope === 'sts' ? 'sts' : scope === 'sqs' ? 'sqs' : 'ec2';
+  return params.Action ? { service, action: params.Action, params } : undefined;
 }
 
 export async function startProxy(opts: {
@@ -358,6 +363,19 @@ export async function startProxy(opts: {
       authorization: fakeAuthorization('ec2', region),
     };
     return forward(target, 'POST', '/', headers, Buffer.from(body));
+  };
+
+  /**
+   * SQS's answers with every queue URL on our endpoint: moto builds them from the host it was asked
+   * (its own port, as we forward), and AWS's are https://sqs.<region>.amazonaws.com/… — the SDK
+   * sends a call to its QueueUrl's host, so either would take a client past the proxy.
+   */
+  const queueUrls = (text: string): string => {
+    const ours = `http://127.0.0.1:${port}`;
+    return text
+      .split(`${target.protocol}//${target.host}`)
+      .join(ours)
+      .replace(/https?:\/\/(sqs\.[a-z0-9-]+|[a-z0-9-]+\.queue)\.amazonaws\.com/g, ours);
   };
 
   const behaviour = awsBehaviour(opts.aws ?? {}, ec2Call);
@@ -603,23 +621,27 @@ export async function startProxy(opts: {
         status,
         time,
         ...(attempt && { attempt: Number(attempt) }),
-        ...(service === 's3' && { accessKey }),
+        ...((service === 's3' || service === 'sqs') && { accessKey }),
         ...extra,
       };
       calls.push(entry);
       appendFileSync(logFile, JSON.stringify(entry) + '\n');
     };
+    const json = typeof req.headers['x-amz-target'] === 'string';
     const error = (status: number, code: string, message: string): Reply =>
       service === 'ec2'
         ? ec2Error(status, code, message)
-        : service === 'sts'
+        : service === 'sts' || (service === 'sqs' && !json)
           ? queryError(status, code, message)
           : jsonError(status, code, message);
-    // Every answer leaves through here: recorded, and EC2 XML with loopback addresses only.
+    // Every answer leaves through here: recorded, EC2 XML with loopback addresses only, and SQS's
+    // queue URLs pointing at us.
     const finish = (reply: Reply, extra: Partial<ApiCall> = {}): void => {
       record(reply.status, extra);
       const xml = service === 'ec2' && /xml/.test(reply.headers['content-type'] ?? '');
-      send(xml ? { ...reply, body: Buffer.from(addresses.rewriteXml(reply.body.toString('utf8'))) } : reply);
+      if (xml) return send({ ...reply, body: Buffer.from(addresses.rewriteXml(reply.body.toString('utf8'))) });
+      if (service === 'sqs') return send({ ...reply, body: Buffer.from(queueUrls(reply.body.toString('utf8'))) });
+      send(reply);
     };
 
     // Requests that quote one of our loopback addresses get moto's original back.
