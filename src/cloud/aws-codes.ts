@@ -30,7 +30,13 @@ export type CodeKind =
   /** The subnet has no free address left for the instance. */
   | 'subnet-full'
   /** Too many requests: EC2 may have done what it was asked before refusing the retries. */
-  | 'throttled';
+  | 'throttled'
+  /** An SQS queue that is no more (deleted, or never made): deleting it again is done already. */
+  | 'gone'
+  /** A name already taken (a launch template, a queue with other attributes). */
+  | 'exists'
+  /** The same asked moments ago and still under way (a purge within 60 s of another): done already. */
+  | 'under-way';
 
 const KINDS: Readonly<Record<string, CodeKind>> = {
   InsufficientInstanceCapacity: 'shortage',
@@ -64,6 +70,18 @@ const KINDS: Readonly<Record<string, CodeKind>> = {
   AccessDenied: 'denied',
   'InvalidInstanceID.NotFound': 'not-found',
   'InvalidGroup.NotFound': 'not-found',
+  // A launch template or fleet this run just made may be unknown for a moment, as an instance.
+  'InvalidLaunchTemplateId.NotFound': 'not-found',
+  'InvalidLaunchTemplateName.NotFoundException': 'not-found',
+  'InvalidFleetId.NotFound': 'not-found',
+  // SQS names one error two ways: its query protocol's code, and its JSON protocol's.
+  'AWS.SimpleQueueService.NonExistentQueue': 'gone',
+  QueueDoesNotExist: 'gone',
+  'InvalidLaunchTemplateName.AlreadyExistsException': 'exists',
+  QueueAlreadyExists: 'exists',
+  QueueNameExists: 'exists',
+  'AWS.SimpleQueueService.PurgeQueueInProgress': 'under-way',
+  PurgeQueueInProgress: 'under-way',
   IncorrectInstanceState: 'wrong-state',
   InsufficientFreeAddressesInSubnet: 'subnet-full',
   RequestLimitExceeded: 'throttled',

@@ -66,6 +66,9 @@ export interface FleetInfo {
   createdAt?: Date;
 }
 
+/** A fleet DeleteFleets already ended (EC2 lists it a while longer: deleted, deleted_terminating, …). */
+export const fleetDeleted = (state: string): boolean => state.startsWith('deleted');
+
 export interface BatchCloud {
   region: string;
   createLaunchTemplate(spec: TemplateSpec): Promise<{ id: string; name: string }>;
@@ -73,7 +76,11 @@ export interface BatchCloud {
   deleteLaunchTemplate(id: string): Promise<void>;
   findLaunchTemplates(tags: Record<string, string>): Promise<TemplateInfo[]>;
   createFleet(f: FleetLaunch): Promise<FleetResult>;
-  /** Never terminates the fleets' instances (those are ended one by one, spot requests first). */
+  /**
+   * Call it once the fleets' instances are ended (one by one, spot requests first): EC2 terminates
+   * an instant fleet's instances with it (DeleteFleets: "a deleted instant fleet with running
+   * instances is not supported"), whatever TerminateInstances says. One already gone is fine.
+   */
   deleteFleets(ids: readonly string[]): Promise<void>;
   findFleets(tags: Record<string, string>): Promise<FleetInfo[]>;
   /** Returns the queue's URL. */

@@ -184,6 +184,18 @@ describe('the one table of AWS error codes, as every mapping reads it', () => {
     ['IncorrectInstanceState', 'wrong-state', ExitCode.cloud, 'give-up', false],
     ['InsufficientFreeAddressesInSubnet', 'subnet-full', ExitCode.cloud, 'give-up', false],
     ['RequestLimitExceeded', 'throttled', ExitCode.cloud, 'give-up', false],
+    // The batch engine's (issue #14): a launch template or fleet just made may be unknown a moment.
+    ['InvalidLaunchTemplateId.NotFound', 'not-found', ExitCode.cloud, 'give-up', false],
+    ['InvalidLaunchTemplateName.NotFoundException', 'not-found', ExitCode.cloud, 'give-up', false],
+    ['InvalidFleetId.NotFound', 'not-found', ExitCode.cloud, 'give-up', false],
+    // SQS's query and JSON protocols name one error two ways.
+    ['AWS.SimpleQueueService.NonExistentQueue', 'gone', ExitCode.cloud, 'give-up', false],
+    ['QueueDoesNotExist', 'gone', ExitCode.cloud, 'give-up', false],
+    ['InvalidLaunchTemplateName.AlreadyExistsException', 'exists', ExitCode.cloud, 'give-up', false],
+    ['QueueAlreadyExists', 'exists', ExitCode.cloud, 'give-up', false],
+    ['QueueNameExists', 'exists', ExitCode.cloud, 'give-up', false],
+    ['AWS.SimpleQueueService.PurgeQueueInProgress', 'under-way', ExitCode.cloud, 'give-up', false],
+    ['PurgeQueueInProgress', 'under-way', ExitCode.cloud, 'give-up', false],
   ];
 
   it.each(MEANING)('%s: %s, exit %i, a launch goes %s, a start waits: %s', (code, kind, exit, launch, waitable) => {
@@ -207,6 +219,9 @@ describe('the one table of AWS error codes, as every mapping reads it', () => {
       'rejected',
       'denied',
       'not-found',
+      'gone',
+      'exists',
+      'under-way',
     ] as const)
       for (const code of codesOf(kind)) expect(held.has(code), code).toBe(true);
   });
