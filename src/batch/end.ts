@@ -1,7 +1,8 @@
 /**
  * A batch's own resources ended once it is collected whole or cancelled: its queues, its fleets
- * (DeleteFleets, which never terminates: instances are ended one by one, a spot request cancelled
- * first, by whoever ends them) and its launch template. Each is found by what the caller knows
+ * and its launch template. Instances are ended one by one before (a spot request cancelled first,
+ * down's ending loop): EC2 deletes an instant fleet with its instances, so a fleet is deleted only
+ * once none of the batch's is live — never as a way to terminate. Each is found by what the caller knows
  * (the record, the state) and by its tags, so another laptop, or a second try after a failure,
  * ends what is left; one gone already is fine.
  */
@@ -21,7 +22,7 @@ export interface EndedResources {
   queues: number;
   fleets: number;
   templates: number;
-  /** Instances of the batch still live: not ended here (the caller's to terminate), said by it. */
+  /** Instances of the batch still live: not ended here (the caller's to terminate); its fleets were kept. */
   liveInstances: string[];
 }
 
@@ -41,14 +42,20 @@ export async function endBatchResources(
       queues.add(q.url);
   for (const url of queues) await batchCloud.deleteQueue(url);
 
+  // DeleteFleets ends an instant fleet's instances with it (batch-aws.ts): only once none is live.
+  const live = (await cloud.findInstances(tags)).map((i) => i.id);
   const fleets = new Set([...(known.fleetIds ?? []), ...lanes.flatMap((l) => l.fleetIds ?? [])]);
   for (const f of await batchCloud.findFleets(tags)) if (!/deleted/.test(f.state)) fleets.add(f.id);
-  if (fleets.size > 0) await batchCloud.deleteFleets([...fleets]);
+  if (fleets.size > 0 && live.length === 0) await batchCloud.deleteFleets([...fleets]);
 
   const templates = new Set(known.templateId ? [known.templateId] : []);
   for (const t of await batchCloud.findLaunchTemplates(tags)) templates.add(t.id);
   for (const id of templates) await batchCloud.deleteLaunchTemplate(id);
 
-  const live = await cloud.findInstances(tags);
-  return { queues: queues.size, fleets: fleets.size, templates: templates.size, liveInstances: live.map((i) => i.id) };
+  return {
+    queues: queues.size,
+    fleets: live.length === 0 ? fleets.size : 0,
+    templates: templates.size,
+    liveInstances: live,
+  };
 }

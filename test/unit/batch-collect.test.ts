@@ -10,11 +10,11 @@ import { collectBatch, type CollectIo } from '../../src/batch/collect.js';
 import { placeFiles } from '../../src/batch/collect-files.js';
 import { endBatchResources } from '../../src/batch/end.js';
 import { readRecord, writeRecord, type BatchRecord } from '../../src/batch/record.js';
-import type { BatchCloud, QueueInfo } from '../../src/cloud/batch-port.js';
 import type { ResultsStore, StoredObject } from '../../src/cloud/s3.js';
 import type { CommandContext } from '../../src/commands/types.js';
 import { resolveOptions } from '../../src/options.js';
 import { createLogger } from '../../src/ui/logger.js';
+import { FakeBatchCloud } from '../fakes/batch-cloud.js';
 import { FakeCloud } from '../fakes/cloud.js';
 import { machine, type Machine } from '../fakes/cli.js';
 import { createHash } from 'node:crypto';
@@ -22,28 +22,20 @@ import { createHash } from 'node:crypto';
 const BATCH = 'sweep-20261130-192400';
 const TAGS = { 'ssh-ec2:batch': BATCH };
 
-/** The batch port in memory: what exists, and what was deleted. */
-class FakeBatchCloud implements Partial<BatchCloud> {
-  region = 'eu-central-1';
-  queues = new Map<string, QueueInfo>();
-  fleets = new Map<string, string>();
-  templates = new Set<string>();
-  purged: string[] = [];
-  constructor() {
-    const url = `http://sqs/q/ssh-ec2-${BATCH}-1`;
-    this.queues.set(url, { url, name: `ssh-ec2-${BATCH}-1`, tags: TAGS, visible: 0, inFlight: 0 });
-    this.fleets.set('fleet-1', 'active');
-    this.templates.add('lt-1');
-  }
-  deleteQueue = (url: string) => (this.queues.delete(url), Promise.resolve());
-  findQueues = (prefix: string) => Promise.resolve([...this.queues.values()].filter((q) => q.name.startsWith(prefix)));
-  purgeQueue = (url: string) => (this.purged.push(url), Promise.resolve());
-  deleteFleets = (ids: readonly string[]) => (ids.forEach((i) => this.fleets.delete(i)), Promise.resolve());
-  findFleets = () => Promise.resolve([...this.fleets].map(([id, state]) => ({ id, state, tags: TAGS })));
-  deleteLaunchTemplate = (id: string) => (this.templates.delete(id), Promise.resolve());
-  findLaunchTemplates = () =>
-    Promise.resolve([...this.templates].map((id) => ({ id, name: `ssh-ec2-${BATCH}`, tags: TAGS })));
+const QUEUE = `https://sqs.eu-central-1.amazonaws.com/123456789012/ssh-ec2-${BATCH}-1`;
+
+/** The batch's queue, fleet and template, as its launch left them. */
+function seed(bc: FakeBatchCloud): void {
+  const createdAt = new Date();
+  const queue = { url: QUEUE, name: `ssh-ec2-${BATCH}-1`, tags: TAGS, visibilitySeconds: 300, createdAt };
+  bc.queues.set(QUEUE, { ...queue, visible: [], inFlight: [] });
+  bc.fleets.set('fleet-1', { id: 'fleet-1', state: 'active', tags: TAGS, launch: {} as never, instanceIds: [] });
+  bc.templates.set('lt-1', { id: 'lt-1', name: `ssh-ec2-${BATCH}`, tags: TAGS, spec: {} as never });
 }
+
+/** What of the batch's own resources is left (a fleet once deleted says so in its state). */
+const resourcesLeft = (bc: FakeBatchCloud) =>
+  bc.queues.size + [...bc.fleets.values()].filter((f) => !f.state.startsWith('deleted')).length + bc.templates.size;
 
 let m: Machine;
 let cloud: FakeCloud;
@@ -54,7 +46,8 @@ let ctx: CommandContext;
 beforeEach(() => {
   m = machine();
   cloud = new FakeCloud();
-  bc = new FakeBatchCloud();
+  bc = new FakeBatchCloud(cloud);
+  seed(bc);
   err = '';
   const stream = { write: (s: string) => ((err += s), true) } as unknown as NodeJS.WriteStream;
   const options = resolveOptions({ flags: {}, env: {}, dotenv: {}, command: [] });
@@ -89,7 +82,7 @@ function batchState(jobs: JobView[], more: Partial<BatchState> = {}): BatchState
     manifest: { batch: BATCH, created: '2026-11-30T19:24:00Z', jobs: [] },
     fleetIds: ['fleet-1'],
     templateId: 'lt-1',
-    lanes: [{ index: 1, queueUrl: `http://sqs/q/ssh-ec2-${BATCH}-1` }],
+    lanes: [{ index: 1, queueUrl: QUEUE }],
     instances: [],
     jobs,
     ...more,
@@ -135,13 +128,13 @@ describe('collectBatch', () => {
       ],
     });
     const io = ioFrom({ 'job-1': { 'out.txt': 'one', 'ssh-ec2-job.log': 'log 1' }, 'job-2': { 'out.txt': 'two' } });
-    const status = await collectBatch(ctx, cloud, bc as unknown as BatchCloud, state, io);
+    const status = await collectBatch(ctx, cloud, bc, state, io);
     expect(status).toBe(12); // job-2 failed
     expect(read('job-1', 'out.txt')).toBe('one');
     expect(read('job-2', 'out.txt')).toBe('two');
     expect(cloud.get(a.id)?.state).toBe('terminated');
     expect(cloud.get(b.id)?.state).toBe('terminated');
-    expect(bc.queues.size + bc.fleets.size + bc.templates.size).toBe(0);
+    expect(resourcesLeft(bc)).toBe(0);
   });
 
   it('leaves running jobs and their instance, says so, and ends nothing of the batch', async () => {
@@ -161,7 +154,7 @@ describe('collectBatch', () => {
       ],
     });
     const calls: string[] = [];
-    const status = await collectBatch(ctx, cloud, bc as unknown as BatchCloud, state, ioFrom({}, calls));
+    const status = await collectBatch(ctx, cloud, bc, state, ioFrom({}, calls));
     expect(status).toBe(0);
     expect(calls).toEqual([`${a.id}:job-1:end`]);
     expect(cloud.get(a.id)?.state).toBe('terminated');
@@ -187,7 +180,7 @@ describe('collectBatch', () => {
       ],
     });
     const calls: string[] = [];
-    expect(await collectBatch(ctx, cloud, bc as unknown as BatchCloud, state, ioFrom({}, calls))).toBe(0);
+    expect(await collectBatch(ctx, cloud, bc, state, ioFrom({}, calls))).toBe(0);
     expect(calls).toEqual([`${a.id}:job-1`]);
     expect(cloud.get(a.id)?.state).toBe('running');
   });
@@ -206,7 +199,7 @@ describe('collectBatch', () => {
       record: rec,
     });
     const calls: string[] = [];
-    await collectBatch(ctx, cloud, bc as unknown as BatchCloud, state, ioFrom({}, calls));
+    await collectBatch(ctx, cloud, bc, state, ioFrom({}, calls));
     expect(calls).toEqual([`${a.id}:job-2`]);
     expect(readRecord(m.project, BATCH)).toMatchObject({ collected: ['job-1', 'job-2'], ended: 'collected' });
     // All home: every instance of the batch ended, whatever its worker said.
@@ -237,17 +230,17 @@ describe('collectBatch', () => {
       resultsUrl: `s3://bucket/res/${BATCH}/`,
     });
     const io = { ...ioFrom({}), loadStore: () => Promise.resolve(store) };
-    expect(await collectBatch(ctx, cloud, bc as unknown as BatchCloud, state, io)).toBe(0);
+    expect(await collectBatch(ctx, cloud, bc, state, io)).toBe(0);
     expect(read('job-1', 'out.txt')).toBe('from s3');
     expect(read('job-1', 'ssh-ec2-job.log')).toBe('the log');
-    expect(bc.queues.size + bc.fleets.size + bc.templates.size).toBe(0);
+    expect(resourcesLeft(bc)).toBe(0);
   });
 
   it('a job its instance could not give is not counted home: the batch is left, the status says so', async () => {
     const a = instance();
     const state = batchState([job('job-1', 'done', a.id)]);
     const io: CollectIo = { ...ioFrom({}), fromInstance: () => Promise.reject(new Error('ssh: no route')) };
-    const status = await collectBatch(ctx, cloud, bc as unknown as BatchCloud, state, io);
+    const status = await collectBatch(ctx, cloud, bc, state, io);
     expect(status).not.toBe(0);
     expect(cloud.get(a.id)?.state).toBe('running');
     expect(bc.templates.size).toBe(1);
@@ -285,20 +278,25 @@ describe('placeFiles: never over a local file', () => {
 });
 
 describe('endBatchResources', () => {
-  it('deletes queues, fleets and template (found by tags too); instances are not its to end', async () => {
+  it('deletes queues, template (found by tags), and fleets once no instance is live: instances are not its to end', async () => {
     const a = instance();
-    const got = await endBatchResources(bc as unknown as BatchCloud, cloud, BATCH, []);
-    expect(got).toEqual({ queues: 1, fleets: 1, templates: 1, liveInstances: [a.id] });
-    expect(bc.queues.size + bc.fleets.size + bc.templates.size).toBe(0);
+    const got = await endBatchResources(bc, cloud, BATCH, []);
+    // A fleet deleted would take its instances with it: kept while one is live.
+    expect(got).toEqual({ queues: 1, fleets: 0, templates: 1, liveInstances: [a.id] });
+    expect(bc.callsOf('deleteFleets')).toEqual([]);
     expect(cloud.get(a.id)?.state).toBe('running');
+    cloud.get(a.id)!.state = 'terminated';
+    expect(await endBatchResources(bc, cloud, BATCH, [])).toMatchObject({ fleets: 1, liveInstances: [] });
+    expect(resourcesLeft(bc)).toBe(0);
     // Gone already: fine.
-    expect(await endBatchResources(bc as unknown as BatchCloud, cloud, BATCH, [])).toMatchObject({ queues: 0 });
+    expect(await endBatchResources(bc, cloud, BATCH, [])).toMatchObject({ queues: 0 });
   });
 
   it("leaves another batch's queue whose id extends this one's", async () => {
     const other = `ssh-ec2-${BATCH}-20261201-000000-1`;
-    bc.queues.set(other, { url: other, name: other, tags: {}, visible: 0, inFlight: 0 });
-    await endBatchResources(bc as unknown as BatchCloud, cloud, BATCH, []);
+    const q = { url: other, name: other, tags: {}, visibilitySeconds: 300, createdAt: new Date() };
+    bc.queues.set(other, { ...q, visible: [], inFlight: [] });
+    await endBatchResources(bc, cloud, BATCH, []);
     expect([...bc.queues.keys()]).toEqual([other]);
   });
 });
@@ -310,8 +308,8 @@ describe('cancelBatch', () => {
     expect(q).toContain('1 job(s) running and 1 queued');
     expect(q).toContain('results on the instances are lost');
     expect(q).toContain('1 finished job(s) not collected');
-    await expect(cancelBatch(ctx, cloud, bc as unknown as BatchCloud, state, false)).rejects.toThrow(/--yes|terminal/);
-    expect(bc.purged).toEqual([]);
+    await expect(cancelBatch(ctx, cloud, bc, state, false)).rejects.toThrow(/--yes|terminal/);
+    expect(bc.callsOf('purgeQueue')).toEqual([]);
   });
 
   it('purges, terminates every instance of the batch, ends its resources and records it cancelled', async () => {
@@ -326,10 +324,10 @@ describe('cancelBatch', () => {
     };
     writeRecord(m.project, rec);
     const state = batchState([job('job-1', 'running', a.id)], { record: rec });
-    expect(await cancelBatch(ctx, cloud, bc as unknown as BatchCloud, state, true)).toBe(0);
-    expect(bc.purged).toEqual([`http://sqs/q/ssh-ec2-${BATCH}-1`]);
+    expect(await cancelBatch(ctx, cloud, bc, state, true)).toBe(0);
+    expect(bc.callsOf('purgeQueue')).toEqual([[QUEUE]]);
     expect([cloud.get(a.id)?.state, cloud.get(b.id)?.state]).toEqual(['terminated', 'terminated']);
-    expect(bc.queues.size + bc.fleets.size + bc.templates.size).toBe(0);
+    expect(resourcesLeft(bc)).toBe(0);
     expect(readRecord(m.project, BATCH)?.ended).toBe('cancelled');
     expect(existsSync(join(m.project, 'results'))).toBe(false);
   });
