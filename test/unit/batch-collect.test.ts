@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BatchState, JobView } from '../../src/batch/batch-state.js';
+import type { BatchState, InstanceView, JobView } from '../../src/batch/batch-state.js';
 import { cancelBatch, cancelQuestion } from '../../src/batch/cancel.js';
 import { collectBatch, type CollectIo } from '../../src/batch/collect.js';
 import { placeFiles } from '../../src/batch/collect-files.js';
@@ -94,6 +94,16 @@ function instance(state = 'running') {
   return cloud.add({ state, tags: { ...TAGS, 'ssh-ec2:market': 'on-demand' } });
 }
 
+/** An instance as the state saw it: running, its worker's word. */
+const view = (id: string, worker: 'running' | 'done'): InstanceView => ({
+  id,
+  lane: 1,
+  state: 'running',
+  type: 'g4dn.xlarge',
+  reachable: true,
+  worker: { state: worker, at: 1 },
+});
+
 /** Instances' job folders, on this machine: each job's files and log, as a worker leaves them. */
 function ioFrom(files: Record<string, Record<string, string>>, calls: string[] = []): CollectIo {
   return {
@@ -122,10 +132,7 @@ describe('collectBatch', () => {
     const a = instance();
     const b = instance();
     const state = batchState([job('job-1', 'done', a.id), job('job-2', 'failed', b.id, { status: 3 })], {
-      instances: [
-        { id: a.id, lane: 1, state: 'running', type: 'g4dn.xlarge', reachable: true, worker: { state: 'done', at: 1 } },
-        { id: b.id, lane: 1, state: 'running', type: 'g4dn.xlarge', reachable: true, worker: { state: 'done', at: 1 } },
-      ],
+      instances: [view(a.id, 'done'), view(b.id, 'done')],
     });
     const io = ioFrom({ 'job-1': { 'out.txt': 'one', 'ssh-ec2-job.log': 'log 1' }, 'job-2': { 'out.txt': 'two' } });
     const status = await collectBatch(ctx, cloud, bc, state, io);
@@ -141,17 +148,7 @@ describe('collectBatch', () => {
     const a = instance();
     const b = instance();
     const state = batchState([job('job-1', 'done', a.id), job('job-2', 'running', b.id), job('job-3', 'queued')], {
-      instances: [
-        { id: a.id, lane: 1, state: 'running', type: 'g4dn.xlarge', reachable: true, worker: { state: 'done', at: 1 } },
-        {
-          id: b.id,
-          lane: 1,
-          state: 'running',
-          type: 'g4dn.xlarge',
-          reachable: true,
-          worker: { state: 'running', at: 1 },
-        },
-      ],
+      instances: [view(a.id, 'done'), view(b.id, 'running')],
     });
     const calls: string[] = [];
     const status = await collectBatch(ctx, cloud, bc, state, ioFrom({}, calls));
@@ -168,16 +165,7 @@ describe('collectBatch', () => {
   it('keeps an instance whose worker still runs (its lane has jobs), though its own job is home', async () => {
     const a = instance();
     const state = batchState([job('job-1', 'done', a.id), job('job-2', 'queued')], {
-      instances: [
-        {
-          id: a.id,
-          lane: 1,
-          state: 'running',
-          type: 'g4dn.xlarge',
-          reachable: true,
-          worker: { state: 'running', at: 1 },
-        },
-      ],
+      instances: [view(a.id, 'running')],
     });
     const calls: string[] = [];
     expect(await collectBatch(ctx, cloud, bc, state, ioFrom({}, calls))).toBe(0);
