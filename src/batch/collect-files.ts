@@ -13,7 +13,7 @@ import { bring, localEntry, placeNew, sameContent } from '../commands/pull/from-
 import { jobFilesDir } from '../remote/batch-worker.js';
 import type { Connection } from '../remote/connection.js';
 import { BATCH_JOB_FILES, BATCH_JOB_LOG } from '../remote/instance-contract.js';
-import { requireRsync, type RsyncSource } from '../remote/rsync-capabilities.js';
+import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
 import { OWN_DIR } from '../sync/ignore-rules.js';
 import { pullInto } from '../sync/pull.js';
 import { backupStamp, besideName, nameList } from '../sync/three-way.js';
@@ -98,29 +98,42 @@ export async function fromInstance(
   onJob: (job: string) => void,
 ): Promise<void> {
   const caps = await requireRsync(p.rsync, ['back']);
-  for (const job of jobs) {
-    const stage = join(p.projectDir, OWN_DIR, 'collect', batch, job.name);
+  // This process's own staging folder, out of every sync (ssh-ec2's own directory), gone after.
+  const stages = join(p.projectDir, OWN_DIR, `collect-${process.pid}`);
+  try {
+    for (const job of jobs) await fromInstanceOne(p, caps, stages, batch, job, onJob);
+  } finally {
+    await rm(stages, { recursive: true, force: true });
+  }
+}
+
+async function fromInstanceOne(
+  p: Parameters<typeof fromInstance>[0],
+  caps: RsyncCapabilities,
+  stages: string,
+  batch: string,
+  job: { name: string; ended?: number },
+  onJob: (job: string) => void,
+): Promise<void> {
+  const stage = join(stages, job.name);
+  await rm(stage, { recursive: true, force: true });
+  await mkdir(stage, { recursive: true });
+  try {
+    await pullInto({ ...p, localDir: stage, remoteDir: remoteJobDir(batch, job.name) }, caps, {
+      localDir: stage,
+      exclude: [],
+      name: `-collect-${process.pid}`,
+      arrow: `↓ ${job.name}:`,
+    });
+    const files = (await walk(join(stage, BATCH_JOB_FILES))).map((f) => [join(stage, BATCH_JOB_FILES, f), f] as const);
+    const log = (await walk(stage)).includes(BATCH_JOB_LOG) ? [[join(stage, BATCH_JOB_LOG), JOB_LOG] as const] : [];
+    const stamp = job.ended ? new Date(job.ended * 1000) : new Date();
+    const placed = await placeFiles([...files, ...log], resultsDirOf(p.projectDir, batch, job.name), stamp);
+    sayPlaced(p.log, job.name, placed);
+    p.log.info(`${job.name}: ${placed.placed} file(s) into results/${batch}/${job.name}/ from ${p.instanceId}`);
+    onJob(job.name);
+  } finally {
     await rm(stage, { recursive: true, force: true });
-    await mkdir(stage, { recursive: true });
-    try {
-      await pullInto({ ...p, localDir: stage, remoteDir: remoteJobDir(batch, job.name) }, caps, {
-        localDir: stage,
-        exclude: [],
-        name: `-collect-${process.pid}`,
-        arrow: `↓ ${job.name}:`,
-      });
-      const files = (await walk(join(stage, BATCH_JOB_FILES))).map(
-        (f) => [join(stage, BATCH_JOB_FILES, f), f] as const,
-      );
-      const log = (await walk(stage)).includes(BATCH_JOB_LOG) ? [[join(stage, BATCH_JOB_LOG), JOB_LOG] as const] : [];
-      const stamp = job.ended ? new Date(job.ended * 1000) : new Date();
-      const placed = await placeFiles([...files, ...log], resultsDirOf(p.projectDir, batch, job.name), stamp);
-      sayPlaced(p.log, job.name, placed);
-      p.log.info(`${job.name}: ${placed.placed} file(s) into results/${batch}/${job.name}/ from ${p.instanceId}`);
-      onJob(job.name);
-    } finally {
-      await rm(stage, { recursive: true, force: true });
-    }
   }
 }
 
