@@ -28,6 +28,12 @@ export interface ResultsStore {
   download(folder: S3Location, path: string, file: string): Promise<void>;
 }
 
+/** The batch verbs also read a few small objects whole (state.ts, batch logs). */
+export interface ResultsReader extends ResultsStore {
+  /** A small object's text (a batch's manifest.json, a job's ssh-ec2-job.json): undefined if there is none. */
+  read(folder: S3Location, path: string): Promise<string | undefined>;
+}
+
 /** ssh-ec2 batch's one write: a small object written whole (its manifest.json). */
 export interface ObjectWriter {
   put(folder: S3Location, path: string, body: string): Promise<void>;
@@ -37,7 +43,7 @@ export interface ObjectWriter {
 export async function createResultsStore(cfg: {
   region?: string;
   endpoint?: string;
-}): Promise<ResultsStore & ObjectWriter> {
+}): Promise<ResultsReader & ObjectWriter> {
   const s3 = new S3Client({
     region: await resolveRegion(cfg.region),
     maxAttempts: MAX_ATTEMPTS,
@@ -80,6 +86,16 @@ export async function createResultsStore(cfg: {
       await aws(`write s3://${folder.bucket}/${key}`, () =>
         s3.send(new PutObjectCommand({ Bucket: folder.bucket, Key: key, Body: body, ContentType: 'application/json' })),
       );
+    },
+    async read(folder, path) {
+      const key = `${folder.prefix}${path}`;
+      try {
+        const r = await s3.send(new GetObjectCommand({ Bucket: folder.bucket, Key: key }));
+        return await r.Body?.transformToString();
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+        return aws(`fetch s3://${folder.bucket}/${key}`, () => Promise.reject(err));
+      }
     },
   };
 }
