@@ -80,13 +80,9 @@ export async function run(ctx: CommandContext, jobsFile: string, args: readonly 
   } finally {
     trap.dispose();
   }
-  return follow(ctx, launched);
-}
-
-/** The live table (batch/follow.ts), once built; until then the batch is left to `batch status`. */
-async function follow(ctx: CommandContext, launched: Launched): Promise<number> {
-  ctx.log.info(`batch ${launched.rec.batch} started: ssh-ec2 batch status ${launched.rec.batch} follows it`);
-  return 0;
+  // The live table until every job has ended, then the collect (batch/follow.ts).
+  const { followBatch } = await import('../../batch/follow.js');
+  return followBatch(ctx, launched.rec, { cloud, batchCloud });
 }
 
 /** What a session does that a batch cannot: given, it is refused with one line (exit 2). */
