@@ -66,13 +66,32 @@ function finalRow(r: CliResult, job: string): { state: string; attempts: string 
   return { state: fields[1]!, attempts: fields[fields.length - 1]! };
 }
 
+/** What each instance of the batch says, for a failure's message. */
+async function seen(batch: string): Promise<string> {
+  const lines = [];
+  for (const i of await batchInstances(batch)) {
+    const id = i.InstanceId!;
+    const m = sb.machine(id);
+    const worker = join(m.homeAtTermination ?? m.home, '.ssh-ec2', 'batch', batch, 'worker');
+    const jobs = jobsOn(id, batch).map((j) => `${j}: ${jobState(id, batch, j)}`);
+    lines.push(
+      `${id} ${i.State?.Name} worker=${existsSync(worker) ? readFileSync(worker, 'utf8').trim() : '-'} ${jobs.join('; ')}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const saying = (batch: string) => async (err: Error) => {
+  throw new Error(`${err.message}\n${await seen(batch)}`);
+};
+
 /** Nothing of the batch is left: instances terminated, queues and launch template deleted. */
 async function nothingLeft(batch: string): Promise<void> {
   await until(
     async () => (await batchInstances(batch)).every((i) => i.State?.Name === 'terminated'),
     `every instance of ${batch} terminated`,
     120_000,
-  );
+  ).catch(saying(batch));
   const sqs = new SQSClient({
     region: sb.region,
     endpoint: sb.env().SSH_EC2_QUEUE_ENDPOINT,
@@ -94,97 +113,112 @@ function startedIn(dir: string): string | undefined {
 }
 
 describe('ssh-ec2 batch', () => {
-  it('five CSV jobs, one instance each: a job failing every time is tried 1+R times and failed, one failing once succeeds on its retry; exit 12', async () => {
-    const marks = shared('retries');
-    const dir = makeProject(sb, 'batch-five', {
-      'jobs.csv':
-        'name,instance_type,command\n' +
-        'ok-1,,echo one > one.txt\n' +
-        'always,,"echo failing, as always; exit 3"\n' +
-        `flaky,,"if [ -e ${marks}/flaky ]; then echo second; else touch ${marks}/flaky; exit 1; fi"\n` +
-        'ok-2,,echo two\n' +
-        'ok-3,,true\n',
-    });
-    const r = await cli(sb, ['batch', 'jobs.csv', '--retries', '1'], { cwd: dir, timeoutMs: LONG });
-    const out = `${r.stdout}\n${r.stderr}`;
-    expect(r.exitCode, out).toBe(12);
-    const batch = batchOf(out);
-    const ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
-    expect(ids).toHaveLength(5); // five machines
-    expect(finalRow(r, 'always')).toEqual({ state: 'failed', attempts: '2' }); // 1 + R
-    expect(finalRow(r, 'flaky')).toEqual({ state: 'done', attempts: '2' });
-    for (const job of ['ok-1', 'ok-2', 'ok-3']) expect(finalRow(r, job)).toEqual({ state: 'done', attempts: '1' });
-    // The instances say the same: the always-failing job ended failed at its second attempt.
-    const always = ids.map((id) => jobState(id, batch, 'always')).filter((s) => s?.startsWith('failed'));
-    expect(always).toEqual([expect.stringMatching(/^failed 2 3 \d+$/)]);
-    await nothingLeft(batch);
-  });
+  it(
+    'five CSV jobs, one instance each: a job failing every time is tried 1+R times and failed, one failing once succeeds on its retry; exit 12',
+    async () => {
+      const marks = shared('retries');
+      const dir = makeProject(sb, 'batch-five', {
+        'jobs.csv':
+          'name,instance_type,command\n' +
+          'ok-1,,echo one > one.txt\n' +
+          'always,,"echo failing, as always; exit 3"\n' +
+          `flaky,,"if [ -e ${marks}/flaky ]; then echo second; else touch ${marks}/flaky; exit 1; fi"\n` +
+          'ok-2,,echo two\n' +
+          'ok-3,,true\n',
+      });
+      const r = await cli(sb, ['batch', 'jobs.csv', '--retries', '1'], { cwd: dir, timeoutMs: LONG });
+      const out = `${r.stdout}\n${r.stderr}`;
+      expect(r.exitCode, out).toBe(12);
+      const batch = batchOf(out);
+      const ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
+      expect(ids).toHaveLength(5); // five machines
+      expect(finalRow(r, 'always')).toEqual({ state: 'failed', attempts: '2' }); // 1 + R
+      expect(finalRow(r, 'flaky')).toEqual({ state: 'done', attempts: '2' });
+      for (const job of ['ok-1', 'ok-2', 'ok-3']) expect(finalRow(r, job)).toEqual({ state: 'done', attempts: '1' });
+      // The instances say the same: the always-failing job ended failed at its second attempt.
+      const always = ids.map((id) => jobState(id, batch, 'always')).filter((s) => s?.startsWith('failed'));
+      expect(always).toEqual([expect.stringMatching(/^failed 2 3 \d+$/)]);
+      await nothingLeft(batch);
+    },
+    LONG,
+  );
 
-  it('--instances 2 drains five jobs: two machines, both take jobs, all done, exit 0', async () => {
-    const marks = shared('drain');
-    // Each job marks its machine (a token kept in that machine's home), then waits until two
-    // machines have marked: the batch can only finish if both instances take jobs.
-    const job = (n: number) =>
-      `[ -f ~/token ] || od -An -N8 -tx8 /dev/urandom | tr -d ' ' > ~/token; touch ${marks}/$(cat ~/token); ` +
-      `i=0; while [ $(ls ${marks} | wc -l) -lt 2 ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; ` +
-      `[ $(ls ${marks} | wc -l) -ge 2 ] && echo job ${n}`;
-    const dir = makeProject(sb, 'batch-drain', {
-      'jobs.txt': [1, 2, 3, 4, 5].map(job).join('\n') + '\n',
-    });
-    const r = await cli(sb, ['batch', 'jobs.txt', '--instances', '2', '--retries', '0'], {
-      cwd: dir,
-      timeoutMs: LONG,
-    });
-    const out = `${r.stdout}\n${r.stderr}`;
-    expect(r.exitCode, out).toBe(0);
-    const batch = batchOf(out);
-    const ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
-    expect(ids).toHaveLength(2);
-    expect(readdirSync(marks)).toHaveLength(2);
-    for (const id of ids) expect(jobsOn(id, batch).length, id).toBeGreaterThan(0);
-    expect(ids.flatMap((id) => jobsOn(id, batch)).sort()).toEqual(['job-1', 'job-2', 'job-3', 'job-4', 'job-5']);
-    for (let n = 1; n <= 5; n++) expect(finalRow(r, `job-${n}`).state).toBe('done');
-    await nothingLeft(batch);
-  });
+  it(
+    '--instances 2 drains five jobs: two machines, both take jobs, all done, exit 0',
+    async () => {
+      const marks = shared('drain');
+      // Each job marks its machine (a token kept in that machine's home), then waits until two
+      // machines have marked: the batch can only finish if both instances take jobs.
+      const job = (n: number) =>
+        `[ -f ~/token ] || od -An -N8 -tx8 /dev/urandom | tr -d ' ' > ~/token; touch ${marks}/$(cat ~/token); ` +
+        `i=0; while [ $(ls ${marks} | wc -l) -lt 2 ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; ` +
+        `[ $(ls ${marks} | wc -l) -ge 2 ] && echo job ${n}`;
+      const dir = makeProject(sb, 'batch-drain', {
+        'jobs.txt': [1, 2, 3, 4, 5].map(job).join('\n') + '\n',
+      });
+      const r = await cli(sb, ['batch', 'jobs.txt', '--instances', '2', '--retries', '0'], {
+        cwd: dir,
+        timeoutMs: LONG,
+      });
+      const out = `${r.stdout}\n${r.stderr}`;
+      expect(r.exitCode, out).toBe(0);
+      const batch = batchOf(out);
+      const ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
+      expect(ids).toHaveLength(2);
+      expect(readdirSync(marks)).toHaveLength(2);
+      for (const id of ids) expect(jobsOn(id, batch).length, id).toBeGreaterThan(0);
+      expect(ids.flatMap((id) => jobsOn(id, batch)).sort()).toEqual(['job-1', 'job-2', 'job-3', 'job-4', 'job-5']);
+      for (let n = 1; n <= 5; n++) expect(finalRow(r, `job-${n}`).state).toBe('done');
+      await nothingLeft(batch);
+    },
+    LONG,
+  );
 
-  it("--instances 2 --spot: a running job's instance is interrupted; the job runs again on the other, not counted as a failure", async () => {
-    const marks = shared('interrupted');
-    const dir = makeProject(sb, 'batch-spot', {
-      'jobs.csv':
-        'name,instance_type,command\n' +
-        `long,,"while [ ! -f ${marks}/go ]; do sleep 0.1; done; echo finished"\n` +
-        'a,,true\nb,,true\nc,,true\nd,,true\n',
-    });
-    const running = cli(sb, ['batch', 'jobs.csv', '--instances', '2', '--spot', '--retries', '0'], {
-      cwd: dir,
-      timeoutMs: LONG,
-    });
-    await until(() => startedIn(dir) !== undefined, 'the batch record', 120_000);
-    const batch = startedIn(dir)!;
-    let first: string | undefined;
-    await until(
-      async () => {
-        const ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
-        first = ids.find((id) => jobState(id, batch, 'long')?.startsWith('running'));
-        return first !== undefined;
-      },
-      'the long job to run',
-      LONG,
-    );
-    sb.announceInterruption(first!, 'terminate');
-    await until(() => jobState(first!, batch, 'long')?.startsWith('interrupted') === true, 'its attempt interrupted');
-    writeFileSync(join(marks, 'go'), '');
-    await sb.completeInterruption(first!);
-    const r = await running;
-    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
-    const ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
-    expect(ids).toHaveLength(2);
-    const other = ids.find((id) => id !== first)!;
-    expect(jobState(other, batch, 'long')).toMatch(/^done 2 0 \d+$/);
-    // Interrupted, not failed: its second attempt, and no failure counted (exit 0).
-    expect(finalRow(r, 'long')).toEqual({ state: 'done', attempts: '2' });
-    await nothingLeft(batch);
-  });
+  it(
+    "--instances 2 --spot: a running job's instance is interrupted; the job runs again on the other, not counted as a failure",
+    async () => {
+      const marks = shared('interrupted');
+      const dir = makeProject(sb, 'batch-spot', {
+        'jobs.csv':
+          'name,instance_type,command\n' +
+          `long,,"while [ ! -f ${marks}/go ]; do sleep 0.1; done; echo finished"\n` +
+          'a,,true\nb,,true\nc,,true\nd,,true\n',
+      });
+      const running = cli(sb, ['batch', 'jobs.csv', '--instances', '2', '--spot', '--retries', '0'], {
+        cwd: dir,
+        timeoutMs: LONG,
+      });
+      await until(() => startedIn(dir) !== undefined, 'the batch record', 120_000);
+      const batch = startedIn(dir)!;
+      let first: string | undefined;
+      await until(
+        async () => {
+          const ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
+          first = ids.find((id) => jobState(id, batch, 'long')?.startsWith('running'));
+          return first !== undefined;
+        },
+        'the long job to run',
+        LONG,
+      ).catch(saying(batch));
+      sb.announceInterruption(first!, 'terminate');
+      await until(
+        () => jobState(first!, batch, 'long')?.startsWith('interrupted') === true,
+        'its attempt interrupted',
+      ).catch(saying(batch));
+      writeFileSync(join(marks, 'go'), '');
+      await sb.completeInterruption(first!);
+      const r = await running;
+      expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+      const ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
+      expect(ids).toHaveLength(2);
+      const other = ids.find((id) => id !== first)!;
+      expect(jobState(other, batch, 'long')).toMatch(/^done 2 0 \d+$/);
+      // Interrupted, not failed: its second attempt, and no failure counted (exit 0).
+      expect(finalRow(r, 'long')).toEqual({ state: 'done', attempts: '2' });
+      await nothingLeft(batch);
+    },
+    LONG,
+  );
 
   describe('--notify', () => {
     const got: Record<string, unknown>[] = [];
@@ -205,29 +239,33 @@ describe('ssh-ec2 batch', () => {
       await new Promise<void>((r) => server.close(() => r()));
     });
 
-    it('one POST per job from the instance: batch, job, exit status, duration, peak memory', async () => {
-      const dir = makeProject(sb, 'batch-notify', { 'jobs.txt': 'echo fine\nexit 3\n' });
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-      const r = await cli(sb, ['batch', 'jobs.txt', '--instances', '1', '--retries', '0', '--notify', url], {
-        cwd: dir,
-        timeoutMs: LONG,
-      });
-      const out = `${r.stdout}\n${r.stderr}`;
-      expect(r.exitCode, out).toBe(12);
-      const batch = batchOf(out);
-      await until(() => got.length >= 2, 'a notification per job');
-      const byJob = Object.fromEntries(got.map((b) => [b.job, b]));
-      expect(Object.keys(byJob).sort()).toEqual(['job-1', 'job-2']);
-      for (const [job, status] of [
-        ['job-1', 0],
-        ['job-2', 3],
-      ] as const) {
-        expect(byJob[job]).toMatchObject({ batch, job, exit_status: status });
-        expect(byJob[job]!.duration_seconds).toEqual(expect.any(Number));
-        expect(byJob[job]!.peak_memory_bytes).toEqual(expect.any(Number));
-      }
-      expect(got).toHaveLength(2);
-      await nothingLeft(batch);
-    });
+    it(
+      'one POST per job from the instance: batch, job, exit status, duration, peak memory',
+      async () => {
+        const dir = makeProject(sb, 'batch-notify', { 'jobs.txt': 'echo fine\nexit 3\n' });
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+        const r = await cli(sb, ['batch', 'jobs.txt', '--instances', '1', '--retries', '0', '--notify', url], {
+          cwd: dir,
+          timeoutMs: LONG,
+        });
+        const out = `${r.stdout}\n${r.stderr}`;
+        expect(r.exitCode, out).toBe(12);
+        const batch = batchOf(out);
+        await until(() => got.length >= 2, 'a notification per job');
+        const byJob = Object.fromEntries(got.map((b) => [b.job, b]));
+        expect(Object.keys(byJob).sort()).toEqual(['job-1', 'job-2']);
+        for (const [job, status] of [
+          ['job-1', 0],
+          ['job-2', 3],
+        ] as const) {
+          expect(byJob[job]).toMatchObject({ batch, job, exit_status: status });
+          expect(byJob[job]!.duration_seconds).toEqual(expect.any(Number));
+          expect(byJob[job]!.peak_memory_bytes).toEqual(expect.any(Number));
+        }
+        expect(got).toHaveLength(2);
+        await nothingLeft(batch);
+      },
+      LONG,
+    );
   });
 });
