@@ -41,18 +41,28 @@ async function batchInstances(batch: string) {
   return (await instances(sb)).filter((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:batch' && t.Value === batch));
 }
 
+/** The batch's directory on an instance (undefined: its machine is not made yet). */
+function batchDirOn(id: string, batch: string): string | undefined {
+  let m;
+  try {
+    m = sb.machine(id);
+  } catch {
+    return undefined;
+  }
+  return join(m.homeAtTermination ?? m.home, '.ssh-ec2', 'batch', batch);
+}
+
 /** A job's state line on an instance (`running 1 <epoch>`, `done 2 0 <epoch>`…); undefined: it never ran there. */
 function jobState(id: string, batch: string, job: string): string | undefined {
-  const m = sb.machine(id);
-  const file = join(m.homeAtTermination ?? m.home, '.ssh-ec2', 'batch', batch, 'jobs', job, 'state');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+  const dir = batchDirOn(id, batch);
+  const file = dir && join(dir, 'jobs', job, 'state');
+  return file && existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
 
 /** The jobs an instance attempted. */
 function jobsOn(id: string, batch: string): string[] {
-  const m = sb.machine(id);
-  const dir = join(m.homeAtTermination ?? m.home, '.ssh-ec2', 'batch', batch, 'jobs');
-  return existsSync(dir) ? readdirSync(dir) : [];
+  const dir = batchDirOn(id, batch);
+  return dir && existsSync(join(dir, 'jobs')) ? readdirSync(join(dir, 'jobs')) : [];
 }
 
 /** The fields of the last table row of `job` (JOB STATE INSTANCE … ATTEMPT: batch/table.ts). */
@@ -71,8 +81,7 @@ async function seen(batch: string): Promise<string> {
   const lines = [];
   for (const i of await batchInstances(batch)) {
     const id = i.InstanceId!;
-    const m = sb.machine(id);
-    const worker = join(m.homeAtTermination ?? m.home, '.ssh-ec2', 'batch', batch, 'worker');
+    const worker = join(batchDirOn(id, batch) ?? '/nonexistent', 'worker');
     const jobs = jobsOn(id, batch).map((j) => `${j}: ${jobState(id, batch, j)}`);
     lines.push(
       `${id} ${i.State?.Name} worker=${existsSync(worker) ? readFileSync(worker, 'utf8').trim() : '-'} ${jobs.join('; ')}`,
@@ -201,9 +210,11 @@ describe('ssh-ec2 batch', () => {
         LONG,
       ).catch(saying(batch));
       sb.announceInterruption(first!, 'terminate');
+      // Its worker has sent the job back and exited (EC2 gives two minutes; here, what the test waits for).
+      const worker = () => readFileSync(join(batchDirOn(first!, batch)!, 'worker'), 'utf8');
       await until(
-        () => jobState(first!, batch, 'long')?.startsWith('interrupted') === true,
-        'its attempt interrupted',
+        () => jobState(first!, batch, 'long')?.startsWith('interrupted') === true && worker().startsWith('interrupted'),
+        'its attempt interrupted and sent back',
       ).catch(saying(batch));
       writeFileSync(join(marks, 'go'), '');
       await sb.completeInterruption(first!);
