@@ -13,6 +13,7 @@ import { parseJobs } from '../../src/batch/jobs-file.js';
 import { makeLanes } from '../../src/batch/lanes.js';
 import { BATCH_TAG, jobBody, LANE_TAG, launchBatch } from '../../src/batch/launch-batch.js';
 import { batchesDir, readRecord } from '../../src/batch/record.js';
+import { bounded } from '../../src/batch/prepare.js';
 import { FakeBatchCloud } from '../fakes/batch-cloud.js';
 import { FakeCloud } from '../fakes/cloud.js';
 import { provisionRun } from '../fakes/provision-run.js';
@@ -165,5 +166,28 @@ describe('launchBatch', () => {
       created: '2026-11-30T19:24:00.000Z',
       jobs: [{ name: 'job-1', command: 'one', instance_type: 't3.large', spot: false, lane: 1 }],
     });
+  });
+});
+
+describe('prepareBatch: at most --parallel at once', () => {
+  it('bounded() never runs more than its limit together, and runs every item', async () => {
+    let now = 0;
+    let most = 0;
+    const done: number[] = [];
+    const gates: (() => void)[] = [];
+    const work = bounded([1, 2, 3, 4, 5], 2, async (n) => {
+      most = Math.max(most, ++now);
+      await new Promise<void>((r) => gates.push(r));
+      now--;
+      done.push(n);
+    });
+    // Each item waits for the test to let it go: the bound is seen, not timed.
+    while (done.length < 5) {
+      await new Promise((r) => setImmediate(r));
+      gates.shift()?.();
+    }
+    await work;
+    expect(most).toBe(2);
+    expect(done.sort()).toEqual([1, 2, 3, 4, 5]);
   });
 });
