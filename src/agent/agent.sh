@@ -62,7 +62,7 @@ set -u
 
 # Bump when this file, lib.sh or poweroff.sh changes: a running daemon of another version is
 # replaced (start), and a daemon keeps what it sourced when it started.
-VERSION=9
+VERSION=10
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/poweroff.sh"

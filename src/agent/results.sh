@@ -30,17 +30,22 @@
 # mark dated a second early sent the files the sync up had just written: the laptop's times of
 # files edited a moment before the run).
 results_mark() {
-  _mark_in=${1:-$BASE}
   [ -z "${1:-}" ] || cp "$BASE/$RESULTS_CONF" "$1/$RESULTS_CONF" 2>/dev/null || :
-  : >"$_mark_in/results-since"
+  fresh_mark "${1:-$BASE}/results-since"
+}
+
+# fresh_mark FILE: FILE made now, returning once the clock has moved past its time (above); a
+# batch job's attempt (worker.sh) marks its own.
+fresh_mark() {
+  : >"$1"
   _tick=0
   while [ "$_tick" -lt 300 ]; do
-    : >"$_mark_in/results-tick"
-    [ -n "$(find "$_mark_in/results-tick" -newer "$_mark_in/results-since" 2>/dev/null)" ] && break
+    : >"$1.tick"
+    [ -n "$(find "$1.tick" -newer "$1" 2>/dev/null)" ] && break
     sleep 0.01 2>/dev/null || sleep 1
     _tick=$((_tick + 1))
   done
-  rm -f "$_mark_in/results-tick"
+  rm -f "$1.tick"
 }
 
 # upload_results REASON [JOBDIR]: what changed since the mark of that job (the agent at a notice:
@@ -71,6 +76,36 @@ upload_results() (
   # system: one `aws s3 sync` of it sends them all (mtimes kept, so a repeat skips what is there).
   _stage="$BASE/results-stage.$$"
   rm -rf "$_stage" && mkdir -p "$_stage" || return 0
+  new_files_to "$_stage" "$RESULTS_MARK" link
+  # Counted by the shell, not by lines: a name may hold a newline.
+  _count=$(find "$_stage" -type f -exec sh -c 'echo "$#"' sh {} + | awk '{ n += $1 } END { print n + 0 }')
+  if [ "$_count" -eq 0 ]; then
+    say "results ($_why): nothing new to upload to $RESULTS_URL"
+    rm -rf "$_stage"
+    return 0
+  fi
+  say "results ($_why): uploading $_count new or changed file(s) to $RESULTS_URL"
+  upload_stage "$_stage" "$RESULTS_URL" "$RESULTS_REGION" "$RESULTS_ENDPOINT" "$_log" "results ($_why)"
+  return 0
+)
+
+# upload_stage STAGE URL REGION ENDPOINT LOG WHAT: STAGE's files to URL (`aws s3 sync`, nothing
+# deleted there), the CLI's words appended to LOG, one line said (the caller's say) about WHAT;
+# STAGE removed.
+upload_stage() {
+  if profile_aws "$3" s3 sync "$1" "$2" --only-show-errors --no-progress ${4:+--endpoint-url "$4"} >>"$5" 2>&1; then
+    say "$6: uploaded to $2"
+  else
+    say "$6: the upload to $2 failed (see $5)"
+  fi
+  rm -rf "$1"
+}
+
+# new_files_to DEST MARK link|copy: the files of the current directory (a project) written here
+# after MARK, at their paths under DEST — hard links (what an upload of them sends), or copies (a
+# batch job's files/, which the next job may overwrite in place) — minus what is never a result.
+new_files_to() (
+  _dest=$1 _since=$2 _how=$3
   # Never sent (README: Results in S3): ./.ssh-ec2, the state when the project is the home itself;
   # a .git at any depth (a --git checkout's fetches change it, and its config may hold a token);
   # any other file system under the project (-xdev), a data volume at ./data above all (mountpoint
@@ -98,35 +133,30 @@ upload_results() (
     done <.rsyncignore
   fi
   # -cnewer: written here after the mark (its status changed: content, or times set by a tool).
-  find . -xdev "(" "$@" ")" -prune -o -type f -cnewer "$RESULTS_MARK" -exec sh -c '
-    stage=$1; shift
-    for f; do mkdir -p "$stage/$(dirname "$f")" && ln "$f" "$stage/$f" 2>/dev/null || cp -p "$f" "$stage/$f"; done
-  ' sh "$_stage" {} +
-  # Counted by the shell, not by lines: a name may hold a newline.
-  _count=$(find "$_stage" -type f -exec sh -c 'echo "$#"' sh {} + | awk '{ n += $1 } END { print n + 0 }')
-  if [ "$_count" -eq 0 ]; then
-    say "results ($_why): nothing new to upload to $RESULTS_URL"
-    rm -rf "$_stage"
-    return 0
-  fi
-  say "results ($_why): uploading $_count new or changed file(s) to $RESULTS_URL"
-  if env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+  find . -xdev "(" "$@" ")" -prune -o -type f -cnewer "$_since" -exec sh -c '
+    stage=$1 how=$2; shift 2
+    for f; do
+      mkdir -p "$stage/$(dirname "$f")" || continue
+      [ "$how" = link ] && ln "$f" "$stage/$f" 2>/dev/null || cp -p "$f" "$stage/$f"
+    done
+  ' sh "$_dest" "$_how" {} +
+)
+
+# profile_aws REGION ARGS...: the AWS CLI with the instance profile's credentials only (IMDS_URL:
+# the agent's metadata service), never a key, profile or config file of the environment.
+profile_aws() {
+  _aws_region=$1
+  shift
+  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
     -u AWS_DEFAULT_PROFILE -u AWS_EC2_METADATA_DISABLED -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 \
-    -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_CONTAINER_CREDENTIALS_FULL_URI \
+    -u AWS_ENDPOINT_URL_SQS -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_CONTAINER_CREDENTIALS_FULL_URI \
     -u AWS_CONTAINER_AUTHORIZATION_TOKEN -u AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
     -u AWS_WEB_IDENTITY_TOKEN_FILE -u AWS_ROLE_ARN -u AWS_ROLE_SESSION_NAME \
     AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null \
     AWS_EC2_METADATA_SERVICE_ENDPOINT="${IMDS_URL:-http://169.254.169.254}/" \
-    ${RESULTS_REGION:+AWS_DEFAULT_REGION="$RESULTS_REGION"} \
-    aws s3 sync "$_stage" "$RESULTS_URL" --only-show-errors --no-progress \
-    ${RESULTS_ENDPOINT:+--endpoint-url "$RESULTS_ENDPOINT"} >>"$_log" 2>&1; then
-    say "results ($_why): uploaded to $RESULTS_URL"
-  else
-    say "results ($_why): the upload to $RESULTS_URL failed (see ~/.ssh-ec2/results.log)"
-  fi
-  rm -rf "$_stage"
-  return 0
-)
+    ${_aws_region:+AWS_DEFAULT_REGION="$_aws_region"} \
+    aws "$@"
+}
 
 # Run, not sourced (a plain session's command): `sh results.sh mark` or `upload REASON`.
 case ${0##*/} in

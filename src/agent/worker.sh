@@ -1,1 +1,269 @@
-# ssh-ec2 batch worker (being written)
+# ssh-ec2's batch worker (`ssh-ec2 batch`), placed on the instance at ~/.ssh-ec2/worker.sh beside
+# the libraries it sources; run as `sh worker.sh BATCH`, as ONE detached job.sh job (batch-BATCH,
+# tmux) started by src/remote/batch-worker.ts: so the agent keeps the instance while it runs, and
+# powers it off (its job-finished grace) once it exits. POSIX sh (dash), plus python3 (JSON and
+# the measure, as usage.sh), curl (notify.sh) and the AWS CLI with the instance profile
+# (results.sh's profile_aws: the agent's IMDS_URL, nothing of the environment's).
+#
+# ~/.ssh-ec2/batch/BATCH/ (names in lib.sh's contract; BATCH.md is the whole contract):
+#   batch.conf     shell-quoted KEY=VALUE lines written by the laptop: BATCH, LANE, QUEUE_URL,
+#                  QUEUE_ENDPOINT (empty: AWS's), REGION, PROJECT_DIR (relative to $HOME), RETRIES,
+#                  SETUP_B64, RESULTS_URL (s3://…/BATCH/ or empty), RESULTS_ENDPOINT, NOTIFY_URL,
+#                  NOTIFY_FIELDS (JSON members: "batch", "instance", "region"), VISIBILITY (seconds
+#                  a received message stays ours; the heartbeat extends it every third of it while
+#                  its job runs), POLL_SECONDS (the longest receive wait)
+#   manifest.json  the laptop's; not read here
+#   setup/log, setup/status   SETUP's output and exit status (run once, in PROJECT_DIR)
+#   worker         "running|done|setup-failed|interrupted <epoch>"
+#   cancel         written by `batch cancel` before its SIGTERM: the attempt is not re-sent
+#   jobs/<job>/    state (one line: running A STARTED | done A STATUS ENDED | failed A STATUS ENDED |
+#                  retried A STATUS ENDED | interrupted A ENDED), log (every attempt's output here,
+#                  each after a header line), progress (0..100), usage (usage.sh's), started,
+#                  files/ (what the attempt made or changed in the project: new_files_to)
+#
+# A message's body: {"job","cmd" (base64),"failures","attempt"}. Success and a final failure
+# delete it; a failure with failures+1 <= RETRIES is sent again with failures+1, attempt+1 (then
+# the one held is deleted), an interrupted attempt with attempt+1 only. SQS's own receive count
+# is never used. The worker exits when a receive gets nothing AND the queue holds no message,
+# visible or in flight: an instance waits while its lane still has a job running elsewhere, which
+# may fail and come back.
+#
+# A SIGTERM (the agent on a spot notice: to the job's whole process group, the command included;
+# or `batch cancel`): the command ends as it will (it got the signal too), its attempt is re-sent
+# as interrupted (not after a cancel), the worker exits. So does a spot notice seen between jobs.
+set -u
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/results.sh"
+. "$(dirname "$0")/usage.sh"
+. "$(dirname "$0")/notify.sh"
+. "$(dirname "$0")/queue.sh"
+
+BATCH=${1:?usage: worker.sh BATCH}
+B="$BASE/$BATCH_DIR/$BATCH"
+cd "$B" || exit 1
+QUEUE_URL='' QUEUE_ENDPOINT='' REGION='' PROJECT_DIR=. RETRIES=0 SETUP_B64='' RESULTS_URL=''
+RESULTS_ENDPOINT='' NOTIFY_URL='' NOTIFY_FIELDS='' VISIBILITY=300 POLL_SECONDS=10
+IMDS_URL='' INSTANCE_ID=''
+# shellcheck disable=SC1090,SC1091
+[ -f "$BASE/$AGENT_CONF" ] && . "$BASE/$AGENT_CONF"
+# shellcheck disable=SC1090,SC1091
+. "./$BATCH_CONF" || exit 1
+PROJECT="$HOME/${PROJECT_DIR:-.}"
+# notify_end reads its own NOTIFY_URL and NOTIFY_FIELDS (a job's): batch.conf's are kept apart.
+LAPTOP_URL=$NOTIFY_URL LAPTOP_FIELDS=$NOTIFY_FIELDS
+TERMED=''
+trap 'TERMED=1' TERM INT HUP
+
+say() { printf '%s worker: %s\n' "$(utc_now)" "$*"; }
+worker_state() { write_whole "$B/$WORKER_FILE" "$1 $(now)"; }
+
+# The outer job's own end uploads and announces nothing: each job does so here.
+for f in "$RESULTS_CONF" "$NOTIFY_CONF"; do
+  [ ! -d "$(jobdir "batch-$BATCH")" ] || : >"$(jobdir "batch-$BATCH")/$f"
+done
+
+
+# The newest progress figure in the log's complete lines after byte START: prints the byte the
+# next scan starts from, and the figure if one was found (a line "progress: N%", N <= 100).
+SCAN_PY='import re, sys
+path, start = sys.argv[2], int(sys.argv[3])
+with open(path, "rb") as f:
+    f.seek(start)
+    data = f.read()
+end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+found = [int(n) for n in re.findall(rb"progress:\s*(\d{1,3})\s*%", data[:end]) if int(n) <= 100]
+print(start + end, found[-1] if found else "")'
+
+# ssh-ec2-job.json (BATCH.md's S3 layout): JOB STATE ATTEMPT STATUS STARTED ENDED USAGE-FILE INSTANCE.
+JOB_JSON_PY='import json, sys
+job, state, attempt, status, started, ended, usage, instance = sys.argv[2:10]
+try:
+    peak, wall = open(usage).read().split()
+except Exception:
+    peak, wall = "-", "-"
+n = lambda s: int(s) if s.isdigit() else None
+print(json.dumps({"job": job, "state": state, "attempt": n(attempt), "status": n(status), "started": n(started),
+                  "ended": n(ended), "peak_kib": n(peak), "wall_seconds": n(wall), "instance": instance or None}))'
+
+# notify.sh's NOTIFY_FIELDS for a job: session/notify.ts's members in its order (job, command,
+# then the laptop's: batch, instance, region; then results), JSON-escaped here.
+FIELDS_PY='import json, sys
+job, cmd, laptop, batch, instance, region, local, s3 = sys.argv[2:10]
+if not laptop:
+    laptop = json.dumps({"batch": batch, "instance": instance or None, "region": region})[1:-1]
+print("%s,%s,%s" % (json.dumps({"job": job, "command": cmd})[1:-1], laptop,
+                    json.dumps({"results": {"local": local, "s3": s3 or None}})[1:-1]))'
+
+stop_worker() {
+  worker_state "$1"
+  say "exits: $1"
+  exit 0
+}
+
+# SETUP, once per instance and batch (a worker started again after it succeeded skips it).
+run_setup() {
+  mkdir -p setup
+  if [ -z "$PY" ] || ! command -v aws >/dev/null 2>&1; then
+    printf 'ssh-ec2: this instance has no %s: the batch worker needs it\n' "$([ -z "$PY" ] && echo python3 || echo 'aws CLI')" >>setup/log
+    write_whole setup/status 127
+    stop_worker setup-failed
+  fi
+  [ -n "$SETUP_B64" ] || return 0
+  [ "$(cat setup/status 2>/dev/null)" = 0 ] && return 0
+  setup=$(printf %s "$SETUP_B64" | base64 -d; printf x)
+  printf '=== ssh-ec2 batch setup started %s: %s\n' "$(utc_now)" "${setup%x}" >>setup/log
+  (mkdir -p "$PROJECT" && cd "$PROJECT" && "${SHELL:-/bin/sh}" -c "${setup%x}") </dev/null >>setup/log 2>&1
+  status=$?
+  printf '=== exit status %s\n' "$status" >>setup/log
+  write_whole setup/status "$status"
+  [ -n "$TERMED" ] && stop_worker interrupted
+  [ "$status" = 0 ] || stop_worker setup-failed
+}
+
+
+# While the job runs (a subshell, in the background): its progress from its output each second, and
+# the message kept ours every third of VISIBILITY. Ends with the worker or the job.
+watch_job() (
+  beat=$((VISIBILITY / 3)) next=0
+  [ "$beat" -ge 1 ] || beat=1
+  next=$(($(now) + beat))
+  while kill -0 "$WORKER_PID" 2>/dev/null && kill -0 "$JOB_PID" 2>/dev/null; do
+    sleep 1
+    scan_progress
+    if [ "$(now)" -ge "$next" ]; then
+      sqs change-message-visibility --receipt-handle "$RECEIPT" --visibility-timeout "$VISIBILITY" \
+        >/dev/null 2>>"$B/sqs.log" || say "could not extend $JOB's message"
+      next=$(($(now) + beat))
+    fi
+  done
+)
+# The offset is kept in a file: the last scan, after the job, is the main shell's, and must not
+# read again a figure older than one the command said since with ssh-ec2-progress.
+# A figure the command gave with ssh-ec2-progress since the last scan (its file newer than the
+# offset's) is kept over one found in output of the same while: which came last is unknown.
+scan_progress() {
+  scanned=$(cat "$J/scanned" 2>/dev/null)
+  set -- $(json "$SCAN_PY" "$J/$BATCH_JOB_LOG" "${scanned:-0}" 2>/dev/null)
+  if [ -n "${2:-}" ] && [ -z "$(find "$J/$BATCH_JOB_PROGRESS" -newer "$J/scanned" 2>/dev/null)" ]; then
+    write_whole "$J/$BATCH_JOB_PROGRESS" "$2"
+  fi
+  [ -z "${1:-}" ] || write_whole "$J/scanned" "$1"
+}
+
+# Runs the received job: its state, log, measure, progress and files; then its outcome.
+run_job() {
+  J="$B/$JOBS_DIR/$JOB"
+  mkdir -p "$J" || return 1
+  rm -rf "$J/$BATCH_JOB_FILES" "$J/$BATCH_JOB_PROGRESS" "$J/$USAGE_FILE"
+  started=$(now)
+  write_whole "$J/$BATCH_JOB_STARTED" "$started"
+  write_whole "$J/$BATCH_JOB_STATE" "running $ATTEMPT $started"
+  c=$(printf %s "$CMD" | base64 -d; printf x)
+  c=${c%x}
+  printf '=== ssh-ec2 batch job %s attempt %s started %s on %s: %s\n' "$JOB" "$ATTEMPT" "$(utc_now)" \
+    "${INSTANCE_ID:-this instance}" "$c" >>"$J/$BATCH_JOB_LOG"
+  write_whole "$J/scanned" "$(wc -c <"$J/$BATCH_JOB_LOG")"
+  say "job $JOB attempt $ATTEMPT started"
+  mkdir -p "$PROJECT"
+  fresh_mark "$J/since"
+  # The measurer takes the subshell's place: it passes a SIGTERM on and waits for the command,
+  # whose status is then what `wait` reports (a shell there would die of the group's signal first).
+  (
+    cd "$PROJECT" || exit 1
+    export SSH_EC2_JOB_DIR="$J" PATH="$BASE/$BIN_DIR:$PATH" SSH_EC2_BATCH="$BATCH" SSH_EC2_JOB="$JOB"
+    # A Python job's print() reaches the log (and its progress lines the table) as it runs.
+    [ -n "${PYTHONUNBUFFERED:-}" ] || export PYTHONUNBUFFERED=1
+    exec "$PY" -I -S -c "$MEASURE_PY" "$J/$USAGE_FILE" "${SHELL:-/bin/sh}" -c "$c"
+  ) </dev/null >>"$J/$BATCH_JOB_LOG" 2>&1 &
+  JOB_PID=$!
+  watch_job &
+  watcher=$!
+  # A wait cut short by our trap returns >128 with the job still there: wait again (a zombie
+  # answers kill -0 until it is waited for). A shell that reaps on its own (bash) keeps the status
+  # for the next wait (127 once it was reported).
+  while :; do
+    wait "$JOB_PID"
+    status=$?
+    kill -0 "$JOB_PID" 2>/dev/null || break
+  done
+  if [ -n "$TERMED" ] && [ "$status" -gt 128 ]; then
+    wait "$JOB_PID"
+    again=$?
+    [ "$again" = 127 ] || status=$again
+  fi
+  kill "$watcher" 2>/dev/null
+  wait "$watcher" 2>/dev/null
+  scan_progress
+  ended=$(now)
+  printf '=== exit status %s\n' "$status" >>"$J/$BATCH_JOB_LOG"
+  if [ -n "$TERMED" ]; then
+    write_whole "$J/$BATCH_JOB_STATE" "interrupted $ATTEMPT $ended"
+    if [ -f "$B/$WORKER_CANCEL" ]; then
+      say "job $JOB attempt $ATTEMPT cancelled (status $status)"
+    else
+      say "job $JOB attempt $ATTEMPT interrupted (status $status): sent back to the queue"
+      send_again "$FAILURES" $((ATTEMPT + 1))
+    fi
+    stop_worker interrupted
+  fi
+  (cd "$PROJECT" && new_files_to "$J/$BATCH_JOB_FILES" "$J/since" copy)
+  mkdir -p "$J/$BATCH_JOB_FILES"
+  if [ "$status" != 0 ] && [ $((FAILURES + 1)) -le "$RETRIES" ]; then
+    write_whole "$J/$BATCH_JOB_STATE" "retried $ATTEMPT $status $ended"
+    say "job $JOB attempt $ATTEMPT failed (status $status): sent back to the queue"
+    send_again $((FAILURES + 1)) $((ATTEMPT + 1))
+    return 0
+  fi
+  final=done
+  [ "$status" = 0 ] || final=failed
+  write_whole "$J/$BATCH_JOB_STATE" "$final $ATTEMPT $status $ended"
+  say "job $JOB attempt $ATTEMPT $final (status $status)"
+  upload_job "$final"
+  notify_job "$status"
+  delete_held
+}
+
+# The job's files, log and ssh-ec2-job.json to RESULTS_URL<job>/ (when set), in one sync of a
+# stage of hard links.
+upload_job() {
+  [ -n "$RESULTS_URL" ] || return 0
+  stage="$J/upload"
+  rm -rf "$stage"
+  cp -lRp "$J/$BATCH_JOB_FILES" "$stage" 2>/dev/null || cp -Rp "$J/$BATCH_JOB_FILES" "$stage" || return 0
+  cp -p "$J/$BATCH_JOB_LOG" "$stage/$JOB_LOG"
+  json "$JOB_JSON_PY" "$JOB" "$1" "$ATTEMPT" "$status" "$started" "$ended" "$J/$USAGE_FILE" "$INSTANCE_ID" \
+    >"$stage/ssh-ec2-job.json"
+  upload_stage "$stage" "$RESULTS_URL$JOB/" "$REGION" "$RESULTS_ENDPOINT" "$B/s3.log" "job $JOB"
+}
+
+# notify.sh's sender, with this job's members.
+notify_job() {
+  [ -n "$LAPTOP_URL" ] || return 0
+  fields=$(json "$FIELDS_PY" "$JOB" "$c" "$LAPTOP_FIELDS" "$BATCH" "$INSTANCE_ID" "$REGION" \
+    "results/$BATCH/$JOB" "${RESULTS_URL:+$RESULTS_URL$JOB/}") || return 0
+  printf 'NOTIFY_URL=%s\nNOTIFY_FIELDS=%s\n' "$(quote "$LAPTOP_URL")" "$(quote "$fields")" >"$J/$NOTIFY_CONF"
+  notify_end "$J" "$1"
+}
+quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
+
+WORKER_PID=$$
+worker_state running
+say "started for batch $BATCH, lane ${LANE:-?}, queue $QUEUE_URL"
+run_setup
+while :; do
+  [ -n "$TERMED" ] && stop_worker interrupted
+  [ -f "$B/$WORKER_CANCEL" ] && stop_worker interrupted
+  [ -f "$BASE/$INTERRUPTION_FILE" ] && stop_worker interrupted
+  if receive; then
+    run_job
+  elif [ -n "$TERMED" ]; then
+    stop_worker interrupted
+  elif [ "$FAILED_CALLS" -gt 0 ]; then
+    # The queue unreachable (or gone: the batch cancelled): a minute of tries, then give up.
+    [ "$FAILED_CALLS" -lt 12 ] || stop_worker done
+    sleep 5
+  elif queue_empty; then
+    stop_worker done
+  fi
+done

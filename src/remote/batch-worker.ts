@@ -215,7 +215,7 @@ export function batchCancelCommand(batch: string): string {
   return [
     `mkdir -p ~/${shQuote(batchDir(batch))} && : > ~/${shQuote(`${batchDir(batch)}/${WORKER_CANCEL}`)}`,
     `set -- $(sh ~/${STATE_DIR}/job.sh status ${shQuote(id)} 2>/dev/null)`,
-    `if [ "\${1:-}" = running ] && [ "\${2:-0}" -gt 0 ]; then kill -TERM -- "-$2" 2>/dev/null || kill -TERM "$2" 2>/dev/null; fi`,
+    `if [ "\${1:-}" = running ] && [ "\${2:-0}" -gt 0 ]; then kill -TERM "-$2" 2>/dev/null || kill -TERM "$2" 2>/dev/null; fi`,
     'exit 0',
   ].join('; ');
 }

@@ -93,6 +93,7 @@ export const INSTANCE_SCRIPTS = [
   'interruption.sh',
   'agent.sh',
   'job.sh',
+  'queue.sh',
   'worker.sh',
   'progress.sh',
 ] as const;
