@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ExitCode, UserError } from './errors.js';
 import { packageFile } from './package-files.js';
 import type { SessionDeps } from './session/run-session.js';
+import type { StoryDeps } from './session/story.js';
 import type { Logger } from './ui/logger.js';
 
 export { enableCompileCache } from './compile-cache.js';
@@ -21,6 +22,8 @@ export interface Io {
   stderr?: NodeJS.WritableStream;
   /** The cloud port, for tests (test/fakes/cloud.ts); by default the EC2 client (story.ts loadCloud). */
   loadCloud?: SessionDeps['loadCloud'];
+  /** The batch port, for tests (test/fakes/batch-cloud.ts); by default AWS's (batch/clouds.ts). */
+  loadBatchCloud?: StoryDeps['loadBatchCloud'];
 }
 
 const defaultIo = (): Io => ({
@@ -89,6 +92,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         word: verb ? argv[0]! : '',
         flags: args.verbFlags,
         loadCloud: io.loadCloud,
+        loadBatchCloud: io.loadBatchCloud,
       });
     } finally {
       // A run's scratch files, once it has ended (a killed run's: by the next one). Loaded only

@@ -28,8 +28,14 @@ export interface ResultsStore {
   download(folder: S3Location, path: string, file: string): Promise<void>;
 }
 
+/** The batch verbs also read a few small objects whole (state.ts, batch logs). */
+export interface ResultsReader extends ResultsStore {
+  /** A small object's text (a batch's manifest.json, a job's ssh-ec2-job.json): undefined if there is none. */
+  read(folder: S3Location, path: string): Promise<string | undefined>;
+}
+
 /** `endpoint`: SSH_EC2_RESULTS_ENDPOINT, else the SDK's own (AWS's, or AWS_ENDPOINT_URL). */
-export async function createResultsStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsStore> {
+export async function createResultsStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsReader> {
   const s3 = new S3Client({
     region: await resolveRegion(cfg.region),
     maxAttempts: MAX_ATTEMPTS,
@@ -66,6 +72,16 @@ export async function createResultsStore(cfg: { region?: string; endpoint?: stri
         // Streamed: a result may be larger than memory.
         await pipeline(r.Body as Readable, createWriteStream(file, { flags: 'wx' }));
       });
+    },
+    async read(folder, path) {
+      const key = `${folder.prefix}${path}`;
+      try {
+        const r = await s3.send(new GetObjectCommand({ Bucket: folder.bucket, Key: key }));
+        return await r.Body?.transformToString();
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+        return aws(`fetch s3://${folder.bucket}/${key}`, () => Promise.reject(err));
+      }
     },
   };
 }

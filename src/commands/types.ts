@@ -5,6 +5,7 @@
  */
 import type { OptionKey } from '../options.js';
 import type { SessionDeps } from '../session/run-session.js';
+import type { StoryDeps } from '../session/story.js';
 
 /** The verbs' own switches: not settings (no environment, no .env), only flags. */
 export const VERB_FLAGS = {
@@ -56,6 +57,8 @@ export interface CommandContext extends SessionDeps {
   /** The word it was called by (`status` for ls). */
   word: string;
   flags: VerbFlagValues;
+  /** The batch port, for tests (test/fakes/batch-cloud.ts); by default AWS's (batch/clouds.ts). */
+  loadBatchCloud?: StoryDeps['loadBatchCloud'];
 }
 
 export interface Command {

@@ -12,6 +12,7 @@ import { main } from '../../src/cli.js';
 import { makePlan, type Plan } from '../../src/session/plan.js';
 import { resolveOptions } from '../../src/options.js';
 import type { FakeCloud } from './cloud.js';
+import type { BatchCloud } from '../../src/cloud/batch-port.js';
 
 export interface Machine {
   /** A project directory on this machine (exists). */
@@ -111,7 +112,14 @@ export async function cli(
   m: Machine,
   cloud: FakeCloud,
   argv: readonly string[],
-  io: { cwd?: string; stdinIsTTY?: boolean; env?: Record<string, string>; clouds?: Record<string, FakeCloud> } = {},
+  io: {
+    cwd?: string;
+    stdinIsTTY?: boolean;
+    env?: Record<string, string>;
+    clouds?: Record<string, FakeCloud>;
+    /** The batch port (ssh-ec2 batch …). */
+    batchCloud?: BatchCloud;
+  } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -128,6 +136,7 @@ export async function cli(
       // Another region's cloud, where a test made one (ls --all-regions).
       return (region !== undefined && io.clouds?.[region]) || cloud;
     },
+    loadBatchCloud: io.batchCloud && (() => Promise.resolve(io.batchCloud!)),
   });
   return { status, stdout, lines: stderr.split('\n').filter((l) => l !== ''), regions };
 }

@@ -1,8 +1,22 @@
 // The sandbox serves a batch as AWS would: SQS through the same proxy as EC2 (the laptop's SDK and
 // an instance's AWS CLI with its instance profile), every queue URL on the proxy; CreateFleet from a
-// launch template making one sandbox machine per instance (own sshd, home, boothooks), short of
-// capacity when a test says so.
-import { EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+// launch template making one sandbox machine per instance (own sshd, home, boothooks, shutdown
+// behaviour, spot interruptions), short of capacity when a test says so; the fleet's and template's
+// other calls passed through to moto.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CreateFleetCommand,
+  CreateLaunchTemplateCommand,
+  DeleteFleetsCommand,
+  DeleteLaunchTemplateCommand,
+  DescribeFleetsCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
+  EC2Client,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import type { CreateFleetCommandInput, Instance } from '@aws-sdk/client-ec2';
 import {
   CreateQueueCommand,
   GetQueueUrlCommand,
@@ -11,15 +25,19 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SUBJECT_KEY } from '../sandbox/aws-behaviour.js';
 import { INSTANCE_PROFILE_KEY } from '../sandbox/instance-profile.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+// An observer's key: AWS's behaviours (aws-behaviour.ts) concern the CLI's key (SUBJECT_KEY) only.
 const credentials = { accessKeyId: 'observer', secretAccessKey: 'testing' };
 const IMAGE = 'ami-0d1a00000000a0004';
+const BOOTHOOK = '#cloud-boothook\n#!/bin/sh\necho "booted $INSTANCE_ID" > "$HOME/booted"\n';
 
-/** Every URL in a text that is not on 127.0.0.0/8. */
+/** Every URL host in a text that is not on 127.0.0.0/8. */
 const nonLoopback = (text: string): string[] =>
   [...text.matchAll(/https?:\/\/([^/\s"'<>:]+)/g)].map((m) => m[1]!).filter((h) => !/^127\.\d+\.\d+\.\d+$/.test(h));
 
@@ -27,16 +45,32 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
   let sb: Sandbox;
   let ec2: EC2Client;
   let sqs: SQSClient;
+  let key: string;
+  let templateId: string;
   beforeAll(async () => {
     sb = await startSandbox();
     ec2 = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials, maxAttempts: 1 });
     // The laptop's client as ssh-ec2 makes it: the endpoint SSH_EC2_QUEUE_ENDPOINT names.
-    sqs = new SQSClient({
-      region: sb.region,
-      endpoint: sb.env().SSH_EC2_QUEUE_ENDPOINT,
-      credentials,
-      maxAttempts: 1,
-    });
+    sqs = new SQSClient({ region: sb.region, endpoint: sb.env().SSH_EC2_QUEUE_ENDPOINT, credentials, maxAttempts: 1 });
+    key = join(sb.dir, 'client-key');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    sb.authorizeKey(readFileSync(`${key}.pub`, 'utf8'));
+    const made = await ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 'ssh-ec2-sweep-20261130-192400',
+        LaunchTemplateData: {
+          ImageId: IMAGE,
+          UserData: Buffer.from(BOOTHOOK).toString('base64'),
+          InstanceInitiatedShutdownBehavior: 'terminate',
+          IamInstanceProfile: { Name: 'ssh-ec2-instance' },
+          TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'ssh-ec2:project', Value: 'p' }] }],
+        },
+        TagSpecifications: [
+          { ResourceType: 'launch-template', Tags: [{ Key: 'ssh-ec2:batch', Value: 'sweep-20261130-192400' }] },
+        ],
+      }),
+    );
+    templateId = made.LaunchTemplate!.LaunchTemplateId!;
   });
   afterAll(async () => {
     ec2?.destroy();
@@ -44,12 +78,48 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     await sb?.stop();
   });
 
+  /** One instant fleet from the template: `count` of the types given (in order), tagged as a batch's lane. */
+  const fleet = (count: number, types: string[], market: 'spot' | 'on-demand' = 'on-demand', client = ec2) =>
+    client.send(
+      new CreateFleetCommand({
+        Type: 'instant',
+        LaunchTemplateConfigs: [
+          {
+            LaunchTemplateSpecification: { LaunchTemplateId: templateId, Version: '$Latest' },
+            Overrides: types.map((InstanceType) => ({ InstanceType: InstanceType as 't3.micro' })),
+          },
+        ],
+        TargetCapacitySpecification: { TotalTargetCapacity: count, DefaultTargetCapacityType: market },
+        ...(market === 'spot' && { SpotOptions: { AllocationStrategy: 'price-capacity-optimized' } }),
+        TagSpecifications: [
+          { ResourceType: 'fleet', Tags: [{ Key: 'ssh-ec2:batch', Value: 'sweep-20261130-192400' }] },
+          { ResourceType: 'instance', Tags: [{ Key: 'ssh-ec2:batch', Value: 'sweep-20261130-192400' }] },
+        ],
+      } satisfies CreateFleetCommandInput),
+    );
+  const idsOf = (out: { Instances?: { InstanceIds?: string[] }[] }): string[] =>
+    (out.Instances ?? []).flatMap((i) => i.InstanceIds ?? []);
+  const described = async (ids: string[]): Promise<Instance[]> =>
+    (await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }))).Reservations!.flatMap((r) => r.Instances!);
+  const ssh = (address: string, command: string) =>
+    execa(
+      'ssh',
+      [
+        ...['-F', sb.sshConfig, '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'],
+        ...['-o', `UserKnownHostsFile=${join(sb.dir, 'kh')}`, '-o', 'StrictHostKeyChecking=accept-new'],
+        ...['-o', `HostKeyAlias=${address}`, '-l', sb.user, address, command],
+      ],
+      { reject: false, stdin: 'ignore' },
+    );
+  const terminate = (ids: string[]) =>
+    ids.length > 0 ? ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })) : Promise.resolve();
+
   /** The instance's AWS CLI as the agent's scripts run it: the instance profile only, via the sandbox's IMDS. */
   const instanceAws = (args: string) =>
     `env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_EC2_METADATA_DISABLED ` +
     `-u AWS_ENDPOINT_URL AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null ` +
     `AWS_EC2_METADATA_SERVICE_ENDPOINT='${sb.imdsUrl}/' AWS_DEFAULT_REGION='${sb.region}' ` +
-    `/usr/bin/aws ${args} --endpoint-url '${sb.endpoint}' --output json`;
+    `/usr/bin/aws ${args} --endpoint-url '${sb.env().SSH_EC2_QUEUE_ENDPOINT}' --output json`;
 
   it('SQS from the laptop: create, send, receive through the proxy, every queue URL on it, each call recorded', async () => {
     expect(sb.env().SSH_EC2_QUEUE_ENDPOINT).toBe(sb.endpoint);
@@ -77,7 +147,12 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'ssh-ec2-nohost' }));
     expect(nonLoopback(String(QueueUrl))).toEqual([]);
     // No endpoint: the SDK would go to sqs.<region>.amazonaws.com, but takes the QueueUrl's host.
-    const bare = new SQSClient({ region: sb.region, credentials, maxAttempts: 1 });
+    const bare = new SQSClient({
+      region: sb.region,
+      credentials,
+      maxAttempts: 1,
+      logger: { ...console, warn: () => {} },
+    });
     try {
       sb.clearCalls();
       await bare.send(new SendMessageCommand({ QueueUrl, MessageBody: 'x' }));
@@ -95,12 +170,54 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     expect(sb.calls('ReceiveMessage').at(-1)).toMatchObject({ service: 'sqs', status: 400, injected: true });
   });
 
-  it("SQS from an instance: its AWS CLI with the instance profile's credentials reaches moto through the proxy", async () => {
-    const launched = await ec2.send(
-      new RunInstancesCommand({ ImageId: IMAGE, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+  it('CreateFleet instant of 3 from a launch template: 3 separate machines, each its own sshd and home, the boothook run', async () => {
+    const before = sb.machines().length;
+    const out = await fleet(3, ['t3.micro']);
+    const ids = idsOf(out);
+    expect(ids).toHaveLength(3);
+    expect(out.Errors ?? []).toEqual([]);
+    expect(
+      sb
+        .machines()
+        .slice(before)
+        .map((m) => m.instanceId),
+    ).toEqual(expect.arrayContaining(ids));
+    const instances = await described(ids);
+    expect(instances.map((i) => i.State?.Name)).toEqual(['running', 'running', 'running']);
+    for (const i of instances) {
+      const m = sb.machine(i.InstanceId!);
+      expect(m.userData).toBe(BOOTHOOK);
+      expect(readFileSync(join(m.home, 'booted'), 'utf8')).toBe(`booted ${i.InstanceId}\n`);
+      // Nothing but loopback: the address the client is told reaches this machine's own sshd.
+      expect(i.PublicIpAddress).toMatch(/^127\./);
+      expect(m.addresses).toContain(i.PublicIpAddress);
+      const r = await ssh(i.PublicIpAddress!, 'cat booted; echo mine > where.txt; ls');
+      expect(r.stdout).toBe(`booted ${i.InstanceId}\nbooted\nwhere.txt`);
+    }
+    expect(new Set(ids.map((id) => sb.machine(id).sshPort())).size).toBe(3);
+    expect(new Set(ids.map((id) => sb.machine(id).home)).size).toBe(3);
+    expect(nonLoopback(readFileSync(sb.sshConfig, 'utf8'))).toEqual([]);
+    expect(readFileSync(sb.sshConfig, 'utf8')).not.toMatch(/HostName (?!127\.)/);
+    await terminate(ids);
+  });
+
+  it("a fleet instance powering itself off is terminated (the template's shutdown behaviour), and its IMDS serves the instance profile", async () => {
+    const [id] = idsOf(await fleet(1, ['t3.micro']));
+    const m = sb.machine(id!);
+    const creds = await m.runAsUser(
+      `t=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${sb.imdsUrl}/latest/api/token) && ` +
+        `curl -sS -H "X-aws-ec2-metadata-token: $t" ${sb.imdsUrl}/latest/meta-data/iam/security-credentials/`,
     );
-    const id = launched.Instances![0]!.InstanceId!;
-    const m = sb.machine(id);
+    expect(creds.stdout).toBe('ssh-ec2-sandbox-instance-role');
+    await m.runAsUser(sb.poweroffCommand);
+    expect(sb.poweroffs().at(-1)).toMatchObject({ instanceId: id, action: 'TerminateInstances', status: 200 });
+    expect((await described([id!]))[0]?.State?.Name).toBe('terminated');
+    expect(m.state()).toBe('terminated');
+  });
+
+  it('SQS from a fleet instance: its AWS CLI with the instance profile reaches moto through the proxy', async () => {
+    const [id] = idsOf(await fleet(1, ['t3.micro']));
+    const m = sb.machine(id!);
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'ssh-ec2-from-instance' }));
     await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'job one' }));
     sb.clearCalls();
@@ -110,9 +227,10 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     expect((JSON.parse(r.stdout) as { Messages: { Body: string }[] }).Messages.map((x) => x.Body)).toEqual(['job one']);
-    const sent = await m.runAsUser(instanceAws(`sqs send-message --queue-url '${QueueUrl}' --message-body again`));
-    expect(sent.exitCode).toBe(0);
-    const urls = await m.runAsUser(instanceAws(`sqs list-queues --queue-name-prefix ssh-ec2-from`));
+    expect(
+      (await m.runAsUser(instanceAws(`sqs send-message --queue-url '${QueueUrl}' --message-body b`))).exitCode,
+    ).toBe(0);
+    const urls = await m.runAsUser(instanceAws('sqs list-queues --queue-name-prefix ssh-ec2-from'));
     expect(nonLoopback(urls.stdout)).toEqual([]);
     expect(JSON.parse(urls.stdout)).toEqual({ QueueUrls: [QueueUrl] });
     expect(sb.calls().map((c) => [c.service, c.action, c.status, c.accessKey])).toEqual([
@@ -120,6 +238,129 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
       ['sqs', 'SendMessage', 200, INSTANCE_PROFILE_KEY],
       ['sqs', 'ListQueues', 200, INSTANCE_PROFILE_KEY],
     ]);
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await terminate([id!]);
+  });
+
+  it('short of capacity: the fleet gets what there is, the rest from its next override, and Errors name what fell short (HTTP 200)', async () => {
+    sb.fleetCapacity('t3.micro', 1);
+    try {
+      const alone = await fleet(3, ['t3.micro']);
+      expect(idsOf(alone)).toHaveLength(1);
+      expect(alone.Errors).toEqual([
+        expect.objectContaining({
+          ErrorCode: 'InsufficientInstanceCapacity',
+          Lifecycle: 'on-demand',
+          LaunchTemplateAndOverrides: expect.objectContaining({ Overrides: { InstanceType: 't3.micro' } }),
+        }),
+      ]);
+      const two = await fleet(3, ['t3.micro', 't3.small']);
+      expect(two.Instances?.map((i) => [i.InstanceType, i.InstanceIds?.length])).toEqual([
+        ['t3.micro', 1],
+        ['t3.small', 2],
+      ]);
+      expect(two.Errors?.map((e) => [e.ErrorCode, e.LaunchTemplateAndOverrides?.Overrides?.InstanceType])).toEqual([
+        ['InsufficientInstanceCapacity', 't3.micro'],
+      ]);
+      // Each is a machine, of the type the answer says; the other override's from the same template.
+      const ids = [...idsOf(alone), ...idsOf(two)];
+      const types = (await described(ids)).map((i) => [i.InstanceId, i.InstanceType]);
+      expect(Object.fromEntries(types)).toEqual(
+        Object.fromEntries(
+          [...(alone.Instances ?? []), ...(two.Instances ?? [])].flatMap((g) =>
+            (g.InstanceIds ?? []).map((id) => [id, g.InstanceType]),
+          ),
+        ),
+      );
+      for (const id of ids) expect(readFileSync(join(sb.machine(id).home, 'booted'), 'utf8')).toBe(`booted ${id}\n`);
+      await terminate(ids);
+
+      // No spot capacity at all for a type: nothing, and the on-demand fleet that follows gets it.
+      sb.fleetCapacity('t3.small', 0, 'spot');
+      const none = await fleet(2, ['t3.small'], 'spot');
+      expect(idsOf(none)).toEqual([]);
+      expect(none.FleetId).toMatch(/^fleet-/);
+      expect(none.Errors?.map((e) => [e.ErrorCode, e.Lifecycle])).toEqual([['InsufficientInstanceCapacity', 'spot']]);
+      const onDemand = await fleet(2, ['t3.small']);
+      expect(idsOf(onDemand)).toHaveLength(2);
+      expect(onDemand.Errors ?? []).toEqual([]);
+      await terminate(idsOf(onDemand));
+    } finally {
+      sb.fleetCapacity('t3.micro', undefined);
+      sb.fleetCapacity('t3.small', undefined, 'spot');
+    }
+  });
+
+  it('an injected fault fails the whole CreateFleet, and nothing is launched', async () => {
+    const before = sb.machines().length;
+    sb.inject({ action: 'CreateFleet', status: 400, code: 'InsufficientInstanceCapacity', message: 'none' });
+    const err = await fleet(2, ['t3.micro']).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('InsufficientInstanceCapacity');
+    expect(sb.machines()).toHaveLength(before);
+    expect(sb.calls('CreateFleet').at(-1)).toMatchObject({ injected: true, status: 400 });
+  });
+
+  it("a spot fleet's instances are spot instances (one-time requests) that EC2 can interrupt", async () => {
+    const out = await fleet(2, ['t3.micro'], 'spot');
+    const ids = idsOf(out);
+    expect(new Set(out.Instances?.map((i) => i.Lifecycle))).toEqual(new Set(['spot']));
+    const instances = await described(ids);
+    expect(instances.map((i) => i.InstanceLifecycle)).toEqual(['spot', 'spot']);
+    expect(instances.every((i) => /^sir-/.test(String(i.SpotInstanceRequestId)))).toBe(true);
+    expect(sb.spot.requests().filter((r) => ids.includes(r.instanceId ?? ''))).toHaveLength(2);
+    const [id, other] = ids as [string, string];
+    sb.announceInterruption(id, 'terminate');
+    const notice = (m = sb.machine(id)) =>
+      m.runAsUser(
+        `t=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${sb.imdsUrl}/latest/api/token) && ` +
+          `curl -sS -H "X-aws-ec2-metadata-token: $t" ${sb.imdsUrl}/latest/meta-data/spot/instance-action`,
+      );
+    expect(JSON.parse((await notice()).stdout)).toMatchObject({ action: 'terminate' });
+    expect((await notice(sb.machine(other))).stdout).toBe('Not Found');
+    await sb.completeInterruption(id);
+    const [gone] = await described([id]);
+    expect(gone?.State?.Name).toBe('terminated');
+    expect(gone?.StateReason?.Code).toBe('Server.SpotInstanceTermination');
+    expect(sb.machine(id).state()).toBe('terminated');
+    await terminate([other]);
+  });
+
+  it("the CLI's own DescribeInstances by id just after CreateFleet hears NotFound once, as after RunInstances", async () => {
+    const subject = new EC2Client({
+      region: sb.region,
+      endpoint: sb.endpoint,
+      credentials: { accessKeyId: SUBJECT_KEY, secretAccessKey: 'testing' },
+      maxAttempts: 1,
+    });
+    try {
+      const ids = idsOf(await fleet(1, ['t3.micro'], 'on-demand', subject));
+      const first = await subject.send(new DescribeInstancesCommand({ InstanceIds: ids })).catch((e: unknown) => e);
+      expect((first as Error).name).toBe('InvalidInstanceID.NotFound');
+      const second = await subject.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+      expect(second.Reservations?.[0]?.Instances?.[0]?.InstanceId).toBe(ids[0]);
+      await terminate(ids);
+    } finally {
+      subject.destroy();
+    }
+  });
+
+  it('DescribeFleets, DeleteFleets, DescribeLaunchTemplates and DeleteLaunchTemplate pass through, tag filters too', async () => {
+    const byBatch = [{ Name: 'tag:ssh-ec2:batch', Values: ['sweep-20261130-192400'] }];
+    const fleets = (await ec2.send(new DescribeFleetsCommand({ Filters: byBatch }))).Fleets ?? [];
+    expect(fleets.length).toBeGreaterThan(0);
+    expect(fleets.every((f) => f.Tags?.some((t) => t.Key === 'ssh-ec2:batch'))).toBe(true);
+    expect(
+      (await ec2.send(new DescribeFleetsCommand({ Filters: [{ Name: 'tag:ssh-ec2:batch', Values: ['no'] }] })))
+        .Fleets ?? [],
+    ).toEqual([]);
+    const ids = fleets.map((f) => f.FleetId!);
+    const deleted = await ec2.send(new DeleteFleetsCommand({ FleetIds: ids, TerminateInstances: false }));
+    expect(deleted.SuccessfulFleetDeletions?.map((d) => d.FleetId).sort()).toEqual([...ids].sort());
+    const templates = await ec2.send(new DescribeLaunchTemplatesCommand({ Filters: byBatch }));
+    expect(templates.LaunchTemplates?.map((t) => t.LaunchTemplateId)).toEqual([templateId]);
+    await ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: templateId }));
+    expect((await ec2.send(new DescribeLaunchTemplatesCommand({ Filters: byBatch }))).LaunchTemplates ?? []).toEqual(
+      [],
+    );
+    expect(sb.calls().filter((c) => c.status >= 500)).toEqual([]);
   });
 });

@@ -13,6 +13,7 @@
 // All of it concerns the CLI under test only: calls signed with its access key (SUBJECT_KEY, what
 // sb.env() gives it) and what they created. The tests' own client (another key) is an observer
 // that sees moto's truth, so a test's set-up and its checks need no retries.
+import { fleetInstances } from './fleet.js';
 import { ec2Error, escapeXml, jsonError, queryError, type Reply, type Service } from './proxy.js';
 
 export interface Consistency {
@@ -166,8 +167,12 @@ export function awsBehaviour(opts: AwsBehaviourOptions, moto: MotoCall) {
     const subject = call.accessKey === SUBJECT_KEY;
     const text = reply.body.toString('utf8');
     const lag = consistency ? consistency.calls : 0;
-    if (action === 'RunInstances' && subject) {
-      const ids = [...text.matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]!);
+    if ((action === 'RunInstances' || action === 'CreateFleet') && subject) {
+      // A fleet's instances are just launched too: the same lag as RunInstances'.
+      const ids =
+        action === 'CreateFleet'
+          ? fleetInstances(text).map((i) => i.instanceId)
+          : [...text.matchAll(/<instanceId>\s*(i-[0-9a-f]+)\s*<\/instanceId>/g)].map((m) => m[1]!);
       for (const id of ids) {
         if (lag > 0) unseen.set(id, lag);
         justBooted.add(id);

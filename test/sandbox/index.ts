@@ -83,7 +83,7 @@ export interface Sandbox {
    */
   latestHome: string;
   region: string;
-  /** The instance EC2 launched with this id (through RunInstances); throws if there is none. */
+  /** The instance EC2 launched with this id (through RunInstances or CreateFleet); throws if there is none. */
   machine(instanceId: string): Machine;
   /** Every instance launched so far, oldest first (terminated ones too). */
   machines(): Machine[];
@@ -151,6 +151,14 @@ export interface Sandbox {
   announceInterruption(instanceId: string, action: InterruptionAction): void;
   /** EC2 takes the instance as announced: stopped or terminated, with AWS's StateReason for it. */
   completeInterruption(instanceId: string): Promise<void>;
+  /**
+   * EC2 Fleet short of capacity from now on: each CreateFleet gets at most `n` instances of `type`
+   * (in `market`, default either; undefined: no limit), the rest of its target from its other
+   * overrides or missing, with an Errors entry InsufficientInstanceCapacity per override that fell
+   * short (HTTP 200, as AWS's instant fleets answer). `sb.inject({ action: 'CreateFleet', … })` still
+   * fails the whole call.
+   */
+  fleetCapacity(type: string, n: number | undefined, market?: 'spot' | 'on-demand'): void;
   /** Changes linkDelayMs (LinkOptions) from now on: new ssh connections and API requests. */
   setLinkDelay(ms: number): void;
   /** Changes bootDelayMs (LinkOptions) for the boots that follow. */
@@ -297,7 +305,7 @@ export async function startSandbox(
   const machineFor = async (id: string): Promise<MachineImpl | undefined> =>
     machines.get(id) ?? (await creating.get(id));
 
-  /** An instance came to be (RunInstances): its user, home, host key; its sshd comes up in lifecycle. */
+  /** An instance came to be (RunInstances, CreateFleet): its user, home, host key; its sshd comes up in lifecycle. */
   const create = (id: string): Promise<MachineImpl | undefined> => {
     const n = creating.size + 1;
     const made = MachineImpl.create(
@@ -326,11 +334,12 @@ export async function startSandbox(
 
   const lifecycle = async ({ action, instanceId, addresses, userData }: Lifecycle): Promise<void> => {
     if (stopped) return;
-    const m = action === 'RunInstances' ? await create(instanceId) : await machineFor(instanceId);
+    const launch = action === 'RunInstances' || action === 'CreateFleet';
+    const m = launch ? await create(instanceId) : await machineFor(instanceId);
     if (!m) return; // not launched through us: nothing plays it
     if (addresses.length > 0) m.addresses = addresses;
     if (userData !== undefined) m.userData = userData;
-    if (action === 'RunInstances' || action === 'StartInstances') {
+    if (launch || action === 'StartInstances') {
       if (bootDelayMs <= 0) return boot(m);
       // EC2 answers now; the machine answers ssh later.
       booting.add(m);
@@ -501,6 +510,7 @@ export async function startSandbox(
     spot: p.spot,
     announceInterruption: (id, action) => p.interruptions.announce(id, action),
     completeInterruption: (id) => p.interruptions.complete(id),
+    fleetCapacity: (type, n, market) => p.fleet.fleetCapacity(type, n, market),
     setLinkDelay(ms) {
       linkDelayMs = ms;
       p.setDelay(ms);

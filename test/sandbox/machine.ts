@@ -40,6 +40,8 @@ export interface Machine {
   readonly sshdLog: string;
   /** Its loopback addresses as EC2 answers them (public and private): the sandbox's ssh config sends them to its sshd. */
   readonly addresses: readonly string[];
+  /** The user data it was launched with (RunInstances', or its fleet's launch template's), decoded. */
+  readonly userData: string | undefined;
   /**
    * When its latest boot made it reachable (ms since epoch): its sshd up and the client ssh config
    * pointing at it. For a bench that measures from there to the command's start (same clock).

@@ -2,7 +2,8 @@
 //  - records every API call (memory + <dir>/api-calls.jsonl),
 //  - injects faults,
 //  - adds what moto lacks: RunInstances idempotency by ClientToken, Instance Connect keys
-//    that really reach sshd (and expire), instance checks for SendSSHPublicKey,
+//    that really reach sshd (and expire), instance checks for SendSSHPublicKey, what a CreateFleet's
+//    instances get from their launch template, fleets short of capacity (fleet.ts),
 //  - plays what real AWS does and moto does not, for the CLI's calls (aws-behaviour.ts: EC2's
 //    eventual consistency, Instance Connect just after boot, expired credentials, launches dying),
 //  - rewrites every address in EC2 responses into 127.0.0.0/8, so nothing can ever leave the machine,
@@ -19,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
+import { filterFleetsByTag, fleetInstances, fleetModel, type FleetControl } from './fleet.js';
 import { instanceProfileAnswer } from './instance-profile.js';
 import { spotInterruptions, type SpotInterruptions } from './interruption.js';
 import { fakeAuthorization } from './moto.js';
@@ -116,6 +118,8 @@ export interface Proxy {
   spot: SpotControl;
   /** Spot interruptions: a notice on an instance's metadata service, then EC2 taking it (interruption.ts). */
   interruptions: SpotInterruptions;
+  /** EC2 Fleet's capacity (fleet.ts). */
+  fleet: FleetControl;
   /** Changes opts.delayMs for the requests that follow. */
   setDelay(ms: number): void;
   /** DescribeSpotPriceHistory's price of a type in a zone from now on (spot-prices.ts). */
@@ -125,11 +129,11 @@ export interface Proxy {
 
 /** An instance changed state in moto (through a client's call or its own poweroff). */
 export interface Lifecycle {
-  action: 'RunInstances' | 'StartInstances' | 'StopInstances' | 'TerminateInstances';
+  action: 'RunInstances' | 'CreateFleet' | 'StartInstances' | 'StopInstances' | 'TerminateInstances';
   instanceId: string;
   /** Its loopback addresses (public and private) as the proxy answers them; for RunInstances and StartInstances. */
   addresses: string[];
-  /** RunInstances' UserData, decoded (what cloud-init would read at each boot). */
+  /** RunInstances' (or the fleet's launch template's) UserData, decoded (what cloud-init would read at each boot). */
   userData?: string;
 }
 
@@ -381,6 +385,7 @@ export async function startProxy(opts: {
   const behaviour = awsBehaviour(opts.aws ?? {}, ec2Call);
   const aws = awsBehaviours({ ec2Call, consoleText: (id) => opts.consoleOutput?.(id), error: ec2Error }, opts.aws);
   const spotPriceModel = spotPrices(zoneLister(ec2Call));
+  const fleet = fleetModel({ ec2Call });
   const spot = spotModel({
     ec2Call,
     error: ec2Error,
@@ -411,7 +416,7 @@ export async function startProxy(opts: {
     userData?: string,
   ): Promise<void> => {
     if (!opts.lifecycle) return;
-    const booting = action === 'RunInstances' || action === 'StartInstances';
+    const booting = action === 'RunInstances' || action === 'CreateFleet' || action === 'StartInstances';
     await Promise.all(
       ids.map(async (instanceId) =>
         opts.lifecycle!({
@@ -539,6 +544,18 @@ export async function startProxy(opts: {
         region,
         params.UserData === undefined ? undefined : Buffer.from(params.UserData, 'base64').toString('utf8'),
       );
+    }
+    if (action === 'CreateFleet') {
+      // moto's fleet keeps none of this: the launch template says it (fleet.ts).
+      const ids = fleetInstances(reply.body.toString('utf8')).map((i) => i.instanceId);
+      const template = ids.length > 0 ? await fleet.template(params, region) : {};
+      for (const id of ids)
+        launchedInstances.set(id, { region, terminateOnShutdown: template.shutdownBehavior === 'terminate' });
+      const alive = await Promise.all(
+        ids.map(async (id) => ((await instanceState(id, region)) === 'terminated' ? undefined : id)),
+      );
+      const machines = alive.filter((id) => id !== undefined);
+      await tellLifecycle(action, machines, region, template.userData);
     }
     if (action === 'StartInstances' || action === 'StopInstances' || action === 'TerminateInstances') {
       const ids = Object.entries(params)
@@ -725,6 +742,9 @@ export async function startProxy(opts: {
       if (refusal) return finish(refusal);
     }
 
+    // A fleet short of capacity (sb.fleetCapacity): moto is asked for what EC2 would give.
+    if (service === 'ec2' && action === 'CreateFleet') body = fleet.before(params) ?? body;
+
     let forwarded: Promise<Reply> = forward(target, req.method ?? 'POST', req.url ?? '/', req.headers, body);
     if (token) {
       forwarded = forwarded.then((r) => {
@@ -741,6 +761,8 @@ export async function startProxy(opts: {
       reply = error(502, 'SandboxProxyError', `moto unreachable: ${String(err)}`);
     }
 
+    if (service === 'ec2' && action === 'CreateFleet') reply = await fleet.after(params, reply, region);
+    if (service === 'ec2' && action === 'DescribeFleets') reply = filterFleetsByTag(params, reply);
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
     if (action === 'StartInstances') Object.values(params).forEach((v) => interruptions.started(v));
     if (action === 'DescribeInstances' && reply.status === 200)
@@ -804,6 +826,7 @@ export async function startProxy(opts: {
     spot: spot.control,
     aws: { ...behaviour.control, setLateConsole: aws.setLateConsole, noStartCapacity: aws.noStartCapacity },
     interruptions: interruptions.control,
+    fleet: fleet.control,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

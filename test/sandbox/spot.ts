@@ -1,7 +1,7 @@
 // Spot requests as EC2 keeps them, which moto does not: it only marks an instance launched with
 // InstanceMarketOptions `spot`. The proxy (proxy.ts) asks this model before and after moto:
 //  - RunInstances with the spot market makes a request (sir-…, persistent or one-time, active),
-//    tagged by its TagSpecification; RunInstances' and DescribeInstances' answers name it
+//    tagged by its TagSpecification; so does each spot instance of an instant fleet (one-time); RunInstances' and DescribeInstances' answers name it
 //    (spotInstanceRequestId, instanceLifecycle spot),
 //  - DescribeSpotInstanceRequests and CancelSpotInstanceRequests are answered from it,
 //  - StopInstances of a one-time request's instance is refused, as EC2 refuses it,
@@ -10,6 +10,7 @@
 //    fulfils the request again, and so does the model — a new instance (a real sandbox machine),
 //    so that a test catches a missing cancel. The test must end it (cancel, then terminate).
 import { randomBytes } from 'node:crypto';
+import { fleetInstances } from './fleet.js';
 import type { Reply } from './proxy.js';
 
 export interface SpotRequestRecord {
@@ -217,6 +218,26 @@ export function spotModel(deps: {
           });
         }
       }
+      // An instant fleet's spot instances: one one-time request each, as EC2 places them (tagged
+      // by the fleet's TagSpecification of spot-instances-request, if any).
+      if (action === 'CreateFleet')
+        for (const { instanceId } of fleetInstances(reply.body.toString('utf8')).filter(
+          (i) => i.lifecycle === 'spot',
+        )) {
+          const id = `sir-${randomBytes(4).toString('hex')}`;
+          requests.set(id, {
+            id,
+            type: 'one-time',
+            state: 'active',
+            instanceId,
+            interruption: 'terminate',
+            maxPrice: params['SpotOptions.MaxTotalPrice'],
+            region,
+            tags: tagsFor(params, 'spot-instances-request'),
+            createTime: new Date(),
+            launch: {},
+          });
+        }
       if (action === 'StopInstances' || action === 'StartInstances')
         for (const id of numbered(params, 'InstanceId')) {
           const r = ofInstance(id);
