@@ -8,12 +8,7 @@
  */
 import type { BatchCloud } from '../cloud/batch-port.js';
 import type { Cloud } from '../cloud/port.js';
-
-/** The tag every resource of a batch carries (BATCH.md: Tags). */
-export const BATCH_TAG = 'ssh-ec2:batch';
-
-/** The queue of a batch's lane (BATCH.md): `ssh-ec2-<batch>-<lane>`. */
-export const queuePrefix = (batch: string): string => `ssh-ec2-${batch}-`;
+import { BATCH_TAG, queuePrefix } from './state.js';
 
 const isLaneQueue = (name: string, batch: string): boolean =>
   name.startsWith(queuePrefix(batch)) && /^\d+$/.test(name.slice(queuePrefix(batch).length));
