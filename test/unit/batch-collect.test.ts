@@ -173,7 +173,7 @@ describe('collectBatch', () => {
     });
     const calls: string[] = [];
     await collectBatch(ctx, cloud, bc, state, ioFrom({}, calls));
-    expect(calls).toEqual([`${a.id}:job-2`]);
+    expect(calls).toEqual([`${a.id}:job-2:end`]); // the last of the batch: ended with it
     expect(readRecord(m.project, BATCH)).toMatchObject({ collected: ['job-1', 'job-2'], ended: 'collected' });
     // All home: every instance of the batch ended, whatever its worker said.
     expect(cloud.get(a.id)?.state).toBe('terminated');
