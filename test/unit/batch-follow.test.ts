@@ -125,6 +125,31 @@ describe('followBatch', () => {
     expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect })).toBe(0);
   });
 
+  it('on a terminal: the table redrawn in place (back up over the last one, erased to the end of the screen)', async () => {
+    const { cloud, batchCloud } = setUp();
+    const { ctx, stdout } = commandContext(m);
+    const { collect } = collector();
+    const report = looks([
+      { worker, jobs: [{ name: 'a', state: 'running', attempt: 1, started: 1 }] },
+      { worker, jobs: ['a', 'b'].map((name) => ({ name, state: 'done' as const, attempt: 1, status: 0, ended: 5 })) },
+    ]);
+    const status = await followBatch({ ...ctx, stdoutIsTTY: true }, BATCH, {
+      cloud,
+      batchCloud,
+      report,
+      pollMs: 5,
+      collect,
+    });
+    expect(status).toBe(0);
+    const draws = stdout().split('\x1b[4F\x1b[J');
+    // Two draws of four lines (the header, two jobs, the summary), the second over the first.
+    expect(draws).toHaveLength(2);
+    expect(draws[0]).toMatch(/^JOB +STATE/);
+    expect(draws[0]).toContain('a    running');
+    expect(draws[1]).toMatch(/^JOB +STATE/);
+    expect(draws[1]).toContain('2 done, 0 failed, 0 running, 0 queued · 1 instance');
+  });
+
   it('Ctrl-C: stops following, leaves everything running, says how to follow and collect; exit 0', async () => {
     const { cloud, batchCloud } = setUp();
     const { ctx, said } = commandContext(m);
