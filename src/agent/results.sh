@@ -85,15 +85,21 @@ upload_results() (
     return 0
   fi
   say "results ($_why): uploading $_count new or changed file(s) to $RESULTS_URL"
-  if profile_aws "$RESULTS_REGION" s3 sync "$_stage" "$RESULTS_URL" --only-show-errors --no-progress \
-    ${RESULTS_ENDPOINT:+--endpoint-url "$RESULTS_ENDPOINT"} >>"$_log" 2>&1; then
-    say "results ($_why): uploaded to $RESULTS_URL"
-  else
-    say "results ($_why): the upload to $RESULTS_URL failed (see ~/.ssh-ec2/results.log)"
-  fi
-  rm -rf "$_stage"
+  upload_stage "$_stage" "$RESULTS_URL" "$RESULTS_REGION" "$RESULTS_ENDPOINT" "$_log" "results ($_why)"
   return 0
 )
+
+# upload_stage STAGE URL REGION ENDPOINT LOG WHAT: STAGE's files to URL (`aws s3 sync`, nothing
+# deleted there), the CLI's words appended to LOG, one line said (the caller's say) about WHAT;
+# STAGE removed.
+upload_stage() {
+  if profile_aws "$3" s3 sync "$1" "$2" --only-show-errors --no-progress ${4:+--endpoint-url "$4"} >>"$5" 2>&1; then
+    say "$6: uploaded to $2"
+  else
+    say "$6: the upload to $2 failed (see $5)"
+  fi
+  rm -rf "$1"
+}
 
 # new_files_to DEST MARK link|copy: the files of the current directory (a project) written here
 # after MARK, at their paths under DEST — hard links (what an upload of them sends), or copies (a

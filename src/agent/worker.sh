@@ -113,7 +113,7 @@ run_setup() {
   [ "$(cat setup/status 2>/dev/null)" = 0 ] && return 0
   setup=$(printf %s "$SETUP_B64" | base64 -d; printf x)
   printf '=== ssh-ec2 batch setup started %s: %s\n' "$(utc_now)" "${setup%x}" >>setup/log
-  (cd "$PROJECT" && "${SHELL:-/bin/sh}" -c "${setup%x}") </dev/null >>setup/log 2>&1
+  (mkdir -p "$PROJECT" && cd "$PROJECT" && "${SHELL:-/bin/sh}" -c "${setup%x}") </dev/null >>setup/log 2>&1
   status=$?
   printf '=== exit status %s\n' "$status" >>setup/log
   write_whole setup/status "$status"
@@ -234,13 +234,7 @@ upload_job() {
   cp -p "$J/$BATCH_JOB_LOG" "$stage/$JOB_LOG"
   json "$JOB_JSON_PY" "$JOB" "$1" "$ATTEMPT" "$status" "$started" "$ended" "$J/$USAGE_FILE" "$INSTANCE_ID" \
     >"$stage/ssh-ec2-job.json"
-  if profile_aws "$REGION" s3 sync "$stage" "$RESULTS_URL$JOB/" --only-show-errors --no-progress \
-    ${RESULTS_ENDPOINT:+--endpoint-url "$RESULTS_ENDPOINT"} >>"$B/s3.log" 2>&1; then
-    say "job $JOB: uploaded to $RESULTS_URL$JOB/"
-  else
-    say "job $JOB: the upload to $RESULTS_URL$JOB/ failed (see $B/s3.log)"
-  fi
-  rm -rf "$stage"
+  upload_stage "$stage" "$RESULTS_URL$JOB/" "$REGION" "$RESULTS_ENDPOINT" "$B/s3.log" "job $JOB"
 }
 
 # notify.sh's sender, with this job's members.

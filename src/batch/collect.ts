@@ -19,7 +19,8 @@ import { bringUp } from '../session/provision.js';
 import { runStory } from '../session/story.js';
 import type { BatchState, JobView } from './batch-state.js';
 import { fromInstance, fromS3 } from './collect-files.js';
-import { BATCH_TAG, endBatchResources } from './end.js';
+import { endBatchResources } from './end.js';
+import { BATCH_TAG } from './state.js';
 import { writeRecord } from './record.js';
 
 const FINISHED = new Set(['done', 'failed']);
@@ -103,8 +104,10 @@ export async function collectBatch(
       byInstance.set(inst.id, [...(byInstance.get(inst.id) ?? []), job]);
   }
   for (const [id, jobs] of byInstance) {
-    // Ended by the same story when its worker is done and these were all it still held.
-    const end = endsNow(state, live.get(id), new Set([...collected, ...jobs.map((j) => j.name)]));
+    // Ended by the same story when its worker is done and these were all it still held, or when
+    // they are the last of the batch (every instance ends then).
+    const homeAfter = new Set([...collected, ...jobs.map((j) => j.name)]);
+    const end = endsNow(state, live.get(id), homeAfter) || state.jobs.every((j) => homeAfter.has(j.name));
     await io
       .fromInstance(ctx, cloud, live.get(id)!, batch, jobs, home, end)
       .catch((err: unknown) => log.error(`${id}: ${(err as Error).message}`));
@@ -179,9 +182,14 @@ const realIo: CollectIo = {
           jobs,
           onJob,
         );
-        if (end) run.facts.finalState = 'terminate';
+        if (end) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
       },
-      { cloud, endJobs: true, facts: { instance, finalState: found ? 'leave' : 'stop' } },
+      // One found running is left to its worker and agent, without a session's "left running" words.
+      {
+        cloud,
+        endJobs: true,
+        facts: found ? { instance, leftAsItIs: 'job still running' } : { instance, finalState: 'stop' },
+      },
     );
     if (status !== ExitCode.ok)
       throw new UserError(`collecting from ${instance.id} ended with status ${status}`, status);

@@ -7,13 +7,11 @@
  * ends what is left; one gone already is fine.
  */
 import type { BatchCloud } from '../cloud/batch-port.js';
-import type { Cloud } from '../cloud/port.js';
+import { LIVE_STATES, type Cloud } from '../cloud/port.js';
+import { BATCH_TAG, queuePrefix } from './state.js';
 
-/** The tag every resource of a batch carries (BATCH.md: Tags). */
-export const BATCH_TAG = 'ssh-ec2:batch';
-
-/** The queue of a batch's lane (BATCH.md): `ssh-ec2-<batch>-<lane>`. */
-export const queuePrefix = (batch: string): string => `ssh-ec2-${batch}-`;
+/** The tag EC2 puts on a fleet's instances. */
+const FLEET_ID_TAG = 'aws:ec2:fleet-id';
 
 const isLaneQueue = (name: string, batch: string): boolean =>
   name.startsWith(queuePrefix(batch)) && /^\d+$/.test(name.slice(queuePrefix(batch).length));
@@ -43,8 +41,14 @@ export async function endBatchResources(
   for (const url of queues) await batchCloud.deleteQueue(url);
 
   // DeleteFleets ends an instant fleet's instances with it (batch-aws.ts): only once none is live.
-  const live = (await cloud.findInstances(tags)).map((i) => i.id);
-  const fleets = new Set([...(known.fleetIds ?? []), ...lanes.flatMap((l) => l.fleetIds ?? [])]);
+  const all = await cloud.findInstances(tags, [...LIVE_STATES, 'shutting-down', 'terminated']);
+  const live = all.filter((i) => (LIVE_STATES as readonly string[]).includes(i.state)).map((i) => i.id);
+  // AWS lists an instant fleet only by its id: its instances' tag names it (another laptop's way).
+  const fleets = new Set([
+    ...(known.fleetIds ?? []),
+    ...lanes.flatMap((l) => l.fleetIds ?? []),
+    ...all.map((i) => i.tags[FLEET_ID_TAG]).filter((f): f is string => !!f),
+  ]);
   for (const f of await batchCloud.findFleets(tags)) if (!/deleted/.test(f.state)) fleets.add(f.id);
   if (fleets.size > 0 && live.length === 0) await batchCloud.deleteFleets([...fleets]);
 

@@ -19,6 +19,7 @@ import { backoff } from '../time.js';
 import { clock } from '../ui/status-line.js';
 import type { BatchState } from './batch-state.js';
 import { loadBatchCloud } from './clouds.js';
+import { collectBatch } from './collect.js';
 import { finished } from './job-views.js';
 import { sshAsker } from './reach.js';
 import type { BatchRecord } from './record.js';
@@ -34,6 +35,7 @@ export interface FollowOptions {
   cloud?: Cloud;
   batchCloud?: BatchCloud;
   report?: GatherOptions['report'];
+  collect?: (state: BatchState) => Promise<number>;
 }
 
 export async function followBatch(
@@ -77,8 +79,11 @@ export async function followBatch(
   out.end(state);
   if (stalled(state) && !finished(state.jobs))
     ctx.log.warn(`no instance of batch ${batch} is running any more: the jobs not done did not run to their end`);
-  // TODO(h14-collect): collectBatch(ctx, cloud, batchCloud, state) once src/batch/collect.ts is merged.
-  return exitStatus(state);
+  // As `batch collect`: every finished job's files home, then what has nothing left ended.
+  const collect = opts.collect ?? ((s: BatchState) => collectBatch(ctx, cloud, batchCloud, s));
+  const collected = await collect(state);
+  // The batch's own status, unless bringing it home failed otherwise (a job's files not had).
+  return collected === ExitCode.ok || collected === ExitCode.batchFailed ? exitStatus(state) : collected;
 }
 
 /** BATCH.md: 0 when every job is done with status 0; 12 when one failed (or could not run at all). */

@@ -13,6 +13,8 @@ import { newRun, type LocalContext, type Run } from '../session/context.js';
 
 /** How long one look waits for an instance's ssh: a poll goes on without it. */
 const CONNECT_TIMEOUT_MS = 20_000;
+/** After a failed connection, the looks go on without that instance this long (the table keeps moving). */
+const RETRY_AFTER_MS = 30_000;
 
 export interface InstanceAsker {
   /** The command's output on a running instance, or undefined: not reachable now. */
@@ -23,9 +25,11 @@ export interface InstanceAsker {
 export function sshAsker(local: LocalContext, cloud: Cloud): InstanceAsker {
   const held = new Map<string, { run: Run; conn: Connection }>();
   const connecting = new Map<string, Promise<{ run: Run; conn: Connection } | undefined>>();
+  const failedAt = new Map<string, number>();
   const open = (instance: InstanceInfo) => {
     const had = held.get(instance.id);
     if (had) return Promise.resolve(had);
+    if (Date.now() - (failedAt.get(instance.id) ?? -Infinity) < RETRY_AFTER_MS) return Promise.resolve(undefined);
     let p = connecting.get(instance.id);
     if (!p) {
       const run = newRun(local, cloud);
@@ -35,6 +39,7 @@ export function sshAsker(local: LocalContext, cloud: Cloud): InstanceAsker {
           return { run, conn };
         })
         .catch((err: unknown) => {
+          failedAt.set(instance.id, Date.now());
           local.log.detail(`${instance.id} not reachable now: ${(err as Error).message}`);
           return undefined;
         })

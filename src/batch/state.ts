@@ -18,14 +18,14 @@ import type { BatchState, InstanceView } from './batch-state.js';
 import { jobViews, type LaneFacts, type Sighting } from './job-views.js';
 import { sshAsker, type InstanceAsker } from './reach.js';
 import { readRecord, type BatchRecord, type Manifest } from './record.js';
+import { BATCH_TAG, queuePrefix } from './end.js';
 import { lazyStore, parseManifest, s3Manifest, s3Sightings } from './s3-state.js';
 
-export const BATCH_TAG = 'ssh-ec2:batch';
+export { BATCH_TAG };
 export const LANE_TAG = 'ssh-ec2:batch-lane';
 export const RESULTS_TAG = 'ssh-ec2:batch-results';
 export const CREATED_TAG = 'ssh-ec2:batch-created';
 export const JOBS_TAG = 'ssh-ec2:batch-jobs';
-export const queuePrefix = (batch: string): string => `ssh-ec2-${batch}-`;
 
 /** Every state EC2 shows an instance in for a while: a terminated one still says which lane it was. */
 const ALL_STATES = [...LIVE_STATES, 'shutting-down', 'terminated'];

@@ -17,7 +17,9 @@ import { OBSERVER, resultsBucket } from './s3-results.js';
 
 const sb = useSandbox();
 const BATCH_TAG = 'ssh-ec2:batch';
-const LONG = 300_000;
+const LONG = 240_000;
+/** A batch's launch, run and end take a while on a loaded machine. */
+const TEST_MS = 900_000;
 
 /** The batch this directory started (its local record's name). */
 function batchOf(dir: string): string | undefined {
@@ -86,15 +88,27 @@ function follow(dir: string, args: string[]) {
 }
 
 /** Waits for the batch's record and for `job` to be running on its instance; returns the batch and that instance's home. */
-async function running(dir: string, job: string): Promise<{ batch: string; home: string }> {
+async function running(
+  dir: string,
+  job: string,
+  follower: ReturnType<typeof follow>,
+): Promise<{ batch: string; home: string }> {
   let batch: string | undefined;
   let home: string | undefined;
+  let ended: { exitCode?: number; stderr?: unknown } | undefined;
+  void follower.then((r) => (ended = r));
   await until(
     async () => {
+      if (ended) throw new Error(`ssh-ec2 batch ended (${ended.exitCode}) before ${job} ran:\n${String(ended.stderr)}`);
       batch ??= batchOf(dir);
       if (!batch) return false;
       for (const i of await batchInstances(batch)) {
-        const h = sb.machine(i.InstanceId!).home;
+        let h: string;
+        try {
+          h = sb.machine(i.InstanceId!).home;
+        } catch {
+          continue; // its machine not made yet
+        }
         const state = join(h, '.ssh-ec2', 'batch', batch, 'jobs', job, 'state');
         if (existsSync(state) && readFileSync(state, 'utf8').startsWith('running')) home = h;
       }
@@ -111,87 +125,105 @@ async function running(dir: string, job: string): Promise<{ batch: string; home:
 const letGo = (home: string, dir: string) => writeFileSync(join(home, dir.split('/').pop()!, 'go'), '');
 
 describe('ssh-ec2 batch collect', () => {
-  it("each job's own files and log into results/<batch>/<job>/ (two jobs writing one path keep their own); instances, queue, fleet and template ended after", async () => {
-    const dir = makeProject(sb, 'collect-home', {
-      'jobs.txt': [
-        'echo job one says hi; echo one > out-1.txt',
-        'echo two > out-2.txt; echo two > shared.txt',
-        'mkdir -p d && echo three > d/out-3.txt; echo three > shared.txt',
-        '',
-      ].join('\n'),
-      'kept.txt': 'sent up, not a result\n',
-    });
-    // One instance runs all three: what one job wrote is never another's.
-    const r = await cli(sb, ['batch', 'jobs.txt', '--instances', '1'], { cwd: dir, timeoutMs: LONG });
-    const batch = batchOf(dir);
-    if (batch) started.push({ batch, dir });
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(batch).toBeDefined();
-    const results = join(dir, 'results', batch!);
-    const files = (job: string) =>
-      readdirSync(join(results, job), { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .map((e) => join(e.parentPath, e.name).slice(join(results, job).length + 1))
-        .sort();
-    expect(files('job-1')).toEqual(['out-1.txt', 'ssh-ec2-job.log']);
-    expect(files('job-2')).toEqual(['out-2.txt', 'shared.txt', 'ssh-ec2-job.log']);
-    expect(files('job-3')).toEqual(['d/out-3.txt', 'shared.txt', 'ssh-ec2-job.log']);
-    expect(readFileSync(join(results, 'job-2', 'shared.txt'), 'utf8')).toBe('two\n');
-    expect(readFileSync(join(results, 'job-3', 'shared.txt'), 'utf8')).toBe('three\n');
-    expect(readFileSync(join(results, 'job-1', 'ssh-ec2-job.log'), 'utf8')).toContain('job one says hi');
-    expect(await leftOf(batch!)).toEqual(NOTHING);
-    // Again: everything is home, nothing is brought twice, nothing fails.
-    const again = await cli(sb, ['batch', 'collect', batch!], { cwd: dir, timeoutMs: LONG });
-    expect(again.exitCode, again.stderr).toBe(0);
-    expect(files('job-2')).toEqual(['out-2.txt', 'shared.txt', 'ssh-ec2-job.log']);
-  });
+  it(
+    "each job's own files and log into results/<batch>/<job>/ (two jobs writing one path keep their own); instances, queue, fleet and template ended after",
+    async () => {
+      const dir = makeProject(sb, 'collect-home', {
+        'jobs.txt': [
+          'echo job one says hi; echo one > out-1.txt',
+          'echo two > out-2.txt; echo two > shared.txt',
+          'mkdir -p d && echo three > d/out-3.txt; echo three > shared.txt',
+          '',
+        ].join('\n'),
+        'kept.txt': 'sent up, not a result\n',
+      });
+      // One instance runs all three: what one job wrote is never another's.
+      const r = await cli(sb, ['batch', 'jobs.txt', '--instances', '1'], { cwd: dir, timeoutMs: LONG });
+      const batch = batchOf(dir);
+      if (batch) started.push({ batch, dir });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(batch).toBeDefined();
+      // The batch brought home (again, if the table's end did so already): this directory's newest.
+      const collected = await cli(sb, ['batch', 'collect'], { cwd: dir, timeoutMs: LONG });
+      expect(collected.exitCode, collected.stderr).toBe(0);
+      const results = join(dir, 'results', batch!);
+      const files = (job: string) =>
+        readdirSync(join(results, job), { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => join(e.parentPath, e.name).slice(join(results, job).length + 1))
+          .sort();
+      expect(files('job-1')).toEqual(['out-1.txt', 'ssh-ec2-job.log']);
+      expect(files('job-2')).toEqual(['out-2.txt', 'shared.txt', 'ssh-ec2-job.log']);
+      expect(files('job-3')).toEqual(['d/out-3.txt', 'shared.txt', 'ssh-ec2-job.log']);
+      expect(readFileSync(join(results, 'job-2', 'shared.txt'), 'utf8')).toBe('two\n');
+      expect(readFileSync(join(results, 'job-3', 'shared.txt'), 'utf8')).toBe('three\n');
+      expect(readFileSync(join(results, 'job-1', 'ssh-ec2-job.log'), 'utf8')).toContain('job one says hi');
+      expect(await leftOf(batch!)).toEqual(NOTHING);
+      // Again: everything is home, nothing is brought twice, nothing fails.
+      const again = await cli(sb, ['batch', 'collect', batch!], { cwd: dir, timeoutMs: LONG });
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(files('job-2')).toEqual(['out-2.txt', 'shared.txt', 'ssh-ec2-job.log']);
+    },
+    TEST_MS,
+  );
 
-  it('with --results: the files in S3 under <prefix>/<batch>/<job>/, the instance terminates itself, and batch collect brings them from S3', async () => {
-    const bucket = await resultsBucket(sb, 'ssh-ec2-batch-collect', 'batch-results-writer');
-    const dir = makeProject(sb, 'collect-s3', { 'jobs.txt': `${WAIT_FOR_GO}; echo from-s3 > out.txt\n` });
-    const follower = follow(dir, [
-      'jobs.txt',
-      '--results',
-      's3://ssh-ec2-batch-collect/runs',
-      '--iam-profile',
-      'batch-results-writer',
-    ]);
-    const { batch, home } = await running(dir, 'job-1');
-    // Ctrl-C on the live table: everything left running, exit 0.
-    follower.kill('SIGINT');
-    const left = await follower;
-    expect(left.exitCode, left.stderr).toBe(0);
-    sb.clearCalls();
-    letGo(home, dir);
-    const prefix = `runs/${batch}/job-1/`;
-    await until(async () => (await bucket.keys(prefix)).includes('out.txt'), 'the job files in S3', LONG);
-    await until(async () => (await leftOf(batch)).live.length === 0, 'the instance to terminate itself', LONG);
-    expect(await bucket.keys(prefix)).toEqual(expect.arrayContaining(['out.txt', 'ssh-ec2-job.log']));
-    // Nobody but the instance ended it: no TerminateInstances from here.
-    expect(sb.calls('TerminateInstances')).toEqual([]);
-    const r = await cli(sb, ['batch', 'collect', batch], { cwd: dir, timeoutMs: LONG });
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(readFileSync(join(dir, 'results', batch, 'job-1', 'out.txt'), 'utf8')).toBe('from-s3\n');
-    expect(readFileSync(join(dir, 'results', batch, 'job-1', 'ssh-ec2-job.log'), 'utf8')).not.toBe('');
-    expect(sb.calls('GetObject').filter((c) => c.accessKey !== OBSERVER).length).toBeGreaterThan(0);
-    expect(await leftOf(batch)).toEqual(NOTHING);
-  });
+  it(
+    'with --results: the files in S3 under <prefix>/<batch>/<job>/, the instance terminates itself, and batch collect brings them from S3',
+    async () => {
+      const bucket = await resultsBucket(sb, 'ssh-ec2-batch-collect', 'batch-results-writer');
+      const dir = makeProject(sb, 'collect-s3', { 'jobs.txt': `${WAIT_FOR_GO}; echo from-s3 > out.txt\n` });
+      const follower = follow(dir, [
+        'jobs.txt',
+        '--results',
+        's3://ssh-ec2-batch-collect/runs',
+        '--iam-profile',
+        'batch-results-writer',
+        // Its agent powers it off a few seconds after its worker has ended (not ten minutes).
+        '--job-grace',
+        '3s',
+      ]);
+      const { batch, home } = await running(dir, 'job-1', follower);
+      // Ctrl-C on the live table: everything left running, exit 0.
+      follower.kill('SIGINT');
+      const left = await follower;
+      expect(left.exitCode, left.stderr).toBe(0);
+      sb.clearCalls();
+      letGo(home, dir);
+      const prefix = `runs/${batch}/job-1/`;
+      await until(async () => (await bucket.keys(prefix)).includes('out.txt'), 'the job files in S3', LONG);
+      await until(async () => (await leftOf(batch)).live.length === 0, 'the instance to terminate itself', LONG);
+      expect(await bucket.keys(prefix)).toEqual(expect.arrayContaining(['out.txt', 'ssh-ec2-job.log']));
+      // Nobody but the instance ended it: no TerminateInstances from here.
+      expect(sb.calls('TerminateInstances')).toEqual([]);
+      const r = await cli(sb, ['batch', 'collect', batch], { cwd: dir, timeoutMs: LONG });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'results', batch, 'job-1', 'out.txt'), 'utf8')).toBe('from-s3\n');
+      expect(readFileSync(join(dir, 'results', batch, 'job-1', 'ssh-ec2-job.log'), 'utf8')).not.toBe('');
+      expect(sb.calls('GetObject').filter((c) => c.accessKey !== OBSERVER).length).toBeGreaterThan(0);
+      expect(await leftOf(batch)).toEqual(NOTHING);
+    },
+    TEST_MS,
+  );
 });
 
 describe('ssh-ec2 batch cancel', () => {
-  it('--yes while a job runs: every instance terminated, queue, fleet and template deleted, nothing collected', async () => {
-    const dir = makeProject(sb, 'cancel-running', { 'jobs.txt': `${WAIT_FOR_GO}; echo never > out.txt\n` });
-    const follower = follow(dir, ['jobs.txt']);
-    const { batch } = await running(dir, 'job-1');
-    follower.kill('SIGINT');
-    expect((await follower).exitCode).toBe(0);
-    const r = await cli(sb, ['batch', 'cancel', batch, '--yes'], { cwd: dir, timeoutMs: LONG });
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(await leftOf(batch)).toEqual(NOTHING);
-    expect(existsSync(join(dir, 'results', batch, 'job-1', 'out.txt'))).toBe(false);
-    const record = JSON.parse(readFileSync(join(dir, '.ssh-ec2', 'batches', `${batch}.json`), 'utf8')) as {
-      ended?: string;
-    };
-    expect(record.ended).toBe('cancelled');
-  });
+  it(
+    '--yes while a job runs: every instance terminated, queue, fleet and template deleted, nothing collected',
+    async () => {
+      const dir = makeProject(sb, 'cancel-running', { 'jobs.txt': `${WAIT_FOR_GO}; echo never > out.txt\n` });
+      const follower = follow(dir, ['jobs.txt']);
+      const { batch } = await running(dir, 'job-1', follower);
+      follower.kill('SIGINT');
+      expect((await follower).exitCode).toBe(0);
+      const r = await cli(sb, ['batch', 'cancel', batch, '--yes'], { cwd: dir, timeoutMs: LONG });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(await leftOf(batch)).toEqual(NOTHING);
+      expect(existsSync(join(dir, 'results', batch, 'job-1', 'out.txt'))).toBe(false);
+      const record = JSON.parse(readFileSync(join(dir, '.ssh-ec2', 'batches', `${batch}.json`), 'utf8')) as {
+        ended?: string;
+      };
+      expect(record.ended).toBe('cancelled');
+    },
+    TEST_MS,
+  );
 });

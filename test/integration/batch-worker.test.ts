@@ -282,6 +282,28 @@ describe('the batch worker on an instance', () => {
     ]);
   });
 
+  it('runs --setup once, in the project directory, before the jobs; a failing setup ends the worker, its queue untouched', async () => {
+    const ok = await batch('setup-ok', [['s1', 'cat installed.txt']], { setup: 'echo "$PWD" >> installed.txt' });
+    const r = await ok.run();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(ok.read('setup', 'status')).toBe('0\n');
+    expect(ok.read('jobs', 's1', 'state')).toMatch(/^done 1 0 /);
+    expect(ok.read('jobs', 's1', 'log')).toContain('/proj-setup-ok\n');
+    // A worker started again (the instance restarted) does not set up twice.
+    expect((await ok.run()).exitCode).toBe(0);
+    expect(readFileSync(join(m.home, 'proj-setup-ok', 'installed.txt'), 'utf8').split('\n')).toHaveLength(2);
+
+    const bad = await batch('setup-bad', [['never', 'echo ran > ran.txt']], { setup: 'echo no compiler; exit 4' });
+    sb.clearCalls();
+    const r2 = await bad.run();
+    expect(r2.exitCode, r2.stdout + r2.stderr).toBe(0);
+    expect(bad.read('worker')).toMatch(/^setup-failed \d+\n$/);
+    expect(bad.read('setup', 'status')).toBe('4\n');
+    expect(bad.read('setup', 'log')).toContain('no compiler\n');
+    expect(sb.calls().filter((c) => c.service === 'sqs')).toEqual([]);
+    expect(await bad.counts()).toEqual([1, 0]);
+  });
+
   it('waits while another consumer holds a message, runs it once released, then ends', async () => {
     const b = await batch('held', [['later', 'echo ran > ran.txt']]);
     const held = await sqs.send(new ReceiveMessageCommand({ QueueUrl: b.url, VisibilityTimeout: 600 }));
@@ -311,7 +333,7 @@ describe('the batch worker on an instance', () => {
     expect(b.read('worker')).toMatch(/^done /);
   });
 
-  it('on SIGTERM to its job (a spot notice), the command gets it, the attempt goes back uncounted, the worker ends', async () => {
+  it("on SIGTERM to its job's group, the command gets it, the attempt goes back uncounted, the worker ends", async () => {
     const name = 'term';
     const job = "trap 'echo got-term > term.txt; exit 143' TERM; echo up > up.txt; while :; do sleep 0.1; done";
     const b = await batch(name, [['long', job]], { visibilitySeconds: 9 });
@@ -362,5 +384,25 @@ describe('the batch worker on an instance', () => {
     expect(existsSync(join(m.home, `proj-${name}`, 'second.txt'))).toBe(false);
     // The second still queued, the first still held (the cancel purges and deletes the queue).
     expect(await b.counts()).toEqual([1, 1]);
+  });
+  // Last: the notice stays on this instance (as on EC2, which takes it two minutes later).
+  it("a spot notice: the agent's SIGTERM reaches the job, its attempt goes back, and a worker started after it takes nothing", async () => {
+    const name = 'notice';
+    const job = "trap 'echo checkpoint > ckpt.txt; exit 143' TERM; echo up > up.txt; while :; do sleep 0.1; done";
+    const b = await batch(name, [['spot', job]]);
+    sb.clearCalls();
+    expect((await m.runAsUser(startWorkerScript(b.conf, '{}'))).stdout.trim()).toBe('started');
+    await until(() => existsSync(join(m.home, `proj-${name}`, 'up.txt')), 'the job running');
+    sb.announceInterruption(instanceId, 'terminate');
+    await until(() => b.read('worker').startsWith('interrupted'), 'the worker ending on the notice');
+    expect(readFileSync(join(m.home, `proj-${name}`, 'ckpt.txt'), 'utf8')).toBe('checkpoint\n');
+    expect(b.read('jobs', 'spot', 'state')).toMatch(/^interrupted 1 /);
+    expect(resent(b.url)).toEqual([{ job: 'spot', cmd: b64(job), failures: 0, attempt: 2 }]);
+    await until(async () => (await b.counts()).join() === '1,0', 'the job back in the queue');
+    // The notice is there: a worker (re)started on this instance leaves the job to another.
+    const again = await b.run();
+    expect(again.exitCode).toBe(0);
+    expect(b.read('worker')).toMatch(/^interrupted /);
+    expect(await b.counts()).toEqual([1, 0]);
   });
 });

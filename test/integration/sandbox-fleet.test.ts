@@ -184,6 +184,15 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     ).toEqual(expect.arrayContaining(ids));
     const instances = await described(ids);
     expect(instances.map((i) => i.State?.Name)).toEqual(['running', 'running', 'running']);
+    // Tagged as EC2 tags a fleet's instances: the fleet's and template's tags, and AWS's own.
+    for (const i of instances)
+      expect(Object.fromEntries((i.Tags ?? []).map((t) => [t.Key, t.Value]))).toEqual({
+        'ssh-ec2:project': 'p',
+        'ssh-ec2:batch': 'sweep-20261130-192400',
+        'aws:ec2:fleet-id': out.FleetId,
+        'aws:ec2launchtemplate:id': templateId,
+        'aws:ec2launchtemplate:version': '1',
+      });
     for (const i of instances) {
       const m = sb.machine(i.InstanceId!);
       expect(m.userData).toBe(BOOTHOOK);
@@ -299,6 +308,21 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     expect(sb.calls('CreateFleet').at(-1)).toMatchObject({ injected: true, status: 400 });
   });
 
+  it('CreateFleet is idempotent by ClientToken: a retry after a lost answer gets the same fleet, no second launch', async () => {
+    const retrying = new EC2Client({ region: sb.region, endpoint: sb.endpoint, credentials, maxAttempts: 2 });
+    try {
+      const before = sb.machines().length;
+      sb.inject({ action: 'CreateFleet', afterForward: true }); // moto launches, the client hears a 500
+      const out = await fleet(2, ['t3.micro'], 'on-demand', retrying);
+      expect(idsOf(out)).toHaveLength(2);
+      expect(sb.machines()).toHaveLength(before + 2);
+      expect(sb.calls('CreateFleet').slice(-2)).toMatchObject([{ injected: true }, { replayed: true, status: 200 }]);
+      await terminate(idsOf(out));
+    } finally {
+      retrying.destroy();
+    }
+  });
+
   it("a spot fleet's instances are spot instances (one-time requests) that EC2 can interrupt", async () => {
     const out = await fleet(2, ['t3.micro'], 'spot');
     const ids = idsOf(out);
@@ -353,6 +377,15 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
         .Fleets ?? [],
     ).toEqual([]);
     const ids = fleets.map((f) => f.FleetId!);
+    // As AWS documents it: an instant fleet is listed only when asked for by its id.
+    sb.listInstantFleets(false);
+    try {
+      expect((await ec2.send(new DescribeFleetsCommand({ Filters: byBatch }))).Fleets ?? []).toEqual([]);
+      const one = await ec2.send(new DescribeFleetsCommand({ FleetIds: [ids[0]!] }));
+      expect(one.Fleets?.map((f) => f.FleetId)).toEqual([ids[0]]);
+    } finally {
+      sb.listInstantFleets(true);
+    }
     const deleted = await ec2.send(new DeleteFleetsCommand({ FleetIds: ids, TerminateInstances: false }));
     expect(deleted.SuccessfulFleetDeletions?.map((d) => d.FleetId).sort()).toEqual([...ids].sort());
     const templates = await ec2.send(new DescribeLaunchTemplatesCommand({ Filters: byBatch }));
@@ -361,6 +394,6 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     expect((await ec2.send(new DescribeLaunchTemplatesCommand({ Filters: byBatch }))).LaunchTemplates ?? []).toEqual(
       [],
     );
-    expect(sb.calls().filter((c) => c.status >= 500)).toEqual([]);
+    expect(sb.calls().filter((c) => c.status >= 500 && !c.injected)).toEqual([]);
   });
 });

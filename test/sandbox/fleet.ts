@@ -24,6 +24,8 @@ export interface FleetInstance {
 
 /** What a launch template (one version) gives its instances. */
 export interface TemplateLaunch {
+  templateId?: string;
+  versionNumber?: string;
   userData?: string; // decoded
   shutdownBehavior?: 'stop' | 'terminate';
   iamProfile?: string; // name or ARN
@@ -36,6 +38,12 @@ export interface FleetControl {
    * missing, with InsufficientInstanceCapacity in the answer's Errors.
    */
   fleetCapacity(type: string, n: number | undefined, market?: Market): void;
+  /**
+   * false: DescribeFleets lists an instant fleet only when given its id, as AWS documents ("If a
+   * fleet is of type instant, you must specify the fleet ID in the request, otherwise the fleet
+   * does not appear in the response"). Default true: moto's answer, every fleet.
+   */
+  listInstantFleets(on: boolean): void;
 }
 
 interface Override {
@@ -89,6 +97,7 @@ const escapeXml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.cha
 
 export function fleetModel(deps: { ec2Call(region: string, params: Record<string, string>): Promise<Reply> }) {
   const limits = new Map<string, number>(); // `${type}` or `${type}/${market}` → instances per CreateFleet
+  let listInstant = true;
 
   const limitOf = (type: string | undefined, market: Market): number =>
     type === undefined ? Infinity : Math.min(limits.get(`${type}/${market}`) ?? Infinity, limits.get(type) ?? Infinity);
@@ -101,6 +110,9 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
 
   return {
     control: {
+      listInstantFleets(on) {
+        listInstant = on;
+      },
       fleetCapacity(type, n, market) {
         const key = market ? `${type}/${market}` : type;
         if (n === undefined) limits.delete(key);
@@ -225,6 +237,31 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
       return { ...reply, body: Buffer.from(xml) };
     },
 
+    /**
+     * The tags EC2 puts on every instance a fleet launches from a template (aws:ec2:fleet-id, and
+     * aws:ec2launchtemplate:id and :version): moto's fleet puts none, so a client finding a fleet's
+     * instances by them (an instant fleet is not listed by DescribeFleets without its id) sees AWS's.
+     */
+    async tagInstances(ids: string[], reply: Reply, template: TemplateLaunch, region: string): Promise<void> {
+      const fleetId = tag(reply.body.toString('utf8'), 'fleetId');
+      const tags: [string, string | undefined][] = [
+        ['aws:ec2:fleet-id', fleetId],
+        ['aws:ec2launchtemplate:id', template.templateId],
+        ['aws:ec2launchtemplate:version', template.versionNumber],
+      ];
+      const call: Record<string, string> = { Action: 'CreateTags' };
+      ids.forEach((id, i) => (call[`ResourceId.${i + 1}`] = id));
+      tags
+        .filter((t): t is [string, string] => t[1] !== undefined)
+        .forEach(([k, v], i) => {
+          call[`Tag.${i + 1}.Key`] = k;
+          call[`Tag.${i + 1}.Value`] = v;
+        });
+      if (ids.length > 0) await deps.ec2Call(region, call);
+    },
+
+    describe: (params: Record<string, string>, reply: Reply): Reply => describeFleets(params, reply, listInstant),
+
     /** What the fleet's launch template (the version it names) gives each instance, as moto keeps it. */
     async template(params: Record<string, string>, region: string): Promise<TemplateLaunch> {
       const spec = (p: string) => params[`LaunchTemplateConfigs.1.LaunchTemplateSpecification.${p}`];
@@ -236,12 +273,17 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
         'LaunchTemplateVersion.1': spec('Version') ?? '$Default',
       });
       if (r.status !== 200) return {};
+      const text = r.body.toString('utf8');
+      const templateId = tag(text, 'launchTemplateId');
+      const versionNumber = tag(text, 'versionNumber');
       const data = /<launchTemplateData>([\s\S]*?)<\/launchTemplateData>/.exec(r.body.toString('utf8'))?.[1] ?? '';
       const userData = tag(data, 'userData');
       const shutdown = tag(data, 'instanceInitiatedShutdownBehavior');
       const profile = /<iamInstanceProfile>([\s\S]*?)<\/iamInstanceProfile>/.exec(data)?.[1] ?? '';
       const iamProfile = tag(profile, 'name') ?? tag(profile, 'arn');
       return {
+        ...(templateId && { templateId }),
+        ...(versionNumber && { versionNumber }),
         ...(userData && { userData: Buffer.from(userData, 'base64').toString('utf8') }),
         ...((shutdown === 'stop' || shutdown === 'terminate') && { shutdownBehavior: shutdown }),
         ...(iamProfile && { iamProfile }),
@@ -268,8 +310,9 @@ function topItems(xml: string, from: number, to: number): [number, number][] {
 /**
  * DescribeFleets' answer with its tag filters applied (`tag:KEY`, `tag-key`): moto ignores every
  * filter of DescribeFleets, and a client finding a batch's fleets by tag would see every fleet.
+ * `listInstant` false: as AWS documents, an instant fleet is listed only when asked for by its id.
  */
-export function filterFleetsByTag(params: Record<string, string>, reply: Reply): Reply {
+export function describeFleets(params: Record<string, string>, reply: Reply, listInstant: boolean): Reply {
   const filters: { name: string; values: string[] }[] = [];
   for (let n = 1; params[`Filter.${n}.Name`] !== undefined; n++) {
     const name = params[`Filter.${n}.Name`]!;
@@ -278,13 +321,15 @@ export function filterFleetsByTag(params: Record<string, string>, reply: Reply):
       .map(([, v]) => v);
     if (name.startsWith('tag:') || name === 'tag-key') filters.push({ name, values });
   }
-  if (filters.length === 0 || reply.status !== 200) return reply;
+  const byId = Object.keys(params).some((k) => /^FleetId\.\d+$/.test(k));
+  if ((filters.length === 0 && (listInstant || byId)) || reply.status !== 200) return reply;
   const xml = reply.body.toString('utf8');
   const open = xml.indexOf('<fleetSet>');
   const close = xml.lastIndexOf('</fleetSet>');
   if (open < 0 || close < 0) return reply;
   const kept = topItems(xml, open, close)
     .map(([a, b]) => xml.slice(a, b))
+    .filter((item) => listInstant || byId || !/<type>instant<\/type>/.test(item))
     .filter((item) => {
       const tagSet = /<tagSet>([\s\S]*?)<\/tagSet>/.exec(item)?.[1] ?? '';
       const tags = new Map(

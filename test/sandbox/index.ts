@@ -159,6 +159,11 @@ export interface Sandbox {
    * fails the whole call.
    */
   fleetCapacity(type: string, n: number | undefined, market?: 'spot' | 'on-demand'): void;
+  /**
+   * false: DescribeFleets lists an instant fleet only when asked for by its id, as AWS documents;
+   * default true (moto's answer: every fleet). See fleet.ts.
+   */
+  listInstantFleets(on: boolean): void;
   /** Changes linkDelayMs (LinkOptions) from now on: new ssh connections and API requests. */
   setLinkDelay(ms: number): void;
   /** Changes bootDelayMs (LinkOptions) for the boots that follow. */
@@ -511,6 +516,7 @@ export async function startSandbox(
     announceInterruption: (id, action) => p.interruptions.announce(id, action),
     completeInterruption: (id) => p.interruptions.complete(id),
     fleetCapacity: (type, n, market) => p.fleet.fleetCapacity(type, n, market),
+    listInstantFleets: (on) => p.fleet.listInstantFleets(on),
     setLinkDelay(ms) {
       linkDelayMs = ms;
       p.setDelay(ms);

@@ -1,7 +1,7 @@
 // The endpoint the CLI under test talks to (AWS_ENDPOINT_URL). It sits in front of moto and
 //  - records every API call (memory + <dir>/api-calls.jsonl),
 //  - injects faults,
-//  - adds what moto lacks: RunInstances idempotency by ClientToken, Instance Connect keys
+//  - adds what moto lacks: RunInstances' and CreateFleet's idempotency by ClientToken, Instance Connect keys
 //    that really reach sshd (and expire), instance checks for SendSSHPublicKey, what a CreateFleet's
 //    instances get from their launch template, fleets short of capacity (fleet.ts),
 //  - plays what real AWS does and moto does not, for the CLI's calls (aws-behaviour.ts: EC2's
@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { awsBehaviour, type AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour.js';
 import { awsBehaviours, type ConsoleAndStart, type ConsoleAndStartOptions } from './console-and-start.js';
-import { filterFleetsByTag, fleetInstances, fleetModel, type FleetControl } from './fleet.js';
+import { fleetInstances, fleetModel, type FleetControl } from './fleet.js';
 import { instanceProfileAnswer } from './instance-profile.js';
 import { spotInterruptions, type SpotInterruptions } from './interruption.js';
 import { fakeAuthorization } from './moto.js';
@@ -549,6 +549,7 @@ export async function startProxy(opts: {
       // moto's fleet keeps none of this: the launch template says it (fleet.ts).
       const ids = fleetInstances(reply.body.toString('utf8')).map((i) => i.instanceId);
       const template = ids.length > 0 ? await fleet.template(params, region) : {};
+      await fleet.tagInstances(ids, reply, template, region);
       for (const id of ids)
         launchedInstances.set(id, { region, terminateOnShutdown: template.shutdownBehavior === 'terminate' });
       const alive = await Promise.all(
@@ -695,8 +696,9 @@ export async function startProxy(opts: {
       );
     if (fault && faultReply && !fault.afterForward) return finish(faultReply, { injected: true });
 
-    // RunInstances with a ClientToken: one instance per token, whatever the retries.
-    const token = service === 'ec2' && action === 'RunInstances' ? params.ClientToken : undefined;
+    // RunInstances (or CreateFleet) with a ClientToken: one launch per token, whatever the retries.
+    const idempotent = service === 'ec2' && (action === 'RunInstances' || action === 'CreateFleet');
+    const token = idempotent ? params.ClientToken : undefined;
     if (token) {
       while (launching.has(token)) await launching.get(token);
       const done = launched.get(token);
@@ -748,7 +750,8 @@ export async function startProxy(opts: {
     let forwarded: Promise<Reply> = forward(target, req.method ?? 'POST', req.url ?? '/', req.headers, body);
     if (token) {
       forwarded = forwarded.then((r) => {
-        if (r.status === 200) launched.set(token, { params: JSON.stringify(params), reply: r });
+        if (r.status === 200 && action === 'RunInstances')
+          launched.set(token, { params: JSON.stringify(params), reply: r });
         return r;
       });
       const settled = forwarded.catch(() => undefined).finally(() => launching.delete(token));
@@ -762,7 +765,7 @@ export async function startProxy(opts: {
     }
 
     if (service === 'ec2' && action === 'CreateFleet') reply = await fleet.after(params, reply, region);
-    if (service === 'ec2' && action === 'DescribeFleets') reply = filterFleetsByTag(params, reply);
+    if (service === 'ec2' && action === 'DescribeFleets') reply = fleet.describe(params, reply);
     reply = await behaviour.after({ service, action, params, region, accessKey }, reply);
     if (action === 'StartInstances') Object.values(params).forEach((v) => interruptions.started(v));
     if (action === 'DescribeInstances' && reply.status === 200)
@@ -770,6 +773,9 @@ export async function startProxy(opts: {
     if (service === 'ec2') await noteLifecycle(action, params, reply, region);
     if (service === 'ec2') reply = await spot.after(action, params, reply, region);
     if (service === 'ec2') aws.observe(action, params, reply);
+    // A fleet's answer is replayed as the client heard it: with fleet.ts's instances and errors.
+    if (token && action === 'CreateFleet' && reply.status === 200)
+      launched.set(token, { params: JSON.stringify(params), reply });
     if (faultReply) return finish(faultReply, { injected: true }); // afterForward: moto did it, the client hears an error
     if (service === 'ec2-instance-connect' && action === 'SendSSHPublicKey' && reply.status === 200) {
       opts.onPushedKey({

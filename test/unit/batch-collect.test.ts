@@ -1,6 +1,7 @@
 // Bringing a batch home and ending it (src/batch/collect.ts, end.ts, cancel.ts), against the
-// in-memory cloud, a small in-memory batch port and a hand-made state: which jobs come home from
+// in-memory clouds and a hand-made state (the verbs through main() where no ssh is needed): which jobs come home from
 // where, the beside rule, what is ended and what is left, the exit status.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,25 +13,21 @@ import { endBatchResources } from '../../src/batch/end.js';
 import { readRecord, writeRecord, type BatchRecord } from '../../src/batch/record.js';
 import type { ResultsStore, StoredObject } from '../../src/cloud/s3.js';
 import type { CommandContext } from '../../src/commands/types.js';
-import { resolveOptions } from '../../src/options.js';
-import { createLogger } from '../../src/ui/logger.js';
 import { FakeBatchCloud } from '../fakes/batch-cloud.js';
 import { FakeCloud } from '../fakes/cloud.js';
-import { machine, type Machine } from '../fakes/cli.js';
-import { createHash } from 'node:crypto';
+import { cli, machine, type Machine } from '../fakes/cli.js';
+import { commandContext, seedQueue, seedTemplate } from './batch-helpers.js';
 
 const BATCH = 'sweep-20261130-192400';
 const TAGS = { 'ssh-ec2:batch': BATCH };
 
-const QUEUE = `https://sqs.eu-central-1.amazonaws.com/123456789012/ssh-ec2-${BATCH}-1`;
+let QUEUE: string;
 
 /** The batch's queue, fleet and template, as its launch left them. */
 function seed(bc: FakeBatchCloud): void {
-  const createdAt = new Date();
-  const queue = { url: QUEUE, name: `ssh-ec2-${BATCH}-1`, tags: TAGS, visibilitySeconds: 300, createdAt };
-  bc.queues.set(QUEUE, { ...queue, visible: [], inFlight: [] });
+  QUEUE = seedQueue(bc, BATCH, 1, 0, 0).url;
   bc.fleets.set('fleet-1', { id: 'fleet-1', state: 'active', tags: TAGS, launch: {} as never, instanceIds: [] });
-  bc.templates.set('lt-1', { id: 'lt-1', name: `ssh-ec2-${BATCH}`, tags: TAGS, spec: {} as never });
+  seedTemplate(bc, 'lt-1', `ssh-ec2-${BATCH}`, TAGS);
 }
 
 /** What of the batch's own resources is left (a fleet once deleted says so in its state). */
@@ -40,7 +37,7 @@ const resourcesLeft = (bc: FakeBatchCloud) =>
 let m: Machine;
 let cloud: FakeCloud;
 let bc: FakeBatchCloud;
-let err: string;
+let said: () => string;
 let ctx: CommandContext;
 
 beforeEach(() => {
@@ -48,21 +45,9 @@ beforeEach(() => {
   cloud = new FakeCloud();
   bc = new FakeBatchCloud(cloud);
   seed(bc);
-  err = '';
-  const stream = { write: (s: string) => ((err += s), true) } as unknown as NodeJS.WriteStream;
-  const options = resolveOptions({ flags: {}, env: {}, dotenv: {}, command: [] });
-  ctx = {
-    options,
-    env: m.env,
-    cwd: m.project,
-    log: createLogger({ stream, env: { NO_COLOR: '1' } }),
-    stdinIsTTY: false,
-    stdoutIsTTY: false,
-    stdout: process.stdout,
-    word: 'batch',
-    flags: {},
-    loadCloud: () => Promise.resolve(cloud),
-  };
+  const made = commandContext(m);
+  ctx = { ...made.ctx, loadCloud: () => Promise.resolve(cloud) };
+  said = made.said;
 });
 afterEach(() => m.cleanup());
 
@@ -158,8 +143,8 @@ describe('collectBatch', () => {
     expect(cloud.get(b.id)?.state).toBe('running');
     expect(bc.queues.size).toBe(1);
     expect(bc.templates.size).toBe(1);
-    expect(err).toContain('2 job(s) not finished yet');
-    expect(err).toContain(`ssh-ec2 batch collect ${BATCH}`);
+    expect(said()).toContain('2 job(s) not finished yet');
+    expect(said()).toContain(`ssh-ec2 batch collect ${BATCH}`);
   });
 
   it('keeps an instance whose worker still runs (its lane has jobs), though its own job is home', async () => {
@@ -188,7 +173,7 @@ describe('collectBatch', () => {
     });
     const calls: string[] = [];
     await collectBatch(ctx, cloud, bc, state, ioFrom({}, calls));
-    expect(calls).toEqual([`${a.id}:job-2`]);
+    expect(calls).toEqual([`${a.id}:job-2:end`]); // the last of the batch: ended with it
     expect(readRecord(m.project, BATCH)).toMatchObject({ collected: ['job-1', 'job-2'], ended: 'collected' });
     // All home: every instance of the batch ended, whatever its worker said.
     expect(cloud.get(a.id)?.state).toBe('terminated');
@@ -232,7 +217,7 @@ describe('collectBatch', () => {
     expect(status).not.toBe(0);
     expect(cloud.get(a.id)?.state).toBe('running');
     expect(bc.templates.size).toBe(1);
-    expect(err).toContain('ssh: no route');
+    expect(said()).toContain('ssh: no route');
   });
 });
 
@@ -318,5 +303,24 @@ describe('cancelBatch', () => {
     expect(resourcesLeft(bc)).toBe(0);
     expect(readRecord(m.project, BATCH)?.ended).toBe('cancelled');
     expect(existsSync(join(m.project, 'results'))).toBe(false);
+  });
+});
+
+describe('the verbs', () => {
+  it('batch cancel needs the id; batch collect takes one at most (exit 2, nothing asked of AWS)', async () => {
+    const none = await cli(m, cloud, ['batch', 'cancel'], { batchCloud: bc });
+    expect(none.status).toBe(2);
+    expect(none.lines.join('\n')).toMatch(/needs the batch id/);
+    expect((await cli(m, cloud, ['batch', 'collect', 'a', 'b'], { batchCloud: bc })).status).toBe(2);
+    expect(cloud.calls).toEqual([]);
+  });
+
+  it('batch cancel BATCH --yes through main(): its stopped instances terminated, the batch ended, no ssh', async () => {
+    const a = instance('stopped');
+    const r = await cli(m, cloud, ['batch', 'cancel', BATCH, '--yes'], { batchCloud: bc });
+    expect(r.status, r.lines.join('\n')).toBe(0);
+    expect(cloud.get(a.id)?.state).toBe('terminated');
+    expect(resourcesLeft(bc)).toBe(0);
+    expect(m.sshStarts()).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@
 // terminal, the final table, the batch's exit status; Ctrl-C stops following only (exit 0).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/cloud/port.js';
+import type { BatchState } from '../../src/batch/batch-state.js';
 import { followBatch } from '../../src/batch/follow.js';
 import { writeRecord } from '../../src/batch/record.js';
 import type { Asked } from '../../src/batch/state.js';
@@ -61,12 +62,25 @@ function looks(reports: BatchReport[], onLook?: (n: number) => void) {
   };
 }
 
+/** Collect's stand-in: the states it was given. */
+function collector() {
+  const collected: BatchState[] = [];
+  return {
+    collected,
+    collect: (s: BatchState) => {
+      collected.push(s);
+      return Promise.resolve(s.jobs.some((j) => j.state === 'failed') ? 12 : 0);
+    },
+  };
+}
+
 const worker = { state: 'running' as const, at: 1 };
 
 describe('followBatch', () => {
   it('not a terminal: a timestamped line per change, the final table once every job ended, exit 12 when one failed', async () => {
     const { cloud, batchCloud, one } = setUp();
     const { ctx, stdout } = commandContext(m);
+    const { collect, collected } = collector();
     const report = looks([
       { worker, jobs: [{ name: 'a', state: 'running', attempt: 1, started: 1 }] },
       { worker, jobs: [{ name: 'a', state: 'running', attempt: 1, started: 1, progress: 50 }] },
@@ -85,7 +99,7 @@ describe('followBatch', () => {
         ],
       },
     ]);
-    const status = await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5 });
+    const status = await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect });
     expect(status).toBe(12);
     const lines = stdout().split('\n');
     expect(lines.slice(0, 5).map((l) => l.replace(/^\d\d:\d\d:\d\d /, 'T '))).toEqual([
@@ -97,27 +111,57 @@ describe('followBatch', () => {
     ]);
     expect(lines.slice(5, 6)[0]).toMatch(/^JOB +STATE/);
     expect(lines).toContain('1 done, 1 failed, 0 running, 0 queued · 1 instance');
+    // Then collected, as `batch collect` would, from the final state.
+    expect(collected.map((s) => s.jobs.map((j) => j.state))).toEqual([['done', 'failed']]);
   });
 
   it('every job done with status 0: exit 0', async () => {
     const { cloud, batchCloud } = setUp();
     const { ctx } = commandContext(m);
+    const { collect } = collector();
     const report = looks([
       { worker, jobs: ['a', 'b'].map((name) => ({ name, state: 'done' as const, attempt: 1, status: 0, ended: 5 })) },
     ]);
-    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5 })).toBe(0);
+    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect })).toBe(0);
+  });
+
+  it('on a terminal: the table redrawn in place (back up over the last one, erased to the end of the screen)', async () => {
+    const { cloud, batchCloud } = setUp();
+    const { ctx, stdout } = commandContext(m);
+    const { collect } = collector();
+    const report = looks([
+      { worker, jobs: [{ name: 'a', state: 'running', attempt: 1, started: 1 }] },
+      { worker, jobs: ['a', 'b'].map((name) => ({ name, state: 'done' as const, attempt: 1, status: 0, ended: 5 })) },
+    ]);
+    const status = await followBatch({ ...ctx, stdoutIsTTY: true }, BATCH, {
+      cloud,
+      batchCloud,
+      report,
+      pollMs: 5,
+      collect,
+    });
+    expect(status).toBe(0);
+    const draws = stdout().split('\x1b[4F\x1b[J');
+    // Two draws of four lines (the header, two jobs, the summary), the second over the first.
+    expect(draws).toHaveLength(2);
+    expect(draws[0]).toMatch(/^JOB +STATE/);
+    expect(draws[0]).toContain('a    running');
+    expect(draws[1]).toMatch(/^JOB +STATE/);
+    expect(draws[1]).toContain('2 done, 0 failed, 0 running, 0 queued · 1 instance');
   });
 
   it('Ctrl-C: stops following, leaves everything running, says how to follow and collect; exit 0', async () => {
     const { cloud, batchCloud } = setUp();
     const { ctx, said } = commandContext(m);
+    const { collect, collected } = collector();
     const report = looks([{ worker, jobs: [{ name: 'a', state: 'running', attempt: 1, started: 1 }] }], (n) => {
       if (n === 2) process.emit('SIGINT');
     });
-    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5 })).toBe(0);
+    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect })).toBe(0);
     expect(said()).toContain(`ssh-ec2 batch status ${BATCH}`);
     expect(said()).toContain(`ssh-ec2 batch collect ${BATCH}`);
     expect([...cloud.instances.values()].map((i) => i.state)).toEqual(['running']);
+    expect(collected).toEqual([]);
     expect(batchCloud.calls.map((c) => c.op).filter((op) => op.startsWith('delete') || op === 'purgeQueue')).toEqual(
       [],
     );

@@ -33,3 +33,25 @@ try:
     _Instances.run_instances = _run_refusing_deregistered
 except Exception:  # moto missing or reorganised: run unpatched
     pass
+
+# DeleteFleets with TerminateInstances on a fleet whose instances are all ended already (a batch
+# terminates its instances one by one, then deletes its fleets): AWS deletes it; moto 5.2.x asks
+# TerminateInstances for no instance and fails "No instances specified". Nothing live: nothing asked.
+try:
+    from moto.ec2.models.fleets import Fleet as _Fleet
+
+    _fleet_terminate = _Fleet.terminate_instances
+
+    def _instance_of(req):
+        try:
+            return req.instance
+        except AttributeError:
+            return req["instance"]
+
+    def _terminate_live(self):
+        if any(_instance_of(r).state != "terminated" for r in self.spot_requests + self.on_demand_instances):
+            _fleet_terminate(self)
+
+    _Fleet.terminate_instances = _terminate_live
+except Exception:  # moto missing or reorganised: run unpatched
+    pass
