@@ -25,9 +25,8 @@ import { pinnedIn } from '../session/run-session.js';
 import { budgetHourly } from '../session/type-check.js';
 import { batchesDir, writeRecord, type BatchRecord, type LaneRecord, type Manifest } from './record.js';
 import type { Lane } from './lanes.js';
+import { BATCH_TAG, LANE_TAG } from './state.js';
 
-export const BATCH_TAG = 'ssh-ec2:batch';
-export const LANE_TAG = 'ssh-ec2:batch-lane';
 /** How long a job taken from a queue stays invisible to the others (the worker's heartbeat extends it). */
 export const VISIBILITY_SECONDS = 300;
 
