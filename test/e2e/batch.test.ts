@@ -15,7 +15,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, ec2Client, instances, makeProject, until, useSandbox, type CliResult } from './helpers.js';
+import { execa } from 'execa';
+import { BIN, cli, ec2Client, instances, makeProject, NODE, until, useSandbox, type CliResult } from './helpers.js';
 
 const sb = useSandbox();
 const LONG = 600_000;
@@ -226,6 +227,43 @@ describe('ssh-ec2 batch', () => {
       expect(jobState(other, batch, 'long')).toMatch(/^done 2 0 \d+$/);
       // Interrupted, not failed: its second attempt, and no failure counted (exit 0).
       expect(finalRow(r, 'long')).toEqual({ state: 'done', attempts: '2' });
+      await nothingLeft(batch);
+    },
+    LONG,
+  );
+
+  it(
+    'Ctrl-C while the instances are prepared: those whose worker has not started are terminated, the others go on',
+    async () => {
+      const dir = makeProject(sb, 'batch-interrupt', { 'jobs.txt': 'true\ntrue\ntrue\n' });
+      let out = '';
+      // The second instance's preparation waits (its first DescribeInstances held) until the Ctrl-C.
+      const second = () => /\(i-\w+, (i-\w+), i-\w+\)/.exec(out)?.[1];
+      const held = sb.hold('DescribeInstances', (p) => second() !== undefined && p['InstanceId.1'] === second());
+      const child = execa(NODE, [BIN, 'batch', 'jobs.txt', '--parallel', '1'], {
+        cwd: dir,
+        env: sb.env(),
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+        encoding: 'utf8',
+        all: true,
+        timeout: LONG,
+      });
+      child.all?.on('data', (d: Buffer | string) => (out += String(d)));
+      await until(() => /worker started/.test(out), 'a first worker started', LONG);
+      child.kill('SIGINT');
+      await until(() => /SIGINT received/.test(out), 'the interrupt taken');
+      held.release();
+      const r = await child;
+      expect(r.exitCode, out).toBe(130);
+      const batch = batchOf(out);
+      const states = (await batchInstances(batch)).map((i) => i.State?.Name);
+      expect(states.filter((s) => s === 'terminated' || s === 'shutting-down')).toHaveLength(2);
+      expect(out).toContain(`follow with ssh-ec2 batch status ${batch}`);
+      // The one left runs the jobs; cancelled here, it leaves nothing.
+      const cancelled = await cli(sb, ['batch', 'cancel', batch, '--yes'], { cwd: dir, timeoutMs: LONG });
+      expect(cancelled.exitCode, cancelled.stderr).toBe(0);
       await nothingLeft(batch);
     },
     LONG,
