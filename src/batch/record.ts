@@ -34,6 +34,8 @@ export interface LaneRecord {
   queueUrl: string;
   fleetIds: string[];
   instanceIds: string[];
+  /** Why its jobs cannot run (no capacity, no instance could be prepared): they are failed, its queue deleted. */
+  failed?: string;
 }
 
 export interface BatchRecord extends Manifest {

@@ -7,7 +7,7 @@ import './quiet-sdk.js';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, paginateListObjectsV2, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, paginateListObjectsV2, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { aws } from './errors.js';
 import { resolveRegion } from './region.js';
 import { MAX_ATTEMPTS, retryStrategy } from './retry.js';
@@ -28,8 +28,22 @@ export interface ResultsStore {
   download(folder: S3Location, path: string, file: string): Promise<void>;
 }
 
+/** The batch verbs also read a few small objects whole (state.ts, batch logs). */
+export interface ResultsReader extends ResultsStore {
+  /** A small object's text (a batch's manifest.json, a job's ssh-ec2-job.json): undefined if there is none. */
+  read(folder: S3Location, path: string): Promise<string | undefined>;
+}
+
+/** ssh-ec2 batch's one write: a small object written whole (its manifest.json). */
+export interface ObjectWriter {
+  put(folder: S3Location, path: string, body: string): Promise<void>;
+}
+
 /** `endpoint`: SSH_EC2_RESULTS_ENDPOINT, else the SDK's own (AWS's, or AWS_ENDPOINT_URL). */
-export async function createResultsStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsStore> {
+export async function createResultsStore(cfg: {
+  region?: string;
+  endpoint?: string;
+}): Promise<ResultsReader & ObjectWriter> {
   const s3 = new S3Client({
     region: await resolveRegion(cfg.region),
     maxAttempts: MAX_ATTEMPTS,
@@ -66,6 +80,22 @@ export async function createResultsStore(cfg: { region?: string; endpoint?: stri
         // Streamed: a result may be larger than memory.
         await pipeline(r.Body as Readable, createWriteStream(file, { flags: 'wx' }));
       });
+    },
+    async put(folder, path, body) {
+      const key = `${folder.prefix}${path}`;
+      await aws(`write s3://${folder.bucket}/${key}`, () =>
+        s3.send(new PutObjectCommand({ Bucket: folder.bucket, Key: key, Body: body, ContentType: 'application/json' })),
+      );
+    },
+    async read(folder, path) {
+      const key = `${folder.prefix}${path}`;
+      try {
+        const r = await s3.send(new GetObjectCommand({ Bucket: folder.bucket, Key: key }));
+        return await r.Body?.transformToString();
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+        return aws(`fetch s3://${folder.bucket}/${key}`, () => Promise.reject(err));
+      }
     },
   };
 }

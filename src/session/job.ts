@@ -39,8 +39,13 @@ export function multiplexerOf(o: Pick<Options, 'multiplex' | 'detach' | 'attach'
   return o.multiplex ?? (o.detach || o.attach ? 'tmux' : 'none');
 }
 
+/** ssh-ec2 batch's own settings, refused on a session's command line. */
+const BATCH_ONLY = ['instances', 'retries', 'setup', 'parallel'] as const;
+
 /** Combinations that cannot work, and local ports already taken: before any AWS call. */
 export async function checkSessionOptions(o: Options): Promise<void> {
+  const batchOnly = BATCH_ONLY.find((k) => o.flagged?.has(k));
+  if (batchOnly) throw new UsageError(`--${batchOnly} is for ssh-ec2 batch (README: Batches)`);
   checkSpotOptions(o);
   checkDockerOptions(o);
   if (o.detach && o.attach) throw new UsageError('--detach and --attach exclude each other');

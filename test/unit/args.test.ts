@@ -49,6 +49,11 @@ describe('command line', () => {
       ['push', 'data/'],
     ],
     [['-v', 'push'], ['push']],
+    // batch is a verb (issue #14) only as the first word.
+    [
+      ['--', 'batch', 'jobs.csv'],
+      ['batch', 'jobs.csv'],
+    ],
     [
       ['python', 'train.py', '--epochs', '3'],
       ['python', 'train.py', '--epochs', '3'],

@@ -1,7 +1,122 @@
-// Placeholder while the batch engine is being built (issue #14): replaced, never shipped as is.
-import { UsageError } from '../../errors.js';
+/**
+ * ssh-ec2 batch JOBS: the jobs file read and put in lanes, every check a session makes before AWS,
+ * the batch's resources made (batch/launch-batch.ts), its instances prepared (batch/prepare.ts),
+ * then the live table until every job is finished (batch/follow.ts). Ctrl-C while it launches or
+ * prepares terminates the instances whose worker has not started; the others keep going.
+ */
+import { resolve } from 'node:path';
+import { checkSpotOptions } from '../../cloud/spot-market.js';
+import { UsageError, UserError, ExitCode } from '../../errors.js';
+import { OPTION_SPECS, originOf, type OptionKey, type Options } from '../../options.js';
+import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
+import { localContext, newRun } from '../../session/context.js';
+import { pemKey } from '../../session/keys.js';
+import { trapSignals } from '../../session/signals.js';
+import { loadCloud } from '../../session/story.js';
+import { callerMemory } from '../../state/cache.js';
+import { batchId } from '../../batch/batch-id.js';
+import { loadBatchCloud } from '../../batch/clouds.js';
+import { readJobsFile } from '../../batch/jobs-file.js';
+import { makeLanes } from '../../batch/lanes.js';
+import { launchBatch, undoLaunch, type Launched } from '../../batch/launch-batch.js';
+import { prepareBatch } from '../../batch/prepare.js';
+import { requireLocalPrograms } from '../shared.js';
 import type { CommandContext } from '../types.js';
 
-export function run(_ctx: CommandContext, _jobsFile: string, _args: readonly string[]): Promise<number> {
-  return Promise.reject(new UsageError('ssh-ec2 batch is not built yet'));
+export async function run(ctx: CommandContext, jobsFile: string, args: readonly string[]): Promise<number> {
+  const o = ctx.options;
+  if (args.length > 0)
+    throw new UsageError(
+      `ssh-ec2 batch takes one jobs file, and its commands from there (got also "${args.join(' ')}")`,
+    );
+  refuseSessionOnly(o);
+  checkSpotOptions(o);
+  if (o.identity) pemKey(o.identity, originOf(o, 'identity'));
+  const rows = readJobsFile(resolve(ctx.cwd, jobsFile));
+  const lanes = makeLanes(rows, { instanceTypes: o.instanceTypes, spot: o.spot || o.spotFallback }, o.instances);
+  await requireLocalPrograms(ctx);
+  const local = localContext(ctx, ctx.cwd);
+  if (o.rsync) await requireRsync(rsyncSource(local), ['up', 'back']);
+  const deps = { ...ctx, callerMemory: o.cache ? callerMemory(local.paths.cache) : undefined };
+  const [cloud, batchCloud] = await Promise.all([loadCloud(deps), loadBatchCloud(ctx)]);
+  const run = newRun(local, cloud);
+  const created = new Date();
+  const batch = batchId(jobsFile, created);
+  const abort = new AbortController();
+  const trap = trapSignals(
+    ctx.log,
+    () => abort.abort(),
+    () => undefined,
+  );
+  let launched: Launched | undefined;
+  try {
+    ctx.log.info(
+      `batch ${batch}: ${rows.length} job(s) in ${lanes.length} lane(s), ${lanes.reduce((n, l) => n + l.count, 0)} instance(s)`,
+    );
+    launched = await launchBatch(run, batchCloud, { batch, created, lanes, signal: abort.signal });
+    const prepared = await prepareBatch(run, batchCloud, launched, abort.signal);
+    if (prepared.started.length === 0) {
+      await undoLaunch(run, batchCloud, launched.rec);
+      if (abort.signal.aborted) return trap.exitStatus() ?? 130;
+      throw new UserError(
+        `no instance of batch ${batch} could be prepared: its jobs failed, nothing is left running`,
+        ExitCode.batchFailed,
+        'The lines above say why; run ssh-ec2 -v batch … for more.',
+      );
+    }
+    if (abort.signal.aborted) {
+      ctx.log.info(
+        `batch ${batch}: ${prepared.started.length} instance(s) keep running its jobs; follow with ssh-ec2 batch status ${batch}, end with ssh-ec2 batch cancel ${batch}`,
+      );
+      return trap.exitStatus() ?? 130;
+    }
+  } catch (err) {
+    // An interrupt before the instances were prepared: launchBatch deleted what it made.
+    if (abort.signal.aborted && !(err instanceof UserError)) {
+      ctx.log.info(`batch ${batch} interrupted while it was launched: nothing of it is left running`);
+      return trap.exitStatus() ?? 130;
+    }
+    throw err;
+  } finally {
+    trap.dispose();
+  }
+  // The live table until every job has ended, then the collect (batch/follow.ts).
+  const { followBatch } = await import('../../batch/follow.js');
+  return followBatch(ctx, launched.rec, { cloud, batchCloud });
 }
+
+/** What a session does that a batch cannot: given, it is refused with one line (exit 2). */
+const SESSION_ONLY: [OptionKey, (o: Options) => boolean, string][] = [
+  ['attach', (o) => o.attach, 'a batch has no one job to attach to: ssh-ec2 batch status, batch logs BATCH JOB'],
+  [
+    'detach',
+    (o) => o.detach,
+    'a batch always runs detached: ssh-ec2 batch returns once its jobs are done, or at Ctrl-C',
+  ],
+  ['localForwards', (o) => o.localForwards.length > 0, 'port forwards need one attached session'],
+  ['remoteForwards', (o) => o.remoteForwards.length > 0, 'port forwards need one attached session'],
+  ['dynamicForwards', (o) => o.dynamicForwards.length > 0, 'port forwards need one attached session'],
+  ['tty', (o) => o.flagged?.has('tty') === true, "a batch's jobs run without a terminal"],
+  ['multiplex', (o) => o.flagged?.has('multiplex') === true, "each instance's worker runs in tmux"],
+  [
+    'finalState',
+    (o) => o.flagged?.has('finalState') === true,
+    'a batch instance ends when collected (README: Batches)',
+  ],
+  ['syncEvery', (o) => o.syncEvery > 0, "a batch's results come home with ssh-ec2 batch collect"],
+  ['volume', (o) => o.volume !== undefined, 'a data volume attaches to one instance'],
+  ['docker', (o) => o.docker !== undefined, 'not built for batches yet: run docker from the jobs file'],
+  ['git', (o) => o.git || o.gitUrl !== undefined, 'not built for batches yet: the directory is synced up'],
+  ['onSuccess', (o) => o.onSuccess !== undefined, 'a batch has no one command to follow: use --notify'],
+  ['dryRun', (o) => o.dryRun, 'not built for batches yet'],
+];
+
+function refuseSessionOnly(o: Options): void {
+  for (const [key, given, why] of SESSION_ONLY)
+    if (given(o)) throw new UsageError(`${flagName(key)} is not for ssh-ec2 batch: ${why}`);
+}
+
+const flagName = (key: OptionKey): string => {
+  const flag = (OPTION_SPECS[key] as { flag?: string }).flag ?? key;
+  return flag.length === 1 ? `-${flag}` : `--${flag}`;
+};

@@ -92,7 +92,7 @@ export async function etagLike(file: string, size: number, like: string): Promis
 }
 
 /** Whether two files of the same size hold the same bytes, read a MiB at a time. */
-async function sameContent(a: string, b: string): Promise<boolean> {
+export async function sameContent(a: string, b: string): Promise<boolean> {
   const [fa, fb] = [await open(a, 'r'), await open(b, 'r')];
   try {
     const [ba, bb] = [Buffer.alloc(MiB), Buffer.alloc(MiB)];
@@ -111,7 +111,7 @@ async function sameContent(a: string, b: string): Promise<boolean> {
  * The downloaded file at `dest`, never over anything: a hard link fails if the name is taken (a
  * file made there meanwhile). Where links are refused (some file systems), an exclusive copy.
  */
-async function placeNew(tmp: string, dest: string): Promise<boolean> {
+export async function placeNew(tmp: string, dest: string): Promise<boolean> {
   const taken = (err: unknown) => (err as NodeJS.ErrnoException).code === 'EEXIST';
   try {
     await link(tmp, dest);
@@ -129,7 +129,7 @@ async function placeNew(tmp: string, dest: string): Promise<boolean> {
 }
 
 /** What is at `path` under `root`: a link or a file on the way there blocks it. */
-async function localEntry(root: string, path: string): Promise<LocalEntry> {
+export async function localEntry(root: string, path: string): Promise<LocalEntry> {
   const parts = path.split('/');
   let at = root;
   for (const [i, part] of parts.entries()) {

@@ -1,0 +1,161 @@
+/**
+ * One finished job's files brought into `results/<batch>/<job>/`: from its instance (one rsync of
+ * the job's folder there into a private staging folder, then each file put in place here) or from
+ * S3 (pull --from-s3's code: streamed, ETag-checked). Never over a local file (README: Nothing
+ * lost): one already there with the same content is left; one that differs is kept and the new one
+ * put beside it (three-way.ts's beside name); a name taken while it is placed is treated the same.
+ */
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { s3Location, s3Url } from '../cloud/s3-location.js';
+import type { ResultsStore } from '../cloud/s3.js';
+import { bring, localEntry, placeNew, sameContent } from '../commands/pull/from-s3.js';
+import { jobFilesDir } from '../remote/batch-worker.js';
+import type { Connection } from '../remote/connection.js';
+import { BATCH_JOB_FILES, BATCH_JOB_LOG } from '../remote/instance-contract.js';
+import { requireRsync, type RsyncCapabilities, type RsyncSource } from '../remote/rsync-capabilities.js';
+import { OWN_DIR } from '../sync/ignore-rules.js';
+import { pullInto } from '../sync/pull.js';
+import { backupStamp, besideName, nameList } from '../sync/three-way.js';
+import type { Logger } from '../ui/logger.js';
+
+/** Where a batch's jobs' files come home, in the project directory. */
+export const resultsDirOf = (projectDir: string, batch: string, job: string): string =>
+  join(projectDir, 'results', batch, job);
+
+/** The job's log, beside its files. */
+export const JOB_LOG = 'ssh-ec2-job.log';
+
+/** The job's folder on its instance, relative to $HOME: its `log` and `files/` (batch-worker.ts). */
+const remoteJobDir = (batch: string, job: string): string => dirname(jobFilesDir(batch, job));
+
+export interface Placed {
+  placed: number;
+  same: number;
+  /** The names the new copies got beside local files that differ. */
+  beside: string[];
+  /** Not written: a directory or a link is at the path, or on the way to it. */
+  blocked: string[];
+}
+
+/** Each `[source file, path under dest]` put at its path under `dest`, never over anything. */
+export async function placeFiles(
+  files: readonly (readonly [string, string])[],
+  dest: string,
+  stamp: Date,
+): Promise<Placed> {
+  const done: Placed = { placed: 0, same: 0, beside: [], blocked: [] };
+  for (const [src, rel] of files) {
+    const here = await localEntry(dest, rel);
+    if (here.kind === 'blocked') {
+      done.blocked.push(rel);
+      continue;
+    }
+    if (here.kind === 'file' && here.size === (await lstat(src)).size && (await sameContent(src, join(dest, rel)))) {
+      done.same++;
+      continue;
+    }
+    await mkdir(join(dest, dirname(rel)), { recursive: true });
+    if (here.kind === 'none' && (await placeNew(src, join(dest, rel)))) {
+      done.placed++;
+      continue;
+    }
+    // Different here (or made here meanwhile): yours stays, this one beside it — once.
+    const beside = besideName(rel, backupStamp(stamp), 'ec2');
+    if ((await localEntry(dest, beside)).kind === 'none') await placeNew(src, join(dest, beside));
+    done.beside.push(beside);
+  }
+  return done;
+}
+
+/** The regular files under `dir`, relative to it (a link is not followed, nor taken). */
+async function walk(dir: string, rel = ''): Promise<string[]> {
+  const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => []);
+  const out: string[] = [];
+  for (const e of entries) {
+    const path = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await walk(dir, path)));
+    else if (e.isFile()) out.push(path);
+  }
+  return out;
+}
+
+/** Says what did not land at its own name; the counts are the caller's. */
+export function sayPlaced(log: Logger, job: string, p: Placed): void {
+  if (p.beside.length > 0)
+    log.warn(`${job}: different files already in results/: yours kept, the job's beside them: ${nameList(p.beside)}`);
+  if (p.blocked.length > 0) log.warn(`${job}: not written (a directory or a link is there): ${nameList(p.blocked)}`);
+}
+
+/**
+ * The jobs' folders on their instance, over its connection, each into `results/<batch>/<job>/`.
+ * `onJob` is told each job as soon as it is home (the record is written then).
+ */
+export async function fromInstance(
+  p: { conn: Connection; instanceId: string; projectDir: string; scratchDir: string; rsync: RsyncSource; log: Logger },
+  batch: string,
+  jobs: readonly { name: string; ended?: number }[],
+  onJob: (job: string) => void,
+): Promise<void> {
+  const caps = await requireRsync(p.rsync, ['back']);
+  // This process's own staging folder, out of every sync (ssh-ec2's own directory), gone after.
+  const stages = join(p.projectDir, OWN_DIR, `collect-${process.pid}`);
+  try {
+    for (const job of jobs) await fromInstanceOne(p, caps, stages, batch, job, onJob);
+  } finally {
+    await rm(stages, { recursive: true, force: true });
+  }
+}
+
+async function fromInstanceOne(
+  p: Parameters<typeof fromInstance>[0],
+  caps: RsyncCapabilities,
+  stages: string,
+  batch: string,
+  job: { name: string; ended?: number },
+  onJob: (job: string) => void,
+): Promise<void> {
+  const stage = join(stages, job.name);
+  await rm(stage, { recursive: true, force: true });
+  await mkdir(stage, { recursive: true });
+  try {
+    await pullInto({ ...p, localDir: stage, remoteDir: remoteJobDir(batch, job.name) }, caps, {
+      localDir: stage,
+      exclude: [],
+      name: `-collect-${process.pid}`,
+      arrow: `↓ ${job.name}:`,
+    });
+    const files = (await walk(join(stage, BATCH_JOB_FILES))).map((f) => [join(stage, BATCH_JOB_FILES, f), f] as const);
+    const log = (await walk(stage)).includes(BATCH_JOB_LOG) ? [[join(stage, BATCH_JOB_LOG), JOB_LOG] as const] : [];
+    const stamp = job.ended ? new Date(job.ended * 1000) : new Date();
+    const placed = await placeFiles([...files, ...log], resultsDirOf(p.projectDir, batch, job.name), stamp);
+    sayPlaced(p.log, job.name, placed);
+    p.log.info(`${job.name}: ${placed.placed} file(s) into results/${batch}/${job.name}/ from ${p.instanceId}`);
+    onJob(job.name);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+/** One job's folder in S3 (`<resultsUrl><job>/`: its files, log and job.json) into results/. */
+export async function fromS3(
+  store: ResultsStore,
+  resultsUrl: string,
+  projectDir: string,
+  batch: string,
+  job: string,
+  log: Logger,
+): Promise<boolean> {
+  const base = s3Location(resultsUrl);
+  const folder = { bucket: base.bucket, prefix: `${base.prefix}${job}/` };
+  const objects = await store.list(folder);
+  if (objects.length === 0) {
+    log.warn(`${job}: nothing in ${s3Url(folder)}: its files were not uploaded`);
+    return false;
+  }
+  const dest = resultsDirOf(projectDir, batch, job);
+  await mkdir(dest, { recursive: true });
+  const done = await bring(store, folder, dest, objects, log);
+  log.info(`${job}: ${done.fetched} file(s) into results/${batch}/${job}/ from ${s3Url(folder)}`);
+  return done.failed.length === 0;
+}

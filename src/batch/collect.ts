@@ -1,0 +1,197 @@
+/**
+ * Bringing a batch home (`ssh-ec2 batch collect`, and `ssh-ec2 batch` once every job is finished):
+ * each finished job not yet collected into `results/<batch>/<job>/` — from its instance (started
+ * first if stopped, as `down --pull` does) or, when the instance is gone, from S3 (--results) —,
+ * then each instance with nothing left for it terminated (a spot request cancelled first: down's
+ * ending loop), and once every job is home the batch's queues, fleets and template deleted.
+ * Jobs still running or queued are left for a later collect, said.
+ */
+import type { BatchCloud } from '../cloud/batch-port.js';
+import type { Cloud, InstanceInfo } from '../cloud/port.js';
+import type { ResultsStore } from '../cloud/s3.js';
+import { endInstances } from '../commands/down/end.js';
+import { connectFound } from '../commands/existing-instance.js';
+import type { CommandContext } from '../commands/types.js';
+import { ExitCode, UserError } from '../errors.js';
+import { rsyncSource } from '../remote/rsync-capabilities.js';
+import { localContext } from '../session/context.js';
+import { bringUp } from '../session/provision.js';
+import { runStory } from '../session/story.js';
+import type { BatchState, JobView } from './batch-state.js';
+import { fromInstance, fromS3 } from './collect-files.js';
+import { endBatchResources } from './end.js';
+import { BATCH_TAG } from './state.js';
+import { writeRecord } from './record.js';
+
+const FINISHED = new Set(['done', 'failed']);
+const GONE = new Set(['shutting-down', 'terminated']);
+
+/** What collect reaches beyond the two ports: replaced by unit tests (no ssh, no S3 SDK). */
+export interface CollectIo {
+  loadStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsStore>;
+  /** The jobs' files from their instance; `end`: it is terminated after, when that succeeded. */
+  fromInstance(
+    ctx: CommandContext,
+    cloud: Cloud,
+    instance: InstanceInfo,
+    batch: string,
+    jobs: readonly JobView[],
+    onJob: (job: string) => void,
+    end: boolean,
+  ): Promise<void>;
+}
+
+/** 0, or 12 (some job failed); a job that could not be brought home: that failure's status. */
+export async function collectBatch(
+  ctx: CommandContext,
+  cloud: Cloud,
+  batchCloud: BatchCloud,
+  state: BatchState,
+  io: CollectIo = realIo,
+): Promise<number> {
+  const { log } = ctx;
+  const { batch } = state;
+  const collected = new Set([
+    ...(state.record?.collected ?? []),
+    ...state.jobs.filter((j) => j.collected).map((j) => j.name),
+  ]);
+  const record = state.record && { ...state.record, collected: [...collected] };
+  const home = (job: string) => {
+    collected.add(job);
+    if (record) writeRecord(ctx.cwd, { ...record, collected: [...collected] });
+  };
+  let failure: number | undefined;
+  const failed = (job: string, err: unknown) => {
+    log.error(`${job}: not brought home: ${(err as Error).message}`, (err as { hint?: string }).hint);
+    failure ??= err instanceof UserError ? err.exitCode : ExitCode.cloud;
+  };
+
+  const live = new Map((await cloud.findInstances({ [BATCH_TAG]: batch })).map((i) => [i.id, i]));
+  const due = state.jobs.filter((j) => FINISHED.has(j.state) && !collected.has(j.name));
+  const fromS3Jobs: JobView[] = [];
+  const byInstance = new Map<string, JobView[]>();
+  for (const job of due) {
+    const inst = job.instanceId ? live.get(job.instanceId) : undefined;
+    if (state.resultsUrl && (job.where === 's3' || !inst || GONE.has(inst.state))) fromS3Jobs.push(job);
+    else if (inst && !GONE.has(inst.state)) byInstance.set(inst.id, [...(byInstance.get(inst.id) ?? []), job]);
+    else {
+      // Nothing can bring it any more: counted as collected, so that the batch can end.
+      log.warn(
+        `${job.name}: its instance ${job.instanceId ?? ''} is gone and the batch has no --results: its files are lost`,
+      );
+      home(job.name);
+    }
+  }
+
+  const triedS3 = new Set<string>();
+  const viaS3 = async (jobs: readonly JobView[]) => {
+    if (jobs.length === 0) return;
+    const store = await io.loadStore({ region: state.region, endpoint: ctx.options.resultsEndpoint });
+    for (const job of jobs) {
+      triedS3.add(job.name);
+      const ok = await fromS3(store, state.resultsUrl!, ctx.cwd, batch, job.name, log).catch((err: unknown) => {
+        log.warn(`${job.name}: from S3: ${(err as Error).message}`);
+        return false;
+      });
+      if (ok) home(job.name);
+    }
+  };
+  await viaS3(fromS3Jobs);
+  // What S3 did not have, its instance may still hold.
+  for (const job of fromS3Jobs) {
+    const inst = job.instanceId ? live.get(job.instanceId) : undefined;
+    if (!collected.has(job.name) && inst && !GONE.has(inst.state))
+      byInstance.set(inst.id, [...(byInstance.get(inst.id) ?? []), job]);
+  }
+  for (const [id, jobs] of byInstance) {
+    // Ended by the same story when its worker is done and these were all it still held, or when
+    // they are the last of the batch (every instance ends then).
+    const homeAfter = new Set([...collected, ...jobs.map((j) => j.name)]);
+    const end = endsNow(state, live.get(id), homeAfter) || state.jobs.every((j) => homeAfter.has(j.name));
+    await io
+      .fromInstance(ctx, cloud, live.get(id)!, batch, jobs, home, end)
+      .catch((err: unknown) => log.error(`${id}: ${(err as Error).message}`));
+    // What its instance could not give, S3 may have.
+    if (state.resultsUrl) await viaS3(jobs.filter((j) => !collected.has(j.name) && !triedS3.has(j.name)));
+  }
+  for (const job of due)
+    if (!collected.has(job.name)) failed(job.name, new Error('its files could not be had (said above)'));
+
+  // Each instance with nothing left for it; every one once the whole batch is home.
+  const allHome = state.jobs.every((j) => collected.has(j.name));
+  const now = await cloud.findInstances({ [BATCH_TAG]: batch });
+  const ending = now.filter((i) => allHome || endsNow(state, i, collected));
+  if (ending.length > 0) {
+    const ended = await endInstances(ctx, cloud, ending, false);
+    if (ended !== ExitCode.ok) failure ??= ended;
+  }
+  if (allHome) {
+    const gone = await endBatchResources(batchCloud, cloud, batch, state.lanes, state);
+    log.detail(`${batch}: ${gone.queues} queue(s), ${gone.fleets} fleet(s), ${gone.templates} template(s) deleted`);
+    if (record) writeRecord(ctx.cwd, { ...record, collected: [...collected], ended: 'collected' });
+    log.info(`${batch}: every job collected into results/${batch}/; its instances and resources are ended`);
+  } else {
+    const left = state.jobs.filter((j) => !collected.has(j.name) && !FINISHED.has(j.state)).length;
+    if (left > 0)
+      log.info(
+        `${batch}: ${left} job(s) not finished yet (running or queued): \`ssh-ec2 batch collect ${batch}\` again later`,
+      );
+  }
+  if (failure !== undefined) return failure;
+  return state.jobs.some((j) => j.state === 'failed') ? ExitCode.batchFailed : ExitCode.ok;
+}
+
+/**
+ * An instance with nothing left for it: its worker is done (a stopped one's agent powered it off
+ * after its worker ended) and every job it ran last is home (a setup that failed: none).
+ */
+function endsNow(state: BatchState, instance: InstanceInfo | undefined, home: ReadonlySet<string>): boolean {
+  if (!instance || GONE.has(instance.state)) return false;
+  const view = state.instances.find((v) => v.id === instance.id);
+  const workerDone = view?.worker ? view.worker.state !== 'running' : instance.state === 'stopped';
+  return workerDone && state.jobs.every((j) => j.instanceId !== instance.id || home.has(j.name));
+}
+
+const realIo: CollectIo = {
+  async loadStore(cfg) {
+    const { createResultsStore } = await import('../cloud/s3.js');
+    return createResultsStore(cfg);
+  },
+  async fromInstance(ctx, cloud, instance, batch, jobs, onJob, end) {
+    // rsync off: the story's finish brings nothing back itself; its final state is the instance's
+    // own (a started one stopped again) unless it is to end.
+    const options = { ...ctx.options, rsync: false };
+    const found = instance.state === 'running' || instance.state === 'pending';
+    const status = await runStory(
+      { ...ctx, options },
+      localContext({ ...ctx, options }, ctx.cwd),
+      async (run, signal) => {
+        const up = await bringUp({ cloud: run.cloud, log: run.log, signal }, instance);
+        run.facts.instance = up;
+        const conn = await connectFound(run, up, signal);
+        await fromInstance(
+          {
+            conn,
+            instanceId: up.id,
+            projectDir: ctx.cwd,
+            scratchDir: run.paths.runtime,
+            rsync: rsyncSource(run),
+            log: run.log,
+          },
+          batch,
+          jobs,
+          onJob,
+        );
+        if (end) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
+      },
+      // One found running is left to its worker and agent, without a session's "left running" words.
+      {
+        cloud,
+        endJobs: true,
+        facts: found ? { instance, leftAsItIs: 'job still running' } : { instance, finalState: 'stop' },
+      },
+    );
+    if (status !== ExitCode.ok)
+      throw new UserError(`collecting from ${instance.id} ended with status ${status}`, status);
+  },
+};

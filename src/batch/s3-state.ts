@@ -1,0 +1,97 @@
+/**
+ * What S3 says of a batch run with --results (BATCH.md: S3 layout): its manifest.json, and each
+ * job's ssh-ec2-job.json, read for the jobs no instance could tell of (theirs gone: a batch with
+ * --results terminates its instances once their jobs are safe there).
+ */
+import { s3Location, type S3Location } from '../cloud/s3-location.js';
+import type { ResultsReader } from '../cloud/s3.js';
+import type { CommandContext } from '../commands/types.js';
+import type { JobReport } from '../remote/batch-worker.js';
+import { newestSightings, type Sighting } from './job-views.js';
+import type { Manifest, ManifestJob } from './record.js';
+
+/** manifest.json as the laptop wrote it (record.ts's fields; `instance_type` read too). */
+export function parseManifest(text: string): Manifest | undefined {
+  try {
+    const m = JSON.parse(text) as { batch?: string; created?: string; jobs?: Record<string, unknown>[] };
+    if (!m.batch || !Array.isArray(m.jobs)) return undefined;
+    const jobs = m.jobs.map((j): ManifestJob => ({
+      name: String(j.name),
+      command: String(j.command ?? ''),
+      instanceTypes: Array.isArray(j.instanceTypes)
+        ? (j.instanceTypes as string[])
+        : String(j.instance_type ?? '')
+            .split(',')
+            .filter(Boolean),
+      spot: j.spot === true || j.spot === 'true',
+      lane: Number(j.lane) || 1,
+    }));
+    return { batch: m.batch, created: m.created ?? '', jobs };
+  } catch {
+    return undefined;
+  }
+}
+
+export function lazyStore(ctx: CommandContext, given?: () => Promise<ResultsReader>): () => Promise<ResultsReader> {
+  let p: Promise<ResultsReader> | undefined;
+  const load =
+    given ??
+    (async () =>
+      (await import('../cloud/s3.js')).createResultsStore({
+        region: ctx.options.region,
+        endpoint: ctx.options.resultsEndpoint,
+      }));
+  return () => (p ??= load());
+}
+
+export async function s3Manifest(store: ResultsReader, folder: S3Location): Promise<Manifest | undefined> {
+  const text = await store.read(folder, 'manifest.json').catch(() => undefined);
+  return text === undefined ? undefined : parseManifest(text);
+}
+
+/** S3's word on the jobs no instance said had ended (theirs gone, or not reachable). */
+export async function s3Sightings(
+  store: ResultsReader,
+  resultsUrl: string,
+  manifest: Manifest,
+  seen: readonly Sighting[],
+): Promise<Sighting[]> {
+  const newest = newestSightings(seen);
+  const open = manifest.jobs.filter((j) => {
+    const s = newest.get(j.name)?.report.state;
+    return s !== 'done' && s !== 'failed';
+  });
+  if (open.length === 0) return [];
+  const folder = s3Location(resultsUrl);
+  const listed = new Set((await store.list(folder)).map((o) => o.path));
+  const found = await Promise.all(
+    open
+      .filter((j) => listed.has(`${j.name}/ssh-ec2-job.json`))
+      .map(async (j) => parseJobJson(j.name, await store.read(folder, `${j.name}/ssh-ec2-job.json`))),
+  );
+  return found.filter((s): s is Sighting => s !== undefined);
+}
+
+/** ssh-ec2-job.json (BATCH.md: S3 layout) → the attempt it tells of. */
+export function parseJobJson(name: string, text: string | undefined): Sighting | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const j = JSON.parse(text) as Record<string, unknown>;
+    const state = j.state === 'done' || j.state === 'failed' ? j.state : undefined;
+    if (!state) return undefined;
+    const num = (v: unknown) => (typeof v === 'number' ? v : v === undefined || v === '' ? undefined : Number(v));
+    const report: JobReport = {
+      name,
+      state,
+      attempt: num(j.attempt) ?? 1,
+      status: num(j.status),
+      started: num(j.started),
+      ended: num(j.ended),
+      peakKiB: num(j.peak_kib),
+      wallSeconds: num(j.wall_seconds),
+    };
+    return { report, instanceId: typeof j.instance === 'string' ? j.instance : undefined, from: 's3' };
+  } catch {
+    return undefined;
+  }
+}
