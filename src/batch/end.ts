@@ -8,7 +8,12 @@
  */
 import type { BatchCloud } from '../cloud/batch-port.js';
 import { LIVE_STATES, type Cloud } from '../cloud/port.js';
-import { BATCH_TAG, queuePrefix } from './state.js';
+
+/** The tag every resource of a batch carries (BATCH.md: Tags). */
+export const BATCH_TAG = 'ssh-ec2:batch';
+
+/** The queue of a batch's lane (BATCH.md): `ssh-ec2-<batch>-<lane>`. */
+export const queuePrefix = (batch: string): string => `ssh-ec2-${batch}-`;
 
 /** The tag EC2 puts on a fleet's instances. */
 const FLEET_ID_TAG = 'aws:ec2:fleet-id';
