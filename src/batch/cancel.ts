@@ -16,8 +16,7 @@ import { batchCancelCommand } from '../remote/batch-worker.js';
 import { localContext } from '../session/context.js';
 import { runStory } from '../session/story.js';
 import type { BatchState } from './batch-state.js';
-import { endBatchResources } from './end.js';
-import { BATCH_TAG } from './state.js';
+import { BATCH_TAG, endBatchResources } from './end.js';
 import { writeRecord } from './record.js';
 
 const RUNNING = new Set(['running', 'setting up']);

@@ -19,8 +19,7 @@ import { bringUp } from '../session/provision.js';
 import { runStory } from '../session/story.js';
 import type { BatchState, JobView } from './batch-state.js';
 import { fromInstance, fromS3 } from './collect-files.js';
-import { endBatchResources } from './end.js';
-import { BATCH_TAG } from './state.js';
+import { BATCH_TAG, endBatchResources } from './end.js';
 import { writeRecord } from './record.js';
 
 const FINISHED = new Set(['done', 'failed']);

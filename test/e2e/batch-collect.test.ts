@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, cli, ec2Client, instances, makeProject, NODE, until, useSandbox, WAIT_FOR_GO } from './helpers.js';
+import { BIN, cli, REPO, ec2Client, instances, makeProject, NODE, until, useSandbox, WAIT_FOR_GO } from './helpers.js';
 import { OBSERVER, resultsBucket } from './s3-results.js';
 
 const sb = useSandbox();
@@ -201,6 +201,33 @@ describe('ssh-ec2 batch collect', () => {
       expect(readFileSync(join(dir, 'results', batch, 'job-1', 'ssh-ec2-job.log'), 'utf8')).not.toBe('');
       expect(sb.calls('GetObject').filter((c) => c.accessKey !== OBSERVER).length).toBeGreaterThan(0);
       expect(await leftOf(batch)).toEqual(NOTHING);
+    },
+    TEST_MS,
+  );
+});
+
+/** This Mac rsync first on PATH (built in ../shared/tools, as mac-rsync.test.ts); fails when it is not there. */
+function macPath(tool: 'rsync-2.6.9' | 'openrsync'): Record<string, string> {
+  const bin = join(REPO, '..', 'shared', 'tools', tool, 'bin');
+  expect(existsSync(join(bin, 'rsync')), `${bin}/rsync is needed (see ../shared/tools/README.md)`).toBe(true);
+  return { PATH: `${bin}:${process.env.PATH}` };
+}
+
+describe.each(['rsync-2.6.9', 'openrsync'] as const)("with a Mac's %s as the local rsync", (tool) => {
+  it(
+    "each job's files come home from its instance all the same",
+    async () => {
+      const dir = makeProject(sb, `collect-${tool}`, { 'jobs.txt': 'mkdir -p a\\ b && echo one > a\\ b/it.txt\n' });
+      const env = macPath(tool);
+      const r = await cli(sb, ['batch', 'jobs.txt'], { cwd: dir, env, timeoutMs: LONG });
+      const batch = batchOf(dir);
+      if (batch) started.push({ batch, dir });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const again = await cli(sb, ['batch', 'collect', batch!], { cwd: dir, env, timeoutMs: LONG });
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'results', batch!, 'job-1', 'a b/it.txt'), 'utf8')).toBe('one\n');
+      expect(readFileSync(join(dir, 'results', batch!, 'job-1', 'ssh-ec2-job.log'), 'utf8')).not.toBe('');
+      expect(await leftOf(batch!)).toEqual(NOTHING);
     },
     TEST_MS,
   );
