@@ -185,7 +185,7 @@ export async function launchBatch(
           overrides,
           count,
           market,
-          ...(market === 'spot' && spotMaxPrice(o) && { maxTotalPrice: maxTotal(spotMaxPrice(o)!, count) }),
+          ...(market === 'spot' && spotMaxPrice(o) && { maxPrice: spotMaxPrice(o) }),
           tags: { ...tags, [LANE_TAG]: String(l.index), [MARKET_TAG]: launchedMarket(spotOf(market)) },
         }).finally(save);
       await fleet(l.market, l.count);
@@ -214,7 +214,6 @@ export async function launchBatch(
 }
 
 const spotOf = (market: 'spot' | 'on-demand') => (market === 'spot' ? { oneTime: true } : undefined);
-const maxTotal = (perHour: string, count: number) => (Number(perHour) * count).toFixed(4);
 
 /** One CreateFleet: its instances noted at once (in the record, and as the port's own launches). */
 async function launchFleet(

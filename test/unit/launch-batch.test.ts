@@ -124,6 +124,20 @@ describe('launchBatch', () => {
     expect([...batchCloud.queues.keys()]).toEqual([rec.lanes[0]!.queueUrl]);
   });
 
+  it("--max-price is one instance's: passed as maxPrice to the spot fleets only (the port multiplies by count)", async () => {
+    const cloud = new FakeCloud();
+    const batchCloud = new FakeBatchCloud(cloud);
+    batchCloud.capacity = { 't3.large': 1, 'g5.xlarge': 1 };
+    const { go } = launch(cloud, batchCloud, { spotFallback: true, maxPrice: '0.5' });
+    await go();
+    const fleets = [...batchCloud.fleets.values()].map((f) => [f.launch.market, f.launch.maxPrice]);
+    expect(fleets).toEqual([
+      ['spot', '0.5'],
+      ['on-demand', undefined],
+      ['spot', '0.5'],
+    ]);
+  });
+
   it('no capacity at all: exit 5, nothing left (queues, template, record)', async () => {
     const cloud = new FakeCloud();
     const batchCloud = new FakeBatchCloud(cloud);
