@@ -23,6 +23,7 @@ import { launchTags, ownerOf } from '../session/owner.js';
 import { profileCannotWrite } from '../session/results.js';
 import { pinnedIn } from '../session/run-session.js';
 import { budgetHourly } from '../session/type-check.js';
+import { laneFailed } from './failed-lanes.js';
 import { batchesDir, writeRecord, type BatchRecord, type LaneRecord, type Manifest } from './record.js';
 import type { Lane } from './lanes.js';
 import { BATCH_TAG, LANE_TAG } from './state.js';
@@ -208,7 +209,7 @@ export async function launchBatch(
     );
   }
   for (const lane of rec.lanes.filter((l) => l.instanceIds.length === 0))
-    await laneFailed(batchCloud, lane, 'no capacity');
+    await laneFailed(run, batchCloud, rec, lane, 'no capacity');
   save();
   return { rec, user: made.user, limits };
 }
@@ -236,12 +237,6 @@ async function launchFleet(
   const own = { [LANE_TAG]: f.tags[LANE_TAG]!, [MARKET_TAG]: f.tags[MARKET_TAG]! };
   await Promise.all(got.instanceIds.map((id) => cloud.tag(id, own).catch(() => undefined)));
   return got;
-}
-
-/** A lane that has no instance to run its jobs: they are failed, its queue deleted (nobody drains it). */
-export async function laneFailed(batchCloud: BatchCloud, lane: LaneRecord, why: string) {
-  lane.failed = why;
-  await batchCloud.deleteQueue(lane.queueUrl).catch(() => undefined);
 }
 
 /**
