@@ -32,14 +32,20 @@ export function readJobsFile(file: string): JobRow[] {
 }
 
 /** The jobs of a file's text, named and checked. */
-export function parseJobs(file: string, text: string): JobRow[] {
-  const records = csvRecords(file, text);
-  const header = records.find((r) => !blank(r.cells));
-  const columns = header?.cells.map((c) => c.trim().toLowerCase());
-  const rows =
-    columns?.includes('instance_type') && columns.includes('command')
-      ? csvJobs(file, columns, records.slice(records.indexOf(header!) + 1), header!.line)
-      : lineJobs(text);
+export function parseJobs(file: string, given: string): JobRow[] {
+  const text = given.replace(/^\uFEFF/, '');
+  const lines = text.split('\n');
+  // The format is the first job line's alone: a plain command with a quote in it (`echo "it's`) is
+  // not a CSV mistake. Lines before it are kept as empty ones, so the line numbers stay the file's.
+  const first = lines.findIndex((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  const columns = first < 0 ? [] : splitHeader(lines[first]!.replace(/\r$/, ''));
+  let rows: JobRow[];
+  if (columns.includes('instance_type') && columns.includes('command')) {
+    const records = csvRecords(file, '\n'.repeat(first) + lines.slice(first).join('\n'));
+    const header = records.find((r) => !blank(r.cells))!;
+    const named = header.cells.map((c) => c.trim().toLowerCase());
+    rows = csvJobs(file, named, records.slice(records.indexOf(header) + 1), header.line);
+  } else rows = lineJobs(text);
   if (rows.length === 0) throw new UsageError(`jobs file ${file}: no jobs in it`);
   const seen = new Map<string, number>();
   for (const r of rows) {
@@ -56,6 +62,22 @@ export function parseJobs(file: string, text: string): JobRow[] {
 }
 
 const blank = (cells: readonly string[]) => cells.every((c) => c.trim() === '');
+
+/** A line's cells, quote-aware but never refusing (a plain command may hold one quote): lower-cased, trimmed. */
+function splitHeader(line: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (const ch of line) {
+    if (ch === '"') quoted = !quoted;
+    else if (ch === ',' && !quoted) {
+      cells.push(cell);
+      cell = '';
+    } else cell += ch;
+  }
+  cells.push(cell);
+  return cells.map((c) => c.trim().toLowerCase());
+}
 
 function csvJobs(file: string, columns: string[], records: CsvRecord[], headerLine: number): JobRow[] {
   const unknown = columns.filter((c) => !(COLUMNS as readonly string[]).includes(c));

@@ -23,6 +23,7 @@ import { launchTags, ownerOf } from '../session/owner.js';
 import { profileCannotWrite } from '../session/results.js';
 import { pinnedIn } from '../session/run-session.js';
 import { budgetHourly } from '../session/type-check.js';
+import { laneFailed } from './failed-lanes.js';
 import { batchesDir, writeRecord, type BatchRecord, type LaneRecord, type Manifest } from './record.js';
 import type { Lane } from './lanes.js';
 import { BATCH_TAG, LANE_TAG } from './state.js';
@@ -185,7 +186,7 @@ export async function launchBatch(
           overrides,
           count,
           market,
-          ...(market === 'spot' && spotMaxPrice(o) && { maxTotalPrice: maxTotal(spotMaxPrice(o)!, count) }),
+          ...(market === 'spot' && spotMaxPrice(o) && { maxPrice: spotMaxPrice(o) }),
           tags: { ...tags, [LANE_TAG]: String(l.index), [MARKET_TAG]: launchedMarket(spotOf(market)) },
         }).finally(save);
       await fleet(l.market, l.count);
@@ -208,13 +209,12 @@ export async function launchBatch(
     );
   }
   for (const lane of rec.lanes.filter((l) => l.instanceIds.length === 0))
-    await laneFailed(batchCloud, lane, 'no capacity');
+    await laneFailed(run, batchCloud, rec, lane, 'no capacity');
   save();
   return { rec, user: made.user, limits };
 }
 
 const spotOf = (market: 'spot' | 'on-demand') => (market === 'spot' ? { oneTime: true } : undefined);
-const maxTotal = (perHour: string, count: number) => (Number(perHour) * count).toFixed(4);
 
 /** One CreateFleet: its instances noted at once (in the record, and as the port's own launches). */
 async function launchFleet(
@@ -237,12 +237,6 @@ async function launchFleet(
   const own = { [LANE_TAG]: f.tags[LANE_TAG]!, [MARKET_TAG]: f.tags[MARKET_TAG]! };
   await Promise.all(got.instanceIds.map((id) => cloud.tag(id, own).catch(() => undefined)));
   return got;
-}
-
-/** A lane that has no instance to run its jobs: they are failed, its queue deleted (nobody drains it). */
-export async function laneFailed(batchCloud: BatchCloud, lane: LaneRecord, why: string) {
-  lane.failed = why;
-  await batchCloud.deleteQueue(lane.queueUrl).catch(() => undefined);
 }
 
 /**

@@ -15,7 +15,8 @@ import { waitRunning } from '../session/provision.js';
 import { syncParams } from '../session/run-session.js';
 import { budgetHourly } from '../session/session-cost.js';
 import { syncUp } from '../sync/sync-up.js';
-import { laneFailed, manifestJson, VISIBILITY_SECONDS, type Launched } from './launch-batch.js';
+import { laneFailed } from './failed-lanes.js';
+import { manifestJson, VISIBILITY_SECONDS, type Launched } from './launch-batch.js';
 import { writeRecord, type LaneRecord } from './record.js';
 
 export interface Prepared {
@@ -72,7 +73,7 @@ export async function prepareBatch(
   const why = signal.aborted ? 'interrupted before any of its instances was ready' : 'no instance could be prepared';
   for (const lane of rec.lanes) {
     if (lane.failed || lane.instanceIds.some((i) => out.started.includes(i))) continue;
-    await laneFailed(batchCloud, lane, why);
+    await laneFailed(run, batchCloud, rec, lane, why);
     log.warn(`lane ${lane.index}: ${why}: its ${jobsOf(launched, lane)} job(s) failed`);
   }
   writeRecord(run.plan.projectDir, rec);

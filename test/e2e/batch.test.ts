@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { BIN, cli, ec2Client, instances, makeProject, NODE, until, useSandbox, type CliResult } from './helpers.js';
+import { resultsBucket } from './s3-results.js';
 
 const sb = useSandbox();
 const LONG = 600_000;
@@ -185,8 +186,10 @@ describe('ssh-ec2 batch', () => {
   );
 
   it(
-    "--instances 2 --spot: a running job's instance is interrupted; the job runs again on the other, not counted as a failure",
+    "--instances 2 --spot --results: a running job's instance is interrupted; the job runs again on the other, not counted as a failure",
     async () => {
+      // A spot batch needs --results (a fleet's one-time spot instance cannot stop to keep its files).
+      await resultsBucket(sb, 'ssh-ec2-batch-spot', 'batch-spot-writer');
       const marks = shared('interrupted');
       const dir = makeProject(sb, 'batch-spot', {
         'jobs.csv':
@@ -194,10 +197,23 @@ describe('ssh-ec2 batch', () => {
           `long,,"while [ ! -f ${marks}/go ]; do sleep 0.1; done; echo finished"\n` +
           'a,,true\nb,,true\nc,,true\nd,,true\n',
       });
-      const running = cli(sb, ['batch', 'jobs.csv', '--instances', '2', '--spot', '--retries', '0'], {
-        cwd: dir,
-        timeoutMs: LONG,
-      });
+      const running = cli(
+        sb,
+        [
+          'batch',
+          'jobs.csv',
+          '--instances',
+          '2',
+          '--spot',
+          '--retries',
+          '0',
+          '--results',
+          's3://ssh-ec2-batch-spot/runs',
+          '--iam-profile',
+          'batch-spot-writer',
+        ],
+        { cwd: dir, timeoutMs: LONG },
+      );
       await until(() => startedIn(dir) !== undefined, 'the batch record', 120_000);
       const batch = startedIn(dir)!;
       let first: string | undefined;

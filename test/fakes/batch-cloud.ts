@@ -110,6 +110,7 @@ export class FakeBatchCloud implements BatchCloud {
         spec,
       };
       this.templates.set(t.id, t);
+      this.cloud.taggable.set(t.id, t);
       this.cloud.resources.push({
         kind: 'launch-template',
         id: t.id,
@@ -124,6 +125,7 @@ export class FakeBatchCloud implements BatchCloud {
   deleteLaunchTemplate(id: string) {
     return this.call('deleteLaunchTemplate', [id], () => {
       this.templates.delete(id);
+      this.cloud.taggable.delete(id);
       this.unlist(id);
     });
   }

@@ -106,6 +106,8 @@ export interface CliResult {
   lines: string[];
   /** The regions the cloud was loaded for. */
   regions: (string | undefined)[];
+  /** The regions the batch port was loaded for. */
+  batchRegions: (string | undefined)[];
 }
 
 /** `ssh-ec2 ...argv` in the machine's project directory (or `cwd`), against `cloud`. */
@@ -120,11 +122,14 @@ export async function cli(
     clouds?: Record<string, FakeCloud>;
     /** The batch port (ssh-ec2 batch …). */
     batchCloud?: BatchCloud;
+    /** Another region's batch port, where a test made one. */
+    batchClouds?: Record<string, BatchCloud>;
   } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const regions: (string | undefined)[] = [];
+  const batchRegions: (string | undefined)[] = [];
   const status = await main(argv, {
     env: { ...m.env, ...io.env },
     cwd: io.cwd ?? m.project,
@@ -138,8 +143,14 @@ export async function cli(
       return (region !== undefined && io.clouds?.[region]) || cloud;
     },
     // None given: an empty one on the region's cloud (ls --all-regions and down --orphans list queues).
-    loadBatchCloud: async (region) =>
-      io.batchCloud ?? new FakeBatchCloud((region !== undefined && io.clouds?.[region]) || cloud),
+    loadBatchCloud: async (region) => {
+      batchRegions.push(region);
+      return (
+        (region !== undefined && io.batchClouds?.[region]) ||
+        io.batchCloud ||
+        new FakeBatchCloud((region !== undefined && io.clouds?.[region]) || cloud)
+      );
+    },
   });
-  return { status, stdout, lines: stderr.split('\n').filter((l) => l !== ''), regions };
+  return { status, stdout, lines: stderr.split('\n').filter((l) => l !== ''), regions, batchRegions };
 }

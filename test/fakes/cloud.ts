@@ -183,6 +183,8 @@ export class FakeCloud implements Cloud {
 
   readonly instances = new Map<string, InstanceInfo>();
   readonly groups = new Map<string, FakeGroup>();
+  /** Other fakes' resources tag() reaches (FakeBatchCloud's launch templates), by id. */
+  readonly taggable = new Map<string, { tags: Record<string, string> }>();
   readonly calls: { op: CloudOp; args: unknown[] }[] = [];
   readonly noted = new Set<string>();
   private readonly injections = new Map<CloudOp, Injection[]>();
@@ -539,7 +541,7 @@ export class FakeCloud implements Cloud {
 
   tag(id: string, tags: Record<string, string>) {
     return this.call('tag', [id, tags], () => {
-      const target = this.instances.get(id) ?? this.groups.get(id) ?? this.volumes.get(id);
+      const target = this.instances.get(id) ?? this.groups.get(id) ?? this.volumes.get(id) ?? this.taggable.get(id);
       if (!target) throw awsFailure('tag', { code: 'InvalidInstanceID.NotFound' });
       Object.assign(target.tags, tags);
     });

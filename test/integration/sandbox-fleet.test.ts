@@ -79,13 +79,19 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
   });
 
   /** One instant fleet from the template: `count` of the types given (in order), tagged as a batch's lane. */
-  const fleet = (count: number, types: string[], market: 'spot' | 'on-demand' = 'on-demand', client = ec2) =>
+  const fleet = (
+    count: number,
+    types: string[],
+    market: 'spot' | 'on-demand' = 'on-demand',
+    client = ec2,
+    template = templateId,
+  ) =>
     client.send(
       new CreateFleetCommand({
         Type: 'instant',
         LaunchTemplateConfigs: [
           {
-            LaunchTemplateSpecification: { LaunchTemplateId: templateId, Version: '$Latest' },
+            LaunchTemplateSpecification: { LaunchTemplateId: template, Version: '$Latest' },
             Overrides: types.map((InstanceType) => ({ InstanceType: InstanceType as 't3.micro' })),
           },
         ],
@@ -346,6 +352,29 @@ describe('the sandbox serves a batch (SQS, launch templates, CreateFleet)', () =
     expect(gone?.StateReason?.Code).toBe('Server.SpotInstanceTermination');
     expect(sb.machine(id).state()).toBe('terminated');
     await terminate([other]);
+  });
+
+  it('a spot fleet from a template whose shutdown behaviour is stop: refused per override as EC2 does, no instance', async () => {
+    const made = await ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 'ssh-ec2-stopping-20261130-192400',
+        LaunchTemplateData: { ImageId: IMAGE, InstanceInitiatedShutdownBehavior: 'stop' },
+      }),
+    );
+    const stopping = made.LaunchTemplate!.LaunchTemplateId!;
+    const spot = await fleet(2, ['t3.micro', 't3.small'], 'spot', ec2, stopping);
+    expect(idsOf(spot)).toEqual([]);
+    expect(spot.Errors?.map((e) => [e.ErrorCode, e.LaunchTemplateAndOverrides?.Overrides?.InstanceType])).toEqual([
+      ['UnsupportedOperation', 't3.micro'],
+      ['UnsupportedOperation', 't3.small'],
+    ]);
+    expect(spot.Errors?.[0]?.ErrorMessage).toMatch(/not supported for spot instances/);
+    // On demand, the same template launches (an on-demand instance can stop).
+    const onDemand = await fleet(1, ['t3.micro'], 'on-demand', ec2, stopping);
+    expect(idsOf(onDemand)).toHaveLength(1);
+    expect(onDemand.Errors ?? []).toEqual([]);
+    await terminate(idsOf(onDemand));
+    await ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: stopping }));
   });
 
   it("the CLI's own DescribeInstances by id just after CreateFleet hears NotFound once, as after RunInstances", async () => {

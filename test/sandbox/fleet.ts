@@ -92,6 +92,36 @@ export function fleetInstances(xml: string): FleetInstance[] {
     });
 }
 
+interface Refusal {
+  code: string;
+  message: string;
+}
+
+/** What EC2 answers a spot instance whose template says InstanceInitiatedShutdownBehavior=stop. */
+const SPOT_STOP: Refusal = {
+  code: 'UnsupportedOperation',
+  message: "The instance-initiated shutdown behavior 'stop' is not supported for spot instances (one-time requests).",
+};
+
+/**
+ * The CreateFleet moto is sent instead: only override `kept` (moto needs one, even for a target of
+ * 0, and makes a fleet with no instance), and `count` as its whole target.
+ */
+function sentToMoto(params: Record<string, string>, kept: number | undefined, count: number): Buffer {
+  const sent: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) {
+    const m = /^LaunchTemplateConfigs\.1\.Overrides\.(\d+)\.(.*)$/.exec(k);
+    if (m) {
+      if (Number(m[1]) === kept) sent[`LaunchTemplateConfigs.1.Overrides.1.${m[2]}`] = v;
+      continue;
+    }
+    sent[k] = v;
+  }
+  sent['TargetCapacitySpecification.TotalTargetCapacity'] = String(count);
+  for (const k of ['SpotTargetCapacity', 'OnDemandTargetCapacity']) delete sent[`TargetCapacitySpecification.${k}`];
+  return Buffer.from(new URLSearchParams(sent).toString());
+}
+
 const idItems = (ids: string[]): string => [...new Set(ids)].map((id) => `<item>${id}</item>`).join('');
 const escapeXml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -107,7 +137,7 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
   /** Pending work between `before` and `after` of one CreateFleet (by its params object). */
   const plans = new WeakMap<
     Record<string, string>,
-    { errors: Override[]; extra: { o: Override; count: number }[]; market: Market }
+    { errors: Override[]; extra: { o: Override; count: number }[]; market: Market; refusal?: Refusal }
   >();
 
   return {
@@ -126,10 +156,17 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
      * The request moto is sent instead, when a limit makes EC2 short (undefined: as it is): the
      * first type's overrides only, and its share of the target.
      */
-    before(params: Record<string, string>): Buffer | undefined {
-      if (limits.size === 0 || params.Type !== 'instant') return undefined;
+    async before(params: Record<string, string>, region: string): Promise<Buffer | undefined> {
+      if (params.Type !== 'instant') return undefined;
       const market = fleetMarket(params);
       const overrides = overridesOf(params);
+      // A fleet's spot instances are one-time requests, which EC2 will not stop: a template saying
+      // `stop` gets no instance, an error for every override (moto would launch them).
+      if (market === 'spot' && (await this.template(params, region)).shutdownBehavior === 'stop') {
+        plans.set(params, { errors: overrides, extra: [], market, refusal: SPOT_STOP });
+        return sentToMoto(params, overrides[0]?.n, 0);
+      }
+      if (limits.size === 0) return undefined;
       let left = Number(params['TargetCapacitySpecification.TotalTargetCapacity'] ?? 0);
       const used = new Map<string, number>();
       const taken: { o: Override; count: number }[] = [];
@@ -150,19 +187,7 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
       plans.set(params, { errors, extra, market });
       // moto's fleet: the first override taken only (none taken: the first, for a target of 0 — moto
       // needs a type, and makes a fleet with no instance).
-      const kept = first?.o.n ?? overrides[0]?.n;
-      const sent: Record<string, string> = {};
-      for (const [k, v] of Object.entries(params)) {
-        const m = /^LaunchTemplateConfigs\.1\.Overrides\.(\d+)\.(.*)$/.exec(k);
-        if (m) {
-          if (Number(m[1]) === kept) sent[`LaunchTemplateConfigs.1.Overrides.1.${m[2]}`] = v;
-          continue;
-        }
-        sent[k] = v;
-      }
-      sent['TargetCapacitySpecification.TotalTargetCapacity'] = String(first?.count ?? 0);
-      for (const k of ['SpotTargetCapacity', 'OnDemandTargetCapacity']) delete sent[`TargetCapacitySpecification.${k}`];
-      return Buffer.from(new URLSearchParams(sent).toString());
+      return sentToMoto(params, first?.o.n ?? overrides[0]?.n, first?.count ?? 0);
     },
 
     /** moto's answer with the other types' instances and the Errors of a fleet short of capacity. */
@@ -224,8 +249,9 @@ export function fleetModel(deps: { ec2Call(region: string, params: Record<string
       const capacity = `There is no ${spot}capacity available that matches your request`;
       const errors = plan.errors.map(
         (o) =>
-          `<item>${group(o)}<errorCode>InsufficientInstanceCapacity</errorCode>` +
-          `<errorMessage>${escapeXml(`${capacity}${o.type ? ` for ${o.type}` : ''}.`)}</errorMessage></item>`,
+          `<item>${group(o)}<errorCode>${plan.refusal?.code ?? 'InsufficientInstanceCapacity'}</errorCode>` +
+          `<errorMessage>${escapeXml(plan.refusal?.message ?? `${capacity}${o.type ? ` for ${o.type}` : ''}.`)}` +
+          `</errorMessage></item>`,
       );
       let xml = reply.body.toString('utf8');
       xml = /<fleetInstanceSet\s*\/>/.test(xml)

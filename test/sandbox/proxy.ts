@@ -744,8 +744,8 @@ export async function startProxy(opts: {
       if (refusal) return finish(refusal);
     }
 
-    // A fleet short of capacity (sb.fleetCapacity): moto is asked for what EC2 would give.
-    if (service === 'ec2' && action === 'CreateFleet') body = fleet.before(params) ?? body;
+    // A fleet short of capacity (sb.fleetCapacity), or spot refused: moto is asked for what EC2 would give.
+    if (service === 'ec2' && action === 'CreateFleet') body = (await fleet.before(params, region)) ?? body;
     // An instant fleet deleted as AWS does it (fleet.ts): its instances with it, or refused.
     const fleetDeletion =
       service === 'ec2' && action === 'DeleteFleets' ? await fleet.deleting(params, region) : undefined;

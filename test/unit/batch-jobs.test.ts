@@ -38,6 +38,25 @@ describe('jobs file', () => {
     ]);
   });
 
+  it('a plain command with a quote mid-line is a command, not a CSV mistake (the first job line decides)', () => {
+    const text = 'mkdir -p "a b"\necho "it\'s\n# done\npython x.py, --fast\n';
+    expect(parseJobs('cmds.txt', text)).toEqual([
+      { name: 'job-1', command: 'mkdir -p "a b"', line: 1 },
+      { name: 'job-2', command: 'echo "it\'s', line: 2 },
+      { name: 'job-3', command: 'python x.py, --fast', line: 4 },
+    ]);
+  });
+
+  it('a byte-order mark and CRLF ends are read through, in both formats; comments before a CSV header kept out', () => {
+    expect(parseJobs('cmds.txt', '\uFEFFecho "a b"\r\n\r\necho c\r\n')).toEqual([
+      { name: 'job-1', command: 'echo "a b"', line: 1 },
+      { name: 'job-2', command: 'echo c', line: 3 },
+    ]);
+    expect(parseJobs('j.csv', '\uFEFF# grid\r\n"instance_type",command\r\nt3.micro,"echo ""x"", y"\r\n')).toEqual([
+      { name: 'job-1', command: 'echo "x", y', instanceType: 't3.micro', line: 3 },
+    ]);
+  });
+
   it.each([
     ['instance_type,command\nt3.micro,"open\n', 'jobs.csv:2: a quote opened here is never closed'],
     ['instance_type,command\nt3.micro,a,b\n', 'jobs.csv:2: 3 field(s) where the header has 2'],

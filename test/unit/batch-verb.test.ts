@@ -43,6 +43,27 @@ describe('ssh-ec2 batch refuses before AWS', () => {
     expect(mixed.regions).toEqual([]);
   });
 
+  it('a batch with spot jobs (--spot, --spot-fallback, a spot=yes row) needs --results: one line with why and the fix', async () => {
+    writeFileSync(join(m.project, 'spot.csv'), 'instance_type,command,spot\nt3.large,a,no\nt3.large,b,yes\n');
+    for (const argv of [['jobs.txt', '--spot'], ['jobs.txt', '--spot-fallback'], ['spot.csv']]) {
+      const r = await cli(m, new FakeCloud(), ['batch', ...argv]);
+      expect(r.status, argv.join(' ')).toBe(ExitCode.usage);
+      expect(r.lines[0]).toBe(
+        'ssh-ec2: error: a batch with spot jobs needs --results s3://bucket/prefix: a one-time spot instance cannot be stopped, so its files would go with it',
+      );
+      expect(r.regions).toEqual([]);
+    }
+  });
+
+  it("--max-price goes with the jobs file's spot column as with --spot; refused where no job is spot", async () => {
+    writeFileSync(join(m.project, 'spot.csv'), 'instance_type,command,spot\nt3.large,a,no\nt3.large,b,yes\n');
+    const r = await cli(m, new FakeCloud(), ['batch', 'spot.csv', '--max-price', '0.5']);
+    expect(r.lines[0]).toContain('needs --results');
+    const plain = await cli(m, new FakeCloud(), ['batch', 'jobs.txt', '--max-price', '0.5']);
+    expect(plain.status).toBe(ExitCode.usage);
+    expect(plain.lines[0]).toContain('--max-price is a spot price');
+  });
+
   it.each(['--instances', '--retries', '--setup', '--parallel'])('a session refuses %s in one line', async (flag) => {
     const r = await cli(m, new FakeCloud(), [flag, '2', 'echo', 'hi']);
     expect(r.status).toBe(ExitCode.usage);

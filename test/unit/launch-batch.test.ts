@@ -16,6 +16,7 @@ import { BATCH_TAG, LANE_TAG } from '../../src/batch/state.js';
 import { batchesDir, readRecord } from '../../src/batch/record.js';
 import { bounded } from '../../src/batch/prepare.js';
 import { FakeBatchCloud } from '../fakes/batch-cloud.js';
+import { FAILED_LANES_TAG, failedLanesTag, parseFailedLanes } from '../../src/batch/failed-lanes.js';
 import { FakeCloud } from '../fakes/cloud.js';
 import { provisionRun } from '../fakes/provision-run.js';
 
@@ -122,6 +123,42 @@ describe('launchBatch', () => {
     ]);
     expect(rec.lanes.map((l) => l.failed)).toEqual([undefined, 'no capacity']);
     expect([...batchCloud.queues.keys()]).toEqual([rec.lanes[0]!.queueUrl]);
+    // Another laptop, without the record, reads why from the launch template's tag.
+    expect(batchCloud.templates.get(rec.templateId!)?.tags[FAILED_LANES_TAG]).toBe('2:no capacity');
+  });
+
+  it('the failed-lanes tag: every failed lane, within 256 characters, read back by lane', () => {
+    const lanes = [
+      { index: 1 },
+      { index: 2, failed: 'no capacity' },
+      { index: 3, failed: 'no instance could be prepared; twice' },
+    ];
+    expect(failedLanesTag(lanes)).toBe('2:no capacity;3:no instance could be prepared, twice');
+    expect(parseFailedLanes(failedLanesTag(lanes))).toEqual(
+      new Map([
+        [2, 'no capacity'],
+        [3, 'no instance could be prepared, twice'],
+      ]),
+    );
+    const many = Array.from({ length: 12 }, (_, i) => ({ index: i + 1, failed: 'x'.repeat(100) }));
+    const tag = failedLanesTag(many);
+    expect(tag.length).toBeLessThanOrEqual(256);
+    expect([...parseFailedLanes(tag).keys()]).toEqual(many.map((l) => l.index));
+    expect(parseFailedLanes(undefined).size).toBe(0);
+  });
+
+  it("--max-price is one instance's: passed as maxPrice to the spot fleets only (the port multiplies by count)", async () => {
+    const cloud = new FakeCloud();
+    const batchCloud = new FakeBatchCloud(cloud);
+    batchCloud.capacity = { 't3.large': 1, 'g5.xlarge': 1 };
+    const { go } = launch(cloud, batchCloud, { spotFallback: true, maxPrice: '0.5' });
+    await go();
+    const fleets = [...batchCloud.fleets.values()].map((f) => [f.launch.market, f.launch.maxPrice]);
+    expect(fleets).toEqual([
+      ['spot', '0.5'],
+      ['on-demand', undefined],
+      ['spot', '0.5'],
+    ]);
   });
 
   it('no capacity at all: exit 5, nothing left (queues, template, record)', async () => {

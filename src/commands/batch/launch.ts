@@ -30,10 +30,18 @@ export async function run(ctx: CommandContext, jobsFile: string, args: readonly 
       `ssh-ec2 batch takes one jobs file, and its commands from there (got also "${args.join(' ')}")`,
     );
   refuseSessionOnly(o);
-  checkSpotOptions(o);
   if (o.identity) pemKey(o.identity, originOf(o, 'identity'));
   const rows = readJobsFile(resolve(ctx.cwd, jobsFile));
   const lanes = makeLanes(rows, { instanceTypes: o.instanceTypes, spot: o.spot || o.spotFallback }, o.instances);
+  // The lanes say whether there is spot at all: the jobs file's spot column counts as --spot.
+  const spot = lanes.some((l) => l.market === 'spot');
+  checkSpotOptions({ ...o, spot: o.spot || spot });
+  // A fleet's spot instance is a one-time request, which EC2 will not stop: without --results its
+  // instance would have to stop to keep its files (the template says so), and EC2 refuses the launch.
+  if (spot && !o.results)
+    throw new UsageError(
+      'a batch with spot jobs needs --results s3://bucket/prefix: a one-time spot instance cannot be stopped, so its files would go with it',
+    );
   await requireLocalPrograms(ctx);
   const local = localContext(ctx, ctx.cwd);
   if (o.rsync) await requireRsync(rsyncSource(local), ['up', 'back']);

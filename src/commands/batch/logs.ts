@@ -3,23 +3,22 @@
  * instance that ran its latest attempt, else from S3 (--results: ssh-ec2-job.log). Nothing is
  * started for it: a stopped instance's log comes home with batch collect.
  */
-import { loadBatchCloud } from '../../batch/clouds.js';
+import { batchClouds } from '../../batch/clouds.js';
 import { sshAsker } from '../../batch/reach.js';
 import { gatherBatch } from '../../batch/state.js';
 import { s3Location } from '../../cloud/s3-location.js';
 import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { batchLogCommand } from '../../remote/batch-worker.js';
 import { localContext } from '../../session/context.js';
-import { loadCloud } from '../../session/story.js';
 import type { CommandContext } from '../types.js';
 
 export async function run(ctx: CommandContext, args: readonly string[]): Promise<number> {
   const [batch, job, ...more] = args;
   if (!batch || !job || more.length > 0) throw new UsageError('usage: ssh-ec2 batch logs BATCH JOB');
-  const [cloud, batchCloud] = await Promise.all([loadCloud(ctx), loadBatchCloud(ctx)]);
-  const asker = sshAsker(localContext(ctx, ctx.cwd), cloud);
+  const { ctx: here, cloud, batchCloud } = await batchClouds(ctx, batch);
+  const asker = sshAsker(localContext(here, here.cwd), cloud);
   try {
-    const state = await gatherBatch(ctx, cloud, batchCloud, batch, { asker });
+    const state = await gatherBatch(here, cloud, batchCloud, batch, { asker });
     const view = state.jobs.find((j) => j.name === job);
     if (!view)
       throw new UserError(
@@ -37,7 +36,7 @@ export async function run(ctx: CommandContext, args: readonly string[]): Promise
     }
     if (state.resultsUrl) {
       const { createResultsStore } = await import('../../cloud/s3.js');
-      const store = await createResultsStore({ region: ctx.options.region, endpoint: ctx.options.resultsEndpoint });
+      const store = await createResultsStore({ region: here.options.region, endpoint: ctx.options.resultsEndpoint });
       const log = await store.read(s3Location(state.resultsUrl), `${job}/ssh-ec2-job.log`);
       if (log !== undefined) {
         ctx.stdout.write(log);
