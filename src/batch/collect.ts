@@ -17,9 +17,11 @@ import { rsyncSource } from '../remote/rsync-capabilities.js';
 import { localContext } from '../session/context.js';
 import { bringUp } from '../session/provision.js';
 import { runStory } from '../session/story.js';
+import type { BatchReport } from '../remote/batch-worker.js';
 import type { BatchState, JobView } from './batch-state.js';
 import { fromInstance, fromS3 } from './collect-files.js';
 import { BATCH_TAG, endBatchResources } from './end.js';
+import { wakeInstance, wakeUnread } from './wake.js';
 import { writeRecord } from './record.js';
 
 const FINISHED = new Set(['done', 'failed']);
@@ -38,6 +40,19 @@ export interface CollectIo {
     onJob: (job: string) => void,
     end: boolean,
   ): Promise<void>;
+  /**
+   * A stopped instance no look could ask (README: `unknown`): started, its report read, the
+   * finished jobs it holds that `isHome` says are not home brought home (`onJob` each), then
+   * terminated when its worker is done and all it ran is home, else stopped again. Its report.
+   */
+  wake(
+    ctx: CommandContext,
+    cloud: Cloud,
+    instance: InstanceInfo,
+    batch: string,
+    isHome: (job: string) => boolean,
+    onJob: (job: string) => void,
+  ): Promise<BatchReport>;
 }
 
 /** 0, or 12 (some job failed); a job that could not be brought home: that failure's status. */
@@ -45,9 +60,10 @@ export async function collectBatch(
   ctx: CommandContext,
   cloud: Cloud,
   batchCloud: BatchCloud,
-  state: BatchState,
+  given: BatchState,
   io: CollectIo = realIo,
 ): Promise<number> {
+  let state = given;
   const { log } = ctx;
   const { batch } = state;
   const collected = new Set([
@@ -66,6 +82,7 @@ export async function collectBatch(
   };
 
   const live = new Map((await cloud.findInstances({ [BATCH_TAG]: batch })).map((i) => [i.id, i]));
+  state = await wakeUnread(ctx, cloud, state, live, io, (j) => collected.has(j), home);
   const due = state.jobs.filter((j) => FINISHED.has(j.state) && !collected.has(j.name));
   const fromS3Jobs: JobView[] = [];
   const byInstance = new Map<string, JobView[]>();
@@ -141,13 +158,14 @@ export async function collectBatch(
 }
 
 /**
- * An instance with nothing left for it: its worker is done (a stopped one's agent powered it off
- * after its worker ended) and every job it ran last is home (a setup that failed: none).
+ * An instance with nothing left for it: its worker said it is done and every job it ran last is
+ * home (a setup that failed: none). One whose report was never read is never ended: the jobs it
+ * ran are known only from there.
  */
 function endsNow(state: BatchState, instance: InstanceInfo | undefined, home: ReadonlySet<string>): boolean {
   if (!instance || GONE.has(instance.state)) return false;
-  const view = state.instances.find((v) => v.id === instance.id);
-  const workerDone = view?.worker ? view.worker.state !== 'running' : instance.state === 'stopped';
+  const worker = state.instances.find((v) => v.id === instance.id)?.worker;
+  const workerDone = worker !== undefined && worker.state !== 'running';
   return workerDone && state.jobs.every((j) => j.instanceId !== instance.id || home.has(j.name));
 }
 
@@ -156,6 +174,7 @@ const realIo: CollectIo = {
     const { createResultsStore } = await import('../cloud/s3.js');
     return createResultsStore(cfg);
   },
+  wake: wakeInstance,
   async fromInstance(ctx, cloud, instance, batch, jobs, onJob, end) {
     // rsync off: the story's finish brings nothing back itself; its final state is the instance's
     // own (a started one stopped again) unless it is to end.

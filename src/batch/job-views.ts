@@ -57,12 +57,12 @@ export function jobViews(
     const seen = newest.get(j.name);
     const base = { name: j.name, lane: j.lane, collected: collected.includes(j.name) };
     if (!seen) return { ...base, state: unseenState(lanes.get(j.lane)) };
-    return { ...base, ...fromReport(seen) };
+    return { ...base, ...viewOf(seen) };
   });
   // Seen on an instance but not in the manifest known here (none could be read): shown all the same.
   for (const [name, seen] of newest)
     if (!manifest.jobs.some((j) => j.name === name))
-      views.push({ name, lane: 0, collected: collected.includes(name), ...fromReport(seen) });
+      views.push({ name, lane: 0, collected: collected.includes(name), ...viewOf(seen) });
   return views;
 }
 
@@ -72,7 +72,7 @@ function unseenState(lane: LaneFacts | undefined): JobView['state'] {
   return 'queued';
 }
 
-function fromReport(s: Sighting): Omit<JobView, 'name' | 'lane' | 'collected'> {
+export function viewOf(s: Sighting): Omit<JobView, 'name' | 'lane' | 'collected'> {
   const r = s.report;
   return {
     state: r.state,

@@ -93,6 +93,7 @@ const view = (id: string, worker: 'running' | 'done'): InstanceView => ({
 function ioFrom(files: Record<string, Record<string, string>>, calls: string[] = []): CollectIo {
   return {
     loadStore: () => Promise.reject(new Error('no S3 in this test')),
+    wake: (_c, _cloud, inst) => Promise.reject(new Error(`no waking ${inst.id} in this test`)),
     async fromInstance(c, _cloud, inst, _batch, jobs, onJob, end) {
       calls.push(`${inst.id}:${jobs.map((j) => j.name).join(',')}${end ? ':end' : ''}`);
       for (const j of jobs) {
@@ -218,6 +219,46 @@ describe('collectBatch', () => {
     expect(cloud.get(a.id)?.state).toBe('running');
     expect(bc.templates.size).toBe(1);
     expect(said()).toContain('ssh: no route');
+  });
+});
+
+describe('collectBatch: a stopped instance no look could ask', () => {
+  it('is started and asked; the jobs it ran come home from it, then the batch ends', async () => {
+    const a = instance('stopped');
+    const state = batchState([job('job-1', 'unknown'), job('job-2', 'unknown')]);
+    const woken: string[] = [];
+    const base = ioFrom({ 'job-1': { 'out.txt': 'one' }, 'job-2': { 'out.txt': 'two' } });
+    const io: CollectIo = {
+      ...base,
+      async wake(c, cl, inst, batch, isHome, onJob) {
+        woken.push(inst.id);
+        const jobs = [
+          { name: 'job-1', state: 'done' as const, attempt: 1, status: 0 },
+          { name: 'job-2', state: 'failed' as const, attempt: 3, status: 1 },
+        ];
+        const due = jobs.filter((j) => !isHome(j.name)).map((j) => job(j.name, j.state, inst.id));
+        await base.fromInstance(c, cl, inst, batch, due, onJob, false);
+        return { worker: { state: 'done', at: 1 }, jobs };
+      },
+    };
+    expect(await collectBatch(ctx, cloud, bc, state, io)).toBe(12); // job-2 failed, as its instance said
+    expect(woken).toEqual([a.id]);
+    expect(read('job-1', 'out.txt')).toBe('one');
+    expect(read('job-2', 'out.txt')).toBe('two');
+    expect(cloud.get(a.id)?.state).toBe('terminated');
+    expect(resourcesLeft(bc)).toBe(0);
+  });
+
+  it('is never ended while what it ran is not read (it could not be started)', async () => {
+    const a = instance('stopped');
+    const b = instance();
+    const state = batchState([job('job-1', 'unknown'), job('job-2', 'done', b.id)], {
+      instances: [view(b.id, 'done')],
+    });
+    await collectBatch(ctx, cloud, bc, state, ioFrom({ 'job-2': { 'out.txt': 'two' } }));
+    expect(said()).toContain(`no waking ${a.id}`);
+    expect(cloud.get(a.id)?.state).toBe('stopped');
+    expect(bc.templates.size).toBe(1);
   });
 });
 
