@@ -87,6 +87,11 @@ export async function collectBatch(
   const fromS3Jobs: JobView[] = [];
   const byInstance = new Map<string, JobView[]>();
   for (const job of due) {
+    // Never run (its lane failed): nothing of it to bring.
+    if (job.reason) {
+      home(job.name);
+      continue;
+    }
     const inst = job.instanceId ? live.get(job.instanceId) : undefined;
     if (state.resultsUrl && (job.where === 's3' || !inst || GONE.has(inst.state))) fromS3Jobs.push(job);
     else if (inst && !GONE.has(inst.state)) byInstance.set(inst.id, [...(byInstance.get(inst.id) ?? []), job]);

@@ -26,6 +26,8 @@ export const LANE_TAG = 'ssh-ec2:batch-lane';
 export const RESULTS_TAG = 'ssh-ec2:batch-results';
 export const CREATED_TAG = 'ssh-ec2:batch-created';
 export const JOBS_TAG = 'ssh-ec2:batch-jobs';
+/** On the launch template: the lanes that failed, `2:no capacity;3:no instance prepared`. */
+export const FAILED_LANES_TAG = 'ssh-ec2:batch-failed-lanes';
 
 /** Every state EC2 shows an instance in for a while: a terminated one still says which lane it was. */
 const ALL_STATES = [...LIVE_STATES, 'shutting-down', 'terminated'];
@@ -81,7 +83,7 @@ export async function gatherBatch(
   const views = instanceViews(instances, asked, reports);
   const sightings = instanceSightings(instances, reports);
   if (store) sightings.push(...(await s3Sightings(await store(), resultsUrl!, manifest, sightings)));
-  const lanes = laneFacts(views, queues, manifest);
+  const lanes = laneFacts(views, queues, manifest, failedLanes(record, template?.tags[FAILED_LANES_TAG]));
   const jobs = jobViews(manifest, sightings, lanes, record?.collected ?? []);
   if (resultsUrl) for (const j of jobs) j.where ??= j.state === 'done' || j.state === 'failed' ? 's3' : undefined;
   return {
@@ -185,10 +187,23 @@ function instanceSightings(instances: readonly InstanceInfo[], reports: Readonly
   );
 }
 
+/** Why each failed lane failed: this laptop's record, else the launch template's tag (another laptop). */
+export function failedLanes(record: BatchRecord | undefined, tag: string | undefined): Map<number, string> {
+  const failed = new Map<number, string>();
+  if (record) for (const l of record.lanes) if (l.failed) failed.set(l.index, l.failed);
+  if (!record && tag)
+    for (const part of tag.split(';')) {
+      const m = /^\s*(\d+)\s*:(.*)$/.exec(part);
+      if (m) failed.set(Number(m[1]), m[2]!.trim() || 'failed');
+    }
+  return failed;
+}
+
 function laneFacts(
   views: readonly InstanceView[],
   queues: readonly QueueInfo[],
   manifest: Manifest,
+  failed: ReadonlyMap<number, string>,
 ): Map<number, LaneFacts> {
   const lanes = new Map<number, LaneFacts>();
   for (const index of new Set(manifest.jobs.map((j) => j.lane))) {
@@ -199,6 +214,7 @@ function laneFacts(
       live: mine.some((v) => v.state === 'pending' || v.state === 'running'),
       // A lane without its queue any more: collected or cancelled, nothing waits in it.
       queued: queue ? queue.visible + queue.inFlight : queues.length > 0 ? 0 : undefined,
+      failed: failed.get(index),
     });
   }
   return lanes;

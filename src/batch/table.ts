@@ -51,6 +51,9 @@ function notes(state: BatchState): string[] {
   const lines = state.instances
     .filter((i) => i.worker?.state === 'setup-failed')
     .map((i) => `--setup failed on ${i.id} (lane ${i.lane}): its jobs wait for another instance of the lane`);
+  const never = new Map<string, string[]>();
+  for (const j of state.jobs) if (j.reason) never.set(j.reason, [...(never.get(j.reason) ?? []), j.name]);
+  for (const [reason, jobs] of never) lines.push(`failed, never run (${reason}): ${jobs.join(', ')}`);
   if (state.jobs.some((j) => j.state === 'unknown'))
     lines.push(
       'unknown: ran on an instance that cannot be asked now (stopped): ssh-ec2 batch collect starts it and brings them home',

@@ -222,6 +222,19 @@ describe('collectBatch', () => {
   });
 });
 
+describe('collectBatch: a lane that failed', () => {
+  it('its never-run jobs need nothing brought: the batch ends, exit 12', async () => {
+    const a = instance();
+    const state = batchState(
+      [job('job-1', 'done', a.id), job('job-2', 'failed', undefined, { reason: 'no capacity' })],
+      { instances: [view(a.id, 'done')], resultsUrl: undefined },
+    );
+    expect(await collectBatch(ctx, cloud, bc, state, ioFrom({}))).toBe(12);
+    expect(said()).not.toContain('lost');
+    expect(resourcesLeft(bc)).toBe(0);
+  });
+});
+
 describe('collectBatch: a stopped instance no look could ask', () => {
   it('is started and asked; the jobs it ran come home from it, then the batch ends', async () => {
     const a = instance('stopped');

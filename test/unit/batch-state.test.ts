@@ -6,7 +6,10 @@ import type { InstanceInfo } from '../../src/cloud/port.js';
 import type { ResultsReader } from '../../src/cloud/s3.js';
 import { ExitCode, UserError } from '../../src/errors.js';
 import type { BatchReport } from '../../src/remote/batch-worker.js';
-import { jobViews, type LaneFacts } from '../../src/batch/job-views.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { finished, jobViews, type LaneFacts } from '../../src/batch/job-views.js';
+import { renderTable } from '../../src/batch/table.js';
 import { writeRecord, type BatchRecord, type Manifest } from '../../src/batch/record.js';
 import { gatherBatch, type Asked } from '../../src/batch/state.js';
 import { launchTags } from '../../src/session/owner.js';
@@ -285,6 +288,48 @@ describe('gatherBatch', () => {
       ['a', 'failed', 3, 2, gone.id, 's3', 1024],
       ['b', 'done', 1, 0, gone.id, 's3', undefined],
     ]);
+  });
+
+  it('a lane that failed (no capacity): its jobs are failed with the reason, from the record or the template tag', async () => {
+    const cloud = new FakeCloud();
+    const batchCloud = new FakeBatchCloud(cloud);
+    const q1 = seedQueue(batchCloud, BATCH, 1, 0, 0);
+    const one = batchInstance(cloud, 1);
+    const done: BatchReport = {
+      worker: { state: 'done', at: 1 },
+      jobs: ['a', 'b', 'c'].map((name) => ({ name, state: 'done' as const, attempt: 1, status: 0 })),
+    };
+    const lane = { instanceTypes: ['t3.large'], market: 'on-demand' as const, fleetIds: [], instanceIds: [] };
+    writeRecord(m.project, {
+      ...MANIFEST,
+      region: cloud.region,
+      projectId: m.plan().projectId,
+      lanes: [
+        { ...lane, index: 1, count: 3, queueUrl: q1.url, instanceIds: [one.id] },
+        { ...lane, index: 2, count: 1, queueUrl: 'https://sqs/gone-2', failed: 'no capacity' },
+      ],
+      collected: [],
+    });
+    const { ctx } = commandContext(m);
+    const canned = reports({ [one.id]: done }, MANIFEST);
+    const s = await gatherBatch(ctx, cloud, batchCloud, BATCH, { report: canned.report });
+    expect(s.jobs.map((j) => [j.name, j.state, j.reason])).toEqual([
+      ['a', 'done', undefined],
+      ['b', 'done', undefined],
+      ['c', 'done', undefined],
+      ['d', 'failed', 'no capacity'],
+    ]);
+    expect(finished(s.jobs)).toBe(true);
+    expect(renderTable(s, 0)).toContain('failed, never run (no capacity): d');
+
+    // Another laptop: no record, the template's tag says it.
+    rmSync(join(m.project, '.ssh-ec2'), { recursive: true });
+    seedTemplate(batchCloud, 'lt-1', `ssh-ec2-${BATCH}`, {
+      'ssh-ec2:batch': BATCH,
+      'ssh-ec2:batch-failed-lanes': '2:no capacity;3:x',
+    });
+    const t = await gatherBatch(ctx, cloud, batchCloud, BATCH, { report: canned.report });
+    expect(t.jobs.map((j) => [j.name, j.state, j.reason])[3]).toEqual(['d', 'failed', 'no capacity']);
   });
 
   it('a batch nothing knows of: one line, exit 7', async () => {
