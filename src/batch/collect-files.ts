@@ -18,10 +18,14 @@ import { OWN_DIR } from '../sync/ignore-rules.js';
 import { pullInto } from '../sync/pull.js';
 import { backupStamp, besideName, nameList } from '../sync/three-way.js';
 import type { Logger } from '../ui/logger.js';
+import { isJobName } from './job-name.js';
 
 /** Where a batch's jobs' files come home, in the project directory. */
-export const resultsDirOf = (projectDir: string, batch: string, job: string): string =>
-  join(projectDir, 'results', batch, job);
+export function resultsDirOf(projectDir: string, batch: string, job: string): string {
+  // Names come back from instances and S3: none may reach outside results/<batch>/.
+  if (!isJobName(job) || !isJobName(batch)) throw new Error(`"${batch}/${job}" is not a job's name: refused`);
+  return join(projectDir, 'results', batch, job);
+}
 
 /** The job's log, beside its files. */
 export const JOB_LOG = 'ssh-ec2-job.log';
@@ -115,6 +119,7 @@ async function fromInstanceOne(
   job: { name: string; ended?: number },
   onJob: (job: string) => void,
 ): Promise<void> {
+  const dest = resultsDirOf(p.projectDir, batch, job.name); // the name checked before any path is made of it
   const stage = join(stages, job.name);
   await rm(stage, { recursive: true, force: true });
   await mkdir(stage, { recursive: true });
@@ -128,7 +133,7 @@ async function fromInstanceOne(
     const files = (await walk(join(stage, BATCH_JOB_FILES))).map((f) => [join(stage, BATCH_JOB_FILES, f), f] as const);
     const log = (await walk(stage)).includes(BATCH_JOB_LOG) ? [[join(stage, BATCH_JOB_LOG), JOB_LOG] as const] : [];
     const stamp = job.ended ? new Date(job.ended * 1000) : new Date();
-    const placed = await placeFiles([...files, ...log], resultsDirOf(p.projectDir, batch, job.name), stamp);
+    const placed = await placeFiles([...files, ...log], dest, stamp);
     sayPlaced(p.log, job.name, placed);
     p.log.info(`${job.name}: ${placed.placed} file(s) into results/${batch}/${job.name}/ from ${p.instanceId}`);
     onJob(job.name);
@@ -146,6 +151,7 @@ export async function fromS3(
   job: string,
   log: Logger,
 ): Promise<boolean> {
+  const dest = resultsDirOf(projectDir, batch, job);
   const base = s3Location(resultsUrl);
   const folder = { bucket: base.bucket, prefix: `${base.prefix}${job}/` };
   const objects = await store.list(folder);
@@ -153,7 +159,6 @@ export async function fromS3(
     log.warn(`${job}: nothing in ${s3Url(folder)}: its files were not uploaded`);
     return false;
   }
-  const dest = resultsDirOf(projectDir, batch, job);
   await mkdir(dest, { recursive: true });
   const done = await bring(store, folder, dest, objects, log);
   log.info(`${job}: ${done.fetched} file(s) into results/${batch}/${job}/ from ${s3Url(folder)}`);

@@ -7,6 +7,7 @@ import { s3Location, type S3Location } from '../cloud/s3-location.js';
 import type { ResultsReader } from '../cloud/s3.js';
 import type { CommandContext } from '../commands/types.js';
 import type { JobReport } from '../remote/batch-worker.js';
+import { isJobName } from './job-name.js';
 import { newestSightings, type Sighting } from './job-views.js';
 import type { Manifest, ManifestJob } from './record.js';
 
@@ -15,7 +16,9 @@ export function parseManifest(text: string): Manifest | undefined {
   try {
     const m = JSON.parse(text) as { batch?: string; created?: string; jobs?: Record<string, unknown>[] };
     if (!m.batch || !Array.isArray(m.jobs)) return undefined;
-    const jobs = m.jobs.map((j): ManifestJob => ({
+    // A name is a folder here and on the instance: one the jobs file could not give is dropped.
+    const named = m.jobs.filter((j) => typeof j.name === 'string' && isJobName(j.name));
+    const jobs = named.map((j): ManifestJob => ({
       name: String(j.name),
       command: String(j.command ?? ''),
       instanceTypes: Array.isArray(j.instanceTypes)

@@ -15,6 +15,7 @@ import { shQuote } from '../remote/remote-command.js';
 import { localContext } from '../session/context.js';
 import type { CommandContext } from '../commands/types.js';
 import type { BatchState, InstanceView } from './batch-state.js';
+import { isJobName } from './job-name.js';
 import { jobViews, type LaneFacts, type Sighting } from './job-views.js';
 import { sshAsker, type InstanceAsker } from './reach.js';
 import { readRecord, type BatchRecord, type Manifest } from './record.js';
@@ -178,12 +179,15 @@ function instanceViews(
 
 function instanceSightings(instances: readonly InstanceInfo[], reports: ReadonlyMap<string, BatchReport>): Sighting[] {
   return instances.flatMap((i) =>
-    (reports.get(i.id)?.jobs ?? []).map((report): Sighting => ({
-      report,
-      instanceId: i.id,
-      from: 'instance',
-      instanceGone: i.state === 'terminated' || i.state === 'shutting-down',
-    })),
+    // A name that is no job name (`../x`) is no job of ours: it would name a folder outside results/.
+    (reports.get(i.id)?.jobs ?? [])
+      .filter((r) => isJobName(r.name))
+      .map((report): Sighting => ({
+        report,
+        instanceId: i.id,
+        from: 'instance',
+        instanceGone: i.state === 'terminated' || i.state === 'shutting-down',
+      })),
   );
 }
 

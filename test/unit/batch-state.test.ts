@@ -10,6 +10,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished, jobViews, type LaneFacts } from '../../src/batch/job-views.js';
 import { renderTable } from '../../src/batch/table.js';
+import { resultsDirOf } from '../../src/batch/collect-files.js';
+import { parseManifest } from '../../src/batch/s3-state.js';
 import { writeRecord, type BatchRecord, type Manifest } from '../../src/batch/record.js';
 import { gatherBatch, type Asked } from '../../src/batch/state.js';
 import { launchTags } from '../../src/session/owner.js';
@@ -124,6 +126,26 @@ describe('job states, merged (pure)', () => {
     expect(state({ preparing: true })).toEqual(['setting up', 'setting up', 'setting up', 'setting up']);
     expect(state({ live: false, queued: 0 })).toEqual(['unknown', 'unknown', 'unknown', 'setting up']);
     expect(state({ live: false, queued: 2 })).toEqual(['queued', 'queued', 'queued', 'setting up']);
+  });
+});
+
+describe('job names read back (an instance, S3) are checked as the jobs file checks them', () => {
+  it('a manifest or report naming ../x is not taken; results/ paths refuse it', async () => {
+    const evil = { ...MANIFEST, jobs: [...MANIFEST.jobs, { ...job('x'), name: '../../x' }] };
+    expect(parseManifest(JSON.stringify(evil))?.jobs.map((j) => j.name)).toEqual(['a', 'b', 'c', 'd']);
+    expect(() => resultsDirOf('/p', BATCH, '../x')).toThrow(/refused/);
+    expect(() => resultsDirOf('/p', '..', 'x')).toThrow(/refused/);
+    expect(resultsDirOf('/p', BATCH, 'a.b_c-1')).toBe(`/p/results/${BATCH}/a.b_c-1`);
+    const cloud = new FakeCloud();
+    const batchCloud = new FakeBatchCloud(cloud);
+    seedTemplate(batchCloud, 'lt-1', `ssh-ec2-${BATCH}`, { 'ssh-ec2:batch': BATCH });
+    const one = batchInstance(cloud, 1);
+    const canned = reports(
+      { [one.id]: { worker: { state: 'running', at: 1 }, jobs: [{ name: '../up', state: 'done', attempt: 1 }] } },
+      MANIFEST,
+    );
+    const s = await gatherBatch(commandContext(m).ctx, cloud, batchCloud, BATCH, { report: canned.report });
+    expect(s.jobs.map((j) => j.name)).toEqual(['a', 'b', 'c', 'd']);
   });
 });
 
