@@ -64,12 +64,30 @@ export async function placeFiles(
       done.placed++;
       continue;
     }
-    // Different here (or made here meanwhile): yours stays, this one beside it — once.
-    const beside = besideName(rel, backupStamp(stamp), 'ec2');
-    if ((await localEntry(dest, beside)).kind === 'none') await placeNew(src, join(dest, beside));
-    done.beside.push(beside);
+    // Different here (or made here meanwhile): yours stays, this one beside it — once: a beside
+    // name holding this same content is this copy (an earlier collect); one taken otherwise, the next.
+    const beside = await freeBeside(src, dest, rel, backupStamp(stamp));
+    if (beside === undefined) done.blocked.push(rel);
+    else if (beside.same) done.same++;
+    else done.beside.push(beside.name);
   }
   return done;
+}
+
+/** The first beside name (`x.ec2-<stamp>.txt`, then `x.ec2-<stamp>-2.txt`…) free or holding `src`'s content. */
+async function freeBeside(
+  src: string,
+  dest: string,
+  rel: string,
+  stamp: string,
+): Promise<{ name: string; same: boolean } | undefined> {
+  for (let n = 1; n <= 100; n++) {
+    const name = besideName(rel, n === 1 ? stamp : `${stamp}-${n}`, 'ec2');
+    const there = await localEntry(dest, name);
+    if (there.kind === 'file' && (await sameContent(src, join(dest, name)))) return { name, same: true };
+    if (there.kind === 'none' && (await placeNew(src, join(dest, name)))) return { name, same: false };
+  }
+  return undefined;
 }
 
 /** The regular files under `dir`, relative to it (a link is not followed, nor taken). */
@@ -136,7 +154,10 @@ async function fromInstanceOne(
     const placed = await placeFiles([...files, ...log], dest, stamp);
     sayPlaced(p.log, job.name, placed);
     p.log.info(`${job.name}: ${placed.placed} file(s) into results/${batch}/${job.name}/ from ${p.instanceId}`);
-    onJob(job.name);
+    // Not home while a file could not be written: its instance keeps it for the next collect.
+    if (placed.blocked.length > 0)
+      p.log.warn(`${job.name}: not collected: move what is in the way, then \`ssh-ec2 batch collect ${batch}\` again`);
+    else onJob(job.name);
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
@@ -162,5 +183,6 @@ export async function fromS3(
   await mkdir(dest, { recursive: true });
   const done = await bring(store, folder, dest, objects, log);
   log.info(`${job}: ${done.fetched} file(s) into results/${batch}/${job}/ from ${s3Url(folder)}`);
-  return done.failed.length === 0;
+  // A file not written (a directory or link in its way) keeps the job not home: said by bring().
+  return done.failed.length === 0 && done.unsafe.length === 0;
 }

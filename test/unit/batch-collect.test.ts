@@ -276,6 +276,50 @@ describe('collectBatch: a stopped instance no look could ask', () => {
 });
 
 describe('placeFiles: never over a local file', () => {
+  it('a beside name taken by something else: the next free one; a directory in the way: blocked', async () => {
+    const dest = join(m.project, 'results', BATCH, 'job-1');
+    mkdirSync(join(dest, 'dir.txt'), { recursive: true });
+    writeFileSync(join(dest, 'out.txt'), 'mine');
+    writeFileSync(join(dest, 'out.ec2-20261130-200000Z.txt'), 'another');
+    const src = join(m.state, 'src2');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'out.txt'), 'theirs');
+    writeFileSync(join(src, 'dir.txt'), 'x');
+    const files = ['out.txt', 'dir.txt'].map((p) => [join(src, p), p] as const);
+    const placed = await placeFiles(files, dest, new Date('2026-11-30T20:00:00Z'));
+    expect(placed).toMatchObject({ beside: ['out.ec2-20261130-200000Z-2.txt'], blocked: ['dir.txt'] });
+    expect(readFileSync(join(dest, 'out.ec2-20261130-200000Z.txt'), 'utf8')).toBe('another');
+    expect(readFileSync(join(dest, 'out.ec2-20261130-200000Z-2.txt'), 'utf8')).toBe('theirs');
+    // Again: that copy is there already.
+    expect(await placeFiles(files.slice(0, 1), dest, new Date('2026-11-30T20:00:00Z'))).toMatchObject({
+      same: 1,
+      beside: [],
+    });
+  });
+
+  it('from S3, a file that could not be written keeps its job not home, and the batch not ended', async () => {
+    const objects: Record<string, string> = { 'job-1/out.txt': 'from s3' };
+    const store: ResultsStore = {
+      list: (folder) =>
+        Promise.resolve(
+          Object.entries(objects).map(([k, v]): StoredObject => ({
+            path: `res/${BATCH}/${k}`.slice(folder.prefix.length),
+            size: v.length,
+            etag: createHash('md5').update(v).digest('hex'),
+            modified: new Date('2026-11-30T20:00:00Z'),
+          })),
+        ),
+      download: (_f, _p, file) => Promise.resolve(writeFileSync(file, 'from s3')),
+    };
+    mkdirSync(join(m.project, 'results', BATCH, 'job-1', 'out.txt'), { recursive: true });
+    const state = batchState([job('job-1', 'done', 'i-gone', { where: 's3' })], {
+      resultsUrl: `s3://bucket/res/${BATCH}/`,
+    });
+    const io = { ...ioFrom({}), loadStore: () => Promise.resolve(store) };
+    expect(await collectBatch(ctx, cloud, bc, state, io)).not.toBe(0);
+    expect(bc.templates.size).toBe(1);
+  });
+
   it('keeps a different local file and puts the new one beside it; the same content is left', async () => {
     const dest = join(m.project, 'results', BATCH, 'job-1');
     mkdirSync(dest, { recursive: true });
