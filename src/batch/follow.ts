@@ -17,7 +17,7 @@ import { localContext } from '../session/context.js';
 import { loadCloud } from '../session/story.js';
 import { backoff } from '../time.js';
 import { clock } from '../ui/status-line.js';
-import type { BatchState } from './batch-state.js';
+import type { BatchState, InstanceView, JobView } from './batch-state.js';
 import { loadBatchCloud } from './clouds.js';
 import { collectBatch } from './collect.js';
 import { finished } from './job-views.js';
@@ -60,7 +60,7 @@ export async function followBatch(
       if (stop.signal.aborted) break;
       out.show(state, now);
       state = now;
-      if (finished(now.jobs) || stalled(now)) break;
+      if (finished(now.jobs) || stalled(now) || stuckLanes(now).length > 0) break;
     }
   } catch (err) {
     if (!stop.signal.aborted) throw err;
@@ -77,8 +77,14 @@ export async function followBatch(
     return ExitCode.ok;
   }
   out.end(state);
-  if (stalled(state) && !finished(state.jobs))
-    ctx.log.warn(`no instance of batch ${batch} is running any more: the jobs not done did not run to their end`);
+  if (!finished(state.jobs)) {
+    const live = state.instances.some((i) => i.state === 'pending' || i.state === 'running');
+    if (!live)
+      ctx.log.warn(`no instance of batch ${batch} is running any more: the jobs not done did not run to their end`);
+    else
+      for (const lane of stalled(state) ? [...new Set(state.instances.map((i) => i.lane))] : stuckLanes(state))
+        ctx.log.warn(`lane ${lane}: jobs wait and no worker of the lane runs to take them: stopped following`);
+  }
   // As `batch collect`: every finished job's files home, then what has nothing left ended.
   const collect = opts.collect ?? ((s: BatchState) => collectBatch(ctx, cloud, batchCloud, s));
   const collected = await collect(state);
@@ -91,9 +97,27 @@ export function exitStatus(state: BatchState): number {
   return state.jobs.every((j) => j.state === 'done' && (j.status ?? 0) === 0) ? ExitCode.ok : ExitCode.batchFailed;
 }
 
-/** Nothing left to take a job: no instance pending or running (all ended, or stopped by their agent). */
-const stalled = (s: BatchState): boolean =>
-  s.instances.length > 0 && !s.instances.some((i) => i.state === 'pending' || i.state === 'running');
+/**
+ * An instance that may still take a job: pending, or running with its worker running (or not
+ * heard from yet: being prepared, or not reachable now). One whose worker stalled, failed an
+ * upload (kept for collect), or ended takes none.
+ */
+const working = (i: InstanceView): boolean =>
+  i.state === 'pending' || (i.state === 'running' && (!i.worker || i.worker.state === 'running'));
+
+/** Nothing left to take a job: no instance working (all ended, stopped by their agent, or stuck). */
+const stalled = (s: BatchState): boolean => s.instances.length > 0 && !s.instances.some(working);
+
+const WAITING = new Set<JobView['state']>(['queued', 'setting up', 'retried', 'interrupted']);
+
+/** The lanes with jobs waiting and instances, none of them working: nothing will take those jobs. */
+export function stuckLanes(s: BatchState): number[] {
+  const lanes = new Set(s.jobs.filter((j) => WAITING.has(j.state)).map((j) => j.lane));
+  return [...lanes].filter((lane) => {
+    const mine = s.instances.filter((i) => i.lane === lane);
+    return mine.length > 0 && !mine.some(working);
+  });
+}
 
 interface LiveOutput {
   show(before: BatchState | undefined, now: BatchState): void;

@@ -150,6 +150,23 @@ describe('followBatch', () => {
     expect(draws[1]).toContain('2 done, 0 failed, 0 running, 0 queued · 1 instance');
   });
 
+  it('a lane with jobs waiting and no worker running (upload-failed) is stuck: follow ends, says so, exit 12', async () => {
+    const { cloud, batchCloud, one } = setUp();
+    const { ctx, stdout, said } = commandContext(m);
+    const { collect, collected } = collector();
+    const report = looks([
+      {
+        worker: { state: 'upload-failed', at: 2 },
+        jobs: [{ name: 'a', state: 'done', attempt: 1, status: 0, ended: 5 }],
+      },
+    ]);
+    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect })).toBe(12);
+    expect(said()).toContain('lane 1: jobs wait and no worker of the lane runs');
+    expect(stdout()).toContain(`${one.id}: a job's files could not reach S3: it is kept running for`);
+    expect(stdout()).toContain(`ssh-ec2 batch collect ${BATCH}`);
+    expect(collected).toHaveLength(1); // what is finished is brought home
+  });
+
   it('Ctrl-C: stops following, leaves everything running, says how to follow and collect; exit 0', async () => {
     const { cloud, batchCloud } = setUp();
     const { ctx, said } = commandContext(m);
