@@ -46,18 +46,25 @@ export async function followBatch(
   const batch = typeof rec === 'string' ? rec : rec.batch;
   const cloud = opts.cloud ?? (await loadCloud(ctx));
   const batchCloud = opts.batchCloud ?? (await loadBatchCloud(ctx));
-  const asker = sshAsker(localContext(ctx, ctx.cwd), cloud);
+  const stop = new AbortController();
+  const asker = sshAsker(localContext(ctx, ctx.cwd), cloud, stop.signal);
   const lastReports = new Map<string, BatchReport>();
   const out = liveOutput(ctx);
-  const stop = new AbortController();
-  const onInterrupt = () => stop.abort();
+  // The first Ctrl-C stops the look under way (its connections given up); a second one, while
+  // that is said, is Node's own: exit at once.
+  const onInterrupt = () => {
+    if (!stop.signal.aborted) return stop.abort();
+    process.off('SIGINT', onInterrupt);
+    process.kill(process.pid, 'SIGINT');
+  };
   process.on('SIGINT', onInterrupt);
   let state: BatchState | undefined;
   const pollMs = opts.pollMs ?? POLL_MS;
   try {
     for await (const _ of backoff({ firstDelayMs: Math.min(1000, pollMs), maxDelayMs: pollMs, signal: stop.signal })) {
-      const now = await gatherBatch(ctx, cloud, batchCloud, batch, { asker, lastReports, report: opts.report });
-      if (stop.signal.aborted) break;
+      const look = gatherBatch(ctx, cloud, batchCloud, batch, { asker, lastReports, report: opts.report });
+      const now = await untilAborted(look, stop.signal);
+      if (stop.signal.aborted || !now) break;
       out.show(state, now);
       state = now;
       if (finished(now.jobs) || stalled(now) || stuckLanes(now).length > 0) break;
@@ -90,6 +97,16 @@ export async function followBatch(
   const collected = await collect(state);
   // The batch's own status, unless bringing it home failed otherwise (a job's files not had).
   return collected === ExitCode.ok || collected === ExitCode.batchFailed ? exitStatus(state) : collected;
+}
+
+/** `p`'s value, or undefined as soon as `signal` aborts (what `p` does after is left to it, unheard). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  p.catch(() => undefined);
+  if (signal.aborted) return Promise.resolve(undefined);
+  return Promise.race([
+    p,
+    new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true })),
+  ]);
 }
 
 /** BATCH.md: 0 when every job is done with status 0; 12 when one failed (or could not run at all). */

@@ -167,6 +167,20 @@ describe('followBatch', () => {
     expect(collected).toHaveLength(1); // what is finished is brought home
   });
 
+  it('Ctrl-C during a look that hangs (an instance slow to answer): the look is given up at once, exit 0', async () => {
+    const { cloud, batchCloud } = setUp();
+    const { ctx, said } = commandContext(m);
+    const { collect } = collector();
+    let n = 0;
+    const report = (): Promise<Asked> => {
+      if (++n === 1) return Promise.resolve({ report: { worker, jobs: [] } });
+      setImmediate(() => process.emit('SIGINT'));
+      return new Promise(() => undefined); // never answers
+    };
+    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect })).toBe(0);
+    expect(said()).toContain(`ssh-ec2 batch status ${BATCH}`);
+  });
+
   it('Ctrl-C: stops following, leaves everything running, says how to follow and collect; exit 0', async () => {
     const { cloud, batchCloud } = setUp();
     const { ctx, said } = commandContext(m);
