@@ -55,13 +55,18 @@ export interface CollectIo {
   ): Promise<BatchReport>;
 }
 
-/** 0, or 12 (some job failed); a job that could not be brought home: that failure's status. */
+/**
+ * 0, or 12 (some job failed); a job that could not be brought home: that failure's status.
+ * `signal` (a Ctrl-C): the step under way is finished, no other begun, nothing ended; what is left
+ * is said.
+ */
 export async function collectBatch(
   ctx: CommandContext,
   cloud: Cloud,
   batchCloud: BatchCloud,
   given: BatchState,
   io: CollectIo = realIo,
+  signal?: AbortSignal,
 ): Promise<number> {
   let state = given;
   const { log } = ctx;
@@ -82,7 +87,7 @@ export async function collectBatch(
   };
 
   const live = new Map((await cloud.findInstances({ [BATCH_TAG]: batch })).map((i) => [i.id, i]));
-  state = await wakeUnread(ctx, cloud, state, live, io, (j) => collected.has(j), home);
+  state = await wakeUnread(ctx, cloud, state, live, io, (j) => collected.has(j), home, signal);
   const due = state.jobs.filter((j) => FINISHED.has(j.state) && !collected.has(j.name));
   const fromS3Jobs: JobView[] = [];
   const byInstance = new Map<string, JobView[]>();
@@ -109,6 +114,7 @@ export async function collectBatch(
     if (jobs.length === 0) return;
     const store = await io.loadStore({ region: state.region, endpoint: ctx.options.resultsEndpoint });
     for (const job of jobs) {
+      if (signal?.aborted) return;
       triedS3.add(job.name);
       const ok = await fromS3(store, state.resultsUrl!, ctx.cwd, batch, job.name, log).catch((err: unknown) => {
         log.warn(`${job.name}: from S3: ${(err as Error).message}`);
@@ -125,6 +131,7 @@ export async function collectBatch(
       byInstance.set(inst.id, [...(byInstance.get(inst.id) ?? []), job]);
   }
   for (const [id, jobs] of byInstance) {
+    if (signal?.aborted) break;
     // Ended by the same story when its worker is done and these were all it still held, or when
     // they are the last of the batch (every instance ends then).
     const homeAfter = new Set([...collected, ...jobs.map((j) => j.name)]);
@@ -134,6 +141,14 @@ export async function collectBatch(
       .catch((err: unknown) => log.error(`${id}: ${(err as Error).message}`));
     // What its instance could not give, S3 may have.
     if (state.resultsUrl) await viaS3(jobs.filter((j) => !collected.has(j.name) && !triedS3.has(j.name)));
+  }
+  if (signal?.aborted) {
+    const left = state.jobs.filter((j) => !collected.has(j.name)).length;
+    log.warn(
+      `${batch}: interrupted: ${left} job(s) not home yet and the batch's instances and resources left as they are: ` +
+        `\`ssh-ec2 batch collect ${batch}\` goes on`,
+    );
+    return 128 + 2; // as for any Ctrl-C (README: exit status 128+n)
   }
   for (const job of due)
     if (!collected.has(job.name)) failed(job.name, new Error('its files could not be had (said above)'));

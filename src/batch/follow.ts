@@ -14,6 +14,7 @@ import type { CommandContext } from '../commands/types.js';
 import { ExitCode } from '../errors.js';
 import type { BatchReport } from '../remote/batch-worker.js';
 import { localContext } from '../session/context.js';
+import { trapSignals } from '../session/signals.js';
 import { loadCloud } from '../session/story.js';
 import { backoff } from '../time.js';
 import { clock } from '../ui/status-line.js';
@@ -35,7 +36,7 @@ export interface FollowOptions {
   cloud?: Cloud;
   batchCloud?: BatchCloud;
   report?: GatherOptions['report'];
-  collect?: (state: BatchState) => Promise<number>;
+  collect?: (state: BatchState, signal: AbortSignal) => Promise<number>;
 }
 
 export async function followBatch(
@@ -93,8 +94,19 @@ export async function followBatch(
         ctx.log.warn(`lane ${lane}: jobs wait and no worker of the lane runs to take them: stopped following`);
   }
   // As `batch collect`: every finished job's files home, then what has nothing left ended.
-  const collect = opts.collect ?? ((s: BatchState) => collectBatch(ctx, cloud, batchCloud, s));
-  const collected = await collect(state);
+  const collect =
+    opts.collect ??
+    ((s: BatchState, signal: AbortSignal) => collectBatch(ctx, cloud, batchCloud, s, undefined, signal));
+  // A Ctrl-C here finishes the step under way (a job's download, an instance's end) and stops.
+  const collecting = new AbortController();
+  const trap = trapSignals(
+    ctx.log,
+    () => collecting.abort(),
+    () => 'bringing the finished jobs home',
+  );
+  const collected = await collect(state, collecting.signal).finally(() => trap.dispose());
+  const interrupted = trap.exitStatus();
+  if (interrupted !== undefined) return interrupted;
   // The batch's own status, unless bringing it home failed otherwise (a job's files not had).
   return collected === ExitCode.ok || collected === ExitCode.batchFailed ? exitStatus(state) : collected;
 }

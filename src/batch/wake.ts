@@ -33,6 +33,7 @@ export async function wakeUnread(
   io: CollectIo,
   isHome: (job: string) => boolean,
   onJob: (job: string) => void,
+  signal?: AbortSignal,
 ): Promise<BatchState> {
   const unread = [...live.values()].filter((i) => {
     if (i.state !== 'stopped' || state.instances.find((v) => v.id === i.id)?.worker) return false;
@@ -44,6 +45,7 @@ export async function wakeUnread(
   let jobs = state.jobs;
   let instances = state.instances;
   for (const i of unread) {
+    if (signal?.aborted) break;
     const report = await io.wake(ctx, cloud, i, state.batch, isHome, onJob).catch((err: unknown) => {
       ctx.log.error(`${i.id}: not started to read what it ran: ${(err as Error).message}`);
       return undefined;

@@ -222,6 +222,32 @@ describe('collectBatch', () => {
   });
 });
 
+describe('collectBatch: interrupted (Ctrl-C)', () => {
+  it('the step under way finishes, no other begins, nothing is ended; what is left is said; 130', async () => {
+    const a = instance();
+    const b = instance();
+    const state = batchState([job('job-1', 'done', a.id), job('job-2', 'done', b.id)], {
+      instances: [view(a.id, 'done'), view(b.id, 'done')],
+    });
+    const stop = new AbortController();
+    const calls: string[] = [];
+    const base = ioFrom({ 'job-1': { 'out.txt': 'one' } }, calls);
+    const io: CollectIo = {
+      ...base,
+      async fromInstance(...args) {
+        stop.abort(); // Ctrl-C while the first instance's files come
+        await base.fromInstance(...args);
+      },
+    };
+    expect(await collectBatch(ctx, cloud, bc, state, io, stop.signal)).toBe(130);
+    expect(calls).toHaveLength(1);
+    expect(read('job-1', 'out.txt')).toBe('one');
+    expect([cloud.get(a.id)?.state, cloud.get(b.id)?.state]).toEqual(['running', 'running']);
+    expect(bc.templates.size).toBe(1);
+    expect(said()).toContain(`interrupted: 1 job(s) not home yet`);
+  });
+});
+
 describe('collectBatch: a lane that failed', () => {
   it('its never-run jobs need nothing brought: the batch ends, exit 12', async () => {
     const a = instance();

@@ -181,6 +181,23 @@ describe('followBatch', () => {
     expect(said()).toContain(`ssh-ec2 batch status ${BATCH}`);
   });
 
+  it('Ctrl-C during the collect at the end: the collect is told (it finishes its step), exit 130', async () => {
+    const { cloud, batchCloud } = setUp();
+    const { ctx } = commandContext(m);
+    const report = looks([
+      { worker, jobs: ['a', 'b'].map((name) => ({ name, state: 'done' as const, attempt: 1, status: 0, ended: 5 })) },
+    ]);
+    let told = false;
+    const collect = async (_s: BatchState, signal: AbortSignal) => {
+      process.emit('SIGINT');
+      await new Promise((r) => setImmediate(r));
+      told = signal.aborted;
+      return 130;
+    };
+    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect })).toBe(130);
+    expect(told).toBe(true);
+  });
+
   it('Ctrl-C: stops following, leaves everything running, says how to follow and collect; exit 0', async () => {
     const { cloud, batchCloud } = setUp();
     const { ctx, said } = commandContext(m);
