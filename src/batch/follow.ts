@@ -21,7 +21,7 @@ import { clock } from '../ui/status-line.js';
 import type { BatchState, InstanceView, JobView } from './batch-state.js';
 import { loadBatchCloud } from './clouds.js';
 import { collectBatch } from './collect.js';
-import { finished } from './job-views.js';
+import { finished, type Sighting } from './job-views.js';
 import { sshAsker } from './reach.js';
 import type { BatchRecord } from './record.js';
 import { gatherBatch, type GatherOptions } from './state.js';
@@ -50,6 +50,7 @@ export async function followBatch(
   const stop = new AbortController();
   const asker = sshAsker(localContext(ctx, ctx.cwd), cloud, stop.signal);
   const lastReports = new Map<string, BatchReport>();
+  const s3Final = new Map<string, Sighting>();
   const out = liveOutput(ctx);
   // The first Ctrl-C stops the look under way (its connections given up); a second one, while
   // that is said, is Node's own: exit at once.
@@ -63,7 +64,7 @@ export async function followBatch(
   const pollMs = opts.pollMs ?? POLL_MS;
   try {
     for await (const _ of backoff({ firstDelayMs: Math.min(1000, pollMs), maxDelayMs: pollMs, signal: stop.signal })) {
-      const look = gatherBatch(ctx, cloud, batchCloud, batch, { asker, lastReports, report: opts.report });
+      const look = gatherBatch(ctx, cloud, batchCloud, batch, { asker, lastReports, s3Final, report: opts.report });
       const now = await untilAborted(look, stop.signal);
       if (stop.signal.aborted || !now) break;
       out.show(state, now);

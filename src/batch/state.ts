@@ -42,6 +42,8 @@ export interface GatherOptions {
   report?: (instance: InstanceInfo, batch: string, withManifest: boolean) => Promise<Asked | undefined>;
   /** The reports of the earlier looks (follow.ts): an instance not reachable now keeps its last. */
   lastReports?: Map<string, BatchReport>;
+  /** S3's final word on jobs (their ssh-ec2-job.json), kept across looks: read once each. */
+  s3Final?: Map<string, Sighting>;
 }
 
 export async function gatherBatch(
@@ -83,7 +85,7 @@ export async function gatherBatch(
     emptyManifest(batchId, template?.tags[CREATED_TAG]);
   const views = instanceViews(instances, asked, reports);
   const sightings = instanceSightings(instances, reports);
-  if (store) sightings.push(...(await s3Sightings(await store(), resultsUrl!, manifest, sightings)));
+  if (store) sightings.push(...(await s3Sightings(await store(), resultsUrl!, manifest, sightings, opts.s3Final)));
   const lanes = laneFacts(views, queues, manifest, failedLanes(record, template?.tags[FAILED_LANES_TAG]));
   const jobs = jobViews(manifest, sightings, lanes, record?.collected ?? []);
   if (resultsUrl) for (const j of jobs) j.where ??= j.state === 'done' || j.state === 'failed' ? 's3' : undefined;

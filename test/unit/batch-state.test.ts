@@ -303,6 +303,22 @@ describe('gatherBatch', () => {
       store: () => Promise.resolve(store),
     });
     expect(s.resultsUrl).toBe(url);
+    // Follow's looks: no listing of the prefix; a job's final word read once, the open ones again.
+    const asked: string[] = [];
+    const counted: ResultsReader = {
+      ...store,
+      list: () => Promise.reject(new Error('the whole prefix listed')),
+      read: (f, p) => (asked.push(p), store.read(f, p)),
+    };
+    const s3Final = new Map();
+    for (let look = 0; look < 2; look++)
+      await gatherBatch(ctx, cloud, batchCloud, BATCH, {
+        report: reports({}).report,
+        store: () => Promise.resolve(counted),
+        s3Final,
+      });
+    const jobReads = asked.filter((p) => p.endsWith('ssh-ec2-job.json')).sort();
+    expect(jobReads).toEqual(['a', 'b', 'c', 'c', 'd', 'd'].map((j) => `${j}/ssh-ec2-job.json`));
     expect(s.manifest.jobs.map((j) => j.name)).toEqual(['a', 'b', 'c', 'd']);
     expect(
       s.jobs.slice(0, 2).map((j) => [j.name, j.state, j.attempt, j.status, j.instanceId, j.where, j.peakKiB]),
