@@ -10,18 +10,13 @@ import type { BatchCloud } from '../cloud/batch-port.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import type { ResultsStore } from '../cloud/s3.js';
 import { endInstances } from '../commands/down/end.js';
-import { connectFound } from '../commands/existing-instance.js';
 import type { CommandContext } from '../commands/types.js';
 import { ExitCode, UserError } from '../errors.js';
-import { rsyncSource } from '../remote/rsync-capabilities.js';
-import { localContext } from '../session/context.js';
-import { bringUp } from '../session/provision.js';
-import { runStory } from '../session/story.js';
 import type { BatchReport } from '../remote/batch-worker.js';
 import type { BatchState, JobView } from './batch-state.js';
 import { fromInstance, fromS3 } from './collect-files.js';
 import { BATCH_TAG, endBatchResources } from './end.js';
-import { wakeInstance, wakeUnread } from './wake.js';
+import { storyOn, wakeInstance, wakeUnread } from './wake.js';
 import { writeRecord } from './record.js';
 
 const FINISHED = new Set(['done', 'failed']);
@@ -196,39 +191,14 @@ const realIo: CollectIo = {
   },
   wake: wakeInstance,
   async fromInstance(ctx, cloud, instance, batch, jobs, onJob, end) {
-    // rsync off: the story's finish brings nothing back itself; its final state is the instance's
-    // own (a started one stopped again) unless it is to end.
-    const options = { ...ctx.options, rsync: false };
+    // Its final state is the instance's own (a started one stopped again) unless it is to end; one
+    // found running is left to its worker and agent, without a session's "left running" words.
     const found = instance.state === 'running' || instance.state === 'pending';
-    const status = await runStory(
-      { ...ctx, options },
-      localContext({ ...ctx, options }, ctx.cwd),
-      async (run, signal) => {
-        const up = await bringUp({ cloud: run.cloud, log: run.log, signal }, instance);
-        run.facts.instance = up;
-        const conn = await connectFound(run, up, signal);
-        await fromInstance(
-          {
-            conn,
-            instanceId: up.id,
-            projectDir: ctx.cwd,
-            scratchDir: run.paths.runtime,
-            rsync: rsyncSource(run),
-            log: run.log,
-          },
-          batch,
-          jobs,
-          onJob,
-        );
-        if (end) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
-      },
-      // One found running is left to its worker and agent, without a session's "left running" words.
-      {
-        cloud,
-        endJobs: true,
-        facts: found ? { instance, leftAsItIs: 'job still running' } : { instance, finalState: 'stop' },
-      },
-    );
+    const facts: Parameters<typeof storyOn>[3] = found ? { leftAsItIs: 'job still running' } : { finalState: 'stop' };
+    const status = await storyOn(ctx, cloud, instance, facts, async (run, _conn, p) => {
+      await fromInstance(p, batch, jobs, onJob);
+      if (end) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
+    });
     if (status !== ExitCode.ok)
       throw new UserError(`collecting from ${instance.id} ended with status ${status}`, status);
   },

@@ -9,8 +9,9 @@ import { connectFound } from '../commands/existing-instance.js';
 import type { CommandContext } from '../commands/types.js';
 import { ExitCode, UserError } from '../errors.js';
 import { batchReportCommand, parseBatchReport, type BatchReport } from '../remote/batch-worker.js';
+import type { Connection } from '../remote/connection.js';
 import { rsyncSource } from '../remote/rsync-capabilities.js';
-import { localContext } from '../session/context.js';
+import { localContext, type Run } from '../session/context.js';
 import { bringUp } from '../session/provision.js';
 import { runStory } from '../session/story.js';
 import type { BatchState, InstanceView } from './batch-state.js';
@@ -73,6 +74,33 @@ export async function wakeUnread(
   return { ...state, jobs, instances };
 }
 
+/**
+ * One story on a batch's instance: started if stopped (as `down --pull`), connected, `work` done;
+ * rsync off (the finish brings nothing back itself). `facts`: its final state unless `work` says
+ * otherwise (`run.facts`). Its exit status.
+ */
+export function storyOn(
+  ctx: CommandContext,
+  cloud: Cloud,
+  instance: InstanceInfo,
+  facts: Partial<Run['facts']>,
+  work: (run: Run, conn: Connection, p: Parameters<typeof fromInstance>[0]) => Promise<void>,
+): Promise<number> {
+  const options = { ...ctx.options, rsync: false };
+  return runStory(
+    { ...ctx, options },
+    localContext({ ...ctx, options }, ctx.cwd),
+    async (run, signal) => {
+      const up = await bringUp({ cloud: run.cloud, log: run.log, signal }, instance);
+      run.facts.instance = up;
+      const conn = await connectFound(run, up, signal);
+      const paths = { projectDir: ctx.cwd, scratchDir: run.paths.runtime, rsync: rsyncSource(run), log: run.log };
+      await work(run, conn, { conn, instanceId: up.id, ...paths });
+    },
+    { cloud, endJobs: true, facts: { instance, ...facts } },
+  );
+}
+
 /** CollectIo.wake, over ssh: one story (started, asked, its jobs pulled; stopped again or terminated). */
 export async function wakeInstance(
   ctx: CommandContext,
@@ -82,29 +110,19 @@ export async function wakeInstance(
   isHome: (job: string) => boolean,
   onJob: (job: string) => void,
 ): Promise<BatchReport> {
-  const options = { ...ctx.options, rsync: false };
   let report: BatchReport | undefined;
-  const status = await runStory(
-    { ...ctx, options },
-    localContext({ ...ctx, options }, ctx.cwd),
-    async (run, signal) => {
-      const up = await bringUp({ cloud: run.cloud, log: run.log, signal }, instance);
-      run.facts.instance = up;
-      const conn = await connectFound(run, up, signal);
-      report = parseBatchReport((await conn.exec(batchReportCommand(batch))).stdout);
-      const newest = newestSightings(report.jobs.map((r): Sighting => ({ report: r, from: 'instance' })));
-      const due = [...newest.values()]
-        .map((s) => s.report)
-        .filter((r) => (r.state === 'done' || r.state === 'failed') && isJobName(r.name) && !isHome(r.name));
-      const p = { conn, instanceId: up.id, projectDir: ctx.cwd, scratchDir: run.paths.runtime, log: run.log };
-      if (due.length > 0) await fromInstance({ ...p, rsync: rsyncSource(run) }, batch, due, onJob);
-      const workerDone = report.worker !== undefined && report.worker.state !== 'running';
-      if (workerDone && [...newest.keys()].every(isHome))
-        Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
-    },
-    // Stopped again unless all it held is home: as it was found.
-    { cloud, endJobs: true, facts: { instance, finalState: 'stop' } },
-  );
+  // Stopped again unless all it held is home: as it was found.
+  const status = await storyOn(ctx, cloud, instance, { finalState: 'stop' }, async (run, conn, p) => {
+    report = parseBatchReport((await conn.exec(batchReportCommand(batch))).stdout);
+    const newest = newestSightings(report.jobs.map((r): Sighting => ({ report: r, from: 'instance' })));
+    const due = [...newest.values()]
+      .map((s) => s.report)
+      .filter((r) => (r.state === 'done' || r.state === 'failed') && isJobName(r.name) && !isHome(r.name));
+    if (due.length > 0) await fromInstance(p, batch, due, onJob);
+    const workerDone = report.worker !== undefined && report.worker.state !== 'running';
+    if (workerDone && [...newest.keys()].every(isHome))
+      Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
+  });
   if (status !== ExitCode.ok || !report)
     throw new UserError(`starting ${instance.id} to collect ended with status ${status}`, status);
   return report;
