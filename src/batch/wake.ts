@@ -102,14 +102,7 @@ export function storyOn(
 }
 
 /** CollectIo.wake, over ssh: one story (started, asked, its jobs pulled; stopped again or terminated). */
-export async function wakeInstance(
-  ctx: CommandContext,
-  cloud: Cloud,
-  instance: InstanceInfo,
-  batch: string,
-  isHome: (job: string) => boolean,
-  onJob: (job: string) => void,
-): Promise<BatchReport> {
+export const wakeInstance: CollectIo['wake'] = async (ctx, cloud, instance, batch, isHome, onJob) => {
   let report: BatchReport | undefined;
   // Stopped again unless all it held is home: as it was found.
   const status = await storyOn(ctx, cloud, instance, { finalState: 'stop' }, async (run, conn, p) => {
@@ -126,4 +119,4 @@ export async function wakeInstance(
   if (status !== ExitCode.ok || !report)
     throw new UserError(`starting ${instance.id} to collect ended with status ${status}`, status);
   return report;
-}
+};
