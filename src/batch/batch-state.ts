@@ -26,6 +26,8 @@ export interface JobView {
   wallSeconds?: number;
   /** Its files are home (results/<batch>/<job>/). */
   collected: boolean;
+  /** Why it never ran (its lane failed: no capacity, no instance prepared): it is `failed`. */
+  reason?: string;
   /** Where its files are to be had: its instance's files/ folder, or S3 (--results). */
   where?: 'instance' | 's3';
 }

@@ -5,6 +5,7 @@
  * ending loop: a spot request cancelled first), then its queues, fleets and template deleted.
  * What a job left on its instance and not in S3 is lost: asked first, unless --yes.
  */
+import { mapBounded } from '../bounded.js';
 import type { BatchCloud } from '../cloud/batch-port.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import { confirm } from '../commands/down/confirm.js';
@@ -18,6 +19,10 @@ import { runStory } from '../session/story.js';
 import type { BatchState } from './batch-state.js';
 import { BATCH_TAG, endBatchResources } from './end.js';
 import { writeRecord } from './record.js';
+
+/** Workers stopped at once, and how long each connection may take before its instance is terminated anyway. */
+const STOPS_AT_ONCE = 8;
+const STOP_CONNECT_MS = 10_000;
 
 const RUNNING = new Set(['running', 'setting up']);
 const FINISHED = new Set(['done', 'failed']);
@@ -56,8 +61,13 @@ export async function cancelBatch(
       log.detail(`${lane.queueUrl}: not purged (${(err as Error).message}): deleted below`);
     });
   // A worker stopped first takes no further job and sends nothing back; one not reachable ends
-  // with its instance all the same.
-  for (const i of live.filter((x) => x.state === 'running')) await stopWorker(ctx, cloud, i, batch);
+  // with its instance all the same. Several at once, each connect short: an unreachable one must
+  // not hold the terminate back (the queues are purged already).
+  await mapBounded(
+    live.filter((x) => x.state === 'running'),
+    STOPS_AT_ONCE,
+    (i) => stopWorker(ctx, cloud, i, batch),
+  );
   let status: number = live.length > 0 ? await endInstances(ctx, cloud, live, false) : ExitCode.ok;
   const gone = await endBatchResources(batchCloud, cloud, batch, state.lanes, state);
   if (gone.liveInstances.length > 0) {
@@ -79,7 +89,7 @@ async function stopWorker(ctx: CommandContext, cloud: Cloud, instance: InstanceI
     { ...ctx, options },
     localContext({ ...ctx, options }, ctx.cwd),
     async (run, signal) => {
-      const conn = await connectFound(run, instance, signal);
+      const conn = await connectFound(run, instance, signal, { timeoutMs: STOP_CONNECT_MS });
       await conn.exec(batchCancelCommand(batch));
     },
     { cloud, endJobs: true, facts: { instance, finalState: 'leave' } },

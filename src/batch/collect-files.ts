@@ -18,10 +18,14 @@ import { OWN_DIR } from '../sync/ignore-rules.js';
 import { pullInto } from '../sync/pull.js';
 import { backupStamp, besideName, nameList } from '../sync/three-way.js';
 import type { Logger } from '../ui/logger.js';
+import { isJobName } from './job-name.js';
 
 /** Where a batch's jobs' files come home, in the project directory. */
-export const resultsDirOf = (projectDir: string, batch: string, job: string): string =>
-  join(projectDir, 'results', batch, job);
+export function resultsDirOf(projectDir: string, batch: string, job: string): string {
+  // Names come back from instances and S3: none may reach outside results/<batch>/.
+  if (!isJobName(job) || !isJobName(batch)) throw new Error(`"${batch}/${job}" is not a job's name: refused`);
+  return join(projectDir, 'results', batch, job);
+}
 
 /** The job's log, beside its files. */
 export const JOB_LOG = 'ssh-ec2-job.log';
@@ -60,12 +64,30 @@ export async function placeFiles(
       done.placed++;
       continue;
     }
-    // Different here (or made here meanwhile): yours stays, this one beside it — once.
-    const beside = besideName(rel, backupStamp(stamp), 'ec2');
-    if ((await localEntry(dest, beside)).kind === 'none') await placeNew(src, join(dest, beside));
-    done.beside.push(beside);
+    // Different here (or made here meanwhile): yours stays, this one beside it — once: a beside
+    // name holding this same content is this copy (an earlier collect); one taken otherwise, the next.
+    const beside = await freeBeside(src, dest, rel, backupStamp(stamp));
+    if (beside === undefined) done.blocked.push(rel);
+    else if (beside.same) done.same++;
+    else done.beside.push(beside.name);
   }
   return done;
+}
+
+/** The first beside name (`x.ec2-<stamp>.txt`, then `x.ec2-<stamp>-2.txt`…) free or holding `src`'s content. */
+async function freeBeside(
+  src: string,
+  dest: string,
+  rel: string,
+  stamp: string,
+): Promise<{ name: string; same: boolean } | undefined> {
+  for (let n = 1; n <= 100; n++) {
+    const name = besideName(rel, n === 1 ? stamp : `${stamp}-${n}`, 'ec2');
+    const there = await localEntry(dest, name);
+    if (there.kind === 'file' && (await sameContent(src, join(dest, name)))) return { name, same: true };
+    if (there.kind === 'none' && (await placeNew(src, join(dest, name)))) return { name, same: false };
+  }
+  return undefined;
 }
 
 /** The regular files under `dir`, relative to it (a link is not followed, nor taken). */
@@ -115,6 +137,7 @@ async function fromInstanceOne(
   job: { name: string; ended?: number },
   onJob: (job: string) => void,
 ): Promise<void> {
+  const dest = resultsDirOf(p.projectDir, batch, job.name); // the name checked before any path is made of it
   const stage = join(stages, job.name);
   await rm(stage, { recursive: true, force: true });
   await mkdir(stage, { recursive: true });
@@ -128,10 +151,13 @@ async function fromInstanceOne(
     const files = (await walk(join(stage, BATCH_JOB_FILES))).map((f) => [join(stage, BATCH_JOB_FILES, f), f] as const);
     const log = (await walk(stage)).includes(BATCH_JOB_LOG) ? [[join(stage, BATCH_JOB_LOG), JOB_LOG] as const] : [];
     const stamp = job.ended ? new Date(job.ended * 1000) : new Date();
-    const placed = await placeFiles([...files, ...log], resultsDirOf(p.projectDir, batch, job.name), stamp);
+    const placed = await placeFiles([...files, ...log], dest, stamp);
     sayPlaced(p.log, job.name, placed);
     p.log.info(`${job.name}: ${placed.placed} file(s) into results/${batch}/${job.name}/ from ${p.instanceId}`);
-    onJob(job.name);
+    // Not home while a file could not be written: its instance keeps it for the next collect.
+    if (placed.blocked.length > 0)
+      p.log.warn(`${job.name}: not collected: move what is in the way, then \`ssh-ec2 batch collect ${batch}\` again`);
+    else onJob(job.name);
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
@@ -146,6 +172,7 @@ export async function fromS3(
   job: string,
   log: Logger,
 ): Promise<boolean> {
+  const dest = resultsDirOf(projectDir, batch, job);
   const base = s3Location(resultsUrl);
   const folder = { bucket: base.bucket, prefix: `${base.prefix}${job}/` };
   const objects = await store.list(folder);
@@ -153,9 +180,9 @@ export async function fromS3(
     log.warn(`${job}: nothing in ${s3Url(folder)}: its files were not uploaded`);
     return false;
   }
-  const dest = resultsDirOf(projectDir, batch, job);
   await mkdir(dest, { recursive: true });
   const done = await bring(store, folder, dest, objects, log);
   log.info(`${job}: ${done.fetched} file(s) into results/${batch}/${job}/ from ${s3Url(folder)}`);
-  return done.failed.length === 0;
+  // A file not written (a directory or link in its way) keeps the job not home: said by bring().
+  return done.failed.length === 0 && done.unsafe.length === 0;
 }

@@ -10,16 +10,13 @@ import type { BatchCloud } from '../cloud/batch-port.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import type { ResultsStore } from '../cloud/s3.js';
 import { endInstances } from '../commands/down/end.js';
-import { connectFound } from '../commands/existing-instance.js';
 import type { CommandContext } from '../commands/types.js';
 import { ExitCode, UserError } from '../errors.js';
-import { rsyncSource } from '../remote/rsync-capabilities.js';
-import { localContext } from '../session/context.js';
-import { bringUp } from '../session/provision.js';
-import { runStory } from '../session/story.js';
+import type { BatchReport } from '../remote/batch-worker.js';
 import type { BatchState, JobView } from './batch-state.js';
 import { fromInstance, fromS3 } from './collect-files.js';
 import { BATCH_TAG, endBatchResources } from './end.js';
+import { storyOn, wakeInstance, wakeUnread } from './wake.js';
 import { writeRecord } from './record.js';
 
 const FINISHED = new Set(['done', 'failed']);
@@ -38,16 +35,35 @@ export interface CollectIo {
     onJob: (job: string) => void,
     end: boolean,
   ): Promise<void>;
+  /**
+   * A stopped instance no look could ask (README: `unknown`): started, its report read, the
+   * finished jobs it holds that `isHome` says are not home brought home (`onJob` each), then
+   * terminated when its worker is done and all it ran is home, else stopped again. Its report.
+   */
+  wake(
+    ctx: CommandContext,
+    cloud: Cloud,
+    instance: InstanceInfo,
+    batch: string,
+    isHome: (job: string) => boolean,
+    onJob: (job: string) => void,
+  ): Promise<BatchReport>;
 }
 
-/** 0, or 12 (some job failed); a job that could not be brought home: that failure's status. */
+/**
+ * 0, or 12 (some job failed); a job that could not be brought home: that failure's status.
+ * `signal` (a Ctrl-C): the step under way is finished, no other begun, nothing ended; what is left
+ * is said.
+ */
 export async function collectBatch(
   ctx: CommandContext,
   cloud: Cloud,
   batchCloud: BatchCloud,
-  state: BatchState,
+  given: BatchState,
   io: CollectIo = realIo,
+  signal?: AbortSignal,
 ): Promise<number> {
+  let state = given;
   const { log } = ctx;
   const { batch } = state;
   const collected = new Set([
@@ -66,10 +82,16 @@ export async function collectBatch(
   };
 
   const live = new Map((await cloud.findInstances({ [BATCH_TAG]: batch })).map((i) => [i.id, i]));
+  state = await wakeUnread(ctx, cloud, state, live, io, (j) => collected.has(j), home, signal);
   const due = state.jobs.filter((j) => FINISHED.has(j.state) && !collected.has(j.name));
   const fromS3Jobs: JobView[] = [];
   const byInstance = new Map<string, JobView[]>();
   for (const job of due) {
+    // Never run (its lane failed): nothing of it to bring.
+    if (job.reason) {
+      home(job.name);
+      continue;
+    }
     const inst = job.instanceId ? live.get(job.instanceId) : undefined;
     if (state.resultsUrl && (job.where === 's3' || !inst || GONE.has(inst.state))) fromS3Jobs.push(job);
     else if (inst && !GONE.has(inst.state)) byInstance.set(inst.id, [...(byInstance.get(inst.id) ?? []), job]);
@@ -87,6 +109,7 @@ export async function collectBatch(
     if (jobs.length === 0) return;
     const store = await io.loadStore({ region: state.region, endpoint: ctx.options.resultsEndpoint });
     for (const job of jobs) {
+      if (signal?.aborted) return;
       triedS3.add(job.name);
       const ok = await fromS3(store, state.resultsUrl!, ctx.cwd, batch, job.name, log).catch((err: unknown) => {
         log.warn(`${job.name}: from S3: ${(err as Error).message}`);
@@ -103,6 +126,7 @@ export async function collectBatch(
       byInstance.set(inst.id, [...(byInstance.get(inst.id) ?? []), job]);
   }
   for (const [id, jobs] of byInstance) {
+    if (signal?.aborted) break;
     // Ended by the same story when its worker is done and these were all it still held, or when
     // they are the last of the batch (every instance ends then).
     const homeAfter = new Set([...collected, ...jobs.map((j) => j.name)]);
@@ -112,6 +136,14 @@ export async function collectBatch(
       .catch((err: unknown) => log.error(`${id}: ${(err as Error).message}`));
     // What its instance could not give, S3 may have.
     if (state.resultsUrl) await viaS3(jobs.filter((j) => !collected.has(j.name) && !triedS3.has(j.name)));
+  }
+  if (signal?.aborted) {
+    const left = state.jobs.filter((j) => !collected.has(j.name)).length;
+    log.warn(
+      `${batch}: interrupted: ${left} job(s) not home yet and the batch's instances and resources left as they are: ` +
+        `\`ssh-ec2 batch collect ${batch}\` goes on`,
+    );
+    return 128 + 2; // as for any Ctrl-C (README: exit status 128+n)
   }
   for (const job of due)
     if (!collected.has(job.name)) failed(job.name, new Error('its files could not be had (said above)'));
@@ -141,13 +173,14 @@ export async function collectBatch(
 }
 
 /**
- * An instance with nothing left for it: its worker is done (a stopped one's agent powered it off
- * after its worker ended) and every job it ran last is home (a setup that failed: none).
+ * An instance with nothing left for it: its worker said it is done and every job it ran last is
+ * home (a setup that failed: none). One whose report was never read is never ended: the jobs it
+ * ran are known only from there.
  */
 function endsNow(state: BatchState, instance: InstanceInfo | undefined, home: ReadonlySet<string>): boolean {
   if (!instance || GONE.has(instance.state)) return false;
-  const view = state.instances.find((v) => v.id === instance.id);
-  const workerDone = view?.worker ? view.worker.state !== 'running' : instance.state === 'stopped';
+  const worker = state.instances.find((v) => v.id === instance.id)?.worker;
+  const workerDone = worker !== undefined && worker.state !== 'running';
   return workerDone && state.jobs.every((j) => j.instanceId !== instance.id || home.has(j.name));
 }
 
@@ -156,40 +189,16 @@ const realIo: CollectIo = {
     const { createResultsStore } = await import('../cloud/s3.js');
     return createResultsStore(cfg);
   },
+  wake: wakeInstance,
   async fromInstance(ctx, cloud, instance, batch, jobs, onJob, end) {
-    // rsync off: the story's finish brings nothing back itself; its final state is the instance's
-    // own (a started one stopped again) unless it is to end.
-    const options = { ...ctx.options, rsync: false };
+    // Its final state is the instance's own (a started one stopped again) unless it is to end; one
+    // found running is left to its worker and agent, without a session's "left running" words.
     const found = instance.state === 'running' || instance.state === 'pending';
-    const status = await runStory(
-      { ...ctx, options },
-      localContext({ ...ctx, options }, ctx.cwd),
-      async (run, signal) => {
-        const up = await bringUp({ cloud: run.cloud, log: run.log, signal }, instance);
-        run.facts.instance = up;
-        const conn = await connectFound(run, up, signal);
-        await fromInstance(
-          {
-            conn,
-            instanceId: up.id,
-            projectDir: ctx.cwd,
-            scratchDir: run.paths.runtime,
-            rsync: rsyncSource(run),
-            log: run.log,
-          },
-          batch,
-          jobs,
-          onJob,
-        );
-        if (end) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
-      },
-      // One found running is left to its worker and agent, without a session's "left running" words.
-      {
-        cloud,
-        endJobs: true,
-        facts: found ? { instance, leftAsItIs: 'job still running' } : { instance, finalState: 'stop' },
-      },
-    );
+    const facts: Parameters<typeof storyOn>[3] = found ? { leftAsItIs: 'job still running' } : { finalState: 'stop' };
+    const status = await storyOn(ctx, cloud, instance, facts, async (run, _conn, p) => {
+      await fromInstance(p, batch, jobs, onJob);
+      if (end) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
+    });
     if (status !== ExitCode.ok)
       throw new UserError(`collecting from ${instance.id} ended with status ${status}`, status);
   },

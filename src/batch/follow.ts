@@ -14,13 +14,14 @@ import type { CommandContext } from '../commands/types.js';
 import { ExitCode } from '../errors.js';
 import type { BatchReport } from '../remote/batch-worker.js';
 import { localContext } from '../session/context.js';
+import { trapSignals } from '../session/signals.js';
 import { loadCloud } from '../session/story.js';
 import { backoff } from '../time.js';
 import { clock } from '../ui/status-line.js';
-import type { BatchState } from './batch-state.js';
+import type { BatchState, InstanceView, JobView } from './batch-state.js';
 import { loadBatchCloud } from './clouds.js';
 import { collectBatch } from './collect.js';
-import { finished } from './job-views.js';
+import { finished, type Sighting } from './job-views.js';
 import { sshAsker } from './reach.js';
 import type { BatchRecord } from './record.js';
 import { gatherBatch, type GatherOptions } from './state.js';
@@ -35,7 +36,7 @@ export interface FollowOptions {
   cloud?: Cloud;
   batchCloud?: BatchCloud;
   report?: GatherOptions['report'];
-  collect?: (state: BatchState) => Promise<number>;
+  collect?: (state: BatchState, signal: AbortSignal) => Promise<number>;
 }
 
 export async function followBatch(
@@ -46,21 +47,29 @@ export async function followBatch(
   const batch = typeof rec === 'string' ? rec : rec.batch;
   const cloud = opts.cloud ?? (await loadCloud(ctx));
   const batchCloud = opts.batchCloud ?? (await loadBatchCloud(ctx));
-  const asker = sshAsker(localContext(ctx, ctx.cwd), cloud);
-  const lastReports = new Map<string, BatchReport>();
-  const out = liveOutput(ctx);
   const stop = new AbortController();
-  const onInterrupt = () => stop.abort();
+  const asker = sshAsker(localContext(ctx, ctx.cwd), cloud, stop.signal);
+  const lastReports = new Map<string, BatchReport>();
+  const s3Final = new Map<string, Sighting>();
+  const out = liveOutput(ctx);
+  // The first Ctrl-C stops the look under way (its connections given up); a second one, while
+  // that is said, is Node's own: exit at once.
+  const onInterrupt = () => {
+    if (!stop.signal.aborted) return stop.abort();
+    process.off('SIGINT', onInterrupt);
+    process.kill(process.pid, 'SIGINT');
+  };
   process.on('SIGINT', onInterrupt);
   let state: BatchState | undefined;
   const pollMs = opts.pollMs ?? POLL_MS;
   try {
     for await (const _ of backoff({ firstDelayMs: Math.min(1000, pollMs), maxDelayMs: pollMs, signal: stop.signal })) {
-      const now = await gatherBatch(ctx, cloud, batchCloud, batch, { asker, lastReports, report: opts.report });
-      if (stop.signal.aborted) break;
+      const look = gatherBatch(ctx, cloud, batchCloud, batch, { asker, lastReports, s3Final, report: opts.report });
+      const now = await untilAborted(look, stop.signal);
+      if (stop.signal.aborted || !now) break;
       out.show(state, now);
       state = now;
-      if (finished(now.jobs) || stalled(now)) break;
+      if (finished(now.jobs) || stalled(now) || stuckLanes(now).length > 0) break;
     }
   } catch (err) {
     if (!stop.signal.aborted) throw err;
@@ -77,13 +86,40 @@ export async function followBatch(
     return ExitCode.ok;
   }
   out.end(state);
-  if (stalled(state) && !finished(state.jobs))
-    ctx.log.warn(`no instance of batch ${batch} is running any more: the jobs not done did not run to their end`);
+  if (!finished(state.jobs)) {
+    const live = state.instances.some((i) => i.state === 'pending' || i.state === 'running');
+    if (!live)
+      ctx.log.warn(`no instance of batch ${batch} is running any more: the jobs not done did not run to their end`);
+    else
+      for (const lane of stalled(state) ? [...new Set(state.instances.map((i) => i.lane))] : stuckLanes(state))
+        ctx.log.warn(`lane ${lane}: jobs wait and no worker of the lane runs to take them: stopped following`);
+  }
   // As `batch collect`: every finished job's files home, then what has nothing left ended.
-  const collect = opts.collect ?? ((s: BatchState) => collectBatch(ctx, cloud, batchCloud, s));
-  const collected = await collect(state);
+  const collect =
+    opts.collect ??
+    ((s: BatchState, signal: AbortSignal) => collectBatch(ctx, cloud, batchCloud, s, undefined, signal));
+  // A Ctrl-C here finishes the step under way (a job's download, an instance's end) and stops.
+  const collecting = new AbortController();
+  const trap = trapSignals(
+    ctx.log,
+    () => collecting.abort(),
+    () => 'bringing the finished jobs home',
+  );
+  const collected = await collect(state, collecting.signal).finally(() => trap.dispose());
+  const interrupted = trap.exitStatus();
+  if (interrupted !== undefined) return interrupted;
   // The batch's own status, unless bringing it home failed otherwise (a job's files not had).
   return collected === ExitCode.ok || collected === ExitCode.batchFailed ? exitStatus(state) : collected;
+}
+
+/** `p`'s value, or undefined as soon as `signal` aborts (what `p` does after is left to it, unheard). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  p.catch(() => undefined);
+  if (signal.aborted) return Promise.resolve(undefined);
+  return Promise.race([
+    p,
+    new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true })),
+  ]);
 }
 
 /** BATCH.md: 0 when every job is done with status 0; 12 when one failed (or could not run at all). */
@@ -91,9 +127,27 @@ export function exitStatus(state: BatchState): number {
   return state.jobs.every((j) => j.state === 'done' && (j.status ?? 0) === 0) ? ExitCode.ok : ExitCode.batchFailed;
 }
 
-/** Nothing left to take a job: no instance pending or running (all ended, or stopped by their agent). */
-const stalled = (s: BatchState): boolean =>
-  s.instances.length > 0 && !s.instances.some((i) => i.state === 'pending' || i.state === 'running');
+/**
+ * An instance that may still take a job: pending, or running with its worker running (or not
+ * heard from yet: being prepared, or not reachable now). One whose worker stalled, failed an
+ * upload (kept for collect), or ended takes none.
+ */
+const working = (i: InstanceView): boolean =>
+  i.state === 'pending' || (i.state === 'running' && (!i.worker || i.worker.state === 'running'));
+
+/** Nothing left to take a job: no instance working (all ended, stopped by their agent, or stuck). */
+const stalled = (s: BatchState): boolean => s.instances.length > 0 && !s.instances.some(working);
+
+const WAITING = new Set<JobView['state']>(['queued', 'setting up', 'retried', 'interrupted']);
+
+/** The lanes with jobs waiting and instances, none of them working: nothing will take those jobs. */
+export function stuckLanes(s: BatchState): number[] {
+  const lanes = new Set(s.jobs.filter((j) => WAITING.has(j.state)).map((j) => j.lane));
+  return [...lanes].filter((lane) => {
+    const mine = s.instances.filter((i) => i.lane === lane);
+    return mine.length > 0 && !mine.some(working);
+  });
+}
 
 interface LiveOutput {
   show(before: BatchState | undefined, now: BatchState): void;

@@ -27,6 +27,8 @@ export interface LaneFacts {
   live: boolean;
   /** The queue's messages (visible + in flight); undefined: not known; 0 with the queue gone. */
   queued?: number;
+  /** Why the lane's jobs cannot run (no capacity, no instance prepared): its queue was deleted. */
+  failed?: string;
 }
 
 /** Newest attempt first; the same attempt seen twice (an instance and S3): the one that ended. */
@@ -56,13 +58,15 @@ export function jobViews(
   const views = manifest.jobs.map((j): JobView => {
     const seen = newest.get(j.name);
     const base = { name: j.name, lane: j.lane, collected: collected.includes(j.name) };
-    if (!seen) return { ...base, state: unseenState(lanes.get(j.lane)) };
-    return { ...base, ...fromReport(seen) };
+    const lane = lanes.get(j.lane);
+    if (!seen && lane?.failed) return { ...base, state: 'failed', reason: lane.failed };
+    if (!seen) return { ...base, state: unseenState(lane) };
+    return { ...base, ...viewOf(seen) };
   });
   // Seen on an instance but not in the manifest known here (none could be read): shown all the same.
   for (const [name, seen] of newest)
     if (!manifest.jobs.some((j) => j.name === name))
-      views.push({ name, lane: 0, collected: collected.includes(name), ...fromReport(seen) });
+      views.push({ name, lane: 0, collected: collected.includes(name), ...viewOf(seen) });
   return views;
 }
 
@@ -72,7 +76,7 @@ function unseenState(lane: LaneFacts | undefined): JobView['state'] {
   return 'queued';
 }
 
-function fromReport(s: Sighting): Omit<JobView, 'name' | 'lane' | 'collected'> {
+export function viewOf(s: Sighting): Omit<JobView, 'name' | 'lane' | 'collected'> {
   const r = s.report;
   return {
     state: r.state,

@@ -22,7 +22,8 @@ export interface InstanceAsker {
   close(): Promise<void>;
 }
 
-export function sshAsker(local: LocalContext, cloud: Cloud): InstanceAsker {
+/** `signal`: a connection under way is given up (follow.ts's Ctrl-C). */
+export function sshAsker(local: LocalContext, cloud: Cloud, signal?: AbortSignal): InstanceAsker {
   const held = new Map<string, { run: Run; conn: Connection }>();
   const connecting = new Map<string, Promise<{ run: Run; conn: Connection } | undefined>>();
   const failedAt = new Map<string, number>();
@@ -33,7 +34,7 @@ export function sshAsker(local: LocalContext, cloud: Cloud): InstanceAsker {
     let p = connecting.get(instance.id);
     if (!p) {
       const run = newRun(local, cloud);
-      p = connectFound(run, instance, undefined, { timeoutMs: CONNECT_TIMEOUT_MS })
+      p = connectFound(run, instance, signal, { timeoutMs: CONNECT_TIMEOUT_MS })
         .then((conn) => {
           held.set(instance.id, { run, conn });
           return { run, conn };

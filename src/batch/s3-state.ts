@@ -3,10 +3,12 @@
  * job's ssh-ec2-job.json, read for the jobs no instance could tell of (theirs gone: a batch with
  * --results terminates its instances once their jobs are safe there).
  */
+import { mapBounded } from '../bounded.js';
 import { s3Location, type S3Location } from '../cloud/s3-location.js';
 import type { ResultsReader } from '../cloud/s3.js';
 import type { CommandContext } from '../commands/types.js';
 import type { JobReport } from '../remote/batch-worker.js';
+import { isJobName } from './job-name.js';
 import { newestSightings, type Sighting } from './job-views.js';
 import type { Manifest, ManifestJob } from './record.js';
 
@@ -15,7 +17,9 @@ export function parseManifest(text: string): Manifest | undefined {
   try {
     const m = JSON.parse(text) as { batch?: string; created?: string; jobs?: Record<string, unknown>[] };
     if (!m.batch || !Array.isArray(m.jobs)) return undefined;
-    const jobs = m.jobs.map((j): ManifestJob => ({
+    // A name is a folder here and on the instance: one the jobs file could not give is dropped.
+    const named = m.jobs.filter((j) => typeof j.name === 'string' && isJobName(j.name));
+    const jobs = named.map((j): ManifestJob => ({
       name: String(j.name),
       command: String(j.command ?? ''),
       instanceTypes: Array.isArray(j.instanceTypes)
@@ -49,28 +53,35 @@ export async function s3Manifest(store: ResultsReader, folder: S3Location): Prom
   return text === undefined ? undefined : parseManifest(text);
 }
 
-/** S3's word on the jobs no instance said had ended (theirs gone, or not reachable). */
+/**
+ * S3's word on the jobs no instance can tell of: not ended where seen, and not running on an
+ * instance still there. Only those jobs' ssh-ec2-job.json are read (a few at once), never a listing
+ * of the batch's whole prefix; one read is final (a job's last attempt uploads it), so `final`
+ * keeps it across follow's looks and it is not read again.
+ */
 export async function s3Sightings(
   store: ResultsReader,
   resultsUrl: string,
   manifest: Manifest,
   seen: readonly Sighting[],
+  final: Map<string, Sighting> = new Map(),
 ): Promise<Sighting[]> {
   const newest = newestSightings(seen);
   const open = manifest.jobs.filter((j) => {
-    const s = newest.get(j.name)?.report.state;
-    return s !== 'done' && s !== 'failed';
+    const s = newest.get(j.name);
+    if (s?.report.state === 'done' || s?.report.state === 'failed') return false;
+    return !(s?.report.state === 'running' && s.from === 'instance' && !s.instanceGone);
   });
-  if (open.length === 0) return [];
   const folder = s3Location(resultsUrl);
-  const listed = new Set((await store.list(folder)).map((o) => o.path));
-  const found = await Promise.all(
-    open
-      .filter((j) => listed.has(`${j.name}/ssh-ec2-job.json`))
-      .map(async (j) => parseJobJson(j.name, await store.read(folder, `${j.name}/ssh-ec2-job.json`))),
+  const unread = open.filter((j) => !final.has(j.name));
+  const read = await mapBounded(unread, S3_READS_AT_ONCE, async (j) =>
+    parseJobJson(j.name, await store.read(folder, `${j.name}/ssh-ec2-job.json`)),
   );
-  return found.filter((s): s is Sighting => s !== undefined);
+  for (const s of read) if (s) final.set(s.report.name, s);
+  return open.flatMap((j) => final.get(j.name) ?? []);
 }
+
+const S3_READS_AT_ONCE = 8;
 
 /** ssh-ec2-job.json (BATCH.md: S3 layout) → the attempt it tells of. */
 export function parseJobJson(name: string, text: string | undefined): Sighting | undefined {

@@ -15,6 +15,7 @@ import { shQuote } from '../remote/remote-command.js';
 import { localContext } from '../session/context.js';
 import type { CommandContext } from '../commands/types.js';
 import type { BatchState, InstanceView } from './batch-state.js';
+import { isJobName } from './job-name.js';
 import { jobViews, type LaneFacts, type Sighting } from './job-views.js';
 import { sshAsker, type InstanceAsker } from './reach.js';
 import { readRecord, type BatchRecord, type Manifest } from './record.js';
@@ -26,6 +27,8 @@ export const LANE_TAG = 'ssh-ec2:batch-lane';
 export const RESULTS_TAG = 'ssh-ec2:batch-results';
 export const CREATED_TAG = 'ssh-ec2:batch-created';
 export const JOBS_TAG = 'ssh-ec2:batch-jobs';
+/** On the launch template: the lanes that failed, `2:no capacity;3:no instance prepared`. */
+export const FAILED_LANES_TAG = 'ssh-ec2:batch-failed-lanes';
 
 /** Every state EC2 shows an instance in for a while: a terminated one still says which lane it was. */
 const ALL_STATES = [...LIVE_STATES, 'shutting-down', 'terminated'];
@@ -39,6 +42,8 @@ export interface GatherOptions {
   report?: (instance: InstanceInfo, batch: string, withManifest: boolean) => Promise<Asked | undefined>;
   /** The reports of the earlier looks (follow.ts): an instance not reachable now keeps its last. */
   lastReports?: Map<string, BatchReport>;
+  /** S3's final word on jobs (their ssh-ec2-job.json), kept across looks: read once each. */
+  s3Final?: Map<string, Sighting>;
 }
 
 export async function gatherBatch(
@@ -80,8 +85,8 @@ export async function gatherBatch(
     emptyManifest(batchId, template?.tags[CREATED_TAG]);
   const views = instanceViews(instances, asked, reports);
   const sightings = instanceSightings(instances, reports);
-  if (store) sightings.push(...(await s3Sightings(await store(), resultsUrl!, manifest, sightings)));
-  const lanes = laneFacts(views, queues, manifest);
+  if (store) sightings.push(...(await s3Sightings(await store(), resultsUrl!, manifest, sightings, opts.s3Final)));
+  const lanes = laneFacts(views, queues, manifest, failedLanes(record, template?.tags[FAILED_LANES_TAG]));
   const jobs = jobViews(manifest, sightings, lanes, record?.collected ?? []);
   if (resultsUrl) for (const j of jobs) j.where ??= j.state === 'done' || j.state === 'failed' ? 's3' : undefined;
   return {
@@ -176,19 +181,35 @@ function instanceViews(
 
 function instanceSightings(instances: readonly InstanceInfo[], reports: ReadonlyMap<string, BatchReport>): Sighting[] {
   return instances.flatMap((i) =>
-    (reports.get(i.id)?.jobs ?? []).map((report): Sighting => ({
-      report,
-      instanceId: i.id,
-      from: 'instance',
-      instanceGone: i.state === 'terminated' || i.state === 'shutting-down',
-    })),
+    // A name that is no job name (`../x`) is no job of ours: it would name a folder outside results/.
+    (reports.get(i.id)?.jobs ?? [])
+      .filter((r) => isJobName(r.name))
+      .map((report): Sighting => ({
+        report,
+        instanceId: i.id,
+        from: 'instance',
+        instanceGone: i.state === 'terminated' || i.state === 'shutting-down',
+      })),
   );
+}
+
+/** Why each failed lane failed: this laptop's record, else the launch template's tag (another laptop). */
+export function failedLanes(record: BatchRecord | undefined, tag: string | undefined): Map<number, string> {
+  const failed = new Map<number, string>();
+  if (record) for (const l of record.lanes) if (l.failed) failed.set(l.index, l.failed);
+  if (!record && tag)
+    for (const part of tag.split(';')) {
+      const m = /^\s*(\d+)\s*:(.*)$/.exec(part);
+      if (m) failed.set(Number(m[1]), m[2]!.trim() || 'failed');
+    }
+  return failed;
 }
 
 function laneFacts(
   views: readonly InstanceView[],
   queues: readonly QueueInfo[],
   manifest: Manifest,
+  failed: ReadonlyMap<number, string>,
 ): Map<number, LaneFacts> {
   const lanes = new Map<number, LaneFacts>();
   for (const index of new Set(manifest.jobs.map((j) => j.lane))) {
@@ -199,6 +220,7 @@ function laneFacts(
       live: mine.some((v) => v.state === 'pending' || v.state === 'running'),
       // A lane without its queue any more: collected or cancelled, nothing waits in it.
       queued: queue ? queue.visible + queue.inFlight : queues.length > 0 ? 0 : undefined,
+      failed: failed.get(index),
     });
   }
   return lanes;

@@ -46,11 +46,26 @@ export function summaryLine(state: BatchState): string {
   );
 }
 
+const GONE = new Set(['shutting-down', 'terminated']);
+
+/** An instance's worker that takes no job any more, said under the table. */
+const WORKER_NOTES: Partial<Record<string, (id: string, lane: number, batch: string) => string>> = {
+  'setup-failed': (id, lane) =>
+    `--setup failed on ${id} (lane ${lane}): its jobs wait for another instance of the lane`,
+  'upload-failed': (id, _lane, batch) =>
+    `${id}: a job's files could not reach S3: it is kept running for \`ssh-ec2 batch collect ${batch}\``,
+  stalled: (id, lane) => `${id} (lane ${lane}): its worker stopped, its queue unreadable: it takes no more jobs`,
+};
+
 /** What a row cannot say: an instance whose --setup failed, jobs last seen on instances not reachable. */
 function notes(state: BatchState): string[] {
-  const lines = state.instances
-    .filter((i) => i.worker?.state === 'setup-failed')
-    .map((i) => `--setup failed on ${i.id} (lane ${i.lane}): its jobs wait for another instance of the lane`);
+  const lines = state.instances.flatMap((i) => {
+    const said = WORKER_NOTES[i.worker?.state ?? ''];
+    return said && !GONE.has(i.state) ? [said(i.id, i.lane, state.batch)] : [];
+  });
+  const never = new Map<string, string[]>();
+  for (const j of state.jobs) if (j.reason) never.set(j.reason, [...(never.get(j.reason) ?? []), j.name]);
+  for (const [reason, jobs] of never) lines.push(`failed, never run (${reason}): ${jobs.join(', ')}`);
   if (state.jobs.some((j) => j.state === 'unknown'))
     lines.push(
       'unknown: ran on an instance that cannot be asked now (stopped): ssh-ec2 batch collect starts it and brings them home',

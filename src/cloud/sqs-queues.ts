@@ -12,6 +12,7 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { mapBounded } from '../bounded.js';
 import { CloudError } from '../errors.js';
 import { kindOf } from './aws-codes.js';
 import type { BatchCloud, QueueInfo } from './batch-port.js';
@@ -29,6 +30,9 @@ const isGone = (err: unknown): boolean => {
   return false;
 };
 
+/** findQueues' looks (two calls each) at once. */
+const LOOKS_AT_ONCE = 8;
+
 /** SendMessageBatch's tries of an entry SQS refused by its own fault. */
 const SEND_ATTEMPTS = 3;
 
@@ -38,10 +42,18 @@ function notAllSent(err: unknown, sent: number, total: number): unknown {
   return err;
 }
 
+async function settledBoth<A, B>(calls: [Promise<A>, Promise<B>]): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled(calls);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}
+
 export function queueCalls(sqs: SQSClient): QueueCalls {
   const info = async (url: string): Promise<QueueInfo | undefined> => {
     try {
-      const [attrs, tags] = await Promise.all([
+      // Both settled before either's error is thrown: findQueues' bound counts the calls in flight.
+      const [attrs, tags] = await settledBoth([
         sqs.send(
           new GetQueueAttributesCommand({
             QueueUrl: url,
@@ -116,8 +128,16 @@ export function queueCalls(sqs: SQSClient): QueueCalls {
           out.push(...(page.QueueUrls ?? []));
         return out;
       });
-      // A queue deleted between the listing and the look is left out.
-      const found = await aws('look at the queues', () => Promise.all(urls.map(info)));
+      // A queue deleted between the listing and the look is left out, and so is one SQS refuses to
+      // show: another user's (the policy allows one's own queues only). A few looks at once.
+      const found = await aws('look at the queues', () =>
+        mapBounded(urls, LOOKS_AT_ONCE, (url) =>
+          info(url).catch((err: unknown) => {
+            if (kindOf(errorCode(err)) === 'denied') return undefined;
+            throw err;
+          }),
+        ),
+      );
       return found.filter((q): q is QueueInfo => q !== undefined);
     },
 

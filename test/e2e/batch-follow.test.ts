@@ -21,14 +21,15 @@ function startedIn(dir: string): string | undefined {
   return found[0]?.slice(0, -'.json'.length);
 }
 
-/** A job's state line on an instance (`running 1 <epoch>`, `done 1 0 <epoch>`…). */
-function jobState(id: string, batch: string, job: string): string | undefined {
+/** A file of a job's folder on an instance: `state` (`running 1 <epoch>`, `done 1 0 <epoch>`…), `progress`. */
+function jobFile(id: string, batch: string, job: string, name = 'state'): string | undefined {
   // A fleet's instance is in EC2's answers a moment before its machine is up.
   const m = sb.machines().find((x) => x.instanceId === id);
   if (!m) return undefined;
-  const file = join(m.homeAtTermination ?? m.home, '.ssh-ec2', 'batch', batch, 'jobs', job, 'state');
+  const file = join(m.homeAtTermination ?? m.home, '.ssh-ec2', 'batch', batch, 'jobs', job, name);
   return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
+const jobState = (id: string, batch: string, job: string) => jobFile(id, batch, job);
 
 async function batchInstances(batch: string) {
   return (await instances(sb)).filter((i) => i.Tags?.some((t) => t.Key === 'ssh-ec2:batch' && t.Value === batch));
@@ -63,10 +64,14 @@ it(
         ids = (await batchInstances(batch)).map((i) => i.InstanceId!);
         return (
           ids.some((id) => jobState(id, batch, 'quick')?.startsWith('done')) &&
-          ids.some((id) => jobState(id, batch, 'slow')?.startsWith('running'))
+          // Its progress is parsed from its output a moment after it starts: the evidence the table reads.
+          ids.some(
+            (id) =>
+              jobState(id, batch, 'slow')?.startsWith('running') && jobFile(id, batch, 'slow', 'progress') === '40',
+          )
         );
       },
-      'quick done and slow running',
+      'quick done and slow running at 40%',
       LONG,
     );
     const quickOn = ids.find((id) => jobState(id, batch, 'quick')?.startsWith('done'))!;

@@ -324,6 +324,27 @@ describe('the SQS calls (sqs-queues.ts) against a stand-in client', () => {
     );
   });
 
+  it("findQueues: another user's queue (AccessDenied) is left out; at most 8 looks at once", async () => {
+    let open = 0;
+    let most = 0;
+    const urls = Array.from({ length: 20 }, (_, k) => `${URL}-${k}`);
+    const look = async (input: Record<string, unknown>, answer: unknown) => {
+      most = Math.max(most, ++open);
+      await new Promise((r) => setImmediate(r));
+      open--;
+      if (input.QueueUrl === `${URL}-3`) throw sqsError('AccessDenied');
+      return answer;
+    };
+    const many = client({
+      ListQueues: () => ({ QueueUrls: urls }),
+      GetQueueAttributes: (input) => look(input, { Attributes: {} }),
+      ListQueueTags: (input) => look(input, { Tags: {} }),
+    });
+    const found = await many.calls.findQueues('ssh-ec2-');
+    expect(found.map((q) => q.url)).toEqual(urls.filter((u) => u !== `${URL}-3`));
+    expect(most).toBeLessThanOrEqual(16); // 8 queues, two calls each
+  });
+
   it('findQueues: by prefix, every page, each with its tags and counts', async () => {
     const pages = client({
       ListQueues: (input) => (input.NextToken ? { QueueUrls: [`${URL}-2`] } : { QueueUrls: [URL], NextToken: 'next' }),

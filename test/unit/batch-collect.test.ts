@@ -93,6 +93,7 @@ const view = (id: string, worker: 'running' | 'done'): InstanceView => ({
 function ioFrom(files: Record<string, Record<string, string>>, calls: string[] = []): CollectIo {
   return {
     loadStore: () => Promise.reject(new Error('no S3 in this test')),
+    wake: (_c, _cloud, inst) => Promise.reject(new Error(`no waking ${inst.id} in this test`)),
     async fromInstance(c, _cloud, inst, _batch, jobs, onJob, end) {
       calls.push(`${inst.id}:${jobs.map((j) => j.name).join(',')}${end ? ':end' : ''}`);
       for (const j of jobs) {
@@ -221,7 +222,130 @@ describe('collectBatch', () => {
   });
 });
 
+describe('collectBatch: interrupted (Ctrl-C)', () => {
+  it('the step under way finishes, no other begins, nothing is ended; what is left is said; 130', async () => {
+    const a = instance();
+    const b = instance();
+    const state = batchState([job('job-1', 'done', a.id), job('job-2', 'done', b.id)], {
+      instances: [view(a.id, 'done'), view(b.id, 'done')],
+    });
+    const stop = new AbortController();
+    const calls: string[] = [];
+    const base = ioFrom({ 'job-1': { 'out.txt': 'one' } }, calls);
+    const io: CollectIo = {
+      ...base,
+      async fromInstance(...args) {
+        stop.abort(); // Ctrl-C while the first instance's files come
+        await base.fromInstance(...args);
+      },
+    };
+    expect(await collectBatch(ctx, cloud, bc, state, io, stop.signal)).toBe(130);
+    expect(calls).toHaveLength(1);
+    expect(read('job-1', 'out.txt')).toBe('one');
+    expect([cloud.get(a.id)?.state, cloud.get(b.id)?.state]).toEqual(['running', 'running']);
+    expect(bc.templates.size).toBe(1);
+    expect(said()).toContain(`interrupted: 1 job(s) not home yet`);
+  });
+});
+
+describe('collectBatch: a lane that failed', () => {
+  it('its never-run jobs need nothing brought: the batch ends, exit 12', async () => {
+    const a = instance();
+    const state = batchState(
+      [job('job-1', 'done', a.id), job('job-2', 'failed', undefined, { reason: 'no capacity' })],
+      { instances: [view(a.id, 'done')], resultsUrl: undefined },
+    );
+    expect(await collectBatch(ctx, cloud, bc, state, ioFrom({}))).toBe(12);
+    expect(said()).not.toContain('lost');
+    expect(resourcesLeft(bc)).toBe(0);
+  });
+});
+
+describe('collectBatch: a stopped instance no look could ask', () => {
+  it('is started and asked; the jobs it ran come home from it, then the batch ends', async () => {
+    const a = instance('stopped');
+    const state = batchState([job('job-1', 'unknown'), job('job-2', 'unknown')]);
+    const woken: string[] = [];
+    const base = ioFrom({ 'job-1': { 'out.txt': 'one' }, 'job-2': { 'out.txt': 'two' } });
+    const io: CollectIo = {
+      ...base,
+      async wake(c, cl, inst, batch, isHome, onJob) {
+        woken.push(inst.id);
+        const jobs = [
+          { name: 'job-1', state: 'done' as const, attempt: 1, status: 0 },
+          { name: 'job-2', state: 'failed' as const, attempt: 3, status: 1 },
+        ];
+        const due = jobs.filter((j) => !isHome(j.name)).map((j) => job(j.name, j.state, inst.id));
+        await base.fromInstance(c, cl, inst, batch, due, onJob, false);
+        return { worker: { state: 'done', at: 1 }, jobs };
+      },
+    };
+    expect(await collectBatch(ctx, cloud, bc, state, io)).toBe(12); // job-2 failed, as its instance said
+    expect(woken).toEqual([a.id]);
+    expect(read('job-1', 'out.txt')).toBe('one');
+    expect(read('job-2', 'out.txt')).toBe('two');
+    expect(cloud.get(a.id)?.state).toBe('terminated');
+    expect(resourcesLeft(bc)).toBe(0);
+  });
+
+  it('is never ended while what it ran is not read (it could not be started)', async () => {
+    const a = instance('stopped');
+    const b = instance();
+    const state = batchState([job('job-1', 'unknown'), job('job-2', 'done', b.id)], {
+      instances: [view(b.id, 'done')],
+    });
+    await collectBatch(ctx, cloud, bc, state, ioFrom({ 'job-2': { 'out.txt': 'two' } }));
+    expect(said()).toContain(`no waking ${a.id}`);
+    expect(cloud.get(a.id)?.state).toBe('stopped');
+    expect(bc.templates.size).toBe(1);
+  });
+});
+
 describe('placeFiles: never over a local file', () => {
+  it('a beside name taken by something else: the next free one; a directory in the way: blocked', async () => {
+    const dest = join(m.project, 'results', BATCH, 'job-1');
+    mkdirSync(join(dest, 'dir.txt'), { recursive: true });
+    writeFileSync(join(dest, 'out.txt'), 'mine');
+    writeFileSync(join(dest, 'out.ec2-20261130-200000Z.txt'), 'another');
+    const src = join(m.state, 'src2');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'out.txt'), 'theirs');
+    writeFileSync(join(src, 'dir.txt'), 'x');
+    const files = ['out.txt', 'dir.txt'].map((p) => [join(src, p), p] as const);
+    const placed = await placeFiles(files, dest, new Date('2026-11-30T20:00:00Z'));
+    expect(placed).toMatchObject({ beside: ['out.ec2-20261130-200000Z-2.txt'], blocked: ['dir.txt'] });
+    expect(readFileSync(join(dest, 'out.ec2-20261130-200000Z.txt'), 'utf8')).toBe('another');
+    expect(readFileSync(join(dest, 'out.ec2-20261130-200000Z-2.txt'), 'utf8')).toBe('theirs');
+    // Again: that copy is there already.
+    expect(await placeFiles(files.slice(0, 1), dest, new Date('2026-11-30T20:00:00Z'))).toMatchObject({
+      same: 1,
+      beside: [],
+    });
+  });
+
+  it('from S3, a file that could not be written keeps its job not home, and the batch not ended', async () => {
+    const objects: Record<string, string> = { 'job-1/out.txt': 'from s3' };
+    const store: ResultsStore = {
+      list: (folder) =>
+        Promise.resolve(
+          Object.entries(objects).map(([k, v]): StoredObject => ({
+            path: `res/${BATCH}/${k}`.slice(folder.prefix.length),
+            size: v.length,
+            etag: createHash('md5').update(v).digest('hex'),
+            modified: new Date('2026-11-30T20:00:00Z'),
+          })),
+        ),
+      download: (_f, _p, file) => Promise.resolve(writeFileSync(file, 'from s3')),
+    };
+    mkdirSync(join(m.project, 'results', BATCH, 'job-1', 'out.txt'), { recursive: true });
+    const state = batchState([job('job-1', 'done', 'i-gone', { where: 's3' })], {
+      resultsUrl: `s3://bucket/res/${BATCH}/`,
+    });
+    const io = { ...ioFrom({}), loadStore: () => Promise.resolve(store) };
+    expect(await collectBatch(ctx, cloud, bc, state, io)).not.toBe(0);
+    expect(bc.templates.size).toBe(1);
+  });
+
   it('keeps a different local file and puts the new one beside it; the same content is left', async () => {
     const dest = join(m.project, 'results', BATCH, 'job-1');
     mkdirSync(dest, { recursive: true });

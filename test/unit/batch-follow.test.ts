@@ -150,6 +150,54 @@ describe('followBatch', () => {
     expect(draws[1]).toContain('2 done, 0 failed, 0 running, 0 queued · 1 instance');
   });
 
+  it('a lane with jobs waiting and no worker running (upload-failed) is stuck: follow ends, says so, exit 12', async () => {
+    const { cloud, batchCloud, one } = setUp();
+    const { ctx, stdout, said } = commandContext(m);
+    const { collect, collected } = collector();
+    const report = looks([
+      {
+        worker: { state: 'upload-failed', at: 2 },
+        jobs: [{ name: 'a', state: 'done', attempt: 1, status: 0, ended: 5 }],
+      },
+    ]);
+    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect })).toBe(12);
+    expect(said()).toContain('lane 1: jobs wait and no worker of the lane runs');
+    expect(stdout()).toContain(`${one.id}: a job's files could not reach S3: it is kept running for`);
+    expect(stdout()).toContain(`ssh-ec2 batch collect ${BATCH}`);
+    expect(collected).toHaveLength(1); // what is finished is brought home
+  });
+
+  it('Ctrl-C during a look that hangs (an instance slow to answer): the look is given up at once, exit 0', async () => {
+    const { cloud, batchCloud } = setUp();
+    const { ctx, said } = commandContext(m);
+    const { collect } = collector();
+    let n = 0;
+    const report = (): Promise<Asked> => {
+      if (++n === 1) return Promise.resolve({ report: { worker, jobs: [] } });
+      setImmediate(() => process.emit('SIGINT'));
+      return new Promise(() => undefined); // never answers
+    };
+    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect })).toBe(0);
+    expect(said()).toContain(`ssh-ec2 batch status ${BATCH}`);
+  });
+
+  it('Ctrl-C during the collect at the end: the collect is told (it finishes its step), exit 130', async () => {
+    const { cloud, batchCloud } = setUp();
+    const { ctx } = commandContext(m);
+    const report = looks([
+      { worker, jobs: ['a', 'b'].map((name) => ({ name, state: 'done' as const, attempt: 1, status: 0, ended: 5 })) },
+    ]);
+    let told = false;
+    const collect = async (_s: BatchState, signal: AbortSignal) => {
+      process.emit('SIGINT');
+      await new Promise((r) => setImmediate(r));
+      told = signal.aborted;
+      return 130;
+    };
+    expect(await followBatch(ctx, BATCH, { cloud, batchCloud, report, pollMs: 5, collect })).toBe(130);
+    expect(told).toBe(true);
+  });
+
   it('Ctrl-C: stops following, leaves everything running, says how to follow and collect; exit 0', async () => {
     const { cloud, batchCloud } = setUp();
     const { ctx, said } = commandContext(m);

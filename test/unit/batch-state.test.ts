@@ -6,7 +6,12 @@ import type { InstanceInfo } from '../../src/cloud/port.js';
 import type { ResultsReader } from '../../src/cloud/s3.js';
 import { ExitCode, UserError } from '../../src/errors.js';
 import type { BatchReport } from '../../src/remote/batch-worker.js';
-import { jobViews, type LaneFacts } from '../../src/batch/job-views.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { finished, jobViews, type LaneFacts } from '../../src/batch/job-views.js';
+import { renderTable } from '../../src/batch/table.js';
+import { resultsDirOf } from '../../src/batch/collect-files.js';
+import { parseManifest } from '../../src/batch/s3-state.js';
 import { writeRecord, type BatchRecord, type Manifest } from '../../src/batch/record.js';
 import { gatherBatch, type Asked } from '../../src/batch/state.js';
 import { launchTags } from '../../src/session/owner.js';
@@ -121,6 +126,26 @@ describe('job states, merged (pure)', () => {
     expect(state({ preparing: true })).toEqual(['setting up', 'setting up', 'setting up', 'setting up']);
     expect(state({ live: false, queued: 0 })).toEqual(['unknown', 'unknown', 'unknown', 'setting up']);
     expect(state({ live: false, queued: 2 })).toEqual(['queued', 'queued', 'queued', 'setting up']);
+  });
+});
+
+describe('job names read back (an instance, S3) are checked as the jobs file checks them', () => {
+  it('a manifest or report naming ../x is not taken; results/ paths refuse it', async () => {
+    const evil = { ...MANIFEST, jobs: [...MANIFEST.jobs, { ...job('x'), name: '../../x' }] };
+    expect(parseManifest(JSON.stringify(evil))?.jobs.map((j) => j.name)).toEqual(['a', 'b', 'c', 'd']);
+    expect(() => resultsDirOf('/p', BATCH, '../x')).toThrow(/refused/);
+    expect(() => resultsDirOf('/p', '..', 'x')).toThrow(/refused/);
+    expect(resultsDirOf('/p', BATCH, 'a.b_c-1')).toBe(`/p/results/${BATCH}/a.b_c-1`);
+    const cloud = new FakeCloud();
+    const batchCloud = new FakeBatchCloud(cloud);
+    seedTemplate(batchCloud, 'lt-1', `ssh-ec2-${BATCH}`, { 'ssh-ec2:batch': BATCH });
+    const one = batchInstance(cloud, 1);
+    const canned = reports(
+      { [one.id]: { worker: { state: 'running', at: 1 }, jobs: [{ name: '../up', state: 'done', attempt: 1 }] } },
+      MANIFEST,
+    );
+    const s = await gatherBatch(commandContext(m).ctx, cloud, batchCloud, BATCH, { report: canned.report });
+    expect(s.jobs.map((j) => j.name)).toEqual(['a', 'b', 'c', 'd']);
   });
 });
 
@@ -278,6 +303,22 @@ describe('gatherBatch', () => {
       store: () => Promise.resolve(store),
     });
     expect(s.resultsUrl).toBe(url);
+    // Follow's looks: no listing of the prefix; a job's final word read once, the open ones again.
+    const asked: string[] = [];
+    const counted: ResultsReader = {
+      ...store,
+      list: () => Promise.reject(new Error('the whole prefix listed')),
+      read: (f, p) => (asked.push(p), store.read(f, p)),
+    };
+    const s3Final = new Map();
+    for (let look = 0; look < 2; look++)
+      await gatherBatch(ctx, cloud, batchCloud, BATCH, {
+        report: reports({}).report,
+        store: () => Promise.resolve(counted),
+        s3Final,
+      });
+    const jobReads = asked.filter((p) => p.endsWith('ssh-ec2-job.json')).sort();
+    expect(jobReads).toEqual(['a', 'b', 'c', 'c', 'd', 'd'].map((j) => `${j}/ssh-ec2-job.json`));
     expect(s.manifest.jobs.map((j) => j.name)).toEqual(['a', 'b', 'c', 'd']);
     expect(
       s.jobs.slice(0, 2).map((j) => [j.name, j.state, j.attempt, j.status, j.instanceId, j.where, j.peakKiB]),
@@ -285,6 +326,48 @@ describe('gatherBatch', () => {
       ['a', 'failed', 3, 2, gone.id, 's3', 1024],
       ['b', 'done', 1, 0, gone.id, 's3', undefined],
     ]);
+  });
+
+  it('a lane that failed (no capacity): its jobs are failed with the reason, from the record or the template tag', async () => {
+    const cloud = new FakeCloud();
+    const batchCloud = new FakeBatchCloud(cloud);
+    const q1 = seedQueue(batchCloud, BATCH, 1, 0, 0);
+    const one = batchInstance(cloud, 1);
+    const done: BatchReport = {
+      worker: { state: 'done', at: 1 },
+      jobs: ['a', 'b', 'c'].map((name) => ({ name, state: 'done' as const, attempt: 1, status: 0 })),
+    };
+    const lane = { instanceTypes: ['t3.large'], market: 'on-demand' as const, fleetIds: [], instanceIds: [] };
+    writeRecord(m.project, {
+      ...MANIFEST,
+      region: cloud.region,
+      projectId: m.plan().projectId,
+      lanes: [
+        { ...lane, index: 1, count: 3, queueUrl: q1.url, instanceIds: [one.id] },
+        { ...lane, index: 2, count: 1, queueUrl: 'https://sqs/gone-2', failed: 'no capacity' },
+      ],
+      collected: [],
+    });
+    const { ctx } = commandContext(m);
+    const canned = reports({ [one.id]: done }, MANIFEST);
+    const s = await gatherBatch(ctx, cloud, batchCloud, BATCH, { report: canned.report });
+    expect(s.jobs.map((j) => [j.name, j.state, j.reason])).toEqual([
+      ['a', 'done', undefined],
+      ['b', 'done', undefined],
+      ['c', 'done', undefined],
+      ['d', 'failed', 'no capacity'],
+    ]);
+    expect(finished(s.jobs)).toBe(true);
+    expect(renderTable(s, 0)).toContain('failed, never run (no capacity): d');
+
+    // Another laptop: no record, the template's tag says it.
+    rmSync(join(m.project, '.ssh-ec2'), { recursive: true });
+    seedTemplate(batchCloud, 'lt-1', `ssh-ec2-${BATCH}`, {
+      'ssh-ec2:batch': BATCH,
+      'ssh-ec2:batch-failed-lanes': '2:no capacity;3:x',
+    });
+    const t = await gatherBatch(ctx, cloud, batchCloud, BATCH, { report: canned.report });
+    expect(t.jobs.map((j) => [j.name, j.state, j.reason])[3]).toEqual(['d', 'failed', 'no capacity']);
   });
 
   it('a batch nothing knows of: one line, exit 7', async () => {

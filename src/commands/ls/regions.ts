@@ -4,6 +4,7 @@
  * everything). Regions are asked a few at a time; a region that refuses (not opted in, a policy
  * denying it) is a warning, not a failure of the listing.
  */
+import { mapBounded } from '../../bounded.js';
 import type { Cloud, InstanceInfo, TaggedResource, TaggedResources } from '../../cloud/port.js';
 import { localUser } from '../../session/context.js';
 import { ownerOf } from '../../session/owner.js';
@@ -58,7 +59,7 @@ export async function findEverywhere(
       return undefined;
     }
   };
-  const found = await inBatches(names, REGIONS_AT_ONCE, one);
+  const found = await mapBounded(names, REGIONS_AT_ONCE, one);
   return { regions: found.filter((f): f is RegionFindings => f !== undefined), warnings };
 }
 
@@ -76,18 +77,4 @@ function refusedLine(region: string, actions: readonly string[]): string {
     '(your policy predates them: attach the current policy/ssh-ec2-iam-policy.json, ' +
     'or policy/ssh-ec2-role-policy.json for SSO and roles)'
   );
-}
-
-/** `f` over `items`, at most `n` at a time, answers in the items' order. */
-async function inBatches<T, R>(items: readonly T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const k = next++;
-      out[k] = await f(items[k]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  return out;
 }
