@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { isJobName } from './job-name.js';
 
 /** One job as the file gives it: `instanceType`/`spot` absent where the file leaves them to the settings. */
 export interface JobRow {
@@ -17,7 +18,6 @@ export interface JobRow {
   line: number;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const COLUMNS = ['instance_type', 'command', 'name', 'spot'] as const;
 const BOOLS: Record<string, boolean> = { true: true, yes: true, '1': true, false: false, no: false, '0': false };
 
@@ -49,7 +49,7 @@ export function parseJobs(file: string, given: string): JobRow[] {
   if (rows.length === 0) throw new UsageError(`jobs file ${file}: no jobs in it`);
   const seen = new Map<string, number>();
   for (const r of rows) {
-    if (!NAME.test(r.name))
+    if (!isJobName(r.name))
       throw new UsageError(
         `${file}:${r.line}: job name "${r.name}" must be letters, digits, '.', '_' or '-' (at most 63, not starting with '.', '_' or '-')`,
       );

@@ -7,6 +7,7 @@
  * terminated, the others keep going.
  */
 import type { BatchCloud } from '../cloud/batch-port.js';
+import { mapBounded } from '../bounded.js';
 import { startWorkerScript, type BatchConf } from '../remote/batch-worker.js';
 import { connect, prepareInstance } from '../session/connect.js';
 import { newRun, type Run } from '../session/context.js';
@@ -26,15 +27,6 @@ export interface Prepared {
   terminated: string[];
 }
 
-/** Runs `work` on each item, at most `limit` at once. */
-export async function bounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
-
 export async function prepareBatch(
   run: Run,
   batchCloud: BatchCloud,
@@ -51,7 +43,7 @@ export async function prepareBatch(
   log.info(
     `preparing ${items.length} instance(s), ${Math.min(o.parallel, items.length)} at a time: connect, agent, sync up, worker`,
   );
-  await bounded(items, o.parallel, async ({ id, lane }) => {
+  await mapBounded(items, o.parallel, async ({ id, lane }) => {
     try {
       signal.throwIfAborted();
       await prepareOne(run, launched, lane, id, manifest, signal, pollSeconds);

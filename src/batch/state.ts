@@ -15,6 +15,7 @@ import { shQuote } from '../remote/remote-command.js';
 import { localContext } from '../session/context.js';
 import type { CommandContext } from '../commands/types.js';
 import type { BatchState, InstanceView } from './batch-state.js';
+import { FAILED_LANES_TAG, parseFailedLanes } from './failed-lanes.js';
 import { isJobName } from './job-name.js';
 import { jobViews, type LaneFacts, type Sighting } from './job-views.js';
 import { sshAsker, type InstanceAsker } from './reach.js';
@@ -28,7 +29,6 @@ export const RESULTS_TAG = 'ssh-ec2:batch-results';
 export const CREATED_TAG = 'ssh-ec2:batch-created';
 export const JOBS_TAG = 'ssh-ec2:batch-jobs';
 /** On the launch template: the lanes that failed, `2:no capacity;3:no instance prepared`. */
-export const FAILED_LANES_TAG = 'ssh-ec2:batch-failed-lanes';
 
 /** Every state EC2 shows an instance in for a while: a terminated one still says which lane it was. */
 const ALL_STATES = [...LIVE_STATES, 'shutting-down', 'terminated'];
@@ -195,14 +195,8 @@ function instanceSightings(instances: readonly InstanceInfo[], reports: Readonly
 
 /** Why each failed lane failed: this laptop's record, else the launch template's tag (another laptop). */
 export function failedLanes(record: BatchRecord | undefined, tag: string | undefined): Map<number, string> {
-  const failed = new Map<number, string>();
-  if (record) for (const l of record.lanes) if (l.failed) failed.set(l.index, l.failed);
-  if (!record && tag)
-    for (const part of tag.split(';')) {
-      const m = /^\s*(\d+)\s*:(.*)$/.exec(part);
-      if (m) failed.set(Number(m[1]), m[2]!.trim() || 'failed');
-    }
-  return failed;
+  if (!record) return parseFailedLanes(tag);
+  return new Map(record.lanes.flatMap((l) => (l.failed ? [[l.index, l.failed] as const] : [])));
 }
 
 function laneFacts(

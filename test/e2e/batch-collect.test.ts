@@ -8,11 +8,20 @@
  */
 import { DescribeFleetsCommand, DescribeLaunchTemplatesCommand } from '@aws-sdk/client-ec2';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, cli, REPO, ec2Client, instances, makeProject, NODE, until, useSandbox, WAIT_FOR_GO } from './helpers.js';
+import {
+  cli,
+  cliInBackground,
+  REPO,
+  ec2Client,
+  instances,
+  makeProject,
+  until,
+  useSandbox,
+  WAIT_FOR_GO,
+} from './helpers.js';
 import { OBSERVER, resultsBucket } from './s3-results.js';
 
 const sb = useSandbox();
@@ -76,15 +85,7 @@ afterEach(async () => {
 
 /** `ssh-ec2 batch …` followed live in the background, until a test interrupts it. */
 function follow(dir: string, args: string[]) {
-  return execa(NODE, [BIN, 'batch', ...args], {
-    cwd: dir,
-    env: sb.env(),
-    extendEnv: false,
-    reject: false,
-    stdin: 'ignore',
-    encoding: 'utf8',
-    timeout: LONG,
-  });
+  return cliInBackground(sb, ['batch', ...args], { cwd: dir, timeoutMs: LONG });
 }
 
 /** Waits for the batch's record and for `job` to be running on its instance; returns the batch and that instance's home. */

@@ -15,8 +15,16 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
-import { BIN, cli, ec2Client, instances, makeProject, NODE, until, useSandbox, type CliResult } from './helpers.js';
+import {
+  cli,
+  cliInBackground,
+  ec2Client,
+  instances,
+  makeProject,
+  until,
+  useSandbox,
+  type CliResult,
+} from './helpers.js';
 import { resultsBucket } from './s3-results.js';
 
 const sb = useSandbox();
@@ -256,16 +264,7 @@ describe('ssh-ec2 batch', () => {
       // The second instance's preparation waits (its first DescribeInstances held) until the Ctrl-C.
       const second = () => /\(i-\w+, (i-\w+), i-\w+\)/.exec(out)?.[1];
       const held = sb.hold('DescribeInstances', (p) => second() !== undefined && p['InstanceId.1'] === second());
-      const child = execa(NODE, [BIN, 'batch', 'jobs.txt', '--parallel', '1'], {
-        cwd: dir,
-        env: sb.env(),
-        extendEnv: false,
-        reject: false,
-        stdin: 'ignore',
-        encoding: 'utf8',
-        all: true,
-        timeout: LONG,
-      });
+      const child = cliInBackground(sb, ['batch', 'jobs.txt', '--parallel', '1'], { cwd: dir, timeoutMs: LONG });
       child.all?.on('data', (d: Buffer | string) => (out += String(d)));
       await until(() => /worker started/.test(out), 'a first worker started', LONG);
       child.kill('SIGINT');

@@ -52,6 +52,20 @@ export async function cli(
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
+/** The CLI left running in the background (a batch followed live), its output interleaved in `all`, until the test ends or signals it. */
+export function cliInBackground(sb: Sandbox, args: string[], opts: { cwd: string; timeoutMs: number }) {
+  return execa(NODE, [BIN, ...args], {
+    cwd: opts.cwd,
+    env: sb.env(),
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    encoding: 'utf8',
+    all: true,
+    timeout: opts.timeoutMs,
+  });
+}
+
 /**
  * The CLI on a real terminal: script(1) gives it one (its stdin is what the test writes to the
  * child's stdin; killing the child closes the terminal, as closing a window does).

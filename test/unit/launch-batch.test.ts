@@ -14,7 +14,7 @@ import { makeLanes } from '../../src/batch/lanes.js';
 import { jobBody, launchBatch } from '../../src/batch/launch-batch.js';
 import { BATCH_TAG, LANE_TAG } from '../../src/batch/state.js';
 import { batchesDir, readRecord } from '../../src/batch/record.js';
-import { bounded } from '../../src/batch/prepare.js';
+import { mapBounded } from '../../src/bounded.js';
 import { FakeBatchCloud } from '../fakes/batch-cloud.js';
 import { FAILED_LANES_TAG, failedLanesTag, parseFailedLanes } from '../../src/batch/failed-lanes.js';
 import { FakeCloud } from '../fakes/cloud.js';
@@ -208,12 +208,12 @@ describe('launchBatch', () => {
 });
 
 describe('prepareBatch: at most --parallel at once', () => {
-  it('bounded() never runs more than its limit together, and runs every item', async () => {
+  it('mapBounded() never runs more than its limit together, and runs every item', async () => {
     let now = 0;
     let most = 0;
     const done: number[] = [];
     const gates: (() => void)[] = [];
-    const work = bounded([1, 2, 3, 4, 5], 2, async (n) => {
+    const work = mapBounded([1, 2, 3, 4, 5], 2, async (n) => {
       most = Math.max(most, ++now);
       await new Promise<void>((r) => gates.push(r));
       now--;
