@@ -25,7 +25,10 @@ const GONE = new Set(['shutting-down', 'terminated']);
 /** What collect reaches beyond the two ports: replaced by unit tests (no ssh, no S3 SDK). */
 export interface CollectIo {
   loadStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsStore>;
-  /** The jobs' files from their instance; `end`: it is terminated after, when that succeeded. */
+  /**
+   * The jobs' files from their instance; `end()`, asked after the copy (inside the story): whether it
+   * is terminated — only once every job of it was marked home (`onJob`): a blocked file keeps it.
+   */
   fromInstance(
     ctx: CommandContext,
     cloud: Cloud,
@@ -33,7 +36,7 @@ export interface CollectIo {
     batch: string,
     jobs: readonly JobView[],
     onJob: (job: string) => void,
-    end: boolean,
+    end: () => boolean,
   ): Promise<void>;
   /**
    * A stopped instance no look could ask (README: `unknown`): started, its report read, the
@@ -128,9 +131,11 @@ export async function collectBatch(
   for (const [id, jobs] of byInstance) {
     if (signal?.aborted) break;
     // Ended by the same story when its worker is done and these were all it still held, or when
-    // they are the last of the batch (every instance ends then).
-    const homeAfter = new Set([...collected, ...jobs.map((j) => j.name)]);
-    const end = endsNow(state, live.get(id), homeAfter) || state.jobs.every((j) => homeAfter.has(j.name));
+    // they are the last of the batch (every instance ends then) — decided after the copy: a job not
+    // brought home (a blocked file) keeps the instance, which may hold its only copy.
+    const end = () =>
+      jobs.every((j) => collected.has(j.name)) &&
+      (endsNow(state, live.get(id), collected) || state.jobs.every((j) => collected.has(j.name)));
     await io
       .fromInstance(ctx, cloud, live.get(id)!, batch, jobs, home, end)
       .catch((err: unknown) => log.error(`${id}: ${(err as Error).message}`));
@@ -197,7 +202,7 @@ const realIo: CollectIo = {
     const facts: Parameters<typeof storyOn>[3] = found ? { leftAsItIs: 'job still running' } : { finalState: 'stop' };
     const status = await storyOn(ctx, cloud, instance, facts, async (run, _conn, p) => {
       await fromInstance(p, batch, jobs, onJob);
-      if (end) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
+      if (end()) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
     });
     if (status !== ExitCode.ok)
       throw new UserError(`collecting from ${instance.id} ended with status ${status}`, status);

@@ -95,7 +95,6 @@ function ioFrom(files: Record<string, Record<string, string>>, calls: string[] =
     loadStore: () => Promise.reject(new Error('no S3 in this test')),
     wake: (_c, _cloud, inst) => Promise.reject(new Error(`no waking ${inst.id} in this test`)),
     async fromInstance(c, _cloud, inst, _batch, jobs, onJob, end) {
-      calls.push(`${inst.id}:${jobs.map((j) => j.name).join(',')}${end ? ':end' : ''}`);
       for (const j of jobs) {
         const dest = join(c.cwd, 'results', BATCH, j.name);
         const staged = Object.entries(files[j.name] ?? {}).map(([path, text]) => {
@@ -104,9 +103,10 @@ function ioFrom(files: Record<string, Record<string, string>>, calls: string[] =
           writeFileSync(src, text);
           return [src, path] as const;
         });
-        await placeFiles(staged, dest, new Date('2026-11-30T20:00:00Z'));
-        onJob(j.name);
+        const placed = await placeFiles(staged, dest, new Date('2026-11-30T20:00:00Z'));
+        if (placed.blocked.length === 0) onJob(j.name);
       }
+      calls.push(`${inst.id}:${jobs.map((j) => j.name).join(',')}${end() ? ':end' : ''}`);
     },
   };
 }
@@ -128,6 +128,22 @@ describe('collectBatch', () => {
     expect(cloud.get(a.id)?.state).toBe('terminated');
     expect(cloud.get(b.id)?.state).toBe('terminated');
     expect(resourcesLeft(bc)).toBe(0);
+  });
+
+  it('a job not brought home (a blocked file) keeps its instance: not ended in the story nor after', async () => {
+    const a = instance();
+    const state = batchState([job('job-1', 'done', a.id), job('job-2', 'done', a.id)], {
+      instances: [view(a.id, 'done')],
+    });
+    // A directory where job-2's file goes: its file cannot be placed, the instance holds the only copy.
+    mkdirSync(join(m.project, 'results', BATCH, 'job-2', 'out.txt'), { recursive: true });
+    const calls: string[] = [];
+    const io = ioFrom({ 'job-1': { 'out.txt': 'one' }, 'job-2': { 'out.txt': 'two' } }, calls);
+    const status = await collectBatch(ctx, cloud, bc, state, io);
+    expect(status).not.toBe(0);
+    expect(calls).toEqual([`${a.id}:job-1,job-2`]); // not `:end`
+    expect(cloud.get(a.id)?.state).toBe('running');
+    expect(resourcesLeft(bc)).toBe(3);
   });
 
   it('leaves running jobs and their instance, says so, and ends nothing of the batch', async () => {
@@ -276,7 +292,7 @@ describe('collectBatch: a stopped instance no look could ask', () => {
           { name: 'job-2', state: 'failed' as const, attempt: 3, status: 1 },
         ];
         const due = jobs.filter((j) => !isHome(j.name)).map((j) => job(j.name, j.state, inst.id));
-        await base.fromInstance(c, cl, inst, batch, due, onJob, false);
+        await base.fromInstance(c, cl, inst, batch, due, onJob, () => false);
         return { worker: { state: 'done', at: 1 }, jobs };
       },
     };
