@@ -91,7 +91,7 @@ export function storyOn(
     { ...ctx, options },
     localContext({ ...ctx, options }, ctx.cwd),
     async (run, signal) => {
-      const up = await bringUp({ cloud: run.cloud, log: run.log, signal }, instance);
+      const up = await bringUpFor({ cloud: run.cloud, log: run.log, signal }, run.facts, instance);
       run.facts.instance = up;
       const conn = await connectFound(run, up, signal);
       const paths = { projectDir: ctx.cwd, scratchDir: run.paths.runtime, rsync: rsyncSource(run), log: run.log };
@@ -99,6 +99,23 @@ export function storyOn(
     },
     { cloud, endJobs: true, facts: { instance, ...facts } },
   );
+}
+
+/**
+ * bringUp, the finish told as soon as it may have started the instance (as reachExisting): started
+ * by this run, so stopped again — also when its host key cannot be trusted (first contact from
+ * another machine, a Ctrl-C then), which the finish leaves running for an instance merely found.
+ */
+export function bringUpFor(
+  ctx: Parameters<typeof bringUp>[0],
+  facts: Run['facts'],
+  instance: InstanceInfo,
+): Promise<InstanceInfo> {
+  const onStarted = () => {
+    facts.origin = 'started';
+    facts.finalState ??= 'stop';
+  };
+  return bringUp({ ...ctx, onStarted }, instance);
 }
 
 /** CollectIo.wake, over ssh: one story (started, asked, its jobs pulled; stopped again or terminated). */

@@ -10,9 +10,12 @@ import { cancelBatch, cancelQuestion } from '../../src/batch/cancel.js';
 import { collectBatch, type CollectIo } from '../../src/batch/collect.js';
 import { placeFiles } from '../../src/batch/collect-files.js';
 import { endBatchResources } from '../../src/batch/end.js';
+import { bringUpFor } from '../../src/batch/wake.js';
 import { readRecord, writeRecord, type BatchRecord } from '../../src/batch/record.js';
 import type { ResultsStore, StoredObject } from '../../src/cloud/s3.js';
 import type { CommandContext } from '../../src/commands/types.js';
+import type { Run } from '../../src/session/context.js';
+import { decideFinish } from '../../src/session/decide-finish.js';
 import { FakeBatchCloud } from '../fakes/batch-cloud.js';
 import { FakeCloud } from '../fakes/cloud.js';
 import { cli, machine, type Machine } from '../fakes/cli.js';
@@ -314,6 +317,27 @@ describe('collectBatch: a stopped instance no look could ask', () => {
     expect(said()).toContain(`no waking ${a.id}`);
     expect(cloud.get(a.id)?.state).toBe('stopped');
     expect(bc.templates.size).toBe(1);
+  });
+});
+
+describe('bringUpFor: an instance collect starts', () => {
+  it('is known to the finish as started: stopped again even when its host key could not be trusted', async () => {
+    const a = instance('stopped');
+    const facts: Run['facts'] = {} as Run['facts'];
+    await bringUpFor({ cloud, log: ctx.log }, facts, a);
+    expect(facts).toMatchObject({ origin: 'started', finalState: 'stop' });
+    const decided = decideFinish({
+      asked: facts.finalState!,
+      origin: facts.origin!,
+      canStop: true,
+      hostKeyUntrusted: true, // first contact from another machine, a Ctrl-C then
+      ran: false,
+      endJobs: true,
+      syncBack: false,
+      reachable: false,
+      resultsBack: 'not needed',
+    });
+    expect(decided.action).toBe('stop');
   });
 });
 
