@@ -85,7 +85,9 @@ export async function collectBatch(
   };
 
   const live = new Map((await cloud.findInstances({ [BATCH_TAG]: batch })).map((i) => [i.id, i]));
-  state = await wakeUnread(ctx, cloud, state, live, io, (j) => collected.has(j), home, signal);
+  const woken = await wakeUnread(ctx, cloud, state, live, io, (j) => collected.has(j), home, signal);
+  state = woken.state;
+  failure = woken.failure;
   const due = state.jobs.filter((j) => FINISHED.has(j.state) && !collected.has(j.name));
   const fromS3Jobs: JobView[] = [];
   const byInstance = new Map<string, JobView[]>();
@@ -167,7 +169,11 @@ export async function collectBatch(
     if (record) writeRecord(ctx.cwd, { ...record, collected: [...collected], ended: 'collected' });
     log.info(`${batch}: every job collected into results/${batch}/; its instances and resources are ended`);
   } else {
-    const left = state.jobs.filter((j) => !collected.has(j.name) && !FINISHED.has(j.state)).length;
+    const notHome = state.jobs.filter((j) => !collected.has(j.name) && !FINISHED.has(j.state));
+    const unknown = notHome.filter((j) => j.state === 'unknown').length;
+    if (unknown > 0)
+      log.warn(`${batch}: ${unknown} job(s) unknown: the instance that ran them could not be started (said above)`);
+    const left = notHome.length - unknown;
     if (left > 0)
       log.info(
         `${batch}: ${left} job(s) not finished yet (running or queued): \`ssh-ec2 batch collect ${batch}\` again later`,

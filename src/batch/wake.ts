@@ -35,7 +35,7 @@ export async function wakeUnread(
   isHome: (job: string) => boolean,
   onJob: (job: string) => void,
   signal?: AbortSignal,
-): Promise<BatchState> {
+): Promise<{ state: BatchState; failure?: number }> {
   const unread = [...live.values()].filter((i) => {
     if (i.state !== 'stopped' || state.instances.find((v) => v.id === i.id)?.worker) return false;
     const lane = Number(i.tags[LANE_TAG]) || 0;
@@ -45,10 +45,17 @@ export async function wakeUnread(
   });
   let jobs = state.jobs;
   let instances = state.instances;
+  let failure: number | undefined;
   for (const i of unread) {
     if (signal?.aborted) break;
     const report = await io.wake(ctx, cloud, i, state.batch, isHome, onJob).catch((err: unknown) => {
-      ctx.log.error(`${i.id}: not started to read what it ran: ${(err as Error).message}`);
+      // Its jobs stay `unknown` (not "running or queued"): the status says it, and what to do.
+      ctx.log.error(
+        `${i.id}: could not be started to read what it ran: ${(err as Error).message}`,
+        `the jobs it ran stay unknown and it is left stopped: \`ssh-ec2 batch collect ${state.batch}\` again once ` +
+          `the cause is fixed; \`ssh-ec2 batch cancel ${state.batch}\` ends it with what it holds`,
+      );
+      failure ??= err instanceof UserError ? err.exitCode : ExitCode.cloud;
       return undefined;
     });
     if (!report) continue;
@@ -71,7 +78,7 @@ export async function wakeUnread(
       return better ? { ...j, ...viewOf(seen) } : j;
     });
   }
-  return { ...state, jobs, instances };
+  return { state: { ...state, jobs, instances }, failure };
 }
 
 /**

@@ -313,8 +313,11 @@ describe('collectBatch: a stopped instance no look could ask', () => {
     const state = batchState([job('job-1', 'unknown'), job('job-2', 'done', b.id)], {
       instances: [view(b.id, 'done')],
     });
-    await collectBatch(ctx, cloud, bc, state, ioFrom({ 'job-2': { 'out.txt': 'two' } }));
+    const status = await collectBatch(ctx, cloud, bc, state, ioFrom({ 'job-2': { 'out.txt': 'two' } }));
+    expect(status).not.toBe(0);
     expect(said()).toContain(`no waking ${a.id}`);
+    expect(said()).toContain('1 job(s) unknown: the instance that ran them could not be started');
+    expect(said()).not.toContain('not finished yet (running or queued)');
     expect(cloud.get(a.id)?.state).toBe('stopped');
     expect(bc.templates.size).toBe(1);
   });
