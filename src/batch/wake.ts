@@ -8,7 +8,7 @@ import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import { connectFound } from '../commands/existing-instance.js';
 import type { CommandContext } from '../commands/types.js';
 import { ExitCode, UserError } from '../errors.js';
-import { batchReportCommand, parseBatchReport, type BatchReport } from '../remote/batch-worker.js';
+import { batchReportCommand, parseBatchReport, type BatchReport, type JobReport } from '../remote/batch-worker.js';
 import type { Connection } from '../remote/connection.js';
 import { rsyncSource } from '../remote/rsync-capabilities.js';
 import { localContext, type Run } from '../session/context.js';
@@ -18,7 +18,7 @@ import type { BatchState, InstanceView } from './batch-state.js';
 import type { CollectIo } from './collect.js';
 import { fromInstance } from './collect-files.js';
 import { isJobName } from './job-name.js';
-import { newestSightings, viewOf, type Sighting } from './job-views.js';
+import { newer, newestSightings, viewOf, type Sighting } from './job-views.js';
 import { LANE_TAG } from './state.js';
 
 /**
@@ -74,8 +74,16 @@ export async function wakeUnread(
     const newest = newestSightings(sightings);
     jobs = jobs.map((j) => {
       const seen = newest.get(j.name);
-      const better = seen && (j.attempt === undefined || seen.report.attempt >= j.attempt);
-      return better ? { ...j, ...viewOf(seen) } : j;
+      if (!seen) return j;
+      if (j.attempt === undefined) return { ...j, ...viewOf(seen) };
+      // As every sighting is weighed (newer): an ended attempt (S3's `done 1`) beats the same one
+      // still `running` on the woken instance.
+      const had: Sighting = {
+        report: { ...j, state: j.state as JobReport['state'], attempt: j.attempt },
+        instanceId: j.instanceId,
+        from: j.where === 's3' ? 's3' : 'instance',
+      };
+      return newer(had, seen) === seen ? { ...j, ...viewOf(seen) } : j;
     });
   }
   return { state: { ...state, jobs, instances }, failure };

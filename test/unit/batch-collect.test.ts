@@ -307,6 +307,24 @@ describe('collectBatch: a stopped instance no look could ask', () => {
     expect(resourcesLeft(bc)).toBe(0);
   });
 
+  it("its stale `running 1` does not replace what ended of that attempt (S3's `done 1`)", async () => {
+    const a = instance('stopped');
+    const state = batchState([job('job-1', 'done', a.id, { attempt: 1, status: 0, ended: 100 })]);
+    const calls: string[] = [];
+    const base = ioFrom({ 'job-1': { 'out.txt': 'one' } }, calls);
+    const io: CollectIo = {
+      ...base,
+      wake: () =>
+        Promise.resolve({
+          worker: { state: 'running', at: 1 },
+          jobs: [{ name: 'job-1', state: 'running', attempt: 1, started: 50 }],
+        }),
+    };
+    expect(await collectBatch(ctx, cloud, bc, state, io)).toBe(0);
+    expect(calls).toEqual([`${a.id}:job-1:end`]);
+    expect(read('job-1', 'out.txt')).toBe('one');
+  });
+
   it('is never ended while what it ran is not read (it could not be started)', async () => {
     const a = instance('stopped');
     const b = instance();
