@@ -13,6 +13,8 @@ import { endInstances } from '../commands/down/end.js';
 import type { CommandContext } from '../commands/types.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { BatchReport } from '../remote/batch-worker.js';
+import { trapSignals } from '../session/signals.js';
+import type { Logger } from '../ui/logger.js';
 import type { BatchState, JobView } from './batch-state.js';
 import { fromInstance, fromS3 } from './collect-files.js';
 import { BATCH_TAG, endBatchResources } from './end.js';
@@ -181,6 +183,24 @@ export async function collectBatch(
   }
   if (failure !== undefined) return failure;
   return state.jobs.some((j) => j.state === 'failed') ? ExitCode.batchFailed : ExitCode.ok;
+}
+
+/**
+ * `collect` under a trap (as any session): a Ctrl-C, SIGTERM or SIGHUP aborts its signal — the step
+ * under way finishes, no other begins, what is left is said. Its status; `interrupted`: 128+n.
+ */
+export async function collectTrapped(
+  log: Logger,
+  collect: (signal: AbortSignal) => Promise<number>,
+): Promise<{ collected: number; interrupted?: number }> {
+  const collecting = new AbortController();
+  const trap = trapSignals(
+    log,
+    () => collecting.abort(),
+    () => 'bringing the finished jobs home',
+  );
+  const collected = await collect(collecting.signal).finally(() => trap.dispose());
+  return { collected, interrupted: trap.exitStatus() };
 }
 
 /**

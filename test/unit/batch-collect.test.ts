@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BatchState, InstanceView, JobView } from '../../src/batch/batch-state.js';
 import { cancelBatch, cancelQuestion } from '../../src/batch/cancel.js';
-import { collectBatch, type CollectIo } from '../../src/batch/collect.js';
+import { collectBatch, collectTrapped, type CollectIo } from '../../src/batch/collect.js';
 import { placeFiles } from '../../src/batch/collect-files.js';
 import { endBatchResources } from '../../src/batch/end.js';
 import { bringUpFor } from '../../src/batch/wake.js';
@@ -338,6 +338,31 @@ describe('collectBatch: a stopped instance no look could ask', () => {
     expect(said()).not.toContain('not finished yet (running or queued)');
     expect(cloud.get(a.id)?.state).toBe('stopped');
     expect(bc.templates.size).toBe(1);
+  });
+});
+
+describe('collectTrapped (batch collect, and the final collect of `ssh-ec2 batch`)', () => {
+  it('a Ctrl-C aborts the collect: the step under way finishes, 130', async () => {
+    const a = instance();
+    const b = instance();
+    const state = batchState([job('job-1', 'done', a.id), job('job-2', 'done', b.id)], {
+      instances: [view(a.id, 'done'), view(b.id, 'done')],
+    });
+    const calls: string[] = [];
+    const base = ioFrom({ 'job-1': { 'out.txt': 'one' }, 'job-2': { 'out.txt': 'two' } }, calls);
+    const io: CollectIo = {
+      ...base,
+      async fromInstance(...args) {
+        process.emit('SIGINT', 'SIGINT'); // as the terminal's Ctrl-C, during the first copy
+        await base.fromInstance(...args);
+      },
+    };
+    const listeners = process.listenerCount('SIGINT');
+    const r = await collectTrapped(ctx.log, (signal) => collectBatch(ctx, cloud, bc, state, io, signal));
+    expect(r).toEqual({ collected: 130, interrupted: 130 });
+    expect(calls).toHaveLength(1); // the other instance was not begun
+    expect(process.listenerCount('SIGINT')).toBe(listeners); // the trap is gone
+    expect(resourcesLeft(bc)).toBe(3);
   });
 });
 
