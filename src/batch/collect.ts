@@ -13,6 +13,8 @@ import { endInstances } from '../commands/down/end.js';
 import type { CommandContext } from '../commands/types.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { BatchReport } from '../remote/batch-worker.js';
+import { trapSignals } from '../session/signals.js';
+import type { Logger } from '../ui/logger.js';
 import type { BatchState, JobView } from './batch-state.js';
 import { fromInstance, fromS3 } from './collect-files.js';
 import { BATCH_TAG, endBatchResources } from './end.js';
@@ -25,7 +27,10 @@ const GONE = new Set(['shutting-down', 'terminated']);
 /** What collect reaches beyond the two ports: replaced by unit tests (no ssh, no S3 SDK). */
 export interface CollectIo {
   loadStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsStore>;
-  /** The jobs' files from their instance; `end`: it is terminated after, when that succeeded. */
+  /**
+   * The jobs' files from their instance; `end()`, asked after the copy (inside the story): whether it
+   * is terminated — only once every job of it was marked home (`onJob`): a blocked file keeps it.
+   */
   fromInstance(
     ctx: CommandContext,
     cloud: Cloud,
@@ -33,7 +38,7 @@ export interface CollectIo {
     batch: string,
     jobs: readonly JobView[],
     onJob: (job: string) => void,
-    end: boolean,
+    end: () => boolean,
   ): Promise<void>;
   /**
    * A stopped instance no look could ask (README: `unknown`): started, its report read, the
@@ -82,7 +87,9 @@ export async function collectBatch(
   };
 
   const live = new Map((await cloud.findInstances({ [BATCH_TAG]: batch })).map((i) => [i.id, i]));
-  state = await wakeUnread(ctx, cloud, state, live, io, (j) => collected.has(j), home, signal);
+  const woken = await wakeUnread(ctx, cloud, state, live, io, (j) => collected.has(j), home, signal);
+  state = woken.state;
+  failure = woken.failure;
   const due = state.jobs.filter((j) => FINISHED.has(j.state) && !collected.has(j.name));
   const fromS3Jobs: JobView[] = [];
   const byInstance = new Map<string, JobView[]>();
@@ -128,9 +135,11 @@ export async function collectBatch(
   for (const [id, jobs] of byInstance) {
     if (signal?.aborted) break;
     // Ended by the same story when its worker is done and these were all it still held, or when
-    // they are the last of the batch (every instance ends then).
-    const homeAfter = new Set([...collected, ...jobs.map((j) => j.name)]);
-    const end = endsNow(state, live.get(id), homeAfter) || state.jobs.every((j) => homeAfter.has(j.name));
+    // they are the last of the batch (every instance ends then) — decided after the copy: a job not
+    // brought home (a blocked file) keeps the instance, which may hold its only copy.
+    const end = () =>
+      jobs.every((j) => collected.has(j.name)) &&
+      (endsNow(state, live.get(id), collected) || state.jobs.every((j) => collected.has(j.name)));
     await io
       .fromInstance(ctx, cloud, live.get(id)!, batch, jobs, home, end)
       .catch((err: unknown) => log.error(`${id}: ${(err as Error).message}`));
@@ -162,7 +171,11 @@ export async function collectBatch(
     if (record) writeRecord(ctx.cwd, { ...record, collected: [...collected], ended: 'collected' });
     log.info(`${batch}: every job collected into results/${batch}/; its instances and resources are ended`);
   } else {
-    const left = state.jobs.filter((j) => !collected.has(j.name) && !FINISHED.has(j.state)).length;
+    const notHome = state.jobs.filter((j) => !collected.has(j.name) && !FINISHED.has(j.state));
+    const unknown = notHome.filter((j) => j.state === 'unknown').length;
+    if (unknown > 0)
+      log.warn(`${batch}: ${unknown} job(s) unknown: the instance that ran them could not be started (said above)`);
+    const left = notHome.length - unknown;
     if (left > 0)
       log.info(
         `${batch}: ${left} job(s) not finished yet (running or queued): \`ssh-ec2 batch collect ${batch}\` again later`,
@@ -170,6 +183,24 @@ export async function collectBatch(
   }
   if (failure !== undefined) return failure;
   return state.jobs.some((j) => j.state === 'failed') ? ExitCode.batchFailed : ExitCode.ok;
+}
+
+/**
+ * `collect` under a trap (as any session): a Ctrl-C, SIGTERM or SIGHUP aborts its signal — the step
+ * under way finishes, no other begins, what is left is said. Its status; `interrupted`: 128+n.
+ */
+export async function collectTrapped(
+  log: Logger,
+  collect: (signal: AbortSignal) => Promise<number>,
+): Promise<{ collected: number; interrupted?: number }> {
+  const collecting = new AbortController();
+  const trap = trapSignals(
+    log,
+    () => collecting.abort(),
+    () => 'bringing the finished jobs home',
+  );
+  const collected = await collect(collecting.signal).finally(() => trap.dispose());
+  return { collected, interrupted: trap.exitStatus() };
 }
 
 /**
@@ -197,7 +228,7 @@ const realIo: CollectIo = {
     const facts: Parameters<typeof storyOn>[3] = found ? { leftAsItIs: 'job still running' } : { finalState: 'stop' };
     const status = await storyOn(ctx, cloud, instance, facts, async (run, _conn, p) => {
       await fromInstance(p, batch, jobs, onJob);
-      if (end) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
+      if (end()) Object.assign(run.facts, { finalState: 'terminate', leftAsItIs: undefined });
     });
     if (status !== ExitCode.ok)
       throw new UserError(`collecting from ${instance.id} ended with status ${status}`, status);

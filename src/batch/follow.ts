@@ -14,13 +14,12 @@ import type { CommandContext } from '../commands/types.js';
 import { ExitCode } from '../errors.js';
 import type { BatchReport } from '../remote/batch-worker.js';
 import { localContext } from '../session/context.js';
-import { trapSignals } from '../session/signals.js';
 import { loadCloud } from '../session/story.js';
 import { backoff } from '../time.js';
 import { clock } from '../ui/status-line.js';
 import type { BatchState, InstanceView, JobView } from './batch-state.js';
 import { loadBatchCloud } from './clouds.js';
-import { collectBatch } from './collect.js';
+import { collectBatch, collectTrapped } from './collect.js';
 import { finished, type Sighting } from './job-views.js';
 import { sshAsker } from './reach.js';
 import type { BatchRecord } from './record.js';
@@ -99,14 +98,7 @@ export async function followBatch(
     opts.collect ??
     ((s: BatchState, signal: AbortSignal) => collectBatch(ctx, cloud, batchCloud, s, undefined, signal));
   // A Ctrl-C here finishes the step under way (a job's download, an instance's end) and stops.
-  const collecting = new AbortController();
-  const trap = trapSignals(
-    ctx.log,
-    () => collecting.abort(),
-    () => 'bringing the finished jobs home',
-  );
-  const collected = await collect(state, collecting.signal).finally(() => trap.dispose());
-  const interrupted = trap.exitStatus();
+  const { collected, interrupted } = await collectTrapped(ctx.log, (signal) => collect(state, signal));
   if (interrupted !== undefined) return interrupted;
   // The batch's own status, unless bringing it home failed otherwise (a job's files not had).
   return collected === ExitCode.ok || collected === ExitCode.batchFailed ? exitStatus(state) : collected;

@@ -32,7 +32,7 @@ export interface LaneFacts {
 }
 
 /** Newest attempt first; the same attempt seen twice (an instance and S3): the one that ended. */
-function newer(a: Sighting, b: Sighting): Sighting {
+export function newer(a: Sighting, b: Sighting): Sighting {
   if (a.report.attempt !== b.report.attempt) return a.report.attempt > b.report.attempt ? a : b;
   const ended = (s: Sighting) => (s.report.state === 'running' ? 0 : 1);
   if (ended(a) !== ended(b)) return ended(a) > ended(b) ? a : b;

@@ -8,7 +8,7 @@ import type { Cloud, InstanceInfo } from '../cloud/port.js';
 import { connectFound } from '../commands/existing-instance.js';
 import type { CommandContext } from '../commands/types.js';
 import { ExitCode, UserError } from '../errors.js';
-import { batchReportCommand, parseBatchReport, type BatchReport } from '../remote/batch-worker.js';
+import { batchReportCommand, parseBatchReport, type BatchReport, type JobReport } from '../remote/batch-worker.js';
 import type { Connection } from '../remote/connection.js';
 import { rsyncSource } from '../remote/rsync-capabilities.js';
 import { localContext, type Run } from '../session/context.js';
@@ -18,7 +18,7 @@ import type { BatchState, InstanceView } from './batch-state.js';
 import type { CollectIo } from './collect.js';
 import { fromInstance } from './collect-files.js';
 import { isJobName } from './job-name.js';
-import { newestSightings, viewOf, type Sighting } from './job-views.js';
+import { newer, newestSightings, viewOf, type Sighting } from './job-views.js';
 import { LANE_TAG } from './state.js';
 
 /**
@@ -35,7 +35,7 @@ export async function wakeUnread(
   isHome: (job: string) => boolean,
   onJob: (job: string) => void,
   signal?: AbortSignal,
-): Promise<BatchState> {
+): Promise<{ state: BatchState; failure?: number }> {
   const unread = [...live.values()].filter((i) => {
     if (i.state !== 'stopped' || state.instances.find((v) => v.id === i.id)?.worker) return false;
     const lane = Number(i.tags[LANE_TAG]) || 0;
@@ -45,10 +45,17 @@ export async function wakeUnread(
   });
   let jobs = state.jobs;
   let instances = state.instances;
+  let failure: number | undefined;
   for (const i of unread) {
     if (signal?.aborted) break;
     const report = await io.wake(ctx, cloud, i, state.batch, isHome, onJob).catch((err: unknown) => {
-      ctx.log.error(`${i.id}: not started to read what it ran: ${(err as Error).message}`);
+      // Its jobs stay `unknown` (not "running or queued"): the status says it, and what to do.
+      ctx.log.error(
+        `${i.id}: could not be started to read what it ran: ${(err as Error).message}`,
+        `the jobs it ran stay unknown and it is left stopped: \`ssh-ec2 batch collect ${state.batch}\` again once ` +
+          `the cause is fixed; \`ssh-ec2 batch cancel ${state.batch}\` ends it with what it holds`,
+      );
+      failure ??= err instanceof UserError ? err.exitCode : ExitCode.cloud;
       return undefined;
     });
     if (!report) continue;
@@ -67,11 +74,19 @@ export async function wakeUnread(
     const newest = newestSightings(sightings);
     jobs = jobs.map((j) => {
       const seen = newest.get(j.name);
-      const better = seen && (j.attempt === undefined || seen.report.attempt >= j.attempt);
-      return better ? { ...j, ...viewOf(seen) } : j;
+      if (!seen) return j;
+      if (j.attempt === undefined) return { ...j, ...viewOf(seen) };
+      // As every sighting is weighed (newer): an ended attempt (S3's `done 1`) beats the same one
+      // still `running` on the woken instance.
+      const had: Sighting = {
+        report: { ...j, state: j.state as JobReport['state'], attempt: j.attempt },
+        instanceId: j.instanceId,
+        from: j.where === 's3' ? 's3' : 'instance',
+      };
+      return newer(had, seen) === seen ? { ...j, ...viewOf(seen) } : j;
     });
   }
-  return { ...state, jobs, instances };
+  return { state: { ...state, jobs, instances }, failure };
 }
 
 /**
@@ -91,7 +106,7 @@ export function storyOn(
     { ...ctx, options },
     localContext({ ...ctx, options }, ctx.cwd),
     async (run, signal) => {
-      const up = await bringUp({ cloud: run.cloud, log: run.log, signal }, instance);
+      const up = await bringUpFor({ cloud: run.cloud, log: run.log, signal }, run.facts, instance);
       run.facts.instance = up;
       const conn = await connectFound(run, up, signal);
       const paths = { projectDir: ctx.cwd, scratchDir: run.paths.runtime, rsync: rsyncSource(run), log: run.log };
@@ -99,6 +114,23 @@ export function storyOn(
     },
     { cloud, endJobs: true, facts: { instance, ...facts } },
   );
+}
+
+/**
+ * bringUp, the finish told as soon as it may have started the instance (as reachExisting): started
+ * by this run, so stopped again — also when its host key cannot be trusted (first contact from
+ * another machine, a Ctrl-C then), which the finish leaves running for an instance merely found.
+ */
+export function bringUpFor(
+  ctx: Parameters<typeof bringUp>[0],
+  facts: Run['facts'],
+  instance: InstanceInfo,
+): Promise<InstanceInfo> {
+  const onStarted = () => {
+    facts.origin = 'started';
+    facts.finalState ??= 'stop';
+  };
+  return bringUp({ ...ctx, onStarted }, instance);
 }
 
 /** CollectIo.wake, over ssh: one story (started, asked, its jobs pulled; stopped again or terminated). */

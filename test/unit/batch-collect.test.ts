@@ -7,12 +7,15 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BatchState, InstanceView, JobView } from '../../src/batch/batch-state.js';
 import { cancelBatch, cancelQuestion } from '../../src/batch/cancel.js';
-import { collectBatch, type CollectIo } from '../../src/batch/collect.js';
+import { collectBatch, collectTrapped, type CollectIo } from '../../src/batch/collect.js';
 import { placeFiles } from '../../src/batch/collect-files.js';
 import { endBatchResources } from '../../src/batch/end.js';
+import { bringUpFor } from '../../src/batch/wake.js';
 import { readRecord, writeRecord, type BatchRecord } from '../../src/batch/record.js';
 import type { ResultsStore, StoredObject } from '../../src/cloud/s3.js';
 import type { CommandContext } from '../../src/commands/types.js';
+import type { Run } from '../../src/session/context.js';
+import { decideFinish } from '../../src/session/decide-finish.js';
 import { FakeBatchCloud } from '../fakes/batch-cloud.js';
 import { FakeCloud } from '../fakes/cloud.js';
 import { cli, machine, type Machine } from '../fakes/cli.js';
@@ -95,7 +98,6 @@ function ioFrom(files: Record<string, Record<string, string>>, calls: string[] =
     loadStore: () => Promise.reject(new Error('no S3 in this test')),
     wake: (_c, _cloud, inst) => Promise.reject(new Error(`no waking ${inst.id} in this test`)),
     async fromInstance(c, _cloud, inst, _batch, jobs, onJob, end) {
-      calls.push(`${inst.id}:${jobs.map((j) => j.name).join(',')}${end ? ':end' : ''}`);
       for (const j of jobs) {
         const dest = join(c.cwd, 'results', BATCH, j.name);
         const staged = Object.entries(files[j.name] ?? {}).map(([path, text]) => {
@@ -104,9 +106,10 @@ function ioFrom(files: Record<string, Record<string, string>>, calls: string[] =
           writeFileSync(src, text);
           return [src, path] as const;
         });
-        await placeFiles(staged, dest, new Date('2026-11-30T20:00:00Z'));
-        onJob(j.name);
+        const placed = await placeFiles(staged, dest, new Date('2026-11-30T20:00:00Z'));
+        if (placed.blocked.length === 0) onJob(j.name);
       }
+      calls.push(`${inst.id}:${jobs.map((j) => j.name).join(',')}${end() ? ':end' : ''}`);
     },
   };
 }
@@ -128,6 +131,22 @@ describe('collectBatch', () => {
     expect(cloud.get(a.id)?.state).toBe('terminated');
     expect(cloud.get(b.id)?.state).toBe('terminated');
     expect(resourcesLeft(bc)).toBe(0);
+  });
+
+  it('a job not brought home (a blocked file) keeps its instance: not ended in the story nor after', async () => {
+    const a = instance();
+    const state = batchState([job('job-1', 'done', a.id), job('job-2', 'done', a.id)], {
+      instances: [view(a.id, 'done')],
+    });
+    // A directory where job-2's file goes: its file cannot be placed, the instance holds the only copy.
+    mkdirSync(join(m.project, 'results', BATCH, 'job-2', 'out.txt'), { recursive: true });
+    const calls: string[] = [];
+    const io = ioFrom({ 'job-1': { 'out.txt': 'one' }, 'job-2': { 'out.txt': 'two' } }, calls);
+    const status = await collectBatch(ctx, cloud, bc, state, io);
+    expect(status).not.toBe(0);
+    expect(calls).toEqual([`${a.id}:job-1,job-2`]); // not `:end`
+    expect(cloud.get(a.id)?.state).toBe('running');
+    expect(resourcesLeft(bc)).toBe(3);
   });
 
   it('leaves running jobs and their instance, says so, and ends nothing of the batch', async () => {
@@ -276,7 +295,7 @@ describe('collectBatch: a stopped instance no look could ask', () => {
           { name: 'job-2', state: 'failed' as const, attempt: 3, status: 1 },
         ];
         const due = jobs.filter((j) => !isHome(j.name)).map((j) => job(j.name, j.state, inst.id));
-        await base.fromInstance(c, cl, inst, batch, due, onJob, false);
+        await base.fromInstance(c, cl, inst, batch, due, onJob, () => false);
         return { worker: { state: 'done', at: 1 }, jobs };
       },
     };
@@ -288,16 +307,83 @@ describe('collectBatch: a stopped instance no look could ask', () => {
     expect(resourcesLeft(bc)).toBe(0);
   });
 
+  it("its stale `running 1` does not replace what ended of that attempt (S3's `done 1`)", async () => {
+    const a = instance('stopped');
+    const state = batchState([job('job-1', 'done', a.id, { attempt: 1, status: 0, ended: 100 })]);
+    const calls: string[] = [];
+    const base = ioFrom({ 'job-1': { 'out.txt': 'one' } }, calls);
+    const io: CollectIo = {
+      ...base,
+      wake: () =>
+        Promise.resolve({
+          worker: { state: 'running', at: 1 },
+          jobs: [{ name: 'job-1', state: 'running', attempt: 1, started: 50 }],
+        }),
+    };
+    expect(await collectBatch(ctx, cloud, bc, state, io)).toBe(0);
+    expect(calls).toEqual([`${a.id}:job-1:end`]);
+    expect(read('job-1', 'out.txt')).toBe('one');
+  });
+
   it('is never ended while what it ran is not read (it could not be started)', async () => {
     const a = instance('stopped');
     const b = instance();
     const state = batchState([job('job-1', 'unknown'), job('job-2', 'done', b.id)], {
       instances: [view(b.id, 'done')],
     });
-    await collectBatch(ctx, cloud, bc, state, ioFrom({ 'job-2': { 'out.txt': 'two' } }));
+    const status = await collectBatch(ctx, cloud, bc, state, ioFrom({ 'job-2': { 'out.txt': 'two' } }));
+    expect(status).not.toBe(0);
     expect(said()).toContain(`no waking ${a.id}`);
+    expect(said()).toContain('1 job(s) unknown: the instance that ran them could not be started');
+    expect(said()).not.toContain('not finished yet (running or queued)');
     expect(cloud.get(a.id)?.state).toBe('stopped');
     expect(bc.templates.size).toBe(1);
+  });
+});
+
+describe('collectTrapped (batch collect, and the final collect of `ssh-ec2 batch`)', () => {
+  it('a Ctrl-C aborts the collect: the step under way finishes, 130', async () => {
+    const a = instance();
+    const b = instance();
+    const state = batchState([job('job-1', 'done', a.id), job('job-2', 'done', b.id)], {
+      instances: [view(a.id, 'done'), view(b.id, 'done')],
+    });
+    const calls: string[] = [];
+    const base = ioFrom({ 'job-1': { 'out.txt': 'one' }, 'job-2': { 'out.txt': 'two' } }, calls);
+    const io: CollectIo = {
+      ...base,
+      async fromInstance(...args) {
+        process.emit('SIGINT', 'SIGINT'); // as the terminal's Ctrl-C, during the first copy
+        await base.fromInstance(...args);
+      },
+    };
+    const listeners = process.listenerCount('SIGINT');
+    const r = await collectTrapped(ctx.log, (signal) => collectBatch(ctx, cloud, bc, state, io, signal));
+    expect(r).toEqual({ collected: 130, interrupted: 130 });
+    expect(calls).toHaveLength(1); // the other instance was not begun
+    expect(process.listenerCount('SIGINT')).toBe(listeners); // the trap is gone
+    expect(resourcesLeft(bc)).toBe(3);
+  });
+});
+
+describe('bringUpFor: an instance collect starts', () => {
+  it('is known to the finish as started: stopped again even when its host key could not be trusted', async () => {
+    const a = instance('stopped');
+    const facts: Run['facts'] = {} as Run['facts'];
+    await bringUpFor({ cloud, log: ctx.log }, facts, a);
+    expect(facts).toMatchObject({ origin: 'started', finalState: 'stop' });
+    const decided = decideFinish({
+      asked: facts.finalState!,
+      origin: facts.origin!,
+      canStop: true,
+      hostKeyUntrusted: true, // first contact from another machine, a Ctrl-C then
+      ran: false,
+      endJobs: true,
+      syncBack: false,
+      reachable: false,
+      resultsBack: 'not needed',
+    });
+    expect(decided.action).toBe('stop');
   });
 });
 
