@@ -17,7 +17,8 @@ import { batchCancelCommand } from '../remote/batch-worker.js';
 import { localContext } from '../session/context.js';
 import { runStory } from '../session/story.js';
 import type { BatchState } from './batch-state.js';
-import { BATCH_TAG, endBatchResources } from './end.js';
+import { endBatchResources } from './end.js';
+import { BATCH_TAG } from './tags.js';
 import { writeRecord } from './record.js';
 
 /** Workers stopped at once, and how long each connection may take before its instance is terminated anyway. */

@@ -17,7 +17,8 @@ import { trapSignals } from '../session/signals.js';
 import type { Logger } from '../ui/logger.js';
 import type { BatchState, JobView } from './batch-state.js';
 import { fromInstance, fromS3 } from './collect-files.js';
-import { BATCH_TAG, endBatchResources } from './end.js';
+import { endBatchResources } from './end.js';
+import { BATCH_TAG } from './tags.js';
 import { storyOn, wakeInstance, wakeUnread } from './wake.js';
 import { writeRecord } from './record.js';
 

@@ -8,9 +8,7 @@
  */
 import type { BatchCloud } from '../cloud/batch-port.js';
 import { LIVE_STATES, type Cloud } from '../cloud/port.js';
-
-/** The tag every resource of a batch carries (BATCH.md: Tags). */
-export const BATCH_TAG = 'ssh-ec2:batch';
+import { BATCH_TAG } from './tags.js';
 
 /** The queue of a batch's lane (BATCH.md): `ssh-ec2-<batch>-<lane>`. */
 export const queuePrefix = (batch: string): string => `ssh-ec2-${batch}-`;

@@ -26,7 +26,7 @@ import { budgetHourly } from '../session/type-check.js';
 import { laneFailed } from './failed-lanes.js';
 import { batchesDir, writeRecord, type BatchRecord, type LaneRecord, type Manifest } from './record.js';
 import type { Lane } from './lanes.js';
-import { BATCH_TAG, LANE_TAG } from './state.js';
+import { BATCH_TAG, CREATED_TAG, JOBS_TAG, LANE_TAG, RESULTS_TAG } from './tags.js';
 
 /** How long a job taken from a queue stays invisible to the others (the worker's heartbeat extends it). */
 export const VISIBILITY_SECONDS = 300;
@@ -161,9 +161,9 @@ export async function launchBatch(
       instanceTags: { ...made.spec.tags, ...tags },
       tags: {
         ...tags,
-        'ssh-ec2:batch-jobs': String(rec.jobs.length),
-        ...(resultsUrl && { 'ssh-ec2:batch-results': resultsUrl }),
-        'ssh-ec2:batch-created': created,
+        [JOBS_TAG]: String(rec.jobs.length),
+        ...(resultsUrl && { [RESULTS_TAG]: resultsUrl }),
+        [CREATED_TAG]: created,
       },
     });
     rec.templateId = template.id;

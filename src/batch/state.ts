@@ -20,15 +20,9 @@ import { isJobName } from './job-name.js';
 import { jobViews, type LaneFacts, type Sighting } from './job-views.js';
 import { sshAsker, type InstanceAsker } from './reach.js';
 import { readRecord, type BatchRecord, type Manifest } from './record.js';
-import { BATCH_TAG, queuePrefix } from './end.js';
+import { queuePrefix } from './end.js';
+import { BATCH_TAG, CREATED_TAG, LANE_TAG, RESULTS_TAG } from './tags.js';
 import { lazyStore, parseManifest, s3Manifest, s3Sightings } from './s3-state.js';
-
-export { BATCH_TAG };
-export const LANE_TAG = 'ssh-ec2:batch-lane';
-export const RESULTS_TAG = 'ssh-ec2:batch-results';
-export const CREATED_TAG = 'ssh-ec2:batch-created';
-export const JOBS_TAG = 'ssh-ec2:batch-jobs';
-/** On the launch template: the lanes that failed, `2:no capacity;3:no instance prepared`. */
 
 /** Every state EC2 shows an instance in for a while: a terminated one still says which lane it was. */
 const ALL_STATES = [...LIVE_STATES, 'shutting-down', 'terminated'];

@@ -19,7 +19,7 @@ import type { CollectIo } from './collect.js';
 import { fromInstance } from './collect-files.js';
 import { isJobName } from './job-name.js';
 import { newer, newestSightings, viewOf, type Sighting } from './job-views.js';
-import { LANE_TAG } from './state.js';
+import { LANE_TAG } from './tags.js';
 
 /**
  * Each stopped instance of the batch whose report no look read, while some job of its lane is not

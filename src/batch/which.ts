@@ -8,7 +8,7 @@ import { ExitCode, UserError } from '../errors.js';
 import type { LocalContext } from '../session/context.js';
 import { TAG } from '../session/plan.js';
 import { listRecords } from './record.js';
-import { BATCH_TAG, CREATED_TAG } from './state.js';
+import { BATCH_TAG, CREATED_TAG } from './tags.js';
 
 export interface TaggedBatch {
   batch: string;

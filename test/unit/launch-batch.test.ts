@@ -12,7 +12,7 @@ import { resolvePaths } from '../../src/state/paths.js';
 import { parseJobs } from '../../src/batch/jobs-file.js';
 import { makeLanes } from '../../src/batch/lanes.js';
 import { jobBody, launchBatch } from '../../src/batch/launch-batch.js';
-import { BATCH_TAG, LANE_TAG } from '../../src/batch/state.js';
+import { BATCH_TAG, LANE_TAG } from '../../src/batch/tags.js';
 import { batchesDir, readRecord } from '../../src/batch/record.js';
 import { mapBounded } from '../../src/bounded.js';
 import { FakeBatchCloud } from '../fakes/batch-cloud.js';

@@ -5,7 +5,7 @@
  */
 import { loadBatchCloud } from '../../batch/clouds.js';
 import { listRecords } from '../../batch/record.js';
-import { BATCH_TAG, JOBS_TAG } from '../../batch/state.js';
+import { BATCH_TAG, JOBS_TAG } from '../../batch/tags.js';
 import { taggedBatches } from '../../batch/which.js';
 import type { QueueInfo } from '../../cloud/batch-port.js';
 import { ExitCode, UsageError } from '../../errors.js';

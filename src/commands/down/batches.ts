@@ -14,7 +14,7 @@ import { loadBatchCloud } from '../../batch/clouds.js';
 import { ExitCode } from '../../errors.js';
 import { TAG } from '../../session/plan.js';
 import { formatDuration } from '../../session/limits.js';
-import { BATCH_TAGS } from '../ls/batch-resources.js';
+import { BATCH_TAG, CREATED_TAG } from '../../batch/tags.js';
 import type { CommandContext } from '../types.js';
 
 /** A batch made less than this long ago may still be launching: its fleet not made yet. */
@@ -34,7 +34,7 @@ export interface OrphanBatch {
 export function batchesOf(resources: readonly TaggedResource[]): Map<string, TaggedResource[]> {
   const out = new Map<string, TaggedResource[]>();
   for (const x of resources) {
-    const id = x.tags[BATCH_TAGS.id];
+    const id = x.tags[BATCH_TAG];
     if (id && KINDS.includes(x.kind)) out.set(id, [...(out.get(id) ?? []), x]);
   }
   return out;
@@ -42,7 +42,7 @@ export function batchesOf(resources: readonly TaggedResource[]): Map<string, Tag
 
 /** When the batch was made: its template's tag, else its newest part's creation. */
 function madeAt(parts: readonly TaggedResource[]): Date | undefined {
-  const tagged = parts.map((x) => Date.parse(x.tags[BATCH_TAGS.created] ?? '')).find((t) => !Number.isNaN(t));
+  const tagged = parts.map((x) => Date.parse(x.tags[CREATED_TAG] ?? '')).find((t) => !Number.isNaN(t));
   if (tagged !== undefined) return new Date(tagged);
   const times = parts.flatMap((x) => (x.createdAt ? [x.createdAt.getTime()] : []));
   return times.length > 0 ? new Date(Math.max(...times)) : undefined;
@@ -77,7 +77,7 @@ export async function judgeOrphanBatches(
       out.left.push(`${head}: made ${formatDuration(Math.max(0, age))} ago, its launch may be under way: left alone`);
       continue;
     }
-    const live = await cloud.findInstances({ [BATCH_TAGS.id]: batch });
+    const live = await cloud.findInstances({ [BATCH_TAG]: batch });
     if (live.length > 0) {
       const which = live.map((i) => `${i.id} (${i.state})`).join(', ');
       out.left.push(`${head}: its instance(s) ${which} still live: left alone (ssh-ec2 batch cancel ${batch} ends it)`);

@@ -6,11 +6,11 @@
  */
 import type { TaggedResource } from '../../cloud/port.js';
 import { loadBatchCloud } from '../../batch/clouds.js';
+import { BATCH_TAG, RESULTS_TAG } from '../../batch/tags.js';
 import { CloudError } from '../../errors.js';
 import { kindOf } from '../../cloud/aws-codes.js';
 import type { CommandContext } from '../types.js';
 
-export const BATCH_TAGS = { id: 'ssh-ec2:batch', results: 'ssh-ec2:batch-results', created: 'ssh-ec2:batch-created' };
 /** Every queue ssh-ec2 makes is named so (ssh-ec2-<batch>-<lane>): the policies allow no other. */
 export const QUEUE_PREFIX = 'ssh-ec2-';
 
@@ -25,13 +25,13 @@ export async function batchExtras(
   resources: readonly TaggedResource[],
 ): Promise<{ resources: TaggedResource[]; refused: string[] }> {
   const results = resources.flatMap((x): TaggedResource[] => {
-    const url = x.kind === 'launch-template' ? x.tags[BATCH_TAGS.results] : undefined;
+    const url = x.kind === 'launch-template' ? x.tags[RESULTS_TAG] : undefined;
     return url
       ? [
           {
             kind: 'results',
             id: url,
-            name: x.tags[BATCH_TAGS.id],
+            name: x.tags[BATCH_TAG],
             state: 'never deleted',
             createdAt: x.createdAt,
             tags: x.tags,
