@@ -21,7 +21,7 @@ import { fleetInput, fleetResult, hasTags, launchTemplateInput, tagFilters } fro
 import { NewResources, isNotFound } from './consistency.js';
 import { aws } from './errors.js';
 import { resolveRegion } from './region.js';
-import { MAX_ATTEMPTS, retryStrategy } from './retry.js';
+import { clientConfig } from './retry.js';
 import { tagMap } from './sdk-shapes.js';
 import { findFleets } from './fleets.js';
 import { queueCalls } from './sqs-queues.js';
@@ -37,15 +37,10 @@ const FLEETS_PER_DELETE = 25;
  */
 export async function createBatchCloud(cfg: { region?: string; queueEndpoint?: string }): Promise<BatchCloud> {
   const region = await resolveRegion(cfg.region);
-  const clientConfig = {
-    region,
-    maxAttempts: MAX_ATTEMPTS,
-    retryStrategy: retryStrategy(MAX_ATTEMPTS),
-    customUserAgent: [['ssh-ec2', '0.1.0'] as [string, string]],
-  };
-  const ec2 = new EC2Client(clientConfig);
+  const config = clientConfig(region);
+  const ec2 = new EC2Client(config);
   const sqs = new SQSClient({
-    ...clientConfig,
+    ...config,
     credentials: ec2.config.credentials,
     useQueueUrlAsEndpoint: false,
     ...(cfg.queueEndpoint && { endpoint: cfg.queueEndpoint }),

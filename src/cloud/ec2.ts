@@ -32,7 +32,7 @@ import { pickImage } from './image.js';
 import { readOnlyCalls } from './read-only.js';
 import { type Cloud, type InstanceInfo, LIVE_STATES } from './port.js';
 import { resolveRegion } from './region.js';
-import { MAX_ATTEMPTS, retryStrategy } from './retry.js';
+import { clientConfig } from './retry.js';
 import { toInfo, toTags } from './sdk-shapes.js';
 import { runInstancesInput } from './run-instances.js';
 import { securityGroups } from './security-groups.js';
@@ -45,7 +45,6 @@ export type { CallerMemory } from './caller-memory.js';
 export type { Cloud, InstanceFilter, InstanceInfo, InstanceTypeInfo, LaunchSpec } from './port.js';
 export { LIVE_STATES } from './port.js';
 
-const USER_AGENT: [string, string] = ['ssh-ec2', '0.1.0'];
 /** An instance launched less than this long ago may still be unknown to EC2 calls naming it. */
 const JUST_LAUNCHED_MS = 10 * 60_000;
 
@@ -60,17 +59,12 @@ export async function createCloud(cfg: {
   callerMemory?: CallerMemory;
 }): Promise<Cloud> {
   const region = await resolveRegion(cfg.region);
-  const clientConfig = {
-    region,
-    maxAttempts: MAX_ATTEMPTS,
-    retryStrategy: retryStrategy(MAX_ATTEMPTS),
-    customUserAgent: [USER_AGENT],
-  };
-  const ec2 = new EC2Client(clientConfig);
+  const config = clientConfig(region);
+  const ec2 = new EC2Client(config);
   // One credential resolution for every client: a role profile is assumed once per run, so the
   // owner STS reports is the session the EC2 calls are made as (a session name the SDK makes up
   // would differ between two resolutions), and an SSO token is read once.
-  const shared = { ...clientConfig, credentials: ec2.config.credentials };
+  const shared = { ...config, credentials: ec2.config.credentials };
   let caller: Promise<CallerIdentity> | undefined;
   // What this run created: EC2 may not know it yet (consistency.ts).
   const created = new NewResources();

@@ -35,3 +35,13 @@ export function retryStrategy(maxAttempts: number, random: () => number = Math.r
     recordSuccess: (_token: RetryToken) => {},
   };
 }
+
+/** What every SDK client of ours is made with (EC2, SQS, S3, STS…): the region, these retries, our user agent. */
+export function clientConfig(region: string) {
+  return {
+    region,
+    maxAttempts: MAX_ATTEMPTS,
+    retryStrategy: retryStrategy(MAX_ATTEMPTS),
+    customUserAgent: [['ssh-ec2', '0.1.0'] as [string, string]],
+  };
+}

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, paginateListObjectsV2, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { aws } from './errors.js';
 import { resolveRegion } from './region.js';
-import { MAX_ATTEMPTS, retryStrategy } from './retry.js';
+import { clientConfig } from './retry.js';
 import type { S3Location } from './s3-location.js';
 
 export interface StoredObject {
@@ -45,10 +45,7 @@ export async function createResultsStore(cfg: {
   endpoint?: string;
 }): Promise<ResultsReader & ObjectWriter> {
   const s3 = new S3Client({
-    region: await resolveRegion(cfg.region),
-    maxAttempts: MAX_ATTEMPTS,
-    retryStrategy: retryStrategy(MAX_ATTEMPTS),
-    customUserAgent: [['ssh-ec2', '0.1.0']],
+    ...clientConfig(await resolveRegion(cfg.region)),
     ...(cfg.endpoint && { endpoint: cfg.endpoint }),
     // A bucket in a host name cannot work with an endpoint given by address (a test's, a gateway's).
     ...(cfg.endpoint && { forcePathStyle: true }),
