@@ -90,7 +90,7 @@ describe('no forgotten machine', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(PRICE);
     expect(r.stderr).toMatch(
-      /It stops itself 5m after the job ends with nobody attached, or at \d\d:\d\d whatever runs \(--max-time\)\./,
+      /It stops itself 5m after the job ends with nobody attached, or at (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d whatever runs \(--max-time\)\./,
     );
 
     const off = makeProject(sb, 'forgotten-nolimit');

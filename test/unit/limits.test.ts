@@ -7,6 +7,7 @@ import {
   changedTags,
   DEFAULT_IDLE_TIMEOUT_MS,
   formatDuration,
+  leftRunningNote,
   limitTags,
   resolveLimits,
 } from '../../src/session/limits.js';
@@ -75,6 +76,29 @@ describe('agent limits', () => {
         maxTime: 0,
       }),
     ).toContain(`POWEROFF='echo '\\''a b'\\'''\n`);
+  });
+
+  it('names the max-time deadline by its clock time today, with the day when it falls on another', () => {
+    const limits = { idleTimeoutMs: 0, maxTimeMs: 2 * 3_600_000, jobGraceMs: 300_000 };
+    const now = new Date(2026, 10, 30, 22, 39);
+    const today = leftRunningNote(
+      'eu-central-1',
+      'g4dn.xlarge',
+      { ...limits, deadline: new Date(2026, 10, 30, 23, 50) },
+      'job',
+      now,
+    );
+    expect(today).toContain(
+      'It stops itself 5m after the job ends with nobody attached, or at 23:50 whatever runs (--max-time).',
+    );
+    const tomorrow = leftRunningNote(
+      'eu-central-1',
+      'g4dn.xlarge',
+      { ...limits, deadline: new Date(2026, 11, 1, 0, 39) },
+      'job',
+      now,
+    );
+    expect(tomorrow).toContain('or at Dec 1 00:39 whatever runs (--max-time).');
   });
 });
 
