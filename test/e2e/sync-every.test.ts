@@ -100,6 +100,41 @@ describe('--sync-every: results home while the command runs', () => {
     expect(probed.map((p) => p.path)).toContain(join(bin, 'rsync'));
   });
 
+  it('--detach with --sync-every on the command line is refused (exit 2), before anything is launched', async () => {
+    const dir = makeProject(sb, 'every-detach-flag');
+    const before = sb.calls('RunInstances').length;
+    const r = await cli(sb, [...EVERY, '--detach', 'make', 'train'], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--sync-every pulls while this laptop waits, and --detach does not wait/);
+    expect(r.stderr).toMatch(/ssh-ec2 --attach/);
+    expect(sb.calls('RunInstances').length).toBe(before);
+  });
+
+  it('from the project file: --detach goes on with a note, and the --attach that follows the job pulls by it', async () => {
+    const name = 'every-detach-file';
+    const dir = makeProject(sb, name, { '.ssh-ec2.toml': 'sync-every = "5s"\n' });
+    const detached = await cli(
+      sb,
+      ['--detach', `echo first > result.txt; ${waitFor('release')}; echo last > final.txt`],
+      {
+        cwd: dir,
+      },
+    );
+    expect(detached.exitCode, detached.stderr).toBe(0);
+    expect(detached.stderr).toContain('.ssh-ec2.toml:1: sync-every applies when you ssh-ec2 --attach');
+    expect(existsSync(join(dir, 'result.txt'))).toBe(false);
+    // Without a terminal, --attach follows the log: the job's result comes home while it follows.
+    const run = started(['--attach'], dir);
+    await until(() => existsSync(join(dir, 'result.txt')) || run.state.ended, 'result.txt to come home', 150_000);
+    expect(run.state.ended).toBe(false);
+    expect(read(dir, 'result.txt')).toBe('first\n');
+    release(name, 'release');
+    const r = await run.done;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/results so far, brought back: .*result\.txt/);
+    expect(read(dir, 'final.txt')).toBe('last\n');
+  });
+
   it('a period below the minimum is a usage error, before anything is launched', async () => {
     const dir = makeProject(sb, 'every-short');
     const before = sb.calls('RunInstances').length;
