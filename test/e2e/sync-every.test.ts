@@ -30,6 +30,12 @@ function started(args: string[], cwd: string, env?: Record<string, string>) {
 
 const read = (dir: string, name: string) => readFileSync(join(dir, name), 'utf8');
 
+/** `name` comes home while the run still runs (a bounded poll: the run must not have ended first). */
+async function arrives(dir: string, name: string, run: { state: { ended: boolean } }): Promise<void> {
+  await until(() => existsSync(join(dir, name)) || run.state.ended, `${name} to come home`, 150_000);
+  expect(run.state.ended).toBe(false);
+}
+
 async function resultArrivesWhileRunning(name: string, env?: Record<string, string>): Promise<CliResult> {
   const dir = makeProject(sb, name, { 'train.sh': 'echo first > result.txt\n' });
   const run = started(
@@ -72,13 +78,11 @@ describe('--sync-every: results home while the command runs', () => {
       'echo last > final.txt',
     ].join('; ');
     const run = started([...EVERY, '--multi', 'tmux', command], dir);
-    await until(() => existsSync(join(dir, 'result.txt')) || run.state.ended, 'result.txt to come home', 150_000);
-    expect(run.state.ended).toBe(false);
+    await arrives(dir, 'result.txt', run);
     writeFileSync(join(dir, 'result.txt'), 'mine\n');
     release(name, 'release1');
     // second.txt exists only after the edit: the pull that brings it has seen the edit.
-    await until(() => existsSync(join(dir, 'second.txt')) || run.state.ended, 'second.txt to come home', 150_000);
-    expect(run.state.ended).toBe(false);
+    await arrives(dir, 'second.txt', run);
     expect(read(dir, 'result.txt')).toBe('mine\n');
     release(name, 'release2');
     const r = await run.done;
@@ -125,8 +129,7 @@ describe('--sync-every: results home while the command runs', () => {
     expect(existsSync(join(dir, 'result.txt'))).toBe(false);
     // Without a terminal, --attach follows the log: the job's result comes home while it follows.
     const run = started(['--attach'], dir);
-    await until(() => existsSync(join(dir, 'result.txt')) || run.state.ended, 'result.txt to come home', 150_000);
-    expect(run.state.ended).toBe(false);
+    await arrives(dir, 'result.txt', run);
     expect(read(dir, 'result.txt')).toBe('first\n');
     release(name, 'release');
     const r = await run.done;
