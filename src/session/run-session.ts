@@ -18,7 +18,7 @@ import { noteSessionEnd } from './command-usage.js';
 import { callerMemory } from '../state/cache.js';
 import type { Paths } from '../state/paths.js';
 import { syncUp } from '../sync/sync-up.js';
-import { pullingWhile, syncEveryOf } from '../sync/sync-every.js';
+import { checkDetachedSyncEvery, pullingWhile, syncEveryOf } from '../sync/sync-every.js';
 import { requireRsync, rsyncSource } from '../remote/rsync-capabilities.js';
 import type { Logger } from '../ui/logger.js';
 import { requirePrograms } from '../remote/exec.js';
@@ -65,7 +65,7 @@ export interface SessionDeps {
 
 export async function runSession(deps: SessionDeps): Promise<number> {
   const { options } = deps;
-  await checkBeforeAws(options);
+  await checkBeforeAws(options, deps.log);
   const local = localContext(deps, deps.cwd);
   // An rsync that cannot do the sync is said before anything is launched (a Mac's own, say).
   if (options.rsync) await requireRsync(rsyncSource(local), options.attach ? ['back'] : ['up', 'back']);
@@ -79,10 +79,11 @@ export async function runSession(deps: SessionDeps): Promise<number> {
 }
 
 /** What a run refuses before any AWS call (a dry run too): nothing is looked up, or launched, for nothing. */
-export async function checkBeforeAws(options: Options): Promise<void> {
+export async function checkBeforeAws(options: Options, log: Logger): Promise<void> {
   // A missing key file is reported before any AWS call.
   if (options.identity) pemKey(options.identity, settingOrigin(options, 'identity'));
   await checkSessionOptions(options);
+  checkDetachedSyncEvery(options, log);
   checkGitSettings(options);
   if (!options.attach) checkDefaultImageSupports(options); // --attach never launches
   await requirePrograms(localPrograms(options));

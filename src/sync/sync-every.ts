@@ -12,7 +12,9 @@ import { syncBack, type SyncBackResult } from './sync-back.js';
 import type { SyncParams } from './sync-up.js';
 import type { Gentle } from '../remote/rsync.js';
 import type { Logger } from '../ui/logger.js';
+import { UsageError } from '../errors.js';
 import type { Options } from '../options.js';
+import { originOf } from '../options/origins.js';
 
 /**
  * The pulls' bandwidth bound, KiB/s (rsync --bwlimit): 4 MiB/s, a third of a common home link, so
@@ -90,6 +92,28 @@ export function syncEveryOf(
 ): SyncEveryParams | undefined {
   if (!o.syncEvery || !o.rsync || o.detach) return undefined;
   return { everyMs: o.syncEvery, sync, terminal };
+}
+
+/**
+ * --sync-every with --detach, before anything is launched: the pulls run while this laptop waits,
+ * and --detach does not wait. Typed on this command line, the user believes results are coming:
+ * refused. From a config file, a preset or the environment it is a default for every run here: a
+ * note (the --attach that follows the job pulls by it), or a project's default would break every --detach.
+ */
+export function checkDetachedSyncEvery(
+  o: Pick<Options, 'syncEvery' | 'detach' | 'from' | 'origins'>,
+  log: Pick<Logger, 'info'>,
+): void {
+  if (!o.detach || !o.syncEvery) return;
+  if (o.from?.syncEvery?.from === 'flag')
+    throw new UsageError(
+      '--sync-every pulls while this laptop waits, and --detach does not wait: nothing would be pulled',
+      'Give --sync-every to ssh-ec2 --attach (it pulls while you follow the job), bring results home now ' +
+        'with ssh-ec2 pull, or add --results s3://… to have the instance upload them when the job ends.',
+    );
+  log.info(
+    `${originOf(o, 'syncEvery') ?? '--sync-every'} applies when you ssh-ec2 --attach: nothing pulls while the job runs detached`,
+  );
 }
 
 /**

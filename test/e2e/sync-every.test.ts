@@ -30,6 +30,12 @@ function started(args: string[], cwd: string, env?: Record<string, string>) {
 
 const read = (dir: string, name: string) => readFileSync(join(dir, name), 'utf8');
 
+/** `name` comes home while the run still runs (a bounded poll: the run must not have ended first). */
+async function arrives(dir: string, name: string, run: { state: { ended: boolean } }): Promise<void> {
+  await until(() => existsSync(join(dir, name)) || run.state.ended, `${name} to come home`, 150_000);
+  expect(run.state.ended).toBe(false);
+}
+
 async function resultArrivesWhileRunning(name: string, env?: Record<string, string>): Promise<CliResult> {
   const dir = makeProject(sb, name, { 'train.sh': 'echo first > result.txt\n' });
   const run = started(
@@ -72,13 +78,11 @@ describe('--sync-every: results home while the command runs', () => {
       'echo last > final.txt',
     ].join('; ');
     const run = started([...EVERY, '--multi', 'tmux', command], dir);
-    await until(() => existsSync(join(dir, 'result.txt')) || run.state.ended, 'result.txt to come home', 150_000);
-    expect(run.state.ended).toBe(false);
+    await arrives(dir, 'result.txt', run);
     writeFileSync(join(dir, 'result.txt'), 'mine\n');
     release(name, 'release1');
     // second.txt exists only after the edit: the pull that brings it has seen the edit.
-    await until(() => existsSync(join(dir, 'second.txt')) || run.state.ended, 'second.txt to come home', 150_000);
-    expect(run.state.ended).toBe(false);
+    await arrives(dir, 'second.txt', run);
     expect(read(dir, 'result.txt')).toBe('mine\n');
     release(name, 'release2');
     const r = await run.done;
@@ -98,6 +102,40 @@ describe('--sync-every: results home while the command runs', () => {
       (f) => JSON.parse(readFileSync(join(localState(sb, 'rsync'), f), 'utf8')) as { path: string },
     );
     expect(probed.map((p) => p.path)).toContain(join(bin, 'rsync'));
+  });
+
+  it('--detach with --sync-every on the command line is refused (exit 2), before anything is launched', async () => {
+    const dir = makeProject(sb, 'every-detach-flag');
+    const before = sb.calls('RunInstances').length;
+    const r = await cli(sb, [...EVERY, '--detach', 'make', 'train'], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--sync-every pulls while this laptop waits, and --detach does not wait/);
+    expect(r.stderr).toMatch(/ssh-ec2 --attach/);
+    expect(sb.calls('RunInstances').length).toBe(before);
+  });
+
+  it('from the project file: --detach goes on with a note, and the --attach that follows the job pulls by it', async () => {
+    const name = 'every-detach-file';
+    const dir = makeProject(sb, name, { '.ssh-ec2.toml': 'sync-every = "5s"\n' });
+    const detached = await cli(
+      sb,
+      ['--detach', `echo first > result.txt; ${waitFor('release')}; echo last > final.txt`],
+      {
+        cwd: dir,
+      },
+    );
+    expect(detached.exitCode, detached.stderr).toBe(0);
+    expect(detached.stderr).toContain('.ssh-ec2.toml:1: sync-every applies when you ssh-ec2 --attach');
+    expect(existsSync(join(dir, 'result.txt'))).toBe(false);
+    // Without a terminal, --attach follows the log: the job's result comes home while it follows.
+    const run = started(['--attach'], dir);
+    await arrives(dir, 'result.txt', run);
+    expect(read(dir, 'result.txt')).toBe('first\n');
+    release(name, 'release');
+    const r = await run.done;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/results so far, brought back: .*result\.txt/);
+    expect(read(dir, 'final.txt')).toBe('last\n');
   });
 
   it('a period below the minimum is a usage error, before anything is launched', async () => {

@@ -14,7 +14,9 @@ import { pullArgv, serverPullArgv } from '../../src/remote/rsync.js';
 import type { RsyncCapabilities } from '../../src/remote/rsync-capabilities.js';
 import { localSig } from '../../src/sync/base.js';
 import type { SyncBackResult } from '../../src/sync/sync-back.js';
+import { resolveOptions, type Sources } from '../../src/options.js';
 import {
+  checkDetachedSyncEvery,
   schedule,
   startSyncEvery,
   syncEveryOf,
@@ -271,6 +273,54 @@ describe('the setting', () => {
     expect(syncEveryOf({ syncEvery: 0, rsync: true, detach: false }, sync, false)).toBeUndefined();
     expect(syncEveryOf({ syncEvery: 5000, rsync: false, detach: false }, sync, false)).toBeUndefined();
     expect(syncEveryOf({ syncEvery: 5000, rsync: true, detach: true }, sync, false)).toBeUndefined();
+  });
+});
+
+describe('--sync-every with --detach (the laptop does not wait: nothing would pull)', () => {
+  const project: NonNullable<Sources['files']> = {
+    project: {
+      kind: 'project',
+      file: '.ssh-ec2.toml',
+      values: { syncEvery: { value: 600_000, line: 3, key: 'sync-every' } },
+    },
+    presets: new Map(),
+  };
+  const options = (flags: Sources['flags'], files?: Sources['files'], env: Sources['env'] = {}) =>
+    resolveOptions({ flags, env, dotenv: {}, files, command: ['make', 'train'] });
+  const said = (o: ReturnType<typeof options>) => {
+    const lines: string[] = [];
+    checkDetachedSyncEvery(o, { info: (m) => lines.push(m) });
+    return lines;
+  };
+  it('given on the command line: refused (exit 2), saying what to do instead', () => {
+    let err: unknown;
+    try {
+      said(options({ syncEvery: '5m', detach: true }, project));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).exitCode).toBe(ExitCode.usage);
+    expect((err as UsageError).message).toMatch(/--detach does not wait/);
+    expect((err as UsageError).hint).toMatch(/ssh-ec2 --attach.*ssh-ec2 pull.*--results s3:/);
+  });
+  it('from the project file, a preset or the environment: one note that it applies at --attach, and the run goes on', () => {
+    expect(said(options({ detach: true }, project))).toEqual([
+      '.ssh-ec2.toml:3: sync-every applies when you ssh-ec2 --attach: nothing pulls while the job runs detached',
+    ]);
+    // A preset named here is a bundle of defaults too: --preset gpu --detach must still work.
+    const gpu = { ...project.project!, kind: 'preset' as const, preset: 'gpu' };
+    expect(said(options({ preset: 'gpu', detach: true }, { presets: new Map([['gpu', gpu]]) }))).toEqual([
+      '.ssh-ec2.toml:3 (preset gpu): sync-every applies when you ssh-ec2 --attach: nothing pulls while the job runs detached',
+    ]);
+    expect(said(options({ detach: true }, undefined, { SSH_EC2_SYNC_EVERY: '5m' }))).toEqual([
+      'SSH_EC2_SYNC_EVERY applies when you ssh-ec2 --attach: nothing pulls while the job runs detached',
+    ]);
+  });
+  it('says nothing without --detach, when off on the command line, or for --attach (which pulls)', () => {
+    expect(said(options({ syncEvery: '5m' }))).toEqual([]);
+    expect(said(options({ syncEvery: 'off', detach: true }, project))).toEqual([]);
+    expect(said(options({ attach: true }, project))).toEqual([]);
   });
 });
 

@@ -21,7 +21,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 
 /** --dry-run: the plan on stdout, then exit 0; what a run would refuse before AWS is refused alike. */
 async function dryRun(ctx: CommandContext): Promise<number> {
-  await checkBeforeAws(ctx.options);
+  await checkBeforeAws(ctx.options, ctx.log);
   const [{ resolveDryRun }, { dryRunText }] = await Promise.all([
     import('../../session/dry-run.js'),
     import('../../session/dry-run-words.js'),
