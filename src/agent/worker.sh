@@ -249,17 +249,18 @@ keep_files() {
   mkdir -p "$J/$BATCH_JOB_FILES"
 }
 
-# The job's files, log and ssh-ec2-job.json to RESULTS_URL<job>/ (when set), in one sync of a
-# stage of hard links.
+# The job's files and log to RESULTS_URL<job>/ (when set), one sync of a stage of hard links; then,
+# all there, its ssh-ec2-job.json alone: the laptop's sign the job is in S3 (a sync has no order, may stop halfway).
 upload_job() {
   [ -n "$RESULTS_URL" ] || return 0
   stage="$J/upload"
   rm -rf "$stage"
   cp -lRp "$J/$BATCH_JOB_FILES" "$stage" 2>/dev/null || cp -Rp "$J/$BATCH_JOB_FILES" "$stage" || return 1
   cp -p "$J/$BATCH_JOB_LOG" "$stage/$JOB_LOG"
-  json "$JOB_JSON_PY" "$JOB" "$1" "$ATTEMPT" "$status" "$started" "$ended" "$J/$USAGE_FILE" "$INSTANCE_ID" \
-    >"$stage/ssh-ec2-job.json"
-  upload_stage "$stage" "$RESULTS_URL$JOB/" "$REGION" "$RESULTS_ENDPOINT" "$B/s3.log" "job $JOB"
+  upload_stage "$stage" "$RESULTS_URL$JOB/" "$REGION" "$RESULTS_ENDPOINT" "$B/s3.log" "job $JOB" || return 1
+  mkdir "$stage" && json "$JOB_JSON_PY" "$JOB" "$1" "$ATTEMPT" "$status" "$started" "$ended" "$J/$USAGE_FILE" \
+    "$INSTANCE_ID" >"$stage/ssh-ec2-job.json" || return 1
+  upload_stage "$stage" "$RESULTS_URL$JOB/" "$REGION" "$RESULTS_ENDPOINT" "$B/s3.log" "job $JOB's ssh-ec2-job.json"
 }
 
 # notify.sh's sender, with this job's members.

@@ -19,6 +19,7 @@ import { pullInto } from '../sync/pull.js';
 import { backupStamp, besideName, nameList } from '../sync/three-way.js';
 import type { Logger } from '../ui/logger.js';
 import { isJobName } from './job-name.js';
+import { JOB_JSON } from './s3-state.js';
 
 /** Where a batch's jobs' files come home, in the project directory. */
 export function resultsDirOf(projectDir: string, batch: string, job: string): string {
@@ -163,7 +164,7 @@ async function fromInstanceOne(
   }
 }
 
-/** One job's folder in S3 (`<resultsUrl><job>/`: its files, log and job.json) into results/. */
+/** One job's folder in S3 (`<resultsUrl><job>/`: its files, log and ssh-ec2-job.json) into results/. */
 export async function fromS3(
   store: ResultsStore,
   resultsUrl: string,
@@ -178,6 +179,11 @@ export async function fromS3(
   const objects = await store.list(folder);
   if (objects.length === 0) {
     log.warn(`${job}: nothing in ${s3Url(folder)}: its files were not uploaded`);
+    return false;
+  }
+  // Its files there without it: an upload cut short (some files missing), never taken for the job's.
+  if (!objects.some((o) => o.path === JOB_JSON)) {
+    log.warn(`${job}: no ${JOB_JSON} in ${s3Url(folder)}: its upload did not finish, its files there are not taken`);
     return false;
   }
   await mkdir(dest, { recursive: true });

@@ -75,13 +75,19 @@ export async function s3Sightings(
   const folder = s3Location(resultsUrl);
   const unread = open.filter((j) => !final.has(j.name));
   const read = await mapBounded(unread, S3_READS_AT_ONCE, async (j) =>
-    parseJobJson(j.name, await store.read(folder, `${j.name}/ssh-ec2-job.json`)),
+    parseJobJson(j.name, await store.read(folder, `${j.name}/${JOB_JSON}`)),
   );
   for (const s of read) if (s) final.set(s.report.name, s);
   return open.flatMap((j) => final.get(j.name) ?? []);
 }
 
 const S3_READS_AT_ONCE = 8;
+
+/**
+ * A job's word in S3 (`<resultsUrl><job>/`): the instance uploads it last, alone, once the job's
+ * files and log are all there (worker.sh's upload_job): without it, the folder is no job's results.
+ */
+export const JOB_JSON = 'ssh-ec2-job.json';
 
 /** ssh-ec2-job.json (BATCH.md: S3 layout) → the attempt it tells of. */
 export function parseJobJson(name: string, text: string | undefined): Sighting | undefined {

@@ -210,6 +210,15 @@ describe('the batch worker on an instance', () => {
     expect(meta).toMatchObject({ job: 'j2', state: 'done', attempt: 1, status: 0, instance: instanceId });
     for (const k of ['started', 'ended', 'peak_kib', 'wall_seconds']) expect(typeof meta[k], k).toBe('number');
     expect(sb.calls('PutObject').every((c) => c.accessKey === INSTANCE_PROFILE_KEY)).toBe(true);
+    // Each job's ssh-ec2-job.json (the laptop's word that the job is in S3) sent alone, once its files
+    // and log were all answered: the last of its PUTs, in the order answered and in the order asked.
+    for (const job of ['j.1-a', 'j2', 'j3']) {
+      const puts = sb.calls('PutObject').filter((c) => c.params.Key!.startsWith(`runs/three/${job}/`));
+      const json = puts.at(-1)!;
+      expect(json.params.Key).toBe(`runs/three/${job}/ssh-ec2-job.json`);
+      expect(puts.filter((c) => c.params.Key === json.params.Key)).toHaveLength(1);
+      expect(Math.max(...puts.slice(0, -1).map((c) => c.time))).toBeLessThanOrEqual(json.time);
+    }
     expect(
       sb
         .calls()
@@ -405,15 +414,23 @@ describe('the batch worker on an instance', () => {
     expect(await b.counts()).toEqual([0, 0]);
   });
 
-  it("an upload that fails: the heartbeat lasts until the message is settled, a refused one is in the job's log, the worker keeps the instance", async () => {
+  it("an upload that fails half-way: no ssh-ec2-job.json in S3, the heartbeat lasts until the message is settled, a refused one is in the job's log, the worker keeps the instance", async () => {
     const name = 'upfail';
-    const b = await batch(name, [['keep', 'sleep 2; echo kept > out.txt']], {
+    const b = await batch(name, [['keep', 'sleep 2; echo kept > out.txt; echo sent > sent.txt']], {
       resultsUrl: `s3://${BUCKET}/runs/${name}/`,
       resultsEndpoint: sb.endpoint,
       visibilitySeconds: 3,
     });
     sb.clearCalls();
-    sb.inject({ action: 'PutObject', status: 403, code: 'AccessDenied', times: Infinity });
+    // One file refused, the others taken: the job's folder in S3 has some of its files but must not
+    // say the job is there (collect would take it home from S3 without out.txt).
+    sb.inject({
+      action: 'PutObject',
+      status: 403,
+      code: 'AccessDenied',
+      times: Infinity,
+      when: (p) => p.Key === `runs/${name}/keep/out.txt`,
+    });
     sb.inject({
       action: 'ChangeMessageVisibility',
       status: 400,
@@ -431,6 +448,8 @@ describe('the batch worker on an instance', () => {
     const log = b.read('jobs', 'keep', 'log');
     expect(log).toContain("the heartbeat keeping this job's message was refused");
     expect(log).toContain(`its files could not be uploaded to s3://${BUCKET}/runs/${name}/keep/`);
+    expect(await keys(`runs/${name}/keep/`)).toEqual(['sent.txt', 'ssh-ec2-job.log']);
+    expect(sb.calls('PutObject').filter((c) => c.params.Key!.endsWith('ssh-ec2-job.json'))).toEqual([]);
     // The message kept ours while the upload was tried (its three tries outlast the visibility).
     const firstPut = sb.calls('PutObject')[0]!.time;
     const beats = sb.calls('ChangeMessageVisibility').filter((c) => c.status === 200 && c.time > firstPut);

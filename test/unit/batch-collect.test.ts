@@ -114,6 +114,26 @@ function ioFrom(files: Record<string, Record<string, string>>, calls: string[] =
   };
 }
 
+/** A batch's results in S3 (`s3://bucket/res/<batch>/`): each object's text by its key under it. */
+function storeOf(objects: Record<string, string>): ResultsStore {
+  const root = `res/${BATCH}/`;
+  return {
+    list: (folder) =>
+      Promise.resolve(
+        Object.entries(objects)
+          .filter(([k]) => `${root}${k}`.startsWith(folder.prefix))
+          .map(([k, v]): StoredObject => ({
+            path: `${root}${k}`.slice(folder.prefix.length),
+            size: v.length,
+            etag: createHash('md5').update(v).digest('hex'),
+            modified: new Date('2026-11-30T20:00:00Z'),
+          })),
+      ),
+    download: (folder, path, file) =>
+      Promise.resolve(writeFileSync(file, objects[`${folder.prefix}${path}`.slice(root.length)]!)),
+  };
+}
+
 const read = (job: string, path: string) => readFileSync(join(m.project, 'results', BATCH, job, path), 'utf8');
 
 describe('collectBatch', () => {
@@ -200,25 +220,11 @@ describe('collectBatch', () => {
   });
 
   it('brings a job from S3 when its instance is gone, and from there the batch ends', async () => {
-    const objects: Record<string, string> = {
+    const store = storeOf({
       'job-1/out.txt': 'from s3',
       'job-1/ssh-ec2-job.log': 'the log',
-    };
-    const store: ResultsStore = {
-      list: (folder) =>
-        Promise.resolve(
-          Object.entries(objects)
-            .filter(([k]) => `res/${BATCH}/${k}`.startsWith(folder.prefix))
-            .map(([k, v]): StoredObject => ({
-              path: `res/${BATCH}/${k}`.slice(folder.prefix.length),
-              size: v.length,
-              etag: createHash('md5').update(v).digest('hex'),
-              modified: new Date('2026-11-30T20:00:00Z'),
-            })),
-        ),
-      download: (folder, path, file) =>
-        Promise.resolve(writeFileSync(file, objects[`${folder.prefix}${path}`.slice(`res/${BATCH}/`.length)]!)),
-    };
+      'job-1/ssh-ec2-job.json': '{"job":"job-1","state":"done"}',
+    });
     const state = batchState([job('job-1', 'done', 'i-gone', { where: 's3' })], {
       resultsUrl: `s3://bucket/res/${BATCH}/`,
     });
@@ -227,6 +233,20 @@ describe('collectBatch', () => {
     expect(read('job-1', 'out.txt')).toBe('from s3');
     expect(read('job-1', 'ssh-ec2-job.log')).toBe('the log');
     expect(resourcesLeft(bc)).toBe(0);
+  });
+
+  it('from S3, a folder without ssh-ec2-job.json (its upload cut short) is not taken: the job is not home', async () => {
+    // The instance said the job done, then went before its upload finished: some files in S3.
+    const store = storeOf({ 'job-1/sent.txt': 'sent', 'job-1/ssh-ec2-job.log': 'the log' });
+    const state = batchState([job('job-1', 'done', 'i-gone')], { resultsUrl: `s3://bucket/res/${BATCH}/` });
+    const io = { ...ioFrom({}), loadStore: () => Promise.resolve(store) };
+    expect(await collectBatch(ctx, cloud, bc, state, io)).not.toBe(0);
+    expect(existsSync(join(m.project, 'results', BATCH, 'job-1'))).toBe(false);
+    expect(said()).toContain(
+      `job-1: no ssh-ec2-job.json in s3://bucket/res/${BATCH}/job-1/: its upload did not finish`,
+    );
+    expect(readRecord(m.project, BATCH)?.collected ?? []).toEqual([]);
+    expect(bc.templates.size).toBe(1);
   });
 
   it('a job its instance could not give is not counted home: the batch is left, the status says so', async () => {
@@ -410,19 +430,7 @@ describe('placeFiles: never over a local file', () => {
   });
 
   it('from S3, a file that could not be written keeps its job not home, and the batch not ended', async () => {
-    const objects: Record<string, string> = { 'job-1/out.txt': 'from s3' };
-    const store: ResultsStore = {
-      list: (folder) =>
-        Promise.resolve(
-          Object.entries(objects).map(([k, v]): StoredObject => ({
-            path: `res/${BATCH}/${k}`.slice(folder.prefix.length),
-            size: v.length,
-            etag: createHash('md5').update(v).digest('hex'),
-            modified: new Date('2026-11-30T20:00:00Z'),
-          })),
-        ),
-      download: (_f, _p, file) => Promise.resolve(writeFileSync(file, 'from s3')),
-    };
+    const store = storeOf({ 'job-1/out.txt': 'from s3', 'job-1/ssh-ec2-job.json': '{}' });
     mkdirSync(join(m.project, 'results', BATCH, 'job-1', 'out.txt'), { recursive: true });
     const state = batchState([job('job-1', 'done', 'i-gone', { where: 's3' })], {
       resultsUrl: `s3://bucket/res/${BATCH}/`,
