@@ -49,7 +49,7 @@ const SESSION_ONLY: readonly SessionOnly[] = [
     given: (o) => o.docker !== undefined,
     why: 'not built for batches yet: run docker from the jobs file',
   },
-  // --git is refused with uncommitted changes: without it, the batch syncs up the same files.
+  // Set aside, the batch syncs up this directory, which --git holds to its pushed commit anyway.
   { key: 'git', given: (o) => o.git, why: 'not built for batches yet: the directory is synced up' },
   {
     key: 'gitUrl',
