@@ -284,6 +284,35 @@ describe('ssh-ec2 batch', () => {
     LONG,
   );
 
+  it(
+    'a project whose .ssh-ec2.toml sets a data volume, --sync-every and --stop for its sessions, and --docker from the environment: the batch runs without them, a line each',
+    async () => {
+      const dir = makeProject(sb, 'batch-session-settings', {
+        '.ssh-ec2.toml': 'volume = "batch-data"\nsync-every = "1m"\nstop = true\n',
+        // A session with --volume leaves data/ out of the sync up (the volume is mounted there), and
+        // the sandbox's machines have no docker: the job succeeds only without both.
+        'data/in.txt': 'from here\n',
+        'jobs.txt': 'cat data/in.txt > out.txt\n',
+      });
+      const r = await cli(sb, ['batch', 'jobs.txt'], {
+        cwd: dir,
+        env: { SSH_EC2_DOCKER: 'ubuntu:24.04' },
+        timeoutMs: LONG,
+      });
+      const out = `${r.stdout}\n${r.stderr}`;
+      expect(r.exitCode, out).toBe(0);
+      for (const set of ['--volume (from .ssh-ec2.toml:1: volume)', '--sync-every (from .ssh-ec2.toml:2: sync-every)'])
+        expect(r.stderr).toContain(`ssh-ec2: ${set} is a session setting: this batch does without it`);
+      expect(r.stderr).toContain('ssh-ec2: --stop (from .ssh-ec2.toml:3: stop) is a session setting');
+      expect(r.stderr).toContain('ssh-ec2: --docker (from SSH_EC2_DOCKER) is a session setting');
+      expect(finalRow(r, 'job-1').state).toBe('done');
+      // No data volume was made or attached.
+      expect([...sb.calls('CreateVolume'), ...sb.calls('AttachVolume')]).toEqual([]);
+      await nothingLeft(batchOf(out));
+    },
+    LONG,
+  );
+
   describe('--notify', () => {
     const got: Record<string, unknown>[] = [];
     let server: Server;

@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { checkSpotOptions } from '../../cloud/spot-market.js';
 import { UsageError, UserError, ExitCode } from '../../errors.js';
-import { OPTION_SPECS, originOf, type OptionKey, type Options } from '../../options.js';
+import { originOf } from '../../options.js';
 import { requireRsync, rsyncSource } from '../../remote/rsync-capabilities.js';
 import { localContext, newRun } from '../../session/context.js';
 import { pemKey } from '../../session/keys.js';
@@ -21,15 +21,17 @@ import { makeLanes } from '../../batch/lanes.js';
 import { launchBatch, undoLaunch, type Launched } from '../../batch/launch-batch.js';
 import { prepareBatch } from '../../batch/prepare.js';
 import { requireLocalPrograms } from '../shared.js';
+import { withoutSessionOnly } from './session-only.js';
 import type { CommandContext } from '../types.js';
 
-export async function run(ctx: CommandContext, jobsFile: string, args: readonly string[]): Promise<number> {
-  const o = ctx.options;
+export async function run(given: CommandContext, jobsFile: string, args: readonly string[]): Promise<number> {
   if (args.length > 0)
     throw new UsageError(
       `ssh-ec2 batch takes one jobs file, and its commands from there (got also "${args.join(' ')}")`,
     );
-  refuseSessionOnly(o);
+  // From here on, nothing sees a session-only setting from a file or the environment.
+  const ctx = { ...given, options: withoutSessionOnly(given.options, (line) => given.log.info(line)) };
+  const o = ctx.options;
   if (o.identity) pemKey(o.identity, originOf(o, 'identity'));
   const rows = readJobsFile(resolve(ctx.cwd, jobsFile));
   const lanes = makeLanes(rows, { instanceTypes: o.instanceTypes, spot: o.spot || o.spotFallback }, o.instances);
@@ -92,39 +94,3 @@ export async function run(ctx: CommandContext, jobsFile: string, args: readonly 
   const { followBatch } = await import('../../batch/follow.js');
   return followBatch(ctx, launched.rec, { cloud, batchCloud });
 }
-
-/** What a session does that a batch cannot: given, it is refused with one line (exit 2). */
-const SESSION_ONLY: [OptionKey, (o: Options) => boolean, string][] = [
-  ['attach', (o) => o.attach, 'a batch has no one job to attach to: ssh-ec2 batch status, batch logs BATCH JOB'],
-  [
-    'detach',
-    (o) => o.detach,
-    'a batch always runs detached: ssh-ec2 batch returns once its jobs are done, or at Ctrl-C',
-  ],
-  ['localForwards', (o) => o.localForwards.length > 0, 'port forwards need one attached session'],
-  ['remoteForwards', (o) => o.remoteForwards.length > 0, 'port forwards need one attached session'],
-  ['dynamicForwards', (o) => o.dynamicForwards.length > 0, 'port forwards need one attached session'],
-  ['tty', (o) => o.flagged?.has('tty') === true, "a batch's jobs run without a terminal"],
-  ['multiplex', (o) => o.flagged?.has('multiplex') === true, "each instance's worker runs in tmux"],
-  [
-    'finalState',
-    (o) => o.flagged?.has('finalState') === true,
-    'a batch instance ends when collected (README: Batches)',
-  ],
-  ['syncEvery', (o) => o.syncEvery > 0, "a batch's results come home with ssh-ec2 batch collect"],
-  ['volume', (o) => o.volume !== undefined, 'a data volume attaches to one instance'],
-  ['docker', (o) => o.docker !== undefined, 'not built for batches yet: run docker from the jobs file'],
-  ['git', (o) => o.git || o.gitUrl !== undefined, 'not built for batches yet: the directory is synced up'],
-  ['onSuccess', (o) => o.onSuccess !== undefined, 'a batch has no one command to follow: use --notify'],
-  ['dryRun', (o) => o.dryRun, 'not built for batches yet'],
-];
-
-function refuseSessionOnly(o: Options): void {
-  for (const [key, given, why] of SESSION_ONLY)
-    if (given(o)) throw new UsageError(`${flagName(key)} is not for ssh-ec2 batch: ${why}`);
-}
-
-const flagName = (key: OptionKey): string => {
-  const flag = (OPTION_SPECS[key] as { flag?: string }).flag ?? key;
-  return flag.length === 1 ? `-${flag}` : `--${flag}`;
-};
