@@ -5,10 +5,18 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlin
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/errors.js';
 import { plainDir, privateDir, resolvePaths } from '../../src/state/paths.js';
 
 const uid = userInfo().uid;
+
+function thrownBy(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
 
 describe('the runtime directory', () => {
   it.each([
@@ -66,14 +74,10 @@ describe('privateDir', () => {
   ] as [string, (dir: string) => void][])('refuses %s: one line, exit 3', (_what, plant) => {
     const dir = join(root, 'ssh-ec2-1');
     plant(dir);
-    let err: unknown;
-    try {
-      privateDir(dir);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(UserError);
-    expect((err as UserError).exitCode).toBe(3);
-    expect((err as UserError).message).toMatch(new RegExp(`^cannot use ${dir}: `));
+    expect(thrownBy(() => privateDir(dir))).toMatchObject({
+      name: 'UserError',
+      exitCode: 3,
+      message: expect.stringMatching(`^cannot use ${dir}: `),
+    });
   });
 });
