@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { plainDir, privateDir } from '../state/paths.js';
 import { runAllowFailure } from './exec.js';
 import { shQuote } from './remote-command.js';
 import { rshArg, verboseNames } from './rsync.js';
@@ -123,7 +124,9 @@ export async function probeAll(
   const version = (
     `${v.stdout}\n${v.stderr}`.split('\n').find((l) => l.trim() !== '') ?? `exit status ${v.exitCode}`
   ).trim();
-  const root = mkdtempSync(join(tmpdir(), 'ssh-ec2-rsync-probe-'));
+  // The probes' -e names a file in it: a TMPDIR holding a space would fail every probe of openrsync.
+  const tmp = plainDir(tmpdir());
+  const root = mkdtempSync(join(tmp === tmpdir() ? tmp : privateDir(tmp), 'ssh-ec2-rsync-probe-'));
   try {
     const caps = { path, version } as RsyncCapabilities;
     const environmental: string[] = [];

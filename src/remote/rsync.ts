@@ -177,9 +177,9 @@ export function verboseNames(stdout: string): string[] {
 
 /**
  * rsync's -e: `/bin/sh <wrapper>`, two words every rsync splits alike (the runtime directory may
- * be on a noexec file system). Only a path with a space or quote (an XDG_RUNTIME_DIR or TMPDIR
- * holding one) is quoted, the way rsync 2.6.9 and 3.x split -e; openrsync cannot take such a
- * path at all.
+ * be on a noexec file system). openrsync splits -e on spaces whatever the quotes, so the wrapper
+ * is written where its path is plain (the runtime directory, paths.ts plainDir); a path with a
+ * space or quote would be quoted the way rsync 2.6.9 and 3.x split -e.
  */
 export function rshArg(path: string): string {
   if (!/[\s'"]/.test(path)) return `/bin/sh ${path}`;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { ExitCode, UserError } from '../errors.js';
 
 export interface Paths {
   state: string;
@@ -27,9 +28,9 @@ export function shortHash(text: string, length = 12): string {
 export function resolvePaths(env: Readonly<Record<string, string | undefined>>): Paths {
   const state =
     env.SSH_EC2_STATE_DIR || join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'ssh-ec2');
-  const runtime = env.XDG_RUNTIME_DIR
-    ? join(env.XDG_RUNTIME_DIR, 'ssh-ec2')
-    : join(tmpdir(), `ssh-ec2-${userInfo().uid}`);
+  const runtime = plainDir(
+    env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'ssh-ec2') : join(tmpdir(), `ssh-ec2-${userInfo().uid}`),
+  );
   const cache = env.SSH_EC2_CACHE_DIR || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'ssh-ec2');
   return {
     state,
@@ -42,12 +43,32 @@ export function resolvePaths(env: Readonly<Record<string, string | undefined>>):
   };
 }
 
-/** Creates a directory only we can use; refuses one someone else made (e.g. squatting in /tmp). */
+/** Creates a directory only we can use; refuses one someone else made (squatting in /tmp, a link planted there). */
 export function privateDir(dir: string): string {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
-  if (!st.isDirectory() || st.uid !== userInfo().uid || (st.mode & 0o077) !== 0) {
-    throw new Error(`${dir} must be a directory owned by you with mode 700`);
+  let why: string | undefined;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== userInfo().uid || (st.mode & 0o077) !== 0)
+      why = 'it must be a directory owned by you with mode 700';
+  } catch (err) {
+    why = (err as Error).message;
   }
-  return dir;
+  if (why === undefined) return dir;
+  throw new UserError(
+    `cannot use ${dir}: ${why}`,
+    ExitCode.config,
+    'Remove it if it is not yours, or point ssh-ec2 elsewhere (XDG_RUNTIME_DIR, SSH_EC2_STATE_DIR).',
+  );
+}
+
+/**
+ * What ssh (a ControlPath, an -o value) and openrsync (-e, the rsh wrapper's path) split a path at,
+ * whatever the quotes: an XDG_RUNTIME_DIR or TMPDIR holding one cannot hold our sockets and wrappers.
+ */
+const SPLIT = /[\s'"\\]/;
+
+/** `dir`, or when ssh or rsync could not name a file in it, the private /tmp/ssh-ec2-<uid> (privateDir makes it). */
+export function plainDir(dir: string, uid = userInfo().uid): string {
+  return SPLIT.test(dir) ? join('/tmp', `ssh-ec2-${uid}`) : dir;
 }

@@ -147,8 +147,9 @@ describe('eventual consistency', () => {
     const [a, b] = [makeProject(sb, 'duplicate-a'), makeProject(sb, 'duplicate-b')];
     sb.clearCalls();
     // A's CreateSecurityGroup is held in flight (A found no group) while B, started after it,
-    // creates the group and runs; then A's creation reaches EC2. The runs do not overlap on the
-    // instance: the sandbox's one sshd would show each to the other as another session there.
+    // creates the group and runs to its end; then A's creation reaches EC2. Letting A go only after
+    // B has ended fixes the order of the two creations (B's made, A's Duplicate) without a race; the
+    // runs have separate instances (each its own sshd and home), so nothing else orders them.
     const createA = sb.hold('CreateSecurityGroup');
     const runA = execa('node', [BIN, ...NO_PROFILE, 'echo a'], {
       cwd: a,

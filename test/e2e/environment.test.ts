@@ -1,7 +1,7 @@
 /**
  * What the environment causes, not the user's command nor a bug: a local program missing, the
- * multiplexer missing on the instance. Each is one clear line and a documented exit status (3),
- * never "internal error"; nothing is launched for nothing, nothing is left running.
+ * multiplexer (tmux or screen) missing on the instance. Each is one clear line and a documented exit
+ * status (3), never "internal error"; nothing is launched for nothing, nothing is left running.
  */
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,12 +34,12 @@ describe('a local program missing (a PATH without it)', () => {
 });
 
 describe('the multiplexer missing on the instance', () => {
-  // The instance's shell leaves tmux off its PATH: its ~/.bashrc (which bash reads for a command
-  // sent over ssh) puts a directory holding everything else first and alone, as an image without
-  // tmux would have it. Written into the sandbox's home skeleton, so the instance launched gets it.
-  async function withoutTmuxOnInstance<T>(body: () => Promise<T>): Promise<T> {
+  // The instance's shell leaves the multiplexer off its PATH: its ~/.bashrc (which bash reads for a
+  // command sent over ssh) puts a directory holding everything else first and alone, as an image
+  // without it would have it. Written into the sandbox's home skeleton, so the instance launched gets it.
+  async function withoutOnInstance<T>(mux: string, body: () => Promise<T>): Promise<T> {
     const bashrc = join(sb.homeSkeleton, '.bashrc');
-    writeFileSync(bashrc, `PATH=${pathWithout(sb, 'tmux')}\n`);
+    writeFileSync(bashrc, `PATH=${pathWithout(sb, mux)}\n`);
     try {
       return await body();
     } finally {
@@ -47,17 +47,25 @@ describe('the multiplexer missing on the instance', () => {
     }
   }
 
-  it.each([[['--detach', 'touch ran.txt']], [['--multi', 'tmux', 'touch ran.txt']]])(
-    '%j: exit 3, one line saying so and what to do, nothing run, the instance it launched terminated',
-    async (args) => {
-      const name = `no-tmux-${args[0]!.replace(/\W/g, '')}`;
+  // Detached and foreground jobs meet the missing multiplexer on two paths (job.ts): each is tried
+  // with each multiplexer.
+  it.each([
+    ['tmux', ['--detach', 'touch ran.txt']],
+    ['tmux', ['--multi', 'tmux', 'touch ran.txt']],
+    ['screen', ['--detach', '--multi', 'screen', 'touch ran.txt']],
+    ['screen', ['--multi', 'screen', 'touch ran.txt']],
+  ])(
+    '%s missing, %j: exit 3, one line saying so and what to do, nothing run, the instance it launched terminated',
+    async (mux, args) => {
+      const other = mux === 'tmux' ? 'screen' : 'tmux';
+      const name = `no-${mux}-${args.slice(0, -1).join('').replace(/\W/g, '')}`;
       const dir = makeProject(sb, name);
-      const r = await withoutTmuxOnInstance(() => cli(sb, args, { cwd: dir }));
+      const r = await withoutOnInstance(mux, () => cli(sb, args, { cwd: dir }));
       expect(r.exitCode, r.stderr).toBe(3);
       expect(r.stderr).toContain(
-        'ssh-ec2: error: tmux is not installed on the instance: the job was not started\nssh-ec2: Install it there',
+        `ssh-ec2: error: ${mux} is not installed on the instance: the job was not started\nssh-ec2: Install it there`,
       );
-      expect(r.stderr).toContain('or use --multi screen');
+      expect(r.stderr).toContain(`or use --multi ${other}`);
       expect(r.stderr.match(/not installed/g), 'said once').toHaveLength(1);
       const id = reportedInstance(r.stderr);
       expect(existsSync(join(remotePath(sb, name, id), 'ran.txt'))).toBe(false);

@@ -163,6 +163,30 @@ describe.each([
   });
 });
 
+describe('openrsync with a runtime and temporary directory holding a space and a quote', () => {
+  it('probes it and syncs both ways all the same (its sockets and -e wrapper under /tmp instead), nothing left in them', async () => {
+    // openrsync splits -e on spaces whatever the quotes, ssh an -o ControlPath: neither could name a file there.
+    const runtime = join(sb.dir, "run time 'x'");
+    const tmp = join(sb.dir, 'tmp dir');
+    const state = join(sb.dir, 'state-spaced-dirs'); // a cache of its own: this run probes openrsync
+    for (const d of [runtime, tmp]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    const env = { ...macPath('openrsync'), XDG_RUNTIME_DIR: runtime, TMPDIR: tmp, XDG_STATE_HOME: state };
+    const dir = makeProject(sb, 'mac-openrsync-spaced-dirs', { 'in.txt': 'up\n' });
+    const r = await cli(sb, ['cat in.txt; echo back > out.txt'], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('up\n');
+    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('back\n');
+    // The probe's answer, made in the spaced TMPDIR's stead: openrsync can push and list, as it can elsewhere.
+    const [probed] = readdirSync(join(state, 'ssh-ec2', 'rsync')).map(
+      (f) => JSON.parse(readFileSync(join(state, 'ssh-ec2', 'rsync', f), 'utf8')) as Record<string, unknown>,
+    );
+    expect(probed).toMatchObject({ version: 'openrsync: protocol version 27', push: true });
+    // Its sockets, keys and wrappers went to /tmp/ssh-ec2-<uid> (ssh cannot name them there either).
+    expect(readdirSync(runtime)).toEqual([]);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+});
+
 describe('an rsync that cannot do the sync', () => {
   it('is said in one line with the fix before anything is launched: exit 3, nothing local touched', async () => {
     // A stand-in for an rsync too old for anything ssh-ec2 needs: it refuses every option.
