@@ -39,7 +39,7 @@ INTERRUPTION_FILE=interruption
 INTERRUPT_LOG=ssh-ec2-interrupt.log
 # Batches (worker.sh): ~/.ssh-ec2/BATCH_DIR/<batch>/ holds BATCH_CONF (shell-quoted KEY=VALUE
 # lines, written by ssh-ec2), BATCH_MANIFEST (the jobs as the laptop parsed them), WORKER_FILE
-# ("running|done|setup-failed|interrupted <epoch>"), setup/{log,status}, and one directory per
+# ("<state> <epoch>": worker.sh says which), setup/{log,status}, and one directory per
 # job attempted here under JOBS_DIR; WORKER_CANCEL, written by `batch cancel`: stop, re-send nothing.
 BATCH_DIR=batch
 BATCH_CONF=batch.conf

@@ -4,7 +4,7 @@
 # B (the batch's directory, where the answers and sqs.log are kept) and say. POSIX sh (dash),
 # python3 for the JSON.
 #
-# A message's body (BATCH.md): {"job","cmd" (base64),"failures","attempt"}; SQS's own receive
+# A message's body (docs/BATCH.md: The SQS message): {"job","cmd" (base64),"failures","attempt"}; SQS's own receive
 # count is never used.
 
 PY=$(measure_python)
@@ -35,7 +35,7 @@ if ms:
     except Exception:
         print("bad", m["ReceiptHandle"], sep="\n")'
 
-# A message's body (BATCH.md): JOB CMD FAILURES ATTEMPT.
+# A message's body (docs/BATCH.md: The SQS message): JOB CMD FAILURES ATTEMPT.
 BODY_PY='import json, sys
 print(json.dumps({"job": sys.argv[2], "cmd": sys.argv[3], "failures": int(sys.argv[4]), "attempt": int(sys.argv[5])},
                  separators=(",", ":")))'

@@ -5,7 +5,7 @@
 # the measure, as usage.sh), curl (notify.sh) and the AWS CLI with the instance profile
 # (results.sh's profile_aws: the agent's IMDS_URL, nothing of the environment's).
 #
-# ~/.ssh-ec2/batch/BATCH/ (names in lib.sh's contract; BATCH.md is the whole contract):
+# ~/.ssh-ec2/batch/BATCH/ (names in lib.sh's contract; docs/BATCH.md is the whole contract):
 #   batch.conf     shell-quoted KEY=VALUE lines written by the laptop: BATCH, LANE, QUEUE_URL,
 #                  QUEUE_ENDPOINT (empty: AWS's), REGION, PROJECT_DIR (relative to $HOME), RETRIES,
 #                  SETUP_B64, RESULTS_URL (s3://…/BATCH/ or empty), RESULTS_ENDPOINT, NOTIFY_URL,
@@ -76,7 +76,7 @@ end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
 found = [int(n) for n in re.findall(rb"progress:\s*(\d{1,3})\s*%", data[:end]) if int(n) <= 100]
 print(start + end, found[-1] if found else "")'
 
-# ssh-ec2-job.json (BATCH.md's S3 layout): JOB STATE ATTEMPT STATUS STARTED ENDED USAGE-FILE INSTANCE.
+# ssh-ec2-job.json (docs/BATCH.md: S3 layout): JOB STATE ATTEMPT STATUS STARTED ENDED USAGE-FILE INSTANCE.
 JOB_JSON_PY='import json, sys
 job, state, attempt, status, started, ended, usage, instance = sys.argv[2:10]
 try:

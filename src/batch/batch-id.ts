@@ -1,4 +1,4 @@
-/** A batch's id: `<slug>-<yyyymmdd>-<hhmmss>` (UTC), the slug from the jobs file's name (BATCH.md). */
+/** A batch's id: `<slug>-<yyyymmdd>-<hhmmss>` (UTC), the slug from the jobs file's name (docs/BATCH.md: Names). */
 import { basename, extname } from 'node:path';
 
 export function batchSlug(jobsFile: string): string {

@@ -10,7 +10,7 @@ import type { BatchCloud } from '../cloud/batch-port.js';
 import { LIVE_STATES, type Cloud } from '../cloud/port.js';
 import { BATCH_TAG } from './tags.js';
 
-/** The queue of a batch's lane (BATCH.md): `ssh-ec2-<batch>-<lane>`. */
+/** The queue of a batch's lane (docs/BATCH.md: Names): `ssh-ec2-<batch>-<lane>`. */
 export const queuePrefix = (batch: string): string => `ssh-ec2-${batch}-`;
 
 /** The tag EC2 puts on a fleet's instances. */

@@ -114,7 +114,7 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefi
   ]);
 }
 
-/** BATCH.md: 0 when every job is done with status 0; 12 when one failed (or could not run at all). */
+/** docs/BATCH.md (Exit status): 0 when every job is done with status 0; 12 when one failed (or could not run). */
 export function exitStatus(state: BatchState): number {
   return state.jobs.every((j) => j.state === 'done' && (j.status ?? 0) === 0) ? ExitCode.ok : ExitCode.batchFailed;
 }

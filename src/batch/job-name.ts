@@ -1,5 +1,5 @@
 /**
- * A job's name (BATCH.md): it names a folder here (results/<batch>/<job>/), on the instances and in
+ * A job's name (docs/BATCH.md: Names): it names a folder here (results/<batch>/<job>/), on the instances and in
  * S3. Names read back from an instance's or S3's manifest or report are checked by the same rule as
  * the jobs file's, so none can reach outside its folder (`../x`).
  */

@@ -1,7 +1,8 @@
 /**
- * The jobs file of `ssh-ec2 batch JOBS` (BATCH.md): a CSV whose header names `instance_type` and
- * `command` (optional `name`, `spot`; any order; RFC 4180 quoting, so a command with commas or
- * quotes is quoted), or any other file: one command per line, blank lines and `#` lines skipped.
+ * The jobs file of `ssh-ec2 batch JOBS` (README: Batches; its names: docs/BATCH.md): a CSV whose
+ * header names `instance_type` and `command` (optional `name`, `spot`; any order; RFC 4180 quoting,
+ * so a command with commas or quotes is quoted), or any other file: one command per line, blank
+ * lines and `#` lines skipped.
  * Every mistake is a UsageError (exit 2) naming the file and the line, before any AWS call.
  */
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Lanes: the jobs grouped by (instance types, market), one queue and one fleet each (BATCH.md).
+ * Lanes: the jobs grouped by (instance types, market), one queue and one fleet each (docs/BATCH.md: Names).
  * Default mode: one instance per job; with --instances N, one lane of N instances that every job
  * may run on.
  */

@@ -38,7 +38,7 @@ export interface Launched {
   limits: Limits;
 }
 
-/** The message of one job (BATCH.md): the attempt count travels in it. */
+/** The message of one job (docs/BATCH.md: The SQS message): the attempt count travels in it. */
 export const jobBody = (job: { name: string; command: string }): string =>
   JSON.stringify({ job: job.name, cmd: Buffer.from(job.command).toString('base64'), failures: 0, attempt: 1 });
 

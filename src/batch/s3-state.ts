@@ -1,5 +1,5 @@
 /**
- * What S3 says of a batch run with --results (BATCH.md: S3 layout): its manifest.json, and each
+ * What S3 says of a batch run with --results (docs/BATCH.md: S3 layout): its manifest.json, and each
  * job's ssh-ec2-job.json, read for the jobs no instance could tell of (theirs gone: a batch with
  * --results terminates its instances once their jobs are safe there).
  */
@@ -89,7 +89,7 @@ const S3_READS_AT_ONCE = 8;
  */
 export const JOB_JSON = 'ssh-ec2-job.json';
 
-/** ssh-ec2-job.json (BATCH.md: S3 layout) → the attempt it tells of. */
+/** ssh-ec2-job.json (docs/BATCH.md: S3 layout) → the attempt it tells of. */
 export function parseJobJson(name: string, text: string | undefined): Sighting | undefined {
   if (text === undefined) return undefined;
   try {

@@ -1,5 +1,5 @@
 /**
- * The names of a batch's tags (BATCH.md: Tags), once: the launch writes them; state, collect,
+ * The names of a batch's tags (docs/BATCH.md: Tags), once: the launch writes them; state, collect,
  * cancel, `batch ls`, `ls --all-regions` and `down --orphans` read them. (The failed lanes' tag is
  * failed-lanes.ts's, with its writer and reader.)
  */

@@ -1,7 +1,7 @@
 /**
  * Between the batch port's types (batch-port.ts) and the SDK's requests and answers, pure: the
  * launch template says what a session's RunInstances says (run-instances.ts: every safety setting
- * the same), the fleet what BATCH.md's lanes ask. Unit-tested without the SDK's clients.
+ * the same), the fleet what docs/BATCH.md's lanes ask. Unit-tested without the SDK's clients.
  */
 import type {
   CreateFleetCommandInput,
@@ -173,7 +173,7 @@ export function messageBatches(bodies: readonly string[]): { Id: string; Message
   return out;
 }
 
-/** A body's job name (BATCH.md's message), else its first characters. */
+/** A body's job name (docs/BATCH.md: The SQS message), else its first characters. */
 function jobOf(body: string): string {
   try {
     const job = (JSON.parse(body) as { job?: unknown }).job;

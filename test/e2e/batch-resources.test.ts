@@ -1,7 +1,7 @@
 /**
  * A batch's resources (issue #14) in `ssh-ec2 ls --all-regions` and `down --orphans`: made directly
  * with the batch port as `ssh-ec2 batch` makes them (template, an instant fleet, a queue holding
- * jobs, all tagged as BATCH.md says), then listed by the CLI; `down --orphans` deletes the template,
+ * jobs, all tagged as docs/BATCH.md says), then listed by the CLI; `down --orphans` deletes the template,
  * fleet and queue of the batch whose instance is ended and leaves another batch whose instance runs.
  */
 import { CreateTagsCommand, TerminateInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
@@ -21,7 +21,7 @@ import {
 
 const sb = useSandbox();
 
-/** BATCH.md's tags: the session's own (taken from an instance the CLI launched) plus the batch's. */
+/** docs/BATCH.md's tags: the session's own (taken from an instance the CLI launched) plus the batch's. */
 const batchTags = (base: Record<string, string>, batch: string) => ({ ...base, 'ssh-ec2:batch': batch });
 
 /** A batch's launch template as `ssh-ec2 batch` makes it; `extra`: the template's own tags (made long ago). */

@@ -1,5 +1,5 @@
 // The batch's table (src/batch/table.ts): its columns, the summary line, the lines of a log that is
-// not a terminal (one per change of a job's state), and the batch's exit status (BATCH.md).
+// not a terminal (one per change of a job's state), and the batch's exit status (docs/BATCH.md: Exit status).
 import { describe, expect, it } from 'vitest';
 import type { BatchState, JobView } from '../../src/batch/batch-state.js';
 import { exitStatus } from '../../src/batch/follow.js';

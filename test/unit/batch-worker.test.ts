@@ -147,7 +147,7 @@ describe('the start script', () => {
     expect(run(1)).toBe('failed 1\n');
   });
 
-  it('names the worker job and the files folder as BATCH.md says', () => {
+  it('names the worker job and the files folder as docs/BATCH.md says', () => {
     expect(workerJobId('sweep-20261130-192400')).toBe('batch-sweep-20261130-192400');
     expect(jobFilesDir('b-1', 'seed.1-a')).toBe('.ssh-ec2/batch/b-1/jobs/seed.1-a/files');
   });

@@ -2,7 +2,7 @@
  * A batch's resources that EC2's listing does not hold (ls --all-regions, down --orphans): its
  * queues (SQS, through the batch port: SSH_EC2_QUEUE_ENDPOINT as a batch's own calls), and where
  * its results are, the S3 prefix its launch template's `ssh-ec2:batch-results` tag names (listed,
- * never deleted: they are the results). Names and tags are BATCH.md's.
+ * never deleted: they are the results). Names and tags are docs/BATCH.md's.
  */
 import type { TaggedResource } from '../../cloud/port.js';
 import { loadBatchCloud } from '../../batch/clouds.js';
