@@ -22,7 +22,10 @@ export function processAlive(pid: number): boolean {
  * is still taken for ours: recycling a pid that fast means going through the whole pid space.
  */
 export function stillOurs(p: { pid: number; seenAt: number; argv0: string }): boolean {
-  return isProgramSeen(psLine(p.pid, 'etime=,comm='), p, Date.now(), uptime());
+  // The clock read before ps, not after: a ps slowed by a loaded machine would otherwise push the
+  // start it implies past `seenAt` + 2 s, and our own child would pass for a stranger.
+  const now = Date.now();
+  return isProgramSeen(psLine(p.pid, 'etime=,comm='), p, now, uptime());
 }
 
 /** stillOurs' rule on ps's line (`etime comm`), at `now` (epoch ms), the machine up `uptimeS` seconds. */

@@ -10,12 +10,17 @@ import { cli, cliInTerminal, instances, instanceState, makeProject, reportedInst
 
 const sb = useSandbox();
 
+/** A local day as down writes it before a clock time not of today: `2026-11-30`. */
+const day = (d: Date) =>
+  `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+
 const nameOf = async (id: string) =>
   (await instances(sb)).find((i) => i.InstanceId === id)?.Tags?.find((t) => t.Key === 'Name')?.Value;
 
 describe('ssh-ec2 down', () => {
   it('`down NAME --yes` names the running job and says it will be killed, then what happened', async () => {
     const dir = makeProject(sb, 'down-job');
+    const before = new Date();
     const started = await cli(sb, ['--detach', 'echo epoch 7/60 > progress.txt; sleep 300'], { cwd: dir });
     expect(started.exitCode, started.stderr).toBe(0);
     const id = reportedInstance(started.stderr);
@@ -24,10 +29,15 @@ describe('ssh-ec2 down', () => {
 
     const r = await cli(sb, ['down', name, '--yes'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
+    // The job's start is a clock time of today; in a run across midnight (CI runs at any hour) it
+    // started yesterday as down sees it, and down rightly names that day.
+    const after = new Date();
+    const dated = day(before) === day(after) ? '' : `(?:${day(before)} )?`;
     expect(r.stderr).toMatch(
       new RegExp(
         `Terminating 1 instance\\(s\\):\\n  ${name} ${id} \\(running, g4dn\\.xlarge\\)\\n` +
-          '    its job is running since \\d\\d:\\d\\d \\(\\d+m\\): echo epoch 7/60 > progress\\.txt; sleep 300 — it will be killed\\n' +
+          `    its job is running since ${dated}\\d\\d:\\d\\d` +
+          ' \\(\\d+m\\): echo epoch 7/60 > progress\\.txt; sleep 300 — it will be killed\\n' +
           `    results will be synced back into ${dir}, then it is terminated`,
       ),
     );

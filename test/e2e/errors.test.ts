@@ -239,6 +239,7 @@ describe('what is launched', () => {
     );
     sb.setPublicAddress('127.0.0.5');
     sb.clearCalls();
+    const before = new Date();
     try {
       const r = await cli(sb, ['true'], { cwd: dir, env: { SSH_EC2_SSH_CIDR: undefined } });
       expect(r.exitCode, r.stderr).toBe(0);
@@ -248,7 +249,9 @@ describe('what is launched', () => {
     }
     expect(launches(sb)).toEqual([]);
     const rules = ssh((await group()).IpPermissions ?? []);
-    expect(rules).toContain(`127.0.0.5/32 ssh-ec2 ${new Date().toISOString().slice(0, 10)}`);
+    // The rule is dated the (UTC) day the run made it: in a run across midnight, either side of it.
+    const days = new Set([before, new Date()].map((d) => `127.0.0.5/32 ssh-ec2 ${d.toISOString().slice(0, 10)}`));
+    expect(rules.filter((r) => r.startsWith('127.0.0.5/'))).toEqual([expect.toBeOneOf([...days])]);
     expect(rules).toContain('127.0.0.67/32 office VPN');
     expect(rules.filter((r) => r.startsWith('127.0.0.66/'))).toEqual([]);
   });

@@ -86,11 +86,23 @@ describe('no forgotten machine', () => {
 
   it('--detach says what the instance costs and which limits will stop it; ls marks an instance with no limit', async () => {
     const dir = makeProject(sb, 'forgotten-detach');
+    const before = new Date();
     const r = await cli(sb, ['--detach', '--max-time', '2h', '--job-grace', '5m', 'sleep 1'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(PRICE);
+    // The deadline (2h on) as a clock time, with its day when that is not today (a run at 22:39
+    // says "Dec 1 00:39"): the form the run's start or end would give, whatever the hour CI runs.
+    const dayOf = (now: Date) => {
+      const end = new Date(now.getTime() + 2 * 3_600_000);
+      return end.toDateString() === now.toDateString()
+        ? ''
+        : `${end.toLocaleString('en-US', { month: 'short', day: 'numeric' })} `;
+    };
+    const days = [...new Set([before, new Date()].map(dayOf))].join('|');
     expect(r.stderr).toMatch(
-      /It stops itself 5m after the job ends with nobody attached, or at (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d whatever runs \(--max-time\)\./,
+      new RegExp(
+        `It stops itself 5m after the job ends with nobody attached, or at (?:${days})\\d\\d:\\d\\d whatever runs \\(--max-time\\)\\.`,
+      ),
     );
 
     const off = makeProject(sb, 'forgotten-nolimit');

@@ -263,13 +263,15 @@ describe('the agent on the instance', () => {
 
   it('enforces --max-time even under a running job', async () => {
     const dir = makeProject(sb, 'max-time');
-    const r = await cliShielded(['--detach', '--max-time', '4s', 'echo begun > begun.txt; sleep 120'], { cwd: dir });
+    // The deadline counts from the connection, before the sync up and the job's start: 4s was a
+    // race a loaded machine could lose (the instance stopped before the job ran, or under the run).
+    const r = await cliShielded(['--detach', '--max-time', '20s', 'echo begun > begun.txt; sleep 120'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     const id = reportedInstance(r.stderr);
     expect(await stoppedByAgent(id, 'the agent to enforce max-time')).toEqual([
       expect.objectContaining({ reason: 'max-time', status: 200 }),
     ]);
-    // Restarted, the instance would get a new deadline 4s on: none, so it cannot fire while this run finishes.
+    // Restarted, the instance would get a new deadline 20s on: none, so it cannot fire while this run finishes.
     const back = await cli(sb, ['--attach', '--max-time', 'off'], { cwd: dir });
     expect(back.exitCode, back.stderr).toBe(137);
     expect(back.stderr).toMatch(/the job was killed/);

@@ -168,8 +168,11 @@ export interface Sandbox {
   setLinkDelay(ms: number): void;
   /** Changes bootDelayMs (LinkOptions) for the boots that follow. */
   setBootDelay(ms: number): void;
-  /** Changes how long the keys pushed from now on are accepted (INSTANCE_CONNECT_TTL_MS: AWS's 60 s). */
-  setInstanceConnectTtl(ms: number): void;
+  /**
+   * Ends every key pushed so far, as AWS's 60 s would: sshd refuses it from now on. Not a shorter
+   * lifetime waited out: a loaded machine can take seconds to log in with a key just pushed.
+   */
+  expireInstanceConnectKeys(): void;
   stop(): Promise<void>;
 }
 
@@ -244,7 +247,6 @@ export async function startSandbox(
 ): Promise<Sandbox> {
   let linkDelayMs = opts.linkDelayMs ?? 0;
   let bootDelayMs = opts.bootDelayMs ?? 0;
-  let instanceConnectTtlMs = INSTANCE_CONNECT_TTL_MS;
   await ensurePrerequisites();
   if (!isRoot()) throw new Error('The test sandbox must run as root: it creates throwaway unix users and runs sshd.');
   const motoProgram = await motoServer();
@@ -384,7 +386,7 @@ export async function startSandbox(
       dir,
       region,
       onPushedKey: ({ instanceId, osUser, key }) => {
-        const entry = { key, instanceId, osUser, expiresAt: Date.now() + instanceConnectTtlMs };
+        const entry = { key, instanceId, osUser, expiresAt: Date.now() + INSTANCE_CONNECT_TTL_MS };
         pushed.push(entry);
         // Like AWS: any user name is "accepted", but only the instance's real user can log in, on that instance.
         if (osUser === user) machines.get(instanceId)?.addExpiringKey(entry);
@@ -525,8 +527,10 @@ export async function startSandbox(
     setBootDelay(ms) {
       bootDelayMs = ms;
     },
-    setInstanceConnectTtl(ms) {
-      instanceConnectTtlMs = ms;
+    expireInstanceConnectKeys() {
+      const past = Date.now() - 1000;
+      for (const k of pushed) k.expiresAt = Math.min(k.expiresAt, past);
+      for (const m of machines.values()) m.writeKeys();
     },
     stop,
   };

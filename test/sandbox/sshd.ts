@@ -144,7 +144,7 @@ export async function startSshd(o: {
       await exited(child);
     };
     try {
-      await waitUntil('sshd', child, logFile, () => tcpAccepts(port), 10_000);
+      await waitUntil('sshd', child, logFile, () => tcpAccepts(port), 30_000);
       return { port, pid: child.pid ?? 0, stop };
     } catch (err) {
       await stop();

@@ -31,14 +31,15 @@ export function tcpAccepts(port: number): Promise<boolean> {
 
 /**
  * Polls `ready` with a short backoff until it says yes, the child exits (the error then
- * carries the tail of its log), or the deadline passes.
+ * carries the tail of its log), or the deadline passes. The deadline is a net against a hang, not
+ * a measure: moto's start (~1 s of Python imports idle) is several times slower on a loaded CI machine.
  */
 export async function waitUntil(
   what: string,
   child: ChildProcess,
   logFile: string,
   ready: () => Promise<boolean>,
-  deadlineMs = 20_000,
+  deadlineMs = 90_000,
 ): Promise<void> {
   const start = Date.now();
   let delay = 20;

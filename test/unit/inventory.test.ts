@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/cloud/port.js';
 import { ExitCode } from '../../src/errors.js';
+import { localTime } from '../../src/commands/down/describe.js';
 import { verdict, type Judge } from '../../src/commands/down/orphans.js';
 import { launchTags } from '../../src/session/owner.js';
 import { TAG } from '../../src/session/plan.js';
@@ -213,5 +214,13 @@ describe('what down --orphans does with one instance', () => {
     ],
   ])('%s', (_, i, expected) => {
     expect(verdict(i as InstanceInfo, o)).toEqual(expected);
+  });
+});
+
+describe("down's clock time of a job's start", () => {
+  it('the time alone today; with its day when it was another (a job started before midnight)', () => {
+    const now = new Date(2026, 11, 1, 0, 2);
+    expect(localTime(new Date(2026, 11, 1, 0, 1), now)).toBe('00:01');
+    expect(localTime(new Date(2026, 10, 30, 23, 59), now)).toBe('2026-11-30 23:59');
   });
 });
