@@ -286,6 +286,34 @@ describe('the batch worker on an instance', () => {
     expect(b.read('jobs', 'j', 'log')).toContain("its own ssh-ec2-job.json is not uploaded (the name is ssh-ec2's)");
   });
 
+  it("an earlier attempt's ssh-ec2-job.json that cannot be removed: nothing is sent over it, the instance is kept", async () => {
+    const name = 'rmfail';
+    const b = await batch(name, [['j', 'echo new > out.txt']], {
+      resultsUrl: `s3://${BUCKET}/runs/${name}/`,
+      resultsEndpoint: sb.endpoint,
+    });
+    sb.clearCalls();
+    sb.inject({
+      action: 'DeleteObject',
+      status: 403,
+      code: 'AccessDenied',
+      times: Infinity,
+      when: (p) => p.Key === `runs/${name}/j/ssh-ec2-job.json`,
+    });
+    try {
+      expect((await m.runAsUser(startWorkerScript(b.conf, '{}'))).stdout.trim()).toBe('started');
+      await until(() => existsSync(b.dir('worker')) && b.read('worker').startsWith('upload-failed'), 'upload-failed');
+    } finally {
+      sb.clearFaults();
+    }
+    expect(sb.calls('DeleteObject').length).toBeGreaterThan(0);
+    expect(sb.calls('PutObject').filter((c) => c.params.Key!.startsWith(`runs/${name}/`))).toEqual([]);
+    expect(b.read('jobs', 'j', 'log')).toContain(`its files could not be uploaded to s3://${BUCKET}/runs/${name}/j/`);
+    const status = join(m.home, '.ssh-ec2', 'jobs', `batch-${name}`, 'status');
+    expect((await m.runAsUser(batchCancelCommand(name))).exitCode).toBe(0);
+    await until(() => existsSync(status), "the worker's job ended");
+  });
+
   it('retries a failing job R times then fails it; a job failing once is retried, then done; the bodies carry the counts', async () => {
     const b = await batch(
       'retry',
