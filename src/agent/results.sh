@@ -168,6 +168,13 @@ new_files_to() (
   ' sh "$_dest" "$_how" "$_reflink" {} +
 )
 
+# s3_rm URL REGION ENDPOINT LOG: one object away (none there is no error); a refusal said on stdout.
+s3_rm() {
+  profile_aws "$2" s3 rm "$1" --only-show-errors ${3:+--endpoint-url "$3"} >>"$4" 2>&1 && return 0
+  say "could not remove $1 (see $4)"
+  return 1
+}
+
 # profile_aws REGION ARGS...: the AWS CLI with the instance profile's credentials only (IMDS_URL:
 # the agent's metadata service), never a key, profile or config file of the environment — nor
 # anything else of it that could send the CLI elsewhere or re-credential it (AWS_REGION, which CLI

@@ -256,7 +256,16 @@ upload_job() {
   stage="$J/upload"
   rm -rf "$stage"
   cp -lRp "$J/$BATCH_JOB_FILES" "$stage" 2>/dev/null || cp -Rp "$J/$BATCH_JOB_FILES" "$stage" || return 1
+  # The name is the sign: the job's own file of that name, sent first by a sync cut short, would look
+  # complete. It stays in files/ only.
+  if [ -e "$stage/ssh-ec2-job.json" ] || [ -L "$stage/ssh-ec2-job.json" ]; then
+    rm -rf "$stage/ssh-ec2-job.json"
+    job_says "its own ssh-ec2-job.json is not uploaded (the name is ssh-ec2's): it is in $J/$BATCH_JOB_FILES"
+  fi
   cp -p "$J/$BATCH_JOB_LOG" "$stage/$JOB_LOG"
+  # An earlier attempt's sign (its instance died before deleting the message) goes before any file of
+  # this one, or collect could take a mix; still there, nothing is sent over it.
+  s3_rm "$RESULTS_URL$JOB/ssh-ec2-job.json" "$REGION" "$RESULTS_ENDPOINT" "$B/s3.log" || { rm -rf "$stage"; return 1; }
   upload_stage "$stage" "$RESULTS_URL$JOB/" "$REGION" "$RESULTS_ENDPOINT" "$B/s3.log" "job $JOB" || return 1
   mkdir "$stage" && json "$JOB_JSON_PY" "$JOB" "$1" "$ATTEMPT" "$status" "$started" "$ended" "$J/$USAGE_FILE" \
     "$INSTANCE_ID" >"$stage/ssh-ec2-job.json" || return 1

@@ -8,7 +8,7 @@
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { s3Location, s3Url } from '../cloud/s3-location.js';
-import type { ResultsStore } from '../cloud/s3.js';
+import type { ResultsReader } from '../cloud/s3.js';
 import { bring, localEntry, placeNew, sameContent } from '../commands/pull/from-s3.js';
 import { jobFilesDir } from '../remote/batch-worker.js';
 import type { Connection } from '../remote/connection.js';
@@ -19,7 +19,7 @@ import { pullInto } from '../sync/pull.js';
 import { backupStamp, besideName, nameList } from '../sync/three-way.js';
 import type { Logger } from '../ui/logger.js';
 import { isJobName } from './job-name.js';
-import { JOB_JSON } from './s3-state.js';
+import { JOB_JSON, parseJobJson } from './s3-state.js';
 
 /** Where a batch's jobs' files come home, in the project directory. */
 export function resultsDirOf(projectDir: string, batch: string, job: string): string {
@@ -166,7 +166,7 @@ async function fromInstanceOne(
 
 /** One job's folder in S3 (`<resultsUrl><job>/`: its files, log and ssh-ec2-job.json) into results/. */
 export async function fromS3(
-  store: ResultsStore,
+  store: ResultsReader,
   resultsUrl: string,
   projectDir: string,
   batch: string,
@@ -184,6 +184,11 @@ export async function fromS3(
   // Its files there without it: an upload cut short (some files missing), never taken for the job's.
   if (!objects.some((o) => o.path === JOB_JSON)) {
     log.warn(`${job}: no ${JOB_JSON} in ${s3Url(folder)}: its upload did not finish, its files there are not taken`);
+    return false;
+  }
+  // One that does not read as this job's final word (another job's, half a file) is no sign either.
+  if (!parseJobJson(job, await store.read(folder, JOB_JSON))) {
+    log.warn(`${job}: the ${JOB_JSON} in ${s3Url(folder)} is not this job's final word: its files there are not taken`);
     return false;
   }
   await mkdir(dest, { recursive: true });

@@ -8,7 +8,7 @@
  */
 import type { BatchCloud } from '../cloud/batch-port.js';
 import type { Cloud, InstanceInfo } from '../cloud/port.js';
-import type { ResultsStore } from '../cloud/s3.js';
+import type { ResultsReader } from '../cloud/s3.js';
 import { endInstances } from '../commands/down/end.js';
 import type { CommandContext } from '../commands/types.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -27,7 +27,7 @@ const GONE = new Set(['shutting-down', 'terminated']);
 
 /** What collect reaches beyond the two ports: replaced by unit tests (no ssh, no S3 SDK). */
 export interface CollectIo {
-  loadStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsStore>;
+  loadStore(cfg: { region?: string; endpoint?: string }): Promise<ResultsReader>;
   /**
    * The jobs' files from their instance; `end()`, asked after the copy (inside the story): whether it
    * is terminated — only once every job of it was marked home (`onJob`): a blocked file keeps it.

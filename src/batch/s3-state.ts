@@ -94,6 +94,8 @@ export function parseJobJson(name: string, text: string | undefined): Sighting |
   if (text === undefined) return undefined;
   try {
     const j = JSON.parse(text) as Record<string, unknown>;
+    // Another job's (a folder copied, a file the job wrote itself): not this job's word.
+    if (j.job !== name) return undefined;
     const state = j.state === 'done' || j.state === 'failed' ? j.state : undefined;
     if (!state) return undefined;
     const num = (v: unknown) => (typeof v === 'number' ? v : v === undefined || v === '' ? undefined : Number(v));

@@ -8,7 +8,6 @@
 import {
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readlinkSync,
   rmSync,
@@ -16,9 +15,8 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { plainDir, privateDir } from '../state/paths.js';
+import { plainTempDir } from '../state/paths.js';
 import { runAllowFailure } from './exec.js';
 import { shQuote } from './remote-command.js';
 import { rshArg, verboseNames } from './rsync.js';
@@ -125,8 +123,7 @@ export async function probeAll(
     `${v.stdout}\n${v.stderr}`.split('\n').find((l) => l.trim() !== '') ?? `exit status ${v.exitCode}`
   ).trim();
   // The probes' -e names a file in it: a TMPDIR holding a space would fail every probe of openrsync.
-  const tmp = plainDir(tmpdir());
-  const root = mkdtempSync(join(tmp === tmpdir() ? tmp : privateDir(tmp), 'ssh-ec2-rsync-probe-'));
+  const root = plainTempDir('ssh-ec2-rsync-probe-');
   try {
     const caps = { path, version } as RsyncCapabilities;
     const environmental: string[] = [];

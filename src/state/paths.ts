@@ -4,7 +4,7 @@
  * short, so names there are hashes).
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode, UserError } from '../errors.js';
@@ -58,17 +58,28 @@ export function privateDir(dir: string): string {
   throw new UserError(
     `cannot use ${dir}: ${why}`,
     ExitCode.config,
-    'Remove it if it is not yours, or point ssh-ec2 elsewhere (XDG_RUNTIME_DIR, SSH_EC2_STATE_DIR).',
+    'Remove it if it is not yours, or point ssh-ec2 elsewhere: SSH_EC2_STATE_DIR, or an XDG_RUNTIME_DIR ' +
+      '(or TMPDIR) without spaces, quotes, backslashes or %.',
   );
 }
 
 /**
  * What ssh (a ControlPath, an -o value) and openrsync (-e, the rsh wrapper's path) split a path at,
- * whatever the quotes: an XDG_RUNTIME_DIR or TMPDIR holding one cannot hold our sockets and wrappers.
+ * whatever the quotes, and `%`, which ssh expands in a ControlPath (%h, %p...): an XDG_RUNTIME_DIR
+ * or TMPDIR holding one cannot hold our sockets and wrappers.
  */
-const SPLIT = /[\s'"\\]/;
+const SPLIT = /[\s'"\\%]/;
 
 /** `dir`, or when ssh or rsync could not name a file in it, the private /tmp/ssh-ec2-<uid> (privateDir makes it). */
 export function plainDir(dir: string, uid = userInfo().uid): string {
   return SPLIT.test(dir) ? join('/tmp', `ssh-ec2-${uid}`) : dir;
+}
+
+/**
+ * A new private directory (0700, a random name nobody can have made first) in `tmp`, or in /tmp when
+ * ssh or rsync could not name a file in `tmp`: never the fixed /tmp/ssh-ec2-<uid>, which another
+ * user may own (then every caller would fail, and no setting of ours would move it).
+ */
+export function plainTempDir(prefix: string, tmp = tmpdir()): string {
+  return mkdtempSync(join(SPLIT.test(tmp) ? '/tmp' : tmp, prefix));
 }

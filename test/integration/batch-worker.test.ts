@@ -5,7 +5,13 @@
 // rule, a SIGTERM (re-sent as interrupted) and a cancel (not re-sent). No sleep is an assertion:
 // the test waits for files and queue counts.
 import { EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
@@ -251,6 +257,61 @@ describe('the batch worker on an instance', () => {
       results: { local: 'results/three/j2', s3: `s3://${BUCKET}/runs/three/j2/` },
       sent_from: 'instance',
     });
+  });
+
+  it("a re-run over an earlier attempt's ssh-ec2-job.json removes it before any file; the job's own file of that name stays on the instance", async () => {
+    const name = 'rerun';
+    const b = await batch(name, [['j', 'echo new > out.txt; echo mine > ssh-ec2-job.json']], {
+      resultsUrl: `s3://${BUCKET}/runs/${name}/`,
+      resultsEndpoint: sb.endpoint,
+    });
+    // What an earlier attempt left: its instance died after the sign, before deleting the message.
+    const sign = `runs/${name}/j/ssh-ec2-job.json`;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: sign, Body: '{"job":"j","attempt":1}' }));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `runs/${name}/j/out.txt`, Body: 'old\n' }));
+    sb.clearCalls();
+    const r = await b.run();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const mine = sb.calls().filter((c) => c.params.Key?.startsWith(`runs/${name}/j/`));
+    const removed = mine.findIndex((c) => c.action === 'DeleteObject' && c.params.Key === sign);
+    const firstPut = mine.findIndex((c) => c.action === 'PutObject');
+    expect(removed, JSON.stringify(mine.map((c) => [c.action, c.params.Key]))).toBeGreaterThanOrEqual(0);
+    expect(removed).toBeLessThan(firstPut);
+    // One sign, ours and last; the job's own file of that name in files/ on the instance only.
+    expect(mine.filter((c) => c.action === 'PutObject' && c.params.Key === sign)).toHaveLength(1);
+    expect(mine.at(-1)!.params.Key).toBe(sign);
+    expect(JSON.parse(await object(sign))).toMatchObject({ job: 'j', state: 'done' });
+    expect(await object(`runs/${name}/j/out.txt`)).toBe('new\n');
+    expect(b.read('jobs', 'j', 'files', 'ssh-ec2-job.json')).toBe('mine\n');
+    expect(b.read('jobs', 'j', 'log')).toContain("its own ssh-ec2-job.json is not uploaded (the name is ssh-ec2's)");
+  });
+
+  it("an earlier attempt's ssh-ec2-job.json that cannot be removed: nothing is sent over it, the instance is kept", async () => {
+    const name = 'rmfail';
+    const b = await batch(name, [['j', 'echo new > out.txt']], {
+      resultsUrl: `s3://${BUCKET}/runs/${name}/`,
+      resultsEndpoint: sb.endpoint,
+    });
+    sb.clearCalls();
+    sb.inject({
+      action: 'DeleteObject',
+      status: 403,
+      code: 'AccessDenied',
+      times: Infinity,
+      when: (p) => p.Key === `runs/${name}/j/ssh-ec2-job.json`,
+    });
+    try {
+      expect((await m.runAsUser(startWorkerScript(b.conf, '{}'))).stdout.trim()).toBe('started');
+      await until(() => existsSync(b.dir('worker')) && b.read('worker').startsWith('upload-failed'), 'upload-failed');
+    } finally {
+      sb.clearFaults();
+    }
+    expect(sb.calls('DeleteObject').length).toBeGreaterThan(0);
+    expect(sb.calls('PutObject').filter((c) => c.params.Key!.startsWith(`runs/${name}/`))).toEqual([]);
+    expect(b.read('jobs', 'j', 'log')).toContain(`its files could not be uploaded to s3://${BUCKET}/runs/${name}/j/`);
+    const status = join(m.home, '.ssh-ec2', 'jobs', `batch-${name}`, 'status');
+    expect((await m.runAsUser(batchCancelCommand(name))).exitCode).toBe(0);
+    await until(() => existsSync(status), "the worker's job ended");
   });
 
   it('retries a failing job R times then fails it; a job failing once is retried, then done; the bodies carry the counts', async () => {

@@ -12,7 +12,7 @@ import { placeFiles } from '../../src/batch/collect-files.js';
 import { endBatchResources } from '../../src/batch/end.js';
 import { bringUpFor } from '../../src/batch/wake.js';
 import { readRecord, writeRecord, type BatchRecord } from '../../src/batch/record.js';
-import type { ResultsStore, StoredObject } from '../../src/cloud/s3.js';
+import type { ResultsReader, StoredObject } from '../../src/cloud/s3.js';
 import type { CommandContext } from '../../src/commands/types.js';
 import type { Run } from '../../src/session/context.js';
 import { decideFinish } from '../../src/session/decide-finish.js';
@@ -115,7 +115,7 @@ function ioFrom(files: Record<string, Record<string, string>>, calls: string[] =
 }
 
 /** A batch's results in S3 (`s3://bucket/res/<batch>/`): each object's text by its key under it. */
-function storeOf(objects: Record<string, string>): ResultsStore {
+function storeOf(objects: Record<string, string>): ResultsReader {
   const root = `res/${BATCH}/`;
   return {
     list: (folder) =>
@@ -131,6 +131,7 @@ function storeOf(objects: Record<string, string>): ResultsStore {
       ),
     download: (folder, path, file) =>
       Promise.resolve(writeFileSync(file, objects[`${folder.prefix}${path}`.slice(root.length)]!)),
+    read: (folder, path) => Promise.resolve(objects[`${folder.prefix}${path}`.slice(root.length)]),
   };
 }
 
@@ -248,6 +249,26 @@ describe('collectBatch', () => {
     expect(readRecord(m.project, BATCH)?.collected ?? []).toEqual([]);
     expect(bc.templates.size).toBe(1);
   });
+
+  it.each([
+    ['another job', '{"job":"job-2","state":"done"}'],
+    ['no job named', '{"state":"done"}'],
+    ['half a file', '{"job":"job-1","sta'],
+    ['no final state', '{"job":"job-1","state":"running"}'],
+  ])(
+    "from S3, an ssh-ec2-job.json not this job's final word (%s) is no sign: the folder is not taken",
+    async (_w, text) => {
+      const store = storeOf({ 'job-1/out.txt': 'from s3', 'job-1/ssh-ec2-job.json': text });
+      const state = batchState([job('job-1', 'done', 'i-gone')], { resultsUrl: `s3://bucket/res/${BATCH}/` });
+      const io = { ...ioFrom({}), loadStore: () => Promise.resolve(store) };
+      expect(await collectBatch(ctx, cloud, bc, state, io)).not.toBe(0);
+      expect(existsSync(join(m.project, 'results', BATCH, 'job-1'))).toBe(false);
+      expect(said()).toContain(
+        `job-1: the ssh-ec2-job.json in s3://bucket/res/${BATCH}/job-1/ is not this job's final word`,
+      );
+      expect(readRecord(m.project, BATCH)?.collected ?? []).toEqual([]);
+    },
+  );
 
   it('a job its instance could not give is not counted home: the batch is left, the status says so', async () => {
     const a = instance();
@@ -430,7 +451,7 @@ describe('placeFiles: never over a local file', () => {
   });
 
   it('from S3, a file that could not be written keeps its job not home, and the batch not ended', async () => {
-    const store = storeOf({ 'job-1/out.txt': 'from s3', 'job-1/ssh-ec2-job.json': '{}' });
+    const store = storeOf({ 'job-1/out.txt': 'from s3', 'job-1/ssh-ec2-job.json': '{"job":"job-1","state":"done"}' });
     mkdirSync(join(m.project, 'results', BATCH, 'job-1', 'out.txt'), { recursive: true });
     const state = batchState([job('job-1', 'done', 'i-gone', { where: 's3' })], {
       resultsUrl: `s3://bucket/res/${BATCH}/`,

@@ -5,7 +5,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlin
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { plainDir, privateDir, resolvePaths } from '../../src/state/paths.js';
+import { plainDir, plainTempDir, privateDir, resolvePaths } from '../../src/state/paths.js';
 
 const uid = userInfo().uid;
 
@@ -27,6 +27,9 @@ describe('the runtime directory', () => {
     ["/tmp/it's/ssh-ec2", '/tmp/ssh-ec2-501'],
     ['/tmp/"q"/ssh-ec2', '/tmp/ssh-ec2-501'],
     ['/tmp/back\\slash/ssh-ec2', '/tmp/ssh-ec2-501'],
+    // ssh expands %-tokens in a ControlPath: /run/100%/x.sock would name another file.
+    ['/run/100%/ssh-ec2', '/tmp/ssh-ec2-501'],
+    ['/tmp/%h/ssh-ec2', '/tmp/ssh-ec2-501'],
   ])('%j: %j', (dir, chosen) => {
     expect(plainDir(dir, 501)).toBe(chosen);
   });
@@ -79,5 +82,31 @@ describe('privateDir', () => {
       exitCode: 3,
       message: expect.stringMatching(`^cannot use ${dir}: `),
     });
+  });
+});
+
+describe("plainTempDir (the rsync probe's scratch directory)", () => {
+  const made: string[] = [];
+  afterEach(() => made.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('is a new private directory in a plain TMPDIR', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'ssh-ec2-plain-'));
+    made.push(tmp);
+    const dir = plainTempDir('ssh-ec2-rsync-probe-', tmp);
+    expect(dir.startsWith(join(tmp, 'ssh-ec2-rsync-probe-'))).toBe(true);
+    expect(lstatSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  // A TMPDIR that ssh or openrsync cannot name a file in: a random name in /tmp, never the fixed
+  // /tmp/ssh-ec2-<uid> (whoever made that first would make every probe fail, whatever we set).
+  it.each(['/var/my tmp', "/var/it's", '/var/100%'])('%j: a random private directory in /tmp', (tmp) => {
+    const dir = plainTempDir('ssh-ec2-rsync-probe-', tmp);
+    made.push(dir);
+    expect(dir).toMatch(/^\/tmp\/ssh-ec2-rsync-probe-[^/]+$/);
+    expect(lstatSync(dir).mode & 0o777).toBe(0o700);
+    expect(lstatSync(dir).uid).toBe(uid);
+    const again = plainTempDir('ssh-ec2-rsync-probe-', tmp);
+    made.push(again);
+    expect(again).not.toBe(dir);
   });
 });
