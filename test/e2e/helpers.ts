@@ -52,6 +52,18 @@ export async function cli(
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
+/**
+ * A held call's arrival (`sb.hold`), or the run's end before it: then the test fails at once with
+ * what the CLI said, instead of waiting for the test's timeout with nothing to read.
+ */
+export async function arrivedBefore(held: { arrived: Promise<void> }, run: Promise<CliResult>, what: string) {
+  const ended = run.then((r) => {
+    throw new Error(`the run ended (exit ${r.exitCode}) before ${what}:\n${r.stderr}`);
+  });
+  ended.catch(() => undefined); // once the call has arrived, the run's end is the test's to await
+  await Promise.race([held.arrived, ended]);
+}
+
 /** The CLI left running in the background (a batch followed live), its output interleaved in `all`, until the test ends or signals it. */
 export function cliInBackground(sb: Sandbox, args: string[], opts: { cwd: string; timeoutMs: number }) {
   return execa(NODE, [BIN, ...args], {

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
 import {
+  arrivedBefore,
   cli,
   instanceState,
   launches,
@@ -149,10 +150,10 @@ describe.each([
     const pushing = sb.hold('SendSSHPublicKey');
     const ending = sb.hold('TerminateInstances'); // to look at its disk before it goes
     const run = cli(sb, ['touch ran.txt'], { cwd: dir, env });
-    await pushing.arrived;
+    await arrivedBefore(pushing, run, 'its Instance Connect key');
     mkdirSync(remotePath(sb, `mac-up-fails-${tool}`), { recursive: true, mode: 0o755 });
     pushing.release();
-    await ending.arrived;
+    await arrivedBefore(ending, run, 'terminating the instance it launched');
     const ranThere = existsSync(join(remotePath(sb, `mac-up-fails-${tool}`), 'ran.txt'));
     ending.release();
     const r = await run;

@@ -2,7 +2,16 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
-import { cli, instanceState, linksStayHome, makeProject, remotePath, reportedInstance, useSandbox } from './helpers.js';
+import {
+  arrivedBefore,
+  cli,
+  instanceState,
+  linksStayHome,
+  makeProject,
+  remotePath,
+  reportedInstance,
+  useSandbox,
+} from './helpers.js';
 
 const sb = useSandbox();
 
@@ -108,10 +117,10 @@ describe('sync up failing', () => {
     const pushing = sb.hold('SendSSHPublicKey');
     const ending = sb.hold('TerminateInstances'); // to look at its disk before it goes
     const run = cli(sb, ['touch ran.txt'], { cwd: dir });
-    await pushing.arrived;
+    await arrivedBefore(pushing, run, 'its Instance Connect key');
     mkdirSync(remotePath(sb, 'up-fails'), { recursive: true, mode: 0o755 });
     pushing.release();
-    await ending.arrived;
+    await arrivedBefore(ending, run, 'terminating the instance it launched');
     const ranThere = existsSync(join(remotePath(sb, 'up-fails'), 'ran.txt'));
     ending.release();
     const r = await run;
