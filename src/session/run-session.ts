@@ -209,9 +209,9 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
       git,
     );
   else if (options.rsync && !options.attach) {
-    // An agent that cannot be installed ends the sync up too, and the finish waits for its end:
-    // it never runs beside a push. (A sync up that fails, or an interrupt, goes to the finish at
-    // once, as the agent's exchange is short.)
+    // An agent that cannot be installed ends the sync up too. Either one's failure (or an interrupt)
+    // waits for the other's end before the finish: it never runs beside a push, and the agent's
+    // exchange still running there would count as another session (the instance left running).
     const stop = new AbortController();
     let agentFailed = false;
     prepared.catch(() => {
@@ -232,7 +232,7 @@ async function prepareAndSyncUp(run: Run, conn: Connection, got: Provisioned, si
       const [sent] = await Promise.all([up, prepared]);
       log.detail(`sync up: ${sent.files ?? 'an unknown number of'} file(s) sent`);
     } catch (err) {
-      if (agentFailed) await up.catch(() => undefined);
+      await (agentFailed ? up : prepared).catch(() => undefined);
       throw err;
     }
   } else {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gitKeeps, listFiles, makeTrickyTree } from '../fixtures/tricky-tree.js';
@@ -133,5 +133,34 @@ describe('sync up failing', () => {
     expect(r.stderr).not.toMatch(/disk/);
     expect(ranThere).toBe(false);
     expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
+  });
+
+  it("while the agent's install still runs there: the finish waits for it, and terminates the instance", async () => {
+    // The agent's start made slow (its setsid), as a loaded instance makes it: the sync up fails
+    // first. The install's shell on the instance must not pass for another session, or the
+    // instance would be left running. Written into the sandbox's home skeleton, so the instance launched gets it.
+    const slow = join(sb.homeSkeleton, '.slow-bin');
+    mkdirSync(slow, { recursive: true });
+    writeFileSync(join(slow, 'setsid'), '#!/bin/sh\nsleep 15\nexec /usr/bin/setsid "$@"\n', { mode: 0o755 });
+    writeFileSync(join(sb.homeSkeleton, '.bashrc'), 'PATH="$HOME/.slow-bin:$PATH"\n');
+    try {
+      const dir = makeProject(sb, 'up-fails-slow-agent', { 'a.txt': 'a' });
+      const pushing = sb.hold('SendSSHPublicKey');
+      const ending = sb.hold('TerminateInstances');
+      const run = cli(sb, ['touch ran.txt'], { cwd: dir });
+      await arrivedBefore(pushing, run, 'its Instance Connect key');
+      mkdirSync(remotePath(sb, 'up-fails-slow-agent'), { recursive: true, mode: 0o755 });
+      pushing.release();
+      await arrivedBefore(ending, run, 'terminating the instance it launched');
+      ending.release();
+      const r = await run;
+      expect(r.exitCode, r.stderr).toBe(6);
+      expect(r.stderr).toMatch(/error: sync up failed, nothing was run: permission denied on the instance/);
+      expect(r.stderr).not.toMatch(/another session/);
+      expect(await instanceState(sb, reportedInstance(r.stderr))).toBe('terminated');
+    } finally {
+      rmSync(slow, { recursive: true, force: true });
+      rmSync(join(sb.homeSkeleton, '.bashrc'), { force: true });
+    }
   });
 });
