@@ -213,12 +213,17 @@ function fileLayer(layer: FileLayer): Layer {
   };
 }
 
+/** A setting as the command line spells it (`-L`, `--volume`); the final state's flag is its value (`--stop`). */
+export function flagSpelling(key: OptionKey, finalState?: unknown): string {
+  // The final state has no flag of its own: --terminate, --stop or --leave gave it (args.ts).
+  const flag = key === 'finalState' ? String(finalState) : ((OPTION_SPECS[key] as Spec<unknown>).flag ?? key);
+  return flag.length === 1 ? `-${flag}` : `--${flag}`;
+}
+
 function fromFlag(key: OptionKey, s: Spec<unknown>, flags: FlagValues): Found | undefined {
   const flagValue = flags[key];
   if (flagValue === undefined) return undefined;
-  // The final state has no flag of its own: --terminate, --stop or --leave gave it (args.ts).
-  const flag = key === 'finalState' ? String(flagValue) : (s.flag ?? key);
-  const source = flag.length === 1 ? `-${flag}` : `--${flag}`;
+  const source = flagSpelling(key, flagValue);
   const found = (value: unknown): Found => ({ value, source, from: { from: 'flag', name: source } });
   if (typeof flagValue === 'boolean') return found(flagValue);
   if (Array.isArray(flagValue)) {

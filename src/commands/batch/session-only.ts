@@ -6,7 +6,7 @@
  * any batch. A few are refused whatever their source: doing without them would surprise badly.
  */
 import { UsageError } from '../../errors.js';
-import { OPTION_SPECS, originOf, type OptionKey, type Options } from '../../options.js';
+import { flagSpelling, OPTION_SPECS, originOf, type OptionKey, type Options } from '../../options.js';
 
 interface SessionOnly {
   key: OptionKey;
@@ -96,14 +96,7 @@ export function withoutSessionOnly(o: Options, say: (line: string) => void): Opt
 
 /** The setting as its flag, with its origin when another: `--volume (from .ssh-ec2.toml:2: volume)`. */
 function described(o: Options, key: OptionKey): string {
-  const name = settingName(o, key);
+  const name = flagSpelling(key, o.finalState);
   const origin = originOf(o, key);
   return origin && origin !== name ? `${name} (from ${origin})` : name;
-}
-
-/** The flag that gives the setting: the final state's is its value (--stop). */
-function settingName(o: Options, key: OptionKey): string {
-  if (key === 'finalState') return `--${o.finalState}`;
-  const flag = (OPTION_SPECS[key] as { flag?: string }).flag ?? key;
-  return flag.length === 1 ? `-${flag}` : `--${flag}`;
 }
