@@ -4,7 +4,7 @@
  * status checks (they report minutes after ssh already works).
  */
 import { readFileSync, rmSync } from 'node:fs';
-import { ConnectionError, lastLine } from '../errors.js';
+import { ConnectionError, ExitCode, lastLine, UserError } from '../errors.js';
 import type { CallBounds } from '../cloud/consistency.js';
 import type { Logger } from '../ui/logger.js';
 import { backoff } from '../time.js';
@@ -31,8 +31,24 @@ export interface KeySource {
   dispose(): void;
 }
 
-const FATAL =
-  /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|Bad configuration option|Can't open user config file|no argument after keyword|terminating, \d+ bad configuration options/i;
+/** What ssh says when it will never connect however long we try, with what to do. */
+const HOST_KEY = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i;
+/**
+ * A configuration ssh refuses: a file's line, a command-line option, a %-token it does not know (in
+ * an IdentityFile of the user's config, say). Retried, each would wait out the readiness deadline.
+ */
+const BAD_CONFIG = new RegExp(
+  [
+    'Bad configuration option',
+    "Can't open user config file",
+    'no argument after keyword',
+    'terminating, \\d+ bad configuration options',
+    'command-line line \\d+:',
+    'percent_expand: unknown key',
+    'percent_dollar_expand: failed',
+  ].join('|'),
+  'i',
+);
 
 /** The local ssh's version, asked once per run (undefined: not OpenSSH, or no ssh at all). */
 let localSsh: Promise<number | undefined> | undefined;
@@ -117,10 +133,14 @@ export class Connection {
         this.log.detail(`ssh ready after ${attempts} attempt${attempts > 1 ? 's' : ''}`);
         return;
       }
-      const why = lastLine(readText(this.stderrLog)) || `ssh exit status ${r.exitCode}`;
-      if (FATAL.test(readText(this.stderrLog))) {
+      const said = readText(this.stderrLog);
+      const why = lastLine(said) || `ssh exit status ${r.exitCode}`;
+      if (HOST_KEY.test(said))
         throw new ConnectionError(`ssh to ${this.target.hostKeyAlias} refused: ${why}`, hostKeyHint(this.target));
-      }
+      // The line that names the fault ("…/config line 3: Bad configuration option: x"), not ssh's "terminating".
+      const refused = said.split('\n').find((l) => BAD_CONFIG.test(l));
+      if (refused)
+        throw new UserError(`ssh refused its configuration: ${refused.trim()}`, ExitCode.config, CONFIG_HINT);
       // Said once per reason: the probe tries several times a second.
       if (why !== last) this.log.detail(`ssh not ready yet (${why}); trying again every ${PROBE_CAP_MS} ms or so`);
       last = why;
@@ -210,6 +230,8 @@ function readText(path: string): string {
     return '';
   }
 }
+
+const CONFIG_HINT = 'Correct what it names in your ssh config (--ssh-config, else ~/.ssh/config), then run again.';
 
 function hostKeyHint(t: SshTarget): string {
   return `The host key differs from the one recorded for ${t.hostKeyAlias} in ${t.knownHostsFile}. If you trust the change, delete that file.`;

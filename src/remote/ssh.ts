@@ -40,6 +40,16 @@ function sessionOptions(t: SshTarget): string[] {
   return t.modernSsh ? ['-o', 'SessionType=default', '-o', 'StdinNull=no', '-o', 'ForkAfterAuthentication=no'] : [];
 }
 
+/**
+ * A path as ssh reads it in an option's value (an `-o`, a config line): whitespace would split it
+ * into several files and `%` starts a token (%d, %h...), so it is quoted and `%` doubled. A state
+ * directory under a HOME with a space otherwise sent the host key to a file named by its first word.
+ */
+export function sshConfigPath(path: string): string {
+  const t = path.replaceAll('%', '%%');
+  return /[\s"'\\]/.test(t) ? `"${t.replace(/["\\]/g, '\\$&')}"` : t;
+}
+
 /** How long an idle master survives us if we die without closing it. */
 export const CONTROL_PERSIST = '10m';
 
@@ -55,11 +65,11 @@ export function sshOptions(t: SshTarget): string[] {
   if (t.identityFile) args.push('-i', t.identityFile, '-o', 'IdentitiesOnly=yes');
   const o = (k: string, v: string) => args.push('-o', `${k}=${v}`);
   o('HostKeyAlias', t.hostKeyAlias);
-  o('UserKnownHostsFile', t.knownHostsFile);
+  o('UserKnownHostsFile', sshConfigPath(t.knownHostsFile));
   o('StrictHostKeyChecking', 'accept-new');
   o('CheckHostIP', 'no');
   o('UpdateHostKeys', 'no');
-  o('ControlPath', t.controlPath);
+  o('ControlPath', sshConfigPath(t.controlPath));
   o('ServerAliveInterval', '15');
   o('ServerAliveCountMax', '4');
   o('ConnectTimeout', '10');

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageFile } from '../package-files.js';
 import { run, runSync } from '../remote/exec.js';
-import { isModernSsh, parseOpensshVersion } from '../remote/ssh.js';
+import { isModernSsh, parseOpensshVersion, sshConfigPath } from '../remote/ssh.js';
 import type { Logger } from '../ui/logger.js';
 import type { Paths } from './paths.js';
 
@@ -143,11 +143,6 @@ export function forgetAlias(paths: Paths, id: string): void {
 
 /** A word for the shell ssh runs the ProxyCommand with, and `%` doubled (ssh expands %-tokens in it). */
 const shellWord = (s: string) => (/^[A-Za-z0-9_./:=@+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`);
-/** A path as a config value: quoted when it has a space, `%` doubled where ssh expands tokens. */
-const configPath = (s: string) => {
-  const t = s.replaceAll('%', '%%');
-  return /\s/.test(t) ? `"${t}"` : t;
-};
 
 /**
  * The config file: a Host entry per instance, every setting our connection needs given here, so a
@@ -181,12 +176,12 @@ export function renderAliases(records: readonly AliasRecord[], paths: Paths, p: 
       `  ProxyCommand ${proxy.map(shellWord).join(' ').replaceAll('%', '%%')}`,
       `  User ${r.user}`,
       `  HostKeyAlias ${r.id}`,
-      `  UserKnownHostsFile ${configPath(paths.knownHosts(r.id))}`,
+      `  UserKnownHostsFile ${sshConfigPath(paths.knownHosts(r.id))}`,
       '  GlobalKnownHostsFile /dev/null',
       '  StrictHostKeyChecking yes',
       '  CheckHostIP no',
       '  UpdateHostKeys no',
-      `  IdentityFile ${configPath(aliasKey(paths, r.id))}`,
+      `  IdentityFile ${sshConfigPath(aliasKey(paths, r.id))}`,
       '  IdentitiesOnly yes',
       '  IdentityAgent none',
       '  PasswordAuthentication no',

@@ -3,7 +3,8 @@
  * with the sandbox's console as late as EC2's: no fingerprint block for the first calls after boot
  * (counted, not timed; see sandbox/console-and-start.ts).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bootConsole } from '../sandbox/index.js';
 import {
@@ -132,6 +133,28 @@ describe('a pinned key removed while an earlier run left its ssh master open', (
     expect(r.stderr).toMatch(/reusing the ssh connection already open/);
     expect(r.stderr).toMatch(/connecting once without it/);
     expect(r.stderr).toMatch(new RegExp(`host key of ${id} matches its console output`));
+    expect(await instanceState(sb, id)).toBe('terminated');
+  });
+});
+
+describe('a state directory whose path holds a space, quotes, a backslash and %', () => {
+  it('holds the pinned host key, which the next run checks: nothing written at the path first word', async () => {
+    // A HOME with a space (or such an XDG_STATE_HOME): ssh split the unquoted UserKnownHostsFile there.
+    const parent = join(sb.dir, 'odd-state');
+    const state = join(parent, `st "a'b" \\ %h`);
+    const env = { XDG_STATE_HOME: state };
+    const dir = makeProject(sb, 'odd-state', { 'in.txt': 'x' });
+    const first = await cli(sb, ['--leave', 'cat in.txt'], { cwd: dir, env });
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toBe('x');
+    const id = reportedInstance(first.stderr);
+    const pin = join(state, 'ssh-ec2', 'known_hosts', id);
+    expect(readFileSync(pin, 'utf8')).toMatch(new RegExp(`^${id} ssh-`, 'm'));
+    expect(readdirSync(parent)).toEqual([basename(state)]);
+    const next = await cli(sb, ['-v', 'echo again'], { cwd: dir, env });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stdout).toBe('again\n');
+    expect(next.stderr).not.toMatch(/trusted on first use|matches its console/); // the pinned key served
     expect(await instanceState(sb, id)).toBe('terminated');
   });
 });

@@ -45,3 +45,35 @@ describe("a user's hostile ssh config", () => {
     expect(await instanceState(sb, id)).toBe('terminated');
   });
 });
+
+describe('an ssh config that ssh itself refuses', () => {
+  it.each([
+    [
+      'a line it does not know',
+      'NoSuchOptionHere yes',
+      /ssh refused its configuration: .* line \d+: Bad configuration option: nosuchoptionhere/,
+    ],
+    [
+      'a %-token it does not know',
+      'IdentityFile /nonexistent/key-%q',
+      /ssh refused its configuration: .*unknown key %q/,
+    ],
+  ])(
+    '%s: one line naming it, at once (not after the readiness wait), and nothing left running',
+    async (_, line, said) => {
+      const config = join(sb.dir, `refused ssh config ${line.length}`);
+      writeFileSync(config, `Host *\n  ${line}\nInclude "${sb.sshConfig}"\n`);
+      const dir = makeProject(sb, `refused-config-${line.length}`, { 'in.txt': 'data\n' });
+      const r = await cli(sb, ['touch ran.txt'], { cwd: dir, env: { SSH_EC2_SSH_CONFIG: config } });
+      expect(r.exitCode, r.stderr).toBe(3);
+      const errors = r.stderr.split('\n').filter((l) => /error:/.test(l));
+      expect(errors, r.stderr).toHaveLength(1);
+      expect(errors[0]).toMatch(said);
+      expect(r.stderr).toMatch(/correct what it names in your ssh config/i);
+      expect(r.stderr).not.toMatch(/could not ssh|attempts/);
+      expect(existsSync(join(dir, 'ran.txt'))).toBe(false);
+      const id = reportedInstance(r.stderr);
+      expect(await instanceState(sb, id)).toBe('terminated');
+    },
+  );
+});

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   forwardArgs,
@@ -7,6 +8,7 @@ import {
   parseOpensshVersion,
   remoteArgv,
   rsyncSshArgv,
+  sshConfigPath,
   type SshTarget,
   wantsTerminal,
 } from '../../src/remote/ssh.js';
@@ -33,6 +35,21 @@ describe('ssh command lines', () => {
     expect(opt(argv, 'UserKnownHostsFile')).toBe('/state/known_hosts/i-0abc');
     expect(opt(argv, 'StrictHostKeyChecking')).toBe('accept-new');
     expect(opt(argv, 'UpdateHostKeys')).toBe('no');
+  });
+
+  it('name our files to ssh whatever their path holds: ssh itself reads back the same paths', () => {
+    // ssh -G prints the options as ssh understood them, its %-tokens expanded (a space cannot be told
+    // apart there, as several files print space-separated: e2e/host-key.test.ts runs a state directory with one).
+    const odd = `/st "a'b" \\ %h %%/`;
+    const files = { knownHostsFile: `${odd}known_hosts/i-0abc`, controlPath: `${odd}s.sock` };
+    const argv = masterStartArgv({ ...target, ...files, configFile: '/dev/null' });
+    const seen = execFileSync('ssh', ['-G', ...argv.slice(1, argv.indexOf('--')), target.host], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).split('\n');
+    expect(seen).toContain(`userknownhostsfile ${odd}known_hosts/i-0abc`);
+    expect(seen).toContain(`controlpath ${odd}s.sock`);
+    expect(sshConfigPath('/plain/path')).toBe('/plain/path');
   });
 
   it('open one background master with keepalives, and pass the user config', () => {
