@@ -31,7 +31,7 @@ export interface KeySource {
   dispose(): void;
 }
 
-/** What ssh says when it will never connect however long we try, with what to do. */
+/** A host key ssh will never accept, however long we try. */
 const HOST_KEY = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i;
 /**
  * A configuration ssh refuses: a file's line, a command-line option, a %-token it does not know (in
