@@ -133,15 +133,21 @@ cmd_run() {
     # it reads the command from $c).
     c=$(cat "$d/cmd" 2>/dev/null; printf x)
     c=${c%x}
+    : >"$d/fg"
     passing_term eval "$(cat "$d/docker")"
   elif [ -f "$d/cmd" ]; then
     # $(...) strips trailing newlines: an x keeps them, and is removed again.
     c=$(cat "$d/cmd"; printf x)
+    # Made by the measurer's child as it becomes the command (usage.sh): a Ctrl-C typed before
+    # would reach only this shell's trap or the measurer, which ignores it, and be lost.
+    export SSH_EC2_FOREGROUND_MARK="$d/fg"
     measured "$d/$USAGE_FILE" "${SHELL:-/bin/sh}" -c "${c%x}"
   else
+    : >"$d/fg"
     "${SHELL:-/bin/sh}" -l
   fi
   status=$?
+  unset SSH_EC2_FOREGROUND_MARK
   ended=$(now)
   # Nobody there to see it end, no terminal attached and no ssh session at all (the connection
   # was lost): the agent's grace rule applies, as after --detach.
@@ -204,14 +210,15 @@ cmd_follow() {
 
 # A Ctrl-C passed on by ssh-ec2 (a job followed without a terminal here): typed into the job's
 # pane or window, so the terminal there delivers it to whatever runs in the foreground, as it
-# would the user's own. One pressed while the job was still starting waits for it to begin —
-# this job, the start given the same token, not the one before it in the same directory (its
-# files are there until the new start replaces them); never begun within 10 s: not sent.
+# would the user's own. One pressed while the job was still starting waits for its command to be
+# in the foreground (fg: see cmd_run) or ended — this job, the start given the same token, not
+# the one before it in the same directory (its files are there until the new start replaces
+# them); not there within 30 s: not sent.
 cmd_interrupt() {
   id=$1 token=${2:-}
   d=$(jobdir "$id")
   name=$(session "$id")
-  wait_for 100 begun_as "$d" "$token" || return 0
+  wait_for 300 foreground_as "$d" "$token" || return 0
   case $(cat "$d/mux" 2>/dev/null) in
     tmux) tmux send-keys -t "=$name:" C-c 2>/dev/null ;;
     screen) screen -S "$name" -p 0 -X stuff "$(printf '\003')" >/dev/null 2>&1 ;;
@@ -220,9 +227,9 @@ cmd_interrupt() {
 }
 
 begun() { [ -f "$1/pid" ] || [ -f "$1/status" ]; }
-begun_as() {
+foreground_as() {
   if [ -n "$2" ] && [ "$(cat "$1/token" 2>/dev/null)" != "$2" ]; then return 1; fi
-  begun "$1"
+  [ -f "$1/fg" ] || [ -f "$1/status" ]
 }
 
 cmd_status() {

@@ -17,6 +17,9 @@
 # so get a group's signal twice (its own and ours).
 #
 # FILE gets one line, written whole when the command has ended: "PEAK_KIB WALL_SECONDS".
+# SSH_EC2_FOREGROUND_MARK, when set (job.sh), names a file made once a Ctrl-C can no longer be
+# lost: by the measurer's child, its signals back to the default, just before it becomes the
+# command (a job's interrupt waits for it); the command does not see the variable.
 
 # Forks argv[2:], waits, writes "PEAK_KIB WALL_SECONDS" to argv[1] whole (ru_maxrss is KiB on
 # Linux), exits with the command's status (128+N when signal N ended it, as a shell reports it).
@@ -40,7 +43,10 @@ pid = os.fork()
 if pid == 0:
     for s in held + passed + (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(s, signal.SIG_DFL)
+    mark = os.environ.pop("SSH_EC2_FOREGROUND_MARK", "")
     try:
+        if mark:
+            open(mark, "w").close()
         os.execvp(sys.argv[2], sys.argv[2:])
     finally:
         os._exit(127)
@@ -66,6 +72,9 @@ measured() {
     "$_usage_py" -I -S -c "$MEASURE_PY" "$_usage_file" "$@"
     return
   fi
+  _usage_mark=${SSH_EC2_FOREGROUND_MARK:-}
+  unset SSH_EC2_FOREGROUND_MARK
+  [ -z "$_usage_mark" ] || : >"$_usage_mark"
   _usage_t0=$(now)
   rm -f "$_usage_file.peak"
   if /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then

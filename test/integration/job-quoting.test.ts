@@ -127,6 +127,25 @@ describe('a Ctrl-C passed on to a foreground job', () => {
   );
 });
 
+it('the measured command is marked in the foreground (fg), and does not see the mark variable', async () => {
+  const id = 'fg-mark';
+  const d = join(home, '.ssh-ec2', 'jobs', id);
+  execFileSync(
+    '/bin/sh',
+    ['-c', jobStartCommand({ id, mux: 'tmux', dir: 'fg', detached: true, command: 'env > env.txt', token: 'fg' })],
+    {
+      env: { ...env, SHELL: '/bin/sh' },
+      cwd: home,
+      stdio: 'ignore',
+    },
+  );
+  await until('the job to end', () => existsSync(join(d, 'status')));
+  expect(existsSync(join(d, 'fg'))).toBe(true);
+  const seen = readFileSync(join(home, 'fg', 'env.txt'), 'utf8');
+  expect(seen).toMatch(/^HOME=/m);
+  expect(seen).not.toMatch(/SSH_EC2_FOREGROUND_MARK/);
+});
+
 describe("a spot notice's SIGTERM to a job's process group (interruption.sh term_jobs)", () => {
   // The command checkpoints on SIGTERM, taking a while; its status is recorded only once it has.
   const checkpointing = `trap 'sleep 1; echo saved > ckpt; exit 143' TERM; : > ready; while :; do sleep 1; done`;
